@@ -1,0 +1,691 @@
+//! The decision: observation + policy + prior state -> replicas + next state.
+//!
+//! `decide` is total and pure. Every surprise of the world (no samples,
+//! zero replicas, all requests failed) becomes a [`Reason`], never a panic
+//! or an error. The caller persists `next_state`, or does not (a dry run).
+//!
+//! The steps, in order:
+//!
+//! 1. Replicas 0 while `minReplicas > 0`: autoscaling is disabled (CPA's
+//!    rule). Hold at 0, state untouched.
+//! 2. Current replicas differ from what the last decision left: someone
+//!    else scaled. Reset the calm-run counter.
+//! 3. Compare every target (observed > target breaches, as the original).
+//! 4. Any breach: scale up (step, or proportional with a tolerance band).
+//!    Else a target without data: hold, counter kept (no evidence of calm).
+//!    Else failures in the run: hold, counter reset (never decay on errors).
+//!    Else calm: after `unchangedRuns` calm runs, decay by `decay.replicas`.
+//! 5. Clamp to [min, max], then apply the downscale stabilization window.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Policy, ScaleUp, Target, TargetKind};
+use crate::stats::RequestStats;
+
+/// What one run measured, plus the facts it was measured under.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Observation {
+    /// Seconds since the Unix epoch: time is data here, never read.
+    pub at_secs: u64,
+    pub current_replicas: u32,
+    /// Keyed `"{METHOD}_{name}"`.
+    pub requests: BTreeMap<String, RequestStats>,
+}
+
+impl Observation {
+    /// The value a target compares, or `None` when there is no data for it.
+    pub fn observed(&self, target: &Target) -> Option<f64> {
+        let stats = self.requests.get(&target.key())?;
+        if stats.num_requests == Some(0) {
+            return None;
+        }
+        let v = match target.kind {
+            TargetKind::Mean => stats.avg_response_time,
+            TargetKind::Median => stats.median_response_time,
+            TargetKind::Min => stats.min_response_time,
+            TargetKind::Max => stats.max_response_time,
+            TargetKind::Percentile(p) => stats.percentile(p),
+            TargetKind::ErrorRate => stats.error_rate(),
+        }?;
+        // A NaN from a foreign producer is no data, not a silent "calm".
+        v.is_finite().then_some(v)
+    }
+
+    /// Failed and total requests over every request key.
+    pub fn failures(&self) -> (u64, u64) {
+        self.requests.values().fold((0, 0), |(f, n), s| {
+            (f + s.num_failures.unwrap_or(0), n + s.num_requests.unwrap_or(0))
+        })
+    }
+}
+
+/// What persists between runs. Loads the original's `{"runs_since_change": N}`;
+/// new fields are optional so old files keep loading.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Calm runs since the last change (the original's decay counter).
+    pub runs_since_change: u32,
+    /// The replica count the last decision left, to notice outside changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_replicas: Option<u32>,
+    /// Recent recommendations, for the downscale stabilization window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recommendations: Vec<Recommendation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub at_secs: u64,
+    pub replicas: u32,
+}
+
+/// The outcome of one run.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub replicas: u32,
+    pub next_state: State,
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    /// The action reason (the last one), for callers that branch on it.
+    pub fn action(&self) -> Option<&Reason> {
+        self.reasons.iter().rev().find(|r| r.is_action())
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.reasons.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why. Per-target comparisons first, then circumstances, then one action
+/// (and possibly a clamp or stabilization after it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "camelCase")]
+pub enum Reason {
+    /// A target compared: observed > target breaches.
+    #[serde(rename_all = "camelCase")]
+    Target {
+        key: String,
+        kind: String,
+        observed: f64,
+        target: f64,
+        breached: bool,
+    },
+    /// No statistics for a target's request (or for its percentile).
+    #[serde(rename_all = "camelCase")]
+    NoData { key: String, kind: String },
+    /// The run had failed requests.
+    #[serde(rename_all = "camelCase")]
+    Failures { failed: u64, total: u64 },
+    /// The replica count is not what the last decision left.
+    #[serde(rename_all = "camelCase")]
+    OutsideChange { expected: u32, seen: u32 },
+
+    // Actions.
+    #[serde(rename_all = "camelCase")]
+    ScaleUp { from: u32, to: u32 },
+    #[serde(rename_all = "camelCase")]
+    Decay { from: u32, to: u32 },
+    /// Nothing to do; `calm_runs` of `needed` before a decay.
+    #[serde(rename_all = "camelCase")]
+    Hold {
+        replicas: u32,
+        calm_runs: u32,
+        needed: u32,
+    },
+    /// Breached, but within the proportional tolerance band.
+    #[serde(rename_all = "camelCase")]
+    WithinTolerance { ratio: f64, tolerance: f64 },
+    /// Some target had no data: neither scale nor decay.
+    #[serde(rename_all = "camelCase")]
+    HoldNoData { replicas: u32 },
+    /// Failures without a breached target: hold, never decay.
+    #[serde(rename_all = "camelCase")]
+    HoldFailures { replicas: u32 },
+    /// Already at minReplicas: nothing to decay.
+    #[serde(rename_all = "camelCase")]
+    AtMinimum { replicas: u32 },
+    /// Replicas 0 with minReplicas > 0: autoscaling is disabled.
+    Disabled,
+    /// The result was moved into [minReplicas, maxReplicas].
+    #[serde(rename_all = "camelCase")]
+    Clamped { from: u32, to: u32, bound: Bound },
+    /// A scale-down held by the stabilization window.
+    #[serde(rename_all = "camelCase")]
+    Stabilized { from: u32, to: u32, window_secs: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Bound {
+    MinReplicas,
+    MaxReplicas,
+}
+
+impl Reason {
+    pub fn is_action(&self) -> bool {
+        !matches!(
+            self,
+            Reason::Target { .. }
+                | Reason::NoData { .. }
+                | Reason::Failures { .. }
+                | Reason::OutsideChange { .. }
+        )
+    }
+}
+
+/// Renders a number without float noise: 7, 7.5, 0.013.
+fn num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Target {
+                key,
+                kind,
+                observed,
+                target,
+                breached,
+            } => {
+                let unit = if kind == "errorRate" { "" } else { "ms" };
+                let op = if *breached { ">" } else { "<=" };
+                let tag = if *breached { " BREACH" } else { "" };
+                write!(
+                    f,
+                    "{key} {kind} {}{unit} {op} {}{unit}{tag}",
+                    num(*observed),
+                    num(*target)
+                )
+            }
+            Reason::NoData { key, kind } => write!(f, "{key} {kind}: no data"),
+            Reason::Failures { failed, total } => write!(f, "{failed} of {total} requests failed"),
+            Reason::OutsideChange { expected, seen } => write!(
+                f,
+                "replicas changed outside lpa ({expected} -> {seen}): decay counter reset"
+            ),
+            Reason::ScaleUp { from, to } => write!(f, "scale up {from} -> {to}"),
+            Reason::Decay { from, to } => write!(f, "decay {from} -> {to}"),
+            Reason::Hold {
+                replicas,
+                calm_runs,
+                needed,
+            } => write!(f, "hold {replicas} (calm run {calm_runs} of {needed} before decay)"),
+            Reason::WithinTolerance { ratio, tolerance } => write!(
+                f,
+                "hold: ratio {} within tolerance {}",
+                num(*ratio),
+                num(*tolerance)
+            ),
+            Reason::HoldNoData { replicas } => write!(f, "hold {replicas}: a target has no data"),
+            Reason::HoldFailures { replicas } => {
+                write!(f, "hold {replicas}: failures in the run, no decay")
+            }
+            Reason::AtMinimum { replicas } => write!(f, "hold {replicas}: at minReplicas"),
+            Reason::Disabled => f.write_str("replicas 0 with minReplicas > 0: autoscaling disabled, hold"),
+            Reason::Clamped { from, to, bound } => {
+                let b = match bound {
+                    Bound::MinReplicas => "minReplicas",
+                    Bound::MaxReplicas => "maxReplicas",
+                };
+                write!(f, "clamped {from} -> {to} by {b}")
+            }
+            Reason::Stabilized {
+                from,
+                to,
+                window_secs,
+            } => write!(f, "stabilized {from} -> {to} (highest in {window_secs}s window)"),
+        }
+    }
+}
+
+/// Decides the replica count. See the module docs for the steps.
+pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
+    let mut reasons = Vec::new();
+    let current = obs.current_replicas;
+
+    if current == 0 && policy.min_replicas > 0 {
+        reasons.push(Reason::Disabled);
+        return Decision {
+            replicas: 0,
+            next_state: state.clone(),
+            reasons,
+        };
+    }
+
+    let mut calm_runs = state.runs_since_change;
+    if let Some(expected) = state.last_replicas.filter(|&r| r != current) {
+        reasons.push(Reason::OutsideChange {
+            expected,
+            seen: current,
+        });
+        calm_runs = 0;
+    }
+
+    let mut breached_any = false;
+    let mut no_data = false;
+    // max(observed / target) over breached targets, for proportional mode;
+    // a breached zero target makes it infinite.
+    let mut ratio = 0f64;
+    for t in &policy.targets {
+        let key = t.key();
+        let kind = t.kind.to_string();
+        match obs.observed(t) {
+            None => {
+                no_data = true;
+                reasons.push(Reason::NoData { key, kind });
+            }
+            Some(observed) => {
+                let breached = observed > t.target;
+                if breached {
+                    breached_any = true;
+                    let r = if t.target > 0.0 {
+                        observed / t.target
+                    } else {
+                        f64::INFINITY
+                    };
+                    ratio = ratio.max(r);
+                }
+                reasons.push(Reason::Target {
+                    key,
+                    kind,
+                    observed,
+                    target: t.target,
+                    breached,
+                });
+            }
+        }
+    }
+    let (failed, total) = obs.failures();
+    if failed > 0 {
+        reasons.push(Reason::Failures { failed, total });
+    }
+
+    let proposed = if breached_any {
+        calm_runs = 0;
+        match scale_up(current, ratio, policy.scale_up) {
+            Ok(to) => {
+                reasons.push(Reason::ScaleUp { from: current, to });
+                to
+            }
+            Err(tolerance) => {
+                reasons.push(Reason::WithinTolerance { ratio, tolerance });
+                current
+            }
+        }
+    } else if no_data {
+        reasons.push(Reason::HoldNoData { replicas: current });
+        current
+    } else if failed > 0 {
+        calm_runs = 0;
+        reasons.push(Reason::HoldFailures { replicas: current });
+        current
+    } else if calm_runs >= policy.decay.unchanged_runs && policy.decay.replicas > 0 {
+        let to = current
+            .saturating_sub(policy.decay.replicas)
+            .max(policy.min_replicas);
+        if to < current {
+            calm_runs = 0;
+            reasons.push(Reason::Decay { from: current, to });
+        } else {
+            reasons.push(Reason::AtMinimum { replicas: current });
+        }
+        to
+    } else {
+        calm_runs = calm_runs.saturating_add(1);
+        reasons.push(Reason::Hold {
+            replicas: current,
+            calm_runs,
+            needed: policy.decay.unchanged_runs,
+        });
+        current
+    };
+
+    let mut replicas = proposed;
+    let max = policy.max_replicas.unwrap_or(u32::MAX);
+    if replicas < policy.min_replicas {
+        replicas = policy.min_replicas;
+        reasons.push(Reason::Clamped {
+            from: proposed,
+            to: replicas,
+            bound: Bound::MinReplicas,
+        });
+    } else if replicas > max {
+        replicas = max;
+        reasons.push(Reason::Clamped {
+            from: proposed,
+            to: replicas,
+            bound: Bound::MaxReplicas,
+        });
+    }
+
+    let mut recommendations = Vec::new();
+    let window = policy.downscale_stabilization.as_secs();
+    if window > 0 {
+        let since = obs.at_secs.saturating_sub(window);
+        recommendations.extend(
+            state
+                .recommendations
+                .iter()
+                .filter(|r| r.at_secs > since && r.at_secs <= obs.at_secs)
+                .copied(),
+        );
+        recommendations.push(Recommendation {
+            at_secs: obs.at_secs,
+            replicas,
+        });
+        if replicas < current {
+            let highest = recommendations
+                .iter()
+                .map(|r| r.replicas)
+                .max()
+                .unwrap_or(replicas)
+                .min(current);
+            if highest > replicas {
+                reasons.push(Reason::Stabilized {
+                    from: replicas,
+                    to: highest,
+                    window_secs: window,
+                });
+                replicas = highest;
+            }
+        }
+    }
+
+    if replicas != current {
+        calm_runs = 0;
+    }
+    Decision {
+        replicas,
+        next_state: State {
+            runs_since_change: calm_runs,
+            last_replicas: Some(replicas),
+            recommendations,
+        },
+        reasons,
+    }
+}
+
+/// The scaled-up count, or `Err(tolerance)` when a proportional ratio falls
+/// inside the tolerance band.
+fn scale_up(current: u32, ratio: f64, mode: ScaleUp) -> Result<u32, f64> {
+    match mode {
+        ScaleUp::Step { replicas } => Ok(current.saturating_add(replicas)),
+        ScaleUp::Proportional {
+            tolerance,
+            max_change,
+        } => {
+            if ratio.is_finite() && ratio <= 1.0 + tolerance {
+                return Err(tolerance);
+            }
+            let cap = current.saturating_add(max_change.unwrap_or(u32::MAX));
+            let wanted = if ratio.is_finite() {
+                let v = (f64::from(current) * ratio).ceil();
+                if v >= f64::from(u32::MAX) {
+                    u32::MAX
+                } else {
+                    v as u32
+                }
+            } else {
+                u32::MAX
+            };
+            // Always at least one more: a breach never ends as a hold.
+            Ok(wanted.max(current.saturating_add(1)).min(cap))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_policy, Decay, Percent};
+    use std::time::Duration;
+
+    const SEED: &str = "targets:\n  - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}\ndecay: {replicas: 1, unchangedRuns: 3}\n";
+
+    fn seed() -> Policy {
+        parse_policy("seed.yaml", SEED).unwrap().policy
+    }
+
+    fn obs(replicas: u32, mean_ms: Option<f64>) -> Observation {
+        let mut requests = BTreeMap::new();
+        if let Some(m) = mean_ms {
+            requests.insert(
+                "GET_/fibonacci?n=10".to_string(),
+                RequestStats {
+                    num_requests: Some(100),
+                    num_failures: Some(0),
+                    avg_response_time: Some(m),
+                    ..RequestStats::default()
+                },
+            );
+        }
+        Observation {
+            at_secs: 1_000,
+            current_replicas: replicas,
+            requests,
+        }
+    }
+
+    /// One scenario step: the mean observed, and the replicas expected after.
+    struct Step {
+        what: &'static str,
+        mean_ms: Option<f64>,
+        expect: u32,
+    }
+
+    /// Runs steps where the decision is always applied (as CPA would).
+    fn run(policy: &Policy, start: u32, steps: &[Step]) {
+        let mut state = State::default();
+        let mut replicas = start;
+        for (i, s) in steps.iter().enumerate() {
+            let mut o = obs(replicas, s.mean_ms);
+            o.at_secs = 1_000 + 15 * i as u64;
+            let d = decide(&o, policy, &state);
+            assert_eq!(
+                d.replicas, s.expect,
+                "step {i} ({}): {d} (state before: {state:?})",
+                s.what
+            );
+            state = d.next_state;
+            replicas = d.replicas;
+        }
+    }
+
+    #[test]
+    fn seed_policy_through_a_spike_and_calm() {
+        let calm = Some(3.0);
+        let hot = Some(20.0);
+        run(
+            &seed(),
+            1,
+            &[
+                Step { what: "calm at 1, at minimum", mean_ms: calm, expect: 1 },
+                Step { what: "spike", mean_ms: hot, expect: 2 },
+                Step { what: "still hot", mean_ms: hot, expect: 3 },
+                Step { what: "hot at exactly... above", mean_ms: Some(7.01), expect: 4 },
+                Step { what: "exactly at target is calm (strict >)", mean_ms: Some(7.0), expect: 4 },
+                Step { what: "calm 2", mean_ms: calm, expect: 4 },
+                Step { what: "calm 3", mean_ms: calm, expect: 4 },
+                Step { what: "decay after 3 unchanged runs", mean_ms: calm, expect: 3 },
+                Step { what: "calm 1 after decay", mean_ms: calm, expect: 3 },
+                Step { what: "calm 2", mean_ms: calm, expect: 3 },
+                Step { what: "calm 3", mean_ms: calm, expect: 3 },
+                Step { what: "decay", mean_ms: calm, expect: 2 },
+                Step { what: "calm 1", mean_ms: calm, expect: 2 },
+                Step { what: "no data holds", mean_ms: None, expect: 2 },
+                Step { what: "calm 2", mean_ms: calm, expect: 2 },
+                Step { what: "calm 3", mean_ms: calm, expect: 2 },
+                Step { what: "decay to 1", mean_ms: calm, expect: 1 },
+                Step { what: "calm", mean_ms: calm, expect: 1 },
+                Step { what: "calm", mean_ms: calm, expect: 1 },
+                Step { what: "calm", mean_ms: calm, expect: 1 },
+                Step { what: "never below minReplicas", mean_ms: calm, expect: 1 },
+            ],
+        );
+    }
+
+    #[test]
+    fn no_data_holds_without_advancing_the_counter() {
+        let p = seed();
+        let state = State {
+            runs_since_change: 3,
+            last_replicas: Some(4),
+            ..State::default()
+        };
+        let d = decide(&obs(4, None), &p, &state);
+        assert_eq!(d.replicas, 4);
+        assert_eq!(d.next_state.runs_since_change, 3);
+        assert_eq!(
+            d.reasons,
+            vec![
+                Reason::NoData { key: "GET_/fibonacci?n=10".into(), kind: "mean".into() },
+                Reason::HoldNoData { replicas: 4 }
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_never_decay_even_when_fast() {
+        let p = seed();
+        let mut o = obs(4, Some(0.2));
+        o.requests.values_mut().for_each(|s| s.num_failures = Some(100));
+        let state = State { runs_since_change: 10, last_replicas: Some(4), ..State::default() };
+        let d = decide(&o, &p, &state);
+        assert_eq!(d.replicas, 4);
+        assert_eq!(d.next_state.runs_since_change, 0);
+        assert!(d.reasons.contains(&Reason::Failures { failed: 100, total: 100 }));
+        assert_eq!(d.action(), Some(&Reason::HoldFailures { replicas: 4 }));
+    }
+
+    #[test]
+    fn outside_change_resets_the_counter() {
+        let p = seed();
+        let state = State { runs_since_change: 3, last_replicas: Some(4), ..State::default() };
+        let d = decide(&obs(6, Some(1.0)), &p, &state);
+        assert_eq!(d.replicas, 6, "{d}");
+        assert_eq!(d.next_state.runs_since_change, 1);
+        assert_eq!(d.reasons[0], Reason::OutsideChange { expected: 4, seen: 6 });
+    }
+
+    #[test]
+    fn zero_replicas_with_min_above_zero_is_disabled() {
+        let d = decide(&obs(0, Some(100.0)), &seed(), &State::default());
+        assert_eq!(d.replicas, 0);
+        assert_eq!(d.reasons, vec![Reason::Disabled]);
+        assert_eq!(d.next_state, State::default());
+    }
+
+    #[test]
+    fn zero_replicas_with_min_zero_scales_from_zero() {
+        let mut p = seed();
+        p.min_replicas = 0;
+        let d = decide(&obs(0, Some(100.0)), &p, &State::default());
+        assert_eq!(d.replicas, 1);
+    }
+
+    #[test]
+    fn decay_never_goes_below_min_and_clamps_outside_counts() {
+        let mut p = seed();
+        p.min_replicas = 2;
+        p.max_replicas = Some(5);
+        p.decay = Decay { replicas: 5, unchanged_runs: 0 };
+        let d = decide(&obs(4, Some(1.0)), &p, &State::default());
+        assert_eq!(d.replicas, 2, "{d}");
+        let d = decide(&obs(9, Some(100.0)), &p, &State::default());
+        assert_eq!(d.replicas, 5);
+        assert!(matches!(d.reasons.last(), Some(Reason::Clamped { from: 10, to: 5, bound: Bound::MaxReplicas })));
+    }
+
+    #[test]
+    fn proportional_scale_up_with_tolerance_and_cap() {
+        let mut p = seed();
+        p.scale_up = ScaleUp::Proportional { tolerance: 0.1, max_change: None };
+        // 14 ms against 7: twice the target, so twice the replicas.
+        assert_eq!(decide(&obs(3, Some(14.0)), &p, &State::default()).replicas, 6);
+        // 7.5 ms is 7 % over: inside the band, hold.
+        let d = decide(&obs(3, Some(7.5)), &p, &State::default());
+        assert_eq!(d.replicas, 3);
+        assert!(matches!(d.action(), Some(Reason::WithinTolerance { .. })));
+        p.scale_up = ScaleUp::Proportional { tolerance: 0.1, max_change: Some(2) };
+        assert_eq!(decide(&obs(3, Some(70.0)), &p, &State::default()).replicas, 5);
+    }
+
+    #[test]
+    fn percentile_and_error_rate_targets() {
+        let p = parse_policy(
+            "e.yaml",
+            "targets:\n  - {endpoint: /a, type: p95, target: 10}\n  - {endpoint: /a, type: errorRate, target: 0.05}\n",
+        )
+        .unwrap()
+        .policy;
+        let mut stats = RequestStats {
+            num_requests: Some(100),
+            num_failures: Some(1),
+            ..RequestStats::default()
+        };
+        stats.response_time_percentiles.insert("p95".into(), 9.0);
+        let mut o = Observation { at_secs: 0, current_replicas: 2, requests: BTreeMap::new() };
+        o.requests.insert("GET_/a".into(), stats.clone());
+        // 1 % errors, p95 under target: hold (failures block the decay).
+        assert_eq!(decide(&o, &p, &State::default()).replicas, 2);
+        stats.num_failures = Some(10);
+        o.requests.insert("GET_/a".into(), stats);
+        let d = decide(&o, &p, &State::default());
+        assert_eq!(d.replicas, 3, "{d}");
+        assert_eq!(d.to_string(), "GET_/a p95 9ms <= 10ms; GET_/a errorRate 0.1 > 0.05 BREACH; 10 of 100 requests failed; scale up 2 -> 3");
+        let _ = Percent::new(95.0);
+    }
+
+    #[test]
+    fn stabilization_keeps_the_highest_recent_recommendation() {
+        let mut p = seed();
+        p.decay = Decay { replicas: 1, unchanged_runs: 0 };
+        p.downscale_stabilization = Duration::from_secs(60);
+        let state = State {
+            runs_since_change: 0,
+            last_replicas: Some(5),
+            recommendations: vec![
+                Recommendation { at_secs: 950, replicas: 5 },
+                Recommendation { at_secs: 900, replicas: 8 }, // outside the window
+            ],
+        };
+        let d = decide(&obs(5, Some(1.0)), &p, &state);
+        assert_eq!(d.replicas, 5, "{d}");
+        assert!(matches!(d.reasons.last(), Some(Reason::Stabilized { from: 4, to: 5, window_secs: 60 })));
+        assert_eq!(
+            d.next_state.recommendations,
+            vec![
+                Recommendation { at_secs: 950, replicas: 5 },
+                Recommendation { at_secs: 1000, replicas: 4 }
+            ]
+        );
+    }
+
+    #[test]
+    fn nan_observations_are_no_data() {
+        let d = decide(&obs(2, Some(f64::NAN)), &seed(), &State::default());
+        assert_eq!(d.replicas, 2);
+        assert!(matches!(d.action(), Some(Reason::HoldNoData { .. })));
+    }
+}
