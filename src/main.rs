@@ -1,1 +1,25 @@
-fn main() {}
+//! `lpa`: the latency-driven pod autoscaler's command line.
+//!
+//! A thin binary: argument parsing lives in `cli`, each subcommand in `cmd`,
+//! and all behaviour in `lpa-core` (deciding) and `lpa-drivers` (I/O).
+//! Data goes to stdout, logs to stderr; an error is one line on stderr and
+//! a non-zero exit.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod cmd;
+mod settings;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lpa: error: {e}");
+            ExitCode::from(e.code)
+        }
+    }
+}

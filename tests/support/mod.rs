@@ -1,0 +1,77 @@
+//! Test support: spawning the real binary with a clean environment.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// The env vars lpa reads; cleared so the developer's shell cannot leak in.
+const LPA_ENV: &[&str] = &[
+    "locustHost",
+    "locustUsers",
+    "locustHatchRate",
+    "locustSpawnRate",
+    "locustRunTime",
+    "locustFilePath",
+    "evaluationConfigFilePath",
+    "decayInfoFilePath",
+    "minReplicas",
+    "maxReplicas",
+    "loadDriver",
+    "LOCUST_BIN",
+];
+
+pub fn lpa() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lpa"));
+    for v in LPA_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs a command with `stdin`, returning its output.
+pub fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn lpa");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        // The child may exit before reading everything; that is its answer.
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait lpa");
+    writer.join().unwrap();
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fixture file under `fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+}
+
+/// Where the pinned tools (kubectl, locust) live, installed by
+/// scripts/setup-tools.sh; falls back to PATH.
+pub fn tool(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("LPA_TOOLS_BIN") {
+        let p = PathBuf::from(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from(name)
+}

@@ -1,0 +1,6 @@
+//! Integration tests: one binary (link time), one module per area. Every
+//! test spawns the real `lpa` binary against real peers on 127.0.0.1.
+
+mod support;
+
+mod evaluate;
