@@ -37,6 +37,7 @@
 pub mod config;
 pub mod decide;
 pub mod duration;
+pub mod log;
 pub mod stats;
 pub mod wire;
 

@@ -10,4 +10,5 @@
 //!   load ──► Observation ──► lpa_core::decide ──► Decision ──► scale target
 //! ```
 
+pub mod process;
 pub mod state_file;

@@ -1,0 +1,45 @@
+//! The decision log record: one JSON line per cycle of `lpa run`, and the
+//! input `lpa simulate --replay` re-decides. It carries the whole
+//! observation, so a recorded run can be decided again under another policy.
+
+use serde::{Deserialize, Serialize};
+
+use crate::decide::{Decision, Observation, Reason};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// Seconds since the Unix epoch (the observation's time).
+    pub at_secs: u64,
+    /// What was scaled: `deployment/fibonacci`, `local`, ...
+    pub target: String,
+    pub current: u32,
+    pub decided: u32,
+    /// The decision as one readable line.
+    pub summary: String,
+    pub reasons: Vec<Reason>,
+    /// Whether the decision was applied (scaled, or nothing to scale).
+    pub applied: bool,
+    /// Why not, when it was not: dry run, kubectl failure, outside change...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+    pub observation: Observation,
+}
+
+impl DecisionRecord {
+    pub fn new(target: &str, obs: &Observation, decision: &Decision) -> DecisionRecord {
+        DecisionRecord {
+            at_secs: obs.at_secs,
+            target: target.to_string(),
+            current: obs.current_replicas,
+            decided: decision.replicas,
+            summary: decision.to_string(),
+            reasons: decision.reasons.clone(),
+            applied: false,
+            not_applied: None,
+            dry_run: false,
+            observation: obs.clone(),
+        }
+    }
+}

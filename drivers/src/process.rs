@@ -1,0 +1,156 @@
+//! Running a child process as ripgrep's grep-cli does: no shell, stdout and
+//! stderr drained on their own threads (a full pipe must never deadlock the
+//! child), a timeout that kills, and stderr kept for the error message.
+
+use std::io::{self, Read, Write};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A finished child's output.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Finished {
+    /// Stderr as one trimmed line for error messages.
+    pub fn stderr_line(&self) -> String {
+        one_line(&self.stderr)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{program}: cannot start: {source}")]
+    Spawn { program: String, source: io::Error },
+    #[error("{program}: timed out after {}s and was killed{}", timeout.as_secs_f64(), stderr_suffix(stderr))]
+    Timeout {
+        program: String,
+        timeout: Duration,
+        stderr: String,
+    },
+    #[error("{program}: {source}")]
+    Io { program: String, source: io::Error },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(" (stderr: {stderr})")
+    }
+}
+
+/// Collapses output to one line, bounded, for an error message.
+pub fn one_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() > 500 {
+        format!("{}...", joined.chars().take(497).collect::<String>())
+    } else {
+        joined
+    }
+}
+
+/// Output kept per stream; a runaway child cannot exhaust memory.
+const MAX_OUTPUT: u64 = 64 << 20;
+
+/// Runs `cmd` to completion or until `timeout`, feeding `stdin` if given.
+pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Result<Finished, ProcessError> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let data = data.to_vec();
+        // A child that exits without reading gets EPIPE here; its exit
+        // status is the answer that matters.
+        thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    let status = wait_timeout(&mut child, timeout).map_err(|source| ProcessError::Io {
+        program: program.clone(),
+        source,
+    })?;
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(status) => Ok(Finished { status, stdout, stderr }),
+        None => Err(ProcessError::Timeout {
+            program,
+            timeout,
+            stderr: one_line(&stderr),
+        }),
+    }
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = pipe {
+            let _ = p.take(MAX_OUTPUT).read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// Waits for the child; on timeout kills it (and reaps it) and returns None.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_output_and_status() {
+        let f = run(
+            Command::new("sh").args(["-c", "cat; echo oops >&2; exit 3"]),
+            Some(b"hello"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(f.stdout, b"hello");
+        assert_eq!(f.stderr_line(), "oops");
+        assert_eq!(f.status.code(), Some(3));
+    }
+
+    #[test]
+    fn times_out_and_kills() {
+        let start = Instant::now();
+        let e = run(Command::new("sleep").arg("30"), None, Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(e, ProcessError::Timeout { .. }), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn missing_program_is_a_spawn_error() {
+        let e = run(&mut Command::new("/nonexistent/kubectl"), None, Duration::from_secs(1)).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/kubectl: cannot start:"), "{e}");
+    }
+}
