@@ -1,1 +1,374 @@
-//! `lpa evaluate` through the real binary.
+//! `lpa evaluate` through the real binary: CPA stdin fixtures in, exactly
+//! `{"targetReplicas": N}` out, the state file on disk checked after.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::support::{fixture, lpa, run_with_stdin, stderr, stdout};
+
+fn evaluate(config: &Path, state: &Path, stdin: &str) -> Output {
+    let mut cmd = lpa();
+    cmd.arg("evaluate")
+        .arg("--evaluation-config")
+        .arg(config)
+        .arg("--decay-info")
+        .arg(state);
+    run_with_stdin(cmd, stdin)
+}
+
+fn stdin_fixture(name: &str) -> String {
+    fs::read_to_string(fixture(&format!("cpa/evaluate/{name}.json"))).unwrap()
+}
+
+fn seed() -> PathBuf {
+    fixture("evaluation/seed.yaml")
+}
+
+/// A CPA v2 evaluate stdin with one request's mean latency.
+fn cpa_stdin(replicas: u32, mean_ms: f64, run_type: &str) -> String {
+    let metric = serde_json::json!({
+        "current_replicas": replicas,
+        "requests": {"GET_/fibonacci?n=10": {"num_requests": 100, "num_failures": 0, "avg_response_time": mean_ms}}
+    });
+    serde_json::json!({
+        "metrics": [{"resource": "fibonacci", "value": metric.to_string()}],
+        "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": replicas}},
+        "runType": run_type,
+    })
+    .to_string()
+}
+
+fn state_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn breach_prints_exactly_target_replicas_and_saves_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let out = evaluate(&seed(), &state, &stdin_fixture("breach"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("GET_/fibonacci?n=10 mean 9.4ms > 7ms BREACH; scale up 2 -> 3"),
+        "{err}"
+    );
+    assert_eq!(state_json(&state)["runs_since_change"], 0);
+}
+
+#[test]
+fn seed_policy_decays_after_three_calm_runs_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let mut replicas = 3;
+    let mut seen = Vec::new();
+    for _ in 0..8 {
+        let out = evaluate(&seed(), &state, &cpa_stdin(replicas, 2.0, "scaler"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let answer: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        replicas = answer["targetReplicas"].as_u64().unwrap() as u32;
+        seen.push(replicas);
+    }
+    assert_eq!(seen, [3, 3, 3, 2, 2, 2, 2, 1]);
+}
+
+#[test]
+fn dry_run_leaves_the_state_file_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    fs::write(&state, "{\"runs_since_change\": 3}").unwrap();
+    let before = fs::read(&state).unwrap();
+    let out = evaluate(&seed(), &state, &stdin_fixture("dry-run"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The decision is still returned: a decay, since 3 calm runs were counted.
+    assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n");
+    assert!(stderr(&out).contains("dry run: state not saved"));
+    assert_eq!(fs::read(&state).unwrap(), before);
+    // The original's counter does not advance on a dry run either.
+    let out = evaluate(&seed(), &state, &cpa_stdin(3, 2.0, "api_dry_run"));
+    assert!(out.status.success());
+    assert_eq!(fs::read(&state).unwrap(), before);
+}
+
+#[test]
+fn cpa_v0_shape_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = evaluate(&seed(), &dir.path().join("s.json"), &stdin_fixture("v0"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n");
+}
+
+#[test]
+fn invokust_minimal_metric_uses_current_replicas_from_the_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = evaluate(
+        &fixture("evaluation/test-endpoint.yaml"),
+        &dir.path().join("s.json"),
+        &stdin_fixture("invokust-minimal"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n");
+    assert!(
+        stderr(&out).contains("GET_/test mean 4ms <= 5ms"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn env_vars_of_the_original_configure_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let mut cmd = lpa();
+    cmd.arg("evaluate")
+        .env("evaluationConfigFilePath", seed())
+        .env("decayInfoFilePath", &state);
+    let out = run_with_stdin(cmd, &stdin_fixture("breach"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    assert!(state.exists());
+}
+
+/// Regression: the original rewrote the file without truncating, so a
+/// counter losing a digit left invalid JSON behind and every run crashed.
+#[test]
+fn original_truncation_bug_file_starts_fresh_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    fs::copy(fixture("state/original-truncation-bug.json"), &state).unwrap();
+    let out = evaluate(&seed(), &state, &cpa_stdin(3, 2.0, "scaler"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    assert!(stderr(&out).contains("starting fresh"), "{}", stderr(&out));
+    assert_eq!(state_json(&state)["runs_since_change"], 1);
+    // And counters that shrink stay valid JSON from now on.
+    fs::write(&state, "{\"runs_since_change\": 10, \"last_replicas\": 3}").unwrap();
+    let mut seed10 = fs::read_to_string(seed()).unwrap();
+    seed10 = seed10.replace("unchangedRuns: 3", "unchangedRuns: 10");
+    let cfg = dir.path().join("eval.yaml");
+    fs::write(&cfg, seed10).unwrap();
+    let out = evaluate(&cfg, &state, &cpa_stdin(3, 2.0, "scaler"));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n");
+    assert_eq!(state_json(&state)["runs_since_change"], 0);
+}
+
+#[test]
+fn original_state_file_format_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    fs::copy(fixture("state/original.json"), &state).unwrap();
+    let out = evaluate(&seed(), &state, &cpa_stdin(3, 2.0, "scaler"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert_eq!(state_json(&state)["runs_since_change"], 3);
+}
+
+/// Regression: the original answered {"target_replicas": N}, which CPA v2
+/// reads as 0 and clamps to minReplicas every run.
+#[test]
+fn answer_uses_cpa_v2_camel_case_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = evaluate(&seed(), &dir.path().join("s.json"), &stdin_fixture("calm"));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        v.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["targetReplicas"]
+    );
+    assert!(v["targetReplicas"].is_u64());
+}
+
+/// Regression: a target with no results crashed the original.
+#[test]
+fn target_without_results_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    fs::write(&state, "{\"runs_since_change\": 3, \"last_replicas\": 3}").unwrap();
+    let out = evaluate(&seed(), &state, &stdin_fixture("no-results"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    assert!(stderr(&out).contains("no data"), "{}", stderr(&out));
+}
+
+/// Regression: failures were ignored, so a service failing fast looked fast
+/// and was scaled down.
+#[test]
+fn failing_fast_service_is_not_scaled_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    fs::write(&state, "{\"runs_since_change\": 3, \"last_replicas\": 3}").unwrap();
+    let out = evaluate(&seed(), &state, &stdin_fixture("failing-fast"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    assert!(
+        stderr(&out).contains("5000 of 5000 requests failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(state_json(&state)["runs_since_change"], 0);
+}
+
+/// Regression: decay could propose fewer than minReplicas.
+#[test]
+fn decay_respects_cpa_min_replicas_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    fs::write(&state, "{\"runs_since_change\": 3, \"last_replicas\": 2}").unwrap();
+    let mut cmd = lpa();
+    cmd.args(["evaluate", "--evaluation-config"])
+        .arg(seed())
+        .arg("--decay-info")
+        .arg(&state)
+        .env("minReplicas", "2");
+    let out = run_with_stdin(cmd, &cpa_stdin(2, 1.0, "scaler"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n");
+    assert!(stderr(&out).contains("at minReplicas"), "{}", stderr(&out));
+}
+
+#[test]
+fn zero_replicas_means_autoscaling_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = evaluate(
+        &seed(),
+        &dir.path().join("s.json"),
+        &stdin_fixture("zero-replicas"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":0}\n");
+    assert!(stderr(&out).contains("autoscaling disabled"));
+}
+
+#[test]
+fn unknown_fields_warn_by_name_and_still_decide() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("eval.yaml");
+    let text = fs::read_to_string(seed())
+        .unwrap()
+        .replace("unchangedRuns", "unchangedRun");
+    fs::write(&cfg, text).unwrap();
+    let out = evaluate(&cfg, &dir.path().join("s.json"), &stdin_fixture("breach"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    assert!(
+        stderr(&out).contains("decay.unchangedRun: unknown field \"unchangedRun\" ignored"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Each bad input: one error line, non-zero exit, empty stdout, state file
+/// byte-for-byte unchanged.
+#[test]
+fn bad_input_is_one_line_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let original = b"{\"runs_since_change\": 2, \"last_replicas\": 3}".to_vec();
+    let good_stdin = stdin_fixture("calm");
+    let cases: Vec<(PathBuf, String, &str)> = vec![
+        (fixture("evaluation/bad/malformed.yaml"), good_stdin.clone(), "malformed.yaml: malformed YAML"),
+        (fixture("evaluation/bad/unknown-type.yaml"), good_stdin.clone(), "targets[0].type: invalid value \"p1000\""),
+        (fixture("evaluation/bad/negative-target.yaml"), good_stdin.clone(), "targets[0].target: invalid value -7"),
+        (fixture("evaluation/bad/non-numeric-target.yaml"), good_stdin.clone(), "targets[0].target: invalid value \"seven\""),
+        (fixture("evaluation/bad/no-targets.yaml"), good_stdin.clone(), "targets: invalid value []"),
+        (fixture("evaluation/bad/duplicate-targets.yaml"), good_stdin.clone(), "targets[1]: invalid value GET /fibonacci?n=10 mean (expected no duplicate of targets[0])"),
+        (fixture("evaluation/missing.yaml"), good_stdin.clone(), "missing.yaml: cannot read the evaluation config"),
+        (seed(), fs::read_to_string(fixture("cpa/bad/metric-not-json.json")).unwrap(), "evaluate stdin: metrics[0].value: not JSON"),
+        (seed(), fs::read_to_string(fixture("cpa/bad/empty-metrics.json")).unwrap(), "evaluate stdin: metrics: invalid value []"),
+        (seed(), fs::read_to_string(fixture("cpa/bad/missing-replicas.json")).unwrap(), "resource.spec.replicas: missing"),
+        (seed(), fs::read_to_string(fixture("cpa/bad/stdin-not-json.json")).unwrap(), "evaluate stdin: not JSON"),
+        (seed(), String::new(), "evaluate stdin: not JSON"),
+    ];
+    for (config, stdin, expected) in cases {
+        fs::write(&state, &original).unwrap();
+        let out = evaluate(&config, &state, &stdin);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", config.display());
+        assert_eq!(stdout(&out), "", "{}", config.display());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("lpa: error: "), "{err}");
+        assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+        assert_eq!(fs::read(&state).unwrap(), original, "{}", config.display());
+    }
+}
+
+#[test]
+fn unwritable_state_location_is_a_clear_error_with_empty_stdout() {
+    let out = evaluate(
+        &seed(),
+        Path::new("/nonexistent-lpa/decay_info.json"),
+        &stdin_fixture("breach"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("lpa: error: state file /nonexistent-lpa/decay_info.json: cannot"),
+        "{err}"
+    );
+}
+
+/// CPA's scheduler and its API can evaluate at once: with the lock, every
+/// calm run is counted, none lost to a read-modify-write race.
+#[test]
+fn concurrent_evaluations_never_lose_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let cfg = dir.path().join("eval.yaml");
+    let text = fs::read_to_string(seed())
+        .unwrap()
+        .replace("unchangedRuns: 3", "unchangedRuns: 1000");
+    fs::write(&cfg, text).unwrap();
+    let stdin = cpa_stdin(3, 1.0, "scaler");
+    let runs = 24;
+    let handles: Vec<_> = (0..runs)
+        .map(|_| {
+            let (cfg, state, stdin) = (cfg.clone(), state.clone(), stdin.clone());
+            std::thread::spawn(move || evaluate(&cfg, &state, &stdin))
+        })
+        .collect();
+    for h in handles {
+        let out = h.join().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    }
+    assert_eq!(state_json(&state)["runs_since_change"], runs);
+}
+
+/// No input makes the binary panic: random and truncated stdin always ends
+/// in a clean answer or one error line with exit 1.
+#[test]
+fn no_stdin_makes_the_binary_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let full = stdin_fixture("percentiles-proportional");
+    let mut inputs: Vec<String> = (0..full.len())
+        .step_by(17)
+        .map(|n| full[..n].to_string())
+        .collect();
+    inputs.extend([
+        "{}".into(),
+        "[]".into(),
+        "null".into(),
+        "{\"metrics\": [{\"value\": 5}]}".into(),
+        "{\"metrics\": [{\"value\": \"{\\\"requests\\\": 1}\"}]}".into(),
+        "{\"metrics\": [{\"value\": \"{\\\"requests\\\": {}}\"}], \"resource\": {\"spec\": {\"replicas\": 99999999999}}}".into(),
+        "{\"metrics\": [{\"value\": \"{\\\"requests\\\": {\\\"GET_/fibonacci?n=10\\\": {\\\"avg_response_time\\\": 1e308}}}\"}], \"resource\": {\"spec\": {\"replicas\": 2147483647}}}".into(),
+        "\u{0}\u{1}\u{fffd}".into(),
+    ]);
+    for input in inputs {
+        let out = evaluate(&fixture("evaluation/extended.yaml"), &state, &input);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{input}: {err}");
+        match out.status.code() {
+            Some(0) => assert!(stdout(&out).starts_with("{\"targetReplicas\":"), "{input}"),
+            Some(1) => {
+                assert_eq!(stdout(&out), "");
+                assert_eq!(err.lines().count(), 1, "{err}");
+            }
+            other => panic!("{input}: exit {other:?}: {err}"),
+        }
+    }
+}

@@ -308,7 +308,12 @@ impl WaitTime {
         let args = args.strip_suffix(')')?;
         let nums: Vec<f64> = args
             .split(',')
-            .map(|a| a.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0))
+            .map(|a| {
+                a.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+            })
             .collect::<Option<_>>()?;
         match (name.trim(), nums.as_slice()) {
             ("constant", [s]) => Some(WaitTime::Constant(Duration::from_secs_f64(*s))),
@@ -446,7 +451,10 @@ impl Parser<'_> {
     /// Warns about keys not in `known`; keeps parsing.
     fn check_keys(&mut self, map: &Map, prefix: &str, known: &[&str]) {
         for key in map.keys() {
-            let name = key.as_str().map(str::to_string).unwrap_or_else(|| show(key));
+            let name = key
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| show(key));
             if !known.contains(&name.as_str()) {
                 let field = if prefix.is_empty() {
                     name.clone()
@@ -670,7 +678,11 @@ impl Parser<'_> {
                 .as_f64()
                 .filter(|t| t.is_finite() && (0.0..1.0).contains(t))
                 .ok_or_else(|| {
-                    self.invalid("scaleUp.tolerance", v, "a fraction from 0 up to (not including) 1")
+                    self.invalid(
+                        "scaleUp.tolerance",
+                        v,
+                        "a fraction from 0 up to (not including) 1",
+                    )
                 })?,
         };
         let max_change = match map.get("maxChange") {
@@ -821,10 +833,9 @@ impl Parser<'_> {
             let field = format!("{at}.headers");
             let hmap = self.mapping(v, &field)?;
             for (k, val) in hmap {
-                let name = k
-                    .as_str()
-                    .filter(|n| is_header_name(n))
-                    .ok_or_else(|| self.invalid(&field, k, "header names made of letters, digits and -"))?;
+                let name = k.as_str().filter(|n| is_header_name(n)).ok_or_else(|| {
+                    self.invalid(&field, k, "header names made of letters, digits and -")
+                })?;
                 let hfield = format!("{field}.{name}");
                 let value = match val {
                     Value::String(s) => s.clone(),
@@ -842,10 +853,9 @@ impl Parser<'_> {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             // A structured body is sent as JSON, the common case for APIs.
-            Some(other) => Some(
-                serde_json::to_string(other)
-                    .map_err(|_| self.invalid(&format!("{at}.body"), other, "a string or JSON-able value"))?,
-            ),
+            Some(other) => Some(serde_json::to_string(other).map_err(|_| {
+                self.invalid(&format!("{at}.body"), other, "a string or JSON-able value")
+            })?),
         };
         Ok(RequestSpec {
             method,
@@ -881,7 +891,8 @@ impl Parser<'_> {
             Value::String(s) => parse_duration(s),
             _ => None,
         };
-        parsed.ok_or_else(|| self.invalid(field, v, "seconds, or a duration such as 30s, 5m, 500ms"))
+        parsed
+            .ok_or_else(|| self.invalid(field, v, "seconds, or a duration such as 30s, 5m, 500ms"))
     }
 }
 
@@ -936,7 +947,13 @@ decay:
             }]
         );
         assert_eq!(p.targets[0].key(), "GET_/fibonacci?n=10");
-        assert_eq!(p.decay, Decay { replicas: 1, unchanged_runs: 3 });
+        assert_eq!(
+            p.decay,
+            Decay {
+                replicas: 1,
+                unchanged_runs: 3
+            }
+        );
         assert_eq!(p.min_replicas, 1);
         assert_eq!(p.max_replicas, None);
         assert_eq!(p.scale_up, ScaleUp::Step { replicas: 1 });
@@ -999,7 +1016,9 @@ decay:
             "eval.yaml: maxReplicas: invalid value 2 (expected at least 1 and at least minReplicas (3))"
         );
         assert_eq!(
-            err("targets:\n  - {endpoint: /a, type: mean, target: 1}\ndecay: {unchangedRuns: -1}\n"),
+            err(
+                "targets:\n  - {endpoint: /a, type: mean, target: 1}\ndecay: {unchangedRuns: -1}\n"
+            ),
             "eval.yaml: decay.unchangedRuns: invalid value -1 (expected a whole number >= 0)"
         );
     }
@@ -1013,7 +1032,9 @@ decay:
         .unwrap();
         let fields: Vec<_> = parsed.warnings.iter().map(|w| w.field.as_str()).collect();
         assert_eq!(fields, ["extra", "targets[0].trget", "decay.unchangedRun"]);
-        assert!(parsed.warnings[0].to_string().contains("unknown field \"extra\""));
+        assert!(parsed.warnings[0]
+            .to_string()
+            .contains("unknown field \"extra\""));
     }
 
     #[test]
@@ -1069,7 +1090,10 @@ load:
     fn wait_times() {
         assert_eq!(
             WaitTime::parse("between(5, 9)"),
-            Some(WaitTime::Between(Duration::from_secs(5), Duration::from_secs(9)))
+            Some(WaitTime::Between(
+                Duration::from_secs(5),
+                Duration::from_secs(9)
+            ))
         );
         assert_eq!(
             WaitTime::parse("constant(1)"),
@@ -1079,8 +1103,17 @@ load:
             WaitTime::parse("constant_throughput(2)"),
             Some(WaitTime::ConstantThroughput(2.0))
         );
-        assert_eq!(WaitTime::parse("0.5"), Some(WaitTime::Constant(Duration::from_millis(500))));
-        for bad in ["between(9, 5)", "between(1)", "constant(-1)", "wait(1)", "constant_throughput(0)"] {
+        assert_eq!(
+            WaitTime::parse("0.5"),
+            Some(WaitTime::Constant(Duration::from_millis(500)))
+        );
+        for bad in [
+            "between(9, 5)",
+            "between(1)",
+            "constant(-1)",
+            "wait(1)",
+            "constant_throughput(0)",
+        ] {
             assert_eq!(WaitTime::parse(bad), None, "{bad}");
         }
     }

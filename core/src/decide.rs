@@ -15,7 +15,8 @@
 //!    Else a target without data: hold, counter kept (no evidence of calm).
 //!    Else failures in the run: hold, counter reset (never decay on errors).
 //!    Else calm: after `unchangedRuns` calm runs, decay by `decay.replicas`.
-//! 5. Clamp to [min, max], then apply the downscale stabilization window.
+//! 5. Apply the downscale stabilization window (HPA: the highest
+//!    recommendation inside it wins), then clamp to [min, max].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -57,7 +58,10 @@ impl Observation {
     /// Failed and total requests over every request key.
     pub fn failures(&self) -> (u64, u64) {
         self.requests.values().fold((0, 0), |(f, n), s| {
-            (f + s.num_failures.unwrap_or(0), n + s.num_requests.unwrap_or(0))
+            (
+                f + s.num_failures.unwrap_or(0),
+                n + s.num_requests.unwrap_or(0),
+            )
         })
     }
 }
@@ -165,7 +169,11 @@ pub enum Reason {
     Clamped { from: u32, to: u32, bound: Bound },
     /// A scale-down held by the stabilization window.
     #[serde(rename_all = "camelCase")]
-    Stabilized { from: u32, to: u32, window_secs: u64 },
+    Stabilized {
+        from: u32,
+        to: u32,
+        window_secs: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,7 +238,10 @@ impl fmt::Display for Reason {
                 replicas,
                 calm_runs,
                 needed,
-            } => write!(f, "hold {replicas} (calm run {calm_runs} of {needed} before decay)"),
+            } => write!(
+                f,
+                "hold {replicas} (calm run {calm_runs} of {needed} before decay)"
+            ),
             Reason::WithinTolerance { ratio, tolerance } => write!(
                 f,
                 "hold: ratio {} within tolerance {}",
@@ -242,7 +253,9 @@ impl fmt::Display for Reason {
                 write!(f, "hold {replicas}: failures in the run, no decay")
             }
             Reason::AtMinimum { replicas } => write!(f, "hold {replicas}: at minReplicas"),
-            Reason::Disabled => f.write_str("replicas 0 with minReplicas > 0: autoscaling disabled, hold"),
+            Reason::Disabled => {
+                f.write_str("replicas 0 with minReplicas > 0: autoscaling disabled, hold")
+            }
             Reason::Clamped { from, to, bound } => {
                 let b = match bound {
                     Bound::MinReplicas => "minReplicas",
@@ -254,7 +267,10 @@ impl fmt::Display for Reason {
                 from,
                 to,
                 window_secs,
-            } => write!(f, "stabilized {from} -> {to} (highest in {window_secs}s window)"),
+            } => write!(
+                f,
+                "stabilized {from} -> {to} (highest in {window_secs}s window)"
+            ),
         }
     }
 }
@@ -361,24 +377,8 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         current
     };
 
+    // HPA's order: stabilize the raw recommendation, then clamp to bounds.
     let mut replicas = proposed;
-    let max = policy.max_replicas.unwrap_or(u32::MAX);
-    if replicas < policy.min_replicas {
-        replicas = policy.min_replicas;
-        reasons.push(Reason::Clamped {
-            from: proposed,
-            to: replicas,
-            bound: Bound::MinReplicas,
-        });
-    } else if replicas > max {
-        replicas = max;
-        reasons.push(Reason::Clamped {
-            from: proposed,
-            to: replicas,
-            bound: Bound::MaxReplicas,
-        });
-    }
-
     let mut recommendations = Vec::new();
     let window = policy.downscale_stabilization.as_secs();
     if window > 0 {
@@ -392,24 +392,42 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         );
         recommendations.push(Recommendation {
             at_secs: obs.at_secs,
-            replicas,
+            replicas: proposed,
         });
-        if replicas < current {
+        if proposed < current {
             let highest = recommendations
                 .iter()
                 .map(|r| r.replicas)
                 .max()
-                .unwrap_or(replicas)
+                .unwrap_or(proposed)
                 .min(current);
-            if highest > replicas {
+            if highest > proposed {
                 reasons.push(Reason::Stabilized {
-                    from: replicas,
+                    from: proposed,
                     to: highest,
                     window_secs: window,
                 });
                 replicas = highest;
             }
         }
+    }
+
+    let max = policy.max_replicas.unwrap_or(u32::MAX);
+    let unclamped = replicas;
+    if replicas < policy.min_replicas {
+        replicas = policy.min_replicas;
+        reasons.push(Reason::Clamped {
+            from: unclamped,
+            to: replicas,
+            bound: Bound::MinReplicas,
+        });
+    } else if replicas > max {
+        replicas = max;
+        reasons.push(Reason::Clamped {
+            from: unclamped,
+            to: replicas,
+            bound: Bound::MaxReplicas,
+        });
     }
 
     if replicas != current {
@@ -520,27 +538,111 @@ mod tests {
             &seed(),
             1,
             &[
-                Step { what: "calm at 1, at minimum", mean_ms: calm, expect: 1 },
-                Step { what: "spike", mean_ms: hot, expect: 2 },
-                Step { what: "still hot", mean_ms: hot, expect: 3 },
-                Step { what: "hot at exactly... above", mean_ms: Some(7.01), expect: 4 },
-                Step { what: "exactly at target is calm (strict >)", mean_ms: Some(7.0), expect: 4 },
-                Step { what: "calm 2", mean_ms: calm, expect: 4 },
-                Step { what: "calm 3", mean_ms: calm, expect: 4 },
-                Step { what: "decay after 3 unchanged runs", mean_ms: calm, expect: 3 },
-                Step { what: "calm 1 after decay", mean_ms: calm, expect: 3 },
-                Step { what: "calm 2", mean_ms: calm, expect: 3 },
-                Step { what: "calm 3", mean_ms: calm, expect: 3 },
-                Step { what: "decay", mean_ms: calm, expect: 2 },
-                Step { what: "calm 1", mean_ms: calm, expect: 2 },
-                Step { what: "no data holds", mean_ms: None, expect: 2 },
-                Step { what: "calm 2", mean_ms: calm, expect: 2 },
-                Step { what: "calm 3", mean_ms: calm, expect: 2 },
-                Step { what: "decay to 1", mean_ms: calm, expect: 1 },
-                Step { what: "calm", mean_ms: calm, expect: 1 },
-                Step { what: "calm", mean_ms: calm, expect: 1 },
-                Step { what: "calm", mean_ms: calm, expect: 1 },
-                Step { what: "never below minReplicas", mean_ms: calm, expect: 1 },
+                Step {
+                    what: "calm at 1, at minimum",
+                    mean_ms: calm,
+                    expect: 1,
+                },
+                Step {
+                    what: "spike",
+                    mean_ms: hot,
+                    expect: 2,
+                },
+                Step {
+                    what: "still hot",
+                    mean_ms: hot,
+                    expect: 3,
+                },
+                Step {
+                    what: "hot at exactly... above",
+                    mean_ms: Some(7.01),
+                    expect: 4,
+                },
+                Step {
+                    what: "exactly at target is calm (strict >)",
+                    mean_ms: Some(7.0),
+                    expect: 4,
+                },
+                Step {
+                    what: "calm 2",
+                    mean_ms: calm,
+                    expect: 4,
+                },
+                Step {
+                    what: "calm 3",
+                    mean_ms: calm,
+                    expect: 4,
+                },
+                Step {
+                    what: "decay after 3 unchanged runs",
+                    mean_ms: calm,
+                    expect: 3,
+                },
+                Step {
+                    what: "calm 1 after decay",
+                    mean_ms: calm,
+                    expect: 3,
+                },
+                Step {
+                    what: "calm 2",
+                    mean_ms: calm,
+                    expect: 3,
+                },
+                Step {
+                    what: "calm 3",
+                    mean_ms: calm,
+                    expect: 3,
+                },
+                Step {
+                    what: "decay",
+                    mean_ms: calm,
+                    expect: 2,
+                },
+                Step {
+                    what: "calm 1",
+                    mean_ms: calm,
+                    expect: 2,
+                },
+                Step {
+                    what: "no data holds",
+                    mean_ms: None,
+                    expect: 2,
+                },
+                Step {
+                    what: "calm 2",
+                    mean_ms: calm,
+                    expect: 2,
+                },
+                Step {
+                    what: "calm 3",
+                    mean_ms: calm,
+                    expect: 2,
+                },
+                Step {
+                    what: "decay to 1",
+                    mean_ms: calm,
+                    expect: 1,
+                },
+                Step {
+                    what: "calm",
+                    mean_ms: calm,
+                    expect: 1,
+                },
+                Step {
+                    what: "calm",
+                    mean_ms: calm,
+                    expect: 1,
+                },
+                Step {
+                    what: "calm",
+                    mean_ms: calm,
+                    expect: 1,
+                },
+                Step {
+                    what: "never below minReplicas",
+                    mean_ms: calm,
+                    expect: 1,
+                },
             ],
         );
     }
@@ -559,7 +661,10 @@ mod tests {
         assert_eq!(
             d.reasons,
             vec![
-                Reason::NoData { key: "GET_/fibonacci?n=10".into(), kind: "mean".into() },
+                Reason::NoData {
+                    key: "GET_/fibonacci?n=10".into(),
+                    kind: "mean".into()
+                },
                 Reason::HoldNoData { replicas: 4 }
             ]
         );
@@ -569,23 +674,42 @@ mod tests {
     fn failures_never_decay_even_when_fast() {
         let p = seed();
         let mut o = obs(4, Some(0.2));
-        o.requests.values_mut().for_each(|s| s.num_failures = Some(100));
-        let state = State { runs_since_change: 10, last_replicas: Some(4), ..State::default() };
+        o.requests
+            .values_mut()
+            .for_each(|s| s.num_failures = Some(100));
+        let state = State {
+            runs_since_change: 10,
+            last_replicas: Some(4),
+            ..State::default()
+        };
         let d = decide(&o, &p, &state);
         assert_eq!(d.replicas, 4);
         assert_eq!(d.next_state.runs_since_change, 0);
-        assert!(d.reasons.contains(&Reason::Failures { failed: 100, total: 100 }));
+        assert!(d.reasons.contains(&Reason::Failures {
+            failed: 100,
+            total: 100
+        }));
         assert_eq!(d.action(), Some(&Reason::HoldFailures { replicas: 4 }));
     }
 
     #[test]
     fn outside_change_resets_the_counter() {
         let p = seed();
-        let state = State { runs_since_change: 3, last_replicas: Some(4), ..State::default() };
+        let state = State {
+            runs_since_change: 3,
+            last_replicas: Some(4),
+            ..State::default()
+        };
         let d = decide(&obs(6, Some(1.0)), &p, &state);
         assert_eq!(d.replicas, 6, "{d}");
         assert_eq!(d.next_state.runs_since_change, 1);
-        assert_eq!(d.reasons[0], Reason::OutsideChange { expected: 4, seen: 6 });
+        assert_eq!(
+            d.reasons[0],
+            Reason::OutsideChange {
+                expected: 4,
+                seen: 6
+            }
+        );
     }
 
     #[test]
@@ -609,26 +733,48 @@ mod tests {
         let mut p = seed();
         p.min_replicas = 2;
         p.max_replicas = Some(5);
-        p.decay = Decay { replicas: 5, unchanged_runs: 0 };
+        p.decay = Decay {
+            replicas: 5,
+            unchanged_runs: 0,
+        };
         let d = decide(&obs(4, Some(1.0)), &p, &State::default());
         assert_eq!(d.replicas, 2, "{d}");
         let d = decide(&obs(9, Some(100.0)), &p, &State::default());
         assert_eq!(d.replicas, 5);
-        assert!(matches!(d.reasons.last(), Some(Reason::Clamped { from: 10, to: 5, bound: Bound::MaxReplicas })));
+        assert!(matches!(
+            d.reasons.last(),
+            Some(Reason::Clamped {
+                from: 10,
+                to: 5,
+                bound: Bound::MaxReplicas
+            })
+        ));
     }
 
     #[test]
     fn proportional_scale_up_with_tolerance_and_cap() {
         let mut p = seed();
-        p.scale_up = ScaleUp::Proportional { tolerance: 0.1, max_change: None };
+        p.scale_up = ScaleUp::Proportional {
+            tolerance: 0.1,
+            max_change: None,
+        };
         // 14 ms against 7: twice the target, so twice the replicas.
-        assert_eq!(decide(&obs(3, Some(14.0)), &p, &State::default()).replicas, 6);
+        assert_eq!(
+            decide(&obs(3, Some(14.0)), &p, &State::default()).replicas,
+            6
+        );
         // 7.5 ms is 7 % over: inside the band, hold.
         let d = decide(&obs(3, Some(7.5)), &p, &State::default());
         assert_eq!(d.replicas, 3);
         assert!(matches!(d.action(), Some(Reason::WithinTolerance { .. })));
-        p.scale_up = ScaleUp::Proportional { tolerance: 0.1, max_change: Some(2) };
-        assert_eq!(decide(&obs(3, Some(70.0)), &p, &State::default()).replicas, 5);
+        p.scale_up = ScaleUp::Proportional {
+            tolerance: 0.1,
+            max_change: Some(2),
+        };
+        assert_eq!(
+            decide(&obs(3, Some(70.0)), &p, &State::default()).replicas,
+            5
+        );
     }
 
     #[test]
@@ -645,7 +791,11 @@ mod tests {
             ..RequestStats::default()
         };
         stats.response_time_percentiles.insert("p95".into(), 9.0);
-        let mut o = Observation { at_secs: 0, current_replicas: 2, requests: BTreeMap::new() };
+        let mut o = Observation {
+            at_secs: 0,
+            current_replicas: 2,
+            requests: BTreeMap::new(),
+        };
         o.requests.insert("GET_/a".into(), stats.clone());
         // 1 % errors, p95 under target: hold (failures block the decay).
         assert_eq!(decide(&o, &p, &State::default()).replicas, 2);
@@ -660,24 +810,46 @@ mod tests {
     #[test]
     fn stabilization_keeps_the_highest_recent_recommendation() {
         let mut p = seed();
-        p.decay = Decay { replicas: 1, unchanged_runs: 0 };
+        p.decay = Decay {
+            replicas: 1,
+            unchanged_runs: 0,
+        };
         p.downscale_stabilization = Duration::from_secs(60);
         let state = State {
             runs_since_change: 0,
             last_replicas: Some(5),
             recommendations: vec![
-                Recommendation { at_secs: 950, replicas: 5 },
-                Recommendation { at_secs: 900, replicas: 8 }, // outside the window
+                Recommendation {
+                    at_secs: 950,
+                    replicas: 5,
+                },
+                Recommendation {
+                    at_secs: 900,
+                    replicas: 8,
+                }, // outside the window
             ],
         };
         let d = decide(&obs(5, Some(1.0)), &p, &state);
         assert_eq!(d.replicas, 5, "{d}");
-        assert!(matches!(d.reasons.last(), Some(Reason::Stabilized { from: 4, to: 5, window_secs: 60 })));
+        assert!(matches!(
+            d.reasons.last(),
+            Some(Reason::Stabilized {
+                from: 4,
+                to: 5,
+                window_secs: 60
+            })
+        ));
         assert_eq!(
             d.next_state.recommendations,
             vec![
-                Recommendation { at_secs: 950, replicas: 5 },
-                Recommendation { at_secs: 1000, replicas: 4 }
+                Recommendation {
+                    at_secs: 950,
+                    replicas: 5
+                },
+                Recommendation {
+                    at_secs: 1000,
+                    replicas: 4
+                }
             ]
         );
     }

@@ -45,7 +45,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 fn secs_to_duration(secs: f64) -> Option<Duration> {
-    if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+    if secs.is_finite() && (0.0..1e12).contains(&secs) {
         Some(Duration::from_secs_f64(secs))
     } else {
         None
@@ -55,7 +55,7 @@ fn secs_to_duration(secs: f64) -> Option<Duration> {
 /// Formats a duration the way [`parse_duration`] reads it back.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
     } else {
         format!("{}s", ms / 1000)
@@ -79,7 +79,11 @@ mod tests {
             (" 10s ", 10_000),
         ];
         for (text, ms) in cases {
-            assert_eq!(parse_duration(text), Some(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
     }
 

@@ -63,10 +63,12 @@ impl RequestStats {
         if let Some(v) = self.response_time_percentiles.get(&label) {
             return Some(*v);
         }
-        match p.percent() {
-            x if x == 50.0 => self.median_response_time,
-            x if x == 100.0 => self.max_response_time,
-            _ => None,
+        if p.percent() == 50.0 {
+            self.median_response_time
+        } else if p.percent() == 100.0 {
+            self.max_response_time
+        } else {
+            None
         }
     }
 
@@ -141,9 +143,10 @@ impl Recording {
             .filter_map(|&p| Percent::new(p))
             .chain(extra.iter().copied());
         for p in wanted {
-            stats
-                .response_time_percentiles
-                .insert(p.to_string(), ns_to_ms(nearest_rank(sorted, p.quantile()) as f64));
+            stats.response_time_percentiles.insert(
+                p.to_string(),
+                ns_to_ms(nearest_rank(sorted, p.quantile()) as f64),
+            );
         }
         stats
     }
@@ -214,7 +217,12 @@ mod tests {
     #[test]
     fn extra_percentiles_are_computed() {
         let data: Vec<u64> = (1..=1000).collect();
-        let s = rec(&data).summarize("GET", "/x", Duration::from_secs(1), &[Percent::new(97.5).unwrap()]);
+        let s = rec(&data).summarize(
+            "GET",
+            "/x",
+            Duration::from_secs(1),
+            &[Percent::new(97.5).unwrap()],
+        );
         assert_eq!(s.percentile(Percent::new(97.5).unwrap()), Some(975.0));
         assert_eq!(s.percentile(Percent::new(99.9).unwrap()), Some(999.0));
     }

@@ -327,12 +327,16 @@ mod tests {
     #[test]
     fn answer_is_exactly_target_replicas() {
         assert_eq!(evaluate_answer(3), r#"{"targetReplicas":3}"#);
-        assert_eq!(evaluate_answer(u32::MAX), r#"{"targetReplicas":2147483647}"#);
+        assert_eq!(
+            evaluate_answer(u32::MAX),
+            r#"{"targetReplicas":2147483647}"#
+        );
     }
 
     #[test]
     fn v2_evaluate_input() {
-        let metric = r#"{"current_replicas": 2, "requests": {"GET_/test": {"avg_response_time": 4}}}"#;
+        let metric =
+            r#"{"current_replicas": 2, "requests": {"GET_/test": {"avg_response_time": 4}}}"#;
         let stdin = serde_json::json!({
             "metrics": [{"resource": "fibonacci", "value": metric}],
             "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 3}},
@@ -349,7 +353,8 @@ mod tests {
 
     #[test]
     fn v0_evaluate_input_and_metric_replicas() {
-        let metric = r#"{"current_replicas": 2, "requests": {"GET_/test": {"avg_response_time": 4}}}"#;
+        let metric =
+            r#"{"current_replicas": 2, "requests": {"GET_/test": {"avg_response_time": 4}}}"#;
         let stdin = serde_json::json!({
             "metrics": [{"deployment": "x", "value": metric}],
             "run_type": "scaler"
@@ -371,25 +376,44 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_named() {
-        let e = parse_evaluate_input(r#"{"metrics": []}"#).unwrap_err().to_string();
-        assert!(e.starts_with("evaluate stdin: metrics: invalid value []"), "{e}");
+        let e = parse_evaluate_input(r#"{"metrics": []}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("evaluate stdin: metrics: invalid value []"),
+            "{e}"
+        );
         let e = parse_evaluate_input(r#"{"metrics": [{"resource": "x", "value": "not json"}]}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("evaluate stdin: metrics[0].value: not JSON"), "{e}");
+        assert!(
+            e.starts_with("evaluate stdin: metrics[0].value: not JSON"),
+            "{e}"
+        );
         let e = parse_evaluate_input("{").unwrap_err().to_string();
         assert!(e.starts_with("evaluate stdin: not JSON"), "{e}");
         let e = parse_evaluate_input(r#"{"metrics": [{"value": "{}"}], "runType": "x"}"#)
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "evaluate stdin: runType: invalid value \"x\" (expected scaler, api or api_dry_run)");
+        assert_eq!(
+            e,
+            "evaluate stdin: runType: invalid value \"x\" (expected scaler, api or api_dry_run)"
+        );
         let e = parse_evaluate_input(r#"{"metrics": [{"value": "{\"requests\": {\"GET_/a\": {\"avg_response_time\": \"slow\"}}}"}]}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("evaluate stdin: metrics[0].value: requests: invalid value"), "{e}");
-        let e = parse_evaluate_input(r#"{"metrics": [{"value": "{}"}], "resource": {"spec": {"replicas": -1}}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("resource.spec.replicas: invalid value -1"), "{e}");
+        assert!(
+            e.starts_with("evaluate stdin: metrics[0].value: requests: invalid value"),
+            "{e}"
+        );
+        let e = parse_evaluate_input(
+            r#"{"metrics": [{"value": "{}"}], "resource": {"spec": {"replicas": -1}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("resource.spec.replicas: invalid value -1"),
+            "{e}"
+        );
     }
 }

@@ -59,11 +59,19 @@ pub fn one_line(bytes: &[u8]) -> String {
 const MAX_OUTPUT: u64 = 64 << 20;
 
 /// Runs `cmd` to completion or until `timeout`, feeding `stdin` if given.
-pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Result<Finished, ProcessError> {
+pub fn run(
+    cmd: &mut Command,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Finished, ProcessError> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
         program: program.clone(),
         source,
@@ -85,7 +93,11 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Result
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
     match status {
-        Some(status) => Ok(Finished { status, stdout, stderr }),
+        Some(status) => Ok(Finished {
+            status,
+            stdout,
+            stderr,
+        }),
         None => Err(ProcessError::Timeout {
             program,
             timeout,
@@ -143,14 +155,28 @@ mod tests {
     #[test]
     fn times_out_and_kills() {
         let start = Instant::now();
-        let e = run(Command::new("sleep").arg("30"), None, Duration::from_millis(200)).unwrap_err();
+        let e = run(
+            Command::new("sleep").arg("30"),
+            None,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
         assert!(matches!(e, ProcessError::Timeout { .. }), "{e}");
         assert!(start.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
     fn missing_program_is_a_spawn_error() {
-        let e = run(&mut Command::new("/nonexistent/kubectl"), None, Duration::from_secs(1)).unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/kubectl: cannot start:"), "{e}");
+        let e = run(
+            &mut Command::new("/nonexistent/kubectl"),
+            None,
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/kubectl: cannot start:"),
+            "{e}"
+        );
     }
 }

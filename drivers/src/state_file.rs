@@ -127,7 +127,8 @@ impl StateLock {
                 .with_file_name(format!(".{name}.tmp.{}", std::process::id()))
         };
         let result = (|| {
-            let mut f = File::create(&tmp).map_err(io_err(&self.path, "create a temp file beside it"))?;
+            let mut f =
+                File::create(&tmp).map_err(io_err(&self.path, "create a temp file beside it"))?;
             f.write_all(&json).map_err(io_err(&self.path, "write"))?;
             f.sync_all().map_err(io_err(&self.path, "sync"))?;
             fs::rename(&tmp, &self.path).map_err(io_err(&self.path, "replace"))?;
@@ -140,7 +141,11 @@ impl StateLock {
         // Persist the rename itself; not all filesystems allow opening a
         // directory for sync, and the data is already safe in the file.
         if let Some(dir) = self.path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -152,7 +157,9 @@ impl StateLock {
 fn read_state(path: &Path) -> Result<(State, Loaded), StateError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((State::default(), Loaded::Missing)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok((State::default(), Loaded::Missing))
+        }
         Err(e) => return Err(io_err(path, "read")(e)),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -160,7 +167,10 @@ fn read_state(path: &Path) -> Result<(State, Loaded), StateError> {
     }
     match serde_json::from_slice::<State>(&bytes) {
         Ok(s) => Ok((s, Loaded::Found)),
-        Err(e) => Ok((State::default(), Loaded::Corrupt(format!("not valid state JSON ({e})")))),
+        Err(e) => Ok((
+            State::default(),
+            Loaded::Corrupt(format!("not valid state JSON ({e})")),
+        )),
     }
 }
 
@@ -178,9 +188,15 @@ mod tests {
         let (s, how) = lock.load().unwrap();
         assert_eq!((s.runs_since_change, how), (12, Loaded::Found));
         // The original's defect: 12 -> 9 in place left a stray brace.
-        let next = State { runs_since_change: 9, ..State::default() };
+        let next = State {
+            runs_since_change: 9,
+            ..State::default()
+        };
         lock.save(&next).unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"runs_since_change\":9}\n");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"runs_since_change\":9}\n"
+        );
         assert_eq!(lock.load().unwrap(), (next, Loaded::Found));
     }
 
@@ -202,6 +218,11 @@ mod tests {
     fn missing_directory_is_a_clear_error() {
         let sf = StateFile::new("/nonexistent-lpa-dir/decay_info.json");
         let e = sf.lock().unwrap_err().to_string();
-        assert!(e.starts_with("state file /nonexistent-lpa-dir/decay_info.json: cannot create its lock file:"), "{e}");
+        assert!(
+            e.starts_with(
+                "state file /nonexistent-lpa-dir/decay_info.json: cannot create its lock file:"
+            ),
+            "{e}"
+        );
     }
 }

@@ -21,4 +21,3 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
-

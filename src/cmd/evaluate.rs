@@ -57,7 +57,11 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     eprintln!(
         "lpa evaluate: {name}: {decision} => targetReplicas {}{}",
         decision.replicas,
-        if dry { " (dry run: state not saved)" } else { "" }
+        if dry {
+            " (dry run: state not saved)"
+        } else {
+            ""
+        }
     );
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", evaluate_answer(decision.replicas))

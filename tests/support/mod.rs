@@ -57,7 +57,9 @@ pub fn stderr(o: &Output) -> String {
 
 /// A fixture file under `fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 /// Where the pinned tools (kubectl, locust) live, installed by
@@ -69,7 +71,9 @@ pub fn tool(name: &str) -> PathBuf {
             return p;
         }
     }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin").join(name);
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/venv/bin")
+        .join(name);
     if local.exists() {
         return local;
     }
