@@ -38,6 +38,7 @@ pub mod config;
 pub mod decide;
 pub mod duration;
 pub mod log;
+pub mod sim;
 pub mod stats;
 pub mod wire;
 

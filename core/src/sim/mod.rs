@@ -1,0 +1,431 @@
+//! Policy simulation: drives the real [`decide`] against a model of a
+//! service, cycle by cycle, seeded and without a clock.
+//!
+//! ```text
+//!  Scenario { service, load profile, replicas, interval } + Policy + seed
+//!     │
+//!     ▼   for each cycle c:
+//!  1. load = profile.rate(c)                       (requests/s)
+//!  2. ServiceModel::measure ──► samples ──► Recording::summarize ──► Observation
+//!     (at_secs = c × interval: time is data)
+//!  3. decide(&observation, &policy, &state) ──► Decision
+//!  4. state = decision.next_state; model.scale(c, decision.replicas)
+//!     │
+//!     ▼
+//!  Trace { rows, scores }   (scores only, for sweeps)
+//! ```
+//!
+//! The same scenario, policy and seed always give the same trace. Replay
+//! ([`replay`]) re-decides a recorded decision log; sweeps ([`sweep`]) run a
+//! grid of policies and keep the Pareto front. The binary does the I/O,
+//! the plots and the parallelism.
+//!
+//! ```
+//! use lpa_core::{parse_policy, sim};
+//!
+//! let policy = parse_policy("seed.yaml", "
+//! targets: [{endpoint: /fibonacci?n=10, type: mean, target: 7}]
+//! ").unwrap().policy;
+//! let scenario = sim::parse_scenario("step.yaml", "
+//! cycles: 40
+//! replicas: 2
+//! service: {capacity: 500, baseLatency: 2}
+//! load: {type: step, from: 400, to: 1200, at: 10}
+//! ", &mut |_| Err("no files here".into())).unwrap();
+//! let trace = sim::simulate(&scenario, &policy);
+//! assert_eq!(trace.rows.len(), 40);
+//! assert!(trace.rows[39].replicas > 2);
+//! assert_eq!(trace, sim::simulate(&scenario, &policy));
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{Percent, Policy, TargetKind};
+use crate::decide::{decide, Decision, Observation, Reason, State};
+use crate::stats::Recording;
+
+pub mod load;
+pub mod model;
+pub mod replay;
+pub mod rng;
+mod scenario;
+pub mod sweep;
+
+pub use load::LoadProfile;
+pub use model::{Service, ServiceModel};
+pub use rng::SplitMix64;
+pub use scenario::parse_scenario;
+
+/// A simulation setup (a scenario file, parsed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scenario {
+    pub name: String,
+    /// Seconds between cycles: the observation time advances by this.
+    pub interval_secs: u64,
+    pub cycles: u32,
+    pub seed: u64,
+    /// Replicas at cycle 0, all serving.
+    pub replicas: u32,
+    pub service: Service,
+    pub load: LoadProfile,
+}
+
+/// One cycle of a simulation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceRow {
+    pub cycle: u32,
+    pub at_secs: u64,
+    /// Offered load, requests/s.
+    pub load: f64,
+    /// Replicas serving traffic this cycle.
+    pub ready: u32,
+    /// Replicas that exist (what the decision saw as current).
+    pub replicas: u32,
+    /// Requests queued beyond capacity at the end of the cycle.
+    pub backlog: f64,
+    /// Per target, in the policy's order; `None` when there was no data.
+    pub observed: Vec<Option<f64>>,
+    pub failures: u64,
+    pub breached: bool,
+    pub decided: u32,
+    /// The decision's action, rendered (`scale up 2 -> 3`, `hold 3 ...`).
+    pub action: String,
+}
+
+/// What a target is, for labels: `GET_/fibonacci?n=10 mean <= 7ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetLabel {
+    pub key: String,
+    pub kind: String,
+    pub target: f64,
+    pub unit: String,
+}
+
+impl TargetLabel {
+    fn of(policy: &Policy) -> Vec<TargetLabel> {
+        policy
+            .targets
+            .iter()
+            .map(|t| TargetLabel {
+                key: t.key(),
+                kind: t.kind.to_string(),
+                target: t.target,
+                unit: t.kind.unit().to_string(),
+            })
+            .collect()
+    }
+}
+
+/// How long the service took to get back under target after a load step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    /// The cycle of the step.
+    pub step_at: u32,
+    /// Cycles from the step to the first cycle within every target; `None`
+    /// when the simulation ended first.
+    pub cycles: Option<u32>,
+}
+
+/// The scores a policy is judged by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Scores {
+    pub cycles: u32,
+    /// Cycles where some target was breached (as measured).
+    pub cycles_over_target: u32,
+    /// The cost: replicas summed over the cycles.
+    pub replica_cycles: u64,
+    /// Cycles whose decision changed the replica count.
+    pub scale_changes: u32,
+    /// Changes in the opposite direction of the previous one: flapping.
+    pub reversals: u32,
+    pub peak_replicas: u32,
+    pub recoveries: Vec<Recovery>,
+}
+
+impl Scores {
+    /// The slowest recovery; `None` if there were no steps, `Some(None)`
+    /// if some step never recovered.
+    pub fn worst_recovery(&self) -> Option<Option<u32>> {
+        self.recoveries
+            .iter()
+            .map(|r| r.cycles)
+            .reduce(|a, b| match (a, b) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            })
+    }
+}
+
+/// A whole simulation's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trace {
+    pub scenario: String,
+    pub seed: u64,
+    pub interval_secs: u64,
+    pub targets: Vec<TargetLabel>,
+    pub rows: Vec<TraceRow>,
+    pub scores: Scores,
+}
+
+/// Accumulates scores cycle by cycle.
+struct Scorer {
+    scores: Scores,
+    steps: Vec<u32>,
+    last_direction: i8,
+}
+
+impl Scorer {
+    fn new(scenario: &Scenario) -> Scorer {
+        let steps = scenario.load.steps(scenario.cycles);
+        Scorer {
+            scores: Scores {
+                recoveries: steps
+                    .iter()
+                    .map(|&s| Recovery {
+                        step_at: s,
+                        cycles: None,
+                    })
+                    .collect(),
+                ..Scores::default()
+            },
+            steps,
+            last_direction: 0,
+        }
+    }
+
+    fn add(&mut self, cycle: u32, current: u32, breached: bool, decided: u32) {
+        let s = &mut self.scores;
+        s.cycles += 1;
+        s.replica_cycles += u64::from(current);
+        s.peak_replicas = s.peak_replicas.max(current);
+        if breached {
+            s.cycles_over_target += 1;
+        } else {
+            for (r, &at) in s.recoveries.iter_mut().zip(&self.steps) {
+                if r.cycles.is_none() && cycle >= at {
+                    r.cycles = Some(cycle - at);
+                }
+            }
+        }
+        if decided != current {
+            s.scale_changes += 1;
+            let direction = if decided > current { 1 } else { -1 };
+            if self.last_direction == -direction {
+                s.reversals += 1;
+            }
+            self.last_direction = direction;
+        }
+    }
+}
+
+/// The simulation loop, written once; `each` sees every cycle.
+fn drive(
+    scenario: &Scenario,
+    policy: &Policy,
+    mut each: impl FnMut(u32, f64, u32, &ServiceModel, &Observation, &Decision),
+) {
+    // Each request key is measured once per cycle, with the percentiles
+    // its targets ask for, as the real load driver does.
+    let mut keys: BTreeMap<String, (String, String, Vec<Percent>)> = BTreeMap::new();
+    for t in &policy.targets {
+        let entry = keys.entry(t.key()).or_insert_with(|| {
+            (
+                t.method.to_ascii_uppercase(),
+                t.endpoint.clone(),
+                Vec::new(),
+            )
+        });
+        if let TargetKind::Percentile(p) = t.kind {
+            entry.2.push(p);
+        }
+    }
+    let mut rng = SplitMix64::new(scenario.seed);
+    let mut model = ServiceModel::new(
+        scenario.service.clone(),
+        scenario.interval_secs as f64,
+        scenario.replicas,
+    );
+    let mut state = State::default();
+    for cycle in 0..scenario.cycles {
+        let rate = scenario.load.rate(cycle);
+        let ready = model.ready(cycle);
+        let mut obs = Observation {
+            at_secs: u64::from(cycle) * scenario.interval_secs,
+            current_replicas: model.replicas(),
+            requests: BTreeMap::new(),
+        };
+        for (key, (method, name, extra)) in &keys {
+            let mut rec = Recording::default();
+            model.measure(cycle, rate, &mut rng, &mut rec);
+            obs.requests.insert(
+                key.clone(),
+                rec.summarize(method, name, Duration::ZERO, extra),
+            );
+        }
+        // Every key sees the same service, which queues the load once.
+        model.advance(cycle, rate);
+        let d = decide(&obs, policy, &state);
+        each(cycle, rate, ready, &model, &obs, &d);
+        model.scale(cycle, d.replicas);
+        state = d.next_state;
+    }
+}
+
+fn breached(d: &Decision) -> bool {
+    d.reasons
+        .iter()
+        .any(|r| matches!(r, Reason::Target { breached: true, .. }))
+}
+
+/// Runs a scenario under a policy, keeping every cycle.
+pub fn simulate(scenario: &Scenario, policy: &Policy) -> Trace {
+    let mut scorer = Scorer::new(scenario);
+    let mut rows = Vec::with_capacity(scenario.cycles as usize);
+    drive(scenario, policy, |cycle, rate, ready, model, obs, d| {
+        let hot = breached(d);
+        scorer.add(cycle, obs.current_replicas, hot, d.replicas);
+        let (failures, _) = obs.failures();
+        rows.push(TraceRow {
+            cycle,
+            at_secs: obs.at_secs,
+            load: rate,
+            ready,
+            replicas: obs.current_replicas,
+            backlog: model.backlog(),
+            observed: policy.targets.iter().map(|t| obs.observed(t)).collect(),
+            failures,
+            breached: hot,
+            decided: d.replicas,
+            action: action(d),
+        });
+    });
+    Trace {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        interval_secs: scenario.interval_secs,
+        targets: TargetLabel::of(policy),
+        rows,
+        scores: scorer.scores,
+    }
+}
+
+/// Runs a scenario under a policy and keeps only the scores (sweeps).
+pub fn score(scenario: &Scenario, policy: &Policy) -> Scores {
+    let mut scorer = Scorer::new(scenario);
+    drive(scenario, policy, |cycle, _, _, _, obs, d| {
+        scorer.add(cycle, obs.current_replicas, breached(d), d.replicas);
+    });
+    scorer.scores
+}
+
+/// The action part of a decision (what it did, without the per-target
+/// comparisons, which a trace keeps as numbers).
+pub fn action(d: &Decision) -> String {
+    let mut out = String::new();
+    for r in d.reasons.iter().filter(|r| {
+        r.is_action() || matches!(r, Reason::Failures { .. } | Reason::OutsideChange { .. })
+    }) {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(&r.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_policy;
+
+    fn seed_policy() -> Policy {
+        parse_policy(
+            "seed.yaml",
+            "targets: [{method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}]\ndecay: {replicas: 1, unchangedRuns: 3}\n",
+        )
+        .unwrap()
+        .policy
+    }
+
+    fn scenario(load: LoadProfile) -> Scenario {
+        Scenario {
+            name: "t".into(),
+            interval_secs: 15,
+            cycles: 60,
+            seed: 3,
+            replicas: 2,
+            service: Service {
+                capacity: 500.0,
+                base_latency_ms: 2.0,
+                startup_cycles: 1,
+                samples: 100,
+                timeout_ms: None,
+            },
+            load,
+        }
+    }
+
+    #[test]
+    fn scale_up_under_a_step_then_recover_and_score() {
+        let s = scenario(LoadProfile::Step {
+            from: 400.0,
+            to: 1600.0,
+            at: 10,
+        });
+        let t = simulate(&s, &seed_policy());
+        assert_eq!(t.rows[0].at_secs, 0);
+        assert_eq!(t.rows[1].at_secs, 15);
+        // 1600 req/s at 500 per replica and ρ <= 0.6 for 7 ms needs 6.
+        let last = t.rows.last().unwrap();
+        assert!(last.replicas >= 5 && last.replicas <= 7, "{last:?}");
+        let r = &t.scores.recoveries;
+        assert_eq!(r.len(), 1);
+        assert!(matches!(r[0].cycles, Some(c) if c > 0 && c < 30), "{r:?}");
+        assert_eq!(
+            t.scores.replica_cycles,
+            t.rows.iter().map(|r| u64::from(r.replicas)).sum::<u64>()
+        );
+        assert_eq!(t.scores, score(&s, &seed_policy()));
+    }
+
+    #[test]
+    fn seeds_name_traces() {
+        let s = scenario(LoadProfile::Sine {
+            mean: 800.0,
+            amplitude: 500.0,
+            period: 30,
+        });
+        let p = seed_policy();
+        assert_eq!(simulate(&s, &p), simulate(&s, &p));
+        let other = Scenario {
+            seed: 4,
+            ..s.clone()
+        };
+        assert_ne!(simulate(&s, &p).rows, simulate(&other, &p).rows);
+    }
+
+    #[test]
+    fn several_keys_do_not_double_the_backlog() {
+        let p = parse_policy(
+            "two.yaml",
+            "targets: [{endpoint: /a, type: mean, target: 7}, {endpoint: /b, type: p95, target: 20}]\n",
+        )
+        .unwrap()
+        .policy;
+        let mut s = scenario(LoadProfile::Constant { rate: 1200.0 });
+        s.cycles = 1;
+        s.replicas = 2;
+        let t = simulate(&s, &p);
+        // 200 req/s over capacity for 15 s.
+        assert!(
+            (t.rows[0].backlog - 3000.0).abs() < 1e-6,
+            "{}",
+            t.rows[0].backlog
+        );
+        assert!(t.rows[0].observed.iter().all(Option::is_some));
+    }
+}

@@ -1,0 +1,413 @@
+//! Scenario files: YAML text to a [`Scenario`], with errors that name the
+//! file, the field and the bad value. Unknown fields are errors here: a
+//! typo in a simulation would silently simulate something else.
+//!
+//! ```yaml
+//! name: step              # optional, defaults to the file name
+//! interval: 15s           # between cycles (default 15s)
+//! cycles: 120             # default 100, or the CSV's length
+//! seed: 1                 # default 1
+//! replicas: 2             # at cycle 0, all serving (default 1)
+//! service:
+//!   capacity: 500         # requests/s one replica serves (required)
+//!   baseLatency: 2        # ms outside the queue (default 1)
+//!   startupCycles: 1      # cycles before a new replica serves (default 1)
+//!   samples: 200          # latencies measured per cycle (default 200)
+//!   timeout: 1000         # ms; slower requests fail (optional)
+//! load: {type: step, from: 400, to: 1200, at: 20}
+//! ```
+
+use serde_yaml::{Mapping, Value};
+
+use super::load::{parse_rates_csv, LoadProfile};
+use super::model::Service;
+use super::Scenario;
+use crate::config::ConfigError;
+use crate::duration::parse_duration;
+
+/// Parses a scenario. `file` names it in errors; `read` returns the text of
+/// a file the scenario refers to (a load CSV), relative to the scenario.
+pub fn parse_scenario(
+    file: &str,
+    text: &str,
+    read: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<Scenario, ConfigError> {
+    let root: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    let p = Fields { file };
+    let map = p.mapping(&root, "(top level)")?;
+    p.known(
+        map,
+        "",
+        &[
+            "name", "interval", "cycles", "seed", "replicas", "service", "load",
+        ],
+    )?;
+    let name = match map.get("name") {
+        None => default_name(file),
+        Some(v) => v
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| p.invalid("name", v, "a string"))?,
+    };
+    let interval_secs = match map.get("interval") {
+        None => 15,
+        Some(v) => {
+            let text = match v {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                _ => String::new(),
+            };
+            match parse_duration(&text) {
+                Some(d) if d.as_secs() >= 1 && d.subsec_nanos() == 0 => d.as_secs(),
+                _ => {
+                    return Err(p.invalid("interval", v, "whole seconds, at least 1: 15, 15s, 1m"))
+                }
+            }
+        }
+    };
+    let service = p.service(map.get("service"))?;
+    let load = p.load(map.get("load"), read)?;
+    let cycles = match map.get("cycles") {
+        Some(v) => p.uint(v, "cycles", 1)?,
+        None => load.recorded_cycles().unwrap_or(100),
+    };
+    let seed = match map.get("seed") {
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| p.invalid("seed", v, "a whole number >= 0"))?,
+        None => 1,
+    };
+    let replicas = match map.get("replicas") {
+        Some(v) => p.uint(v, "replicas", 0)?,
+        None => 1,
+    };
+    Ok(Scenario {
+        name,
+        interval_secs,
+        cycles,
+        seed,
+        replicas,
+        service,
+        load,
+    })
+}
+
+fn default_name(file: &str) -> String {
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    base.strip_suffix(".yaml")
+        .or_else(|| base.strip_suffix(".yml"))
+        .unwrap_or(base)
+        .to_string()
+}
+
+struct Fields<'f> {
+    file: &'f str,
+}
+
+impl Fields<'_> {
+    fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            field: field.to_string(),
+            value: show(value),
+            expected: expected.to_string(),
+        }
+    }
+
+    fn missing(&self, field: &str, expected: &str) -> ConfigError {
+        ConfigError::Missing {
+            file: self.file.to_string(),
+            field: field.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
+    fn mapping<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Mapping, ConfigError> {
+        v.as_mapping()
+            .ok_or_else(|| self.invalid(field, v, "a mapping of fields"))
+    }
+
+    fn known(&self, map: &Mapping, prefix: &str, known: &[&str]) -> Result<(), ConfigError> {
+        for key in map.keys() {
+            let name = key
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| show(key));
+            if !known.contains(&name.as_str()) {
+                let field = if prefix.is_empty() {
+                    name
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                return Err(ConfigError::Invalid {
+                    file: self.file.to_string(),
+                    field,
+                    value: "(unknown field)".to_string(),
+                    expected: format!("one of {}", known.join(", ")),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn uint(&self, v: &Value, field: &str, min: u32) -> Result<u32, ConfigError> {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n >= min)
+            .ok_or_else(|| self.invalid(field, v, &format!("a whole number >= {min}")))
+    }
+
+    /// A rate or other quantity: finite and at least `min` (strictly above
+    /// it when `strict`).
+    fn number(
+        &self,
+        v: &Value,
+        field: &str,
+        min: f64,
+        strict: bool,
+        what: &str,
+    ) -> Result<f64, ConfigError> {
+        let ok = |x: f64| x.is_finite() && if strict { x > min } else { x >= min };
+        match v.as_f64() {
+            Some(x) if ok(x) => Ok(x),
+            _ => Err(self.invalid(field, v, what)),
+        }
+    }
+
+    fn rate(&self, map: &Mapping, field: &str) -> Result<f64, ConfigError> {
+        let path = format!("load.{field}");
+        let v = map
+            .get(field)
+            .ok_or_else(|| self.missing(&path, "a rate in requests/s, >= 0"))?;
+        self.number(v, &path, 0.0, false, "a rate in requests/s, >= 0")
+    }
+
+    fn cycle(&self, map: &Mapping, field: &str, min: u32) -> Result<u32, ConfigError> {
+        let path = format!("load.{field}");
+        let v = map
+            .get(field)
+            .ok_or_else(|| self.missing(&path, &format!("a cycle number >= {min}")))?;
+        self.uint(v, &path, min)
+    }
+
+    fn service(&self, v: Option<&Value>) -> Result<Service, ConfigError> {
+        let v = v.ok_or_else(|| self.missing("service", "a mapping with at least capacity"))?;
+        let map = self.mapping(v, "service")?;
+        self.known(
+            map,
+            "service",
+            &[
+                "capacity",
+                "baseLatency",
+                "startupCycles",
+                "samples",
+                "timeout",
+            ],
+        )?;
+        let mut s = Service::default();
+        let cap = map.get("capacity").ok_or_else(|| {
+            self.missing("service.capacity", "requests/s one replica serves, > 0")
+        })?;
+        s.capacity = self.number(
+            cap,
+            "service.capacity",
+            0.0,
+            true,
+            "requests/s one replica serves, > 0",
+        )?;
+        if let Some(v) = map.get("baseLatency") {
+            s.base_latency_ms =
+                self.number(v, "service.baseLatency", 0.0, false, "milliseconds >= 0")?;
+        }
+        if let Some(v) = map.get("startupCycles") {
+            s.startup_cycles = self.uint(v, "service.startupCycles", 0)?;
+        }
+        if let Some(v) = map.get("samples") {
+            s.samples = self.uint(v, "service.samples", 1)?;
+        }
+        if let Some(v) = map.get("timeout") {
+            s.timeout_ms =
+                Some(self.number(v, "service.timeout", 0.0, true, "milliseconds > 0")?);
+        }
+        Ok(s)
+    }
+
+    fn load(
+        &self,
+        v: Option<&Value>,
+        read: &mut dyn FnMut(&str) -> Result<String, String>,
+    ) -> Result<LoadProfile, ConfigError> {
+        const TYPES: &str = "constant, step, ramp, spike, sine or csv";
+        let v = v.ok_or_else(|| self.missing("load", &format!("a load profile: type {TYPES}")))?;
+        let map = self.mapping(v, "load")?;
+        let kind = map
+            .get("type")
+            .ok_or_else(|| self.missing("load.type", TYPES))?;
+        let profile = match kind.as_str() {
+            Some("constant") => {
+                self.known(map, "load", &["type", "rate"])?;
+                LoadProfile::Constant {
+                    rate: self.rate(map, "rate")?,
+                }
+            }
+            Some("step") => {
+                self.known(map, "load", &["type", "from", "to", "at"])?;
+                LoadProfile::Step {
+                    from: self.rate(map, "from")?,
+                    to: self.rate(map, "to")?,
+                    at: self.cycle(map, "at", 0)?,
+                }
+            }
+            Some("ramp") => {
+                self.known(map, "load", &["type", "from", "to", "start", "end"])?;
+                let start = self.cycle(map, "start", 0)?;
+                let end = self.cycle(map, "end", start.saturating_add(1))?;
+                LoadProfile::Ramp {
+                    from: self.rate(map, "from")?,
+                    to: self.rate(map, "to")?,
+                    start,
+                    end,
+                }
+            }
+            Some("spike") => {
+                self.known(map, "load", &["type", "base", "peak", "at", "length"])?;
+                LoadProfile::Spike {
+                    base: self.rate(map, "base")?,
+                    peak: self.rate(map, "peak")?,
+                    at: self.cycle(map, "at", 0)?,
+                    length: self.cycle(map, "length", 1)?,
+                }
+            }
+            Some("sine") => {
+                self.known(map, "load", &["type", "mean", "amplitude", "period"])?;
+                let mean = self.rate(map, "mean")?;
+                let av = map
+                    .get("amplitude")
+                    .ok_or_else(|| self.missing("load.amplitude", "requests/s, 0 to mean"))?;
+                let amplitude =
+                    self.number(av, "load.amplitude", 0.0, false, "requests/s, 0 to mean")?;
+                if amplitude > mean {
+                    return Err(self.invalid(
+                        "load.amplitude",
+                        av,
+                        &format!("at most the mean ({mean}): the rate would go negative"),
+                    ));
+                }
+                LoadProfile::Sine {
+                    mean,
+                    amplitude,
+                    period: self.cycle(map, "period", 2)?,
+                }
+            }
+            Some("csv") => {
+                self.known(map, "load", &["type", "file"])?;
+                let fv = map.get("file").ok_or_else(|| {
+                    self.missing("load.file", "a CSV of requests/s, one cycle a line")
+                })?;
+                let path = fv
+                    .as_str()
+                    .ok_or_else(|| self.invalid("load.file", fv, "a file name"))?;
+                let text = read(path)
+                    .map_err(|e| self.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
+                let rates =
+                    parse_rates_csv(&text).map_err(|(line, value)| ConfigError::Invalid {
+                        file: format!("{path}:{line}"),
+                        field: "requests/s".to_string(),
+                        value,
+                        expected: "a rate >= 0".to_string(),
+                    })?;
+                if rates.is_empty() {
+                    return Err(self.invalid("load.file", fv, "a CSV with at least one rate"));
+                }
+                LoadProfile::Csv { rates }
+            }
+            _ => return Err(self.invalid("load.type", kind, TYPES)),
+        };
+        Ok(profile)
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Null => "null".to_string(),
+        other => serde_yaml::to_string(other)
+            .map(|s| s.trim_end().replace('\n', " "))
+            .unwrap_or_else(|_| format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ConfigError> {
+        parse_scenario("s.yaml", text, &mut |p| {
+            if p == "rates.csv" {
+                Ok("rps\n10\n20\n-1\n".into())
+            } else {
+                Err("no such file".into())
+            }
+        })
+    }
+
+    #[test]
+    fn defaults_and_shapes() {
+        let s = parse("service: {capacity: 100}\nload: {type: constant, rate: 50}\n").unwrap();
+        assert_eq!(
+            (
+                s.name.as_str(),
+                s.interval_secs,
+                s.cycles,
+                s.seed,
+                s.replicas
+            ),
+            ("s", 15, 100, 1, 1)
+        );
+        let s = parse("interval: 1m\nservice: {capacity: 100}\nload: {type: ramp, from: 0, to: 9, start: 1, end: 5}\n").unwrap();
+        assert_eq!(s.interval_secs, 60);
+        assert_eq!(
+            s.load,
+            LoadProfile::Ramp {
+                from: 0.0,
+                to: 9.0,
+                start: 1,
+                end: 5
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_field_and_value() {
+        let e = |t: &str| parse(t).unwrap_err().to_string();
+        assert_eq!(
+            e("service: {capacity: 100}\nload: {type: step, from: -5, to: 10, at: 3}\n"),
+            "s.yaml: load.from: invalid value -5 (expected a rate in requests/s, >= 0)"
+        );
+        assert_eq!(
+            e("service: {capacity: 0}\nload: {type: constant, rate: 1}\n"),
+            "s.yaml: service.capacity: invalid value 0 (expected requests/s one replica serves, > 0)"
+        );
+        assert_eq!(
+            e("service: {capacity: 1}\nload: {type: sine, mean: 10, amplitude: 20, period: 5}\n"),
+            "s.yaml: load.amplitude: invalid value 20 (expected at most the mean (10): the rate would go negative)"
+        );
+        assert!(e("service: {capacity: 1}\nload: {type: wave}\n")
+            .contains("load.type: invalid value \"wave\""));
+        assert!(
+            e("service: {capacity: 1, capacty: 2}\nload: {type: constant, rate: 1}\n")
+                .contains("service.capacty")
+        );
+        assert_eq!(
+            e("service: {capacity: 1}\nload: {type: csv, file: rates.csv}\n"),
+            "rates.csv:4: requests/s: invalid value -1 (expected a rate >= 0)"
+        );
+        assert!(
+            e("service: {capacity: 1}\nload: {type: csv, file: nope.csv}\n")
+                .contains("no such file")
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! Sweeps: a grid of policy parameters over one scenario, and the Pareto
+//! front of cost (replica-cycles) against cycles over target.
+//!
+//! A spec names the parameters to vary; the others keep the evaluation
+//! config's values. Each is a value, a list, or a range:
+//!
+//! ```yaml
+//! unchangedRuns: {from: 1, to: 8}      # step 1 by default
+//! decayReplicas: [1, 2]
+//! scaleUp: [step, proportional]
+//! stepReplicas: [1, 2]                  # for step
+//! tolerance: [0, 0.1, 0.2]              # for proportional
+//! target: {from: 5, to: 9, step: 1}     # the first target's value
+//! ```
+//!
+//! This module builds the grid and picks the front; running the points (in
+//! parallel) is the caller's, through [`super::score`].
+
+use serde::Serialize;
+use serde_yaml::{Mapping, Value};
+
+use super::Scores;
+use crate::config::{ConfigError, Policy, ScaleUp};
+
+/// More points than this is a mistake, not a sweep.
+pub const MAX_POINTS: usize = 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    Step,
+    Proportional,
+}
+
+/// The parsed spec: the values of each swept parameter; `None` keeps the
+/// evaluation config's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SweepSpec {
+    pub unchanged_runs: Option<Vec<u32>>,
+    pub decay_replicas: Option<Vec<u32>>,
+    pub scale_up: Option<Vec<Mode>>,
+    pub step_replicas: Option<Vec<u32>>,
+    pub tolerance: Option<Vec<f64>>,
+    pub target: Option<Vec<f64>>,
+}
+
+/// One point of the grid.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Point {
+    pub unchanged_runs: u32,
+    pub decay_replicas: u32,
+    pub scale_up: ScaleUp,
+    pub target: f64,
+}
+
+impl Point {
+    /// The base policy with this point's parameters.
+    pub fn policy(&self, base: &Policy) -> Policy {
+        let mut p = base.clone();
+        p.decay.unchanged_runs = self.unchanged_runs;
+        p.decay.replicas = self.decay_replicas;
+        p.scale_up = self.scale_up;
+        if let Some(t) = p.targets.first_mut() {
+            t.target = self.target;
+        }
+        p
+    }
+
+    /// `unchangedRuns=3 decay=1 step+1 target=7`.
+    pub fn label(&self) -> String {
+        let up = match self.scale_up {
+            ScaleUp::Step { replicas } => format!("step+{replicas}"),
+            ScaleUp::Proportional { tolerance, .. } => format!("proportional tol={tolerance}"),
+        };
+        format!(
+            "unchangedRuns={} decay={} {up} target={}",
+            self.unchanged_runs, self.decay_replicas, self.target
+        )
+    }
+}
+
+/// A point and how it scored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub point: Point,
+    pub scores: Scores,
+}
+
+/// Parses a sweep spec. An empty list or range is an error naming the field.
+pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ConfigError> {
+    let root: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    let p = Fields { file };
+    let map = root
+        .as_mapping()
+        .ok_or_else(|| p.invalid("(top level)", &root, "a mapping of parameters to sweep"))?;
+    const KNOWN: [&str; 6] = [
+        "unchangedRuns",
+        "decayReplicas",
+        "scaleUp",
+        "stepReplicas",
+        "tolerance",
+        "target",
+    ];
+    for key in map.keys() {
+        let k = key.as_str().unwrap_or("");
+        if !KNOWN.contains(&k) {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                field: key.as_str().map_or_else(|| show(key), str::to_string),
+                value: "(unknown field)".to_string(),
+                expected: format!("one of {}", KNOWN.join(", ")),
+            });
+        }
+    }
+    let spec = SweepSpec {
+        unchanged_runs: p.counts(map, "unchangedRuns", 0)?,
+        decay_replicas: p.counts(map, "decayReplicas", 0)?,
+        scale_up: match map.get("scaleUp") {
+            None => None,
+            Some(v) => Some(
+                p.list(v, "scaleUp")?
+                    .iter()
+                    .map(|m| match m.as_str() {
+                        Some("step") => Ok(Mode::Step),
+                        Some("proportional") => Ok(Mode::Proportional),
+                        _ => Err(p.invalid("scaleUp", m, "step or proportional")),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        },
+        step_replicas: p.counts(map, "stepReplicas", 1)?,
+        tolerance: p.numbers(map, "tolerance")?,
+        target: p.numbers(map, "target")?,
+    };
+    Ok(spec)
+}
+
+impl SweepSpec {
+    /// The grid: every combination, tolerance only for proportional and
+    /// step sizes only for step modes.
+    pub fn points(&self, base: &Policy) -> Result<Vec<Point>, String> {
+        let one = |v: &Option<Vec<u32>>, d: u32| v.clone().unwrap_or_else(|| vec![d]);
+        let runs = one(&self.unchanged_runs, base.decay.unchanged_runs);
+        let decays = one(&self.decay_replicas, base.decay.replicas);
+        let (base_mode, base_step, base_tol, max_change) = match base.scale_up {
+            ScaleUp::Step { replicas } => (Mode::Step, replicas, 0.1, None),
+            ScaleUp::Proportional {
+                tolerance,
+                max_change,
+            } => (Mode::Proportional, 1, tolerance, max_change),
+        };
+        let modes = self.scale_up.clone().unwrap_or_else(|| vec![base_mode]);
+        let mut ups = Vec::new();
+        for m in modes {
+            match m {
+                Mode::Step => ups.extend(
+                    one(&self.step_replicas, base_step)
+                        .into_iter()
+                        .map(|replicas| ScaleUp::Step { replicas }),
+                ),
+                Mode::Proportional => ups.extend(
+                    self.tolerance
+                        .clone()
+                        .unwrap_or_else(|| vec![base_tol])
+                        .into_iter()
+                        .map(|tolerance| ScaleUp::Proportional {
+                            tolerance,
+                            max_change,
+                        }),
+                ),
+            }
+        }
+        let base_target = base.targets.first().map_or(0.0, |t| t.target);
+        let targets = self.target.clone().unwrap_or_else(|| vec![base_target]);
+        let total = runs.len() * decays.len() * ups.len() * targets.len();
+        if total > MAX_POINTS {
+            return Err(format!(
+                "the sweep has {total} points, more than {MAX_POINTS}: narrow a range"
+            ));
+        }
+        let mut points = Vec::with_capacity(total);
+        for &unchanged_runs in &runs {
+            for &decay_replicas in &decays {
+                for &scale_up in &ups {
+                    for &target in &targets {
+                        points.push(Point {
+                            unchanged_runs,
+                            decay_replicas,
+                            scale_up,
+                            target,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(points)
+    }
+}
+
+/// The Pareto front of (replica-cycles, cycles over target), both lower is
+/// better: the outcomes no other outcome beats on one without losing on the
+/// other. Best first: fewest cycles over target, then cheapest; equal
+/// scores keep the first point of the grid.
+pub fn pareto_front(outcomes: &[Outcome]) -> Vec<Outcome> {
+    let mut sorted: Vec<&Outcome> = outcomes.iter().collect();
+    sorted.sort_by_key(|o| (o.scores.cycles_over_target, o.scores.replica_cycles));
+    let mut front: Vec<Outcome> = Vec::new();
+    let mut cheapest = u64::MAX;
+    for o in sorted {
+        // Sorted by over-target first, so a point is on the front iff it is
+        // strictly cheaper than every point before it.
+        if o.scores.replica_cycles < cheapest {
+            cheapest = o.scores.replica_cycles;
+            front.push(o.clone());
+        }
+    }
+    front
+}
+
+struct Fields<'f> {
+    file: &'f str,
+}
+
+impl Fields<'_> {
+    fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            field: field.to_string(),
+            value: show(value),
+            expected: expected.to_string(),
+        }
+    }
+
+    fn empty(&self, field: &str, value: &Value) -> ConfigError {
+        self.invalid(field, value, "at least one value: the range is empty")
+    }
+
+    /// A scalar, a non-empty list, or `{from, to, step}`, as values.
+    fn list(&self, v: &Value, field: &str) -> Result<Vec<Value>, ConfigError> {
+        match v {
+            Value::Sequence(items) if items.is_empty() => Err(self.empty(field, v)),
+            Value::Sequence(items) => Ok(items.clone()),
+            Value::Mapping(m) => self.range(m, v, field),
+            Value::Null => Err(self.empty(field, v)),
+            other => Ok(vec![other.clone()]),
+        }
+    }
+
+    fn range(&self, m: &Mapping, v: &Value, field: &str) -> Result<Vec<Value>, ConfigError> {
+        for key in m.keys() {
+            if !matches!(key.as_str(), Some("from" | "to" | "step")) {
+                return Err(self.invalid(field, v, "a value, a list, or {from, to, step}"));
+            }
+        }
+        let num = |k: &str, d: Option<f64>| -> Result<f64, ConfigError> {
+            match m.get(k) {
+                Some(x) => x
+                    .as_f64()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| self.invalid(&format!("{field}.{k}"), x, "a number")),
+                None => {
+                    d.ok_or_else(|| self.invalid(field, v, &format!("{k} in {{from, to, step}}")))
+                }
+            }
+        };
+        let (from, to, step) = (
+            num("from", None)?,
+            num("to", None)?,
+            num("step", Some(1.0))?,
+        );
+        if step <= 0.0 {
+            return Err(self.invalid(&format!("{field}.step"), &m["step"], "a step > 0"));
+        }
+        if to < from {
+            return Err(self.empty(field, v));
+        }
+        // Counted in whole steps so 0.1 increments do not drift past `to`.
+        let n = ((to - from) / step + 1e-9).floor() as usize + 1;
+        if n > MAX_POINTS {
+            return Err(self.invalid(field, v, &format!("at most {MAX_POINTS} values")));
+        }
+        Ok((0..n)
+            .map(|i| {
+                let x = from + step * i as f64;
+                let x = (x * 1e9).round() / 1e9;
+                if x.fract() == 0.0 && x.abs() < 1e15 {
+                    Value::Number((x as i64).into())
+                } else {
+                    Value::Number(x.into())
+                }
+            })
+            .collect())
+    }
+
+    fn counts(
+        &self,
+        map: &Mapping,
+        field: &str,
+        min: u32,
+    ) -> Result<Option<Vec<u32>>, ConfigError> {
+        let Some(v) = map.get(field) else {
+            return Ok(None);
+        };
+        let items = self.list(v, field)?;
+        let values = items
+            .iter()
+            .map(|x| {
+                x.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|&n| n >= min)
+                    .ok_or_else(|| self.invalid(field, x, &format!("whole numbers >= {min}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(values))
+    }
+
+    fn numbers(&self, map: &Mapping, field: &str) -> Result<Option<Vec<f64>>, ConfigError> {
+        let Some(v) = map.get(field) else {
+            return Ok(None);
+        };
+        let items = self.list(v, field)?;
+        let values = items
+            .iter()
+            .map(|x| {
+                x.as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .ok_or_else(|| self.invalid(field, x, "numbers >= 0"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(values))
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Null => "null".to_string(),
+        other => serde_yaml::to_string(other)
+            .map(|s| s.trim_end().replace('\n', " "))
+            .unwrap_or_else(|_| format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_policy;
+
+    fn base() -> Policy {
+        parse_policy("seed", "targets: [{endpoint: /a, type: mean, target: 7}]")
+            .unwrap()
+            .policy
+    }
+
+    #[test]
+    fn grid_from_lists_and_ranges() {
+        let spec = parse_sweep(
+            "s.yaml",
+            "unchangedRuns: {from: 1, to: 3}\nscaleUp: [step, proportional]\ntolerance: {from: 0, to: 0.2, step: 0.1}\ntarget: 7\n",
+        )
+        .unwrap();
+        assert_eq!(spec.unchanged_runs, Some(vec![1, 2, 3]));
+        assert_eq!(spec.tolerance, Some(vec![0.0, 0.1, 0.2]));
+        let points = spec.points(&base()).unwrap();
+        // 3 runs × (1 step + 3 tolerances) × 1 decay × 1 target.
+        assert_eq!(points.len(), 12);
+        assert_eq!(
+            points[1].label(),
+            "unchangedRuns=1 decay=1 proportional tol=0 target=7"
+        );
+        let p = points[1].policy(&base());
+        assert_eq!(p.decay.unchanged_runs, 1);
+    }
+
+    #[test]
+    fn empty_ranges_name_the_field() {
+        let e = |t: &str| parse_sweep("s.yaml", t).unwrap_err().to_string();
+        assert_eq!(
+            e("unchangedRuns: []\n"),
+            "s.yaml: unchangedRuns: invalid value [] (expected at least one value: the range is empty)"
+        );
+        assert_eq!(
+            e("target: {from: 9, to: 5}\n"),
+            "s.yaml: target: invalid value from: 9 to: 5 (expected at least one value: the range is empty)"
+        );
+        assert!(e("tolerance:\n").contains("tolerance: invalid value null"));
+        assert!(e("scaleUp: [fast]\n").contains("scaleUp: invalid value \"fast\""));
+        assert!(e("decay: [1]\n").contains("decay: invalid value (unknown field)"));
+    }
+
+    #[test]
+    fn pareto_front_drops_dominated_points() {
+        let point = base();
+        let mk = |over: u32, cost: u64| Outcome {
+            point: Point {
+                unchanged_runs: over,
+                decay_replicas: 1,
+                scale_up: point.scale_up,
+                target: 7.0,
+            },
+            scores: Scores {
+                cycles_over_target: over,
+                replica_cycles: cost,
+                ..Scores::default()
+            },
+        };
+        let all = vec![
+            mk(5, 100),
+            mk(1, 300),
+            mk(3, 200),
+            mk(4, 250),
+            mk(0, 500),
+            mk(1, 300),
+        ];
+        let front: Vec<(u32, u64)> = pareto_front(&all)
+            .iter()
+            .map(|o| (o.scores.cycles_over_target, o.scores.replica_cycles))
+            .collect();
+        assert_eq!(front, vec![(0, 500), (1, 300), (3, 200), (5, 100)]);
+    }
+}
