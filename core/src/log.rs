@@ -10,6 +10,10 @@ use crate::decide::{Decision, Observation, Reason};
 pub struct DecisionRecord {
     /// Seconds since the Unix epoch (the observation's time).
     pub at_secs: u64,
+    /// The same instant as RFC 3339 text (UTC), for people and log tools;
+    /// filled in by the writer, since the core reads no clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
     /// What was scaled: `deployment/fibonacci`, `local`, ...
     pub target: String,
     pub current: u32,
@@ -31,6 +35,7 @@ impl DecisionRecord {
     pub fn new(target: &str, obs: &Observation, decision: &Decision) -> DecisionRecord {
         DecisionRecord {
             at_secs: obs.at_secs,
+            time: None,
             target: target.to_string(),
             current: obs.current_replicas,
             decided: decision.replicas,

@@ -10,5 +10,8 @@
 //!   load ──► Observation ──► lpa_core::decide ──► Decision ──► scale target
 //! ```
 
+pub mod decision_log;
 pub mod process;
+pub mod run_loop;
+pub mod scale;
 pub mod state_file;

@@ -1,0 +1,467 @@
+//! Real Locust as a load driver: users keep their locustfiles, lpa keeps the
+//! decisions.
+//!
+//! ```text
+//!  locustfile ──► legacy::scan (pre-1.0 API? stop with what to change)
+//!       │
+//!       ▼
+//!  locust -f FILE --headless -u -r -t --host --json-file TMP/stats ...
+//!       │  exit 0: clean run; 1: the run had failures (or a locustfile check
+//!       │  set it); TMP/stats.json written = Locust finished its run
+//!       ▼
+//!  stats::requests (Locust's buckets -> RequestStats) ──► MetricReport
+//! ```
+//!
+//! Why `--json-file` and not `--json`: `--json` prints the stats on stdout,
+//! which the locustfile shares (a `print()` in a task, or a library writing
+//! to stdout, would corrupt the JSON). The file is Locust's alone, and its
+//! presence tells a finished run from a Locust that never started (a broken
+//! locustfile exits 1 as well, with nothing written). `--only-summary` and
+//! `--loglevel WARNING` keep Locust's stderr (kept for error messages) small;
+//! `--exit-code-on-error 1` pins the exit code of a run with failures against
+//! a `locust.conf` or `LOCUST_EXIT_CODE_ON_ERROR` that says otherwise.
+//!
+//! Locust stops its users at the run time and drops requests still in
+//! flight (its `--stop-timeout` defaults to 0), where the native driver
+//! counts them as failures after a grace period. [`LocustPlan::stop_timeout`]
+//! lets them finish instead.
+
+mod legacy;
+mod message;
+pub mod stats;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lpa_core::config::Percent;
+use lpa_core::wire::MetricReport;
+use serde_json::json;
+
+use crate::process::{self, ProcessError};
+
+pub use legacy::{scan as scan_legacy, Finding};
+pub use message::locust_message;
+
+/// Where the migration is documented, for error messages.
+pub const MIGRATION_DOC: &str = "README.md, \"Using an existing locustfile\"";
+
+/// One Locust run.
+#[derive(Debug, Clone)]
+pub struct LocustPlan {
+    /// The `locust` executable.
+    pub program: PathBuf,
+    pub locustfile: PathBuf,
+    /// Base URL, `http://fibonacci:5000`.
+    pub host: String,
+    pub users: u32,
+    /// Users started per second.
+    pub spawn_rate: f64,
+    /// Counted from the start, ramp-up included (Locust's `-t`). Locust takes
+    /// whole seconds; a fraction rounds up.
+    pub run_time: Duration,
+    /// Lets tasks in flight at the run time finish (Locust's
+    /// `--stop-timeout`); `None` stops users at once.
+    pub stop_timeout: Option<Duration>,
+    /// Percentiles targets ask for, beyond the standard set.
+    pub percentiles: Vec<Percent>,
+    /// How long Locust may take beyond the run time and stop timeout to
+    /// start (imports, ~1-2 s) and write its stats before it is killed.
+    pub slack: Duration,
+    /// More arguments for Locust, after lpa's (`--tags`, a user class, ...).
+    pub extra_args: Vec<OsString>,
+}
+
+impl LocustPlan {
+    /// A plan with the defaults: no stop timeout, 30 s slack.
+    pub fn new(
+        program: PathBuf,
+        locustfile: PathBuf,
+        host: String,
+        users: u32,
+        spawn_rate: f64,
+        run_time: Duration,
+    ) -> Self {
+        LocustPlan {
+            program,
+            locustfile,
+            host,
+            users,
+            spawn_rate,
+            run_time,
+            stop_timeout: None,
+            percentiles: Vec::new(),
+            slack: Duration::from_secs(30),
+            extra_args: Vec::new(),
+        }
+    }
+
+    /// Locust's `-t`: whole seconds, at least one.
+    fn run_time_arg(&self) -> String {
+        let ms = self.run_time.as_millis();
+        format!("{}s", ms.div_ceil(1000).max(1))
+    }
+
+    /// The arguments after the program, `--json-file` pointing at `stats`
+    /// (Locust appends `.json`).
+    pub fn args(&self, stats: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "-f".into(),
+            self.locustfile.clone().into(),
+            "--headless".into(),
+            "-u".into(),
+            self.users.to_string().into(),
+            "-r".into(),
+            self.spawn_rate.to_string().into(),
+            "-t".into(),
+            self.run_time_arg().into(),
+            "--host".into(),
+            self.host.clone().into(),
+            "--json-file".into(),
+            stats.into(),
+            "--only-summary".into(),
+            "--loglevel".into(),
+            "WARNING".into(),
+            "--exit-code-on-error".into(),
+            "1".into(),
+        ];
+        if let Some(stop) = self.stop_timeout {
+            args.push("--stop-timeout".into());
+            args.push(format!("{}", stop.as_secs_f64()).into());
+        }
+        args.extend(self.extra_args.iter().cloned());
+        args
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.run_time.as_millis().div_ceil(1000).max(1) as u64)
+            + self.stop_timeout.unwrap_or_default()
+            + self.slack
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocustError {
+    #[error("cannot read locustfile {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "locustfile {path} is written for Locust before 1.0, which Locust 1.0 and later reject or \
+         silently misread; change {changes} (see {MIGRATION_DOC})",
+        changes = changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    OldApi {
+        path: PathBuf,
+        changes: Vec<Finding>,
+    },
+    #[error("locust: {0}")]
+    Process(#[from] ProcessError),
+    #[error("locust could not run {path} (exit code {code}): {message}{hint}", hint = hint(message))]
+    Rejected {
+        path: PathBuf,
+        code: String,
+        message: String,
+    },
+    #[error("locust made no requests with {path} (exit code {code}): {message}")]
+    NoRequests {
+        path: PathBuf,
+        code: i32,
+        message: String,
+    },
+    #[error("locust wrote unreadable statistics to {path}: {message}")]
+    BadStats { path: PathBuf, message: String },
+    #[error("cannot create a temporary directory for Locust's statistics: {0}")]
+    TempDir(std::io::Error),
+}
+
+/// Points at the migration notes when Locust's own message is about the
+/// pre-1.0 API (a file the scan did not catch, e.g. via an import).
+fn hint(message: &str) -> String {
+    if message.contains("version 1.0") || message.contains("renamed to") {
+        format!(" (see {MIGRATION_DOC})")
+    } else {
+        String::new()
+    }
+}
+
+/// Fails when the locustfile (or, for a directory, any `.py` in it) uses the
+/// pre-1.0 API.
+pub fn check_locustfile(path: &Path) -> Result<(), LocustError> {
+    let unreadable = |source| LocustError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(unreadable)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "py"))
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    for file in files {
+        let source = std::fs::read_to_string(&file).map_err(|source| LocustError::Unreadable {
+            path: file.clone(),
+            source,
+        })?;
+        let changes = legacy::scan(&source);
+        if !changes.is_empty() {
+            return Err(LocustError::OldApi {
+                path: file,
+                changes,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs Locust once and reads its statistics. A run with failures (exit
+/// code 1) is a report, not an error; Locust's own errors are errors with its
+/// message.
+pub fn run(plan: &LocustPlan) -> Result<MetricReport, LocustError> {
+    check_locustfile(&plan.locustfile)?;
+    let dir = tempfile::Builder::new()
+        .prefix("lpa-locust-")
+        .tempdir()
+        .map_err(LocustError::TempDir)?;
+    let stats_base = dir.path().join("stats");
+    let stats_file = dir.path().join("stats.json");
+    let mut cmd = Command::new(&plan.program);
+    cmd.args(plan.args(&stats_base));
+    let started = Instant::now();
+    let finished = process::run(&mut cmd, None, plan.timeout())?;
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    let code = finished.status.code();
+    let text = match std::fs::read_to_string(&stats_file) {
+        Ok(text) => text,
+        Err(_) => {
+            return Err(LocustError::Rejected {
+                path: plan.locustfile.clone(),
+                code: code.map_or_else(|| "none, killed by a signal".into(), |c| c.to_string()),
+                message: locust_message(&stderr),
+            })
+        }
+    };
+    let entries = stats::parse_entries(&text).map_err(|e| LocustError::BadStats {
+        path: stats_file.clone(),
+        message: e.to_string(),
+    })?;
+    let code = code.unwrap_or(-1);
+    if entries.is_empty() && code != 0 {
+        return Err(LocustError::NoRequests {
+            path: plan.locustfile.clone(),
+            code,
+            message: locust_message(&stderr),
+        });
+    }
+    let requests = stats::requests(&entries, &plan.percentiles);
+    let num_requests = requests.values().filter_map(|r| r.num_requests).sum();
+    let num_failures = requests.values().filter_map(|r| r.num_failures).sum();
+    Ok(MetricReport {
+        current_replicas: None,
+        requests,
+        failures: Default::default(),
+        num_requests: Some(num_requests),
+        num_requests_fail: Some(num_failures),
+        run: Some(json!({
+            "driver": "locust",
+            "locustfile": plan.locustfile.display().to_string(),
+            "host": plan.host,
+            "users": plan.users,
+            "spawn_rate": plan.spawn_rate,
+            "run_time": plan.run_time_arg(),
+            "exit_code": code,
+            "wall_secs": wall.as_secs_f64(),
+        })),
+    })
+}
+
+/// The `locust` executable: `explicit` (LOCUST_BIN) when given, else the
+/// first `locust` on `PATH`. `Err` says why none was found.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return if is_executable(p) {
+            Ok(p.to_path_buf())
+        } else {
+            Err(format!(
+                "LOCUST_BIN {} is not an executable file",
+                p.display()
+            ))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("locust"))
+        .find(|p| is_executable(p))
+        .ok_or_else(|| "no locust executable on PATH (set LOCUST_BIN)".to_string())
+}
+
+fn is_executable(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        p.is_file()
+    }
+}
+
+/// Which load driver a command asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverChoice {
+    Native,
+    Locust,
+    Auto,
+}
+
+/// The driver to run, and why (for stderr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    Native { why: String },
+    Locust { program: PathBuf, why: String },
+}
+
+impl Selection {
+    pub fn why(&self) -> &str {
+        match self {
+            Selection::Native { why } | Selection::Locust { why, .. } => why,
+        }
+    }
+}
+
+/// Picks the driver. `auto` takes Locust when the locustfile exists and an
+/// executable is found, else native; an explicit `locust` without either is
+/// an error that says which is missing.
+pub fn select(
+    choice: DriverChoice,
+    locustfile: &Path,
+    locust_bin: Option<&Path>,
+) -> Result<Selection, String> {
+    let file = locustfile.display();
+    match choice {
+        DriverChoice::Native => Ok(Selection::Native {
+            why: "--load-driver native".into(),
+        }),
+        DriverChoice::Locust => {
+            if !locustfile.exists() {
+                return Err(format!(
+                    "--load-driver locust: locustfile {file} does not exist (set locustFilePath or --locustfile)"
+                ));
+            }
+            let program = locate(locust_bin).map_err(|e| format!("--load-driver locust: {e}"))?;
+            let why = format!("--load-driver locust: {} -f {file}", program.display());
+            Ok(Selection::Locust { program, why })
+        }
+        DriverChoice::Auto => {
+            if !locustfile.exists() {
+                return Ok(Selection::Native {
+                    why: format!("auto: no locustfile at {file}"),
+                });
+            }
+            match locate(locust_bin) {
+                Ok(program) => {
+                    let why = format!("auto: locustfile {file} and {} found", program.display());
+                    Ok(Selection::Locust { program, why })
+                }
+                Err(e) => Ok(Selection::Native {
+                    why: format!("auto: locustfile {file} exists but {e}"),
+                }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_keep_stdout_clean_and_round_run_time_up() {
+        let mut plan = LocustPlan::new(
+            "locust".into(),
+            "/locustfile.py".into(),
+            "http://h:5000".into(),
+            10,
+            2.5,
+            Duration::from_millis(4_200),
+        );
+        plan.stop_timeout = Some(Duration::from_secs(2));
+        let args: Vec<String> = plan
+            .args(Path::new("/tmp/x/stats"))
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args.join(" "),
+            "-f /locustfile.py --headless -u 10 -r 2.5 -t 5s --host http://h:5000 --json-file /tmp/x/stats \
+             --only-summary --loglevel WARNING --exit-code-on-error 1 --stop-timeout 2"
+        );
+        assert_eq!(plan.timeout(), Duration::from_secs(37));
+    }
+
+    #[test]
+    fn selection() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("locustfile.py");
+        let missing = dir.path().join("missing.py");
+        std::fs::write(&file, "").unwrap();
+        let bin = dir.path().join("locust");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let notbin = dir.path().join("nope");
+
+        let s = select(DriverChoice::Auto, &file, Some(&bin)).unwrap();
+        assert!(
+            matches!(&s, Selection::Locust { program, .. } if *program == bin),
+            "{s:?}"
+        );
+        let s = select(DriverChoice::Auto, &missing, Some(&bin)).unwrap();
+        assert!(s.why().starts_with("auto: no locustfile at "), "{s:?}");
+        let s = select(DriverChoice::Auto, &file, Some(&notbin)).unwrap();
+        assert!(matches!(s, Selection::Native { .. }), "{s:?}");
+        assert!(s.why().ends_with("is not an executable file"), "{s:?}");
+        let s = select(DriverChoice::Native, &file, Some(&bin)).unwrap();
+        assert!(matches!(s, Selection::Native { .. }));
+
+        let e = select(DriverChoice::Locust, &missing, Some(&bin)).unwrap_err();
+        assert!(
+            e.contains("does not exist (set locustFilePath or --locustfile)"),
+            "{e}"
+        );
+        let e = select(DriverChoice::Locust, &file, Some(&notbin)).unwrap_err();
+        assert!(e.starts_with("--load-driver locust: LOCUST_BIN "), "{e}");
+    }
+
+    #[test]
+    fn old_locustfile_is_refused_before_locust_runs() {
+        let seed =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/locust/seed_locustfile.py");
+        let plan = LocustPlan::new(
+            "/nonexistent/locust".into(),
+            seed,
+            "http://127.0.0.1:9".into(),
+            1,
+            1.0,
+            Duration::from_secs(1),
+        );
+        let e = run(&plan).unwrap_err().to_string();
+        assert!(e.contains("is written for Locust before 1.0"), "{e}");
+        assert!(
+            e.contains("change line 1: HttpLocust -> HttpUser; line 8: HttpLocust -> HttpUser; line 9: task_set = UserBehavior -> tasks = [UserBehavior]"),
+            "{e}"
+        );
+    }
+}

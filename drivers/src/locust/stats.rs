@@ -1,0 +1,247 @@
+//! Locust's final statistics (the `--json-file` output, one entry per
+//! request name and method) into lpa's [`RequestStats`].
+//!
+//! Locust does not keep raw samples. Each response time is rounded into a
+//! bucket as it is recorded (`locust/stats.py`, `bucket_response_time`):
+//! to the millisecond below 100 ms, to 10 ms below 1 s, to 100 ms below
+//! 10 s, to the second above; Python's `round`, so ties go to the even
+//! neighbour (`round(2.5) == 2`). The JSON carries those buckets
+//! (`response_times`, `{"5": 812, "150": 3}`), so percentiles read from them
+//! are as coarse as Locust's own: a 1234 ms request counts as 1200 ms.
+//! Sums, min and max are kept exactly, so the mean, min and max are not
+//! rounded.
+//!
+//! Percentiles replicate Locust's walk (`calculate_response_time_percentile`)
+//! so they equal the numbers in Locust's CSV and web UI: with
+//! `k = int(n × q)`, walk the buckets from the slowest down, and return the
+//! first bucket at which at most `k` requests remain below it. The median
+//! additionally is clamped into `[min, max]`, as Locust's
+//! `median_response_time` does; other percentiles are not (Locust's p100 of
+//! a 1234 ms max reads 1200).
+
+use std::collections::BTreeMap;
+
+use lpa_core::config::{request_key, Percent};
+use lpa_core::stats::{RequestStats, STANDARD_PERCENTILES};
+use serde::Deserialize;
+
+/// One entry of Locust's `--json`/`--json-file` output (`StatsEntryDict`);
+/// only the fields lpa reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LocustEntry {
+    pub name: String,
+    pub method: String,
+    #[serde(default)]
+    pub last_request_timestamp: Option<f64>,
+    #[serde(default)]
+    pub start_time: Option<f64>,
+    pub num_requests: u64,
+    /// Requests without a response time (custom clients may report None).
+    #[serde(default)]
+    pub num_none_requests: u64,
+    pub num_failures: u64,
+    /// Milliseconds, summed exactly.
+    pub total_response_time: f64,
+    pub max_response_time: f64,
+    pub min_response_time: Option<f64>,
+    /// Bucket (ms, as a string key in JSON) -> count.
+    #[serde(default)]
+    pub response_times: BTreeMap<String, u64>,
+}
+
+/// Parses the JSON array Locust writes.
+pub fn parse_entries(text: &str) -> Result<Vec<LocustEntry>, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// Buckets as numbers, slowest first, the order Locust walks them.
+fn buckets_descending(entry: &LocustEntry) -> Vec<(f64, u64)> {
+    let mut buckets: Vec<(f64, u64)> = entry
+        .response_times
+        .iter()
+        .filter_map(|(k, &n)| k.parse::<f64>().ok().map(|ms| (ms, n)))
+        .collect();
+    buckets.sort_by(|a, b| b.0.total_cmp(&a.0));
+    buckets
+}
+
+/// Locust's `calculate_response_time_percentile`, step for step. `q` must be
+/// the same double Locust uses (see [`locust_quantile`]) for `int(n × q)` to
+/// agree at exact multiples.
+pub fn bucket_percentile(buckets_desc: &[(f64, u64)], samples: u64, q: f64) -> Option<f64> {
+    if samples == 0 || buckets_desc.is_empty() {
+        return None;
+    }
+    let wanted = (samples as f64 * q).trunc();
+    let mut processed = 0u64;
+    for &(ms, count) in buckets_desc {
+        processed += count;
+        if (samples.saturating_sub(processed)) as f64 <= wanted {
+            return Some(ms);
+        }
+    }
+    // Locust returns 0 here ("all response times were None").
+    Some(0.0)
+}
+
+/// The quantile as Locust's literal would be: `p99.9` -> `0.999` parsed from
+/// decimal text, not `99.9 / 100.0` (which is a different double and can
+/// move `int(n × q)` at exact multiples of n).
+pub fn locust_quantile(p: Percent) -> f64 {
+    let text = format!("{}", p.percent());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let decimal = format!("{:0>3}{frac}", int);
+    let (whole, rest) = decimal.split_at(decimal.len() - 2 - frac.len());
+    let shifted = format!("{whole}.{rest}");
+    shifted.parse().unwrap_or_else(|_| p.quantile())
+}
+
+/// One entry as lpa's statistics, with the standard percentiles plus
+/// `extra`. `span_secs` is the run's request span for the rate.
+pub fn request_stats(
+    entry: &LocustEntry,
+    extra: &[Percent],
+    span_secs: Option<f64>,
+) -> RequestStats {
+    let samples = entry.num_requests.saturating_sub(entry.num_none_requests);
+    let mut stats = RequestStats {
+        request_type: Some(entry.method.clone()),
+        name: Some(entry.name.clone()),
+        num_requests: Some(entry.num_requests),
+        num_failures: Some(entry.num_failures),
+        ..RequestStats::default()
+    };
+    if let Some(span) = span_secs.filter(|s| *s > 0.0) {
+        stats.total_rps = Some(entry.num_requests as f64 / span);
+    }
+    if samples == 0 {
+        return stats;
+    }
+    let buckets = buckets_descending(entry);
+    stats.avg_response_time = Some(entry.total_response_time / samples as f64);
+    stats.min_response_time = entry.min_response_time;
+    stats.max_response_time = Some(entry.max_response_time);
+    stats.median_response_time = bucket_percentile(&buckets, samples, 0.5).map(|m| {
+        let m = m.min(entry.max_response_time);
+        match entry.min_response_time {
+            Some(min) => m.max(min),
+            None => m,
+        }
+    });
+    let wanted = STANDARD_PERCENTILES
+        .iter()
+        .filter_map(|&p| Percent::new(p))
+        .chain(extra.iter().copied());
+    for p in wanted {
+        if let Some(v) = bucket_percentile(&buckets, samples, locust_quantile(p)) {
+            stats.response_time_percentiles.insert(p.to_string(), v);
+        }
+    }
+    stats
+}
+
+/// All entries keyed `"{METHOD}_{name}"`. The rate uses the span from the
+/// first entry's start to the last request, close to Locust's own
+/// `total_rps` (which counts from the test start).
+pub fn requests(entries: &[LocustEntry], extra: &[Percent]) -> BTreeMap<String, RequestStats> {
+    let start = entries
+        .iter()
+        .filter_map(|e| e.start_time)
+        .min_by(f64::total_cmp);
+    let last = entries
+        .iter()
+        .filter_map(|e| e.last_request_timestamp)
+        .max_by(f64::total_cmp);
+    let span = start.zip(last).map(|(s, l)| l - s);
+    entries
+        .iter()
+        .map(|e| {
+            (
+                request_key(&e.method, &e.name),
+                request_stats(e, extra, span),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(buckets: &[(u64, u64)]) -> LocustEntry {
+        let n: u64 = buckets.iter().map(|b| b.1).sum();
+        LocustEntry {
+            name: "/x".into(),
+            method: "GET".into(),
+            last_request_timestamp: Some(11.0),
+            start_time: Some(10.0),
+            num_requests: n,
+            num_none_requests: 0,
+            num_failures: 0,
+            total_response_time: buckets.iter().map(|&(ms, c)| (ms * c) as f64).sum(),
+            max_response_time: buckets.iter().map(|b| b.0).max().unwrap_or(0) as f64,
+            min_response_time: buckets.iter().map(|b| b.0 as f64).reduce(f64::min),
+            response_times: buckets.iter().map(|&(ms, c)| (ms.to_string(), c)).collect(),
+        }
+    }
+
+    #[test]
+    fn quantiles_are_the_literals_locust_uses() {
+        let q = |p: f64| locust_quantile(Percent::new(p).unwrap());
+        assert_eq!(q(50.0), 0.5);
+        assert_eq!(q(95.0), 0.95);
+        assert_eq!(q(99.9), 0.999);
+        assert_eq!(q(99.99), 0.9999);
+        assert_eq!(q(5.0), 0.05);
+        assert_eq!(q(0.5), 0.005);
+        assert_eq!(q(100.0), 1.0);
+    }
+
+    #[test]
+    fn walk_matches_locust() {
+        // Values from locust.stats.calculate_response_time_percentile on the
+        // same dict (Locust 2.47.0):
+        //   d = {1: 50, 2: 30, 3: 15, 100: 4, 1200: 1}
+        //   [calc(d, 100, q) for q in (0.5, 0.8, 0.95, 0.99, 1.0)]
+        //   == [2, 3, 100, 1200, 1200]
+        // (Locust's walk lands one rank above nearest-rank: p50 of these 100
+        // samples is the 51st, 2 ms, where nearest-rank gives the 50th, 1 ms.)
+        let e = entry(&[(1, 50), (2, 30), (3, 15), (100, 4), (1200, 1)]);
+        let b = buckets_descending(&e);
+        let got: Vec<f64> = [0.5, 0.8, 0.95, 0.99, 1.0]
+            .iter()
+            .map(|&q| bucket_percentile(&b, 100, q).unwrap())
+            .collect();
+        assert_eq!(got, [2.0, 3.0, 100.0, 1200.0, 1200.0]);
+    }
+
+    #[test]
+    fn summary_from_an_entry() {
+        let mut e = entry(&[(4, 3), (5, 1)]);
+        e.num_failures = 1;
+        e.total_response_time = 17.5;
+        e.min_response_time = Some(4.2);
+        e.max_response_time = 5.1;
+        let s = requests(&[e], &[Percent::new(97.5).unwrap()]);
+        let s = &s["GET_/x"];
+        assert_eq!(s.num_requests, Some(4));
+        assert_eq!(s.num_failures, Some(1));
+        assert_eq!(s.avg_response_time, Some(4.375));
+        // Bucket 4 is below the exact min 4.2: clamped like Locust's median.
+        assert_eq!(s.median_response_time, Some(4.2));
+        assert_eq!(s.response_time_percentiles["p97.5"], 5.0);
+        assert_eq!(s.response_time_percentiles["p100"], 5.0);
+        assert_eq!(s.total_rps, Some(4.0));
+    }
+
+    #[test]
+    fn an_entry_without_samples_has_no_latency() {
+        let mut e = entry(&[]);
+        e.num_requests = 2;
+        e.num_none_requests = 2;
+        let s = request_stats(&e, &[], None);
+        assert_eq!(s.num_requests, Some(2));
+        assert_eq!(s.avg_response_time, None);
+        assert!(s.response_time_percentiles.is_empty());
+    }
+}

@@ -1,0 +1,470 @@
+//! The standalone run loop of `lpa run`, written once for every scale
+//! target (kubectl, the local pool) and every load driver.
+//!
+//! Each cycle, in order:
+//!
+//! 1. **Stop?** A stop request (SIGINT/SIGTERM sets the flag) ends the loop
+//!    here, between cycles, with the state file as the last cycle left it.
+//! 2. **Read** the current replica count from the target
+//!    ([`ScaleTarget::replicas`]). A failure ends the cycle: logged, no state
+//!    change.
+//! 3. **Measure**: run the load test (the `measure` step, given the current
+//!    count). A failure ends the cycle the same way.
+//! 4. **Stop?** again: a stop request that arrived during the measurement
+//!    ends the loop before anything is decided, so nothing is half done.
+//! 5. **Lock** the state file and load the state (a missing or corrupt file
+//!    starts fresh). The lock is held through steps 6–8, so another lpa
+//!    sharing the file (or a CPA hook) cannot interleave its own
+//!    read-decide-write.
+//! 6. **Decide**: `lpa_core::decide(observation, policy, state)`. All policy
+//!    lives there; this loop only carries data.
+//! 7. **Apply**, unless this is a dry run or the count is unchanged:
+//!    [`ScaleTarget::scale`] from the count read in step 2. If someone else
+//!    changed the count meanwhile, the target refuses ([`DriverError::Changed`]):
+//!    nothing is overwritten, and the core notices the outside change on
+//!    the next cycle (the state still names the old count) and resets its
+//!    decay counter.
+//! 8. **Save** the next state, only when the decision took effect (applied,
+//!    or nothing to apply) and this is not a dry run. Applying before saving
+//!    is deliberate: a failed or refused scale then leaves no trace in the
+//!    state, and a crash between the two only makes the next cycle see an
+//!    "outside" change, which resets a counter that a scale reset anyway.
+//! 9. **Log** one [`DecisionRecord`] line (what was observed against each
+//!    target, current, decided, reasons, applied or why not) and report the
+//!    cycle to the caller, who prints the human-readable line.
+//! 10. **Wait** until `interval` after the cycle's start (at once if the
+//!     cycle took longer), waking within [`STOP_POLL`] of a stop request.
+//!
+//! ```text
+//!   ┌─► stop? ─► read ─► measure ─► stop? ─► lock ─► decide ─► apply ─► save ─► log ─► wait ─┐
+//!   └─────────────────────────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lpa_core::log::DecisionRecord;
+use lpa_core::wire::MetricReport;
+use lpa_core::{Observation, Policy};
+
+use crate::decision_log::{rfc3339, DecisionLog};
+use crate::scale::{DriverError, ScaleTarget};
+use crate::state_file::{Loaded, StateFile};
+
+/// How often a waiting loop looks at the stop flag.
+pub const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// The measure step: runs the load test against a target currently at the
+/// given replica count.
+pub trait Measure {
+    fn measure(&mut self, current_replicas: u32) -> Result<MetricReport, String>;
+}
+
+impl<F: FnMut(u32) -> Result<MetricReport, String>> Measure for F {
+    fn measure(&mut self, current_replicas: u32) -> Result<MetricReport, String> {
+        self(current_replicas)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// From the start of one cycle to the start of the next.
+    pub interval: Duration,
+    /// Stop after this many cycles (`--once` is 1); `None` runs until stopped.
+    pub max_cycles: Option<u64>,
+    /// Decide and log, never scale, never save state.
+    pub dry_run: bool,
+}
+
+/// The step a cycle failed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Read,
+    Measure,
+    State,
+    Apply,
+    Log,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Read => "read replicas",
+            Step::Measure => "load test",
+            Step::State => "state file",
+            Step::Apply => "scale",
+            Step::Log => "decision log",
+        }
+    }
+}
+
+/// What one cycle did, for the caller's log line.
+#[derive(Debug)]
+pub struct Cycle {
+    /// 1-based.
+    pub number: u64,
+    /// The decision, when the cycle got that far (also when applying it
+    /// failed afterwards).
+    pub record: Option<DecisionRecord>,
+    /// The failure that ended the cycle or hit it after the decision.
+    pub failure: Option<(Step, String)>,
+    /// Things worth a warning that did not stop the cycle.
+    pub warnings: Vec<String>,
+}
+
+/// How the loop ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub cycles: u64,
+    pub failed_cycles: u64,
+    /// Ended by a stop request rather than by `max_cycles`.
+    pub stopped: bool,
+}
+
+/// Runs the loop until `options.max_cycles` or a stop request. See the
+/// module docs for the steps. `report` sees every cycle as it ends.
+#[allow(clippy::too_many_arguments)]
+pub fn run<T, M>(
+    target: &mut T,
+    measure: &mut M,
+    policy: &Policy,
+    state: &StateFile,
+    mut log: Option<&mut DecisionLog>,
+    options: &Options,
+    stop: &AtomicBool,
+    report: &mut dyn FnMut(&Cycle),
+) -> Summary
+where
+    T: ScaleTarget + ?Sized,
+    M: Measure + ?Sized,
+{
+    let mut summary = Summary::default();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            summary.stopped = true;
+            break;
+        }
+        let started = Instant::now();
+        let number = summary.cycles + 1;
+        let Some(cycle) = cycle(number, target, measure, policy, state, log.as_deref_mut(), options, stop) else {
+            // Stopped between measuring and deciding: nothing was changed.
+            summary.stopped = true;
+            break;
+        };
+        summary.cycles = number;
+        if cycle.failure.is_some() {
+            summary.failed_cycles += 1;
+        }
+        report(&cycle);
+        if options.max_cycles.is_some_and(|max| number >= max) {
+            break;
+        }
+        if !wait(started + options.interval, stop) {
+            summary.stopped = true;
+            break;
+        }
+    }
+    summary
+}
+
+/// One cycle; `None` when a stop request arrived before the decision.
+#[allow(clippy::too_many_arguments)]
+fn cycle<T, M>(
+    number: u64,
+    target: &mut T,
+    measure: &mut M,
+    policy: &Policy,
+    state: &StateFile,
+    log: Option<&mut DecisionLog>,
+    options: &Options,
+    stop: &AtomicBool,
+) -> Option<Cycle>
+where
+    T: ScaleTarget + ?Sized,
+    M: Measure + ?Sized,
+{
+    let mut out = Cycle {
+        number,
+        record: None,
+        failure: None,
+        warnings: Vec::new(),
+    };
+    let failed = |mut out: Cycle, step: Step, e: String| {
+        out.failure = Some((step, e));
+        Some(out)
+    };
+
+    let current = match target.replicas() {
+        Ok(n) => n,
+        Err(e) => return failed(out, Step::Read, e.to_string()),
+    };
+    let metric = match measure.measure(current) {
+        Ok(m) => m,
+        Err(e) => return failed(out, Step::Measure, e),
+    };
+    if stop.load(Ordering::SeqCst) {
+        return None;
+    }
+
+    let lock = match state.lock() {
+        Ok(l) => l,
+        Err(e) => return failed(out, Step::State, e.to_string()),
+    };
+    let prior = match lock.load() {
+        Ok((s, Loaded::Corrupt(why))) => {
+            out.warnings
+                .push(format!("state file {}: {why}; starting fresh", state.path().display()));
+            s
+        }
+        Ok((s, _)) => s,
+        Err(e) => return failed(out, Step::State, e.to_string()),
+    };
+    let obs = Observation {
+        at_secs: now_secs(),
+        current_replicas: current,
+        requests: metric.requests,
+    };
+    let decision = lpa_core::decide(&obs, policy, &prior);
+    let mut record = DecisionRecord::new(&target.describe(), &obs, &decision);
+    record.time = Some(rfc3339(obs.at_secs));
+    record.dry_run = options.dry_run;
+
+    let applied = if options.dry_run {
+        record.not_applied = Some("dry run".into());
+        false
+    } else if decision.replicas == current {
+        true
+    } else {
+        match target.scale(current, decision.replicas) {
+            Ok(()) => true,
+            Err(e @ DriverError::Changed { .. }) => {
+                record.not_applied = Some(format!("{e}; the decay counter resets next cycle"));
+                false
+            }
+            Err(e) => {
+                let e = e.to_string();
+                record.not_applied = Some(format!("scale failed: {e}"));
+                out.failure = Some((Step::Apply, e));
+                false
+            }
+        }
+    };
+    record.applied = applied;
+    if applied {
+        if let Err(e) = lock.save(&decision.next_state) {
+            out.failure = Some((Step::State, e.to_string()));
+        }
+    }
+    drop(lock);
+
+    if let Some(log) = log {
+        if let Err(e) = log.append(&record) {
+            out.failure.get_or_insert((Step::Log, e.to_string()));
+        }
+    }
+    out.record = Some(record);
+    Some(out)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Sleeps until `deadline`; false when a stop request came first.
+fn wait(deadline: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        thread::sleep(STOP_POLL.min(deadline - now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lpa_core::config::parse_policy;
+    use lpa_core::stats::RequestStats;
+    use lpa_core::Reason;
+
+    /// A scale target in memory; `outside` changes the count at the next
+    /// `scale` call, as another writer would.
+    struct Fake {
+        replicas: u32,
+        outside: Option<u32>,
+        scaled: Vec<(u32, u32)>,
+        fail_reads: bool,
+    }
+
+    impl ScaleTarget for Fake {
+        fn describe(&self) -> String {
+            "fake/x".into()
+        }
+        fn replicas(&mut self) -> Result<u32, DriverError> {
+            if self.fail_reads {
+                return Err(DriverError::Invalid("read failed".into()));
+            }
+            Ok(self.replicas)
+        }
+        fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError> {
+            if let Some(n) = self.outside.take() {
+                self.replicas = n;
+            }
+            if self.replicas != from {
+                return Err(DriverError::Changed {
+                    target: "fake/x".into(),
+                    expected: from,
+                    seen: Some(self.replicas),
+                });
+            }
+            self.scaled.push((from, to));
+            self.replicas = to;
+            Ok(())
+        }
+    }
+
+    fn policy() -> Policy {
+        parse_policy(
+            "p.yaml",
+            "targets:\n  - {endpoint: /, type: mean, target: 7}\ndecay: {replicas: 1, unchangedRuns: 2}\n",
+        )
+        .unwrap()
+        .policy
+    }
+
+    fn metric(mean_ms: f64) -> MetricReport {
+        let mut m = MetricReport::default();
+        m.requests.insert(
+            "GET_/".into(),
+            RequestStats {
+                num_requests: Some(10),
+                num_failures: Some(0),
+                avg_response_time: Some(mean_ms),
+                ..RequestStats::default()
+            },
+        );
+        m
+    }
+
+    fn options(cycles: u64, dry_run: bool) -> Options {
+        Options {
+            interval: Duration::ZERO,
+            max_cycles: Some(cycles),
+            dry_run,
+        }
+    }
+
+    fn fake(replicas: u32) -> Fake {
+        Fake {
+            replicas,
+            outside: None,
+            scaled: Vec::new(),
+            fail_reads: false,
+        }
+    }
+
+    #[test]
+    fn scales_up_then_decays_after_calm_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateFile::new(dir.path().join("s.json"));
+        let mut target = fake(2);
+        let means = [20.0, 1.0, 1.0, 1.0];
+        let mut i = 0;
+        let mut measure = |_| {
+            i += 1;
+            Ok(metric(means[i - 1]))
+        };
+        let mut cycles = Vec::new();
+        let s = run(&mut target, &mut measure, &policy(), &state, None, &options(4, false), &AtomicBool::new(false), &mut |c| {
+            cycles.push(c.record.as_ref().unwrap().decided)
+        });
+        assert_eq!(s, Summary { cycles: 4, failed_cycles: 0, stopped: false });
+        assert_eq!(cycles, vec![3, 3, 3, 2]);
+        assert_eq!(target.scaled, vec![(2, 3), (3, 2)]);
+    }
+
+    #[test]
+    fn outside_change_is_not_overwritten_and_resets_the_counter_next_cycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateFile::new(dir.path().join("s.json"));
+        let mut target = fake(2);
+        target.outside = Some(5);
+        let mut records = Vec::new();
+        let stop = AtomicBool::new(false);
+        run(&mut target, &mut |_| Ok(metric(20.0)), &policy(), &state, None, &options(1, false), &stop, &mut |c| {
+            records.push(c.record.clone().unwrap())
+        });
+        let r = &records[0];
+        assert!(!r.applied);
+        assert!(r.not_applied.as_deref().unwrap().contains("replicas changed outside lpa"), "{r:?}");
+        assert!(target.scaled.is_empty());
+        assert_eq!(target.replicas, 5);
+        assert!(state.peek().unwrap().1 == Loaded::Missing, "no state saved");
+        // A prior state that expected 2 sees 5 on the next cycle.
+        state
+            .lock()
+            .unwrap()
+            .save(&lpa_core::State { runs_since_change: 1, last_replicas: Some(2), ..Default::default() })
+            .unwrap();
+        run(&mut target, &mut |_| Ok(metric(1.0)), &policy(), &state, None, &options(1, false), &stop, &mut |c| {
+            records.push(c.record.clone().unwrap())
+        });
+        assert_eq!(records[1].reasons[0], Reason::OutsideChange { expected: 2, seen: 5 });
+        assert_eq!(state.peek().unwrap().0.runs_since_change, 1);
+    }
+
+    #[test]
+    fn dry_run_neither_scales_nor_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateFile::new(dir.path().join("s.json"));
+        let mut target = fake(2);
+        let mut records = Vec::new();
+        run(&mut target, &mut |_| Ok(metric(20.0)), &policy(), &state, None, &options(3, true), &AtomicBool::new(false), &mut |c| {
+            records.push(c.record.clone().unwrap())
+        });
+        assert!(target.scaled.is_empty());
+        assert!(records.iter().all(|r| r.decided == 3 && r.dry_run && !r.applied));
+        assert_eq!(state.peek().unwrap().1, Loaded::Missing);
+    }
+
+    #[test]
+    fn failures_change_nothing_and_the_loop_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateFile::new(dir.path().join("s.json"));
+        let mut target = fake(2);
+        target.fail_reads = true;
+        let mut failures = Vec::new();
+        let s = run(&mut target, &mut |_| Ok(metric(20.0)), &policy(), &state, None, &options(2, false), &AtomicBool::new(false), &mut |c| {
+            failures.push(c.failure.clone().unwrap())
+        });
+        assert_eq!(s.failed_cycles, 2);
+        assert_eq!(failures[0], (Step::Read, "read failed".to_string()));
+        let mut target = fake(2);
+        let s = run(&mut target, &mut |_| Err("no host".to_string()), &policy(), &state, None, &options(1, false), &AtomicBool::new(false), &mut |_| {});
+        assert_eq!(s.failed_cycles, 1);
+        assert_eq!(state.peek().unwrap().1, Loaded::Missing);
+    }
+
+    #[test]
+    fn a_stop_during_the_measurement_ends_before_deciding() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateFile::new(dir.path().join("s.json"));
+        let stop = AtomicBool::new(false);
+        let mut target = fake(2);
+        let mut measure = |_| {
+            stop.store(true, Ordering::SeqCst);
+            Ok(metric(20.0))
+        };
+        let s = run(&mut target, &mut measure, &policy(), &state, None, &options(5, false), &stop, &mut |_| {});
+        assert_eq!(s, Summary { cycles: 0, failed_cycles: 0, stopped: true });
+        assert!(target.scaled.is_empty());
+    }
+}

@@ -1,0 +1,452 @@
+//! The kubectl scale target: a Deployment, StatefulSet or ReplicaSet read
+//! with `kubectl get KIND/NAME -o json` (parsed with k8s-openapi types) and
+//! changed with `kubectl scale KIND/NAME --current-replicas=SEEN
+//! --replicas=N`.
+//!
+//! kubectl runs without a shell (argv only), in its own process group (a
+//! Ctrl-C in the terminal must not kill it halfway through a scale; lpa ends
+//! after the step instead), with a timeout, and its stderr is kept in the
+//! error. Names are still validated against Kubernetes' naming rules before
+//! anything runs: a name that is not a Kubernetes name is a typo or an
+//! attack, and either way one clear error up front beats a kubectl error
+//! every cycle.
+//!
+//! `--current-replicas` makes kubectl read the `/scale` subresource, compare
+//! its `spec.replicas` with SEEN, and write it back with the resourceVersion
+//! it read (a conflict on that write is retried by kubectl, and the retry's
+//! comparison then fails). Either way a change made by someone else since
+//! lpa read the count is never overwritten; it surfaces as
+//! [`DriverError::Changed`].
+
+use std::fmt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use serde::de::DeserializeOwned;
+
+use super::{DriverError, ScaleTarget};
+use crate::process::{self, one_line, ProcessError};
+
+/// The workload kinds with a `/scale` subresource that lpa scales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Deployment,
+    StatefulSet,
+    ReplicaSet,
+}
+
+impl Kind {
+    pub const EXPECTED: &'static str = "deployment, statefulset or replicaset";
+
+    /// kubectl's names for the kind, including its plural and short forms.
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text.to_ascii_lowercase().as_str() {
+            "deployment" | "deployments" | "deploy" | "deployment.apps" | "deployments.apps" => {
+                Some(Kind::Deployment)
+            }
+            "statefulset" | "statefulsets" | "sts" | "statefulset.apps" | "statefulsets.apps" => {
+                Some(Kind::StatefulSet)
+            }
+            "replicaset" | "replicasets" | "rs" | "replicaset.apps" | "replicasets.apps" => {
+                Some(Kind::ReplicaSet)
+            }
+            _ => None,
+        }
+    }
+
+    /// The resource name kubectl is given (lowercase singular).
+    pub fn resource(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployment",
+            Kind::StatefulSet => "statefulset",
+            Kind::ReplicaSet => "replicaset",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Kind::Deployment => "Deployment",
+            Kind::StatefulSet => "StatefulSet",
+            Kind::ReplicaSet => "ReplicaSet",
+        }
+    }
+}
+
+/// A validated `KIND/NAME` in an optional namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub kind: Kind,
+    pub name: String,
+    /// `None`: the namespace of the kubeconfig's context.
+    pub namespace: Option<String>,
+}
+
+const SUBDOMAIN_RULE: &str = "DNS-1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
+const LABEL_RULE: &str =
+    "DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
+impl Workload {
+    /// Parses `deployment/NAME` (or `statefulset/`, `replicaset/`) and the
+    /// namespace, validating both against Kubernetes' naming rules.
+    pub fn parse(target: &str, namespace: Option<&str>) -> Result<Workload, DriverError> {
+        let invalid = |why: String| DriverError::Invalid(format!("invalid target {target:?}: {why}"));
+        let Some((kind, name)) = target.split_once('/') else {
+            return Err(invalid(format!(
+                "expected KIND/NAME, e.g. deployment/fibonacci (KIND: {})",
+                Kind::EXPECTED
+            )));
+        };
+        let kind = Kind::parse(kind)
+            .ok_or_else(|| invalid(format!("unknown kind {kind:?} (expected {})", Kind::EXPECTED)))?;
+        if !is_dns1123_subdomain(name) {
+            return Err(invalid(format!(
+                "name {name:?} is not a valid Kubernetes name ({SUBDOMAIN_RULE})"
+            )));
+        }
+        if let Some(ns) = namespace {
+            if !is_dns1123_label(ns) {
+                return Err(DriverError::Invalid(format!(
+                    "invalid namespace {ns:?}: not a valid Kubernetes namespace ({LABEL_RULE})"
+                )));
+            }
+        }
+        Ok(Workload {
+            kind,
+            name: name.to_string(),
+            namespace: namespace.map(str::to_string),
+        })
+    }
+
+    fn reference(&self) -> String {
+        format!("{}/{}", self.kind.resource(), self.name)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reference())?;
+        if let Some(ns) = &self.namespace {
+            write!(f, " -n {ns}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters (Kubernetes'
+/// `IsDNS1123Label`).
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Dot-separated DNS-1123 labels, at most 253 characters (Kubernetes'
+/// `IsDNS1123Subdomain`).
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| is_dns1123_label_unbounded(l))
+}
+
+// In a subdomain only the whole is bounded (253), not each part.
+fn is_dns1123_label_unbounded(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// How kubectl is invoked: the binary, the global flags passed through, and
+/// the timeout of each invocation.
+#[derive(Debug, Clone)]
+pub struct Kubectl {
+    pub program: PathBuf,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Kubectl {
+    pub fn new(program: impl Into<PathBuf>, timeout: Duration) -> Kubectl {
+        Kubectl {
+            program: program.into(),
+            kubeconfig: None,
+            context: None,
+            timeout,
+        }
+    }
+
+    /// Checks what can be checked before anything talks to a cluster: the
+    /// kubeconfig exists, the context is a plausible name, and kubectl
+    /// starts. Returns kubectl's client version for the log.
+    pub fn check(&self) -> Result<String, DriverError> {
+        if let Some(path) = &self.kubeconfig {
+            if !path.is_file() {
+                return Err(DriverError::Invalid(format!(
+                    "kubeconfig {}: no such file",
+                    path.display()
+                )));
+            }
+        }
+        if let Some(ctx) = &self.context {
+            if ctx.is_empty() || ctx.chars().any(char::is_control) {
+                return Err(DriverError::Invalid(format!("invalid context {ctx:?}")));
+            }
+        }
+        let args = ["version".to_string(), "--client=true".into(), "-o".into(), "json".into()];
+        let out = self.run(&args).map_err(|e| match e {
+            DriverError::Process(ProcessError::Spawn { program, source }) => DriverError::Invalid(format!(
+                "kubectl {program}: cannot start: {source} (install kubectl, or pass --kubectl PATH or set LPA_KUBECTL)"
+            )),
+            other => other,
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(&out).map_err(|e| DriverError::Output {
+            command: self.render(&args),
+            message: format!("output is not JSON ({e}): {:?}", snippet(&out)),
+        })?;
+        Ok(v["clientVersion"]["gitVersion"]
+            .as_str()
+            .unwrap_or("unknown version")
+            .to_string())
+    }
+
+    fn global_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        // One argv entry each, `--flag=value`: a value can never be read as
+        // another flag.
+        if let Some(k) = &self.kubeconfig {
+            args.push(format!("--kubeconfig={}", k.display()));
+        }
+        if let Some(c) = &self.context {
+            args.push(format!("--context={c}"));
+        }
+        args
+    }
+
+    fn render(&self, args: &[String]) -> String {
+        let mut s = self.program.display().to_string();
+        for a in args {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+
+    /// Runs kubectl with `args` (plus the global flags); stdout on success.
+    fn run(&self, args: &[String]) -> Result<Vec<u8>, DriverError> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(args).args(self.global_args()).process_group(0);
+        let done = process::run(&mut cmd, None, self.timeout)?;
+        if done.status.success() {
+            return Ok(done.stdout);
+        }
+        let code = done
+            .status
+            .code()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| done.status.to_string());
+        Err(DriverError::Failed {
+            command: self.render(args),
+            code,
+            stderr: done.stderr_line(),
+        })
+    }
+}
+
+/// The first bytes of an output, for an error message.
+fn snippet(out: &[u8]) -> String {
+    let line = one_line(out);
+    if line.chars().count() > 80 {
+        format!("{}...", line.chars().take(77).collect::<String>())
+    } else {
+        line
+    }
+}
+
+/// A workload scaled through kubectl.
+#[derive(Debug, Clone)]
+pub struct KubectlTarget {
+    pub kubectl: Kubectl,
+    pub workload: Workload,
+}
+
+impl KubectlTarget {
+    pub fn new(kubectl: Kubectl, workload: Workload) -> KubectlTarget {
+        KubectlTarget { kubectl, workload }
+    }
+
+    fn namespace_args(&self) -> Vec<String> {
+        match &self.workload.namespace {
+            Some(ns) => vec!["-n".into(), ns.clone()],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// `spec.replicas` of a kubectl `-o json` output; Kubernetes defaults a
+/// missing count to 1 for all three kinds.
+pub fn parse_replicas(kind: Kind, json: &[u8]) -> Result<u32, String> {
+    fn typed<T: DeserializeOwned>(json: &[u8], kind: Kind) -> Result<T, String> {
+        if json.iter().all(u8::is_ascii_whitespace) {
+            return Err("output is empty, expected JSON".to_string());
+        }
+        let value: serde_json::Value = serde_json::from_slice(json)
+            .map_err(|e| format!("output is not JSON ({e}): {:?}", snippet(json)))?;
+        // k8s-openapi checks `kind` only when present and defaults a missing
+        // spec; `{}` must not read as "1 replica".
+        match value.get("kind").and_then(|k| k.as_str()) {
+            Some(k) if k == kind.title() => {}
+            Some(k) => return Err(format!("output is a {k:?}, expected a {}", kind.title())),
+            None => return Err(format!("output has no \"kind\", expected a {}", kind.title())),
+        }
+        serde_json::from_value(value).map_err(|e| format!("output is not a valid {} ({e})", kind.title()))
+    }
+    let replicas = match kind {
+        Kind::Deployment => typed::<Deployment>(json, kind)?.spec.replicas,
+        Kind::StatefulSet => typed::<StatefulSet>(json, kind)?.spec.replicas,
+        Kind::ReplicaSet => typed::<ReplicaSet>(json, kind)?.spec.replicas,
+    };
+    match replicas {
+        None => Ok(1),
+        Some(r) => u32::try_from(r).map_err(|_| format!("spec.replicas is negative: {r}")),
+    }
+}
+
+/// kubectl's message when `--current-replicas` does not hold:
+/// `error: Expected replicas to be 2, was 5`. Returns the count it saw.
+fn precondition_failure(stderr: &str) -> Option<Option<u32>> {
+    if let Some(at) = stderr.find("Expected replicas to be ") {
+        let rest = &stderr[at..];
+        let seen = rest
+            .split_once(", was ")
+            .and_then(|(_, n)| n.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok());
+        return Some(seen);
+    }
+    // A write conflict that outlived kubectl's own retries.
+    if stderr.contains("the object has been modified") {
+        return Some(None);
+    }
+    None
+}
+
+impl ScaleTarget for KubectlTarget {
+    fn describe(&self) -> String {
+        self.workload.to_string()
+    }
+
+    fn replicas(&mut self) -> Result<u32, DriverError> {
+        let mut args = vec!["get".to_string(), self.workload.reference()];
+        args.extend(self.namespace_args());
+        args.extend(["-o".to_string(), "json".to_string()]);
+        let out = self.kubectl.run(&args)?;
+        parse_replicas(self.workload.kind, &out).map_err(|message| DriverError::Output {
+            command: self.kubectl.render(&args),
+            message,
+        })
+    }
+
+    fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError> {
+        let mut args = vec!["scale".to_string(), self.workload.reference()];
+        args.extend(self.namespace_args());
+        args.push(format!("--current-replicas={from}"));
+        args.push(format!("--replicas={to}"));
+        match self.kubectl.run(&args) {
+            Ok(_) => Ok(()),
+            Err(DriverError::Failed { stderr, command, code }) => match precondition_failure(&stderr) {
+                Some(seen) => Err(DriverError::Changed {
+                    target: self.describe(),
+                    expected: from,
+                    seen,
+                }),
+                None => Err(DriverError::Failed { command, code, stderr }),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/kubectl").join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn targets_parse_with_kubectl_kind_names() {
+        let w = Workload::parse("deployment/fibonacci", Some("default")).unwrap();
+        assert_eq!((w.kind, w.name.as_str()), (Kind::Deployment, "fibonacci"));
+        assert_eq!(w.to_string(), "deployment/fibonacci -n default");
+        assert_eq!(Workload::parse("sts/db-0.x", None).unwrap().kind, Kind::StatefulSet);
+        assert_eq!(Workload::parse("ReplicaSet/web-5d9", None).unwrap().kind, Kind::ReplicaSet);
+    }
+
+    #[test]
+    fn dangerous_and_malformed_targets_are_rejected() {
+        let cases = [
+            ("deployment/x;rm -rf /", None, "invalid target \"deployment/x;rm -rf /\": name \"x;rm -rf /\" is not a valid Kubernetes name (DNS-1123 subdomain"),
+            ("deployment/$(reboot)", None, "name \"$(reboot)\" is not a valid Kubernetes name"),
+            ("deployment/`id`", None, "is not a valid Kubernetes name"),
+            ("deployment/-x", None, "is not a valid Kubernetes name"),
+            ("deployment/X", None, "is not a valid Kubernetes name"),
+            ("deployment/", None, "name \"\" is not a valid Kubernetes name"),
+            ("deployment/a/b", None, "is not a valid Kubernetes name"),
+            ("deployment/a..b", None, "is not a valid Kubernetes name"),
+            ("pod/x", None, "unknown kind \"pod\" (expected deployment, statefulset or replicaset)"),
+            ("fibonacci", None, "expected KIND/NAME"),
+            ("deployment/x", Some("a.b"), "invalid namespace \"a.b\": not a valid Kubernetes namespace (DNS-1123 label"),
+            ("deployment/x", Some("--all-namespaces"), "invalid namespace"),
+            ("deployment/x", Some(""), "invalid namespace"),
+        ];
+        for (target, ns, want) in cases {
+            let e = Workload::parse(target, ns).unwrap_err().to_string();
+            assert!(e.contains(want), "{target} {ns:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!(is_dns1123_label(&"a".repeat(63)));
+        assert!(!is_dns1123_label(&"a".repeat(64)));
+        assert!(is_dns1123_subdomain(&format!("{}.{}", "a".repeat(100), "b".repeat(100))));
+        assert!(!is_dns1123_subdomain(&"a.".repeat(127)));
+    }
+
+    #[test]
+    fn replicas_from_kubectl_json() {
+        assert_eq!(parse_replicas(Kind::Deployment, &fixture("deployment.json")), Ok(3));
+        assert_eq!(parse_replicas(Kind::Deployment, &fixture("deployment-no-replicas.json")), Ok(1));
+        assert_eq!(parse_replicas(Kind::StatefulSet, &fixture("statefulset.json")), Ok(2));
+        assert_eq!(parse_replicas(Kind::ReplicaSet, &fixture("replicaset.json")), Ok(4));
+    }
+
+    #[test]
+    fn output_that_is_not_the_kind_is_an_error() {
+        let e = parse_replicas(Kind::Deployment, b"No resources found\n").unwrap_err();
+        assert_eq!(e, "output is not JSON (expected value at line 1 column 1): \"No resources found\"");
+        let e = parse_replicas(Kind::StatefulSet, &fixture("deployment.json")).unwrap_err();
+        assert_eq!(e, "output is a \"Deployment\", expected a StatefulSet");
+        let e = parse_replicas(Kind::Deployment, b"{}").unwrap_err();
+        assert_eq!(e, "output has no \"kind\", expected a Deployment");
+        let e = parse_replicas(Kind::Deployment, br#"{"kind":"Deployment","spec":{"replicas":"three"}}"#).unwrap_err();
+        assert!(e.starts_with("output is not a valid Deployment (invalid type: string"), "{e}");
+        assert_eq!(parse_replicas(Kind::Deployment, b"  \n").unwrap_err(), "output is empty, expected JSON");
+        let e = parse_replicas(Kind::Deployment, br#"{"kind":"Deployment","apiVersion":"apps/v1","spec":{"replicas":-2}}"#).unwrap_err();
+        assert_eq!(e, "spec.replicas is negative: -2");
+    }
+
+    #[test]
+    fn precondition_failures_are_recognised() {
+        assert_eq!(precondition_failure("error: Expected replicas to be 2, was 5"), Some(Some(5)));
+        assert_eq!(
+            precondition_failure("Error from server (Conflict): Operation cannot be fulfilled on deployments.apps \"x\": the object has been modified; please apply your changes to the latest version and try again"),
+            Some(None)
+        );
+        assert_eq!(precondition_failure("error: the server doesn't have a resource type \"deployment\""), None);
+    }
+}

@@ -1,0 +1,62 @@
+//! Scale targets: where the current replica count comes from and where a
+//! decision goes. One trait, because there are two implementations: kubectl
+//! against a cluster (here) and the local process pool (issue 5).
+//!
+//! ```text
+//!   run_loop ──replicas()──► ScaleTarget ──► kubectl get ... -o json
+//!            ──scale(seen, n)──►         ──► kubectl scale --current-replicas=seen --replicas=n
+//! ```
+//!
+//! A target never overwrites a change made by someone else: `scale` gets the
+//! count the caller saw, and answers [`DriverError::Changed`] when the target
+//! no longer has it.
+
+pub mod kubectl;
+
+use crate::process::ProcessError;
+
+/// Something with a replica count that can be read and changed.
+pub trait ScaleTarget {
+    /// How the target is named in logs: `deployment/fibonacci -n default`.
+    fn describe(&self) -> String;
+    /// The current replica count.
+    fn replicas(&mut self) -> Result<u32, DriverError>;
+    /// Changes the count from `from` (what the caller saw) to `to`. When the
+    /// target is no longer at `from`, nothing is changed and the answer is
+    /// [`DriverError::Changed`].
+    fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The target's count changed since it was read: someone else scaled.
+    #[error("{target}: replicas changed outside lpa since they were read (expected {expected}{}); not overwritten", seen.map(|s| format!(", now {s}")).unwrap_or_default())]
+    Changed {
+        target: String,
+        expected: u32,
+        seen: Option<u32>,
+    },
+    /// The tool could not be started or timed out.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// The tool ran and failed; `stderr` is its own explanation.
+    #[error("{command}: exit {code}: {stderr}")]
+    Failed {
+        command: String,
+        code: String,
+        stderr: String,
+    },
+    /// The tool's output is not what was asked for.
+    #[error("{command}: {message}")]
+    Output { command: String, message: String },
+    /// The target cannot be addressed as given; caught before anything runs.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DriverError {
+    /// Whether this is an outside change rather than a failure.
+    pub fn is_changed(&self) -> bool {
+        matches!(self, DriverError::Changed { .. })
+    }
+}
