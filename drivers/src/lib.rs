@@ -11,6 +11,7 @@
 //! ```
 
 pub mod decision_log;
+pub mod locust;
 pub mod process;
 pub mod run_loop;
 pub mod scale;
