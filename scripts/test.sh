@@ -9,5 +9,6 @@ scripts/setup-tools.sh
 export LPA_TOOLS_BIN="$PWD/.tools/venv/bin"
 
 cargo fmt --all -- --check
+scripts/check-deploy.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
