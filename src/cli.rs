@@ -25,6 +25,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Validate the evaluation config and print the effective policy with defaults filled in.
     Check(CheckArgs),
+    /// Simulate a policy against a modelled service, replay a decision log under another policy, or sweep policy parameters.
+    #[command(after_help = "Examples:\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --plot step.png\n  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml")]
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -72,4 +75,48 @@ pub struct CheckArgs {
     /// Print the effective policy as JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// The scenario: service model, load profile, initial replicas (YAML).
+    #[arg(long, value_name = "FILE", required_unless_present = "replay")]
+    pub scenario: Option<PathBuf>,
+    /// Re-decide the observations of a decision log (`lpa run`'s JSON lines) under the policy.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "sweep"])]
+    pub replay: Option<PathBuf>,
+    /// Run a grid of policy parameters over the scenario and print the Pareto front.
+    #[arg(long, value_name = "FILE", requires = "scenario")]
+    pub sweep: Option<PathBuf>,
+    /// Overrides the scenario's number of cycles.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cycles: Option<u32>,
+    /// Overrides the scenario's seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Write the trace (or the replay, or every sweep point) as JSON or CSV, by extension.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Draw replicas, latency against target and load over time, as SVG or PNG by extension.
+    #[arg(long, value_name = "FILE", conflicts_with = "sweep")]
+    pub plot: Option<PathBuf>,
+    /// What to do with a corrupt line of the replayed log.
+    #[arg(long, value_enum, default_value_t = BadLine::Stop, requires = "replay")]
+    pub on_bad_line: BadLine,
+    /// Print only the scores, not the per-cycle table.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Threads for a sweep (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BadLine {
+    /// Report the line and stop (exit 1, nothing on stdout).
+    Stop,
+    /// Report the line on stderr and go on.
+    Skip,
 }

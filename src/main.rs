@@ -11,6 +11,7 @@ use clap::Parser;
 
 mod cli;
 mod cmd;
+mod plot;
 mod settings;
 
 fn main() -> ExitCode {

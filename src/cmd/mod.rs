@@ -7,10 +7,12 @@ use crate::settings::Result;
 
 mod check;
 mod evaluate;
+mod simulate;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Check(args) => check::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }
