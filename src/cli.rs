@@ -28,6 +28,19 @@ pub enum Command {
     /// Simulate a policy against a modelled service, replay a decision log under another policy, or sweep policy parameters.
     #[command(after_help = "Examples:\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --plot step.png\n  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml")]
     Simulate(SimulateArgs),
+    /// Run a load test and print a Locust-like table (or the metric JSON with --json).
+    #[command(
+        after_help = "Examples:\n  lpa loadtest --host http://127.0.0.1:5000 --request '/fibonacci?n=10' --users 10 --run-time 5s\n  lpa loadtest --evaluation-config evaluation_config.yaml --host http://fibonacci:5000 --json"
+    )]
+    Loadtest(LoadtestArgs),
+    /// CPA metric hook: reads CPA's JSON on stdin, load-tests locustHost, prints the metric JSON.
+    #[command(
+        after_help = "Example (as CPA runs it):\n  echo '{\"resource\":{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"fibonacci\"},\"spec\":{\"replicas\":2}},\"runType\":\"scaler\"}' \\\n    | locustHost=http://fibonacci:5000 lpa metric --evaluation-config evaluation_config.yaml"
+    )]
+    Metric(MetricArgs),
+    /// A small HTTP test service (/delay, /fibonacci, /status, /hang, /healthz) for tests, benchmarks and the demo.
+    #[command(hide = true)]
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -119,4 +132,113 @@ pub enum BadLine {
     Stop,
     /// Report the line on stderr and go on.
     Skip,
+}
+
+/// The load test's settings, with the original autoscaler's env names.
+/// Flags > env > the config's `load:` section > defaults. Values stay text
+/// here: `lpa_drivers::load::LoadPlan::from_policy` validates them, so a bad
+/// value is one error line naming the flag and the env var.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LoadArgs {
+    /// The service's base URL, such as http://fibonacci:5000.
+    #[arg(long, env = "locustHost", value_name = "URL")]
+    pub host: Option<String>,
+    /// Concurrent users [default: load.users, else 10].
+    #[arg(
+        long,
+        env = "locustUsers",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub users: Option<String>,
+    /// Users started per second [default: load.spawnRate, else 10]. Env
+    /// locustHatchRate, or locustSpawnRate.
+    #[arg(
+        long,
+        env = "locustHatchRate",
+        value_name = "R",
+        allow_hyphen_values = true
+    )]
+    pub spawn_rate: Option<String>,
+    /// How long the test runs, ramp-up included: seconds, or 5s, 1m
+    /// [default: load.runTime, else 5s].
+    #[arg(
+        long,
+        env = "locustRunTime",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub run_time: Option<String>,
+    /// Open model: total requests per second on a fixed schedule, latency
+    /// measured from each send's scheduled time; --users caps concurrency.
+    #[arg(long, value_name = "RPS", allow_hyphen_values = true)]
+    pub arrival_rate: Option<String>,
+}
+
+impl LoadArgs {
+    /// The overrides for `LoadPlan::from_policy`.
+    pub fn overrides(&self) -> lpa_drivers::load::LoadOverrides {
+        // clap reads one env var per flag; the newer Locust name is the fallback.
+        let spawn_rate = self.spawn_rate.clone().or_else(|| {
+            std::env::var("locustSpawnRate")
+                .ok()
+                .filter(|v| !v.is_empty())
+        });
+        lpa_drivers::load::LoadOverrides {
+            host: self.host.clone(),
+            users: self.users.clone(),
+            spawn_rate,
+            run_time: self.run_time.clone(),
+            arrival_rate: self.arrival_rate.clone(),
+            requests: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LoadtestArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// The evaluation config: its `load:` section and targets say what to send.
+    #[arg(
+        long = "evaluation-config",
+        env = "evaluationConfigFilePath",
+        value_name = "FILE"
+    )]
+    pub evaluation_config: Option<PathBuf>,
+    /// A request to send, "/path" or "METHOD /path"; repeatable; replaces
+    /// the config's requests [default without a config: GET /].
+    #[arg(long = "request", value_name = "REQUEST")]
+    pub requests: Vec<String>,
+    /// Print the metric JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one. Prints "listening on ADDR".
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: String,
+    /// Answer one request at a time, like a single-threaded replica.
+    #[arg(long)]
+    pub serial: bool,
+    /// Time every request costs (slept; with --serial, while holding the
+    /// one-at-a-time lock, so the server does at most 1/cost requests/s).
+    #[arg(long, default_value = "0ms", value_name = "DURATION")]
+    pub cost: String,
+    /// The longest /hang holds a connection.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub hang_max: String,
+    /// Connections beyond this are closed at once.
+    #[arg(long, default_value_t = 2048, value_name = "N")]
+    pub max_connections: usize,
 }

@@ -11,8 +11,10 @@
 //! ```
 
 pub mod decision_log;
+pub mod load;
 pub mod locust;
 pub mod process;
 pub mod run_loop;
 pub mod scale;
+pub mod serve;
 pub mod state_file;

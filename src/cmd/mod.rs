@@ -7,12 +7,18 @@ use crate::settings::Result;
 
 mod check;
 mod evaluate;
+mod loadtest;
+mod metric;
+mod serve;
 mod simulate;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Check(args) => check::run(args),
+        Command::Loadtest(args) => loadtest::run(args),
+        Command::Metric(args) => metric::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Simulate(args) => simulate::run(args),
     }
 }

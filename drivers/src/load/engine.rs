@@ -1,0 +1,476 @@
+//! The run: a coordinator thread starting users at the spawn rate, users
+//! looping until the deadline, and the collection at deadline + grace.
+//!
+//! Each user owns a [`Slot`] behind its own mutex: its recordings and the
+//! request it has in flight. Only that user and, at the end, the
+//! coordinator touch it, so the lock is uncontended; and because the data
+//! lives in the slot and not on the user's stack, a user stuck in a hung
+//! request can be given up without losing what it measured.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lpa_core::config::{request_key, WaitTime};
+use lpa_core::duration::format_duration;
+use lpa_core::stats::Recording;
+use lpa_core::wire::FailureStats;
+
+use super::http::{self, Prepared, Sent};
+use super::{LoadError, LoadOutcome, LoadPlan, Progress, RunInfo, LATE_AFTER};
+
+/// Users need little stack: blocking I/O and small buffers. 256 KiB keeps
+/// a thousand users' address space small; only touched pages count in RSS.
+const USER_STACK: usize = 256 * 1024;
+
+/// How often the progress callback runs.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+#[derive(Default)]
+struct Slot {
+    /// One per request of the plan, by index.
+    recordings: Vec<Recording>,
+    /// (request index, error) -> count.
+    errors: BTreeMap<(usize, String), u64>,
+    /// Since when (the intended time in the open model) and which request.
+    in_flight: Option<(Instant, usize)>,
+    /// Requests that reached the server (answered, or failed after connecting).
+    reached: u64,
+    late: u64,
+    /// Set by the coordinator when it collects: a user answered after that
+    /// records nothing more.
+    closed: bool,
+}
+
+impl Slot {
+    fn record(&mut self, index: usize, elapsed: Duration, sent: Sent) {
+        let ok = sent == Sent::Ok;
+        self.recordings[index].record(elapsed, ok);
+        match sent {
+            Sent::Ok => self.reached += 1,
+            Sent::Failed(e) => {
+                self.reached += 1;
+                *self.errors.entry((index, e)).or_default() += 1;
+            }
+            Sent::NotConnected(e) => *self.errors.entry((index, e)).or_default() += 1,
+        }
+    }
+}
+
+struct Shared {
+    slots: Vec<Mutex<Slot>>,
+    prepared: Vec<Prepared>,
+    /// Cumulative weights for the weighted pick.
+    cumulative: Vec<u64>,
+    start: Instant,
+    deadline: Instant,
+    /// Open model: the next schedule slot to take.
+    next_send: AtomicU64,
+}
+
+fn lock(m: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+    // A user that panicked leaves valid data: recordings are appended whole.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the plan. Returns by run time + grace (plus the time to merge) even
+/// when the service hangs. `progress` is called about every 250 ms.
+pub fn run(
+    plan: &LoadPlan,
+    progress: Option<&dyn Fn(&Progress)>,
+) -> Result<LoadOutcome, LoadError> {
+    let prepared = plan
+        .requests
+        .iter()
+        .map(|r| http::prepare(plan, r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| LoadError::Invalid {
+            field: "load.requests",
+            value: e,
+            expected: "requests that form a valid HTTP request with the host",
+        })?;
+    if prepared.is_empty() {
+        return Err(LoadError::Invalid {
+            field: "load.requests",
+            value: "[]".into(),
+            expected: "at least one request (or a target)",
+        });
+    }
+    http::preflight(plan)?;
+
+    let mut cumulative = Vec::with_capacity(plan.requests.len());
+    let mut total = 0u64;
+    for r in &plan.requests {
+        total += u64::from(r.weight.max(1));
+        cumulative.push(total);
+    }
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        slots: (0..plan.users)
+            .map(|_| {
+                Mutex::new(Slot {
+                    recordings: vec![Recording::default(); plan.requests.len()],
+                    ..Slot::default()
+                })
+            })
+            .collect(),
+        prepared,
+        cumulative,
+        start,
+        deadline: start + plan.run_time,
+        next_send: AtomicU64::new(0),
+    });
+
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let report = |started: u32| {
+        if let Some(f) = progress {
+            let (mut requests, mut failures) = (0, 0);
+            for s in &shared.slots[..started as usize] {
+                let s = lock(s);
+                requests += s
+                    .recordings
+                    .iter()
+                    .map(|r| r.latencies_ns.len() as u64)
+                    .sum::<u64>();
+                failures += s.recordings.iter().map(|r| r.failures).sum::<u64>();
+            }
+            f(&Progress {
+                elapsed: start.elapsed(),
+                run_time: plan.run_time,
+                users_started: started,
+                users: plan.users,
+                requests,
+                failures,
+            });
+        }
+    };
+
+    // 1. Start the users: all at once in the open model (the arrival rate
+    //    paces it), else one every 1/spawn_rate s from the start.
+    let open = plan.arrival_rate.is_some();
+    let mut started = 0u32;
+    let mut ramp_up = Duration::ZERO;
+    let mut last_progress = Instant::now();
+    for i in 0..plan.users {
+        let at = if open {
+            start
+        } else {
+            start + Duration::from_secs_f64(f64::from(i) / plan.spawn_rate)
+        };
+        if at >= shared.deadline {
+            break;
+        }
+        loop {
+            let now = Instant::now();
+            if now >= at {
+                break;
+            }
+            thread::sleep((at - now).min(PROGRESS_EVERY));
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                report(started);
+                last_progress = Instant::now();
+            }
+        }
+        let shared_c = Arc::clone(&shared);
+        let plan_c = plan.clone();
+        let done = done_tx.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("lpa-user-{i}"))
+            .stack_size(USER_STACK)
+            .spawn(move || {
+                let _done = DoneSignal(done);
+                if plan_c.arrival_rate.is_some() {
+                    open_user(&plan_c, &shared_c, i);
+                } else {
+                    closed_user(&plan_c, &shared_c, i);
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                started += 1;
+                ramp_up = start.elapsed();
+            }
+            // Users already running stop at the deadline by themselves.
+            Err(e) => return Err(LoadError::Spawn(e)),
+        }
+    }
+    drop(done_tx);
+
+    // 2. Wait for the users to finish, at most until deadline + grace.
+    let give_up = shared.deadline + plan.grace;
+    let mut finished = 0u32;
+    while finished < started {
+        let now = Instant::now();
+        if now >= give_up {
+            break;
+        }
+        match done_rx.recv_timeout((give_up - now).min(PROGRESS_EVERY)) {
+            Ok(()) => finished += 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            report(started);
+            last_progress = Instant::now();
+        }
+    }
+    let end = Instant::now();
+
+    // 3. Collect every slot; a request still in flight becomes a failure
+    //    with its elapsed time, and its user is left behind.
+    let mut merged: Vec<Recording> = vec![Recording::default(); plan.requests.len()];
+    let mut errors: BTreeMap<(usize, String), u64> = BTreeMap::new();
+    let (mut reached, mut late, mut unfinished) = (0u64, 0u64, 0u64);
+    for slot in &shared.slots[..started as usize] {
+        let mut s = lock(slot);
+        s.closed = true;
+        if let Some((since, index)) = s.in_flight.take() {
+            unfinished += 1;
+            let elapsed = end.saturating_duration_since(since);
+            s.record(
+                index,
+                elapsed,
+                Sent::Failed("no response within run time + grace".into()),
+            );
+        }
+        reached += s.reached;
+        late += s.late;
+        for (i, r) in std::mem::take(&mut s.recordings).into_iter().enumerate() {
+            merged[i].merge(r);
+        }
+        for (k, n) in std::mem::take(&mut s.errors) {
+            *errors.entry(k).or_default() += n;
+        }
+    }
+    let elapsed = end.duration_since(start);
+
+    // 4. Summarise per request key (two requests may share one) and overall.
+    let mut by_key: BTreeMap<String, (usize, Recording)> = BTreeMap::new();
+    let mut all = Recording::default();
+    for (i, rec) in merged.into_iter().enumerate() {
+        all.merge(rec.clone());
+        let key = plan.requests[i].key();
+        by_key
+            .entry(key)
+            .or_insert_with(|| (i, Recording::default()))
+            .1
+            .merge(rec);
+    }
+    let attempts = all.latencies_ns.len() as u64;
+    let num_failures = all.failures;
+    if attempts > 0 && reached == 0 {
+        let errors = errors
+            .iter()
+            .map(|((_, e), n)| format!("{e}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(LoadError::NothingReached {
+            url: plan.host.clone(),
+            attempts,
+            errors,
+        });
+    }
+    let mut requests = BTreeMap::new();
+    for (key, (i, rec)) in by_key {
+        let r = &plan.requests[i];
+        requests.insert(
+            key,
+            rec.summarize(&r.method, &r.name, elapsed, &plan.percentiles),
+        );
+    }
+    let mut failures = BTreeMap::new();
+    for ((i, error), n) in errors {
+        let r = &plan.requests[i];
+        let entry = failures
+            .entry(format!("{}: {error}", request_key(&r.method, &r.name)))
+            .or_insert_with(|| FailureStats {
+                method: r.method.clone(),
+                name: r.name.clone(),
+                error: error.clone(),
+                occurrences: 0,
+            });
+        entry.occurrences += n;
+    }
+    let dropped = plan.arrival_rate.map(|rate| {
+        let scheduled = (plan.run_time.as_secs_f64() * rate).ceil() as u64;
+        scheduled.saturating_sub(attempts)
+    });
+    let run = RunInfo {
+        driver: "native",
+        model: if open { "open" } else { "closed" },
+        host: plan.host.clone(),
+        users: plan.users,
+        users_started: started,
+        spawn_rate: plan.spawn_rate,
+        ramp_up_secs: ramp_up.as_secs_f64(),
+        run_time: format_duration(plan.run_time),
+        grace: format_duration(plan.grace),
+        timeout: format_duration(plan.timeout),
+        wait_time: plan.wait_time.to_string(),
+        elapsed_secs: elapsed.as_secs_f64(),
+        unfinished,
+        arrival_rate: plan.arrival_rate,
+        late: open.then_some(late),
+        dropped,
+        aggregate: all.summarize("", "Aggregated", elapsed, &plan.percentiles),
+    };
+    Ok(LoadOutcome {
+        requests,
+        failures,
+        num_requests: attempts,
+        num_failures,
+        run,
+    })
+}
+
+/// Tells the coordinator a user ended, even by a panic.
+struct DoneSignal(mpsc::Sender<()>);
+
+impl Drop for DoneSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// xorshift64*: enough to spread request choices and waits; seeded so a
+/// run's request mix is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, user: u32) -> Rng {
+        let s = seed ^ (u64::from(user) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Rng(if s == 0 { 1 } else { s })
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn pick(shared: &Shared, rng: &mut Rng) -> usize {
+    let total = *shared.cumulative.last().unwrap_or(&1);
+    if shared.cumulative.len() == 1 {
+        return 0;
+    }
+    let x = rng.next() % total;
+    shared.cumulative.partition_point(|&c| c <= x)
+}
+
+/// Sleeps until `until` or the deadline, whichever is first.
+fn sleep_until(until: Instant, deadline: Instant) {
+    let until = until.min(deadline);
+    let now = Instant::now();
+    if until > now {
+        thread::sleep(until - now);
+    }
+}
+
+/// Locust's closed model: send, wait, repeat until the deadline.
+fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
+    let agent = http::agent(plan);
+    let mut rng = Rng::new(plan.seed, user);
+    let slot = &shared.slots[user as usize];
+    loop {
+        let began = Instant::now();
+        if began >= shared.deadline {
+            return;
+        }
+        let index = pick(shared, &mut rng);
+        lock(slot).in_flight = Some((began, index));
+        let sent = http::send(&agent, &shared.prepared[index], plan.fail_status);
+        let elapsed = began.elapsed();
+        {
+            let mut s = lock(slot);
+            if s.closed {
+                return;
+            }
+            s.in_flight = None;
+            s.record(index, elapsed, sent);
+        }
+        let wake = match plan.wait_time {
+            WaitTime::None => continue,
+            WaitTime::Constant(d) => Instant::now() + d,
+            WaitTime::Between(a, b) => Instant::now() + a + (b - a).mul_f64(rng.unit()),
+            // At most n tasks per second: the wait fills the task up to 1/n s.
+            WaitTime::ConstantThroughput(n) => began + Duration::from_secs_f64(1.0 / n),
+        };
+        sleep_until(wake, shared.deadline);
+    }
+}
+
+/// The open model: take the next slot of a constant schedule, send at its
+/// time, and measure from that intended time, so a slow service that makes
+/// sends late shows in the latency (no coordinated omission).
+fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
+    let rate = plan.arrival_rate.unwrap_or(1.0);
+    let agent = http::agent(plan);
+    let mut rng = Rng::new(plan.seed, user);
+    let slot = &shared.slots[user as usize];
+    loop {
+        let k = shared.next_send.fetch_add(1, Ordering::Relaxed);
+        let intended = shared.start + Duration::from_secs_f64(k as f64 / rate);
+        if intended >= shared.deadline {
+            return;
+        }
+        let now = Instant::now();
+        let is_late = now > intended + LATE_AFTER;
+        sleep_until(intended, shared.deadline);
+        let index = pick(shared, &mut rng);
+        lock(slot).in_flight = Some((intended, index));
+        let sent = http::send(&agent, &shared.prepared[index], plan.fail_status);
+        let elapsed = intended.elapsed();
+        let mut s = lock(slot);
+        if s.closed {
+            return;
+        }
+        s.in_flight = None;
+        s.late += u64::from(is_late);
+        s.record(index, elapsed, sent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_pick_follows_weights() {
+        let shared = Shared {
+            slots: Vec::new(),
+            prepared: Vec::new(),
+            cumulative: vec![3, 4],
+            start: Instant::now(),
+            deadline: Instant::now(),
+            next_send: AtomicU64::new(0),
+        };
+        let mut rng = Rng::new(7, 0);
+        let mut counts = [0u32; 2];
+        for _ in 0..40_000 {
+            counts[pick(&shared, &mut rng)] += 1;
+        }
+        let share = f64::from(counts[0]) / 40_000.0;
+        assert!((share - 0.75).abs() < 0.02, "{counts:?}");
+    }
+
+    #[test]
+    fn rng_unit_is_in_range() {
+        let mut rng = Rng::new(0, 0);
+        for _ in 0..10_000 {
+            let u = rng.unit();
+            assert!((0.0..1.0).contains(&u));
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! One user's HTTP: its ureq Agent, prepared requests, and how an outcome
+//! is classified into a failure kind.
+
+use std::io::{self, Read};
+use std::time::Duration;
+
+use lpa_core::config::RequestSpec;
+use ureq::http::{self, HeaderName, HeaderValue, Method, Uri};
+use ureq::{Agent, Timeout};
+
+use super::{LoadPlan, MAX_BODY};
+
+/// A request ready to send many times: parsed once, cloned per send.
+#[derive(Debug, Clone)]
+pub(super) struct Prepared {
+    method: Method,
+    uri: Uri,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Vec<u8>,
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Sent {
+    Ok,
+    /// The server answered (or the exchange failed after connecting).
+    Failed(String),
+    /// The request never reached the server.
+    NotConnected(String),
+}
+
+pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, String> {
+    let url = plan.url(r);
+    let method = Method::from_bytes(r.method.as_bytes())
+        .map_err(|_| format!("invalid method {:?}", r.method))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+    let mut headers = Vec::with_capacity(r.headers.len());
+    for (k, v) in &r.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| format!("invalid header name {k:?}"))?;
+        let value =
+            HeaderValue::from_str(v).map_err(|_| format!("invalid value of header {k}: {v:?}"))?;
+        headers.push((name, value));
+    }
+    Ok(Prepared {
+        method,
+        uri,
+        headers,
+        body: r.body.clone().unwrap_or_default().into_bytes(),
+    })
+}
+
+/// A user's agent: one keep-alive connection, each stage bounded by the
+/// plan's timeout. Not `timeout_global`: ureq runs that on an extra thread
+/// per request. Small buffers keep a thousand users in little memory.
+pub(super) fn agent(plan: &LoadPlan) -> Agent {
+    let t = Some(plan.timeout);
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(t)
+        .timeout_send_request(t)
+        .timeout_send_body(t)
+        .timeout_recv_response(t)
+        .timeout_recv_body(t)
+        // The service is measured directly, as Locust's FastHttpUser does.
+        .proxy(None)
+        .max_redirects(0)
+        .max_idle_connections(1)
+        .max_idle_connections_per_host(1)
+        .input_buffer_size(16 * 1024)
+        .output_buffer_size(16 * 1024)
+        .user_agent("lpa")
+        .build()
+        .into()
+}
+
+/// Sends one request and reads the whole body; a status at or above
+/// `fail_status` is a failure `"HTTP 503"`.
+pub(super) fn send(agent: &Agent, p: &Prepared, fail_status: u16) -> Sent {
+    let mut builder = http::Request::builder()
+        .method(p.method.clone())
+        .uri(p.uri.clone());
+    for (k, v) in &p.headers {
+        builder = builder.header(k, v);
+    }
+    let request = match builder.body(p.body.as_slice()) {
+        Ok(r) => r,
+        Err(e) => return Sent::NotConnected(format!("invalid request: {e}")),
+    };
+    let mut response = match agent.run(request) {
+        Ok(r) => r,
+        Err(e) => return classify(&e),
+    };
+    let status = response.status().as_u16();
+    let mut reader = response.body_mut().as_reader().take(MAX_BODY + 1);
+    match io::copy(&mut reader, &mut io::sink()) {
+        Ok(n) if n > MAX_BODY => return Sent::Failed("response body over 10 MiB".into()),
+        Ok(_) => {}
+        Err(e) => return classify_io(&e),
+    }
+    if status >= fail_status {
+        Sent::Failed(format!("HTTP {status}"))
+    } else {
+        Sent::Ok
+    }
+}
+
+pub(super) fn classify(e: &ureq::Error) -> Sent {
+    match e {
+        ureq::Error::Timeout(Timeout::Connect | Timeout::Resolve) => {
+            Sent::NotConnected("timeout connecting".into())
+        }
+        ureq::Error::Timeout(_) => Sent::Failed("timeout".into()),
+        ureq::Error::HostNotFound => Sent::NotConnected("unknown host".into()),
+        ureq::Error::ConnectionFailed => Sent::NotConnected("connection failed".into()),
+        ureq::Error::Io(io) => classify_io(io),
+        other => Sent::Failed(other.to_string().to_lowercase()),
+    }
+}
+
+fn classify_io(e: &io::Error) -> Sent {
+    if let Some(inner) = e.get_ref().and_then(|r| r.downcast_ref::<ureq::Error>()) {
+        return classify(inner);
+    }
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Sent::NotConnected("connection refused".into()),
+        io::ErrorKind::ConnectionReset => Sent::Failed("connection reset".into()),
+        io::ErrorKind::ConnectionAborted => Sent::Failed("connection aborted".into()),
+        io::ErrorKind::UnexpectedEof => Sent::Failed("connection closed early".into()),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Sent::Failed("timeout".into()),
+        io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::HostUnreachable => Sent::NotConnected(e.kind().to_string().to_lowercase()),
+        _ => Sent::Failed(e.to_string().to_lowercase()),
+    }
+}
+
+/// Resolves the host and opens one connection before the users start, so
+/// an unknown name or a refused port is one clear error at once rather
+/// than a run of failures.
+pub(super) fn preflight(plan: &LoadPlan) -> Result<(), super::LoadError> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let url = super::parse_host(&plan.host)?;
+    let name = url
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let addrs: Vec<_> = match (name.as_str(), url.port).to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            return Err(super::LoadError::UnknownHost {
+                host: name,
+                url: plan.host.clone(),
+                message: e.to_string(),
+            })
+        }
+    };
+    let connect_timeout = plan.timeout.min(Duration::from_secs(5));
+    let mut last = String::from("no address");
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, connect_timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{addr}: {}", e.to_string().to_lowercase()),
+        }
+    }
+    Err(super::LoadError::Unreachable {
+        url: plan.host.clone(),
+        message: last,
+    })
+}

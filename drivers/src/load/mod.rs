@@ -1,0 +1,601 @@
+//! The native load generator: Locust's user model on plain threads.
+//!
+//! A [`LoadPlan`] says what to send (weighted requests), how hard (users,
+//! spawn rate, wait time or an open-model arrival rate) and for how long;
+//! [`run`] sends it and returns a [`LoadOutcome`], which becomes the metric
+//! JSON ([`MetricReport`]) in one call. What it does not do: decide anything
+//! (that is `lpa_core::decide`) or talk to Kubernetes.
+//!
+//! ```text
+//!  coordinator ── starts user i at i / spawn_rate ──► user thread (own ureq Agent, keep-alive)
+//!       │                                                 loop until the deadline:
+//!       │                                                   pick a request by weight, send it,
+//!       │                                                   read the whole body, record, wait
+//!       │ at deadline + grace: take every user's slot (recordings, request in flight)
+//!       ▼
+//!  merge per request key ──► lpa_core::stats::Recording::summarize ──► LoadOutcome ──► MetricReport
+//! ```
+//!
+//! Run time counts from the start, ramp-up included (as Locust's `-t`).
+//! A request still unanswered at deadline + grace is recorded as a failure
+//! with its elapsed time so far, and its thread is left behind (it ends by
+//! itself at its own timeout): a hung service reads as slow, never as "no
+//! data", and [`run`] returns by run time + grace whatever the service does.
+//!
+//! ```
+//! use lpa_drivers::load::{LoadOverrides, LoadPlan};
+//! let policy = lpa_core::parse_policy("eval.yaml",
+//!     "targets: [{method: GET, endpoint: /fibonacci?n=10, type: p95, target: 7}]").unwrap().policy;
+//! let plan = LoadPlan::from_policy(&policy, &LoadOverrides {
+//!     host: Some("http://127.0.0.1:5000".into()),
+//!     run_time: Some("2s".into()),
+//!     ..LoadOverrides::default()
+//! }).unwrap();
+//! assert_eq!((plan.users, plan.spawn_rate), (10, 10.0));
+//! assert_eq!(plan.requests[0].key(), "GET_/fibonacci?n=10");
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lpa_core::config::{Percent, RequestSpec, TargetKind, WaitTime};
+use lpa_core::duration::parse_duration;
+use lpa_core::stats::RequestStats;
+use lpa_core::wire::{FailureStats, MetricReport};
+use lpa_core::Policy;
+use serde::Serialize;
+
+mod engine;
+mod http;
+
+pub use engine::run;
+
+/// The seed guide's defaults (its Dockerfile: `locustUsers=10
+/// locustHatchRate=10 locustRunTime=5`).
+pub const DEFAULT_USERS: u32 = 10;
+pub const DEFAULT_SPAWN_RATE: f64 = 10.0;
+pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(5);
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(1);
+
+/// A response body larger than this is read and discarded up to the cap,
+/// then the request counts as a failure ("response body over 10 MiB"): a
+/// load test must not buffer, or wait on, an unbounded download.
+pub const MAX_BODY: u64 = 10 << 20;
+
+/// A sent request is "late" in the open model when it leaves this much
+/// after its scheduled time.
+pub const LATE_AFTER: Duration = Duration::from_millis(1);
+
+/// Settings given as flags or env vars, still as text: they override the
+/// config's `load:` section, which overrides the defaults. Validated by
+/// [`LoadPlan::from_policy`] so every error names the flag and env var.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadOverrides {
+    pub host: Option<String>,
+    pub users: Option<String>,
+    pub spawn_rate: Option<String>,
+    pub run_time: Option<String>,
+    pub arrival_rate: Option<String>,
+    /// `"GET /path"` or `"/path"` (GET): replaces the config's requests.
+    pub requests: Vec<String>,
+}
+
+/// A validated load test: everything [`run`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    /// `scheme://host[:port]` plus an optional path prefix, without a
+    /// trailing slash; request paths are appended.
+    pub host: String,
+    pub users: u32,
+    pub spawn_rate: f64,
+    pub run_time: Duration,
+    pub wait_time: WaitTime,
+    /// Open model: total requests per second; `users` caps the concurrency.
+    pub arrival_rate: Option<f64>,
+    /// Each stage's timeout (connect, send, wait for the response, body).
+    pub timeout: Duration,
+    pub grace: Duration,
+    pub fail_status: u16,
+    pub requests: Vec<RequestSpec>,
+    /// Percentiles the targets ask for beyond the standard set.
+    pub percentiles: Vec<Percent>,
+    /// Seeds each user's request choice and `between` waits.
+    pub seed: u64,
+}
+
+/// Why a load test could not run, or reached nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{field}: invalid value {value:?} (expected {expected})")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("no host to load-test: set locustHost or --host (for example http://fibonacci:5000)")]
+    NoHost,
+    #[error("unknown host name {host:?} in {url} ({message})")]
+    UnknownHost {
+        host: String,
+        url: String,
+        message: String,
+    },
+    #[error("cannot connect to {url} ({message})")]
+    Unreachable { url: String, message: String },
+    #[error("no request reached {url}: all {attempts} failed ({errors})")]
+    NothingReached {
+        url: String,
+        attempts: u64,
+        errors: String,
+    },
+    #[error("cannot start a user thread: {0}")]
+    Spawn(std::io::Error),
+}
+
+const HOST_FIELD: &str = "host (--host or locustHost)";
+const HOST_EXPECTED: &str = "an http:// or https:// URL such as http://fibonacci:5000";
+
+impl LoadPlan {
+    /// Builds the plan from the policy (its `load:` section and targets) and
+    /// the flag/env overrides. Flags and env win over the config, the
+    /// config over the defaults.
+    pub fn from_policy(policy: &Policy, overrides: &LoadOverrides) -> Result<LoadPlan, LoadError> {
+        let spec = policy.load.clone().unwrap_or_default();
+        let host = match overrides.host.as_deref().map(str::trim) {
+            None | Some("") => return Err(LoadError::NoHost),
+            Some(h) => parse_host(h)?.base,
+        };
+        let users = match &overrides.users {
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| {
+                    invalid(
+                        "users (--users or locustUsers)",
+                        text,
+                        "a whole number >= 1",
+                    )
+                })?,
+            None => spec.users.unwrap_or(DEFAULT_USERS),
+        };
+        let spawn_rate = match &overrides.spawn_rate {
+            Some(text) => positive(
+                text,
+                "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate)",
+                "users per second > 0",
+            )?,
+            None => spec.spawn_rate.unwrap_or(DEFAULT_SPAWN_RATE),
+        };
+        let run_time = match &overrides.run_time {
+            Some(text) => parse_duration(text)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    invalid(
+                        "run time (--run-time or locustRunTime)",
+                        text,
+                        "a duration > 0 such as 5, 5s or 1m",
+                    )
+                })?,
+            None => spec.run_time.unwrap_or(DEFAULT_RUN_TIME),
+        };
+        let arrival_rate = match &overrides.arrival_rate {
+            Some(text) => Some(positive(
+                text,
+                "arrival rate (--arrival-rate)",
+                "requests per second > 0",
+            )?),
+            None => spec.arrival_rate,
+        };
+        let grace = spec.grace.unwrap_or(DEFAULT_GRACE);
+        // Without a configured timeout a request may take the whole run:
+        // the deadline, not the timeout, is what bounds it then.
+        let timeout = spec.timeout.unwrap_or(run_time + grace);
+        let requests = if !overrides.requests.is_empty() {
+            overrides
+                .requests
+                .iter()
+                .map(|r| parse_request(r))
+                .collect::<Result<Vec<_>, _>>()?
+        } else if spec.requests.is_empty() {
+            requests_of_targets(policy)
+        } else {
+            spec.requests.clone()
+        };
+        let mut percentiles: Vec<Percent> = Vec::new();
+        for t in &policy.targets {
+            if let TargetKind::Percentile(p) = t.kind {
+                if !percentiles.contains(&p) {
+                    percentiles.push(p);
+                }
+            }
+        }
+        Ok(LoadPlan {
+            host,
+            users,
+            spawn_rate,
+            run_time,
+            wait_time: spec.wait_time,
+            arrival_rate,
+            timeout,
+            grace,
+            fail_status: if spec.fail_status == 0 {
+                400
+            } else {
+                spec.fail_status
+            },
+            requests,
+            percentiles,
+            seed: 0x5eed_1ed5,
+        })
+    }
+
+    /// The full URL of a request.
+    pub fn url(&self, request: &RequestSpec) -> String {
+        format!("{}{}", self.host, request.path)
+    }
+}
+
+/// One request per distinct target (method, endpoint), weight 1: what the
+/// original's locustfile did with the seed guide's config.
+fn requests_of_targets(policy: &Policy) -> Vec<RequestSpec> {
+    let mut out: Vec<RequestSpec> = Vec::new();
+    for t in &policy.targets {
+        if out.iter().any(|r| r.key() == t.key()) {
+            continue;
+        }
+        out.push(RequestSpec {
+            method: t.method.to_ascii_uppercase(),
+            path: t.endpoint.clone(),
+            name: t.endpoint.clone(),
+            weight: 1,
+            headers: BTreeMap::new(),
+            body: None,
+        });
+    }
+    out
+}
+
+/// Parses `--request "POST /path"`; a bare path is a GET.
+fn parse_request(text: &str) -> Result<RequestSpec, LoadError> {
+    let bad = || {
+        invalid(
+            "request (--request)",
+            text,
+            "a path such as /api?x=1, optionally after a method: \"POST /api\"",
+        )
+    };
+    let text_t = text.trim();
+    let (method, path) = match text_t.split_once(' ') {
+        Some((m, p)) => (m.to_ascii_uppercase(), p.trim()),
+        None => ("GET".to_string(), text_t),
+    };
+    if method.is_empty()
+        || !method.chars().all(|c| c.is_ascii_alphabetic())
+        || !path.starts_with('/')
+        || path.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad());
+    }
+    Ok(RequestSpec {
+        method,
+        path: path.to_string(),
+        name: path.to_string(),
+        weight: 1,
+        headers: BTreeMap::new(),
+        body: None,
+    })
+}
+
+fn invalid(field: &'static str, value: &str, expected: &'static str) -> LoadError {
+    LoadError::Invalid {
+        field,
+        value: value.to_string(),
+        expected,
+    }
+}
+
+fn positive(text: &str, field: &'static str, expected: &'static str) -> Result<f64, LoadError> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| invalid(field, text, expected))
+}
+
+/// A parsed `locustHost`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostUrl {
+    /// The URL as requests are built from it, without a trailing slash.
+    pub base: String,
+    pub host: String,
+    pub port: u16,
+    pub https: bool,
+}
+
+/// Parses `http://name[:port][/prefix]`. A bracketed IPv6 address works.
+pub fn parse_host(text: &str) -> Result<HostUrl, LoadError> {
+    let bad = || invalid(HOST_FIELD, text, HOST_EXPECTED);
+    let (https, rest) = if let Some(r) = text.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = text.strip_prefix("https://") {
+        (true, r)
+    } else {
+        return Err(bad());
+    };
+    let (authority, prefix) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    if prefix.contains(['?', '#']) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']').ok_or_else(bad)?;
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(bad());
+        }
+        (format!("[{addr}]"), after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    let name_ok = |h: &str| {
+        h.starts_with('[')
+            || (!h.is_empty()
+                && h.split('.').all(|label| {
+                    !label.is_empty()
+                        && !label.starts_with('-')
+                        && label
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                }))
+    };
+    if !name_ok(&host) {
+        return Err(bad());
+    }
+    let port = match port {
+        None => {
+            if https {
+                443
+            } else {
+                80
+            }
+        }
+        Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad)?,
+    };
+    let scheme = if https { "https" } else { "http" };
+    Ok(HostUrl {
+        base: format!("{scheme}://{authority}{prefix}"),
+        host,
+        port,
+        https,
+    })
+}
+
+/// The progress of a running test, for a progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub run_time: Duration,
+    pub users_started: u32,
+    pub users: u32,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+/// How the test ran; carried in the metric JSON as `run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    pub driver: &'static str,
+    /// `closed` (users loop with a wait time) or `open` (arrival rate).
+    pub model: &'static str,
+    pub host: String,
+    pub users: u32,
+    pub users_started: u32,
+    pub spawn_rate: f64,
+    /// Seconds from the start until the last user started.
+    pub ramp_up_secs: f64,
+    pub run_time: String,
+    pub grace: String,
+    pub timeout: String,
+    pub wait_time: String,
+    /// Seconds from the start until every user had stopped or was given up.
+    pub elapsed_secs: f64,
+    /// Requests unanswered at run time + grace, counted as failures.
+    pub unfinished: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<f64>,
+    /// Open model: sends that left more than 1 ms after their scheduled time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<u64>,
+    /// Open model: scheduled sends never made because every user was busy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+    /// All requests together (Locust's "Aggregated" row).
+    pub aggregate: RequestStats,
+}
+
+/// The result of [`run`]: per-request statistics keyed `"{METHOD}_{name}"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOutcome {
+    pub requests: BTreeMap<String, RequestStats>,
+    /// Keyed `"{METHOD}_{name}: {error}"`, as in the metric JSON.
+    pub failures: BTreeMap<String, FailureStats>,
+    pub num_requests: u64,
+    pub num_failures: u64,
+    pub run: RunInfo,
+}
+
+impl LoadOutcome {
+    /// The metric JSON, with the replica count the caller knows.
+    pub fn into_report(self, current_replicas: Option<u32>) -> MetricReport {
+        MetricReport {
+            current_replicas,
+            requests: self.requests,
+            failures: self.failures,
+            num_requests: Some(self.num_requests),
+            num_requests_fail: Some(self.num_failures),
+            run: serde_json::to_value(&self.run).ok(),
+        }
+    }
+}
+
+impl From<LoadOutcome> for MetricReport {
+    fn from(outcome: LoadOutcome) -> MetricReport {
+        outcome.into_report(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Policy {
+        lpa_core::parse_policy("eval.yaml", text).unwrap().policy
+    }
+
+    fn host(h: &str) -> LoadOverrides {
+        LoadOverrides {
+            host: Some(h.into()),
+            ..LoadOverrides::default()
+        }
+    }
+
+    const SEED: &str = "targets: [{method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}]";
+
+    #[test]
+    fn defaults_follow_the_seed_guide() {
+        let p = LoadPlan::from_policy(&policy(SEED), &host("http://fibonacci:5000/")).unwrap();
+        assert_eq!(p.host, "http://fibonacci:5000");
+        assert_eq!(
+            (p.users, p.spawn_rate, p.run_time),
+            (10, 10.0, Duration::from_secs(5))
+        );
+        assert_eq!(p.grace, DEFAULT_GRACE);
+        assert_eq!(p.timeout, Duration::from_secs(6));
+        assert_eq!(p.fail_status, 400);
+        assert_eq!(
+            p.url(&p.requests[0]),
+            "http://fibonacci:5000/fibonacci?n=10"
+        );
+    }
+
+    #[test]
+    fn flags_override_the_load_section() {
+        let pol = policy(&format!(
+            "{SEED}\nload: {{users: 3, spawnRate: 1, runTime: 9s, timeout: 2s, requests: [{{path: /a, weight: 2}}, {{method: post, path: /b, name: b}}]}}"
+        ));
+        let p = LoadPlan::from_policy(&pol, &host("http://x")).unwrap();
+        assert_eq!(
+            (p.users, p.spawn_rate, p.run_time, p.timeout),
+            (3, 1.0, Duration::from_secs(9), Duration::from_secs(2))
+        );
+        assert_eq!(
+            p.requests.iter().map(RequestSpec::key).collect::<Vec<_>>(),
+            ["GET_/a", "POST_b"]
+        );
+        let o = LoadOverrides {
+            users: Some("7".into()),
+            spawn_rate: Some("2.5".into()),
+            run_time: Some("1m".into()),
+            arrival_rate: Some("100".into()),
+            ..host("http://x")
+        };
+        let p = LoadPlan::from_policy(&pol, &o).unwrap();
+        assert_eq!(
+            (p.users, p.spawn_rate, p.run_time),
+            (7, 2.5, Duration::from_secs(60))
+        );
+        assert_eq!(p.arrival_rate, Some(100.0));
+        let o = LoadOverrides {
+            requests: vec!["/x?a=1".into(), "post /y".into()],
+            ..host("http://x")
+        };
+        let p = LoadPlan::from_policy(&pol, &o).unwrap();
+        assert_eq!(
+            p.requests.iter().map(RequestSpec::key).collect::<Vec<_>>(),
+            ["GET_/x?a=1", "POST_/y"]
+        );
+        let o = LoadOverrides {
+            requests: vec!["x".into()],
+            ..host("http://x")
+        };
+        assert!(LoadPlan::from_policy(&pol, &o).is_err());
+    }
+
+    #[test]
+    fn bad_overrides_name_the_flag_and_env() {
+        let pol = policy(SEED);
+        let err = |o: LoadOverrides| LoadPlan::from_policy(&pol, &o).unwrap_err().to_string();
+        assert_eq!(
+            err(LoadOverrides {
+                users: Some("0".into()),
+                ..host("http://x")
+            }),
+            "users (--users or locustUsers): invalid value \"0\" (expected a whole number >= 1)"
+        );
+        assert!(err(LoadOverrides {
+            spawn_rate: Some("0".into()),
+            ..host("http://x")
+        })
+        .starts_with(
+            "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\""
+        ));
+        for bad in ["0", "-1", "0s", "soon"] {
+            assert!(err(LoadOverrides {
+                run_time: Some(bad.into()),
+                ..host("http://x")
+            })
+            .starts_with("run time (--run-time or locustRunTime): invalid value"));
+        }
+        assert_eq!(err(LoadOverrides::default()), LoadError::NoHost.to_string());
+    }
+
+    #[test]
+    fn hosts() {
+        let h = parse_host("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (h.host.as_str(), h.port, h.https),
+            ("127.0.0.1", 8080, false)
+        );
+        let h = parse_host("https://svc.ns.svc.cluster.local/api/").unwrap();
+        assert_eq!(
+            (h.base.as_str(), h.port),
+            ("https://svc.ns.svc.cluster.local/api", 443)
+        );
+        assert_eq!(parse_host("http://[::1]:81").unwrap().host, "[::1]");
+        for bad in [
+            "fibonacci:5000",
+            "ftp://x",
+            "http://",
+            "http://a b",
+            "http://x:99999",
+            "http://x:0",
+            "http://x:port",
+            "http://-x",
+            "http://x/?q=1",
+            "http://[zz]",
+        ] {
+            let e = parse_host(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("host (--host or locustHost): invalid value"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn requests_come_from_distinct_targets() {
+        let pol = policy("targets: [{endpoint: /a, type: mean, target: 1}, {endpoint: /a, type: p99, target: 9}, {method: POST, endpoint: /b, type: p99.9, target: 9}]");
+        let p = LoadPlan::from_policy(&pol, &host("http://x")).unwrap();
+        assert_eq!(p.requests.len(), 2);
+        assert_eq!(
+            p.percentiles,
+            [Percent::new(99.0).unwrap(), Percent::new(99.9).unwrap()]
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! `lpa loadtest`: run the native load generator and print a Locust-like
+//! table (or the metric JSON with `--json`).
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use lpa_core::stats::RequestStats;
+use lpa_core::Policy;
+use lpa_drivers::load::{self, LoadOutcome, LoadPlan, Progress};
+
+use crate::cli::{LoadtestArgs, PolicyArgs};
+use crate::settings::{load_policy, Failure, Result};
+
+pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
+    let policy = match &args.evaluation_config {
+        Some(path) => load_policy(&PolicyArgs {
+            evaluation_config: path.clone(),
+            min_replicas: None,
+            max_replicas: None,
+        })?,
+        None => Policy::with_targets(Vec::new()),
+    };
+    let mut overrides = args.load.overrides();
+    overrides.requests = args.requests.clone();
+    if overrides.requests.is_empty() && args.evaluation_config.is_none() {
+        overrides.requests.push("/".into());
+    }
+    let plan = LoadPlan::from_policy(&policy, &overrides)?;
+    let outcome = run_with_progress(&plan)?;
+    announce("loadtest", &plan, &outcome);
+    let mut out = std::io::stdout().lock();
+    let text = if args.json {
+        let report = outcome.into_report(None);
+        serde_json::to_string(&report).map_err(|e| Failure::new(e.to_string()))?
+    } else {
+        table(&outcome)
+    };
+    writeln!(out, "{}", text.trim_end())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(format!("stdout: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One stderr line saying what ran (after the run, so that a bad input
+/// leaves only its error line).
+pub(super) fn announce(cmd: &str, plan: &LoadPlan, outcome: &LoadOutcome) {
+    let pace = match plan.arrival_rate {
+        Some(r) => format!(
+            "{r} requests/s (open model), at most {} concurrent",
+            plan.users
+        ),
+        None => format!(
+            "{} users at {}/s, wait {}",
+            plan.users, plan.spawn_rate, plan.wait_time
+        ),
+    };
+    eprintln!(
+        "lpa {cmd}: {} for {}s: {pace}: {} requests, {} failed, {:.1} requests/s",
+        plan.host,
+        plan.run_time.as_secs_f64(),
+        outcome.num_requests,
+        outcome.num_failures,
+        outcome.run.aggregate.total_rps.unwrap_or(0.0)
+    );
+}
+
+/// Runs the plan, with a progress line on stderr when it is a terminal.
+pub(super) fn run_with_progress(plan: &LoadPlan) -> Result<LoadOutcome> {
+    let tty = std::io::stderr().is_terminal();
+    let show = |p: &Progress| {
+        eprint!(
+            "\r{:>5.1}s/{:.0}s  users {}/{}  requests {}  failures {}   ",
+            p.elapsed.as_secs_f64(),
+            p.run_time.as_secs_f64(),
+            p.users_started,
+            p.users,
+            p.requests,
+            p.failures
+        );
+    };
+    let result = load::run(plan, if tty { Some(&show) } else { None });
+    if tty {
+        eprint!("\r{:60}\r", "");
+    }
+    Ok(result?)
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"))
+}
+
+fn row(name: &str, s: &RequestStats) -> String {
+    let p = |label: &str| ms(s.response_time_percentiles.get(label).copied());
+    format!(
+        "{:<40} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        name,
+        s.num_requests.unwrap_or(0),
+        s.num_failures.unwrap_or(0),
+        ms(s.avg_response_time),
+        ms(s.min_response_time),
+        ms(s.max_response_time),
+        ms(s.median_response_time),
+        p("p90"),
+        p("p95"),
+        p("p99"),
+        s.total_rps
+            .map_or_else(|| "-".to_string(), |r| format!("{r:.1}")),
+    )
+}
+
+/// Locust's summary: one row per request, then Aggregated; then failures.
+fn table(o: &LoadOutcome) -> String {
+    let mut t = format!(
+        "{:<40} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+        "Name", "reqs", "fails", "mean", "min", "max", "p50", "p90", "p95", "p99", "req/s"
+    );
+    t.push_str(&format!("{}\n", "-".repeat(40 + 8 + 7 + 9 * 8 + 10)));
+    for s in o.requests.values() {
+        let name = format!(
+            "{} {}",
+            s.request_type.as_deref().unwrap_or(""),
+            s.name.as_deref().unwrap_or("")
+        );
+        t.push_str(&row(&name, s));
+        t.push('\n');
+    }
+    t.push_str(&row("Aggregated", &o.run.aggregate));
+    t.push_str("\n(latencies in ms)\n");
+    if !o.failures.is_empty() {
+        t.push_str("\nFailures\n");
+        for f in o.failures.values() {
+            t.push_str(&format!(
+                "{:>8}  {} {}: {}\n",
+                f.occurrences, f.method, f.name, f.error
+            ));
+        }
+    }
+    if let (Some(late), Some(dropped)) = (o.run.late, o.run.dropped) {
+        t.push_str(&format!(
+            "\nopen model: {late} late sends (> 1 ms behind schedule), {dropped} dropped\n"
+        ));
+    }
+    if o.run.unfinished > 0 {
+        t.push_str(&format!(
+            "\n{} requests unanswered at run time + grace, counted as failures\n",
+            o.run.unfinished
+        ));
+    }
+    t
+}

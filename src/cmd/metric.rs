@@ -1,0 +1,41 @@
+//! `lpa metric`: the CPA metric hook.
+//!
+//! 1. Read CPA's JSON from stdin (v2 `{"resource", "runType"}` or v0's bare
+//!    resource); the resource's `spec.replicas` becomes `current_replicas`.
+//! 2. Load the evaluation config; build the load plan from it and the
+//!    flags/env (`locustHost`, `locustUsers`, `locustHatchRate`, ...).
+//! 3. Run the test (it returns by run time + grace, even against a hung
+//!    service) and print only the metric JSON on stdout; logs go to stderr.
+//!    On any error stdout stays empty and the exit is non-zero.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use lpa_core::wire::parse_metric_input;
+use lpa_drivers::load::LoadPlan;
+
+use super::loadtest::{announce, run_with_progress};
+use crate::cli::MetricArgs;
+use crate::settings::{load_policy, Failure, Result};
+
+const MAX_STDIN: u64 = 16 << 20;
+
+pub fn run(args: MetricArgs) -> Result<ExitCode> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(MAX_STDIN)
+        .read_to_string(&mut input)
+        .map_err(|e| Failure::new(format!("metric stdin: cannot read: {e}")))?;
+    let metric_input = parse_metric_input(&input)?;
+    let policy = load_policy(&args.policy)?;
+    let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
+    let outcome = run_with_progress(&plan)?;
+    announce("metric", &plan, &outcome);
+    let report = outcome.into_report(metric_input.resource.replicas);
+    let text = serde_json::to_string(&report).map_err(|e| Failure::new(e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(format!("stdout: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}

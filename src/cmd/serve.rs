@@ -1,0 +1,45 @@
+//! `lpa serve` (hidden): the test HTTP service as its own process, so tests,
+//! the benchmark and the demo load a real separate peer.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use lpa_core::duration::parse_duration;
+use lpa_drivers::serve::{ServeConfig, Server};
+
+use crate::cli::ServeArgs;
+use crate::settings::{Failure, Result};
+
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        Failure::new(format!(
+            "--listen: invalid value {:?} (expected an address such as 127.0.0.1:0)",
+            args.listen
+        ))
+    })?;
+    let duration = |flag: &str, text: &str| {
+        parse_duration(text).ok_or_else(|| {
+            Failure::new(format!(
+                "{flag}: invalid value {text:?} (expected a duration such as 2ms or 1s)"
+            ))
+        })
+    };
+    let config = ServeConfig {
+        listen,
+        serial: args.serial,
+        cost: duration("--cost", &args.cost)?,
+        hang_max: duration("--hang-max", &args.hang_max)?,
+        max_connections: args.max_connections.max(1),
+        ..ServeConfig::default()
+    };
+    let server = Server::bind(&config)
+        .map_err(|e| Failure::new(format!("cannot listen on {listen}: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {}", server.local_addr())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(format!("stdout: {e}")))?;
+    drop(out);
+    server.run();
+    Ok(ExitCode::SUCCESS)
+}
