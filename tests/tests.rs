@@ -4,3 +4,6 @@
 mod support;
 
 mod evaluate;
+mod hardening;
+mod kubectl;
+mod locust;

@@ -138,6 +138,7 @@ impl StateLock {
             let _ = fs::remove_file(&tmp);
             return result;
         }
+        self.remove_stale_temp_files();
         // Persist the rename itself; not all filesystems allow opening a
         // directory for sync, and the data is already safe in the file.
         if let Some(dir) = self.path.parent() {
@@ -151,6 +152,35 @@ impl StateLock {
             }
         }
         Ok(())
+    }
+}
+
+impl StateLock {
+    /// Temp files of writers killed mid-write (CPA kills a hook past its
+    /// timeout). Under the exclusive lock no other writer is active, so any
+    /// temp file left beside the state file is stale; without this they
+    /// would pile up, one per kill.
+    fn remove_stale_temp_files(&self) {
+        let Some(name) = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
+            return;
+        };
+        let prefix = format!(".{name}.tmp.");
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
@@ -212,6 +242,20 @@ mod tests {
         assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
         fs::write(&path, r#"{"runs_since_change": -1}"#).unwrap();
         assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
+    }
+
+    #[test]
+    fn stale_temp_files_of_killed_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("decay_info.json");
+        let stale = dir.path().join(".decay_info.json.tmp.999999");
+        fs::write(&stale, "{\"runs_since_").unwrap();
+        let other = dir.path().join("unrelated.json");
+        fs::write(&other, "{}").unwrap();
+        let lock = StateFile::new(&path).lock().unwrap();
+        lock.save(&State::default()).unwrap();
+        assert!(!stale.exists());
+        assert!(other.exists());
     }
 
     #[test]
