@@ -97,10 +97,13 @@ impl LocustPlan {
         }
     }
 
-    /// Locust's `-t`: whole seconds, at least one.
+    /// The run time Locust gets: whole seconds, at least one.
+    fn run_secs(&self) -> u64 {
+        (self.run_time.as_millis().div_ceil(1000).max(1)) as u64
+    }
+
     fn run_time_arg(&self) -> String {
-        let ms = self.run_time.as_millis();
-        format!("{}s", ms.div_ceil(1000).max(1))
+        format!("{}s", self.run_secs())
     }
 
     /// The arguments after the program, `--json-file` pointing at `stats`
@@ -135,9 +138,7 @@ impl LocustPlan {
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(self.run_time.as_millis().div_ceil(1000).max(1) as u64)
-            + self.stop_timeout.unwrap_or_default()
-            + self.slack
+        Duration::from_secs(self.run_secs()) + self.stop_timeout.unwrap_or_default() + self.slack
     }
 }
 
@@ -261,7 +262,7 @@ pub fn run(plan: &LocustPlan) -> Result<MetricReport, LocustError> {
             message: locust_message(&stderr),
         });
     }
-    let requests = stats::requests(&entries, &plan.percentiles);
+    let requests = stats::requests(&entries, &plan.percentiles, plan.run_secs() as f64);
     let num_requests = requests.values().filter_map(|r| r.num_requests).sum();
     let num_failures = requests.values().filter_map(|r| r.num_failures).sum();
     Ok(MetricReport {

@@ -31,10 +31,6 @@ use serde::Deserialize;
 pub struct LocustEntry {
     pub name: String,
     pub method: String,
-    #[serde(default)]
-    pub last_request_timestamp: Option<f64>,
-    #[serde(default)]
-    pub start_time: Option<f64>,
     pub num_requests: u64,
     /// Requests without a response time (custom clients may report None).
     #[serde(default)]
@@ -97,11 +93,11 @@ pub fn locust_quantile(p: Percent) -> f64 {
 }
 
 /// One entry as lpa's statistics, with the standard percentiles plus
-/// `extra`. `span_secs` is the run's request span for the rate.
+/// `extra`. `run_secs` is the run's length for the rate.
 pub fn request_stats(
     entry: &LocustEntry,
     extra: &[Percent],
-    span_secs: Option<f64>,
+    run_secs: Option<f64>,
 ) -> RequestStats {
     let samples = entry.num_requests.saturating_sub(entry.num_none_requests);
     let mut stats = RequestStats {
@@ -111,8 +107,8 @@ pub fn request_stats(
         num_failures: Some(entry.num_failures),
         ..RequestStats::default()
     };
-    if let Some(span) = span_secs.filter(|s| *s > 0.0) {
-        stats.total_rps = Some(entry.num_requests as f64 / span);
+    if let Some(secs) = run_secs.filter(|s| *s > 0.0) {
+        stats.total_rps = Some(entry.num_requests as f64 / secs);
     }
     if samples == 0 {
         return stats;
@@ -140,25 +136,20 @@ pub fn request_stats(
     stats
 }
 
-/// All entries keyed `"{METHOD}_{name}"`. The rate uses the span from the
-/// first entry's start to the last request, close to Locust's own
-/// `total_rps` (which counts from the test start).
-pub fn requests(entries: &[LocustEntry], extra: &[Percent]) -> BTreeMap<String, RequestStats> {
-    let start = entries
-        .iter()
-        .filter_map(|e| e.start_time)
-        .min_by(f64::total_cmp);
-    let last = entries
-        .iter()
-        .filter_map(|e| e.last_request_timestamp)
-        .max_by(f64::total_cmp);
-    let span = start.zip(last).map(|(s, l)| l - s);
+/// All entries keyed `"{METHOD}_{name}"`. The rate is over the whole run
+/// (`run_secs`, ramp-up included), as the native driver counts it; Locust's
+/// global start time, which its own `total_rps` uses, is not in its JSON.
+pub fn requests(
+    entries: &[LocustEntry],
+    extra: &[Percent],
+    run_secs: f64,
+) -> BTreeMap<String, RequestStats> {
     entries
         .iter()
         .map(|e| {
             (
                 request_key(&e.method, &e.name),
-                request_stats(e, extra, span),
+                request_stats(e, extra, Some(run_secs)),
             )
         })
         .collect()
@@ -173,8 +164,6 @@ mod tests {
         LocustEntry {
             name: "/x".into(),
             method: "GET".into(),
-            last_request_timestamp: Some(11.0),
-            start_time: Some(10.0),
             num_requests: n,
             num_none_requests: 0,
             num_failures: 0,
@@ -222,7 +211,7 @@ mod tests {
         e.total_response_time = 17.5;
         e.min_response_time = Some(4.2);
         e.max_response_time = 5.1;
-        let s = requests(&[e], &[Percent::new(97.5).unwrap()]);
+        let s = requests(&[e], &[Percent::new(97.5).unwrap()], 2.0);
         let s = &s["GET_/x"];
         assert_eq!(s.num_requests, Some(4));
         assert_eq!(s.num_failures, Some(1));
@@ -231,7 +220,7 @@ mod tests {
         assert_eq!(s.median_response_time, Some(4.2));
         assert_eq!(s.response_time_percentiles["p97.5"], 5.0);
         assert_eq!(s.response_time_percentiles["p100"], 5.0);
-        assert_eq!(s.total_rps, Some(4.0));
+        assert_eq!(s.total_rps, Some(2.0));
     }
 
     #[test]
