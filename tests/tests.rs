@@ -6,4 +6,6 @@ mod support;
 mod evaluate;
 mod hardening;
 mod kubectl;
+mod load;
 mod locust;
+mod metric;

@@ -1,0 +1,317 @@
+//! `lpa loadtest` through the real binary against `lpa serve` started as a
+//! separate process on 127.0.0.1. Run times are 1-3 s to keep the suite fast.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{lpa, stderr, stdout};
+
+/// `lpa serve` as a child process, killed when dropped.
+pub struct Served {
+    child: Child,
+    pub url: String,
+}
+
+impl Served {
+    pub fn start(extra: &[&str]) -> Served {
+        let mut child = lpa()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn lpa serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Served {
+            child,
+            url: format!("http://{addr}"),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `lpa loadtest --json` and returns the report and the wall time.
+fn loadtest_json(cmd: &mut Command) -> (Value, Duration) {
+    let started = Instant::now();
+    let out = cmd.arg("--json").output().expect("run lpa loadtest");
+    let wall = started.elapsed();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
+    (serde_json::from_str(&text).expect("JSON report"), wall)
+}
+
+fn f(v: &Value, path: &str) -> f64 {
+    v.pointer(path)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+#[test]
+fn a_known_delay_is_measured_within_tolerance() {
+    let s = Served::start(&[]);
+    let (r, _) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        &s.url,
+        "--request",
+        "/delay?ms=20",
+        "--users",
+        "4",
+        "--run-time",
+        "2s",
+    ]));
+    let key = "/requests/GET_~1delay?ms=20";
+    assert!(f(&r, &format!("{key}/num_requests")) >= 20.0, "{r}");
+    assert_eq!(f(&r, &format!("{key}/num_failures")), 0.0);
+    // The server sleeps 20 ms: nothing can be faster; loopback and a
+    // loaded 2-core machine add a few ms at most on the mean.
+    assert!(f(&r, &format!("{key}/min_response_time")) >= 20.0, "{r}");
+    let mean = f(&r, &format!("{key}/avg_response_time"));
+    assert!((20.0..30.0).contains(&mean), "mean {mean} ms");
+    assert!(f(&r, &format!("{key}/response_time_percentiles/p50")) >= 20.0);
+    assert_eq!(r["run"]["driver"], "native");
+    assert_eq!(r["run"]["model"], "closed");
+    assert_eq!(r["run"]["users_started"], 4);
+}
+
+#[test]
+fn failures_are_counted_per_request_and_kind() {
+    let s = Served::start(&[]);
+    let (r, _) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        &s.url,
+        "--request",
+        "/status/503",
+        "--request",
+        "POST /delay?ms=2",
+        "--users",
+        "2",
+        "--run-time",
+        "1s",
+    ]));
+    let bad = &r["requests"]["GET_/status/503"];
+    let n = bad["num_requests"].as_u64().unwrap();
+    assert!(n > 0);
+    assert_eq!(bad["num_failures"].as_u64(), Some(n));
+    assert_eq!(
+        r["failures"]["GET_/status/503: HTTP 503"]["occurrences"].as_u64(),
+        Some(n)
+    );
+    assert_eq!(
+        r["requests"]["POST_/delay?ms=2"]["num_failures"].as_u64(),
+        Some(0)
+    );
+    let total = r["num_requests"].as_u64().unwrap();
+    assert_eq!(
+        total,
+        n + r["requests"]["POST_/delay?ms=2"]["num_requests"]
+            .as_u64()
+            .unwrap()
+    );
+    assert_eq!(r["num_requests_fail"].as_u64(), Some(n));
+
+    // The table: one row per request, the aggregate, then the failures.
+    let out = lpa()
+        .args([
+            "loadtest",
+            "--host",
+            &s.url,
+            "--request",
+            "/status/503",
+            "--users",
+            "1",
+            "--run-time",
+            "0.5s",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    for want in [
+        "Name",
+        "p99",
+        "req/s",
+        "GET /status/503",
+        "Aggregated",
+        "Failures",
+        "HTTP 503",
+    ] {
+        assert!(table.contains(want), "{want} missing in\n{table}");
+    }
+}
+
+#[test]
+fn a_hung_service_reads_as_slow_and_the_run_is_bounded() {
+    let s = Served::start(&["--hang-max", "30s"]);
+    let (r, wall) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        &s.url,
+        "--request",
+        "/hang",
+        "--users",
+        "2",
+        "--run-time",
+        "1s",
+    ]));
+    // Run time 1 s + grace 1 s; the slack covers process start on a busy machine.
+    assert!(wall < Duration::from_secs(5), "took {wall:?}");
+    let hang = &r["requests"]["GET_/hang"];
+    assert_eq!(hang["num_requests"].as_u64(), Some(2), "{r}");
+    assert_eq!(hang["num_failures"].as_u64(), Some(2));
+    let mean = hang["avg_response_time"].as_f64().unwrap();
+    assert!(mean >= 1000.0, "a hang must read as slow, got {mean} ms");
+    assert_eq!(r["run"]["unfinished"].as_u64(), Some(2));
+    assert_eq!(
+        r["failures"]["GET_/hang: no response within run time + grace"]["occurrences"].as_u64(),
+        Some(2)
+    );
+}
+
+#[test]
+fn users_start_at_the_spawn_rate_within_the_run_time() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("eval.yaml");
+    // Each user sends one request, then waits past the end of the run.
+    std::fs::write(
+        &config,
+        "targets: [{endpoint: /delay?ms=1, type: mean, target: 50}]\nload: {waitTime: constant(10), users: 50}\n",
+    )
+    .unwrap();
+    // Env vars as CPA sets them; locustSpawnRate is the newer name.
+    let (r, _) = loadtest_json(
+        lpa()
+            .args(["loadtest", "--evaluation-config"])
+            .arg(&config)
+            .env("locustHost", &s.url)
+            .env("locustUsers", "6")
+            .env("locustSpawnRate", "2")
+            .env("locustRunTime", "2.25s"),
+    );
+    // Users start at 0, 0.5, 1, 1.5 and 2 s; the sixth would start at
+    // 2.5 s, after the 2.25 s run time, which counts the ramp-up.
+    assert_eq!(r["run"]["users"], 6, "{r}");
+    assert_eq!(r["run"]["users_started"], 5);
+    assert_eq!(r["num_requests"], 5);
+    let ramp = f(&r, "/run/ramp_up_secs");
+    assert!((1.95..2.25).contains(&ramp), "ramp-up {ramp} s");
+}
+
+#[test]
+fn the_open_model_sends_on_schedule() {
+    let s = Served::start(&[]);
+    let (r, _) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        &s.url,
+        "--request",
+        "/delay?ms=5",
+        "--users",
+        "4",
+        "--arrival-rate",
+        "50",
+        "--run-time",
+        "2s",
+    ]));
+    assert_eq!(r["run"]["model"], "open");
+    let sent = r["num_requests"].as_u64().unwrap();
+    let dropped = r["run"]["dropped"].as_u64().unwrap();
+    assert_eq!(sent + dropped, 100, "{r}");
+    assert!(sent >= 95, "{r}");
+    assert!(r["run"]["late"].as_u64().is_some());
+    assert!(f(&r, "/requests/GET_~1delay?ms=5/min_response_time") >= 5.0);
+}
+
+/// Runs lpa and checks the bad-input contract: non-zero exit, nothing on
+/// stdout, one error line containing `want`.
+pub fn assert_rejected(cmd: &mut Command, want: &str) {
+    let started = Instant::now();
+    let out = cmd.output().expect("run lpa");
+    assert!(!out.status.success(), "{want}: exit 0");
+    assert_eq!(stdout(&out), "", "{want}: stdout not empty");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("lpa: error: ") && err.contains(want),
+        "want {want:?}, got {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{want}: not fast"
+    );
+}
+
+#[test]
+fn bad_inputs_fail_fast_with_one_line() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let bad_load = dir.path().join("bad-load.yaml");
+    std::fs::write(
+        &bad_load,
+        "targets: [{endpoint: /, type: mean, target: 5}]\nload: {waitTime: sometimes}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut c = lpa();
+        c.arg("loadtest").args(args);
+        c
+    };
+    let h = s.url.as_str();
+    // Port 1 on loopback: nothing listens there.
+    assert_rejected(
+        &mut run(&["--host", "http://127.0.0.1:1"]),
+        "cannot connect to http://127.0.0.1:1",
+    );
+    assert_rejected(
+        &mut run(&["--host", "127.0.0.1:8080"]),
+        "host (--host or locustHost): invalid value \"127.0.0.1:8080\"",
+    );
+    assert_rejected(
+        &mut run(&["--host", "http://"]),
+        "invalid value \"http://\"",
+    );
+    assert_rejected(&mut run(&[]), "no host to load-test");
+    assert_rejected(
+        &mut run(&["--host", h, "--users", "0"]),
+        "users (--users or locustUsers): invalid value \"0\"",
+    );
+    assert_rejected(
+        &mut run(&["--host", h, "--run-time", "0"]),
+        "run time (--run-time or locustRunTime): invalid value \"0\"",
+    );
+    assert_rejected(
+        &mut run(&["--host", h, "--run-time", "-1"]),
+        "invalid value \"-1\"",
+    );
+    assert_rejected(
+        &mut run(&["--host", h, "--spawn-rate", "0"]),
+        "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\"",
+    );
+    assert_rejected(
+        &mut run(&["--host", h, "--request", "no-slash"]),
+        "request (--request): invalid value \"no-slash\"",
+    );
+    let mut c = run(&["--host", h, "--evaluation-config"]);
+    c.arg(&bad_load);
+    assert_rejected(&mut c, "load.waitTime: invalid value \"sometimes\"");
+}

@@ -1,0 +1,157 @@
+//! `lpa metric` (the CPA metric hook) through the real binary, and
+//! `lpa metric | lpa evaluate` wrapped as CPA wraps it.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::load::{assert_rejected, Served};
+use crate::support::{fixture, lpa, run_with_stdin, stderr, stdout};
+
+fn config(dir: &std::path::Path, endpoint: &str, target_ms: u32) -> std::path::PathBuf {
+    let path = dir.join("evaluation_config.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "targets:\n  - method: \"GET\"\n    endpoint: \"{endpoint}\"\n    type: \"mean\"\n    target: {target_ms}\ndecay:\n  replicas: 1\n  unchangedRuns: 3\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `lpa metric` as CPA runs it: env configuration, the stdin fixture.
+fn metric(host: &str, config: &std::path::Path, stdin_fixture: &str) -> std::process::Output {
+    let mut c = lpa();
+    c.arg("metric")
+        .env("locustHost", host)
+        .env("locustUsers", "2")
+        .env("locustHatchRate", "10")
+        .env("locustRunTime", "1")
+        .env("evaluationConfigFilePath", config);
+    let stdin = std::fs::read_to_string(fixture(stdin_fixture)).unwrap();
+    run_with_stdin(c, &stdin)
+}
+
+#[test]
+fn metric_prints_only_the_metric_json_with_current_replicas() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "/delay?ms=5", 50);
+    for (fixture, replicas) in [("cpa/metric-v2.json", 3), ("cpa/metric-v0.json", 4)] {
+        let out = metric(&s.url, &cfg, fixture);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert_eq!(
+            text.lines().count(),
+            1,
+            "stdout is only the metric JSON: {text}"
+        );
+        let m: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(m["current_replicas"], replicas, "{fixture}");
+        let r = &m["requests"]["GET_/delay?ms=5"];
+        assert!(r["num_requests"].as_u64().unwrap() > 0);
+        assert!(r["avg_response_time"].as_f64().unwrap() >= 5.0);
+        assert!(r["median_response_time"].as_f64().is_some());
+        assert_eq!(m["run"]["users"], 2);
+        assert_eq!(m["run"]["run_time"], "1s");
+        assert!(stderr(&out).starts_with("lpa metric: "), "{}", stderr(&out));
+    }
+}
+
+/// The metric hook, then the evaluate hook fed what CPA builds from it.
+fn cycle(endpoint: &str, target_ms: u32) -> Value {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), endpoint, target_ms);
+    let out = metric(&s.url, &cfg, "cpa/metric-v2.json");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evaluate_stdin = json!({
+        "metrics": [{"resource": "fibonacci", "value": stdout(&out)}],
+        "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 3}},
+        "runType": "scaler"
+    });
+    let mut c = lpa();
+    c.arg("evaluate")
+        .env("evaluationConfigFilePath", &cfg)
+        .env("decayInfoFilePath", dir.path().join("decay_info.json"));
+    let out = run_with_stdin(c, &evaluate_stdin.to_string());
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn metric_then_evaluate_holds_a_fast_service_and_scales_up_a_slow_one() {
+    assert_eq!(cycle("/delay?ms=1", 50), json!({"targetReplicas": 3}));
+    assert_eq!(cycle("/delay?ms=30", 10), json!({"targetReplicas": 4}));
+}
+
+#[test]
+fn metric_ends_within_run_time_and_grace_on_a_hung_service() {
+    let s = Served::start(&["--hang-max", "30s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "/hang", 50);
+    let started = Instant::now();
+    let out = metric(&s.url, &cfg, "cpa/metric-v2.json");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let r = &m["requests"]["GET_/hang"];
+    assert_eq!(r["num_failures"], r["num_requests"]);
+    assert!(r["avg_response_time"].as_f64().unwrap() >= 1000.0, "{m}");
+}
+
+#[test]
+fn metric_bad_inputs_print_nothing_on_stdout() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "/", 50);
+    let out = metric(&s.url, &cfg, "cpa/metric-bad.json");
+    assert!(!out.status.success());
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("resource.spec.replicas: invalid value \"three\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
+    let with = |host: &str, users: &str| {
+        let mut c = lpa();
+        c.args(["metric", "--evaluation-config"])
+            .arg(&cfg)
+            .env("locustHost", host)
+            .env("locustUsers", users)
+            .env("locustRunTime", "1");
+        c
+    };
+    for (host, users, want) in [
+        (
+            "http://127.0.0.1:1",
+            "2",
+            "cannot connect to http://127.0.0.1:1",
+        ),
+        (
+            "not a url",
+            "2",
+            "host (--host or locustHost): invalid value",
+        ),
+        (
+            s.url.as_str(),
+            "0",
+            "users (--users or locustUsers): invalid value \"0\"",
+        ),
+    ] {
+        let out = run_with_stdin(with(host, users), &stdin);
+        assert!(!out.status.success(), "{want}");
+        assert_eq!(stdout(&out), "", "{want}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "want {want:?}, got {err}");
+    }
+    let _ = assert_rejected;
+}
