@@ -3,6 +3,7 @@
 //! into env vars): flags override env, env overrides defaults.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -28,6 +29,9 @@ pub enum Command {
     /// Simulate a policy against a modelled service, replay a decision log under another policy, or sweep policy parameters.
     #[command(after_help = "Examples:\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --plot step.png\n  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml")]
     Simulate(SimulateArgs),
+    /// Run the autoscaler standalone: measure, decide, persist state and scale through kubectl, every interval.
+    #[command(after_help = "Examples:\n  lpa run --scaler kubectl --target deployment/fibonacci -n default --host http://fibonacci:5000 \\\n    --evaluation-config evaluation_config.yaml --decay-info decay_info.json --decision-log decisions.jsonl\n  lpa run --scaler kubectl --target deployment/fibonacci --once --dry-run ...\n\nSIGINT or SIGTERM ends the loop after the current step (state saved, exit 0); a second one exits at once.")]
+    Run(RunArgs),
     /// Run a load test and print a Locust-like table (or the metric JSON with --json).
     #[command(
         after_help = "Examples:\n  lpa loadtest --host http://127.0.0.1:5000 --request '/fibonacci?n=10' --users 10 --run-time 5s\n  lpa loadtest --evaluation-config evaluation_config.yaml --host http://fibonacci:5000 --json"
@@ -132,6 +136,71 @@ pub enum BadLine {
     Stop,
     /// Report the line on stderr and go on.
     Skip,
+}
+
+/// Where `lpa run` reads and applies the replica count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scaler {
+    /// A Deployment, StatefulSet or ReplicaSet, through kubectl.
+    Kubectl,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where the replica count is read and applied.
+    #[arg(long, value_enum, value_name = "SCALER")]
+    pub scaler: Scaler,
+    /// The workload to scale: deployment/NAME, statefulset/NAME or replicaset/NAME.
+    #[arg(long, value_name = "KIND/NAME", required_if_eq("scaler", "kubectl"))]
+    pub target: Option<String>,
+    /// The workload's namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Passed to kubectl as --kubeconfig.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Passed to kubectl as --context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The kubectl binary.
+    #[arg(long, env = "LPA_KUBECTL", default_value = "kubectl", value_name = "PATH")]
+    pub kubectl: PathBuf,
+    /// Each kubectl call is killed after this long (e.g. 30s, 500ms).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = positive_duration)]
+    pub kubectl_timeout: Duration,
+    /// From the start of one cycle to the start of the next.
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = duration)]
+    pub interval: Duration,
+    /// Run one cycle and exit (non-zero when it failed).
+    #[arg(long)]
+    pub once: bool,
+    /// Run this many cycles and exit (non-zero when any failed).
+    #[arg(long, value_name = "N", conflicts_with = "once", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_cycles: Option<u64>,
+    /// Decide and log, but never scale and never save the state.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Append one JSON line per decided cycle (the input of `lpa simulate --replay`).
+    #[arg(long, value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    lpa_core::duration::parse_duration(text)
+        .ok_or_else(|| format!("invalid duration {text:?} (expected e.g. 10s, 500ms, 1m30s, or seconds)"))
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        d if d.is_zero() => Err(format!("invalid duration {text:?} (must be above zero)")),
+        d => Ok(d),
+    }
 }
 
 /// The load test's settings, with the original autoscaler's env names.

@@ -86,15 +86,22 @@ mod tests {
     fn appends_whole_lines_with_rfc3339_time() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("decisions.jsonl");
-        let policy = parse_policy("p.yaml", "targets:\n  - {endpoint: /, type: mean, target: 7}\n")
-            .unwrap()
-            .policy;
+        let policy = parse_policy(
+            "p.yaml",
+            "targets:\n  - {endpoint: /, type: mean, target: 7}\n",
+        )
+        .unwrap()
+        .policy;
         let obs = Observation {
             at_secs: 1_795_827_847,
             current_replicas: 2,
             ..Observation::default()
         };
-        let record = DecisionRecord::new("deployment/x", &obs, &decide(&obs, &policy, &State::default()));
+        let record = DecisionRecord::new(
+            "deployment/x",
+            &obs,
+            &decide(&obs, &policy, &State::default()),
+        );
         for _ in 0..2 {
             DecisionLog::open(&path).unwrap().append(&record).unwrap();
         }
@@ -108,7 +115,12 @@ mod tests {
 
     #[test]
     fn unopenable_path_is_a_clear_error() {
-        let e = DecisionLog::open("/nonexistent-lpa-dir/d.jsonl").unwrap_err().to_string();
-        assert!(e.starts_with("decision log /nonexistent-lpa-dir/d.jsonl: cannot open for appending:"), "{e}");
+        let e = DecisionLog::open("/nonexistent-lpa-dir/d.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("decision log /nonexistent-lpa-dir/d.jsonl: cannot open for appending:"),
+            "{e}"
+        );
     }
 }

@@ -147,7 +147,16 @@ where
         }
         let started = Instant::now();
         let number = summary.cycles + 1;
-        let Some(cycle) = cycle(number, target, measure, policy, state, log.as_deref_mut(), options, stop) else {
+        let Some(cycle) = cycle(
+            number,
+            target,
+            measure,
+            policy,
+            state,
+            log.as_deref_mut(),
+            options,
+            stop,
+        ) else {
             // Stopped between measuring and deciding: nothing was changed.
             summary.stopped = true;
             break;
@@ -213,8 +222,10 @@ where
     };
     let prior = match lock.load() {
         Ok((s, Loaded::Corrupt(why))) => {
-            out.warnings
-                .push(format!("state file {}: {why}; starting fresh", state.path().display()));
+            out.warnings.push(format!(
+                "state file {}: {why}; starting fresh",
+                state.path().display()
+            ));
             s
         }
         Ok((s, _)) => s,
@@ -383,10 +394,24 @@ mod tests {
             Ok(metric(means[i - 1]))
         };
         let mut cycles = Vec::new();
-        let s = run(&mut target, &mut measure, &policy(), &state, None, &options(4, false), &AtomicBool::new(false), &mut |c| {
-            cycles.push(c.record.as_ref().unwrap().decided)
-        });
-        assert_eq!(s, Summary { cycles: 4, failed_cycles: 0, stopped: false });
+        let s = run(
+            &mut target,
+            &mut measure,
+            &policy(),
+            &state,
+            None,
+            &options(4, false),
+            &AtomicBool::new(false),
+            &mut |c| cycles.push(c.record.as_ref().unwrap().decided),
+        );
+        assert_eq!(
+            s,
+            Summary {
+                cycles: 4,
+                failed_cycles: 0,
+                stopped: false
+            }
+        );
         assert_eq!(cycles, vec![3, 3, 3, 2]);
         assert_eq!(target.scaled, vec![(2, 3), (3, 2)]);
     }
@@ -399,12 +424,25 @@ mod tests {
         target.outside = Some(5);
         let mut records = Vec::new();
         let stop = AtomicBool::new(false);
-        run(&mut target, &mut |_| Ok(metric(20.0)), &policy(), &state, None, &options(1, false), &stop, &mut |c| {
-            records.push(c.record.clone().unwrap())
-        });
+        run(
+            &mut target,
+            &mut |_| Ok(metric(20.0)),
+            &policy(),
+            &state,
+            None,
+            &options(1, false),
+            &stop,
+            &mut |c| records.push(c.record.clone().unwrap()),
+        );
         let r = &records[0];
         assert!(!r.applied);
-        assert!(r.not_applied.as_deref().unwrap().contains("replicas changed outside lpa"), "{r:?}");
+        assert!(
+            r.not_applied
+                .as_deref()
+                .unwrap()
+                .contains("replicas changed outside lpa"),
+            "{r:?}"
+        );
         assert!(target.scaled.is_empty());
         assert_eq!(target.replicas, 5);
         assert!(state.peek().unwrap().1 == Loaded::Missing, "no state saved");
@@ -412,12 +450,29 @@ mod tests {
         state
             .lock()
             .unwrap()
-            .save(&lpa_core::State { runs_since_change: 1, last_replicas: Some(2), ..Default::default() })
+            .save(&lpa_core::State {
+                runs_since_change: 1,
+                last_replicas: Some(2),
+                ..Default::default()
+            })
             .unwrap();
-        run(&mut target, &mut |_| Ok(metric(1.0)), &policy(), &state, None, &options(1, false), &stop, &mut |c| {
-            records.push(c.record.clone().unwrap())
-        });
-        assert_eq!(records[1].reasons[0], Reason::OutsideChange { expected: 2, seen: 5 });
+        run(
+            &mut target,
+            &mut |_| Ok(metric(1.0)),
+            &policy(),
+            &state,
+            None,
+            &options(1, false),
+            &stop,
+            &mut |c| records.push(c.record.clone().unwrap()),
+        );
+        assert_eq!(
+            records[1].reasons[0],
+            Reason::OutsideChange {
+                expected: 2,
+                seen: 5
+            }
+        );
         assert_eq!(state.peek().unwrap().0.runs_since_change, 1);
     }
 
@@ -427,11 +482,20 @@ mod tests {
         let state = StateFile::new(dir.path().join("s.json"));
         let mut target = fake(2);
         let mut records = Vec::new();
-        run(&mut target, &mut |_| Ok(metric(20.0)), &policy(), &state, None, &options(3, true), &AtomicBool::new(false), &mut |c| {
-            records.push(c.record.clone().unwrap())
-        });
+        run(
+            &mut target,
+            &mut |_| Ok(metric(20.0)),
+            &policy(),
+            &state,
+            None,
+            &options(3, true),
+            &AtomicBool::new(false),
+            &mut |c| records.push(c.record.clone().unwrap()),
+        );
         assert!(target.scaled.is_empty());
-        assert!(records.iter().all(|r| r.decided == 3 && r.dry_run && !r.applied));
+        assert!(records
+            .iter()
+            .all(|r| r.decided == 3 && r.dry_run && !r.applied));
         assert_eq!(state.peek().unwrap().1, Loaded::Missing);
     }
 
@@ -442,13 +506,29 @@ mod tests {
         let mut target = fake(2);
         target.fail_reads = true;
         let mut failures = Vec::new();
-        let s = run(&mut target, &mut |_| Ok(metric(20.0)), &policy(), &state, None, &options(2, false), &AtomicBool::new(false), &mut |c| {
-            failures.push(c.failure.clone().unwrap())
-        });
+        let s = run(
+            &mut target,
+            &mut |_| Ok(metric(20.0)),
+            &policy(),
+            &state,
+            None,
+            &options(2, false),
+            &AtomicBool::new(false),
+            &mut |c| failures.push(c.failure.clone().unwrap()),
+        );
         assert_eq!(s.failed_cycles, 2);
         assert_eq!(failures[0], (Step::Read, "read failed".to_string()));
         let mut target = fake(2);
-        let s = run(&mut target, &mut |_| Err("no host".to_string()), &policy(), &state, None, &options(1, false), &AtomicBool::new(false), &mut |_| {});
+        let s = run(
+            &mut target,
+            &mut |_| Err("no host".to_string()),
+            &policy(),
+            &state,
+            None,
+            &options(1, false),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
         assert_eq!(s.failed_cycles, 1);
         assert_eq!(state.peek().unwrap().1, Loaded::Missing);
     }
@@ -463,8 +543,24 @@ mod tests {
             stop.store(true, Ordering::SeqCst);
             Ok(metric(20.0))
         };
-        let s = run(&mut target, &mut measure, &policy(), &state, None, &options(5, false), &stop, &mut |_| {});
-        assert_eq!(s, Summary { cycles: 0, failed_cycles: 0, stopped: true });
+        let s = run(
+            &mut target,
+            &mut measure,
+            &policy(),
+            &state,
+            None,
+            &options(5, false),
+            &stop,
+            &mut |_| {},
+        );
+        assert_eq!(
+            s,
+            Summary {
+                cycles: 0,
+                failed_cycles: 0,
+                stopped: true
+            }
+        );
         assert!(target.scaled.is_empty());
     }
 }

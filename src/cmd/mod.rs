@@ -9,6 +9,7 @@ mod check;
 mod evaluate;
 mod loadtest;
 mod metric;
+mod run;
 mod serve;
 mod simulate;
 
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Loadtest(args) => loadtest::run(args),
         Command::Metric(args) => metric::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Run(args) => run::run(args),
         Command::Simulate(args) => simulate::run(args),
     }
 }

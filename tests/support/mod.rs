@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod apiserver;
+pub mod service;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -20,6 +23,8 @@ const LPA_ENV: &[&str] = &[
     "maxReplicas",
     "loadDriver",
     "LOCUST_BIN",
+    "LPA_KUBECTL",
+    "KUBECONFIG",
 ];
 
 pub fn lpa() -> Command {

@@ -92,15 +92,20 @@ impl Workload {
     /// Parses `deployment/NAME` (or `statefulset/`, `replicaset/`) and the
     /// namespace, validating both against Kubernetes' naming rules.
     pub fn parse(target: &str, namespace: Option<&str>) -> Result<Workload, DriverError> {
-        let invalid = |why: String| DriverError::Invalid(format!("invalid target {target:?}: {why}"));
+        let invalid =
+            |why: String| DriverError::Invalid(format!("invalid target {target:?}: {why}"));
         let Some((kind, name)) = target.split_once('/') else {
             return Err(invalid(format!(
                 "expected KIND/NAME, e.g. deployment/fibonacci (KIND: {})",
                 Kind::EXPECTED
             )));
         };
-        let kind = Kind::parse(kind)
-            .ok_or_else(|| invalid(format!("unknown kind {kind:?} (expected {})", Kind::EXPECTED)))?;
+        let kind = Kind::parse(kind).ok_or_else(|| {
+            invalid(format!(
+                "unknown kind {kind:?} (expected {})",
+                Kind::EXPECTED
+            ))
+        })?;
         if !is_dns1123_subdomain(name) {
             return Err(invalid(format!(
                 "name {name:?} is not a valid Kubernetes name ({SUBDOMAIN_RULE})"
@@ -141,7 +146,8 @@ pub fn is_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -149,14 +155,15 @@ pub fn is_dns1123_label(s: &str) -> bool {
 /// Dot-separated DNS-1123 labels, at most 253 characters (Kubernetes'
 /// `IsDNS1123Subdomain`).
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| is_dns1123_label_unbounded(l))
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label_unbounded)
 }
 
 // In a subdomain only the whole is bounded (253), not each part.
 fn is_dns1123_label_unbounded(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -198,17 +205,23 @@ impl Kubectl {
                 return Err(DriverError::Invalid(format!("invalid context {ctx:?}")));
             }
         }
-        let args = ["version".to_string(), "--client=true".into(), "-o".into(), "json".into()];
+        let args = [
+            "version".to_string(),
+            "--client=true".into(),
+            "-o".into(),
+            "json".into(),
+        ];
         let out = self.run(&args).map_err(|e| match e {
             DriverError::Process(ProcessError::Spawn { program, source }) => DriverError::Invalid(format!(
                 "kubectl {program}: cannot start: {source} (install kubectl, or pass --kubectl PATH or set LPA_KUBECTL)"
             )),
             other => other,
         })?;
-        let v: serde_json::Value = serde_json::from_slice(&out).map_err(|e| DriverError::Output {
-            command: self.render(&args),
-            message: format!("output is not JSON ({e}): {:?}", snippet(&out)),
-        })?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out).map_err(|e| DriverError::Output {
+                command: self.render(&args),
+                message: format!("output is not JSON ({e}): {:?}", snippet(&out)),
+            })?;
         Ok(v["clientVersion"]["gitVersion"]
             .as_str()
             .unwrap_or("unknown version")
@@ -230,7 +243,7 @@ impl Kubectl {
 
     fn render(&self, args: &[String]) -> String {
         let mut s = self.program.display().to_string();
-        for a in args {
+        for a in args.iter().chain(&self.global_args()) {
             s.push(' ');
             s.push_str(a);
         }
@@ -253,9 +266,36 @@ impl Kubectl {
         Err(DriverError::Failed {
             command: self.render(args),
             code,
-            stderr: done.stderr_line(),
+            stderr: kubectl_error(&done.stderr),
         })
     }
+}
+
+/// kubectl's own error out of its stderr. client-go logs retries as klog
+/// lines (`E1128 01:26:32.743494 26901 memcache.go:381] ...`) before the
+/// line that matters (`Error from server ...`, `error: ...`); keep the
+/// latter, or the last line when there is nothing else.
+fn kubectl_error(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let is_klog = |l: &str| {
+        let b = l.as_bytes();
+        b.len() > 5
+            && b"IWEF".contains(&b[0])
+            && b[1..5].iter().all(u8::is_ascii_digit)
+            && b[5] == b' '
+    };
+    let plain: Vec<&str> = lines.iter().copied().filter(|l| !is_klog(l)).collect();
+    let chosen = if plain.is_empty() {
+        lines.last().copied().unwrap_or("").to_string()
+    } else {
+        plain.join(" ")
+    };
+    one_line(chosen.as_bytes())
 }
 
 /// The first bytes of an output, for an error message.
@@ -302,9 +342,15 @@ pub fn parse_replicas(kind: Kind, json: &[u8]) -> Result<u32, String> {
         match value.get("kind").and_then(|k| k.as_str()) {
             Some(k) if k == kind.title() => {}
             Some(k) => return Err(format!("output is a {k:?}, expected a {}", kind.title())),
-            None => return Err(format!("output has no \"kind\", expected a {}", kind.title())),
+            None => {
+                return Err(format!(
+                    "output has no \"kind\", expected a {}",
+                    kind.title()
+                ))
+            }
         }
-        serde_json::from_value(value).map_err(|e| format!("output is not a valid {} ({e})", kind.title()))
+        serde_json::from_value(value)
+            .map_err(|e| format!("output is not a valid {} ({e})", kind.title()))
     }
     let replicas = match kind {
         Kind::Deployment => typed::<Deployment>(json, kind)?.spec.replicas,
@@ -358,13 +404,21 @@ impl ScaleTarget for KubectlTarget {
         args.push(format!("--replicas={to}"));
         match self.kubectl.run(&args) {
             Ok(_) => Ok(()),
-            Err(DriverError::Failed { stderr, command, code }) => match precondition_failure(&stderr) {
+            Err(DriverError::Failed {
+                stderr,
+                command,
+                code,
+            }) => match precondition_failure(&stderr) {
                 Some(seen) => Err(DriverError::Changed {
                     target: self.describe(),
                     expected: from,
                     seen,
                 }),
-                None => Err(DriverError::Failed { command, code, stderr }),
+                None => Err(DriverError::Failed {
+                    command,
+                    code,
+                    stderr,
+                }),
             },
             Err(e) => Err(e),
         }
@@ -376,7 +430,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/kubectl").join(name);
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/kubectl")
+            .join(name);
         std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
@@ -385,8 +441,14 @@ mod tests {
         let w = Workload::parse("deployment/fibonacci", Some("default")).unwrap();
         assert_eq!((w.kind, w.name.as_str()), (Kind::Deployment, "fibonacci"));
         assert_eq!(w.to_string(), "deployment/fibonacci -n default");
-        assert_eq!(Workload::parse("sts/db-0.x", None).unwrap().kind, Kind::StatefulSet);
-        assert_eq!(Workload::parse("ReplicaSet/web-5d9", None).unwrap().kind, Kind::ReplicaSet);
+        assert_eq!(
+            Workload::parse("sts/db-0.x", None).unwrap().kind,
+            Kind::StatefulSet
+        );
+        assert_eq!(
+            Workload::parse("ReplicaSet/web-5d9", None).unwrap().kind,
+            Kind::ReplicaSet
+        );
     }
 
     #[test]
@@ -413,40 +475,93 @@ mod tests {
         }
         assert!(is_dns1123_label(&"a".repeat(63)));
         assert!(!is_dns1123_label(&"a".repeat(64)));
-        assert!(is_dns1123_subdomain(&format!("{}.{}", "a".repeat(100), "b".repeat(100))));
+        assert!(is_dns1123_subdomain(&format!(
+            "{}.{}",
+            "a".repeat(100),
+            "b".repeat(100)
+        )));
         assert!(!is_dns1123_subdomain(&"a.".repeat(127)));
     }
 
     #[test]
     fn replicas_from_kubectl_json() {
-        assert_eq!(parse_replicas(Kind::Deployment, &fixture("deployment.json")), Ok(3));
-        assert_eq!(parse_replicas(Kind::Deployment, &fixture("deployment-no-replicas.json")), Ok(1));
-        assert_eq!(parse_replicas(Kind::StatefulSet, &fixture("statefulset.json")), Ok(2));
-        assert_eq!(parse_replicas(Kind::ReplicaSet, &fixture("replicaset.json")), Ok(4));
+        assert_eq!(
+            parse_replicas(Kind::Deployment, &fixture("deployment.json")),
+            Ok(3)
+        );
+        assert_eq!(
+            parse_replicas(Kind::Deployment, &fixture("deployment-no-replicas.json")),
+            Ok(1)
+        );
+        assert_eq!(
+            parse_replicas(Kind::StatefulSet, &fixture("statefulset.json")),
+            Ok(2)
+        );
+        assert_eq!(
+            parse_replicas(Kind::ReplicaSet, &fixture("replicaset.json")),
+            Ok(4)
+        );
     }
 
     #[test]
     fn output_that_is_not_the_kind_is_an_error() {
         let e = parse_replicas(Kind::Deployment, b"No resources found\n").unwrap_err();
-        assert_eq!(e, "output is not JSON (expected value at line 1 column 1): \"No resources found\"");
+        assert_eq!(
+            e,
+            "output is not JSON (expected value at line 1 column 1): \"No resources found\""
+        );
         let e = parse_replicas(Kind::StatefulSet, &fixture("deployment.json")).unwrap_err();
         assert_eq!(e, "output is a \"Deployment\", expected a StatefulSet");
         let e = parse_replicas(Kind::Deployment, b"{}").unwrap_err();
         assert_eq!(e, "output has no \"kind\", expected a Deployment");
-        let e = parse_replicas(Kind::Deployment, br#"{"kind":"Deployment","spec":{"replicas":"three"}}"#).unwrap_err();
-        assert!(e.starts_with("output is not a valid Deployment (invalid type: string"), "{e}");
-        assert_eq!(parse_replicas(Kind::Deployment, b"  \n").unwrap_err(), "output is empty, expected JSON");
-        let e = parse_replicas(Kind::Deployment, br#"{"kind":"Deployment","apiVersion":"apps/v1","spec":{"replicas":-2}}"#).unwrap_err();
+        let e = parse_replicas(
+            Kind::Deployment,
+            br#"{"kind":"Deployment","spec":{"replicas":"three"}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("output is not a valid Deployment (invalid type: string"),
+            "{e}"
+        );
+        assert_eq!(
+            parse_replicas(Kind::Deployment, b"  \n").unwrap_err(),
+            "output is empty, expected JSON"
+        );
+        let e = parse_replicas(
+            Kind::Deployment,
+            br#"{"kind":"Deployment","apiVersion":"apps/v1","spec":{"replicas":-2}}"#,
+        )
+        .unwrap_err();
         assert_eq!(e, "spec.replicas is negative: -2");
     }
 
     #[test]
+    fn kubectl_errors_skip_client_go_retry_logs() {
+        let stderr = b"E1128 01:26:32.743494 26901 memcache.go:381] \"Couldn't get current server API group list\"\nE1128 01:26:32.785157 26901 memcache.go:381] again\nError from server (InternalError): an error on the server (\"unknown\") has prevented the request from succeeding\n";
+        assert_eq!(
+            kubectl_error(stderr),
+            "Error from server (InternalError): an error on the server (\"unknown\") has prevented the request from succeeding"
+        );
+        assert_eq!(
+            kubectl_error(b"I0101 00:00:00.000000 1 x.go:1] only logs\n"),
+            "I0101 00:00:00.000000 1 x.go:1] only logs"
+        );
+        assert_eq!(kubectl_error(b""), "");
+    }
+
+    #[test]
     fn precondition_failures_are_recognised() {
-        assert_eq!(precondition_failure("error: Expected replicas to be 2, was 5"), Some(Some(5)));
+        assert_eq!(
+            precondition_failure("error: Expected replicas to be 2, was 5"),
+            Some(Some(5))
+        );
         assert_eq!(
             precondition_failure("Error from server (Conflict): Operation cannot be fulfilled on deployments.apps \"x\": the object has been modified; please apply your changes to the latest version and try again"),
             Some(None)
         );
-        assert_eq!(precondition_failure("error: the server doesn't have a resource type \"deployment\""), None);
+        assert_eq!(
+            precondition_failure("error: the server doesn't have a resource type \"deployment\""),
+            None
+        );
     }
 }

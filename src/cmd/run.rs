@@ -1,0 +1,176 @@
+//! `lpa run`: the standalone autoscaler loop.
+//!
+//! Everything that can be checked is checked before anything runs: the
+//! target's name (Kubernetes naming rules, so nothing shell-like ever
+//! reaches kubectl), the evaluation config, the load plan, the kubeconfig,
+//! that kubectl starts, the state file and the decision log. Then
+//! `lpa_drivers::run_loop::run` does the cycles (its docs list the steps)
+//! and this module prints one line per cycle on stderr.
+//!
+//! Exit: 0 after a stop signal (state saved) or a bounded run without
+//! failures; 1 when a bounded run (`--once`, `--max-cycles`) had a failed
+//! cycle. A second SIGINT/SIGTERM exits at once with 1.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use lpa_core::duration::format_duration;
+use lpa_drivers::decision_log::DecisionLog;
+use lpa_drivers::load::{self, LoadPlan};
+use lpa_drivers::run_loop::{self, Cycle, Options};
+use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
+use lpa_drivers::scale::ScaleTarget;
+use lpa_drivers::state_file::StateFile;
+
+use crate::cli::{RunArgs, Scaler};
+use crate::settings::{load_policy, Failure, Result};
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let mut target = match args.scaler {
+        Scaler::Kubectl => {
+            let spec = args
+                .target
+                .as_deref()
+                .ok_or_else(|| Failure::new("--target is required with --scaler kubectl"))?;
+            let workload = Workload::parse(spec, args.namespace.as_deref())?;
+            let mut kubectl = Kubectl::new(&args.kubectl, args.kubectl_timeout);
+            kubectl.kubeconfig = args.kubeconfig.clone();
+            kubectl.context = args.context.clone();
+            KubectlTarget::new(kubectl, workload)
+        }
+    };
+    let policy = load_policy(&args.policy)?;
+    let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
+    let version = target.kubectl.check()?;
+
+    let state = StateFile::new(&args.state.decay_info);
+    // A state file that cannot be written fails every cycle; say so once,
+    // up front. Taking the lock creates only the sibling lock file.
+    drop(state.lock()?);
+    let mut log = match &args.decision_log {
+        Some(path) => Some(DecisionLog::open(path)?),
+        None => None,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, so it sees the flag before the second handler
+        // sets it: a second signal while stopping exits at once.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(|e| Failure::new(format!("cannot install the signal handler: {e}")))?;
+    }
+
+    let options = Options {
+        interval: args.interval,
+        max_cycles: if args.once { Some(1) } else { args.max_cycles },
+        dry_run: args.dry_run,
+    };
+    let name = target.describe();
+    eprintln!(
+        "lpa run: {name} via kubectl {version}; load {} ({} users, {}); {}{}",
+        plan.host,
+        plan.users,
+        format_duration(plan.run_time),
+        match options.max_cycles {
+            Some(1) => "one cycle".to_string(),
+            Some(n) => format!("{n} cycles, every {}", format_duration(options.interval)),
+            None => format!("every {}", format_duration(options.interval)),
+        },
+        if options.dry_run {
+            "; dry run: nothing is scaled or saved"
+        } else {
+            ""
+        }
+    );
+
+    let mut measure = |current: u32| {
+        load::run(&plan, None)
+            .map(|outcome| outcome.into_report(Some(current)))
+            .map_err(|e| e.to_string())
+    };
+    let once = options.max_cycles == Some(1);
+    let mut last_failure = None;
+    let summary = run_loop::run(
+        &mut target,
+        &mut measure,
+        &policy,
+        &state,
+        log.as_mut(),
+        &options,
+        &stop,
+        &mut |cycle| {
+            // With --once a failure is the command's error line; printing
+            // it here too would say it twice.
+            if !(once && cycle.record.is_none()) {
+                print_cycle(&name, cycle);
+            }
+            if let Some((step, e)) = &cycle.failure {
+                last_failure = Some(format!("{}: {e}", step.name()));
+            }
+        },
+    );
+
+    if summary.stopped {
+        eprintln!(
+            "lpa run: stopped by signal after {} cycle{}; state {}",
+            summary.cycles,
+            if summary.cycles == 1 { "" } else { "s" },
+            if options.dry_run {
+                "untouched (dry run)".to_string()
+            } else {
+                format!("saved in {}", state.path().display())
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    match last_failure {
+        Some(last) if summary.cycles == 1 => Err(Failure::new(last)),
+        Some(last) => Err(Failure::new(format!(
+            "{} of {} cycles failed; the last: {last}",
+            summary.failed_cycles, summary.cycles
+        ))),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// One readable line per cycle on stderr; the JSON line is the record.
+fn print_cycle(name: &str, cycle: &Cycle) {
+    for w in &cycle.warnings {
+        eprintln!("lpa: warning: {w}");
+    }
+    let n = cycle.number;
+    match (&cycle.record, &cycle.failure) {
+        (Some(r), failure) => {
+            let outcome = if r.applied {
+                if r.decided == r.current {
+                    "unchanged".to_string()
+                } else {
+                    format!("scaled {} -> {}", r.current, r.decided)
+                }
+            } else {
+                format!(
+                    "not applied: {}",
+                    r.not_applied.as_deref().unwrap_or("unknown")
+                )
+            };
+            eprintln!(
+                "lpa run: #{n} {name}: {} => {} ({outcome})",
+                r.summary, r.decided
+            );
+            if let Some((step, e)) = failure {
+                if r.applied {
+                    eprintln!("lpa run: #{n} {name}: {} failed: {e}", step.name());
+                }
+            }
+        }
+        (None, Some((step, e))) => {
+            eprintln!(
+                "lpa run: #{n} {name}: {} failed: {e} (nothing changed)",
+                step.name()
+            );
+        }
+        (None, None) => {}
+    }
+}

@@ -1,0 +1,666 @@
+//! `lpa run --scaler kubectl` through the real binary and the real kubectl
+//! (pinned, from .tools) against the stand-in API server, load-testing a
+//! service in the test process. Everything on 127.0.0.1.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use lpa_core::log::DecisionRecord;
+use lpa_core::Reason;
+use serde_json::Value;
+
+use crate::support::apiserver::{ApiServer, Mode, Objects, Request};
+use crate::support::service::Service;
+use crate::support::{lpa, stderr, stdout, tool};
+
+/// Mean latency over 50 ms breaches; the service answers in 0 ms (calm)
+/// or 120 ms (breach). Two calm runs before a decay.
+const CONFIG: &str = "targets:\n  - {method: GET, endpoint: /work, type: mean, target: 50}\ndecay: {replicas: 1, unchangedRuns: 2}\nminReplicas: 1\nmaxReplicas: 10\n";
+const SLOW: u64 = 120;
+const FAST: u64 = 0;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    api: ApiServer,
+    service: Service,
+    kubeconfig: PathBuf,
+}
+
+impl Setup {
+    /// A Deployment `web` in `default` at `replicas`, and the service.
+    fn new(replicas: Option<u32>, delay_ms: u64) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let api = ApiServer::start();
+        api.add("deployments", "default", "web", replicas);
+        let kubeconfig = api.kubeconfig(dir.path());
+        fs::write(dir.path().join("evaluation_config.yaml"), CONFIG).unwrap();
+        Setup {
+            service: Service::start(delay_ms),
+            api,
+            kubeconfig,
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn state(&self) -> PathBuf {
+        self.path("decay_info.json")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.path("decisions.jsonl")
+    }
+
+    /// `lpa run --scaler kubectl` for `target` with everything pointed into
+    /// the temp dir; `extra` adds or overrides flags.
+    fn run_cmd(&self, target: &str, extra: &[&str]) -> Command {
+        let given = |flag: &str| {
+            extra
+                .iter()
+                .any(|a| *a == flag || a.starts_with(&format!("{flag}=")))
+        };
+        let mut c = lpa();
+        c.arg("run")
+            .args(["--scaler", "kubectl", "--target", target]);
+        if !given("-n") {
+            c.args(["-n", "default"]);
+        }
+        if !given("--kubeconfig") {
+            c.arg(format!("--kubeconfig={}", self.kubeconfig.display()));
+        }
+        if !given("--kubectl") {
+            c.arg(format!("--kubectl={}", tool("kubectl").display()));
+        }
+        if !given("--kubectl-timeout") {
+            c.args(["--kubectl-timeout", "30s"]);
+        }
+        c.arg(format!(
+            "--evaluation-config={}",
+            self.path("evaluation_config.yaml").display()
+        ))
+        .arg(format!("--decay-info={}", self.state().display()))
+        .arg(format!("--decision-log={}", self.log().display()))
+        .args(extra)
+        // kubectl's discovery cache goes under $HOME; keep it in the temp dir.
+        .env("HOME", self.dir.path())
+        .env("locustHost", self.service.url())
+        .env("locustUsers", "2")
+        .env("locustSpawnRate", "100")
+        .env("locustRunTime", "1s");
+        c
+    }
+
+    fn run(&self, extra: &[&str]) -> Output {
+        self.run_cmd("deployment/web", extra)
+            .output()
+            .expect("spawn lpa")
+    }
+
+    fn records(&self) -> Vec<DecisionRecord> {
+        match fs::read_to_string(self.log()) {
+            Ok(text) => text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l}: {e}")))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn saved_state(&self) -> Value {
+        serde_json::from_str(&fs::read_to_string(self.state()).expect("state file")).unwrap()
+    }
+
+    fn replicas(&self) -> Option<u32> {
+        self.api.replicas("deployments", "default", "web")
+    }
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr:\n{}",
+        o.status,
+        stderr(o)
+    );
+    assert_eq!(stdout(o), "", "run prints data only in the log");
+}
+
+/// Exit 1, nothing on stdout, exactly one error line on stderr containing
+/// `want`; returns that line.
+fn one_error(o: &Output, want: &str) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr:\n{err}");
+    assert_eq!(stdout(o), "");
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("lpa: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{err}");
+    assert!(errors[0].starts_with("lpa: error: "), "{err}");
+    assert!(errors[0].contains(want), "want {want:?} in:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    errors[0].to_string()
+}
+
+fn write_state(s: &Setup, json: &str) {
+    fs::write(s.state(), json).unwrap();
+}
+
+#[test]
+fn scales_up_on_a_breach_with_a_precondition() {
+    let s = Setup::new(Some(2), SLOW);
+    let o = s.run(&["--once"]);
+    ok(&o);
+    assert_eq!(s.replicas(), Some(3));
+    let writes = s.api.scale_writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    // kubectl's --current-replicas path: GET /scale, then PUT it back with
+    // the resourceVersion it read, so a concurrent write would conflict.
+    let put: Value = serde_json::from_str(&writes[0].body).unwrap();
+    assert_eq!(writes[0].method, "PUT");
+    assert_eq!(
+        writes[0].path,
+        "/apis/apps/v1/namespaces/default/deployments/web/scale"
+    );
+    assert_eq!(put["spec"]["replicas"], 3);
+    assert_eq!(put["metadata"]["resourceVersion"], "1");
+
+    let r = s.records();
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].current, r[0].decided, r[0].applied), (2, 3, true));
+    assert_eq!(r[0].target, "deployment/web -n default");
+    assert!(
+        r[0].time.as_deref().is_some_and(|t| t.ends_with('Z')),
+        "{:?}",
+        r[0].time
+    );
+    match &r[0].reasons[0] {
+        Reason::Target {
+            key,
+            observed,
+            target,
+            breached,
+            ..
+        } => {
+            assert_eq!(key, "GET_/work");
+            assert!(
+                *breached && *observed > 50.0 && *target == 50.0,
+                "{:?}",
+                r[0].reasons
+            );
+        }
+        other => panic!("first reason should be the target: {other:?}"),
+    }
+    assert_eq!(
+        r[0].reasons.last(),
+        Some(&Reason::ScaleUp { from: 2, to: 3 })
+    );
+    assert_eq!(s.saved_state()["last_replicas"], 3);
+    assert_eq!(s.saved_state()["runs_since_change"], 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("lpa run: #1 deployment/web -n default: GET_/work mean"),
+        "{err}"
+    );
+    assert!(
+        err.contains("scale up 2 -> 3 => 3 (scaled 2 -> 3)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn holds_when_calm_and_counts_the_calm_run() {
+    let s = Setup::new(Some(2), FAST);
+    ok(&s.run(&["--once"]));
+    assert_eq!(s.replicas(), Some(2));
+    assert!(s.api.scale_writes().is_empty());
+    let r = s.records();
+    assert_eq!((r[0].decided, r[0].applied), (2, true));
+    assert_eq!(
+        r[0].reasons.last(),
+        Some(&Reason::Hold {
+            replicas: 2,
+            calm_runs: 1,
+            needed: 2
+        })
+    );
+    assert_eq!(s.saved_state()["runs_since_change"], 1);
+}
+
+#[test]
+fn decays_after_the_configured_calm_runs() {
+    let s = Setup::new(Some(3), FAST);
+    // Two invocations sharing the state file, then a bounded loop.
+    ok(&s.run(&["--once"]));
+    ok(&s.run(&["--once"]));
+    assert_eq!(s.replicas(), Some(3));
+    ok(&s.run(&["--max-cycles", "2", "--interval", "0s"]));
+    assert_eq!(
+        s.replicas(),
+        Some(2),
+        "decayed once after 2 calm runs, then calm run 1"
+    );
+    let decided: Vec<u32> = s.records().iter().map(|r| r.decided).collect();
+    assert_eq!(decided, vec![3, 3, 2, 2]);
+    assert_eq!(
+        s.records()[2].reasons.last(),
+        Some(&Reason::Decay { from: 3, to: 2 })
+    );
+    assert_eq!(s.saved_state()["runs_since_change"], 1);
+    let writes = s.api.scale_writes();
+    assert_eq!(writes.len(), 1);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let s = Setup::new(Some(2), SLOW);
+    write_state(&s, "{\"runs_since_change\": 1, \"last_replicas\": 2}");
+    let before = fs::read(s.state()).unwrap();
+    let o = s.run(&["--once", "--dry-run"]);
+    ok(&o);
+    assert!(
+        s.api.scale_writes().is_empty(),
+        "{:?}",
+        s.api.scale_writes()
+    );
+    assert_eq!(
+        fs::read(s.state()).unwrap(),
+        before,
+        "state file unchanged byte for byte"
+    );
+    assert_eq!(s.replicas(), Some(2));
+    let r = s.records();
+    assert_eq!((r[0].decided, r[0].applied, r[0].dry_run), (3, false, true));
+    assert_eq!(r[0].not_applied.as_deref(), Some("dry run"));
+    assert!(
+        stderr(&o).contains("(not applied: dry run)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Changes the replicas to `to` just before the first request that
+/// `when` matches is answered.
+fn outside_writer(
+    to: u32,
+    when: fn(&Request) -> bool,
+) -> impl FnMut(&Request, &mut Objects) + Send {
+    let mut done = false;
+    move |req, objects| {
+        if !done && when(req) {
+            done = true;
+            let o = objects.values_mut().next().unwrap();
+            o.replicas = Some(to);
+            o.resource_version += 1;
+        }
+    }
+}
+
+#[test]
+fn an_outside_change_before_the_scale_is_not_overwritten() {
+    let s = Setup::new(Some(2), SLOW);
+    write_state(&s, "{\"runs_since_change\": 1, \"last_replicas\": 2}");
+    let before = fs::read(s.state()).unwrap();
+    // Between lpa's `kubectl get` and kubectl scale's read of /scale.
+    s.api.on_request(outside_writer(5, |r| {
+        r.method == "GET" && r.path.ends_with("/scale")
+    }));
+    let o = s.run(&["--once"]);
+    ok(&o);
+    assert_eq!(s.replicas(), Some(5), "the outside write stands");
+    assert!(s.api.scale_writes().is_empty());
+    let r = s.records();
+    assert_eq!((r[0].current, r[0].decided, r[0].applied), (2, 3, false));
+    let why = r[0].not_applied.as_deref().unwrap();
+    assert!(why.contains("replicas changed outside lpa since they were read (expected 2, now 5); not overwritten"), "{why}");
+    assert!(
+        stderr(&o).contains("not applied: deployment/web -n default: replicas changed outside lpa"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(s.state()).unwrap(), before, "no state change");
+
+    // The next cycle sees the change and resets the decay counter.
+    s.service.set_delay_ms(FAST);
+    ok(&s.run(&["--once"]));
+    let r = s.records();
+    assert_eq!(
+        r[1].reasons[0],
+        Reason::OutsideChange {
+            expected: 2,
+            seen: 5
+        }
+    );
+    assert_eq!(
+        r[1].reasons.last(),
+        Some(&Reason::Hold {
+            replicas: 5,
+            calm_runs: 1,
+            needed: 2
+        })
+    );
+    assert_eq!(s.saved_state()["runs_since_change"], 1);
+    assert_eq!(s.saved_state()["last_replicas"], 5);
+}
+
+#[test]
+fn an_outside_change_between_kubectls_read_and_write_conflicts() {
+    let s = Setup::new(Some(2), SLOW);
+    // Lands just before kubectl's PUT: its resourceVersion is stale, the
+    // server answers 409, kubectl re-reads and its precondition fails.
+    s.api.on_request(outside_writer(7, |r| r.method == "PUT"));
+    ok(&s.run(&["--once"]));
+    assert_eq!(s.replicas(), Some(7));
+    let writes = s.api.scale_writes();
+    assert_eq!(writes.len(), 1, "one PUT, refused: {writes:?}");
+    let r = s.records();
+    assert!(!r[0].applied);
+    assert!(
+        r[0].not_applied
+            .as_deref()
+            .unwrap()
+            .contains("(expected 2, now 7)"),
+        "{:?}",
+        r[0].not_applied
+    );
+    assert!(!s.state().exists(), "no state saved");
+}
+
+#[test]
+fn statefulsets_and_replicasets_scale_too() {
+    let s = Setup::new(None, SLOW);
+    s.api.add("statefulsets", "default", "db", Some(1));
+    s.api.add("replicasets", "default", "web-5d9c7b", Some(4));
+    let o = s.run_cmd("sts/db", &["--once"]).output().unwrap();
+    ok(&o);
+    assert_eq!(s.api.replicas("statefulsets", "default", "db"), Some(2));
+    fs::remove_file(s.state()).unwrap();
+    ok(&s
+        .run_cmd("replicaset/web-5d9c7b", &["--once"])
+        .output()
+        .unwrap());
+    assert_eq!(
+        s.api.replicas("replicasets", "default", "web-5d9c7b"),
+        Some(5)
+    );
+    let targets: Vec<String> = s.records().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        vec![
+            "statefulset/db -n default",
+            "replicaset/web-5d9c7b -n default"
+        ]
+    );
+}
+
+#[test]
+fn a_deployment_without_spec_replicas_counts_as_one() {
+    let s = Setup::new(None, SLOW);
+    ok(&s.run(&["--once"]));
+    let r = s.records();
+    assert_eq!((r[0].current, r[0].decided), (1, 2));
+    assert_eq!(s.replicas(), Some(2));
+    let put: Value = serde_json::from_str(&s.api.scale_writes()[0].body).unwrap();
+    assert_eq!(put["spec"]["replicas"], 2);
+}
+
+#[test]
+fn kubectl_missing_is_one_error_before_anything_runs() {
+    let s = Setup::new(Some(2), SLOW);
+    let o = s.run(&["--once", "--kubectl", "/nonexistent/kubectl"]);
+    one_error(&o, "kubectl /nonexistent/kubectl: cannot start: No such file or directory (os error 2) (install kubectl, or pass --kubectl PATH or set LPA_KUBECTL)");
+    assert!(s.api.requests().is_empty());
+    assert!(!s.state().exists() && !s.log().exists());
+}
+
+#[test]
+fn lpa_kubectl_env_picks_the_binary() {
+    let s = Setup::new(Some(2), FAST);
+    let mut c = lpa();
+    c.arg("run")
+        .args([
+            "--scaler",
+            "kubectl",
+            "--target",
+            "deployment/web",
+            "-n",
+            "default",
+            "--once",
+        ])
+        .arg(format!("--kubeconfig={}", s.kubeconfig.display()))
+        .arg(format!(
+            "--evaluation-config={}",
+            s.path("evaluation_config.yaml").display()
+        ))
+        .arg(format!("--decay-info={}", s.state().display()))
+        .env("HOME", s.dir.path())
+        .env("LPA_KUBECTL", "/nonexistent/from-env/kubectl")
+        .env("locustHost", s.service.url());
+    one_error(
+        &c.output().unwrap(),
+        "kubectl /nonexistent/from-env/kubectl: cannot start",
+    );
+}
+
+#[test]
+fn kubectl_failing_changes_nothing_and_the_loop_goes_on() {
+    let s = Setup::new(Some(2), SLOW);
+    write_state(&s, "{\"runs_since_change\": 1, \"last_replicas\": 2}");
+    let before = fs::read(s.state()).unwrap();
+    s.api.set_mode(Mode::Fail);
+    let o = s.run(&["--once"]);
+    let line = one_error(&o, "read replicas: ");
+    assert!(
+        line.contains(" get deployment/web -n default -o json --kubeconfig="),
+        "{line}"
+    );
+    assert!(line.contains("exit 1: "), "{line}");
+    assert!(
+        line.ends_with("exit 1: Error from server (InternalError): stand-in: internal error"),
+        "kubectl stderr kept: {line}"
+    );
+    assert_eq!(fs::read(s.state()).unwrap(), before);
+    assert!(s.records().is_empty(), "no decision, no record");
+
+    // Without --once the loop goes on after a failure.
+    let o = s.run(&["--max-cycles", "2", "--interval", "0s"]);
+    let err = stderr(&o);
+    assert_eq!(err.matches("read replicas failed: ").count(), 2, "{err}");
+    one_error(&o, "2 of 2 cycles failed; the last: read replicas: ");
+    assert_eq!(fs::read(s.state()).unwrap(), before);
+}
+
+#[test]
+fn kubectl_hanging_is_killed_at_the_timeout() {
+    let s = Setup::new(Some(2), SLOW);
+    s.api.set_mode(Mode::Hang);
+    let o = s.run(&["--once", "--kubectl-timeout", "1s"]);
+    let line = one_error(&o, "read replicas: ");
+    assert!(line.contains("timed out after 1s and was killed"), "{line}");
+    assert!(!s.state().exists());
+    assert!(s.api.scale_writes().is_empty());
+}
+
+#[test]
+fn a_scale_that_fails_is_logged_and_saves_no_state() {
+    let s = Setup::new(Some(2), SLOW);
+    // Reads work; the scale's reads and writes fail.
+    let api_mode = |r: &Request| r.path.ends_with("/scale");
+    let mut failing = false;
+    s.api.on_request(move |r, objects| {
+        if api_mode(r) && !failing {
+            failing = true;
+            // Deleting the object makes every later request a 404.
+            objects.clear();
+        }
+    });
+    let o = s.run(&["--once"]);
+    one_error(&o, "scale: ");
+    let r = s.records();
+    assert_eq!((r[0].decided, r[0].applied), (3, false));
+    assert!(
+        r[0].not_applied
+            .as_deref()
+            .unwrap()
+            .starts_with("scale failed: "),
+        "{:?}",
+        r[0].not_applied
+    );
+    assert!(
+        r[0].not_applied.as_deref().unwrap().contains("not found"),
+        "{:?}",
+        r[0].not_applied
+    );
+    assert!(!s.state().exists());
+}
+
+/// A kubectl stand-in that records it ran; for checks that it never does.
+fn marker_kubectl(dir: &Path) -> (PathBuf, PathBuf) {
+    let marker = dir.join("kubectl-ran");
+    let script = dir.join("fake-kubectl");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\necho '{{}}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&script);
+    (script, marker)
+}
+
+fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn dangerous_names_are_rejected_before_kubectl_runs() {
+    let s = Setup::new(Some(2), SLOW);
+    let (fake, marker) = marker_kubectl(s.dir.path());
+    let kubectl = format!("--kubectl={}", fake.display());
+    for (target, ns, want) in [
+        ("deployment/x;rm -rf /", "default", "invalid target \"deployment/x;rm -rf /\": name \"x;rm -rf /\" is not a valid Kubernetes name (DNS-1123 subdomain"),
+        ("deployment/$(touch pwned)", "default", "name \"$(touch pwned)\" is not a valid Kubernetes name"),
+        ("deployment/`id`", "default", "is not a valid Kubernetes name"),
+        ("deployment/web", "default;id", "invalid namespace \"default;id\": not a valid Kubernetes namespace (DNS-1123 label"),
+        ("deployment/web", "$(id)", "invalid namespace \"$(id)\""),
+    ] {
+        let o = s
+            .run_cmd(target, &["--once", kubectl.as_str(), "-n", ns])
+            .output()
+            .unwrap();
+        one_error(&o, want);
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    assert!(
+        !marker.exists(),
+        "kubectl ran: {:?}",
+        fs::read_to_string(&marker)
+    );
+    assert!(!s.path("pwned").exists());
+    assert!(s.api.requests().is_empty());
+    assert!(!s.state().exists() && !s.log().exists());
+}
+
+#[test]
+fn bad_input_is_one_clear_error_line_and_no_state() {
+    let s = Setup::new(Some(2), SLOW);
+    let (fake, marker) = marker_kubectl(s.dir.path());
+    let kubectl = format!("--kubectl={}", fake.display());
+    for (target, extra, want) in [
+        ("pod/web", vec![], "invalid target \"pod/web\": unknown kind \"pod\" (expected deployment, statefulset or replicaset)"),
+        ("web", vec![], "invalid target \"web\": expected KIND/NAME, e.g. deployment/fibonacci"),
+        ("deployment/web", vec!["--kubeconfig", "/nonexistent/kubeconfig"], "kubeconfig /nonexistent/kubeconfig: no such file"),
+    ] {
+        let mut args = vec!["--once", kubectl.as_str()];
+        args.extend(extra);
+        let o = s.run_cmd(target, &args).output().unwrap();
+        one_error(&o, want);
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    assert!(!marker.exists());
+    assert!(!s.state().exists() && !s.log().exists());
+    assert!(!s.path(".decay_info.json.lock").exists());
+}
+
+#[test]
+fn kubectl_output_that_is_not_json_is_one_error() {
+    let s = Setup::new(Some(2), SLOW);
+    let fake = s.path("kubectl-says-hello");
+    fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$1\" in\n  version) echo '{\"clientVersion\":{\"gitVersion\":\"v0.0.0-fake\"}}' ;;\n  *) echo 'hello, this is not JSON' ;;\nesac\n",
+    )
+    .unwrap();
+    make_executable(&fake);
+    let o = s.run(&["--once", &format!("--kubectl={}", fake.display())]);
+    let line = one_error(&o, "read replicas: ");
+    assert!(
+        line.contains(
+            "output is not JSON (expected value at line 1 column 1): \"hello, this is not JSON\""
+        ),
+        "{line}"
+    );
+    assert!(
+        stderr(&o).contains("via kubectl v0.0.0-fake"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!s.state().exists());
+    assert!(s.records().is_empty());
+}
+
+#[test]
+fn sigterm_ends_the_loop_with_state_saved_and_exit_0() {
+    let s = Setup::new(Some(2), SLOW);
+    let mut child = s
+        .run_cmd("deployment/web", &["--interval", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the first cycle's record, then signal while the
+    // loop sleeps out its interval.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.records().is_empty() {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!(
+                "no first cycle: {}",
+                stderr(&child.wait_with_output().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Bounded wait: the loop must notice within its poll, well before 60s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lpa did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    ok(&o);
+    assert!(
+        stderr(&o).contains("lpa run: stopped by signal after 1 cycle; state saved in "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(s.saved_state()["last_replicas"], 3);
+    assert_eq!(s.replicas(), Some(3));
+    assert_eq!(s.records().len(), 1);
+}

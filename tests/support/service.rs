@@ -1,0 +1,95 @@
+//! A tiny HTTP service to load-test, in the test process on 127.0.0.1:
+//! answers every request with 200 after a delay the test can change while
+//! it runs (slow: a breach; fast: calm). Keep-alive, bounded idle time.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+pub struct Service {
+    port: u16,
+    delay_ms: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    accept: Option<thread::JoinHandle<()>>,
+}
+
+impl Service {
+    pub fn start(delay_ms: u64) -> Service {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind service");
+        let port = listener.local_addr().unwrap().port();
+        let delay = Arc::new(AtomicU64::new(delay_ms));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (d2, s2) = (delay.clone(), stop.clone());
+        let accept = thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (d3, s3) = (d2.clone(), s2.clone());
+                thread::spawn(move || serve(conn, &d3, &s3));
+            }
+        });
+        Service {
+            port,
+            delay_ms: delay,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn serve(conn: TcpStream, delay: &AtomicU64, stop: &AtomicBool) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(mut writer) = conn.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(conn);
+    while !stop.load(Ordering::SeqCst) {
+        // Request line and headers; the load test's GETs have no body.
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        loop {
+            let mut h = String::new();
+            match reader.read_line(&mut h) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if h.trim_end().is_empty() => break,
+                Ok(_) => {}
+            }
+        }
+        thread::sleep(Duration::from_millis(delay.load(Ordering::SeqCst)));
+        let body = "ok\n";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(body.as_bytes()).is_err()
+        {
+            return;
+        }
+    }
+}
