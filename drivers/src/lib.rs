@@ -14,6 +14,7 @@ pub mod decision_log;
 pub mod load;
 pub mod locust;
 pub mod process;
+pub mod proxy;
 pub mod run_loop;
 pub mod scale;
 pub mod serve;

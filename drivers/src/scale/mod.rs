@@ -12,6 +12,7 @@
 //! no longer has it.
 
 pub mod kubectl;
+pub mod local;
 
 use crate::process::ProcessError;
 

@@ -1,0 +1,859 @@
+//! The local scale target: a pool of replica processes of one command, on
+//! free loopback ports, behind a per-connection round-robin TCP proxy on
+//! the listen address ([`crate::proxy`]). What a Deployment and its Service
+//! do on a cluster, on one machine with no cluster.
+//!
+//! ```text
+//!   client ──► listen address (proxy) ──round robin──► replica 1  127.0.0.1:P1  (child process)
+//!                                                  └──► replica 2  127.0.0.1:P2
+//!   scale up:   spawn CMD with {port} = a free port ─► poll connect until it accepts ─► add to proxy
+//!   scale down: remove from proxy (drain) ─► wait for its open connections ─► close stdin,
+//!               SIGTERM ─► grace ─► SIGKILL
+//! ```
+//!
+//! **The command** is split into argv without a shell ([`ReplicaCommand`]):
+//! whitespace separates words, '...' and "..." quote, a backslash escapes
+//! one character; nothing is expanded (no variables, globs, pipes or
+//! redirections). `{port}` is replaced by the replica's port.
+//!
+//! **Readiness**: a replica gets traffic only once a TCP connect to its port
+//! succeeds. One that exits first, or does not accept within the ready
+//! timeout, is an error naming the command and quoting its stderr, and a
+//! scale-up is all or nothing: the new replicas that did start are stopped.
+//!
+//! **Stopping**: SIGTERM is sent by spawning the `kill` program (argv, no
+//! shell): std has no safe way to send SIGTERM, and this crate forbids
+//! unsafe code. SIGTERM first lets a real server finish in-flight work, as
+//! Kubernetes does before its grace period ends; [`std::process::Child::kill`]
+//! (SIGKILL) follows after the grace, or at once when `kill` is missing.
+//!
+//! **Children never outlive lpa**: the pool stops every replica when it is
+//! dropped (normal exit, an error, a panic that unwinds, the run loop's stop
+//! flag after SIGINT/SIGTERM). For what no destructor sees (SIGKILL, a
+//! second Ctrl-C that exits at once), each replica gets a pipe on its stdin
+//! that only lpa holds: `lpa serve --exit-with-parent` exits when it reads
+//! EOF there, which the kernel delivers when lpa dies however it dies. Other
+//! commands may use the same signal. Replicas run in their own process
+//! group, so a Ctrl-C in the terminal reaches lpa only and lpa stops them in
+//! order.
+//!
+//! **Crashes**: a replica that exits on its own is replaced at the next read
+//! of the replica count, as a ReplicaSet replaces a pod.
+
+use std::fmt;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{DriverError, ScaleTarget};
+use crate::process::{self, one_line};
+use crate::proxy::{Backend, Proxy, ProxyOptions};
+
+/// The placeholder replaced by each replica's port.
+pub const PORT: &str = "{port}";
+
+/// Stderr kept per replica for error messages: the last this many bytes.
+const STDERR_TAIL: usize = 8 * 1024;
+
+/// A replica command, split into words, with `{port}` in at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaCommand {
+    text: String,
+    words: Vec<String>,
+}
+
+impl ReplicaCommand {
+    /// Splits `text` into argv (see the module docs for the rules).
+    pub fn parse(text: &str) -> Result<ReplicaCommand, DriverError> {
+        let bad = |why: &str| DriverError::Invalid(format!("replica command {text:?}: {why}"));
+        let words = split_words(text).map_err(|why| bad(&why))?;
+        if words.is_empty() {
+            return Err(bad("no program to run"));
+        }
+        if !words.iter().any(|w| w.contains(PORT)) {
+            return Err(bad(
+                "no {port} placeholder (where should the replica listen?)",
+            ));
+        }
+        Ok(ReplicaCommand {
+            text: text.to_string(),
+            words,
+        })
+    }
+
+    /// A command given as argv already (no splitting).
+    pub fn from_argv(words: Vec<String>) -> Result<ReplicaCommand, DriverError> {
+        let text = words.join(" ");
+        if words.is_empty() || !words.iter().any(|w| w.contains(PORT)) {
+            return Err(DriverError::Invalid(format!(
+                "replica command {text:?}: needs a program and a {{port}} placeholder"
+            )));
+        }
+        Ok(ReplicaCommand { text, words })
+    }
+
+    /// The argv of a replica on `port`.
+    pub fn argv(&self, port: u16) -> Vec<String> {
+        let port = port.to_string();
+        self.words.iter().map(|w| w.replace(PORT, &port)).collect()
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for ReplicaCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Splits like a POSIX shell's word splitting and quote removal, and
+/// nothing more.
+fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated ' quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("unterminated \" quote".into()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated \" quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err("trailing backslash".into()),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Timeouts and limits of the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalOptions {
+    /// A new replica must accept connections within this.
+    pub ready_timeout: Duration,
+    /// A replica taken out of rotation may finish its open connections for this long.
+    pub drain_timeout: Duration,
+    /// After SIGTERM, the wait before SIGKILL.
+    pub stop_grace: Duration,
+    /// A hard cap on replicas, whatever the policy says: each is a process.
+    pub max_replicas: u32,
+    pub proxy: ProxyOptions,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            ready_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(5),
+            stop_grace: Duration::from_secs(3),
+            max_replicas: 64,
+            proxy: ProxyOptions::default(),
+        }
+    }
+}
+
+/// What the pool did, for the caller's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolEvent {
+    Ready {
+        replica: u64,
+        pid: u32,
+        addr: SocketAddr,
+        after: Duration,
+    },
+    Stopped {
+        replica: u64,
+        pid: u32,
+        /// Connections that were still open when the drain timeout ended.
+        cut: usize,
+        how: &'static str,
+    },
+    Exited {
+        replica: u64,
+        pid: u32,
+        status: String,
+        stderr: String,
+    },
+}
+
+impl fmt::Display for PoolEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolEvent::Ready {
+                replica,
+                pid,
+                addr,
+                after,
+            } => write!(
+                f,
+                "replica {replica} ready on {addr} (pid {pid}, {} ms)",
+                after.as_millis()
+            ),
+            PoolEvent::Stopped {
+                replica,
+                pid,
+                cut,
+                how,
+            } => {
+                write!(
+                    f,
+                    "replica {replica} drained and stopped (pid {pid}, {how})"
+                )?;
+                if *cut > 0 {
+                    write!(f, "; {cut} connection(s) still open were cut")?;
+                }
+                Ok(())
+            }
+            PoolEvent::Exited {
+                replica,
+                pid,
+                status,
+                stderr,
+            } => {
+                write!(
+                    f,
+                    "replica {replica} (pid {pid}) exited on its own: {status}"
+                )?;
+                if !stderr.is_empty() {
+                    write!(f, "; stderr: {stderr}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+struct Replica {
+    number: u64,
+    child: Child,
+    addr: SocketAddr,
+    /// Held only here: dropping it is the replica's EOF watchdog signal.
+    stdin: Option<ChildStdin>,
+    stderr: Tail,
+    backend: Option<Arc<Backend>>,
+    started: Instant,
+}
+
+/// The last bytes a child wrote to stderr, collected on a thread.
+#[derive(Clone)]
+struct Tail {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    done: Arc<AtomicBool>,
+}
+
+impl Tail {
+    fn collect(pipe: Option<impl Read + Send + 'static>) -> Tail {
+        let tail = Tail {
+            bytes: Arc::new(Mutex::new(Vec::new())),
+            done: Arc::new(AtomicBool::new(false)),
+        };
+        let t = tail.clone();
+        let spawned = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+            if let Some(mut pipe) = pipe {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut bytes = t.bytes.lock().unwrap_or_else(|e| e.into_inner());
+                    bytes.extend_from_slice(&buf[..n]);
+                    let over = bytes.len().saturating_sub(STDERR_TAIL);
+                    bytes.drain(..over);
+                }
+            }
+            t.done.store(true, Ordering::SeqCst);
+        });
+        if spawned.is_err() {
+            tail.done.store(true, Ordering::SeqCst);
+        }
+        tail
+    }
+
+    /// The tail as one line, waiting a little for a child that just exited
+    /// to have its last words read.
+    fn line(&self) -> String {
+        let until = Instant::now() + Duration::from_millis(500);
+        while !self.done.load(Ordering::SeqCst) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        one_line(&bytes)
+    }
+}
+
+fn stderr_note(line: &str) -> String {
+    if line.is_empty() {
+        "no stderr".to_string()
+    } else {
+        format!("stderr: {line}")
+    }
+}
+
+/// Sees the pool's events as they happen.
+pub type Observer = Box<dyn FnMut(&PoolEvent) + Send>;
+
+/// The pool. Starts empty; [`ScaleTarget::scale`]`(0, n)` starts the first
+/// replicas.
+pub struct LocalPool {
+    command: ReplicaCommand,
+    options: LocalOptions,
+    proxy: Proxy,
+    replicas: Vec<Replica>,
+    next_number: u64,
+    observer: Option<Observer>,
+}
+
+impl LocalPool {
+    /// Binds the proxy on `listen` (an address in use is an error here,
+    /// before any replica starts).
+    pub fn new(
+        command: ReplicaCommand,
+        listen: SocketAddr,
+        options: LocalOptions,
+    ) -> Result<LocalPool, DriverError> {
+        let proxy = Proxy::bind(listen, options.proxy)
+            .map_err(|e| DriverError::Invalid(format!("cannot listen on {listen}: {e}")))?;
+        Ok(LocalPool {
+            command,
+            options,
+            proxy,
+            replicas: Vec::new(),
+            next_number: 1,
+            observer: None,
+        })
+    }
+
+    /// Called with every event as it happens (replica ready, stopped, crashed).
+    pub fn set_observer(&mut self, observer: impl FnMut(&PoolEvent) + Send + 'static) {
+        self.observer = Some(Box::new(observer));
+    }
+
+    /// The address clients use (the proxy's).
+    pub fn addr(&self) -> SocketAddr {
+        self.proxy.local_addr()
+    }
+
+    /// The process ids of the running replicas.
+    pub fn pids(&self) -> Vec<u32> {
+        self.replicas.iter().map(|r| r.child.id()).collect()
+    }
+
+    pub fn command(&self) -> &ReplicaCommand {
+        &self.command
+    }
+
+    fn emit(&mut self, event: PoolEvent) {
+        if let Some(o) = self.observer.as_mut() {
+            o(&event);
+        }
+    }
+
+    /// Stops every replica at once (no drain: nothing is served any more),
+    /// SIGTERM then SIGKILL after the grace. Also done on drop.
+    pub fn shutdown(&mut self) {
+        let mut replicas = std::mem::take(&mut self.replicas);
+        for r in &mut replicas {
+            if let Some(b) = r.backend.take() {
+                self.proxy.remove(&b);
+            }
+            r.stdin.take();
+            terminate(&mut r.child);
+        }
+        let deadline = Instant::now() + self.options.stop_grace;
+        for mut r in replicas {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let how = finish(&mut r.child, left);
+            let pid = r.child.id();
+            self.emit(PoolEvent::Stopped {
+                replica: r.number,
+                pid,
+                cut: 0,
+                how,
+            });
+        }
+    }
+
+    /// Starts `n` replicas and adds them to the proxy once all accept
+    /// connections; on any failure none is added and all are stopped.
+    fn start(&mut self, n: u32) -> Result<(), DriverError> {
+        let mut pending: Vec<Replica> = Vec::new();
+        let fail = |pending: &mut Vec<Replica>, e: DriverError| {
+            for r in pending.iter_mut() {
+                r.stdin.take();
+                let _ = r.child.kill();
+                let _ = r.child.wait();
+            }
+            Err(e)
+        };
+        for _ in 0..n {
+            match self.spawn() {
+                Ok(r) => pending.push(r),
+                Err(e) => return fail(&mut pending, e),
+            }
+        }
+        let deadline = Instant::now() + self.options.ready_timeout;
+        let mut ready = vec![false; pending.len()];
+        while ready.iter().any(|r| !r) {
+            for (i, r) in pending.iter_mut().enumerate() {
+                if ready[i] {
+                    continue;
+                }
+                match r.child.try_wait() {
+                    Ok(Some(status)) => {
+                        let e = self.not_ready(
+                            r,
+                            &format!(
+                                "exited ({}) before accepting connections",
+                                status_text(status)
+                            ),
+                        );
+                        return fail(&mut pending, e);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let e = self.not_ready(r, &format!("cannot be watched: {e}"));
+                        return fail(&mut pending, e);
+                    }
+                }
+                if TcpStream::connect_timeout(&r.addr, Duration::from_millis(200)).is_ok() {
+                    ready[i] = true;
+                }
+            }
+            if ready.iter().all(|r| *r) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let i = ready.iter().position(|r| !r).unwrap_or(0);
+                let why = format!(
+                    "did not accept connections within {} ms",
+                    self.options.ready_timeout.as_millis()
+                );
+                let e = self.not_ready(&pending[i], &why);
+                return fail(&mut pending, e);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        for mut r in pending {
+            r.backend = Some(self.proxy.add(r.addr));
+            let event = PoolEvent::Ready {
+                replica: r.number,
+                pid: r.child.id(),
+                addr: r.addr,
+                after: r.started.elapsed(),
+            };
+            self.replicas.push(r);
+            self.emit(event);
+        }
+        Ok(())
+    }
+
+    fn not_ready(&self, r: &Replica, why: &str) -> DriverError {
+        DriverError::Output {
+            command: format!("replica command {:?}", self.command.text()),
+            message: format!(
+                "replica on {} {why}; {}",
+                r.addr,
+                stderr_note(&r.stderr.line())
+            ),
+        }
+    }
+
+    fn spawn(&mut self) -> Result<Replica, DriverError> {
+        let port = free_port()
+            .map_err(|e| DriverError::Invalid(format!("cannot find a free loopback port: {e}")))?;
+        let argv = self.command.argv(port);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            // A terminal's Ctrl-C reaches lpa only; lpa stops the replicas.
+            .process_group(0);
+        let mut child = cmd.spawn().map_err(|e| {
+            DriverError::Invalid(format!(
+                "replica command {:?}: cannot start {}: {e}",
+                self.command.text(),
+                argv[0]
+            ))
+        })?;
+        let stderr = Tail::collect(child.stderr.take());
+        let number = self.next_number;
+        self.next_number += 1;
+        Ok(Replica {
+            number,
+            stdin: child.stdin.take(),
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            stderr,
+            backend: None,
+            started: Instant::now(),
+        })
+    }
+
+    /// Drains and stops the newest replica.
+    fn stop_newest(&mut self) {
+        let Some(mut r) = self.replicas.pop() else {
+            return;
+        };
+        let mut cut = 0;
+        if let Some(b) = r.backend.take() {
+            self.proxy.remove(&b);
+            let deadline = Instant::now() + self.options.drain_timeout;
+            while b.active() > 0 && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            cut = b.active();
+        }
+        r.stdin.take();
+        terminate(&mut r.child);
+        let how = finish(&mut r.child, self.options.stop_grace);
+        let pid = r.child.id();
+        self.emit(PoolEvent::Stopped {
+            replica: r.number,
+            pid,
+            cut,
+            how,
+        });
+    }
+
+    /// Replaces replicas that exited on their own.
+    fn replace_exited(&mut self) -> Result<(), DriverError> {
+        let mut exited = 0;
+        let mut i = 0;
+        while i < self.replicas.len() {
+            let status = self.replicas[i].child.try_wait().ok().flatten();
+            let Some(status) = status else {
+                i += 1;
+                continue;
+            };
+            let mut r = self.replicas.remove(i);
+            if let Some(b) = r.backend.take() {
+                self.proxy.remove(&b);
+            }
+            exited += 1;
+            let event = PoolEvent::Exited {
+                replica: r.number,
+                pid: r.child.id(),
+                status: status_text(status),
+                stderr: r.stderr.line(),
+            };
+            self.emit(event);
+        }
+        if exited > 0 {
+            self.start(exited)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl ScaleTarget for LocalPool {
+    fn describe(&self) -> String {
+        format!("local pool on {}", self.proxy.local_addr())
+    }
+
+    fn replicas(&mut self) -> Result<u32, DriverError> {
+        self.replace_exited()?;
+        Ok(self.replicas.len() as u32)
+    }
+
+    fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError> {
+        let now = self.replicas.len() as u32;
+        if now != from {
+            return Err(DriverError::Changed {
+                target: self.describe(),
+                expected: from,
+                seen: Some(now),
+            });
+        }
+        if to > self.options.max_replicas {
+            return Err(DriverError::Invalid(format!(
+                "{} replicas asked, but the local pool runs at most {}",
+                to, self.options.max_replicas
+            )));
+        }
+        if to > now {
+            self.start(to - now)?;
+        }
+        for _ in to..now {
+            self.stop_newest();
+        }
+        Ok(())
+    }
+}
+
+/// A port free now on loopback; the replica binds it right after (another
+/// process taking it in between makes that replica fail its start).
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Sends SIGTERM with the `kill` program, or SIGKILL when that fails. The
+/// child is not reaped yet, so its pid cannot have been reused.
+fn terminate(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let sent = process::run(
+        Command::new("kill").args(["-TERM", &child.id().to_string()]),
+        None,
+        Duration::from_secs(2),
+    )
+    .is_ok_and(|f| f.status.success());
+    if !sent {
+        let _ = child.kill();
+    }
+}
+
+/// Waits up to `grace` for the child to exit, then kills it; always reaps.
+fn finish(child: &mut Child, grace: Duration) -> &'static str {
+    match process::wait_timeout(child, grace) {
+        Ok(Some(_)) => "exited after SIGTERM",
+        _ => {
+            // wait_timeout killed and reaped it already; harmless if so.
+            let _ = child.kill();
+            let _ = child.wait();
+            "killed after the grace period"
+        }
+    }
+}
+
+fn status_text(status: ExitStatus) -> String {
+    match status.code() {
+        Some(c) => format!("exit status {c}"),
+        None => format!("{status}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_without_a_shell() {
+        let w = |t: &str| split_words(t).unwrap();
+        assert_eq!(
+            w("lpa serve --listen 127.0.0.1:{port}"),
+            ["lpa", "serve", "--listen", "127.0.0.1:{port}"]
+        );
+        assert_eq!(
+            w(r#"  a 'b c' "d \"e\" \n" f\ g '' "#),
+            ["a", "b c", r#"d "e" \n"#, "f g", ""]
+        );
+        assert_eq!(
+            w("echo $HOME | cat > x; *"),
+            ["echo", "$HOME", "|", "cat", ">", "x;", "*"]
+        );
+        assert!(split_words("a 'b").unwrap_err().contains("unterminated"));
+        assert!(split_words("a \"b").unwrap_err().contains("unterminated"));
+        assert!(split_words("a \\").unwrap_err().contains("backslash"));
+    }
+
+    #[test]
+    fn the_command_needs_a_program_and_a_port() {
+        let c = ReplicaCommand::parse("srv --port={port} --metrics {port}").unwrap();
+        assert_eq!(c.argv(8080), ["srv", "--port=8080", "--metrics", "8080"]);
+        for (text, why) in [
+            ("", "no program"),
+            ("   ", "no program"),
+            ("srv --port 80", "no {port} placeholder"),
+            ("srv '{port}", "unterminated"),
+        ] {
+            let e = ReplicaCommand::parse(text).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("replica command {text:?}: ")) && e.contains(why),
+                "{e}"
+            );
+        }
+    }
+
+    fn pool(cmd: &str, ready: Duration) -> LocalPool {
+        let options = LocalOptions {
+            ready_timeout: ready,
+            ..LocalOptions::default()
+        };
+        LocalPool::new(
+            ReplicaCommand::parse(cmd).unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+            options,
+        )
+        .unwrap()
+    }
+
+    fn gone(pid: u32) -> bool {
+        // A reaped child has no /proc entry (its pid is not reused this fast).
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn a_command_that_exits_at_once_is_an_error_with_its_stderr() {
+        let mut p = pool("ls /nonexistent-lpa-dir/{port}", Duration::from_secs(10));
+        let e = p.scale(0, 1).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "replica command \"ls /nonexistent-lpa-dir/{port}\": replica on 127.0.0.1:"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "exited (exit status 2) before accepting connections; stderr: ls: cannot access"
+            ),
+            "{e}"
+        );
+        assert_eq!(p.replicas().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_command_that_never_listens_is_stopped_and_an_error() {
+        let mut p = pool("sleep 30 {port}", Duration::from_millis(300));
+        let start = Instant::now();
+        let e = p.scale(0, 1).unwrap_err().to_string();
+        assert!(
+            e.contains("did not accept connections within 300 ms; no stderr"),
+            "{e}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(p.pids().is_empty());
+    }
+
+    #[test]
+    fn a_missing_program_and_a_listen_address_in_use_are_errors() {
+        let mut p = pool("/nonexistent/srv {port}", Duration::from_secs(1));
+        let e = p.scale(0, 1).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "replica command \"/nonexistent/srv {port}\": cannot start /nonexistent/srv:"
+            ),
+            "{e}"
+        );
+
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let e = LocalPool::new(
+            ReplicaCommand::parse("x {port}").unwrap(),
+            addr,
+            LocalOptions::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.starts_with(&format!("cannot listen on {addr}: ")), "{e}");
+    }
+
+    /// Python's http.server is a real server that needs no build; skipped
+    /// where python3 is missing.
+    fn python() -> bool {
+        Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    #[test]
+    fn scales_up_and_down_through_the_proxy_and_leaves_no_child() {
+        if !python() {
+            eprintln!("skipped: no python3");
+            return;
+        }
+        let mut p = pool(
+            "python3 -m http.server --bind 127.0.0.1 {port}",
+            Duration::from_secs(10),
+        );
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e = Arc::clone(&events);
+        p.set_observer(move |ev| e.lock().unwrap().push(ev.clone()));
+        p.scale(0, 2).unwrap();
+        assert_eq!(p.replicas().unwrap(), 2);
+        let pids = p.pids();
+        let get = |addr: SocketAddr| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            std::io::Write::write_all(&mut s, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            text
+        };
+        assert!(get(p.addr()).starts_with("HTTP/1.0 200"));
+        assert!(matches!(p.scale(1, 3), Err(DriverError::Changed { .. })));
+        p.scale(2, 1).unwrap();
+        assert_eq!(p.pids(), pids[..1]);
+        assert!(gone(pids[1]));
+        assert!(get(p.addr()).starts_with("HTTP/1.0 200"));
+        drop(p);
+        assert!(gone(pids[0]));
+        let events = events.lock().unwrap();
+        assert!(
+            matches!(events[0], PoolEvent::Ready { replica: 1, .. }),
+            "{events:?}"
+        );
+        assert!(
+            matches!(
+                events[2],
+                PoolEvent::Stopped {
+                    replica: 2,
+                    cut: 0,
+                    how: "exited after SIGTERM",
+                    ..
+                }
+            ),
+            "{events:?}"
+        );
+        assert_eq!(events.len(), 4, "{events:?}");
+    }
+}
