@@ -24,7 +24,12 @@ pub enum Format {
 
 impl Format {
     pub fn of(path: &Path) -> Result<Format, String> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("svg") => Ok(Format::Svg),
             Some("png") => Ok(Format::Png),
             _ => Err(format!(
@@ -53,8 +58,18 @@ pub fn draw(trace: &Trace, scenario: &Scenario, title: &str, path: &Path) -> Res
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
     let tmp = path.with_file_name(format!(".{}.{}.{name}", std::process::id(), "tmp"));
     let drawn = match format {
-        Format::Svg => render(SVGBackend::new(&tmp, SIZE).into_drawing_area(), trace, scenario, title),
-        Format::Png => render(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), trace, scenario, title),
+        Format::Svg => render(
+            SVGBackend::new(&tmp, SIZE).into_drawing_area(),
+            trace,
+            scenario,
+            title,
+        ),
+        Format::Png => render(
+            BitMapBackend::new(&tmp, SIZE).into_drawing_area(),
+            trace,
+            scenario,
+            title,
+        ),
     };
     let done = drawn.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
     if done.is_err() {
@@ -97,7 +112,12 @@ fn render<DB: DrawingBackend>(
     let caption_font = (FAMILY, 20);
 
     // 1. Replicas.
-    let peak = trace.rows.iter().map(|r| r.replicas.max(r.decided)).max().unwrap_or(1);
+    let peak = trace
+        .rows
+        .iter()
+        .map(|r| r.replicas.max(r.decided))
+        .max()
+        .unwrap_or(1);
     let mut chart = ChartBuilder::on(&panels[0])
         .margin(12)
         .margin_right(30)
@@ -118,12 +138,18 @@ fn render<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     chart
-        .draw_series(LineSeries::new(steps(&|i| f64::from(trace.rows[i].replicas)), BLUE.stroke_width(3)))
+        .draw_series(LineSeries::new(
+            steps(&|i| f64::from(trace.rows[i].replicas)),
+            BLUE.stroke_width(3),
+        ))
         .map_err(e)?
         .label("replicas")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLUE.stroke_width(3)));
     chart
-        .draw_series(LineSeries::new(steps(&|i| f64::from(trace.rows[i].ready)), GREEN.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            steps(&|i| f64::from(trace.rows[i].ready)),
+            GREEN.stroke_width(2),
+        ))
         .map_err(e)?
         .label("ready (serving)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREEN.stroke_width(2)));
@@ -146,7 +172,11 @@ fn render<DB: DrawingBackend>(
         .filter(|v| *v > 0.0);
     let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     // A decade of headroom keeps the legend clear of the data.
-    let (lo, hi) = if lo <= hi { (lo / 1.5, hi * 10.0) } else { (0.1, 10.0) };
+    let (lo, hi) = if lo <= hi {
+        (lo / 1.5, hi * 10.0)
+    } else {
+        (0.1, 10.0)
+    };
     let mut chart = ChartBuilder::on(&panels[1])
         .margin(12)
         .margin_right(30)
@@ -173,13 +203,19 @@ fn render<DB: DrawingBackend>(
         let points: Vec<(f64, f64)> = trace
             .rows
             .iter()
-            .filter_map(|r| r.observed[i].filter(|v| *v > 0.0).map(|v| (minutes(r.cycle) + interval_min / 2.0, v)))
+            .filter_map(|r| {
+                r.observed[i]
+                    .filter(|v| *v > 0.0)
+                    .map(|v| (minutes(r.cycle) + interval_min / 2.0, v))
+            })
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
             .map_err(e)?
             .label(format!("{} {}", t.kind, t.key))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2))
+            });
         chart
             .draw_series(
                 points
@@ -196,8 +232,13 @@ fn render<DB: DrawingBackend>(
                 VERMILION.stroke_width(2),
             ))
             .map_err(e)?
-            .label(format!("target {} <= {}ms (dots: breaches)", t.kind, t.target))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], VERMILION.stroke_width(2)));
+            .label(format!(
+                "target {} <= {}ms (dots: breaches)",
+                t.kind, t.target
+            ))
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], VERMILION.stroke_width(2))
+            });
     }
     legend(&mut chart).map_err(e)?;
 
@@ -226,14 +267,20 @@ fn render<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     chart
-        .draw_series(LineSeries::new(steps(&|i| trace.rows[i].load), ORANGE.stroke_width(3)))
+        .draw_series(LineSeries::new(
+            steps(&|i| trace.rows[i].load),
+            ORANGE.stroke_width(3),
+        ))
         .map_err(e)?
         .label("offered load")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], ORANGE.stroke_width(3)));
     chart
         .draw_series(LineSeries::new(steps(&capacity), GREEN.stroke_width(2)))
         .map_err(e)?
-        .label(format!("capacity (ready x {}/s)", scenario.service.capacity))
+        .label(format!(
+            "capacity (ready x {}/s)",
+            scenario.service.capacity
+        ))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREEN.stroke_width(2)));
     legend(&mut chart).map_err(e)?;
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use lpa_core::log::DecisionRecord;
 use lpa_core::sim::replay::{replay, ReplayRow, ReplaySummary};
-use lpa_core::sim::sweep::{parse_sweep, pareto_front, Outcome};
+use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome};
 use lpa_core::sim::{self, Scenario, Scores, TargetLabel, Trace};
 use lpa_core::Policy;
 use rayon::prelude::*;
@@ -29,7 +29,9 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     let policy = load_policy(&args.policy)?;
     if let Some(log) = &args.replay {
         if args.plot.is_some() {
-            return Err(Failure::new("--plot draws a simulation: use it with --scenario, not --replay"));
+            return Err(Failure::new(
+                "--plot draws a simulation: use it with --scenario, not --replay",
+            ));
         }
         return replay_log(&args, log, &policy, out);
     }
@@ -89,7 +91,12 @@ enum OutFormat {
 
 impl OutFormat {
     fn of(path: &Path) -> Result<OutFormat> {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("json") => Ok(OutFormat::Json),
             Some("csv") => Ok(OutFormat::Csv),
             _ => Err(Failure::new(format!(
@@ -156,17 +163,33 @@ fn observed_cell(v: Option<f64>, t: &TargetLabel) -> String {
 fn trace_table(trace: &Trace) -> String {
     let mut out = String::new();
     for (i, t) in trace.targets.iter().enumerate() {
-        let _ = writeln!(out, "# target {}: {} {} <= {}{} (! marks a breach)", i + 1, t.key, t.kind, num(t.target), t.unit);
+        let _ = writeln!(
+            out,
+            "# target {}: {} {} <= {}{} (! marks a breach)",
+            i + 1,
+            t.key,
+            t.kind,
+            num(t.target),
+            t.unit
+        );
     }
     let heads: Vec<String> = trace.targets.iter().map(label).collect();
     let widths: Vec<usize> = heads.iter().map(|h| h.len().max(9)).collect();
-    let _ = write!(out, "{:>5} {:>7} {:>8} {:>5} {:>8}", "cycle", "time_s", "load/s", "ready", "replicas");
+    let _ = write!(
+        out,
+        "{:>5} {:>7} {:>8} {:>5} {:>8}",
+        "cycle", "time_s", "load/s", "ready", "replicas"
+    );
     for (h, w) in heads.iter().zip(&widths) {
         let _ = write!(out, " {h:>w$}");
     }
     let _ = writeln!(out, " {:>7}  decision", "decided");
     for r in &trace.rows {
-        let _ = write!(out, "{:>5} {:>7} {:>8.1} {:>5} {:>8}", r.cycle, r.at_secs, r.load, r.ready, r.replicas);
+        let _ = write!(
+            out,
+            "{:>5} {:>7} {:>8.1} {:>5} {:>8}",
+            r.cycle, r.at_secs, r.load, r.ready, r.replicas
+        );
         for ((v, t), w) in r.observed.iter().zip(&trace.targets).zip(&widths) {
             let _ = write!(out, " {:>w$}", observed_cell(*v, t));
         }
@@ -178,11 +201,25 @@ fn trace_table(trace: &Trace) -> String {
 fn trace_csv(trace: &Trace) -> String {
     let mut out = String::from("cycle,at_secs,load,ready,replicas,backlog");
     for t in &trace.targets {
-        let _ = write!(out, ",{}", csv_field(&format!("{} {} <= {}{}", t.key, t.kind, num(t.target), t.unit)));
+        let _ = write!(
+            out,
+            ",{}",
+            csv_field(&format!(
+                "{} {} <= {}{}",
+                t.key,
+                t.kind,
+                num(t.target),
+                t.unit
+            ))
+        );
     }
     out.push_str(",failures,breached,decided,action\n");
     for r in &trace.rows {
-        let _ = write!(out, "{},{},{},{},{},{}", r.cycle, r.at_secs, r.load, r.ready, r.replicas, r.backlog);
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            r.cycle, r.at_secs, r.load, r.ready, r.replicas, r.backlog
+        );
         for v in &r.observed {
             match v {
                 Some(v) => {
@@ -191,7 +228,14 @@ fn trace_csv(trace: &Trace) -> String {
                 None => out.push(','),
             }
         }
-        let _ = writeln!(out, ",{},{},{},{}", r.failures, r.breached, r.decided, csv_field(&r.action));
+        let _ = writeln!(
+            out,
+            ",{},{},{},{}",
+            r.failures,
+            r.breached,
+            r.decided,
+            csv_field(&r.action)
+        );
     }
     out
 }
@@ -240,7 +284,11 @@ fn scores_text(s: &Scores, scenario: &Scenario) -> String {
         s.replica_cycles as f64 / f64::from(cycles),
         s.peak_replicas
     );
-    let _ = writeln!(out, "  scale changes       {} ({} reversals)", s.scale_changes, s.reversals);
+    let _ = writeln!(
+        out,
+        "  scale changes       {} ({} reversals)",
+        s.scale_changes, s.reversals
+    );
     let _ = writeln!(out, "  recovery            {}", recovery_text(s));
     out
 }
@@ -262,7 +310,9 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
                 let msg = format!("{name}:{}: corrupt decision record: {e}", i + 1);
                 match on_bad {
                     BadLine::Stop => {
-                        return Err(Failure::new(format!("{msg} (--on-bad-line skip to go on without it)")))
+                        return Err(Failure::new(format!(
+                            "{msg} (--on-bad-line skip to go on without it)"
+                        )))
                     }
                     BadLine::Skip => eprintln!("lpa simulate: warning: {msg}; skipped"),
                 }
@@ -270,14 +320,21 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
         }
     }
     if records.is_empty() {
-        return Err(Failure::new(format!("{name}: no decision records to replay")));
+        return Err(Failure::new(format!(
+            "{name}: no decision records to replay"
+        )));
     }
     Ok(records)
 }
 
 const CAVEAT: &str = "caveat: the observations were measured under the recorded replica counts; where the new policy chose other counts, the latencies it would have seen differ, and replay cannot know how.";
 
-fn replay_log(args: &SimulateArgs, log: &Path, policy: &Policy, out: Option<OutFormat>) -> Result<ExitCode> {
+fn replay_log(
+    args: &SimulateArgs,
+    log: &Path,
+    policy: &Policy,
+    out: Option<OutFormat>,
+) -> Result<ExitCode> {
     let records = read_records(log, args.on_bad_line)?;
     let (rows, summary) = replay(&records, policy);
     if let Some((path, format)) = args.out.as_deref().zip(out) {
@@ -316,7 +373,11 @@ fn replay_table(rows: &[ReplayRow], policy: &Policy) -> String {
     for (h, w) in heads.iter().zip(&widths) {
         let _ = write!(out, " {h:>w$}");
     }
-    let _ = writeln!(out, " {:>8} {:>4}    recorded decision | new decision", "recorded", "new");
+    let _ = writeln!(
+        out,
+        " {:>8} {:>4}    recorded decision | new decision",
+        "recorded", "new"
+    );
     for r in rows {
         let _ = write!(out, "{:>5} {:>11} {:>7}", r.line, r.at_secs, r.current);
         for ((v, t), w) in r.observed.iter().zip(&labels).zip(&widths) {
@@ -468,7 +529,9 @@ fn sweep_csv(outcomes: &[Outcome]) -> String {
         let p = &o.point;
         let up = match p.scale_up {
             lpa_core::config::ScaleUp::Step { replicas } => format!("step+{replicas}"),
-            lpa_core::config::ScaleUp::Proportional { tolerance, .. } => format!("proportional tol={tolerance}"),
+            lpa_core::config::ScaleUp::Proportional { tolerance, .. } => {
+                format!("proportional tol={tolerance}")
+            }
         };
         let s = &o.scores;
         let _ = writeln!(

@@ -63,8 +63,10 @@ impl Default for Service {
 pub struct ServiceModel {
     service: Service,
     interval_secs: f64,
-    /// The cycle from which each replica serves, oldest first.
-    ready_at: Vec<u32>,
+    /// Replicas in batches of (first cycle serving, count), oldest first.
+    /// Batches, not one entry per replica: a proportional policy without
+    /// maxReplicas can ask for millions.
+    batches: Vec<(u32, u32)>,
     /// Requests queued beyond what the replicas could serve.
     backlog: f64,
 }
@@ -74,19 +76,23 @@ impl ServiceModel {
         ServiceModel {
             service,
             interval_secs,
-            ready_at: vec![0; replicas as usize],
+            batches: vec![(0, replicas)],
             backlog: 0.0,
         }
     }
 
     /// Replicas that exist (what the scale target reports).
     pub fn replicas(&self) -> u32 {
-        self.ready_at.len() as u32
+        self.batches.iter().map(|b| b.1).sum()
     }
 
     /// Replicas serving traffic at `cycle`.
     pub fn ready(&self, cycle: u32) -> u32 {
-        self.ready_at.iter().filter(|&&c| c <= cycle).count() as u32
+        self.batches
+            .iter()
+            .filter(|b| b.0 <= cycle)
+            .map(|b| b.1)
+            .sum()
     }
 
     pub fn backlog(&self) -> f64 {
@@ -144,12 +150,36 @@ impl ServiceModel {
     /// `cycle + 1 + startup_cycles`; a scale-down removes the newest first
     /// (those still starting go before those serving).
     pub fn scale(&mut self, cycle: u32, replicas: u32) {
-        let want = replicas as usize;
-        let ready_from = cycle
-            .saturating_add(1)
-            .saturating_add(self.service.startup_cycles);
-        self.ready_at.truncate(want);
-        self.ready_at.resize(want, ready_from);
+        let next = cycle.saturating_add(1);
+        let ready_from = next.saturating_add(self.service.startup_cycles);
+        let have = self.replicas();
+        if replicas > have {
+            self.batches.push((ready_from, replicas - have));
+        } else {
+            let mut drop = have - replicas;
+            while drop > 0 {
+                let Some(last) = self.batches.last_mut() else {
+                    break;
+                };
+                let n = last.1.min(drop);
+                last.1 -= n;
+                drop -= n;
+                if last.1 == 0 {
+                    self.batches.pop();
+                }
+            }
+        }
+        // Batches serving by the next cycle are one batch from then on.
+        let serving: u32 = self
+            .batches
+            .iter()
+            .filter(|b| b.0 <= next)
+            .map(|b| b.1)
+            .sum();
+        self.batches.retain(|b| b.0 > next);
+        if serving > 0 {
+            self.batches.insert(0, (0, serving));
+        }
     }
 }
 
@@ -217,6 +247,15 @@ mod tests {
         );
         m.scale(7, 2);
         assert_eq!((m.replicas(), m.ready(7)), (2, 2));
+        // Counts are batches, not per-replica entries: a runaway policy
+        // asking for billions costs nothing.
+        m.scale(8, u32::MAX);
+        assert_eq!(
+            (m.replicas(), m.ready(9), m.ready(11)),
+            (u32::MAX, 2, u32::MAX)
+        );
+        m.scale(11, 1);
+        assert_eq!((m.replicas(), m.ready(12)), (1, 1));
     }
 
     #[test]
