@@ -9,3 +9,4 @@ mod kubectl;
 mod load;
 mod locust;
 mod metric;
+mod simulate;
