@@ -264,10 +264,50 @@ impl LoadArgs {
     }
 }
 
+/// Which load generator runs a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadDriver {
+    /// lpa's own users (the targets or the config's `load:` section say what to send).
+    Native,
+    /// Real Locust running the locustfile.
+    Locust,
+    /// Locust when the locustfile exists and a locust executable is found, else native.
+    Auto,
+}
+
+/// The load driver's choice, for the commands that load-test.
+#[derive(Debug, Args, Clone)]
+pub struct DriverArgs {
+    /// native, locust, or auto (Locust when the locustfile exists and
+    /// locust is found; the choice and why go to stderr).
+    #[arg(
+        long,
+        env = "loadDriver",
+        value_enum,
+        default_value = "auto",
+        value_name = "DRIVER"
+    )]
+    pub load_driver: LoadDriver,
+    /// The locustfile for the Locust driver (its requests and waits replace
+    /// the targets' and the config's `load:` section's).
+    #[arg(
+        long,
+        env = "locustFilePath",
+        default_value = "/locustfile.py",
+        value_name = "FILE"
+    )]
+    pub locustfile: PathBuf,
+    /// The locust executable [default: locust on PATH].
+    #[arg(long, env = "LOCUST_BIN", value_name = "PATH")]
+    pub locust_bin: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct LoadtestArgs {
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
     /// The evaluation config: its `load:` section and targets say what to send.
     #[arg(
         long = "evaluation-config",
@@ -290,6 +330,8 @@ pub struct MetricArgs {
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub driver: DriverArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,145 +1,59 @@
-//! The Locust driver against real Locust (the pinned one from
-//! scripts/setup-tools.sh) and a real HTTP server on 127.0.0.1.
+//! The Locust load driver through the real `lpa` binary, with real Locust
+//! (the pinned one from scripts/setup-tools.sh, passed as LOCUST_BIN) against
+//! `lpa serve` on 127.0.0.1.
 //!
-//! Each Locust run costs 1-2 s of startup, so one run is shared by several
-//! assertions: `driver_report_equals_locusts_own_csv` checks counts, means
-//! and percentiles against Locust's CSV of the same run and, through the
-//! always-failing endpoint, that exit code 1 yields statistics.
+//! Each Locust run costs 1-2 s of startup, so one run serves several
+//! assertions: `loadtest_report_equals_locusts_own_csv` checks counts, means
+//! and percentiles against Locust's CSV of the same run and, through an
+//! always-failing endpoint, that Locust's exit code 1 yields statistics.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Output};
 
-use lpa_drivers::locust::{self, LocustError, LocustPlan};
+use serde_json::Value;
 
-use crate::support::{fixture, tool};
+use crate::load::{assert_rejected, Served};
+use crate::support::{fixture, lpa, run_with_stdin, stderr, stdout, tool};
 
-/// A small HTTP/1.1 server with keep-alive: `/delay?ms=N` answers after N
-/// ms, `/status/CODE` answers CODE, anything else 200.
-mod server {
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::{SocketAddr, TcpListener, TcpStream};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use std::thread;
-    use std::time::Duration;
-
-    pub struct Server {
-        pub addr: SocketAddr,
-        stop: Arc<AtomicBool>,
-    }
-
-    impl Server {
-        pub fn start() -> Server {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let stop = Arc::new(AtomicBool::new(false));
-            let flag = stop.clone();
-            thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if flag.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(conn) = conn {
-                        thread::spawn(move || serve(conn));
-                    }
-                }
-            });
-            Server { addr, stop }
-        }
-
-        pub fn url(&self) -> String {
-            format!("http://{}", self.addr)
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            self.stop.store(true, Ordering::SeqCst);
-            // Wakes the accept loop so it sees the flag.
-            let _ = TcpStream::connect(self.addr);
-        }
-    }
-
-    fn serve(conn: TcpStream) {
-        // An idle keep-alive connection ends after this; no thread outlives
-        // its client by much.
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-        let mut writer = match conn.try_clone() {
-            Ok(w) => w,
-            Err(_) => return,
-        };
-        let mut reader = BufReader::new(conn);
-        // Bounded: a client gets at most this many requests per connection.
-        for _ in 0..1_000_000 {
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut body_len = 0usize;
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                    return;
-                }
-                let header = header.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = header.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        body_len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            if body_len > 0 {
-                let mut body = vec![0; body_len];
-                if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
-                    return;
-                }
-            }
-            let target = request_line.split_whitespace().nth(1).unwrap_or("/");
-            let (status, body) = respond(target);
-            let reply = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
-                body.len()
-            );
-            if writer.write_all(reply.as_bytes()).is_err() {
-                return;
-            }
-        }
-    }
-
-    fn respond(target: &str) -> (u16, String) {
-        if let Some(ms) = target.strip_prefix("/delay?ms=") {
-            let ms: u64 = ms.parse().unwrap_or(0);
-            thread::sleep(Duration::from_millis(ms));
-            return (200, "ok".into());
-        }
-        if let Some(code) = target.strip_prefix("/status/") {
-            return (code.parse().unwrap_or(500), "status".into());
-        }
-        (200, "ok".into())
-    }
+/// `lpa loadtest` with Locust as the driver.
+fn loadtest_locust(locustfile: &Path, host: &str, run_time: &str) -> Command {
+    let mut c = lpa();
+    c.args(["loadtest", "--load-driver", "locust", "--locustfile"])
+        .arg(locustfile)
+        .args([
+            "--host",
+            host,
+            "--users",
+            "5",
+            "--spawn-rate",
+            "5",
+            "--run-time",
+            run_time,
+        ])
+        .env("LOCUST_BIN", tool("locust"));
+    c
 }
 
-fn plan(locustfile: PathBuf, host: &str, run_time: Duration) -> LocustPlan {
-    LocustPlan::new(
-        tool("locust"),
-        locustfile,
-        host.to_string(),
-        5,
-        5.0,
-        run_time,
-    )
+/// The bad-input contract for failures that come from a Locust run (which
+/// is not fast enough for `assert_rejected`'s time bound): non-zero exit,
+/// nothing on stdout, one error line.
+fn assert_one_error_line(out: &Output) -> String {
+    assert!(!out.status.success(), "exit 0: {}", stderr(out));
+    assert_eq!(stdout(out), "");
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("lpa: error: "), "{err}");
+    err
 }
 
-/// Locust's `_stats.csv`: `"METHOD_name"` -> column -> value.
+/// Locust's requests CSV: `"METHOD_name"` -> column -> value.
 fn read_csv(path: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut rows = text.lines().map(split_csv_line);
     let header = rows.next().expect("csv header");
-    rows.filter(|r| r.first().is_some_and(|t| !t.is_empty()))
+    // The Aggregated row has an empty Type: its key is "_Aggregated".
+    rows.filter(|r| r.len() == header.len())
         .map(|r| {
             let key = format!("{}_{}", r[0], r[1]);
             (key, header.iter().cloned().zip(r).collect())
@@ -176,115 +90,237 @@ fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
         .unwrap_or_else(|e| panic!("column {col}: {e}"))
 }
 
+fn ms(v: &Value, field: &str) -> f64 {
+    v[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {field} in {v}"))
+}
+
 #[test]
-fn driver_report_equals_locusts_own_csv() {
-    let server = server::Server::start();
+fn loadtest_report_equals_locusts_own_csv() {
+    let s = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("run");
-    let mut p = plan(
-        fixture("locust/delay_and_errors.py"),
-        &server.url(),
-        Duration::from_secs(3),
+    let out = loadtest_locust(&fixture("locust/delay_and_errors.py"), &s.url, "3s")
+        .arg("--json")
+        // Locust reads its options from LOCUST_* env vars too: the child
+        // inherits this one and writes its CSV beside lpa's run.
+        .env("LOCUST_CSV", &prefix)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a run with failures is a report, not an error: {}",
+        stderr(&out)
     );
-    p.extra_args = vec!["--csv".into(), prefix.clone().into()];
-    let report = locust::run(&p).expect("a run with failures is a report, not an error");
-
-    let run = report.run.as_ref().unwrap();
-    assert_eq!(run["driver"], "locust");
+    let err = stderr(&out);
+    assert!(
+        err.contains("lpa loadtest: load driver locust (--load-driver locust: "),
+        "{err}"
+    );
+    assert!(err.contains("(Locust exit code 1)"), "{err}");
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("one JSON report on stdout");
+    assert_eq!(report["run"]["driver"], "locust");
     assert_eq!(
-        run["exit_code"], 1,
-        "/status/500 fails, so Locust exits 1: {run}"
+        report["run"]["exit_code"], 1,
+        "/status/500 fails, so Locust exits 1"
     );
 
     // Locust's CSV code on the final statistics (see the locustfile for why
     // not the periodically rewritten run_stats.csv).
     let csv = read_csv(&dir.path().join("run_final_stats.csv"));
-    let keys: Vec<&String> = report.requests.keys().collect();
+    let requests = report["requests"].as_object().unwrap();
+    let keys: Vec<&String> = requests.keys().collect();
     assert_eq!(keys, ["GET_/delay?ms=5", "GET_/status/500"]);
-    for (key, stats) in &report.requests {
-        let row = &csv[key];
-        let n = stats.num_requests.unwrap();
+    let mut rows: Vec<(&str, &Value)> = requests.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    rows.push(("_Aggregated", &report["run"]["aggregate"]));
+    for (key, stats) in rows {
+        let row = csv
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} not in the CSV: {csv:?}"));
+        let n = stats["num_requests"].as_u64().unwrap();
         assert!(n > 0, "{key}: no requests");
         assert_eq!(n as f64, num(row, "Request Count"), "{key}");
         assert_eq!(
-            stats.num_failures.unwrap() as f64,
-            num(row, "Failure Count"),
+            stats["num_failures"].as_f64(),
+            Some(num(row, "Failure Count")),
             "{key}"
         );
-        // Locust writes repr(float): the mean is the same division.
-        let mean = stats.avg_response_time.unwrap();
-        let csv_mean = num(row, "Average Response Time");
+        // Locust writes repr(float) and the mean is the same division.
+        let (mean, csv_mean) = (
+            ms(stats, "avg_response_time"),
+            num(row, "Average Response Time"),
+        );
         assert!(
             (mean - csv_mean).abs() <= 1e-9 * csv_mean.max(1.0),
             "{key}: {mean} vs {csv_mean}"
         );
         assert_eq!(
-            stats.median_response_time.unwrap(),
+            ms(stats, "median_response_time"),
             num(row, "Median Response Time"),
             "{key}"
         );
         assert_eq!(
-            stats.min_response_time.unwrap(),
+            ms(stats, "min_response_time"),
             num(row, "Min Response Time"),
             "{key}"
         );
         assert_eq!(
-            stats.max_response_time.unwrap(),
+            ms(stats, "max_response_time"),
             num(row, "Max Response Time"),
             "{key}"
         );
+        let p = &stats["response_time_percentiles"];
         for (label, col) in [
             ("p50", "50%"),
+            ("p66", "66%"),
             ("p90", "90%"),
             ("p95", "95%"),
             ("p99", "99%"),
             ("p99.9", "99.9%"),
             ("p100", "100%"),
         ] {
-            // The CSV's percentiles are int(...) of the bucket.
-            assert_eq!(
-                stats.response_time_percentiles[label].trunc(),
-                num(row, col),
-                "{key} {label}"
-            );
+            // The CSV's percentiles are int() of the bucket.
+            assert_eq!(ms(p, label).trunc(), num(row, col), "{key} {label}");
         }
     }
-    let delayed = &report.requests["GET_/delay?ms=5"];
-    assert_eq!(delayed.num_failures, Some(0));
-    assert!(delayed.avg_response_time.unwrap() >= 5.0, "{delayed:?}");
-    let failing = &report.requests["GET_/status/500"];
-    assert_eq!(failing.num_failures, failing.num_requests);
+    let delayed = &report["requests"]["GET_/delay?ms=5"];
+    assert_eq!(delayed["num_failures"], 0);
+    assert!(ms(delayed, "avg_response_time") >= 5.0, "{delayed}");
+    let failing = &report["requests"]["GET_/status/500"];
+    assert_eq!(failing["num_failures"], failing["num_requests"]);
+    assert_eq!(report["num_requests_fail"], failing["num_failures"]);
+}
+
+#[test]
+fn metric_hook_picks_locust_by_itself_and_feeds_evaluate() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    // As the CPA image runs it: env only, no --load-driver (auto).
+    let mut c = lpa();
+    c.arg("metric")
+        .env("locustHost", &s.url)
+        .env("locustUsers", "5")
+        .env("locustHatchRate", "5")
+        .env("locustRunTime", "2")
+        .env("locustFilePath", fixture("locust/fibonacci.py"))
+        .env("LOCUST_BIN", tool("locust"))
+        .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"));
+    let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
+    let out = run_with_stdin(c, &stdin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("lpa metric: load driver locust (auto: locustfile "),
+        "{err}"
+    );
+    let metric = stdout(&out);
+    let report: Value = serde_json::from_str(&metric).unwrap();
+    assert_eq!(report["current_replicas"], 3);
+    let fib = &report["requests"]["GET_/fibonacci?n=10"];
+    assert!(fib["num_requests"].as_u64().unwrap() > 0, "{fib}");
+    assert_eq!(fib["num_failures"], 0);
+
+    // The same observation feeds evaluate as the native driver's would.
+    let stdin = serde_json::json!({
+        "metrics": [{"resource": "fibonacci", "value": metric.trim()}],
+        "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 3}},
+        "runType": "api_dry_run"
+    })
+    .to_string();
+    let mut e = lpa();
+    e.arg("evaluate")
+        .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"))
+        .env("decayInfoFilePath", dir.path().join("decay_info.json"));
+    let out = run_with_stdin(e, &stdin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // The mean against the 7 ms target decides: up to 4, or hold at 3.
+    let mean = ms(fib, "avg_response_time");
+    let want = if mean > 7.0 { 4 } else { 3 };
     assert_eq!(
-        report.num_requests_fail, failing.num_failures,
-        "totals add up the endpoints"
+        answer["targetReplicas"],
+        want,
+        "mean {mean} ms: {}",
+        stderr(&out)
     );
 }
 
 #[test]
-fn broken_locustfile_is_one_clear_error_with_locusts_message() {
-    let p = plan(
-        fixture("locust/broken.py"),
-        "http://127.0.0.1:9",
-        Duration::from_secs(1),
-    );
-    let e = locust::run(&p).unwrap_err();
-    assert!(matches!(e, LocustError::Rejected { .. }), "{e:?}");
-    let msg = e.to_string();
-    assert!(msg.starts_with("locust could not run "), "{msg}");
+fn auto_without_a_locustfile_or_locust_runs_native_and_says_why() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("locustfile.py");
+    let run = |locustfile: &Path, locust_bin: &Path| {
+        lpa()
+            .args([
+                "loadtest",
+                "--host",
+                &s.url,
+                "--request",
+                "/delay?ms=1",
+                "--users",
+                "1",
+            ])
+            .args(["--run-time", "1s", "--json"])
+            .env("locustFilePath", locustfile)
+            .env("LOCUST_BIN", locust_bin)
+            .output()
+            .unwrap()
+    };
+    let out = run(&missing, &tool("locust"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
     assert!(
-        msg.contains("(exit code 1): SyntaxError: '(' was never closed (at "),
-        "{msg}"
+        err.contains(&format!(
+            "lpa loadtest: load driver native (auto: no locustfile at {})",
+            missing.display()
+        )),
+        "{err}"
     );
-    assert!(msg.contains("broken.py:8)"), "{msg}");
-    assert!(!msg.contains('\n'), "{msg}");
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["run"]["driver"], "native");
+
+    let present = fixture("locust/fibonacci.py");
+    let out = run(&present, &dir.path().join("no-locust"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("load driver native (auto: locustfile "),
+        "{err}"
+    );
+    assert!(
+        err.contains("no-locust is not an executable file)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explicit_locust_without_its_parts_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = "http://127.0.0.1:9";
+    assert_rejected(
+        &mut loadtest_locust(&dir.path().join("missing.py"), host, "1s"),
+        "--load-driver locust: locustfile ",
+    );
+    assert_rejected(
+        loadtest_locust(&fixture("locust/fibonacci.py"), host, "1s")
+            .env("LOCUST_BIN", dir.path().join("nope")),
+        "--load-driver locust: LOCUST_BIN ",
+    );
+    assert_rejected(
+        loadtest_locust(&fixture("locust/fibonacci.py"), host, "1s").args(["--arrival-rate", "10"]),
+        "--load-driver locust: --arrival-rate (open model) needs the native driver",
+    );
 }
 
 #[test]
 fn seed_locustfile_is_rejected_by_locust_and_explained_by_lpa() {
     // The premise: today's Locust refuses the guide's locustfile.
-    let out = std::process::Command::new(tool("locust"))
-        .args(["-f"])
-        .arg(fixture("locust/seed_locustfile.py"))
+    let seed = fixture("locust/seed_locustfile.py");
+    let out = Command::new(tool("locust"))
+        .arg("-f")
+        .arg(&seed)
         .args([
             "--headless",
             "-u",
@@ -297,51 +333,66 @@ fn seed_locustfile_is_rejected_by_locust_and_explained_by_lpa() {
         .output()
         .expect("run locust");
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let locust_err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("The HttpLocust class has been renamed to HttpUser in version 1.0"),
-        "{stderr}"
+        locust_err.contains("The HttpLocust class has been renamed to HttpUser in version 1.0"),
+        "{locust_err}"
     );
     assert_eq!(
-        locust::locust_message(&stderr),
+        lpa_drivers::locust::locust_message(&locust_err),
         format!(
             "ImportError: The HttpLocust class has been renamed to HttpUser in version 1.0. For more info see: \
              https://docs.locust.io/en/latest/changelog.html#changelog-1-0 (at {}:8)",
-            fixture("locust/seed_locustfile.py").display()
+            seed.display()
         )
     );
 
-    // lpa names every change before Locust runs.
-    let p = plan(
-        fixture("locust/seed_locustfile.py"),
-        "http://127.0.0.1:9",
-        Duration::from_secs(1),
-    );
-    let msg = locust::run(&p).unwrap_err().to_string();
+    // lpa names every change before Locust runs: the CPA metric hook with
+    // the guide's env.
+    let mut c = lpa();
+    c.arg("metric")
+        .env("locustHost", "http://127.0.0.1:9")
+        .env("locustFilePath", &seed)
+        .env("LOCUST_BIN", tool("locust"))
+        .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"));
+    let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
+    let out = run_with_stdin(c, &stdin);
+    let err = assert_one_error_line(&out);
     assert!(
-        msg.contains("seed_locustfile.py is written for Locust before 1.0"),
-        "{msg}"
+        err.contains("seed_locustfile.py is written for Locust before 1.0"),
+        "{err}"
     );
     assert!(
-        msg.contains(
+        err.contains(
             "change line 1: HttpLocust -> HttpUser; line 8: HttpLocust -> HttpUser; \
              line 9: task_set = UserBehavior -> tasks = [UserBehavior] (see README.md, \"Using an existing locustfile\")"
         ),
-        "{msg}"
+        "{err}"
     );
 }
 
 #[test]
-fn ported_seed_locustfile_measures_the_fibonacci_endpoint() {
-    let server = server::Server::start();
-    let p = plan(
-        fixture("locust/fibonacci.py"),
-        &server.url(),
-        Duration::from_secs(2),
+fn locusts_own_errors_are_one_line_with_its_message() {
+    let host = "http://127.0.0.1:9";
+    let out = loadtest_locust(&fixture("locust/broken.py"), host, "1s")
+        .output()
+        .unwrap();
+    let err = assert_one_error_line(&out);
+    assert!(err.contains("locust could not run "), "{err}");
+    assert!(
+        err.contains("(exit code 1): SyntaxError: '(' was never closed (at "),
+        "{err}"
     );
-    let report = locust::run(&p).unwrap();
-    let fib = &report.requests["GET_/fibonacci?n=10"];
-    assert!(fib.num_requests.unwrap() > 0, "{fib:?}");
-    assert_eq!(fib.num_failures, Some(0));
-    assert_eq!(report.run.as_ref().unwrap()["exit_code"], 0);
+    assert!(err.contains("broken.py:8)"), "{err}");
+
+    let out = loadtest_locust(&fixture("locust/raising.py"), host, "1s")
+        .output()
+        .unwrap();
+    let err = assert_one_error_line(&out);
+    assert!(err.contains("locust made no requests with "), "{err}");
+    assert!(
+        err.contains("(exit code 1): ValueError: boom in task (at "),
+        "{err}"
+    );
+    assert!(err.contains("raising.py:10)"), "{err}");
 }

@@ -1,5 +1,6 @@
-//! `lpa loadtest`: run the native load generator and print a Locust-like
-//! table (or the metric JSON with `--json`).
+//! `lpa loadtest`: run a load test (the native generator, or real Locust with
+//! a locustfile: see `load_driver`) and print a Locust-like table (or the
+//! metric JSON with `--json`).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -7,6 +8,9 @@ use std::process::ExitCode;
 use lpa_core::stats::RequestStats;
 use lpa_core::Policy;
 use lpa_drivers::load::{self, LoadOutcome, LoadPlan, Progress};
+use lpa_drivers::locust::Selection;
+
+use super::load_driver::{self, Measured};
 
 use crate::cli::{LoadtestArgs, PolicyArgs};
 use crate::settings::{load_policy, Failure, Result};
@@ -26,14 +30,19 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
         overrides.requests.push("/".into());
     }
     let plan = LoadPlan::from_policy(&policy, &overrides)?;
-    let outcome = run_with_progress(&plan)?;
-    announce("loadtest", &plan, &outcome);
+    let selection = load_driver::select(&args.driver, &plan)?;
+    if matches!(selection, Selection::Locust { .. }) && !args.requests.is_empty() {
+        eprintln!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
+    }
+    let measured = load_driver::measure("loadtest", &selection, &args.driver, &plan)?;
     let mut out = std::io::stdout().lock();
-    let text = if args.json {
-        let report = outcome.into_report(None);
-        serde_json::to_string(&report).map_err(|e| Failure::new(e.to_string()))?
-    } else {
-        table(&outcome)
+    let text = match (args.json, measured) {
+        (true, measured) => {
+            let report = measured.into_report(None);
+            serde_json::to_string(&report).map_err(|e| Failure::new(e.to_string()))?
+        }
+        (false, Measured::Native(outcome)) => table(&outcome),
+        (false, Measured::Locust(report)) => load_driver::locust_table(&report),
     };
     writeln!(out, "{}", text.trim_end())
         .and_then(|()| out.flush())
@@ -89,7 +98,7 @@ fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"))
 }
 
-fn row(name: &str, s: &RequestStats) -> String {
+pub(super) fn row(name: &str, s: &RequestStats) -> String {
     let p = |label: &str| ms(s.response_time_percentiles.get(label).copied());
     format!(
         "{:<40} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -108,13 +117,19 @@ fn row(name: &str, s: &RequestStats) -> String {
     )
 }
 
-/// Locust's summary: one row per request, then Aggregated; then failures.
-fn table(o: &LoadOutcome) -> String {
+/// The table's column names and rule.
+pub(super) fn header() -> String {
     let mut t = format!(
         "{:<40} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
         "Name", "reqs", "fails", "mean", "min", "max", "p50", "p90", "p95", "p99", "req/s"
     );
     t.push_str(&format!("{}\n", "-".repeat(40 + 8 + 7 + 9 * 8 + 10)));
+    t
+}
+
+/// Locust's summary: one row per request, then Aggregated; then failures.
+fn table(o: &LoadOutcome) -> String {
+    let mut t = header();
     for s in o.requests.values() {
         let name = format!(
             "{} {}",

@@ -4,8 +4,11 @@
 //!    resource); the resource's `spec.replicas` becomes `current_replicas`.
 //! 2. Load the evaluation config; build the load plan from it and the
 //!    flags/env (`locustHost`, `locustUsers`, `locustHatchRate`, ...).
-//! 3. Run the test (it returns by run time + grace, even against a hung
-//!    service) and print only the metric JSON on stdout; logs go to stderr.
+//! 3. Run the test with the load driver `--load-driver` picks (native, or
+//!    real Locust with `locustFilePath`; see `load_driver`), which returns
+//!    by run time + grace (native) or + Locust's startup slack (Locust) even
+//!    against a hung service, and print only the metric JSON on stdout; logs
+//!    go to stderr.
 //!    On any error stdout stays empty and the exit is non-zero.
 
 use std::io::{Read, Write};
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 use lpa_core::wire::parse_metric_input;
 use lpa_drivers::load::LoadPlan;
 
-use super::loadtest::{announce, run_with_progress};
+use super::load_driver;
 use crate::cli::MetricArgs;
 use crate::settings::{load_policy, Failure, Result};
 
@@ -29,9 +32,9 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
     let metric_input = parse_metric_input(&input)?;
     let policy = load_policy(&args.policy)?;
     let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
-    let outcome = run_with_progress(&plan)?;
-    announce("metric", &plan, &outcome);
-    let report = outcome.into_report(metric_input.resource.replicas);
+    let selection = load_driver::select(&args.driver, &plan)?;
+    let measured = load_driver::measure("metric", &selection, &args.driver, &plan)?;
+    let report = measured.into_report(metric_input.resource.replicas);
     let text = serde_json::to_string(&report).map_err(|e| Failure::new(e.to_string()))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")

@@ -7,6 +7,7 @@ use crate::settings::Result;
 
 mod check;
 mod evaluate;
+mod load_driver;
 mod loadtest;
 mod metric;
 mod run;

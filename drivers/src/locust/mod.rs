@@ -36,8 +36,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lpa_core::config::Percent;
+use lpa_core::stats::RequestStats;
 use lpa_core::wire::MetricReport;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::process::{self, ProcessError};
 
@@ -97,9 +98,33 @@ impl LocustPlan {
         }
     }
 
+    /// The Locust run of a native [`LoadPlan`](crate::load::LoadPlan): the
+    /// same host, users, spawn rate, run time and extra percentiles. Its
+    /// grace becomes Locust's stop timeout, so requests in flight at the run
+    /// time can finish and count (Locust cannot record a request that never
+    /// finished; the native driver counts those as failures). Requests and
+    /// wait times are the locustfile's.
+    pub fn from_load_plan(
+        load: &crate::load::LoadPlan,
+        program: PathBuf,
+        locustfile: PathBuf,
+    ) -> Self {
+        let mut plan = LocustPlan::new(
+            program,
+            locustfile,
+            load.host.clone(),
+            load.users,
+            load.spawn_rate,
+            load.run_time,
+        );
+        plan.stop_timeout = Some(load.grace);
+        plan.percentiles = load.percentiles.clone();
+        plan
+    }
+
     /// The run time Locust gets: whole seconds, at least one.
     fn run_secs(&self) -> u64 {
-        (self.run_time.as_millis().div_ceil(1000).max(1)) as u64
+        whole_secs(self.run_time).max(1)
     }
 
     fn run_time_arg(&self) -> String {
@@ -131,15 +156,23 @@ impl LocustPlan {
         ];
         if let Some(stop) = self.stop_timeout {
             args.push("--stop-timeout".into());
-            args.push(format!("{}", stop.as_secs_f64()).into());
+            args.push(whole_secs(stop).to_string().into());
         }
         args.extend(self.extra_args.iter().cloned());
         args
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(self.run_secs()) + self.stop_timeout.unwrap_or_default() + self.slack
+        Duration::from_secs(self.run_secs())
+            + Duration::from_secs(self.stop_timeout.map_or(0, whole_secs))
+            + self.slack
     }
+}
+
+/// Locust's `-t` and `--stop-timeout` take whole seconds; a fraction rounds
+/// up so the run is never shorter than asked.
+fn whole_secs(d: Duration) -> u64 {
+    u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -262,26 +295,57 @@ pub fn run(plan: &LocustPlan) -> Result<MetricReport, LocustError> {
             message: locust_message(&stderr),
         });
     }
-    let requests = stats::requests(&entries, &plan.percentiles, plan.run_secs() as f64);
-    let num_requests = requests.values().filter_map(|r| r.num_requests).sum();
-    let num_failures = requests.values().filter_map(|r| r.num_failures).sum();
+    let run_secs = plan.run_secs() as f64;
+    let requests = stats::requests(&entries, &plan.percentiles, run_secs);
+    let aggregate = stats::request_stats(
+        &stats::aggregate(&entries),
+        &plan.percentiles,
+        Some(run_secs),
+    );
+    let info = RunInfo {
+        driver: "locust",
+        model: "closed",
+        locustfile: plan.locustfile.display().to_string(),
+        host: plan.host.clone(),
+        users: plan.users,
+        spawn_rate: plan.spawn_rate,
+        run_time: plan.run_time_arg(),
+        stop_timeout: plan.stop_timeout.map(|d| format!("{}s", whole_secs(d))),
+        exit_code: code,
+        elapsed_secs: wall.as_secs_f64(),
+        aggregate,
+    };
     Ok(MetricReport {
         current_replicas: None,
+        num_requests: info.aggregate.num_requests,
+        num_requests_fail: info.aggregate.num_failures,
         requests,
+        // Locust's JSON has no error kinds (its --csv and --html do).
         failures: Default::default(),
-        num_requests: Some(num_requests),
-        num_requests_fail: Some(num_failures),
-        run: Some(json!({
-            "driver": "locust",
-            "locustfile": plan.locustfile.display().to_string(),
-            "host": plan.host,
-            "users": plan.users,
-            "spawn_rate": plan.spawn_rate,
-            "run_time": plan.run_time_arg(),
-            "exit_code": code,
-            "wall_secs": wall.as_secs_f64(),
-        })),
+        run: serde_json::to_value(&info).ok(),
     })
+}
+
+/// How a Locust run went; carried in the metric JSON as `run`, with the
+/// native driver's field names where they mean the same.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    pub driver: &'static str,
+    pub model: &'static str,
+    pub locustfile: String,
+    pub host: String,
+    pub users: u32,
+    pub spawn_rate: f64,
+    /// What Locust got as `-t` (whole seconds).
+    pub run_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<String>,
+    /// 0: clean; 1: the run had failures (or a locustfile check set it).
+    pub exit_code: i32,
+    /// Wall time of the Locust process, startup included.
+    pub elapsed_secs: f64,
+    /// All requests together (Locust's "Aggregated" row).
+    pub aggregate: RequestStats,
 }
 
 /// The `locust` executable: `explicit` (LOCUST_BIN) when given, else the
@@ -395,7 +459,7 @@ mod tests {
             2.5,
             Duration::from_millis(4_200),
         );
-        plan.stop_timeout = Some(Duration::from_secs(2));
+        plan.stop_timeout = Some(Duration::from_millis(1_500));
         let args: Vec<String> = plan
             .args(Path::new("/tmp/x/stats"))
             .into_iter()

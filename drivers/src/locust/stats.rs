@@ -155,6 +155,37 @@ pub fn requests(
         .collect()
 }
 
+/// All entries merged into one, as Locust builds its "Aggregated" row
+/// (`StatsEntry.extend`): counts and sums add, buckets merge.
+pub fn aggregate(entries: &[LocustEntry]) -> LocustEntry {
+    let mut total = LocustEntry {
+        name: "Aggregated".into(),
+        method: String::new(),
+        num_requests: 0,
+        num_none_requests: 0,
+        num_failures: 0,
+        total_response_time: 0.0,
+        max_response_time: 0.0,
+        min_response_time: None,
+        response_times: BTreeMap::new(),
+    };
+    for e in entries {
+        total.num_requests += e.num_requests;
+        total.num_none_requests += e.num_none_requests;
+        total.num_failures += e.num_failures;
+        total.total_response_time += e.total_response_time;
+        total.max_response_time = total.max_response_time.max(e.max_response_time);
+        total.min_response_time = match (total.min_response_time, e.min_response_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (bucket, n) in &e.response_times {
+            *total.response_times.entry(bucket.clone()).or_default() += n;
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +252,21 @@ mod tests {
         assert_eq!(s.response_time_percentiles["p97.5"], 5.0);
         assert_eq!(s.response_time_percentiles["p100"], 5.0);
         assert_eq!(s.total_rps, Some(2.0));
+    }
+
+    #[test]
+    fn aggregate_merges_buckets() {
+        let a = entry(&[(1, 2), (5, 1)]);
+        let mut b = entry(&[(5, 1), (120, 1)]);
+        b.num_failures = 1;
+        let t = aggregate(&[a, b]);
+        assert_eq!((t.num_requests, t.num_failures), (5, 1));
+        assert_eq!(t.response_times["5"], 2);
+        assert_eq!(t.min_response_time, Some(1.0));
+        assert_eq!(t.max_response_time, 120.0);
+        let s = request_stats(&t, &[], None);
+        assert_eq!(s.avg_response_time, Some(132.0 / 5.0));
+        assert_eq!(s.response_time_percentiles["p50"], 5.0);
     }
 
     #[test]
