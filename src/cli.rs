@@ -22,15 +22,21 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// CPA evaluate hook: reads CPA's evaluate JSON on stdin, prints {"targetReplicas": N}.
-    #[command(after_help = "Example (as CPA runs it):\n  echo '{\"metrics\":[{\"resource\":\"fibonacci\",\"value\":\"{\\\"requests\\\":{\\\"GET_/fibonacci?n=10\\\":{\\\"avg_response_time\\\":9}}}\"}],\"resource\":{\"spec\":{\"replicas\":2}},\"runType\":\"scaler\"}' \\\n    | lpa evaluate --evaluation-config evaluation_config.yaml --decay-info /tmp/decay_info.json")]
+    #[command(
+        after_help = "Example (as CPA runs it):\n  echo '{\"metrics\":[{\"resource\":\"fibonacci\",\"value\":\"{\\\"requests\\\":{\\\"GET_/fibonacci?n=10\\\":{\\\"avg_response_time\\\":9}}}\"}],\"resource\":{\"spec\":{\"replicas\":2}},\"runType\":\"scaler\"}' \\\n    | lpa evaluate --evaluation-config evaluation_config.yaml --decay-info /tmp/decay_info.json"
+    )]
     Evaluate(EvaluateArgs),
     /// Validate the evaluation config and print the effective policy with defaults filled in.
     Check(CheckArgs),
     /// Simulate a policy against a modelled service, replay a decision log under another policy, or sweep policy parameters.
-    #[command(after_help = "Examples:\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --plot step.png\n  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml")]
+    #[command(
+        after_help = "Examples:\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --plot step.png\n  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml"
+    )]
     Simulate(SimulateArgs),
     /// Run the autoscaler standalone: measure, decide, persist state and scale through kubectl, every interval.
-    #[command(after_help = "Examples:\n  lpa run --scaler kubectl --target deployment/fibonacci -n default --host http://fibonacci:5000 \\\n    --evaluation-config evaluation_config.yaml --decay-info decay_info.json --decision-log decisions.jsonl\n  lpa run --scaler kubectl --target deployment/fibonacci --once --dry-run ...\n\nSIGINT or SIGTERM ends the loop after the current step (state saved, exit 0); a second one exits at once.")]
+    #[command(
+        after_help = "Examples:\n  lpa run --scaler kubectl --target deployment/fibonacci -n default --host http://fibonacci:5000 \\\n    --evaluation-config evaluation_config.yaml --decay-info decay_info.json --decision-log decisions.jsonl\n  lpa run --scaler kubectl --target deployment/fibonacci --once --dry-run ...\n\nSIGINT or SIGTERM ends the loop after the current step (state saved, exit 0); a second one exits at once."
+    )]
     Run(RunArgs),
     /// Run a load test and print a Locust-like table (or the metric JSON with --json).
     #[command(
@@ -163,7 +169,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// The kubectl binary.
-    #[arg(long, env = "LPA_KUBECTL", default_value = "kubectl", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "LPA_KUBECTL",
+        default_value = "kubectl",
+        value_name = "PATH"
+    )]
     pub kubectl: PathBuf,
     /// Each kubectl call is killed after this long (e.g. 30s, 500ms).
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = positive_duration)]
@@ -192,8 +203,9 @@ pub struct RunArgs {
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
-    lpa_core::duration::parse_duration(text)
-        .ok_or_else(|| format!("invalid duration {text:?} (expected e.g. 10s, 500ms, 1m30s, or seconds)"))
+    lpa_core::duration::parse_duration(text).ok_or_else(|| {
+        format!("invalid duration {text:?} (expected e.g. 10s, 500ms, 1m30s, or seconds)")
+    })
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {

@@ -178,6 +178,9 @@ pub struct Kubectl {
     pub timeout: Duration,
 }
 
+/// The least time `kubectl version --client` gets in [`Kubectl::check`].
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Kubectl {
     pub fn new(program: impl Into<PathBuf>, timeout: Duration) -> Kubectl {
         Kubectl {
@@ -211,21 +214,31 @@ impl Kubectl {
             "-o".into(),
             "json".into(),
         ];
-        let out = self.run(&args).map_err(|e| match e {
-            DriverError::Process(ProcessError::Spawn { program, source }) => DriverError::Invalid(format!(
-                "kubectl {program}: cannot start: {source} (install kubectl, or pass --kubectl PATH or set LPA_KUBECTL)"
-            )),
-            other => other,
-        })?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&out).map_err(|e| DriverError::Output {
-                command: self.render(&args),
-                message: format!("output is not JSON ({e}): {:?}", snippet(&out)),
-            })?;
-        Ok(v["clientVersion"]["gitVersion"]
-            .as_str()
-            .unwrap_or("unknown version")
-            .to_string())
+        // Only "cannot start" and "hangs" fail here: a kubectl wrapper with
+        // an odd `version` still gets its chance at the real calls.
+        // `version --client` talks to no server; a short --kubectl-timeout
+        // meant for a hanging API server must not fail a slow-starting
+        // kubectl (a gcloud dispatcher, a loaded machine).
+        let mut patient = self.clone();
+        patient.timeout = self.timeout.max(CHECK_TIMEOUT);
+        let out = match patient.run(&args) {
+            Ok(out) => out,
+            Err(DriverError::Process(ProcessError::Spawn { program, source })) => {
+                return Err(DriverError::Invalid(format!(
+                    "kubectl {program}: cannot start: {source} (install kubectl, or pass --kubectl PATH or set LPA_KUBECTL)"
+                )))
+            }
+            Err(e @ DriverError::Process(_)) => return Err(e),
+            Err(_) => Vec::new(),
+        };
+        let version = serde_json::from_slice::<serde_json::Value>(&out)
+            .ok()
+            .and_then(|v| {
+                v["clientVersion"]["gitVersion"]
+                    .as_str()
+                    .map(str::to_string)
+            });
+        Ok(version.unwrap_or_else(|| "(unknown version)".to_string()))
     }
 
     fn global_args(&self) -> Vec<String> {
