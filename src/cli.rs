@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// CPA evaluate hook: reads CPA's evaluate JSON on stdin, prints {"targetReplicas": N}.
@@ -51,6 +53,11 @@ pub enum Command {
     /// A small HTTP test service (/delay, /fibonacci, /status, /hang, /healthz) for tests, benchmarks and the demo.
     #[command(hide = true)]
     Serve(ServeArgs),
+    /// Watch the autoscaler work on this machine: the seed guide's fibonacci service on local replicas, a load phase, scale-up, decay.
+    #[command(
+        after_help = "Examples:\n  lpa demo                                   # about 2 minutes: calm, load, recover\n  lpa demo --calm 6s --load 30s --recover 60s --load-clients 8 --cost 3ms --interval 3s\n  lpa demo --decision-log demo.jsonl && lpa simulate --evaluation-config examples/fibonacci/evaluation_config.yaml --replay demo.jsonl\n\nCtrl-C stops it early (with the summary so far); every replica is stopped either way."
+    )]
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -149,6 +156,8 @@ pub enum BadLine {
 pub enum Scaler {
     /// A Deployment, StatefulSet or ReplicaSet, through kubectl.
     Kubectl,
+    /// A pool of local processes of --replica-cmd behind a round-robin proxy on --listen.
+    Local,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +209,23 @@ pub struct RunArgs {
     pub state: StateArgs,
     #[command(flatten)]
     pub load: LoadArgs,
+    /// --scaler local: the replica command, split into words without a
+    /// shell ('...' and "..." quote); {port} becomes each replica's port.
+    #[arg(long, value_name = "CMD", required_if_eq("scaler", "local"))]
+    pub replica_cmd: Option<String>,
+    /// --scaler local: where the round-robin proxy listens (port 0 picks a
+    /// free one); the load test's host unless --host is given.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// --scaler local: replicas started before the first cycle.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub replicas: u32,
+    /// --scaler local: a new replica must accept connections within this.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
+    pub ready_timeout: Duration,
+    /// --scaler local: a replica taken out of rotation may finish its open connections for this long.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration)]
+    pub drain_timeout: Duration,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -364,4 +390,45 @@ pub struct ServeArgs {
     /// Connections beyond this are closed at once.
     #[arg(long, default_value_t = 2048, value_name = "N")]
     pub max_connections: usize,
+    /// Exit when stdin reaches EOF: the parent holding the pipe's other end
+    /// (the local pool) takes its replicas with it however it dies.
+    #[arg(long)]
+    pub exit_with_parent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How long the demo runs before the load (1 replica, calm).
+    #[arg(long, default_value = "9s", value_name = "DURATION", value_parser = duration)]
+    pub calm: Duration,
+    /// How long the background load runs.
+    #[arg(long, default_value = "45s", value_name = "DURATION", value_parser = positive_duration)]
+    pub load: Duration,
+    /// The longest the demo watches the decay after the load; it ends
+    /// earlier once back at 1 replica.
+    #[arg(long, default_value = "75s", value_name = "DURATION", value_parser = positive_duration)]
+    pub recover: Duration,
+    /// Background clients during the load, each looping like the guide's
+    /// `while true; do wget -q -O- .../fibonacci?n=23; done`.
+    #[arg(long, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub load_clients: u32,
+    /// What one request costs a replica, which serves one at a time (slept,
+    /// so capacity grows with replicas even on a 2-core machine).
+    #[arg(long, default_value = "3ms", value_name = "DURATION", value_parser = duration)]
+    pub cost: Duration,
+    /// From the start of one cycle to the start of the next.
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = positive_duration)]
+    pub interval: Duration,
+    /// Each cycle's load test (the guide's 10 users).
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = positive_duration)]
+    pub run_time: Duration,
+    /// The policy's maxReplicas.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_replicas: u32,
+    /// Where the decision log goes (overwritten) [default: a new directory under the temp dir].
+    #[arg(long, value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
+    /// The service's address (the proxy in front of the replicas).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
 }

@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 use crate::settings::Result;
 
 mod check;
+mod demo;
 mod evaluate;
 mod load_driver;
 mod loadtest;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Loadtest(args) => loadtest::run(args),
         Command::Metric(args) => metric::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Run(args) => run::run(args),
         Command::Simulate(args) => simulate::run(args),
     }

@@ -7,6 +7,11 @@
 //! `lpa_drivers::run_loop::run` does the cycles (its docs list the steps)
 //! and this module prints one line per cycle on stderr.
 //!
+//! `--scaler local` runs the target as a pool of local processes behind a
+//! round-robin proxy (`lpa_drivers::scale::local`); the pool's replica
+//! starts and stops are logged here too, and it stops every replica when
+//! this command ends.
+//!
 //! Exit: 0 after a stop signal (state saved) or a bounded run without
 //! failures; 1 when a bounded run (`--once`, `--max-cycles`) had a failed
 //! cycle. A second SIGINT/SIGTERM exits at once with 1.
@@ -20,6 +25,7 @@ use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadPlan};
 use lpa_drivers::run_loop::{self, Cycle, Options};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
+use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
@@ -28,6 +34,7 @@ use crate::settings::{load_policy, Failure, Result};
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
+        Scaler::Local => return local(&args),
         Scaler::Kubectl => {
             let spec = args
                 .target
@@ -43,16 +50,69 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let policy = load_policy(&args.policy)?;
     let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
     let version = target.kubectl.check()?;
+    let (state, log) = outputs(&args)?;
+    drive(
+        &mut target,
+        &format!("via kubectl {version}"),
+        &policy,
+        &plan,
+        &state,
+        log,
+        &args,
+    )
+}
 
+/// `--scaler local`: the pool binds its listen address and starts its first
+/// replicas only after everything else was checked.
+fn local(args: &RunArgs) -> Result<ExitCode> {
+    let text = args
+        .replica_cmd
+        .as_deref()
+        .ok_or_else(|| Failure::new("--replica-cmd is required with --scaler local"))?;
+    let command = ReplicaCommand::parse(text)?;
+    let policy = load_policy(&args.policy)?;
+    let options = LocalOptions {
+        ready_timeout: args.ready_timeout,
+        drain_timeout: args.drain_timeout,
+        ..LocalOptions::default()
+    };
+    let mut pool = LocalPool::new(command, args.listen, options)?;
+    let mut overrides = args.load.overrides();
+    if overrides.host.is_none() {
+        overrides.host = Some(format!("http://{}", pool.addr()));
+    }
+    let plan = LoadPlan::from_policy(&policy, &overrides)?;
+    let (state, log) = outputs(args)?;
+    pool.set_observer(|e| eprintln!("lpa run: local: {e}"));
+    eprintln!("lpa run: local: listening on {}", pool.addr());
+    pool.scale(0, args.replicas)?;
+    let via = format!("running {:?}", text);
+    drive(&mut pool, &via, &policy, &plan, &state, log, args)
+}
+
+/// The state file and the decision log, checked before anything runs.
+fn outputs(args: &RunArgs) -> Result<(StateFile, Option<DecisionLog>)> {
     let state = StateFile::new(&args.state.decay_info);
     // A state file that cannot be written fails every cycle; say so once,
     // up front. Taking the lock creates only the sibling lock file.
     drop(state.lock()?);
-    let mut log = match &args.decision_log {
+    let log = match &args.decision_log {
         Some(path) => Some(DecisionLog::open(path)?),
         None => None,
     };
+    Ok((state, log))
+}
 
+/// The loop itself, the same for every scale target.
+fn drive<T: ScaleTarget + ?Sized>(
+    target: &mut T,
+    via: &str,
+    policy: &lpa_core::Policy,
+    plan: &LoadPlan,
+    state: &StateFile,
+    mut log: Option<DecisionLog>,
+    args: &RunArgs,
+) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Registered first, so it sees the flag before the second handler
@@ -69,7 +129,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let name = target.describe();
     eprintln!(
-        "lpa run: {name} via kubectl {version}; load {} ({} users, {}); {}{}",
+        "lpa run: {name} {via}; load {} ({} users, {}); {}{}",
         plan.host,
         plan.users,
         format_duration(plan.run_time),
@@ -86,17 +146,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     );
 
     let mut measure = |current: u32| {
-        load::run(&plan, None)
+        load::run(plan, None)
             .map(|outcome| outcome.into_report(Some(current)))
             .map_err(|e| e.to_string())
     };
     let once = options.max_cycles == Some(1);
     let mut last_failure = None;
     let summary = run_loop::run(
-        &mut target,
+        target,
         &mut measure,
-        &policy,
-        &state,
+        policy,
+        state,
         log.as_mut(),
         &options,
         &stop,

@@ -40,6 +40,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .and_then(|()| out.flush())
         .map_err(|e| Failure::new(format!("stdout: {e}")))?;
     drop(out);
+    if args.exit_with_parent {
+        // No unsafe prctl: the parent holds our stdin's only writer, and
+        // EOF there means it is gone, however it went.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+    }
     server.run();
     Ok(ExitCode::SUCCESS)
 }
