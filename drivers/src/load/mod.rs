@@ -92,7 +92,7 @@ pub struct LoadPlan {
     pub wait_time: WaitTime,
     /// Open model: total requests per second; `users` caps the concurrency.
     pub arrival_rate: Option<f64>,
-    /// Each stage's timeout (connect, send, wait for the response, body).
+    /// Bounds connecting and each read and write of a request.
     pub timeout: Duration,
     pub grace: Duration,
     pub fail_status: u16,
