@@ -428,6 +428,9 @@ pub struct DemoArgs {
     /// Where the decision log goes (overwritten) [default: a new directory under the temp dir].
     #[arg(long, value_name = "FILE")]
     pub decision_log: Option<PathBuf>,
+    /// Your own evaluation config instead of the seed's (the service has /fibonacci?n=N and /delay?ms=N).
+    #[arg(long = "evaluation-config", value_name = "FILE")]
+    pub evaluation_config: Option<PathBuf>,
     /// The service's address (the proxy in front of the replicas).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,

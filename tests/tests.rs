@@ -3,10 +3,12 @@
 
 mod support;
 
+mod demo;
 mod evaluate;
 mod hardening;
 mod kubectl;
 mod load;
+mod local;
 mod locust;
 mod metric;
 mod simulate;

@@ -114,7 +114,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     )?;
 
     let phases = Phases::new(&args);
-    print_header(&args, &plan, &phases, addr);
+    print_header(&args, &policy, &plan, &phases, addr);
     pool.scale(0, 1)?;
     for e in lock(&events).drain(..) {
         eprintln!("  {e}");
@@ -141,7 +141,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let _ = writeln!(
         out,
         "\n{:>5}  {:>5}  {:<7}  {:>8}  {:>18}  {:>10}  decision",
-        "cycle", "time", "phase", "replicas", "mean n=10 (target)", "load req/s"
+        "cycle", "time", "phase", "replicas", "latency (target)", "load req/s"
     );
     run_loop::run(
         &mut pool,
@@ -212,22 +212,37 @@ fn tempfile_dir(dir: Option<&std::path::Path>) -> Result<PathBuf> {
     Ok(d)
 }
 
-/// The seed's evaluation config, bounded by --max-replicas, with the
-/// demo's load test: the guide's 10 users at 10/s, waits shortened from
-/// `between(5, 9)` so that a short test gathers enough samples for a
-/// steady mean.
+/// The seed's evaluation config (or --evaluation-config), bounded by
+/// --max-replicas, with the demo's load test: the guide's 10 users at 10/s,
+/// waits shortened from `between(5, 9)` so that a short test gathers enough
+/// samples for a steady mean. The waits scale with the cost, so the test
+/// itself keeps one replica about a third busy whatever the cost.
 fn policy(args: &DemoArgs) -> Result<Policy> {
-    let mut policy = lpa_core::parse_policy(
-        "examples/fibonacci/evaluation_config.yaml",
-        EVALUATION_CONFIG,
-    )?
-    .policy;
+    let parsed = match &args.evaluation_config {
+        None => lpa_core::parse_policy(
+            "examples/fibonacci/evaluation_config.yaml",
+            EVALUATION_CONFIG,
+        )?,
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::new(format!("{name}: cannot read the evaluation config: {e}"))
+            })?;
+            let parsed = lpa_core::parse_policy(&name, &text)?;
+            for w in &parsed.warnings {
+                eprintln!("lpa: warning: {w}");
+            }
+            parsed
+        }
+    };
+    let mut policy = parsed.policy;
     policy.max_replicas = Some(args.max_replicas);
+    let wait = (args.cost * 20).max(Duration::from_millis(20));
     policy.load = Some(LoadSpec {
         users: Some(10),
         spawn_rate: Some(10.0),
         run_time: Some(args.run_time),
-        wait_time: WaitTime::Between(Duration::from_millis(50), Duration::from_millis(150)),
+        wait_time: WaitTime::Between(wait, wait * 2),
         ..LoadSpec::default()
     });
     if args.run_time >= args.interval {
@@ -289,18 +304,45 @@ impl Phase {
     }
 }
 
-fn print_header(args: &DemoArgs, plan: &LoadPlan, phases: &Phases, addr: SocketAddr) {
+fn print_header(
+    args: &DemoArgs,
+    policy: &Policy,
+    plan: &LoadPlan,
+    phases: &Phases,
+    addr: SocketAddr,
+) {
     let i = format_duration(args.interval);
     println!("lpa demo: the seed guide's fibonacci service on local replicas, autoscaled by lpa\n");
     println!(
         "  service    http://{addr}/fibonacci?n=10 (try it with curl while the demo runs)\n             replicas are `lpa serve` processes behind a round-robin proxy; each serves one request at a time, {} ms each",
         args.cost.as_secs_f64() * 1000.0
     );
-    println!("  policy     the seed's evaluation_config.yaml: mean of GET /fibonacci?n=10 at most 7 ms; decay 1 replica after 3 unchanged runs; at most {} replicas", args.max_replicas);
+    let targets: Vec<String> = policy
+        .targets
+        .iter()
+        .map(|t| {
+            format!(
+                "{} of {} {} at most {} ms",
+                t.kind, t.method, t.endpoint, t.target
+            )
+        })
+        .collect();
     println!(
-        "  load test  every {i}: {} users for {}, waits between(0.05, 0.15)",
+        "  policy     {}: {}; decay {} replica after {} unchanged runs; at most {} replicas",
+        match &args.evaluation_config {
+            Some(p) => p.display().to_string(),
+            None => "the seed's evaluation_config.yaml".to_string(),
+        },
+        targets.join(", "),
+        policy.decay.replicas,
+        policy.decay.unchanged_runs,
+        args.max_replicas
+    );
+    println!(
+        "  load test  every {i}: {} users for {}, waits {}",
         plan.users,
-        format_duration(plan.run_time)
+        format_duration(plan.run_time),
+        plan.wait_time
     );
     println!(
         "  phases     calm {} cycles, load {} cycles ({} clients on GET {LOAD_PATH}), then recover (at most {} cycles, ends back at 1 replica)",

@@ -1,0 +1,182 @@
+//! `lpa demo`, shortened: the whole loop on real local replicas under a
+//! real background load. What it must show: replicas rise under the load,
+//! the mean comes back under the target, replicas decay once the load
+//! stops, and no replica outlives lpa (also when lpa is stopped mid-run).
+
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lpa_core::log::DecisionRecord;
+use lpa_core::Reason;
+
+use crate::local::{assert_all_gone, replica_pids, wait_bounded, Lines};
+use crate::support::{lpa, stderr, stdout};
+
+/// Cycles of 1.5 s: calm 2, load 10, recover at most 8 (about 30 s). The
+/// costs and the target are the demo's scaled up by about 7, so that the
+/// debug build and a busy machine (other tests run alongside) add little
+/// to the latency in proportion: 3 clients at 20 ms a request need 3 or so
+/// replicas to get the mean under 60 ms.
+const SHORT: &[&str] = &[
+    "--calm",
+    "3s",
+    "--load",
+    "15s",
+    "--recover",
+    "12s",
+    "--interval",
+    "1500ms",
+    "--run-time",
+    "1s",
+    "--load-clients",
+    "3",
+    "--cost",
+    "20ms",
+    "--max-replicas",
+    "6",
+];
+const POLICY: &str = "targets:\n  - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 60}\ndecay: {replicas: 1, unchangedRuns: 2}\n";
+const CALM: usize = 2;
+const LOAD: usize = 10;
+
+fn mean(r: &DecisionRecord) -> (f64, bool) {
+    r.reasons
+        .iter()
+        .find_map(|x| match x {
+            Reason::Target {
+                observed, breached, ..
+            } => Some((*observed, *breached)),
+            _ => None,
+        })
+        .expect("a target reason")
+}
+
+#[test]
+fn the_demo_scales_up_under_load_recovers_and_decays_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("demo.jsonl");
+    let config = dir.path().join("evaluation_config.yaml");
+    std::fs::write(&config, POLICY).unwrap();
+    let mut child = lpa()
+        .arg("demo")
+        .args(SHORT)
+        .arg("--evaluation-config")
+        .arg(&config)
+        .arg("--decision-log")
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not end within 120 s");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{out}\n{err}");
+    let story = format!("{out}\n{err}");
+
+    let records: Vec<DecisionRecord> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records.len() > CALM + LOAD, "{story}");
+    // Calm: one replica, under the target.
+    for r in &records[..CALM] {
+        assert_eq!(r.current, 1, "{story}");
+        assert!(!mean(r).1, "calm cycle over target: {story}");
+    }
+    let load = &records[CALM..CALM + LOAD];
+    let peak = load.iter().map(|r| r.decided).max().unwrap();
+    assert!(peak >= 2, "no scale-up under load: {story}");
+    let first_breach = load
+        .iter()
+        .position(|r| mean(r).1)
+        .expect("the load breached the target");
+    assert!(
+        load[first_breach..]
+            .iter()
+            .any(|r| !mean(r).1 && r.current > 1),
+        "the mean never came back under the target with more replicas: {story}"
+    );
+    let after = &records[CALM + LOAD..];
+    assert!(
+        after
+            .iter()
+            .any(|r| r.reasons.iter().any(|x| matches!(x, Reason::Decay { .. })) && r.applied),
+        "no decay after the load: {story}"
+    );
+    assert!(after.last().unwrap().decided < peak, "{story}");
+
+    for part in [
+        "load starts",
+        "load stops",
+        "summary",
+        "peak replicas",
+        "cycles over target",
+        "cycles to recover",
+        "final replicas",
+    ] {
+        assert!(out.contains(part), "{part:?} missing: {out}");
+    }
+    assert!(
+        out.contains(&format!("decision log          {}", log.display())),
+        "{out}"
+    );
+    assert!(err.contains("drained and stopped"), "{err}");
+    let pids = replica_pids(&err);
+    assert!(pids.len() >= 2, "{err}");
+    assert_all_gone(&pids, Duration::ZERO);
+}
+
+#[test]
+fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
+    let mut child = lpa()
+        .arg("demo")
+        .args([
+            "--calm",
+            "0s",
+            "--load",
+            "60s",
+            "--interval",
+            "1s",
+            "--run-time",
+            "500ms",
+            "--load-clients",
+            "4",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the load to have added a replica.
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    if !lines.wait_for("replica 2 ready", Duration::from_secs(60)) {
+        let _ = child.kill();
+        panic!(
+            "no second replica: {}",
+            lines.rest(Duration::from_millis(100))
+        );
+    }
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let seen = lines.rest(Duration::from_secs(5)).to_string();
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{seen}");
+    assert!(out.contains("summary (stopped by signal)"), "{out}");
+    assert_all_gone(&replica_pids(&seen), Duration::ZERO);
+}

@@ -1,0 +1,348 @@
+//! `lpa run --scaler local`: the pool of real `lpa serve` replicas behind
+//! the proxy, through the binary. Bad input first, then the loop, then what
+//! happens to the replicas when lpa is stopped or killed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{fixture, lpa, stderr, stdout};
+
+/// The replica command of the demo, as a user would write it.
+pub fn serve_cmd() -> String {
+    format!(
+        "{} serve --listen 127.0.0.1:{{port}} --serial --cost 0.003 --exit-with-parent",
+        env!("CARGO_BIN_EXE_lpa")
+    )
+}
+
+fn run_local(replica_cmd: &str, extra: &[&str], dir: &std::path::Path) -> Command {
+    let mut c = lpa();
+    c.args(["run", "--scaler", "local", "--replica-cmd", replica_cmd])
+        .arg("--evaluation-config")
+        .arg(fixture("evaluation/seed.yaml"))
+        .arg("--decay-info")
+        .arg(dir.join("decay_info.json"))
+        .args(extra)
+        .stdin(Stdio::null());
+    c
+}
+
+fn output(mut c: Command) -> Output {
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_bounded(&mut child, Duration::from_secs(60));
+    child.wait_with_output().unwrap()
+}
+
+pub fn wait_bounded(child: &mut Child, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lpa did not exit within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One error line, non-zero exit, nothing on stdout.
+fn assert_one_error(o: &Output, expected: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "{err}");
+    assert_eq!(stdout(o), "");
+    let last = err.lines().last().unwrap_or("");
+    assert!(last.starts_with("lpa: error: "), "{err}");
+    for e in expected {
+        assert!(last.contains(e), "expected {e:?} in {last:?}");
+    }
+}
+
+/// Whether `pid` is a live `lpa serve` process (not gone, not a zombie, not
+/// a reused pid of something else).
+pub fn serve_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .trim_start()
+        .chars()
+        .next();
+    if matches!(state, Some('Z' | 'X') | None) {
+        return false;
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("serve"))
+        .unwrap_or(false)
+}
+
+/// The pids in the pool's "replica N ready on ADDR (pid P, ...)" lines.
+pub fn replica_pids(stderr: &str) -> Vec<u32> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(" ready on "))
+        .filter_map(|l| l.split("(pid ").nth(1)?.split(',').next()?.parse().ok())
+        .collect()
+}
+
+pub fn assert_all_gone(pids: &[u32], within: Duration) {
+    assert!(!pids.is_empty());
+    let deadline = Instant::now() + within;
+    loop {
+        let alive: Vec<u32> = pids.iter().copied().filter(|p| serve_alive(*p)).collect();
+        if alive.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replicas still running: {alive:?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_replica_command_that_exits_at_once_is_one_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = output(run_local(
+        &format!(
+            "{} serve --listen 127.0.0.1:{{port}} --cost nonsense",
+            env!("CARGO_BIN_EXE_lpa")
+        ),
+        &["--once"],
+        dir.path(),
+    ));
+    assert_one_error(
+        &o,
+        &[
+            "replica command \"",
+            "serve --listen 127.0.0.1:{port} --cost nonsense\"",
+            "exited (exit status 1) before accepting connections",
+            "stderr: lpa: error: --cost: invalid value \"nonsense\"",
+        ],
+    );
+    assert!(
+        !dir.path().join("decay_info.json").exists(),
+        "no state written"
+    );
+}
+
+#[test]
+fn a_replica_command_that_never_listens_is_stopped_and_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = output(run_local(
+        "sleep 30 {port}",
+        &["--once", "--ready-timeout", "500ms"],
+        dir.path(),
+    ));
+    assert_one_error(
+        &o,
+        &[
+            "replica command \"sleep 30 {port}\"",
+            "did not accept connections within 500 ms; no stderr",
+        ],
+    );
+    // The sleep was killed, not waited for.
+    assert!(started.elapsed() < Duration::from_secs(25));
+}
+
+#[test]
+fn bad_local_arguments_are_one_error_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, &str, Vec<&str>)> = vec![
+        (
+            vec!["--listen", &addr, "--once"],
+            "srv {port}",
+            vec!["cannot listen on", &addr, "in use"],
+        ),
+        (
+            vec!["--once"],
+            "srv --port 80",
+            vec!["no {port} placeholder"],
+        ),
+        (vec!["--once"], "srv '{port}", vec!["unterminated ' quote"]),
+        (
+            vec!["--once"],
+            "/nonexistent/srv {port}",
+            vec!["cannot start /nonexistent/srv"],
+        ),
+    ];
+    for (extra, cmd, expected) in cases {
+        let o = output(run_local(cmd, &extra, dir.path()));
+        assert_one_error(&o, &expected);
+    }
+    // clap's own error for a missing --replica-cmd.
+    let o = output({
+        let mut c = lpa();
+        c.args(["run", "--scaler", "local", "--once"]);
+        c
+    });
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--replica-cmd"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+}
+
+/// Reads lpa's stderr lines on a thread, so a test can wait for one.
+pub struct Lines {
+    rx: mpsc::Receiver<String>,
+    pub seen: String,
+}
+
+impl Lines {
+    pub fn new(pipe: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits (bounded) until a line contains `what`; false at EOF or timeout.
+    pub fn wait_for(&mut self, what: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if line.contains(what) {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    pub fn rest(&mut self, limit: Duration) -> &str {
+        while self.wait_for("\u{0}never", limit) {}
+        &self.seen
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn the_loop_runs_on_local_replicas_and_sigterm_stops_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = free_addr();
+    let log = dir.path().join("decisions.jsonl");
+    let mut c = run_local(
+        &serve_cmd(),
+        &[
+            "--listen",
+            &listen.to_string(),
+            "--replicas",
+            "2",
+            "--interval",
+            "1s",
+            "--run-time",
+            "500ms",
+            "--decision-log",
+            log.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    let decided = lines.wait_for("lpa run: #1 ", Duration::from_secs(30));
+    if !decided {
+        let _ = child.kill();
+        panic!("no first cycle: {}", lines.rest(Duration::from_millis(100)));
+    }
+    // The service answers through the proxy, as the guide's Service does.
+    let answer = get(listen, "/fibonacci?n=7");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("\r\n\r\n8"),
+        "{answer}"
+    );
+    let bad = get(listen, "/fibonacci?n=abc");
+    assert!(
+        bad.starts_with("HTTP/1.1 400") && bad.contains("Value 'abc' is not an integer"),
+        "{bad}"
+    );
+
+    let pids = replica_pids(&lines.seen);
+    assert_eq!(pids.len(), 2, "{}", lines.seen);
+    assert!(pids.iter().all(|p| serve_alive(*p)));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let status = child.wait().unwrap();
+    let err = lines.rest(Duration::from_secs(5)).to_string();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("stopped by signal"), "{err}");
+    assert_eq!(err.matches("drained and stopped").count(), 2, "{err}");
+    // Stopped and reaped by lpa itself: gone at once, not later.
+    assert_all_gone(&pids, Duration::ZERO);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["current"], 2);
+    assert!(first["target"]
+        .as_str()
+        .unwrap()
+        .starts_with("local pool on 127.0.0.1:"));
+}
+
+#[test]
+fn replicas_exit_when_lpa_is_killed_outright() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = run_local(
+        &serve_cmd(),
+        &["--replicas", "2", "--interval", "1s", "--run-time", "300ms"],
+        dir.path(),
+    );
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    if !lines.wait_for("lpa run: #1 ", Duration::from_secs(30)) {
+        let _ = child.kill();
+        panic!("no first cycle: {}", lines.rest(Duration::from_millis(100)));
+    }
+    let pids = replica_pids(&lines.seen);
+    assert_eq!(pids.len(), 2, "{}", lines.seen);
+    // SIGKILL: no destructor runs; the replicas' stdin watchdog must act.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_all_gone(&pids, Duration::from_secs(10));
+}
