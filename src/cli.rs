@@ -126,6 +126,9 @@ pub struct SimulateArgs {
     /// Overrides the scenario's seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Overrides the scenario's latencies measured per cycle (fewer: faster sweeps, noisier measurements).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub samples: Option<u32>,
     /// Write the trace (or the replay, or every sweep point) as JSON or CSV, by extension.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

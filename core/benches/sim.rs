@@ -48,27 +48,45 @@ fn observation(mean: f64) -> Observation {
     obs
 }
 
-/// Runs `f` `n` times, best of 3 rounds, and returns the time per call.
-fn time<T>(n: u64, mut f: impl FnMut(u64) -> T) -> Duration {
+/// CPU time of this thread, from /proc (Linux; clock ticks of 10 ms):
+/// on a shared machine the wall clock also counts other people's work.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Runs `f` `n` times, best of 3 rounds: (wall, CPU) time per call.
+fn time<T>(n: u64, mut f: impl FnMut(u64) -> T) -> (Duration, Option<Duration>) {
     (0..3)
         .map(|_| {
+            let cpu0 = cpu_time();
             let start = Instant::now();
             for i in 0..n {
                 black_box(f(i));
             }
-            start.elapsed() / n as u32
+            let wall = start.elapsed() / n as u32;
+            let cpu = cpu0.zip(cpu_time()).map(|(a, b)| (b - a) / n as u32);
+            (wall, cpu)
         })
         .min()
         .unwrap()
 }
 
-fn row(what: &str, per: Duration, unit: &str) {
-    let secs = per.as_secs_f64();
-    println!(
-        "{what:<52} {:>12.3} µs {:>14.0} {unit}/s",
-        secs * 1e6,
-        1.0 / secs
-    );
+fn row(what: &str, (wall, cpu): (Duration, Option<Duration>), unit: &str) {
+    let per = |d: Duration| {
+        format!(
+            "{:>11.3} µs {:>12.0}",
+            d.as_secs_f64() * 1e6,
+            1.0 / d.as_secs_f64()
+        )
+    };
+    let cpu = cpu.filter(|d| !d.is_zero()).map_or("-".to_string(), per);
+    println!("{what:<56} {} {cpu:>27}  {unit}/s", per(wall));
 }
 
 fn main() {
@@ -81,8 +99,8 @@ fn main() {
     let calm = observation(4.0);
     let hot = observation(9.0);
     println!(
-        "{:<52} {:>15} {:>16}",
-        "benchmark (one core)", "per call", "rate"
+        "{:<56} {:>27} {:>27}",
+        "benchmark (one thread)", "wall: per call, rate", "CPU: per call, rate"
     );
     row(
         "decide(): seed policy, calm (hold)",
@@ -111,31 +129,24 @@ fn main() {
 
     let mut step = scenario("step.yaml");
     step.cycles = 10_000;
-    let per_run = time(3, |_| sim::simulate(&step, &policy).rows.len());
-    row(
-        "simulate(): step, 10 000 cycles x 200 samples (one run)",
-        per_run,
-        "runs",
-    );
-    row("  ... per cycle", per_run / 10_000, "cycles");
-    let per_run = time(3, |_| sim::score(&step, &policy).replica_cycles);
-    row(
-        "score(): step, 10 000 cycles x 200 samples (one run)",
-        per_run,
-        "runs",
-    );
-    let per_cycle = per_run / 10_000;
-    row("  ... per cycle", per_cycle, "cycles");
-    step.service.samples = 50;
-    let per_run = time(3, |_| sim::score(&step, &policy).replica_cycles);
-    row(
-        "score(): step, 10 000 cycles x 50 samples (one run)",
-        per_run,
-        "runs",
-    );
-    println!(
-        "\n1 000-point sweep of 1 000 cycles x 200 samples, estimated: {:.2} s on one core, {:.2} s on two",
-        per_cycle.as_secs_f64() * 1e6,
-        per_cycle.as_secs_f64() * 1e6 / 2.0
-    );
+    let per_cycle = |(w, c): (Duration, Option<Duration>)| (w / 10_000, c.map(|c| c / 10_000));
+    let run = time(3, |_| sim::simulate(&step, &policy).rows.len());
+    row("simulate(): step, 10 000 cycles x 200 samples", run, "runs");
+    row("  ... per cycle", per_cycle(run), "cycles");
+    for samples in [200, 50] {
+        step.service.samples = samples;
+        let run = time(3, |_| sim::score(&step, &policy).replica_cycles);
+        row(
+            &format!("score() (sweep path): 10 000 cycles x {samples} samples"),
+            run,
+            "runs",
+        );
+        let (wall, cpu) = per_cycle(run);
+        row("  ... per cycle", (wall, cpu), "cycles");
+        let secs = cpu.unwrap_or(wall).as_secs_f64() * 1e6;
+        println!(
+            "  => 1 000 points x 1 000 cycles: {secs:.2} s of CPU, {:.2} s on two idle cores",
+            secs / 2.0
+        );
+    }
 }

@@ -46,6 +46,9 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if let Some(s) = args.seed {
         scenario.seed = s;
     }
+    if let Some(n) = args.samples {
+        scenario.service.samples = n;
+    }
     if let Some(spec) = &args.sweep {
         return sweep(&args, spec, &scenario, &policy, out);
     }
