@@ -261,7 +261,13 @@ pub fn run(
     }
     let attempts = all.latencies_ns.len() as u64;
     let num_failures = all.failures;
-    if attempts > 0 && reached == 0 {
+    if attempts == 0 {
+        return Err(LoadError::NothingSent {
+            url: plan.host.clone(),
+            run_time: format!("{:?}", plan.run_time),
+        });
+    }
+    if reached == 0 {
         let errors = errors
             .iter()
             .map(|((_, e), n)| format!("{e}: {n}"))

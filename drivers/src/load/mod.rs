@@ -128,6 +128,8 @@ pub enum LoadError {
         attempts: u64,
         errors: String,
     },
+    #[error("no request was sent to {url} within the run time {run_time}")]
+    NothingSent { url: String, run_time: String },
     #[error("cannot start a user thread: {0}")]
     Spawn(std::io::Error),
 }
