@@ -395,4 +395,23 @@ fn locusts_own_errors_are_one_line_with_its_message() {
         "{err}"
     );
     assert!(err.contains("raising.py:10)"), "{err}");
+
+    // The pre-1.0 API in an imported module: the scan cannot see it, Locust's
+    // error names it, and lpa points at the migration notes.
+    let out = loadtest_locust(&fixture("locust/imports_old.py"), host, "1s")
+        .output()
+        .unwrap();
+    let err = assert_one_error_line(&out);
+    assert!(
+        err.contains(
+            "ImportError: The HttpLocust class has been renamed to HttpUser in version 1.0."
+        ),
+        "{err}"
+    );
+    assert!(err.contains("old_helpers.py:6)"), "{err}");
+    assert!(
+        err.trim_end()
+            .ends_with("(see README.md, \"Using an existing locustfile\")"),
+        "{err}"
+    );
 }

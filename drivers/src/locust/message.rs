@@ -105,6 +105,8 @@ mod tests {
     fn error_log_line() {
         let stderr = "[2026-11-28 01:04:54,729] vm/INFO/locust.main: Starting Locust 2.47.0\n[2026-11-28 01:04:54,729] vm/ERROR/locust.main: No User class found!\n";
         assert_eq!(locust_message(stderr), "No User class found!");
+        let stderr = "[2026-11-28 01:05:00,395] vm/INFO/locust.main: Starting Locust 2.47.0\n[2026-11-28 01:05:00,395] vm/ERROR/locust.main: Unknown User(s): Nope\n";
+        assert_eq!(locust_message(stderr), "Unknown User(s): Nope");
     }
 
     #[test]
