@@ -205,6 +205,76 @@ mod tests {
         }
     }
 
+    /// lpa's numbers from a recorded `--json-file` equal Locust's own CSV of
+    /// the same run (fixtures/locust/recorded/README.md).
+    #[test]
+    fn recorded_run_equals_locusts_csv() {
+        let json = include_str!("../../../fixtures/locust/recorded/delay_and_errors.json");
+        let csv =
+            include_str!("../../../fixtures/locust/recorded/delay_and_errors_final_stats.csv");
+        let entries = parse_entries(json).unwrap();
+        let mut stats = requests(&entries, &[], 2.0);
+        stats.insert(
+            "_Aggregated".into(),
+            request_stats(&aggregate(&entries), &[], None),
+        );
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let mut rows = 0;
+        for line in lines {
+            let row: BTreeMap<&str, &str> = header.iter().copied().zip(line.split(',')).collect();
+            let num = |col: &str| row[col].parse::<f64>().unwrap();
+            let key = format!("{}_{}", row["Type"], row["Name"]);
+            let s = &stats[&key];
+            assert_eq!(
+                s.num_requests.unwrap() as f64,
+                num("Request Count"),
+                "{key}"
+            );
+            assert_eq!(
+                s.num_failures.unwrap() as f64,
+                num("Failure Count"),
+                "{key}"
+            );
+            let mean = s.avg_response_time.unwrap();
+            assert!(
+                (mean - num("Average Response Time")).abs() < 1e-9,
+                "{key}: {mean}"
+            );
+            assert_eq!(
+                s.median_response_time,
+                Some(num("Median Response Time")),
+                "{key}"
+            );
+            assert_eq!(s.min_response_time, Some(num("Min Response Time")), "{key}");
+            assert_eq!(s.max_response_time, Some(num("Max Response Time")), "{key}");
+            for (label, col) in [
+                ("p50", "50%"),
+                ("p66", "66%"),
+                ("p75", "75%"),
+                ("p80", "80%"),
+                ("p90", "90%"),
+                ("p95", "95%"),
+                ("p98", "98%"),
+                ("p99", "99%"),
+                ("p99.9", "99.9%"),
+                ("p100", "100%"),
+            ] {
+                assert_eq!(
+                    s.response_time_percentiles[label].trunc(),
+                    num(col),
+                    "{key} {label}"
+                );
+            }
+            rows += 1;
+        }
+        assert_eq!(rows, 3);
+        assert_eq!(
+            stats["GET_/status/500"].num_failures,
+            stats["GET_/status/500"].num_requests
+        );
+    }
+
     #[test]
     fn quantiles_are_the_literals_locust_uses() {
         let q = |p: f64| locust_quantile(Percent::new(p).unwrap());
