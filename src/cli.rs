@@ -120,14 +120,14 @@ pub struct SimulateArgs {
     /// Run a grid of policy parameters over the scenario and print the Pareto front.
     #[arg(long, value_name = "FILE", requires = "scenario")]
     pub sweep: Option<PathBuf>,
-    /// Overrides the scenario's number of cycles.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Overrides the scenario's number of cycles (at most 10 000 000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub cycles: Option<u32>,
     /// Overrides the scenario's seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Overrides the scenario's latencies measured per cycle (fewer: faster sweeps, noisier measurements).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Overrides the scenario's latencies measured per cycle (fewer: faster sweeps, noisier measurements; at most 1 000 000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub samples: Option<u32>,
     /// Write the trace (or the replay, or every sweep point) as JSON or CSV, by extension.
     #[arg(long, value_name = "FILE")]

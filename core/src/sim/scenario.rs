@@ -25,6 +25,11 @@ use super::Scenario;
 use crate::config::ConfigError;
 use crate::duration::parse_duration;
 
+/// Beyond these a trace or a cycle's samples would not fit in memory: a
+/// typo, not a simulation.
+pub const MAX_CYCLES: u32 = 10_000_000;
+pub const MAX_SAMPLES: u32 = 1_000_000;
+
 /// Parses a scenario. `file` names it in errors; `read` returns the text of
 /// a file the scenario refers to (a load CSV), relative to the scenario.
 pub fn parse_scenario(
@@ -61,9 +66,15 @@ pub fn parse_scenario(
                 _ => String::new(),
             };
             match parse_duration(&text) {
-                Some(d) if d.as_secs() >= 1 && d.subsec_nanos() == 0 => d.as_secs(),
+                Some(d) if (1..=86_400).contains(&d.as_secs()) && d.subsec_nanos() == 0 => {
+                    d.as_secs()
+                }
                 _ => {
-                    return Err(p.invalid("interval", v, "whole seconds, at least 1: 15, 15s, 1m"))
+                    return Err(p.invalid(
+                        "interval",
+                        v,
+                        "whole seconds from 1 to a day: 15, 15s, 1m",
+                    ))
                 }
             }
         }
@@ -71,7 +82,7 @@ pub fn parse_scenario(
     let service = p.service(map.get("service"))?;
     let load = p.load(map.get("load"), read)?;
     let cycles = match map.get("cycles") {
-        Some(v) => p.uint(v, "cycles", 1)?,
+        Some(v) => p.bounded(v, "cycles", 1, MAX_CYCLES)?,
         None => load.recorded_cycles().unwrap_or(100),
     };
     let seed = match map.get("seed") {
@@ -160,6 +171,13 @@ impl Fields<'_> {
             .ok_or_else(|| self.invalid(field, v, &format!("a whole number >= {min}")))
     }
 
+    fn bounded(&self, v: &Value, field: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n >= min && n <= max)
+            .ok_or_else(|| self.invalid(field, v, &format!("a whole number from {min} to {max}")))
+    }
+
     /// A rate or other quantity: finite and at least `min` (strictly above
     /// it when `strict`).
     fn number(
@@ -226,7 +244,7 @@ impl Fields<'_> {
             s.startup_cycles = self.uint(v, "service.startupCycles", 0)?;
         }
         if let Some(v) = map.get("samples") {
-            s.samples = self.uint(v, "service.samples", 1)?;
+            s.samples = self.bounded(v, "service.samples", 1, MAX_SAMPLES)?;
         }
         if let Some(v) = map.get("timeout") {
             s.timeout_ms =
@@ -394,6 +412,10 @@ mod tests {
         assert_eq!(
             e("service: {capacity: 1}\nload: {type: sine, mean: 10, amplitude: 20, period: 5}\n"),
             "s.yaml: load.amplitude: invalid value 20 (expected at most the mean (10): the rate would go negative)"
+        );
+        assert_eq!(
+            e("cycles: 99999999999\nservice: {capacity: 1}\nload: {type: constant, rate: 1}\n"),
+            "s.yaml: cycles: invalid value 99999999999 (expected a whole number from 1 to 10000000)"
         );
         assert!(e("service: {capacity: 1}\nload: {type: wave}\n")
             .contains("load.type: invalid value \"wave\""));
