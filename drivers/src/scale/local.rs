@@ -835,8 +835,23 @@ mod tests {
         assert_eq!(p.pids(), pids[..1]);
         assert!(gone(pids[1]));
         assert!(get(p.addr()).starts_with("HTTP/1.0 200"));
+        // A replica that dies is replaced at the next read, as a ReplicaSet would.
+        let killed = Command::new("kill")
+            .args(["-KILL", &pids[0].to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while p.pids() == pids[..1] && Instant::now() < deadline {
+            assert_eq!(p.replicas().unwrap(), 1);
+            thread::sleep(Duration::from_millis(20));
+        }
+        let replacement = p.pids();
+        assert_eq!(replacement.len(), 1);
+        assert_ne!(replacement[0], pids[0]);
+        assert!(get(p.addr()).starts_with("HTTP/1.0 200"));
         drop(p);
-        assert!(gone(pids[0]));
+        assert!(gone(replacement[0]));
         let events = events.lock().unwrap();
         assert!(
             matches!(events[0], PoolEvent::Ready { replica: 1, .. }),
@@ -854,6 +869,14 @@ mod tests {
             ),
             "{events:?}"
         );
-        assert_eq!(events.len(), 4, "{events:?}");
+        assert!(
+            matches!(events[3], PoolEvent::Exited { replica: 1, .. }),
+            "{events:?}"
+        );
+        assert!(
+            matches!(events[4], PoolEvent::Ready { replica: 3, .. }),
+            "{events:?}"
+        );
+        assert_eq!(events.len(), 6, "{events:?}");
     }
 }
