@@ -299,8 +299,9 @@ fn the_loop_runs_on_local_replicas_and_sigterm_stops_them_all() {
         "{bad}"
     );
 
+    // Two to start with, and a third when the first cycle breached.
     let pids = replica_pids(&lines.seen);
-    assert_eq!(pids.len(), 2, "{}", lines.seen);
+    assert!(pids.len() >= 2, "{}", lines.seen);
     assert!(pids.iter().all(|p| serve_alive(*p)));
     assert!(Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -312,7 +313,11 @@ fn the_loop_runs_on_local_replicas_and_sigterm_stops_them_all() {
     let err = lines.rest(Duration::from_secs(5)).to_string();
     assert!(status.success(), "{err}");
     assert!(err.contains("stopped by signal"), "{err}");
-    assert_eq!(err.matches("drained and stopped").count(), 2, "{err}");
+    assert_eq!(
+        err.matches("drained and stopped").count(),
+        pids.len(),
+        "{err}"
+    );
     // Stopped and reaped by lpa itself: gone at once, not later.
     assert_all_gone(&pids, Duration::ZERO);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -340,7 +345,7 @@ fn replicas_exit_when_lpa_is_killed_outright() {
         panic!("no first cycle: {}", lines.rest(Duration::from_millis(100)));
     }
     let pids = replica_pids(&lines.seen);
-    assert_eq!(pids.len(), 2, "{}", lines.seen);
+    assert!(pids.len() >= 2, "{}", lines.seen);
     // SIGKILL: no destructor runs; the replicas' stdin watchdog must act.
     child.kill().unwrap();
     child.wait().unwrap();
