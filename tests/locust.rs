@@ -192,6 +192,10 @@ fn loadtest_report_equals_locusts_own_csv() {
     assert_eq!(report["num_requests_fail"], failing["num_failures"]);
 }
 
+fn examples_locustfile() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fibonacci/locustfile.py")
+}
+
 #[test]
 fn metric_hook_picks_locust_by_itself_and_feeds_evaluate() {
     let s = Served::start(&[]);
@@ -203,7 +207,9 @@ fn metric_hook_picks_locust_by_itself_and_feeds_evaluate() {
         .env("locustUsers", "5")
         .env("locustHatchRate", "5")
         .env("locustRunTime", "2")
-        .env("locustFilePath", fixture("locust/fibonacci.py"))
+        // The example's locustfile as shipped: the guide's between(5, 9)
+        // wait gives each user one request in 2 s.
+        .env("locustFilePath", examples_locustfile())
         .env("LOCUST_BIN", tool("locust"))
         .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"));
     let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();

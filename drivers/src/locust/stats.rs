@@ -101,7 +101,8 @@ pub fn request_stats(
 ) -> RequestStats {
     let samples = entry.num_requests.saturating_sub(entry.num_none_requests);
     let mut stats = RequestStats {
-        request_type: Some(entry.method.clone()),
+        // Locust's Aggregated row has no method.
+        request_type: (!entry.method.is_empty()).then(|| entry.method.clone()),
         name: Some(entry.name.clone()),
         num_requests: Some(entry.num_requests),
         num_failures: Some(entry.num_failures),
