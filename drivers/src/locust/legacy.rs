@@ -266,6 +266,29 @@ mod tests {
     }
 
     #[test]
+    fn odd_sources_do_not_panic() {
+        for src in [
+            "",
+            "\\",
+            "'",
+            "\"\"\"",
+            "x = 'unterminated\nclass U(HttpLocust): pass\n",
+            "s = \"ends with a backslash\\",
+            "é = 'ü' # ö\nclass Ü(HttpLocust): pass",
+            "task_set",
+            "task_set ==",
+            "min_wait = \nmax_wait = x",
+            "self.locust",
+            "\u{1F600}HttpLocust\u{1F600}",
+        ] {
+            let _ = scan(src);
+        }
+        // An unterminated one-line string ends at the line end.
+        assert_eq!(scan("x = 'open\nclass U(HttpLocust): pass\n").len(), 1);
+        assert_eq!(scan("é = 'ü' # ö\nclass Ü(HttpLocust): pass")[0].line, 2);
+    }
+
+    #[test]
     fn line_numbers_survive_multiline_strings() {
         let src = "x = '''\nHttpLocust\n'''\nclass U(HttpLocust):\n    pass\n";
         assert_eq!(
