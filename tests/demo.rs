@@ -180,3 +180,43 @@ fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
     assert!(out.contains("summary (stopped by signal)"), "{out}");
     assert_all_gone(&replica_pids(&seen), Duration::ZERO);
 }
+
+#[test]
+fn bad_demo_input_is_one_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("demo.jsonl");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "targets: []\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--listen".into(), addr.clone()], "cannot listen on"),
+        (
+            vec!["--run-time".into(), "3s".into()],
+            "--run-time 3s must be shorter than --interval 3s",
+        ),
+        (
+            vec!["--evaluation-config".into(), bad.display().to_string()],
+            "bad.yaml",
+        ),
+        (
+            vec!["--cost".into(), "soon".into()],
+            "invalid duration \"soon\"",
+        ),
+    ];
+    for (args, expected) in cases {
+        let o = lpa()
+            .arg("demo")
+            .args(&args)
+            .arg("--decision-log")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert_eq!(stdout(&o), "", "{args:?}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!log.exists(), "{args:?}: the decision log was created");
+    }
+}

@@ -60,6 +60,26 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         "--exit-with-parent".into(),
     ])?;
 
+    let options = LocalOptions {
+        max_replicas: args.max_replicas,
+        ..LocalOptions::default()
+    };
+    let mut pool = LocalPool::new(command, listen, options)?;
+    let addr = pool.addr();
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let events = Arc::clone(&events);
+        pool.set_observer(move |e| lock(&events).push(e.to_string()));
+    }
+    let plan = LoadPlan::from_policy(
+        &policy,
+        &LoadOverrides {
+            host: Some(format!("http://{addr}")),
+            ..LoadOverrides::default()
+        },
+    )?;
+
+    // Files only once the address is ours: bad input leaves nothing behind.
     let dir = match &args.decision_log {
         Some(_) => None,
         None => Some(std::env::temp_dir().join(format!("lpa-demo-{}", std::process::id()))),
@@ -81,7 +101,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         ))
     })?;
     let mut log = DecisionLog::open(&log_path)?;
-    let state_dir = tempfile_dir(dir.as_deref())?;
+    let state_dir = state_dir_in(dir.as_deref())?;
     let state = StateFile::new(state_dir.join("decay_info.json"));
     drop(state.lock()?);
 
@@ -94,28 +114,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             .map_err(|e| Failure::new(format!("cannot install the signal handler: {e}")))?;
     }
 
-    let options = LocalOptions {
-        max_replicas: args.max_replicas,
-        ..LocalOptions::default()
-    };
-    let mut pool = LocalPool::new(command, listen, options)?;
-    let addr = pool.addr();
-    let events = Arc::new(Mutex::new(Vec::<String>::new()));
-    {
-        let events = Arc::clone(&events);
-        pool.set_observer(move |e| lock(&events).push(e.to_string()));
-    }
-    let plan = LoadPlan::from_policy(
-        &policy,
-        &LoadOverrides {
-            host: Some(format!("http://{addr}")),
-            ..LoadOverrides::default()
-        },
-    )?;
-
     let phases = Phases::new(&args);
+    if let Err(e) = pool.scale(0, 1) {
+        drop(log);
+        let _ = std::fs::remove_dir_all(&state_dir);
+        if let Some(d) = &dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        return Err(e.into());
+    }
     print_header(&args, &policy, &plan, &phases, addr);
-    pool.scale(0, 1)?;
     for e in lock(&events).drain(..) {
         eprintln!("  {e}");
     }
@@ -202,7 +210,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A private directory for the decay state: inside the demo's own directory,
 /// or a new one next to it when the log goes elsewhere.
-fn tempfile_dir(dir: Option<&std::path::Path>) -> Result<PathBuf> {
+fn state_dir_in(dir: Option<&std::path::Path>) -> Result<PathBuf> {
     let d = match dir {
         Some(d) => d.join("state"),
         None => std::env::temp_dir().join(format!("lpa-demo-{}-state", std::process::id())),
