@@ -13,6 +13,17 @@
 //! | `/status/CODE` | that status (100..=599) |
 //! | `/hang` | no answer: holds the connection until the client goes or `hang_max` |
 //!
+//! Faults, for the hardening tests. Each takes any suffix (`/fault/reset/fibonacci?n=10`),
+//! so a host of `http://addr/fault/reset` puts a policy's own endpoints behind the fault:
+//!
+//! | endpoint | what the client sees |
+//! |---|---|
+//! | `/fault/reset` | the head of a 200 promising 1 KiB, 100 bytes of it, then the connection closed (the client reads an early end of the body; std cannot set `SO_LINGER` 0, so it is a FIN, not an RST) |
+//! | `/fault/slow` | the head of a 200 promising 64 bytes, then one byte every 100 ms (6.4 s in all, or until the client goes) |
+//! | `/fault/huge` | a 200 of 50 MiB, streamed in 64 KiB writes until the client stops reading |
+//! | `/fault/status/CODE` | that status, as `/status/CODE` |
+//! | `/fault/hang` | as `/hang` |
+//!
 //! With `serial`, the server answers one request at a time (a single-core
 //! replica) and every request costs `cost`, slept while holding the lock:
 //! such a replica serves at most 1/cost requests per second however many
@@ -282,10 +293,18 @@ fn serve_connection(state: &State, stream: TcpStream) -> io::Result<()> {
             .target
             .split_once('?')
             .unwrap_or((req.target.as_str(), ""));
-        if path == "/hang" {
+        if path == "/hang" || fault_of(path) == Some("hang") {
             hang(state, &mut reader);
             return Ok(());
         }
+        if let Some(kind @ ("reset" | "slow" | "huge")) = fault_of(path) {
+            return fault(state, &mut writer, kind);
+        }
+        let path = match (fault_of(path), path.strip_prefix("/fault")) {
+            (Some("status"), Some(rest)) => rest.split('/').take(3).collect::<Vec<_>>().join("/"),
+            _ => path.to_string(),
+        };
+        let path = path.as_str();
         let answer = {
             let _turn = state
                 .config
@@ -302,6 +321,56 @@ fn serve_connection(state: &State, stream: TcpStream) -> io::Result<()> {
             return Ok(());
         }
     }
+}
+
+/// The fault a `/fault/KIND[/...]` path asks for.
+fn fault_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/fault/")?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Length the `/fault/huge` answer announces and streams.
+const HUGE_BODY: usize = 50 << 20;
+
+/// Misbehaves as `kind` says, then closes the connection.
+fn fault(state: &State, w: &mut TcpStream, kind: &str) -> io::Result<()> {
+    let head = |len: usize| {
+        format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n")
+    };
+    // A client that stops reading must not hold this thread forever.
+    w.set_write_timeout(Some(state.config.idle_timeout))?;
+    match kind {
+        "reset" => {
+            w.write_all(head(1024).as_bytes())?;
+            w.write_all(&[b'x'; 100])?;
+            w.flush()?;
+            // Both directions, so the client reads the end at once rather
+            // than after its idle timeout.
+            let _ = w.shutdown(std::net::Shutdown::Both);
+        }
+        "slow" => {
+            w.write_all(head(64).as_bytes())?;
+            for _ in 0..64 {
+                if state.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(100));
+                // A gone client makes this fail, which ends the trickle.
+                w.write_all(b"x")?;
+            }
+        }
+        _ => {
+            w.write_all(head(HUGE_BODY).as_bytes())?;
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..HUGE_BODY / chunk.len() {
+                if state.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                w.write_all(&chunk)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Holds the connection without answering until the client closes it or
@@ -489,5 +558,34 @@ mod tests {
         let text = exchange(handle.addr(), b"GET /hang HTTP/1.1\r\n\r\n");
         assert_eq!(text, "");
         assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn faults_misbehave_as_documented() {
+        let handle = Server::bind(&ServeConfig::default()).unwrap().spawn();
+        let reset = exchange(handle.addr(), b"GET /fault/reset/x HTTP/1.1\r\n\r\n");
+        assert!(reset.starts_with("HTTP/1.1 200 OK\r\n") && reset.contains("content-length: 1024"));
+        assert!(reset.ends_with(&"x".repeat(100)) && !reset.ends_with(&"x".repeat(101)));
+        let storm = exchange(
+            handle.addr(),
+            b"GET /fault/status/503/fibonacci?n=10 HTTP/1.1\r\nConnection: close\r\n\r\n",
+        );
+        assert!(storm.starts_with("HTTP/1.1 503 "), "{storm}");
+        let mut s = TcpStream::connect(handle.addr()).unwrap();
+        s.write_all(b"GET /fault/huge HTTP/1.1\r\n\r\n").unwrap();
+        let mut first = vec![0u8; 1 << 20];
+        s.read_exact(&mut first).unwrap();
+        assert!(String::from_utf8_lossy(&first).contains(&format!("content-length: {HUGE_BODY}")));
+        drop(s);
+        let mut s = TcpStream::connect(handle.addr()).unwrap();
+        s.write_all(b"GET /fault/slow HTTP/1.1\r\n\r\n").unwrap();
+        let started = Instant::now();
+        let mut head = vec![0u8; 512];
+        let n = s.read(&mut head).unwrap();
+        assert!(String::from_utf8_lossy(&head[..n]).contains("content-length: 64"));
+        let mut one = [0u8; 1];
+        s.read_exact(&mut one).unwrap();
+        assert_eq!(&one, b"x");
+        assert!(started.elapsed() >= Duration::from_millis(90));
     }
 }
