@@ -102,6 +102,10 @@ pub struct EvaluateArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Load-test settings (flags or the original env vars), validated and
+    /// shown as the load test would run them.
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Print the effective policy as JSON instead of YAML.
     #[arg(long)]
     pub json: bool,

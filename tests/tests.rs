@@ -4,6 +4,8 @@
 mod support;
 
 mod demo;
+mod check;
+mod deploy;
 mod evaluate;
 mod hardening;
 mod kubectl;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (cargo-fuzz / libFuzzer with AddressSanitizer) of
+# every parser that takes outside input: the evaluation config, CPA hook
+# stdin, the metric JSON and Locust's statistics output.
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET]     # default 60
+#
+# Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). cargo-fuzz asks for
+# nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
+# Corpora start from fixtures/; findings land in fuzz/artifacts/TARGET/.
+# Prints executions and findings per target; exits non-zero on a finding.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+secs=${1:-60}
+export RUSTC_BOOTSTRAP=1
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+seed() { # target, files...
+  local dir=corpus/$1; shift
+  mkdir -p "$dir"
+  for f in "$@"; do if [ -f "$f" ]; then cp "$f" "$dir/$(basename "$f")"; fi; done
+}
+seed config ../fixtures/evaluation/*.yaml ../fixtures/evaluation/bad/*.yaml ../fixtures/scenarios/*.yaml
+seed cpa_stdin ../fixtures/cpa/evaluate/*.json ../fixtures/cpa/bad/*.json ../fixtures/cpa/*.json
+mkdir -p corpus/metric
+for f in ../fixtures/cpa/evaluate/*.json; do
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"][0]["value"])' "$f" \
+    >"corpus/metric/$(basename "$f")" 2>/dev/null || true
+done
+seed locust_output ../fixtures/locust/*.json
+
+cargo fuzz build -O >/dev/null 2>&1 || cargo fuzz build -O
+status=0
+printf '%-15s %10s %12s %10s %s\n' target seconds executions exec/s findings
+for t in config cpa_stdin metric locust_output; do
+  log=$(mktemp)
+  if cargo fuzz run -O "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=5 >"$log" 2>&1; then
+    found=0
+  else
+    found=$(ls "artifacts/$t" 2>/dev/null | wc -l)
+    status=1
+  fi
+  runs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' | tail -1)
+  runs=${runs:-$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')}
+  printf '%-15s %10s %12s %10s %s\n' "$t" "$secs" "${runs:-?}" "$(( ${runs:-0} / secs ))" "$found"
+  [ "$found" = 0 ] || tail -30 "$log"
+  rm -f "$log"
+done
+exit $status

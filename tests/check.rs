@@ -1,0 +1,86 @@
+//! `lpa check`: the effective policy and load settings, and their errors.
+
+use crate::support::{fixture, lpa, stderr, stdout};
+
+#[test]
+fn seed_config_shows_defaults_filled_in() {
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(fixture("evaluation/seed.yaml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_yaml::Value = serde_yaml::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["targets"][0]["type"].as_str(), Some("mean"));
+    assert_eq!(doc["decay"]["unchangedRuns"].as_u64(), Some(3));
+    assert_eq!(doc["minReplicas"].as_u64(), Some(1));
+    assert_eq!(doc["scaleUp"]["mode"].as_str(), Some("step"));
+    assert_eq!(doc["effectiveLoad"]["users"].as_u64(), Some(10));
+    assert_eq!(doc["effectiveLoad"]["runTime"].as_str(), Some("5s"));
+    assert_eq!(
+        doc["effectiveLoad"]["requests"][0]["path"].as_str(),
+        Some("/fibonacci?n=10")
+    );
+    assert!(doc["effectiveLoad"]["host"].is_null());
+    assert!(stderr(&out).contains("no host set"), "{}", stderr(&out));
+}
+
+#[test]
+fn env_settings_of_the_original_are_applied_and_validated() {
+    let out = lpa()
+        .args(["check", "--json", "--evaluation-config"])
+        .arg(fixture("evaluation/seed.yaml"))
+        .env("locustHost", "http://fibonacci:5000")
+        .env("locustUsers", "25")
+        .env("locustSpawnRate", "5")
+        .env("locustRunTime", "1m")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let load = &doc["effectiveLoad"];
+    assert_eq!(load["host"], "http://fibonacci:5000");
+    assert_eq!(load["users"], 25);
+    assert_eq!(load["spawnRate"], 5.0);
+    assert_eq!(load["runTime"], "60s");
+
+    for (var, value, expected) in [
+        ("locustUsers", "0", "locustUsers"),
+        ("locustRunTime", "-5", "locustRunTime"),
+        ("locustHatchRate", "0", "locustHatchRate"),
+        ("locustHost", "fibonacci:5000", "locustHost"),
+    ] {
+        let out = lpa()
+            .args(["check", "--evaluation-config"])
+            .arg(fixture("evaluation/seed.yaml"))
+            .env(var, value)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{var}={value}: {err}");
+        assert_eq!(stdout(&out), "", "{var}={value}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(expected) && err.contains(value),
+            "{var}={value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_config_is_one_line() {
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(fixture("evaluation/bad/unknown-type.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "lpa: error: {}: targets[0].type: invalid value \"p1000\" (expected mean, median, min, max, a percentile pNN such as p95 or p99.9, or errorRate)",
+            fixture("evaluation/bad/unknown-type.yaml").display()
+        )
+    );
+}
