@@ -3,8 +3,8 @@
 
 mod support;
 
-mod demo;
 mod check;
+mod demo;
 mod deploy;
 mod evaluate;
 mod hardening;
