@@ -28,7 +28,10 @@ pub enum Command {
         after_help = "Example (as CPA runs it):\n  echo '{\"metrics\":[{\"resource\":\"fibonacci\",\"value\":\"{\\\"requests\\\":{\\\"GET_/fibonacci?n=10\\\":{\\\"avg_response_time\\\":9}}}\"}],\"resource\":{\"spec\":{\"replicas\":2}},\"runType\":\"scaler\"}' \\\n    | lpa evaluate --evaluation-config evaluation_config.yaml --decay-info /tmp/decay_info.json"
     )]
     Evaluate(EvaluateArgs),
-    /// Validate the evaluation config and print the effective policy with defaults filled in.
+    /// Validate the evaluation config and load settings; print the effective policy with defaults filled in.
+    #[command(
+        after_help = "Examples:\n  lpa check --evaluation-config evaluation_config.yaml\n  locustHost=http://fibonacci:5000 locustUsers=20 lpa check --evaluation-config evaluation_config.yaml --json"
+    )]
     Check(CheckArgs),
     /// Simulate a policy against a modelled service, replay a decision log under another policy, or sweep policy parameters.
     #[command(
@@ -58,6 +61,10 @@ pub enum Command {
         after_help = "Examples:\n  lpa demo                                   # about 2 minutes: calm, load, recover\n  lpa demo --calm 6s --load 30s --recover 60s --load-clients 8 --cost 3ms --interval 3s\n  lpa demo --decision-log demo.jsonl && lpa simulate --evaluation-config examples/fibonacci/evaluation_config.yaml --replay demo.jsonl\n\nCtrl-C stops it early (with the summary so far); every replica is stopped either way."
     )]
     Demo(DemoArgs),
+    /// Print a shell completion script: lpa completions bash > /etc/bash_completion.d/lpa
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): lpa man | man -l -
+    Man,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -441,4 +448,11 @@ pub struct DemoArgs {
     /// The service's address (the proxy in front of the replicas).
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod check;
+mod cli;
 mod demo;
 mod deploy;
 mod evaluate;

@@ -7,6 +7,7 @@ use crate::settings::Result;
 
 mod check;
 mod demo;
+mod docs;
 mod evaluate;
 mod load_driver;
 mod loadtest;
@@ -23,6 +24,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Metric(args) => metric::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man => docs::man(),
         Command::Run(args) => run::run(args),
         Command::Simulate(args) => simulate::run(args),
     }
