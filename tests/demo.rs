@@ -16,7 +16,7 @@ use crate::support::{lpa, stderr, stdout};
 /// Cycles of 1.5 s: calm 2, load 10, recover at most 8 (about 30 s). The
 /// costs and the target are the demo's scaled up by about 7, so that the
 /// debug build and a busy machine (other tests run alongside) add little
-/// to the latency in proportion: 3 clients at 20 ms a request need 3 or so
+/// to the latency in proportion: 5 clients at 20 ms a request need 3 or so
 /// replicas to get the mean under 60 ms.
 const SHORT: &[&str] = &[
     "--calm",
@@ -30,7 +30,7 @@ const SHORT: &[&str] = &[
     "--run-time",
     "1s",
     "--load-clients",
-    "3",
+    "5",
     "--cost",
     "20ms",
     "--max-replicas",
