@@ -806,6 +806,28 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_that_unwinds_stops_the_replicas() {
+        if !python() {
+            eprintln!("skipped: no python3");
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let panicked = thread::spawn(move || {
+            let mut p = pool(
+                "python3 -m http.server --bind 127.0.0.1 {port}",
+                Duration::from_secs(10),
+            );
+            p.scale(0, 1).unwrap();
+            tx.send(p.pids()[0]).unwrap();
+            panic!("on purpose, with the pool alive");
+        })
+        .join();
+        assert!(panicked.is_err());
+        let pid = rx.recv().unwrap();
+        assert!(gone(pid), "replica {pid} outlived the panic");
+    }
+
+    #[test]
     fn scales_up_and_down_through_the_proxy_and_leaves_no_child() {
         if !python() {
             eprintln!("skipped: no python3");
