@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod deploy;
 mod evaluate;
+mod faults;
 mod hardening;
 mod kubectl;
 mod load;

@@ -24,6 +24,8 @@
 //! | `/fault/status/CODE` | that status, as `/status/CODE` |
 //! | `/fault/hang` | as `/hang` |
 //!
+//! A TLS client hello on the (plain-HTTP) port gets a `400` at once.
+//!
 //! With `serial`, the server answers one request at a time (a single-core
 //! replica) and every request costs `cost`, slept while holding the lock:
 //! such a replica serves at most 1/cost requests per second however many
@@ -191,6 +193,16 @@ struct Request {
 
 /// Reads one request head; `None` when the client closed the connection.
 fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Result<Request, u16>>> {
+    // A TLS handshake (a record of type 22) on this plain-HTTP port: answer
+    // 400 at once, as common HTTP servers do, rather than wait for a line
+    // end that never comes. The hello is consumed first so the close is a
+    // FIN the client can read the 400 before, not an RST.
+    let hello = reader.fill_buf()?;
+    if hello.first() == Some(&0x16) {
+        let n = hello.len();
+        reader.consume(n);
+        return Ok(Some(Err(400)));
+    }
     let mut head = Vec::with_capacity(512);
     loop {
         let start = head.len();

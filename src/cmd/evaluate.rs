@@ -7,11 +7,12 @@
 //! 5. Only then print `{"targetReplicas": N}`: on any error stdout stays
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lpa_core::wire::{evaluate_answer, parse_evaluate_input};
+use lpa_core::wire::{evaluate_answer, parse_evaluate_input, MetricReport};
 use lpa_drivers::state_file::{Loaded, StateFile};
 
 use crate::cli::EvaluateArgs;
@@ -55,7 +56,8 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
 
     let name = eval.resource.name.as_deref().unwrap_or("target");
     eprintln!(
-        "lpa evaluate: {name}: {decision} => targetReplicas {}{}",
+        "lpa evaluate: {name}: {decision}{} => targetReplicas {}{}",
+        failure_kinds(&eval.metrics),
         decision.replicas,
         if dry {
             " (dry run: state not saved)"
@@ -68,4 +70,29 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         .and_then(|()| out.flush())
         .map_err(|e| Failure::new(format!("stdout: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The most frequent failure kinds of the metrics (`; failures: HTTP 503
+/// x40, connection reset x2`), so the one stderr line says what went wrong
+/// and not only how often; empty when no metric names its failures.
+fn failure_kinds(metrics: &[MetricReport]) -> String {
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    for f in metrics.iter().flat_map(|m| m.failures.values()) {
+        *kinds.entry(f.error.as_str()).or_default() += f.occurrences;
+    }
+    let mut kinds: Vec<_> = kinds.into_iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if kinds.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = kinds
+        .iter()
+        .take(3)
+        .map(|(error, n)| format!("{error} x{n}"))
+        .collect();
+    let more = match kinds.len().saturating_sub(3) {
+        0 => String::new(),
+        n => format!(" and {n} more kinds"),
+    };
+    format!("; failures: {}{more}", shown.join(", "))
 }

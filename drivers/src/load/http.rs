@@ -120,6 +120,10 @@ pub(super) fn classify(e: &ureq::Error) -> Sent {
         ureq::Error::HostNotFound => Sent::NotConnected("unknown host".into()),
         ureq::Error::ConnectionFailed => Sent::NotConnected("connection failed".into()),
         ureq::Error::Io(io) => classify_io(io),
+        ureq::Error::Tls(why) => Sent::Failed(format!("tls: {why}")),
+        ureq::Error::Rustls(why) => {
+            Sent::Failed(format!("tls: {}", why.to_string().to_lowercase()))
+        }
         other => Sent::Failed(other.to_string().to_lowercase()),
     }
 }
@@ -137,6 +141,12 @@ fn classify_io(e: &io::Error) -> Sent {
         io::ErrorKind::AddrNotAvailable
         | io::ErrorKind::NetworkUnreachable
         | io::ErrorKind::HostUnreachable => Sent::NotConnected(e.kind().to_string().to_lowercase()),
+        // rustls reports a failed handshake or a record that is not TLS
+        // (a plain-HTTP port) as InvalidData around its own error; ureq's
+        // errors were taken out above, so this one is the TLS layer's.
+        io::ErrorKind::InvalidData if e.get_ref().is_some() => {
+            Sent::Failed(format!("tls: {}", e.to_string().to_lowercase()))
+        }
         _ => Sent::Failed(e.to_string().to_lowercase()),
     }
 }
