@@ -36,6 +36,18 @@ impl<E: std::error::Error> From<E> for Failure {
 
 pub type Result<T> = std::result::Result<T, Failure>;
 
+/// Writes data to stdout. A reader that stopped early (`lpa simulate ... |
+/// head`) is not an error; `print!` would panic there.
+pub fn emit(bytes: &[u8]) -> Result<()> {
+    use std::io::{ErrorKind, Write};
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::new(format!("stdout: {e}"))),
+    }
+}
+
 /// Reads and validates the evaluation config, applies the min/max overrides
 /// and prints warnings (unknown fields) to stderr.
 pub fn load_policy(args: &PolicyArgs) -> Result<Policy> {

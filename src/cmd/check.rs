@@ -37,7 +37,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     } else {
         serde_yaml::to_string(&doc).map_err(|e| Failure::new(e.to_string()))?
     };
-    println!("{}", text.trim_end());
+    crate::settings::emit(format!("{}\n", text.trim_end()).as_bytes())?;
     if !host_set {
         eprintln!("lpa check: note: no host set (locustHost or --host); metric, loadtest and run need one");
     }

@@ -1,13 +1,12 @@
 //! `lpa completions SHELL` and `lpa man`: generated from the clap
 //! definition, so they can never drift from the real flags.
 
-use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs};
-use crate::settings::{Failure, Result};
+use crate::settings::{emit, Failure, Result};
 
 pub fn completions(args: CompletionsArgs) -> Result<ExitCode> {
     let mut cmd = Cli::command();
@@ -15,7 +14,8 @@ pub fn completions(args: CompletionsArgs) -> Result<ExitCode> {
     // `lpa completions bash | head` closes the pipe early.
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "lpa", &mut script);
-    emit(&script)
+    emit(&script)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The main page, then one section per subcommand (hidden ones left out),
@@ -29,15 +29,6 @@ pub fn man() -> Result<ExitCode> {
         let name = format!("lpa-{}", sub.get_name());
         render(sub.clone().name(name), &mut page).map_err(|e| Failure::new(e.to_string()))?;
     }
-    emit(&page)
-}
-
-/// Writes to stdout; a reader that stopped early is not an error.
-fn emit(bytes: &[u8]) -> Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(Failure::new(format!("stdout: {e}"))),
-    }
+    emit(&page)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -82,7 +82,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         text.push('\n');
     }
     text.push_str(&scores_text(&trace.scores, &scenario));
-    print!("{text}");
+    crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -354,7 +354,7 @@ fn replay_log(
     }
     text.push_str(&replay_summary(&summary, log, args));
     let _ = writeln!(text, "{CAVEAT}");
-    print!("{text}");
+    crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -520,7 +520,7 @@ fn sweep(
             o.point.label()
         );
     }
-    print!("{text}");
+    crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
