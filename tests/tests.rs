@@ -15,4 +15,5 @@ mod load;
 mod local;
 mod locust;
 mod metric;
+mod security;
 mod simulate;

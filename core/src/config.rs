@@ -327,8 +327,10 @@ impl WaitTime {
     }
 }
 
-/// One request the native generator sends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One request the native generator sends. Serialize and Debug show the
+/// values of credential headers ([`is_sensitive_header`]) as
+/// [`REDACTED`]; the field keeps the real value for sending.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct RequestSpec {
     pub method: String,
     /// Path and query, relative to the host.
@@ -336,7 +338,10 @@ pub struct RequestSpec {
     /// The name statistics are keyed by (Locust's `name=`); the path if unset.
     pub name: String,
     pub weight: u32,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        serialize_with = "ser_redacted_headers"
+    )]
     pub headers: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -346,6 +351,64 @@ impl RequestSpec {
     pub fn key(&self) -> String {
         request_key(&self.method, &self.name)
     }
+
+    /// The headers as logs may show them: credential values replaced.
+    pub fn redacted_headers(&self) -> BTreeMap<&str, &str> {
+        redact_headers(&self.headers)
+    }
+}
+
+impl std::fmt::Debug for RequestSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSpec")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("weight", &self.weight)
+            .field("headers", &self.redacted_headers())
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// What a credential header's value is shown as.
+pub const REDACTED: &str = "<redacted>";
+
+/// Headers whose values are credentials, never to be printed or logged
+/// (compared without regard to case, as HTTP header names are).
+pub fn is_sensitive_header(name: &str) -> bool {
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// A header value as logs may show it.
+pub fn redact_header<'a>(name: &str, value: &'a str) -> &'a str {
+    if is_sensitive_header(name) {
+        REDACTED
+    } else {
+        value
+    }
+}
+
+/// The headers with credential values replaced by [`REDACTED`].
+pub fn redact_headers(headers: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), redact_header(k, v)))
+        .collect()
+}
+
+fn ser_redacted_headers<S: serde::Serializer>(
+    headers: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    redact_headers(headers).serialize(s)
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -841,10 +904,19 @@ impl Parser<'_> {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
+                    other if is_sensitive_header(name) => {
+                        let shown = Value::String(REDACTED.into());
+                        return Err(self.invalid(&hfield, &shown, "a string"));
+                    }
                     other => return Err(self.invalid(&hfield, other, "a string")),
                 };
                 if value.chars().any(|c| c == '\r' || c == '\n') {
-                    return Err(self.invalid(&hfield, val, "a single-line value"));
+                    let shown = if is_sensitive_header(name) {
+                        &Value::String(REDACTED.into())
+                    } else {
+                        val
+                    };
+                    return Err(self.invalid(&hfield, shown, "a single-line value"));
                 }
                 headers.insert(name.to_string(), value);
             }
@@ -1116,5 +1188,28 @@ load:
         ] {
             assert_eq!(WaitTime::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn credential_headers_are_redacted_in_serialize_debug_and_errors() {
+        let text = "targets: [{endpoint: /a, type: mean, target: 1}]\nload: {requests: [{path: /a, headers: {authorization: Bearer tok1, Cookie: c=tok2, Proxy-Authorization: tok3, Set-Cookie: tok4, X-Id: shown}}]}";
+        let policy = parse_policy("e.yaml", text).unwrap().policy;
+        let r = &policy.load.as_ref().unwrap().requests[0];
+        assert_eq!(
+            r.headers["authorization"], "Bearer tok1",
+            "the real value is kept for sending"
+        );
+        let json = serde_json::to_string(&policy).unwrap();
+        let debug = format!("{policy:?}");
+        for shown in [&json, &debug] {
+            assert!(!shown.contains("tok"), "{shown}");
+            assert!(
+                shown.contains("shown") && shown.contains(REDACTED),
+                "{shown}"
+            );
+        }
+        let bad = "targets: [{endpoint: /a, type: mean, target: 1}]\nload: {requests: [{path: /a, headers: {Cookie: \"a=tok5\\nb\", Authorization: [tok6]}}]}";
+        let err = parse_policy("e.yaml", bad).unwrap_err().to_string();
+        assert!(!err.contains("tok") && err.contains(REDACTED), "{err}");
     }
 }

@@ -40,8 +40,10 @@ pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, Stri
     for (k, v) in &r.headers {
         let name = HeaderName::from_bytes(k.as_bytes())
             .map_err(|_| format!("invalid header name {k:?}"))?;
-        let value =
-            HeaderValue::from_str(v).map_err(|_| format!("invalid value of header {k}: {v:?}"))?;
+        let value = HeaderValue::from_str(v).map_err(|_| {
+            let shown = lpa_core::config::redact_header(k, v);
+            format!("invalid value of header {k}: {shown:?}")
+        })?;
         headers.push((name, value));
     }
     Ok(Prepared {
