@@ -61,3 +61,35 @@ fn man_page_documents_every_subcommand() {
         "hidden commands stay out of the man page"
     );
 }
+
+/// The configuration reference names every flag the binary has, so the
+/// docs cannot silently fall behind the code.
+#[test]
+fn configuration_reference_names_every_flag() {
+    let out = lpa().arg("man").output().unwrap();
+    let page = stdout(&out);
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
+    )
+    .unwrap();
+    let mut missing = Vec::new();
+    // roff escapes dashes: \-\-flag
+    let page = page.replace("\\-", "-");
+    for piece in page.split("--").skip(1) {
+        let flag: String = piece
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        if flag.len() < 2 || flag == "help" || flag == "version" {
+            continue;
+        }
+        if !doc.contains(&format!("--{flag}")) && !missing.contains(&flag) {
+            missing.push(flag);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md lacks --{}",
+        missing.join(", --")
+    );
+}
