@@ -294,6 +294,10 @@ pub struct LoadArgs {
     /// measured from each send's scheduled time; --users caps concurrency.
     #[arg(long, value_name = "RPS", allow_hyphen_values = true)]
     pub arrival_rate: Option<String>,
+    /// PEM file of the CA certificates to verify https:// hosts against,
+    /// instead of the built-in roots (a private CA). Native driver only.
+    #[arg(long, env = "LPA_CA_BUNDLE", value_name = "FILE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl LoadArgs {
@@ -312,6 +316,7 @@ impl LoadArgs {
             run_time: self.run_time.clone(),
             arrival_rate: self.arrival_rate.clone(),
             requests: Vec::new(),
+            ca_bundle: self.ca_bundle.clone(),
         }
     }
 }

@@ -141,3 +141,199 @@ fn run_decision_log_and_stderr_never_show_credentials() {
     assert_no_secret("decision log", &logged);
     assert_no_secret("lpa run", &format!("{}{}", stdout(&out), stderr(&out)));
 }
+
+/// A private CA and a leaf for 127.0.0.1 signed by it, made with the
+/// openssl CLI; `None` where openssl is missing.
+fn private_ca(dir: &std::path::Path) -> Option<()> {
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca = openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=lpa test CA",
+            ],
+        ]
+        .concat(),
+    )
+    .ok()?;
+    assert!(
+        ca.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ca.stderr)
+    );
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let leaf_key: Vec<&str> = [
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat();
+    let leaf_cert = [
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "leaf.pem",
+    ];
+    for args in [&leaf_key[..], &leaf_cert[..]] {
+        let o = openssl(args).unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    Some(())
+}
+
+/// `openssl s_server -www` on 127.0.0.1 with the leaf: an HTTPS server
+/// that answers every GET with 200. Killed when dropped.
+struct TlsServer(std::process::Child, u16);
+
+impl TlsServer {
+    fn start(dir: &std::path::Path) -> TlsServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("openssl")
+            .args([
+                "s_server", "-quiet", "-www", "-cert", "leaf.pem", "-key", "leaf.key",
+            ])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "openssl s_server did not listen");
+            thread::sleep(Duration::from_millis(50));
+        }
+        TlsServer(child, port)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn https_loadtest(port: u16, ca_bundle: Option<&std::path::Path>) -> serde_json::Value {
+    let mut c = lpa();
+    c.args([
+        "loadtest",
+        "--json",
+        "--users",
+        "1",
+        "--run-time",
+        "1s",
+        "--request",
+        "/",
+    ])
+    .args(["--host", &format!("https://127.0.0.1:{port}")]);
+    if let Some(ca) = ca_bundle {
+        c.env("LPA_CA_BUNDLE", ca);
+    }
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn https_with_a_private_ca_works_with_the_bundle_and_fails_clearly_without() {
+    let dir = tempfile::tempdir().unwrap();
+    if private_ca(dir.path()).is_none() {
+        eprintln!("skipped: no openssl");
+        return;
+    }
+    let server = TlsServer::start(dir.path());
+    let trusted = https_loadtest(server.1, Some(&dir.path().join("ca.pem")));
+    assert!(trusted["num_requests"].as_u64().unwrap() > 0, "{trusted}");
+    assert_eq!(trusted["num_requests_fail"], 0, "{trusted}");
+
+    let untrusted = https_loadtest(server.1, None);
+    let failures = untrusted["failures"].as_object().unwrap();
+    assert_eq!(failures.len(), 1, "{untrusted}");
+    let error = failures.values().next().unwrap()["error"].as_str().unwrap();
+    assert_eq!(error, "tls: invalid peer certificate: unknownissuer");
+}
+
+#[test]
+fn a_bad_ca_bundle_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    for (path, why) in [
+        (not_pem.clone(), "no PEM certificate"),
+        (dir.path().join("missing.pem"), "no such file"),
+    ] {
+        let out = lpa()
+            .args([
+                "loadtest",
+                "--host",
+                "https://127.0.0.1:9",
+                "--request",
+                "/",
+            ])
+            .arg("--ca-bundle")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert_eq!(stdout(&out), "");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "lpa: error: CA bundle (--ca-bundle or LPA_CA_BUNDLE) {}: ",
+                path.display()
+            )) && err.contains(why),
+            "{err}"
+        );
+    }
+}

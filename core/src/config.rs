@@ -904,7 +904,7 @@ impl Parser<'_> {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
-                    other if is_sensitive_header(name) => {
+                    _ if is_sensitive_header(name) => {
                         let shown = Value::String(REDACTED.into());
                         return Err(self.invalid(&hfield, &shown, "a string"));
                     }

@@ -23,6 +23,7 @@ const LPA_ENV: &[&str] = &[
     "maxReplicas",
     "loadDriver",
     "LOCUST_BIN",
+    "LPA_CA_BUNDLE",
     "LPA_KUBECTL",
     "KUBECONFIG",
 ];

@@ -65,7 +65,18 @@ pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, Stri
 /// keep a thousand users in little memory.
 pub(super) fn agent(plan: &LoadPlan) -> Agent {
     let t = Some(plan.timeout);
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(bundle) = &plan.ca_bundle {
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(
+            &bundle
+                .certificates
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect::<Vec<_>>(),
+        ));
+    }
     Agent::config_builder()
+        .tls_config(tls.build())
         .http_status_as_error(false)
         .timeout_connect(t)
         .timeout_per_read(t)

@@ -78,6 +78,9 @@ pub struct LoadOverrides {
     pub arrival_rate: Option<String>,
     /// `"GET /path"` or `"/path"` (GET): replaces the config's requests.
     pub requests: Vec<String>,
+    /// PEM file of the CAs that https:// hosts are verified against,
+    /// instead of the built-in (Mozilla) roots: for private CAs.
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 /// A validated load test: everything [`run`] needs.
@@ -101,6 +104,55 @@ pub struct LoadPlan {
     pub percentiles: Vec<Percent>,
     /// Seeds each user's request choice and `between` waits.
     pub seed: u64,
+    /// The CAs of `--ca-bundle`; `None`: the built-in roots.
+    pub ca_bundle: Option<CaBundle>,
+}
+
+/// The certificates of a CA bundle file, read once when the plan is made.
+#[derive(Clone, PartialEq)]
+pub struct CaBundle {
+    pub path: std::path::PathBuf,
+    /// DER of each certificate, in file order.
+    pub certificates: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for CaBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CaBundle({}, {} certificates)",
+            self.path.display(),
+            self.certificates.len()
+        )
+    }
+}
+
+impl CaBundle {
+    /// Reads the PEM certificates of `path`; a file without any is an error.
+    pub fn read(path: &std::path::Path) -> Result<CaBundle, LoadError> {
+        let bad = |message: String| LoadError::CaBundle {
+            path: path.display().to_string(),
+            message,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string().to_lowercase()))?;
+        let mut certificates = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => certificates.push(c.der().to_vec()),
+                Ok(_) => {}
+                Err(e) => return Err(bad(format!("not PEM: {e}"))),
+            }
+        }
+        if certificates.is_empty() {
+            return Err(bad(
+                "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into(),
+            ));
+        }
+        Ok(CaBundle {
+            path: path.to_path_buf(),
+            certificates,
+        })
+    }
 }
 
 /// Why a load test could not run, or reached nothing.
@@ -130,6 +182,8 @@ pub enum LoadError {
     },
     #[error("no request was sent to {url} within the run time {run_time}")]
     NothingSent { url: String, run_time: String },
+    #[error("CA bundle (--ca-bundle or LPA_CA_BUNDLE) {path}: {message}")]
+    CaBundle { path: String, message: String },
     #[error("cannot start a user thread: {0}")]
     Spawn(std::io::Error),
 }
@@ -230,6 +284,10 @@ impl LoadPlan {
             requests,
             percentiles,
             seed: 0x5eed_1ed5,
+            ca_bundle: match &overrides.ca_bundle {
+                Some(path) => Some(CaBundle::read(path)?),
+                None => None,
+            },
         })
     }
 
