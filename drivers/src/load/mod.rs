@@ -388,6 +388,15 @@ pub fn parse_host(text: &str) -> Result<HostUrl, LoadError> {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
     };
+    if let Some((_, after)) = authority.rsplit_once('@') {
+        // The error must not echo a password back into logs.
+        let scheme = if https { "https" } else { "http" };
+        return Err(LoadError::Invalid {
+            field: HOST_FIELD,
+            value: format!("{scheme}://<redacted>@{after}{prefix}"),
+            expected: "a URL without user:password@ (send credentials as an Authorization header in load.requests[].headers)",
+        });
+    }
     if prefix.contains(['?', '#']) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
@@ -639,6 +648,7 @@ mod tests {
             "http://-x",
             "http://x/?q=1",
             "http://[zz]",
+            "http://user:pw@x",
         ] {
             let e = parse_host(bad).unwrap_err().to_string();
             assert!(
@@ -646,6 +656,15 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn a_password_in_the_host_is_never_echoed() {
+        let e = parse_host("https://admin:hunter2@svc:8443/api")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2") && !e.contains("admin"), "{e}");
+        assert!(e.contains("https://<redacted>@svc:8443/api"), "{e}");
     }
 
     #[test]
