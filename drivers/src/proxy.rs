@@ -420,7 +420,11 @@ mod tests {
         let proxy = Proxy::bind("127.0.0.1:0".parse().unwrap(), ProxyOptions::default()).unwrap();
         proxy.add(a);
         let backend_b = proxy.add(b);
-        let _on_a = open(proxy.local_addr());
+        // Ask on the first connection before opening the second: backends
+        // are picked on each connection's own thread, so two connections
+        // opened back to back may be picked in either order.
+        let mut on_a = open(proxy.local_addr());
+        assert_eq!(ask(&mut on_a, "0"), "a 0");
         let mut on_b = open(proxy.local_addr());
         assert_eq!(ask(&mut on_b, "1"), "b 1");
         assert_eq!(backend_b.active(), 1);
