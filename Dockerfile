@@ -58,8 +58,11 @@ RUN apk add --no-cache python3 \
     && python3 -m venv /opt/locust \
     && /opt/locust/bin/pip install --no-cache-dir "locust==${LOCUST_VERSION}" \
     && /opt/locust/bin/locust --version
+# The Locust driver keeps Locust's stats in a temp directory; with a
+# read-only root filesystem only the state directory is writable.
 ENV PATH=/opt/locust/bin:$PATH \
-    LOCUST_BIN=/opt/locust/bin/locust
+    LOCUST_BIN=/opt/locust/bin/locust \
+    TMPDIR=/var/lib/lpa
 USER 65532:65532
 
 FROM ${ALPINE_IMAGE} AS run
