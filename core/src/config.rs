@@ -488,22 +488,34 @@ struct Parser<'f> {
 
 type Map = serde_yaml::Mapping;
 
-impl Parser<'_> {
-    fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
+impl ConfigError {
+    /// A bad value at `field` of `file`; every YAML parser of lpa-core
+    /// (policy, scenario, sweep) reports through this.
+    pub(crate) fn invalid(file: &str, field: &str, value: &Value, expected: &str) -> ConfigError {
         ConfigError::Invalid {
-            file: self.file.to_string(),
+            file: file.to_string(),
             field: field.to_string(),
             value: show(value),
             expected: expected.to_string(),
         }
     }
 
-    fn missing(&self, field: &str, expected: &str) -> ConfigError {
+    pub(crate) fn missing(file: &str, field: &str, expected: &str) -> ConfigError {
         ConfigError::Missing {
-            file: self.file.to_string(),
+            file: file.to_string(),
             field: field.to_string(),
             expected: expected.to_string(),
         }
+    }
+}
+
+impl Parser<'_> {
+    fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
+        ConfigError::invalid(self.file, field, value, expected)
+    }
+
+    fn missing(&self, field: &str, expected: &str) -> ConfigError {
+        ConfigError::missing(self.file, field, expected)
     }
 
     fn mapping<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Map, ConfigError> {
@@ -976,7 +988,7 @@ fn is_header_name(name: &str) -> bool {
 }
 
 /// Renders a YAML value for an error message: strings quoted, others as YAML.
-fn show(v: &Value) -> String {
+pub(crate) fn show(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
         Value::Null => "null".to_string(),

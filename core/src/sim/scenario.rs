@@ -22,7 +22,7 @@ use serde_yaml::{Mapping, Value};
 use super::load::{parse_rates_csv, LoadProfile};
 use super::model::Service;
 use super::Scenario;
-use crate::config::ConfigError;
+use crate::config::{show, ConfigError};
 use crate::duration::parse_duration;
 
 /// Beyond these a trace or a cycle's samples would not fit in memory: a
@@ -120,20 +120,11 @@ struct Fields<'f> {
 
 impl Fields<'_> {
     fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
-        ConfigError::Invalid {
-            file: self.file.to_string(),
-            field: field.to_string(),
-            value: show(value),
-            expected: expected.to_string(),
-        }
+        ConfigError::invalid(self.file, field, value, expected)
     }
 
     fn missing(&self, field: &str, expected: &str) -> ConfigError {
-        ConfigError::Missing {
-            file: self.file.to_string(),
-            field: field.to_string(),
-            expected: expected.to_string(),
-        }
+        ConfigError::missing(self.file, field, expected)
     }
 
     fn mapping<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Mapping, ConfigError> {
@@ -345,16 +336,6 @@ impl Fields<'_> {
             _ => return Err(self.invalid("load.type", kind, TYPES)),
         };
         Ok(profile)
-    }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        Value::Null => "null".to_string(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim_end().replace('\n', " "))
-            .unwrap_or_else(|_| format!("{other:?}")),
     }
 }
 

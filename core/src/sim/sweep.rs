@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_yaml::{Mapping, Value};
 
 use super::Scores;
-use crate::config::{ConfigError, Policy, ScaleUp};
+use crate::config::{show, ConfigError, Policy, ScaleUp};
 
 /// More points than this is a mistake, not a sweep.
 pub const MAX_POINTS: usize = 1_000_000;
@@ -227,12 +227,7 @@ struct Fields<'f> {
 
 impl Fields<'_> {
     fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
-        ConfigError::Invalid {
-            file: self.file.to_string(),
-            field: field.to_string(),
-            value: show(value),
-            expected: expected.to_string(),
-        }
+        ConfigError::invalid(self.file, field, value, expected)
     }
 
     fn empty(&self, field: &str, value: &Value) -> ConfigError {
@@ -332,16 +327,6 @@ impl Fields<'_> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(values))
-    }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        Value::Null => "null".to_string(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim_end().replace('\n', " "))
-            .unwrap_or_else(|_| format!("{other:?}")),
     }
 }
 
