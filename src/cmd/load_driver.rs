@@ -15,7 +15,7 @@ use lpa_core::wire::MetricReport;
 use lpa_drivers::load::{LoadOutcome, LoadPlan};
 use lpa_drivers::locust::{self, DriverChoice, LocustPlan, Selection};
 
-use super::loadtest::{announce, header, row, run_with_progress};
+use super::loadtest::{announce, header, request_rows, row, run_with_progress};
 use crate::cli::{DriverArgs, LoadDriver};
 use crate::settings::{Failure, Result};
 
@@ -106,15 +106,7 @@ pub(super) fn measure(
 /// note that the percentiles come from Locust's buckets.
 pub(super) fn locust_table(report: &MetricReport) -> String {
     let mut t = header();
-    for s in report.requests.values() {
-        let name = format!(
-            "{} {}",
-            s.request_type.as_deref().unwrap_or(""),
-            s.name.as_deref().unwrap_or("")
-        );
-        t.push_str(&row(&name, s));
-        t.push('\n');
-    }
+    t.push_str(&request_rows(report.requests.values()));
     let aggregate = report
         .run
         .as_ref()

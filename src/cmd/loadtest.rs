@@ -127,18 +127,25 @@ pub(super) fn header() -> String {
     t
 }
 
-/// Locust's summary: one row per request, then Aggregated; then failures.
-fn table(o: &LoadOutcome) -> String {
-    let mut t = header();
-    for s in o.requests.values() {
+/// One table row per request, named "METHOD name", for either driver.
+pub(super) fn request_rows<'a>(requests: impl Iterator<Item = &'a RequestStats>) -> String {
+    let mut rows = String::new();
+    for s in requests {
         let name = format!(
             "{} {}",
             s.request_type.as_deref().unwrap_or(""),
             s.name.as_deref().unwrap_or("")
         );
-        t.push_str(&row(&name, s));
-        t.push('\n');
+        rows.push_str(&row(&name, s));
+        rows.push('\n');
     }
+    rows
+}
+
+/// Locust's summary: one row per request, then Aggregated; then failures.
+fn table(o: &LoadOutcome) -> String {
+    let mut t = header();
+    t.push_str(&request_rows(o.requests.values()));
     t.push_str(&row("Aggregated", &o.run.aggregate));
     t.push_str("\n(latencies in ms)\n");
     if !o.failures.is_empty() {
