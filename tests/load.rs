@@ -159,6 +159,45 @@ fn failures_are_counted_per_request_and_kind() {
     }
 }
 
+/// Each user's output buffer is sized to the plan's longest head line (a
+/// line that does not fit is an error in ureq), and bodies stream through
+/// it: a 6 KiB token and a 200 KiB body must go through intact, request
+/// after request on the same keep-alive connection.
+#[test]
+fn long_header_lines_and_large_bodies_go_through() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("eval.yaml");
+    let token = "t".repeat(6 * 1024);
+    let body = "b".repeat(200 * 1024);
+    std::fs::write(
+        &config,
+        format!(
+            "targets: [{{endpoint: /delay?ms=1, type: mean, target: 50}}]\n\
+             load:\n  requests:\n\
+             \x20   - {{method: POST, path: /delay?ms=1, headers: {{Authorization: Bearer {token}}}, body: {body}}}\n"
+        ),
+    )
+    .unwrap();
+    let (r, _) = loadtest_json(
+        lpa()
+            .args([
+                "loadtest",
+                "--host",
+                &s.url,
+                "--users",
+                "2",
+                "--run-time",
+                "1s",
+            ])
+            .arg("--evaluation-config")
+            .arg(&config),
+    );
+    let n = r["num_requests"].as_u64().unwrap();
+    assert!(n >= 10, "{r}");
+    assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
+}
+
 #[test]
 fn a_hung_service_reads_as_slow_and_the_run_is_bounded() {
     let s = Served::start(&["--hang-max", "30s"]);
