@@ -10,6 +10,7 @@ export LPA_TOOLS_BIN="$PWD/.tools/venv/bin"
 
 cargo fmt --all -- --check
 scripts/check-deploy.sh
+scripts/check-deps.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The image's static build, run as CPA runs it (no Docker here).
 scripts/check-image.sh
