@@ -96,18 +96,24 @@ fn ms(v: &Value, field: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {field} in {v}"))
 }
 
-#[test]
-fn loadtest_report_equals_locusts_own_csv() {
-    let s = Served::start(&[]);
+/// `lpa loadtest --json` of a 3 s Locust run of `locustfile` against `s`,
+/// with Locust writing its own CSV files as `DIR/run_*.csv`.
+fn loadtest_with_locusts_csv(locustfile: &str, s: &Served) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("run");
-    let out = loadtest_locust(&fixture("locust/delay_and_errors.py"), &s.url, "3s")
+    let out = loadtest_locust(&fixture(locustfile), &s.url, "3s")
         .arg("--json")
         // Locust reads its options from LOCUST_* env vars too: the child
         // inherits this one and writes its CSV beside lpa's run.
-        .env("LOCUST_CSV", &prefix)
+        .env("LOCUST_CSV", dir.path().join("run"))
         .output()
         .unwrap();
+    (out, dir)
+}
+
+#[test]
+fn loadtest_report_equals_locusts_own_csv() {
+    let s = Served::start(&[]);
+    let (out, dir) = loadtest_with_locusts_csv("locust/delay_and_errors.py", &s);
     assert!(
         out.status.success(),
         "a run with failures is a report, not an error: {}",
@@ -190,6 +196,125 @@ fn loadtest_report_equals_locusts_own_csv() {
     let failing = &report["requests"]["GET_/status/500"];
     assert_eq!(failing["num_failures"], failing["num_requests"]);
     assert_eq!(report["num_requests_fail"], failing["num_failures"]);
+}
+
+#[test]
+fn failure_kinds_add_up_to_locusts_failures() {
+    let s = Served::start(&[]);
+    // One task per way a request fails: 503, connection refused, a failure
+    // with a comma and quotes, and an error naming a new function each time.
+    let (out, dir) = loadtest_with_locusts_csv("locust/failure_kinds.py", &s);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("warning"), "{err}");
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let failures = report["failures"].as_object().unwrap();
+    let kinds = |method: &str, name: &str| -> Vec<&Value> {
+        failures
+            .values()
+            .filter(|f| f["method"] == method && f["name"] == name)
+            .collect()
+    };
+    // Every failure Locust counted has its kind, request by request.
+    for (key, stats) in report["requests"].as_object().unwrap() {
+        let (method, name) = key.split_once('_').unwrap();
+        let listed: u64 = kinds(method, name)
+            .iter()
+            .map(|f| f["occurrences"].as_u64().unwrap())
+            .sum();
+        assert_eq!(Some(listed), stats["num_failures"].as_u64(), "{key}");
+        assert!(listed > 0, "{key}: every request of this locustfile fails");
+    }
+    let unavailable = kinds("GET", "/status/503");
+    assert_eq!(unavailable.len(), 1, "{failures:?}");
+    assert_eq!(
+        unavailable[0]["error"],
+        "HTTPError('503 Server Error: Service Unavailable for url: /status/503')"
+    );
+    assert_eq!(
+        kinds("GET", "refused")[0]["error"],
+        "ConnectionRefusedError(111, 'Connection refused')"
+    );
+    assert_eq!(
+        kinds("GET", "/delay?ms=1")[0]["error"],
+        r#"CatchResponseError('body said "no", twice\nthen stopped')"#
+    );
+    // Locust writes one row per function address; lpa masks the addresses.
+    let lambda = kinds("GET", "lambda");
+    assert_eq!(lambda.len(), 1, "{lambda:?}");
+    assert_eq!(
+        lambda[0]["error"],
+        "RuntimeError(<function Kinds.lambda_.<locals>.<lambda> at 0x....>)"
+    );
+
+    // Locust's own --csv failures file (LOCUST_CSV) names the same kinds;
+    // it is rewritten once a second and not at exit, so its counts may be
+    // lower than lpa's, never higher.
+    let text = std::fs::read_to_string(dir.path().join("run_failures.csv")).unwrap();
+    let mut rows = text.lines().map(split_csv_line);
+    assert_eq!(
+        rows.next().unwrap(),
+        [
+            "Method",
+            "Name",
+            "Error",
+            "Occurrences",
+            "First Seen",
+            "Last Seen"
+        ]
+    );
+    let mut theirs: BTreeMap<String, u64> = BTreeMap::new();
+    for row in rows {
+        let error = lpa_drivers::locust::failures::normalise(&row[2]);
+        *theirs
+            .entry(format!("{}_{}: {error}", row[0], row[1]))
+            .or_default() += row[3].parse::<u64>().unwrap();
+    }
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        failures.keys().collect::<Vec<_>>()
+    );
+    for (key, n) in &theirs {
+        assert!(
+            *n <= failures[key]["occurrences"].as_u64().unwrap(),
+            "{key}"
+        );
+    }
+
+    // The table lists them after the requests, as for the native driver.
+    let out = loadtest_locust(&fixture("locust/failure_kinds.py"), &s.url, "1s")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("\nFailures\n"), "{table}");
+    assert!(
+        table.contains(" GET /status/503: HTTPError('503 Server Error: Service Unavailable"),
+        "{table}"
+    );
+}
+
+#[test]
+fn missing_failure_kinds_are_one_warning_not_a_failed_run() {
+    let s = Served::start(&[]);
+    let out = loadtest_locust(&fixture("locust/exits_in_quit.py"), &s.url, "1s")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let failed = report["num_requests_fail"].as_u64().unwrap();
+    assert!(failed > 0, "{report}");
+    assert!(report.get("failures").is_none(), "{report}");
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].starts_with(&format!(
+            "lpa loadtest: warning: Locust counted {failed} failures but the report has no failure kinds: "
+        )),
+        "{err}"
+    );
 }
 
 fn examples_locustfile() -> std::path::PathBuf {

@@ -15,7 +15,7 @@ use lpa_core::wire::MetricReport;
 use lpa_drivers::load::{LoadOutcome, LoadPlan};
 use lpa_drivers::locust::{self, DriverChoice, LocustPlan, Selection};
 
-use super::loadtest::{announce, header, request_rows, row, run_with_progress};
+use super::loadtest::{announce, failure_rows, header, request_rows, row, run_with_progress};
 use crate::cli::{DriverArgs, LoadDriver};
 use crate::settings::{Failure, Result};
 
@@ -82,7 +82,7 @@ pub(super) fn measure(
         Selection::Locust { program, why } => {
             let locust_plan =
                 LocustPlan::from_load_plan(plan, program.clone(), args.locustfile.clone());
-            let report = locust::run(&locust_plan)?;
+            let locust::LocustOutcome { report, warnings } = locust::run(&locust_plan)?;
             eprintln!("lpa {cmd}: load driver locust ({why})");
             let run = report.run.as_ref();
             let field = |name: &str| run.and_then(|r| r.get(name)).cloned().unwrap_or_default();
@@ -97,13 +97,16 @@ pub(super) fn measure(
                 field("aggregate").get("total_rps").and_then(|v| v.as_f64()).unwrap_or(0.0),
                 field("exit_code"),
             );
+            for w in warnings {
+                eprintln!("lpa {cmd}: warning: {w}");
+            }
             Ok(Measured::Locust(report))
         }
     }
 }
 
-/// The loadtest table of a Locust run: the native table's columns, and a
-/// note that the percentiles come from Locust's buckets.
+/// The loadtest table of a Locust run: the native table's columns and
+/// failures, and a note that the percentiles come from Locust's buckets.
 pub(super) fn locust_table(report: &MetricReport) -> String {
     let mut t = header();
     t.push_str(&request_rows(report.requests.values()));
@@ -118,5 +121,6 @@ pub(super) fn locust_table(report: &MetricReport) -> String {
         "\n(latencies in ms; percentiles from Locust's buckets: rounded to 1 ms below 100 ms, \
          10 ms below 1 s, 100 ms below 10 s)\n",
     );
+    t.push_str(&failure_rows(&report.failures));
     t
 }

@@ -2,10 +2,12 @@
 //! a locustfile: see `load_driver`) and print a Locust-like table (or the
 //! metric JSON with `--json`).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use lpa_core::stats::RequestStats;
+use lpa_core::wire::FailureStats;
 use lpa_core::Policy;
 use lpa_drivers::load::{self, LoadOutcome, LoadPlan, Progress};
 use lpa_drivers::locust::Selection;
@@ -142,21 +144,29 @@ pub(super) fn request_rows<'a>(requests: impl Iterator<Item = &'a RequestStats>)
     rows
 }
 
+/// The Failures section of either driver's table: occurrences, request and
+/// error of each kind; empty without failure kinds.
+pub(super) fn failure_rows(failures: &BTreeMap<String, FailureStats>) -> String {
+    if failures.is_empty() {
+        return String::new();
+    }
+    let mut t = String::from("\nFailures\n");
+    for f in failures.values() {
+        t.push_str(&format!(
+            "{:>8}  {} {}: {}\n",
+            f.occurrences, f.method, f.name, f.error
+        ));
+    }
+    t
+}
+
 /// Locust's summary: one row per request, then Aggregated; then failures.
 fn table(o: &LoadOutcome) -> String {
     let mut t = header();
     t.push_str(&request_rows(o.requests.values()));
     t.push_str(&row("Aggregated", &o.run.aggregate));
     t.push_str("\n(latencies in ms)\n");
-    if !o.failures.is_empty() {
-        t.push_str("\nFailures\n");
-        for f in o.failures.values() {
-            t.push_str(&format!(
-                "{:>8}  {} {}: {}\n",
-                f.occurrences, f.method, f.name, f.error
-            ));
-        }
-    }
+    t.push_str(&failure_rows(&o.failures));
     if let (Some(late), Some(dropped)) = (o.run.late, o.run.dropped) {
         t.push_str(&format!(
             "\nopen model: {late} late sends (> 1 ms behind schedule), {dropped} dropped\n"

@@ -5,11 +5,13 @@
 //!  locustfile ──► legacy::scan (pre-1.0 API? stop with what to change)
 //!       │
 //!       ▼
-//!  locust -f FILE --headless -u -r -t --host --json-file TMP/stats ...
+//!  locust -f FILE,TMP/lpa_failures.py --headless -u -r -t --host --json-file TMP/stats ...
 //!       │  exit 0: clean run; 1: the run had failures (or a locustfile check
-//!       │  set it); TMP/stats.json written = Locust finished its run
+//!       │  set it); TMP/stats.json written = Locust finished its run;
+//!       │  TMP/failures.csv written at exit by lpa's plugin
 //!       ▼
-//!  stats::requests (Locust's buckets -> RequestStats) ──► MetricReport
+//!  stats::requests (Locust's buckets -> RequestStats) ─┐
+//!  failures::parse (error kinds)  ─────────────────────┴► MetricReport
 //! ```
 //!
 //! Why `--json-file` and not `--json`: `--json` prints the stats on stdout,
@@ -21,15 +23,23 @@
 //! `--exit-code-on-error 1` pins the exit code of a run with failures against
 //! a `locust.conf` or `LOCUST_EXIT_CODE_ON_ERROR` that says otherwise.
 //!
+//! Failure kinds come from Locust's failures CSV, which its JSON lacks. Not
+//! from `--csv`, whose failures file lags the run by up to a second (it is
+//! rewritten once a second and not at exit): a small module lpa loads as a
+//! second locustfile writes it at exit with Locust's own code (see
+//! `lpa_failures.py`).
+//!
 //! Locust stops its users at the run time and drops requests still in
 //! flight (its `--stop-timeout` defaults to 0), where the native driver
 //! counts them as failures after a grace period. [`LocustPlan::stop_timeout`]
 //! lets them finish instead.
 
+pub mod failures;
 mod legacy;
 mod message;
 pub mod stats;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use lpa_core::config::Percent;
 use lpa_core::stats::RequestStats;
-use lpa_core::wire::MetricReport;
+use lpa_core::wire::{FailureStats, MetricReport};
 use serde::Serialize;
 
 use crate::process::{self, ProcessError};
@@ -131,12 +141,17 @@ impl LocustPlan {
         format!("{}s", self.run_secs())
     }
 
-    /// The arguments after the program, `--json-file` pointing at `stats`
-    /// (Locust appends `.json`).
-    pub fn args(&self, stats: &Path) -> Vec<OsString> {
+    /// The arguments after the program, for a run whose files go to `dir`:
+    /// lpa's failures plugin as a second locustfile, `--json-file` at
+    /// `dir/stats` (Locust appends `.json`).
+    pub fn args(&self, dir: &Path) -> Vec<OsString> {
+        // Locust splits -f at commas.
+        let mut files = OsString::from(&self.locustfile);
+        files.push(",");
+        files.push(dir.join(failures::PLUGIN_NAME));
         let mut args: Vec<OsString> = vec![
             "-f".into(),
-            self.locustfile.clone().into(),
+            files,
             "--headless".into(),
             "-u".into(),
             self.users.to_string().into(),
@@ -147,7 +162,7 @@ impl LocustPlan {
             "--host".into(),
             self.host.clone().into(),
             "--json-file".into(),
-            stats.into(),
+            dir.join("stats").into(),
             "--only-summary".into(),
             "--loglevel".into(),
             "WARNING".into(),
@@ -209,6 +224,11 @@ pub enum LocustError {
     BadStats { path: PathBuf, message: String },
     #[error("cannot create a temporary directory for Locust's statistics: {0}")]
     TempDir(std::io::Error),
+    #[error("cannot write lpa's Locust plugin {path}: {source}")]
+    Plugin {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Points at the migration notes when Locust's own message is about the
@@ -255,19 +275,32 @@ pub fn check_locustfile(path: &Path) -> Result<(), LocustError> {
     Ok(())
 }
 
+/// What a Locust run measured, and what the caller should say about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocustOutcome {
+    pub report: MetricReport,
+    /// Things that did not stop the run but make the report less complete
+    /// (failure kinds missing), for stderr.
+    pub warnings: Vec<String>,
+}
+
 /// Runs Locust once and reads its statistics. A run with failures (exit
 /// code 1) is a report, not an error; Locust's own errors are errors with its
 /// message.
-pub fn run(plan: &LocustPlan) -> Result<MetricReport, LocustError> {
+pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
     check_locustfile(&plan.locustfile)?;
     let dir = tempfile::Builder::new()
         .prefix("lpa-locust-")
         .tempdir()
         .map_err(LocustError::TempDir)?;
-    let stats_base = dir.path().join("stats");
+    let plugin = dir.path().join(failures::PLUGIN_NAME);
+    std::fs::write(&plugin, failures::PLUGIN).map_err(|source| LocustError::Plugin {
+        path: plugin.clone(),
+        source,
+    })?;
     let stats_file = dir.path().join("stats.json");
     let mut cmd = Command::new(&plan.program);
-    cmd.args(plan.args(&stats_base));
+    cmd.args(plan.args(dir.path()));
     let started = Instant::now();
     let finished = process::run(&mut cmd, None, plan.timeout())?;
     let wall = started.elapsed();
@@ -302,6 +335,10 @@ pub fn run(plan: &LocustPlan) -> Result<MetricReport, LocustError> {
         &plan.percentiles,
         Some(run_secs),
     );
+    let (failures, warning) = failure_kinds(
+        &dir.path().join(failures::CSV_NAME),
+        aggregate.num_failures.unwrap_or(0),
+    );
     let info = RunInfo {
         driver: "locust",
         model: "closed",
@@ -315,15 +352,53 @@ pub fn run(plan: &LocustPlan) -> Result<MetricReport, LocustError> {
         elapsed_secs: wall.as_secs_f64(),
         aggregate,
     };
-    Ok(MetricReport {
+    let report = MetricReport {
         current_replicas: None,
         num_requests: info.aggregate.num_requests,
         num_requests_fail: info.aggregate.num_failures,
         requests,
-        // Locust's JSON has no error kinds (its --csv and --html do).
-        failures: Default::default(),
+        failures,
         run: serde_json::to_value(&info).ok(),
+    };
+    Ok(LocustOutcome {
+        report,
+        warnings: warning.into_iter().collect(),
     })
+}
+
+/// The failure kinds of the plugin's CSV at `path`, and a warning when they
+/// do not account for the run's `num_failures`. Kinds are detail on top of
+/// the counts a decision uses, so a missing or bad file costs only the
+/// detail, never the run; but it is said, so that the empty `failures` of a
+/// run that failed is not read as "no kinds" (the plugin fails silently
+/// inside Locust: see `lpa_failures.py`).
+fn failure_kinds(
+    path: &Path,
+    num_failures: u64,
+) -> (BTreeMap<String, FailureStats>, Option<String>) {
+    let parsed = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read it: {e}"))
+        .and_then(|text| failures::parse(&text).map_err(|e| format!("cannot parse it: {e}")));
+    match parsed {
+        Ok(kinds) => {
+            let listed: u64 = kinds.values().map(|f| f.occurrences).sum();
+            let warning = (listed != num_failures).then(|| {
+                format!(
+                    "Locust counted {num_failures} failures but its failures CSV lists {listed}"
+                )
+            });
+            (kinds, warning)
+        }
+        Err(why) => {
+            let warning = (num_failures > 0).then(|| {
+                format!(
+                    "Locust counted {num_failures} failures but the report has no failure kinds: \
+                     Locust's failures CSV (written at its exit by lpa's plugin): {why}"
+                )
+            });
+            (BTreeMap::new(), warning)
+        }
+    }
 }
 
 /// How a Locust run went; carried in the metric JSON as `run`, with the
@@ -461,16 +536,51 @@ mod tests {
         );
         plan.stop_timeout = Some(Duration::from_millis(1_500));
         let args: Vec<String> = plan
-            .args(Path::new("/tmp/x/stats"))
+            .args(Path::new("/tmp/x"))
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         assert_eq!(
             args.join(" "),
-            "-f /locustfile.py --headless -u 10 -r 2.5 -t 5s --host http://h:5000 --json-file /tmp/x/stats \
-             --only-summary --loglevel WARNING --exit-code-on-error 1 --stop-timeout 2"
+            "-f /locustfile.py,/tmp/x/lpa_failures.py --headless -u 10 -r 2.5 -t 5s --host http://h:5000 \
+             --json-file /tmp/x/stats --only-summary --loglevel WARNING --exit-code-on-error 1 --stop-timeout 2"
         );
         assert_eq!(plan.timeout(), Duration::from_secs(37));
+    }
+
+    #[test]
+    fn failure_kinds_that_miss_failures_are_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("failures.csv");
+        let (kinds, warning) = failure_kinds(&csv, 0);
+        assert!(
+            kinds.is_empty() && warning.is_none(),
+            "no failures, no file: fine"
+        );
+        let (kinds, warning) = failure_kinds(&csv, 7);
+        assert!(kinds.is_empty());
+        let warning = warning.unwrap();
+        assert!(
+            warning.starts_with(
+                "Locust counted 7 failures but the report has no failure kinds: Locust's failures CSV \
+                 (written at its exit by lpa's plugin): cannot read it: "
+            ),
+            "{warning}"
+        );
+        std::fs::write(&csv, "Method,Name,Error,Occurrences\r\nGET,/x,\"boom\r\n").unwrap();
+        let (_, warning) = failure_kinds(&csv, 7);
+        assert!(warning
+            .unwrap()
+            .ends_with("cannot parse it: a quoted field is not closed (record 2)"));
+        std::fs::write(&csv, "Method,Name,Error,Occurrences\r\nget,/x,boom,5\r\n").unwrap();
+        let (kinds, warning) = failure_kinds(&csv, 7);
+        assert_eq!(
+            warning.as_deref(),
+            Some("Locust counted 7 failures but its failures CSV lists 5")
+        );
+        let f = &kinds["GET_/x: boom"];
+        assert_eq!((f.method.as_str(), f.occurrences), ("GET", 5));
+        assert_eq!(failure_kinds(&csv, 5).1, None);
     }
 
     #[test]

@@ -1,0 +1,256 @@
+//! Locust's failure kinds: its failures CSV (`Method,Name,Error,Occurrences,
+//! First Seen,Last Seen` in Locust 2.47) into the metric JSON's `failures`,
+//! keyed `"{METHOD}_{name}: {error}"` as the native driver keys them.
+//!
+//! The CSV is written by [`PLUGIN`] at Locust's exit, not by `--csv` (see
+//! the plugin for why). Columns are found by their header, so a Locust that
+//! adds or moves columns still reads.
+
+use std::collections::BTreeMap;
+
+use lpa_core::config::request_key;
+use lpa_core::wire::FailureStats;
+
+/// The Python module lpa loads beside the locustfile; it writes
+/// [`CSV_NAME`] into its own directory when Locust exits.
+pub const PLUGIN: &str = include_str!("lpa_failures.py");
+/// The plugin's file name (Locust takes only `.py` locustfiles).
+pub const PLUGIN_NAME: &str = "lpa_failures.py";
+/// The CSV the plugin writes.
+pub const CSV_NAME: &str = "failures.csv";
+
+/// The failure kinds of a failures CSV. Rows whose error differs only in a
+/// memory address become one kind (see [`normalise`]).
+pub fn parse(text: &str) -> Result<BTreeMap<String, FailureStats>, String> {
+    let mut records = records(text)?.into_iter();
+    let header = records.next().ok_or("empty file")?;
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("no {name} column in header {}", header.join(",")))
+    };
+    let (method, name, error, occurrences) = (
+        column("Method")?,
+        column("Name")?,
+        column("Error")?,
+        column("Occurrences")?,
+    );
+    let mut failures = BTreeMap::new();
+    for (i, row) in records.enumerate() {
+        let field = |col: usize| {
+            row.get(col).map(String::as_str).ok_or_else(|| {
+                format!(
+                    "row {}: {} fields, header has {}",
+                    i + 2,
+                    row.len(),
+                    header.len()
+                )
+            })
+        };
+        let count = field(occurrences)?;
+        let count: u64 = count
+            .parse()
+            .map_err(|_| format!("row {}: occurrences {count:?} is not a count", i + 2))?;
+        let (method, name, error) = (field(method)?, field(name)?, normalise(field(error)?));
+        let entry = failures
+            .entry(format!("{}: {error}", request_key(method, name)))
+            .or_insert_with(|| FailureStats {
+                method: method.to_ascii_uppercase(),
+                name: name.to_string(),
+                error,
+                occurrences: 0,
+            });
+        entry.occurrences += count;
+    }
+    Ok(failures)
+}
+
+/// Masks memory addresses as Locust itself does (`StatsError.parse_error`:
+/// `object at 0x7f3a...` -> `object at 0x....`). Locust masks only the
+/// first `object at` of an error, so an error naming a function or lambda
+/// (`<function <lambda> at 0x7f...>`) gets a row per address: one failure
+/// kind split into as many rows as objects the run happened to allocate. The
+/// address says nothing about what failed, and the kinds are counted for a
+/// person (and evaluate's top-three line), so lpa masks every ` at 0x<hex>`.
+pub fn normalise(error: &str) -> String {
+    const AT: &str = " at 0x";
+    let mut out = String::with_capacity(error.len());
+    let mut rest = error;
+    while let Some(i) = rest.find(AT) {
+        let after = &rest[i + AT.len()..];
+        let hex = after
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(after.len());
+        out.push_str(&rest[..i + AT.len()]);
+        if hex > 0 {
+            out.push_str("....");
+        }
+        rest = &after[hex..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// RFC 4180 records, as Python's `csv.writer` writes them: fields with a
+/// comma, quote or line break are quoted, quotes doubled; lines end in
+/// `\r\n`. A quoted field may hold a line break (an error string a
+/// locustfile made itself), so records are read from the whole text, not
+/// line by line.
+fn records(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => record.push(std::mem::take(&mut field)),
+            ('\r', false) if chars.peek() == Some(&'\n') => {}
+            ('\n', false) => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            _ => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(format!(
+            "a quoted field is not closed (record {})",
+            records.len() + 1
+        ));
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_fields_doubled_quotes_and_line_breaks() {
+        let text = "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\nplain,,end\r\n";
+        assert_eq!(
+            records(text).unwrap(),
+            [
+                vec!["a", "b", "c"],
+                vec!["x, y", "say \"hi\"", "two\r\nlines"],
+                vec!["plain", "", "end"],
+            ]
+        );
+        // No line end after the last record.
+        assert_eq!(records("a,b\n1,2").unwrap(), [["a", "b"], ["1", "2"]]);
+        assert_eq!(
+            records("a\r\n\"open").unwrap_err(),
+            "a quoted field is not closed (record 2)"
+        );
+    }
+
+    #[test]
+    fn addresses_are_masked_everywhere_and_nothing_else_changes() {
+        assert_eq!(
+            normalise(
+                "RuntimeError(<function <lambda> at 0x7f3a9c1b2d30>, <object object at 0x....>)"
+            ),
+            "RuntimeError(<function <lambda> at 0x....>, <object object at 0x....>)"
+        );
+        assert_eq!(
+            normalise("ConnectionRefusedError(111, 'Connection refused')"),
+            "ConnectionRefusedError(111, 'Connection refused')"
+        );
+        assert_eq!(normalise("ends at 0x"), "ends at 0x");
+        assert_eq!(normalise("at 0xg"), "at 0xg");
+    }
+
+    /// A real failures CSV (fixtures/locust/recorded/README.md): its kinds
+    /// add up to the failures of Locust's JSON of the same run, per request.
+    #[test]
+    fn recorded_failure_kinds_add_up_to_the_json() {
+        let csv = include_str!("../../../fixtures/locust/recorded/failure_kinds_failures.csv");
+        let json = include_str!("../../../fixtures/locust/recorded/failure_kinds.json");
+        let failures = parse(csv).unwrap();
+        let entries = super::super::stats::parse_entries(json).unwrap();
+        for e in &entries {
+            let kinds: u64 = failures
+                .values()
+                .filter(|f| f.method == e.method && f.name == e.name)
+                .map(|f| f.occurrences)
+                .sum();
+            assert_eq!(kinds, e.num_failures, "{} {}", e.method, e.name);
+        }
+        let errors: Vec<(&str, &str)> = failures
+            .iter()
+            .map(|(k, f)| (k.as_str(), f.error.as_str()))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                (
+                    "GET_/delay?ms=1: CatchResponseError('body said \"no\", twice\\nthen stopped')",
+                    "CatchResponseError('body said \"no\", twice\\nthen stopped')"
+                ),
+                (
+                    "GET_/status/503: HTTPError('503 Server Error: Service Unavailable for url: /status/503')",
+                    "HTTPError('503 Server Error: Service Unavailable for url: /status/503')"
+                ),
+                (
+                    "GET_lambda: RuntimeError(<function Kinds.lambda_.<locals>.<lambda> at 0x....>)",
+                    "RuntimeError(<function Kinds.lambda_.<locals>.<lambda> at 0x....>)"
+                ),
+                (
+                    "GET_refused: ConnectionRefusedError(111, 'Connection refused')",
+                    "ConnectionRefusedError(111, 'Connection refused')"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn odd_files_do_not_panic() {
+        for text in [
+            "\"",
+            "\r",
+            "\r\r\n\n",
+            ",,,\n",
+            "Method,Name,Error,Occurrences\n\"a\"b,c,d,1\n",
+            "Method,Name,Error,Occurrences\nGET,é,x at 0xé at 0x,1",
+            "Occurrences,Error,Name,Method\n18446744073709551616,e,n,m\n",
+        ] {
+            let _ = parse(text);
+        }
+        assert_eq!(normalise("é at 0xffé"), "é at 0x....é");
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        assert_eq!(parse("").unwrap_err(), "empty file");
+        assert_eq!(
+            parse("Method,Name,Error\r\n").unwrap_err(),
+            "no Occurrences column in header Method,Name,Error"
+        );
+        assert_eq!(
+            parse("Method,Name,Error,Occurrences\r\nGET,/x,boom,many\r\n").unwrap_err(),
+            "row 2: occurrences \"many\" is not a count"
+        );
+        assert_eq!(
+            parse("Method,Name,Error,Occurrences\r\nGET,/x\r\n").unwrap_err(),
+            "row 2: 2 fields, header has 4"
+        );
+        // A header alone: a run without failures.
+        assert!(
+            parse("Method,Name,Error,Occurrences,First Seen,Last Seen\r\n")
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
