@@ -295,7 +295,9 @@ pub struct LoadArgs {
     #[arg(long, value_name = "RPS", allow_hyphen_values = true)]
     pub arrival_rate: Option<String>,
     /// PEM file of the CA certificates to verify https:// hosts against,
-    /// instead of the built-in roots (a private CA). Native driver only.
+    /// instead of the built-in roots (a private CA). Locust gets it as
+    /// REQUESTS_CA_BUNDLE and SSL_CERT_FILE (a FastHttpUser verifies nothing
+    /// unless insecure = False).
     #[arg(long, env = "LPA_CA_BUNDLE", value_name = "FILE")]
     pub ca_bundle: Option<std::path::PathBuf>,
 }

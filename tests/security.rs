@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{lpa, stderr, stdout};
+use crate::support::{fixture, lpa, stderr, stdout, tool};
 
 const SECRETS: [&str; 4] = ["tok-auth", "tok-cookie", "tok-proxy", "tok-set"];
 
@@ -263,19 +263,27 @@ impl Drop for TlsServer {
     }
 }
 
-fn https_loadtest(port: u16, ca_bundle: Option<&std::path::Path>) -> serde_json::Value {
+/// `lpa loadtest --json` of 1 user for 1 s against the TLS server, with
+/// the native driver or Locust running `locustfile`.
+fn https_loadtest(
+    port: u16,
+    ca_bundle: Option<&std::path::Path>,
+    locustfile: Option<&str>,
+) -> serde_json::Value {
     let mut c = lpa();
-    c.args([
-        "loadtest",
-        "--json",
-        "--users",
-        "1",
-        "--run-time",
-        "1s",
-        "--request",
-        "/",
-    ])
-    .args(["--host", &format!("https://127.0.0.1:{port}")]);
+    c.args(["loadtest", "--json", "--users", "1", "--run-time", "1s"])
+        .args(["--host", &format!("https://127.0.0.1:{port}")]);
+    if let Some(locustfile) = locustfile {
+        c.args(["--load-driver", "locust", "--locustfile"])
+            .arg(fixture(locustfile))
+            .env("LOCUST_BIN", tool("locust"))
+            // What --ca-bundle sets; requests also reads CURL_CA_BUNDLE.
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("CURL_CA_BUNDLE");
+    } else {
+        c.args(["--request", "/"]);
+    }
     if let Some(ca) = ca_bundle {
         c.env("LPA_CA_BUNDLE", ca);
     }
@@ -284,23 +292,62 @@ fn https_loadtest(port: u16, ca_bundle: Option<&std::path::Path>) -> serde_json:
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
-#[test]
-fn https_with_a_private_ca_works_with_the_bundle_and_fails_clearly_without() {
+/// The TLS server of a private CA made in a temporary directory, and the
+/// CA's PEM there; `None` (the test skips) where openssl is missing.
+fn private_tls_server() -> Option<(TlsServer, std::path::PathBuf, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     if private_ca(dir.path()).is_none() {
         eprintln!("skipped: no openssl");
-        return;
+        return None;
     }
-    let server = TlsServer::start(dir.path());
-    let trusted = https_loadtest(server.1, Some(&dir.path().join("ca.pem")));
+    Some((TlsServer::start(dir.path()), dir.path().join("ca.pem"), dir))
+}
+
+#[test]
+fn https_with_a_private_ca_works_with_the_bundle_and_fails_clearly_without() {
+    let Some((server, ca, _dir)) = private_tls_server() else {
+        return;
+    };
+    let trusted = https_loadtest(server.1, Some(&ca), None);
     assert!(trusted["num_requests"].as_u64().unwrap() > 0, "{trusted}");
     assert_eq!(trusted["num_requests_fail"], 0, "{trusted}");
 
-    let untrusted = https_loadtest(server.1, None);
+    let untrusted = https_loadtest(server.1, None, None);
     let failures = untrusted["failures"].as_object().unwrap();
     assert_eq!(failures.len(), 1, "{untrusted}");
     let error = failures.values().next().unwrap()["error"].as_str().unwrap();
     assert_eq!(error, "tls: invalid peer certificate: unknownissuer");
+}
+
+/// --ca-bundle reaches Locust: an HttpUser verifies against it (through
+/// lpa_ca_bundle.py), a FastHttpUser with `insecure = False` through
+/// SSL_CERT_FILE; without it, the HttpUser's requests fail verification.
+#[test]
+fn locust_with_a_private_ca_works_with_the_bundle_and_fails_without() {
+    let Some((server, ca, _dir)) = private_tls_server() else {
+        return;
+    };
+    for locustfile in ["locust/https_root.py", "locust/https_root_fast.py"] {
+        let trusted = https_loadtest(server.1, Some(&ca), Some(locustfile));
+        assert_eq!(trusted["run"]["driver"], "locust");
+        assert!(
+            trusted["num_requests"].as_u64().unwrap() > 0,
+            "{locustfile}: {trusted}"
+        );
+        assert_eq!(trusted["num_requests_fail"], 0, "{locustfile}: {trusted}");
+    }
+
+    let untrusted = https_loadtest(server.1, None, Some("locust/https_root.py"));
+    assert!(
+        untrusted["num_requests"].as_u64().unwrap() > 0,
+        "{untrusted}"
+    );
+    assert_eq!(untrusted["num_requests_fail"], untrusted["num_requests"]);
+    let failures = untrusted["failures"].as_object().unwrap();
+    assert_eq!(failures.len(), 1, "{untrusted}");
+    let error = failures.values().next().unwrap()["error"].as_str().unwrap();
+    assert!(error.starts_with("SSLError("), "{error}");
+    assert!(error.contains("CERTIFICATE_VERIFY_FAILED"), "{error}");
 }
 
 #[test]
@@ -308,9 +355,13 @@ fn a_bad_ca_bundle_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let not_pem = dir.path().join("ca.pem");
     std::fs::write(&not_pem, "hello\n").unwrap();
-    for (path, why) in [
-        (not_pem.clone(), "no PEM certificate"),
-        (dir.path().join("missing.pem"), "no such file"),
+    // The bundle is read before a driver is picked: Locust's too.
+    let locustfile = format!("--locustfile={}", fixture("locust/https_root.py").display());
+    let locust = ["--load-driver", "locust", &locustfile];
+    for (path, why, driver) in [
+        (not_pem.clone(), "no PEM certificate", &[][..]),
+        (dir.path().join("missing.pem"), "no such file", &[]),
+        (not_pem.clone(), "no PEM certificate", &locust),
     ] {
         let out = lpa()
             .args([
@@ -320,6 +371,8 @@ fn a_bad_ca_bundle_is_one_clear_error() {
                 "--request",
                 "/",
             ])
+            .args(driver)
+            .env("LOCUST_BIN", tool("locust"))
             .arg("--ca-bundle")
             .arg(&path)
             .output()

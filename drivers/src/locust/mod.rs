@@ -5,7 +5,8 @@
 //!  locustfile ──► legacy::scan (pre-1.0 API? stop with what to change)
 //!       │
 //!       ▼
-//!  locust -f FILE,TMP/lpa_failures.py --headless -u -r -t --host --json-file TMP/stats ...
+//!  locust -f FILE,TMP/lpa_failures.py[,TMP/lpa_ca_bundle.py] --headless -u -r -t --host
+//!         --json-file TMP/stats ...   (REQUESTS_CA_BUNDLE, SSL_CERT_FILE: --ca-bundle)
 //!       │  exit 0: clean run; 1: the run had failures (or a locustfile check
 //!       │  set it); TMP/stats.json written = Locust finished its run;
 //!       │  TMP/failures.csv written at exit by lpa's plugin
@@ -55,6 +56,11 @@ use crate::process::{self, ProcessError};
 pub use legacy::{scan as scan_legacy, Finding};
 pub use message::locust_message;
 
+/// Makes HttpUser verify against `REQUESTS_CA_BUNDLE`; loaded with
+/// `--ca-bundle` only.
+const CA_PLUGIN: &str = include_str!("lpa_ca_bundle.py");
+const CA_PLUGIN_NAME: &str = "lpa_ca_bundle.py";
+
 /// Where the migration is documented, for error messages.
 pub const MIGRATION_DOC: &str = "README.md, \"Using an existing locustfile\"";
 
@@ -82,6 +88,13 @@ pub struct LocustPlan {
     pub slack: Duration,
     /// More arguments for Locust, after lpa's (`--tags`, a user class, ...).
     pub extra_args: Vec<OsString>,
+    /// PEM file of the CAs to verify https:// hosts against (`--ca-bundle`),
+    /// given to Locust as `REQUESTS_CA_BUNDLE` and `SSL_CERT_FILE`, with
+    /// `lpa_ca_bundle.py` loaded to make HttpUser use it (Locust's HttpUser
+    /// ignores the variable; see the module). A FastHttpUser verifies
+    /// nothing unless it sets `insecure = False`, then against
+    /// `SSL_CERT_FILE`. `None` leaves Locust's environment as lpa's.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl LocustPlan {
@@ -105,15 +118,16 @@ impl LocustPlan {
             percentiles: Vec::new(),
             slack: Duration::from_secs(30),
             extra_args: Vec::new(),
+            ca_bundle: None,
         }
     }
 
     /// The Locust run of a native [`LoadPlan`](crate::load::LoadPlan): the
-    /// same host, users, spawn rate, run time and extra percentiles. Its
-    /// grace becomes Locust's stop timeout, so requests in flight at the run
-    /// time can finish and count (Locust cannot record a request that never
-    /// finished; the native driver counts those as failures). Requests and
-    /// wait times are the locustfile's.
+    /// same host, users, spawn rate, run time, extra percentiles and CA
+    /// bundle. Its grace becomes Locust's stop timeout, so requests in
+    /// flight at the run time can finish and count (Locust cannot record a
+    /// request that never finished; the native driver counts those as
+    /// failures). Requests and wait times are the locustfile's.
     pub fn from_load_plan(
         load: &crate::load::LoadPlan,
         program: PathBuf,
@@ -129,6 +143,7 @@ impl LocustPlan {
         );
         plan.stop_timeout = Some(load.grace);
         plan.percentiles = load.percentiles.clone();
+        plan.ca_bundle = load.ca_bundle.as_ref().map(|b| b.path.clone());
         plan
     }
 
@@ -141,14 +156,26 @@ impl LocustPlan {
         format!("{}s", self.run_secs())
     }
 
+    /// lpa's Python modules that Locust loads after the locustfile, as
+    /// (file name, source): each defines no User class.
+    fn plugins(&self) -> Vec<(&'static str, &'static str)> {
+        let mut plugins = vec![(failures::PLUGIN_NAME, failures::PLUGIN)];
+        if self.ca_bundle.is_some() {
+            plugins.push((CA_PLUGIN_NAME, CA_PLUGIN));
+        }
+        plugins
+    }
+
     /// The arguments after the program, for a run whose files go to `dir`:
-    /// lpa's failures plugin as a second locustfile, `--json-file` at
-    /// `dir/stats` (Locust appends `.json`).
+    /// lpa's plugins as more locustfiles, `--json-file` at `dir/stats`
+    /// (Locust appends `.json`).
     pub fn args(&self, dir: &Path) -> Vec<OsString> {
         // Locust splits -f at commas.
         let mut files = OsString::from(&self.locustfile);
-        files.push(",");
-        files.push(dir.join(failures::PLUGIN_NAME));
+        for (name, _) in self.plugins() {
+            files.push(",");
+            files.push(dir.join(name));
+        }
         let mut args: Vec<OsString> = vec![
             "-f".into(),
             files,
@@ -293,14 +320,19 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         .prefix("lpa-locust-")
         .tempdir()
         .map_err(LocustError::TempDir)?;
-    let plugin = dir.path().join(failures::PLUGIN_NAME);
-    std::fs::write(&plugin, failures::PLUGIN).map_err(|source| LocustError::Plugin {
-        path: plugin.clone(),
-        source,
-    })?;
+    for (name, source) in plan.plugins() {
+        let path = dir.path().join(name);
+        std::fs::write(&path, source).map_err(|source| LocustError::Plugin { path, source })?;
+    }
     let stats_file = dir.path().join("stats.json");
     let mut cmd = Command::new(&plan.program);
     cmd.args(plan.args(dir.path()));
+    if let Some(ca) = &plan.ca_bundle {
+        // Absolute: the variables are read wherever the locustfile has
+        // changed directory to.
+        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
+        cmd.env("REQUESTS_CA_BUNDLE", &ca).env("SSL_CERT_FILE", &ca);
+    }
     let started = Instant::now();
     let finished = process::run(&mut cmd, None, plan.timeout())?;
     let wall = started.elapsed();
@@ -546,6 +578,13 @@ mod tests {
              --json-file /tmp/x/stats --only-summary --loglevel WARNING --exit-code-on-error 1 --stop-timeout 2"
         );
         assert_eq!(plan.timeout(), Duration::from_secs(37));
+
+        plan.ca_bundle = Some("ca.pem".into());
+        let args = plan.args(Path::new("/tmp/x"));
+        assert_eq!(
+            args[1],
+            "/locustfile.py,/tmp/x/lpa_failures.py,/tmp/x/lpa_ca_bundle.py"
+        );
     }
 
     #[test]
