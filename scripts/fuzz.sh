@@ -28,11 +28,12 @@ for f in ../fixtures/cpa/evaluate/*.json; do
     >"corpus/metric/$(basename "$f")" 2>/dev/null || true
 done
 seed locust_output ../fixtures/locust/*.json
+seed locust_failures ../fixtures/locust/recorded/*.csv
 
 cargo fuzz build -O >/dev/null 2>&1 || cargo fuzz build -O
 status=0
 printf '%-15s %10s %12s %10s %s\n' target seconds executions exec/s findings
-for t in config cpa_stdin metric locust_output; do
+for t in config cpa_stdin metric locust_output locust_failures; do
   log=$(mktemp)
   if cargo fuzz run -O "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=5 >"$log" 2>&1; then
     found=0
