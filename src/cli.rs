@@ -188,7 +188,7 @@ pub struct RunArgs {
     /// Passed to kubectl as --kubeconfig.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Passed to kubectl as --context.
+    /// Passed to kubectl as --context; must be one of the kubeconfig's contexts.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// The kubectl binary.

@@ -713,3 +713,79 @@ fn sigterm_during_the_load_test_stops_before_deciding() {
     assert!(s.api.scale_writes().is_empty());
     assert_eq!(fs::read(s.state()).unwrap(), before, "state as last saved");
 }
+
+/// A kubeconfig with two contexts: `live` on the stand-in server and `dead`
+/// on a loopback port nothing listens on, `dead` being the current one.
+/// Returns its path and the dead server's address.
+fn two_contexts(s: &Setup) -> (PathBuf, String) {
+    // Bound and released: connections to it are refused, at once and
+    // without leaving 127.0.0.1.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let path = s.path("two-contexts");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: live\n  cluster:\n    server: {}\n- name: dead\n  cluster:\n    server: http://{dead}\nusers:\n- name: nobody\n  user: {{}}\ncontexts:\n- name: live\n  context:\n    cluster: live\n    user: nobody\n    namespace: default\n- name: dead\n  context:\n    cluster: dead\n    user: nobody\n    namespace: default\ncurrent-context: dead\n",
+        s.api.url()
+    );
+    fs::write(&path, text).unwrap();
+    (path, dead)
+}
+
+#[test]
+fn context_picks_the_cluster_over_the_current_context() {
+    let s = Setup::new(Some(2), SLOW);
+    let (kubeconfig, _) = two_contexts(&s);
+    let kubeconfig = format!("--kubeconfig={}", kubeconfig.display());
+    let o = s.run(&["--once", &kubeconfig, "--context", "live"]);
+    ok(&o);
+    assert_eq!(s.replicas(), Some(3));
+    assert_eq!(s.api.scale_writes().len(), 1);
+    let r = s.records();
+    assert_eq!((r.len(), r[0].decided, r[0].applied), (1, 3, true));
+    assert_eq!(s.saved_state()["last_replicas"], 3);
+    let err = stderr(&o);
+    assert!(err.contains("(context live)"), "{err}");
+}
+
+#[test]
+fn without_context_the_dead_current_context_is_one_error_and_no_change() {
+    let s = Setup::new(Some(2), SLOW);
+    let (kubeconfig, dead) = two_contexts(&s);
+    write_state(&s, "{\"runs_since_change\": 1, \"last_replicas\": 2}");
+    let before = fs::read(s.state()).unwrap();
+    let o = s.run(&["--once", &format!("--kubeconfig={}", kubeconfig.display())]);
+    let line = one_error(&o, "read replicas: ");
+    assert!(
+        line.contains(&format!("The connection to the server {dead} was refused")),
+        "{line}"
+    );
+    assert!(stderr(&o).contains("(context dead)"), "{}", stderr(&o));
+    assert!(s.api.requests().is_empty(), "the live server was not asked");
+    assert_eq!(fs::read(s.state()).unwrap(), before, "state untouched");
+    assert!(s.records().is_empty(), "no decision, no record");
+    assert_eq!(s.replicas(), Some(2));
+}
+
+#[test]
+fn a_context_not_in_the_kubeconfig_is_one_error_before_anything_runs() {
+    let s = Setup::new(Some(2), SLOW);
+    let (kubeconfig, _) = two_contexts(&s);
+    let o = s.run(&[
+        "--once",
+        &format!("--kubeconfig={}", kubeconfig.display()),
+        "--context",
+        "nope",
+    ]);
+    let line = one_error(&o, "context \"nope\" is not in kubeconfig ");
+    assert!(
+        line.ends_with(" (its contexts: \"dead\", \"live\")"),
+        "{line}"
+    );
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(s.api.requests().is_empty());
+    assert!(!s.state().exists() && !s.log().exists());
+    assert!(!s.path(".decay_info.json.lock").exists());
+}

@@ -49,11 +49,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let policy = load_policy(&args.policy)?;
     let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
-    let version = target.kubectl.check()?;
+    let kubectl = target.kubectl.check()?;
     let (state, log) = outputs(&args)?;
     drive(
         &mut target,
-        &format!("via kubectl {version}"),
+        &format!("via kubectl {kubectl}"),
         &policy,
         &plan,
         &state,

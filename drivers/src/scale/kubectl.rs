@@ -178,6 +178,53 @@ pub struct Kubectl {
     pub timeout: Duration,
 }
 
+/// What [`Kubectl::check`] found out; its Display is for the log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubectlInfo {
+    /// kubectl's client version, or `(unknown version)`.
+    pub version: String,
+    /// The context kubectl uses: `--context`, else the kubeconfig's current
+    /// one; None when kubectl did not say (in-cluster, a wrapper).
+    pub context: Option<String>,
+}
+
+impl fmt::Display for KubectlInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.version)?;
+        if let Some(ctx) = &self.context {
+            // The current context comes from a file: no control characters
+            // may reach the terminal.
+            write!(f, " (context {})", ctx.escape_debug())?;
+        }
+        Ok(())
+    }
+}
+
+/// The part of `kubectl config view -o json` that [`Kubectl::check`] reads.
+struct KubeConfig {
+    /// Sorted.
+    contexts: Vec<String>,
+    current: Option<String>,
+}
+
+/// The contexts a kubeconfig has, for an error message: quoted (names come
+/// from a file) and bounded.
+fn contexts_note(contexts: &[String]) -> String {
+    const SHOWN: usize = 10;
+    if contexts.is_empty() {
+        return "it has no contexts".to_string();
+    }
+    let mut names: Vec<String> = contexts
+        .iter()
+        .take(SHOWN)
+        .map(|c| format!("{c:?}"))
+        .collect();
+    if contexts.len() > SHOWN {
+        names.push(format!("and {} more", contexts.len() - SHOWN));
+    }
+    format!("its contexts: {}", names.join(", "))
+}
+
 /// The least time `kubectl version --client` gets in [`Kubectl::check`].
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -192,9 +239,10 @@ impl Kubectl {
     }
 
     /// Checks what can be checked before anything talks to a cluster: the
-    /// kubeconfig exists, the context is a plausible name, and kubectl
-    /// starts. Returns kubectl's client version for the log.
-    pub fn check(&self) -> Result<String, DriverError> {
+    /// kubeconfig exists, kubectl starts, and the context, when given, is
+    /// one of the kubeconfig's. Returns kubectl's client version and the
+    /// context it will use, for the log.
+    pub fn check(&self) -> Result<KubectlInfo, DriverError> {
         if let Some(path) = &self.kubeconfig {
             if !path.is_file() {
                 return Err(DriverError::Invalid(format!(
@@ -237,8 +285,64 @@ impl Kubectl {
                 v["clientVersion"]["gitVersion"]
                     .as_str()
                     .map(str::to_string)
+            })
+            .unwrap_or_else(|| "(unknown version)".to_string());
+        // A mistyped --context fails every kubectl call of every cycle;
+        // kubectl says so only once a cycle runs, after the state lock and
+        // the decision log exist. Said here, it is one line and no files.
+        let Some(config) = patient.config() else {
+            return Ok(KubectlInfo {
+                version,
+                context: self.context.clone(),
             });
-        Ok(version.unwrap_or_else(|| "(unknown version)".to_string()))
+        };
+        let context = match &self.context {
+            Some(ctx) if !config.contexts.contains(ctx) => {
+                return Err(DriverError::Invalid(format!(
+                    "context {ctx:?} is not in {} ({})",
+                    self.kubeconfig_name(),
+                    contexts_note(&config.contexts)
+                )))
+            }
+            Some(ctx) => Some(ctx.clone()),
+            None => config.current,
+        };
+        Ok(KubectlInfo { version, context })
+    }
+
+    /// The kubeconfig as kubectl merges it (`config view` reads files and
+    /// never a server). None when this kubectl does not answer it as
+    /// kubectl does (a wrapper, a stand-in): the real calls still get their
+    /// chance, as with an odd `version`.
+    fn config(&self) -> Option<KubeConfig> {
+        let args = ["config", "view", "-o", "json"].map(String::from);
+        let out = self.run(&args).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out).ok()?;
+        if v["kind"] != "Config" {
+            return None;
+        }
+        let mut contexts = match &v["contexts"] {
+            // kubectl's answer for a kubeconfig with none, or no kubeconfig.
+            serde_json::Value::Null => Vec::new(),
+            serde_json::Value::Array(list) => list
+                .iter()
+                .map(|c| c["name"].as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()?,
+            _ => return None,
+        };
+        contexts.sort();
+        let current = v["current-context"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        Some(KubeConfig { contexts, current })
+    }
+
+    fn kubeconfig_name(&self) -> String {
+        match &self.kubeconfig {
+            Some(path) => format!("kubeconfig {}", path.display()),
+            None => "the kubeconfig ($KUBECONFIG, else ~/.kube/config)".to_string(),
+        }
     }
 
     fn global_args(&self) -> Vec<String> {
@@ -560,6 +664,28 @@ mod tests {
             "I0101 00:00:00.000000 1 x.go:1] only logs"
         );
         assert_eq!(kubectl_error(b""), "");
+    }
+
+    #[test]
+    fn the_context_is_named_safely_and_briefly() {
+        let info = |context: Option<&str>| KubectlInfo {
+            version: "v1.37.1".into(),
+            context: context.map(str::to_string),
+        };
+        assert_eq!(info(None).to_string(), "v1.37.1");
+        assert_eq!(info(Some("prod")).to_string(), "v1.37.1 (context prod)");
+        assert_eq!(
+            info(Some("a\nb\x1b[2J")).to_string(),
+            "v1.37.1 (context a\\nb\\u{1b}[2J)"
+        );
+        assert_eq!(contexts_note(&[]), "it has no contexts");
+        let many: Vec<String> = (0..12).map(|i| format!("c{i:02}")).collect();
+        let note = contexts_note(&many);
+        assert!(
+            note.starts_with("its contexts: \"c00\", \"c01\","),
+            "{note}"
+        );
+        assert!(note.ends_with("\"c09\", and 2 more"), "{note}");
     }
 
     #[test]
