@@ -118,6 +118,17 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8
 
 /// Waits for the child; on timeout kills it (and reaps it) and returns None.
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+    let status = wait_for(child, timeout)?;
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Ok(status)
+}
+
+/// Waits for the child up to `timeout`; None when it still runs then, left
+/// running and unreaped (its pid still names it) for the caller to decide.
+pub fn wait_for(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
     loop {
@@ -126,8 +137,6 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<E
         }
         let now = Instant::now();
         if now >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
             return Ok(None);
         }
         thread::sleep(pause.min(deadline - now));

@@ -8,7 +8,7 @@
 //!                                                  └──► replica 2  127.0.0.1:P2
 //!   scale up:   spawn CMD with {port} = a free port ─► poll connect until it accepts ─► add to proxy
 //!   scale down: remove from proxy (drain) ─► wait for its open connections ─► close stdin,
-//!               SIGTERM ─► grace ─► SIGKILL
+//!               SIGTERM to its process group ─► grace ─► SIGKILL to what is left of the group
 //! ```
 //!
 //! **The command** is split into argv without a shell ([`ReplicaCommand`]):
@@ -21,11 +21,17 @@
 //! timeout, is an error naming the command and quoting its stderr, and a
 //! scale-up is all or nothing: the new replicas that did start are stopped.
 //!
-//! **Stopping**: SIGTERM is sent by spawning the `kill` program (argv, no
-//! shell): std has no safe way to send SIGTERM, and this crate forbids
-//! unsafe code. SIGTERM first lets a real server finish in-flight work, as
-//! Kubernetes does before its grace period ends; [`std::process::Child::kill`]
-//! (SIGKILL) follows after the grace, or at once when `kill` is missing.
+//! **Stopping**: signals are sent by spawning the `kill` program (argv, no
+//! shell): std has no safe way to send SIGTERM or to signal a process
+//! group, and this crate forbids unsafe code. SIGTERM first lets a real
+//! server finish in-flight work, as Kubernetes does before its grace period
+//! ends; SIGKILL follows after the grace ([`LocalOptions::stop_grace`], 3 s),
+//! or at once when `kill` is missing. Both go to the replica's process
+//! group, as Kubernetes stops every process of a container: a command that
+//! runs its server as a child (a wrapper script without `exec`) must not
+//! leave the server behind. A process that makes itself a group or session
+//! of its own (a daemon) escapes this, as it would escape a terminal's
+//! Ctrl-C. The event says when SIGKILL was needed.
 //!
 //! **Children never outlive lpa**: the pool stops every replica when it is
 //! dropped (normal exit, an error, a panic that unwinds, the run loop's stop
@@ -49,6 +55,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use lpa_core::duration::format_duration;
 
 use super::{DriverError, ScaleTarget};
 use crate::process::{self, one_line};
@@ -202,6 +210,36 @@ impl Default for LocalOptions {
     }
 }
 
+/// How a stopped replica ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It and everything in its process group exited within the grace.
+    Exited,
+    /// It still ran when the grace ended: SIGKILL, to it and its group.
+    Killed { grace: Duration },
+    /// It exited, but processes it started were still there when the grace
+    /// ended: SIGKILL to them.
+    GroupKilled { grace: Duration },
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Exited => f.write_str("exited after SIGTERM"),
+            Ending::Killed { grace } => write!(
+                f,
+                "still running {} after SIGTERM: killed with SIGKILL",
+                format_duration(*grace)
+            ),
+            Ending::GroupKilled { grace } => write!(
+                f,
+                "exited after SIGTERM; processes it started were still there {} after: killed with SIGKILL",
+                format_duration(*grace)
+            ),
+        }
+    }
+}
+
 /// What the pool did, for the caller's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolEvent {
@@ -216,7 +254,7 @@ pub enum PoolEvent {
         pid: u32,
         /// Connections that were still open when the drain timeout ended.
         cut: usize,
-        how: &'static str,
+        how: Ending,
     },
     Exited {
         replica: u64,
@@ -411,8 +449,7 @@ impl LocalPool {
         }
         let deadline = Instant::now() + self.options.stop_grace;
         for mut r in replicas {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let how = finish(&mut r.child, left);
+            let how = finish(&mut r.child, deadline, self.options.stop_grace);
             let pid = r.child.id();
             self.emit(PoolEvent::Stopped {
                 replica: r.number,
@@ -430,6 +467,8 @@ impl LocalPool {
         let fail = |pending: &mut Vec<Replica>, e: DriverError| {
             for r in pending.iter_mut() {
                 r.stdin.take();
+                // Not reaped yet: the group id is still this replica's.
+                signal_group(r.child.id(), "KILL");
                 let _ = r.child.kill();
                 let _ = r.child.wait();
             }
@@ -517,7 +556,8 @@ impl LocalPool {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            // A terminal's Ctrl-C reaches lpa only; lpa stops the replicas.
+            // A terminal's Ctrl-C reaches lpa only; lpa stops the replicas,
+            // and its signals reach what each replica started (its group).
             .process_group(0);
         let mut child = cmd.spawn().map_err(|e| {
             DriverError::Invalid(format!(
@@ -556,7 +596,8 @@ impl LocalPool {
         }
         r.stdin.take();
         terminate(&mut r.child);
-        let how = finish(&mut r.child, self.options.stop_grace);
+        let grace = self.options.stop_grace;
+        let how = finish(&mut r.child, Instant::now() + grace, grace);
         let pid = r.child.id();
         self.emit(PoolEvent::Stopped {
             replica: r.number,
@@ -643,34 +684,55 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-/// Sends SIGTERM with the `kill` program, or SIGKILL when that fails. The
-/// child is not reaped yet, so its pid cannot have been reused.
+/// Sends SIGTERM to the replica's process group, or SIGKILL to the replica
+/// when that fails. The replica is not reaped yet, running or not, so its
+/// pid, and the group id equal to it, cannot have been reused.
 fn terminate(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let sent = process::run(
-        Command::new("kill").args(["-TERM", &child.id().to_string()]),
-        None,
-        Duration::from_secs(2),
-    )
-    .is_ok_and(|f| f.status.success());
-    if !sent {
+    if !signal_group(child.id(), "TERM") {
         let _ = child.kill();
     }
 }
 
-/// Waits up to `grace` for the child to exit, then kills it; always reaps.
-fn finish(child: &mut Child, grace: Duration) -> &'static str {
-    match process::wait_timeout(child, grace) {
-        Ok(Some(_)) => "exited after SIGTERM",
-        _ => {
-            // wait_timeout killed and reaped it already; harmless if so.
-            let _ = child.kill();
-            let _ = child.wait();
-            "killed after the grace period"
-        }
+/// Waits until `deadline` for the replica and the rest of its process group
+/// to exit, then kills what is left; always reaps the replica.
+fn finish(child: &mut Child, deadline: Instant, grace: Duration) -> Ending {
+    let pid = child.id();
+    let left = deadline.saturating_duration_since(Instant::now());
+    if !matches!(process::wait_for(child, left), Ok(Some(_))) {
+        // Still unreaped, so the group id is still its own.
+        signal_group(pid, "KILL");
+        let _ = child.kill();
+        let _ = child.wait();
+        return Ending::Killed { grace };
     }
+    // Reaped; its group may live on (a wrapper that exits on SIGTERM, its
+    // server still finishing). The kernel reuses no id that still names a
+    // process group, so while a probe finds the group, the id is ours; the
+    // id freed and reused between a probe and the SIGKILL would take the
+    // pid space wrapping within one pause.
+    let mut pause = Duration::from_millis(5);
+    while signal_group(pid, "0") {
+        if Instant::now() >= deadline {
+            signal_group(pid, "KILL");
+            return Ending::GroupKilled { grace };
+        }
+        thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+    Ending::Exited
+}
+
+/// Sends `signal` (a name for `kill -s`, or 0: only ask whether the group
+/// exists) to the process group led by the replica `pid`: each replica
+/// leads its own (see [`LocalPool::spawn`]). True when `kill` says it was
+/// delivered.
+fn signal_group(pid: u32, signal: &str) -> bool {
+    process::run(
+        Command::new("kill").args(["-s", signal, "--", &format!("-{pid}")]),
+        None,
+        Duration::from_secs(2),
+    )
+    .is_ok_and(|f| f.status.success())
 }
 
 fn status_text(status: ExitStatus) -> String {
@@ -885,7 +947,7 @@ mod tests {
                 PoolEvent::Stopped {
                     replica: 2,
                     cut: 0,
-                    how: "exited after SIGTERM",
+                    how: Ending::Exited,
                     ..
                 }
             ),
