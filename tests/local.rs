@@ -19,7 +19,7 @@ pub fn serve_cmd() -> String {
     )
 }
 
-fn run_local(replica_cmd: &str, extra: &[&str], dir: &std::path::Path) -> Command {
+pub fn run_local(replica_cmd: &str, extra: &[&str], dir: &std::path::Path) -> Command {
     let mut c = lpa();
     c.args(["run", "--scaler", "local", "--replica-cmd", replica_cmd])
         .arg("--evaluation-config")

@@ -17,3 +17,4 @@ mod locust;
 mod metric;
 mod security;
 mod simulate;
+mod stop;
