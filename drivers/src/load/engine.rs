@@ -24,6 +24,8 @@ use super::{LoadError, LoadOutcome, LoadPlan, Progress, RunInfo, LATE_AFTER};
 
 /// Users need little stack: blocking I/O and small buffers. 256 KiB keeps
 /// a thousand users' address space small; only touched pages count in RSS.
+/// The deepest path, ureq's connect, is about 20 KiB (gdb, release build;
+/// see `http::send`), so this leaves a wide margin for TLS and debug builds.
 const USER_STACK: usize = 256 * 1024;
 
 /// How often the progress callback runs.
