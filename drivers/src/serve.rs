@@ -23,6 +23,7 @@
 //! | `/fault/huge` | a 200 of 50 MiB, streamed in 64 KiB writes until the client stops reading |
 //! | `/fault/status/CODE` | that status, as `/status/CODE` |
 //! | `/fault/hang` | as `/hang` |
+//! | `/fault/close` | a whole 200 that says `connection: keep-alive`, then the connection closed: a server whose keep-alive timeout ends just as the client sends again |
 //!
 //! A TLS client hello on the (plain-HTTP) port gets a `400` at once.
 //!
@@ -308,6 +309,9 @@ fn serve_connection(state: &State, stream: TcpStream) -> io::Result<()> {
         if path == "/hang" || fault_of(path) == Some("hang") {
             hang(state, &mut reader);
             return Ok(());
+        }
+        if fault_of(path) == Some("close") {
+            return respond(&mut writer, 200, "ok\n", true);
         }
         if let Some(kind @ ("reset" | "slow" | "huge")) = fault_of(path) {
             return fault(state, &mut writer, kind);

@@ -388,7 +388,7 @@ fn sleep_until(until: Instant, deadline: Instant) {
 
 /// Locust's closed model: send, wait, repeat until the deadline.
 fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
-    let agent = http::agent(plan);
+    let client = http::agent(plan);
     let mut rng = Rng::new(plan.seed, user);
     let slot = &shared.slots[user as usize];
     loop {
@@ -398,7 +398,7 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
         }
         let index = pick(shared, &mut rng);
         lock(slot).in_flight = Some((began, index));
-        let sent = http::send(&agent, &shared.prepared[index], plan.fail_status);
+        let sent = http::send(&client, &shared.prepared[index], plan.fail_status);
         let elapsed = began.elapsed();
         {
             let mut s = lock(slot);
@@ -424,7 +424,7 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
 /// sends late shows in the latency (no coordinated omission).
 fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let rate = plan.arrival_rate.unwrap_or(1.0);
-    let agent = http::agent(plan);
+    let client = http::agent(plan);
     let mut rng = Rng::new(plan.seed, user);
     let slot = &shared.slots[user as usize];
     loop {
@@ -438,7 +438,7 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
         sleep_until(intended, shared.deadline);
         let index = pick(shared, &mut rng);
         lock(slot).in_flight = Some((intended, index));
-        let sent = http::send(&agent, &shared.prepared[index], plan.fail_status);
+        let sent = http::send(&client, &shared.prepared[index], plan.fail_status);
         let elapsed = intended.elapsed();
         let mut s = lock(slot);
         if s.closed {

@@ -2,12 +2,16 @@
 //! is classified into a failure kind.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lpa_core::config::RequestSpec;
 use ureq::http::{self, HeaderName, HeaderValue, Method, Uri};
 use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{Connector, RustlsConnector, TcpConnector};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, NextTimeout, RustlsConnector, TcpConnector, Transport,
+};
 use ureq::{Agent, Timeout};
 
 use super::{LoadPlan, MAX_BODY};
@@ -77,7 +81,7 @@ pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, Stri
 ///   fit), at least 2 KiB; bodies stream through it.
 /// - the input buffer must hold a whole response head: 8 KiB, nginx's
 ///   default header buffer.
-pub(super) fn agent(plan: &LoadPlan) -> Agent {
+pub(super) fn agent(plan: &LoadPlan) -> Client {
     let t = Some(plan.timeout);
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(bundle) = &plan.ca_bundle {
@@ -103,19 +107,131 @@ pub(super) fn agent(plan: &LoadPlan) -> Agent {
         .output_buffer_size(output_buffer_size(plan))
         .user_agent("lpa")
         .build();
+    let stale = Arc::new(AtomicBool::new(false));
+    let watch = WatchStale(Arc::clone(&stale));
     let tcp = ().chain(TcpConnector::default());
     // parse_host admits only lower-case "http://" and "https://". A chain
     // without TLS cannot send an https request in clear: ureq refuses a
     // non-TLS transport for an https URI.
-    if plan.host.starts_with("https://") {
+    let agent = if plan.host.starts_with("https://") {
         Agent::with_parts(
             config,
-            tcp.chain(RustlsConnector::default()),
+            tcp.chain(RustlsConnector::default()).chain(watch),
             DefaultResolver::default(),
         )
     } else {
-        Agent::with_parts(config, tcp, DefaultResolver::default())
+        Agent::with_parts(config, tcp.chain(watch), DefaultResolver::default())
+    };
+    Client { agent, stale }
+}
+
+/// A user's agent, and what its connections say about the last request.
+pub(super) struct Client {
+    agent: Agent,
+    /// Set when the last request failed on a kept-alive connection the
+    /// server had closed: see [`WatchStale`].
+    stale: Arc<AtomicBool>,
+}
+
+/// Marks a request that failed because the kept-alive connection it was
+/// sent on was already closed by the server: sending failed, or the
+/// connection ended before the first byte of the answer.
+///
+/// A server may close an idle connection at any moment (its keep-alive
+/// timeout), and one that closes right after an answer without saying
+/// `connection: close` races ureq's check of pooled connections, which
+/// then hands out a dead one. Counting that as the service failing would
+/// read as a breach and scale up; browsers and urllib3 instead retry an
+/// idempotent request once on a new connection (RFC 9110, 9.2.2), and so
+/// does [`send`]. A connection that never answered anything is not
+/// stale: its failure is the service's.
+#[derive(Debug)]
+struct WatchStale(Arc<AtomicBool>);
+
+impl<In: Transport> Connector<In> for WatchStale {
+    type Out = Watched<In>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(|inner| Watched {
+            inner,
+            stale: Arc::clone(&self.0),
+            answered_before: false,
+            answered: false,
+        }))
     }
+}
+
+#[derive(Debug)]
+struct Watched<T> {
+    inner: T,
+    stale: Arc<AtomicBool>,
+    /// Bytes came in before the request now being sent: the connection is
+    /// a kept-alive one.
+    answered_before: bool,
+    /// Bytes came in since the request now being sent.
+    answered: bool,
+}
+
+impl<T: Transport> Watched<T> {
+    fn mark_if_stale(&self, dead: bool) {
+        if dead && self.answered_before && !self.answered {
+            self.stale.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<T: Transport> Transport for Watched<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if self.answered {
+            self.answered_before = true;
+            self.answered = false;
+        }
+        let sent = self.inner.transmit_output(amount, timeout);
+        self.mark_if_stale(sent.as_ref().is_err_and(closed));
+        sent
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let got = self.inner.await_input(timeout);
+        match &got {
+            Ok(true) => self.answered = true,
+            // End of stream before a byte of the answer.
+            Ok(false) => self.mark_if_stale(true),
+            Err(e) => self.mark_if_stale(closed(e)),
+        }
+        got
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
+/// An error that says the peer had closed the connection (not a timeout:
+/// a slow service must stay a failure).
+fn closed(e: &ureq::Error) -> bool {
+    let ureq::Error::Io(io) = e else {
+        return false;
+    };
+    matches!(
+        io.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
 }
 
 const INPUT_BUFFER: usize = 8 * 1024;
@@ -151,13 +267,28 @@ fn output_buffer_size(plan: &LoadPlan) -> usize {
 /// and the drain's 8 KiB copy buffer sat under ureq's connect path (38 KiB
 /// deep, measured with gdb), and with 1 000 users every touched KiB of
 /// stack is a MB of RSS.
-pub(super) fn send(agent: &Agent, p: &Prepared, fail_status: u16) -> Sent {
+///
+/// An idempotent request that failed only because its kept-alive
+/// connection was stale is sent once more on a new connection (see
+/// [`WatchStale`]); the caller's clock runs through both attempts.
+pub(super) fn send(client: &Client, p: &Prepared, fail_status: u16) -> Sent {
     let request = match build(p) {
         Ok(r) => r,
         Err(e) => return Sent::NotConnected(format!("invalid request: {e}")),
     };
-    let response = match exchange(agent, request) {
+    client.stale.store(false, Ordering::Relaxed);
+    let response = match exchange(&client.agent, request) {
         Ok(r) => r,
+        Err(e) if client.stale.swap(false, Ordering::Relaxed) && p.method.is_idempotent() => {
+            let again = match build(p) {
+                Ok(r) => exchange(&client.agent, r),
+                Err(_) => Err(e),
+            };
+            match again {
+                Ok(r) => r,
+                Err(e) => return classify(&e),
+            }
+        }
         Err(e) => return classify(&e),
     };
     let status = response.status().as_u16();
