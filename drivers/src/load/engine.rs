@@ -19,7 +19,7 @@ use lpa_core::duration::format_duration;
 use lpa_core::stats::Recording;
 use lpa_core::wire::FailureStats;
 
-use super::http::{self, Prepared, Sent};
+use super::http::{self, Pinned, Prepared, Sent};
 use super::{LoadError, LoadOutcome, LoadPlan, Progress, RunInfo, LATE_AFTER};
 
 /// Users need little stack: blocking I/O and small buffers. 256 KiB keeps
@@ -71,6 +71,8 @@ struct Shared {
     deadline: Instant,
     /// Open model: the next schedule slot to take.
     next_send: AtomicU64,
+    /// The host's addresses for the run.
+    pinned: Pinned,
 }
 
 fn lock(m: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
@@ -101,7 +103,7 @@ pub fn run(
             expected: "at least one request (or a target)",
         });
     }
-    http::preflight(plan)?;
+    let pinned = http::preflight(plan)?;
 
     let mut cumulative = Vec::with_capacity(plan.requests.len());
     let mut total = 0u64;
@@ -124,6 +126,7 @@ pub fn run(
         start,
         deadline: start + plan.run_time,
         next_send: AtomicU64::new(0),
+        pinned,
     });
 
     let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -368,13 +371,14 @@ impl Rng {
     }
 }
 
-fn pick(shared: &Shared, rng: &mut Rng) -> usize {
-    let total = *shared.cumulative.last().unwrap_or(&1);
-    if shared.cumulative.len() == 1 {
+/// A weighted pick: `cumulative` holds the running sums of the weights.
+fn pick(cumulative: &[u64], rng: &mut Rng) -> usize {
+    let total = *cumulative.last().unwrap_or(&1);
+    if cumulative.len() == 1 {
         return 0;
     }
     let x = rng.next() % total;
-    shared.cumulative.partition_point(|&c| c <= x)
+    cumulative.partition_point(|&c| c <= x)
 }
 
 /// Sleeps until `until` or the deadline, whichever is first.
@@ -388,7 +392,7 @@ fn sleep_until(until: Instant, deadline: Instant) {
 
 /// Locust's closed model: send, wait, repeat until the deadline.
 fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
-    let client = http::agent(plan);
+    let client = http::agent(plan, &shared.pinned);
     let mut rng = Rng::new(plan.seed, user);
     let slot = &shared.slots[user as usize];
     loop {
@@ -396,7 +400,7 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
         if began >= shared.deadline {
             return;
         }
-        let index = pick(shared, &mut rng);
+        let index = pick(&shared.cumulative, &mut rng);
         lock(slot).in_flight = Some((began, index));
         let sent = http::send(&client, &shared.prepared[index], plan.fail_status);
         let elapsed = began.elapsed();
@@ -424,7 +428,7 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
 /// sends late shows in the latency (no coordinated omission).
 fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let rate = plan.arrival_rate.unwrap_or(1.0);
-    let client = http::agent(plan);
+    let client = http::agent(plan, &shared.pinned);
     let mut rng = Rng::new(plan.seed, user);
     let slot = &shared.slots[user as usize];
     loop {
@@ -436,7 +440,7 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
         let now = Instant::now();
         let is_late = now > intended + LATE_AFTER;
         sleep_until(intended, shared.deadline);
-        let index = pick(shared, &mut rng);
+        let index = pick(&shared.cumulative, &mut rng);
         lock(slot).in_flight = Some((intended, index));
         let sent = http::send(&client, &shared.prepared[index], plan.fail_status);
         let elapsed = intended.elapsed();
@@ -456,18 +460,11 @@ mod tests {
 
     #[test]
     fn weighted_pick_follows_weights() {
-        let shared = Shared {
-            slots: Vec::new(),
-            prepared: Vec::new(),
-            cumulative: vec![3, 4],
-            start: Instant::now(),
-            deadline: Instant::now(),
-            next_send: AtomicU64::new(0),
-        };
+        let cumulative = [3, 4];
         let mut rng = Rng::new(7, 0);
         let mut counts = [0u32; 2];
         for _ in 0..40_000 {
-            counts[pick(&shared, &mut rng)] += 1;
+            counts[pick(&cumulative, &mut rng)] += 1;
         }
         let share = f64::from(counts[0]) / 40_000.0;
         assert!((share - 0.75).abs() < 0.02, "{counts:?}");

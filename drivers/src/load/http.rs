@@ -2,13 +2,16 @@
 //! is classified into a failure kind.
 
 use std::io::{self, Read};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lpa_core::config::RequestSpec;
+use ureq::config::Config;
+use ureq::http::uri::{Authority, Scheme};
 use ureq::http::{self, HeaderName, HeaderValue, Method, Uri};
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, NextTimeout, RustlsConnector, TcpConnector, Transport,
 };
@@ -81,7 +84,9 @@ pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, Stri
 ///   fit), at least 2 KiB; bodies stream through it.
 /// - the input buffer must hold a whole response head: 8 KiB, nginx's
 ///   default header buffer.
-pub(super) fn agent(plan: &LoadPlan) -> Client {
+///
+/// The host's addresses are the ones [`preflight`] looked up: see [`Pinned`].
+pub(super) fn agent(plan: &LoadPlan, pinned: &Pinned) -> Client {
     let t = Some(plan.timeout);
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(bundle) = &plan.ca_bundle {
@@ -117,10 +122,10 @@ pub(super) fn agent(plan: &LoadPlan) -> Client {
         Agent::with_parts(
             config,
             tcp.chain(RustlsConnector::default()).chain(watch),
-            DefaultResolver::default(),
+            pinned.clone(),
         )
     } else {
-        Agent::with_parts(config, tcp.chain(watch), DefaultResolver::default())
+        Agent::with_parts(config, tcp.chain(watch), pinned.clone())
     };
     Client { agent, stale }
 }
@@ -161,6 +166,7 @@ impl<In: Transport> Connector<In> for WatchStale {
             stale: Arc::clone(&self.0),
             answered_before: false,
             answered: false,
+            probed: None,
         }))
     }
 }
@@ -174,7 +180,21 @@ struct Watched<T> {
     answered_before: bool,
     /// Bytes came in since the request now being sent.
     answered: bool,
+    /// When the connection was last found open, if no request was sent
+    /// since.
+    probed: Option<Instant>,
 }
+
+/// How long a connection found open stays open without a second look.
+///
+/// ureq looks at a kept-alive connection twice per request, when it goes
+/// back to the pool and when it is taken out, each look three syscalls (a
+/// non-blocking read between two `ioctl`s); with users that do not wait,
+/// the two are microseconds apart and the second cannot tell more than the
+/// first. A close that lands in between costs one retry (see
+/// [`WatchStale`]), not a failure. A user that waits longer than this gets
+/// the second look.
+const FRESH_PROBE: Duration = Duration::from_millis(1);
 
 impl<T: Transport> Watched<T> {
     fn mark_if_stale(&self, dead: bool) {
@@ -194,6 +214,7 @@ impl<T: Transport> Transport for Watched<T> {
             self.answered_before = true;
             self.answered = false;
         }
+        self.probed = None;
         let sent = self.inner.transmit_output(amount, timeout);
         self.mark_if_stale(sent.as_ref().is_err_and(closed));
         sent
@@ -211,7 +232,12 @@ impl<T: Transport> Transport for Watched<T> {
     }
 
     fn is_open(&mut self) -> bool {
-        self.inner.is_open()
+        if self.probed.is_some_and(|at| at.elapsed() < FRESH_PROBE) {
+            return true;
+        }
+        let open = self.inner.is_open();
+        self.probed = open.then(Instant::now);
+        open
     }
 
     fn is_tls(&self) -> bool {
@@ -322,13 +348,24 @@ fn exchange(
 }
 
 /// Reads the body to the end, at most [`MAX_BODY`] bytes.
+///
+/// Not `io::copy`: its 8 KiB buffer is zeroed on every call, and the body
+/// is already in ureq's input buffer, so a small buffer copies it as fast.
 #[inline(never)]
 fn drain(mut response: http::Response<ureq::Body>) -> Result<(), Sent> {
-    let mut reader = response.body_mut().as_reader().take(MAX_BODY + 1);
-    match io::copy(&mut reader, &mut io::sink()) {
-        Ok(n) if n > MAX_BODY => Err(Sent::Failed("response body over 10 MiB".into())),
-        Ok(_) => Ok(()),
-        Err(e) => Err(classify_io(&e)),
+    let mut reader = response.body_mut().as_reader();
+    let mut buf = [0u8; 2048];
+    let mut total = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(classify_io(&e)),
+        }
+        if total > MAX_BODY {
+            return Err(Sent::Failed("response body over 10 MiB".into()));
+        }
     }
 }
 
@@ -372,10 +409,61 @@ fn classify_io(e: &io::Error) -> Sent {
     }
 }
 
+/// The host's addresses, looked up once per run, by [`preflight`].
+///
+/// ureq asks its resolver on every request, before it looks in the pool:
+/// the default one is `getaddrinfo`, which for a name reads `/etc/hosts`
+/// and asks DNS each time (glibc keeps no cache). In a cluster, a service
+/// name under the search path costs one to four DNS round trips per
+/// request, and they were timed as the service's latency. Locust (urllib3)
+/// looks a name up only to open a connection; lpa now looks it up once per
+/// run, the address that answered the preflight first.
+#[derive(Debug, Clone)]
+pub(super) struct Pinned {
+    scheme: Scheme,
+    authority: Authority,
+    addrs: ResolvedSocketAddrs,
+}
+
+impl Pinned {
+    fn new(base: &str, addrs: &[SocketAddr]) -> Option<Pinned> {
+        let uri: Uri = base.parse().ok()?;
+        let mut pinned = DefaultResolver::default().empty();
+        // As ureq's own resolver, keep the first 16.
+        for a in addrs {
+            if pinned.try_push(*a).is_err() {
+                break;
+            }
+        }
+        Some(Pinned {
+            scheme: uri.scheme()?.clone(),
+            authority: uri.authority()?.clone(),
+            addrs: pinned,
+        })
+    }
+}
+
+impl Resolver for Pinned {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        if uri.scheme() == Some(&self.scheme) && uri.authority() == Some(&self.authority) {
+            return Ok(self.addrs.clone());
+        }
+        // Requests are built on the host, so this is not reached; a URI
+        // elsewhere gets a lookup of its own rather than the host's address.
+        DefaultResolver::default().resolve(uri, config, timeout)
+    }
+}
+
 /// Resolves the host and opens one connection before the users start, so
 /// an unknown name or a refused port is one clear error at once rather
-/// than a run of failures.
-pub(super) fn preflight(plan: &LoadPlan) -> Result<(), super::LoadError> {
+/// than a run of failures. Returns the addresses for the run, the one
+/// that answered first.
+pub(super) fn preflight(plan: &LoadPlan) -> Result<Pinned, super::LoadError> {
     use std::net::{TcpStream, ToSocketAddrs};
     let url = super::parse_host(&plan.host)?;
     let name = url
@@ -383,7 +471,7 @@ pub(super) fn preflight(plan: &LoadPlan) -> Result<(), super::LoadError> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let addrs: Vec<_> = match (name.as_str(), url.port).to_socket_addrs() {
+    let mut addrs: Vec<_> = match (name.as_str(), url.port).to_socket_addrs() {
         Ok(a) => a.collect(),
         Err(e) => {
             return Err(super::LoadError::UnknownHost {
@@ -395,16 +483,25 @@ pub(super) fn preflight(plan: &LoadPlan) -> Result<(), super::LoadError> {
     };
     let connect_timeout = plan.timeout.min(Duration::from_secs(5));
     let mut last = String::from("no address");
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, connect_timeout) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = format!("{addr}: {}", e.to_string().to_lowercase()),
-        }
-    }
-    Err(super::LoadError::Unreachable {
-        url: plan.host.clone(),
-        message: last,
-    })
+    let answered =
+        addrs.iter().position(
+            |addr| match TcpStream::connect_timeout(addr, connect_timeout) {
+                Ok(_) => true,
+                Err(e) => {
+                    last = format!("{addr}: {}", e.to_string().to_lowercase());
+                    false
+                }
+            },
+        );
+    let Some(i) = answered else {
+        return Err(super::LoadError::Unreachable {
+            url: plan.host.clone(),
+            message: last,
+        });
+    };
+    addrs[..=i].rotate_right(1);
+    Pinned::new(&url.base, &addrs)
+        .ok_or_else(|| super::invalid(super::HOST_FIELD, &plan.host, super::HOST_EXPECTED))
 }
 
 #[cfg(test)]
@@ -419,6 +516,48 @@ mod tests {
             ..LoadOverrides::default()
         };
         LoadPlan::from_policy(&policy, &host).unwrap()
+    }
+
+    fn plan_for(host: &str) -> LoadPlan {
+        let policy = lpa_core::parse_policy(
+            "eval.yaml",
+            "targets: [{endpoint: /a, type: mean, target: 7}]",
+        )
+        .unwrap()
+        .policy;
+        let overrides = LoadOverrides {
+            host: Some(host.into()),
+            ..LoadOverrides::default()
+        };
+        LoadPlan::from_policy(&policy, &overrides).unwrap()
+    }
+
+    #[test]
+    fn the_host_is_looked_up_once_and_the_answering_address_goes_first() {
+        // Only 127.0.0.1 listens; "localhost" may list ::1 first, which
+        // would refuse every new connection before the right one.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let plan = plan_for(&format!("http://localhost:{}/prefix", addr.port()));
+        let pinned = preflight(&plan).unwrap();
+        assert_eq!(pinned.addrs.first(), Some(&addr), "{:?}", pinned.addrs);
+        assert!(pinned.addrs.iter().all(|a| a.port() == addr.port()));
+
+        let config = Agent::config_builder().build();
+        let uri: Uri = format!("http://LOCALHOST:{}/prefix/a?x=1", addr.port())
+            .parse()
+            .unwrap();
+        let got = pinned
+            .resolve(&uri, &config, NextTimeout::default())
+            .unwrap();
+        assert_eq!(&got[..], &pinned.addrs[..]);
+
+        // Another authority is looked up, not given the host's address.
+        let other: Uri = "http://127.0.0.2:9/".parse().unwrap();
+        let got = pinned
+            .resolve(&other, &config, NextTimeout::default())
+            .unwrap();
+        assert_eq!(&got[..], &["127.0.0.2:9".parse::<SocketAddr>().unwrap()]);
     }
 
     #[test]
