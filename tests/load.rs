@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::service::Service;
 use crate::support::{lpa, stderr, stdout};
 
 /// `lpa serve` as a child process, killed when dropped.
@@ -196,6 +197,55 @@ fn long_header_lines_and_large_bodies_go_through() {
     let n = r["num_requests"].as_u64().unwrap();
     assert!(n >= 10, "{r}");
     assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
+}
+
+/// RFC 9110, 8.6: a GET without content carries no Content-Length (as
+/// Locust's clients send it; some servers and firewalls refuse a GET that
+/// announces a body), while an empty POST says 0 (nginx answers 411 to a
+/// POST without a length).
+#[test]
+fn a_get_announces_no_body_and_an_empty_post_says_zero() {
+    let service = Service::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("eval.yaml");
+    std::fs::write(
+        &config,
+        "targets: [{endpoint: /g, type: mean, target: 50}]\n\
+         load: {requests: [{path: /g}, {method: POST, path: /p}, {method: POST, path: /b, body: hi}]}\n",
+    )
+    .unwrap();
+    let (r, _) = loadtest_json(
+        lpa()
+            .args(["loadtest", "--host", &service.url(), "--users", "2"])
+            .args(["--run-time", "1s", "--evaluation-config"])
+            .arg(&config),
+    );
+    assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
+    let heads = service.heads();
+    let with = |line: &str| -> Vec<String> {
+        heads
+            .iter()
+            .filter(|h| h.starts_with(line))
+            .map(|h| h.to_ascii_lowercase())
+            .collect()
+    };
+    let (gets, posts, bodies) = (with("GET /g "), with("POST /p "), with("POST /b "));
+    assert!(
+        !gets.is_empty() && !posts.is_empty() && !bodies.is_empty(),
+        "{heads:?}"
+    );
+    assert!(
+        gets.iter().all(|h| !h.contains("content-length")),
+        "{gets:?}"
+    );
+    assert!(
+        posts.iter().all(|h| h.contains("content-length: 0\r\n")),
+        "{posts:?}"
+    );
+    assert!(
+        bodies.iter().all(|h| h.contains("content-length: 2\r\n")),
+        "{bodies:?}"
+    );
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! A tiny HTTP service to load-test, in the test process on 127.0.0.1:
 //! answers every request with 200 after a delay the test can change while
 //! it runs (slow: a breach; fast: calm). Keep-alive, bounded idle time.
+//! Keeps the head of every request it was sent.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ pub struct Service {
     port: u16,
     delay_ms: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
+    heads: Arc<Mutex<Vec<String>>>,
     accept: Option<thread::JoinHandle<()>>,
 }
 
@@ -22,23 +24,31 @@ impl Service {
         let port = listener.local_addr().unwrap().port();
         let delay = Arc::new(AtomicU64::new(delay_ms));
         let stop = Arc::new(AtomicBool::new(false));
-        let (d2, s2) = (delay.clone(), stop.clone());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (d2, s2, h2) = (delay.clone(), stop.clone(), heads.clone());
         let accept = thread::spawn(move || {
             for conn in listener.incoming() {
                 if s2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (d3, s3) = (d2.clone(), s2.clone());
-                thread::spawn(move || serve(conn, &d3, &s3));
+                let (d3, s3, h3) = (d2.clone(), s2.clone(), h2.clone());
+                thread::spawn(move || serve(conn, &d3, &s3, &h3));
             }
         });
         Service {
             port,
             delay_ms: delay,
             stop,
+            heads,
             accept: Some(accept),
         }
+    }
+
+    /// The request line and header lines of every request so far, each
+    /// head one string with its lines ending in CRLF.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
     }
 
     pub fn url(&self) -> String {
@@ -60,19 +70,20 @@ impl Drop for Service {
     }
 }
 
-fn serve(conn: TcpStream, delay: &AtomicU64, stop: &AtomicBool) {
+fn serve(conn: TcpStream, delay: &AtomicU64, stop: &AtomicBool, heads: &Mutex<Vec<String>>) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(mut writer) = conn.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(conn);
     while !stop.load(Ordering::SeqCst) {
-        // Request line and headers; the load test's GETs have no body.
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
+        // Request line and headers, then a body of Content-Length bytes.
+        let mut head = String::new();
+        match reader.read_line(&mut head) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        let mut length = 0u64;
         loop {
             let mut h = String::new();
             match reader.read_line(&mut h) {
@@ -80,6 +91,16 @@ fn serve(conn: TcpStream, delay: &AtomicU64, stop: &AtomicBool) {
                 Ok(_) if h.trim_end().is_empty() => break,
                 Ok(_) => {}
             }
+            if let Some((name, value)) = h.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            head.push_str(&h);
+        }
+        heads.lock().unwrap().push(head);
+        if std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink()).is_err() {
+            return;
         }
         thread::sleep(Duration::from_millis(delay.load(Ordering::SeqCst)));
         let body = "ok\n";

@@ -447,19 +447,11 @@ fn output_buffer_size(plan: &LoadPlan) -> usize {
 /// connection was stale is sent once more on a new connection (see
 /// [`WatchStale`]); the caller's clock runs through both attempts.
 pub(super) fn send(client: &Client, p: &Prepared, fail_status: u16) -> Sent {
-    let request = match build(p) {
-        Ok(r) => r,
-        Err(e) => return Sent::NotConnected(format!("invalid request: {e}")),
-    };
     client.stale.store(false, Ordering::Relaxed);
-    let response = match exchange(&client.agent, request) {
+    let response = match attempt(&client.agent, p) {
         Ok(r) => r,
-        Err(e) if client.stale.swap(false, Ordering::Relaxed) && p.method.is_idempotent() => {
-            let again = match build(p) {
-                Ok(r) => exchange(&client.agent, r),
-                Err(_) => Err(e),
-            };
-            match again {
+        Err(_) if client.stale.swap(false, Ordering::Relaxed) && p.method.is_idempotent() => {
+            match attempt(&client.agent, p) {
                 Ok(r) => r,
                 Err(e) => return classify(&e),
             }
@@ -477,21 +469,39 @@ pub(super) fn send(client: &Client, p: &Prepared, fail_status: u16) -> Sent {
     }
 }
 
+/// One try: the request built and exchanged.
+///
+/// A request without content whose method does not anticipate any goes
+/// without a body, so without `content-length: 0` (RFC 9110, 8.6), as
+/// Locust's clients send it; an empty POST, PUT or PATCH says 0, or some
+/// servers answer 411.
+fn attempt(agent: &Agent, p: &Prepared) -> Result<http::Response<ureq::Body>, ureq::Error> {
+    let no_content = matches!(
+        p.method,
+        Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS | Method::TRACE
+    );
+    if p.body.is_empty() && no_content {
+        exchange(agent, build(p, ())?)
+    } else {
+        exchange(agent, build(p, p.body.as_slice())?)
+    }
+}
+
 #[inline(never)]
-fn build(p: &Prepared) -> Result<http::Request<&[u8]>, http::Error> {
+fn build<B>(p: &Prepared, body: B) -> Result<http::Request<B>, http::Error> {
     let mut builder = http::Request::builder()
         .method(p.method.clone())
         .uri(p.uri.clone());
     for (k, v) in &p.headers {
         builder = builder.header(k, v);
     }
-    builder.body(p.body.as_slice())
+    builder.body(body)
 }
 
 #[inline(never)]
 fn exchange(
     agent: &Agent,
-    request: http::Request<&[u8]>,
+    request: http::Request<impl ureq::AsSendBody>,
 ) -> Result<http::Response<ureq::Body>, ureq::Error> {
     agent.run(request)
 }
@@ -525,6 +535,8 @@ pub(super) fn classify(e: &ureq::Error) -> Sent {
         }
         ureq::Error::Timeout(_) => Sent::Failed("timeout".into()),
         ureq::Error::HostNotFound => Sent::NotConnected("unknown host".into()),
+        // prepare() checked every part, so this is not expected.
+        ureq::Error::Http(e) => Sent::NotConnected(format!("invalid request: {e}")),
         ureq::Error::ConnectionFailed => Sent::NotConnected("connection failed".into()),
         ureq::Error::Io(io) => classify_io(io),
         ureq::Error::Tls(why) => Sent::Failed(format!("tls: {why}")),
