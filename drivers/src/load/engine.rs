@@ -45,6 +45,8 @@ struct Slot {
     /// Set by the coordinator when it collects: a user answered after that
     /// records nothing more.
     closed: bool,
+    /// Ends the user's I/O when the run is over (see [`StopUsers`]).
+    stopper: Option<ureq::Agent>,
 }
 
 impl Slot {
@@ -73,6 +75,38 @@ struct Shared {
     next_send: AtomicU64,
     /// The host's addresses for the run.
     pinned: Pinned,
+}
+
+/// At the end of [`run`], whichever way it returns: closes every slot and
+/// shuts down every user's agent, so a user still waiting on the service
+/// stops at once instead of holding its thread and socket until its
+/// timeout (reads have no socket timeout unless the plan's is shorter than
+/// run time + grace; see `http::agent`).
+struct StopUsers<'a>(&'a Shared);
+
+impl Drop for StopUsers<'_> {
+    fn drop(&mut self) {
+        for slot in &self.0.slots {
+            let stopper = {
+                let mut s = lock(slot);
+                s.closed = true;
+                s.stopper.take()
+            };
+            if let Some(agent) = stopper {
+                agent.shutdown();
+            }
+        }
+    }
+}
+
+/// Hands the slot the user's stopper; false when the run is already over.
+fn register(slot: &Mutex<Slot>, client: &http::Client) -> bool {
+    let mut s = lock(slot);
+    if s.closed {
+        return false;
+    }
+    s.stopper = Some(client.stopper());
+    true
 }
 
 fn lock(m: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
@@ -128,6 +162,7 @@ pub fn run(
         next_send: AtomicU64::new(0),
         pinned,
     });
+    let _stop_users = StopUsers(&shared);
 
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let report = |started: u32| {
@@ -225,7 +260,8 @@ pub fn run(
     let end = Instant::now();
 
     // 3. Collect every slot; a request still in flight becomes a failure
-    //    with its elapsed time, and its user is left behind.
+    //    with its elapsed time, and its user is stopped on return
+    //    (StopUsers).
     let mut merged: Vec<Recording> = vec![Recording::default(); plan.requests.len()];
     let mut errors: BTreeMap<(usize, String), u64> = BTreeMap::new();
     let (mut reached, mut late, mut unfinished) = (0u64, 0u64, 0u64);
@@ -395,6 +431,9 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let client = http::agent(plan, &shared.pinned);
     let mut rng = Rng::new(plan.seed, user);
     let slot = &shared.slots[user as usize];
+    if !register(slot, &client) {
+        return;
+    }
     loop {
         let began = Instant::now();
         if began >= shared.deadline {
@@ -431,6 +470,9 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let client = http::agent(plan, &shared.pinned);
     let mut rng = Rng::new(plan.seed, user);
     let slot = &shared.slots[user as usize];
+    if !register(slot, &client) {
+        return;
+    }
     loop {
         let k = shared.next_send.fetch_add(1, Ordering::Relaxed);
         let intended = shared.start + Duration::from_secs_f64(k as f64 / rate);
@@ -457,6 +499,45 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A service that takes the request and never answers: at run time +
+    /// grace the user's wait must end and its connection close, not hold
+    /// on to the 60 s timeout. Without the stop it would.
+    #[test]
+    fn a_user_waiting_on_a_hung_service_is_stopped_when_the_run_ends() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = format!("http://{}", listener.local_addr().unwrap());
+        let policy = lpa_core::parse_policy(
+            "eval.yaml",
+            "targets: [{endpoint: /hang, type: mean, target: 7}]\n\
+             load: {users: 1, runTime: 1s, grace: 500ms, timeout: 60s}",
+        )
+        .unwrap()
+        .policy;
+        let overrides = super::super::LoadOverrides {
+            host: Some(host),
+            ..Default::default()
+        };
+        let plan = LoadPlan::from_policy(&policy, &overrides).unwrap();
+        let service = thread::spawn(move || {
+            // The preflight's connection, then the user's.
+            let mut conns = listener.incoming().skip(1);
+            let mut conn = conns.next().unwrap().unwrap();
+            let mut head = [0u8; 1024];
+            assert!(conn.read(&mut head).unwrap() > 0);
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let waited = Instant::now();
+            // Nothing more is sent: the next read sees the user's end.
+            let _ = conn.read(&mut head);
+            waited.elapsed()
+        });
+        let outcome = run(&plan, None).unwrap();
+        assert_eq!(outcome.run.unfinished, 1);
+        let held = service.join().unwrap();
+        assert!(held < Duration::from_secs(5), "held for {held:?}");
+    }
 
     #[test]
     fn weighted_pick_follows_weights() {

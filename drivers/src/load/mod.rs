@@ -18,9 +18,10 @@
 //!
 //! Run time counts from the start, ramp-up included (as Locust's `-t`).
 //! A request still unanswered at deadline + grace is recorded as a failure
-//! with its elapsed time so far, and its thread is left behind (it ends by
-//! itself at its own timeout): a hung service reads as slow, never as "no
-//! data", and [`run`] returns by run time + grace whatever the service does.
+//! with its elapsed time so far, and its user is stopped (its agent shut
+//! down, which ends the wait at once): a hung service reads as slow, never
+//! as "no data", [`run`] returns by run time + grace whatever the service
+//! does, and no thread or socket outlives the run by more than a moment.
 //!
 //! ```
 //! use lpa_drivers::load::{LoadOverrides, LoadPlan};
