@@ -65,20 +65,21 @@ pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, Stri
     })
 }
 
-/// A user's agent: one keep-alive connection; connecting bounded by the
-/// plan's timeout, and each read and write too when that timeout is
-/// shorter than run time + grace. Otherwise the run's end bounds them: at
-/// run time + grace the engine shuts down every user's agent
-/// ([`Client::stopper`]), which ends a read still waiting at once, and a
-/// socket timeout would only cost a kernel timer armed and deleted around
-/// every blocking read (3 % of a user's CPU on a 5 ms endpoint, `perf`).
-/// Not `timeout_global`: ureq runs that on an extra thread per request. Not the per-stage timeouts either:
-/// their remaining budget changes on every call, so ureq re-sets the socket
-/// timeout (a `setsockopt`) before each read and write, two syscalls per
-/// request on top of the three it needs (`sendto`, `recvfrom` and the look
-/// at the kept-alive connection; `strace -c`); a fixed per-read timeout is
-/// set once per connection. A response that trickles in slower
-/// than that is still bounded by the run's deadline + grace.
+/// A user's agent: one keep-alive connection, with these bounds:
+/// - connecting: the plan's timeout;
+/// - each read and write: the plan's timeout when it is shorter than run
+///   time + grace, a fixed per-read and per-write timeout set once per
+///   connection. Otherwise nothing: at run time + grace the engine shuts
+///   down every user's agent ([`Client::stopper`]), which ends a waiting
+///   read at once, and a socket timeout would only cost a kernel timer
+///   armed and deleted around every blocking read (3 % of a user's CPU on
+///   a 5 ms endpoint, `perf`).
+///
+/// Not `timeout_global`: ureq runs that on an extra thread per request. Not
+/// the per-call budget either: it changes on every call, so ureq would
+/// re-set the socket timeout (a `setsockopt`) before each read and write,
+/// two syscalls per request on top of the three it needs (`sendto`,
+/// `recvfrom` and the look at the kept-alive connection; `strace -c`).
 ///
 /// With 1 000 users, every KiB a user holds is a MB of RSS, so the agent is
 /// cut to what the plan needs:
@@ -353,9 +354,8 @@ struct Watched<T> {
 ///
 /// ureq looks at a kept-alive connection twice per request, when it goes
 /// back to the pool and when it is taken out (each look a syscall, see
-/// [`TcpConn::is_open`]); with users that do not wait,
-/// the two are microseconds apart and the second cannot tell more than the
-/// first. A close that lands in between costs one retry (see
+/// [`TcpConn::is_open`]); with users that do not wait, the two are
+/// microseconds apart and the second cannot tell more than the first. A close that lands in between costs one retry (see
 /// [`WatchStale`]), not a failure. A user that waits longer than this gets
 /// the second look.
 const FRESH_PROBE: Duration = Duration::from_millis(1);
@@ -523,8 +523,9 @@ fn exchange(
 
 /// Reads the body to the end, at most [`MAX_BODY`] bytes.
 ///
-/// Not `io::copy`: its 8 KiB buffer is zeroed on every call, and the body
-/// is already in ureq's input buffer, so a small buffer copies it as fast.
+/// Not `io::copy`: its 8 KiB buffer is zeroed on every call. ureq reads
+/// the socket into its own input buffer, so a small buffer here costs no
+/// extra syscalls.
 #[inline(never)]
 fn drain(mut response: http::Response<ureq::Body>) -> Result<(), Sent> {
     let mut reader = response.body_mut().as_reader();
