@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use lpa_core::Policy;
+use lpa_core::config::{parse_evaluation_config, EvaluationConfig, Override, Overrides};
 
 use crate::cli::PolicyArgs;
 
@@ -48,9 +48,10 @@ pub fn emit(bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// Reads and validates the evaluation config, applies the min/max overrides
-/// and prints warnings (unknown fields) to stderr.
-pub fn load_policy(args: &PolicyArgs) -> Result<Policy> {
+/// Reads and validates the evaluation config with the replica bounds of
+/// the flags or env (`--min-replicas`/`minReplicas`, ...) applied, and
+/// prints its warnings (unknown fields, quoted numbers) to stderr.
+pub fn load_config(args: &PolicyArgs) -> Result<EvaluationConfig> {
     let path = &args.evaluation_config;
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -58,24 +59,24 @@ pub fn load_policy(args: &PolicyArgs) -> Result<Policy> {
             "{name}: cannot read the evaluation config: {e} (set evaluationConfigFilePath or --evaluation-config)"
         ))
     })?;
-    let parsed = lpa_core::parse_policy(&name, &text)?;
+    let overrides = Overrides {
+        min_replicas: args.min_replicas.map(|value| Override {
+            value,
+            source: "--min-replicas or env minReplicas".into(),
+        }),
+        max_replicas: args.max_replicas.map(|value| Override {
+            value,
+            source: "--max-replicas or env maxReplicas".into(),
+        }),
+    };
+    parse_config(&name, &text, &overrides)
+}
+
+/// Parses evaluation config text and prints its warnings.
+pub fn parse_config(name: &str, text: &str, overrides: &Overrides) -> Result<EvaluationConfig> {
+    let parsed = parse_evaluation_config(name, text, overrides)?;
     for w in &parsed.warnings {
         eprintln!("lpa: warning: {w}");
     }
-    let mut policy = parsed.policy;
-    if let Some(min) = args.min_replicas {
-        policy.min_replicas = min;
-    }
-    if let Some(max) = args.max_replicas {
-        policy.max_replicas = Some(max);
-    }
-    if let Some(max) = policy.max_replicas {
-        if max == 0 || max < policy.min_replicas {
-            return Err(Failure::new(format!(
-                "maxReplicas {max} is below minReplicas {} (from {name}, --min-replicas/--max-replicas or the minReplicas/maxReplicas env)",
-                policy.min_replicas
-            )));
-        }
-    }
-    Ok(policy)
+    Ok(parsed.value)
 }

@@ -84,3 +84,41 @@ fn bad_config_is_one_line() {
         )
     );
 }
+
+/// An endpoint without its leading `/` would be sent to port 80 of the
+/// host's name, and an unknown method fails every request: both are
+/// refused when the config is read, naming the file, field and value.
+#[test]
+fn endpoint_without_slash_and_unknown_method_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, want) in [
+        (
+            "targets:\n  - {method: GET, endpoint: \"fibonacci?n=10\", type: mean, target: 7}\n",
+            "targets[0].endpoint: invalid value \"fibonacci?n=10\" (expected a path starting with /, such as /fibonacci?n=10 (the host goes in locustHost))",
+        ),
+        (
+            "targets:\n  - {method: GTE, endpoint: /fibonacci?n=10, type: mean, target: 7}\n",
+            "targets[0].method: invalid value \"GTE\" (expected an HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)",
+        ),
+        (
+            "targets:\n  - {endpoint: /a, type: mean, target: 7}\nload: {requests: [{method: GTE, path: /a}]}\n",
+            "load.requests[0].method: invalid value \"GTE\"",
+        ),
+    ] {
+        let file = dir.path().join("eval.yaml");
+        std::fs::write(&file, body).unwrap();
+        let out = lpa()
+            .args(["check", "--evaluation-config"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(stdout(&out), "");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("lpa: error: {}: ", file.display())) && err.contains(want),
+            "want {want}: {err}"
+        );
+    }
+}

@@ -93,12 +93,20 @@ fn dry_run_leaves_the_state_file_byte_for_byte() {
     assert_eq!(fs::read(&state).unwrap(), before);
 }
 
+/// CPA v0.10 (the original's) sends the resource as a name, `run_type`,
+/// and reads only `target_replicas`: the fixture is what its
+/// `metric.ResourceMetrics` marshals to (metric/metric.go at v0.10.0).
 #[test]
-fn cpa_v0_shape_is_accepted() {
+fn cpa_v0_shape_is_accepted_and_answered_in_v0_words() {
     let dir = tempfile::tempdir().unwrap();
     let out = evaluate(&seed(), &dir.path().join("s.json"), &stdin_fixture("v0"));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n");
+    assert_eq!(stdout(&out), "{\"target_replicas\":2}\n");
+    assert!(
+        stderr(&out).contains("lpa evaluate: fibonacci: "),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -371,4 +379,174 @@ fn no_stdin_makes_the_binary_panic() {
             other => panic!("{input}: exit {other:?}: {err}"),
         }
     }
+}
+
+/// Drives `lpa evaluate` as CPA would for `runs` runs from `start`
+/// replicas, each metric a calm 2 ms mean over 1 000 requests, with one
+/// failed request on every third run; returns the replicas after each run.
+fn twelve_runs_with_a_baseline_error_rate(config: &Path, start: u32) -> Vec<u32> {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let mut replicas = start;
+    let mut seen = Vec::new();
+    for run in 1..=12 {
+        let failed = u64::from(run % 3 == 0);
+        let metric = serde_json::json!({
+            "current_replicas": replicas,
+            "requests": {"GET_/fibonacci?n=10": {"num_requests": 1000, "num_failures": failed, "avg_response_time": 2.0}}
+        });
+        let stdin = serde_json::json!({
+            "metrics": [{"resource": "fibonacci", "value": metric.to_string()}],
+            "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": replicas}},
+            "runType": "scaler",
+        });
+        let out = evaluate(config, &state, &stdin.to_string());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let answer: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        replicas = answer["targetReplicas"].as_u64().unwrap() as u32;
+        seen.push(replicas);
+    }
+    seen
+}
+
+/// One failed request in 1 000 on every third run: the original decayed
+/// 3 -> 2 -> 1 (it ignored failures); lpa does too, with the default
+/// decay.maxErrorRate of 0.01. At 0 (no failure tolerated) it holds at 3.
+#[test]
+fn a_small_baseline_error_rate_does_not_block_decay() {
+    assert_eq!(
+        twelve_runs_with_a_baseline_error_rate(&seed(), 3),
+        [3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let strict = dir.path().join("strict.yaml");
+    fs::write(
+        &strict,
+        "targets:\n  - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}\ndecay: {replicas: 1, unchangedRuns: 3, maxErrorRate: 0}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        twelve_runs_with_a_baseline_error_rate(&strict, 3),
+        [3; 12],
+        "maxErrorRate 0: every run with a failure resets the count"
+    );
+}
+
+/// CPA's per-pod mode: one metric a pod. One slow pod breaches even when
+/// the last metric is fast (lpa kept only the last before).
+#[test]
+fn several_metrics_are_combined_not_last_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = |mean: f64| {
+        serde_json::json!({"requests": {"GET_/fibonacci?n=10": {"num_requests": 100, "num_failures": 0, "avg_response_time": mean}}})
+            .to_string()
+    };
+    let stdin = serde_json::json!({
+        "metrics": [{"resource": "fibonacci-a", "value": pod(50.0)}, {"resource": "fibonacci-b", "value": pod(1.0)}],
+        "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 2}},
+        "runType": "scaler",
+    });
+    let out = evaluate(&seed(), &dir.path().join("s.json"), &stdin.to_string());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    assert!(
+        stderr(&out).contains("mean 50ms > 7ms BREACH; scale up 2 -> 3"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The original read its numbers with Python's int() and float(), so a
+/// quoted number worked there; it works here too, with a warning.
+#[test]
+fn quoted_numbers_of_the_original_are_read_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("quoted.yaml");
+    fs::write(
+        &config,
+        "targets:\n  - method: \"GET\"\n    endpoint: \"/fibonacci?n=10\"\n    type: \"mean\"\n    target: \"7\"\ndecay:\n  replicas: \"1\"\n  unchangedRuns: \"3\"\n",
+    )
+    .unwrap();
+    let out = evaluate(
+        &config,
+        &dir.path().join("s.json"),
+        &cpa_stdin(2, 9.4, "scaler"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    let err = stderr(&out);
+    for field in ["targets[0].target", "decay.replicas", "decay.unchangedRuns"] {
+        assert!(
+            err.contains(&format!(
+                "lpa: warning: {}: {field}: number written as a string",
+                config.display()
+            )),
+            "{field}: {err}"
+        );
+    }
+    assert!(err.contains("mean 9.4ms > 7ms BREACH"), "{err}");
+}
+
+/// Someone scaled the workload to 0: the metric hook does not load-test a
+/// service with nothing behind it (here nothing listens at all), and
+/// evaluate holds at 0 instead of failing, so CPA keeps calling it.
+#[test]
+fn zero_replicas_read_as_autoscaling_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut metric = lpa();
+    metric
+        .args(["metric", "--evaluation-config"])
+        .arg(seed())
+        .env("locustHost", "http://127.0.0.1:1");
+    let out = run_with_stdin(
+        metric,
+        r#"{"resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 0}}, "runType": "scaler"}"#,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value = stdout(&out);
+    let report: serde_json::Value = serde_json::from_str(&value).unwrap();
+    assert_eq!(report["current_replicas"], 0);
+    assert!(
+        stderr(&out).contains("0 replicas: no load test"),
+        "{}",
+        stderr(&out)
+    );
+    let stdin = serde_json::json!({
+        "metrics": [{"resource": "fibonacci", "value": value.trim()}],
+        "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 0}},
+        "runType": "scaler",
+    });
+    let out = evaluate(&seed(), &dir.path().join("s.json"), &stdin.to_string());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":0}\n");
+    assert!(
+        stderr(&out).contains("autoscaling disabled"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `minReplicas: 0` (the file's, or CPA's through the env) is read as 1:
+/// lpa could never scale back up from a zero it chose.
+#[test]
+fn min_replicas_zero_is_one_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let mut cmd = lpa();
+    cmd.args(["evaluate", "--evaluation-config"])
+        .arg(seed())
+        .arg("--decay-info")
+        .arg(&state)
+        .env("minReplicas", "0");
+    fs::write(&state, r#"{"runs_since_change": 3, "last_replicas": 1}"#).unwrap();
+    let out = run_with_stdin(cmd, &cpa_stdin(1, 1.0, "scaler"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":1}\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("--min-replicas or env minReplicas: minReplicas: 0 is read as 1")
+            && err.contains("KEDA"),
+        "{err}"
+    );
+    assert!(err.contains("hold 1: at minReplicas"), "{err}");
 }

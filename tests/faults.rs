@@ -110,7 +110,7 @@ fn storm_of_503_holds_and_says_http_503() {
     let line = never_blind(&format!("{}/fault/status/503", served.url), "HTTP 503");
     // Every request failed fast: a calm latency must not read as calm.
     assert!(
-        line.contains("hold 3: failures in the run, no decay"),
+        line.contains("hold 3: error rate above decay.maxErrorRate 0.01, not a calm run"),
         "{line}"
     );
 }

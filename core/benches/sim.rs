@@ -18,14 +18,14 @@ fn fixtures() -> PathBuf {
 
 fn seed_policy() -> Policy {
     let text = std::fs::read_to_string(fixtures().join("evaluation/seed.yaml")).unwrap();
-    parse_policy("seed.yaml", &text).unwrap().policy
+    parse_policy("seed.yaml", &text).unwrap()
 }
 
 fn scenario(name: &str) -> Scenario {
     let dir = fixtures().join("scenarios");
     let text = std::fs::read_to_string(dir.join(name)).unwrap();
     sim::parse_scenario(name, &text, &mut |rel| {
-        std::fs::read_to_string(dir.join(rel)).map_err(|e| e.to_string())
+        std::fs::read_to_string(dir.join(rel))
     })
     .unwrap()
 }
@@ -113,7 +113,7 @@ fn main() {
         "decisions",
     );
     let mut stabilized = policy.clone();
-    stabilized.downscale_stabilization = Duration::from_secs(300);
+    stabilized.set_downscale_stabilization(Duration::from_secs(300));
     let mut s = state.clone();
     row(
         "decide(): with a 300 s stabilization window, threaded",

@@ -1,4 +1,6 @@
-//! The evaluation config: parsing and validation, from text to a [`Policy`].
+//! The evaluation config: from text to an [`EvaluationConfig`] (the
+//! [`Policy`] that `decide` reads, and the `load:` section the load
+//! generator reads).
 //!
 //! The seed guide's file works unchanged:
 //!
@@ -13,79 +15,342 @@
 //!   unchangedRuns: 3
 //! ```
 //!
-//! Everything else is an optional extension. Parsing walks the YAML tree by
-//! hand rather than through `#[derive(Deserialize)]` so that every error can
-//! name the file, the field path (`targets[2].type`), the bad value and what
-//! was expected, and so that unknown fields become warnings, not failures
-//! (a typo must not take an autoscaler down, but it must not go unnoticed).
+//! Everything else is an optional extension. The text is deserialized into
+//! raw types through [`crate::parse`] (errors name the file, the field path,
+//! the value and what was expected; unknown fields are warnings), then
+//! checked into the types below, whose fields are private where an
+//! invariant lives: a `Policy` always has targets, no duplicates and
+//! `1 <= minReplicas <= maxReplicas`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_yaml::Value;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::{format_duration, parse_duration};
+use crate::parse::{
+    fields_of, from_text, from_yaml, invalid, invalid_shown, At, Count, DurationField, Format,
+    ParseError, Parsed, Raw, Text, UnknownKeys, Warning,
+};
 
-/// A validated autoscaling policy. After parsing, the invariants hold:
-/// at least one target, no duplicates, `min_replicas <= max_replicas`,
-/// quantiles in (0, 1], finite non-negative targets.
+/// What an evaluation config file holds: the policy `decide` applies and the
+/// optional `load:` section for the native load generator. Kept apart so
+/// the load settings (credential headers among them) never travel into
+/// `decide` or a simulation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Policy {
-    pub targets: Vec<Target>,
-    pub decay: Decay,
-    pub min_replicas: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_replicas: Option<u32>,
-    pub scale_up: ScaleUp,
-    /// HPA's downscale stabilization: the highest recommendation inside the
-    /// window wins. Zero disables it.
-    #[serde(serialize_with = "ser_duration")]
-    pub downscale_stabilization: Duration,
+pub struct EvaluationConfig {
+    #[serde(flatten)]
+    pub policy: Policy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadSpec>,
 }
 
+/// A validated autoscaling policy. The invariants hold after parsing and
+/// through every setter: at least one target, no duplicates,
+/// `1 <= min_replicas <= max_replicas`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    pub(crate) targets: Vec<Target>,
+    pub(crate) decay: Decay,
+    pub(crate) min_replicas: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_replicas: Option<u32>,
+    pub(crate) scale_up: ScaleUp,
+    /// HPA's downscale stabilization: the highest recommendation inside the
+    /// window wins. Zero disables it.
+    #[serde(serialize_with = "ser_duration")]
+    pub(crate) downscale_stabilization: Duration,
+}
+
+/// Why a policy could not be built as asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("a policy needs at least one target")]
+    NoTargets,
+    #[error("targets[{index}] duplicates targets[{first}]")]
+    Duplicate { index: usize, first: usize },
+    #[error("maxReplicas {max} is below minReplicas {min}")]
+    Bounds { min: u32, max: u32 },
+    #[error("no target {index}")]
+    NoSuchTarget { index: usize },
+    #[error("{0}")]
+    Target(#[from] TargetError),
+    #[error("{field} {value} (expected {expected})")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
 impl Policy {
-    /// A policy with the seed guide's decay and the given targets; handy in
-    /// tests and simulations.
-    pub fn with_targets(targets: Vec<Target>) -> Policy {
-        Policy {
+    /// A policy with the seed guide's decay and the given targets.
+    pub fn new(targets: Vec<Target>) -> Result<Policy, PolicyError> {
+        if targets.is_empty() {
+            return Err(PolicyError::NoTargets);
+        }
+        for (i, t) in targets.iter().enumerate() {
+            if let Some(first) = targets[..i]
+                .iter()
+                .position(|u| u.key() == t.key() && u.kind == t.kind)
+            {
+                return Err(PolicyError::Duplicate { index: i, first });
+            }
+        }
+        Ok(Policy {
             targets,
             decay: Decay::default(),
             min_replicas: 1,
             max_replicas: None,
             scale_up: ScaleUp::default(),
             downscale_stabilization: Duration::ZERO,
-            load: None,
+        })
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    pub fn decay(&self) -> Decay {
+        self.decay
+    }
+
+    pub fn min_replicas(&self) -> u32 {
+        self.min_replicas
+    }
+
+    pub fn max_replicas(&self) -> Option<u32> {
+        self.max_replicas
+    }
+
+    pub fn scale_up(&self) -> ScaleUp {
+        self.scale_up
+    }
+
+    pub fn downscale_stabilization(&self) -> Duration {
+        self.downscale_stabilization
+    }
+
+    pub fn set_decay(&mut self, decay: Decay) -> Result<(), PolicyError> {
+        decay.check()?;
+        self.decay = decay;
+        Ok(())
+    }
+
+    /// `min` must be at least 1 (lpa never decides 0 replicas: a latency
+    /// probe cannot see a service that has none), `max` at least `min`.
+    pub fn set_replica_bounds(&mut self, min: u32, max: Option<u32>) -> Result<(), PolicyError> {
+        if min == 0 {
+            return Err(PolicyError::Invalid {
+                field: "minReplicas",
+                value: "0".into(),
+                expected: "at least 1",
+            });
         }
+        if let Some(max) = max.filter(|&m| m < min) {
+            return Err(PolicyError::Bounds { min, max });
+        }
+        self.min_replicas = min;
+        self.max_replicas = max;
+        Ok(())
+    }
+
+    pub fn set_scale_up(&mut self, scale_up: ScaleUp) -> Result<(), PolicyError> {
+        scale_up.check()?;
+        self.scale_up = scale_up;
+        Ok(())
+    }
+
+    pub fn set_downscale_stabilization(&mut self, window: Duration) {
+        self.downscale_stabilization = window;
+    }
+
+    /// Sets the value of target `index` (a sweep varies the first one).
+    pub fn set_target_value(&mut self, index: usize, value: f64) -> Result<(), PolicyError> {
+        let t = self
+            .targets
+            .get(index)
+            .ok_or(PolicyError::NoSuchTarget { index })?;
+        let changed = Target::new(t.method.as_str(), &t.endpoint, t.kind, value)?;
+        self.targets[index] = changed;
+        Ok(())
     }
 }
 
 /// One latency or error target on one request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Target {
-    pub method: String,
-    pub endpoint: String,
+    pub(crate) method: Method,
+    pub(crate) endpoint: String,
     #[serde(rename = "type")]
-    pub kind: TargetKind,
+    pub(crate) kind: TargetKind,
     /// Milliseconds for latency types, a fraction in [0, 1] for `errorRate`.
-    pub target: f64,
+    pub(crate) target: f64,
+}
+
+/// Which part of a target was wrong, and what it should have been.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: invalid value {value:?} (expected {expected})")]
+pub struct TargetError {
+    pub field: &'static str,
+    pub value: String,
+    pub expected: &'static str,
 }
 
 impl Target {
+    pub const ENDPOINT_EXPECTED: &'static str =
+        "a path starting with /, such as /fibonacci?n=10 (the host goes in locustHost)";
+
+    /// A target on `METHOD endpoint`. The endpoint is the path and query of
+    /// the request, starting with `/`; the value is milliseconds for a
+    /// latency and a fraction from 0 to 1 for `errorRate`.
+    pub fn new(
+        method: &str,
+        endpoint: &str,
+        kind: TargetKind,
+        target: f64,
+    ) -> Result<Target, TargetError> {
+        let method = Method::parse(method).ok_or_else(|| TargetError {
+            field: "method",
+            value: method.to_string(),
+            expected: Method::EXPECTED,
+        })?;
+        if !is_path(endpoint) {
+            return Err(TargetError {
+                field: "endpoint",
+                value: endpoint.to_string(),
+                expected: Target::ENDPOINT_EXPECTED,
+            });
+        }
+        let ok = target.is_finite() && target >= 0.0 && (kind.is_latency() || target <= 1.0);
+        if !ok {
+            return Err(TargetError {
+                field: "target",
+                value: target.to_string(),
+                expected: kind.value_expected(),
+            });
+        }
+        Ok(Target {
+            method,
+            endpoint: endpoint.to_string(),
+            kind,
+            target,
+        })
+    }
+
+    pub fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        self.kind
+    }
+
+    pub fn target(&self) -> f64 {
+        self.target
+    }
+
     /// The request key this target reads: `"{METHOD}_{endpoint}"`, as
     /// invokust and the original autoscaler keyed their statistics.
     pub fn key(&self) -> String {
-        request_key(&self.method, &self.endpoint)
+        request_key(self.method.as_str(), &self.endpoint)
+    }
+
+    /// `GET /fibonacci?n=10 mean`, for people.
+    pub fn label(&self) -> String {
+        format!("{} {} {}", self.method, self.endpoint, self.kind)
     }
 }
 
 /// The key under which a request's statistics are reported.
 pub fn request_key(method: &str, name: &str) -> String {
     format!("{}_{}", method.to_ascii_uppercase(), name)
+}
+
+/// A path and query relative to the host: starts with `/`, no white space
+/// or control characters.
+fn is_path(p: &str) -> bool {
+    p.starts_with('/') && !p.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// An HTTP method a load test sends: the standard ones (RFC 9110 and
+/// PATCH, RFC 5789) but CONNECT and TRACE, which test nothing of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+}
+
+impl Method {
+    pub const EXPECTED: &'static str =
+        "an HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS";
+
+    /// Parses a method in any case (`get` is `GET`).
+    pub fn parse(text: &str) -> Option<Method> {
+        Some(match text.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+    }
+
+    /// Whether a request of this method carries a body by nature, so an
+    /// empty one still says `content-length: 0`.
+    pub fn has_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put | Method::Patch)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, Method::parse, Method::EXPECTED)
+    }
+}
+
+impl PartialEq<&str> for Method {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// What a target compares. Latencies breach when observed > target (strict,
@@ -120,6 +385,12 @@ impl Serialize for TargetKind {
     }
 }
 
+impl<'de> Deserialize<'de> for TargetKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, TargetKind::parse, TargetKind::EXPECTED)
+    }
+}
+
 impl TargetKind {
     pub const EXPECTED: &'static str =
         "mean, median, min, max, a percentile pNN such as p95 or p99.9, or errorRate";
@@ -145,6 +416,15 @@ impl TargetKind {
             "ms"
         } else {
             ""
+        }
+    }
+
+    /// What a target value of this kind must be.
+    pub fn value_expected(&self) -> &'static str {
+        if self.is_latency() {
+            "a non-negative number of milliseconds"
+        } else {
+            "a fraction of failed requests from 0 to 1"
         }
     }
 }
@@ -185,12 +465,16 @@ impl fmt::Display for Percent {
 }
 
 /// Scale-down after calm runs, as the original: after `unchanged_runs`
-/// unchanged runs the next run removes `replicas`.
+/// calm runs the next run removes `replicas`. A run is calm when no target
+/// breached, every target had data, and at most `max_error_rate` of its
+/// requests failed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Decay {
     pub replicas: u32,
     pub unchanged_runs: u32,
+    /// Failed / all requests a run may have and still count as calm.
+    pub max_error_rate: f64,
 }
 
 impl Default for Decay {
@@ -198,7 +482,26 @@ impl Default for Decay {
         Decay {
             replicas: 1,
             unchanged_runs: 3,
+            max_error_rate: Decay::DEFAULT_MAX_ERROR_RATE,
         }
+    }
+}
+
+impl Decay {
+    /// One failed request in a hundred: a small baseline error rate must
+    /// not block decay forever.
+    pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
+    const ERROR_RATE_EXPECTED: &'static str = "a fraction of failed requests from 0 to 1";
+
+    fn check(&self) -> Result<(), PolicyError> {
+        if !(self.max_error_rate.is_finite() && (0.0..=1.0).contains(&self.max_error_rate)) {
+            return Err(PolicyError::Invalid {
+                field: "decay.maxErrorRate",
+                value: self.max_error_rate.to_string(),
+                expected: Decay::ERROR_RATE_EXPECTED,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -225,8 +528,39 @@ impl Default for ScaleUp {
     }
 }
 
+impl ScaleUp {
+    const TOLERANCE_EXPECTED: &'static str = "a fraction from 0 up to (not including) 1";
+
+    fn check(&self) -> Result<(), PolicyError> {
+        let bad = |field, value: String, expected| {
+            Err(PolicyError::Invalid {
+                field,
+                value,
+                expected,
+            })
+        };
+        match *self {
+            ScaleUp::Step { replicas: 0 } => bad("scaleUp.replicas", "0".into(), "at least 1"),
+            ScaleUp::Proportional { tolerance, .. }
+                if !(tolerance.is_finite() && (0.0..1.0).contains(&tolerance)) =>
+            {
+                bad(
+                    "scaleUp.tolerance",
+                    tolerance.to_string(),
+                    ScaleUp::TOLERANCE_EXPECTED,
+                )
+            }
+            ScaleUp::Proportional {
+                max_change: Some(0),
+                ..
+            } => bad("scaleUp.maxChange", "0".into(), "at least 1"),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The native load generator's settings (`load:`). Everything is optional:
-/// without it the targets' requests are sent with Locust's defaults.
+/// without it the targets' requests are sent with the default probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadSpec {
@@ -239,7 +573,8 @@ pub struct LoadSpec {
         serialize_with = "ser_opt_duration"
     )]
     pub run_time: Option<Duration>,
-    pub wait_time: WaitTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_time: Option<WaitTime>,
     /// Open model: requests per second in total, users cap the concurrency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arrival_rate: Option<f64>,
@@ -261,17 +596,20 @@ pub struct LoadSpec {
     pub requests: Vec<RequestSpec>,
 }
 
+impl LoadSpec {
+    /// Locust's and lpa's rule: a status of 400 or more is a failure.
+    pub const DEFAULT_FAIL_STATUS: u16 = 400;
+}
+
 /// Locust's wait times between a user's requests.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WaitTime {
-    /// `constant(s)`; Locust's default is `constant(0)`.
+    /// `constant(s)`; `constant(0)` sends back to back.
     Constant(Duration),
     /// `between(min, max)`, uniform.
     Between(Duration, Duration),
     /// `constant_throughput(n)`: at most n tasks per second per user.
     ConstantThroughput(f64),
-    #[default]
-    None,
 }
 
 impl fmt::Display for WaitTime {
@@ -282,7 +620,6 @@ impl fmt::Display for WaitTime {
                 write!(f, "between({}, {})", a.as_secs_f64(), b.as_secs_f64())
             }
             WaitTime::ConstantThroughput(n) => write!(f, "constant_throughput({n})"),
-            WaitTime::None => f.write_str("constant(0)"),
         }
     }
 }
@@ -293,8 +630,14 @@ impl Serialize for WaitTime {
     }
 }
 
+impl<'de> Deserialize<'de> for WaitTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, WaitTime::parse, WaitTime::EXPECTED)
+    }
+}
+
 impl WaitTime {
-    const EXPECTED: &'static str =
+    pub const EXPECTED: &'static str =
         "a number of seconds, constant(S), between(MIN, MAX) or constant_throughput(N)";
 
     /// Parses Locust's spelling: `between(5, 9)`, `constant(1)`,
@@ -332,7 +675,7 @@ impl WaitTime {
 /// [`REDACTED`]; the field keeps the real value for sending.
 #[derive(Clone, PartialEq, Serialize)]
 pub struct RequestSpec {
-    pub method: String,
+    pub method: Method,
     /// Path and query, relative to the host.
     pub path: String,
     /// The name statistics are keyed by (Locust's `name=`); the path if unset.
@@ -348,8 +691,34 @@ pub struct RequestSpec {
 }
 
 impl RequestSpec {
+    pub const PATH_EXPECTED: &'static str = "a path starting with /";
+
+    /// A GET-like request of `method` on `path`, weight 1, keyed by its
+    /// path; `None` when the path is not one ([`RequestSpec::PATH_EXPECTED`]).
+    pub fn new(method: Method, path: &str) -> Option<RequestSpec> {
+        is_path(path).then(|| RequestSpec {
+            method,
+            path: path.to_string(),
+            name: path.to_string(),
+            weight: 1,
+            headers: BTreeMap::new(),
+            body: None,
+        })
+    }
+
+    /// Parses a request as a command line gives it: `/path` (GET) or
+    /// `METHOD /path`.
+    pub fn parse(text: &str) -> Option<RequestSpec> {
+        let text = text.trim();
+        let (method, path) = match text.split_once(char::is_whitespace) {
+            Some((m, p)) => (Method::parse(m)?, p.trim()),
+            None => (Method::Get, text),
+        };
+        RequestSpec::new(method, path)
+    }
+
     pub fn key(&self) -> String {
-        request_key(&self.method, &self.name)
+        request_key(self.method.as_str(), &self.name)
     }
 
     /// The headers as logs may show them: credential values replaced.
@@ -358,8 +727,8 @@ impl RequestSpec {
     }
 }
 
-impl std::fmt::Debug for RequestSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for RequestSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestSpec")
             .field("method", &self.method)
             .field("path", &self.path)
@@ -422,561 +791,200 @@ fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<
     }
 }
 
-/// A config error: always names the file and, for a bad field, the path,
-/// the offending value and what was expected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{file}: malformed YAML: {message}")]
-    Syntax { file: String, message: String },
-    #[error("{file}: {field}: invalid value {value} (expected {expected})")]
-    Invalid {
-        file: String,
-        field: String,
-        value: String,
-        expected: String,
-    },
-    #[error("{file}: {field}: missing (expected {expected})")]
-    Missing {
-        file: String,
-        field: String,
-        expected: String,
-    },
+/// Replica bounds given outside the file (flags, env, CPA's own config),
+/// with where they came from for messages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub min_replicas: Option<Override>,
+    pub max_replicas: Option<Override>,
 }
 
-/// Something accepted but probably not meant, such as an unknown field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub file: String,
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file, self.field, self.message)
-    }
-}
-
-/// A parsed policy plus the warnings the caller should print.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    pub policy: Policy,
-    pub warnings: Vec<Warning>,
+pub struct Override {
+    pub value: u32,
+    /// Where it came from, as a person would name it: `--max-replicas or
+    /// env maxReplicas`.
+    pub source: String,
 }
 
-/// Parses an evaluation config. `file` is only used in messages.
-pub fn parse_policy(file: &str, text: &str) -> Result<Parsed, ConfigError> {
-    let root: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
-        file: file.to_string(),
-        message: e.to_string(),
-    })?;
-    let mut p = Parser {
+/// Parses an evaluation config. `file` is only used in messages; the
+/// overrides replace the file's replica bounds and are checked with them.
+pub fn parse_evaluation_config(
+    file: &str,
+    text: &str,
+    overrides: &Overrides,
+) -> Result<Parsed<EvaluationConfig>, ParseError> {
+    let known = [
+        ("", fields_of::<RawConfig>()),
+        ("targets[]", fields_of::<RawTarget>()),
+        ("decay", fields_of::<RawDecay>()),
+        ("scaleUp", fields_of::<RawScaleUp>()),
+        ("load", fields_of::<RawLoad>()),
+        ("load.requests[]", fields_of::<RawRequest>()),
+    ];
+    let parsed = from_yaml::<RawConfig>(file, text, UnknownKeys::Warn, &known)?;
+    let mut warnings = parsed.warnings;
+    let at = At {
         file,
-        warnings: Vec::new(),
+        format: Format::Yaml,
     };
-    let policy = p.policy(&root)?;
-    Ok(Parsed {
-        policy,
-        warnings: p.warnings,
-    })
+    let value = parsed.value.check(at, overrides, &mut warnings)?;
+    Ok(Parsed { value, warnings })
 }
 
-struct Parser<'f> {
-    file: &'f str,
-    warnings: Vec<Warning>,
+/// The policy of an evaluation config, warnings dropped: for tests and
+/// examples.
+pub fn parse_policy(file: &str, text: &str) -> Result<Policy, ParseError> {
+    parse_evaluation_config(file, text, &Overrides::default()).map(|p| p.value.policy)
 }
 
-type Map = serde_yaml::Mapping;
+// The file as written, before the checks that need several fields.
 
-impl ConfigError {
-    /// A bad value at `field` of `file`; every YAML parser of lpa-core
-    /// (policy, scenario, sweep) reports through this.
-    pub(crate) fn invalid(file: &str, field: &str, value: &Value, expected: &str) -> ConfigError {
-        ConfigError::Invalid {
-            file: file.to_string(),
-            field: field.to_string(),
-            value: show(value),
-            expected: expected.to_string(),
-        }
-    }
-
-    pub(crate) fn missing(file: &str, field: &str, expected: &str) -> ConfigError {
-        ConfigError::Missing {
-            file: file.to_string(),
-            field: field.to_string(),
-            expected: expected.to_string(),
-        }
-    }
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+struct RawConfig {
+    targets: Option<Vec<RawTarget>>,
+    decay: Option<RawDecay>,
+    min_replicas: Option<Count>,
+    max_replicas: Option<Count>,
+    scale_up: Option<RawScaleUp>,
+    downscale_stabilization: Option<DurationField>,
+    load: Option<RawLoad>,
 }
 
-impl Parser<'_> {
-    fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
-        ConfigError::invalid(self.file, field, value, expected)
-    }
+#[derive(Deserialize)]
+#[serde(expecting = "a mapping of fields")]
+struct RawTarget {
+    method: Option<Method>,
+    endpoint: Option<Text>,
+    #[serde(rename = "type")]
+    kind: Option<TargetKind>,
+    target: Option<Raw>,
+}
 
-    fn missing(&self, field: &str, expected: &str) -> ConfigError {
-        ConfigError::missing(self.file, field, expected)
-    }
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+struct RawDecay {
+    replicas: Option<Count>,
+    unchanged_runs: Option<Count>,
+    max_error_rate: Option<Raw>,
+}
 
-    fn mapping<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Map, ConfigError> {
-        v.as_mapping()
-            .ok_or_else(|| self.invalid(field, v, "a mapping of fields"))
-    }
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+struct RawScaleUp {
+    mode: Option<ScaleMode>,
+    replicas: Option<Count>,
+    tolerance: Option<Raw>,
+    max_change: Option<Count>,
+}
 
-    /// Warns about keys not in `known`; keeps parsing.
-    fn check_keys(&mut self, map: &Map, prefix: &str, known: &[&str]) {
-        for key in map.keys() {
-            let name = key
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| show(key));
-            if !known.contains(&name.as_str()) {
-                let field = if prefix.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{prefix}.{name}")
-                };
-                self.warnings.push(Warning {
-                    file: self.file.to_string(),
-                    field,
-                    message: format!(
-                        "unknown field {name:?} ignored (known here: {})",
-                        known.join(", ")
-                    ),
-                });
-            }
-        }
-    }
+#[derive(Clone, Copy, PartialEq)]
+enum ScaleMode {
+    Step,
+    Proportional,
+}
 
-    fn policy(&mut self, root: &Value) -> Result<Policy, ConfigError> {
-        if root.is_null() {
-            return Err(self.missing("targets", "a list of at least one target"));
-        }
-        let map = self.mapping(root, "(top level)")?;
-        self.check_keys(
-            map,
-            "",
-            &[
-                "targets",
-                "decay",
-                "minReplicas",
-                "maxReplicas",
-                "scaleUp",
-                "downscaleStabilization",
-                "load",
-            ],
-        );
-        let targets = self.targets(map.get("targets"))?;
-        let decay = match map.get("decay") {
-            None | Some(Value::Null) => Decay::default(),
-            Some(v) => self.decay(v)?,
-        };
-        let min_replicas = match map.get("minReplicas") {
-            None => 1,
-            Some(v) => self.count(v, "minReplicas")?,
-        };
-        let max_replicas = match map.get("maxReplicas") {
-            None | Some(Value::Null) => None,
-            Some(v) => {
-                let max = self.count(v, "maxReplicas")?;
-                if max == 0 || max < min_replicas {
-                    return Err(self.invalid(
-                        "maxReplicas",
-                        v,
-                        &format!("at least 1 and at least minReplicas ({min_replicas})"),
-                    ));
-                }
-                Some(max)
-            }
-        };
-        let scale_up = match map.get("scaleUp") {
-            None | Some(Value::Null) => ScaleUp::default(),
-            Some(v) => self.scale_up(v)?,
-        };
-        let downscale_stabilization = match map.get("downscaleStabilization") {
-            None | Some(Value::Null) => Duration::ZERO,
-            Some(v) => self.duration(v, "downscaleStabilization")?,
-        };
-        let load = match map.get("load") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(self.load(v)?),
-        };
-        Ok(Policy {
-            targets,
-            decay,
-            min_replicas,
-            max_replicas,
-            scale_up,
-            downscale_stabilization,
-            load,
-        })
-    }
-
-    fn targets(&mut self, v: Option<&Value>) -> Result<Vec<Target>, ConfigError> {
-        const EXPECTED: &str = "a list of at least one target";
-        let list = match v {
-            None | Some(Value::Null) => return Err(self.missing("targets", EXPECTED)),
-            Some(Value::Sequence(list)) => list,
-            Some(other) => return Err(self.invalid("targets", other, EXPECTED)),
-        };
-        if list.is_empty() {
-            return Err(self.invalid("targets", &Value::Sequence(vec![]), EXPECTED));
-        }
-        let mut targets: Vec<Target> = Vec::with_capacity(list.len());
-        for (i, item) in list.iter().enumerate() {
-            let target = self.target(item, i)?;
-            if let Some(j) = targets
-                .iter()
-                .position(|t| t.key() == target.key() && t.kind == target.kind)
-            {
-                return Err(ConfigError::Invalid {
-                    file: self.file.to_string(),
-                    field: format!("targets[{i}]"),
-                    value: format!("{} {} {}", target.method, target.endpoint, target.kind),
-                    expected: format!("no duplicate of targets[{j}]"),
-                });
-            }
-            targets.push(target);
-        }
-        Ok(targets)
-    }
-
-    fn target(&mut self, v: &Value, i: usize) -> Result<Target, ConfigError> {
-        let at = format!("targets[{i}]");
-        let map = self.mapping(v, &at)?;
-        self.check_keys(map, &at, &["method", "endpoint", "type", "target"]);
-        let method = match map.get("method") {
-            None => "GET".to_string(),
-            Some(v) => {
-                let field = format!("{at}.method");
-                let m = self.string(v, &field, "an HTTP method such as GET")?;
-                if m.is_empty() || !m.chars().all(|c| c.is_ascii_alphabetic()) {
-                    return Err(self.invalid(&field, v, "an HTTP method such as GET"));
-                }
-                m.to_ascii_uppercase()
-            }
-        };
-        let endpoint_field = format!("{at}.endpoint");
-        let endpoint = match map.get("endpoint") {
-            None => return Err(self.missing(&endpoint_field, "a path such as /fibonacci?n=10")),
-            Some(v) => {
-                let e = self.string(v, &endpoint_field, "a path such as /fibonacci?n=10")?;
-                if e.is_empty() || e.chars().any(char::is_whitespace) {
-                    return Err(self.invalid(&endpoint_field, v, "a path such as /fibonacci?n=10"));
-                }
-                e
-            }
-        };
-        let type_field = format!("{at}.type");
-        let kind = match map.get("type") {
-            None => return Err(self.missing(&type_field, TargetKind::EXPECTED)),
-            Some(v) => match v.as_str().and_then(TargetKind::parse) {
-                Some(k) => k,
-                None => return Err(self.invalid(&type_field, v, TargetKind::EXPECTED)),
-            },
-        };
-        let target_field = format!("{at}.target");
-        let target = match map.get("target") {
-            None => {
-                return Err(self.missing(&target_field, "a number"));
-            }
-            Some(v) => {
-                let expected = if kind.is_latency() {
-                    "a non-negative number of milliseconds"
-                } else {
-                    "a fraction of failed requests from 0 to 1"
-                };
-                let n = v
-                    .as_f64()
-                    .filter(|n| n.is_finite() && *n >= 0.0)
-                    .ok_or_else(|| self.invalid(&target_field, v, expected))?;
-                if !kind.is_latency() && n > 1.0 {
-                    return Err(self.invalid(&target_field, v, expected));
-                }
-                n
-            }
-        };
-        Ok(Target {
-            method,
-            endpoint,
-            kind,
-            target,
-        })
-    }
-
-    fn decay(&mut self, v: &Value) -> Result<Decay, ConfigError> {
-        let map = self.mapping(v, "decay")?;
-        self.check_keys(map, "decay", &["replicas", "unchangedRuns"]);
-        let d = Decay::default();
-        Ok(Decay {
-            replicas: match map.get("replicas") {
-                None => d.replicas,
-                Some(v) => self.count(v, "decay.replicas")?,
-            },
-            unchanged_runs: match map.get("unchangedRuns") {
-                None => d.unchanged_runs,
-                Some(v) => self.count(v, "decay.unchangedRuns")?,
-            },
-        })
-    }
-
-    fn scale_up(&mut self, v: &Value) -> Result<ScaleUp, ConfigError> {
-        let map = self.mapping(v, "scaleUp")?;
-        self.check_keys(
-            map,
-            "scaleUp",
-            &["mode", "replicas", "tolerance", "maxChange"],
-        );
-        let mode = match map.get("mode") {
-            None => "step",
-            Some(v) => v
-                .as_str()
-                .filter(|m| matches!(*m, "step" | "proportional"))
-                .ok_or_else(|| self.invalid("scaleUp.mode", v, "step or proportional"))?,
-        };
-        if mode == "step" {
-            let replicas = match map.get("replicas") {
-                None => 1,
-                Some(v) => {
-                    let n = self.count(v, "scaleUp.replicas")?;
-                    if n == 0 {
-                        return Err(self.invalid("scaleUp.replicas", v, "a whole number >= 1"));
-                    }
-                    n
-                }
-            };
-            return Ok(ScaleUp::Step { replicas });
-        }
-        let tolerance = match map.get("tolerance") {
-            None => 0.1,
-            Some(v) => v
-                .as_f64()
-                .filter(|t| t.is_finite() && (0.0..1.0).contains(t))
-                .ok_or_else(|| {
-                    self.invalid(
-                        "scaleUp.tolerance",
-                        v,
-                        "a fraction from 0 up to (not including) 1",
-                    )
-                })?,
-        };
-        let max_change = match map.get("maxChange") {
-            None | Some(Value::Null) => None,
-            Some(v) => {
-                let n = self.count(v, "scaleUp.maxChange")?;
-                if n == 0 {
-                    return Err(self.invalid("scaleUp.maxChange", v, "a whole number >= 1"));
-                }
-                Some(n)
-            }
-        };
-        Ok(ScaleUp::Proportional {
-            tolerance,
-            max_change,
-        })
-    }
-
-    fn load(&mut self, v: &Value) -> Result<LoadSpec, ConfigError> {
-        let map = self.mapping(v, "load")?;
-        self.check_keys(
-            map,
-            "load",
-            &[
-                "users",
-                "spawnRate",
-                "runTime",
-                "waitTime",
-                "arrivalRate",
-                "timeout",
-                "grace",
-                "failStatus",
-                "requests",
-            ],
-        );
-        let mut spec = LoadSpec {
-            fail_status: 400,
-            ..LoadSpec::default()
-        };
-        if let Some(v) = map.get("users") {
-            let n = self.count(v, "load.users")?;
-            if n == 0 {
-                return Err(self.invalid("load.users", v, "a whole number >= 1"));
-            }
-            spec.users = Some(n);
-        }
-        if let Some(v) = map.get("spawnRate") {
-            spec.spawn_rate = Some(self.positive(v, "load.spawnRate", "users per second > 0")?);
-        }
-        if let Some(v) = map.get("runTime") {
-            let d = self.duration(v, "load.runTime")?;
-            if d.is_zero() {
-                return Err(self.invalid("load.runTime", v, "a duration > 0 such as 5s"));
-            }
-            spec.run_time = Some(d);
-        }
-        if let Some(v) = map.get("waitTime") {
-            let text = match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            };
-            spec.wait_time = text
-                .as_deref()
-                .and_then(WaitTime::parse)
-                .ok_or_else(|| self.invalid("load.waitTime", v, WaitTime::EXPECTED))?;
-        }
-        if let Some(v) = map.get("arrivalRate") {
-            spec.arrival_rate =
-                Some(self.positive(v, "load.arrivalRate", "requests per second > 0")?);
-        }
-        if let Some(v) = map.get("timeout") {
-            let d = self.duration(v, "load.timeout")?;
-            if d.is_zero() {
-                return Err(self.invalid("load.timeout", v, "a duration > 0 such as 2s"));
-            }
-            spec.timeout = Some(d);
-        }
-        if let Some(v) = map.get("grace") {
-            spec.grace = Some(self.duration(v, "load.grace")?);
-        }
-        if let Some(v) = map.get("failStatus") {
-            let n = self.count(v, "load.failStatus")?;
-            if !(100..=600).contains(&n) {
-                return Err(self.invalid("load.failStatus", v, "an HTTP status from 100 to 600"));
-            }
-            spec.fail_status = n as u16;
-        }
-        if let Some(v) = map.get("requests") {
-            let list = v
-                .as_sequence()
-                .ok_or_else(|| self.invalid("load.requests", v, "a list of requests"))?;
-            for (i, item) in list.iter().enumerate() {
-                let r = self.request(item, i)?;
-                spec.requests.push(r);
-            }
-        }
-        Ok(spec)
-    }
-
-    fn request(&mut self, v: &Value, i: usize) -> Result<RequestSpec, ConfigError> {
-        let at = format!("load.requests[{i}]");
-        let map = self.mapping(v, &at)?;
-        self.check_keys(
-            map,
-            &at,
-            &["method", "path", "name", "weight", "headers", "body"],
-        );
-        let method = match map.get("method") {
-            None => "GET".to_string(),
-            Some(v) => {
-                let field = format!("{at}.method");
-                let m = self.string(v, &field, "an HTTP method such as GET")?;
-                if m.is_empty() || !m.chars().all(|c| c.is_ascii_alphabetic()) {
-                    return Err(self.invalid(&field, v, "an HTTP method such as GET"));
-                }
-                m.to_ascii_uppercase()
-            }
-        };
-        let path_field = format!("{at}.path");
-        let path = match map.get("path") {
-            None => return Err(self.missing(&path_field, "a path starting with /")),
-            Some(v) => {
-                let p = self.string(v, &path_field, "a path starting with /")?;
-                if !p.starts_with('/') || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    return Err(self.invalid(&path_field, v, "a path starting with /"));
-                }
-                p
-            }
-        };
-        let name = match map.get("name") {
-            None => path.clone(),
-            Some(v) => self.string(v, &format!("{at}.name"), "a string")?,
-        };
-        let weight = match map.get("weight") {
-            None => 1,
-            Some(v) => {
-                let field = format!("{at}.weight");
-                let n = self.count(v, &field)?;
-                if n == 0 {
-                    return Err(self.invalid(&field, v, "a whole number >= 1"));
-                }
-                n
-            }
-        };
-        let mut headers = BTreeMap::new();
-        if let Some(v) = map.get("headers") {
-            let field = format!("{at}.headers");
-            let hmap = self.mapping(v, &field)?;
-            for (k, val) in hmap {
-                let name = k.as_str().filter(|n| is_header_name(n)).ok_or_else(|| {
-                    self.invalid(&field, k, "header names made of letters, digits and -")
-                })?;
-                let hfield = format!("{field}.{name}");
-                let value = match val {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    _ if is_sensitive_header(name) => {
-                        let shown = Value::String(REDACTED.into());
-                        return Err(self.invalid(&hfield, &shown, "a string"));
-                    }
-                    other => return Err(self.invalid(&hfield, other, "a string")),
-                };
-                if value.chars().any(|c| c == '\r' || c == '\n') {
-                    let shown = if is_sensitive_header(name) {
-                        &Value::String(REDACTED.into())
-                    } else {
-                        val
-                    };
-                    return Err(self.invalid(&hfield, shown, "a single-line value"));
-                }
-                headers.insert(name.to_string(), value);
-            }
-        }
-        let body = match map.get("body") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            // A structured body is sent as JSON, the common case for APIs.
-            Some(other) => Some(serde_json::to_string(other).map_err(|_| {
-                self.invalid(&format!("{at}.body"), other, "a string or JSON-able value")
-            })?),
-        };
-        Ok(RequestSpec {
-            method,
-            path,
-            name,
-            weight,
-            headers,
-            body,
-        })
-    }
-
-    fn string(&self, v: &Value, field: &str, expected: &str) -> Result<String, ConfigError> {
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| self.invalid(field, v, expected))
-    }
-
-    fn count(&self, v: &Value, field: &str) -> Result<u32, ConfigError> {
-        v.as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| self.invalid(field, v, "a whole number >= 0"))
-    }
-
-    fn positive(&self, v: &Value, field: &str, expected: &str) -> Result<f64, ConfigError> {
-        v.as_f64()
-            .filter(|n| n.is_finite() && *n > 0.0)
-            .ok_or_else(|| self.invalid(field, v, expected))
-    }
-
-    fn duration(&self, v: &Value, field: &str) -> Result<Duration, ConfigError> {
-        let parsed = match v {
-            Value::Number(n) => n.as_f64().and_then(|s| parse_duration(&s.to_string())),
-            Value::String(s) => parse_duration(s),
+impl<'de> Deserialize<'de> for ScaleMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let parse = |s: &str| match s {
+            "step" => Some(ScaleMode::Step),
+            "proportional" => Some(ScaleMode::Proportional),
             _ => None,
         };
-        parsed
-            .ok_or_else(|| self.invalid(field, v, "seconds, or a duration such as 30s, 5m, 500ms"))
+        from_text(d, parse, "step or proportional")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+struct RawLoad {
+    users: Option<Count>,
+    spawn_rate: Option<Raw>,
+    run_time: Option<DurationField>,
+    wait_time: Option<WaitTime>,
+    arrival_rate: Option<Raw>,
+    timeout: Option<DurationField>,
+    grace: Option<DurationField>,
+    fail_status: Option<Count>,
+    requests: Option<Vec<RawRequest>>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a mapping of fields")]
+struct RawRequest {
+    method: Option<Method>,
+    path: Option<Text>,
+    name: Option<Text>,
+    weight: Option<Count>,
+    headers: Option<Headers>,
+    body: Option<Raw>,
+}
+
+/// Request headers: names as HTTP allows them, single-line values, and
+/// credential values never shown in an error.
+struct Headers(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Headers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of header names to values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Headers, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(name) = map.next_key::<Raw>()? {
+                    let name = name
+                        .as_str()
+                        .filter(|n| is_header_name(n))
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            invalid_shown(
+                                &name.shown(),
+                                "header names made of letters, digits and -",
+                            )
+                        })?;
+                    let value: HeaderValue = map.next_value_seed(HeaderSeed(&name))?;
+                    out.insert(name, value.0);
+                }
+                Ok(Headers(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+struct HeaderValue(String);
+
+struct HeaderSeed<'a>(&'a str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for HeaderSeed<'_> {
+    type Value = HeaderValue;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<HeaderValue, D::Error> {
+        let raw = Raw::deserialize(d)?;
+        let secret = is_sensitive_header(self.0);
+        let bad = |expected| {
+            if secret {
+                invalid_shown(&format!("{REDACTED:?}"), expected)
+            } else {
+                invalid(expected)
+            }
+        };
+        let value = match raw.value() {
+            serde_yaml::Value::String(s) => s.clone(),
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            _ => return Err(bad("a string")),
+        };
+        if value.chars().any(|c| c == '\r' || c == '\n') {
+            return Err(bad("a single-line value"));
+        }
+        Ok(HeaderValue(value))
     }
 }
 
@@ -987,17 +995,301 @@ fn is_header_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
-/// Renders a YAML value for an error message: strings quoted, others as YAML.
-pub(crate) fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        Value::Null => "null".to_string(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim_end().replace('\n', " "))
-            .unwrap_or_else(|_| format!("{other:?}")),
+/// A number written as a string: accepted, as the original's `int()` and
+/// `float()` did, with a warning.
+fn quoted_warning(at: At, path: &str, raw: &Raw, warnings: &mut Vec<Warning>) {
+    warnings.push(at.warning(
+        path,
+        format!(
+            "number written as a string {}: read as a number, as the original did; write it without quotes",
+            raw.shown()
+        ),
+    ));
+}
+
+impl RawConfig {
+    fn check(
+        self,
+        at: At,
+        overrides: &Overrides,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<EvaluationConfig, ParseError> {
+        const TARGETS: &str = "a list of at least one target";
+        let raw_targets = self.targets.ok_or_else(|| at.missing("targets", TARGETS))?;
+        if raw_targets.is_empty() {
+            return Err(at.invalid("targets", "[]", TARGETS));
+        }
+        let mut targets = Vec::with_capacity(raw_targets.len());
+        for (i, t) in raw_targets.into_iter().enumerate() {
+            targets.push(t.check(at, i, warnings)?);
+        }
+        let labels: Vec<String> = targets.iter().map(Target::label).collect();
+        let mut policy = Policy::new(targets).map_err(|e| match e {
+            PolicyError::Duplicate { index, first } => at.invalid(
+                &format!("targets[{index}]"),
+                labels[index].as_str(),
+                &format!("no duplicate of targets[{first}]"),
+            ),
+            other => at.invalid("targets", other.to_string(), TARGETS),
+        })?;
+        if let Some(d) = self.decay {
+            policy.decay = d.check(at, warnings)?;
+        }
+        policy.scale_up = match self.scale_up {
+            Some(s) => s.check(at)?,
+            None => ScaleUp::default(),
+        };
+        if let Some(d) = self.downscale_stabilization {
+            policy.downscale_stabilization = d.0;
+        }
+        let (min, max) = replica_bounds(
+            at,
+            self.min_replicas,
+            self.max_replicas,
+            overrides,
+            warnings,
+        )?;
+        policy.min_replicas = min;
+        policy.max_replicas = max;
+        let load = self.load.map(|l| l.check(at)).transpose()?;
+        Ok(EvaluationConfig { policy, load })
     }
 }
 
+/// The bounds from the file, then the overrides; 0 as the minimum reads
+/// as 1, with a warning.
+fn replica_bounds(
+    at: At,
+    min: Option<Count>,
+    max: Option<Count>,
+    overrides: &Overrides,
+    warnings: &mut Vec<Warning>,
+) -> Result<(u32, Option<u32>), ParseError> {
+    let (mut min_value, mut min_from) = (1, None);
+    if let Some(c) = &min {
+        (min_value, min_from) = (c.value, Some((at.file.to_string(), c.raw.shown())));
+    }
+    if let Some(o) = &overrides.min_replicas {
+        (min_value, min_from) = (o.value, Some((o.source.clone(), o.value.to_string())));
+    }
+    if min_value == 0 {
+        let (source, _) = min_from.unwrap_or_default();
+        warnings.push(Warning {
+            file: source,
+            path: "minReplicas".into(),
+            message: "0 is read as 1: lpa never scales to 0 replicas, since a latency probe \
+                cannot measure a service with none and could never scale it back up; for \
+                scale-to-zero, put a request-driven scaler in front (KEDA's HTTP add-on, \
+                Knative)"
+                .into(),
+        });
+        min_value = 1;
+    }
+    let mut max_value = max
+        .as_ref()
+        .map(|c| (c.value, at.file.to_string(), c.raw.shown()));
+    if let Some(o) = &overrides.max_replicas {
+        max_value = Some((o.value, o.source.clone(), o.value.to_string()));
+    }
+    if let Some((m, source, shown)) = &max_value {
+        if *m == 0 || *m < min_value {
+            return Err(ParseError::Invalid {
+                file: source.clone(),
+                path: "maxReplicas".into(),
+                value: shown.clone(),
+                expected: format!("at least 1 and at least minReplicas ({min_value})"),
+            });
+        }
+    }
+    Ok((min_value, max_value.map(|(m, _, _)| m)))
+}
+
+impl RawTarget {
+    fn check(self, at: At, i: usize, warnings: &mut Vec<Warning>) -> Result<Target, ParseError> {
+        let path = |f: &str| format!("targets[{i}].{f}");
+        let method = self.method.unwrap_or(Method::Get);
+        let endpoint = self
+            .endpoint
+            .ok_or_else(|| at.missing(&path("endpoint"), Target::ENDPOINT_EXPECTED))?;
+        if !is_path(&endpoint.value) {
+            return Err(at.invalid(&path("endpoint"), &endpoint.raw, Target::ENDPOINT_EXPECTED));
+        }
+        let kind = self
+            .kind
+            .ok_or_else(|| at.missing(&path("type"), TargetKind::EXPECTED))?;
+        let raw = self
+            .target
+            .ok_or_else(|| at.missing(&path("target"), "a number"))?;
+        let value = match raw.number() {
+            Some((v, quoted)) if v.is_finite() && v >= 0.0 && (kind.is_latency() || v <= 1.0) => {
+                if quoted {
+                    quoted_warning(at, &path("target"), &raw, warnings);
+                }
+                v
+            }
+            _ => return Err(at.invalid(&path("target"), &raw, kind.value_expected())),
+        };
+        Target::new(method.as_str(), &endpoint.value, kind, value)
+            .map_err(|e| at.invalid(&path(e.field), format!("{:?}", e.value), e.expected))
+    }
+}
+
+impl RawDecay {
+    fn check(self, at: At, warnings: &mut Vec<Warning>) -> Result<Decay, ParseError> {
+        let mut d = Decay::default();
+        let mut count = |c: Option<Count>, path: &str, out: &mut u32| {
+            if let Some(c) = c {
+                if c.quoted {
+                    quoted_warning(at, path, &c.raw, warnings);
+                }
+                *out = c.value;
+            }
+        };
+        count(self.replicas, "decay.replicas", &mut d.replicas);
+        count(
+            self.unchanged_runs,
+            "decay.unchangedRuns",
+            &mut d.unchanged_runs,
+        );
+        if let Some(raw) = self.max_error_rate {
+            d.max_error_rate = raw
+                .number()
+                .map(|(v, _)| v)
+                .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
+                .ok_or_else(|| {
+                    at.invalid("decay.maxErrorRate", &raw, Decay::ERROR_RATE_EXPECTED)
+                })?;
+        }
+        Ok(d)
+    }
+}
+
+impl RawScaleUp {
+    fn check(self, at: At) -> Result<ScaleUp, ParseError> {
+        let at_least_one = |c: Option<Count>, path: &str| -> Result<Option<u32>, ParseError> {
+            match c {
+                Some(c) if c.value == 0 => Err(at.invalid(path, &c.raw, "a whole number >= 1")),
+                other => Ok(other.map(|c| c.value)),
+            }
+        };
+        if self.mode.unwrap_or(ScaleMode::Step) == ScaleMode::Step {
+            let replicas = at_least_one(self.replicas, "scaleUp.replicas")?.unwrap_or(1);
+            return Ok(ScaleUp::Step { replicas });
+        }
+        let tolerance = match self.tolerance {
+            None => 0.1,
+            Some(raw) => raw
+                .number()
+                .map(|(v, _)| v)
+                .filter(|t| t.is_finite() && (0.0..1.0).contains(t))
+                .ok_or_else(|| {
+                    at.invalid("scaleUp.tolerance", &raw, ScaleUp::TOLERANCE_EXPECTED)
+                })?,
+        };
+        Ok(ScaleUp::Proportional {
+            tolerance,
+            max_change: at_least_one(self.max_change, "scaleUp.maxChange")?,
+        })
+    }
+}
+
+/// A number > 0 (a rate), or the error naming `path`.
+fn positive(
+    at: At,
+    raw: Option<Raw>,
+    path: &str,
+    expected: &str,
+) -> Result<Option<f64>, ParseError> {
+    raw.map(|raw| {
+        raw.number()
+            .map(|(v, _)| v)
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| at.invalid(path, &raw, expected))
+    })
+    .transpose()
+}
+
+impl RawLoad {
+    fn check(self, at: At) -> Result<LoadSpec, ParseError> {
+        let nonzero = |d: Option<DurationField>, path: &str, example: &str| match d {
+            Some(DurationField(d)) if d.is_zero() => {
+                Err(at.invalid(path, "0", &format!("a duration > 0 such as {example}")))
+            }
+            other => Ok(other.map(|d| d.0)),
+        };
+        let users = match self.users {
+            Some(c) if c.value == 0 => {
+                return Err(at.invalid("load.users", &c.raw, "a whole number >= 1"))
+            }
+            other => other.map(|c| c.value),
+        };
+        let fail_status = match self.fail_status {
+            None => LoadSpec::DEFAULT_FAIL_STATUS,
+            Some(c) if (100..=600).contains(&c.value) => c.value as u16,
+            Some(c) => {
+                return Err(at.invalid("load.failStatus", &c.raw, "an HTTP status from 100 to 600"))
+            }
+        };
+        let mut requests = Vec::new();
+        for (i, r) in self.requests.unwrap_or_default().into_iter().enumerate() {
+            requests.push(r.check(at, i)?);
+        }
+        Ok(LoadSpec {
+            users,
+            spawn_rate: positive(
+                at,
+                self.spawn_rate,
+                "load.spawnRate",
+                "users per second > 0",
+            )?,
+            run_time: nonzero(self.run_time, "load.runTime", "5s")?,
+            wait_time: self.wait_time,
+            arrival_rate: positive(
+                at,
+                self.arrival_rate,
+                "load.arrivalRate",
+                "requests per second > 0",
+            )?,
+            timeout: nonzero(self.timeout, "load.timeout", "2s")?,
+            grace: self.grace.map(|d| d.0),
+            fail_status,
+            requests,
+        })
+    }
+}
+
+impl RawRequest {
+    fn check(self, at: At, i: usize) -> Result<RequestSpec, ParseError> {
+        let path_of = |f: &str| format!("load.requests[{i}].{f}");
+        let path = self
+            .path
+            .ok_or_else(|| at.missing(&path_of("path"), RequestSpec::PATH_EXPECTED))?;
+        let mut spec = RequestSpec::new(self.method.unwrap_or(Method::Get), &path.value)
+            .ok_or_else(|| at.invalid(&path_of("path"), &path.raw, RequestSpec::PATH_EXPECTED))?;
+        if let Some(name) = self.name {
+            spec.name = name.value;
+        }
+        if let Some(w) = self.weight {
+            if w.value == 0 {
+                return Err(at.invalid(&path_of("weight"), &w.raw, "a whole number >= 1"));
+            }
+            spec.weight = w.value;
+        }
+        spec.headers = self.headers.map(|h| h.0).unwrap_or_default();
+        spec.body = match self.body {
+            None => None,
+            Some(raw) => match raw.value() {
+                serde_yaml::Value::Null => None,
+                serde_yaml::Value::String(s) => Some(s.clone()),
+                // A structured body is sent as JSON, the common case for APIs.
+                other => Some(serde_json::to_string(other).map_err(|_| {
+                    at.invalid(&path_of("body"), &raw, "a string or JSON-able value")
+                })?),
+            },
+        };
+        Ok(spec)
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1018,24 +1310,21 @@ decay:
 
     #[test]
     fn seed_config_parses_unchanged() {
-        let parsed = parse_policy("evaluation_config.yaml", SEED).unwrap();
+        let parsed =
+            parse_evaluation_config("evaluation_config.yaml", SEED, &Overrides::default()).unwrap();
         assert!(parsed.warnings.is_empty());
-        let p = parsed.policy;
+        let p = parsed.value.policy;
         assert_eq!(
             p.targets,
-            vec![Target {
-                method: "GET".into(),
-                endpoint: "/fibonacci?n=10".into(),
-                kind: TargetKind::Mean,
-                target: 7.0
-            }]
+            vec![Target::new("GET", "/fibonacci?n=10", TargetKind::Mean, 7.0).unwrap()]
         );
         assert_eq!(p.targets[0].key(), "GET_/fibonacci?n=10");
         assert_eq!(
             p.decay,
             Decay {
                 replicas: 1,
-                unchanged_runs: 3
+                unchanged_runs: 3,
+                max_error_rate: 0.01
             }
         );
         assert_eq!(p.min_replicas, 1);
@@ -1109,12 +1398,13 @@ decay:
 
     #[test]
     fn unknown_fields_warn_with_their_name() {
-        let parsed = parse_policy(
+        let parsed = parse_evaluation_config(
             "eval.yaml",
             "targets:\n  - {endpoint: /a, type: mean, target: 1, trget: 2}\ndecay: {replicas: 1, unchangedRun: 3}\nextra: 1\n",
+            &Overrides::default(),
         )
         .unwrap();
-        let fields: Vec<_> = parsed.warnings.iter().map(|w| w.field.as_str()).collect();
+        let fields: Vec<_> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
         assert_eq!(fields, ["extra", "targets[0].trget", "decay.unchangedRun"]);
         assert!(parsed.warnings[0]
             .to_string()
@@ -1123,7 +1413,7 @@ decay:
 
     #[test]
     fn extensions_parse() {
-        let p = parse_policy(
+        let config = parse_evaluation_config(
             "eval.yaml",
             r#"
 targets:
@@ -1144,9 +1434,11 @@ load:
     - {method: POST, path: /api, weight: 3, headers: {Content-Type: application/json}, body: {a: 1}}
     - {path: "/health", name: health}
 "#,
+            &Overrides::default(),
         )
         .unwrap()
-        .policy;
+        .value;
+        let p = &config.policy;
         assert_eq!(p.targets[0].kind, TargetKind::Percentile(Percent(99.9)));
         assert_eq!(p.targets[1].method, "GET");
         assert_eq!((p.min_replicas, p.max_replicas), (2, Some(20)));
@@ -1158,11 +1450,14 @@ load:
             }
         );
         assert_eq!(p.downscale_stabilization, Duration::from_secs(300));
-        let load = p.load.unwrap();
+        let load = config.load.unwrap();
         assert_eq!(load.users, Some(50));
         assert_eq!(
             load.wait_time,
-            WaitTime::Between(Duration::from_millis(500), Duration::from_millis(1500))
+            Some(WaitTime::Between(
+                Duration::from_millis(500),
+                Duration::from_millis(1500)
+            ))
         );
         assert_eq!(load.requests[0].body.as_deref(), Some(r#"{"a":1}"#));
         assert_eq!(load.requests[0].weight, 3);
@@ -1205,7 +1500,9 @@ load:
     #[test]
     fn credential_headers_are_redacted_in_serialize_debug_and_errors() {
         let text = "targets: [{endpoint: /a, type: mean, target: 1}]\nload: {requests: [{path: /a, headers: {authorization: Bearer tok1, Cookie: c=tok2, Proxy-Authorization: tok3, Set-Cookie: tok4, X-Id: shown}}]}";
-        let policy = parse_policy("e.yaml", text).unwrap().policy;
+        let policy = parse_evaluation_config("e.yaml", text, &Overrides::default())
+            .unwrap()
+            .value;
         let r = &policy.load.as_ref().unwrap().requests[0];
         assert_eq!(
             r.headers["authorization"], "Bearer tok1",

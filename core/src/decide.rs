@@ -6,14 +6,17 @@
 //!
 //! The steps, in order:
 //!
-//! 1. Replicas 0 while `minReplicas > 0`: autoscaling is disabled (CPA's
-//!    rule). Hold at 0, state untouched.
+//! 1. Replicas 0: someone else scaled the workload to zero, and a latency
+//!    probe cannot see a service with none. Autoscaling is disabled (CPA's
+//!    rule): hold at 0, state untouched. lpa itself never decides 0
+//!    (`minReplicas` is at least 1).
 //! 2. Current replicas differ from what the last decision left: someone
 //!    else scaled. Reset the calm-run counter.
 //! 3. Compare every target (observed > target breaches, as the original).
 //! 4. Any breach: scale up (step, or proportional with a tolerance band).
 //!    Else a target without data: hold, counter kept (no evidence of calm).
-//!    Else failures in the run: hold, counter reset (never decay on errors).
+//!    Else more failures than `decay.maxErrorRate`: hold, counter reset (not
+//!    a calm run; a small baseline error rate still is one).
 //!    Else calm: after `unchangedRuns` calm runs, decay by `decay.replicas`.
 //! 5. Apply the downscale stabilization window (HPA: the highest
 //!    recommendation inside it wins), then clamp to [min, max].
@@ -24,6 +27,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Policy, ScaleUp, Target, TargetKind};
+use crate::log::num;
 use crate::stats::RequestStats;
 
 /// What one run measured, plus the facts it was measured under.
@@ -123,14 +127,14 @@ pub enum Reason {
     #[serde(rename_all = "camelCase")]
     Target {
         key: String,
-        kind: String,
+        kind: TargetKind,
         observed: f64,
         target: f64,
         breached: bool,
     },
     /// No statistics for a target's request (or for its percentile).
     #[serde(rename_all = "camelCase")]
-    NoData { key: String, kind: String },
+    NoData { key: String, kind: TargetKind },
     /// The run had failed requests.
     #[serde(rename_all = "camelCase")]
     Failures { failed: u64, total: u64 },
@@ -156,13 +160,19 @@ pub enum Reason {
     /// Some target had no data: neither scale nor decay.
     #[serde(rename_all = "camelCase")]
     HoldNoData { replicas: u32 },
-    /// Failures without a breached target: hold, never decay.
+    /// More failures than `decay.maxErrorRate`, no breached target: hold,
+    /// and the run does not count as calm.
     #[serde(rename_all = "camelCase")]
-    HoldFailures { replicas: u32 },
+    HoldFailures {
+        replicas: u32,
+        /// `decay.maxErrorRate`; absent in logs written before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_error_rate: Option<f64>,
+    },
     /// Already at minReplicas: nothing to decay.
     #[serde(rename_all = "camelCase")]
     AtMinimum { replicas: u32 },
-    /// Replicas 0 with minReplicas > 0: autoscaling is disabled.
+    /// Replicas 0 (scaled there by someone else): autoscaling is disabled.
     Disabled,
     /// The result was moved into [minReplicas, maxReplicas].
     #[serde(rename_all = "camelCase")]
@@ -195,17 +205,6 @@ impl Reason {
     }
 }
 
-/// Renders a number without float noise: 7, 7.5, 0.013.
-fn num(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
-}
-
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -216,7 +215,7 @@ impl fmt::Display for Reason {
                 target,
                 breached,
             } => {
-                let unit = if kind == "errorRate" { "" } else { "ms" };
+                let unit = kind.unit();
                 let op = if *breached { ">" } else { "<=" };
                 let tag = if *breached { " BREACH" } else { "" };
                 write!(
@@ -249,13 +248,19 @@ impl fmt::Display for Reason {
                 num(*tolerance)
             ),
             Reason::HoldNoData { replicas } => write!(f, "hold {replicas}: a target has no data"),
-            Reason::HoldFailures { replicas } => {
-                write!(f, "hold {replicas}: failures in the run, no decay")
-            }
+            Reason::HoldFailures {
+                replicas,
+                max_error_rate,
+            } => match max_error_rate {
+                Some(m) => write!(
+                    f,
+                    "hold {replicas}: error rate above decay.maxErrorRate {}, not a calm run",
+                    num(*m)
+                ),
+                None => write!(f, "hold {replicas}: failures in the run, no decay"),
+            },
             Reason::AtMinimum { replicas } => write!(f, "hold {replicas}: at minReplicas"),
-            Reason::Disabled => {
-                f.write_str("replicas 0 with minReplicas > 0: autoscaling disabled, hold")
-            }
+            Reason::Disabled => f.write_str("replicas 0: autoscaling disabled, hold at 0"),
             Reason::Clamped { from, to, bound } => {
                 let b = match bound {
                     Bound::MinReplicas => "minReplicas",
@@ -280,7 +285,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     let mut reasons = Vec::new();
     let current = obs.current_replicas;
 
-    if current == 0 && policy.min_replicas > 0 {
+    if current == 0 {
         reasons.push(Reason::Disabled);
         return Decision {
             replicas: 0,
@@ -305,7 +310,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     let mut ratio = 0f64;
     for t in &policy.targets {
         let key = t.key();
-        let kind = t.kind.to_string();
+        let kind = t.kind;
         match obs.observed(t) {
             None => {
                 no_data = true;
@@ -336,6 +341,8 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     if failed > 0 {
         reasons.push(Reason::Failures { failed, total });
     }
+    let max_error_rate = policy.decay.max_error_rate;
+    let too_many_failures = failed > 0 && failed as f64 > max_error_rate * total as f64;
 
     let proposed = if breached_any {
         calm_runs = 0;
@@ -352,9 +359,12 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     } else if no_data {
         reasons.push(Reason::HoldNoData { replicas: current });
         current
-    } else if failed > 0 {
+    } else if too_many_failures {
         calm_runs = 0;
-        reasons.push(Reason::HoldFailures { replicas: current });
+        reasons.push(Reason::HoldFailures {
+            replicas: current,
+            max_error_rate: Some(max_error_rate),
+        });
         current
     } else if calm_runs >= policy.decay.unchanged_runs && policy.decay.replicas > 0 {
         let to = current
@@ -476,13 +486,13 @@ fn scale_up(current: u32, ratio: f64, mode: ScaleUp) -> Result<u32, f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse_policy, Decay, Percent};
+    use crate::config::{parse_policy, Decay, Percent, TargetKind};
     use std::time::Duration;
 
     const SEED: &str = "targets:\n  - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}\ndecay: {replicas: 1, unchangedRuns: 3}\n";
 
     fn seed() -> Policy {
-        parse_policy("seed.yaml", SEED).unwrap().policy
+        parse_policy("seed.yaml", SEED).unwrap()
     }
 
     fn obs(replicas: u32, mean_ms: Option<f64>) -> Observation {
@@ -663,7 +673,7 @@ mod tests {
             vec![
                 Reason::NoData {
                     key: "GET_/fibonacci?n=10".into(),
-                    kind: "mean".into()
+                    kind: TargetKind::Mean
                 },
                 Reason::HoldNoData { replicas: 4 }
             ]
@@ -689,7 +699,13 @@ mod tests {
             failed: 100,
             total: 100
         }));
-        assert_eq!(d.action(), Some(&Reason::HoldFailures { replicas: 4 }));
+        assert_eq!(
+            d.action(),
+            Some(&Reason::HoldFailures {
+                replicas: 4,
+                max_error_rate: Some(0.01)
+            })
+        );
     }
 
     #[test]
@@ -721,11 +737,31 @@ mod tests {
     }
 
     #[test]
-    fn zero_replicas_with_min_zero_scales_from_zero() {
-        let mut p = seed();
-        p.min_replicas = 0;
+    fn min_replicas_zero_is_read_as_one_so_lpa_never_decides_zero() {
+        let parsed = crate::config::parse_evaluation_config(
+            "e.yaml",
+            &format!("{SEED}minReplicas: 0\n"),
+            &crate::config::Overrides::default(),
+        )
+        .unwrap();
+        let p = parsed.value.policy;
+        assert_eq!(p.min_replicas(), 1);
+        assert!(
+            parsed.warnings[0].to_string().contains("KEDA"),
+            "{:?}",
+            parsed.warnings
+        );
+        // Decaying from 1 stays at 1; someone else's 0 is held, not left.
+        let state = State {
+            runs_since_change: 9,
+            last_replicas: Some(1),
+            ..State::default()
+        };
+        assert_eq!(decide(&obs(1, Some(1.0)), &p, &state).replicas, 1);
         let d = decide(&obs(0, Some(100.0)), &p, &State::default());
-        assert_eq!(d.replicas, 1);
+        assert_eq!((d.replicas, d.reasons.clone()), (0, vec![Reason::Disabled]));
+        let mut q = seed();
+        assert!(q.set_replica_bounds(0, None).is_err());
     }
 
     #[test]
@@ -736,6 +772,7 @@ mod tests {
         p.decay = Decay {
             replicas: 5,
             unchanged_runs: 0,
+            ..Decay::default()
         };
         let d = decide(&obs(4, Some(1.0)), &p, &State::default());
         assert_eq!(d.replicas, 2, "{d}");
@@ -783,14 +820,15 @@ mod tests {
             "e.yaml",
             "targets:\n  - {endpoint: /a, type: p95, target: 10}\n  - {endpoint: /a, type: errorRate, target: 0.05}\n",
         )
-        .unwrap()
-        .policy;
+        .unwrap();
         let mut stats = RequestStats {
             num_requests: Some(100),
             num_failures: Some(1),
             ..RequestStats::default()
         };
-        stats.response_time_percentiles.insert("p95".into(), 9.0);
+        stats
+            .response_time_percentiles
+            .insert(Percent::new(95.0).unwrap(), 9.0);
         let mut o = Observation {
             at_secs: 0,
             current_replicas: 2,
@@ -813,6 +851,7 @@ mod tests {
         p.decay = Decay {
             replicas: 1,
             unchanged_runs: 0,
+            ..Decay::default()
         };
         p.downscale_stabilization = Duration::from_secs(60);
         let state = State {

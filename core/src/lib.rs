@@ -21,7 +21,7 @@
 //! targets:
 //!   - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}
 //! decay: {replicas: 1, unchangedRuns: 3}
-//! ").unwrap().policy;
+//! ").unwrap();
 //!
 //! let mut obs = Observation { at_secs: 0, current_replicas: 2, ..Default::default() };
 //! obs.requests.insert("GET_/fibonacci?n=10".into(), RequestStats {
@@ -38,6 +38,7 @@ pub mod config;
 pub mod decide;
 pub mod duration;
 pub mod log;
+pub mod parse;
 pub mod sim;
 pub mod stats;
 pub mod wire;

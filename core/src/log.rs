@@ -48,3 +48,15 @@ impl DecisionRecord {
         }
     }
 }
+
+/// Renders a number for people, without float noise: 7, 7.5, 0.013 (three
+/// decimals at most). Every log line and table of lpa writes numbers so.
+pub fn num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}

@@ -23,10 +23,9 @@ use crate::config::Percent;
 pub const STANDARD_PERCENTILES: [f64; 10] =
     [50.0, 66.0, 75.0, 80.0, 90.0, 95.0, 98.0, 99.0, 99.9, 100.0];
 
-/// `Percent::to_string` of each standard percentile, in the same order.
-const STANDARD_LABELS: [&str; 10] = [
-    "p50", "p66", "p75", "p80", "p90", "p95", "p98", "p99", "p99.9", "p100",
-];
+/// The percentiles invokust reported, under bare keys (`"95"`): kept in the
+/// metric JSON so tooling written against the original reads it.
+pub const INVOKUST_PERCENTILES: [f64; 5] = [55.0, 65.0, 75.0, 85.0, 95.0];
 
 /// One request's statistics, with invokust's field names (milliseconds, as
 /// Locust reports them), so the metric JSON stays readable by old tooling.
@@ -52,21 +51,105 @@ pub struct RequestStats {
     pub min_response_time: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_response_time: Option<f64>,
-    /// `"p95" -> ms`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub response_time_percentiles: BTreeMap<String, f64>,
+    /// Milliseconds at each percentile; written `"p95": ms` and, for
+    /// invokust's set, also `"95": ms`.
+    #[serde(default, skip_serializing_if = "Percentiles::is_empty")]
+    pub response_time_percentiles: Percentiles,
     /// Requests per second over the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_rps: Option<f64>,
+    /// Requests per minute: invokust's field, `total_rps × 60`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_rpm: Option<f64>,
+}
+
+/// Latencies at percentiles, looked up by value: `p99.90` and `p99.9` are
+/// one percentile, as are invokust's `"95"` and lpa's `"p95"`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Percentiles(Vec<(Percent, f64)>);
+
+impl Percentiles {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, p: Percent) -> Option<f64> {
+        self.0.iter().find(|(q, _)| *q == p).map(|(_, v)| *v)
+    }
+
+    /// Sets the value at `p`, keeping the list ordered by percentile.
+    pub fn insert(&mut self, p: Percent, ms: f64) {
+        match self
+            .0
+            .binary_search_by(|(q, _)| q.partial_cmp(&p).unwrap_or(std::cmp::Ordering::Less))
+        {
+            Ok(i) => self.0[i].1 = ms,
+            Err(i) => self.0.insert(i, (p, ms)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Percent, f64)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl std::ops::Index<&str> for Percentiles {
+    type Output = f64;
+
+    /// By label (`"p95"`); panics when absent, as a map's index does.
+    fn index(&self, label: &str) -> &f64 {
+        let p = Percent::parse(label).expect("a percentile label such as p95");
+        self.0
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map(|(_, v)| v)
+            .expect("no such percentile")
+    }
+}
+
+impl Serialize for Percentiles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let invokust: Vec<(f64, f64)> = self
+            .iter()
+            .filter(|(p, _)| INVOKUST_PERCENTILES.contains(&p.percent()))
+            .map(|(p, v)| (p.percent(), v))
+            .collect();
+        let mut map = s.serialize_map(Some(self.0.len() + invokust.len()))?;
+        for (p, v) in self.iter() {
+            map.serialize_entry(&p.to_string(), &v)?;
+        }
+        for (p, v) in invokust {
+            map.serialize_entry(&p.to_string(), &v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Percentiles {
+    /// Reads `"p95"` and invokust's `"95"`; keys that name no percentile
+    /// (another producer's) are skipped.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, f64>::deserialize(d)?;
+        let mut out = Percentiles::default();
+        for (k, v) in map {
+            let p = Percent::parse(&k).or_else(|| k.parse().ok().and_then(Percent::new));
+            if let Some(p) = p {
+                if out.get(p).is_none() {
+                    out.insert(p, v);
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl RequestStats {
     /// The latency at a percentile, falling back on the median for p50 and
     /// the max for p100 when a producer did not list them.
     pub fn percentile(&self, p: Percent) -> Option<f64> {
-        let label = p.to_string();
-        if let Some(v) = self.response_time_percentiles.get(&label) {
-            return Some(*v);
+        if let Some(v) = self.response_time_percentiles.get(p) {
+            return Some(v);
         }
         if p.percent() == 50.0 {
             self.median_response_time
@@ -74,6 +157,38 @@ impl RequestStats {
             self.max_response_time
         } else {
             None
+        }
+    }
+
+    /// Folds another measurement of the same request into this one: counts
+    /// and rates add up, every latency is the worse of the two (a target
+    /// breaches if either measurement breaches it), and a value only one
+    /// side has is kept.
+    pub fn combine(&mut self, other: &RequestStats) {
+        fn add<T: std::ops::Add<Output = T> + Copy>(a: &mut Option<T>, b: Option<T>) {
+            *a = match (*a, b) {
+                (Some(x), Some(y)) => Some(x + y),
+                (x, y) => x.or(y),
+            };
+        }
+        fn worst(a: &mut Option<f64>, b: Option<f64>) {
+            *a = match (*a, b) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            };
+        }
+        add(&mut self.num_requests, other.num_requests);
+        add(&mut self.num_failures, other.num_failures);
+        add(&mut self.total_rps, other.total_rps);
+        add(&mut self.total_rpm, other.total_rpm);
+        worst(&mut self.avg_response_time, other.avg_response_time);
+        worst(&mut self.median_response_time, other.median_response_time);
+        worst(&mut self.min_response_time, other.min_response_time);
+        worst(&mut self.max_response_time, other.max_response_time);
+        for (p, v) in other.response_time_percentiles.iter() {
+            let mut mine = self.response_time_percentiles.get(p);
+            worst(&mut mine, Some(v));
+            self.response_time_percentiles.insert(p, mine.unwrap_or(v));
         }
     }
 
@@ -131,7 +246,9 @@ impl Recording {
             ..RequestStats::default()
         };
         if elapsed > Duration::ZERO {
-            stats.total_rps = Some(n as f64 / elapsed.as_secs_f64());
+            let rps = n as f64 / elapsed.as_secs_f64();
+            stats.total_rps = Some(rps);
+            stats.total_rpm = Some(rps * 60.0);
         }
         if n == 0 {
             return stats;
@@ -143,19 +260,15 @@ impl Recording {
         stats.min_response_time = Some(ns_to_ms(sorted[0] as f64));
         stats.max_response_time = Some(ns_to_ms(sorted[n - 1] as f64));
         stats.median_response_time = Some(ns_to_ms(nearest_rank(sorted, 0.5) as f64));
-        // Fixed labels: formatting floats into keys was most of the cost of
-        // a summary in the simulator's hot loop.
-        for (p, label) in STANDARD_PERCENTILES.iter().zip(STANDARD_LABELS) {
-            stats.response_time_percentiles.insert(
-                label.to_string(),
-                ns_to_ms(nearest_rank(sorted, p / 100.0) as f64),
-            );
-        }
-        for p in extra {
-            stats.response_time_percentiles.insert(
-                p.to_string(),
-                ns_to_ms(nearest_rank(sorted, p.quantile()) as f64),
-            );
+        let wanted = STANDARD_PERCENTILES
+            .iter()
+            .chain(&INVOKUST_PERCENTILES)
+            .filter_map(|&p| Percent::new(p))
+            .chain(extra.iter().copied());
+        for p in wanted {
+            stats
+                .response_time_percentiles
+                .insert(p, ns_to_ms(nearest_rank(sorted, p.quantile()) as f64));
         }
         stats
     }
@@ -237,10 +350,23 @@ mod tests {
     }
 
     #[test]
-    fn standard_labels_are_the_percents_own() {
-        for (p, label) in STANDARD_PERCENTILES.iter().zip(STANDARD_LABELS) {
-            assert_eq!(Percent::new(*p).unwrap().to_string(), label);
-        }
+    fn percentiles_are_found_by_value_and_written_for_invokust_too() {
+        let s =
+            rec(&(1..=100).collect::<Vec<_>>()).summarize("GET", "/x", Duration::from_secs(1), &[]);
+        assert_eq!(s.percentile(Percent::parse("p98.0").unwrap()), Some(98.0));
+        let json = serde_json::to_value(&s).unwrap();
+        let p = &json["response_time_percentiles"];
+        assert_eq!(
+            (p["p95"].as_f64(), p["95"].as_f64()),
+            (Some(95.0), Some(95.0))
+        );
+        assert_eq!(p["55"].as_f64(), Some(55.0));
+        assert_eq!(json["total_rpm"].as_f64(), Some(6000.0));
+        let back: RequestStats = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+        let invokust: RequestStats =
+            serde_json::from_str(r#"{"response_time_percentiles": {"95": 12, "x": 1}}"#).unwrap();
+        assert_eq!(invokust.percentile(Percent::new(95.0).unwrap()), Some(12.0));
     }
 
     #[test]

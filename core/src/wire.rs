@@ -1,17 +1,20 @@
-//! Wire formats: the CPA hook stdin (v2 and the v0 shapes the original was
-//! built for), the metric JSON (invokust field names) and the evaluate answer.
-//! All pure `&str -> Result` functions; the binary does the reading.
+//! Wire formats: the CPA hook stdin (v2, and the v0 shapes the original
+//! was built for), the metric JSON (invokust field names) and the evaluate
+//! answer. All pure `&str -> Result` functions through [`crate::parse`];
+//! the binary does the reading.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::decide::Observation;
+use crate::parse::{from_json, from_json_value, from_text, invalid, ParseError};
 use crate::stats::RequestStats;
 
 /// CPA's `runType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunType {
     Scaler,
@@ -35,23 +38,21 @@ impl RunType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum WireError {
-    #[error("{what}: not JSON: {message}")]
-    NotJson { what: String, message: String },
-    #[error("{what}: {field}: invalid value {value} (expected {expected})")]
-    Invalid {
-        what: String,
-        field: String,
-        value: String,
-        expected: String,
-    },
-    #[error("{what}: {field}: missing (expected {expected})")]
-    Missing {
-        what: String,
-        field: String,
-        expected: String,
-    },
+impl<'de> Deserialize<'de> for RunType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d, RunType::parse, "scaler, api or api_dry_run")
+    }
+}
+
+/// Which CPA wrote the input, and so which answer it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpaVersion {
+    /// CPA v0.x (the original's): `run_type`, the resource as a name, and
+    /// the answer `{"target_replicas": N}`.
+    V0,
+    /// CPA v1 and v2: `runType`, the resource as an object, and the answer
+    /// `{"targetReplicas": N}`.
+    V2,
 }
 
 /// The scaled resource as CPA passes it: only what lpa reads.
@@ -76,24 +77,34 @@ pub struct MetricInput {
 pub struct EvaluateInput {
     pub resource: Resource,
     pub run_type: RunType,
+    pub version: CpaVersion,
     pub metrics: Vec<MetricReport>,
 }
 
 impl EvaluateInput {
     /// Current replicas: the resource's `spec.replicas` (fresher), else the
-    /// metric's `current_replicas`.
+    /// metrics' `current_replicas`.
     pub fn current_replicas(&self) -> Option<u32> {
         self.resource
             .replicas
             .or_else(|| self.metrics.iter().find_map(|m| m.current_replicas))
     }
 
-    /// All metrics' requests merged into one observation at `at_secs`.
+    /// All metrics combined into one observation at `at_secs`. With several
+    /// (CPA's `per-pod` mode, one metric a pod), a latency target reads the
+    /// worst measurement, so it breaches if any measurement breaches; a
+    /// request key has no data only if no measurement has data for it; the
+    /// counts of requests and failures add up.
     pub fn observation(&self, at_secs: u64, current_replicas: u32) -> Observation {
-        let mut requests = BTreeMap::new();
+        let mut requests: BTreeMap<String, RequestStats> = BTreeMap::new();
         for m in &self.metrics {
             for (k, v) in &m.requests {
-                requests.insert(k.clone(), v.clone());
+                match requests.get_mut(k) {
+                    Some(seen) => seen.combine(v),
+                    None => {
+                        requests.insert(k.clone(), v.clone());
+                    }
+                }
             }
         }
         Observation {
@@ -102,15 +113,23 @@ impl EvaluateInput {
             requests,
         }
     }
+
+    /// The answer this CPA reads.
+    pub fn answer(&self, replicas: u32) -> String {
+        match self.version {
+            CpaVersion::V2 => evaluate_answer(replicas),
+            CpaVersion::V0 => format!("{{\"target_replicas\":{}}}", replicas.min(i32::MAX as u32)),
+        }
+    }
 }
 
 /// The metric JSON: invokust's shape plus lpa's additions. Unknown fields are
 /// kept out of the way (ignored) so other producers' output still reads.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(expecting = "a JSON object with \"requests\"")]
 pub struct MetricReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_replicas: Option<u32>,
-    #[serde(default)]
     pub requests: BTreeMap<String, RequestStats>,
     /// Failure kinds, keyed `"{METHOD}_{name}: {error}"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -139,185 +158,213 @@ pub fn evaluate_answer(replicas: u32) -> String {
     format!("{{\"targetReplicas\":{n}}}")
 }
 
-fn not_json(what: &str, e: serde_json::Error) -> WireError {
-    WireError::NotJson {
-        what: what.to_string(),
-        message: e.to_string(),
-    }
-}
-
-fn show(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 80 {
-        format!("{}...", s.chars().take(77).collect::<String>())
-    } else {
-        s
-    }
-}
-
 /// Parses a metric JSON value (a metric hook's stdout).
-pub fn parse_metric(what: &str, text: &str) -> Result<MetricReport, WireError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| not_json(what, e))?;
-    metric_from_value(what, v)
+pub fn parse_metric(what: &str, text: &str) -> Result<MetricReport, ParseError> {
+    let v: Value = from_json(what, text)?;
+    metric_from_value(what, &v)
 }
 
-fn metric_from_value(what: &str, v: Value) -> Result<MetricReport, WireError> {
-    if !v.is_object() {
-        return Err(WireError::Invalid {
-            what: what.to_string(),
-            field: "(top level)".into(),
-            value: show(&v),
-            expected: "a JSON object with \"requests\"".into(),
-        });
-    }
-    if v.get("requests").is_none() {
-        return Err(WireError::Missing {
-            what: what.to_string(),
-            field: "requests".into(),
+fn metric_from_value(what: &str, v: &Value) -> Result<MetricReport, ParseError> {
+    if v.is_object() && v.get("requests").is_none() {
+        return Err(ParseError::Missing {
+            file: what.to_string(),
+            path: "requests".into(),
             expected: "an object of request statistics keyed METHOD_name".into(),
         });
     }
-    serde_json::from_value(v).map_err(|e| WireError::Invalid {
-        what: what.to_string(),
-        field: "requests".into(),
-        value: e.to_string(),
-        expected: "invokust request statistics (num_requests, avg_response_time, ... in ms)".into(),
-    })
+    from_json_value(what, v)
 }
 
 /// Parses the metric hook's stdin: CPA v2 `{"resource": ..., "runType": ...}`
 /// or v0's bare resource.
-pub fn parse_metric_input(text: &str) -> Result<MetricInput, WireError> {
-    const WHAT: &str = "metric stdin";
-    let v: Value = serde_json::from_str(text).map_err(|e| not_json(WHAT, e))?;
-    let obj = v.as_object().ok_or_else(|| WireError::Invalid {
-        what: WHAT.into(),
-        field: "(top level)".into(),
-        value: show(&v),
-        expected: "a JSON object".into(),
-    })?;
-    let run_type = run_type(WHAT, obj)?;
-    let resource = match obj.get("resource") {
-        Some(r) if r.is_object() => resource(WHAT, "resource", r)?,
+pub fn parse_metric_input(text: &str) -> Result<MetricInput, ParseError> {
+    let raw: RawMetricInput = from_json("metric stdin", text)?;
+    let resource = match raw.resource {
+        Some(ResourceField::Object(r)) => r.into(),
         // v0: the resource itself.
-        _ => resource(WHAT, "(top level)", &v)?,
+        _ => RawResource {
+            kind: raw.kind,
+            metadata: raw.metadata,
+            spec: raw.spec,
+        }
+        .into(),
     };
-    Ok(MetricInput { resource, run_type })
+    Ok(MetricInput {
+        resource,
+        run_type: raw.run_type.or(raw.run_type_v0).unwrap_or(RunType::Scaler),
+    })
 }
 
-/// Parses the evaluate hook's stdin (v2, or v0 with `run_type` and
-/// `deployment` in place of `resource`).
-pub fn parse_evaluate_input(text: &str) -> Result<EvaluateInput, WireError> {
+/// Parses the evaluate hook's stdin: CPA v2, or v0.10's `run_type` with the
+/// resource as a name.
+pub fn parse_evaluate_input(text: &str) -> Result<EvaluateInput, ParseError> {
     const WHAT: &str = "evaluate stdin";
-    let v: Value = serde_json::from_str(text).map_err(|e| not_json(WHAT, e))?;
-    let obj = v.as_object().ok_or_else(|| WireError::Invalid {
-        what: WHAT.into(),
-        field: "(top level)".into(),
-        value: show(&v),
-        expected: "a JSON object with \"metrics\"".into(),
-    })?;
-    let run_type = run_type(WHAT, obj)?;
-    let resource = match obj.get("resource").or_else(|| obj.get("deployment")) {
-        Some(r) => resource(WHAT, "resource", r)?,
-        None => Resource::default(),
-    };
-    let metrics_v = obj.get("metrics").ok_or_else(|| WireError::Missing {
-        what: WHAT.into(),
-        field: "metrics".into(),
+    let raw: RawEvaluateInput = from_json(WHAT, text)?;
+    let metrics_raw = raw.metrics.ok_or_else(|| ParseError::Missing {
+        file: WHAT.into(),
+        path: "metrics".into(),
         expected: "a list of {\"resource\", \"value\"} from the metric hook".into(),
     })?;
-    let list = metrics_v.as_array().ok_or_else(|| WireError::Invalid {
-        what: WHAT.into(),
-        field: "metrics".into(),
-        value: show(metrics_v),
-        expected: "a list of {\"resource\", \"value\"}".into(),
-    })?;
-    if list.is_empty() {
-        return Err(WireError::Invalid {
-            what: WHAT.into(),
-            field: "metrics".into(),
+    if metrics_raw.is_empty() {
+        return Err(ParseError::Invalid {
+            file: WHAT.into(),
+            path: "metrics".into(),
             value: "[]".into(),
             expected: "at least one metric (did the metric hook print anything?)".into(),
         });
     }
-    let mut metrics = Vec::with_capacity(list.len());
-    for (i, m) in list.iter().enumerate() {
-        let field = format!("metrics[{i}].value");
-        let value = m.get("value").ok_or_else(|| WireError::Missing {
-            what: WHAT.into(),
-            field: field.clone(),
-            expected: "the metric hook's JSON output as a string".into(),
-        })?;
-        let report = match value {
-            Value::String(s) => {
-                let inner = format!("{WHAT}: {field}");
-                parse_metric(&inner, s)?
+    let mut metrics = Vec::with_capacity(metrics_raw.len());
+    for (i, m) in metrics_raw.into_iter().enumerate() {
+        let what = format!("{WHAT}: metrics[{i}].value");
+        let report = match m.value {
+            None => {
+                return Err(ParseError::Missing {
+                    file: WHAT.into(),
+                    path: format!("metrics[{i}].value"),
+                    expected: "the metric hook's JSON output as a string".into(),
+                })
             }
+            Some(Value::String(s)) => parse_metric(&what, &s)?,
             // Lenient: a producer that embedded the object itself.
-            Value::Object(_) => metric_from_value(&format!("{WHAT}: {field}"), value.clone())?,
-            other => {
-                return Err(WireError::Invalid {
-                    what: WHAT.into(),
-                    field,
-                    value: show(other),
+            Some(v @ Value::Object(_)) => metric_from_value(&what, &v)?,
+            Some(other) => {
+                return Err(ParseError::Invalid {
+                    file: WHAT.into(),
+                    path: format!("metrics[{i}].value"),
+                    value: other.to_string(),
                     expected: "the metric hook's JSON output as a string".into(),
                 })
             }
         };
         metrics.push(report);
     }
+    let named = matches!(raw.resource, Some(ResourceField::Name(_)));
+    let version = if raw.run_type_v0.is_some() || named {
+        CpaVersion::V0
+    } else {
+        CpaVersion::V2
+    };
+    let resource = match raw.resource {
+        Some(ResourceField::Object(r)) => r.into(),
+        Some(ResourceField::Name(name)) => Resource {
+            name: Some(name),
+            ..Resource::default()
+        },
+        None => Resource::default(),
+    };
     Ok(EvaluateInput {
         resource,
-        run_type,
+        run_type: raw.run_type.or(raw.run_type_v0).unwrap_or(RunType::Scaler),
+        version,
         metrics,
     })
 }
 
-fn run_type(what: &str, obj: &serde_json::Map<String, Value>) -> Result<RunType, WireError> {
-    match obj.get("runType").or_else(|| obj.get("run_type")) {
-        None | Some(Value::Null) => Ok(RunType::Scaler),
-        Some(v) => v
-            .as_str()
-            .and_then(RunType::parse)
-            .ok_or_else(|| WireError::Invalid {
-                what: what.into(),
-                field: "runType".into(),
-                value: show(v),
-                expected: "scaler, api or api_dry_run".into(),
-            }),
+// The hook inputs as CPA writes them.
+
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
+struct RawMetricInput {
+    resource: Option<ResourceField>,
+    #[serde(rename = "runType")]
+    run_type: Option<RunType>,
+    #[serde(rename = "run_type")]
+    run_type_v0: Option<RunType>,
+    // v0 sent the resource itself.
+    kind: Option<Value>,
+    metadata: Option<RawMetadata>,
+    spec: Option<RawSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object with \"metrics\"")]
+struct RawEvaluateInput {
+    metrics: Option<Vec<RawMetric>>,
+    resource: Option<ResourceField>,
+    #[serde(rename = "runType")]
+    run_type: Option<RunType>,
+    #[serde(rename = "run_type")]
+    run_type_v0: Option<RunType>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a metric {\"resource\", \"value\"}")]
+struct RawMetric {
+    value: Option<Value>,
+}
+
+/// `resource` is an object in CPA v1+ and the resource's name in v0.10.
+enum ResourceField {
+    Object(RawResource),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for ResourceField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = ResourceField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Kubernetes resource object, or its name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ResourceField, E> {
+                Ok(ResourceField::Name(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ResourceField, A::Error> {
+                RawResource::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(ResourceField::Object)
+            }
+        }
+        d.deserialize_any(Visit)
     }
 }
 
-fn resource(what: &str, field: &str, v: &Value) -> Result<Resource, WireError> {
-    if !v.is_object() {
-        return Err(WireError::Invalid {
-            what: what.into(),
-            field: field.into(),
-            value: show(v),
-            expected: "a Kubernetes resource object".into(),
-        });
+#[derive(Deserialize, Default)]
+struct RawResource {
+    kind: Option<Value>,
+    metadata: Option<RawMetadata>,
+    spec: Option<RawSpec>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawMetadata {
+    name: Option<Value>,
+    namespace: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawSpec {
+    replicas: Option<Replicas>,
+}
+
+/// `spec.replicas`: what Kubernetes allows, an int32 >= 0.
+struct Replicas(u32);
+
+impl<'de> Deserialize<'de> for Replicas {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n <= i32::MAX as u32)
+            .map(Replicas)
+            .ok_or_else(|| invalid("a whole number >= 0"))
     }
-    let replicas = match v.pointer("/spec/replicas") {
-        None | Some(Value::Null) => None,
-        Some(r) => Some(
-            r.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|&n| n <= i32::MAX as u32)
-                .ok_or_else(|| WireError::Invalid {
-                    what: what.into(),
-                    field: format!("{field}.spec.replicas"),
-                    value: show(r),
-                    expected: "a whole number >= 0".into(),
-                })?,
-        ),
-    };
-    let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-    Ok(Resource {
-        kind: text("/kind"),
-        name: text("/metadata/name"),
-        namespace: text("/metadata/namespace"),
-        replicas,
-    })
+}
+
+impl From<RawResource> for Resource {
+    fn from(r: RawResource) -> Resource {
+        let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
+        let (name, namespace) = r
+            .metadata
+            .map(|m| (text(m.name), text(m.namespace)))
+            .unwrap_or_default();
+        Resource {
+            kind: text(r.kind),
+            name,
+            namespace,
+            replicas: r.spec.and_then(|s| s.replicas).map(|r| r.0),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -365,6 +412,57 @@ mod tests {
     }
 
     #[test]
+    fn cpa_v0_10_input_is_answered_in_its_own_words() {
+        // metric.ResourceMetrics of CPA v0.10.0, as encoding/json writes it.
+        let metric = r#"{"current_replicas": 3, "requests": {"GET_/a": {"avg_response_time": 4}}}"#;
+        let stdin = serde_json::json!({
+            "resource": "fibonacci",
+            "run_type": "api_dry_run",
+            "metrics": [{"resource": "fibonacci", "value": metric}]
+        })
+        .to_string();
+        let e = parse_evaluate_input(&stdin).unwrap();
+        assert_eq!(e.version, CpaVersion::V0);
+        assert_eq!(e.run_type, RunType::ApiDryRun);
+        assert_eq!(e.resource.name.as_deref(), Some("fibonacci"));
+        assert_eq!(e.current_replicas(), Some(3));
+        assert_eq!(e.answer(4), r#"{"target_replicas":4}"#);
+        let v2 = parse_evaluate_input(
+            r#"{"metrics": [{"value": "{\"requests\": {}}"}], "resource": {"spec": {"replicas": 1}}, "runType": "scaler"}"#,
+        )
+        .unwrap();
+        assert_eq!(v2.answer(4), r#"{"targetReplicas":4}"#);
+    }
+
+    #[test]
+    fn several_metrics_combine_worst_latency_and_summed_counts() {
+        let pod = |mean: f64, failed: u64| {
+            serde_json::json!({"requests": {"GET_/a": {
+                "num_requests": 100, "num_failures": failed, "avg_response_time": mean,
+                "response_time_percentiles": {"p95": mean * 2.0}}}})
+            .to_string()
+        };
+        let stdin = serde_json::json!({
+            "metrics": [
+                {"resource": "pod-1", "value": pod(50.0, 1)},
+                {"resource": "pod-2", "value": pod(1.0, 2)},
+                {"resource": "pod-3", "value": "{\"requests\": {\"GET_/b\": {\"num_requests\": 0}}}"}
+            ],
+            "resource": {"spec": {"replicas": 2}}
+        })
+        .to_string();
+        let o = parse_evaluate_input(&stdin).unwrap().observation(0, 2);
+        let a = &o.requests["GET_/a"];
+        assert_eq!(a.avg_response_time, Some(50.0));
+        assert_eq!(
+            a.percentile(crate::config::Percent::new(95.0).unwrap()),
+            Some(100.0)
+        );
+        assert_eq!((a.num_requests, a.num_failures), (Some(200), Some(3)));
+        assert_eq!(o.requests["GET_/b"].num_requests, Some(0));
+    }
+
+    #[test]
     fn metric_input_v2_and_v0() {
         let v2 = r#"{"resource": {"kind": "Deployment", "metadata": {"name": "f", "namespace": "d"}, "spec": {"replicas": 2}}, "runType": "scaler"}"#;
         let m = parse_metric_input(v2).unwrap();
@@ -403,7 +501,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("evaluate stdin: metrics[0].value: requests: invalid value"),
+            e.starts_with("evaluate stdin: metrics[0].value: requests.GET_/a.avg_response_time: invalid value \"slow\" (expected a number)"),
             "{e}"
         );
         let e = parse_evaluate_input(

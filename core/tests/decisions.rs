@@ -13,7 +13,7 @@ fn fixtures() -> PathBuf {
 fn policy(name: &str) -> Policy {
     let path = fixtures().join("evaluation").join(name);
     let text = std::fs::read_to_string(&path).unwrap();
-    parse_policy(name, &text).unwrap().policy
+    parse_policy(name, &text).unwrap()
 }
 
 /// (CPA stdin fixture, policy fixture, prior state)

@@ -16,14 +16,14 @@ fn fixtures() -> PathBuf {
 
 fn seed_policy() -> Policy {
     let text = std::fs::read_to_string(fixtures().join("evaluation/seed.yaml")).unwrap();
-    parse_policy("seed.yaml", &text).unwrap().policy
+    parse_policy("seed.yaml", &text).unwrap()
 }
 
 fn scenario(name: &str) -> Scenario {
     let dir = fixtures().join("scenarios");
     let text = std::fs::read_to_string(dir.join(name)).unwrap();
     sim::parse_scenario(name, &text, &mut |rel| {
-        std::fs::read_to_string(dir.join(rel)).map_err(|e| e.to_string())
+        std::fs::read_to_string(dir.join(rel))
     })
     .unwrap()
 }

@@ -90,8 +90,7 @@ mod tests {
             "p.yaml",
             "targets:\n  - {endpoint: /, type: mean, target: 7}\n",
         )
-        .unwrap()
-        .policy;
+        .unwrap();
         let obs = Observation {
             at_secs: 1_795_827_847,
             current_replicas: 2,

@@ -348,7 +348,6 @@ mod tests {
             "targets:\n  - {endpoint: /, type: mean, target: 7}\ndecay: {replicas: 1, unchangedRuns: 2}\n",
         )
         .unwrap()
-        .policy
     }
 
     fn metric(mean_ms: f64) -> MetricReport {

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use lpa_core::config::{Target, TargetKind};
-use lpa_core::wire::{evaluate_answer, parse_evaluate_input, parse_metric_input};
+use lpa_core::wire::{parse_evaluate_input, parse_metric_input};
 use lpa_core::{decide, Policy, State};
 
 fuzz_target!(|data: &[u8]| {
@@ -14,15 +14,13 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(input) = parse_evaluate_input(text) {
         let current = input.current_replicas().unwrap_or(1);
         let obs = input.observation(0, current);
-        let mut policy = Policy::with_targets(vec![Target {
-            method: "GET".into(),
-            endpoint: "/".into(),
-            kind: TargetKind::Mean,
-            target: 7.0,
-        }]);
-        policy.max_replicas = Some(50);
+        let target = Target::new("GET", "/", TargetKind::Mean, 7.0).unwrap();
+        let mut policy = Policy::new(vec![target]).unwrap();
+        policy.set_replica_bounds(1, Some(50)).unwrap();
         let d = decide(&obs, &policy, &State::default());
-        let answer = evaluate_answer(d.replicas);
-        assert!(answer.starts_with("{\"targetReplicas\":"));
+        let answer = input.answer(d.replicas);
+        assert!(
+            answer.starts_with("{\"targetReplicas\":") || answer.starts_with("{\"target_replicas\":")
+        );
     }
 });

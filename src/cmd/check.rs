@@ -4,19 +4,20 @@
 
 use std::process::ExitCode;
 
+use lpa_core::config::EvaluationConfig;
 use lpa_core::duration::format_duration;
-use lpa_core::Policy;
 use lpa_drivers::load::LoadPlan;
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
-use crate::settings::{load_policy, Failure, Result};
+use crate::settings::{load_config, Failure, Result};
 
 /// Stands in for a missing host so the other settings still get checked.
 const PLACEHOLDER_HOST: &str = "http://127.0.0.1";
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let policy = load_policy(&args.policy)?;
+    let config = load_config(&args.policy)?;
+    let policy = &config.policy;
     let mut overrides = args.load.overrides();
     let host_set = overrides
         .host
@@ -26,10 +27,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         overrides.host = Some(PLACEHOLDER_HOST.to_string());
     }
     let plan =
-        LoadPlan::from_policy(&policy, &overrides).map_err(|e| Failure::new(e.to_string()))?;
+        LoadPlan::from_config(&config, &overrides).map_err(|e| Failure::new(e.to_string()))?;
 
     let doc = Effective {
-        policy: &policy,
+        config: &config,
         effective_load: EffectiveLoad::new(&plan, host_set),
     };
     let text = if args.json {
@@ -44,8 +45,8 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     eprintln!(
         "lpa check: {} is valid ({} target{}; {} users for {})",
         args.policy.evaluation_config.display(),
-        policy.targets.len(),
-        if policy.targets.len() == 1 { "" } else { "s" },
+        policy.targets().len(),
+        if policy.targets().len() == 1 { "" } else { "s" },
         plan.users,
         format_duration(plan.run_time),
     );
@@ -57,7 +58,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
 #[serde(rename_all = "camelCase")]
 struct Effective<'a> {
     #[serde(flatten)]
-    policy: &'a Policy,
+    config: &'a EvaluationConfig,
     effective_load: EffectiveLoad,
 }
 
@@ -103,7 +104,7 @@ impl EffectiveLoad {
                 .requests
                 .iter()
                 .map(|r| RequestView {
-                    method: r.method.clone(),
+                    method: r.method.to_string(),
                     path: r.path.clone(),
                     name: r.name.clone(),
                     weight: r.weight,

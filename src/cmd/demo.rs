@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lpa_core::config::{LoadSpec, WaitTime};
+use lpa_core::config::{EvaluationConfig, LoadSpec, Override, Overrides, WaitTime};
 use lpa_core::duration::format_duration;
 use lpa_core::log::DecisionRecord;
 use lpa_core::{Policy, Reason};
@@ -36,7 +36,7 @@ use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
 use crate::cli::DemoArgs;
-use crate::settings::{Failure, Result};
+use crate::settings::{parse_config, Failure, Result};
 
 /// The seed guide's evaluation config, as the example ships it.
 const EVALUATION_CONFIG: &str = include_str!("../../examples/fibonacci/evaluation_config.yaml");
@@ -45,7 +45,8 @@ const LOAD_PATH: &str = "/fibonacci?n=23";
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let listen = args.listen;
-    let policy = policy(&args)?;
+    let config = config(&args)?;
+    let policy = &config.policy;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::new(format!("cannot find the lpa executable: {e}")))?;
     let command = ReplicaCommand::from_argv(vec![
@@ -71,8 +72,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         let events = Arc::clone(&events);
         pool.set_observer(move |e| lock(&events).push(e.to_string()));
     }
-    let plan = LoadPlan::from_policy(
-        &policy,
+    let plan = LoadPlan::from_config(
+        &config,
         &LoadOverrides {
             host: Some(format!("http://{addr}")),
             ..LoadOverrides::default()
@@ -123,7 +124,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }
         return Err(e.into());
     }
-    print_header(&args, &policy, &plan, &phases, addr);
+    print_header(&args, policy, &plan, &phases, addr);
     for e in lock(&events).drain(..) {
         eprintln!("  {e}");
     }
@@ -154,7 +155,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     run_loop::run(
         &mut pool,
         &mut measure,
-        &policy,
+        policy,
         &state,
         Some(&mut log),
         &run_options,
@@ -177,8 +178,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             } else if phase == Phase::Recover {
                 if let Some(r) = &cycle.record {
                     if r.applied
-                        && r.decided <= policy.min_replicas
-                        && story.peak > policy.min_replicas
+                        && r.decided <= policy.min_replicas()
+                        && story.peak > policy.min_replicas()
                     {
                         let _ = writeln!(out, "{:>5}  back at {} replica: done", "", r.decided);
                         stop.store(true, Ordering::SeqCst);
@@ -225,32 +226,34 @@ fn state_dir_in(dir: Option<&std::path::Path>) -> Result<PathBuf> {
 /// waits shortened from `between(5, 9)` so that a short test gathers enough
 /// samples for a steady mean. The waits scale with the cost, so the test
 /// itself keeps one replica about a third busy whatever the cost.
-fn policy(args: &DemoArgs) -> Result<Policy> {
-    let parsed = match &args.evaluation_config {
-        None => lpa_core::parse_policy(
+fn config(args: &DemoArgs) -> Result<EvaluationConfig> {
+    let overrides = Overrides {
+        max_replicas: Some(Override {
+            value: args.max_replicas,
+            source: "--max-replicas".into(),
+        }),
+        ..Overrides::default()
+    };
+    let mut config = match &args.evaluation_config {
+        None => parse_config(
             "examples/fibonacci/evaluation_config.yaml",
             EVALUATION_CONFIG,
+            &overrides,
         )?,
         Some(path) => {
             let name = path.display().to_string();
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Failure::new(format!("{name}: cannot read the evaluation config: {e}"))
             })?;
-            let parsed = lpa_core::parse_policy(&name, &text)?;
-            for w in &parsed.warnings {
-                eprintln!("lpa: warning: {w}");
-            }
-            parsed
+            parse_config(&name, &text, &overrides)?
         }
     };
-    let mut policy = parsed.policy;
-    policy.max_replicas = Some(args.max_replicas);
     let wait = (args.cost * 20).max(Duration::from_millis(20));
-    policy.load = Some(LoadSpec {
+    config.load = Some(LoadSpec {
         users: Some(10),
         spawn_rate: Some(10.0),
         run_time: Some(args.run_time),
-        wait_time: WaitTime::Between(wait, wait * 2),
+        wait_time: Some(WaitTime::Between(wait, wait * 2)),
         ..LoadSpec::default()
     });
     if args.run_time >= args.interval {
@@ -260,7 +263,7 @@ fn policy(args: &DemoArgs) -> Result<Policy> {
             format_duration(args.interval)
         )));
     }
-    Ok(policy)
+    Ok(config)
 }
 
 /// The phases in whole cycles.
@@ -326,12 +329,15 @@ fn print_header(
         args.cost.as_secs_f64() * 1000.0
     );
     let targets: Vec<String> = policy
-        .targets
+        .targets()
         .iter()
         .map(|t| {
             format!(
                 "{} of {} {} at most {} ms",
-                t.kind, t.method, t.endpoint, t.target
+                t.kind(),
+                t.method(),
+                t.endpoint(),
+                t.target()
             )
         })
         .collect();
@@ -342,8 +348,8 @@ fn print_header(
             None => "the seed's evaluation_config.yaml".to_string(),
         },
         targets.join(", "),
-        policy.decay.replicas,
-        policy.decay.unchanged_runs,
+        policy.decay().replicas,
+        policy.decay().unchanged_runs,
         args.max_replicas
     );
     println!(

@@ -12,11 +12,11 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lpa_core::wire::{evaluate_answer, parse_evaluate_input, MetricReport};
+use lpa_core::wire::{parse_evaluate_input, MetricReport};
 use lpa_drivers::state_file::{Loaded, StateFile};
 
 use crate::cli::EvaluateArgs;
-use crate::settings::{load_policy, Failure, Result};
+use crate::settings::{load_config, Failure, Result};
 
 /// CPA's inputs are small; a runaway producer must not exhaust memory.
 const MAX_STDIN: u64 = 16 << 20;
@@ -28,7 +28,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         .read_to_string(&mut input)
         .map_err(|e| Failure::new(format!("evaluate stdin: cannot read: {e}")))?;
     let eval = parse_evaluate_input(&input)?;
-    let policy = load_policy(&args.policy)?;
+    let policy = load_config(&args.policy)?.policy;
     let current = eval.current_replicas().ok_or_else(|| {
         Failure::new("evaluate stdin: resource.spec.replicas: missing, and no metric carries current_replicas")
     })?;
@@ -66,7 +66,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         }
     );
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", evaluate_answer(decision.replicas))
+    writeln!(out, "{}", eval.answer(decision.replicas))
         .and_then(|()| out.flush())
         .map_err(|e| Failure::new(format!("stdout: {e}")))?;
     Ok(ExitCode::SUCCESS)

@@ -6,32 +6,35 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use lpa_core::config::Percent;
 use lpa_core::stats::RequestStats;
 use lpa_core::wire::FailureStats;
-use lpa_core::Policy;
 use lpa_drivers::load::{self, LoadOutcome, LoadPlan, Progress};
 use lpa_drivers::locust::Selection;
 
 use super::load_driver::{self, Measured};
 
 use crate::cli::{LoadtestArgs, PolicyArgs};
-use crate::settings::{load_policy, Failure, Result};
+use crate::settings::{load_config, Failure, Result};
 
 pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
-    let policy = match &args.evaluation_config {
-        Some(path) => load_policy(&PolicyArgs {
+    let config = match &args.evaluation_config {
+        Some(path) => Some(load_config(&PolicyArgs {
             evaluation_config: path.clone(),
             min_replicas: None,
             max_replicas: None,
-        })?,
-        None => Policy::with_targets(Vec::new()),
+        })?),
+        None => None,
     };
     let mut overrides = args.load.overrides();
     overrides.requests = args.requests.clone();
     if overrides.requests.is_empty() && args.evaluation_config.is_none() {
         overrides.requests.push("/".into());
     }
-    let plan = LoadPlan::from_policy(&policy, &overrides)?;
+    let plan = match &config {
+        Some(c) => LoadPlan::from_config(c, &overrides)?,
+        None => LoadPlan::from_parts(None, &[], &overrides)?,
+    };
     let selection = load_driver::select(&args.driver, &plan)?;
     if matches!(selection, Selection::Locust { .. }) && !args.requests.is_empty() {
         eprintln!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
@@ -101,7 +104,7 @@ fn ms(v: Option<f64>) -> String {
 }
 
 pub(super) fn row(name: &str, s: &RequestStats) -> String {
-    let p = |label: &str| ms(s.response_time_percentiles.get(label).copied());
+    let p = |label: &str| ms(Percent::parse(label).and_then(|p| s.percentile(p)));
     format!(
         "{:<40} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         name,

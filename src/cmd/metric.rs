@@ -14,12 +14,12 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use lpa_core::wire::parse_metric_input;
+use lpa_core::wire::{parse_metric_input, MetricReport};
 use lpa_drivers::load::LoadPlan;
 
 use super::load_driver;
 use crate::cli::MetricArgs;
-use crate::settings::{load_policy, Failure, Result};
+use crate::settings::{load_config, Failure, Result};
 
 const MAX_STDIN: u64 = 16 << 20;
 
@@ -30,12 +30,28 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
         .read_to_string(&mut input)
         .map_err(|e| Failure::new(format!("metric stdin: cannot read: {e}")))?;
     let metric_input = parse_metric_input(&input)?;
-    let policy = load_policy(&args.policy)?;
-    let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
+    let config = load_config(&args.policy)?;
+    let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
+    if metric_input.resource.replicas == Some(0) {
+        // Nothing serves: a probe would only measure refused connections.
+        // Say so in a metric evaluate reads as "autoscaling disabled".
+        eprintln!(
+            "lpa metric: {}: 0 replicas: no load test (autoscaling is disabled at 0; scale it up to resume)",
+            metric_input.resource.name.as_deref().unwrap_or("target")
+        );
+        let report = MetricReport {
+            current_replicas: Some(0),
+            ..MetricReport::default()
+        };
+        return emit_report(&report);
+    }
     let selection = load_driver::select(&args.driver, &plan)?;
     let measured = load_driver::measure("metric", &selection, &args.driver, &plan)?;
-    let report = measured.into_report(metric_input.resource.replicas);
-    let text = serde_json::to_string(&report).map_err(|e| Failure::new(e.to_string()))?;
+    emit_report(&measured.into_report(metric_input.resource.replicas))
+}
+
+fn emit_report(report: &MetricReport) -> Result<ExitCode> {
+    let text = serde_json::to_string(report).map_err(|e| Failure::new(e.to_string()))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")
         .and_then(|()| out.flush())

@@ -30,7 +30,7 @@ use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
 use crate::cli::{RunArgs, Scaler};
-use crate::settings::{load_policy, Failure, Result};
+use crate::settings::{load_config, Failure, Result};
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
@@ -47,8 +47,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             KubectlTarget::new(kubectl, workload)
         }
     };
-    let policy = load_policy(&args.policy)?;
-    let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
+    let config = load_config(&args.policy)?;
+    let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
+    let policy = config.policy;
     let kubectl = target.kubectl.check()?;
     let (state, log) = outputs(&args)?;
     drive(
@@ -70,7 +71,7 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         .as_deref()
         .ok_or_else(|| Failure::new("--replica-cmd is required with --scaler local"))?;
     let command = ReplicaCommand::parse(text)?;
-    let policy = load_policy(&args.policy)?;
+    let config = load_config(&args.policy)?;
     let options = LocalOptions {
         ready_timeout: args.ready_timeout,
         drain_timeout: args.drain_timeout,
@@ -81,13 +82,13 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     if overrides.host.is_none() {
         overrides.host = Some(format!("http://{}", pool.addr()));
     }
-    let plan = LoadPlan::from_policy(&policy, &overrides)?;
+    let plan = LoadPlan::from_config(&config, &overrides)?;
     let (state, log) = outputs(args)?;
     pool.set_observer(|e| eprintln!("lpa run: local: {e}"));
     eprintln!("lpa run: local: listening on {}", pool.addr());
     pool.scale(0, args.replicas)?;
     let via = format!("running {:?}", text);
-    drive(&mut pool, &via, &policy, &plan, &state, log, args)
+    drive(&mut pool, &via, &config.policy, &plan, &state, log, args)
 }
 
 /// The state file and the decision log, checked before anything runs.

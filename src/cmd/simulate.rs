@@ -5,7 +5,7 @@
 //! and runs sweep points on a thread pool.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::cli::{BadLine, SimulateArgs};
 use crate::plot;
-use crate::settings::{load_policy, Failure, Result};
+use crate::settings::{load_config, Failure, Result};
 
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     // Output names are checked before any work, so a typo costs nothing.
@@ -26,7 +26,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if let Some(p) = &args.plot {
         plot::Format::of(p).map_err(Failure::new)?;
     }
-    let policy = load_policy(&args.policy)?;
+    let policy = load_config(&args.policy)?.policy;
     if let Some(log) = &args.replay {
         if args.plot.is_some() {
             return Err(Failure::new(
@@ -116,10 +116,7 @@ fn load_scenario(path: &Path) -> Result<Scenario> {
         .map_err(|e| Failure::new(format!("{name}: cannot read the scenario: {e}")))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // A CSV load profile is named relative to the scenario file.
-    let mut read = |rel: &str| -> std::result::Result<String, String> {
-        let p: PathBuf = dir.join(rel);
-        std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-    };
+    let mut read = |rel: &str| std::fs::read_to_string(dir.join(rel));
     Ok(sim::parse_scenario(&name, &text, &mut read)?)
 }
 
@@ -359,16 +356,7 @@ fn replay_log(
 }
 
 fn replay_table(rows: &[ReplayRow], policy: &Policy) -> String {
-    let labels: Vec<TargetLabel> = policy
-        .targets
-        .iter()
-        .map(|t| TargetLabel {
-            key: t.key(),
-            kind: t.kind.to_string(),
-            target: t.target,
-            unit: t.kind.unit().to_string(),
-        })
-        .collect();
+    let labels = TargetLabel::of(policy);
     let heads: Vec<String> = labels.iter().map(label).collect();
     let widths: Vec<usize> = heads.iter().map(|h| h.len().max(9)).collect();
     let mut out = String::new();
@@ -461,12 +449,18 @@ fn sweep(
         .build()
         .map_err(|e| Failure::new(format!("cannot start {threads} sweep threads: {e}")))?;
     let started = Instant::now();
+    let policies = points
+        .iter()
+        .map(|p| p.policy(base))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Failure::new(format!("{}: {e}", args.policy.evaluation_config.display())))?;
     let outcomes: Vec<Outcome> = pool.install(|| {
         points
             .par_iter()
-            .map(|p| Outcome {
+            .zip(&policies)
+            .map(|(p, policy)| Outcome {
                 point: p.clone(),
-                scores: sim::score(scenario, &p.policy(base)),
+                scores: sim::score(scenario, policy),
             })
             .collect()
     });

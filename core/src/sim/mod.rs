@@ -25,13 +25,13 @@
 //!
 //! let policy = parse_policy("seed.yaml", "
 //! targets: [{endpoint: /fibonacci?n=10, type: mean, target: 7}]
-//! ").unwrap().policy;
+//! ").unwrap();
 //! let scenario = sim::parse_scenario("step.yaml", "
 //! cycles: 40
 //! replicas: 2
 //! service: {capacity: 500, baseLatency: 2}
 //! load: {type: step, from: 400, to: 1200, at: 10}
-//! ", &mut |_| Err("no files here".into())).unwrap();
+//! ", &mut |_| Err(std::io::ErrorKind::NotFound.into())).unwrap();
 //! let trace = sim::simulate(&scenario, &policy);
 //! assert_eq!(trace.rows.len(), 40);
 //! assert!(trace.rows[39].replicas > 2);
@@ -106,7 +106,8 @@ pub struct TargetLabel {
 }
 
 impl TargetLabel {
-    fn of(policy: &Policy) -> Vec<TargetLabel> {
+    /// The labels of a policy's targets, in its order.
+    pub fn of(policy: &Policy) -> Vec<TargetLabel> {
         policy
             .targets
             .iter()
@@ -234,7 +235,7 @@ fn drive(
     for t in &policy.targets {
         let entry = keys.entry(t.key()).or_insert_with(|| {
             (
-                t.method.to_ascii_uppercase(),
+                t.method.as_str().to_string(),
                 t.endpoint.clone(),
                 Vec::new(),
             )
@@ -348,7 +349,6 @@ mod tests {
             "targets: [{method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}]\ndecay: {replicas: 1, unchangedRuns: 3}\n",
         )
         .unwrap()
-        .policy
     }
 
     fn scenario(load: LoadProfile) -> Scenario {
@@ -414,8 +414,7 @@ mod tests {
             "two.yaml",
             "targets: [{endpoint: /a, type: mean, target: 7}, {endpoint: /b, type: p95, target: 20}]\n",
         )
-        .unwrap()
-        .policy;
+        .unwrap();
         let mut s = scenario(LoadProfile::Constant { rate: 1200.0 });
         s.cycles = 1;
         s.replicas = 2;

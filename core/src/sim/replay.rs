@@ -114,9 +114,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let policy = parse_policy("p", "targets: [{endpoint: /a, type: mean, target: 7}]")
-            .unwrap()
-            .policy;
+        let policy = parse_policy("p", "targets: [{endpoint: /a, type: mean, target: 7}]").unwrap();
         let mut r = DecisionRecord::new("local", &obs, &decide(&obs, &policy, &State::default()));
         r.decided = decided;
         r.applied = true;
@@ -130,8 +128,7 @@ mod tests {
             .map(|i| (i + 1, record(15 * i as u64, 3, 2.0, 3)))
             .collect();
         let p = parse_policy("new", "targets: [{endpoint: /a, type: mean, target: 7}]\ndecay: {replicas: 1, unchangedRuns: 1}\n")
-            .unwrap()
-            .policy;
+            .unwrap();
         let (rows, sum) = replay(&recs, &p);
         let new: Vec<u32> = rows.iter().map(|r| r.new).collect();
         // Calm 1, decay (the world stays at 3, so not an outside change), calm 1, decay.

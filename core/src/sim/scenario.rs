@@ -17,93 +17,152 @@
 //! load: {type: step, from: 400, to: 1200, at: 20}
 //! ```
 
-use serde_yaml::{Mapping, Value};
+use serde::Deserialize;
 
 use super::load::{parse_rates_csv, LoadProfile};
 use super::model::Service;
 use super::Scenario;
-use crate::config::{show, ConfigError};
-use crate::duration::parse_duration;
+use crate::parse::{fields_of, from_yaml, At, Count, Format, ParseError, Raw, Text, UnknownKeys};
 
 /// Beyond these a trace or a cycle's samples would not fit in memory: a
 /// typo, not a simulation.
 pub const MAX_CYCLES: u32 = 10_000_000;
 pub const MAX_SAMPLES: u32 = 1_000_000;
 
+/// Where a scenario's file references are read from: returns the text of a
+/// file the scenario names (a load CSV), relative to the scenario.
+pub type ReadFile<'a> = dyn FnMut(&str) -> Result<String, std::io::Error> + 'a;
+
 /// Parses a scenario. `file` names it in errors; `read` returns the text of
-/// a file the scenario refers to (a load CSV), relative to the scenario.
+/// a file the scenario refers to.
 pub fn parse_scenario(
     file: &str,
     text: &str,
-    read: &mut dyn FnMut(&str) -> Result<String, String>,
-) -> Result<Scenario, ConfigError> {
-    let root: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
-        file: file.to_string(),
-        message: e.to_string(),
-    })?;
-    let p = Fields { file };
-    let map = p.mapping(&root, "(top level)")?;
-    p.known(
-        map,
-        "",
-        &[
-            "name", "interval", "cycles", "seed", "replicas", "service", "load",
-        ],
-    )?;
-    let name = match map.get("name") {
-        None => default_name(file),
-        Some(v) => v
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| p.invalid("name", v, "a string"))?,
+    read: &mut ReadFile<'_>,
+) -> Result<Scenario, ParseError> {
+    let known = [
+        ("", fields_of::<RawScenario>()),
+        ("service", fields_of::<RawService>()),
+        ("load", fields_of::<RawProfile>()),
+    ];
+    let raw = from_yaml::<RawScenario>(file, text, UnknownKeys::Deny, &known)?.value;
+    let at = At {
+        file,
+        format: Format::Yaml,
     };
-    let interval_secs = match map.get("interval") {
-        None => 15,
-        Some(v) => {
-            let text = match v {
-                Value::Number(n) => n.to_string(),
-                Value::String(s) => s.clone(),
-                _ => String::new(),
-            };
-            match parse_duration(&text) {
-                Some(d) if (1..=86_400).contains(&d.as_secs()) && d.subsec_nanos() == 0 => {
-                    d.as_secs()
-                }
-                _ => {
-                    return Err(p.invalid(
-                        "interval",
-                        v,
-                        "whole seconds from 1 to a day: 15, 15s, 1m",
-                    ))
-                }
-            }
-        }
+    raw.check(at, read)
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a mapping of fields")]
+struct RawScenario {
+    name: Option<Text>,
+    interval: Option<Raw>,
+    cycles: Option<Raw>,
+    seed: Option<Raw>,
+    replicas: Option<Count>,
+    service: Option<RawService>,
+    load: Option<RawProfile>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+struct RawService {
+    capacity: Option<Raw>,
+    base_latency: Option<Raw>,
+    startup_cycles: Option<Count>,
+    samples: Option<Count>,
+    timeout: Option<Raw>,
+}
+
+/// Every field any load type has; which ones a type takes is checked
+/// after, so a field of another type is named as unknown for this one.
+#[derive(Deserialize)]
+#[serde(expecting = "a mapping of fields")]
+struct RawProfile {
+    #[serde(rename = "type")]
+    kind: Option<Raw>,
+    rate: Option<Raw>,
+    from: Option<Raw>,
+    to: Option<Raw>,
+    at: Option<Raw>,
+    start: Option<Raw>,
+    end: Option<Raw>,
+    base: Option<Raw>,
+    peak: Option<Raw>,
+    length: Option<Raw>,
+    mean: Option<Raw>,
+    amplitude: Option<Raw>,
+    period: Option<Raw>,
+    file: Option<Raw>,
+}
+
+const RATE: &str = "a rate in requests/s, >= 0";
+
+impl RawScenario {
+    fn check(self, at: At, read: &mut ReadFile<'_>) -> Result<Scenario, ParseError> {
+        let name = self.name.map_or_else(|| default_name(at.file), |t| t.value);
+        let interval_secs = match self.interval {
+            None => 15,
+            Some(raw) => whole_seconds(&raw).ok_or_else(|| {
+                at.invalid(
+                    "interval",
+                    &raw,
+                    "whole seconds from 1 to a day: 15, 15s, 1m",
+                )
+            })?,
+        };
+        let service = self
+            .service
+            .ok_or_else(|| at.missing("service", "a mapping with at least capacity"))?
+            .check(at)?;
+        let load = self
+            .load
+            .ok_or_else(|| at.missing("load", &format!("a load profile: type {TYPES}")))?
+            .check(at, read)?;
+        let cycles = match self.cycles {
+            Some(raw) => raw
+                .value()
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| (1..=MAX_CYCLES).contains(n))
+                .ok_or_else(|| {
+                    at.invalid(
+                        "cycles",
+                        &raw,
+                        &format!("a whole number from 1 to {MAX_CYCLES}"),
+                    )
+                })?,
+            None => load.recorded_cycles().unwrap_or(100),
+        };
+        let seed = match self.seed {
+            None => 1,
+            Some(raw) => raw
+                .value()
+                .as_u64()
+                .ok_or_else(|| at.invalid("seed", &raw, "a whole number >= 0"))?,
+        };
+        Ok(Scenario {
+            name,
+            interval_secs,
+            cycles,
+            seed,
+            replicas: self.replicas.map_or(Ok(1), |c| whole(at, &c, "replicas"))?,
+            service,
+            load,
+        })
+    }
+}
+
+fn whole_seconds(raw: &Raw) -> Option<u64> {
+    let text = match raw.value() {
+        serde_yaml::Value::Number(n) => n.to_string(),
+        serde_yaml::Value::String(s) => s.clone(),
+        _ => return None,
     };
-    let service = p.service(map.get("service"))?;
-    let load = p.load(map.get("load"), read)?;
-    let cycles = match map.get("cycles") {
-        Some(v) => p.bounded(v, "cycles", 1, MAX_CYCLES)?,
-        None => load.recorded_cycles().unwrap_or(100),
-    };
-    let seed = match map.get("seed") {
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| p.invalid("seed", v, "a whole number >= 0"))?,
-        None => 1,
-    };
-    let replicas = match map.get("replicas") {
-        Some(v) => p.uint(v, "replicas", 0)?,
-        None => 1,
-    };
-    Ok(Scenario {
-        name,
-        interval_secs,
-        cycles,
-        seed,
-        replicas,
-        service,
-        load,
-    })
+    crate::duration::parse_duration(&text)
+        .filter(|d| (1..=86_400).contains(&d.as_secs()) && d.subsec_nanos() == 0)
+        .map(|d| d.as_secs())
 }
 
 fn default_name(file: &str) -> String {
@@ -114,192 +173,180 @@ fn default_name(file: &str) -> String {
         .to_string()
 }
 
-struct Fields<'f> {
-    file: &'f str,
+fn whole(at: At, c: &Count, path: &str) -> Result<u32, ParseError> {
+    if c.quoted {
+        Err(at.invalid(path, &c.raw, "a whole number >= 0"))
+    } else {
+        Ok(c.value)
+    }
 }
 
-impl Fields<'_> {
-    fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
-        ConfigError::invalid(self.file, field, value, expected)
+fn bounded(at: At, c: &Count, path: &str, min: u32, max: u32) -> Result<u32, ParseError> {
+    if (min..=max).contains(&c.value) && !c.quoted {
+        Ok(c.value)
+    } else {
+        Err(at.invalid(path, &c.raw, &format!("a whole number from {min} to {max}")))
     }
+}
 
-    fn missing(&self, field: &str, expected: &str) -> ConfigError {
-        ConfigError::missing(self.file, field, expected)
+/// A finite number at least `min` (strictly above it when `strict`).
+fn number(
+    at: At,
+    raw: &Raw,
+    path: &str,
+    min: f64,
+    strict: bool,
+    what: &str,
+) -> Result<f64, ParseError> {
+    match raw.value().as_f64() {
+        Some(x) if x.is_finite() && if strict { x > min } else { x >= min } => Ok(x),
+        _ => Err(at.invalid(path, raw, what)),
     }
+}
 
-    fn mapping<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Mapping, ConfigError> {
-        v.as_mapping()
-            .ok_or_else(|| self.invalid(field, v, "a mapping of fields"))
-    }
-
-    fn known(&self, map: &Mapping, prefix: &str, known: &[&str]) -> Result<(), ConfigError> {
-        for key in map.keys() {
-            let name = key
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| show(key));
-            if !known.contains(&name.as_str()) {
-                let field = if prefix.is_empty() {
-                    name
-                } else {
-                    format!("{prefix}.{name}")
-                };
-                return Err(ConfigError::Invalid {
-                    file: self.file.to_string(),
-                    field,
-                    value: "(unknown field)".to_string(),
-                    expected: format!("one of {}", known.join(", ")),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn uint(&self, v: &Value, field: &str, min: u32) -> Result<u32, ConfigError> {
-        v.as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|&n| n >= min)
-            .ok_or_else(|| self.invalid(field, v, &format!("a whole number >= {min}")))
-    }
-
-    fn bounded(&self, v: &Value, field: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
-        v.as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|&n| n >= min && n <= max)
-            .ok_or_else(|| self.invalid(field, v, &format!("a whole number from {min} to {max}")))
-    }
-
-    /// A rate or other quantity: finite and at least `min` (strictly above
-    /// it when `strict`).
-    fn number(
-        &self,
-        v: &Value,
-        field: &str,
-        min: f64,
-        strict: bool,
-        what: &str,
-    ) -> Result<f64, ConfigError> {
-        let ok = |x: f64| x.is_finite() && if strict { x > min } else { x >= min };
-        match v.as_f64() {
-            Some(x) if ok(x) => Ok(x),
-            _ => Err(self.invalid(field, v, what)),
-        }
-    }
-
-    fn rate(&self, map: &Mapping, field: &str) -> Result<f64, ConfigError> {
-        let path = format!("load.{field}");
-        let v = map
-            .get(field)
-            .ok_or_else(|| self.missing(&path, "a rate in requests/s, >= 0"))?;
-        self.number(v, &path, 0.0, false, "a rate in requests/s, >= 0")
-    }
-
-    fn cycle(&self, map: &Mapping, field: &str, min: u32) -> Result<u32, ConfigError> {
-        let path = format!("load.{field}");
-        let v = map
-            .get(field)
-            .ok_or_else(|| self.missing(&path, &format!("a cycle number >= {min}")))?;
-        self.uint(v, &path, min)
-    }
-
-    fn service(&self, v: Option<&Value>) -> Result<Service, ConfigError> {
-        let v = v.ok_or_else(|| self.missing("service", "a mapping with at least capacity"))?;
-        let map = self.mapping(v, "service")?;
-        self.known(
-            map,
-            "service",
-            &[
-                "capacity",
-                "baseLatency",
-                "startupCycles",
-                "samples",
-                "timeout",
-            ],
-        )?;
+impl RawService {
+    fn check(self, at: At) -> Result<Service, ParseError> {
+        const CAPACITY: &str = "requests/s one replica serves, > 0";
         let mut s = Service::default();
-        let cap = map.get("capacity").ok_or_else(|| {
-            self.missing("service.capacity", "requests/s one replica serves, > 0")
-        })?;
-        s.capacity = self.number(
-            cap,
-            "service.capacity",
-            0.0,
-            true,
-            "requests/s one replica serves, > 0",
-        )?;
-        if let Some(v) = map.get("baseLatency") {
-            s.base_latency_ms =
-                self.number(v, "service.baseLatency", 0.0, false, "milliseconds >= 0")?;
+        let cap = self
+            .capacity
+            .ok_or_else(|| at.missing("service.capacity", CAPACITY))?;
+        s.capacity = number(at, &cap, "service.capacity", 0.0, true, CAPACITY)?;
+        if let Some(v) = self.base_latency {
+            s.base_latency_ms = number(
+                at,
+                &v,
+                "service.baseLatency",
+                0.0,
+                false,
+                "milliseconds >= 0",
+            )?;
         }
-        if let Some(v) = map.get("startupCycles") {
-            s.startup_cycles = self.uint(v, "service.startupCycles", 0)?;
+        if let Some(c) = self.startup_cycles {
+            s.startup_cycles = bounded(at, &c, "service.startupCycles", 0, MAX_CYCLES)?;
         }
-        if let Some(v) = map.get("samples") {
-            s.samples = self.bounded(v, "service.samples", 1, MAX_SAMPLES)?;
+        if let Some(c) = self.samples {
+            s.samples = bounded(at, &c, "service.samples", 1, MAX_SAMPLES)?;
         }
-        if let Some(v) = map.get("timeout") {
-            s.timeout_ms =
-                Some(self.number(v, "service.timeout", 0.0, true, "milliseconds > 0")?);
+        if let Some(v) = self.timeout {
+            s.timeout_ms = Some(number(
+                at,
+                &v,
+                "service.timeout",
+                0.0,
+                true,
+                "milliseconds > 0",
+            )?);
         }
         Ok(s)
     }
+}
 
-    fn load(
-        &self,
-        v: Option<&Value>,
-        read: &mut dyn FnMut(&str) -> Result<String, String>,
-    ) -> Result<LoadProfile, ConfigError> {
-        const TYPES: &str = "constant, step, ramp, spike, sine or csv";
-        let v = v.ok_or_else(|| self.missing("load", &format!("a load profile: type {TYPES}")))?;
-        let map = self.mapping(v, "load")?;
-        let kind = map
-            .get("type")
-            .ok_or_else(|| self.missing("load.type", TYPES))?;
-        let profile = match kind.as_str() {
-            Some("constant") => {
-                self.known(map, "load", &["type", "rate"])?;
-                LoadProfile::Constant {
-                    rate: self.rate(map, "rate")?,
-                }
-            }
-            Some("step") => {
-                self.known(map, "load", &["type", "from", "to", "at"])?;
-                LoadProfile::Step {
-                    from: self.rate(map, "from")?,
-                    to: self.rate(map, "to")?,
-                    at: self.cycle(map, "at", 0)?,
-                }
-            }
-            Some("ramp") => {
-                self.known(map, "load", &["type", "from", "to", "start", "end"])?;
-                let start = self.cycle(map, "start", 0)?;
-                let end = self.cycle(map, "end", start.saturating_add(1))?;
+const TYPES: &str = "constant, step, ramp, spike, sine or csv";
+
+impl RawProfile {
+    /// The fields each type takes, `type` included.
+    fn allowed(kind: &str) -> &'static [&'static str] {
+        match kind {
+            "constant" => &["type", "rate"],
+            "step" => &["type", "from", "to", "at"],
+            "ramp" => &["type", "from", "to", "start", "end"],
+            "spike" => &["type", "base", "peak", "at", "length"],
+            "sine" => &["type", "mean", "amplitude", "period"],
+            "csv" => &["type", "file"],
+            _ => &[],
+        }
+    }
+
+    fn given(&self) -> Vec<(&'static str, &Raw)> {
+        [
+            ("rate", &self.rate),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("at", &self.at),
+            ("start", &self.start),
+            ("end", &self.end),
+            ("base", &self.base),
+            ("peak", &self.peak),
+            ("length", &self.length),
+            ("mean", &self.mean),
+            ("amplitude", &self.amplitude),
+            ("period", &self.period),
+            ("file", &self.file),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect()
+    }
+
+    fn check(self, at: At, read: &mut ReadFile<'_>) -> Result<LoadProfile, ParseError> {
+        let kind_raw = self
+            .kind
+            .as_ref()
+            .ok_or_else(|| at.missing("load.type", TYPES))?;
+        let kind = kind_raw.as_str().unwrap_or("");
+        let allowed = RawProfile::allowed(kind);
+        if allowed.is_empty() {
+            return Err(at.invalid("load.type", kind_raw, TYPES));
+        }
+        if let Some((field, _)) = self.given().into_iter().find(|(k, _)| !allowed.contains(k)) {
+            return Err(ParseError::Unknown {
+                file: at.file.to_string(),
+                path: format!("load.{field}"),
+                known: allowed.iter().map(|s| s.to_string()).collect(),
+                suggestion: None,
+            });
+        }
+        let rate = |v: &Option<Raw>, field: &str| -> Result<f64, ParseError> {
+            let path = format!("load.{field}");
+            let raw = v.as_ref().ok_or_else(|| at.missing(&path, RATE))?;
+            number(at, raw, &path, 0.0, false, RATE)
+        };
+        let cycle = |v: &Option<Raw>, field: &str, min: u32| -> Result<u32, ParseError> {
+            let path = format!("load.{field}");
+            let expected = format!("a cycle number >= {min}");
+            let raw = v.as_ref().ok_or_else(|| at.missing(&path, &expected))?;
+            raw.value()
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n >= min)
+                .ok_or_else(|| at.invalid(&path, raw, &format!("a whole number >= {min}")))
+        };
+        Ok(match kind {
+            "constant" => LoadProfile::Constant {
+                rate: rate(&self.rate, "rate")?,
+            },
+            "step" => LoadProfile::Step {
+                from: rate(&self.from, "from")?,
+                to: rate(&self.to, "to")?,
+                at: cycle(&self.at, "at", 0)?,
+            },
+            "ramp" => {
+                let start = cycle(&self.start, "start", 0)?;
+                let end = cycle(&self.end, "end", start.saturating_add(1))?;
                 LoadProfile::Ramp {
-                    from: self.rate(map, "from")?,
-                    to: self.rate(map, "to")?,
+                    from: rate(&self.from, "from")?,
+                    to: rate(&self.to, "to")?,
                     start,
                     end,
                 }
             }
-            Some("spike") => {
-                self.known(map, "load", &["type", "base", "peak", "at", "length"])?;
-                LoadProfile::Spike {
-                    base: self.rate(map, "base")?,
-                    peak: self.rate(map, "peak")?,
-                    at: self.cycle(map, "at", 0)?,
-                    length: self.cycle(map, "length", 1)?,
-                }
-            }
-            Some("sine") => {
-                self.known(map, "load", &["type", "mean", "amplitude", "period"])?;
-                let mean = self.rate(map, "mean")?;
-                let av = map
-                    .get("amplitude")
-                    .ok_or_else(|| self.missing("load.amplitude", "requests/s, 0 to mean"))?;
-                let amplitude =
-                    self.number(av, "load.amplitude", 0.0, false, "requests/s, 0 to mean")?;
+            "spike" => LoadProfile::Spike {
+                base: rate(&self.base, "base")?,
+                peak: rate(&self.peak, "peak")?,
+                at: cycle(&self.at, "at", 0)?,
+                length: cycle(&self.length, "length", 1)?,
+            },
+            "sine" => {
+                let mean = rate(&self.mean, "mean")?;
+                const AMPLITUDE: &str = "requests/s, 0 to mean";
+                let av = self
+                    .amplitude
+                    .as_ref()
+                    .ok_or_else(|| at.missing("load.amplitude", AMPLITUDE))?;
+                let amplitude = number(at, av, "load.amplitude", 0.0, false, AMPLITUDE)?;
                 if amplitude > mean {
-                    return Err(self.invalid(
+                    return Err(at.invalid(
                         "load.amplitude",
                         av,
                         &format!("at most the mean ({mean}): the rate would go negative"),
@@ -308,34 +355,31 @@ impl Fields<'_> {
                 LoadProfile::Sine {
                     mean,
                     amplitude,
-                    period: self.cycle(map, "period", 2)?,
+                    period: cycle(&self.period, "period", 2)?,
                 }
             }
-            Some("csv") => {
-                self.known(map, "load", &["type", "file"])?;
-                let fv = map.get("file").ok_or_else(|| {
-                    self.missing("load.file", "a CSV of requests/s, one cycle a line")
+            _ => {
+                let fv = self.file.as_ref().ok_or_else(|| {
+                    at.missing("load.file", "a CSV of requests/s, one cycle a line")
                 })?;
                 let path = fv
                     .as_str()
-                    .ok_or_else(|| self.invalid("load.file", fv, "a file name"))?;
+                    .ok_or_else(|| at.invalid("load.file", fv, "a file name"))?;
                 let text = read(path)
-                    .map_err(|e| self.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
+                    .map_err(|e| at.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
                 let rates =
-                    parse_rates_csv(&text).map_err(|(line, value)| ConfigError::Invalid {
+                    parse_rates_csv(&text).map_err(|(line, value)| ParseError::Invalid {
                         file: format!("{path}:{line}"),
-                        field: "requests/s".to_string(),
+                        path: "requests/s".to_string(),
                         value,
                         expected: "a rate >= 0".to_string(),
                     })?;
                 if rates.is_empty() {
-                    return Err(self.invalid("load.file", fv, "a CSV with at least one rate"));
+                    return Err(at.invalid("load.file", fv, "a CSV with at least one rate"));
                 }
                 LoadProfile::Csv { rates }
             }
-            _ => return Err(self.invalid("load.type", kind, TYPES)),
-        };
-        Ok(profile)
+        })
     }
 }
 
@@ -343,12 +387,15 @@ impl Fields<'_> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Scenario, ConfigError> {
+    fn parse(text: &str) -> Result<Scenario, ParseError> {
         parse_scenario("s.yaml", text, &mut |p| {
             if p == "rates.csv" {
                 Ok("rps\n10\n20\n-1\n".into())
             } else {
-                Err("no such file".into())
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file",
+                ))
             }
         })
     }

@@ -16,12 +16,13 @@
 //! This module builds the grid and picks the front; running the points (in
 //! parallel) is the caller's, through [`super::score`].
 
-use serde::Serialize;
-use serde_yaml::{Mapping, Value};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::Scores;
-use crate::config::{show, ConfigError, Policy, ScaleUp};
-
+use crate::config::{Policy, PolicyError, ScaleUp};
+use crate::parse::{
+    fields_of, from_yaml, invalid, invalid_shown, At, Format, ParseError, Raw, UnknownKeys,
+};
 /// More points than this is a mistake, not a sweep.
 pub const MAX_POINTS: usize = 1_000_000;
 
@@ -56,15 +57,16 @@ pub struct Point {
 
 impl Point {
     /// The base policy with this point's parameters.
-    pub fn policy(&self, base: &Policy) -> Policy {
+    pub fn policy(&self, base: &Policy) -> Result<Policy, PolicyError> {
         let mut p = base.clone();
-        p.decay.unchanged_runs = self.unchanged_runs;
-        p.decay.replicas = self.decay_replicas;
-        p.scale_up = self.scale_up;
-        if let Some(t) = p.targets.first_mut() {
-            t.target = self.target;
-        }
-        p
+        p.set_decay(crate::config::Decay {
+            unchanged_runs: self.unchanged_runs,
+            replicas: self.decay_replicas,
+            ..base.decay()
+        })?;
+        p.set_scale_up(self.scale_up)?;
+        p.set_target_value(0, self.target)?;
+        Ok(p)
     }
 
     /// `unchangedRuns=3 decay=1 step+1 target=7`.
@@ -88,61 +90,166 @@ pub struct Outcome {
 }
 
 /// Parses a sweep spec. An empty list or range is an error naming the field.
-pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ConfigError> {
-    let root: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
-        file: file.to_string(),
-        message: e.to_string(),
-    })?;
-    let p = Fields { file };
-    let map = root
-        .as_mapping()
-        .ok_or_else(|| p.invalid("(top level)", &root, "a mapping of parameters to sweep"))?;
-    const KNOWN: [&str; 6] = [
-        "unchangedRuns",
-        "decayReplicas",
-        "scaleUp",
-        "stepReplicas",
-        "tolerance",
-        "target",
-    ];
-    for key in map.keys() {
-        let k = key.as_str().unwrap_or("");
-        if !KNOWN.contains(&k) {
-            return Err(ConfigError::Invalid {
-                file: file.to_string(),
-                field: key.as_str().map_or_else(|| show(key), str::to_string),
-                value: "(unknown field)".to_string(),
-                expected: format!("one of {}", KNOWN.join(", ")),
-            });
+pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
+    let known = [("", fields_of::<RawSweep>())];
+    let raw = from_yaml::<RawSweep>(file, text, UnknownKeys::Deny, &known)?.value;
+    let at = At {
+        file,
+        format: Format::Yaml,
+    };
+    let counts =
+        |v: Option<Values>, field: &str, min: u32| -> Result<Option<Vec<u32>>, ParseError> {
+            v.map(|v| {
+                v.0.iter()
+                    .map(|x| {
+                        x.value()
+                            .as_u64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .filter(|&n| n >= min)
+                            .ok_or_else(|| at.invalid(field, x, &format!("whole numbers >= {min}")))
+                    })
+                    .collect()
+            })
+            .transpose()
+        };
+    let numbers = |v: Option<Values>, field: &str| -> Result<Option<Vec<f64>>, ParseError> {
+        v.map(|v| {
+            v.0.iter()
+                .map(|x| {
+                    x.value()
+                        .as_f64()
+                        .filter(|f| f.is_finite() && *f >= 0.0)
+                        .ok_or_else(|| at.invalid(field, x, "numbers >= 0"))
+                })
+                .collect()
+        })
+        .transpose()
+    };
+    let modes = raw
+        .scale_up
+        .map(|v| {
+            v.0.iter()
+                .map(|m| match m.as_str() {
+                    Some("step") => Ok(Mode::Step),
+                    Some("proportional") => Ok(Mode::Proportional),
+                    _ => Err(at.invalid("scaleUp", m, "step or proportional")),
+                })
+                .collect()
+        })
+        .transpose()?;
+    Ok(SweepSpec {
+        unchanged_runs: counts(raw.unchanged_runs, "unchangedRuns", 0)?,
+        decay_replicas: counts(raw.decay_replicas, "decayReplicas", 0)?,
+        scale_up: modes,
+        step_replicas: counts(raw.step_replicas, "stepReplicas", 1)?,
+        tolerance: numbers(raw.tolerance, "tolerance")?,
+        target: numbers(raw.target, "target")?,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    expecting = "a mapping of parameters to sweep"
+)]
+struct RawSweep {
+    // `default` so that `tolerance:` (null) reaches `Values`, which names
+    // it as an empty range, instead of reading as "not swept".
+    #[serde(default, deserialize_with = "present")]
+    unchanged_runs: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    decay_replicas: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    scale_up: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    step_replicas: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    tolerance: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    target: Option<Values>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Values>, D::Error> {
+    Values::deserialize(d).map(Some)
+}
+
+/// A swept parameter's values: a scalar, a non-empty list, or a range
+/// `{from, to, step}` (step 1 by default), expanded.
+struct Values(Vec<Raw>);
+
+const EMPTY: &str = "at least one value: the range is empty";
+
+impl<'de> Deserialize<'de> for Values {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde_yaml::Value;
+        let raw = Raw::deserialize(d)?;
+        match raw.value() {
+            Value::Sequence(items) if items.is_empty() => Err(invalid(EMPTY)),
+            Value::Sequence(items) => Ok(Values(items.iter().cloned().map(Raw::from).collect())),
+            Value::Mapping(m) => range(m).map(Values),
+            Value::Null => Err(invalid(EMPTY)),
+            other => Ok(Values(vec![Raw::from(other.clone())])),
         }
     }
-    let spec = SweepSpec {
-        unchanged_runs: p.counts(map, "unchangedRuns", 0)?,
-        decay_replicas: p.counts(map, "decayReplicas", 0)?,
-        scale_up: match map.get("scaleUp") {
-            None => None,
-            Some(v) => Some(
-                p.list(v, "scaleUp")?
-                    .iter()
-                    .map(|m| match m.as_str() {
-                        Some("step") => Ok(Mode::Step),
-                        Some("proportional") => Ok(Mode::Proportional),
-                        _ => Err(p.invalid("scaleUp", m, "step or proportional")),
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-        },
-        step_replicas: p.counts(map, "stepReplicas", 1)?,
-        tolerance: p.numbers(map, "tolerance")?,
-        target: p.numbers(map, "target")?,
+}
+
+fn range<E: serde::de::Error>(m: &serde_yaml::Mapping) -> Result<Vec<Raw>, E> {
+    use serde_yaml::Value;
+    for key in m.keys() {
+        if !matches!(key.as_str(), Some("from" | "to" | "step")) {
+            return Err(invalid("a value, a list, or {from, to, step}"));
+        }
+    }
+    let num = |k: &str, d: Option<f64>| -> Result<f64, E> {
+        match m.get(k) {
+            Some(x) => x.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
+                invalid_shown(&Raw::from(x.clone()).shown(), &format!("{k}: a number"))
+            }),
+            None => d.ok_or_else(|| invalid(&format!("{k} in {{from, to, step}}"))),
+        }
     };
-    Ok(spec)
+    let (from, to, step) = (
+        num("from", None)?,
+        num("to", None)?,
+        num("step", Some(1.0))?,
+    );
+    if step <= 0.0 {
+        return Err(invalid_shown(&step.to_string(), "a step > 0"));
+    }
+    if to < from {
+        return Err(invalid(EMPTY));
+    }
+    // Counted in whole steps so 0.1 increments do not drift past `to`.
+    let n = ((to - from) / step + 1e-9).floor() as usize + 1;
+    if n > MAX_POINTS {
+        return Err(invalid(&format!("at most {MAX_POINTS} values")));
+    }
+    Ok((0..n)
+        .map(|i| {
+            let x = from + step * i as f64;
+            let x = (x * 1e9).round() / 1e9;
+            Raw::from(if x.fract() == 0.0 && x.abs() < 1e15 {
+                Value::Number((x as i64).into())
+            } else {
+                Value::Number(x.into())
+            })
+        })
+        .collect())
+}
+
+/// Why a grid cannot be run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SweepError {
+    #[error("the sweep has {total} points, more than {MAX_POINTS}: narrow a range")]
+    TooManyPoints { total: usize },
+    #[error("a point of the grid is not a valid policy: {0}")]
+    Policy(#[from] PolicyError),
 }
 
 impl SweepSpec {
     /// The grid: every combination, tolerance only for proportional and
     /// step sizes only for step modes.
-    pub fn points(&self, base: &Policy) -> Result<Vec<Point>, String> {
+    pub fn points(&self, base: &Policy) -> Result<Vec<Point>, SweepError> {
         let one = |v: &Option<Vec<u32>>, d: u32| v.clone().unwrap_or_else(|| vec![d]);
         let runs = one(&self.unchanged_runs, base.decay.unchanged_runs);
         let decays = one(&self.decay_replicas, base.decay.replicas);
@@ -178,9 +285,7 @@ impl SweepSpec {
         let targets = self.target.clone().unwrap_or_else(|| vec![base_target]);
         let total = runs.len() * decays.len() * ups.len() * targets.len();
         if total > MAX_POINTS {
-            return Err(format!(
-                "the sweep has {total} points, more than {MAX_POINTS}: narrow a range"
-            ));
+            return Err(SweepError::TooManyPoints { total });
         }
         let mut points = Vec::with_capacity(total);
         for &unchanged_runs in &runs {
@@ -221,124 +326,13 @@ pub fn pareto_front(outcomes: &[Outcome]) -> Vec<Outcome> {
     front
 }
 
-struct Fields<'f> {
-    file: &'f str,
-}
-
-impl Fields<'_> {
-    fn invalid(&self, field: &str, value: &Value, expected: &str) -> ConfigError {
-        ConfigError::invalid(self.file, field, value, expected)
-    }
-
-    fn empty(&self, field: &str, value: &Value) -> ConfigError {
-        self.invalid(field, value, "at least one value: the range is empty")
-    }
-
-    /// A scalar, a non-empty list, or `{from, to, step}`, as values.
-    fn list(&self, v: &Value, field: &str) -> Result<Vec<Value>, ConfigError> {
-        match v {
-            Value::Sequence(items) if items.is_empty() => Err(self.empty(field, v)),
-            Value::Sequence(items) => Ok(items.clone()),
-            Value::Mapping(m) => self.range(m, v, field),
-            Value::Null => Err(self.empty(field, v)),
-            other => Ok(vec![other.clone()]),
-        }
-    }
-
-    fn range(&self, m: &Mapping, v: &Value, field: &str) -> Result<Vec<Value>, ConfigError> {
-        for key in m.keys() {
-            if !matches!(key.as_str(), Some("from" | "to" | "step")) {
-                return Err(self.invalid(field, v, "a value, a list, or {from, to, step}"));
-            }
-        }
-        let num = |k: &str, d: Option<f64>| -> Result<f64, ConfigError> {
-            match m.get(k) {
-                Some(x) => x
-                    .as_f64()
-                    .filter(|f| f.is_finite())
-                    .ok_or_else(|| self.invalid(&format!("{field}.{k}"), x, "a number")),
-                None => {
-                    d.ok_or_else(|| self.invalid(field, v, &format!("{k} in {{from, to, step}}")))
-                }
-            }
-        };
-        let (from, to, step) = (
-            num("from", None)?,
-            num("to", None)?,
-            num("step", Some(1.0))?,
-        );
-        if step <= 0.0 {
-            return Err(self.invalid(&format!("{field}.step"), &m["step"], "a step > 0"));
-        }
-        if to < from {
-            return Err(self.empty(field, v));
-        }
-        // Counted in whole steps so 0.1 increments do not drift past `to`.
-        let n = ((to - from) / step + 1e-9).floor() as usize + 1;
-        if n > MAX_POINTS {
-            return Err(self.invalid(field, v, &format!("at most {MAX_POINTS} values")));
-        }
-        Ok((0..n)
-            .map(|i| {
-                let x = from + step * i as f64;
-                let x = (x * 1e9).round() / 1e9;
-                if x.fract() == 0.0 && x.abs() < 1e15 {
-                    Value::Number((x as i64).into())
-                } else {
-                    Value::Number(x.into())
-                }
-            })
-            .collect())
-    }
-
-    fn counts(
-        &self,
-        map: &Mapping,
-        field: &str,
-        min: u32,
-    ) -> Result<Option<Vec<u32>>, ConfigError> {
-        let Some(v) = map.get(field) else {
-            return Ok(None);
-        };
-        let items = self.list(v, field)?;
-        let values = items
-            .iter()
-            .map(|x| {
-                x.as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .filter(|&n| n >= min)
-                    .ok_or_else(|| self.invalid(field, x, &format!("whole numbers >= {min}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(values))
-    }
-
-    fn numbers(&self, map: &Mapping, field: &str) -> Result<Option<Vec<f64>>, ConfigError> {
-        let Some(v) = map.get(field) else {
-            return Ok(None);
-        };
-        let items = self.list(v, field)?;
-        let values = items
-            .iter()
-            .map(|x| {
-                x.as_f64()
-                    .filter(|f| f.is_finite() && *f >= 0.0)
-                    .ok_or_else(|| self.invalid(field, x, "numbers >= 0"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(values))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::parse_policy;
 
     fn base() -> Policy {
-        parse_policy("seed", "targets: [{endpoint: /a, type: mean, target: 7}]")
-            .unwrap()
-            .policy
+        parse_policy("seed", "targets: [{endpoint: /a, type: mean, target: 7}]").unwrap()
     }
 
     #[test]
@@ -357,8 +351,8 @@ mod tests {
             points[1].label(),
             "unchangedRuns=1 decay=1 proportional tol=0 target=7"
         );
-        let p = points[1].policy(&base());
-        assert_eq!(p.decay.unchanged_runs, 1);
+        let p = points[1].policy(&base()).unwrap();
+        assert_eq!(p.decay().unchanged_runs, 1);
     }
 
     #[test]

@@ -325,16 +325,19 @@ pub fn run(
         let r = &plan.requests[i];
         requests.insert(
             key,
-            rec.summarize(&r.method, &r.name, elapsed, &plan.percentiles),
+            rec.summarize(r.method.as_str(), &r.name, elapsed, &plan.percentiles),
         );
     }
     let mut failures = BTreeMap::new();
     for ((i, error), n) in errors {
         let r = &plan.requests[i];
         let entry = failures
-            .entry(format!("{}: {error}", request_key(&r.method, &r.name)))
+            .entry(format!(
+                "{}: {error}",
+                request_key(r.method.as_str(), &r.name)
+            ))
             .or_insert_with(|| FailureStats {
-                method: r.method.clone(),
+                method: r.method.to_string(),
                 name: r.name.clone(),
                 error: error.clone(),
                 occurrences: 0,
@@ -452,7 +455,7 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
             s.record(index, elapsed, sent);
         }
         let wake = match plan.wait_time {
-            WaitTime::None => continue,
+            WaitTime::Constant(d) if d.is_zero() => continue,
             WaitTime::Constant(d) => Instant::now() + d,
             WaitTime::Between(a, b) => Instant::now() + a + (b - a).mul_f64(rng.unit()),
             // At most n tasks per second: the wait fills the task up to 1/n s.
@@ -508,18 +511,19 @@ mod tests {
         use std::io::Read;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let host = format!("http://{}", listener.local_addr().unwrap());
-        let policy = lpa_core::parse_policy(
+        let policy = lpa_core::config::parse_evaluation_config(
             "eval.yaml",
             "targets: [{endpoint: /hang, type: mean, target: 7}]\n\
              load: {users: 1, runTime: 1s, grace: 500ms, timeout: 60s}",
+            &Default::default(),
         )
         .unwrap()
-        .policy;
+        .value;
         let overrides = super::super::LoadOverrides {
             host: Some(host),
             ..Default::default()
         };
-        let plan = LoadPlan::from_policy(&policy, &overrides).unwrap();
+        let plan = LoadPlan::from_config(&policy, &overrides).unwrap();
         let service = thread::spawn(move || {
             // The preflight's connection, then the user's.
             let mut conns = listener.incoming().skip(1);

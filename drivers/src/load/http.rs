@@ -42,7 +42,7 @@ pub(super) enum Sent {
 
 pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, String> {
     let url = plan.url(r);
-    let method = Method::from_bytes(r.method.as_bytes())
+    let method = Method::from_bytes(r.method.as_str().as_bytes())
         .map_err(|_| format!("invalid method {:?}", r.method))?;
     let uri: Uri = url
         .parse()
@@ -437,7 +437,7 @@ fn output_buffer_size(plan: &LoadPlan) -> usize {
         .flat_map(|r| {
             // "METHOD /path HTTP/1.1\r\n" (the URL bounds the path) and
             // "Name: value\r\n".
-            let line = r.method.len() + plan.url(r).len() + 16;
+            let line = r.method.as_str().len() + plan.url(r).len() + 16;
             let headers = r.headers.iter().map(|(k, v)| k.len() + v.len() + 4);
             std::iter::once(line).chain(headers)
         })
@@ -687,26 +687,30 @@ mod tests {
     use crate::load::LoadOverrides;
 
     fn plan(config: &str) -> LoadPlan {
-        let policy = lpa_core::parse_policy("eval.yaml", config).unwrap().policy;
+        let policy =
+            lpa_core::config::parse_evaluation_config("eval.yaml", config, &Default::default())
+                .unwrap()
+                .value;
         let host = LoadOverrides {
             host: Some("http://127.0.0.1:5000".into()),
             ..LoadOverrides::default()
         };
-        LoadPlan::from_policy(&policy, &host).unwrap()
+        LoadPlan::from_config(&policy, &host).unwrap()
     }
 
     fn plan_for(host: &str) -> LoadPlan {
-        let policy = lpa_core::parse_policy(
+        let policy = lpa_core::config::parse_evaluation_config(
             "eval.yaml",
             "targets: [{endpoint: /a, type: mean, target: 7}]",
+            &Default::default(),
         )
         .unwrap()
-        .policy;
+        .value;
         let overrides = LoadOverrides {
             host: Some(host.into()),
             ..LoadOverrides::default()
         };
-        LoadPlan::from_policy(&policy, &overrides).unwrap()
+        LoadPlan::from_config(&policy, &overrides).unwrap()
     }
 
     #[test]

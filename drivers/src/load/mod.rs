@@ -25,9 +25,10 @@
 //!
 //! ```
 //! use lpa_drivers::load::{LoadOverrides, LoadPlan};
-//! let policy = lpa_core::parse_policy("eval.yaml",
-//!     "targets: [{method: GET, endpoint: /fibonacci?n=10, type: p95, target: 7}]").unwrap().policy;
-//! let plan = LoadPlan::from_policy(&policy, &LoadOverrides {
+//! let config = lpa_core::config::parse_evaluation_config("eval.yaml",
+//!     "targets: [{method: GET, endpoint: /fibonacci?n=10, type: p95, target: 7}]",
+//!     &Default::default()).unwrap().value;
+//! let plan = LoadPlan::from_config(&config, &LoadOverrides {
 //!     host: Some("http://127.0.0.1:5000".into()),
 //!     run_time: Some("2s".into()),
 //!     ..LoadOverrides::default()
@@ -39,11 +40,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lpa_core::config::{Percent, RequestSpec, TargetKind, WaitTime};
+use lpa_core::config::{
+    EvaluationConfig, LoadSpec, Method, Percent, RequestSpec, Target, TargetKind, WaitTime,
+};
 use lpa_core::duration::parse_duration;
 use lpa_core::stats::RequestStats;
 use lpa_core::wire::{FailureStats, MetricReport};
-use lpa_core::Policy;
 use serde::Serialize;
 
 mod engine;
@@ -193,11 +195,24 @@ const HOST_FIELD: &str = "host (--host or locustHost)";
 const HOST_EXPECTED: &str = "an http:// or https:// URL such as http://fibonacci:5000";
 
 impl LoadPlan {
-    /// Builds the plan from the policy (its `load:` section and targets) and
-    /// the flag/env overrides. Flags and env win over the config, the
-    /// config over the defaults.
-    pub fn from_policy(policy: &Policy, overrides: &LoadOverrides) -> Result<LoadPlan, LoadError> {
-        let spec = policy.load.clone().unwrap_or_default();
+    /// Builds the plan from an evaluation config (its `load:` section and
+    /// targets) and the flag/env overrides. Flags and env win over the
+    /// config, the config over the defaults.
+    pub fn from_config(
+        config: &EvaluationConfig,
+        overrides: &LoadOverrides,
+    ) -> Result<LoadPlan, LoadError> {
+        LoadPlan::from_parts(config.load.as_ref(), config.policy.targets(), overrides)
+    }
+
+    /// [`LoadPlan::from_config`] from its parts: a `load:` section if any,
+    /// and the targets whose requests are sent when it names none.
+    pub fn from_parts(
+        load: Option<&LoadSpec>,
+        targets: &[Target],
+        overrides: &LoadOverrides,
+    ) -> Result<LoadPlan, LoadError> {
+        let spec = load.cloned().unwrap_or_default();
         let host = match overrides.host.as_deref().map(str::trim) {
             None | Some("") => return Err(LoadError::NoHost),
             Some(h) => parse_host(h)?.base,
@@ -256,13 +271,13 @@ impl LoadPlan {
                 .map(|r| parse_request(r))
                 .collect::<Result<Vec<_>, _>>()?
         } else if spec.requests.is_empty() {
-            requests_of_targets(policy)
+            requests_of_targets(targets)
         } else {
             spec.requests.clone()
         };
         let mut percentiles: Vec<Percent> = Vec::new();
-        for t in &policy.targets {
-            if let TargetKind::Percentile(p) = t.kind {
+        for t in targets {
+            if let TargetKind::Percentile(p) = t.kind() {
                 if !percentiles.contains(&p) {
                     percentiles.push(p);
                 }
@@ -273,7 +288,7 @@ impl LoadPlan {
             users,
             spawn_rate,
             run_time,
-            wait_time: spec.wait_time,
+            wait_time: spec.wait_time.unwrap_or(WaitTime::Constant(Duration::ZERO)),
             arrival_rate,
             timeout,
             grace,
@@ -300,20 +315,14 @@ impl LoadPlan {
 
 /// One request per distinct target (method, endpoint), weight 1: what the
 /// original's locustfile did with the seed guide's config.
-fn requests_of_targets(policy: &Policy) -> Vec<RequestSpec> {
+fn requests_of_targets(targets: &[Target]) -> Vec<RequestSpec> {
     let mut out: Vec<RequestSpec> = Vec::new();
-    for t in &policy.targets {
+    for t in targets {
         if out.iter().any(|r| r.key() == t.key()) {
             continue;
         }
-        out.push(RequestSpec {
-            method: t.method.to_ascii_uppercase(),
-            path: t.endpoint.clone(),
-            name: t.endpoint.clone(),
-            weight: 1,
-            headers: BTreeMap::new(),
-            body: None,
-        });
+        let method = Method::parse(t.method()).unwrap_or(Method::Get);
+        out.extend(RequestSpec::new(method, t.endpoint()));
     }
     out
 }
@@ -327,26 +336,7 @@ fn parse_request(text: &str) -> Result<RequestSpec, LoadError> {
             "a path such as /api?x=1, optionally after a method: \"POST /api\"",
         )
     };
-    let text_t = text.trim();
-    let (method, path) = match text_t.split_once(' ') {
-        Some((m, p)) => (m.to_ascii_uppercase(), p.trim()),
-        None => ("GET".to_string(), text_t),
-    };
-    if method.is_empty()
-        || !method.chars().all(|c| c.is_ascii_alphabetic())
-        || !path.starts_with('/')
-        || path.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(bad());
-    }
-    Ok(RequestSpec {
-        method,
-        path: path.to_string(),
-        name: path.to_string(),
-        weight: 1,
-        headers: BTreeMap::new(),
-        body: None,
-    })
+    RequestSpec::parse(text).ok_or_else(bad)
 }
 
 fn invalid(field: &'static str, value: &str, expected: &'static str) -> LoadError {
@@ -524,8 +514,10 @@ impl From<LoadOutcome> for MetricReport {
 mod tests {
     use super::*;
 
-    fn policy(text: &str) -> Policy {
-        lpa_core::parse_policy("eval.yaml", text).unwrap().policy
+    fn policy(text: &str) -> EvaluationConfig {
+        lpa_core::config::parse_evaluation_config("eval.yaml", text, &Default::default())
+            .unwrap()
+            .value
     }
 
     fn host(h: &str) -> LoadOverrides {
@@ -539,7 +531,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_seed_guide() {
-        let p = LoadPlan::from_policy(&policy(SEED), &host("http://fibonacci:5000/")).unwrap();
+        let p = LoadPlan::from_config(&policy(SEED), &host("http://fibonacci:5000/")).unwrap();
         assert_eq!(p.host, "http://fibonacci:5000");
         assert_eq!(
             (p.users, p.spawn_rate, p.run_time),
@@ -559,7 +551,7 @@ mod tests {
         let pol = policy(&format!(
             "{SEED}\nload: {{users: 3, spawnRate: 1, runTime: 9s, timeout: 2s, requests: [{{path: /a, weight: 2}}, {{method: post, path: /b, name: b}}]}}"
         ));
-        let p = LoadPlan::from_policy(&pol, &host("http://x")).unwrap();
+        let p = LoadPlan::from_config(&pol, &host("http://x")).unwrap();
         assert_eq!(
             (p.users, p.spawn_rate, p.run_time, p.timeout),
             (3, 1.0, Duration::from_secs(9), Duration::from_secs(2))
@@ -575,7 +567,7 @@ mod tests {
             arrival_rate: Some("100".into()),
             ..host("http://x")
         };
-        let p = LoadPlan::from_policy(&pol, &o).unwrap();
+        let p = LoadPlan::from_config(&pol, &o).unwrap();
         assert_eq!(
             (p.users, p.spawn_rate, p.run_time),
             (7, 2.5, Duration::from_secs(60))
@@ -585,7 +577,7 @@ mod tests {
             requests: vec!["/x?a=1".into(), "post /y".into()],
             ..host("http://x")
         };
-        let p = LoadPlan::from_policy(&pol, &o).unwrap();
+        let p = LoadPlan::from_config(&pol, &o).unwrap();
         assert_eq!(
             p.requests.iter().map(RequestSpec::key).collect::<Vec<_>>(),
             ["GET_/x?a=1", "POST_/y"]
@@ -594,13 +586,13 @@ mod tests {
             requests: vec!["x".into()],
             ..host("http://x")
         };
-        assert!(LoadPlan::from_policy(&pol, &o).is_err());
+        assert!(LoadPlan::from_config(&pol, &o).is_err());
     }
 
     #[test]
     fn bad_overrides_name_the_flag_and_env() {
         let pol = policy(SEED);
-        let err = |o: LoadOverrides| LoadPlan::from_policy(&pol, &o).unwrap_err().to_string();
+        let err = |o: LoadOverrides| LoadPlan::from_config(&pol, &o).unwrap_err().to_string();
         assert_eq!(
             err(LoadOverrides {
                 users: Some("0".into()),
@@ -671,7 +663,7 @@ mod tests {
     #[test]
     fn requests_come_from_distinct_targets() {
         let pol = policy("targets: [{endpoint: /a, type: mean, target: 1}, {endpoint: /a, type: p99, target: 9}, {method: POST, endpoint: /b, type: p99.9, target: 9}]");
-        let p = LoadPlan::from_policy(&pol, &host("http://x")).unwrap();
+        let p = LoadPlan::from_config(&pol, &host("http://x")).unwrap();
         assert_eq!(p.requests.len(), 2);
         assert_eq!(
             p.percentiles,

@@ -131,7 +131,7 @@ pub fn request_stats(
         .chain(extra.iter().copied());
     for p in wanted {
         if let Some(v) = bucket_percentile(&buckets, samples, locust_quantile(p)) {
-            stats.response_time_percentiles.insert(p.to_string(), v);
+            stats.response_time_percentiles.insert(p, v);
         }
     }
     stats

@@ -1,0 +1,821 @@
+//! One parse path for every text lpa-core reads: the YAML files (evaluation
+//! config, scenarios, sweeps) and the JSON wire formats (CPA stdin, metric
+//! JSON).
+//!
+//! ```text
+//!  text ──► Value ──► serde_ignored (unknown keys) ──► serde_path_to_error (path)
+//!                         ──► #[derive(Deserialize)] raw types ──► validate ──► typed result
+//! ```
+//!
+//! Leaf fields are newtypes that check themselves and fail with
+//! `invalid value X (expected Y)`; everything else serde reports is put in
+//! the same words, so every failure is one [`ParseError`] naming the file,
+//! the field path (`targets[2].type`), the value and what was expected.
+//! Checks that need several fields (`maxReplicas >= minReplicas`) run after
+//! deserializing, on the raw types, and report through the same error.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::Deserialize;
+
+use crate::duration::parse_duration;
+
+/// Which syntax a text is in; it decides how values are shown in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+/// What every parser of lpa-core fails with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    #[error("{file}: {}: {message}", match .format { Format::Yaml => "malformed YAML", Format::Json => "not JSON" })]
+    Syntax {
+        file: String,
+        format: Format,
+        message: String,
+    },
+    #[error("{file}: {path}: invalid value {value} (expected {expected})")]
+    Invalid {
+        file: String,
+        path: String,
+        value: String,
+        expected: String,
+    },
+    #[error("{file}: {path}: missing (expected {expected})")]
+    Missing {
+        file: String,
+        path: String,
+        expected: String,
+    },
+    /// A key the dialect does not have, where unknown keys are errors.
+    #[error("{file}: {path}: invalid value (unknown field) (expected one of {}{})", .known.join(", "), suggestion_text(.suggestion, "; "))]
+    Unknown {
+        file: String,
+        path: String,
+        known: Vec<String>,
+        suggestion: Option<String>,
+    },
+}
+
+fn suggestion_text(s: &Option<String>, sep: &str) -> String {
+    s.as_ref()
+        .map(|s| format!("{sep}did you mean {s:?}?"))
+        .unwrap_or_default()
+}
+
+/// The fields a dialect knows, by where they sit: the path of the mapping
+/// with list indices as `[]` (`""` for the top level, `targets[]`), and
+/// the names a raw type accepts there ([`fields_of`]).
+pub type Known<'a> = &'a [(&'a str, &'static [&'static str])];
+
+/// Something accepted but probably not meant: an unknown field, a number
+/// written as a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.path, self.message)
+    }
+}
+
+/// A parse result plus the warnings the caller should print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed<T> {
+    pub value: T,
+    pub warnings: Vec<Warning>,
+}
+
+/// The one rule for keys lpa does not know: they never pass silently. In
+/// what a running autoscaler reads (the evaluation config) they are
+/// warnings, since a typo must not take scaling down; in what an offline
+/// tool reads (scenarios, sweeps) they are errors, since a typo would
+/// silently simulate something else. Wire formats are other programs'
+/// objects (a whole Deployment) and are read, not checked, beyond lpa's
+/// fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownKeys {
+    Warn,
+    Deny,
+    Ignore,
+}
+
+/// Where in a document a value sits, and the file it came from: what the
+/// validation step after deserializing reports through.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub file: &'a str,
+    pub format: Format,
+}
+
+impl At<'_> {
+    pub fn invalid(&self, path: &str, value: impl Show, expected: &str) -> ParseError {
+        ParseError::Invalid {
+            file: self.file.to_string(),
+            path: path.to_string(),
+            value: value.show(self.format),
+            expected: expected.to_string(),
+        }
+    }
+
+    pub fn missing(&self, path: &str, expected: &str) -> ParseError {
+        ParseError::Missing {
+            file: self.file.to_string(),
+            path: path.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
+    pub fn warning(&self, path: &str, message: String) -> Warning {
+        Warning {
+            file: self.file.to_string(),
+            path: path.to_string(),
+            message,
+        }
+    }
+}
+
+/// A value as an error shows it.
+pub trait Show {
+    fn show(&self, format: Format) -> String;
+}
+
+impl Show for &Raw {
+    fn show(&self, format: Format) -> String {
+        show(&self.0, format)
+    }
+}
+
+impl Show for &str {
+    fn show(&self, _: Format) -> String {
+        self.to_string()
+    }
+}
+
+impl Show for String {
+    fn show(&self, _: Format) -> String {
+        self.clone()
+    }
+}
+
+/// Parses a YAML document into `T`. `known` names the fields of each
+/// mapping, for the message about an unknown key.
+pub fn from_yaml<T: DeserializeOwned>(
+    file: &str,
+    text: &str,
+    unknown: UnknownKeys,
+    known: Known<'_>,
+) -> Result<Parsed<T>, ParseError> {
+    let mut root: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| ParseError::Syntax {
+            file: file.to_string(),
+            format: Format::Yaml,
+            message: e.to_string(),
+        })?;
+    // An empty document is an empty mapping: every field then reads as
+    // missing, which names what to write.
+    if root.is_null() {
+        root = serde_yaml::Value::Mapping(Default::default());
+    }
+    let json = serde_json::to_value(&root).ok();
+    from_tree(file, Format::Yaml, &root, unknown, known, &mut |path| {
+        value_at(&root, path)
+            .map(|v| show(v, Format::Yaml))
+            .or_else(|| json.as_ref().and_then(|j| json_at(j, path)).map(show_json))
+    })
+}
+
+/// Parses a JSON text into `T`; unknown keys are ignored (see
+/// [`UnknownKeys`]).
+pub fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ParseError> {
+    let root: serde_json::Value = serde_json::from_str(text).map_err(|e| ParseError::Syntax {
+        file: what.to_string(),
+        format: Format::Json,
+        message: e.to_string(),
+    })?;
+    from_json_value(what, &root)
+}
+
+/// [`from_json`] for a value already parsed.
+pub fn from_json_value<T: DeserializeOwned>(
+    what: &str,
+    root: &serde_json::Value,
+) -> Result<T, ParseError> {
+    from_tree(
+        what,
+        Format::Json,
+        root,
+        UnknownKeys::Ignore,
+        &[],
+        &mut |path| json_at(root, path).map(show_json),
+    )
+    .map(|p| p.value)
+}
+
+fn from_tree<'a, T, D>(
+    file: &str,
+    format: Format,
+    root: &'a D,
+    unknown: UnknownKeys,
+    known: Known<'_>,
+    shown_at: &mut dyn FnMut(&[Segment]) -> Option<String>,
+) -> Result<Parsed<T>, ParseError>
+where
+    T: DeserializeOwned,
+    &'a D: Deserializer<'a>,
+    <&'a D as Deserializer<'a>>::Error: fmt::Display,
+{
+    let mut ignored = Vec::new();
+    let result = {
+        let mut note = |path: serde_ignored::Path<'_>| ignored.push(ignored_path(&path));
+        let de = serde_ignored::Deserializer::new(root, &mut note);
+        serde_path_to_error::deserialize::<_, T>(de)
+    };
+    let value = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let segments = segments(e.path());
+            let message = e.into_inner().to_string();
+            return Err(translate(file, &segments, &message, shown_at));
+        }
+    };
+    let at = At { file, format };
+    let mut warnings = Vec::new();
+    // Outer fields before inner ones, document order within a level: a typo
+    // at the top reads first.
+    ignored.sort_by_key(|s| s.iter().filter(|x| matches!(x, Segment::Key(_))).count());
+    for segments in ignored {
+        let path = render_path(&segments);
+        let Some((Segment::Key(name), parent)) = segments.split_last() else {
+            continue;
+        };
+        let here = known_at(known, parent);
+        let suggestion = suggest(name, here);
+        match unknown {
+            UnknownKeys::Ignore => {}
+            UnknownKeys::Deny => {
+                return Err(ParseError::Unknown {
+                    file: file.to_string(),
+                    path,
+                    known: here.iter().map(|s| s.to_string()).collect(),
+                    suggestion,
+                })
+            }
+            UnknownKeys::Warn => {
+                let hint = suggestion
+                    .map(|s| format!("did you mean {s:?}?; "))
+                    .unwrap_or_default();
+                warnings.push(at.warning(
+                    &path,
+                    format!(
+                        "unknown field {name:?} ignored ({hint}known here: {})",
+                        here.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(Parsed { value, warnings })
+}
+
+/// One step of a field path.
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
+    use serde_path_to_error::Segment as S;
+    path.iter()
+        .filter_map(|s| match s {
+            S::Seq { index } => Some(Segment::Index(*index)),
+            S::Map { key } => Some(Segment::Key(key.clone())),
+            S::Enum { variant } => Some(Segment::Key(variant.clone())),
+            S::Unknown => None,
+        })
+        .collect()
+}
+
+fn ignored_path(path: &serde_ignored::Path<'_>) -> Vec<Segment> {
+    use serde_ignored::Path as P;
+    let mut out = match path {
+        P::Root => return Vec::new(),
+        P::Seq { parent, .. }
+        | P::Map { parent, .. }
+        | P::Some { parent }
+        | P::NewtypeStruct { parent }
+        | P::NewtypeVariant { parent } => ignored_path(parent),
+    };
+    match path {
+        P::Seq { index, .. } => out.push(Segment::Index(*index)),
+        P::Map { key, .. } => out.push(Segment::Key(key.clone())),
+        _ => {}
+    }
+    out
+}
+
+fn known_at(known: Known<'_>, parent: &[Segment]) -> &'static [&'static str] {
+    let mut pattern = String::new();
+    for s in parent {
+        match s {
+            Segment::Key(k) => {
+                if !pattern.is_empty() {
+                    pattern.push('.');
+                }
+                pattern.push_str(k);
+            }
+            Segment::Index(_) => pattern.push_str("[]"),
+        }
+    }
+    known
+        .iter()
+        .find(|(p, _)| *p == pattern)
+        .map_or(&[], |(_, f)| f)
+}
+
+/// `targets[2].type`; the root is `(top level)`.
+fn render_path(segments: &[Segment]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        match s {
+            Segment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if out.is_empty() {
+        "(top level)".to_string()
+    } else {
+        out
+    }
+}
+
+/// Puts what serde says in lpa's words. A newtype's own message is already
+/// `invalid value X (expected Y)`; serde's built-in ones (a list where a
+/// mapping belongs, an unknown variant) are rewritten with the value as the
+/// document has it.
+fn translate(
+    file: &str,
+    segments: &[Segment],
+    message: &str,
+    shown_at: &mut dyn FnMut(&[Segment]) -> Option<String>,
+) -> ParseError {
+    if let Some(m) = message.strip_prefix(MISSING) {
+        return ParseError::Missing {
+            file: file.to_string(),
+            path: render_path(segments),
+            expected: m.to_string(),
+        };
+    }
+    if let Some(rest) = message.strip_prefix(INVALID) {
+        if let Some((value, expected)) = rest.split_once(SEP) {
+            // The document's own rendering, unless the newtype chose what
+            // to show (a credential is shown redacted).
+            let value = if value.is_empty() {
+                shown_at(segments).unwrap_or_else(|| "(unreadable)".to_string())
+            } else {
+                value.to_string()
+            };
+            return ParseError::Invalid {
+                file: file.to_string(),
+                path: render_path(segments),
+                value,
+                expected: expected.to_string(),
+            };
+        }
+    }
+    // serde's own messages end in ", expected WHAT" (invalid type, unknown
+    // variant, invalid length).
+    let expected = message
+        .rsplit_once(", expected ")
+        .map(|(_, e)| readable_expectation(e))
+        .unwrap_or_else(|| message.to_string());
+    let value = shown_at(segments).unwrap_or_else(|| "(unreadable)".to_string());
+    ParseError::Invalid {
+        file: file.to_string(),
+        path: render_path(segments),
+        value,
+        expected,
+    }
+}
+
+fn readable_expectation(serde_words: &str) -> String {
+    let e = serde_words.trim();
+    if e.starts_with("struct ") || e == "a map" {
+        "a mapping of fields".to_string()
+    } else if e == "a sequence" {
+        "a list".to_string()
+    } else if e == "f64" || e == "f32" {
+        "a number".to_string()
+    } else if ["u8", "u16", "u32", "u64", "usize"].contains(&e) {
+        "a whole number >= 0".to_string()
+    } else if ["i8", "i16", "i32", "i64", "isize"].contains(&e) {
+        "a whole number".to_string()
+    } else {
+        e.replace('`', "")
+    }
+}
+
+// A newtype's error travels through serde as text; these markers let
+// `translate` take it apart again without guessing.
+const INVALID: &str = "\u{1}invalid\u{1}";
+const MISSING: &str = "\u{1}missing\u{1}";
+const SEP: &str = "\u{1}expected\u{1}";
+
+/// The error a newtype returns for a bad value; the value is shown as the
+/// document has it.
+pub fn invalid<E: de::Error>(expected: &str) -> E {
+    E::custom(format_args!("{INVALID}{SEP}{expected}"))
+}
+
+/// [`invalid`], showing `shown` in place of the value (a redaction).
+pub fn invalid_shown<E: de::Error>(shown: &str, expected: &str) -> E {
+    E::custom(format_args!("{INVALID}{shown}{SEP}{expected}"))
+}
+
+/// The error a newtype returns for a required value that is absent.
+pub fn missing<E: de::Error>(expected: &str) -> E {
+    E::custom(format_args!("{MISSING}{expected}"))
+}
+
+/// A value as the document had it, kept for the error messages of checks
+/// that run after deserializing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raw(serde_yaml::Value);
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
+        serde_yaml::Value::deserialize(d).map(Raw)
+    }
+}
+
+impl Raw {
+    pub fn value(&self) -> &serde_yaml::Value {
+        &self.0
+    }
+
+    /// YAML and JSON show scalars alike; collections as YAML flow text.
+    pub fn shown(&self) -> String {
+        show(&self.0, Format::Yaml)
+    }
+
+    /// A number, or (with `quoted`) a string that parses as one: the
+    /// original read its fields with Python's `int()` and `float()`.
+    pub fn number(&self) -> Option<(f64, bool)> {
+        match &self.0 {
+            serde_yaml::Value::Number(n) => n.as_f64().map(|v| (v, false)),
+            serde_yaml::Value::String(s) => s.trim().parse::<f64>().ok().map(|v| (v, true)),
+            _ => None,
+        }
+    }
+
+    /// A whole number >= 0 that fits u32, or a string of one.
+    pub fn count(&self) -> Option<(u32, bool)> {
+        match &self.0 {
+            serde_yaml::Value::Number(n) => n
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(|n| (n, false)),
+            serde_yaml::Value::String(s) => s.trim().parse::<u32>().ok().map(|n| (n, true)),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_str()
+    }
+}
+
+/// Renders a value for an error message: strings quoted, others as the
+/// document's syntax writes them, on one line.
+fn show(v: &serde_yaml::Value, format: Format) -> String {
+    use serde_yaml::Value;
+    match (v, format) {
+        (Value::String(s), _) => format!("{s:?}"),
+        (Value::Null, _) => "null".to_string(),
+        (_, Format::Json) => serde_json::to_value(v)
+            .map(|j| show_json(&j))
+            .unwrap_or_else(|_| format!("{v:?}")),
+        (other, Format::Yaml) => serde_yaml::to_string(other)
+            .map(|s| s.trim_end().replace('\n', " "))
+            .unwrap_or_else(|_| format!("{other:?}")),
+    }
+}
+
+fn show_json(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(77).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn value_at<'v>(root: &'v serde_yaml::Value, path: &[Segment]) -> Option<&'v serde_yaml::Value> {
+    path.iter().try_fold(root, |v, s| match s {
+        Segment::Key(k) => v.get(k.as_str()),
+        Segment::Index(i) => v.get(*i),
+    })
+}
+
+fn json_at<'v>(root: &'v serde_json::Value, path: &[Segment]) -> Option<&'v serde_json::Value> {
+    path.iter().try_fold(root, |v, s| match s {
+        Segment::Key(k) => v.get(k.as_str()),
+        Segment::Index(i) => v.get(*i),
+    })
+}
+
+/// The closest known field name, for a typo: same letters ignoring case,
+/// `_` and `-` (`unchanged_runs` for `unchangedRuns`), or at most two edits.
+fn suggest(name: &str, fields: &[&str]) -> Option<String> {
+    let fold = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let folded = fold(name);
+    if let Some(f) = fields.iter().find(|f| fold(f) == folded) {
+        return Some(f.to_string());
+    }
+    fields
+        .iter()
+        .map(|f| (edit_distance(&folded, &fold(f)), f))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| f.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The field names a derived struct accepts: what its `Deserialize` passes
+/// to `deserialize_struct`. Feeds "did you mean" from the types
+/// themselves, so the list cannot drift from them.
+pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe(&'static [&'static str]);
+    #[derive(Debug)]
+    struct Stop;
+    impl fmt::Display for Stop {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("probe")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl de::Error for Stop {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> Deserializer<'de> for &mut Probe {
+        type Error = Stop;
+        fn deserialize_any<V: de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = fields;
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut probe = Probe(&[]);
+    let _ = T::deserialize(&mut probe);
+    probe.0
+}
+
+// Leaf newtypes shared by the dialects.
+
+/// A duration as users write it: `30s`, `5m`, `500ms`, or a number of
+/// seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DurationField(pub Duration);
+
+pub const DURATION_EXPECTED: &str = "seconds, or a duration such as 30s, 5m, 500ms";
+
+impl<'de> Deserialize<'de> for DurationField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Raw::deserialize(d)?;
+        let text = match raw.value() {
+            serde_yaml::Value::Number(n) => n.as_f64().map(|s| s.to_string()),
+            serde_yaml::Value::String(s) => Some(s.clone()),
+            _ => None,
+        };
+        text.as_deref()
+            .and_then(parse_duration)
+            .map(DurationField)
+            .ok_or_else(|| invalid(DURATION_EXPECTED))
+    }
+}
+
+/// A whole number >= 0 (u32). A quoted number is accepted and remembered,
+/// so the caller can warn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Count {
+    pub value: u32,
+    pub raw: Raw,
+    pub quoted: bool,
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Raw::deserialize(d)?;
+        match raw.count() {
+            Some((value, quoted)) => Ok(Count { value, raw, quoted }),
+            None => Err(invalid("a whole number >= 0")),
+        }
+    }
+}
+
+/// A string (a number or a boolean is taken as its text, as YAML users
+/// expect of `name: 404`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    pub value: String,
+    pub raw: Raw,
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Raw::deserialize(d)?;
+        let value = match raw.value() {
+            serde_yaml::Value::String(s) => s.clone(),
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            _ => return Err(invalid("a string")),
+        };
+        Ok(Text { value, raw })
+    }
+}
+
+/// Deserializes `T` from a string through its `FromStr`-like parser, for
+/// values whose parse lives with their type.
+pub fn from_text<'de, D, T>(
+    d: D,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: &str,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let raw = Raw::deserialize(d)?;
+    let text = match raw.value() {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    text.as_deref()
+        .and_then(parse)
+        .ok_or_else(|| invalid(expected))
+}
+
+/// For tests and callers that build a `Raw` from a plain value.
+impl From<serde_yaml::Value> for Raw {
+    fn from(v: serde_yaml::Value) -> Raw {
+        Raw(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Fields are read by the deserializer under test, not by the tests.
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+    struct Doc {
+        items: Option<Vec<Item>>,
+        wait: Option<DurationField>,
+    }
+
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+    struct Item {
+        count: Option<Count>,
+        unchanged_runs: Option<Count>,
+    }
+
+    fn parse(text: &str, unknown: UnknownKeys) -> Result<Parsed<Doc>, ParseError> {
+        let known = [("", fields_of::<Doc>()), ("items[]", fields_of::<Item>())];
+        from_yaml("d.yaml", text, unknown, &known)
+    }
+
+    #[test]
+    fn paths_values_and_expectations() {
+        let e = |t: &str| parse(t, UnknownKeys::Warn).unwrap_err().to_string();
+        assert_eq!(
+            e("items: [{count: 1}, {count: -2}]"),
+            "d.yaml: items[1].count: invalid value -2 (expected a whole number >= 0)"
+        );
+        assert_eq!(
+            e("items: [{count: 1}, 7]"),
+            "d.yaml: items[1]: invalid value 7 (expected a mapping of fields)"
+        );
+        assert_eq!(
+            e("items: {a: 1}"),
+            "d.yaml: items: invalid value a: 1 (expected a list)"
+        );
+        assert_eq!(
+            e("wait: soon"),
+            "d.yaml: wait: invalid value \"soon\" (expected seconds, or a duration such as 30s, 5m, 500ms)"
+        );
+        assert_eq!(
+            e("[1, 2]"),
+            "d.yaml: (top level): invalid value - 1 - 2 (expected a mapping of fields)"
+        );
+        assert!(e("items: [").starts_with("d.yaml: malformed YAML: "));
+    }
+
+    #[test]
+    fn unknown_keys_by_rule_with_suggestions() {
+        let text = "items: [{count: 1, unchanged_runs: 2, cuont: 3}]\nextra: 1\n";
+        let p = parse(text, UnknownKeys::Warn).unwrap();
+        let shown: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "d.yaml: extra: unknown field \"extra\" ignored (known here: items, wait)",
+                "d.yaml: items[0].unchanged_runs: unknown field \"unchanged_runs\" ignored (did you mean \"unchangedRuns\"?; known here: count, unchangedRuns)",
+                "d.yaml: items[0].cuont: unknown field \"cuont\" ignored (did you mean \"count\"?; known here: count, unchangedRuns)",
+            ]
+        );
+        assert_eq!(
+            parse(text, UnknownKeys::Deny).unwrap_err().to_string(),
+            "d.yaml: extra: invalid value (unknown field) (expected one of items, wait)"
+        );
+        assert_eq!(
+            parse("items: [{unchanged_runs: 2}]", UnknownKeys::Deny).unwrap_err().to_string(),
+            "d.yaml: items[0].unchanged_runs: invalid value (unknown field) (expected one of count, unchangedRuns; did you mean \"unchangedRuns\"?)"
+        );
+        assert!(parse(text, UnknownKeys::Ignore)
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn quoted_numbers_are_remembered() {
+        let p = parse("items: [{count: \"3\"}]", UnknownKeys::Deny).unwrap();
+        let c = p.value.items.unwrap().remove(0).count.unwrap();
+        assert_eq!((c.value, c.quoted), (3, true));
+    }
+
+    #[test]
+    fn json_values_show_as_json() {
+        #[derive(Debug, Deserialize)]
+        struct J {
+            #[allow(dead_code)]
+            n: Count,
+        }
+        let e = from_json::<J>("stdin", r#"{"n": {"a": [1, 2]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "stdin: n: invalid value {\"a\":[1,2]} (expected a whole number >= 0)"
+        );
+        assert!(from_json::<J>("stdin", "{")
+            .unwrap_err()
+            .to_string()
+            .starts_with("stdin: not JSON: "));
+    }
+}
