@@ -3,7 +3,7 @@
 //! real binary has.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
@@ -118,4 +118,116 @@ fn dockerfile_ships_the_config_and_a_writable_state_dir() {
         .unwrap()
         .iter()
         .any(|m| m["mountPath"].as_str() == Some("/var/lib/lpa")));
+}
+
+/// CPA's method keys: each may be a shell hook.
+const CPA_METHODS: &[&str] = &[
+    "metric",
+    "evaluate",
+    "preMetric",
+    "postMetric",
+    "preEvaluate",
+    "postEvaluate",
+    "preScale",
+    "postScale",
+];
+
+/// Every `*.yaml` under `dir` (relative to the repository), sorted.
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join(dir), &mut out);
+    out.sort();
+    out
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+/// The shell hooks of one CPA config (`name` says where it came from), each
+/// checked for `shell.logStderr: true`; returns how many there were.
+fn check_shell_hooks_log_stderr(name: &str, config: &Value) -> usize {
+    let mut hooks = 0;
+    for key in CPA_METHODS {
+        let method = &config[*key];
+        if method["type"].as_str() != Some("shell") {
+            continue;
+        }
+        hooks += 1;
+        assert_eq!(
+            method["shell"]["logStderr"].as_bool(),
+            Some(true),
+            "{name}: {key}.shell.logStderr must be true, or CPA drops lpa's decision lines"
+        );
+    }
+    hooks
+}
+
+/// CPA v2 logs a successful shell hook's stderr only with `logStderr: true`
+/// on the shell method (`config.Shell.LogStderr`, default false, in CPA's
+/// `config/execute.go`); lpa's one-line reasons go there. Every CPA config
+/// in the repository sets it on every shell hook: the image's config.yaml,
+/// any other config.yaml, and hooks a CustomPodAutoscaler's `config:` list
+/// overrides (CPA reads an env var named after the key as YAML).
+#[test]
+fn every_cpa_shell_hook_logs_its_stderr() {
+    let image_hooks =
+        check_shell_hooks_log_stderr("deploy/cpa/config.yaml", &yaml("deploy/cpa/config.yaml"));
+    assert_eq!(
+        image_hooks, 2,
+        "deploy/cpa/config.yaml: metric and evaluate"
+    );
+    for dir in ["deploy", "examples"] {
+        for path in yaml_files(dir) {
+            let text = fs::read_to_string(&path).unwrap();
+            let name = path.strip_prefix(root()).unwrap().display().to_string();
+            for doc in documents(&text) {
+                if path.file_name().is_some_and(|f| f == "config.yaml") {
+                    check_shell_hooks_log_stderr(&name, &doc);
+                }
+                if doc["kind"].as_str() != Some("CustomPodAutoscaler") {
+                    continue;
+                }
+                for entry in doc["spec"]["config"].as_sequence().unwrap() {
+                    let key = entry["name"].as_str().unwrap();
+                    assert_ne!(
+                        key, "configPath",
+                        "{name}: replaces the image's config.yaml"
+                    );
+                    if CPA_METHODS.contains(&key) {
+                        let method: Value =
+                            serde_yaml::from_str(entry["value"].as_str().unwrap()).unwrap();
+                        let config = serde_yaml::Mapping::from_iter([(key.into(), method)]);
+                        check_shell_hooks_log_stderr(&name, &Value::Mapping(config));
+                    }
+                }
+            }
+        }
+    }
+    // The example's autoscaler image is the lpa image plus two files: its
+    // CPA config is the lpa image's /config.yaml, deploy/cpa/config.yaml.
+    let example = fs::read_to_string(root().join("examples/fibonacci/Dockerfile")).unwrap();
+    assert!(example.contains("ARG LPA_IMAGE=lpa:"), "{example}");
+    assert!(example.contains("FROM ${LPA_IMAGE}"), "{example}");
+    let replaces_config = example.contains("configPath")
+        || example
+            .split_whitespace()
+            .any(|word| word == "config.yaml" || word.ends_with("/config.yaml"));
+    assert!(
+        !replaces_config,
+        "the example's image must keep the lpa image's /config.yaml"
+    );
 }
