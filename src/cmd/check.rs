@@ -32,6 +32,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         policy: &policy,
         effective_load: EffectiveLoad::new(&plan, host_set),
     };
+    let doc = with_max_replicas_shown(&doc)?;
     let text = if args.json {
         serde_json::to_string_pretty(&doc).map_err(|e| Failure::new(e.to_string()))?
     } else {
@@ -40,6 +41,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     crate::settings::emit(format!("{}\n", text.trim_end()).as_bytes())?;
     if !host_set {
         eprintln!("lpa check: note: no host set (locustHost or --host); metric, loadtest and run need one");
+    }
+    if policy.max_replicas.is_none() {
+        eprintln!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
     }
     eprintln!(
         "lpa check: {} is valid ({} target{}; {} users for {})",
@@ -50,6 +54,27 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         format_duration(plan.run_time),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// An unset maxReplicas is left out of the policy; every default is shown
+/// here, so it reads `unbounded`, after minReplicas.
+fn with_max_replicas_shown(doc: &Effective) -> Result<serde_yaml::Value> {
+    let value = serde_yaml::to_value(doc).map_err(|e| Failure::new(e.to_string()))?;
+    let serde_yaml::Value::Mapping(map) = value else {
+        return Ok(value);
+    };
+    if map.contains_key("maxReplicas") {
+        return Ok(serde_yaml::Value::Mapping(map));
+    }
+    let mut shown = serde_yaml::Mapping::new();
+    for (key, value) in map {
+        let after = key.as_str() == Some("minReplicas");
+        shown.insert(key, value);
+        if after {
+            shown.insert("maxReplicas".into(), "unbounded".into());
+        }
+    }
+    Ok(serde_yaml::Value::Mapping(shown))
 }
 
 /// The policy, then the load plan, in the order a user reads them.
