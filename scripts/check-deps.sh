@@ -19,8 +19,10 @@ if timeout 20 git ls-remote --exit-code https://github.com/RustSec/advisory-db H
   "$deny" --log-level error check --hide-inclusion-graph advisories
   echo "check-deps: licenses, bans, sources and advisories ok" >&2
 elif [ "${LPA_REQUIRE_ADVISORIES:-0}" = 1 ]; then
-  echo "check-deps: error: the RustSec advisory database (github.com) is unreachable" >&2
+  echo "check-deps: error: the RustSec advisory database (github.com) is unreachable (LPA_REQUIRE_ADVISORIES=1)" >&2
   exit 1
 else
-  echo "check-deps: licenses, bans, sources ok; ADVISORIES NOT CHECKED: the RustSec advisory database (github.com) is unreachable from here" >&2
+  echo "check-deps: licenses, bans, sources ok; ADVISORIES NOT CHECKED: the RustSec advisory database (github.com) is unreachable from here." \
+    "To check them, run scripts/check-deps.sh on a machine that reaches github.com (it runs: $deny check advisories);" \
+    "set LPA_REQUIRE_ADVISORIES=1 to make this skip an error." >&2
 fi

@@ -2,10 +2,15 @@
 //! the environment keeps its env var name (CPA turns the CR's `config:` list
 //! into env vars): flags override env, env overrides defaults.
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::styling::Styles;
+use clap::builder::StyledStr;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,52 +24,219 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Parses the command line as clap does, with two additions: a
+/// subcommand's help ends with its examples as written, and the likeliest
+/// wrong flags get the right one as a tip.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut err = match Cli::try_parse_from(&args) {
+        Ok(cli) => return cli,
+        Err(err) => err,
+    };
+    let subcommand = subcommand_in(&args);
+    match err.kind() {
+        ErrorKind::DisplayHelp => {
+            let _ = err.print();
+            if let Some(extra) = subcommand.as_deref().and_then(help_extra) {
+                // A reader that stopped early (`| head`) is no error.
+                let _ = std::io::stdout()
+                    .lock()
+                    .write_all(extra.examples.as_bytes());
+            }
+            std::process::exit(0);
+        }
+        ErrorKind::UnknownArgument => {
+            if let Some((flag, usage)) = subcommand.as_deref().and_then(|s| meant_flag(s, &err)) {
+                err.insert(ContextKind::SuggestedArg, ContextValue::String(flag));
+                // clap's usage line shows the flag it would have suggested.
+                err.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
+            }
+        }
+        _ => {}
+    }
+    err.exit()
+}
+
+/// The subcommand a command line names: the first argument that is not an
+/// option (lpa's own options take no value), or the one after `help`.
+fn subcommand_in(args: &[OsString]) -> Option<String> {
+    let mut words = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .filter(|a| !a.starts_with('-'));
+    match words.next()? {
+        "help" => words.next().map(str::to_string),
+        name => Some(name.to_string()),
+    }
+}
+
+/// Flags other tools spell differently, and what lpa calls them.
+const MEANT_FLAGS: &[(&str, &str)] = &[("--url", "host"), ("--config", "evaluation-config")];
+
+/// `--host` for `--url`, `--evaluation-config` for `--config`, where the
+/// subcommand has that flag, with the subcommand's usage.
+fn meant_flag(subcommand: &str, err: &clap::Error) -> Option<(String, StyledStr)> {
+    let Some(ContextValue::String(given)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let given = given.split('=').next().unwrap_or(given);
+    let (_, long) = MEANT_FLAGS.iter().find(|(wrong, _)| *wrong == given)?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let sub = cmd.find_subcommand_mut(subcommand)?;
+    let has_flag = sub.get_arguments().any(|a| a.get_long() == Some(*long));
+    has_flag.then(|| (format!("--{long}"), sub.render_usage()))
+}
+
 // Parsed once per process: boxing the larger variants would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// CPA evaluate hook: reads CPA's evaluate JSON on stdin, prints {"targetReplicas": N}.
-    #[command(
-        after_help = "Example (as CPA runs it):\n  echo '{\"metrics\":[{\"resource\":\"fibonacci\",\"value\":\"{\\\"requests\\\":{\\\"GET_/fibonacci?n=10\\\":{\\\"avg_response_time\\\":9}}}\"}],\"resource\":{\"spec\":{\"replicas\":2}},\"runType\":\"scaler\"}' \\\n    | lpa evaluate --evaluation-config evaluation_config.yaml --decay-info /tmp/decay_info.json"
-    )]
+    #[command(after_help = after_help("evaluate"))]
     Evaluate(EvaluateArgs),
     /// Validate the evaluation config and load settings; print the effective policy with defaults filled in.
-    #[command(
-        after_help = "Examples:\n  lpa check --evaluation-config evaluation_config.yaml\n  locustHost=http://fibonacci:5000 locustUsers=20 lpa check --evaluation-config evaluation_config.yaml --json"
-    )]
+    #[command(after_help = after_help("check"))]
     Check(CheckArgs),
     /// Simulate a policy against a modelled service, replay a decision log under another policy, or sweep policy parameters.
-    #[command(
-        after_help = "Examples:\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --plot step.png\n  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml"
-    )]
+    #[command(after_help = after_help("simulate"))]
     Simulate(SimulateArgs),
     /// Run the autoscaler standalone: measure, decide, persist state and scale through kubectl, every interval.
-    #[command(
-        after_help = "Examples:\n  lpa run --scaler kubectl --target deployment/fibonacci -n default --host http://fibonacci:5000 \\\n    --evaluation-config evaluation_config.yaml --decay-info decay_info.json --decision-log decisions.jsonl\n  lpa run --scaler kubectl --target deployment/fibonacci --once --dry-run ...\n\nSIGINT or SIGTERM ends the loop after the current step (state saved, exit 0); a second one exits at once."
-    )]
+    #[command(after_help = after_help("run"))]
     Run(RunArgs),
     /// Run a load test and print a Locust-like table (or the metric JSON with --json).
-    #[command(
-        after_help = "Examples:\n  lpa loadtest --host http://127.0.0.1:5000 --request '/fibonacci?n=10' --users 10 --run-time 5s\n  lpa loadtest --evaluation-config evaluation_config.yaml --host http://fibonacci:5000 --json"
-    )]
+    #[command(after_help = after_help("loadtest"))]
     Loadtest(LoadtestArgs),
     /// CPA metric hook: reads CPA's JSON on stdin, load-tests locustHost, prints the metric JSON.
-    #[command(
-        after_help = "Example (as CPA runs it):\n  echo '{\"resource\":{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"fibonacci\"},\"spec\":{\"replicas\":2}},\"runType\":\"scaler\"}' \\\n    | locustHost=http://fibonacci:5000 lpa metric --evaluation-config evaluation_config.yaml"
-    )]
+    #[command(after_help = after_help("metric"))]
     Metric(MetricArgs),
     /// A small HTTP test service (/delay, /fibonacci, /status, /hang, /healthz) for tests, benchmarks and the demo.
     #[command(hide = true)]
     Serve(ServeArgs),
     /// Watch the autoscaler work on this machine: the seed guide's fibonacci service on local replicas, a load phase, scale-up, decay.
-    #[command(
-        after_help = "Examples:\n  lpa demo                                   # about 2 minutes: calm, load, recover\n  lpa demo --calm 6s --load 30s --recover 60s --load-clients 8 --cost 3ms --interval 3s\n  lpa demo --decision-log demo.jsonl && lpa simulate --evaluation-config examples/fibonacci/evaluation_config.yaml --replay demo.jsonl\n\nCtrl-C stops it early (with the summary so far); every replica is stopped either way."
-    )]
+    #[command(after_help = after_help("demo"))]
     Demo(DemoArgs),
     /// Print a shell completion script: lpa completions bash > /etc/bash_completion.d/lpa
+    #[command(after_help = after_help("completions"))]
     Completions(CompletionsArgs),
-    /// Print the man page (roff): lpa man | man -l -
-    Man,
+    /// Print the man page of lpa or of one command (roff), or write them all to a directory.
+    #[command(after_help = after_help("man"))]
+    Man(ManArgs),
+}
+
+/// What a subcommand's help shows after its options: a note, then examples.
+pub struct HelpExtra {
+    pub name: &'static str,
+    /// Prose; clap wraps it to the terminal.
+    pub note: &'static str,
+    /// Printed as written, after clap's help: clap would re-wrap them to the
+    /// terminal's width and split a command mid-line. Each line fits in 100
+    /// columns; a command goes on after a line ending in `\`.
+    pub examples: &'static str,
+}
+
+pub const HELP_EXTRAS: &[HelpExtra] = &[
+    HelpExtra {
+        name: "evaluate",
+        note: "",
+        examples: r#"  # as CPA runs it: its JSON on stdin, {"targetReplicas": N} on stdout
+  printf %s '{"metrics":[{"resource":"fibonacci","value":' \
+    '"{\"requests\":{\"GET_/fibonacci?n=10\":{\"avg_response_time\":9}}}"}],' \
+    '"resource":{"spec":{"replicas":2}},"runType":"scaler"}' \
+    | lpa evaluate --evaluation-config evaluation_config.yaml --decay-info /tmp/decay_info.json
+"#,
+    },
+    HelpExtra {
+        name: "check",
+        note: "",
+        examples: r#"  lpa check --evaluation-config evaluation_config.yaml
+  locustHost=http://fibonacci:5000 locustUsers=20 \
+    lpa check --evaluation-config evaluation_config.yaml --json
+"#,
+    },
+    HelpExtra {
+        name: "simulate",
+        note: "",
+        examples: r#"  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
+    --scenario fixtures/scenarios/step.yaml --plot step.png
+  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl
+  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
+    --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml
+"#,
+    },
+    HelpExtra {
+        name: "run",
+        note: "SIGINT or SIGTERM ends the loop after the current step (state saved, exit 0); a second one exits at once.",
+        examples: r#"  lpa run --scaler kubectl --target deployment/fibonacci -n default \
+    --host http://fibonacci:5000 --evaluation-config evaluation_config.yaml \
+    --decay-info decay_info.json --decision-log decisions.jsonl
+  # one cycle that changes nothing: decide, log, neither scale nor save the state
+  lpa run --scaler kubectl --target deployment/fibonacci --host http://fibonacci:5000 \
+    --evaluation-config evaluation_config.yaml --once --dry-run
+  lpa run --scaler local --listen 127.0.0.1:5000 \
+    --replica-cmd 'python3 -m http.server --bind 127.0.0.1 {port}' \
+    --evaluation-config evaluation_config.yaml --decay-info /tmp/lpa-local.json
+"#,
+    },
+    HelpExtra {
+        name: "loadtest",
+        note: "",
+        examples: r#"  lpa loadtest --host http://127.0.0.1:5000 --request '/fibonacci?n=10' \
+    --users 10 --run-time 5s
+  lpa loadtest --evaluation-config evaluation_config.yaml --host http://fibonacci:5000 --json
+"#,
+    },
+    HelpExtra {
+        name: "metric",
+        note: "",
+        examples: r#"  # as CPA runs it: its JSON on stdin, the metric JSON on stdout
+  echo '{"resource":{"kind":"Deployment","spec":{"replicas":2}},"runType":"scaler"}' \
+    | locustHost=http://fibonacci:5000 lpa metric --evaluation-config evaluation_config.yaml
+"#,
+    },
+    HelpExtra {
+        name: "demo",
+        note: "Ctrl-C stops it early (with the summary so far); every replica is stopped either way.",
+        examples: r#"  lpa demo                  # about 2 minutes: calm, load, recover
+  lpa demo --calm 6s --load 30s --recover 60s --load-clients 8 --cost 3ms --interval 3s
+  lpa demo --decision-log demo.jsonl && lpa simulate \
+    --evaluation-config examples/fibonacci/evaluation_config.yaml --replay demo.jsonl
+"#,
+    },
+    HelpExtra {
+        name: "completions",
+        note: "",
+        examples: r#"  lpa completions bash > ~/.local/share/bash-completion/completions/lpa
+  lpa completions zsh > ~/.zfunc/_lpa    # with fpath+=~/.zfunc before compinit in ~/.zshrc
+"#,
+    },
+    HelpExtra {
+        name: "man",
+        note: "",
+        examples: r#"  lpa man run | man -l -
+  # every page, where man finds them (for lpa in ~/.cargo/bin, ~/.cargo/share/man)
+  lpa man --dir ~/.cargo/share/man/man1 && man lpa-run
+"#,
+    },
+];
+
+pub fn help_extra(subcommand: &str) -> Option<&'static HelpExtra> {
+    HELP_EXTRAS.iter().find(|e| e.name == subcommand)
+}
+
+/// The note, then the Examples heading in clap's header style; [`parse`]
+/// prints the examples themselves below it.
+fn after_help(subcommand: &str) -> StyledStr {
+    let extra = help_extra(subcommand).expect("every subcommand with help has a HelpExtra");
+    let header = *Styles::styled().get_header();
+    let mut text = String::new();
+    if !extra.note.is_empty() {
+        text.push_str(extra.note);
+        text.push_str("\n\n");
+    }
+    text.push_str(&format!("{header}Examples:{header:#}"));
+    StyledStr::from(text)
 }
 
 #[derive(Debug, Args, Clone)]
@@ -462,4 +634,14 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print [default: lpa's own page].
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Option<String>,
+    /// Write every page (lpa.1, lpa-COMMAND.1) into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }

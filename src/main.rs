@@ -7,15 +7,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 mod cmd;
 mod plot;
 mod settings;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     match cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -122,3 +122,38 @@ fn endpoint_without_slash_and_unknown_method_are_refused() {
         );
     }
 }
+
+/// Every default is shown, an unset maxReplicas too: as unbounded, right
+/// after minReplicas, with a note on CPA's own bound; a set one as its value.
+#[test]
+fn unset_max_replicas_is_shown_as_unbounded() {
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(fixture("evaluation/seed.yaml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("minReplicas: 1\nmaxReplicas: unbounded\n"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("CPA's own maxReplicas"),
+        "{}",
+        stderr(&out)
+    );
+    for (flag, expected) in [
+        ("--max-replicas=5", serde_json::json!(5)),
+        ("--min-replicas=1", serde_json::json!("unbounded")),
+    ] {
+        let out = lpa()
+            .args(["check", "--json", flag, "--evaluation-config"])
+            .arg(fixture("evaluation/seed.yaml"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc["maxReplicas"], expected, "{flag}");
+    }
+}

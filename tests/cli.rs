@@ -40,34 +40,251 @@ fn bash_completion_is_valid_bash_and_knows_the_subcommands() {
     assert!(check.status.success(), "{}", stderr(&check));
 }
 
+/// The Examples block at the end of a help text: the lines after the line
+/// `Examples:`.
+fn examples_block(help: &str) -> Vec<String> {
+    let lines: Vec<&str> = help.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| *l == "Examples:")
+        .unwrap_or_else(|| panic!("no Examples: heading in\n{help}"));
+    lines[start + 1..]
+        .iter()
+        .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Copied from a terminal, every example runs as printed: clap re-wraps
+/// help text to the terminal, so the examples must come out the same at
+/// any width, fit in 100 columns, and break lines only after a `\`.
+#[test]
+fn help_examples_are_never_rewrapped_and_copy_as_commands() {
+    let mut first: Option<Vec<String>> = None;
+    for sub in SUBCOMMANDS.iter().chain(&["man", "completions"]) {
+        for (columns, args) in [
+            ("100", vec![*sub, "-h"]),
+            ("100", vec![*sub, "--help"]),
+            ("40", vec![*sub, "--help"]),
+            ("250", vec!["help", *sub]),
+        ] {
+            let out = lpa().args(&args).env("COLUMNS", columns).output().unwrap();
+            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+            let block = examples_block(&stdout(&out));
+            if let Some(first) = &first {
+                assert_eq!(&block, first, "lpa {args:?} at {columns} columns");
+            }
+            first.get_or_insert(block);
+        }
+        let block = first.take().unwrap();
+        let mut continued = false;
+        for line in &block {
+            assert!(
+                line.len() <= 100,
+                "lpa {sub}: {} columns: {line}",
+                line.len()
+            );
+            let indent = line.len() - line.trim_start().len();
+            let text = line.trim_start();
+            if continued {
+                assert!(indent >= 4, "lpa {sub}: a continuation is indented: {line}");
+            } else {
+                assert_eq!(indent, 2, "lpa {sub}: a command starts at column 2: {line}");
+                let starts = ["lpa ", "echo ", "printf ", "#"];
+                let assigns = text.split_once('=').is_some_and(|(var, _)| {
+                    !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric())
+                });
+                assert!(
+                    starts.iter().any(|s| text.starts_with(s)) || assigns || text == "lpa demo",
+                    "lpa {sub}: a broken line: {line}"
+                );
+            }
+            continued = text.ends_with('\\') && !text.starts_with('#');
+        }
+        assert!(!continued, "lpa {sub}: the last example ends with a \\");
+        let script = block.join("\n");
+        let syntax = Command::new("bash")
+            .args(["-n", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            syntax.status.success(),
+            "lpa {sub}: {}\n{script}",
+            stderr(&syntax)
+        );
+        assert!(
+            block.iter().any(|l| l.contains(&format!("lpa {sub}"))),
+            "lpa {sub}: no example runs lpa {sub}"
+        );
+    }
+}
+
+/// What other tools call --host and --evaluation-config: an error with the
+/// right flag as a tip (exit 2, as for any unknown flag), only where the
+/// subcommand has that flag.
+#[test]
+fn likeliest_wrong_flags_get_the_right_one_as_a_tip() {
+    for (args, tip) in [
+        (
+            &["loadtest", "--url", "http://127.0.0.1:5000"][..],
+            "--host",
+        ),
+        (
+            &["run", "--scaler", "local", "--url=http://127.0.0.1:5000"],
+            "--host",
+        ),
+        (&["metric", "--url", "http://x"], "--host"),
+        (&["check", "--config", "c.yaml"], "--evaluation-config"),
+        (&["evaluate", "--config", "c.yaml"], "--evaluation-config"),
+        // clap alone would suggest --kubeconfig here.
+        (&["run", "--config", "c.yaml"], "--evaluation-config"),
+        (&["demo", "--config=c.yaml"], "--evaluation-config"),
+    ] {
+        let out = lpa().args(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("tip: a similar argument exists: '{tip}'")),
+            "{args:?}: {err}"
+        );
+        let usage = err.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        assert!(!usage.contains("kubeconfig"), "{args:?}: {usage}");
+        assert!(out.stdout.is_empty());
+    }
+    // evaluate has no --host: no tip rather than a wrong one.
+    let out = lpa().args(["evaluate", "--url", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("tip:"), "{}", stderr(&out));
+}
+
+/// All man pages, as `lpa man --dir` writes them.
+fn man_pages() -> (tempfile::TempDir, Vec<(String, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lpa()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        pages.push((name, std::fs::read_to_string(&path).unwrap()));
+    }
+    pages.sort();
+    (dir, pages)
+}
+
+/// One page per subcommand, as lpa(1) names them in its SUBCOMMANDS
+/// section: every `lpa-NAME(1)` it mentions is a page that exists.
 #[test]
 fn man_page_documents_every_subcommand() {
-    let out = lpa().arg("man").output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let page = stdout(&out);
-    assert!(
-        page.starts_with(".ie"),
-        "not roff: {}",
-        &page[..40.min(page.len())]
-    );
+    let (_dir, pages) = man_pages();
+    let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, page) in &pages {
+        assert!(
+            page.starts_with(".ie"),
+            "{name}: not roff: {}",
+            &page[..40.min(page.len())]
+        );
+    }
     for sub in SUBCOMMANDS {
+        let file = format!("lpa-{sub}.1");
+        let (_, page) = pages
+            .iter()
+            .find(|(n, _)| *n == file)
+            .unwrap_or_else(|| panic!("no {file} in {names:?}"));
         assert!(
             page.contains(&format!(".TH lpa-{sub} ")),
             "no section for {sub}"
         );
+        assert!(page.contains(".SH EXAMPLES"), "{file}");
+        let out = lpa().args(["man", sub]).output().unwrap();
+        assert_eq!(&stdout(&out), page, "lpa man {sub} prints {file}");
     }
+    let main = &pages.iter().find(|(n, _)| n == "lpa.1").unwrap().1;
+    assert_eq!(&stdout(&lpa().arg("man").output().unwrap()), main);
+    let main = main.replace("\\-", "-");
+    let mut referenced = 0;
+    for piece in main.split("lpa-").skip(1) {
+        let Some((name, _)) = piece.split_once("(1)") else {
+            continue;
+        };
+        referenced += 1;
+        assert!(
+            names.contains(&format!("lpa-{name}.1").as_str()),
+            "lpa(1) refers to lpa-{name}(1), which has no page: {names:?}"
+        );
+    }
+    assert!(referenced >= SUBCOMMANDS.len(), "lpa(1) names the pages");
     assert!(
-        !page.contains("lpa-serve"),
-        "hidden commands stay out of the man page"
+        !names.iter().any(|n| n.contains("serve")) && !main.contains("lpa-serve"),
+        "hidden commands stay out of the man pages"
     );
+    let out = lpa().args(["man", "nonsense"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("\"nonsense\""), "{}", stderr(&out));
+}
+
+/// groff formats every page without a warning (`-ww`: all of them), and the
+/// examples come out of a terminal rendering exactly as the help prints
+/// them: plain hyphens and apostrophes, no line filled or broken.
+#[test]
+fn man_pages_render_without_warnings_and_examples_verbatim() {
+    if Command::new("groff").arg("--version").output().is_err() {
+        eprintln!("skipped: groff is not installed (apt-get install groff-base)");
+        return;
+    }
+    let (dir, pages) = man_pages();
+    for (name, _) in &pages {
+        let path = dir.path().join(name);
+        for width in ["60n", "100n"] {
+            let check = Command::new("groff")
+                .args(["-ww", "-man", "-Tutf8", "-z", &format!("-rLL={width}")])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{name}: {}", stderr(&check));
+            assert_eq!(stderr(&check), "", "{name} at {width}: groff warns");
+        }
+        let Some(sub) = name.strip_prefix("lpa-").and_then(|n| n.strip_suffix(".1")) else {
+            continue;
+        };
+        let help = lpa().args([sub, "--help"]).output().unwrap();
+        let examples = examples_block(&stdout(&help));
+        let text = Command::new("groff")
+            .args(["-man", "-Tutf8", "-rLL=100n", "-P-cbou"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = stdout(&text);
+        let section: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "EXAMPLES")
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with(' '))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let indent = section[0].len() - section[0].trim_start().len();
+        let section: Vec<String> = section
+            .iter()
+            .map(|l| format!("  {}", &l[indent..]))
+            .collect();
+        assert_eq!(section, examples, "{name}: EXAMPLES as rendered");
+    }
 }
 
 /// The configuration reference names every flag the binary has, so the
 /// docs cannot silently fall behind the code.
 #[test]
 fn configuration_reference_names_every_flag() {
-    let out = lpa().arg("man").output().unwrap();
-    let page = stdout(&out);
+    let (_dir, pages) = man_pages();
+    // The flags the pages document, not other programs' flags in examples.
+    let page: String = pages
+        .iter()
+        .map(|(_, text)| text.split(".SH EXAMPLES").next().unwrap())
+        .collect();
     let doc = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md"),
     )

@@ -1,13 +1,15 @@
 //! The image's CPA config and the manifests, checked without Docker or a
 //! cluster: the fields CPA v2 needs are present and point at commands the
-//! real binary has.
+//! real binary has; the kustomize bases and overlays render with the real
+//! kubectl into what lpa needs, and no more.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_yaml::Value;
 
-use crate::support::{lpa, stderr};
+use crate::support::{lpa, stderr, stdout, tool};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,20 +50,24 @@ fn cpa_config_hooks_are_complete_and_exist_in_the_binary() {
     assert!(cfg["metric"]["timeout"].as_u64().unwrap() > 5_000 * 4);
 }
 
-/// Every `config:` entry of the example CPA resource is a string (CPA's CRD
-/// requires it) and a name lpa or CPA reads.
+/// Every `config:` entry of every CPA resource (the base, the example, the
+/// overlay as rendered) is a string (CPA's CRD requires it) and a name lpa
+/// or CPA reads.
 #[test]
 fn custom_pod_autoscaler_example_uses_known_config_names() {
-    let cpa = yaml("deploy/cpa/custompodautoscaler.yaml");
-    assert_eq!(
-        cpa["apiVersion"].as_str(),
-        Some("custompodautoscaler.com/v1")
-    );
-    assert_eq!(cpa["kind"].as_str(), Some("CustomPodAutoscaler"));
-    assert_eq!(
-        cpa["spec"]["scaleTargetRef"]["kind"].as_str(),
-        Some("Deployment")
-    );
+    let mut resources = vec![
+        (
+            "deploy/cpa/custompodautoscaler.yaml",
+            yaml("deploy/cpa/custompodautoscaler.yaml"),
+        ),
+        (
+            "examples/fibonacci/locust_autoscaler.yaml",
+            yaml("examples/fibonacci/locust_autoscaler.yaml"),
+        ),
+    ];
+    for dir in ["deploy/cpa", "deploy/overlays/example-cpa"] {
+        resources.push((dir, only(&kustomize(dir), "CustomPodAutoscaler").clone()));
+    }
     let known = [
         // CPA's own options
         "interval",
@@ -82,13 +88,26 @@ fn custom_pod_autoscaler_example_uses_known_config_names() {
         "decayInfoFilePath",
         "loadDriver",
     ];
-    for entry in cpa["spec"]["config"].as_sequence().unwrap() {
-        let name = entry["name"].as_str().unwrap();
-        assert!(known.contains(&name), "unknown config name {name}");
-        assert!(
-            entry["value"].is_string(),
-            "config {name}: value must be a string"
+    for (name, cpa) in resources {
+        assert_eq!(
+            cpa["apiVersion"].as_str(),
+            Some("custompodautoscaler.com/v1"),
+            "{name}"
         );
+        assert_eq!(cpa["kind"].as_str(), Some("CustomPodAutoscaler"), "{name}");
+        assert_eq!(
+            cpa["spec"]["scaleTargetRef"]["kind"].as_str(),
+            Some("Deployment"),
+            "{name}"
+        );
+        for entry in cpa["spec"]["config"].as_sequence().unwrap() {
+            let key = entry["name"].as_str().unwrap();
+            assert!(known.contains(&key), "{name}: unknown config name {key}");
+            assert!(
+                entry["value"].is_string(),
+                "{name}: config {key}: value must be a string"
+            );
+        }
     }
 }
 
@@ -118,4 +137,346 @@ fn dockerfile_ships_the_config_and_a_writable_state_dir() {
         .unwrap()
         .iter()
         .any(|m| m["mountPath"].as_str() == Some("/var/lib/lpa")));
+}
+
+/// CPA's method keys: each may be a shell hook.
+const CPA_METHODS: &[&str] = &[
+    "metric",
+    "evaluate",
+    "preMetric",
+    "postMetric",
+    "preEvaluate",
+    "postEvaluate",
+    "preScale",
+    "postScale",
+];
+
+/// Every `*.yaml` under `dir` (relative to the repository), sorted.
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join(dir), &mut out);
+    out.sort();
+    out
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+/// The shell hooks of one CPA config (`name` says where it came from), each
+/// checked for `shell.logStderr: true`; returns how many there were.
+fn check_shell_hooks_log_stderr(name: &str, config: &Value) -> usize {
+    let mut hooks = 0;
+    for key in CPA_METHODS {
+        let method = &config[*key];
+        if method["type"].as_str() != Some("shell") {
+            continue;
+        }
+        hooks += 1;
+        assert_eq!(
+            method["shell"]["logStderr"].as_bool(),
+            Some(true),
+            "{name}: {key}.shell.logStderr must be true, or CPA drops lpa's decision lines"
+        );
+    }
+    hooks
+}
+
+/// CPA v2 logs a successful shell hook's stderr only with `logStderr: true`
+/// on the shell method (`config.Shell.LogStderr`, default false, in CPA's
+/// `config/execute.go`); lpa's one-line reasons go there. Every CPA config
+/// in the repository sets it on every shell hook: the image's config.yaml,
+/// any other config.yaml, and hooks a CustomPodAutoscaler's `config:` list
+/// overrides (CPA reads an env var named after the key as YAML).
+#[test]
+fn every_cpa_shell_hook_logs_its_stderr() {
+    let image_hooks =
+        check_shell_hooks_log_stderr("deploy/cpa/config.yaml", &yaml("deploy/cpa/config.yaml"));
+    assert_eq!(
+        image_hooks, 2,
+        "deploy/cpa/config.yaml: metric and evaluate"
+    );
+    for dir in ["deploy", "examples"] {
+        for path in yaml_files(dir) {
+            let text = fs::read_to_string(&path).unwrap();
+            let name = path.strip_prefix(root()).unwrap().display().to_string();
+            for doc in documents(&text) {
+                if path.file_name().is_some_and(|f| f == "config.yaml") {
+                    check_shell_hooks_log_stderr(&name, &doc);
+                }
+                if doc["kind"].as_str() != Some("CustomPodAutoscaler") {
+                    continue;
+                }
+                for entry in doc["spec"]["config"].as_sequence().unwrap() {
+                    let key = entry["name"].as_str().unwrap();
+                    assert_ne!(
+                        key, "configPath",
+                        "{name}: replaces the image's config.yaml"
+                    );
+                    if CPA_METHODS.contains(&key) {
+                        let method: Value =
+                            serde_yaml::from_str(entry["value"].as_str().unwrap()).unwrap();
+                        let config = serde_yaml::Mapping::from_iter([(key.into(), method)]);
+                        check_shell_hooks_log_stderr(&name, &Value::Mapping(config));
+                    }
+                }
+            }
+        }
+    }
+    // The example's autoscaler image is the lpa image plus two files: its
+    // CPA config is the lpa image's /config.yaml, deploy/cpa/config.yaml.
+    let example = fs::read_to_string(root().join("examples/fibonacci/Dockerfile")).unwrap();
+    assert!(example.contains("ARG LPA_IMAGE=lpa:"), "{example}");
+    assert!(example.contains("FROM ${LPA_IMAGE}"), "{example}");
+    let replaces_config = example.contains("configPath")
+        || example
+            .split_whitespace()
+            .any(|word| word == "config.yaml" || word.ends_with("/config.yaml"));
+    assert!(
+        !replaces_config,
+        "the example's image must keep the lpa image's /config.yaml"
+    );
+}
+
+/// `kubectl kustomize DIR` with the pinned kubectl: the documents `kubectl
+/// apply -k DIR` would apply.
+fn kustomize(dir: &str) -> Vec<Value> {
+    let out = Command::new(tool("kubectl"))
+        .arg("kustomize")
+        .arg(root().join(dir))
+        .output()
+        .expect("run kubectl (scripts/setup-tools.sh installs it)");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        stderr(&out)
+    );
+    documents(&stdout(&out))
+}
+
+fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter()
+        .filter(|d| d["kind"].as_str() == Some(kind))
+        .collect()
+}
+
+fn only<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    let found = of_kind(docs, kind);
+    assert_eq!(found.len(), 1, "one {kind}");
+    found[0]
+}
+
+/// Every directory under deploy/ with a kustomization.yaml, sorted.
+fn kustomize_dirs() -> Vec<String> {
+    let mut dirs: Vec<String> = yaml_files("deploy")
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|f| f == "kustomization.yaml"))
+        .map(|p| {
+            let dir = p.parent().unwrap().strip_prefix(root()).unwrap();
+            dir.display().to_string()
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Both bases and an overlay on each render, and every evaluation config
+/// they carry is one the real `lpa check` accepts.
+#[test]
+fn kustomize_bases_and_overlays_render_valid_evaluation_configs() {
+    let dirs = kustomize_dirs();
+    for want in ["deploy/cpa", "deploy/run", "deploy/overlays/example"] {
+        assert!(
+            dirs.iter().any(|d| d == want),
+            "no kustomization in {want}: {dirs:?}"
+        );
+    }
+    let work = tempfile::tempdir().unwrap();
+    for dir in &dirs {
+        let docs = kustomize(dir);
+        assert!(!docs.is_empty(), "{dir} renders nothing");
+        for cm in of_kind(&docs, "ConfigMap") {
+            let Some(config) = cm["data"]["evaluation_config.yaml"].as_str() else {
+                continue;
+            };
+            let file = work.path().join("evaluation_config.yaml");
+            fs::write(&file, config).unwrap();
+            let out = lpa()
+                .args(["check", "--evaluation-config"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{dir}: lpa check: {}", stderr(&out));
+        }
+    }
+}
+
+/// The Role of lpa run grants exactly what lpa does: read its target, read
+/// and write (PUT) the target's scale, and create Events, in both groups
+/// that carry them. Nothing else: no list, no watch, no other resource.
+#[test]
+fn run_base_rbac_is_exactly_what_lpa_does() {
+    let docs = kustomize("deploy/run");
+    let role = only(&docs, "Role");
+    let mut grants = Vec::new();
+    for rule in role["rules"].as_sequence().unwrap() {
+        let names: Vec<&str> = rule["resourceNames"]
+            .as_sequence()
+            .map(|n| n.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        for group in rule["apiGroups"].as_sequence().unwrap() {
+            for resource in rule["resources"].as_sequence().unwrap() {
+                for verb in rule["verbs"].as_sequence().unwrap() {
+                    grants.push(format!(
+                        "{}/{} {} {:?}",
+                        group.as_str().unwrap(),
+                        resource.as_str().unwrap(),
+                        verb.as_str().unwrap(),
+                        names
+                    ));
+                }
+            }
+        }
+    }
+    grants.sort();
+    assert_eq!(
+        grants,
+        [
+            "/events create []",
+            "apps/deployments get [\"fibonacci\"]",
+            "apps/deployments/scale get [\"fibonacci\"]",
+            "apps/deployments/scale update [\"fibonacci\"]",
+            "events.k8s.io/events create []",
+        ]
+    );
+    assert_eq!(role["metadata"]["namespace"].as_str(), Some("default"));
+    let binding = only(&docs, "RoleBinding");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    let account = only(&docs, "ServiceAccount");
+    assert_eq!(binding["subjects"][0]["name"], account["metadata"]["name"]);
+    let pod = &only(&docs, "Deployment")["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], account["metadata"]["name"]);
+}
+
+/// A container's args as Kubernetes runs them: `$(VAR)` expanded from the
+/// container's env, POD_NAMESPACE being the object's namespace.
+fn expanded_args(deployment: &Value) -> Vec<String> {
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let namespace = deployment["metadata"]["namespace"].as_str().unwrap();
+    let mut vars = vec![("POD_NAMESPACE".to_string(), namespace.to_string())];
+    for env in container["env"].as_sequence().unwrap() {
+        if let Some(value) = env["value"].as_str() {
+            vars.push((env["name"].as_str().unwrap().to_string(), value.to_string()));
+        }
+    }
+    container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let mut arg = a.as_str().unwrap().to_string();
+            for (name, value) in &vars {
+                arg = arg.replace(&format!("$({name})"), value);
+            }
+            arg
+        })
+        .collect()
+}
+
+fn env_value<'a>(container: &'a Value, name: &str) -> Option<&'a str> {
+    container["env"]
+        .as_sequence()?
+        .iter()
+        .find(|e| e["name"].as_str() == Some(name))?["value"]
+        .as_str()
+}
+
+/// The run overlay moves everything to its namespace (the RoleBinding's
+/// subject too), sets the image, and points lpa, its Role and its load
+/// test at the overlay's target; the real lpa accepts the resulting args.
+#[test]
+fn run_overlay_sets_image_namespace_and_target() {
+    let base = kustomize("deploy/run");
+    let docs = kustomize("deploy/overlays/example");
+    assert_eq!(
+        docs.len(),
+        base.len(),
+        "the overlay adds or drops no object"
+    );
+    for doc in &docs {
+        assert_eq!(
+            doc["metadata"]["namespace"].as_str(),
+            Some("shop"),
+            "{}",
+            doc["kind"].as_str().unwrap()
+        );
+    }
+    assert_eq!(
+        only(&docs, "RoleBinding")["subjects"][0]["namespace"].as_str(),
+        Some("shop")
+    );
+    for rule in only(&docs, "Role")["rules"].as_sequence().unwrap() {
+        if let Some(names) = rule["resourceNames"].as_sequence() {
+            assert_eq!(names, &[Value::from("web")], "{rule:?}");
+        }
+    }
+    let deployment = only(&docs, "Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["image"].as_str(),
+        Some("registry.example.com/lpa-run:0.1.0")
+    );
+    assert_eq!(
+        env_value(container, "locustHost"),
+        Some("http://web.shop:8080")
+    );
+    let args = expanded_args(deployment);
+    let joined = args.join(" ");
+    assert!(
+        joined.contains("--target deployment/web --namespace shop"),
+        "{joined}"
+    );
+    assert!(!joined.contains('$'), "unexpanded variable: {joined}");
+    // Flags are parsed before --help is acted on: an unknown one fails here.
+    let out = lpa().args(&args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "lpa {joined}: {}", stderr(&out));
+    // The base, expanded the same way, targets the seed's Deployment.
+    let base_args = expanded_args(only(&base, "Deployment")).join(" ");
+    assert!(
+        base_args.contains("--target deployment/fibonacci --namespace default"),
+        "{base_args}"
+    );
+}
+
+/// The CPA overlay: namespace, image, scale target and the load test's host.
+#[test]
+fn cpa_overlay_sets_image_namespace_and_target() {
+    let docs = kustomize("deploy/overlays/example-cpa");
+    let cpa = only(&docs, "CustomPodAutoscaler");
+    assert_eq!(cpa["metadata"]["namespace"].as_str(), Some("shop"));
+    assert_eq!(cpa["spec"]["scaleTargetRef"]["name"].as_str(), Some("web"));
+    assert_eq!(
+        cpa["spec"]["template"]["spec"]["containers"][0]["image"].as_str(),
+        Some("registry.example.com/web-autoscaler:0.1.0")
+    );
+    let host = cpa["spec"]["config"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str() == Some("locustHost"))
+        .unwrap();
+    assert_eq!(host["value"].as_str(), Some("http://web.shop:8080"));
 }

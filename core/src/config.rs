@@ -55,7 +55,8 @@ pub struct Policy {
     pub(crate) targets: Vec<Target>,
     pub(crate) decay: Decay,
     pub(crate) min_replicas: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `None`: no upper bound of lpa's (shown as `unbounded`).
+    #[serde(serialize_with = "ser_bound")]
     pub(crate) max_replicas: Option<u32>,
     pub(crate) scale_up: ScaleUp,
     /// HPA's downscale stabilization: the highest recommendation inside the
@@ -778,6 +779,13 @@ fn ser_redacted_headers<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     redact_headers(headers).serialize(s)
+}
+
+fn ser_bound<S: serde::Serializer>(max: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+    match max {
+        Some(n) => s.serialize_u32(*n),
+        None => s.serialize_str("unbounded"),
+    }
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -42,6 +42,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if !host_set {
         eprintln!("lpa check: note: no host set (locustHost or --host); metric, loadtest and run need one");
     }
+    if policy.max_replicas().is_none() {
+        eprintln!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
+    }
     eprintln!(
         "lpa check: {} is valid ({} target{}; {} users for {})",
         args.policy.evaluation_config.display(),

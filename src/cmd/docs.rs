@@ -1,11 +1,13 @@
 //! `lpa completions SHELL` and `lpa man`: generated from the clap
 //! definition, so they can never drift from the real flags.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
+use roff::{roman, Roff};
 
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::{help_extra, Cli, CompletionsArgs, ManArgs};
 use crate::settings::{emit, Failure, Result};
 
 pub fn completions(args: CompletionsArgs) -> Result<ExitCode> {
@@ -18,17 +20,96 @@ pub fn completions(args: CompletionsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The main page, then one section per subcommand (hidden ones left out),
-/// so `man lpa` documents every flag.
-pub fn man() -> Result<ExitCode> {
-    let cmd = Cli::command();
-    let mut page = Vec::new();
-    let render = |c: clap::Command, buf: &mut Vec<u8>| clap_mangen::Man::new(c).render(buf);
-    render(cmd.clone(), &mut page).map_err(|e| Failure::new(e.to_string()))?;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("lpa-{}", sub.get_name());
-        render(sub.clone().name(name), &mut page).map_err(|e| Failure::new(e.to_string()))?;
+/// lpa(1), whose COMMANDS section names lpa-run(1) and the others, and one
+/// page per visible subcommand, as `man` expects them: `lpa-run.1` for
+/// `man lpa-run`.
+pub fn man(args: ManArgs) -> Result<ExitCode> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    // Gives each subcommand its page name (lpa-run) and usage (lpa run).
+    cmd.build();
+    let commands: Vec<&clap::Command> =
+        cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    if let Some(dir) = &args.dir {
+        let mut written = vec![write_page(dir, "lpa", page(&cmd, None)?)?];
+        for sub in &commands {
+            written.push(write_page(
+                dir,
+                sub.get_display_name().unwrap_or(sub.get_name()),
+                page(sub, Some(sub.get_name()))?,
+            )?);
+        }
+        eprintln!(
+            "lpa man: wrote {} pages to {}: {}",
+            written.len(),
+            dir.display(),
+            written.join(" ")
+        );
+        return Ok(ExitCode::SUCCESS);
     }
-    emit(&page)?;
+    let text = match args.command.as_deref() {
+        None => page(&cmd, None)?,
+        Some(name) => {
+            let sub = commands
+                .iter()
+                .find(|s| s.get_name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = commands.iter().map(|s| s.get_name()).collect();
+                    Failure::new(format!(
+                        "no man page for {name:?} (expected one of {})",
+                        names.join(", ")
+                    ))
+                })?;
+            page(sub, Some(name))?
+        }
+    };
+    emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_page(dir: &Path, name: &str, text: Vec<u8>) -> Result<String> {
+    let file = format!("{name}.1");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join(&file), text))
+        .map_err(|e| {
+            Failure::new(format!(
+                "{}: cannot write the man page: {e}",
+                dir.join(&file).display()
+            ))
+        })?;
+    Ok(file)
+}
+
+/// clap_mangen's page, then the note, the examples in no-fill mode (as
+/// written: never filled, hyphenated or re-wrapped) and SEE ALSO.
+fn page(cmd: &clap::Command, subcommand: Option<&str>) -> Result<Vec<u8>> {
+    let extra = subcommand.and_then(help_extra);
+    // The help's Examples heading stays out: the page has its own section.
+    let cmd = cmd.clone().after_help(None::<&str>);
+    let source = format!("lpa {}", env!("CARGO_PKG_VERSION"));
+    let mut text = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .source(source)
+        .render(&mut text)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    let mut roff = Roff::new();
+    if let Some(extra) = extra {
+        if !extra.note.is_empty() {
+            roff.control("SH", ["NOTES"]);
+            roff.text([roman(extra.note)]);
+        }
+        roff.control("SH", ["EXAMPLES"]);
+        roff.control("nf", []);
+        for line in extra.examples.lines() {
+            // The help's two-space indent; the section indents already.
+            roff.text([roman(line.strip_prefix("  ").unwrap_or(line))]);
+        }
+        roff.control("fi", []);
+    }
+    if subcommand.is_some() {
+        roff.control("SH", ["SEE ALSO"]);
+        roff.text([roman("lpa(1)")]);
+    }
+    roff.to_writer(&mut text)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    Ok(text)
 }

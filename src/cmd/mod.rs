@@ -25,7 +25,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Completions(args) => docs::completions(args),
-        Command::Man => docs::man(),
+        Command::Man(args) => docs::man(args),
         Command::Run(args) => run::run(args),
         Command::Simulate(args) => simulate::run(args),
     }
