@@ -13,6 +13,7 @@ mod cli;
 mod cmd;
 mod plot;
 mod settings;
+mod text;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
