@@ -38,6 +38,11 @@ pub enum Command {
         after_help = "Examples:\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --plot step.png\n  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl\n  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml"
     )]
     Simulate(SimulateArgs),
+    /// Score a recorded run as a simulation is scored, and draw it: a decision log of lpa run or lpa demo, or a trace of lpa simulate --out.
+    #[command(
+        after_help = "Examples:\n  lpa report decisions.jsonl\n  lpa report decisions.jsonl --plot decisions.png\n  lpa report decisions.jsonl --json\n  lpa simulate --evaluation-config seed.yaml --scenario step.yaml --out step.json \\\n    && lpa report step.json --plot step.svg\n\nInputs: a decision log (JSON lines of lpa run --decision-log, or of lpa demo), or a\nsimulation trace (lpa simulate --scenario ... --out FILE.json or FILE.csv). The outputs of\nlpa simulate --replay and --sweep are not runs and are refused.\n\nScores: cycles over target (a target breached), replica-cycles (replicas summed over the\ncycles), scale changes (decisions to change the count; reversals go against the previous one)\nand recovery: from the first breached cycle of each breach episode to the first cycle within\nevery target (every target measured, none breached). A log's cycles are its records, from 1."
+    )]
+    Report(ReportArgs),
     /// Run the autoscaler standalone: measure, decide, persist state and scale through kubectl, every interval.
     #[command(
         after_help = "Examples:\n  lpa run --scaler kubectl --target deployment/fibonacci -n default --host http://fibonacci:5000 \\\n    --evaluation-config evaluation_config.yaml --decay-info decay_info.json --decision-log decisions.jsonl\n  lpa run --scaler kubectl --target deployment/fibonacci --once --dry-run ...\n\nSIGINT or SIGTERM ends the loop after the current step (state saved, exit 0); a second one exits at once."
@@ -116,6 +121,19 @@ pub struct CheckArgs {
     /// Print the effective policy as JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run: a decision log or a simulation trace (see the inputs below).
+    #[arg(value_name = "LOG")]
+    pub log: PathBuf,
+    /// Print the scores as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the run (replicas and scale decisions, each target against its line, the load when known) as SVG or PNG, by extension.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
