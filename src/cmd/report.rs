@@ -47,6 +47,21 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Draws the run of the decision log (or trace) at `log` to `path`, as
+/// `lpa report LOG --plot PATH` does.
+/// `load`, when given, names a load measured beside the log and holds its
+/// rate for each record (the demo's background load).
+pub(crate) fn plot_log(log: &Path, path: &Path, load: Option<(&str, &[f64])>) -> Result<()> {
+    let mut recorded = read(log)?;
+    if let Some((label, rates)) = load {
+        recorded.picture.load_label = Some(label.to_string());
+        for (c, r) in recorded.picture.cycles.iter_mut().zip(rates) {
+            c.load = Some(*r);
+        }
+    }
+    draw(&recorded, &recorded.score(), log, path)
+}
+
 fn draw(recorded: &Recorded, scores: &Scores, log: &Path, path: &Path) -> Result<()> {
     let mut picture = recorded.picture.clone();
     let name = log.file_name().map_or_else(
