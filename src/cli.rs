@@ -102,6 +102,9 @@ pub enum Command {
     /// Simulate a policy against a modelled service, replay a decision log under another policy, or sweep policy parameters.
     #[command(after_help = after_help("simulate"))]
     Simulate(SimulateArgs),
+    /// Score a recorded run as a simulation is scored, and draw it: a decision log of lpa run or lpa demo, or a trace of lpa simulate --out.
+    #[command(after_help = after_help("report"))]
+    Report(ReportArgs),
     /// Run the autoscaler standalone: measure, decide, persist state and scale through kubectl, every interval.
     #[command(after_help = after_help("run"))]
     Run(RunArgs),
@@ -153,6 +156,16 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
         examples: r#"  lpa check --evaluation-config evaluation_config.yaml
   locustHost=http://fibonacci:5000 locustUsers=20 \
     lpa check --evaluation-config evaluation_config.yaml --json
+"#,
+    },
+    HelpExtra {
+        name: "report",
+        note: "Inputs: a decision log (JSON lines of lpa run --decision-log, or of lpa demo), or a simulation trace (lpa simulate --scenario ... --out FILE.json or FILE.csv). The outputs of lpa simulate --replay and --sweep are not runs and are refused.\n\nScores: cycles over target (a target breached), replica-cycles (replicas summed over the cycles), scale changes (decisions to change the count; reversals go against the previous one) and recovery: from the first breached cycle of each breach episode to the first cycle within every target (every target measured, none breached). A log's cycles are its records, from 1.",
+        examples: r#"  lpa report decisions.jsonl
+  lpa report decisions.jsonl --plot decisions.png
+  lpa report decisions.jsonl --json
+  lpa simulate --evaluation-config seed.yaml --scenario step.yaml --out step.json \
+    && lpa report step.json --plot step.svg
 "#,
     },
     HelpExtra {
@@ -288,6 +301,19 @@ pub struct CheckArgs {
     /// Print the effective policy as JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run: a decision log or a simulation trace (see the inputs below).
+    #[arg(value_name = "LOG")]
+    pub log: PathBuf,
+    /// Print the scores as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the run (replicas and scale decisions, each target against its line, the load when known) as SVG or PNG, by extension.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod cli;
 mod cmd;
 mod plot;
 mod settings;
+mod text;
 
 fn main() -> ExitCode {
     let cli = cli::parse();

@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::support::{lpa, stderr, stdout};
 
 const SUBCOMMANDS: &[&str] = &[
-    "metric", "evaluate", "run", "loadtest", "simulate", "check", "demo",
+    "metric", "evaluate", "run", "loadtest", "simulate", "report", "check", "demo",
 ];
 
 #[test]

@@ -131,10 +131,73 @@ fn the_demo_scales_up_under_load_recovers_and_decays_after() {
         out.contains(&format!("decision log          {}", log.display())),
         "{out}"
     );
+    // The peak as the table counts it: from the cycle after its decision.
+    let top = records.iter().map(|r| r.current).max().unwrap();
+    let peak_line = out.lines().find(|l| l.contains("peak replicas")).unwrap();
+    assert!(
+        peak_line.contains(&format!("peak replicas         {top} (from cycle ")),
+        "{out}"
+    );
+    if let Some((shown, decided)) = peak_line
+        .split("from cycle ")
+        .nth(1)
+        .and_then(|t| t.trim_end_matches(')').split_once(", decided at cycle "))
+    {
+        let (shown, decided): (u64, u64) = (shown.parse().unwrap(), decided.parse().unwrap());
+        assert!(decided < shown, "{peak_line}");
+    }
+
+    // The picture beside the log.
+    let png = dir.path().join("demo.png");
+    assert!(
+        out.contains(&format!("plot                  {} (", png.display())),
+        "{out}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 1200);
+
+    // The closing hints work as printed: lpa is not on PATH here, so they
+    // name this binary.
+    let scores = hint(&out, "scores and a picture");
+    assert_eq!(scores[0], env!("CARGO_BIN_EXE_lpa"), "{out}");
+    let o = Command::new(&scores[0])
+        .args(&scores[1..])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}: {}", scores, stderr(&o));
+    assert!(stdout(&o).contains("cycles over target"), "{}", stdout(&o));
+    assert!(dir.path().join("run.svg").exists());
+    let replay = hint(&out, "replay under another policy");
+    let o = Command::new(&replay[0])
+        .args(&replay[1..])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}: {}", replay, stderr(&o));
+    assert!(stdout(&o).contains("replay: "), "{}", stdout(&o));
     assert!(err.contains("drained and stopped"), "{err}");
     let pids = replica_pids(&err);
     assert!(pids.len() >= 2, "{err}");
     assert_all_gone(&pids, Duration::ZERO);
+}
+
+/// The command printed after `label` in the demo's closing lines (on the
+/// same line, or the next one), as words.
+fn hint(out: &str, label: &str) -> Vec<String> {
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(label));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {label:?} in {out}"));
+    let rest = first.trim_start()[label.len()..].trim();
+    let text = if rest.is_empty() || rest.starts_with('(') {
+        lines.next().unwrap().trim()
+    } else {
+        rest
+    };
+    text.split_whitespace().map(str::to_string).collect()
 }
 
 #[test]
@@ -179,6 +242,31 @@ fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
     assert!(o.status.success(), "{out}\n{seen}");
     assert!(out.contains("summary (stopped by signal)"), "{out}");
     assert_all_gone(&replica_pids(&seen), Duration::ZERO);
+    // The demo's own directory holds the log, its picture and the seed's
+    // config that the replay hint names; the hint runs as printed.
+    let log = out
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("decision log"))
+        .map(|p| std::path::PathBuf::from(p.trim()))
+        .unwrap();
+    let demo_dir = log.parent().unwrap().to_path_buf();
+    assert!(demo_dir.join("decisions.png").exists(), "{out}");
+    let replay = hint(&out, "replay under another policy");
+    assert!(
+        replay.contains(
+            &demo_dir
+                .join("evaluation_config.yaml")
+                .display()
+                .to_string()
+        ),
+        "{replay:?}"
+    );
+    let o = Command::new(&replay[0])
+        .args(&replay[1..])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{replay:?}: {}", stderr(&o));
+    std::fs::remove_dir_all(&demo_dir).unwrap();
 }
 
 #[test]

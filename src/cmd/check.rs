@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::CheckArgs;
 use crate::settings::{load_config, Failure, Result};
+use crate::text::count;
 
 /// Stands in for a missing host so the other settings still get checked.
 const PLACEHOLDER_HOST: &str = "http://127.0.0.1";
@@ -46,11 +47,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         eprintln!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
     }
     eprintln!(
-        "lpa check: {} is valid ({} target{}; {} users for {})",
+        "lpa check: {} is valid ({}; {} for {})",
         args.policy.evaluation_config.display(),
-        policy.targets().len(),
-        if policy.targets().len() == 1 { "" } else { "s" },
-        plan.users,
+        count(policy.targets().len(), "target"),
+        count(plan.users, "user"),
         format_duration(plan.run_time),
     );
     Ok(ExitCode::SUCCESS)

@@ -17,7 +17,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,13 +30,14 @@ use lpa_core::log::DecisionRecord;
 use lpa_core::{Policy, Reason};
 use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadOverrides, LoadPlan};
-use lpa_drivers::run_loop::{self, Cycle, Options};
+use lpa_drivers::run_loop::{self, Cycle, Options, Step};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
 use crate::cli::DemoArgs;
 use crate::settings::{parse_config, Failure, Result};
+use crate::text::count;
 
 /// The seed guide's evaluation config, as the example ships it.
 const EVALUATION_CONFIG: &str = include_str!("../../examples/fibonacci/evaluation_config.yaml");
@@ -164,14 +165,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             let phase = phases.of(cycle.number);
             let rate = background.take_rate(last_report.elapsed());
             last_report = Instant::now();
-            story.add(cycle, phase);
+            story.add(cycle, phase, rate);
             print_cycle(&mut out, cycle, phase, started.elapsed(), rate);
             for e in lock(&events).drain(..) {
                 eprintln!("         {e}");
             }
             if cycle.number == phases.calm {
                 background.start();
-                let _ = writeln!(out, "{:>5}  load starts: {} clients looping on GET {LOAD_PATH}, each request on a new connection", "", args.load_clients);
+                let _ = writeln!(out, "{:>5}  load starts: {} looping on GET {LOAD_PATH}, each request on a new connection", "", count(args.load_clients, "client"));
             } else if cycle.number == phases.calm + phases.load {
                 background.stop();
                 let _ = writeln!(out, "{:>5}  load stops", "");
@@ -194,12 +195,18 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     for e in lock(&events).drain(..) {
         eprintln!("  {e}");
     }
-    story.print(
-        &mut out,
-        signalled.load(Ordering::SeqCst),
-        &log_path,
-        &phases,
-    );
+    let plot_path = plot_path(&log_path);
+    let files = Files {
+        plot: super::report::plot_log(
+            &log_path,
+            &plot_path,
+            Some(("background load (requests/s answered)", &story.rates)),
+        )
+        .map(|()| plot_path),
+        config: replay_config(&args, dir.as_deref(), &log_path),
+        log: log_path,
+    };
+    story.print(&mut out, signalled.load(Ordering::SeqCst), &files, &phases);
     let _ = out.flush();
     let _ = std::fs::remove_dir_all(&state_dir);
     Ok(ExitCode::SUCCESS)
@@ -342,25 +349,28 @@ fn print_header(
         })
         .collect();
     println!(
-        "  policy     {}: {}; decay {} replica after {} unchanged runs; at most {} replicas",
+        "  policy     {}: {}; decay {} after {}; at most {}",
         match &args.evaluation_config {
             Some(p) => p.display().to_string(),
             None => "the seed's evaluation_config.yaml".to_string(),
         },
         targets.join(", "),
-        policy.decay().replicas,
-        policy.decay().unchanged_runs,
-        args.max_replicas
+        count(policy.decay().replicas, "replica"),
+        count(policy.decay().unchanged_runs, "unchanged run"),
+        count(args.max_replicas, "replica")
     );
     println!(
-        "  load test  every {i}: {} users for {}, waits {}",
-        plan.users,
+        "  load test  every {i}: {} for {}, waits {}",
+        count(plan.users, "user"),
         format_duration(plan.run_time),
         plan.wait_time
     );
     println!(
-        "  phases     calm {} cycles, load {} cycles ({} clients on GET {LOAD_PATH}), then recover (at most {} cycles, ends back at 1 replica)",
-        phases.calm, phases.load, args.load_clients, phases.recover
+        "  phases     calm {}, load {} ({} on GET {LOAD_PATH}), then recover (at most {}, ends back at 1 replica)",
+        count(phases.calm, "cycle"),
+        count(phases.load, "cycle"),
+        count(args.load_clients, "client"),
+        count(phases.recover, "cycle")
     );
 }
 
@@ -435,12 +445,90 @@ fn print_cycle(
     }
 }
 
+/// The picture of the run, beside its log: `decisions.jsonl` -> `decisions.png`.
+fn plot_path(log: &Path) -> PathBuf {
+    let png = log.with_extension("png");
+    if png == log {
+        PathBuf::from(format!("{}.png", log.display()))
+    } else {
+        png
+    }
+}
+
+/// An evaluation config the closing hint can name: the one given, or the
+/// seed's written beside the log (the demo's own directory by default).
+fn replay_config(args: &DemoArgs, dir: Option<&Path>, log: &Path) -> Result<PathBuf> {
+    if let Some(p) = &args.evaluation_config {
+        return Ok(p.clone());
+    }
+    let path = match dir {
+        Some(d) => d.join("evaluation_config.yaml"),
+        None => {
+            let stem = log
+                .file_stem()
+                .map_or_else(|| "demo".to_string(), |s| s.to_string_lossy().into_owned());
+            log.with_file_name(format!("{stem}.evaluation_config.yaml"))
+        }
+    };
+    std::fs::write(&path, EVALUATION_CONFIG)
+        .map_err(|e| Failure::new(format!("{}: cannot write: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// How to run this lpa, as a command to copy: `lpa` when that is the lpa
+/// on PATH, else this executable's own path.
+fn lpa_command() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "cargo run --release --".to_string();
+    };
+    let same = |p: &Path| {
+        p.canonicalize()
+            .ok()
+            .zip(exe.canonicalize().ok())
+            .is_some_and(|(a, b)| a == b)
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("lpa"))
+            .find(|c| c.is_file())
+            .is_some_and(|c| same(&c))
+    });
+    if on_path {
+        "lpa".to_string()
+    } else {
+        shell_word(&exe.display().to_string())
+    }
+}
+
+/// A word a POSIX shell reads back as is: quoted when it has to be.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@,%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The files the summary points to.
+struct Files {
+    log: PathBuf,
+    plot: Result<PathBuf>,
+    config: Result<PathBuf>,
+}
+
 /// What the summary tells.
 #[derive(Default)]
 struct Story {
     cycles: u64,
+    /// The highest count decided (and applied), and when.
     peak: u32,
     peak_cycle: u64,
+    /// The highest count in the table's replicas column, and from when.
+    shown_peak: u32,
+    shown_peak_cycle: u64,
+    /// The background load's answered requests/s, per logged decision.
+    rates: Vec<f64>,
     over: u64,
     first_breach: Option<u64>,
     recovered: Option<u64>,
@@ -449,12 +537,21 @@ struct Story {
 }
 
 impl Story {
-    fn add(&mut self, cycle: &Cycle, phase: Phase) {
+    fn add(&mut self, cycle: &Cycle, phase: Phase, rate: Option<f64>) {
         self.cycles = cycle.number;
         if cycle.failure.is_some() {
             self.failed += 1;
         }
         let Some(r) = &cycle.record else { return };
+        // Kept in step with the log's lines; no background load running is
+        // none answered.
+        if !matches!(cycle.failure, Some((Step::Log, _))) {
+            self.rates.push(rate.unwrap_or(0.0));
+        }
+        if r.current > self.shown_peak {
+            self.shown_peak = r.current;
+            self.shown_peak_cycle = cycle.number;
+        }
         let now = if r.applied { r.decided } else { r.current };
         if now > self.peak {
             self.peak = now;
@@ -477,7 +574,7 @@ impl Story {
         }
     }
 
-    fn print(&self, out: &mut impl Write, signalled: bool, log: &std::path::Path, phases: &Phases) {
+    fn print(&self, out: &mut impl Write, signalled: bool, files: &Files, phases: &Phases) {
         let _ = writeln!(
             out,
             "\nsummary{}",
@@ -487,11 +584,22 @@ impl Story {
                 ""
             }
         );
-        let _ = writeln!(
-            out,
-            "  peak replicas         {} (cycle {})",
-            self.peak, self.peak_cycle
-        );
+        // As the table counts: a count shows from the cycle after the one
+        // that decided it.
+        let peak = if self.peak > self.shown_peak {
+            format!(
+                "{} (decided at cycle {}, the last)",
+                self.peak, self.peak_cycle
+            )
+        } else if self.peak == self.shown_peak && self.peak_cycle < self.shown_peak_cycle {
+            format!(
+                "{} (from cycle {}, decided at cycle {})",
+                self.shown_peak, self.shown_peak_cycle, self.peak_cycle
+            )
+        } else {
+            format!("{} (from cycle {})", self.shown_peak, self.shown_peak_cycle)
+        };
+        let _ = writeln!(out, "  peak replicas         {peak}");
         let _ = writeln!(
             out,
             "  cycles over target    {} of {}",
@@ -512,12 +620,38 @@ impl Story {
         if self.failed > 0 {
             let _ = writeln!(out, "  failed cycles         {}", self.failed);
         }
-        let _ = writeln!(out, "  decision log          {}", log.display());
+        let log = shell_word(&files.log.display().to_string());
+        let _ = writeln!(out, "  decision log          {}", files.log.display());
+        match &files.plot {
+            Ok(p) => {
+                let _ = writeln!(
+                    out,
+                    "  plot                  {} (replicas and each target over the run)",
+                    p.display()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  plot                  not drawn: {e}");
+            }
+        }
+        let lpa = lpa_command();
+        let _ = writeln!(out, "\nNext, with the decision log:");
         let _ = writeln!(
             out,
-            "                        replay it under another policy: lpa simulate --evaluation-config FILE --replay {}",
-            log.display()
+            "  scores and a picture  {lpa} report {log} --plot run.svg"
         );
+        match &files.config {
+            Ok(config) => {
+                let _ = writeln!(
+                    out,
+                    "  replay under another policy (edit the config first)\n                        {lpa} simulate --evaluation-config {} --replay {log}",
+                    shell_word(&config.display().to_string())
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  replay                not offered: {e}");
+            }
+        }
         if !signalled && self.cycles > phases.calm && self.peak <= 1 {
             let _ = writeln!(
                 out,

@@ -18,6 +18,7 @@ use lpa_drivers::locust::{self, DriverChoice, LocustPlan, Selection};
 use super::loadtest::{announce, failure_rows, header, request_rows, row, run_with_progress};
 use crate::cli::{DriverArgs, LoadDriver};
 use crate::settings::{Failure, Result};
+use crate::text::count;
 
 /// What a load test measured, by the driver that ran it.
 pub(super) enum Measured {
@@ -87,12 +88,12 @@ pub(super) fn measure(
             let run = report.run.as_ref();
             let field = |name: &str| run.and_then(|r| r.get(name)).cloned().unwrap_or_default();
             eprintln!(
-                "lpa {cmd}: {} for {}s with Locust: {} users at {}/s: {} requests, {} failed, {:.1} requests/s (Locust exit code {})",
+                "lpa {cmd}: {} for {}s with Locust: {} at {}/s: {}, {} failed, {:.1} requests/s (Locust exit code {})",
                 plan.host,
                 plan.run_time.as_secs_f64(),
-                plan.users,
+                count(plan.users, "user"),
                 plan.spawn_rate,
-                report.num_requests.unwrap_or(0),
+                count(report.num_requests.unwrap_or(0), "request"),
                 report.num_requests_fail.unwrap_or(0),
                 field("aggregate").get("total_rps").and_then(|v| v.as_f64()).unwrap_or(0.0),
                 field("exit_code"),

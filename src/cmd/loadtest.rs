@@ -16,6 +16,7 @@ use super::load_driver::{self, Measured};
 
 use crate::cli::{LoadtestArgs, PolicyArgs};
 use crate::settings::{load_config, Failure, Result};
+use crate::text::count;
 
 pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
     let config = match &args.evaluation_config {
@@ -64,15 +65,17 @@ pub(super) fn announce(cmd: &str, plan: &LoadPlan, outcome: &LoadOutcome) {
             plan.users
         ),
         None => format!(
-            "{} users at {}/s, wait {}",
-            plan.users, plan.spawn_rate, plan.wait_time
+            "{} at {}/s, wait {}",
+            count(plan.users, "user"),
+            plan.spawn_rate,
+            plan.wait_time
         ),
     };
     eprintln!(
-        "lpa {cmd}: {} for {}s: {pace}: {} requests, {} failed, {:.1} requests/s",
+        "lpa {cmd}: {} for {}s: {pace}: {}, {} failed, {:.1} requests/s",
         plan.host,
         plan.run_time.as_secs_f64(),
-        outcome.num_requests,
+        count(outcome.num_requests, "request"),
         outcome.num_failures,
         outcome.run.aggregate.total_rps.unwrap_or(0.0)
     );
@@ -177,8 +180,8 @@ fn table(o: &LoadOutcome) -> String {
     }
     if o.run.unfinished > 0 {
         t.push_str(&format!(
-            "\n{} requests unanswered at run time + grace, counted as failures\n",
-            o.run.unfinished
+            "\n{} unanswered at run time + grace, counted as failures\n",
+            count(o.run.unfinished, "request")
         ));
     }
     t

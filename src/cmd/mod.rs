@@ -12,6 +12,7 @@ mod evaluate;
 mod load_driver;
 mod loadtest;
 mod metric;
+mod report;
 mod run;
 mod serve;
 mod simulate;
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Man(args) => docs::man(args),
         Command::Run(args) => run::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

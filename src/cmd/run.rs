@@ -31,6 +31,7 @@ use lpa_drivers::state_file::StateFile;
 
 use crate::cli::{RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
+use crate::text::count;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
@@ -130,9 +131,9 @@ fn drive<T: ScaleTarget + ?Sized>(
     };
     let name = target.describe();
     eprintln!(
-        "lpa run: {name} {via}; load {} ({} users, {}); {}{}",
+        "lpa run: {name} {via}; load {} ({}, {}); {}{}",
         plan.host,
-        plan.users,
+        count(plan.users, "user"),
         format_duration(plan.run_time),
         match options.max_cycles {
             Some(1) => "one cycle".to_string(),

@@ -12,13 +12,14 @@ use std::time::Instant;
 use lpa_core::log::DecisionRecord;
 use lpa_core::sim::replay::{replay, ReplayRow, ReplaySummary};
 use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome};
-use lpa_core::sim::{self, Scenario, Scores, TargetLabel, Trace};
+use lpa_core::sim::{self, LoadProfile, Scenario, Scores, TargetLabel, Trace};
 use lpa_core::Policy;
 use rayon::prelude::*;
 
 use crate::cli::{BadLine, SimulateArgs};
 use crate::plot;
 use crate::settings::{load_config, Failure, Result};
+use crate::text::count;
 
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     // Output names are checked before any work, so a typo costs nothing.
@@ -63,17 +64,28 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if let Some(path) = &args.plot {
         let s = &trace.scores;
         let config = &args.policy.evaluation_config;
-        let title = format!(
-            "{} under {} (seed {}): {} of {} cycles over target, {} replica-cycles, {} scale changes",
+        let mut picture = super::report::SimTrace::of(&trace).picture();
+        picture.capacity = Some(scenario.service.capacity);
+        picture.title = format!(
+            "scenario {} under {} (seed {}, {} of {}s)",
             scenario.name,
-            config.file_name().map_or_else(|| config.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            config.file_name().map_or_else(
+                || config.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            ),
             scenario.seed,
-            s.cycles_over_target,
-            s.cycles,
-            s.replica_cycles,
-            s.scale_changes
+            count(s.cycles, "cycle"),
+            scenario.interval_secs
         );
-        plot::draw(&trace, &scenario, &title, path).map_err(Failure::new)?;
+        picture.subtitle = format!(
+            "{} over target, {} replica-cycles, {} ({}); recovery: {}",
+            count(s.cycles_over_target, "cycle"),
+            s.replica_cycles,
+            count(s.scale_changes, "scale change"),
+            count(s.reversals, "reversal"),
+            recovery_text(s, &scenario)
+        );
+        plot::draw(&picture, path).map_err(Failure::new)?;
         eprintln!("lpa simulate: plot written to {}", path.display());
     }
     let mut text = String::new();
@@ -248,29 +260,47 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn recovery_text(s: &Scores) -> String {
+/// A load change recovery counts from, named by the profile's kind.
+fn rise(load: &LoadProfile) -> &'static str {
+    match load {
+        LoadProfile::Spike { .. } => "spike",
+        LoadProfile::Csv { .. } => "load rise",
+        _ => "step",
+    }
+}
+
+fn recovery_text(s: &Scores, scenario: &Scenario) -> String {
     if s.recoveries.is_empty() {
         return "no load steps in this profile".to_string();
     }
+    let rise = rise(&scenario.load);
     s.recoveries
         .iter()
         .map(|r| match r.cycles {
-            Some(0) => format!("step at cycle {}: never over target", r.step_at),
-            Some(c) => format!("step at cycle {}: {c} cycles", r.step_at),
-            None => format!("step at cycle {}: not recovered by the end", r.step_at),
+            Some(0) => format!("{rise} at cycle {}: never over target", r.step_at),
+            Some(c) => format!("{rise} at cycle {}: {}", r.step_at, count(c, "cycle")),
+            None => format!("{rise} at cycle {}: not recovered by the end", r.step_at),
         })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
 fn scores_text(s: &Scores, scenario: &Scenario) -> String {
+    let mut out = format!(
+        "scores: scenario {}, seed {}, {} of {}s\n",
+        scenario.name,
+        scenario.seed,
+        count(s.cycles, "cycle"),
+        scenario.interval_secs
+    );
+    out.push_str(&score_lines(s, &recovery_text(s, scenario)));
+    out
+}
+
+/// The scores' lines, as `lpa report` prints them too.
+pub(crate) fn score_lines(s: &Scores, recovery: &str) -> String {
     let cycles = s.cycles.max(1);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "scores: scenario {}, seed {}, {} cycles of {}s",
-        scenario.name, scenario.seed, s.cycles, scenario.interval_secs
-    );
     let _ = writeln!(
         out,
         "  cycles over target  {} ({:.1} %)",
@@ -286,10 +316,11 @@ fn scores_text(s: &Scores, scenario: &Scenario) -> String {
     );
     let _ = writeln!(
         out,
-        "  scale changes       {} ({} reversals)",
-        s.scale_changes, s.reversals
+        "  scale changes       {} ({})",
+        s.scale_changes,
+        count(s.reversals, "reversal")
     );
-    let _ = writeln!(out, "  recovery            {}", recovery_text(s));
+    let _ = writeln!(out, "  recovery            {recovery}");
     out
 }
 
@@ -406,8 +437,8 @@ fn replay_summary(s: &ReplaySummary, log: &Path, args: &SimulateArgs) -> String 
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "replay: {} records of {} under {}",
-        s.records,
+        "replay: {} of {} under {}",
+        count(s.records, "record"),
         log.display(),
         args.policy.evaluation_config.display()
     );
@@ -467,11 +498,11 @@ fn sweep(
     let elapsed = started.elapsed();
     // Timing is not data: stderr, so stdout stays the same run to run.
     eprintln!(
-        "lpa simulate: {} points x {} cycles in {:.2}s on {threads} thread{}",
-        outcomes.len(),
-        scenario.cycles,
+        "lpa simulate: {} x {} in {:.2}s on {}",
+        count(outcomes.len() as u64, "point"),
+        count(scenario.cycles, "cycle"),
         elapsed.as_secs_f64(),
-        if threads == 1 { "" } else { "s" }
+        count(threads as u64, "thread")
     );
     if let Some((path, format)) = args.out.as_deref().zip(out) {
         let text = match format {
@@ -484,11 +515,11 @@ fn sweep(
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "sweep: {} points over scenario {} (seed {}, {} cycles); Pareto front of cost vs cycles over target, best first:",
-        outcomes.len(),
+        "sweep: {} over scenario {} (seed {}, {}); Pareto front of cost vs cycles over target, best first:",
+        count(outcomes.len() as u64, "point"),
         scenario.name,
         scenario.seed,
-        scenario.cycles
+        count(scenario.cycles, "cycle")
     );
     let _ = writeln!(
         text,

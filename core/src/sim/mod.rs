@@ -121,10 +121,12 @@ impl TargetLabel {
     }
 }
 
-/// How long the service took to get back under target after a load step.
+/// How long the service took to get back under target after a load step
+/// (or, in a recorded run, after a breach began).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recovery {
-    /// The cycle of the step.
+    /// The cycle of the step; in a recorded run, the first breached cycle
+    /// of the episode.
     pub step_at: u32,
     /// Cycles from the step to the first cycle within every target; `None`
     /// when the simulation ended first.
@@ -172,10 +174,13 @@ pub struct Trace {
     pub scores: Scores,
 }
 
-/// Accumulates scores cycle by cycle.
-struct Scorer {
+/// Accumulates scores cycle by cycle, for a simulation or for a recorded
+/// run (`lpa report`), so both are judged by the same numbers.
+pub struct Scorer {
     scores: Scores,
     steps: Vec<u32>,
+    /// A recorded run knows no load steps: each breach episode is one.
+    from_breaches: bool,
     last_direction: i8,
 }
 
@@ -194,21 +199,59 @@ impl Scorer {
                 ..Scores::default()
             },
             steps,
+            from_breaches: false,
+            last_direction: 0,
+        }
+    }
+
+    /// For a recorded run: a recovery counts from the first breached cycle
+    /// of each breach episode to the first cycle within every target.
+    pub fn recorded() -> Scorer {
+        Scorer {
+            scores: Scores::default(),
+            steps: Vec::new(),
+            from_breaches: true,
             last_direction: 0,
         }
     }
 
     fn add(&mut self, cycle: u32, current: u32, breached: bool, decided: u32) {
+        self.add_cycle(cycle, current, breached, !breached, decided);
+    }
+
+    /// One cycle: `current` replicas, a target `breached`, `within` every
+    /// target (a cycle with no data for some target is neither), `decided`.
+    pub fn add_cycle(
+        &mut self,
+        cycle: u32,
+        current: u32,
+        breached: bool,
+        within: bool,
+        decided: u32,
+    ) {
         let s = &mut self.scores;
         s.cycles += 1;
         s.replica_cycles += u64::from(current);
         s.peak_replicas = s.peak_replicas.max(current);
+        let open = s.recoveries.last().is_some_and(|r| r.cycles.is_none());
         if breached {
             s.cycles_over_target += 1;
-        } else {
+            if self.from_breaches && !open {
+                s.recoveries.push(Recovery {
+                    step_at: cycle,
+                    cycles: None,
+                });
+            }
+        }
+        if within {
             for (r, &at) in s.recoveries.iter_mut().zip(&self.steps) {
                 if r.cycles.is_none() && cycle >= at {
                     r.cycles = Some(cycle - at);
+                }
+            }
+            if let Some(r) = s.recoveries.last_mut().filter(|_| self.from_breaches) {
+                if r.cycles.is_none() {
+                    r.cycles = Some(cycle - r.step_at);
                 }
             }
         }
@@ -220,6 +263,10 @@ impl Scorer {
             }
             self.last_direction = direction;
         }
+    }
+
+    pub fn finish(self) -> Scores {
+        self.scores
     }
 }
 
@@ -390,6 +437,46 @@ mod tests {
             t.rows.iter().map(|r| u64::from(r.replicas)).sum::<u64>()
         );
         assert_eq!(t.scores, score(&s, &seed_policy()));
+    }
+
+    #[test]
+    fn a_recorded_run_recovers_from_each_breach_episode() {
+        // (current, breached, within, decided) per cycle, numbered from 1.
+        let cycles = [
+            (1, false, true, 1),
+            (1, true, false, 2),
+            (2, true, false, 3),
+            (3, false, false, 3), // no data: neither over target nor within
+            (3, false, true, 3),
+            (3, false, true, 2),
+            (2, true, false, 3),
+        ];
+        let mut scorer = Scorer::recorded();
+        for (i, &(current, breached, within, decided)) in cycles.iter().enumerate() {
+            scorer.add_cycle(i as u32 + 1, current, breached, within, decided);
+        }
+        let s = scorer.finish();
+        assert_eq!(s.cycles, 7);
+        assert_eq!(s.cycles_over_target, 3);
+        assert_eq!(s.replica_cycles, 15);
+        assert_eq!(s.peak_replicas, 3);
+        assert_eq!(s.scale_changes, 4);
+        // up, up, down, up: the down and the up after it reverse.
+        assert_eq!(s.reversals, 2);
+        assert_eq!(
+            s.recoveries,
+            vec![
+                Recovery {
+                    step_at: 2,
+                    cycles: Some(3)
+                },
+                Recovery {
+                    step_at: 7,
+                    cycles: None
+                },
+            ]
+        );
+        assert_eq!(s.worst_recovery(), Some(None));
     }
 
     #[test]

@@ -1,0 +1,724 @@
+//! `lpa report LOG`: the scores of a recorded run, and its picture.
+//!
+//! Reads a decision log (`lpa run --decision-log`, `lpa demo`: one
+//! [`DecisionRecord`] per line) or a simulation trace (`lpa simulate
+//! --scenario ... --out FILE.json|FILE.csv`), scores it with the same
+//! [`Scorer`] a simulation uses, prints the scores (or `--json`), and with
+//! `--plot` draws it through [`crate::plot`].
+//!
+//! A recorded run knows no load steps, so recovery counts from the first
+//! breached cycle of each breach episode to the first cycle within every
+//! target (measured, none breached); a cycle with no data for a target is
+//! neither over target nor within.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use lpa_core::config::TargetKind;
+use lpa_core::log::DecisionRecord;
+use lpa_core::sim::{Recovery, Scorer, Scores, Trace};
+use lpa_core::Reason;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::ReportArgs;
+use crate::plot::{self, clock, target_label, Measure, Outcome, TargetSeries};
+use crate::settings::{Failure, Result};
+use crate::text::count;
+
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    if let Some(p) = &args.plot {
+        plot::Format::of(p).map_err(Failure::new)?;
+    }
+    let recorded = read(&args.log)?;
+    let scores = recorded.score();
+    if let Some(path) = &args.plot {
+        draw(&recorded, &scores, &args.log, path)?;
+        eprintln!("lpa report: plot written to {}", path.display());
+    }
+    let text = if args.json {
+        let mut s = serde_json::to_string_pretty(&recorded.json(&args.log, &scores))
+            .map_err(|e| Failure::new(e.to_string()))?;
+        s.push('\n');
+        s
+    } else {
+        recorded.text(&args.log, &scores)
+    };
+    crate::settings::emit(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Draws the run of the decision log (or trace) at `log` to `path`, as
+/// `lpa report LOG --plot PATH` does.
+/// `load`, when given, names a load measured beside the log and holds its
+/// rate for each record (the demo's background load).
+pub(crate) fn plot_log(log: &Path, path: &Path, load: Option<(&str, &[f64])>) -> Result<()> {
+    let mut recorded = read(log)?;
+    if let Some((label, rates)) = load {
+        recorded.picture.load_label = Some(label.to_string());
+        for (c, r) in recorded.picture.cycles.iter_mut().zip(rates) {
+            c.load = Some(*r);
+        }
+    }
+    draw(&recorded, &recorded.score(), log, path)
+}
+
+fn draw(recorded: &Recorded, scores: &Scores, log: &Path, path: &Path) -> Result<()> {
+    let mut picture = recorded.picture.clone();
+    let name = log.file_name().map_or_else(
+        || log.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    picture.title = recorded.title(&name);
+    picture.subtitle = subtitle(scores, recorded);
+    plot::draw(&picture, path).map_err(Failure::new)
+}
+
+/// Where a run came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Source {
+    DecisionLog,
+    SimulationTrace,
+}
+
+/// A run read back: its picture (which carries every cycle) and what the
+/// scores and the text need besides.
+pub(crate) struct Recorded {
+    source: Source,
+    /// What was scaled (`local`, `deployment/fibonacci`), or the scenario.
+    subject: String,
+    /// Per cycle: its number as printed, and the time printed with it
+    /// (seconds into the run: a log's decision, a trace's `at_secs`).
+    numbers: Vec<(u32, f64)>,
+    /// A cycle that met every target: measured, none breached.
+    within: Vec<bool>,
+    first_time: Option<String>,
+    picture: plot::Run,
+}
+
+impl Recorded {
+    pub(crate) fn score(&self) -> Scores {
+        let mut scorer = Scorer::recorded();
+        for ((c, (n, _)), within) in self
+            .picture
+            .cycles
+            .iter()
+            .zip(&self.numbers)
+            .zip(&self.within)
+        {
+            let breached = c.measures.iter().any(|m| m.breached);
+            scorer.add_cycle(*n, c.current, breached, *within, c.decided);
+        }
+        scorer.finish()
+    }
+
+    fn duration(&self) -> f64 {
+        let c = &self.picture.cycles;
+        c.last().map_or(0.0, |l| l.end) - c.first().map_or(0.0, |f| f.start)
+    }
+
+    fn time_of(&self, cycle: u32) -> f64 {
+        self.numbers
+            .iter()
+            .find(|(n, _)| *n == cycle)
+            .map_or(0.0, |(_, t)| *t)
+    }
+
+    fn title(&self, name: &str) -> String {
+        let what = match self.source {
+            Source::DecisionLog => format!("decision log {name} ({})", self.subject),
+            Source::SimulationTrace if self.subject.is_empty() => {
+                format!("simulation trace {name}")
+            }
+            Source::SimulationTrace => {
+                format!("simulation trace {name} (scenario {})", self.subject)
+            }
+        };
+        format!(
+            "{what}: {} over {}{}",
+            count(self.picture.cycles.len(), "cycle"),
+            clock(self.duration()),
+            self.first_time
+                .as_ref()
+                .map_or(String::new(), |t| format!(", from {t}"))
+        )
+    }
+
+    /// The recoveries, the first `listed` of them one by one, the rest in
+    /// a count with the slowest.
+    fn recovery_text(&self, s: &Scores, listed: usize) -> String {
+        if s.recoveries.is_empty() {
+            return "no breach".to_string();
+        }
+        let one = |r: &Recovery| {
+            let at = self.time_of(r.step_at);
+            let start = format!("breach at cycle {} ({})", r.step_at, clock(at));
+            match r.cycles {
+                Some(c) => format!(
+                    "{start}: {} ({})",
+                    count(c, "cycle"),
+                    clock(self.time_of(r.step_at + c) - at)
+                ),
+                None => format!("{start}: not within every target by the end"),
+            }
+        };
+        let mut parts: Vec<String> = s.recoveries.iter().take(listed).map(one).collect();
+        let rest = &s.recoveries[listed.min(s.recoveries.len())..];
+        // Unrecovered first, then the most cycles.
+        let slowest = rest
+            .iter()
+            .max_by_key(|r| r.cycles.map_or(u64::MAX, u64::from));
+        match slowest {
+            None => {}
+            Some(r) if parts.is_empty() => parts.push(format!(
+                "{}, the slowest {}",
+                count(rest.len(), "breach episode"),
+                one(r)
+            )),
+            Some(r) => parts.push(format!("{} more, the slowest {}", rest.len(), one(r))),
+        }
+        parts.join("; ")
+    }
+
+    fn decisions(&self) -> Decisions {
+        let mut d = Decisions::default();
+        for c in self
+            .picture
+            .cycles
+            .iter()
+            .filter(|c| c.decided != c.current)
+        {
+            d.changes += 1;
+            match c.outcome {
+                Outcome::Applied => d.applied += 1,
+                Outcome::Refused => d.refused += 1,
+                Outcome::Failed => d.failed += 1,
+                Outcome::DryRun => d.dry_run += 1,
+            }
+        }
+        d
+    }
+
+    fn text(&self, log: &Path, s: &Scores) -> String {
+        let mut out = format!("report: {}\n", self.title(&log.display().to_string()));
+        out.push_str(&super::simulate::score_lines(s, &self.recovery_text(s, 5)));
+        if self.source == Source::DecisionLog {
+            let d = self.decisions();
+            let mut parts = vec![format!("{} applied", d.applied)];
+            for (n, what) in [
+                (d.refused, "refused (replicas changed outside lpa)"),
+                (d.failed, "failed"),
+                (d.dry_run, "not applied (dry run)"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {what}"));
+                }
+            }
+            let _ = writeln!(
+                out,
+                "  decisions to scale  {}: {}",
+                d.changes,
+                parts.join(", ")
+            );
+        }
+        out
+    }
+
+    fn json<'a>(&'a self, log: &'a Path, scores: &'a Scores) -> Json<'a> {
+        Json {
+            file: log.display().to_string(),
+            source: self.source,
+            subject: &self.subject,
+            duration_secs: self.duration(),
+            scores,
+            decisions: (self.source == Source::DecisionLog).then(|| self.decisions()),
+        }
+    }
+}
+
+fn subtitle(s: &Scores, r: &Recorded) -> String {
+    format!(
+        "{} over target, {} replica-cycles (peak {}), {} ({}); recovery: {}",
+        count(s.cycles_over_target, "cycle"),
+        s.replica_cycles,
+        s.peak_replicas,
+        count(s.scale_changes, "scale change"),
+        count(s.reversals, "reversal"),
+        r.recovery_text(s, if s.recoveries.len() == 1 { 1 } else { 0 })
+    )
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+struct Decisions {
+    /// Decisions whose count differed from the current one.
+    changes: u32,
+    applied: u32,
+    refused: u32,
+    failed: u32,
+    dry_run: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+struct Json<'a> {
+    file: String,
+    source: Source,
+    subject: &'a str,
+    duration_secs: f64,
+    scores: &'a Scores,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decisions: Option<Decisions>,
+}
+
+/// Reads a decision log or a simulation trace, by content.
+fn read(path: &Path) -> Result<Recorded> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::new(format!("{name}: cannot read: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(Failure::new(format!(
+            "{name}: empty: no decision records to report"
+        )));
+    }
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if first.starts_with("cycle,at_secs,") {
+        return Ok(SimTrace::from_csv(&name, &text)?.recorded());
+    }
+    for (head, what) in [
+        ("line,at_secs,", "lpa simulate --replay --out"),
+        ("unchanged_runs,", "lpa simulate --sweep --out"),
+    ] {
+        if first.starts_with(head) {
+            return Err(not_a_run(&name, what));
+        }
+    }
+    // A trace is one JSON document; a decision log is one per line (and a
+    // one-line log is a document too, so the shape decides).
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+        if value.is_array() {
+            return Err(not_a_run(&name, "lpa simulate --sweep --out"));
+        }
+        if value.get("summary").is_some() && value.get("rows").is_some() {
+            return Err(not_a_run(&name, "lpa simulate --replay --out"));
+        }
+        if value.get("rows").is_some() {
+            let trace: SimTrace = serde_json::from_value(value)
+                .map_err(|e| Failure::new(format!("{name}: not a simulation trace: {e}")))?;
+            if trace.rows.is_empty() {
+                return Err(Failure::new(format!("{name}: the trace has no cycles")));
+            }
+            return Ok(trace.recorded());
+        }
+    }
+    Ok(log_run(&read_log(&name, &text)?))
+}
+
+fn not_a_run(name: &str, what: &str) -> Failure {
+    Failure::new(format!(
+        "{name}: this is the output of `{what}`, not a run; report the decision log (lpa run, lpa demo) or a trace of `lpa simulate --scenario ... --out`"
+    ))
+}
+
+/// The records of a decision log, with their line numbers. A last line
+/// cut short without its newline is a crash mid-write (the log writes
+/// whole lines): skipped with a warning. Any other bad line is an error.
+fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let mut records = Vec::with_capacity(lines.len());
+    for (k, &(i, line)) in lines.iter().enumerate() {
+        match serde_json::from_str::<DecisionRecord>(line) {
+            Ok(r) => records.push(r),
+            Err(e) if k + 1 == lines.len() && !text.ends_with('\n') && e.is_eof() => {
+                eprintln!(
+                    "lpa report: warning: {name}:{}: the last line is cut short (a crash while writing?); left out",
+                    i + 1
+                );
+            }
+            Err(e) => {
+                return Err(Failure::new(format!(
+                    "{name}:{}: not a decision record: {e}",
+                    i + 1
+                )))
+            }
+        }
+    }
+    if records.is_empty() {
+        return Err(Failure::new(format!(
+            "{name}: no decision records to report"
+        )));
+    }
+    Ok(records)
+}
+
+/// What became of a logged decision.
+fn outcome(r: &DecisionRecord) -> Outcome {
+    if r.applied {
+        Outcome::Applied
+    } else if r.dry_run {
+        Outcome::DryRun
+    } else if r
+        .not_applied
+        .as_deref()
+        .is_some_and(|w| w.starts_with("scale failed"))
+    {
+        Outcome::Failed
+    } else {
+        Outcome::Refused
+    }
+}
+
+/// A decision log as a run: cycle n is the log's n-th record; it spans
+/// from the previous decision to its own (the first, one typical interval).
+fn log_run(records: &[DecisionRecord]) -> Recorded {
+    let mut keys: Vec<(String, TargetKind)> = Vec::new();
+    for r in records {
+        for reason in &r.reasons {
+            if let Reason::Target { key, kind, .. } | Reason::NoData { key, kind } = reason {
+                if !keys.iter().any(|(k, t)| k == key && t == kind) {
+                    keys.push((key.clone(), *kind));
+                }
+            }
+        }
+    }
+    let mut gaps: Vec<u64> = records
+        .windows(2)
+        .map(|w| w[1].at_secs.saturating_sub(w[0].at_secs))
+        .filter(|g| *g > 0)
+        .collect();
+    gaps.sort_unstable();
+    let typical = gaps.get(gaps.len() / 2).copied().unwrap_or(1) as f64;
+    let origin = records[0].at_secs as f64 - typical;
+    let mut subjects: Vec<&str> = Vec::new();
+    let mut cycles = Vec::with_capacity(records.len());
+    let mut numbers = Vec::with_capacity(records.len());
+    let mut within = Vec::with_capacity(records.len());
+    let mut start = 0.0;
+    for (i, r) in records.iter().enumerate() {
+        if !subjects.contains(&r.target.as_str()) {
+            subjects.push(&r.target);
+        }
+        let end = (r.at_secs as f64 - origin).max(start);
+        let measures: Vec<Measure> = keys
+            .iter()
+            .map(|(key, kind)| {
+                r.reasons
+                    .iter()
+                    .find_map(|reason| match reason {
+                        Reason::Target {
+                            key: k,
+                            kind: t,
+                            observed,
+                            target,
+                            breached,
+                        } if k == key && t == kind => Some(Measure {
+                            observed: Some(*observed),
+                            target: Some(*target),
+                            breached: *breached,
+                        }),
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        within.push(
+            !measures.is_empty() && measures.iter().all(|m| m.observed.is_some() && !m.breached),
+        );
+        numbers.push((i as u32 + 1, end));
+        cycles.push(plot::Cycle {
+            start,
+            end,
+            current: r.current,
+            ready: None,
+            decided: r.decided,
+            outcome: outcome(r),
+            measures,
+            load: None,
+        });
+        start = end;
+    }
+    Recorded {
+        source: Source::DecisionLog,
+        subject: subjects.join(", "),
+        numbers,
+        within,
+        first_time: records[0].time.clone(),
+        picture: plot::Run {
+            targets: keys
+                .iter()
+                .map(|(key, kind)| TargetSeries {
+                    label: target_label(key, &kind.to_string()),
+                    unit: kind.unit().to_string(),
+                })
+                .collect(),
+            cycles,
+            ..plot::Run::default()
+        },
+    }
+}
+
+/// A simulation trace as `lpa simulate --out` writes it (JSON), or its CSV
+/// read back into the same shape; only what a report needs.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SimTrace {
+    #[serde(default)]
+    scenario: String,
+    interval_secs: u64,
+    targets: Vec<SimTarget>,
+    rows: Vec<SimRow>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SimTarget {
+    key: String,
+    kind: String,
+    target: f64,
+    unit: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SimRow {
+    cycle: u32,
+    at_secs: u64,
+    load: f64,
+    ready: u32,
+    replicas: u32,
+    observed: Vec<Option<f64>>,
+    decided: u32,
+}
+
+impl SimTrace {
+    /// The trace of a simulation that just ran, for its plot.
+    pub(crate) fn of(trace: &Trace) -> SimTrace {
+        SimTrace {
+            scenario: trace.scenario.clone(),
+            interval_secs: trace.interval_secs,
+            targets: trace
+                .targets
+                .iter()
+                .map(|t| SimTarget {
+                    key: t.key.clone(),
+                    kind: t.kind.clone(),
+                    target: t.target,
+                    unit: t.unit.clone(),
+                })
+                .collect(),
+            rows: trace
+                .rows
+                .iter()
+                .map(|r| SimRow {
+                    cycle: r.cycle,
+                    at_secs: r.at_secs,
+                    load: r.load,
+                    ready: r.ready,
+                    replicas: r.replicas,
+                    observed: r.observed.clone(),
+                    decided: r.decided,
+                })
+                .collect(),
+        }
+    }
+
+    /// `cycle,at_secs,load,ready,replicas,backlog,<one column a target>,failures,breached,decided,action`,
+    /// a target's column named `KEY KIND <= VALUEUNIT`.
+    fn from_csv(name: &str, text: &str) -> Result<SimTrace> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let (_, head) = lines.next().expect("checked non-empty");
+        let head = csv_fields(head);
+        let bad = |line: usize, what: String| Failure::new(format!("{name}:{line}: {what}"));
+        let n = head.len().checked_sub(10).ok_or_else(|| {
+            bad(
+                1,
+                format!("{} columns, a trace has at least 10", head.len()),
+            )
+        })?;
+        let targets = head[6..6 + n]
+            .iter()
+            .map(|h| {
+                parse_target_head(h).ok_or_else(|| {
+                    bad(
+                        1,
+                        format!("column {h:?} is not a target (KEY KIND <= VALUE)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut rows = Vec::new();
+        for (i, line) in lines {
+            let f = csv_fields(line);
+            if f.len() != head.len() {
+                return Err(bad(
+                    i + 1,
+                    format!("{}, the header has {}", count(f.len(), "field"), head.len()),
+                ));
+            }
+            let field = |c: usize| -> Result<f64> {
+                f[c].parse::<f64>()
+                    .map_err(|_| bad(i + 1, format!("{} {:?} is not a number", head[c], f[c])))
+            };
+            let whole = |c: usize| -> Result<u64> {
+                f[c].parse::<u64>().map_err(|_| {
+                    bad(
+                        i + 1,
+                        format!("{} {:?} is not a whole number", head[c], f[c]),
+                    )
+                })
+            };
+            let observed = (6..6 + n)
+                .map(|c| {
+                    if f[c].is_empty() {
+                        Ok(None)
+                    } else {
+                        field(c).map(Some)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            rows.push(SimRow {
+                cycle: whole(0)? as u32,
+                at_secs: whole(1)?,
+                load: field(2)?,
+                ready: whole(3)? as u32,
+                replicas: whole(4)? as u32,
+                observed,
+                decided: whole(6 + n + 2)? as u32,
+            });
+        }
+        if rows.is_empty() {
+            return Err(Failure::new(format!("{name}: the trace has no cycles")));
+        }
+        let interval_secs = rows
+            .windows(2)
+            .map(|w| w[1].at_secs.saturating_sub(w[0].at_secs))
+            .find(|g| *g > 0)
+            .unwrap_or(1);
+        Ok(SimTrace {
+            // The CSV does not name its scenario.
+            scenario: String::new(),
+            interval_secs,
+            targets,
+            rows,
+        })
+    }
+
+    /// As a run: cycle c spans `[c, c + 1)` intervals; every decision applied.
+    pub(crate) fn recorded(&self) -> Recorded {
+        let interval = self.interval_secs as f64;
+        let mut cycles = Vec::with_capacity(self.rows.len());
+        let mut within = Vec::with_capacity(self.rows.len());
+        for r in &self.rows {
+            let measures: Vec<Measure> = r
+                .observed
+                .iter()
+                .zip(&self.targets)
+                .map(|(v, t)| Measure {
+                    observed: *v,
+                    target: Some(t.target),
+                    breached: v.is_some_and(|v| v > t.target),
+                })
+                .collect();
+            within.push(measures.iter().all(|m| m.observed.is_some() && !m.breached));
+            cycles.push(plot::Cycle {
+                start: r.at_secs as f64,
+                end: r.at_secs as f64 + interval,
+                current: r.replicas,
+                ready: Some(r.ready),
+                decided: r.decided,
+                outcome: Outcome::Applied,
+                measures,
+                load: Some(r.load),
+            });
+        }
+        Recorded {
+            source: Source::SimulationTrace,
+            subject: self.scenario.clone(),
+            numbers: self
+                .rows
+                .iter()
+                .map(|r| (r.cycle, r.at_secs as f64))
+                .collect(),
+            within,
+            first_time: None,
+            picture: plot::Run {
+                targets: self
+                    .targets
+                    .iter()
+                    .map(|t| TargetSeries {
+                        label: target_label(&t.key, &t.kind),
+                        unit: t.unit.clone(),
+                    })
+                    .collect(),
+                cycles,
+                ..plot::Run::default()
+            },
+        }
+    }
+
+    pub(crate) fn picture(&self) -> plot::Run {
+        self.recorded().picture
+    }
+}
+
+/// `GET_/fibonacci?n=10 mean <= 7ms` as simulate's CSV names a target column.
+fn parse_target_head(h: &str) -> Option<SimTarget> {
+    let (left, value) = h.rsplit_once(" <= ")?;
+    let (key, kind) = left.rsplit_once(' ')?;
+    let (number, unit) = match value.strip_suffix("ms") {
+        Some(n) => (n, "ms"),
+        None => (value, ""),
+    };
+    Some(SimTarget {
+        key: key.to_string(),
+        kind: kind.to_string(),
+        target: number.parse().ok()?,
+        unit: unit.to_string(),
+    })
+}
+
+/// One CSV line's fields (RFC 4180 quoting: `"a, ""b"""`).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        let field = fields.last_mut().expect("never empty");
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(String::new()),
+            _ => field.push(c),
+        }
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_and_target_heads() {
+        assert_eq!(
+            csv_fields(r#"1,"a, ""b""",,x"#),
+            vec!["1", r#"a, "b""#, "", "x"]
+        );
+        let t = parse_target_head("GET_/fibonacci?n=10 p99.9 <= 7.5ms").unwrap();
+        assert_eq!(
+            (t.key.as_str(), t.kind.as_str(), t.target, t.unit.as_str()),
+            ("GET_/fibonacci?n=10", "p99.9", 7.5, "ms")
+        );
+        let t = parse_target_head("GET_/a errorRate <= 0.01").unwrap();
+        assert_eq!((t.target, t.unit.as_str()), (0.01, ""));
+        assert!(parse_target_head("failures").is_none());
+    }
+}

@@ -1,0 +1,591 @@
+//! `lpa report` through the real binary: the scores of a fresh `lpa run
+//! --scaler local` log and of a recorded fixture, checked against values
+//! computed here from the records themselves; `--json`; the plots as PNG
+//! and SVG; simulation traces; and bad input.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use crate::local::{run_local, serve_cmd, wait_bounded};
+use crate::support::{fixture, lpa, stderr, stdout};
+
+fn report(args: &[&str]) -> Output {
+    lpa().arg("report").args(args).output().expect("run lpa")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `lpa simulate` of a fixture scenario under the seed's policy.
+fn simulate(scenario: &str, args: &[&str]) -> Output {
+    let o = lpa()
+        .arg("simulate")
+        .arg("--evaluation-config")
+        .arg(fixture("evaluation/seed.yaml"))
+        .arg("--scenario")
+        .arg(fixture(&format!("scenarios/{scenario}")))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
+/// The scores, computed from a decision log's records independently of
+/// lpa's scorer: cycle n is the n-th record; a recovery runs from the first
+/// breached record of an episode to the first record whose targets all have
+/// data and none breached.
+#[derive(Debug, Default, PartialEq)]
+struct Expected {
+    cycles: u64,
+    over: u64,
+    replica_cycles: u64,
+    changes: u64,
+    reversals: u64,
+    peak: u64,
+    /// (first breached cycle, cycles to recover or None).
+    recoveries: Vec<(u64, Option<u64>)>,
+    applied: u64,
+    refused: u64,
+    failed: u64,
+    dry_run: u64,
+}
+
+fn expected(log: &Path) -> Expected {
+    let mut e = Expected::default();
+    let mut last_up: Option<bool> = None;
+    let mut open: Option<u64> = None;
+    let text = std::fs::read_to_string(log).unwrap();
+    for (i, line) in text.lines().enumerate() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let n = i as u64 + 1;
+        let current = r["current"].as_u64().unwrap();
+        let decided = r["decided"].as_u64().unwrap();
+        let reasons = r["reasons"].as_array().unwrap();
+        let targets: Vec<&Value> = reasons.iter().filter(|x| x["reason"] == "target").collect();
+        let breached = targets.iter().any(|t| t["breached"] == true);
+        let no_data = reasons.iter().any(|x| x["reason"] == "noData");
+        e.cycles += 1;
+        e.replica_cycles += current;
+        e.peak = e.peak.max(current);
+        if breached {
+            e.over += 1;
+            if open.is_none() {
+                open = Some(n);
+                e.recoveries.push((n, None));
+            }
+        } else if !no_data && !targets.is_empty() {
+            if let Some(at) = open.take() {
+                e.recoveries.last_mut().unwrap().1 = Some(n - at);
+            }
+        }
+        if decided != current {
+            e.changes += 1;
+            let up = decided > current;
+            if last_up == Some(!up) {
+                e.reversals += 1;
+            }
+            last_up = Some(up);
+            let why = r["not_applied"].as_str().unwrap_or("");
+            if r["applied"] == true {
+                e.applied += 1;
+            } else if r["dry_run"] == true {
+                e.dry_run += 1;
+            } else if why.starts_with("scale failed") {
+                e.failed += 1;
+            } else {
+                e.refused += 1;
+            }
+        }
+    }
+    e
+}
+
+/// The numbers of `lpa report LOG --json`, in the same shape.
+fn reported(json: &Value) -> Expected {
+    let s = &json["scores"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    Expected {
+        cycles: n(&s["cycles"]),
+        over: n(&s["cycles_over_target"]),
+        replica_cycles: n(&s["replica_cycles"]),
+        changes: n(&s["scale_changes"]),
+        reversals: n(&s["reversals"]),
+        peak: n(&s["peak_replicas"]),
+        recoveries: s["recoveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (n(&r["step_at"]), r["cycles"].as_u64()))
+            .collect(),
+        applied: n(&json["decisions"]["applied"]),
+        refused: n(&json["decisions"]["refused"]),
+        failed: n(&json["decisions"]["failed"]),
+        dry_run: n(&json["decisions"]["dry_run"]),
+    }
+}
+
+/// The text report carries the same numbers as `e`.
+fn assert_text_matches(out: &str, e: &Expected) {
+    let line = |head: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(head))
+            .unwrap_or_else(|| panic!("no {head:?} line in: {out}"))
+            .to_string()
+    };
+    assert!(
+        line("cycles over target").contains(&format!("target  {} (", e.over)),
+        "{out}"
+    );
+    assert!(
+        line("replica-cycles").contains(&format!(
+            "replica-cycles      {} (mean {:.2} replicas, peak {})",
+            e.replica_cycles,
+            e.replica_cycles as f64 / e.cycles as f64,
+            e.peak
+        )),
+        "{out}"
+    );
+    let reversals = if e.reversals == 1 {
+        "1 reversal)".to_string()
+    } else {
+        format!("{} reversals)", e.reversals)
+    };
+    assert!(
+        line("scale changes").contains(&format!("changes       {} ({reversals}", e.changes)),
+        "{out}"
+    );
+    let recovery = line("recovery");
+    if e.recoveries.is_empty() {
+        assert!(recovery.ends_with("no breach"), "{out}");
+    }
+    for (at, cycles) in &e.recoveries {
+        let start = format!("breach at cycle {at} (");
+        assert!(recovery.contains(&start), "{start:?} in {out}");
+        match cycles {
+            Some(1) => assert!(recovery.contains("): 1 cycle ("), "{out}"),
+            Some(c) => assert!(recovery.contains(&format!("): {c} cycles (")), "{out}"),
+            None => assert!(
+                recovery.contains("not within every target by the end"),
+                "{out}"
+            ),
+        }
+    }
+    assert!(
+        line("decisions to scale")
+            .contains(&format!("scale  {}: {} applied", e.changes, e.applied)),
+        "{out}"
+    );
+}
+
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&png[12..16], b"IHDR");
+    (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    )
+}
+
+/// Every text of an SVG, which must parse as XML.
+fn svg_texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+#[test]
+fn a_fresh_local_run_is_scored_as_its_records_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let mut c = run_local(
+        &serve_cmd(),
+        &[
+            "--replicas",
+            "2",
+            "--max-replicas",
+            "4",
+            "--max-cycles",
+            "4",
+            "--interval",
+            "1s",
+            "--run-time",
+            "300ms",
+            "--decision-log",
+            path(&log),
+        ],
+        dir.path(),
+    );
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_bounded(&mut child, std::time::Duration::from_secs(60));
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = expected(&log);
+    assert_eq!(e.cycles, 4, "{e:?}");
+
+    let o = report(&[path(&log)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!(
+            "report: decision log {} (local pool on 127.0.0.1:",
+            log.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("): 4 cycles over "), "{out}");
+    assert_text_matches(&out, &e);
+
+    let o = report(&[path(&log), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: Value = serde_json::from_str(&stdout(&o)).expect("--json prints JSON");
+    assert_eq!(reported(&json), e);
+    assert_eq!(json["source"], "decision_log");
+    assert_eq!(json["file"], path(&log));
+}
+
+#[test]
+fn the_recorded_fixture_scores_as_counted_by_hand() {
+    let log = fixture("replay/decisions.jsonl");
+    let e = expected(&log);
+    // Read off the fixture: replicas 3 3 3 3 2 3 4 5 5 5 5 4 5 5 5 5; the
+    // mean breaches at records 5-7 and 12; changes down, up, up, up, down,
+    // up, down.
+    assert_eq!(
+        e,
+        Expected {
+            cycles: 16,
+            over: 4,
+            replica_cycles: 65,
+            changes: 7,
+            reversals: 4,
+            peak: 5,
+            recoveries: vec![(5, Some(3)), (12, Some(1))],
+            applied: 7,
+            ..Expected::default()
+        }
+    );
+    let o = report(&[path(&log)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_text_matches(&out, &e);
+    // The fixture's records are 15 s apart.
+    assert!(
+        out.contains(
+            "breach at cycle 5 (1:15): 3 cycles (0:45); breach at cycle 12 (3:00): 1 cycle (0:15)"
+        ),
+        "{out}"
+    );
+    let o = report(&["--json", path(&log)]);
+    let json: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(reported(&json), e);
+    assert_eq!(json["duration_secs"], 240.0);
+}
+
+#[test]
+fn refused_failed_dry_run_and_no_data_cycles_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mixed.jsonl");
+    let text = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Record 6 (3 -> 4) refused, 7 (4 -> 5) failed, 11 (5 -> 4) a dry run;
+    // record 9 measured nothing for the target.
+    lines[5]["applied"] = false.into();
+    lines[5]["not_applied"] =
+        "replicas changed outside lpa (3 -> 4); the decay counter resets next cycle".into();
+    lines[6]["applied"] = false.into();
+    lines[6]["not_applied"] = "scale failed: kubectl scale: exit status 1".into();
+    lines[10]["applied"] = false.into();
+    lines[10]["dry_run"] = true.into();
+    lines[10]["not_applied"] = "dry run".into();
+    lines[8]["reasons"] = serde_json::json!([
+        {"reason": "noData", "key": "GET_/fibonacci?n=10", "kind": "mean"},
+        {"reason": "holdNoData", "replicas": 5}
+    ]);
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&log, body).unwrap();
+    let e = expected(&log);
+    assert_eq!((e.applied, e.refused, e.failed, e.dry_run), (4, 1, 1, 1));
+    // Record 8 is within the target again: the no-data record 9 changes nothing.
+    assert_eq!(e.recoveries, vec![(5, Some(3)), (12, Some(1))]);
+
+    let o = report(&[path(&log)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_text_matches(&out, &e);
+    assert!(
+        out.contains("decisions to scale  7: 4 applied, 1 refused (replicas changed outside lpa), 1 failed, 1 not applied (dry run)"),
+        "{out}"
+    );
+    let o = report(&[path(&log), "--json"]);
+    assert_eq!(reported(&serde_json::from_str(&stdout(&o)).unwrap()), e);
+
+    let svg = dir.path().join("mixed.svg");
+    let o = report(&[path(&log), "--plot", path(&svg)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let texts = svg_texts(&std::fs::read_to_string(&svg).unwrap());
+    for label in [
+        "scale up (applied)",
+        "scale down (applied)",
+        "scale failed",
+        "no data",
+    ] {
+        assert!(texts.iter().any(|t| t == label), "{label:?} in {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t.starts_with("refused:")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.starts_with("decided, not applied")),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn plots_in_png_and_svg_with_human_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = fixture("replay/decisions.jsonl");
+    let png = dir.path().join("run.png");
+    let svg = dir.path().join("run.svg");
+    for p in [&png, &svg] {
+        let o = report(&[path(&log), "--plot", path(p)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("plot written to"), "{}", stderr(&o));
+        // The scores still go to stdout.
+        assert!(stdout(&o).contains("cycles over target  4 (25.0 %)"));
+    }
+    let bytes = std::fs::read(&png).unwrap();
+    // 1200 wide; two panels of 300 (replicas, the one target) under a title.
+    let (w, h) = png_size(&bytes);
+    assert_eq!(w, 1200);
+    assert!((660..=720).contains(&h), "{h}");
+    assert!(
+        bytes.len() > 20_000,
+        "a blank image compresses to almost nothing"
+    );
+
+    let texts = svg_texts(&std::fs::read_to_string(&svg).unwrap());
+    for label in [
+        "GET /fibonacci?n=10 mean",
+        "target 7 ms",
+        "over target (breach)",
+        "replicas (current)",
+        "scale up (applied)",
+        "time in the run (m:ss)",
+        "4:00",
+    ] {
+        assert!(texts.iter().any(|t| t == label), "{label:?} in {texts:?}");
+    }
+    assert!(
+        !texts.iter().any(|t| t.contains("GET_/")),
+        "an internal key in {texts:?}"
+    );
+}
+
+#[test]
+fn simulation_traces_score_as_the_simulation_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trace.json");
+    let csv = dir.path().join("trace.csv");
+    let mut sim_scores = String::new();
+    for out in [&json, &csv] {
+        let o = simulate(
+            "step.yaml",
+            &["--cycles", "60", "--quiet", "--out", path(out)],
+        );
+        sim_scores = stdout(&o);
+    }
+    // Every score but recovery, which the simulation counts from its known
+    // load step and a report from the first breach.
+    let same: Vec<&str> = sim_scores
+        .lines()
+        .filter(|l| {
+            ["cycles over target", "replica-cycles", "scale changes"]
+                .iter()
+                .any(|h| l.trim_start().starts_with(h))
+        })
+        .collect();
+    assert_eq!(same.len(), 3, "{sim_scores}");
+    for trace in [&json, &csv] {
+        let o = report(&[path(trace)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("simulation trace"), "{out}");
+        assert!(out.contains("60 cycles over 15:00"), "{out}");
+        for l in &same {
+            assert!(out.lines().any(|o| o == *l), "{l:?} in {out}");
+        }
+        assert!(!out.contains("decisions to scale"), "{out}");
+    }
+    let png = dir.path().join("trace.png");
+    let o = report(&[path(&csv), "--plot", path(&png)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Replicas, the target and the load: three panels of 300 under a title
+    // line and the scores' lines of 22.
+    let (w, h) = png_size(&std::fs::read(&png).unwrap());
+    assert_eq!(w, 1200);
+    assert!(h >= 960 && (h - 38 - 900) % 22 == 0, "{h}");
+}
+
+/// Exit 1, nothing on stdout, one error line containing `needle`.
+fn assert_fails(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(stdout(o), "", "stdout must stay empty");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("lpa: error: "), "{err}");
+    assert!(err.contains(needle), "{needle:?} in {err}");
+}
+
+#[test]
+fn bad_input_is_one_error_line_and_no_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name);
+    let good = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(2, "{\"at_secs\": 1764288020, \"note\": \"not a decision\"}");
+    std::fs::write(d("bad-line.jsonl"), lines.join("\n") + "\n").unwrap();
+    std::fs::write(d("empty.jsonl"), "").unwrap();
+    std::fs::write(d("blank.jsonl"), "\n  \n").unwrap();
+    std::fs::write(
+        d("replay.json"),
+        "{\"rows\": [], \"summary\": {\"records\": 0}}\n",
+    )
+    .unwrap();
+    std::fs::write(d("sweep.csv"), "unchanged_runs,decay_replicas\n1,1\n").unwrap();
+    let missing = d("missing.jsonl");
+    let plot = d("out.png");
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![path(&missing).into()],
+            format!("{}: cannot read:", missing.display()),
+        ),
+        (
+            vec![path(&d("bad-line.jsonl")).into()],
+            format!(
+                "{}:3: not a decision record:",
+                d("bad-line.jsonl").display()
+            ),
+        ),
+        (
+            vec![path(&d("empty.jsonl")).into()],
+            "empty.jsonl: empty: no decision records".into(),
+        ),
+        (
+            vec![path(&d("blank.jsonl")).into()],
+            "blank.jsonl: empty: no decision records".into(),
+        ),
+        (
+            vec![path(&d("replay.json")).into()],
+            "output of `lpa simulate --replay --out`, not a run".into(),
+        ),
+        (
+            vec![path(&d("sweep.csv")).into()],
+            "output of `lpa simulate --sweep --out`, not a run".into(),
+        ),
+        (
+            vec![
+                path(&fixture("replay/decisions.jsonl")).into(),
+                "--plot".into(),
+                path(&d("out.jpg")).into(),
+            ],
+            "unknown format (expected a .svg or .png file name)".into(),
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut args = args;
+        if !args.iter().any(|a| a == "--plot") {
+            args.extend(["--plot".to_string(), path(&plot).to_string()]);
+        }
+        let o = lpa().arg("report").args(&args).output().unwrap();
+        assert_fails(&o, &needle);
+        assert!(!plot.exists(), "{args:?} drew a plot");
+    }
+    assert!(!d("out.jpg").exists());
+}
+
+#[test]
+fn a_last_line_cut_short_is_left_out_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("crashed.jsonl");
+    let good = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    let last = good.lines().last().unwrap();
+    std::fs::write(&log, format!("{good}{}", &last[..last.len() / 2])).unwrap();
+    let o = report(&[path(&log)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("crashed.jsonl:17: the last line is cut short"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("16 cycles over 4:00"), "{}", stdout(&o));
+}
+
+#[test]
+fn simulate_plots_label_people_first_and_mark_every_breach() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("spike.svg");
+    let trace = dir.path().join("spike.json");
+    let o = simulate(
+        "spike.yaml",
+        &["--quiet", "--plot", path(&svg), "--out", path(&trace)],
+    );
+    let out = stdout(&o);
+    // The recovery is named by the profile's kind; counts agree in number.
+    assert!(
+        out.contains("recovery            spike at cycle 30: "),
+        "{out}"
+    );
+    assert!(out.contains("(1 reversal)"), "{out}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let texts = svg_texts(&text);
+    for label in [
+        "GET /fibonacci?n=10 mean",
+        "target 7 ms",
+        "over target (breach)",
+    ] {
+        assert!(texts.iter().any(|t| t == label), "{label:?} in {texts:?}");
+    }
+    assert!(!texts.iter().any(|t| t.contains("GET_/")), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("scenario spike under seed.yaml")),
+        "{texts:?}"
+    );
+
+    // Every breached cycle has its own marker, however close to the line
+    // (the step scenario breaches by 0.01 ms); one more is the legend's.
+    let svg = dir.path().join("step.svg");
+    let trace = dir.path().join("step.json");
+    simulate(
+        "step.yaml",
+        &["--quiet", "--plot", path(&svg), "--out", path(&trace)],
+    );
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let rows = t["rows"].as_array().unwrap();
+    let breached: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["breached"] == true)
+        .map(|r| r["observed"][0].as_f64().unwrap())
+        .collect();
+    assert!(
+        breached.iter().any(|v| *v < 7.05),
+        "no breach just over the line: {breached:?}"
+    );
+    let doc_text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&doc_text).unwrap();
+    let marks = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle") && n.attribute("fill") == Some("#D55E00"))
+        .count();
+    assert_eq!(marks, breached.len() + 1);
+}
