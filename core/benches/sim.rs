@@ -4,6 +4,10 @@
 //! prints figures, it asserts nothing). The parallel sweep is timed through
 //! the real binary by `scripts/bench-sim.sh`.
 
+// Tests and benches read fixtures and time themselves; the library may not
+// (core/clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,6 +1,10 @@
 //! Snapshots of whole Decisions (reasons included) over the CPA stdin
 //! fixtures, so any change of behaviour shows up in review.
 
+// Tests and benches read fixtures and time themselves; the library may not
+// (core/clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::PathBuf;
 
 use lpa_core::wire::parse_evaluate_input;

@@ -3,6 +3,10 @@
 //! change of policy behaviour (or of the service model) shows in review as
 //! a diff of these tables.
 
+// Tests and benches read fixtures and time themselves; the library may not
+// (core/clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
