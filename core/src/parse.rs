@@ -70,7 +70,7 @@ fn suggestion_text(s: &Option<String>, sep: &str) -> String {
 /// The fields a dialect knows, by where they sit: the path of the mapping
 /// with list indices as `[]` (`""` for the top level, `targets[]`), and
 /// the names a raw type accepts there ([`fields_of`]).
-pub type Known<'a> = &'a [(&'a str, &'static [&'static str])];
+pub(crate) type Known<'a> = &'a [(&'a str, &'static [&'static str])];
 
 /// Something accepted but probably not meant: an unknown field, a number
 /// written as a string.
@@ -102,7 +102,7 @@ pub struct Parsed<T> {
 /// objects (a whole Deployment) and are read, not checked, beyond lpa's
 /// fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnknownKeys {
+pub(crate) enum UnknownKeys {
     Warn,
     Deny,
     Ignore,
@@ -111,13 +111,13 @@ pub enum UnknownKeys {
 /// Where in a document a value sits, and the file it came from: what the
 /// validation step after deserializing reports through.
 #[derive(Debug, Clone, Copy)]
-pub struct At<'a> {
-    pub file: &'a str,
-    pub format: Format,
+pub(crate) struct At<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) format: Format,
 }
 
 impl At<'_> {
-    pub fn invalid(&self, path: &str, value: impl Show, expected: &str) -> ParseError {
+    pub(crate) fn invalid(&self, path: &str, value: impl Show, expected: &str) -> ParseError {
         ParseError::Invalid {
             file: self.file.to_string(),
             path: path.to_string(),
@@ -126,7 +126,7 @@ impl At<'_> {
         }
     }
 
-    pub fn missing(&self, path: &str, expected: &str) -> ParseError {
+    pub(crate) fn missing(&self, path: &str, expected: &str) -> ParseError {
         ParseError::Missing {
             file: self.file.to_string(),
             path: path.to_string(),
@@ -134,7 +134,7 @@ impl At<'_> {
         }
     }
 
-    pub fn warning(&self, path: &str, message: String) -> Warning {
+    pub(crate) fn warning(&self, path: &str, message: String) -> Warning {
         Warning {
             file: self.file.to_string(),
             path: path.to_string(),
@@ -144,7 +144,7 @@ impl At<'_> {
 }
 
 /// A value as an error shows it.
-pub trait Show {
+pub(crate) trait Show {
     fn show(&self, format: Format) -> String;
 }
 
@@ -168,7 +168,7 @@ impl Show for String {
 
 /// Parses a YAML document into `T`. `known` names the fields of each
 /// mapping, for the message about an unknown key.
-pub fn from_yaml<T: DeserializeOwned>(
+pub(crate) fn from_yaml<T: DeserializeOwned>(
     file: &str,
     text: &str,
     unknown: UnknownKeys,
@@ -195,7 +195,7 @@ pub fn from_yaml<T: DeserializeOwned>(
 
 /// Parses a JSON text into `T`; unknown keys are ignored (see
 /// [`UnknownKeys`]).
-pub fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ParseError> {
+pub(crate) fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ParseError> {
     let root: serde_json::Value = serde_json::from_str(text).map_err(|e| ParseError::Syntax {
         file: what.to_string(),
         format: Format::Json,
@@ -205,7 +205,7 @@ pub fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, Parse
 }
 
 /// [`from_json`] for a value already parsed.
-pub fn from_json_value<T: DeserializeOwned>(
+pub(crate) fn from_json_value<T: DeserializeOwned>(
     what: &str,
     root: &serde_json::Value,
 ) -> Result<T, ParseError> {
@@ -373,13 +373,6 @@ fn translate(
     message: &str,
     shown_at: &mut dyn FnMut(&[Segment]) -> Option<String>,
 ) -> ParseError {
-    if let Some(m) = message.strip_prefix(MISSING) {
-        return ParseError::Missing {
-            file: file.to_string(),
-            path: render_path(segments),
-            expected: m.to_string(),
-        };
-    }
     if let Some(rest) = message.strip_prefix(INVALID) {
         if let Some((value, expected)) = rest.split_once(SEP) {
             // The document's own rendering, unless the newtype chose what
@@ -432,29 +425,23 @@ fn readable_expectation(serde_words: &str) -> String {
 // A newtype's error travels through serde as text; these markers let
 // `translate` take it apart again without guessing.
 const INVALID: &str = "\u{1}invalid\u{1}";
-const MISSING: &str = "\u{1}missing\u{1}";
 const SEP: &str = "\u{1}expected\u{1}";
 
 /// The error a newtype returns for a bad value; the value is shown as the
 /// document has it.
-pub fn invalid<E: de::Error>(expected: &str) -> E {
+pub(crate) fn invalid<E: de::Error>(expected: &str) -> E {
     E::custom(format_args!("{INVALID}{SEP}{expected}"))
 }
 
 /// [`invalid`], showing `shown` in place of the value (a redaction).
-pub fn invalid_shown<E: de::Error>(shown: &str, expected: &str) -> E {
+pub(crate) fn invalid_shown<E: de::Error>(shown: &str, expected: &str) -> E {
     E::custom(format_args!("{INVALID}{shown}{SEP}{expected}"))
-}
-
-/// The error a newtype returns for a required value that is absent.
-pub fn missing<E: de::Error>(expected: &str) -> E {
-    E::custom(format_args!("{MISSING}{expected}"))
 }
 
 /// A value as the document had it, kept for the error messages of checks
 /// that run after deserializing.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Raw(serde_yaml::Value);
+pub(crate) struct Raw(serde_yaml::Value);
 
 impl<'de> Deserialize<'de> for Raw {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
@@ -463,18 +450,18 @@ impl<'de> Deserialize<'de> for Raw {
 }
 
 impl Raw {
-    pub fn value(&self) -> &serde_yaml::Value {
+    pub(crate) fn value(&self) -> &serde_yaml::Value {
         &self.0
     }
 
     /// YAML and JSON show scalars alike; collections as YAML flow text.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         show(&self.0, Format::Yaml)
     }
 
     /// A number, or (with `quoted`) a string that parses as one: the
     /// original read its fields with Python's `int()` and `float()`.
-    pub fn number(&self) -> Option<(f64, bool)> {
+    pub(crate) fn number(&self) -> Option<(f64, bool)> {
         match &self.0 {
             serde_yaml::Value::Number(n) => n.as_f64().map(|v| (v, false)),
             serde_yaml::Value::String(s) => s.trim().parse::<f64>().ok().map(|v| (v, true)),
@@ -483,7 +470,7 @@ impl Raw {
     }
 
     /// A whole number >= 0 that fits u32, or a string of one.
-    pub fn count(&self) -> Option<(u32, bool)> {
+    pub(crate) fn count(&self) -> Option<(u32, bool)> {
         match &self.0 {
             serde_yaml::Value::Number(n) => n
                 .as_u64()
@@ -494,7 +481,7 @@ impl Raw {
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         self.0.as_str()
     }
 }
@@ -581,7 +568,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The field names a derived struct accepts: what its `Deserialize` passes
 /// to `deserialize_struct`. Feeds "did you mean" from the types
 /// themselves, so the list cannot drift from them.
-pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     struct Probe(&'static [&'static str]);
     #[derive(Debug)]
     struct Stop;
@@ -626,9 +613,9 @@ pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
 /// A duration as users write it: `30s`, `5m`, `500ms`, or a number of
 /// seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DurationField(pub Duration);
+pub(crate) struct DurationField(pub(crate) Duration);
 
-pub const DURATION_EXPECTED: &str = "seconds, or a duration such as 30s, 5m, 500ms";
+pub(crate) const DURATION_EXPECTED: &str = "seconds, or a duration such as 30s, 5m, 500ms";
 
 impl<'de> Deserialize<'de> for DurationField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -648,10 +635,10 @@ impl<'de> Deserialize<'de> for DurationField {
 /// A whole number >= 0 (u32). A quoted number is accepted and remembered,
 /// so the caller can warn.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Count {
-    pub value: u32,
-    pub raw: Raw,
-    pub quoted: bool,
+pub(crate) struct Count {
+    pub(crate) value: u32,
+    pub(crate) raw: Raw,
+    pub(crate) quoted: bool,
 }
 
 impl<'de> Deserialize<'de> for Count {
@@ -667,9 +654,9 @@ impl<'de> Deserialize<'de> for Count {
 /// A string (a number or a boolean is taken as its text, as YAML users
 /// expect of `name: 404`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Text {
-    pub value: String,
-    pub raw: Raw,
+pub(crate) struct Text {
+    pub(crate) value: String,
+    pub(crate) raw: Raw,
 }
 
 impl<'de> Deserialize<'de> for Text {
@@ -687,7 +674,7 @@ impl<'de> Deserialize<'de> for Text {
 
 /// Deserializes `T` from a string through its `FromStr`-like parser, for
 /// values whose parse lives with their type.
-pub fn from_text<'de, D, T>(
+pub(crate) fn from_text<'de, D, T>(
     d: D,
     parse: impl FnOnce(&str) -> Option<T>,
     expected: &str,
