@@ -15,11 +15,14 @@
 //!   samples: 200          # latencies measured per cycle (default 200)
 //!   timeout: 1000         # ms; slower requests fail (optional)
 //! load: {type: step, from: 400, to: 1200, at: 20}
+//! # or {type: arrivals, file: trace.csv, timeColumn: TIMESTAMP, scale: 95}:
+//! # the trace's arrivals counted per interval from its first timestamp,
+//! # times `scale` (default 1); cycles default to its whole intervals.
 //! ```
 
 use serde_yaml::{Mapping, Value};
 
-use super::load::{parse_rates_csv, LoadProfile};
+use super::load::{arrival_rates, parse_rates_csv, ArrivalsError, LoadProfile, TIMESTAMP_FORMATS};
 use super::model::Service;
 use super::Scenario;
 use crate::config::{show, ConfigError};
@@ -80,7 +83,7 @@ pub fn parse_scenario(
         }
     };
     let service = p.service(map.get("service"))?;
-    let load = p.load(map.get("load"), read)?;
+    let load = p.load(map.get("load"), interval_secs, read)?;
     let cycles = match map.get("cycles") {
         Some(v) => p.bounded(v, "cycles", 1, MAX_CYCLES)?,
         None => load.recorded_cycles().unwrap_or(100),
@@ -244,12 +247,85 @@ impl Fields<'_> {
         Ok(s)
     }
 
+    /// A trace's fault, named by its file and line where it has one.
+    fn arrivals_error(
+        &self,
+        path: &str,
+        fv: &Value,
+        map: &Mapping,
+        interval_secs: u64,
+        e: ArrivalsError,
+    ) -> ConfigError {
+        let at =
+            |line: u64, column: String, value: String, expected: String| ConfigError::Invalid {
+                file: format!("{path}:{line}"),
+                field: column,
+                value: format!("{value:?}"),
+                expected,
+            };
+        match e {
+            ArrivalsError::NoColumn { header, .. } => self.invalid(
+                "load.timeColumn",
+                map.get("timeColumn").unwrap_or(fv),
+                &format!("a column of {path}: {}", header.join(", ")),
+            ),
+            ArrivalsError::Csv { line, message } => ConfigError::Invalid {
+                file: format!("{path}:{line}"),
+                field: "(row)".to_string(),
+                value: "(unreadable)".to_string(),
+                expected: format!("a CSV row: {message}"),
+            },
+            ArrivalsError::Timestamp {
+                line,
+                column,
+                value,
+            } => at(line, column, value, TIMESTAMP_FORMATS.to_string()),
+            ArrivalsError::OutOfOrder {
+                line,
+                column,
+                value,
+                previous,
+            } => at(
+                line,
+                column,
+                value,
+                format!(
+                    "a time at or after the previous arrival's {previous}: timestamps out of order"
+                ),
+            ),
+            e @ ArrivalsError::TooShort { .. } => {
+                let expected =
+                    format!("arrivals spanning at least one interval ({interval_secs}s), not {e}");
+                self.invalid("load.file", fv, &expected)
+            }
+        }
+    }
+
+    /// The text of the file `load.file` names, with the name and its value.
+    fn load_file<'v>(
+        &self,
+        map: &'v Mapping,
+        what: &str,
+        read: &mut dyn FnMut(&str) -> Result<String, String>,
+    ) -> Result<(&'v str, &'v Value, String), ConfigError> {
+        let fv = map
+            .get("file")
+            .ok_or_else(|| self.missing("load.file", what))?;
+        let path = fv
+            .as_str()
+            .ok_or_else(|| self.invalid("load.file", fv, "a file name"))?;
+        let text = read(path)
+            .map_err(|e| self.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
+        Ok((path, fv, text))
+    }
+
     fn load(
         &self,
         v: Option<&Value>,
+        interval_secs: u64,
         read: &mut dyn FnMut(&str) -> Result<String, String>,
     ) -> Result<LoadProfile, ConfigError> {
-        const TYPES: &str = "constant, step, ramp, spike, sine or csv";
+        const TYPES: &str = "constant, step, ramp, spike, sine, csv or arrivals";
         let v = v.ok_or_else(|| self.missing("load", &format!("a load profile: type {TYPES}")))?;
         let map = self.mapping(v, "load")?;
         let kind = map
@@ -313,14 +389,8 @@ impl Fields<'_> {
             }
             Some("csv") => {
                 self.known(map, "load", &["type", "file"])?;
-                let fv = map.get("file").ok_or_else(|| {
-                    self.missing("load.file", "a CSV of requests/s, one cycle a line")
-                })?;
-                let path = fv
-                    .as_str()
-                    .ok_or_else(|| self.invalid("load.file", fv, "a file name"))?;
-                let text = read(path)
-                    .map_err(|e| self.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
+                let (path, fv, text) =
+                    self.load_file(map, "a CSV of requests/s, one cycle a line", read)?;
                 let rates =
                     parse_rates_csv(&text).map_err(|(line, value)| ConfigError::Invalid {
                         file: format!("{path}:{line}"),
@@ -331,6 +401,25 @@ impl Fields<'_> {
                 if rates.is_empty() {
                     return Err(self.invalid("load.file", fv, "a CSV with at least one rate"));
                 }
+                LoadProfile::Csv { rates }
+            }
+            Some("arrivals") => {
+                self.known(map, "load", &["type", "file", "timeColumn", "scale"])?;
+                let column = match map.get("timeColumn") {
+                    None => None,
+                    Some(v) => Some(
+                        v.as_str()
+                            .ok_or_else(|| self.invalid("load.timeColumn", v, "a column name"))?,
+                    ),
+                };
+                let scale = match map.get("scale") {
+                    None => 1.0,
+                    Some(v) => self.number(v, "load.scale", 0.0, true, "a factor > 0")?,
+                };
+                let (path, fv, text) =
+                    self.load_file(map, "a CSV of request arrivals, one a line", read)?;
+                let rates = arrival_rates(&text, column, interval_secs, scale)
+                    .map_err(|e| self.arrivals_error(path, fv, map, interval_secs, e))?;
                 LoadProfile::Csv { rates }
             }
             _ => return Err(self.invalid("load.type", kind, TYPES)),
@@ -411,6 +500,45 @@ mod tests {
         assert!(
             e("service: {capacity: 1}\nload: {type: csv, file: nope.csv}\n")
                 .contains("no such file")
+        );
+    }
+
+    #[test]
+    fn arrivals_errors_name_the_file_line_field_and_value() {
+        let e = |load: &str, csv: &str| {
+            let text = format!("service: {{capacity: 1}}\nload: {load}\n");
+            parse_scenario("s.yaml", &text, &mut |_| Ok(csv.to_string()))
+                .map(|s| s.load)
+                .map_err(|e| e.to_string())
+        };
+        let ok = "TIMESTAMP,x\n2023-11-16 18:17:03.0,1\n2023-11-16 18:17:20.5,1\n";
+        assert_eq!(
+            e(
+                "{type: arrivals, file: t.csv, timeColumn: TIMESTAMP, scale: 30}",
+                ok
+            ),
+            Ok(LoadProfile::Csv { rates: vec![2.0] })
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv, scale: 0}", ok).unwrap_err(),
+            "s.yaml: load.scale: invalid value 0 (expected a factor > 0)"
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv, timeColumn: TIMESTAMP}", "TIMESTAMP\n2023-11-16 18:17:03\n2023-11-16 25:00:00\n")
+                .unwrap_err(),
+            format!("t.csv:3: TIMESTAMP: invalid value \"2023-11-16 25:00:00\" (expected {TIMESTAMP_FORMATS})")
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv}", "t\n20\n40\n30\n").unwrap_err(),
+            "t.csv:4: t: invalid value \"30\" (expected a time at or after the previous arrival's 40: timestamps out of order)"
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv, timeColumn: TS}", ok).unwrap_err(),
+            "s.yaml: load.timeColumn: invalid value \"TS\" (expected a column of t.csv: TIMESTAMP, x)"
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv}", "t\n1\n2\n").unwrap_err(),
+            "s.yaml: load.file: invalid value \"t.csv\" (expected arrivals spanning at least one interval (15s), not 2 arrivals over 1s)"
         );
     }
 }
