@@ -351,6 +351,11 @@ impl CycleLatency {
         (len, tail, capped)
     }
 
+    /// Whether any replica serves (else every request is refused).
+    pub fn serving(&self) -> bool {
+        !self.refused
+    }
+
     /// P(L − base <= y), the timeout not applied.
     fn queued_cdf(&self, y: f64) -> f64 {
         if y <= 0.0 {

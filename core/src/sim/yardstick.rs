@@ -77,11 +77,13 @@ use crate::config::{Policy, Target};
 use crate::decide::Observation;
 
 /// Whether every target holds on the noise-free distribution `latency`,
-/// for load tests of `samples` requests.
+/// for load tests of `samples` requests. A cycle with no replica serving
+/// never holds, whatever its refused requests' latency reads.
 pub fn holds(latency: &CycleLatency, targets: &[Target], samples: u32) -> bool {
-    targets
-        .iter()
-        .all(|t| latency.statistic(t.kind, samples) <= t.target)
+    latency.serving()
+        && targets
+            .iter()
+            .all(|t| latency.statistic(t.kind, samples) <= t.target)
 }
 
 /// Whether a target was breached as measured (observed > target).
@@ -91,10 +93,10 @@ fn breached_as_measured(obs: &Observation, targets: &[Target]) -> bool {
         .any(|t| obs.observed(t).is_some_and(|v| v > t.target))
 }
 
-/// No replica count holds the targets under the model: the service is
-/// slower than a target even idle.
+/// No replica count holds the targets under the model: even idle, the
+/// service misses a target.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-#[error("no replica count holds the targets under the scenario's model (cycle {cycle}, {rate} requests/s): the service is slower than a target even idle")]
+#[error("no replica count holds the targets under the scenario's model (cycle {cycle}, {rate} requests/s): even idle, the service misses a target")]
 pub struct Unreachable {
     pub cycle: u32,
     pub rate: f64,
@@ -889,6 +891,9 @@ mod tests {
             Oracle::plan(&s, &tight),
             Err(Unreachable { cycle: 0, .. })
         ));
+        // Refused requests are fast, but a service down holds nothing.
+        let down = CycleLatency::new(&s.service, 15.0, 0, 10.0, 0.0);
+        assert!(down.mean() < 7.0 && !holds(&down, &policy("").targets, 200));
     }
 
     #[test]
