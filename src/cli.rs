@@ -176,6 +176,8 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
   lpa simulate --evaluation-config new.yaml --replay decisions.jsonl
   lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
     --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml
+  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
+    --scenario fixtures/scenarios/trace.yaml --compare --seeds 20
 "#,
     },
     HelpExtra {
@@ -353,6 +355,36 @@ pub struct SimulateArgs {
     /// Threads for a sweep (default: the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
+    /// Also run the yardsticks on the same scenario and seeds (the seed policy, HPA on CPU, HPA on latency, the oracle) and print one table.
+    #[arg(long, requires = "scenario", conflicts_with = "sweep")]
+    pub compare: bool,
+    /// Repeat over N seeds (the scenario's, then +1, +2, ...) and sum the scores.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "scenario", conflicts_with = "sweep")]
+    pub seeds: u32,
+    /// Simulate a yardstick instead of the policy: its per-cycle table, scores, trace and plot.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "NAME",
+        requires = "scenario",
+        conflicts_with = "sweep"
+    )]
+    pub yardstick: Option<YardstickArg>,
+}
+
+/// `--yardstick`: who sets the replica count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum YardstickArg {
+    /// The policy under test (the default).
+    Policy,
+    /// The seed guide's rule (+1 on a breach, decay 1 after 3 calm runs) with the policy's targets and bounds.
+    Seed,
+    /// Kubernetes HPA on CPU with default behaviour, its target utilisation tuned to the model.
+    HpaCpu,
+    /// HPA on the measured latency (KEDA with a Prometheus latency query).
+    HpaLatency,
+    /// The fewest replicas that hold every cycle, knowing the load to come.
+    Oracle,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -38,6 +38,14 @@ fn assert_fails(o: &Output, needle: &str) {
     );
 }
 
+/// A run that must succeed (under `seed.yaml` unless `args` names another
+/// config): its stdout.
+fn simulate_ok(args: &[&str]) -> String {
+    let o = simulate(args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
 #[test]
 fn step_scenario_prints_the_table_and_scores_and_is_reproducible() {
     let step = fixture("scenarios/step.yaml");
@@ -267,5 +275,445 @@ fn bad_input_is_one_clear_error() {
         std::fs::read_dir(dir.path()).unwrap().count(),
         0,
         "no partial output"
+    );
+}
+
+/// The compare table's rows, by yardstick: over_target, over_model,
+/// replica_cycles, vs_oracle, reversals, recovery.
+fn compare_rows(out: &str) -> Vec<(String, Vec<String>)> {
+    let table = out
+        .split_once(
+            "\nyardstick    over_target over_model replica_cycles vs_oracle reversals recovery\n",
+        )
+        .unwrap_or_else(|| panic!("no compare table in: {out}"))
+        .1;
+    table
+        .lines()
+        .take_while(|l| !l.starts_with("hpa-cpu targets") && !l.starts_with("over_target:"))
+        .map(|l| {
+            let mut f = l.split_whitespace().map(str::to_string);
+            (f.next().unwrap(), f.collect())
+        })
+        .collect()
+}
+
+fn num(cell: &str) -> u64 {
+    cell.parse()
+        .unwrap_or_else(|_| panic!("not a count: {cell:?}"))
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// The relations every compare table of `cycles` (all seeds) must satisfy.
+fn check_compare_relations(out: &str, cycles: u64) -> Vec<(String, Vec<String>)> {
+    let rows = compare_rows(out);
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["policy", "seed", "hpa-cpu", "hpa-latency", "oracle"],
+        "{out}"
+    );
+    let oracle = &rows[4].1;
+    // The oracle holds every cycle on the model's noise-free values.
+    assert_eq!(oracle[1], "0", "{out}");
+    assert_eq!(oracle[3], "1.00x", "{out}");
+    let oracle_cost = num(&oracle[2]);
+    for (name, r) in &rows {
+        let cost = num(&r[2]);
+        assert_eq!(
+            r[3],
+            format!("{:.2}x", cost as f64 / oracle_cost as f64),
+            "{name}"
+        );
+        // Whoever never breached on the model paid at least the oracle.
+        if r[1] == "0" {
+            assert!(
+                cost >= oracle_cost,
+                "{name} holds with less than the oracle: {out}"
+            );
+        }
+        assert!(num(&r[0]) <= cycles && num(&r[1]) <= cycles, "{name}");
+    }
+    rows
+}
+
+#[test]
+fn compare_prints_the_policy_beside_every_yardstick_and_writes_them_to_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("step.json");
+    let step = fixture("scenarios/step.yaml");
+    let out = simulate_ok(&[
+        "--scenario",
+        path(&step),
+        "--compare",
+        "--quiet",
+        "--out",
+        path(&json),
+    ]);
+    assert!(
+        out.contains("compare: scenario step, seed 1, 120 cycles of 15s each"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hpa-cpu targets 60 % CPU: the highest utilisation that holds every target at steady state under the model."),
+        "{out}"
+    );
+    let rows = check_compare_relations(&out, 120);
+    // seed.yaml is the seed rule: the two rows are one run.
+    assert_eq!(rows[0].1, rows[1].1, "{out}");
+    // The scores block names the oracle too.
+    let oracle_cost = num(&rows[4].1[2]);
+    assert!(
+        out.contains(&format!(
+            "  vs oracle           {} (the oracle's {oracle_cost}:",
+            rows[0].1[3]
+        )),
+        "{out}"
+    );
+
+    let j = read_json(&json);
+    assert_eq!(j["rows"].as_array().unwrap().len(), 120);
+    assert_eq!(j["oracle_replica_cycles"], oracle_cost);
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let score_keys = keys(&j["scores"]);
+    assert_eq!(
+        score_keys,
+        [
+            "cycles",
+            "cycles_over_target",
+            "peak_replicas",
+            "recoveries",
+            "replica_cycles",
+            "reversals",
+            "scale_changes"
+        ]
+    );
+    assert_eq!(keys(&j["baselines"]), ["hpa_cpu", "hpa_latency", "seed"]);
+    for (key, row) in [("seed", 1), ("hpa_cpu", 2), ("hpa_latency", 3)] {
+        let b = &j["baselines"][key];
+        assert_eq!(keys(b), score_keys, "{key}");
+        assert_eq!(b["cycles_over_target"], num(&rows[row].1[0]), "{key}");
+        assert_eq!(b["replica_cycles"], num(&rows[row].1[2]), "{key}");
+        assert_eq!(b["reversals"], num(&rows[row].1[4]), "{key}");
+    }
+    assert_eq!(j["baselines"]["seed"], j["scores"]);
+    assert_eq!(j["model_cycles_over_target"]["oracle"], 0);
+    assert_eq!(j["hpa_cpu_target_utilization"], 60);
+}
+
+#[test]
+fn an_over_provisioned_policy_holds_and_pays_more_than_the_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("eight.yaml");
+    std::fs::write(
+        &policy,
+        "targets: [{method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}]\nminReplicas: 8\n",
+    )
+    .unwrap();
+    let o = lpa()
+        .args([
+            "simulate",
+            "--evaluation-config",
+            path(&policy),
+            "--compare",
+            "--quiet",
+        ])
+        .arg("--scenario")
+        .arg(fixture("scenarios/step.yaml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows = check_compare_relations(&out, 120);
+    // From the scenario's 2 at cycle 0, 8 replicas hold 1500/s at 37.5 %:
+    // never over target on the model.
+    assert_eq!(rows[0].1[1], "0", "{out}");
+    assert_eq!(rows[0].1[2], "954", "{out}");
+    // The oracle keeps the policy's floor from cycle 1 on: 2 + 119 × 8.
+    assert_eq!(rows[4].1[2], "954", "{out}");
+}
+
+#[test]
+fn seeds_sum_the_runs_of_each_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spike = fixture("scenarios/spike.yaml");
+    let summed = dir.path().join("sum.json");
+    let out = simulate_ok(&[
+        "--scenario",
+        path(&spike),
+        "--compare",
+        "--seeds",
+        "3",
+        "--out",
+        path(&summed),
+    ]);
+    assert!(
+        out.starts_with("scores: scenario spike, seeds 1 to 3 (3 runs summed), 300 cycles of 15s"),
+        "no per-cycle table for several seeds: {out}"
+    );
+    assert!(out
+        .contains("compare: scenario spike, seeds 1 to 3 (3 runs summed), 100 cycles of 15s each"));
+    check_compare_relations(&out, 300);
+    let sum = read_json(&summed);
+    assert_eq!(sum["seeds"], serde_json::json!([1, 2, 3]));
+    assert!(sum.get("rows").is_none() && sum.get("seed").is_none());
+    let mut each = Vec::new();
+    for seed in ["1", "2", "3"] {
+        let one = dir.path().join(format!("{seed}.json"));
+        simulate_ok(&[
+            "--scenario",
+            path(&spike),
+            "--compare",
+            "--seed",
+            seed,
+            "--quiet",
+            "--out",
+            path(&one),
+        ]);
+        each.push(read_json(&one));
+    }
+    let total = |f: &dyn Fn(&serde_json::Value) -> &serde_json::Value| -> u64 {
+        each.iter().map(|j| f(j).as_u64().unwrap()).sum()
+    };
+    for field in [
+        "cycles",
+        "cycles_over_target",
+        "replica_cycles",
+        "scale_changes",
+        "reversals",
+    ] {
+        assert_eq!(
+            sum["scores"][field],
+            total(&|j| &j["scores"][field]),
+            "{field}"
+        );
+        for b in ["seed", "hpa_cpu", "hpa_latency"] {
+            assert_eq!(
+                sum["baselines"][b][field],
+                total(&|j| &j["baselines"][b][field]),
+                "{b} {field}"
+            );
+        }
+        assert_eq!(
+            sum["oracle"][field],
+            total(&|j| &j["oracle"][field]),
+            "oracle {field}"
+        );
+    }
+    assert_eq!(
+        sum["oracle_replica_cycles"],
+        total(&|j| &j["oracle_replica_cycles"])
+    );
+    // The seeds differ: the sum is not three times one run.
+    assert_ne!(each[0]["rows"], each[1]["rows"]);
+}
+
+#[test]
+fn hpa_yardsticks_keep_their_scale_up_limits_and_stabilization_cycle_by_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scaled_up = 0;
+    for yardstick in ["hpa-cpu", "hpa-latency"] {
+        for scenario in ["step", "spike", "sine", "trace"] {
+            let json = dir.path().join(format!("{yardstick}-{scenario}.json"));
+            let file = fixture(&format!("scenarios/{scenario}.yaml"));
+            let out = simulate_ok(&[
+                "--scenario",
+                path(&file),
+                "--yardstick",
+                yardstick,
+                "--quiet",
+                "--out",
+                path(&json),
+            ]);
+            assert!(
+                out.contains(&format!("yardstick {yardstick}, seed 1")),
+                "{out}"
+            );
+            let j = read_json(&json);
+            assert_eq!(j["yardstick"], yardstick);
+            let rows: Vec<(u64, u64)> = j["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["replicas"].as_u64().unwrap(),
+                        r["decided"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            for (c, &(current, decided)) in rows.iter().enumerate() {
+                let tag = format!("{yardstick} {scenario} cycle {c}: {current} -> {decided}");
+                assert!(decided >= 1, "{tag}");
+                // Syncs are 15 s apart and the period is 15 s: each may add
+                // at most max(4 pods, 100 %) of what it found.
+                assert!(decided <= (current + 4).max(2 * current), "{tag}");
+                if decided > current {
+                    scaled_up += 1;
+                }
+                // A scale-down is never below a scale-up of the last 300 s.
+                if decided < current {
+                    for (e, &(before, up)) in rows[c.saturating_sub(19)..c].iter().enumerate() {
+                        assert!(
+                            up <= before || up <= decided,
+                            "{tag}: {up} at cycle {} is within 300 s",
+                            c - 19 + e
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(scaled_up > 10, "the limits were never exercised");
+}
+
+#[test]
+fn the_trace_scenario_peaks_at_ten_replicas_for_the_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("oracle.json");
+    let out = simulate_ok(&[
+        "--scenario",
+        path(&fixture("scenarios/trace.yaml")),
+        "--yardstick",
+        "oracle",
+        "--quiet",
+        "--out",
+        path(&json),
+    ]);
+    assert!(
+        out.starts_with("scores: scenario trace, yardstick oracle, seed 1, 229 cycles of 15s"),
+        "{out}"
+    );
+    assert!(out.contains("vs oracle           1.00x"), "{out}");
+    let j = read_json(&json);
+    assert_eq!(j["scores"]["peak_replicas"], 10);
+    let peak_load = j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["load"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(peak_load, 2850.0);
+    assert_eq!(j["oracle_replica_cycles"], j["scores"]["replica_cycles"]);
+}
+
+#[test]
+fn bad_traces_and_bad_combinations_are_one_clear_error() {
+    for (scenario, needle) in [
+        (
+            "arrivals-bad-timestamp.yaml",
+            "bad-timestamp.csv:4: TIMESTAMP: invalid value \"2023-11-16 18:17:6x.0781490\" (expected a timestamp: 2023-11-16 18:17:03.9799600, RFC 3339",
+        ),
+        (
+            "arrivals-out-of-order.yaml",
+            "out-of-order.csv:5: TIMESTAMP: invalid value \"2023-11-16 18:17:04.1206440\" (expected a time at or after the previous arrival's 2023-11-16 18:17:24.0781490: timestamps out of order)",
+        ),
+        (
+            "arrivals-zero-scale.yaml",
+            "arrivals-zero-scale.yaml: load.scale: invalid value 0 (expected a factor > 0)",
+        ),
+    ] {
+        let file = fixture(&format!("scenarios/bad/{scenario}"));
+        assert_fails(&simulate(&["--scenario", path(&file)]), needle);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let negative = dir.path().join("negative.yaml");
+    let trace = fixture("traces/azure-llm-code-2023.csv");
+    std::fs::write(
+        &negative,
+        format!(
+            "service: {{capacity: 500}}\nload: {{type: arrivals, file: {}, scale: -2}}\n",
+            trace.display()
+        ),
+    )
+    .unwrap();
+    let o = simulate(&["--scenario", path(&negative)]);
+    assert_fails(
+        &o,
+        "negative.yaml: load.scale: invalid value -2 (expected a factor > 0)",
+    );
+    let step = fixture("scenarios/step.yaml");
+    let svg = dir.path().join("x.svg");
+    let o = simulate(&[
+        "--scenario",
+        path(&step),
+        "--seeds",
+        "2",
+        "--plot",
+        path(&svg),
+    ]);
+    assert_fails(&o, "--plot draws one run: use it without --seeds");
+    let csv = dir.path().join("x.csv");
+    let o = simulate(&[
+        "--scenario",
+        path(&step),
+        "--seeds",
+        "2",
+        "--out",
+        path(&csv),
+    ]);
+    assert_fails(
+        &o,
+        "x.csv: a CSV holds one run's cycles; with --seeds write a .json file",
+    );
+    let tight = dir.path().join("tight.yaml");
+    std::fs::write(
+        &tight,
+        "targets: [{endpoint: /fibonacci?n=10, type: mean, target: 3}]\n",
+    )
+    .unwrap();
+    let json = dir.path().join("x.json");
+    // Unreachable targets are not an error: the yardsticks that cannot
+    // hold them say so.
+    let o = lpa()
+        .args([
+            "simulate",
+            "--evaluation-config",
+            path(&tight),
+            "--scenario",
+            path(&step),
+            "--compare",
+            "--quiet",
+            "--out",
+            path(&json),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("vs oracle           - (no replica count holds the targets"),
+        "{out}"
+    );
+    assert!(
+        out.contains("oracle                 -  (cannot hold the targets under the model)"),
+        "{out}"
+    );
+    assert_eq!(
+        read_json(&json)["oracle_replica_cycles"],
+        serde_json::Value::Null
+    );
+    // Asking for the trace of one that cannot run is an error.
+    let o = lpa()
+        .args(["simulate", "--evaluation-config", path(&tight)])
+        .args(["--scenario", path(&step), "--yardstick", "oracle"])
+        .output()
+        .unwrap();
+    assert_fails(
+        &o,
+        "no replica count holds the targets under the scenario's model (cycle 0, 400 requests/s)",
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with('.') || n == "x.svg" || n == "x.csv"),
+        "{names:?}"
     );
 }

@@ -4,6 +4,7 @@
 //! seeded; this module reads files, prints tables, writes traces and plots,
 //! and runs sweep points on a thread pool.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,11 +13,13 @@ use std::time::Instant;
 use lpa_core::log::DecisionRecord;
 use lpa_core::sim::replay::{replay, ReplayRow, ReplaySummary};
 use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome};
-use lpa_core::sim::{self, LoadProfile, Scenario, Scores, TargetLabel, Trace};
+use lpa_core::sim::yardstick::{self, Comparison, Oracle, Unreachable, Yardstick};
+use lpa_core::sim::{self, LoadProfile, Recovery, Scenario, Scores, TargetLabel, Trace, TraceRow};
 use lpa_core::Policy;
 use rayon::prelude::*;
+use serde::Serialize;
 
-use crate::cli::{BadLine, SimulateArgs};
+use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
 use crate::settings::{load_config, Failure, Result};
 use crate::text::count;
@@ -26,6 +29,17 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     let out = args.out.as_deref().map(OutFormat::of).transpose()?;
     if let Some(p) = &args.plot {
         plot::Format::of(p).map_err(Failure::new)?;
+    }
+    if args.seeds > 1 {
+        if args.plot.is_some() {
+            return Err(Failure::new("--plot draws one run: use it without --seeds"));
+        }
+        if out == Some(OutFormat::Csv) {
+            return Err(Failure::new(format!(
+                "--out {}: a CSV holds one run's cycles; with --seeds write a .json file (the summed scores)",
+                args.out.as_deref().unwrap_or(Path::new("")).display()
+            )));
+        }
     }
     let policy = load_config(&args.policy)?.policy;
     if let Some(log) = &args.replay {
@@ -53,26 +67,86 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if let Some(spec) = &args.sweep {
         return sweep(&args, spec, &scenario, &policy, out);
     }
-    let trace = sim::simulate(&scenario, &policy);
+    simulate_scenario(&args, &scenario, &policy, out)
+}
+
+/// A scenario under the policy or a yardstick, over one seed or several,
+/// and with `--compare` beside every yardstick.
+fn simulate_scenario(
+    args: &SimulateArgs,
+    scenario: &Scenario,
+    policy: &Policy,
+    out: Option<OutFormat>,
+) -> Result<ExitCode> {
+    let which = args.yardstick.map_or(Yardstick::Policy, yardstick_of);
+    let runs: Vec<Scenario> = (0..u64::from(args.seeds))
+        .map(|i| Scenario {
+            seed: scenario.seed.wrapping_add(i),
+            ..scenario.clone()
+        })
+        .collect();
+    // One seed keeps its trace (table, plot, rows); several only sum.
+    let trace = if runs.len() == 1 {
+        Some(match which {
+            Yardstick::Policy => sim::simulate(scenario, policy),
+            other => yardstick::simulate(scenario, policy, other)?,
+        })
+    } else {
+        None
+    };
+    let scores = match &trace {
+        Some(t) => t.scores.clone(),
+        None => {
+            let each = runs
+                .par_iter()
+                .map(|s| yardstick::outcome(s, policy, which).map(|o| o.scores))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            sum(each, Scores::add).unwrap_or_default()
+        }
+    };
+    let results = Results {
+        // The oracle has no noise: every seed plans the same counts.
+        oracle: Oracle::plan(scenario, policy).map(|o| o.replica_cycles() * u64::from(args.seeds)),
+        comparison: if args.compare {
+            let each = runs
+                .par_iter()
+                .map(|s| yardstick::compare(s, policy))
+                .collect();
+            sum(each, Comparison::add)
+        } else {
+            None
+        },
+        trace,
+        scores,
+    };
+    let Results {
+        trace,
+        scores,
+        oracle,
+        comparison,
+    } = &results;
     if let Some((path, format)) = args.out.as_deref().zip(out) {
-        let text = match format {
-            OutFormat::Json => json(&trace)?,
-            OutFormat::Csv => trace_csv(&trace),
+        let text = match (format, &trace) {
+            (OutFormat::Csv, Some(t)) => trace_csv(t),
+            _ => json(&Report::new(scenario, &runs, policy, which, &results))?,
         };
         write_file(path, text.as_bytes())?;
     }
-    if let Some(path) = &args.plot {
+    if let (Some(path), Some(trace)) = (&args.plot, &trace) {
         let s = &trace.scores;
         let config = &args.policy.evaluation_config;
-        let mut picture = super::report::SimTrace::of(&trace).picture();
+        let by = match which {
+            Yardstick::Policy => config.file_name().map_or_else(
+                || config.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            other => other.name().to_string(),
+        };
+        let mut picture = super::report::SimTrace::of(trace).picture();
         picture.capacity = Some(scenario.service.capacity);
         picture.title = format!(
-            "scenario {} under {} (seed {}, {} of {}s)",
+            "scenario {} under {by} (seed {}, {} of {}s)",
             scenario.name,
-            config.file_name().map_or_else(
-                || config.display().to_string(),
-                |n| n.to_string_lossy().into_owned()
-            ),
             scenario.seed,
             count(s.cycles, "cycle"),
             scenario.interval_secs
@@ -83,19 +157,127 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
             s.replica_cycles,
             count(s.scale_changes, "scale change"),
             count(s.reversals, "reversal"),
-            recovery_text(s, &scenario)
+            recovery_text(s, scenario)
         );
         plot::draw(&picture, path).map_err(Failure::new)?;
         eprintln!("lpa simulate: plot written to {}", path.display());
     }
     let mut text = String::new();
-    if !args.quiet {
-        text.push_str(&trace_table(&trace));
+    if let (false, Some(trace)) = (args.quiet, &trace) {
+        text.push_str(&trace_table(trace));
         text.push('\n');
     }
-    text.push_str(&scores_text(&trace.scores, &scenario));
+    text.push_str(&scores_text(scores, scenario, &runs, which, oracle));
+    if let Some(c) = &comparison {
+        text.push('\n');
+        text.push_str(&compare_table(c, scenario, &runs));
+    }
     crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn yardstick_of(arg: YardstickArg) -> Yardstick {
+    match arg {
+        YardstickArg::Policy => Yardstick::Policy,
+        YardstickArg::Seed => Yardstick::Seed,
+        YardstickArg::HpaCpu => Yardstick::HpaCpu,
+        YardstickArg::HpaLatency => Yardstick::HpaLatency,
+        YardstickArg::Oracle => Yardstick::Oracle,
+    }
+}
+
+/// Sums per-seed results in seed order: the first one carries the load
+/// steps every seed shares.
+fn sum<T>(each: Vec<T>, add: impl Fn(&mut T, &T)) -> Option<T> {
+    let mut iter = each.into_iter();
+    let mut total = iter.next()?;
+    for t in iter {
+        add(&mut total, &t);
+    }
+    Some(total)
+}
+
+/// What a scenario run came to.
+struct Results {
+    /// One seed's trace; `None` over several.
+    trace: Option<Trace>,
+    /// The policy's, or the yardstick's, summed over the seeds.
+    scores: Scores,
+    /// The oracle's replica-cycles over the seeds.
+    oracle: std::result::Result<u64, Unreachable>,
+    comparison: Option<Comparison>,
+}
+
+/// `--out FILE.json`: the trace as before (one seed) or the summed scores
+/// (several), with the oracle's cost and, with `--compare`, the yardsticks.
+#[derive(Serialize)]
+struct Report<'a> {
+    scenario: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seeds: Option<Vec<u64>>,
+    interval_secs: u64,
+    targets: Vec<TargetLabel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<&'a [TraceRow]>,
+    /// Set when a yardstick ran instead of the policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    yardstick: Option<&'static str>,
+    scores: &'a Scores,
+    /// `null` when no replica count holds the targets.
+    oracle_replica_cycles: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baselines: Option<Baselines<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oracle: Option<Option<&'a Scores>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_cycles_over_target: Option<BTreeMap<&'static str, Option<u32>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hpa_cpu_target_utilization: Option<Option<u32>>,
+}
+
+#[derive(Serialize)]
+struct Baselines<'a> {
+    seed: &'a Scores,
+    hpa_cpu: Option<&'a Scores>,
+    hpa_latency: &'a Scores,
+}
+
+impl<'a> Report<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        runs: &[Scenario],
+        policy: &Policy,
+        which: Yardstick,
+        results: &'a Results,
+    ) -> Report<'a> {
+        let comparison = results.comparison.as_ref();
+        Report {
+            scenario: &scenario.name,
+            seed: (runs.len() == 1).then_some(scenario.seed),
+            seeds: (runs.len() > 1).then(|| runs.iter().map(|s| s.seed).collect()),
+            interval_secs: scenario.interval_secs,
+            targets: TargetLabel::of(policy),
+            rows: results.trace.as_ref().map(|t| t.rows.as_slice()),
+            yardstick: (which != Yardstick::Policy).then(|| which.name()),
+            scores: &results.scores,
+            oracle_replica_cycles: results.oracle.as_ref().ok().copied(),
+            baselines: comparison.map(|c| Baselines {
+                seed: &c.seed.scores,
+                hpa_cpu: c.hpa_cpu.as_ref().map(|o| &o.scores),
+                hpa_latency: &c.hpa_latency.scores,
+            }),
+            oracle: comparison.map(|c| c.oracle.as_ref().map(|o| &o.scores)),
+            model_cycles_over_target: comparison.map(|c| {
+                Yardstick::ALL
+                    .iter()
+                    .map(|&y| (y.key(), c.outcome(y).map(|o| o.model_cycles_over_target)))
+                    .collect()
+            }),
+            hpa_cpu_target_utilization: comparison.map(|c| c.hpa_cpu_target_percent),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,35 +452,83 @@ fn rise(load: &LoadProfile) -> &'static str {
 }
 
 fn recovery_text(s: &Scores, scenario: &Scenario) -> String {
-    if s.recoveries.is_empty() {
-        return "no load steps in this profile".to_string();
-    }
     let rise = rise(&scenario.load);
-    s.recoveries
-        .iter()
-        .map(|r| match r.cycles {
-            Some(0) => format!("{rise} at cycle {}: never over target", r.step_at),
-            Some(c) => format!("{rise} at cycle {}: {}", r.step_at, count(c, "cycle")),
-            None => format!("{rise} at cycle {}: not recovered by the end", r.step_at),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    let one = |r: &Recovery| match r.cycles {
+        Some(0) => format!("{rise} at cycle {}: never over target", r.step_at),
+        Some(c) => format!("{rise} at cycle {}: {}", r.step_at, count(c, "cycle")),
+        None => format!("{rise} at cycle {}: not recovered by the end", r.step_at),
+    };
+    match s.recoveries.as_slice() {
+        [] => "no load steps in this profile".to_string(),
+        few @ [_] | few @ [_, _] | few @ [_, _, _] => {
+            few.iter().map(one).collect::<Vec<_>>().join("; ")
+        }
+        // A recorded load rises often: the slowest rise says enough.
+        many => {
+            let slowest = many
+                .iter()
+                .max_by_key(|r| r.cycles.map_or(u64::MAX, u64::from))
+                .map(one)
+                .unwrap_or_default();
+            let calm = many.iter().filter(|r| r.cycles == Some(0)).count();
+            format!(
+                "{}, {calm} never over target; slowest: {slowest}",
+                count(many.len(), rise)
+            )
+        }
+    }
 }
 
-fn scores_text(s: &Scores, scenario: &Scenario) -> String {
+/// Which runs the scores are of: `seed 1`, or `seeds 1 to 20 (summed)`.
+fn runs_text(runs: &[Scenario]) -> String {
+    match runs {
+        [one] => format!("seed {}", one.seed),
+        [first, .., last] => format!(
+            "seeds {} to {} ({} runs summed)",
+            first.seed,
+            last.seed,
+            runs.len()
+        ),
+        [] => String::new(),
+    }
+}
+
+fn scores_text(
+    s: &Scores,
+    scenario: &Scenario,
+    runs: &[Scenario],
+    which: Yardstick,
+    oracle: &std::result::Result<u64, Unreachable>,
+) -> String {
+    let by = match which {
+        Yardstick::Policy => String::new(),
+        other => format!(", yardstick {}", other.name()),
+    };
     let mut out = format!(
-        "scores: scenario {}, seed {}, {} of {}s\n",
+        "scores: scenario {}{by}, {}, {} of {}s\n",
         scenario.name,
-        scenario.seed,
+        runs_text(runs),
         count(s.cycles, "cycle"),
         scenario.interval_secs
     );
-    out.push_str(&score_lines(s, &recovery_text(s, scenario)));
+    let vs_oracle = match oracle {
+        Ok(o) => format!(
+            "{} (the oracle's {o}: the fewest that hold every cycle)",
+            ratio(s.replica_cycles, Some(*o))
+        ),
+        Err(e) => format!("- ({e})"),
+    };
+    out.push_str(&score_lines(
+        s,
+        Some(&vs_oracle),
+        &recovery_text(s, scenario),
+    ));
     out
 }
 
-/// The scores' lines, as `lpa report` prints them too.
-pub(crate) fn score_lines(s: &Scores, recovery: &str) -> String {
+/// The scores' lines, as `lpa report` prints them too (without an oracle:
+/// a recorded run has no model).
+pub(crate) fn score_lines(s: &Scores, vs_oracle: Option<&str>, recovery: &str) -> String {
     let cycles = s.cycles.max(1);
     let mut out = String::new();
     let _ = writeln!(
@@ -314,6 +544,9 @@ pub(crate) fn score_lines(s: &Scores, recovery: &str) -> String {
         s.replica_cycles as f64 / f64::from(cycles),
         s.peak_replicas
     );
+    if let Some(v) = vs_oracle {
+        let _ = writeln!(out, "  vs oracle           {v}");
+    }
     let _ = writeln!(
         out,
         "  scale changes       {} ({})",
@@ -321,6 +554,84 @@ pub(crate) fn score_lines(s: &Scores, recovery: &str) -> String {
         count(s.reversals, "reversal")
     );
     let _ = writeln!(out, "  recovery            {recovery}");
+    out
+}
+
+/// `1.21x`: replica-cycles against the oracle's.
+fn ratio(cost: u64, oracle: Option<u64>) -> String {
+    match oracle {
+        Some(o) if o > 0 => format!("{:.2}x", cost as f64 / o as f64),
+        _ => "-".to_string(),
+    }
+}
+
+/// The slowest recovery from a load step: cycles, `never`, or `-`.
+fn worst_recovery(s: &Scores) -> String {
+    match s.worst_recovery() {
+        None => "-".to_string(),
+        Some(None) => "never".to_string(),
+        Some(Some(c)) => c.to_string(),
+    }
+}
+
+/// `--compare`: the policy beside every yardstick, one row each.
+fn compare_table(c: &Comparison, scenario: &Scenario, runs: &[Scenario]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "compare: scenario {}, {}, {} cycles of {}s each",
+        scenario.name,
+        runs_text(runs),
+        scenario.cycles,
+        scenario.interval_secs
+    );
+    let _ = writeln!(
+        out,
+        "{:<12} {:>11} {:>10} {:>14} {:>9} {:>9} {:>8}",
+        "yardstick",
+        "over_target",
+        "over_model",
+        "replica_cycles",
+        "vs_oracle",
+        "reversals",
+        "recovery"
+    );
+    let oracle = c.oracle.as_ref().map(|o| o.scores.replica_cycles);
+    for y in Yardstick::ALL {
+        match c.outcome(y) {
+            Some(o) => {
+                let s = &o.scores;
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:>11} {:>10} {:>14} {:>9} {:>9} {:>8}",
+                    y.name(),
+                    s.cycles_over_target,
+                    o.model_cycles_over_target,
+                    s.replica_cycles,
+                    ratio(s.replica_cycles, oracle),
+                    s.reversals,
+                    worst_recovery(s)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:>11}  (cannot hold the targets under the model)",
+                    y.name(),
+                    "-"
+                );
+            }
+        }
+    }
+    if let Some(p) = c.hpa_cpu_target_percent {
+        let _ = writeln!(
+            out,
+            "hpa-cpu targets {p} % CPU: the highest utilisation that holds every target at steady state under the model."
+        );
+    }
+    out.push_str(
+        "over_target: as measured, the load test's noise included; over_model: on the model's noise-free values;\nrecovery: cycles from the slowest load step back within every target.\n",
+    );
     out
 }
 
@@ -528,11 +839,7 @@ fn sweep(
     );
     for (i, o) in front.iter().enumerate() {
         let s = &o.scores;
-        let rec = match s.worst_recovery() {
-            None => "-".to_string(),
-            Some(None) => "never".to_string(),
-            Some(Some(c)) => c.to_string(),
-        };
+        let rec = worst_recovery(s);
         let _ = writeln!(
             text,
             "{:>4} {:>11} {:>14} {:>7} {:>9} {:>14}  {}",

@@ -143,6 +143,241 @@ pub fn parse_rates_csv(text: &str) -> Result<Vec<f64>, (usize, String)> {
     Ok(rates)
 }
 
+/// Why a trace of request arrivals could not be turned into rates. Lines
+/// are 1-based lines of the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArrivalsError {
+    #[error("no column {column:?} in the header ({})", header.join(", "))]
+    NoColumn { column: String, header: Vec<String> },
+    #[error("line {line}: {message}")]
+    Csv { line: u64, message: String },
+    #[error("line {line}: {column}: unparsable timestamp {value:?}")]
+    Timestamp {
+        line: u64,
+        column: String,
+        value: String,
+    },
+    #[error(
+        "line {line}: {column}: timestamp {value:?} is before the previous arrival's {previous:?}"
+    )]
+    OutOfOrder {
+        line: u64,
+        column: String,
+        value: String,
+        previous: String,
+    },
+    #[error("{arrivals} arrivals over {span_secs}s")]
+    TooShort { arrivals: usize, span_secs: f64 },
+}
+
+/// What an arrivals trace's timestamps may look like, for error messages.
+pub const TIMESTAMP_FORMATS: &str =
+    "a timestamp: 2023-11-16 18:17:03.9799600, RFC 3339 (2023-11-16T18:17:03Z) or seconds (1700158623.98)";
+
+/// Counts a trace's arrivals per interval, from its first timestamp, and
+/// returns `scale` × the rate of each whole interval (requests/s). The
+/// arrivals after the last whole interval are left out: the trace's end
+/// is its last arrival, so that interval was not observed in full.
+///
+/// `text` is CSV with a header line; `column` names the timestamps' column
+/// (the first one when `None`). Timestamps must not go back in time.
+pub fn arrival_rates(
+    text: &str,
+    column: Option<&str>,
+    interval_secs: u64,
+    scale: f64,
+) -> Result<Vec<f64>, ArrivalsError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let csv_error = |e: csv::Error| ArrivalsError::Csv {
+        line: e.position().map_or(1, csv::Position::line),
+        message: e.to_string(),
+    };
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(csv_error)?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let index = match column {
+        None => 0,
+        Some(c) => header
+            .iter()
+            .position(|h| h == c)
+            .ok_or_else(|| ArrivalsError::NoColumn {
+                column: c.to_string(),
+                header: header.clone(),
+            })?,
+    };
+    let mut times: Vec<i128> = Vec::new();
+    let mut previous: Option<(i128, String)> = None;
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let value = record.get(index).unwrap_or("");
+        let at = parse_timestamp(value).ok_or_else(|| ArrivalsError::Timestamp {
+            line,
+            column: header.get(index).cloned().unwrap_or_default(),
+            value: value.to_string(),
+        })?;
+        if let Some((before, text)) = &previous {
+            if at < *before {
+                return Err(ArrivalsError::OutOfOrder {
+                    line,
+                    column: header.get(index).cloned().unwrap_or_default(),
+                    value: value.to_string(),
+                    previous: text.clone(),
+                });
+            }
+        }
+        previous = Some((at, value.to_string()));
+        times.push(at);
+    }
+    let interval_ns = i128::from(interval_secs) * 1_000_000_000;
+    let span = match (times.first(), times.last()) {
+        (Some(first), Some(last)) => last - first,
+        _ => 0,
+    };
+    let whole = usize::try_from(span / interval_ns.max(1)).unwrap_or(usize::MAX);
+    if whole == 0 {
+        return Err(ArrivalsError::TooShort {
+            arrivals: times.len(),
+            span_secs: span as f64 / 1e9,
+        });
+    }
+    let mut counts = vec![0u64; whole];
+    let first = times[0];
+    for t in &times {
+        if let Some(c) = usize::try_from((t - first) / interval_ns)
+            .ok()
+            .and_then(|i| counts.get_mut(i))
+        {
+            *c += 1;
+        }
+    }
+    let secs = interval_secs as f64;
+    Ok(counts
+        .into_iter()
+        .map(|n| n as f64 * scale / secs)
+        .collect())
+}
+
+/// A timestamp in nanoseconds: `2023-11-16 18:17:03.9799600` (UTC, as
+/// the Azure traces write it), RFC 3339 (`2023-11-16T18:17:03.98Z`,
+/// `...+01:00`), or plain seconds (`1700158623.98`, from any origin).
+pub fn parse_timestamp(text: &str) -> Option<i128> {
+    let s = text.trim();
+    if s.as_bytes().get(4) == Some(&b'-') {
+        return parse_datetime(s);
+    }
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let secs: i128 = if whole.is_empty() { 0 } else { digits(whole)? };
+    Some(secs.checked_mul(1_000_000_000)? + nanos(frac)?)
+}
+
+/// All ASCII digits, as a number (at most 30 of them).
+fn digits(s: &str) -> Option<i128> {
+    if s.is_empty() || s.len() > 30 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A fraction of a second's digits as nanoseconds; digits past the ninth
+/// are dropped.
+fn nanos(frac: &str) -> Option<i128> {
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let kept = &frac[..frac.len().min(9)];
+    let padded = format!("{kept:0<9}");
+    padded.parse().ok()
+}
+
+fn parse_datetime(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        i64::try_from(digits(part)?).ok()
+    };
+    if b.len() < 19 || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    // 60 is a leap second, which RFC 3339 allows.
+    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut frac_ns = 0;
+    if let Some(r) = rest.strip_prefix('.') {
+        let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+        if end == 0 {
+            return None;
+        }
+        frac_ns = nanos(&r[..end])?;
+        rest = &r[end..];
+    }
+    let offset_secs = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let zone = &rest[1..];
+            if zone.len() != 5 || zone.as_bytes()[2] != b':' {
+                return None;
+            }
+            let (h, m) = (
+                i64::try_from(digits(&zone[..2])?).ok()?,
+                i64::try_from(digits(&zone[3..])?).ok()?,
+            );
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_secs;
+    Some(i128::from(secs) * 1_000_000_000 + frac_ns)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`, "chrono-Compatible Low-Level Date Algorithms").
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +427,90 @@ mod tests {
         assert_eq!(p.rate(99), 30.0);
         assert_eq!(parse_rates_csv("10\n-3\n"), Err((2, "-3".to_string())));
         assert_eq!(parse_rates_csv("10\nabc\n"), Err((2, "abc".to_string())));
+    }
+
+    #[test]
+    fn timestamps_in_the_three_forms() {
+        let azure = parse_timestamp("2023-11-16 18:17:03.9799600").unwrap();
+        // 2023-11-16T18:17:03Z is 1700158623 s after the epoch.
+        assert_eq!(azure, 1_700_158_623_979_960_000);
+        assert_eq!(parse_timestamp("2023-11-16T18:17:03.97996Z"), Some(azure));
+        assert_eq!(
+            parse_timestamp("2023-11-16T19:17:03.97996+01:00"),
+            Some(azure)
+        );
+        assert_eq!(parse_timestamp("1700158623.97996"), Some(azure));
+        assert_eq!(parse_timestamp(" 12.5 "), Some(12_500_000_000));
+        assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Some(0));
+        assert_eq!(
+            parse_timestamp("2024-02-29T00:00:00Z").map(|n| n / 1_000_000_000),
+            Some(1_709_164_800)
+        );
+        for bad in [
+            "",
+            "abc",
+            "-5",
+            "1e9",
+            "2023-11-16",
+            "2023-13-01 00:00:00",
+            "2023-02-29 00:00:00",
+            "2023-11-16 24:00:00",
+            "2023-11-16 18:60:00",
+            "2023-11-16X18:17:03",
+            "2023-11-16 18:17:03.",
+            "2023-11-16 18:17:03+0100",
+            "2023-11-16 18:17:03 UTC",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn arrivals_are_counted_per_whole_interval_from_the_first() {
+        let text = "TIMESTAMP,tokens\n10.0,1\n10.5,1\n24.9,1\n25.0,1\n26,1\n# note\n\n41.2,1\n";
+        // Intervals of 15 s from 10: [10, 25) holds 3, [25, 40) holds 2;
+        // 41.2 falls in the third, which the trace does not cover whole.
+        assert_eq!(
+            arrival_rates(text, Some("TIMESTAMP"), 15, 3.0).unwrap(),
+            vec![3.0 * 3.0 / 15.0, 3.0 * 2.0 / 15.0]
+        );
+        assert_eq!(arrival_rates(text, None, 15, 1.0).unwrap().len(), 2);
+        assert_eq!(
+            arrival_rates(text, Some("when"), 15, 1.0),
+            Err(ArrivalsError::NoColumn {
+                column: "when".into(),
+                header: vec!["TIMESTAMP".into(), "tokens".into()]
+            })
+        );
+        assert_eq!(
+            arrival_rates("t\n1\n2\nx\n", None, 1, 1.0),
+            Err(ArrivalsError::Timestamp {
+                line: 4,
+                column: "t".into(),
+                value: "x".into()
+            })
+        );
+        assert_eq!(
+            arrival_rates("t\n1\n3\n2\n", None, 1, 1.0),
+            Err(ArrivalsError::OutOfOrder {
+                line: 4,
+                column: "t".into(),
+                value: "2".into(),
+                previous: "3".into()
+            })
+        );
+        assert!(matches!(
+            arrival_rates("t\n1\n", None, 15, 1.0),
+            Err(ArrivalsError::TooShort { arrivals: 1, .. })
+        ));
+        // A row too short for the column reads as an empty timestamp.
+        assert_eq!(
+            arrival_rates("a,t\n1,1\n2\n", Some("t"), 1, 1.0),
+            Err(ArrivalsError::Timestamp {
+                line: 3,
+                column: "t".into(),
+                value: "".into()
+            })
+        );
     }
 }

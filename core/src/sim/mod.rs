@@ -8,7 +8,7 @@
 //!  1. load = profile.rate(c)                       (requests/s)
 //!  2. ServiceModel::measure ──► samples ──► Recording::summarize ──► Observation
 //!     (at_secs = c × interval: time is data)
-//!  3. decide(&observation, &policy, &state) ──► Decision
+//!  3. decide(&observation, &policy, &state) ──► Decision   (or a yardstick)
 //!  4. state = decision.next_state; model.scale(c, decision.replicas)
 //!     │
 //!     ▼
@@ -17,8 +17,10 @@
 //!
 //! The same scenario, policy and seed always give the same trace. Replay
 //! ([`replay`]) re-decides a recorded decision log; sweeps ([`sweep`]) run a
-//! grid of policies and keep the Pareto front. The binary does the I/O,
-//! the plots and the parallelism.
+//! grid of policies and keep the Pareto front; yardsticks ([`yardstick`])
+//! run the oracle, the seed rule and Kubernetes' HPA through the same loop
+//! in place of `decide`. The binary does the I/O, the plots and the
+//! parallelism.
 //!
 //! ```
 //! use lpa_core::{parse_policy, sim};
@@ -43,7 +45,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{Percent, Policy, TargetKind};
+use crate::config::{Percent, Policy, Target, TargetKind};
 use crate::decide::{decide, Decision, Observation, Reason, State};
 use crate::stats::Recording;
 
@@ -53,9 +55,10 @@ pub mod replay;
 pub mod rng;
 mod scenario;
 pub mod sweep;
+pub mod yardstick;
 
 pub use load::LoadProfile;
-pub use model::{Service, ServiceModel};
+pub use model::{CycleLatency, Service, ServiceModel};
 pub use rng::SplitMix64;
 pub use scenario::parse_scenario;
 
@@ -150,6 +153,20 @@ pub struct Scores {
 }
 
 impl Scores {
+    /// Sums another run of the same scenario (another seed) into this one;
+    /// the peak is the highest, a recovery sums while both recovered.
+    pub fn add(&mut self, other: &Scores) {
+        self.cycles += other.cycles;
+        self.cycles_over_target += other.cycles_over_target;
+        self.replica_cycles += other.replica_cycles;
+        self.scale_changes += other.scale_changes;
+        self.reversals += other.reversals;
+        self.peak_replicas = self.peak_replicas.max(other.peak_replicas);
+        for (mine, theirs) in self.recoveries.iter_mut().zip(&other.recoveries) {
+            mine.cycles = mine.cycles.zip(theirs.cycles).map(|(a, b)| a + b);
+        }
+    }
+
     /// The slowest recovery; `None` if there were no steps, `Some(None)`
     /// if some step never recovered.
     pub fn worst_recovery(&self) -> Option<Option<u32>> {
@@ -270,11 +287,83 @@ impl Scorer {
     }
 }
 
-/// The simulation loop, written once; `each` sees every cycle.
-fn drive(
+/// What a controller decides from at the end of a cycle: the cycle's
+/// measurement and the model it was measured on (before the cycle's load
+/// is queued).
+pub(crate) struct Seen<'a> {
+    pub cycle: u32,
+    pub rate: f64,
+    pub ready: u32,
+    pub obs: &'a Observation,
+    pub model: &'a ServiceModel,
+    /// The policy's targets, which every controller is judged by.
+    pub targets: &'a [Target],
+}
+
+/// Something that sets the replica count cycle by cycle: the policy
+/// through [`decide`], or a yardstick ([`yardstick`]).
+pub(crate) trait Controller {
+    /// The replicas for the next cycle, and whether this cycle breached a
+    /// target as measured.
+    fn decide(&mut self, seen: &Seen<'_>) -> (u32, bool);
+    /// The last decision, rendered for a trace row.
+    fn action(&self) -> String;
+}
+
+/// The policy, through the one `decide`.
+struct PolicyController<'p> {
+    policy: &'p Policy,
+    last: Decision,
+}
+
+impl<'p> PolicyController<'p> {
+    fn new(policy: &'p Policy) -> Self {
+        PolicyController {
+            policy,
+            last: Decision {
+                replicas: 0,
+                next_state: State::default(),
+                reasons: Vec::new(),
+            },
+        }
+    }
+}
+
+impl Controller for PolicyController<'_> {
+    fn decide(&mut self, seen: &Seen<'_>) -> (u32, bool) {
+        self.last = decide(seen.obs, self.policy, &self.last.next_state);
+        (self.last.replicas, breached(&self.last))
+    }
+
+    fn action(&self) -> String {
+        action(&self.last)
+    }
+}
+
+/// What one cycle came to, for the caller's bookkeeping.
+struct Cycle<'a> {
+    cycle: u32,
+    rate: f64,
+    ready: u32,
+    obs: &'a Observation,
+    /// After the cycle's load was queued.
+    model: &'a ServiceModel,
+    decided: u32,
+    breached: bool,
+    /// Some target breached on the model's noise-free values (when asked).
+    over_model: bool,
+}
+
+/// The simulation loop, written once: `initial` replicas at cycle 0, all
+/// serving; `each` sees every cycle. `check_model` also judges each cycle
+/// on the model's noise-free values (the yardsticks' "held").
+fn drive<C: Controller>(
     scenario: &Scenario,
     policy: &Policy,
-    mut each: impl FnMut(u32, f64, u32, &ServiceModel, &Observation, &Decision),
+    initial: u32,
+    controller: &mut C,
+    check_model: bool,
+    mut each: impl FnMut(&Cycle<'_>, &C),
 ) {
     // Each request key is measured once per cycle, with the percentiles
     // its targets ask for, as the real load driver does.
@@ -295,9 +384,8 @@ fn drive(
     let mut model = ServiceModel::new(
         scenario.service.clone(),
         scenario.interval_secs as f64,
-        scenario.replicas,
+        initial,
     );
-    let mut state = State::default();
     for cycle in 0..scenario.cycles {
         let rate = scenario.load.rate(cycle);
         let ready = model.ready(cycle);
@@ -314,12 +402,36 @@ fn drive(
                 rec.summarize(method, name, Duration::ZERO, extra),
             );
         }
+        let over_model = check_model
+            && !yardstick::holds(
+                &model.latency(cycle, rate),
+                &policy.targets,
+                scenario.service.samples,
+            );
+        let (decided, breached) = controller.decide(&Seen {
+            cycle,
+            rate,
+            ready,
+            obs: &obs,
+            model: &model,
+            targets: &policy.targets,
+        });
         // Every key sees the same service, which queues the load once.
         model.advance(cycle, rate);
-        let d = decide(&obs, policy, &state);
-        each(cycle, rate, ready, &model, &obs, &d);
-        model.scale(cycle, d.replicas);
-        state = d.next_state;
+        each(
+            &Cycle {
+                cycle,
+                rate,
+                ready,
+                obs: &obs,
+                model: &model,
+                decided,
+                breached,
+                over_model,
+            },
+            controller,
+        );
+        model.scale(cycle, decided);
     }
 }
 
@@ -329,45 +441,86 @@ fn breached(d: &Decision) -> bool {
         .any(|r| matches!(r, Reason::Target { breached: true, .. }))
 }
 
-/// Runs a scenario under a policy, keeping every cycle.
-pub fn simulate(scenario: &Scenario, policy: &Policy) -> Trace {
+/// A run's outcome: the trace rows when kept, the scores, and the cycles
+/// over target on the model's noise-free values when checked.
+struct Run {
+    rows: Vec<TraceRow>,
+    scores: Scores,
+    over_model: u32,
+}
+
+fn run<C: Controller>(
+    scenario: &Scenario,
+    policy: &Policy,
+    initial: u32,
+    controller: &mut C,
+    keep_rows: bool,
+    check_model: bool,
+) -> Run {
     let mut scorer = Scorer::new(scenario);
-    let mut rows = Vec::with_capacity(scenario.cycles as usize);
-    drive(scenario, policy, |cycle, rate, ready, model, obs, d| {
-        let hot = breached(d);
-        scorer.add(cycle, obs.current_replicas, hot, d.replicas);
-        let (failures, _) = obs.failures();
-        rows.push(TraceRow {
-            cycle,
-            at_secs: obs.at_secs,
-            load: rate,
-            ready,
-            replicas: obs.current_replicas,
-            backlog: model.backlog(),
-            observed: policy.targets.iter().map(|t| obs.observed(t)).collect(),
-            failures,
-            breached: hot,
-            decided: d.replicas,
-            action: action(d),
-        });
+    let mut rows = Vec::with_capacity(if keep_rows {
+        scenario.cycles as usize
+    } else {
+        0
     });
+    let mut over_model = 0;
+    drive(
+        scenario,
+        policy,
+        initial,
+        controller,
+        check_model,
+        |c, ctl| {
+            let current = c.obs.current_replicas;
+            scorer.add(c.cycle, current, c.breached, c.decided);
+            over_model += u32::from(c.over_model);
+            if keep_rows {
+                let (failures, _) = c.obs.failures();
+                rows.push(TraceRow {
+                    cycle: c.cycle,
+                    at_secs: c.obs.at_secs,
+                    load: c.rate,
+                    ready: c.ready,
+                    replicas: current,
+                    backlog: c.model.backlog(),
+                    observed: policy.targets.iter().map(|t| c.obs.observed(t)).collect(),
+                    failures,
+                    breached: c.breached,
+                    decided: c.decided,
+                    action: ctl.action(),
+                });
+            }
+        },
+    );
+    Run {
+        rows,
+        scores: scorer.scores,
+        over_model,
+    }
+}
+
+fn trace(scenario: &Scenario, policy: &Policy, run: Run) -> Trace {
     Trace {
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         interval_secs: scenario.interval_secs,
         targets: TargetLabel::of(policy),
-        rows,
-        scores: scorer.scores,
+        rows: run.rows,
+        scores: run.scores,
     }
+}
+
+/// Runs a scenario under a policy, keeping every cycle.
+pub fn simulate(scenario: &Scenario, policy: &Policy) -> Trace {
+    let mut ctl = PolicyController::new(policy);
+    let r = run(scenario, policy, scenario.replicas, &mut ctl, true, false);
+    trace(scenario, policy, r)
 }
 
 /// Runs a scenario under a policy and keeps only the scores (sweeps).
 pub fn score(scenario: &Scenario, policy: &Policy) -> Scores {
-    let mut scorer = Scorer::new(scenario);
-    drive(scenario, policy, |cycle, _, _, _, obs, d| {
-        scorer.add(cycle, obs.current_replicas, breached(d), d.replicas);
-    });
-    scorer.scores
+    let mut ctl = PolicyController::new(policy);
+    run(scenario, policy, scenario.replicas, &mut ctl, false, false).scores
 }
 
 /// The action part of a decision (what it did, without the per-target

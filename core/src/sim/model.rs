@@ -17,10 +17,13 @@
 //! The measurement is a finite sample: `samples` latencies drawn per
 //! request key per cycle and summarised by [`Recording`], exactly as a real
 //! load test's samples are, so the noise of a short test is in the trace.
+//! [`CycleLatency`] is the same distribution in closed form: the values a
+//! measurement reads without that noise, which the yardsticks judge by.
 
 use serde::Serialize;
 
 use super::rng::SplitMix64;
+use crate::config::TargetKind;
 use crate::stats::Recording;
 
 /// The busiest utilisation the M/M/1 part is evaluated at.
@@ -113,11 +116,12 @@ impl ServiceModel {
             }
             return;
         }
-        let served_per_sec = s.capacity * f64::from(ready);
-        let rho = (rate / served_per_sec).min(RHO_CAP);
-        let mean_sojourn_ms = 1000.0 / (s.capacity * (1.0 - rho));
-        let b0 = self.backlog;
-        let slope = rate - served_per_sec;
+        let Queue {
+            served_per_sec,
+            mean_sojourn_ms,
+            backlog: b0,
+            slope,
+        } = Queue::new(s, ready, rate, self.backlog);
         let t = self.interval_secs;
         let mut push = |latency: f64| match s.timeout_ms {
             Some(limit) if latency > limit => record(recording, limit, false),
@@ -190,6 +194,264 @@ impl ServiceModel {
         self.batches.retain(|b| b.0 > next);
         if serving > 0 {
             self.batches.insert(0, (0, serving));
+        }
+    }
+
+    /// The distribution this cycle's latencies are drawn from under `rate`,
+    /// for noise-free expectations (the yardsticks).
+    pub fn latency(&self, cycle: u32, rate: f64) -> CycleLatency {
+        CycleLatency::new(
+            &self.service,
+            self.interval_secs,
+            self.ready(cycle),
+            rate,
+            self.backlog,
+        )
+    }
+
+    /// The busy fraction of the serving replicas over `cycle` under `rate`
+    /// (what their CPU would read): the requests there were to serve, queued
+    /// ones included, over what they could serve, at most 1. `None` when no
+    /// replica serves.
+    pub fn busy_fraction(&self, cycle: u32, rate: f64) -> Option<f64> {
+        let ready = self.ready(cycle);
+        (ready > 0).then(|| {
+            let can = self.service.capacity * f64::from(ready) * self.interval_secs;
+            ((self.backlog + rate * self.interval_secs) / can).min(1.0)
+        })
+    }
+}
+
+/// One cycle's queue: what both the sampled measurement and the noise-free
+/// expectations are computed from.
+struct Queue {
+    served_per_sec: f64,
+    /// M/M/1 time in the system at ρ (capped at [`RHO_CAP`]).
+    mean_sojourn_ms: f64,
+    /// Requests queued at the start of the cycle.
+    backlog: f64,
+    /// How fast the backlog grows (requests/s; negative drains).
+    slope: f64,
+}
+
+impl Queue {
+    fn new(s: &Service, ready: u32, rate: f64, backlog: f64) -> Queue {
+        let served_per_sec = s.capacity * f64::from(ready);
+        let rho = (rate / served_per_sec).min(RHO_CAP);
+        Queue {
+            served_per_sec,
+            mean_sojourn_ms: 1000.0 / (s.capacity * (1.0 - rho)),
+            backlog,
+            slope: rate - served_per_sec,
+        }
+    }
+}
+
+/// The distribution of one cycle's latencies, exactly as [`ServiceModel::measure`]
+/// draws them, for noise-free values: a request arriving at u, uniform over
+/// the cycle [0, t], takes L = base + W(u) + S, where S is exponential with
+/// the M/M/1 mean m and W(u) = 1000 × max(0, b₀ + (λ − C)u) / C ms is the wait
+/// behind the fluid backlog (b₀ queued at the start, λ offered, C served per
+/// second). W is piecewise linear, so
+///
+/// ```text
+/// P(L − base ≤ y) = (1/t) ∫ 1{W(u) < y} (1 − e^(−(y − W(u))/m)) du
+/// E[min(L − base, Y)] = E[min(W, Y)] + m × P(L − base ≤ Y)
+/// ```
+///
+/// both have closed forms piece by piece, and quantiles are found by
+/// bisection on the first. A timeout T records slower requests at T and as
+/// failures, so the mean is E[min(L, T)], a quantile min(Q, T) and the error
+/// rate P(L > T). With no replica serving, every request is refused at once
+/// (base latency, failed), as `measure` records it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CycleLatency {
+    base_ms: f64,
+    sojourn_ms: f64,
+    /// W(u) = max(0, wait0_ms + wait_slope × u) in ms, u in seconds.
+    wait0_ms: f64,
+    wait_slope: f64,
+    interval_secs: f64,
+    timeout_ms: Option<f64>,
+    refused: bool,
+}
+
+impl CycleLatency {
+    /// The cycle with `ready` replicas serving `rate` requests/s behind
+    /// `backlog` queued requests.
+    pub fn new(
+        service: &Service,
+        interval_secs: f64,
+        ready: u32,
+        rate: f64,
+        backlog: f64,
+    ) -> CycleLatency {
+        let q = Queue::new(service, ready, rate, backlog);
+        let per_request_ms = if ready == 0 {
+            0.0
+        } else {
+            1000.0 / q.served_per_sec
+        };
+        CycleLatency {
+            base_ms: service.base_latency_ms,
+            sojourn_ms: q.mean_sojourn_ms,
+            wait0_ms: q.backlog * per_request_ms,
+            wait_slope: q.slope * per_request_ms,
+            interval_secs,
+            timeout_ms: service.timeout_ms,
+            refused: ready == 0,
+        }
+    }
+
+    /// W's linear pieces over [0, t]: (u₁, u₂, a, c) with W = a + c·u >= 0.
+    fn pieces(&self) -> [(f64, f64, f64, f64); 2] {
+        let (t, a, c) = (self.interval_secs, self.wait0_ms, self.wait_slope);
+        // Past u* the backlog has drained and W stays 0.
+        let drained = if c < 0.0 { (a / -c).min(t) } else { t };
+        [(0.0, drained, a, c), (drained, t, 0.0, 0.0)]
+    }
+
+    /// Over the pieces, where W < y: its length, ∫ e^(−(y − W)/m) du, and
+    /// ∫ min(W, y) du over the whole cycle.
+    fn below(&self, y: f64) -> (f64, f64, f64) {
+        let m = self.sojourn_ms;
+        let (mut len, mut tail, mut capped) = (0.0, 0.0, 0.0);
+        for (u1, u2, a, c) in self.pieces() {
+            if u2 <= u1 {
+                continue;
+            }
+            let (v1, v2) = if c == 0.0 {
+                if a < y {
+                    (u1, u2)
+                } else {
+                    (u1, u1)
+                }
+            } else if c > 0.0 {
+                (u1, u2.min((y - a) / c).max(u1))
+            } else {
+                (u1.max((y - a) / c).min(u2), u2)
+            };
+            let d = v2 - v1;
+            capped += y * ((u2 - u1) - d);
+            if d <= 0.0 {
+                continue;
+            }
+            len += d;
+            capped += d * (a + c * (v1 + v2) / 2.0);
+            let z1 = (y - a - c * v1).max(0.0);
+            let z2 = (y - a - c * v2).max(0.0);
+            tail += if c == 0.0 {
+                d * (-z1 / m).exp()
+            } else {
+                // Written around the smaller exponent, so nothing overflows
+                // and a slope near 0 keeps its precision (expm1).
+                (-z1.min(z2) / m).exp() * (m / c.abs()) * -(-c.abs() * d / m).exp_m1()
+            };
+        }
+        (len, tail, capped)
+    }
+
+    /// Whether any replica serves (else every request is refused).
+    pub fn serving(&self) -> bool {
+        !self.refused
+    }
+
+    /// P(L − base <= y), the timeout not applied.
+    fn queued_cdf(&self, y: f64) -> f64 {
+        if y <= 0.0 {
+            return 0.0;
+        }
+        let (len, tail, _) = self.below(y);
+        ((len - tail) / self.interval_secs).clamp(0.0, 1.0)
+    }
+
+    /// P(L <= x): the share of requests answered within `x` ms, before the
+    /// timeout is applied.
+    pub fn cdf(&self, x_ms: f64) -> f64 {
+        if self.refused {
+            return if x_ms >= self.base_ms { 1.0 } else { 0.0 };
+        }
+        self.queued_cdf(x_ms - self.base_ms)
+    }
+
+    /// The mean latency as recorded (slower than the timeout at the timeout).
+    pub fn mean(&self) -> f64 {
+        if self.refused {
+            return self.base_ms;
+        }
+        let t = self.interval_secs;
+        match self.timeout_ms {
+            Some(limit) if limit <= self.base_ms => limit,
+            Some(limit) => {
+                let y = limit - self.base_ms;
+                let (_, _, capped) = self.below(y);
+                self.base_ms + capped / t + self.sojourn_ms * self.queued_cdf(y)
+            }
+            None => {
+                let wait: f64 = self
+                    .pieces()
+                    .iter()
+                    .map(|&(u1, u2, a, c)| (u2 - u1).max(0.0) * (a + c * (u1 + u2) / 2.0))
+                    .sum();
+                self.base_ms + wait / t + self.sojourn_ms
+            }
+        }
+    }
+
+    /// The latency at quantile `q` in (0, 1), as recorded.
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.refused {
+            return self.base_ms;
+        }
+        let q = q.clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON);
+        let wait_max = self
+            .wait0_ms
+            .max(self.wait0_ms + self.wait_slope * self.interval_secs);
+        // P(W + S <= w_max + s_q) >= P(S <= s_q) = q: the answer lies below.
+        let (mut lo, mut hi) = (0.0, wait_max.max(0.0) - self.sojourn_ms * (1.0 - q).ln());
+        for _ in 0..200 {
+            let mid = (lo + hi) / 2.0;
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if self.queued_cdf(mid) >= q {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        let x = self.base_ms + hi;
+        self.timeout_ms.map_or(x, |limit| x.min(limit))
+    }
+
+    /// The share of requests that fail: refused, or slower than the timeout.
+    pub fn failure_ratio(&self) -> f64 {
+        if self.refused {
+            return 1.0;
+        }
+        match self.timeout_ms {
+            None => 0.0,
+            Some(limit) if limit <= self.base_ms => 1.0,
+            Some(limit) => 1.0 - self.queued_cdf(limit - self.base_ms),
+        }
+    }
+
+    /// What a target's statistic reads without sampling noise, for a load
+    /// test of `samples` requests: the mean, the error rate, or the
+    /// quantile for median and percentiles. The slowest and fastest of n
+    /// samples sit, on average, at quantiles n/(n+1) and 1/(n+1) (the
+    /// expected value of F at the k-th of n order statistics is k/(n+1));
+    /// max and min read there, and no percentile reads above the max.
+    pub fn statistic(&self, kind: TargetKind, samples: u32) -> f64 {
+        let n = f64::from(samples.max(1));
+        let top = n / (n + 1.0);
+        match kind {
+            TargetKind::Mean => self.mean(),
+            TargetKind::Median => self.quantile(0.5),
+            TargetKind::Percentile(p) => self.quantile(p.quantile().min(top)),
+            TargetKind::Max => self.quantile(top),
+            TargetKind::Min => self.quantile(1.0 / (n + 1.0)),
+            TargetKind::ErrorRate => self.failure_ratio(),
         }
     }
 }
@@ -305,5 +567,90 @@ mod tests {
         m.measure(0, 1000.0, &mut SplitMix64::new(1), &mut rec);
         assert!(rec.failures > 19_000);
         assert!(rec.latencies_ns.iter().all(|&x| x <= 50_000_000));
+    }
+
+    /// Draws `n` latencies of one cycle through `measure` (the sampled
+    /// truth) for comparison with the closed forms.
+    fn drawn(m: &ServiceModel, rate: f64, n: usize) -> (Vec<f64>, u64) {
+        let mut rec = Recording::default();
+        let mut rng = SplitMix64::new(5);
+        while rec.latencies_ns.len() < n {
+            m.measure(0, rate, &mut rng, &mut rec);
+        }
+        let mut v: Vec<f64> = rec.latencies_ns.iter().map(|&x| x as f64 / 1e6).collect();
+        v.sort_by(f64::total_cmp);
+        (v, rec.failures)
+    }
+
+    #[test]
+    fn closed_forms_match_the_drawn_latencies() {
+        let p95 = TargetKind::Percentile(crate::config::Percent::new(95.0).unwrap());
+        let mut slow = service();
+        slow.timeout_ms = Some(900.0);
+        // Calm (M/M/1 only), a backlog draining within the cycle, one
+        // growing through it, and one cut by a timeout.
+        let cases: [(Service, u32, f64, f64); 4] = [
+            (service(), 2, 700.0, 0.0),
+            (service(), 2, 700.0, 4000.0),
+            (service(), 2, 1300.0, 500.0),
+            (slow, 1, 650.0, 300.0),
+        ];
+        for (s, ready, rate, backlog) in cases {
+            let mut m = ServiceModel::new(s.clone(), 10.0, ready);
+            m.backlog = backlog;
+            let (v, failures) = drawn(&m, rate, 400_000);
+            let n = v.len() as f64;
+            let d = m.latency(0, rate);
+            let mean = v.iter().sum::<f64>() / n;
+            let at = |q: f64| v[((q * n).ceil() as usize).clamp(1, v.len()) - 1];
+            let tag = format!("ready {ready} rate {rate} backlog {backlog}");
+            assert!(
+                (d.mean() - mean).abs() / mean < 0.01,
+                "{tag}: mean {} vs {mean}",
+                d.mean()
+            );
+            for q in [0.1, 0.5, 0.9, 0.95, 0.99] {
+                let (want, got) = (at(q), d.quantile(q));
+                assert!(
+                    (got - want).abs() / want < 0.02,
+                    "{tag}: q{q} {got} vs {want}"
+                );
+                // The CDF and the quantile are inverses.
+                assert!(
+                    (d.cdf(got) - q).abs() < 1e-9 || got == s.timeout_ms.unwrap_or(f64::NAN),
+                    "{tag}"
+                );
+            }
+            let ratio = failures as f64 / n;
+            assert!(
+                (d.failure_ratio() - ratio).abs() < 0.005,
+                "{tag}: {} vs {ratio}",
+                d.failure_ratio()
+            );
+            assert_eq!(d.statistic(TargetKind::Mean, 200), d.mean());
+            assert_eq!(d.statistic(p95, 200), d.quantile(0.95));
+        }
+    }
+
+    #[test]
+    fn steady_state_values_are_the_textbook_ones() {
+        // ρ = 0.6 at 500/s: mean 2 + 1000 / (500 × 0.4) = 7 ms, p95 = 2 + 5 ln 20.
+        let d = CycleLatency::new(&service(), 15.0, 2, 600.0, 0.0);
+        assert!((d.mean() - 7.0).abs() < 1e-9, "{}", d.mean());
+        assert!((d.quantile(0.95) - (2.0 + 5.0 * 20f64.ln())).abs() < 1e-9);
+        assert!((d.quantile(0.5) - (2.0 + 5.0 * 2f64.ln())).abs() < 1e-9);
+        assert_eq!(d.failure_ratio(), 0.0);
+        // Max of 200 samples reads at 200/201, min at 1/201.
+        let max = d.statistic(TargetKind::Max, 200);
+        assert!((max - (2.0 + 5.0 * 201f64.ln())).abs() < 1e-9, "{max}");
+        let none = CycleLatency::new(&service(), 15.0, 0, 600.0, 0.0);
+        assert_eq!((none.mean(), none.failure_ratio()), (2.0, 1.0));
+        let m = ServiceModel::new(service(), 15.0, 2);
+        assert_eq!(m.busy_fraction(0, 600.0), Some(0.6));
+        assert_eq!(m.busy_fraction(0, 5000.0), Some(1.0));
+        assert_eq!(
+            ServiceModel::new(service(), 15.0, 0).busy_fraction(0, 1.0),
+            None
+        );
     }
 }

@@ -15,11 +15,14 @@
 //!   samples: 200          # latencies measured per cycle (default 200)
 //!   timeout: 1000         # ms; slower requests fail (optional)
 //! load: {type: step, from: 400, to: 1200, at: 20}
+//! # or {type: arrivals, file: trace.csv, timeColumn: TIMESTAMP, scale: 95}:
+//! # the trace's arrivals counted per interval from its first timestamp,
+//! # times `scale` (default 1); cycles default to its whole intervals.
 //! ```
 
 use serde::Deserialize;
 
-use super::load::{parse_rates_csv, LoadProfile};
+use super::load::{arrival_rates, parse_rates_csv, ArrivalsError, LoadProfile, TIMESTAMP_FORMATS};
 use super::model::Service;
 use super::Scenario;
 use crate::parse::{fields_of, from_yaml, At, Count, Format, ParseError, Raw, Text, UnknownKeys};
@@ -95,6 +98,9 @@ struct RawProfile {
     amplitude: Option<Raw>,
     period: Option<Raw>,
     file: Option<Raw>,
+    #[serde(rename = "timeColumn")]
+    time_column: Option<Raw>,
+    scale: Option<Raw>,
 }
 
 const RATE: &str = "a rate in requests/s, >= 0";
@@ -119,7 +125,7 @@ impl RawScenario {
         let load = self
             .load
             .ok_or_else(|| at.missing("load", &format!("a load profile: type {TYPES}")))?
-            .check(at, read)?;
+            .check(at, interval_secs, read)?;
         let cycles = match self.cycles {
             Some(raw) => raw
                 .value()
@@ -242,7 +248,7 @@ impl RawService {
     }
 }
 
-const TYPES: &str = "constant, step, ramp, spike, sine or csv";
+const TYPES: &str = "constant, step, ramp, spike, sine, csv or arrivals";
 
 impl RawProfile {
     /// The fields each type takes, `type` included.
@@ -254,6 +260,7 @@ impl RawProfile {
             "spike" => &["type", "base", "peak", "at", "length"],
             "sine" => &["type", "mean", "amplitude", "period"],
             "csv" => &["type", "file"],
+            "arrivals" => &["type", "file", "timeColumn", "scale"],
             _ => &[],
         }
     }
@@ -273,13 +280,93 @@ impl RawProfile {
             ("amplitude", &self.amplitude),
             ("period", &self.period),
             ("file", &self.file),
+            ("timeColumn", &self.time_column),
+            ("scale", &self.scale),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
         .collect()
     }
 
-    fn check(self, at: At, read: &mut ReadFile<'_>) -> Result<LoadProfile, ParseError> {
+    /// The text of the file `load.file` names, with the name and its value.
+    fn file_text<'r>(
+        &'r self,
+        at: At,
+        what: &str,
+        read: &mut ReadFile<'_>,
+    ) -> Result<(&'r str, &'r Raw, String), ParseError> {
+        let fv = self
+            .file
+            .as_ref()
+            .ok_or_else(|| at.missing("load.file", what))?;
+        let path = fv
+            .as_str()
+            .ok_or_else(|| at.invalid("load.file", fv, "a file name"))?;
+        let text = read(path)
+            .map_err(|e| at.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
+        Ok((path, fv, text))
+    }
+
+    /// A trace's fault, named by its file and line where it has one.
+    fn arrivals_error(
+        &self,
+        at: At,
+        path: &str,
+        fv: &Raw,
+        interval_secs: u64,
+        e: ArrivalsError,
+    ) -> ParseError {
+        let in_file =
+            |line: u64, column: String, value: String, expected: String| ParseError::Invalid {
+                file: format!("{path}:{line}"),
+                path: column,
+                value: format!("{value:?}"),
+                expected,
+            };
+        match e {
+            ArrivalsError::NoColumn { header, .. } => at.invalid(
+                "load.timeColumn",
+                self.time_column.as_ref().unwrap_or(fv),
+                &format!("a column of {path}: {}", header.join(", ")),
+            ),
+            ArrivalsError::Csv { line, message } => ParseError::Invalid {
+                file: format!("{path}:{line}"),
+                path: "(row)".to_string(),
+                value: "(unreadable)".to_string(),
+                expected: format!("a CSV row: {message}"),
+            },
+            ArrivalsError::Timestamp {
+                line,
+                column,
+                value,
+            } => in_file(line, column, value, TIMESTAMP_FORMATS.to_string()),
+            ArrivalsError::OutOfOrder {
+                line,
+                column,
+                value,
+                previous,
+            } => in_file(
+                line,
+                column,
+                value,
+                format!(
+                    "a time at or after the previous arrival's {previous}: timestamps out of order"
+                ),
+            ),
+            e @ ArrivalsError::TooShort { .. } => {
+                let expected =
+                    format!("arrivals spanning at least one interval ({interval_secs}s), not {e}");
+                at.invalid("load.file", fv, &expected)
+            }
+        }
+    }
+
+    fn check(
+        self,
+        at: At,
+        interval_secs: u64,
+        read: &mut ReadFile<'_>,
+    ) -> Result<LoadProfile, ParseError> {
         let kind_raw = self
             .kind
             .as_ref()
@@ -358,15 +445,9 @@ impl RawProfile {
                     period: cycle(&self.period, "period", 2)?,
                 }
             }
-            _ => {
-                let fv = self.file.as_ref().ok_or_else(|| {
-                    at.missing("load.file", "a CSV of requests/s, one cycle a line")
-                })?;
-                let path = fv
-                    .as_str()
-                    .ok_or_else(|| at.invalid("load.file", fv, "a file name"))?;
-                let text = read(path)
-                    .map_err(|e| at.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
+            "csv" => {
+                let (path, fv, text) =
+                    self.file_text(at, "a CSV of requests/s, one cycle a line", read)?;
                 let rates =
                     parse_rates_csv(&text).map_err(|(line, value)| ParseError::Invalid {
                         file: format!("{path}:{line}"),
@@ -377,6 +458,24 @@ impl RawProfile {
                 if rates.is_empty() {
                     return Err(at.invalid("load.file", fv, "a CSV with at least one rate"));
                 }
+                LoadProfile::Csv { rates }
+            }
+            _ => {
+                let column = match &self.time_column {
+                    None => None,
+                    Some(v) => Some(
+                        v.as_str()
+                            .ok_or_else(|| at.invalid("load.timeColumn", v, "a column name"))?,
+                    ),
+                };
+                let scale = match &self.scale {
+                    None => 1.0,
+                    Some(v) => number(at, v, "load.scale", 0.0, true, "a factor > 0")?,
+                };
+                let (path, fv, text) =
+                    self.file_text(at, "a CSV of request arrivals, one a line", read)?;
+                let rates = arrival_rates(&text, column, interval_secs, scale)
+                    .map_err(|e| self.arrivals_error(at, path, fv, interval_secs, e))?;
                 LoadProfile::Csv { rates }
             }
         })
@@ -458,6 +557,45 @@ mod tests {
         assert!(
             e("service: {capacity: 1}\nload: {type: csv, file: nope.csv}\n")
                 .contains("no such file")
+        );
+    }
+
+    #[test]
+    fn arrivals_errors_name_the_file_line_field_and_value() {
+        let e = |load: &str, csv: &str| {
+            let text = format!("service: {{capacity: 1}}\nload: {load}\n");
+            parse_scenario("s.yaml", &text, &mut |_| Ok(csv.to_string()))
+                .map(|s| s.load)
+                .map_err(|e| e.to_string())
+        };
+        let ok = "TIMESTAMP,x\n2023-11-16 18:17:03.0,1\n2023-11-16 18:17:20.5,1\n";
+        assert_eq!(
+            e(
+                "{type: arrivals, file: t.csv, timeColumn: TIMESTAMP, scale: 30}",
+                ok
+            ),
+            Ok(LoadProfile::Csv { rates: vec![2.0] })
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv, scale: 0}", ok).unwrap_err(),
+            "s.yaml: load.scale: invalid value 0 (expected a factor > 0)"
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv, timeColumn: TIMESTAMP}", "TIMESTAMP\n2023-11-16 18:17:03\n2023-11-16 25:00:00\n")
+                .unwrap_err(),
+            format!("t.csv:3: TIMESTAMP: invalid value \"2023-11-16 25:00:00\" (expected {TIMESTAMP_FORMATS})")
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv}", "t\n20\n40\n30\n").unwrap_err(),
+            "t.csv:4: t: invalid value \"30\" (expected a time at or after the previous arrival's 40: timestamps out of order)"
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv, timeColumn: TS}", ok).unwrap_err(),
+            "s.yaml: load.timeColumn: invalid value \"TS\" (expected a column of t.csv: TIMESTAMP, x)"
+        );
+        assert_eq!(
+            e("{type: arrivals, file: t.csv}", "t\n1\n2\n").unwrap_err(),
+            "s.yaml: load.file: invalid value \"t.csv\" (expected arrivals spanning at least one interval (15s), not 2 arrivals over 1s)"
         );
     }
 }
