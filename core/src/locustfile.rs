@@ -1661,17 +1661,6 @@ impl Translator {
                 "a locustfile without an HttpUser or FastHttpUser class (with a weight above 0)",
             );
         }
-        if self
-            .users
-            .iter()
-            .all(|u| u.tasks.iter().all(|t| t.requests.is_empty()))
-        {
-            let first = &self.users[0];
-            return fail(
-                first.line,
-                format!("{}: tasks that send no request", first.name),
-            );
-        }
         Ok(LocustPlan {
             classes: self.users,
         })
@@ -1833,6 +1822,9 @@ impl Translator {
                     return Ok(());
                 }
                 let (tasks, set_waits) = self.user_tasks(c, body.entries, client)?;
+                if tasks.iter().all(|t| t.requests.is_empty()) {
+                    return fail(c.line, format!("{}: tasks that send no request", c.name));
+                }
                 let (wait_time, default_wait) = match wait_of(&set_waits, &body.waits)? {
                     Some(w) => (w, false),
                     None if kind == ClassKind::OldUser => {
