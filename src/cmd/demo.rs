@@ -346,12 +346,7 @@ fn print_header(
         policy.decay.unchanged_runs,
         args.max_replicas
     );
-    println!(
-        "  load test  every {i}: {} users for {}, waits {}",
-        plan.users,
-        format_duration(plan.run_time),
-        plan.wait_time
-    );
+    println!("  load test  every {i}: {}", plan.describe());
     println!(
         "  phases     calm {} cycles, load {} cycles ({} clients on GET {LOAD_PATH}), then recover (at most {} cycles, ends back at 1 replica)",
         phases.calm, phases.load, args.load_clients, phases.recover

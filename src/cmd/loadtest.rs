@@ -28,15 +28,11 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
     };
     let mut overrides = args.load.overrides();
     overrides.requests = args.requests.clone();
-    if overrides.requests.is_empty() && args.evaluation_config.is_none() {
-        overrides.requests.push("/".into());
-    }
-    let plan = LoadPlan::from_policy(&policy, &overrides)?;
-    let selection = load_driver::select(&args.driver, &plan)?;
-    if matches!(selection, Selection::Locust { .. }) && !args.requests.is_empty() {
+    let prepared = load_driver::prepare(&args.driver, &policy, &overrides, Some("/"), None)?;
+    if matches!(prepared.selection, Selection::Locust { .. }) && !args.requests.is_empty() {
         eprintln!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
     }
-    let measured = load_driver::measure("loadtest", &selection, &args.driver, &plan)?;
+    let measured = load_driver::measure("loadtest", &prepared, &args.driver)?;
     let mut out = std::io::stdout().lock();
     let text = match (args.json, measured) {
         (true, measured) => {
@@ -62,7 +58,9 @@ pub(super) fn announce(cmd: &str, plan: &LoadPlan, outcome: &LoadOutcome) {
         ),
         None => format!(
             "{} users at {}/s, wait {}",
-            plan.users, plan.spawn_rate, plan.wait_time
+            plan.users,
+            plan.spawn_rate,
+            plan.wait_text()
         ),
     };
     eprintln!(

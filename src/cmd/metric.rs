@@ -15,7 +15,6 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use lpa_core::wire::parse_metric_input;
-use lpa_drivers::load::LoadPlan;
 
 use super::load_driver;
 use crate::cli::MetricArgs;
@@ -31,9 +30,8 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
         .map_err(|e| Failure::new(format!("metric stdin: cannot read: {e}")))?;
     let metric_input = parse_metric_input(&input)?;
     let policy = load_policy(&args.policy)?;
-    let plan = LoadPlan::from_policy(&policy, &args.load.overrides())?;
-    let selection = load_driver::select(&args.driver, &plan)?;
-    let measured = load_driver::measure("metric", &selection, &args.driver, &plan)?;
+    let prepared = load_driver::prepare(&args.driver, &policy, &args.load.overrides(), None, None)?;
+    let measured = load_driver::measure("metric", &prepared, &args.driver)?;
     let report = measured.into_report(metric_input.resource.replicas);
     let text = serde_json::to_string(&report).map_err(|e| Failure::new(e.to_string()))?;
     let mut out = std::io::stdout().lock();

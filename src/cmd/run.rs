@@ -129,10 +129,9 @@ fn drive<T: ScaleTarget + ?Sized>(
     };
     let name = target.describe();
     eprintln!(
-        "lpa run: {name} {via}; load {} ({} users, {}); {}{}",
+        "lpa run: {name} {via}; load {}: {}; {}{}",
         plan.host,
-        plan.users,
-        format_duration(plan.run_time),
+        plan.describe(),
         match options.max_cycles {
             Some(1) => "one cycle".to_string(),
             Some(n) => format!("{n} cycles, every {}", format_duration(options.interval)),
