@@ -39,7 +39,7 @@
 //! }).unwrap();
 //! assert_eq!((plan.users, plan.spawn_rate), (10, 10.0));
 //! assert_eq!(plan.requests[0].key(), "GET_/fibonacci?n=10");
-//! assert_eq!(plan.describe(), "10 users at 10/s, wait between(0.5, 1), about 26 requests per 2s run");
+//! assert_eq!(plan.describe(), "10 users at 10/s, wait between(0.5, 1), about 25 requests per 2s run");
 //! ```
 
 use std::collections::BTreeMap;
@@ -66,7 +66,7 @@ pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(5);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
 /// The wait of the default probe (no locustfile, no `load.waitTime`): with
-/// the guide's 10 users for 5 s, about 66 requests, each user idle more
+/// the guide's 10 users for 5 s, about 65 requests, each user idle more
 /// than 99 % of the time, so the probe barely queues behind itself (see
 /// docs/algorithm.md). Locust's own default, `constant(0)`, made 10 users
 /// send thousands and measure the queue they built.
@@ -437,8 +437,9 @@ impl LoadPlan {
 
     /// The requests one run is expected to send: for the open model the
     /// arrival rate times the run time; for the closed model, each user
-    /// started within the run time sends one task, then one per mean wait
-    /// (the service's own time not counted, so an upper estimate). `None`
+    /// started within the run time runs a task at its start and then one
+    /// per mean wait until the end (the service's own time not counted, so
+    /// rather above than below). `None`
     /// when a class does not wait: it sends as fast as the service answers.
     pub fn expected_requests(&self) -> Option<u64> {
         let per_task = |c: &UserClass| {
@@ -476,7 +477,9 @@ impl LoadPlan {
             if period <= 0.0 {
                 return None;
             }
-            let runs = 1.0 + ((run - start) / period).floor();
+            // Task runs start at start + k * period while before the end;
+            // the epsilon keeps a run due exactly at the end out.
+            let runs = ((run - start) / period - 1e-9).ceil();
             total += runs * per_task(c);
         }
         Some(total.round() as u64)
@@ -996,11 +999,12 @@ mod tests {
         let p = plan(host("http://x")).unwrap();
         assert_eq!(p.classes.len(), 1);
         assert_eq!(p.classes[0].wait_time, DEFAULT_WAIT);
-        // Users start at 0, 0.1, ... 0.9 s; each then runs every 0.75 s.
-        assert_eq!(p.expected_requests(), Some(66));
+        // Users start at 0, 0.1, ... 0.9 s and run a task every 0.75 s:
+        // 7 runs each for the first five, 6 for the others.
+        assert_eq!(p.expected_requests(), Some(65));
         assert_eq!(
             p.describe(),
-            "10 users at 10/s, wait between(0.5, 1), about 66 requests per 5s run"
+            "10 users at 10/s, wait between(0.5, 1), about 65 requests per 5s run"
         );
         let p = plan(wait("constant(0)")).unwrap();
         assert_eq!(p.expected_requests(), None);
@@ -1067,10 +1071,10 @@ mod tests {
         assert_eq!(p.classes[1].tasks[0].requests, [2]);
         assert_eq!(p.wait_text(), "A constant(1), B between(1, 3)");
         // Users ABAAABAAAB: A's 7 (starting at 0, 0.2, 0.3, 0.4, 0.6, 0.7,
-        // 0.8 s) run 6 + 6 x 5 tasks of 2 requests; B's 3 run 3 tasks each.
+        // 0.8 s) run 5 tasks of 2 requests each; B's 3 run 3 tasks each.
         assert_eq!(
             p.describe(),
-            "10 users at 10/s (A 7, B 3), wait A constant(1), B between(1, 3), about 81 requests per 5s run"
+            "10 users at 10/s (A 7, B 3), wait A constant(1), B between(1, 3), about 79 requests per 5s run"
         );
         let flag = LoadOverrides {
             wait_time: Some("constant(2)".into()),
