@@ -103,7 +103,9 @@ fn outputs(args: &RunArgs) -> Result<(StateFile, Option<DecisionLog>)> {
     Ok((state, log))
 }
 
-/// The loop itself, the same for every scale target.
+/// The loop itself, the same for every scale target. Its first line says
+/// what runs and the probe's plan (with `--scaler local`, after the pool's
+/// own start).
 fn drive<T: ScaleTarget + ?Sized>(
     target: &mut T,
     via: &str,
