@@ -3067,8 +3067,12 @@ class U(HttpLocust):
             #![proptest_config(ProptestConfig::with_cases(2000))]
 
             #[test]
-            fn on_arbitrary_text(s in "\\PC*") {
-                let _ = translate("f.py", &s);
+            fn on_arbitrary_text(s in "(?s).{0,400}") {
+                // An error names a line of the file (\r\n, \r, \n end one).
+                if let Err(e) = translate("f.py", &s) {
+                    let breaks = s.replace("\r\n", "\n").matches(['\n', '\r']).count();
+                    prop_assert!(e.line >= 1 && e.line <= breaks + 1, "line {}", e.line);
+                }
             }
 
             #[test]
