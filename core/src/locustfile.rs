@@ -10,9 +10,10 @@
 //! - user classes deriving from `HttpUser` / `FastHttpUser`, or the pre-1.0
 //!   `HttpLocust` / `FastHttpLocust` with a `TaskSet` (`task_set = X`,
 //!   `tasks = [X]`); their `host`, `weight`, `wait_time = between(a, b) |
-//!   constant(x) | constant_throughput(x) | constant_pacing(x)` and the old
-//!   `min_wait` / `max_wait` (milliseconds); `abstract = True` classes are
-//!   skipped, as Locust skips them;
+//!   constant(x) | constant_throughput(x) | constant_pacing(x)` and, on the
+//!   pre-1.0 classes, `min_wait` / `max_wait` (milliseconds; Locust 1.0 and
+//!   later ignore them, so on today's classes they are an error, not a
+//!   guess); `abstract = True` classes are skipped, as Locust skips them;
 //! - tasks: `@task` / `@task(weight)` methods, `tasks = [f, ...]`,
 //!   `tasks = {f: weight}`, and module functions taking the user;
 //! - in a task, in order: `self.client.get/post/put/patch/delete/head/options(
@@ -1538,6 +1539,16 @@ const HOOKS: &[(&str, &str)] = &[
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
 
+/// Why a pre-1.0 attribute is not read on today's user classes: Locust
+/// would not read it either, and guessing either way changes the load.
+fn ignored_since_1_0(name: &str) -> String {
+    let instead = match name {
+        "task_set" => "write tasks = [TaskSetName]",
+        _ => "they do not wait at all; write wait_time = between(MIN, MAX), in seconds",
+    };
+    format!("{name} on an HttpUser or FastHttpUser (Locust 1.0 and later ignore it: {instead})")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClassKind {
     /// `HttpUser`, `FastHttpUser`.
@@ -1822,6 +1833,17 @@ impl Translator {
                     return Ok(());
                 }
                 let (tasks, set_waits) = self.user_tasks(c, body.entries, client)?;
+                if let (ClassKind::User, Some((line, _))) =
+                    (kind, set_waits.min_wait.or(set_waits.max_wait))
+                {
+                    return fail(
+                        line,
+                        format!(
+                            "{} (in its TaskSet)",
+                            ignored_since_1_0("min_wait/max_wait")
+                        ),
+                    );
+                }
                 if tasks.iter().all(|t| t.requests.is_empty()) {
                     return fail(c.line, format!("{}: tasks that send no request", c.name));
                 }
@@ -1926,6 +1948,9 @@ impl Translator {
                         }
                     }
                     "wait_time" => body.waits.wait_time = Some(self.wait_time(value)?),
+                    "min_wait" | "max_wait" | "task_set" if kind == ClassKind::User => {
+                        return fail(*line, ignored_since_1_0(name));
+                    }
                     "min_wait" => body.waits.min_wait = Some((*line, millis(value, "min_wait")?)),
                     "max_wait" => body.waits.max_wait = Some((*line, millis(value, "max_wait")?)),
                     "tasks" => listed.push((*line, value)),
@@ -2790,9 +2815,30 @@ class U(HttpLocust):
             what.contains("without wait_time or min_wait/max_wait"),
             "{what}"
         );
-        let (line, what) =
-            error("from locust import HttpUser, task\nclass U(HttpUser):\n    min_wait = 100\n    @task\n    def a(self):\n        self.client.get('/a')\n");
+        let (line, what) = error(
+            "from locust import HttpLocust, task\nclass U(HttpLocust):\n    min_wait = 100\n    @task\n    def a(self):\n        self.client.get('/a')\n",
+        );
         assert_eq!((line, what.as_str()), (3, "min_wait without max_wait"));
+        // Locust 1.0 and later read neither on today's classes: not guessed.
+        let (line, what) = error(
+            "from locust import HttpUser, task\nclass U(HttpUser):\n    min_wait = 100\n    max_wait = 200\n    @task\n    def a(self):\n        self.client.get('/a')\n",
+        );
+        assert_eq!(
+            (line, what.as_str()),
+            (3, "min_wait on an HttpUser or FastHttpUser (Locust 1.0 and later ignore it: they do not wait at all; write wait_time = between(MIN, MAX), in seconds)")
+        );
+        let (line, what) = error(
+            "from locust import HttpUser, TaskSet, task\nclass S(TaskSet):\n    max_wait = 9000\n    @task\n    def a(self):\n        self.client.get('/a')\nclass U(HttpUser):\n    tasks = [S]\n",
+        );
+        assert_eq!(line, 3);
+        assert!(what.ends_with("(in its TaskSet)"), "{what}");
+        let (line, what) = error(
+            "from locust import HttpUser, TaskSet, task\nclass S(TaskSet):\n    @task\n    def a(self):\n        self.client.get('/a')\nclass U(HttpUser):\n    task_set = S\n",
+        );
+        assert_eq!(
+            (line, what.as_str()),
+            (7, "task_set on an HttpUser or FastHttpUser (Locust 1.0 and later ignore it: write tasks = [TaskSetName])")
+        );
     }
 
     #[test]
