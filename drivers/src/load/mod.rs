@@ -68,8 +68,8 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 /// The wait of the default probe (no locustfile, no `load.waitTime`): with
 /// the guide's 10 users for 5 s, about 65 requests, each user idle more
 /// than 99 % of the time, so the probe barely queues behind itself (see
-/// docs/algorithm.md). Locust's own default, `constant(0)`, made 10 users
-/// send thousands and measure the queue they built.
+/// docs/algorithm.md). Not Locust's `constant(0)`: users that never wait
+/// queue behind each other and measure that queue.
 pub const DEFAULT_WAIT: WaitTime =
     WaitTime::Between(Duration::from_millis(500), Duration::from_secs(1));
 /// A response body larger than this is read and discarded up to the cap,
