@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo-fuzz / libFuzzer with AddressSanitizer) of
 # every parser that takes outside input: the evaluation config, CPA hook
-# stdin, the metric JSON and Locust's statistics output.
+# stdin, the metric JSON, Locust's statistics output and locustfiles.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     # default 60
 #
@@ -29,11 +29,12 @@ for f in ../fixtures/cpa/evaluate/*.json; do
 done
 seed locust_output ../fixtures/locust/*.json
 seed locust_failures ../fixtures/locust/recorded/*.csv
+seed locustfile ../fixtures/locust/*.py ../fixtures/locust/translate/*.py
 
 cargo fuzz build -O >/dev/null 2>&1 || cargo fuzz build -O
 status=0
 printf '%-15s %10s %12s %10s %s\n' target seconds executions exec/s findings
-for t in config cpa_stdin metric locust_output locust_failures; do
+for t in config cpa_stdin metric locust_output locust_failures locustfile; do
   log=$(mktemp)
   if cargo fuzz run -O "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=5 >"$log" 2>&1; then
     found=0

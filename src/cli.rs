@@ -300,6 +300,9 @@ pub struct CheckArgs {
     /// shown as the load test would run them.
     #[command(flatten)]
     pub load: LoadArgs,
+    /// The load driver and locustfile, chosen and translated as `lpa metric` would.
+    #[command(flatten)]
+    pub driver: DriverArgs,
     /// Print the effective policy as JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
@@ -522,8 +525,15 @@ pub struct LoadArgs {
     pub run_time: Option<String>,
     /// Open model: total requests per second on a fixed schedule, latency
     /// measured from each send's scheduled time; --users caps concurrency.
+    /// More samples without more load: the rate, not the users, sets the
+    /// traffic.
     #[arg(long, value_name = "RPS", allow_hyphen_values = true)]
     pub arrival_rate: Option<String>,
+    /// Each user's wait between tasks, as Locust writes it: between(0.5, 1),
+    /// constant(2), constant_pacing(1), constant_throughput(2), or seconds
+    /// [default: the locustfile's, else load.waitTime, else between(0.5, 1)].
+    #[arg(long, value_name = "WAIT", allow_hyphen_values = true)]
+    pub wait_time: Option<String>,
     /// PEM file of the CA certificates to verify https:// hosts against,
     /// instead of the built-in roots (a private CA). Locust gets it as
     /// REQUESTS_CA_BUNDLE and SSL_CERT_FILE (a FastHttpUser verifies nothing
@@ -547,6 +557,7 @@ impl LoadArgs {
             spawn_rate,
             run_time: self.run_time.clone(),
             arrival_rate: self.arrival_rate.clone(),
+            wait_time: self.wait_time.clone(),
             requests: Vec::new(),
             ca_bundle: self.ca_bundle.clone(),
         }
@@ -556,7 +567,7 @@ impl LoadArgs {
 /// Which load generator runs a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LoadDriver {
-    /// lpa's own users (the targets or the config's `load:` section say what to send).
+    /// lpa's own users (--request, the config's load.requests, the translated locustfile, or the targets say what to send).
     Native,
     /// Real Locust running the locustfile.
     Locust,
@@ -577,8 +588,9 @@ pub struct DriverArgs {
         value_name = "DRIVER"
     )]
     pub load_driver: LoadDriver,
-    /// The locustfile for the Locust driver (its requests and waits replace
-    /// the targets' and the config's `load:` section's).
+    /// The locustfile: run by the Locust driver, or translated for the
+    /// native users (its requests and waits replace the targets'; the
+    /// config's load.requests, or --request, win over it).
     #[arg(
         long,
         env = "locustFilePath",

@@ -164,6 +164,8 @@ fn a_server_closing_kept_alive_connections_is_not_a_failure() {
     let out = lpa()
         .args(["loadtest", "--host", &s.url, "--request", "/fault/close"])
         .args(["--users", "4", "--run-time", "1s", "--json"])
+        // Many requests on kept-alive connections: no wait.
+        .args(["--wait-time", "0"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

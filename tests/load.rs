@@ -78,6 +78,9 @@ fn a_known_delay_is_measured_within_tolerance() {
         "4",
         "--run-time",
         "2s",
+        // Many samples: no wait (the default probe waits 0.5-1 s).
+        "--wait-time",
+        "0",
     ]));
     let key = "/requests/GET_~1delay?ms=20";
     assert!(f(&r, &format!("{key}/num_requests")) >= 20.0, "{r}");
@@ -190,6 +193,8 @@ fn long_header_lines_and_large_bodies_go_through() {
                 "2",
                 "--run-time",
                 "1s",
+                "--wait-time",
+                "0",
             ])
             .arg("--evaluation-config")
             .arg(&config),
@@ -217,7 +222,13 @@ fn a_get_announces_no_body_and_an_empty_post_says_zero() {
     let (r, _) = loadtest_json(
         lpa()
             .args(["loadtest", "--host", &service.url(), "--users", "2"])
-            .args(["--run-time", "1s", "--evaluation-config"])
+            .args([
+                "--wait-time",
+                "0",
+                "--run-time",
+                "1s",
+                "--evaluation-config",
+            ])
             .arg(&config),
     );
     assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");

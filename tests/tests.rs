@@ -14,6 +14,7 @@ mod kubectl;
 mod load;
 mod local;
 mod locust;
+mod locustfile;
 mod metric;
 mod report;
 mod security;

@@ -611,6 +611,8 @@ pub enum WaitTime {
     Between(Duration, Duration),
     /// `constant_throughput(n)`: at most n tasks per second per user.
     ConstantThroughput(f64),
+    /// `constant_pacing(s)`: each task iteration takes at least s.
+    ConstantPacing(Duration),
 }
 
 impl fmt::Display for WaitTime {
@@ -621,6 +623,7 @@ impl fmt::Display for WaitTime {
                 write!(f, "between({}, {})", a.as_secs_f64(), b.as_secs_f64())
             }
             WaitTime::ConstantThroughput(n) => write!(f, "constant_throughput({n})"),
+            WaitTime::ConstantPacing(d) => write!(f, "constant_pacing({})", d.as_secs_f64()),
         }
     }
 }
@@ -639,10 +642,11 @@ impl<'de> Deserialize<'de> for WaitTime {
 
 impl WaitTime {
     pub const EXPECTED: &'static str =
-        "a number of seconds, constant(S), between(MIN, MAX) or constant_throughput(N)";
+        "a number of seconds, constant(S), between(MIN, MAX), constant_throughput(N) or constant_pacing(S)";
 
     /// Parses Locust's spelling: `between(5, 9)`, `constant(1)`,
-    /// `constant_throughput(2)`, or a bare number of seconds.
+    /// `constant_throughput(2)`, `constant_pacing(2)`, or a bare number of
+    /// seconds.
     pub fn parse(text: &str) -> Option<WaitTime> {
         let text = text.trim();
         if let Some(d) = parse_duration(text) {
@@ -659,13 +663,13 @@ impl WaitTime {
                     .filter(|v| v.is_finite() && *v >= 0.0)
             })
             .collect::<Option<_>>()?;
+        // try_from: a huge number is no wait time, not a panic.
+        let secs = |s: &f64| Duration::try_from_secs_f64(*s).ok();
         match (name.trim(), nums.as_slice()) {
-            ("constant", [s]) => Some(WaitTime::Constant(Duration::from_secs_f64(*s))),
-            ("between", [a, b]) if a <= b => Some(WaitTime::Between(
-                Duration::from_secs_f64(*a),
-                Duration::from_secs_f64(*b),
-            )),
+            ("constant", [s]) => Some(WaitTime::Constant(secs(s)?)),
+            ("between", [a, b]) if a <= b => Some(WaitTime::Between(secs(a)?, secs(b)?)),
             ("constant_throughput", [n]) if *n > 0.0 => Some(WaitTime::ConstantThroughput(*n)),
+            ("constant_pacing", [s]) => Some(WaitTime::ConstantPacing(secs(s)?)),
             _ => None,
         }
     }
@@ -1494,7 +1498,16 @@ load:
             WaitTime::parse("0.5"),
             Some(WaitTime::Constant(Duration::from_millis(500)))
         );
+        let pacing = WaitTime::parse("constant_pacing(2.5)");
+        assert_eq!(
+            pacing,
+            Some(WaitTime::ConstantPacing(Duration::from_millis(2500)))
+        );
+        assert_eq!(pacing.unwrap().to_string(), "constant_pacing(2.5)");
         for bad in [
+            "constant_pacing(-1)",
+            "constant(1e300)",
+            "between(0, 1e300)",
             "between(9, 5)",
             "between(1)",
             "constant(-1)",

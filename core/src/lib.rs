@@ -37,6 +37,7 @@
 pub mod config;
 pub mod decide;
 pub mod duration;
+pub mod locustfile;
 pub mod log;
 pub mod parse;
 pub mod sim;

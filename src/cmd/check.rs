@@ -1,14 +1,19 @@
 //! `lpa check`: validate the evaluation config and the load-test settings
 //! (flags, or the original env vars such as locustUsers) and show both as
-//! lpa will apply them, defaults filled in. Nothing is sent anywhere.
+//! lpa will apply them, defaults filled in: the load driver `lpa metric`
+//! would pick, the locustfile translated when the native users would run
+//! it, and the probe's plan (users, wait or arrival rate, expected requests
+//! per run). Nothing is sent anywhere.
 
 use std::process::ExitCode;
 
 use lpa_core::config::EvaluationConfig;
 use lpa_core::duration::format_duration;
 use lpa_drivers::load::LoadPlan;
+use lpa_drivers::locust::Selection;
 use serde::Serialize;
 
+use super::load_driver::{self, Prepared};
 use crate::cli::CheckArgs;
 use crate::settings::{load_config, Failure, Result};
 use crate::text::count;
@@ -19,20 +24,24 @@ const PLACEHOLDER_HOST: &str = "http://127.0.0.1";
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let config = load_config(&args.policy)?;
     let policy = &config.policy;
-    let mut overrides = args.load.overrides();
+    let overrides = args.load.overrides();
+    let prepared = load_driver::prepare(
+        &args.driver,
+        Some(&config),
+        &overrides,
+        None,
+        Some(PLACEHOLDER_HOST),
+    )?;
+    let plan = &prepared.plan;
     let host_set = overrides
         .host
         .as_deref()
-        .is_some_and(|h| !h.trim().is_empty());
-    if !host_set {
-        overrides.host = Some(PLACEHOLDER_HOST.to_string());
-    }
-    let plan =
-        LoadPlan::from_config(&config, &overrides).map_err(|e| Failure::new(e.to_string()))?;
+        .is_some_and(|h| !h.trim().is_empty())
+        || plan.host != PLACEHOLDER_HOST;
 
     let doc = Effective {
         config: &config,
-        effective_load: EffectiveLoad::new(&plan, host_set),
+        effective_load: EffectiveLoad::new(&prepared, host_set),
     };
     let text = if args.json {
         serde_json::to_string_pretty(&doc).map_err(|e| Failure::new(e.to_string()))?
@@ -46,12 +55,14 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if policy.max_replicas().is_none() {
         eprintln!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
     }
+    for w in &prepared.warnings {
+        eprintln!("lpa check: warning: {w}");
+    }
     eprintln!(
-        "lpa check: {} is valid ({}; {} for {})",
+        "lpa check: {} is valid ({}); {}",
         args.policy.evaluation_config.display(),
         count(policy.targets().len(), "target"),
-        count(plan.users, "user"),
-        format_duration(plan.run_time),
+        load_driver::driver_line(&prepared),
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -70,17 +81,45 @@ struct Effective<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct EffectiveLoad {
+    /// `native` or `locust`, and why.
+    driver: &'static str,
+    driver_reason: String,
     host: Option<String>,
     users: u32,
     spawn_rate: f64,
     run_time: String,
     wait_time: String,
+    /// The native users' requests per run, when they wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_requests: Option<u64>,
+    /// Users, wait or arrival rate, and expected requests, in words.
+    probe: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     arrival_rate: Option<f64>,
     timeout: String,
     grace: String,
     fail_status: u16,
     requests: Vec<RequestView>,
+    /// A translated locustfile's user classes and tasks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    user_classes: Vec<ClassView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClassView {
+    name: String,
+    weight: u32,
+    wait_time: String,
+    tasks: Vec<TaskView>,
+}
+
+#[derive(Serialize)]
+struct TaskView {
+    name: String,
+    weight: u32,
+    /// `"GET /path"`, in order.
+    requests: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -92,13 +131,30 @@ struct RequestView {
 }
 
 impl EffectiveLoad {
-    fn new(plan: &LoadPlan, host_set: bool) -> EffectiveLoad {
+    fn new(prepared: &Prepared, host_set: bool) -> EffectiveLoad {
+        let plan: &LoadPlan = &prepared.plan;
+        let (driver, why) = match &prepared.selection {
+            Selection::Native { why } => ("native", why),
+            Selection::Locust { why, .. } => ("locust", why),
+        };
+        let native = driver == "native";
         EffectiveLoad {
+            driver,
+            driver_reason: format!(
+                "{why}{}",
+                prepared.translated.as_deref().unwrap_or_default()
+            ),
             host: host_set.then(|| plan.host.clone()),
             users: plan.users,
             spawn_rate: plan.spawn_rate,
             run_time: format_duration(plan.run_time),
-            wait_time: plan.wait_time.to_string(),
+            wait_time: if native {
+                plan.wait_text()
+            } else {
+                "the locustfile's".into()
+            },
+            expected_requests: plan.expected_requests().filter(|_| native),
+            probe: load_driver::probe(prepared),
             arrival_rate: plan.arrival_rate,
             timeout: format_duration(plan.timeout),
             grace: format_duration(plan.grace),
@@ -113,6 +169,34 @@ impl EffectiveLoad {
                     weight: r.weight,
                 })
                 .collect(),
+            user_classes: match prepared.translated {
+                None => Vec::new(),
+                Some(_) => plan
+                    .classes
+                    .iter()
+                    .map(|c| ClassView {
+                        name: c.name.clone(),
+                        weight: c.weight,
+                        wait_time: c.wait_time.to_string(),
+                        tasks: c
+                            .tasks
+                            .iter()
+                            .map(|t| TaskView {
+                                name: t.name.clone(),
+                                weight: t.weight,
+                                requests: t
+                                    .requests
+                                    .iter()
+                                    .map(|&i| {
+                                        let r = &plan.requests[i];
+                                        format!("{} {}", r.method, r.path)
+                                    })
+                                    .collect(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            },
         }
     }
 }

@@ -359,12 +359,7 @@ fn print_header(
         count(policy.decay().unchanged_runs, "unchanged run"),
         count(args.max_replicas, "replica")
     );
-    println!(
-        "  load test  every {i}: {} for {}, waits {}",
-        count(plan.users, "user"),
-        format_duration(plan.run_time),
-        plan.wait_time
-    );
+    println!("  load test  every {i}: {}", plan.describe());
     println!(
         "  phases     calm {}, load {} ({} on GET {LOAD_PATH}), then recover (at most {}, ends back at 1 replica)",
         count(phases.calm, "cycle"),

@@ -3,16 +3,25 @@
 //! `loadDriver`). Both end in the same metric JSON, so `decide` cannot tell
 //! them apart.
 //!
-//! 1. Build the [`LoadPlan`] as the native driver would (host, users, spawn
-//!    rate, run time, grace, percentiles): flags > env > config > defaults.
-//! 2. Pick the driver: `auto` takes Locust when the locustfile exists and a
+//! 1. Pick the driver: `auto` takes Locust when the locustfile exists and a
 //!    `locust` executable is found (`LOCUST_BIN`, else `PATH`); the open
 //!    model (`--arrival-rate`) only exists natively.
-//! 3. Run it, then say on stderr which driver ran and why, and what it
-//!    measured (after the run, so that bad input leaves only its error line).
+//! 2. Build the [`LoadPlan`] (host, users, spawn rate, run time, grace,
+//!    percentiles: flags > env > config > defaults). What the native users
+//!    send: `--request`, else the config's `load.requests`, else the
+//!    locustfile translated (`lpa_core::locustfile`; one that cannot be is
+//!    an error, never dropped), else the targets.
+//! 3. Run it, then say on stderr which driver ran and why, the probe's plan
+//!    and what it measured (after the run, so that bad input leaves only
+//!    its error line).
 
+use std::path::Path;
+
+use lpa_core::config::{EvaluationConfig, LoadSpec, Target};
+use lpa_core::duration::format_duration;
+use lpa_core::locustfile;
 use lpa_core::wire::MetricReport;
-use lpa_drivers::load::{LoadOutcome, LoadPlan};
+use lpa_drivers::load::{LoadError, LoadOutcome, LoadOverrides, LoadPlan};
 use lpa_drivers::locust::{self, DriverChoice, LocustPlan, Selection};
 
 use super::loadtest::{announce, failure_rows, header, request_rows, row, run_with_progress};
@@ -39,14 +48,135 @@ impl Measured {
     }
 }
 
-/// Picks the driver for `plan`.
-pub(super) fn select(args: &DriverArgs, plan: &LoadPlan) -> Result<Selection> {
+/// A load test ready to run: the driver, the plan, and what to say about
+/// where the plan came from.
+pub(super) struct Prepared {
+    pub selection: Selection,
+    pub plan: LoadPlan,
+    /// Inside the driver line's parentheses, after the reason:
+    /// `; translated FILE: 1 user class, 1 task`.
+    pub translated: Option<String>,
+    /// After them: why an existing locustfile is not what the users send.
+    pub not_used: Option<&'static str>,
+    /// Printed after the driver line.
+    pub warnings: Vec<String>,
+}
+
+/// Where the native users' requests come from.
+enum Source<'a> {
+    /// `--request`, `load.requests` or the targets.
+    Config,
+    /// Nothing says: loadtest without a config sends this.
+    Fallback(&'a str),
+    Locustfile,
+}
+
+/// Picks the driver and builds the plan. `fallback` is what to send when
+/// nothing else says (loadtest without a config: `/`); `placeholder_host`
+/// stands in for a missing host (`lpa check`).
+pub(super) fn prepare(
+    args: &DriverArgs,
+    config: Option<&EvaluationConfig>,
+    overrides: &LoadOverrides,
+    fallback: Option<&str>,
+    placeholder_host: Option<&str>,
+) -> Result<Prepared> {
+    let load = config.and_then(|c| c.load.as_ref());
+    let targets = config.map_or(&[][..], |c| c.policy.targets());
+    let selection = select(args, load, overrides)?;
+    let file = &args.locustfile;
+    let exists = file.exists();
+    let given = !overrides.requests.is_empty();
+    let load_requests = load.is_some_and(|l| !l.requests.is_empty());
+    let mut warnings = Vec::new();
+    let mut not_used = None;
+    let source = match &selection {
+        Selection::Locust { .. } => {
+            if overrides.wait_time.is_some() {
+                warnings.push("--wait-time is ignored: the locustfile's wait_time decides what Locust waits (--load-driver native applies it)".to_string());
+            }
+            Source::Config
+        }
+        Selection::Native { .. } if given || load_requests => {
+            if exists {
+                not_used = Some(if given {
+                    "not using the locustfile (--request says what to send)"
+                } else {
+                    "not using the locustfile (the evaluation config's load.requests says what to send)"
+                });
+            }
+            Source::Config
+        }
+        Selection::Native { .. } if exists => Source::Locustfile,
+        Selection::Native { .. } => match fallback {
+            Some(request) if targets.is_empty() => Source::Fallback(request),
+            _ => Source::Config,
+        },
+    };
+    let mut translated = None;
+    let plan = match source {
+        Source::Config => build(overrides, placeholder_host, |o| {
+            LoadPlan::from_parts(load, targets, o)
+        })?,
+        Source::Fallback(request) => build(overrides, placeholder_host, |o| {
+            let o = LoadOverrides {
+                requests: vec![request.to_string()],
+                ..o.clone()
+            };
+            LoadPlan::from_parts(load, targets, &o)
+        })?,
+        Source::Locustfile => {
+            let (locust_plan, notes) = translate(file, load, targets, overrides)?;
+            warnings.extend(notes);
+            translated = Some(format!(
+                "; translated {}: {}",
+                file.display(),
+                locust_plan.summary()
+            ));
+            let name = file.display().to_string();
+            build(overrides, placeholder_host, |o| {
+                LoadPlan::from_locustfile(load, targets, o, &name, &locust_plan)
+            })?
+        }
+    };
+    Ok(Prepared {
+        selection,
+        plan,
+        translated,
+        not_used,
+        warnings,
+    })
+}
+
+/// Builds a plan; without any host, with the placeholder when there is one.
+fn build(
+    overrides: &LoadOverrides,
+    placeholder_host: Option<&str>,
+    make: impl Fn(&LoadOverrides) -> std::result::Result<LoadPlan, LoadError>,
+) -> Result<LoadPlan> {
+    match (make(overrides), placeholder_host) {
+        (Err(LoadError::NoHost), Some(h)) => make(&LoadOverrides {
+            host: Some(h.to_string()),
+            ..overrides.clone()
+        }),
+        (result, _) => result,
+    }
+    .map_err(Failure::from)
+}
+
+/// The driver for these settings: the open model only runs natively.
+fn select(
+    args: &DriverArgs,
+    load: Option<&LoadSpec>,
+    overrides: &LoadOverrides,
+) -> Result<Selection> {
     let choice = match args.load_driver {
         LoadDriver::Native => DriverChoice::Native,
         LoadDriver::Locust => DriverChoice::Locust,
         LoadDriver::Auto => DriverChoice::Auto,
     };
-    if plan.arrival_rate.is_some() {
+    let open = overrides.arrival_rate.is_some() || load.is_some_and(|l| l.arrival_rate.is_some());
+    if open {
         const WHY: &str = "--arrival-rate (open model) needs the native driver; Locust's users are a closed model";
         return match choice {
             DriverChoice::Locust => Err(Failure::new(format!("--load-driver locust: {WHY}"))),
@@ -58,6 +188,51 @@ pub(super) fn select(args: &DriverArgs, plan: &LoadPlan) -> Result<Selection> {
     locust::select(choice, &args.locustfile, args.locust_bin.as_deref()).map_err(Failure::new)
 }
 
+/// Reads and translates the locustfile. The warnings say what of the config
+/// it overrides and which targets it leaves without data.
+fn translate(
+    file: &Path,
+    load: Option<&LoadSpec>,
+    targets: &[Target],
+    overrides: &LoadOverrides,
+) -> Result<(locustfile::LocustPlan, Vec<String>)> {
+    let name = file.display().to_string();
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| Failure::new(format!("{name}: cannot read the locustfile: {e}")))?;
+    let plan = locustfile::translate(&name, &source)?;
+    let mut warnings = Vec::new();
+    if overrides.wait_time.is_none() {
+        if load.is_some_and(|l| l.wait_time.is_some()) {
+            warnings.push(format!(
+                "load.waitTime of the evaluation config is not used: {name}'s waits decide (--wait-time overrides both)"
+            ));
+        }
+        for class in plan.classes.iter().filter(|c| c.default_wait) {
+            warnings.push(format!(
+                "{name}:{}: class {} sets no wait_time: Locust's default constant(0), its users send as fast as the service answers",
+                class.line, class.name
+            ));
+        }
+    }
+    let sent: Vec<String> = plan
+        .classes
+        .iter()
+        .flat_map(|c| &c.tasks)
+        .flat_map(|t| &t.requests)
+        .map(|r| r.key())
+        .collect();
+    for target in targets {
+        if !sent.contains(&target.key()) {
+            warnings.push(format!(
+                "target {} {}: {name} sends no such request (method and name), so it will have no data",
+                target.key(),
+                target.kind()
+            ));
+        }
+    }
+    Ok((plan, warnings))
+}
+
 fn driver_word(choice: DriverChoice) -> &'static str {
     match choice {
         DriverChoice::Native => "--load-driver native",
@@ -66,25 +241,61 @@ fn driver_word(choice: DriverChoice) -> &'static str {
     }
 }
 
+/// `load driver native (why; translated ...): the probe's plan`: what runs,
+/// why, and what it sends.
+pub(super) fn driver_line(prepared: &Prepared) -> String {
+    match &prepared.selection {
+        Selection::Native { why } => format!(
+            "load driver native ({why}{}){}: {}",
+            prepared.translated.as_deref().unwrap_or(""),
+            prepared
+                .not_used
+                .map(|n| format!(", {n}"))
+                .unwrap_or_default(),
+            probe(prepared)
+        ),
+        Selection::Locust { why, .. } => {
+            format!("load driver locust ({why}): {}", probe(prepared))
+        }
+    }
+}
+
+/// The probe's plan in words: users, wait or arrival rate, and expected
+/// requests per run (Locust's waits are its locustfile's).
+pub(super) fn probe(prepared: &Prepared) -> String {
+    let plan = &prepared.plan;
+    match &prepared.selection {
+        Selection::Native { .. } => plan.describe(),
+        Selection::Locust { .. } => format!(
+            "{} users at {}/s for {}, requests and waits as the locustfile says",
+            plan.users,
+            plan.spawn_rate,
+            format_duration(plan.run_time)
+        ),
+    }
+}
+
 /// Runs the selected driver and reports the run on stderr.
-pub(super) fn measure(
-    cmd: &str,
-    selection: &Selection,
-    args: &DriverArgs,
-    plan: &LoadPlan,
-) -> Result<Measured> {
-    match selection {
-        Selection::Native { why } => {
+pub(super) fn measure(cmd: &str, prepared: &Prepared, args: &DriverArgs) -> Result<Measured> {
+    let plan = &prepared.plan;
+    let say = || {
+        eprintln!("lpa {cmd}: {}", driver_line(prepared));
+        for w in &prepared.warnings {
+            eprintln!("lpa {cmd}: warning: {w}");
+        }
+    };
+    match &prepared.selection {
+        Selection::Native { .. } => {
             let outcome = run_with_progress(plan)?;
-            eprintln!("lpa {cmd}: load driver native ({why})");
+            say();
             announce(cmd, plan, &outcome);
             Ok(Measured::Native(Box::new(outcome)))
         }
-        Selection::Locust { program, why } => {
+        Selection::Locust { program, .. } => {
             let locust_plan =
                 LocustPlan::from_load_plan(plan, program.clone(), args.locustfile.clone());
             let locust::LocustOutcome { report, warnings } = locust::run(&locust_plan)?;
-            eprintln!("lpa {cmd}: load driver locust ({why})");
+            say();
             let run = report.run.as_ref();
             let field = |name: &str| run.and_then(|r| r.get(name)).cloned().unwrap_or_default();
             eprintln!(

@@ -29,18 +29,12 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
     };
     let mut overrides = args.load.overrides();
     overrides.requests = args.requests.clone();
-    if overrides.requests.is_empty() && args.evaluation_config.is_none() {
-        overrides.requests.push("/".into());
-    }
-    let plan = match &config {
-        Some(c) => LoadPlan::from_config(c, &overrides)?,
-        None => LoadPlan::from_parts(None, &[], &overrides)?,
-    };
-    let selection = load_driver::select(&args.driver, &plan)?;
-    if matches!(selection, Selection::Locust { .. }) && !args.requests.is_empty() {
+    let prepared =
+        load_driver::prepare(&args.driver, config.as_ref(), &overrides, Some("/"), None)?;
+    if matches!(prepared.selection, Selection::Locust { .. }) && !args.requests.is_empty() {
         eprintln!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
     }
-    let measured = load_driver::measure("loadtest", &selection, &args.driver, &plan)?;
+    let measured = load_driver::measure("loadtest", &prepared, &args.driver)?;
     let mut out = std::io::stdout().lock();
     let text = match (args.json, measured) {
         (true, measured) => {
@@ -68,7 +62,7 @@ pub(super) fn announce(cmd: &str, plan: &LoadPlan, outcome: &LoadOutcome) {
             "{} at {}/s, wait {}",
             count(plan.users, "user"),
             plan.spawn_rate,
-            plan.wait_time
+            plan.wait_text()
         ),
     };
     eprintln!(

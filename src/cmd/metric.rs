@@ -15,7 +15,6 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use lpa_core::wire::{parse_metric_input, MetricReport};
-use lpa_drivers::load::LoadPlan;
 
 use super::load_driver;
 use crate::cli::MetricArgs;
@@ -31,7 +30,13 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
         .map_err(|e| Failure::new(format!("metric stdin: cannot read: {e}")))?;
     let metric_input = parse_metric_input(&input)?;
     let config = load_config(&args.policy)?;
-    let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
+    let prepared = load_driver::prepare(
+        &args.driver,
+        Some(&config),
+        &args.load.overrides(),
+        None,
+        None,
+    )?;
     if metric_input.resource.replicas == Some(0) {
         // Nothing serves: a probe would only measure refused connections.
         // Say so in a metric evaluate reads as "autoscaling disabled".
@@ -45,8 +50,7 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
         };
         return emit_report(&report);
     }
-    let selection = load_driver::select(&args.driver, &plan)?;
-    let measured = load_driver::measure("metric", &selection, &args.driver, &plan)?;
+    let measured = load_driver::measure("metric", &prepared, &args.driver)?;
     emit_report(&measured.into_report(metric_input.resource.replicas))
 }
 

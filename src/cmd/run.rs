@@ -31,7 +31,6 @@ use lpa_drivers::state_file::StateFile;
 
 use crate::cli::{RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
-use crate::text::count;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
@@ -105,7 +104,9 @@ fn outputs(args: &RunArgs) -> Result<(StateFile, Option<DecisionLog>)> {
     Ok((state, log))
 }
 
-/// The loop itself, the same for every scale target.
+/// The loop itself, the same for every scale target. Its first line says
+/// what runs and the probe's plan (with `--scaler local`, after the pool's
+/// own start).
 fn drive<T: ScaleTarget + ?Sized>(
     target: &mut T,
     via: &str,
@@ -131,10 +132,9 @@ fn drive<T: ScaleTarget + ?Sized>(
     };
     let name = target.describe();
     eprintln!(
-        "lpa run: {name} {via}; load {} ({}, {}); {}{}",
+        "lpa run: {name} {via}; load {}: {}; {}{}",
         plan.host,
-        count(plan.users, "user"),
-        format_duration(plan.run_time),
+        plan.describe(),
         match options.max_cycles {
             Some(1) => "one cycle".to_string(),
             Some(n) => format!("{n} cycles, every {}", format_duration(options.interval)),

@@ -1,7 +1,7 @@
 //! A tiny HTTP service to load-test, in the test process on 127.0.0.1:
 //! answers every request with 200 after a delay the test can change while
 //! it runs (slow: a breach; fast: calm). Keep-alive, bounded idle time.
-//! Keeps the head of every request it was sent.
+//! Keeps the head and the body of every request it was sent.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,6 +15,7 @@ pub struct Service {
     delay_ms: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     heads: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<String>>>,
     accept: Option<thread::JoinHandle<()>>,
 }
 
@@ -25,15 +26,16 @@ impl Service {
         let delay = Arc::new(AtomicU64::new(delay_ms));
         let stop = Arc::new(AtomicBool::new(false));
         let heads = Arc::new(Mutex::new(Vec::new()));
-        let (d2, s2, h2) = (delay.clone(), stop.clone(), heads.clone());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let (d2, s2, h2, b2) = (delay.clone(), stop.clone(), heads.clone(), bodies.clone());
         let accept = thread::spawn(move || {
             for conn in listener.incoming() {
                 if s2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (d3, s3, h3) = (d2.clone(), s2.clone(), h2.clone());
-                thread::spawn(move || serve(conn, &d3, &s3, &h3));
+                let (d3, s3, h3, b3) = (d2.clone(), s2.clone(), h2.clone(), b2.clone());
+                thread::spawn(move || serve(conn, &d3, &s3, &h3, &b3));
             }
         });
         Service {
@@ -41,8 +43,17 @@ impl Service {
             delay_ms: delay,
             stop,
             heads,
+            bodies,
             accept: Some(accept),
         }
+    }
+
+    /// Every request so far: its head (as [`Service::heads`]) and its body.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        // Lock order as `serve` pushes: heads, then bodies.
+        let heads = self.heads.lock().unwrap().clone();
+        let bodies = self.bodies.lock().unwrap().clone();
+        heads.into_iter().zip(bodies).collect()
     }
 
     /// The request line and header lines of every request so far, each
@@ -70,7 +81,13 @@ impl Drop for Service {
     }
 }
 
-fn serve(conn: TcpStream, delay: &AtomicU64, stop: &AtomicBool, heads: &Mutex<Vec<String>>) {
+fn serve(
+    conn: TcpStream,
+    delay: &AtomicU64,
+    stop: &AtomicBool,
+    heads: &Mutex<Vec<String>>,
+    bodies: &Mutex<Vec<String>>,
+) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(mut writer) = conn.try_clone() else {
         return;
@@ -98,18 +115,27 @@ fn serve(conn: TcpStream, delay: &AtomicU64, stop: &AtomicBool, heads: &Mutex<Ve
             }
             head.push_str(&h);
         }
-        heads.lock().unwrap().push(head);
-        if std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink()).is_err() {
+        let mut body = Vec::new();
+        if (&mut reader).take(length).read_to_end(&mut body).is_err() {
             return;
         }
+        // Both under the heads lock, so the two lists stay in step.
+        let mut heads = heads.lock().unwrap();
+        heads.push(head);
+        bodies
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&body).into_owned());
+        drop(heads);
         thread::sleep(Duration::from_millis(delay.load(Ordering::SeqCst)));
         let body = "ok\n";
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+        // One write: a head and a body written apart wait on the client's
+        // delayed ACK (Nagle), 40 ms per request.
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(body.as_bytes()).is_err()
-        {
+        if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }
     }

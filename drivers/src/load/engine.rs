@@ -42,6 +42,8 @@ struct Slot {
     /// Requests that reached the server (answered, or failed after connecting).
     reached: u64,
     late: u64,
+    /// Open model: tasks started (each took one slot of the schedule).
+    tasks: u64,
     /// Set by the coordinator when it collects: a user answered after that
     /// records nothing more.
     closed: bool,
@@ -67,8 +69,12 @@ impl Slot {
 struct Shared {
     slots: Vec<Mutex<Slot>>,
     prepared: Vec<Prepared>,
-    /// Cumulative weights for the weighted pick.
-    cumulative: Vec<u64>,
+    /// The class of each user, by index into the plan's classes.
+    user_class: Vec<usize>,
+    /// Per class, the cumulative weights of its tasks for the weighted pick.
+    task_weights: Vec<Vec<u64>>,
+    /// Open model: cumulative class weights (each arrival picks a class).
+    class_weights: Vec<u64>,
     start: Instant,
     deadline: Instant,
     /// Open model: the next schedule slot to take.
@@ -130,7 +136,13 @@ pub fn run(
             value: e,
             expected: "requests that form a valid HTTP request with the host",
         })?;
-    if prepared.is_empty() {
+    let well_formed = plan.classes.iter().all(|c| {
+        !c.tasks.is_empty()
+            && c.tasks
+                .iter()
+                .all(|t| t.requests.iter().all(|&i| i < prepared.len()))
+    });
+    if prepared.is_empty() || plan.classes.is_empty() || !well_formed {
         return Err(LoadError::Invalid {
             field: "load.requests",
             value: "[]".into(),
@@ -139,12 +151,11 @@ pub fn run(
     }
     let pinned = http::preflight(plan)?;
 
-    let mut cumulative = Vec::with_capacity(plan.requests.len());
-    let mut total = 0u64;
-    for r in &plan.requests {
-        total += u64::from(r.weight.max(1));
-        cumulative.push(total);
-    }
+    let task_weights = plan
+        .classes
+        .iter()
+        .map(|c| cumulative(c.tasks.iter().map(|t| t.weight)))
+        .collect();
     let start = Instant::now();
     let shared = Arc::new(Shared {
         slots: (0..plan.users)
@@ -156,7 +167,9 @@ pub fn run(
             })
             .collect(),
         prepared,
-        cumulative,
+        user_class: plan.user_classes(),
+        task_weights,
+        class_weights: cumulative(plan.classes.iter().map(|c| c.weight)),
         start,
         deadline: start + plan.run_time,
         next_send: AtomicU64::new(0),
@@ -264,7 +277,7 @@ pub fn run(
     //    (StopUsers).
     let mut merged: Vec<Recording> = vec![Recording::default(); plan.requests.len()];
     let mut errors: BTreeMap<(usize, String), u64> = BTreeMap::new();
-    let (mut reached, mut late, mut unfinished) = (0u64, 0u64, 0u64);
+    let (mut reached, mut late, mut unfinished, mut tasks) = (0u64, 0u64, 0u64, 0u64);
     for slot in &shared.slots[..started as usize] {
         let mut s = lock(slot);
         s.closed = true;
@@ -279,6 +292,7 @@ pub fn run(
         }
         reached += s.reached;
         late += s.late;
+        tasks += s.tasks;
         for (i, r) in std::mem::take(&mut s.recordings).into_iter().enumerate() {
             merged[i].merge(r);
         }
@@ -346,7 +360,7 @@ pub fn run(
     }
     let dropped = plan.arrival_rate.map(|rate| {
         let scheduled = (plan.run_time.as_secs_f64() * rate).ceil() as u64;
-        scheduled.saturating_sub(attempts)
+        scheduled.saturating_sub(tasks)
     });
     let run = RunInfo {
         driver: "native",
@@ -359,7 +373,7 @@ pub fn run(
         run_time: format_duration(plan.run_time),
         grace: format_duration(plan.grace),
         timeout: format_duration(plan.timeout),
-        wait_time: plan.wait_time.to_string(),
+        wait_time: plan.wait_text(),
         elapsed_secs: elapsed.as_secs_f64(),
         unfinished,
         arrival_rate: plan.arrival_rate,
@@ -410,6 +424,17 @@ impl Rng {
     }
 }
 
+/// The running sums of weights (each at least 1), for [`pick`].
+fn cumulative(weights: impl Iterator<Item = u32>) -> Vec<u64> {
+    let mut total = 0u64;
+    weights
+        .map(|w| {
+            total += u64::from(w.max(1));
+            total
+        })
+        .collect()
+}
+
 /// A weighted pick: `cumulative` holds the running sums of the weights.
 fn pick(cumulative: &[u64], rng: &mut Rng) -> usize {
     let total = *cumulative.last().unwrap_or(&1);
@@ -429,7 +454,40 @@ fn sleep_until(until: Instant, deadline: Instant) {
     }
 }
 
-/// Locust's closed model: send, wait, repeat until the deadline.
+/// Sends request `index` of the plan and records it, timed from `since`
+/// (its intended time in the open model). `first`: the first request of a
+/// task, which may have been `late`. False when the run is over.
+fn send(
+    plan: &LoadPlan,
+    shared: &Shared,
+    client: &http::Client,
+    slot: &Mutex<Slot>,
+    index: usize,
+    since: Instant,
+    first: Option<bool>,
+) -> bool {
+    {
+        let mut s = lock(slot);
+        s.in_flight = Some((since, index));
+        if let Some(late) = first {
+            s.tasks += 1;
+            s.late += u64::from(late);
+        }
+    }
+    let sent = http::send(client, &shared.prepared[index], plan.fail_status);
+    let elapsed = since.elapsed();
+    let mut s = lock(slot);
+    if s.closed {
+        return false;
+    }
+    s.in_flight = None;
+    s.record(index, elapsed, sent);
+    true
+}
+
+/// Locust's closed model: pick a task of the user's class, send its
+/// requests in order, wait, repeat until the deadline (a task cut by the
+/// deadline stops there, as Locust stops its users).
 fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let client = http::agent(plan, &shared.pinned);
     let mut rng = Rng::new(plan.seed, user);
@@ -437,37 +495,43 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     if !register(slot, &client) {
         return;
     }
+    let class_index = shared.user_class[user as usize];
+    let class = &plan.classes[class_index];
+    let weights = &shared.task_weights[class_index];
     loop {
         let began = Instant::now();
         if began >= shared.deadline {
             return;
         }
-        let index = pick(&shared.cumulative, &mut rng);
-        lock(slot).in_flight = Some((began, index));
-        let sent = http::send(&client, &shared.prepared[index], plan.fail_status);
-        let elapsed = began.elapsed();
-        {
-            let mut s = lock(slot);
-            if s.closed {
+        let task = &class.tasks[pick(weights, &mut rng)];
+        let mut at = began;
+        for (n, &index) in task.requests.iter().enumerate() {
+            if n > 0 {
+                at = Instant::now();
+                if at >= shared.deadline {
+                    return;
+                }
+            }
+            if !send(plan, shared, &client, slot, index, at, None) {
                 return;
             }
-            s.in_flight = None;
-            s.record(index, elapsed, sent);
         }
-        let wake = match plan.wait_time {
+        let wake = match class.wait_time {
             WaitTime::Constant(d) if d.is_zero() => continue,
             WaitTime::Constant(d) => Instant::now() + d,
             WaitTime::Between(a, b) => Instant::now() + a + (b - a).mul_f64(rng.unit()),
-            // At most n tasks per second: the wait fills the task up to 1/n s.
+            // Each task run takes at least the pacing: the wait fills it up.
+            WaitTime::ConstantPacing(d) => began + d,
             WaitTime::ConstantThroughput(n) => began + Duration::from_secs_f64(1.0 / n),
         };
         sleep_until(wake, shared.deadline);
     }
 }
 
-/// The open model: take the next slot of a constant schedule, send at its
-/// time, and measure from that intended time, so a slow service that makes
-/// sends late shows in the latency (no coordinated omission).
+/// The open model: take the next slot of a constant schedule, pick a class
+/// by weight and one of its tasks, send at the slot's time, and measure
+/// from that intended time, so a slow service that makes sends late shows
+/// in the latency (no coordinated omission). Waits do not apply.
 fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let rate = plan.arrival_rate.unwrap_or(1.0);
     let client = http::agent(plan, &shared.pinned);
@@ -485,17 +549,22 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
         let now = Instant::now();
         let is_late = now > intended + LATE_AFTER;
         sleep_until(intended, shared.deadline);
-        let index = pick(&shared.cumulative, &mut rng);
-        lock(slot).in_flight = Some((intended, index));
-        let sent = http::send(&client, &shared.prepared[index], plan.fail_status);
-        let elapsed = intended.elapsed();
-        let mut s = lock(slot);
-        if s.closed {
-            return;
+        let class_index = pick(&shared.class_weights, &mut rng);
+        let class = &plan.classes[class_index];
+        let task = &class.tasks[pick(&shared.task_weights[class_index], &mut rng)];
+        for (n, &index) in task.requests.iter().enumerate() {
+            let (since, first) = if n == 0 {
+                (intended, Some(is_late))
+            } else {
+                (Instant::now(), None)
+            };
+            if n > 0 && since >= shared.deadline {
+                break;
+            }
+            if !send(plan, shared, &client, slot, index, since, first) {
+                return;
+            }
         }
-        s.in_flight = None;
-        s.late += u64::from(is_late);
-        s.record(index, elapsed, sent);
     }
 }
 

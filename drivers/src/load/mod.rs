@@ -1,16 +1,21 @@
 //! The native load generator: Locust's user model on plain threads.
 //!
-//! A [`LoadPlan`] says what to send (weighted requests), how hard (users,
-//! spawn rate, wait time or an open-model arrival rate) and for how long;
-//! [`run`] sends it and returns a [`LoadOutcome`], which becomes the metric
-//! JSON ([`MetricReport`]) in one call. What it does not do: decide anything
-//! (that is `lpa_core::decide`) or talk to Kubernetes.
+//! A [`LoadPlan`] says what to send (weighted user classes, each with its
+//! wait time and weighted tasks of one or more requests), how hard (users,
+//! spawn rate, or an open-model arrival rate) and for how long; [`run`]
+//! sends it and returns a [`LoadOutcome`], which becomes the metric JSON
+//! ([`MetricReport`]) in one call. A `load:` section, the targets or
+//! `--request` make one class whose tasks are one request each; a
+//! translated locustfile ([`lpa_core::locustfile`]) makes its own classes.
+//! What it does not do: decide anything (that is `lpa_core::decide`) or
+//! talk to Kubernetes.
 //!
 //! ```text
 //!  coordinator ── starts user i at i / spawn_rate ──► user thread (own ureq Agent, keep-alive)
-//!       │                                                 loop until the deadline:
-//!       │                                                   pick a request by weight, send it,
-//!       │                                                   read the whole body, record, wait
+//!       │         (its class: Locust's weighted            loop until the deadline:
+//!       │          assignment, [`assign_classes`])           pick a task of its class by weight,
+//!       │                                                   send its requests in order (each
+//!       │                                                   read whole, recorded), wait
 //!       │ at deadline + grace: take every user's slot (recordings, request in flight)
 //!       ▼
 //!  merge per request key ──► lpa_core::stats::Recording::summarize ──► LoadOutcome ──► MetricReport
@@ -35,6 +40,7 @@
 //! }).unwrap();
 //! assert_eq!((plan.users, plan.spawn_rate), (10, 10.0));
 //! assert_eq!(plan.requests[0].key(), "GET_/fibonacci?n=10");
+//! assert_eq!(plan.describe(), "10 users at 10/s, wait between(0.5, 1), about 25 requests per 2s run");
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,7 +49,8 @@ use std::time::Duration;
 use lpa_core::config::{
     EvaluationConfig, LoadSpec, Method, Percent, RequestSpec, Target, TargetKind, WaitTime,
 };
-use lpa_core::duration::parse_duration;
+use lpa_core::duration::{format_duration, parse_duration};
+use lpa_core::locustfile::LocustPlan;
 use lpa_core::stats::RequestStats;
 use lpa_core::wire::{FailureStats, MetricReport};
 use serde::Serialize;
@@ -60,6 +67,13 @@ pub const DEFAULT_SPAWN_RATE: f64 = 10.0;
 pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(5);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
+/// The wait of the default probe (no locustfile, no `load.waitTime`): with
+/// the guide's 10 users for 5 s, about 65 requests, each user idle more
+/// than 99 % of the time, so the probe barely queues behind itself (see
+/// docs/algorithm.md). Not Locust's `constant(0)`: users that never wait
+/// queue behind each other and measure that queue.
+pub const DEFAULT_WAIT: WaitTime =
+    WaitTime::Between(Duration::from_millis(500), Duration::from_secs(1));
 /// A response body larger than this is read and discarded up to the cap,
 /// then the request counts as a failure ("response body over 10 MiB"): a
 /// load test must not buffer, or wait on, an unbounded download.
@@ -71,7 +85,7 @@ pub const LATE_AFTER: Duration = Duration::from_millis(1);
 
 /// Settings given as flags or env vars, still as text: they override the
 /// config's `load:` section, which overrides the defaults. Validated by
-/// [`LoadPlan::from_policy`] so every error names the flag and env var.
+/// [`LoadPlan::from_config`] so every error names the flag and env var.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadOverrides {
     pub host: Option<String>,
@@ -79,6 +93,9 @@ pub struct LoadOverrides {
     pub spawn_rate: Option<String>,
     pub run_time: Option<String>,
     pub arrival_rate: Option<String>,
+    /// Locust's spelling (`between(0.5, 1)`, `constant(0)`, ...): every
+    /// user class's wait.
+    pub wait_time: Option<String>,
     /// `"GET /path"` or `"/path"` (GET): replaces the config's requests.
     pub requests: Vec<String>,
     /// PEM file of the CAs that https:// hosts are verified against,
@@ -95,20 +112,44 @@ pub struct LoadPlan {
     pub users: u32,
     pub spawn_rate: f64,
     pub run_time: Duration,
-    pub wait_time: WaitTime,
-    /// Open model: total requests per second; `users` caps the concurrency.
+    /// Open model: task runs per second in total (requests per second when
+    /// every task is one request); `users` caps the concurrency.
     pub arrival_rate: Option<f64>,
     /// Bounds connecting and each read and write of a request.
     pub timeout: Duration,
     pub grace: Duration,
     pub fail_status: u16,
+    /// Every request of the plan, sent by the tasks that name its index.
     pub requests: Vec<RequestSpec>,
+    /// Who sends them: at least one class, each with at least one task.
+    pub classes: Vec<UserClass>,
     /// Percentiles the targets ask for beyond the standard set.
     pub percentiles: Vec<Percent>,
     /// Seeds each user's request choice and `between` waits.
     pub seed: u64,
     /// The CAs of `--ca-bundle`; `None`: the built-in roots.
     pub ca_bundle: Option<CaBundle>,
+}
+
+/// Users of one kind: their share of the users, their wait between tasks
+/// and the tasks they pick from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserClass {
+    pub name: String,
+    /// Relative share of the users (Locust's class `weight`), >= 1.
+    pub weight: u32,
+    pub wait_time: WaitTime,
+    pub tasks: Vec<Task>,
+}
+
+/// What a user does once per loop: requests in order, then its wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub name: String,
+    /// Relative frequency within its class, >= 1.
+    pub weight: u32,
+    /// Indexes into [`LoadPlan::requests`], sent in this order.
+    pub requests: Vec<usize>,
 }
 
 /// The certificates of a CA bundle file, read once when the plan is made.
@@ -169,6 +210,8 @@ pub enum LoadError {
     },
     #[error("no host to load-test: set locustHost or --host (for example http://fibonacci:5000)")]
     NoHost,
+    #[error("{0}; set locustHost or --host")]
+    LocustfileHost(String),
     #[error("unknown host name {host:?} in {url} ({message})")]
     UnknownHost {
         host: String,
@@ -197,7 +240,8 @@ const HOST_EXPECTED: &str = "an http:// or https:// URL such as http://fibonacci
 impl LoadPlan {
     /// Builds the plan from an evaluation config (its `load:` section and
     /// targets) and the flag/env overrides. Flags and env win over the
-    /// config, the config over the defaults.
+    /// config, the config over the defaults. One user class; each request
+    /// its own task.
     pub fn from_config(
         config: &EvaluationConfig,
         overrides: &LoadOverrides,
@@ -206,17 +250,129 @@ impl LoadPlan {
     }
 
     /// [`LoadPlan::from_config`] from its parts: a `load:` section if any,
-    /// and the targets whose requests are sent when it names none.
+    /// and the targets whose requests are sent when nothing else names one.
     pub fn from_parts(
         load: Option<&LoadSpec>,
         targets: &[Target],
         overrides: &LoadOverrides,
     ) -> Result<LoadPlan, LoadError> {
         let spec = load.cloned().unwrap_or_default();
-        let host = match overrides.host.as_deref().map(str::trim) {
-            None | Some("") => return Err(LoadError::NoHost),
+        let host = match host_override(overrides) {
+            None => return Err(LoadError::NoHost),
             Some(h) => parse_host(h)?.base,
         };
+        let mut plan = LoadPlan::settings(load, targets, overrides, host)?;
+        plan.requests = if !overrides.requests.is_empty() {
+            overrides
+                .requests
+                .iter()
+                .map(|r| parse_request(r))
+                .collect::<Result<Vec<_>, _>>()?
+        } else if spec.requests.is_empty() {
+            requests_of_targets(targets)
+        } else {
+            spec.requests.clone()
+        };
+        let wait_time = match (wait_override(overrides)?, spec.wait_time) {
+            (Some(w), _) | (None, Some(w)) => w,
+            (None, None) => DEFAULT_WAIT,
+        };
+        plan.classes = vec![UserClass {
+            name: "users".into(),
+            weight: 1,
+            wait_time,
+            tasks: plan
+                .requests
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Task {
+                    name: r.key(),
+                    weight: r.weight.max(1),
+                    requests: vec![i],
+                })
+                .collect(),
+        }];
+        Ok(plan)
+    }
+
+    /// Builds the plan of a translated locustfile: its user classes, tasks
+    /// and waits, with the users, spawn rate, run time, timeouts and
+    /// arrival rate of the flags, env and `load:` section as
+    /// [`LoadPlan::from_config`] takes them. `--wait-time` overrides every
+    /// class's wait; a class's `host` is used only without a host flag or
+    /// env (all classes must then agree).
+    pub fn from_locustfile(
+        load: Option<&LoadSpec>,
+        targets: &[Target],
+        overrides: &LoadOverrides,
+        file: &str,
+        locust: &LocustPlan,
+    ) -> Result<LoadPlan, LoadError> {
+        let host = match host_override(overrides) {
+            Some(h) => parse_host(h)?.base,
+            None => {
+                let hosts: Vec<(&str, Option<&str>)> = locust
+                    .classes
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.host.as_deref()))
+                    .collect();
+                match hosts.as_slice() {
+                    [(_, Some(h)), rest @ ..] if rest.iter().all(|(_, o)| *o == Some(*h)) => {
+                        parse_host(h)
+                            .map_err(|e| {
+                                LoadError::LocustfileHost(format!(
+                                    "{file}: host of class {}: {e}",
+                                    hosts[0].0
+                                ))
+                            })?
+                            .base
+                    }
+                    _ if hosts.iter().all(|(_, h)| h.is_none()) => return Err(LoadError::NoHost),
+                    _ => {
+                        let each: Vec<String> = hosts
+                            .iter()
+                            .map(|(c, h)| format!("{c}: {}", h.unwrap_or("none")))
+                            .collect();
+                        return Err(LoadError::LocustfileHost(format!(
+                            "{file}: the user classes have different hosts ({}), and lpa load-tests one",
+                            each.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let mut plan = LoadPlan::settings(load, targets, overrides, host)?;
+        let wait = wait_override(overrides)?;
+        for class in &locust.classes {
+            let mut tasks = Vec::with_capacity(class.tasks.len());
+            for task in &class.tasks {
+                let first = plan.requests.len();
+                plan.requests.extend(task.requests.iter().cloned());
+                tasks.push(Task {
+                    name: task.name.clone(),
+                    weight: task.weight.max(1),
+                    requests: (first..plan.requests.len()).collect(),
+                });
+            }
+            plan.classes.push(UserClass {
+                name: class.name.clone(),
+                weight: class.weight.max(1),
+                wait_time: wait.unwrap_or(class.wait_time),
+                tasks,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Everything but the requests and classes: flags and env over the
+    /// `load:` section over the defaults.
+    fn settings(
+        load: Option<&LoadSpec>,
+        targets: &[Target],
+        overrides: &LoadOverrides,
+        host: String,
+    ) -> Result<LoadPlan, LoadError> {
+        let spec = load.cloned().unwrap_or_default();
         let users = match &overrides.users {
             Some(text) => text
                 .trim()
@@ -264,17 +420,6 @@ impl LoadPlan {
         // Without a configured timeout a request may take the whole run:
         // the deadline, not the timeout, is what bounds it then.
         let timeout = spec.timeout.unwrap_or(run_time + grace);
-        let requests = if !overrides.requests.is_empty() {
-            overrides
-                .requests
-                .iter()
-                .map(|r| parse_request(r))
-                .collect::<Result<Vec<_>, _>>()?
-        } else if spec.requests.is_empty() {
-            requests_of_targets(targets)
-        } else {
-            spec.requests.clone()
-        };
         let mut percentiles: Vec<Percent> = Vec::new();
         for t in targets {
             if let TargetKind::Percentile(p) = t.kind() {
@@ -288,7 +433,6 @@ impl LoadPlan {
             users,
             spawn_rate,
             run_time,
-            wait_time: spec.wait_time.unwrap_or(WaitTime::Constant(Duration::ZERO)),
             arrival_rate,
             timeout,
             grace,
@@ -297,7 +441,8 @@ impl LoadPlan {
             } else {
                 spec.fail_status
             },
-            requests,
+            requests: Vec::new(),
+            classes: Vec::new(),
             percentiles,
             seed: 0x5eed_1ed5,
             ca_bundle: match &overrides.ca_bundle {
@@ -307,10 +452,187 @@ impl LoadPlan {
         })
     }
 
+    /// The requests one run is expected to send: for the open model the
+    /// arrival rate times the run time; for the closed model, each user
+    /// started within the run time runs a task at its start and then one
+    /// per mean wait until the end (the service's own time not counted, so
+    /// rather above than below). `None`
+    /// when a class does not wait: it sends as fast as the service answers.
+    pub fn expected_requests(&self) -> Option<u64> {
+        let per_task = |c: &UserClass| {
+            let total: f64 = c.tasks.iter().map(|t| f64::from(t.weight)).sum();
+            c.tasks
+                .iter()
+                .map(|t| f64::from(t.weight) * t.requests.len() as f64)
+                .sum::<f64>()
+                / total.max(1.0)
+        };
+        let run = self.run_time.as_secs_f64();
+        if let Some(rate) = self.arrival_rate {
+            let weights: f64 = self.classes.iter().map(|c| f64::from(c.weight)).sum();
+            let mean: f64 = self
+                .classes
+                .iter()
+                .map(|c| f64::from(c.weight) * per_task(c))
+                .sum::<f64>()
+                / weights.max(1.0);
+            return Some(((rate * run).ceil() * mean).round() as u64);
+        }
+        let mut total = 0.0;
+        for (i, &class) in self.user_classes().iter().enumerate() {
+            let start = f64::from(i as u32) / self.spawn_rate;
+            if start >= run {
+                break;
+            }
+            let c = &self.classes[class];
+            let period = match c.wait_time {
+                WaitTime::Constant(d) | WaitTime::ConstantPacing(d) => d.as_secs_f64(),
+                WaitTime::Between(a, b) => (a.as_secs_f64() + b.as_secs_f64()) / 2.0,
+                WaitTime::ConstantThroughput(n) => 1.0 / n,
+            };
+            if period <= 0.0 {
+                return None;
+            }
+            // Task runs start at start + k * period while before the end;
+            // the epsilon keeps a run due exactly at the end out.
+            let runs = ((run - start) / period - 1e-9).ceil();
+            total += runs * per_task(c);
+        }
+        Some(total.round() as u64)
+    }
+
+    /// The class of each user in spawn order ([`assign_classes`]).
+    pub fn user_classes(&self) -> Vec<usize> {
+        let names: Vec<(&str, u32)> = self
+            .classes
+            .iter()
+            .map(|c| (c.name.as_str(), c.weight))
+            .collect();
+        assign_classes(&names, self.users)
+    }
+
+    /// The waits, as Locust spells them: one, or each class's.
+    pub fn wait_text(&self) -> String {
+        match self.classes.as_slice() {
+            [first, rest @ ..] if rest.iter().all(|c| c.wait_time == first.wait_time) => {
+                first.wait_time.to_string()
+            }
+            classes => classes
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.wait_time))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// The probe's plan in one phrase: users, wait or arrival rate, and the
+    /// requests a run is expected to send.
+    pub fn describe(&self) -> String {
+        let run = format_duration(self.run_time);
+        let expected = match self.expected_requests() {
+            Some(n) => format!("about {n} requests per {run} run"),
+            None => format!("no wait: as many requests as the service answers in {run}"),
+        };
+        if let Some(rate) = self.arrival_rate {
+            let one_each = self
+                .classes
+                .iter()
+                .all(|c| c.tasks.iter().all(|t| t.requests.len() == 1));
+            let unit = if one_each {
+                "requests/s"
+            } else {
+                "task runs/s"
+            };
+            return format!(
+                "{rate} {unit} (open model), at most {} concurrent, {expected}",
+                self.users
+            );
+        }
+        let split = if self.classes.len() > 1 {
+            let assigned = self.user_classes();
+            let each: Vec<String> = self
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let n = assigned.iter().filter(|&&a| a == i).count();
+                    format!("{} {n}", c.name)
+                })
+                .collect();
+            format!(" ({})", each.join(", "))
+        } else {
+            String::new()
+        };
+        format!(
+            "{} users at {}/s{split}, wait {}, {expected}",
+            self.users,
+            self.spawn_rate,
+            self.wait_text()
+        )
+    }
+
     /// The full URL of a request.
     pub fn url(&self, request: &RequestSpec) -> String {
         format!("{}{}", self.host, request.path)
     }
+}
+
+/// Locust's assignment of users to classes, in spawn order: its
+/// dispatcher's generator over the classes sorted by name, which gives
+/// each next user to the class whose share is furthest below its weight
+/// (Kullback-Leibler divergence; `locust/dispatch.py`, `_kl_generator`).
+/// A class of weight 0 gets none.
+pub fn assign_classes(classes: &[(&str, u32)], users: u32) -> Vec<usize> {
+    // (divergence gain, users so far + weight, weight, name, index), as
+    // Locust's heap entries, compared in that order.
+    let mut state: Vec<(f64, f64, f64, &str, usize)> = classes
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, w))| *w > 0)
+        .map(|(i, &(name, w))| {
+            let w = f64::from(w);
+            (w * (w / (w + 1.0)).log2(), w + 1.0, w, name, i)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(users as usize);
+    if state.is_empty() {
+        return out;
+    }
+    for _ in 0..users {
+        let next = (0..state.len())
+            .min_by(|&a, &b| {
+                let (x, y) = (&state[a], &state[b]);
+                x.0.total_cmp(&y.0)
+                    .then(x.1.total_cmp(&y.1))
+                    .then(x.2.total_cmp(&y.2))
+                    .then(x.3.cmp(y.3))
+            })
+            .unwrap_or(0);
+        let entry = &mut state[next];
+        out.push(entry.4);
+        entry.0 = entry.2 * (entry.1 / (entry.1 + 1.0)).log2();
+        entry.1 += 1.0;
+    }
+    out
+}
+
+fn host_override(overrides: &LoadOverrides) -> Option<&str> {
+    overrides
+        .host
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+}
+
+fn wait_override(overrides: &LoadOverrides) -> Result<Option<WaitTime>, LoadError> {
+    overrides
+        .wait_time
+        .as_deref()
+        .map(|text| {
+            WaitTime::parse(text)
+                .ok_or_else(|| invalid("wait time (--wait-time)", text, WaitTime::EXPECTED))
+        })
+        .transpose()
 }
 
 /// One request per distinct target (method, endpoint), weight 1: what the
@@ -658,6 +980,130 @@ mod tests {
             .to_string();
         assert!(!e.contains("hunter2") && !e.contains("admin"), "{e}");
         assert!(e.contains("https://<redacted>@svc:8443/api"), "{e}");
+    }
+
+    #[test]
+    fn the_default_probe_waits_and_says_what_it_sends() {
+        let plan = |o: LoadOverrides| LoadPlan::from_config(&policy(SEED), &o);
+        let wait = |w: &str| LoadOverrides {
+            wait_time: Some(w.into()),
+            ..host("http://x")
+        };
+        let p = plan(host("http://x")).unwrap();
+        assert_eq!(p.classes.len(), 1);
+        assert_eq!(p.classes[0].wait_time, DEFAULT_WAIT);
+        // Users start at 0, 0.1, ... 0.9 s and run a task every 0.75 s:
+        // 7 runs each for the first five, 6 for the others.
+        assert_eq!(p.expected_requests(), Some(65));
+        assert_eq!(
+            p.describe(),
+            "10 users at 10/s, wait between(0.5, 1), about 65 requests per 5s run"
+        );
+        let p = plan(wait("constant(0)")).unwrap();
+        assert_eq!(p.expected_requests(), None);
+        assert!(p
+            .describe()
+            .ends_with("wait constant(0), no wait: as many requests as the service answers in 5s"));
+        let p = plan(LoadOverrides {
+            arrival_rate: Some("2".into()),
+            ..host("http://x")
+        })
+        .unwrap();
+        assert_eq!(
+            p.describe(),
+            "2 requests/s (open model), at most 10 concurrent, about 10 requests per 5s run"
+        );
+        let p = plan(wait("between(5, 9)")).unwrap();
+        assert_eq!(p.expected_requests(), Some(10), "the guide's probe");
+        assert!(plan(wait("soon"))
+            .unwrap_err()
+            .to_string()
+            .starts_with("wait time (--wait-time): invalid value \"soon\""));
+        let configured = format!("{SEED}\nload: {{waitTime: constant_pacing(2)}}");
+        let p = LoadPlan::from_config(&policy(&configured), &host("http://x")).unwrap();
+        assert_eq!(p.wait_text(), "constant_pacing(2)");
+        assert_eq!(p.expected_requests(), Some(30));
+    }
+
+    #[test]
+    fn users_go_to_classes_as_locusts_dispatcher_gives_them() {
+        // Sequences printed by Locust 2.47's own `_kl_generator`.
+        let letters = |classes: &[(&str, u32)], n| -> String {
+            assign_classes(classes, n)
+                .into_iter()
+                .map(|i| classes[i].0)
+                .collect()
+        };
+        assert_eq!(letters(&[("A", 5), ("B", 1)], 12), "AABAAAAABAAA");
+        assert_eq!(letters(&[("A", 3), ("B", 1)], 12), "ABAAABAAABAA");
+        assert_eq!(letters(&[("C", 2), ("B", 1), ("A", 1)], 12), "CABCCABCCABC");
+        assert_eq!(
+            letters(&[("Web", 3), ("Admin", 1)], 8),
+            "WebAdminWebWebWebAdminWebWeb"
+        );
+        assert_eq!(assign_classes(&[("A", 0), ("B", 2)], 3), [1, 1, 1]);
+        assert!(assign_classes(&[("A", 0)], 3).is_empty());
+    }
+
+    #[test]
+    fn a_translated_locustfile_keeps_its_classes_tasks_and_waits() {
+        let locust = lpa_core::locustfile::translate(
+            "l.py",
+            "from locust import HttpUser, task, constant, between\n\
+             class A(HttpUser):\n    host = 'http://a:1'\n    weight = 3\n    wait_time = constant(1)\n    \
+             @task(2)\n    def two(self):\n        self.client.get('/1')\n        self.client.post('/2')\n\
+             class B(HttpUser):\n    host = 'http://a:1'\n    wait_time = between(1, 3)\n    \
+             @task\n    def one(self):\n        self.client.get('/b')\n",
+        )
+        .unwrap();
+        let none = LoadOverrides::default();
+        let p =
+            LoadPlan::from_locustfile(None, policy(SEED).policy.targets(), &none, "l.py", &locust)
+                .unwrap();
+        assert_eq!(p.host, "http://a:1", "the classes' host, without a flag");
+        assert_eq!(p.requests.len(), 3);
+        assert_eq!(p.classes[0].tasks[0].requests, [0, 1]);
+        assert_eq!(p.classes[1].tasks[0].requests, [2]);
+        assert_eq!(p.wait_text(), "A constant(1), B between(1, 3)");
+        // Users ABAAABAAAB: A's 7 (starting at 0, 0.2, 0.3, 0.4, 0.6, 0.7,
+        // 0.8 s) run 5 tasks of 2 requests each; B's 3 run 3 tasks each.
+        assert_eq!(
+            p.describe(),
+            "10 users at 10/s (A 7, B 3), wait A constant(1), B between(1, 3), about 79 requests per 5s run"
+        );
+        let flag = LoadOverrides {
+            wait_time: Some("constant(2)".into()),
+            ..host("http://flag:2")
+        };
+        let p =
+            LoadPlan::from_locustfile(None, policy(SEED).policy.targets(), &flag, "l.py", &locust)
+                .unwrap();
+        assert_eq!(
+            p.host, "http://flag:2",
+            "a host flag wins over the classes'"
+        );
+        assert_eq!(p.wait_text(), "constant(2)");
+
+        let apart = lpa_core::locustfile::translate(
+            "l.py",
+            "from locust import HttpUser, task\n\
+             class A(HttpUser):\n    host = 'http://a:1'\n    @task\n    def t(self):\n        self.client.get('/a')\n\
+             class B(HttpUser):\n    @task\n    def t(self):\n        self.client.get('/b')\n",
+        )
+        .unwrap();
+        let e =
+            LoadPlan::from_locustfile(None, policy(SEED).policy.targets(), &none, "l.py", &apart)
+                .unwrap_err()
+                .to_string();
+        assert_eq!(e, "l.py: the user classes have different hosts (A: http://a:1, B: none), and lpa load-tests one; set locustHost or --host");
+        assert!(LoadPlan::from_locustfile(
+            None,
+            policy(SEED).policy.targets(),
+            &host("http://x"),
+            "l.py",
+            &apart
+        )
+        .is_ok());
     }
 
     #[test]
