@@ -11,6 +11,8 @@ use clap::builder::styling::Styles;
 use clap::builder::StyledStr;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use lpa_core::config::{RequestSpec, WaitTime};
+use lpa_drivers::load::{HostUrl, InvalidValue, LoadError, LoadOverrides};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,9 +26,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Parses the command line as clap does, with two additions: a
-/// subcommand's help ends with its examples as written, and the likeliest
-/// wrong flags get the right one as a tip.
+/// Parses the command line as clap does, with three additions: a
+/// subcommand's help ends with its examples as written, the likeliest
+/// wrong flags get the right one as a tip, and a bad value of a load
+/// setting is one error line.
 pub fn parse() -> Cli {
     let args: Vec<OsString> = std::env::args_os().collect();
     let mut err = match Cli::try_parse_from(&args) {
@@ -35,6 +38,12 @@ pub fn parse() -> Cli {
     };
     let subcommand = subcommand_in(&args);
     match err.kind() {
+        ErrorKind::ValueValidation => {
+            if let Some(line) = load_flag_error(&err) {
+                eprintln!("lpa: error: {line}");
+                std::process::exit(1);
+            }
+        }
         ErrorKind::DisplayHelp => {
             let _ = err.print();
             if let Some(extra) = subcommand.as_deref().and_then(help_extra) {
@@ -489,79 +498,223 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// The load test's settings, with the original autoscaler's env names.
-/// Flags > env > the config's `load:` section > defaults. Values stay text
-/// here: `lpa_drivers::load::LoadPlan::from_policy` validates them, so a bad
-/// value is one error line naming the flag and the env var.
+/// Flags > env > the config's `load:` section > defaults. Each value is
+/// parsed as clap reads it; a bad one is one error line that names the
+/// setting, its flag and its env var ([`LOAD_FLAGS`]), exit code 1.
 #[derive(Debug, Args, Clone, Default)]
 pub struct LoadArgs {
     /// The service's base URL, such as http://fibonacci:5000.
-    #[arg(long, env = "locustHost", value_name = "URL")]
-    pub host: Option<String>,
+    #[arg(long, env = "locustHost", value_name = "URL", value_parser = host)]
+    pub host: Option<Unset<HostUrl>>,
     /// Concurrent users [default: load.users, else 10].
     #[arg(
         long,
         env = "locustUsers",
         value_name = "N",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = users
     )]
-    pub users: Option<String>,
+    pub users: Option<u32>,
     /// Users started per second [default: load.spawnRate, else 10]. Env
     /// locustHatchRate, or locustSpawnRate.
     #[arg(
         long,
         env = "locustHatchRate",
         value_name = "R",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = spawn_rate
     )]
-    pub spawn_rate: Option<String>,
+    pub spawn_rate: Option<f64>,
+    /// locustSpawnRate, Locust's newer name, when neither --spawn-rate nor
+    /// locustHatchRate is set (clap reads one env var per flag).
+    #[arg(
+        long = "locust-spawn-rate",
+        env = "locustSpawnRate",
+        hide = true,
+        allow_hyphen_values = true,
+        value_parser = spawn_rate_or_unset
+    )]
+    pub spawn_rate_env: Option<Unset<f64>>,
     /// How long the test runs, ramp-up included: seconds, or 5s, 1m
     /// [default: load.runTime, else 5s].
     #[arg(
         long,
         env = "locustRunTime",
         value_name = "DURATION",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = run_time
     )]
-    pub run_time: Option<String>,
+    pub run_time: Option<Duration>,
     /// Open model: total requests per second on a fixed schedule, latency
     /// measured from each send's scheduled time; --users caps concurrency.
     /// More samples without more load: the rate, not the users, sets the
     /// traffic.
-    #[arg(long, value_name = "RPS", allow_hyphen_values = true)]
-    pub arrival_rate: Option<String>,
+    #[arg(
+        long,
+        value_name = "RPS",
+        allow_hyphen_values = true,
+        value_parser = arrival_rate
+    )]
+    pub arrival_rate: Option<f64>,
     /// Each user's wait between tasks, as Locust writes it: between(0.5, 1),
     /// constant(2), constant_pacing(1), constant_throughput(2), or seconds
     /// [default: the locustfile's, else load.waitTime, else between(0.5, 1)].
-    #[arg(long, value_name = "WAIT", allow_hyphen_values = true)]
-    pub wait_time: Option<String>,
+    #[arg(
+        long,
+        value_name = "WAIT",
+        allow_hyphen_values = true,
+        value_parser = wait_time
+    )]
+    pub wait_time: Option<WaitTime>,
     /// PEM file of the CA certificates to verify https:// hosts against,
     /// instead of the built-in roots (a private CA). Locust gets it as
     /// REQUESTS_CA_BUNDLE and SSL_CERT_FILE (a FastHttpUser verifies nothing
     /// unless insecure = False).
     #[arg(long, env = "LPA_CA_BUNDLE", value_name = "FILE")]
-    pub ca_bundle: Option<std::path::PathBuf>,
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl LoadArgs {
-    /// The overrides for `LoadPlan::from_policy`.
-    pub fn overrides(&self) -> lpa_drivers::load::LoadOverrides {
-        // clap reads one env var per flag; the newer Locust name is the fallback.
-        let spawn_rate = self.spawn_rate.clone().or_else(|| {
-            std::env::var("locustSpawnRate")
-                .ok()
-                .filter(|v| !v.is_empty())
-        });
-        lpa_drivers::load::LoadOverrides {
-            host: self.host.clone(),
-            users: self.users.clone(),
-            spawn_rate,
-            run_time: self.run_time.clone(),
-            arrival_rate: self.arrival_rate.clone(),
-            wait_time: self.wait_time.clone(),
+    /// The overrides for `LoadPlan::from_config`.
+    pub fn overrides(&self) -> LoadOverrides {
+        LoadOverrides {
+            host: self.host.clone().and_then(Unset::value),
+            users: self.users,
+            spawn_rate: self
+                .spawn_rate
+                .or(self.spawn_rate_env.and_then(Unset::value)),
+            run_time: self.run_time,
+            arrival_rate: self.arrival_rate,
+            wait_time: self.wait_time,
             requests: Vec::new(),
             ca_bundle: self.ca_bundle.clone(),
         }
     }
+}
+
+/// A setting whose env var may be set to nothing, which means unset (CPA's
+/// config list can carry an empty value).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Unset<T>(Option<T>);
+
+impl<T> Unset<T> {
+    fn value(self) -> Option<T> {
+        self.0
+    }
+
+    fn parse(
+        text: &str,
+        parse: impl Fn(&str) -> std::result::Result<T, InvalidValue>,
+    ) -> std::result::Result<Unset<T>, InvalidValue> {
+        match text.trim() {
+            "" => Ok(Unset(None)),
+            t => parse(t).map(|v| Unset(Some(v))),
+        }
+    }
+}
+
+/// Each load flag (its long name, as clap's errors name it) and the words
+/// an error about its value starts with: the setting, then every way to
+/// set it.
+pub const LOAD_FLAGS: &[(&str, &str)] = &[
+    ("--host", "host (--host or locustHost)"),
+    ("--users", "users (--users or locustUsers)"),
+    ("--spawn-rate", SPAWN_RATE),
+    ("--locust-spawn-rate", SPAWN_RATE),
+    ("--run-time", "run time (--run-time or locustRunTime)"),
+    ("--arrival-rate", "arrival rate (--arrival-rate)"),
+    ("--wait-time", "wait time (--wait-time)"),
+    ("--request", "request (--request)"),
+];
+
+const SPAWN_RATE: &str = "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate)";
+
+/// Where the host and the CA bundle come from, for errors about them.
+const SET_HOST: &str = "set locustHost or --host";
+const CA_BUNDLE: &str = "--ca-bundle or LPA_CA_BUNDLE";
+
+fn host(text: &str) -> std::result::Result<Unset<HostUrl>, InvalidValue> {
+    Unset::parse(text, str::parse)
+}
+
+fn users(text: &str) -> std::result::Result<u32, InvalidValue> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| InvalidValue::new(text, "a whole number >= 1"))
+}
+
+/// A finite number above 0.
+fn positive(text: &str, expected: &str) -> std::result::Result<f64, InvalidValue> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| InvalidValue::new(text, expected))
+}
+
+fn spawn_rate(text: &str) -> std::result::Result<f64, InvalidValue> {
+    positive(text, "users per second > 0")
+}
+
+fn spawn_rate_or_unset(text: &str) -> std::result::Result<Unset<f64>, InvalidValue> {
+    Unset::parse(text, spawn_rate)
+}
+
+fn arrival_rate(text: &str) -> std::result::Result<f64, InvalidValue> {
+    positive(text, "requests per second > 0")
+}
+
+fn run_time(text: &str) -> std::result::Result<Duration, InvalidValue> {
+    lpa_core::duration::parse_duration(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| InvalidValue::new(text, "a duration > 0 such as 5, 5s or 1m"))
+}
+
+fn wait_time(text: &str) -> std::result::Result<WaitTime, InvalidValue> {
+    WaitTime::parse(text).ok_or_else(|| InvalidValue::new(text, WaitTime::EXPECTED))
+}
+
+fn request(text: &str) -> std::result::Result<RequestSpec, InvalidValue> {
+    RequestSpec::parse(text).ok_or_else(|| {
+        InvalidValue::new(
+            text,
+            "a path such as /api?x=1, optionally after a method: \"POST /api\"",
+        )
+    })
+}
+
+/// The one error line of a bad value of a load flag or its env var, as
+/// every other bad input has it (clap's own is several lines, exit 2).
+fn load_flag_error(err: &clap::Error) -> Option<String> {
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split([' ', '=']).next()?;
+    let (_, label) = LOAD_FLAGS.iter().find(|(f, _)| *f == flag)?;
+    let source = std::error::Error::source(err)?;
+    Some(format!("{label}: {source}"))
+}
+
+/// The message of a library error, with the flag and env var that set
+/// the setting it is about (libraries name settings, not flags).
+pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(e) = e.downcast_ref::<LoadError>() {
+        return match e {
+            LoadError::NoHost => {
+                format!("{e}: {SET_HOST} (for example http://fibonacci:5000)")
+            }
+            LoadError::ClassHost { .. } | LoadError::ClassHosts { .. } => {
+                format!("{e}; {SET_HOST}")
+            }
+            LoadError::CaBundle { path, message } => {
+                format!("CA bundle ({CA_BUNDLE}) {path}: {message}")
+            }
+            _ => e.to_string(),
+        };
+    }
+    e.to_string()
 }
 
 /// Which load generator runs a test.
@@ -618,8 +771,8 @@ pub struct LoadtestArgs {
     pub evaluation_config: Option<PathBuf>,
     /// A request to send, "/path" or "METHOD /path"; repeatable; replaces
     /// the config's requests [default without a config: GET /].
-    #[arg(long = "request", value_name = "REQUEST")]
-    pub requests: Vec<String>,
+    #[arg(long = "request", value_name = "REQUEST", value_parser = request)]
+    pub requests: Vec<RequestSpec>,
     /// Print the metric JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -714,4 +867,117 @@ pub struct ManArgs {
     /// Write every page (lpa.1, lpa-COMMAND.1) into this directory instead.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error line of `lpa loadtest ARGS`, as `parse` prints it.
+    fn load_error(args: &[&str]) -> String {
+        let err =
+            Cli::try_parse_from(["lpa", "loadtest"].iter().chain(args)).expect_err("a bad value");
+        load_flag_error(&err).unwrap_or_else(|| panic!("not a load flag error: {err}"))
+    }
+
+    #[test]
+    fn bad_load_values_name_the_flag_and_env() {
+        assert_eq!(
+            load_error(&["--users", "0"]),
+            "users (--users or locustUsers): invalid value \"0\" (expected a whole number >= 1)"
+        );
+        assert!(load_error(&["--spawn-rate", "0"]).starts_with(
+            "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\""
+        ));
+        for bad in ["0", "-1", "0s", "soon"] {
+            assert!(load_error(&["--run-time", bad])
+                .starts_with("run time (--run-time or locustRunTime): invalid value"));
+        }
+        assert!(load_error(&["--wait-time", "soon"])
+            .starts_with("wait time (--wait-time): invalid value \"soon\""));
+        assert!(load_error(&["--arrival-rate", "inf"])
+            .starts_with("arrival rate (--arrival-rate): invalid value \"inf\""));
+        assert!(
+            load_error(&["--request", "x"]).starts_with("request (--request): invalid value \"x\"")
+        );
+        // Every bad host is refused by the host's own parser (its tests);
+        // here, that its error gets the flag and env var.
+        for bad in ["fibonacci:5000", "http://x/?q=1", "http://user:pw@x"] {
+            let e = load_error(&["--host", bad]);
+            assert!(
+                e.starts_with("host (--host or locustHost): invalid value"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn good_load_values_are_typed_and_empty_ones_unset() {
+        let Command::Loadtest(args) = Cli::try_parse_from([
+            "lpa",
+            "loadtest",
+            "--host=HTTP://svc:81/",
+            "--users=7",
+            "--spawn-rate=2.5",
+            "--run-time=1m",
+            "--wait-time=constant(2)",
+            "--request=post /y",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("loadtest");
+        };
+        let o = args.load.overrides();
+        assert_eq!(o.host.unwrap().base(), "http://svc:81");
+        assert_eq!(
+            (o.users, o.spawn_rate, o.run_time),
+            (Some(7), Some(2.5), Some(Duration::from_secs(60)))
+        );
+        assert_eq!(o.wait_time, WaitTime::parse("constant(2)"));
+        assert_eq!(args.requests[0].key(), "POST_/y");
+        assert_eq!(host(" ").unwrap(), Unset(None));
+        assert_eq!(spawn_rate_or_unset("").unwrap(), Unset(None));
+    }
+
+    /// Every flag the table names is a flag of the load settings, and its
+    /// words name that flag and its env var.
+    #[test]
+    fn the_load_flag_table_matches_the_flags() {
+        let cmd = Cli::command();
+        let loadtest = cmd.find_subcommand("loadtest").unwrap();
+        for (flag, label) in LOAD_FLAGS {
+            let arg = loadtest
+                .get_arguments()
+                .find(|a| a.get_long().map(|l| format!("--{l}")).as_deref() == Some(*flag))
+                .unwrap_or_else(|| panic!("{flag} is not a loadtest flag"));
+            if !arg.is_hide_set() {
+                assert!(label.contains(flag), "{label}");
+            }
+            if let Some(env) = arg.get_env() {
+                assert!(label.contains(env.to_str().unwrap()), "{label}");
+            }
+        }
+    }
+
+    #[test]
+    fn library_errors_get_the_flags_that_set_what_they_name() {
+        let e = LoadError::ClassHosts {
+            file: "l.py".into(),
+            hosts: "A: http://a:1, B: none".into(),
+        };
+        assert_eq!(error_line(&e), "l.py: the user classes have different hosts (A: http://a:1, B: none), and lpa load-tests one; set locustHost or --host");
+        assert_eq!(
+            error_line(&LoadError::NoHost),
+            "no host to load-test: set locustHost or --host (for example http://fibonacci:5000)"
+        );
+        let e = LoadError::CaBundle {
+            path: "ca.pem".into(),
+            message: "empty".into(),
+        };
+        assert_eq!(
+            error_line(&e),
+            "CA bundle (--ca-bundle or LPA_CA_BUNDLE) ca.pem: empty"
+        );
+    }
 }

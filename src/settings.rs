@@ -28,9 +28,9 @@ impl fmt::Display for Failure {
     }
 }
 
-impl<E: std::error::Error> From<E> for Failure {
+impl<E: std::error::Error + 'static> From<E> for Failure {
     fn from(e: E) -> Failure {
-        Failure::new(e.to_string())
+        Failure::new(crate::cli::error_line(&e))
     }
 }
 

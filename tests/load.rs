@@ -415,3 +415,89 @@ fn bad_inputs_fail_fast_with_one_line() {
     c.arg(&bad_load);
     assert_rejected(&mut c, "load.waitTime: invalid value \"sometimes\"");
 }
+
+/// A bad value of a load setting, as a flag or as the original's env var,
+/// is one error line naming the setting, its flag and env var, and exit
+/// code 1, as every other bad input (not clap's multi-line usage, exit 2).
+#[test]
+fn a_bad_load_setting_is_one_line_and_exit_code_1() {
+    // Flags, env vars, and the line's start.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (&["--users", "many"], &[], "users (--users or locustUsers): invalid value \"many\" (expected a whole number >= 1)"),
+        (&["--spawn-rate", "-1"], &[], "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"-1\""),
+        (&[], &[("locustSpawnRate", "0")], "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\""),
+        (&[], &[("locustRunTime", "soon")], "run time (--run-time or locustRunTime): invalid value \"soon\" (expected a duration > 0 such as 5, 5s or 1m)"),
+        (&["--arrival-rate", "0"], &[], "arrival rate (--arrival-rate): invalid value \"0\" (expected requests per second > 0)"),
+        (&["--wait-time", "sometimes"], &[], "wait time (--wait-time): invalid value \"sometimes\""),
+        (&["--request=GET"], &[], "request (--request): invalid value \"GET\""),
+    ];
+    for (args, env, want) in cases {
+        let out = lpa()
+            .args(["loadtest", "--host", "http://127.0.0.1:1"])
+            .args(*args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?} {env:?}: {err}");
+        assert_eq!(stdout(&out), "");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.starts_with(&format!("lpa: error: {want}")),
+            "want {want:?}, got {err}"
+        );
+    }
+}
+
+/// A target's whole URL given as the host says what a host is and where
+/// the path and query go; a scheme in capitals is a scheme.
+#[test]
+fn a_host_with_a_query_is_explained_and_an_upper_case_scheme_accepted() {
+    for host in [
+        ["--host", "http://127.0.0.1:5000/fibonacci?n=10"],
+        ["--host", "http://127.0.0.1:5000?n=10"],
+    ] {
+        let out = lpa().arg("loadtest").args(host).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("(expected scheme://host[:port] such as http://127.0.0.1:5000, with no query: a host has at most a path prefix, and /"),
+            "{err}"
+        );
+        assert!(
+            err.contains("?n=10 belongs in the targets' endpoint)"),
+            "{err}"
+        );
+    }
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(crate::support::fixture("evaluation/seed.yaml"))
+        .env("locustHost", "http://fibonacci:5000/fibonacci?n=10")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("lpa: error: host (--host or locustHost): invalid value \"http://fibonacci:5000/fibonacci?n=10\"")
+            && err.contains("/fibonacci?n=10 belongs in the targets' endpoint"),
+        "{err}"
+    );
+
+    let s = Served::start(&[]);
+    let upper = s.url.replacen("http://", "HTTP://", 1);
+    let (r, _) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        &upper,
+        "--request",
+        "/delay?ms=1",
+        "--users",
+        "1",
+        "--run-time",
+        "1s",
+    ]));
+    assert_eq!(r["run"]["host"].as_str(), Some(s.url.as_str()), "{r}");
+    assert!(r["num_requests"].as_u64().unwrap() >= 1, "{r}");
+}

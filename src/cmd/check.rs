@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use lpa_core::config::EvaluationConfig;
 use lpa_core::duration::format_duration;
-use lpa_drivers::load::LoadPlan;
+use lpa_drivers::load::{HostUrl, LoadPlan};
 use lpa_drivers::locust::Selection;
 use serde::Serialize;
 
@@ -25,19 +25,16 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let config = load_config(&args.policy)?;
     let policy = &config.policy;
     let overrides = args.load.overrides();
+    let placeholder: HostUrl = PLACEHOLDER_HOST.parse()?;
     let prepared = load_driver::prepare(
         &args.driver,
         Some(&config),
         &overrides,
         None,
-        Some(PLACEHOLDER_HOST),
+        Some(&placeholder),
     )?;
     let plan = &prepared.plan;
-    let host_set = overrides
-        .host
-        .as_deref()
-        .is_some_and(|h| !h.trim().is_empty())
-        || plan.host != PLACEHOLDER_HOST;
+    let host_set = overrides.host.is_some() || plan.host != placeholder;
 
     let doc = Effective {
         config: &config,
@@ -133,18 +130,19 @@ struct RequestView {
 impl EffectiveLoad {
     fn new(prepared: &Prepared, host_set: bool) -> EffectiveLoad {
         let plan: &LoadPlan = &prepared.plan;
-        let (driver, why) = match &prepared.selection {
-            Selection::Native { why } => ("native", why),
-            Selection::Locust { why, .. } => ("locust", why),
+        let driver = match &prepared.selection {
+            Selection::Native { .. } => "native",
+            Selection::Locust { .. } => "locust",
         };
         let native = driver == "native";
         EffectiveLoad {
             driver,
             driver_reason: format!(
-                "{why}{}",
+                "{}{}",
+                prepared.why,
                 prepared.translated.as_deref().unwrap_or_default()
             ),
-            host: host_set.then(|| plan.host.clone()),
+            host: host_set.then(|| plan.host.to_string()),
             users: plan.users,
             spawn_rate: plan.spawn_rate,
             run_time: format_duration(plan.run_time),

@@ -76,7 +76,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let plan = LoadPlan::from_config(
         &config,
         &LoadOverrides {
-            host: Some(format!("http://{addr}")),
+            host: Some(addr.into()),
             ..LoadOverrides::default()
         },
     )?;

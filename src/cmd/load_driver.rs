@@ -17,12 +17,14 @@
 
 use std::path::Path;
 
-use lpa_core::config::{EvaluationConfig, LoadSpec, Target};
+use lpa_core::config::{EvaluationConfig, LoadSpec, RequestSpec, Target};
 use lpa_core::duration::format_duration;
 use lpa_core::locustfile;
 use lpa_core::wire::MetricReport;
-use lpa_drivers::load::{LoadError, LoadOutcome, LoadOverrides, LoadPlan};
-use lpa_drivers::locust::{self, DriverChoice, LocustPlan, Selection};
+use lpa_drivers::load::{HostUrl, LoadError, LoadOutcome, LoadOverrides, LoadPlan};
+use lpa_drivers::locust::{
+    self, DriverChoice, LocateError, LocustPlan, SelectError, Selection, Why,
+};
 
 use super::loadtest::{announce, failure_rows, header, request_rows, row, run_with_progress};
 use crate::cli::{DriverArgs, LoadDriver};
@@ -52,6 +54,8 @@ impl Measured {
 /// where the plan came from.
 pub(super) struct Prepared {
     pub selection: Selection,
+    /// Why this driver, in words: `auto: no locustfile at /locustfile.py`.
+    pub why: String,
     pub plan: LoadPlan,
     /// Inside the driver line's parentheses, after the reason:
     /// `; translated FILE: 1 user class, 1 task`.
@@ -67,7 +71,7 @@ enum Source<'a> {
     /// `--request`, `load.requests` or the targets.
     Config,
     /// Nothing says: loadtest without a config sends this.
-    Fallback(&'a str),
+    Fallback(&'a RequestSpec),
     Locustfile,
 }
 
@@ -78,12 +82,12 @@ pub(super) fn prepare(
     args: &DriverArgs,
     config: Option<&EvaluationConfig>,
     overrides: &LoadOverrides,
-    fallback: Option<&str>,
-    placeholder_host: Option<&str>,
+    fallback: Option<&RequestSpec>,
+    placeholder_host: Option<&HostUrl>,
 ) -> Result<Prepared> {
     let load = config.and_then(|c| c.load.as_ref());
     let targets = config.map_or(&[][..], |c| c.policy.targets());
-    let selection = select(args, load, overrides)?;
+    let (selection, why) = select(args, load, overrides)?;
     let file = &args.locustfile;
     let exists = file.exists();
     let given = !overrides.requests.is_empty();
@@ -120,7 +124,7 @@ pub(super) fn prepare(
         })?,
         Source::Fallback(request) => build(overrides, placeholder_host, |o| {
             let o = LoadOverrides {
-                requests: vec![request.to_string()],
+                requests: vec![request.clone()],
                 ..o.clone()
             };
             LoadPlan::from_parts(load, targets, &o)
@@ -141,6 +145,7 @@ pub(super) fn prepare(
     };
     Ok(Prepared {
         selection,
+        why,
         plan,
         translated,
         not_used,
@@ -151,12 +156,12 @@ pub(super) fn prepare(
 /// Builds a plan; without any host, with the placeholder when there is one.
 fn build(
     overrides: &LoadOverrides,
-    placeholder_host: Option<&str>,
+    placeholder_host: Option<&HostUrl>,
     make: impl Fn(&LoadOverrides) -> std::result::Result<LoadPlan, LoadError>,
 ) -> Result<LoadPlan> {
     match (make(overrides), placeholder_host) {
         (Err(LoadError::NoHost), Some(h)) => make(&LoadOverrides {
-            host: Some(h.to_string()),
+            host: Some(h.clone()),
             ..overrides.clone()
         }),
         (result, _) => result,
@@ -164,28 +169,56 @@ fn build(
     .map_err(Failure::from)
 }
 
-/// The driver for these settings: the open model only runs natively.
+/// The driver for these settings (the open model only runs natively), and
+/// why, in the words of lpa's flags and env vars.
 fn select(
     args: &DriverArgs,
     load: Option<&LoadSpec>,
     overrides: &LoadOverrides,
-) -> Result<Selection> {
+) -> Result<(Selection, String)> {
     let choice = match args.load_driver {
         LoadDriver::Native => DriverChoice::Native,
         LoadDriver::Locust => DriverChoice::Locust,
         LoadDriver::Auto => DriverChoice::Auto,
     };
     let open = overrides.arrival_rate.is_some() || load.is_some_and(|l| l.arrival_rate.is_some());
-    if open {
-        const WHY: &str = "--arrival-rate (open model) needs the native driver; Locust's users are a closed model";
-        return match choice {
-            DriverChoice::Locust => Err(Failure::new(format!("--load-driver locust: {WHY}"))),
-            _ => Ok(Selection::Native {
-                why: format!("{}: {WHY}", driver_word(choice)),
-            }),
-        };
+    let word = driver_word(choice);
+    let file = args.locustfile.display();
+    let selection = locust::select(choice, &args.locustfile, args.locust_bin.as_deref(), open)
+        .map_err(|e| {
+            let why = match e {
+                SelectError::NoLocustfile(_) => {
+                    format!("{e} (set locustFilePath or --locustfile)")
+                }
+                SelectError::NoLocust(e) => located(&e),
+                SelectError::OpenModel => OPEN_MODEL.to_string(),
+            };
+            Failure::new(format!("{word}: {why}"))
+        })?;
+    let why = match &selection {
+        Selection::Locust { program, why } => match why {
+            Why::Found(_) => format!("{word}: locustfile {file} and {} found", program.display()),
+            _ => format!("{word}: {} -f {file}", program.display()),
+        },
+        Selection::Native { why } => match why {
+            Why::NoLocustfile(_) => format!("{word}: no locustfile at {file}"),
+            Why::NoLocust(_, e) => format!("{word}: locustfile {file} exists but {}", located(e)),
+            Why::OpenModel => format!("{word}: {OPEN_MODEL}"),
+            Why::Asked | Why::Found(_) => word.to_string(),
+        },
+    };
+    Ok((selection, why))
+}
+
+const OPEN_MODEL: &str =
+    "--arrival-rate (open model) needs the native driver; Locust's users are a closed model";
+
+/// Why no Locust was found, with the env var that names one.
+fn located(e: &LocateError) -> String {
+    match e {
+        LocateError::NotExecutable(_) => format!("LOCUST_BIN {e}"),
+        LocateError::NotOnPath => format!("{e} (set LOCUST_BIN)"),
     }
-    locust::select(choice, &args.locustfile, args.locust_bin.as_deref()).map_err(Failure::new)
 }
 
 /// Reads and translates the locustfile. The warnings say what of the config
@@ -244,8 +277,9 @@ fn driver_word(choice: DriverChoice) -> &'static str {
 /// `load driver native (why; translated ...): the probe's plan`: what runs,
 /// why, and what it sends.
 pub(super) fn driver_line(prepared: &Prepared) -> String {
+    let why = &prepared.why;
     match &prepared.selection {
-        Selection::Native { why } => format!(
+        Selection::Native { .. } => format!(
             "load driver native ({why}{}){}: {}",
             prepared.translated.as_deref().unwrap_or(""),
             prepared
@@ -254,7 +288,7 @@ pub(super) fn driver_line(prepared: &Prepared) -> String {
                 .unwrap_or_default(),
             probe(prepared)
         ),
-        Selection::Locust { why, .. } => {
+        Selection::Locust { .. } => {
             format!("load driver locust ({why}): {}", probe(prepared))
         }
     }
@@ -335,4 +369,58 @@ pub(super) fn locust_table(report: &MetricReport) -> String {
     );
     t.push_str(&failure_rows(&report.failures));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn why(driver: LoadDriver, locustfile: &Path, locust_bin: &Path) -> Result<String> {
+        let args = DriverArgs {
+            load_driver: driver,
+            locustfile: locustfile.to_path_buf(),
+            locust_bin: Some(locust_bin.to_path_buf()),
+        };
+        select(&args, None, &LoadOverrides::default()).map(|(_, why)| why)
+    }
+
+    /// The driver's reasons and errors name the flags and env vars that
+    /// change them.
+    #[test]
+    fn reasons_and_errors_name_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("locustfile.py");
+        let missing = dir.path().join("missing.py");
+        std::fs::write(&file, "").unwrap();
+        let notbin = dir.path().join("nope");
+        let e = why(LoadDriver::Locust, &missing, &notbin).unwrap_err();
+        assert!(
+            e.message.starts_with("--load-driver locust: locustfile ")
+                && e.message
+                    .ends_with("does not exist (set locustFilePath or --locustfile)"),
+            "{e}"
+        );
+        let e = why(LoadDriver::Locust, &file, &notbin).unwrap_err();
+        assert!(
+            e.message.starts_with("--load-driver locust: LOCUST_BIN "),
+            "{e}"
+        );
+        let w = why(LoadDriver::Auto, &file, &notbin).unwrap();
+        assert_eq!(
+            w,
+            format!(
+                "auto: locustfile {} exists but LOCUST_BIN {} is not an executable file",
+                file.display(),
+                notbin.display()
+            )
+        );
+        assert_eq!(
+            located(&LocateError::NotOnPath),
+            "no locust executable on PATH (set LOCUST_BIN)"
+        );
+        assert_eq!(
+            why(LoadDriver::Native, &file, &notbin).unwrap(),
+            "--load-driver native"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use lpa_core::config::Percent;
+use lpa_core::config::{Method, Percent, RequestSpec};
 use lpa_core::stats::RequestStats;
 use lpa_core::wire::FailureStats;
 use lpa_drivers::load::{self, LoadOutcome, LoadPlan, Progress};
@@ -29,8 +29,14 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
     };
     let mut overrides = args.load.overrides();
     overrides.requests = args.requests.clone();
-    let prepared =
-        load_driver::prepare(&args.driver, config.as_ref(), &overrides, Some("/"), None)?;
+    let root = RequestSpec::new(Method::Get, "/");
+    let prepared = load_driver::prepare(
+        &args.driver,
+        config.as_ref(),
+        &overrides,
+        root.as_ref(),
+        None,
+    )?;
     if matches!(prepared.selection, Selection::Locust { .. }) && !args.requests.is_empty() {
         eprintln!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
     }

@@ -80,7 +80,7 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     let mut pool = LocalPool::new(command, args.listen, options)?;
     let mut overrides = args.load.overrides();
     if overrides.host.is_none() {
-        overrides.host = Some(format!("http://{}", pool.addr()));
+        overrides.host = Some(pool.addr().into());
     }
     let plan = LoadPlan::from_config(&config, &overrides)?;
     let (state, log) = outputs(args)?;

@@ -318,7 +318,7 @@ pub fn run(
     let num_failures = all.failures;
     if attempts == 0 {
         return Err(LoadError::NothingSent {
-            url: plan.host.clone(),
+            url: plan.host.to_string(),
             run_time: format!("{:?}", plan.run_time),
         });
     }
@@ -329,7 +329,7 @@ pub fn run(
             .collect::<Vec<_>>()
             .join(", ");
         return Err(LoadError::NothingReached {
-            url: plan.host.clone(),
+            url: plan.host.to_string(),
             attempts,
             errors,
         });
@@ -365,7 +365,7 @@ pub fn run(
     let run = RunInfo {
         driver: "native",
         model: if open { "open" } else { "closed" },
-        host: plan.host.clone(),
+        host: plan.host.to_string(),
         users: plan.users,
         users_started: started,
         spawn_rate: plan.spawn_rate,
@@ -589,7 +589,7 @@ mod tests {
         .unwrap()
         .value;
         let overrides = super::super::LoadOverrides {
-            host: Some(host),
+            host: Some(host.parse().unwrap()),
             ..Default::default()
         };
         let plan = LoadPlan::from_config(&policy, &overrides).unwrap();

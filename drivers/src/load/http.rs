@@ -125,10 +125,9 @@ pub(super) fn agent(plan: &LoadPlan, pinned: &Pinned) -> Client {
     let stale = Arc::new(AtomicBool::new(false));
     let watch = WatchStale(Arc::clone(&stale));
     let tcp = ().chain(Tcp);
-    // parse_host admits only lower-case "http://" and "https://". A chain
-    // without TLS cannot send an https request in clear: ureq refuses a
-    // non-TLS transport for an https URI.
-    let agent = if plan.host.starts_with("https://") {
+    // A chain without TLS cannot send an https request in clear: ureq
+    // refuses a non-TLS transport for an https URI.
+    let agent = if plan.host.is_https() {
         Agent::with_parts(
             config,
             tcp.chain(RustlsConnector::default()).chain(watch),
@@ -642,18 +641,18 @@ impl Resolver for Pinned {
 /// that answered first.
 pub(super) fn preflight(plan: &LoadPlan) -> Result<Pinned, super::LoadError> {
     use std::net::{TcpStream, ToSocketAddrs};
-    let url = super::parse_host(&plan.host)?;
+    let url = &plan.host;
     let name = url
-        .host
+        .host()
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let mut addrs: Vec<_> = match (name.as_str(), url.port).to_socket_addrs() {
+    let mut addrs: Vec<_> = match (name.as_str(), url.port()).to_socket_addrs() {
         Ok(a) => a.collect(),
         Err(e) => {
             return Err(super::LoadError::UnknownHost {
                 host: name,
-                url: plan.host.clone(),
+                url: url.to_string(),
                 message: e.to_string(),
             })
         }
@@ -672,13 +671,16 @@ pub(super) fn preflight(plan: &LoadPlan) -> Result<Pinned, super::LoadError> {
         );
     let Some(i) = answered else {
         return Err(super::LoadError::Unreachable {
-            url: plan.host.clone(),
+            url: url.to_string(),
             message: last,
         });
     };
     addrs[..=i].rotate_right(1);
-    Pinned::new(&url.base, &addrs)
-        .ok_or_else(|| super::invalid(super::HOST_FIELD, &plan.host, super::HOST_EXPECTED))
+    Pinned::new(url.base(), &addrs).ok_or_else(|| super::LoadError::Invalid {
+        field: "host",
+        value: url.to_string(),
+        expected: super::HOST_EXPECTED,
+    })
 }
 
 #[cfg(test)]
@@ -692,7 +694,7 @@ mod tests {
                 .unwrap()
                 .value;
         let host = LoadOverrides {
-            host: Some("http://127.0.0.1:5000".into()),
+            host: Some("http://127.0.0.1:5000".parse().unwrap()),
             ..LoadOverrides::default()
         };
         LoadPlan::from_config(&policy, &host).unwrap()
@@ -707,7 +709,7 @@ mod tests {
         .unwrap()
         .value;
         let overrides = LoadOverrides {
-            host: Some(host.into()),
+            host: Some(host.parse().unwrap()),
             ..LoadOverrides::default()
         };
         LoadPlan::from_config(&policy, &overrides).unwrap()

@@ -136,7 +136,7 @@ impl LocustPlan {
         let mut plan = LocustPlan::new(
             program,
             locustfile,
-            load.host.clone(),
+            load.host.to_string(),
             load.users,
             load.spawn_rate,
             load.run_time,
@@ -455,24 +455,31 @@ pub struct RunInfo {
     pub aggregate: RequestStats,
 }
 
-/// The `locust` executable: `explicit` (LOCUST_BIN) when given, else the
-/// first `locust` on `PATH`. `Err` says why none was found.
-pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, String> {
+/// Why no `locust` executable was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocateError {
+    /// The one the caller named is not an executable file.
+    #[error("{} is not an executable file", .0.display())]
+    NotExecutable(PathBuf),
+    #[error("no locust executable on PATH")]
+    NotOnPath,
+}
+
+/// The `locust` executable: `explicit` when given, else the first
+/// `locust` on `PATH`.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, LocateError> {
     if let Some(p) = explicit {
         return if is_executable(p) {
             Ok(p.to_path_buf())
         } else {
-            Err(format!(
-                "LOCUST_BIN {} is not an executable file",
-                p.display()
-            ))
+            Err(LocateError::NotExecutable(p.to_path_buf()))
         };
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|dir| dir.join("locust"))
         .find(|p| is_executable(p))
-        .ok_or_else(|| "no locust executable on PATH (set LOCUST_BIN)".to_string())
+        .ok_or(LocateError::NotOnPath)
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -495,60 +502,82 @@ pub enum DriverChoice {
     Auto,
 }
 
-/// The driver to run, and why (for stderr).
+/// The driver to run, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
-    Native { why: String },
-    Locust { program: PathBuf, why: String },
+    Native { why: Why },
+    Locust { program: PathBuf, why: Why },
 }
 
 impl Selection {
-    pub fn why(&self) -> &str {
+    pub fn why(&self) -> &Why {
         match self {
             Selection::Native { why } | Selection::Locust { why, .. } => why,
         }
     }
 }
 
+/// Why [`select`] chose its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// The caller asked for this driver by name.
+    Asked,
+    /// Auto: there is no locustfile at this path.
+    NoLocustfile(PathBuf),
+    /// Auto: the locustfile at this path exists and Locust was found.
+    Found(PathBuf),
+    /// Auto: the locustfile at this path exists, but no Locust.
+    NoLocust(PathBuf, LocateError),
+    /// The open model (an arrival rate) runs only natively.
+    OpenModel,
+}
+
+/// Why the Locust driver, asked for by name, cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("locustfile {} does not exist", .0.display())]
+    NoLocustfile(PathBuf),
+    #[error(transparent)]
+    NoLocust(LocateError),
+    #[error("the open model (an arrival rate) needs the native driver; Locust's users are a closed model")]
+    OpenModel,
+}
+
 /// Picks the driver. `auto` takes Locust when the locustfile exists and an
 /// executable is found, else native; an explicit `locust` without either is
-/// an error that says which is missing.
+/// an error that says which is missing. `open_model`: the test has an
+/// arrival rate, which only the native driver runs.
 pub fn select(
     choice: DriverChoice,
     locustfile: &Path,
     locust_bin: Option<&Path>,
-) -> Result<Selection, String> {
-    let file = locustfile.display();
+    open_model: bool,
+) -> Result<Selection, SelectError> {
+    let native = |why| Ok(Selection::Native { why });
     match choice {
-        DriverChoice::Native => Ok(Selection::Native {
-            why: "--load-driver native".into(),
-        }),
+        DriverChoice::Locust if open_model => Err(SelectError::OpenModel),
+        _ if open_model => native(Why::OpenModel),
+        DriverChoice::Native => native(Why::Asked),
         DriverChoice::Locust => {
             if !locustfile.exists() {
-                return Err(format!(
-                    "--load-driver locust: locustfile {file} does not exist (set locustFilePath or --locustfile)"
-                ));
+                return Err(SelectError::NoLocustfile(locustfile.to_path_buf()));
             }
-            let program = locate(locust_bin).map_err(|e| format!("--load-driver locust: {e}"))?;
-            let why = format!("--load-driver locust: {} -f {file}", program.display());
-            Ok(Selection::Locust { program, why })
+            let program = locate(locust_bin).map_err(SelectError::NoLocust)?;
+            Ok(Selection::Locust {
+                program,
+                why: Why::Asked,
+            })
         }
-        DriverChoice::Auto => {
-            if !locustfile.exists() {
-                return Ok(Selection::Native {
-                    why: format!("auto: no locustfile at {file}"),
-                });
-            }
-            match locate(locust_bin) {
-                Ok(program) => {
-                    let why = format!("auto: locustfile {file} and {} found", program.display());
-                    Ok(Selection::Locust { program, why })
-                }
-                Err(e) => Ok(Selection::Native {
-                    why: format!("auto: locustfile {file} exists but {e}"),
-                }),
-            }
+        DriverChoice::Auto if !locustfile.exists() => {
+            native(Why::NoLocustfile(locustfile.to_path_buf()))
         }
+        DriverChoice::Auto => match locate(locust_bin) {
+            Ok(program) => Ok(Selection::Locust {
+                program,
+                why: Why::Found(locustfile.to_path_buf()),
+            }),
+            Err(e) => native(Why::NoLocust(locustfile.to_path_buf(), e)),
+        },
     }
 }
 
@@ -636,27 +665,49 @@ mod tests {
             std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         let notbin = dir.path().join("nope");
+        let select = |choice, file, bin| select(choice, file, Some(bin), false);
 
-        let s = select(DriverChoice::Auto, &file, Some(&bin)).unwrap();
-        assert!(
-            matches!(&s, Selection::Locust { program, .. } if *program == bin),
-            "{s:?}"
+        let s = select(DriverChoice::Auto, &file, &bin).unwrap();
+        assert_eq!(
+            s,
+            Selection::Locust {
+                program: bin.clone(),
+                why: Why::Found(file.clone())
+            }
         );
-        let s = select(DriverChoice::Auto, &missing, Some(&bin)).unwrap();
-        assert!(s.why().starts_with("auto: no locustfile at "), "{s:?}");
-        let s = select(DriverChoice::Auto, &file, Some(&notbin)).unwrap();
+        let s = select(DriverChoice::Auto, &missing, &bin).unwrap();
+        assert_eq!(s.why(), &Why::NoLocustfile(missing.clone()), "{s:?}");
+        let s = select(DriverChoice::Auto, &file, &notbin).unwrap();
         assert!(matches!(s, Selection::Native { .. }), "{s:?}");
-        assert!(s.why().ends_with("is not an executable file"), "{s:?}");
-        let s = select(DriverChoice::Native, &file, Some(&bin)).unwrap();
-        assert!(matches!(s, Selection::Native { .. }));
-
-        let e = select(DriverChoice::Locust, &missing, Some(&bin)).unwrap_err();
-        assert!(
-            e.contains("does not exist (set locustFilePath or --locustfile)"),
-            "{e}"
+        assert_eq!(
+            s.why(),
+            &Why::NoLocust(file.clone(), LocateError::NotExecutable(notbin.clone()))
         );
-        let e = select(DriverChoice::Locust, &file, Some(&notbin)).unwrap_err();
-        assert!(e.starts_with("--load-driver locust: LOCUST_BIN "), "{e}");
+        assert!(LocateError::NotExecutable(notbin.clone())
+            .to_string()
+            .ends_with("is not an executable file"));
+        let s = select(DriverChoice::Native, &file, &bin).unwrap();
+        assert_eq!(s, Selection::Native { why: Why::Asked });
+
+        let e = select(DriverChoice::Locust, &missing, &bin).unwrap_err();
+        assert_eq!(e, SelectError::NoLocustfile(missing.clone()));
+        assert!(e.to_string().ends_with("missing.py does not exist"), "{e}");
+        let e = select(DriverChoice::Locust, &file, &notbin).unwrap_err();
+        assert_eq!(
+            e,
+            SelectError::NoLocust(LocateError::NotExecutable(notbin.clone()))
+        );
+
+        let open = |choice| super::select(choice, &file, Some(&bin), true);
+        assert_eq!(open(DriverChoice::Locust), Err(SelectError::OpenModel));
+        for choice in [DriverChoice::Auto, DriverChoice::Native] {
+            assert_eq!(
+                open(choice).unwrap(),
+                Selection::Native {
+                    why: Why::OpenModel
+                }
+            );
+        }
     }
 
     #[test]
