@@ -20,6 +20,7 @@ use std::path::Path;
 use lpa_core::config::{EvaluationConfig, LoadSpec, RequestSpec, Target};
 use lpa_core::duration::format_duration;
 use lpa_core::locustfile;
+use lpa_core::stats::RequestStats;
 use lpa_core::wire::MetricReport;
 use lpa_drivers::load::{HostUrl, LoadError, LoadOutcome, LoadOverrides, LoadPlan};
 use lpa_drivers::locust::{
@@ -34,7 +35,7 @@ use crate::text::count;
 /// What a load test measured, by the driver that ran it.
 pub(super) enum Measured {
     Native(Box<LoadOutcome>),
-    Locust(MetricReport),
+    Locust(Box<MetricReport>),
 }
 
 impl Measured {
@@ -44,7 +45,7 @@ impl Measured {
             Measured::Native(outcome) => outcome.into_report(current_replicas),
             Measured::Locust(mut report) => {
                 report.current_replicas = current_replicas;
-                report
+                *report
             }
         }
     }
@@ -330,8 +331,7 @@ pub(super) fn measure(cmd: &str, prepared: &Prepared, args: &DriverArgs) -> Resu
                 LocustPlan::from_load_plan(plan, program.clone(), args.locustfile.clone());
             let locust::LocustOutcome { report, warnings } = locust::run(&locust_plan)?;
             say();
-            let run = report.run.as_ref();
-            let field = |name: &str| run.and_then(|r| r.get(name)).cloned().unwrap_or_default();
+            let run = report.run.clone().unwrap_or_default();
             eprintln!(
                 "lpa {cmd}: {} for {}s with Locust: {} at {}/s: {}, {} failed, {:.1} requests/s (Locust exit code {})",
                 plan.host,
@@ -340,13 +340,13 @@ pub(super) fn measure(cmd: &str, prepared: &Prepared, args: &DriverArgs) -> Resu
                 plan.spawn_rate,
                 count(report.num_requests.unwrap_or(0), "request"),
                 report.num_requests_fail.unwrap_or(0),
-                field("aggregate").get("total_rps").and_then(|v| v.as_f64()).unwrap_or(0.0),
-                field("exit_code"),
+                run.aggregate.total_rps.unwrap_or(0.0),
+                run.exit_code.map_or_else(|| "unknown".to_string(), |c| c.to_string()),
             );
             for w in warnings {
                 eprintln!("lpa {cmd}: warning: {w}");
             }
-            Ok(Measured::Locust(report))
+            Ok(Measured::Locust(Box::new(report)))
         }
     }
 }
@@ -356,13 +356,11 @@ pub(super) fn measure(cmd: &str, prepared: &Prepared, args: &DriverArgs) -> Resu
 pub(super) fn locust_table(report: &MetricReport) -> String {
     let mut t = header();
     t.push_str(&request_rows(report.requests.values()));
-    let aggregate = report
-        .run
-        .as_ref()
-        .and_then(|r| r.get("aggregate"))
-        .and_then(|a| serde_json::from_value(a.clone()).ok())
-        .unwrap_or_default();
-    t.push_str(&row("Aggregated", &aggregate));
+    let aggregate = report.run.as_ref().map(|r| &r.aggregate);
+    t.push_str(&row(
+        "Aggregated",
+        aggregate.unwrap_or(&RequestStats::default()),
+    ));
     t.push_str(
         "\n(latencies in ms; percentiles from Locust's buckets: rounded to 1 ms below 100 ms, \
          10 ms below 1 s, 100 ms below 10 s)\n",

@@ -178,10 +178,10 @@ fn table(o: &LoadOutcome) -> String {
             "\nopen model: {late} late sends (> 1 ms behind schedule), {dropped} dropped\n"
         ));
     }
-    if o.run.unfinished > 0 {
+    if let Some(unfinished) = o.run.unfinished.filter(|&n| n > 0) {
         t.push_str(&format!(
             "\n{} unanswered at run time + grace, counted as failures\n",
-            count(o.run.unfinished, "request")
+            count(unfinished, "request")
         ));
     }
     t

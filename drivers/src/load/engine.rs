@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use lpa_core::config::{request_key, WaitTime};
 use lpa_core::duration::format_duration;
 use lpa_core::stats::Recording;
-use lpa_core::wire::FailureStats;
+use lpa_core::wire::{FailureStats, RunInfo};
 
 use super::http::{self, Pinned, Prepared, Sent};
-use super::{LoadError, LoadOutcome, LoadPlan, Progress, RunInfo, LATE_AFTER};
+use super::{LoadError, LoadOutcome, LoadPlan, Progress, LATE_AFTER};
 
 /// Users need little stack: blocking I/O and small buffers. 256 KiB keeps
 /// a thousand users' address space small; only touched pages count in RSS.
@@ -130,12 +130,7 @@ pub fn run(
         .requests
         .iter()
         .map(|r| http::prepare(plan, r))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| LoadError::Invalid {
-            field: "load.requests",
-            value: e,
-            expected: "requests that form a valid HTTP request with the host",
-        })?;
+        .collect::<Result<Vec<_>, _>>()?;
     let well_formed = plan.classes.iter().all(|c| {
         !c.tasks.is_empty()
             && c.tasks
@@ -363,23 +358,24 @@ pub fn run(
         scheduled.saturating_sub(tasks)
     });
     let run = RunInfo {
-        driver: "native",
-        model: if open { "open" } else { "closed" },
-        host: plan.host.to_string(),
-        users: plan.users,
-        users_started: started,
-        spawn_rate: plan.spawn_rate,
-        ramp_up_secs: ramp_up.as_secs_f64(),
-        run_time: format_duration(plan.run_time),
-        grace: format_duration(plan.grace),
-        timeout: format_duration(plan.timeout),
-        wait_time: plan.wait_text(),
-        elapsed_secs: elapsed.as_secs_f64(),
-        unfinished,
+        driver: Some("native".into()),
+        model: Some(if open { "open" } else { "closed" }.into()),
+        host: Some(plan.host.to_string()),
+        users: Some(plan.users),
+        users_started: Some(started),
+        spawn_rate: Some(plan.spawn_rate),
+        ramp_up_secs: Some(ramp_up.as_secs_f64()),
+        run_time: Some(format_duration(plan.run_time)),
+        grace: Some(format_duration(plan.grace)),
+        timeout: Some(format_duration(plan.timeout)),
+        wait_time: Some(plan.wait_text()),
+        elapsed_secs: Some(elapsed.as_secs_f64()),
+        unfinished: Some(unfinished),
         arrival_rate: plan.arrival_rate,
         late: open.then_some(late),
         dropped,
         aggregate: all.summarize("", "Aggregated", elapsed, &plan.percentiles),
+        ..RunInfo::default()
     };
     Ok(LoadOutcome {
         requests,
@@ -607,7 +603,7 @@ mod tests {
             waited.elapsed()
         });
         let outcome = run(&plan, None).unwrap();
-        assert_eq!(outcome.run.unfinished, 1);
+        assert_eq!(outcome.run.unfinished, Some(1));
         let held = service.join().unwrap();
         assert!(held < Duration::from_secs(5), "held for {held:?}");
     }

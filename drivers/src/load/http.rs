@@ -40,20 +40,37 @@ pub(super) enum Sent {
     NotConnected(String),
 }
 
-pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, String> {
+/// A request of the plan that HTTP cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("invalid method {0:?}")]
+    Method(String),
+    #[error("invalid URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("invalid header name {0:?}")]
+    HeaderName(String),
+    /// The value as shown: a credential's is redacted.
+    #[error("invalid value of header {name}: {shown:?}")]
+    HeaderValue { name: String, shown: String },
+}
+
+pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, RequestError> {
     let url = plan.url(r);
     let method = Method::from_bytes(r.method.as_str().as_bytes())
-        .map_err(|_| format!("invalid method {:?}", r.method))?;
+        .map_err(|_| RequestError::Method(r.method.to_string()))?;
     let uri: Uri = url
         .parse()
-        .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+        .map_err(|e: http::uri::InvalidUri| RequestError::Url {
+            reason: e.to_string(),
+            url,
+        })?;
     let mut headers = Vec::with_capacity(r.headers.len());
     for (k, v) in &r.headers {
         let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| format!("invalid header name {k:?}"))?;
-        let value = HeaderValue::from_str(v).map_err(|_| {
-            let shown = lpa_core::config::redact_header(k, v);
-            format!("invalid value of header {k}: {shown:?}")
+            .map_err(|_| RequestError::HeaderName(k.clone()))?;
+        let value = HeaderValue::from_str(v).map_err(|_| RequestError::HeaderValue {
+            name: k.clone(),
+            shown: lpa_core::config::redact_header(k, v).to_string(),
         })?;
         headers.push((name, value));
     }
@@ -775,6 +792,32 @@ mod tests {
         drop(server);
         settle();
         assert!(!closed.is_open(), "closed by the server");
+    }
+
+    #[test]
+    fn a_request_http_cannot_carry_is_an_error_that_shows_it() {
+        let plan = plan("targets: [{endpoint: /a, type: mean, target: 7}]");
+        let mut r = plan.requests[0].clone();
+        r.headers
+            .insert("Authorization".into(), "Bearer x\ny".into());
+        assert_eq!(
+            prepare(&plan, &r).unwrap_err().to_string(),
+            "invalid value of header Authorization: \"<redacted>\""
+        );
+        r.headers.clear();
+        r.headers.insert("bad name".into(), "v".into());
+        assert_eq!(
+            prepare(&plan, &r).unwrap_err(),
+            RequestError::HeaderName("bad name".into())
+        );
+        r.headers.clear();
+        r.path = "/a b".into();
+        let e = prepare(&plan, &r).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid URL \"http://127.0.0.1:5000/a b\": "),
+            "{e}"
+        );
     }
 
     #[test]

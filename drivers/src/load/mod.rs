@@ -53,8 +53,7 @@ use lpa_core::config::{
 use lpa_core::duration::format_duration;
 use lpa_core::locustfile::LocustPlan;
 use lpa_core::stats::RequestStats;
-use lpa_core::wire::{FailureStats, MetricReport};
-use serde::Serialize;
+use lpa_core::wire::{FailureStats, MetricReport, RunInfo};
 
 mod engine;
 mod host;
@@ -62,6 +61,7 @@ mod http;
 
 pub use engine::run;
 pub use host::{HostUrl, InvalidValue, HOST_EXPECTED};
+pub use http::RequestError;
 
 /// The seed guide's defaults (its Dockerfile: `locustUsers=10
 /// locustHatchRate=10 locustRunTime=5`).
@@ -242,6 +242,8 @@ pub enum LoadError {
     NothingSent { url: String, run_time: String },
     #[error("CA bundle {path}: {message}")]
     CaBundle { path: String, message: String },
+    #[error("load.requests: {0} (expected requests that form a valid HTTP request with the host)")]
+    Request(#[from] http::RequestError),
     #[error("cannot start a user thread: {0}")]
     Spawn(std::io::Error),
 }
@@ -607,38 +609,6 @@ pub struct Progress {
     pub failures: u64,
 }
 
-/// How the test ran; carried in the metric JSON as `run`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunInfo {
-    pub driver: &'static str,
-    /// `closed` (users loop with a wait time) or `open` (arrival rate).
-    pub model: &'static str,
-    pub host: String,
-    pub users: u32,
-    pub users_started: u32,
-    pub spawn_rate: f64,
-    /// Seconds from the start until the last user started.
-    pub ramp_up_secs: f64,
-    pub run_time: String,
-    pub grace: String,
-    pub timeout: String,
-    pub wait_time: String,
-    /// Seconds from the start until every user had stopped or was given up.
-    pub elapsed_secs: f64,
-    /// Requests unanswered at run time + grace, counted as failures.
-    pub unfinished: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arrival_rate: Option<f64>,
-    /// Open model: sends that left more than 1 ms after their scheduled time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub late: Option<u64>,
-    /// Open model: scheduled sends never made because every user was busy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropped: Option<u64>,
-    /// All requests together (Locust's "Aggregated" row).
-    pub aggregate: RequestStats,
-}
-
 /// The result of [`run`]: per-request statistics keyed `"{METHOD}_{name}"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOutcome {
@@ -647,6 +617,7 @@ pub struct LoadOutcome {
     pub failures: BTreeMap<String, FailureStats>,
     pub num_requests: u64,
     pub num_failures: u64,
+    /// How the test ran: every field the native driver knows is set.
     pub run: RunInfo,
 }
 
@@ -659,7 +630,7 @@ impl LoadOutcome {
             failures: self.failures,
             num_requests: Some(self.num_requests),
             num_requests_fail: Some(self.num_failures),
-            run: serde_json::to_value(&self.run).ok(),
+            run: Some(self.run),
         }
     }
 }

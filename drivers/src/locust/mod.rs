@@ -47,9 +47,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lpa_core::config::Percent;
-use lpa_core::stats::RequestStats;
-use lpa_core::wire::{FailureStats, MetricReport};
-use serde::Serialize;
+use lpa_core::wire::{FailureStats, MetricReport, RunInfo};
 
 use crate::process::{self, ProcessError};
 
@@ -372,17 +370,18 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         aggregate.num_failures.unwrap_or(0),
     );
     let info = RunInfo {
-        driver: "locust",
-        model: "closed",
-        locustfile: plan.locustfile.display().to_string(),
-        host: plan.host.clone(),
-        users: plan.users,
-        spawn_rate: plan.spawn_rate,
-        run_time: plan.run_time_arg(),
+        driver: Some("locust".into()),
+        model: Some("closed".into()),
+        locustfile: Some(plan.locustfile.display().to_string()),
+        host: Some(plan.host.clone()),
+        users: Some(plan.users),
+        spawn_rate: Some(plan.spawn_rate),
+        run_time: Some(plan.run_time_arg()),
         stop_timeout: plan.stop_timeout.map(|d| format!("{}s", whole_secs(d))),
-        exit_code: code,
-        elapsed_secs: wall.as_secs_f64(),
+        exit_code: Some(code),
+        elapsed_secs: Some(wall.as_secs_f64()),
         aggregate,
+        ..RunInfo::default()
     };
     let report = MetricReport {
         current_replicas: None,
@@ -390,7 +389,7 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         num_requests_fail: info.aggregate.num_failures,
         requests,
         failures,
-        run: serde_json::to_value(&info).ok(),
+        run: Some(info),
     };
     Ok(LocustOutcome {
         report,
@@ -431,28 +430,6 @@ fn failure_kinds(
             (BTreeMap::new(), warning)
         }
     }
-}
-
-/// How a Locust run went; carried in the metric JSON as `run`, with the
-/// native driver's field names where they mean the same.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunInfo {
-    pub driver: &'static str,
-    pub model: &'static str,
-    pub locustfile: String,
-    pub host: String,
-    pub users: u32,
-    pub spawn_rate: f64,
-    /// What Locust got as `-t` (whole seconds).
-    pub run_time: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_timeout: Option<String>,
-    /// 0: clean; 1: the run had failures (or a locustfile check set it).
-    pub exit_code: i32,
-    /// Wall time of the Locust process, startup included.
-    pub elapsed_secs: f64,
-    /// All requests together (Locust's "Aggregated" row).
-    pub aggregate: RequestStats,
 }
 
 /// Why no `locust` executable was found.
