@@ -11,23 +11,23 @@
 //!               SIGTERM to its process group ─► grace ─► SIGKILL to what is left of the group
 //! ```
 //!
-//! **The command** is split into argv without a shell ([`ReplicaCommand`]):
-//! whitespace separates words, '...' and "..." quote, a backslash escapes
-//! one character; nothing is expanded (no variables, globs, pipes or
-//! redirections). `{port}` is replaced by the replica's port.
+//! **The command** is split into argv as a POSIX shell splits words, by
+//! the `shlex` crate, and run without a shell ([`ReplicaCommand`]): blanks
+//! separate words, '...' and "..." quote, a backslash escapes one
+//! character, a `#` that starts a word starts a comment; nothing is
+//! expanded (no variables, globs, pipes or redirections). `{port}` is
+//! replaced by the replica's port.
 //!
 //! **Readiness**: a replica gets traffic only once a TCP connect to its port
 //! succeeds. One that exits first, or does not accept within the ready
 //! timeout, is an error naming the command and quoting its stderr, and a
 //! scale-up is all or nothing: the new replicas that did start are stopped.
 //!
-//! **Stopping**: signals are sent by spawning the `kill` program (argv, no
-//! shell): std has no safe way to send SIGTERM or to signal a process
-//! group, and this crate forbids unsafe code. SIGTERM first lets a real
-//! server finish in-flight work, as Kubernetes does before its grace period
-//! ends; SIGKILL follows after the grace ([`LocalOptions::stop_grace`], 3 s),
-//! or at once when `kill` is missing. Both go to the replica's process
-//! group, as Kubernetes stops every process of a container: a command that
+//! **Stopping**: SIGTERM first lets a real server finish in-flight work, as
+//! Kubernetes does before its grace period ends; SIGKILL follows after the
+//! grace ([`LocalOptions::stop_grace`], 3 s), or at once when SIGTERM could
+//! not be sent. Both go to the replica's process group (rustix's safe
+//! `kill(2)`; std signals only its own child), as Kubernetes stops every process of a container: a command that
 //! runs its server as a child (a wrapper script without `exec`) must not
 //! leave the server behind. A process that makes itself a group or session
 //! of its own (a daemon) escapes this, as it would escape a terminal's
@@ -57,6 +57,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lpa_core::duration::format_duration;
+use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
 
 use super::{DriverError, ScaleTarget};
 use crate::process::{self, one_line};
@@ -79,7 +80,7 @@ impl ReplicaCommand {
     /// Splits `text` into argv (see the module docs for the rules).
     pub fn parse(text: &str) -> Result<ReplicaCommand, DriverError> {
         let bad = |why: &str| DriverError::Invalid(format!("replica command {text:?}: {why}"));
-        let words = split_words(text).map_err(|why| bad(&why))?;
+        let words = split_words(text).map_err(|why| bad(&why.to_string()))?;
         if words.is_empty() {
             return Err(bad("no program to run"));
         }
@@ -122,66 +123,33 @@ impl fmt::Display for ReplicaCommand {
     }
 }
 
+/// Why a command cannot be split into words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    /// A `'` or `"` quote that is not closed.
+    #[error("unterminated {0} quote")]
+    Quote(char),
+    #[error("trailing backslash")]
+    Backslash,
+}
+
 /// Splits like a POSIX shell's word splitting and quote removal, and
 /// nothing more.
-fn split_words(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated ' quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err("unterminated \" quote".into()),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated \" quote".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => word.push(c),
-                    None => return Err("trailing backslash".into()),
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
+fn split_words(text: &str) -> Result<Vec<String>, SplitError> {
+    if let Some(words) = shlex::split(text) {
+        return Ok(words);
     }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
+    // shlex says only that the text ended inside a quote or after a
+    // backslash. What completes it tells which: a newline after a trailing
+    // backslash continues the line, and a ' closes only a ' quote.
+    let completes = |end: &str| shlex::split(&format!("{text}{end}")).is_some();
+    Err(if completes("\n") {
+        SplitError::Backslash
+    } else if completes("'") {
+        SplitError::Quote('\'')
+    } else {
+        SplitError::Quote('"')
+    })
 }
 
 /// Timeouts and limits of the pool.
@@ -468,7 +436,7 @@ impl LocalPool {
             for r in pending.iter_mut() {
                 r.stdin.take();
                 // Not reaped yet: the group id is still this replica's.
-                signal_group(r.child.id(), "KILL");
+                signal_group(r.child.id(), Some(Signal::KILL));
                 let _ = r.child.kill();
                 let _ = r.child.wait();
             }
@@ -688,7 +656,7 @@ fn free_port() -> std::io::Result<u16> {
 /// when that fails. The replica is not reaped yet, running or not, so its
 /// pid, and the group id equal to it, cannot have been reused.
 fn terminate(child: &mut Child) {
-    if !signal_group(child.id(), "TERM") {
+    if !signal_group(child.id(), Some(Signal::TERM)) {
         let _ = child.kill();
     }
 }
@@ -700,7 +668,7 @@ fn finish(child: &mut Child, deadline: Instant, grace: Duration) -> Ending {
     let left = deadline.saturating_duration_since(Instant::now());
     if !matches!(process::wait_for(child, left), Ok(Some(_))) {
         // Still unreaped, so the group id is still its own.
-        signal_group(pid, "KILL");
+        signal_group(pid, Some(Signal::KILL));
         let _ = child.kill();
         let _ = child.wait();
         return Ending::Killed { grace };
@@ -711,9 +679,9 @@ fn finish(child: &mut Child, deadline: Instant, grace: Duration) -> Ending {
     // id freed and reused between a probe and the SIGKILL would take the
     // pid space wrapping within one pause.
     let mut pause = Duration::from_millis(5);
-    while signal_group(pid, "0") {
+    while signal_group(pid, None) {
         if Instant::now() >= deadline {
-            signal_group(pid, "KILL");
+            signal_group(pid, Some(Signal::KILL));
             return Ending::GroupKilled { grace };
         }
         thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
@@ -722,17 +690,17 @@ fn finish(child: &mut Child, deadline: Instant, grace: Duration) -> Ending {
     Ending::Exited
 }
 
-/// Sends `signal` (a name for `kill -s`, or 0: only ask whether the group
-/// exists) to the process group led by the replica `pid`: each replica
-/// leads its own (see [`LocalPool::spawn`]). True when `kill` says it was
-/// delivered.
-fn signal_group(pid: u32, signal: &str) -> bool {
-    process::run(
-        Command::new("kill").args(["-s", signal, "--", &format!("-{pid}")]),
-        None,
-        Duration::from_secs(2),
-    )
-    .is_ok_and(|f| f.status.success())
+/// Sends `signal` (`None`: only ask whether the group exists) to the
+/// process group led by the replica `pid`: each replica leads its own (see
+/// [`LocalPool::spawn`]). True when it was delivered.
+fn signal_group(pid: u32, signal: Option<Signal>) -> bool {
+    let Some(group) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return false;
+    };
+    match signal {
+        Some(signal) => kill_process_group(group, signal).is_ok(),
+        None => test_kill_process_group(group).is_ok(),
+    }
 }
 
 fn status_text(status: ExitStatus) -> String {
@@ -761,9 +729,36 @@ mod tests {
             w("echo $HOME | cat > x; *"),
             ["echo", "$HOME", "|", "cat", ">", "x;", "*"]
         );
-        assert!(split_words("a 'b").unwrap_err().contains("unterminated"));
-        assert!(split_words("a \"b").unwrap_err().contains("unterminated"));
-        assert!(split_words("a \\").unwrap_err().contains("backslash"));
+        assert!(split_words("a 'b")
+            .unwrap_err()
+            .to_string()
+            .contains("unterminated"));
+        assert!(split_words("a \"b")
+            .unwrap_err()
+            .to_string()
+            .contains("unterminated"));
+        assert!(split_words("a \\")
+            .unwrap_err()
+            .to_string()
+            .contains("backslash"));
+    }
+
+    /// The rules shlex brings, as a POSIX shell has them.
+    #[test]
+    fn words_split_as_a_posix_shell_splits_them() {
+        let w = |t: &str| split_words(t).unwrap();
+        // Tabs and newlines separate words; a backslash-newline joins lines.
+        assert_eq!(w("a\tb\nc d\\\ne"), ["a", "b", "c", "de"]);
+        // A `#` that starts a word starts a comment, to the end of the line.
+        assert_eq!(w("srv {port} # the port\n--x"), ["srv", "{port}", "--x"]);
+        assert_eq!(w("srv --tag=a#b"), ["srv", "--tag=a#b"]);
+        // In "...", a backslash escapes only $ ` " \ and a newline.
+        assert_eq!(w(r#""\$HOME \` \a""#), [r"$HOME ` \a"]);
+        assert_eq!(w(r"'\n'"), [r"\n"]);
+        assert_eq!(split_words("'a\\"), Err(SplitError::Quote('\'')));
+        assert_eq!(split_words("a \"b 'c"), Err(SplitError::Quote('"')));
+        assert_eq!(split_words("\"a\\"), Err(SplitError::Quote('"')));
+        assert_eq!(split_words("a\\"), Err(SplitError::Backslash));
     }
 
     #[test]
