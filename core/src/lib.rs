@@ -35,6 +35,7 @@
 //! ```
 
 pub mod config;
+pub mod csv_text;
 pub mod decide;
 pub mod duration;
 pub mod locustfile;

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lpa_core::config::TargetKind;
+use lpa_core::csv_text::{self, CsvError};
 use lpa_core::log::DecisionRecord;
 use lpa_core::sim::{Recovery, Scorer, Scores, Trace};
 use lpa_core::Reason;
@@ -531,13 +532,17 @@ impl SimTrace {
     /// `cycle,at_secs,load,ready,replicas,backlog,<one column a target>,failures,breached,decided,action`,
     /// a target's column named `KEY KIND <= VALUEUNIT`.
     fn from_csv(name: &str, text: &str) -> Result<SimTrace> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let (_, head) = lines.next().expect("checked non-empty");
-        let head = csv_fields(head);
-        let bad = |line: usize, what: String| Failure::new(format!("{name}:{line}: {what}"));
+        let bad = |line: u64, what: String| Failure::new(format!("{name}:{line}: {what}"));
+        let mut records = csv_text::read(text)
+            .map_err(|e| match e {
+                CsvError::OpenQuote { line, .. } => bad(line, e.to_string()),
+                CsvError::Malformed { .. } => Failure::new(format!("{name}: {e}")),
+            })?
+            .into_iter();
+        let head = records
+            .next()
+            .ok_or_else(|| Failure::new(format!("{name}: empty")))?
+            .fields;
         let n = head.len().checked_sub(10).ok_or_else(|| {
             bad(
                 1,
@@ -556,22 +561,22 @@ impl SimTrace {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut rows = Vec::new();
-        for (i, line) in lines {
-            let f = csv_fields(line);
+        for record in records {
+            let (line, f) = (record.line, record.fields);
             if f.len() != head.len() {
                 return Err(bad(
-                    i + 1,
+                    line,
                     format!("{}, the header has {}", count(f.len(), "field"), head.len()),
                 ));
             }
             let field = |c: usize| -> Result<f64> {
                 f[c].parse::<f64>()
-                    .map_err(|_| bad(i + 1, format!("{} {:?} is not a number", head[c], f[c])))
+                    .map_err(|_| bad(line, format!("{} {:?} is not a number", head[c], f[c])))
             };
             let whole = |c: usize| -> Result<u64> {
                 f[c].parse::<u64>().map_err(|_| {
                     bad(
-                        i + 1,
+                        line,
                         format!("{} {:?} is not a whole number", head[c], f[c]),
                     )
                 })
@@ -686,36 +691,14 @@ fn parse_target_head(h: &str) -> Option<SimTarget> {
     })
 }
 
-/// One CSV line's fields (RFC 4180 quoting: `"a, ""b"""`).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        let field = fields.last_mut().expect("never empty");
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(String::new()),
-            _ => field.push(c),
-        }
-    }
-    fields
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn csv_fields_and_target_heads() {
-        assert_eq!(
-            csv_fields(r#"1,"a, ""b""",,x"#),
-            vec!["1", r#"a, "b""#, "", "x"]
-        );
+        let f = &csv_text::read(r#"1,"a, ""b""",,x"#).unwrap()[0].fields;
+        assert_eq!(f, &["1", r#"a, "b""#, "", "x"]);
         let t = parse_target_head("GET_/fibonacci?n=10 p99.9 <= 7.5ms").unwrap();
         assert_eq!(
             (t.key.as_str(), t.kind.as_str(), t.target, t.unit.as_str()),

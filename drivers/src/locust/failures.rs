@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use lpa_core::config::request_key;
+use lpa_core::csv_text::{self, CsvError};
 use lpa_core::wire::FailureStats;
 
 /// The Python module lpa loads beside the locustfile; it writes
@@ -19,16 +20,41 @@ pub const PLUGIN_NAME: &str = "lpa_failures.py";
 /// The CSV the plugin writes.
 pub const CSV_NAME: &str = "failures.csv";
 
+/// Why a failures CSV cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FailuresError {
+    #[error("empty file")]
+    Empty,
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error("no {column} column in header {header}")]
+    NoColumn {
+        column: &'static str,
+        header: String,
+    },
+    #[error("row {row}: {fields} fields, header has {header}")]
+    Short {
+        row: usize,
+        fields: usize,
+        header: usize,
+    },
+    #[error("row {row}: occurrences {value:?} is not a count")]
+    Count { row: usize, value: String },
+}
+
 /// The failure kinds of a failures CSV. Rows whose error differs only in a
 /// memory address become one kind (see [`normalise`]).
-pub fn parse(text: &str) -> Result<BTreeMap<String, FailureStats>, String> {
-    let mut records = records(text)?.into_iter();
-    let header = records.next().ok_or("empty file")?;
-    let column = |name: &str| {
+pub fn parse(text: &str) -> Result<BTreeMap<String, FailureStats>, FailuresError> {
+    let mut records = csv_text::read(text)?.into_iter().map(|r| r.fields);
+    let header = records.next().ok_or(FailuresError::Empty)?;
+    let column = |column: &'static str| {
         header
             .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| format!("no {name} column in header {}", header.join(",")))
+            .position(|h| h == column)
+            .ok_or_else(|| FailuresError::NoColumn {
+                column,
+                header: header.join(","),
+            })
     };
     let (method, name, error, occurrences) = (
         column("Method")?,
@@ -39,19 +65,19 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, FailureStats>, String> {
     let mut failures = BTreeMap::new();
     for (i, row) in records.enumerate() {
         let field = |col: usize| {
-            row.get(col).map(String::as_str).ok_or_else(|| {
-                format!(
-                    "row {}: {} fields, header has {}",
-                    i + 2,
-                    row.len(),
-                    header.len()
-                )
-            })
+            row.get(col)
+                .map(String::as_str)
+                .ok_or(FailuresError::Short {
+                    row: i + 2,
+                    fields: row.len(),
+                    header: header.len(),
+                })
         };
         let count = field(occurrences)?;
-        let count: u64 = count
-            .parse()
-            .map_err(|_| format!("row {}: occurrences {count:?} is not a count", i + 2))?;
+        let count: u64 = count.parse().map_err(|_| FailuresError::Count {
+            row: i + 2,
+            value: count.to_string(),
+        })?;
         let (method, name, error) = (field(method)?, field(name)?, normalise(field(error)?));
         let entry = failures
             .entry(format!("{}: {error}", request_key(method, name)))
@@ -92,66 +118,21 @@ pub fn normalise(error: &str) -> String {
     out
 }
 
-/// RFC 4180 records, as Python's `csv.writer` writes them: fields with a
-/// comma, quote or line break are quoted, quotes doubled; lines end in
-/// `\r\n`. A quoted field may hold a line break (an error string a
-/// locustfile made itself), so records are read from the whole text, not
-/// line by line.
-fn records(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => record.push(std::mem::take(&mut field)),
-            ('\r', false) if chars.peek() == Some(&'\n') => {}
-            ('\n', false) => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            _ => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(format!(
-            "a quoted field is not closed (record {})",
-            records.len() + 1
-        ));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    Ok(records)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Python's `csv.writer` quotes a field with a comma, quote or line
+    /// break (an error string a locustfile made itself), doubles quotes,
+    /// and ends lines in `\r\n`.
     #[test]
     fn quoted_fields_doubled_quotes_and_line_breaks() {
-        let text = "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\nplain,,end\r\n";
+        let text =
+            "Method,Name,Error,Occurrences\r\nGET,\"x, y\",\"say \"\"hi\"\"\r\ntwice\",2\r\n";
+        let f = &parse(text).unwrap()["GET_x, y: say \"hi\"\r\ntwice"];
+        assert_eq!((f.name.as_str(), f.occurrences), ("x, y", 2));
         assert_eq!(
-            records(text).unwrap(),
-            [
-                vec!["a", "b", "c"],
-                vec!["x, y", "say \"hi\"", "two\r\nlines"],
-                vec!["plain", "", "end"],
-            ]
-        );
-        // No line end after the last record.
-        assert_eq!(records("a,b\n1,2").unwrap(), [["a", "b"], ["1", "2"]]);
-        assert_eq!(
-            records("a\r\n\"open").unwrap_err(),
+            parse("Method\r\n\"open").unwrap_err().to_string(),
             "a quoted field is not closed (record 2)"
         );
     }
@@ -233,17 +214,18 @@ mod tests {
 
     #[test]
     fn bad_files_say_what_is_wrong() {
-        assert_eq!(parse("").unwrap_err(), "empty file");
+        let err = |text| parse(text).unwrap_err().to_string();
+        assert_eq!(err(""), "empty file");
         assert_eq!(
-            parse("Method,Name,Error\r\n").unwrap_err(),
+            err("Method,Name,Error\r\n"),
             "no Occurrences column in header Method,Name,Error"
         );
         assert_eq!(
-            parse("Method,Name,Error,Occurrences\r\nGET,/x,boom,many\r\n").unwrap_err(),
+            err("Method,Name,Error,Occurrences\r\nGET,/x,boom,many\r\n"),
             "row 2: occurrences \"many\" is not a count"
         );
         assert_eq!(
-            parse("Method,Name,Error,Occurrences\r\nGET,/x\r\n").unwrap_err(),
+            err("Method,Name,Error,Occurrences\r\nGET,/x\r\n"),
             "row 2: 2 fields, header has 4"
         );
         // A header alone: a run without failures.

@@ -1,0 +1,130 @@
+//! CSV text in and out, as RFC 4180 has it and Python's `csv` module and
+//! spreadsheets write it, through the `csv` crate: a field with a comma,
+//! quote, CR or LF is quoted, its quotes doubled, and may hold line breaks.
+//! Text in, text out; the caller reads and writes the files.
+
+/// One record and the line it starts on (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub line: u64,
+    pub fields: Vec<String>,
+}
+
+/// Text that is not CSV.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    #[error("a quoted field is not closed (record {record})")]
+    OpenQuote { record: usize, line: u64 },
+    #[error("line {line}: {message}")]
+    Malformed { line: u64, message: String },
+}
+
+/// The records of `text`, blank lines left out.
+pub fn read(text: &str) -> Result<Vec<Record>, CsvError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    // The crate's own line count misses CRLF line ends, and its byte
+    // offset may fall on the line ends before a record (a blank line, the
+    // LF of a CRLF): the record starts at the first byte after them.
+    let line_at = |p: Option<&csv::Position>| {
+        let bytes = text.as_bytes();
+        let mut at = p.map_or(0, |p| p.byte() as usize).min(bytes.len());
+        while bytes.get(at).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            at += 1;
+        }
+        bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+    };
+    let mut records = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| CsvError::Malformed {
+            line: line_at(e.position()),
+            message: e.to_string(),
+        })?;
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue;
+        }
+        records.push(Record {
+            line: line_at(record.position()),
+            fields: record.iter().map(str::to_string).collect(),
+        });
+    }
+    // The crate reads an unclosed quote to the end of the text without a
+    // word; quotes come in pairs, so an odd count is that quote.
+    if text.matches('"').count() % 2 == 1 {
+        return Err(CsvError::OpenQuote {
+            record: records.len(),
+            line: records.last().map_or(1, |r| r.line),
+        });
+    }
+    Ok(records)
+}
+
+/// Rows as CSV text, each ending in `\n`.
+pub fn write<R, F>(rows: impl IntoIterator<Item = R>) -> String
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<str>,
+{
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record(row.into_iter().map(|f| f.as_ref().to_string()))
+            .expect("a CSV writer on memory cannot fail");
+    }
+    let bytes = writer
+        .into_inner()
+        .expect("a CSV writer on memory cannot fail");
+    String::from_utf8(bytes).expect("CSV of text is text")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(text: &str) -> Vec<Vec<String>> {
+        read(text).unwrap().into_iter().map(|r| r.fields).collect()
+    }
+
+    #[test]
+    fn quoted_fields_doubled_quotes_and_line_breaks() {
+        let text =
+            "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\n\r\n  \nplain,,end\r\n";
+        assert_eq!(
+            fields(text),
+            [
+                vec!["a", "b", "c"],
+                vec!["x, y", "say \"hi\"", "two\r\nlines"],
+                vec!["plain", "", "end"],
+            ]
+        );
+        let lines = |text| -> Vec<u64> { read(text).unwrap().iter().map(|r| r.line).collect() };
+        assert_eq!(lines(text), [1, 2, 6]);
+        assert_eq!(lines("a\n\nb\nc"), [1, 3, 4]);
+        assert_eq!(lines("a\r\n\r\nb\r\nc"), [1, 3, 4]);
+        assert_eq!(fields("a,b\n1,2"), [["a", "b"], ["1", "2"]]);
+        assert_eq!(
+            read("a\r\n\"open").unwrap_err().to_string(),
+            "a quoted field is not closed (record 2)"
+        );
+    }
+
+    /// What is written reads back the same, a CR included (a field with
+    /// one must be quoted, or it ends the record).
+    #[test]
+    fn written_text_reads_back() {
+        let rows = [
+            vec!["plain", "a, b", "say \"hi\""],
+            vec!["cr\ronly", "lf\nonly", ""],
+        ];
+        let text = write(&rows);
+        assert_eq!(
+            text,
+            "plain,\"a, b\",\"say \"\"hi\"\"\"\n\"cr\ronly\",\"lf\nonly\",\n"
+        );
+        assert_eq!(fields(&text), rows);
+    }
+}
