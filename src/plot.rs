@@ -16,6 +16,7 @@
 use std::path::Path;
 use std::sync::Once;
 
+use lpa_core::log::num;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -413,12 +414,6 @@ fn wrap(text: &str, size: u32, room: u32) -> Vec<String> {
     lines
 }
 
-/// Axis numbers without float noise: 5, 2.5, 1000.
-fn short(v: &f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 /// Whole-number ticks from 0 to `top`, at most about eight.
 fn integer_ticks(top: f64) -> Vec<f64> {
     let step = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
@@ -548,7 +543,7 @@ where
         .x_desc(x_desc)
         .y_desc(y_desc)
         .x_label_formatter(&|v| clock(*v))
-        .y_label_formatter(&short)
+        .y_label_formatter(&|v: &f64| num(*v))
         .light_line_style(WHITE)
         .bold_line_style(RGBColor(225, 225, 225))
         .label_style(label_font)
@@ -588,8 +583,8 @@ fn target_panel<DB: DrawingBackend>(
     let (target_text, bound) = match limits.as_slice() {
         [] => ("no target recorded".to_string(), String::new()),
         [one] => (
-            format!("target {}{unit}", short(one)),
-            format!(" at most {}{unit}", short(one)),
+            format!("target {}{unit}", num(*one)),
+            format!(" at most {}{unit}", num(*one)),
         ),
         _ => (
             "target (changed during the run)".to_string(),
@@ -777,7 +772,7 @@ fn load_panel<DB: DrawingBackend>(
         }
         entries.push((
             Glyph::Line(GREEN, 2),
-            format!("capacity (ready x {}/s)", short(&per)),
+            format!("capacity (ready x {}/s)", num(per)),
         ));
     }
     legend(&strip, &entries)

@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 
 use lpa_core::config::{request_key, WaitTime};
 use lpa_core::duration::format_duration;
+use lpa_core::sim::SplitMix64;
 use lpa_core::stats::Recording;
 use lpa_core::wire::{FailureStats, RunInfo};
 
-use super::http::{self, Pinned, Prepared, Sent};
+use super::http::{self, Prepared, Sent};
+use super::transport::Pinned;
 use super::{LoadError, LoadOutcome, LoadPlan, Progress, LATE_AFTER};
 
 /// Users need little stack: blocking I/O and small buffers. 256 KiB keeps
@@ -395,29 +397,10 @@ impl Drop for DoneSignal {
     }
 }
 
-/// xorshift64*: enough to spread request choices and waits; seeded so a
-/// run's request mix is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64, user: u32) -> Rng {
-        let s = seed ^ (u64::from(user) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Rng(if s == 0 { 1 } else { s })
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A user's draws (task picks, `between` waits): the plan's seed forked
+/// per user, so a run's request mix is reproducible.
+fn user_rng(seed: u64, user: u32) -> SplitMix64 {
+    SplitMix64::fork(seed, u64::from(user))
 }
 
 /// The running sums of weights (each at least 1), for [`pick`].
@@ -432,12 +415,12 @@ fn cumulative(weights: impl Iterator<Item = u32>) -> Vec<u64> {
 }
 
 /// A weighted pick: `cumulative` holds the running sums of the weights.
-fn pick(cumulative: &[u64], rng: &mut Rng) -> usize {
+fn pick(cumulative: &[u64], rng: &mut SplitMix64) -> usize {
     let total = *cumulative.last().unwrap_or(&1);
     if cumulative.len() == 1 {
         return 0;
     }
-    let x = rng.next() % total;
+    let x = rng.next_u64() % total;
     cumulative.partition_point(|&c| c <= x)
 }
 
@@ -486,7 +469,7 @@ fn send(
 /// deadline stops there, as Locust stops its users).
 fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let client = http::agent(plan, &shared.pinned);
-    let mut rng = Rng::new(plan.seed, user);
+    let mut rng = user_rng(plan.seed, user);
     let slot = &shared.slots[user as usize];
     if !register(slot, &client) {
         return;
@@ -531,7 +514,7 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
 fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let rate = plan.arrival_rate.unwrap_or(1.0);
     let client = http::agent(plan, &shared.pinned);
-    let mut rng = Rng::new(plan.seed, user);
+    let mut rng = user_rng(plan.seed, user);
     let slot = &shared.slots[user as usize];
     if !register(slot, &client) {
         return;
@@ -611,21 +594,12 @@ mod tests {
     #[test]
     fn weighted_pick_follows_weights() {
         let cumulative = [3, 4];
-        let mut rng = Rng::new(7, 0);
+        let mut rng = user_rng(7, 0);
         let mut counts = [0u32; 2];
         for _ in 0..40_000 {
             counts[pick(&cumulative, &mut rng)] += 1;
         }
         let share = f64::from(counts[0]) / 40_000.0;
         assert!((share - 0.75).abs() < 0.02, "{counts:?}");
-    }
-
-    #[test]
-    fn rng_unit_is_in_range() {
-        let mut rng = Rng::new(0, 0);
-        for _ in 0..10_000 {
-            let u = rng.unit();
-            assert!((0.0..1.0).contains(&u));
-        }
     }
 }

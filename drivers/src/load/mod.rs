@@ -58,6 +58,7 @@ use lpa_core::wire::{FailureStats, MetricReport, RunInfo};
 mod engine;
 mod host;
 mod http;
+mod transport;
 
 pub use engine::run;
 pub use host::{HostUrl, InvalidValue, HOST_EXPECTED};
