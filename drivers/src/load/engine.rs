@@ -24,10 +24,9 @@ use super::http::{self, Prepared, Sent};
 use super::transport::Pinned;
 use super::{LoadError, LoadOutcome, LoadPlan, Progress, LATE_AFTER};
 
-/// Users need little stack: blocking I/O and small buffers. 256 KiB keeps
-/// a thousand users' address space small; only touched pages count in RSS.
-/// The deepest path, ureq's connect, is about 20 KiB (gdb, release build;
-/// see `http::send`), so this leaves a wide margin for TLS and debug builds.
+/// Users need little stack: blocking I/O and small buffers. This keeps a
+/// thousand users' address space small with a wide margin over their
+/// deepest path (docs/hardening.md); only touched pages count in RSS.
 const USER_STACK: usize = 256 * 1024;
 
 /// How often the progress callback runs.

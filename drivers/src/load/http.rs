@@ -75,37 +75,16 @@ pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, Requ
     })
 }
 
-/// A user's agent: one keep-alive connection, with these bounds:
-/// - connecting: the plan's timeout;
-/// - each read and write: the plan's timeout when it is shorter than run
-///   time + grace, a fixed per-read and per-write timeout set once per
-///   connection. Otherwise nothing: at run time + grace the engine shuts
-///   down every user's agent ([`Client::stopper`]), which ends a waiting
-///   read at once, and a socket timeout would only cost a kernel timer
-///   armed and deleted around every blocking read (3 % of a user's CPU on
-///   a 5 ms endpoint, `perf`).
-///
-/// Not `timeout_global`: ureq runs that on an extra thread per request. Not
-/// the per-call budget either: it changes on every call, so ureq would
-/// re-set the socket timeout (a `setsockopt`) before each read and write,
-/// two syscalls per request on top of the three it needs (`sendto`,
-/// `recvfrom` and the look at the kept-alive connection; `strace -c`).
-///
-/// With 1 000 users, every KiB a user holds is a MB of RSS, so the agent is
-/// cut to what the plan needs:
-/// - the connector chain is TCP, plus rustls only for an `https` host. The
-///   default chain (SOCKS and CONNECT proxies, TLS) inlines into one 11 KiB
-///   stack frame on the connect path; TCP alone keeps a user's stack 8 KiB
-///   shallower (measured with gdb). Proxies are off anyway: the service is
-///   measured directly, as Locust's FastHttpUser does.
-/// - the output buffer holds the longest line of the plan's request heads
-///   (ureq writes a head line by line, and fails on a line that does not
-///   fit), at least 2 KiB; bodies stream through it.
-/// - the input buffer must hold a whole response head: 8 KiB, nginx's
-///   default header buffer.
-///
-/// The host's addresses are the ones [`preflight`] looked up: see [`Pinned`].
-/// The connections are [`transport`]'s.
+/// A user's agent: one keep-alive connection. Connecting is bounded by the
+/// plan's timeout; reads and writes by it only when it is shorter than run
+/// time + grace, set once per connection, since at run time + grace the
+/// engine shuts the agent down ([`Client::stopper`]) and a socket timeout
+/// would cost a timer on every read. A user holds only what the plan
+/// needs: no proxies (the service is measured directly, as Locust's
+/// FastHttpUser does), an output buffer for the longest request head line
+/// (ureq fails on a line that does not fit), an input buffer for a whole
+/// response head (8 KiB, nginx's default). The measurements behind this
+/// are in docs/hardening.md. Connections and addresses: [`transport`].
 pub(super) fn agent(plan: &LoadPlan, pinned: &Pinned) -> Client {
     let t = Some(plan.timeout);
     let per_io = (plan.timeout < plan.run_time + plan.grace).then_some(plan.timeout);
@@ -182,11 +161,8 @@ fn output_buffer_size(plan: &LoadPlan) -> usize {
 /// `fail_status` is a failure `"HTTP 503"`.
 ///
 /// Building, exchanging and draining are three functions kept apart
-/// (`inline(never)`) because a user thread's stack is as deep as its
-/// deepest call: inlined into one frame, the request builder's temporaries
-/// and the drain's 8 KiB copy buffer sat under ureq's connect path (38 KiB
-/// deep, measured with gdb), and with 1 000 users every touched KiB of
-/// stack is a MB of RSS.
+/// (`inline(never)`): a user thread's stack is as deep as its deepest
+/// frame, and one frame for all three is deep (docs/hardening.md).
 ///
 /// An idempotent request that failed only because its kept-alive
 /// connection was stale is sent once more on a new connection (see
@@ -253,9 +229,8 @@ fn exchange(
 
 /// Reads the body to the end, at most [`MAX_BODY`] bytes.
 ///
-/// Not `io::copy`: its 8 KiB buffer is zeroed on every call. ureq reads
-/// the socket into its own input buffer, so a small buffer here costs no
-/// extra syscalls.
+/// Not `io::copy`, which zeroes a larger buffer on every call; ureq
+/// buffers the socket, so a small buffer here costs no syscalls.
 #[inline(never)]
 fn drain(mut response: http::Response<ureq::Body>) -> Result<(), Sent> {
     let mut reader = response.body_mut().as_reader();

@@ -40,9 +40,8 @@ pub(super) fn agent(config: Config, https: bool, pinned: &Pinned, stale: Arc<Ato
 }
 
 /// ureq's TCP connector and transport, but for the look at a kept-alive
-/// connection: one `recv(MSG_PEEK | MSG_DONTWAIT)`, where ureq's turns the
-/// socket non-blocking, reads, and turns it back (three syscalls, 5 % of a
-/// user's CPU on a 5 ms endpoint, `perf`).
+/// connection: one `recv(MSG_PEEK | MSG_DONTWAIT)`, where ureq's takes
+/// three syscalls (docs/hardening.md).
 #[derive(Debug)]
 struct Tcp;
 
@@ -196,10 +195,10 @@ impl Transport for TcpConn {
 /// then hands out a dead one. Counting that as the service failing would
 /// read as a breach and scale up; browsers and urllib3 instead retry an
 /// idempotent request once on a new connection (RFC 9110, 9.2.2), and so
-/// does [`send`]. A connection that never answered anything is not
+/// does [`super::http::send`]. A connection that never answered anything is not
 /// stale: its failure is the service's.
 #[derive(Debug)]
-struct WatchStale(Arc<AtomicBool>);
+pub(super) struct WatchStale(Arc<AtomicBool>);
 
 impl<In: Transport> Connector<In> for WatchStale {
     type Out = Watched<In>;
@@ -220,7 +219,7 @@ impl<In: Transport> Connector<In> for WatchStale {
 }
 
 #[derive(Debug)]
-struct Watched<T> {
+pub(super) struct Watched<T> {
     inner: T,
     stale: Arc<AtomicBool>,
     /// Bytes came in before the request now being sent: the connection is
@@ -236,11 +235,9 @@ struct Watched<T> {
 /// How long a connection found open stays open without a second look.
 ///
 /// ureq looks at a kept-alive connection twice per request, when it goes
-/// back to the pool and when it is taken out (each look a syscall, see
-/// [`TcpConn::is_open`]); with users that do not wait, the two are
-/// microseconds apart and the second cannot tell more than the first. A close that lands in between costs one retry (see
-/// [`WatchStale`]), not a failure. A user that waits longer than this gets
-/// the second look.
+/// back to the pool and when it is taken out; for a user that does not
+/// wait the two are microseconds apart, and the second would tell nothing
+/// new. A close in between costs one retry ([`WatchStale`]), not a failure.
 const FRESH_PROBE: Duration = Duration::from_millis(1);
 
 impl<T: Transport> Watched<T> {
@@ -307,15 +304,12 @@ fn closed(e: &ureq::Error) -> bool {
     )
 }
 
-/// The host's addresses, looked up once per run, by [`super::http::preflight`].
+/// The host's addresses, looked up once per run by
+/// [`super::http::preflight`], the one that answered first.
 ///
-/// ureq asks its resolver on every request, before it looks in the pool:
-/// the default one is `getaddrinfo`, which for a name reads `/etc/hosts`
-/// and asks DNS each time (glibc keeps no cache). In a cluster, a service
-/// name under the search path costs one to four DNS round trips per
-/// request, and they were timed as the service's latency. Locust (urllib3)
-/// looks a name up only to open a connection; lpa now looks it up once per
-/// run, the address that answered the preflight first.
+/// ureq asks its resolver on every request, and `getaddrinfo` has no cache:
+/// in a cluster, DNS round trips would be timed as the service's latency.
+/// Locust (urllib3) too looks a name up only to open a connection.
 #[derive(Debug, Clone)]
 pub(super) struct Pinned {
     scheme: Scheme,
