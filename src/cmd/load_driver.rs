@@ -20,17 +20,15 @@ use std::path::Path;
 use lpa_core::config::{EvaluationConfig, LoadSpec, RequestSpec, Target};
 use lpa_core::duration::format_duration;
 use lpa_core::locustfile;
-use lpa_core::stats::RequestStats;
 use lpa_core::wire::MetricReport;
 use lpa_drivers::load::{HostUrl, LoadError, LoadOutcome, LoadOverrides, LoadPlan};
 use lpa_drivers::locust::{
     self, DriverChoice, LocateError, LocustPlan, SelectError, Selection, Why,
 };
 
-use super::loadtest::{announce, failure_rows, header, request_rows, row, run_with_progress};
+use super::load_text::{announce, announce_locust, run_with_progress};
 use crate::cli::{DriverArgs, LoadDriver};
 use crate::settings::{Failure, Result};
-use crate::text::count;
 
 /// What a load test measured, by the driver that ran it.
 pub(super) enum Measured {
@@ -331,42 +329,13 @@ pub(super) fn measure(cmd: &str, prepared: &Prepared, args: &DriverArgs) -> Resu
                 LocustPlan::from_load_plan(plan, program.clone(), args.locustfile.clone());
             let locust::LocustOutcome { report, warnings } = locust::run(&locust_plan)?;
             say();
-            let run = report.run.clone().unwrap_or_default();
-            eprintln!(
-                "lpa {cmd}: {} for {}s with Locust: {} at {}/s: {}, {} failed, {:.1} requests/s (Locust exit code {})",
-                plan.host,
-                plan.run_time.as_secs_f64(),
-                count(plan.users, "user"),
-                plan.spawn_rate,
-                count(report.num_requests.unwrap_or(0), "request"),
-                report.num_requests_fail.unwrap_or(0),
-                run.aggregate.total_rps.unwrap_or(0.0),
-                run.exit_code.map_or_else(|| "unknown".to_string(), |c| c.to_string()),
-            );
+            announce_locust(cmd, plan, &report);
             for w in warnings {
                 eprintln!("lpa {cmd}: warning: {w}");
             }
             Ok(Measured::Locust(Box::new(report)))
         }
     }
-}
-
-/// The loadtest table of a Locust run: the native table's columns and
-/// failures, and a note that the percentiles come from Locust's buckets.
-pub(super) fn locust_table(report: &MetricReport) -> String {
-    let mut t = header();
-    t.push_str(&request_rows(report.requests.values()));
-    let aggregate = report.run.as_ref().map(|r| &r.aggregate);
-    t.push_str(&row(
-        "Aggregated",
-        aggregate.unwrap_or(&RequestStats::default()),
-    ));
-    t.push_str(
-        "\n(latencies in ms; percentiles from Locust's buckets: rounded to 1 ms below 100 ms, \
-         10 ms below 1 s, 100 ms below 10 s)\n",
-    );
-    t.push_str(&failure_rows(&report.failures));
-    t
 }
 
 #[cfg(test)]

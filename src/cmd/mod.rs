@@ -10,6 +10,7 @@ mod demo;
 mod docs;
 mod evaluate;
 mod load_driver;
+mod load_text;
 mod loadtest;
 mod metric;
 mod report;
