@@ -41,12 +41,7 @@ pub enum Format {
 
 impl Format {
     pub fn of(path: &Path) -> Result<Format, String> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match crate::text::extension(path).as_deref() {
             Some("svg") => Ok(Format::Svg),
             Some("png") => Ok(Format::Png),
             _ => Err(format!(

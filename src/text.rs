@@ -11,9 +11,23 @@ pub fn count<N: TryInto<u64>>(n: N, noun: &str) -> String {
     }
 }
 
+/// A file name's extension in lower case (`PLOT.PNG`: `png`), which says
+/// the format of what lpa writes there.
+pub fn extension(path: &std::path::Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{count, extension};
+
+    #[test]
+    fn extensions_in_lower_case() {
+        assert_eq!(extension("a/Plot.PNG".as_ref()).as_deref(), Some("png"));
+        assert_eq!(extension("trace".as_ref()), None);
+    }
 
     #[test]
     fn plural_unless_one() {

@@ -324,18 +324,7 @@ fn ignored_path(path: &serde_ignored::Path<'_>) -> Vec<Segment> {
 }
 
 fn known_at(known: Known<'_>, parent: &[Segment]) -> &'static [&'static str] {
-    let mut pattern = String::new();
-    for s in parent {
-        match s {
-            Segment::Key(k) => {
-                if !pattern.is_empty() {
-                    pattern.push('.');
-                }
-                pattern.push_str(k);
-            }
-            Segment::Index(_) => pattern.push_str("[]"),
-        }
-    }
+    let pattern = join_path(parent, |_| "[]".to_string());
     known
         .iter()
         .find(|(p, _)| *p == pattern)
@@ -344,6 +333,16 @@ fn known_at(known: Known<'_>, parent: &[Segment]) -> &'static [&'static str] {
 
 /// `targets[2].type`; the root is `(top level)`.
 fn render_path(segments: &[Segment]) -> String {
+    let out = join_path(segments, |i| format!("[{i}]"));
+    if out.is_empty() {
+        "(top level)".to_string()
+    } else {
+        out
+    }
+}
+
+/// Keys joined by dots, each index as `index` writes it.
+fn join_path(segments: &[Segment], index: impl Fn(usize) -> String) -> String {
     let mut out = String::new();
     for s in segments {
         match s {
@@ -353,14 +352,10 @@ fn render_path(segments: &[Segment]) -> String {
                 }
                 out.push_str(k);
             }
-            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+            Segment::Index(i) => out.push_str(&index(*i)),
         }
     }
-    if out.is_empty() {
-        "(top level)".to_string()
-    } else {
-        out
-    }
+    out
 }
 
 /// Puts what serde says in lpa's words. A newtype's own message is already
