@@ -23,7 +23,7 @@ use std::sync::Arc;
 use lpa_core::duration::format_duration;
 use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadPlan};
-use lpa_drivers::run_loop::{self, Cycle, Options};
+use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
@@ -147,39 +147,40 @@ fn drive<T: ScaleTarget + ?Sized>(
         }
     );
 
-    let mut measure = |current: u32| {
+    let measure = |current: u32| {
         load::run(plan, None)
             .map(|outcome| outcome.into_report(Some(current)))
             .map_err(|e| e.to_string())
     };
     let once = options.max_cycles == Some(1);
+    let dry_run = options.dry_run;
     let mut last_failure = None;
-    let summary = run_loop::run(
+    let summary = RunLoop {
         target,
-        &mut measure,
+        measure,
         policy,
         state,
-        log.as_mut(),
-        &options,
-        &stop,
-        &mut |cycle| {
-            // With --once a failure is the command's error line; printing
-            // it here too would say it twice.
-            if !(once && cycle.record.is_none()) {
-                print_cycle(&name, cycle);
-            }
-            if let Some((step, e)) = &cycle.failure {
-                last_failure = Some(format!("{}: {e}", step.name()));
-            }
-        },
-    );
+        log: log.as_mut(),
+        options,
+        stop: &stop,
+    }
+    .run(|cycle| {
+        // With --once a failure is the command's error line; printing it
+        // here too would say it twice.
+        if !(once && cycle.record.is_none()) {
+            print_cycle(&name, cycle);
+        }
+        if let Some((step, e)) = &cycle.failure {
+            last_failure = Some(format!("{}: {e}", step.name()));
+        }
+    });
 
     if summary.stopped {
         eprintln!(
             "lpa run: stopped by signal after {} cycle{}; state {}",
             summary.cycles,
             if summary.cycles == 1 { "" } else { "s" },
-            if options.dry_run {
+            if dry_run {
                 "untouched (dry run)".to_string()
             } else {
                 format!("saved in {}", state.path().display())
