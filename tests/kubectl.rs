@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use lpa_core::log::DecisionRecord;
+use lpa_core::log::{DecisionRecord, Outcome};
 use lpa_core::Reason;
 use serde_json::Value;
 
@@ -173,7 +173,10 @@ fn scales_up_on_a_breach_with_a_precondition() {
 
     let r = s.records();
     assert_eq!(r.len(), 1);
-    assert_eq!((r[0].current, r[0].decided, r[0].applied), (2, 3, true));
+    assert_eq!(
+        (r[0].current, r[0].decided, &r[0].outcome),
+        (2, 3, &Outcome::Applied)
+    );
     assert_eq!(r[0].target, "deployment/web -n default");
     assert!(
         r[0].time.as_deref().is_some_and(|t| t.ends_with('Z')),
@@ -221,7 +224,7 @@ fn holds_when_calm_and_counts_the_calm_run() {
     assert_eq!(s.replicas(), Some(2));
     assert!(s.api.scale_writes().is_empty());
     let r = s.records();
-    assert_eq!((r[0].decided, r[0].applied), (2, true));
+    assert_eq!((r[0].decided, &r[0].outcome), (2, &Outcome::Applied));
     assert_eq!(
         r[0].reasons.last(),
         Some(&Reason::Hold {
@@ -276,8 +279,8 @@ fn dry_run_changes_nothing() {
     );
     assert_eq!(s.replicas(), Some(2));
     let r = s.records();
-    assert_eq!((r[0].decided, r[0].applied, r[0].dry_run), (3, false, true));
-    assert_eq!(r[0].not_applied.as_deref(), Some("dry run"));
+    assert_eq!((r[0].decided, &r[0].outcome), (3, &Outcome::DryRun));
+    assert_eq!(r[0].outcome.to_string(), "dry run");
     assert!(
         stderr(&o).contains("(not applied: dry run)"),
         "{}",
@@ -316,8 +319,11 @@ fn an_outside_change_before_the_scale_is_not_overwritten() {
     assert_eq!(s.replicas(), Some(5), "the outside write stands");
     assert!(s.api.scale_writes().is_empty());
     let r = s.records();
-    assert_eq!((r[0].current, r[0].decided, r[0].applied), (2, 3, false));
-    let why = r[0].not_applied.as_deref().unwrap();
+    assert_eq!((r[0].current, r[0].decided), (2, 3));
+    let Outcome::OutsideChange { seen, detail: why } = &r[0].outcome else {
+        panic!("not refused: {:?}", r[0].outcome)
+    };
+    assert_eq!(*seen, Some(5));
     assert!(why.contains("replicas changed outside lpa since they were read (expected 2, now 5); not overwritten"), "{why}");
     assert!(
         stderr(&o).contains("not applied: deployment/web -n default: replicas changed outside lpa"),
@@ -360,14 +366,10 @@ fn an_outside_change_between_kubectls_read_and_write_conflicts() {
     let writes = s.api.scale_writes();
     assert_eq!(writes.len(), 1, "one PUT, refused: {writes:?}");
     let r = s.records();
-    assert!(!r[0].applied);
     assert!(
-        r[0].not_applied
-            .as_deref()
-            .unwrap()
-            .contains("(expected 2, now 7)"),
+        matches!(&r[0].outcome, Outcome::OutsideChange { seen: Some(7), detail } if detail.contains("(expected 2, now 7)")),
         "{:?}",
-        r[0].not_applied
+        r[0].outcome
     );
     assert!(!s.state().exists(), "no state saved");
 }
@@ -503,20 +505,16 @@ fn a_scale_that_fails_is_logged_and_saves_no_state() {
     let o = s.run(&["--once"]);
     one_error(&o, "scale: ");
     let r = s.records();
-    assert_eq!((r[0].decided, r[0].applied), (3, false));
+    assert_eq!(r[0].decided, 3);
+    let Outcome::ScaleFailed { error } = &r[0].outcome else {
+        panic!("not failed: {:?}", r[0].outcome)
+    };
     assert!(
-        r[0].not_applied
-            .as_deref()
-            .unwrap()
-            .starts_with("scale failed: "),
+        r[0].outcome.to_string().starts_with("scale failed: "),
         "{:?}",
-        r[0].not_applied
+        r[0].outcome
     );
-    assert!(
-        r[0].not_applied.as_deref().unwrap().contains("not found"),
-        "{:?}",
-        r[0].not_applied
-    );
+    assert!(error.contains("not found"), "{error}");
     assert!(!s.state().exists());
 }
 
@@ -744,7 +742,10 @@ fn context_picks_the_cluster_over_the_current_context() {
     assert_eq!(s.replicas(), Some(3));
     assert_eq!(s.api.scale_writes().len(), 1);
     let r = s.records();
-    assert_eq!((r.len(), r[0].decided, r[0].applied), (1, 3, true));
+    assert_eq!(
+        (r.len(), r[0].decided, &r[0].outcome),
+        (1, 3, &Outcome::Applied)
+    );
     assert_eq!(s.saved_state()["last_replicas"], 3);
     let err = stderr(&o);
     assert!(err.contains("(context live)"), "{err}");

@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lpa_core::log::DecisionRecord;
+use lpa_core::log::{DecisionRecord, Outcome};
 use lpa_core::wire::MetricReport;
 use lpa_core::{Observation, Policy, State};
 
@@ -205,11 +205,11 @@ where
         };
         let dry_run = self.options.dry_run;
         let target = &mut *self.target;
-        let mut not_applied = None;
+        let mut outcome = Outcome::Applied;
         let mut apply_failure = None;
         let decided = self.state.decide(&obs, self.policy, |decision| {
             if dry_run {
-                not_applied = Some("dry run".to_string());
+                outcome = Outcome::DryRun;
                 return false;
             }
             if decision.replicas == current {
@@ -217,14 +217,17 @@ where
             }
             match target.scale(current, decision.replicas) {
                 Ok(()) => true,
-                Err(e @ DriverError::Changed { .. }) => {
-                    not_applied = Some(format!("{e}; the decay counter resets next cycle"));
+                Err(e @ DriverError::Changed { seen, .. }) => {
+                    outcome = Outcome::OutsideChange {
+                        seen,
+                        detail: e.to_string(),
+                    };
                     false
                 }
                 Err(e) => {
-                    let e = e.to_string();
-                    not_applied = Some(format!("scale failed: {e}"));
-                    apply_failure = Some((Step::Apply, e));
+                    let error = e.to_string();
+                    apply_failure = Some((Step::Apply, error.clone()));
+                    outcome = Outcome::ScaleFailed { error };
                     false
                 }
             }
@@ -241,9 +244,7 @@ where
 
         let mut record = DecisionRecord::new(&self.target.describe(), &obs, &decided.decision);
         record.time = Some(rfc3339(obs.at_secs));
-        record.dry_run = dry_run;
-        record.applied = not_applied.is_none();
-        record.not_applied = not_applied;
+        record.outcome = outcome;
         if let Some(log) = self.log.as_deref_mut() {
             if let Err(e) = log.append(&record) {
                 out.failure.get_or_insert((Step::Log, e.to_string()));
@@ -429,14 +430,13 @@ mod tests {
             |c| records.push(c.record.clone().unwrap()),
         );
         let r = &records[0];
-        assert!(!r.applied);
-        assert!(
-            r.not_applied
-                .as_deref()
-                .unwrap()
-                .contains("replicas changed outside lpa"),
-            "{r:?}"
-        );
+        match &r.outcome {
+            Outcome::OutsideChange { seen, detail } => {
+                assert_eq!(*seen, Some(5));
+                assert!(detail.contains("replicas changed outside lpa"), "{r:?}");
+            }
+            other => panic!("not refused: {other:?}"),
+        }
         assert!(target.scaled.is_empty());
         assert_eq!(target.replicas, 5);
         assert!(state.peek().unwrap().1 == Loaded::Missing, "no state saved");
@@ -485,7 +485,7 @@ mod tests {
         assert!(target.scaled.is_empty());
         assert!(records
             .iter()
-            .all(|r| r.decided == 3 && r.dry_run && !r.applied));
+            .all(|r| r.decided == 3 && r.outcome == Outcome::DryRun));
         assert_eq!(state.peek().unwrap().1, Loaded::Missing);
     }
 

@@ -179,7 +179,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 let _ = writeln!(out, "{:>5}  load stops", "");
             } else if phase == Phase::Recover {
                 if let Some(r) = &cycle.record {
-                    if r.applied
+                    if r.outcome.is_applied()
                         && r.decided <= policy.min_replicas()
                         && story.peak > policy.min_replicas()
                     {
@@ -395,8 +395,8 @@ fn action(record: &DecisionRecord) -> String {
         .map(ToString::to_string)
         .collect();
     let mut text = actions.join("; ");
-    if let Some(why) = &record.not_applied {
-        text.push_str(&format!(" (not applied: {why})"));
+    if !record.outcome.is_applied() {
+        text.push_str(&format!(" (not applied: {})", record.outcome));
     }
     text
 }
@@ -552,7 +552,7 @@ impl Story {
             self.shown_peak = r.current;
             self.shown_peak_cycle = cycle.number;
         }
-        let now = if r.applied { r.decided } else { r.current };
+        let now = r.replicas_after();
         if now > self.peak {
             self.peak = now;
             self.peak_cycle = cycle.number;

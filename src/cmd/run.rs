@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use lpa_core::duration::format_duration;
+use lpa_core::log::Outcome;
 use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadPlan};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
@@ -206,24 +207,17 @@ fn print_cycle(name: &str, cycle: &Cycle) {
     let n = cycle.number;
     match (&cycle.record, &cycle.failure) {
         (Some(r), failure) => {
-            let outcome = if r.applied {
-                if r.decided == r.current {
-                    "unchanged".to_string()
-                } else {
-                    format!("scaled {} -> {}", r.current, r.decided)
-                }
-            } else {
-                format!(
-                    "not applied: {}",
-                    r.not_applied.as_deref().unwrap_or("unknown")
-                )
+            let outcome = match &r.outcome {
+                Outcome::Applied if r.decided == r.current => "unchanged".to_string(),
+                Outcome::Applied => format!("scaled {} -> {}", r.current, r.decided),
+                not_applied => format!("not applied: {not_applied}"),
             };
             eprintln!(
                 "lpa run: #{n} {name}: {} => {} ({outcome})",
                 r.summary, r.decided
             );
             if let Some((step, e)) = failure {
-                if r.applied {
+                if r.outcome.is_applied() {
                     eprintln!("lpa run: #{n} {name}: {} failed: {e}", step.name());
                 }
             }
