@@ -253,7 +253,7 @@ fn every_cpa_shell_hook_logs_its_stderr() {
 
 /// `kubectl kustomize DIR` with the pinned kubectl: the documents `kubectl
 /// apply -k DIR` would apply.
-fn kustomize(dir: &str) -> Vec<Value> {
+pub(crate) fn kustomize(dir: &str) -> Vec<Value> {
     let out = Command::new(tool("kubectl"))
         .arg("kustomize")
         .arg(root().join(dir))
@@ -273,7 +273,7 @@ fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn only<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+pub(crate) fn only<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     let found = of_kind(docs, kind);
     assert_eq!(found.len(), 1, "one {kind}");
     found[0]

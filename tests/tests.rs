@@ -15,6 +15,7 @@ mod load;
 mod local;
 mod locust;
 mod metric;
+mod metrics;
 mod report;
 mod security;
 mod simulate;

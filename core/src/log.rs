@@ -55,6 +55,17 @@ impl Outcome {
     pub fn is_applied(&self) -> bool {
         matches!(self, Outcome::Applied)
     }
+
+    /// Its `kind` as serialised: `applied`, `dry_run`, `outside_change`,
+    /// `scale_failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::DryRun => "dry_run",
+            Outcome::OutsideChange { .. } => "outside_change",
+            Outcome::ScaleFailed { .. } => "scale_failed",
+        }
+    }
 }
 
 /// Why a decision was not applied, in words: `dry run`, `scale failed: ...`.
@@ -205,6 +216,10 @@ mod tests {
             },
         ] {
             let json = serde_json::to_string(&outcome).unwrap();
+            assert!(
+                json.starts_with(&format!(r#"{{"kind":"{}""#, outcome.kind())),
+                "{json}"
+            );
             assert_eq!(read(&format!(r#""outcome":{json},"#)), Ok(outcome));
         }
         assert_eq!(

@@ -7,6 +7,10 @@
 //! `lpa_drivers::run_loop::run` does the cycles (its docs list the steps)
 //! and this module prints one line per cycle on stderr.
 //!
+//! With `--metrics-listen`, Prometheus metrics and `/healthz` are served
+//! from `lpa_drivers::metrics` on their own thread; the measure step and
+//! each cycle's report update them.
+//!
 //! `--scaler local` runs the target as a pool of local processes behind a
 //! round-robin proxy (`lpa_drivers::scale::local`); the pool's replica
 //! starts and stops are logged here too, and it stops every replica when
@@ -24,6 +28,7 @@ use lpa_core::duration::format_duration;
 use lpa_core::log::Outcome;
 use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadPlan};
+use lpa_drivers::metrics::{Metrics, MetricsServer};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
@@ -53,14 +58,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
-    let (state, log) = outputs(&args)?;
+    let outputs = outputs(&args)?;
     drive(
         &mut target,
         &format!("via kubectl {kubectl}"),
         &policy,
         &plan,
-        &state,
-        log,
+        outputs,
         &args,
     )
 }
@@ -85,16 +89,25 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         overrides.host = Some(format!("http://{}", pool.addr()));
     }
     let plan = LoadPlan::from_config(&config, &overrides)?;
-    let (state, log) = outputs(args)?;
+    let outputs = outputs(args)?;
     pool.set_observer(|e| eprintln!("lpa run: local: {e}"));
     eprintln!("lpa run: local: listening on {}", pool.addr());
     pool.scale(0, args.replicas)?;
     let via = format!("running {:?}", text);
-    drive(&mut pool, &via, &config.policy, &plan, &state, log, args)
+    drive(&mut pool, &via, &config.policy, &plan, outputs, args)
 }
 
-/// The state file and the decision log, checked before anything runs.
-fn outputs(args: &RunArgs) -> Result<(StateFile, Option<DecisionLog>)> {
+/// Where `lpa run` writes: the state file, the decision log, and the
+/// metrics endpoint.
+struct Outputs {
+    state: StateFile,
+    log: Option<DecisionLog>,
+    metrics: Option<(Arc<Metrics>, MetricsServer)>,
+}
+
+/// The outputs, checked (and the metrics address bound) before anything
+/// runs.
+fn outputs(args: &RunArgs) -> Result<Outputs> {
     let state = StateFile::new(&args.state.decay_info);
     // A state file that cannot be written fails every cycle; say so once,
     // up front. Taking the lock creates only the sibling lock file.
@@ -103,7 +116,23 @@ fn outputs(args: &RunArgs) -> Result<(StateFile, Option<DecisionLog>)> {
         Some(path) => Some(DecisionLog::open(path)?),
         None => None,
     };
-    Ok((state, log))
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"), args.interval));
+            let server = MetricsServer::start(addr, Arc::clone(&metrics)).map_err(|e| {
+                Failure::new(format!(
+                    "--metrics-listen {addr} (env LPA_METRICS_LISTEN): cannot listen: {e}"
+                ))
+            })?;
+            Some((metrics, server))
+        }
+        None => None,
+    };
+    Ok(Outputs {
+        state,
+        log,
+        metrics,
+    })
 }
 
 /// The loop itself, the same for every scale target.
@@ -112,10 +141,21 @@ fn drive<T: ScaleTarget + ?Sized>(
     via: &str,
     policy: &lpa_core::Policy,
     plan: &LoadPlan,
-    state: &StateFile,
-    mut log: Option<DecisionLog>,
+    outputs: Outputs,
     args: &RunArgs,
 ) -> Result<ExitCode> {
+    let Outputs {
+        state,
+        mut log,
+        metrics,
+    } = outputs;
+    let metrics = metrics.as_ref().map(|(metrics, server)| {
+        eprintln!(
+            "lpa run: metrics on http://{0}/metrics, liveness on http://{0}/healthz",
+            server.addr()
+        );
+        metrics.as_ref()
+    });
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Registered first, so it sees the flag before the second handler
@@ -149,9 +189,15 @@ fn drive<T: ScaleTarget + ?Sized>(
     );
 
     let measure = |current: u32| {
-        load::run(plan, None)
-            .map(|outcome| outcome.into_report(Some(current)))
-            .map_err(|e| e.to_string())
+        let outcome = load::run(plan, None).map_err(|e| e.to_string())?;
+        if let Some(m) = metrics {
+            m.observe_probe(
+                outcome.num_requests,
+                outcome.num_failures,
+                &outcome.latencies_ns,
+            );
+        }
+        Ok(outcome.into_report(Some(current)))
     };
     let once = options.max_cycles == Some(1);
     let dry_run = options.dry_run;
@@ -160,12 +206,15 @@ fn drive<T: ScaleTarget + ?Sized>(
         target,
         measure,
         policy,
-        state,
+        state: &state,
         log: log.as_mut(),
         options,
         stop: &stop,
     }
     .run(|cycle| {
+        if let Some(m) = metrics {
+            m.observe_cycle(cycle);
+        }
         // With --once a failure is the command's error line; printing it
         // here too would say it twice.
         if !(once && cycle.record.is_none()) {
