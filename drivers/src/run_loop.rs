@@ -34,13 +34,18 @@
 //!    target, current, decided, reasons, applied or why not) and report the
 //!    [`Cycle`] to the caller, who prints the human-readable line (and, in
 //!    `lpa run`, updates its metrics and records Kubernetes Events).
-//! 10. **Wait** until `interval` after the cycle's start (at once if the
+//! 10. **Tell** the target what the cycle did to it
+//!     ([`ScaleTarget::record`]: kubectl records a Kubernetes Event on the
+//!     workload): a scale applied, refused or failed, or a failed load
+//!     test; not for a hold, never in a dry run. A failure to record is a
+//!     warning of the cycle, never its failure.
+//! 11. **Wait** until `interval` after the cycle's start (at once if the
 //!     cycle took longer), waking within [`STOP_POLL`] of a stop request.
 //!
 //! ```text
-//!   ┌─► stop? ─► read ─► measure ─► stop? ─► lock ─► decide ─► apply ─► save ─► log ─► wait ─┐
-//!   │                                       └────── StateFile::decide ──────┘                 │
-//!   └─────────────────────────────────────────────────────────────────────────────────────────┘
+//!   ┌─► stop? ─► read ─► measure ─► stop? ─► lock ─► decide ─► apply ─► save ─► log ─► tell ─► wait ─┐
+//!   │                                       └────── StateFile::decide ──────┘                          │
+//!   └──────────────────────────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! [`RunLoop`] holds the parts (target, measure step, policy, state file,
@@ -55,7 +60,7 @@ use lpa_core::wire::MetricReport;
 use lpa_core::{Observation, Policy, State};
 
 use crate::decision_log::{rfc3339, DecisionLog};
-use crate::scale::{DriverError, ScaleTarget};
+use crate::scale::{DriverError, Event, EventReason, ScaleTarget};
 use crate::state_file::StateFile;
 
 /// How often a waiting loop looks at the stop flag.
@@ -154,6 +159,16 @@ where
                 summary.stopped = true;
                 break;
             };
+            // A dry run writes nothing anywhere, Events included.
+            if let Some(event) = event(&cycle).filter(|_| !self.options.dry_run) {
+                if let Err(e) = self.target.record(&event) {
+                    cycle.warnings.push(format!(
+                        "cannot record the {} event on {}: {e}",
+                        event.reason.as_str(),
+                        self.target.describe()
+                    ));
+                }
+            }
             cycle.duration = started.elapsed();
             summary.cycles = number;
             if cycle.failure.is_some() {
@@ -256,6 +271,36 @@ where
     }
 }
 
+/// What the target's watchers hear of a cycle: a scale applied, refused
+/// or failed, or a failed load test. Nothing for a hold or a dry run.
+fn event(cycle: &Cycle) -> Option<Event> {
+    let Some(r) = &cycle.record else {
+        return match &cycle.failure {
+            Some((Step::Measure, e)) => Some(Event {
+                reason: EventReason::ProbeFailed,
+                note: format!("load test failed: {e}"),
+            }),
+            _ => None,
+        };
+    };
+    if r.decided == r.current {
+        return None;
+    }
+    let reason = match &r.outcome {
+        Outcome::Applied if r.decided > r.current => EventReason::ScaledUp,
+        Outcome::Applied => EventReason::ScaledDown,
+        Outcome::DryRun => return None,
+        Outcome::OutsideChange { .. } => EventReason::ScaleRefused,
+        Outcome::ScaleFailed { .. } => EventReason::ScaleFailed,
+    };
+    let note = if r.outcome.is_applied() {
+        r.summary.clone()
+    } else {
+        format!("{} (not applied: {})", r.summary, r.outcome)
+    };
+    Some(Event { reason, note })
+}
+
 /// Seconds since the Unix epoch: the observation's time.
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -293,6 +338,7 @@ mod tests {
         outside: Option<u32>,
         scaled: Vec<(u32, u32)>,
         fail_reads: bool,
+        events: Vec<Event>,
     }
 
     impl ScaleTarget for Fake {
@@ -318,6 +364,10 @@ mod tests {
             }
             self.scaled.push((from, to));
             self.replicas = to;
+            Ok(())
+        }
+        fn record(&mut self, event: &Event) -> Result<(), DriverError> {
+            self.events.push(event.clone());
             Ok(())
         }
     }
@@ -378,6 +428,7 @@ mod tests {
             outside: None,
             scaled: Vec::new(),
             fail_reads: false,
+            events: Vec::new(),
         }
     }
 
@@ -411,6 +462,12 @@ mod tests {
         );
         assert_eq!(cycles, vec![3, 3, 3, 2]);
         assert_eq!(target.scaled, vec![(2, 3), (3, 2)]);
+        let reasons: Vec<EventReason> = target.events.iter().map(|e| e.reason).collect();
+        assert_eq!(reasons, [EventReason::ScaledUp, EventReason::ScaledDown]);
+        assert_eq!(
+            target.events[0].note,
+            "GET_/ mean 20ms > 7ms BREACH; scale up 2 -> 3"
+        );
     }
 
     #[test]
@@ -439,6 +496,15 @@ mod tests {
         }
         assert!(target.scaled.is_empty());
         assert_eq!(target.replicas, 5);
+        assert_eq!(target.events.len(), 1);
+        assert_eq!(target.events[0].reason, EventReason::ScaleRefused);
+        assert!(
+            target.events[0].note.ends_with(
+                "scale up 2 -> 3 (not applied: fake/x: replicas changed outside lpa since they were read (expected 2, now 5); not overwritten; the decay counter resets next cycle)"
+            ),
+            "{:?}",
+            target.events[0]
+        );
         assert!(state.peek().unwrap().1 == Loaded::Missing, "no state saved");
         // A prior state that expected 2 sees 5 on the next cycle.
         state
@@ -486,6 +552,7 @@ mod tests {
         assert!(records
             .iter()
             .all(|r| r.decided == 3 && r.outcome == Outcome::DryRun));
+        assert!(target.events.is_empty(), "a dry run records nothing");
         assert_eq!(state.peek().unwrap().1, Loaded::Missing);
     }
 
@@ -506,6 +573,7 @@ mod tests {
         );
         assert_eq!(s.failed_cycles, 2);
         assert_eq!(failures[0], (Step::Read, "read failed".to_string()));
+        assert!(target.events.is_empty());
         let mut target = fake(2);
         let s = drive(
             &mut target,
@@ -517,6 +585,13 @@ mod tests {
         );
         assert_eq!(s.failed_cycles, 1);
         assert_eq!(state.peek().unwrap().1, Loaded::Missing);
+        assert_eq!(
+            target.events,
+            [Event {
+                reason: EventReason::ProbeFailed,
+                note: "load test failed: no host".into()
+            }]
+        );
     }
 
     #[test]

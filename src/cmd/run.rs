@@ -7,6 +7,11 @@
 //! `lpa_drivers::run_loop::run` does the cycles (its docs list the steps)
 //! and this module prints one line per cycle on stderr.
 //!
+//! With `--scaler kubectl`, each scale applied, refused or failed and each
+//! failed load test is a Kubernetes Event on the workload (the run loop
+//! hands it to `KubectlTarget::record`); a failure to record one is a
+//! warning line.
+//!
 //! With `--metrics-listen`, Prometheus metrics and `/healthz` are served
 //! from `lpa_drivers::metrics` on their own thread; the measure step and
 //! each cycle's report update them.
