@@ -63,6 +63,13 @@ struct BuildLabels {
 }
 
 type FloatGauge = Gauge<f64, AtomicU64>;
+/// A gauge without labels that has no series until its first value: a
+/// count lpa has not decided yet is absent, not 0.
+type LateGauge = Family<Vec<(String, String)>, Gauge>;
+
+fn set(gauge: &LateGauge, value: u32) {
+    gauge.get_or_create(&Vec::new()).set(i64::from(value));
+}
 
 /// Every metric of `lpa run`, updated by the loop, read by the server.
 pub struct Metrics {
@@ -72,12 +79,12 @@ pub struct Metrics {
     probe_requests: Counter,
     probe_failures: Counter,
     probe_duration: Histogram,
-    current_replicas: Gauge,
-    desired_replicas: Gauge,
+    current_replicas: LateGauge,
+    desired_replicas: LateGauge,
     scale_events: Family<ScaleLabels, Counter>,
     cycle_duration: Histogram,
     cycle_failures: Family<StepLabels, Counter>,
-    calm_runs: Gauge,
+    calm_runs: LateGauge,
     /// When the last cycle ended (the start, before the first).
     last_cycle: Mutex<Instant>,
     /// `/healthz` fails when no cycle ended within this.
@@ -102,12 +109,12 @@ impl Metrics {
             probe_requests: Counter::default(),
             probe_failures: Counter::default(),
             probe_duration: Histogram::new(PROBE_BUCKETS),
-            current_replicas: Gauge::default(),
-            desired_replicas: Gauge::default(),
+            current_replicas: Family::default(),
+            desired_replicas: Family::default(),
             scale_events: Family::default(),
             cycle_duration: Histogram::new(CYCLE_BUCKETS),
             cycle_failures: Family::default(),
-            calm_runs: Gauge::default(),
+            calm_runs: Family::default(),
             last_cycle: Mutex::new(Instant::now()),
             stale_after: 3 * interval.max(Duration::from_secs(1)),
         };
@@ -200,11 +207,11 @@ impl Metrics {
                 .inc();
         }
         if let Some(state) = &cycle.state {
-            self.calm_runs.set(i64::from(state.runs_since_change));
+            set(&self.calm_runs, state.runs_since_change);
         }
         let Some(record) = &cycle.record else { return };
-        self.current_replicas.set(i64::from(record.current));
-        self.desired_replicas.set(i64::from(record.decided));
+        set(&self.current_replicas, record.current);
+        set(&self.desired_replicas, record.decided);
         for reason in &record.reasons {
             match reason {
                 Reason::Target {
@@ -436,6 +443,19 @@ mod tests {
             assert!(text.lines().any(|l| l == want), "{want:?} not in:\n{text}");
         }
         assert!(m.health().is_ok());
+    }
+
+    #[test]
+    fn nothing_decided_yet_is_no_series_rather_than_zero() {
+        let m = Metrics::new("1", Duration::from_secs(10));
+        let text = m.encode();
+        for name in [
+            "lpa_current_replicas",
+            "lpa_desired_replicas",
+            "lpa_calm_runs",
+        ] {
+            assert!(!text.contains(name), "{text}");
+        }
     }
 
     #[test]
