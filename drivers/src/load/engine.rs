@@ -362,6 +362,7 @@ pub fn run(
         let scheduled = (plan.run_time.as_secs_f64() * rate).ceil() as u64;
         scheduled.saturating_sub(tasks)
     });
+    let latencies_ns = all.latencies_ns.clone();
     let run = RunInfo {
         driver: "native",
         model: if open { "open" } else { "closed" },
@@ -387,6 +388,7 @@ pub fn run(
         num_requests: attempts,
         num_failures,
         run,
+        latencies_ns,
     })
 }
 

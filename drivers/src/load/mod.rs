@@ -810,6 +810,8 @@ pub struct LoadOutcome {
     pub num_requests: u64,
     pub num_failures: u64,
     pub run: RunInfo,
+    /// Every request's latency in ns, unordered (for a histogram of them).
+    pub latencies_ns: Vec<u64>,
 }
 
 impl LoadOutcome {
