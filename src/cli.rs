@@ -459,6 +459,10 @@ pub struct RunArgs {
     /// Append one JSON line per decided cycle (the input of `lpa simulate --replay`).
     #[arg(long, value_name = "FILE")]
     pub decision_log: Option<PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR/metrics and a liveness
+    /// check on /healthz (e.g. 0.0.0.0:9100; port 0 picks a free one).
+    #[arg(long, env = "LPA_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]

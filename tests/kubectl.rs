@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use lpa_core::log::DecisionRecord;
+use lpa_core::log::{DecisionRecord, Outcome};
 use lpa_core::Reason;
 use serde_json::Value;
 
@@ -173,7 +173,10 @@ fn scales_up_on_a_breach_with_a_precondition() {
 
     let r = s.records();
     assert_eq!(r.len(), 1);
-    assert_eq!((r[0].current, r[0].decided, r[0].applied), (2, 3, true));
+    assert_eq!(
+        (r[0].current, r[0].decided, &r[0].outcome),
+        (2, 3, &Outcome::Applied)
+    );
     assert_eq!(r[0].target, "deployment/web -n default");
     assert!(
         r[0].time.as_deref().is_some_and(|t| t.ends_with('Z')),
@@ -221,7 +224,7 @@ fn holds_when_calm_and_counts_the_calm_run() {
     assert_eq!(s.replicas(), Some(2));
     assert!(s.api.scale_writes().is_empty());
     let r = s.records();
-    assert_eq!((r[0].decided, r[0].applied), (2, true));
+    assert_eq!((r[0].decided, &r[0].outcome), (2, &Outcome::Applied));
     assert_eq!(
         r[0].reasons.last(),
         Some(&Reason::Hold {
@@ -276,13 +279,14 @@ fn dry_run_changes_nothing() {
     );
     assert_eq!(s.replicas(), Some(2));
     let r = s.records();
-    assert_eq!((r[0].decided, r[0].applied, r[0].dry_run), (3, false, true));
-    assert_eq!(r[0].not_applied.as_deref(), Some("dry run"));
+    assert_eq!((r[0].decided, &r[0].outcome), (3, &Outcome::DryRun));
+    assert_eq!(r[0].outcome.to_string(), "dry run");
     assert!(
         stderr(&o).contains("(not applied: dry run)"),
         "{}",
         stderr(&o)
     );
+    assert!(s.api.events().is_empty(), "a dry run records no Event");
 }
 
 /// Changes the replicas to `to` just before the first request that
@@ -316,8 +320,11 @@ fn an_outside_change_before_the_scale_is_not_overwritten() {
     assert_eq!(s.replicas(), Some(5), "the outside write stands");
     assert!(s.api.scale_writes().is_empty());
     let r = s.records();
-    assert_eq!((r[0].current, r[0].decided, r[0].applied), (2, 3, false));
-    let why = r[0].not_applied.as_deref().unwrap();
+    assert_eq!((r[0].current, r[0].decided), (2, 3));
+    let Outcome::OutsideChange { seen, detail: why } = &r[0].outcome else {
+        panic!("not refused: {:?}", r[0].outcome)
+    };
+    assert_eq!(*seen, Some(5));
     assert!(why.contains("replicas changed outside lpa since they were read (expected 2, now 5); not overwritten"), "{why}");
     assert!(
         stderr(&o).contains("not applied: deployment/web -n default: replicas changed outside lpa"),
@@ -360,14 +367,10 @@ fn an_outside_change_between_kubectls_read_and_write_conflicts() {
     let writes = s.api.scale_writes();
     assert_eq!(writes.len(), 1, "one PUT, refused: {writes:?}");
     let r = s.records();
-    assert!(!r[0].applied);
     assert!(
-        r[0].not_applied
-            .as_deref()
-            .unwrap()
-            .contains("(expected 2, now 7)"),
+        matches!(&r[0].outcome, Outcome::OutsideChange { seen: Some(7), detail } if detail.contains("(expected 2, now 7)")),
         "{:?}",
-        r[0].not_applied
+        r[0].outcome
     );
     assert!(!s.state().exists(), "no state saved");
 }
@@ -503,20 +506,16 @@ fn a_scale_that_fails_is_logged_and_saves_no_state() {
     let o = s.run(&["--once"]);
     one_error(&o, "scale: ");
     let r = s.records();
-    assert_eq!((r[0].decided, r[0].applied), (3, false));
+    assert_eq!(r[0].decided, 3);
+    let Outcome::ScaleFailed { error } = &r[0].outcome else {
+        panic!("not failed: {:?}", r[0].outcome)
+    };
     assert!(
-        r[0].not_applied
-            .as_deref()
-            .unwrap()
-            .starts_with("scale failed: "),
+        r[0].outcome.to_string().starts_with("scale failed: "),
         "{:?}",
-        r[0].not_applied
+        r[0].outcome
     );
-    assert!(
-        r[0].not_applied.as_deref().unwrap().contains("not found"),
-        "{:?}",
-        r[0].not_applied
-    );
+    assert!(error.contains("not found"), "{error}");
     assert!(!s.state().exists());
 }
 
@@ -744,7 +743,10 @@ fn context_picks_the_cluster_over_the_current_context() {
     assert_eq!(s.replicas(), Some(3));
     assert_eq!(s.api.scale_writes().len(), 1);
     let r = s.records();
-    assert_eq!((r.len(), r[0].decided, r[0].applied), (1, 3, true));
+    assert_eq!(
+        (r.len(), r[0].decided, &r[0].outcome),
+        (1, 3, &Outcome::Applied)
+    );
     assert_eq!(s.saved_state()["last_replicas"], 3);
     let err = stderr(&o);
     assert!(err.contains("(context live)"), "{err}");
@@ -788,4 +790,220 @@ fn a_context_not_in_the_kubeconfig_is_one_error_before_anything_runs() {
     assert!(s.api.requests().is_empty());
     assert!(!s.state().exists() && !s.log().exists());
     assert!(!s.path(".decay_info.json.lock").exists());
+}
+
+/// `kubectl get events` with the real kubectl, as a person would run it.
+fn get_events(s: &Setup, extra: &[&str]) -> Output {
+    Command::new(tool("kubectl"))
+        .arg(format!("--kubeconfig={}", s.kubeconfig.display()))
+        .args(["get", "events", "-n", "default"])
+        .args(extra)
+        .env("HOME", s.dir.path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn scales_refusals_failures_and_failed_probes_are_events_on_the_workload() {
+    let s = Setup::new(Some(2), SLOW);
+    // 2 -> 3 applied.
+    ok(&s.run(&["--once"]));
+    // 3 -> 4 refused: someone scales to 5 between lpa's read and kubectl's.
+    s.api.on_request(outside_writer(5, |r| {
+        r.method == "GET" && r.path.ends_with("/scale")
+    }));
+    ok(&s.run(&["--once"]));
+    // Calm at 5: the outside change resets the counter, two calm runs, a decay.
+    s.service.set_delay_ms(FAST);
+    ok(&s.run(&["--max-cycles", "3", "--interval", "0s"]));
+    assert_eq!(s.replicas(), Some(4));
+    // Nothing listens there: the load test fails, nothing is decided.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let o = s
+        .run_cmd("deployment/web", &["--once"])
+        .env("locustHost", format!("http://{dead}"))
+        .output()
+        .unwrap();
+    one_error(&o, "load test: ");
+    // The workload is deleted as kubectl scale reads it: the scale fails.
+    s.service.set_delay_ms(SLOW);
+    let mut deleted = false;
+    s.api.on_request(move |r, objects| {
+        if !deleted && r.path.ends_with("/scale") {
+            deleted = true;
+            objects.clear();
+        }
+    });
+    one_error(&s.run(&["--once"]), "scale: ");
+
+    let records = s.records();
+    let summaries: Vec<&str> = records
+        .iter()
+        .filter(|r| r.decided != r.current)
+        .map(|r| r.summary.as_str())
+        .collect();
+    assert_eq!(summaries.len(), 4, "{records:?}");
+    let events = s.api.events();
+    let reasons: Vec<&str> = events
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "ScaledUp",
+            "ScaleRefused",
+            "ScaledDown",
+            "ProbeFailed",
+            "ScaleFailed"
+        ]
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for e in &events {
+        assert_eq!(e["apiVersion"], "events.k8s.io/v1");
+        assert_eq!(e["reportingController"], "lpa");
+        assert_eq!(e["reportingInstance"], host.trim());
+        assert_eq!(
+            e["regarding"],
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                "namespace": "default", "uid": "stand-in-web"})
+        );
+        assert_eq!(e["metadata"]["namespace"], "default");
+    }
+    assert_eq!(events[0]["note"], summaries[0]);
+    assert_eq!(events[0]["action"], "Scale");
+    assert_eq!(events[3]["action"], "LoadTest");
+    assert!(
+        events[1]["note"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{} (not applied: deployment/web -n default: replicas changed outside lpa since they were read (expected 3, now 5)", summaries[1])),
+        "{}",
+        events[1]["note"]
+    );
+    assert!(
+        events[3]["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("load test failed: "),
+        "{}",
+        events[3]["note"]
+    );
+    assert!(
+        events[4]["note"]
+            .as_str()
+            .unwrap()
+            .contains("(not applied: scale failed: "),
+        "{}",
+        events[4]["note"]
+    );
+
+    // What a person sees, through the real kubectl and its field selector.
+    let o = get_events(&s, &["--field-selector", "involvedObject.name=web"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    eprintln!("kubectl get events --field-selector involvedObject.name=web:\n{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    );
+    assert_eq!(lines.len(), 6, "{text}");
+    for (line, (reason, kind)) in lines[1..].iter().zip([
+        ("ScaledUp", "Normal"),
+        ("ScaleRefused", "Warning"),
+        ("ScaledDown", "Normal"),
+        ("ProbeFailed", "Warning"),
+        ("ScaleFailed", "Warning"),
+    ]) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert!(cells[0].ends_with('s'), "{line}");
+        assert_eq!(&cells[1..4], [kind, reason, "deployment/web"], "{line}");
+    }
+    assert!(lines[1].ends_with(summaries[0]), "{}", lines[1]);
+    assert!(lines[3].ends_with(summaries[2]), "{}", lines[3]);
+    let o = get_events(
+        &s,
+        &["--field-selector", "involvedObject.name=web", "-o", "wide"],
+    );
+    let wide = stdout(&o);
+    assert!(
+        wide.lines()
+            .nth(1)
+            .unwrap()
+            .contains(&format!(" lpa, {} ", host.trim())),
+        "SOURCE is the controller and the instance:\n{wide}"
+    );
+    // kubectl 1.37 reads core v1 events (the events.k8s.io ones, converted)
+    // as a Table, with the selector for the server to apply.
+    let lists: Vec<Request> = s
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/events"))
+        .collect();
+    assert_eq!(lists[0].path, "/api/v1/namespaces/default/events");
+    assert!(
+        lists[0]
+            .query
+            .contains("fieldSelector=involvedObject.name%3Dweb"),
+        "{:?}",
+        lists[0]
+    );
+    assert!(
+        lists[0]
+            .accept
+            .starts_with("application/json;as=Table;v=v1;g=meta.k8s.io"),
+        "{:?}",
+        lists[0]
+    );
+    // lpa's creates: one POST each, to events.k8s.io.
+    let posts: Vec<Request> = s
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 5);
+    assert!(posts
+        .iter()
+        .all(|r| r.path == "/apis/events.k8s.io/v1/namespaces/default/events"));
+    // The selector is the server's: another name has none.
+    let o = get_events(&s, &["--field-selector", "involvedObject.name=other"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("No resources found in default namespace."),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_event_that_cannot_be_recorded_is_a_warning_and_the_scale_stands() {
+    let s = Setup::new(Some(2), SLOW);
+    s.api.forbid_events();
+    let o = s.run(&["--once"]);
+    ok(&o);
+    assert_eq!(s.replicas(), Some(3));
+    assert_eq!(s.saved_state()["last_replicas"], 3);
+    let err = stderr(&o);
+    let warning = err
+        .lines()
+        .find(|l| {
+            l.starts_with(
+                "lpa: warning: cannot record the ScaledUp event on deployment/web -n default: ",
+            )
+        })
+        .unwrap_or_else(|| panic!("no warning:\n{err}"));
+    assert!(
+        warning.contains("create --raw /apis/events.k8s.io/v1/namespaces/default/events -f -")
+            && warning.contains("Error from server (Forbidden): events.events.k8s.io is forbidden"),
+        "{warning}"
+    );
+    assert!(s.api.events().is_empty());
 }

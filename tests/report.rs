@@ -89,12 +89,14 @@ fn expected(log: &Path) -> Expected {
                 e.reversals += 1;
             }
             last_up = Some(up);
+            // The typed outcome, or the fields of logs written before it.
             let why = r["not_applied"].as_str().unwrap_or("");
-            if r["applied"] == true {
+            let kind = r["outcome"]["kind"].as_str();
+            if kind == Some("applied") || r["applied"] == true {
                 e.applied += 1;
-            } else if r["dry_run"] == true {
+            } else if kind == Some("dry_run") || r["dry_run"] == true {
                 e.dry_run += 1;
-            } else if why.starts_with("scale failed") {
+            } else if kind == Some("scale_failed") || why.starts_with("scale failed") {
                 e.failed += 1;
             } else {
                 e.refused += 1;

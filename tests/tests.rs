@@ -16,6 +16,7 @@ mod local;
 mod locust;
 mod locustfile;
 mod metric;
+mod metrics;
 mod report;
 mod security;
 mod simulate;

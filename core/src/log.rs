@@ -2,11 +2,14 @@
 //! input `lpa simulate --replay` re-decides. It carries the whole
 //! observation, so a recorded run can be decided again under another policy.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::decide::{Decision, Observation, Reason};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RecordOnDisk")]
 pub struct DecisionRecord {
     /// Seconds since the Unix epoch (the observation's time).
     pub at_secs: u64,
@@ -21,17 +24,69 @@ pub struct DecisionRecord {
     /// The decision as one readable line.
     pub summary: String,
     pub reasons: Vec<Reason>,
-    /// Whether the decision was applied (scaled, or nothing to scale).
-    pub applied: bool,
-    /// Why not, when it was not: dry run, kubectl failure, outside change...
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_applied: Option<String>,
-    #[serde(default)]
-    pub dry_run: bool,
+    /// What became of the decision.
+    pub outcome: Outcome,
     pub observation: Observation,
 }
 
+/// What became of a decision: `{"kind": "applied"}`,
+/// `{"kind": "outside_change", "seen": 5, "detail": "..."}`, ...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Took effect: scaled to the decided count, or nothing to scale.
+    Applied,
+    /// Decided only (`--dry-run`): nothing scaled, no state saved.
+    DryRun,
+    /// The count changed since it was read (someone else scaled): not
+    /// overwritten, and the next cycle resets the decay counter.
+    OutsideChange {
+        /// The count the target had instead, when it said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen: Option<u32>,
+        /// The scale target's words.
+        detail: String,
+    },
+    /// The scale failed (kubectl's error, a replica that did not start).
+    ScaleFailed { error: String },
+}
+
+impl Outcome {
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Outcome::Applied)
+    }
+
+    /// Its `kind` as serialised: `applied`, `dry_run`, `outside_change`,
+    /// `scale_failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::DryRun => "dry_run",
+            Outcome::OutsideChange { .. } => "outside_change",
+            Outcome::ScaleFailed { .. } => "scale_failed",
+        }
+    }
+}
+
+/// Why a decision was not applied, in words: `dry run`, `scale failed: ...`.
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Applied => f.write_str("applied"),
+            Outcome::DryRun => f.write_str("dry run"),
+            Outcome::OutsideChange { detail, .. } => {
+                write!(f, "{detail}; {RESETS}")
+            }
+            Outcome::ScaleFailed { error } => write!(f, "{FAILED}{error}"),
+        }
+    }
+}
+
+const RESETS: &str = "the decay counter resets next cycle";
+const FAILED: &str = "scale failed: ";
+
 impl DecisionRecord {
+    /// A record of `decision`, applied unless the caller says otherwise.
     pub fn new(target: &str, obs: &Observation, decision: &Decision) -> DecisionRecord {
         DecisionRecord {
             at_secs: obs.at_secs,
@@ -41,11 +96,81 @@ impl DecisionRecord {
             decided: decision.replicas,
             summary: decision.to_string(),
             reasons: decision.reasons.clone(),
-            applied: false,
-            not_applied: None,
-            dry_run: false,
+            outcome: Outcome::Applied,
             observation: obs.clone(),
         }
+    }
+
+    /// The replica count the target was left at.
+    pub fn replicas_after(&self) -> u32 {
+        if self.outcome.is_applied() {
+            self.decided
+        } else {
+            self.current
+        }
+    }
+}
+
+/// A record as read: today's `outcome`, or the three fields logs had before
+/// it (`applied`, `not_applied` with the reason in words, `dry_run`).
+#[derive(Deserialize)]
+struct RecordOnDisk {
+    at_secs: u64,
+    #[serde(default)]
+    time: Option<String>,
+    target: String,
+    current: u32,
+    decided: u32,
+    summary: String,
+    reasons: Vec<Reason>,
+    #[serde(default)]
+    outcome: Option<Outcome>,
+    #[serde(default)]
+    applied: Option<bool>,
+    #[serde(default)]
+    not_applied: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+    observation: Observation,
+}
+
+impl TryFrom<RecordOnDisk> for DecisionRecord {
+    type Error = &'static str;
+
+    fn try_from(r: RecordOnDisk) -> Result<DecisionRecord, &'static str> {
+        let outcome = match (r.outcome, r.applied) {
+            (Some(outcome), _) => outcome,
+            (None, Some(true)) => Outcome::Applied,
+            (None, Some(false)) if r.dry_run => Outcome::DryRun,
+            (None, Some(false)) => {
+                let why = r.not_applied.unwrap_or_default();
+                match why.strip_prefix(FAILED) {
+                    Some(error) => Outcome::ScaleFailed {
+                        error: error.to_string(),
+                    },
+                    // The only other reason those logs wrote.
+                    None => Outcome::OutsideChange {
+                        seen: None,
+                        detail: why
+                            .strip_suffix(&format!("; {RESETS}"))
+                            .unwrap_or(&why)
+                            .to_string(),
+                    },
+                }
+            }
+            (None, None) => return Err("missing field `outcome`"),
+        };
+        Ok(DecisionRecord {
+            at_secs: r.at_secs,
+            time: r.time,
+            target: r.target,
+            current: r.current,
+            decided: r.decided,
+            summary: r.summary,
+            reasons: r.reasons,
+            outcome,
+            observation: r.observation,
+        })
     }
 }
 
@@ -58,5 +183,87 @@ pub fn num(v: f64) -> String {
         "0".to_string()
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(fields: &str) -> String {
+        format!(
+            r#"{{"at_secs":1,"target":"t","current":2,"decided":3,"summary":"s","reasons":[],{fields}"observation":{{"at_secs":1,"current_replicas":2,"requests":{{}}}}}}"#
+        )
+    }
+
+    fn read(fields: &str) -> Result<Outcome, String> {
+        serde_json::from_str::<DecisionRecord>(&line(fields))
+            .map(|r| r.outcome)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn outcomes_round_trip_as_one_tagged_field() {
+        for outcome in [
+            Outcome::Applied,
+            Outcome::DryRun,
+            Outcome::OutsideChange {
+                seen: Some(5),
+                detail: "deployment/web: replicas changed outside lpa".into(),
+            },
+            Outcome::ScaleFailed {
+                error: "kubectl scale: exit 1".into(),
+            },
+        ] {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert!(
+                json.starts_with(&format!(r#"{{"kind":"{}""#, outcome.kind())),
+                "{json}"
+            );
+            assert_eq!(read(&format!(r#""outcome":{json},"#)), Ok(outcome));
+        }
+        assert_eq!(
+            serde_json::to_string(&Outcome::OutsideChange {
+                seen: None,
+                detail: "d".into()
+            })
+            .unwrap(),
+            r#"{"kind":"outside_change","detail":"d"}"#
+        );
+    }
+
+    #[test]
+    fn logs_written_before_the_typed_outcome_still_load() {
+        assert_eq!(
+            read(r#""applied":true,"dry_run":false,"#),
+            Ok(Outcome::Applied)
+        );
+        assert_eq!(
+            read(r#""applied":false,"not_applied":"dry run","dry_run":true,"#),
+            Ok(Outcome::DryRun)
+        );
+        assert_eq!(
+            read(r#""applied":false,"not_applied":"scale failed: kubectl scale: exit status 1","#),
+            Ok(Outcome::ScaleFailed {
+                error: "kubectl scale: exit status 1".into()
+            })
+        );
+        let refused = read(
+            r#""applied":false,"not_applied":"deployment/web: replicas changed outside lpa since they were read (expected 2, now 5); not overwritten; the decay counter resets next cycle","#,
+        )
+        .unwrap();
+        assert_eq!(
+            refused,
+            Outcome::OutsideChange {
+                seen: None,
+                detail: "deployment/web: replicas changed outside lpa since they were read (expected 2, now 5); not overwritten".into()
+            }
+        );
+        // Told the same way as when it was written.
+        assert_eq!(
+            refused.to_string(),
+            "deployment/web: replicas changed outside lpa since they were read (expected 2, now 5); not overwritten; the decay counter resets next cycle"
+        );
+        assert_eq!(read(""), Err("missing field `outcome`".to_string()));
     }
 }

@@ -13,6 +13,7 @@
 pub mod decision_log;
 pub mod load;
 pub mod locust;
+pub mod metrics;
 pub mod process;
 pub mod proxy;
 pub mod run_loop;

@@ -15,7 +15,8 @@
 //! 5. **Lock** the state file and load the state (a missing or corrupt file
 //!    starts fresh). The lock is held through steps 6–8, so another lpa
 //!    sharing the file (or a CPA hook) cannot interleave its own
-//!    read-decide-write.
+//!    read-decide-write: steps 5–8 are [`StateFile::decide`], the same
+//!    transaction `lpa evaluate` runs, with step 7 as its `apply`.
 //! 6. **Decide**: `lpa_core::decide(observation, policy, state)`. All policy
 //!    lives there; this loop only carries data.
 //! 7. **Apply**, unless this is a dry run or the count is unchanged:
@@ -31,41 +32,39 @@
 //!    "outside" change, which resets a counter that a scale reset anyway.
 //! 9. **Log** one [`DecisionRecord`] line (what was observed against each
 //!    target, current, decided, reasons, applied or why not) and report the
-//!    cycle to the caller, who prints the human-readable line.
-//! 10. **Wait** until `interval` after the cycle's start (at once if the
+//!    [`Cycle`] to the caller, who prints the human-readable line (and, in
+//!    `lpa run`, updates its metrics and records Kubernetes Events).
+//! 10. **Tell** the target what the cycle did to it
+//!     ([`ScaleTarget::record`]: kubectl records a Kubernetes Event on the
+//!     workload): a scale applied, refused or failed, or a failed load
+//!     test; not for a hold, never in a dry run. A failure to record is a
+//!     warning of the cycle, never its failure.
+//! 11. **Wait** until `interval` after the cycle's start (at once if the
 //!     cycle took longer), waking within [`STOP_POLL`] of a stop request.
 //!
 //! ```text
-//!   ┌─► stop? ─► read ─► measure ─► stop? ─► lock ─► decide ─► apply ─► save ─► log ─► wait ─┐
-//!   └─────────────────────────────────────────────────────────────────────────────────────────┘
+//!   ┌─► stop? ─► read ─► measure ─► stop? ─► lock ─► decide ─► apply ─► save ─► log ─► tell ─► wait ─┐
+//!   │                                       └────── StateFile::decide ──────┘                          │
+//!   └──────────────────────────────────────────────────────────────────────────────────────────────────┘
 //! ```
+//!
+//! [`RunLoop`] holds the parts (target, measure step, policy, state file,
+//! decision log, stop flag) and the [`Options`]; [`RunLoop::run`] drives it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lpa_core::log::DecisionRecord;
+use lpa_core::log::{DecisionRecord, Outcome};
 use lpa_core::wire::MetricReport;
-use lpa_core::{Observation, Policy};
+use lpa_core::{Observation, Policy, State};
 
 use crate::decision_log::{rfc3339, DecisionLog};
-use crate::scale::{DriverError, ScaleTarget};
-use crate::state_file::{Loaded, StateFile};
+use crate::scale::{DriverError, Event, EventReason, ScaleTarget};
+use crate::state_file::StateFile;
 
 /// How often a waiting loop looks at the stop flag.
 pub const STOP_POLL: Duration = Duration::from_millis(50);
-
-/// The measure step: runs the load test against a target currently at the
-/// given replica count.
-pub trait Measure {
-    fn measure(&mut self, current_replicas: u32) -> Result<MetricReport, String>;
-}
-
-impl<F: FnMut(u32) -> Result<MetricReport, String>> Measure for F {
-    fn measure(&mut self, current_replicas: u32) -> Result<MetricReport, String> {
-        self(current_replicas)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -104,9 +103,13 @@ impl Step {
 pub struct Cycle {
     /// 1-based.
     pub number: u64,
+    /// From the cycle's start to its end (before the wait).
+    pub duration: Duration,
     /// The decision, when the cycle got that far (also when applying it
     /// failed afterwards).
     pub record: Option<DecisionRecord>,
+    /// The state the file holds after the cycle, when it got that far.
+    pub state: Option<State>,
     /// The failure that ended the cycle or hit it after the decision.
     pub failure: Option<(Step, String)>,
     /// Things worth a warning that did not stop the cycle.
@@ -122,163 +125,184 @@ pub struct Summary {
     pub stopped: bool,
 }
 
-/// Runs the loop until `options.max_cycles` or a stop request. See the
-/// module docs for the steps. `report` sees every cycle as it ends.
-#[allow(clippy::too_many_arguments)]
-pub fn run<T, M>(
-    target: &mut T,
-    measure: &mut M,
-    policy: &Policy,
-    state: &StateFile,
-    mut log: Option<&mut DecisionLog>,
-    options: &Options,
-    stop: &AtomicBool,
-    report: &mut dyn FnMut(&Cycle),
-) -> Summary
-where
-    T: ScaleTarget + ?Sized,
-    M: Measure + ?Sized,
-{
-    let mut summary = Summary::default();
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            summary.stopped = true;
-            break;
-        }
-        let started = Instant::now();
-        let number = summary.cycles + 1;
-        let Some(cycle) = cycle(
-            number,
-            target,
-            measure,
-            policy,
-            state,
-            log.as_deref_mut(),
-            options,
-            stop,
-        ) else {
-            // Stopped between measuring and deciding: nothing was changed.
-            summary.stopped = true;
-            break;
-        };
-        summary.cycles = number;
-        if cycle.failure.is_some() {
-            summary.failed_cycles += 1;
-        }
-        report(&cycle);
-        if options.max_cycles.is_some_and(|max| number >= max) {
-            break;
-        }
-        if !wait(started + options.interval, stop) {
-            summary.stopped = true;
-            break;
-        }
-    }
-    summary
+/// The loop and the parts it drives. `measure` is the load test: given
+/// the current replica count, it returns the metric report or why not.
+pub struct RunLoop<'a, T: ?Sized, M> {
+    pub target: &'a mut T,
+    pub measure: M,
+    pub policy: &'a Policy,
+    pub state: &'a StateFile,
+    pub log: Option<&'a mut DecisionLog>,
+    pub options: Options,
+    /// Set by a signal handler; see steps 1, 4 and 10.
+    pub stop: &'a AtomicBool,
 }
 
-/// One cycle; `None` when a stop request arrived before the decision.
-#[allow(clippy::too_many_arguments)]
-fn cycle<T, M>(
-    number: u64,
-    target: &mut T,
-    measure: &mut M,
-    policy: &Policy,
-    state: &StateFile,
-    log: Option<&mut DecisionLog>,
-    options: &Options,
-    stop: &AtomicBool,
-) -> Option<Cycle>
+impl<T, M> RunLoop<'_, T, M>
 where
     T: ScaleTarget + ?Sized,
-    M: Measure + ?Sized,
+    M: FnMut(u32) -> Result<MetricReport, String>,
 {
-    let mut out = Cycle {
-        number,
-        record: None,
-        failure: None,
-        warnings: Vec::new(),
-    };
-    let failed = |mut out: Cycle, step: Step, e: String| {
-        out.failure = Some((step, e));
-        Some(out)
-    };
-
-    let current = match target.replicas() {
-        Ok(n) => n,
-        Err(e) => return failed(out, Step::Read, e.to_string()),
-    };
-    let metric = match measure.measure(current) {
-        Ok(m) => m,
-        Err(e) => return failed(out, Step::Measure, e),
-    };
-    if stop.load(Ordering::SeqCst) {
-        return None;
+    /// Runs until `options.max_cycles` or a stop request. See the module
+    /// docs for the steps. `report` sees every cycle as it ends.
+    pub fn run(&mut self, mut report: impl FnMut(&Cycle)) -> Summary {
+        let mut summary = Summary::default();
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                summary.stopped = true;
+                break;
+            }
+            let started = Instant::now();
+            let number = summary.cycles + 1;
+            let Some(mut cycle) = self.cycle(number) else {
+                // Stopped between measuring and deciding: nothing was changed.
+                summary.stopped = true;
+                break;
+            };
+            // A dry run writes nothing anywhere, Events included.
+            if let Some(event) = event(&cycle).filter(|_| !self.options.dry_run) {
+                if let Err(e) = self.target.record(&event) {
+                    cycle.warnings.push(format!(
+                        "cannot record the {} event on {}: {e}",
+                        event.reason.as_str(),
+                        self.target.describe()
+                    ));
+                }
+            }
+            cycle.duration = started.elapsed();
+            summary.cycles = number;
+            if cycle.failure.is_some() {
+                summary.failed_cycles += 1;
+            }
+            report(&cycle);
+            if self.options.max_cycles.is_some_and(|max| number >= max) {
+                break;
+            }
+            if !wait(started + self.options.interval, self.stop) {
+                summary.stopped = true;
+                break;
+            }
+        }
+        summary
     }
 
-    let lock = match state.lock() {
-        Ok(l) => l,
-        Err(e) => return failed(out, Step::State, e.to_string()),
-    };
-    let prior = match lock.load() {
-        Ok((s, Loaded::Corrupt(why))) => {
-            out.warnings.push(format!(
-                "state file {}: {why}; starting fresh",
-                state.path().display()
-            ));
-            s
-        }
-        Ok((s, _)) => s,
-        Err(e) => return failed(out, Step::State, e.to_string()),
-    };
-    let obs = Observation {
-        at_secs: now_secs(),
-        current_replicas: current,
-        requests: metric.requests,
-    };
-    let decision = lpa_core::decide(&obs, policy, &prior);
-    let mut record = DecisionRecord::new(&target.describe(), &obs, &decision);
-    record.time = Some(rfc3339(obs.at_secs));
-    record.dry_run = options.dry_run;
+    /// One cycle; `None` when a stop request arrived before the decision.
+    fn cycle(&mut self, number: u64) -> Option<Cycle> {
+        let mut out = Cycle {
+            number,
+            duration: Duration::ZERO,
+            record: None,
+            state: None,
+            failure: None,
+            warnings: Vec::new(),
+        };
+        let failed = |mut out: Cycle, step: Step, e: String| {
+            out.failure = Some((step, e));
+            Some(out)
+        };
 
-    let applied = if options.dry_run {
-        record.not_applied = Some("dry run".into());
-        false
-    } else if decision.replicas == current {
-        true
-    } else {
-        match target.scale(current, decision.replicas) {
-            Ok(()) => true,
-            Err(e @ DriverError::Changed { .. }) => {
-                record.not_applied = Some(format!("{e}; the decay counter resets next cycle"));
-                false
-            }
-            Err(e) => {
-                let e = e.to_string();
-                record.not_applied = Some(format!("scale failed: {e}"));
-                out.failure = Some((Step::Apply, e));
-                false
-            }
+        let current = match self.target.replicas() {
+            Ok(n) => n,
+            Err(e) => return failed(out, Step::Read, e.to_string()),
+        };
+        let metric = match (self.measure)(current) {
+            Ok(m) => m,
+            Err(e) => return failed(out, Step::Measure, e),
+        };
+        if self.stop.load(Ordering::SeqCst) {
+            return None;
         }
-    };
-    record.applied = applied;
-    if applied {
-        if let Err(e) = lock.save(&decision.next_state) {
+
+        let obs = Observation {
+            at_secs: now_secs(),
+            current_replicas: current,
+            requests: metric.requests,
+        };
+        let dry_run = self.options.dry_run;
+        let target = &mut *self.target;
+        let mut outcome = Outcome::Applied;
+        let mut apply_failure = None;
+        let decided = self.state.decide(&obs, self.policy, |decision| {
+            if dry_run {
+                outcome = Outcome::DryRun;
+                return false;
+            }
+            if decision.replicas == current {
+                return true;
+            }
+            match target.scale(current, decision.replicas) {
+                Ok(()) => true,
+                Err(e @ DriverError::Changed { seen, .. }) => {
+                    outcome = Outcome::OutsideChange {
+                        seen,
+                        detail: e.to_string(),
+                    };
+                    false
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    apply_failure = Some((Step::Apply, error.clone()));
+                    outcome = Outcome::ScaleFailed { error };
+                    false
+                }
+            }
+        });
+        let decided = match decided {
+            Ok(d) => d,
+            Err(e) => return failed(out, Step::State, e.to_string()),
+        };
+        out.warnings.extend(decided.warning());
+        out.failure = apply_failure;
+        if let Err(e) = &decided.saved {
             out.failure = Some((Step::State, e.to_string()));
         }
-    }
-    drop(lock);
 
-    if let Some(log) = log {
-        if let Err(e) = log.append(&record) {
-            out.failure.get_or_insert((Step::Log, e.to_string()));
+        let mut record = DecisionRecord::new(&self.target.describe(), &obs, &decided.decision);
+        record.time = Some(rfc3339(obs.at_secs));
+        record.outcome = outcome;
+        if let Some(log) = self.log.as_deref_mut() {
+            if let Err(e) = log.append(&record) {
+                out.failure.get_or_insert((Step::Log, e.to_string()));
+            }
         }
+        out.record = Some(record);
+        out.state = Some(decided.state);
+        Some(out)
     }
-    out.record = Some(record);
-    Some(out)
 }
 
-fn now_secs() -> u64 {
+/// What the target's watchers hear of a cycle: a scale applied, refused
+/// or failed, or a failed load test. Nothing for a hold or a dry run.
+fn event(cycle: &Cycle) -> Option<Event> {
+    let Some(r) = &cycle.record else {
+        return match &cycle.failure {
+            Some((Step::Measure, e)) => Some(Event {
+                reason: EventReason::ProbeFailed,
+                note: format!("load test failed: {e}"),
+            }),
+            _ => None,
+        };
+    };
+    if r.decided == r.current {
+        return None;
+    }
+    let reason = match &r.outcome {
+        Outcome::Applied if r.decided > r.current => EventReason::ScaledUp,
+        Outcome::Applied => EventReason::ScaledDown,
+        Outcome::DryRun => return None,
+        Outcome::OutsideChange { .. } => EventReason::ScaleRefused,
+        Outcome::ScaleFailed { .. } => EventReason::ScaleFailed,
+    };
+    let note = if r.outcome.is_applied() {
+        r.summary.clone()
+    } else {
+        format!("{} (not applied: {})", r.summary, r.outcome)
+    };
+    Some(Event { reason, note })
+}
+
+/// Seconds since the Unix epoch: the observation's time.
+pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -302,6 +326,7 @@ fn wait(deadline: Instant, stop: &AtomicBool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state_file::Loaded;
     use lpa_core::config::parse_policy;
     use lpa_core::stats::RequestStats;
     use lpa_core::Reason;
@@ -313,6 +338,7 @@ mod tests {
         outside: Option<u32>,
         scaled: Vec<(u32, u32)>,
         fail_reads: bool,
+        events: Vec<Event>,
     }
 
     impl ScaleTarget for Fake {
@@ -338,6 +364,10 @@ mod tests {
             }
             self.scaled.push((from, to));
             self.replicas = to;
+            Ok(())
+        }
+        fn record(&mut self, event: &Event) -> Result<(), DriverError> {
+            self.events.push(event.clone());
             Ok(())
         }
     }
@@ -372,12 +402,33 @@ mod tests {
         }
     }
 
+    fn drive(
+        target: &mut Fake,
+        measure: impl FnMut(u32) -> Result<MetricReport, String>,
+        state: &StateFile,
+        options: Options,
+        stop: &AtomicBool,
+        report: impl FnMut(&Cycle),
+    ) -> Summary {
+        RunLoop {
+            target,
+            measure,
+            policy: &policy(),
+            state,
+            log: None,
+            options,
+            stop,
+        }
+        .run(report)
+    }
+
     fn fake(replicas: u32) -> Fake {
         Fake {
             replicas,
             outside: None,
             scaled: Vec::new(),
             fail_reads: false,
+            events: Vec::new(),
         }
     }
 
@@ -393,15 +444,13 @@ mod tests {
             Ok(metric(means[i - 1]))
         };
         let mut cycles = Vec::new();
-        let s = run(
+        let s = drive(
             &mut target,
             &mut measure,
-            &policy(),
             &state,
-            None,
-            &options(4, false),
+            options(4, false),
             &AtomicBool::new(false),
-            &mut |c| cycles.push(c.record.as_ref().unwrap().decided),
+            |c| cycles.push(c.record.as_ref().unwrap().decided),
         );
         assert_eq!(
             s,
@@ -413,6 +462,12 @@ mod tests {
         );
         assert_eq!(cycles, vec![3, 3, 3, 2]);
         assert_eq!(target.scaled, vec![(2, 3), (3, 2)]);
+        let reasons: Vec<EventReason> = target.events.iter().map(|e| e.reason).collect();
+        assert_eq!(reasons, [EventReason::ScaledUp, EventReason::ScaledDown]);
+        assert_eq!(
+            target.events[0].note,
+            "GET_/ mean 20ms > 7ms BREACH; scale up 2 -> 3"
+        );
     }
 
     #[test]
@@ -423,27 +478,33 @@ mod tests {
         target.outside = Some(5);
         let mut records = Vec::new();
         let stop = AtomicBool::new(false);
-        run(
+        drive(
             &mut target,
             &mut |_| Ok(metric(20.0)),
-            &policy(),
             &state,
-            None,
-            &options(1, false),
+            options(1, false),
             &stop,
-            &mut |c| records.push(c.record.clone().unwrap()),
+            |c| records.push(c.record.clone().unwrap()),
         );
         let r = &records[0];
-        assert!(!r.applied);
-        assert!(
-            r.not_applied
-                .as_deref()
-                .unwrap()
-                .contains("replicas changed outside lpa"),
-            "{r:?}"
-        );
+        match &r.outcome {
+            Outcome::OutsideChange { seen, detail } => {
+                assert_eq!(*seen, Some(5));
+                assert!(detail.contains("replicas changed outside lpa"), "{r:?}");
+            }
+            other => panic!("not refused: {other:?}"),
+        }
         assert!(target.scaled.is_empty());
         assert_eq!(target.replicas, 5);
+        assert_eq!(target.events.len(), 1);
+        assert_eq!(target.events[0].reason, EventReason::ScaleRefused);
+        assert!(
+            target.events[0].note.ends_with(
+                "scale up 2 -> 3 (not applied: fake/x: replicas changed outside lpa since they were read (expected 2, now 5); not overwritten; the decay counter resets next cycle)"
+            ),
+            "{:?}",
+            target.events[0]
+        );
         assert!(state.peek().unwrap().1 == Loaded::Missing, "no state saved");
         // A prior state that expected 2 sees 5 on the next cycle.
         state
@@ -455,15 +516,13 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        run(
+        drive(
             &mut target,
             &mut |_| Ok(metric(1.0)),
-            &policy(),
             &state,
-            None,
-            &options(1, false),
+            options(1, false),
             &stop,
-            &mut |c| records.push(c.record.clone().unwrap()),
+            |c| records.push(c.record.clone().unwrap()),
         );
         assert_eq!(
             records[1].reasons[0],
@@ -481,20 +540,19 @@ mod tests {
         let state = StateFile::new(dir.path().join("s.json"));
         let mut target = fake(2);
         let mut records = Vec::new();
-        run(
+        drive(
             &mut target,
             &mut |_| Ok(metric(20.0)),
-            &policy(),
             &state,
-            None,
-            &options(3, true),
+            options(3, true),
             &AtomicBool::new(false),
-            &mut |c| records.push(c.record.clone().unwrap()),
+            |c| records.push(c.record.clone().unwrap()),
         );
         assert!(target.scaled.is_empty());
         assert!(records
             .iter()
-            .all(|r| r.decided == 3 && r.dry_run && !r.applied));
+            .all(|r| r.decided == 3 && r.outcome == Outcome::DryRun));
+        assert!(target.events.is_empty(), "a dry run records nothing");
         assert_eq!(state.peek().unwrap().1, Loaded::Missing);
     }
 
@@ -505,31 +563,35 @@ mod tests {
         let mut target = fake(2);
         target.fail_reads = true;
         let mut failures = Vec::new();
-        let s = run(
+        let s = drive(
             &mut target,
             &mut |_| Ok(metric(20.0)),
-            &policy(),
             &state,
-            None,
-            &options(2, false),
+            options(2, false),
             &AtomicBool::new(false),
-            &mut |c| failures.push(c.failure.clone().unwrap()),
+            |c| failures.push(c.failure.clone().unwrap()),
         );
         assert_eq!(s.failed_cycles, 2);
         assert_eq!(failures[0], (Step::Read, "read failed".to_string()));
+        assert!(target.events.is_empty());
         let mut target = fake(2);
-        let s = run(
+        let s = drive(
             &mut target,
             &mut |_| Err("no host".to_string()),
-            &policy(),
             &state,
-            None,
-            &options(1, false),
+            options(1, false),
             &AtomicBool::new(false),
-            &mut |_| {},
+            |_| {},
         );
         assert_eq!(s.failed_cycles, 1);
         assert_eq!(state.peek().unwrap().1, Loaded::Missing);
+        assert_eq!(
+            target.events,
+            [Event {
+                reason: EventReason::ProbeFailed,
+                note: "load test failed: no host".into()
+            }]
+        );
     }
 
     #[test]
@@ -542,15 +604,13 @@ mod tests {
             stop.store(true, Ordering::SeqCst);
             Ok(metric(20.0))
         };
-        let s = run(
+        let s = drive(
             &mut target,
             &mut measure,
-            &policy(),
             &state,
-            None,
-            &options(5, false),
+            options(5, false),
             &stop,
-            &mut |_| {},
+            |_| {},
         );
         assert_eq!(
             s,

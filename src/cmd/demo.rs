@@ -3,7 +3,7 @@
 //! The fibonacci service (`lpa serve --serial`: one request at a time, a
 //! fixed cost each, so a replica has a real capacity and more replicas
 //! serve more) runs on the local pool behind its round-robin proxy, and
-//! the real loop (`run_loop::run`, the same as `lpa run`) autoscales it
+//! the real loop (`RunLoop`, the same as `lpa run`) autoscales it
 //! with the seed's evaluation config. Phases go by cycles:
 //!
 //! ```text
@@ -30,7 +30,7 @@ use lpa_core::log::DecisionRecord;
 use lpa_core::{Policy, Reason};
 use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadOverrides, LoadPlan};
-use lpa_drivers::run_loop::{self, Cycle, Options, Step};
+use lpa_drivers::run_loop::{Cycle, Options, RunLoop, Step};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
@@ -134,7 +134,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     if phases.calm == 0 {
         background.start();
     }
-    let mut measure = |current: u32| {
+    let measure = |current: u32| {
         load::run(&plan, None)
             .map(|outcome| outcome.into_report(Some(current)))
             .map_err(|e| e.to_string())
@@ -153,15 +153,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         "\n{:>5}  {:>5}  {:<7}  {:>8}  {:>18}  {:>10}  decision",
         "cycle", "time", "phase", "replicas", "latency (target)", "load req/s"
     );
-    run_loop::run(
-        &mut pool,
-        &mut measure,
+    RunLoop {
+        target: &mut pool,
+        measure,
         policy,
-        &state,
-        Some(&mut log),
-        &run_options,
-        &stop,
-        &mut |cycle| {
+        state: &state,
+        log: Some(&mut log),
+        options: run_options,
+        stop: &stop,
+    }
+    .run(|cycle| {
             let phase = phases.of(cycle.number);
             let rate = background.take_rate(last_report.elapsed());
             last_report = Instant::now();
@@ -178,7 +179,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 let _ = writeln!(out, "{:>5}  load stops", "");
             } else if phase == Phase::Recover {
                 if let Some(r) = &cycle.record {
-                    if r.applied
+                    if r.outcome.is_applied()
                         && r.decided <= policy.min_replicas()
                         && story.peak > policy.min_replicas()
                     {
@@ -188,8 +189,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 }
             }
             let _ = out.flush();
-        },
-    );
+    });
     background.stop();
     drop(pool);
     for e in lock(&events).drain(..) {
@@ -390,8 +390,8 @@ fn action(record: &DecisionRecord) -> String {
         .map(ToString::to_string)
         .collect();
     let mut text = actions.join("; ");
-    if let Some(why) = &record.not_applied {
-        text.push_str(&format!(" (not applied: {why})"));
+    if !record.outcome.is_applied() {
+        text.push_str(&format!(" (not applied: {})", record.outcome));
     }
     text
 }
@@ -547,7 +547,7 @@ impl Story {
             self.shown_peak = r.current;
             self.shown_peak_cycle = cycle.number;
         }
-        let now = if r.applied { r.decided } else { r.current };
+        let now = r.replicas_after();
         if now > self.peak {
             self.peak = now;
             self.peak_cycle = cycle.number;

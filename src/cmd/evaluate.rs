@@ -2,57 +2,39 @@
 //!
 //! 1. Read CPA's JSON from stdin (v2, or the v0 shapes).
 //! 2. Load and validate the evaluation config.
-//! 3. Lock the state file, load the state (a corrupt file starts fresh).
-//! 4. `decide`; save the next state unless this is an `api_dry_run`.
+//! 3. Decide under the state file's lock (`StateFile::decide`, the run
+//!    loop's transaction too): load the state (a corrupt file starts
+//!    fresh), `decide`, save the next state unless this is an `api_dry_run`.
 //! 5. Only then print `{"targetReplicas": N}`: on any error stdout stays
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lpa_core::wire::{parse_evaluate_input, MetricReport};
-use lpa_drivers::state_file::{Loaded, StateFile};
+use lpa_drivers::run_loop::now_secs;
+use lpa_drivers::state_file::StateFile;
 
+use super::hook;
 use crate::cli::EvaluateArgs;
 use crate::settings::{load_config, Failure, Result};
 
-/// CPA's inputs are small; a runaway producer must not exhaust memory.
-const MAX_STDIN: u64 = 16 << 20;
-
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
-    let mut input = String::new();
-    std::io::stdin()
-        .take(MAX_STDIN)
-        .read_to_string(&mut input)
-        .map_err(|e| Failure::new(format!("evaluate stdin: cannot read: {e}")))?;
-    let eval = parse_evaluate_input(&input)?;
+    let eval = parse_evaluate_input(&hook::read_stdin("evaluate")?)?;
     let policy = load_config(&args.policy)?.policy;
     let current = eval.current_replicas().ok_or_else(|| {
         Failure::new("evaluate stdin: resource.spec.replicas: missing, and no metric carries current_replicas")
     })?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let obs = eval.observation(now, current);
+    let obs = eval.observation(now_secs(), current);
 
-    let store = StateFile::new(&args.state.decay_info);
-    let lock = store.lock()?;
-    let (state, loaded) = lock.load()?;
-    if let Loaded::Corrupt(why) = &loaded {
-        eprintln!(
-            "lpa: warning: state file {}: {why}; starting fresh",
-            store.path().display()
-        );
-    }
-    let decision = lpa_core::decide(&obs, &policy, &state);
+    // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();
-    if !dry {
-        lock.save(&decision.next_state)?;
+    let decided = StateFile::new(&args.state.decay_info).decide(&obs, &policy, |_| !dry)?;
+    if let Some(w) = decided.warning() {
+        eprintln!("lpa: warning: {w}");
     }
-    drop(lock);
+    decided.saved?;
+    let decision = decided.decision;
 
     let name = eval.resource.name.as_deref().unwrap_or("target");
     eprintln!(
@@ -65,10 +47,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
             ""
         }
     );
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", eval.answer(decision.replicas))
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(format!("stdout: {e}")))?;
+    hook::answer(&eval.answer(decision.replicas))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,24 +11,16 @@
 //!    go to stderr.
 //!    On any error stdout stays empty and the exit is non-zero.
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use lpa_core::wire::{parse_metric_input, MetricReport};
 
-use super::load_driver;
+use super::{hook, load_driver};
 use crate::cli::MetricArgs;
 use crate::settings::{load_config, Failure, Result};
 
-const MAX_STDIN: u64 = 16 << 20;
-
 pub fn run(args: MetricArgs) -> Result<ExitCode> {
-    let mut input = String::new();
-    std::io::stdin()
-        .take(MAX_STDIN)
-        .read_to_string(&mut input)
-        .map_err(|e| Failure::new(format!("metric stdin: cannot read: {e}")))?;
-    let metric_input = parse_metric_input(&input)?;
+    let metric_input = parse_metric_input(&hook::read_stdin("metric")?)?;
     let config = load_config(&args.policy)?;
     let prepared = load_driver::prepare(
         &args.driver,
@@ -56,9 +48,6 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
 
 fn emit_report(report: &MetricReport) -> Result<ExitCode> {
     let text = serde_json::to_string(report).map_err(|e| Failure::new(e.to_string()))?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(format!("stdout: {e}")))?;
+    hook::answer(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod docs;
 mod evaluate;
+mod hook;
 mod load_driver;
 mod load_text;
 mod loadtest;

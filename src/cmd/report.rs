@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use lpa_core::config::TargetKind;
 use lpa_core::csv_text::{self, CsvError};
-use lpa_core::log::DecisionRecord;
+use lpa_core::log::{self, DecisionRecord};
 use lpa_core::sim::{Recovery, Scorer, Scores, Trace};
 use lpa_core::Reason;
 use serde::{Deserialize, Serialize};
@@ -361,20 +361,13 @@ fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
     Ok(records)
 }
 
-/// What became of a logged decision.
+/// What became of a logged decision, as the plot marks it.
 fn outcome(r: &DecisionRecord) -> Outcome {
-    if r.applied {
-        Outcome::Applied
-    } else if r.dry_run {
-        Outcome::DryRun
-    } else if r
-        .not_applied
-        .as_deref()
-        .is_some_and(|w| w.starts_with("scale failed"))
-    {
-        Outcome::Failed
-    } else {
-        Outcome::Refused
+    match r.outcome {
+        log::Outcome::Applied => Outcome::Applied,
+        log::Outcome::DryRun => Outcome::DryRun,
+        log::Outcome::OutsideChange { .. } => Outcome::Refused,
+        log::Outcome::ScaleFailed { .. } => Outcome::Failed,
     }
 }
 

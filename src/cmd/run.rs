@@ -7,6 +7,15 @@
 //! `lpa_drivers::run_loop::run` does the cycles (its docs list the steps)
 //! and this module prints one line per cycle on stderr.
 //!
+//! With `--scaler kubectl`, each scale applied, refused or failed and each
+//! failed load test is a Kubernetes Event on the workload (the run loop
+//! hands it to `KubectlTarget::record`); a failure to record one is a
+//! warning line.
+//!
+//! With `--metrics-listen`, Prometheus metrics and `/healthz` are served
+//! from `lpa_drivers::metrics` on their own thread; the measure step and
+//! each cycle's report update them.
+//!
 //! `--scaler local` runs the target as a pool of local processes behind a
 //! round-robin proxy (`lpa_drivers::scale::local`); the pool's replica
 //! starts and stops are logged here too, and it stops every replica when
@@ -21,9 +30,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use lpa_core::duration::format_duration;
+use lpa_core::log::Outcome;
 use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadPlan};
-use lpa_drivers::run_loop::{self, Cycle, Options};
+use lpa_drivers::metrics::{Metrics, MetricsServer};
+use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
@@ -51,14 +62,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
-    let (state, log) = outputs(&args)?;
+    let outputs = outputs(&args)?;
     drive(
         &mut target,
         &format!("via kubectl {kubectl}"),
         &policy,
         &plan,
-        &state,
-        log,
+        outputs,
         &args,
     )
 }
@@ -83,16 +93,25 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         overrides.host = Some(pool.addr().into());
     }
     let plan = LoadPlan::from_config(&config, &overrides)?;
-    let (state, log) = outputs(args)?;
+    let outputs = outputs(args)?;
     pool.set_observer(|e| eprintln!("lpa run: local: {e}"));
     eprintln!("lpa run: local: listening on {}", pool.addr());
     pool.scale(0, args.replicas)?;
     let via = format!("running {:?}", text);
-    drive(&mut pool, &via, &config.policy, &plan, &state, log, args)
+    drive(&mut pool, &via, &config.policy, &plan, outputs, args)
 }
 
-/// The state file and the decision log, checked before anything runs.
-fn outputs(args: &RunArgs) -> Result<(StateFile, Option<DecisionLog>)> {
+/// Where `lpa run` writes: the state file, the decision log, and the
+/// metrics endpoint.
+struct Outputs {
+    state: StateFile,
+    log: Option<DecisionLog>,
+    metrics: Option<(Arc<Metrics>, MetricsServer)>,
+}
+
+/// The outputs, checked (and the metrics address bound) before anything
+/// runs.
+fn outputs(args: &RunArgs) -> Result<Outputs> {
     let state = StateFile::new(&args.state.decay_info);
     // A state file that cannot be written fails every cycle; say so once,
     // up front. Taking the lock creates only the sibling lock file.
@@ -101,7 +120,23 @@ fn outputs(args: &RunArgs) -> Result<(StateFile, Option<DecisionLog>)> {
         Some(path) => Some(DecisionLog::open(path)?),
         None => None,
     };
-    Ok((state, log))
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"), args.interval));
+            let server = MetricsServer::start(addr, Arc::clone(&metrics)).map_err(|e| {
+                Failure::new(format!(
+                    "--metrics-listen {addr} (env LPA_METRICS_LISTEN): cannot listen: {e}"
+                ))
+            })?;
+            Some((metrics, server))
+        }
+        None => None,
+    };
+    Ok(Outputs {
+        state,
+        log,
+        metrics,
+    })
 }
 
 /// The loop itself, the same for every scale target. Its first line says
@@ -112,10 +147,21 @@ fn drive<T: ScaleTarget + ?Sized>(
     via: &str,
     policy: &lpa_core::Policy,
     plan: &LoadPlan,
-    state: &StateFile,
-    mut log: Option<DecisionLog>,
+    outputs: Outputs,
     args: &RunArgs,
 ) -> Result<ExitCode> {
+    let Outputs {
+        state,
+        mut log,
+        metrics,
+    } = outputs;
+    let metrics = metrics.as_ref().map(|(metrics, server)| {
+        eprintln!(
+            "lpa run: metrics on http://{0}/metrics, liveness on http://{0}/healthz",
+            server.addr()
+        );
+        metrics.as_ref()
+    });
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Registered first, so it sees the flag before the second handler
@@ -147,39 +193,49 @@ fn drive<T: ScaleTarget + ?Sized>(
         }
     );
 
-    let mut measure = |current: u32| {
-        load::run(plan, None)
-            .map(|outcome| outcome.into_report(Some(current)))
-            .map_err(|e| e.to_string())
+    let measure = |current: u32| {
+        let outcome = load::run(plan, None).map_err(|e| e.to_string())?;
+        if let Some(m) = metrics {
+            m.observe_probe(
+                outcome.num_requests,
+                outcome.num_failures,
+                &outcome.latencies_ns,
+            );
+        }
+        Ok(outcome.into_report(Some(current)))
     };
     let once = options.max_cycles == Some(1);
+    let dry_run = options.dry_run;
     let mut last_failure = None;
-    let summary = run_loop::run(
+    let summary = RunLoop {
         target,
-        &mut measure,
+        measure,
         policy,
-        state,
-        log.as_mut(),
-        &options,
-        &stop,
-        &mut |cycle| {
-            // With --once a failure is the command's error line; printing
-            // it here too would say it twice.
-            if !(once && cycle.record.is_none()) {
-                print_cycle(&name, cycle);
-            }
-            if let Some((step, e)) = &cycle.failure {
-                last_failure = Some(format!("{}: {e}", step.name()));
-            }
-        },
-    );
+        state: &state,
+        log: log.as_mut(),
+        options,
+        stop: &stop,
+    }
+    .run(|cycle| {
+        if let Some(m) = metrics {
+            m.observe_cycle(cycle);
+        }
+        // With --once a failure is the command's error line; printing it
+        // here too would say it twice.
+        if !(once && cycle.record.is_none()) {
+            print_cycle(&name, cycle);
+        }
+        if let Some((step, e)) = &cycle.failure {
+            last_failure = Some(format!("{}: {e}", step.name()));
+        }
+    });
 
     if summary.stopped {
         eprintln!(
             "lpa run: stopped by signal after {} cycle{}; state {}",
             summary.cycles,
             if summary.cycles == 1 { "" } else { "s" },
-            if options.dry_run {
+            if dry_run {
                 "untouched (dry run)".to_string()
             } else {
                 format!("saved in {}", state.path().display())
@@ -205,24 +261,17 @@ fn print_cycle(name: &str, cycle: &Cycle) {
     let n = cycle.number;
     match (&cycle.record, &cycle.failure) {
         (Some(r), failure) => {
-            let outcome = if r.applied {
-                if r.decided == r.current {
-                    "unchanged".to_string()
-                } else {
-                    format!("scaled {} -> {}", r.current, r.decided)
-                }
-            } else {
-                format!(
-                    "not applied: {}",
-                    r.not_applied.as_deref().unwrap_or("unknown")
-                )
+            let outcome = match &r.outcome {
+                Outcome::Applied if r.decided == r.current => "unchanged".to_string(),
+                Outcome::Applied => format!("scaled {} -> {}", r.current, r.decided),
+                not_applied => format!("not applied: {not_applied}"),
             };
             eprintln!(
                 "lpa run: #{n} {name}: {} => {} ({outcome})",
                 r.summary, r.decided
             );
             if let Some((step, e)) = failure {
-                if r.applied {
+                if r.outcome.is_applied() {
                     eprintln!("lpa run: #{n} {name}: {} failed: {e}", step.name());
                 }
             }

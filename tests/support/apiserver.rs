@@ -2,14 +2,27 @@
 //! HTTP/1.1 on 127.0.0.1 (no TLS, no auth), in the test process.
 //!
 //! It serves what kubectl 1.37 asks for (checked with `kubectl -v=8`):
-//! discovery (`/api`, `/apis`, `/api/v1`, `/apis/apps/v1`, `/version`; the
-//! aggregated-discovery Accept header is answered with the legacy JSON and
-//! `application/json`, which kubectl accepts), GET of Deployments,
-//! StatefulSets and ReplicaSets, and their `/scale` subresource: GET, PUT
-//! (what `kubectl scale --current-replicas` sends; a stale resourceVersion
-//! is a 409 Conflict, as the real server answers) and PATCH (what it sends
-//! without a precondition). Every request is recorded, and a hook runs
-//! before each one so a test can play an outside writer.
+//! discovery (`/api`, `/apis`, `/api/v1`, `/apis/apps/v1`,
+//! `/apis/events.k8s.io/v1`, `/version`; the aggregated-discovery Accept
+//! header is answered with the legacy JSON and `application/json`, which
+//! kubectl accepts), GET of Deployments, StatefulSets and ReplicaSets, and
+//! their `/scale` subresource: GET, PUT (what `kubectl scale
+//! --current-replicas` sends; a stale resourceVersion is a 409 Conflict, as
+//! the real server answers) and PATCH (what it sends without a
+//! precondition). Every request is recorded, and a hook runs before each
+//! one so a test can play an outside writer.
+//!
+//! Events as the real server keeps them (one store, two APIs): POST of an
+//! `events.k8s.io/v1` Event (what `kubectl create --raw` sends, chunked and
+//! without a Content-Type), checked as the real server checks a new one
+//! (required fields, lengths, type; 422 Invalid with its message, 409
+//! AlreadyExists); and lists of them through `events.k8s.io/v1` and the core
+//! `v1` API, which is what `kubectl get events` reads: converted to core
+//! v1 (`involvedObject`, `message`, `reportingComponent`), filtered by
+//! `fieldSelector` (the real server's field labels for events; another is
+//! a 400), and as a `meta.k8s.io/v1` Table when asked (the server's event
+//! columns and cells, every column as the server sends them, so kubectl
+//! prints what it prints against a real cluster).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,6 +41,10 @@ pub struct Request {
     pub method: String,
     /// Without the query string.
     pub path: String,
+    /// After the `?`, as sent (percent-encoded).
+    pub query: String,
+    pub accept: String,
+    pub content_type: String,
     pub body: String,
 }
 
@@ -59,6 +76,11 @@ type Hook = Box<dyn FnMut(&Request, &mut Objects) + Send>;
 
 struct Shared {
     objects: Objects,
+    /// Created Events, as `events.k8s.io/v1` objects.
+    events: Vec<Value>,
+    /// Refuse every Event create with 403, as RBAC without `create`.
+    forbid_events: bool,
+    next_version: u64,
     requests: Vec<Request>,
     mode: Mode,
     hook: Option<Hook>,
@@ -82,6 +104,9 @@ impl ApiServer {
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Mutex::new(Shared {
             objects: BTreeMap::new(),
+            events: Vec::new(),
+            forbid_events: false,
+            next_version: 100,
             requests: Vec::new(),
             mode: Mode::Normal,
             hook: None,
@@ -138,6 +163,17 @@ impl ApiServer {
 
     pub fn requests(&self) -> Vec<Request> {
         self.shared.lock().unwrap().requests.clone()
+    }
+
+    /// The Events created so far, as `events.k8s.io/v1` objects.
+    pub fn events(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().events.clone()
+    }
+
+    /// From now on every Event create is refused, as RBAC without
+    /// `create` on `events` refuses it.
+    pub fn forbid_events(&self) {
+        self.shared.lock().unwrap().forbid_events = true;
     }
 
     /// The PUTs and PATCHes of `/scale`: the writes.
@@ -205,12 +241,16 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
                 500,
                 status_json(500, "InternalError", "stand-in: internal error"),
             ),
-            Mode::Normal => answer(&req, &mut shared.lock().unwrap().objects),
+            Mode::Normal => answer(&req, &mut shared.lock().unwrap()),
         };
         let text = body.to_string();
         let reason = match status {
             200 => "OK",
+            201 => "Created",
+            400 => "Bad Request",
+            403 => "Forbidden",
             404 => "Not Found",
+            405 => "Method Not Allowed",
             409 => "Conflict",
             422 => "Unprocessable Entity",
             _ => "Internal Server Error",
@@ -237,6 +277,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let target = parts.next()?.to_string();
     let mut length = 0usize;
     let mut chunked = false;
+    let (mut accept, mut content_type) = (String::new(), String::new());
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).ok()? == 0 {
@@ -252,6 +293,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
                 length = v.parse().ok()?;
             } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
                 chunked = true;
+            } else if k == "accept" {
+                accept = v.to_string();
+            } else if k == "content-type" {
+                content_type = v.to_string();
             }
         }
     }
@@ -272,15 +317,18 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         body.resize(length.min(16 << 20), 0);
         reader.read_exact(&mut body).ok()?;
     }
-    let path = target.split('?').next().unwrap_or("").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     Some(Request {
         method,
-        path,
+        path: path.to_string(),
+        query: query.to_string(),
+        accept,
+        content_type,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
 
-fn status_json(code: u16, reason: &str, message: &str) -> Value {
+pub(super) fn status_json(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
            "message": message, "reason": reason, "code": code})
 }
@@ -309,7 +357,11 @@ fn resources() -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1", "resources": list})
 }
 
-fn answer(req: &Request, objects: &mut Objects) -> (u16, Value) {
+fn answer(req: &Request, shared: &mut Shared) -> (u16, Value) {
+    if let Some(answer) = events::answer(req, shared) {
+        return answer;
+    }
+    let objects = &mut shared.objects;
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/version") => {
             return (
@@ -326,17 +378,28 @@ fn answer(req: &Request, objects: &mut Objects) -> (u16, Value) {
             )
         }
         ("GET", "/apis") => {
+            let group = |name: &str| {
+                json!({"name": name, "versions": [{"groupVersion": format!("{name}/v1"), "version": "v1"}],
+                "preferredVersion": {"groupVersion": format!("{name}/v1"), "version": "v1"}})
+            };
             return (
                 200,
-                json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [{"name": "apps",
-                "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-                "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]}),
-            )
+                json!({"kind": "APIGroupList", "apiVersion": "v1",
+                "groups": [group("apps"), group("events.k8s.io")]}),
+            );
         }
         ("GET", "/api/v1") => {
             return (
                 200,
-                json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": []}),
+                json!({"kind": "APIResourceList", "groupVersion": "v1",
+                "resources": [events::resource()]}),
+            )
+        }
+        ("GET", "/apis/events.k8s.io/v1") => {
+            return (
+                200,
+                json!({"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": "events.k8s.io/v1", "resources": [events::resource()]}),
             )
         }
         ("GET", "/apis/apps/v1") => return (200, resources()),
@@ -440,4 +503,480 @@ fn scale_json(_plural: &str, ns: &str, name: &str, obj: &Object) -> Value {
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": name, "namespace": ns, "resourceVersion": obj.resource_version.to_string()},
         "spec": {"replicas": r}, "status": {"replicas": r, "selector": format!("app={name}")}})
+}
+
+/// Events: one store behind `events.k8s.io/v1` and core `v1`, as the real
+/// API server keeps them.
+mod events {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use serde_json::{json, Value};
+
+    use super::{status_json, Request, Shared};
+
+    /// The `events` resource in a discovery list (both groups list it so).
+    pub fn resource() -> Value {
+        json!({"name": "events", "singularName": "event", "namespaced": true, "kind": "Event",
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "shortNames": ["ev"]})
+    }
+
+    /// The answer to an Events request; None for any other request.
+    pub fn answer(req: &Request, shared: &mut Shared) -> Option<(u16, Value)> {
+        let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+        let (core, namespace) = match parts.as_slice() {
+            ["api", "v1", "namespaces", ns, "events"] => (true, Some(*ns)),
+            ["api", "v1", "events"] => (true, None),
+            ["apis", "events.k8s.io", "v1", "namespaces", ns, "events"] => (false, Some(*ns)),
+            ["apis", "events.k8s.io", "v1", "events"] => (false, None),
+            _ => return None,
+        };
+        Some(match (req.method.as_str(), namespace) {
+            ("POST", Some(ns)) if !core => create(req, ns, shared),
+            ("GET", _) => list(req, core, namespace, shared),
+            _ => (
+                405,
+                status_json(405, "MethodNotAllowed", "method not allowed"),
+            ),
+        })
+    }
+
+    fn create(req: &Request, ns: &str, shared: &mut Shared) -> (u16, Value) {
+        if shared.forbid_events {
+            return (403, status_json(403, "Forbidden", &format!(
+                "events.events.k8s.io is forbidden: User \"system:serviceaccount:{ns}:lpa\" cannot create resource \"events\" in API group \"events.k8s.io\" in the namespace \"{ns}\"")));
+        }
+        let Ok(mut event) = serde_json::from_str::<Value>(&req.body) else {
+            return (400, status_json(400, "BadRequest", "the body is not JSON"));
+        };
+        if event["apiVersion"] != "events.k8s.io/v1" || event["kind"] != "Event" {
+            return (400, status_json(400, "BadRequest", &format!(
+                "the API version in the data ({}) does not match the expected API version (events.k8s.io/v1)",
+                event["apiVersion"])));
+        }
+        match event["metadata"]["namespace"].as_str() {
+            None => event["metadata"]["namespace"] = json!(ns),
+            Some(given) if given != ns => {
+                return (400, status_json(400, "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request"));
+            }
+            Some(_) => {}
+        }
+        let name = event["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let errors = invalid(&event, ns);
+        if !errors.is_empty() {
+            let text: Vec<String> = errors
+                .iter()
+                .map(|(field, why)| format!("{field}: {why}"))
+                .collect();
+            let text = if text.len() == 1 {
+                text[0].clone()
+            } else {
+                format!("[{}]", text.join(", "))
+            };
+            let mut status = status_json(
+                422,
+                "Invalid",
+                &format!("Event.events.k8s.io \"{name}\" is invalid: {text}"),
+            );
+            status["details"] = json!({"name": name, "group": "events.k8s.io", "kind": "Event",
+                "causes": errors.iter().map(|(f, why)| json!({"field": f, "message": why})).collect::<Vec<_>>()});
+            return (422, status);
+        }
+        if shared
+            .events
+            .iter()
+            .any(|e| e["metadata"]["namespace"] == ns && e["metadata"]["name"] == name.as_str())
+        {
+            return (
+                409,
+                status_json(
+                    409,
+                    "AlreadyExists",
+                    &format!("events.events.k8s.io \"{name}\" already exists"),
+                ),
+            );
+        }
+        shared.next_version += 1;
+        event["metadata"]["uid"] = json!(format!("stand-in-event-{}", shared.next_version));
+        event["metadata"]["resourceVersion"] = json!(shared.next_version.to_string());
+        event["metadata"]["creationTimestamp"] = json!(rfc3339(now_secs()));
+        shared.events.push(event.clone());
+        (201, event)
+    }
+
+    /// The real server's checks of a new `events.k8s.io/v1` Event
+    /// (`ValidateEventCreate`), as (field, message).
+    fn invalid(e: &Value, ns: &str) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let mut bad = |field: &str, why: String| errors.push((field.to_string(), why));
+        let text = |key: &str| e[key].as_str().unwrap_or("");
+        let name = e["metadata"]["name"].as_str().unwrap_or("");
+        if name.is_empty() {
+            bad(
+                "metadata.name",
+                "Required value: name or generateName is required".into(),
+            );
+        } else if !is_subdomain(name) {
+            bad("metadata.name", format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
+        }
+        if e["regarding"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+            && ns != "default"
+            && ns != "kube-system"
+        {
+            bad(
+                "involvedObject.namespace",
+                "Invalid value: \"\": does not match event.namespace".into(),
+            );
+        }
+        let controller = text("reportingController");
+        if controller.is_empty() {
+            bad("reportingController", "Required value".into());
+        }
+        for field in ["reportingInstance", "action", "reason"] {
+            if text(field).is_empty() {
+                bad(field, "Required value".into());
+            } else if text(field).len() > 128 {
+                bad(
+                    field,
+                    "Invalid value: \"\": can have at most 128 characters".into(),
+                );
+            }
+        }
+        if text("note").len() > 1024 {
+            bad(
+                "note",
+                "Invalid value: \"\": can have at most 1024 characters".into(),
+            );
+        }
+        if e["eventTime"].as_str().and_then(parse_time).is_none() {
+            bad("eventTime", "Required value".into());
+        }
+        let kind = text("type");
+        if kind != "Normal" && kind != "Warning" {
+            bad(
+                "type",
+                format!("Invalid value: \"\": has invalid value: {kind}"),
+            );
+        }
+        for field in [
+            "deprecatedFirstTimestamp",
+            "deprecatedLastTimestamp",
+            "deprecatedCount",
+        ] {
+            if !e[field].is_null() {
+                bad(field, "Invalid value: \"\": needs to be unset".into());
+            }
+        }
+        errors
+    }
+
+    fn is_subdomain(s: &str) -> bool {
+        s.len() <= 253
+            && s.split('.').all(|l| {
+                !l.is_empty()
+                    && l.bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            })
+    }
+
+    /// The Event as core v1 shows it: the conversion the real server does
+    /// between the two APIs of one store.
+    fn core_v1(e: &Value) -> Value {
+        let mut out = json!({"kind": "Event", "apiVersion": "v1", "metadata": e["metadata"],
+            "involvedObject": e["regarding"], "reason": e["reason"], "message": e["note"],
+            "source": if e["deprecatedSource"].is_null() { json!({}) } else { e["deprecatedSource"].clone() },
+            "firstTimestamp": e["deprecatedFirstTimestamp"], "lastTimestamp": e["deprecatedLastTimestamp"],
+            "type": e["type"], "eventTime": e["eventTime"], "action": e["action"],
+            "reportingComponent": e["reportingController"], "reportingInstance": e["reportingInstance"]});
+        for (from, to) in [
+            ("deprecatedCount", "count"),
+            ("series", "series"),
+            ("related", "related"),
+        ] {
+            if !e[from].is_null() {
+                out[to] = e[from].clone();
+            }
+        }
+        out
+    }
+
+    fn list(req: &Request, core: bool, namespace: Option<&str>, shared: &Shared) -> (u16, Value) {
+        let selector = query_param(&req.query, "fieldSelector").unwrap_or_default();
+        let mut terms = Vec::new();
+        for term in selector.split(',').filter(|t| !t.is_empty()) {
+            let (key, negate, value) = if let Some((k, v)) = term.split_once("!=") {
+                (k, true, v)
+            } else if let Some((k, v)) = term.split_once("==") {
+                (k, false, v)
+            } else if let Some((k, v)) = term.split_once('=') {
+                (k, false, v)
+            } else {
+                return (
+                    400,
+                    status_json(
+                        400,
+                        "BadRequest",
+                        &format!("invalid selector: '{selector}'; can't understand '{term}'"),
+                    ),
+                );
+            };
+            if field(&json!({}), key).is_none() {
+                return (
+                    400,
+                    status_json(
+                        400,
+                        "BadRequest",
+                        &format!("field label not supported: {key}"),
+                    ),
+                );
+            }
+            terms.push((key.to_string(), negate, value.to_string()));
+        }
+        let mut items: Vec<Value> = shared
+            .events
+            .iter()
+            .filter(|e| namespace.is_none_or(|ns| e["metadata"]["namespace"] == ns))
+            .map(core_v1)
+            .filter(|e| {
+                terms
+                    .iter()
+                    .all(|(k, negate, v)| (field(e, k).as_deref() == Some(v.as_str())) != *negate)
+            })
+            .collect();
+        // etcd lists by key: namespace, then name.
+        items.sort_by_key(|e| {
+            (
+                e["metadata"]["namespace"].to_string(),
+                e["metadata"]["name"].to_string(),
+            )
+        });
+        let version = shared.next_version.to_string();
+        if req.accept.contains("as=Table") {
+            return (200, table(&items, &version));
+        }
+        if !core {
+            items = shared
+                .events
+                .iter()
+                .filter(|e| {
+                    items
+                        .iter()
+                        .any(|i| i["metadata"]["uid"] == e["metadata"]["uid"])
+                })
+                .cloned()
+                .collect();
+        }
+        (
+            200,
+            json!({"kind": "EventList", "apiVersion": if core { "v1" } else { "events.k8s.io/v1" },
+            "metadata": {"resourceVersion": version}, "items": items}),
+        )
+    }
+
+    /// A core v1 Event's value for a field selector's label; None for a
+    /// label the real server does not support for events.
+    fn field(e: &Value, label: &str) -> Option<String> {
+        let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+        Some(match label {
+            "metadata.name" => s(&e["metadata"]["name"]),
+            "metadata.namespace" => s(&e["metadata"]["namespace"]),
+            "involvedObject.kind"
+            | "involvedObject.namespace"
+            | "involvedObject.name"
+            | "involvedObject.uid"
+            | "involvedObject.apiVersion"
+            | "involvedObject.resourceVersion"
+            | "involvedObject.fieldPath" => {
+                s(&e["involvedObject"][&label["involvedObject.".len()..]])
+            }
+            "reason" | "reportingComponent" | "type" => s(&e[label]),
+            "source" => s(&e["source"]["component"]),
+            _ => return None,
+        })
+    }
+
+    /// The server's Table of events (its printer, all columns: kubectl
+    /// shows those of priority 0 unless `-o wide`).
+    fn table(items: &[Value], version: &str) -> Value {
+        let column = |name: &str, priority: u8| {
+            json!({"name": name, "type": "string", "format": if name == "Name" { "name" } else { "" },
+                "description": "", "priority": priority})
+        };
+        let columns = [
+            ("Last Seen", 0),
+            ("Type", 0),
+            ("Reason", 0),
+            ("Object", 0),
+            ("Subobject", 1),
+            ("Source", 1),
+            ("Message", 0),
+            ("First Seen", 1),
+            ("Count", 1),
+            ("Name", 1),
+        ]
+        .map(|(n, p)| column(n, p));
+        let now = now_secs();
+        let since = |t: &Value| match t.as_str().and_then(parse_time) {
+            Some(at) => human_duration(now as i64 - at),
+            None => "<unknown>".to_string(),
+        };
+        let rows: Vec<Value> = items.iter().map(|e| {
+            let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+            let first = if e["firstTimestamp"].is_null() { since(&e["eventTime"]) } else { since(&e["firstTimestamp"]) };
+            let last = if e["lastTimestamp"].is_null() { first.clone() } else { since(&e["lastTimestamp"]) };
+            let (last, count) = match &e["series"] {
+                Value::Null => (last, e["count"].as_i64().filter(|c| *c != 0).unwrap_or(1)),
+                series => (since(&series["lastObservedTime"]), series["count"].as_i64().unwrap_or(0)),
+            };
+            let object = &e["involvedObject"];
+            let target = match s(&object["name"]).as_str() {
+                "" => s(&object["kind"]).to_lowercase(),
+                name => format!("{}/{name}", s(&object["kind"]).to_lowercase()),
+            };
+            let component = Some(s(&e["source"]["component"])).filter(|c| !c.is_empty()).unwrap_or_else(|| s(&e["reportingComponent"]));
+            let instance = Some(s(&e["source"]["host"])).filter(|h| !h.is_empty()).unwrap_or_else(|| s(&e["reportingInstance"]));
+            let source = if instance.is_empty() { component } else { format!("{component}, {instance}") };
+            json!({"cells": [last, s(&e["type"]), s(&e["reason"]), target, s(&object["fieldPath"]), source,
+                    s(&e["message"]).trim(), first, count, s(&e["metadata"]["name"])],
+                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": e["metadata"]}})
+        }).collect();
+        json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": version},
+            "columnDefinitions": columns, "rows": rows})
+    }
+
+    /// apimachinery's `duration.HumanDuration`, as the server's printers use it.
+    fn human_duration(secs: i64) -> String {
+        if secs < -1 {
+            return "<invalid>".into();
+        }
+        if secs < 0 {
+            return "0s".into();
+        }
+        if secs < 120 {
+            return format!("{secs}s");
+        }
+        // `3m5s`, or `3m` on the dot.
+        let pair = |big: i64, unit: &str, small: i64, small_unit: &str| match small {
+            0 => format!("{big}{unit}"),
+            small => format!("{big}{unit}{small}{small_unit}"),
+        };
+        let minutes = secs / 60;
+        if minutes < 10 {
+            return pair(minutes, "m", secs % 60, "s");
+        }
+        if minutes < 180 {
+            return format!("{minutes}m");
+        }
+        let hours = minutes / 60;
+        if hours < 8 {
+            return pair(hours, "h", minutes % 60, "m");
+        }
+        if hours < 48 {
+            return format!("{hours}h");
+        }
+        format!("{}d", hours / 24)
+    }
+
+    fn now_secs() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    /// `2026-11-28T01:32:41[.123456]Z` as seconds since the epoch.
+    fn parse_time(t: &str) -> Option<i64> {
+        let t = t.strip_suffix('Z')?;
+        let (date, time) = t.split_once('T')?;
+        let num = |s: &str| s.parse::<i64>().ok();
+        let d: Vec<i64> = date.split('-').map(num).collect::<Option<_>>()?;
+        let time = time.split('.').next()?;
+        let c: Vec<i64> = time.split(':').map(num).collect::<Option<_>>()?;
+        let ([y, m, day], [h, min, s]) = (d.as_slice(), c.as_slice()) else {
+            return None;
+        };
+        // Howard Hinnant's days_from_civil.
+        let y = if *m <= 2 { y - 1 } else { *y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (if *m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(days * 86_400 + h * 3600 + min * 60 + s)
+    }
+
+    fn rfc3339(secs: u64) -> String {
+        let days = (secs / 86_400) as i64;
+        let rest = secs % 86_400;
+        // civil_from_days, the inverse of the above.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            rest / 3600,
+            rest / 60 % 60,
+            rest % 60
+        )
+    }
+
+    /// A query parameter, percent-decoded.
+    fn query_param(query: &str, name: &str) -> Option<String> {
+        let raw = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))?;
+        let bytes = raw.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
+    #[test]
+    fn times_round_trip() {
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_time("2026-11-28T01:32:41.123456Z"),
+            Some(1_795_829_561)
+        );
+        assert_eq!(rfc3339(1_795_829_561), "2026-11-28T01:32:41Z");
+        assert_eq!(
+            query_param(
+                "a=1&fieldSelector=involvedObject.name%3Dweb&limit=500",
+                "fieldSelector"
+            )
+            .as_deref(),
+            Some("involvedObject.name=web")
+        );
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(185), "3m5s");
+    }
 }

@@ -25,6 +25,7 @@ const LPA_ENV: &[&str] = &[
     "LOCUST_BIN",
     "LPA_CA_BUNDLE",
     "LPA_KUBECTL",
+    "LPA_METRICS_LISTEN",
     "KUBECONFIG",
 ];
 

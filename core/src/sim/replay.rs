@@ -79,11 +79,7 @@ pub fn replay(
             recorded_action,
             new_action: action(&d),
         });
-        let left = if rec.applied {
-            rec.decided
-        } else {
-            obs.current_replicas
-        };
+        let left = rec.replicas_after();
         state = State {
             last_replicas: Some(left),
             ..d.next_state
@@ -117,7 +113,6 @@ mod tests {
         let policy = parse_policy("p", "targets: [{endpoint: /a, type: mean, target: 7}]").unwrap();
         let mut r = DecisionRecord::new("local", &obs, &decide(&obs, &policy, &State::default()));
         r.decided = decided;
-        r.applied = true;
         r
     }
 

@@ -358,6 +358,7 @@ pub fn run(
         let scheduled = (plan.run_time.as_secs_f64() * rate).ceil() as u64;
         scheduled.saturating_sub(tasks)
     });
+    let latencies_ns = all.latencies_ns.clone();
     let run = RunInfo {
         driver: Some("native".into()),
         model: Some(if open { "open" } else { "closed" }.into()),
@@ -384,6 +385,7 @@ pub fn run(
         num_requests: attempts,
         num_failures,
         run,
+        latencies_ns,
     })
 }
 

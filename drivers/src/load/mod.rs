@@ -620,6 +620,8 @@ pub struct LoadOutcome {
     pub num_failures: u64,
     /// How the test ran: every field the native driver knows is set.
     pub run: RunInfo,
+    /// Every request's latency in ns, unordered (for a histogram of them).
+    pub latencies_ns: Vec<u64>,
 }
 
 impl LoadOutcome {

@@ -25,9 +25,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::Event as KubeEvent;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
 
-use super::{DriverError, ScaleTarget};
+use super::{DriverError, Event, ScaleTarget};
 use crate::process::{self, one_line, ProcessError};
 
 /// The workload kinds with a `/scale` subresource that lpa scales.
@@ -369,9 +374,18 @@ impl Kubectl {
 
     /// Runs kubectl with `args` (plus the global flags); stdout on success.
     fn run(&self, args: &[String]) -> Result<Vec<u8>, DriverError> {
+        self.run_with_input(args, None)
+    }
+
+    /// [`Kubectl::run`] with `stdin` fed to kubectl.
+    fn run_with_input(
+        &self,
+        args: &[String],
+        stdin: Option<&[u8]>,
+    ) -> Result<Vec<u8>, DriverError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(args).args(self.global_args()).process_group(0);
-        let done = process::run(&mut cmd, None, self.timeout)?;
+        let done = process::run(&mut cmd, stdin, self.timeout)?;
         if done.status.success() {
             return Ok(done.stdout);
         }
@@ -430,11 +444,95 @@ fn snippet(out: &[u8]) -> String {
 pub struct KubectlTarget {
     pub kubectl: Kubectl,
     pub workload: Workload,
+    /// The Events' `reportingInstance`: this host's name (in a pod, the
+    /// pod's).
+    pub instance: String,
+    /// The last read of the workload: where its Events go.
+    seen: Option<Seen>,
 }
+
+/// The Events' `reportingController`.
+pub const CONTROLLER: &str = "lpa";
+/// Kubernetes refuses a longer `note` (events.k8s.io/v1 validation).
+const NOTE_LIMIT: usize = 1024;
 
 impl KubectlTarget {
     pub fn new(kubectl: Kubectl, workload: Workload) -> KubectlTarget {
-        KubectlTarget { kubectl, workload }
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        KubectlTarget {
+            kubectl,
+            workload,
+            instance: if host.is_empty() {
+                CONTROLLER.into()
+            } else {
+                host
+            },
+            seen: None,
+        }
+    }
+
+    /// The Kubernetes Event (`events.k8s.io/v1`) telling `event` about the
+    /// workload as last read, at `now`, and the namespace it goes in.
+    pub fn kube_event(
+        &self,
+        event: &Event,
+        now: Timestamp,
+    ) -> Result<(String, KubeEvent), DriverError> {
+        let seen = self.seen.as_ref();
+        let namespace = seen
+            .and_then(|s| s.namespace.clone())
+            .or_else(|| self.workload.namespace.clone())
+            .filter(|ns| is_dns1123_label(ns))
+            .ok_or_else(|| {
+                DriverError::Invalid(format!(
+                    "{}: no valid namespace known for its events",
+                    self.workload
+                ))
+            })?;
+        // client-go's naming: the object's name and the time in hex, unique
+        // per object and cut to fit a name's 253 characters.
+        let suffix = format!(".{:x}", now.as_nanosecond());
+        let stem: String = self
+            .workload
+            .name
+            .chars()
+            .take(253 - suffix.len())
+            .collect();
+        let kind = self.workload.kind;
+        let kube = KubeEvent {
+            metadata: ObjectMeta {
+                name: Some(format!("{stem}{suffix}")),
+                namespace: Some(namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            event_time: Some(MicroTime(now)),
+            reason: Some(event.reason.as_str().into()),
+            type_: Some(
+                if event.reason.is_warning() {
+                    "Warning"
+                } else {
+                    "Normal"
+                }
+                .into(),
+            ),
+            action: Some(event.reason.action().into()),
+            note: Some(clip(&event.note, NOTE_LIMIT)),
+            reporting_controller: Some(CONTROLLER.into()),
+            reporting_instance: Some(clip(&self.instance, 128)),
+            regarding: Some(ObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: Some(kind.title().into()),
+                name: Some(self.workload.name.clone()),
+                namespace: Some(namespace.clone()),
+                uid: seen.and_then(|s| s.uid.clone()),
+                ..ObjectReference::default()
+            }),
+            ..KubeEvent::default()
+        };
+        Ok((namespace, kube))
     }
 
     fn namespace_args(&self) -> Vec<String> {
@@ -445,9 +543,20 @@ impl KubectlTarget {
     }
 }
 
-/// `spec.replicas` of a kubectl `-o json` output; Kubernetes defaults a
-/// missing count to 1 for all three kinds.
-pub fn parse_replicas(kind: Kind, json: &[u8]) -> Result<u32, String> {
+/// What a read of the workload found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// `spec.replicas`; Kubernetes defaults a missing count to 1 for all
+    /// three kinds.
+    pub replicas: u32,
+    /// `metadata.namespace`: where its Events go, also when no `-n` was
+    /// given (kubectl used the context's namespace).
+    pub namespace: Option<String>,
+    pub uid: Option<String>,
+}
+
+/// The workload in a kubectl `-o json` output.
+pub fn parse_workload(kind: Kind, json: &[u8]) -> Result<Seen, String> {
     fn typed<T: DeserializeOwned>(json: &[u8], kind: Kind) -> Result<T, String> {
         if json.iter().all(u8::is_ascii_whitespace) {
             return Err("output is empty, expected JSON".to_string());
@@ -469,15 +578,29 @@ pub fn parse_replicas(kind: Kind, json: &[u8]) -> Result<u32, String> {
         serde_json::from_value(value)
             .map_err(|e| format!("output is not a valid {} ({e})", kind.title()))
     }
-    let replicas = match kind {
-        Kind::Deployment => typed::<Deployment>(json, kind)?.spec.replicas,
-        Kind::StatefulSet => typed::<StatefulSet>(json, kind)?.spec.replicas,
-        Kind::ReplicaSet => typed::<ReplicaSet>(json, kind)?.spec.replicas,
+    let (metadata, replicas) = match kind {
+        Kind::Deployment => {
+            let d = typed::<Deployment>(json, kind)?;
+            (d.metadata, d.spec.replicas)
+        }
+        Kind::StatefulSet => {
+            let d = typed::<StatefulSet>(json, kind)?;
+            (d.metadata, d.spec.replicas)
+        }
+        Kind::ReplicaSet => {
+            let d = typed::<ReplicaSet>(json, kind)?;
+            (d.metadata, d.spec.replicas)
+        }
     };
-    match replicas {
-        None => Ok(1),
-        Some(r) => u32::try_from(r).map_err(|_| format!("spec.replicas is negative: {r}")),
-    }
+    let replicas = match replicas {
+        None => 1,
+        Some(r) => u32::try_from(r).map_err(|_| format!("spec.replicas is negative: {r}"))?,
+    };
+    Ok(Seen {
+        replicas,
+        namespace: metadata.namespace,
+        uid: metadata.uid,
+    })
 }
 
 /// kubectl's message when `--current-replicas` does not hold:
@@ -508,10 +631,14 @@ impl ScaleTarget for KubectlTarget {
         args.extend(self.namespace_args());
         args.extend(["-o".to_string(), "json".to_string()]);
         let out = self.kubectl.run(&args)?;
-        parse_replicas(self.workload.kind, &out).map_err(|message| DriverError::Output {
-            command: self.kubectl.render(&args),
-            message,
-        })
+        let seen =
+            parse_workload(self.workload.kind, &out).map_err(|message| DriverError::Output {
+                command: self.kubectl.render(&args),
+                message,
+            })?;
+        let replicas = seen.replicas;
+        self.seen = Some(seen);
+        Ok(replicas)
     }
 
     fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError> {
@@ -540,11 +667,42 @@ impl ScaleTarget for KubectlTarget {
             Err(e) => Err(e),
         }
     }
+
+    /// `kubectl create --raw` of the Event: one POST, without kubectl's
+    /// discovery and OpenAPI downloads; RBAC sees `create` on
+    /// `events.k8s.io` `events`.
+    fn record(&mut self, event: &Event) -> Result<(), DriverError> {
+        let (namespace, kube) = self.kube_event(event, Timestamp::now())?;
+        let body = serde_json::to_vec(&kube).expect("an Event serialises");
+        let path = format!(
+            "/apis/{}/namespaces/{namespace}/{}",
+            KubeEvent::API_VERSION,
+            KubeEvent::URL_PATH_SEGMENT
+        );
+        let args = ["create", "--raw", &path, "-f", "-"].map(String::from);
+        self.kubectl.run_with_input(&args, Some(&body)).map(drop)
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary, marked `…`.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn replicas(kind: Kind, json: &[u8]) -> Result<u32, String> {
+        parse_workload(kind, json).map(|w| w.replicas)
+    }
 
     fn fixture(name: &str) -> Vec<u8> {
         let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -603,35 +761,80 @@ mod tests {
     #[test]
     fn replicas_from_kubectl_json() {
         assert_eq!(
-            parse_replicas(Kind::Deployment, &fixture("deployment.json")),
+            replicas(Kind::Deployment, &fixture("deployment.json")),
             Ok(3)
         );
         assert_eq!(
-            parse_replicas(Kind::Deployment, &fixture("deployment-no-replicas.json")),
+            replicas(Kind::Deployment, &fixture("deployment-no-replicas.json")),
             Ok(1)
         );
         assert_eq!(
-            parse_replicas(Kind::StatefulSet, &fixture("statefulset.json")),
+            replicas(Kind::StatefulSet, &fixture("statefulset.json")),
             Ok(2)
         );
         assert_eq!(
-            parse_replicas(Kind::ReplicaSet, &fixture("replicaset.json")),
+            replicas(Kind::ReplicaSet, &fixture("replicaset.json")),
             Ok(4)
         );
     }
 
     #[test]
+    fn events_name_the_workload_as_read() {
+        let seen = parse_workload(Kind::Deployment, &fixture("deployment.json")).unwrap();
+        assert_eq!(
+            (seen.namespace.as_deref(), seen.uid.as_deref()),
+            (
+                Some("default"),
+                Some("5b0c2c1e-8a0e-4a57-9d41-2f7a3e1f6c10")
+            )
+        );
+        // No -n: the namespace comes from the read.
+        let mut target = KubectlTarget::new(
+            Kubectl::new("kubectl", Duration::from_secs(1)),
+            Workload::parse("deploy/fibonacci", None).unwrap(),
+        );
+        let event = Event {
+            reason: super::super::EventReason::ScaleRefused,
+            note: format!("{}é", "x".repeat(1100)),
+        };
+        let now: Timestamp = "2026-11-28T01:32:41.123456789Z".parse().unwrap();
+        assert!(target.kube_event(&event, now).is_err(), "nothing read yet");
+        target.seen = Some(seen);
+        target.instance = "lpa-7d9f-x2".into();
+        let (ns, kube) = target.kube_event(&event, now).unwrap();
+        assert_eq!(ns, "default");
+        let json = serde_json::to_value(&kube).unwrap();
+        assert_eq!(json["apiVersion"], "events.k8s.io/v1");
+        assert_eq!(json["kind"], "Event");
+        assert_eq!(json["metadata"]["name"], "fibonacci.18ec11789be8c715");
+        assert_eq!(json["eventTime"], "2026-11-28T01:32:41.123456Z");
+        assert_eq!(
+            (&json["reason"], &json["type"], &json["action"]),
+            (&"ScaleRefused".into(), &"Warning".into(), &"Scale".into())
+        );
+        assert_eq!(json["reportingController"], "lpa");
+        assert_eq!(json["reportingInstance"], "lpa-7d9f-x2");
+        assert_eq!(
+            json["regarding"],
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "fibonacci",
+                "namespace": "default", "uid": "5b0c2c1e-8a0e-4a57-9d41-2f7a3e1f6c10"})
+        );
+        let note = json["note"].as_str().unwrap();
+        assert!(note.len() <= 1024 && note.ends_with("x…"), "{}", note.len());
+    }
+
+    #[test]
     fn output_that_is_not_the_kind_is_an_error() {
-        let e = parse_replicas(Kind::Deployment, b"No resources found\n").unwrap_err();
+        let e = replicas(Kind::Deployment, b"No resources found\n").unwrap_err();
         assert_eq!(
             e,
             "output is not JSON (expected value at line 1 column 1): \"No resources found\""
         );
-        let e = parse_replicas(Kind::StatefulSet, &fixture("deployment.json")).unwrap_err();
+        let e = replicas(Kind::StatefulSet, &fixture("deployment.json")).unwrap_err();
         assert_eq!(e, "output is a \"Deployment\", expected a StatefulSet");
-        let e = parse_replicas(Kind::Deployment, b"{}").unwrap_err();
+        let e = replicas(Kind::Deployment, b"{}").unwrap_err();
         assert_eq!(e, "output has no \"kind\", expected a Deployment");
-        let e = parse_replicas(
+        let e = replicas(
             Kind::Deployment,
             br#"{"kind":"Deployment","spec":{"replicas":"three"}}"#,
         )
@@ -641,10 +844,10 @@ mod tests {
             "{e}"
         );
         assert_eq!(
-            parse_replicas(Kind::Deployment, b"  \n").unwrap_err(),
+            replicas(Kind::Deployment, b"  \n").unwrap_err(),
             "output is empty, expected JSON"
         );
-        let e = parse_replicas(
+        let e = replicas(
             Kind::Deployment,
             br#"{"kind":"Deployment","apiVersion":"apps/v1","spec":{"replicas":-2}}"#,
         )

@@ -1,6 +1,6 @@
 //! Scale targets: where the current replica count comes from and where a
 //! decision goes. One trait, because there are two implementations: kubectl
-//! against a cluster (here) and the local process pool (issue 5).
+//! against a cluster and the local process pool.
 //!
 //! ```text
 //!   run_loop ──replicas()──► ScaleTarget ──► kubectl get ... -o json
@@ -9,7 +9,8 @@
 //!
 //! A target never overwrites a change made by someone else: `scale` gets the
 //! count the caller saw, and answers [`DriverError::Changed`] when the target
-//! no longer has it.
+//! no longer has it. What a cycle did (scaled, refused, failed) goes back to
+//! the target as an [`Event`], which kubectl records on the workload.
 
 pub mod kubectl;
 pub mod local;
@@ -26,6 +27,58 @@ pub trait ScaleTarget {
     /// target is no longer at `from`, nothing is changed and the answer is
     /// [`DriverError::Changed`].
     fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError>;
+    /// Records what a cycle did to the target where the target's watchers
+    /// look (kubectl: a Kubernetes Event on the workload). The default
+    /// records nothing.
+    fn record(&mut self, _event: &Event) -> Result<(), DriverError> {
+        Ok(())
+    }
+}
+
+/// What a cycle did to the target, as its watchers should hear of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub reason: EventReason,
+    /// One line: the decision's summary (and why it was not applied), or
+    /// why the load test failed.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventReason {
+    ScaledUp,
+    ScaledDown,
+    /// The count changed outside lpa since it was read: not overwritten.
+    ScaleRefused,
+    ScaleFailed,
+    /// The load test failed: nothing was decided.
+    ProbeFailed,
+}
+
+impl EventReason {
+    /// Its name, as a Kubernetes Event's `reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventReason::ScaledUp => "ScaledUp",
+            EventReason::ScaledDown => "ScaledDown",
+            EventReason::ScaleRefused => "ScaleRefused",
+            EventReason::ScaleFailed => "ScaleFailed",
+            EventReason::ProbeFailed => "ProbeFailed",
+        }
+    }
+
+    /// A scale that happened is normal; the rest wants a look.
+    pub fn is_warning(self) -> bool {
+        !matches!(self, EventReason::ScaledUp | EventReason::ScaledDown)
+    }
+
+    /// What lpa was doing: `Scale`, or `LoadTest`.
+    pub fn action(self) -> &'static str {
+        match self {
+            EventReason::ProbeFailed => "LoadTest",
+            _ => "Scale",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,443 @@
+//! `lpa run --metrics-listen` through the real binary, watched by the real
+//! tools: Debian's Prometheus (started here on 127.0.0.1, scraping every
+//! second) reads `lpa_desired_replicas` after a scale-up, its `promtool`
+//! lints a real scrape, and `/healthz` answers as a liveness probe would
+//! see it. The scaled service is the local pool of real `lpa serve`
+//! replicas. Everything on 127.0.0.1, every wait bounded.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::local::{run_local, wait_bounded, Lines};
+use crate::support::{stderr, tool};
+
+/// A replica that serves one request at a time in 30 ms: the seed's 7 ms
+/// mean breaches every cycle, so the pool scales up to --max-replicas.
+fn slow_replica() -> String {
+    format!(
+        "{} serve --listen 127.0.0.1:{{port}} --serial --cost 0.03 --exit-with-parent",
+        env!("CARGO_BIN_EXE_lpa")
+    )
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `lpa run --scaler local` with metrics on a free port; returns it, its
+/// stderr lines and the metrics address it printed.
+fn start_lpa(dir: &Path, extra: &[&str]) -> (Killed, Lines, SocketAddr) {
+    let mut args = vec!["--metrics-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut c = run_local(&slow_replica(), &args, dir);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    let child = Killed(child);
+    if !lines.wait_for("lpa run: metrics on http://", Duration::from_secs(30)) {
+        panic!(
+            "no metrics address: {}",
+            lines.rest(Duration::from_millis(100))
+        );
+    }
+    let addr = lines
+        .seen
+        .lines()
+        .find_map(|l| l.split("metrics on http://").nth(1)?.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    (child, lines, addr)
+}
+
+/// An HTTP/1.0 GET (no chunked answer, the server closes): status line
+/// and headers, and the body.
+fn get(addr: SocketAddr, target: &str) -> (String, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_string(), body.to_string())
+}
+
+/// The status code of a response head.
+fn status(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Percent-encodes a PromQL query for a URL.
+fn encode(query: &str) -> String {
+    query
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Debian's Prometheus on a free loopback port, scraping `target` every
+/// second, its data and log in `dir`.
+fn start_prometheus(dir: &Path, target: SocketAddr) -> (Killed, SocketAddr) {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: lpa\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+    let child = Command::new(tool("prometheus"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} ({e}): scripts/setup-tools.sh installs Debian's prometheus",
+                tool("prometheus").display()
+            )
+        });
+    (Killed(child), addr)
+}
+
+/// Asks Prometheus' query API; the first result's value, if any.
+fn query(prometheus: SocketAddr, promql: &str) -> Option<String> {
+    let (head, body) = get(
+        prometheus,
+        &format!("/api/v1/query?query={}", encode(promql)),
+    );
+    if status(&head) != 200 {
+        return None;
+    }
+    let json: Value = serde_json::from_str(&body).ok()?;
+    assert_eq!(json["status"], "success", "{body}");
+    json["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Polls `promql` until it reads `want`, for at most `limit`.
+fn wait_for_value(
+    prometheus: SocketAddr,
+    promql: &str,
+    want: &str,
+    limit: Duration,
+) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    let mut last = None;
+    while Instant::now() < deadline {
+        // Prometheus may not listen yet: a refused connection is a retry.
+        if TcpStream::connect_timeout(&prometheus, Duration::from_secs(1)).is_ok() {
+            last = query(prometheus, promql);
+            if last.as_deref() == Some(want) {
+                return last;
+            }
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+    last
+}
+
+#[test]
+fn prometheus_reads_the_desired_replicas_after_a_scale_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let (mut lpa, mut lines, metrics) = start_lpa(
+        dir.path(),
+        &[
+            "--replicas",
+            "1",
+            "--max-replicas",
+            "2",
+            "--interval",
+            "1s",
+            "--run-time",
+            "300ms",
+            "--decision-log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let (_prometheus, prometheus) = start_prometheus(dir.path(), metrics);
+    let limit = Duration::from_secs(60);
+    let desired = wait_for_value(prometheus, "lpa_desired_replicas", "2", limit);
+    let prometheus_log =
+        || std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+    assert_eq!(
+        desired.as_deref(),
+        Some("2"),
+        "lpa:\n{}\nprometheus:\n{}",
+        lines.rest(Duration::from_millis(100)),
+        prometheus_log()
+    );
+    // The scale-up that made it 2, as the decision log has it.
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            &first["current"],
+            &first["decided"],
+            &first["outcome"]["kind"]
+        ),
+        (&Value::from(1), &Value::from(2), &Value::from("applied"))
+    );
+    assert_eq!(
+        wait_for_value(
+            prometheus,
+            r#"lpa_scale_events_total{direction="up",outcome="applied"}"#,
+            "1",
+            limit
+        )
+        .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        wait_for_value(prometheus, "lpa_current_replicas", "2", limit).as_deref(),
+        Some("2")
+    );
+    // Prometheus' own word on the target: scraped, parsed, no error.
+    let (_, targets) = get(prometheus, "/api/v1/targets");
+    let targets: Value = serde_json::from_str(&targets).unwrap();
+    let active = &targets["data"]["activeTargets"][0];
+    assert_eq!(active["health"], "up", "{active}");
+    assert_eq!(active["lastError"], "", "{active}");
+    assert_eq!(
+        query(
+            prometheus,
+            r#"lpa_target_value{key="GET_/fibonacci?n=10",kind="mean"}"#
+        )
+        .as_deref(),
+        Some("0.007"),
+        "the seed's 7 ms target, in seconds"
+    );
+    let observed: f64 = query(
+        prometheus,
+        r#"lpa_target_observed{key="GET_/fibonacci?n=10",kind="mean"}"#,
+    )
+    .unwrap()
+    .parse()
+    .unwrap();
+    assert!(observed > 0.007 && observed < 10.0, "{observed}");
+    let requests: f64 = query(prometheus, "lpa_probe_requests_total")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(requests > 0.0, "{requests}");
+    // Every probe request is in the histogram (one query: one scrape).
+    assert_eq!(
+        query(
+            prometheus,
+            "lpa_probe_requests_total - lpa_probe_request_duration_seconds_count"
+        )
+        .as_deref(),
+        Some("0")
+    );
+
+    assert!(Command::new("kill")
+        .args(["-TERM", &lpa.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_bounded(&mut lpa.0, Duration::from_secs(30));
+    assert!(
+        lpa.0.wait().unwrap().success(),
+        "{}",
+        lines.rest(Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn promtool_lints_a_real_scrape_and_healthz_follows_the_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    // A first cycle of 3.5 s against 1 s intervals: no cycle ends within
+    // 3 intervals, so /healthz fails until it does.
+    let (_lpa, mut lines, metrics) = start_lpa(
+        dir.path(),
+        &[
+            "--interval",
+            "1s",
+            "--run-time",
+            "3500ms",
+            "--max-replicas",
+            "2",
+        ],
+    );
+    let (head, body) = get(metrics, "/healthz");
+    assert!(status(&head) == 200, "{head}\n{body}");
+    assert_eq!(body, "ok\n");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stuck = loop {
+        let answer = get(metrics, "/healthz");
+        if status(&answer.0) == 503 || Instant::now() > deadline {
+            break answer;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status(&stuck.0) == 503, "{stuck:?}");
+    assert!(
+        stuck
+            .1
+            .contains("(more than 3 intervals): the loop is stuck"),
+        "{stuck:?}"
+    );
+    assert!(
+        lines.wait_for("lpa run: #1 ", Duration::from_secs(30)),
+        "{}",
+        lines.rest(Duration::from_millis(100))
+    );
+    let (head, _) = get(metrics, "/healthz");
+    assert!(status(&head) == 200, "{head}");
+
+    let (head, exposition) = get(metrics, "/metrics");
+    assert!(status(&head) == 200, "{head}");
+    assert!(
+        head.lines()
+            .any(|l| l
+                .eq_ignore_ascii_case("content-type: text/plain; version=0.0.4; charset=utf-8")),
+        "{head}"
+    );
+    for name in [
+        "lpa_build_info{version=\"",
+        "lpa_target_observed{key=\"GET_/fibonacci?n=10\",kind=\"mean\"} ",
+        "lpa_target_value{key=\"GET_/fibonacci?n=10\",kind=\"mean\"} 0.007",
+        "lpa_probe_requests_total ",
+        "lpa_probe_failures_total 0",
+        "lpa_probe_request_duration_seconds_bucket{le=\"+Inf\"} ",
+        "lpa_current_replicas 1",
+        "lpa_desired_replicas 2",
+        "lpa_scale_events_total{direction=\"up\",outcome=\"applied\"} 1",
+        "lpa_cycle_duration_seconds_count 1",
+        "lpa_calm_runs 0",
+    ] {
+        assert!(
+            exposition.lines().any(|l| l.starts_with(name)),
+            "{name:?} not in:\n{exposition}"
+        );
+    }
+    let mut promtool = Command::new(tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (scripts/setup-tools.sh installs Debian's prometheus)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let lint = promtool.wait_with_output().unwrap();
+    assert!(
+        lint.status.success() && lint.stdout.is_empty() && lint.stderr.is_empty(),
+        "promtool check metrics: {:?}\n{}{}\n{exposition}",
+        lint.status,
+        String::from_utf8_lossy(&lint.stdout),
+        stderr(&lint)
+    );
+
+    let (head, body) = get(metrics, "/other");
+    assert!(status(&head) == 404, "{head}");
+    assert!(body.contains("lpa serves /metrics and /healthz"), "{body}");
+}
+
+#[test]
+fn a_metrics_address_in_use_is_one_error_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut c = run_local(&slow_replica(), &["--once"], dir.path());
+    c.env("LPA_METRICS_LISTEN", &addr);
+    let o = c.output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.lines().last().unwrap(),
+        format!("lpa: error: --metrics-listen {addr} (env LPA_METRICS_LISTEN): cannot listen: Address already in use (os error 98)")
+    );
+    assert!(!err.contains(" ready on "), "no replica started: {err}");
+    assert!(!dir.path().join("decay_info.json").exists());
+}
+
+/// deploy/run's container listens for metrics where its port, its liveness
+/// probe and its scrape annotations say.
+#[test]
+fn deploy_run_probes_healthz_on_the_metrics_port() {
+    let docs = crate::deploy::kustomize("deploy/run");
+    let pod = &crate::deploy::only(&docs, "Deployment")["spec"]["template"];
+    let container = &pod["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let listen = args
+        .windows(2)
+        .find(|w| w[0] == "--metrics-listen")
+        .map(|w| w[1])
+        .expect("--metrics-listen in deploy/run's args");
+    let listen: SocketAddr = listen.parse().unwrap();
+    assert!(
+        listen.ip().is_unspecified(),
+        "{listen}: reachable from the kubelet and Prometheus"
+    );
+    let port = container["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some("metrics"))
+        .expect("a port named metrics");
+    assert_eq!(
+        port["containerPort"].as_u64(),
+        Some(u64::from(listen.port()))
+    );
+    let probe = &container["livenessProbe"]["httpGet"];
+    assert_eq!(probe["path"].as_str(), Some("/healthz"));
+    assert_eq!(probe["port"].as_str(), Some("metrics"));
+    let annotations = &pod["metadata"]["annotations"];
+    assert_eq!(
+        annotations["prometheus.io/port"].as_str(),
+        Some(listen.port().to_string().as_str())
+    );
+    assert_eq!(annotations["prometheus.io/path"].as_str(), Some("/metrics"));
+}
