@@ -34,32 +34,33 @@ pub const INVOKUST_PERCENTILES: [f64; 5] = [55.0, 65.0, 75.0, 85.0, 95.0];
 /// `avg_response_time`, and a request with no samples has no latencies. A
 /// missing value is "no data" to `decide`, never zero.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RequestStats {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub num_requests: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub num_failures: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub avg_response_time: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub median_response_time: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_response_time: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_response_time: Option<f64>,
     /// Milliseconds at each percentile; written `"p95": ms` and, for
     /// invokust's set, also `"95": ms`.
-    #[serde(default, skip_serializing_if = "Percentiles::is_empty")]
+    #[serde(skip_serializing_if = "Percentiles::is_empty")]
     pub response_time_percentiles: Percentiles,
     /// Requests per second over the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_rps: Option<f64>,
     /// Requests per minute: invokust's field, `total_rps × 60`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_rpm: Option<f64>,
 }
 

@@ -149,65 +149,65 @@ pub struct MetricReport {
 /// so another producer's metric JSON, or an older lpa's, still reads;
 /// fields lpa does not know are ignored.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunInfo {
     /// `native` or `locust`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
     /// `closed` (users loop with a wait time) or `open` (arrival rate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Locust: the locustfile it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub locustfile: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<u32>,
     /// Native: users started before the run time ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub users_started: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spawn_rate: Option<f64>,
     /// Native: seconds from the start until the last user started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ramp_up_secs: Option<f64>,
     /// `5s`; Locust's in whole seconds, as it got it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_time: Option<String>,
     /// Locust: how long tasks in flight at the run time could finish.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<String>,
     /// Native: how long requests in flight at the run time could finish.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grace: Option<String>,
     /// Native: the bound of connecting and of each read and write.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     /// Native: the users' waits, as Locust spells them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_time: Option<String>,
     /// Locust: 0 clean; 1 the run had failures (or a locustfile check set it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     /// Native: until every user had stopped or was given up; Locust: the
     /// wall time of its process, startup included.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_secs: Option<f64>,
     /// Native: requests unanswered at run time + grace, counted as failures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unfinished: Option<u64>,
     /// Native, open model: task runs per second in total.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub arrival_rate: Option<f64>,
     /// Open model: sends that left more than 1 ms after their scheduled time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub late: Option<u64>,
     /// Open model: scheduled sends never made because every user was busy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
     /// All requests together (Locust's "Aggregated" row); absent reads as
     /// no data.
-    #[serde(default)]
     pub aggregate: RequestStats,
 }
 
