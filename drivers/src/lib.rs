@@ -11,6 +11,7 @@
 //! ```
 
 pub mod decision_log;
+pub mod demo_service;
 pub mod load;
 pub mod locust;
 pub mod metrics;
@@ -18,5 +19,4 @@ pub mod process;
 pub mod proxy;
 pub mod run_loop;
 pub mod scale;
-pub mod serve;
 pub mod state_file;

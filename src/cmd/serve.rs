@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use lpa_core::duration::parse_duration;
-use lpa_drivers::serve::{ServeConfig, Server};
+use lpa_drivers::demo_service::{ServeConfig, Server};
 
 use crate::cli::ServeArgs;
 use crate::settings::{Failure, Result};

@@ -1,5 +1,6 @@
-//! A small blocking HTTP/1.1 test service: the peer of the load tests, the
-//! benchmark and the local demo's replicas.
+//! A small blocking HTTP/1.1 service for demos and tests, not part of the
+//! autoscaler: the peer of the load tests, the benchmark and the local
+//! demo's replicas, run as `lpa serve`.
 //!
 //! Thread per connection, keep-alive, bounded everywhere: at most
 //! `max_connections` open connections (more are closed at once), a header
@@ -34,7 +35,7 @@
 //! does, without burning the machine's CPU.
 //!
 //! ```
-//! use lpa_drivers::serve::{ServeConfig, Server};
+//! use lpa_drivers::demo_service::{ServeConfig, Server};
 //! let server = Server::bind(&ServeConfig::default()).unwrap();
 //! let addr = server.local_addr();
 //! let _handle = server.spawn();
