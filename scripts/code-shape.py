@@ -107,27 +107,29 @@ def shape(root):
                     values += 1
     row["Result<_, String> (core, drivers)"] = strings
     row["pub fields of serde_json::Value (core, drivers)"] = values
-    row["repeated blocks (non-test)"] = repeated(root)
+    all_pairs, substantive = repeated(root)
+    row["repeated blocks (non-test)"] = all_pairs
+    row["  of which not boilerplate"] = substantive
     return row, longs
 
 
 def repeated(root):
     tool = shutil.which("duplicates")
     if not tool:
-        return "n/a"
+        return "n/a", "n/a"
     out = subprocess.run(
         [tool, "--repo", root, "--most", "200", "--seconds", "120"],
         capture_output=True, text=True,
     ).stdout
     starts = {}
-    count = 0
+    count = substantive = 0
     for line in out.splitlines():
         m = re.match(r"^D\d+ (\S+):(\d+)-\d+ ~ (\S+):(\d+)-\d+", line)
         if not m:
             continue
         sides = [(m.group(1), int(m.group(2))), (m.group(3), int(m.group(4)))]
         def in_test(path, line_no):
-            if path.startswith(("tests/", "core/tests/", "core/benches/", "fuzz/", "bench/")):
+            if path.startswith(("tests/", "core/tests/", "core/benches/", "fuzz/", "bench/", "fixtures/")):
                 return True
             if path not in starts:
                 full = os.path.join(root, path)
@@ -136,7 +138,9 @@ def repeated(root):
             return line_no >= starts[path]
         if not any(in_test(p, n) for p, n in sides):
             count += 1
-    return count
+            if "boilerplate" not in line:
+                substantive += 1
+    return count, substantive
 
 
 def main():

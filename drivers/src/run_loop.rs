@@ -138,10 +138,11 @@ pub struct RunLoop<'a, T: ?Sized, M> {
     pub stop: &'a AtomicBool,
 }
 
-impl<T, M> RunLoop<'_, T, M>
+impl<T, M, E> RunLoop<'_, T, M>
 where
     T: ScaleTarget + ?Sized,
-    M: FnMut(u32) -> Result<MetricReport, String>,
+    M: FnMut(u32) -> Result<MetricReport, E>,
+    E: std::fmt::Display,
 {
     /// Runs until `options.max_cycles` or a stop request. See the module
     /// docs for the steps. `report` sees every cycle as it ends.
@@ -207,7 +208,7 @@ where
         };
         let metric = match (self.measure)(current) {
             Ok(m) => m,
-            Err(e) => return failed(out, Step::Measure, e),
+            Err(e) => return failed(out, Step::Measure, e.to_string()),
         };
         if self.stop.load(Ordering::SeqCst) {
             return None;

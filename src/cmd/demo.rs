@@ -134,11 +134,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     if phases.calm == 0 {
         background.start();
     }
-    let measure = |current: u32| {
-        load::run(&plan, None)
-            .map(|outcome| outcome.into_report(Some(current)))
-            .map_err(|e| e.to_string())
-    };
+    let measure =
+        |current: u32| load::run(&plan, None).map(|outcome| outcome.into_report(Some(current)));
     let started = Instant::now();
     let mut story = Story::default();
     let run_options = Options {

@@ -37,7 +37,7 @@ use lpa_drivers::metrics::{Metrics, MetricsServer};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
-use lpa_drivers::scale::ScaleTarget;
+use lpa_drivers::scale::{DriverError, ScaleTarget};
 use lpa_drivers::state_file::StateFile;
 
 use crate::cli::{RunArgs, Scaler};
@@ -61,7 +61,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let config = load_config(&args.policy)?;
     let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
     let policy = config.policy;
-    let kubectl = target.kubectl.check()?;
+    // The library names the tool; the flag and env var are the binary's.
+    let kubectl = target.kubectl.check().map_err(|e| match e {
+        DriverError::NoTool {
+            tool,
+            program,
+            source,
+        } => Failure::new(format!(
+            "{tool} {program}: cannot start: {source} (install {tool}, or pass --kubectl PATH or set LPA_KUBECTL)"
+        )),
+        e => Failure::from(e),
+    })?;
     let outputs = outputs(&args)?;
     drive(
         &mut target,
@@ -193,8 +203,8 @@ fn drive<T: ScaleTarget + ?Sized>(
         }
     );
 
-    let measure = |current: u32| {
-        let outcome = load::run(plan, None).map_err(|e| e.to_string())?;
+    let measure = |current: u32| -> std::result::Result<_, load::LoadError> {
+        let outcome = load::run(plan, None)?;
         if let Some(m) = metrics {
             m.observe_probe(
                 outcome.num_requests,

@@ -277,9 +277,11 @@ impl Kubectl {
         let out = match patient.run(&args) {
             Ok(out) => out,
             Err(DriverError::Process(ProcessError::Spawn { program, source })) => {
-                return Err(DriverError::Invalid(format!(
-                    "kubectl {program}: cannot start: {source} (install kubectl, or pass --kubectl PATH or set LPA_KUBECTL)"
-                )))
+                return Err(DriverError::NoTool {
+                    tool: "kubectl",
+                    program,
+                    source,
+                })
             }
             Err(e @ DriverError::Process(_)) => return Err(e),
             Err(_) => Vec::new(),
@@ -555,28 +557,57 @@ pub struct Seen {
     pub uid: Option<String>,
 }
 
+/// Why kubectl's `-o json` output is not the workload asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputError {
+    #[error("output is empty, expected JSON")]
+    Empty,
+    #[error("output is not JSON ({message}): {snippet:?}")]
+    NotJson { message: String, snippet: String },
+    #[error("output is a {found:?}, expected a {expected}")]
+    WrongKind {
+        found: String,
+        expected: &'static str,
+    },
+    #[error("output has no \"kind\", expected a {expected}")]
+    NoKind { expected: &'static str },
+    #[error("output is not a valid {kind} ({message})")]
+    Invalid { kind: &'static str, message: String },
+    #[error("spec.replicas is negative: {0}")]
+    NegativeReplicas(i32),
+}
+
 /// The workload in a kubectl `-o json` output.
-pub fn parse_workload(kind: Kind, json: &[u8]) -> Result<Seen, String> {
-    fn typed<T: DeserializeOwned>(json: &[u8], kind: Kind) -> Result<T, String> {
+pub fn parse_workload(kind: Kind, json: &[u8]) -> Result<Seen, OutputError> {
+    fn typed<T: DeserializeOwned>(json: &[u8], kind: Kind) -> Result<T, OutputError> {
         if json.iter().all(u8::is_ascii_whitespace) {
-            return Err("output is empty, expected JSON".to_string());
+            return Err(OutputError::Empty);
         }
-        let value: serde_json::Value = serde_json::from_slice(json)
-            .map_err(|e| format!("output is not JSON ({e}): {:?}", snippet(json)))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(json).map_err(|e| OutputError::NotJson {
+                message: e.to_string(),
+                snippet: snippet(json),
+            })?;
         // k8s-openapi checks `kind` only when present and defaults a missing
         // spec; `{}` must not read as "1 replica".
         match value.get("kind").and_then(|k| k.as_str()) {
             Some(k) if k == kind.title() => {}
-            Some(k) => return Err(format!("output is a {k:?}, expected a {}", kind.title())),
+            Some(k) => {
+                return Err(OutputError::WrongKind {
+                    found: k.to_string(),
+                    expected: kind.title(),
+                })
+            }
             None => {
-                return Err(format!(
-                    "output has no \"kind\", expected a {}",
-                    kind.title()
-                ))
+                return Err(OutputError::NoKind {
+                    expected: kind.title(),
+                })
             }
         }
-        serde_json::from_value(value)
-            .map_err(|e| format!("output is not a valid {} ({e})", kind.title()))
+        serde_json::from_value(value).map_err(|e| OutputError::Invalid {
+            kind: kind.title(),
+            message: e.to_string(),
+        })
     }
     let (metadata, replicas) = match kind {
         Kind::Deployment => {
@@ -594,7 +625,7 @@ pub fn parse_workload(kind: Kind, json: &[u8]) -> Result<Seen, String> {
     };
     let replicas = match replicas {
         None => 1,
-        Some(r) => u32::try_from(r).map_err(|_| format!("spec.replicas is negative: {r}"))?,
+        Some(r) => u32::try_from(r).map_err(|_| OutputError::NegativeReplicas(r))?,
     };
     Ok(Seen {
         replicas,
@@ -631,11 +662,10 @@ impl ScaleTarget for KubectlTarget {
         args.extend(self.namespace_args());
         args.extend(["-o".to_string(), "json".to_string()]);
         let out = self.kubectl.run(&args)?;
-        let seen =
-            parse_workload(self.workload.kind, &out).map_err(|message| DriverError::Output {
-                command: self.kubectl.render(&args),
-                message,
-            })?;
+        let seen = parse_workload(self.workload.kind, &out).map_err(|e| DriverError::Output {
+            command: self.kubectl.render(&args),
+            message: e.to_string(),
+        })?;
         let replicas = seen.replicas;
         self.seen = Some(seen);
         Ok(replicas)
@@ -701,7 +731,9 @@ mod tests {
     use super::*;
 
     fn replicas(kind: Kind, json: &[u8]) -> Result<u32, String> {
-        parse_workload(kind, json).map(|w| w.replicas)
+        parse_workload(kind, json)
+            .map(|w| w.replicas)
+            .map_err(|e| e.to_string())
     }
 
     fn fixture(name: &str) -> Vec<u8> {

@@ -106,6 +106,14 @@ pub enum DriverError {
     /// The target cannot be addressed as given; caught before anything runs.
     #[error("{0}")]
     Invalid(String),
+    /// The scaling tool itself is not there; the caller says how to point
+    /// at another.
+    #[error("{tool} {program}: cannot start: {source} (install {tool})")]
+    NoTool {
+        tool: &'static str,
+        program: String,
+        source: std::io::Error,
+    },
 }
 
 impl DriverError {
