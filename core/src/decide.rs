@@ -30,6 +30,10 @@ use crate::config::{Policy, ScaleUp, Target, TargetKind};
 use crate::log::num;
 use crate::stats::RequestStats;
 
+pub mod model;
+
+use model::{Assessment, Gap, ModelState, View};
+
 /// What one run measured, plus the facts it was measured under.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Observation {
@@ -72,7 +76,7 @@ impl Observation {
 
 /// What persists between runs. Loads the original's `{"runs_since_change": N}`;
 /// new fields are optional so old files keep loading.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
     /// Calm runs since the last change (the original's decay counter).
     pub runs_since_change: u32,
@@ -82,6 +86,9 @@ pub struct State {
     /// Recent recommendations, for the downscale stabilization window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recommendations: Vec<Recommendation>,
+    /// What the latency model learned (with `model:` in the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelState>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +148,29 @@ pub enum Reason {
     /// The replica count is not what the last decision left.
     #[serde(rename_all = "camelCase")]
     OutsideChange { expected: u32, seen: u32 },
+    /// The latency model's reading of the run, for the target that binds:
+    /// its learned unloaded latency (ms) and the load it reads (replicas'
+    /// worth; at saturation a lower bound).
+    #[serde(rename_all = "camelCase")]
+    ModelLoad {
+        key: String,
+        kind: TargetKind,
+        unloaded: f64,
+        load: f64,
+        saturated: bool,
+    },
+    /// What the model predicts at the count it chose, against the limit
+    /// (target less the margin).
+    #[serde(rename_all = "camelCase")]
+    ModelPredicts {
+        replicas: u32,
+        /// `None`: saturated (no finite latency).
+        predicted: Option<f64>,
+        limit: f64,
+    },
+    /// The model leaves this decision to the configured rule.
+    #[serde(rename_all = "camelCase")]
+    ModelFallback { gap: Gap },
 
     // Actions.
     #[serde(rename_all = "camelCase")]
@@ -184,6 +214,23 @@ pub enum Reason {
         to: u32,
         window_secs: u64,
     },
+    /// A decay the model predicts would breach: `predicted` at `to`
+    /// replicas is above `limit` (target less the margin).
+    #[serde(rename_all = "camelCase")]
+    DecayHeld {
+        from: u32,
+        to: u32,
+        /// `None`: saturated (no finite latency).
+        predicted: Option<f64>,
+        limit: f64,
+    },
+    /// A breach the last scale-up was sized for: its replicas may still be
+    /// starting (the readings fit the `from` count that served before).
+    #[serde(rename_all = "camelCase")]
+    Waiting { replicas: u32, from: u32, load: f64 },
+    /// A breach while a backlog drains (the wait fell since the last run).
+    #[serde(rename_all = "camelCase")]
+    Draining { replicas: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +248,9 @@ impl Reason {
                 | Reason::NoData { .. }
                 | Reason::Failures { .. }
                 | Reason::OutsideChange { .. }
+                | Reason::ModelLoad { .. }
+                | Reason::ModelPredicts { .. }
+                | Reason::ModelFallback { .. }
         )
     }
 }
@@ -231,6 +281,32 @@ impl fmt::Display for Reason {
                 f,
                 "replicas changed outside lpa ({expected} -> {seen}): decay counter reset"
             ),
+            Reason::ModelLoad {
+                kind,
+                unloaded,
+                load,
+                saturated,
+                ..
+            } => {
+                let at_least = if *saturated { "at least " } else { "" };
+                write!(
+                    f,
+                    "model {kind}: load {at_least}{} replicas' worth, unloaded {}ms",
+                    num(round1(*load)),
+                    num(round1(*unloaded))
+                )
+            }
+            Reason::ModelPredicts {
+                replicas,
+                predicted,
+                limit,
+            } => write!(
+                f,
+                "predicted {} <= {}ms at {replicas}",
+                predicted_text(*predicted),
+                num(*limit)
+            ),
+            Reason::ModelFallback { gap } => write!(f, "model: {gap}, the configured rule decides"),
             Reason::ScaleUp { from, to } => write!(f, "scale up {from} -> {to}"),
             Reason::Decay { from, to } => write!(f, "decay {from} -> {to}"),
             Reason::Hold {
@@ -276,6 +352,81 @@ impl fmt::Display for Reason {
                 f,
                 "stabilized {from} -> {to} (highest in {window_secs}s window)"
             ),
+            Reason::DecayHeld {
+                from,
+                to,
+                predicted,
+                limit,
+            } => write!(
+                f,
+                "decay {from} -> {to} held: predicted {} > {}ms at {to} replicas",
+                predicted_text(*predicted),
+                num(*limit)
+            ),
+            Reason::Waiting {
+                replicas,
+                from,
+                load,
+            } => write!(
+                f,
+                "hold {replicas}: the replicas added to {from} may still be starting (sized for load {})",
+                num(round1(*load))
+            ),
+            Reason::Draining { replicas } => {
+                write!(f, "hold {replicas}: a backlog drains (the wait fell since the last run)")
+            }
+        }
+    }
+}
+
+/// One decimal: what a log line needs of a latency or a load.
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// A predicted latency for people: `6.34ms`, or `saturation`.
+fn predicted_text(p: Option<f64>) -> String {
+    match p {
+        Some(v) => format!("{}ms", num(round2(v))),
+        None => "saturation".to_string(),
+    }
+}
+
+/// A prediction as a reason holds it: finite, or `None` for saturation
+/// (JSON has no infinity).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Two decimals, for a prediction set against a limit: 6.34 > 6.3 must not
+/// read 6.3 > 6.3.
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+impl fmt::Display for Gap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gap::Learning { calm_runs, needed } => {
+                write!(f, "learning ({calm_runs} of {needed} calm runs)")
+            }
+            Gap::NotModelled { key, kind } => write!(f, "{key} {kind} is not modelled"),
+            Gap::NoHeadroom {
+                key,
+                kind,
+                limit,
+                unloaded,
+            } => write!(
+                f,
+                "{key} {kind} limit {}ms is not above the unloaded {}ms",
+                num(*limit),
+                num(round1(*unloaded))
+            ),
+            Gap::Unestablished { key, kind } => write!(
+                f,
+                "{key} {kind} unloaded latency not yet checked by a pair of runs at one load"
+            ),
+            Gap::NoReading => f.write_str("no reading this run"),
         }
     }
 }
@@ -305,6 +456,8 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
 
     let mut breached_any = false;
     let mut no_data = false;
+    // Per target, for the model: breached as measured.
+    let mut breached = Vec::with_capacity(policy.targets.len());
     // max(observed / target) over breached targets, for proportional mode;
     // a breached zero target makes it infinite.
     let mut ratio = 0f64;
@@ -314,11 +467,13 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         match obs.observed(t) {
             None => {
                 no_data = true;
+                breached.push(false);
                 reasons.push(Reason::NoData { key, kind });
             }
             Some(observed) => {
-                let breached = observed > t.target;
-                if breached {
+                let is_breach = observed > t.target;
+                breached.push(is_breach);
+                if is_breach {
                     breached_any = true;
                     let r = if t.target > 0.0 {
                         observed / t.target
@@ -332,7 +487,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
                     kind,
                     observed,
                     target: t.target,
-                    breached,
+                    breached: is_breach,
                 });
             }
         }
@@ -343,18 +498,75 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     }
     let max_error_rate = policy.decay.max_error_rate;
     let too_many_failures = failed > 0 && failed as f64 > max_error_rate * total as f64;
+    let calm = !breached_any && !no_data && !too_many_failures;
+    let assessment = policy.model.map(|config| {
+        let readings = policy
+            .targets
+            .iter()
+            .filter(|t| model::models(t))
+            .filter_map(|t| obs.observed(t).map(|v| (t, v)))
+            .collect();
+        Assessment::new(
+            config,
+            state.model.as_ref(),
+            &model::Run {
+                at_secs: obs.at_secs,
+                current,
+                readings,
+                calm,
+                clean: !too_many_failures,
+                ours: state.last_replicas == Some(current),
+                decay_window: policy.decay.unchanged_runs.saturating_add(1),
+            },
+        )
+    });
+    let mut sized = false;
 
     let proposed = if breached_any {
         calm_runs = 0;
-        match scale_up(current, ratio, policy.scale_up) {
-            Ok(to) => {
-                reasons.push(Reason::ScaleUp { from: current, to });
-                to
-            }
-            Err(tolerance) => {
-                reasons.push(Reason::WithinTolerance { ratio, tolerance });
+        let gap = assessment
+            .as_ref()
+            .and_then(|a| a.gap_for_breach(&policy.targets, &breached));
+        let is_breach = |v: &View| v.observed_ms > v.target_ms;
+        match ready(&assessment, gap, &mut reasons) {
+            Some(a) if a.waiting() => {
+                let p = a.pending.as_ref().expect("waiting has a pending scale-up");
+                let v = a.views.iter().max_by(|x, y| {
+                    let k = |v: &View| p.loads.get(&v.label).copied().unwrap_or(0.0);
+                    k(x).total_cmp(&k(y))
+                });
+                if let Some(v) = v {
+                    reasons.push(model_load(v));
+                }
+                reasons.push(Reason::Waiting {
+                    replicas: current,
+                    from: p.from,
+                    load: p.loads.values().copied().fold(0.0, f64::max),
+                });
                 current
             }
+            Some(a) if a.draining(is_breach) => {
+                if let Some(v) = a.views.iter().find(|v| is_breach(v)) {
+                    reasons.push(model_load(v));
+                }
+                reasons.push(Reason::Draining { replicas: current });
+                current
+            }
+            Some(a) => match a.scale_up(current) {
+                Some((to, v)) => {
+                    reasons.push(model_load(v));
+                    reasons.push(Reason::ModelPredicts {
+                        replicas: to,
+                        predicted: finite(v.curve.predict(v.estimate.load, to)),
+                        limit: v.limit_ms,
+                    });
+                    reasons.push(Reason::ScaleUp { from: current, to });
+                    sized = true;
+                    to
+                }
+                None => configured_scale_up(current, ratio, policy.scale_up, &mut reasons),
+            },
+            None => configured_scale_up(current, ratio, policy.scale_up, &mut reasons),
         }
     } else if no_data {
         reasons.push(Reason::HoldNoData { replicas: current });
@@ -367,18 +579,63 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         });
         current
     } else if calm_runs >= policy.decay.unchanged_runs && policy.decay.replicas > 0 {
-        let to = current
+        let configured = current
             .saturating_sub(policy.decay.replicas)
             .max(policy.min_replicas);
-        if to < current {
-            calm_runs = 0;
-            reasons.push(Reason::Decay { from: current, to });
-        } else {
+        let gap = assessment.as_ref().and_then(Assessment::gap_for_decay);
+        if configured >= current {
             reasons.push(Reason::AtMinimum { replicas: current });
+            current
+        } else {
+            match ready(&assessment, gap, &mut reasons).and_then(|a| Some((a, a.hold()?))) {
+                Some((a, (need, v))) => {
+                    let to = need.max(policy.min_replicas);
+                    if to >= current {
+                        let (predicted, w) =
+                            a.predicted_at(configured).unwrap_or((f64::INFINITY, v));
+                        reasons.push(model_load(w));
+                        reasons.push(Reason::DecayHeld {
+                            from: current,
+                            to: configured,
+                            predicted: finite(predicted),
+                            limit: w.limit_ms,
+                        });
+                        current
+                    } else {
+                        calm_runs = 0;
+                        reasons.push(model_load(v));
+                        let (predicted, w) = a.predicted_at(to).unwrap_or((f64::INFINITY, v));
+                        reasons.push(Reason::ModelPredicts {
+                            replicas: to,
+                            predicted: finite(predicted),
+                            limit: w.limit_ms,
+                        });
+                        reasons.push(Reason::Decay { from: current, to });
+                        to
+                    }
+                }
+                None => {
+                    calm_runs = 0;
+                    reasons.push(Reason::Decay {
+                        from: current,
+                        to: configured,
+                    });
+                    configured
+                }
+            }
         }
-        to
     } else {
         calm_runs = calm_runs.saturating_add(1);
+        if let Some(a) = &assessment {
+            match &a.gap {
+                Some(gap) => reasons.push(Reason::ModelFallback { gap: gap.clone() }),
+                None => {
+                    if let Some((_, v)) = a.hold() {
+                        reasons.push(model_load(v));
+                    }
+                }
+            }
+        }
         reasons.push(Reason::Hold {
             replicas: current,
             calm_runs,
@@ -386,6 +643,24 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         });
         current
     };
+    // Every decision says what the model made of the run, when it is on.
+    if assessment.is_some()
+        && !reasons
+            .iter()
+            .any(|r| matches!(r, Reason::ModelLoad { .. } | Reason::ModelFallback { .. }))
+    {
+        let note = match assessment.as_ref().and_then(|a| a.hold()) {
+            Some((_, v)) => model_load(v),
+            None => Reason::ModelFallback {
+                gap: Gap::NoReading,
+            },
+        };
+        let at = reasons
+            .iter()
+            .position(Reason::is_action)
+            .unwrap_or(reasons.len());
+        reasons.insert(at, note);
+    }
 
     // HPA's order: stabilize the raw recommendation, then clamp to bounds.
     let mut replicas = proposed;
@@ -400,9 +675,18 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
                 .filter(|r| r.at_secs > since && r.at_secs <= obs.at_secs)
                 .copied(),
         );
+        // With the model, a calm run recommends what holds its own load (as
+        // HPA's metric does), not the count it holds at: else every hold
+        // would block every decay for a whole window.
+        let recommended = match (&assessment, calm) {
+            (Some(a), true) if a.gap_for_decay().is_none() => a
+                .need_now()
+                .map_or(proposed, |n| n.max(policy.min_replicas).min(proposed)),
+            _ => proposed,
+        };
         recommendations.push(Recommendation {
             at_secs: obs.at_secs,
-            replicas: proposed,
+            replicas: recommended,
         });
         if proposed < current {
             let highest = recommendations
@@ -449,8 +733,51 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
             runs_since_change: calm_runs,
             last_replicas: Some(replicas),
             recommendations,
+            model: assessment.map(|a| a.finish(current, replicas, sized, calm)),
         },
         reasons,
+    }
+}
+
+/// The assessment when the model decides (it has learned enough and covers
+/// the case); else the gap, as a reason.
+fn ready<'a>(
+    assessment: &'a Option<Assessment>,
+    gap: Option<Gap>,
+    reasons: &mut Vec<Reason>,
+) -> Option<&'a Assessment> {
+    match (assessment, gap) {
+        (Some(a), None) => Some(a),
+        (Some(_), Some(gap)) => {
+            reasons.push(Reason::ModelFallback { gap });
+            None
+        }
+        (None, _) => None,
+    }
+}
+
+/// The model's reading of a target, as a reason.
+fn model_load(v: &View) -> Reason {
+    Reason::ModelLoad {
+        key: v.key.clone(),
+        kind: v.kind,
+        unloaded: v.curve.unloaded(),
+        load: v.estimate.load,
+        saturated: v.estimate.saturated,
+    }
+}
+
+/// The configured scale-up rule, with its reason.
+fn configured_scale_up(current: u32, ratio: f64, mode: ScaleUp, reasons: &mut Vec<Reason>) -> u32 {
+    match scale_up(current, ratio, mode) {
+        Ok(to) => {
+            reasons.push(Reason::ScaleUp { from: current, to });
+            to
+        }
+        Err(tolerance) => {
+            reasons.push(Reason::WithinTolerance { ratio, tolerance });
+            current
+        }
     }
 }
 
@@ -867,6 +1194,7 @@ mod tests {
                     replicas: 8,
                 }, // outside the window
             ],
+            ..State::default()
         };
         let d = decide(&obs(5, Some(1.0)), &p, &state);
         assert_eq!(d.replicas, 5, "{d}");
