@@ -158,6 +158,10 @@ pub enum Reason {
         unloaded: f64,
         load: f64,
         saturated: bool,
+        /// Set when `load` is the highest of this many calm runs (what a
+        /// decay must hold), not this run's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        highest_of: Option<u32>,
     },
     /// What the model predicts at the count it chose, against the limit
     /// (target less the margin).
@@ -286,12 +290,17 @@ impl fmt::Display for Reason {
                 unloaded,
                 load,
                 saturated,
+                highest_of,
                 ..
             } => {
                 let at_least = if *saturated { "at least " } else { "" };
+                let highest = match highest_of {
+                    Some(n) => format!(" (the highest of the last {n} calm runs)"),
+                    None => String::new(),
+                };
                 write!(
                     f,
-                    "model {kind}: load {at_least}{} replicas' worth, unloaded {}ms",
+                    "model {kind}: load {at_least}{} replicas' worth{highest}, unloaded {}ms",
                     num(round1(*load)),
                     num(round1(*unloaded))
                 )
@@ -593,7 +602,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
                     if to >= current {
                         let (predicted, w) =
                             a.predicted_at(configured).unwrap_or((f64::INFINITY, v));
-                        reasons.push(model_load(w));
+                        reasons.push(decay_load(w));
                         reasons.push(Reason::DecayHeld {
                             from: current,
                             to: configured,
@@ -603,7 +612,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
                         current
                     } else {
                         calm_runs = 0;
-                        reasons.push(model_load(v));
+                        reasons.push(decay_load(v));
                         let (predicted, w) = a.predicted_at(to).unwrap_or((f64::INFINITY, v));
                         reasons.push(Reason::ModelPredicts {
                             replicas: to,
@@ -764,7 +773,24 @@ fn model_load(v: &View) -> Reason {
         unloaded: v.curve.unloaded(),
         load: v.estimate.load,
         saturated: v.estimate.saturated,
+        highest_of: None,
     }
+}
+
+/// The load a decay must hold, as a reason: the highest of the calm runs
+/// counted toward it, when that is not this run's.
+fn decay_load(v: &View) -> Reason {
+    let mut r = model_load(v);
+    if let Reason::ModelLoad {
+        load, highest_of, ..
+    } = &mut r
+    {
+        if v.decay_load > v.estimate.load {
+            *load = v.decay_load;
+            *highest_of = Some(v.decay_runs);
+        }
+    }
+    r
 }
 
 /// The configured scale-up rule, with its reason.
@@ -1226,5 +1252,171 @@ mod tests {
         let d = decide(&obs(2, Some(f64::NAN)), &seed(), &State::default());
         assert_eq!(d.replicas, 2);
         assert!(matches!(d.action(), Some(Reason::HoldNoData { .. })));
+    }
+
+    const MODEL: &str = "targets:\n  - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}\ndecay: {replicas: 1, unchangedRuns: 2}\nmodel: {margin: 0.1}\n";
+
+    fn model_policy() -> Policy {
+        parse_policy("recommended.yaml", MODEL).unwrap()
+    }
+
+    /// One run of a model scenario: the mean observed, the replicas
+    /// expected after, and a piece of the decision's line.
+    struct ModelStep {
+        what: &'static str,
+        mean_ms: f64,
+        expect: u32,
+        says: &'static str,
+    }
+
+    /// Runs steps 15 s apart, every decision applied (as CPA would); the
+    /// state after the last.
+    fn run_model(policy: &Policy, start: u32, steps: &[ModelStep]) -> State {
+        let mut state = State::default();
+        let mut replicas = start;
+        for (i, s) in steps.iter().enumerate() {
+            let mut o = obs(replicas, Some(s.mean_ms));
+            o.at_secs = 1_000 + 15 * i as u64;
+            let d = decide(&o, policy, &state);
+            let line = d.to_string();
+            assert!(
+                d.replicas == s.expect && line.contains(s.says),
+                "step {i} ({}): {} replicas, {line:?}; expected {} and {:?}",
+                s.what,
+                d.replicas,
+                s.expect,
+                s.says
+            );
+            state = d.next_state;
+            replicas = d.replicas;
+        }
+        state
+    }
+
+    /// The simulator's service (U = 4 ms: 2 outside the queue, 2 of queue
+    /// at no load), 0.8 replicas' worth of load on 2, then 3 replicas'
+    /// worth from the step on, then 0.5. Readings are the M/M/1 means:
+    /// L(n) = 2 + 2 / (1 − k/n).
+    #[test]
+    fn model_policy_through_learning_a_step_and_a_fall() {
+        let at = |k: f64, n: f64| 2.0 + 2.0 / (1.0 - k / n);
+        let steps = [
+            ModelStep { what: "learning", mean_ms: at(0.8, 2.0), expect: 2, says: "model: learning (1 of 3 calm runs), the configured rule decides; hold 2 (calm run 1 of 2 before decay)" },
+            ModelStep { what: "learning", mean_ms: at(0.8, 2.0), expect: 2, says: "learning (2 of 3 calm runs)" },
+            // 5.33 ms is all the model has seen: U is at most that, and a
+            // service never seen idle may be loaded. The configured rule.
+            ModelStep { what: "U unchecked", mean_ms: at(0.8, 2.0), expect: 1, says: "unloaded latency not yet checked by a pair of runs at one load, the configured rule decides; decay 2 -> 1" },
+            // The decay's two runs at one load: U = 4. Load 0.8 needs 2.
+            ModelStep { what: "decay pair", mean_ms: at(0.8, 1.0), expect: 2, says: "model mean: load 0.8 replicas' worth, unloaded 4ms; predicted 5.33ms <= 6.3ms at 2; scale up 1 -> 2" },
+            ModelStep { what: "starting", mean_ms: at(0.8, 1.0), expect: 2, says: "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)" },
+            ModelStep { what: "serving", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 1 of 2 before decay)" },
+            ModelStep { what: "calm", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 2 of 2 before decay)" },
+            ModelStep { what: "veto", mean_ms: at(0.8, 2.0), expect: 2, says: "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replicas" },
+            // The step: 3 replicas' worth on 2. The wait grew 3.75 s on
+            // average over the 15 s run: the backlog's growth says 1.5 × 2.
+            ModelStep { what: "step", mean_ms: 4.0 + 3750.0, expect: 6, says: "model mean: load at least 3 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 6; scale up 2 -> 6" },
+            ModelStep { what: "starting", mean_ms: 4.0 + 11_250.0, expect: 6, says: "hold 6: the replicas added to 2 may still be starting (sized for load 3)" },
+            ModelStep { what: "draining", mean_ms: 4.0 + 1667.0, expect: 6, says: "hold 6: a backlog drains (the wait fell since the last run)" },
+            ModelStep { what: "serving", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 1 of 2 before decay)" },
+            ModelStep { what: "calm", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 2 of 2 before decay)" },
+            ModelStep { what: "veto", mean_ms: at(3.0, 6.0), expect: 6, says: "decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
+            // The load falls to 0.5: the calm runs still counted saw 3.
+            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "model mean: load 3 replicas' worth (the highest of the last 3 calm runs), unloaded 4ms; decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
+            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "decay 6 -> 5 held" },
+            // Three runs at 0.5: one replica holds it, five at once.
+            ModelStep { what: "deep decay", mean_ms: at(0.5, 6.0), expect: 1, says: "model mean: load 0.5 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 1; decay 6 -> 1" },
+            ModelStep { what: "calm", mean_ms: at(0.5, 1.0), expect: 1, says: "hold 1 (calm run 1 of 2 before decay)" },
+        ];
+        let state = run_model(&model_policy(), 2, &steps);
+        let m = &state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
+        assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
+        assert_eq!(m.floor_ms, at(0.5, 6.0));
+        assert!(m.established());
+    }
+
+    #[test]
+    fn the_model_leaves_what_it_cannot_decide_to_the_configured_rule() {
+        // Breached before any calm run: learning.
+        let p = model_policy();
+        let d = decide(&obs(2, Some(9.0)), &p, &State::default());
+        assert_eq!(d.replicas, 3);
+        assert_eq!(
+            d.to_string(),
+            "GET_/fibonacci?n=10 mean 9ms > 7ms BREACH; model: learning (0 of 3 calm runs), the configured rule decides; scale up 2 -> 3"
+        );
+        // A target the model does not cover breaches.
+        let p = parse_policy(
+            "e.yaml",
+            "targets:\n  - {endpoint: /a, type: mean, target: 7}\n  - {endpoint: /a, type: errorRate, target: 0.01}\nmodel: {learnRuns: 1}\n",
+        )
+        .unwrap();
+        let mut o = obs(2, None);
+        o.requests.insert(
+            "GET_/a".into(),
+            RequestStats {
+                num_requests: Some(100),
+                num_failures: Some(0),
+                avg_response_time: Some(5.0),
+                ..RequestStats::default()
+            },
+        );
+        let calm = decide(&o, &p, &State::default());
+        o.requests.get_mut("GET_/a").unwrap().num_failures = Some(5);
+        o.at_secs += 15;
+        let d = decide(&o, &p, &calm.next_state);
+        assert_eq!(d.replicas, 3, "{d}");
+        assert!(d.to_string().contains("model: GET_/a errorRate is not modelled, the configured rule decides; scale up 2 -> 3"), "{d}");
+        // A service whose unloaded latency is already above the target
+        // less the margin: no count holds 6.3 ms.
+        let p = parse_policy(
+            "e.yaml",
+            &MODEL.replace("margin: 0.1", "margin: 0.1, learnRuns: 1"),
+        )
+        .unwrap();
+        let calm = decide(&obs(2, Some(6.5)), &p, &State::default());
+        let mut o = obs(2, Some(9.0));
+        o.at_secs += 15;
+        let d = decide(&o, &p, &calm.next_state);
+        assert_eq!(d.replicas, 3);
+        assert!(d.to_string().contains("model: GET_/fibonacci?n=10 mean limit 6.3ms is not above the unloaded 6.5ms, the configured rule decides; scale up 2 -> 3"), "{d}");
+        // No reading: no model part to tell but that.
+        let d = decide(&obs(2, None), &model_policy(), &State::default());
+        assert_eq!(d.to_string(), "GET_/fibonacci?n=10 mean: no data; model: no reading this run, the configured rule decides; hold 2: a target has no data");
+    }
+
+    #[test]
+    fn clients_that_wait_grow_no_backlog_so_the_latency_ratio_sizes() {
+        // The demo: 4.2 ms with only the probe's load, 3 s runs, then six
+        // clients looping on one replica read 25.3 ms.
+        let p = model_policy();
+        let mut state = State::default();
+        for (i, mean) in [4.6, 4.2, 4.2].into_iter().enumerate() {
+            let mut o = obs(1, Some(mean));
+            o.at_secs = 1_000 + 3 * i as u64;
+            state = decide(&o, &p, &state).next_state;
+        }
+        let mut o = obs(1, Some(25.3));
+        o.at_secs = 1_009;
+        let d = decide(&o, &p, &state);
+        assert_eq!(d.replicas, 5, "{d}");
+        assert!(d.to_string().ends_with("scale up 1 -> 5"), "{d}");
+    }
+
+    #[test]
+    fn old_state_files_load_and_the_model_state_round_trips() {
+        let old: State = serde_json::from_str(r#"{"runs_since_change": 0}"#).unwrap();
+        assert_eq!(old.model, None);
+        let d = decide(&obs(2, Some(5.0)), &model_policy(), &old);
+        assert!(d.next_state.model.is_some());
+        let json = serde_json::to_string(&d.next_state).unwrap();
+        assert!(json.contains(r#""model":{"at_secs":1000,"replicas":2,"calm_runs":1,"targets":{"GET_/fibonacci?n=10 mean":{"unloaded_ms":5.0,"floor_ms":5.0,"last_ms":5.0,"loads":[0.0]}}}"#), "{json}");
+        let back: State = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d.next_state);
+        // Without model: in the config, the state stays the original's.
+        let d = decide(&obs(2, Some(5.0)), &seed(), &old);
+        assert_eq!(
+            serde_json::to_string(&d.next_state).unwrap(),
+            r#"{"runs_since_change":1,"last_replicas":2}"#
+        );
     }
 }

@@ -155,14 +155,12 @@ impl TargetModel {
 
     /// U from the pairs' median and the floor.
     fn settle(&mut self) {
-        let mut sorted = self.pairs.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = match sorted.len() {
-            0 => self.floor_ms,
-            n if n % 2 == 1 => sorted[n / 2],
-            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        let u = if self.pairs.is_empty() {
+            self.floor_ms
+        } else {
+            median(&self.pairs)
         };
-        self.unloaded_ms = median.min(self.floor_ms);
+        self.unloaded_ms = u.min(self.floor_ms);
     }
 }
 
@@ -225,6 +223,17 @@ impl Curve {
     }
 }
 
+/// The median of a non-empty list (0 for an empty one).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 /// The smallest whole count at or above `x` (at least 1), saturating.
 fn count(x: f64) -> u32 {
     // Clear of float noise: 5.000000001 replicas is 5.
@@ -254,6 +263,8 @@ pub struct View {
     /// The highest load of the calm runs since the last change, this one
     /// included: what a decay must hold.
     pub decay_load: f64,
+    /// How many runs that is of.
+    pub decay_runs: u32,
 }
 
 /// The load a reading says, at the replicas taken to serve.
@@ -347,10 +358,14 @@ impl Assessment {
     /// Learns from `run` and reads its load. `prior` is the state the
     /// last decision left.
     pub fn new(config: ModelConfig, prior: Option<&ModelState>, run: &Run<'_>) -> Assessment {
+        // The last run is the same load's when it is recent; its time
+        // apart (when more than 0) times a backlog's growth.
+        let since = prior
+            .and_then(|p| run.at_secs.checked_sub(p.at_secs))
+            .filter(|&s| s <= STALE_SECS);
+        let recent = since.is_some();
+        let interval = since.filter(|&s| s > 0).map(|s| s as f64);
         let prior = prior.cloned().unwrap_or_default();
-        let interval = (run.at_secs > prior.at_secs && run.at_secs - prior.at_secs <= STALE_SECS)
-            .then(|| (run.at_secs - prior.at_secs) as f64);
-        let recent = interval.is_some();
         let pending = prior.pending.clone().filter(|p| {
             run.ours
                 && p.to == run.current
@@ -472,6 +487,7 @@ impl Assessment {
             m.last_rho = (x.usable && estimate.saturated)
                 .then(|| estimate.load / f64::from(estimate.serving.max(1)));
             let decay_load = m.loads.iter().copied().fold(estimate.load, f64::max);
+            let decay_runs = m.loads.len().max(1) as u32;
             views.push(View {
                 label: x.label.clone(),
                 key: x.target.key(),
@@ -482,6 +498,7 @@ impl Assessment {
                 curve,
                 estimate,
                 decay_load,
+                decay_runs,
             });
             next.targets.insert(x.label, m);
         }
@@ -798,4 +815,243 @@ fn learn_from_scale_up(m: &mut TargetModel, share: f64, load: f64, replicas: u32
         return;
     }
     m.learn(latency / ((1.0 - share) + share / (1.0 - rho)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The simulator's service: 2 ms outside the queue, 2 ms of queue at no
+    /// load (500 requests/s per replica): U = 4 ms, s = 0.5.
+    fn curve() -> Curve {
+        Curve::new(4.0, 0.5)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn the_curve_reads_a_load_and_predicts_other_counts() {
+        // (reading ms, at n) -> load; then predictions at other counts.
+        let c = curve();
+        for (latency, n, load) in [
+            (7.0, 5, 3.0),             // ρ = 0.6
+            (6.0, 6, 3.0),             // ρ = 0.5
+            (5.0 + 1.0 / 3.0, 2, 0.8), // ρ = 0.4
+            (4.0, 3, 0.0),             // idle
+            (3.5, 3, 0.0),             // below U: no load, never negative
+        ] {
+            let k = f64::from(n) * c.utilisation(latency);
+            assert!(close(k, load), "{latency} at {n}: {k}");
+        }
+        assert!(close(c.predict(3.0, 5), 7.0));
+        assert!(close(c.predict(3.0, 6), 6.0));
+        assert!(close(c.predict(0.8, 1), 12.0));
+        assert_eq!(c.predict(3.0, 3), f64::INFINITY);
+        assert_eq!(c.predict(1.0, 0), f64::INFINITY);
+        // 6.3 ms holds up to ρ = 1 − 2 / 4.3.
+        assert!(close(c.utilisation_for(6.3).unwrap(), 1.0 - 2.0 / 4.3));
+        assert_eq!(c.replicas_for(3.0, 6.3), Some(6));
+        assert_eq!(c.replicas_for(3.0, 7.0), Some(5));
+        assert_eq!(c.replicas_for(0.0, 6.3), Some(1));
+        // No count holds a limit at or below the unloaded latency.
+        assert_eq!(c.replicas_for(1.0, 4.0), None);
+        assert_eq!(c.utilisation(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn past_saturation_the_backlog_growth_reads_the_load() {
+        let c = curve();
+        let at = |ms: f64| Previous {
+            latency: ms,
+            rho: None,
+        };
+        // Onset at 2 replicas, 15 s runs: 1.5 × capacity grows a wait of
+        // 0.5 × 15 / 2 = 3.75 s on average.
+        let onset = estimate(&c, 4.0 + 3750.0, 2, Some(at(6.0)), Some(15.0));
+        assert!(onset.saturated && !onset.draining && !onset.closed);
+        assert!(close(onset.load, 3.0), "{onset:?}");
+        // Queued at the run's end: 7.5 s of wait at 2 replicas.
+        assert!(close(onset.backlog, 15.0), "{onset:?}");
+        // The next run, still 2 serving: the mean wait moved by 7.5 s.
+        let second = estimate(
+            &c,
+            4.0 + 11_250.0,
+            2,
+            Some(Previous {
+                latency: 4.0 + 3750.0,
+                rho: Some(1.5),
+            }),
+            Some(15.0),
+        );
+        assert!(close(second.load, 3.0), "{second:?}");
+        // A load that rose from 1.35 to 4.28 of one replica between the
+        // runs: the mean wait moved by (0.35 + 3.28) × 15 / 2.
+        let w1 = 0.35 * 7.5;
+        let w2 = 0.35 * 15.0 + 3.28 * 7.5;
+        let rising = estimate(
+            &c,
+            4.0 + 1000.0 * w2,
+            1,
+            Some(Previous {
+                latency: 4.0 + 1000.0 * w1,
+                rho: Some(1.35),
+            }),
+            Some(15.0),
+        );
+        assert!(close(rising.load, 4.28), "{rising:?}");
+        // The wait fell: the added replicas drain the backlog.
+        let draining = estimate(&c, 4.0 + 1667.0, 6, Some(at(11_254.0)), Some(15.0));
+        assert!(draining.saturated && draining.draining);
+        // Without the interval only the queue's bound is known: ρ < 1.
+        let blind = estimate(&c, 3754.0, 2, None, None);
+        assert!(blind.load < 2.0 && blind.closed);
+        // 25 ms where 4.2 is unloaded, 3 s runs: a wait of 21 ms grew far
+        // too little for an open system's backlog; clients that wait.
+        let demo = estimate(&Curve::new(4.2, 0.5), 25.3, 1, Some(at(4.2)), Some(3.0));
+        assert!(demo.saturated && demo.closed, "{demo:?}");
+    }
+
+    fn view(curve: Curve, observed: f64, estimate: Estimate) -> View {
+        View {
+            label: "GET_/a mean".into(),
+            key: "GET_/a".into(),
+            kind: TargetKind::Mean,
+            target_ms: 7.0,
+            limit_ms: 6.3,
+            observed_ms: observed,
+            curve,
+            estimate,
+            decay_load: estimate.load,
+            decay_runs: 1,
+        }
+    }
+
+    #[test]
+    fn sizing_holds_the_limit_drains_the_backlog_and_hedges_a_closed_loop() {
+        let c = curve();
+        // (what, reading, serving, previous, interval, replicas)
+        let cases = [
+            (
+                "7.5 ms at 5 reads 3.2 of load: 6 hold it",
+                7.5,
+                5,
+                None,
+                Some(15.0),
+                6,
+            ),
+            (
+                "the step's onset: 6 hold 3",
+                3754.0,
+                2,
+                Some(6.0),
+                Some(15.0),
+                6,
+            ),
+            // 3.6 of load, 19.5 s of wait: 39 replica-seconds queued, as
+            // many again before new replicas serve: 3.6 + 78 / 15.
+            (
+                "the spike's onset",
+                4.0 + 19_500.0,
+                1,
+                Some(6.0),
+                Some(15.0),
+                9,
+            ),
+        ];
+        for (what, reading, serving, before, interval, want) in cases {
+            let e = estimate(
+                &c,
+                reading,
+                serving,
+                before.map(|l| Previous {
+                    latency: l,
+                    rho: None,
+                }),
+                interval,
+            );
+            assert_eq!(
+                size(&view(c, reading, e), interval),
+                Some(want),
+                "{what}: {e:?}"
+            );
+        }
+        // The demo: 25.3 ms at 1 replica; the queue alone asks for 2, the
+        // latency ratio for 6, HPA's step allows 5.
+        let d = Curve::new(4.2, 0.5);
+        let e = estimate(
+            &d,
+            25.3,
+            1,
+            Some(Previous {
+                latency: 4.2,
+                rho: None,
+            }),
+            Some(3.0),
+        );
+        assert_eq!(size(&view(d, 25.3, e), Some(3.0)), Some(5));
+        // No headroom: nothing to size.
+        let slow = Curve::new(6.5, 0.5);
+        let e = estimate(&slow, 9.0, 2, None, Some(15.0));
+        assert_eq!(size(&view(slow, 9.0, e), Some(15.0)), None);
+    }
+
+    fn model(floor: f64) -> TargetModel {
+        TargetModel {
+            unloaded_ms: floor,
+            floor_ms: floor,
+            pairs: Vec::new(),
+            last_ms: None,
+            last_rho: None,
+            loads: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pairs_of_runs_at_one_load_find_the_unloaded_latency() {
+        // Never idle: the floor, 5.33 ms at 2 replicas under 0.8 of load,
+        // is U = 4 ms plus a queue. A decay to 1 reads 12 ms.
+        let mut m = model(5.0 + 1.0 / 3.0);
+        learn_from_decay(&mut m, 0.5, (2, 5.0 + 1.0 / 3.0), (1, 12.0));
+        assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
+        assert!(m.established());
+        // A scale-up sized for 3 reads 5 ms at 9: U is 4 again.
+        let mut m = model(4.9);
+        learn_from_scale_up(&mut m, 0.5, 3.0, 9, 5.0);
+        assert!(close(m.unloaded_ms, 4.0), "{m:?}");
+        // The floor read on both sides of a decay is U.
+        let mut m = model(4.0);
+        learn_from_decay(&mut m, 0.5, (3, 4.1), (2, 4.2));
+        assert_eq!((m.unloaded_ms, m.pairs.clone()), (4.0, vec![4.0]));
+        // A backlog after a decay is not the queue the curve describes.
+        let mut m = model(4.0);
+        learn_from_decay(&mut m, 0.5, (2, 5.0), (1, 3000.0));
+        assert!(!m.established());
+        // U never goes above the floor, nor below a quarter of it.
+        let mut m = model(4.0);
+        learn_from_scale_up(&mut m, 0.5, 0.5, 2, 30.0);
+        assert_eq!(m.unloaded_ms, 4.0);
+        m.learn(0.1);
+        assert_eq!(m.pairs, vec![4.0, 1.0]);
+    }
+
+    #[test]
+    fn one_pair_spoiled_by_a_load_change_does_not_move_u() {
+        let mut m = model(4.2);
+        for u in [4.0, 4.1, 2.5, 3.9] {
+            m.learn(u);
+        }
+        // The median of 4.0, 4.1, 2.5, 3.9.
+        assert!(close(m.unloaded_ms, 3.95), "{m:?}");
+        for u in [4.0, 4.0, 4.0] {
+            m.learn(u);
+        }
+        assert_eq!(m.pairs.len(), PAIRS_KEPT);
+        assert_eq!(m.unloaded_ms, 4.0);
+        // Garbage is not learned.
+        m.learn(f64::NAN);
+        m.learn(-1.0);
+        assert_eq!(m.pairs.len(), PAIRS_KEPT);
+    }
 }
