@@ -1620,6 +1620,58 @@ load:
     }
 
     #[test]
+    fn the_model_section_turns_the_model_on_and_checks_its_fields() {
+        let with = |extra: &str| {
+            parse_evaluation_config(
+                "eval.yaml",
+                &format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\n{extra}"),
+                &Overrides::default(),
+            )
+        };
+        assert_eq!(with("").unwrap().value.policy.model, None);
+        // Present, even empty or bare, is on with the defaults.
+        for on in ["model: {}\n", "model:\n"] {
+            assert_eq!(
+                with(on).unwrap().value.policy.model,
+                Some(ModelConfig::default()),
+                "{on}"
+            );
+        }
+        let parsed =
+            with("model: {margin: 0.2, learnRuns: 5, queueShare: 0.75, margn: 1}\n").unwrap();
+        assert_eq!(
+            parsed.value.policy.model,
+            Some(ModelConfig {
+                margin: 0.2,
+                learn_runs: 5,
+                queue_share: 0.75
+            })
+        );
+        assert!(
+            parsed.warnings[0].to_string().contains("model.margn"),
+            "{:?}",
+            parsed.warnings
+        );
+        for (bad, message) in [
+            ("model: {margin: 1}", "eval.yaml: model.margin: invalid value 1 (expected a fraction from 0 up to (not including) 1)"),
+            ("model: {margin: -0.1}", "eval.yaml: model.margin: invalid value -0.1 (expected a fraction from 0 up to (not including) 1)"),
+            ("model: {queueShare: 0}", "eval.yaml: model.queueShare: invalid value 0 (expected a fraction above 0, at most 1)"),
+            ("model: {learnRuns: 0}", "eval.yaml: model.learnRuns: invalid value 0 (expected a whole number >= 1)"),
+            ("model: on", "eval.yaml: model: "),
+        ] {
+            let e = with(&format!("{bad}\n")).unwrap_err().to_string();
+            assert!(e.starts_with(message), "{bad}: {e}");
+        }
+        let mut p = with("").unwrap().value.policy;
+        assert!(p
+            .set_model(Some(ModelConfig {
+                margin: f64::NAN,
+                ..ModelConfig::default()
+            }))
+            .is_err());
+    }
+
+    #[test]
     fn wait_times() {
         assert_eq!(
             WaitTime::parse("between(5, 9)"),

@@ -1320,10 +1320,11 @@ mod tests {
             ModelStep { what: "serving", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 1 of 2 before decay)" },
             ModelStep { what: "calm", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 2 of 2 before decay)" },
             ModelStep { what: "veto", mean_ms: at(3.0, 6.0), expect: 6, says: "decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
-            // The load falls to 0.5: the calm runs still counted saw 3.
-            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "model mean: load 3 replicas' worth (the highest of the last 3 calm runs), unloaded 4ms; decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
+            // The load falls to 0.5: the last four calm runs still saw 3.
+            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "model mean: load 3 replicas' worth (the highest of the last 4 calm runs), unloaded 4ms; decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
             ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "decay 6 -> 5 held" },
-            // Three runs at 0.5: one replica holds it, five at once.
+            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "decay 6 -> 5 held" },
+            // Four runs at 0.5: one replica holds it, five at once.
             ModelStep { what: "deep decay", mean_ms: at(0.5, 6.0), expect: 1, says: "model mean: load 0.5 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 1; decay 6 -> 1" },
             ModelStep { what: "calm", mean_ms: at(0.5, 1.0), expect: 1, says: "hold 1 (calm run 1 of 2 before decay)" },
         ];
@@ -1400,6 +1401,25 @@ mod tests {
         let d = decide(&o, &p, &state);
         assert_eq!(d.replicas, 5, "{d}");
         assert!(d.to_string().ends_with("scale up 1 -> 5"), "{d}");
+        // The next run reads 5.7 ms: one replica could not give that at the
+        // load it was saturated by, so the five serve. Their reading pairs
+        // with the load sized for, and a decay is the model's: held.
+        let mut state = d.next_state;
+        for (i, mean) in [5.7, 5.9, 5.6].into_iter().enumerate() {
+            let mut o = obs(5, Some(mean));
+            o.at_secs = 1_012 + 3 * i as u64;
+            let d = decide(&o, &p, &state);
+            assert_eq!(d.replicas, 5, "{d}");
+            if i == 2 {
+                assert!(
+                    d.to_string().contains("decay 5 -> 4 held: predicted"),
+                    "{d}"
+                );
+            }
+            state = d.next_state;
+        }
+        let m = &state.model.unwrap().targets["GET_/fibonacci?n=10 mean"];
+        assert!(m.established(), "{m:?}");
     }
 
     #[test]

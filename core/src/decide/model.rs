@@ -57,6 +57,9 @@ const OPEN_GROWTH: f64 = 0.1;
 /// Bounds that keep absurd readings finite.
 const MAX_WAIT_SECS: f64 = 3.2e7;
 const MAX_UTILISATION: f64 = 1e6;
+/// A decay holds the highest load of at least this many calm runs: three
+/// lucky readings in a row must not be enough to open the door.
+const MIN_DECAY_WINDOW: u32 = 4;
 /// After this many runs a scale-up's replicas are taken as serving.
 const MAX_WAIT_RUNS: u32 = 8;
 
@@ -103,7 +106,7 @@ pub struct TargetModel {
     pub loads: Vec<f64>,
 }
 
-/// A scale-up the model sized, until a calm run shows it done.
+/// A scale-up the model sized, until a calm run after its replicas serve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
     pub from: u32,
@@ -322,7 +325,6 @@ fn label(t: &Target) -> String {
 /// This run, read through the model.
 #[derive(Debug, Clone)]
 pub struct Assessment {
-    pub config: ModelConfig,
     /// The state learned so far, this run included (pending not yet set).
     pub next: ModelState,
     pub views: Vec<View>,
@@ -350,7 +352,8 @@ pub struct Run<'a> {
     /// The count lpa's last decision left, when it is the current one (no
     /// outside change).
     pub ours: bool,
-    /// Calm runs counted toward a decay, this one included.
+    /// Calm runs counted toward a decay, this one included (a decay holds
+    /// the highest load of at least [`MIN_DECAY_WINDOW`] of them).
     pub decay_window: u32,
 }
 
@@ -432,10 +435,12 @@ impl Assessment {
                     };
                     let curve = Curve::new(x.model.unloaded_ms, share);
                     let old = estimate(&curve, x.observed, p.from, x.last, interval);
-                    let saturated_before = k / f64::from(p.from.max(1)) >= RHO_SATURATED;
-                    old.draining
-                        || (!saturated_before
-                            && x.observed * (1.0 + ARRIVAL_TOLERANCE) < curve.predict(k, p.from))
+                    // The old count saturated at that load: any reading it
+                    // could not give (not saturated, or a backlog falling).
+                    if k / f64::from(p.from.max(1)) >= RHO_SATURATED {
+                        return old.draining || !old.saturated;
+                    }
+                    x.observed * (1.0 + ARRIVAL_TOLERANCE) < curve.predict(k, p.from)
                 })
         });
 
@@ -476,7 +481,7 @@ impl Assessment {
             // The calm runs' loads bound a decay; any other run starts over.
             if run.calm && x.usable {
                 m.loads.push(estimate.load);
-                let keep = run.decay_window.max(1) as usize;
+                let keep = run.decay_window.max(MIN_DECAY_WINDOW) as usize;
                 if m.loads.len() > keep {
                     m.loads.drain(..m.loads.len() - keep);
                 }
@@ -517,7 +522,6 @@ impl Assessment {
             needed: config.learn_runs,
         });
         Assessment {
-            config,
             next,
             views,
             interval,
