@@ -171,6 +171,9 @@ pub enum Reason {
         /// `None`: saturated (no finite latency).
         predicted: Option<f64>,
         limit: f64,
+        /// Sized for half utilisation, U being only the floor so far.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unchecked: bool,
     },
     /// The model leaves this decision to the configured rule.
     #[serde(rename_all = "camelCase")]
@@ -307,8 +310,17 @@ impl fmt::Display for Reason {
             }
             Reason::ModelPredicts {
                 replicas,
+                unchecked: true,
+                ..
+            } => write!(
+                f,
+                "{replicas} sized for half utilisation (the unloaded latency not yet checked by a pair of runs)"
+            ),
+            Reason::ModelPredicts {
+                replicas,
                 predicted,
                 limit,
+                ..
             } => write!(
                 f,
                 "predicted {} <= {}ms at {replicas}",
@@ -564,10 +576,12 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
             Some(a) => match a.scale_up(current) {
                 Some((to, v)) => {
                     reasons.push(model_load(v));
+                    let predicted = v.curve.predict(v.estimate.load, to);
                     reasons.push(Reason::ModelPredicts {
                         replicas: to,
-                        predicted: finite(v.curve.predict(v.estimate.load, to)),
+                        predicted: finite(predicted),
                         limit: v.limit_ms,
+                        unchecked: !v.established && (predicted.is_nan() || predicted > v.limit_ms),
                     });
                     reasons.push(Reason::ScaleUp { from: current, to });
                     sized = true;
@@ -618,6 +632,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
                             replicas: to,
                             predicted: finite(predicted),
                             limit: w.limit_ms,
+                            unchecked: false,
                         });
                         reasons.push(Reason::Decay { from: current, to });
                         to
@@ -1367,17 +1382,22 @@ mod tests {
         let d = decide(&o, &p, &calm.next_state);
         assert_eq!(d.replicas, 3, "{d}");
         assert!(d.to_string().contains("model: GET_/a errorRate is not modelled, the configured rule decides; scale up 2 -> 3"), "{d}");
-        // A service whose unloaded latency is already above the target
-        // less the margin: no count holds 6.3 ms.
+        // A service whose unloaded latency is above the target less the
+        // margin (the floor read on both sides of a decay: it is U): no
+        // count holds 6.3 ms.
         let p = parse_policy(
             "e.yaml",
             &MODEL.replace("margin: 0.1", "margin: 0.1, learnRuns: 1"),
         )
         .unwrap();
-        let calm = decide(&obs(2, Some(6.5)), &p, &State::default());
-        let mut o = obs(2, Some(9.0));
+        let mut state = decide(&obs(3, Some(6.5)), &p, &State::default()).next_state;
+        state.last_replicas = Some(2);
+        let mut o = obs(2, Some(6.6));
         o.at_secs += 15;
-        let d = decide(&o, &p, &calm.next_state);
+        state = decide(&o, &p, &state).next_state;
+        let mut o = obs(2, Some(9.0));
+        o.at_secs += 30;
+        let d = decide(&o, &p, &state);
         assert_eq!(d.replicas, 3);
         assert!(d.to_string().contains("model: GET_/fibonacci?n=10 mean limit 6.3ms is not above the unloaded 6.5ms, the configured rule decides; scale up 2 -> 3"), "{d}");
         // No reading: no model part to tell but that.

@@ -57,6 +57,8 @@ const OPEN_GROWTH: f64 = 0.1;
 /// Bounds that keep absurd readings finite.
 const MAX_WAIT_SECS: f64 = 3.2e7;
 const MAX_UTILISATION: f64 = 1e6;
+/// The least utilisation a scale-up sizes for while U is only the floor.
+const UNCHECKED_UTILISATION: f64 = 0.5;
 /// A decay holds the highest load of at least this many calm runs: three
 /// lucky readings in a row must not be enough to open the door.
 const MIN_DECAY_WINDOW: u32 = 4;
@@ -268,6 +270,8 @@ pub struct View {
     pub decay_load: f64,
     /// How many runs that is of.
     pub decay_runs: u32,
+    /// U was checked by a pair of runs (else it is only the floor).
+    pub established: bool,
 }
 
 /// The load a reading says, at the replicas taken to serve.
@@ -504,6 +508,7 @@ impl Assessment {
                 estimate,
                 decay_load,
                 decay_runs,
+                established: m.established(),
             });
             next.targets.insert(x.label, m);
         }
@@ -584,7 +589,7 @@ impl Assessment {
     pub fn no_headroom(&self) -> Option<Gap> {
         self.views
             .iter()
-            .find(|v| v.curve.utilisation_for(v.limit_ms).is_none())
+            .find(|v| v.established && v.curve.utilisation_for(v.limit_ms).is_none())
             .map(|v| Gap::NoHeadroom {
                 key: v.key.clone(),
                 kind: v.kind,
@@ -749,7 +754,16 @@ pub fn estimate(
 /// The replicas a breached view needs; `None` without headroom.
 fn size(v: &View, interval: Option<f64>) -> Option<u32> {
     let e = &v.estimate;
-    let mut m = v.curve.replicas_for(e.load, v.limit_ms)?;
+    let rho = v.curve.utilisation_for(v.limit_ms);
+    let rho = if v.established {
+        rho?
+    } else {
+        // U is only the floor, which may be a loaded reading near the
+        // limit: it would size for a utilisation near 0. Until a pair
+        // tells U, at least half (what follows the scale-up teaches it).
+        rho.unwrap_or(0.0).max(UNCHECKED_UTILISATION)
+    };
+    let mut m = count(e.load / rho);
     if e.saturated {
         let n = f64::from(e.serving);
         if let Some(i) = interval {
@@ -929,6 +943,7 @@ mod tests {
             estimate,
             decay_load: estimate.load,
             decay_runs: 1,
+            established: true,
         }
     }
 
@@ -999,6 +1014,24 @@ mod tests {
         let slow = Curve::new(6.5, 0.5);
         let e = estimate(&slow, 9.0, 2, None, Some(15.0));
         assert_eq!(size(&view(slow, 9.0, e), Some(15.0)), None);
+        // Unless U is only a floor: a loaded reading just under the limit
+        // would ask for a utilisation near 0; half, until a pair tells U.
+        let floor = Curve::new(5.44, 0.5);
+        let e = estimate(
+            &floor,
+            4.0 + 19_500.0,
+            1,
+            Some(Previous {
+                latency: 6.0,
+                rho: None,
+            }),
+            Some(15.0),
+        );
+        let mut v = view(floor, 4.0 + 19_500.0, e);
+        v.limit_ms = 5.6;
+        assert_eq!(size(&v, Some(15.0)), Some(65), "{e:?}");
+        v.established = false;
+        assert_eq!(size(&v, Some(15.0)), Some(9), "{e:?}");
     }
 
     fn model(floor: f64) -> TargetModel {
