@@ -187,6 +187,9 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
     --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml
   lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
     --scenario fixtures/scenarios/trace.yaml --compare --seeds 20
+  lpa simulate --evaluation-config examples/recommended.yaml \
+    --scenario fixtures/scenarios/step.yaml --compare --seeds 20 --out step.json
+  lpa simulate --pareto step.json spike.json --plot pareto.svg
 "#,
     },
     HelpExtra {
@@ -335,7 +338,7 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// The scenario: service model, load profile, initial replicas (YAML).
-    #[arg(long, value_name = "FILE", required_unless_present = "replay")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["replay", "pareto"])]
     pub scenario: Option<PathBuf>,
     /// Re-decide the observations of a decision log (`lpa run`'s JSON lines) under the policy.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "sweep"])]
@@ -382,6 +385,9 @@ pub struct SimulateArgs {
         conflicts_with = "sweep"
     )]
     pub yardstick: Option<YardstickArg>,
+    /// Draw the --compare results of these JSON files (written by --compare --out FILE.json), one panel per scenario, to --plot: replica-cycles against cycles over target for every yardstick.
+    #[arg(long, value_name = "FILE", num_args = 1.., requires = "plot", conflicts_with_all = ["scenario", "replay", "sweep", "compare", "out"])]
+    pub pareto: Vec<PathBuf>,
 }
 
 /// `--yardstick`: who sets the replica count.

@@ -23,7 +23,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 const WIDTH: u32 = 1200;
 /// The title line and the space under the subtitle's lines.
 const TITLE_HEIGHT: u32 = 38;
@@ -130,7 +130,7 @@ pub fn clock(secs: f64) -> String {
     }
 }
 
-fn register_font() -> Result<(), String> {
+pub(crate) fn register_font() -> Result<(), String> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
@@ -181,12 +181,12 @@ fn has_load(run: &Run) -> bool {
 
 /// The line colours: distinguishable for the common colour blindnesses
 /// (Okabe & Ito's palette).
-const BLUE: RGBColor = RGBColor(0, 114, 178);
-const ORANGE: RGBColor = RGBColor(230, 159, 0);
-const VERMILION: RGBColor = RGBColor(213, 94, 0);
-const GREEN: RGBColor = RGBColor(0, 158, 115);
-const PURPLE: RGBColor = RGBColor(204, 121, 167);
-const INK: RGBColor = RGBColor(40, 40, 40);
+pub(crate) const BLUE: RGBColor = RGBColor(0, 114, 178);
+pub(crate) const ORANGE: RGBColor = RGBColor(230, 159, 0);
+pub(crate) const VERMILION: RGBColor = RGBColor(213, 94, 0);
+pub(crate) const GREEN: RGBColor = RGBColor(0, 158, 115);
+pub(crate) const PURPLE: RGBColor = RGBColor(204, 121, 167);
+pub(crate) const INK: RGBColor = RGBColor(40, 40, 40);
 /// Shading behind cycles over target, and behind cycles with no data.
 const OVER: RGBColor = RGBColor(250, 226, 212);
 const NO_DATA: RGBColor = RGBColor(225, 225, 225);

@@ -550,3 +550,70 @@ fn min_replicas_zero_is_one_with_a_warning() {
     );
     assert!(err.contains("hold 1: at minReplicas"), "{err}");
 }
+
+fn recommended() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml")
+}
+
+/// The recommended config's latency model through the binary, as CPA runs
+/// it: one process per run, only the state file in between. The service
+/// is 2 ms outside its queue and 2 ms in it at no load (U = 4 ms) under
+/// 0.8 replicas' worth of load: 5.33 ms on 2 replicas, 12 ms on 1.
+#[test]
+fn the_model_learns_across_runs_through_the_state_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    // An original state file loads under the model config.
+    fs::write(&state, "{\"runs_since_change\": 0}").unwrap();
+    let two = 2.0 + 2.0 / (1.0 - 0.4);
+    // (replicas, mean ms, replicas answered, what the log line says)
+    let runs = [
+        (2, two, 2, "model: learning (1 of 3 calm runs), the configured rule decides; hold 2"),
+        (2, two, 2, "model: learning (2 of 3 calm runs)"),
+        (2, two, 1, "unloaded latency not yet checked by a pair of runs at one load, the configured rule decides; decay 2 -> 1"),
+        (1, 12.0, 2, "model mean: load 0.8 replicas' worth, unloaded 4ms; predicted 5.33ms <= 6.3ms at 2; scale up 1 -> 2"),
+        (2, two, 2, "hold 2 (calm run 1 of 2 before decay)"),
+        (2, two, 2, "hold 2 (calm run 2 of 2 before decay)"),
+        (2, two, 2, "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replicas"),
+    ];
+    let mut states = Vec::new();
+    for (i, (replicas, mean, answer, says)) in runs.into_iter().enumerate() {
+        let out = evaluate(&recommended(), &state, &cpa_stdin(replicas, mean, "scaler"));
+        assert!(out.status.success(), "run {i}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("{{\"targetReplicas\":{answer}}}\n"),
+            "run {i}: {}",
+            stderr(&out)
+        );
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "run {i}: {err}");
+        assert!(err.contains(says), "run {i}: {err}");
+        states.push(state_json(&state));
+    }
+    let model = |i: usize| states[i]["model"].clone();
+    let target = |i: usize| model(i)["targets"]["GET_/fibonacci?n=10 mean"].clone();
+    assert_eq!(model(0)["calm_runs"], 1);
+    assert_eq!(target(0)["floor_ms"], two);
+    assert!(target(2)["pairs"].is_null(), "{}", states[2]);
+    // The decay and the breach after it were two runs at one load: U.
+    let u = target(3)["unloaded_ms"].as_f64().unwrap();
+    assert!((u - 4.0).abs() < 1e-6, "{}", states[3]);
+    assert_eq!(model(3)["pending"]["from"], 1);
+    assert_eq!(model(3)["pending"]["to"], 2);
+    // The scale-up's replicas served: a second pair, nothing pending.
+    assert_eq!(target(4)["pairs"].as_array().unwrap().len(), 2);
+    assert!(model(4)["pending"].is_null(), "{}", states[4]);
+    assert_eq!(states[6]["runs_since_change"], 2);
+    // A dry run decides the same and leaves the file as it was.
+    let before = fs::read(&state).unwrap();
+    let out = evaluate(&recommended(), &state, &cpa_stdin(2, two, "api_dry_run"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n");
+    assert!(
+        stderr(&out).contains("decay 2 -> 1 held"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read(&state).unwrap(), before);
+}

@@ -717,3 +717,33 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
         "{names:?}"
     );
 }
+
+/// The recommended config (the seed's target with the latency model)
+/// against the seed policy it extends, on the step scenario over five
+/// seeds: the numbers the binary prints, row against row.
+#[test]
+fn the_recommended_config_beats_the_seed_policy_on_the_step() {
+    let recommended =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
+    let out = lpa()
+        .arg("simulate")
+        .arg("--evaluation-config")
+        .arg(&recommended)
+        .args(["--scenario", path(&fixture("scenarios/step.yaml"))])
+        .args(["--compare", "--seeds", "5", "--quiet"])
+        .output()
+        .expect("run lpa");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = stdout(&out);
+    let rows = check_compare_relations(&out, 600);
+    let (policy, seed) = (&rows[0].1, &rows[1].1);
+    let cell = |r: &Vec<String>, i: usize| num(&r[i]);
+    // Over target a quarter as often, measured and on the model.
+    assert!(4 * cell(policy, 0) <= cell(seed, 0), "{out}");
+    assert!(cell(policy, 1) < cell(seed, 1), "{out}");
+    // Flapping gone: a tenth of the reversals.
+    assert!(10 * cell(policy, 4) <= cell(seed, 4), "{out}");
+    // For at most 1 % more replica-cycles, and back under target sooner.
+    assert!(100 * cell(policy, 2) <= 101 * cell(seed, 2), "{out}");
+    assert!(cell(policy, 5) < cell(seed, 5), "{out}");
+}

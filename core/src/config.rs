@@ -63,6 +63,9 @@ pub struct Policy {
     /// window wins. Zero disables it.
     #[serde(serialize_with = "ser_duration")]
     pub(crate) downscale_stabilization: Duration,
+    /// The learned latency model (`model:`); `None`: the configured rule alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) model: Option<ModelConfig>,
 }
 
 /// Why a policy could not be built as asked.
@@ -107,6 +110,7 @@ impl Policy {
             max_replicas: None,
             scale_up: ScaleUp::default(),
             downscale_stabilization: Duration::ZERO,
+            model: None,
         })
     }
 
@@ -166,6 +170,19 @@ impl Policy {
 
     pub fn set_downscale_stabilization(&mut self, window: Duration) {
         self.downscale_stabilization = window;
+    }
+
+    /// The learned latency model's settings; `None` when it is off.
+    pub fn model(&self) -> Option<ModelConfig> {
+        self.model
+    }
+
+    pub fn set_model(&mut self, model: Option<ModelConfig>) -> Result<(), PolicyError> {
+        if let Some(m) = &model {
+            m.check()?;
+        }
+        self.model = model;
+        Ok(())
     }
 
     /// Sets the value of target `index` (a sweep varies the first one).
@@ -529,17 +546,19 @@ impl Default for ScaleUp {
     }
 }
 
+/// A field of a policy set to a value it cannot take.
+fn bad(field: &'static str, value: String, expected: &'static str) -> Result<(), PolicyError> {
+    Err(PolicyError::Invalid {
+        field,
+        value,
+        expected,
+    })
+}
+
 impl ScaleUp {
     const TOLERANCE_EXPECTED: &'static str = "a fraction from 0 up to (not including) 1";
 
     fn check(&self) -> Result<(), PolicyError> {
-        let bad = |field, value: String, expected| {
-            Err(PolicyError::Invalid {
-                field,
-                value,
-                expected,
-            })
-        };
         match *self {
             ScaleUp::Step { replicas: 0 } => bad("scaleUp.replicas", "0".into(), "at least 1"),
             ScaleUp::Proportional { tolerance, .. }
@@ -557,6 +576,59 @@ impl ScaleUp {
             } => bad("scaleUp.maxChange", "0".into(), "at least 1"),
             _ => Ok(()),
         }
+    }
+}
+
+/// The learned latency model (`model:` in the evaluation config), opt-in:
+/// see docs/algorithm.md, "The latency model". Its presence turns it on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelConfig {
+    /// Scale-ups size for, and decays only go to, a predicted latency at
+    /// most target × (1 − margin).
+    pub margin: f64,
+    /// Calm runs the model learns from before it decides; until then the
+    /// configured rule does.
+    pub learn_runs: u32,
+    /// The share of the unloaded latency that queues (the service's own
+    /// work, as against network and fixed overhead).
+    pub queue_share: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            margin: 0.1,
+            learn_runs: 3,
+            queue_share: 0.5,
+        }
+    }
+}
+
+impl ModelConfig {
+    const MARGIN_EXPECTED: &'static str = "a fraction from 0 up to (not including) 1";
+    const SHARE_EXPECTED: &'static str = "a fraction above 0, at most 1";
+    const RUNS_EXPECTED: &'static str = "a whole number >= 1";
+
+    fn check(&self) -> Result<(), PolicyError> {
+        if !(self.margin.is_finite() && (0.0..1.0).contains(&self.margin)) {
+            return bad(
+                "model.margin",
+                self.margin.to_string(),
+                ModelConfig::MARGIN_EXPECTED,
+            );
+        }
+        if !(self.queue_share.is_finite() && self.queue_share > 0.0 && self.queue_share <= 1.0) {
+            return bad(
+                "model.queueShare",
+                self.queue_share.to_string(),
+                ModelConfig::SHARE_EXPECTED,
+            );
+        }
+        if self.learn_runs == 0 {
+            return bad("model.learnRuns", "0".into(), ModelConfig::RUNS_EXPECTED);
+        }
+        Ok(())
     }
 }
 
@@ -833,6 +905,7 @@ pub fn parse_evaluation_config(
         ("scaleUp", fields_of::<RawScaleUp>()),
         ("load", fields_of::<RawLoad>()),
         ("load.requests[]", fields_of::<RawRequest>()),
+        ("model", fields_of::<RawModel>()),
     ];
     let parsed = from_yaml::<RawConfig>(file, text, UnknownKeys::Warn, &known)?;
     let mut warnings = parsed.warnings;
@@ -862,6 +935,24 @@ struct RawConfig {
     scale_up: Option<RawScaleUp>,
     downscale_stabilization: Option<DurationField>,
     load: Option<RawLoad>,
+    /// Present (even empty, `model:`) turns the model on.
+    #[serde(default, deserialize_with = "present")]
+    model: Option<Option<RawModel>>,
+}
+
+/// A field that is there, even as null: `Some(None)` for `model:` alone.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+struct RawModel {
+    margin: Option<Raw>,
+    learn_runs: Option<Count>,
+    queue_share: Option<Raw>,
 }
 
 #[derive(Deserialize)]
@@ -1063,6 +1154,17 @@ impl RawConfig {
         )?;
         policy.min_replicas = min;
         policy.max_replicas = max;
+        policy.model = match self.model {
+            None => None,
+            Some(m) => Some(
+                m.unwrap_or(RawModel {
+                    margin: None,
+                    learn_runs: None,
+                    queue_share: None,
+                })
+                .check(at, warnings)?,
+            ),
+        };
         let load = self.load.map(|l| l.check(at)).transpose()?;
         Ok(EvaluationConfig { policy, load })
     }
@@ -1173,6 +1275,50 @@ impl RawDecay {
                 })?;
         }
         Ok(d)
+    }
+}
+
+impl RawModel {
+    fn check(self, at: At, warnings: &mut Vec<Warning>) -> Result<ModelConfig, ParseError> {
+        let mut m = ModelConfig::default();
+        let mut fraction = |raw: Option<Raw>, path: &str, ok: fn(f64) -> bool, expected: &str| {
+            raw.map(|raw| match raw.number() {
+                Some((v, quoted)) if ok(v) => {
+                    if quoted {
+                        quoted_warning(at, path, &raw, warnings);
+                    }
+                    Ok(v)
+                }
+                _ => Err(at.invalid(path, &raw, expected)),
+            })
+            .transpose()
+        };
+        if let Some(v) = fraction(
+            self.margin,
+            "model.margin",
+            |v| v.is_finite() && (0.0..1.0).contains(&v),
+            ModelConfig::MARGIN_EXPECTED,
+        )? {
+            m.margin = v;
+        }
+        if let Some(v) = fraction(
+            self.queue_share,
+            "model.queueShare",
+            |v| v.is_finite() && v > 0.0 && v <= 1.0,
+            ModelConfig::SHARE_EXPECTED,
+        )? {
+            m.queue_share = v;
+        }
+        if let Some(c) = self.learn_runs {
+            if c.value == 0 {
+                return Err(at.invalid("model.learnRuns", &c.raw, ModelConfig::RUNS_EXPECTED));
+            }
+            if c.quoted {
+                quoted_warning(at, "model.learnRuns", &c.raw, warnings);
+            }
+            m.learn_runs = c.value;
+        }
+        Ok(m)
     }
 }
 
@@ -1475,6 +1621,58 @@ load:
         assert_eq!(load.requests[0].weight, 3);
         assert_eq!(load.requests[1].key(), "GET_health");
         assert_eq!(load.fail_status, 400);
+    }
+
+    #[test]
+    fn the_model_section_turns_the_model_on_and_checks_its_fields() {
+        let with = |extra: &str| {
+            parse_evaluation_config(
+                "eval.yaml",
+                &format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\n{extra}"),
+                &Overrides::default(),
+            )
+        };
+        assert_eq!(with("").unwrap().value.policy.model, None);
+        // Present, even empty or bare, is on with the defaults.
+        for on in ["model: {}\n", "model:\n"] {
+            assert_eq!(
+                with(on).unwrap().value.policy.model,
+                Some(ModelConfig::default()),
+                "{on}"
+            );
+        }
+        let parsed =
+            with("model: {margin: 0.2, learnRuns: 5, queueShare: 0.75, margn: 1}\n").unwrap();
+        assert_eq!(
+            parsed.value.policy.model,
+            Some(ModelConfig {
+                margin: 0.2,
+                learn_runs: 5,
+                queue_share: 0.75
+            })
+        );
+        assert!(
+            parsed.warnings[0].to_string().contains("model.margn"),
+            "{:?}",
+            parsed.warnings
+        );
+        for (bad, message) in [
+            ("model: {margin: 1}", "eval.yaml: model.margin: invalid value 1 (expected a fraction from 0 up to (not including) 1)"),
+            ("model: {margin: -0.1}", "eval.yaml: model.margin: invalid value -0.1 (expected a fraction from 0 up to (not including) 1)"),
+            ("model: {queueShare: 0}", "eval.yaml: model.queueShare: invalid value 0 (expected a fraction above 0, at most 1)"),
+            ("model: {learnRuns: 0}", "eval.yaml: model.learnRuns: invalid value 0 (expected a whole number >= 1)"),
+            ("model: on", "eval.yaml: model: "),
+        ] {
+            let e = with(&format!("{bad}\n")).unwrap_err().to_string();
+            assert!(e.starts_with(message), "{bad}: {e}");
+        }
+        let mut p = with("").unwrap().value.policy;
+        assert!(p
+            .set_model(Some(ModelConfig {
+                margin: f64::NAN,
+                ..ModelConfig::default()
+            }))
+            .is_err());
     }
 
     #[test]

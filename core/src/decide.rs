@@ -30,6 +30,10 @@ use crate::config::{Policy, ScaleUp, Target, TargetKind};
 use crate::log::num;
 use crate::stats::RequestStats;
 
+pub mod model;
+
+use model::{Assessment, Gap, ModelState, View};
+
 /// What one run measured, plus the facts it was measured under.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Observation {
@@ -72,7 +76,7 @@ impl Observation {
 
 /// What persists between runs. Loads the original's `{"runs_since_change": N}`;
 /// new fields are optional so old files keep loading.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
     /// Calm runs since the last change (the original's decay counter).
     pub runs_since_change: u32,
@@ -82,6 +86,9 @@ pub struct State {
     /// Recent recommendations, for the downscale stabilization window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recommendations: Vec<Recommendation>,
+    /// What the latency model learned (with `model:` in the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelState>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +148,36 @@ pub enum Reason {
     /// The replica count is not what the last decision left.
     #[serde(rename_all = "camelCase")]
     OutsideChange { expected: u32, seen: u32 },
+    /// The latency model's reading of the run, for the target that binds:
+    /// its learned unloaded latency (ms) and the load it reads (replicas'
+    /// worth; at saturation a lower bound).
+    #[serde(rename_all = "camelCase")]
+    ModelLoad {
+        key: String,
+        kind: TargetKind,
+        unloaded: f64,
+        load: f64,
+        saturated: bool,
+        /// Set when `load` is the highest of this many calm runs (what a
+        /// decay must hold), not this run's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        highest_of: Option<u32>,
+    },
+    /// What the model predicts at the count it chose, against the limit
+    /// (target less the margin).
+    #[serde(rename_all = "camelCase")]
+    ModelPredicts {
+        replicas: u32,
+        /// `None`: saturated (no finite latency).
+        predicted: Option<f64>,
+        limit: f64,
+        /// Sized for half utilisation, U being only the floor so far.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unchecked: bool,
+    },
+    /// The model leaves this decision to the configured rule.
+    #[serde(rename_all = "camelCase")]
+    ModelFallback { gap: Gap },
 
     // Actions.
     #[serde(rename_all = "camelCase")]
@@ -184,6 +221,23 @@ pub enum Reason {
         to: u32,
         window_secs: u64,
     },
+    /// A decay the model predicts would breach: `predicted` at `to`
+    /// replicas is above `limit` (target less the margin).
+    #[serde(rename_all = "camelCase")]
+    DecayHeld {
+        from: u32,
+        to: u32,
+        /// `None`: saturated (no finite latency).
+        predicted: Option<f64>,
+        limit: f64,
+    },
+    /// A breach the last scale-up was sized for: its replicas may still be
+    /// starting (the readings fit the `from` count that served before).
+    #[serde(rename_all = "camelCase")]
+    Waiting { replicas: u32, from: u32, load: f64 },
+    /// A breach while a backlog drains (the wait fell since the last run).
+    #[serde(rename_all = "camelCase")]
+    Draining { replicas: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +255,9 @@ impl Reason {
                 | Reason::NoData { .. }
                 | Reason::Failures { .. }
                 | Reason::OutsideChange { .. }
+                | Reason::ModelLoad { .. }
+                | Reason::ModelPredicts { .. }
+                | Reason::ModelFallback { .. }
         )
     }
 }
@@ -231,6 +288,46 @@ impl fmt::Display for Reason {
                 f,
                 "replicas changed outside lpa ({expected} -> {seen}): decay counter reset"
             ),
+            Reason::ModelLoad {
+                kind,
+                unloaded,
+                load,
+                saturated,
+                highest_of,
+                ..
+            } => {
+                let at_least = if *saturated { "at least " } else { "" };
+                let highest = match highest_of {
+                    Some(n) => format!(" (the highest of the last {n} calm runs)"),
+                    None => String::new(),
+                };
+                write!(
+                    f,
+                    "model {kind}: load {at_least}{} replicas' worth{highest}, unloaded {}ms",
+                    num(round1(*load)),
+                    num(round1(*unloaded))
+                )
+            }
+            Reason::ModelPredicts {
+                replicas,
+                unchecked: true,
+                ..
+            } => write!(
+                f,
+                "{replicas} sized for half utilisation (the unloaded latency not yet checked by a pair of runs)"
+            ),
+            Reason::ModelPredicts {
+                replicas,
+                predicted,
+                limit,
+                ..
+            } => write!(
+                f,
+                "predicted {} <= {}ms at {replicas}",
+                predicted_text(*predicted),
+                num(*limit)
+            ),
+            Reason::ModelFallback { gap } => write!(f, "model: {gap}, the configured rule decides"),
             Reason::ScaleUp { from, to } => write!(f, "scale up {from} -> {to}"),
             Reason::Decay { from, to } => write!(f, "decay {from} -> {to}"),
             Reason::Hold {
@@ -276,6 +373,81 @@ impl fmt::Display for Reason {
                 f,
                 "stabilized {from} -> {to} (highest in {window_secs}s window)"
             ),
+            Reason::DecayHeld {
+                from,
+                to,
+                predicted,
+                limit,
+            } => write!(
+                f,
+                "decay {from} -> {to} held: predicted {} > {}ms at {to} replicas",
+                predicted_text(*predicted),
+                num(*limit)
+            ),
+            Reason::Waiting {
+                replicas,
+                from,
+                load,
+            } => write!(
+                f,
+                "hold {replicas}: the replicas added to {from} may still be starting (sized for load {})",
+                num(round1(*load))
+            ),
+            Reason::Draining { replicas } => {
+                write!(f, "hold {replicas}: a backlog drains (the wait fell since the last run)")
+            }
+        }
+    }
+}
+
+/// One decimal: what a log line needs of a latency or a load.
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// A predicted latency for people: `6.34ms`, or `saturation`.
+fn predicted_text(p: Option<f64>) -> String {
+    match p {
+        Some(v) => format!("{}ms", num(round2(v))),
+        None => "saturation".to_string(),
+    }
+}
+
+/// A prediction as a reason holds it: finite, or `None` for saturation
+/// (JSON has no infinity).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Two decimals, for a prediction set against a limit: 6.34 > 6.3 must not
+/// read 6.3 > 6.3.
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+impl fmt::Display for Gap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gap::Learning { calm_runs, needed } => {
+                write!(f, "learning ({calm_runs} of {needed} calm runs)")
+            }
+            Gap::NotModelled { key, kind } => write!(f, "{key} {kind} is not modelled"),
+            Gap::NoHeadroom {
+                key,
+                kind,
+                limit,
+                unloaded,
+            } => write!(
+                f,
+                "{key} {kind} limit {}ms is not above the unloaded {}ms",
+                num(*limit),
+                num(round1(*unloaded))
+            ),
+            Gap::Unestablished { key, kind } => write!(
+                f,
+                "{key} {kind} unloaded latency not yet checked by a pair of runs at one load"
+            ),
+            Gap::NoReading => f.write_str("no reading this run"),
         }
     }
 }
@@ -305,6 +477,8 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
 
     let mut breached_any = false;
     let mut no_data = false;
+    // Per target, for the model: breached as measured.
+    let mut breached = Vec::with_capacity(policy.targets.len());
     // max(observed / target) over breached targets, for proportional mode;
     // a breached zero target makes it infinite.
     let mut ratio = 0f64;
@@ -314,11 +488,13 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         match obs.observed(t) {
             None => {
                 no_data = true;
+                breached.push(false);
                 reasons.push(Reason::NoData { key, kind });
             }
             Some(observed) => {
-                let breached = observed > t.target;
-                if breached {
+                let is_breach = observed > t.target;
+                breached.push(is_breach);
+                if is_breach {
                     breached_any = true;
                     let r = if t.target > 0.0 {
                         observed / t.target
@@ -332,7 +508,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
                     kind,
                     observed,
                     target: t.target,
-                    breached,
+                    breached: is_breach,
                 });
             }
         }
@@ -343,18 +519,77 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     }
     let max_error_rate = policy.decay.max_error_rate;
     let too_many_failures = failed > 0 && failed as f64 > max_error_rate * total as f64;
+    let calm = !breached_any && !no_data && !too_many_failures;
+    let assessment = policy.model.map(|config| {
+        let readings = policy
+            .targets
+            .iter()
+            .filter(|t| model::models(t))
+            .filter_map(|t| obs.observed(t).map(|v| (t, v)))
+            .collect();
+        Assessment::new(
+            config,
+            state.model.as_ref(),
+            &model::Run {
+                at_secs: obs.at_secs,
+                current,
+                readings,
+                calm,
+                clean: !too_many_failures,
+                ours: state.last_replicas == Some(current),
+                decay_window: policy.decay.unchanged_runs.saturating_add(1),
+            },
+        )
+    });
+    let mut sized = false;
 
     let proposed = if breached_any {
         calm_runs = 0;
-        match scale_up(current, ratio, policy.scale_up) {
-            Ok(to) => {
-                reasons.push(Reason::ScaleUp { from: current, to });
-                to
-            }
-            Err(tolerance) => {
-                reasons.push(Reason::WithinTolerance { ratio, tolerance });
+        let gap = assessment
+            .as_ref()
+            .and_then(|a| a.gap_for_breach(&policy.targets, &breached));
+        let is_breach = |v: &View| v.observed_ms > v.target_ms;
+        match ready(&assessment, gap, &mut reasons) {
+            Some(a) if a.waiting() => {
+                let p = a.pending.as_ref().expect("waiting has a pending scale-up");
+                let v = a.views.iter().max_by(|x, y| {
+                    let k = |v: &View| p.loads.get(&v.label).copied().unwrap_or(0.0);
+                    k(x).total_cmp(&k(y))
+                });
+                if let Some(v) = v {
+                    reasons.push(model_load(v));
+                }
+                reasons.push(Reason::Waiting {
+                    replicas: current,
+                    from: p.from,
+                    load: p.loads.values().copied().fold(0.0, f64::max),
+                });
                 current
             }
+            Some(a) if a.draining(is_breach) => {
+                if let Some(v) = a.views.iter().find(|v| is_breach(v)) {
+                    reasons.push(model_load(v));
+                }
+                reasons.push(Reason::Draining { replicas: current });
+                current
+            }
+            Some(a) => match a.scale_up(current) {
+                Some((to, v)) => {
+                    reasons.push(model_load(v));
+                    let predicted = v.curve.predict(v.estimate.load, to);
+                    reasons.push(Reason::ModelPredicts {
+                        replicas: to,
+                        predicted: finite(predicted),
+                        limit: v.limit_ms,
+                        unchecked: !v.established && (predicted.is_nan() || predicted > v.limit_ms),
+                    });
+                    reasons.push(Reason::ScaleUp { from: current, to });
+                    sized = true;
+                    to
+                }
+                None => configured_scale_up(current, ratio, policy.scale_up, &mut reasons),
+            },
+            None => configured_scale_up(current, ratio, policy.scale_up, &mut reasons),
         }
     } else if no_data {
         reasons.push(Reason::HoldNoData { replicas: current });
@@ -367,18 +602,64 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         });
         current
     } else if calm_runs >= policy.decay.unchanged_runs && policy.decay.replicas > 0 {
-        let to = current
+        let configured = current
             .saturating_sub(policy.decay.replicas)
             .max(policy.min_replicas);
-        if to < current {
-            calm_runs = 0;
-            reasons.push(Reason::Decay { from: current, to });
-        } else {
+        let gap = assessment.as_ref().and_then(Assessment::gap_for_decay);
+        if configured >= current {
             reasons.push(Reason::AtMinimum { replicas: current });
+            current
+        } else {
+            match ready(&assessment, gap, &mut reasons).and_then(|a| Some((a, a.hold()?))) {
+                Some((a, (need, v))) => {
+                    let to = need.max(policy.min_replicas);
+                    if to >= current {
+                        let (predicted, w) =
+                            a.predicted_at(configured).unwrap_or((f64::INFINITY, v));
+                        reasons.push(decay_load(w));
+                        reasons.push(Reason::DecayHeld {
+                            from: current,
+                            to: configured,
+                            predicted: finite(predicted),
+                            limit: w.limit_ms,
+                        });
+                        current
+                    } else {
+                        calm_runs = 0;
+                        reasons.push(decay_load(v));
+                        let (predicted, w) = a.predicted_at(to).unwrap_or((f64::INFINITY, v));
+                        reasons.push(Reason::ModelPredicts {
+                            replicas: to,
+                            predicted: finite(predicted),
+                            limit: w.limit_ms,
+                            unchecked: false,
+                        });
+                        reasons.push(Reason::Decay { from: current, to });
+                        to
+                    }
+                }
+                None => {
+                    calm_runs = 0;
+                    reasons.push(Reason::Decay {
+                        from: current,
+                        to: configured,
+                    });
+                    configured
+                }
+            }
         }
-        to
     } else {
         calm_runs = calm_runs.saturating_add(1);
+        if let Some(a) = &assessment {
+            match &a.gap {
+                Some(gap) => reasons.push(Reason::ModelFallback { gap: gap.clone() }),
+                None => {
+                    if let Some((_, v)) = a.hold() {
+                        reasons.push(model_load(v));
+                    }
+                }
+            }
+        }
         reasons.push(Reason::Hold {
             replicas: current,
             calm_runs,
@@ -386,6 +667,24 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         });
         current
     };
+    // Every decision says what the model made of the run, when it is on.
+    if assessment.is_some()
+        && !reasons
+            .iter()
+            .any(|r| matches!(r, Reason::ModelLoad { .. } | Reason::ModelFallback { .. }))
+    {
+        let note = match assessment.as_ref().and_then(|a| a.hold()) {
+            Some((_, v)) => model_load(v),
+            None => Reason::ModelFallback {
+                gap: Gap::NoReading,
+            },
+        };
+        let at = reasons
+            .iter()
+            .position(Reason::is_action)
+            .unwrap_or(reasons.len());
+        reasons.insert(at, note);
+    }
 
     // HPA's order: stabilize the raw recommendation, then clamp to bounds.
     let mut replicas = proposed;
@@ -400,9 +699,18 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
                 .filter(|r| r.at_secs > since && r.at_secs <= obs.at_secs)
                 .copied(),
         );
+        // With the model, a calm run recommends what holds its own load (as
+        // HPA's metric does), not the count it holds at: else every hold
+        // would block every decay for a whole window.
+        let recommended = match (&assessment, calm) {
+            (Some(a), true) if a.gap_for_decay().is_none() => a
+                .need_now()
+                .map_or(proposed, |n| n.max(policy.min_replicas).min(proposed)),
+            _ => proposed,
+        };
         recommendations.push(Recommendation {
             at_secs: obs.at_secs,
-            replicas: proposed,
+            replicas: recommended,
         });
         if proposed < current {
             let highest = recommendations
@@ -449,8 +757,68 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
             runs_since_change: calm_runs,
             last_replicas: Some(replicas),
             recommendations,
+            model: assessment.map(|a| a.finish(current, replicas, sized, calm)),
         },
         reasons,
+    }
+}
+
+/// The assessment when the model decides (it has learned enough and covers
+/// the case); else the gap, as a reason.
+fn ready<'a>(
+    assessment: &'a Option<Assessment>,
+    gap: Option<Gap>,
+    reasons: &mut Vec<Reason>,
+) -> Option<&'a Assessment> {
+    match (assessment, gap) {
+        (Some(a), None) => Some(a),
+        (Some(_), Some(gap)) => {
+            reasons.push(Reason::ModelFallback { gap });
+            None
+        }
+        (None, _) => None,
+    }
+}
+
+/// The model's reading of a target, as a reason.
+fn model_load(v: &View) -> Reason {
+    Reason::ModelLoad {
+        key: v.key.clone(),
+        kind: v.kind,
+        unloaded: v.curve.unloaded(),
+        load: v.estimate.load,
+        saturated: v.estimate.saturated,
+        highest_of: None,
+    }
+}
+
+/// The load a decay must hold, as a reason: the highest of the calm runs
+/// counted toward it, when that is not this run's.
+fn decay_load(v: &View) -> Reason {
+    let mut r = model_load(v);
+    if let Reason::ModelLoad {
+        load, highest_of, ..
+    } = &mut r
+    {
+        if v.decay_load > v.estimate.load {
+            *load = v.decay_load;
+            *highest_of = Some(v.decay_runs);
+        }
+    }
+    r
+}
+
+/// The configured scale-up rule, with its reason.
+fn configured_scale_up(current: u32, ratio: f64, mode: ScaleUp, reasons: &mut Vec<Reason>) -> u32 {
+    match scale_up(current, ratio, mode) {
+        Ok(to) => {
+            reasons.push(Reason::ScaleUp { from: current, to });
+            to
+        }
+        Err(tolerance) => {
+            reasons.push(Reason::WithinTolerance { ratio, tolerance });
+            current
+        }
     }
 }
 
@@ -867,6 +1235,7 @@ mod tests {
                     replicas: 8,
                 }, // outside the window
             ],
+            ..State::default()
         };
         let d = decide(&obs(5, Some(1.0)), &p, &state);
         assert_eq!(d.replicas, 5, "{d}");
@@ -898,5 +1267,196 @@ mod tests {
         let d = decide(&obs(2, Some(f64::NAN)), &seed(), &State::default());
         assert_eq!(d.replicas, 2);
         assert!(matches!(d.action(), Some(Reason::HoldNoData { .. })));
+    }
+
+    const MODEL: &str = "targets:\n  - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}\ndecay: {replicas: 1, unchangedRuns: 2}\nmodel: {margin: 0.1}\n";
+
+    fn model_policy() -> Policy {
+        parse_policy("recommended.yaml", MODEL).unwrap()
+    }
+
+    /// One run of a model scenario: the mean observed, the replicas
+    /// expected after, and a piece of the decision's line.
+    struct ModelStep {
+        what: &'static str,
+        mean_ms: f64,
+        expect: u32,
+        says: &'static str,
+    }
+
+    /// Runs steps 15 s apart, every decision applied (as CPA would); the
+    /// state after the last.
+    fn run_model(policy: &Policy, start: u32, steps: &[ModelStep]) -> State {
+        let mut state = State::default();
+        let mut replicas = start;
+        for (i, s) in steps.iter().enumerate() {
+            let mut o = obs(replicas, Some(s.mean_ms));
+            o.at_secs = 1_000 + 15 * i as u64;
+            let d = decide(&o, policy, &state);
+            let line = d.to_string();
+            assert!(
+                d.replicas == s.expect && line.contains(s.says),
+                "step {i} ({}): {} replicas, {line:?}; expected {} and {:?}",
+                s.what,
+                d.replicas,
+                s.expect,
+                s.says
+            );
+            state = d.next_state;
+            replicas = d.replicas;
+        }
+        state
+    }
+
+    /// The simulator's service (U = 4 ms: 2 outside the queue, 2 of queue
+    /// at no load), 0.8 replicas' worth of load on 2, then 3 replicas'
+    /// worth from the step on, then 0.5. Readings are the M/M/1 means:
+    /// L(n) = 2 + 2 / (1 − k/n).
+    #[test]
+    fn model_policy_through_learning_a_step_and_a_fall() {
+        let at = |k: f64, n: f64| 2.0 + 2.0 / (1.0 - k / n);
+        let steps = [
+            ModelStep { what: "learning", mean_ms: at(0.8, 2.0), expect: 2, says: "model: learning (1 of 3 calm runs), the configured rule decides; hold 2 (calm run 1 of 2 before decay)" },
+            ModelStep { what: "learning", mean_ms: at(0.8, 2.0), expect: 2, says: "learning (2 of 3 calm runs)" },
+            // 5.33 ms is all the model has seen: U is at most that, and a
+            // service never seen idle may be loaded. The configured rule.
+            ModelStep { what: "U unchecked", mean_ms: at(0.8, 2.0), expect: 1, says: "unloaded latency not yet checked by a pair of runs at one load, the configured rule decides; decay 2 -> 1" },
+            // The decay's two runs at one load: U = 4. Load 0.8 needs 2.
+            ModelStep { what: "decay pair", mean_ms: at(0.8, 1.0), expect: 2, says: "model mean: load 0.8 replicas' worth, unloaded 4ms; predicted 5.33ms <= 6.3ms at 2; scale up 1 -> 2" },
+            ModelStep { what: "starting", mean_ms: at(0.8, 1.0), expect: 2, says: "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)" },
+            ModelStep { what: "serving", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 1 of 2 before decay)" },
+            ModelStep { what: "calm", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 2 of 2 before decay)" },
+            ModelStep { what: "veto", mean_ms: at(0.8, 2.0), expect: 2, says: "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replicas" },
+            // The step: 3 replicas' worth on 2. The wait grew 3.75 s on
+            // average over the 15 s run: the backlog's growth says 1.5 × 2.
+            ModelStep { what: "step", mean_ms: 4.0 + 3750.0, expect: 6, says: "model mean: load at least 3 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 6; scale up 2 -> 6" },
+            ModelStep { what: "starting", mean_ms: 4.0 + 11_250.0, expect: 6, says: "hold 6: the replicas added to 2 may still be starting (sized for load 3)" },
+            ModelStep { what: "draining", mean_ms: 4.0 + 1667.0, expect: 6, says: "hold 6: a backlog drains (the wait fell since the last run)" },
+            ModelStep { what: "serving", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 1 of 2 before decay)" },
+            ModelStep { what: "calm", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 2 of 2 before decay)" },
+            ModelStep { what: "veto", mean_ms: at(3.0, 6.0), expect: 6, says: "decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
+            // The load falls to 0.5: the last four calm runs still saw 3.
+            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "model mean: load 3 replicas' worth (the highest of the last 4 calm runs), unloaded 4ms; decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
+            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "decay 6 -> 5 held" },
+            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "decay 6 -> 5 held" },
+            // Four runs at 0.5: one replica holds it, five at once.
+            ModelStep { what: "deep decay", mean_ms: at(0.5, 6.0), expect: 1, says: "model mean: load 0.5 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 1; decay 6 -> 1" },
+            ModelStep { what: "calm", mean_ms: at(0.5, 1.0), expect: 1, says: "hold 1 (calm run 1 of 2 before decay)" },
+        ];
+        let state = run_model(&model_policy(), 2, &steps);
+        let m = &state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
+        assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
+        assert_eq!(m.floor_ms, at(0.5, 6.0));
+        assert!(m.established());
+    }
+
+    #[test]
+    fn the_model_leaves_what_it_cannot_decide_to_the_configured_rule() {
+        // Breached before any calm run: learning.
+        let p = model_policy();
+        let d = decide(&obs(2, Some(9.0)), &p, &State::default());
+        assert_eq!(d.replicas, 3);
+        assert_eq!(
+            d.to_string(),
+            "GET_/fibonacci?n=10 mean 9ms > 7ms BREACH; model: learning (0 of 3 calm runs), the configured rule decides; scale up 2 -> 3"
+        );
+        // A target the model does not cover breaches.
+        let p = parse_policy(
+            "e.yaml",
+            "targets:\n  - {endpoint: /a, type: mean, target: 7}\n  - {endpoint: /a, type: errorRate, target: 0.01}\nmodel: {learnRuns: 1}\n",
+        )
+        .unwrap();
+        let mut o = obs(2, None);
+        o.requests.insert(
+            "GET_/a".into(),
+            RequestStats {
+                num_requests: Some(100),
+                num_failures: Some(0),
+                avg_response_time: Some(5.0),
+                ..RequestStats::default()
+            },
+        );
+        let calm = decide(&o, &p, &State::default());
+        o.requests.get_mut("GET_/a").unwrap().num_failures = Some(5);
+        o.at_secs += 15;
+        let d = decide(&o, &p, &calm.next_state);
+        assert_eq!(d.replicas, 3, "{d}");
+        assert!(d.to_string().contains("model: GET_/a errorRate is not modelled, the configured rule decides; scale up 2 -> 3"), "{d}");
+        // A service whose unloaded latency is above the target less the
+        // margin (the floor read on both sides of a decay: it is U): no
+        // count holds 6.3 ms.
+        let p = parse_policy(
+            "e.yaml",
+            &MODEL.replace("margin: 0.1", "margin: 0.1, learnRuns: 1"),
+        )
+        .unwrap();
+        let mut state = decide(&obs(3, Some(6.5)), &p, &State::default()).next_state;
+        state.last_replicas = Some(2);
+        let mut o = obs(2, Some(6.6));
+        o.at_secs += 15;
+        state = decide(&o, &p, &state).next_state;
+        let mut o = obs(2, Some(9.0));
+        o.at_secs += 30;
+        let d = decide(&o, &p, &state);
+        assert_eq!(d.replicas, 3);
+        assert!(d.to_string().contains("model: GET_/fibonacci?n=10 mean limit 6.3ms is not above the unloaded 6.5ms, the configured rule decides; scale up 2 -> 3"), "{d}");
+        // No reading: no model part to tell but that.
+        let d = decide(&obs(2, None), &model_policy(), &State::default());
+        assert_eq!(d.to_string(), "GET_/fibonacci?n=10 mean: no data; model: no reading this run, the configured rule decides; hold 2: a target has no data");
+    }
+
+    #[test]
+    fn clients_that_wait_grow_no_backlog_so_the_latency_ratio_sizes() {
+        // The demo: 4.2 ms with only the probe's load, 3 s runs, then six
+        // clients looping on one replica read 25.3 ms.
+        let p = model_policy();
+        let mut state = State::default();
+        for (i, mean) in [4.6, 4.2, 4.2].into_iter().enumerate() {
+            let mut o = obs(1, Some(mean));
+            o.at_secs = 1_000 + 3 * i as u64;
+            state = decide(&o, &p, &state).next_state;
+        }
+        let mut o = obs(1, Some(25.3));
+        o.at_secs = 1_009;
+        let d = decide(&o, &p, &state);
+        assert_eq!(d.replicas, 5, "{d}");
+        assert!(d.to_string().ends_with("scale up 1 -> 5"), "{d}");
+        // The next run reads 5.7 ms: one replica could not give that at the
+        // load it was saturated by, so the five serve. Their reading pairs
+        // with the load sized for, and a decay is the model's: held.
+        let mut state = d.next_state;
+        for (i, mean) in [5.7, 5.9, 5.6].into_iter().enumerate() {
+            let mut o = obs(5, Some(mean));
+            o.at_secs = 1_012 + 3 * i as u64;
+            let d = decide(&o, &p, &state);
+            assert_eq!(d.replicas, 5, "{d}");
+            if i == 2 {
+                assert!(
+                    d.to_string().contains("decay 5 -> 4 held: predicted"),
+                    "{d}"
+                );
+            }
+            state = d.next_state;
+        }
+        let m = &state.model.unwrap().targets["GET_/fibonacci?n=10 mean"];
+        assert!(m.established(), "{m:?}");
+    }
+
+    #[test]
+    fn old_state_files_load_and_the_model_state_round_trips() {
+        let old: State = serde_json::from_str(r#"{"runs_since_change": 0}"#).unwrap();
+        assert_eq!(old.model, None);
+        let d = decide(&obs(2, Some(5.0)), &model_policy(), &old);
+        assert!(d.next_state.model.is_some());
+        let json = serde_json::to_string(&d.next_state).unwrap();
+        assert!(json.contains(r#""model":{"at_secs":1000,"replicas":2,"calm_runs":1,"targets":{"GET_/fibonacci?n=10 mean":{"unloaded_ms":5.0,"floor_ms":5.0,"last_ms":5.0,"loads":[0.0]}}}"#), "{json}");
+        let back: State = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d.next_state);
+        // Without model: in the config, the state stays the original's.
+        let d = decide(&obs(2, Some(5.0)), &seed(), &old);
+        assert_eq!(
+            serde_json::to_string(&d.next_state).unwrap(),
+            r#"{"runs_since_change":1,"last_replicas":2}"#
+        );
     }
 }

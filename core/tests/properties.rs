@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lpa_core::config::{Decay, ScaleUp, Target, TargetKind};
+use lpa_core::config::{Decay, ModelConfig, ScaleUp, Target, TargetKind};
+use lpa_core::decide::model::{ModelState, Pending, TargetModel};
 use lpa_core::decide::{Reason, Recommendation};
 use lpa_core::stats::RequestStats;
 use lpa_core::wire::{parse_evaluate_input, parse_metric, parse_metric_input};
@@ -25,9 +26,10 @@ fn policy_strategy() -> impl Strategy<Value = Policy> {
             }),
         ],
         (0u64..600, 0.0f64..50.0, 0.0f64..=1.0),
+        prop::option::of(model_config_strategy()),
     )
         .prop_map(
-            |(min, max, dr, runs, scale_up, (window, target, max_error_rate))| {
+            |(min, max, dr, runs, scale_up, (window, target, max_error_rate), model)| {
                 let mut p = Policy::new(vec![
                     Target::new("GET", "/a", TargetKind::Mean, target).unwrap(),
                     Target::new("GET", "/a", TargetKind::ErrorRate, 0.1).unwrap(),
@@ -42,9 +44,81 @@ fn policy_strategy() -> impl Strategy<Value = Policy> {
                 .unwrap();
                 p.set_scale_up(scale_up).unwrap();
                 p.set_downscale_stabilization(Duration::from_secs(window));
+                p.set_model(model).unwrap();
                 p
             },
         )
+}
+
+fn model_config_strategy() -> impl Strategy<Value = ModelConfig> {
+    (0.0f64..0.9, 1u32..5, 0.05f64..=1.0).prop_map(|(margin, learn_runs, queue_share)| {
+        ModelConfig {
+            margin,
+            learn_runs,
+            queue_share,
+        }
+    })
+}
+
+/// Any number a hand-edited or foreign state file could hold (JSON has
+/// no NaN or infinity).
+fn any_ms() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        0.0f64..50.0,
+        Just(0.0),
+        Just(-1.0),
+        Just(f64::MIN_POSITIVE),
+        Just(1e300),
+        Just(f64::MAX),
+        prop::num::f64::NORMAL,
+    ]
+}
+
+fn model_state_strategy() -> impl Strategy<Value = ModelState> {
+    (
+        0u64..10_000,
+        0u32..40,
+        0u32..10,
+        prop::option::of((
+            any_ms(),
+            any_ms(),
+            prop::collection::vec(any_ms(), 0..6),
+            prop::option::of(any_ms()),
+            prop::option::of(any_ms()),
+            prop::collection::vec(any_ms(), 0..4),
+        )),
+        prop::option::of((0u32..40, 0u32..40, any_ms(), 0u32..10, any::<bool>())),
+    )
+        .prop_map(|(at_secs, replicas, calm_runs, target, pending)| {
+            let label = "GET_/a mean".to_string();
+            let mut targets = BTreeMap::new();
+            if let Some((u, floor, pairs, last, last_rho, loads)) = target {
+                targets.insert(
+                    label.clone(),
+                    TargetModel {
+                        unloaded_ms: u,
+                        floor_ms: floor,
+                        pairs,
+                        last_ms: last,
+                        last_rho,
+                        loads,
+                    },
+                );
+            }
+            ModelState {
+                at_secs,
+                replicas,
+                calm_runs,
+                targets,
+                pending: pending.map(|(from, to, load, runs, arrived)| Pending {
+                    from,
+                    to,
+                    loads: [(label, load)].into_iter().collect(),
+                    runs,
+                    arrived,
+                }),
+            }
+        })
 }
 
 fn obs_strategy() -> impl Strategy<Value = Observation> {
@@ -79,14 +153,16 @@ fn state_strategy() -> impl Strategy<Value = State> {
         0u32..10,
         prop::option::of(0u32..40),
         prop::collection::vec((0u64..10_000, 0u32..40), 0..5),
+        prop::option::of(model_state_strategy()),
     )
-        .prop_map(|(runs, last, recs)| State {
+        .prop_map(|(runs, last, recs, model)| State {
             runs_since_change: runs,
             last_replicas: last,
             recommendations: recs
                 .into_iter()
                 .map(|(at_secs, replicas)| Recommendation { at_secs, replicas })
                 .collect(),
+            model,
         })
 }
 
@@ -129,6 +205,51 @@ proptest! {
     #[test]
     fn decide_is_deterministic(p in policy_strategy(), o in obs_strategy(), s in state_strategy()) {
         prop_assert_eq!(decide(&o, &p, &s), decide(&o, &p, &s));
+    }
+
+    /// Run after run, with the state each decision leaves (as `lpa run` and
+    /// CPA's evaluate do): the bounds hold, a decay lowers, the state
+    /// written is JSON that loads back, and the same run decides the same.
+    #[test]
+    fn a_sequence_of_runs_keeps_the_invariants(
+        p in policy_strategy(),
+        s in state_strategy(),
+        start in 1u32..30,
+        steps in prop::collection::vec((prop::option::of(prop_oneof![any_ms(), prop::num::f64::ANY]), 0u64..3, 1u64..60), 1..25),
+    ) {
+        let mut state = s;
+        let mut replicas = start;
+        let mut at = 1_000u64;
+        for (mean, failures, gap) in steps {
+            at += gap;
+            let mut obs = Observation { at_secs: at, current_replicas: replicas, requests: BTreeMap::new() };
+            if let Some(m) = mean {
+                obs.requests.insert("GET_/a".into(), RequestStats {
+                    num_requests: Some(200),
+                    num_failures: Some(failures),
+                    avg_response_time: Some(m),
+                    ..RequestStats::default()
+                });
+            }
+            let d = decide(&obs, &p, &state);
+            prop_assert_eq!(&d, &decide(&obs, &p, &state));
+            prop_assert!(d.replicas >= p.min_replicas(), "{}", d);
+            prop_assert!(d.replicas <= p.max_replicas().unwrap_or(u32::MAX), "{}", d);
+            if let Some(Reason::Decay { from, to }) = d.action() {
+                prop_assert!(to < from, "{}", d);
+            }
+            if d.replicas < replicas {
+                prop_assert!(d.reasons.iter().any(|r| matches!(r, Reason::Decay { .. } | Reason::Clamped { .. })), "{}", d);
+            }
+            prop_assert_eq!(p.model().is_some(), d.reasons.iter().any(|r| matches!(r, Reason::ModelLoad { .. } | Reason::ModelFallback { .. })), "{}", d);
+            // What is saved loads again (JSON has no NaN: a NaN would be
+            // written as null and refused).
+            let json = serde_json::to_string(&d.next_state).unwrap();
+            let back = serde_json::from_str::<State>(&json);
+            prop_assert!(back.is_ok(), "{}: {:?}", json, back);
+            state = back.unwrap();
+            replicas = d.replicas;
+        }
     }
 
     /// Parsers return errors, never panic, on any text.

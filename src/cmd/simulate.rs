@@ -24,7 +24,14 @@ use crate::plot;
 use crate::settings::{load_config, Failure, Result};
 use crate::text::count;
 
+mod pareto;
+
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
+    if let (false, Some(plot)) = (args.pareto.is_empty(), &args.plot) {
+        pareto::draw(&args.pareto, plot)?;
+        eprintln!("lpa simulate: plot written to {}", plot.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     // Output names are checked before any work, so a typo costs nothing.
     let out = args.out.as_deref().map(OutFormat::of).transpose()?;
     if let Some(p) = &args.plot {

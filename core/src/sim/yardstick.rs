@@ -580,6 +580,7 @@ pub fn seed_policy(policy: &Policy) -> Policy {
         decay: crate::config::Decay::default(),
         scale_up: crate::config::ScaleUp::default(),
         downscale_stabilization: std::time::Duration::ZERO,
+        model: None,
     }
 }
 

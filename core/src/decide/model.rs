@@ -1,0 +1,1094 @@
+//! The learned latency model: what load the service is under, read from its
+//! latency, and how many replicas hold a target at that load.
+//!
+//! Each latency target is modelled as a queue per replica (Kleinrock,
+//! "Queueing Systems", vol. 1, §3.2: M/M/1's mean time in the system is
+//! 1 / (μ − λ); M/D/1 has the same form once half the service time is
+//! counted as fixed):
+//!
+//! ```text
+//! L(n) = b + c / (1 − k/n)      b + c = U, the unloaded latency; c = s × U
+//! ```
+//!
+//! with `k` the offered load in replicas' worth and `n` the serving
+//! replicas. A reading L at n gives k = n (1 − c / (L − b)); the prediction
+//! at m is L(m). `s` (`queueShare`) is configured; `U` is learned: the
+//! lowest latency seen (the floor) bounds it from above, and pairs of runs
+//! at the same load on either side of a scale change correct it. Past
+//! saturation the reading only bounds k from below; the growth of the
+//! backlog's wait over a run gives it (an open system's queue grows at
+//! (k/n − 1) replicas' worth of work per second).
+//!
+//! Everything here is pure and total: readings that are NaN, zero, negative
+//! or absurd are ignored, never trusted, and the state it writes holds only
+//! finite numbers (JSON has no NaN).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ModelConfig, Target, TargetKind};
+
+/// Above this utilisation a reading says little about the load: the queue
+/// dominates and a small error in U is a large one in k.
+pub const RHO_SATURATED: f64 = 0.9;
+/// Readings within this of the floor are at the floor (a 200-sample mean
+/// moves by about 7 % run to run, and the floor is the lowest of many).
+const FLOOR_TOLERANCE: f64 = 0.1;
+/// Pair estimates of U kept; U is their median, so one pair spoiled by a
+/// load that changed between its two runs does not move it.
+const PAIRS_KEPT: usize = 5;
+/// How much better than the old count could give a reading must be to show
+/// a scale-up's replicas serving.
+const ARRIVAL_TOLERANCE: f64 = 0.1;
+/// How much a load may exceed what a pending scale-up was sized for before
+/// the model sizes again (the load's noise, and a load still rising a
+/// little, are in that margin).
+const RESIZE_TOLERANCE: f64 = 0.25;
+/// A pair never puts U below this share of the floor: one bad pair must not
+/// make the model see a queue where none is.
+const MIN_UNLOADED_SHARE: f64 = 0.25;
+/// A previous run older than this is not the same load.
+const STALE_SECS: u64 = 900;
+/// A backlog whose wait grew by more than this share of the run is an open
+/// system's (arrivals that do not wait for answers): its growth says the
+/// load. Below it a run cannot tell a slight overload from a closed loop.
+const OPEN_GROWTH: f64 = 0.1;
+/// Bounds that keep absurd readings finite.
+const MAX_WAIT_SECS: f64 = 3.2e7;
+const MAX_UTILISATION: f64 = 1e6;
+/// The least utilisation a scale-up sizes for while U is only the floor.
+const UNCHECKED_UTILISATION: f64 = 0.5;
+/// A decay holds the highest load of at least this many calm runs: three
+/// lucky readings in a row must not be enough to open the door.
+const MIN_DECAY_WINDOW: u32 = 4;
+/// After this many runs a scale-up's replicas are taken as serving.
+const MAX_WAIT_RUNS: u32 = 8;
+
+/// What the model remembers between runs (`model` in the state file).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelState {
+    /// When the last run was learned (seconds since the epoch).
+    pub at_secs: u64,
+    /// The replica count of that run.
+    pub replicas: u32,
+    /// Calm runs learned from.
+    pub calm_runs: u32,
+    /// Per modelled target, keyed `"{request key} {type}"`.
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetModel>,
+    /// A scale-up whose replicas may still be starting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// One target's model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetModel {
+    /// U, the latency with no load (ms): the median of `pairs`, at most
+    /// the floor; the floor until there is a pair.
+    pub unloaded_ms: f64,
+    /// The lowest reading seen (ms): an upper bound of U.
+    pub floor_ms: f64,
+    /// U as pairs of runs at one load read it (ms), newest last. Until the
+    /// first, U is only the floor, which a service that is never idle
+    /// never shows, and a decay would look safer than it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<f64>,
+    /// The last run's reading (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ms: Option<f64>,
+    /// The last run's utilisation when it was saturated (from the backlog's
+    /// growth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rho: Option<f64>,
+    /// Load estimates (replicas' worth) of the calm runs since the last
+    /// change, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loads: Vec<f64>,
+}
+
+/// A scale-up the model sized, until a calm run after its replicas serve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub from: u32,
+    pub to: u32,
+    /// Load per target (replicas' worth) it was sized for.
+    pub loads: BTreeMap<String, f64>,
+    /// Runs since it was decided.
+    pub runs: u32,
+    /// A reading has shown the added replicas serving.
+    #[serde(default)]
+    pub arrived: bool,
+}
+
+impl Pending {
+    fn is_sane(&self) -> bool {
+        self.loads.values().all(|l| l.is_finite() && *l >= 0.0)
+    }
+}
+
+impl TargetModel {
+    fn is_sane(&self) -> bool {
+        let ok = |v: f64| v.is_finite() && v > 0.0;
+        ok(self.unloaded_ms)
+            && ok(self.floor_ms)
+            && self.unloaded_ms <= self.floor_ms
+            && self.last_ms.is_none_or(ok)
+            && self.last_rho.is_none_or(|r| r.is_finite())
+            && self.pairs.iter().copied().all(ok)
+            && self.loads.iter().all(|l| l.is_finite() && *l >= 0.0)
+    }
+
+    /// Whether a pair of runs has checked U.
+    pub fn established(&self) -> bool {
+        !self.pairs.is_empty()
+    }
+
+    /// Keeps a pair's estimate of U and sets U from the kept ones.
+    fn learn(&mut self, estimate: f64) {
+        if !(estimate.is_finite() && estimate > 0.0) {
+            return;
+        }
+        self.pairs
+            .push(estimate.clamp(self.floor_ms * MIN_UNLOADED_SHARE, self.floor_ms));
+        if self.pairs.len() > PAIRS_KEPT {
+            self.pairs.remove(0);
+        }
+        self.settle();
+    }
+
+    /// U from the pairs' median and the floor.
+    fn settle(&mut self) {
+        let u = if self.pairs.is_empty() {
+            self.floor_ms
+        } else {
+            median(&self.pairs)
+        };
+        self.unloaded_ms = u.min(self.floor_ms);
+    }
+}
+
+/// The model's curve for one target: L = b + c / (1 − ρ).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Curve {
+    /// The part of the latency that does not queue (ms).
+    pub b: f64,
+    /// The part that queues, at zero load (ms).
+    pub c: f64,
+}
+
+impl Curve {
+    pub fn new(unloaded_ms: f64, queue_share: f64) -> Curve {
+        Curve {
+            b: unloaded_ms * (1.0 - queue_share),
+            c: unloaded_ms * queue_share,
+        }
+    }
+
+    pub fn unloaded(&self) -> f64 {
+        self.b + self.c
+    }
+
+    /// The utilisation a reading says, in [0, 1).
+    pub fn utilisation(&self, latency_ms: f64) -> f64 {
+        if latency_ms.is_nan() || latency_ms <= self.unloaded() {
+            return 0.0;
+        }
+        (1.0 - self.c / (latency_ms - self.b)).clamp(0.0, 1.0 - f64::EPSILON)
+    }
+
+    /// The latency at utilisation ρ; infinite at or past saturation.
+    pub fn latency(&self, rho: f64) -> f64 {
+        if rho >= 1.0 {
+            f64::INFINITY
+        } else {
+            self.b + self.c / (1.0 - rho.max(0.0))
+        }
+    }
+
+    /// The latency predicted at `replicas` under `load`.
+    pub fn predict(&self, load: f64, replicas: u32) -> f64 {
+        if replicas == 0 {
+            return f64::INFINITY;
+        }
+        self.latency(load / f64::from(replicas))
+    }
+
+    /// The highest utilisation at which the latency is at most `limit`;
+    /// `None` when even no load reads above it.
+    pub fn utilisation_for(&self, limit_ms: f64) -> Option<f64> {
+        (limit_ms > self.unloaded()).then(|| 1.0 - self.c / (limit_ms - self.b))
+    }
+
+    /// The fewest replicas (at least 1) that hold `limit` under `load`.
+    pub fn replicas_for(&self, load: f64, limit_ms: f64) -> Option<u32> {
+        let rho = self.utilisation_for(limit_ms)?;
+        Some(count(load / rho))
+    }
+}
+
+/// The median of a non-empty list (0 for an empty one).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// The smallest whole count at or above `x` (at least 1), saturating.
+fn count(x: f64) -> u32 {
+    // Clear of float noise: 5.000000001 replicas is 5.
+    let n = (x - 1e-9).ceil();
+    if n.is_nan() || n < 1.0 {
+        1
+    } else if n >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        n as u32
+    }
+}
+
+/// One modelled target's reading of this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// `"{request key} {type}"`.
+    pub label: String,
+    pub key: String,
+    pub kind: TargetKind,
+    pub target_ms: f64,
+    /// target × (1 − margin).
+    pub limit_ms: f64,
+    pub observed_ms: f64,
+    pub curve: Curve,
+    pub estimate: Estimate,
+    /// The highest load of the calm runs since the last change, this one
+    /// included: what a decay must hold.
+    pub decay_load: f64,
+    /// How many runs that is of.
+    pub decay_runs: u32,
+    /// U was checked by a pair of runs (else it is only the floor).
+    pub established: bool,
+}
+
+/// The load a reading says, at the replicas taken to serve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub serving: u32,
+    /// Replicas' worth; at saturation a lower bound raised by the backlog's
+    /// growth.
+    pub load: f64,
+    pub saturated: bool,
+    /// Saturated, and the wait fell since the last run: a backlog drains.
+    pub draining: bool,
+    /// Queued work at the end of the run, in replica-seconds.
+    pub backlog: f64,
+    /// Saturated, and the backlog grew too slowly to tell an open system
+    /// from clients that wait for their answers.
+    pub closed: bool,
+}
+
+/// Why the model leaves a decision to the configured rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "gap", rename_all = "camelCase")]
+pub enum Gap {
+    /// Fewer calm runs learned than `learnRuns`.
+    #[serde(rename_all = "camelCase")]
+    Learning { calm_runs: u32, needed: u32 },
+    /// A breached target the model does not cover (errorRate, min).
+    #[serde(rename_all = "camelCase")]
+    NotModelled { key: String, kind: TargetKind },
+    /// The target less the margin is not above the unloaded latency: no
+    /// count holds it.
+    #[serde(rename_all = "camelCase")]
+    NoHeadroom {
+        key: String,
+        kind: TargetKind,
+        limit: f64,
+        unloaded: f64,
+    },
+    /// U is still only the floor (no pair of runs at the same load yet).
+    #[serde(rename_all = "camelCase")]
+    Unestablished { key: String, kind: TargetKind },
+    /// No modelled target had a reading this run.
+    NoReading,
+}
+
+/// Whether the model covers a target: latencies that grow with the queue.
+pub fn models(target: &Target) -> bool {
+    target.kind.is_latency() && target.kind != TargetKind::Min
+}
+
+fn label(t: &Target) -> String {
+    format!("{} {}", t.key(), t.kind)
+}
+
+/// This run, read through the model.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// The state learned so far, this run included (pending not yet set).
+    pub next: ModelState,
+    pub views: Vec<View>,
+    /// Seconds since the last run, when it is recent.
+    pub interval: Option<f64>,
+    /// Set when the model does not decide this run.
+    pub gap: Option<Gap>,
+    /// The scale-up still waited for, as it was before this run.
+    pub pending: Option<Pending>,
+    /// A reading shows the pending scale-up's replicas serving.
+    pub arrived: bool,
+}
+
+/// What one run brings: the observed values of the modelled targets, and
+/// the facts of the run the learning needs.
+pub struct Run<'a> {
+    pub at_secs: u64,
+    pub current: u32,
+    /// (target, observed) for each modelled target with a finite reading.
+    pub readings: Vec<(&'a Target, f64)>,
+    /// No breach, no missing data, failures within decay.maxErrorRate.
+    pub calm: bool,
+    /// Failures within decay.maxErrorRate: the readings can be learned from.
+    pub clean: bool,
+    /// The count lpa's last decision left, when it is the current one (no
+    /// outside change).
+    pub ours: bool,
+    /// Calm runs counted toward a decay, this one included (a decay holds
+    /// the highest load of at least [`MIN_DECAY_WINDOW`] of them).
+    pub decay_window: u32,
+}
+
+impl Assessment {
+    /// Learns from `run` and reads its load. `prior` is the state the
+    /// last decision left.
+    pub fn new(config: ModelConfig, prior: Option<&ModelState>, run: &Run<'_>) -> Assessment {
+        // The last run is the same load's when it is recent; its time
+        // apart (when more than 0) times a backlog's growth.
+        let since = prior
+            .and_then(|p| run.at_secs.checked_sub(p.at_secs))
+            .filter(|&s| s <= STALE_SECS);
+        let recent = since.is_some();
+        let interval = since.filter(|&s| s > 0).map(|s| s as f64);
+        let prior = prior.cloned().unwrap_or_default();
+        let pending = prior.pending.clone().filter(|p| {
+            run.ours
+                && p.to == run.current
+                && p.runs < MAX_WAIT_RUNS
+                && p.to > p.from
+                && p.is_sane()
+        });
+        let decayed = run.ours && recent && prior.replicas > run.current;
+        let share = config.queue_share;
+
+        // This run's readings, and what was learned before it.
+        struct Learned<'t> {
+            target: &'t Target,
+            label: String,
+            model: TargetModel,
+            observed: f64,
+            last: Option<Previous>,
+            usable: bool,
+        }
+        let mut learned = Vec::new();
+        for &(t, l) in &run.readings {
+            // A latency of zero or less is a foreign producer's error, not
+            // a reading.
+            if !(l.is_finite() && l > 0.0) {
+                continue;
+            }
+            let label = label(t);
+            let usable = run.clean;
+            let old = prior.targets.get(&label).filter(|m| m.is_sane()).cloned();
+            let Some(m) = old.or_else(|| {
+                usable.then(|| TargetModel {
+                    unloaded_ms: l,
+                    floor_ms: l,
+                    pairs: Vec::new(),
+                    last_ms: None,
+                    last_rho: None,
+                    loads: Vec::new(),
+                })
+            }) else {
+                continue;
+            };
+            let last = m.last_ms.filter(|_| recent).map(|latency| Previous {
+                latency,
+                rho: m.last_rho,
+            });
+            learned.push(Learned {
+                target: t,
+                label,
+                model: m,
+                observed: l,
+                last,
+                usable,
+            });
+        }
+
+        // Do the pending scale-up's replicas serve yet? Only a reading the
+        // old count could not give says so: a calm run right after a
+        // scale-up may be the old count on a lucky run.
+        let arrived = pending.as_ref().is_some_and(|p| {
+            p.arrived
+                || learned.iter().any(|x| {
+                    let Some(&k) = p.loads.get(&x.label) else {
+                        return false;
+                    };
+                    let curve = Curve::new(x.model.unloaded_ms, share);
+                    let old = estimate(&curve, x.observed, p.from, x.last, interval);
+                    // The old count saturated at that load: any reading it
+                    // could not give (not saturated, or a backlog falling).
+                    if k / f64::from(p.from.max(1)) >= RHO_SATURATED {
+                        return old.draining || !old.saturated;
+                    }
+                    x.observed * (1.0 + ARRIVAL_TOLERANCE) < curve.predict(k, p.from)
+                })
+        });
+
+        // Learn, so this run's reading is read with what it taught.
+        for x in &mut learned {
+            if !x.usable {
+                continue;
+            }
+            let (m, l) = (&mut x.model, x.observed);
+            m.floor_ms = m.floor_ms.min(l);
+            m.settle();
+            if let (true, Some(before)) = (decayed, x.last) {
+                learn_from_decay(m, share, (prior.replicas, before.latency), (run.current, l));
+            }
+            if let (true, Some(p)) = (run.calm && arrived, &pending) {
+                if let Some(&k) = p.loads.get(&x.label) {
+                    learn_from_scale_up(m, share, k, run.current, l);
+                }
+            }
+        }
+        let serving = match &pending {
+            Some(p) if !arrived => p.from,
+            _ => run.current,
+        };
+
+        let mut next = ModelState {
+            at_secs: run.at_secs,
+            replicas: run.current,
+            calm_runs: prior.calm_runs.saturating_add(u32::from(run.calm)),
+            targets: BTreeMap::new(),
+            pending: None,
+        };
+        let mut views = Vec::new();
+        for x in learned {
+            let mut m = x.model;
+            let curve = Curve::new(m.unloaded_ms, share);
+            let estimate = estimate(&curve, x.observed, serving, x.last, interval);
+            // The calm runs' loads bound a decay; any other run starts over.
+            if run.calm && x.usable {
+                m.loads.push(estimate.load);
+                let keep = run.decay_window.max(MIN_DECAY_WINDOW) as usize;
+                if m.loads.len() > keep {
+                    m.loads.drain(..m.loads.len() - keep);
+                }
+            } else {
+                m.loads.clear();
+            }
+            m.last_ms = x.usable.then_some(x.observed);
+            m.last_rho = (x.usable && estimate.saturated)
+                .then(|| estimate.load / f64::from(estimate.serving.max(1)));
+            let decay_load = m.loads.iter().copied().fold(estimate.load, f64::max);
+            let decay_runs = m.loads.len().max(1) as u32;
+            views.push(View {
+                label: x.label.clone(),
+                key: x.target.key(),
+                kind: x.target.kind,
+                target_ms: x.target.target,
+                limit_ms: x.target.target * (1.0 - config.margin),
+                observed_ms: x.observed,
+                curve,
+                estimate,
+                decay_load,
+                decay_runs,
+                established: m.established(),
+            });
+            next.targets.insert(x.label, m);
+        }
+        // Targets without a reading this run keep what was learned.
+        for (label, m) in &prior.targets {
+            if !next.targets.contains_key(label) && m.is_sane() {
+                let mut kept = m.clone();
+                kept.last_ms = None;
+                kept.last_rho = None;
+                kept.loads.clear();
+                next.targets.insert(label.clone(), kept);
+            }
+        }
+        let gap = (next.calm_runs < config.learn_runs).then_some(Gap::Learning {
+            calm_runs: next.calm_runs,
+            needed: config.learn_runs,
+        });
+        Assessment {
+            next,
+            views,
+            interval,
+            gap,
+            pending,
+            arrived,
+        }
+    }
+
+    /// Whether the readings still fit the old count under the load the
+    /// pending scale-up was sized for: its replicas are yet to serve.
+    pub fn waiting(&self) -> bool {
+        let Some(p) = self.pending.as_ref().filter(|_| !self.arrived) else {
+            return false;
+        };
+        self.views.iter().all(|v| {
+            p.loads
+                .get(&v.label)
+                .is_none_or(|&k| v.estimate.load <= k * (1.0 + RESIZE_TOLERANCE))
+        })
+    }
+
+    /// A target the model would need to size a breach but cannot.
+    pub fn gap_for_breach(&self, targets: &[Target], breached: &[bool]) -> Option<Gap> {
+        if let Some(g) = &self.gap {
+            return Some(g.clone());
+        }
+        for (t, &b) in targets.iter().zip(breached) {
+            if b && !models(t) {
+                return Some(Gap::NotModelled {
+                    key: t.key(),
+                    kind: t.kind,
+                });
+            }
+        }
+        self.no_headroom()
+    }
+
+    /// Why the model cannot decide a decay, if it cannot.
+    pub fn gap_for_decay(&self) -> Option<Gap> {
+        if let Some(g) = &self.gap {
+            return Some(g.clone());
+        }
+        if let Some(v) = self.views.iter().find(|v| {
+            !self
+                .next
+                .targets
+                .get(&v.label)
+                .is_some_and(TargetModel::established)
+        }) {
+            return Some(Gap::Unestablished {
+                key: v.key.clone(),
+                kind: v.kind,
+            });
+        }
+        self.no_headroom()
+    }
+
+    /// A modelled target whose limit is not above its unloaded latency.
+    pub fn no_headroom(&self) -> Option<Gap> {
+        self.views
+            .iter()
+            .find(|v| v.established && v.curve.utilisation_for(v.limit_ms).is_none())
+            .map(|v| Gap::NoHeadroom {
+                key: v.key.clone(),
+                kind: v.kind,
+                limit: v.limit_ms,
+                unloaded: v.curve.unloaded(),
+            })
+    }
+
+    /// Every breached modelled target is draining a backlog.
+    pub fn draining(&self, breached: impl Fn(&View) -> bool) -> bool {
+        let mut any = false;
+        for v in self.views.iter().filter(|v| breached(v)) {
+            if !v.estimate.draining {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// The replicas a breach needs, and the view that needs the most.
+    pub fn scale_up(&self, current: u32) -> Option<(u32, &View)> {
+        let interval = self.interval;
+        self.views
+            .iter()
+            .filter_map(|v| size(v, interval).map(|m| (m, v)))
+            .max_by_key(|(m, _)| *m)
+            .map(|(m, v)| (m.max(current.saturating_add(1)), v))
+    }
+
+    /// The fewest replicas that hold every target at the highest load of
+    /// the calm runs since the last change, and the view that needs them.
+    pub fn hold(&self) -> Option<(u32, &View)> {
+        self.views
+            .iter()
+            .filter_map(|v| {
+                v.curve
+                    .replicas_for(v.decay_load, v.limit_ms)
+                    .map(|m| (m, v))
+            })
+            .max_by_key(|(m, _)| *m)
+    }
+
+    /// The fewest replicas that hold every target at this run's load.
+    pub fn need_now(&self) -> Option<u32> {
+        self.views
+            .iter()
+            .filter_map(|v| v.curve.replicas_for(v.estimate.load, v.limit_ms))
+            .max()
+    }
+
+    /// The worst predicted latency at `replicas` (over the decay loads),
+    /// with its view.
+    pub fn predicted_at(&self, replicas: u32) -> Option<(f64, &View)> {
+        self.views
+            .iter()
+            .map(|v| (v.curve.predict(v.decay_load, replicas), v))
+            .max_by(|a, b| (a.0 / a.1.limit_ms).total_cmp(&(b.0 / b.1.limit_ms)))
+    }
+
+    /// The state to persist after a decision from `current` to `decided`;
+    /// `sized` is set when the model sized a scale-up.
+    pub fn finish(mut self, current: u32, decided: u32, sized: bool, calm: bool) -> ModelState {
+        if decided != current {
+            for m in self.next.targets.values_mut() {
+                m.loads.clear();
+            }
+        }
+        self.next.pending = if decided > current && sized {
+            let from = match &self.pending {
+                // Sized again while the first replicas still start: the
+                // old count is what serves.
+                Some(p) if !self.arrived => p.from,
+                _ => current,
+            };
+            Some(Pending {
+                from,
+                to: decided,
+                loads: self
+                    .views
+                    .iter()
+                    .map(|v| (v.label.clone(), v.estimate.load))
+                    .collect(),
+                runs: 0,
+                arrived: false,
+            })
+        } else if decided != current || (calm && self.arrived) {
+            None
+        } else {
+            self.pending.map(|p| Pending {
+                runs: p.runs.saturating_add(1),
+                arrived: p.arrived || self.arrived,
+                ..p
+            })
+        };
+        self.next
+    }
+}
+
+/// The previous run's reading of a target, for the backlog's growth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Previous {
+    pub latency: f64,
+    /// Its utilisation, when it was saturated.
+    pub rho: Option<f64>,
+}
+
+/// Reads the load at `serving` replicas from a reading of `latency`.
+/// `last` is the previous run's, `interval` the seconds since.
+pub fn estimate(
+    curve: &Curve,
+    latency: f64,
+    serving: u32,
+    last: Option<Previous>,
+    interval: Option<f64>,
+) -> Estimate {
+    let n = f64::from(serving);
+    let rho = curve.utilisation(latency);
+    if rho < RHO_SATURATED {
+        return Estimate {
+            serving,
+            load: n * rho,
+            saturated: false,
+            draining: false,
+            backlog: 0.0,
+            closed: false,
+        };
+    }
+    // The wait beyond the unloaded latency, in seconds (at most a year:
+    // past that a reading is garbage, and the state must stay finite).
+    let wait = |l: f64| ((l - curve.unloaded()) / 1000.0).clamp(0.0, MAX_WAIT_SECS);
+    let w = wait(latency);
+    let before = last.filter(|p| curve.utilisation(p.latency) >= RHO_SATURATED);
+    // An open system's backlog grows at (ρ − 1) replicas' worth of work a
+    // second; a run's mean wait is the backlog's mean over the run.
+    let growth = interval.map(|i| match before {
+        // Growing over two runs at ρ₁ then ρ₂, the mean wait moved by
+        // (ρ₁ − 1 + ρ₂ − 1) × interval / 2.
+        Some(p) => {
+            let moved = 1.0 + (w - wait(p.latency)) / i;
+            p.rho.map_or(moved, |r1| 2.0 * moved - r1)
+        }
+        // Onset: the wait grew from 0 over the run, (ρ − 1) × interval / 2
+        // on average.
+        None => 1.0 + 2.0 * w / i,
+    });
+    let r = growth.map_or(rho, |g| g.clamp(rho, MAX_UTILISATION));
+    let backlog = match (interval, growth) {
+        (Some(i), Some(g)) => n * (w + (g - 1.0).max(0.0) * i / 2.0),
+        _ => n * w,
+    };
+    Estimate {
+        serving,
+        load: n * r,
+        saturated: true,
+        draining: before.is_some_and(|p| w < wait(p.latency)),
+        backlog,
+        closed: growth.is_none_or(|g| g < 1.0 + OPEN_GROWTH),
+    }
+}
+
+/// The replicas a breached view needs; `None` without headroom.
+fn size(v: &View, interval: Option<f64>) -> Option<u32> {
+    let e = &v.estimate;
+    let rho = v.curve.utilisation_for(v.limit_ms);
+    let rho = if v.established {
+        rho?
+    } else {
+        // U is only the floor, which may be a loaded reading near the
+        // limit: it would size for a utilisation near 0. Until a pair
+        // tells U, at least half (what follows the scale-up teaches it).
+        rho.unwrap_or(0.0).max(UNCHECKED_UTILISATION)
+    };
+    let mut m = count(e.load / rho);
+    if e.saturated {
+        let n = f64::from(e.serving);
+        if let Some(i) = interval {
+            // Drain within one run what queued by the time the new
+            // replicas serve (taken as one run from now).
+            let more = (e.load - n).max(0.0) * i;
+            m = m.max(count(e.load + (e.backlog + more) / i));
+        }
+        if e.closed {
+            // Clients that wait for their answers grow no backlog: their
+            // wait falls in proportion to the replicas. Up to HPA's default
+            // step (double, or 4 more), that reading wins if larger.
+            let limit = (v.limit_ms - v.curve.b).max(f64::MIN_POSITIVE);
+            let closed = count(n * (v.observed_ms - v.curve.b) / limit);
+            let step = e.serving.saturating_mul(2).max(e.serving.saturating_add(4));
+            m = m.max(closed.min(step));
+        }
+    }
+    Some(m)
+}
+
+/// A decay from `before` (replicas, ms) to `after` at the same load: the U
+/// under which the reading before predicts the reading after.
+fn learn_from_decay(m: &mut TargetModel, share: f64, before: (u32, f64), after: (u32, f64)) {
+    let (n1, l1) = before;
+    let (n2, l2) = after;
+    let near = |l: f64| l <= m.floor_ms * (1.0 + FLOOR_TOLERANCE);
+    if near(l1) && near(l2) {
+        // The same floor at two counts: no queue at either, so it is U.
+        m.learn(m.floor_ms);
+        return;
+    }
+    let saturated = |l: f64| Curve::new(m.unloaded_ms, share).utilisation(l) >= RHO_SATURATED;
+    if saturated(l1) || saturated(l2) {
+        // A backlog is not the steady queue the curve describes.
+        return;
+    }
+    let predicted = |u: f64| {
+        let curve = Curve::new(u, share);
+        curve.predict(f64::from(n1) * curve.utilisation(l1), n2)
+    };
+    // Higher U reads less load before, so predicts less after: bisection.
+    let (mut lo, mut hi) = (m.floor_ms * MIN_UNLOADED_SHARE, m.floor_ms);
+    let found = if predicted(hi) >= l2 {
+        hi
+    } else if predicted(lo) <= l2 {
+        lo
+    } else {
+        for _ in 0..60 {
+            let mid = (lo + hi) / 2.0;
+            if predicted(mid) > l2 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo + hi) / 2.0
+    };
+    m.learn(found);
+}
+
+/// A scale-up sized for `load`, and the first calm run after it at
+/// `replicas`: the U under which they read `latency` at that load.
+fn learn_from_scale_up(m: &mut TargetModel, share: f64, load: f64, replicas: u32, latency: f64) {
+    let rho = load / f64::from(replicas.max(1));
+    if rho.is_nan() || rho >= RHO_SATURATED || !latency.is_finite() {
+        return;
+    }
+    m.learn(latency / ((1.0 - share) + share / (1.0 - rho)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The simulator's service: 2 ms outside the queue, 2 ms of queue at no
+    /// load (500 requests/s per replica): U = 4 ms, s = 0.5.
+    fn curve() -> Curve {
+        Curve::new(4.0, 0.5)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn the_curve_reads_a_load_and_predicts_other_counts() {
+        // (reading ms, at n) -> load; then predictions at other counts.
+        let c = curve();
+        for (latency, n, load) in [
+            (7.0, 5, 3.0),             // ρ = 0.6
+            (6.0, 6, 3.0),             // ρ = 0.5
+            (5.0 + 1.0 / 3.0, 2, 0.8), // ρ = 0.4
+            (4.0, 3, 0.0),             // idle
+            (3.5, 3, 0.0),             // below U: no load, never negative
+        ] {
+            let k = f64::from(n) * c.utilisation(latency);
+            assert!(close(k, load), "{latency} at {n}: {k}");
+        }
+        assert!(close(c.predict(3.0, 5), 7.0));
+        assert!(close(c.predict(3.0, 6), 6.0));
+        assert!(close(c.predict(0.8, 1), 12.0));
+        assert_eq!(c.predict(3.0, 3), f64::INFINITY);
+        assert_eq!(c.predict(1.0, 0), f64::INFINITY);
+        // 6.3 ms holds up to ρ = 1 − 2 / 4.3.
+        assert!(close(c.utilisation_for(6.3).unwrap(), 1.0 - 2.0 / 4.3));
+        assert_eq!(c.replicas_for(3.0, 6.3), Some(6));
+        assert_eq!(c.replicas_for(3.0, 7.0), Some(5));
+        assert_eq!(c.replicas_for(0.0, 6.3), Some(1));
+        // No count holds a limit at or below the unloaded latency.
+        assert_eq!(c.replicas_for(1.0, 4.0), None);
+        assert_eq!(c.utilisation(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn past_saturation_the_backlog_growth_reads_the_load() {
+        let c = curve();
+        let at = |ms: f64| Previous {
+            latency: ms,
+            rho: None,
+        };
+        // Onset at 2 replicas, 15 s runs: 1.5 × capacity grows a wait of
+        // 0.5 × 15 / 2 = 3.75 s on average.
+        let onset = estimate(&c, 4.0 + 3750.0, 2, Some(at(6.0)), Some(15.0));
+        assert!(onset.saturated && !onset.draining && !onset.closed);
+        assert!(close(onset.load, 3.0), "{onset:?}");
+        // Queued at the run's end: 7.5 s of wait at 2 replicas.
+        assert!(close(onset.backlog, 15.0), "{onset:?}");
+        // The next run, still 2 serving: the mean wait moved by 7.5 s.
+        let second = estimate(
+            &c,
+            4.0 + 11_250.0,
+            2,
+            Some(Previous {
+                latency: 4.0 + 3750.0,
+                rho: Some(1.5),
+            }),
+            Some(15.0),
+        );
+        assert!(close(second.load, 3.0), "{second:?}");
+        // A load that rose from 1.35 to 4.28 of one replica between the
+        // runs: the mean wait moved by (0.35 + 3.28) × 15 / 2.
+        let w1 = 0.35 * 7.5;
+        let w2 = 0.35 * 15.0 + 3.28 * 7.5;
+        let rising = estimate(
+            &c,
+            4.0 + 1000.0 * w2,
+            1,
+            Some(Previous {
+                latency: 4.0 + 1000.0 * w1,
+                rho: Some(1.35),
+            }),
+            Some(15.0),
+        );
+        assert!(close(rising.load, 4.28), "{rising:?}");
+        // The wait fell: the added replicas drain the backlog.
+        let draining = estimate(&c, 4.0 + 1667.0, 6, Some(at(11_254.0)), Some(15.0));
+        assert!(draining.saturated && draining.draining);
+        // Without the interval only the queue's bound is known: ρ < 1.
+        let blind = estimate(&c, 3754.0, 2, None, None);
+        assert!(blind.load < 2.0 && blind.closed);
+        // 25 ms where 4.2 is unloaded, 3 s runs: a wait of 21 ms grew far
+        // too little for an open system's backlog; clients that wait.
+        let demo = estimate(&Curve::new(4.2, 0.5), 25.3, 1, Some(at(4.2)), Some(3.0));
+        assert!(demo.saturated && demo.closed, "{demo:?}");
+    }
+
+    fn view(curve: Curve, observed: f64, estimate: Estimate) -> View {
+        View {
+            label: "GET_/a mean".into(),
+            key: "GET_/a".into(),
+            kind: TargetKind::Mean,
+            target_ms: 7.0,
+            limit_ms: 6.3,
+            observed_ms: observed,
+            curve,
+            estimate,
+            decay_load: estimate.load,
+            decay_runs: 1,
+            established: true,
+        }
+    }
+
+    #[test]
+    fn sizing_holds_the_limit_drains_the_backlog_and_hedges_a_closed_loop() {
+        let c = curve();
+        // (what, reading, serving, previous, interval, replicas)
+        let cases = [
+            (
+                "7.5 ms at 5 reads 3.2 of load: 6 hold it",
+                7.5,
+                5,
+                None,
+                Some(15.0),
+                6,
+            ),
+            (
+                "the step's onset: 6 hold 3",
+                3754.0,
+                2,
+                Some(6.0),
+                Some(15.0),
+                6,
+            ),
+            // 3.6 of load, 19.5 s of wait: 39 replica-seconds queued, as
+            // many again before new replicas serve: 3.6 + 78 / 15.
+            (
+                "the spike's onset",
+                4.0 + 19_500.0,
+                1,
+                Some(6.0),
+                Some(15.0),
+                9,
+            ),
+        ];
+        for (what, reading, serving, before, interval, want) in cases {
+            let e = estimate(
+                &c,
+                reading,
+                serving,
+                before.map(|l| Previous {
+                    latency: l,
+                    rho: None,
+                }),
+                interval,
+            );
+            assert_eq!(
+                size(&view(c, reading, e), interval),
+                Some(want),
+                "{what}: {e:?}"
+            );
+        }
+        // The demo: 25.3 ms at 1 replica; the queue alone asks for 2, the
+        // latency ratio for 6, HPA's step allows 5.
+        let d = Curve::new(4.2, 0.5);
+        let e = estimate(
+            &d,
+            25.3,
+            1,
+            Some(Previous {
+                latency: 4.2,
+                rho: None,
+            }),
+            Some(3.0),
+        );
+        assert_eq!(size(&view(d, 25.3, e), Some(3.0)), Some(5));
+        // No headroom: nothing to size.
+        let slow = Curve::new(6.5, 0.5);
+        let e = estimate(&slow, 9.0, 2, None, Some(15.0));
+        assert_eq!(size(&view(slow, 9.0, e), Some(15.0)), None);
+        // Unless U is only a floor: a loaded reading just under the limit
+        // would ask for a utilisation near 0; half, until a pair tells U.
+        let floor = Curve::new(5.44, 0.5);
+        let e = estimate(
+            &floor,
+            4.0 + 19_500.0,
+            1,
+            Some(Previous {
+                latency: 6.0,
+                rho: None,
+            }),
+            Some(15.0),
+        );
+        let mut v = view(floor, 4.0 + 19_500.0, e);
+        v.limit_ms = 5.6;
+        assert_eq!(size(&v, Some(15.0)), Some(65), "{e:?}");
+        v.established = false;
+        assert_eq!(size(&v, Some(15.0)), Some(9), "{e:?}");
+    }
+
+    fn model(floor: f64) -> TargetModel {
+        TargetModel {
+            unloaded_ms: floor,
+            floor_ms: floor,
+            pairs: Vec::new(),
+            last_ms: None,
+            last_rho: None,
+            loads: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pairs_of_runs_at_one_load_find_the_unloaded_latency() {
+        // Never idle: the floor, 5.33 ms at 2 replicas under 0.8 of load,
+        // is U = 4 ms plus a queue. A decay to 1 reads 12 ms.
+        let mut m = model(5.0 + 1.0 / 3.0);
+        learn_from_decay(&mut m, 0.5, (2, 5.0 + 1.0 / 3.0), (1, 12.0));
+        assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
+        assert!(m.established());
+        // A scale-up sized for 3 reads 5 ms at 9: U is 4 again.
+        let mut m = model(4.9);
+        learn_from_scale_up(&mut m, 0.5, 3.0, 9, 5.0);
+        assert!(close(m.unloaded_ms, 4.0), "{m:?}");
+        // The floor read on both sides of a decay is U.
+        let mut m = model(4.0);
+        learn_from_decay(&mut m, 0.5, (3, 4.1), (2, 4.2));
+        assert_eq!((m.unloaded_ms, m.pairs.clone()), (4.0, vec![4.0]));
+        // A backlog after a decay is not the queue the curve describes.
+        let mut m = model(4.0);
+        learn_from_decay(&mut m, 0.5, (2, 5.0), (1, 3000.0));
+        assert!(!m.established());
+        // U never goes above the floor, nor below a quarter of it.
+        let mut m = model(4.0);
+        learn_from_scale_up(&mut m, 0.5, 0.5, 2, 30.0);
+        assert_eq!(m.unloaded_ms, 4.0);
+        m.learn(0.1);
+        assert_eq!(m.pairs, vec![4.0, 1.0]);
+    }
+
+    #[test]
+    fn one_pair_spoiled_by_a_load_change_does_not_move_u() {
+        let mut m = model(4.2);
+        for u in [4.0, 4.1, 2.5, 3.9] {
+            m.learn(u);
+        }
+        // The median of 4.0, 4.1, 2.5, 3.9.
+        assert!(close(m.unloaded_ms, 3.95), "{m:?}");
+        for u in [4.0, 4.0, 4.0] {
+            m.learn(u);
+        }
+        assert_eq!(m.pairs.len(), PAIRS_KEPT);
+        assert_eq!(m.unloaded_ms, 4.0);
+        // Garbage is not learned.
+        m.learn(f64::NAN);
+        m.learn(-1.0);
+        assert_eq!(m.pairs.len(), PAIRS_KEPT);
+    }
+}
