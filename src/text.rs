@@ -1,5 +1,9 @@
 //! Small text helpers for what lpa prints.
 
+use std::fmt::Write as _;
+
+use lpa_core::sim::Scores;
+
 /// A count with its noun, plural unless one: `1 reversal`, `0 reversals`.
 /// Nouns here all take a plain `s`.
 pub fn count<N: TryInto<u64>>(n: N, noun: &str) -> String {
@@ -17,6 +21,37 @@ pub fn extension(path: &std::path::Path) -> Option<String> {
     path.extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
+}
+
+/// The scores' lines of a simulation (`lpa simulate`) or a recorded run
+/// (`lpa report`); only a simulation has an oracle to compare with.
+pub fn score_lines(s: &Scores, vs_oracle: Option<&str>, recovery: &str) -> String {
+    let cycles = s.cycles.max(1);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  cycles over target  {} ({:.1} %)",
+        s.cycles_over_target,
+        100.0 * f64::from(s.cycles_over_target) / f64::from(cycles)
+    );
+    let _ = writeln!(
+        out,
+        "  replica-cycles      {} (mean {:.2} replicas, peak {})",
+        s.replica_cycles,
+        s.replica_cycles as f64 / f64::from(cycles),
+        s.peak_replicas
+    );
+    if let Some(v) = vs_oracle {
+        let _ = writeln!(out, "  vs oracle           {v}");
+    }
+    let _ = writeln!(
+        out,
+        "  scale changes       {} ({})",
+        s.scale_changes,
+        count(s.reversals, "reversal")
+    );
+    let _ = writeln!(out, "  recovery            {recovery}");
+    out
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ impl Recorded {
 
     fn text(&self, log: &Path, s: &Scores) -> String {
         let mut out = format!("report: {}\n", self.title(&log.display().to_string()));
-        out.push_str(&super::simulate::score_lines(
+        out.push_str(&crate::text::score_lines(
             s,
             None,
             &self.recovery_text(s, 5),

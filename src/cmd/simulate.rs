@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use lpa_core::log::DecisionRecord;
+use lpa_core::csv_text;
+use lpa_core::log::{num, DecisionRecord};
 use lpa_core::sim::replay::{replay, ReplayRow, ReplaySummary};
 use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome};
 use lpa_core::sim::yardstick::{self, Comparison, Oracle, Unreachable, Yardstick};
@@ -22,7 +23,7 @@ use serde::Serialize;
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
 use crate::settings::{load_config, Failure, Result};
-use crate::text::count;
+use crate::text::{count, extension};
 
 mod pareto;
 
@@ -295,12 +296,7 @@ enum OutFormat {
 
 impl OutFormat {
     fn of(path: &Path) -> Result<OutFormat> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match extension(path).as_deref() {
             Some("json") => Ok(OutFormat::Json),
             Some("csv") => Ok(OutFormat::Csv),
             _ => Err(Failure::new(format!(
@@ -324,17 +320,16 @@ fn load_scenario(path: &Path) -> Result<Scenario> {
 /// Writes through a temporary file in the same directory and a rename, so
 /// a failed run never leaves half a trace behind.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
     let fail = |e: std::io::Error| Failure::new(format!("{}: cannot write: {e}", path.display()));
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
-    })
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -345,11 +340,6 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
 
 fn label(t: &TargetLabel) -> String {
     format!("{}<={}{}", t.kind, num(t.target), t.unit)
-}
-
-fn num(v: f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// An observed value, with `!` when it breaches its target.
@@ -400,53 +390,39 @@ fn trace_table(trace: &Trace) -> String {
 }
 
 fn trace_csv(trace: &Trace) -> String {
-    let mut out = String::from("cycle,at_secs,load,ready,replicas,backlog");
-    for t in &trace.targets {
-        let _ = write!(
-            out,
-            ",{}",
-            csv_field(&format!(
-                "{} {} <= {}{}",
-                t.key,
-                t.kind,
-                num(t.target),
-                t.unit
-            ))
+    let mut head: Vec<String> = ["cycle", "at_secs", "load", "ready", "replicas", "backlog"]
+        .map(String::from)
+        .to_vec();
+    head.extend(
+        trace
+            .targets
+            .iter()
+            .map(|t| format!("{} {} <= {}{}", t.key, t.kind, num(t.target), t.unit)),
+    );
+    head.extend(["failures", "breached", "decided", "action"].map(String::from));
+    let rows = trace.rows.iter().map(|r| {
+        let mut row = vec![
+            r.cycle.to_string(),
+            r.at_secs.to_string(),
+            r.load.to_string(),
+            r.ready.to_string(),
+            r.replicas.to_string(),
+            r.backlog.to_string(),
+        ];
+        row.extend(
+            r.observed
+                .iter()
+                .map(|v| v.map(|v| v.to_string()).unwrap_or_default()),
         );
-    }
-    out.push_str(",failures,breached,decided,action\n");
-    for r in &trace.rows {
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{}",
-            r.cycle, r.at_secs, r.load, r.ready, r.replicas, r.backlog
-        );
-        for v in &r.observed {
-            match v {
-                Some(v) => {
-                    let _ = write!(out, ",{v}");
-                }
-                None => out.push(','),
-            }
-        }
-        let _ = writeln!(
-            out,
-            ",{},{},{},{}",
-            r.failures,
-            r.breached,
-            r.decided,
-            csv_field(&r.action)
-        );
-    }
-    out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+        row.extend([
+            r.failures.to_string(),
+            r.breached.to_string(),
+            r.decided.to_string(),
+            r.action.clone(),
+        ]);
+        row
+    });
+    csv_text::write(std::iter::once(head).chain(rows))
 }
 
 /// A load change recovery counts from, named by the profile's kind.
@@ -525,42 +501,11 @@ fn scores_text(
         ),
         Err(e) => format!("- ({e})"),
     };
-    out.push_str(&score_lines(
+    out.push_str(&crate::text::score_lines(
         s,
         Some(&vs_oracle),
         &recovery_text(s, scenario),
     ));
-    out
-}
-
-/// The scores' lines, as `lpa report` prints them too (without an oracle:
-/// a recorded run has no model).
-pub(crate) fn score_lines(s: &Scores, vs_oracle: Option<&str>, recovery: &str) -> String {
-    let cycles = s.cycles.max(1);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "  cycles over target  {} ({:.1} %)",
-        s.cycles_over_target,
-        100.0 * f64::from(s.cycles_over_target) / f64::from(cycles)
-    );
-    let _ = writeln!(
-        out,
-        "  replica-cycles      {} (mean {:.2} replicas, peak {})",
-        s.replica_cycles,
-        s.replica_cycles as f64 / f64::from(cycles),
-        s.peak_replicas
-    );
-    if let Some(v) = vs_oracle {
-        let _ = writeln!(out, "  vs oracle           {v}");
-    }
-    let _ = writeln!(
-        out,
-        "  scale changes       {} ({})",
-        s.scale_changes,
-        count(s.reversals, "reversal")
-    );
-    let _ = writeln!(out, "  recovery            {recovery}");
     out
 }
 
@@ -734,21 +679,29 @@ fn replay_table(rows: &[ReplayRow], policy: &Policy) -> String {
 }
 
 fn replay_csv(rows: &[ReplayRow]) -> String {
-    let mut out = String::from("line,at_secs,current,recorded,new,recorded_action,new_action\n");
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{}",
-            r.line,
-            r.at_secs,
-            r.current,
-            r.recorded,
-            r.new,
-            csv_field(&r.recorded_action),
-            csv_field(&r.new_action)
-        );
-    }
-    out
+    let head = [
+        "line",
+        "at_secs",
+        "current",
+        "recorded",
+        "new",
+        "recorded_action",
+        "new_action",
+    ]
+    .map(String::from)
+    .to_vec();
+    let body = rows.iter().map(|r| {
+        vec![
+            r.line.to_string(),
+            r.at_secs.to_string(),
+            r.current.to_string(),
+            r.recorded.to_string(),
+            r.new.to_string(),
+            r.recorded_action.clone(),
+            r.new_action.clone(),
+        ]
+    });
+    csv_text::write(std::iter::once(head).chain(body))
 }
 
 fn replay_summary(s: &ReplaySummary, log: &Path, args: &SimulateArgs) -> String {

@@ -318,7 +318,7 @@ impl Hpa {
             (self.min_replicas, "hpa: below minReplicas".to_string())
         } else {
             match self.proposal(input) {
-                Err(why) => (current, why),
+                Err(hold) => (current, hold.to_string()),
                 Ok((desired, seen)) => {
                     let stable = self.stabilize(input.at_secs, current, desired);
                     let to = self.limit_rate(input.at_secs, current, stable);
@@ -342,14 +342,12 @@ impl Hpa {
 
     /// The metric's desired count (`computeReplicasForMetrics`), and what it
     /// saw; an error means no scaling this sync.
-    fn proposal(&self, input: &HpaInput<'_>) -> Result<(u32, String), String> {
+    fn proposal(&self, input: &HpaInput<'_>) -> Result<(u32, String), HpaHold> {
         let tolerance = self.rules.tolerance;
         let current = input.current;
         match self.metric {
             HpaMetric::Cpu { target_percent } => {
-                let busy = input
-                    .busy
-                    .ok_or_else(|| "hpa: no metrics from a serving replica: hold".to_string())?;
+                let busy = input.busy.ok_or(HpaHold::NoMetrics)?;
                 let desired = cpu_replicas(current, input.ready, busy, target_percent, tolerance);
                 Ok((
                     desired,
@@ -384,7 +382,7 @@ impl Hpa {
                     // Some metric missing and the rest would scale down: no
                     // scaling, as the controller does with invalid metrics.
                     Some(r) if invalid == 0 || r >= current => Ok((r, seen.join(", "))),
-                    _ => Err("hpa: a target has no data: hold".to_string()),
+                    _ => Err(HpaHold::NoData),
                 }
             }
         }
@@ -741,6 +739,16 @@ pub fn compare(scenario: &Scenario, policy: &Policy) -> Comparison {
         oracle: one(Yardstick::Oracle).ok(),
         hpa_cpu_target_percent: hpa_cpu_target(&scenario.service, &policy.targets),
     }
+}
+
+/// Why HPA does not scale at a sync, as the controller decides with
+/// missing or invalid metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum HpaHold {
+    #[error("hpa: no metrics from a serving replica: hold")]
+    NoMetrics,
+    #[error("hpa: a target has no data: hold")]
+    NoData,
 }
 
 #[cfg(test)]
