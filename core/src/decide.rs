@@ -457,6 +457,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     let mut reasons = Vec::new();
     let current = obs.current_replicas;
 
+    // 1. Disabled.
     if current == 0 {
         reasons.push(Reason::Disabled);
         return Decision {
@@ -466,6 +467,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         };
     }
 
+    // 2. Someone else scaled.
     let mut calm_runs = state.runs_since_change;
     if let Some(expected) = state.last_replicas.filter(|&r| r != current) {
         reasons.push(Reason::OutsideChange {
@@ -475,33 +477,129 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         calm_runs = 0;
     }
 
-    let mut breached_any = false;
-    let mut no_data = false;
-    // Per target, for the model: breached as measured.
-    let mut breached = Vec::with_capacity(policy.targets.len());
-    // max(observed / target) over breached targets, for proportional mode;
-    // a breached zero target makes it infinite.
-    let mut ratio = 0f64;
+    // 3. Compare every target; what the model makes of the run.
+    let run = compare(obs, policy, &mut reasons);
+    let assessment = assess(obs, policy, state, &run);
+
+    // 4. The action.
+    let mut sized = false;
+    let proposed = if run.breached_any {
+        calm_runs = 0;
+        let (to, by_model) =
+            breach_action(current, policy, &run, assessment.as_ref(), &mut reasons);
+        sized = by_model;
+        to
+    } else if run.no_data {
+        reasons.push(Reason::HoldNoData { replicas: current });
+        current
+    } else if run.too_many_failures {
+        calm_runs = 0;
+        reasons.push(Reason::HoldFailures {
+            replicas: current,
+            max_error_rate: Some(policy.decay.max_error_rate),
+        });
+        current
+    } else if calm_runs >= policy.decay.unchanged_runs && policy.decay.replicas > 0 {
+        decay_action(
+            current,
+            policy,
+            assessment.as_ref(),
+            &mut calm_runs,
+            &mut reasons,
+        )
+    } else {
+        calm_runs = calm_runs.saturating_add(1);
+        if let Some(a) = &assessment {
+            note_calm_run(a, &mut reasons);
+        }
+        reasons.push(Reason::Hold {
+            replicas: current,
+            calm_runs,
+            needed: policy.decay.unchanged_runs,
+        });
+        current
+    };
+    if let Some(a) = &assessment {
+        note_model(a, &mut reasons);
+    }
+
+    // 5. Stabilize the raw recommendation, then clamp to bounds (HPA's order).
+    let (stabilized, recommendations) = stabilize(
+        obs,
+        policy,
+        state,
+        proposed,
+        run.calm(),
+        assessment.as_ref(),
+        &mut reasons,
+    );
+    let replicas = clamp(policy, stabilized, &mut reasons);
+
+    if replicas != current {
+        calm_runs = 0;
+    }
+    let calm = run.calm();
+    Decision {
+        replicas,
+        next_state: State {
+            runs_since_change: calm_runs,
+            last_replicas: Some(replicas),
+            recommendations,
+            model: assessment.map(|a| a.finish(current, replicas, sized, calm)),
+        },
+        reasons,
+    }
+}
+
+/// What the targets and the failures of one run came to.
+struct Compared {
+    breached_any: bool,
+    no_data: bool,
+    /// Per target, in the policy's order: breached as measured.
+    breached: Vec<bool>,
+    /// max(observed / target) over breached targets, for proportional
+    /// mode; a breached zero target makes it infinite.
+    ratio: f64,
+    too_many_failures: bool,
+    current: u32,
+}
+
+impl Compared {
+    fn calm(&self) -> bool {
+        !self.breached_any && !self.no_data && !self.too_many_failures
+    }
+}
+
+/// Step 3: each target against its observed value, then the failures.
+fn compare(obs: &Observation, policy: &Policy, reasons: &mut Vec<Reason>) -> Compared {
+    let mut run = Compared {
+        breached_any: false,
+        no_data: false,
+        breached: Vec::with_capacity(policy.targets.len()),
+        ratio: 0.0,
+        too_many_failures: false,
+        current: obs.current_replicas,
+    };
     for t in &policy.targets {
         let key = t.key();
         let kind = t.kind;
         match obs.observed(t) {
             None => {
-                no_data = true;
-                breached.push(false);
+                run.no_data = true;
+                run.breached.push(false);
                 reasons.push(Reason::NoData { key, kind });
             }
             Some(observed) => {
                 let is_breach = observed > t.target;
-                breached.push(is_breach);
+                run.breached.push(is_breach);
                 if is_breach {
-                    breached_any = true;
+                    run.breached_any = true;
                     let r = if t.target > 0.0 {
                         observed / t.target
                     } else {
                         f64::INFINITY
                     };
-                    ratio = ratio.max(r);
+                    run.ratio = run.ratio.max(r);
                 }
                 reasons.push(Reason::Target {
                     key,
@@ -517,256 +615,257 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     if failed > 0 {
         reasons.push(Reason::Failures { failed, total });
     }
-    let max_error_rate = policy.decay.max_error_rate;
-    let too_many_failures = failed > 0 && failed as f64 > max_error_rate * total as f64;
-    let calm = !breached_any && !no_data && !too_many_failures;
-    let assessment = policy.model.map(|config| {
-        let readings = policy
-            .targets
-            .iter()
-            .filter(|t| model::models(t))
-            .filter_map(|t| obs.observed(t).map(|v| (t, v)))
-            .collect();
-        Assessment::new(
-            config,
-            state.model.as_ref(),
-            &model::Run {
-                at_secs: obs.at_secs,
-                current,
-                readings,
-                calm,
-                clean: !too_many_failures,
-                ours: state.last_replicas == Some(current),
-                decay_window: policy.decay.unchanged_runs.saturating_add(1),
-            },
-        )
-    });
-    let mut sized = false;
+    run.too_many_failures =
+        failed > 0 && failed as f64 > policy.decay.max_error_rate * total as f64;
+    run
+}
 
-    let proposed = if breached_any {
-        calm_runs = 0;
-        let gap = assessment
-            .as_ref()
-            .and_then(|a| a.gap_for_breach(&policy.targets, &breached));
-        let is_breach = |v: &View| v.observed_ms > v.target_ms;
-        match ready(&assessment, gap, &mut reasons) {
-            Some(a) if a.waiting() => {
-                let p = a.pending.as_ref().expect("waiting has a pending scale-up");
-                let v = a.views.iter().max_by(|x, y| {
-                    let k = |v: &View| p.loads.get(&v.label).copied().unwrap_or(0.0);
-                    k(x).total_cmp(&k(y))
-                });
-                if let Some(v) = v {
-                    reasons.push(model_load(v));
-                }
-                reasons.push(Reason::Waiting {
-                    replicas: current,
-                    from: p.from,
-                    load: p.loads.values().copied().fold(0.0, f64::max),
-                });
-                current
-            }
-            Some(a) if a.draining(is_breach) => {
-                if let Some(v) = a.views.iter().find(|v| is_breach(v)) {
-                    reasons.push(model_load(v));
-                }
-                reasons.push(Reason::Draining { replicas: current });
-                current
-            }
-            Some(a) => match a.scale_up(current) {
-                Some((to, v)) => {
-                    reasons.push(model_load(v));
-                    let predicted = v.curve.predict(v.estimate.load, to);
-                    reasons.push(Reason::ModelPredicts {
-                        replicas: to,
-                        predicted: finite(predicted),
-                        limit: v.limit_ms,
-                        unchecked: !v.established && (predicted.is_nan() || predicted > v.limit_ms),
-                    });
-                    reasons.push(Reason::ScaleUp { from: current, to });
-                    sized = true;
-                    to
-                }
-                None => configured_scale_up(current, ratio, policy.scale_up, &mut reasons),
-            },
-            None => configured_scale_up(current, ratio, policy.scale_up, &mut reasons),
-        }
-    } else if no_data {
-        reasons.push(Reason::HoldNoData { replicas: current });
-        current
-    } else if too_many_failures {
-        calm_runs = 0;
-        reasons.push(Reason::HoldFailures {
-            replicas: current,
-            max_error_rate: Some(max_error_rate),
-        });
-        current
-    } else if calm_runs >= policy.decay.unchanged_runs && policy.decay.replicas > 0 {
-        let configured = current
-            .saturating_sub(policy.decay.replicas)
-            .max(policy.min_replicas);
-        let gap = assessment.as_ref().and_then(Assessment::gap_for_decay);
-        if configured >= current {
-            reasons.push(Reason::AtMinimum { replicas: current });
-            current
-        } else {
-            match ready(&assessment, gap, &mut reasons).and_then(|a| Some((a, a.hold()?))) {
-                Some((a, (need, v))) => {
-                    let to = need.max(policy.min_replicas);
-                    if to >= current {
-                        let (predicted, w) =
-                            a.predicted_at(configured).unwrap_or((f64::INFINITY, v));
-                        reasons.push(decay_load(w));
-                        reasons.push(Reason::DecayHeld {
-                            from: current,
-                            to: configured,
-                            predicted: finite(predicted),
-                            limit: w.limit_ms,
-                        });
-                        current
-                    } else {
-                        calm_runs = 0;
-                        reasons.push(decay_load(v));
-                        let (predicted, w) = a.predicted_at(to).unwrap_or((f64::INFINITY, v));
-                        reasons.push(Reason::ModelPredicts {
-                            replicas: to,
-                            predicted: finite(predicted),
-                            limit: w.limit_ms,
-                            unchecked: false,
-                        });
-                        reasons.push(Reason::Decay { from: current, to });
-                        to
-                    }
-                }
-                None => {
-                    calm_runs = 0;
-                    reasons.push(Reason::Decay {
-                        from: current,
-                        to: configured,
-                    });
-                    configured
-                }
-            }
-        }
-    } else {
-        calm_runs = calm_runs.saturating_add(1);
-        if let Some(a) = &assessment {
-            match &a.gap {
-                Some(gap) => reasons.push(Reason::ModelFallback { gap: gap.clone() }),
-                None => {
-                    if let Some((_, v)) = a.hold() {
-                        reasons.push(model_load(v));
-                    }
-                }
-            }
-        }
-        reasons.push(Reason::Hold {
-            replicas: current,
-            calm_runs,
-            needed: policy.decay.unchanged_runs,
-        });
-        current
-    };
-    // Every decision says what the model made of the run, when it is on.
-    if assessment.is_some()
-        && !reasons
-            .iter()
-            .any(|r| matches!(r, Reason::ModelLoad { .. } | Reason::ModelFallback { .. }))
-    {
-        let note = match assessment.as_ref().and_then(|a| a.hold()) {
-            Some((_, v)) => model_load(v),
-            None => Reason::ModelFallback {
-                gap: Gap::NoReading,
-            },
-        };
-        let at = reasons
-            .iter()
-            .position(Reason::is_action)
-            .unwrap_or(reasons.len());
-        reasons.insert(at, note);
-    }
-
-    // HPA's order: stabilize the raw recommendation, then clamp to bounds.
-    let mut replicas = proposed;
-    let mut recommendations = Vec::new();
-    let window = policy.downscale_stabilization.as_secs();
-    if window > 0 {
-        let since = obs.at_secs.saturating_sub(window);
-        recommendations.extend(
-            state
-                .recommendations
-                .iter()
-                .filter(|r| r.at_secs > since && r.at_secs <= obs.at_secs)
-                .copied(),
-        );
-        // With the model, a calm run recommends what holds its own load (as
-        // HPA's metric does), not the count it holds at: else every hold
-        // would block every decay for a whole window.
-        let recommended = match (&assessment, calm) {
-            (Some(a), true) if a.gap_for_decay().is_none() => a
-                .need_now()
-                .map_or(proposed, |n| n.max(policy.min_replicas).min(proposed)),
-            _ => proposed,
-        };
-        recommendations.push(Recommendation {
+/// The model's reading of the run, when the policy has a model.
+fn assess(obs: &Observation, policy: &Policy, state: &State, run: &Compared) -> Option<Assessment> {
+    let config = policy.model?;
+    let readings = policy
+        .targets
+        .iter()
+        .filter(|t| model::models(t))
+        .filter_map(|t| obs.observed(t).map(|v| (t, v)))
+        .collect();
+    Some(Assessment::new(
+        config,
+        state.model.as_ref(),
+        &model::Run {
             at_secs: obs.at_secs,
-            replicas: recommended,
+            current: run.current,
+            readings,
+            calm: run.calm(),
+            clean: !run.too_many_failures,
+            ours: state.last_replicas == Some(run.current),
+            decay_window: policy.decay.unchanged_runs.saturating_add(1),
+        },
+    ))
+}
+
+/// Step 4 on a breach: the model's count when it can size it, else the
+/// configured rule; `true` when the model sized it.
+fn breach_action(
+    current: u32,
+    policy: &Policy,
+    run: &Compared,
+    assessment: Option<&Assessment>,
+    reasons: &mut Vec<Reason>,
+) -> (u32, bool) {
+    let gap = assessment.and_then(|a| a.gap_for_breach(&policy.targets, &run.breached));
+    let is_breach = |v: &View| v.observed_ms > v.target_ms;
+    let Some(a) = ready(assessment, gap, reasons) else {
+        return (
+            configured_scale_up(current, run.ratio, policy.scale_up, reasons),
+            false,
+        );
+    };
+    if let Some(p) = a.waiting() {
+        let v = a.views.iter().max_by(|x, y| {
+            let k = |v: &View| p.loads.get(&v.label).copied().unwrap_or(0.0);
+            k(x).total_cmp(&k(y))
         });
-        if proposed < current {
-            let highest = recommendations
-                .iter()
-                .map(|r| r.replicas)
-                .max()
-                .unwrap_or(proposed)
-                .min(current);
-            if highest > proposed {
-                reasons.push(Reason::Stabilized {
-                    from: proposed,
-                    to: highest,
-                    window_secs: window,
-                });
-                replicas = highest;
+        if let Some(v) = v {
+            reasons.push(model_load(v));
+        }
+        reasons.push(Reason::Waiting {
+            replicas: current,
+            from: p.from,
+            load: p.loads.values().copied().fold(0.0, f64::max),
+        });
+        return (current, false);
+    }
+    if a.draining(is_breach) {
+        if let Some(v) = a.views.iter().find(|v| is_breach(v)) {
+            reasons.push(model_load(v));
+        }
+        reasons.push(Reason::Draining { replicas: current });
+        return (current, false);
+    }
+    match a.scale_up(current) {
+        Some((to, v)) => {
+            reasons.push(model_load(v));
+            let predicted = v.curve.predict(v.estimate.load, to);
+            reasons.push(Reason::ModelPredicts {
+                replicas: to,
+                predicted: finite(predicted),
+                limit: v.limit_ms,
+                unchecked: !v.established && (predicted.is_nan() || predicted > v.limit_ms),
+            });
+            reasons.push(Reason::ScaleUp { from: current, to });
+            (to, true)
+        }
+        None => (
+            configured_scale_up(current, run.ratio, policy.scale_up, reasons),
+            false,
+        ),
+    }
+}
+
+/// Step 4 after enough calm runs: the configured decay, or with the model
+/// the fewest replicas that hold the recent load (held, or deeper).
+fn decay_action(
+    current: u32,
+    policy: &Policy,
+    assessment: Option<&Assessment>,
+    calm_runs: &mut u32,
+    reasons: &mut Vec<Reason>,
+) -> u32 {
+    let configured = current
+        .saturating_sub(policy.decay.replicas)
+        .max(policy.min_replicas);
+    if configured >= current {
+        reasons.push(Reason::AtMinimum { replicas: current });
+        return current;
+    }
+    let gap = assessment.and_then(Assessment::gap_for_decay);
+    let Some((a, (need, v))) = ready(assessment, gap, reasons).and_then(|a| Some((a, a.hold()?)))
+    else {
+        *calm_runs = 0;
+        reasons.push(Reason::Decay {
+            from: current,
+            to: configured,
+        });
+        return configured;
+    };
+    let to = need.max(policy.min_replicas);
+    if to >= current {
+        let (predicted, w) = a.predicted_at(configured).unwrap_or((f64::INFINITY, v));
+        reasons.push(decay_load(w));
+        reasons.push(Reason::DecayHeld {
+            from: current,
+            to: configured,
+            predicted: finite(predicted),
+            limit: w.limit_ms,
+        });
+        return current;
+    }
+    *calm_runs = 0;
+    reasons.push(decay_load(v));
+    let (predicted, w) = a.predicted_at(to).unwrap_or((f64::INFINITY, v));
+    reasons.push(Reason::ModelPredicts {
+        replicas: to,
+        predicted: finite(predicted),
+        limit: w.limit_ms,
+        unchecked: false,
+    });
+    reasons.push(Reason::Decay { from: current, to });
+    to
+}
+
+/// A calm run that only counts: what the model reads, or why it is not
+/// deciding yet.
+fn note_calm_run(a: &Assessment, reasons: &mut Vec<Reason>) {
+    match &a.gap {
+        Some(gap) => reasons.push(Reason::ModelFallback { gap: gap.clone() }),
+        None => {
+            if let Some((_, v)) = a.hold() {
+                reasons.push(model_load(v));
             }
         }
     }
+}
 
-    let max = policy.max_replicas.unwrap_or(u32::MAX);
-    let unclamped = replicas;
-    if replicas < policy.min_replicas {
-        replicas = policy.min_replicas;
-        reasons.push(Reason::Clamped {
-            from: unclamped,
-            to: replicas,
-            bound: Bound::MinReplicas,
-        });
-    } else if replicas > max {
-        replicas = max;
-        reasons.push(Reason::Clamped {
-            from: unclamped,
-            to: replicas,
-            bound: Bound::MaxReplicas,
-        });
+/// Every decision says what the model made of the run, when it is on.
+fn note_model(a: &Assessment, reasons: &mut Vec<Reason>) {
+    if reasons
+        .iter()
+        .any(|r| matches!(r, Reason::ModelLoad { .. } | Reason::ModelFallback { .. }))
+    {
+        return;
     }
-
-    if replicas != current {
-        calm_runs = 0;
-    }
-    Decision {
-        replicas,
-        next_state: State {
-            runs_since_change: calm_runs,
-            last_replicas: Some(replicas),
-            recommendations,
-            model: assessment.map(|a| a.finish(current, replicas, sized, calm)),
+    let note = match a.hold() {
+        Some((_, v)) => model_load(v),
+        None => Reason::ModelFallback {
+            gap: Gap::NoReading,
         },
-        reasons,
+    };
+    let at = reasons
+        .iter()
+        .position(Reason::is_action)
+        .unwrap_or(reasons.len());
+    reasons.insert(at, note);
+}
+
+/// Step 5, HPA's downscale stabilization: a scale-down goes only as low as
+/// the highest recommendation inside the window. Returns the count and the
+/// window's recommendations to keep.
+fn stabilize(
+    obs: &Observation,
+    policy: &Policy,
+    state: &State,
+    proposed: u32,
+    calm: bool,
+    assessment: Option<&Assessment>,
+    reasons: &mut Vec<Reason>,
+) -> (u32, Vec<Recommendation>) {
+    let window = policy.downscale_stabilization.as_secs();
+    if window == 0 {
+        return (proposed, Vec::new());
     }
+    let since = obs.at_secs.saturating_sub(window);
+    let mut recommendations: Vec<Recommendation> = state
+        .recommendations
+        .iter()
+        .filter(|r| r.at_secs > since && r.at_secs <= obs.at_secs)
+        .copied()
+        .collect();
+    // With the model, a calm run recommends what holds its own load (as
+    // HPA's metric does), not the count it holds at: else every hold
+    // would block every decay for a whole window.
+    let recommended = match (assessment, calm) {
+        (Some(a), true) if a.gap_for_decay().is_none() => a
+            .need_now()
+            .map_or(proposed, |n| n.max(policy.min_replicas).min(proposed)),
+        _ => proposed,
+    };
+    recommendations.push(Recommendation {
+        at_secs: obs.at_secs,
+        replicas: recommended,
+    });
+    let current = obs.current_replicas;
+    if proposed < current {
+        let highest = recommendations
+            .iter()
+            .map(|r| r.replicas)
+            .max()
+            .unwrap_or(proposed)
+            .min(current);
+        if highest > proposed {
+            reasons.push(Reason::Stabilized {
+                from: proposed,
+                to: highest,
+                window_secs: window,
+            });
+            return (highest, recommendations);
+        }
+    }
+    (proposed, recommendations)
+}
+
+/// Step 5, the bounds: [minReplicas, maxReplicas].
+fn clamp(policy: &Policy, replicas: u32, reasons: &mut Vec<Reason>) -> u32 {
+    let max = policy.max_replicas.unwrap_or(u32::MAX);
+    let (to, bound) = if replicas < policy.min_replicas {
+        (policy.min_replicas, Bound::MinReplicas)
+    } else if replicas > max {
+        (max, Bound::MaxReplicas)
+    } else {
+        return replicas;
+    };
+    reasons.push(Reason::Clamped {
+        from: replicas,
+        to,
+        bound,
+    });
+    to
 }
 
 /// The assessment when the model decides (it has learned enough and covers
 /// the case); else the gap, as a reason.
 fn ready<'a>(
-    assessment: &'a Option<Assessment>,
+    assessment: Option<&'a Assessment>,
     gap: Option<Gap>,
     reasons: &mut Vec<Reason>,
 ) -> Option<&'a Assessment> {

@@ -538,15 +538,16 @@ impl Assessment {
 
     /// Whether the readings still fit the old count under the load the
     /// pending scale-up was sized for: its replicas are yet to serve.
-    pub fn waiting(&self) -> bool {
-        let Some(p) = self.pending.as_ref().filter(|_| !self.arrived) else {
-            return false;
-        };
-        self.views.iter().all(|v| {
-            p.loads
-                .get(&v.label)
-                .is_none_or(|&k| v.estimate.load <= k * (1.0 + RESIZE_TOLERANCE))
-        })
+    pub fn waiting(&self) -> Option<&Pending> {
+        let p = self.pending.as_ref().filter(|_| !self.arrived)?;
+        self.views
+            .iter()
+            .all(|v| {
+                p.loads
+                    .get(&v.label)
+                    .is_none_or(|&k| v.estimate.load <= k * (1.0 + RESIZE_TOLERANCE))
+            })
+            .then_some(p)
     }
 
     /// A target the model would need to size a breach but cannot.
