@@ -357,7 +357,7 @@ pub struct Run<'a> {
     /// outside change).
     pub ours: bool,
     /// Calm runs counted toward a decay, this one included (a decay holds
-    /// the highest load of at least [`MIN_DECAY_WINDOW`] of them).
+    /// the highest load of at least four (`MIN_DECAY_WINDOW`) of them).
     pub decay_window: u32,
 }
 
