@@ -254,41 +254,41 @@ fn count(x: f64) -> u32 {
 
 /// One modelled target's reading of this run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct View {
+pub(crate) struct View {
     /// `"{request key} {type}"`.
-    pub label: String,
-    pub key: String,
-    pub kind: TargetKind,
-    pub target_ms: f64,
+    pub(crate) label: String,
+    pub(crate) key: String,
+    pub(crate) kind: TargetKind,
+    pub(crate) target_ms: f64,
     /// target × (1 − margin).
-    pub limit_ms: f64,
-    pub observed_ms: f64,
-    pub curve: Curve,
-    pub estimate: Estimate,
+    pub(crate) limit_ms: f64,
+    pub(crate) observed_ms: f64,
+    pub(crate) curve: Curve,
+    pub(crate) estimate: Estimate,
     /// The highest load of the calm runs since the last change, this one
     /// included: what a decay must hold.
-    pub decay_load: f64,
+    pub(crate) decay_load: f64,
     /// How many runs that is of.
-    pub decay_runs: u32,
+    pub(crate) decay_runs: u32,
     /// U was checked by a pair of runs (else it is only the floor).
-    pub established: bool,
+    pub(crate) established: bool,
 }
 
 /// The load a reading says, at the replicas taken to serve.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Estimate {
-    pub serving: u32,
+pub(crate) struct Estimate {
+    pub(crate) serving: u32,
     /// Replicas' worth; at saturation a lower bound raised by the backlog's
     /// growth.
-    pub load: f64,
-    pub saturated: bool,
+    pub(crate) load: f64,
+    pub(crate) saturated: bool,
     /// Saturated, and the wait fell since the last run: a backlog drains.
-    pub draining: bool,
+    pub(crate) draining: bool,
     /// Queued work at the end of the run, in replica-seconds.
-    pub backlog: f64,
+    pub(crate) backlog: f64,
     /// Saturated, and the backlog grew too slowly to tell an open system
     /// from clients that wait for their answers.
-    pub closed: bool,
+    pub(crate) closed: bool,
 }
 
 /// Why the model leaves a decision to the configured rule.
@@ -328,43 +328,47 @@ fn label(t: &Target) -> String {
 
 /// This run, read through the model.
 #[derive(Debug, Clone)]
-pub struct Assessment {
+pub(crate) struct Assessment {
     /// The state learned so far, this run included (pending not yet set).
-    pub next: ModelState,
-    pub views: Vec<View>,
+    pub(crate) next: ModelState,
+    pub(crate) views: Vec<View>,
     /// Seconds since the last run, when it is recent.
-    pub interval: Option<f64>,
+    pub(crate) interval: Option<f64>,
     /// Set when the model does not decide this run.
-    pub gap: Option<Gap>,
+    pub(crate) gap: Option<Gap>,
     /// The scale-up still waited for, as it was before this run.
-    pub pending: Option<Pending>,
+    pub(crate) pending: Option<Pending>,
     /// A reading shows the pending scale-up's replicas serving.
-    pub arrived: bool,
+    pub(crate) arrived: bool,
 }
 
 /// What one run brings: the observed values of the modelled targets, and
 /// the facts of the run the learning needs.
-pub struct Run<'a> {
-    pub at_secs: u64,
-    pub current: u32,
+pub(crate) struct Run<'a> {
+    pub(crate) at_secs: u64,
+    pub(crate) current: u32,
     /// (target, observed) for each modelled target with a finite reading.
-    pub readings: Vec<(&'a Target, f64)>,
+    pub(crate) readings: Vec<(&'a Target, f64)>,
     /// No breach, no missing data, failures within decay.maxErrorRate.
-    pub calm: bool,
+    pub(crate) calm: bool,
     /// Failures within decay.maxErrorRate: the readings can be learned from.
-    pub clean: bool,
+    pub(crate) clean: bool,
     /// The count lpa's last decision left, when it is the current one (no
     /// outside change).
-    pub ours: bool,
+    pub(crate) ours: bool,
     /// Calm runs counted toward a decay, this one included (a decay holds
     /// the highest load of at least four (`MIN_DECAY_WINDOW`) of them).
-    pub decay_window: u32,
+    pub(crate) decay_window: u32,
 }
 
 impl Assessment {
     /// Learns from `run` and reads its load. `prior` is the state the
     /// last decision left.
-    pub fn new(config: ModelConfig, prior: Option<&ModelState>, run: &Run<'_>) -> Assessment {
+    pub(crate) fn new(
+        config: ModelConfig,
+        prior: Option<&ModelState>,
+        run: &Run<'_>,
+    ) -> Assessment {
         // The last run is the same load's when it is recent; its time
         // apart (when more than 0) times a backlog's growth.
         let since = prior
@@ -538,7 +542,7 @@ impl Assessment {
 
     /// Whether the readings still fit the old count under the load the
     /// pending scale-up was sized for: its replicas are yet to serve.
-    pub fn waiting(&self) -> Option<&Pending> {
+    pub(crate) fn waiting(&self) -> Option<&Pending> {
         let p = self.pending.as_ref().filter(|_| !self.arrived)?;
         self.views
             .iter()
@@ -551,7 +555,7 @@ impl Assessment {
     }
 
     /// A target the model would need to size a breach but cannot.
-    pub fn gap_for_breach(&self, targets: &[Target], breached: &[bool]) -> Option<Gap> {
+    pub(crate) fn gap_for_breach(&self, targets: &[Target], breached: &[bool]) -> Option<Gap> {
         if let Some(g) = &self.gap {
             return Some(g.clone());
         }
@@ -567,7 +571,7 @@ impl Assessment {
     }
 
     /// Why the model cannot decide a decay, if it cannot.
-    pub fn gap_for_decay(&self) -> Option<Gap> {
+    pub(crate) fn gap_for_decay(&self) -> Option<Gap> {
         if let Some(g) = &self.gap {
             return Some(g.clone());
         }
@@ -587,7 +591,7 @@ impl Assessment {
     }
 
     /// A modelled target whose limit is not above its unloaded latency.
-    pub fn no_headroom(&self) -> Option<Gap> {
+    pub(crate) fn no_headroom(&self) -> Option<Gap> {
         self.views
             .iter()
             .find(|v| v.established && v.curve.utilisation_for(v.limit_ms).is_none())
@@ -600,7 +604,7 @@ impl Assessment {
     }
 
     /// Every breached modelled target is draining a backlog.
-    pub fn draining(&self, breached: impl Fn(&View) -> bool) -> bool {
+    pub(crate) fn draining(&self, breached: impl Fn(&View) -> bool) -> bool {
         let mut any = false;
         for v in self.views.iter().filter(|v| breached(v)) {
             if !v.estimate.draining {
@@ -612,7 +616,7 @@ impl Assessment {
     }
 
     /// The replicas a breach needs, and the view that needs the most.
-    pub fn scale_up(&self, current: u32) -> Option<(u32, &View)> {
+    pub(crate) fn scale_up(&self, current: u32) -> Option<(u32, &View)> {
         let interval = self.interval;
         self.views
             .iter()
@@ -623,7 +627,7 @@ impl Assessment {
 
     /// The fewest replicas that hold every target at the highest load of
     /// the calm runs since the last change, and the view that needs them.
-    pub fn hold(&self) -> Option<(u32, &View)> {
+    pub(crate) fn hold(&self) -> Option<(u32, &View)> {
         self.views
             .iter()
             .filter_map(|v| {
@@ -635,7 +639,7 @@ impl Assessment {
     }
 
     /// The fewest replicas that hold every target at this run's load.
-    pub fn need_now(&self) -> Option<u32> {
+    pub(crate) fn need_now(&self) -> Option<u32> {
         self.views
             .iter()
             .filter_map(|v| v.curve.replicas_for(v.estimate.load, v.limit_ms))
@@ -644,7 +648,7 @@ impl Assessment {
 
     /// The worst predicted latency at `replicas` (over the decay loads),
     /// with its view.
-    pub fn predicted_at(&self, replicas: u32) -> Option<(f64, &View)> {
+    pub(crate) fn predicted_at(&self, replicas: u32) -> Option<(f64, &View)> {
         self.views
             .iter()
             .map(|v| (v.curve.predict(v.decay_load, replicas), v))
@@ -653,7 +657,13 @@ impl Assessment {
 
     /// The state to persist after a decision from `current` to `decided`;
     /// `sized` is set when the model sized a scale-up.
-    pub fn finish(mut self, current: u32, decided: u32, sized: bool, calm: bool) -> ModelState {
+    pub(crate) fn finish(
+        mut self,
+        current: u32,
+        decided: u32,
+        sized: bool,
+        calm: bool,
+    ) -> ModelState {
         if decided != current {
             for m in self.next.targets.values_mut() {
                 m.loads.clear();
@@ -692,15 +702,15 @@ impl Assessment {
 
 /// The previous run's reading of a target, for the backlog's growth.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Previous {
-    pub latency: f64,
+pub(crate) struct Previous {
+    pub(crate) latency: f64,
     /// Its utilisation, when it was saturated.
-    pub rho: Option<f64>,
+    pub(crate) rho: Option<f64>,
 }
 
 /// Reads the load at `serving` replicas from a reading of `latency`.
 /// `last` is the previous run's, `interval` the seconds since.
-pub fn estimate(
+pub(crate) fn estimate(
     curve: &Curve,
     latency: f64,
     serving: u32,
