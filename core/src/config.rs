@@ -1098,16 +1098,58 @@ fn is_header_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
-/// A number written as a string: accepted, as the original's `int()` and
-/// `float()` did, with a warning.
-fn quoted_warning(at: At, path: &str, raw: &Raw, warnings: &mut Vec<Warning>) {
-    warnings.push(at.warning(
-        path,
-        format!(
-            "number written as a string {}: read as a number, as the original did; write it without quotes",
-            raw.shown()
-        ),
-    ));
+/// The checks after deserializing: they name the file and field of every
+/// bad value, and warn of every number written as a string (accepted, as
+/// the original's `int()` and `float()` did).
+struct Checker<'a, 'w> {
+    at: At<'a>,
+    warnings: &'w mut Vec<Warning>,
+}
+
+impl Checker<'_, '_> {
+    fn quoted(&mut self, path: &str, raw: &Raw) {
+        self.warnings.push(self.at.warning(
+            path,
+            format!(
+                "number written as a string {}: read as a number, as the original did; write it without quotes",
+                raw.shown()
+            ),
+        ));
+    }
+
+    /// A whole number of at least `min`.
+    fn count(&mut self, c: Option<Count>, path: &str, min: u32) -> Result<Option<u32>, ParseError> {
+        let Some(c) = c else { return Ok(None) };
+        if c.value < min {
+            return Err(self
+                .at
+                .invalid(path, &c.raw, &format!("a whole number >= {min}")));
+        }
+        if c.quoted {
+            self.quoted(path, &c.raw);
+        }
+        Ok(Some(c.value))
+    }
+
+    /// A number that `ok` accepts; `expected` says which.
+    fn number(
+        &mut self,
+        raw: Option<Raw>,
+        path: &str,
+        ok: impl Fn(f64) -> bool,
+        expected: &str,
+    ) -> Result<Option<f64>, ParseError> {
+        let Some(raw) = raw else { return Ok(None) };
+        match raw.number() {
+            Some((v, quoted)) if v.is_finite() && ok(v) => {
+                if quoted {
+                    self.quoted(path, &raw);
+                }
+                Ok(Some(v))
+            }
+            _ => Err(self.at.invalid(path, &raw, expected)),
+        }
+    }
 }
 
 impl RawConfig {
@@ -1118,13 +1160,14 @@ impl RawConfig {
         warnings: &mut Vec<Warning>,
     ) -> Result<EvaluationConfig, ParseError> {
         const TARGETS: &str = "a list of at least one target";
+        let mut c = Checker { at, warnings };
         let raw_targets = self.targets.ok_or_else(|| at.missing("targets", TARGETS))?;
         if raw_targets.is_empty() {
             return Err(at.invalid("targets", "[]", TARGETS));
         }
         let mut targets = Vec::with_capacity(raw_targets.len());
         for (i, t) in raw_targets.into_iter().enumerate() {
-            targets.push(t.check(at, i, warnings)?);
+            targets.push(t.check(&mut c, i)?);
         }
         let labels: Vec<String> = targets.iter().map(Target::label).collect();
         let mut policy = Policy::new(targets).map_err(|e| match e {
@@ -1136,22 +1179,18 @@ impl RawConfig {
             other => at.invalid("targets", other.to_string(), TARGETS),
         })?;
         if let Some(d) = self.decay {
-            policy.decay = d.check(at, warnings)?;
+            policy.decay = d.check(&mut c)?;
         }
         policy.scale_up = match self.scale_up {
-            Some(s) => s.check(at)?,
+            Some(s) => s.check(&mut c)?,
             None => ScaleUp::default(),
         };
         if let Some(d) = self.downscale_stabilization {
             policy.downscale_stabilization = d.0;
         }
-        let (min, max) = replica_bounds(
-            at,
-            self.min_replicas,
-            self.max_replicas,
-            overrides,
-            warnings,
-        )?;
+        let min = c.count(self.min_replicas, "minReplicas", 0)?;
+        let max = c.count(self.max_replicas, "maxReplicas", 0)?;
+        let (min, max) = replica_bounds(at, min, max, overrides, c.warnings)?;
         policy.min_replicas = min;
         policy.max_replicas = max;
         policy.model = match self.model {
@@ -1162,10 +1201,10 @@ impl RawConfig {
                     learn_runs: None,
                     queue_share: None,
                 })
-                .check(at, warnings)?,
+                .check(&mut c)?,
             ),
         };
-        let load = self.load.map(|l| l.check(at)).transpose()?;
+        let load = self.load.map(|l| l.check(&mut c)).transpose()?;
         Ok(EvaluationConfig { policy, load })
     }
 }
@@ -1174,22 +1213,22 @@ impl RawConfig {
 /// as 1, with a warning.
 fn replica_bounds(
     at: At,
-    min: Option<Count>,
-    max: Option<Count>,
+    min: Option<u32>,
+    max: Option<u32>,
     overrides: &Overrides,
     warnings: &mut Vec<Warning>,
 ) -> Result<(u32, Option<u32>), ParseError> {
-    let (mut min_value, mut min_from) = (1, None);
-    if let Some(c) = &min {
-        (min_value, min_from) = (c.value, Some((at.file.to_string(), c.raw.shown())));
-    }
-    if let Some(o) = &overrides.min_replicas {
-        (min_value, min_from) = (o.value, Some((o.source.clone(), o.value.to_string())));
-    }
+    let from_file = |v: u32| (v, at.file.to_string());
+    let from_override = |o: &Override| (o.value, o.source.clone());
+    let (mut min_value, min_from) = overrides
+        .min_replicas
+        .as_ref()
+        .map(from_override)
+        .or(min.map(from_file))
+        .unwrap_or((1, String::new()));
     if min_value == 0 {
-        let (source, _) = min_from.unwrap_or_default();
         warnings.push(Warning {
-            file: source,
+            file: min_from,
             path: "minReplicas".into(),
             message: "0 is read as 1: lpa never scales to 0 replicas, since a latency probe \
                 cannot measure a service with none and could never scale it back up; for \
@@ -1199,27 +1238,27 @@ fn replica_bounds(
         });
         min_value = 1;
     }
-    let mut max_value = max
+    let max_value = overrides
+        .max_replicas
         .as_ref()
-        .map(|c| (c.value, at.file.to_string(), c.raw.shown()));
-    if let Some(o) = &overrides.max_replicas {
-        max_value = Some((o.value, o.source.clone(), o.value.to_string()));
-    }
-    if let Some((m, source, shown)) = &max_value {
+        .map(from_override)
+        .or(max.map(from_file));
+    if let Some((m, source)) = &max_value {
         if *m == 0 || *m < min_value {
             return Err(ParseError::Invalid {
                 file: source.clone(),
                 path: "maxReplicas".into(),
-                value: shown.clone(),
+                value: m.to_string(),
                 expected: format!("at least 1 and at least minReplicas ({min_value})"),
             });
         }
     }
-    Ok((min_value, max_value.map(|(m, _, _)| m)))
+    Ok((min_value, max_value.map(|(m, _)| m)))
 }
 
 impl RawTarget {
-    fn check(self, at: At, i: usize, warnings: &mut Vec<Warning>) -> Result<Target, ParseError> {
+    fn check(self, c: &mut Checker, i: usize) -> Result<Target, ParseError> {
+        let at = c.at;
         let path = |f: &str| format!("targets[{i}].{f}");
         let method = self.method.unwrap_or(Method::Get);
         let endpoint = self
@@ -1234,190 +1273,141 @@ impl RawTarget {
         let raw = self
             .target
             .ok_or_else(|| at.missing(&path("target"), "a number"))?;
-        let value = match raw.number() {
-            Some((v, quoted)) if v.is_finite() && v >= 0.0 && (kind.is_latency() || v <= 1.0) => {
-                if quoted {
-                    quoted_warning(at, &path("target"), &raw, warnings);
-                }
-                v
-            }
-            _ => return Err(at.invalid(&path("target"), &raw, kind.value_expected())),
-        };
+        let value = c
+            .number(
+                Some(raw),
+                &path("target"),
+                |v| v >= 0.0 && (kind.is_latency() || v <= 1.0),
+                kind.value_expected(),
+            )?
+            .unwrap_or_default();
         Target::new(method.as_str(), &endpoint.value, kind, value)
             .map_err(|e| at.invalid(&path(e.field), format!("{:?}", e.value), e.expected))
     }
 }
 
 impl RawDecay {
-    fn check(self, at: At, warnings: &mut Vec<Warning>) -> Result<Decay, ParseError> {
-        let mut d = Decay::default();
-        let mut count = |c: Option<Count>, path: &str, out: &mut u32| {
-            if let Some(c) = c {
-                if c.quoted {
-                    quoted_warning(at, path, &c.raw, warnings);
-                }
-                *out = c.value;
-            }
-        };
-        count(self.replicas, "decay.replicas", &mut d.replicas);
-        count(
-            self.unchanged_runs,
-            "decay.unchangedRuns",
-            &mut d.unchanged_runs,
-        );
-        if let Some(raw) = self.max_error_rate {
-            d.max_error_rate = raw
-                .number()
-                .map(|(v, _)| v)
-                .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
-                .ok_or_else(|| {
-                    at.invalid("decay.maxErrorRate", &raw, Decay::ERROR_RATE_EXPECTED)
-                })?;
-        }
-        Ok(d)
-    }
-}
-
-impl RawModel {
-    fn check(self, at: At, warnings: &mut Vec<Warning>) -> Result<ModelConfig, ParseError> {
-        let mut m = ModelConfig::default();
-        let mut fraction = |raw: Option<Raw>, path: &str, ok: fn(f64) -> bool, expected: &str| {
-            raw.map(|raw| match raw.number() {
-                Some((v, quoted)) if ok(v) => {
-                    if quoted {
-                        quoted_warning(at, path, &raw, warnings);
-                    }
-                    Ok(v)
-                }
-                _ => Err(at.invalid(path, &raw, expected)),
-            })
-            .transpose()
-        };
-        if let Some(v) = fraction(
-            self.margin,
-            "model.margin",
-            |v| v.is_finite() && (0.0..1.0).contains(&v),
-            ModelConfig::MARGIN_EXPECTED,
-        )? {
-            m.margin = v;
-        }
-        if let Some(v) = fraction(
-            self.queue_share,
-            "model.queueShare",
-            |v| v.is_finite() && v > 0.0 && v <= 1.0,
-            ModelConfig::SHARE_EXPECTED,
-        )? {
-            m.queue_share = v;
-        }
-        if let Some(c) = self.learn_runs {
-            if c.value == 0 {
-                return Err(at.invalid("model.learnRuns", &c.raw, ModelConfig::RUNS_EXPECTED));
-            }
-            if c.quoted {
-                quoted_warning(at, "model.learnRuns", &c.raw, warnings);
-            }
-            m.learn_runs = c.value;
-        }
-        Ok(m)
-    }
-}
-
-impl RawScaleUp {
-    fn check(self, at: At) -> Result<ScaleUp, ParseError> {
-        let at_least_one = |c: Option<Count>, path: &str| -> Result<Option<u32>, ParseError> {
-            match c {
-                Some(c) if c.value == 0 => Err(at.invalid(path, &c.raw, "a whole number >= 1")),
-                other => Ok(other.map(|c| c.value)),
-            }
-        };
-        if self.mode.unwrap_or(ScaleMode::Step) == ScaleMode::Step {
-            let replicas = at_least_one(self.replicas, "scaleUp.replicas")?.unwrap_or(1);
-            return Ok(ScaleUp::Step { replicas });
-        }
-        let tolerance = match self.tolerance {
-            None => 0.1,
-            Some(raw) => raw
-                .number()
-                .map(|(v, _)| v)
-                .filter(|t| t.is_finite() && (0.0..1.0).contains(t))
-                .ok_or_else(|| {
-                    at.invalid("scaleUp.tolerance", &raw, ScaleUp::TOLERANCE_EXPECTED)
-                })?,
-        };
-        Ok(ScaleUp::Proportional {
-            tolerance,
-            max_change: at_least_one(self.max_change, "scaleUp.maxChange")?,
+    fn check(self, c: &mut Checker) -> Result<Decay, ParseError> {
+        let d = Decay::default();
+        Ok(Decay {
+            replicas: c
+                .count(self.replicas, "decay.replicas", 0)?
+                .unwrap_or(d.replicas),
+            unchanged_runs: c
+                .count(self.unchanged_runs, "decay.unchangedRuns", 0)?
+                .unwrap_or(d.unchanged_runs),
+            max_error_rate: c
+                .number(
+                    self.max_error_rate,
+                    "decay.maxErrorRate",
+                    |v| (0.0..=1.0).contains(&v),
+                    Decay::ERROR_RATE_EXPECTED,
+                )?
+                .unwrap_or(d.max_error_rate),
         })
     }
 }
 
-/// A number > 0 (a rate), or the error naming `path`.
-fn positive(
-    at: At,
-    raw: Option<Raw>,
-    path: &str,
-    expected: &str,
-) -> Result<Option<f64>, ParseError> {
-    raw.map(|raw| {
-        raw.number()
-            .map(|(v, _)| v)
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .ok_or_else(|| at.invalid(path, &raw, expected))
-    })
-    .transpose()
+impl RawModel {
+    fn check(self, c: &mut Checker) -> Result<ModelConfig, ParseError> {
+        let m = ModelConfig::default();
+        let learn_runs = match self.learn_runs {
+            Some(n) if n.value == 0 => {
+                return Err(c
+                    .at
+                    .invalid("model.learnRuns", &n.raw, ModelConfig::RUNS_EXPECTED))
+            }
+            n => c.count(n, "model.learnRuns", 1)?,
+        };
+        Ok(ModelConfig {
+            margin: c
+                .number(
+                    self.margin,
+                    "model.margin",
+                    |v| (0.0..1.0).contains(&v),
+                    ModelConfig::MARGIN_EXPECTED,
+                )?
+                .unwrap_or(m.margin),
+            queue_share: c
+                .number(
+                    self.queue_share,
+                    "model.queueShare",
+                    |v| v > 0.0 && v <= 1.0,
+                    ModelConfig::SHARE_EXPECTED,
+                )?
+                .unwrap_or(m.queue_share),
+            learn_runs: learn_runs.unwrap_or(m.learn_runs),
+        })
+    }
+}
+
+impl RawScaleUp {
+    fn check(self, c: &mut Checker) -> Result<ScaleUp, ParseError> {
+        if self.mode.unwrap_or(ScaleMode::Step) == ScaleMode::Step {
+            let replicas = c.count(self.replicas, "scaleUp.replicas", 1)?.unwrap_or(1);
+            return Ok(ScaleUp::Step { replicas });
+        }
+        Ok(ScaleUp::Proportional {
+            tolerance: c
+                .number(
+                    self.tolerance,
+                    "scaleUp.tolerance",
+                    |t| (0.0..1.0).contains(&t),
+                    ScaleUp::TOLERANCE_EXPECTED,
+                )?
+                .unwrap_or(0.1),
+            max_change: c.count(self.max_change, "scaleUp.maxChange", 1)?,
+        })
+    }
 }
 
 impl RawLoad {
-    fn check(self, at: At) -> Result<LoadSpec, ParseError> {
+    fn check(self, c: &mut Checker) -> Result<LoadSpec, ParseError> {
+        let at = c.at;
         let nonzero = |d: Option<DurationField>, path: &str, example: &str| match d {
             Some(DurationField(d)) if d.is_zero() => {
                 Err(at.invalid(path, "0", &format!("a duration > 0 such as {example}")))
             }
             other => Ok(other.map(|d| d.0)),
         };
-        let users = match self.users {
-            Some(c) if c.value == 0 => {
-                return Err(at.invalid("load.users", &c.raw, "a whole number >= 1"))
-            }
-            other => other.map(|c| c.value),
-        };
         let fail_status = match self.fail_status {
-            None => LoadSpec::DEFAULT_FAIL_STATUS,
-            Some(c) if (100..=600).contains(&c.value) => c.value as u16,
-            Some(c) => {
-                return Err(at.invalid("load.failStatus", &c.raw, "an HTTP status from 100 to 600"))
+            Some(s) if !(100..=600).contains(&s.value) => {
+                return Err(at.invalid("load.failStatus", &s.raw, "an HTTP status from 100 to 600"))
             }
+            s => c.count(s, "load.failStatus", 100)?,
         };
+        let users = c.count(self.users, "load.users", 1)?;
         let mut requests = Vec::new();
         for (i, r) in self.requests.unwrap_or_default().into_iter().enumerate() {
-            requests.push(r.check(at, i)?);
+            requests.push(r.check(c, i)?);
         }
         Ok(LoadSpec {
             users,
-            spawn_rate: positive(
-                at,
+            spawn_rate: c.number(
                 self.spawn_rate,
                 "load.spawnRate",
+                |v| v > 0.0,
                 "users per second > 0",
             )?,
             run_time: nonzero(self.run_time, "load.runTime", "5s")?,
             wait_time: self.wait_time,
-            arrival_rate: positive(
-                at,
+            arrival_rate: c.number(
                 self.arrival_rate,
                 "load.arrivalRate",
+                |v| v > 0.0,
                 "requests per second > 0",
             )?,
             timeout: nonzero(self.timeout, "load.timeout", "2s")?,
             grace: self.grace.map(|d| d.0),
-            fail_status,
+            fail_status: fail_status.map_or(LoadSpec::DEFAULT_FAIL_STATUS, |s| s as u16),
             requests,
         })
     }
 }
 
 impl RawRequest {
-    fn check(self, at: At, i: usize) -> Result<RequestSpec, ParseError> {
+    fn check(self, c: &mut Checker, i: usize) -> Result<RequestSpec, ParseError> {
+        let at = c.at;
         let path_of = |f: &str| format!("load.requests[{i}].{f}");
         let path = self
             .path
@@ -1427,11 +1417,8 @@ impl RawRequest {
         if let Some(name) = self.name {
             spec.name = name.value;
         }
-        if let Some(w) = self.weight {
-            if w.value == 0 {
-                return Err(at.invalid(&path_of("weight"), &w.raw, "a whole number >= 1"));
-            }
-            spec.weight = w.value;
+        if let Some(w) = c.count(self.weight, &path_of("weight"), 1)? {
+            spec.weight = w;
         }
         spec.headers = self.headers.map(|h| h.0).unwrap_or_default();
         spec.body = match self.body {
@@ -1448,6 +1435,7 @@ impl RawRequest {
         Ok(spec)
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1567,6 +1555,30 @@ decay:
         assert!(parsed.warnings[0]
             .to_string()
             .contains("unknown field \"extra\""));
+    }
+
+    #[test]
+    fn every_quoted_number_is_read_with_a_warning() {
+        let parsed = parse_evaluation_config(
+            "e.yaml",
+            "targets: [{endpoint: /a, type: mean, target: \"7\"}]\nminReplicas: \"2\"\nscaleUp: {mode: proportional, tolerance: \"0.2\"}\nload: {users: \"5\", requests: [{path: /a, weight: \"3\"}]}\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let fields: Vec<_> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "targets[0].target",
+                "scaleUp.tolerance",
+                "minReplicas",
+                "load.users",
+                "load.requests[0].weight"
+            ]
+        );
+        let p = &parsed.value.policy;
+        assert_eq!((p.min_replicas(), p.targets()[0].target()), (2, 7.0));
+        assert_eq!(parsed.value.load.unwrap().requests[0].weight, 3);
     }
 
     #[test]
