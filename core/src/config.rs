@@ -1091,7 +1091,9 @@ impl<'de> serde::de::DeserializeSeed<'de> for HeaderSeed<'_> {
     }
 }
 
-fn is_header_name(name: &str) -> bool {
+/// An HTTP header name: a token of RFC 9110 (letters, digits and
+/// ``!#$%&'*+-.^_`|~``).
+pub(crate) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

@@ -60,7 +60,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::config::{Method, RequestSpec, WaitTime};
+use crate::config::{is_header_name, Method, RequestSpec, WaitTime};
 
 /// What a locustfile's users do, in the native generator's terms.
 #[derive(Debug, Clone, PartialEq)]
@@ -2434,13 +2434,6 @@ fn path(e: &Expr) -> R<String> {
         E::Computed(what) => fail(e.line, format!("a computed path ({what})")),
         _ => fail(e.line, format!("a path that is {}", describe(e))),
     }
-}
-
-fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
 /// A literal as Python's `json.dumps` writes it (requests' `json=`): keys in

@@ -185,11 +185,8 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     if root.is_null() {
         root = serde_yaml::Value::Mapping(Default::default());
     }
-    let json = serde_json::to_value(&root).ok();
     from_tree(file, Format::Yaml, &root, unknown, known, &mut |path| {
-        value_at(&root, path)
-            .map(|v| show(v, Format::Yaml))
-            .or_else(|| json.as_ref().and_then(|j| json_at(j, path)).map(show_json))
+        value_at(&root, path).map(|v| show(v, Format::Yaml))
     })
 }
 
