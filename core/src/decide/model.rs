@@ -340,6 +340,9 @@ pub(crate) struct Assessment {
     pub(crate) pending: Option<Pending>,
     /// A reading shows the pending scale-up's replicas serving.
     pub(crate) arrived: bool,
+    /// The replicas taken to serve this run: the old count while a pending
+    /// scale-up's replicas still start.
+    pub(crate) serving: u32,
 }
 
 /// What one run brings: the observed values of the modelled targets, and
@@ -537,6 +540,7 @@ impl Assessment {
             gap,
             pending,
             arrived,
+            serving,
         }
     }
 
@@ -670,14 +674,10 @@ impl Assessment {
             }
         }
         self.next.pending = if decided > current && sized {
-            let from = match &self.pending {
+            Some(Pending {
                 // Sized again while the first replicas still start: the
                 // old count is what serves.
-                Some(p) if !self.arrived => p.from,
-                _ => current,
-            };
-            Some(Pending {
-                from,
+                from: self.serving,
                 to: decided,
                 loads: self
                     .views
