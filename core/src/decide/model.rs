@@ -129,6 +129,19 @@ impl Pending {
 }
 
 impl TargetModel {
+    /// A target's model from its first reading (ms): U and the floor are
+    /// that reading, nothing more learned yet.
+    fn first(reading_ms: f64) -> TargetModel {
+        TargetModel {
+            unloaded_ms: reading_ms,
+            floor_ms: reading_ms,
+            pairs: Vec::new(),
+            last_ms: None,
+            last_rho: None,
+            loads: Vec::new(),
+        }
+    }
+
     fn is_sane(&self) -> bool {
         let ok = |v: f64| v.is_finite() && v > 0.0;
         ok(self.unloaded_ms)
@@ -409,16 +422,7 @@ impl Assessment {
             let label = label(t);
             let usable = run.clean;
             let old = prior.targets.get(&label).filter(|m| m.is_sane()).cloned();
-            let Some(m) = old.or_else(|| {
-                usable.then(|| TargetModel {
-                    unloaded_ms: l,
-                    floor_ms: l,
-                    pairs: Vec::new(),
-                    last_ms: None,
-                    last_rho: None,
-                    loads: Vec::new(),
-                })
-            }) else {
+            let Some(m) = old.or_else(|| usable.then(|| TargetModel::first(l))) else {
                 continue;
             };
             let last = m.last_ms.filter(|_| recent).map(|latency| Previous {
@@ -1045,39 +1049,28 @@ mod tests {
         assert_eq!(size(&v, Some(15.0)), Some(9), "{e:?}");
     }
 
-    fn model(floor: f64) -> TargetModel {
-        TargetModel {
-            unloaded_ms: floor,
-            floor_ms: floor,
-            pairs: Vec::new(),
-            last_ms: None,
-            last_rho: None,
-            loads: Vec::new(),
-        }
-    }
-
     #[test]
     fn pairs_of_runs_at_one_load_find_the_unloaded_latency() {
         // Never idle: the floor, 5.33 ms at 2 replicas under 0.8 of load,
         // is U = 4 ms plus a queue. A decay to 1 reads 12 ms.
-        let mut m = model(5.0 + 1.0 / 3.0);
+        let mut m = TargetModel::first(5.0 + 1.0 / 3.0);
         learn_from_decay(&mut m, 0.5, (2, 5.0 + 1.0 / 3.0), (1, 12.0));
         assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
         assert!(m.established());
         // A scale-up sized for 3 reads 5 ms at 9: U is 4 again.
-        let mut m = model(4.9);
+        let mut m = TargetModel::first(4.9);
         learn_from_scale_up(&mut m, 0.5, 3.0, 9, 5.0);
         assert!(close(m.unloaded_ms, 4.0), "{m:?}");
         // The floor read on both sides of a decay is U.
-        let mut m = model(4.0);
+        let mut m = TargetModel::first(4.0);
         learn_from_decay(&mut m, 0.5, (3, 4.1), (2, 4.2));
         assert_eq!((m.unloaded_ms, m.pairs.clone()), (4.0, vec![4.0]));
         // A backlog after a decay is not the queue the curve describes.
-        let mut m = model(4.0);
+        let mut m = TargetModel::first(4.0);
         learn_from_decay(&mut m, 0.5, (2, 5.0), (1, 3000.0));
         assert!(!m.established());
         // U never goes above the floor, nor below a quarter of it.
-        let mut m = model(4.0);
+        let mut m = TargetModel::first(4.0);
         learn_from_scale_up(&mut m, 0.5, 0.5, 2, 30.0);
         assert_eq!(m.unloaded_ms, 4.0);
         m.learn(0.1);
@@ -1086,7 +1079,7 @@ mod tests {
 
     #[test]
     fn one_pair_spoiled_by_a_load_change_does_not_move_u() {
-        let mut m = model(4.2);
+        let mut m = TargetModel::first(4.2);
         for u in [4.0, 4.1, 2.5, 3.9] {
             m.learn(u);
         }
