@@ -31,7 +31,7 @@ use crate::config::{ModelConfig, Target, TargetKind};
 
 /// Above this utilisation a reading says little about the load: the queue
 /// dominates and a small error in U is a large one in k.
-pub const RHO_SATURATED: f64 = 0.9;
+const RHO_SATURATED: f64 = 0.9;
 /// Readings within this of the floor are at the floor (a 200-sample mean
 /// moves by about 7 % run to run, and the floor is the lowest of many).
 const FLOOR_TOLERANCE: f64 = 0.1;
@@ -184,27 +184,27 @@ impl TargetModel {
 
 /// The model's curve for one target: L = b + c / (1 − ρ).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Curve {
+pub(crate) struct Curve {
     /// The part of the latency that does not queue (ms).
-    pub b: f64,
+    pub(crate) b: f64,
     /// The part that queues, at zero load (ms).
-    pub c: f64,
+    pub(crate) c: f64,
 }
 
 impl Curve {
-    pub fn new(unloaded_ms: f64, queue_share: f64) -> Curve {
+    pub(crate) fn new(unloaded_ms: f64, queue_share: f64) -> Curve {
         Curve {
             b: unloaded_ms * (1.0 - queue_share),
             c: unloaded_ms * queue_share,
         }
     }
 
-    pub fn unloaded(&self) -> f64 {
+    pub(crate) fn unloaded(&self) -> f64 {
         self.b + self.c
     }
 
     /// The utilisation a reading says, in [0, 1).
-    pub fn utilisation(&self, latency_ms: f64) -> f64 {
+    pub(crate) fn utilisation(&self, latency_ms: f64) -> f64 {
         if latency_ms.is_nan() || latency_ms <= self.unloaded() {
             return 0.0;
         }
@@ -212,7 +212,7 @@ impl Curve {
     }
 
     /// The latency at utilisation ρ; infinite at or past saturation.
-    pub fn latency(&self, rho: f64) -> f64 {
+    pub(crate) fn latency(&self, rho: f64) -> f64 {
         if rho >= 1.0 {
             f64::INFINITY
         } else {
@@ -221,7 +221,7 @@ impl Curve {
     }
 
     /// The latency predicted at `replicas` under `load`.
-    pub fn predict(&self, load: f64, replicas: u32) -> f64 {
+    pub(crate) fn predict(&self, load: f64, replicas: u32) -> f64 {
         if replicas == 0 {
             return f64::INFINITY;
         }
@@ -230,12 +230,12 @@ impl Curve {
 
     /// The highest utilisation at which the latency is at most `limit`;
     /// `None` when even no load reads above it.
-    pub fn utilisation_for(&self, limit_ms: f64) -> Option<f64> {
+    pub(crate) fn utilisation_for(&self, limit_ms: f64) -> Option<f64> {
         (limit_ms > self.unloaded()).then(|| 1.0 - self.c / (limit_ms - self.b))
     }
 
     /// The fewest replicas (at least 1) that hold `limit` under `load`.
-    pub fn replicas_for(&self, load: f64, limit_ms: f64) -> Option<u32> {
+    pub(crate) fn replicas_for(&self, load: f64, limit_ms: f64) -> Option<u32> {
         let rho = self.utilisation_for(limit_ms)?;
         Some(count(load / rho))
     }
@@ -331,7 +331,7 @@ pub enum Gap {
 }
 
 /// Whether the model covers a target: latencies that grow with the queue.
-pub fn models(target: &Target) -> bool {
+pub(crate) fn models(target: &Target) -> bool {
     target.kind.is_latency() && target.kind != TargetKind::Min
 }
 
