@@ -31,7 +31,7 @@ use crate::config::{ModelConfig, Target, TargetKind};
 
 /// Above this utilisation a reading says little about the load: the queue
 /// dominates and a small error in U is a large one in k.
-pub const RHO_SATURATED: f64 = 0.9;
+const RHO_SATURATED: f64 = 0.9;
 /// Readings within this of the floor are at the floor (a 200-sample mean
 /// moves by about 7 % run to run, and the floor is the lowest of many).
 const FLOOR_TOLERANCE: f64 = 0.1;
@@ -129,6 +129,19 @@ impl Pending {
 }
 
 impl TargetModel {
+    /// A target's model from its first reading (ms): U and the floor are
+    /// that reading, nothing more learned yet.
+    fn first(reading_ms: f64) -> TargetModel {
+        TargetModel {
+            unloaded_ms: reading_ms,
+            floor_ms: reading_ms,
+            pairs: Vec::new(),
+            last_ms: None,
+            last_rho: None,
+            loads: Vec::new(),
+        }
+    }
+
     fn is_sane(&self) -> bool {
         let ok = |v: f64| v.is_finite() && v > 0.0;
         ok(self.unloaded_ms)
@@ -171,27 +184,27 @@ impl TargetModel {
 
 /// The model's curve for one target: L = b + c / (1 − ρ).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Curve {
+pub(crate) struct Curve {
     /// The part of the latency that does not queue (ms).
-    pub b: f64,
+    pub(crate) b: f64,
     /// The part that queues, at zero load (ms).
-    pub c: f64,
+    pub(crate) c: f64,
 }
 
 impl Curve {
-    pub fn new(unloaded_ms: f64, queue_share: f64) -> Curve {
+    pub(crate) fn new(unloaded_ms: f64, queue_share: f64) -> Curve {
         Curve {
             b: unloaded_ms * (1.0 - queue_share),
             c: unloaded_ms * queue_share,
         }
     }
 
-    pub fn unloaded(&self) -> f64 {
+    pub(crate) fn unloaded(&self) -> f64 {
         self.b + self.c
     }
 
     /// The utilisation a reading says, in [0, 1).
-    pub fn utilisation(&self, latency_ms: f64) -> f64 {
+    pub(crate) fn utilisation(&self, latency_ms: f64) -> f64 {
         if latency_ms.is_nan() || latency_ms <= self.unloaded() {
             return 0.0;
         }
@@ -199,7 +212,7 @@ impl Curve {
     }
 
     /// The latency at utilisation ρ; infinite at or past saturation.
-    pub fn latency(&self, rho: f64) -> f64 {
+    pub(crate) fn latency(&self, rho: f64) -> f64 {
         if rho >= 1.0 {
             f64::INFINITY
         } else {
@@ -208,7 +221,7 @@ impl Curve {
     }
 
     /// The latency predicted at `replicas` under `load`.
-    pub fn predict(&self, load: f64, replicas: u32) -> f64 {
+    pub(crate) fn predict(&self, load: f64, replicas: u32) -> f64 {
         if replicas == 0 {
             return f64::INFINITY;
         }
@@ -217,12 +230,12 @@ impl Curve {
 
     /// The highest utilisation at which the latency is at most `limit`;
     /// `None` when even no load reads above it.
-    pub fn utilisation_for(&self, limit_ms: f64) -> Option<f64> {
+    pub(crate) fn utilisation_for(&self, limit_ms: f64) -> Option<f64> {
         (limit_ms > self.unloaded()).then(|| 1.0 - self.c / (limit_ms - self.b))
     }
 
     /// The fewest replicas (at least 1) that hold `limit` under `load`.
-    pub fn replicas_for(&self, load: f64, limit_ms: f64) -> Option<u32> {
+    pub(crate) fn replicas_for(&self, load: f64, limit_ms: f64) -> Option<u32> {
         let rho = self.utilisation_for(limit_ms)?;
         Some(count(load / rho))
     }
@@ -318,7 +331,7 @@ pub enum Gap {
 }
 
 /// Whether the model covers a target: latencies that grow with the queue.
-pub fn models(target: &Target) -> bool {
+pub(crate) fn models(target: &Target) -> bool {
     target.kind.is_latency() && target.kind != TargetKind::Min
 }
 
@@ -340,6 +353,9 @@ pub(crate) struct Assessment {
     pub(crate) pending: Option<Pending>,
     /// A reading shows the pending scale-up's replicas serving.
     pub(crate) arrived: bool,
+    /// The replicas taken to serve this run: the old count while a pending
+    /// scale-up's replicas still start.
+    pub(crate) serving: u32,
 }
 
 /// What one run brings: the observed values of the modelled targets, and
@@ -406,16 +422,7 @@ impl Assessment {
             let label = label(t);
             let usable = run.clean;
             let old = prior.targets.get(&label).filter(|m| m.is_sane()).cloned();
-            let Some(m) = old.or_else(|| {
-                usable.then(|| TargetModel {
-                    unloaded_ms: l,
-                    floor_ms: l,
-                    pairs: Vec::new(),
-                    last_ms: None,
-                    last_rho: None,
-                    loads: Vec::new(),
-                })
-            }) else {
+            let Some(m) = old.or_else(|| usable.then(|| TargetModel::first(l))) else {
                 continue;
             };
             let last = m.last_ms.filter(|_| recent).map(|latency| Previous {
@@ -537,6 +544,7 @@ impl Assessment {
             gap,
             pending,
             arrived,
+            serving,
         }
     }
 
@@ -670,14 +678,10 @@ impl Assessment {
             }
         }
         self.next.pending = if decided > current && sized {
-            let from = match &self.pending {
+            Some(Pending {
                 // Sized again while the first replicas still start: the
                 // old count is what serves.
-                Some(p) if !self.arrived => p.from,
-                _ => current,
-            };
-            Some(Pending {
-                from,
+                from: self.serving,
                 to: decided,
                 loads: self
                     .views
@@ -1045,39 +1049,28 @@ mod tests {
         assert_eq!(size(&v, Some(15.0)), Some(9), "{e:?}");
     }
 
-    fn model(floor: f64) -> TargetModel {
-        TargetModel {
-            unloaded_ms: floor,
-            floor_ms: floor,
-            pairs: Vec::new(),
-            last_ms: None,
-            last_rho: None,
-            loads: Vec::new(),
-        }
-    }
-
     #[test]
     fn pairs_of_runs_at_one_load_find_the_unloaded_latency() {
         // Never idle: the floor, 5.33 ms at 2 replicas under 0.8 of load,
         // is U = 4 ms plus a queue. A decay to 1 reads 12 ms.
-        let mut m = model(5.0 + 1.0 / 3.0);
+        let mut m = TargetModel::first(5.0 + 1.0 / 3.0);
         learn_from_decay(&mut m, 0.5, (2, 5.0 + 1.0 / 3.0), (1, 12.0));
         assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
         assert!(m.established());
         // A scale-up sized for 3 reads 5 ms at 9: U is 4 again.
-        let mut m = model(4.9);
+        let mut m = TargetModel::first(4.9);
         learn_from_scale_up(&mut m, 0.5, 3.0, 9, 5.0);
         assert!(close(m.unloaded_ms, 4.0), "{m:?}");
         // The floor read on both sides of a decay is U.
-        let mut m = model(4.0);
+        let mut m = TargetModel::first(4.0);
         learn_from_decay(&mut m, 0.5, (3, 4.1), (2, 4.2));
         assert_eq!((m.unloaded_ms, m.pairs.clone()), (4.0, vec![4.0]));
         // A backlog after a decay is not the queue the curve describes.
-        let mut m = model(4.0);
+        let mut m = TargetModel::first(4.0);
         learn_from_decay(&mut m, 0.5, (2, 5.0), (1, 3000.0));
         assert!(!m.established());
         // U never goes above the floor, nor below a quarter of it.
-        let mut m = model(4.0);
+        let mut m = TargetModel::first(4.0);
         learn_from_scale_up(&mut m, 0.5, 0.5, 2, 30.0);
         assert_eq!(m.unloaded_ms, 4.0);
         m.learn(0.1);
@@ -1086,7 +1079,7 @@ mod tests {
 
     #[test]
     fn one_pair_spoiled_by_a_load_change_does_not_move_u() {
-        let mut m = model(4.2);
+        let mut m = TargetModel::first(4.2);
         for u in [4.0, 4.1, 2.5, 3.9] {
             m.learn(u);
         }

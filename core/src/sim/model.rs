@@ -153,12 +153,13 @@ impl ServiceModel {
     /// Ends `cycle` under `rate` requests/s: the backlog grows by the excess
     /// over the serving capacity or drains by the spare.
     pub fn advance(&mut self, cycle: u32, rate: f64) {
-        let served_per_sec = self.service.capacity * f64::from(self.ready(cycle));
-        self.backlog = if served_per_sec == 0.0 {
-            0.0
-        } else {
-            (self.backlog + (rate - served_per_sec) * self.interval_secs).max(0.0)
-        };
+        self.backlog = backlog_after(
+            &self.service,
+            self.interval_secs,
+            self.ready(cycle),
+            rate,
+            self.backlog,
+        );
     }
 
     /// Scales to `replicas` after `cycle`: new replicas serve from
@@ -219,6 +220,25 @@ impl ServiceModel {
             let can = self.service.capacity * f64::from(ready) * self.interval_secs;
             ((self.backlog + rate * self.interval_secs) / can).min(1.0)
         })
+    }
+}
+
+/// The requests queued at the end of a cycle of `interval_secs` with
+/// `ready` replicas serving `rate` requests/s behind `backlog`: the excess
+/// over their capacity queues, their spare capacity drains it, and a queue
+/// does not outlive the replicas that held it.
+pub(crate) fn backlog_after(
+    service: &Service,
+    interval_secs: f64,
+    ready: u32,
+    rate: f64,
+    backlog: f64,
+) -> f64 {
+    let served_per_sec = service.capacity * f64::from(ready);
+    if served_per_sec == 0.0 {
+        0.0
+    } else {
+        (backlog + (rate - served_per_sec) * interval_secs).max(0.0)
     }
 }
 

@@ -71,7 +71,7 @@
 
 use serde::Serialize;
 
-use super::model::{CycleLatency, Service};
+use super::model::{backlog_after, CycleLatency, Service};
 use super::{run, trace, Controller, PolicyController, Scenario, Scores, Seen, Trace};
 use crate::config::{Policy, Target};
 use crate::decide::Observation;
@@ -159,8 +159,7 @@ impl Oracle {
                 .ok_or(Unreachable { cycle, rate })?;
             // The backlog along serving exactly `need`: the oracle serves at
             // least that, so its own backlog is at most this one.
-            let served = scenario.service.capacity * f64::from(n);
-            backlog = (backlog + (rate - served) * t).max(0.0);
+            backlog = backlog_after(&scenario.service, t, n, rate, backlog);
             need.push(n);
         }
         let ahead = scenario.service.startup_cycles as usize;
