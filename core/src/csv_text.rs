@@ -19,23 +19,26 @@ pub enum CsvError {
     Malformed { line: u64, message: String },
 }
 
+/// The 1-based line of `text` a csv-crate position is on. The crate's own
+/// line count misses CRLF line ends, and its byte offset may fall on the
+/// line ends before a record (a blank line, the LF of a CRLF): the record
+/// starts at the first byte after them.
+pub(crate) fn line_at(text: &str, p: Option<&csv::Position>) -> u64 {
+    let bytes = text.as_bytes();
+    let mut at = p.map_or(0, |p| p.byte() as usize).min(bytes.len());
+    while bytes.get(at).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+        at += 1;
+    }
+    bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+}
+
 /// The records of `text`, blank lines left out.
 pub fn read(text: &str) -> Result<Vec<Record>, CsvError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    // The crate's own line count misses CRLF line ends, and its byte
-    // offset may fall on the line ends before a record (a blank line, the
-    // LF of a CRLF): the record starts at the first byte after them.
-    let line_at = |p: Option<&csv::Position>| {
-        let bytes = text.as_bytes();
-        let mut at = p.map_or(0, |p| p.byte() as usize).min(bytes.len());
-        while bytes.get(at).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
-            at += 1;
-        }
-        bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
-    };
+    let line_at = |p: Option<&csv::Position>| line_at(text, p);
     let mut records = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| CsvError::Malformed {

@@ -193,7 +193,7 @@ pub fn arrival_rates(
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
     let csv_error = |e: csv::Error| ArrivalsError::Csv {
-        line: e.position().map_or(1, csv::Position::line),
+        line: crate::csv_text::line_at(text, e.position()),
         message: e.to_string(),
     };
     let header: Vec<String> = reader
@@ -216,7 +216,7 @@ pub fn arrival_rates(
     let mut previous: Option<(i128, String)> = None;
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = crate::csv_text::line_at(text, record.position());
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -416,6 +416,18 @@ mod tests {
             period: 4,
         };
         assert!((sine.rate(1) - 15.0).abs() < 1e-9 && (sine.rate(3) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn arrivals_name_the_right_line_with_crlf_line_ends() {
+        assert!(matches!(
+            arrival_rates("t\r\n1\r\n3\r\n2\r\n", None, 1, 1.0),
+            Err(ArrivalsError::OutOfOrder { line: 4, .. })
+        ));
+        assert!(matches!(
+            arrival_rates("t\n1\n3\n2\n", None, 1, 1.0),
+            Err(ArrivalsError::OutOfOrder { line: 4, .. })
+        ));
     }
 
     #[test]
