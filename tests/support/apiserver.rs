@@ -738,40 +738,36 @@ mod events {
             }
             terms.push((key.to_string(), negate, value.to_string()));
         }
-        let mut items: Vec<Value> = shared
+        // Each stored Event beside its core v1 form, which selectors and
+        // tables read.
+        let mut found: Vec<(&Value, Value)> = shared
             .events
             .iter()
             .filter(|e| namespace.is_none_or(|ns| e["metadata"]["namespace"] == ns))
-            .map(core_v1)
-            .filter(|e| {
+            .map(|e| (e, core_v1(e)))
+            .filter(|(_, c)| {
                 terms
                     .iter()
-                    .all(|(k, negate, v)| (field(e, k).as_deref() == Some(v.as_str())) != *negate)
+                    .all(|(k, negate, v)| (field(c, k).as_deref() == Some(v.as_str())) != *negate)
             })
             .collect();
         // etcd lists by key: namespace, then name.
-        items.sort_by_key(|e| {
+        found.sort_by_key(|(e, _)| {
             (
                 e["metadata"]["namespace"].to_string(),
                 e["metadata"]["name"].to_string(),
             )
         });
+        let (stored, converted): (Vec<&Value>, Vec<Value>) = found.into_iter().unzip();
         let version = shared.next_version.to_string();
         if req.accept.contains("as=Table") {
-            return (200, table(&items, &version));
+            return (200, table(&converted, &version));
         }
-        if !core {
-            items = shared
-                .events
-                .iter()
-                .filter(|e| {
-                    items
-                        .iter()
-                        .any(|i| i["metadata"]["uid"] == e["metadata"]["uid"])
-                })
-                .cloned()
-                .collect();
-        }
+        let items = if core {
+            converted
+        } else {
+            stored.into_iter().cloned().collect()
+        };
         (
             200,
             json!({"kind": "EventList", "apiVersion": if core { "v1" } else { "events.k8s.io/v1" },
