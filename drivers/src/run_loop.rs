@@ -31,14 +31,14 @@
 //!    state, and a crash between the two only makes the next cycle see an
 //!    "outside" change, which resets a counter that a scale reset anyway.
 //! 9. **Log** one [`DecisionRecord`] line (what was observed against each
-//!    target, current, decided, reasons, applied or why not) and report the
-//!    [`Cycle`] to the caller, who prints the human-readable line (and, in
-//!    `lpa run`, updates its metrics and records Kubernetes Events).
+//!    target, current, decided, reasons, applied or why not).
 //! 10. **Tell** the target what the cycle did to it
 //!     ([`ScaleTarget::record`]: kubectl records a Kubernetes Event on the
 //!     workload): a scale applied, refused or failed, or a failed load
 //!     test; not for a hold, never in a dry run. A failure to record is a
-//!     warning of the cycle, never its failure.
+//!     warning of the cycle, never its failure. Then report the [`Cycle`]
+//!     to the caller, who prints the human-readable line (and, in `lpa
+//!     run`, updates its metrics).
 //! 11. **Wait** until `interval` after the cycle's start (at once if the
 //!     cycle took longer), waking within [`STOP_POLL`] of a stop request.
 //!
@@ -134,7 +134,7 @@ pub struct RunLoop<'a, T: ?Sized, M> {
     pub state: &'a StateFile,
     pub log: Option<&'a mut DecisionLog>,
     pub options: Options,
-    /// Set by a signal handler; see steps 1, 4 and 10.
+    /// Set by a signal handler; see steps 1, 4 and 11.
     pub stop: &'a AtomicBool,
 }
 

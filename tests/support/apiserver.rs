@@ -508,8 +508,8 @@ fn scale_json(_plural: &str, ns: &str, name: &str, obj: &Object) -> Value {
 /// Events: one store behind `events.k8s.io/v1` and core `v1`, as the real
 /// API server keeps them.
 mod events {
-    use std::time::{SystemTime, UNIX_EPOCH};
-
+    use lpa_drivers::decision_log::rfc3339;
+    use lpa_drivers::run_loop::now_secs;
     use serde_json::{json, Value};
 
     use super::{status_json, Request, Shared};
@@ -738,40 +738,36 @@ mod events {
             }
             terms.push((key.to_string(), negate, value.to_string()));
         }
-        let mut items: Vec<Value> = shared
+        // Each stored Event beside its core v1 form, which selectors and
+        // tables read.
+        let mut found: Vec<(&Value, Value)> = shared
             .events
             .iter()
             .filter(|e| namespace.is_none_or(|ns| e["metadata"]["namespace"] == ns))
-            .map(core_v1)
-            .filter(|e| {
+            .map(|e| (e, core_v1(e)))
+            .filter(|(_, c)| {
                 terms
                     .iter()
-                    .all(|(k, negate, v)| (field(e, k).as_deref() == Some(v.as_str())) != *negate)
+                    .all(|(k, negate, v)| (field(c, k).as_deref() == Some(v.as_str())) != *negate)
             })
             .collect();
         // etcd lists by key: namespace, then name.
-        items.sort_by_key(|e| {
+        found.sort_by_key(|(e, _)| {
             (
                 e["metadata"]["namespace"].to_string(),
                 e["metadata"]["name"].to_string(),
             )
         });
+        let (stored, converted): (Vec<&Value>, Vec<Value>) = found.into_iter().unzip();
         let version = shared.next_version.to_string();
         if req.accept.contains("as=Table") {
-            return (200, table(&items, &version));
+            return (200, table(&converted, &version));
         }
-        if !core {
-            items = shared
-                .events
-                .iter()
-                .filter(|e| {
-                    items
-                        .iter()
-                        .any(|i| i["metadata"]["uid"] == e["metadata"]["uid"])
-                })
-                .cloned()
-                .collect();
-        }
+        let items = if core {
+            converted
+        } else {
+            stored.into_iter().cloned().collect()
+        };
         (
             200,
             json!({"kind": "EventList", "apiVersion": if core { "v1" } else { "events.k8s.io/v1" },
@@ -883,13 +879,6 @@ mod events {
         format!("{}d", hours / 24)
     }
 
-    fn now_secs() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-
     /// `2026-11-28T01:32:41[.123456]Z` as seconds since the epoch.
     fn parse_time(t: &str) -> Option<i64> {
         let t = t.strip_suffix('Z')?;
@@ -909,27 +898,6 @@ mod events {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
         let days = era * 146_097 + doe - 719_468;
         Some(days * 86_400 + h * 3600 + min * 60 + s)
-    }
-
-    fn rfc3339(secs: u64) -> String {
-        let days = (secs / 86_400) as i64;
-        let rest = secs % 86_400;
-        // civil_from_days, the inverse of the above.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rest / 3600,
-            rest / 60 % 60,
-            rest % 60
-        )
     }
 
     /// A query parameter, percent-decoded.

@@ -14,8 +14,8 @@ pub struct Service {
     port: u16,
     delay_ms: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-    heads: Arc<Mutex<Vec<String>>>,
-    bodies: Arc<Mutex<Vec<String>>>,
+    /// Head and body of every request, in arrival order.
+    requests: Arc<Mutex<Vec<(String, String)>>>,
     accept: Option<thread::JoinHandle<()>>,
 }
 
@@ -25,41 +25,36 @@ impl Service {
         let port = listener.local_addr().unwrap().port();
         let delay = Arc::new(AtomicU64::new(delay_ms));
         let stop = Arc::new(AtomicBool::new(false));
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let (d2, s2, h2, b2) = (delay.clone(), stop.clone(), heads.clone(), bodies.clone());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (d2, s2, r2) = (delay.clone(), stop.clone(), requests.clone());
         let accept = thread::spawn(move || {
             for conn in listener.incoming() {
                 if s2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (d3, s3, h3, b3) = (d2.clone(), s2.clone(), h2.clone(), b2.clone());
-                thread::spawn(move || serve(conn, &d3, &s3, &h3, &b3));
+                let (d3, s3, r3) = (d2.clone(), s2.clone(), r2.clone());
+                thread::spawn(move || serve(conn, &d3, &s3, &r3));
             }
         });
         Service {
             port,
             delay_ms: delay,
             stop,
-            heads,
-            bodies,
+            requests,
             accept: Some(accept),
         }
     }
 
     /// Every request so far: its head (as [`Service::heads`]) and its body.
     pub fn requests(&self) -> Vec<(String, String)> {
-        // Lock order as `serve` pushes: heads, then bodies.
-        let heads = self.heads.lock().unwrap().clone();
-        let bodies = self.bodies.lock().unwrap().clone();
-        heads.into_iter().zip(bodies).collect()
+        self.requests.lock().unwrap().clone()
     }
 
     /// The request line and header lines of every request so far, each
     /// head one string with its lines ending in CRLF.
     pub fn heads(&self) -> Vec<String> {
-        self.heads.lock().unwrap().clone()
+        self.requests().into_iter().map(|(head, _)| head).collect()
     }
 
     pub fn url(&self) -> String {
@@ -85,8 +80,7 @@ fn serve(
     conn: TcpStream,
     delay: &AtomicU64,
     stop: &AtomicBool,
-    heads: &Mutex<Vec<String>>,
-    bodies: &Mutex<Vec<String>>,
+    requests: &Mutex<Vec<(String, String)>>,
 ) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(mut writer) = conn.try_clone() else {
@@ -119,14 +113,10 @@ fn serve(
         if (&mut reader).take(length).read_to_end(&mut body).is_err() {
             return;
         }
-        // Both under the heads lock, so the two lists stay in step.
-        let mut heads = heads.lock().unwrap();
-        heads.push(head);
-        bodies
+        requests
             .lock()
             .unwrap()
-            .push(String::from_utf8_lossy(&body).into_owned());
-        drop(heads);
+            .push((head, String::from_utf8_lossy(&body).into_owned()));
         thread::sleep(Duration::from_millis(delay.load(Ordering::SeqCst)));
         let body = "ok\n";
         // One write: a head and a body written apart wait on the client's

@@ -22,7 +22,7 @@ use lpa_core::wire::{FailureStats, RunInfo};
 
 use super::http::{self, Prepared, Sent};
 use super::transport::Pinned;
-use super::{LoadError, LoadOutcome, LoadPlan, Progress, LATE_AFTER};
+use super::{LoadError, LoadOutcome, LoadPlan, Progress, Task, LATE_AFTER};
 
 /// Users need little stack: blocking I/O and small buffers. This keeps a
 /// thousand users' address space small with a wide margin over their
@@ -465,9 +465,38 @@ fn send(
     true
 }
 
-/// Locust's closed model: pick a task of the user's class, send its
-/// requests in order, wait, repeat until the deadline (a task cut by the
-/// deadline stops there, as Locust stops its users).
+/// Sends a task's requests in order: the first timed from `since` (with
+/// `late`, as [`send`] takes it), each later one from when it leaves. A
+/// task cut by the deadline stops there, as Locust stops its users. False
+/// when the run is over.
+fn run_task(
+    plan: &LoadPlan,
+    shared: &Shared,
+    client: &http::Client,
+    slot: &Mutex<Slot>,
+    task: &Task,
+    since: Instant,
+    late: Option<bool>,
+) -> bool {
+    for (n, &index) in task.requests.iter().enumerate() {
+        let (since, first) = if n == 0 {
+            (since, late)
+        } else {
+            let now = Instant::now();
+            if now >= shared.deadline {
+                break;
+            }
+            (now, None)
+        };
+        if !send(plan, shared, client, slot, index, since, first) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Locust's closed model: pick a task of the user's class, run it
+/// ([`run_task`]), wait, repeat until the deadline.
 fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     let client = http::agent(plan, &shared.pinned);
     let mut rng = user_rng(plan.seed, user);
@@ -484,17 +513,8 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
             return;
         }
         let task = &class.tasks[pick(weights, &mut rng)];
-        let mut at = began;
-        for (n, &index) in task.requests.iter().enumerate() {
-            if n > 0 {
-                at = Instant::now();
-                if at >= shared.deadline {
-                    return;
-                }
-            }
-            if !send(plan, shared, &client, slot, index, at, None) {
-                return;
-            }
+        if !run_task(plan, shared, &client, slot, task, began, None) {
+            return;
         }
         let wake = match class.wait_time {
             WaitTime::Constant(d) if d.is_zero() => continue,
@@ -532,18 +552,8 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
         let class_index = pick(&shared.class_weights, &mut rng);
         let class = &plan.classes[class_index];
         let task = &class.tasks[pick(&shared.task_weights[class_index], &mut rng)];
-        for (n, &index) in task.requests.iter().enumerate() {
-            let (since, first) = if n == 0 {
-                (intended, Some(is_late))
-            } else {
-                (Instant::now(), None)
-            };
-            if n > 0 && since >= shared.deadline {
-                break;
-            }
-            if !send(plan, shared, &client, slot, index, since, first) {
-                return;
-            }
+        if !run_task(plan, shared, &client, slot, task, intended, Some(is_late)) {
+            return;
         }
     }
 }
