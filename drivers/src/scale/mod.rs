@@ -116,9 +116,3 @@ pub enum DriverError {
     },
 }
 
-impl DriverError {
-    /// Whether this is an outside change rather than a failure.
-    pub fn is_changed(&self) -> bool {
-        matches!(self, DriverError::Changed { .. })
-    }
-}
