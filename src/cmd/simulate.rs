@@ -817,10 +817,20 @@ fn sweep(
 }
 
 fn sweep_csv(outcomes: &[Outcome]) -> String {
-    let mut out = String::from(
-        "unchanged_runs,decay_replicas,scale_up,target,cycles_over_target,replica_cycles,scale_changes,reversals,peak_replicas\n",
-    );
-    for o in outcomes {
+    let head = [
+        "unchanged_runs",
+        "decay_replicas",
+        "scale_up",
+        "target",
+        "cycles_over_target",
+        "replica_cycles",
+        "scale_changes",
+        "reversals",
+        "peak_replicas",
+    ]
+    .map(String::from)
+    .to_vec();
+    let body = outcomes.iter().map(|o| {
         let p = &o.point;
         let up = match p.scale_up {
             lpa_core::config::ScaleUp::Step { replicas } => format!("step+{replicas}"),
@@ -829,19 +839,17 @@ fn sweep_csv(outcomes: &[Outcome]) -> String {
             }
         };
         let s = &o.scores;
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{}",
-            p.unchanged_runs,
-            p.decay_replicas,
+        vec![
+            p.unchanged_runs.to_string(),
+            p.decay_replicas.to_string(),
             up,
-            p.target,
-            s.cycles_over_target,
-            s.replica_cycles,
-            s.scale_changes,
-            s.reversals,
-            s.peak_replicas
-        );
-    }
-    out
+            p.target.to_string(),
+            s.cycles_over_target.to_string(),
+            s.replica_cycles.to_string(),
+            s.scale_changes.to_string(),
+            s.reversals.to_string(),
+            s.peak_replicas.to_string(),
+        ]
+    });
+    csv_text::write(std::iter::once(head).chain(body))
 }
