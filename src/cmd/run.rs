@@ -42,6 +42,7 @@ use lpa_drivers::state_file::StateFile;
 
 use crate::cli::{RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
+use crate::text::count;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
@@ -242,9 +243,8 @@ fn drive<T: ScaleTarget + ?Sized>(
 
     if summary.stopped {
         eprintln!(
-            "lpa run: stopped by signal after {} cycle{}; state {}",
-            summary.cycles,
-            if summary.cycles == 1 { "" } else { "s" },
+            "lpa run: stopped by signal after {}; state {}",
+            count(summary.cycles, "cycle"),
             if dry_run {
                 "untouched (dry run)".to_string()
             } else {
