@@ -14,6 +14,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use lpa_core::config::{RequestSpec, WaitTime};
 use lpa_drivers::load::{HostUrl, InvalidValue, LoadError, LoadOverrides};
 
+use crate::settings::Failure;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lpa",
@@ -29,19 +31,18 @@ pub struct Cli {
 /// Parses the command line as clap does, with three additions: a
 /// subcommand's help ends with its examples as written, the likeliest
 /// wrong flags get the right one as a tip, and a bad value of a load
-/// setting is one error line.
-pub fn parse() -> Cli {
+/// setting is a [`Failure`], one error line like any other bad input.
+pub fn parse() -> Result<Cli, Failure> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let mut err = match Cli::try_parse_from(&args) {
-        Ok(cli) => return cli,
+        Ok(cli) => return Ok(cli),
         Err(err) => err,
     };
     let subcommand = subcommand_in(&args);
     match err.kind() {
         ErrorKind::ValueValidation => {
             if let Some(line) = load_flag_error(&err) {
-                eprintln!("lpa: error: {line}");
-                std::process::exit(1);
+                return Err(Failure::new(line));
             }
         }
         ErrorKind::DisplayHelp => {
