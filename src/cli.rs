@@ -13,6 +13,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use lpa_core::config::{RequestSpec, WaitTime};
 use lpa_drivers::load::{HostUrl, InvalidValue, LoadError, LoadOverrides};
+use lpa_drivers::scale::DriverError;
 
 use crate::settings::Failure;
 
@@ -724,6 +725,16 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
             }
             _ => e.to_string(),
         };
+    }
+    if let Some(DriverError::NoTool {
+        tool,
+        program,
+        source,
+    }) = e.downcast_ref::<DriverError>()
+    {
+        return format!(
+            "{tool} {program}: cannot start: {source} (install {tool}, or pass --kubectl PATH or set LPA_KUBECTL)"
+        );
     }
     e.to_string()
 }

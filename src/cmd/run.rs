@@ -37,7 +37,7 @@ use lpa_drivers::metrics::{Metrics, MetricsServer};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
-use lpa_drivers::scale::{DriverError, ScaleTarget};
+use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
 use crate::cli::{RunArgs, Scaler};
@@ -62,17 +62,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let config = load_config(&args.policy)?;
     let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
     let policy = config.policy;
-    // The library names the tool; the flag and env var are the binary's.
-    let kubectl = target.kubectl.check().map_err(|e| match e {
-        DriverError::NoTool {
-            tool,
-            program,
-            source,
-        } => Failure::new(format!(
-            "{tool} {program}: cannot start: {source} (install {tool}, or pass --kubectl PATH or set LPA_KUBECTL)"
-        )),
-        e => Failure::from(e),
-    })?;
+    let kubectl = target.kubectl.check()?;
     let outputs = outputs(&args)?;
     drive(
         &mut target,
