@@ -49,6 +49,17 @@ pub fn emit(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Writes one line to stdout, flushed. Unlike [`emit`], a reader gone
+/// early is an error too: a CPA hook's answer, `lpa serve`'s address or
+/// `lpa loadtest`'s result is either delivered or the command fails.
+pub fn print_line(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(format!("stdout: {e}")))
+}
+
 /// Reads and validates the evaluation config with the replica bounds of
 /// the flags or env (`--min-replicas`/`minReplicas`, ...) applied, and
 /// prints its warnings (unknown fields, quoted numbers) to stderr.

@@ -17,7 +17,7 @@ use lpa_drivers::state_file::StateFile;
 
 use super::hook;
 use crate::cli::EvaluateArgs;
-use crate::settings::{load_config, Failure, Result};
+use crate::settings::{load_config, print_line, Failure, Result};
 
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let eval = parse_evaluate_input(&hook::read_stdin("evaluate")?)?;
@@ -47,7 +47,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
             ""
         }
     );
-    hook::answer(&eval.answer(decision.replicas))?;
+    print_line(&eval.answer(decision.replicas))?;
     Ok(ExitCode::SUCCESS)
 }
 
