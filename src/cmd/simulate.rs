@@ -321,12 +321,18 @@ fn load_scenario(path: &Path) -> Result<Scenario> {
 /// a failed run never leaves half a trace behind.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     let fail = |e: std::io::Error| Failure::new(format!("{}: cannot write: {e}", path.display()));
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    // tempfile's own mode is private (0600); an output is as readable as
+    // any new file (0666 less the umask), like the plot beside it.
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
@@ -852,4 +858,22 @@ fn sweep_csv(outcomes: &[Outcome]) -> String {
         ]
     });
     csv_text::write(std::iter::once(head).chain(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_output_file_gets_the_mode_of_any_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |name: &str| {
+            let m = std::fs::metadata(dir.path().join(name)).unwrap();
+            m.permissions().mode() & 0o777
+        };
+        std::fs::write(dir.path().join("plain"), "x").unwrap();
+        super::write_file(&dir.path().join("trace.json"), b"{}").unwrap();
+        assert_eq!(mode("trace.json"), mode("plain"));
+        assert_eq!(std::fs::read(dir.path().join("trace.json")).unwrap(), b"{}");
+    }
 }
