@@ -5,7 +5,7 @@
 //! 3. Decide under the state file's lock (`StateFile::decide`, the run
 //!    loop's transaction too): load the state (a corrupt file starts
 //!    fresh), `decide`, save the next state unless this is an `api_dry_run`.
-//! 5. Only then print `{"targetReplicas": N}`: on any error stdout stays
+//! 4. Only then print `{"targetReplicas": N}`: on any error stdout stays
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! target's name (Kubernetes naming rules, so nothing shell-like ever
 //! reaches kubectl), the evaluation config, the load plan, the kubeconfig,
 //! that kubectl starts, the state file and the decision log. Then
-//! `lpa_drivers::run_loop::run` does the cycles (its docs list the steps)
+//! `lpa_drivers::run_loop::RunLoop` does the cycles (its docs list the steps)
 //! and this module prints one line per cycle on stderr.
 //!
 //! With `--scaler kubectl`, each scale applied, refused or failed and each

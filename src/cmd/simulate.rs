@@ -216,7 +216,7 @@ struct Results {
     comparison: Option<Comparison>,
 }
 
-/// `--out FILE.json`: the trace as before (one seed) or the summed scores
+/// `--out FILE.json`: the trace (one seed) or the summed scores
 /// (several), with the oracle's cost and, with `--compare`, the yardsticks.
 #[derive(Serialize)]
 struct Report<'a> {
