@@ -13,6 +13,9 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use lpa_core::config::{RequestSpec, WaitTime};
 use lpa_drivers::load::{HostUrl, InvalidValue, LoadError, LoadOverrides};
+use lpa_drivers::scale::DriverError;
+
+use crate::settings::Failure;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,19 +32,18 @@ pub struct Cli {
 /// Parses the command line as clap does, with three additions: a
 /// subcommand's help ends with its examples as written, the likeliest
 /// wrong flags get the right one as a tip, and a bad value of a load
-/// setting is one error line.
-pub fn parse() -> Cli {
+/// setting is a [`Failure`], one error line like any other bad input.
+pub fn parse() -> Result<Cli, Failure> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let mut err = match Cli::try_parse_from(&args) {
-        Ok(cli) => return cli,
+        Ok(cli) => return Ok(cli),
         Err(err) => err,
     };
     let subcommand = subcommand_in(&args);
     match err.kind() {
         ErrorKind::ValueValidation => {
             if let Some(line) = load_flag_error(&err) {
-                eprintln!("lpa: error: {line}");
-                std::process::exit(1);
+                return Err(Failure::new(line));
             }
         }
         ErrorKind::DisplayHelp => {
@@ -723,6 +725,16 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
             }
             _ => e.to_string(),
         };
+    }
+    if let Some(DriverError::NoTool {
+        tool,
+        program,
+        source,
+    }) = e.downcast_ref::<DriverError>()
+    {
+        return format!(
+            "{tool} {program}: cannot start: {source} (install {tool}, or pass --kubectl PATH or set LPA_KUBECTL)"
+        );
     }
     e.to_string()
 }

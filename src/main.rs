@@ -14,8 +14,7 @@ mod settings;
 mod text;
 
 fn main() -> ExitCode {
-    let cli = cli::parse();
-    match cmd::run(cli) {
+    match cli::parse().and_then(cmd::run) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("lpa: error: {e}");

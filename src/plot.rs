@@ -130,7 +130,7 @@ pub fn clock(secs: f64) -> String {
     }
 }
 
-pub(crate) fn register_font() -> Result<(), String> {
+fn register_font() -> Result<(), String> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
@@ -140,33 +140,40 @@ pub(crate) fn register_font() -> Result<(), String> {
     result
 }
 
-/// Draws the run to `path` (SVG or PNG by extension), through a temporary
-/// file so a failure leaves nothing half-drawn.
+/// Draws the run to `path` (SVG or PNG by extension), through [`save`].
 pub fn draw(run: &Run, path: &Path) -> Result<(), String> {
+    // The subtitle is wrapped by the font's measure.
     register_font()?;
-    let format = Format::of(path)?;
     if run.cycles.is_empty() {
         return Err(format!("{}: no cycles to draw", path.display()));
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
-    let tmp = path.with_file_name(format!(".{}.{}.{name}", std::process::id(), "tmp"));
     let panels = 1 + run.targets.len() as u32 + u32::from(has_load(run));
     let subtitle = wrap(&run.subtitle, SUBTITLE_SIZE, WIDTH - 32);
     let head = TITLE_HEIGHT + SUBTITLE_LINE * subtitle.len() as u32;
-    let size = (WIDTH, head + panels * PANEL_HEIGHT);
+    save(
+        path,
+        (WIDTH, head + panels * PANEL_HEIGHT),
+        |area| render(area, run, &subtitle, head),
+        |area| render(area, run, &subtitle, head),
+    )
+}
+
+/// Draws a picture of `size` to `path` (SVG or PNG by extension), through
+/// a temporary file so a failure leaves nothing half-drawn. One drawing
+/// function per backend, as a closure cannot be generic over them.
+pub(crate) fn save(
+    path: &Path,
+    size: (u32, u32),
+    svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+    png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+) -> Result<(), String> {
+    register_font()?;
+    let format = Format::of(path)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
+    let tmp = path.with_file_name(format!(".{}.tmp.{name}", std::process::id()));
     let drawn = match format {
-        Format::Svg => render(
-            SVGBackend::new(&tmp, size).into_drawing_area(),
-            run,
-            &subtitle,
-            head,
-        ),
-        Format::Png => render(
-            BitMapBackend::new(&tmp, size).into_drawing_area(),
-            run,
-            &subtitle,
-            head,
-        ),
+        Format::Svg => svg(SVGBackend::new(&tmp, size).into_drawing_area()),
+        Format::Png => png(BitMapBackend::new(&tmp, size).into_drawing_area()),
     };
     let done = drawn.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
     if done.is_err() {

@@ -1,6 +1,7 @@
 //! Loading what several subcommands share: the policy with its overrides.
 
 use std::fmt;
+use std::path::Path;
 
 use lpa_core::config::{parse_evaluation_config, EvaluationConfig, Override, Overrides};
 
@@ -48,17 +49,21 @@ pub fn emit(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Writes one line to stdout, flushed. Unlike [`emit`], a reader gone
+/// early is an error too: a CPA hook's answer, `lpa serve`'s address or
+/// `lpa loadtest`'s result is either delivered or the command fails.
+pub fn print_line(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::new(format!("stdout: {e}")))
+}
+
 /// Reads and validates the evaluation config with the replica bounds of
 /// the flags or env (`--min-replicas`/`minReplicas`, ...) applied, and
 /// prints its warnings (unknown fields, quoted numbers) to stderr.
 pub fn load_config(args: &PolicyArgs) -> Result<EvaluationConfig> {
-    let path = &args.evaluation_config;
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::new(format!(
-            "{name}: cannot read the evaluation config: {e} (set evaluationConfigFilePath or --evaluation-config)"
-        ))
-    })?;
     let overrides = Overrides {
         min_replicas: args.min_replicas.map(|value| Override {
             value,
@@ -69,7 +74,23 @@ pub fn load_config(args: &PolicyArgs) -> Result<EvaluationConfig> {
             source: "--max-replicas or env maxReplicas".into(),
         }),
     };
-    parse_config(&name, &text, &overrides)
+    read_config(
+        &args.evaluation_config,
+        &overrides,
+        " (set evaluationConfigFilePath or --evaluation-config)",
+    )
+}
+
+/// Reads an evaluation config file and parses it as [`parse_config`];
+/// `hint` ends the error when it cannot be read (how to name another).
+pub fn read_config(path: &Path, overrides: &Overrides, hint: &str) -> Result<EvaluationConfig> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::new(format!(
+            "{name}: cannot read the evaluation config: {e}{hint}"
+        ))
+    })?;
+    parse_config(&name, &text, overrides)
 }
 
 /// Parses evaluation config text and prints its warnings.

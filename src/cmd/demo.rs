@@ -36,7 +36,7 @@ use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
 use crate::cli::DemoArgs;
-use crate::settings::{parse_config, Failure, Result};
+use crate::settings::{parse_config, read_config, Failure, Result};
 use crate::text::count;
 
 /// The seed guide's evaluation config, as the example ships it.
@@ -244,13 +244,7 @@ fn config(args: &DemoArgs) -> Result<EvaluationConfig> {
             EVALUATION_CONFIG,
             &overrides,
         )?,
-        Some(path) => {
-            let name = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::new(format!("{name}: cannot read the evaluation config: {e}"))
-            })?;
-            parse_config(&name, &text, &overrides)?
-        }
+        Some(path) => read_config(path, &overrides, "")?,
     };
     let wait = (args.cost * 20).max(Duration::from_millis(20));
     config.load = Some(LoadSpec {

@@ -5,7 +5,7 @@
 //! 3. Decide under the state file's lock (`StateFile::decide`, the run
 //!    loop's transaction too): load the state (a corrupt file starts
 //!    fresh), `decide`, save the next state unless this is an `api_dry_run`.
-//! 5. Only then print `{"targetReplicas": N}`: on any error stdout stays
+//! 4. Only then print `{"targetReplicas": N}`: on any error stdout stays
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use lpa_drivers::state_file::StateFile;
 
 use super::hook;
 use crate::cli::EvaluateArgs;
-use crate::settings::{load_config, Failure, Result};
+use crate::settings::{load_config, print_line, Failure, Result};
 
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let eval = parse_evaluate_input(&hook::read_stdin("evaluate")?)?;
@@ -47,7 +47,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
             ""
         }
     );
-    hook::answer(&eval.answer(decision.replicas))?;
+    print_line(&eval.answer(decision.replicas))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,7 +1,7 @@
 //! What the CPA hooks (`lpa metric`, `lpa evaluate`) share: CPA's JSON on
-//! stdin, one answer line on stdout.
+//! stdin. Each answers with one line through `settings::print_line`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use crate::settings::{Failure, Result};
 
@@ -16,13 +16,4 @@ pub(super) fn read_stdin(hook: &str) -> Result<String> {
         .read_to_string(&mut input)
         .map_err(|e| Failure::new(format!("{hook} stdin: cannot read: {e}")))?;
     Ok(input)
-}
-
-/// The hook's answer: one line on stdout, flushed, or an error (CPA then
-/// does not scale).
-pub(super) fn answer(line: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(format!("stdout: {e}")))
 }

@@ -2,7 +2,6 @@
 //! a locustfile: see `load_driver`) and print a Locust-like table (or the
 //! metric JSON with `--json`).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use lpa_core::config::{Method, RequestSpec};
@@ -11,7 +10,7 @@ use lpa_drivers::locust::Selection;
 use super::load_driver::{self, Measured};
 use super::load_text;
 use crate::cli::{LoadtestArgs, PolicyArgs};
-use crate::settings::{load_config, Failure, Result};
+use crate::settings::{load_config, print_line, Failure, Result};
 
 pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
     let config = match &args.evaluation_config {
@@ -36,7 +35,6 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
         eprintln!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
     }
     let measured = load_driver::measure("loadtest", &prepared, &args.driver)?;
-    let mut out = std::io::stdout().lock();
     let text = match (args.json, measured) {
         (true, measured) => {
             let report = measured.into_report(None);
@@ -45,8 +43,6 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
         (false, Measured::Native(outcome)) => load_text::native_table(&outcome),
         (false, Measured::Locust(report)) => load_text::locust_table(&report),
     };
-    writeln!(out, "{}", text.trim_end())
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(format!("stdout: {e}")))?;
+    print_line(text.trim_end())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -17,7 +17,7 @@ use lpa_core::wire::{parse_metric_input, MetricReport};
 
 use super::{hook, load_driver};
 use crate::cli::MetricArgs;
-use crate::settings::{load_config, Failure, Result};
+use crate::settings::{load_config, print_line, Failure, Result};
 
 pub fn run(args: MetricArgs) -> Result<ExitCode> {
     let metric_input = parse_metric_input(&hook::read_stdin("metric")?)?;
@@ -48,6 +48,6 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
 
 fn emit_report(report: &MetricReport) -> Result<ExitCode> {
     let text = serde_json::to_string(report).map_err(|e| Failure::new(e.to_string()))?;
-    hook::answer(&text)?;
+    print_line(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@
 //! target's name (Kubernetes naming rules, so nothing shell-like ever
 //! reaches kubectl), the evaluation config, the load plan, the kubeconfig,
 //! that kubectl starts, the state file and the decision log. Then
-//! `lpa_drivers::run_loop::run` does the cycles (its docs list the steps)
+//! `lpa_drivers::run_loop::RunLoop` does the cycles (its docs list the steps)
 //! and this module prints one line per cycle on stderr.
 //!
 //! With `--scaler kubectl`, each scale applied, refused or failed and each
@@ -37,11 +37,12 @@ use lpa_drivers::metrics::{Metrics, MetricsServer};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
-use lpa_drivers::scale::{DriverError, ScaleTarget};
+use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
 use crate::cli::{RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
+use crate::text::count;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
@@ -61,17 +62,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let config = load_config(&args.policy)?;
     let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
     let policy = config.policy;
-    // The library names the tool; the flag and env var are the binary's.
-    let kubectl = target.kubectl.check().map_err(|e| match e {
-        DriverError::NoTool {
-            tool,
-            program,
-            source,
-        } => Failure::new(format!(
-            "{tool} {program}: cannot start: {source} (install {tool}, or pass --kubectl PATH or set LPA_KUBECTL)"
-        )),
-        e => Failure::from(e),
-    })?;
+    let kubectl = target.kubectl.check()?;
     let outputs = outputs(&args)?;
     drive(
         &mut target,
@@ -242,9 +233,8 @@ fn drive<T: ScaleTarget + ?Sized>(
 
     if summary.stopped {
         eprintln!(
-            "lpa run: stopped by signal after {} cycle{}; state {}",
-            summary.cycles,
-            if summary.cycles == 1 { "" } else { "s" },
+            "lpa run: stopped by signal after {}; state {}",
+            count(summary.cycles, "cycle"),
             if dry_run {
                 "untouched (dry run)".to_string()
             } else {

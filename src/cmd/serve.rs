@@ -1,7 +1,6 @@
 //! `lpa serve` (hidden): the test HTTP service as its own process, so tests,
 //! the benchmark and the demo load a real separate peer.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -9,7 +8,7 @@ use lpa_core::duration::parse_duration;
 use lpa_drivers::demo_service::{ServeConfig, Server};
 
 use crate::cli::ServeArgs;
-use crate::settings::{Failure, Result};
+use crate::settings::{print_line, Failure, Result};
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
@@ -35,11 +34,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     };
     let server = Server::bind(&config)
         .map_err(|e| Failure::new(format!("cannot listen on {listen}: {e}")))?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {}", server.local_addr())
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(format!("stdout: {e}")))?;
-    drop(out);
+    print_line(&format!("listening on {}", server.local_addr()))?;
     if args.exit_with_parent {
         // No unsafe prctl: the parent holds our stdin's only writer, and
         // EOF there means it is gone, however it went.

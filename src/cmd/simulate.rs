@@ -216,7 +216,7 @@ struct Results {
     comparison: Option<Comparison>,
 }
 
-/// `--out FILE.json`: the trace as before (one seed) or the summed scores
+/// `--out FILE.json`: the trace (one seed) or the summed scores
 /// (several), with the oracle's cost and, with `--compare`, the yardsticks.
 #[derive(Serialize)]
 struct Report<'a> {
@@ -321,12 +321,18 @@ fn load_scenario(path: &Path) -> Result<Scenario> {
 /// a failed run never leaves half a trace behind.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     let fail = |e: std::io::Error| Failure::new(format!("{}: cannot write: {e}", path.display()));
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    // tempfile's own mode is private (0600); an output is as readable as
+    // any new file (0666 less the umask), like the plot beside it.
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
@@ -817,10 +823,20 @@ fn sweep(
 }
 
 fn sweep_csv(outcomes: &[Outcome]) -> String {
-    let mut out = String::from(
-        "unchanged_runs,decay_replicas,scale_up,target,cycles_over_target,replica_cycles,scale_changes,reversals,peak_replicas\n",
-    );
-    for o in outcomes {
+    let head = [
+        "unchanged_runs",
+        "decay_replicas",
+        "scale_up",
+        "target",
+        "cycles_over_target",
+        "replica_cycles",
+        "scale_changes",
+        "reversals",
+        "peak_replicas",
+    ]
+    .map(String::from)
+    .to_vec();
+    let body = outcomes.iter().map(|o| {
         let p = &o.point;
         let up = match p.scale_up {
             lpa_core::config::ScaleUp::Step { replicas } => format!("step+{replicas}"),
@@ -829,19 +845,35 @@ fn sweep_csv(outcomes: &[Outcome]) -> String {
             }
         };
         let s = &o.scores;
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{}",
-            p.unchanged_runs,
-            p.decay_replicas,
+        vec![
+            p.unchanged_runs.to_string(),
+            p.decay_replicas.to_string(),
             up,
-            p.target,
-            s.cycles_over_target,
-            s.replica_cycles,
-            s.scale_changes,
-            s.reversals,
-            s.peak_replicas
-        );
+            p.target.to_string(),
+            s.cycles_over_target.to_string(),
+            s.replica_cycles.to_string(),
+            s.scale_changes.to_string(),
+            s.reversals.to_string(),
+            s.peak_replicas.to_string(),
+        ]
+    });
+    csv_text::write(std::iter::once(head).chain(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_output_file_gets_the_mode_of_any_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |name: &str| {
+            let m = std::fs::metadata(dir.path().join(name)).unwrap();
+            m.permissions().mode() & 0o777
+        };
+        std::fs::write(dir.path().join("plain"), "x").unwrap();
+        super::write_file(&dir.path().join("trace.json"), b"{}").unwrap();
+        assert_eq!(mode("trace.json"), mode("plain"));
+        assert_eq!(std::fs::read(dir.path().join("trace.json")).unwrap(), b"{}");
     }
-    out
 }

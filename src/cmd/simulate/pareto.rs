@@ -72,28 +72,21 @@ impl Panel {
     }
 }
 
-/// Draws the comparisons in `inputs` to `out` (SVG or PNG by extension),
-/// through a temporary file so a failure leaves nothing half-drawn.
+/// Draws the comparisons in `inputs` to `out` (SVG or PNG by extension).
 pub fn draw(inputs: &[PathBuf], out: &Path) -> Result<()> {
-    let format = plot::Format::of(out).map_err(Failure::new)?;
+    plot::Format::of(out).map_err(Failure::new)?;
     let panels = inputs
         .iter()
         .map(|p| Panel::read(p))
         .collect::<Result<Vec<_>>>()?;
-    plot::register_font().map_err(Failure::new)?;
     let rows = panels.len().div_ceil(COLUMNS) as u32;
-    let size = (WIDTH, HEAD + rows * PANEL_HEIGHT);
-    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
-    let tmp = out.with_file_name(format!(".{}.tmp.{name}", std::process::id()));
-    let drawn = match format {
-        plot::Format::Svg => render(SVGBackend::new(&tmp, size).into_drawing_area(), &panels),
-        plot::Format::Png => render(BitMapBackend::new(&tmp, size).into_drawing_area(), &panels),
-    };
-    let done = drawn.and_then(|()| std::fs::rename(&tmp, out).map_err(|e| e.to_string()));
-    if done.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    done.map_err(|e| Failure::new(format!("{}: cannot draw the plot: {e}", out.display())))
+    plot::save(
+        out,
+        (WIDTH, HEAD + rows * PANEL_HEIGHT),
+        |area| render(area, &panels),
+        |area| render(area, &panels),
+    )
+    .map_err(Failure::new)
 }
 
 const WIDTH: u32 = 1200;
