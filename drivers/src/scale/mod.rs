@@ -115,4 +115,3 @@ pub enum DriverError {
         source: std::io::Error,
     },
 }
-
