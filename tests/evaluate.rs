@@ -555,6 +555,20 @@ fn recommended() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml")
 }
 
+/// Run `i` of the recommended config as CPA's evaluate hook: `replicas`
+/// reading `mean` ms must answer `answer`. Returns the log line.
+fn answers(state: &Path, i: usize, replicas: u32, mean: f64, answer: u32) -> String {
+    let out = evaluate(&recommended(), state, &cpa_stdin(replicas, mean, "scaler"));
+    assert!(out.status.success(), "run {i}: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{{\"targetReplicas\":{answer}}}\n"),
+        "run {i}: {}",
+        stderr(&out)
+    );
+    stderr(&out)
+}
+
 /// The recommended config's latency model through the binary, as CPA runs
 /// it: one process per run, only the state file in between. The service
 /// is 2 ms outside its queue and 2 ms in it at no load (U = 4 ms) under
@@ -578,15 +592,7 @@ fn the_model_learns_across_runs_through_the_state_file_alone() {
     ];
     let mut states = Vec::new();
     for (i, (replicas, mean, answer, says)) in runs.into_iter().enumerate() {
-        let out = evaluate(&recommended(), &state, &cpa_stdin(replicas, mean, "scaler"));
-        assert!(out.status.success(), "run {i}: {}", stderr(&out));
-        assert_eq!(
-            stdout(&out),
-            format!("{{\"targetReplicas\":{answer}}}\n"),
-            "run {i}: {}",
-            stderr(&out)
-        );
-        let err = stderr(&out);
+        let err = answers(&state, i, replicas, mean, answer);
         assert_eq!(err.lines().count(), 1, "run {i}: {err}");
         assert!(err.contains(says), "run {i}: {err}");
         states.push(state_json(&state));
@@ -616,4 +622,57 @@ fn the_model_learns_across_runs_through_the_state_file_alone() {
         stderr(&out)
     );
     assert_eq!(fs::read(&state).unwrap(), before);
+}
+
+/// Moves every time the state file holds `secs` into the past, as if that
+/// long had passed before the next run: CPA's interval, without the wait.
+fn age_state(path: &Path, secs: u64) {
+    let mut s = state_json(path);
+    if let Some(model) = s.get_mut("model") {
+        let at = model["at_secs"].as_u64().unwrap();
+        model["at_secs"] = (at - secs).into();
+        if let Some(targets) = model["targets"].as_object_mut() {
+            for t in targets.values_mut() {
+                if let Some(trend) = t.get_mut("trend").and_then(|v| v.as_array_mut()) {
+                    for p in trend {
+                        p[0] = (p[0].as_u64().unwrap() - secs).into();
+                    }
+                }
+            }
+        }
+    }
+    fs::write(path, s.to_string()).unwrap();
+}
+
+/// A load that rises run over run, through the binary and the state file
+/// alone: the count is raised before the target breaches, and the line
+/// says why.
+#[test]
+fn a_rising_load_is_met_before_the_breach_through_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let at = |k: f64, n: f64| 2.0 + 2.0 / (1.0 - k / n);
+    // (replicas, mean ms, replicas answered, what the log line says)
+    let runs = [
+        (2, at(0.8, 2.0), 2, "learning (1 of 3 calm runs)"),
+        (2, at(0.8, 2.0), 2, "learning (2 of 3 calm runs)"),
+        (2, at(0.8, 2.0), 1, "decay 2 -> 1"),
+        (1, at(0.8, 1.0), 2, "scale up 1 -> 2"),
+        (2, at(0.8, 1.0), 2, "may still be starting"),
+        (2, at(0.9, 2.0), 2, "hold 2 (calm run 1 of 2"),
+        (2, at(1.0, 2.0), 2, "hold 2 (calm run 2 of 2"),
+        // 6.44 ms: within the 7 ms target, but the load rises.
+        (2, at(1.1, 2.0), 3, "load rising 0.17 replicas' worth a run, to 1.5 in two runs: predicted 10.2ms > 7ms at 2; predicted 6.16ms <= 6.3ms at 3; scale up 2 -> 3"),
+    ];
+    for (i, (replicas, mean, answer, says)) in runs.into_iter().enumerate() {
+        if i > 0 {
+            age_state(&state, 15);
+        }
+        let err = answers(&state, i, replicas, mean, answer);
+        assert!(err.contains(says), "run {i}: {err}");
+    }
+    let s = state_json(&state);
+    let trend = &s["model"]["targets"]["GET_/fibonacci?n=10 mean"]["trend"];
+    assert_eq!(trend.as_array().unwrap().len(), 6, "{s}");
+    assert!(s["model"]["pending"]["to"] == 3, "{s}");
 }

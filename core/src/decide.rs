@@ -178,6 +178,18 @@ pub enum Reason {
     /// The model leaves this decision to the configured rule.
     #[serde(rename_all = "camelCase")]
     ModelFallback { gap: Gap },
+    /// The load rises by `per_run` replicas' worth a run: at `ahead` by
+    /// the time replicas added now serve, `predicted` at `replicas` is over
+    /// the target.
+    #[serde(rename_all = "camelCase")]
+    Rising {
+        per_run: f64,
+        ahead: f64,
+        replicas: u32,
+        /// `None`: saturated (no finite latency).
+        predicted: Option<f64>,
+        target: f64,
+    },
 
     // Actions.
     #[serde(rename_all = "camelCase")]
@@ -258,6 +270,7 @@ impl Reason {
                 | Reason::ModelLoad { .. }
                 | Reason::ModelPredicts { .. }
                 | Reason::ModelFallback { .. }
+                | Reason::Rising { .. }
         )
     }
 }
@@ -328,6 +341,20 @@ impl fmt::Display for Reason {
                 num(*limit)
             ),
             Reason::ModelFallback { gap } => write!(f, "model: {gap}, the configured rule decides"),
+            Reason::Rising {
+                per_run,
+                ahead,
+                replicas,
+                predicted,
+                target,
+            } => write!(
+                f,
+                "load rising {} replicas' worth a run, to {} in two runs: predicted {} > {}ms at {replicas}",
+                num(round2(*per_run)),
+                num(round1(*ahead)),
+                predicted_text(*predicted),
+                num(*target)
+            ),
             Reason::ScaleUp { from, to } => write!(f, "scale up {from} -> {to}"),
             Reason::Decay { from, to } => write!(f, "decay {from} -> {to}"),
             Reason::Hold {
@@ -499,6 +526,10 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
             max_error_rate: Some(policy.decay.max_error_rate),
         });
         current
+    } else if let Some(to) = rising_action(current, policy, assessment.as_ref(), &mut reasons) {
+        calm_runs = 0;
+        sized = true;
+        to
     } else if calm_runs >= policy.decay.unchanged_runs && policy.decay.replicas > 0 {
         decay_action(
             current,
@@ -701,6 +732,39 @@ fn breach_action(
             false,
         ),
     }
+}
+
+/// Step 4 on a calm run whose load rises: replicas ahead of the breach,
+/// when the model projects one before replicas added later could serve.
+fn rising_action(
+    current: u32,
+    policy: &Policy,
+    assessment: Option<&Assessment>,
+    reasons: &mut Vec<Reason>,
+) -> Option<u32> {
+    let a = assessment.filter(|a| a.gap_for_decay().is_none())?;
+    let (to, v) = a.ahead(current)?;
+    let r = v.rising?;
+    if policy.max_replicas.is_some_and(|m| current >= m) {
+        return None;
+    }
+    reasons.push(model_load(v));
+    reasons.push(Reason::Rising {
+        per_run: r.per_run,
+        ahead: r.ahead,
+        replicas: current,
+        predicted: finite(v.curve.predict(r.ahead, current)),
+        target: v.target_ms,
+    });
+    let predicted = v.curve.predict(r.ahead, to);
+    reasons.push(Reason::ModelPredicts {
+        replicas: to,
+        predicted: finite(predicted),
+        limit: v.limit_ms,
+        unchecked: false,
+    });
+    reasons.push(Reason::ScaleUp { from: current, to });
+    Some(to)
 }
 
 /// Step 4 after enough calm runs: the configured decay, or with the model
@@ -1376,6 +1440,7 @@ mod tests {
 
     /// One run of a model scenario: the mean observed, the replicas
     /// expected after, and a piece of the decision's line.
+    #[derive(Clone, Copy)]
     struct ModelStep {
         what: &'static str,
         mean_ms: f64,
@@ -1447,6 +1512,79 @@ mod tests {
         assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
         assert_eq!(m.floor_ms, at(0.5, 6.0));
         assert!(m.established());
+    }
+
+    /// A run of the simulator's service: `k` replicas' worth of load on
+    /// `n` reads the M/M/1 mean 2 + 2 / (1 − k/n).
+    fn mm1(what: &'static str, k: f64, n: f64, expect: u32, says: &'static str) -> ModelStep {
+        ModelStep {
+            what,
+            mean_ms: 2.0 + 2.0 / (1.0 - k / n),
+            expect,
+            says,
+        }
+    }
+
+    /// The simulator's service, 0.8 replicas' worth of load on 2: learned,
+    /// the decay pair, and the replica it added still starting.
+    fn learned_at_two() -> Vec<ModelStep> {
+        vec![
+            mm1("learning", 0.8, 2.0, 2, "learning (1 of 3 calm runs)"),
+            mm1("learning", 0.8, 2.0, 2, "learning (2 of 3 calm runs)"),
+            mm1("U unchecked", 0.8, 2.0, 1, "decay 2 -> 1"),
+            mm1("decay pair", 0.8, 1.0, 2, "scale up 1 -> 2"),
+            mm1("starting", 0.8, 1.0, 2, "may still be starting"),
+        ]
+    }
+
+    /// A load that rises run over run: the count that reads within the
+    /// margin now will not by the time replicas added later serve, so the
+    /// model adds them before the breach, not after it.
+    #[test]
+    fn a_rising_load_is_met_before_it_breaches() {
+        // 0.1 replicas' worth more a run: 5.6, 6.0 then 6.4 ms on 2, the last
+        // past the 6.3 ms limit but within the 7 ms target.
+        let mut steps = learned_at_two();
+        steps.extend([
+            mm1("rising", 0.9, 2.0, 2, "hold 2 (calm run 1 of 2"),
+            mm1("rising", 1.0, 2.0, 2, "hold 2 (calm run 2 of 2"),
+            mm1("rising", 1.1, 2.0, 3, "load rising 0.17 replicas' worth a run, to 1.5 in two runs: predicted 10.2ms > 7ms at 2; predicted 6.16ms <= 6.3ms at 3; scale up 2 -> 3"),
+        ]);
+        run_model(&model_policy(), 2, &steps);
+
+        // A load that has not moved for six runs (6.2 ms, within the
+        // limit), then one reading past the limit: noise, not a trend.
+        let mut steps = learned_at_two();
+        steps.extend((0..6).map(|_| mm1("steady", 1.05, 2.0, 2, "")));
+        steps.push(mm1("noise", 1.1, 2.0, 2, "decay 2 -> 1 held"));
+        run_model(&model_policy(), 2, &steps);
+    }
+
+    /// On a rising load the added replicas' readings look like the old
+    /// count's at the load sized for; two calm runs still say they serve,
+    /// so the next breach is sized, not waited out.
+    #[test]
+    fn two_calm_runs_after_a_scale_up_say_its_replicas_serve() {
+        let mut steps = learned_at_two();
+        steps.extend([
+            mm1("rising", 0.9, 2.0, 2, "hold 2"),
+            mm1("rising", 1.0, 2.0, 2, "hold 2"),
+            // Sized ahead for load 1.1, where 2 replicas read 6.44 ms.
+            mm1("ahead", 1.1, 2.0, 3, "scale up 2 -> 3"),
+            mm1("starting", 1.15, 2.0, 3, "hold 3"),
+            // 1.45 on 3 reads 5.87 ms: within 10 % of what 2 would read at
+            // 1.1, so no reading shows the third replica serving; but it is
+            // the second calm run since the scale-up.
+            mm1("serving", 1.45, 3.0, 3, "hold 3"),
+            mm1(
+                "breach",
+                1.9,
+                3.0,
+                4,
+                "predicted 5.98ms <= 6.3ms at 4; scale up 3 -> 4",
+            ),
+        ]);
+        run_model(&model_policy(), 2, &steps);
     }
 
     #[test]
@@ -1548,7 +1686,7 @@ mod tests {
         let d = decide(&obs(2, Some(5.0)), &model_policy(), &old);
         assert!(d.next_state.model.is_some());
         let json = serde_json::to_string(&d.next_state).unwrap();
-        assert!(json.contains(r#""model":{"at_secs":1000,"replicas":2,"calm_runs":1,"targets":{"GET_/fibonacci?n=10 mean":{"unloaded_ms":5.0,"floor_ms":5.0,"last_ms":5.0,"loads":[0.0]}}}"#), "{json}");
+        assert!(json.contains(r#""model":{"at_secs":1000,"replicas":2,"calm_runs":1,"targets":{"GET_/fibonacci?n=10 mean":{"unloaded_ms":5.0,"floor_ms":5.0,"last_ms":5.0,"loads":[0.0],"trend":[[1000,0.0,0.28]]}}}"#), "{json}");
         let back: State = serde_json::from_str(&json).unwrap();
         assert_eq!(back, d.next_state);
         // Without model: in the config, the state stays the original's.

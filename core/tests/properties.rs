@@ -86,13 +86,21 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
             prop::option::of(any_ms()),
             prop::option::of(any_ms()),
             prop::collection::vec(any_ms(), 0..4),
+            prop::collection::vec((0u64..10_000, any_ms(), any_ms()), 0..8),
         )),
-        prop::option::of((0u32..40, 0u32..40, any_ms(), 0u32..10, any::<bool>())),
+        prop::option::of((
+            0u32..40,
+            0u32..40,
+            any_ms(),
+            0u32..10,
+            any::<bool>(),
+            0u32..4,
+        )),
     )
         .prop_map(|(at_secs, replicas, calm_runs, target, pending)| {
             let label = "GET_/a mean".to_string();
             let mut targets = BTreeMap::new();
-            if let Some((u, floor, pairs, last, last_rho, loads)) = target {
+            if let Some((u, floor, pairs, last, last_rho, loads, trend)) = target {
                 targets.insert(
                     label.clone(),
                     TargetModel {
@@ -102,6 +110,7 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
                         last_ms: last,
                         last_rho,
                         loads,
+                        trend,
                     },
                 );
             }
@@ -110,12 +119,13 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
                 replicas,
                 calm_runs,
                 targets,
-                pending: pending.map(|(from, to, load, runs, arrived)| Pending {
+                pending: pending.map(|(from, to, load, runs, arrived, calm)| Pending {
                     from,
                     to,
                     loads: [(label, load)].into_iter().collect(),
                     runs,
                     arrived,
+                    calm,
                 }),
             }
         })

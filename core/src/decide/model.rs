@@ -64,6 +64,20 @@ const UNCHECKED_UTILISATION: f64 = 0.5;
 const MIN_DECAY_WINDOW: u32 = 4;
 /// After this many runs a scale-up's replicas are taken as serving.
 const MAX_WAIT_RUNS: u32 = 8;
+/// Runs a load's trend is fitted over: fewer cannot tell a slow rise
+/// from the readings' noise, more lag a turn (4 to 8 measured on the
+/// scenarios: docs/decision-quality.md).
+const TREND_RUNS: usize = 6;
+/// A reading's noise, relative: the mean of a few hundred requests moves
+/// about 7 % run to run.
+const READING_NOISE: f64 = 0.07;
+/// How many standard errors a fitted rise must clear to be a trend: about
+/// one steady run in 40 passes by chance, so the reading must also be past
+/// the limit before it scales.
+const TREND_SIGNIFICANCE: f64 = 2.0;
+/// Runs ahead a trend is projected: a scale-up decided now serves from
+/// the run after next (one run for the replicas to start).
+const TREND_HORIZON_RUNS: f64 = 2.0;
 
 /// What the model remembers between runs (`model` in the state file).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -106,6 +120,10 @@ pub struct TargetModel {
     /// change, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loads: Vec<f64>,
+    /// (seconds since the epoch, load, the load's noise) of the last
+    /// unsaturated runs, newest last: the load's trend.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<(u64, f64, f64)>,
 }
 
 /// A scale-up the model sized, until a calm run after its replicas serve.
@@ -120,6 +138,13 @@ pub struct Pending {
     /// A reading has shown the added replicas serving.
     #[serde(default)]
     pub arrived: bool,
+    /// Calm runs since it was decided.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub calm: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Pending {
@@ -139,6 +164,7 @@ impl TargetModel {
             last_ms: None,
             last_rho: None,
             loads: Vec::new(),
+            trend: Vec::new(),
         }
     }
 
@@ -151,6 +177,10 @@ impl TargetModel {
             && self.last_rho.is_none_or(|r| r.is_finite())
             && self.pairs.iter().copied().all(ok)
             && self.loads.iter().all(|l| l.is_finite() && *l >= 0.0)
+            && self
+                .trend
+                .iter()
+                .all(|(_, l, e)| l.is_finite() && *l >= 0.0 && e.is_finite() && *e >= 0.0)
     }
 
     /// Whether a pair of runs has checked U.
@@ -285,6 +315,80 @@ pub(crate) struct View {
     pub(crate) decay_runs: u32,
     /// U was checked by a pair of runs (else it is only the floor).
     pub(crate) established: bool,
+    /// The load rises beyond the noise.
+    pub(crate) rising: Option<Rise>,
+}
+
+/// A load rising run over run, fitted over the last runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rise {
+    /// Replicas' worth a run.
+    pub(crate) per_run: f64,
+    /// The load projected `TREND_HORIZON_RUNS` ahead.
+    pub(crate) ahead: f64,
+}
+
+impl View {
+    /// The load a count chosen now must hold: this run's, or where a
+    /// rising one is headed by the time new replicas serve.
+    pub(crate) fn load_ahead(&self) -> f64 {
+        self.rising
+            .map_or(self.estimate.load, |r| r.ahead.max(self.estimate.load))
+    }
+}
+
+/// How much the load read at `serving` from `latency` moves with the
+/// reading's noise (`READING_NOISE` of it).
+fn load_noise(curve: &Curve, latency: f64, serving: u32) -> f64 {
+    let queue = latency - curve.b;
+    if queue.is_nan() || queue <= 0.0 {
+        return 0.0;
+    }
+    let e = f64::from(serving) * curve.c * READING_NOISE * latency / (queue * queue);
+    if e.is_finite() {
+        e
+    } else {
+        0.0
+    }
+}
+
+/// The least-squares trend of `points` (seconds, load), when it rises
+/// significantly; `interval` is the seconds between runs.
+pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64) -> Option<Rise> {
+    let n = points.len();
+    if n < 3 || interval.is_nan() || interval <= 0.0 {
+        return None;
+    }
+    // Times from a state file may be in any order: f64, never u64 minus.
+    let t0 = points[0].0 as f64;
+    let xs: Vec<f64> = points.iter().map(|(t, _, _)| *t as f64 - t0).collect();
+    let ys: Vec<f64> = points.iter().map(|(_, l, _)| *l).collect();
+    let noise = (points.iter().map(|(_, _, e)| e * e).sum::<f64>() / n as f64).sqrt();
+    let nf = n as f64;
+    let mx = xs.iter().sum::<f64>() / nf;
+    let my = ys.iter().sum::<f64>() / nf;
+    let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    if sxx.is_nan() || sxx <= 0.0 {
+        return None;
+    }
+    let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let slope = sxy / sxx;
+    let sse: f64 = xs
+        .iter()
+        .zip(&ys)
+        .map(|(x, y)| (y - my - slope * (x - mx)).powi(2))
+        .sum();
+    // Two degrees of freedom make the residuals' spread a poor judge: a
+    // straight-looking run of noise must not pass for a trend, so the
+    // readings' known noise bounds it from below.
+    let se = (sse / (nf - 2.0) / sxx).sqrt().max(noise / sxx.sqrt());
+    if !(slope > 0.0 && slope >= TREND_SIGNIFICANCE * se) {
+        return None;
+    }
+    let now = my + slope * (xs[n - 1] - mx);
+    let per_run = slope * interval;
+    let ahead = now + per_run * TREND_HORIZON_RUNS;
+    (ahead.is_finite() && per_run.is_finite()).then_some(Rise { per_run, ahead })
 }
 
 /// The load a reading says, at the replicas taken to serve.
@@ -444,6 +548,10 @@ impl Assessment {
         // scale-up may be the old count on a lucky run.
         let arrived = pending.as_ref().is_some_and(|p| {
             p.arrived
+                // Two calm runs in a row: one may be the old count on a
+                // lucky run, two at a load it breached at are not (a
+                // rising load hides the new replicas' readings otherwise).
+                || (run.calm && p.calm >= 1)
                 || learned.iter().any(|x| {
                     let Some(&k) = p.loads.get(&x.label) else {
                         return false;
@@ -503,6 +611,20 @@ impl Assessment {
             } else {
                 m.loads.clear();
             }
+            if !recent || !x.usable || estimate.saturated {
+                m.trend.clear();
+            }
+            if x.usable && !estimate.saturated {
+                m.trend.push((
+                    run.at_secs,
+                    estimate.load,
+                    load_noise(&curve, x.observed, serving),
+                ));
+                if m.trend.len() > TREND_RUNS {
+                    m.trend.drain(..m.trend.len() - TREND_RUNS);
+                }
+            }
+            let rising = interval.and_then(|i| rise(&m.trend, i));
             m.last_ms = x.usable.then_some(x.observed);
             m.last_rho = (x.usable && estimate.saturated)
                 .then(|| estimate.load / f64::from(estimate.serving.max(1)));
@@ -520,6 +642,7 @@ impl Assessment {
                 decay_load,
                 decay_runs,
                 established: m.established(),
+                rising,
             });
             next.targets.insert(x.label, m);
         }
@@ -530,6 +653,7 @@ impl Assessment {
                 kept.last_ms = None;
                 kept.last_rho = None;
                 kept.loads.clear();
+                kept.trend.clear();
                 next.targets.insert(label.clone(), kept);
             }
         }
@@ -646,6 +770,27 @@ impl Assessment {
             .max_by_key(|(m, _)| *m)
     }
 
+    /// A rising load that `current` replicas would not hold, within the
+    /// target, by the time replicas added now serve: the replicas that
+    /// would hold it within the limit, and the view that needs the most.
+    /// Never while a scale-up's replicas still start.
+    pub(crate) fn ahead(&self, current: u32) -> Option<(u32, &View)> {
+        if self.pending.is_some() && !self.arrived {
+            return None;
+        }
+        self.views
+            .iter()
+            .filter_map(|v| {
+                let r = v.rising?;
+                // The margin spent, and the trend says the target goes next.
+                (v.observed_ms > v.limit_ms && v.curve.predict(r.ahead, current) > v.target_ms)
+                    .then_some(())?;
+                v.curve.replicas_for(r.ahead, v.limit_ms).map(|m| (m, v))
+            })
+            .max_by_key(|(m, _)| *m)
+            .map(|(m, v)| (m.max(current.saturating_add(1)), v))
+    }
+
     /// The fewest replicas that hold every target at this run's load.
     pub(crate) fn need_now(&self) -> Option<u32> {
         self.views
@@ -690,6 +835,7 @@ impl Assessment {
                     .collect(),
                 runs: 0,
                 arrived: false,
+                calm: 0,
             })
         } else if decided != current || (calm && self.arrived) {
             None
@@ -697,6 +843,7 @@ impl Assessment {
             self.pending.map(|p| Pending {
                 runs: p.runs.saturating_add(1),
                 arrived: p.arrived || self.arrived,
+                calm: p.calm.saturating_add(u32::from(calm)),
                 ..p
             })
         };
@@ -778,7 +925,7 @@ fn size(v: &View, interval: Option<f64>) -> Option<u32> {
         // tells U, at least half (what follows the scale-up teaches it).
         rho.unwrap_or(0.0).max(UNCHECKED_UTILISATION)
     };
-    let mut m = count(e.load / rho);
+    let mut m = count(v.load_ahead() / rho);
     if e.saturated {
         let n = f64::from(e.serving);
         if let Some(i) = interval {
@@ -894,6 +1041,40 @@ mod tests {
     }
 
     #[test]
+    fn a_trend_must_clear_the_readings_noise() {
+        let pts = |loads: &[f64]| -> Vec<(u64, f64, f64)> {
+            loads
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (15 * i as u64, l, 0.1))
+                .collect()
+        };
+        // Too few runs, a flat load, a falling one: no rise.
+        assert_eq!(rise(&pts(&[1.0, 1.5]), 15.0), None);
+        assert_eq!(rise(&pts(&[1.0, 1.0, 1.0]), 15.0), None);
+        assert_eq!(rise(&pts(&[1.6, 1.4, 1.2, 1.0]), 15.0), None);
+        // A perfectly straight rise of 1 % a run: no residual at all, but
+        // well inside what the readings' noise moves.
+        assert_eq!(rise(&pts(&[1.0, 1.01, 1.02, 1.03]), 15.0), None);
+        // 0.2 a run against noise of 0.1: projected two runs ahead.
+        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 15.0).unwrap();
+        assert!(close(r.per_run, 0.2), "{r:?}");
+        assert!(close(r.ahead, 2.0), "{r:?}");
+        // Noise that happens to climb, but not by two standard errors.
+        assert_eq!(rise(&pts(&[1.0, 0.9, 1.1, 1.05, 1.0, 1.1]), 15.0), None);
+        // Absurd input reads as no trend, never a panic.
+        assert_eq!(rise(&pts(&[1.0, 1.2, 1.4]), 0.0), None);
+        assert_eq!(
+            rise(&[(5, 1.0, 0.1), (5, 2.0, 0.1), (5, 3.0, 0.1)], 15.0),
+            None
+        );
+        assert_eq!(
+            rise(&[(30, 1.0, 0.1), (15, 2.0, 0.1), (0, 3.0, 0.1)], 15.0),
+            None
+        );
+    }
+
+    #[test]
     fn past_saturation_the_backlog_growth_reads_the_load() {
         let c = curve();
         let at = |ms: f64| Previous {
@@ -958,6 +1139,7 @@ mod tests {
             estimate,
             decay_load: estimate.load,
             decay_runs: 1,
+            rising: None,
             established: true,
         }
     }
