@@ -42,6 +42,11 @@ pub struct Observation {
     pub current_replicas: u32,
     /// Keyed `"{METHOD}_{name}"`.
     pub requests: BTreeMap<String, RequestStats>,
+    /// Replicas ready to serve, when the platform reports them; the
+    /// latency model reads the load at this count, and a scale-up's
+    /// replicas as serving once it reaches them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<u32>,
 }
 
 impl Observation {
@@ -671,6 +676,7 @@ fn assess(obs: &Observation, policy: &Policy, state: &State, run: &Compared) -> 
             clean: !run.too_many_failures,
             ours: state.last_replicas == Some(run.current),
             decay_window: policy.decay.unchanged_runs.saturating_add(1),
+            ready: obs.ready_replicas,
         },
     ))
 }
@@ -1043,6 +1049,7 @@ mod tests {
             at_secs: 1_000,
             current_replicas: replicas,
             requests,
+            ready_replicas: None,
         }
     }
 
@@ -1364,6 +1371,7 @@ mod tests {
             at_secs: 0,
             current_replicas: 2,
             requests: BTreeMap::new(),
+            ready_replicas: None,
         };
         o.requests.insert("GET_/a".into(), stats.clone());
         // 1 % errors, p95 under target: hold (failures block the decay).
@@ -1585,6 +1593,57 @@ mod tests {
             ),
         ]);
         run_model(&model_policy(), 2, &steps);
+    }
+
+    /// When the platform reports ready replicas, the model need not infer
+    /// them: the same reading after a scale-up is waited out while the
+    /// added replica is not ready, and sized once it is.
+    #[test]
+    fn reported_ready_replicas_decide_whether_a_scale_up_serves() {
+        let decide_after = |ready: Option<u32>| {
+            let mut state = State::default();
+            let mut replicas = 2;
+            let mut steps = learned_at_two();
+            steps.truncate(4);
+            for (i, s) in steps.iter().enumerate() {
+                let mut o = obs(replicas, Some(s.mean_ms));
+                o.at_secs = 1_000 + 15 * i as u64;
+                let d = decide(&o, &model_policy(), &state);
+                assert_eq!(d.replicas, s.expect, "{d}");
+                (state, replicas) = (d.next_state, d.replicas);
+            }
+            // 1.56 replicas' worth on 2 reads 11.1 ms: what 1 replica reads
+            // at 0.78, less than the scale-up was sized for, and within 10 %
+            // of the 12 ms it would read at that.
+            let mut o = obs(replicas, Some(mm1("", 1.56, 2.0, 0, "").mean_ms));
+            o.at_secs = 1_060;
+            o.ready_replicas = ready;
+            decide(&o, &model_policy(), &state).to_string()
+        };
+        let inferred = decide_after(None);
+        assert!(
+            inferred.ends_with(
+                "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)"
+            ),
+            "{inferred}"
+        );
+        let starting = decide_after(Some(1));
+        assert!(
+            starting.ends_with(
+                "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)"
+            ),
+            "{starting}"
+        );
+        let ready = decide_after(Some(2));
+        assert!(
+            ready.contains("model mean: load 1.6 replicas' worth"),
+            "{ready}"
+        );
+        // Sized for where the load is headed: 0.8 then 1.56 a run later.
+        assert!(
+            ready.ends_with("predicted 5.28ms <= 6.3ms at 4; scale up 2 -> 4"),
+            "{ready}"
+        );
     }
 
     #[test]

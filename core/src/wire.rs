@@ -63,6 +63,9 @@ pub struct Resource {
     pub namespace: Option<String>,
     /// `spec.replicas`, if present.
     pub replicas: Option<u32>,
+    /// `status.readyReplicas`: 0 when the resource has a status without it
+    /// (Kubernetes leaves a zero out), `None` without a status.
+    pub ready_replicas: Option<u32>,
 }
 
 /// The metric hook's stdin.
@@ -111,6 +114,7 @@ impl EvaluateInput {
             at_secs,
             current_replicas,
             requests,
+            ready_replicas: self.resource.ready_replicas,
         }
     }
 
@@ -254,6 +258,7 @@ pub fn parse_metric_input(text: &str) -> Result<MetricInput, ParseError> {
             kind: raw.kind,
             metadata: raw.metadata,
             spec: raw.spec,
+            status: raw.status,
         }
         .into(),
     };
@@ -342,6 +347,7 @@ struct RawMetricInput {
     kind: Option<Value>,
     metadata: Option<RawMetadata>,
     spec: Option<RawSpec>,
+    status: Option<RawStatus>,
 }
 
 #[derive(Deserialize)]
@@ -392,6 +398,27 @@ struct RawResource {
     kind: Option<Value>,
     metadata: Option<RawMetadata>,
     spec: Option<RawSpec>,
+    status: Option<RawStatus>,
+}
+
+/// The status is the platform's report, not configuration: a value lpa
+/// cannot read is no report, never an error that stops the autoscaler.
+#[derive(Deserialize, Default)]
+struct RawStatus {
+    #[serde(rename = "readyReplicas")]
+    ready_replicas: Option<Value>,
+}
+
+impl RawStatus {
+    fn ready(&self) -> Option<u32> {
+        match &self.ready_replicas {
+            None | Some(Value::Null) => Some(0),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n <= i32::MAX as u32),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -431,6 +458,7 @@ impl From<RawResource> for Resource {
             name,
             namespace,
             replicas: r.spec.and_then(|s| s.replicas).map(|r| r.0),
+            ready_replicas: r.status.and_then(|s| s.ready()),
         }
     }
 }
@@ -464,6 +492,32 @@ mod tests {
         assert_eq!(e.resource.name.as_deref(), Some("fibonacci"));
         let o = e.observation(5, 3);
         assert_eq!(o.requests["GET_/test"].avg_response_time, Some(4.0));
+    }
+
+    #[test]
+    fn ready_replicas_are_read_from_the_resource_status() {
+        let metric =
+            r#"{"current_replicas": 2, "requests": {"GET_/test": {"avg_response_time": 4}}}"#;
+        let input = |status: &str| {
+            let stdin = format!(
+                r#"{{"metrics": [{{"resource": "x", "value": {}}}], "resource": {{"kind": "Deployment", "metadata": {{"name": "x"}}, "spec": {{"replicas": 3}}{status}}}, "runType": "scaler"}}"#,
+                serde_json::to_string(metric).unwrap()
+            );
+            parse_evaluate_input(&stdin)
+                .unwrap()
+                .observation(0, 3)
+                .ready_replicas
+        };
+        assert_eq!(
+            input(r#", "status": {"replicas": 3, "readyReplicas": 2}"#),
+            Some(2)
+        );
+        // Kubernetes leaves a zero out.
+        assert_eq!(input(r#", "status": {"replicas": 3}"#), Some(0));
+        assert_eq!(input(""), None);
+        // The platform's report, not configuration: unreadable is no report.
+        assert_eq!(input(r#", "status": {"readyReplicas": -1}"#), None);
+        assert_eq!(input(r#", "status": {"readyReplicas": "2"}"#), None);
     }
 
     #[test]

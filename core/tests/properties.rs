@@ -136,8 +136,9 @@ fn obs_strategy() -> impl Strategy<Value = Observation> {
         0u32..40,
         prop::option::of((0u64..1000, 0u64..1000, prop::num::f64::ANY)),
         0u64..10_000,
+        prop::option::of(0u32..50),
     )
-        .prop_map(|(replicas, stats, at)| {
+        .prop_map(|(replicas, stats, at, ready)| {
             let mut requests = BTreeMap::new();
             if let Some((n, f, mean)) = stats {
                 requests.insert(
@@ -154,6 +155,7 @@ fn obs_strategy() -> impl Strategy<Value = Observation> {
                 at_secs: at,
                 current_replicas: replicas,
                 requests,
+                ready_replicas: ready,
             }
         })
 }
@@ -232,7 +234,7 @@ proptest! {
         let mut at = 1_000u64;
         for (mean, failures, gap) in steps {
             at += gap;
-            let mut obs = Observation { at_secs: at, current_replicas: replicas, requests: BTreeMap::new() };
+            let mut obs = Observation { at_secs: at, current_replicas: replicas, requests: BTreeMap::new(), ready_replicas: None };
             if let Some(m) = mean {
                 obs.requests.insert("GET_/a".into(), RequestStats {
                     num_requests: Some(200),

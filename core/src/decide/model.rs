@@ -479,6 +479,9 @@ pub(crate) struct Run<'a> {
     /// Calm runs counted toward a decay, this one included (a decay holds
     /// the highest load of at least four (`MIN_DECAY_WINDOW`) of them).
     pub(crate) decay_window: u32,
+    /// Replicas ready to serve, when the platform says (a Deployment's
+    /// `status.readyReplicas`); else the model infers it.
+    pub(crate) ready: Option<u32>,
 }
 
 impl Assessment {
@@ -546,7 +549,11 @@ impl Assessment {
         // Do the pending scale-up's replicas serve yet? Only a reading the
         // old count could not give says so: a calm run right after a
         // scale-up may be the old count on a lucky run.
+        let ready = run.ready.map(|r| r.clamp(1, run.current.max(1)));
         let arrived = pending.as_ref().is_some_and(|p| {
+            if let Some(r) = ready {
+                return r >= p.to;
+            }
             p.arrived
                 // Two calm runs in a row: one may be the old count on a
                 // lucky run, two at a load it breached at are not (a
@@ -580,12 +587,13 @@ impl Assessment {
             }
             if let (true, Some(p)) = (run.calm && arrived, &pending) {
                 if let Some(&k) = p.loads.get(&x.label) {
-                    learn_from_scale_up(m, share, k, run.current, l);
+                    learn_from_scale_up(m, share, k, ready.unwrap_or(run.current), l);
                 }
             }
         }
-        let serving = match &pending {
-            Some(p) if !arrived => p.from,
+        let serving = match (&pending, ready) {
+            (_, Some(r)) => r,
+            (Some(p), None) if !arrived => p.from,
             _ => run.current,
         };
 

@@ -393,6 +393,9 @@ fn drive<C: Controller>(
             at_secs: u64::from(cycle) * scenario.interval_secs,
             current_replicas: model.replicas(),
             requests: BTreeMap::new(),
+            // What Kubernetes reports (`status.readyReplicas`), as CPA's
+            // evaluate hook and `lpa run` read it.
+            ready_replicas: Some(ready),
         };
         for (key, (method, name, extra)) in &keys {
             let mut rec = Recording::default();
