@@ -676,3 +676,49 @@ fn a_rising_load_is_met_before_the_breach_through_the_state_file() {
     assert_eq!(trend.as_array().unwrap().len(), 6, "{s}");
     assert!(s["model"]["pending"]["to"] == 3, "{s}");
 }
+
+/// CPA passes the Deployment with its status: `readyReplicas` tells the
+/// model whether a scale-up's replicas serve, where it would otherwise
+/// infer it from the readings.
+#[test]
+fn ready_replicas_in_the_resource_status_reach_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let at = |k: f64, n: f64| 2.0 + 2.0 / (1.0 - k / n);
+    for (i, (replicas, mean, answer)) in [
+        (2, at(0.8, 2.0), 2),
+        (2, at(0.8, 2.0), 2),
+        (2, at(0.8, 2.0), 1),
+        (1, at(0.8, 1.0), 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            age_state(&state, 15);
+        }
+        answers(&state, i, replicas, mean, answer);
+    }
+    age_state(&state, 15);
+    // 11.1 ms on 2: what 1 replica would read at the load sized for.
+    let with_status = |ready: u32, run_type: &str| {
+        let mut input: serde_json::Value =
+            serde_json::from_str(&cpa_stdin(2, at(1.56, 2.0), run_type)).unwrap();
+        input["resource"]["status"] = serde_json::json!({"replicas": 2, "readyReplicas": ready});
+        let out = evaluate(&recommended(), &state, &input.to_string());
+        assert!(out.status.success(), "{}", stderr(&out));
+        (stdout(&out), stderr(&out))
+    };
+    let (out, err) = with_status(1, "api_dry_run");
+    assert_eq!(out, "{\"targetReplicas\":2}\n", "{err}");
+    assert!(
+        err.contains("the replicas added to 1 may still be starting"),
+        "{err}"
+    );
+    let (out, err) = with_status(2, "scaler");
+    assert_eq!(out, "{\"targetReplicas\":4}\n", "{err}");
+    assert!(
+        err.contains("model mean: load 1.6 replicas' worth"),
+        "{err}"
+    );
+}

@@ -218,6 +218,7 @@ where
             at_secs: now_secs(),
             current_replicas: current,
             requests: metric.requests,
+            ready_replicas: self.target.ready(),
         };
         let dry_run = self.options.dry_run;
         let target = &mut *self.target;

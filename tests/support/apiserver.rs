@@ -495,7 +495,17 @@ fn object_json(kind: &str, ns: &str, name: &str, obj: &Object) -> Value {
     json!({"apiVersion": "apps/v1", "kind": kind,
         "metadata": {"name": name, "namespace": ns, "resourceVersion": obj.resource_version.to_string(),
                      "uid": format!("stand-in-{name}"), "generation": obj.resource_version},
-        "spec": spec, "status": {"replicas": obj.replicas.unwrap_or(1)}})
+        "spec": spec, "status": workload_status(obj.replicas.unwrap_or(1))})
+}
+
+/// A workload's status with every pod ready at once, as a real API server
+/// writes it: a zero `readyReplicas` is left out.
+fn workload_status(replicas: u32) -> Value {
+    let mut status = json!({"replicas": replicas});
+    if replicas > 0 {
+        status["readyReplicas"] = json!(replicas);
+    }
+    status
 }
 
 fn scale_json(_plural: &str, ns: &str, name: &str, obj: &Object) -> Value {

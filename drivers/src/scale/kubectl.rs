@@ -555,6 +555,9 @@ pub struct Seen {
     /// given (kubectl used the context's namespace).
     pub namespace: Option<String>,
     pub uid: Option<String>,
+    /// `status.readyReplicas`: 0 when there is a status without it
+    /// (Kubernetes leaves a zero out), `None` without a status.
+    pub ready: Option<u32>,
 }
 
 /// Why kubectl's `-o json` output is not the workload asked for.
@@ -609,18 +612,21 @@ pub fn parse_workload(kind: Kind, json: &[u8]) -> Result<Seen, OutputError> {
             message: e.to_string(),
         })
     }
-    let (metadata, replicas) = match kind {
+    let (metadata, replicas, ready) = match kind {
         Kind::Deployment => {
             let d = typed::<Deployment>(json, kind)?;
-            (d.metadata, d.spec.replicas)
+            let ready = d.status.map(|s| s.ready_replicas.unwrap_or(0));
+            (d.metadata, d.spec.replicas, ready)
         }
         Kind::StatefulSet => {
             let d = typed::<StatefulSet>(json, kind)?;
-            (d.metadata, d.spec.replicas)
+            let ready = d.status.map(|s| s.ready_replicas.unwrap_or(0));
+            (d.metadata, d.spec.replicas, ready)
         }
         Kind::ReplicaSet => {
             let d = typed::<ReplicaSet>(json, kind)?;
-            (d.metadata, d.spec.replicas)
+            let ready = d.status.map(|s| s.ready_replicas.unwrap_or(0));
+            (d.metadata, d.spec.replicas, ready)
         }
     };
     let replicas = match replicas {
@@ -631,6 +637,8 @@ pub fn parse_workload(kind: Kind, json: &[u8]) -> Result<Seen, OutputError> {
         replicas,
         namespace: metadata.namespace,
         uid: metadata.uid,
+        // A count Kubernetes never writes (negative) is no report.
+        ready: ready.and_then(|r| u32::try_from(r).ok()),
     })
 }
 
@@ -655,6 +663,10 @@ fn precondition_failure(stderr: &str) -> Option<Option<u32>> {
 impl ScaleTarget for KubectlTarget {
     fn describe(&self) -> String {
         self.workload.to_string()
+    }
+
+    fn ready(&self) -> Option<u32> {
+        self.seen.as_ref().and_then(|s| s.ready)
     }
 
     fn replicas(&mut self) -> Result<u32, DriverError> {
@@ -808,6 +820,27 @@ mod tests {
             replicas(Kind::ReplicaSet, &fixture("replicaset.json")),
             Ok(4)
         );
+    }
+
+    #[test]
+    fn ready_replicas_come_from_the_status() {
+        let ready = |kind, json: &[u8]| parse_workload(kind, json).unwrap().ready;
+        assert_eq!(
+            ready(Kind::Deployment, &fixture("deployment.json")),
+            Some(3)
+        );
+        assert_eq!(
+            ready(Kind::StatefulSet, &fixture("statefulset.json")),
+            Some(2)
+        );
+        // A status without readyReplicas: Kubernetes leaves a zero out.
+        assert_eq!(
+            ready(Kind::ReplicaSet, &fixture("replicaset.json")),
+            Some(0)
+        );
+        // No status at all: nothing reported.
+        let bare = br#"{"kind": "Deployment", "metadata": {"name": "a"}, "spec": {"replicas": 2}}"#;
+        assert_eq!(ready(Kind::Deployment, bare), None);
     }
 
     #[test]

@@ -621,6 +621,12 @@ impl ScaleTarget for LocalPool {
         Ok(self.replicas.len() as u32)
     }
 
+    /// A replica joins the pool only once it answers (`scale` waits for
+    /// it), so every one counted serves.
+    fn ready(&self) -> Option<u32> {
+        Some(self.replicas.len() as u32)
+    }
+
     fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError> {
         let now = self.replicas.len() as u32;
         if now != from {

@@ -23,6 +23,13 @@ pub trait ScaleTarget {
     fn describe(&self) -> String;
     /// The current replica count.
     fn replicas(&mut self) -> Result<u32, DriverError>;
+    /// How many of them were ready to serve at the last [`replicas`]
+    /// read, when the target reports it (the default does not).
+    ///
+    /// [`replicas`]: ScaleTarget::replicas
+    fn ready(&self) -> Option<u32> {
+        None
+    }
     /// Changes the count from `from` (what the caller saw) to `to`. When the
     /// target is no longer at `from`, nothing is changed and the answer is
     /// [`DriverError::Changed`].
