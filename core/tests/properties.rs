@@ -86,7 +86,7 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
             prop::option::of(any_ms()),
             prop::option::of(any_ms()),
             prop::collection::vec(any_ms(), 0..4),
-            prop::collection::vec((0u64..10_000, any_ms(), any_ms()), 0..8),
+            prop::collection::vec((0u64..10_000, any_ms(), 0u32..40), 0..10),
         )),
         prop::option::of((
             0u32..40,

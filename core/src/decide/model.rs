@@ -66,15 +66,16 @@ const MIN_DECAY_WINDOW: u32 = 4;
 const MAX_WAIT_RUNS: u32 = 8;
 /// Runs a load's trend is fitted over: fewer cannot tell a slow rise
 /// from the readings' noise, more lag a turn (4 to 8 measured on the
-/// scenarios: docs/decision-quality.md).
-const TREND_RUNS: usize = 6;
+/// scenarios: bench/decision-quality.notes.md).
+const TREND_RUNS: usize = 8;
 /// A reading's noise, relative: the mean of a few hundred requests moves
 /// about 7 % run to run.
 const READING_NOISE: f64 = 0.07;
-/// How many standard errors a fitted rise must clear to be a trend: about
-/// one steady run in 40 passes by chance, so the reading must also be past
-/// the limit before it scales.
-const TREND_SIGNIFICANCE: f64 = 2.0;
+/// How many standard errors a fitted rise must clear to be a trend. A trend
+/// seen in noise is a flap (a scale-up, and its decay at the same load):
+/// at two, the step scenario's steady load flapped twice as often; the
+/// reading must also be past the limit before it scales.
+const TREND_SIGNIFICANCE: f64 = 3.0;
 /// Runs ahead a trend is projected: a scale-up decided now serves from
 /// the run after next (one run for the replicas to start).
 const TREND_HORIZON_RUNS: f64 = 2.0;
@@ -120,10 +121,12 @@ pub struct TargetModel {
     /// change, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loads: Vec<f64>,
-    /// (seconds since the epoch, load, the load's noise) of the last
-    /// unsaturated runs, newest last: the load's trend.
+    /// (seconds since the epoch, reading in ms, serving replicas) of the
+    /// last unsaturated runs, newest last: the load's trend. Readings, not
+    /// loads: each is read again with what the model knows now, so a U
+    /// learned since does not look like a change of load.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trend: Vec<(u64, f64, f64)>,
+    pub trend: Vec<(u64, f64, u32)>,
 }
 
 /// A scale-up the model sized, until a calm run after its replicas serve.
@@ -180,7 +183,7 @@ impl TargetModel {
             && self
                 .trend
                 .iter()
-                .all(|(_, l, e)| l.is_finite() && *l >= 0.0 && e.is_finite() && *e >= 0.0)
+                .all(|(_, l, n)| l.is_finite() && *l > 0.0 && *n >= 1)
     }
 
     /// Whether a pair of runs has checked U.
@@ -352,7 +355,18 @@ fn load_noise(curve: &Curve, latency: f64, serving: u32) -> f64 {
     }
 }
 
-/// The least-squares trend of `points` (seconds, load), when it rises
+/// The trend's readings as (seconds, load, the load's noise) on `curve`.
+fn trend_loads(curve: &Curve, trend: &[(u64, f64, u32)]) -> Vec<(u64, f64, f64)> {
+    trend
+        .iter()
+        .map(|&(at, latency, serving)| {
+            let load = f64::from(serving) * curve.utilisation(latency);
+            (at, load, load_noise(curve, latency, serving))
+        })
+        .collect()
+}
+
+/// The least-squares trend of `points` (seconds, load, noise), when it rises
 /// significantly; `interval` is the seconds between runs.
 pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64) -> Option<Rise> {
     let n = points.len();
@@ -623,16 +637,12 @@ impl Assessment {
                 m.trend.clear();
             }
             if x.usable && !estimate.saturated {
-                m.trend.push((
-                    run.at_secs,
-                    estimate.load,
-                    load_noise(&curve, x.observed, serving),
-                ));
+                m.trend.push((run.at_secs, x.observed, serving.max(1)));
                 if m.trend.len() > TREND_RUNS {
                     m.trend.drain(..m.trend.len() - TREND_RUNS);
                 }
             }
-            let rising = interval.and_then(|i| rise(&m.trend, i));
+            let rising = interval.and_then(|i| rise(&trend_loads(&curve, &m.trend), i));
             m.last_ms = x.usable.then_some(x.observed);
             m.last_rho = (x.usable && estimate.saturated)
                 .then(|| estimate.load / f64::from(estimate.serving.max(1)));
