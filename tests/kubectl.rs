@@ -177,6 +177,8 @@ fn scales_up_on_a_breach_with_a_precondition() {
         (r[0].current, r[0].decided, &r[0].outcome),
         (2, 3, &Outcome::Applied)
     );
+    // The read's status.readyReplicas, as the API server wrote it.
+    assert_eq!(r[0].observation.ready_replicas, Some(2));
     assert_eq!(r[0].target, "deployment/web -n default");
     assert!(
         r[0].time.as_deref().is_some_and(|t| t.ends_with('Z')),
