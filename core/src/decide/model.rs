@@ -377,8 +377,8 @@ pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64) -> Option<Rise> {
     let t0 = points[0].0 as f64;
     let xs: Vec<f64> = points.iter().map(|(t, _, _)| *t as f64 - t0).collect();
     let ys: Vec<f64> = points.iter().map(|(_, l, _)| *l).collect();
-    let noise = (points.iter().map(|(_, _, e)| e * e).sum::<f64>() / n as f64).sqrt();
     let nf = n as f64;
+    let noise = (points.iter().map(|(_, _, e)| e * e).sum::<f64>() / nf).sqrt();
     let mx = xs.iter().sum::<f64>() / nf;
     let my = ys.iter().sum::<f64>() / nf;
     let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
@@ -392,7 +392,7 @@ pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64) -> Option<Rise> {
         .zip(&ys)
         .map(|(x, y)| (y - my - slope * (x - mx)).powi(2))
         .sum();
-    // Two degrees of freedom make the residuals' spread a poor judge: a
+    // A few points make the residuals' spread a poor judge: a
     // straight-looking run of noise must not pass for a trend, so the
     // readings' known noise bounds it from below.
     let se = (sse / (nf - 2.0) / sxx).sqrt().max(noise / sxx.sqrt());
@@ -560,9 +560,10 @@ impl Assessment {
             });
         }
 
-        // Do the pending scale-up's replicas serve yet? Only a reading the
-        // old count could not give says so: a calm run right after a
-        // scale-up may be the old count on a lucky run.
+        // Do the pending scale-up's replicas serve yet? The platform's
+        // ready count says so when it reports one; else a reading the old
+        // count could not give, or two calm runs (one calm run right after
+        // a scale-up may be the old count on a lucky run).
         let ready = run.ready.map(|r| r.clamp(1, run.current.max(1)));
         let arrived = pending.as_ref().is_some_and(|p| {
             if let Some(r) = ready {
@@ -1078,7 +1079,7 @@ mod tests {
         let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 15.0).unwrap();
         assert!(close(r.per_run, 0.2), "{r:?}");
         assert!(close(r.ahead, 2.0), "{r:?}");
-        // Noise that happens to climb, but not by two standard errors.
+        // Noise that happens to climb, but not by three standard errors.
         assert_eq!(rise(&pts(&[1.0, 0.9, 1.1, 1.05, 1.0, 1.1]), 15.0), None);
         // Absurd input reads as no trend, never a panic.
         assert_eq!(rise(&pts(&[1.0, 1.2, 1.4]), 0.0), None);
