@@ -354,9 +354,10 @@ impl fmt::Display for Reason {
                 target,
             } => write!(
                 f,
-                "load rising {} replicas' worth a run, to {} in two runs: predicted {} > {}ms at {replicas}",
+                "load rising {} replicas' worth a run, to {} in {} runs: predicted {} > {}ms at {replicas}",
                 num(round2(*per_run)),
                 num(round1(*ahead)),
+                model::TREND_HORIZON_RUNS,
                 predicted_text(*predicted),
                 num(*target)
             ),
@@ -1556,7 +1557,7 @@ mod tests {
         for k in [0.89, 0.98, 1.07] {
             steps.push(mm1("rising", k, 2.0, 2, ""));
         }
-        steps.push(mm1("rising", 1.18, 2.0, 3, "load rising 0.06 replicas' worth a run, to 1.2 in two runs: predicted 7.12ms > 7ms at 2; predicted 5.45ms <= 6.3ms at 3; scale up 2 -> 3"));
+        steps.push(mm1("rising", 1.18, 2.0, 3, "load rising 0.06 replicas' worth a run, to 1.2 in 3 runs: predicted 7.5ms > 7ms at 2; predicted 5.56ms <= 6.3ms at 3; scale up 2 -> 3"));
         run_model(&model_policy(), 2, &steps);
 
         // A load that has not moved for six runs (6.2 ms, within the
@@ -1581,12 +1582,13 @@ mod tests {
             mm1("ahead", 1.18, 2.0, 3, "scale up 2 -> 3"),
             mm1("starting", 1.19, 2.0, 3, "hold 3 (calm run 1 of 2"),
             mm1("serving", 1.62, 3.0, 3, "hold 3 (calm run 2 of 2"),
+            // Sized for where the rise goes, as the next breach is.
             mm1(
                 "breach",
                 1.9,
                 3.0,
-                4,
-                "predicted 5.96ms <= 6.3ms at 4; scale up 3 -> 4",
+                5,
+                "predicted 5.41ms <= 6.3ms at 5; scale up 3 -> 5",
             ),
         ]);
         run_model(&model_policy(), 2, &steps);

@@ -73,12 +73,16 @@ const TREND_RUNS: usize = 8;
 const READING_NOISE: f64 = 0.07;
 /// How many standard errors a fitted rise must clear to be a trend. A trend
 /// seen in noise is a flap (a scale-up, and its decay at the same load):
-/// at two, the step scenario's steady load flapped twice as often; the
-/// reading must also be past the limit before it scales.
-const TREND_SIGNIFICANCE: f64 = 3.0;
-/// Runs ahead a trend is projected: a scale-up decided now serves from
-/// the run after next (one run for the replicas to start).
-const TREND_HORIZON_RUNS: f64 = 2.0;
+/// at two, the step and spike scenarios' steady loads flapped more often;
+/// at three, a rising load was seen a run or two later (measured on seeds
+/// 1 to 40: bench/decision-quality.notes.md). The reading must also be
+/// past the limit before it scales.
+const TREND_SIGNIFICANCE: f64 = 2.5;
+/// Runs ahead a trend is projected: the last run the count chosen now holds
+/// alone. Its replicas serve from the run after next (one run to start);
+/// the model decides nothing ahead until they do, so replicas a later
+/// decision adds serve two runs after that.
+pub(crate) const TREND_HORIZON_RUNS: u32 = 3;
 
 /// What the model remembers between runs (`model` in the state file).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -401,7 +405,7 @@ pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64) -> Option<Rise> {
     }
     let now = my + slope * (xs[n - 1] - mx);
     let per_run = slope * interval;
-    let ahead = now + per_run * TREND_HORIZON_RUNS;
+    let ahead = now + per_run * f64::from(TREND_HORIZON_RUNS);
     (ahead.is_finite() && per_run.is_finite()).then_some(Rise { per_run, ahead })
 }
 
@@ -1075,11 +1079,17 @@ mod tests {
         // A perfectly straight rise of 1 % a run: no residual at all, but
         // well inside what the readings' noise moves.
         assert_eq!(rise(&pts(&[1.0, 1.01, 1.02, 1.03]), 15.0), None);
-        // 0.2 a run against noise of 0.1: projected two runs ahead.
+        // 0.2 a run against noise of 0.1: projected three runs ahead.
         let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 15.0).unwrap();
         assert!(close(r.per_run, 0.2), "{r:?}");
-        assert!(close(r.ahead, 2.0), "{r:?}");
-        // Noise that happens to climb, but not by three standard errors.
+        assert!(close(r.ahead, 2.2), "{r:?}");
+        // Six runs along a straight line, against noise of 0.1 a run: a
+        // rise of 0.065 a run clears 2.5 standard errors (2.7), one of
+        // 0.055 does not (2.3).
+        let line = |k: f64| pts(&(0..6).map(|i| 1.0 + k * f64::from(i)).collect::<Vec<_>>());
+        assert!(rise(&line(0.065), 15.0).is_some());
+        assert_eq!(rise(&line(0.055), 15.0), None);
+        // Noise that happens to climb, but not by 2.5 standard errors.
         assert_eq!(rise(&pts(&[1.0, 0.9, 1.1, 1.05, 1.0, 1.1]), 15.0), None);
         // Absurd input reads as no trend, never a panic.
         assert_eq!(rise(&pts(&[1.0, 1.2, 1.4]), 0.0), None);
