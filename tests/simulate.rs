@@ -747,3 +747,105 @@ fn the_recommended_config_beats_the_seed_policy_on_the_step() {
     assert!(100 * cell(policy, 2) <= 101 * cell(seed, 2), "{out}");
     assert!(cell(policy, 5) < cell(seed, 5), "{out}");
 }
+
+/// `downscaleStabilization` keeps what the load needed inside the window,
+/// never the count a run merely held at: under the configured rule a
+/// window longer than the calm runs used to block every decay for good,
+/// and with the model the replicas that drained a backlog were kept for
+/// the whole window.
+#[test]
+fn a_stabilization_window_keeps_what_the_load_needed_not_the_count_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_window = |base: &Path, window: &str| {
+        let text = std::fs::read_to_string(base).unwrap();
+        let p = dir.path().join(format!("{window}.yaml"));
+        std::fs::write(&p, format!("{text}\ndownscaleStabilization: {window}\n")).unwrap();
+        p
+    };
+    let run = |config: &Path, scenario: &Path| {
+        let o = lpa()
+            .arg("simulate")
+            .args([
+                "--evaluation-config",
+                path(config),
+                "--scenario",
+                path(scenario),
+            ])
+            .output()
+            .expect("run lpa");
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // (load, replicas, decided, decision) per cycle of the table.
+    let rows = |out: &str| -> Vec<(f64, u32, u32, String)> {
+        out.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.first()?.parse::<u32>().ok()?;
+                let decision = f[7..].join(" ");
+                Some((
+                    f[2].parse().ok()?,
+                    f[4].parse().ok()?,
+                    f[6].parse().ok()?,
+                    decision,
+                ))
+            })
+            .collect()
+    };
+
+    // The seed's rule, a 1-minute window, 3 calm runs of 15 s: after the
+    // spike it decays, one replica at a time, all the way down.
+    let seed = with_window(&fixture("evaluation/seed.yaml"), "1m");
+    let spike = fixture("scenarios/spike.yaml");
+    let out = run(&seed, &spike);
+    let r = rows(&out);
+    let peak = r.iter().map(|x| x.1).max().unwrap();
+    let last = r.last().unwrap();
+    assert!(peak >= 5 && last.2 == 1, "{out}");
+    assert!(
+        r.iter()
+            .filter(|x| x.3.contains("decay") && !x.3.contains("stabilized"))
+            .count()
+            >= peak as usize - 1,
+        "{out}"
+    );
+
+    // The model and a 5-minute window, on a service seen idle, then a
+    // spike to 1800 requests/s: the scale-up drains the backlog, and the
+    // replicas beyond what the peak needs go once it has drained, within
+    // the window.
+    let model = with_window(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml"),
+        "5m",
+    );
+    let scenario = dir.path().join("idle-then-spike.yaml");
+    std::fs::write(
+        &scenario,
+        "name: idle-then-spike\ninterval: 15s\ncycles: 20\nseed: 1\nreplicas: 2\n\
+         service: {capacity: 500, baseLatency: 2, startupCycles: 1, samples: 200}\n\
+         load: {type: spike, base: 0, peak: 1800, at: 8, length: 12}\n",
+    )
+    .unwrap();
+    let out = run(&model, &scenario);
+    let r = rows(&out);
+    // The idle service's decay is not held by the runs that held 2.
+    assert!(
+        r.iter()
+            .any(|x| x.0 == 0.0 && x.3.ends_with("decay 2 -> 1")),
+        "{out}"
+    );
+    let drained = r
+        .iter()
+        .filter(|x| x.0 == 1800.0)
+        .map(|x| x.2)
+        .max()
+        .unwrap();
+    let trimmed = r
+        .iter()
+        .find(|x| x.0 == 1800.0 && x.2 < x.1 && x.3.contains("decay"))
+        .unwrap_or_else(|| panic!("no decay at the peak load: {out}"));
+    assert!(
+        !trimmed.3.contains("stabilized") && trimmed.2 < drained,
+        "{out}"
+    );
+}

@@ -561,15 +561,16 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     }
 
     // 5. Stabilize the raw recommendation, then clamp to bounds (HPA's order).
-    let (stabilized, recommendations) = stabilize(
+    let recommended = recommendation(
         obs,
         policy,
-        state,
         proposed,
         run.calm(),
+        sized,
         assessment.as_ref(),
-        &mut reasons,
     );
+    let (stabilized, recommendations) =
+        stabilize(obs, policy, state, proposed, recommended, &mut reasons);
     let replicas = clamp(policy, stabilized, &mut reasons);
 
     if replicas != current {
@@ -859,6 +860,35 @@ fn note_model(a: &Assessment, reasons: &mut Vec<Reason>) {
     reasons.insert(at, note);
 }
 
+/// What a run recommends to the stabilization window (step 5).
+fn recommendation(
+    obs: &Observation,
+    policy: &Policy,
+    proposed: u32,
+    calm: bool,
+    sized: bool,
+    assessment: Option<&Assessment>,
+) -> u32 {
+    // A run recommends what its load needs, as HPA's metric does, not the
+    // count it holds at: a hold recorded as its own count would block
+    // every decay for good once the window spans a run. With the model,
+    // what holds the load read (a scale-up it sized: not the replicas
+    // that drain a backlog, which the window would keep long after it
+    // drained); without it, a calm run asks for no more than the
+    // configured decay leaves.
+    match assessment {
+        Some(a) if sized || a.gap_for_decay().is_none() => a
+            .need_now()
+            .map_or(proposed, |n| n.max(policy.min_replicas).min(proposed)),
+        _ if calm => obs
+            .current_replicas
+            .saturating_sub(policy.decay.replicas)
+            .max(policy.min_replicas)
+            .min(proposed),
+        _ => proposed,
+    }
+}
+
 /// Step 5, HPA's downscale stabilization: a scale-down goes only as low as
 /// the highest recommendation inside the window. Returns the count and the
 /// window's recommendations to keep.
@@ -867,8 +897,7 @@ fn stabilize(
     policy: &Policy,
     state: &State,
     proposed: u32,
-    calm: bool,
-    assessment: Option<&Assessment>,
+    recommended: u32,
     reasons: &mut Vec<Reason>,
 ) -> (u32, Vec<Recommendation>) {
     let window = policy.downscale_stabilization.as_secs();
@@ -882,15 +911,6 @@ fn stabilize(
         .filter(|r| r.at_secs > since && r.at_secs <= obs.at_secs)
         .copied()
         .collect();
-    // With the model, a calm run recommends what holds its own load (as
-    // HPA's metric does), not the count it holds at: else every hold
-    // would block every decay for a whole window.
-    let recommended = match (assessment, calm) {
-        (Some(a), true) if a.gap_for_decay().is_none() => a
-            .need_now()
-            .map_or(proposed, |n| n.max(policy.min_replicas).min(proposed)),
-        _ => proposed,
-    };
     recommendations.push(Recommendation {
         at_secs: obs.at_secs,
         replicas: recommended,
@@ -1383,6 +1403,43 @@ mod tests {
         assert_eq!(d.replicas, 3, "{d}");
         assert_eq!(d.to_string(), "GET_/a p95 9ms <= 10ms; GET_/a errorRate 0.1 > 0.05 BREACH; 10 of 100 requests failed; scale up 2 -> 3");
         let _ = Percent::new(95.0);
+    }
+
+    /// A window longer than the calm runs a decay waits for: a calm run
+    /// must not recommend the count it holds at, or no decay would ever
+    /// pass it; a breach inside the window still holds its replicas.
+    #[test]
+    fn a_stabilization_window_longer_than_the_calm_runs_still_lets_decays_through() {
+        let mut p = seed();
+        p.downscale_stabilization = Duration::from_secs(120);
+        let mut state = State::default();
+        let mut replicas = 5;
+        let mut decided = Vec::new();
+        for i in 0..21u64 {
+            // One breach (9 ms) at run 4; 5 ms, calm, otherwise.
+            let mean = if i == 4 { 9.0 } else { 5.0 };
+            let mut o = obs(replicas, Some(mean));
+            o.at_secs = 1_000 + 15 * i;
+            let d = decide(&o, &p, &state);
+            (state, replicas) = (d.next_state.clone(), d.replicas);
+            decided.push((replicas, d.to_string()));
+        }
+        let counts: Vec<u32> = decided.iter().map(|(r, _)| *r).collect();
+        // Three calm runs, a decay; the breach's 5 held for its 2 minutes
+        // (the decay at run 8 stabilized); then each count's calm runs
+        // recommend one fewer, so a decay goes one step a window at most.
+        assert_eq!(
+            counts,
+            [5, 5, 5, 4, 5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4, 3],
+            "{decided:#?}"
+        );
+        assert!(
+            decided[8]
+                .1
+                .ends_with("decay 5 -> 4; stabilized 4 -> 5 (highest in 120s window)"),
+            "{}",
+            decided[8].1
+        );
     }
 
     #[test]

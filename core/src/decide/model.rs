@@ -814,11 +814,21 @@ impl Assessment {
             .map(|(m, v)| (m.max(current.saturating_add(1)), v))
     }
 
-    /// The fewest replicas that hold every target at this run's load.
+    /// The fewest replicas that hold every target at this run's load, or
+    /// where a rising one is headed. A draining backlog's reading says how
+    /// fast it drains, not the load: the load the pending scale-up was
+    /// sized for stands in.
     pub(crate) fn need_now(&self) -> Option<u32> {
         self.views
             .iter()
-            .filter_map(|v| v.curve.replicas_for(v.estimate.load, v.limit_ms))
+            .filter_map(|v| {
+                let load = if v.estimate.draining {
+                    *self.pending.as_ref()?.loads.get(&v.label)?
+                } else {
+                    v.load_ahead()
+                };
+                v.curve.replicas_for(load, v.limit_ms)
+            })
             .max()
     }
 
