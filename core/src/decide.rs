@@ -1442,6 +1442,35 @@ mod tests {
         );
     }
 
+    /// A scale-up that drains a long backlog recommends to the window what
+    /// holds the load, not the replicas that drain it: the window would
+    /// keep those long after the backlog went.
+    #[test]
+    fn a_scale_up_recommends_what_holds_the_load_not_what_drains_the_backlog() {
+        let mut p = model_policy();
+        p.downscale_stabilization = Duration::from_secs(300);
+        // U = 4 ms, learned; the last run, 15 s ago, 261 s of wait at 1
+        // replica and 3.6 of load: now 300 s, still growing at 3.6.
+        let state: State = serde_json::from_str(
+            r#"{"runs_since_change":0,"last_replicas":1,"model":{"at_secs":985,"replicas":1,"calm_runs":5,
+                "targets":{"GET_/fibonacci?n=10 mean":{"unloaded_ms":4.0,"floor_ms":4.0,"pairs":[4.0],
+                "last_ms":261004.0,"last_rho":3.6}}}}"#,
+        )
+        .unwrap();
+        let d = decide(&obs(1, Some(300_004.0)), &p, &state);
+        // 3.6 + (319.5 + 39) / 30 replicas drain it in two runs; 3.6 /
+        // 0.535 = 6.7: 7 hold the load.
+        assert_eq!(d.replicas, 16, "{d}");
+        assert_eq!(
+            d.next_state.recommendations,
+            [Recommendation {
+                at_secs: 1_000,
+                replicas: 7
+            }],
+            "{d}"
+        );
+    }
+
     #[test]
     fn stabilization_keeps_the_highest_recent_recommendation() {
         let mut p = seed();
