@@ -662,15 +662,20 @@ fn a_rising_load_is_met_before_the_breach_through_the_state_file() {
         (2, at(0.89, 2.0), 2, "hold 2 (calm run 1 of 2"),
         (2, at(0.98, 2.0), 2, "hold 2 (calm run 2 of 2"),
         (2, at(1.07, 2.0), 2, "decay 2 -> 1 held"),
-        // 6.88 ms: within the 7 ms target, but the load rises.
-        (2, at(1.18, 2.0), 3, "load rising 0.06 replicas' worth a run, to 1.2 in 3 runs: predicted 7.5ms > 7ms at 2; predicted 5.56ms <= 6.3ms at 3; scale up 2 -> 3"),
+        // 6.88 ms: within the 7 ms target, but the load rises. (The
+        // runs are 15 s apart in the state, plus the wall clock's second
+        // when one ticks between them: the predictions' last digit moves;
+        // decide.rs's unit test pins them.)
+        (2, at(1.18, 2.0), 3, "load rising 0.06 replicas' worth a run, to 1.2 in 3 runs: predicted 7.|ms > 7ms at 2; predicted 5.|ms <= 6.3ms at 3; scale up 2 -> 3"),
     ];
     for (i, (replicas, mean, answer, says)) in runs.into_iter().enumerate() {
         if i > 0 {
             age_state(&state, 15);
         }
         let err = answers(&state, i, replicas, mean, answer);
-        assert!(err.contains(says), "run {i}: {err}");
+        for part in says.split('|') {
+            assert!(err.contains(part), "run {i}: {part:?} in {err}");
+        }
     }
     let s = state_json(&state);
     let trend = &s["model"]["targets"]["GET_/fibonacci?n=10 mean"]["trend"];

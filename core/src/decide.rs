@@ -725,7 +725,21 @@ fn breach_action(
     match a.scale_up(current) {
         Some((to, v)) => {
             reasons.push(model_load(v));
-            let predicted = v.curve.predict(v.estimate.load, to);
+            // Sized for where a rising load goes: the line says so, and
+            // predicts at that load, not this run's.
+            if let Some(r) = v.rising.filter(|r| r.ahead > v.estimate.load) {
+                let at_current = v.curve.predict(r.ahead, current);
+                if at_current > v.target_ms {
+                    reasons.push(Reason::Rising {
+                        per_run: r.per_run,
+                        ahead: r.ahead,
+                        replicas: current,
+                        predicted: finite(at_current),
+                        target: v.target_ms,
+                    });
+                }
+            }
+            let predicted = v.curve.predict(v.load_ahead(), to);
             reasons.push(Reason::ModelPredicts {
                 replicas: to,
                 predicted: finite(predicted),
@@ -1668,13 +1682,13 @@ mod tests {
             mm1("ahead", 1.18, 2.0, 3, "scale up 2 -> 3"),
             mm1("starting", 1.19, 2.0, 3, "hold 3 (calm run 1 of 2"),
             mm1("serving", 1.62, 3.0, 3, "hold 3 (calm run 2 of 2"),
-            // Sized for where the rise goes, as the next breach is.
+            // Sized for where the rise goes, and the line says so.
             mm1(
                 "breach",
                 1.9,
                 3.0,
                 5,
-                "predicted 5.41ms <= 6.3ms at 5; scale up 3 -> 5",
+                "load rising 0.14 replicas' worth a run, to 2 in 3 runs: predicted 8.63ms > 7ms at 3; predicted 5.64ms <= 6.3ms at 5; scale up 3 -> 5",
             ),
         ]);
         run_model(&model_policy(), 2, &steps);
