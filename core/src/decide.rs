@@ -32,7 +32,7 @@ use crate::stats::RequestStats;
 
 pub mod model;
 
-use model::{Assessment, Gap, ModelState, View};
+use model::{Assessment, Gap, ModelState, Rise, View};
 
 /// What one run measured, plus the facts it was measured under.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -728,15 +728,8 @@ fn breach_action(
             // Sized for where a rising load goes: the line says so, and
             // predicts at that load, not this run's.
             if let Some(r) = v.rising.filter(|r| r.ahead > v.estimate.load) {
-                let at_current = v.curve.predict(r.ahead, current);
-                if at_current > v.target_ms {
-                    reasons.push(Reason::Rising {
-                        per_run: r.per_run,
-                        ahead: r.ahead,
-                        replicas: current,
-                        predicted: finite(at_current),
-                        target: v.target_ms,
-                    });
+                if v.curve.predict(r.ahead, current) > v.target_ms {
+                    reasons.push(rising(v, r, current));
                 }
             }
             let predicted = v.curve.predict(v.load_ahead(), to);
@@ -771,13 +764,7 @@ fn rising_action(
         return None;
     }
     reasons.push(model_load(v));
-    reasons.push(Reason::Rising {
-        per_run: r.per_run,
-        ahead: r.ahead,
-        replicas: current,
-        predicted: finite(v.curve.predict(r.ahead, current)),
-        target: v.target_ms,
-    });
+    reasons.push(rising(v, r, current));
     let predicted = v.curve.predict(r.ahead, to);
     reasons.push(Reason::ModelPredicts {
         replicas: to,
@@ -798,9 +785,7 @@ fn decay_action(
     calm_runs: &mut u32,
     reasons: &mut Vec<Reason>,
 ) -> u32 {
-    let configured = current
-        .saturating_sub(policy.decay.replicas)
-        .max(policy.min_replicas);
+    let configured = configured_decay(current, policy);
     if configured >= current {
         reasons.push(Reason::AtMinimum { replicas: current });
         return current;
@@ -838,6 +823,25 @@ fn decay_action(
     });
     reasons.push(Reason::Decay { from: current, to });
     to
+}
+
+/// The count the configured decay leaves `current` at.
+fn configured_decay(current: u32, policy: &Policy) -> u32 {
+    current
+        .saturating_sub(policy.decay.replicas)
+        .max(policy.min_replicas)
+}
+
+/// A load rising `r`, as a reason: where it goes, and what `current`
+/// replicas would read there.
+fn rising(v: &View, r: Rise, current: u32) -> Reason {
+    Reason::Rising {
+        per_run: r.per_run,
+        ahead: r.ahead,
+        replicas: current,
+        predicted: finite(v.curve.predict(r.ahead, current)),
+        target: v.target_ms,
+    }
 }
 
 /// A calm run that only counts: what the model reads, or why it is not
@@ -894,11 +898,7 @@ fn recommendation(
         Some(a) if sized || a.gap_for_decay().is_none() => a
             .need_now()
             .map_or(proposed, |n| n.max(policy.min_replicas).min(proposed)),
-        _ if calm => obs
-            .current_replicas
-            .saturating_sub(policy.decay.replicas)
-            .max(policy.min_replicas)
-            .min(proposed),
+        _ if calm => configured_decay(obs.current_replicas, policy).min(proposed),
         _ => proposed,
     }
 }
