@@ -666,7 +666,7 @@ fn a_rising_load_is_met_before_the_breach_through_the_state_file() {
         // runs are 15 s apart in the state, plus the wall clock's second
         // when one ticks between them: the predictions' last digit moves;
         // decide.rs's unit test pins them.)
-        (2, at(1.18, 2.0), 3, "load rising 0.06 replicas' worth a run, to 1.2 in 3 runs: predicted 7.|ms > 7ms at 2; predicted 5.|ms <= 6.3ms at 3; scale up 2 -> 3"),
+        (2, at(1.18, 2.0), 3, "load rising 0.06 replicas' worth a run, to 1.3 in 3 runs: predicted 7.|ms > 7ms at 2; predicted 5.|ms <= 6.3ms at 3; scale up 2 -> 3"),
     ];
     for (i, (replicas, mean, answer, says)) in runs.into_iter().enumerate() {
         if i > 0 {

@@ -1657,7 +1657,7 @@ mod tests {
         for k in [0.89, 0.98, 1.07] {
             steps.push(mm1("rising", k, 2.0, 2, ""));
         }
-        steps.push(mm1("rising", 1.18, 2.0, 3, "load rising 0.06 replicas' worth a run, to 1.2 in 3 runs: predicted 7.5ms > 7ms at 2; predicted 5.56ms <= 6.3ms at 3; scale up 2 -> 3"));
+        steps.push(mm1("rising", 1.18, 2.0, 3, "load rising 0.06 replicas' worth a run, to 1.3 in 3 runs: predicted 7.51ms > 7ms at 2; predicted 5.48ms <= 6.3ms at 3; scale up 2 -> 3"));
         run_model(&model_policy(), 2, &steps);
 
         // A load that has not moved for six runs (6.2 ms, within the
@@ -1687,8 +1687,8 @@ mod tests {
                 "breach",
                 1.9,
                 3.0,
-                5,
-                "load rising 0.14 replicas' worth a run, to 2 in 3 runs: predicted 8.63ms > 7ms at 3; predicted 5.64ms <= 6.3ms at 5; scale up 3 -> 5",
+                4,
+                "load rising 0.14 replicas' worth a run, to 2.1 in 3 runs: predicted 8.97ms > 7ms at 3; predicted 6.3ms <= 6.3ms at 4; scale up 3 -> 4",
             ),
         ]);
         run_model(&model_policy(), 2, &steps);
@@ -1786,7 +1786,7 @@ mod tests {
         .unwrap();
         let mut state = decide(&obs(3, Some(6.5)), &p, &State::default()).next_state;
         state.last_replicas = Some(2);
-        let mut o = obs(2, Some(6.6));
+        let mut o = obs(2, Some(6.5));
         o.at_secs += 15;
         state = decide(&o, &p, &state).next_state;
         let mut o = obs(2, Some(9.0));

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lpa_core::config::{Decay, ModelConfig, ScaleUp, Target, TargetKind};
-use lpa_core::decide::model::{ModelState, Pending, TargetModel};
+use lpa_core::decide::model::{ModelState, PairRun, Pending, TargetModel};
 use lpa_core::decide::{Reason, Recommendation};
 use lpa_core::stats::RequestStats;
 use lpa_core::wire::{parse_evaluate_input, parse_metric, parse_metric_input};
@@ -106,6 +106,18 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
                     TargetModel {
                         unloaded_ms: u,
                         floor_ms: floor,
+                        // Any number the pairs hold, as the readings of
+                        // pairs of runs too: the fit must stay total.
+                        pair_runs: pairs
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &ms)| PairRun {
+                                before: (i % 2 == 0).then_some((replicas, floor)),
+                                load: (i % 2 == 1).then_some(ms / 4.0),
+                                replicas: replicas.saturating_add(1),
+                                ms,
+                            })
+                            .collect(),
                         pairs,
                         last_ms: last,
                         last_rho,
