@@ -238,6 +238,14 @@ pub enum Reason {
         to: u32,
         window_secs: u64,
     },
+    /// With the model, a scale-down held for a load that comes in bursts:
+    /// `to` is the `BURST_QUANTILE` of the needs of the last `window_secs`.
+    #[serde(rename_all = "camelCase")]
+    BurstHeld {
+        from: u32,
+        to: u32,
+        window_secs: u64,
+    },
     /// A decay the model predicts would breach: `predicted` at `to`
     /// replicas is above `limit` (target less the margin).
     #[serde(rename_all = "camelCase")]
@@ -405,6 +413,15 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "stabilized {from} -> {to} (highest in {window_secs}s window)"
+            ),
+            Reason::BurstHeld {
+                from,
+                to,
+                window_secs,
+            } => write!(
+                f,
+                "bursty load: held {from} -> {to} (the {}th percentile of the last {window_secs}s' needs)",
+                (BURST_QUANTILE * 100.0).round()
             ),
             Reason::DecayHeld {
                 from,
@@ -904,8 +921,10 @@ fn recommendation(
 }
 
 /// Step 5, HPA's downscale stabilization: a scale-down goes only as low as
-/// the highest recommendation inside the window. Returns the count and the
-/// window's recommendations to keep.
+/// the highest recommendation inside the window; with the model, and a
+/// load that comes in bursts, only as low as `BURST_QUANTILE` of the last
+/// `BURST_WINDOW_SECS`' (see [`burst_hold`]). Returns the count and the
+/// recommendations to keep.
 fn stabilize(
     obs: &Observation,
     policy: &Policy,
@@ -915,14 +934,22 @@ fn stabilize(
     reasons: &mut Vec<Reason>,
 ) -> (u32, Vec<Recommendation>) {
     let window = policy.downscale_stabilization.as_secs();
-    if window == 0 {
+    let bursts = if policy.model.is_some() {
+        BURST_WINDOW_SECS
+    } else {
+        0
+    };
+    let kept = window.max(bursts);
+    if kept == 0 {
         return (proposed, Vec::new());
     }
-    let since = obs.at_secs.saturating_sub(window);
+    let inside = |r: &Recommendation, secs: u64| {
+        r.at_secs > obs.at_secs.saturating_sub(secs) && r.at_secs <= obs.at_secs
+    };
     let mut recommendations: Vec<Recommendation> = state
         .recommendations
         .iter()
-        .filter(|r| r.at_secs > since && r.at_secs <= obs.at_secs)
+        .filter(|r| inside(r, kept))
         .copied()
         .collect();
     recommendations.push(Recommendation {
@@ -930,23 +957,85 @@ fn stabilize(
         replicas: recommended,
     });
     let current = obs.current_replicas;
+    let mut to = proposed;
     if proposed < current {
         let highest = recommendations
             .iter()
+            .filter(|r| window > 0 && inside(r, window))
             .map(|r| r.replicas)
-            .max()
-            .unwrap_or(proposed)
-            .min(current);
-        if highest > proposed {
-            reasons.push(Reason::Stabilized {
-                from: proposed,
-                to: highest,
-                window_secs: window,
-            });
-            return (highest, recommendations);
+            .max();
+        let burst = (bursts > 0).then(|| burst_hold(&recommendations)).flatten();
+        // HPA's window first, then the bursts': each line says which held.
+        type Held = fn(u32, u32, u64) -> Reason;
+        let holds: [(Option<u32>, Held, u64); 2] = [
+            (
+                highest,
+                |from, to, window_secs| Reason::Stabilized {
+                    from,
+                    to,
+                    window_secs,
+                },
+                window,
+            ),
+            (
+                burst,
+                |from, to, window_secs| Reason::BurstHeld {
+                    from,
+                    to,
+                    window_secs,
+                },
+                bursts,
+            ),
+        ];
+        for (held, reason, secs) in holds {
+            let held = held.map_or(to, |h| h.min(current));
+            if held > to {
+                reasons.push(reason(to, held, secs));
+                to = held;
+            }
         }
     }
-    (proposed, recommendations)
+    (to, recommendations)
+}
+
+/// The seconds of needs a decay looks back over for bursts.
+const BURST_WINDOW_SECS: u64 = 900;
+/// Needs that jump run to run at least this much against their spread are
+/// bursts: the mean squared change from one run to the next over their
+/// variance (von Neumann's ratio), about 2 for needs drawn at random run
+/// by run, near 0 for a load that moves smoothly. The sine scenario's sat
+/// at 0.26 to 0.58, the trace's at 0.6 to 1.8 (bench/decision-quality.notes.md).
+const BURST_ROUGHNESS: f64 = 0.65;
+/// The share of the window's needs the count held for bursts covers.
+const BURST_QUANTILE: f64 = 0.7;
+/// Fewer needs than this do not tell bursts from noise.
+const BURST_MIN_RUNS: usize = 8;
+
+/// For needs that come in bursts, the count that covers `BURST_QUANTILE`
+/// of them. A burst's need comes and goes within a run or two, and the
+/// next is as likely soon after as later: the latest need says little of
+/// the next, and a count that covers most of the recent ones holds most
+/// of the bursts to come, where holding the highest (HPA's window) pays
+/// for the rarest. A load that moves smoothly is better read from its
+/// latest need, which the decay already holds.
+fn burst_hold(recommendations: &[Recommendation]) -> Option<u32> {
+    if recommendations.len() < BURST_MIN_RUNS {
+        return None;
+    }
+    let mut by_time = recommendations.to_vec();
+    by_time.sort_by_key(|r| r.at_secs);
+    let needs: Vec<f64> = by_time.iter().map(|r| f64::from(r.replicas)).collect();
+    let n = needs.len() as f64;
+    let mean = needs.iter().sum::<f64>() / n;
+    let variance = needs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    let changes = needs.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>() / (n - 1.0);
+    if !(variance > 0.0 && changes / variance >= BURST_ROUGHNESS) {
+        return None;
+    }
+    let mut sorted: Vec<u32> = by_time.iter().map(|r| r.replicas).collect();
+    sorted.sort_unstable();
+    let at = ((sorted.len() - 1) as f64 * BURST_QUANTILE).round() as usize;
+    sorted.get(at).copied()
 }
 
 /// Step 5, the bounds: [minReplicas, maxReplicas].
@@ -1532,6 +1621,73 @@ mod tests {
                 }
             ]
         );
+    }
+
+    fn needs(from_secs: u64, replicas: &[u32]) -> Vec<Recommendation> {
+        (0u64..)
+            .zip(replicas)
+            .map(|(i, &r)| Recommendation {
+                at_secs: from_secs + 15 * i,
+                replicas: r,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bursts_hold_most_of_the_recent_needs_a_smooth_load_its_latest() {
+        // Needs that jump run to run (von Neumann's ratio 2.8): the 70th
+        // percentile of the 15, 2. In any order of time: a state file's.
+        let bursty = [1, 1, 6, 1, 2, 1, 1, 8, 1, 3, 1, 1, 5, 1, 2];
+        let mut shuffled = needs(0, &bursty);
+        shuffled.reverse();
+        shuffled.swap(0, 7);
+        assert_eq!(burst_hold(&needs(0, &bursty)), Some(2));
+        // Time order, not list order, says what changed run to run.
+        assert_eq!(burst_hold(&shuffled), Some(2));
+        // A load that rises and falls run by run (ratio 0.37): no hold.
+        let smooth = [2, 2, 3, 3, 4, 4, 5, 5, 5, 4, 4, 3, 3, 2, 2];
+        assert_eq!(burst_hold(&needs(0, &smooth)), None);
+        // Too few needs to tell, and a steady one.
+        assert_eq!(burst_hold(&needs(0, &bursty[..7])), None);
+        assert_eq!(burst_hold(&needs(0, &[3; 20])), None);
+    }
+
+    #[test]
+    fn with_the_model_a_decay_under_a_bursty_load_is_held_and_says_so() {
+        // A run at 1000 s whose decay goes to 1, after 15 bursty runs.
+        let state = State {
+            runs_since_change: 5,
+            last_replicas: Some(6),
+            recommendations: needs(
+                1_000 - 15 * 15,
+                &[1, 6, 1, 2, 1, 1, 8, 1, 3, 1, 1, 5, 1, 2, 6],
+            ),
+            ..State::default()
+        };
+        let mut p = model_policy();
+        let mut reasons = Vec::new();
+        let (to, kept) = stabilize(&obs(6, Some(4.0)), &p, &state, 1, 1, &mut reasons);
+        // The 70th percentile of the 16 needs, this run's 1 among them.
+        assert_eq!(to, 3);
+        assert_eq!(
+            reasons.last().map(ToString::to_string).as_deref(),
+            Some("bursty load: held 1 -> 3 (the 70th percentile of the last 900s' needs)")
+        );
+        // Every need of the window kept, this run's added.
+        assert_eq!(kept.len(), 16);
+        assert_eq!(
+            kept.last().map(|r| (r.at_secs, r.replicas)),
+            Some((1_000, 1))
+        );
+        // A scale-up is never held back, and the seed's rule, without the
+        // model, keeps nothing.
+        assert_eq!(
+            stabilize(&obs(1, Some(4.0)), &p, &state, 3, 3, &mut reasons).0,
+            3
+        );
+        p.model = None;
+        let (to, kept) = stabilize(&obs(6, Some(4.0)), &p, &state, 1, 1, &mut reasons);
+        assert_eq!((to, kept.len()), (1, 0));
     }
 
     #[test]
