@@ -1014,8 +1014,11 @@ const BURST_ROUGHNESS: f64 = 0.4;
 /// sine's windows sat at -0.78 to 0.15, the trace's at 0.51 to 2.15 (10th
 /// to 90th percentile).
 const BURST_SKEW: f64 = 0.25;
-/// The share of the window's needs the count held for bursts covers.
-const BURST_QUANTILE: f64 = 0.75;
+/// The share of the window's needs the count held for bursts covers. At
+/// 0.75 the trace scaled to half, double or three times its load breached
+/// more than HPA on CPU; at 0.8 only at three times
+/// (bench/decision-quality.notes.md, "Trace").
+const BURST_QUANTILE: f64 = 0.8;
 /// Fewer needs than this do not tell bursts from noise.
 const BURST_MIN_RUNS: usize = 8;
 /// Nor do fewer rises above the needs' median: one load that came and
@@ -1660,7 +1663,7 @@ mod tests {
     #[test]
     fn bursts_hold_most_of_the_recent_needs_a_smooth_load_its_latest() {
         // Needs that jump run to run (von Neumann's ratio 2.95) and lean
-        // low (skewness 1.54): the 75th percentile of the 15, 3. In any
+        // low (skewness 1.54): the 80th percentile of the 15, 3. In any
         // order of time: a state file's.
         let bursty = [1, 1, 6, 1, 2, 1, 1, 8, 1, 3, 1, 1, 5, 1, 2];
         let mut shuffled = needs(0, &bursty);
@@ -1705,11 +1708,11 @@ mod tests {
         let mut p = model_policy();
         let mut reasons = Vec::new();
         let (to, kept) = stabilize(&obs(6, Some(4.0)), &p, &state, 1, 1, &mut reasons);
-        // The 75th percentile of the 16 needs, this run's 1 among them.
-        assert_eq!(to, 3);
+        // The 80th percentile of the 16 needs, this run's 1 among them.
+        assert_eq!(to, 5);
         assert_eq!(
             reasons.last().map(ToString::to_string).as_deref(),
-            Some("bursty load: held 1 -> 3 (the 75th percentile of the last 900s' needs)")
+            Some("bursty load: held 1 -> 5 (the 80th percentile of the last 900s' needs)")
         );
         // Every need of the window kept, this run's added.
         assert_eq!(kept.len(), 16);
