@@ -1042,12 +1042,13 @@ fn burst_hold(recommendations: &[Recommendation]) -> Option<u32> {
     let needs: Vec<f64> = by_time.iter().map(|r| f64::from(r.replicas)).collect();
     let n = needs.len() as f64;
     let mean = needs.iter().sum::<f64>() / n;
-    let variance = needs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    let changes = needs.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>() / (n - 1.0);
+    let moment = |k: i32| needs.iter().map(|x| (x - mean).powi(k)).sum::<f64>() / n;
+    let variance = moment(2);
     if variance <= 0.0 {
         return None;
     }
-    let skew = needs.iter().map(|x| (x - mean).powi(3)).sum::<f64>() / n / variance.powf(1.5);
+    let changes = needs.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>() / (n - 1.0);
+    let skew = moment(3) / variance.powf(1.5);
     if changes / variance < BURST_ROUGHNESS || skew < BURST_SKEW {
         return None;
     }
