@@ -132,6 +132,49 @@ fn the_demo_scales_up_under_load_recovers_and_decays_after() {
         out.contains(&format!("decision log          {}", log.display())),
         "{out}"
     );
+    // Decays with the load on, and the breaches at the counts they left
+    // (until a scale-up), as the summary counts them; cycle n is record n-1.
+    let mut decays = Vec::new();
+    let mut breaches = 0;
+    let mut standing: Option<u32> = None;
+    for (i, r) in load.iter().enumerate() {
+        let cycle = CALM + i + 1;
+        if mean(r).1 && standing.is_some_and(|to| r.current <= to) {
+            breaches += 1;
+            standing = None;
+        }
+        if r.current > standing.unwrap_or(u32::MAX) {
+            standing = None;
+        }
+        if r.replicas_after() < r.current {
+            decays.push(format!(
+                "{} -> {} at cycle {cycle}",
+                r.current,
+                r.replicas_after()
+            ));
+            standing = Some(r.replicas_after());
+        }
+    }
+    let decays_line = out
+        .lines()
+        .find(|l| l.contains("decays under load"))
+        .unwrap_or_else(|| panic!("no decays line: {out}"));
+    if decays.is_empty() {
+        assert!(decays_line.ends_with("decays under load     none"), "{out}");
+    } else {
+        let then = match breaches {
+            0 => "none followed by a breach".to_string(),
+            n => format!("{n} followed by a breach ("),
+        };
+        assert!(
+            decays_line.contains(&format!(
+                "decays under load     {} ({}); {then}",
+                decays.len(),
+                decays.join(", ")
+            )),
+            "{out}"
+        );
+    }
     // The peak as the table counts it: from the cycle after its decision.
     let top = records.iter().map(|r| r.current).max().unwrap();
     let peak_line = out.lines().find(|l| l.contains("peak replicas")).unwrap();

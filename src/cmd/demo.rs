@@ -520,6 +520,19 @@ struct Story {
     recovered: Option<u64>,
     final_replicas: u32,
     failed: u64,
+    /// The decays made while the load was on, in order.
+    load_decays: Vec<Decay>,
+}
+
+/// A decay made while the load was on, and the first breach of the load
+/// phase at the count it left (before any scale-up): the flap the seed
+/// rule makes and the model's veto exists to stop.
+struct Decay {
+    from: u32,
+    to: u32,
+    cycle: u64,
+    /// The breaching cycle, its mean and the count it read at.
+    breach: Option<(u64, f64, u32)>,
 }
 
 impl Story {
@@ -544,10 +557,18 @@ impl Story {
             self.peak_cycle = cycle.number;
         }
         self.final_replicas = now;
+        // The latest decay still standing: a scale-up ends its watch.
+        let open = self
+            .load_decays
+            .last_mut()
+            .filter(|d| d.breach.is_none() && d.to >= r.current);
         match mean(r) {
-            Some((_, _, true)) => {
+            Some((observed, _, true)) => {
                 self.over += 1;
                 self.first_breach.get_or_insert(cycle.number);
+                if let (Some(d), Phase::Load) = (open, phase) {
+                    d.breach = Some((cycle.number, observed, r.current));
+                }
             }
             Some((_, _, false))
                 if self.first_breach.is_some()
@@ -558,6 +579,42 @@ impl Story {
             }
             _ => {}
         }
+        if phase == Phase::Load && now < r.current {
+            self.load_decays.push(Decay {
+                from: r.current,
+                to: now,
+                cycle: cycle.number,
+                breach: None,
+            });
+        }
+    }
+
+    /// The summary's line on decays under the load.
+    fn decays_line(&self) -> String {
+        if self.load_decays.is_empty() {
+            return "none".to_string();
+        }
+        let made: Vec<String> = self
+            .load_decays
+            .iter()
+            .map(|d| format!("{} -> {} at cycle {}", d.from, d.to, d.cycle))
+            .collect();
+        let breaches: Vec<String> = self
+            .load_decays
+            .iter()
+            .filter_map(|d| d.breach)
+            .map(|(cycle, ms, at)| format!("{ms:.1} ms on {at} at cycle {cycle}"))
+            .collect();
+        let then = if breaches.is_empty() {
+            "none followed by a breach".to_string()
+        } else {
+            format!(
+                "{} followed by a breach ({})",
+                breaches.len(),
+                breaches.join(", ")
+            )
+        };
+        format!("{} ({}); {then}", self.load_decays.len(), made.join(", "))
     }
 
     fn print(&self, out: &mut impl Write, signalled: bool, files: &Files, phases: &Phases) {
@@ -602,6 +659,7 @@ impl Story {
             (None, _) => "no breach".to_string(),
         };
         let _ = writeln!(out, "  cycles to recover     {recover}");
+        let _ = writeln!(out, "  decays under load     {}", self.decays_line());
         let _ = writeln!(out, "  final replicas        {}", self.final_replicas);
         if self.failed > 0 {
             let _ = writeln!(out, "  failed cycles         {}", self.failed);
