@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Policy, ScaleUp, Target, TargetKind};
 use crate::log::num;
-use crate::stats::RequestStats;
+use crate::stats::{nearest_rank, RequestStats};
 
 pub mod model;
 
@@ -1052,18 +1052,17 @@ fn burst_hold(recommendations: &[Recommendation]) -> Option<u32> {
     if changes / variance < BURST_ROUGHNESS || skew < BURST_SKEW {
         return None;
     }
-    let mut sorted: Vec<u32> = by_time.iter().map(|r| r.replicas).collect();
+    let mut sorted: Vec<u64> = by_time.iter().map(|r| u64::from(r.replicas)).collect();
     sorted.sort_unstable();
-    let median = sorted[(sorted.len() - 1) / 2];
+    let median = nearest_rank(&sorted, 0.5);
     let rises = by_time
         .windows(2)
-        .filter(|w| w[0].replicas <= median && w[1].replicas > median)
+        .filter(|w| u64::from(w[0].replicas) <= median && u64::from(w[1].replicas) > median)
         .count();
     if rises < BURST_MIN_RISES {
         return None;
     }
-    let at = ((sorted.len() - 1) as f64 * BURST_QUANTILE).round() as usize;
-    sorted.get(at).copied()
+    u32::try_from(nearest_rank(&sorted, BURST_QUANTILE)).ok()
 }
 
 /// Step 5, the bounds: [minReplicas, maxReplicas].
@@ -1673,6 +1672,9 @@ mod tests {
         assert_eq!(burst_hold(&needs(0, &bursty)), Some(3));
         // Time order, not list order, says what changed run to run.
         assert_eq!(burst_hold(&shuffled), Some(3));
+        // The nearest rank, as a latency percentile's: of 14 needs the
+        // 12th lowest (ceil(0.8 x 14)), 5, not the 11th, 3.
+        assert_eq!(burst_hold(&needs(0, &bursty[..14])), Some(5));
         // A load that rises and falls run by run (ratio 0.37): no hold.
         let smooth = [2, 2, 3, 3, 4, 4, 5, 5, 5, 4, 4, 3, 3, 2, 2];
         assert_eq!(burst_hold(&needs(0, &smooth)), None);
