@@ -220,6 +220,8 @@ fn the_demo_scales_up_under_load_recovers_and_decays_after() {
         .unwrap();
     assert!(o.status.success(), "{:?}: {}", replay, stderr(&o));
     assert!(stdout(&o).contains("replay: "), "{}", stdout(&o));
+    // Its own config given, the demo offers no other.
+    assert!(!out.contains("learned model"), "{out}");
     assert!(err.contains("drained and stopped"), "{err}");
     let pids = replica_pids(&err);
     assert!(pids.len() >= 2, "{err}");
@@ -310,6 +312,33 @@ fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{replay:?}: {}", stderr(&o));
+    // Run with the seed's config, it offers the recommended one, written
+    // beside the log as the repository has it.
+    let again = hint(&out, "the learned model");
+    let written = demo_dir.join("recommended.yaml");
+    assert_eq!(
+        &again[1..],
+        [
+            "demo",
+            "--evaluation-config",
+            &written.display().to_string()
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/recommended.yaml"
+        ))
+        .unwrap()
+    );
+    let o = Command::new(&again[0])
+        .args(["check", "--evaluation-config"])
+        .arg(&written)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
     std::fs::remove_dir_all(&demo_dir).unwrap();
 }
 

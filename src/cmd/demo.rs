@@ -41,6 +41,8 @@ use crate::text::count;
 
 /// The seed guide's evaluation config, as the example ships it.
 const EVALUATION_CONFIG: &str = include_str!("../../examples/fibonacci/evaluation_config.yaml");
+/// lpa's recommended config, offered after a run with the seed's.
+const RECOMMENDED_CONFIG: &str = include_str!("../../examples/recommended.yaml");
 /// What the guide's load generator asks for (`wget .../fibonacci?n=23`).
 const LOAD_PATH: &str = "/fibonacci?n=23";
 
@@ -201,6 +203,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         )
         .map(|()| plot_path),
         config: replay_config(&args, dir.as_deref(), &log_path),
+        recommended: recommended_config(&args, dir.as_deref(), &log_path),
         log: log_path,
     };
     story.print(&mut out, signalled.load(Ordering::SeqCst), &files, &phases);
@@ -447,16 +450,31 @@ fn replay_config(args: &DemoArgs, dir: Option<&Path>, log: &Path) -> Result<Path
     if let Some(p) = &args.evaluation_config {
         return Ok(p.clone());
     }
+    write_beside(dir, log, "evaluation_config.yaml", EVALUATION_CONFIG)
+}
+
+/// After a run with the seed's config, the recommended one written beside
+/// the log, for the hint that runs the demo again with it: the binary may
+/// run far from the repository's `examples/`.
+fn recommended_config(args: &DemoArgs, dir: Option<&Path>, log: &Path) -> Option<Result<PathBuf>> {
+    args.evaluation_config
+        .is_none()
+        .then(|| write_beside(dir, log, "recommended.yaml", RECOMMENDED_CONFIG))
+}
+
+/// `text` as `name` in the demo's own directory, or beside a log given
+/// elsewhere as `{stem}.{name}`.
+fn write_beside(dir: Option<&Path>, log: &Path, name: &str, text: &str) -> Result<PathBuf> {
     let path = match dir {
-        Some(d) => d.join("evaluation_config.yaml"),
+        Some(d) => d.join(name),
         None => {
             let stem = log
                 .file_stem()
                 .map_or_else(|| "demo".to_string(), |s| s.to_string_lossy().into_owned());
-            log.with_file_name(format!("{stem}.evaluation_config.yaml"))
+            log.with_file_name(format!("{stem}.{name}"))
         }
     };
-    std::fs::write(&path, EVALUATION_CONFIG)
+    std::fs::write(&path, text)
         .map_err(|e| Failure::new(format!("{}: cannot write: {e}", path.display())))?;
     Ok(path)
 }
@@ -501,6 +519,8 @@ struct Files {
     log: PathBuf,
     plot: Result<PathBuf>,
     config: Result<PathBuf>,
+    /// Written after a run with the seed's config.
+    recommended: Option<Result<PathBuf>>,
 }
 
 /// What the summary tells.
@@ -695,6 +715,19 @@ impl Story {
             Err(e) => {
                 let _ = writeln!(out, "  replay                not offered: {e}");
             }
+        }
+        match &files.recommended {
+            Some(Ok(config)) => {
+                let _ = writeln!(
+                    out,
+                    "  the learned model (the same demo; it vetoes a decay that would breach)\n                        {lpa} demo --evaluation-config {}",
+                    shell_word(&config.display().to_string())
+                );
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(out, "  the learned model     not offered: {e}");
+            }
+            None => {}
         }
         if !signalled && self.cycles > phases.calm && self.peak <= 1 {
             let _ = writeln!(
