@@ -147,8 +147,14 @@ fn the_demo_scales_up_under_load_recovers_and_decays_after() {
             standing = None;
         }
         if r.replicas_after() < r.current {
+            // The load's last cycle has none after it to breach in.
+            let last = if i + 1 == load.len() {
+                ", the load's last"
+            } else {
+                ""
+            };
             decays.push(format!(
-                "{} -> {} at cycle {cycle}",
+                "{} -> {} at cycle {cycle}{last}",
                 r.current,
                 r.replicas_after()
             ));

@@ -542,6 +542,9 @@ struct Story {
     failed: u64,
     /// The decays made while the load was on, in order.
     load_decays: Vec<Decay>,
+    /// The last cycle run under the load: a decay there has no load cycle
+    /// after it to breach in.
+    last_load_cycle: Option<u64>,
 }
 
 /// A decay made while the load was on, and the first breach of the load
@@ -599,6 +602,9 @@ impl Story {
             }
             _ => {}
         }
+        if phase == Phase::Load {
+            self.last_load_cycle = Some(cycle.number);
+        }
         if phase == Phase::Load && now < r.current {
             self.load_decays.push(Decay {
                 from: r.current,
@@ -617,7 +623,14 @@ impl Story {
         let made: Vec<String> = self
             .load_decays
             .iter()
-            .map(|d| format!("{} -> {} at cycle {}", d.from, d.to, d.cycle))
+            .map(|d| {
+                let last = if Some(d.cycle) == self.last_load_cycle {
+                    ", the load's last"
+                } else {
+                    ""
+                };
+                format!("{} -> {} at cycle {}{last}", d.from, d.to, d.cycle)
+            })
             .collect();
         let breaches: Vec<String> = self
             .load_decays
