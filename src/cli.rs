@@ -228,6 +228,7 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
         name: "demo",
         note: "Ctrl-C stops it early (with the summary so far); every replica is stopped either way.",
         examples: r#"  lpa demo                  # about 2 minutes: calm, load, recover
+  lpa demo --evaluation-config examples/recommended.yaml   # the learned model: no blind decays
   lpa demo --calm 6s --load 30s --recover 60s --load-clients 8 --cost 3ms --interval 3s
   lpa demo --decision-log demo.jsonl && lpa simulate \
     --evaluation-config examples/fibonacci/evaluation_config.yaml --replay demo.jsonl
