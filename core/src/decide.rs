@@ -1039,7 +1039,9 @@ fn burst_hold(recommendations: &[Recommendation]) -> Option<u32> {
     }
     let mut by_time = recommendations.to_vec();
     by_time.sort_by_key(|r| r.at_secs);
-    let needs: Vec<f64> = by_time.iter().map(|r| f64::from(r.replicas)).collect();
+    // In time order; sorted below for the ranks.
+    let counts: Vec<u64> = by_time.iter().map(|r| u64::from(r.replicas)).collect();
+    let needs: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let n = needs.len() as f64;
     let mean = needs.iter().sum::<f64>() / n;
     let moment = |k: i32| needs.iter().map(|x| (x - mean).powi(k)).sum::<f64>() / n;
@@ -1052,12 +1054,12 @@ fn burst_hold(recommendations: &[Recommendation]) -> Option<u32> {
     if changes / variance < BURST_ROUGHNESS || skew < BURST_SKEW {
         return None;
     }
-    let mut sorted: Vec<u64> = by_time.iter().map(|r| u64::from(r.replicas)).collect();
+    let mut sorted = counts.clone();
     sorted.sort_unstable();
     let median = nearest_rank(&sorted, 0.5);
-    let rises = by_time
+    let rises = counts
         .windows(2)
-        .filter(|w| u64::from(w[0].replicas) <= median && u64::from(w[1].replicas) > median)
+        .filter(|w| w[0] <= median && w[1] > median)
         .count();
     if rises < BURST_MIN_RISES {
         return None;

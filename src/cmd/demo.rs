@@ -580,16 +580,16 @@ impl Story {
             self.peak_cycle = cycle.number;
         }
         self.final_replicas = now;
-        // The latest decay still standing: a scale-up ends its watch.
-        let open = self
-            .load_decays
-            .last_mut()
-            .filter(|d| d.breach.is_none() && d.to >= r.current);
         match mean(r) {
             Some((observed, _, true)) => {
                 self.over += 1;
                 self.first_breach.get_or_insert(cycle.number);
-                if let (Some(d), Phase::Load) = (open, phase) {
+                // The latest decay still standing: a scale-up ends its watch.
+                let open = self
+                    .load_decays
+                    .last_mut()
+                    .filter(|d| phase == Phase::Load && d.breach.is_none() && d.to >= r.current);
+                if let Some(d) = open {
                     d.breach = Some((cycle.number, observed, r.current));
                 }
             }
@@ -604,14 +604,14 @@ impl Story {
         }
         if phase == Phase::Load {
             self.last_load_cycle = Some(cycle.number);
-        }
-        if phase == Phase::Load && now < r.current {
-            self.load_decays.push(Decay {
-                from: r.current,
-                to: now,
-                cycle: cycle.number,
-                breach: None,
-            });
+            if now < r.current {
+                self.load_decays.push(Decay {
+                    from: r.current,
+                    to: now,
+                    cycle: cycle.number,
+                    breach: None,
+                });
+            }
         }
     }
 
