@@ -167,6 +167,11 @@ pub enum Reason {
         /// decay must hold), not this run's.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         highest_of: Option<u32>,
+        /// Set when this run and the last read the load fallen from this
+        /// (the highest of the calm runs before them): a decay holds only
+        /// the runs since.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fell_from: Option<f64>,
     },
     /// What the model predicts at the count it chose, against the limit
     /// (target less the margin).
@@ -320,12 +325,18 @@ impl fmt::Display for Reason {
                 load,
                 saturated,
                 highest_of,
+                fell_from,
                 ..
             } => {
                 let at_least = if *saturated { "at least " } else { "" };
-                let highest = match highest_of {
-                    Some(n) => format!(" (the highest of the last {n} calm runs)"),
-                    None => String::new(),
+                let fell = fell_from.map(|h| format!("fallen from {}", num(round1(h))));
+                let highest = match (highest_of, fell) {
+                    (Some(n), None) => format!(" (the highest of the last {n} calm runs)"),
+                    (Some(n), Some(fell)) => {
+                        format!(" (the highest of the last {n} calm runs, {fell})")
+                    }
+                    (None, Some(fell)) => format!(" ({fell} this run and the last)"),
+                    (None, None) => String::new(),
                 };
                 write!(
                     f,
@@ -696,6 +707,7 @@ fn assess(obs: &Observation, policy: &Policy, state: &State, run: &Compared) -> 
             ours: state.last_replicas == Some(run.current),
             decay_window: policy.decay.unchanged_runs.saturating_add(1),
             ready: obs.ready_replicas,
+            bursty: burst_hold(&recent_needs(obs, state, BURST_WINDOW_SECS)).is_some(),
         },
     ))
 }
@@ -946,12 +958,7 @@ fn stabilize(
     let inside = |r: &Recommendation, secs: u64| {
         r.at_secs > obs.at_secs.saturating_sub(secs) && r.at_secs <= obs.at_secs
     };
-    let mut recommendations: Vec<Recommendation> = state
-        .recommendations
-        .iter()
-        .filter(|r| inside(r, kept))
-        .copied()
-        .collect();
+    let mut recommendations = recent_needs(obs, state, kept);
     recommendations.push(Recommendation {
         at_secs: obs.at_secs,
         replicas: recommended,
@@ -996,6 +1003,17 @@ fn stabilize(
         }
     }
     (to, recommendations)
+}
+
+/// The recommendations kept in `state` from the last `secs` before `obs`.
+fn recent_needs(obs: &Observation, state: &State, secs: u64) -> Vec<Recommendation> {
+    let from = obs.at_secs.saturating_sub(secs);
+    state
+        .recommendations
+        .iter()
+        .filter(|r| r.at_secs > from && r.at_secs <= obs.at_secs)
+        .copied()
+        .collect()
 }
 
 /// The seconds of needs a decay looks back over for bursts.
@@ -1111,6 +1129,7 @@ fn model_load(v: &View) -> Reason {
         load: v.estimate.load,
         saturated: v.estimate.saturated,
         highest_of: None,
+        fell_from: v.fell_from,
     }
 }
 
@@ -1762,9 +1781,19 @@ mod tests {
     /// Runs steps 15 s apart, every decision applied (as CPA would); the
     /// state after the last.
     fn run_model(policy: &Policy, start: u32, steps: &[ModelStep]) -> State {
-        let mut state = State::default();
+        run_model_from(policy, State::default(), start, 0, steps)
+    }
+
+    /// `run_model` from `state`, its first step the `first`th.
+    fn run_model_from(
+        policy: &Policy,
+        mut state: State,
+        start: u32,
+        first: usize,
+        steps: &[ModelStep],
+    ) -> State {
         let mut replicas = start;
-        for (i, s) in steps.iter().enumerate() {
+        for (i, s) in (first..).zip(steps) {
             let mut o = obs(replicas, Some(s.mean_ms));
             o.at_secs = 1_000 + 15 * i as u64;
             let d = decide(&o, policy, &state);
@@ -1810,15 +1839,25 @@ mod tests {
             ModelStep { what: "serving", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 1 of 2 before decay)" },
             ModelStep { what: "calm", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 2 of 2 before decay)" },
             ModelStep { what: "veto", mean_ms: at(3.0, 6.0), expect: 6, says: "decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
-            // The load falls to 0.5: the last four calm runs still saw 3.
+            // The load falls to 0.5. One run may be a low reading of the
+            // same load: the last four calm runs still saw 3.
             ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "model mean: load 3 replicas' worth (the highest of the last 4 calm runs), unloaded 4ms; decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
-            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "decay 6 -> 5 held" },
-            ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "decay 6 -> 5 held" },
-            // Four runs at 0.5: one replica holds it, five at once.
-            ModelStep { what: "deep decay", mean_ms: at(0.5, 6.0), expect: 1, says: "model mean: load 0.5 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 1; decay 6 -> 1" },
+            // Two are a fall: one replica holds it, five at once.
+            ModelStep { what: "deep decay", mean_ms: at(0.5, 6.0), expect: 1, says: "model mean: load 0.5 replicas' worth (fallen from 3 this run and the last), unloaded 4ms; predicted 6ms <= 6.3ms at 1; decay 6 -> 1" },
             ModelStep { what: "calm", mean_ms: at(0.5, 1.0), expect: 1, says: "hold 1 (calm run 1 of 2 before decay)" },
         ];
-        let state = run_model(&model_policy(), 2, &steps);
+        let (stepped, fell) = steps.split_at(14);
+        let policy = model_policy();
+        let state = run_model(&policy, 2, stepped);
+
+        // Had the needs come in bursts, a fall would be a burst's end, which
+        // says nothing of the next: the decay still holds the highest.
+        let mut bursty = state.clone();
+        bursty.recommendations = needs(1_000, &[1, 6, 1, 2, 1, 1, 8, 1, 3, 1, 1, 5, 1, 2]);
+        let bursts = [fell[0], ModelStep { says: "load 3 replicas' worth (the highest of the last 4 calm runs), unloaded 4ms; decay 6 -> 5 held", ..fell[0] }];
+        run_model_from(&policy, bursty, 6, 14, &bursts);
+
+        let state = run_model_from(&policy, state, 6, 14, fell);
         let m = &state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
         assert!((m.unloaded_ms - 4.0).abs() < 1e-6, "{m:?}");
         assert_eq!(m.floor_ms, at(0.5, 6.0));

@@ -454,6 +454,9 @@ pub(crate) struct View {
     pub(crate) decay_load: f64,
     /// How many runs that is of.
     pub(crate) decay_runs: u32,
+    /// The highest load of the calm runs before a fall that this run and
+    /// the last read, which a decay no longer holds.
+    pub(crate) fell_from: Option<f64>,
     /// U was checked by a pair of runs (else it is only the floor).
     pub(crate) established: bool,
     /// The load rises beyond the noise.
@@ -491,6 +494,18 @@ fn load_noise(curve: &Curve, latency: f64, serving: u32) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The highest of the earlier calm runs' `loads` when the last of them and
+/// `now` both read below it beyond the noise: the load fell. Two runs, as
+/// one may be a low reading of the same load; on `curve` at `serving`,
+/// where the decay window's runs all were.
+fn fall(curve: &Curve, loads: &[f64], now: f64, serving: u32) -> Option<f64> {
+    let (&last, before) = loads.split_last()?;
+    let high = before.iter().copied().reduce(f64::max)?;
+    let low = last.max(now);
+    let noise = |load: f64| load_noise(curve, curve.predict(load, serving), serving);
+    (high - low > TREND_SIGNIFICANCE * noise(high).hypot(noise(low))).then_some(high)
 }
 
 /// The trend's readings as (seconds, load, the load's noise) on `curve`.
@@ -634,6 +649,9 @@ pub(crate) struct Run<'a> {
     /// Replicas ready to serve, when the platform says (a Deployment's
     /// `status.readyReplicas`); else the model infers it.
     pub(crate) ready: Option<u32>,
+    /// The recent needs come in bursts: a load that falls is a burst's
+    /// end, which says nothing of the next.
+    pub(crate) bursty: bool,
 }
 
 impl Assessment {
@@ -763,7 +781,14 @@ impl Assessment {
             let curve = Curve::new(m.unloaded_ms, share);
             let estimate = estimate(&curve, x.observed, serving, x.last, interval);
             // The calm runs' loads bound a decay; any other run starts over.
+            let mut fell_from = None;
             if run.calm && x.usable {
+                if !run.bursty {
+                    fell_from = fall(&curve, &m.loads, estimate.load, serving);
+                }
+                if fell_from.is_some() {
+                    m.loads.drain(..m.loads.len() - 1);
+                }
                 m.loads.push(estimate.load);
                 let keep = run.decay_window.max(MIN_DECAY_WINDOW) as usize;
                 if m.loads.len() > keep {
@@ -798,6 +823,7 @@ impl Assessment {
                 estimate,
                 decay_load,
                 decay_runs,
+                fell_from,
                 established: m.established(),
                 rising,
             });
@@ -1329,6 +1355,7 @@ mod tests {
             estimate,
             decay_load: estimate.load,
             decay_runs: 1,
+            fell_from: None,
             rising: None,
             established: true,
         }
