@@ -955,9 +955,6 @@ fn stabilize(
     if kept == 0 {
         return (proposed, Vec::new());
     }
-    let inside = |r: &Recommendation, secs: u64| {
-        r.at_secs > obs.at_secs.saturating_sub(secs) && r.at_secs <= obs.at_secs
-    };
     let mut recommendations = recent_needs(obs, state, kept);
     recommendations.push(Recommendation {
         at_secs: obs.at_secs,
@@ -968,7 +965,7 @@ fn stabilize(
     if proposed < current {
         let highest = recommendations
             .iter()
-            .filter(|r| window > 0 && inside(r, window))
+            .filter(|r| window > 0 && within(r, obs, window))
             .map(|r| r.replicas)
             .max();
         let burst = (bursts > 0).then(|| burst_hold(&recommendations)).flatten();
@@ -1007,13 +1004,17 @@ fn stabilize(
 
 /// The recommendations kept in `state` from the last `secs` before `obs`.
 fn recent_needs(obs: &Observation, state: &State, secs: u64) -> Vec<Recommendation> {
-    let from = obs.at_secs.saturating_sub(secs);
     state
         .recommendations
         .iter()
-        .filter(|r| r.at_secs > from && r.at_secs <= obs.at_secs)
+        .filter(|r| within(r, obs, secs))
         .copied()
         .collect()
+}
+
+/// Whether `r` was made in the last `secs` up to `obs`.
+fn within(r: &Recommendation, obs: &Observation, secs: u64) -> bool {
+    r.at_secs > obs.at_secs.saturating_sub(secs) && r.at_secs <= obs.at_secs
 }
 
 /// The seconds of needs a decay looks back over for bursts.

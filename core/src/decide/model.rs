@@ -783,10 +783,11 @@ impl Assessment {
             // The calm runs' loads bound a decay; any other run starts over.
             let mut fell_from = None;
             if run.calm && x.usable {
-                if !run.bursty {
-                    fell_from = fall(&curve, &m.loads, estimate.load, serving);
-                }
+                fell_from = (!run.bursty)
+                    .then(|| fall(&curve, &m.loads, estimate.load, serving))
+                    .flatten();
                 if fell_from.is_some() {
+                    // Only the last run read the fall with this one.
                     m.loads.drain(..m.loads.len() - 1);
                 }
                 m.loads.push(estimate.load);
