@@ -707,7 +707,11 @@ fn assess(obs: &Observation, policy: &Policy, state: &State, run: &Compared) -> 
             ours: state.last_replicas == Some(run.current),
             decay_window: policy.decay.unchanged_runs.saturating_add(1),
             ready: obs.ready_replicas,
-            bursty: burst_hold(&recent_needs(obs, state, BURST_WINDOW_SECS)).is_some(),
+            bursty: burst_hold(
+                &recent_needs(obs, state, BURST_WINDOW_SECS),
+                policy.max_replicas,
+            )
+            .is_some(),
         },
     ))
 }
@@ -968,7 +972,9 @@ fn stabilize(
             .filter(|r| window > 0 && within(r, obs, window))
             .map(|r| r.replicas)
             .max();
-        let burst = (bursts > 0).then(|| burst_hold(&recommendations)).flatten();
+        let burst = (bursts > 0)
+            .then(|| burst_hold(&recommendations, policy.max_replicas))
+            .flatten();
         // HPA's window first, then the bursts': each line says which held.
         type Held = fn(u32, u32, u64) -> Reason;
         let holds: [(Option<u32>, Held, u64); 2] = [
@@ -1052,14 +1058,23 @@ const BURST_MIN_RISES: usize = 3;
 /// of the bursts to come, where holding the highest (HPA's window) pays
 /// for the rarest. A load that moves smoothly is better read from its
 /// latest need, which the decay already holds.
-fn burst_hold(recommendations: &[Recommendation]) -> Option<u32> {
+///
+/// A need above `max` counts as `max`: no count serves it better, and
+/// needs sized past it (a saturated host, a scale-up sized before the
+/// unloaded latency was checked) jump run to run above the needs' median
+/// while the load holds, which made one long load after a quiet stretch
+/// look like bursts, and held `max` for six runs after it ended.
+fn burst_hold(recommendations: &[Recommendation], max: Option<u32>) -> Option<u32> {
     if recommendations.len() < BURST_MIN_RUNS {
         return None;
     }
     let mut by_time = recommendations.to_vec();
     by_time.sort_by_key(|r| r.at_secs);
     // In time order; sorted below for the ranks.
-    let counts: Vec<u64> = by_time.iter().map(|r| u64::from(r.replicas)).collect();
+    let counts: Vec<u64> = by_time
+        .iter()
+        .map(|r| u64::from(max.map_or(r.replicas, |m| r.replicas.min(m))))
+        .collect();
     let needs: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let n = needs.len() as f64;
     let mean = needs.iter().sum::<f64>() / n;
@@ -1691,31 +1706,40 @@ mod tests {
         let mut shuffled = needs(0, &bursty);
         shuffled.reverse();
         shuffled.swap(0, 7);
-        assert_eq!(burst_hold(&needs(0, &bursty)), Some(3));
+        assert_eq!(burst_hold(&needs(0, &bursty), None), Some(3));
         // Time order, not list order, says what changed run to run.
-        assert_eq!(burst_hold(&shuffled), Some(3));
+        assert_eq!(burst_hold(&shuffled, None), Some(3));
         // The nearest rank, as a latency percentile's: of 14 needs the
         // 12th lowest (ceil(0.8 x 14)), 5, not the 11th, 3.
-        assert_eq!(burst_hold(&needs(0, &bursty[..14])), Some(5));
+        assert_eq!(burst_hold(&needs(0, &bursty[..14]), None), Some(5));
         // A load that rises and falls run by run (ratio 0.37): no hold.
         let smooth = [2, 2, 3, 3, 4, 4, 5, 5, 5, 4, 4, 3, 3, 2, 2];
-        assert_eq!(burst_hold(&needs(0, &smooth)), None);
+        assert_eq!(burst_hold(&needs(0, &smooth), None), None);
         // A wave's crest, where the readings' noise makes the needs rough
         // (ratio 3.07) but they lean high (skewness -1.05): no hold.
         let crest = [6, 5, 7, 6, 7, 4, 7, 6, 7, 7, 5, 7, 6, 7, 7];
-        assert_eq!(burst_hold(&needs(0, &crest)), None);
+        assert_eq!(burst_hold(&needs(0, &crest), None), None);
         // One spike and its tail lean low (1.83) but change run to run as
         // a smooth load does (0.36): no hold once it has passed.
         let mut spike = vec![1; 20];
         spike.extend([8, 8, 8, 8, 7, 7, 2, 2, 2, 1, 1, 2, 2, 1, 1, 1, 1, 1]);
-        assert_eq!(burst_hold(&needs(0, &spike)), None);
+        assert_eq!(burst_hold(&needs(0, &spike), None), None);
         // One load that came and went, with few runs on either side,
         // passes both (0.51, 0.60), but rose above the median once.
         let once = [1, 1, 1, 2, 2, 2, 2, 2, 6, 6, 6, 6, 6, 6, 1, 1, 1, 1];
-        assert_eq!(burst_hold(&needs(0, &once)), None);
+        assert_eq!(burst_hold(&needs(0, &once), None), None);
+        // One long load after a quiet stretch, as a demo saw it: needs
+        // sized past maxReplicas 8 while the load held, then its first
+        // run without. Above 8 they rose past the median (9) three times
+        // and lean low (0.31): held at 10, for six runs. Read at 8, the
+        // most any count serves, no rise: no hold.
+        let mut demo = vec![1, 1, 1, 5, 6, 9, 19, 9, 8, 10, 11, 9, 8, 11, 10, 9];
+        demo.push(1);
+        assert_eq!(burst_hold(&needs(0, &demo), None), Some(10));
+        assert_eq!(burst_hold(&needs(0, &demo), Some(8)), None);
         // Too few needs to tell, and a steady one.
-        assert_eq!(burst_hold(&needs(0, &bursty[..7])), None);
-        assert_eq!(burst_hold(&needs(0, &[3; 20])), None);
+        assert_eq!(burst_hold(&needs(0, &bursty[..7]), None), None);
+        assert_eq!(burst_hold(&needs(0, &[3; 20]), None), None);
     }
 
     #[test]
@@ -1751,6 +1775,23 @@ mod tests {
             stabilize(&obs(1, Some(4.0)), &p, &state, 3, 3, &mut reasons).0,
             3
         );
+        // One long load's needs, sized past maxReplicas, are not bursts:
+        // its end decays at once.
+        let long = State {
+            last_replicas: Some(8),
+            recommendations: needs(
+                1_000 - 15 * 16,
+                &[1, 1, 1, 5, 6, 9, 19, 9, 8, 10, 11, 9, 8, 11, 10, 9],
+            ),
+            ..state.clone()
+        };
+        let stabilized = |p: &Policy, reasons: &mut Vec<Reason>| {
+            stabilize(&obs(8, Some(4.0)), p, &long, 1, 1, reasons).0
+        };
+        assert_eq!(stabilized(&p, &mut Vec::new()), 8);
+        p.max_replicas = Some(8);
+        let mut reasons = Vec::new();
+        assert_eq!(stabilized(&p, &mut reasons), 1, "{reasons:?}");
         p.model = None;
         let (to, kept) = stabilize(&obs(6, Some(4.0)), &p, &state, 1, 1, &mut reasons);
         assert_eq!((to, kept.len()), (1, 0));
