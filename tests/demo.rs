@@ -181,6 +181,28 @@ fn the_demo_scales_up_under_load_recovers_and_decays_after() {
             "{out}"
         );
     }
+    // The final count, and how long after the load the last change to it
+    // came; cycle n is record n-1.
+    let changed = records
+        .iter()
+        .rposition(|r| r.replicas_after() != r.current)
+        .expect("the demo changed its count");
+    let last = records.last().unwrap().replicas_after();
+    let final_line = out.lines().find(|l| l.contains("final replicas")).unwrap();
+    let expected = if changed >= CALM + LOAD {
+        let after = changed + 1 - (CALM + LOAD);
+        format!(
+            "final replicas        {last} (decided at cycle {}, {after} cycle{} after the load's last)",
+            changed + 1,
+            if after == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "final replicas        {last} (decided at cycle {}, under the load)",
+            changed + 1
+        )
+    };
+    assert!(final_line.ends_with(&expected), "{expected:?} in {out}");
     // The peak as the table counts it: from the cycle after its decision.
     let top = records.iter().map(|r| r.current).max().unwrap();
     let peak_line = out.lines().find(|l| l.contains("peak replicas")).unwrap();

@@ -539,6 +539,9 @@ struct Story {
     first_breach: Option<u64>,
     recovered: Option<u64>,
     final_replicas: u32,
+    /// The cycle that decided the final count, when any changed it, and
+    /// its phase.
+    final_decided: Option<(u64, Phase)>,
     failed: u64,
     /// The decays made while the load was on, in order.
     load_decays: Vec<Decay>,
@@ -580,6 +583,9 @@ impl Story {
             self.peak_cycle = cycle.number;
         }
         self.final_replicas = now;
+        if now != r.current {
+            self.final_decided = Some((cycle.number, phase));
+        }
         match mean(r) {
             Some((observed, _, true)) => {
                 self.over += 1;
@@ -650,6 +656,21 @@ impl Story {
         format!("{} ({}); {then}", self.load_decays.len(), made.join(", "))
     }
 
+    /// The summary's line on the final count: how long after the load
+    /// the replicas it added were given back.
+    fn final_line(&self) -> String {
+        let n = self.final_replicas;
+        match (self.final_decided, self.last_load_cycle) {
+            (Some((c, Phase::Recover)), Some(last)) => format!(
+                "{n} (decided at cycle {c}, {} after the load's last)",
+                count(c.saturating_sub(last), "cycle")
+            ),
+            (Some((c, Phase::Load)), _) => format!("{n} (decided at cycle {c}, under the load)"),
+            (Some((c, _)), _) => format!("{n} (decided at cycle {c})"),
+            (None, _) => n.to_string(),
+        }
+    }
+
     fn print(&self, out: &mut impl Write, signalled: bool, files: &Files, phases: &Phases) {
         let _ = writeln!(
             out,
@@ -693,7 +714,7 @@ impl Story {
         };
         let _ = writeln!(out, "  cycles to recover     {recover}");
         let _ = writeln!(out, "  decays under load     {}", self.decays_line());
-        let _ = writeln!(out, "  final replicas        {}", self.final_replicas);
+        let _ = writeln!(out, "  final replicas        {}", self.final_line());
         if self.failed > 0 {
             let _ = writeln!(out, "  failed cycles         {}", self.failed);
         }
