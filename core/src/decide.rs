@@ -1733,8 +1733,7 @@ mod tests {
         // run without. Above 8 they rose past the median (9) three times
         // and lean low (0.31): held at 10, for six runs. Read at 8, the
         // most any count serves, no rise: no hold.
-        let mut demo = vec![1, 1, 1, 5, 6, 9, 19, 9, 8, 10, 11, 9, 8, 11, 10, 9];
-        demo.push(1);
+        let demo = [1, 1, 1, 5, 6, 9, 19, 9, 8, 10, 11, 9, 8, 11, 10, 9, 1];
         assert_eq!(burst_hold(&needs(0, &demo), None), Some(10));
         assert_eq!(burst_hold(&needs(0, &demo), Some(8)), None);
         // Too few needs to tell, and a steady one.
