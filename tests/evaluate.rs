@@ -667,7 +667,7 @@ fn a_rising_load_is_met_before_the_breach_through_the_state_file() {
         // whenever one ticks between two runs, so the rate and the
         // predictions are checked in ranges below; decide.rs's unit test
         // pins their digits.)
-        (2, at(1.18, 2.0), 3, "load rising 0.0|replicas' worth a run, to 1.|in 3 runs: predicted 7.|ms > 7ms at 2; predicted 5.|ms <= 6.3ms at 3; scale up 2 -> 3"),
+        (2, at(1.18, 2.0), 3, "load rising |replicas' worth a run, to |in 3 runs: predicted 7.|ms > 7ms at 2; predicted 5.|ms <= 6.3ms at 3; scale up 2 -> 3"),
     ];
     let mut last = String::new();
     for (i, (replicas, mean, answer, says)) in runs.into_iter().enumerate() {

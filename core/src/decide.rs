@@ -1071,9 +1071,10 @@ fn burst_hold(recommendations: &[Recommendation], max: Option<u32>) -> Option<u3
     let mut by_time = recommendations.to_vec();
     by_time.sort_by_key(|r| r.at_secs);
     // In time order; sorted below for the ranks.
+    let max = max.unwrap_or(u32::MAX);
     let counts: Vec<u64> = by_time
         .iter()
-        .map(|r| u64::from(max.map_or(r.replicas, |m| r.replicas.min(m))))
+        .map(|r| u64::from(r.replicas.min(max)))
         .collect();
     let needs: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let n = needs.len() as f64;
