@@ -830,3 +830,51 @@ fn a_stabilization_window_keeps_what_the_load_needed_not_the_count_held() {
     assert!(r.iter().any(|x| x.3.ends_with("decay 2 -> 1")), "{out}");
     assert_eq!(r.last().unwrap().2, 1, "{out}");
 }
+
+/// Replicas that take three cycles to start: the first spike teaches the
+/// model how long, and the second spike's scale-up drains what queues
+/// meanwhile. Sized as if they started in one, the backlog outlived the
+/// spike and a second scale-up came at its last cycle (seeds 1, 4, 5).
+#[test]
+fn a_slow_start_seen_once_sizes_the_next_spike_to_drain_its_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let recommended = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
+    let scenario = fixture("scenarios/slow-start.yaml");
+    for seed in 1..=6 {
+        let out = dir.path().join(format!("{seed}.json"));
+        let o = lpa()
+            .arg("simulate")
+            .arg("--evaluation-config")
+            .arg(&recommended)
+            .args(["--scenario", path(&scenario), "--quiet"])
+            .args(["--seed", &seed.to_string(), "--out", path(&out)])
+            .output()
+            .expect("run lpa");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let rows = read_json(&out)["rows"].as_array().unwrap().clone();
+        let at = |c: u64| &rows[c as usize];
+        let field = |c: u64, f: &str| at(c)[f].as_u64().unwrap();
+        // The second spike, cycles 70 to 77: one scale-up, at its first.
+        assert!(
+            field(70, "decided") > field(70, "replicas"),
+            "seed {seed}: {}",
+            at(70)
+        );
+        for c in 71..=77 {
+            assert!(
+                field(c, "decided") <= field(c, "replicas"),
+                "seed {seed}, cycle {c}: {}",
+                at(c)
+            );
+        }
+        // Its backlog drained by the spike's last two cycles.
+        for c in 76..=77 {
+            assert_eq!(
+                at(c)["breached"],
+                false,
+                "seed {seed}, cycle {c}: {}",
+                at(c)
+            );
+        }
+    }
+}

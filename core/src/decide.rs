@@ -195,10 +195,19 @@ pub enum Reason {
     Rising {
         per_run: f64,
         ahead: f64,
+        runs: u32,
         replicas: u32,
         /// `None`: saturated (no finite latency).
         predicted: Option<f64>,
         target: f64,
+    },
+    /// A backlog sizes the scale-up: `queued` replica-seconds by the time
+    /// new replicas serve, `startup_runs` from now, drained by `replicas`.
+    #[serde(rename_all = "camelCase")]
+    Backlog {
+        queued: f64,
+        startup_runs: u32,
+        replicas: u32,
     },
 
     // Actions.
@@ -289,6 +298,7 @@ impl Reason {
                 | Reason::ModelPredicts { .. }
                 | Reason::ModelFallback { .. }
                 | Reason::Rising { .. }
+                | Reason::Backlog { .. }
         )
     }
 }
@@ -368,17 +378,28 @@ impl fmt::Display for Reason {
             Reason::Rising {
                 per_run,
                 ahead,
+                runs,
                 replicas,
                 predicted,
                 target,
             } => write!(
                 f,
-                "load rising {} replicas' worth a run, to {} in {} runs: predicted {} > {}ms at {replicas}",
+                "load rising {} replicas' worth a run, to {} in {runs} runs: predicted {} > {}ms at {replicas}",
                 num(round2(*per_run)),
                 num(round1(*ahead)),
-                model::TREND_HORIZON_RUNS,
                 predicted_text(*predicted),
                 num(*target)
+            ),
+            Reason::Backlog {
+                queued,
+                startup_runs,
+                replicas,
+            } => write!(
+                f,
+                "backlog {} replica-seconds by the time new replicas serve ({startup_runs} {}): {replicas} drain it in {} runs",
+                num(round1(*queued)),
+                if *startup_runs == 1 { "run" } else { "runs" },
+                model::DRAIN_RUNS
             ),
             Reason::ScaleUp { from, to } => write!(f, "scale up {from} -> {to}"),
             Reason::Decay { from, to } => write!(f, "decay {from} -> {to}"),
@@ -765,6 +786,13 @@ fn breach_action(
                     reasons.push(rising(v, r, current));
                 }
             }
+            if let Some((queued, startup_runs)) = a.backlog_sizes(v, to) {
+                reasons.push(Reason::Backlog {
+                    queued,
+                    startup_runs,
+                    replicas: to,
+                });
+            }
             let predicted = v.curve.predict(v.load_ahead(), to);
             reasons.push(Reason::ModelPredicts {
                 replicas: to,
@@ -871,6 +899,7 @@ fn rising(v: &View, r: Rise, current: u32) -> Reason {
     Reason::Rising {
         per_run: r.per_run,
         ahead: r.ahead,
+        runs: r.runs,
         replicas: current,
         predicted: finite(v.curve.predict(r.ahead, current)),
         target: v.target_ms,
@@ -1629,6 +1658,10 @@ mod tests {
         // 3.6 + (319.5 + 39) / 30 replicas drain it in two runs; 3.6 /
         // 0.535 = 6.7: 7 hold the load.
         assert_eq!(d.replicas, 16, "{d}");
+        assert!(
+            d.to_string().contains("backlog 358.5 replica-seconds by the time new replicas serve (1 run): 16 drain it in 2 runs"),
+            "{d}"
+        );
         assert_eq!(
             d.next_state.recommendations,
             [Recommendation {
@@ -1951,6 +1984,23 @@ mod tests {
         run_model(&model_policy(), 2, &steps);
     }
 
+    /// Replicas seen to take three runs to start: a rising load is projected
+    /// two runs further, to where it is when replicas added now serve.
+    #[test]
+    fn a_slow_start_projects_a_rising_load_further() {
+        let mut steps = learned_at_two();
+        steps.push(mm1("rising", 0.89, 2.0, 2, ""));
+        let mut state = run_model(&model_policy(), 2, &steps);
+        state.model.as_mut().unwrap().startup_runs = Some(3);
+        let first = steps.len();
+        let rest = [
+            mm1("rising", 0.98, 2.0, 2, ""),
+            mm1("rising", 1.07, 2.0, 2, ""),
+            mm1("rising", 1.18, 2.0, 3, "load rising 0.06 replicas' worth a run, to 1.4 in 5 runs: predicted 8.5ms > 7ms at 2; predicted 5.71ms <= 6.3ms at 3; scale up 2 -> 3"),
+        ];
+        run_model_from(&model_policy(), state, 2, first, &rest);
+    }
+
     /// On a rising load the added replicas' readings look like the old
     /// count's at the load sized for; two calm runs still say they serve,
     /// so the next breach is sized, not waited out.
@@ -1975,6 +2025,53 @@ mod tests {
             ),
         ]);
         run_model(&model_policy(), 2, &steps);
+    }
+
+    /// How long a scale-up's replicas took to serve is learned, and a later
+    /// scale-up past saturation also drains what queues for that long.
+    #[test]
+    fn a_slow_start_is_learned_and_sizes_the_next_backlog() {
+        let mut steps = learned_at_two();
+        // The replica added to 1 starts for two runs, not one, and the
+        // platform reports it ready when it is.
+        steps.push(mm1("starting", 0.8, 1.0, 2, "may still be starting"));
+        steps.push(mm1("serving", 0.8, 2.0, 2, "hold 2"));
+        let ready = [2, 2, 2, 1, 1, 1, 2];
+        let (mut slow, mut replicas) = (State::default(), 2);
+        for (i, (s, r)) in steps.iter().zip(ready).enumerate() {
+            let mut o = obs(replicas, Some(s.mean_ms));
+            o.at_secs = 1_000 + 15 * i as u64;
+            o.ready_replicas = Some(r);
+            let d = decide(&o, &model_policy(), &slow);
+            assert!(
+                d.replicas == s.expect && d.to_string().contains(s.says),
+                "step {i}: {d}"
+            );
+            (slow, replicas) = (d.next_state, d.replicas);
+        }
+        assert_eq!(slow.model.as_ref().and_then(|m| m.startup_runs), Some(2));
+        // Inferred from the readings alone, it is not timed.
+        let inferred = run_model(&model_policy(), 2, &steps);
+        assert_eq!(inferred.model.as_ref().and_then(|m| m.startup_runs), None);
+        let mut fast = slow.clone();
+        fast.model.as_mut().unwrap().startup_runs = Some(1);
+        // An onset on 2: 25 s of wait, 8.7 replicas' worth. 17 hold the
+        // load; 100 replica-seconds queued, 100 more a run until new
+        // replicas serve, drained in two runs: 8.7 + 200 / 30 = 15.3 after
+        // one run of start-up, 8.7 + 300 / 30 = 18.7 after two.
+        let onset = |state: &State| {
+            let mut o = obs(2, Some(4.0 + 25_000.0));
+            o.at_secs = 1_000 + 15 * steps.len() as u64;
+            decide(&o, &model_policy(), state)
+        };
+        let (f, s) = (onset(&fast), onset(&slow));
+        assert_eq!(f.replicas, 17, "{f}");
+        assert!(!f.to_string().contains("backlog"), "{f}");
+        assert_eq!(s.replicas, 19, "{s}");
+        assert!(
+            s.to_string().ends_with("backlog 300 replica-seconds by the time new replicas serve (2 runs): 19 drain it in 2 runs; predicted 5.68ms <= 6.3ms at 19; scale up 2 -> 19"),
+            "{s}"
+        );
     }
 
     /// When the platform reports ready replicas, the model need not infer

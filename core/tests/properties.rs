@@ -96,51 +96,56 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
             any::<bool>(),
             0u32..4,
         )),
+        // Any count a hand-edited file could hold.
+        prop::option::of(prop_oneof![0u32..10, Just(u32::MAX)]),
     )
-        .prop_map(|(at_secs, replicas, calm_runs, target, pending)| {
-            let label = "GET_/a mean".to_string();
-            let mut targets = BTreeMap::new();
-            if let Some((u, floor, pairs, last, last_rho, loads, trend)) = target {
-                targets.insert(
-                    label.clone(),
-                    TargetModel {
-                        unloaded_ms: u,
-                        floor_ms: floor,
-                        // Any number the pairs hold, as the readings of
-                        // pairs of runs too: the fit must stay total.
-                        pair_runs: pairs
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &ms)| PairRun {
-                                before: (i % 2 == 0).then_some((replicas, floor)),
-                                load: (i % 2 == 1).then_some(ms / 4.0),
-                                replicas: replicas.saturating_add(1),
-                                ms,
-                            })
-                            .collect(),
-                        pairs,
-                        last_ms: last,
-                        last_rho,
-                        loads,
-                        trend,
-                    },
-                );
-            }
-            ModelState {
-                at_secs,
-                replicas,
-                calm_runs,
-                targets,
-                pending: pending.map(|(from, to, load, runs, arrived, calm)| Pending {
-                    from,
-                    to,
-                    loads: [(label, load)].into_iter().collect(),
-                    runs,
-                    arrived,
-                    calm,
-                }),
-            }
-        })
+        .prop_map(
+            |(at_secs, replicas, calm_runs, target, pending, startup_runs)| {
+                let label = "GET_/a mean".to_string();
+                let mut targets = BTreeMap::new();
+                if let Some((u, floor, pairs, last, last_rho, loads, trend)) = target {
+                    targets.insert(
+                        label.clone(),
+                        TargetModel {
+                            unloaded_ms: u,
+                            floor_ms: floor,
+                            // Any number the pairs hold, as the readings of
+                            // pairs of runs too: the fit must stay total.
+                            pair_runs: pairs
+                                .iter()
+                                .enumerate()
+                                .map(|(i, &ms)| PairRun {
+                                    before: (i % 2 == 0).then_some((replicas, floor)),
+                                    load: (i % 2 == 1).then_some(ms / 4.0),
+                                    replicas: replicas.saturating_add(1),
+                                    ms,
+                                })
+                                .collect(),
+                            pairs,
+                            last_ms: last,
+                            last_rho,
+                            loads,
+                            trend,
+                        },
+                    );
+                }
+                ModelState {
+                    at_secs,
+                    replicas,
+                    calm_runs,
+                    targets,
+                    pending: pending.map(|(from, to, load, runs, arrived, calm)| Pending {
+                        from,
+                        to,
+                        loads: [(label, load)].into_iter().collect(),
+                        runs,
+                        arrived,
+                        calm,
+                    }),
+                    startup_runs,
+                }
+            },
+        )
 }
 
 fn obs_strategy() -> impl Strategy<Value = Observation> {

@@ -85,7 +85,7 @@ const MAX_WAIT_RUNS: u32 = 8;
 /// (20 seeds: spike 101 against 102, trace 687 against 691), and its
 /// extra replicas went again a few runs later at the same load (a flap,
 /// in 19 of the spike scenario's 20 seeds; in 5 at two runs).
-const DRAIN_RUNS: f64 = 2.0;
+pub(crate) const DRAIN_RUNS: f64 = 2.0;
 /// Runs a load's trend is fitted over: fewer cannot tell a slow rise
 /// from the readings' noise, more lag a turn (4 to 8 measured on the
 /// scenarios: bench/decision-quality.notes.md).
@@ -100,11 +100,12 @@ const READING_NOISE: f64 = 0.07;
 /// 1 to 40: bench/decision-quality.notes.md). The reading must also be
 /// past the limit before it scales.
 const TREND_SIGNIFICANCE: f64 = 2.5;
-/// Runs ahead a trend is projected: the last run the count chosen now holds
-/// alone. Its replicas serve from the run after next (one run to start);
-/// the model decides nothing ahead until they do, so replicas a later
-/// decision adds serve two runs after that.
-pub(crate) const TREND_HORIZON_RUNS: u32 = 3;
+/// Runs ahead a trend is projected when replicas start within a run: the
+/// last run the count chosen now holds alone. Its replicas serve from the
+/// run after next (one run to start); the model decides nothing ahead
+/// until they do, so replicas a later decision adds serve two runs after
+/// that. Each run more a scale-up was seen to take adds one.
+const TREND_HORIZON_RUNS: u32 = 3;
 
 /// What the model remembers between runs (`model` in the state file).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -121,6 +122,10 @@ pub struct ModelState {
     /// A scale-up whose replicas may still be starting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+    /// Runs the last scale-up's replicas took to serve: how long the old
+    /// count still serves after the next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_runs: Option<u32>,
 }
 
 /// One target's model.
@@ -174,6 +179,15 @@ pub struct Pending {
     /// Calm runs since it was decided.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub calm: u32,
+}
+
+impl ModelState {
+    /// Runs the old count serves after a scale-up: at least the run that
+    /// follows the decision, whose reading is taken while the new
+    /// replicas start.
+    pub(crate) fn startup(&self) -> u32 {
+        self.startup_runs.unwrap_or(1).max(1)
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -468,8 +482,9 @@ pub(crate) struct View {
 pub(crate) struct Rise {
     /// Replicas' worth a run.
     pub(crate) per_run: f64,
-    /// The load projected `TREND_HORIZON_RUNS` ahead.
+    /// The load projected `runs` ahead.
     pub(crate) ahead: f64,
+    pub(crate) runs: u32,
 }
 
 impl View {
@@ -520,8 +535,9 @@ fn trend_loads(curve: &Curve, trend: &[(u64, f64, u32)]) -> Vec<(u64, f64, f64)>
 }
 
 /// The least-squares trend of `points` (seconds, load, noise), when it rises
-/// significantly; `interval` is the seconds between runs.
-pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64) -> Option<Rise> {
+/// significantly, projected `runs` ahead; `interval` is the seconds between
+/// runs.
+pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64, runs: u32) -> Option<Rise> {
     let n = points.len();
     if n < 3 || interval.is_nan() || interval <= 0.0 {
         return None;
@@ -554,8 +570,12 @@ pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64) -> Option<Rise> {
     }
     let now = my + slope * (xs[n - 1] - mx);
     let per_run = slope * interval;
-    let ahead = now + per_run * f64::from(TREND_HORIZON_RUNS);
-    (ahead.is_finite() && per_run.is_finite()).then_some(Rise { per_run, ahead })
+    let ahead = now + per_run * f64::from(runs);
+    (ahead.is_finite() && per_run.is_finite()).then_some(Rise {
+        per_run,
+        ahead,
+        runs,
+    })
 }
 
 /// The load a reading says, at the replicas taken to serve.
@@ -774,7 +794,14 @@ impl Assessment {
             calm_runs: prior.calm_runs.saturating_add(u32::from(run.calm)),
             targets: BTreeMap::new(),
             pending: None,
+            // Only a reported ready count times it: two calm runs, or a
+            // reading, may show replicas that served a run earlier.
+            startup_runs: match &pending {
+                Some(p) if arrived && !p.arrived && ready.is_some() => Some(p.runs),
+                _ => prior.startup_runs.filter(|&r| r < MAX_WAIT_RUNS),
+            },
         };
+        let horizon = TREND_HORIZON_RUNS + next.startup() - 1;
         let mut views = Vec::new();
         for x in learned {
             let mut m = x.model;
@@ -807,7 +834,7 @@ impl Assessment {
                     m.trend.drain(..m.trend.len() - TREND_RUNS);
                 }
             }
-            let rising = interval.and_then(|i| rise(&trend_loads(&curve, &m.trend), i));
+            let rising = interval.and_then(|i| rise(&trend_loads(&curve, &m.trend), i, horizon));
             m.last_ms = x.usable.then_some(x.observed);
             m.last_rho = (x.usable && estimate.saturated)
                 .then(|| estimate.load / f64::from(estimate.serving.max(1)));
@@ -934,11 +961,22 @@ impl Assessment {
     /// The replicas a breach needs, and the view that needs the most.
     pub(crate) fn scale_up(&self, current: u32) -> Option<(u32, &View)> {
         let interval = self.interval;
+        let startup = self.next.startup();
         self.views
             .iter()
-            .filter_map(|v| size(v, interval).map(|m| (m, v)))
+            .filter_map(|v| size(v, interval, startup).map(|m| (m, v)))
             .max_by_key(|(m, _)| *m)
             .map(|(m, v)| (m.max(current.saturating_add(1)), v))
+    }
+
+    /// When `v`'s backlog, not its load, sizes `replicas`: the
+    /// replica-seconds queued by the time new replicas serve, and the runs
+    /// they take to.
+    pub(crate) fn backlog_sizes(&self, v: &View, replicas: u32) -> Option<(f64, u32)> {
+        let startup = self.next.startup();
+        let (d, queued) = drain(v, self.interval, startup)?;
+        let load = v.curve.replicas_for(v.load_ahead(), v.limit_ms)?;
+        (d == replicas && d > load).then_some((queued, startup))
     }
 
     /// The fewest replicas that hold every target at the highest load of
@@ -1107,8 +1145,20 @@ pub(crate) fn estimate(
     }
 }
 
-/// The replicas a breached view needs; `None` without headroom.
-fn size(v: &View, interval: Option<f64>) -> Option<u32> {
+/// The replicas that drain a saturated view's backlog within `DRAIN_RUNS`
+/// of new replicas serving, `startup` runs from now, and the
+/// replica-seconds queued by then.
+fn drain(v: &View, interval: Option<f64>, startup: u32) -> Option<(u32, f64)> {
+    let e = &v.estimate;
+    let i = interval.filter(|_| e.saturated)?;
+    let more = (e.load - f64::from(e.serving)).max(0.0) * i * f64::from(startup);
+    let queued = e.backlog + more;
+    Some((count(e.load + queued / (i * DRAIN_RUNS)), queued))
+}
+
+/// The replicas a breached view needs, the old count serving `startup`
+/// more runs; `None` without headroom.
+fn size(v: &View, interval: Option<f64>, startup: u32) -> Option<u32> {
     let e = &v.estimate;
     let rho = v.curve.utilisation_for(v.limit_ms);
     let rho = if v.established {
@@ -1120,14 +1170,11 @@ fn size(v: &View, interval: Option<f64>) -> Option<u32> {
         rho.unwrap_or(0.0).max(UNCHECKED_UTILISATION)
     };
     let mut m = count(v.load_ahead() / rho);
+    if let Some((d, _)) = drain(v, interval, startup) {
+        m = m.max(d);
+    }
     if e.saturated {
         let n = f64::from(e.serving);
-        if let Some(i) = interval {
-            // Drain within `DRAIN_RUNS` what queued by the time the new
-            // replicas serve (taken as one run from now).
-            let more = (e.load - n).max(0.0) * i;
-            m = m.max(count(e.load + (e.backlog + more) / (i * DRAIN_RUNS)));
-        }
         if e.closed {
             // Clients that wait for their answers grow no backlog: their
             // wait falls in proportion to the replicas. Up to HPA's default
@@ -1261,32 +1308,32 @@ mod tests {
                 .collect()
         };
         // Too few runs, a flat load, a falling one: no rise.
-        assert_eq!(rise(&pts(&[1.0, 1.5]), 15.0), None);
-        assert_eq!(rise(&pts(&[1.0, 1.0, 1.0]), 15.0), None);
-        assert_eq!(rise(&pts(&[1.6, 1.4, 1.2, 1.0]), 15.0), None);
+        assert_eq!(rise(&pts(&[1.0, 1.5]), 15.0, 3), None);
+        assert_eq!(rise(&pts(&[1.0, 1.0, 1.0]), 15.0, 3), None);
+        assert_eq!(rise(&pts(&[1.6, 1.4, 1.2, 1.0]), 15.0, 3), None);
         // A perfectly straight rise of 1 % a run: no residual at all, but
         // well inside what the readings' noise moves.
-        assert_eq!(rise(&pts(&[1.0, 1.01, 1.02, 1.03]), 15.0), None);
+        assert_eq!(rise(&pts(&[1.0, 1.01, 1.02, 1.03]), 15.0, 3), None);
         // 0.2 a run against noise of 0.1: projected three runs ahead.
-        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 15.0).unwrap();
+        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 15.0, 3).unwrap();
         assert!(close(r.per_run, 0.2), "{r:?}");
         assert!(close(r.ahead, 2.2), "{r:?}");
         // Six runs along a straight line, against noise of 0.1 a run: a
         // rise of 0.065 a run clears 2.5 standard errors (2.7), one of
         // 0.055 does not (2.3).
         let line = |k: f64| pts(&(0..6).map(|i| 1.0 + k * f64::from(i)).collect::<Vec<_>>());
-        assert!(rise(&line(0.065), 15.0).is_some());
-        assert_eq!(rise(&line(0.055), 15.0), None);
+        assert!(rise(&line(0.065), 15.0, 3).is_some());
+        assert_eq!(rise(&line(0.055), 15.0, 3), None);
         // Noise that happens to climb, but not by 2.5 standard errors.
-        assert_eq!(rise(&pts(&[1.0, 0.9, 1.1, 1.05, 1.0, 1.1]), 15.0), None);
+        assert_eq!(rise(&pts(&[1.0, 0.9, 1.1, 1.05, 1.0, 1.1]), 15.0, 3), None);
         // Absurd input reads as no trend, never a panic.
-        assert_eq!(rise(&pts(&[1.0, 1.2, 1.4]), 0.0), None);
+        assert_eq!(rise(&pts(&[1.0, 1.2, 1.4]), 0.0, 3), None);
         assert_eq!(
-            rise(&[(5, 1.0, 0.1), (5, 2.0, 0.1), (5, 3.0, 0.1)], 15.0),
+            rise(&[(5, 1.0, 0.1), (5, 2.0, 0.1), (5, 3.0, 0.1)], 15.0, 3),
             None
         );
         assert_eq!(
-            rise(&[(30, 1.0, 0.1), (15, 2.0, 0.1), (0, 3.0, 0.1)], 15.0),
+            rise(&[(30, 1.0, 0.1), (15, 2.0, 0.1), (0, 3.0, 0.1)], 15.0, 3),
             None
         );
     }
@@ -1418,7 +1465,7 @@ mod tests {
                 interval,
             );
             assert_eq!(
-                size(&view(c, reading, e), interval),
+                size(&view(c, reading, e), interval, 1),
                 Some(want),
                 "{what}: {e:?}"
             );
@@ -1436,11 +1483,11 @@ mod tests {
             }),
             Some(3.0),
         );
-        assert_eq!(size(&view(d, 25.3, e), Some(3.0)), Some(5));
+        assert_eq!(size(&view(d, 25.3, e), Some(3.0), 1), Some(5));
         // No headroom: nothing to size.
         let slow = Curve::new(6.5, 0.5);
         let e = estimate(&slow, 9.0, 2, None, Some(15.0));
-        assert_eq!(size(&view(slow, 9.0, e), Some(15.0)), None);
+        assert_eq!(size(&view(slow, 9.0, e), Some(15.0), 1), None);
         // Unless U is only a floor: a loaded reading just under the limit
         // would ask for a utilisation near 0; half, until a pair tells U.
         let floor = Curve::new(5.44, 0.5);
@@ -1456,9 +1503,9 @@ mod tests {
         );
         let mut v = view(floor, 4.0 + 19_500.0, e);
         v.limit_ms = 5.6;
-        assert_eq!(size(&v, Some(15.0)), Some(65), "{e:?}");
+        assert_eq!(size(&v, Some(15.0), 1), Some(65), "{e:?}");
         v.established = false;
-        assert_eq!(size(&v, Some(15.0)), Some(8), "3.6 / 0.5 = 7.2: {e:?}");
+        assert_eq!(size(&v, Some(15.0), 1), Some(8), "3.6 / 0.5 = 7.2: {e:?}");
     }
 
     #[test]
