@@ -738,16 +738,23 @@ fn ready_replicas_in_the_resource_status_reach_the_model() {
         assert!(out.status.success(), "{}", stderr(&out));
         (stdout(&out), stderr(&out))
     };
-    let (out, err) = with_status(1, "api_dry_run");
-    assert_eq!(out, "{\"targetReplicas\":2}\n", "{err}");
-    assert!(
-        err.contains("the replicas added to 1 may still be starting"),
-        "{err}"
-    );
+    for run_type in ["api_dry_run", "scaler"] {
+        let (out, err) = with_status(1, run_type);
+        assert_eq!(out, "{\"targetReplicas\":2}\n", "{err}");
+        assert!(
+            err.contains("the replicas added to 1 may still be starting"),
+            "{err}"
+        );
+    }
+    assert!(state_json(&state)["model"]["startup_runs"].is_null());
+    age_state(&state, 15);
     let (out, err) = with_status(2, "scaler");
     assert_eq!(out, "{\"targetReplicas\":3}\n", "{err}");
     assert!(
         err.contains("model mean: load 1.6 replicas' worth"),
         "{err}"
     );
+    // Ready one run later than the old count's last: the start-up is
+    // timed, for the next scale-up.
+    assert_eq!(state_json(&state)["model"]["startup_runs"], 1);
 }
