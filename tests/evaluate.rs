@@ -756,5 +756,8 @@ fn ready_replicas_in_the_resource_status_reach_the_model() {
     );
     // Ready one run later than the old count's last: the start-up is
     // timed, for the next scale-up.
-    assert_eq!(state_json(&state)["model"]["startup_runs"], 1);
+    assert_eq!(
+        state_json(&state)["model"]["startup_runs"],
+        serde_json::json!([1])
+    );
 }

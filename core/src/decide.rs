@@ -1991,7 +1991,7 @@ mod tests {
         let mut steps = learned_at_two();
         steps.push(mm1("rising", 0.89, 2.0, 2, ""));
         let mut state = run_model(&model_policy(), 2, &steps);
-        state.model.as_mut().unwrap().startup_runs = Some(3);
+        state.model.as_mut().unwrap().startup_runs = vec![3];
         let first = steps.len();
         let rest = [
             mm1("rising", 0.98, 2.0, 2, ""),
@@ -2049,12 +2049,12 @@ mod tests {
             );
             (slow, replicas) = (d.next_state, d.replicas);
         }
-        assert_eq!(slow.model.as_ref().and_then(|m| m.startup_runs), Some(2));
+        assert_eq!(slow.model.as_ref().unwrap().startup_runs, [2]);
         // Inferred from the readings alone, it is not timed.
         let inferred = run_model(&model_policy(), 2, &steps);
-        assert_eq!(inferred.model.as_ref().and_then(|m| m.startup_runs), None);
+        assert!(inferred.model.as_ref().unwrap().startup_runs.is_empty());
         let mut fast = slow.clone();
-        fast.model.as_mut().unwrap().startup_runs = Some(1);
+        fast.model.as_mut().unwrap().startup_runs = vec![1];
         // An onset on 2: 25 s of wait, 8.7 replicas' worth. 17 hold the
         // load; 100 replica-seconds queued, 100 more a run until new
         // replicas serve, drained in two runs: 8.7 + 200 / 30 = 15.3 after

@@ -97,7 +97,7 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
             0u32..4,
         )),
         // Any count a hand-edited file could hold.
-        prop::option::of(prop_oneof![0u32..10, Just(u32::MAX)]),
+        prop::collection::vec(prop_oneof![0u32..10, Just(u32::MAX)], 0..6),
     )
         .prop_map(
             |(at_secs, replicas, calm_runs, target, pending, startup_runs)| {

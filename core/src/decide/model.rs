@@ -77,6 +77,8 @@ const UNCHECKED_UTILISATION: f64 = 0.5;
 /// A decay holds the highest load of at least this many calm runs: three
 /// lucky readings in a row must not be enough to open the door.
 const MIN_DECAY_WINDOW: u32 = 4;
+/// Start-ups timed, for their median.
+const STARTUPS_KEPT: usize = 3;
 /// After this many runs a scale-up's replicas are taken as serving.
 const MAX_WAIT_RUNS: u32 = 8;
 /// Runs a scale-up past saturation drains the backlog in. A run that
@@ -122,10 +124,10 @@ pub struct ModelState {
     /// A scale-up whose replicas may still be starting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
-    /// Runs the last scale-up's replicas took to serve: how long the old
-    /// count still serves after the next one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_runs: Option<u32>,
+    /// Runs the last scale-ups' replicas took to serve, newest last: how
+    /// long the old count still serves after the next one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub startup_runs: Vec<u32>,
 }
 
 /// One target's model.
@@ -186,7 +188,13 @@ impl ModelState {
     /// follows the decision, whose reading is taken while the new
     /// replicas start.
     pub(crate) fn startup(&self) -> u32 {
-        self.startup_runs.unwrap_or(1).max(1)
+        // The median: one slow start (a node added for the pods, an image
+        // pulled) does not size every scale-up after it; for two, the
+        // faster, until a third says which is the rule.
+        let mut kept = self.startup_runs.clone();
+        kept.sort_unstable();
+        kept.get(kept.len().saturating_sub(1) / 2)
+            .map_or(1, |&r| r.max(1))
     }
 }
 
@@ -796,9 +804,23 @@ impl Assessment {
             pending: None,
             // Only a reported ready count times it: two calm runs, or a
             // reading, may show replicas that served a run earlier.
-            startup_runs: match &pending {
-                Some(p) if arrived && !p.arrived && ready.is_some() => Some(p.runs),
-                _ => prior.startup_runs.filter(|&r| r < MAX_WAIT_RUNS),
+            startup_runs: {
+                let mut kept: Vec<u32> = prior
+                    .startup_runs
+                    .iter()
+                    .copied()
+                    .filter(|&r| r < MAX_WAIT_RUNS)
+                    .collect();
+                if let Some(p) = pending
+                    .as_ref()
+                    .filter(|p| arrived && !p.arrived && ready.is_some())
+                {
+                    kept.push(p.runs);
+                }
+                if kept.len() > STARTUPS_KEPT {
+                    kept.drain(..kept.len() - STARTUPS_KEPT);
+                }
+                kept
             },
         };
         let horizon = TREND_HORIZON_RUNS + next.startup() - 1;
@@ -1407,6 +1429,27 @@ mod tests {
             rising: None,
             established: true,
         }
+    }
+
+    #[test]
+    fn the_start_up_is_the_median_of_the_timed_ones_and_at_least_a_run() {
+        let startup = |runs: &[u32]| {
+            ModelState {
+                startup_runs: runs.to_vec(),
+                ..ModelState::default()
+            }
+            .startup()
+        };
+        // None timed, or ready by the run after the decision: one run.
+        assert_eq!(startup(&[]), 1);
+        assert_eq!(startup(&[0]), 1);
+        assert_eq!(startup(&[3]), 3);
+        // One slow start among two is not yet the rule; among three it
+        // is outvoted, and two slow ones are.
+        assert_eq!(startup(&[1, 7]), 1);
+        assert_eq!(startup(&[1, 7, 1]), 1);
+        assert_eq!(startup(&[7, 1, 3]), 3);
+        assert_eq!(startup(&[7, 7, 1]), 7);
     }
 
     #[test]
