@@ -195,6 +195,8 @@ pub enum Reason {
     Rising {
         per_run: f64,
         ahead: f64,
+        /// Runs ahead; logs written before it was learned projected three.
+        #[serde(default = "model::trend_horizon_runs")]
         runs: u32,
         replicas: u32,
         /// `None`: saturated (no finite latency).
@@ -1982,6 +1984,20 @@ mod tests {
         steps.extend((0..6).map(|_| mm1("steady", 1.05, 2.0, 2, "")));
         steps.push(mm1("noise", 1.1, 2.0, 2, "decay 2 -> 1 held"));
         run_model(&model_policy(), 2, &steps);
+    }
+
+    /// A decision log written before the horizon was learned has no `runs`
+    /// in its rising reason: it reads as the three runs it projected.
+    #[test]
+    fn an_older_logs_rising_reason_reads_as_three_runs() {
+        let old = r#"{"reason":"rising","perRun":0.06,"ahead":1.3,"replicas":2,"predicted":7.51,"target":7.0}"#;
+        let r: Reason = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            r.to_string(),
+            "load rising 0.06 replicas' worth a run, to 1.3 in 3 runs: predicted 7.51ms > 7ms at 2"
+        );
+        let back = serde_json::to_string(&r).unwrap();
+        assert!(back.contains(r#""runs":3"#), "{back}");
     }
 
     /// Replicas seen to take three runs to start: a rising load is projected

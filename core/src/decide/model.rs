@@ -109,6 +109,10 @@ const TREND_SIGNIFICANCE: f64 = 2.5;
 /// that. Each run more a scale-up was seen to take adds one.
 const TREND_HORIZON_RUNS: u32 = 3;
 
+pub(crate) fn trend_horizon_runs() -> u32 {
+    TREND_HORIZON_RUNS
+}
+
 /// What the model remembers between runs (`model` in the state file).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ModelState {
@@ -492,6 +496,7 @@ pub(crate) struct Rise {
     pub(crate) per_run: f64,
     /// The load projected `runs` ahead.
     pub(crate) ahead: f64,
+    /// Runs ahead: `TREND_HORIZON_RUNS`, and the start-up's runs past one.
     pub(crate) runs: u32,
 }
 
