@@ -1864,15 +1864,29 @@ mod tests {
     /// `run_model` from `state`, its first step the `first`th.
     fn run_model_from(
         policy: &Policy,
-        mut state: State,
+        state: State,
         start: u32,
         first: usize,
         steps: &[ModelStep],
     ) -> State {
+        run_model_reporting(policy, state, start, first, steps, &[])
+    }
+
+    /// `run_model_from`, the platform reporting `ready[k]` ready replicas
+    /// at step k (none past its end).
+    fn run_model_reporting(
+        policy: &Policy,
+        mut state: State,
+        start: u32,
+        first: usize,
+        steps: &[ModelStep],
+        ready: &[u32],
+    ) -> State {
         let mut replicas = start;
-        for (i, s) in (first..).zip(steps) {
+        for (k, (i, s)) in (first..).zip(steps).enumerate() {
             let mut o = obs(replicas, Some(s.mean_ms));
             o.at_secs = 1_000 + 15 * i as u64;
+            o.ready_replicas = ready.get(k).copied();
             let d = decide(&o, policy, &state);
             let line = d.to_string();
             assert!(
@@ -2053,18 +2067,7 @@ mod tests {
         steps.push(mm1("starting", 0.8, 1.0, 2, "may still be starting"));
         steps.push(mm1("serving", 0.8, 2.0, 2, "hold 2"));
         let ready = [2, 2, 2, 1, 1, 1, 2];
-        let (mut slow, mut replicas) = (State::default(), 2);
-        for (i, (s, r)) in steps.iter().zip(ready).enumerate() {
-            let mut o = obs(replicas, Some(s.mean_ms));
-            o.at_secs = 1_000 + 15 * i as u64;
-            o.ready_replicas = Some(r);
-            let d = decide(&o, &model_policy(), &slow);
-            assert!(
-                d.replicas == s.expect && d.to_string().contains(s.says),
-                "step {i}: {d}"
-            );
-            (slow, replicas) = (d.next_state, d.replicas);
-        }
+        let slow = run_model_reporting(&model_policy(), State::default(), 2, 0, &steps, &ready);
         assert_eq!(slow.model.as_ref().unwrap().startup_runs, [2]);
         // Inferred from the readings alone, it is not timed.
         let inferred = run_model(&model_policy(), 2, &steps);

@@ -202,6 +202,11 @@ impl ModelState {
     }
 }
 
+/// Drops all but the last `n` of `v` (newest last).
+fn keep_newest<T>(v: &mut Vec<T>, n: usize) {
+    v.drain(..v.len().saturating_sub(n));
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -822,9 +827,7 @@ impl Assessment {
                 {
                     kept.push(p.runs);
                 }
-                if kept.len() > STARTUPS_KEPT {
-                    kept.drain(..kept.len() - STARTUPS_KEPT);
-                }
+                keep_newest(&mut kept, STARTUPS_KEPT);
                 kept
             },
         };
@@ -842,13 +845,11 @@ impl Assessment {
                     .flatten();
                 if fell_from.is_some() {
                     // Only the last run read the fall with this one.
-                    m.loads.drain(..m.loads.len() - 1);
+                    keep_newest(&mut m.loads, 1);
                 }
                 m.loads.push(estimate.load);
                 let keep = run.decay_window.max(MIN_DECAY_WINDOW) as usize;
-                if m.loads.len() > keep {
-                    m.loads.drain(..m.loads.len() - keep);
-                }
+                keep_newest(&mut m.loads, keep);
             } else {
                 m.loads.clear();
             }
@@ -857,9 +858,7 @@ impl Assessment {
             }
             if x.usable && !estimate.saturated {
                 m.trend.push((run.at_secs, x.observed, serving.max(1)));
-                if m.trend.len() > TREND_RUNS {
-                    m.trend.drain(..m.trend.len() - TREND_RUNS);
-                }
+                keep_newest(&mut m.trend, TREND_RUNS);
             }
             let rising = interval.and_then(|i| rise(&trend_loads(&curve, &m.trend), i, horizon));
             m.last_ms = x.usable.then_some(x.observed);
