@@ -58,7 +58,7 @@ pub mod sweep;
 pub mod yardstick;
 
 pub use load::LoadProfile;
-pub use model::{CycleLatency, Service, ServiceModel};
+pub use model::{CycleLatency, Service, ServiceChange, ServiceModel};
 pub use rng::SplitMix64;
 pub use scenario::parse_scenario;
 
@@ -74,7 +74,27 @@ pub struct Scenario {
     /// Replicas at cycle 0, all serving.
     pub replicas: u32,
     pub service: Service,
+    /// Changes to the service, by cycle, ascending.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ServiceChange>,
     pub load: LoadProfile,
+}
+
+impl Scenario {
+    /// The service as it runs at `cycle`.
+    pub fn service_at(&self, cycle: u32) -> Service {
+        self.changes
+            .iter()
+            .take_while(|c| c.at <= cycle)
+            .fold(self.service.clone(), |s, c| s.changed(c))
+    }
+
+    /// The service as it runs between each change, first to last.
+    pub fn services(&self) -> impl Iterator<Item = Service> + '_ {
+        std::iter::once(0)
+            .chain(self.changes.iter().map(|c| c.at))
+            .map(|at| self.service_at(at))
+    }
 }
 
 /// One cycle of a simulation.
@@ -387,6 +407,9 @@ fn drive<C: Controller>(
         initial,
     );
     for cycle in 0..scenario.cycles {
+        if scenario.changes.iter().any(|c| c.at == cycle) {
+            model.set_service(scenario.service_at(cycle));
+        }
         let rate = scenario.load.rate(cycle);
         let ready = model.ready(cycle);
         let mut obs = Observation {
@@ -568,6 +591,7 @@ mod tests {
                 samples: 100,
                 timeout_ms: None,
             },
+            changes: Vec::new(),
             load,
         }
     }

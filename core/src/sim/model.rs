@@ -47,6 +47,31 @@ pub struct Service {
     pub timeout_ms: Option<f64>,
 }
 
+/// A change to the service from a cycle on (`service.changes` in a
+/// scenario): a release, a warmed cache, a dependency that got faster or
+/// slower. What it does not name stays as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceChange {
+    /// The first cycle the service runs changed.
+    pub at: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_latency_ms: Option<f64>,
+}
+
+impl Service {
+    /// The service after `change`.
+    pub fn changed(&self, change: &ServiceChange) -> Service {
+        Service {
+            capacity: change.capacity.unwrap_or(self.capacity),
+            base_latency_ms: change.base_latency_ms.unwrap_or(self.base_latency_ms),
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for Service {
     fn default() -> Self {
         Service {
@@ -98,6 +123,12 @@ impl ServiceModel {
 
     pub fn backlog(&self) -> f64 {
         self.backlog
+    }
+
+    /// The service changes from the next cycle measured on; the replicas
+    /// and their queue stay.
+    pub fn set_service(&mut self, service: Service) {
+        self.service = service;
     }
 
     /// Measures one cycle under `rate` requests/s: fills `recording` with

@@ -14,6 +14,8 @@
 //!   startupCycles: 1      # cycles before a new replica serves (default 1)
 //!   samples: 200          # latencies measured per cycle (default 200)
 //!   timeout: 1000         # ms; slower requests fail (optional)
+//!   changes:              # from cycle `at` on (optional): a release, a
+//!     - {at: 40, capacity: 700, baseLatency: 1.5}   # dependency that sped up
 //! load: {type: step, from: 400, to: 1200, at: 20}
 //! # or {type: arrivals, file: trace.csv, timeColumn: TIMESTAMP, scale: 95}:
 //! # the trace's arrivals counted per interval from its first timestamp,
@@ -23,7 +25,7 @@
 use serde::Deserialize;
 
 use super::load::{arrival_rates, parse_rates_csv, ArrivalsError, LoadProfile, TIMESTAMP_FORMATS};
-use super::model::Service;
+use super::model::{Service, ServiceChange};
 use super::Scenario;
 use crate::parse::{fields_of, from_yaml, At, Count, Format, ParseError, Raw, Text, UnknownKeys};
 
@@ -46,6 +48,7 @@ pub fn parse_scenario(
     let known = [
         ("", fields_of::<RawScenario>()),
         ("service", fields_of::<RawService>()),
+        ("service.changes[]", fields_of::<RawChange>()),
         ("load", fields_of::<RawProfile>()),
     ];
     let raw = from_yaml::<RawScenario>(file, text, UnknownKeys::Deny, &known)?.value;
@@ -76,6 +79,15 @@ struct RawService {
     startup_cycles: Option<Count>,
     samples: Option<Count>,
     timeout: Option<Raw>,
+    changes: Option<Vec<RawChange>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a mapping of fields")]
+struct RawChange {
+    at: Option<Raw>,
+    capacity: Option<Raw>,
+    base_latency: Option<Raw>,
 }
 
 /// Every field any load type has; which ones a type takes is checked
@@ -118,7 +130,7 @@ impl RawScenario {
                 )
             })?,
         };
-        let service = self
+        let (service, changes) = self
             .service
             .ok_or_else(|| at.missing("service", "a mapping with at least capacity"))?
             .check(at)?;
@@ -141,6 +153,15 @@ impl RawScenario {
                 })?,
             None => load.recorded_cycles().unwrap_or(100),
         };
+        // A change past the last cycle would silently never happen.
+        if let Some((i, c)) = changes.iter().enumerate().find(|(_, c)| c.at >= cycles) {
+            return Err(ParseError::Invalid {
+                file: at.file.to_string(),
+                path: format!("service.changes[{i}].at"),
+                value: c.at.to_string(),
+                expected: format!("a cycle the scenario runs, < cycles ({cycles})"),
+            });
+        }
         let seed = match self.seed {
             None => 1,
             Some(raw) => raw
@@ -155,6 +176,7 @@ impl RawScenario {
             seed,
             replicas: self.replicas.map_or(Ok(1), |c| whole(at, &c, "replicas"))?,
             service,
+            changes,
             load,
         })
     }
@@ -210,23 +232,18 @@ fn number(
     }
 }
 
+const CAPACITY: &str = "requests/s one replica serves, > 0";
+const BASE_LATENCY: &str = "milliseconds >= 0";
+
 impl RawService {
-    fn check(self, at: At) -> Result<Service, ParseError> {
-        const CAPACITY: &str = "requests/s one replica serves, > 0";
+    fn check(self, at: At) -> Result<(Service, Vec<ServiceChange>), ParseError> {
         let mut s = Service::default();
         let cap = self
             .capacity
             .ok_or_else(|| at.missing("service.capacity", CAPACITY))?;
         s.capacity = number(at, &cap, "service.capacity", 0.0, true, CAPACITY)?;
         if let Some(v) = self.base_latency {
-            s.base_latency_ms = number(
-                at,
-                &v,
-                "service.baseLatency",
-                0.0,
-                false,
-                "milliseconds >= 0",
-            )?;
+            s.base_latency_ms = number(at, &v, "service.baseLatency", 0.0, false, BASE_LATENCY)?;
         }
         if let Some(c) = self.startup_cycles {
             s.startup_cycles = bounded(at, &c, "service.startupCycles", 0, MAX_CYCLES)?;
@@ -244,7 +261,39 @@ impl RawService {
                 "milliseconds > 0",
             )?);
         }
-        Ok(s)
+        let mut changes: Vec<ServiceChange> = Vec::new();
+        for (i, c) in self.changes.unwrap_or_default().into_iter().enumerate() {
+            let path = |f: &str| format!("service.changes[{i}].{f}");
+            let after = changes.last().map_or(1, |c| c.at.saturating_add(1));
+            let expected = format!("a cycle number >= {after}, after the change before");
+            let raw = c.at.ok_or_else(|| at.missing(&path("at"), &expected))?;
+            let cycle = raw
+                .value()
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n >= after)
+                .ok_or_else(|| at.invalid(&path("at"), &raw, &expected))?;
+            if c.capacity.is_none() && c.base_latency.is_none() {
+                return Err(at.missing(
+                    &format!("service.changes[{i}]"),
+                    "capacity or baseLatency, or both",
+                ));
+            }
+            let capacity = c
+                .capacity
+                .map(|v| number(at, &v, &path("capacity"), 0.0, true, CAPACITY))
+                .transpose()?;
+            let base_latency_ms = c
+                .base_latency
+                .map(|v| number(at, &v, &path("baseLatency"), 0.0, false, BASE_LATENCY))
+                .transpose()?;
+            changes.push(ServiceChange {
+                at: cycle,
+                capacity,
+                base_latency_ms,
+            });
+        }
+        Ok((s, changes))
     }
 }
 
@@ -497,6 +546,58 @@ mod tests {
                 ))
             }
         })
+    }
+
+    #[test]
+    fn service_changes_parse_in_order_and_name_a_bad_one() {
+        let s = parse("service: {capacity: 500, changes: [{at: 40, capacity: 800}, {at: 80, baseLatency: 3}]}\nload: {type: constant, rate: 1}\n").unwrap();
+        assert_eq!(
+            s.changes,
+            [
+                ServiceChange {
+                    at: 40,
+                    capacity: Some(800.0),
+                    base_latency_ms: None
+                },
+                ServiceChange {
+                    at: 80,
+                    capacity: None,
+                    base_latency_ms: Some(3.0)
+                },
+            ]
+        );
+        let e = |changes: &str| {
+            parse(&format!("service: {{capacity: 500, changes: {changes}}}\nload: {{type: constant, rate: 1}}\n"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e("[{at: 40, capacity: 800}, {at: 40, capacity: 700}]"),
+            "s.yaml: service.changes[1].at: invalid value 40 (expected a cycle number >= 41, after the change before)"
+        );
+        assert_eq!(
+            e("[{at: 0, capacity: 800}]"),
+            "s.yaml: service.changes[0].at: invalid value 0 (expected a cycle number >= 1, after the change before)"
+        );
+        assert_eq!(
+            e("[{at: 5, capacity: -1}]"),
+            "s.yaml: service.changes[0].capacity: invalid value -1 (expected requests/s one replica serves, > 0)"
+        );
+        assert!(
+            e("[{at: 5}]").contains("service.changes[0]"),
+            "{}",
+            e("[{at: 5}]")
+        );
+        assert!(
+            e("[{at: 5, capacty: 2}]").contains("service.changes[0].capacty"),
+            "{}",
+            e("[{at: 5, capacty: 2}]")
+        );
+        assert!(e("[{capacity: 2}]").contains("service.changes[0].at"));
+        assert_eq!(
+            e("[{at: 100, capacity: 800}]"),
+            "s.yaml: service.changes[0].at: invalid value 100 (expected a cycle the scenario runs, < cycles (100))"
+        );
     }
 
     #[test]
