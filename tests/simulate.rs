@@ -831,27 +831,33 @@ fn a_stabilization_window_keeps_what_the_load_needed_not_the_count_held() {
     assert_eq!(r.last().unwrap().2, 1, "{out}");
 }
 
+/// The rows of `lpa simulate` on a fixture scenario under
+/// `examples/recommended.yaml`, one seed.
+fn recommended_rows(scenario: &str, seed: u64) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let recommended = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
+    let scenario = fixture(scenario);
+    let out = dir.path().join("trace.json");
+    let o = lpa()
+        .arg("simulate")
+        .arg("--evaluation-config")
+        .arg(&recommended)
+        .args(["--scenario", path(&scenario), "--quiet"])
+        .args(["--seed", &seed.to_string(), "--out", path(&out)])
+        .output()
+        .expect("run lpa");
+    assert!(o.status.success(), "{}", stderr(&o));
+    read_json(&out)["rows"].as_array().unwrap().clone()
+}
+
 /// Replicas that take three cycles to start: the first spike teaches the
 /// model how long, and the second spike's scale-up drains what queues
 /// meanwhile. Sized as if they started in one, the backlog outlived the
 /// spike and a second scale-up came at its last cycle (seeds 1, 4, 5).
 #[test]
 fn a_slow_start_seen_once_sizes_the_next_spike_to_drain_its_backlog() {
-    let dir = tempfile::tempdir().unwrap();
-    let recommended = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
-    let scenario = fixture("scenarios/slow-start.yaml");
     for seed in 1..=6 {
-        let out = dir.path().join(format!("{seed}.json"));
-        let o = lpa()
-            .arg("simulate")
-            .arg("--evaluation-config")
-            .arg(&recommended)
-            .args(["--scenario", path(&scenario), "--quiet"])
-            .args(["--seed", &seed.to_string(), "--out", path(&out)])
-            .output()
-            .expect("run lpa");
-        assert!(o.status.success(), "{}", stderr(&o));
-        let rows = read_json(&out)["rows"].as_array().unwrap().clone();
+        let rows = recommended_rows("scenarios/slow-start.yaml", seed);
         let at = |c: u64| &rows[c as usize];
         let field = |c: u64, f: &str| at(c)[f].as_u64().unwrap();
         // The second spike, cycles 70 to 77: one scale-up, at its first.
@@ -876,5 +882,36 @@ fn a_slow_start_seen_once_sizes_the_next_spike_to_drain_its_backlog() {
                 at(c)
             );
         }
+    }
+}
+
+/// A release makes the service faster under a steady load. Read through
+/// the unloaded latency learned before it, the first runs after say no
+/// load at all, and the model decayed 4 -> 1 at 1000 requests/s: seconds
+/// of latency for three cycles (35 of seeds 1 to 40). A reading that far
+/// under what the pairs checked is a changed service: the model forgets
+/// the old one, decays by the configured rule, and learns the new one.
+#[test]
+fn a_release_that_speeds_the_service_up_is_not_read_as_the_load_gone() {
+    for seed in 1..=8 {
+        let rows = recommended_rows("scenarios/release.yaml", seed);
+        // The faster service, cycles 40 to 79: 2 replicas hold 4.8 ms.
+        for row in &rows[40..80] {
+            let mean = row["observed"][0].as_f64().unwrap();
+            assert!(mean < 100.0, "seed {seed}: {row}");
+            assert!(row["decided"].as_u64().unwrap() >= 2, "seed {seed}: {row}");
+        }
+        // And gives back what the old service needed (seed 3 keeps 3).
+        assert!(
+            rows[79]["replicas"].as_u64().unwrap() <= 3,
+            "seed {seed}: {}",
+            rows[79]
+        );
+        // The slower one from cycle 80 needs 5; the model gets there.
+        assert!(
+            rows[119]["replicas"].as_u64().unwrap() >= 5,
+            "seed {seed}: {}",
+            rows[119]
+        );
     }
 }

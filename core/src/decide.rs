@@ -531,6 +531,17 @@ impl fmt::Display for Gap {
                 f,
                 "{key} {kind} unloaded latency not yet checked by a pair of runs at one load"
             ),
+            Gap::Changed {
+                key,
+                kind,
+                reading,
+                checked,
+            } => write!(
+                f,
+                "{key} {kind} read {}ms, under the unloaded {}ms its pairs checked: the service changed, and is learned again",
+                num(round2(*reading)),
+                num(round2(*checked))
+            ),
             Gap::NoReading => f.write_str("no reading this run"),
         }
     }
@@ -1998,6 +2009,63 @@ mod tests {
         steps.extend((0..6).map(|_| mm1("steady", 1.05, 2.0, 2, "")));
         steps.push(mm1("noise", 1.1, 2.0, 2, "decay 2 -> 1 held"));
         run_model(&model_policy(), 2, &steps);
+    }
+
+    /// A reading well under the unloaded latency its pairs checked: no
+    /// load reads that fast, so the service changed (a release, a faster
+    /// dependency). Read through the old U it says no load at all; the
+    /// model forgets the old service and the configured rule decays one
+    /// step, where the model would have decayed to what no load needs.
+    #[test]
+    fn a_reading_under_the_checked_unloaded_latency_is_a_service_change() {
+        let mut steps = learned_at_two();
+        steps.extend([
+            mm1(
+                "serving",
+                0.8,
+                2.0,
+                2,
+                "hold 2 (calm run 1 of 2 before decay)",
+            ),
+            mm1("calm", 0.8, 2.0, 2, "hold 2 (calm run 2 of 2 before decay)"),
+            mm1(
+                "veto",
+                0.8,
+                2.0,
+                2,
+                "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replicas",
+            ),
+        ]);
+        let policy = model_policy();
+        let state = run_model(&policy, 2, &steps);
+        let label = "GET_/fibonacci?n=10 mean";
+        let learned = &state.model.as_ref().unwrap().targets[label];
+        assert_eq!(learned.checked_ms, Some(learned.unloaded_ms));
+        assert!((learned.unloaded_ms - 4.0).abs() < 1e-6, "{learned:?}");
+
+        // 3.8 ms is within a reading's noise of 4: the floor moves, the
+        // pairs stay, and the model still holds what the calm runs saw.
+        let noise = [ModelStep {
+            what: "noise",
+            mean_ms: 3.8,
+            expect: 2,
+            says: "decay 2 -> 1 held: predicted",
+        }];
+        let after = run_model_from(&policy, state.clone(), 2, steps.len(), &noise);
+        let m = &after.model.as_ref().unwrap().targets[label];
+        assert!(m.established() && m.floor_ms == 3.8, "{m:?}");
+
+        // 3.2 ms is 20 % under it.
+        let faster = [
+            ModelStep { what: "faster", mean_ms: 3.2, expect: 1, says: "model: GET_/fibonacci?n=10 mean read 3.2ms, under the unloaded 4ms its pairs checked: the service changed, and is learned again, the configured rule decides; decay 2 -> 1" },
+            ModelStep { what: "relearning", mean_ms: 3.6, expect: 1, says: "hold 1" },
+        ];
+        let after = run_model_from(&policy, state, 2, steps.len(), &faster);
+        let m = &after.model.as_ref().unwrap().targets[label];
+        // The decay's two runs are the new service's first pair.
+        assert_eq!(m.pair_runs.len(), 1, "{m:?}");
+        assert_eq!(m.floor_ms, 3.2);
+        assert!(m.checked_ms.is_some_and(|u| u <= 3.2), "{m:?}");
     }
 
     /// A decision log written before the horizon was learned has no `runs`

@@ -122,6 +122,8 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
                                 })
                                 .collect(),
                             pairs,
+                            // Any number, as a checked U too.
+                            checked_ms: last.map(|l| l * 1.5),
                             last_ms: last,
                             last_rho,
                             loads,

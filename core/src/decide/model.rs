@@ -151,6 +151,10 @@ pub struct TargetModel {
     /// the curve reads them best, all at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pair_runs: Vec<PairRun>,
+    /// U as the pairs last set it (ms), before a lower reading since
+    /// moved the floor: a reading well under it says the service changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_ms: Option<f64>,
     /// The last run's reading (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_ms: Option<f64>,
@@ -226,6 +230,7 @@ impl TargetModel {
             floor_ms: reading_ms,
             pairs: Vec::new(),
             pair_runs: Vec::new(),
+            checked_ms: None,
             last_ms: None,
             last_rho: None,
             loads: Vec::new(),
@@ -239,6 +244,7 @@ impl TargetModel {
             && ok(self.floor_ms)
             && self.unloaded_ms <= self.floor_ms
             && self.last_ms.is_none_or(ok)
+            && self.checked_ms.is_none_or(ok)
             && self.last_rho.is_none_or(|r| r.is_finite())
             && self.pairs.iter().copied().all(ok)
             && self.pair_runs.iter().all(PairRun::is_sane)
@@ -278,6 +284,28 @@ impl TargetModel {
             self.pair_runs.remove(0);
         }
         self.settle(share);
+        self.checked_ms = Some(self.unloaded_ms);
+    }
+
+    /// A reading under the checked U by more than a reading's noise: no
+    /// load reads that fast, so the service itself changed (a release, a
+    /// warmed cache, a faster dependency). Returns the U it contradicts.
+    /// Read through the old U, the reading says no load at all, and a
+    /// decay to what no load needs breaches at once (the release
+    /// scenario: 4 -> 1 at 1000 requests/s, seconds of latency).
+    fn contradicted_by(&self, reading_ms: f64) -> Option<f64> {
+        self.checked_ms
+            .filter(|&u| self.established() && reading_ms < u * (1.0 - READING_NOISE))
+    }
+
+    /// Forgets what the service was: its pairs, and the loads and trend read
+    /// through them. U is the floor again until a pair checks it.
+    fn forget(&mut self) {
+        self.pairs.clear();
+        self.pair_runs.clear();
+        self.checked_ms = None;
+        self.loads.clear();
+        self.trend.clear();
     }
 
     /// U from the pairs and the floor.
@@ -490,6 +518,9 @@ pub(crate) struct View {
     pub(crate) fell_from: Option<f64>,
     /// U was checked by a pair of runs (else it is only the floor).
     pub(crate) established: bool,
+    /// The checked U this run's reading fell under: the service changed,
+    /// and what was learned of it is forgotten.
+    pub(crate) changed: Option<f64>,
     /// The load rises beyond the noise.
     pub(crate) rising: Option<Rise>,
 }
@@ -635,6 +666,15 @@ pub enum Gap {
     /// U is still only the floor (no pair of runs at the same load yet).
     #[serde(rename_all = "camelCase")]
     Unestablished { key: String, kind: TargetKind },
+    /// A reading under the checked U: the service changed, and U is to be
+    /// checked again.
+    #[serde(rename_all = "camelCase")]
+    Changed {
+        key: String,
+        kind: TargetKind,
+        reading: f64,
+        checked: f64,
+    },
     /// No modelled target had a reading this run.
     NoReading,
 }
@@ -726,6 +766,8 @@ impl Assessment {
             observed: f64,
             last: Option<Previous>,
             usable: bool,
+            /// The checked U this run's reading contradicts.
+            changed: Option<f64>,
         }
         let mut learned = Vec::new();
         for &(t, l) in &run.readings {
@@ -751,6 +793,7 @@ impl Assessment {
                 observed: l,
                 last,
                 usable,
+                changed: None,
             });
         }
 
@@ -789,12 +832,18 @@ impl Assessment {
                 continue;
             }
             let (m, l) = (&mut x.model, x.observed);
+            x.changed = m.contradicted_by(l);
+            if x.changed.is_some() {
+                // A pair across the change would mix two services.
+                m.forget();
+                x.last = None;
+            }
             m.floor_ms = m.floor_ms.min(l);
             m.settle(share);
             if let (true, Some(before)) = (decayed, x.last) {
                 learn_from_decay(m, share, (prior.replicas, before.latency), (run.current, l));
             }
-            if let (true, Some(p)) = (run.calm && arrived, &pending) {
+            if let (true, None, Some(p)) = (run.calm && arrived, x.changed, &pending) {
                 if let Some(&k) = p.loads.get(&x.label) {
                     learn_from_scale_up(m, share, k, ready.unwrap_or(run.current), l);
                 }
@@ -879,6 +928,7 @@ impl Assessment {
                 decay_runs,
                 fell_from,
                 established: m.established(),
+                changed: x.changed,
                 rising,
             });
             next.targets.insert(x.label, m);
@@ -943,6 +993,14 @@ impl Assessment {
     pub(crate) fn gap_for_decay(&self) -> Option<Gap> {
         if let Some(g) = &self.gap {
             return Some(g.clone());
+        }
+        if let Some((v, checked)) = self.views.iter().find_map(|v| v.changed.map(|c| (v, c))) {
+            return Some(Gap::Changed {
+                key: v.key.clone(),
+                kind: v.kind,
+                reading: v.observed_ms,
+                checked,
+            });
         }
         if let Some(v) = self.views.iter().find(|v| {
             !self
@@ -1432,6 +1490,7 @@ mod tests {
             fell_from: None,
             rising: None,
             established: true,
+            changed: None,
         }
     }
 
