@@ -538,7 +538,7 @@ impl fmt::Display for Gap {
                 checked,
             } => write!(
                 f,
-                "{key} {kind} read {}ms, under the unloaded {}ms its pairs checked: the service changed, and is learned again",
+                "{key} {kind} read {}ms, under the unloaded {}ms its pairs checked: the service is faster than learned, and is learned again",
                 num(round2(*reading)),
                 num(round2(*checked))
             ),
@@ -2057,7 +2057,7 @@ mod tests {
 
         // 3.2 ms is 20 % under it.
         let faster = [
-            ModelStep { what: "faster", mean_ms: 3.2, expect: 1, says: "model: GET_/fibonacci?n=10 mean read 3.2ms, under the unloaded 4ms its pairs checked: the service changed, and is learned again, the configured rule decides; decay 2 -> 1" },
+            ModelStep { what: "faster", mean_ms: 3.2, expect: 1, says: "model: GET_/fibonacci?n=10 mean read 3.2ms, under the unloaded 4ms its pairs checked: the service is faster than learned, and is learned again, the configured rule decides; decay 2 -> 1" },
             ModelStep { what: "relearning", mean_ms: 3.6, expect: 1, says: "hold 1" },
         ];
         let after = run_model_from(&policy, state, 2, steps.len(), &faster);
