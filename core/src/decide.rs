@@ -531,7 +531,7 @@ impl fmt::Display for Gap {
                 f,
                 "{key} {kind} unloaded latency not yet checked by a pair of runs at one load"
             ),
-            Gap::Changed {
+            Gap::FasterThanLearned {
                 key,
                 kind,
                 reading,
@@ -2066,6 +2066,19 @@ mod tests {
         assert_eq!(m.pair_runs.len(), 1, "{m:?}");
         assert_eq!(m.floor_ms, 3.2);
         assert!(m.checked_ms.is_some_and(|u| u <= 3.2), "{m:?}");
+
+        // A decision log keeps the line: `lpa report` reads it back.
+        let r = Reason::ModelFallback {
+            gap: Gap::FasterThanLearned {
+                key: "GET_/a".into(),
+                kind: TargetKind::Mean,
+                reading: 3.2,
+                checked: 4.0,
+            },
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""gap":"fasterThanLearned""#), "{json}");
+        assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), r);
     }
 
     /// A decision log written before the horizon was learned has no `runs`

@@ -152,7 +152,7 @@ pub struct TargetModel {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pair_runs: Vec<PairRun>,
     /// U as the pairs last set it (ms), before a lower reading since
-    /// moved the floor: a reading well under it says the service changed.
+    /// moved the floor: a reading well under it says U is wrong.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_ms: Option<f64>,
     /// The last run's reading (ms).
@@ -288,8 +288,9 @@ impl TargetModel {
     }
 
     /// A reading under the checked U by more than a reading's noise: no
-    /// load reads that fast, so the service itself changed (a release, a
-    /// warmed cache, a faster dependency). Returns the U it contradicts.
+    /// load reads that fast, so the service changed (a release, a warmed
+    /// cache, a faster dependency) or its pairs placed U high. Returns the
+    /// U it contradicts.
     /// Read through the old U, the reading says no load at all, and a
     /// decay to what no load needs breaches at once (the release
     /// scenario: 4 -> 1 at 1000 requests/s, seconds of latency).
@@ -518,9 +519,9 @@ pub(crate) struct View {
     pub(crate) fell_from: Option<f64>,
     /// U was checked by a pair of runs (else it is only the floor).
     pub(crate) established: bool,
-    /// The checked U this run's reading fell under: the service changed,
-    /// and what was learned of it is forgotten.
-    pub(crate) changed: Option<f64>,
+    /// The checked U this run's reading fell under: what was learned of
+    /// the service is forgotten.
+    pub(crate) faster: Option<f64>,
     /// The load rises beyond the noise.
     pub(crate) rising: Option<Rise>,
 }
@@ -666,10 +667,11 @@ pub enum Gap {
     /// U is still only the floor (no pair of runs at the same load yet).
     #[serde(rename_all = "camelCase")]
     Unestablished { key: String, kind: TargetKind },
-    /// A reading under the checked U: the service changed, and U is to be
-    /// checked again.
+    /// A reading under the checked U: the service changed, or U was
+    /// learned high; what was learned is forgotten until a pair checks U
+    /// again.
     #[serde(rename_all = "camelCase")]
-    Changed {
+    FasterThanLearned {
         key: String,
         kind: TargetKind,
         reading: f64,
@@ -767,7 +769,7 @@ impl Assessment {
             last: Option<Previous>,
             usable: bool,
             /// The checked U this run's reading contradicts.
-            changed: Option<f64>,
+            faster: Option<f64>,
         }
         let mut learned = Vec::new();
         for &(t, l) in &run.readings {
@@ -793,7 +795,7 @@ impl Assessment {
                 observed: l,
                 last,
                 usable,
-                changed: None,
+                faster: None,
             });
         }
 
@@ -832,8 +834,8 @@ impl Assessment {
                 continue;
             }
             let (m, l) = (&mut x.model, x.observed);
-            x.changed = m.contradicted_by(l);
-            if x.changed.is_some() {
+            x.faster = m.contradicted_by(l);
+            if x.faster.is_some() {
                 // A pair across the change would mix two services.
                 m.forget();
                 x.last = None;
@@ -843,7 +845,7 @@ impl Assessment {
             if let (true, Some(before)) = (decayed, x.last) {
                 learn_from_decay(m, share, (prior.replicas, before.latency), (run.current, l));
             }
-            if let (true, None, Some(p)) = (run.calm && arrived, x.changed, &pending) {
+            if let (true, None, Some(p)) = (run.calm && arrived, x.faster, &pending) {
                 if let Some(&k) = p.loads.get(&x.label) {
                     learn_from_scale_up(m, share, k, ready.unwrap_or(run.current), l);
                 }
@@ -928,7 +930,7 @@ impl Assessment {
                 decay_runs,
                 fell_from,
                 established: m.established(),
-                changed: x.changed,
+                faster: x.faster,
                 rising,
             });
             next.targets.insert(x.label, m);
@@ -994,8 +996,8 @@ impl Assessment {
         if let Some(g) = &self.gap {
             return Some(g.clone());
         }
-        if let Some((v, checked)) = self.views.iter().find_map(|v| v.changed.map(|c| (v, c))) {
-            return Some(Gap::Changed {
+        if let Some((v, checked)) = self.views.iter().find_map(|v| v.faster.map(|c| (v, c))) {
+            return Some(Gap::FasterThanLearned {
                 key: v.key.clone(),
                 kind: v.kind,
                 reading: v.observed_ms,
@@ -1490,7 +1492,7 @@ mod tests {
             fell_from: None,
             rising: None,
             established: true,
-            changed: None,
+            faster: None,
         }
     }
 
