@@ -836,7 +836,8 @@ impl Assessment {
             let (m, l) = (&mut x.model, x.observed);
             x.faster = m.contradicted_by(l);
             if x.faster.is_some() {
-                // A pair across the change would mix two services.
+                // A pair across this run would mix what was learned,
+                // now known wrong, with what is read now.
                 m.forget();
                 x.last = None;
             }

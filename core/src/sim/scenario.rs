@@ -139,10 +139,7 @@ impl RawScenario {
             .ok_or_else(|| at.missing("load", &format!("a load profile: type {TYPES}")))?
             .check(at, interval_secs, read)?;
         let cycles = match self.cycles {
-            Some(raw) => raw
-                .value()
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
+            Some(raw) => whole_u32(&raw)
                 .filter(|n| (1..=MAX_CYCLES).contains(n))
                 .ok_or_else(|| {
                     at.invalid(
@@ -155,12 +152,11 @@ impl RawScenario {
         };
         // A change past the last cycle would silently never happen.
         if let Some((i, c)) = changes.iter().enumerate().find(|(_, c)| c.at >= cycles) {
-            return Err(ParseError::Invalid {
-                file: at.file.to_string(),
-                path: format!("service.changes[{i}].at"),
-                value: c.at.to_string(),
-                expected: format!("a cycle the scenario runs, < cycles ({cycles})"),
-            });
+            return Err(at.invalid(
+                &format!("service.changes[{i}].at"),
+                c.at.to_string(),
+                &format!("a cycle the scenario runs, < cycles ({cycles})"),
+            ));
         }
         let seed = match self.seed {
             None => 1,
@@ -191,6 +187,11 @@ fn whole_seconds(raw: &Raw) -> Option<u64> {
     crate::duration::parse_duration(&text)
         .filter(|d| (1..=86_400).contains(&d.as_secs()) && d.subsec_nanos() == 0)
         .map(|d| d.as_secs())
+}
+
+/// A whole number that fits a cycle count, or `None`.
+fn whole_u32(raw: &Raw) -> Option<u32> {
+    raw.value().as_u64().and_then(|n| u32::try_from(n).ok())
 }
 
 fn default_name(file: &str) -> String {
@@ -267,10 +268,7 @@ impl RawService {
             let after = changes.last().map_or(1, |c| c.at.saturating_add(1));
             let expected = format!("a cycle number >= {after}, after the change before");
             let raw = c.at.ok_or_else(|| at.missing(&path("at"), &expected))?;
-            let cycle = raw
-                .value()
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
+            let cycle = whole_u32(&raw)
                 .filter(|&n| n >= after)
                 .ok_or_else(|| at.invalid(&path("at"), &raw, &expected))?;
             if c.capacity.is_none() && c.base_latency.is_none() {
@@ -442,9 +440,7 @@ impl RawProfile {
             let path = format!("load.{field}");
             let expected = format!("a cycle number >= {min}");
             let raw = v.as_ref().ok_or_else(|| at.missing(&path, &expected))?;
-            raw.value()
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
+            whole_u32(raw)
                 .filter(|&n| n >= min)
                 .ok_or_else(|| at.invalid(&path, raw, &format!("a whole number >= {min}")))
         };

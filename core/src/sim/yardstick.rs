@@ -949,7 +949,7 @@ mod tests {
         );
         let out = outcome(&s, &policy(""), Yardstick::Oracle).unwrap();
         assert_eq!(out.model_cycles_over_target, 0);
-        // 60 % at first; the last service holds 7 ms only to 55 %.
+        // 60 % at first; the last service holds 7 ms only to 56 %.
         assert_eq!(hpa_cpu_target(&s.service, &policy("").targets), Some(60));
         assert_eq!(hpa_cpu_target_for(&s, &policy("").targets), Some(56));
     }
