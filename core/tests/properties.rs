@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lpa_core::config::{Decay, ModelConfig, ScaleUp, Target, TargetKind};
-use lpa_core::decide::model::{ModelState, PairRun, Pending, TargetModel};
+use lpa_core::decide::model::{Breach, ModelState, PairRun, Pending, TargetModel};
 use lpa_core::decide::{Reason, Recommendation};
 use lpa_core::stats::RequestStats;
 use lpa_core::wire::{parse_evaluate_input, parse_metric, parse_metric_input};
@@ -126,6 +126,12 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
                             checked_ms: last.map(|l| l * 1.5),
                             last_ms: last,
                             last_rho,
+                            // Any reading, count and time, as a breach too.
+                            breach: last.map(|ms| Breach {
+                                ms,
+                                replicas: replicas.max(1),
+                                at_secs: at_secs.saturating_sub(u64::from(calm_runs)),
+                            }),
                             loads,
                             trend,
                         },

@@ -108,6 +108,15 @@ const TREND_SIGNIFICANCE: f64 = 2.5;
 /// until they do, so replicas a later decision adds serve two runs after
 /// that. Each run more a scale-up was seen to take adds one.
 const TREND_HORIZON_RUNS: u32 = 3;
+/// How long a breach is remembered (seconds): a decay back to the count
+/// that breached needs the load fallen since. HPA's default downscale
+/// stabilization window, which keeps the highest count of that long
+/// whatever the load did; older, the count is tried again. At 8 runs of
+/// 15 s the demo's pool flapped back once the memory lapsed; from 8 to
+/// 20 runs the fixture scenarios decided within 0.5 % of each other,
+/// and with no limit the sine kept 5 % more replica-cycles (its slow
+/// fall rarely reads as a fall).
+const BREACH_SECS: u64 = 300;
 
 pub(crate) fn trend_horizon_runs() -> u32 {
     TREND_HORIZON_RUNS
@@ -172,6 +181,21 @@ pub struct TargetModel {
     /// learned since does not look like a change of load.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trend: Vec<(u64, f64, u32)>,
+    /// The last run that breached this target, within `BREACH_SECS`: what
+    /// a count read, not what the curve predicts of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach: Option<Breach>,
+}
+
+/// A run that read over the target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Breach {
+    /// Its reading (ms).
+    pub ms: f64,
+    /// The replicas that served it.
+    pub replicas: u32,
+    /// When (seconds since the epoch).
+    pub at_secs: u64,
 }
 
 /// A scale-up the model sized, until a calm run after its replicas serve.
@@ -235,6 +259,7 @@ impl TargetModel {
             last_rho: None,
             loads: Vec::new(),
             trend: Vec::new(),
+            breach: None,
         }
     }
 
@@ -253,6 +278,7 @@ impl TargetModel {
                 .trend
                 .iter()
                 .all(|(_, l, n)| l.is_finite() && *l > 0.0 && *n >= 1)
+            && self.breach.is_none_or(|b| ok(b.ms) && b.replicas >= 1)
     }
 
     /// Whether a pair of runs has checked U.
@@ -307,6 +333,7 @@ impl TargetModel {
         self.checked_ms = None;
         self.loads.clear();
         self.trend.clear();
+        self.breach = None;
     }
 
     /// U from the pairs and the floor.
@@ -524,6 +551,20 @@ pub(crate) struct View {
     pub(crate) faster: Option<f64>,
     /// The load rises beyond the noise.
     pub(crate) rising: Option<Rise>,
+    /// A count that read over the target in the last runs.
+    pub(crate) breach: Option<BreachSeen>,
+}
+
+/// A run that read over the target, read through the curve now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BreachSeen {
+    pub(crate) replicas: u32,
+    pub(crate) ms: f64,
+    pub(crate) secs_ago: u64,
+    /// The load it reads now (replicas' worth; saturated, a lower bound),
+    /// and how much a reading's noise moves it.
+    pub(crate) load: f64,
+    pub(crate) noise: f64,
 }
 
 /// A load rising run over run, fitted over the last runs.
@@ -916,6 +957,28 @@ impl Assessment {
             m.last_ms = x.usable.then_some(x.observed);
             m.last_rho = (x.usable && estimate.saturated)
                 .then(|| estimate.load / f64::from(estimate.serving.max(1)));
+            // What a count read outlives the curve's word on it for a while:
+            // a decay back to it needs the load fallen since (below). Not
+            // under bursts: there a fall is a burst's end, and the bursts'
+            // hold keeps what the recent needs say.
+            let ago = |b: &Breach| run.at_secs.saturating_sub(b.at_secs);
+            m.breach = m
+                .breach
+                .filter(|b| recent && !run.bursty && fell_from.is_none() && ago(b) < BREACH_SECS);
+            let breach = m.breach.map(|b| BreachSeen {
+                replicas: b.replicas,
+                ms: b.ms,
+                secs_ago: ago(&b),
+                load: f64::from(b.replicas) * curve.utilisation(b.ms),
+                noise: load_noise(&curve, b.ms, b.replicas),
+            });
+            if x.usable && !run.bursty && x.faster.is_none() && x.observed > x.target.target {
+                m.breach = Some(Breach {
+                    ms: x.observed,
+                    replicas: serving.max(1),
+                    at_secs: run.at_secs,
+                });
+            }
             let decay_load = m.loads.iter().copied().fold(estimate.load, f64::max);
             let decay_runs = m.loads.len().max(1) as u32;
             views.push(View {
@@ -933,6 +996,7 @@ impl Assessment {
                 established: m.established(),
                 faster: x.faster,
                 rising,
+                breach,
             });
             next.targets.insert(x.label, m);
         }
@@ -1116,6 +1180,26 @@ impl Assessment {
                 v.curve.replicas_for(load, v.limit_ms)
             })
             .max()
+    }
+
+    /// A count at or above `to` that read over its target in the last runs,
+    /// at a load not clearly more than the one a decay holds now (the test
+    /// of a fall): a decay must leave more replicas than that. The curve's
+    /// shape is assumed, the reading was not: a service whose latency
+    /// climbs faster than the curve's (the demo's pool: a fixed cost per
+    /// request behind a proxy) reads a load at the higher count that the
+    /// lower one seems to hold, and breaches again.
+    pub(crate) fn breached_at(&self, to: u32) -> Option<(&View, BreachSeen)> {
+        let serving = self.serving.max(1);
+        self.views
+            .iter()
+            .filter_map(|v| {
+                let b = v.breach.filter(|b| to <= b.replicas)?;
+                let held = v.curve.predict(v.decay_load, serving);
+                let noise = b.noise.hypot(load_noise(&v.curve, held, serving));
+                (b.load - v.decay_load <= TREND_SIGNIFICANCE * noise).then_some((v, b))
+            })
+            .max_by_key(|(_, b)| b.replicas)
     }
 
     /// The worst predicted latency at `replicas` (over the decay loads),
@@ -1494,6 +1578,7 @@ mod tests {
             rising: None,
             established: true,
             faster: None,
+            breach: None,
         }
     }
 
