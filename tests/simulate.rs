@@ -180,6 +180,42 @@ fn replay_shows_recorded_and_new_decisions_side_by_side() {
     );
 }
 
+/// The decision log of one `lpa demo --evaluation-config
+/// examples/recommended.yaml` on the build before a count that breached
+/// was remembered: 5 replicas read 7.37 ms (line 8), 6 were added, and
+/// two runs later the model decayed 6 -> 5 (line 11), to read 7.55 ms
+/// (line 13). Replayed now, that decay is held.
+#[test]
+fn replaying_the_demos_decay_then_breach_holds_the_decay() {
+    let recommended = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
+    let o = lpa()
+        .args([
+            "simulate",
+            "--evaluation-config",
+            path(&recommended),
+            "--replay",
+        ])
+        .arg(fixture("replay/demo-decay-then-breach.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = |n: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no line {n}: {out}"))
+    };
+    assert!(
+        line("8").contains("scale up 5 -> 6 | scale up 5 -> 6"),
+        "{out}"
+    );
+    assert!(
+        line("11").contains(" *  decay 6 -> 5 | decay 6 -> 5 held: 5 replicas read 7.37ms > 7ms 9s ago, at a load not clearly more than now"),
+        "{out}"
+    );
+    assert!(out.contains("same decision       19 of 20"), "{out}");
+}
+
 #[test]
 fn replay_corrupt_line_stops_or_skips_as_asked() {
     let corrupt = fixture("replay/decisions-corrupt.jsonl");
