@@ -2397,7 +2397,8 @@ mod tests {
     /// reported).
     /// 5 replicas read 7.02 ms; at 6 the curve read the load so that 5
     /// would hold it at 5.9 to 6.3 ms, and the build before this decayed
-    /// 6 -> 5 at once, to read over the target again.
+    /// 6 -> 5 at run 11. What such a decay led to in another run is in
+    /// `fixtures/replay/demo-decay-then-breach.jsonl`: 7.55 ms at 5.
     #[test]
     fn a_decay_back_to_a_count_that_breached_waits_for_the_load_to_fall() {
         let policy = model_policy();
