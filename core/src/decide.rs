@@ -2447,6 +2447,24 @@ mod tests {
             })
         );
 
+        // A breach dated after the run (a clock set back, a hand-edited
+        // file) would never age: it is dropped, not obeyed.
+        let mut future = state.clone();
+        let label = "GET_/fibonacci?n=10 mean";
+        if let Some(m) = future.model.as_mut().and_then(|m| m.targets.get_mut(label)) {
+            m.breach = Some(Breach {
+                ms: 7.016,
+                replicas: 5,
+                at_secs: 1_000_000,
+            });
+        }
+        let mut o = obs(6, Some(5.139));
+        o.at_secs = 1_052;
+        o.ready_replicas = Some(6);
+        let d = decide(&o, &policy, &future);
+        assert!(!d.to_string().contains("replicas read"), "{d}");
+        assert_eq!(d.next_state.model.unwrap().targets[label].breach, None);
+
         // The load ends. One low run may be a low reading of the same
         // load; two are a fall, and what the breach said falls with it.
         let mut fell = state;

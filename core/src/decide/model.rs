@@ -962,9 +962,12 @@ impl Assessment {
             // under bursts: there a fall is a burst's end, and the bursts'
             // hold keeps what the recent needs say.
             let ago = |b: &Breach| run.at_secs.saturating_sub(b.at_secs);
+            // A breach from the future (a clock set back, a hand-edited
+            // file) would never age: it is dropped.
+            let current = |b: &Breach| b.at_secs <= run.at_secs && ago(b) < BREACH_SECS;
             m.breach = m
                 .breach
-                .filter(|b| recent && !run.bursty && fell_from.is_none() && ago(b) < BREACH_SECS);
+                .filter(|b| recent && !run.bursty && fell_from.is_none() && current(b));
             let breach = m.breach.map(|b| BreachSeen {
                 replicas: b.replicas,
                 ms: b.ms,
