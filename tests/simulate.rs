@@ -21,6 +21,18 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `examples/recommended.yaml` of this checkout.
+fn recommended_config() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml")
+}
+
+/// Line `n` of a replay's table.
+fn replay_line(out: &str, n: u32) -> &str {
+    out.lines()
+        .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+        .unwrap_or_else(|| panic!("no line {n}: {out}"))
+}
+
 /// A failure as the house rules want it: exit 1, nothing on stdout, one
 /// error line on stderr containing `needle`.
 fn assert_fails(o: &Output, needle: &str) {
@@ -165,10 +177,7 @@ fn replay_shows_recorded_and_new_decisions_side_by_side() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    let line3 = out
-        .lines()
-        .find(|l| l.trim_start().starts_with("3 "))
-        .unwrap();
+    let line3 = replay_line(&out, 3);
     assert!(
         line3.contains(" *  hold 3 (calm run 3 of 3 before decay) | decay 3 -> 2"),
         "{line3}"
@@ -187,7 +196,7 @@ fn replay_shows_recorded_and_new_decisions_side_by_side() {
 /// (line 13). Replayed now, that decay is held.
 #[test]
 fn replaying_the_demos_decay_then_breach_holds_the_decay() {
-    let recommended = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
+    let recommended = recommended_config();
     let o = lpa()
         .args([
             "simulate",
@@ -200,17 +209,12 @@ fn replaying_the_demos_decay_then_breach_holds_the_decay() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    let line = |n: &str| {
-        out.lines()
-            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
-            .unwrap_or_else(|| panic!("no line {n}: {out}"))
-    };
     assert!(
-        line("8").contains("scale up 5 -> 6 | scale up 5 -> 6"),
+        replay_line(&out, 8).contains("scale up 5 -> 6 | scale up 5 -> 6"),
         "{out}"
     );
     assert!(
-        line("11").contains(" *  decay 6 -> 5 | decay 6 -> 5 held: 5 replicas read 7.37ms > 7ms 9s ago, at a load not clearly more than now"),
+        replay_line(&out, 11).contains(" *  decay 6 -> 5 | decay 6 -> 5 held: 5 replicas read 7.37ms > 7ms 9s ago, at a load not clearly more than now"),
         "{out}"
     );
     assert!(out.contains("same decision       19 of 20"), "{out}");
@@ -759,8 +763,7 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
 /// seeds: the numbers the binary prints, row against row.
 #[test]
 fn the_recommended_config_beats_the_seed_policy_on_the_step() {
-    let recommended =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
+    let recommended = recommended_config();
     let out = lpa()
         .arg("simulate")
         .arg("--evaluation-config")
@@ -849,10 +852,7 @@ fn a_stabilization_window_keeps_what_the_load_needed_not_the_count_held() {
     // that teaches the model its unloaded latency is not held by the runs
     // that held 2 while it learned (what a scale-up that drains a backlog
     // recommends: decide.rs's unit tests).
-    let model = with_window(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml"),
-        "5m",
-    );
+    let model = with_window(&recommended_config(), "5m");
     let scenario = dir.path().join("idle.yaml");
     std::fs::write(
         &scenario,
@@ -871,7 +871,7 @@ fn a_stabilization_window_keeps_what_the_load_needed_not_the_count_held() {
 /// `examples/recommended.yaml`, one seed.
 fn recommended_rows(scenario: &str, seed: u64) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().unwrap();
-    let recommended = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recommended.yaml");
+    let recommended = recommended_config();
     let scenario = fixture(scenario);
     let out = dir.path().join("trace.json");
     let o = lpa()

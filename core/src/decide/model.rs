@@ -611,8 +611,19 @@ fn fall(curve: &Curve, loads: &[f64], now: f64, serving: u32) -> Option<f64> {
     let (&last, before) = loads.split_last()?;
     let high = before.iter().copied().reduce(f64::max)?;
     let low = last.max(now);
-    let noise = |load: f64| load_noise(curve, curve.predict(load, serving), serving);
-    (high - low > TREND_SIGNIFICANCE * noise(high).hypot(noise(low))).then_some(high)
+    let noise = |load: f64| load_noise_at(curve, load, serving);
+    clearly_more((high, noise(high)), (low, noise(low))).then_some(high)
+}
+
+/// How much a load read at `serving` moves with its reading's noise.
+fn load_noise_at(curve: &Curve, load: f64, serving: u32) -> f64 {
+    load_noise(curve, curve.predict(load, serving), serving)
+}
+
+/// Whether a load is more than another beyond both readings' noise: each
+/// (load, its noise). The test of a fall.
+fn clearly_more(high: (f64, f64), low: (f64, f64)) -> bool {
+    high.0 - low.0 > TREND_SIGNIFICANCE * high.1.hypot(low.1)
 }
 
 /// The trend's readings as (seconds, load, the load's noise) on `curve`.
@@ -1199,9 +1210,8 @@ impl Assessment {
             .iter()
             .filter_map(|v| {
                 let b = v.breach.filter(|b| to <= b.replicas)?;
-                let held = v.curve.predict(v.decay_load, serving);
-                let noise = b.noise.hypot(load_noise(&v.curve, held, serving));
-                (b.load - v.decay_load <= TREND_SIGNIFICANCE * noise).then_some((v, b))
+                let held = (v.decay_load, load_noise_at(&v.curve, v.decay_load, serving));
+                (!clearly_more((b.load, b.noise), held)).then_some((v, b))
             })
             .max_by_key(|(_, b)| b.replicas)
     }
