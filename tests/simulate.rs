@@ -319,11 +319,11 @@ fn bad_input_is_one_clear_error() {
 }
 
 /// The compare table's rows, by yardstick: over_target, over_model,
-/// replica_cycles, vs_oracle, reversals, recovery.
+/// replica_cycles, vs_oracle, vs_bound, reversals, recovery.
 fn compare_rows(out: &str) -> Vec<(String, Vec<String>)> {
     let table = out
         .split_once(
-            "\nyardstick    over_target over_model replica_cycles vs_oracle reversals recovery\n",
+            "\nyardstick    over_target over_model replica_cycles vs_oracle vs_bound reversals recovery\n",
         )
         .unwrap_or_else(|| panic!("no compare table in: {out}"))
         .1;
@@ -437,11 +437,40 @@ fn compare_prints_the_policy_beside_every_yardstick_and_writes_them_to_json() {
         assert_eq!(keys(b), score_keys, "{key}");
         assert_eq!(b["cycles_over_target"], num(&rows[row].1[0]), "{key}");
         assert_eq!(b["replica_cycles"], num(&rows[row].1[2]), "{key}");
-        assert_eq!(b["reversals"], num(&rows[row].1[4]), "{key}");
+        assert_eq!(b["reversals"], num(&rows[row].1[5]), "{key}");
     }
     assert_eq!(j["baselines"]["seed"], j["scores"]);
     assert_eq!(j["model_cycles_over_target"]["oracle"], 0);
     assert_eq!(j["hpa_cpu_target_utilization"], 60);
+    // The bound, per yardstick at its cycles over target: what vs_bound
+    // divides by, never above what a run spent, and never lower for fewer
+    // cycles over target.
+    let bound = &j["bound_replica_cycles"];
+    assert_eq!(
+        keys(bound),
+        ["hpa_cpu", "hpa_latency", "oracle", "policy", "seed"]
+    );
+    let mut by_over = Vec::new();
+    for (key, (name, r)) in ["policy", "seed", "hpa_cpu", "hpa_latency", "oracle"]
+        .iter()
+        .zip(&rows)
+    {
+        let least = bound[key].as_u64().unwrap();
+        let cost = num(&r[2]);
+        assert_eq!(
+            r[4],
+            format!("{:.2}x", cost as f64 / least as f64),
+            "{name}"
+        );
+        assert!(least <= cost && least > 0, "{name}: bound {least}: {out}");
+        by_over.push((num(&r[0]), least));
+    }
+    by_over.sort();
+    assert!(by_over.windows(2).all(|w| w[0].1 >= w[1].1), "{by_over:?}");
+    assert!(
+        out.contains("vs_bound: replica-cycles against the fewest any policy can expect"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -474,6 +503,56 @@ fn an_over_provisioned_policy_holds_and_pays_more_than_the_oracle() {
     assert_eq!(rows[0].1[2], "954", "{out}");
     // The oracle keeps the policy's floor from cycle 1 on: 2 + 119 × 8.
     assert_eq!(rows[4].1[2], "954", "{out}");
+}
+
+/// Five replicas in every cycle, the count that sits on the target: half
+/// the load tests read over. With minReplicas 5 nothing spends less for as
+/// many cycles over target; with 1, a policy could give up whole cycles
+/// instead (one replica, always over) and keep the rest safe at 6.
+#[test]
+fn the_bound_is_reached_by_five_replicas_on_the_target_when_nothing_goes_lower() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("flat.yaml");
+    std::fs::write(
+        &scenario,
+        "cycles: 100\nreplicas: 5\nservice: {capacity: 500, baseLatency: 2}\nload: {type: constant, rate: 1500}\n",
+    )
+    .unwrap();
+    let vs_bound = |floor: u32| {
+        let policy = dir.path().join(format!("floor-{floor}.yaml"));
+        std::fs::write(
+            &policy,
+            format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nminReplicas: {floor}\nmaxReplicas: 5\n"),
+        )
+        .unwrap();
+        let o = lpa()
+            .arg("simulate")
+            .args([
+                "--scenario",
+                path(&scenario),
+                "--evaluation-config",
+                path(&policy),
+            ])
+            .args(["--compare", "--seeds", "20", "--quiet"])
+            .output()
+            .expect("run lpa");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        let rows = check_compare_relations(&out, 2000);
+        // The oracle: 5 in every cycle, 1500/s on 5 a mean of exactly 7 ms.
+        let oracle = &rows[4].1;
+        assert_eq!(oracle[2], "10000", "{out}");
+        assert!((950..=1050).contains(&num(&oracle[0])), "{out}");
+        oracle[4].trim_end_matches('x').parse::<f64>().unwrap()
+    };
+    // At a floor of 5 only cycle 0 (before any decision) may go lower.
+    let pinned = vs_bound(5);
+    assert!((1.0..=1.02).contains(&pinned), "{pinned}");
+    // At a floor of 1: 6 replicas in all but B of a seed's 100 cycles and
+    // 1 in those, for the same B = 100 p(5), about 50: 600 - 5 B = 350,
+    // so 500 is about 1.43x.
+    let free = vs_bound(1);
+    assert!((1.38..=1.48).contains(&free), "{free}");
 }
 
 #[test]
@@ -781,10 +860,10 @@ fn the_recommended_config_beats_the_seed_policy_on_the_step() {
     assert!(4 * cell(policy, 0) <= cell(seed, 0), "{out}");
     assert!(cell(policy, 1) < cell(seed, 1), "{out}");
     // Flapping gone: a tenth of the reversals.
-    assert!(10 * cell(policy, 4) <= cell(seed, 4), "{out}");
+    assert!(10 * cell(policy, 5) <= cell(seed, 5), "{out}");
     // For at most 1 % more replica-cycles, and back under target sooner.
     assert!(100 * cell(policy, 2) <= 101 * cell(seed, 2), "{out}");
-    assert!(cell(policy, 5) < cell(seed, 5), "{out}");
+    assert!(cell(policy, 6) < cell(seed, 6), "{out}");
 }
 
 /// `downscaleStabilization` keeps what the load needed inside the window,

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use lpa_core::csv_text;
 use lpa_core::log::{num, DecisionRecord};
+use lpa_core::sim::bound::Bound;
 use lpa_core::sim::replay::{replay, ReplayRow, ReplaySummary};
 use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome};
 use lpa_core::sim::yardstick::{self, Comparison, Oracle, Unreachable, Yardstick};
@@ -124,6 +125,7 @@ fn simulate_scenario(
         } else {
             None
         },
+        bound: args.compare.then(|| Bound::of(scenario, policy)).flatten(),
         trace,
         scores,
     };
@@ -132,6 +134,7 @@ fn simulate_scenario(
         scores,
         oracle,
         comparison,
+        bound,
     } = &results;
     if let Some((path, format)) = args.out.as_deref().zip(out) {
         let text = match (format, &trace) {
@@ -178,7 +181,7 @@ fn simulate_scenario(
     text.push_str(&scores_text(scores, scenario, &runs, which, oracle));
     if let Some(c) = &comparison {
         text.push('\n');
-        text.push_str(&compare_table(c, scenario, &runs));
+        text.push_str(&compare_table(c, bound.as_ref(), scenario, &runs));
     }
     crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
@@ -214,6 +217,9 @@ struct Results {
     /// The oracle's replica-cycles over the seeds.
     oracle: std::result::Result<u64, Unreachable>,
     comparison: Option<Comparison>,
+    /// With `--compare`: the least replica-cycles any policy can expect for
+    /// each yardstick's cycles over target; `None` under a timeout.
+    bound: Option<Bound>,
 }
 
 /// `--out FILE.json`: the trace (one seed) or the summed scores
@@ -243,6 +249,10 @@ struct Report<'a> {
     model_cycles_over_target: Option<BTreeMap<&'static str, Option<u32>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hpa_cpu_target_utilization: Option<Option<u32>>,
+    /// Per yardstick, the fewest replica-cycles any policy can expect with
+    /// its cycles over target (`null` under a request timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_replica_cycles: Option<BTreeMap<&'static str, Option<u64>>>,
 }
 
 #[derive(Serialize)]
@@ -284,6 +294,19 @@ impl<'a> Report<'a> {
                     .collect()
             }),
             hpa_cpu_target_utilization: comparison.map(|c| c.hpa_cpu_target_percent),
+            bound_replica_cycles: comparison.map(|c| {
+                Yardstick::ALL
+                    .iter()
+                    .map(|&y| {
+                        let least = results
+                            .bound
+                            .as_ref()
+                            .zip(c.outcome(y))
+                            .map(|(b, o)| least_for(b, &o.scores, runs.len()));
+                        (y.key(), least)
+                    })
+                    .collect()
+            }),
         }
     }
 }
@@ -532,8 +555,20 @@ fn worst_recovery(s: &Scores) -> String {
     }
 }
 
+/// The bound at `s`'s cycles over target over `runs` seeds, rounded down
+/// (it stays a lower bound).
+fn least_for(bound: &Bound, s: &Scores, runs: usize) -> u64 {
+    let runs = u32::try_from(runs).unwrap_or(u32::MAX);
+    bound.least(f64::from(s.cycles_over_target), runs).floor() as u64
+}
+
 /// `--compare`: the policy beside every yardstick, one row each.
-fn compare_table(c: &Comparison, scenario: &Scenario, runs: &[Scenario]) -> String {
+fn compare_table(
+    c: &Comparison,
+    bound: Option<&Bound>,
+    scenario: &Scenario,
+    runs: &[Scenario],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -545,12 +580,13 @@ fn compare_table(c: &Comparison, scenario: &Scenario, runs: &[Scenario]) -> Stri
     );
     let _ = writeln!(
         out,
-        "{:<12} {:>11} {:>10} {:>14} {:>9} {:>9} {:>8}",
+        "{:<12} {:>11} {:>10} {:>14} {:>9} {:>8} {:>9} {:>8}",
         "yardstick",
         "over_target",
         "over_model",
         "replica_cycles",
         "vs_oracle",
+        "vs_bound",
         "reversals",
         "recovery"
     );
@@ -559,14 +595,16 @@ fn compare_table(c: &Comparison, scenario: &Scenario, runs: &[Scenario]) -> Stri
         match c.outcome(y) {
             Some(o) => {
                 let s = &o.scores;
+                let least = bound.map(|b| least_for(b, s, runs.len()));
                 let _ = writeln!(
                     out,
-                    "{:<12} {:>11} {:>10} {:>14} {:>9} {:>9} {:>8}",
+                    "{:<12} {:>11} {:>10} {:>14} {:>9} {:>8} {:>9} {:>8}",
                     y.name(),
                     s.cycles_over_target,
                     o.model_cycles_over_target,
                     s.replica_cycles,
                     ratio(s.replica_cycles, oracle),
+                    ratio(s.replica_cycles, least),
                     s.reversals,
                     worst_recovery(s)
                 );
@@ -590,6 +628,10 @@ fn compare_table(c: &Comparison, scenario: &Scenario, runs: &[Scenario]) -> Stri
     out.push_str(
         "over_target: as measured, the load test's noise included; over_model: on the model's noise-free values;\nrecovery: cycles from the slowest load step back within every target.\n",
     );
+    out.push_str(match bound {
+        Some(_) => "vs_bound: replica-cycles against the fewest any policy can expect to spend with as many cycles over target,\neven one that knows the load ahead and whose replicas start at once (docs/algorithm.md, \"Yardsticks\").\n",
+        None => "vs_bound: none: a request timeout clips the samples, which the bound does not describe.\n",
+    });
     out
 }
 

@@ -49,6 +49,7 @@ use crate::config::{Percent, Policy, Target, TargetKind};
 use crate::decide::{decide, Decision, Observation, Reason, State};
 use crate::stats::Recording;
 
+pub mod bound;
 pub mod load;
 pub mod model;
 pub mod replay;

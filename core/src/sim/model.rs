@@ -27,7 +27,7 @@ use crate::config::TargetKind;
 use crate::stats::Recording;
 
 /// The busiest utilisation the M/M/1 part is evaluated at.
-const RHO_CAP: f64 = 0.98;
+pub(crate) const RHO_CAP: f64 = 0.98;
 
 /// The service's parameters (`service:` in a scenario).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,0 +1,425 @@
+//! The bound: the fewest replica-cycles any policy can expect to spend for
+//! a given number of cycles over target, on a scenario's load.
+//!
+//! The oracle is one point: the fewest replicas that hold every cycle on
+//! the model's noise-free values. But a load test reads with noise, so the
+//! oracle's own counts read over target in about half the cycles where it
+//! sits on the target, and a policy that keeps a margin pays replicas for
+//! fewer such cycles. The bound is the whole trade-off, and it is a lower
+//! bound on every policy, however it decides:
+//!
+//! - **p(c, n)**, the chance that cycle c's load test reads over some
+//!   target with n replicas serving and no backlog, is exact under the
+//!   model: each sample is `base + Exp(m)` with `m` the M/M/1 time in the
+//!   system at ρ = load / (n × capacity) (capped as the model caps it), so
+//!   the mean of N samples is `base + Gamma(N, m/N)` (its tail is a
+//!   Poisson sum), and the r-th smallest exceeds t when fewer than r of N
+//!   samples fall at or below t (a binomial sum). With several targets the
+//!   largest single chance is taken: the chance that any breaches is at
+//!   least that.
+//! - A backlog only adds a wait to every sample, and a cycle's count is
+//!   chosen freely, as if replicas started at once and the load were known
+//!   ahead: every real schedule's chance is at least p(c, ready(c)), and
+//!   it pays for at least its ready replicas.
+//! - For any weight μ >= 0, any policy's replica-cycles plus μ times its
+//!   cycles over target is, in expectation, at least Σ_c min_n (n + μ p(c,
+//!   n)) (the over-target count's expectation is the sum of each cycle's
+//!   chance given what came before). So with B cycles over target expected,
+//!   replica-cycles are at least max_μ (Σ_c min_n (n + μ p(c, n)) − μB):
+//!   the lower convex hull of each cycle's (n, p(n)), its segments taken
+//!   cheapest first (fewest cycles over target per replica given up).
+//!
+//! The bound is of expectations; a sum over seeds reads with their noise.
+//! It does not apply when a request timeout clips the samples (the model
+//! then records a slow request at the timeout, which the sums above do not
+//! describe): [`Bound::of`] says so with `None`.
+
+use crate::config::{Policy, Target, TargetKind};
+
+use super::model::{Service, RHO_CAP};
+use super::Scenario;
+
+/// A chance below this is no chance: more replicas do not lower it further
+/// by anything a sum of cycles could show.
+const NEGLIGIBLE: f64 = 1e-12;
+/// Standard deviations either side of a sum's centre that its terms are
+/// summed over: beyond them every term is below e^-800 of the largest.
+const TAIL_SDS: f64 = 40.0;
+
+/// One scenario's trade-off between replica-cycles and cycles over target,
+/// for one seed (every seed offers the same load).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    /// Replicas summed over the cycles when each has as many as lower its
+    /// chance of reading over target to nothing more.
+    most: f64,
+    /// The chances summed at those counts.
+    most_over: f64,
+    /// (replicas given up, cycles over target added), cheapest first.
+    segments: Vec<(f64, f64)>,
+}
+
+impl Bound {
+    /// The bound for `policy`'s targets on `scenario`'s load and service;
+    /// `None` when the service has a timeout.
+    pub fn of(scenario: &Scenario, policy: &Policy) -> Option<Bound> {
+        if scenario.services().any(|s| s.timeout_ms.is_some()) {
+            return None;
+        }
+        let floor = policy.min_replicas.max(1);
+        let mut most = 0.0;
+        let mut most_over = 0.0;
+        let mut segments = Vec::new();
+        for cycle in 0..scenario.cycles {
+            let service = scenario.service_at(cycle);
+            let rate = scenario.load.rate(cycle);
+            // Cycle 0's count predates any decision; minReplicas binds from
+            // cycle 1, as for the oracle.
+            let low = if cycle == 0 { 1 } else { floor };
+            let hull = hull(&chances(&service, rate, &policy.targets, low));
+            let &(n, p) = hull.last().expect("a hull has a point");
+            most += n as f64;
+            most_over += p;
+            for w in hull.windows(2) {
+                segments.push(((w[1].0 - w[0].0) as f64, w[0].1 - w[1].1));
+            }
+        }
+        // Cheapest first: fewest cycles over target per replica given up.
+        segments.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+        Some(Bound {
+            most,
+            most_over,
+            segments,
+        })
+    }
+
+    /// The fewest replica-cycles `runs` seeds can expect to spend in all
+    /// with `over_target` cycles over target expected in all.
+    pub fn least(&self, over_target: f64, runs: u32) -> f64 {
+        let runs = f64::from(runs.max(1));
+        let mut budget = over_target / runs - self.most_over;
+        let mut cost = self.most;
+        for &(replicas, over) in &self.segments {
+            if over <= 0.0 {
+                cost -= replicas;
+                continue;
+            }
+            if budget <= 0.0 {
+                break;
+            }
+            let share = (budget / over).min(1.0);
+            cost -= replicas * share;
+            budget -= over;
+        }
+        cost * runs
+    }
+}
+
+/// (n, p(n)) from `low` replicas up to the count past which more do not
+/// lower the chance; counts that saturate (all with the same chance) are
+/// represented by `low` alone.
+fn chances(service: &Service, rate: f64, targets: &[Target], low: u32) -> Vec<(u64, f64)> {
+    let chance = |n: u64| over_chance(service, rate, n as f64, targets);
+    let idle = over_chance(service, 0.0, 1.0, targets);
+    let mut points = vec![(u64::from(low), chance(u64::from(low)))];
+    // Below this count ρ is capped: the chance is the same as at `low`.
+    let unsaturated = (rate / (service.capacity * RHO_CAP)).ceil();
+    let first = (unsaturated.min(1e15) as u64).max(u64::from(low) + 1);
+    // Where the chance only creeps toward the idle one (a target the
+    // idle service itself reads over now and then), the search stops at
+    // twice the unsaturated count and the next count gets the idle chance:
+    // a chance no count goes below, so the bound stays a lower one.
+    let last = first.saturating_mul(2).saturating_add(64);
+    let mut n = first;
+    while points.last().is_some_and(|&(_, p)| p - idle > NEGLIGIBLE) {
+        if n > last {
+            points.push((n, idle));
+            break;
+        }
+        points.push((n, chance(n)));
+        n += 1;
+    }
+    points
+}
+
+/// The lower convex hull of points in ascending n with p not rising.
+fn hull(points: &[(u64, f64)]) -> Vec<(u64, f64)> {
+    let mut h: Vec<(u64, f64)> = Vec::with_capacity(points.len());
+    for &pt in points {
+        while h.len() >= 2 {
+            let (a, b) = (h[h.len() - 2], h[h.len() - 1]);
+            // b is above the chord from a to pt: not on the lower hull.
+            let cross = (b.0 - a.0) as f64 * (pt.1 - a.1) - (b.1 - a.1) * (pt.0 - a.0) as f64;
+            if cross <= 0.0 {
+                h.pop();
+            } else {
+                break;
+            }
+        }
+        h.push(pt);
+    }
+    h
+}
+
+/// The chance a load test of the service's `samples` requests reads over
+/// some target with `replicas` serving `rate` requests/s and no backlog:
+/// the largest of the targets' own.
+fn over_chance(service: &Service, rate: f64, replicas: f64, targets: &[Target]) -> f64 {
+    let rho = (rate / (service.capacity * replicas)).min(RHO_CAP);
+    let mean_ms = 1000.0 / (service.capacity * (1.0 - rho));
+    let samples = u64::from(service.samples.max(1));
+    targets
+        .iter()
+        .map(|t| {
+            // How far above the fixed part the target lies, in means of the
+            // exponential part.
+            let room = (t.target - service.base_latency_ms) / mean_ms;
+            match t.kind {
+                // Nothing fails without a timeout while a replica serves.
+                TargetKind::ErrorRate => 0.0,
+                _ if room <= 0.0 => 1.0,
+                TargetKind::Mean => poisson_at_most(samples as f64 * room, samples - 1),
+                TargetKind::Min => order_over(samples, 1, room),
+                TargetKind::Max => order_over(samples, samples, room),
+                TargetKind::Median => order_over(samples, rank(samples, 0.5), room),
+                TargetKind::Percentile(p) => order_over(samples, rank(samples, p.quantile()), room),
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The nearest rank of quantile q in n samples, as the recording reads it.
+fn rank(n: u64, q: f64) -> u64 {
+    (((q * n as f64) - 1e-9).ceil().max(1.0) as u64).min(n)
+}
+
+/// P(the r-th smallest of n exponential samples > `room` means): fewer
+/// than r of them at or below it.
+fn order_over(n: u64, r: u64, room: f64) -> f64 {
+    let below = -(-room).exp_m1();
+    binomial_at_most(n, below, r - 1)
+}
+
+/// P(X <= k) for X ~ Poisson(x).
+fn poisson_at_most(x: f64, k: u64) -> f64 {
+    let sd = x.sqrt();
+    let lo = (x - TAIL_SDS * sd - TAIL_SDS).max(0.0) as u64;
+    let hi = ((x + TAIL_SDS * sd + TAIL_SDS) as u64).min(k);
+    if lo > k {
+        return 0.0;
+    }
+    log_sum((lo..=hi).map(|i| -x + i as f64 * x.ln() - ln_factorial(i))).min(1.0)
+}
+
+/// P(X <= k) for X ~ Binomial(n, q).
+fn binomial_at_most(n: u64, q: f64, k: u64) -> f64 {
+    if q <= 0.0 {
+        return 1.0;
+    }
+    if q >= 1.0 {
+        return if k >= n { 1.0 } else { 0.0 };
+    }
+    let centre = n as f64 * q;
+    let sd = (centre * (1.0 - q)).sqrt();
+    let lo = (centre - TAIL_SDS * sd - TAIL_SDS).max(0.0) as u64;
+    let hi = ((centre + TAIL_SDS * sd + TAIL_SDS) as u64).min(k).min(n);
+    if lo > k {
+        return 0.0;
+    }
+    let ln_n = ln_factorial(n);
+    log_sum((lo..=hi).map(|i| {
+        ln_n - ln_factorial(i) - ln_factorial(n - i)
+            + i as f64 * q.ln()
+            + (n - i) as f64 * (-q).ln_1p()
+    }))
+    .min(1.0)
+}
+
+/// Σ e^x over `terms`, without overflow.
+fn log_sum(terms: impl Iterator<Item = f64> + Clone) -> f64 {
+    let top = terms.clone().fold(f64::NEG_INFINITY, f64::max);
+    if top == f64::NEG_INFINITY {
+        return 0.0;
+    }
+    (top + terms.map(|t| (t - top).exp()).sum::<f64>().ln()).exp()
+}
+
+/// ln(n!), by Lanczos' approximation of Γ (g = 7, nine terms: relative
+/// error near 1e-15).
+fn ln_factorial(n: u64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if n < 2 {
+        return 0.0;
+    }
+    // Γ(n + 1) = n!, and Lanczos gives Γ(z + 1) for z = n.
+    let z = n as f64;
+    let mut sum = C[0];
+    for (i, c) in C.iter().enumerate().skip(1) {
+        sum += c / (z + i as f64);
+    }
+    let t = z + G + 0.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (z + 0.5) * t.ln() - t + sum.ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_policy;
+    use crate::sim::{parse_scenario, ServiceModel, SplitMix64};
+    use crate::stats::Recording;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn factorials_and_sums_match_direct_computation() {
+        let mut f = 1.0_f64;
+        for n in 1..=30_u64 {
+            f *= n as f64;
+            assert!(close(ln_factorial(n), f.ln(), 1e-10), "{n}");
+        }
+        // P(Poisson(3) <= 2) = e^-3 (1 + 3 + 4.5).
+        assert!(close(
+            poisson_at_most(3.0, 2),
+            (-3.0_f64).exp() * 8.5,
+            1e-12
+        ));
+        // P(Binomial(4, 0.5) <= 1) = 5/16.
+        assert!(close(binomial_at_most(4, 0.5, 1), 5.0 / 16.0, 1e-12));
+        assert_eq!(binomial_at_most(4, 1.0, 3), 0.0);
+        assert_eq!(binomial_at_most(4, 0.0, 0), 1.0);
+    }
+
+    /// The closed forms against the model's own sampler: the share of
+    /// sampled load tests that read over each target.
+    #[test]
+    fn chances_match_the_sampled_load_tests() {
+        let service = Service {
+            capacity: 300.0,
+            base_latency_ms: 2.0,
+            samples: 200,
+            ..Service::default()
+        };
+        let targets = parse_policy(
+            "p.yaml",
+            "targets:\n  - {endpoint: /a, type: mean, target: 7}\n  - {endpoint: /a, type: p95, target: 15}\n  - {endpoint: /a, type: median, target: 5.5}\n",
+        )
+        .unwrap()
+        .targets;
+        let mut rng = SplitMix64::new(7);
+        for (rate, replicas) in [(1500.0, 5_u32), (1500.0, 6), (1300.0, 5)] {
+            let model = ServiceModel::new(service.clone(), 15.0, replicas);
+            let trials = 4000;
+            let mut over = vec![0_u32; targets.len()];
+            for _ in 0..trials {
+                let mut rec = Recording::default();
+                model.measure(0, rate, &mut rng, &mut rec);
+                let stats = rec.summarize("GET", "/a", std::time::Duration::ZERO, &[]);
+                let obs = crate::decide::Observation {
+                    requests: [(targets[0].key(), stats)].into_iter().collect(),
+                    ..Default::default()
+                };
+                for (o, t) in over.iter_mut().zip(&targets) {
+                    *o += u32::from(obs.observed(t).unwrap() > t.target);
+                }
+            }
+            for (o, t) in over.iter().zip(&targets) {
+                let sampled = f64::from(*o) / f64::from(trials);
+                let exact =
+                    over_chance(&service, rate, f64::from(replicas), std::slice::from_ref(t));
+                // Four standard errors of a share of 4000.
+                let tol = 4.0 * (exact * (1.0 - exact) / f64::from(trials)).sqrt() + 1e-3;
+                assert!(
+                    close(sampled, exact, tol),
+                    "{} at {rate}/s on {replicas}: sampled {sampled}, exact {exact}",
+                    t.kind
+                );
+            }
+        }
+    }
+
+    fn step() -> (Scenario, Policy) {
+        let scenario = parse_scenario(
+            "s.yaml",
+            "cycles: 100\nreplicas: 5\nservice: {capacity: 500, baseLatency: 2}\nload: {type: step, from: 1500, to: 1500, at: 1}\n",
+            &mut |_| Err(std::io::ErrorKind::NotFound.into()),
+        )
+        .unwrap();
+        let policy = parse_policy(
+            "p.yaml",
+            "targets: [{endpoint: /a, type: mean, target: 7}]\n",
+        )
+        .unwrap();
+        (scenario, policy)
+    }
+
+    #[test]
+    fn the_bound_is_the_dual_of_every_weight_on_cycles_over_target() {
+        let (scenario, policy) = step();
+        let b = Bound::of(&scenario, &policy).unwrap();
+        let p = |n: u64| over_chance(&scenario.service, 1500.0, n as f64, &policy.targets);
+        // 1500/s at 500/s a replica: 4 replicas are 75 % busy, a mean of
+        // 2 + 8 = 10 ms, always over; 5 are 60 % (2 + 5 = 7 ms, on the
+        // target: half the tests read over); 6 are 50 % (6 ms).
+        assert!(p(4) > 0.999 && close(p(5), 0.5, 0.05) && p(6) < 1e-3);
+        // For a weight mu, no policy spends less than
+        // L(mu) - mu B = sum over cycles of min over n of (n + mu p(n)),
+        // less mu B. Every count from 1 to 40, not only the hull's, at the
+        // weights where the hull's slopes make two counts tie.
+        let counts: Vec<(f64, f64)> = (1..=40).map(|n| (n as f64, p(n))).collect();
+        let dual = |mu: f64, budget: f64| {
+            let per_cycle = counts
+                .iter()
+                .map(|&(n, pn)| n + mu * pn)
+                .fold(f64::INFINITY, f64::min);
+            100.0 * per_cycle - mu * budget
+        };
+        let mut weights = vec![0.0];
+        for (i, a) in counts.iter().enumerate() {
+            for c in &counts[i + 1..] {
+                // Chances under 1e-9 apart: weights past a billion
+                // replica-cycles a cycle, where the bound's search stops.
+                if a.1 - c.1 > 1e-9 {
+                    weights.push((c.0 - a.0) / (a.1 - c.1));
+                }
+            }
+        }
+        for budget in [0.01, 0.5, 2.0, 5.0, 10.0, 25.0, 50.0, 99.0] {
+            let best = weights
+                .iter()
+                .map(|&mu| dual(mu, budget))
+                .fold(f64::NEG_INFINITY, f64::max);
+            let got = b.least(budget, 1);
+            assert!(
+                close(got, best, 1e-6),
+                "budget {budget}: {got} against {best}"
+            );
+        }
+        // Sitting on the target in every cycle (5 replicas, half the tests
+        // over) is not the cheapest way to have that many over: a cycle at
+        // one replica gives up five for one cycle over.
+        assert!(b.least(100.0 * p(5), 1) < 500.0);
+        // The same per seed over twenty seeds, and nothing below the floor.
+        assert!(close(b.least(200.0, 20), 20.0 * b.least(10.0, 1), 1e-6));
+        assert!(close(b.least(1e9, 1), 100.0, 1e-9));
+    }
+
+    #[test]
+    fn a_timeout_has_no_bound() {
+        let (mut scenario, policy) = step();
+        scenario.service.timeout_ms = Some(100.0);
+        assert_eq!(Bound::of(&scenario, &policy), None);
+    }
+}
