@@ -467,6 +467,26 @@ fn compare_prints_the_policy_beside_every_yardstick_and_writes_them_to_json() {
     }
     by_over.sort();
     assert!(by_over.windows(2).all(|w| w[0].1 >= w[1].1), "{by_over:?}");
+    // The curve --pareto draws passes through each yardstick's bound.
+    let curve: Vec<(f64, f64)> = j["bound_curve"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+        .collect();
+    for (over, least) in by_over {
+        let over = over as f64;
+        let w = curve
+            .windows(2)
+            .find(|w| w[0].0 <= over && over <= w[1].0)
+            .unwrap_or_else(|| panic!("{over} past the curve"));
+        let on = w[0].1 + (w[1].1 - w[0].1) * (over - w[0].0) / (w[1].0 - w[0].0).max(1e-12);
+        // `least` is rounded down.
+        assert!(
+            (0.0..1.0).contains(&(on - least as f64)),
+            "at {over}: {on} against {least}"
+        );
+    }
     assert!(
         out.contains("vs_bound: replica-cycles against the fewest any policy can expect"),
         "{out}"

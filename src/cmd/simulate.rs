@@ -253,6 +253,10 @@ struct Report<'a> {
     /// its cycles over target (`null` under a request timeout).
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_replica_cycles: Option<BTreeMap<&'static str, Option<u64>>>,
+    /// The bound's corners, (cycles over target, replica-cycles), up to a
+    /// third past the most any yardstick had: what `--pareto` draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_curve: Option<Vec<(f64, f64)>>,
 }
 
 #[derive(Serialize)]
@@ -306,6 +310,16 @@ impl<'a> Report<'a> {
                         (y.key(), least)
                     })
                     .collect()
+            }),
+            bound_curve: comparison.zip(results.bound.as_ref()).map(|(c, b)| {
+                let most = Yardstick::ALL
+                    .iter()
+                    .filter_map(|&y| c.outcome(y))
+                    .map(|o| o.scores.cycles_over_target)
+                    .max()
+                    .unwrap_or(0);
+                let runs = u32::try_from(runs.len()).unwrap_or(u32::MAX);
+                b.curve(runs, f64::from(most.max(1)) * 1.35)
             }),
         }
     }

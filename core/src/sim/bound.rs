@@ -115,6 +115,35 @@ impl Bound {
     }
 }
 
+impl Bound {
+    /// The bound's corners over `runs` seeds as (cycles over target,
+    /// replica-cycles), from none over target to `up_to`: straight lines
+    /// join them.
+    pub fn curve(&self, runs: u32, up_to: f64) -> Vec<(f64, f64)> {
+        let runs = f64::from(runs.max(1));
+        let (mut over, mut cost) = (self.most_over * runs, self.most * runs);
+        let mut points = vec![(0.0, cost)];
+        for &(replicas, added) in &self.segments {
+            if over >= up_to {
+                break;
+            }
+            let share = if added > 0.0 {
+                ((up_to - over) / (added * runs)).min(1.0)
+            } else {
+                1.0
+            };
+            over += added * runs * share;
+            cost -= replicas * runs * share;
+            points.push((over, cost));
+        }
+        // Every cycle at the floor: flat from there on.
+        if over < up_to {
+            points.push((up_to, cost));
+        }
+        points
+    }
+}
+
 /// (n, p(n)) from `low` replicas up to the count past which more do not
 /// lower the chance; counts that saturate (all with the same chance) are
 /// represented by `low` alone.
@@ -414,6 +443,17 @@ mod tests {
         // The same per seed over twenty seeds, and nothing below the floor.
         assert!(close(b.least(200.0, 20), 20.0 * b.least(10.0, 1), 1e-6));
         assert!(close(b.least(1e9, 1), 100.0, 1e-9));
+        // The curve's corners are the bound's, and lines between them too.
+        let curve = b.curve(20, 1200.0);
+        assert_eq!(curve[0], (0.0, b.least(0.0, 20)));
+        assert!(close(curve.last().unwrap().0, 1200.0, 1e-6));
+        for w in curve.windows(2) {
+            let mid = ((w[0].0 + w[1].0) / 2.0, (w[0].1 + w[1].1) / 2.0);
+            assert!(w[1].0 >= w[0].0 && w[1].1 <= w[0].1);
+            if w[0].0 > 0.0 {
+                assert!(close(b.least(mid.0, 20), mid.1, 1e-6), "{mid:?}");
+            }
+        }
     }
 
     #[test]

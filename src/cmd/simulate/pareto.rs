@@ -3,7 +3,8 @@
 //! replica-cycles (log scale) against cycles over target, one point per
 //! yardstick. Lower left is better; the shaded box is where a point has
 //! neither more cycles over target nor more replica-cycles than either HPA
-//! baseline, the dashed line 115 % of the oracle's replica-cycles.
+//! baseline, the dashed line 115 % of the oracle's replica-cycles, the
+//! purple line the bound (`bound_curve`), where the JSON has one.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,9 @@ struct Panel {
     scenario: String,
     seeds: usize,
     points: Vec<Point>,
+    /// The bound's corners (cycles over target, replica-cycles); empty in
+    /// a JSON without one.
+    bound: Vec<(f64, f64)>,
 }
 
 impl Panel {
@@ -60,10 +64,20 @@ impl Panel {
             points.extend(point(who, &baselines[key]));
         }
         points.extend(point("oracle", &j["oracle"]));
+        let bound = j["bound_curve"]
+            .as_array()
+            .map(|corners| {
+                corners
+                    .iter()
+                    .filter_map(|c| Some((c.get(0)?.as_f64()?, c.get(1)?.as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Panel {
             scenario: j["scenario"].as_str().ok_or_else(not_compare)?.to_string(),
             seeds: j["seeds"].as_array().map_or(1, Vec::len),
             points,
+            bound,
         })
     }
 
@@ -91,7 +105,7 @@ pub fn draw(inputs: &[PathBuf], out: &Path) -> Result<()> {
 
 const WIDTH: u32 = 1200;
 const COLUMNS: usize = 2;
-const HEAD: u32 = 86;
+const HEAD: u32 = 106;
 const PANEL_HEIGHT: u32 = 400;
 /// A light green, the box where a point dominates both HPA baselines.
 const DOMINATES: RGBColor = RGBColor(214, 240, 226);
@@ -130,9 +144,15 @@ fn render<DB: DrawingBackend>(
     )
     .map_err(e)?;
     head.draw_text(
-        "dashed: 115 % of the oracle's replica-cycles. Cycles over target as the load test measured them, noise included.",
+        "dashed: 115 % of the oracle's replica-cycles; purple: the bound, the fewest replica-cycles any policy can expect for as",
         &small,
         (16, 60),
+    )
+    .map_err(e)?;
+    head.draw_text(
+        "many cycles over target, even knowing the load ahead. Cycles over target as the load test measured them, noise included.",
+        &small,
+        (16, 80),
     )
     .map_err(e)?;
     let rows = panels.len().div_ceil(COLUMNS);
@@ -157,6 +177,8 @@ fn draw_panel<DB: DrawingBackend>(
         });
     let oracle = panel.find("oracle").map(|p| p.cost);
     let high = high.max(oracle.unwrap_or(0.0) * 1.15);
+    // The bound's whole width in view: it ends lowest.
+    let low = panel.bound.last().map_or(low, |&(_, c)| low.min(c));
     // At least a factor of 3 top to bottom, so the log axis has ticks.
     let y0 = low.max(1.0) / 1.25;
     let y1 = (high * 1.3).max(y0 * 3.0);
@@ -215,6 +237,29 @@ fn draw_panel<DB: DrawingBackend>(
             let x = 2.0 * f64::from(i) * step;
             PathElement::new(vec![(x, limit), (x + step, limit)], INK.stroke_width(1))
         }))?;
+    }
+    // The bound below the top of the panel: where it starts higher, from
+    // the point on its line at the top.
+    let mut bound = Vec::new();
+    for w in panel.bound.windows(2) {
+        let ((x0, c0), (x1, c1)) = (w[0], w[1]);
+        if c1 > y1 {
+            continue;
+        }
+        if bound.is_empty() {
+            bound.push(if c0 > y1 && c0 > c1 {
+                (x0 + (x1 - x0) * (c0 - y1) / (c0 - c1), y1)
+            } else {
+                (x0, c0.min(y1))
+            });
+        }
+        bound.push((x1, c1));
+    }
+    if bound.len() > 1 {
+        chart.draw_series(std::iter::once(PathElement::new(
+            bound,
+            PURPLE.stroke_width(2),
+        )))?;
     }
     for p in &panel.points {
         let colour = style(p.who);
@@ -275,7 +320,8 @@ mod tests {
             r#"{"scenario":"step","seeds":[1,2],"scores":{"cycles_over_target":3,"replica_cycles":600},
                "baselines":{"seed":{"cycles_over_target":20,"replica_cycles":630},"hpa_cpu":null,
                "hpa_latency":{"cycles_over_target":3,"replica_cycles":1300}},
-               "oracle":{"cycles_over_target":50,"replica_cycles":540}}"#,
+               "oracle":{"cycles_over_target":50,"replica_cycles":540},
+               "bound_curve":[[0,1200],[3.5,700],[60,520]]}"#,
         )
         .unwrap();
         let p = Panel::read(&good).unwrap();
@@ -284,6 +330,7 @@ mod tests {
         let names: Vec<&str> = p.points.iter().map(|p| p.who).collect();
         assert_eq!(names, ["policy", "seed", "hpa-latency", "oracle"]);
         assert_eq!(p.find("oracle").map(|p| p.cost), Some(540.0));
+        assert_eq!(p.bound, [(0.0, 1200.0), (3.5, 700.0), (60.0, 520.0)]);
         let trace = dir.path().join("trace.json");
         std::fs::write(&trace, r#"{"scenario":"step","scores":{}}"#).unwrap();
         let err = Panel::read(&trace).unwrap_err().to_string();
