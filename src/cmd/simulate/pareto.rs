@@ -255,6 +255,19 @@ fn draw_panel<DB: DrawingBackend>(
         }
         bound.push((x1, c1));
     }
+    // Corners closer than a pixel apart draw nothing more: the curve's
+    // first few hundred fall within a hair of none over target.
+    let (dx, dy) = (right / 600.0, (y1 / y0).ln() / 400.0);
+    let mut thin: Vec<(f64, f64)> = Vec::with_capacity(bound.len());
+    for (i, &(x, c)) in bound.iter().enumerate() {
+        let far = thin
+            .last()
+            .is_none_or(|&(lx, lc)| x - lx >= dx || (lc / c).ln().abs() >= dy);
+        if far || i + 1 == bound.len() {
+            thin.push((x, c));
+        }
+    }
+    let bound = thin;
     if bound.len() > 1 {
         chart.draw_series(std::iter::once(PathElement::new(
             bound,
