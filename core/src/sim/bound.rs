@@ -67,6 +67,11 @@ impl Bound {
             return None;
         }
         let floor = policy.min_replicas.max(1);
+        // From no replica at cycle 0, none serves until the first ones
+        // start (decisions keep at least one from cycle 1): until then a
+        // load test's requests are refused, which reads no slower than the
+        // base latency.
+        let refused_until = (scenario.replicas == 0).then_some(scenario.service.startup_cycles);
         let mut most = 0.0;
         let mut most_over = 0.0;
         let mut segments = Vec::new();
@@ -76,7 +81,15 @@ impl Bound {
             // Cycle 0's count predates any decision; minReplicas binds from
             // cycle 1, as for the oracle.
             let low = if cycle == 0 { 1 } else { floor };
-            let hull = hull(&chances(&service, rate, &policy.targets, low));
+            let mut points = chances(&service, rate, &policy.targets, low);
+            if refused_until.is_some_and(|until| cycle <= until) {
+                let refused = refused_chance(&service, &policy.targets);
+                points[0].1 = points[0].1.min(refused);
+                if cycle == 0 {
+                    points.insert(0, (0, refused));
+                }
+            }
+            let hull = hull(&points);
             let &(n, p) = hull.last().expect("a hull has a point");
             most += n as f64;
             most_over += p;
@@ -113,9 +126,7 @@ impl Bound {
         }
         cost * runs
     }
-}
 
-impl Bound {
     /// The bound's corners over `runs` seeds as (cycles over target,
     /// replica-cycles), from none over target to `up_to`: straight lines
     /// join them.
@@ -215,6 +226,20 @@ fn over_chance(service: &Service, rate: f64, replicas: f64, targets: &[Target]) 
             }
         })
         .fold(0.0, f64::max)
+}
+
+/// What a load test reads when every request is refused: each recorded
+/// at the base latency, and failed.
+fn refused_chance(service: &Service, targets: &[Target]) -> f64 {
+    let over = |t: &Target| match t.kind {
+        TargetKind::ErrorRate => 1.0 > t.target,
+        _ => service.base_latency_ms > t.target,
+    };
+    if targets.iter().any(over) {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 /// The nearest rank of quantile q in n samples, as the recording reads it.
@@ -454,6 +479,22 @@ mod tests {
                 assert!(close(b.least(mid.0, 20), mid.1, 1e-6), "{mid:?}");
             }
         }
+    }
+
+    #[test]
+    fn from_no_replica_the_cycles_before_the_first_serves_cost_nothing_more() {
+        let (mut scenario, policy) = step();
+        let b = Bound::of(&scenario, &policy).unwrap();
+        scenario.replicas = 0;
+        let from_zero = Bound::of(&scenario, &policy).unwrap();
+        // A mean target over the 2 ms base reads under it when every
+        // request is refused: cycle 0 (no replica) and cycle 1 (one
+        // starting) can be had without an over-target cycle, at 0 and 1
+        // replicas, where 8 make them safe with some serving.
+        assert_eq!(scenario.service.startup_cycles, 1);
+        let at = |b: &Bound| b.least(10.0, 1);
+        let saved = at(&b) - at(&from_zero);
+        assert!(saved > 0.0 && saved <= 15.0 + 1e-9, "{saved}");
     }
 
     #[test]
