@@ -24,8 +24,9 @@ pub fn extension(path: &std::path::Path) -> Option<String> {
 }
 
 /// The scores' lines of a simulation (`lpa simulate`) or a recorded run
-/// (`lpa report`); only a simulation has an oracle to compare with.
-pub fn score_lines(s: &Scores, vs_oracle: Option<&str>, recovery: &str) -> String {
+/// (`lpa report`); only a simulation has yardsticks to compare with
+/// (`versus`: their names, `vs oracle`, and what the cost is against them).
+pub fn score_lines(s: &Scores, versus: &[(&str, String)], recovery: &str) -> String {
     let cycles = s.cycles.max(1);
     let mut out = String::new();
     let _ = writeln!(
@@ -41,8 +42,8 @@ pub fn score_lines(s: &Scores, vs_oracle: Option<&str>, recovery: &str) -> Strin
         s.replica_cycles as f64 / f64::from(cycles),
         s.peak_replicas
     );
-    if let Some(v) = vs_oracle {
-        let _ = writeln!(out, "  vs oracle           {v}");
+    for (name, v) in versus {
+        let _ = writeln!(out, "  {name:<19} {v}");
     }
     let _ = writeln!(
         out,

@@ -491,6 +491,11 @@ fn compare_prints_the_policy_beside_every_yardstick_and_writes_them_to_json() {
         out.contains("vs_bound: replica-cycles against the fewest any policy can expect"),
         "{out}"
     );
+    // The score block's line is the policy's row.
+    assert!(
+        out.contains(&format!("  vs bound            {} (", rows[0].1[4])),
+        "{out}"
+    );
 }
 
 #[test]
@@ -737,6 +742,19 @@ fn the_trace_scenario_peaks_at_ten_replicas_for_the_oracle() {
         .fold(0.0, f64::max);
     assert_eq!(peak_load, 2850.0);
     assert_eq!(j["oracle_replica_cycles"], j["scores"]["replica_cycles"]);
+    // The bound of the run's own cycles over target, and the line that
+    // divides by it.
+    let cost = j["scores"]["replica_cycles"].as_u64().unwrap();
+    let least = j["bound_replica_cycles"]["oracle"].as_u64().unwrap();
+    assert!(least > 0 && least <= cost, "{least} of {cost}");
+    let over = j["scores"]["cycles_over_target"].as_u64().unwrap();
+    assert!(
+        out.contains(&format!(
+            "  vs bound            {:.2}x ({least}: the fewest any policy can expect for {over} cycles over target)",
+            cost as f64 / least as f64
+        )),
+        "{out}"
+    );
 }
 
 #[test]

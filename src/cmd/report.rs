@@ -203,11 +203,7 @@ impl Recorded {
 
     fn text(&self, log: &Path, s: &Scores) -> String {
         let mut out = format!("report: {}\n", self.title(&log.display().to_string()));
-        out.push_str(&crate::text::score_lines(
-            s,
-            None,
-            &self.recovery_text(s, 5),
-        ));
+        out.push_str(&crate::text::score_lines(s, &[], &self.recovery_text(s, 5)));
         if self.source == Source::DecisionLog {
             let d = self.decisions();
             let mut parts = vec![format!("{} applied", d.applied)];

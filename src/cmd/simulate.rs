@@ -125,7 +125,7 @@ fn simulate_scenario(
         } else {
             None
         },
-        bound: args.compare.then(|| Bound::of(scenario, policy)).flatten(),
+        bound: Bound::of(scenario, policy),
         trace,
         scores,
     };
@@ -178,7 +178,14 @@ fn simulate_scenario(
         text.push_str(&trace_table(trace));
         text.push('\n');
     }
-    text.push_str(&scores_text(scores, scenario, &runs, which, oracle));
+    text.push_str(&scores_text(
+        scores,
+        scenario,
+        &runs,
+        which,
+        oracle,
+        bound.as_ref(),
+    ));
     if let Some(c) = &comparison {
         text.push('\n');
         text.push_str(&compare_table(c, bound.as_ref(), scenario, &runs));
@@ -217,8 +224,8 @@ struct Results {
     /// The oracle's replica-cycles over the seeds.
     oracle: std::result::Result<u64, Unreachable>,
     comparison: Option<Comparison>,
-    /// With `--compare`: the least replica-cycles any policy can expect for
-    /// each yardstick's cycles over target; `None` under a timeout.
+    /// The least replica-cycles any policy can expect for a count of
+    /// cycles over target; `None` under a request timeout.
     bound: Option<Bound>,
 }
 
@@ -249,8 +256,9 @@ struct Report<'a> {
     model_cycles_over_target: Option<BTreeMap<&'static str, Option<u32>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hpa_cpu_target_utilization: Option<Option<u32>>,
-    /// Per yardstick, the fewest replica-cycles any policy can expect with
-    /// its cycles over target (`null` under a request timeout).
+    /// Per yardstick (without `--compare`, for the run's own), the fewest
+    /// replica-cycles any policy can expect with its cycles over target
+    /// (`null` under a request timeout).
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_replica_cycles: Option<BTreeMap<&'static str, Option<u64>>>,
     /// The bound's corners, (cycles over target, replica-cycles), up to a
@@ -298,8 +306,9 @@ impl<'a> Report<'a> {
                     .collect()
             }),
             hpa_cpu_target_utilization: comparison.map(|c| c.hpa_cpu_target_percent),
-            bound_replica_cycles: comparison.map(|c| {
-                Yardstick::ALL
+            // Every yardstick's with --compare, else the run's own.
+            bound_replica_cycles: Some(match comparison {
+                Some(c) => Yardstick::ALL
                     .iter()
                     .map(|&y| {
                         let least = results
@@ -309,7 +318,14 @@ impl<'a> Report<'a> {
                             .map(|(b, o)| least_for(b, &o.scores, runs.len()));
                         (y.key(), least)
                     })
-                    .collect()
+                    .collect(),
+                None => BTreeMap::from([(
+                    which.key(),
+                    results
+                        .bound
+                        .as_ref()
+                        .map(|b| least_for(b, &results.scores, runs.len())),
+                )]),
             }),
             bound_curve: comparison.zip(results.bound.as_ref()).map(|(c, b)| {
                 let most = Yardstick::ALL
@@ -525,6 +541,7 @@ fn scores_text(
     runs: &[Scenario],
     which: Yardstick,
     oracle: &std::result::Result<u64, Unreachable>,
+    bound: Option<&Bound>,
 ) -> String {
     let by = match which {
         Yardstick::Policy => String::new(),
@@ -544,9 +561,22 @@ fn scores_text(
         ),
         Err(e) => format!("- ({e})"),
     };
+    let vs_bound = match bound {
+        Some(b) => {
+            let least = least_for(b, s, runs.len());
+            format!(
+                "{} ({least}: the fewest any policy can expect for {} over target)",
+                ratio(s.replica_cycles, Some(least)),
+                count(s.cycles_over_target, "cycle")
+            )
+        }
+        None => {
+            "- (a request timeout clips the samples, which the bound does not describe)".to_string()
+        }
+    };
     out.push_str(&crate::text::score_lines(
         s,
-        Some(&vs_oracle),
+        &[("vs oracle", vs_oracle), ("vs bound", vs_bound)],
         &recovery_text(s, scenario),
     ));
     out
