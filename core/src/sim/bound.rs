@@ -361,21 +361,25 @@ mod tests {
     #[test]
     fn chances_match_the_sampled_load_tests() {
         let service = Service {
-            capacity: 300.0,
+            capacity: 500.0,
             base_latency_ms: 2.0,
             samples: 200,
             ..Service::default()
         };
         let targets = parse_policy(
             "p.yaml",
-            "targets:\n  - {endpoint: /a, type: mean, target: 7}\n  - {endpoint: /a, type: p95, target: 15}\n  - {endpoint: /a, type: median, target: 5.5}\n",
+            "targets:\n  - {endpoint: /a, type: mean, target: 7}\n  - {endpoint: /a, type: p95, target: 16}\n  - {endpoint: /a, type: median, target: 5.5}\n",
         )
         .unwrap()
         .targets;
         let mut rng = SplitMix64::new(7);
-        for (rate, replicas) in [(1500.0, 5_u32), (1500.0, 6), (1300.0, 5)] {
+        // 60, 58 and 56 % busy: each target is read over in some tests and
+        // under in others at two of the three at least, where a wrong rank
+        // or a tail a few per cent off shows.
+        let mut between = vec![0; targets.len()];
+        for (rate, replicas) in [(1500.0, 5_u32), (1450.0, 5), (1400.0, 5)] {
             let model = ServiceModel::new(service.clone(), 15.0, replicas);
-            let trials = 4000;
+            let trials = 8000;
             let mut over = vec![0_u32; targets.len()];
             for _ in 0..trials {
                 let mut rec = Recording::default();
@@ -393,7 +397,7 @@ mod tests {
                 let sampled = f64::from(*o) / f64::from(trials);
                 let exact =
                     over_chance(&service, rate, f64::from(replicas), std::slice::from_ref(t));
-                // Four standard errors of a share of 4000.
+                // Four standard errors of a share of 8000.
                 let tol = 4.0 * (exact * (1.0 - exact) / f64::from(trials)).sqrt() + 1e-3;
                 assert!(
                     close(sampled, exact, tol),
@@ -401,7 +405,16 @@ mod tests {
                     t.kind
                 );
             }
+            for (b, t) in between.iter_mut().zip(&targets) {
+                let exact =
+                    over_chance(&service, rate, f64::from(replicas), std::slice::from_ref(t));
+                *b += u32::from((0.1..0.9).contains(&exact));
+            }
         }
+        assert!(
+            between.iter().all(|&b| b >= 2),
+            "{between:?}: the checks must be able to fail"
+        );
     }
 
     fn step() -> (Scenario, Policy) {
