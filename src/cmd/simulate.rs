@@ -178,17 +178,10 @@ fn simulate_scenario(
         text.push_str(&trace_table(trace));
         text.push('\n');
     }
-    text.push_str(&scores_text(
-        scores,
-        scenario,
-        &runs,
-        which,
-        oracle,
-        bound.as_ref(),
-    ));
+    text.push_str(&scores_text(scores, scenario, &runs, which, oracle, bound));
     if let Some(c) = &comparison {
         text.push('\n');
-        text.push_str(&compare_table(c, bound.as_ref(), scenario, &runs));
+        text.push_str(&compare_table(c, bound, scenario, &runs));
     }
     crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
@@ -225,8 +218,8 @@ struct Results {
     oracle: std::result::Result<u64, Unreachable>,
     comparison: Option<Comparison>,
     /// The least replica-cycles any policy can expect for a count of
-    /// cycles over target; `None` under a request timeout.
-    bound: Option<Bound>,
+    /// cycles over target.
+    bound: Bound,
 }
 
 /// `--out FILE.json`: the trace (one seed) or the summed scores
@@ -258,7 +251,7 @@ struct Report<'a> {
     hpa_cpu_target_utilization: Option<Option<u32>>,
     /// Per yardstick (without `--compare`, for the run's own), the fewest
     /// replica-cycles any policy can expect with its cycles over target
-    /// (`null` under a request timeout).
+    /// (`null` for a yardstick that could not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     bound_replica_cycles: Option<BTreeMap<&'static str, Option<u64>>>,
     /// The bound's corners, (cycles over target, replica-cycles), up to a
@@ -311,23 +304,18 @@ impl<'a> Report<'a> {
                 Some(c) => Yardstick::ALL
                     .iter()
                     .map(|&y| {
-                        let least = results
-                            .bound
-                            .as_ref()
-                            .zip(c.outcome(y))
-                            .map(|(b, o)| least_for(b, &o.scores, runs.len()));
+                        let least = c
+                            .outcome(y)
+                            .map(|o| least_for(&results.bound, &o.scores, runs.len()));
                         (y.key(), least)
                     })
                     .collect(),
                 None => BTreeMap::from([(
                     which.key(),
-                    results
-                        .bound
-                        .as_ref()
-                        .map(|b| least_for(b, &results.scores, runs.len())),
+                    Some(least_for(&results.bound, &results.scores, runs.len())),
                 )]),
             }),
-            bound_curve: comparison.zip(results.bound.as_ref()).map(|(c, b)| {
+            bound_curve: comparison.map(|c| {
                 let most = Yardstick::ALL
                     .iter()
                     .filter_map(|&y| c.outcome(y))
@@ -335,7 +323,7 @@ impl<'a> Report<'a> {
                     .max()
                     .unwrap_or(0);
                 let runs = u32::try_from(runs.len()).unwrap_or(u32::MAX);
-                b.curve(runs, f64::from(most.max(1)) * 1.35)
+                results.bound.curve(runs, f64::from(most.max(1)) * 1.35)
             }),
         }
     }
@@ -541,7 +529,7 @@ fn scores_text(
     runs: &[Scenario],
     which: Yardstick,
     oracle: &std::result::Result<u64, Unreachable>,
-    bound: Option<&Bound>,
+    bound: &Bound,
 ) -> String {
     let by = match which {
         Yardstick::Policy => String::new(),
@@ -561,19 +549,12 @@ fn scores_text(
         ),
         Err(e) => format!("- ({e})"),
     };
-    let vs_bound = match bound {
-        Some(b) => {
-            let least = least_for(b, s, runs.len());
-            format!(
-                "{} ({least}: the fewest any policy can expect for {} over target)",
-                ratio(s.replica_cycles, Some(least)),
-                count(s.cycles_over_target, "cycle")
-            )
-        }
-        None => {
-            "- (a request timeout clips the samples, which the bound does not describe)".to_string()
-        }
-    };
+    let least = least_for(bound, s, runs.len());
+    let vs_bound = format!(
+        "{} ({least}: the fewest any policy can expect for {} over target)",
+        ratio(s.replica_cycles, Some(least)),
+        count(s.cycles_over_target, "cycle")
+    );
     out.push_str(&crate::text::score_lines(
         s,
         &[("vs oracle", vs_oracle), ("vs bound", vs_bound)],
@@ -607,12 +588,7 @@ fn least_for(bound: &Bound, s: &Scores, runs: usize) -> u64 {
 }
 
 /// `--compare`: the policy beside every yardstick, one row each.
-fn compare_table(
-    c: &Comparison,
-    bound: Option<&Bound>,
-    scenario: &Scenario,
-    runs: &[Scenario],
-) -> String {
+fn compare_table(c: &Comparison, bound: &Bound, scenario: &Scenario, runs: &[Scenario]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -639,7 +615,7 @@ fn compare_table(
         match c.outcome(y) {
             Some(o) => {
                 let s = &o.scores;
-                let least = bound.map(|b| least_for(b, s, runs.len()));
+                let least = Some(least_for(bound, s, runs.len()));
                 let _ = writeln!(
                     out,
                     "{:<12} {:>11} {:>10} {:>14} {:>9} {:>8} {:>9} {:>8}",
@@ -672,10 +648,7 @@ fn compare_table(
     out.push_str(
         "over_target: as measured, the load test's noise included; over_model: on the model's noise-free values;\nrecovery: cycles from the slowest load step back within every target.\n",
     );
-    out.push_str(match bound {
-        Some(_) => "vs_bound: replica-cycles against the fewest any policy can expect to spend with as many cycles over target,\neven one that knows the load ahead and whose replicas start at once (docs/algorithm.md, \"Yardsticks\").\n",
-        None => "vs_bound: none: a request timeout clips the samples, which the bound does not describe.\n",
-    });
+    out.push_str("vs_bound: replica-cycles against the fewest any policy can expect to spend with as many cycles over target,\neven one that knows the load ahead and whose replicas start at once (docs/algorithm.md, \"Yardsticks\").\n");
     out
 }
 

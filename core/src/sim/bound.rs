@@ -29,10 +29,13 @@
 //!   the lower convex hull of each cycle's (n, p(n)), its segments taken
 //!   cheapest first (fewest cycles over target per replica given up).
 //!
+//! Under a request timeout a slower sample is recorded at the timeout and
+//! failed: the error rate's chance is a binomial sum, a percentile's is as
+//! above below the timeout and nil at or above it, and the mean's is at
+//! least its unclipped chance less the chance that any sample reaches the
+//! timeout (where none does, the two means are one).
+//!
 //! The bound is of expectations; a sum over seeds reads with their noise.
-//! It does not apply when a request timeout clips the samples (the model
-//! then records a slow request at the timeout, which the sums above do not
-//! describe): [`Bound::of`] says so with `None`.
 
 use crate::config::{Policy, Target, TargetKind};
 
@@ -60,12 +63,8 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// The bound for `policy`'s targets on `scenario`'s load and service;
-    /// `None` when the service has a timeout.
-    pub fn of(scenario: &Scenario, policy: &Policy) -> Option<Bound> {
-        if scenario.services().any(|s| s.timeout_ms.is_some()) {
-            return None;
-        }
+    /// The bound for `policy`'s targets on `scenario`'s load and service.
+    pub fn of(scenario: &Scenario, policy: &Policy) -> Bound {
         let floor = policy.min_replicas.max(1);
         // From no replica at cycle 0, none serves until the first ones
         // start (decisions keep at least one from cycle 1): until then a
@@ -99,11 +98,11 @@ impl Bound {
         }
         // Cheapest first: fewest cycles over target per replica given up.
         segments.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
-        Some(Bound {
+        Bound {
             most,
             most_over,
             segments,
-        })
+        }
     }
 
     /// The fewest replica-cycles `runs` seeds can expect to spend in all
@@ -160,23 +159,33 @@ impl Bound {
 /// represented by `low` alone.
 fn chances(service: &Service, rate: f64, targets: &[Target], low: u32) -> Vec<(u64, f64)> {
     let chance = |n: u64| over_chance(service, rate, n as f64, targets);
-    let idle = over_chance(service, 0.0, 1.0, targets);
+    // No count reads over less often than this: the idle service's chance,
+    // where each is the exact one and falls as counts rise; nil where a
+    // mean under a timeout is only bounded from below, not monotone.
+    let clipped_mean =
+        service.timeout_ms.is_some() && targets.iter().any(|t| matches!(t.kind, TargetKind::Mean));
+    let least = if clipped_mean {
+        0.0
+    } else {
+        over_chance(service, 0.0, 1.0, targets)
+    };
     let mut points = vec![(u64::from(low), chance(u64::from(low)))];
     // Below this count ρ is capped: the chance is the same as at `low`.
     let unsaturated = (rate / (service.capacity * RHO_CAP)).ceil();
     let first = (unsaturated.min(1e15) as u64).max(u64::from(low) + 1);
-    // Where the chance only creeps toward the idle one (a target the
-    // idle service itself reads over now and then), the search stops at
-    // twice the unsaturated count and the next count gets the idle chance:
-    // a chance no count goes below, so the bound stays a lower one.
+    // Where the chance only creeps toward the least (a target the idle
+    // service itself reads over now and then), the search stops at twice
+    // the unsaturated count and the next count gets the least chance: one
+    // no count goes below, so the bound stays a lower one.
     let last = first.saturating_mul(2).saturating_add(64);
     let mut n = first;
-    while points.last().is_some_and(|&(_, p)| p - idle > NEGLIGIBLE) {
+    while let Some(&(_, before)) = points.last().filter(|&&(_, p)| p - least > NEGLIGIBLE) {
         if n > last {
-            points.push((n, idle));
+            points.push((n, least));
             break;
         }
-        points.push((n, chance(n)));
+        // A lower bound may rise with the count; a lower one still is one.
+        points.push((n, chance(n).min(before)));
         n += 1;
     }
     points
@@ -208,17 +217,30 @@ fn over_chance(service: &Service, rate: f64, replicas: f64, targets: &[Target]) 
     let rho = (rate / (service.capacity * replicas)).min(RHO_CAP);
     let mean_ms = 1000.0 / (service.capacity * (1.0 - rho));
     let samples = u64::from(service.samples.max(1));
+    let base = service.base_latency_ms;
+    // A sample slower than the timeout is recorded at it, and failed: the
+    // chance one is, and that any of the test's are.
+    let slow = service
+        .timeout_ms
+        .map_or(0.0, |limit| (-((limit - base) / mean_ms).max(0.0)).exp());
+    let any_slow = -(samples as f64 * (-slow).ln_1p()).exp_m1();
     targets
         .iter()
         .map(|t| {
             // How far above the fixed part the target lies, in means of the
             // exponential part.
-            let room = (t.target - service.base_latency_ms) / mean_ms;
+            let room = (t.target - base) / mean_ms;
             match t.kind {
-                // Nothing fails without a timeout while a replica serves.
-                TargetKind::ErrorRate => 0.0,
+                // Only a timeout fails a request while a replica serves.
+                TargetKind::ErrorRate => failures_over(samples, slow, t.target),
+                // No latency is recorded above the timeout.
+                _ if service.timeout_ms.is_some_and(|limit| t.target >= limit) => 0.0,
                 _ if room <= 0.0 => 1.0,
-                TargetKind::Mean => poisson_at_most(samples as f64 * room, samples - 1),
+                // Where no sample reaches the timeout the recorded mean is
+                // the unclipped one: at least its chance, less theirs.
+                TargetKind::Mean => {
+                    (poisson_at_most(samples as f64 * room, samples - 1) - any_slow).max(0.0)
+                }
                 TargetKind::Min => order_over(samples, 1, room),
                 TargetKind::Max => order_over(samples, samples, room),
                 TargetKind::Median => order_over(samples, rank(samples, 0.5), room),
@@ -226,6 +248,26 @@ fn over_chance(service: &Service, rate: f64, replicas: f64, targets: &[Target]) 
             }
         })
         .fold(0.0, f64::max)
+}
+
+/// P(more than a share `target` of n requests fail), each failing with
+/// chance `slow`: the error rate is failures / n, over when strictly above.
+fn failures_over(n: u64, slow: f64, target: f64) -> f64 {
+    if slow <= 0.0 || target >= 1.0 || target.is_nan() {
+        return 0.0;
+    }
+    if target < 0.0 {
+        return 1.0;
+    }
+    // The most failures that are not over, as the division reads them.
+    let mut k = (target * n as f64).floor() as u64;
+    while k > 0 && k as f64 / n as f64 > target {
+        k -= 1;
+    }
+    while k < n && (k + 1) as f64 / n as f64 <= target {
+        k += 1;
+    }
+    1.0 - binomial_at_most(n, slow, k)
 }
 
 /// What a load test reads when every request is refused: each recorded
@@ -356,58 +398,92 @@ mod tests {
         assert_eq!(binomial_at_most(4, 0.0, 0), 1.0);
     }
 
+    /// Load tests of 8000, drawn by the model's own sampler with
+    /// `replicas` serving `rate`: (the share read over, the chance) per
+    /// target.
+    fn sampled(
+        service: &Service,
+        targets: &[Target],
+        rate: f64,
+        replicas: u32,
+        rng: &mut SplitMix64,
+    ) -> Vec<(f64, f64)> {
+        let model = ServiceModel::new(service.clone(), 15.0, replicas);
+        let mut over = vec![0_u32; targets.len()];
+        for _ in 0..TRIALS {
+            let mut rec = Recording::default();
+            model.measure(0, rate, rng, &mut rec);
+            let stats = rec.summarize("GET", "/a", std::time::Duration::ZERO, &[]);
+            let obs = crate::decide::Observation {
+                requests: [(targets[0].key(), stats)].into_iter().collect(),
+                ..Default::default()
+            };
+            for (o, t) in over.iter_mut().zip(targets) {
+                *o += u32::from(obs.observed(t).unwrap() > t.target);
+            }
+        }
+        over.iter()
+            .zip(targets)
+            .map(|(o, t)| {
+                let exact =
+                    over_chance(service, rate, f64::from(replicas), std::slice::from_ref(t));
+                (f64::from(*o) / f64::from(TRIALS), exact)
+            })
+            .collect()
+    }
+
+    const TRIALS: u32 = 8000;
+
+    /// 500 requests/s a replica, 2 ms outside the queue, 200 samples a test.
+    fn service(timeout_ms: Option<f64>) -> Service {
+        Service {
+            capacity: 500.0,
+            base_latency_ms: 2.0,
+            samples: 200,
+            timeout_ms,
+            ..Service::default()
+        }
+    }
+
+    /// Targets on one key, `{type: T, target: V}` each.
+    fn targets(each: &[&str]) -> Vec<Target> {
+        let list: Vec<String> = each
+            .iter()
+            .map(|t| format!("  - {{endpoint: /a, {t}}}\n"))
+            .collect();
+        parse_policy("p.yaml", &format!("targets:\n{}", list.concat()))
+            .unwrap()
+            .targets
+    }
+
+    /// Four standard errors of a share of the trials.
+    fn tol(p: f64) -> f64 {
+        4.0 * (p * (1.0 - p) / f64::from(TRIALS)).sqrt() + 1e-3
+    }
+
     /// The closed forms against the model's own sampler: the share of
     /// sampled load tests that read over each target.
     #[test]
     fn chances_match_the_sampled_load_tests() {
-        let service = Service {
-            capacity: 500.0,
-            base_latency_ms: 2.0,
-            samples: 200,
-            ..Service::default()
-        };
-        let targets = parse_policy(
-            "p.yaml",
-            "targets:\n  - {endpoint: /a, type: mean, target: 7}\n  - {endpoint: /a, type: p95, target: 16}\n  - {endpoint: /a, type: median, target: 5.5}\n",
-        )
-        .unwrap()
-        .targets;
+        let service = service(None);
+        let targets = targets(&[
+            "type: mean, target: 7",
+            "type: p95, target: 16",
+            "type: median, target: 5.5",
+        ]);
         let mut rng = SplitMix64::new(7);
         // 60, 58 and 56 % busy: each target is read over in some tests and
         // under in others at two of the three at least, where a wrong rank
         // or a tail a few per cent off shows.
         let mut between = vec![0; targets.len()];
         for (rate, replicas) in [(1500.0, 5_u32), (1450.0, 5), (1400.0, 5)] {
-            let model = ServiceModel::new(service.clone(), 15.0, replicas);
-            let trials = 8000;
-            let mut over = vec![0_u32; targets.len()];
-            for _ in 0..trials {
-                let mut rec = Recording::default();
-                model.measure(0, rate, &mut rng, &mut rec);
-                let stats = rec.summarize("GET", "/a", std::time::Duration::ZERO, &[]);
-                let obs = crate::decide::Observation {
-                    requests: [(targets[0].key(), stats)].into_iter().collect(),
-                    ..Default::default()
-                };
-                for (o, t) in over.iter_mut().zip(&targets) {
-                    *o += u32::from(obs.observed(t).unwrap() > t.target);
-                }
-            }
-            for (o, t) in over.iter().zip(&targets) {
-                let sampled = f64::from(*o) / f64::from(trials);
-                let exact =
-                    over_chance(&service, rate, f64::from(replicas), std::slice::from_ref(t));
-                // Four standard errors of a share of 8000.
-                let tol = 4.0 * (exact * (1.0 - exact) / f64::from(trials)).sqrt() + 1e-3;
+            let each = sampled(&service, &targets, rate, replicas, &mut rng);
+            for ((b, t), &(share, exact)) in between.iter_mut().zip(&targets).zip(&each) {
                 assert!(
-                    close(sampled, exact, tol),
-                    "{} at {rate}/s on {replicas}: sampled {sampled}, exact {exact}",
+                    close(share, exact, tol(exact)),
+                    "{} at {rate}/s on {replicas}: sampled {share}, exact {exact}",
                     t.kind
                 );
-            }
-            for (b, t) in between.iter_mut().zip(&targets) {
-                let exact =
-                    over_chance(&service, rate, f64::from(replicas), std::slice::from_ref(t));
                 *b += u32::from((0.1..0.9).contains(&exact));
             }
         }
@@ -435,7 +511,7 @@ mod tests {
     #[test]
     fn the_bound_is_the_dual_of_every_weight_on_cycles_over_target() {
         let (scenario, policy) = step();
-        let b = Bound::of(&scenario, &policy).unwrap();
+        let b = Bound::of(&scenario, &policy);
         let p = |n: u64| over_chance(&scenario.service, 1500.0, n as f64, &policy.targets);
         // 1500/s at 500/s a replica: 4 replicas are 75 % busy, a mean of
         // 2 + 8 = 10 ms, always over; 5 are 60 % (2 + 5 = 7 ms, on the
@@ -497,9 +573,9 @@ mod tests {
     #[test]
     fn from_no_replica_the_cycles_before_the_first_serves_cost_nothing_more() {
         let (mut scenario, policy) = step();
-        let b = Bound::of(&scenario, &policy).unwrap();
+        let b = Bound::of(&scenario, &policy);
         scenario.replicas = 0;
-        let from_zero = Bound::of(&scenario, &policy).unwrap();
+        let from_zero = Bound::of(&scenario, &policy);
         // A mean target over the 2 ms base reads under it when every
         // request is refused: cycle 0 (no replica) and cycle 1 (one
         // starting) can be had without an over-target cycle, at 0 and 1
@@ -510,10 +586,45 @@ mod tests {
         assert!(saved > 0.0 && saved <= 15.0 + 1e-9, "{saved}");
     }
 
+    /// Under a timeout: the error rate and percentiles exactly, nothing
+    /// over a target at or above the timeout, and the mean's chance at most
+    /// what the sampled tests read.
     #[test]
-    fn a_timeout_has_no_bound() {
-        let (mut scenario, policy) = step();
-        scenario.service.timeout_ms = Some(100.0);
-        assert_eq!(Bound::of(&scenario, &policy), None);
+    fn a_timeout_clips_the_samples_and_fails_them() {
+        let mut rng = SplitMix64::new(11);
+        for limit in [20.0, 60.0] {
+            let service = service(Some(limit));
+            let targets = targets(&[
+                "type: errorRate, target: 0.02",
+                "type: p95, target: 16",
+                "type: max, target: 50",
+                "type: mean, target: 7",
+            ]);
+            let chances = sampled(&service, &targets, 1500.0, 5, &mut rng);
+            let [errors, p95, max, mean] = chances[..] else {
+                unreachable!()
+            };
+            // 1500/s on 5 of 500/s: 5 ms in the queue. At 20 ms, a sample
+            // fails with chance e^-3.6 (2.7 %): about 5.5 of 200.
+            for (sampled, exact) in [errors, p95] {
+                assert!(
+                    close(sampled, exact, tol(exact)),
+                    "{limit}: {sampled} {exact}"
+                );
+            }
+            if limit == 20.0 {
+                assert!((0.1..0.9).contains(&errors.1), "{errors:?}");
+                // Never over a target at or above the timeout.
+                assert_eq!(max, (0.0, 0.0));
+            } else {
+                assert!(max.1 > 0.0 && close(max.0, max.1, tol(max.1)), "{max:?}");
+            }
+            // The mean's chance is a lower one: equal where no sample
+            // reaches 60 ms, nil where most tests have one at 20.
+            assert!(mean.1 <= mean.0 + tol(mean.0), "{limit}: {mean:?}");
+            if limit == 60.0 {
+                assert!(close(mean.0, mean.1, tol(mean.1)), "{mean:?}");
+            }
+        }
     }
 }
