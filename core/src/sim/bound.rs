@@ -46,8 +46,8 @@ use super::Scenario;
 /// by anything a sum of cycles could show.
 const NEGLIGIBLE: f64 = 1e-12;
 /// Standard deviations either side of a sum's centre that its terms are
-/// summed over: beyond them every term is below e^-800 of the largest.
-const TAIL_SDS: f64 = 40.0;
+/// summed over: beyond them every term is below e^-72 of the largest.
+const TAIL_SDS: f64 = 12.0;
 
 /// One scenario's trade-off between replica-cycles and cycles over target,
 /// for one seed (every seed offers the same load).
@@ -304,7 +304,10 @@ fn poisson_at_most(x: f64, k: u64) -> f64 {
     if lo > k {
         return 0.0;
     }
-    log_sum((lo..=hi).map(|i| -x + i as f64 * x.ln() - ln_factorial(i))).min(1.0)
+    // Term i + 1 is term i times x / (i + 1).
+    let peak = (x.floor() as u64).clamp(lo, hi);
+    let ln_peak = -x + peak as f64 * x.ln() - ln_factorial(peak);
+    ratio_sum(ln_peak, peak, lo, hi, |i| x / i as f64).min(1.0)
 }
 
 /// P(X <= k) for X ~ Binomial(n, q).
@@ -322,22 +325,35 @@ fn binomial_at_most(n: u64, q: f64, k: u64) -> f64 {
     if lo > k {
         return 0.0;
     }
-    let ln_n = ln_factorial(n);
-    log_sum((lo..=hi).map(|i| {
-        ln_n - ln_factorial(i) - ln_factorial(n - i)
-            + i as f64 * q.ln()
-            + (n - i) as f64 * (-q).ln_1p()
-    }))
+    // Term i + 1 is term i times (n - i) / (i + 1) × q / (1 - q).
+    let odds = q / (1.0 - q);
+    let peak = (((n + 1) as f64 * q).floor() as u64).clamp(lo, hi);
+    let ln_peak = ln_factorial(n) - ln_factorial(peak) - ln_factorial(n - peak)
+        + peak as f64 * q.ln()
+        + (n - peak) as f64 * (-q).ln_1p();
+    ratio_sum(ln_peak, peak, lo, hi, |i| {
+        (n - i + 1) as f64 / i as f64 * odds
+    })
     .min(1.0)
 }
 
-/// Σ e^x over `terms`, without overflow.
-fn log_sum(terms: impl Iterator<Item = f64> + Clone) -> f64 {
-    let top = terms.clone().fold(f64::NEG_INFINITY, f64::max);
-    if top == f64::NEG_INFINITY {
-        return 0.0;
+/// Σ of the terms lo..=hi of a sequence whose largest there is term
+/// `peak`, e^`ln_peak`, and whose term i is term i − 1 times `up(i)`: a
+/// logarithm for the peak, and products for the rest (each at most 1
+/// relative to it, so nothing overflows).
+fn ratio_sum(ln_peak: f64, peak: u64, lo: u64, hi: u64, up: impl Fn(u64) -> f64) -> f64 {
+    let mut sum = 1.0;
+    let mut term = 1.0;
+    for i in peak + 1..=hi {
+        term *= up(i);
+        sum += term;
     }
-    (top + terms.map(|t| (t - top).exp()).sum::<f64>().ln()).exp()
+    term = 1.0;
+    for i in (lo..peak).rev() {
+        term /= up(i + 1);
+        sum += term;
+    }
+    ln_peak.exp() * sum
 }
 
 /// ln(n!), by Lanczos' approximation of Γ (g = 7, nine terms: relative
