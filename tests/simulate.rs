@@ -50,6 +50,34 @@ fn assert_fails(o: &Output, needle: &str) {
     );
 }
 
+/// `lpa simulate` of `scenario` under `config` (where `simulate` runs the
+/// seed's), with `extra` arguments: its stdout, the run having succeeded.
+fn simulate_under(config: &Path, scenario: &Path, extra: &[&str]) -> String {
+    let o = lpa()
+        .arg("simulate")
+        .args([
+            "--evaluation-config",
+            path(config),
+            "--scenario",
+            path(scenario),
+        ])
+        .args(extra)
+        .output()
+        .expect("run lpa");
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+/// [`simulate_under`] with `--compare --quiet`.
+fn compare_under(config: &Path, scenario: &Path, extra: &[&str]) -> String {
+    let args: Vec<&str> = ["--compare", "--quiet"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    simulate_under(config, scenario, &args)
+}
+
 /// A run that must succeed (under `seed.yaml` unless `args` names another
 /// config): its stdout.
 fn simulate_ok(args: &[&str]) -> String {
@@ -507,20 +535,7 @@ fn an_over_provisioned_policy_holds_and_pays_more_than_the_oracle() {
         "targets: [{method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}]\nminReplicas: 8\n",
     )
     .unwrap();
-    let o = lpa()
-        .args([
-            "simulate",
-            "--evaluation-config",
-            path(&policy),
-            "--compare",
-            "--quiet",
-        ])
-        .arg("--scenario")
-        .arg(fixture("scenarios/step.yaml"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let out = compare_under(&policy, &fixture("scenarios/step.yaml"), &[]);
     let rows = check_compare_relations(&out, 120);
     // From the scenario's 2 at cycle 0, 8 replicas hold 1500/s at 37.5 %:
     // never over target on the model.
@@ -550,19 +565,7 @@ fn the_bound_is_reached_by_five_replicas_on_the_target_when_nothing_goes_lower()
             format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nminReplicas: {floor}\nmaxReplicas: 5\n"),
         )
         .unwrap();
-        let o = lpa()
-            .arg("simulate")
-            .args([
-                "--scenario",
-                path(&scenario),
-                "--evaluation-config",
-                path(&policy),
-            ])
-            .args(["--compare", "--seeds", "20", "--quiet"])
-            .output()
-            .expect("run lpa");
-        assert!(o.status.success(), "{}", stderr(&o));
-        let out = stdout(&o);
+        let out = compare_under(&policy, &scenario, &["--seeds", "20"]);
         let rows = check_compare_relations(&out, 2000);
         // The oracle: 5 in every cycle, 1500/s on 5 a mean of exactly 7 ms.
         let oracle = &rows[4].1;
@@ -825,22 +828,7 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
     let json = dir.path().join("x.json");
     // Unreachable targets are not an error: the yardsticks that cannot
     // hold them say so.
-    let o = lpa()
-        .args([
-            "simulate",
-            "--evaluation-config",
-            path(&tight),
-            "--scenario",
-            path(&step),
-            "--compare",
-            "--quiet",
-            "--out",
-            path(&json),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let out = compare_under(&tight, &step, &["--out", path(&json)]);
     assert!(
         out.contains("vs oracle           - (no replica count holds the targets"),
         "{out}"
@@ -881,16 +869,11 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
 #[test]
 fn the_recommended_config_beats_the_seed_policy_on_the_step() {
     let recommended = recommended_config();
-    let out = lpa()
-        .arg("simulate")
-        .arg("--evaluation-config")
-        .arg(&recommended)
-        .args(["--scenario", path(&fixture("scenarios/step.yaml"))])
-        .args(["--compare", "--seeds", "5", "--quiet"])
-        .output()
-        .expect("run lpa");
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = stdout(&out);
+    let out = compare_under(
+        &recommended,
+        &fixture("scenarios/step.yaml"),
+        &["--seeds", "5"],
+    );
     let rows = check_compare_relations(&out, 600);
     let (policy, seed) = (&rows[0].1, &rows[1].1);
     let cell = |r: &Vec<String>, i: usize| num(&r[i]);
@@ -917,20 +900,7 @@ fn a_stabilization_window_keeps_what_the_load_needed_not_the_count_held() {
         std::fs::write(&p, format!("{text}\ndownscaleStabilization: {window}\n")).unwrap();
         p
     };
-    let run = |config: &Path, scenario: &Path| {
-        let o = lpa()
-            .arg("simulate")
-            .args([
-                "--evaluation-config",
-                path(config),
-                "--scenario",
-                path(scenario),
-            ])
-            .output()
-            .expect("run lpa");
-        assert!(o.status.success(), "{}", stderr(&o));
-        stdout(&o)
-    };
+    let run = |config: &Path, scenario: &Path| simulate_under(config, scenario, &[]);
     // (load, replicas, decided, decision) per cycle of the table.
     let rows = |out: &str| -> Vec<(f64, u32, u32, String)> {
         out.lines()
