@@ -252,8 +252,7 @@ struct Report<'a> {
     /// Per yardstick (without `--compare`, for the run's own), the fewest
     /// replica-cycles any policy can expect with its cycles over target
     /// (`null` for a yardstick that could not run).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bound_replica_cycles: Option<BTreeMap<&'static str, Option<u64>>>,
+    bound_replica_cycles: BTreeMap<&'static str, Option<u64>>,
     /// The bound's corners, (cycles over target, replica-cycles), up to a
     /// third past the most any yardstick had: what `--pareto` draws.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -300,7 +299,7 @@ impl<'a> Report<'a> {
             }),
             hpa_cpu_target_utilization: comparison.map(|c| c.hpa_cpu_target_percent),
             // Every yardstick's with --compare, else the run's own.
-            bound_replica_cycles: Some(match comparison {
+            bound_replica_cycles: match comparison {
                 Some(c) => Yardstick::ALL
                     .iter()
                     .map(|&y| {
@@ -314,7 +313,7 @@ impl<'a> Report<'a> {
                     which.key(),
                     Some(least_for(&results.bound, &results.scores, runs.len())),
                 )]),
-            }),
+            },
             bound_curve: comparison.map(|c| {
                 let most = Yardstick::ALL
                     .iter()
