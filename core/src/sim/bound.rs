@@ -109,48 +109,45 @@ impl Bound {
     /// with `over_target` cycles over target expected in all.
     pub fn least(&self, over_target: f64, runs: u32) -> f64 {
         let runs = f64::from(runs.max(1));
-        let mut budget = over_target / runs - self.most_over;
-        let mut cost = self.most;
-        for &(replicas, over) in &self.segments {
-            if over <= 0.0 {
-                cost -= replicas;
-                continue;
+        let budget = over_target / runs;
+        let mut last = (self.most_over, self.most);
+        for (over, cost) in self.corners() {
+            if over > budget {
+                // Less than every cycle safe costs nothing less; between two
+                // corners, the line joining them.
+                let share = ((budget - last.0) / (over - last.0)).max(0.0);
+                return runs * (last.1 - (last.1 - cost) * share);
             }
-            if budget <= 0.0 {
-                break;
-            }
-            let share = (budget / over).min(1.0);
-            cost -= replicas * share;
-            budget -= over;
+            last = (over, cost);
         }
-        cost * runs
+        runs * last.1
     }
 
     /// The bound's corners over `runs` seeds as (cycles over target,
     /// replica-cycles), from none over target to `up_to`: straight lines
     /// join them.
     pub fn curve(&self, runs: u32, up_to: f64) -> Vec<(f64, f64)> {
-        let runs = f64::from(runs.max(1));
-        let (mut over, mut cost) = (self.most_over * runs, self.most * runs);
-        let mut points = vec![(0.0, cost)];
-        for &(replicas, added) in &self.segments {
-            if over >= up_to {
-                break;
-            }
-            let share = if added > 0.0 {
-                ((up_to - over) / (added * runs)).min(1.0)
-            } else {
-                1.0
-            };
-            over += added * runs * share;
-            cost -= replicas * runs * share;
-            points.push((over, cost));
-        }
-        // Every cycle at the floor: flat from there on.
-        if over < up_to {
-            points.push((up_to, cost));
-        }
-        points
+        let scale = f64::from(runs.max(1));
+        std::iter::once((0.0, self.most * scale))
+            .chain(
+                self.corners()
+                    .map(|(over, cost)| (over * scale, cost * scale))
+                    .take_while(|&(over, _)| over < up_to),
+            )
+            .chain(std::iter::once((up_to, self.least(up_to, runs))))
+            .collect()
+    }
+
+    /// One seed's corners after each segment taken, cheapest first: (cycles
+    /// over target, replica-cycles), from every cycle safe toward every
+    /// cycle at the floor.
+    fn corners(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.segments
+            .iter()
+            .scan((self.most_over, self.most), |at, &(replicas, over)| {
+                *at = (at.0 + over, at.1 - replicas);
+                Some(*at)
+            })
     }
 }
 
