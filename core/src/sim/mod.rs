@@ -550,6 +550,41 @@ pub fn score(scenario: &Scenario, policy: &Policy) -> Scores {
     run(scenario, policy, scenario.replicas, &mut ctl, false, false).scores
 }
 
+/// Runs a scenario under a policy, keeping only the scores, with every
+/// cycle judged against `judge` rather than the policy's own targets. A
+/// sweep that varies a target's value decides by each point's value but
+/// judges every point by the evaluation config's, so that its points are
+/// scored by one yardstick: a policy that scales at 9 ms is not "within
+/// target" when the target held is 7. `judge` names the same requests as
+/// the policy's targets (a sweep changes values, not requests).
+pub fn score_judged(scenario: &Scenario, policy: &Policy, judge: &[Target]) -> Scores {
+    let mut ctl = Judged {
+        inner: PolicyController::new(policy),
+        judge,
+    };
+    run(scenario, policy, scenario.replicas, &mut ctl, false, false).scores
+}
+
+/// A controller's decisions, judged against other targets.
+struct Judged<'j, C> {
+    inner: C,
+    judge: &'j [Target],
+}
+
+impl<C: Controller> Controller for Judged<'_, C> {
+    fn decide(&mut self, seen: &Seen<'_>) -> (u32, bool) {
+        let (replicas, _) = self.inner.decide(seen);
+        (
+            replicas,
+            yardstick::breached_as_measured(seen.obs, self.judge),
+        )
+    }
+
+    fn action(&self) -> String {
+        self.inner.action()
+    }
+}
+
 /// The action part of a decision (what it did, without the per-target
 /// comparisons, which a trace keeps as numbers).
 pub fn action(d: &Decision) -> String {
@@ -594,6 +629,15 @@ mod tests {
             },
             changes: Vec::new(),
             load,
+        }
+    }
+
+    /// Two periods of a wave in 60 cycles, from 300 to 1300 requests/s.
+    fn sine() -> LoadProfile {
+        LoadProfile::Sine {
+            mean: 800.0,
+            amplitude: 500.0,
+            period: 30,
         }
     }
 
@@ -661,12 +705,63 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_judged_by_its_own_targets_scores_as_itself() {
+        let loads = [
+            LoadProfile::Step {
+                from: 400.0,
+                to: 1600.0,
+                at: 10,
+            },
+            sine(),
+        ];
+        let model = parse_policy(
+            "m.yaml",
+            "targets: [{endpoint: /fibonacci?n=10, type: mean, target: 7}]\ndecay: {unchangedRuns: 2}\nmodel: {margin: 0.1}\n",
+        )
+        .unwrap();
+        for load in loads {
+            for p in [seed_policy(), model.clone()] {
+                for seed in 1..=3 {
+                    let s = Scenario {
+                        seed,
+                        ..scenario(load.clone())
+                    };
+                    assert_eq!(score_judged(&s, &p, &p.targets), score(&s, &p));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_policy_is_judged_by_the_targets_given_and_decides_by_its_own() {
+        let s = scenario(sine());
+        let held = seed_policy();
+        let mut loose = held.clone();
+        loose.set_target_value(0, 9.0).unwrap();
+        let own = score(&s, &loose);
+        let judged = score_judged(&s, &loose, &held.targets);
+        // The same decisions: the same replicas.
+        assert_eq!(judged.replica_cycles, own.replica_cycles);
+        assert_eq!(judged.scale_changes, own.scale_changes);
+        // Every reading over 9 is over 7, and more are.
+        let t = simulate(&s, &loose);
+        let over = |limit: f64| {
+            t.rows
+                .iter()
+                .filter(|r| r.observed[0].is_some_and(|v| v > limit))
+                .count() as u32
+        };
+        assert_eq!(own.cycles_over_target, over(9.0));
+        assert_eq!(judged.cycles_over_target, over(7.0));
+        assert!(
+            judged.cycles_over_target > own.cycles_over_target,
+            "{judged:?} {own:?}"
+        );
+    }
+
+    #[test]
     fn seeds_name_traces() {
-        let s = scenario(LoadProfile::Sine {
-            mean: 800.0,
-            amplitude: 500.0,
-            period: 30,
-        });
+        let s = scenario(sine());
         let p = seed_policy();
         assert_eq!(simulate(&s, &p), simulate(&s, &p));
         let other = Scenario {

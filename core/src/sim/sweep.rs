@@ -11,7 +11,12 @@
 //! stepReplicas: [1, 2]                  # for step
 //! tolerance: [0, 0.1, 0.2]              # for proportional
 //! target: {from: 5, to: 9, step: 1}     # the first target's value
+//! margin: [0.05, 0.1, 0.2]              # model.margin, with a model
 //! ```
+//!
+//! Every point decides by its own parameters and is judged by the
+//! evaluation config's targets (the caller's [`super::score_judged`]), so
+//! a point that scales at a looser target is over the one held.
 //!
 //! This module builds the grid and picks the front; running the points (in
 //! parallel) is the caller's, through [`super::score`].
@@ -43,6 +48,7 @@ pub struct SweepSpec {
     pub step_replicas: Option<Vec<u32>>,
     pub tolerance: Option<Vec<f64>>,
     pub target: Option<Vec<f64>>,
+    pub margin: Option<Vec<f64>>,
 }
 
 /// One point of the grid.
@@ -53,6 +59,9 @@ pub struct Point {
     pub decay_replicas: u32,
     pub scale_up: ScaleUp,
     pub target: f64,
+    /// `model.margin`, when the evaluation config has a model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
 }
 
 impl Point {
@@ -66,6 +75,9 @@ impl Point {
         })?;
         p.set_scale_up(self.scale_up)?;
         p.set_target_value(0, self.target)?;
+        if let (Some(margin), Some(model)) = (self.margin, base.model()) {
+            p.set_model(Some(crate::config::ModelConfig { margin, ..model }))?;
+        }
         Ok(p)
     }
 
@@ -75,8 +87,12 @@ impl Point {
             ScaleUp::Step { replicas } => format!("step+{replicas}"),
             ScaleUp::Proportional { tolerance, .. } => format!("proportional tol={tolerance}"),
         };
+        let margin = self
+            .margin
+            .map(|m| format!(" margin={m}"))
+            .unwrap_or_default();
         format!(
-            "unchangedRuns={} decay={} {up} target={}",
+            "unchangedRuns={} decay={} {up} target={}{margin}",
             self.unchanged_runs, self.decay_replicas, self.target
         )
     }
@@ -112,19 +128,24 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
             })
             .transpose()
         };
-    let numbers = |v: Option<Values>, field: &str| -> Result<Option<Vec<f64>>, ParseError> {
+    let numbers_in = |v: Option<Values>,
+                      field: &str,
+                      below: f64,
+                      expected: &str|
+     -> Result<Option<Vec<f64>>, ParseError> {
         v.map(|v| {
             v.0.iter()
                 .map(|x| {
                     x.value()
                         .as_f64()
-                        .filter(|f| f.is_finite() && *f >= 0.0)
-                        .ok_or_else(|| at.invalid(field, x, "numbers >= 0"))
+                        .filter(|f| f.is_finite() && *f >= 0.0 && *f < below)
+                        .ok_or_else(|| at.invalid(field, x, expected))
                 })
                 .collect()
         })
         .transpose()
     };
+    let numbers = |v, field| numbers_in(v, field, f64::INFINITY, "numbers >= 0");
     let modes = raw
         .scale_up
         .map(|v| {
@@ -144,6 +165,12 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
         step_replicas: counts(raw.step_replicas, "stepReplicas", 1)?,
         tolerance: numbers(raw.tolerance, "tolerance")?,
         target: numbers(raw.target, "target")?,
+        margin: numbers_in(
+            raw.margin,
+            "margin",
+            1.0,
+            "fractions from 0 up to (not including) 1",
+        )?,
     })
 }
 
@@ -167,6 +194,8 @@ struct RawSweep {
     tolerance: Option<Values>,
     #[serde(default, deserialize_with = "present")]
     target: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    margin: Option<Values>,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Values>, D::Error> {
@@ -242,6 +271,8 @@ fn range<E: serde::de::Error>(m: &serde_yaml::Mapping) -> Result<Vec<Raw>, E> {
 pub enum SweepError {
     #[error("the sweep has {total} points, more than {MAX_POINTS}: narrow a range")]
     TooManyPoints { total: usize },
+    #[error("margin: the evaluation config has no model: section, so no margin to vary")]
+    NoModel,
     #[error("a point of the grid is not a valid policy: {0}")]
     Policy(#[from] PolicyError),
 }
@@ -283,7 +314,21 @@ impl SweepSpec {
         }
         let base_target = base.targets.first().map_or(0.0, |t| t.target);
         let targets = self.target.clone().unwrap_or_else(|| vec![base_target]);
-        let total = runs.len() * decays.len() * ups.len() * targets.len();
+        let margins: Vec<Option<f64>> = match (&self.margin, base.model()) {
+            (Some(_), None) => return Err(SweepError::NoModel),
+            (Some(m), Some(_)) => m.iter().copied().map(Some).collect(),
+            (None, model) => vec![model.map(|m| m.margin)],
+        };
+        // Saturating: five lists of a million values each overflow a usize.
+        let total = [
+            runs.len(),
+            decays.len(),
+            ups.len(),
+            targets.len(),
+            margins.len(),
+        ]
+        .into_iter()
+        .fold(1usize, usize::saturating_mul);
         if total > MAX_POINTS {
             return Err(SweepError::TooManyPoints { total });
         }
@@ -292,12 +337,15 @@ impl SweepSpec {
             for &decay_replicas in &decays {
                 for &scale_up in &ups {
                     for &target in &targets {
-                        points.push(Point {
-                            unchanged_runs,
-                            decay_replicas,
-                            scale_up,
-                            target,
-                        });
+                        for &margin in &margins {
+                            points.push(Point {
+                                unchanged_runs,
+                                decay_replicas,
+                                scale_up,
+                                target,
+                                margin,
+                            });
+                        }
                     }
                 }
             }
@@ -356,6 +404,34 @@ mod tests {
     }
 
     #[test]
+    fn a_margin_is_swept_only_under_a_model() {
+        let spec = parse_sweep("s.yaml", "margin: {from: 0.05, to: 0.15, step: 0.05}\n").unwrap();
+        assert_eq!(spec.margin, Some(vec![0.05, 0.1, 0.15]));
+        assert_eq!(spec.points(&base()), Err(SweepError::NoModel));
+        let model = parse_policy(
+            "m",
+            "targets: [{endpoint: /a, type: mean, target: 7}]\nmodel: {margin: 0.1, learnRuns: 5}\n",
+        )
+        .unwrap();
+        let points = spec.points(&model).unwrap();
+        assert_eq!(points.len(), 3);
+        assert_eq!(
+            points[2].label(),
+            "unchangedRuns=3 decay=1 step+1 target=7 margin=0.15"
+        );
+        let m = points[2].policy(&model).unwrap().model().unwrap();
+        // The margin changes; the rest of the model stays the config's.
+        assert_eq!((m.margin, m.learn_runs), (0.15, 5));
+        // Not swept: the config's margin, named in the label.
+        let unswept = parse_sweep("s.yaml", "unchangedRuns: 2\n").unwrap();
+        assert_eq!(unswept.points(&model).unwrap()[0].margin, Some(0.1));
+        assert_eq!(unswept.points(&base()).unwrap()[0].margin, None);
+        assert!(!unswept.points(&base()).unwrap()[0]
+            .label()
+            .contains("margin"));
+    }
+
+    #[test]
     fn empty_ranges_name_the_field() {
         let e = |t: &str| parse_sweep("s.yaml", t).unwrap_err().to_string();
         assert_eq!(
@@ -380,6 +456,7 @@ mod tests {
                 decay_replicas: 1,
                 scale_up: point.scale_up,
                 target: 7.0,
+                margin: None,
             },
             scores: Scores {
                 cycles_over_target: over,

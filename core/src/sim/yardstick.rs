@@ -87,7 +87,7 @@ pub fn holds(latency: &CycleLatency, targets: &[Target], samples: u32) -> bool {
 }
 
 /// Whether a target was breached as measured (observed > target).
-fn breached_as_measured(obs: &Observation, targets: &[Target]) -> bool {
+pub(crate) fn breached_as_measured(obs: &Observation, targets: &[Target]) -> bool {
     targets
         .iter()
         .any(|t| obs.observed(t).is_some_and(|v| v > t.target))
