@@ -376,8 +376,8 @@ pub struct SimulateArgs {
     /// Also run the yardsticks on the same scenario and seeds (the seed policy, HPA on CPU, HPA on latency, the oracle) and print one table.
     #[arg(long, requires = "scenario", conflicts_with = "sweep")]
     pub compare: bool,
-    /// Repeat over N seeds (the scenario's, then +1, +2, ...) and sum the scores.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "scenario", conflicts_with = "sweep")]
+    /// Repeat over N seeds (the scenario's, then +1, +2, ...) and sum the scores (with --sweep, each point's).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "scenario")]
     pub seeds: u32,
     /// Simulate a yardstick instead of the policy: its per-cycle table, scores, trace and plot.
     #[arg(

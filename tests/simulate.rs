@@ -287,7 +287,7 @@ fn sweep_prints_the_pareto_front_best_first() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("128 points x 60 cycles in"),
+        stderr(&o).contains("128 points x 1 seed x 60 cycles in"),
         "{}",
         stderr(&o)
     );
@@ -298,7 +298,8 @@ fn sweep_prints_the_pareto_front_best_first() {
     );
     let rows: Vec<(u64, u64)> = out
         .lines()
-        .skip(2)
+        .skip(3)
+        .take_while(|l| !l.starts_with("vs_bound:"))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             (f[1].parse().unwrap(), f[2].parse().unwrap())
@@ -310,6 +311,109 @@ fn sweep_prints_the_pareto_front_best_first() {
         assert!(w[0].0 < w[1].0 && w[0].1 > w[1].1, "not a front: {rows:?}");
     }
     assert_eq!(std::fs::read_to_string(&all).unwrap().lines().count(), 129);
+}
+
+#[test]
+fn a_sweep_over_seeds_judges_every_point_by_the_configs_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("targets.yaml");
+    std::fs::write(&spec, "target: [7, 9]\nmargin: [0.1, 0.2]\n").unwrap();
+    let step = fixture("scenarios/step.yaml");
+    let points = dir.path().join("points.json");
+    let out = simulate_under(
+        &recommended_config(),
+        &step,
+        &[
+            "--sweep",
+            path(&spec),
+            "--seeds",
+            "3",
+            "--out",
+            path(&points),
+        ],
+    );
+    assert!(
+        out.starts_with(
+            "sweep: 4 points over scenario step (seeds 1 to 3 (3 runs summed), 120 cycles)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("every point judged by the evaluation config's targets (GET_/fibonacci?n=10 mean <= 7ms)"),
+        "{out}"
+    );
+    let all = read_json(&points);
+    let point = |target: f64, margin: f64| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["point"]["target"] == target && p["point"]["margin"] == margin)
+            .unwrap_or_else(|| panic!("no point {target} {margin}: {all}"))
+            .clone()
+    };
+    // Each point is its config run alone over the same seeds: the same
+    // replicas; over target as the config's 7 ms judges.
+    let recommended = std::fs::read_to_string(recommended_config()).unwrap();
+    for (target, margin) in [(7.0, 0.1), (7.0, 0.2), (9.0, 0.1), (9.0, 0.2)] {
+        let text = recommended
+            .replace("target: 7", &format!("target: {target}"))
+            .replace("margin: 0.1", &format!("margin: {margin}"));
+        assert_ne!(text == recommended, (target, margin) != (7.0, 0.1));
+        let config = dir.path().join(format!("{target}-{margin}.yaml"));
+        std::fs::write(&config, text).unwrap();
+        let alone = dir.path().join(format!("{target}-{margin}.json"));
+        simulate_under(
+            &config,
+            &step,
+            &["--seeds", "3", "--quiet", "--out", path(&alone)],
+        );
+        let alone = read_json(&alone);
+        let swept = point(target, margin);
+        let (a, s) = (&alone["scores"], &swept["scores"]);
+        assert_eq!(
+            s["replica_cycles"], a["replica_cycles"],
+            "{target} {margin}"
+        );
+        assert_eq!(s["scale_changes"], a["scale_changes"], "{target} {margin}");
+        if target == 7.0 {
+            assert_eq!(s, a, "{target} {margin}");
+            assert_eq!(
+                swept["bound_replica_cycles"], alone["bound_replica_cycles"]["policy"],
+                "{target} {margin}"
+            );
+        } else {
+            // Judged at 9 ms alone, at 7 in the sweep: every cycle over 9
+            // is over 7, and at 9 ms some cycles read between.
+            let (own, held) = (
+                num(&a["cycles_over_target"].to_string()),
+                num(&s["cycles_over_target"].to_string()),
+            );
+            assert!(
+                held > own,
+                "{target} {margin}: {held} judged at 7, {own} at 9"
+            );
+        }
+    }
+    // The front's vs_bound is each point's replica-cycles over its bound.
+    let front: Vec<Vec<&str>> = out
+        .lines()
+        .skip(3)
+        .take_while(|l| !l.starts_with("vs_bound:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(!front.is_empty(), "{out}");
+    for row in &front {
+        let param = |name: &str| -> f64 {
+            let cell = row.iter().find_map(|c| c.strip_prefix(name));
+            cell.unwrap_or_else(|| panic!("no {name} in {row:?}"))
+                .parse()
+                .unwrap()
+        };
+        let p = point(param("target="), param("margin="));
+        let ratio = p["scores"]["replica_cycles"].as_f64().unwrap()
+            / p["bound_replica_cycles"].as_f64().unwrap();
+        assert_eq!(row[3], format!("{ratio:.2}x"), "{out}");
+    }
 }
 
 #[test]
@@ -330,6 +434,30 @@ fn bad_input_is_one_clear_error() {
         path(&fixture("sweeps/bad/empty-range.yaml")),
     ]);
     assert_fails(&o, "empty-range.yaml: unchangedRuns: invalid value from: 5 to: 1 (expected at least one value: the range is empty)");
+    let o = simulate(&[
+        "--scenario",
+        path(&step),
+        "--sweep",
+        path(&fixture("sweeps/bad/margin-without-model.yaml")),
+    ]);
+    assert_fails(
+        &o,
+        "margin-without-model.yaml: margin: the evaluation config has no model: section, so no margin to vary",
+    );
+    let o = lpa()
+        .args([
+            "simulate",
+            "--evaluation-config",
+            path(&recommended_config()),
+        ])
+        .args(["--scenario", path(&step), "--sweep"])
+        .arg(fixture("sweeps/bad/margin-one.yaml"))
+        .output()
+        .unwrap();
+    assert_fails(
+        &o,
+        "margin-one.yaml: margin: invalid value 1 (expected fractions from 0 up to (not including) 1)",
+    );
     let dir = tempfile::tempdir().unwrap();
     let gif = dir.path().join("x.gif");
     let o = simulate(&["--scenario", path(&step), "--plot", path(&gif)]);

@@ -14,7 +14,7 @@ use lpa_core::csv_text;
 use lpa_core::log::{num, DecisionRecord};
 use lpa_core::sim::bound::Bound;
 use lpa_core::sim::replay::{replay, ReplayRow, ReplaySummary};
-use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome};
+use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome, Point};
 use lpa_core::sim::yardstick::{self, Comparison, Oracle, Unreachable, Yardstick};
 use lpa_core::sim::{self, LoadProfile, Recovery, Scenario, Scores, TargetLabel, Trace, TraceRow};
 use lpa_core::Policy;
@@ -39,7 +39,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if let Some(p) = &args.plot {
         plot::Format::of(p).map_err(Failure::new)?;
     }
-    if args.seeds > 1 {
+    if args.seeds > 1 && args.sweep.is_none() {
         if args.plot.is_some() {
             return Err(Failure::new("--plot draws one run: use it without --seeds"));
         }
@@ -88,12 +88,7 @@ fn simulate_scenario(
     out: Option<OutFormat>,
 ) -> Result<ExitCode> {
     let which = args.yardstick.map_or(Yardstick::Policy, yardstick_of);
-    let runs: Vec<Scenario> = (0..u64::from(args.seeds))
-        .map(|i| Scenario {
-            seed: scenario.seed.wrapping_add(i),
-            ..scenario.clone()
-        })
-        .collect();
+    let runs = seed_runs(scenario, args.seeds);
     // One seed keeps its trace (table, plot, rows); several only sum.
     let trace = if runs.len() == 1 {
         Some(match which {
@@ -508,6 +503,16 @@ fn recovery_text(s: &Scores, scenario: &Scenario) -> String {
     }
 }
 
+/// The scenario over `seeds` seeds: its own, then +1, +2, ...
+fn seed_runs(scenario: &Scenario, seeds: u32) -> Vec<Scenario> {
+    (0..u64::from(seeds))
+        .map(|i| Scenario {
+            seed: scenario.seed.wrapping_add(i),
+            ..scenario.clone()
+        })
+        .collect()
+}
+
 /// Which runs the scores are of: `seed 1`, or `seeds 1 to 20 (summed)`.
 fn runs_text(runs: &[Scenario]) -> String {
     match runs {
@@ -820,29 +825,49 @@ fn sweep(
         .map(|p| p.policy(base))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Failure::new(format!("{}: {e}", args.policy.evaluation_config.display())))?;
+    let runs = seed_runs(scenario, args.seeds);
+    // Every point is judged by the evaluation config's targets, whatever
+    // target it decides by: one yardstick for the whole front.
+    let judge = base.targets();
     let outcomes: Vec<Outcome> = pool.install(|| {
         points
             .par_iter()
             .zip(&policies)
             .map(|(p, policy)| Outcome {
                 point: p.clone(),
-                scores: sim::score(scenario, policy),
+                scores: sum(
+                    runs.iter()
+                        .map(|s| sim::score_judged(s, policy, judge))
+                        .collect(),
+                    Scores::add,
+                )
+                .unwrap_or_default(),
             })
             .collect()
     });
     let elapsed = started.elapsed();
     // Timing is not data: stderr, so stdout stays the same run to run.
     eprintln!(
-        "lpa simulate: {} x {} in {:.2}s on {}",
+        "lpa simulate: {} x {} x {} in {:.2}s on {}",
         count(outcomes.len() as u64, "point"),
+        count(runs.len() as u64, "seed"),
         count(scenario.cycles, "cycle"),
         elapsed.as_secs_f64(),
         count(threads as u64, "thread")
     );
+    let bound = Bound::of(scenario, base);
+    let points: Vec<SweepPoint> = outcomes
+        .iter()
+        .map(|o| SweepPoint {
+            point: &o.point,
+            scores: &o.scores,
+            bound_replica_cycles: least_for(&bound, &o.scores, runs.len()),
+        })
+        .collect();
     if let Some((path, format)) = args.out.as_deref().zip(out) {
         let text = match format {
-            OutFormat::Json => json(&outcomes)?,
-            OutFormat::Csv => sweep_csv(&outcomes),
+            OutFormat::Json => json(&points)?,
+            OutFormat::Csv => sweep_csv(&points),
         };
         write_file(path, text.as_bytes())?;
     }
@@ -850,69 +875,103 @@ fn sweep(
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "sweep: {} over scenario {} (seed {}, {}); Pareto front of cost vs cycles over target, best first:",
+        "sweep: {} over scenario {} ({}, {}); Pareto front of cost vs cycles over target, best first:",
         count(outcomes.len() as u64, "point"),
         scenario.name,
-        scenario.seed,
+        runs_text(&runs),
         count(scenario.cycles, "cycle")
+    );
+    let judged: Vec<String> = TargetLabel::of(base)
+        .iter()
+        .map(|t| format!("{} {} <= {}{}", t.key, t.kind, num(t.target), t.unit))
+        .collect();
+    let _ = writeln!(
+        text,
+        "every point judged by the evaluation config's targets ({}), whatever target it decides by",
+        judged.join(", ")
     );
     let _ = writeln!(
         text,
-        "{:>4} {:>11} {:>14} {:>7} {:>9} {:>14}  parameters",
-        "rank", "over_target", "replica_cycles", "changes", "reversals", "worst_recovery"
+        "{:>4} {:>11} {:>14} {:>8} {:>7} {:>9} {:>14}  parameters",
+        "rank",
+        "over_target",
+        "replica_cycles",
+        "vs_bound",
+        "changes",
+        "reversals",
+        "worst_recovery"
     );
     for (i, o) in front.iter().enumerate() {
         let s = &o.scores;
         let rec = worst_recovery(s);
+        let least = least_for(&bound, s, runs.len());
         let _ = writeln!(
             text,
-            "{:>4} {:>11} {:>14} {:>7} {:>9} {:>14}  {}",
+            "{:>4} {:>11} {:>14} {:>8} {:>7} {:>9} {:>14}  {}",
             i + 1,
             s.cycles_over_target,
             s.replica_cycles,
+            ratio(s.replica_cycles, Some(least)),
             s.scale_changes,
             s.reversals,
             rec,
             o.point.label()
         );
     }
+    let _ = writeln!(
+        text,
+        "vs_bound: replica-cycles against the fewest any policy can expect to spend with as many cycles over target (docs/algorithm.md, \"The bound\")."
+    );
     crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn sweep_csv(outcomes: &[Outcome]) -> String {
+/// A sweep point as `--out` writes it: its parameters, its scores and
+/// the bound at its cycles over target.
+#[derive(Serialize)]
+struct SweepPoint<'a> {
+    point: &'a Point,
+    scores: &'a Scores,
+    bound_replica_cycles: u64,
+}
+
+fn sweep_csv(outcomes: &[SweepPoint<'_>]) -> String {
     let head = [
         "unchanged_runs",
         "decay_replicas",
         "scale_up",
         "target",
+        "margin",
         "cycles_over_target",
         "replica_cycles",
         "scale_changes",
         "reversals",
         "peak_replicas",
+        "bound_replica_cycles",
     ]
     .map(String::from)
     .to_vec();
     let body = outcomes.iter().map(|o| {
-        let p = &o.point;
+        let p = o.point;
         let up = match p.scale_up {
             lpa_core::config::ScaleUp::Step { replicas } => format!("step+{replicas}"),
             lpa_core::config::ScaleUp::Proportional { tolerance, .. } => {
                 format!("proportional tol={tolerance}")
             }
         };
-        let s = &o.scores;
+        let s = o.scores;
         vec![
             p.unchanged_runs.to_string(),
             p.decay_replicas.to_string(),
             up,
             p.target.to_string(),
+            p.margin.map(|m| m.to_string()).unwrap_or_default(),
             s.cycles_over_target.to_string(),
             s.replica_cycles.to_string(),
             s.scale_changes.to_string(),
             s.reversals.to_string(),
             s.peak_replicas.to_string(),
+            o.bound_replica_cycles.to_string(),
         ]
     });
     csv_text::write(std::iter::once(head).chain(body))
