@@ -417,6 +417,54 @@ fn a_sweep_over_seeds_judges_every_point_by_the_configs_targets() {
 }
 
 #[test]
+fn pareto_draws_the_bound_of_each_panel_and_refuses_a_corrupt_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for sc in ["step", "spike"] {
+        let json = dir.path().join(format!("{sc}.json"));
+        compare_under(
+            &recommended_config(),
+            &fixture(&format!("scenarios/{sc}.yaml")),
+            &["--seeds", "2", "--out", path(&json)],
+        );
+        inputs.push(json);
+    }
+    let pareto = |plot: &Path| {
+        lpa()
+            .args(["simulate", "--pareto"])
+            .args(&inputs)
+            .arg("--plot")
+            .arg(plot)
+            .output()
+            .unwrap()
+    };
+    let svg = dir.path().join("both.svg");
+    let o = pareto(&svg);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // One purple line per panel.
+    assert_eq!(
+        text.matches(r##"stroke="#CC79A7" stroke-width="2""##)
+            .count(),
+        2,
+        "{text}"
+    );
+    let mut spike = read_json(&inputs[1]);
+    spike["bound_curve"][1] = serde_json::json!([3]);
+    std::fs::write(&inputs[1], spike.to_string()).unwrap();
+    let refused = dir.path().join("refused.svg");
+    let o = pareto(&refused);
+    assert_fails(&o, "spike.json: bound_curve: invalid value [[0.0,");
+    assert!(
+        stderr(&o)
+            .contains("(expected [cycles over target, replica-cycles] pairs of numbers >= 0)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!refused.exists(), "no plot from a refused input");
+}
+
+#[test]
 fn bad_input_is_one_clear_error() {
     let step = fixture("scenarios/step.yaml");
     let o = simulate(&[

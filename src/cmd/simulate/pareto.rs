@@ -64,15 +64,20 @@ impl Panel {
             points.extend(point(who, &baselines[key]));
         }
         points.extend(point("oracle", &j["oracle"]));
-        let bound = j["bound_curve"]
-            .as_array()
-            .map(|corners| {
-                corners
-                    .iter()
-                    .filter_map(|c| Some((c.get(0)?.as_f64()?, c.get(1)?.as_f64()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        // Absent in a JSON from before the bound; anything else there must
+        // be corners, or the line would be drawn from what was left.
+        let bound = match j.get("bound_curve") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => corners(v).ok_or_else(|| {
+                let mut shown = v.to_string();
+                if shown.len() > 60 {
+                    shown = format!("{}...", shown.chars().take(57).collect::<String>());
+                }
+                Failure::new(format!(
+                    "{name}: bound_curve: invalid value {shown} (expected [cycles over target, replica-cycles] pairs of numbers >= 0)"
+                ))
+            })?,
+        };
         Ok(Panel {
             scenario: j["scenario"].as_str().ok_or_else(not_compare)?.to_string(),
             seeds: j["seeds"].as_array().map_or(1, Vec::len),
@@ -84,6 +89,19 @@ impl Panel {
     fn find(&self, who: &str) -> Option<&Point> {
         self.points.iter().find(|p| p.who == who)
     }
+}
+
+/// A bound curve's corners, each `[cycles over target, replica-cycles]`;
+/// `None` if any is not a pair of finite numbers >= 0.
+fn corners(v: &Value) -> Option<Vec<(f64, f64)>> {
+    let number = |x: &Value| x.as_f64().filter(|f| f.is_finite() && *f >= 0.0);
+    v.as_array()?
+        .iter()
+        .map(|c| match c.as_array()?.as_slice() {
+            [over, cost] => Some((number(over)?, number(cost)?)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Draws the comparisons in `inputs` to `out` (SVG or PNG by extension).
@@ -344,6 +362,30 @@ mod tests {
         assert_eq!(names, ["policy", "seed", "hpa-latency", "oracle"]);
         assert_eq!(p.find("oracle").map(|p| p.cost), Some(540.0));
         assert_eq!(p.bound, [(0.0, 1200.0), (3.5, 700.0), (60.0, 520.0)]);
+        let text = std::fs::read_to_string(&good).unwrap();
+        for (bad, shown) in [
+            (r#"[[0,1200],[3.5],[60,520]]"#, "[[0,1200],[3.5],[60,520]]"),
+            (r#"[[0,1200],[3.5,-1]]"#, "[[0,1200],[3.5,-1]]"),
+            (r#"{"0":1200}"#, r#"{"0":1200}"#),
+        ] {
+            let corrupt = dir.path().join("corrupt.json");
+            let with = text.replace("[[0,1200],[3.5,700],[60,520]]", bad);
+            assert_ne!(with, text);
+            std::fs::write(&corrupt, with).unwrap();
+            let err = Panel::read(&corrupt).unwrap_err().to_string();
+            assert!(
+                err.ends_with(&format!("corrupt.json: bound_curve: invalid value {shown} (expected [cycles over target, replica-cycles] pairs of numbers >= 0)")),
+                "{err}"
+            );
+        }
+        let none = dir.path().join("none.json");
+        let without = text.replace(
+            r#""bound_curve":[[0,1200],[3.5,700],[60,520]]"#,
+            r#""other":0"#,
+        );
+        assert_ne!(without, text);
+        std::fs::write(&none, without).unwrap();
+        assert!(Panel::read(&none).unwrap().bound.is_empty());
         let trace = dir.path().join("trace.json");
         std::fs::write(&trace, r#"{"scenario":"step","scores":{}}"#).unwrap();
         let err = Panel::read(&trace).unwrap_err().to_string();
