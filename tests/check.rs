@@ -157,3 +157,46 @@ fn unset_max_replicas_is_shown_as_unbounded() {
         assert_eq!(doc["maxReplicas"], expected, "{flag}");
     }
 }
+
+/// A proportional scale-up bounded by neither maxChange nor maxReplicas
+/// is a warning with the worst multiple one run can ask for: the probe's
+/// timeout over the latency target. Either bound silences it.
+#[test]
+fn an_unbounded_proportional_scale_up_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |extra: &str, flags: &[&str]| {
+        let config = dir.path().join("eval.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "targets: [{{endpoint: /a, type: mean, target: 8}}, {{endpoint: /a, type: errorRate, target: 0.01}}]\n{extra}"
+            ),
+        )
+        .unwrap();
+        let out = lpa()
+            .args(["check", "--evaluation-config"])
+            .arg(&config)
+            .args(flags)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let warned = check("scaleUp: {mode: proportional}\nload: {timeout: 4s}\n", &[]);
+    assert!(
+        warned.contains("lpa check: warning: scaleUp proportional with no maxChange and no maxReplicas: one run can multiply the replicas by observed / target, 500x where a request times out at 4s against the 8ms target; set scaleUp.maxChange or maxReplicas"),
+        "{warned}"
+    );
+    for (extra, flags) in [
+        ("scaleUp: {mode: proportional, maxChange: 4}\n", &[][..]),
+        ("scaleUp: {mode: proportional}\nmaxReplicas: 20\n", &[]),
+        ("scaleUp: {mode: proportional}\n", &["--max-replicas", "20"]),
+        ("scaleUp: {mode: step, replicas: 2}\n", &[]),
+    ] {
+        let quiet = check(extra, flags);
+        assert!(
+            !quiet.contains("warning: scaleUp"),
+            "{extra} {flags:?}: {quiet}"
+        );
+    }
+}

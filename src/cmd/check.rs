@@ -7,8 +7,12 @@
 
 use std::process::ExitCode;
 
-use lpa_core::config::EvaluationConfig;
+use std::time::Duration;
+
+use lpa_core::config::{EvaluationConfig, ScaleUp};
 use lpa_core::duration::format_duration;
+use lpa_core::log::num;
+use lpa_core::Policy;
 use lpa_drivers::load::{HostUrl, LoadPlan};
 use lpa_drivers::locust::Selection;
 use serde::Serialize;
@@ -52,6 +56,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if policy.max_replicas().is_none() {
         eprintln!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
     }
+    if let Some(w) = runaway_warning(policy, plan.timeout) {
+        eprintln!("lpa check: warning: {w}");
+    }
     for w in &prepared.warnings {
         eprintln!("lpa check: warning: {w}");
     }
@@ -62,6 +69,39 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         load_driver::driver_line(&prepared),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A proportional scale-up bounded by neither `maxChange` nor
+/// `maxReplicas` multiplies the replicas by observed / target in one run:
+/// a saturated service reads seconds against a target of milliseconds.
+fn runaway_warning(policy: &Policy, timeout: Duration) -> Option<String> {
+    if policy.max_replicas().is_some() {
+        return None;
+    }
+    let ScaleUp::Proportional {
+        max_change: None, ..
+    } = policy.scale_up()
+    else {
+        return None;
+    };
+    let latency = policy
+        .targets()
+        .iter()
+        .filter(|t| t.kind().unit() == "ms" && t.target() > 0.0)
+        .map(|t| t.target())
+        .min_by(f64::total_cmp);
+    let worst = match latency {
+        Some(ms) => format!(
+            ", {}x where a request times out at {} against the {}ms target",
+            (timeout.as_secs_f64() * 1000.0 / ms).floor(),
+            format_duration(timeout),
+            num(ms)
+        ),
+        None => String::new(),
+    };
+    Some(format!(
+        "scaleUp proportional with no maxChange and no maxReplicas: one run can multiply the replicas by observed / target{worst}; set scaleUp.maxChange or maxReplicas"
+    ))
 }
 
 /// The policy, then the load plan, in the order a user reads them.
