@@ -291,6 +291,26 @@ fn dry_run_changes_nothing() {
     assert!(s.api.events().is_empty(), "a dry run records no Event");
 }
 
+/// What `lpa check` warns of, `lpa run` says before it scales for real;
+/// a bound on the scale-up silences it.
+#[test]
+fn run_warns_of_an_unbounded_proportional_scale_up_before_its_first_cycle() {
+    let s = Setup::new(Some(2), SLOW);
+    let unbounded = "targets:\n  - {method: GET, endpoint: /work, type: mean, target: 80}\nscaleUp: {mode: proportional}\nload: {timeout: 4s}\n";
+    fs::write(s.path("evaluation_config.yaml"), unbounded).unwrap();
+    let o = s.run(&["--once", "--dry-run"]);
+    ok(&o);
+    let err = stderr(&o);
+    let warning = "lpa run: warning: scaleUp proportional with no maxChange and no maxReplicas: one run can multiply the replicas by observed / target, 50x where a request times out at 4s against the 80ms target; set scaleUp.maxChange or maxReplicas";
+    let at = err.find(warning).unwrap_or_else(|| panic!("{err}"));
+    let first_cycle = err.find("lpa run: #1 ").unwrap_or_else(|| panic!("{err}"));
+    assert!(at < first_cycle, "the warning comes first:\n{err}");
+
+    let o = s.run(&["--once", "--dry-run", "--max-replicas", "6"]);
+    ok(&o);
+    assert!(!stderr(&o).contains("warning: scaleUp"), "{}", stderr(&o));
+}
+
 /// Changes the replicas to `to` just before the first request that
 /// `when` matches is answered.
 fn outside_writer(

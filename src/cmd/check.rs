@@ -74,7 +74,8 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
 /// A proportional scale-up bounded by neither `maxChange` nor
 /// `maxReplicas` multiplies the replicas by observed / target in one run:
 /// a saturated service reads seconds against a target of milliseconds.
-fn runaway_warning(policy: &Policy, timeout: Duration) -> Option<String> {
+/// `lpa run` says it too, before its first cycle: by then it scales for real.
+pub(super) fn runaway_warning(policy: &Policy, timeout: Duration) -> Option<String> {
     if policy.max_replicas().is_some() {
         return None;
     }

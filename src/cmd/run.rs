@@ -194,6 +194,10 @@ fn drive<T: ScaleTarget + ?Sized>(
         }
     );
 
+    if let Some(w) = super::check::runaway_warning(policy, plan.timeout) {
+        eprintln!("lpa run: warning: {w}");
+    }
+
     let measure = |current: u32| -> std::result::Result<_, load::LoadError> {
         let outcome = load::run(plan, None)?;
         if let Some(m) = metrics {
