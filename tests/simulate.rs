@@ -416,6 +416,82 @@ fn a_sweep_over_seeds_judges_every_point_by_the_configs_targets() {
     }
 }
 
+/// The model's other knobs sweep like the margin: each point is the
+/// config run alone with that knob, and the CSV names what was swept.
+#[test]
+fn a_sweep_varies_the_models_queue_share_and_learn_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("model.yaml");
+    std::fs::write(&spec, "queueShare: [0.5, 0.75]\nlearnRuns: [3, 6]\n").unwrap();
+    let spike = fixture("scenarios/spike.yaml");
+    let csv = dir.path().join("points.csv");
+    let out = simulate_under(
+        &recommended_config(),
+        &spike,
+        &["--sweep", path(&spec), "--seeds", "2", "--out", path(&csv)],
+    );
+    assert!(
+        out.starts_with("sweep: 4 points over scenario spike"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let mut seen = Vec::new();
+    let recommended = std::fs::read_to_string(recommended_config()).unwrap();
+    for row in &rows {
+        let (share, learn) = (row[col("queue_share")], row[col("learn_runs")]);
+        assert_eq!(row[col("margin")], "0.1", "not swept, the config's: {text}");
+        seen.push(format!("{share}/{learn}"));
+        let config = dir.path().join(format!("{share}-{learn}.yaml"));
+        std::fs::write(
+            &config,
+            recommended.replace(
+                "margin: 0.1",
+                &format!("margin: 0.1\n  queueShare: {share}\n  learnRuns: {learn}"),
+            ),
+        )
+        .unwrap();
+        let alone = dir.path().join(format!("{share}-{learn}.json"));
+        simulate_under(
+            &config,
+            &spike,
+            &["--seeds", "2", "--quiet", "--out", path(&alone)],
+        );
+        let a = &read_json(&alone)["scores"];
+        for (field, key) in [
+            ("replica_cycles", "replica_cycles"),
+            ("cycles_over_target", "cycles_over_target"),
+            ("scale_changes", "scale_changes"),
+        ] {
+            assert_eq!(
+                row[col(field)],
+                a[key].to_string(),
+                "{share}/{learn} {field}"
+            );
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["0.5/3", "0.5/6", "0.75/3", "0.75/6"]);
+    // A knob the model decides by: the points are not all alike.
+    let costs: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r[col("replica_cycles")]).collect();
+    assert!(costs.len() > 1, "{text}");
+
+    let o = lpa()
+        .args(["simulate", "--scenario", path(&spike), "--sweep"])
+        .arg(fixture("sweeps/bad/queue-share-zero.yaml"))
+        .args(["--evaluation-config", path(&recommended_config())])
+        .output()
+        .unwrap();
+    assert_fails(
+        &o,
+        "queue-share-zero.yaml: queueShare: invalid value 0 (expected shares above 0 and up to 1)",
+    );
+}
+
 #[test]
 fn pareto_draws_the_bound_of_each_panel_and_refuses_a_corrupt_one() {
     let dir = tempfile::tempdir().unwrap();

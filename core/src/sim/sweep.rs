@@ -12,7 +12,13 @@
 //! tolerance: [0, 0.1, 0.2]              # for proportional
 //! target: {from: 5, to: 9, step: 1}     # the first target's value
 //! margin: [0.05, 0.1, 0.2]              # model.margin, with a model
+//! learnRuns: [2, 3, 5]                   # model.learnRuns, with a model
+//! queueShare: [0.3, 0.5, 0.75]           # model.queueShare, with a model
 //! ```
+//!
+//! A point's label and `--out` row name `margin` whenever the config has a
+//! model, and `learnRuns` and `queueShare` only when they are swept: most
+//! sweeps leave them, and a label is read on one line.
 //!
 //! Every point decides by its own parameters and is judged by the
 //! evaluation config's targets (the caller's [`super::score_judged`]), so
@@ -49,6 +55,8 @@ pub struct SweepSpec {
     pub tolerance: Option<Vec<f64>>,
     pub target: Option<Vec<f64>>,
     pub margin: Option<Vec<f64>>,
+    pub learn_runs: Option<Vec<u32>>,
+    pub queue_share: Option<Vec<f64>>,
 }
 
 /// One point of the grid.
@@ -62,6 +70,12 @@ pub struct Point {
     /// `model.margin`, when the evaluation config has a model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<f64>,
+    /// `model.learnRuns`, when swept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learn_runs: Option<u32>,
+    /// `model.queueShare`, when swept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_share: Option<f64>,
 }
 
 impl Point {
@@ -75,8 +89,12 @@ impl Point {
         })?;
         p.set_scale_up(self.scale_up)?;
         p.set_target_value(0, self.target)?;
-        if let (Some(margin), Some(model)) = (self.margin, base.model()) {
-            p.set_model(Some(crate::config::ModelConfig { margin, ..model }))?;
+        if let Some(model) = base.model() {
+            p.set_model(Some(crate::config::ModelConfig {
+                margin: self.margin.unwrap_or(model.margin),
+                learn_runs: self.learn_runs.unwrap_or(model.learn_runs),
+                queue_share: self.queue_share.unwrap_or(model.queue_share),
+            }))?;
         }
         Ok(p)
     }
@@ -87,12 +105,18 @@ impl Point {
             ScaleUp::Step { replicas } => format!("step+{replicas}"),
             ScaleUp::Proportional { tolerance, .. } => format!("proportional tol={tolerance}"),
         };
-        let margin = self
-            .margin
-            .map(|m| format!(" margin={m}"))
-            .unwrap_or_default();
+        let mut model = String::new();
+        if let Some(m) = self.margin {
+            model += &format!(" margin={m}");
+        }
+        if let Some(n) = self.learn_runs {
+            model += &format!(" learnRuns={n}");
+        }
+        if let Some(s) = self.queue_share {
+            model += &format!(" queueShare={s}");
+        }
         format!(
-            "unchangedRuns={} decay={} {up} target={}{margin}",
+            "unchangedRuns={} decay={} {up} target={}{model}",
             self.unchanged_runs, self.decay_replicas, self.target
         )
     }
@@ -130,7 +154,7 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
         };
     let numbers_in = |v: Option<Values>,
                       field: &str,
-                      below: f64,
+                      ok: fn(f64) -> bool,
                       expected: &str|
      -> Result<Option<Vec<f64>>, ParseError> {
         v.map(|v| {
@@ -138,14 +162,14 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
                 .map(|x| {
                     x.value()
                         .as_f64()
-                        .filter(|f| f.is_finite() && *f >= 0.0 && *f < below)
+                        .filter(|f| f.is_finite() && ok(*f))
                         .ok_or_else(|| at.invalid(field, x, expected))
                 })
                 .collect()
         })
         .transpose()
     };
-    let numbers = |v, field| numbers_in(v, field, f64::INFINITY, "numbers >= 0");
+    let numbers = |v, field| numbers_in(v, field, |f| f >= 0.0, "numbers >= 0");
     let modes = raw
         .scale_up
         .map(|v| {
@@ -168,8 +192,16 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
         margin: numbers_in(
             raw.margin,
             "margin",
-            1.0,
+            |f| (0.0..1.0).contains(&f),
             "fractions from 0 up to (not including) 1",
+        )?,
+        learn_runs: counts(raw.learn_runs, "learnRuns", 1)?,
+        // As the config's model.queueShare: nothing queueing has no curve.
+        queue_share: numbers_in(
+            raw.queue_share,
+            "queueShare",
+            |f| f > 0.0 && f <= 1.0,
+            "shares above 0 and up to 1",
         )?,
     })
 }
@@ -196,6 +228,10 @@ struct RawSweep {
     target: Option<Values>,
     #[serde(default, deserialize_with = "present")]
     margin: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    learn_runs: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    queue_share: Option<Values>,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Values>, D::Error> {
@@ -271,8 +307,8 @@ fn range<E: serde::de::Error>(m: &serde_yaml::Mapping) -> Result<Vec<Raw>, E> {
 pub enum SweepError {
     #[error("the sweep has {total} points, more than {MAX_POINTS}: narrow a range")]
     TooManyPoints { total: usize },
-    #[error("margin: the evaluation config has no model: section, so no margin to vary")]
-    NoModel,
+    #[error("{0}: the evaluation config has no model: section, so no {0} to vary")]
+    NoModel(&'static str),
     #[error("a point of the grid is not a valid policy: {0}")]
     Policy(#[from] PolicyError),
 }
@@ -314,11 +350,22 @@ impl SweepSpec {
         }
         let base_target = base.targets.first().map_or(0.0, |t| t.target);
         let targets = self.target.clone().unwrap_or_else(|| vec![base_target]);
-        let margins: Vec<Option<f64>> = match (&self.margin, base.model()) {
-            (Some(_), None) => return Err(SweepError::NoModel),
-            (Some(m), Some(_)) => m.iter().copied().map(Some).collect(),
-            (None, model) => vec![model.map(|m| m.margin)],
+        let model = base.model();
+        let no_model = [
+            ("margin", self.margin.is_some()),
+            ("learnRuns", self.learn_runs.is_some()),
+            ("queueShare", self.queue_share.is_some()),
+        ];
+        if let (Some((field, _)), None) = (no_model.iter().find(|(_, swept)| *swept), model) {
+            return Err(SweepError::NoModel(field));
+        }
+        let margins: Vec<Option<f64>> = match &self.margin {
+            Some(m) => m.iter().copied().map(Some).collect(),
+            None => vec![model.map(|m| m.margin)],
         };
+        // Not swept: None, the config's value, left out of the label.
+        let learn = swept(&self.learn_runs);
+        let shares = swept(&self.queue_share);
         // Saturating: five lists of a million values each overflow a usize.
         let total = [
             runs.len(),
@@ -326,6 +373,8 @@ impl SweepSpec {
             ups.len(),
             targets.len(),
             margins.len(),
+            learn.len(),
+            shares.len(),
         ]
         .into_iter()
         .fold(1usize, usize::saturating_mul);
@@ -338,19 +387,33 @@ impl SweepSpec {
                 for &scale_up in &ups {
                     for &target in &targets {
                         for &margin in &margins {
-                            points.push(Point {
-                                unchanged_runs,
-                                decay_replicas,
-                                scale_up,
-                                target,
-                                margin,
-                            });
+                            for &learn_runs in &learn {
+                                for &queue_share in &shares {
+                                    points.push(Point {
+                                        unchanged_runs,
+                                        decay_replicas,
+                                        scale_up,
+                                        target,
+                                        margin,
+                                        learn_runs,
+                                        queue_share,
+                                    });
+                                }
+                            }
                         }
                     }
                 }
             }
         }
         Ok(points)
+    }
+}
+
+/// A swept model knob's values, or one `None`: the config's, unnamed.
+fn swept<T: Copy>(values: &Option<Vec<T>>) -> Vec<Option<T>> {
+    match values {
+        Some(v) => v.iter().copied().map(Some).collect(),
+        None => vec![None],
     }
 }
 
@@ -407,7 +470,7 @@ mod tests {
     fn a_margin_is_swept_only_under_a_model() {
         let spec = parse_sweep("s.yaml", "margin: {from: 0.05, to: 0.15, step: 0.05}\n").unwrap();
         assert_eq!(spec.margin, Some(vec![0.05, 0.1, 0.15]));
-        assert_eq!(spec.points(&base()), Err(SweepError::NoModel));
+        assert_eq!(spec.points(&base()), Err(SweepError::NoModel("margin")));
         let model = parse_policy(
             "m",
             "targets: [{endpoint: /a, type: mean, target: 7}]\nmodel: {margin: 0.1, learnRuns: 5}\n",
@@ -429,6 +492,45 @@ mod tests {
         assert!(!unswept.points(&base()).unwrap()[0]
             .label()
             .contains("margin"));
+    }
+
+    #[test]
+    fn learn_runs_and_queue_share_are_swept_only_under_a_model_and_named_only_when_swept() {
+        let spec = parse_sweep("s.yaml", "learnRuns: [2, 5]\nqueueShare: [0.25, 1]\n").unwrap();
+        assert_eq!(spec.points(&base()), Err(SweepError::NoModel("learnRuns")));
+        let model = parse_policy(
+            "m",
+            "targets: [{endpoint: /a, type: mean, target: 7}]\nmodel: {margin: 0.2, learnRuns: 4, queueShare: 0.6}\n",
+        )
+        .unwrap();
+        let points = spec.points(&model).unwrap();
+        assert_eq!(points.len(), 4);
+        assert_eq!(
+            points[1].label(),
+            "unchangedRuns=3 decay=1 step+1 target=7 margin=0.2 learnRuns=2 queueShare=1"
+        );
+        let m = points[1].policy(&model).unwrap().model().unwrap();
+        assert_eq!((m.margin, m.learn_runs, m.queue_share), (0.2, 2, 1.0));
+        // One swept, the other the config's, unnamed.
+        let one = parse_sweep("s.yaml", "queueShare: 0.3\n").unwrap();
+        let p = &one.points(&model).unwrap()[0];
+        assert_eq!(
+            p.label(),
+            "unchangedRuns=3 decay=1 step+1 target=7 margin=0.2 queueShare=0.3"
+        );
+        let m = p.policy(&model).unwrap().model().unwrap();
+        assert_eq!((m.learn_runs, m.queue_share), (4, 0.3));
+
+        let e = |t: &str| parse_sweep("s.yaml", t).unwrap_err().to_string();
+        assert_eq!(
+            e("queueShare: [0.5, 0]\n"),
+            "s.yaml: queueShare: invalid value 0 (expected shares above 0 and up to 1)"
+        );
+        assert!(e("queueShare: 1.5\n").contains("queueShare: invalid value 1.5"));
+        assert_eq!(
+            e("learnRuns: {from: 0, to: 2}\n"),
+            "s.yaml: learnRuns: invalid value 0 (expected whole numbers >= 1)"
+        );
     }
 
     #[test]
@@ -457,6 +559,8 @@ mod tests {
                 scale_up: point.scale_up,
                 target: 7.0,
                 margin: None,
+                learn_runs: None,
+                queue_share: None,
             },
             scores: Scores {
                 cycles_over_target: over,
