@@ -588,7 +588,7 @@ fn the_model_learns_across_runs_through_the_state_file_alone() {
         (1, 12.0, 2, "model mean: load 0.8 replicas' worth, unloaded 4ms; predicted 5.33ms <= 6.3ms at 2; scale up 1 -> 2"),
         (2, two, 2, "hold 2 (calm run 1 of 2 before decay)"),
         (2, two, 2, "hold 2 (calm run 2 of 2 before decay)"),
-        (2, two, 2, "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replicas"),
+        (2, two, 2, "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replica"),
     ];
     let mut states = Vec::new();
     for (i, (replicas, mean, answer, says)) in runs.into_iter().enumerate() {

@@ -480,9 +480,10 @@ impl fmt::Display for Reason {
                 limit,
             } => write!(
                 f,
-                "decay {from} -> {to} held: predicted {} > {}ms at {to} replicas",
+                "decay {from} -> {to} held: predicted {} > {}ms at {}",
                 predicted_text(*predicted),
-                num(*limit)
+                num(*limit),
+                replica_count(*to)
             ),
             Reason::BreachHeld {
                 from,
@@ -495,7 +496,8 @@ impl fmt::Display for Reason {
                 load_now,
             } => write!(
                 f,
-                "decay {from} -> {to} held: {replicas} replicas read {}ms > {}ms {} ago, at a load not clearly more than now ({} replicas' worth then, {} now)",
+                "decay {from} -> {to} held: {} read {}ms > {}ms {} ago, at a load not clearly more than now ({} replicas' worth then, {} now)",
+                replica_count(*replicas),
                 num(round2(*reading)),
                 num(*target),
                 format_duration(Duration::from_secs(*secs_ago)),
@@ -521,6 +523,15 @@ impl fmt::Display for Reason {
 /// One decimal: what a log line needs of a latency or a load.
 fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
+}
+
+/// `1 replica`, `2 replicas`.
+fn replica_count(n: u32) -> String {
+    if n == 1 {
+        "1 replica".to_string()
+    } else {
+        format!("{n} replicas")
+    }
 }
 
 /// A predicted latency for people: `6.34ms`, or `saturation`.
@@ -1988,7 +1999,7 @@ mod tests {
             ModelStep { what: "starting", mean_ms: at(0.8, 1.0), expect: 2, says: "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)" },
             ModelStep { what: "serving", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 1 of 2 before decay)" },
             ModelStep { what: "calm", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 2 of 2 before decay)" },
-            ModelStep { what: "veto", mean_ms: at(0.8, 2.0), expect: 2, says: "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replicas" },
+            ModelStep { what: "veto", mean_ms: at(0.8, 2.0), expect: 2, says: "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replica" },
             // The step: 3 replicas' worth on 2. The wait grew 3.75 s on
             // average over the 15 s run: the backlog's growth says 1.5 × 2.
             ModelStep { what: "step", mean_ms: 4.0 + 3750.0, expect: 6, says: "model mean: load at least 3 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 6; scale up 2 -> 6" },
@@ -2089,7 +2100,7 @@ mod tests {
                 0.8,
                 2.0,
                 2,
-                "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replicas",
+                "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replica",
             ),
         ]);
         let policy = model_policy();
