@@ -416,72 +416,96 @@ fn a_sweep_over_seeds_judges_every_point_by_the_configs_targets() {
     }
 }
 
-/// The model's other knobs sweep like the margin: each point is the
-/// config run alone with that knob, and the CSV names what was swept.
-#[test]
-fn a_sweep_varies_the_models_queue_share_and_learn_runs() {
+/// Sweeps `spec` over the spike under the recommended config, two seeds,
+/// and checks each `--out` CSV row against the config run alone with the
+/// row's parameters (`config_for` writes that config from the row's
+/// cells). Returns the rows' `columns`, for the caller to check the grid.
+fn each_point_runs_as_its_own_config(
+    spec: &str,
+    config_for: impl Fn(&str, &dyn Fn(&str) -> String) -> String,
+    columns: &[&str],
+) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("model.yaml");
-    std::fs::write(&spec, "queueShare: [0.5, 0.75]\nlearnRuns: [3, 6]\n").unwrap();
+    let spec_file = dir.path().join("spec.yaml");
+    std::fs::write(&spec_file, spec).unwrap();
     let spike = fixture("scenarios/spike.yaml");
     let csv = dir.path().join("points.csv");
     let out = simulate_under(
         &recommended_config(),
         &spike,
-        &["--sweep", path(&spec), "--seeds", "2", "--out", path(&csv)],
+        &[
+            "--sweep",
+            path(&spec_file),
+            "--seeds",
+            "2",
+            "--out",
+            path(&csv),
+        ],
     );
-    assert!(
-        out.starts_with("sweep: 4 points over scenario spike"),
-        "{out}"
-    );
+    assert!(out.starts_with("sweep: "), "{out}");
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
     let head: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    let mut seen = Vec::new();
     let recommended = std::fs::read_to_string(recommended_config()).unwrap();
-    for row in &rows {
-        let (share, learn) = (row[col("queue_share")], row[col("learn_runs")]);
-        assert_eq!(row[col("margin")], "0.1", "not swept, the config's: {text}");
-        seen.push(format!("{share}/{learn}"));
-        let config = dir.path().join(format!("{share}-{learn}.yaml"));
-        std::fs::write(
-            &config,
-            recommended.replace(
-                "margin: 0.1",
-                &format!("margin: 0.1\n  queueShare: {share}\n  learnRuns: {learn}"),
-            ),
-        )
-        .unwrap();
-        let alone = dir.path().join(format!("{share}-{learn}.json"));
+    let mut seen = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cell = |name: &str| row[col(name)].to_string();
+        let config = dir.path().join(format!("{i}.yaml"));
+        std::fs::write(&config, config_for(&recommended, &cell)).unwrap();
+        let alone = dir.path().join(format!("{i}.json"));
         simulate_under(
             &config,
             &spike,
             &["--seeds", "2", "--quiet", "--out", path(&alone)],
         );
         let a = &read_json(&alone)["scores"];
-        for (field, key) in [
-            ("replica_cycles", "replica_cycles"),
-            ("cycles_over_target", "cycles_over_target"),
-            ("scale_changes", "scale_changes"),
-        ] {
-            assert_eq!(
-                row[col(field)],
-                a[key].to_string(),
-                "{share}/{learn} {field}"
-            );
+        for field in ["replica_cycles", "cycles_over_target", "scale_changes"] {
+            assert_eq!(cell(field), a[field].to_string(), "row {i} {field}: {text}");
         }
+        seen.push(
+            columns
+                .iter()
+                .map(|c| cell(c))
+                .collect::<Vec<_>>()
+                .join("/"),
+        );
     }
-    seen.sort();
-    assert_eq!(seen, ["0.5/3", "0.5/6", "0.75/3", "0.75/6"]);
-    // A knob the model decides by: the points are not all alike.
+    // A knob the policy decides by: the points are not all alike.
     let costs: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r[col("replica_cycles")]).collect();
     assert!(costs.len() > 1, "{text}");
+    seen.sort();
+    seen
+}
+
+/// The model's other knobs sweep like the margin: each point is the
+/// config run alone with that knob, and the CSV names what was swept.
+#[test]
+fn a_sweep_varies_the_models_queue_share_and_learn_runs() {
+    let seen = each_point_runs_as_its_own_config(
+        "queueShare: [0.5, 0.75]\nlearnRuns: [3, 6]\n",
+        |recommended, cell| {
+            assert_eq!(cell("margin"), "0.1", "not swept, the config's");
+            assert_eq!(cell("downscale_stabilization"), "", "not swept, unnamed");
+            recommended.replace(
+                "margin: 0.1",
+                &format!(
+                    "margin: 0.1\n  queueShare: {}\n  learnRuns: {}",
+                    cell("queue_share"),
+                    cell("learn_runs")
+                ),
+            )
+        },
+        &["queue_share", "learn_runs"],
+    );
+    assert_eq!(seen, ["0.5/3", "0.5/6", "0.75/3", "0.75/6"]);
 
     let o = lpa()
-        .args(["simulate", "--scenario", path(&spike), "--sweep"])
+        .args(["simulate", "--scenario"])
+        .arg(fixture("scenarios/spike.yaml"))
+        .arg("--sweep")
         .arg(fixture("sweeps/bad/queue-share-zero.yaml"))
         .args(["--evaluation-config", path(&recommended_config())])
         .output()
@@ -490,6 +514,23 @@ fn a_sweep_varies_the_models_queue_share_and_learn_runs() {
         &o,
         "queue-share-zero.yaml: queueShare: invalid value 0 (expected shares above 0 and up to 1)",
     );
+}
+
+/// HPA's downscale stabilization window sweeps as durations.
+#[test]
+fn a_sweep_varies_the_downscale_stabilization_window() {
+    let seen = each_point_runs_as_its_own_config(
+        "downscaleStabilization: [0, 30s, 5m]\n",
+        |recommended, cell| {
+            assert_eq!(cell("queue_share"), "", "not swept, unnamed");
+            format!(
+                "{recommended}\ndownscaleStabilization: {}\n",
+                cell("downscale_stabilization")
+            )
+        },
+        &["downscale_stabilization"],
+    );
+    assert_eq!(seen, ["0s", "300s", "30s"]);
 }
 
 #[test]

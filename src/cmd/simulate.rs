@@ -944,6 +944,7 @@ fn sweep_csv(outcomes: &[SweepPoint<'_>]) -> String {
         "margin",
         "learn_runs",
         "queue_share",
+        "downscale_stabilization",
         "cycles_over_target",
         "replica_cycles",
         "scale_changes",
@@ -970,6 +971,9 @@ fn sweep_csv(outcomes: &[SweepPoint<'_>]) -> String {
             p.margin.map(|m| m.to_string()).unwrap_or_default(),
             p.learn_runs.map(|n| n.to_string()).unwrap_or_default(),
             p.queue_share.map(|q| q.to_string()).unwrap_or_default(),
+            p.downscale_stabilization
+                .map(lpa_core::duration::format_duration)
+                .unwrap_or_default(),
             s.cycles_over_target.to_string(),
             s.replica_cycles.to_string(),
             s.scale_changes.to_string(),

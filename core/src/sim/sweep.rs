@@ -14,11 +14,13 @@
 //! margin: [0.05, 0.1, 0.2]              # model.margin, with a model
 //! learnRuns: [2, 3, 5]                   # model.learnRuns, with a model
 //! queueShare: [0.3, 0.5, 0.75]           # model.queueShare, with a model
+//! downscaleStabilization: [0, 30s, 5m]    # durations, or {from, to, step} in seconds
 //! ```
 //!
 //! A point's label and `--out` row name `margin` whenever the config has a
-//! model, and `learnRuns` and `queueShare` only when they are swept: most
-//! sweeps leave them, and a label is read on one line.
+//! model, and `learnRuns`, `queueShare` and `downscaleStabilization` only
+//! when they are swept: most sweeps leave them, and a label is read on one
+//! line.
 //!
 //! Every point decides by its own parameters and is judged by the
 //! evaluation config's targets (the caller's [`super::score_judged`]), so
@@ -27,10 +29,13 @@
 //! This module builds the grid and picks the front; running the points (in
 //! parallel) is the caller's, through [`super::score`].
 
+use std::time::Duration;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::Scores;
 use crate::config::{Policy, PolicyError, ScaleUp};
+use crate::duration::{format_duration, parse_duration};
 use crate::parse::{
     fields_of, from_yaml, invalid, invalid_shown, At, Format, ParseError, Raw, UnknownKeys,
 };
@@ -57,6 +62,7 @@ pub struct SweepSpec {
     pub margin: Option<Vec<f64>>,
     pub learn_runs: Option<Vec<u32>>,
     pub queue_share: Option<Vec<f64>>,
+    pub downscale_stabilization: Option<Vec<Duration>>,
 }
 
 /// One point of the grid.
@@ -76,6 +82,20 @@ pub struct Point {
     /// `model.queueShare`, when swept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_share: Option<f64>,
+    /// `downscaleStabilization`, when swept.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "window_text"
+    )]
+    pub downscale_stabilization: Option<Duration>,
+}
+
+/// A window as the config writes it: `30s`, `5m`.
+fn window_text<S: serde::Serializer>(w: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match w {
+        Some(w) => s.serialize_str(&format_duration(*w)),
+        None => s.serialize_none(),
+    }
 }
 
 impl Point {
@@ -96,6 +116,9 @@ impl Point {
                 queue_share: self.queue_share.unwrap_or(model.queue_share),
             }))?;
         }
+        if let Some(w) = self.downscale_stabilization {
+            p.set_downscale_stabilization(w);
+        }
         Ok(p)
     }
 
@@ -114,6 +137,9 @@ impl Point {
         }
         if let Some(s) = self.queue_share {
             model += &format!(" queueShare={s}");
+        }
+        if let Some(w) = self.downscale_stabilization {
+            model += &format!(" downscaleStabilization={}", format_duration(w));
         }
         format!(
             "unchangedRuns={} decay={} {up} target={}{model}",
@@ -203,6 +229,26 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
             |f| f > 0.0 && f <= 1.0,
             "shares above 0 and up to 1",
         )?,
+        downscale_stabilization: raw
+            .downscale_stabilization
+            .map(|v| {
+                v.0.iter()
+                    .map(|x| {
+                        let d = match x.value() {
+                            serde_yaml::Value::String(t) => parse_duration(t),
+                            n => n.as_f64().and_then(|f| parse_duration(&f.to_string())),
+                        };
+                        d.ok_or_else(|| {
+                            at.invalid(
+                                "downscaleStabilization",
+                                x,
+                                "durations: seconds, or 30s, 5m",
+                            )
+                        })
+                    })
+                    .collect()
+            })
+            .transpose()?,
     })
 }
 
@@ -232,6 +278,8 @@ struct RawSweep {
     learn_runs: Option<Values>,
     #[serde(default, deserialize_with = "present")]
     queue_share: Option<Values>,
+    #[serde(default, deserialize_with = "present")]
+    downscale_stabilization: Option<Values>,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Values>, D::Error> {
@@ -366,6 +414,7 @@ impl SweepSpec {
         // Not swept: None, the config's value, left out of the label.
         let learn = swept(&self.learn_runs);
         let shares = swept(&self.queue_share);
+        let windows = swept(&self.downscale_stabilization);
         // Saturating: five lists of a million values each overflow a usize.
         let total = [
             runs.len(),
@@ -375,38 +424,52 @@ impl SweepSpec {
             margins.len(),
             learn.len(),
             shares.len(),
+            windows.len(),
         ]
         .into_iter()
         .fold(1usize, usize::saturating_mul);
         if total > MAX_POINTS {
             return Err(SweepError::TooManyPoints { total });
         }
-        let mut points = Vec::with_capacity(total);
-        for &unchanged_runs in &runs {
-            for &decay_replicas in &decays {
-                for &scale_up in &ups {
-                    for &target in &targets {
-                        for &margin in &margins {
-                            for &learn_runs in &learn {
-                                for &queue_share in &shares {
-                                    points.push(Point {
-                                        unchanged_runs,
-                                        decay_replicas,
-                                        scale_up,
-                                        target,
-                                        margin,
-                                        learn_runs,
-                                        queue_share,
-                                    });
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        if total == 0 {
+            // A spec built in code with an empty list: no combination.
+            return Ok(Vec::new());
         }
+        // Every combination, the first parameter varying slowest.
+        let first = Point {
+            unchanged_runs: runs[0],
+            decay_replicas: decays[0],
+            scale_up: ups[0],
+            target: targets[0],
+            margin: margins[0],
+            learn_runs: learn[0],
+            queue_share: shares[0],
+            downscale_stabilization: windows[0],
+        };
+        let mut points = vec![first];
+        points = across(points, &runs, |p, v| p.unchanged_runs = v);
+        points = across(points, &decays, |p, v| p.decay_replicas = v);
+        points = across(points, &ups, |p, v| p.scale_up = v);
+        points = across(points, &targets, |p, v| p.target = v);
+        points = across(points, &margins, |p, v| p.margin = v);
+        points = across(points, &learn, |p, v| p.learn_runs = v);
+        points = across(points, &shares, |p, v| p.queue_share = v);
+        points = across(points, &windows, |p, v| p.downscale_stabilization = v);
         Ok(points)
     }
+}
+
+/// Each point once per value of one more parameter.
+fn across<T: Copy>(points: Vec<Point>, values: &[T], set: impl Fn(&mut Point, T)) -> Vec<Point> {
+    let mut out = Vec::with_capacity(points.len() * values.len());
+    for p in points {
+        for &v in values {
+            let mut q = p.clone();
+            set(&mut q, v);
+            out.push(q);
+        }
+    }
+    out
 }
 
 /// A swept model knob's values, or one `None`: the config's, unnamed.
@@ -534,6 +597,60 @@ mod tests {
     }
 
     #[test]
+    fn a_downscale_stabilization_window_is_swept_as_durations_or_seconds() {
+        let spec = parse_sweep("s.yaml", "downscaleStabilization: [0, 30s, 5m, 90]\n").unwrap();
+        let secs = |v: &[Duration]| v.iter().map(|d| d.as_secs()).collect::<Vec<_>>();
+        assert_eq!(
+            secs(spec.downscale_stabilization.as_deref().unwrap()),
+            [0, 30, 300, 90]
+        );
+        let range = parse_sweep(
+            "s.yaml",
+            "downscaleStabilization: {from: 0, to: 120, step: 60}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            secs(range.downscale_stabilization.as_deref().unwrap()),
+            [0, 60, 120]
+        );
+        let points = spec.points(&base()).unwrap();
+        assert_eq!(points.len(), 4);
+        assert_eq!(
+            points[2].label(),
+            "unchangedRuns=3 decay=1 step+1 target=7 downscaleStabilization=300s"
+        );
+        let p = points[2].policy(&base()).unwrap();
+        assert_eq!(p.downscale_stabilization(), Duration::from_secs(300));
+        assert_eq!(
+            serde_json::to_value(&points[1]).unwrap()["downscaleStabilization"],
+            "30s"
+        );
+        // Not swept: the config's window, unnamed.
+        let config = parse_policy(
+            "c",
+            "targets: [{endpoint: /a, type: mean, target: 7}]\ndownscaleStabilization: 2m\n",
+        )
+        .unwrap();
+        let unswept = parse_sweep("s.yaml", "unchangedRuns: 2\n").unwrap();
+        let q = &unswept.points(&config).unwrap()[0];
+        assert!(!q.label().contains("downscale"), "{}", q.label());
+        assert_eq!(
+            q.policy(&config).unwrap().downscale_stabilization(),
+            Duration::from_secs(120)
+        );
+        for bad in ["[30s, soon]", "-5", "true"] {
+            let e = parse_sweep("s.yaml", &format!("downscaleStabilization: {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("s.yaml: downscaleStabilization: invalid value")
+                    && e.ends_with("(expected durations: seconds, or 30s, 5m)"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn empty_ranges_name_the_field() {
         let e = |t: &str| parse_sweep("s.yaml", t).unwrap_err().to_string();
         assert_eq!(
@@ -561,6 +678,7 @@ mod tests {
                 margin: None,
                 learn_runs: None,
                 queue_share: None,
+                downscale_stabilization: None,
             },
             scores: Scores {
                 cycles_over_target: over,
