@@ -494,7 +494,8 @@ fn show(v: &serde_yaml::Value, format: Format) -> String {
     }
 }
 
-fn show_json(v: &serde_json::Value) -> String {
+/// A JSON value for an error message: on one line, cut at 80 characters.
+pub fn show_json(v: &serde_json::Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 80 {
         format!("{}...", s.chars().take(77).collect::<String>())
@@ -612,15 +613,18 @@ pub(crate) const DURATION_EXPECTED: &str = "seconds, or a duration such as 30s, 
 impl<'de> Deserialize<'de> for DurationField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Raw::deserialize(d)?;
-        let text = match raw.value() {
-            serde_yaml::Value::Number(n) => n.as_f64().map(|s| s.to_string()),
-            serde_yaml::Value::String(s) => Some(s.clone()),
-            _ => None,
-        };
-        text.as_deref()
-            .and_then(parse_duration)
+        duration_of(raw.value())
             .map(DurationField)
             .ok_or_else(|| invalid(DURATION_EXPECTED))
+    }
+}
+
+/// A YAML number of seconds or a duration string, as users write them.
+pub(crate) fn duration_of(value: &serde_yaml::Value) -> Option<Duration> {
+    match value {
+        serde_yaml::Value::Number(n) => n.as_f64().and_then(|s| parse_duration(&s.to_string())),
+        serde_yaml::Value::String(s) => parse_duration(s),
+        _ => None,
     }
 }
 

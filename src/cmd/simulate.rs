@@ -395,15 +395,7 @@ fn observed_cell(v: Option<f64>, t: &TargetLabel) -> String {
 fn trace_table(trace: &Trace) -> String {
     let mut out = String::new();
     for (i, t) in trace.targets.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "# target {}: {} {} <= {}{} (! marks a breach)",
-            i + 1,
-            t.key,
-            t.kind,
-            num(t.target),
-            t.unit
-        );
+        let _ = writeln!(out, "# target {}: {t} (! marks a breach)", i + 1);
     }
     let heads: Vec<String> = trace.targets.iter().map(label).collect();
     let widths: Vec<usize> = heads.iter().map(|h| h.len().max(9)).collect();
@@ -434,12 +426,7 @@ fn trace_csv(trace: &Trace) -> String {
     let mut head: Vec<String> = ["cycle", "at_secs", "load", "ready", "replicas", "backlog"]
         .map(String::from)
         .to_vec();
-    head.extend(
-        trace
-            .targets
-            .iter()
-            .map(|t| format!("{} {} <= {}{}", t.key, t.kind, num(t.target), t.unit)),
-    );
+    head.extend(trace.targets.iter().map(ToString::to_string));
     head.extend(["failures", "breached", "decided", "action"].map(String::from));
     let rows = trace.rows.iter().map(|r| {
         let mut row = vec![
@@ -883,7 +870,7 @@ fn sweep(
     );
     let judged: Vec<String> = TargetLabel::of(base)
         .iter()
-        .map(|t| format!("{} {} <= {}{}", t.key, t.kind, num(t.target), t.unit))
+        .map(ToString::to_string)
         .collect();
     let _ = writeln!(
         text,

@@ -145,6 +145,20 @@ impl TargetLabel {
     }
 }
 
+/// `GET_/fibonacci?n=10 mean <= 7ms`.
+impl std::fmt::Display for TargetLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} <= {}{}",
+            self.key,
+            self.kind,
+            crate::log::num(self.target),
+            self.unit
+        )
+    }
+}
+
 /// How long the service took to get back under target after a load step
 /// (or, in a recorded run, after a breach began).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

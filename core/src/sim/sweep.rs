@@ -35,9 +35,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::Scores;
 use crate::config::{Policy, PolicyError, ScaleUp};
-use crate::duration::{format_duration, parse_duration};
+use crate::duration::format_duration;
 use crate::parse::{
-    fields_of, from_yaml, invalid, invalid_shown, At, Format, ParseError, Raw, UnknownKeys,
+    duration_of, fields_of, from_yaml, invalid, invalid_shown, At, Format, ParseError, Raw,
+    UnknownKeys,
 };
 /// More points than this is a mistake, not a sweep.
 pub const MAX_POINTS: usize = 1_000_000;
@@ -85,17 +86,9 @@ pub struct Point {
     /// `downscaleStabilization`, when swept.
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "window_text"
+        serialize_with = "crate::config::ser_opt_duration"
     )]
     pub downscale_stabilization: Option<Duration>,
-}
-
-/// A window as the config writes it: `30s`, `5m`.
-fn window_text<S: serde::Serializer>(w: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match w {
-        Some(w) => s.serialize_str(&format_duration(*w)),
-        None => s.serialize_none(),
-    }
 }
 
 impl Point {
@@ -234,11 +227,7 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
             .map(|v| {
                 v.0.iter()
                     .map(|x| {
-                        let d = match x.value() {
-                            serde_yaml::Value::String(t) => parse_duration(t),
-                            n => n.as_f64().and_then(|f| parse_duration(&f.to_string())),
-                        };
-                        d.ok_or_else(|| {
+                        duration_of(x.value()).ok_or_else(|| {
                             at.invalid(
                                 "downscaleStabilization",
                                 x,

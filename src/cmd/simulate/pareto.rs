@@ -69,12 +69,9 @@ impl Panel {
         let bound = match j.get("bound_curve") {
             None | Some(Value::Null) => Vec::new(),
             Some(v) => corners(v).ok_or_else(|| {
-                let mut shown = v.to_string();
-                if shown.len() > 60 {
-                    shown = format!("{}...", shown.chars().take(57).collect::<String>());
-                }
                 Failure::new(format!(
-                    "{name}: bound_curve: invalid value {shown} (expected [cycles over target, replica-cycles] pairs of numbers >= 0)"
+                    "{name}: bound_curve: invalid value {} (expected [cycles over target, replica-cycles] pairs of numbers >= 0)",
+                    lpa_core::parse::show_json(v)
                 ))
             })?,
         };
