@@ -13,7 +13,7 @@
 //! backend), so a PNG renders the same on a machine without fonts or
 //! fontconfig.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use lpa_core::log::num;
@@ -140,8 +140,15 @@ fn register_font() -> Result<(), String> {
     result
 }
 
-/// Draws the run to `path` (SVG or PNG by extension), through [`save`].
+/// Draws the run to `path` (SVG or PNG by extension), through a
+/// temporary file.
 pub fn draw(run: &Run, path: &Path) -> Result<(), String> {
+    prepare(run, path)?.keep()
+}
+
+/// Draws the run beside `path`, to be put in place with [`Drawn::keep`]
+/// once everything else a command writes is ready too.
+pub fn prepare(run: &Run, path: &Path) -> Result<Drawn, String> {
     // The subtitle is wrapped by the font's measure.
     register_font()?;
     if run.cycles.is_empty() {
@@ -150,7 +157,7 @@ pub fn draw(run: &Run, path: &Path) -> Result<(), String> {
     let panels = 1 + run.targets.len() as u32 + u32::from(has_load(run));
     let subtitle = wrap(&run.subtitle, SUBTITLE_SIZE, WIDTH - 32);
     let head = TITLE_HEIGHT + SUBTITLE_LINE * subtitle.len() as u32;
-    save(
+    stage(
         path,
         (WIDTH, head + panels * PANEL_HEIGHT),
         |area| render(area, run, &subtitle, head),
@@ -167,19 +174,61 @@ pub(crate) fn save(
     svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
     png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
 ) -> Result<(), String> {
+    stage(path, size, svg, png)?.keep()
+}
+
+/// A picture drawn beside its path and not yet in place: [`Drawn::keep`]
+/// renames it over the path; dropped, it is removed.
+#[must_use = "a drawn picture is removed unless kept"]
+pub struct Drawn {
+    tmp: PathBuf,
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Drawn {
+    pub fn keep(mut self) -> Result<(), String> {
+        self.kept = true;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
+            let _ = std::fs::remove_file(&self.tmp);
+            format!("{}: cannot write the plot: {e}", self.path.display())
+        })
+    }
+}
+
+impl Drop for Drawn {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn stage(
+    path: &Path,
+    size: (u32, u32),
+    svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+    png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+) -> Result<Drawn, String> {
     register_font()?;
     let format = Format::of(path)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
     let tmp = path.with_file_name(format!(".{}.tmp.{name}", std::process::id()));
-    let drawn = match format {
-        Format::Svg => svg(SVGBackend::new(&tmp, size).into_drawing_area()),
-        Format::Png => png(BitMapBackend::new(&tmp, size).into_drawing_area()),
+    // Created here, so an unwritable place is the system's own words
+    // ("No such file or directory"), not the backend's nested debug form.
+    std::fs::File::create(&tmp)
+        .map_err(|e| format!("{}: cannot write the plot: {e}", path.display()))?;
+    let drawn = Drawn {
+        tmp,
+        path: path.to_path_buf(),
+        kept: false,
     };
-    let done = drawn.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
-    if done.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match format {
+        Format::Svg => svg(SVGBackend::new(&drawn.tmp, size).into_drawing_area()),
+        Format::Png => png(BitMapBackend::new(&drawn.tmp, size).into_drawing_area()),
     }
-    done.map_err(|e| format!("{}: cannot draw the plot: {e}", path.display()))
+    .map_err(|e| format!("{}: cannot draw the plot: {e}", path.display()))?;
+    Ok(drawn)
 }
 
 fn has_load(run: &Run) -> bool {

@@ -1331,3 +1331,36 @@ fn a_release_that_speeds_the_service_up_is_not_read_as_the_load_gone() {
         );
     }
 }
+
+#[test]
+fn an_output_that_cannot_be_written_fails_before_any_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = fixture("scenarios/step.yaml");
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, "OLD\n").unwrap();
+    let missing = dir.path().join("no-such-dir/p.png");
+    let o = simulate(&[
+        "--scenario",
+        path(&step),
+        "--quiet",
+        "--out",
+        path(&old),
+        "--plot",
+        path(&missing),
+    ]);
+    assert_fails(&o, "p.png: cannot write: No such file or directory");
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "OLD\n");
+    // The system's words, not the temporary file's name nor the plot
+    // library's nested debug form.
+    let to_dir = dir.path().join("no-such-dir/trace.json");
+    let o = simulate(&["--scenario", path(&step), "--quiet", "--out", path(&to_dir)]);
+    assert_fails(&o, "trace.json: cannot write: No such file or directory");
+    assert!(!stderr(&o).contains("at path"), "{}", stderr(&o));
+    let a_dir = dir.path().join("a.svg");
+    std::fs::create_dir(&a_dir).unwrap();
+    let o = simulate(&["--scenario", path(&step), "--quiet", "--plot", path(&a_dir)]);
+    assert_fails(&o, "a.svg: cannot write: is a directory");
+    std::fs::remove_dir(&a_dir).unwrap();
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 1, "only old.json: {names:?}");
+}

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::ErrorKind;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -34,10 +35,14 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         eprintln!("lpa simulate: plot written to {}", plot.display());
         return Ok(ExitCode::SUCCESS);
     }
-    // Output names are checked before any work, so a typo costs nothing.
+    // Output names and places are checked before any work, so a typo
+    // costs nothing.
     let out = args.out.as_deref().map(OutFormat::of).transpose()?;
     if let Some(p) = &args.plot {
         plot::Format::of(p).map_err(Failure::new)?;
+    }
+    for path in args.out.iter().chain(&args.plot) {
+        writable(path)?;
     }
     if args.seeds > 1 && args.sweep.is_none() {
         if args.plot.is_some() {
@@ -131,13 +136,17 @@ fn simulate_scenario(
         comparison,
         bound,
     } = &results;
-    if let Some((path, format)) = args.out.as_deref().zip(out) {
-        let text = match (format, &trace) {
-            (OutFormat::Csv, Some(t)) => trace_csv(t),
-            _ => json(&Report::new(scenario, &runs, policy, which, &results))?,
-        };
-        write_file(path, text.as_bytes())?;
-    }
+    let staged = match args.out.as_deref().zip(out) {
+        Some((path, format)) => {
+            let text = match (format, &trace) {
+                (OutFormat::Csv, Some(t)) => trace_csv(t),
+                _ => json(&Report::new(scenario, &runs, policy, which, &results))?,
+            };
+            Some(stage_file(path, text.as_bytes())?)
+        }
+        None => None,
+    };
+    let mut drawn = None;
     if let (Some(path), Some(trace)) = (&args.plot, &trace) {
         let s = &trace.scores;
         let config = &args.policy.evaluation_config;
@@ -165,7 +174,13 @@ fn simulate_scenario(
             count(s.reversals, "reversal"),
             recovery_text(s, scenario)
         );
-        plot::draw(&picture, path).map_err(Failure::new)?;
+        drawn = Some((plot::prepare(&picture, path).map_err(Failure::new)?, path));
+    }
+    if let Some(staged) = staged {
+        staged.keep()?;
+    }
+    if let Some((drawn, path)) = drawn {
+        drawn.keep().map_err(Failure::new)?;
         eprintln!("lpa simulate: plot written to {}", path.display());
     }
     let mut text = String::new();
@@ -355,9 +370,32 @@ fn load_scenario(path: &Path) -> Result<Scenario> {
 /// Writes through a temporary file in the same directory and a rename, so
 /// a failed run never leaves half a trace behind.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    stage_file(path, bytes)?.keep()
+}
+
+/// An output written beside its path, put in place by [`Staged::keep`]
+/// once everything else the command writes is ready: a plot that cannot
+/// be drawn leaves an earlier `--out` file as it was. Dropped, it is
+/// removed.
+struct Staged<'a> {
+    tmp: tempfile::NamedTempFile,
+    path: &'a Path,
+}
+
+impl Staged<'_> {
+    fn keep(self) -> Result<()> {
+        let path = self.path;
+        self.tmp
+            .persist(path)
+            .map_err(|e| cannot_write(path, e.error))?;
+        Ok(())
+    }
+}
+
+fn stage_file<'a>(path: &'a Path, bytes: &[u8]) -> Result<Staged<'a>> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
-    let fail = |e: std::io::Error| Failure::new(format!("{}: cannot write: {e}", path.display()));
+    let fail = |e| cannot_write(path, e);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -369,8 +407,38 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(Staged { tmp, path })
+}
+
+/// Whether `path` names a file that can be written: its directory exists
+/// and it is not a directory itself.
+fn writable(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Err(e) => return Err(cannot_write(path, e)),
+        Ok(m) if !m.is_dir() => {
+            return Err(cannot_write(path, ErrorKind::NotADirectory.into()));
+        }
+        Ok(_) => {}
+    }
+    if path.is_dir() {
+        return Err(cannot_write(path, ErrorKind::IsADirectory.into()));
+    }
     Ok(())
+}
+
+/// The system's words for why `path` cannot be written, without the
+/// temporary file's name that tempfile adds to them.
+fn cannot_write(path: &Path, e: std::io::Error) -> Failure {
+    // tempfile adds its file's name to the system's words.
+    let text = e.to_string();
+    let e = text
+        .rsplit_once(" at path \"")
+        .map_or(text.as_str(), |(words, _)| words);
+    Failure::new(format!("{}: cannot write: {e}", path.display()))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
