@@ -350,13 +350,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE", requires = "scenario")]
     pub sweep: Option<PathBuf>,
     /// Overrides the scenario's number of cycles (at most 10 000 000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000), conflicts_with = "replay")]
     pub cycles: Option<u32>,
     /// Overrides the scenario's seed.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "replay")]
     pub seed: Option<u64>,
     /// Overrides the scenario's latencies measured per cycle (fewer: faster sweeps, noisier measurements; at most 1 000 000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "replay")]
     pub samples: Option<u32>,
     /// Write the trace (or the replay, or every sweep point) as JSON or CSV, by extension.
     #[arg(long, value_name = "FILE")]
@@ -371,13 +371,13 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub quiet: bool,
     /// Threads for a sweep (default: the number of cores).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "replay")]
     pub jobs: Option<u32>,
     /// Also run the yardsticks on the same scenario and seeds (the seed policy, HPA on CPU, HPA on latency, the oracle) and print one table.
-    #[arg(long, requires = "scenario", conflicts_with = "sweep")]
+    #[arg(long, requires = "scenario", conflicts_with_all = ["sweep", "replay"])]
     pub compare: bool,
     /// Repeat over N seeds (the scenario's, then +1, +2, ...) and sum the scores (with --sweep, each point's).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "scenario")]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "scenario", conflicts_with = "replay")]
     pub seeds: u32,
     /// Simulate a yardstick instead of the policy: its per-cycle table, scores, trace and plot.
     #[arg(
@@ -385,7 +385,7 @@ pub struct SimulateArgs {
         value_enum,
         value_name = "NAME",
         requires = "scenario",
-        conflicts_with = "sweep"
+        conflicts_with_all = ["sweep", "replay"]
     )]
     pub yardstick: Option<YardstickArg>,
     /// Draw the --compare results of these JSON files (written by --compare --out FILE.json), one panel per scenario, to --plot: replica-cycles against cycles over target for every yardstick.

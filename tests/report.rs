@@ -463,6 +463,12 @@ fn bad_input_is_one_error_line_and_no_plot() {
     )
     .unwrap();
     std::fs::write(d("sweep.csv"), "unchanged_runs,decay_replicas\n1,1\n").unwrap();
+    // What `lpa simulate --seeds 3 --out` writes: summed scores, no cycles.
+    std::fs::write(
+        d("seeds.json"),
+        "{\"scenario\": \"step\", \"seeds\": [1, 2, 3], \"scores\": {\"cycles\": 360}}\n",
+    )
+    .unwrap();
     let missing = d("missing.jsonl");
     let plot = d("out.png");
     let cases: Vec<(Vec<String>, String)> = vec![
@@ -492,6 +498,10 @@ fn bad_input_is_one_error_line_and_no_plot() {
         (
             vec![path(&d("sweep.csv")).into()],
             "output of `lpa simulate --sweep --out`, not a run".into(),
+        ),
+        (
+            vec![path(&d("seeds.json")).into()],
+            "output of `lpa simulate --seeds N --out`, not a run".into(),
         ),
         (
             vec![

@@ -1364,3 +1364,26 @@ fn an_output_that_cannot_be_written_fails_before_any_file_changes() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1, "only old.json: {names:?}");
 }
+
+#[test]
+fn replay_refuses_the_flags_of_a_simulation() {
+    let log = fixture("replay/decisions.jsonl");
+    for flag in [
+        &["--compare"][..],
+        &["--seeds", "5"],
+        &["--yardstick", "oracle"],
+        &["--cycles", "3"],
+        &["--seed", "4"],
+        &["--samples", "5"],
+        &["--jobs", "3"],
+    ] {
+        let o = simulate(&[&["--replay", path(&log), "--quiet"][..], flag].concat());
+        assert_eq!(o.status.code(), Some(2), "{flag:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("'--replay <FILE>' cannot be used with"),
+            "{flag:?}: {}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o), "");
+    }
+}

@@ -304,6 +304,10 @@ fn read(path: &Path) -> Result<Recorded> {
         if value.get("summary").is_some() && value.get("rows").is_some() {
             return Err(not_a_run(&name, "lpa simulate --replay --out"));
         }
+        // Several seeds keep only their summed scores: no cycle to draw.
+        if value.get("scores").is_some() && value.get("rows").is_none() {
+            return Err(not_a_run(&name, "lpa simulate --seeds N --out"));
+        }
         if value.get("rows").is_some() {
             let trace: SimTrace = serde_json::from_value(value)
                 .map_err(|e| Failure::new(format!("{name}: not a simulation trace: {e}")))?;
