@@ -158,25 +158,26 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
   printf %s '{"metrics":[{"resource":"fibonacci","value":' \
     '"{\"requests\":{\"GET_/fibonacci?n=10\":{\"avg_response_time\":9}}}"}],' \
     '"resource":{"spec":{"replicas":2}},"runType":"scaler"}' \
-    | lpa evaluate --evaluation-config evaluation_config.yaml --decay-info /tmp/decay_info.json
+    | lpa evaluate --evaluation-config examples/fibonacci/evaluation_config.yaml \
+      --decay-info /tmp/decay_info.json
 "#,
     },
     HelpExtra {
         name: "check",
         note: "",
-        examples: r#"  lpa check --evaluation-config evaluation_config.yaml
+        examples: r#"  lpa check --evaluation-config examples/fibonacci/evaluation_config.yaml
   locustHost=http://fibonacci:5000 locustUsers=20 \
-    lpa check --evaluation-config evaluation_config.yaml --json
+    lpa check --evaluation-config examples/fibonacci/evaluation_config.yaml --json
 "#,
     },
     HelpExtra {
         name: "report",
-        note: "Inputs: a decision log (JSON lines of lpa run --decision-log, or of lpa demo), or a simulation trace (lpa simulate --scenario ... --out FILE.json or FILE.csv). The outputs of lpa simulate --replay and --sweep are not runs and are refused.\n\nScores: cycles over target (a target breached), replica-cycles (replicas summed over the cycles), scale changes (decisions to change the count; reversals go against the previous one) and recovery: from the first breached cycle of each breach episode to the first cycle within every target (every target measured, none breached). A log's cycles are its records, from 1.",
-        examples: r#"  lpa report decisions.jsonl
-  lpa report decisions.jsonl --plot decisions.png
-  lpa report decisions.jsonl --json
-  lpa simulate --evaluation-config seed.yaml --scenario step.yaml --out step.json \
-    && lpa report step.json --plot step.svg
+        note: "Inputs: a decision log (JSON lines of lpa run --decision-log, or of lpa demo), or a simulation trace (lpa simulate --scenario ... --out FILE.json or FILE.csv). The outputs of lpa simulate --replay, --sweep and --seeds are not runs and are refused.\n\nScores: cycles over target (a target breached), replica-cycles (replicas summed over the cycles), scale changes (decisions to change the count; reversals go against the previous one) and recovery: from the first breached cycle of each breach episode to the first cycle within every target (every target measured, none breached). A log's cycles are its records, from 1.",
+        examples: r#"  lpa report fixtures/replay/decisions.jsonl
+  lpa report fixtures/replay/decisions.jsonl --plot decisions.png
+  lpa report fixtures/replay/decisions.jsonl --json
+  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
+    --scenario fixtures/scenarios/step.yaml --out step.json && lpa report step.json --plot step.svg
 "#,
     },
     HelpExtra {
@@ -184,13 +185,16 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
         note: "",
         examples: r#"  lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
     --scenario fixtures/scenarios/step.yaml --plot step.png
-  lpa simulate --evaluation-config new.yaml --replay decisions.jsonl
+  lpa simulate --evaluation-config examples/recommended.yaml \
+    --replay fixtures/replay/decisions.jsonl
   lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
     --scenario fixtures/scenarios/step.yaml --sweep fixtures/sweeps/decay.yaml
   lpa simulate --evaluation-config fixtures/evaluation/seed.yaml \
     --scenario fixtures/scenarios/trace.yaml --compare --seeds 20
   lpa simulate --evaluation-config examples/recommended.yaml \
     --scenario fixtures/scenarios/step.yaml --compare --seeds 20 --out step.json
+  lpa simulate --evaluation-config examples/recommended.yaml \
+    --scenario fixtures/scenarios/spike.yaml --compare --seeds 20 --out spike.json
   lpa simulate --pareto step.json spike.json --plot pareto.svg
 "#,
     },
@@ -198,14 +202,14 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
         name: "run",
         note: "SIGINT or SIGTERM ends the loop after the current step (state saved, exit 0); a second one exits at once.",
         examples: r#"  lpa run --scaler kubectl --target deployment/fibonacci -n default \
-    --host http://fibonacci:5000 --evaluation-config evaluation_config.yaml \
+    --host http://fibonacci:5000 --evaluation-config examples/fibonacci/evaluation_config.yaml \
     --decay-info decay_info.json --decision-log decisions.jsonl
   # one cycle that changes nothing: decide, log, neither scale nor save the state
   lpa run --scaler kubectl --target deployment/fibonacci --host http://fibonacci:5000 \
-    --evaluation-config evaluation_config.yaml --once --dry-run
+    --evaluation-config examples/fibonacci/evaluation_config.yaml --once --dry-run
   lpa run --scaler local --listen 127.0.0.1:5000 \
     --replica-cmd 'python3 -m http.server --bind 127.0.0.1 {port}' \
-    --evaluation-config evaluation_config.yaml --decay-info /tmp/lpa-local.json
+    --evaluation-config examples/fibonacci/evaluation_config.yaml --decay-info /tmp/lpa-local.json
 "#,
     },
     HelpExtra {
@@ -213,7 +217,8 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
         note: "",
         examples: r#"  lpa loadtest --host http://127.0.0.1:5000 --request '/fibonacci?n=10' \
     --users 10 --run-time 5s
-  lpa loadtest --evaluation-config evaluation_config.yaml --host http://fibonacci:5000 --json
+  lpa loadtest --evaluation-config examples/fibonacci/evaluation_config.yaml \
+    --host http://127.0.0.1:5000 --json
 "#,
     },
     HelpExtra {
@@ -221,7 +226,8 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
         note: "",
         examples: r#"  # as CPA runs it: its JSON on stdin, the metric JSON on stdout
   echo '{"resource":{"kind":"Deployment","spec":{"replicas":2}},"runType":"scaler"}' \
-    | locustHost=http://fibonacci:5000 lpa metric --evaluation-config evaluation_config.yaml
+    | locustHost=http://fibonacci:5000 \
+      lpa metric --evaluation-config examples/fibonacci/evaluation_config.yaml
 "#,
     },
     HelpExtra {

@@ -55,6 +55,48 @@ fn examples_block(help: &str) -> Vec<String> {
         .collect()
 }
 
+/// Run from the checkout's root, as the README's commands are, every
+/// file an example reads is there or written by an example before it.
+#[test]
+fn the_files_help_examples_read_are_in_the_checkout() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reads = [
+        "--evaluation-config",
+        "--scenario",
+        "--sweep",
+        "--replay",
+        "--pareto",
+        "--locustfile",
+    ];
+    let writes = ["--out", "--decision-log", "--plot"];
+    for sub in SUBCOMMANDS {
+        let out = lpa().args([sub, "--help"]).output().unwrap();
+        let block = examples_block(&stdout(&out)).join(" ").replace('\\', " ");
+        let words: Vec<&str> = block.split_whitespace().collect();
+        let mut written: Vec<&str> = Vec::new();
+        let mut flag = "";
+        for (i, &word) in words.iter().enumerate() {
+            if word.starts_with("--") {
+                flag = word;
+                continue;
+            }
+            let read = reads.contains(&flag) || (i > 1 && words[i - 2..i] == ["lpa", "report"]);
+            if writes.contains(&flag) {
+                written.push(word);
+            } else if read && !word.starts_with('-') {
+                assert!(
+                    written.contains(&word) || root.join(word).is_file(),
+                    "lpa {sub} --help: an example reads {word}, which is not in the checkout"
+                );
+            }
+            // --pareto takes several files; any other flag one value.
+            if flag != "--pareto" {
+                flag = "";
+            }
+        }
+    }
+}
+
 /// Copied from a terminal, every example runs as printed: clap re-wraps
 /// help text to the terminal, so the examples must come out the same at
 /// any width, fit in 100 columns, and break lines only after a `\`.
