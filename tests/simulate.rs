@@ -579,6 +579,41 @@ fn pareto_draws_the_bound_of_each_panel_and_refuses_a_corrupt_one() {
         stderr(&o)
     );
     assert!(!refused.exists(), "no plot from a refused input");
+    // Every count drawn is checked, not only the bound.
+    spike["bound_curve"] = serde_json::Value::Null;
+    for (at, value, needle) in [
+        (
+            &["scores", "replica_cycles"][..],
+            serde_json::json!(-5),
+            "scores.replica_cycles: invalid value -5",
+        ),
+        (
+            &["baselines", "hpa_latency", "cycles_over_target"],
+            serde_json::json!(1e308),
+            "baselines.hpa_latency.cycles_over_target: invalid value 1e+308",
+        ),
+        (
+            &["seeds"],
+            serde_json::json!("x"),
+            "seeds: invalid value \"x\"",
+        ),
+        (
+            &["baselines"],
+            serde_json::Value::Null,
+            "not the JSON of lpa simulate --compare --out",
+        ),
+    ] {
+        let mut bad = spike.clone();
+        let (last, parents) = at.split_last().unwrap();
+        let mut v = &mut bad;
+        for key in parents {
+            v = &mut v[*key];
+        }
+        v[*last] = value;
+        std::fs::write(&inputs[1], bad.to_string()).unwrap();
+        assert_fails(&pareto(&refused), needle);
+        assert!(!refused.exists(), "no plot from {at:?}");
+    }
 }
 
 #[test]

@@ -46,24 +46,48 @@ impl Panel {
                 "{name}: not the JSON of lpa simulate --compare --out (expected scores, baselines and oracle)"
             ))
         };
-        let point = |who, scores: &Value| -> Option<Point> {
-            Some(Point {
+        // A yardstick's scores: absent or null where it has none (HPA on
+        // CPU where no utilisation holds), else counts, each checked, so
+        // a hand-edited file is not drawn from what was left of it.
+        let point = |who, at: &str, scores: &Value| -> Result<Option<Point>> {
+            if scores.is_null() {
+                return Ok(None);
+            }
+            let count = |field: &str| {
+                let v = scores.get(field).unwrap_or(&Value::Null);
+                v.as_u64().map(|n| n as f64).ok_or_else(|| {
+                    Failure::new(format!(
+                        "{name}: {at}.{field}: invalid value {} (expected a whole number >= 0)",
+                        lpa_core::parse::show_json(v)
+                    ))
+                })
+            };
+            Ok(Some(Point {
                 who,
-                over: scores.get("cycles_over_target")?.as_f64()?,
-                cost: scores.get("replica_cycles")?.as_f64()?,
-            })
+                over: count("cycles_over_target")?,
+                cost: count("replica_cycles")?,
+            }))
         };
-        let baselines = j.get("baselines").ok_or_else(not_compare)?;
-        let mut points = vec![point("policy", &j["scores"]).ok_or_else(not_compare)?];
+        let baselines = j
+            .get("baselines")
+            .filter(|b| b.is_object())
+            .ok_or_else(not_compare)?;
+        let policy = j
+            .get("scores")
+            .filter(|s| s.is_object())
+            .ok_or_else(not_compare)?;
+        let mut points = point("policy", "scores", policy)?
+            .into_iter()
+            .collect::<Vec<_>>();
         for (who, key) in [
             ("seed", "seed"),
             ("hpa-cpu", "hpa_cpu"),
             ("hpa-latency", "hpa_latency"),
         ] {
-            // HPA on CPU is absent (null) where no utilisation holds.
-            points.extend(point(who, &baselines[key]));
+            let at = format!("baselines.{key}");
+            points.extend(point(who, &at, &baselines[key])?);
         }
-        points.extend(point("oracle", &j["oracle"]));
+        points.extend(point("oracle", "oracle", &j["oracle"])?);
         // Absent in a JSON from before the bound; anything else there must
         // be corners, or the line would be drawn from what was left.
         let bound = match j.get("bound_curve") {
@@ -77,7 +101,19 @@ impl Panel {
         };
         Ok(Panel {
             scenario: j["scenario"].as_str().ok_or_else(not_compare)?.to_string(),
-            seeds: j["seeds"].as_array().map_or(1, Vec::len),
+            seeds: match j.get("seeds") {
+                None => 1,
+                Some(v) => v
+                    .as_array()
+                    .map(Vec::len)
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| {
+                        Failure::new(format!(
+                            "{name}: seeds: invalid value {} (expected the list of seeds)",
+                            lpa_core::parse::show_json(v)
+                        ))
+                    })?,
+            },
             points,
             bound,
         })
