@@ -94,8 +94,10 @@ fn simulate_scenario(
 ) -> Result<ExitCode> {
     let which = args.yardstick.map_or(Yardstick::Policy, yardstick_of);
     let runs = seed_runs(scenario, args.seeds);
-    // One seed keeps its trace (table, plot, rows); several only sum.
-    let trace = if runs.len() == 1 {
+    // One seed keeps its trace (table, plot, rows) where something shows
+    // it; several only sum. A long run's trace is most of its memory.
+    let shown = !args.quiet || args.out.is_some() || args.plot.is_some();
+    let trace = if runs.len() == 1 && shown {
         Some(match which {
             Yardstick::Policy => sim::simulate(scenario, policy),
             other => yardstick::simulate(scenario, policy, other)?,
