@@ -376,8 +376,9 @@ pub struct SimulateArgs {
     /// Print only the scores, not the per-cycle table.
     #[arg(long)]
     pub quiet: bool,
-    /// Threads for a sweep (default: the number of cores).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "replay")]
+    /// Threads for a sweep (default: the number of cores; at most 1024,
+    /// where starting them would outlast any sweep).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "replay")]
     pub jobs: Option<u32>,
     /// Also run the yardsticks on the same scenario and seeds (the seed policy, HPA on CPU, HPA on latency, the oracle) and print one table.
     #[arg(long, requires = "scenario", conflicts_with_all = ["sweep", "replay"])]

@@ -714,7 +714,7 @@ impl<'de> Deserialize<'de> for WaitTime {
 
 impl WaitTime {
     pub const EXPECTED: &'static str =
-        "a number of seconds, constant(S), between(MIN, MAX), constant_throughput(N) or constant_pacing(S)";
+        "a number of seconds, constant(S), between(MIN, MAX) with MIN <= MAX, constant_throughput(N) or constant_pacing(S)";
 
     /// Parses Locust's spelling: `between(5, 9)`, `constant(1)`,
     /// `constant_throughput(2)`, `constant_pacing(2)`, or a bare number of
