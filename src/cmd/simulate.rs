@@ -846,7 +846,9 @@ fn replay_summary(s: &ReplaySummary, log: &Path, args: &SimulateArgs) -> String 
     );
     let _ = writeln!(
         out,
-        "  replica-cycles      recorded {}, new {}",
+        // `lpa report` sums the counts each record ran at; a replay, the
+        // counts decided, which serve the interval after: one record apart.
+        "  replica-cycles      recorded {}, new {} (each decision's count for the interval after it)",
         s.recorded_replica_cycles, s.new_replica_cycles
     );
     out
