@@ -812,6 +812,23 @@ fn a_context_not_in_the_kubeconfig_is_one_error_before_anything_runs() {
     assert!(s.api.requests().is_empty());
     assert!(!s.state().exists() && !s.log().exists());
     assert!(!s.path(".decay_info.json.lock").exists());
+    // Named by $KUBECONFIG, the file is named too: which one to edit.
+    let flagged = s.run_cmd("deployment/web", &["--once", "--context", "nope"]);
+    let mut c = lpa();
+    c.args(
+        flagged
+            .get_args()
+            .filter(|a| !a.to_string_lossy().starts_with("--kubeconfig=")),
+    );
+    for (k, v) in flagged.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    let o = c.env("KUBECONFIG", &kubeconfig).output().unwrap();
+    let line = one_error(&o, "context \"nope\" is not in the kubeconfig $KUBECONFIG=");
+    assert!(line.contains(&kubeconfig.display().to_string()), "{line}");
+    assert!(s.api.requests().is_empty());
 }
 
 /// `kubectl get events` with the real kubectl, as a person would run it.

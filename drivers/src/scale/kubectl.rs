@@ -20,7 +20,7 @@
 
 use std::fmt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -348,7 +348,18 @@ impl Kubectl {
     fn kubeconfig_name(&self) -> String {
         match &self.kubeconfig {
             Some(path) => format!("kubeconfig {}", path.display()),
-            None => "the kubeconfig ($KUBECONFIG, else ~/.kube/config)".to_string(),
+            // Which files kubectl merged, as it chooses them: a user with
+            // several kubeconfigs needs to know which one to edit.
+            None => match std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()) {
+                Some(list) => format!("the kubeconfig $KUBECONFIG={}", list.to_string_lossy()),
+                None => match std::env::var_os("HOME") {
+                    Some(home) => format!(
+                        "the kubeconfig {}",
+                        Path::new(&home).join(".kube/config").display()
+                    ),
+                    None => "the kubeconfig ~/.kube/config".to_string(),
+                },
+            },
         }
     }
 
