@@ -1,6 +1,10 @@
 //! Load profiles: the offered load, in requests per second, at each cycle.
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use super::scenario::MAX_CYCLES;
 
 /// How the offered load moves over the cycles. Rates are requests per
 /// second, validated finite and non-negative at parsing.
@@ -37,9 +41,16 @@ pub enum LoadProfile {
         period: u32,
     },
     /// Recorded rates, one per cycle; the last one holds past the end.
+    /// Shared: every seed of a run clones the scenario, and a recording
+    /// may be millions of cycles long.
     Csv {
-        rates: Vec<f64>,
+        #[serde(serialize_with = "shared_rates")]
+        rates: Arc<[f64]>,
     },
+}
+
+fn shared_rates<S: Serializer>(rates: &Arc<[f64]>, s: S) -> Result<S::Ok, S::Error> {
+    rates[..].serialize(s)
 }
 
 impl LoadProfile {
@@ -114,7 +125,9 @@ impl LoadProfile {
     /// The natural length of the profile, when it has one (a recording).
     pub fn recorded_cycles(&self) -> Option<u32> {
         match self {
-            LoadProfile::Csv { rates } => Some(rates.len() as u32),
+            // Parsing keeps a recording within MAX_CYCLES; saturating
+            // all the same, so a profile built in code cannot wrap.
+            LoadProfile::Csv { rates } => Some(u32::try_from(rates.len()).unwrap_or(u32::MAX)),
             _ => None,
         }
     }
@@ -168,6 +181,11 @@ pub enum ArrivalsError {
     },
     #[error("{arrivals} arrivals over {span_secs}s")]
     TooShort { arrivals: usize, span_secs: f64 },
+    /// More whole intervals than a simulation runs cycles: counting them
+    /// would take memory in proportion, a typo's worth (a timestamp in
+    /// nanoseconds read as seconds).
+    #[error("{span_secs}s from the first arrival to the last, {intervals} intervals")]
+    TooLong { intervals: u128, span_secs: f64 },
 }
 
 /// What an arrivals trace's timestamps may look like, for error messages.
@@ -244,7 +262,14 @@ pub fn arrival_rates(
         (Some(first), Some(last)) => last - first,
         _ => 0,
     };
-    let whole = usize::try_from(span / interval_ns.max(1)).unwrap_or(usize::MAX);
+    let intervals = span / interval_ns.max(1);
+    if intervals > i128::from(MAX_CYCLES) {
+        return Err(ArrivalsError::TooLong {
+            intervals: intervals.unsigned_abs(),
+            span_secs: (span / 1_000_000_000) as f64,
+        });
+    }
+    let whole = usize::try_from(intervals).unwrap_or(0);
     if whole == 0 {
         return Err(ArrivalsError::TooShort {
             arrivals: times.len(),
@@ -434,7 +459,7 @@ mod tests {
     fn csv_rates() {
         let r = parse_rates_csv("cycle,rps\n0, 10\n1,11\n\n# burst\n2,30\n").unwrap();
         assert_eq!(r, vec![10.0, 11.0, 30.0]);
-        let p = LoadProfile::Csv { rates: r };
+        let p = LoadProfile::Csv { rates: r.into() };
         assert_eq!(p.steps(10), vec![2]);
         assert_eq!(p.rate(99), 30.0);
         assert_eq!(parse_rates_csv("10\n-3\n"), Err((2, "-3".to_string())));
@@ -524,5 +549,28 @@ mod tests {
                 value: "".into()
             })
         );
+    }
+
+    #[test]
+    fn a_span_past_the_cycle_limit_is_refused_before_counting() {
+        // 10 000 001 intervals of 1 s: one more than a scenario runs.
+        let over = format!("t\n0\n{}\n", MAX_CYCLES + 1);
+        assert_eq!(
+            arrival_rates(&over, None, 1, 1.0),
+            Err(ArrivalsError::TooLong {
+                intervals: u128::from(MAX_CYCLES) + 1,
+                span_secs: f64::from(MAX_CYCLES + 1)
+            })
+        );
+        let at = format!("t\n0\n{MAX_CYCLES}\n");
+        assert_eq!(
+            arrival_rates(&at, None, 1, 1.0).map(|r| r.len()),
+            Ok(MAX_CYCLES as usize)
+        );
+        // A span no memory could count: refused, not allocated.
+        assert!(matches!(
+            arrival_rates("t\n0\n1000000000000000\n", None, 15, 1.0),
+            Err(ArrivalsError::TooLong { .. })
+        ));
     }
 }

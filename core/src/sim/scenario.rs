@@ -405,6 +405,12 @@ impl RawProfile {
                     format!("arrivals spanning at least one interval ({interval_secs}s), not {e}");
                 at.invalid("load.file", fv, &expected)
             }
+            e @ ArrivalsError::TooLong { .. } => {
+                let expected = format!(
+                    "arrivals spanning at most {MAX_CYCLES} intervals ({interval_secs}s each), the most cycles a scenario runs, not {e}"
+                );
+                at.invalid("load.file", fv, &expected)
+            }
         }
     }
 
@@ -503,7 +509,16 @@ impl RawProfile {
                 if rates.is_empty() {
                     return Err(at.invalid("load.file", fv, "a CSV with at least one rate"));
                 }
-                LoadProfile::Csv { rates }
+                if rates.len() > MAX_CYCLES as usize {
+                    let expected = format!(
+                        "a CSV of at most {MAX_CYCLES} rates, the most cycles a scenario runs, not {}",
+                        rates.len()
+                    );
+                    return Err(at.invalid("load.file", fv, &expected));
+                }
+                LoadProfile::Csv {
+                    rates: rates.into(),
+                }
             }
             _ => {
                 let column = match &self.time_column {
@@ -521,7 +536,9 @@ impl RawProfile {
                     self.file_text(at, "a CSV of request arrivals, one a line", read)?;
                 let rates = arrival_rates(&text, column, interval_secs, scale)
                     .map_err(|e| self.arrivals_error(at, path, fv, interval_secs, e))?;
-                LoadProfile::Csv { rates }
+                LoadProfile::Csv {
+                    rates: rates.into(),
+                }
             }
         })
     }
@@ -671,7 +688,9 @@ mod tests {
                 "{type: arrivals, file: t.csv, timeColumn: TIMESTAMP, scale: 30}",
                 ok
             ),
-            Ok(LoadProfile::Csv { rates: vec![2.0] })
+            Ok(LoadProfile::Csv {
+                rates: vec![2.0].into()
+            })
         );
         assert_eq!(
             e("{type: arrivals, file: t.csv, scale: 0}", ok).unwrap_err(),
