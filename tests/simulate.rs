@@ -1431,3 +1431,14 @@ fn an_arrivals_trace_longer_than_the_cycle_limit_is_one_error() {
         "arrivals-too-long.yaml: load.file: invalid value \"../../traces/bad/too-long.csv\" (expected arrivals spanning at most 10000000 intervals (15s each), the most cycles a scenario runs, not 1000000000000000s from the first arrival to the last, 66666666666666 intervals)",
     );
 }
+
+#[test]
+fn a_load_no_cluster_could_serve_is_one_quick_error() {
+    let file = fixture("scenarios/bad/huge-rate.yaml");
+    let started = std::time::Instant::now();
+    assert_fails(
+        &simulate(&["--scenario", path(&file)]),
+        "huge-rate.yaml: load.rate: invalid value 1000000000000.0 (expected a rate at most 75000000 requests/s: 150000 replicas of 500 requests/s, more than a Kubernetes cluster runs)",
+    );
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}

@@ -133,10 +133,19 @@ impl LoadProfile {
     }
 }
 
+/// Why a CSV of rates was refused. Lines are 1-based lines of the file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BadRate {
+    /// Not a number, or negative.
+    Value { line: usize, value: String },
+    /// Above the most the caller allows.
+    TooHigh { line: usize, value: String },
+}
+
 /// Parses a CSV of rates: one number per line, or the last column of each
 /// line. Blank lines and `#` comments are skipped; a first line that is not
-/// a number is taken as a header. Errors carry the 1-based line number.
-pub fn parse_rates_csv(text: &str) -> Result<Vec<f64>, (usize, String)> {
+/// a number is taken as a header. A rate above `max` is refused.
+pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
     let mut rates = Vec::new();
     let mut first = true;
     for (i, line) in text.lines().enumerate() {
@@ -145,11 +154,21 @@ pub fn parse_rates_csv(text: &str) -> Result<Vec<f64>, (usize, String)> {
             continue;
         }
         let field = line.rsplit(',').next().unwrap_or(line).trim();
+        let bad = |value: &str| BadRate::Value {
+            line: i + 1,
+            value: value.to_string(),
+        };
         match field.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 && v > max => {
+                return Err(BadRate::TooHigh {
+                    line: i + 1,
+                    value: field.to_string(),
+                })
+            }
             Ok(v) if v.is_finite() && v >= 0.0 => rates.push(v),
-            Ok(_) => return Err((i + 1, field.to_string())),
+            Ok(_) => return Err(bad(field)),
             Err(_) if first => {}
-            Err(_) => return Err((i + 1, field.to_string())),
+            Err(_) => return Err(bad(field)),
         }
         first = false;
     }
@@ -457,13 +476,26 @@ mod tests {
 
     #[test]
     fn csv_rates() {
-        let r = parse_rates_csv("cycle,rps\n0, 10\n1,11\n\n# burst\n2,30\n").unwrap();
+        let r = parse_rates_csv("cycle,rps\n0, 10\n1,11\n\n# burst\n2,30\n", f64::MAX).unwrap();
         assert_eq!(r, vec![10.0, 11.0, 30.0]);
         let p = LoadProfile::Csv { rates: r.into() };
         assert_eq!(p.steps(10), vec![2]);
         assert_eq!(p.rate(99), 30.0);
-        assert_eq!(parse_rates_csv("10\n-3\n"), Err((2, "-3".to_string())));
-        assert_eq!(parse_rates_csv("10\nabc\n"), Err((2, "abc".to_string())));
+        let bad = |line, value: &str| {
+            Err(BadRate::Value {
+                line,
+                value: value.into(),
+            })
+        };
+        assert_eq!(parse_rates_csv("10\n-3\n", f64::MAX), bad(2, "-3"));
+        assert_eq!(parse_rates_csv("10\nabc\n", f64::MAX), bad(2, "abc"));
+        assert_eq!(
+            parse_rates_csv("10\n1e308\n", 1e6),
+            Err(BadRate::TooHigh {
+                line: 2,
+                value: "1e308".into()
+            })
+        );
     }
 
     #[test]

@@ -24,15 +24,59 @@
 
 use serde::Deserialize;
 
-use super::load::{arrival_rates, parse_rates_csv, ArrivalsError, LoadProfile, TIMESTAMP_FORMATS};
+use super::load::{
+    arrival_rates, parse_rates_csv, ArrivalsError, BadRate, LoadProfile, TIMESTAMP_FORMATS,
+};
 use super::model::{Service, ServiceChange};
 use super::Scenario;
+use crate::log::num;
 use crate::parse::{fields_of, from_yaml, At, Count, Format, ParseError, Raw, Text, UnknownKeys};
 
 /// Beyond these a trace or a cycle's samples would not fit in memory: a
 /// typo, not a simulation.
 pub const MAX_CYCLES: u32 = 10_000_000;
 pub const MAX_SAMPLES: u32 = 1_000_000;
+
+/// The most replicas a load may need at the service's least capacity.
+/// Kubernetes supports at most 150 000 pods in a cluster (its documented
+/// limits for large clusters), so a load beyond this is a typo (a rate
+/// in requests per hour, an exponent) that no autoscaler could serve; and
+/// the bound (`bound::Bound::of`) weighs every replica count up to about
+/// twice the need, each cycle, which at a million replicas' worth is
+/// seconds a cycle and minutes a scenario.
+pub const MAX_NEED: u32 = 150_000;
+
+/// The highest rate a scenario's load may offer: [`MAX_NEED`] replicas of
+/// the least capacity the service ever has.
+#[derive(Clone, Copy)]
+struct Ceiling {
+    capacity: f64,
+}
+
+impl Ceiling {
+    fn rate(self) -> f64 {
+        f64::from(MAX_NEED) * self.capacity
+    }
+
+    /// What a rate must be, for an error message.
+    fn expected(self) -> String {
+        format!(
+            "a rate at most {} requests/s: {MAX_NEED} replicas of {} requests/s, more than a Kubernetes cluster runs",
+            shown(self.rate()),
+            shown(self.capacity)
+        )
+    }
+}
+
+/// A rate for a message: as the log writes it, but in exponent form where
+/// that would run to hundreds of digits.
+fn shown(x: f64) -> String {
+    if x.abs() < 1e15 {
+        num(x)
+    } else {
+        format!("{x:e}")
+    }
+}
 
 /// Where a scenario's file references are read from: returns the text of a
 /// file the scenario names (a load CSV), relative to the scenario.
@@ -134,10 +178,16 @@ impl RawScenario {
             .service
             .ok_or_else(|| at.missing("service", "a mapping with at least capacity"))?
             .check(at)?;
+        let ceiling = Ceiling {
+            capacity: changes
+                .iter()
+                .filter_map(|c| c.capacity)
+                .fold(service.capacity, f64::min),
+        };
         let load = self
             .load
             .ok_or_else(|| at.missing("load", &format!("a load profile: type {TYPES}")))?
-            .check(at, interval_secs, read)?;
+            .check(at, interval_secs, ceiling, read)?;
         let cycles = match self.cycles {
             Some(raw) => whole_u32(&raw)
                 .filter(|n| (1..=MAX_CYCLES).contains(n))
@@ -418,6 +468,7 @@ impl RawProfile {
         self,
         at: At,
         interval_secs: u64,
+        ceiling: Ceiling,
         read: &mut ReadFile<'_>,
     ) -> Result<LoadProfile, ParseError> {
         let kind_raw = self
@@ -440,7 +491,11 @@ impl RawProfile {
         let rate = |v: &Option<Raw>, field: &str| -> Result<f64, ParseError> {
             let path = format!("load.{field}");
             let raw = v.as_ref().ok_or_else(|| at.missing(&path, RATE))?;
-            number(at, raw, &path, 0.0, false, RATE)
+            let x = number(at, raw, &path, 0.0, false, RATE)?;
+            if x > ceiling.rate() {
+                return Err(at.invalid(&path, raw, &ceiling.expected()));
+            }
+            Ok(x)
         };
         let cycle = |v: &Option<Raw>, field: &str, min: u32| -> Result<u32, ParseError> {
             let path = format!("load.{field}");
@@ -499,13 +554,18 @@ impl RawProfile {
             "csv" => {
                 let (path, fv, text) =
                     self.file_text(at, "a CSV of requests/s, one cycle a line", read)?;
-                let rates =
-                    parse_rates_csv(&text).map_err(|(line, value)| ParseError::Invalid {
+                let rates = parse_rates_csv(&text, ceiling.rate()).map_err(|e| {
+                    let (line, value, expected) = match e {
+                        BadRate::Value { line, value } => (line, value, "a rate >= 0".to_string()),
+                        BadRate::TooHigh { line, value } => (line, value, ceiling.expected()),
+                    };
+                    ParseError::Invalid {
                         file: format!("{path}:{line}"),
                         path: "requests/s".to_string(),
                         value,
-                        expected: "a rate >= 0".to_string(),
-                    })?;
+                        expected,
+                    }
+                })?;
                 if rates.is_empty() {
                     return Err(at.invalid("load.file", fv, "a CSV with at least one rate"));
                 }
@@ -536,6 +596,21 @@ impl RawProfile {
                     self.file_text(at, "a CSV of request arrivals, one a line", read)?;
                 let rates = arrival_rates(&text, column, interval_secs, scale)
                     .map_err(|e| self.arrivals_error(at, path, fv, interval_secs, e))?;
+                if let Some((cycle, r)) =
+                    rates.iter().enumerate().find(|(_, &r)| r > ceiling.rate())
+                {
+                    // The scale is what brought it there, when there is one.
+                    let (field, value) = match &self.scale {
+                        Some(v) => ("load.scale", v),
+                        None => ("load.file", fv),
+                    };
+                    let expected = format!(
+                        "{}; {path}'s interval {cycle} comes to {} requests/s",
+                        ceiling.expected(),
+                        shown(*r)
+                    );
+                    return Err(at.invalid(field, value, &expected));
+                }
                 LoadProfile::Csv {
                     rates: rates.into(),
                 }
@@ -712,6 +787,53 @@ mod tests {
         assert_eq!(
             e("{type: arrivals, file: t.csv}", "t\n1\n2\n").unwrap_err(),
             "s.yaml: load.file: invalid value \"t.csv\" (expected arrivals spanning at least one interval (15s), not 2 arrivals over 1s)"
+        );
+    }
+
+    #[test]
+    fn a_load_past_the_most_replicas_a_cluster_runs_is_refused() {
+        let e = |service: &str, load: &str, csv: &str| {
+            let text = format!("service: {service}\nload: {load}\n");
+            parse_scenario("s.yaml", &text, &mut |_| Ok(csv.to_string()))
+                .map(|s| s.load.rate(0))
+                .map_err(|e| e.to_string())
+        };
+        let at_500 = "(expected a rate at most 75000000 requests/s: 150000 replicas of 500 requests/s, more than a Kubernetes cluster runs";
+        assert_eq!(
+            e("{capacity: 500}", "{type: constant, rate: 75000000}", ""),
+            Ok(75e6)
+        );
+        assert_eq!(
+            e("{capacity: 500}", "{type: constant, rate: 1e12}", "").unwrap_err(),
+            format!("s.yaml: load.rate: invalid value 1000000000000.0 {at_500})")
+        );
+        // The least capacity the service has, a change's included.
+        assert_eq!(
+            e(
+                "{capacity: 1000, changes: [{at: 5, capacity: 500}]}",
+                "{type: step, from: 1, to: 1e8, at: 3}",
+                ""
+            )
+            .unwrap_err(),
+            format!("s.yaml: load.to: invalid value 100000000.0 {at_500})")
+        );
+        assert_eq!(
+            e(
+                "{capacity: 500}",
+                "{type: csv, file: r.csv}",
+                "rps\n1\n1e308\n"
+            )
+            .unwrap_err(),
+            format!("r.csv:3: requests/s: invalid value 1e308 {at_500})")
+        );
+        assert_eq!(
+            e(
+                "{capacity: 500}",
+                "{type: arrivals, file: t.csv, scale: 1e12}",
+                "t\n0\n1\n2\n15\n"
+            )
+            .unwrap_err(),
+            format!("s.yaml: load.scale: invalid value 1000000000000.0 {at_500}; t.csv's interval 0 comes to 200000000000 requests/s)")
         );
     }
 }
