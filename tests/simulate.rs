@@ -1442,3 +1442,22 @@ fn a_load_no_cluster_could_serve_is_one_quick_error() {
     );
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
 }
+
+#[test]
+fn cycles_with_no_replica_serving_are_over_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("none.yaml");
+    std::fs::write(
+        &scenario,
+        "replicas: 0\ncycles: 5\nservice: {capacity: 500}\nload: {type: constant, rate: 100}\n",
+    )
+    .unwrap();
+    let out = compare_under(&fixture("evaluation/seed.yaml"), &scenario, &[]);
+    assert!(out.contains("cycles over target  5 (100.0 %)"), "{out}");
+    let policy = out
+        .lines()
+        .find(|l| l.starts_with("policy "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let over: Vec<&str> = policy.split_whitespace().skip(1).take(2).collect();
+    assert_eq!(over, ["5", "5"], "over_target as over_model: {out}");
+}

@@ -457,6 +457,12 @@ fn drive<C: Controller>(
             model: &model,
             targets: &policy.targets,
         });
+        // With nothing serving, the load test's requests are all refused:
+        // they read fast (at the base latency), but nothing was served, and
+        // no latency target can call that within. Over target, as "held"
+        // has it (docs/algorithm.md): whatever the offered load, since the
+        // load test's own requests went unserved.
+        let breached = breached || ready == 0;
         // Every key sees the same service, which queues the load once.
         model.advance(cycle, rate);
         each(
@@ -803,5 +809,19 @@ mod tests {
             t.rows[0].backlog
         );
         assert!(t.rows[0].observed.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn a_cycle_with_no_replica_serving_is_over_target() {
+        let mut s = scenario(LoadProfile::Constant { rate: 100.0 });
+        s.replicas = 0;
+        s.cycles = 5;
+        let trace = simulate(&s, &seed_policy());
+        // Refused requests read the base latency, and fail.
+        let row = &trace.rows[0];
+        assert_eq!((row.ready, row.observed[0]), (0, Some(2.0)));
+        assert_eq!(row.failures, 100);
+        assert!(trace.rows.iter().all(|r| r.breached), "{:?}", trace.rows);
+        assert_eq!(trace.scores.cycles_over_target, 5);
     }
 }
