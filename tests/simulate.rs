@@ -1461,3 +1461,17 @@ fn cycles_with_no_replica_serving_are_over_target() {
     let over: Vec<&str> = policy.split_whitespace().skip(1).take(2).collect();
     assert_eq!(over, ["5", "5"], "over_target as over_model: {out}");
 }
+
+#[test]
+fn a_sweep_range_too_long_to_count_is_one_error_not_an_empty_sweep() {
+    let o = simulate(&[
+        "--scenario",
+        path(&fixture("scenarios/step.yaml")),
+        "--sweep",
+        path(&fixture("sweeps/bad/huge-range.yaml")),
+    ]);
+    assert_fails(
+        &o,
+        "huge-range.yaml: unchangedRuns: invalid value from: 1 to: 1e300 (expected at most 1000000 values)",
+    );
+}

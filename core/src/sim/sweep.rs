@@ -322,10 +322,14 @@ fn range<E: serde::de::Error>(m: &serde_yaml::Mapping) -> Result<Vec<Raw>, E> {
         return Err(invalid(EMPTY));
     }
     // Counted in whole steps so 0.1 increments do not drift past `to`.
-    let n = ((to - from) / step + 1e-9).floor() as usize + 1;
-    if n > MAX_POINTS {
+    // Checked as a float: `as usize` saturates a huge count, and the + 1
+    // after it would wrap to an empty range. Never NaN: to >= from and the
+    // step is finite and > 0; an infinite span is too many.
+    let steps = ((to - from) / step + 1e-9).floor();
+    if steps >= MAX_POINTS as f64 {
         return Err(invalid(&format!("at most {MAX_POINTS} values")));
     }
+    let n = steps as usize + 1;
     Ok((0..n)
         .map(|i| {
             let x = from + step * i as f64;
@@ -688,5 +692,25 @@ mod tests {
             .map(|o| (o.scores.cycles_over_target, o.scores.replica_cycles))
             .collect();
         assert_eq!(front, vec![(0, 500), (1, 300), (3, 200), (5, 100)]);
+    }
+
+    #[test]
+    fn a_range_too_long_to_count_is_too_many_values_not_none() {
+        for range in [
+            "unchangedRuns: {from: 1, to: 1e300}",
+            "target: {from: 0, to: 1e19, step: 0.5}",
+            "tolerance: {from: 0, to: 0.5, step: 1e-300}",
+            "target: {from: -1e308, to: 1e308}",
+            "target: {from: 0, to: 1000000}",
+        ] {
+            let e = parse_sweep("s.yaml", range).err().map(|e| e.to_string());
+            assert!(
+                e.as_ref()
+                    .is_some_and(|e| e.contains("(expected at most 1000000 values)")),
+                "{range}: {e:?}"
+            );
+        }
+        let most = parse_sweep("s.yaml", "target: {from: 1, to: 1000000}").unwrap();
+        assert_eq!(most.target.map(|t| t.len()), Some(MAX_POINTS));
     }
 }
