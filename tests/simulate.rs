@@ -1475,3 +1475,24 @@ fn a_sweep_range_too_long_to_count_is_one_error_not_an_empty_sweep() {
         "huge-range.yaml: unchangedRuns: invalid value from: 1 to: 1e300 (expected at most 1000000 values)",
     );
 }
+
+#[test]
+fn a_swept_tolerance_is_checked_by_the_sweep_and_must_be_used() {
+    let sweep = |file: &str| {
+        simulate(&[
+            "--scenario",
+            path(&fixture("scenarios/step.yaml")),
+            "--sweep",
+            path(&fixture(&format!("sweeps/bad/{file}"))),
+        ])
+    };
+    assert_fails(
+        &sweep("tolerance-one.yaml"),
+        "tolerance-one.yaml: tolerance: invalid value 1 (expected fractions from 0 up to (not including) 1)",
+    );
+    assert!(!stderr(&sweep("tolerance-one.yaml")).contains("seed.yaml"));
+    assert_fails(
+        &sweep("tolerance-without-proportional.yaml"),
+        "tolerance-without-proportional.yaml: tolerance: the evaluation config's scaleUp is not proportional and the sweep has no scaleUp, so no tolerance to vary",
+    );
+}

@@ -206,7 +206,14 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
         decay_replicas: counts(raw.decay_replicas, "decayReplicas", 0)?,
         scale_up: modes,
         step_replicas: counts(raw.step_replicas, "stepReplicas", 1)?,
-        tolerance: numbers(raw.tolerance, "tolerance")?,
+        // As the config's scaleUp.tolerance, named here: the point's policy
+        // would fail on it, blaming the evaluation config.
+        tolerance: numbers_in(
+            raw.tolerance,
+            "tolerance",
+            |f| (0.0..1.0).contains(&f),
+            "fractions from 0 up to (not including) 1",
+        )?,
         target: numbers(raw.target, "target")?,
         margin: numbers_in(
             raw.margin,
@@ -350,6 +357,9 @@ pub enum SweepError {
     TooManyPoints { total: usize },
     #[error("{0}: the evaluation config has no model: section, so no {0} to vary")]
     NoModel(&'static str),
+    /// A scale-up parameter of a mode no point scales up by.
+    #[error("{field}: {why}, so no {field} to vary")]
+    NoMode { field: &'static str, why: String },
     #[error("a point of the grid is not a valid policy: {0}")]
     Policy(#[from] PolicyError),
 }
@@ -369,6 +379,30 @@ impl SweepSpec {
             } => (Mode::Proportional, 1, tolerance, max_change),
         };
         let modes = self.scale_up.clone().unwrap_or_else(|| vec![base_mode]);
+        // A swept value no point uses would be dropped without a word.
+        for (field, swept, mode, name) in [
+            (
+                "tolerance",
+                self.tolerance.is_some(),
+                Mode::Proportional,
+                "proportional",
+            ),
+            (
+                "stepReplicas",
+                self.step_replicas.is_some(),
+                Mode::Step,
+                "step",
+            ),
+        ] {
+            if swept && !modes.contains(&mode) {
+                let why = if self.scale_up.is_some() {
+                    format!("the sweep's scaleUp has no {name}")
+                } else {
+                    format!("the evaluation config's scaleUp is not {name} and the sweep has no scaleUp")
+                };
+                return Err(SweepError::NoMode { field, why });
+            }
+        }
         let mut ups = Vec::new();
         for m in modes {
             match m {
@@ -712,5 +746,40 @@ mod tests {
         }
         let most = parse_sweep("s.yaml", "target: {from: 1, to: 1000000}").unwrap();
         assert_eq!(most.target.map(|t| t.len()), Some(MAX_POINTS));
+    }
+
+    #[test]
+    fn a_tolerance_is_checked_here_and_must_have_a_proportional_point() {
+        let e = |t: &str| parse_sweep("s.yaml", t).unwrap_err().to_string();
+        for bad in ["1", "1e308", "-0.1"] {
+            assert_eq!(
+                e(&format!("scaleUp: [proportional]\ntolerance: [{bad}]\n")),
+                format!("s.yaml: tolerance: invalid value {bad} (expected fractions from 0 up to (not including) 1)")
+            );
+        }
+        let unused = |t: &str| parse_sweep("s.yaml", t).unwrap().points(&base());
+        assert_eq!(
+            unused("tolerance: [0.1, 0.2, 0.3]\n").unwrap_err().to_string(),
+            "tolerance: the evaluation config's scaleUp is not proportional and the sweep has no scaleUp, so no tolerance to vary"
+        );
+        assert_eq!(
+            unused("scaleUp: [step]\ntolerance: [0.1]\n")
+                .unwrap_err()
+                .to_string(),
+            "tolerance: the sweep's scaleUp has no proportional, so no tolerance to vary"
+        );
+        assert_eq!(
+            unused("scaleUp: proportional\nstepReplicas: [1, 2]\n")
+                .unwrap_err()
+                .to_string(),
+            "stepReplicas: the sweep's scaleUp has no step, so no stepReplicas to vary"
+        );
+        let proportional = parse_policy(
+            "p",
+            "targets: [{endpoint: /a, type: mean, target: 7}]\nscaleUp: {mode: proportional}\n",
+        )
+        .unwrap();
+        let spec = parse_sweep("s.yaml", "tolerance: [0.1, 0.2, 0.3]\n").unwrap();
+        assert_eq!(spec.points(&proportional).unwrap().len(), 3);
     }
 }
