@@ -1496,3 +1496,12 @@ fn a_swept_tolerance_is_checked_by_the_sweep_and_must_be_used() {
         "tolerance-without-proportional.yaml: tolerance: the evaluation config's scaleUp is not proportional and the sweep has no scaleUp, so no tolerance to vary",
     );
 }
+
+#[test]
+fn a_trace_quote_left_open_is_one_error_at_its_line() {
+    let file = fixture("scenarios/bad/arrivals-open-quote.yaml");
+    assert_fails(
+        &simulate(&["--scenario", path(&file)]),
+        "open-quote.csv:3: (row): invalid value (unreadable) (expected a CSV row: a quoted field is not closed: it runs to the end of the file)",
+    );
+}

@@ -32,6 +32,44 @@ pub(crate) fn line_at(text: &str, p: Option<&csv::Position>) -> u64 {
     bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
 }
 
+/// Whether `text` has a quote that is never closed. The crate reads one
+/// to the end of the text without a word; quotes come in pairs, so an odd
+/// count is that quote. Lines starting with `comment` are left out, as
+/// the crate skips them unread.
+pub(crate) fn unclosed_quote(text: &str, comment: Option<u8>) -> bool {
+    let quotes: usize = text
+        .split('\n')
+        .filter(|l| comment.is_none_or(|c| l.as_bytes().first() != Some(&c)))
+        .map(|l| l.matches('"').count())
+        .sum();
+    quotes % 2 == 1
+}
+
+/// The line of the record an unclosed quote opens in (the last one the
+/// crate reads, as it runs to the end), if `text` has one; checked before
+/// the records are, whose last field holds the rest of the text.
+pub(crate) fn open_quote_line(text: &str, comment: Option<u8>) -> Option<u64> {
+    if !unclosed_quote(text, comment) {
+        return None;
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(comment)
+        .from_reader(text.as_bytes());
+    let mut record = csv::ByteRecord::new();
+    let mut line = 1;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        line = line_at(text, record.position());
+    }
+    Some(line)
+}
+
+/// `text` without the byte-order mark spreadsheets put before UTF-8.
+pub(crate) fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// The records of `text`, blank lines left out.
 pub fn read(text: &str) -> Result<Vec<Record>, CsvError> {
     let mut reader = csv::ReaderBuilder::new()
@@ -53,9 +91,7 @@ pub fn read(text: &str) -> Result<Vec<Record>, CsvError> {
             fields: record.iter().map(str::to_string).collect(),
         });
     }
-    // The crate reads an unclosed quote to the end of the text without a
-    // word; quotes come in pairs, so an odd count is that quote.
-    if text.matches('"').count() % 2 == 1 {
+    if unclosed_quote(text, None) {
         return Err(CsvError::OpenQuote {
             record: records.len(),
             line: records.last().map_or(1, |r| r.line),

@@ -140,28 +140,63 @@ pub enum BadRate {
     Value { line: usize, value: String },
     /// Above the most the caller allows.
     TooHigh { line: usize, value: String },
+    /// Not CSV (an unclosed quote).
+    Csv { line: usize, message: String },
 }
 
 /// Parses a CSV of rates: one number per line, or the last column of each
-/// line. Blank lines and `#` comments are skipped; a first line that is not
-/// a number is taken as a header. A rate above `max` is refused.
+/// line (quoted as CSV quotes it: `"1,000"` is one field). Blank lines and
+/// `#` comments are skipped; a first line that is not a number is taken as
+/// a header. A rate above `max` is refused.
 pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
+    // Behind a byte-order mark the first rate would not read as a number,
+    // and be dropped as a header.
+    let text = crate::csv_text::without_bom(text);
+    // Comments blanked, indented ones too, line ends kept (and so the line
+    // numbers): a quote in a comment opens nothing.
+    let text: String = text
+        .split_inclusive('\n')
+        .map(|l| {
+            if l.trim_start().starts_with('#') {
+                &l[l.trim_end_matches(['\r', '\n']).len()..]
+            } else {
+                l
+            }
+        })
+        .collect();
+    let text = text.as_str();
+    if let Some(line) = crate::csv_text::open_quote_line(text, None) {
+        return Err(BadRate::Csv {
+            line: line as usize,
+            message: UNCLOSED.to_string(),
+        });
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let line_at = |p: Option<&csv::Position>| crate::csv_text::line_at(text, p) as usize;
     let mut rates = Vec::new();
     let mut first = true;
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+    for record in reader.records() {
+        let record = record.map_err(|e| BadRate::Csv {
+            line: line_at(e.position()),
+            message: e.to_string(),
+        })?;
+        let line = line_at(record.position());
+        if record.len() == 1 && record[0].is_empty() {
             continue;
         }
-        let field = line.rsplit(',').next().unwrap_or(line).trim();
+        let field = record.iter().next_back().unwrap_or("");
         let bad = |value: &str| BadRate::Value {
-            line: i + 1,
+            line,
             value: value.to_string(),
         };
         match field.parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 && v > max => {
                 return Err(BadRate::TooHigh {
-                    line: i + 1,
+                    line,
                     value: field.to_string(),
                 })
             }
@@ -174,6 +209,8 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
     }
     Ok(rates)
 }
+
+const UNCLOSED: &str = "a quoted field is not closed: it runs to the end of the file";
 
 /// Why a trace of request arrivals could not be turned into rates. Lines
 /// are 1-based lines of the file.
@@ -224,6 +261,14 @@ pub fn arrival_rates(
     interval_secs: u64,
     scale: f64,
 ) -> Result<Vec<f64>, ArrivalsError> {
+    let text = crate::csv_text::without_bom(text);
+    // A quote left open in any column swallows the rest of the trace.
+    if let Some(line) = crate::csv_text::open_quote_line(text, Some(b'#')) {
+        return Err(ArrivalsError::Csv {
+            line,
+            message: UNCLOSED.to_string(),
+        });
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -604,5 +649,50 @@ mod tests {
             arrival_rates("t\n0\n1000000000000000\n", None, 15, 1.0),
             Err(ArrivalsError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn rates_behind_a_bom_in_quotes_or_after_a_quoted_comment_are_read() {
+        let rates = |t: &str| parse_rates_csv(t, f64::MAX);
+        // The first line is a rate, not a header, behind the mark.
+        assert_eq!(
+            rates("\u{feff}900\n100\n100"),
+            Ok(vec![900.0, 100.0, 100.0])
+        );
+        assert_eq!(rates("\u{feff}rps\n7\n"), Ok(vec![7.0]));
+        assert_eq!(rates("cycle,rps\n0,\"12\"\n"), Ok(vec![12.0]));
+        assert_eq!(
+            rates("cycle,rps\n0,\"1,000\"\n"),
+            Err(BadRate::Value {
+                line: 2,
+                value: "1,000".into()
+            })
+        );
+        // A comment's quote opens nothing.
+        assert_eq!(rates("# \"burst\n  # a, \"b\n5\n6\n"), Ok(vec![5.0, 6.0]));
+        assert_eq!(
+            rates("rps\n5\n\"6\n7\n8\n"),
+            Err(BadRate::Csv {
+                line: 3,
+                message: UNCLOSED.into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_arrivals_quote_left_open_is_an_error_at_its_line() {
+        let text = "TIMESTAMP,note\n0,a\n10,\"oops\n20,b\n30,c\n40,d\n";
+        assert_eq!(
+            arrival_rates(text, Some("TIMESTAMP"), 15, 1.0),
+            Err(ArrivalsError::Csv {
+                line: 3,
+                message: UNCLOSED.into()
+            })
+        );
+        let bom = "\u{feff}TIMESTAMP\n0\n10\n20\n";
+        assert_eq!(
+            arrival_rates(bom, Some("TIMESTAMP"), 15, 15.0),
+            Ok(vec![2.0])
+        );
     }
 }

@@ -555,13 +555,24 @@ impl RawProfile {
                 let (path, fv, text) =
                     self.file_text(at, "a CSV of requests/s, one cycle a line", read)?;
                 let rates = parse_rates_csv(&text, ceiling.rate()).map_err(|e| {
-                    let (line, value, expected) = match e {
-                        BadRate::Value { line, value } => (line, value, "a rate >= 0".to_string()),
-                        BadRate::TooHigh { line, value } => (line, value, ceiling.expected()),
+                    let (line, path_in, value, expected) = match e {
+                        BadRate::Value { line, value } => {
+                            (line, "requests/s", value, "a rate >= 0".to_string())
+                        }
+                        BadRate::TooHigh { line, value } => {
+                            (line, "requests/s", value, ceiling.expected())
+                        }
+                        // As an arrivals trace's unreadable row.
+                        BadRate::Csv { line, message } => (
+                            line,
+                            "(row)",
+                            "(unreadable)".to_string(),
+                            format!("a CSV row: {message}"),
+                        ),
                     };
                     ParseError::Invalid {
                         file: format!("{path}:{line}"),
-                        path: "requests/s".to_string(),
+                        path: path_in.to_string(),
                         value,
                         expected,
                     }
