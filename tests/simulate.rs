@@ -1505,3 +1505,15 @@ fn a_trace_quote_left_open_is_one_error_at_its_line() {
         "open-quote.csv:3: (row): invalid value (unreadable) (expected a CSV row: a quoted field is not closed: it runs to the end of the file)",
     );
 }
+
+#[test]
+fn a_trace_error_names_the_trace_as_the_user_can_open_it() {
+    let file = fixture("scenarios/bad/arrivals-bad-timestamp.yaml");
+    let trace = file
+        .parent()
+        .unwrap()
+        .join("../../traces/bad/bad-timestamp.csv");
+    assert!(trace.exists(), "{}", trace.display());
+    let o = simulate(&["--scenario", path(&file)]);
+    assert_fails(&o, &format!("lpa: error: {}:4: TIMESTAMP", trace.display()));
+}

@@ -345,6 +345,16 @@ impl RawService {
     }
 }
 
+/// A file the scenario names, as the user can open it: the name is
+/// relative to the scenario's directory, which is not the user's. Joined,
+/// not normalized: `a/../b` is `b` only if `a` is no symbolic link.
+fn shown_path(scenario: &str, path: &str) -> String {
+    let dir = std::path::Path::new(scenario)
+        .parent()
+        .unwrap_or(std::path::Path::new(""));
+    dir.join(path).display().to_string()
+}
+
 const TYPES: &str = "constant, step, ramp, spike, sine, csv or arrivals";
 
 impl RawProfile {
@@ -385,13 +395,14 @@ impl RawProfile {
         .collect()
     }
 
-    /// The text of the file `load.file` names, with the name and its value.
+    /// The text of the file `load.file` names, with the name as errors
+    /// show it ([`shown_path`]) and the field's value.
     fn file_text<'r>(
         &'r self,
         at: At,
         what: &str,
         read: &mut ReadFile<'_>,
-    ) -> Result<(&'r str, &'r Raw, String), ParseError> {
+    ) -> Result<(String, &'r Raw, String), ParseError> {
         let fv = self
             .file
             .as_ref()
@@ -401,7 +412,7 @@ impl RawProfile {
             .ok_or_else(|| at.invalid("load.file", fv, "a file name"))?;
         let text = read(path)
             .map_err(|e| at.invalid("load.file", fv, &format!("a readable CSV ({e})")))?;
-        Ok((path, fv, text))
+        Ok((shown_path(at.file, path), fv, text))
     }
 
     /// A trace's fault, named by its file and line where it has one.
@@ -554,6 +565,7 @@ impl RawProfile {
             "csv" => {
                 let (path, fv, text) =
                     self.file_text(at, "a CSV of requests/s, one cycle a line", read)?;
+                let path = path.as_str();
                 let rates = parse_rates_csv(&text, ceiling.rate()).map_err(|e| {
                     let (line, path_in, value, expected) = match e {
                         BadRate::Value { line, value } => {
@@ -605,6 +617,7 @@ impl RawProfile {
                 };
                 let (path, fv, text) =
                     self.file_text(at, "a CSV of request arrivals, one a line", read)?;
+                let path = path.as_str();
                 let rates = arrival_rates(&text, column, interval_secs, scale)
                     .map_err(|e| self.arrivals_error(at, path, fv, interval_secs, e))?;
                 if let Some((cycle, r)) =
@@ -846,5 +859,22 @@ mod tests {
             .unwrap_err(),
             format!("s.yaml: load.scale: invalid value 1000000000000.0 {at_500}; t.csv's interval 0 comes to 200000000000 requests/s)")
         );
+    }
+
+    #[test]
+    fn a_named_file_is_shown_from_the_scenario_s_directory() {
+        let e = |file: &str| {
+            let text = "service: {capacity: 1}\nload: {type: csv, file: ../r.csv}\n";
+            parse_scenario(file, text, &mut |_| Ok("rps\n1\n-1\n".into()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            e("dir/s.yaml").starts_with("dir/../r.csv:3: requests/s"),
+            "{}",
+            e("dir/s.yaml")
+        );
+        assert!(e("/a/s.yaml").starts_with("/a/../r.csv:3: "));
+        assert!(e("s.yaml").starts_with("../r.csv:3: "));
     }
 }
