@@ -1517,3 +1517,16 @@ fn a_trace_error_names_the_trace_as_the_user_can_open_it() {
     let o = simulate(&["--scenario", path(&file)]);
     assert_fails(&o, &format!("lpa: error: {}:4: TIMESTAMP", trace.display()));
 }
+
+#[test]
+fn an_empty_trace_is_one_error_saying_so() {
+    let file = fixture("scenarios/bad/arrivals-empty.yaml");
+    let trace = file.parent().unwrap().join("../../traces/bad/empty.csv");
+    assert_fails(
+        &simulate(&["--scenario", path(&file)]),
+        &format!(
+            "arrivals-empty.yaml: load.file: invalid value \"../../traces/bad/empty.csv\" (expected a CSV of request arrivals with a header line: {} is empty)",
+            trace.display()
+        ),
+    );
+}

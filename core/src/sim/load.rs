@@ -216,6 +216,9 @@ const UNCLOSED: &str = "a quoted field is not closed: it runs to the end of the 
 /// are 1-based lines of the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ArrivalsError {
+    /// No header line: nothing but blank lines and comments.
+    #[error("no header line: the file is empty")]
+    Empty,
     #[error("no column {column:?} in the header ({})", header.join(", "))]
     NoColumn { column: String, header: Vec<String> },
     #[error("line {line}: {message}")]
@@ -284,6 +287,9 @@ pub fn arrival_rates(
         .iter()
         .map(str::to_string)
         .collect();
+    if header.is_empty() {
+        return Err(ArrivalsError::Empty);
+    }
     let index = match column {
         None => 0,
         Some(c) => header
@@ -694,5 +700,18 @@ mod tests {
             arrival_rates(bom, Some("TIMESTAMP"), 15, 15.0),
             Ok(vec![2.0])
         );
+    }
+
+    #[test]
+    fn an_empty_trace_says_so() {
+        for text in ["", "\n\n", "# only a comment\n"] {
+            for column in [None, Some("TIMESTAMP")] {
+                assert_eq!(
+                    arrival_rates(text, column, 15, 1.0),
+                    Err(ArrivalsError::Empty),
+                    "{text:?} {column:?}"
+                );
+            }
+        }
     }
 }

@@ -432,6 +432,11 @@ impl RawProfile {
                 expected,
             };
         match e {
+            ArrivalsError::Empty => at.invalid(
+                "load.file",
+                fv,
+                &format!("a CSV of request arrivals with a header line: {path} is empty"),
+            ),
             ArrivalsError::NoColumn { header, .. } => at.invalid(
                 "load.timeColumn",
                 self.time_column.as_ref().unwrap_or(fv),
