@@ -69,9 +69,9 @@ impl Ceiling {
 }
 
 /// A rate for a message: as the log writes it, but in exponent form where
-/// that would run to hundreds of digits.
+/// that would run to hundreds of digits or round to 0.
 fn shown(x: f64) -> String {
-    if x.abs() < 1e15 {
+    if x == 0.0 || (1e-3..1e15).contains(&x.abs()) {
         num(x)
     } else {
         format!("{x:e}")
@@ -845,6 +845,12 @@ mod tests {
             )
             .unwrap_err(),
             format!("s.yaml: load.to: invalid value 100000000.0 {at_500})")
+        );
+        // A capacity typed a millionfold too small is named, not rounded
+        // to 0.
+        assert_eq!(
+            e("{capacity: 1e-6}", "{type: constant, rate: 1}", "").unwrap_err(),
+            "s.yaml: load.rate: invalid value 1 (expected a rate at most 0.15 requests/s: 150000 replicas of 1e-6 requests/s, more than a Kubernetes cluster runs)"
         );
         assert_eq!(
             e(
