@@ -761,3 +761,52 @@ fn ready_replicas_in_the_resource_status_reach_the_model() {
         serde_json::json!([1])
     );
 }
+
+/// One bad field of a learned state (and a byte order mark) costs that
+/// field, not the decay counter and the model; the original bytes are kept
+/// beside the file, and the warning says where.
+#[test]
+fn a_bad_state_field_is_dropped_alone_and_the_original_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let two = 2.0 + 2.0 / (1.0 - 0.4);
+    answers(&state, 0, 2, two, 2);
+    answers(&state, 1, 2, two, 2);
+    let mut learned = state_json(&state);
+    assert_eq!(learned["runs_since_change"], 2);
+    assert_eq!(learned["model"]["calm_runs"], 2);
+    let (key, _) = learned["model"]["targets"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    let key = key.clone();
+    learned["model"]["targets"][&key]["last_ms"] = "5".into();
+    let bad = format!("\u{feff}{learned}");
+    fs::write(&state, &bad).unwrap();
+    let err = answers(&state, 2, 2, two, 1);
+    let kept = dir.path().join("decay_info.json.corrupt");
+    assert!(
+        err.contains(&format!(
+            "lpa: warning: state file {}: dropped model.targets[\"{key}\"].last_ms (invalid type: string \"5\", expected f64), kept the rest; the original is kept in {}",
+            state.display(),
+            kept.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&kept).unwrap(), bad);
+    let now = state_json(&state);
+    assert_eq!(now["model"]["calm_runs"], 3, "{now}");
+    // A file that is not state at all starts fresh, and is kept too.
+    fs::write(&state, "{\"runs_since_change\": 9}}").unwrap();
+    let out = evaluate(&recommended(), &state, &cpa_stdin(2, two, "scaler"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("not valid state JSON"), "{err}");
+    assert!(err.contains(".corrupt.2"), "{err}");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("decay_info.json.corrupt.2")).unwrap(),
+        "{\"runs_since_change\": 9}}"
+    );
+}

@@ -61,6 +61,9 @@ pub enum Loaded {
     Missing,
     /// Empty or unreadable as state: started fresh. The message says why.
     Corrupt(String),
+    /// Read, less the fields that were not valid state: each says which
+    /// and why.
+    Salvaged(Vec<String>),
 }
 
 impl StateFile {
@@ -112,10 +115,23 @@ impl StateFile {
         apply: impl FnOnce(&Decision) -> bool,
     ) -> Result<Decided, StateError> {
         let lock = self.lock()?;
-        let (prior, loaded) = lock.load()?;
+        let (prior, loaded, bytes) = read(&self.path)?;
         let decision = lpa_core::decide(obs, policy, &prior);
+        let mut kept = None;
         let saved = if apply(&decision) {
-            lock.save(&decision.next_state).map(|()| true)
+            // Whatever the file held that the new state will not is kept
+            // first: a failed copy saves nothing rather than lose it.
+            let keep = match &loaded {
+                Loaded::Found | Loaded::Missing => Ok(None),
+                Loaded::Corrupt(_) | Loaded::Salvaged(_) if is_blank(&bytes) => Ok(None),
+                Loaded::Corrupt(_) | Loaded::Salvaged(_) => {
+                    keep_aside(&self.path, &bytes).map(Some)
+                }
+            };
+            keep.and_then(|k| {
+                kept = k;
+                lock.save(&decision.next_state).map(|()| true)
+            })
         } else {
             Ok(false)
         };
@@ -128,6 +144,7 @@ impl StateFile {
             loaded,
             saved,
             state,
+            kept,
             path: self.path.clone(),
         })
     }
@@ -145,16 +162,29 @@ pub struct Decided {
     /// The state the file holds now: the next one when saved, else the
     /// prior (a fresh one when the file was missing or corrupt).
     pub state: State,
+    /// Where the file's original bytes were kept before a state read less
+    /// than all of them replaced it.
+    pub kept: Option<PathBuf>,
     path: PathBuf,
 }
 
 impl Decided {
-    /// The warning for a corrupt state file that was started afresh.
+    /// The warning for a state file read in part or not at all, and where
+    /// its original went.
     pub fn warning(&self) -> Option<String> {
+        let kept = match &self.kept {
+            Some(k) => format!("; the original is kept in {}", k.display()),
+            None => String::new(),
+        };
         match &self.loaded {
             Loaded::Corrupt(why) => Some(format!(
-                "state file {}: {why}; starting fresh",
+                "state file {}: {why}; starting fresh{kept}",
                 self.path.display()
+            )),
+            Loaded::Salvaged(dropped) => Some(format!(
+                "state file {}: dropped {}, kept the rest{kept}",
+                self.path.display(),
+                dropped.join(", ")
             )),
             Loaded::Found | Loaded::Missing => None,
         }
@@ -242,23 +272,198 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 fn read_state(path: &Path) -> Result<(State, Loaded), StateError> {
+    read(path).map(|(state, loaded, _)| (state, loaded))
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The state, what loading found, and the bytes it was read from.
+fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok((State::default(), Loaded::Missing))
+            return Ok((State::default(), Loaded::Missing, Vec::new()))
         }
         Err(e) => return Err(io_err(path, "read")(e)),
     };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok((State::default(), Loaded::Corrupt("file is empty".into())));
+    // Windows editors save UTF-8 with a byte order mark, which JSON forbids.
+    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    if is_blank(json) {
+        let why = Loaded::Corrupt("file is empty".into());
+        return Ok((State::default(), why, bytes));
     }
-    match serde_json::from_slice::<State>(&bytes) {
-        Ok(s) => Ok((s, Loaded::Found)),
-        Err(e) => Ok((
-            State::default(),
-            Loaded::Corrupt(format!("not valid state JSON ({e})")),
-        )),
+    let (state, loaded) = match serde_json::from_slice::<State>(json) {
+        Ok(s) => (s, Loaded::Found),
+        Err(e) => match salvage(json) {
+            Some((s, dropped)) => (s, Loaded::Salvaged(dropped)),
+            None => (
+                State::default(),
+                Loaded::Corrupt(format!("not valid state JSON ({e})")),
+            ),
+        },
+    };
+    Ok((state, loaded, bytes))
+}
+
+/// A step of a path into a JSON value.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The state in a JSON document that is not all valid state: each field
+/// whose value is not valid is dropped (an object that lacks a required
+/// field then goes as a whole), so one bad field does not cost the decay
+/// counter and the learned model. `None` when the document is not JSON, or
+/// is not an object of state at all.
+///
+/// serde reports no path, only a line: the document is printed one field
+/// to a line, so the line an error names is the field to drop.
+fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
+    use serde_json::Value;
+    let mut doc: Value = serde_json::from_slice(json).ok()?;
+    if !doc.is_object() {
+        return None;
     }
+    let mut dropped = Vec::new();
+    let mut counter_reset = false;
+    // Each round drops or fixes one value, so the document's size bounds it.
+    for _ in 0..10_000 {
+        let text = serde_json::to_string_pretty(&doc).ok()?;
+        let e = match serde_json::from_str::<State>(&text) {
+            Ok(s) => return Some((s, dropped)),
+            Err(e) => e,
+        };
+        let why = without_position(&e);
+        let mut lines = vec![Vec::new()];
+        line_paths(&doc, &mut Vec::new(), &mut lines);
+        let path = lines.get(e.line().checked_sub(1)?)?.clone();
+        if path.is_empty() {
+            // The counter is the one field the state cannot go without;
+            // counting from 0 is what a fresh state would do.
+            if counter_reset || !why.contains("`runs_since_change`") {
+                return None;
+            }
+            counter_reset = true;
+            doc.as_object_mut()?
+                .insert("runs_since_change".into(), 0.into());
+            continue;
+        }
+        let (last, parent) = path.split_last()?;
+        let parent = parent.iter().try_fold(&mut doc, |v, s| match s {
+            Step::Key(k) => v.get_mut(k),
+            Step::Index(i) => v.get_mut(*i),
+        })?;
+        match (parent, last) {
+            (Value::Object(m), Step::Key(k)) => m.remove(k)?,
+            (Value::Array(a), Step::Index(i)) if *i < a.len() => a.remove(*i),
+            _ => return None,
+        };
+        dropped.push(format!("{} ({why})", show_path(&path)));
+    }
+    None
+}
+
+/// The path of the value on each line of `serde_json::to_string_pretty`'s
+/// output (its closing bracket's line too), after `out`'s lines.
+fn line_paths(v: &serde_json::Value, path: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    use serde_json::Value;
+    let children: Vec<(Step, &Value)> = match v {
+        Value::Object(m) => m.iter().map(|(k, c)| (Step::Key(k.clone()), c)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (Step::Index(i), c))
+            .collect(),
+        _ => return,
+    };
+    if children.is_empty() {
+        return;
+    }
+    for (step, child) in children {
+        path.push(step);
+        out.push(path.clone());
+        line_paths(child, path, out);
+        path.pop();
+    }
+    out.push(path.clone());
+}
+
+/// `model.targets["GET_/ mean"].floor_ms`, `model.trend[3]`.
+fn show_path(path: &[Step]) -> String {
+    let mut s = String::new();
+    for step in path {
+        match step {
+            Step::Key(k)
+                if !s.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                s.push('.');
+                s.push_str(k);
+            }
+            Step::Key(k) if s.is_empty() => s.push_str(k),
+            Step::Key(k) => s.push_str(&format!("[{}]", serde_json::Value::from(k.as_str()))),
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// serde_json's message without " at line L column C", which would name
+/// a line of the reprinted document, not of the file.
+fn without_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Copies the state file's bytes to `FILE.corrupt` beside it (or
+/// `FILE.corrupt.2`, ... when an earlier copy is there and differs),
+/// atomically and never over another file; a copy already holding these
+/// bytes is reused, so a file that stays bad is kept once.
+fn keep_aside(path: &Path, bytes: &[u8]) -> Result<PathBuf, StateError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_string());
+    let dir = parent_dir(path);
+    for n in 1..=100 {
+        let kept = match n {
+            1 => path.with_file_name(format!("{name}.corrupt")),
+            n => path.with_file_name(format!("{name}.corrupt.{n}")),
+        };
+        match fs::read(&kept) {
+            Ok(b) if b == bytes => return Ok(kept),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(_) => continue,
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&temp_prefix(path))
+            .tempfile_in(dir)
+            .map_err(io_err(path, "create a temp file beside it"))?;
+        tmp.write_all(bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(io_err(path, "keep a copy of it"))?;
+        match tmp.persist_noclobber(&kept) {
+            Ok(_) => {
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                return Ok(kept);
+            }
+            // Another process took the name in between: the next one.
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(path, "keep a copy of it")(e.error)),
+        }
+    }
+    Err(io_err(path, "keep a copy of it")(io::Error::other(
+        "100 earlier copies are beside it; remove some",
+    )))
 }
 
 #[cfg(test)]
@@ -297,7 +502,7 @@ mod tests {
         assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
         fs::write(&path, r#"{"runs_since_change": 9}}"#).unwrap();
         assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
-        fs::write(&path, r#"{"runs_since_change": -1}"#).unwrap();
+        fs::write(&path, "\"state\"").unwrap();
         assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
     }
 
@@ -382,5 +587,116 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    const LEARNED: &str = r#"{"runs_since_change":2,"last_replicas":3,
+ "recommendations":[{"at_secs":100,"replicas":3}],
+ "model":{"at_secs":100,"replicas":3,"calm_runs":4,
+  "targets":{"GET_/ mean":{"unloaded_ms":4.0,"floor_ms":4.5,"loads":[0.5],
+   "trend":[[90,6.0,3],[100,6.0,3]]},
+   "GET_/x mean":{"unloaded_ms":5.0,"floor_ms":5.0}}}}"#;
+
+    #[test]
+    fn a_bad_field_is_dropped_alone_and_a_bom_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let sf = StateFile::new(&path);
+        fs::write(&path, LEARNED).unwrap();
+        let (good, how) = sf.peek().unwrap();
+        assert_eq!(how, Loaded::Found);
+
+        fs::write(&path, format!("\u{feff}{LEARNED}")).unwrap();
+        assert_eq!(sf.peek().unwrap(), (good.clone(), Loaded::Found));
+
+        // A required field of the wrong type: its object goes, nothing else.
+        fs::write(
+            &path,
+            LEARNED.replace(r#""floor_ms":4.5"#, r#""floor_ms":null"#),
+        )
+        .unwrap();
+        let (s, how) = sf.peek().unwrap();
+        let Loaded::Salvaged(dropped) = how else {
+            panic!("{how:?}")
+        };
+        assert_eq!(
+            dropped,
+            [
+                r#"model.targets["GET_/ mean"].floor_ms (invalid type: null, expected f64)"#,
+                r#"model.targets["GET_/ mean"] (missing field `floor_ms`)"#
+            ]
+        );
+        let mut want = good.clone();
+        want.model.as_mut().unwrap().targets.remove("GET_/ mean");
+        assert_eq!(s, want);
+
+        // An optional one goes alone.
+        fs::write(&path, LEARNED.replace("[0.5]", r#""0.5""#)).unwrap();
+        let (s, _) = sf.peek().unwrap();
+        let mut want = good.clone();
+        let t = want
+            .model
+            .as_mut()
+            .unwrap()
+            .targets
+            .get_mut("GET_/ mean")
+            .unwrap();
+        t.loads.clear();
+        assert_eq!(s, want);
+
+        // A bad counter counts from 0, and the model stays.
+        fs::write(
+            &path,
+            LEARNED.replace(r#""runs_since_change":2"#, r#""runs_since_change":2.5"#),
+        )
+        .unwrap();
+        let (s, how) = sf.peek().unwrap();
+        assert!(matches!(how, Loaded::Salvaged(_)), "{how:?}");
+        assert_eq!(
+            s,
+            State {
+                runs_since_change: 0,
+                ..good.clone()
+            }
+        );
+    }
+
+    #[test]
+    fn what_a_save_would_lose_is_kept_aside_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let sf = StateFile::new(&path);
+        let policy = lpa_core::parse_policy(
+            "p.yaml",
+            "targets:\n  - {endpoint: /, type: mean, target: 7}\n",
+        )
+        .unwrap();
+        let obs = Observation {
+            current_replicas: 2,
+            ..Observation::default()
+        };
+        let bad = LEARNED.replace("\"calm_runs\":4", "\"calm_runs\":\"4\"");
+        fs::write(&path, &bad).unwrap();
+        let d = sf.decide(&obs, &policy, |_| false).unwrap();
+        assert_eq!(d.kept, None, "a dry run changes nothing");
+        let d = sf.decide(&obs, &policy, |_| true).unwrap();
+        let kept = dir.path().join("s.json.corrupt");
+        assert_eq!(d.kept.as_deref(), Some(kept.as_path()));
+        assert!(d
+            .warning()
+            .unwrap()
+            .ends_with(&format!("; the original is kept in {}", kept.display())));
+        assert_eq!(fs::read_to_string(&kept).unwrap(), bad);
+        assert!(matches!(d.loaded, Loaded::Salvaged(_)), "the rest was read");
+        // The same bytes again reuse the copy; others go beside it.
+        fs::write(&path, &bad).unwrap();
+        assert_eq!(
+            sf.decide(&obs, &policy, |_| true).unwrap().kept,
+            Some(kept.clone())
+        );
+        fs::write(&path, "{").unwrap();
+        let d = sf.decide(&obs, &policy, |_| true).unwrap();
+        assert_eq!(d.kept, Some(dir.path().join("s.json.corrupt.2")));
+        assert!(d.warning().unwrap().contains("starting fresh"));
+        assert_eq!(fs::read_to_string(&kept).unwrap(), bad);
     }
 }
