@@ -810,3 +810,47 @@ fn a_bad_state_field_is_dropped_alone_and_the_original_kept() {
         "{\"runs_since_change\": 9}}"
     );
 }
+
+/// Numbers no measurement can have are refused by name, as a negative
+/// count is: a negative latency read as calm, a huge one sized for
+/// millions of replicas, and more failures than requests passed.
+#[test]
+fn impossible_metric_values_are_one_error_line_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let key = "requests.GET_/fibonacci?n=10";
+    let day = "(expected a latency in ms from 0 to 86400000 (a day))";
+    for (stats, says) in [
+        (
+            serde_json::json!({"num_requests": 10, "avg_response_time": -3}),
+            format!("{key}.avg_response_time: invalid value -3 {day}"),
+        ),
+        (
+            serde_json::json!({"num_requests": 10, "avg_response_time": 1e308}),
+            format!("{key}.avg_response_time: invalid value 1e308 {day}"),
+        ),
+        (
+            serde_json::json!({"num_requests": 10, "response_time_percentiles": {"95": -1.5}}),
+            format!("{key}.response_time_percentiles.p95: invalid value -1.5 {day}"),
+        ),
+        (
+            serde_json::json!({"num_requests": 10, "num_failures": 50, "avg_response_time": 3}),
+            format!("{key}.num_failures: invalid value 50 (expected at most num_requests, 10)"),
+        ),
+    ] {
+        let metric =
+            serde_json::json!({"current_replicas": 2, "requests": {"GET_/fibonacci?n=10": stats}});
+        let input = serde_json::json!({
+            "metrics": [{"resource": "f", "value": metric.to_string()}],
+            "resource": {"kind": "Deployment", "metadata": {"name": "f"}, "spec": {"replicas": 2}},
+        });
+        let out = evaluate(&recommended(), &state, &input.to_string());
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            stderr(&out),
+            format!("lpa: error: evaluate stdin: metrics[0].value: {says}\n")
+        );
+        assert!(!state.exists());
+    }
+}

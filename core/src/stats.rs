@@ -145,7 +145,60 @@ impl<'de> Deserialize<'de> for Percentiles {
     }
 }
 
+/// The longest latency a measurement can report (ms): a day. Past it the
+/// number is a producer's bug (a unit mix-up, an overflow), and sizing for
+/// it would ask for millions of replicas.
+pub const MAX_LATENCY_MS: f64 = 86_400_000.0;
+
+/// A value in a request's statistics that no measurement can have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Implausible {
+    /// The field, as the metric JSON names it (`avg_response_time`,
+    /// `response_time_percentiles.p95`).
+    pub field: String,
+    pub value: String,
+    pub expected: String,
+}
+
 impl RequestStats {
+    /// The first value no measurement can have: a latency below 0 or over
+    /// [`MAX_LATENCY_MS`], or more failures than requests. A NaN passes:
+    /// it reads as no data.
+    pub fn implausible(&self) -> Option<Implausible> {
+        let named = [
+            ("avg_response_time", self.avg_response_time),
+            ("median_response_time", self.median_response_time),
+            ("min_response_time", self.min_response_time),
+            ("max_response_time", self.max_response_time),
+        ]
+        .into_iter()
+        .map(|(f, v)| (f.to_string(), v));
+        let percentiles = self
+            .response_time_percentiles
+            .iter()
+            .map(|(p, v)| (format!("response_time_percentiles.{p}"), Some(v)));
+        for (field, v) in named.chain(percentiles) {
+            match v {
+                Some(v) if !v.is_nan() && !(0.0..=MAX_LATENCY_MS).contains(&v) => {
+                    return Some(Implausible {
+                        field,
+                        value: show_number(v),
+                        expected: format!("a latency in ms from 0 to {MAX_LATENCY_MS} (a day)"),
+                    })
+                }
+                _ => {}
+            }
+        }
+        match (self.num_requests, self.num_failures) {
+            (Some(n), Some(f)) if f > n => Some(Implausible {
+                field: "num_failures".into(),
+                value: f.to_string(),
+                expected: format!("at most num_requests, {n}"),
+            }),
+            _ => None,
+        }
+    }
+
     /// The latency at a percentile, falling back on the median for p50 and
     /// the max for p100 when a producer did not list them.
     pub fn percentile(&self, p: Percent) -> Option<f64> {
@@ -197,6 +250,15 @@ impl RequestStats {
     pub fn error_rate(&self) -> Option<f64> {
         let n = self.num_requests?;
         (n > 0).then(|| self.num_failures.unwrap_or(0) as f64 / n as f64)
+    }
+}
+
+/// A number as JSON would write it, short: `-3`, `1e308`.
+fn show_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:?}")
     }
 }
 

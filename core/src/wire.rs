@@ -244,7 +244,42 @@ fn metric_from_value(what: &str, v: &Value) -> Result<MetricReport, ParseError> 
             expected: "an object of request statistics keyed METHOD_name".into(),
         });
     }
-    from_json_value(what, v)
+    let report: MetricReport = from_json_value(what, v)?;
+    check_plausible(what, &report)?;
+    Ok(report)
+}
+
+/// Numbers no measurement can have are an error, not a decision: a
+/// negative latency reads as calm and a huge one sizes for millions of
+/// replicas.
+fn check_plausible(what: &str, report: &MetricReport) -> Result<(), ParseError> {
+    let aggregate = report
+        .run
+        .as_ref()
+        .map(|r| ("run.aggregate".to_string(), &r.aggregate));
+    let requests = report
+        .requests
+        .iter()
+        .map(|(k, s)| (format!("requests.{k}"), s));
+    for (at, stats) in requests.chain(aggregate) {
+        if let Some(bad) = stats.implausible() {
+            return Err(ParseError::Invalid {
+                file: what.to_string(),
+                path: format!("{at}.{}", bad.field),
+                value: bad.value,
+                expected: bad.expected,
+            });
+        }
+    }
+    match (report.num_requests, report.num_requests_fail) {
+        (Some(n), Some(f)) if f > n => Err(ParseError::Invalid {
+            file: what.to_string(),
+            path: "num_requests_fail".into(),
+            value: f.to_string(),
+            expected: format!("at most num_requests, {n}"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Parses the metric hook's stdin: CPA v2 `{"resource": ..., "runType": ...}`
