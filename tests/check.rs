@@ -200,3 +200,39 @@ fn an_unbounded_proportional_scale_up_is_a_warning() {
         );
     }
 }
+
+/// With Locust as the driver, check stops where metric would: at the
+/// pre-1.0 API and at a locustfile Locust cannot load. The native driver
+/// translates the old API, so the seed guide's file still checks there.
+#[test]
+fn check_rejects_a_locustfile_metric_would_reject() {
+    let check = |locustfile: &str, driver: &str| {
+        lpa()
+            .args(["check", "--load-driver", driver, "--evaluation-config"])
+            .arg(fixture("evaluation/seed.yaml"))
+            .arg("--locustfile")
+            .arg(fixture(locustfile))
+            .env("LOCUST_BIN", crate::support::tool("locust"))
+            .output()
+            .unwrap()
+    };
+    for (file, says) in [
+        (
+            "locust/seed_locustfile.py",
+            "is written for Locust before 1.0",
+        ),
+        ("locust/broken.py", "SyntaxError: '(' was never closed"),
+    ] {
+        let out = check(file, "locust");
+        assert_eq!(out.status.code(), Some(1), "{file}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{file}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{file}: {err}");
+        assert!(
+            err.starts_with("lpa: error: ") && err.contains(says),
+            "{file}: {err}"
+        );
+    }
+    let out = check("locust/seed_locustfile.py", "native");
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -3,7 +3,8 @@
 //! lpa will apply them, defaults filled in: the load driver `lpa metric`
 //! would pick, the locustfile translated when the native users would run
 //! it, and the probe's plan (users, wait or arrival rate, expected requests
-//! per run). Nothing is sent anywhere.
+//! per run). A locustfile Locust would run is loaded by Locust, as `lpa
+//! metric` would, without starting a user. Nothing is sent anywhere.
 
 use std::process::ExitCode;
 
@@ -37,6 +38,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         None,
         Some(&placeholder),
     )?;
+    if let Selection::Locust { program, .. } = &prepared.selection {
+        lpa_drivers::locust::check_loads(program, &args.driver.locustfile)?;
+    }
     let plan = &prepared.plan;
     let host_set = overrides.host.is_some() || plan.host != placeholder;
 

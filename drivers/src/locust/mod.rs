@@ -300,6 +300,30 @@ pub fn check_locustfile(path: &Path) -> Result<(), LocustError> {
     Ok(())
 }
 
+/// Stops where [`run`] would before its first request, without sending
+/// any: the pre-1.0 API, then a locustfile Locust cannot load (a syntax
+/// error, a failed import), which `locust --list` reports after importing
+/// it and starting no user. For `lpa check`, which must not call a file
+/// valid that `lpa metric` rejects.
+pub fn check_loads(program: &Path, locustfile: &Path) -> Result<(), LocustError> {
+    check_locustfile(locustfile)?;
+    let mut cmd = Command::new(program);
+    cmd.arg("-f").arg(locustfile).arg("--list");
+    // An import that hangs is as broken as one that fails.
+    let finished = process::run(&mut cmd, None, Duration::from_secs(60))?;
+    if finished.status.success() {
+        return Ok(());
+    }
+    Err(LocustError::Rejected {
+        path: locustfile.to_path_buf(),
+        code: finished
+            .status
+            .code()
+            .map_or_else(|| "none, killed by a signal".into(), |c| c.to_string()),
+        message: locust_message(&String::from_utf8_lossy(&finished.stderr)),
+    })
+}
+
 /// What a Locust run measured, and what the caller should say about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocustOutcome {
