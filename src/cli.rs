@@ -502,6 +502,16 @@ pub struct RunArgs {
     /// --scaler local: a replica taken out of rotation may finish its open connections for this long.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration)]
     pub drain_timeout: Duration,
+    /// The locustfile, translated for lpa's native users as loadtest and
+    /// metric translate it (its requests and waits replace the targets';
+    /// the config's load.requests win over it). run has no Locust driver.
+    #[arg(
+        long,
+        env = "locustFilePath",
+        default_value = "/locustfile.py",
+        value_name = "FILE"
+    )]
+    pub locustfile: PathBuf,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {

@@ -474,3 +474,42 @@ fn the_default_probe_is_small_and_stated() {
         "{first}"
     );
 }
+
+/// `lpa run` sends what loadtest and metric's native users send: the
+/// locustfile (here the seed guide's, through its env var) translated,
+/// not the targets with the default wait.
+#[test]
+fn run_translates_the_locustfile_as_loadtest_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_local(&serve_cmd(), &["--once", "--run-time", "1s"], dir.path())
+        .env("locustFilePath", fixture("locust/seed_locustfile.py"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let first = err
+        .lines()
+        .find(|l| l.starts_with("lpa run: local pool on "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        first.contains(": 10 users at 10/s, wait between(5, 9), "),
+        "{first}"
+    );
+    assert!(
+        err.contains(&format!(
+            "\nlpa run: load: translated {}: 1 user class, 1 task\n",
+            fixture("locust/seed_locustfile.py").display()
+        )),
+        "{err}"
+    );
+    // One that cannot be translated stops run before anything starts.
+    let out = run_local("nothing-to-start {port}", &["--once"], dir.path())
+        .arg("--locustfile")
+        .arg(fixture("locust/broken.py"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("broken.py:8: cannot translate"), "{err}");
+}

@@ -40,7 +40,11 @@ use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
-use crate::cli::{RunArgs, Scaler};
+use lpa_core::config::EvaluationConfig;
+use lpa_drivers::load::LoadOverrides;
+
+use super::load_driver;
+use crate::cli::{DriverArgs, LoadDriver, RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
 use crate::text::count;
 
@@ -60,7 +64,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     let config = load_config(&args.policy)?;
-    let plan = LoadPlan::from_config(&config, &args.load.overrides())?;
+    let (plan, warnings) = load_plan(&args, &config, &args.load.overrides())?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
     let outputs = outputs(&args)?;
@@ -69,9 +73,40 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         &format!("via kubectl {kubectl}"),
         &policy,
         &plan,
+        &warnings,
         outputs,
         &args,
     )
+}
+
+/// The native users' plan, the locustfile translated as `lpa loadtest`
+/// translates it (one that cannot be is an error), and the lines to say
+/// after the first one (where the load came from, warnings). The loop runs only the native driver: its probe
+/// runs every interval, in process.
+fn load_plan(
+    args: &RunArgs,
+    config: &EvaluationConfig,
+    overrides: &LoadOverrides,
+) -> Result<(LoadPlan, Vec<String>)> {
+    let driver = DriverArgs {
+        load_driver: LoadDriver::Native,
+        locustfile: args.locustfile.clone(),
+        locust_bin: None,
+    };
+    let prepared = load_driver::prepare(&driver, Some(config), overrides, None, None)?;
+    // `; translated FILE: 1 user class, 1 task`: where the requests and
+    // waits on the first line came from.
+    let source = prepared
+        .translated
+        .map(|t| format!("load:{}", t.trim_start_matches(';')))
+        .or_else(|| {
+            prepared
+                .not_used
+                .map(|n| format!("load: {n} {}", args.locustfile.display()))
+        });
+    let warnings = prepared.warnings.iter().map(|w| format!("warning: {w}"));
+    let notes = source.into_iter().chain(warnings).collect();
+    Ok((prepared.plan, notes))
 }
 
 /// `--scaler local`: the pool binds its listen address and starts its first
@@ -93,13 +128,21 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     if overrides.host.is_none() {
         overrides.host = Some(pool.addr().into());
     }
-    let plan = LoadPlan::from_config(&config, &overrides)?;
+    let (plan, warnings) = load_plan(args, &config, &overrides)?;
     let outputs = outputs(args)?;
     pool.set_observer(|e| eprintln!("lpa run: local: {e}"));
     eprintln!("lpa run: local: listening on {}", pool.addr());
     pool.scale(0, args.replicas)?;
     let via = format!("running {:?}", text);
-    drive(&mut pool, &via, &config.policy, &plan, outputs, args)
+    drive(
+        &mut pool,
+        &via,
+        &config.policy,
+        &plan,
+        &warnings,
+        outputs,
+        args,
+    )
 }
 
 /// Where `lpa run` writes: the state file, the decision log, and the
@@ -148,6 +191,7 @@ fn drive<T: ScaleTarget + ?Sized>(
     via: &str,
     policy: &lpa_core::Policy,
     plan: &LoadPlan,
+    notes: &[String],
     outputs: Outputs,
     args: &RunArgs,
 ) -> Result<ExitCode> {
@@ -194,6 +238,9 @@ fn drive<T: ScaleTarget + ?Sized>(
         }
     );
 
+    for n in notes {
+        eprintln!("lpa run: {n}");
+    }
     if let Some(w) = super::check::runaway_warning(policy, plan.timeout) {
         eprintln!("lpa run: warning: {w}");
     }
