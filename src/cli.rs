@@ -41,8 +41,8 @@ pub fn parse() -> Result<Cli, Failure> {
     };
     let subcommand = subcommand_in(&args);
     match err.kind() {
-        ErrorKind::ValueValidation => {
-            if let Some(line) = load_flag_error(&err) {
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            if let Some(line) = load_flag_error(&err, subcommand.as_deref()) {
                 return Err(Failure::new(line));
             }
         }
@@ -286,10 +286,10 @@ pub struct PolicyArgs {
     )]
     pub evaluation_config: PathBuf,
     /// Overrides the config's minReplicas (CPA's minReplicas, when set in its config).
-    #[arg(long, env = "minReplicas", value_name = "N")]
+    #[arg(long, env = "minReplicas", value_name = "N", value_parser = replicas)]
     pub min_replicas: Option<u32>,
     /// Overrides the config's maxReplicas (CPA's maxReplicas, when set in its config).
-    #[arg(long, env = "maxReplicas", value_name = "N")]
+    #[arg(long, env = "maxReplicas", value_name = "N", value_parser = replicas)]
     pub max_replicas: Option<u32>,
 }
 
@@ -477,7 +477,7 @@ pub struct RunArgs {
     pub decision_log: Option<PathBuf>,
     /// Serve Prometheus metrics on http://ADDR/metrics and a liveness
     /// check on /healthz (e.g. 0.0.0.0:9100; port 0 picks a free one).
-    #[arg(long, env = "LPA_METRICS_LISTEN", value_name = "ADDR")]
+    #[arg(long, env = "LPA_METRICS_LISTEN", value_name = "ADDR", value_parser = listen_addr)]
     pub metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -643,9 +643,11 @@ impl<T> Unset<T> {
     }
 }
 
-/// Each load flag (its long name, as clap's errors name it) and the words
-/// an error about its value starts with: the setting, then every way to
-/// set it.
+/// Each load flag, and each other flag with an env var (its long name, as
+/// clap's errors name it), and the words an error about its value starts
+/// with: the setting, then every way to set it. A bare name gets its ways
+/// from the subcommand's flag: under CPA only the env var is set, and
+/// clap's own error names only the flag.
 pub const LOAD_FLAGS: &[(&str, &str)] = &[
     ("--host", "host (--host or locustHost)"),
     ("--users", "users (--users or locustUsers)"),
@@ -655,6 +657,10 @@ pub const LOAD_FLAGS: &[(&str, &str)] = &[
     ("--arrival-rate", "arrival rate (--arrival-rate)"),
     ("--wait-time", "wait time (--wait-time)"),
     ("--request", "request (--request)"),
+    ("--load-driver", "load driver"),
+    ("--min-replicas", "min replicas"),
+    ("--max-replicas", "max replicas"),
+    ("--metrics-listen", "metrics address"),
 ];
 
 const SPAWN_RATE: &str = "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate)";
@@ -717,14 +723,61 @@ fn request(text: &str) -> std::result::Result<RequestSpec, InvalidValue> {
 
 /// The one error line of a bad value of a load flag or its env var, as
 /// every other bad input has it (clap's own is several lines, exit 2).
-fn load_flag_error(err: &clap::Error) -> Option<String> {
+fn load_flag_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String> {
     let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
         return None;
     };
     let flag = arg.split([' ', '=']).next()?;
     let (_, label) = LOAD_FLAGS.iter().find(|(f, _)| *f == flag)?;
-    let source = std::error::Error::source(err)?;
-    Some(format!("{label}: {source}"))
+    let label = if label.contains('(') {
+        label.to_string()
+    } else {
+        match subcommand.and_then(|s| env_of(s, flag)) {
+            Some(env) => format!("{label} ({flag} or {env})"),
+            None => format!("{label} ({flag})"),
+        }
+    };
+    let why = match err.kind() {
+        // A value enum's: clap's words, without its usage and help lines.
+        ErrorKind::InvalidValue => {
+            let Some(ContextValue::String(value)) = err.get(ContextKind::InvalidValue) else {
+                return None;
+            };
+            let Some(ContextValue::Strings(valid)) = err.get(ContextKind::ValidValue) else {
+                return None;
+            };
+            let expected = match valid.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => return None,
+            };
+            format!("invalid value {value:?} (expected {expected})")
+        }
+        _ => std::error::Error::source(err)?.to_string(),
+    };
+    Some(format!("{label}: {why}"))
+}
+
+/// The env var of a subcommand's flag (`--max-replicas` of `demo` has none).
+fn env_of(subcommand: &str, flag: &str) -> Option<String> {
+    let cmd = Cli::command();
+    let sub = cmd.find_subcommand(subcommand)?;
+    let arg = sub
+        .get_arguments()
+        .find(|a| a.get_long().map(|l| format!("--{l}")).as_deref() == Some(flag))?;
+    arg.get_env().map(|e| e.to_string_lossy().into_owned())
+}
+
+fn replicas(text: &str) -> std::result::Result<u32, InvalidValue> {
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| InvalidValue::new(text, "a whole number >= 0"))
+}
+
+fn listen_addr(text: &str) -> std::result::Result<std::net::SocketAddr, InvalidValue> {
+    text.trim()
+        .parse()
+        .map_err(|_| InvalidValue::new(text, "IP:PORT such as 0.0.0.0:9100 (port 0: a free one)"))
 }
 
 /// The message of a library error, with the flag and env var that set
@@ -917,7 +970,8 @@ mod tests {
     fn load_error(args: &[&str]) -> String {
         let err =
             Cli::try_parse_from(["lpa", "loadtest"].iter().chain(args)).expect_err("a bad value");
-        load_flag_error(&err).unwrap_or_else(|| panic!("not a load flag error: {err}"))
+        load_flag_error(&err, Some("loadtest"))
+            .unwrap_or_else(|| panic!("not a load flag error: {err}"))
     }
 
     #[test]
@@ -985,12 +1039,16 @@ mod tests {
     #[test]
     fn the_load_flag_table_matches_the_flags() {
         let cmd = Cli::command();
-        let loadtest = cmd.find_subcommand("loadtest").unwrap();
         for (flag, label) in LOAD_FLAGS {
-            let arg = loadtest
-                .get_arguments()
+            let arg = ["loadtest", "metric", "run"]
+                .iter()
+                .flat_map(|s| cmd.find_subcommand(s).unwrap().get_arguments())
                 .find(|a| a.get_long().map(|l| format!("--{l}")).as_deref() == Some(*flag))
-                .unwrap_or_else(|| panic!("{flag} is not a loadtest flag"));
+                .unwrap_or_else(|| panic!("{flag} is not a load, metric or run flag"));
+            if !label.contains('(') {
+                // Its ways come from the flag itself.
+                continue;
+            }
             if !arg.is_hide_set() {
                 assert!(label.contains(flag), "{label}");
             }

@@ -352,3 +352,46 @@ fn configuration_reference_names_every_flag() {
         missing.join(", --")
     );
 }
+
+/// Under CPA only the env var is set: a bad value of a setting with an env
+/// var is one line naming the setting, its flag and its env var, exit 1,
+/// as the load settings' are, not clap's usage error (exit 2).
+#[test]
+fn a_bad_env_var_is_one_error_line_naming_the_env_var_and_the_flag() {
+    for (command, var, value, line) in [
+        (
+            "check",
+            "loadDriver",
+            "foo",
+            "load driver (--load-driver or loadDriver): invalid value \"foo\" (expected native, locust or auto)",
+        ),
+        (
+            "check",
+            "maxReplicas",
+            "x",
+            "max replicas (--max-replicas or maxReplicas): invalid value \"x\" (expected a whole number >= 0)",
+        ),
+        (
+            "evaluate",
+            "minReplicas",
+            "-1",
+            "min replicas (--min-replicas or minReplicas): invalid value \"-1\" (expected a whole number >= 0)",
+        ),
+        (
+            "run",
+            "LPA_METRICS_LISTEN",
+            "bad",
+            "metrics address (--metrics-listen or LPA_METRICS_LISTEN): invalid value \"bad\" (expected IP:PORT such as 0.0.0.0:9100 (port 0: a free one))",
+        ),
+    ] {
+        let mut cmd = lpa();
+        cmd.arg(command);
+        if command == "run" {
+            cmd.args(["--scaler", "local", "--replica-cmd", "x {port}", "--once"]);
+        }
+        let out = cmd.env(var, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{var}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{var}");
+        assert_eq!(stderr(&out), format!("lpa: error: {line}\n"));
+    }
+}
