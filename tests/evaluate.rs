@@ -782,14 +782,15 @@ fn a_bad_state_field_is_dropped_alone_and_the_original_kept() {
         .next()
         .unwrap();
     let key = key.clone();
-    learned["model"]["targets"][&key]["last_ms"] = "5".into();
+    learned["model"]["targets"][&key]["last_ms"] = "fast".into();
+    learned["model"]["calm_runs"] = "2".into();
     let bad = format!("\u{feff}{learned}");
     fs::write(&state, &bad).unwrap();
     let err = answers(&state, 2, 2, two, 1);
     let kept = dir.path().join("decay_info.json.corrupt");
     assert!(
         err.contains(&format!(
-            "lpa: warning: state file {}: dropped model.targets[\"{key}\"].last_ms (invalid type: string \"5\", expected f64), kept the rest; the original is kept in {}",
+            "lpa: warning: state file {}: read model.calm_runs \"2\" as 2; dropped model.targets[\"{key}\"].last_ms (invalid type: string \"fast\", expected f64); kept the rest; the original is kept in {}",
             state.display(),
             kept.display()
         )),

@@ -62,7 +62,7 @@ pub enum Loaded {
     /// Empty or unreadable as state: started fresh. The message says why.
     Corrupt(String),
     /// Read, less the fields that were not valid state: each says which
-    /// and why.
+    /// and why, or which was read as the number it spelled.
     Salvaged(Vec<String>),
 }
 
@@ -181,10 +181,10 @@ impl Decided {
                 "state file {}: {why}; starting fresh{kept}",
                 self.path.display()
             )),
-            Loaded::Salvaged(dropped) => Some(format!(
-                "state file {}: dropped {}, kept the rest{kept}",
+            Loaded::Salvaged(changes) => Some(format!(
+                "state file {}: {}; kept the rest{kept}",
                 self.path.display(),
-                dropped.join(", ")
+                changes.join("; ")
             )),
             Loaded::Found | Loaded::Missing => None,
         }
@@ -330,6 +330,9 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
     }
     let mut dropped = Vec::new();
     let mut counter_reset = false;
+    // Paths whose value was read as a number once: if that did not do,
+    // the value goes.
+    let mut read_as = Vec::new();
     // Each round drops or fixes one value, so the document's size bounds it.
     for _ in 0..10_000 {
         let text = serde_json::to_string_pretty(&doc).ok()?;
@@ -357,14 +360,48 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
             Step::Key(k) => v.get_mut(k),
             Step::Index(i) => v.get_mut(*i),
         })?;
+        let shown = show_path(&path);
+        let value = match last {
+            Step::Key(k) => parent.get_mut(k),
+            Step::Index(i) => parent.get_mut(*i),
+        }?;
+        let wants_number = ["u32", "u64", "f64"]
+            .iter()
+            .any(|t| why.ends_with(&format!("expected {t}")));
+        if why.starts_with("invalid type") && wants_number && !read_as.contains(&shown) {
+            if let Some(number) = same_number(value) {
+                dropped.push(format!("read {shown} {value} as {number}"));
+                *value = number;
+                read_as.push(shown);
+                continue;
+            }
+        }
         match (parent, last) {
             (Value::Object(m), Step::Key(k)) => m.remove(k)?,
             (Value::Array(a), Step::Index(i)) if *i < a.len() => a.remove(*i),
             _ => return None,
         };
-        dropped.push(format!("{} ({why})", show_path(&path)));
+        dropped.push(format!("dropped {shown} ({why})"));
     }
     None
+}
+
+/// The number a value written otherwise means exactly: `"3"` and `3.0`
+/// are 3, where a count is asked for. Nothing is rounded or guessed.
+fn same_number(v: &serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => serde_json::from_str::<serde_json::Number>(s.trim())
+            .ok()
+            .map(Value::Number),
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64()?;
+            // Below 2^53 every whole f64 is exactly its integer.
+            (f.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&f))
+                .then(|| Value::from(f as u64))
+        }
+        _ => None,
+    }
 }
 
 /// The path of the value on each line of `serde_json::to_string_pretty`'s
@@ -621,8 +658,8 @@ mod tests {
         assert_eq!(
             dropped,
             [
-                r#"model.targets["GET_/ mean"].floor_ms (invalid type: null, expected f64)"#,
-                r#"model.targets["GET_/ mean"] (missing field `floor_ms`)"#
+                r#"dropped model.targets["GET_/ mean"].floor_ms (invalid type: null, expected f64)"#,
+                r#"dropped model.targets["GET_/ mean"] (missing field `floor_ms`)"#
             ]
         );
         let mut want = good.clone();
@@ -642,6 +679,25 @@ mod tests {
             .unwrap();
         t.loads.clear();
         assert_eq!(s, want);
+
+        // A count spelled as a string or a whole float is that count.
+        fs::write(
+            &path,
+            LEARNED
+                .replace(r#""runs_since_change":2"#, r#""runs_since_change":2.0"#)
+                .replace(r#""calm_runs":4"#, r#""calm_runs":"4""#),
+        )
+        .unwrap();
+        assert_eq!(
+            sf.peek().unwrap(),
+            (
+                good.clone(),
+                Loaded::Salvaged(vec![
+                    r#"read model.calm_runs "4" as 4"#.into(),
+                    "read runs_since_change 2.0 as 2".into()
+                ])
+            )
+        );
 
         // A bad counter counts from 0, and the model stays.
         fs::write(
