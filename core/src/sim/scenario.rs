@@ -208,6 +208,20 @@ impl RawScenario {
                 &format!("a cycle the scenario runs, < cycles ({cycles})"),
             ));
         }
+        // Likewise a load's step, spike or ramp that starts past it: the
+        // scenario would run without the event it was written for.
+        let starts = match &load {
+            LoadProfile::Step { at, .. } | LoadProfile::Spike { at, .. } => Some(("load.at", *at)),
+            LoadProfile::Ramp { start, .. } => Some(("load.start", *start)),
+            _ => None,
+        };
+        if let Some((field, at_cycle)) = starts.filter(|&(_, c)| c >= cycles) {
+            return Err(at.invalid(
+                field,
+                at_cycle.to_string(),
+                &format!("a cycle the scenario runs, < cycles ({cycles})"),
+            ));
+        }
         let seed = match self.seed {
             None => 1,
             Some(raw) => raw
@@ -715,6 +729,27 @@ mod tests {
             e("[{at: 100, capacity: 800}]"),
             "s.yaml: service.changes[0].at: invalid value 100 (expected a cycle the scenario runs, < cycles (100))"
         );
+    }
+
+    #[test]
+    fn a_load_event_past_the_last_cycle_is_an_error() {
+        let e = |load: &str| {
+            parse(&format!(
+                "cycles: 100\nservice: {{capacity: 500}}\nload: {load}\n"
+            ))
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            e("{type: step, from: 1, to: 2, at: 500}"),
+            "s.yaml: load.at: invalid value 500 (expected a cycle the scenario runs, < cycles (100))"
+        );
+        assert!(e("{type: spike, base: 1, peak: 2, at: 100, length: 3}")
+            .contains("load.at: invalid value 100"));
+        assert!(e("{type: ramp, from: 1, to: 2, start: 120, end: 200}")
+            .contains("load.start: invalid value 120"));
+        // A ramp that ends past the last cycle is a ramp cut short, no error.
+        assert!(parse("cycles: 100\nservice: {capacity: 500}\nload: {type: ramp, from: 1, to: 2, start: 50, end: 200}\n").is_ok());
     }
 
     #[test]
