@@ -311,6 +311,25 @@ fn run_warns_of_an_unbounded_proportional_scale_up_before_its_first_cycle() {
     assert!(!stderr(&o).contains("warning: scaleUp"), "{}", stderr(&o));
 }
 
+#[test]
+fn run_warns_of_a_load_test_that_fills_the_interval() {
+    let s = Setup::new(Some(2), SLOW);
+    let o = s.run(&["--once", "--dry-run", "--interval", "1s"]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "lpa run: warning: the load test runs 1s of every 1s interval: cycles run back to back"
+        ),
+        "{err}"
+    );
+    for quiet in ["2s", "0s"] {
+        let o = s.run(&["--once", "--dry-run", "--interval", quiet]);
+        ok(&o);
+        assert!(!stderr(&o).contains("back to back"), "{}", stderr(&o));
+    }
+}
+
 /// Changes the replicas to `to` just before the first request that
 /// `when` matches is answered.
 fn outside_writer(

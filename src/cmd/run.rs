@@ -244,6 +244,16 @@ fn drive<T: ScaleTarget + ?Sized>(
     if let Some(w) = super::check::runaway_warning(policy, plan.timeout) {
         eprintln!("lpa run: warning: {w}");
     }
+    // An interval of 0 asks for cycles back to back; any other that the
+    // load test fills leaves the service under lpa's load all the time,
+    // which every reading then includes.
+    if !options.interval.is_zero() && plan.run_time >= options.interval {
+        eprintln!(
+            "lpa run: warning: the load test runs {} of every {} interval: cycles run back to back and the service is always under lpa's load; keep --interval above the run time plus the scaling calls",
+            format_duration(plan.run_time),
+            format_duration(options.interval)
+        );
+    }
 
     let measure = |current: u32| -> std::result::Result<_, load::LoadError> {
         let outcome = load::run(plan, None)?;
