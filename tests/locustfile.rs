@@ -512,4 +512,9 @@ fn run_translates_the_locustfile_as_loadtest_does() {
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("broken.py:8: cannot translate"), "{err}");
+    // The way out is run's: it has no Locust driver to switch to.
+    assert!(
+        err.ends_with("(lpa run sends with the native users only; Locust itself runs the locustfile under the CPA hooks, in the image with Locust)\n"),
+        "{err}"
+    );
 }

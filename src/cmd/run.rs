@@ -79,6 +79,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     )
 }
 
+const RUN_WAY_OUT: &str = "describe the load in the evaluation config's `load:` section (load.requests), which the native users then send instead (lpa run sends with the native users only; Locust itself runs the locustfile under the CPA hooks, in the image with Locust)";
+
 /// The native users' plan, the locustfile translated as `lpa loadtest`
 /// translates it (one that cannot be is an error), and the lines to say
 /// after the first one (where the load came from, warnings). The loop runs only the native driver: its probe
@@ -93,7 +95,13 @@ fn load_plan(
         locustfile: args.locustfile.clone(),
         locust_bin: None,
     };
-    let prepared = load_driver::prepare(&driver, Some(config), overrides, None, None)?;
+    // The loop runs only the native users: of the ways out of a locustfile
+    // they cannot send, Locust's image is the CPA hooks', not run's.
+    let prepared =
+        load_driver::prepare(&driver, Some(config), overrides, None, None).map_err(|e| {
+            let ways = lpa_core::locustfile::WAYS_OUT;
+            Failure::new(e.message.replace(ways, RUN_WAY_OUT))
+        })?;
     // `; translated FILE: 1 user class, 1 task`: where the requests and
     // waits on the first line came from.
     let source = prepared
