@@ -249,7 +249,7 @@ pub enum ArrivalsError {
 
 /// What an arrivals trace's timestamps may look like, for error messages.
 pub const TIMESTAMP_FORMATS: &str =
-    "a timestamp: 2023-11-16 18:17:03.9799600, RFC 3339 (2023-11-16T18:17:03Z) or seconds (1700158623.98)";
+    "a timestamp: 2023-11-16 18:17:03.9799600, RFC 3339 (2023-11-16T18:17:03Z) or seconds (1700158623.98; under 1e11, so milliseconds are not read as seconds)";
 
 /// Counts a trace's arrivals per interval, from its first timestamp, and
 /// returns `scale` × the rate of each whole interval (requests/s). The
@@ -363,6 +363,9 @@ pub fn arrival_rates(
         .collect())
 }
 
+/// Seconds no trace's timestamp reaches (the year 5138).
+const MAX_EPOCH_SECS: i128 = 100_000_000_000;
+
 /// A timestamp in nanoseconds: `2023-11-16 18:17:03.9799600` (UTC, as
 /// the Azure traces write it), RFC 3339 (`2023-11-16T18:17:03.98Z`,
 /// `...+01:00`), or plain seconds (`1700158623.98`, from any origin).
@@ -376,6 +379,11 @@ pub fn parse_timestamp(text: &str) -> Option<i128> {
         return None;
     }
     let secs: i128 = if whole.is_empty() { 0 } else { digits(whole)? };
+    // Seconds past 1e11 are after the year 5000: milliseconds (13 digits
+    // now) read as seconds, which would stretch an hour to 41 days.
+    if secs >= MAX_EPOCH_SECS {
+        return None;
+    }
     Some(secs.checked_mul(1_000_000_000)? + nanos(frac)?)
 }
 
@@ -561,6 +569,12 @@ mod tests {
         );
         assert_eq!(parse_timestamp("1700158623.97996"), Some(azure));
         assert_eq!(parse_timestamp(" 12.5 "), Some(12_500_000_000));
+        // Milliseconds, as many tools write them, are not seconds.
+        assert_eq!(parse_timestamp("1700158623979"), None);
+        assert_eq!(
+            parse_timestamp("99999999999.5"),
+            Some(99_999_999_999_500_000_000)
+        );
         assert_eq!(parse_timestamp("1970-01-01 00:00:00"), Some(0));
         assert_eq!(
             parse_timestamp("2024-02-29T00:00:00Z").map(|n| n / 1_000_000_000),
@@ -652,7 +666,12 @@ mod tests {
         );
         // A span no memory could count: refused, not allocated.
         assert!(matches!(
-            arrival_rates("t\n0\n1000000000000000\n", None, 15, 1.0),
+            arrival_rates(
+                "t\n0001-01-01 00:00:00\n9999-12-31 23:59:59\n",
+                None,
+                15,
+                1.0
+            ),
             Err(ArrivalsError::TooLong { .. })
         ));
     }
