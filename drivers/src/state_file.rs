@@ -559,12 +559,9 @@ mod tests {
         assert!(other.exists());
     }
 
-    #[test]
-    fn decide_saves_only_a_decision_that_took_effect() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        fs::write(&path, "{\"runs_since_change\": 9}}").unwrap();
-        let sf = StateFile::new(&path);
+    /// A policy with one mean target, and an observation at 2 replicas
+    /// with no statistics.
+    fn mean_target_at_two() -> (lpa_core::Policy, Observation) {
         let policy = lpa_core::parse_policy(
             "p.yaml",
             "targets:\n  - {endpoint: /, type: mean, target: 7}\n",
@@ -574,6 +571,16 @@ mod tests {
             current_replicas: 2,
             ..Observation::default()
         };
+        (policy, obs)
+    }
+
+    #[test]
+    fn decide_saves_only_a_decision_that_took_effect() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        fs::write(&path, "{\"runs_since_change\": 9}}").unwrap();
+        let sf = StateFile::new(&path);
+        let (policy, obs) = mean_target_at_two();
         // A dry run: decided, the corrupt file left as it was.
         let d = sf.decide(&obs, &policy, |_| false).unwrap();
         assert!(matches!(d.saved, Ok(false)));
@@ -723,15 +730,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         let sf = StateFile::new(&path);
-        let policy = lpa_core::parse_policy(
-            "p.yaml",
-            "targets:\n  - {endpoint: /, type: mean, target: 7}\n",
-        )
-        .unwrap();
-        let obs = Observation {
-            current_replicas: 2,
-            ..Observation::default()
-        };
+        let (policy, obs) = mean_target_at_two();
         let bad = LEARNED.replace("\"calm_runs\":4", "\"calm_runs\":\"4\"");
         fs::write(&path, &bad).unwrap();
         let d = sf.decide(&obs, &policy, |_| false).unwrap();
