@@ -202,7 +202,9 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
             }
             Ok(v) if v.is_finite() && v >= 0.0 => rates.push(v),
             Ok(_) => return Err(bad(field)),
-            Err(_) if first => {}
+            // A header names its column; a first field that starts as a
+            // number does (`1O0`, `12,5`) is a mistyped rate, not a header.
+            Err(_) if first && !field.starts_with(|c: char| c.is_ascii_digit() || c == '.') => {}
             Err(_) => return Err(bad(field)),
         }
         first = false;
@@ -548,6 +550,11 @@ mod tests {
         };
         assert_eq!(parse_rates_csv("10\n-3\n", f64::MAX), bad(2, "-3"));
         assert_eq!(parse_rates_csv("10\nabc\n", f64::MAX), bad(2, "abc"));
+        // A first line that starts as a number is a mistyped rate: a header
+        // would have dropped it unsaid.
+        assert_eq!(parse_rates_csv("1O0\n100\n", f64::MAX), bad(1, "1O0"));
+        assert_eq!(parse_rates_csv("0,1O0\n1,100\n", f64::MAX), bad(1, "1O0"));
+        assert_eq!(parse_rates_csv("rps\n7\n", f64::MAX), Ok(vec![7.0]));
         assert_eq!(
             parse_rates_csv("10\n1e308\n", 1e6),
             Err(BadRate::TooHigh {
