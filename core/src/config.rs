@@ -1104,8 +1104,10 @@ pub(crate) fn is_header_name(name: &str) -> bool {
 }
 
 /// The checks after deserializing: they name the file and field of every
-/// bad value, and warn of every number written as a string (accepted, as
-/// the original's `int()` and `float()` did).
+/// bad value, and warn of every number written as a string (accepted: the
+/// original's `int()` read a quoted `unchangedRuns`, and a config written
+/// that way for it keeps working; other quoted numbers too, rather than a
+/// second rule for which may be quoted).
 struct Checker<'a, 'w> {
     at: At<'a>,
     warnings: &'w mut Vec<Warning>,
@@ -1116,7 +1118,7 @@ impl Checker<'_, '_> {
         self.warnings.push(self.at.warning(
             path,
             format!(
-                "number written as a string {}: read as a number, as the original did; write it without quotes",
+                "number written as a string {}: read as a number; write it without quotes",
                 raw.shown()
             ),
         ));
