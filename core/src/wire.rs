@@ -135,8 +135,9 @@ pub struct MetricReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_replicas: Option<u32>,
     pub requests: BTreeMap<String, RequestStats>,
-    /// Failure kinds, keyed `"{METHOD}_{name}: {error}"`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Failure kinds, keyed `"{METHOD}_{name}: {error}"`; `{}` when none
+    /// failed, as invokust wrote it, for tooling that reads it unchecked.
+    #[serde(default)]
     pub failures: BTreeMap<String, FailureStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_requests: Option<u64>,
@@ -220,6 +221,8 @@ pub struct FailureStats {
     pub method: String,
     pub name: String,
     pub error: String,
+    /// invokust spelled it `occurences`; its metric JSON keeps working.
+    #[serde(alias = "occurences")]
     pub occurrences: u64,
 }
 
@@ -692,5 +695,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("metric: run.users: invalid value"), "{e}");
+    }
+
+    /// invokust's failures, in its spelling, read; and lpa writes `{}` for
+    /// none, as invokust did, where tooling reads the field unchecked.
+    #[test]
+    fn invokust_failures_read_and_none_is_written_empty() {
+        let m = parse_metric(
+            "metric",
+            r#"{"requests": {}, "failures": {"GET_/x": {"method": "GET", "name": "/x",
+                "error": "500", "occurences": 2}}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.failures["GET_/x"].occurrences, 2);
+        let none = serde_json::to_value(MetricReport::default()).unwrap();
+        assert_eq!(none["failures"], serde_json::json!({}));
     }
 }

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 
 use lpa_core::config::{request_key, Percent};
-use lpa_core::stats::{RequestStats, STANDARD_PERCENTILES};
+use lpa_core::stats::{RequestStats, INVOKUST_PERCENTILES, STANDARD_PERCENTILES};
 use serde::Deserialize;
 
 /// One entry of Locust's `--json`/`--json-file` output (`StatsEntryDict`);
@@ -109,7 +109,10 @@ pub fn request_stats(
         ..RequestStats::default()
     };
     if let Some(secs) = run_secs.filter(|s| *s > 0.0) {
-        stats.total_rps = Some(entry.num_requests as f64 / secs);
+        let rps = entry.num_requests as f64 / secs;
+        stats.total_rps = Some(rps);
+        // invokust's field, as the native driver writes it.
+        stats.total_rpm = Some(rps * 60.0);
     }
     if samples == 0 {
         return stats;
@@ -125,8 +128,11 @@ pub fn request_stats(
             None => m,
         }
     });
+    // invokust's keys too ("55", ..., "95"), as the native driver writes
+    // them: the metric JSON is one shape whichever driver measured it.
     let wanted = STANDARD_PERCENTILES
         .iter()
+        .chain(&INVOKUST_PERCENTILES)
         .filter_map(|&p| Percent::new(p))
         .chain(extra.iter().copied());
     for p in wanted {
@@ -323,6 +329,15 @@ mod tests {
         assert_eq!(s.response_time_percentiles["p97.5"], 5.0);
         assert_eq!(s.response_time_percentiles["p100"], 5.0);
         assert_eq!(s.total_rps, Some(2.0));
+        // invokust's fields, as the native driver writes them.
+        assert_eq!(s.total_rpm, Some(120.0));
+        let json = serde_json::to_value(s).unwrap();
+        for key in ["55", "65", "75", "85", "95"] {
+            assert!(
+                json["response_time_percentiles"][key].is_number(),
+                "{key}: {json}"
+            );
+        }
     }
 
     #[test]
