@@ -488,16 +488,35 @@ fn seed_locustfile_is_rejected_by_locust_and_explained_by_lpa() {
         )
     );
 
-    // lpa names every change before Locust runs: the CPA metric hook with
-    // the guide's env.
-    let mut c = lpa();
-    c.arg("metric")
-        .env("locustHost", "http://127.0.0.1:9")
-        .env("locustFilePath", &seed)
-        .env("LOCUST_BIN", tool("locust"))
-        .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"));
+    // Asked for Locust, lpa names every change before Locust runs: the CPA
+    // metric hook with the guide's env.
+    let served = Served::start(&[]);
+    let hook = |driver: &str| {
+        let mut c = lpa();
+        c.arg("metric")
+            .env("locustHost", &served.url)
+            .env("locustRunTime", "1s")
+            .env("locustFilePath", &seed)
+            .env("LOCUST_BIN", tool("locust"))
+            .env("loadDriver", driver)
+            .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"));
+        c
+    };
     let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
-    let out = run_with_stdin(c, &stdin);
+    // Left to auto, as the guide's setup is, the same file is translated
+    // for the native users: Locust would refuse it every run, and nothing
+    // would ever scale.
+    let out = run_with_stdin(hook("auto"), &stdin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "load driver native (auto: locustfile {} is written for Locust before 1.0, which Locust 1.0 and later reject; translated for the native users instead; translated ",
+            seed.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_with_stdin(hook("locust"), &stdin);
     let err = assert_one_error_line(&out);
     assert!(
         err.contains("seed_locustfile.py is written for Locust before 1.0"),

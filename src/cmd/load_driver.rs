@@ -202,6 +202,9 @@ fn select(
         Selection::Native { why } => match why {
             Why::NoLocustfile(_) => format!("{word}: no locustfile at {file}"),
             Why::NoLocust(_, e) => format!("{word}: locustfile {file} exists but {}", located(e)),
+            Why::OldApi(_) => format!(
+                "{word}: locustfile {file} is written for Locust before 1.0, which Locust 1.0 and later reject; translated for the native users instead"
+            ),
             Why::OpenModel => format!("{word}: {OPEN_MODEL}"),
             Why::Asked | Why::Found(_) => word.to_string(),
         },

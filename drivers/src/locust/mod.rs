@@ -529,6 +529,10 @@ pub enum Why {
     Found(PathBuf),
     /// Auto: the locustfile at this path exists, but no Locust.
     NoLocust(PathBuf, LocateError),
+    /// Auto: the locustfile at this path is written for Locust before 1.0,
+    /// which the Locust found rejects or misreads; the native users'
+    /// translation reads that API.
+    OldApi(PathBuf),
     /// The open model (an arrival rate) runs only natively.
     OpenModel,
 }
@@ -548,6 +552,12 @@ pub enum SelectError {
 /// executable is found, else native; an explicit `locust` without either is
 /// an error that says which is missing. `open_model`: the test has an
 /// arrival rate, which only the native driver runs.
+/// Whether the locustfile uses the pre-1.0 API; one that cannot be read is
+/// left for the driver to report.
+fn is_old_api(locustfile: &Path) -> bool {
+    std::fs::read_to_string(locustfile).is_ok_and(|source| !legacy::scan(&source).is_empty())
+}
+
 pub fn select(
     choice: DriverChoice,
     locustfile: &Path,
@@ -573,6 +583,9 @@ pub fn select(
             native(Why::NoLocustfile(locustfile.to_path_buf()))
         }
         DriverChoice::Auto => match locate(locust_bin) {
+            // The original's locustfile, in an image with Locust: Locust
+            // would refuse it every run, and no scaling would happen.
+            Ok(_) if is_old_api(locustfile) => native(Why::OldApi(locustfile.to_path_buf())),
             Ok(program) => Ok(Selection::Locust {
                 program,
                 why: Why::Found(locustfile.to_path_buf()),
