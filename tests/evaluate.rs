@@ -855,3 +855,54 @@ fn impossible_metric_values_are_one_error_line_and_change_nothing() {
         assert!(!state.exists());
     }
 }
+
+/// CPA keeps the highest answer of its downscaleStabilization window; one
+/// an interval long or more always holds the count before a decay, and
+/// lpa says so, in the hook's log and in `lpa check`.
+#[test]
+fn a_cpa_window_that_blocks_every_decay_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let run = |window: &str, interval: Option<&str>| {
+        let mut cmd = lpa();
+        cmd.arg("evaluate")
+            .arg("--evaluation-config")
+            .arg(seed())
+            .arg("--decay-info")
+            .arg(&state)
+            .env("downscaleStabilization", window);
+        if let Some(i) = interval {
+            cmd.env("interval", i);
+        }
+        run_with_stdin(cmd, &cpa_stdin(5, 3.0, "scaler"))
+    };
+    let o = run("60", Some("10000"));
+    assert_eq!(stdout(&o), "{\"targetReplicas\":5}\n");
+    assert!(
+        stderr(&o).contains("lpa evaluate: warning: CPA's downscaleStabilization (60s) is at least its interval (10s): "),
+        "{}",
+        stderr(&o)
+    );
+    // CPA's default interval is 15 s; a window under it lets a decay through.
+    for (window, interval) in [("10", None), ("0", Some("10000"))] {
+        let o = run(window, interval);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("downscaleStabilization"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let check = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(seed())
+        .env("downscaleStabilization", "300")
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stderr(&check).contains("lpa check: warning: CPA's downscaleStabilization (300s) is at least its interval (15s)"),
+        "{}",
+        stderr(&check)
+    );
+}

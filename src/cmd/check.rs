@@ -63,6 +63,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let Some(w) = runaway_warning(policy, plan.timeout) {
         eprintln!("lpa check: warning: {w}");
     }
+    if let Some(w) = super::hook::cpa_window_warning(policy, |k| std::env::var(k).ok()) {
+        eprintln!("lpa check: warning: {w}");
+    }
     for w in &prepared.warnings {
         eprintln!("lpa check: warning: {w}");
     }

@@ -26,6 +26,9 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         Failure::new("evaluate stdin: resource.spec.replicas: missing, and no metric carries current_replicas")
     })?;
     let obs = eval.observation(now_secs(), current);
+    if let Some(w) = hook::cpa_window_warning(&policy, |k| std::env::var(k).ok()) {
+        eprintln!("lpa evaluate: warning: {w}");
+    }
 
     // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();
