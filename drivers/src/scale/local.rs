@@ -355,6 +355,9 @@ pub struct LocalPool {
     options: LocalOptions,
     proxy: Proxy,
     replicas: Vec<Replica>,
+    /// Replicas that exited and could not be started again yet: owed to
+    /// the count until a start succeeds, as a ReplicaSet keeps trying.
+    owed: u32,
     next_number: u64,
     observer: Option<Observer>,
 }
@@ -374,6 +377,7 @@ impl LocalPool {
             options,
             proxy,
             replicas: Vec::new(),
+            owed: 0,
             next_number: 1,
             observer: None,
         })
@@ -598,8 +602,17 @@ impl LocalPool {
             };
             self.emit(event);
         }
-        if exited > 0 {
-            self.start(exited)?;
+        // A failed start is tried again next cycle: forgotten, the pool
+        // would shrink by each replica that failed to restart, to 0, which
+        // then reads as autoscaling disabled for good.
+        let wanted = self.replicas.len() as u32 + self.owed + exited;
+        self.owed = 0;
+        if wanted > self.replicas.len() as u32 {
+            let missing = wanted - self.replicas.len() as u32;
+            if let Err(e) = self.start(missing) {
+                self.owed = wanted.saturating_sub(self.replicas.len() as u32);
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -963,5 +976,51 @@ mod tests {
             "{events:?}"
         );
         assert_eq!(events.len(), 6, "{events:?}");
+    }
+
+    #[test]
+    fn a_replica_that_fails_to_restart_is_tried_again_not_forgotten() {
+        if !python() {
+            eprintln!("skipped: no python3");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("starts");
+        let script = dir.path().join("flaky.sh");
+        // Serves a second, then fails its first restart, then serves.
+        std::fs::write(
+            &script,
+            format!(
+                "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\n\
+                 case $n in\n\
+                 1) exec timeout 1 python3 -m http.server --bind 127.0.0.1 $1 ;;\n\
+                 2) echo transient >&2; exit 7 ;;\n\
+                 *) exec python3 -m http.server --bind 127.0.0.1 $1 ;;\n\
+                 esac\n",
+                c = count.display()
+            ),
+        )
+        .unwrap();
+        let mut p = pool(
+            &format!("sh {} {{port}}", script.display()),
+            Duration::from_secs(10),
+        );
+        p.scale(0, 1).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let failed = loop {
+            match p.replicas() {
+                Err(e) => break e,
+                Ok(n) => assert_eq!(n, 1),
+            }
+            assert!(Instant::now() < deadline, "the first replica never exited");
+            thread::sleep(Duration::from_millis(50));
+        };
+        assert!(failed.to_string().contains("transient"), "{failed}");
+        // The next read starts it again: the pool is owed its replica, and
+        // does not read 0 (autoscaling disabled) for good.
+        assert_eq!(p.replicas().unwrap(), 1);
+        let pid = p.pids()[0];
+        drop(p);
+        assert!(gone(pid));
     }
 }
