@@ -5,7 +5,9 @@
 //!
 //! Each line is written with one `write` on a file opened for append, so
 //! two processes logging to the same file interleave whole lines, and a
-//! crash leaves at most the last line cut short (a reader skips it).
+//! crash leaves at most the last line cut short (a reader skips it; the
+//! next [`DecisionLog::open`] drops it, so a record never follows it on
+//! its line).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -26,26 +28,40 @@ pub struct LogError {
 pub struct DecisionLog {
     path: PathBuf,
     file: File,
+    cut: Option<u64>,
 }
 
 impl DecisionLog {
     /// Opens (creating if needed) `path` for appending.
     pub fn open(path: impl Into<PathBuf>) -> Result<DecisionLog, LogError> {
         let path = path.into();
-        let file = OpenOptions::new()
+        let err = |action| {
+            let path = path.clone();
+            move |source| LogError {
+                path,
+                action,
+                source,
+            }
+        };
+        let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&path)
-            .map_err(|source| LogError {
-                path: path.clone(),
-                action: "open for appending",
-                source,
-            })?;
-        Ok(DecisionLog { path, file })
+            .map_err(err("open for appending"))?;
+        let cut = drop_cut_line(&mut file).map_err(err("drop its last line, cut short"))?;
+        Ok(DecisionLog { path, file, cut })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The bytes of a last line cut short (a crash mid-write) that opening
+    /// dropped: appended to, it would have swallowed the next record and
+    /// become a bad line in the middle, which readers refuse.
+    pub fn dropped(&self) -> Option<u64> {
+        self.cut
     }
 
     /// Appends one record as one line, filling in `time` from `at_secs`
@@ -68,6 +84,32 @@ impl DecisionLog {
     }
 }
 
+/// Truncates `file` after its last newline when it does not end with one.
+/// Each record is one append-mode `write`, so a file that ends inside a
+/// line was cut by a crash, not by another writer mid-record.
+fn drop_cut_line(file: &mut File) -> io::Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(buf)?;
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            end = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end == len {
+        return Ok(None);
+    }
+    file.set_len(end)?;
+    Ok(Some(len - end))
+}
+
 /// Seconds since the Unix epoch as RFC 3339 UTC text: `2026-11-28T01:04:07Z`.
 pub fn rfc3339(at_secs: u64) -> String {
     i64::try_from(at_secs)
@@ -82,10 +124,8 @@ mod tests {
     use super::*;
     use lpa_core::{config::parse_policy, decide, Observation, State};
 
-    #[test]
-    fn appends_whole_lines_with_rfc3339_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("decisions.jsonl");
+    /// A hold at 2 replicas, decided at 2026-11-28T01:04:07Z.
+    fn a_record() -> DecisionRecord {
         let policy = parse_policy(
             "p.yaml",
             "targets:\n  - {endpoint: /, type: mean, target: 7}\n",
@@ -96,11 +136,18 @@ mod tests {
             current_replicas: 2,
             ..Observation::default()
         };
-        let record = DecisionRecord::new(
+        DecisionRecord::new(
             "deployment/x",
             &obs,
             &decide(&obs, &policy, &State::default()),
-        );
+        )
+    }
+
+    #[test]
+    fn appends_whole_lines_with_rfc3339_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("decisions.jsonl");
+        let record = a_record();
         for _ in 0..2 {
             DecisionLog::open(&path).unwrap().append(&record).unwrap();
         }
@@ -121,5 +168,33 @@ mod tests {
             e.starts_with("decision log /nonexistent-lpa-dir/d.jsonl: cannot open for appending:"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_last_line_cut_short_is_dropped_before_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        let record = a_record();
+        DecisionLog::open(&path).unwrap().append(&record).unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        let cut = &whole[..whole.len() / 2];
+        // Two whole lines, then half of one; and a file of half a line.
+        for (before, kept) in [
+            ([&whole[..], &whole[..], cut].concat(), 2),
+            (cut.to_vec(), 0),
+        ] {
+            std::fs::write(&path, &before).unwrap();
+            let mut log = DecisionLog::open(&path).unwrap();
+            assert_eq!(log.dropped(), Some(cut.len() as u64));
+            log.append(&record).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text.lines().count(), kept + 1, "{text}");
+            assert!(
+                text.lines()
+                    .all(|l| serde_json::from_str::<DecisionRecord>(l).is_ok()),
+                "{text}"
+            );
+        }
+        assert_eq!(DecisionLog::open(&path).unwrap().dropped(), None);
     }
 }

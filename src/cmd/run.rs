@@ -169,7 +169,16 @@ fn outputs(args: &RunArgs) -> Result<Outputs> {
     // up front. Taking the lock creates only the sibling lock file.
     drop(state.lock()?);
     let log = match &args.decision_log {
-        Some(path) => Some(DecisionLog::open(path)?),
+        Some(path) => {
+            let log = DecisionLog::open(path)?;
+            if let Some(bytes) = log.dropped() {
+                eprintln!(
+                    "lpa run: warning: decision log {}: its last line was cut short (a crash mid-write): dropped those {bytes} bytes, so the next record starts a line",
+                    path.display()
+                );
+            }
+            Some(log)
+        }
         None => None,
     };
     let metrics = match args.metrics_listen {
