@@ -677,8 +677,8 @@ fn users(text: &str) -> std::result::Result<u32, InvalidValue> {
     text.trim()
         .parse::<u32>()
         .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| InvalidValue::new(text, "a whole number >= 1"))
+        .filter(|n| (1..=lpa_core::config::MAX_USERS).contains(n))
+        .ok_or_else(|| InvalidValue::new(text, lpa_core::config::USERS_EXPECTED))
 }
 
 /// A finite number above 0.
@@ -978,7 +978,7 @@ mod tests {
     fn bad_load_values_name_the_flag_and_env() {
         assert_eq!(
             load_error(&["--users", "0"]),
-            "users (--users or locustUsers): invalid value \"0\" (expected a whole number >= 1)"
+            "users (--users or locustUsers): invalid value \"0\" (expected a whole number from 1 to 10000 (each user is a thread))"
         );
         assert!(load_error(&["--spawn-rate", "0"]).starts_with(
             "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\""

@@ -424,7 +424,8 @@ fn a_bad_load_setting_is_one_line_and_exit_code_1() {
     // Flags, env vars, and the line's start.
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
     let cases: &[Case] = &[
-        (&["--users", "many"], &[], "users (--users or locustUsers): invalid value \"many\" (expected a whole number >= 1)"),
+        (&["--users", "many"], &[], "users (--users or locustUsers): invalid value \"many\" (expected a whole number from 1 to 10000 (each user is a thread))"),
+        (&["--users", "4294967295"], &[], "users (--users or locustUsers): invalid value \"4294967295\" (expected a whole number from 1 to 10000 (each user is a thread))"),
         (&["--spawn-rate", "-1"], &[], "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"-1\""),
         (&[], &[("locustSpawnRate", "0")], "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\""),
         (&[], &[("locustRunTime", "soon")], "run time (--run-time or locustRunTime): invalid value \"soon\" (expected a duration > 0 such as 5, 5s or 1m)"),

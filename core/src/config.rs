@@ -674,6 +674,13 @@ impl LoadSpec {
     pub const DEFAULT_FAIL_STATUS: u16 = 400;
 }
 
+/// The most users a load test runs. Each native user is a thread: past a
+/// few tens of thousands the system refuses them, and their per-user
+/// records alone asked for hundreds of gigabytes at u32::MAX. A probe that
+/// needs more is itself the load.
+pub const MAX_USERS: u32 = 10_000;
+pub const USERS_EXPECTED: &str = "a whole number from 1 to 10000 (each user is a thread)";
+
 /// Locust's wait times between a user's requests.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WaitTime {
@@ -1383,7 +1390,12 @@ impl RawLoad {
             }
             s => c.count(s, "load.failStatus", 100)?,
         };
-        let users = c.count(self.users, "load.users", 1)?;
+        let users = match self.users {
+            Some(u) if !(1..=MAX_USERS).contains(&u.value) => {
+                return Err(at.invalid("load.users", &u.raw, USERS_EXPECTED))
+            }
+            u => c.count(u, "load.users", 1)?,
+        };
         let mut requests = Vec::new();
         for (i, r) in self.requests.unwrap_or_default().into_iter().enumerate() {
             requests.push(r.check(c, i)?);
@@ -1459,6 +1471,27 @@ decay:
 
     fn err(text: &str) -> String {
         parse_policy("eval.yaml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn load_users_are_at_most_what_threads_can_be() {
+        let e = |users: &str| {
+            parse_evaluation_config(
+                "eval.yaml",
+                &format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nload: {{users: {users}}}\n"),
+                &Overrides::default(),
+            )
+            .map(|p| p.value)
+        };
+        assert_eq!(
+            e("10001").unwrap_err().to_string(),
+            "eval.yaml: load.users: invalid value 10001 (expected a whole number from 1 to 10000 (each user is a thread))"
+        );
+        assert!(e("0")
+            .unwrap_err()
+            .to_string()
+            .contains("load.users: invalid value 0"));
+        assert_eq!(e("10000").unwrap().load.unwrap().users, Some(10000));
     }
 
     #[test]
