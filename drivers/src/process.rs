@@ -7,6 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::{kill_process_group, Pid, Signal};
+
 /// A finished child's output.
 #[derive(Debug)]
 pub struct Finished {
@@ -120,6 +122,14 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
     let status = wait_for(child, timeout)?;
     if status.is_none() {
+        // A child that leads its own group (kubectl runs so) takes its
+        // children with it: a wrapper script's `sleep` would otherwise hold
+        // the output pipes open, and the timeout would wait on it. For any
+        // other child no group has its id (it is alive and unreaped, so its
+        // pid names only it), and this does nothing.
+        if let Some(group) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -172,6 +182,24 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, ProcessError::Timeout { .. }), "{e}");
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    /// A wrapper whose own child holds the output pipes (a shell script
+    /// running `sleep`, not `exec sleep`): run in its own group, as kubectl
+    /// is, the timeout takes the whole group.
+    #[test]
+    fn times_out_and_kills_a_wrappers_children_too() {
+        use std::os::unix::process::CommandExt;
+        let start = Instant::now();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30; echo done"]).process_group(0);
+        let e = run(&mut cmd, None, Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(e, ProcessError::Timeout { .. }), "{e}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
