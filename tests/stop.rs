@@ -350,3 +350,35 @@ fn a_replica_that_never_listens_is_stopped_with_what_it_started() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A signal while the first replicas start ends the run through the loop,
+/// which stops them: before, the default action ended lpa and left them.
+#[test]
+fn a_signal_while_the_first_replica_starts_stops_it_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = start(
+        &hostile("sleep 1; exec SERVE"),
+        &["--interval", "60s", "--run-time", "300ms"],
+        dir.path(),
+    );
+    let mut cleanup = Cleanup(vec![child.id()]);
+    expect_line(&mut child, &mut lines, "lpa run: local: listening on ");
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_bounded(&mut child, STEP);
+    let status = child.wait().unwrap();
+    let err = lines.rest(Duration::from_secs(5)).to_string();
+    let pids = replica_pids(&err);
+    cleanup.0.extend(&pids);
+    assert!(status.success(), "{status}: {err}");
+    assert!(
+        err.contains("lpa run: stopped by signal after 0 cycles; state untouched (no cycle ran)"),
+        "{err}"
+    );
+    assert_eq!(pids.len(), 1, "{err}");
+    assert!(reaped(pids[0]), "replica 1 (pid {}) left behind", pids[0]);
+    assert!(!dir.path().join("decay_info.json").exists());
+}

@@ -3,7 +3,7 @@
 //!
 //! Each cycle, in order:
 //!
-//! 1. **Stop?** A stop request (SIGINT/SIGTERM sets the flag) ends the loop
+//! 1. **Stop?** A stop request (SIGINT, SIGTERM or SIGHUP sets the flag) ends the loop
 //!    here, between cycles, with the state file as the last cycle left it.
 //! 2. **Read** the current replica count from the target
 //!    ([`ScaleTarget::replicas`]). A failure ends the cycle: logged, no state

@@ -23,7 +23,7 @@
 //!
 //! Exit: 0 after a stop signal (state saved) or a bounded run without
 //! failures; 1 when a bounded run (`--once`, `--max-cycles`) had a failed
-//! cycle. A second SIGINT/SIGTERM exits at once with 1.
+//! cycle. A second SIGINT, SIGTERM or SIGHUP exits at once with 1.
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -159,6 +159,8 @@ struct Outputs {
     state: StateFile,
     log: Option<DecisionLog>,
     metrics: Option<(Arc<Metrics>, MetricsServer)>,
+    /// Set by SIGINT, SIGTERM or SIGHUP.
+    stop: Arc<AtomicBool>,
 }
 
 /// The outputs, checked (and the metrics address bound) before anything
@@ -193,10 +195,27 @@ fn outputs(args: &RunArgs) -> Result<Outputs> {
         }
         None => None,
     };
+    // Installed before the local pool starts its first replicas: a signal
+    // while they start ends the run through the loop, which stops them,
+    // where the default action left them running. SIGHUP (the terminal
+    // closed) likewise.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        // Registered first, so it sees the flag before the second handler
+        // sets it: a second signal while stopping exits at once.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .map_err(|e| Failure::new(format!("cannot install the signal handler: {e}")))?;
+    }
     Ok(Outputs {
         state,
         log,
         metrics,
+        stop,
     })
 }
 
@@ -216,6 +235,7 @@ fn drive<T: ScaleTarget + ?Sized>(
         state,
         mut log,
         metrics,
+        stop,
     } = outputs;
     let metrics = metrics.as_ref().map(|(metrics, server)| {
         eprintln!(
@@ -224,14 +244,6 @@ fn drive<T: ScaleTarget + ?Sized>(
         );
         metrics.as_ref()
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // Registered first, so it sees the flag before the second handler
-        // sets it: a second signal while stopping exits at once.
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .map_err(|e| Failure::new(format!("cannot install the signal handler: {e}")))?;
-    }
 
     let options = Options {
         interval: args.interval,
@@ -315,6 +327,8 @@ fn drive<T: ScaleTarget + ?Sized>(
             count(summary.cycles, "cycle"),
             if dry_run {
                 "untouched (dry run)".to_string()
+            } else if summary.cycles == 0 {
+                "untouched (no cycle ran)".to_string()
             } else {
                 format!("saved in {}", state.path().display())
             }
