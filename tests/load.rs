@@ -342,6 +342,30 @@ fn the_open_model_sends_on_schedule() {
     assert!(f(&r, "/requests/GET_~1delay?ms=5/min_response_time") >= 5.0);
 }
 
+/// A slow schedule's last send comes long before the run time; the run
+/// still lasts it, and its rate is over it (it ended after the last send,
+/// and reported 100 requests/s for one send at 0.4/s).
+#[test]
+fn a_slow_open_model_lasts_its_run_time() {
+    let s = Served::start(&[]);
+    let (r, _) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        &s.url,
+        "--request",
+        "/",
+        "--arrival-rate",
+        "0.4",
+        "--run-time",
+        "2s",
+    ]));
+    assert_eq!(r["num_requests"], 1, "{r}");
+    let secs = f(&r, "/run/elapsed_secs");
+    assert!((2.0..2.5).contains(&secs), "{r}");
+    let rps = f(&r, "/requests/GET_~1/total_rps");
+    assert!((0.4..0.51).contains(&rps), "{r}");
+}
+
 /// Runs lpa and checks the bad-input contract: non-zero exit, nothing on
 /// stdout, one error line containing `want`.
 pub fn assert_rejected(cmd: &mut Command, want: &str) {
