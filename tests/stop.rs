@@ -382,3 +382,52 @@ fn a_signal_while_the_first_replica_starts_stops_it_too() {
     assert!(reaped(pids[0]), "replica 1 (pid {}) left behind", pids[0]);
     assert!(!dir.path().join("decay_info.json").exists());
 }
+
+/// One loop per state file: a second `lpa run` on it fails at once, where
+/// both ran and mixed their decay counters.
+#[test]
+fn a_second_loop_on_one_state_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = start(
+        &hostile("exec SERVE"),
+        &[
+            "--interval",
+            "60s",
+            "--run-time",
+            "300ms",
+            "--max-replicas",
+            "1",
+        ],
+        dir.path(),
+    );
+    let mut cleanup = Cleanup(vec![child.id()]);
+    expect_line(&mut child, &mut lines, "lpa run: #1 ");
+    cleanup.0.extend(replica_pids(&lines.seen));
+    let second = run_local("nothing-to-start {port}", &["--once"], dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr).to_string();
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("decay_info.json: in use by another lpa run (it holds ")
+            && err.contains("give each its own --decay-info"),
+        "{err}"
+    );
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_bounded(&mut child, STEP);
+    assert!(child.wait().unwrap().success());
+    // Released with the loop: the next one runs.
+    let again = run_local("nothing-to-start {port}", &["--once"], dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

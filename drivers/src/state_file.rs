@@ -28,6 +28,8 @@ pub enum StateError {
         action: &'static str,
         source: io::Error,
     },
+    #[error("state file {}: in use by another lpa run (it holds {}): two loops on one state file would mix their decay counters and models; give each its own --decay-info", path.display(), owner.display())]
+    InUse { path: PathBuf, owner: PathBuf },
 }
 
 fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> StateError {
@@ -49,6 +51,13 @@ pub struct StateFile {
 #[derive(Debug)]
 pub struct StateLock {
     path: PathBuf,
+    _lock: File,
+}
+
+/// One loop's claim on a state file ([`StateFile::claim`]), released on
+/// drop or exit.
+#[derive(Debug)]
+pub struct StateClaim {
     _lock: File,
 }
 
@@ -89,6 +98,28 @@ impl StateFile {
             path: self.path.clone(),
             _lock: file,
         })
+    }
+
+    /// Claims the file for one loop's lifetime (`lpa run`), beside the
+    /// lock each transaction takes: a second loop on the same file fails
+    /// here, at once, where the transactions' lock would let both run and
+    /// interleave their cycles. The claim ends with the process.
+    pub fn claim(&self) -> Result<StateClaim, StateError> {
+        let owner = self.path.with_file_name(sibling_name(&self.path, "owner"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&owner)
+            .map_err(io_err(&self.path, "create its owner lock file"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(StateClaim { _lock: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StateError::InUse {
+                path: self.path.clone(),
+                owner,
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(&self.path, "lock")(e)),
+        }
     }
 
     /// Reads without locking, for display (`lpa check`).

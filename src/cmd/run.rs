@@ -38,7 +38,7 @@ use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
-use lpa_drivers::state_file::StateFile;
+use lpa_drivers::state_file::{StateClaim, StateFile};
 
 use lpa_core::config::EvaluationConfig;
 use lpa_drivers::load::LoadOverrides;
@@ -157,6 +157,8 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
 /// metrics endpoint.
 struct Outputs {
     state: StateFile,
+    /// Held for the loop's life: one loop per state file.
+    claim: StateClaim,
     log: Option<DecisionLog>,
     metrics: Option<(Arc<Metrics>, MetricsServer)>,
     /// Set by SIGINT, SIGTERM or SIGHUP.
@@ -167,6 +169,7 @@ struct Outputs {
 /// runs.
 fn outputs(args: &RunArgs) -> Result<Outputs> {
     let state = StateFile::new(&args.state.decay_info);
+    let claim = state.claim()?;
     // A state file that cannot be written fails every cycle; say so once,
     // up front. Taking the lock creates only the sibling lock file.
     drop(state.lock()?);
@@ -213,6 +216,7 @@ fn outputs(args: &RunArgs) -> Result<Outputs> {
     }
     Ok(Outputs {
         state,
+        claim,
         log,
         metrics,
         stop,
@@ -233,6 +237,7 @@ fn drive<T: ScaleTarget + ?Sized>(
 ) -> Result<ExitCode> {
     let Outputs {
         state,
+        claim: _claim,
         mut log,
         metrics,
         stop,
