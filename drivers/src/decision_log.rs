@@ -64,6 +64,21 @@ impl DecisionLog {
         self.cut
     }
 
+    /// Reopens the path when the file there is no longer the one open:
+    /// logrotate (without copytruncate) renames the log, and every record
+    /// would go on into the renamed file.
+    fn follow_rotation(&mut self) -> Result<(), LogError> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self.file.metadata().ok().map(|m| (m.dev(), m.ino()));
+        let there = std::fs::metadata(&self.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if open.is_some() && open != there {
+            *self = DecisionLog::open(self.path.clone())?;
+        }
+        Ok(())
+    }
+
     /// Appends one record as one line, filling in `time` from `at_secs`
     /// when the caller left it empty.
     pub fn append(&mut self, record: &DecisionRecord) -> Result<(), LogError> {
@@ -76,6 +91,7 @@ impl DecisionLog {
         }
         .expect("DecisionRecord serialises");
         line.push(b'\n');
+        self.follow_rotation()?;
         self.file.write_all(&line).map_err(|source| LogError {
             path: self.path.clone(),
             action: "append",
@@ -196,5 +212,19 @@ mod tests {
             );
         }
         assert_eq!(DecisionLog::open(&path).unwrap().dropped(), None);
+    }
+
+    #[test]
+    fn a_rotated_log_is_followed_to_its_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        let mut log = DecisionLog::open(&path).unwrap();
+        log.append(&a_record()).unwrap();
+        let rotated = dir.path().join("d.jsonl.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        log.append(&a_record()).unwrap();
+        log.append(&a_record()).unwrap();
+        let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+        assert_eq!((lines(&rotated), lines(&path)), (1, 2));
     }
 }
