@@ -114,6 +114,32 @@ fn start(replica_cmd: &str, extra: &[&str], dir: &std::path::Path) -> (Child, Li
     (child, lines)
 }
 
+/// lpa with one replica (`wrapper` around `SERVE`), past its first cycle
+/// and waiting out a 60 s interval, and the replica's pid. One replica
+/// whatever the first run reads: a machine busy with other tests can push
+/// it past the seed's 7 ms, and a second replica is not what the callers
+/// are about.
+fn one_replica_idling(wrapper: &str, dir: &std::path::Path) -> (Child, Lines, Cleanup, Vec<u32>) {
+    let (mut child, mut lines) = start(
+        &hostile(wrapper),
+        &[
+            "--interval",
+            "60s",
+            "--run-time",
+            "300ms",
+            "--max-replicas",
+            "1",
+        ],
+        dir,
+    );
+    let mut cleanup = Cleanup(vec![child.id()]);
+    expect_line(&mut child, &mut lines, "lpa run: #1 ");
+    let pids = replica_pids(&lines.seen);
+    cleanup.0.extend(&pids);
+    assert_eq!(pids.len(), 1, "{}", lines.seen);
+    (child, lines, cleanup, pids)
+}
+
 /// Waits for a line containing `what`; on timeout kills lpa and fails with
 /// what it said.
 fn expect_line(child: &mut Child, lines: &mut Lines, what: &str) -> Instant {
@@ -218,26 +244,7 @@ fn a_replica_ignoring_sigterm_is_killed_on_scale_down_and_on_exit() {
 #[test]
 fn a_replica_ignoring_sigterm_is_killed_when_lpa_gets_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    // One replica whatever the first run reads: a machine busy with other
-    // tests can push it past the seed's 7 ms, and a second replica is not
-    // what this is about.
-    let (mut child, mut lines) = start(
-        &hostile(EXEC),
-        &[
-            "--interval",
-            "60s",
-            "--run-time",
-            "300ms",
-            "--max-replicas",
-            "1",
-        ],
-        dir.path(),
-    );
-    let mut cleanup = Cleanup(vec![child.id()]);
-    expect_line(&mut child, &mut lines, "lpa run: #1 ");
-    let pids = replica_pids(&lines.seen);
-    cleanup.0.extend(&pids);
-    assert_eq!(pids.len(), 1, "{}", lines.seen);
+    let (mut child, mut lines, _cleanup, pids) = one_replica_idling(EXEC, dir.path());
     assert!(ignores_sigterm(pids[0]));
     // While the loop sleeps out its interval.
     let signalled = Instant::now();
@@ -388,21 +395,7 @@ fn a_signal_while_the_first_replica_starts_stops_it_too() {
 #[test]
 fn a_second_loop_on_one_state_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, mut lines) = start(
-        &hostile("exec SERVE"),
-        &[
-            "--interval",
-            "60s",
-            "--run-time",
-            "300ms",
-            "--max-replicas",
-            "1",
-        ],
-        dir.path(),
-    );
-    let mut cleanup = Cleanup(vec![child.id()]);
-    expect_line(&mut child, &mut lines, "lpa run: #1 ");
-    cleanup.0.extend(replica_pids(&lines.seen));
+    let (mut child, _lines, _cleanup, _) = one_replica_idling("exec SERVE", dir.path());
     let second = run_local("nothing-to-start {port}", &["--once"], dir.path())
         .output()
         .unwrap();
