@@ -158,7 +158,14 @@ impl FromStr for HostUrl {
         let port = match port {
             None if https => 443,
             None => 80,
-            Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad)?,
+            // The scheme is right; the port is what to fix, and the message
+            // says so rather than asking for a URL it already has.
+            Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| {
+                InvalidValue::new(
+                    text,
+                    format!("a port from 1 to 65535 after the host, not {p:?}"),
+                )
+            })?,
         };
         Ok(HostUrl {
             base: format!("{scheme}://{authority}{prefix}"),
@@ -193,6 +200,23 @@ mod tests {
         for bad in BAD_HOSTS {
             let e = parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("invalid value"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_bad_port_is_named_as_the_port() {
+        for (host, port) in [
+            ("http://127.0.0.1:99999", "99999"),
+            ("http://x:0", "0"),
+            ("https://x:port", "port"),
+        ] {
+            let e = parse(host).unwrap_err().to_string();
+            assert!(
+                e.ends_with(&format!(
+                    "(expected a port from 1 to 65535 after the host, not {port:?})"
+                )),
+                "{host}: {e}"
+            );
         }
     }
 
