@@ -101,7 +101,7 @@ pub enum DriverError {
     #[error(transparent)]
     Process(#[from] ProcessError),
     /// The tool ran and failed; `stderr` is its own explanation.
-    #[error("{command}: exit {code}: {stderr}")]
+    #[error("{command}: exit {code}{}", said(stderr))]
     Failed {
         command: String,
         code: String,
@@ -121,4 +121,40 @@ pub enum DriverError {
         program: String,
         source: std::io::Error,
     },
+}
+
+/// `: STDERR`, or nothing for a tool killed before it said anything (a
+/// signal leaves stderr empty, and `exit signal: 9 (SIGKILL): ` read as
+/// something cut off).
+fn said(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_tool_with_nothing_on_stderr_ends_at_its_exit() {
+        let failed = |stderr: &str| {
+            DriverError::Failed {
+                command: "kubectl get deployment/web".into(),
+                code: "signal: 9 (SIGKILL)".into(),
+                stderr: stderr.into(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            failed(""),
+            "kubectl get deployment/web: exit signal: 9 (SIGKILL)"
+        );
+        assert_eq!(
+            failed("error: not found"),
+            "kubectl get deployment/web: exit signal: 9 (SIGKILL): error: not found"
+        );
+    }
 }
