@@ -140,6 +140,15 @@ fn one_replica_idling(wrapper: &str, dir: &std::path::Path) -> (Child, Lines, Cl
     (child, lines, cleanup, pids)
 }
 
+/// Sends lpa SIGTERM, as a pod's stop or `kill` does.
+fn sigterm(child: &Child) {
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// Waits for a line containing `what`; on timeout kills lpa and fails with
 /// what it said.
 fn expect_line(child: &mut Child, lines: &mut Lines, what: &str) -> Instant {
@@ -248,11 +257,7 @@ fn a_replica_ignoring_sigterm_is_killed_when_lpa_gets_sigterm() {
     assert!(ignores_sigterm(pids[0]));
     // While the loop sleeps out its interval.
     let signalled = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    sigterm(&child);
     wait_bounded(&mut child, STEP);
     let took = signalled.elapsed();
     let status = child.wait().unwrap();
@@ -370,11 +375,7 @@ fn a_signal_while_the_first_replica_starts_stops_it_too() {
     );
     let mut cleanup = Cleanup(vec![child.id()]);
     expect_line(&mut child, &mut lines, "lpa run: local: listening on ");
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    sigterm(&child);
     wait_bounded(&mut child, STEP);
     let status = child.wait().unwrap();
     let err = lines.rest(Duration::from_secs(5)).to_string();
@@ -407,11 +408,7 @@ fn a_second_loop_on_one_state_file_is_refused() {
             && err.contains("give each its own --decay-info"),
         "{err}"
     );
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    sigterm(&child);
     wait_bounded(&mut child, STEP);
     assert!(child.wait().unwrap().success());
     // Released with the loop: the next one runs.

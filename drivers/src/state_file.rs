@@ -295,7 +295,9 @@ fn temp_prefix(path: &Path) -> String {
     sibling_name(path, "tmp.")
 }
 
-fn parent_dir(path: &Path) -> &Path {
+/// The directory a file's path names, `.` for a bare file name: where a
+/// file written through a temporary sibling gets its temporary file.
+pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -29,19 +29,17 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use lpa_core::config::EvaluationConfig;
 use lpa_core::duration::format_duration;
 use lpa_core::log::Outcome;
 use lpa_drivers::decision_log::DecisionLog;
-use lpa_drivers::load::{self, LoadPlan};
+use lpa_drivers::load::{self, LoadOverrides, LoadPlan};
 use lpa_drivers::metrics::{Metrics, MetricsServer};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::{StateClaim, StateFile};
-
-use lpa_core::config::EvaluationConfig;
-use lpa_drivers::load::LoadOverrides;
 
 use super::load_driver;
 use crate::cli::{DriverArgs, LoadDriver, RunArgs, Scaler};
@@ -83,8 +81,8 @@ const RUN_WAY_OUT: &str = "describe the load in the evaluation config's `load:` 
 
 /// The native users' plan, the locustfile translated as `lpa loadtest`
 /// translates it (one that cannot be is an error), and the lines to say
-/// after the first one (where the load came from, warnings). The loop runs only the native driver: its probe
-/// runs every interval, in process.
+/// after the first one (where the load came from, warnings). The loop runs
+/// only the native driver: its probe runs every interval, in process.
 fn load_plan(
     args: &RunArgs,
     config: &EvaluationConfig,

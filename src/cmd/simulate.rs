@@ -19,6 +19,7 @@ use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome, Point};
 use lpa_core::sim::yardstick::{self, Comparison, Oracle, Unreachable, Yardstick};
 use lpa_core::sim::{self, LoadProfile, Recovery, Scenario, Scores, TargetLabel, Trace, TraceRow};
 use lpa_core::Policy;
+use lpa_drivers::state_file::parent_dir;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -398,10 +399,7 @@ fn stage_file<'a>(path: &'a Path, bytes: &[u8]) -> Result<Staged<'a>> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let fail = |e| cannot_write(path, e);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     // tempfile's own mode is private (0600); an output is as readable as
     // any new file (0666 less the umask), like the plot beside it.
     let mut tmp = tempfile::Builder::new()
@@ -415,10 +413,7 @@ fn stage_file<'a>(path: &'a Path, bytes: &[u8]) -> Result<Staged<'a>> {
 /// Whether `path` names a file that can be written: its directory exists
 /// and it is not a directory itself.
 fn writable(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     match std::fs::metadata(dir) {
         Err(e) => return Err(cannot_write(path, e)),
         Ok(m) if !m.is_dir() => {

@@ -316,12 +316,14 @@ pub fn check_loads(program: &Path, locustfile: &Path) -> Result<(), LocustError>
     }
     Err(LocustError::Rejected {
         path: locustfile.to_path_buf(),
-        code: finished
-            .status
-            .code()
-            .map_or_else(|| "none, killed by a signal".into(), |c| c.to_string()),
+        code: exit_code_text(finished.status.code()),
         message: locust_message(&String::from_utf8_lossy(&finished.stderr)),
     })
+}
+
+/// Locust's exit code for a message; none when a signal ended it.
+fn exit_code_text(code: Option<i32>) -> String {
+    code.map_or_else(|| "none, killed by a signal".into(), |c| c.to_string())
 }
 
 /// What a Locust run measured, and what the caller should say about it.
@@ -365,7 +367,7 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         Err(_) => {
             return Err(LocustError::Rejected {
                 path: plan.locustfile.clone(),
-                code: code.map_or_else(|| "none, killed by a signal".into(), |c| c.to_string()),
+                code: exit_code_text(code),
                 message: locust_message(&stderr),
             })
         }
