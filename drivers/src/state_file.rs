@@ -84,15 +84,22 @@ impl StateFile {
         &self.path
     }
 
-    /// Takes the exclusive lock, waiting for another holder to finish.
-    pub fn lock(&self) -> Result<StateLock, StateError> {
-        let lock_path = self.path.with_file_name(sibling_name(&self.path, "lock"));
+    /// The sibling file `.NAME.suffix` a lock is taken on, opened (created
+    /// if need be, never truncated), and its path.
+    fn lock_file(&self, suffix: &str, action: &'static str) -> Result<(File, PathBuf), StateError> {
+        let path = self.path.with_file_name(sibling_name(&self.path, suffix));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&self.path, "create its lock file"))?;
+            .open(&path)
+            .map_err(io_err(&self.path, action))?;
+        Ok((file, path))
+    }
+
+    /// Takes the exclusive lock, waiting for another holder to finish.
+    pub fn lock(&self) -> Result<StateLock, StateError> {
+        let (file, _) = self.lock_file("lock", "create its lock file")?;
         file.lock().map_err(io_err(&self.path, "lock"))?;
         Ok(StateLock {
             path: self.path.clone(),
@@ -105,13 +112,7 @@ impl StateFile {
     /// here, at once, where the transactions' lock would let both run and
     /// interleave their cycles. The claim ends with the process.
     pub fn claim(&self) -> Result<StateClaim, StateError> {
-        let owner = self.path.with_file_name(sibling_name(&self.path, "owner"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&owner)
-            .map_err(io_err(&self.path, "create its owner lock file"))?;
+        let (file, owner) = self.lock_file("owner", "create its owner lock file")?;
         match file.try_lock() {
             Ok(()) => Ok(StateClaim { _lock: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StateError::InUse {
