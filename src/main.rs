@@ -7,6 +7,10 @@
 
 use std::process::ExitCode;
 
+// First: the macros are visible only to modules declared after them.
+#[macro_use]
+mod say;
+
 mod cli;
 mod cmd;
 mod plot;
@@ -17,7 +21,7 @@ fn main() -> ExitCode {
     match cli::parse().and_then(cmd::run) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("lpa: error: {e}");
+            say!("lpa: error: {e}");
             ExitCode::from(e.code)
         }
     }

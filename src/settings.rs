@@ -97,7 +97,7 @@ pub fn read_config(path: &Path, overrides: &Overrides, hint: &str) -> Result<Eva
 pub fn parse_config(name: &str, text: &str, overrides: &Overrides) -> Result<EvaluationConfig> {
     let parsed = parse_evaluation_config(name, text, overrides)?;
     for w in &parsed.warnings {
-        eprintln!("lpa: warning: {w}");
+        say!("lpa: warning: {w}");
     }
     Ok(parsed.value)
 }

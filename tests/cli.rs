@@ -1,6 +1,6 @@
 //! The command line itself: help with examples, completions, man page.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::support::{lpa, stderr, stdout};
 
@@ -394,4 +394,36 @@ fn a_bad_env_var_is_one_error_line_naming_the_env_var_and_the_flag() {
         assert!(out.stdout.is_empty(), "{var}");
         assert_eq!(stderr(&out), format!("lpa: error: {line}\n"));
     }
+}
+
+/// stderr a pipe whose reader has gone (a log shipper restarted): a
+/// warning must not stop the command, and an error keeps its exit code.
+/// `eprintln!` panicked there: exit 101, and no answer on stdout.
+#[test]
+fn a_closed_stderr_changes_neither_the_answer_nor_the_exit_code() {
+    let run = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = lpa()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(writer)
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("evaluation.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - {method: GET, endpoint: /x, type: mean, target: 7, colour: red}\n",
+    )
+    .unwrap();
+    let (code, out) = run(&["check", "--evaluation-config", config.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "a warning on a closed stderr");
+    assert!(out.contains("target: 7.0"), "{out}");
+    let missing = dir.path().join("missing.yaml");
+    let (code, out) = run(&["check", "--evaluation-config", missing.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "an error on a closed stderr");
+    assert_eq!(out, "");
 }

@@ -1,6 +1,9 @@
 //! Integration tests: one binary (link time), one module per area. Every
 //! test spawns the real `lpa` binary against real peers on 127.0.0.1.
 
+// A test's stderr is cargo's pipe, read to the end.
+#![allow(clippy::disallowed_macros)]
+
 mod support;
 
 mod check;

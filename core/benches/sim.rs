@@ -6,7 +6,7 @@
 
 // Tests and benches read fixtures and time themselves; the library may not
 // (core/clippy.toml).
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 use std::hint::black_box;
 use std::path::PathBuf;

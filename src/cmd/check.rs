@@ -55,21 +55,21 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     };
     crate::settings::emit(format!("{}\n", text.trim_end()).as_bytes())?;
     if !host_set {
-        eprintln!("lpa check: note: no host set (locustHost or --host); metric, loadtest and run need one");
+        say!("lpa check: note: no host set (locustHost or --host); metric, loadtest and run need one");
     }
     if policy.max_replicas().is_none() {
-        eprintln!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
+        say!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
     }
     if let Some(w) = runaway_warning(policy, plan.timeout) {
-        eprintln!("lpa check: warning: {w}");
+        say!("lpa check: warning: {w}");
     }
     if let Some(w) = super::hook::cpa_window_warning(policy, |k| std::env::var(k).ok()) {
-        eprintln!("lpa check: warning: {w}");
+        say!("lpa check: warning: {w}");
     }
     for w in &prepared.warnings {
-        eprintln!("lpa check: warning: {w}");
+        say!("lpa check: warning: {w}");
     }
-    eprintln!(
+    say!(
         "lpa check: {} is valid ({}); {}",
         args.policy.evaluation_config.display(),
         count(policy.targets().len(), "target"),

@@ -129,7 +129,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     print_header(&args, policy, &plan, &phases, addr);
     for e in lock(&events).drain(..) {
-        eprintln!("  {e}");
+        say!("  {e}");
     }
 
     let mut background = Background::new(addr, args.load_clients);
@@ -168,7 +168,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             story.add(cycle, phase, rate);
             print_cycle(&mut out, cycle, phase, started.elapsed(), rate);
             for e in lock(&events).drain(..) {
-                eprintln!("         {e}");
+                say!("         {e}");
             }
             if cycle.number == phases.calm {
                 background.start();
@@ -192,7 +192,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     background.stop();
     drop(pool);
     for e in lock(&events).drain(..) {
-        eprintln!("  {e}");
+        say!("  {e}");
     }
     let plot_path = plot_path(&log_path);
     let files = Files {
@@ -324,8 +324,14 @@ fn print_header(
     addr: SocketAddr,
 ) {
     let i = format_duration(args.interval);
-    println!("lpa demo: the seed guide's fibonacci service on local replicas, autoscaled by lpa\n");
-    println!(
+    // As each cycle's line: a reader gone early loses the text, and the
+    // demo still ends by stopping its replicas (`println!` would panic).
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "lpa demo: the seed guide's fibonacci service on local replicas, autoscaled by lpa\n"
+    );
+    let _ = writeln!(out,
         "  service    http://{addr}/fibonacci?n=10 (try it with curl while the demo runs)\n             replicas are `lpa serve` processes behind a round-robin proxy; each serves one request at a time, {} ms each",
         args.cost.as_secs_f64() * 1000.0
     );
@@ -342,7 +348,8 @@ fn print_header(
             )
         })
         .collect();
-    println!(
+    let _ = writeln!(
+        out,
         "  policy     {}: {}; decay {} after {}; at most {}",
         match &args.evaluation_config {
             Some(p) => p.display().to_string(),
@@ -353,8 +360,8 @@ fn print_header(
         count(policy.decay().unchanged_runs, "unchanged run"),
         count(args.max_replicas, "replica")
     );
-    println!("  load test  every {i}: {}", plan.describe());
-    println!(
+    let _ = writeln!(out, "  load test  every {i}: {}", plan.describe());
+    let _ = writeln!(out,
         "  phases     calm {}, load {} ({} on GET {LOAD_PATH}), then recover (at most {}, ends back at 1 replica)",
         count(phases.calm, "cycle"),
         count(phases.load, "cycle"),
@@ -401,7 +408,7 @@ fn print_cycle(
     let time = format!("{}:{:02}", secs / 60, secs % 60);
     let rate = rate.map_or("-".to_string(), |r| format!("{r:.0}"));
     for w in &cycle.warnings {
-        eprintln!("lpa demo: warning: {w}");
+        say!("lpa demo: warning: {w}");
     }
     match (&cycle.record, &cycle.failure) {
         (Some(r), failure) => {

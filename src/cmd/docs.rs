@@ -38,7 +38,7 @@ pub fn man(args: ManArgs) -> Result<ExitCode> {
                 page(sub, Some(sub.get_name()))?,
             )?);
         }
-        eprintln!(
+        say!(
             "lpa man: wrote {} pages to {}: {}",
             written.len(),
             dir.display(),

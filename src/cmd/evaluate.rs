@@ -27,20 +27,20 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     })?;
     let obs = eval.observation(now_secs(), current);
     if let Some(w) = hook::cpa_window_warning(&policy, |k| std::env::var(k).ok()) {
-        eprintln!("lpa evaluate: warning: {w}");
+        say!("lpa evaluate: warning: {w}");
     }
 
     // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();
     let decided = StateFile::new(&args.state.decay_info).decide(&obs, &policy, |_| !dry)?;
     if let Some(w) = decided.warning() {
-        eprintln!("lpa: warning: {w}");
+        say!("lpa: warning: {w}");
     }
     decided.saved?;
     let decision = decided.decision;
 
     let name = eval.resource.name.as_deref().unwrap_or("target");
-    eprintln!(
+    say!(
         "lpa evaluate: {name}: {decision}{} => targetReplicas {}{}",
         failure_kinds(&eval.metrics),
         decision.replicas,

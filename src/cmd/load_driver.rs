@@ -315,9 +315,9 @@ pub(super) fn probe(prepared: &Prepared) -> String {
 pub(super) fn measure(cmd: &str, prepared: &Prepared, args: &DriverArgs) -> Result<Measured> {
     let plan = &prepared.plan;
     let say = || {
-        eprintln!("lpa {cmd}: {}", driver_line(prepared));
+        say!("lpa {cmd}: {}", driver_line(prepared));
         for w in &prepared.warnings {
-            eprintln!("lpa {cmd}: warning: {w}");
+            say!("lpa {cmd}: warning: {w}");
         }
     };
     match &prepared.selection {
@@ -334,7 +334,7 @@ pub(super) fn measure(cmd: &str, prepared: &Prepared, args: &DriverArgs) -> Resu
             say();
             announce_locust(cmd, plan, &report);
             for w in warnings {
-                eprintln!("lpa {cmd}: warning: {w}");
+                say!("lpa {cmd}: warning: {w}");
             }
             Ok(Measured::Locust(Box::new(report)))
         }

@@ -17,7 +17,7 @@ use crate::text::count;
 pub(super) fn run_with_progress(plan: &LoadPlan) -> Result<LoadOutcome> {
     let tty = std::io::stderr().is_terminal();
     let show = |p: &Progress| {
-        eprint!(
+        say_partial!(
             "\r{:>5.1}s/{:.0}s  users {}/{}  requests {}  failures {}   ",
             p.elapsed.as_secs_f64(),
             p.run_time.as_secs_f64(),
@@ -29,7 +29,7 @@ pub(super) fn run_with_progress(plan: &LoadPlan) -> Result<LoadOutcome> {
     };
     let result = load::run(plan, if tty { Some(&show) } else { None });
     if tty {
-        eprint!("\r{:60}\r", "");
+        say_partial!("\r{:60}\r", "");
     }
     Ok(result?)
 }
@@ -45,7 +45,7 @@ struct Counts {
 /// leaves only its error line): `HOST for 5s{how}: PACE: N requests, F
 /// failed, R requests/s{tail}`.
 fn summary(cmd: &str, plan: &LoadPlan, how: &str, pace: &str, c: Counts, tail: &str) {
-    eprintln!(
+    say!(
         "lpa {cmd}: {} for {}s{how}: {pace}: {}, {} failed, {:.1} requests/s{tail}",
         plan.host,
         plan.run_time.as_secs_f64(),

@@ -32,7 +32,7 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
         None,
     )?;
     if matches!(prepared.selection, Selection::Locust { .. }) && !args.requests.is_empty() {
-        eprintln!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
+        say!("lpa: warning: --request is ignored: the locustfile decides what Locust sends (--load-driver native sends it)");
     }
     let measured = load_driver::measure("loadtest", &prepared, &args.driver)?;
     let text = match (args.json, measured) {

@@ -32,7 +32,7 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
     if metric_input.resource.replicas == Some(0) {
         // Nothing serves: a probe would only measure refused connections.
         // Say so in a metric evaluate reads as "autoscaling disabled".
-        eprintln!(
+        say!(
             "lpa metric: {}: 0 replicas: no load test (autoscaling is disabled at 0; scale it up to resume)",
             metric_input.resource.name.as_deref().unwrap_or("target")
         );

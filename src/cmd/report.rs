@@ -35,7 +35,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let scores = recorded.score();
     if let Some(path) = &args.plot {
         draw(&recorded, &scores, &args.log, path)?;
-        eprintln!("lpa report: plot written to {}", path.display());
+        say!("lpa report: plot written to {}", path.display());
     }
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&recorded.json(&args.log, &scores))
@@ -340,7 +340,7 @@ fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
         match serde_json::from_str::<DecisionRecord>(line) {
             Ok(r) => records.push(r),
             Err(e) if k + 1 == lines.len() && !text.ends_with('\n') && e.is_eof() => {
-                eprintln!(
+                say!(
                     "lpa report: warning: {name}:{}: the last line is cut short (a crash while writing?); left out",
                     i + 1
                 );

@@ -136,8 +136,8 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     }
     let (plan, warnings) = load_plan(args, &config, &overrides)?;
     let outputs = outputs(args)?;
-    pool.set_observer(|e| eprintln!("lpa run: local: {e}"));
-    eprintln!("lpa run: local: listening on {}", pool.addr());
+    pool.set_observer(|e| say!("lpa run: local: {e}"));
+    say!("lpa run: local: listening on {}", pool.addr());
     pool.scale(0, args.replicas)?;
     let via = format!("running {:?}", text);
     drive(
@@ -175,7 +175,7 @@ fn outputs(args: &RunArgs) -> Result<Outputs> {
         Some(path) => {
             let log = DecisionLog::open(path)?;
             if let Some(bytes) = log.dropped() {
-                eprintln!(
+                say!(
                     "lpa run: warning: decision log {}: its last line was cut short (a crash mid-write): dropped those {bytes} bytes, so the next record starts a line",
                     path.display()
                 );
@@ -241,7 +241,7 @@ fn drive<T: ScaleTarget + ?Sized>(
         stop,
     } = outputs;
     let metrics = metrics.as_ref().map(|(metrics, server)| {
-        eprintln!(
+        say!(
             "lpa run: metrics on http://{0}/metrics, liveness on http://{0}/healthz",
             server.addr()
         );
@@ -254,7 +254,7 @@ fn drive<T: ScaleTarget + ?Sized>(
         dry_run: args.dry_run,
     };
     let name = target.describe();
-    eprintln!(
+    say!(
         "lpa run: {name} {via}; load {}: {}; {}{}",
         plan.host,
         plan.describe(),
@@ -271,16 +271,16 @@ fn drive<T: ScaleTarget + ?Sized>(
     );
 
     for n in notes {
-        eprintln!("lpa run: {n}");
+        say!("lpa run: {n}");
     }
     if let Some(w) = super::check::runaway_warning(policy, plan.timeout) {
-        eprintln!("lpa run: warning: {w}");
+        say!("lpa run: warning: {w}");
     }
     // An interval of 0 asks for cycles back to back; any other that the
     // load test fills leaves the service under lpa's load all the time,
     // which every reading then includes.
     if !options.interval.is_zero() && plan.run_time >= options.interval {
-        eprintln!(
+        say!(
             "lpa run: warning: the load test runs {} of every {} interval: cycles run back to back and the service is always under lpa's load; keep --interval above the run time plus the scaling calls",
             format_duration(plan.run_time),
             format_duration(options.interval)
@@ -325,7 +325,7 @@ fn drive<T: ScaleTarget + ?Sized>(
     });
 
     if summary.stopped {
-        eprintln!(
+        say!(
             "lpa run: stopped by signal after {}; state {}",
             count(summary.cycles, "cycle"),
             if dry_run {
@@ -351,7 +351,7 @@ fn drive<T: ScaleTarget + ?Sized>(
 /// One readable line per cycle on stderr; the JSON line is the record.
 fn print_cycle(name: &str, cycle: &Cycle) {
     for w in &cycle.warnings {
-        eprintln!("lpa: warning: {w}");
+        say!("lpa: warning: {w}");
     }
     let n = cycle.number;
     match (&cycle.record, &cycle.failure) {
@@ -361,18 +361,19 @@ fn print_cycle(name: &str, cycle: &Cycle) {
                 Outcome::Applied => format!("scaled {} -> {}", r.current, r.decided),
                 not_applied => format!("not applied: {not_applied}"),
             };
-            eprintln!(
+            say!(
                 "lpa run: #{n} {name}: {} => {} ({outcome})",
-                r.summary, r.decided
+                r.summary,
+                r.decided
             );
             if let Some((step, e)) = failure {
                 if r.outcome.is_applied() {
-                    eprintln!("lpa run: #{n} {name}: {} failed: {e}", step.name());
+                    say!("lpa run: #{n} {name}: {} failed: {e}", step.name());
                 }
             }
         }
         (None, Some((step, e))) => {
-            eprintln!(
+            say!(
                 "lpa run: #{n} {name}: {} failed: {e} (nothing changed)",
                 step.name()
             );

@@ -33,7 +33,7 @@ mod pareto;
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if let (false, Some(plot)) = (args.pareto.is_empty(), &args.plot) {
         pareto::draw(&args.pareto, plot)?;
-        eprintln!("lpa simulate: plot written to {}", plot.display());
+        say!("lpa simulate: plot written to {}", plot.display());
         return Ok(ExitCode::SUCCESS);
     }
     // Output names and places are checked before any work, so a typo
@@ -184,7 +184,7 @@ fn simulate_scenario(
     }
     if let Some((drawn, path)) = drawn {
         drawn.keep().map_err(Failure::new)?;
-        eprintln!("lpa simulate: plot written to {}", path.display());
+        say!("lpa simulate: plot written to {}", path.display());
     }
     let mut text = String::new();
     if let (false, Some(trace)) = (args.quiet, &trace) {
@@ -729,7 +729,7 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
                             "{msg} (--on-bad-line skip to go on without it)"
                         )))
                     }
-                    BadLine::Skip => eprintln!("lpa simulate: warning: {msg}; skipped"),
+                    BadLine::Skip => say!("lpa simulate: warning: {msg}; skipped"),
                 }
             }
         }
@@ -901,7 +901,7 @@ fn sweep(
     });
     let elapsed = started.elapsed();
     // Timing is not data: stderr, so stdout stays the same run to run.
-    eprintln!(
+    say!(
         "lpa simulate: {} x {} x {} in {:.2}s on {}",
         count(outcomes.len() as u64, "point"),
         count(runs.len() as u64, "seed"),

@@ -730,6 +730,7 @@ fn status_text(status: ExitStatus) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_macros)] // a test's stderr is cargo's pipe
 mod tests {
     use super::*;
 
