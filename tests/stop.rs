@@ -421,3 +421,42 @@ fn a_second_loop_on_one_state_file_is_refused() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// A second signal while the first stop waits out a replica's grace ends
+/// lpa at once, exit 1, and takes the replica with it: a replica that
+/// ignores SIGTERM and does not watch its stdin would otherwise outlive
+/// lpa for good.
+#[test]
+fn a_second_signal_exits_at_once_and_leaves_no_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut lines, _cleanup, pids) = one_replica_idling(EXEC, dir.path());
+    assert!(ignores_sigterm(pids[0]));
+    sigterm(&child);
+    // The orderly stop has begun: it sends the replica SIGTERM, which it
+    // ignores, and waits 3 s before its SIGKILL.
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    sigterm(&child);
+    wait_bounded(&mut child, STEP);
+    let took = signalled.elapsed();
+    let status = child.wait().unwrap();
+    let err = lines.rest(Duration::from_millis(500)).to_string();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(took < GRACE, "the second signal waited {took:?}: {err}");
+    // The replica is lpa serve, not lpa's child any more: gone, or a zombie
+    // init has yet to reap.
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", pids[0])).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone(), "replica 1 (pid {}) outlived lpa:\n{err}", pids[0]);
+}

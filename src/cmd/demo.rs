@@ -35,6 +35,7 @@ use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
+use super::stop_signals;
 use crate::cli::DemoArgs;
 use crate::settings::{parse_config, read_config, Failure, Result};
 use crate::text::count;
@@ -111,12 +112,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let signalled = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&signalled))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&signalled)))
-            .map_err(|e| Failure::new(format!("cannot install the signal handler: {e}")))?;
-    }
+    stop_signals::install(
+        &[signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM],
+        &[&stop, &signalled],
+    )?;
 
     let phases = Phases::new(&args);
     if let Err(e) = pool.scale(0, 1) {

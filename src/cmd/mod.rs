@@ -18,6 +18,7 @@ mod report;
 mod run;
 mod serve;
 mod simulate;
+mod stop_signals;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {

@@ -41,7 +41,7 @@ use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::{StateClaim, StateFile};
 
-use super::load_driver;
+use super::{load_driver, stop_signals};
 use crate::cli::{DriverArgs, LoadDriver, RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
 use crate::text::count;
@@ -201,17 +201,14 @@ fn outputs(args: &RunArgs) -> Result<Outputs> {
     // where the default action left them running. SIGHUP (the terminal
     // closed) likewise.
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        // Registered first, so it sees the flag before the second handler
-        // sets it: a second signal while stopping exits at once.
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
-            .map_err(|e| Failure::new(format!("cannot install the signal handler: {e}")))?;
-    }
+    stop_signals::install(
+        &[
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ],
+        &[&stop],
+    )?;
     Ok(Outputs {
         state,
         claim,

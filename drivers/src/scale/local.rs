@@ -35,8 +35,9 @@
 //!
 //! **Children never outlive lpa**: the pool stops every replica when it is
 //! dropped (normal exit, an error, a panic that unwinds, the run loop's stop
-//! flag after SIGINT/SIGTERM). For what no destructor sees (SIGKILL, a
-//! second Ctrl-C that exits at once), each replica gets a pipe on its stdin
+//! flag after SIGINT/SIGTERM); a second Ctrl-C, which exits at once, first
+//! SIGKILLs them ([`kill_every_replica`]). For what nothing sees (a SIGKILL
+//! of lpa), each replica gets a pipe on its stdin
 //! that only lpa holds: `lpa serve --exit-with-parent` exits when it reads
 //! EOF there, which the kernel delivers when lpa dies however it dies. Other
 //! commands may use the same signal. Replicas run in their own process
@@ -279,6 +280,26 @@ impl fmt::Display for PoolEvent {
     }
 }
 
+/// The process group of every live replica of every pool in this process
+/// (each replica leads its own), for the one exit no destructor sees
+/// that lpa still chooses: a second stop signal, which ends lpa at once
+/// (see [`kill_every_replica`]). A replica is listed from its start until
+/// it is dropped, after it was reaped.
+static LIVE_GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn live_groups() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SIGKILLs the process group of every live replica, for an exit that
+/// will not wait for the pools to stop them in order: replicas that do not
+/// watch their stdin for lpa's death would outlive it.
+pub fn kill_every_replica() {
+    for &pid in live_groups().iter() {
+        signal_group(pid, Some(Signal::KILL));
+    }
+}
+
 struct Replica {
     number: u64,
     child: Child,
@@ -288,6 +309,13 @@ struct Replica {
     stderr: Tail,
     backend: Option<Arc<Backend>>,
     started: Instant,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let pid = self.child.id();
+        live_groups().retain(|&p| p != pid);
+    }
 }
 
 /// The last bytes a child wrote to stderr, collected on a thread.
@@ -538,6 +566,7 @@ impl LocalPool {
                 argv[0]
             ))
         })?;
+        live_groups().push(child.id());
         let stderr = Tail::collect(child.stderr.take());
         let number = self.next_number;
         self.next_number += 1;

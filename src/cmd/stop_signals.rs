@@ -1,0 +1,43 @@
+//! SIGINT, SIGTERM and SIGHUP for the loops that stop in order.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use lpa_drivers::scale::local;
+use signal_hook::iterator::Signals;
+
+use crate::settings::{Failure, Result};
+
+/// The first of `signals` sets every flag in `flags` (the loop sees it and
+/// stops in order: the cycle's log, the state, the replicas). A second ends
+/// lpa at once, exit 1, for a stop that hangs; it first SIGKILLs the local
+/// pool's replicas, which no destructor stops then, and which would
+/// otherwise outlive lpa unless they watch their stdin for its death.
+///
+/// Install before anything a signal must find stopped (the first replica).
+pub fn install(signals: &[i32], flags: &[&Arc<AtomicBool>]) -> Result<()> {
+    let failed =
+        |e: std::io::Error| Failure::new(format!("cannot install the signal handler: {e}"));
+    for &signal in signals {
+        for &flag in flags {
+            // In the handler itself: the loop wakes at once, whatever the
+            // thread below is doing.
+            signal_hook::flag::register(signal, Arc::clone(flag)).map_err(failed)?;
+        }
+    }
+    let mut pending = Signals::new(signals).map_err(failed)?;
+    std::thread::Builder::new()
+        .name("stop-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for _ in pending.forever() {
+                seen += 1;
+                if seen > 1 {
+                    local::kill_every_replica();
+                    std::process::exit(1);
+                }
+            }
+        })
+        .map_err(failed)?;
+    Ok(())
+}
