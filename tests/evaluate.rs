@@ -856,14 +856,17 @@ fn impossible_metric_values_are_one_error_line_and_change_nothing() {
     }
 }
 
-/// CPA keeps the highest answer of its downscaleStabilization window; one
-/// an interval long or more always holds the count before a decay, and
-/// lpa says so, in the hook's log and in `lpa check`.
+/// CPA applies the highest answer of its downscaleStabilization window
+/// (internal/scaling/scaling.go at v2.12.2), and every hold before a
+/// decay is in it: lpa, reading its decay unapplied as a person's change,
+/// counted its calm runs from 0 again, and no decay ever took effect.
+/// Here CPA is emulated run by run (15 s interval, 60 s window: the
+/// answers of the last five runs, this one's included).
 #[test]
-fn a_cpa_window_that_blocks_every_decay_is_a_warning() {
+fn decays_take_effect_under_a_cpa_window() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s.json");
-    let run = |window: &str, interval: Option<&str>| {
+    let run = |replicas: u32, window: &str| {
         let mut cmd = lpa();
         cmd.arg("evaluate")
             .arg("--evaluation-config")
@@ -871,28 +874,44 @@ fn a_cpa_window_that_blocks_every_decay_is_a_warning() {
             .arg("--decay-info")
             .arg(&state)
             .env("downscaleStabilization", window);
-        if let Some(i) = interval {
-            cmd.env("interval", i);
-        }
-        run_with_stdin(cmd, &cpa_stdin(5, 3.0, "scaler"))
-    };
-    let o = run("60", Some("10000"));
-    assert_eq!(stdout(&o), "{\"targetReplicas\":5}\n");
-    assert!(
-        stderr(&o).contains("lpa evaluate: warning: CPA's downscaleStabilization (60s) is at least its interval (10s): "),
-        "{}",
-        stderr(&o)
-    );
-    // CPA's default interval is 15 s; a window under it lets a decay through.
-    for (window, interval) in [("10", None), ("0", Some("10000"))] {
-        let o = run(window, interval);
+        let o = run_with_stdin(cmd, &cpa_stdin(replicas, 3.0, "scaler"));
         assert!(o.status.success(), "{}", stderr(&o));
-        assert!(
-            !stderr(&o).contains("downscaleStabilization"),
-            "{}",
-            stderr(&o)
-        );
+        let answer: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        (
+            answer["targetReplicas"].as_u64().unwrap() as u32,
+            stderr(&o),
+        )
+    };
+    let mut replicas = 5;
+    let mut answers = Vec::new();
+    let mut applied = vec![replicas];
+    let mut said = String::new();
+    for _ in 0..40 {
+        let (answer, err) = run(replicas, "60");
+        said.push_str(&err);
+        answers.push(answer);
+        let window = &answers[answers.len().saturating_sub(5)..];
+        let next = *window.iter().max().unwrap();
+        if next != replicas {
+            applied.push(next);
+        }
+        replicas = next;
     }
+    assert_eq!(applied, [5, 4, 3, 2, 1], "{said}");
+    assert!(
+        said.contains("decay 5 -> 4 not applied yet: a 60s downscale stabilization keeps the highest answer of its window; its calm runs still count; GET_/fibonacci?n=10 mean 3ms <= 7ms; decay 5 -> 4 => targetReplicas 4\n"),
+        "{said}"
+    );
+    assert!(!said.contains("changed outside lpa"), "{said}");
+    // Without a window, a count above the last answer is still a person's.
+    std::fs::remove_file(&state).unwrap();
+    run(5, "0");
+    let (answer, err) = run(6, "0");
+    assert_eq!(answer, 6);
+    assert!(
+        err.contains("replicas changed outside lpa (5 -> 6): decay counter reset"),
+        "{err}"
+    );
     let check = lpa()
         .args(["check", "--evaluation-config"])
         .arg(seed())
@@ -901,7 +920,9 @@ fn a_cpa_window_that_blocks_every_decay_is_a_warning() {
         .unwrap();
     assert!(check.status.success(), "{}", stderr(&check));
     assert!(
-        stderr(&check).contains("lpa check: warning: CPA's downscaleStabilization (300s) is at least its interval (15s)"),
+        stderr(&check).contains(
+            "lpa check: note: CPA's downscaleStabilization (300s) delays each decay that long"
+        ),
         "{}",
         stderr(&check)
     );

@@ -49,6 +49,13 @@ pub struct Observation {
     /// replicas as serving once it reaches them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_replicas: Option<u32>,
+    /// Seconds of the applier's own downscale stabilization, when it has
+    /// one (CPA's `downscaleStabilization`): it applies the highest answer
+    /// of that window, so a decay takes effect only once every answer in
+    /// it is as low. A count above the last answer is then that window
+    /// holding a decay, not a person scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applier_window_secs: Option<u64>,
 }
 
 impl Observation {
@@ -155,6 +162,17 @@ pub enum Reason {
     /// The replica count is not what the last decision left.
     #[serde(rename_all = "camelCase")]
     OutsideChange { expected: u32, seen: u32 },
+    /// The last answer, a decay, is not applied yet: the applier's window
+    /// (`Observation::applier_window_secs`) still holds a higher answer.
+    /// The calm runs that earned it still count, so a calm run answers the
+    /// decay again (re-decided, the model's veto included) until the
+    /// window has only answers as low.
+    #[serde(rename_all = "camelCase")]
+    DecayNotApplied {
+        from: u32,
+        to: u32,
+        window_secs: u64,
+    },
     /// The latency model's reading of the run, for the target that binds:
     /// its learned unloaded latency (ms) and the load it reads (replicas'
     /// worth; at saturation a lower bound).
@@ -312,6 +330,7 @@ impl Reason {
                 | Reason::NoData { .. }
                 | Reason::Failures { .. }
                 | Reason::OutsideChange { .. }
+                | Reason::DecayNotApplied { .. }
                 | Reason::ModelLoad { .. }
                 | Reason::ModelPredicts { .. }
                 | Reason::ModelFallback { .. }
@@ -346,6 +365,15 @@ impl fmt::Display for Reason {
             Reason::OutsideChange { expected, seen } => write!(
                 f,
                 "replicas changed outside lpa ({expected} -> {seen}): decay counter reset"
+            ),
+            Reason::DecayNotApplied {
+                from,
+                to,
+                window_secs,
+            } => write!(
+                f,
+                "decay {from} -> {to} not applied yet: a {} downscale stabilization keeps the highest answer of its window; its calm runs still count",
+                format_duration(Duration::from_secs(*window_secs))
             ),
             Reason::ModelLoad {
                 kind,
@@ -607,14 +635,31 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         };
     }
 
-    // 2. Someone else scaled.
+    // 2. Someone else scaled, or the applier's window holds a decay.
     let mut calm_runs = state.runs_since_change;
     if let Some(expected) = state.last_replicas.filter(|&r| r != current) {
-        reasons.push(Reason::OutsideChange {
-            expected,
-            seen: current,
-        });
-        calm_runs = 0;
+        match obs
+            .applier_window_secs
+            .filter(|&w| w > 0 && expected < current)
+        {
+            Some(window_secs) => {
+                reasons.push(Reason::DecayNotApplied {
+                    from: current,
+                    to: expected,
+                    window_secs,
+                });
+                // Counted again from 0, no decay would ever leave the
+                // window: each calm run's hold at `current` enters it.
+                calm_runs = calm_runs.max(policy.decay.unchanged_runs);
+            }
+            None => {
+                reasons.push(Reason::OutsideChange {
+                    expected,
+                    seen: current,
+                });
+                calm_runs = 0;
+            }
+        }
     }
 
     // 3. Compare every target; what the model makes of the run.
@@ -1347,7 +1392,7 @@ mod tests {
             at_secs: 1_000,
             current_replicas: replicas,
             requests,
-            ready_replicas: None,
+            ..Observation::default()
         }
     }
 
@@ -1564,6 +1609,46 @@ mod tests {
         );
     }
 
+    /// Under an applier's window (CPA's downscaleStabilization) a count
+    /// above the last answer, a decay, is the window holding it: the calm
+    /// runs that earned it still count, and the decay is decided again. A
+    /// breach still scales up from the count that runs.
+    #[test]
+    fn a_decay_the_applier_window_holds_is_decided_again() {
+        let p = seed();
+        let state = State {
+            runs_since_change: 0,
+            last_replicas: Some(4),
+            ..State::default()
+        };
+        let mut o = obs(5, Some(1.0));
+        o.applier_window_secs = Some(300);
+        let d = decide(&o, &p, &state);
+        assert_eq!(d.replicas, 4, "{d}");
+        assert_eq!(
+            d.reasons[0],
+            Reason::DecayNotApplied {
+                from: 5,
+                to: 4,
+                window_secs: 300
+            }
+        );
+        assert_eq!(d.next_state.last_replicas, Some(4));
+        let mut breach = obs(5, Some(9.0));
+        breach.applier_window_secs = Some(300);
+        let d = decide(&breach, &p, &state);
+        assert_eq!(d.replicas, 6, "{d}");
+        assert_eq!(d.next_state.runs_since_change, 0);
+        // Under an answer (a scale-up CPA cut to its maxReplicas) is not
+        // a held decay.
+        let up = State {
+            last_replicas: Some(6),
+            ..State::default()
+        };
+        let d = decide(&o, &p, &up);
+        assert!(matches!(d.reasons[0], Reason::OutsideChange { .. }), "{d}");
+    }
+
     #[test]
     fn zero_replicas_with_min_above_zero_is_disabled() {
         let d = decide(&obs(0, Some(100.0)), &seed(), &State::default());
@@ -1669,7 +1754,7 @@ mod tests {
             at_secs: 0,
             current_replicas: 2,
             requests: BTreeMap::new(),
-            ready_replicas: None,
+            ..Observation::default()
         };
         o.requests.insert("GET_/a".into(), stats.clone());
         // 1 % errors, p95 under target: hold (failures block the decay).

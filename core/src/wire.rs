@@ -115,6 +115,8 @@ impl EvaluateInput {
             current_replicas,
             requests,
             ready_replicas: self.resource.ready_replicas,
+            // CPA's config is not in its stdin: the hook reads its env.
+            applier_window_secs: None,
         }
     }
 

@@ -162,8 +162,9 @@ fn obs_strategy() -> impl Strategy<Value = Observation> {
         prop::option::of((0u64..1000, 0u64..1000, prop::num::f64::ANY)),
         0u64..10_000,
         prop::option::of(0u32..50),
+        prop::option::of(0u64..1000),
     )
-        .prop_map(|(replicas, stats, at, ready)| {
+        .prop_map(|(replicas, stats, at, ready, window)| {
             let mut requests = BTreeMap::new();
             if let Some((n, f, mean)) = stats {
                 requests.insert(
@@ -181,6 +182,7 @@ fn obs_strategy() -> impl Strategy<Value = Observation> {
                 current_replicas: replicas,
                 requests,
                 ready_replicas: ready,
+                applier_window_secs: window,
             }
         })
 }
@@ -259,7 +261,7 @@ proptest! {
         let mut at = 1_000u64;
         for (mean, failures, gap) in steps {
             at += gap;
-            let mut obs = Observation { at_secs: at, current_replicas: replicas, requests: BTreeMap::new(), ready_replicas: None };
+            let mut obs = Observation { at_secs: at, current_replicas: replicas, requests: BTreeMap::new(), ..Observation::default() };
             if let Some(m) = mean {
                 obs.requests.insert("GET_/a".into(), RequestStats {
                     num_requests: Some(200),

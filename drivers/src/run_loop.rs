@@ -219,6 +219,9 @@ where
             current_replicas: current,
             requests: metric.requests,
             ready_replicas: self.target.ready(),
+            // The loop applies its own answers: a count above its last
+            // one is someone else's doing.
+            applier_window_secs: None,
         };
         let dry_run = self.options.dry_run;
         let target = &mut *self.target;

@@ -25,10 +25,8 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let current = eval.current_replicas().ok_or_else(|| {
         Failure::new("evaluate stdin: resource.spec.replicas: missing, and no metric carries current_replicas")
     })?;
-    let obs = eval.observation(now_secs(), current);
-    if let Some(w) = hook::cpa_window_warning(&policy, |k| std::env::var(k).ok()) {
-        say!("lpa evaluate: warning: {w}");
-    }
+    let mut obs = eval.observation(now_secs(), current);
+    obs.applier_window_secs = hook::cpa_window_secs(|k| std::env::var(k).ok());
 
     // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();

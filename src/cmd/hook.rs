@@ -18,29 +18,32 @@ pub(super) fn read_stdin(hook: &str) -> Result<String> {
     Ok(input)
 }
 
-/// CPA's own `downscaleStabilization` (seconds, its env var) keeps the
-/// highest answer of that window. lpa answers the count it runs at until
-/// the run that decays, so with a window of an interval or more (CPA's
-/// `interval`, milliseconds, default 15000) the count before the decay is
-/// always in it: CPA never applies a decay, and lpa, seeing its answer
-/// unapplied, starts counting calm runs again. lpa's own window holds a
-/// decay inside the decision, where the count of calm runs survives it.
-pub(super) fn cpa_window_warning(
+/// CPA's own `downscaleStabilization`, seconds, from its env var (CPA's
+/// config reaches the hooks as their env), when set above 0: CPA applies
+/// the highest answer of that window, and the decision reads a count
+/// above its last answer as that window holding a decay
+/// (`Observation::applier_window_secs`), not as a person scaling.
+pub(super) fn cpa_window_secs(env: impl Fn(&str) -> Option<String>) -> Option<u64> {
+    env("downscaleStabilization")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&w| w > 0)
+}
+
+/// `lpa check`'s note on CPA's window: how long it holds each decay. A
+/// window shorter than CPA's `interval` (milliseconds, default 15000)
+/// holds only the answer of the run itself.
+pub(super) fn cpa_window_note(
     policy: &lpa_core::Policy,
     env: impl Fn(&str) -> Option<String>,
 ) -> Option<String> {
-    let secs = |name: &str, per_sec: f64| {
-        env(name)
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .map(|v| v / per_sec)
-    };
-    let window = secs("downscaleStabilization", 1.0)?;
-    let interval = secs("interval", 1000.0).unwrap_or(15.0);
-    if policy.decay().replicas == 0 || window <= 0.0 || window < interval {
+    let window = cpa_window_secs(&env)?;
+    let interval_ms = env("interval")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(15_000);
+    if policy.decay().replicas == 0 || window.saturating_mul(1000) < interval_ms {
         return None;
     }
     Some(format!(
-        "CPA's downscaleStabilization ({window}s) is at least its interval ({interval}s): CPA keeps the highest answer of that window, which always holds the count before a decay, so no decay takes effect; set CPA's downscaleStabilization to 0 and the evaluation config's downscaleStabilization instead (lpa's window holds decays the same way, inside the decision)"
+        "CPA's downscaleStabilization ({window}s) delays each decay that long: CPA applies the highest answer of its window, and lpa answers a decay again at each calm run until CPA applies it (the evaluation config's downscaleStabilization holds decays inside the decision instead)"
     ))
 }

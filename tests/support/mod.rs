@@ -27,6 +27,9 @@ const LPA_ENV: &[&str] = &[
     "LPA_KUBECTL",
     "LPA_METRICS_LISTEN",
     "KUBECONFIG",
+    // CPA's, which its hooks inherit.
+    "downscaleStabilization",
+    "interval",
 ];
 
 pub fn lpa() -> Command {

@@ -434,6 +434,8 @@ fn drive<C: Controller>(
             // What Kubernetes reports (`status.readyReplicas`), as CPA's
             // evaluate hook and `lpa run` read it.
             ready_replicas: Some(ready),
+            // The simulated cluster applies each answer at once.
+            applier_window_secs: None,
         };
         for (key, (method, name, extra)) in &keys {
             let mut rec = Recording::default();
@@ -610,7 +612,13 @@ impl<C: Controller> Controller for Judged<'_, C> {
 pub fn action(d: &Decision) -> String {
     let mut out = String::new();
     for r in d.reasons.iter().filter(|r| {
-        r.is_action() || matches!(r, Reason::Failures { .. } | Reason::OutsideChange { .. })
+        r.is_action()
+            || matches!(
+                r,
+                Reason::Failures { .. }
+                    | Reason::OutsideChange { .. }
+                    | Reason::DecayNotApplied { .. }
+            )
     }) {
         if !out.is_empty() {
             out.push_str("; ");
