@@ -36,12 +36,28 @@ impl Drop for Killed {
     }
 }
 
+/// [`slow_replica`], but every replica after the first waits 8 s before
+/// it listens: a scale-up holds its cycle that long.
+fn slow_to_start_replica(dir: &Path) -> String {
+    let mark = dir.join("first-started");
+    format!(
+        "sh -c 'test -e {0} && sleep 8; touch {0}; exec {1} serve --listen 127.0.0.1:{{port}} --serial --cost 0.03 --exit-with-parent'",
+        mark.display(),
+        env!("CARGO_BIN_EXE_lpa")
+    )
+}
+
 /// `lpa run --scaler local` with metrics on a free port; returns it, its
 /// stderr lines and the metrics address it printed.
 fn start_lpa(dir: &Path, extra: &[&str]) -> (Killed, Lines, SocketAddr) {
+    start_lpa_with(dir, &slow_replica(), extra)
+}
+
+/// [`start_lpa`] with the replicas' command.
+fn start_lpa_with(dir: &Path, replica: &str, extra: &[&str]) -> (Killed, Lines, SocketAddr) {
     let mut args = vec!["--metrics-listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    let mut c = run_local(&slow_replica(), &args, dir);
+    let mut c = run_local(replica, &args, dir);
     c.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     let mut lines = Lines::new(child.stderr.take().unwrap());
@@ -288,17 +304,20 @@ fn prometheus_reads_the_desired_replicas_after_a_scale_up() {
 #[test]
 fn promtool_lints_a_real_scrape_and_healthz_follows_the_loop() {
     let dir = tempfile::tempdir().unwrap();
-    // A first cycle of 3.5 s against 1 s intervals: no cycle ends within
-    // 3 intervals, so /healthz fails until it does.
-    let (_lpa, mut lines, metrics) = start_lpa(
+    // The first cycle's scale-up waits 8 s for its replica to listen: no
+    // cycle ends within 3 intervals, so /healthz fails until one does.
+    let (_lpa, mut lines, metrics) = start_lpa_with(
         dir.path(),
+        &slow_to_start_replica(dir.path()),
         &[
             "--interval",
             "1s",
             "--run-time",
-            "3500ms",
+            "500ms",
             "--max-replicas",
             "2",
+            "--ready-timeout",
+            "30s",
         ],
     );
     let (head, body) = get(metrics, "/healthz");
@@ -316,7 +335,7 @@ fn promtool_lints_a_real_scrape_and_healthz_follows_the_loop() {
     assert!(
         stuck
             .1
-            .contains("(more than 3 intervals): the loop is stuck"),
+            .contains("(more than 3 intervals or load tests): the loop is stuck"),
         "{stuck:?}"
     );
     assert!(
@@ -378,6 +397,24 @@ fn promtool_lints_a_real_scrape_and_healthz_follows_the_loop() {
     let (head, body) = get(metrics, "/other");
     assert!(status(&head) == 404, "{head}");
     assert!(body.contains("lpa serves /metrics and /healthz"), "{body}");
+}
+
+#[test]
+fn healthz_stays_ok_while_back_to_back_cycles_run_their_load_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    // --interval 0 asks for cycles back to back: they end a 4 s load test
+    // apart, more than 3 s (3 intervals, at least 1 s each).
+    let (_lpa, mut lines, metrics) = start_lpa(
+        dir.path(),
+        &["--interval", "0", "--run-time", "4s", "--max-replicas", "2"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lines.seen.contains("lpa run: #2 ") {
+        assert!(Instant::now() < deadline, "{}", lines.seen);
+        let (head, body) = get(metrics, "/healthz");
+        assert!(status(&head) == 200, "{head}\n{body}\n{}", lines.seen);
+        lines.wait_for("lpa run: #2 ", Duration::from_millis(200));
+    }
 }
 
 #[test]

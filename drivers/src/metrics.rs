@@ -99,9 +99,11 @@ const PROBE_BUCKETS: [f64; 13] = [
 const CYCLE_BUCKETS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0];
 
 impl Metrics {
-    /// `interval` is the loop's: `/healthz` answers 503 once no cycle has
-    /// ended for 3 intervals (of at least 1 s each).
-    pub fn new(version: &str, interval: Duration) -> Metrics {
+    /// `period` is how often a working loop ends a cycle: its interval, or
+    /// its load test (run time + grace) when that is longer, since the
+    /// next cycle starts only when one ends. `/healthz` answers 503 once no
+    /// cycle has ended for 3 periods (of at least 1 s each).
+    pub fn new(version: &str, period: Duration) -> Metrics {
         let mut m = Metrics {
             registry: Registry::default(),
             target_observed: Family::default(),
@@ -116,7 +118,7 @@ impl Metrics {
             cycle_failures: Family::default(),
             calm_runs: Family::default(),
             last_cycle: Mutex::new(Instant::now()),
-            stale_after: 3 * interval.max(Duration::from_secs(1)),
+            stale_after: 3 * period.max(Duration::from_secs(1)),
         };
         let registry = &mut m.registry;
         registry.register(
@@ -263,7 +265,7 @@ impl Metrics {
         text
     }
 
-    /// Whether a cycle ended within the last 3 intervals; else how long ago.
+    /// Whether a cycle ended within the last 3 periods; else how long ago.
     pub fn health(&self) -> Result<(), Duration> {
         let since = lock(&self.last_cycle).elapsed();
         if since <= self.stale_after {
@@ -356,7 +358,7 @@ fn answer(metrics: &Metrics, method: &tiny_http::Method, url: &str) -> Response 
             Err(since) => text(
                 503,
                 format!(
-                    "no cycle has ended for {:.0}s (more than 3 intervals): the loop is stuck\n",
+                    "no cycle has ended for {:.0}s (more than 3 intervals or load tests): the loop is stuck\n",
                     since.as_secs_f64()
                 ),
             ),

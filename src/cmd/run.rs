@@ -65,7 +65,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let (plan, warnings) = load_plan(&args, &config, &args.load.overrides())?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
-    let outputs = outputs(&args)?;
+    let outputs = outputs(&args, &plan)?;
     drive(
         &mut target,
         &format!("via kubectl {kubectl}"),
@@ -135,7 +135,7 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         overrides.host = Some(pool.addr().into());
     }
     let (plan, warnings) = load_plan(args, &config, &overrides)?;
-    let outputs = outputs(args)?;
+    let outputs = outputs(args, &plan)?;
     pool.set_observer(|e| say!("lpa run: local: {e}"));
     say!("lpa run: local: listening on {}", pool.addr());
     pool.scale(0, args.replicas)?;
@@ -165,7 +165,7 @@ struct Outputs {
 
 /// The outputs, checked (and the metrics address bound) before anything
 /// runs.
-fn outputs(args: &RunArgs) -> Result<Outputs> {
+fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
     let state = StateFile::new(&args.state.decay_info);
     let claim = state.claim()?;
     // A state file that cannot be written fails every cycle; say so once,
@@ -186,7 +186,11 @@ fn outputs(args: &RunArgs) -> Result<Outputs> {
     };
     let metrics = match args.metrics_listen {
         Some(addr) => {
-            let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"), args.interval));
+            // With an interval shorter than the load test (0: back to
+            // back), cycles end a load test apart, and a working loop
+            // must not read as stuck.
+            let period = args.interval.max(plan.run_time + plan.grace);
+            let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"), period));
             let server = MetricsServer::start(addr, Arc::clone(&metrics)).map_err(|e| {
                 Failure::new(format!(
                     "--metrics-listen {addr} (env LPA_METRICS_LISTEN): cannot listen: {e}"
