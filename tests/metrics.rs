@@ -418,6 +418,47 @@ fn healthz_stays_ok_while_back_to_back_cycles_run_their_load_tests() {
 }
 
 #[test]
+fn a_scraper_that_stops_reading_does_not_stall_healthz() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_lpa, _lines, metrics) = start_lpa(dir.path(), &["--interval", "1s"]);
+    // Thousands of pipelined scrapes, answers never read: megabytes of
+    // expositions that no socket buffer holds.
+    let mut stuck = TcpStream::connect_timeout(&metrics, Duration::from_secs(5)).unwrap();
+    stuck
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stuck.write_all(&b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3000));
+    // And one that never sends its request.
+    let mut idle = TcpStream::connect_timeout(&metrics, Duration::from_secs(5)).unwrap();
+    thread::sleep(Duration::from_millis(500));
+
+    // The kubelet's probe, with its timeout.
+    let mut probe = TcpStream::connect_timeout(&metrics, Duration::from_secs(2)).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    write!(probe, "GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let read = probe.read_to_string(&mut answer);
+    assert!(
+        read.is_ok() && answer.starts_with("HTTP/1.1 200 "),
+        "{read:?} {answer:?}"
+    );
+
+    // The idle connection is closed in seconds, not held for good.
+    idle.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let closed = Instant::now();
+    assert!(
+        matches!(idle.read(&mut buf), Ok(0) | Err(_)) && closed.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        closed.elapsed()
+    );
+    drop(stuck);
+}
+
+#[test]
 fn a_metrics_address_in_use_is_one_error_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -7,20 +7,23 @@
 //!   run loop ──measure──► Metrics::observe_probe ─┐
 //!            ──cycle────► Metrics::observe_cycle ─┤ atomics
 //!                                                 ▼
-//!   MetricsServer (own thread) ◄── GET /metrics, /healthz ── Prometheus, kubelet
+//!   MetricsServer (own threads) ◄── GET /metrics, /healthz ── Prometheus, kubelet
 //! ```
 //!
 //! The loop only ever updates atomics (and, per cycle, a few labelled
 //! series behind short locks); encoding and every socket live on the
-//! server's thread, so a slow or stuck scraper cannot slow the loop.
+//! server's threads, so a slow or stuck scraper cannot slow the loop. Each
+//! connection has its own thread and a deadline, so one cannot stall the
+//! others either: the kubelet's probe of `/healthz` is answered while a
+//! scraper stops reading.
 //!
 //! Units follow Prometheus conventions: seconds and ratios. Targets'
 //! values (`lpa_target_observed`, `lpa_target_value`) are in seconds for
 //! latency kinds (mean, pNN, ...) and a 0-1 ratio for `errorRate`.
 
-use std::io;
-use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -291,35 +294,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `/metrics` and `/healthz` on their own thread; stops when dropped.
+/// At most this many scrapes are answered at once; more connections are
+/// closed unanswered. Each is bounded by [`IO_TIMEOUT`], so a client that
+/// holds its connection open costs one slot for that long, never for good.
+const MAX_CONNECTIONS: usize = 64;
+/// How long a connection may take to send its request, and to take the
+/// answer: a scraper that stops reading must not hold a thread (and the
+/// kubelet's next probe) forever.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// A request head longer than this is not a scrape.
+const MAX_HEAD: usize = 8 * 1024;
+
+/// `/metrics` and `/healthz` on their own threads, one per connection (at
+/// most [`MAX_CONNECTIONS`]), each answered once and closed; stops when
+/// dropped.
 pub struct MetricsServer {
-    server: Arc<tiny_http::Server>,
     addr: SocketAddr,
+    stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl MetricsServer {
     /// Binds `addr` (port 0 picks a free one) and serves `metrics`.
     pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> io::Result<MetricsServer> {
-        let server = tiny_http::Server::http(addr).map_err(io::Error::other)?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::other("not an IP listener"))?;
-        let server = Arc::new(server);
-        let serving = Arc::clone(&server);
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        // Polled, so that dropping the server needs no connection to itself.
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
         let thread = thread::Builder::new()
             .name("lpa-metrics".into())
-            .spawn(move || {
-                for request in serving.incoming_requests() {
-                    let response = answer(&metrics, request.method(), request.url());
-                    // A scraper that went away is its own problem.
-                    let _ = request.respond(response);
-                }
-            })?;
+            .spawn(move || accept(&listener, &metrics, &stopping))?;
         Ok(MetricsServer {
-            server,
             addr,
+            stop,
             thread: Some(thread),
         })
     }
@@ -331,48 +340,125 @@ impl MetricsServer {
 
 impl Drop for MetricsServer {
     fn drop(&mut self) {
-        self.server.unblock();
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-type Response = tiny_http::Response<io::Cursor<Vec<u8>>>;
-
-fn answer(metrics: &Metrics, method: &tiny_http::Method, url: &str) -> Response {
-    let text = |code: u16, body: String| {
-        tiny_http::Response::from_string(body)
-            .with_status_code(code)
-            .with_header(header("Content-Type", "text/plain; charset=utf-8"))
-    };
-    if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
-        return text(405, format!("method {method} not allowed\n"))
-            .with_header(header("Allow", "GET, HEAD"));
+fn accept(listener: &TcpListener, metrics: &Arc<Metrics>, stop: &AtomicBool) {
+    let active = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Ordering::SeqCst) {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            // Out of fds, a connection reset before accept: the next one
+            // may do better.
+            Err(_) => {
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let (metrics, slot) = (Arc::clone(metrics), Arc::clone(&active));
+        let spawned = thread::Builder::new()
+            .name("lpa-metrics-conn".into())
+            // An exposition of a few KiB; 64 of them must not cost 128 MiB.
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let _ = serve(stream, &metrics);
+                slot.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
     }
-    match url.split('?').next().unwrap_or("") {
-        "/metrics" => tiny_http::Response::from_string(metrics.encode())
-            .with_header(header("Content-Type", prometheus_text::CONTENT_TYPE)),
+}
+
+/// Reads one request head and answers it, all within [`IO_TIMEOUT`].
+fn serve(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || head.len() > MAX_HEAD {
+            return Ok(());
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(head.split(|b| *b == b'\n').next().unwrap_or(&[]));
+    let mut words = line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (status, content_type, extra, body) = answer(metrics, method, target);
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Service Unavailable",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if method != "HEAD" {
+        out.extend_from_slice(body.as_bytes());
+    }
+    stream.write_all(&out)?;
+    stream.flush()
+}
+
+/// Status, content type, extra header lines and body for a request.
+fn answer(
+    metrics: &Metrics,
+    method: &str,
+    target: &str,
+) -> (u16, &'static str, &'static str, String) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if !matches!(method, "GET" | "HEAD") {
+        return (
+            405,
+            TEXT,
+            "Allow: GET, HEAD\r\n",
+            format!("method {method} not allowed\n"),
+        );
+    }
+    match target.split('?').next().unwrap_or("") {
+        "/metrics" => (200, prometheus_text::CONTENT_TYPE, "", metrics.encode()),
         "/healthz" => match metrics.health() {
-            Ok(()) => text(200, "ok\n".into()),
-            Err(since) => text(
+            Ok(()) => (200, TEXT, "", "ok\n".into()),
+            Err(since) => (
                 503,
+                TEXT,
+                "",
                 format!(
                     "no cycle has ended for {:.0}s (more than 3 intervals or load tests): the loop is stuck\n",
                     since.as_secs_f64()
                 ),
             ),
         },
-        other => text(
+        other => (
             404,
+            TEXT,
+            "",
             format!("{other}: not found (lpa serves /metrics and /healthz)\n"),
         ),
     }
-}
-
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-        .expect("static header names and values are valid")
 }
 
 #[cfg(test)]
