@@ -850,6 +850,30 @@ fn a_context_not_in_the_kubeconfig_is_one_error_before_anything_runs() {
     assert!(s.api.requests().is_empty());
 }
 
+#[test]
+fn a_kubeconfig_kubectl_cannot_load_is_one_error_before_anything_runs() {
+    let s = Setup::new(Some(2), SLOW);
+    let broken = s.path("broken-kubeconfig");
+    fs::write(&broken, "apiVersion: v1\nkind: Config\nclusters: [\n").unwrap();
+    // Not --once: a loop would fail on it every cycle, for good.
+    let o = s.run(&[
+        &format!("--kubeconfig={}", broken.display()),
+        "--max-cycles",
+        "3",
+        "--interval",
+        "0",
+    ]);
+    let line = one_error(
+        &o,
+        &format!("kubeconfig {}: kubectl cannot load it: ", broken.display()),
+    );
+    assert!(line.contains("yaml: line 3"), "{line}");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(s.api.requests().is_empty());
+    assert!(!s.state().exists() && !s.log().exists());
+    assert!(!s.path(".decay_info.json.lock").exists());
+}
+
 /// `kubectl get events` with the real kubectl, as a person would run it.
 fn get_events(s: &Setup, extra: &[&str]) -> Output {
     Command::new(tool("kubectl"))

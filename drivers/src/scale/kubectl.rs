@@ -212,6 +212,30 @@ struct KubeConfig {
     current: Option<String>,
 }
 
+/// The contexts of `kubectl config view -o json`; None when it is not
+/// kubectl's answer.
+fn parse_config(out: &[u8]) -> Option<KubeConfig> {
+    let v: serde_json::Value = serde_json::from_slice(out).ok()?;
+    if v["kind"] != "Config" {
+        return None;
+    }
+    let mut contexts = match &v["contexts"] {
+        // kubectl's answer for a kubeconfig with none, or no kubeconfig.
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::Array(list) => list
+            .iter()
+            .map(|c| c["name"].as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    contexts.sort();
+    let current = v["current-context"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    Some(KubeConfig { contexts, current })
+}
+
 /// The contexts a kubeconfig has, for an error message: quoted (names come
 /// from a file) and bounded.
 fn contexts_note(contexts: &[String]) -> String {
@@ -297,7 +321,7 @@ impl Kubectl {
         // A mistyped --context fails every kubectl call of every cycle;
         // kubectl says so only once a cycle runs, after the state lock and
         // the decision log exist. Said here, it is one line and no files.
-        let Some(config) = patient.config() else {
+        let Some(config) = patient.config()? else {
             return Ok(KubectlInfo {
                 version,
                 context: self.context.clone(),
@@ -320,29 +344,24 @@ impl Kubectl {
     /// The kubeconfig as kubectl merges it (`config view` reads files and
     /// never a server). None when this kubectl does not answer it as
     /// kubectl does (a wrapper, a stand-in): the real calls still get their
-    /// chance, as with an odd `version`.
-    fn config(&self) -> Option<KubeConfig> {
+    /// chance, as with an odd `version`. A kubeconfig kubectl cannot load
+    /// is an error: every call of every cycle would fail on it.
+    fn config(&self) -> Result<Option<KubeConfig>, DriverError> {
         let args = ["config", "view", "-o", "json"].map(String::from);
-        let out = self.run(&args).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&out).ok()?;
-        if v["kind"] != "Config" {
-            return None;
-        }
-        let mut contexts = match &v["contexts"] {
-            // kubectl's answer for a kubeconfig with none, or no kubeconfig.
-            serde_json::Value::Null => Vec::new(),
-            serde_json::Value::Array(list) => list
-                .iter()
-                .map(|c| c["name"].as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()?,
-            _ => return None,
+        let out = match self.run(&args) {
+            Ok(out) => out,
+            Err(DriverError::Failed { stderr, .. })
+                if stderr.contains("error loading config file") =>
+            {
+                return Err(DriverError::Invalid(format!(
+                    "{}: kubectl cannot load it: {}",
+                    self.kubeconfig_name(),
+                    stderr.trim_start_matches("error: ")
+                )))
+            }
+            Err(_) => return Ok(None),
         };
-        contexts.sort();
-        let current = v["current-context"]
-            .as_str()
-            .filter(|c| !c.is_empty())
-            .map(str::to_string);
-        Some(KubeConfig { contexts, current })
+        Ok(parse_config(&out))
     }
 
     fn kubeconfig_name(&self) -> String {
