@@ -342,6 +342,36 @@ fn the_open_model_sends_on_schedule() {
     assert!(f(&r, "/requests/GET_~1delay?ms=5/min_response_time") >= 5.0);
 }
 
+/// Five users at 100 ms a request take 50 of the 100 sends a second, so
+/// at the run time half the schedule is still owed. Those sends are
+/// dropped: the users went on sending them in the grace, and the ones in
+/// flight at its end read as 5 failures of a service that answered every
+/// request in 100 ms.
+#[test]
+fn an_open_model_behind_schedule_sends_nothing_after_the_run_time() {
+    let s = Served::start(&[]);
+    let (r, _) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        &s.url,
+        "--request",
+        "/delay?ms=100",
+        "--users",
+        "5",
+        "--arrival-rate",
+        "100",
+        "--run-time",
+        "2s",
+    ]));
+    assert_eq!(r["num_requests_fail"], 0, "{r}");
+    assert_eq!(r["run"]["unfinished"], 0, "{r}");
+    let sent = r["num_requests"].as_u64().unwrap();
+    let dropped = r["run"]["dropped"].as_u64().unwrap();
+    assert_eq!(sent + dropped, 200, "{r}");
+    assert!(sent <= 110, "{r}");
+    assert!(f(&r, "/run/elapsed_secs") < 2.5, "{r}");
+}
+
 /// A slow schedule's last send comes long before the run time; the run
 /// still lasts it, and its rate is over it (it ended after the last send,
 /// and reported 100 requests/s for one send at 0.4/s).
