@@ -463,7 +463,12 @@ fn a_metrics_address_in_use_is_one_error_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let mut c = run_local(&slow_replica(), &["--once"], dir.path());
+    let log = dir.path().join("decisions.jsonl");
+    let mut c = run_local(
+        &slow_replica(),
+        &["--once", "--decision-log", log.to_str().unwrap()],
+        dir.path(),
+    );
     c.env("LPA_METRICS_LISTEN", &addr);
     let o = c.output().unwrap();
     let err = stderr(&o);
@@ -473,7 +478,12 @@ fn a_metrics_address_in_use_is_one_error_before_anything_starts() {
         format!("lpa: error: --metrics-listen {addr} (env LPA_METRICS_LISTEN): cannot listen: Address already in use (os error 98)")
     );
     assert!(!err.contains(" ready on "), "no replica started: {err}");
-    assert!(!dir.path().join("decay_info.json").exists());
+    // Nothing made: no decision log, no state, no claim or lock beside it.
+    let made: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(made.is_empty(), "{made:?}");
 }
 
 /// deploy/run's container listens for metrics where its port, its liveness

@@ -166,6 +166,24 @@ struct Outputs {
 /// The outputs, checked (and the metrics address bound) before anything
 /// runs.
 fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
+    // First: a port it cannot have is an error that leaves no file made
+    // (the state's claim and lock, the decision log).
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            // With an interval shorter than the load test (0: back to
+            // back), cycles end a load test apart, and a working loop
+            // must not read as stuck.
+            let period = args.interval.max(plan.run_time + plan.grace);
+            let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"), period));
+            let server = MetricsServer::start(addr, Arc::clone(&metrics)).map_err(|e| {
+                Failure::new(format!(
+                    "--metrics-listen {addr} (env LPA_METRICS_LISTEN): cannot listen: {e}"
+                ))
+            })?;
+            Some((metrics, server))
+        }
+        None => None,
+    };
     let state = StateFile::new(&args.state.decay_info);
     let claim = state.claim()?;
     // A state file that cannot be written fails every cycle; say so once,
@@ -181,22 +199,6 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
                 );
             }
             Some(log)
-        }
-        None => None,
-    };
-    let metrics = match args.metrics_listen {
-        Some(addr) => {
-            // With an interval shorter than the load test (0: back to
-            // back), cycles end a load test apart, and a working loop
-            // must not read as stuck.
-            let period = args.interval.max(plan.run_time + plan.grace);
-            let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"), period));
-            let server = MetricsServer::start(addr, Arc::clone(&metrics)).map_err(|e| {
-                Failure::new(format!(
-                    "--metrics-listen {addr} (env LPA_METRICS_LISTEN): cannot listen: {e}"
-                ))
-            })?;
-            Some((metrics, server))
         }
         None => None,
     };
