@@ -615,10 +615,13 @@ fn bad_input_is_one_clear_error_line_and_no_state() {
     let s = Setup::new(Some(2), SLOW);
     let (fake, marker) = marker_kubectl(s.dir.path());
     let kubectl = format!("--kubectl={}", fake.display());
+    let dir_path = s.dir.path().to_str().unwrap().to_string();
+    let dir_error = format!("kubeconfig {dir_path}: a directory, not a kubeconfig file");
     for (target, extra, want) in [
         ("pod/web", vec![], "invalid target \"pod/web\": unknown kind \"pod\" (expected deployment, statefulset or replicaset)"),
         ("web", vec![], "invalid target \"web\": expected KIND/NAME, e.g. deployment/fibonacci"),
         ("deployment/web", vec!["--kubeconfig", "/nonexistent/kubeconfig"], "kubeconfig /nonexistent/kubeconfig: no such file"),
+        ("deployment/web", vec!["--kubeconfig", dir_path.as_str()], dir_error.as_str()),
     ] {
         let mut args = vec!["--once", kubectl.as_str()];
         args.extend(extra);

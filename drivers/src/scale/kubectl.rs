@@ -273,9 +273,17 @@ impl Kubectl {
     /// context it will use, for the log.
     pub fn check(&self) -> Result<KubectlInfo, DriverError> {
         if let Some(path) = &self.kubeconfig {
-            if !path.is_file() {
+            // What kubectl would say, in one line: a directory is not a
+            // missing file, and a path it cannot reach says why.
+            let problem = match std::fs::metadata(path) {
+                Ok(m) if m.is_dir() => Some("a directory, not a kubeconfig file".to_string()),
+                Ok(_) => None,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such file".into()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(problem) = problem {
                 return Err(DriverError::Invalid(format!(
-                    "kubeconfig {}: no such file",
+                    "kubeconfig {}: {problem}",
                     path.display()
                 )));
             }
