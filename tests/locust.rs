@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -573,5 +574,76 @@ fn locusts_own_errors_are_one_line_with_its_message() {
         err.trim_end()
             .ends_with("(see README.md, \"Using an existing locustfile\")"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_hung_service_reads_as_failures_not_as_no_data() {
+    // Locust records a request when it returns: one still in flight when
+    // the run stops was recorded nowhere, so a hang read as 0 requests, exit
+    // code 0, and evaluate held on "no data" where it should scale up.
+    // lpa's plugin records it as the native driver does.
+    let s = Served::start(&[]);
+    let started = std::time::Instant::now();
+    let out = lpa()
+        .args(["loadtest", "--load-driver", "locust", "--locustfile"])
+        .arg(fixture("locust/hang.py"))
+        .args(["--host", &s.url, "--users", "2", "--spawn-rate", "100"])
+        .args(["--run-time", "1s", "--json"])
+        .env("LOCUST_BIN", tool("locust"))
+        .output()
+        .unwrap();
+    let wall = started.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["run"]["exit_code"], 1, "failures: {report}");
+    // One user of each class, each with one request that never returns.
+    for client in ["http", "fast"] {
+        let key = format!("GET_/hang?client={client}");
+        let hung = &report["requests"][&key];
+        assert_eq!(hung["num_requests"], 1, "{key}: {report}");
+        assert_eq!(hung["num_failures"], 1, "{key}");
+        // From its start, within the 1 s run, to the stop at run time + 1 s
+        // of grace (Locust's --stop-timeout).
+        let mean = ms(hung, "avg_response_time");
+        assert!((1000.0..3000.0).contains(&mean), "{key}: {mean} ms");
+        assert_eq!(
+            report["failures"][format!("{key}: no response within run time + grace")]
+                ["occurrences"],
+            1,
+            "{key}: {}",
+            report["failures"]
+        );
+    }
+    assert_eq!(report["num_requests_fail"], 2);
+    assert!(wall < Duration::from_secs(30), "took {wall:?}");
+
+    // The report feeds evaluate as a hung native run does: a breach, up.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("eval.yaml");
+    std::fs::write(
+        &config,
+        "targets: [{method: GET, endpoint: '/hang?client=http', type: mean, target: 500}]\n",
+    )
+    .unwrap();
+    let stdin = serde_json::json!({
+        "metrics": [{"resource": "svc", "value": stdout(&out).trim()}],
+        "resource": {"kind": "Deployment", "metadata": {"name": "svc"}, "spec": {"replicas": 2}},
+        "runType": "api_dry_run"
+    })
+    .to_string();
+    let mut e = lpa();
+    e.arg("evaluate")
+        .arg("--evaluation-config")
+        .arg(&config)
+        .arg("--decay-info")
+        .arg(dir.path().join("decay_info.json"));
+    let out = run_with_stdin(e, &stdin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        r#"{"targetReplicas":3}"#,
+        "{}",
+        stderr(&out)
     );
 }

@@ -1,5 +1,24 @@
 """Loaded by lpa beside the user's locustfile (`-f LOCUSTFILE,lpa_failures.py`)
-to write Locust's failures CSV once, at exit, into this file's directory.
+to make Locust's failures complete: requests still unanswered when the run
+stops become failures, and the failures CSV is written once, at exit, into
+this file's directory.
+
+Unanswered requests: Locust records a request when it returns. One still in
+flight when the run stops (run time + --stop-timeout) is killed with its user
+and recorded nowhere, so a service that hangs read as 0 requests, exit code
+0: "no data", where lpa's native driver counts it as a failure with its
+elapsed time, and a hang must read as slow. This wraps the `request` method
+of Locust's two clients (HttpSession for HttpUser, FastHttpSession for
+FastHttpUser; their get/post/... and rest() all go through it). When the user
+is killed inside one when the run stops, and the request began before the
+stop or in the grace (see _unanswered), the wrapper fires Locust's request
+event as a failure, "no response within run time + grace" as the native
+driver words it, timed from the request's start to the kill, and lets the
+kill go on. The event fires inside the runner's stop, before Locust computes
+its exit code and writes --json-file and this CSV, so both count it. A
+request killed any other time (a LoadTestShape ramping down) is left as
+Locust leaves it; a client of the user's own that does not go through these
+two `request` methods is not seen.
 
 Why not `--csv`: Locust rewrites PREFIX_failures.csv once a second while it
 runs and not at exit, so the file misses the failures of the last second
@@ -8,23 +27,173 @@ runs and not at exit, so the file misses the failures of the last second
 stopped: the same moment Locust writes --json-file, so the occurrences add up
 to the JSON's num_failures.
 
-It defines no User class, so it changes nothing about the run. Errors are
-swallowed: an exception in an event listener would make Locust log it and
-exit 2, turning lpa's missing failure kinds into a failed run; lpa notices
-the missing file instead."""
+It defines no User class, so it adds no users. Errors are swallowed: an
+exception in an event listener would make Locust log it and exit 2, turning
+lpa's missing failure kinds into a failed run; lpa notices the missing file
+instead. The wrapper's own errors are swallowed too, so at worst a request
+goes unrecorded, as without it."""
 
 import csv
+import functools
 import os
+import time
 
+from gevent import GreenletExit
 from locust import events
 
 _environments = []
+
+# The native driver's words for it, so both drivers key the failure alike.
+NO_RESPONSE = "no response within run time + grace"
+
+
+class NoResponse(Exception):
+    """The failure of a request still in flight when the run stopped. Locust
+    names a failure by repr(), so repr() is the message alone."""
+
+    # HttpSession's error response reads the failed request from here, as
+    # from a requests exception; there is none to give.
+    request = None
+
+    def __init__(self):
+        super().__init__(NO_RESPONSE)
+
+    def __repr__(self):
+        return NO_RESPONSE
+
+    def __str__(self):
+        return NO_RESPONSE
 
 
 @events.init.add_listener
 def _keep_environment(environment, **_kwargs):
     # `quit` does not pass the environment.
     _environments.append(environment)
+
+
+# perf_counter() when the runner began to stop the run; None before.
+_stop_began = None
+
+
+@events.test_stopping.add_listener
+def _note_stop(**_kwargs):
+    global _stop_began
+    if _stop_began is None:
+        _stop_began = time.perf_counter()
+
+
+def _unanswered(session, started):
+    """Whether a request killed with its user went unanswered through the
+    run: it started before the stop, or in the grace, by a user finishing
+    its task. Not one a user started as the stop killed it: Locust kills a
+    waiting user at once, but the kill lands at gevent's next turn, by which
+    time the user may have woken and sent its next request (3 of 832 in a
+    3 s run); that request had no time to be answered, and Locust drops it."""
+    if _stop_began is None:
+        return False
+    if started < _stop_began:
+        return True
+    try:
+        from locust.user.task import LOCUST_STATE_STOPPING
+
+        return session.user._state == LOCUST_STATE_STOPPING
+    except Exception:
+        return False
+
+
+def _name(session, method, url, name, kwargs, fast):
+    """The name Locust would have recorded the request under."""
+    name = name or getattr(session, "request_name", None)
+    if name:
+        return name
+    if fast:
+        # FastHttpSession: the URL as given.
+        return url
+    # HttpSession: the path and query of the URL sent (params included).
+    try:
+        import requests
+
+        request = requests.Request(method, session._build_url(url), params=kwargs.get("params"))
+        return session.prepare_request(request).path_url
+    except Exception:
+        return str(url)
+
+
+def _error_response(error, fast):
+    """A response object like the one each client passes for a request that
+    got none (a refused connection), for request listeners that read it."""
+    try:
+        if fast:
+            from locust.contrib.fasthttp import ErrorResponse
+
+            return ErrorResponse(None, error)
+        from locust.clients import ResponseContextManager
+
+        return ResponseContextManager(error)
+    except Exception:
+        return None
+
+
+def _record_unanswered(session, method, url, args, kwargs, fast, started, started_at):
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    name = kwargs.get("name", args[0] if args else None)
+    context = kwargs.get("context") or {}
+    user = getattr(session, "user", None)
+    if user is not None:
+        context = {**user.context(), **context}
+    error = NoResponse()
+    session.request_event.fire(
+        request_type=method,
+        name=_name(session, method, url, name, kwargs, fast),
+        response_time=elapsed_ms,
+        response_length=0,
+        response=_error_response(error, fast),
+        context=context,
+        exception=error,
+        start_time=started_at,
+        url=url,
+    )
+
+
+def _wrap(cls, fast):
+    original = cls.request
+    if getattr(original, "_lpa_unanswered", False):
+        return
+
+    @functools.wraps(original)
+    def request(self, method, url, *args, **kwargs):
+        started_at = time.time()
+        started = time.perf_counter()
+        try:
+            return original(self, method, url, *args, **kwargs)
+        except GreenletExit:
+            try:
+                if _unanswered(self, started):
+                    _record_unanswered(self, method, url, args, kwargs, fast, started, started_at)
+            except Exception:
+                pass
+            raise
+
+    request._lpa_unanswered = True
+    cls.request = request
+
+
+def _wrap_clients():
+    try:
+        from locust.clients import HttpSession
+
+        _wrap(HttpSession, fast=False)
+    except Exception:
+        pass
+    try:
+        from locust.contrib.fasthttp import FastHttpSession
+
+        _wrap(FastHttpSession, fast=True)
+    except Exception:
+        pass
+
+
+_wrap_clients()
 
 
 @events.quit.add_listener
