@@ -616,6 +616,7 @@ fn a_hung_service_reads_as_failures_not_as_no_data() {
         );
     }
     assert_eq!(report["num_requests_fail"], 2);
+    assert_eq!(report["run"]["unfinished"], 2, "{report}");
     assert!(wall < Duration::from_secs(30), "took {wall:?}");
 
     // The report feeds evaluate as a hung native run does: a breach, up.

@@ -201,7 +201,9 @@ pub struct RunInfo {
     /// wall time of its process, startup included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_secs: Option<f64>,
-    /// Native: requests unanswered at run time + grace, counted as failures.
+    /// Requests unanswered at run time + grace, counted as failures (Locust:
+    /// at run time + `--stop-timeout`; absent when its failure kinds are
+    /// incomplete).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unfinished: Option<u64>,
     /// Native, open model: task runs per second in total.

@@ -162,23 +162,29 @@ pub(super) fn native_table(o: &LoadOutcome) -> String {
             "\nopen model: {late} late sends (> 1 ms behind schedule), {dropped} dropped\n"
         ));
     }
-    if let Some(unfinished) = o.run.unfinished.filter(|&n| n > 0) {
+    unanswered(&mut t, o.run.unfinished);
+    t
+}
+
+fn unanswered(t: &mut String, unfinished: Option<u64>) {
+    if let Some(unfinished) = unfinished.filter(|&n| n > 0) {
         t.push_str(&format!(
             "\n{} unanswered at run time + grace, counted as failures\n",
             count(unfinished, "request")
         ));
     }
-    t
 }
 
 /// The table of a Locust run, with where its percentiles come from.
 pub(super) fn locust_table(report: &MetricReport) -> String {
     let aggregate = report.run.as_ref().map(|r| r.aggregate.clone());
-    table(
+    let mut t = table(
         report.requests.values(),
         &aggregate.unwrap_or_default(),
         "; percentiles from Locust's buckets: rounded to 1 ms below 100 ms, \
          10 ms below 1 s, 100 ms below 10 s",
         &report.failures,
-    )
+    );
+    unanswered(&mut t, report.run.as_ref().and_then(|r| r.unfinished));
+    t
 }

@@ -290,11 +290,7 @@ pub fn run(
         if let Some((since, index)) = s.in_flight.take() {
             unfinished += 1;
             let elapsed = end.saturating_duration_since(since);
-            s.record(
-                index,
-                elapsed,
-                Sent::Failed("no response within run time + grace".into()),
-            );
+            s.record(index, elapsed, Sent::Failed(super::UNANSWERED.into()));
         }
         reached += s.reached;
         late += s.late;

@@ -83,6 +83,11 @@ pub const DEFAULT_WAIT: WaitTime =
 /// load test must not buffer, or wait on, an unbounded download.
 pub const MAX_BODY: u64 = 10 << 20;
 
+/// The failure of a request still unanswered at run time + grace. Lpa's
+/// Locust plugin (`lpa_failures.py`) words it the same, so both drivers
+/// key a hang as one failure kind.
+pub const UNANSWERED: &str = "no response within run time + grace";
+
 /// A sent request is "late" in the open model when it leaves this much
 /// after its scheduled time.
 pub const LATE_AFTER: Duration = Duration::from_millis(1);

@@ -235,4 +235,12 @@ mod tests {
                 .is_empty()
         );
     }
+
+    /// The plugin words an unanswered request as the native driver does,
+    /// so a hang is one failure kind whichever driver ran.
+    #[test]
+    fn the_plugin_words_an_unanswered_request_as_the_native_driver() {
+        let line = format!("NO_RESPONSE = \"{}\"", crate::load::UNANSWERED);
+        assert!(PLUGIN.contains(&line), "{line}");
+    }
 }

@@ -33,7 +33,8 @@
 //! Locust stops its users at the run time and drops requests still in
 //! flight (its `--stop-timeout` defaults to 0), where the native driver
 //! counts them as failures after a grace period. [`LocustPlan::stop_timeout`]
-//! lets them finish instead.
+//! gives them the grace, and the plugin records the ones still unanswered
+//! at its end as the native driver does (a hang must not read as no data).
 
 pub mod failures;
 mod legacy;
@@ -395,6 +396,14 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         &dir.path().join(failures::CSV_NAME),
         aggregate.num_failures.unwrap_or(0),
     );
+    // Counted from the kinds, so only when they account for every failure.
+    let unfinished = warning.is_none().then(|| {
+        failures
+            .values()
+            .filter(|f| f.error == crate::load::UNANSWERED)
+            .map(|f| f.occurrences)
+            .sum()
+    });
     let info = RunInfo {
         driver: Some("locust".into()),
         model: Some("closed".into()),
@@ -406,6 +415,7 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         stop_timeout: plan.stop_timeout.map(|d| format!("{}s", whole_secs(d))),
         exit_code: Some(code),
         elapsed_secs: Some(wall.as_secs_f64()),
+        unfinished,
         aggregate,
         ..RunInfo::default()
     };
