@@ -124,9 +124,9 @@ impl LocustPlan {
     /// The Locust run of a native [`LoadPlan`](crate::load::LoadPlan): the
     /// same host, users, spawn rate, run time, extra percentiles and CA
     /// bundle. Its grace becomes Locust's stop timeout, so requests in
-    /// flight at the run time can finish and count (Locust cannot record a
-    /// request that never finished; the native driver counts those as
-    /// failures). Requests and wait times are the locustfile's.
+    /// flight at the run time can finish and count; lpa's plugin counts the
+    /// ones still unanswered at its end as failures, as the native driver
+    /// does. Requests and wait times are the locustfile's.
     pub fn from_load_plan(
         load: &crate::load::LoadPlan,
         program: PathBuf,
