@@ -75,11 +75,16 @@ def _keep_environment(environment, **_kwargs):
 _stop_began = None
 
 
-@events.test_stopping.add_listener
 def _note_stop(**_kwargs):
     global _stop_began
     if _stop_began is None:
         _stop_began = time.perf_counter()
+
+
+# A Locust without the event (2.47 has it) records no unanswered requests,
+# as before; failing the import would fail every run.
+if hasattr(events, "test_stopping"):
+    events.test_stopping.add_listener(_note_stop)
 
 
 def _unanswered(session, started):
