@@ -204,6 +204,50 @@ fn long_header_lines_and_large_bodies_go_through() {
     assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
 }
 
+/// A request of `load.requests` measures a 3xx as it is, as before; with
+/// `followRedirects: true` it follows it to the page (100 ms) and is
+/// timed to its end.
+#[test]
+fn load_requests_follow_redirects_only_when_asked() {
+    let service = Service::start(100);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("eval.yaml");
+    std::fs::write(
+        &config,
+        "targets: [{endpoint: /a, type: mean, target: 50}]\n\
+         load: {requests: [{path: /redirect/302/as-is, name: as-is}, \
+         {path: /redirect/302/followed, name: followed, followRedirects: true}]}\n",
+    )
+    .unwrap();
+    let (r, _) = loadtest_json(
+        lpa()
+            .args(["loadtest", "--host", &service.url(), "--users", "2"])
+            .args([
+                "--wait-time",
+                "0.01",
+                "--run-time",
+                "1s",
+                "--evaluation-config",
+            ])
+            .arg(&config),
+    );
+    assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
+    assert!(f(&r, "/requests/GET_as-is/max_response_time") < 50.0, "{r}");
+    assert!(
+        f(&r, "/requests/GET_followed/min_response_time") >= 100.0,
+        "{r}"
+    );
+    let heads = service.heads();
+    assert!(
+        heads.iter().all(|h| !h.starts_with("GET /as-is ")),
+        "{heads:?}"
+    );
+    assert!(
+        heads.iter().any(|h| h.starts_with("GET /followed ")),
+        "{heads:?}"
+    );
+}
+
 /// RFC 9110, 8.6: a GET without content carries no Content-Length (as
 /// Locust's clients send it; some servers and firewalls refuse a GET that
 /// announces a body), while an empty POST says 0 (nginx answers 411 to a

@@ -772,10 +772,21 @@ pub struct RequestSpec {
     pub headers: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Follow a 301, 302, 303, 307 or 308 with a Location, as python-requests
+    /// does, up to [`RequestSpec::MAX_REDIRECTS`]; off, a 3xx is the answer.
+    #[serde(rename = "followRedirects", skip_serializing_if = "is_false")]
+    pub follow_redirects: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 impl RequestSpec {
     pub const PATH_EXPECTED: &'static str = "a path starting with /";
+    /// python-requests' limit (`requests.models.DEFAULT_REDIRECT_LIMIT`), and
+    /// FastHttpUser's `max_redirects`: the 31st redirect is a failure.
+    pub const MAX_REDIRECTS: u32 = 30;
 
     /// A GET-like request of `method` on `path`, weight 1, keyed by its
     /// path; `None` when the path is not one ([`RequestSpec::PATH_EXPECTED`]).
@@ -787,6 +798,7 @@ impl RequestSpec {
             weight: 1,
             headers: BTreeMap::new(),
             body: None,
+            follow_redirects: false,
         })
     }
 
@@ -820,6 +832,7 @@ impl fmt::Debug for RequestSpec {
             .field("weight", &self.weight)
             .field("headers", &self.redacted_headers())
             .field("body", &self.body)
+            .field("follow_redirects", &self.follow_redirects)
             .finish()
     }
 }
@@ -1032,6 +1045,8 @@ struct RawRequest {
     weight: Option<Count>,
     headers: Option<Headers>,
     body: Option<Raw>,
+    #[serde(rename = "followRedirects")]
+    follow_redirects: Option<Raw>,
 }
 
 /// Request headers: names as HTTP allows them, single-line values, and
@@ -1451,6 +1466,12 @@ impl RawRequest {
                 })?),
             },
         };
+        if let Some(raw) = self.follow_redirects {
+            spec.follow_redirects = match raw.value() {
+                serde_yaml::Value::Bool(b) => *b,
+                _ => return Err(at.invalid(&path_of("followRedirects"), &raw, "true or false")),
+            };
+        }
         Ok(spec)
     }
 }
@@ -1642,7 +1663,7 @@ load:
   grace: 500ms
   requests:
     - {method: POST, path: /api, weight: 3, headers: {Content-Type: application/json}, body: {a: 1}}
-    - {path: "/health", name: health}
+    - {path: "/health", name: health, followRedirects: true}
 "#,
             &Overrides::default(),
         )
@@ -1672,7 +1693,18 @@ load:
         assert_eq!(load.requests[0].body.as_deref(), Some(r#"{"a":1}"#));
         assert_eq!(load.requests[0].weight, 3);
         assert_eq!(load.requests[1].key(), "GET_health");
+        // A 3xx is measured as it is unless a request says otherwise.
+        assert!(!load.requests[0].follow_redirects);
+        assert!(load.requests[1].follow_redirects);
         assert_eq!(load.fail_status, 400);
+    }
+
+    #[test]
+    fn follow_redirects_is_true_or_false() {
+        assert_eq!(
+            err("targets: [{endpoint: /a, type: mean, target: 1}]\nload: {requests: [{path: /a, followRedirects: yes please}]}"),
+            "eval.yaml: load.requests[0].followRedirects: invalid value \"yes please\" (expected true or false)"
+        );
     }
 
     #[test]

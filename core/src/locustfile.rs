@@ -2292,6 +2292,7 @@ fn request(e: &Expr, me: &str, task_set: bool, client: Client) -> R<RequestSpec>
         weight: 1,
         headers: BTreeMap::new(),
         body: None,
+        follow_redirects: false,
     };
     let mut name = None;
     let mut params = String::new();

@@ -2,6 +2,10 @@
 //! answers every request with 200 after a delay the test can change while
 //! it runs (slow: a breach; fast: calm). Keep-alive, bounded idle time.
 //! Keeps the head and the body of every request it was sent.
+//!
+//! Redirects, answered at once (the delay is the page's): `/redirect/CODE/PATH`
+//! answers CODE with `Location: /PATH`, so `/redirect/302/page` leads to
+//! `/page`; `/loop` answers 302 to itself.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -113,18 +117,36 @@ fn serve(
         if (&mut reader).take(length).read_to_end(&mut body).is_err() {
             return;
         }
+        let path = head.split(' ').nth(1).unwrap_or_default();
+        let redirect = match path.strip_prefix("/redirect/") {
+            Some(rest) => rest
+                .split_once('/')
+                .map(|(code, to)| (code.to_string(), format!("/{to}"))),
+            None => (path == "/loop").then(|| ("302".to_string(), "/loop".to_string())),
+        };
+        let head_only = head.starts_with("HEAD ");
         requests
             .lock()
             .unwrap()
             .push((head, String::from_utf8_lossy(&body).into_owned()));
-        thread::sleep(Duration::from_millis(delay.load(Ordering::SeqCst)));
         let body = "ok\n";
         // One write: a head and a body written apart wait on the client's
         // delayed ACK (Nagle), 40 ms per request.
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let answer = match redirect {
+            Some((code, to)) => format!(
+                "HTTP/1.1 {code} Redirect\r\nLocation: {to}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            ),
+            None => {
+                thread::sleep(Duration::from_millis(delay.load(Ordering::SeqCst)));
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+            }
+        };
+        // A HEAD's answer has no body (RFC 9110, 9.3.2).
+        let answer = if head_only { answer } else { answer + body };
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }

@@ -21,6 +21,8 @@ pub(super) struct Prepared {
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Vec<u8>,
+    /// Follow redirects as python-requests does: [`follow`].
+    follow_redirects: bool,
 }
 
 /// How one request ended.
@@ -72,6 +74,7 @@ pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, Requ
         uri,
         headers,
         body: r.body.clone().unwrap_or_default().into_bytes(),
+        follow_redirects: r.follow_redirects,
     })
 }
 
@@ -113,7 +116,9 @@ pub(super) fn agent(plan: &LoadPlan, pinned: &Pinned) -> Client {
         .user_agent("lpa")
         .build();
     let stale = Arc::new(AtomicBool::new(false));
-    let agent = transport::agent(config, plan.host.is_https(), pinned, Arc::clone(&stale));
+    // A redirect may lead from an http host to https.
+    let tls = plan.host.is_https() || follows_redirects(plan);
+    let agent = transport::agent(config, tls, pinned, Arc::clone(&stale));
     Client { agent, stale }
 }
 
@@ -136,9 +141,15 @@ impl Client {
 const INPUT_BUFFER: usize = 8 * 1024;
 const MIN_OUTPUT_BUFFER: usize = 2 * 1024;
 
+fn follows_redirects(plan: &LoadPlan) -> bool {
+    plan.requests.iter().any(|r| r.follow_redirects)
+}
+
 /// The longest head line a request of the plan can have, with room for
 /// the lines ureq adds (Host, User-Agent, Content-Length, ...), rounded up
-/// to a KiB.
+/// to a KiB. A plan that follows redirects gets at least the input
+/// buffer: a Location fits in the response head that carried it, so the
+/// request line made of it fits too.
 fn output_buffer_size(plan: &LoadPlan) -> usize {
     let longest = plan
         .requests
@@ -152,9 +163,12 @@ fn output_buffer_size(plan: &LoadPlan) -> usize {
         })
         .max()
         .unwrap_or(0);
-    (longest + 512)
-        .next_multiple_of(1024)
-        .max(MIN_OUTPUT_BUFFER)
+    let min = if follows_redirects(plan) {
+        INPUT_BUFFER
+    } else {
+        MIN_OUTPUT_BUFFER
+    };
+    (longest + 512).next_multiple_of(1024).max(min)
 }
 
 /// Sends one request and reads the whole body; a status at or above
@@ -167,18 +181,36 @@ fn output_buffer_size(plan: &LoadPlan) -> usize {
 /// An idempotent request that failed only because its kept-alive
 /// connection was stale is sent once more on a new connection (see
 /// [`transport::WatchStale`]); the caller's clock runs through both attempts.
+///
+/// A request that follows redirects and is answered by one goes on in
+/// [`follow`]; the caller's clock runs through the whole chain, as
+/// Locust's does.
 pub(super) fn send(client: &Client, p: &Prepared, fail_status: u16) -> Sent {
-    client.stale.store(false, Ordering::Relaxed);
-    let response = match attempt(&client.agent, p) {
+    let response = match exchange_retrying(client, p) {
         Ok(r) => r,
-        Err(_) if client.stale.swap(false, Ordering::Relaxed) && p.method.is_idempotent() => {
-            match attempt(&client.agent, p) {
-                Ok(r) => r,
-                Err(e) => return classify(&e),
-            }
-        }
-        Err(e) => return classify(&e),
+        Err(sent) => return sent,
     };
+    if p.follow_redirects && location(&response).is_some() {
+        return follow(client, p, response, fail_status);
+    }
+    finish(response, fail_status)
+}
+
+/// One request, sent once more if only its kept-alive connection was
+/// stale.
+fn exchange_retrying(client: &Client, p: &Prepared) -> Result<http::Response<ureq::Body>, Sent> {
+    client.stale.store(false, Ordering::Relaxed);
+    match attempt(&client.agent, p) {
+        Ok(r) => Ok(r),
+        Err(_) if client.stale.swap(false, Ordering::Relaxed) && p.method.is_idempotent() => {
+            attempt(&client.agent, p).map_err(|e| classify(&e))
+        }
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+/// The body read, and the status judged.
+fn finish(response: http::Response<ureq::Body>, fail_status: u16) -> Sent {
     let status = response.status().as_u16();
     if let Err(sent) = drain(response) {
         return sent;
@@ -188,6 +220,209 @@ pub(super) fn send(client: &Client, p: &Prepared, fail_status: u16) -> Sent {
     } else {
         Sent::Ok
     }
+}
+
+/// Where a response redirects to: requests follows a 301, 302, 303, 307
+/// or 308 that has a Location (`Response.is_redirect`); any other answer,
+/// a 3xx without Location too, is the final one.
+fn location(response: &http::Response<ureq::Body>) -> Option<&HeaderValue> {
+    matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308)
+        .then(|| response.headers().get(http::header::LOCATION))
+        .flatten()
+}
+
+/// The redirects after the first answer, as python-requests'
+/// `Session.resolve_redirects` follows them: each redirect's body read,
+/// the next request built by [`next_hop`], at most
+/// [`RequestSpec::MAX_REDIRECTS`] (the next one is a failure, as requests'
+/// `TooManyRedirects`). The final answer is judged as any other.
+#[cold]
+#[inline(never)]
+fn follow(
+    client: &Client,
+    first: &Prepared,
+    mut response: http::Response<ureq::Body>,
+    fail_status: u16,
+) -> Sent {
+    let mut hop: Option<Prepared> = None;
+    let mut followed = 0;
+    loop {
+        let Some(to) = location(&response).cloned() else {
+            return finish(response, fail_status);
+        };
+        let status = response.status().as_u16();
+        if let Err(sent) = drain(response) {
+            return sent;
+        }
+        if followed == RequestSpec::MAX_REDIRECTS {
+            return Sent::Failed(format!(
+                "too many redirects (more than {})",
+                RequestSpec::MAX_REDIRECTS
+            ));
+        }
+        let next = match next_hop(hop.as_ref().unwrap_or(first), status, to.as_bytes()) {
+            Ok(next) => next,
+            Err(why) => return Sent::Failed(why),
+        };
+        followed += 1;
+        response = match exchange_retrying(client, &next) {
+            Ok(r) => r,
+            Err(sent) => return sent,
+        };
+        hop = Some(next);
+    }
+}
+
+/// The request a redirect asks for, built as requests'
+/// `SessionRedirectMixin` builds it: the Location resolved against the
+/// URL it answered (`urljoin`, after `requote_uri`); a 302 or 303 turns
+/// any method but HEAD into GET and a 301 turns POST into GET; every
+/// redirect but 307 and 308 drops the body and its Content-Type; Cookie
+/// is dropped (lpa keeps no cookie jar) and Authorization too when the
+/// host, scheme or port changes (`should_strip_auth`).
+fn next_hop(prev: &Prepared, status: u16, location: &[u8]) -> Result<Prepared, String> {
+    let shown = String::from_utf8_lossy(location);
+    let url = join(&prev.uri, &requote(location));
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| format!("redirect to an invalid URL {shown:?}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!("redirect to a URL that is not http(s): {shown:?}"));
+    }
+    let method = match (status, &prev.method) {
+        (302 | 303, m) if *m != Method::HEAD => Method::GET,
+        (301, &Method::POST) => Method::GET,
+        (_, m) => m.clone(),
+    };
+    let keep_body = matches!(status, 307 | 308);
+    let strip_auth = strips_auth(&prev.uri, &uri);
+    let headers = prev
+        .headers
+        .iter()
+        .filter(|(k, _)| {
+            let body_header = *k == http::header::CONTENT_TYPE
+                || *k == http::header::CONTENT_LENGTH
+                || *k == http::header::TRANSFER_ENCODING;
+            !(*k == http::header::COOKIE
+                || (*k == http::header::AUTHORIZATION && strip_auth)
+                || (body_header && !keep_body))
+        })
+        .cloned()
+        .collect();
+    Ok(Prepared {
+        method,
+        uri,
+        headers,
+        body: if keep_body {
+            prev.body.clone()
+        } else {
+            Vec::new()
+        },
+        follow_redirects: true,
+    })
+}
+
+/// requests' `should_strip_auth`: Authorization goes on to the same host
+/// with the same scheme and port (a default port written or not), or from
+/// http on 80 to https on 443.
+fn strips_auth(old: &Uri, new: &Uri) -> bool {
+    let host = |u: &Uri| u.host().map(str::to_ascii_lowercase);
+    if host(old) != host(new) {
+        return true;
+    }
+    let (os, ns) = (old.scheme_str(), new.scheme_str());
+    let (op, np) = (old.port_u16(), new.port_u16());
+    if os == Some("http")
+        && matches!(op, None | Some(80))
+        && ns == Some("https")
+        && matches!(np, None | Some(443))
+    {
+        return false;
+    }
+    let default = if os == Some("https") { 443 } else { 80 };
+    let is_default = |p: Option<u16>| p.is_none_or(|p| p == default);
+    !(os == ns && (op == np || (is_default(op) && is_default(np))))
+}
+
+/// requests' `requote_uri`, for what http::Uri accepts: every byte but
+/// the unreserved, reserved and `%` ones percent-encoded; the fragment,
+/// never sent, dropped.
+fn requote(location: &[u8]) -> String {
+    let end = location
+        .iter()
+        .position(|&b| b == b'#')
+        .unwrap_or(location.len());
+    let mut out = String::with_capacity(end);
+    for &b in &location[..end] {
+        if b.is_ascii_alphanumeric() || b"-._~!$%&'()*+,/:;=?@[]".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A reference resolved against the URL it came from (RFC 3986, 5.2, as
+/// Python's `urljoin`).
+fn join(base: &Uri, reference: &str) -> String {
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map_or("", |a| a.as_str());
+    let has_scheme = reference.split_once(':').is_some_and(|(s, _)| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if has_scheme {
+        return reference.to_string();
+    }
+    if let Some(rest) = reference.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    let base_path = base.path();
+    let target = if reference.is_empty() {
+        base.path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string()
+    } else if reference.starts_with('?') {
+        format!("{base_path}{reference}")
+    } else {
+        let (path, query) = match reference.find('?') {
+            Some(i) => reference.split_at(i),
+            None => (reference, ""),
+        };
+        let merged = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            let dir = base_path.rfind('/').map_or("/", |i| &base_path[..=i]);
+            format!("{dir}{path}")
+        };
+        format!("{}{query}", remove_dot_segments(&merged))
+    };
+    format!("{scheme}://{authority}{target}")
+}
+
+/// RFC 3986, 5.2.4, for a path starting with `/`.
+fn remove_dot_segments(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut out: Vec<&str> = Vec::with_capacity(segments.len());
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *segment {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => {
+                out.push(s);
+                continue;
+            }
+        }
+        if last {
+            out.push("");
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 /// One try: the request built and exchanged.
@@ -379,6 +614,97 @@ mod tests {
             e.to_string()
                 .starts_with("invalid URL \"http://127.0.0.1:5000/a b\": "),
             "{e}"
+        );
+    }
+
+    fn hop(method: Method, url: &str, headers: &[(&str, &str)], body: &str) -> Prepared {
+        Prepared {
+            method,
+            uri: url.parse().unwrap(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                        HeaderValue::from_str(v).unwrap(),
+                    )
+                })
+                .collect(),
+            body: body.as_bytes().to_vec(),
+            follow_redirects: true,
+        }
+    }
+
+    /// Python's urljoin, as requests resolves a Location.
+    #[test]
+    fn a_location_is_resolved_against_the_url_it_answered() {
+        let base: Uri = "http://h:5000/a/b/c?q=1".parse().unwrap();
+        for (location, url) in [
+            ("/x?y=2", "http://h:5000/x?y=2"),
+            ("d", "http://h:5000/a/b/d"),
+            ("../d", "http://h:5000/a/d"),
+            ("./", "http://h:5000/a/b/"),
+            ("..", "http://h:5000/a/"),
+            ("?z=3", "http://h:5000/a/b/c?z=3"),
+            ("", "http://h:5000/a/b/c?q=1"),
+            ("//other:81/p", "http://other:81/p"),
+            ("https://s/p", "https://s/p"),
+            ("/a/./b/../../c", "http://h:5000/c"),
+        ] {
+            assert_eq!(join(&base, location), url, "{location}");
+        }
+        assert_eq!(requote(b"/a b/\xc3\xa9?x=%41#frag"), "/a%20b/%C3%A9?x=%41");
+    }
+
+    /// requests' rebuild_method and the headers it purges.
+    #[test]
+    fn the_next_request_is_built_as_requests_builds_it() {
+        let form = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", "Bearer t"),
+            ("Cookie", "c=1"),
+            ("X-Id", "7"),
+        ];
+        let post = hop(Method::POST, "http://h/form", &form, "a=1");
+        let names = |p: &Prepared| -> Vec<String> {
+            p.headers.iter().map(|(k, _)| k.to_string()).collect()
+        };
+        for status in [301, 302, 303] {
+            let next = next_hop(&post, status, b"/done").unwrap();
+            assert_eq!(
+                (&next.method, next.uri.to_string().as_str()),
+                (&Method::GET, "http://h/done")
+            );
+            assert!(next.body.is_empty());
+            assert_eq!(names(&next), ["authorization", "x-id"], "{status}");
+        }
+        for status in [307, 308] {
+            let next = next_hop(&post, status, b"/done").unwrap();
+            assert_eq!(
+                (&next.method, next.body.as_slice()),
+                (&Method::POST, &b"a=1"[..])
+            );
+            assert_eq!(names(&next), ["content-type", "authorization", "x-id"]);
+        }
+        let put = hop(Method::PUT, "http://h/x", &[], "b");
+        let next = next_hop(&put, 301, b"/y").unwrap();
+        assert_eq!((next.method, next.body.len()), (Method::PUT, 0));
+        let head = hop(Method::HEAD, "http://h/x", &[], "");
+        assert_eq!(next_hop(&head, 303, b"/y").unwrap().method, Method::HEAD);
+        // Authorization goes on only to the same origin, or up to https.
+        let get = hop(Method::GET, "http://h/x", &[("Authorization", "t")], "");
+        for (location, kept) in [
+            ("http://h:80/y", true),
+            ("https://h/y", true),
+            ("http://h:8080/y", false),
+            ("http://other/y", false),
+        ] {
+            let next = next_hop(&get, 302, location.as_bytes()).unwrap();
+            assert_eq!(!next.headers.is_empty(), kept, "{location}");
+        }
+        assert_eq!(
+            next_hop(&get, 302, b"ftp://h/y").unwrap_err(),
+            "redirect to a URL that is not http(s): \"ftp://h/y\""
         );
     }
 
