@@ -297,6 +297,91 @@ fn the_translation_sends_what_real_locust_sends() {
     }
 }
 
+/// Redirects are followed as Locust (python-requests) follows them, the
+/// service taking 100 ms over a page and none over a redirect: a request's
+/// time covers the page it leads to; `allow_redirects=False` and
+/// HttpUser's `head()` measure the 3xx itself; a 303 turns a POST into a
+/// GET without its body, a 307 keeps both. The requests the service got
+/// are the ones real Locust sends.
+#[test]
+fn a_translated_request_follows_redirects_as_locust_does() {
+    let file = translate_fixture("redirects.py");
+    let run = |driver: &str| {
+        let service = Service::start(100);
+        let out = lpa()
+            .args(["loadtest", "--json", "--load-driver", driver])
+            .args(["--host", &service.url(), "--users", "2"])
+            .args(["--spawn-rate", "2", "--run-time", "2s", "--locustfile"])
+            .arg(&file)
+            .env("LOCUST_BIN", tool("locust"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{driver}: {}", stderr(&out));
+        let json: Value = serde_json::from_str(&stdout(&out)).expect("metric JSON");
+        let mut sent: Vec<(String, Option<String>, String)> = service
+            .requests()
+            .into_iter()
+            .map(|(head, body)| {
+                let line = head.lines().next().unwrap_or_default().to_string();
+                (line, header(&head, "content-type"), body)
+            })
+            .collect();
+        sent.sort();
+        sent.dedup();
+        (json, sent)
+    };
+    let (r, sent) = run("native");
+    assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
+    let ms = |key: &str, field: &str| {
+        r["requests"][key][field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key}.{field}: {r}"))
+    };
+    for key in ["GET_followed", "POST_form", "POST_kept"] {
+        assert!(ms(key, "min_response_time") >= 100.0, "{key}: {r}");
+    }
+    for key in ["GET_not followed", "HEAD_head"] {
+        assert!(ms(key, "max_response_time") < 50.0, "{key}: {r}");
+    }
+    let form = Some("application/x-www-form-urlencoded".to_string());
+    let json = Some("application/json".to_string());
+    let expected = [
+        ("GET /done HTTP/1.1", None, ""),
+        ("GET /page HTTP/1.1", None, ""),
+        ("GET /redirect/302/page HTTP/1.1", None, ""),
+        ("HEAD /redirect/302/page HTTP/1.1", None, ""),
+        ("POST /orders HTTP/1.1", json.clone(), r#"{"n": 1}"#),
+        ("POST /redirect/303/done HTTP/1.1", form, "a=1"),
+        ("POST /redirect/307/orders HTTP/1.1", json, r#"{"n": 1}"#),
+    ]
+    .map(|(line, ct, body)| (line.to_string(), ct, body.to_string()));
+    assert_eq!(sent, expected);
+    assert_eq!(run("locust").1, sent);
+}
+
+/// A redirect loop ends as requests ends it, after 30 redirects: one
+/// failure that says why, and 31 requests at the service.
+#[test]
+fn a_redirect_loop_is_one_failure_after_30_redirects() {
+    let service = Service::start(0);
+    let (r, _) = report(native(
+        &translate_fixture("redirect_loop.py"),
+        &service.url(),
+        &["--users", "1", "--run-time", "1s"],
+    ));
+    assert_eq!(
+        r["requests"]["GET_/loop"]["num_failures"].as_u64(),
+        Some(1),
+        "{r}"
+    );
+    assert_eq!(
+        r["failures"]["GET_/loop: too many redirects (more than 30)"]["occurrences"].as_u64(),
+        Some(1),
+        "{r}"
+    );
+    assert_eq!(count(&lines(&service), "GET /loop"), 31);
+}
+
 /// The on_start login is outside the subset: one error line with the file,
 /// the line, the construct and both ways out; exit 1, nothing on stdout,
 /// nothing sent. With real Locust there, `auto` runs Locust as before.

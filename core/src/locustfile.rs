@@ -2292,7 +2292,10 @@ fn request(e: &Expr, me: &str, task_set: bool, client: Client) -> R<RequestSpec>
         weight: 1,
         headers: BTreeMap::new(),
         body: None,
-        follow_redirects: false,
+        // As Locust's clients: HttpUser's head() alone passes
+        // allow_redirects=False (requests' Session.head); FastHttpUser
+        // follows for every method.
+        follow_redirects: !(http_method == Method::Head && client == Client::Requests),
     };
     let mut name = None;
     let mut params = String::new();
@@ -2380,11 +2383,16 @@ fn request(e: &Expr, me: &str, task_set: bool, client: Client) -> R<RequestSpec>
             "catch_response" => {
                 return fail(v.line, "catch_response= (the task decides what fails)")
             }
+            "allow_redirects" => match &v.kind {
+                E::Const("True") => spec.follow_redirects = true,
+                E::Const("False") => spec.follow_redirects = false,
+                _ => return fail(v.line, format!("allow_redirects= that is {}", describe(v))),
+            },
             _ => {
                 return fail(
                     v.line,
                     format!(
-                    "the argument {k}= (lpa translates name=, headers=, json=, data= and params=)"
+                    "the argument {k}= (lpa translates name=, headers=, json=, data=, params= and allow_redirects=)"
                 ),
                 )
             }
@@ -2634,6 +2642,41 @@ mod tests {
         );
         assert_eq!(keys(&c.tasks[0]), ["GET_/fibonacci?n=10"]);
         assert_eq!(p.summary(), "1 user class, 1 task");
+    }
+
+    /// Locust's clients follow redirects but for HttpUser's head()
+    /// (requests' Session.head), unless allow_redirects= says otherwise.
+    #[test]
+    fn redirects_are_followed_as_each_client_follows_them() {
+        let p = plan(
+            r#"
+from locust import HttpUser, FastHttpUser, task
+
+class Slow(HttpUser):
+    @task
+    def a(self):
+        self.client.get("/a")
+        self.client.head("/a")
+        self.client.get("/a", allow_redirects=False)
+        self.client.head("/a", allow_redirects=True)
+
+class Fast(FastHttpUser):
+    @task
+    def a(self):
+        self.client.post("/a")
+        self.client.head("/a")
+        self.client.get("/a", allow_redirects=False)
+"#,
+        );
+        let follows = |c: usize| -> Vec<bool> {
+            p.classes[c].tasks[0]
+                .requests
+                .iter()
+                .map(|r| r.follow_redirects)
+                .collect()
+        };
+        assert_eq!(follows(0), [true, false, false, true]);
+        assert_eq!(follows(1), [true, true, false]);
     }
 
     #[test]
@@ -2925,7 +2968,12 @@ class U(HttpLocust):
             (
                 "    @task\n    def a(self):\n        self.client.get('/a', timeout=3)\n",
                 7,
-                "the argument timeout= (lpa translates name=, headers=, json=, data= and params=)",
+                "the argument timeout= (lpa translates name=, headers=, json=, data=, params= and allow_redirects=)",
+            ),
+            (
+                "    @task\n    def a(self):\n        self.client.get('/a', allow_redirects=1)\n",
+                7,
+                "allow_redirects= that is a number",
             ),
             (
                 "    @events.test_start.add_listener\n    def a(self):\n        pass\n",
