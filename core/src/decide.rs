@@ -97,6 +97,11 @@ pub struct State {
     /// The replica count the last decision left, to notice outside changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_replicas: Option<u32>,
+    /// The count the last decision was made at, when it chose fewer: an
+    /// applier's window that holds that decision leaves the count here
+    /// (`Reason::DecayNotApplied`); any other count is someone else's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lowered_from: Option<u32>,
     /// Recent recommendations, for the downscale stabilization window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recommendations: Vec<Recommendation>,
@@ -638,10 +643,10 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
     // 2. Someone else scaled, or the applier's window holds a decay.
     let mut calm_runs = state.runs_since_change;
     if let Some(expected) = state.last_replicas.filter(|&r| r != current) {
-        match obs
-            .applier_window_secs
-            .filter(|&w| w > 0 && expected < current)
-        {
+        // Only at the count the last decision lowered from: any other is
+        // someone else's, window or not.
+        let held = state.lowered_from == Some(current) && expected < current;
+        match obs.applier_window_secs.filter(|&w| w > 0 && held) {
             Some(window_secs) => {
                 reasons.push(Reason::DecayNotApplied {
                     from: current,
@@ -734,6 +739,7 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         next_state: State {
             runs_since_change: calm_runs,
             last_replicas: Some(replicas),
+            lowered_from: (replicas < current).then_some(current),
             recommendations,
             model: assessment.map(|a| a.finish(current, replicas, sized, calm)),
         },
@@ -1619,6 +1625,7 @@ mod tests {
         let state = State {
             runs_since_change: 0,
             last_replicas: Some(4),
+            lowered_from: Some(5),
             ..State::default()
         };
         let mut o = obs(5, Some(1.0));
@@ -1634,6 +1641,13 @@ mod tests {
             }
         );
         assert_eq!(d.next_state.last_replicas, Some(4));
+        assert_eq!(d.next_state.lowered_from, Some(5));
+        // A count the decay was not made at is someone else's (a person
+        // who scaled up; CPA applies lpa's answer over it next).
+        let mut scaled_up = obs(8, Some(1.0));
+        scaled_up.applier_window_secs = Some(300);
+        let d = decide(&scaled_up, &p, &state);
+        assert!(matches!(d.reasons[0], Reason::OutsideChange { .. }), "{d}");
         let mut breach = obs(5, Some(9.0));
         breach.applier_window_secs = Some(300);
         let d = decide(&breach, &p, &state);

@@ -191,12 +191,14 @@ fn state_strategy() -> impl Strategy<Value = State> {
     (
         0u32..10,
         prop::option::of(0u32..40),
+        prop::option::of(0u32..40),
         prop::collection::vec((0u64..10_000, 0u32..40), 0..5),
         prop::option::of(model_state_strategy()),
     )
-        .prop_map(|(runs, last, recs, model)| State {
+        .prop_map(|(runs, last, lowered, recs, model)| State {
             runs_since_change: runs,
             last_replicas: last,
+            lowered_from: lowered,
             recommendations: recs
                 .into_iter()
                 .map(|(at_secs, replicas)| Recommendation { at_secs, replicas })
