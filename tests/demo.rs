@@ -409,3 +409,46 @@ fn bad_demo_input_is_one_error_and_leaves_nothing() {
         assert!(!log.exists(), "{args:?}: the decision log was created");
     }
 }
+
+#[test]
+fn a_stop_before_the_first_decision_offers_no_command_on_the_empty_log() {
+    let mut child = lpa()
+        .arg("demo")
+        .args(["--interval", "3s", "--run-time", "2s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    if !lines.wait_for("replica 1 ready", Duration::from_secs(30)) {
+        let _ = child.kill();
+        panic!("no replica: {}", lines.rest(Duration::from_millis(100)));
+    }
+    // Inside the first cycle's 2 s load test.
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let seen = lines.rest(Duration::from_secs(5)).to_string();
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{seen}");
+    assert_all_gone(&replica_pids(&seen), Duration::ZERO);
+    assert!(out.contains("no decision logged"), "{out}");
+    // No "peak replicas 0": one ran.
+    assert!(!out.contains("peak replicas"), "{out}");
+    assert!(!out.contains(" report "), "{out}");
+    assert!(!out.contains("--replay"), "{out}");
+    let log = out
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("decision log"))
+        .map(|p| p.trim().trim_end_matches(" (empty)").to_string())
+        .unwrap();
+    let demo_dir = std::path::Path::new(&log).parent().unwrap().to_path_buf();
+    let again = hint(&out, "the learned model");
+    assert_eq!(again[1], "demo", "{out}");
+    std::fs::remove_dir_all(&demo_dir).unwrap();
+}

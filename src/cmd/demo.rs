@@ -687,6 +687,10 @@ impl Story {
                 ""
             }
         );
+        if self.rates.is_empty() {
+            self.print_nothing_logged(out, files);
+            return;
+        }
         // As the table counts: a count shows from the cycle after the one
         // that decided it.
         let peak = if self.peak > self.shown_peak {
@@ -773,6 +777,37 @@ impl Story {
             let _ = writeln!(
                 out,
                 "\nThe load never breached the target: this machine may be faster than expected. Try more clients or a higher cost: lpa demo --load-clients 12 --cost 4ms"
+            );
+        }
+    }
+}
+
+impl Story {
+    /// A stop before any decision was logged: nothing to sum up, and `lpa
+    /// report` and `simulate --replay` refuse an empty log, so neither is
+    /// offered.
+    fn print_nothing_logged(&self, out: &mut impl Write, files: &Files) {
+        let why = if self.cycles == 0 {
+            "stopped before the first cycle ended".to_string()
+        } else {
+            format!(
+                "{} run, {} failed",
+                count(self.cycles, "cycle"),
+                self.failed
+            )
+        };
+        let _ = writeln!(out, "  no decision logged    {why}");
+        let _ = writeln!(
+            out,
+            "  decision log          {} (empty)",
+            files.log.display()
+        );
+        if let Some(Ok(config)) = &files.recommended {
+            let _ = writeln!(
+                out,
+                "\nNext:\n  the learned model (the same demo; it vetoes a decay that would breach)\n                        {} demo --evaluation-config {}",
+                lpa_command(),
+                shell_word(&config.display().to_string())
             );
         }
     }
