@@ -452,3 +452,38 @@ fn a_stop_before_the_first_decision_offers_no_command_on_the_empty_log() {
     assert_eq!(again[1], "demo", "{out}");
     std::fs::remove_dir_all(&demo_dir).unwrap();
 }
+
+#[test]
+fn sighup_stops_the_demo_in_order_and_leaves_no_state_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = lpa()
+        .arg("demo")
+        .args(["--interval", "3s", "--run-time", "2s", "--decision-log"])
+        .arg(dir.path().join("demo.jsonl"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    if !lines.wait_for("replica 1 ready", Duration::from_secs(30)) {
+        let _ = child.kill();
+        panic!("no replica: {}", lines.rest(Duration::from_millis(100)));
+    }
+    // The terminal closed.
+    assert!(Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let pid = child.id();
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let seen = lines.rest(Duration::from_secs(5)).to_string();
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{:?}: {out}\n{seen}", o.status);
+    assert!(out.contains("summary (stopped by signal)"), "{out}");
+    assert_all_gone(&replica_pids(&seen), Duration::ZERO);
+    let state = std::env::temp_dir().join(format!("lpa-demo-{pid}-state"));
+    assert!(!state.exists(), "{} left behind", state.display());
+}

@@ -112,8 +112,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let signalled = Arc::new(AtomicBool::new(false));
+    // SIGHUP as `lpa run` has it: a closed terminal killed the demo before
+    // its summary and left its state directory behind.
     stop_signals::install(
-        &[signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM],
+        &[
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ],
         &[&stop, &signalled],
     )?;
 
