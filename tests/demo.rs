@@ -487,3 +487,41 @@ fn sighup_stops_the_demo_in_order_and_leaves_no_state_behind() {
     let state = std::env::temp_dir().join(format!("lpa-demo-{pid}-state"));
     assert!(!state.exists(), "{} left behind", state.display());
 }
+
+#[test]
+fn a_second_signal_leaves_no_demo_state_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    // Requests that take 1000 s: the first stop waits out the cycle's load test.
+    let mut child = lpa()
+        .arg("demo")
+        .args(["--cost", "1000s", "--interval", "3s", "--run-time", "2s"])
+        .arg("--decision-log")
+        .arg(dir.path().join("demo.jsonl"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    if !lines.wait_for("replica 1 ready", Duration::from_secs(30)) {
+        let _ = child.kill();
+        panic!("no replica: {}", lines.rest(Duration::from_millis(100)));
+    }
+    let pid = child.id();
+    let state = std::env::temp_dir().join(format!("lpa-demo-{pid}-state"));
+    assert!(state.exists(), "{}", state.display());
+    for _ in 0..2 {
+        assert!(Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+        thread::sleep(Duration::from_millis(300));
+    }
+    wait_bounded(&mut child, Duration::from_secs(10));
+    let seen = lines.rest(Duration::from_secs(5)).to_string();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}\n{seen}", stdout(&o));
+    assert_all_gone(&replica_pids(&seen), Duration::ZERO);
+    assert!(!state.exists(), "{} left behind", state.display());
+}

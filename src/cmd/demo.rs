@@ -121,6 +121,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             signal_hook::consts::SIGHUP,
         ],
         &[&stop, &signalled],
+        vec![state_dir.clone()],
     )?;
 
     let phases = Phases::new(&args);

@@ -214,6 +214,7 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
             signal_hook::consts::SIGHUP,
         ],
         &[&stop],
+        Vec::new(),
     )?;
     Ok(Outputs {
         state,

@@ -1,5 +1,6 @@
 //! SIGINT, SIGTERM and SIGHUP for the loops that stop in order.
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -15,7 +16,10 @@ use crate::settings::{Failure, Result};
 /// otherwise outlive lpa unless they watch their stdin for its death.
 ///
 /// Install before anything a signal must find stopped (the first replica).
-pub fn install(signals: &[i32], flags: &[&Arc<AtomicBool>]) -> Result<()> {
+///
+/// `leftovers` are directories only this run uses (the demo's decay state),
+/// removed before that exit, which no destructor follows either.
+pub fn install(signals: &[i32], flags: &[&Arc<AtomicBool>], leftovers: Vec<PathBuf>) -> Result<()> {
     let failed =
         |e: std::io::Error| Failure::new(format!("cannot install the signal handler: {e}"));
     for &signal in signals {
@@ -34,6 +38,9 @@ pub fn install(signals: &[i32], flags: &[&Arc<AtomicBool>]) -> Result<()> {
                 seen += 1;
                 if seen > 1 {
                     local::kill_every_replica();
+                    for dir in &leftovers {
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
                     std::process::exit(1);
                 }
             }
