@@ -525,3 +525,36 @@ fn a_second_signal_leaves_no_demo_state_behind() {
     assert_all_gone(&replica_pids(&seen), Duration::ZERO);
     assert!(!state.exists(), "{} left behind", state.display());
 }
+
+#[test]
+fn the_replay_hint_replays_the_run_under_its_own_max_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20 ms a request breaches the 7 ms target at once; --max-replicas 1
+    // clamps every scale-up.
+    let o = lpa()
+        .arg("demo")
+        .args(["--calm", "0s", "--load", "1s", "--recover", "1s"])
+        .args(["--interval", "1s", "--run-time", "500ms", "--cost", "20ms"])
+        .args(["--max-replicas", "1", "--load-clients", "1"])
+        .arg("--decision-log")
+        .arg(dir.path().join("demo.jsonl"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("clamped 2 -> 1 by maxReplicas"), "{out}");
+    let replay = hint(&out, "replay under another policy");
+    let o = Command::new(&replay[0])
+        .args(&replay[1..])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert!(o.status.success(), "{replay:?}: {}", stderr(&o));
+    let same = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("same decision"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let words: Vec<&str> = same.split_whitespace().collect();
+    assert_eq!(words[0], words[2], "{replay:?}: {text}");
+}

@@ -210,6 +210,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .map(|()| plot_path),
         config: replay_config(&args, dir.as_deref(), &log_path),
         recommended: recommended_config(&args, dir.as_deref(), &log_path),
+        max_replicas: args.max_replicas,
         log: log_path,
     };
     story.print(&mut out, signalled.load(Ordering::SeqCst), &files, &phases);
@@ -534,6 +535,8 @@ struct Files {
     config: Result<PathBuf>,
     /// Written after a run with the seed's config.
     recommended: Option<Result<PathBuf>>,
+    /// --max-replicas, which bounded the run and neither config file holds.
+    max_replicas: u32,
 }
 
 /// What the summary tells.
@@ -759,8 +762,9 @@ impl Story {
             Ok(config) => {
                 let _ = writeln!(
                     out,
-                    "  replay under another policy (edit the config first)\n                        {lpa} simulate --evaluation-config {} --replay {log}",
-                    shell_word(&config.display().to_string())
+                    "  replay under another policy (edit the config first)\n                        {lpa} simulate --evaluation-config {} --max-replicas {} --replay {log}",
+                    shell_word(&config.display().to_string()),
+                    files.max_replicas
                 );
             }
             Err(e) => {
