@@ -544,6 +544,7 @@ fn the_replay_hint_replays_the_run_under_its_own_max_replicas() {
     let out = stdout(&o);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
     assert!(out.contains("clamped 2 -> 1 by maxReplicas"), "{out}");
+    assert!(!out.contains("never breached"), "{out}");
     let replay = hint(&out, "replay under another policy");
     let o = Command::new(&replay[0])
         .args(&replay[1..])

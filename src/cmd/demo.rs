@@ -784,7 +784,8 @@ impl Story {
             }
             None => {}
         }
-        if !signalled && self.cycles > phases.calm && self.peak <= 1 {
+        // Breaches held at 1 by --max-replicas 1 are breaches all the same.
+        if !signalled && self.cycles > phases.calm && self.first_breach.is_none() {
             let _ = writeln!(
                 out,
                 "\nThe load never breached the target: this machine may be faster than expected. Try more clients or a higher cost: lpa demo --load-clients 12 --cost 4ms"
