@@ -341,13 +341,24 @@ fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
         .unwrap();
     assert!(o.status.success(), "{replay:?}: {}", stderr(&o));
     // Run with the seed's config, it offers the recommended one, written
-    // beside the log as the repository has it.
+    // beside the log as the repository has it, on the same demo: the flags
+    // given other than their defaults.
     let again = hint(&out, "the learned model");
     let written = demo_dir.join("recommended.yaml");
     assert_eq!(
         &again[1..],
         [
             "demo",
+            "--calm",
+            "0s",
+            "--load",
+            "60s",
+            "--load-clients",
+            "4",
+            "--interval",
+            "1s",
+            "--run-time",
+            "500ms",
             "--evaluation-config",
             &written.display().to_string()
         ],

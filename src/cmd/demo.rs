@@ -211,6 +211,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         config: replay_config(&args, dir.as_deref(), &log_path),
         recommended: recommended_config(&args, dir.as_deref(), &log_path),
         max_replicas: args.max_replicas,
+        demo_flags: demo_flags(&args),
         log: log_path,
     };
     story.print(&mut out, signalled.load(Ordering::SeqCst), &files, &phases);
@@ -537,6 +538,52 @@ struct Files {
     recommended: Option<Result<PathBuf>>,
     /// --max-replicas, which bounded the run and neither config file holds.
     max_replicas: u32,
+    /// The flags that made this run other than the default demo.
+    demo_flags: String,
+}
+
+/// The demo's flags given other than their defaults, each as ` --flag
+/// value`: the hint to run "the same demo" with another policy runs the same
+/// phases, load and cost, which a bare `lpa demo` would not.
+fn demo_flags(args: &DemoArgs) -> String {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        demo: DemoArgs,
+    }
+    let Ok(Defaults { demo: d }) = <Defaults as clap::Parser>::try_parse_from(["demo"]) else {
+        return String::new();
+    };
+    // Plain seconds when milliseconds would round the value.
+    let time = |t: Duration| {
+        if t.subsec_nanos().is_multiple_of(1_000_000) {
+            format_duration(t)
+        } else {
+            t.as_secs_f64().to_string()
+        }
+    };
+    [
+        ("--calm", time(args.calm), time(d.calm)),
+        ("--load", time(args.load), time(d.load)),
+        ("--recover", time(args.recover), time(d.recover)),
+        (
+            "--load-clients",
+            args.load_clients.to_string(),
+            d.load_clients.to_string(),
+        ),
+        ("--cost", time(args.cost), time(d.cost)),
+        ("--interval", time(args.interval), time(d.interval)),
+        ("--run-time", time(args.run_time), time(d.run_time)),
+        (
+            "--max-replicas",
+            args.max_replicas.to_string(),
+            d.max_replicas.to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, given, default)| given != default)
+    .map(|(flag, given, _)| format!(" {flag} {given}"))
+    .collect()
 }
 
 /// What the summary tells.
@@ -775,7 +822,8 @@ impl Story {
             Some(Ok(config)) => {
                 let _ = writeln!(
                     out,
-                    "  the learned model (the same demo; it vetoes a decay that would breach)\n                        {lpa} demo --evaluation-config {}",
+                    "  the learned model (the same demo; it vetoes a decay that would breach)\n                        {lpa} demo{} --evaluation-config {}",
+                    files.demo_flags,
                     shell_word(&config.display().to_string())
                 );
             }
