@@ -87,12 +87,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     // Files only once the address is ours: bad input leaves nothing behind.
     let dir = match &args.decision_log {
         Some(_) => None,
-        None => Some(std::env::temp_dir().join(format!("lpa-demo-{}", std::process::id()))),
+        None => Some(private_dir(
+            &std::env::temp_dir(),
+            &format!("lpa-demo-{}", std::process::id()),
+        )?),
     };
-    if let Some(d) = &dir {
-        std::fs::create_dir_all(d)
-            .map_err(|e| Failure::new(format!("{}: cannot create: {e}", d.display())))?;
-    }
     let log_path = args.decision_log.clone().unwrap_or_else(|| {
         dir.as_ref()
             .expect("set without --decision-log")
@@ -227,13 +226,46 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A private directory for the decay state: inside the demo's own directory,
 /// or a new one next to it when the log goes elsewhere.
 fn state_dir_in(dir: Option<&std::path::Path>) -> Result<PathBuf> {
-    let d = match dir {
-        Some(d) => d.join("state"),
-        None => std::env::temp_dir().join(format!("lpa-demo-{}-state", std::process::id())),
-    };
-    std::fs::create_dir_all(&d)
-        .map_err(|e| Failure::new(format!("{}: cannot create: {e}", d.display())))?;
-    Ok(d)
+    match dir {
+        Some(d) => {
+            let d = d.join("state");
+            std::fs::create_dir(&d)
+                .map_err(|e| Failure::new(format!("{}: cannot create: {e}", d.display())))?;
+            Ok(d)
+        }
+        None => private_dir(
+            &std::env::temp_dir(),
+            &format!("lpa-demo-{}-state", std::process::id()),
+        ),
+    }
+}
+
+/// A new directory in `parent` (the temp dir), made here and readable by
+/// this user only: `NAME`, else `NAME-1`, `NAME-2`, ... The name is
+/// guessable (the pid), and an existing directory or link of that name may
+/// be another user's, placed there to have the demo write through it.
+fn private_dir(parent: &std::path::Path, name: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = parent.join(name);
+    let mut tried = base.clone();
+    for n in 1..=100 {
+        match std::fs::DirBuilder::new().mode(0o700).create(&tried) {
+            Ok(()) => return Ok(tried),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tried = base.with_file_name(format!("{name}-{n}"));
+            }
+            Err(e) => {
+                return Err(Failure::new(format!(
+                    "{}: cannot create: {e}",
+                    tried.display()
+                )))
+            }
+        }
+    }
+    Err(Failure::new(format!(
+        "{}: cannot create: it and 100 like it exist already",
+        base.display()
+    )))
 }
 
 /// The seed's evaluation config (or --evaluation-config), bounded by
@@ -952,4 +984,29 @@ fn fetch(addr: SocketAddr) -> io::Result<bool> {
     let mut answer = Vec::with_capacity(256);
     s.take(64 * 1024).read_to_end(&mut answer)?;
     Ok(answer.starts_with(b"HTTP/1.1 200 "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Another user's link where the demo's directory goes is left alone:
+    /// the demo makes a directory of its own beside it, private.
+    #[test]
+    fn a_name_taken_in_the_temp_dir_is_not_written_through() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        std::os::unix::fs::symlink(&victim, tmp.path().join("lpa-demo-7")).unwrap();
+        let d = private_dir(tmp.path(), "lpa-demo-7").unwrap();
+        assert_eq!(d, tmp.path().join("lpa-demo-7-1"));
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(
+            private_dir(tmp.path(), "lpa-demo-7").unwrap(),
+            tmp.path().join("lpa-demo-7-2")
+        );
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+    }
 }
