@@ -236,3 +236,29 @@ fn check_rejects_a_locustfile_metric_would_reject() {
     let out = check("locust/seed_locustfile.py", "native");
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A file that is not a config at all (the wrong path: `/etc/passwd`) is
+/// one scalar to YAML; the error shows its start, not the whole file.
+#[test]
+fn a_file_that_is_no_config_is_one_short_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    let lines: Vec<String> = (0..40)
+        .map(|i| format!("user{i}:x:{i}:{i}:user:/home/user{i}:/usr/sbin/nologin"))
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(
+        err,
+        format!(
+            "lpa: error: {}: (top level): invalid value \"user0:x:0:0:user:/home/user0:/usr/sbin/nologin user1:x:1:1:user:/home/user1:... (expected a mapping of fields)\n",
+            file.display()
+        )
+    );
+}

@@ -480,23 +480,29 @@ impl Raw {
 
 /// Renders a value for an error message: strings quoted, others as the
 /// document's syntax writes them, on one line.
+/// A value for an error message, on one line and cut as [`show_json`]
+/// cuts: a file that is not YAML of fields at all (`/etc/passwd`) is one
+/// scalar, and the line would carry all of it.
 fn show(v: &serde_yaml::Value, format: Format) -> String {
     use serde_yaml::Value;
     match (v, format) {
-        (Value::String(s), _) => format!("{s:?}"),
+        (Value::String(s), _) => cut(format!("{s:?}")),
         (Value::Null, _) => "null".to_string(),
         (_, Format::Json) => serde_json::to_value(v)
             .map(|j| show_json(&j))
-            .unwrap_or_else(|_| format!("{v:?}")),
-        (other, Format::Yaml) => serde_yaml::to_string(other)
+            .unwrap_or_else(|_| cut(format!("{v:?}"))),
+        (other, Format::Yaml) => cut(serde_yaml::to_string(other)
             .map(|s| s.trim_end().replace('\n', " "))
-            .unwrap_or_else(|_| format!("{other:?}")),
+            .unwrap_or_else(|_| format!("{other:?}"))),
     }
 }
 
 /// A JSON value for an error message: on one line, cut at 80 characters.
 pub fn show_json(v: &serde_json::Value) -> String {
-    let s = v.to_string();
+    cut(v.to_string())
+}
+
+fn cut(s: String) -> String {
     if s.chars().count() > 80 {
         format!("{}...", s.chars().take(77).collect::<String>())
     } else {
