@@ -3,7 +3,7 @@
 //! the mean comes back under the target, replicas decay once the load
 //! stops, and no replica outlives lpa (also when lpa is stopped mid-run).
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -274,41 +274,50 @@ fn hint(out: &str, label: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()
 }
 
-#[test]
-fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
-    let mut child = lpa()
-        .arg("demo")
-        .args([
-            "--calm",
-            "0s",
-            "--load",
-            "60s",
-            "--interval",
-            "1s",
-            "--run-time",
-            "500ms",
-            "--load-clients",
-            "4",
-        ])
+/// `cmd` (an `lpa demo`) started, its stderr read as it comes, once
+/// replica `n` is ready; killed, and the test failed, if not by `wait`.
+fn until_ready(mut cmd: Command, n: u32, wait: Duration) -> (Child, Lines) {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait (bounded) for the load to have added a replica.
     let mut lines = Lines::new(child.stderr.take().unwrap());
-    if !lines.wait_for("replica 2 ready", Duration::from_secs(60)) {
+    if !lines.wait_for(&format!("replica {n} ready"), wait) {
         let _ = child.kill();
-        panic!(
-            "no second replica: {}",
-            lines.rest(Duration::from_millis(100))
-        );
+        panic!("no replica {n}: {}", lines.rest(Duration::from_millis(100)));
     }
+    (child, lines)
+}
+
+/// `kill -SIGNAL` to the demo, as a terminal or a pod's stop sends it.
+fn signal(child: &Child, signal: &str) {
     assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap()
         .success());
+}
+
+#[test]
+fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
+    let mut cmd = lpa();
+    cmd.arg("demo").args([
+        "--calm",
+        "0s",
+        "--load",
+        "60s",
+        "--interval",
+        "1s",
+        "--run-time",
+        "500ms",
+        "--load-clients",
+        "4",
+    ]);
+    // Wait (bounded) for the load to have added a replica.
+    let (mut child, mut lines) = until_ready(cmd, 2, Duration::from_secs(60));
+    signal(&child, "-TERM");
     wait_bounded(&mut child, Duration::from_secs(30));
     let seen = lines.rest(Duration::from_secs(5)).to_string();
     let o = child.wait_with_output().unwrap();
@@ -423,25 +432,12 @@ fn bad_demo_input_is_one_error_and_leaves_nothing() {
 
 #[test]
 fn a_stop_before_the_first_decision_offers_no_command_on_the_empty_log() {
-    let mut child = lpa()
-        .arg("demo")
-        .args(["--interval", "3s", "--run-time", "2s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = Lines::new(child.stderr.take().unwrap());
-    if !lines.wait_for("replica 1 ready", Duration::from_secs(30)) {
-        let _ = child.kill();
-        panic!("no replica: {}", lines.rest(Duration::from_millis(100)));
-    }
+    let mut cmd = lpa();
+    cmd.arg("demo")
+        .args(["--interval", "3s", "--run-time", "2s"]);
+    let (mut child, mut lines) = until_ready(cmd, 1, Duration::from_secs(30));
     // Inside the first cycle's 2 s load test.
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    signal(&child, "-INT");
     wait_bounded(&mut child, Duration::from_secs(30));
     let seen = lines.rest(Duration::from_secs(5)).to_string();
     let o = child.wait_with_output().unwrap();
@@ -467,26 +463,13 @@ fn a_stop_before_the_first_decision_offers_no_command_on_the_empty_log() {
 #[test]
 fn sighup_stops_the_demo_in_order_and_leaves_no_state_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = lpa()
-        .arg("demo")
+    let mut cmd = lpa();
+    cmd.arg("demo")
         .args(["--interval", "3s", "--run-time", "2s", "--decision-log"])
-        .arg(dir.path().join("demo.jsonl"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = Lines::new(child.stderr.take().unwrap());
-    if !lines.wait_for("replica 1 ready", Duration::from_secs(30)) {
-        let _ = child.kill();
-        panic!("no replica: {}", lines.rest(Duration::from_millis(100)));
-    }
+        .arg(dir.path().join("demo.jsonl"));
+    let (mut child, mut lines) = until_ready(cmd, 1, Duration::from_secs(30));
     // The terminal closed.
-    assert!(Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    signal(&child, "-HUP");
     let pid = child.id();
     wait_bounded(&mut child, Duration::from_secs(30));
     let seen = lines.rest(Duration::from_secs(5)).to_string();
@@ -503,30 +486,17 @@ fn sighup_stops_the_demo_in_order_and_leaves_no_state_behind() {
 fn a_second_signal_leaves_no_demo_state_behind() {
     let dir = tempfile::tempdir().unwrap();
     // Requests that take 1000 s: the first stop waits out the cycle's load test.
-    let mut child = lpa()
-        .arg("demo")
+    let mut cmd = lpa();
+    cmd.arg("demo")
         .args(["--cost", "1000s", "--interval", "3s", "--run-time", "2s"])
         .arg("--decision-log")
-        .arg(dir.path().join("demo.jsonl"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = Lines::new(child.stderr.take().unwrap());
-    if !lines.wait_for("replica 1 ready", Duration::from_secs(30)) {
-        let _ = child.kill();
-        panic!("no replica: {}", lines.rest(Duration::from_millis(100)));
-    }
+        .arg(dir.path().join("demo.jsonl"));
+    let (mut child, mut lines) = until_ready(cmd, 1, Duration::from_secs(30));
     let pid = child.id();
     let state = std::env::temp_dir().join(format!("lpa-demo-{pid}-state"));
     assert!(state.exists(), "{}", state.display());
     for _ in 0..2 {
-        assert!(Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success());
+        signal(&child, "-INT");
         thread::sleep(Duration::from_millis(300));
     }
     wait_bounded(&mut child, Duration::from_secs(10));
