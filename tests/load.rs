@@ -59,6 +59,29 @@ fn loadtest_json(cmd: &mut Command) -> (Value, Duration) {
     (serde_json::from_str(&text).expect("JSON report"), wall)
 }
 
+/// A 1 s load test by 2 users against `host`, of the requests an
+/// evaluation config (`yaml`) names, each user waiting `wait` seconds.
+fn loadtest_config(host: &str, yaml: &str, wait: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("eval.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let (r, _) = loadtest_json(
+        lpa()
+            .args([
+                "loadtest",
+                "--host",
+                host,
+                "--users",
+                "2",
+                "--run-time",
+                "1s",
+            ])
+            .args(["--wait-time", wait, "--evaluation-config"])
+            .arg(&config),
+    );
+    r
+}
+
 fn f(v: &Value, path: &str) -> f64 {
     v.pointer(path)
         .and_then(Value::as_f64)
@@ -170,34 +193,16 @@ fn failures_are_counted_per_request_and_kind() {
 #[test]
 fn long_header_lines_and_large_bodies_go_through() {
     let s = Served::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("eval.yaml");
     let token = "t".repeat(6 * 1024);
     let body = "b".repeat(200 * 1024);
-    std::fs::write(
-        &config,
-        format!(
+    let r = loadtest_config(
+        &s.url,
+        &format!(
             "targets: [{{endpoint: /delay?ms=1, type: mean, target: 50}}]\n\
              load:\n  requests:\n\
              \x20   - {{method: POST, path: /delay?ms=1, headers: {{Authorization: Bearer {token}}}, body: {body}}}\n"
         ),
-    )
-    .unwrap();
-    let (r, _) = loadtest_json(
-        lpa()
-            .args([
-                "loadtest",
-                "--host",
-                &s.url,
-                "--users",
-                "2",
-                "--run-time",
-                "1s",
-                "--wait-time",
-                "0",
-            ])
-            .arg("--evaluation-config")
-            .arg(&config),
+        "0",
     );
     let n = r["num_requests"].as_u64().unwrap();
     assert!(n >= 10, "{r}");
@@ -210,26 +215,12 @@ fn long_header_lines_and_large_bodies_go_through() {
 #[test]
 fn load_requests_follow_redirects_only_when_asked() {
     let service = Service::start(100);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("eval.yaml");
-    std::fs::write(
-        &config,
+    let r = loadtest_config(
+        &service.url(),
         "targets: [{endpoint: /a, type: mean, target: 50}]\n\
          load: {requests: [{path: /redirect/302/as-is, name: as-is}, \
          {path: /redirect/302/followed, name: followed, followRedirects: true}]}\n",
-    )
-    .unwrap();
-    let (r, _) = loadtest_json(
-        lpa()
-            .args(["loadtest", "--host", &service.url(), "--users", "2"])
-            .args([
-                "--wait-time",
-                "0.01",
-                "--run-time",
-                "1s",
-                "--evaluation-config",
-            ])
-            .arg(&config),
+        "0.01",
     );
     assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
     assert!(f(&r, "/requests/GET_as-is/max_response_time") < 50.0, "{r}");
@@ -255,25 +246,11 @@ fn load_requests_follow_redirects_only_when_asked() {
 #[test]
 fn a_get_announces_no_body_and_an_empty_post_says_zero() {
     let service = Service::start(0);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("eval.yaml");
-    std::fs::write(
-        &config,
+    let r = loadtest_config(
+        &service.url(),
         "targets: [{endpoint: /g, type: mean, target: 50}]\n\
          load: {requests: [{path: /g}, {method: POST, path: /p}, {method: POST, path: /b, body: hi}]}\n",
-    )
-    .unwrap();
-    let (r, _) = loadtest_json(
-        lpa()
-            .args(["loadtest", "--host", &service.url(), "--users", "2"])
-            .args([
-                "--wait-time",
-                "0",
-                "--run-time",
-                "1s",
-                "--evaluation-config",
-            ])
-            .arg(&config),
+        "0",
     );
     assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
     let heads = service.heads();

@@ -279,22 +279,28 @@ fn the_translation_sends_what_real_locust_sends() {
                 .output()
                 .unwrap();
             assert!(out.status.success(), "{driver}: {}", stderr(&out));
-            let mut kinds: Vec<(String, Option<String>, String)> = service
-                .requests()
-                .into_iter()
-                .map(|(head, body)| {
-                    let line = head.lines().next().unwrap_or_default().to_string();
-                    (line, header(&head, "content-type"), body)
-                })
-                .collect();
-            kinds.sort();
-            kinds.dedup();
-            kinds
+            kinds_received(&service)
         };
         let (native, locust) = (seen("native"), seen("locust"));
         assert!(!native.is_empty());
         assert_eq!(native, locust, "{name}");
     }
+}
+
+/// The kinds of request `service` received: request line, content type and
+/// body, each once, sorted.
+fn kinds_received(service: &Service) -> Vec<(String, Option<String>, String)> {
+    let mut kinds: Vec<_> = service
+        .requests()
+        .into_iter()
+        .map(|(head, body)| {
+            let line = head.lines().next().unwrap_or_default().to_string();
+            (line, header(&head, "content-type"), body)
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
 }
 
 /// Redirects are followed as Locust (python-requests) follows them, the
@@ -318,17 +324,7 @@ fn a_translated_request_follows_redirects_as_locust_does() {
             .unwrap();
         assert!(out.status.success(), "{driver}: {}", stderr(&out));
         let json: Value = serde_json::from_str(&stdout(&out)).expect("metric JSON");
-        let mut sent: Vec<(String, Option<String>, String)> = service
-            .requests()
-            .into_iter()
-            .map(|(head, body)| {
-                let line = head.lines().next().unwrap_or_default().to_string();
-                (line, header(&head, "content-type"), body)
-            })
-            .collect();
-        sent.sort();
-        sent.dedup();
-        (json, sent)
+        (json, kinds_received(&service))
     };
     let (r, sent) = run("native");
     assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
