@@ -495,6 +495,10 @@ fn a_second_signal_leaves_no_demo_state_behind() {
     let pid = child.id();
     let state = std::env::temp_dir().join(format!("lpa-demo-{pid}-state"));
     assert!(state.exists(), "{}", state.display());
+    // Into the first cycle's load test (2 s, its requests hung, then the
+    // grace), which the first stop waits out: a stop before it begins ends
+    // at once, exit 0, and the second signal finds nothing to cut short.
+    thread::sleep(Duration::from_secs(1));
     for _ in 0..2 {
         signal(&child, "-INT");
         thread::sleep(Duration::from_millis(300));
