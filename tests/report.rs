@@ -524,6 +524,27 @@ fn bad_input_is_one_error_line_and_no_plot() {
     assert!(!d("out.jpg").exists());
 }
 
+/// A trace is one pretty-printed JSON document: one that does not parse
+/// (cut short, or edited by hand) was read as a decision log and blamed
+/// its first line, `{`, for not being a decision record.
+#[test]
+fn a_json_trace_that_does_not_parse_is_named_as_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.json");
+    simulate("step.yaml", &["--quiet", "--out", path(&whole)]);
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let edited = dir.path().join("edited.json");
+    std::fs::write(&edited, text.replacen("\"seed\": 1,", "\"seed\": 1,,", 1)).unwrap();
+    for (trace, needle) in [
+        (&cut, "cut.json: not a simulation trace: the JSON does not parse: EOF while parsing"),
+        (&edited, "edited.json: not a simulation trace: the JSON does not parse: key must be a string at line 3 column 13"),
+    ] {
+        assert_fails(&report(&[path(trace)]), needle);
+    }
+}
+
 #[test]
 fn a_last_line_cut_short_is_left_out_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();

@@ -297,7 +297,15 @@ fn read(path: &Path) -> Result<Recorded> {
     }
     // A trace is one JSON document; a decision log is one per line (and a
     // one-line log is a document too, so the shape decides).
-    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+    let parsed = serde_json::from_str::<serde_json::Value>(&text);
+    // A log's first line is a whole record; a lone `{` opens a trace that
+    // `lpa simulate --out` pretty-printed, so its error is the document's.
+    if let (Err(e), "{") = (&parsed, first.trim()) {
+        return Err(Failure::new(format!(
+            "{name}: not a simulation trace: the JSON does not parse: {e}"
+        )));
+    }
+    if let Ok(value) = parsed {
         if value.is_array() {
             return Err(not_a_run(&name, "lpa simulate --sweep --out"));
         }
