@@ -1444,6 +1444,15 @@ fn a_load_no_cluster_could_serve_is_one_quick_error() {
 }
 
 #[test]
+fn more_replicas_at_the_start_than_a_cluster_runs_is_one_error() {
+    let file = fixture("scenarios/bad/huge-replicas.yaml");
+    assert_fails(
+        &simulate(&["--scenario", path(&file)]),
+        "huge-replicas.yaml: replicas: invalid value 4000000000 (expected a whole number from 0 to 150000)",
+    );
+}
+
+#[test]
 fn cycles_with_no_replica_serving_are_over_target() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("none.yaml");

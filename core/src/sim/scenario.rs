@@ -234,7 +234,11 @@ impl RawScenario {
             interval_secs,
             cycles,
             seed,
-            replicas: self.replicas.map_or(Ok(1), |c| whole(at, &c, "replicas"))?,
+            // More than a cluster runs is a typo, as for the load: it would
+            // run, and score billions of replica-cycles.
+            replicas: self
+                .replicas
+                .map_or(Ok(1), |c| bounded(at, &c, "replicas", 0, MAX_NEED))?,
             service,
             changes,
             load,
@@ -264,14 +268,6 @@ fn default_name(file: &str) -> String {
         .or_else(|| base.strip_suffix(".yml"))
         .unwrap_or(base)
         .to_string()
-}
-
-fn whole(at: At, c: &Count, path: &str) -> Result<u32, ParseError> {
-    if c.quoted {
-        Err(at.invalid(path, &c.raw, "a whole number >= 0"))
-    } else {
-        Ok(c.value)
-    }
 }
 
 fn bounded(at: At, c: &Count, path: &str, min: u32, max: u32) -> Result<u32, ParseError> {
