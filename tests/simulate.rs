@@ -248,6 +248,31 @@ fn replaying_the_demos_decay_then_breach_holds_the_decay() {
     assert!(out.contains("same decision       19 of 20"), "{out}");
 }
 
+/// A target the log never measured (a renamed endpoint) holds every new
+/// decision for want of data; with `--quiet` only the count of agreeing
+/// decisions showed, as if the policies had been compared.
+#[test]
+fn replay_warns_of_a_target_the_log_never_measured() {
+    let log = fixture("replay/decisions.jsonl");
+    let o = lpa()
+        .args(["simulate", "--evaluation-config"])
+        .arg(fixture("evaluation/test-endpoint.yaml"))
+        .args(["--replay", path(&log), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        format!(
+            "lpa simulate: warning: target GET /test mean: no record of {} measured GET_/test (its requests: GET_/fibonacci?n=10), so the new policy has no data for it",
+            log.display()
+        )
+    );
+    assert!(stdout(&o).contains("replay: 16 records"), "{}", stdout(&o));
+    let o = simulate(&["--replay", path(&log), "--quiet"]);
+    assert_eq!(stderr(&o), "", "the seed's target is measured");
+}
+
 #[test]
 fn replay_corrupt_line_stops_or_skips_as_asked() {
     let corrupt = fixture("replay/decisions-corrupt.jsonl");

@@ -4,7 +4,7 @@
 //! seeded; this module reads files, prints tables, writes traces and plots,
 //! and runs sweep points on a thread pool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -751,6 +751,7 @@ fn replay_log(
     out: Option<OutFormat>,
 ) -> Result<ExitCode> {
     let records = read_records(log, args.on_bad_line)?;
+    warn_unmeasured(log, &records, policy);
     let (rows, summary) = replay(&records, policy);
     if let Some((path, format)) = args.out.as_deref().zip(out) {
         let text = match format {
@@ -768,6 +769,28 @@ fn replay_log(
     let _ = writeln!(text, "{CAVEAT}");
     crate::settings::emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A target whose request no record measured (a renamed endpoint, most
+/// likely) has no data in any new decision, so the new policy never
+/// decays: the table shows it only as holds, and `--quiet` not at all.
+fn warn_unmeasured(log: &Path, records: &[(usize, DecisionRecord)], policy: &Policy) {
+    let measured: BTreeSet<&str> = records
+        .iter()
+        .flat_map(|(_, r)| r.observation.requests.keys().map(String::as_str))
+        .collect();
+    for t in policy.targets() {
+        let key = t.key();
+        if !measured.contains(key.as_str()) {
+            let has: Vec<&str> = measured.iter().copied().collect();
+            say!(
+                "lpa simulate: warning: target {}: no record of {} measured {key} (its requests: {}), so the new policy has no data for it",
+                t.label(),
+                log.display(),
+                if has.is_empty() { "none".to_string() } else { has.join(", ") }
+            );
+        }
+    }
 }
 
 fn replay_table(rows: &[ReplayRow], policy: &Policy) -> String {
