@@ -273,6 +273,37 @@ fn replay_warns_of_a_target_the_log_never_measured() {
     assert_eq!(stderr(&o), "", "the seed's target is measured");
 }
 
+/// Replaying another output of `lpa simulate` read its first line as a
+/// corrupt record and suggested `--on-bad-line skip`, which skipped every
+/// line, one warning each.
+#[test]
+fn replay_names_the_output_it_was_given_instead_of_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = fixture("scenarios/step.yaml");
+    let log = fixture("replay/decisions.jsonl");
+    let trace = "lpa simulate --scenario ... --out";
+    for (file, source, what) in [
+        ("trace.json", &step, trace),
+        ("trace.csv", &step, trace),
+        ("replay.json", &log, "lpa simulate --replay --out"),
+    ] {
+        let out = dir.path().join(file);
+        let flag = if source == &step {
+            "--scenario"
+        } else {
+            "--replay"
+        };
+        simulate_ok(&[flag, path(source), "--quiet", "--out", path(&out)]);
+        for on_bad in ["stop", "skip"] {
+            let o = simulate(&["--replay", path(&out), "--on-bad-line", on_bad]);
+            assert_fails(
+                &o,
+                &format!("{file}: this is the output of `{what}`, not a decision log"),
+            );
+        }
+    }
+}
+
 #[test]
 fn replay_corrupt_line_stops_or_skips_as_asked() {
     let corrupt = fixture("replay/decisions-corrupt.jsonl");

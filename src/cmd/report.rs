@@ -284,17 +284,6 @@ fn read(path: &Path) -> Result<Recorded> {
         )));
     }
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    if first.starts_with("cycle,at_secs,") {
-        return Ok(SimTrace::from_csv(&name, &text)?.recorded());
-    }
-    for (head, what) in [
-        ("line,at_secs,", "lpa simulate --replay --out"),
-        ("unchanged_runs,", "lpa simulate --sweep --out"),
-    ] {
-        if first.starts_with(head) {
-            return Err(not_a_run(&name, what));
-        }
-    }
     // A trace is one JSON document; a decision log is one per line (and a
     // one-line log is a document too, so the shape decides).
     let parsed = serde_json::from_str::<serde_json::Value>(&text);
@@ -305,27 +294,74 @@ fn read(path: &Path) -> Result<Recorded> {
             "{name}: not a simulation trace: the JSON does not parse: {e}"
         )));
     }
-    if let Ok(value) = parsed {
-        if value.is_array() {
-            return Err(not_a_run(&name, "lpa simulate --sweep --out"));
-        }
-        if value.get("summary").is_some() && value.get("rows").is_some() {
-            return Err(not_a_run(&name, "lpa simulate --replay --out"));
-        }
-        // Several seeds keep only their summed scores: no cycle to draw.
-        if value.get("scores").is_some() && value.get("rows").is_none() {
-            return Err(not_a_run(&name, "lpa simulate --seeds N --out"));
-        }
-        if value.get("rows").is_some() {
+    match (simulate_output(first, parsed.as_ref().ok()), parsed) {
+        (Some(SimulateOutput::Trace), Ok(value)) => {
             let trace: SimTrace = serde_json::from_value(value)
                 .map_err(|e| Failure::new(format!("{name}: not a simulation trace: {e}")))?;
             if trace.rows.is_empty() {
                 return Err(Failure::new(format!("{name}: the trace has no cycles")));
             }
-            return Ok(trace.recorded());
+            Ok(trace.recorded())
+        }
+        // Not JSON: its CSV header named it.
+        (Some(SimulateOutput::Trace), Err(_)) => Ok(SimTrace::from_csv(&name, &text)?.recorded()),
+        (Some(other), _) => Err(not_a_run(&name, other.command())),
+        (None, _) => Ok(log_run(&read_log(&name, &text)?)),
+    }
+}
+
+/// What `lpa simulate` writes besides decision logs, told apart by a CSV's
+/// header or a JSON document's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SimulateOutput {
+    Trace,
+    Replay,
+    Sweep,
+    Seeds,
+}
+
+impl SimulateOutput {
+    pub(crate) fn command(self) -> &'static str {
+        match self {
+            SimulateOutput::Trace => "lpa simulate --scenario ... --out",
+            SimulateOutput::Replay => "lpa simulate --replay --out",
+            SimulateOutput::Sweep => "lpa simulate --sweep --out",
+            SimulateOutput::Seeds => "lpa simulate --seeds N --out",
         }
     }
-    Ok(log_run(&read_log(&name, &text)?))
+}
+
+/// Which output of `lpa simulate` a file is, from its first non-blank line
+/// and the whole text as one JSON document (`None` when it is not one);
+/// `None` for a decision log or anything else.
+pub(crate) fn simulate_output(
+    first: &str,
+    doc: Option<&serde_json::Value>,
+) -> Option<SimulateOutput> {
+    for (head, what) in [
+        ("cycle,at_secs,", SimulateOutput::Trace),
+        ("line,at_secs,", SimulateOutput::Replay),
+        ("unchanged_runs,", SimulateOutput::Sweep),
+    ] {
+        if first.starts_with(head) {
+            return Some(what);
+        }
+    }
+    let doc = doc?;
+    if doc.is_array() {
+        return Some(SimulateOutput::Sweep);
+    }
+    let rows = doc.get("rows").is_some();
+    if rows && doc.get("summary").is_some() {
+        Some(SimulateOutput::Replay)
+    } else if rows {
+        Some(SimulateOutput::Trace)
+    } else if doc.get("scores").is_some() {
+        // Several seeds keep only their summed scores: no cycle to draw.
+        Some(SimulateOutput::Seeds)
+    } else {
+        None
+    }
 }
 
 fn not_a_run(name: &str, what: &str) -> Failure {

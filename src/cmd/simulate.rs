@@ -23,6 +23,7 @@ use lpa_drivers::state_file::parent_dir;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::report::simulate_output;
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
 use crate::settings::{load_config, Failure, Result};
@@ -714,6 +715,16 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::new(format!("{name}: cannot read the decision log: {e}")))?;
+    // Read as a log, another output fails at its first line, and skipping
+    // bad lines skips them all.
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let doc = serde_json::from_str::<serde_json::Value>(&text).ok();
+    if let Some(what) = simulate_output(first, doc.as_ref()) {
+        return Err(Failure::new(format!(
+            "{name}: this is the output of `{}`, not a decision log; --replay re-decides the records of lpa run --decision-log or lpa demo",
+            what.command()
+        )));
+    }
     let mut records = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
