@@ -1508,6 +1508,30 @@ fn more_replicas_at_the_start_than_a_cluster_runs_is_one_error() {
     );
 }
 
+/// Windows editors save UTF-8 with a byte order mark; YAML read with one
+/// was "more than one document".
+#[test]
+fn a_config_and_scenario_saved_with_a_byte_order_mark_read_as_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_bom = |name: &str| {
+        let copy = dir.path().join(name.replace('/', "-"));
+        let text = std::fs::read_to_string(fixture(name)).unwrap();
+        std::fs::write(&copy, format!("\u{feff}{text}")).unwrap();
+        copy
+    };
+    let (config, scenario) = (
+        with_bom("evaluation/seed.yaml"),
+        with_bom("scenarios/step.yaml"),
+    );
+    let plain = simulate_under(
+        &fixture("evaluation/seed.yaml"),
+        &fixture("scenarios/step.yaml"),
+        &["--quiet"],
+    );
+    let bom = simulate_under(&config, &scenario, &["--quiet"]);
+    assert_eq!(bom.replace("scenarios-step", "step"), plain);
+}
+
 #[test]
 fn cycles_with_no_replica_serving_are_over_target() {
     let dir = tempfile::tempdir().unwrap();

@@ -174,6 +174,9 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     unknown: UnknownKeys,
     known: Known<'_>,
 ) -> Result<Parsed<T>, ParseError> {
+    // Windows editors save UTF-8 with a byte order mark, which serde_yaml
+    // reads as the start of a second document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut root: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|e| ParseError::Syntax {
             file: file.to_string(),
