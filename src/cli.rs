@@ -661,6 +661,14 @@ pub const LOAD_FLAGS: &[(&str, &str)] = &[
     ("--min-replicas", "min replicas"),
     ("--max-replicas", "max replicas"),
     ("--metrics-listen", "metrics address"),
+    // Paths: CPA's config list can carry an empty value, which clap
+    // rejects as a usage error naming only the flag.
+    ("--evaluation-config", "evaluation config"),
+    ("--decay-info", "decay info file"),
+    ("--locustfile", "locustfile"),
+    ("--locust-bin", "locust executable"),
+    ("--ca-bundle", "CA bundle"),
+    ("--kubectl", "kubectl"),
 ];
 
 const SPAWN_RATE: &str = "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate)";
@@ -749,6 +757,8 @@ fn load_flag_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String
             let expected = match valid.split_last() {
                 Some((last, [])) => last.clone(),
                 Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                // clap's empty value, which only a path's parser rejects.
+                None if value.is_empty() => "a path".to_string(),
                 None => return None,
             };
             format!("invalid value {value:?} (expected {expected})")

@@ -396,6 +396,54 @@ fn a_bad_env_var_is_one_error_line_naming_the_env_var_and_the_flag() {
     }
 }
 
+/// CPA's config list can carry an empty value (`value: ""`), which reaches
+/// the hooks as an env var set to nothing. A path set so is the same one
+/// line naming the setting and its env var, exit 1: clap's own error named
+/// only a flag the user never passed, on three lines, exit 2.
+#[test]
+fn an_empty_path_env_var_is_one_error_line_naming_it() {
+    for (command, var, label) in [
+        (
+            "evaluate",
+            "decayInfoFilePath",
+            "decay info file (--decay-info or decayInfoFilePath)",
+        ),
+        (
+            "evaluate",
+            "evaluationConfigFilePath",
+            "evaluation config (--evaluation-config or evaluationConfigFilePath)",
+        ),
+        (
+            "metric",
+            "locustFilePath",
+            "locustfile (--locustfile or locustFilePath)",
+        ),
+        (
+            "metric",
+            "LOCUST_BIN",
+            "locust executable (--locust-bin or LOCUST_BIN)",
+        ),
+        (
+            "metric",
+            "LPA_CA_BUNDLE",
+            "CA bundle (--ca-bundle or LPA_CA_BUNDLE)",
+        ),
+    ] {
+        let out = lpa()
+            .arg(command)
+            .env(var, "")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{var}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{var}");
+        assert_eq!(
+            stderr(&out),
+            format!("lpa: error: {label}: invalid value \"\" (expected a path)\n")
+        );
+    }
+}
+
 /// stderr a pipe whose reader has gone (a log shipper restarted): a
 /// warning must not stop the command, and an error keeps its exit code.
 /// `eprintln!` panicked there: exit 101, and no answer on stdout.
