@@ -332,22 +332,27 @@ fn examples_locustfile() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fibonacci/locustfile.py")
 }
 
+/// `lpa metric` as the CPA image runs it: env only, no --load-driver
+/// (auto), the example's locustfile and the pinned Locust.
+fn metric_with_locust(host: &str, run_time: &str) -> Command {
+    let mut c = lpa();
+    c.arg("metric")
+        .env("locustHost", host)
+        .env("locustRunTime", run_time)
+        .env("locustFilePath", examples_locustfile())
+        .env("LOCUST_BIN", tool("locust"))
+        .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"));
+    c
+}
+
 #[test]
 fn metric_hook_picks_locust_by_itself_and_feeds_evaluate() {
     let s = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    // As the CPA image runs it: env only, no --load-driver (auto).
-    let mut c = lpa();
-    c.arg("metric")
-        .env("locustHost", &s.url)
-        .env("locustUsers", "5")
-        .env("locustHatchRate", "5")
-        .env("locustRunTime", "2")
-        // The example's locustfile as shipped: the guide's between(5, 9)
-        // wait gives each user one request in 2 s.
-        .env("locustFilePath", examples_locustfile())
-        .env("LOCUST_BIN", tool("locust"))
-        .env("evaluationConfigFilePath", fixture("evaluation/seed.yaml"));
+    // The example's locustfile as shipped: the guide's between(5, 9) wait
+    // gives each user one request in 2 s.
+    let mut c = metric_with_locust(&s.url, "2");
+    c.env("locustUsers", "5").env("locustHatchRate", "5");
     let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
     let out = run_with_stdin(c, &stdin);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -647,4 +652,73 @@ fn a_hung_service_reads_as_failures_not_as_no_data() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The parent pid and state of `pid` from /proc; None when it is gone.
+fn parent_and_state(pid: u32) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut after = stat.rsplit(')').next()?.split_whitespace();
+    let state = after.next()?.chars().next()?;
+    Some((after.next()?.parse().ok()?, state))
+}
+
+/// The Locust process `lpa` started, once it runs.
+fn locust_child_of(lpa: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&pid| {
+            parent_and_state(pid).is_some_and(|(ppid, _)| ppid == lpa)
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("locust"))
+        })
+}
+
+/// CPA kills a metric hook past its timeout with SIGKILL, which lpa cannot
+/// pass on: its Locust went on loading the service until its run time
+/// (beside the next run's probe, or for good if it hung) and its temp
+/// directory stayed. lpa's plugin ends Locust when lpa is gone.
+#[test]
+fn a_killed_metric_hook_leaves_no_locust_behind() {
+    let s = Served::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = metric_with_locust(&s.url, "60");
+    c.env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    let locust = loop {
+        if let Some(pid) = locust_child_of(child.id()) {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < until, "no Locust started");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Locust's start-up (imports, the plugin) takes 1-2 s; more on a busy
+    // machine.
+    std::thread::sleep(Duration::from_secs(8));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let gone = |pid| !matches!(parent_and_state(pid), Some((_, s)) if s != 'Z' && s != 'X');
+    while !gone(locust) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    if !gone(locust) {
+        let _ = Command::new("kill")
+            .args(["-9", &locust.to_string()])
+            .status();
+    }
+    assert!(gone(locust), "Locust (pid {locust}) outlived lpa by 10 s");
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }

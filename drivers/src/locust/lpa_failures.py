@@ -31,7 +31,9 @@ It defines no User class, so it adds no users. Errors are swallowed: an
 exception in an event listener would make Locust log it and exit 2, turning
 lpa's missing failure kinds into a failed run; lpa notices the missing file
 instead. The wrapper's own errors are swallowed too, so at worst a request
-goes unrecorded, as without it."""
+goes unrecorded, as without it.
+
+It also ends Locust when lpa dies without stopping it (see the end)."""
 
 import csv
 import functools
@@ -211,3 +213,39 @@ def _write_failures(**_kwargs):
             StatsCSV(_environments[0], PERCENTILES_TO_REPORT).failures_csv(csv.writer(f))
     except Exception:
         pass
+
+
+# lpa killed with SIGKILL (CPA kills a hook past its timeout so) cannot stop
+# Locust, which went on loading the service beside the next run's probe,
+# until its run time, or for good if it hung, and left this directory
+# behind. However lpa dies, Locust is handed to another parent: then this
+# directory goes and Locust exits.
+_lpa = os.getppid()
+_locust = os.getpid()
+
+
+def _exit_with_lpa():
+    import shutil
+
+    import gevent
+
+    me, parent = _locust, _lpa
+    while True:
+        gevent.sleep(0.5)
+        if os.getpid() != me:
+            # A worker forked by --processes (after this import) watches
+            # its parent, the Locust that watches lpa.
+            me, parent = os.getpid(), os.getppid()
+            continue
+        if os.getppid() != parent:
+            if me == _locust:
+                shutil.rmtree(os.path.dirname(os.path.abspath(__file__)), ignore_errors=True)
+            os._exit(1)
+
+
+try:
+    import gevent
+
+    gevent.spawn(_exit_with_lpa)
+except Exception:
+    pass
