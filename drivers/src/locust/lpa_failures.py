@@ -238,8 +238,11 @@ def _exit_with_lpa():
             me, parent = os.getpid(), os.getppid()
             continue
         if os.getppid() != parent:
-            if me == _locust:
-                shutil.rmtree(os.path.dirname(os.path.abspath(__file__)), ignore_errors=True)
+            here = os.path.dirname(os.path.abspath(__file__))
+            # Only the directory lpa made for this run: a copy of this file
+            # loaded from anywhere else must not take its directory along.
+            if me == _locust and os.path.basename(here).startswith("lpa-locust-"):
+                shutil.rmtree(here, ignore_errors=True)
             os._exit(1)
 
 
