@@ -1203,6 +1203,13 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
         &o,
         "x.csv: a CSV holds one run's cycles; with --seeds write a .json file",
     );
+    // Nor the comparison, which it used to drop without a word.
+    let o = simulate(&["--scenario", path(&step), "--compare", "--out", path(&csv)]);
+    assert_fails(
+        &o,
+        "x.csv: a CSV holds one run's cycles, not the comparison; with --compare write a .json file",
+    );
+    assert!(!csv.exists());
     let tight = dir.path().join("tight.yaml");
     std::fs::write(
         &tight,

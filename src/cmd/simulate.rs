@@ -57,6 +57,14 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
             )));
         }
     }
+    if args.compare && out == Some(OutFormat::Csv) {
+        // A trace's CSV has no place for the yardsticks: written, the
+        // comparison the command was run for would be lost unsaid.
+        return Err(Failure::new(format!(
+            "--out {}: a CSV holds one run's cycles, not the comparison; with --compare write a .json file (the scores and the baselines)",
+            args.out.as_deref().unwrap_or(Path::new("")).display()
+        )));
+    }
     let policy = load_config(&args.policy)?.policy;
     if let Some(log) = &args.replay {
         if args.plot.is_some() {
