@@ -872,9 +872,7 @@ impl Story {
             );
         }
     }
-}
 
-impl Story {
     /// A stop before any decision was logged: nothing to sum up, and `lpa
     /// report` and `simulate --replay` refuse an empty log, so neither is
     /// offered.

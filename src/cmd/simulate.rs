@@ -798,10 +798,10 @@ fn warn_unmeasured(log: &Path, records: &[(usize, DecisionRecord)], policy: &Pol
         .iter()
         .flat_map(|(_, r)| r.observation.requests.keys().map(String::as_str))
         .collect();
+    let has: Vec<&str> = measured.iter().copied().collect();
     for t in policy.targets() {
         let key = t.key();
         if !measured.contains(key.as_str()) {
-            let has: Vec<&str> = measured.iter().copied().collect();
             say!(
                 "lpa simulate: warning: target {}: no record of {} measured {key} (its requests: {}), so the new policy has no data for it",
                 t.label(),
