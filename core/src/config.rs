@@ -774,12 +774,8 @@ pub struct RequestSpec {
     pub body: Option<String>,
     /// Follow a 301, 302, 303, 307 or 308 with a Location, as python-requests
     /// does, up to [`RequestSpec::MAX_REDIRECTS`]; off, a 3xx is the answer.
-    #[serde(rename = "followRedirects", skip_serializing_if = "is_false")]
+    #[serde(rename = "followRedirects", skip_serializing_if = "std::ops::Not::not")]
     pub follow_redirects: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !b
 }
 
 impl RequestSpec {
