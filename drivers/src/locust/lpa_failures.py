@@ -38,8 +38,10 @@ It also ends Locust when lpa dies without stopping it (see the end)."""
 import csv
 import functools
 import os
+import shutil
 import time
 
+import gevent
 from gevent import GreenletExit
 from locust import events
 
@@ -225,10 +227,6 @@ _locust = os.getpid()
 
 
 def _exit_with_lpa():
-    import shutil
-
-    import gevent
-
     me, parent = _locust, _lpa
     while True:
         gevent.sleep(0.5)
@@ -246,9 +244,4 @@ def _exit_with_lpa():
             os._exit(1)
 
 
-try:
-    import gevent
-
-    gevent.spawn(_exit_with_lpa)
-except Exception:
-    pass
+gevent.spawn(_exit_with_lpa)
