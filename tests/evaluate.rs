@@ -526,6 +526,27 @@ fn zero_replicas_read_as_autoscaling_disabled() {
     );
 }
 
+/// CPA's per-pod mode runs the metric hook once per pod, so at 0 replicas
+/// evaluate gets no metrics at all: the same disabled hold as per-resource
+/// mode, not an error every interval. With replicas, an empty list is still
+/// one (`bad_input_is_one_line_and_changes_nothing`).
+#[test]
+fn per_pod_mode_with_no_pods_is_autoscaling_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let original = b"{\"runs_since_change\": 2, \"last_replicas\": 3}";
+    fs::write(&state, original).unwrap();
+    let stdin = r#"{"metrics": [], "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 0}}, "runType": "scaler"}"#;
+    let out = evaluate(&seed(), &state, stdin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":0}\n");
+    assert!(
+        stderr(&out).contains("fibonacci: replicas 0: autoscaling disabled"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// `minReplicas: 0` (the file's, or CPA's through the env) is read as 1:
 /// lpa could never scale back up from a zero it chose.
 #[test]

@@ -320,7 +320,19 @@ pub fn parse_evaluate_input(text: &str) -> Result<EvaluateInput, ParseError> {
         path: "metrics".into(),
         expected: "a list of {\"resource\", \"value\"} from the metric hook".into(),
     })?;
-    if metrics_raw.is_empty() {
+    // CPA's per-pod mode calls the metric hook once per pod: with none, the
+    // list is empty. At 0 replicas that is the disabled hold per-resource
+    // mode reaches too, not a metric hook that printed nothing.
+    let no_pods = matches!(
+        &raw.resource,
+        Some(ResourceField::Object(RawResource {
+            spec: Some(RawSpec {
+                replicas: Some(Replicas(0))
+            }),
+            ..
+        }))
+    );
+    if metrics_raw.is_empty() && !no_pods {
         return Err(ParseError::Invalid {
             file: WHAT.into(),
             path: "metrics".into(),
