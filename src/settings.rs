@@ -64,15 +64,27 @@ pub fn print_line(line: &str) -> Result<()> {
 /// the flags or env (`--min-replicas`/`minReplicas`, ...) applied, and
 /// prints its warnings (unknown fields, quoted numbers) to stderr.
 pub fn load_config(args: &PolicyArgs) -> Result<EvaluationConfig> {
+    load_config_under(args, &Overrides::default())
+}
+
+/// [`load_config`], with the bounds `fallback` sets (CPA's config file)
+/// where no flag or env var sets them.
+pub fn load_config_under(args: &PolicyArgs, fallback: &Overrides) -> Result<EvaluationConfig> {
     let overrides = Overrides {
-        min_replicas: args.min_replicas.map(|value| Override {
-            value,
-            source: "--min-replicas or env minReplicas".into(),
-        }),
-        max_replicas: args.max_replicas.map(|value| Override {
-            value,
-            source: "--max-replicas or env maxReplicas".into(),
-        }),
+        min_replicas: args
+            .min_replicas
+            .map(|value| Override {
+                value,
+                source: "--min-replicas or env minReplicas".into(),
+            })
+            .or_else(|| fallback.min_replicas.clone()),
+        max_replicas: args
+            .max_replicas
+            .map(|value| Override {
+                value,
+                source: "--max-replicas or env maxReplicas".into(),
+            })
+            .or_else(|| fallback.max_replicas.clone()),
     };
     read_config(
         &args.evaluation_config,

@@ -948,3 +948,118 @@ fn decays_take_effect_under_a_cpa_window() {
         stderr(&check)
     );
 }
+
+/// CPA clamps every answer to its `maxReplicas`, 10 unless its config file
+/// (`configPath`) or its env sets one, and holds decays for its
+/// `downscaleStabilization`, which may be in that file too. lpa reads them
+/// as CPA does (defaults, then the file, then the env): answering 11 under
+/// CPA's 10, it saw 10 running and took it for someone else's change.
+#[test]
+fn cpa_bounds_and_window_are_read_as_cpa_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let cpa_config = dir.path().join("config.yaml");
+    let run = |config: &Path, replicas: u32, mean_ms: f64, env: &[(&str, &str)]| {
+        let mut cmd = lpa();
+        cmd.arg("evaluate")
+            .arg("--evaluation-config")
+            .arg(config)
+            .arg("--decay-info")
+            .arg(&state)
+            .envs(env.iter().copied());
+        let o = run_with_stdin(cmd, &cpa_stdin(replicas, mean_ms, "scaler"));
+        assert!(o.status.success(), "{}", stderr(&o));
+        (stdout(&o), stderr(&o))
+    };
+    let path = cpa_config.to_str().unwrap();
+    // Nothing sets maxReplicas: CPA's 10.
+    let (answer, err) = run(&seed(), 10, 50.0, &[]);
+    assert_eq!(answer, "{\"targetReplicas\":10}\n", "{err}");
+    assert!(err.contains("clamped 11 -> 10 by maxReplicas"), "{err}");
+    let (answer, _) = run(&seed(), 10, 50.0, &[("maxReplicas", "20")]);
+    assert_eq!(answer, "{\"targetReplicas\":11}\n");
+    // The file's, and the env's over it.
+    fs::write(
+        &cpa_config,
+        "interval: 15000\nmaxReplicas: 12\ndownscaleStabilization: 60\n",
+    )
+    .unwrap();
+    let (answer, err) = run(&seed(), 12, 50.0, &[("configPath", path)]);
+    assert_eq!(answer, "{\"targetReplicas\":12}\n", "{err}");
+    let (answer, _) = run(
+        &seed(),
+        12,
+        50.0,
+        &[("configPath", path), ("maxReplicas", "13")],
+    );
+    assert_eq!(answer, "{\"targetReplicas\":13}\n");
+    fs::write(&cpa_config, "maxReplicas: 0\n").unwrap();
+    let mut cmd = lpa();
+    cmd.args(["evaluate", "--evaluation-config"])
+        .arg(seed())
+        .arg("--decay-info")
+        .arg(&state)
+        .env("configPath", path);
+    let o = run_with_stdin(cmd, &cpa_stdin(2, 50.0, "scaler"));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        stderr(&o),
+        format!("lpa: error: {path}: maxReplicas: invalid value 0 (expected at least 1 and at least minReplicas (1))\n")
+    );
+    // The evaluation config asks for more than CPA's default allows.
+    let wide = dir.path().join("wide.yaml");
+    fs::write(
+        &wide,
+        fs::read_to_string(seed()).unwrap() + "maxReplicas: 20\n",
+    )
+    .unwrap();
+    let (answer, err) = run(&wide, 10, 50.0, &[]);
+    assert_eq!(answer, "{\"targetReplicas\":10}\n", "{err}");
+    assert!(
+        err.contains("wide.yaml: maxReplicas: 20 is above CPA's maxReplicas, 10 (its default, as neither its config nor its env sets one): answers are held at 10"),
+        "{err}"
+    );
+    // The file's window: a decay CPA holds is not someone else's change.
+    fs::write(&cpa_config, "downscaleStabilization: 60\n").unwrap();
+    fs::remove_file(&state).unwrap();
+    let env = [("configPath", path)];
+    for _ in 0..3 {
+        run(&seed(), 5, 3.0, &env);
+    }
+    let (answer, _) = run(&seed(), 5, 3.0, &env);
+    assert_eq!(answer, "{\"targetReplicas\":4}\n");
+    let (_, err) = run(&seed(), 5, 3.0, &env);
+    assert!(
+        err.contains("decay 5 -> 4 not applied yet: a 60s downscale stabilization"),
+        "{err}"
+    );
+    let check = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(seed())
+        .env("configPath", path)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&check).contains(
+            "lpa check: note: CPA's downscaleStabilization (60s) delays each decay that long"
+        ),
+        "{}",
+        stderr(&check)
+    );
+    // A configPath that names nothing: CPA would not have started; the
+    // hook says so and goes on with the env.
+    let (answer, err) = run(
+        &seed(),
+        2,
+        50.0,
+        &[("configPath", "/nonexistent/config.yaml")],
+    );
+    assert_eq!(answer, "{\"targetReplicas\":3}\n");
+    assert!(
+        err.contains(
+            "lpa: warning: /nonexistent/config.yaml: cannot read CPA's config (configPath)"
+        ),
+        "{err}"
+    );
+}

@@ -63,7 +63,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let Some(w) = runaway_warning(policy, plan.timeout) {
         say!("lpa check: warning: {w}");
     }
-    if let Some(n) = super::hook::cpa_window_note(policy, |k| std::env::var(k).ok()) {
+    if let Some(n) = super::hook::cpa_window_note(
+        policy,
+        &super::hook::CpaConfig::load(|k| std::env::var(k).ok()),
+    ) {
         say!("lpa check: note: {n}");
     }
     for w in &prepared.warnings {

@@ -17,16 +17,24 @@ use lpa_drivers::state_file::StateFile;
 
 use super::hook;
 use crate::cli::EvaluateArgs;
-use crate::settings::{load_config, print_line, Failure, Result};
+use crate::settings::{load_config_under, print_line, Failure, Result};
 
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let eval = parse_evaluate_input(&hook::read_stdin("evaluate")?)?;
-    let policy = load_config(&args.policy)?.policy;
+    let cpa = hook::CpaConfig::load(|k| std::env::var(k).ok());
+    if let Some(w) = &cpa.warning {
+        say!("lpa: warning: {w}");
+    }
+    let mut policy = load_config_under(&args.policy, &cpa.file_bounds)?.policy;
+    let name = args.policy.evaluation_config.display().to_string();
+    if let Some(w) = cpa.bound(&mut policy, &name) {
+        say!("lpa: warning: {w}");
+    }
     let current = eval.current_replicas().ok_or_else(|| {
         Failure::new("evaluate stdin: resource.spec.replicas: missing, and no metric carries current_replicas")
     })?;
     let mut obs = eval.observation(now_secs(), current);
-    obs.applier_window_secs = hook::cpa_window_secs(|k| std::env::var(k).ok());
+    obs.applier_window_secs = cpa.window_secs();
 
     // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();

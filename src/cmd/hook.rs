@@ -3,6 +3,10 @@
 
 use std::io::Read;
 
+use lpa_core::config::{Override, Overrides};
+use lpa_core::Policy;
+use serde_yaml::{Mapping, Value};
+
 use crate::settings::{Failure, Result};
 
 /// CPA's inputs are small; a runaway producer must not exhaust memory.
@@ -18,29 +22,114 @@ pub(super) fn read_stdin(hook: &str) -> Result<String> {
     Ok(input)
 }
 
-/// CPA's own `downscaleStabilization`, seconds, from its env var (CPA's
-/// config reaches the hooks as their env), when set above 0: CPA applies
-/// the highest answer of that window, and the decision reads a count
-/// above its last answer as that window holding a decay
-/// (`Observation::applier_window_secs`), not as a person scaling.
-pub(super) fn cpa_window_secs(env: impl Fn(&str) -> Option<String>) -> Option<u64> {
-    env("downscaleStabilization")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|&w| w > 0)
+/// CPA's defaults (its config/core.go) and where it looks for its file
+/// (main.go).
+const CPA_CONFIG_PATH: &str = "/config.yaml";
+const CPA_MAX_REPLICAS: u32 = 10;
+const CPA_INTERVAL_MS: u64 = 15_000;
+
+/// CPA's settings that decide what becomes of lpa's answer, loaded as CPA
+/// loads them (main.go, internal/confload): its defaults, then its config
+/// file (env `configPath`, default /config.yaml), then an env var named
+/// after each key. The hooks inherit CPA's environment, so they read what
+/// CPA read; outside CPA the file is usually absent and the env is all.
+#[derive(Debug, Default)]
+pub(super) struct CpaConfig {
+    /// `minReplicas` and `maxReplicas` of the file; the env's reach the
+    /// policy through the flags' env, which come first.
+    pub(super) file_bounds: Overrides,
+    /// Whether `maxReplicas` is set in the env or the file: unset, CPA
+    /// clamps every answer to its default, 10.
+    max_set: bool,
+    /// `downscaleStabilization`, seconds (0: none).
+    window_secs: u64,
+    interval_ms: u64,
+    /// Why the file named by `configPath` was not read.
+    pub(super) warning: Option<String>,
+}
+
+impl CpaConfig {
+    pub(super) fn load(env: impl Fn(&str) -> Option<String>) -> CpaConfig {
+        let named = env("configPath").filter(|p| !p.is_empty());
+        let path = named.clone().unwrap_or_else(|| CPA_CONFIG_PATH.into());
+        let (file, warning) = match std::fs::read_to_string(&path) {
+            Ok(text) => match serde_yaml::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
+                Ok(Value::Mapping(m)) => (m, None),
+                Ok(Value::Null) => (Mapping::new(), None),
+                Ok(_) => (Mapping::new(), Some(format!("{path}: CPA's config is not a mapping of settings; its minReplicas, maxReplicas and downscaleStabilization are read from the env alone"))),
+                Err(e) => (Mapping::new(), Some(format!("{path}: CPA's config is not YAML ({e}); its minReplicas, maxReplicas and downscaleStabilization are read from the env alone"))),
+            },
+            Err(e) if named.is_some() => (
+                Mapping::new(),
+                Some(format!("{path}: cannot read CPA's config (configPath): {e}; its minReplicas, maxReplicas and downscaleStabilization are read from the env alone")),
+            ),
+            // Not under CPA, which fails to start without its file.
+            Err(_) => (Mapping::new(), None),
+        };
+        // CPA reads an int field's env var with ParseInt and its file's
+        // value as a YAML number; a value it would refuse is none here.
+        let from_env = |key: &str| env(key).filter(|v| !v.trim().is_empty());
+        let from_file = |key: &str| file.get(key).and_then(Value::as_u64);
+        let file_count = |key: &str| {
+            from_file(key)
+                .and_then(|v| u32::try_from(v).ok())
+                .map(|value| Override {
+                    value,
+                    source: path.clone(),
+                })
+        };
+        let int = |key: &str| match from_env(key) {
+            Some(v) => v.trim().parse::<u64>().ok(),
+            None => from_file(key),
+        };
+        CpaConfig {
+            file_bounds: Overrides {
+                min_replicas: file_count("minReplicas"),
+                max_replicas: file_count("maxReplicas"),
+            },
+            max_set: from_env("maxReplicas").is_some() || from_file("maxReplicas").is_some(),
+            window_secs: int("downscaleStabilization").unwrap_or(0),
+            interval_ms: int("interval").unwrap_or(CPA_INTERVAL_MS),
+            warning,
+        }
+    }
+
+    /// CPA's `downscaleStabilization`, seconds, when above 0: CPA applies
+    /// the highest answer of that window, and the decision reads a count
+    /// above its last answer as that window holding a decay
+    /// (`Observation::applier_window_secs`), not as a person scaling.
+    pub(super) fn window_secs(&self) -> Option<u64> {
+        Some(self.window_secs).filter(|&w| w > 0)
+    }
+
+    /// With no `maxReplicas` in CPA's env or file, CPA clamps every answer
+    /// to its default, 10: lpa decides within it, or it would answer 11,
+    /// see 10 running and take that for someone else's change (its calm
+    /// runs counted from 0 again, and the model learning nothing from the
+    /// run). Returns the warning when the evaluation config (`name`) asks
+    /// for more.
+    pub(super) fn bound(&self, policy: &mut Policy, name: &str) -> Option<String> {
+        if self.max_set {
+            return None;
+        }
+        let cap = CPA_MAX_REPLICAS.max(policy.min_replicas());
+        let warning = policy.max_replicas().filter(|&m| m > cap).map(|m| {
+            format!("{name}: maxReplicas: {m} is above CPA's maxReplicas, {cap} (its default, as neither its config nor its env sets one): answers are held at {cap}; set maxReplicas in the CustomPodAutoscaler's config to allow more")
+        });
+        if policy.max_replicas().is_none_or(|m| m > cap) {
+            // Cannot fail: cap is at least the minimum.
+            let _ = policy.set_replica_bounds(policy.min_replicas(), Some(cap));
+        }
+        warning
+    }
 }
 
 /// `lpa check`'s note on CPA's window: how long it holds each decay. A
 /// window shorter than CPA's `interval` (milliseconds, default 15000)
 /// holds only the answer of the run itself.
-pub(super) fn cpa_window_note(
-    policy: &lpa_core::Policy,
-    env: impl Fn(&str) -> Option<String>,
-) -> Option<String> {
-    let window = cpa_window_secs(&env)?;
-    let interval_ms = env("interval")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(15_000);
-    if policy.decay().replicas == 0 || window.saturating_mul(1000) < interval_ms {
+pub(super) fn cpa_window_note(policy: &Policy, cpa: &CpaConfig) -> Option<String> {
+    let window = cpa.window_secs()?;
+    if policy.decay().replicas == 0 || window.saturating_mul(1000) < cpa.interval_ms {
         return None;
     }
     Some(format!(
