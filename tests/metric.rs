@@ -155,3 +155,45 @@ fn metric_bad_inputs_print_nothing_on_stdout() {
     }
     let _ = assert_rejected;
 }
+
+/// CPA's per-pod run mode (its default when its config names none) hands
+/// the metric hook each pod in turn, and each run probes the whole
+/// service: the hook still measures, and says why that mode is the wrong
+/// one; `lpa check` says so of a CPA config that leaves it per-pod.
+#[test]
+fn per_pod_mode_is_measured_with_a_warning() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "/delay?ms=5", 50);
+    let out = metric(&s.url, &cfg, "cpa/metric-per-pod.json");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        m["requests"]["GET_/delay?ms=5"]["num_requests"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        stderr(&out).contains("lpa metric: warning: fibonacci-7d4b9c-x2k8p: CPA runs this hook once per pod (runMode per-pod, CPA's default when its config sets none)"),
+        "{}",
+        stderr(&out)
+    );
+    let cpa_config = dir.path().join("config.yaml");
+    let check = |cpa: &str| {
+        std::fs::write(&cpa_config, cpa).unwrap();
+        let out = lpa()
+            .args(["check", "--evaluation-config"])
+            .arg(&cfg)
+            .env("configPath", &cpa_config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out).contains("lpa check: warning: CPA runs this hook once per pod")
+    };
+    assert!(check("interval: 15000\n"));
+    assert!(check("runMode: per-pod\n"));
+    // The image's.
+    let image = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/cpa/config.yaml");
+    assert!(!check(&std::fs::read_to_string(image).unwrap()));
+}

@@ -63,10 +63,14 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let Some(w) = runaway_warning(policy, plan.timeout) {
         say!("lpa check: warning: {w}");
     }
-    if let Some(n) = super::hook::cpa_window_note(
-        policy,
-        &super::hook::CpaConfig::load(|k| std::env::var(k).ok()),
-    ) {
+    let cpa = super::hook::CpaConfig::load(|k| std::env::var(k).ok());
+    if let Some(w) = &cpa.warning {
+        say!("lpa check: warning: {w}");
+    }
+    if cpa.per_pod() {
+        say!("lpa check: warning: {}", super::metric::PER_POD);
+    }
+    if let Some(n) = super::hook::cpa_window_note(policy, &cpa) {
         say!("lpa check: note: {n}");
     }
     for w in &prepared.warnings {

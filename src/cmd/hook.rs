@@ -44,6 +44,9 @@ pub(super) struct CpaConfig {
     /// `downscaleStabilization`, seconds (0: none).
     window_secs: u64,
     interval_ms: u64,
+    /// Whether CPA's config says, or leaves to CPA's default, that the
+    /// metric hook runs once per pod.
+    per_pod: bool,
     /// Why the file named by `configPath` was not read.
     pub(super) warning: Option<String>,
 }
@@ -52,7 +55,9 @@ impl CpaConfig {
     pub(super) fn load(env: impl Fn(&str) -> Option<String>) -> CpaConfig {
         let named = env("configPath").filter(|p| !p.is_empty());
         let path = named.clone().unwrap_or_else(|| CPA_CONFIG_PATH.into());
-        let (file, warning) = match std::fs::read_to_string(&path) {
+        let read = std::fs::read_to_string(&path);
+        let found = read.is_ok();
+        let (file, warning) = match read {
             Ok(text) => match serde_yaml::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
                 Ok(Value::Mapping(m)) => (m, None),
                 Ok(Value::Null) => (Mapping::new(), None),
@@ -90,6 +95,13 @@ impl CpaConfig {
             max_set: from_env("maxReplicas").is_some() || from_file("maxReplicas").is_some(),
             window_secs: int("downscaleStabilization").unwrap_or(0),
             interval_ms: int("interval").unwrap_or(CPA_INTERVAL_MS),
+            per_pod: match from_env("runMode") {
+                Some(mode) => mode.trim() == "per-pod",
+                None => match file.get("runMode").and_then(Value::as_str) {
+                    Some(mode) => mode == "per-pod",
+                    None => found,
+                },
+            },
             warning,
         }
     }
@@ -100,6 +112,11 @@ impl CpaConfig {
     /// (`Observation::applier_window_secs`), not as a person scaling.
     pub(super) fn window_secs(&self) -> Option<u64> {
         Some(self.window_secs).filter(|&w| w > 0)
+    }
+
+    /// Whether CPA's config (file or env) runs the metric hook per pod.
+    pub(super) fn per_pod(&self) -> bool {
+        self.per_pod
     }
 
     /// With no `maxReplicas` in CPA's env or file, CPA clamps every answer

@@ -42,9 +42,20 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
         };
         return emit_report(&report);
     }
+    if metric_input.resource.kind.as_deref() == Some("Pod") {
+        // CPA scales workloads, never pods: a pod here is CPA's per-pod
+        // run mode, its default when its config names no runMode.
+        say!(
+            "lpa metric: warning: {}: {PER_POD}",
+            metric_input.resource.name.as_deref().unwrap_or("a pod")
+        );
+    }
     let measured = load_driver::measure("metric", &prepared, &args.driver)?;
     emit_report(&measured.into_report(metric_input.resource.replicas))
 }
+
+/// Why per-pod mode is the wrong one for a probe of the service.
+pub(super) const PER_POD: &str = "CPA runs this hook once per pod (runMode per-pod, CPA's default when its config sets none), and each run load-tests the whole service at its host: n pods make n probes in a row every interval; set runMode: per-resource in CPA's config (the lpa image's /config.yaml does)";
 
 fn emit_report(report: &MetricReport) -> Result<ExitCode> {
     let text = serde_json::to_string(report).map_err(|e| Failure::new(e.to_string()))?;
