@@ -560,6 +560,47 @@ fn a_scale_that_fails_is_logged_and_saves_no_state() {
     assert!(!s.state().exists());
 }
 
+/// The real kubectl, but `kubectl scale` exits 1 with `error: ...` on stderr.
+fn failing_scale_kubectl(dir: &Path) -> PathBuf {
+    let script = dir.join("kubectl-scale-fails");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = scale ]; then echo 'error: scaling refused by the test' >&2; exit 1; fi\nexec '{}' \"$@\"\n",
+            tool("kubectl").display()
+        ),
+    )
+    .unwrap();
+    make_executable(&script);
+    script
+}
+
+#[test]
+fn once_with_a_failed_scale_says_the_failure_once() {
+    let s = Setup::new(Some(2), SLOW);
+    let kubectl = failing_scale_kubectl(s.dir.path());
+    let o = s.run(&["--once", &format!("--kubectl={}", kubectl.display())]);
+    let line = one_error(&o, "scale: ");
+    assert!(line.contains("scaling refused by the test"), "{line}");
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("scaling refused by the test").count(),
+        1,
+        "the failure once:\n{err}"
+    );
+    // The cycle line still says what was decided and that it did not take.
+    assert!(
+        err.contains("scale up 2 -> 3 => 3 (not applied: scale failed)"),
+        "{err}"
+    );
+    assert_eq!(s.replicas(), Some(2));
+    assert!(!s.state().exists());
+    assert!(matches!(
+        s.records()[0].outcome,
+        Outcome::ScaleFailed { .. }
+    ));
+}
+
 /// A kubectl stand-in that records it ran; for checks that it never does.
 fn marker_kubectl(dir: &Path) -> (PathBuf, PathBuf) {
     let marker = dir.join("kubectl-ran");

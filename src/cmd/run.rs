@@ -318,11 +318,9 @@ fn drive<T: ScaleTarget + ?Sized>(
         if let Some(m) = metrics {
             m.observe_cycle(cycle);
         }
-        // With --once a failure is the command's error line; printing it
-        // here too would say it twice.
-        if !(once && cycle.record.is_none()) {
-            print_cycle(&name, cycle);
-        }
+        // With --once a failure is the command's error line; saying it in
+        // the cycle's line too would say it twice.
+        print_cycle(&name, cycle, !once);
         if let Some((step, e)) = &cycle.failure {
             last_failure = Some(format!("{}: {e}", step.name()));
         }
@@ -353,7 +351,9 @@ fn drive<T: ScaleTarget + ?Sized>(
 }
 
 /// One readable line per cycle on stderr; the JSON line is the record.
-fn print_cycle(name: &str, cycle: &Cycle) {
+/// Without `with_failure` the caller says the cycle's failure (`--once`'s
+/// error line), and the decision's line says only that its scale failed.
+fn print_cycle(name: &str, cycle: &Cycle, with_failure: bool) {
     for w in &cycle.warnings {
         say!("lpa: warning: {w}");
     }
@@ -363,6 +363,9 @@ fn print_cycle(name: &str, cycle: &Cycle) {
             let outcome = match &r.outcome {
                 Outcome::Applied if r.decided == r.current => "unchanged".to_string(),
                 Outcome::Applied => format!("scaled {} -> {}", r.current, r.decided),
+                Outcome::ScaleFailed { .. } if !with_failure => {
+                    "not applied: scale failed".to_string()
+                }
                 not_applied => format!("not applied: {not_applied}"),
             };
             say!(
@@ -371,17 +374,17 @@ fn print_cycle(name: &str, cycle: &Cycle) {
                 r.decided
             );
             if let Some((step, e)) = failure {
-                if r.outcome.is_applied() {
+                if r.outcome.is_applied() && with_failure {
                     say!("lpa run: #{n} {name}: {} failed: {e}", step.name());
                 }
             }
         }
-        (None, Some((step, e))) => {
+        (None, Some((step, e))) if with_failure => {
             say!(
                 "lpa run: #{n} {name}: {} failed: {e} (nothing changed)",
                 step.name()
             );
         }
-        (None, None) => {}
+        (None, _) => {}
     }
 }
