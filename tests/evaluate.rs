@@ -833,6 +833,39 @@ fn a_bad_state_field_is_dropped_alone_and_the_original_kept() {
     );
 }
 
+/// JSON that is not an object is no state, however serde would read it
+/// (`[5,2]` field by field, as runs_since_change 5 and last_replicas 2):
+/// it starts fresh and is kept aside, as a file that does not parse is.
+#[test]
+fn a_state_file_of_json_that_is_not_an_object_starts_fresh_and_is_kept() {
+    for (bad, kind) in [
+        ("[]", "an array"),
+        ("[5, 2]", "an array"),
+        ("7", "a number"),
+        ("\"state\"", "a string"),
+        ("null", "null"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("decay_info.json");
+        fs::write(&state, bad).unwrap();
+        let out = evaluate(&seed(), &state, &stdin_fixture("breach"));
+        assert!(out.status.success(), "{bad}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n", "{bad}");
+        let kept = dir.path().join("decay_info.json.corrupt");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "lpa: warning: state file {}: holds {kind}, not a state object; starting fresh; the original is kept in {}\n",
+                state.display(),
+                kept.display()
+            )),
+            "{bad}: {err}"
+        );
+        assert_eq!(fs::read_to_string(&kept).unwrap(), bad);
+        assert_eq!(state_json(&state)["runs_since_change"], 0, "{bad}");
+    }
+}
+
 /// Numbers no measurement can have are refused by name, as a negative
 /// count is: a negative latency read as calm, a huge one sized for
 /// millions of replicas, and more failures than requests passed.

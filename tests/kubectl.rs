@@ -262,6 +262,29 @@ fn decays_after_the_configured_calm_runs() {
     assert_eq!(writes.len(), 1);
 }
 
+/// A state file holding an array is no state: read field by field it said
+/// 5 calm runs at 2, and a calm run decayed at once.
+#[test]
+fn a_state_file_holding_an_array_starts_fresh_and_is_kept() {
+    let s = Setup::new(Some(2), FAST);
+    write_state(&s, "[5, 2]");
+    let o = s.run(&["--once"]);
+    ok(&o);
+    assert_eq!(s.replicas(), Some(2), "held, not decayed");
+    assert_eq!(s.saved_state()["runs_since_change"], 1);
+    let kept = s.path("decay_info.json.corrupt");
+    assert_eq!(fs::read_to_string(&kept).unwrap(), "[5, 2]");
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "lpa: warning: state file {}: holds an array, not a state object; starting fresh; the original is kept in {}\n",
+            s.state().display(),
+            kept.display()
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn dry_run_changes_nothing() {
     let s = Setup::new(Some(2), SLOW);

@@ -328,6 +328,12 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
         let why = Loaded::Corrupt("file is empty".into());
         return Ok((State::default(), why, bytes));
     }
+    // serde reads a struct from an array too, field by field in order
+    // (`[5, 2]` as 5 calm runs at 2 replicas): only an object is state.
+    if let Some(kind) = not_an_object(json) {
+        let why = Loaded::Corrupt(format!("holds {kind}, not a state object"));
+        return Ok((State::default(), why, bytes));
+    }
     let (state, loaded) = match serde_json::from_slice::<State>(json) {
         Ok(s) => (s, Loaded::Found),
         Err(e) => match salvage(json) {
@@ -339,6 +345,20 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
         },
     };
     Ok((state, loaded, bytes))
+}
+
+/// What JSON other than an object the document is (`an array`), or
+/// `None` for an object or what does not parse.
+fn not_an_object(json: &[u8]) -> Option<&'static str> {
+    use serde_json::Value;
+    match serde_json::from_slice::<Value>(json).ok()? {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("an array"),
+        Value::Number(_) => Some("a number"),
+        Value::String(_) => Some("a string"),
+        Value::Bool(_) => Some("a boolean"),
+        Value::Null => Some("null"),
+    }
 }
 
 /// A step of a path into a JSON value.
@@ -577,6 +597,14 @@ mod tests {
         assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
         fs::write(&path, "\"state\"").unwrap();
         assert!(matches!(sf.peek().unwrap().1, Loaded::Corrupt(_)));
+        fs::write(&path, "[5, 2]").unwrap();
+        assert_eq!(
+            sf.peek().unwrap(),
+            (
+                State::default(),
+                Loaded::Corrupt("holds an array, not a state object".into())
+            )
+        );
     }
 
     #[test]
