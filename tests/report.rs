@@ -562,6 +562,49 @@ fn a_last_line_cut_short_is_left_out_with_a_warning() {
     assert!(stdout(&o).contains("16 cycles over 4:00"), "{}", stdout(&o));
 }
 
+/// The fixture's decision log with the times of lines 7 and 8 set back
+/// 60 and 45 s (a clock set back, or two logs joined out of order).
+pub(crate) fn log_going_back(dir: &Path) -> std::path::PathBuf {
+    let log = dir.join("back.jsonl");
+    let text = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (i, back) in [(6, 60), (7, 45)] {
+        let at = lines[i]["at_secs"].as_u64().unwrap() - back;
+        lines[i]["at_secs"] = at.into();
+        lines[i]["observation"]["at_secs"] = at.into();
+    }
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&log, body).unwrap();
+    log
+}
+
+#[test]
+fn a_log_whose_time_goes_back_is_read_with_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_going_back(dir.path());
+    let o = report(&[path(&log)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(
+        err,
+        format!(
+            "lpa report: warning: {}:7: at_secs 1764288030 is before 1764288075 of line 6 (a clock set back, or logs joined out of order); 2 such lines in all, each read as taking no time\n",
+            log.display()
+        )
+    );
+    // Clamped: cycles 7 and 8 end when cycle 6 did (1:30), so the breach
+    // of cycle 5 (1:15) is over 0:15 later, and the run still lasts 4:00.
+    let out = stdout(&o);
+    assert!(out.contains("16 cycles over 4:00"), "{out}");
+    assert!(
+        out.contains("breach at cycle 5 (1:15): 3 cycles (0:15)"),
+        "{out}"
+    );
+}
+
 #[test]
 fn simulate_plots_label_people_first_and_mark_every_breach() {
     let dir = tempfile::tempdir().unwrap();

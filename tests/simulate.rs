@@ -305,6 +305,22 @@ fn replay_names_the_output_it_was_given_instead_of_a_log() {
 }
 
 #[test]
+fn replay_of_a_log_whose_time_goes_back_warns_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::report::log_going_back(dir.path());
+    let o = simulate(&["--replay", path(&log), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "lpa simulate: warning: {}:7: at_secs 1764288030 is before 1764288075 of line 6 (a clock set back, or logs joined out of order); 2 such lines in all, each re-decided at its own time, in the log's order\n",
+            log.display()
+        )
+    );
+    assert!(stdout(&o).contains("replay: 16 records"), "{}", stdout(&o));
+}
+
+#[test]
 fn replay_corrupt_line_stops_or_skips_as_asked() {
     let corrupt = fixture("replay/decisions-corrupt.jsonl");
     let o = simulate(&["--replay", path(&corrupt)]);

@@ -174,6 +174,46 @@ impl TryFrom<RecordOnDisk> for DecisionRecord {
     }
 }
 
+/// Where a log's time first goes back: a record timed before one above it
+/// (a clock set back, logs joined out of order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBack {
+    /// The line of the first record timed before one above it, and its time.
+    pub line: usize,
+    pub at_secs: u64,
+    /// The latest time above that line, and the line that has it.
+    pub latest_line: usize,
+    pub latest_secs: u64,
+    /// The records timed before one above them, that one included.
+    pub lines: usize,
+}
+
+/// The first record of `(line, at_secs)`, in log order, timed before one
+/// above it, and how many are; `None` when time never goes back. Each is
+/// held against the latest time above it, not only the line before: after
+/// a jump back, the records until the clock catches up go back too.
+pub fn time_back(times: impl IntoIterator<Item = (usize, u64)>) -> Option<TimeBack> {
+    let mut latest: Option<(usize, u64)> = None;
+    let mut first: Option<TimeBack> = None;
+    for (line, at_secs) in times {
+        match latest {
+            Some((latest_line, latest_secs)) if at_secs < latest_secs => {
+                first
+                    .get_or_insert(TimeBack {
+                        line,
+                        at_secs,
+                        latest_line,
+                        latest_secs,
+                        lines: 0,
+                    })
+                    .lines += 1;
+            }
+            _ => latest = Some((line, at_secs)),
+        }
+    }
+    first
+}
+
 /// Renders a number for people, without float noise: 7, 7.5, 0.013 (three
 /// decimals at most). Every log line and table of lpa writes numbers so.
 pub fn num(v: f64) -> String {
@@ -229,6 +269,21 @@ mod tests {
             })
             .unwrap(),
             r#"{"kind":"outside_change","detail":"d"}"#
+        );
+    }
+
+    #[test]
+    fn time_back_counts_against_the_latest_time_above() {
+        assert_eq!(time_back([(1, 10), (2, 10), (4, 20)]), None);
+        assert_eq!(
+            time_back([(1, 10), (2, 30), (3, 5), (5, 25), (6, 40), (7, 39)]),
+            Some(TimeBack {
+                line: 3,
+                at_secs: 5,
+                latest_line: 2,
+                latest_secs: 30,
+                lines: 3
+            })
         );
     }
 

@@ -380,9 +380,13 @@ fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .collect();
     let mut records = Vec::with_capacity(lines.len());
+    let mut times = Vec::with_capacity(lines.len());
     for (k, &(i, line)) in lines.iter().enumerate() {
         match serde_json::from_str::<DecisionRecord>(line) {
-            Ok(r) => records.push(r),
+            Ok(r) => {
+                times.push((i + 1, r.at_secs));
+                records.push(r);
+            }
             Err(e) if k + 1 == lines.len() && !text.ends_with('\n') && e.is_eof() => {
                 say!(
                     "lpa report: warning: {name}:{}: the last line is cut short (a crash while writing?); left out",
@@ -402,7 +406,26 @@ fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
             "{name}: no decision records to report"
         )));
     }
+    if let Some(back) = log::time_back(times) {
+        say!(
+            "lpa report: warning: {}",
+            time_back_warning(name, &back, "read as taking no time")
+        );
+    }
     Ok(records)
+}
+
+/// The one warning for a decision log whose time goes back, however many
+/// records do; `what` says what became of them.
+pub(crate) fn time_back_warning(name: &str, back: &log::TimeBack, what: &str) -> String {
+    let all = match back.lines {
+        1 => "the only such line,".to_string(),
+        n => format!("{n} such lines in all, each"),
+    };
+    format!(
+        "{name}:{}: at_secs {} is before {} of line {} (a clock set back, or logs joined out of order); {all} {what}",
+        back.line, back.at_secs, back.latest_secs, back.latest_line
+    )
 }
 
 /// What became of a logged decision, as the plot marks it.
@@ -445,6 +468,8 @@ fn log_run(records: &[DecisionRecord]) -> Recorded {
         if !subjects.contains(&r.target.as_str()) {
             subjects.push(&r.target);
         }
+        // A time before the latest above it (read_log warned) is held
+        // there: cycles stay in the log's order, and that one takes no time.
         let end = (r.at_secs as f64 - origin).max(start);
         let measures: Vec<Measure> = keys
             .iter()

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use lpa_core::csv_text;
-use lpa_core::log::{num, DecisionRecord};
+use lpa_core::log::{num, time_back, DecisionRecord};
 use lpa_core::sim::bound::Bound;
 use lpa_core::sim::replay::{replay, ReplayRow, ReplaySummary};
 use lpa_core::sim::sweep::{pareto_front, parse_sweep, Outcome, Point};
@@ -23,7 +23,7 @@ use lpa_drivers::state_file::parent_dir;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::report::simulate_output;
+use super::report::{simulate_output, time_back_warning};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
 use crate::settings::{load_config, Failure, Result};
@@ -757,6 +757,18 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
         return Err(Failure::new(format!(
             "{name}: no decision records to replay"
         )));
+    }
+    // The times decide sees: a live run whose clock went back saw the same.
+    let times = records.iter().map(|(l, r)| (*l, r.observation.at_secs));
+    if let Some(back) = time_back(times) {
+        say!(
+            "lpa simulate: warning: {}",
+            time_back_warning(
+                &name,
+                &back,
+                "re-decided at its own time, in the log's order"
+            )
+        );
     }
     Ok(records)
 }
