@@ -407,6 +407,10 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
                 return None;
             }
             counter_reset = true;
+            if !dropped.iter().any(|d| d.contains("runs_since_change")) {
+                // Else the warning would say nothing of what was changed.
+                dropped.push("runs_since_change missing (counted from 0)".into());
+            }
             doc.as_object_mut()?
                 .insert("runs_since_change".into(), 0.into());
             continue;
@@ -784,6 +788,16 @@ mod tests {
                 runs_since_change: 0,
                 ..good.clone()
             }
+        );
+
+        // A missing one is said, not an empty warning.
+        fs::write(&path, "{}").unwrap();
+        assert_eq!(
+            sf.peek().unwrap(),
+            (
+                State::default(),
+                Loaded::Salvaged(vec!["runs_since_change missing (counted from 0)".into()])
+            )
         );
     }
 
