@@ -32,6 +32,13 @@ const SUBTITLE_LINE: u32 = 22;
 const PANEL_HEIGHT: u32 = 300;
 /// The legend strip right of each panel.
 const LEGEND_WIDTH: u32 = 290;
+/// Past this many cycles a run is drawn thinned (see [`TimeAxis::thin`]):
+/// with a point and a shaded span per cycle, a million-cycle run made an
+/// SVG of 70 MB that browsers do not open.
+const THIN_PAST: usize = 2000;
+/// The time axis' columns when thinned: more than the chart is pixels
+/// wide, so that a column is under a pixel and the thinning never shows.
+const COLUMNS: f64 = 1000.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -160,8 +167,8 @@ pub fn prepare(run: &Run, path: &Path) -> Result<Drawn, String> {
     stage(
         path,
         (WIDTH, head + panels * PANEL_HEIGHT),
-        |area| render(area, run, &subtitle, head),
-        |area| render(area, run, &subtitle, head),
+        |area| render(area, run, &subtitle, head, false),
+        |area| render(area, run, &subtitle, head, true),
     )
 }
 
@@ -345,6 +352,7 @@ fn render<DB: DrawingBackend>(
     run: &Run,
     subtitle: &[String],
     head_height: u32,
+    bitmap: bool,
 ) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
@@ -358,7 +366,7 @@ fn render<DB: DrawingBackend>(
     }
     let count = 1 + run.targets.len() + usize::from(has_load(run));
     let panels = body.split_evenly((count, 1));
-    let axis = TimeAxis::of(run);
+    let axis = TimeAxis::of(run, bitmap);
 
     replicas_panel(&panels[0], run, &axis).map_err(e)?;
     for (i, t) in run.targets.iter().enumerate() {
@@ -375,10 +383,14 @@ fn render<DB: DrawingBackend>(
 struct TimeAxis {
     end: f64,
     ticks: Vec<f64>,
+    /// A column's width in seconds, when the run is drawn thinned.
+    column: Option<f64>,
+    /// Thinned lines are drawn a segment at a time (see [`draw_line`]).
+    apart: bool,
 }
 
 impl TimeAxis {
-    fn of(run: &Run) -> TimeAxis {
+    fn of(run: &Run, bitmap: bool) -> TimeAxis {
         // Room after the last cycle for its decision's marker.
         let end = run
             .cycles
@@ -396,7 +408,57 @@ impl TimeAxis {
             .map(|i| f64::from(i) * step)
             .take_while(|t| *t <= end + 1e-9)
             .collect();
-        TimeAxis { end, ticks }
+        let column = (run.cycles.len() > THIN_PAST).then_some(end / COLUMNS);
+        TimeAxis {
+            end,
+            ticks,
+            column,
+            apart: bitmap && column.is_some(),
+        }
+    }
+
+    /// `line` with only the first, lowest, highest and last of its points
+    /// in each column, in their order (M4: Jugel et al., "M4: a
+    /// visualization-oriented time series data aggregation", VLDB 2014):
+    /// drawn, it covers the same pixels, a one-cycle peak included, in at
+    /// most four points a column. Unthinned, `line` as it is.
+    fn thin(&self, line: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+        let Some(width) = self.column else {
+            return line;
+        };
+        let column = |p: &(f64, f64)| (p.0 / width).floor();
+        let mut kept = Vec::new();
+        let mut rest = line.as_slice();
+        while let Some(first) = rest.first() {
+            let n = rest
+                .iter()
+                .take_while(|p| column(p) == column(first))
+                .count();
+            let (span, after) = rest.split_at(n);
+            let by_value = |a: &usize, b: &usize| span[*a].1.total_cmp(&span[*b].1);
+            let lowest = (0..n).min_by(by_value).unwrap_or(0);
+            let highest = (0..n).max_by(by_value).unwrap_or(0);
+            let mut picks = vec![0, lowest, highest, n - 1];
+            picks.sort_unstable();
+            picks.dedup();
+            kept.extend(picks.into_iter().map(|i| span[i]));
+            rest = after;
+        }
+        kept
+    }
+
+    /// The spans of the cycles `pick` chooses, each cycle's own; thinned,
+    /// spans less than a column apart are one, so a column with any such
+    /// cycle is shaded and there are at most as many spans as columns.
+    fn spans(&self, run: &Run, pick: impl Fn(&Cycle) -> bool) -> Vec<(f64, f64)> {
+        let mut spans: Vec<(f64, f64)> = Vec::new();
+        for c in run.cycles.iter().filter(|c| pick(c)) {
+            match (spans.last_mut(), self.column) {
+                (Some(last), Some(width)) if c.start - last.1 < width => last.1 = c.end,
+                _ => spans.push((c.start, c.end)),
+            }
+        }
+        spans
     }
 
     fn ranged(&self) -> Ticked {
@@ -477,8 +539,13 @@ fn integer_ticks(top: f64) -> Vec<f64> {
         .collect()
 }
 
-/// A step line: each cycle's value held over its span.
-fn steps(run: &Run, value: impl Fn(&Cycle) -> Option<f64>) -> Vec<Vec<(f64, f64)>> {
+/// A step line: each cycle's value held over its span, thinned as the axis
+/// is.
+fn steps(
+    run: &Run,
+    axis: &TimeAxis,
+    value: impl Fn(&Cycle) -> Option<f64>,
+) -> Vec<Vec<(f64, f64)>> {
     let mut runs = vec![Vec::new()];
     for c in &run.cycles {
         match value(c) {
@@ -491,7 +558,28 @@ fn steps(run: &Run, value: impl Fn(&Cycle) -> Option<f64>) -> Vec<Vec<(f64, f64)
         }
     }
     runs.retain(|r| !r.is_empty());
-    runs
+    runs.into_iter().map(|r| axis.thin(r)).collect()
+}
+
+/// Draws `line` as one path or, thinned into a PNG, a segment at a time:
+/// plotters' bitmap backend joins a thick line's sharp turn (up and back
+/// down within a column, as a thinned peak is) with a spike far past it,
+/// below the axis and into the next panel, where an SVG viewer bevels it.
+fn draw_line<DB: DrawingBackend, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<Ticked, Y>>,
+    axis: &TimeAxis,
+    line: Vec<(f64, f64)>,
+    style: ShapeStyle,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    Y: Ranged<ValueType = f64>,
+{
+    if axis.apart {
+        chart.draw_series(line.windows(2).map(|w| PathElement::new(w.to_vec(), style)))?;
+    } else {
+        chart.draw_series(LineSeries::new(line, style))?;
+    }
+    Ok(())
 }
 
 /// A panel's chart: its caption above, room for the axes' labels.
@@ -527,13 +615,13 @@ fn replicas_panel<DB: DrawingBackend>(
     let mut entries: Legend = vec![(Glyph::Line(BLUE, 2), "replicas (current)".into())];
     // Ready under current: where they agree, the line reads as replicas.
     if run.cycles.iter().any(|c| c.ready.is_some()) {
-        for line in steps(run, |c| c.ready.map(f64::from)) {
-            chart.draw_series(LineSeries::new(line, GREEN.stroke_width(5)))?;
+        for line in steps(run, axis, |c| c.ready.map(f64::from)) {
+            draw_line(&mut chart, axis, line, GREEN.stroke_width(5))?;
         }
         entries.push((Glyph::Line(GREEN, 5), "ready (serving)".into()));
     }
-    for line in steps(run, |c| Some(f64::from(c.current))) {
-        chart.draw_series(LineSeries::new(line, BLUE.stroke_width(2)))?;
+    for line in steps(run, axis, |c| Some(f64::from(c.current))) {
+        draw_line(&mut chart, axis, line, BLUE.stroke_width(2))?;
     }
     let plotting = chart.plotting_area().strip_coord_spec();
     let mut seen: Vec<Mark> = Vec::new();
@@ -673,12 +761,12 @@ fn target_panel<DB: DrawingBackend>(
         let mut chart = builder(&area, &caption)
             .build_cartesian_2d(axis.ranged(), (lo / 1.5..hi * 1.5).log_scale())?;
         mesh(&mut chart, &y_desc)?;
-        draw_target(&mut chart, run, i, (lo / 1.5, hi * 1.5))?;
+        draw_target(&mut chart, run, axis, i, (lo / 1.5, hi * 1.5))?;
     } else {
         let top = if hi > 0.0 { hi * 1.2 } else { 1.0 };
         let mut chart = builder(&area, &caption).build_cartesian_2d(axis.ranged(), 0f64..top)?;
         mesh(&mut chart, &y_desc)?;
-        draw_target(&mut chart, run, i, (0.0, top))?;
+        draw_target(&mut chart, run, axis, i, (0.0, top))?;
     }
     legend(&strip, &entries)
 }
@@ -689,6 +777,7 @@ fn target_panel<DB: DrawingBackend>(
 fn draw_target<'a, DB: DrawingBackend, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<Ticked, Y>>,
     run: &Run,
+    axis: &TimeAxis,
     i: usize,
     (bottom, top): (f64, f64),
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
@@ -696,19 +785,14 @@ where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let m = |c: &Cycle| c.measures.get(i).copied().unwrap_or_default();
-    chart.draw_series(
-        run.cycles
-            .iter()
-            .filter(|c| m(c).breached)
-            .map(|c| Rectangle::new([(c.start, bottom), (c.end, top)], OVER.filled())),
-    )?;
-    chart.draw_series(
-        run.cycles
-            .iter()
-            .filter(|c| m(c).observed.is_none())
-            .map(|c| Rectangle::new([(c.start, bottom), (c.end, top)], NO_DATA.filled())),
-    )?;
-    for line in steps(run, |c| m(c).target) {
+    let shade = |spans: Vec<(f64, f64)>, colour: RGBColor| {
+        spans
+            .into_iter()
+            .map(move |(start, end)| Rectangle::new([(start, bottom), (end, top)], colour.filled()))
+    };
+    chart.draw_series(shade(axis.spans(run, |c| m(c).breached), OVER))?;
+    chart.draw_series(shade(axis.spans(run, |c| m(c).observed.is_none()), NO_DATA))?;
+    for line in steps(run, axis, |c| m(c).target) {
         chart.draw_series(DashedLineSeries::new(
             line,
             10,
@@ -728,7 +812,7 @@ where
     }
     lines.push(line);
     for l in lines.into_iter().filter(|l| !l.is_empty()) {
-        chart.draw_series(LineSeries::new(l, BLUE.stroke_width(2)))?;
+        draw_line(chart, axis, axis.thin(l), BLUE.stroke_width(2))?;
     }
     let plotting = chart.plotting_area().strip_coord_spec();
     let (x0, y0) = plotting.get_base_pixel();
@@ -813,13 +897,13 @@ fn load_panel<DB: DrawingBackend>(
     let mut chart = builder(&area, &caption).build_cartesian_2d(axis.ranged(), 0f64..top * 1.15)?;
     mesh(&mut chart, "requests/s")?;
     let mut entries: Legend = Vec::new();
-    for line in steps(run, |c| c.load) {
-        chart.draw_series(LineSeries::new(line, ORANGE.stroke_width(3)))?;
+    for line in steps(run, axis, |c| c.load) {
+        draw_line(&mut chart, axis, line, ORANGE.stroke_width(3))?;
     }
     entries.push((Glyph::Line(ORANGE, 3), label.to_string()));
     if let Some(per) = run.capacity {
-        for line in steps(run, capacity) {
-            chart.draw_series(LineSeries::new(line, GREEN.stroke_width(2)))?;
+        for line in steps(run, axis, capacity) {
+            draw_line(&mut chart, axis, line, GREEN.stroke_width(2))?;
         }
         entries.push((
             Glyph::Line(GREEN, 2),
@@ -843,5 +927,39 @@ mod tests {
         assert_eq!(clock(7.0), "0:07");
         assert_eq!(clock(750.0), "12:30");
         assert_eq!(clock(3723.0), "1:02:03");
+    }
+
+    #[test]
+    fn thinning_keeps_each_columns_first_extremes_and_last() {
+        let axis = TimeAxis {
+            end: 10.0,
+            ticks: Vec::new(),
+            column: Some(1.0),
+            apart: false,
+        };
+        let at = |i: i32| match i {
+            37 => 9.0,
+            42 => -1.0,
+            _ => 1.0,
+        };
+        let line: Vec<(f64, f64)> = (0..100).map(|i| (f64::from(i) / 10.0, at(i))).collect();
+        let thin = axis.thin(line.clone());
+        assert_eq!(
+            thin[6..12],
+            [
+                (3.0, 1.0),
+                (3.7, 9.0),
+                (3.9, 1.0),
+                (4.0, 1.0),
+                (4.2, -1.0),
+                (4.9, 1.0)
+            ]
+        );
+        assert_eq!(thin.len(), 22);
+        let whole = TimeAxis {
+            column: None,
+            ..axis
+        };
+        assert_eq!(whole.thin(line.clone()), line);
     }
 }

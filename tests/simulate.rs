@@ -195,6 +195,59 @@ fn plots_in_svg_and_png() {
     );
 }
 
+/// The heights, in pixels from the top, of the longest polyline drawn in
+/// `colour` (a legend's sample is a two-point one).
+fn line_heights(svg: &str, colour: &str) -> Vec<u32> {
+    let stroke = format!("stroke=\"{colour}\"");
+    let points = svg
+        .split("<polyline")
+        .filter(|e| e.split('>').next().unwrap().contains(&stroke))
+        .map(|e| {
+            e.split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .max_by_key(|p| p.len())
+        .unwrap_or_else(|| panic!("no {colour} line"));
+    points
+        .split_whitespace()
+        .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_long_run_plots_small_and_keeps_its_peak() {
+    // 200 000 cycles drew a 16 MB SVG, a point and a shaded span per cycle.
+    let dir = tempfile::tempdir().unwrap();
+    let spike = fixture("scenarios/spike.yaml");
+    let svg = dir.path().join("long.svg");
+    let o = simulate(&[
+        "--scenario",
+        path(&spike),
+        "--cycles",
+        "200000",
+        "--samples",
+        "1",
+        "--quiet",
+        "--plot",
+        path(&svg),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.len() < 1_000_000, "{} bytes", svg.len());
+    assert!(svg.trim_end().ends_with("</svg>"));
+    // The load (orange) is 250 req/s but for the spike's 8 cycles at
+    // 1800, 36 pixels higher on an axis up to the peak's capacity: a
+    // picture of every 100th cycle, say, would have lost them.
+    let load = line_heights(&svg, "#E69F00");
+    let (top, base) = (load.iter().min().unwrap(), load.iter().max().unwrap());
+    assert!(base - top > 20, "spike at {top}, base at {base}");
+    assert!(load.len() <= 4000, "{} points", load.len());
+}
+
 #[test]
 fn replay_shows_recorded_and_new_decisions_side_by_side() {
     let new = fixture("replay/new-policy.yaml");
