@@ -31,8 +31,8 @@ pub struct Cli {
 
 /// Parses the command line as clap does, with three additions: a
 /// subcommand's help ends with its examples as written, the likeliest
-/// wrong flags get the right one as a tip, and a bad value of a load
-/// setting is a [`Failure`], one error line like any other bad input.
+/// wrong flags get the right one as a tip, and a bad value of a flag or
+/// its env var is a [`Failure`], one error line like any other bad input.
 pub fn parse() -> Result<Cli, Failure> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let mut err = match Cli::try_parse_from(&args) {
@@ -42,7 +42,7 @@ pub fn parse() -> Result<Cli, Failure> {
     let subcommand = subcommand_in(&args);
     match err.kind() {
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
-            if let Some(line) = load_flag_error(&err, subcommand.as_deref()) {
+            if let Some(line) = value_error(&err, subcommand.as_deref()) {
                 return Err(Failure::new(line));
             }
         }
@@ -729,21 +729,25 @@ fn request(text: &str) -> std::result::Result<RequestSpec, InvalidValue> {
     })
 }
 
-/// The one error line of a bad value of a load flag or its env var, as
-/// every other bad input has it (clap's own is several lines, exit 2).
-fn load_flag_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String> {
+/// The one error line of a bad value of a flag or its env var, as every
+/// other bad input has it (clap's own is several lines, exit 2). A load
+/// setting is named as its library names it, with its flag and env var;
+/// any other by its flag (`--cycles`), and its env var if it has one.
+fn value_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String> {
     let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
         return None;
     };
     let flag = arg.split([' ', '=']).next()?;
-    let (_, label) = LOAD_FLAGS.iter().find(|(f, _)| *f == flag)?;
-    let label = if label.contains('(') {
-        label.to_string()
-    } else {
-        match subcommand.and_then(|s| env_of(s, flag)) {
+    let label = match LOAD_FLAGS.iter().find(|(f, _)| *f == flag) {
+        Some((_, label)) if label.contains('(') => label.to_string(),
+        Some((_, label)) => match subcommand.and_then(|s| env_of(s, flag)) {
             Some(env) => format!("{label} ({flag} or {env})"),
             None => format!("{label} ({flag})"),
-        }
+        },
+        None => match subcommand.and_then(|s| env_of(s, flag)) {
+            Some(env) => format!("{flag} (or {env})"),
+            None => flag.to_string(),
+        },
     };
     let why = match err.kind() {
         // A value enum's: clap's words, without its usage and help lines.
@@ -763,7 +767,17 @@ fn load_flag_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String
             };
             format!("invalid value {value:?} (expected {expected})")
         }
-        _ => std::error::Error::source(err)?.to_string(),
+        _ => {
+            let why = std::error::Error::source(err)?.to_string();
+            match err.get(ContextKind::InvalidValue) {
+                // A std parser's words ("invalid digit found in string")
+                // name no value.
+                Some(ContextValue::String(value)) if !why.contains(value.as_str()) => {
+                    format!("invalid value {value:?} ({why})")
+                }
+                _ => why,
+            }
+        }
     };
     Some(format!("{label}: {why}"))
 }
@@ -980,7 +994,7 @@ mod tests {
     fn load_error(args: &[&str]) -> String {
         let err =
             Cli::try_parse_from(["lpa", "loadtest"].iter().chain(args)).expect_err("a bad value");
-        load_flag_error(&err, Some("loadtest"))
+        value_error(&err, Some("loadtest"))
             .unwrap_or_else(|| panic!("not a load flag error: {err}"))
     }
 

@@ -396,6 +396,40 @@ fn a_bad_env_var_is_one_error_line_naming_the_env_var_and_the_flag() {
     }
 }
 
+/// Every other flag's bad value is the same one line naming the flag and
+/// the value, exit 1, where clap printed three lines and exited 2.
+#[test]
+fn a_bad_flag_value_is_one_error_line_naming_the_flag_and_value() {
+    let step = "fixtures/scenarios/step.yaml";
+    for (args, line) in [
+        (
+            vec!["simulate", "--scenario", step, "--cycles", "0"],
+            "--cycles: 0 is not in 1..=10000000",
+        ),
+        (
+            vec!["simulate", "--scenario", step, "--seeds", "x"],
+            "--seeds: invalid value \"x\" (invalid digit found in string)",
+        ),
+        (
+            vec!["simulate", "--scenario", step, "--on-bad-line", "ignore"],
+            "--on-bad-line: invalid value \"ignore\" (expected stop or skip)",
+        ),
+        (
+            vec!["run", "--scaler", "helm", "--once"],
+            "--scaler: invalid value \"helm\" (expected kubectl or local)",
+        ),
+    ] {
+        let out = lpa()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(stderr(&out), format!("lpa: error: {line}\n"));
+    }
+}
+
 /// CPA's config list can carry an empty value (`value: ""`), which reaches
 /// the hooks as an env var set to nothing. A path set so is the same one
 /// line naming the setting and its env var, exit 1: clap's own error named
