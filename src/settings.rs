@@ -70,21 +70,24 @@ pub fn load_config(args: &PolicyArgs) -> Result<EvaluationConfig> {
 /// [`load_config`], with the bounds `fallback` sets (CPA's config file)
 /// where no flag or env var sets them.
 pub fn load_config_under(args: &PolicyArgs, fallback: &Overrides) -> Result<EvaluationConfig> {
+    let first = |flag: Option<u32>, source: &str, fallback: &Option<Override>| {
+        flag.map(|value| Override {
+            value,
+            source: source.into(),
+        })
+        .or_else(|| fallback.clone())
+    };
     let overrides = Overrides {
-        min_replicas: args
-            .min_replicas
-            .map(|value| Override {
-                value,
-                source: "--min-replicas or env minReplicas".into(),
-            })
-            .or_else(|| fallback.min_replicas.clone()),
-        max_replicas: args
-            .max_replicas
-            .map(|value| Override {
-                value,
-                source: "--max-replicas or env maxReplicas".into(),
-            })
-            .or_else(|| fallback.max_replicas.clone()),
+        min_replicas: first(
+            args.min_replicas,
+            "--min-replicas or env minReplicas",
+            &fallback.min_replicas,
+        ),
+        max_replicas: first(
+            args.max_replicas,
+            "--max-replicas or env maxReplicas",
+            &fallback.max_replicas,
+        ),
     };
     read_config(
         &args.evaluation_config,

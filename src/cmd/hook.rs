@@ -57,19 +57,23 @@ impl CpaConfig {
         let path = named.clone().unwrap_or_else(|| CPA_CONFIG_PATH.into());
         let read = std::fs::read_to_string(&path);
         let found = read.is_ok();
-        let (file, warning) = match read {
+        let why = match read {
             Ok(text) => match serde_yaml::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
-                Ok(Value::Mapping(m)) => (m, None),
-                Ok(Value::Null) => (Mapping::new(), None),
-                Ok(_) => (Mapping::new(), Some(format!("{path}: CPA's config is not a mapping of settings; its minReplicas, maxReplicas and downscaleStabilization are read from the env alone"))),
-                Err(e) => (Mapping::new(), Some(format!("{path}: CPA's config is not YAML ({e}); its minReplicas, maxReplicas and downscaleStabilization are read from the env alone"))),
+                Ok(Value::Mapping(m)) => Ok(m),
+                Ok(Value::Null) => Ok(Mapping::new()),
+                Ok(_) => Err("CPA's config is not a mapping of settings".to_string()),
+                Err(e) => Err(format!("CPA's config is not YAML ({e})")),
             },
-            Err(e) if named.is_some() => (
-                Mapping::new(),
-                Some(format!("{path}: cannot read CPA's config (configPath): {e}; its minReplicas, maxReplicas and downscaleStabilization are read from the env alone")),
-            ),
+            Err(e) if named.is_some() => Err(format!("cannot read CPA's config (configPath): {e}")),
             // Not under CPA, which fails to start without its file.
-            Err(_) => (Mapping::new(), None),
+            Err(_) => Ok(Mapping::new()),
+        };
+        let (file, warning) = match why {
+            Ok(m) => (m, None),
+            Err(why) => (
+                Mapping::new(),
+                Some(format!("{path}: {why}; its minReplicas, maxReplicas and downscaleStabilization are read from the env alone")),
+            ),
         };
         // CPA reads an int field's env var with ParseInt and its file's
         // value as a YAML number; a value it would refuse is none here.
