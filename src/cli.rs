@@ -479,6 +479,11 @@ pub struct RunArgs {
     /// check on /healthz (e.g. 0.0.0.0:9100; port 0 picks a free one).
     #[arg(long, env = "LPA_METRICS_LISTEN", value_name = "ADDR", value_parser = listen_addr)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// --scaler kubectl: scale only while holding this coordination.k8s.io
+    /// Lease in the target's namespace, so that of several lpa loops on one
+    /// target one scales and the rest stand by (taking over when it stops).
+    #[arg(long, env = "LPA_LEASE", value_name = "NAME", value_parser = lease_name)]
+    pub lease: Option<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -796,6 +801,18 @@ fn replicas(text: &str) -> std::result::Result<u32, InvalidValue> {
     text.trim()
         .parse::<u32>()
         .map_err(|_| InvalidValue::new(text, "a whole number >= 0"))
+}
+
+fn lease_name(text: &str) -> std::result::Result<String, InvalidValue> {
+    use lpa_drivers::scale::kubectl::{is_dns1123_subdomain, SUBDOMAIN_RULE};
+    if is_dns1123_subdomain(text) {
+        Ok(text.to_string())
+    } else {
+        Err(InvalidValue::new(
+            text,
+            format!("a Kubernetes name ({SUBDOMAIN_RULE})"),
+        ))
+    }
 }
 
 fn listen_addr(text: &str) -> std::result::Result<std::net::SocketAddr, InvalidValue> {

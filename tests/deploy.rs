@@ -359,6 +359,9 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
             "apps/deployments get [\"fibonacci\"]",
             "apps/deployments/scale get [\"fibonacci\"]",
             "apps/deployments/scale update [\"fibonacci\"]",
+            "coordination.k8s.io/leases create []",
+            "coordination.k8s.io/leases get [\"lpa\"]",
+            "coordination.k8s.io/leases update [\"lpa\"]",
             "events.k8s.io/events create []",
         ]
     );
@@ -430,7 +433,13 @@ fn run_overlay_sets_image_namespace_and_target() {
     );
     for rule in only(&docs, "Role")["rules"].as_sequence().unwrap() {
         if let Some(names) = rule["resourceNames"].as_sequence() {
-            assert_eq!(names, &[Value::from("web")], "{rule:?}");
+            // The Lease is the loop's, named as its --lease flag names it.
+            let name = if rule["apiGroups"][0] == "coordination.k8s.io" {
+                "lpa"
+            } else {
+                "web"
+            };
+            assert_eq!(names, &[Value::from(name)], "{rule:?}");
         }
     }
     let deployment = only(&docs, "Deployment");
@@ -446,7 +455,8 @@ fn run_overlay_sets_image_namespace_and_target() {
     let args = expanded_args(deployment);
     let joined = args.join(" ");
     assert!(
-        joined.contains("--target deployment/web --namespace shop"),
+        joined.contains("--target deployment/web --namespace shop")
+            && joined.contains("--lease lpa"),
         "{joined}"
     );
     assert!(!joined.contains('$'), "unexpanded variable: {joined}");

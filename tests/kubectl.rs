@@ -80,12 +80,16 @@ impl Setup {
         if !given("--kubectl-timeout") {
             c.args(["--kubectl-timeout", "30s"]);
         }
+        if !given("--decay-info") {
+            c.arg(format!("--decay-info={}", self.state().display()));
+        }
+        if !given("--decision-log") {
+            c.arg(format!("--decision-log={}", self.log().display()));
+        }
         c.arg(format!(
             "--evaluation-config={}",
             self.path("evaluation_config.yaml").display()
         ))
-        .arg(format!("--decay-info={}", self.state().display()))
-        .arg(format!("--decision-log={}", self.log().display()))
         .args(extra)
         // kubectl's discovery cache goes under $HOME; keep it in the temp dir.
         .env("HOME", self.dir.path())
@@ -1155,4 +1159,241 @@ fn an_event_that_cannot_be_recorded_is_a_warning_and_the_scale_stands() {
         "{warning}"
     );
     assert!(s.api.events().is_empty());
+}
+
+/// The decision records of a log other than the setup's own.
+fn records_in(path: &Path) -> Vec<DecisionRecord> {
+    fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits (bounded) until `done`, or fails naming `what`.
+fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM, then the output of a loop that must stop within 30 s.
+fn terminate(child: std::process::Child) -> Output {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut child = child;
+    wait_for("lpa to stop on SIGTERM", 30, || {
+        child.try_wait().unwrap().is_some()
+    });
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn two_loops_on_one_lease_scale_one_at_a_time_and_hand_over_on_stop() {
+    let s = Setup::new(Some(2), SLOW);
+    let log_b = s.path("b.jsonl");
+    let loop_of = |state: &str, log: &Path| {
+        s.run_cmd(
+            "deployment/web",
+            &[
+                "--lease",
+                "lpa-web",
+                "--interval",
+                "1s",
+                &format!("--decay-info={}", s.path(state).display()),
+                &format!("--decision-log={}", log.display()),
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let a = loop_of("a.json", &s.log());
+    wait_for("the first loop's first decision", 60, || {
+        !s.records().is_empty()
+    });
+    let b = loop_of("b.json", &log_b);
+    // B reads the Lease each cycle and stands by; A goes on deciding.
+    let decided = s.records().len();
+    wait_for("the first loop's next decisions", 60, || {
+        s.records().len() >= decided + 3
+    });
+    assert!(records_in(&log_b).is_empty(), "the standby decided");
+    let holder = s.api.lease("default", "lpa-web").expect("a Lease")["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(holder.ends_with(&format!("_{}", a.id())), "{holder}");
+    let out_a = terminate(a);
+    ok(&out_a);
+    let err_a = stderr(&out_a);
+    assert!(
+        err_a.contains("lease default/lpa-web: created, held by ")
+            && err_a.contains("lpa run: lease default/lpa-web: released"),
+        "{err_a}"
+    );
+    let a_last = s.records().last().unwrap().at_secs;
+    // Released, the Lease goes to B at its next cycle, not after its duration.
+    let released = Instant::now();
+    wait_for("the standby to take over", 60, || {
+        !records_in(&log_b).is_empty()
+    });
+    assert!(
+        released.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        released.elapsed()
+    );
+    let out_b = terminate(b);
+    ok(&out_b);
+    let err_b = stderr(&out_b);
+    assert!(
+        err_b.contains(&format!(
+            "standby: lease default/lpa-web held by {holder} (renewed "
+        )) && err_b.contains("lease default/lpa-web: taken by ")
+            && err_b.contains(" (no holder)"),
+        "{err_b}"
+    );
+    // One at a time: B decided only after A's last decision.
+    let b_records = records_in(&log_b);
+    assert!(
+        b_records[0].at_secs >= a_last,
+        "{} < {a_last}",
+        b_records[0].at_secs
+    );
+    // Every scale write was one loop's decision: A's then B's, each from
+    // the count the one before left.
+    let decided: Vec<(u32, u32)> = s
+        .records()
+        .iter()
+        .chain(&b_records)
+        .filter(|r| r.decided != r.current && r.outcome.is_applied())
+        .map(|r| (r.current, r.decided))
+        .collect();
+    assert_eq!(s.api.scale_writes().len(), decided.len(), "{decided:?}");
+    assert!(decided.windows(2).all(|w| w[0].1 == w[1].0), "{decided:?}");
+    let lease = s.api.lease("default", "lpa-web").unwrap();
+    assert!(lease["spec"].get("holderIdentity").is_none(), "{lease}");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+}
+
+#[test]
+fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
+    let s = Setup::new(Some(2), SLOW);
+    s.api.put_lease(
+        "default",
+        "lpa-web",
+        serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "lpa-web", "namespace": "default"},
+            "spec": {"holderIdentity": "gone_1", "leaseDurationSeconds": 2,
+                     "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 4}}),
+    );
+    let started = Instant::now();
+    let o = s.run(&[
+        "--lease",
+        "lpa-web",
+        "--interval",
+        "1s",
+        "--max-cycles",
+        "5",
+    ]);
+    ok(&o);
+    let err = stderr(&o);
+    // The renewTime is months old, but only this host's clock counts: the
+    // record has to stay unchanged for the 2 s it says.
+    assert!(
+        err.contains("#1 deployment/web -n default: standby: lease default/lpa-web held by gone_1 (renewed 0s ago, as read here)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lease default/lpa-web: taken by ")
+            && err.contains(" from gone_1 (not renewed for "),
+        "{err}"
+    );
+    let records = s.records();
+    assert!(
+        !records.is_empty() && records.len() < 5,
+        "{}",
+        records.len()
+    );
+    assert_eq!(s.api.scale_writes().len(), records.len());
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let lease = s.api.lease("default", "lpa-web").unwrap();
+    assert_eq!(lease["spec"]["leaseTransitions"], 5, "{lease}");
+}
+
+#[test]
+fn a_loop_that_loses_the_race_for_a_free_lease_stands_by() {
+    let released = serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "lpa-web", "namespace": "default"},
+        "spec": {"leaseDurationSeconds": 1, "leaseTransitions": 2}});
+    // Released by its holder, so free, and none yet: each time another
+    // loop writes it first.
+    for (before, lost) in [
+        (Some(released), "written by another instance first"),
+        (None, "created by another instance first"),
+    ] {
+        let s = Setup::new(Some(2), SLOW);
+        if let Some(lease) = before {
+            s.api.put_lease("default", "lpa-web", lease);
+        }
+        s.api.race_lease_writes("racer_1");
+        let o = s.run(&["--lease", "lpa-web", "--once"]);
+        ok(&o);
+        let want = format!("#1 deployment/web -n default: standby: lease default/lpa-web {lost}");
+        assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+        assert!(s.records().is_empty() && s.api.scale_writes().is_empty());
+        assert_eq!(
+            s.api.lease("default", "lpa-web").unwrap()["spec"]["holderIdentity"],
+            "racer_1"
+        );
+    }
+}
+
+#[test]
+fn a_dry_run_neither_reads_nor_takes_the_lease() {
+    let s = Setup::new(Some(2), SLOW);
+    let o = s.run(&["--lease", "lpa-web", "--dry-run", "--once"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("lease lpa-web: neither read nor taken in a dry run"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(s.api.lease("default", "lpa-web").is_none());
+    assert!(!s.api.requests().iter().any(|r| r.path.contains("leases")));
+}
+
+#[test]
+fn a_bad_lease_name_or_a_lease_without_a_cluster_is_one_error_line() {
+    let s = Setup::new(Some(2), SLOW);
+    one_error(
+        &s.run(&["--lease", "Web_Lease", "--once"]),
+        "--lease (or LPA_LEASE): invalid value \"Web_Lease\" (expected a Kubernetes name",
+    );
+    let o = lpa()
+        .args([
+            "run",
+            "--scaler",
+            "local",
+            "--replica-cmd",
+            "true",
+            "--lease",
+            "lpa-web",
+            "--once",
+        ])
+        .output()
+        .unwrap();
+    one_error(
+        &o,
+        "--lease lpa-web: a Lease is kept in a cluster; it needs --scaler kubectl",
+    );
+    assert!(s.api.requests().is_empty());
 }

@@ -88,6 +88,7 @@ pub struct Metrics {
     cycle_duration: Histogram,
     cycle_failures: Family<StepLabels, Counter>,
     calm_runs: LateGauge,
+    leader: LateGauge,
     /// When the last cycle ended (the start, before the first).
     last_cycle: Mutex<Instant>,
     /// `/healthz` fails when no cycle ended within this.
@@ -120,6 +121,7 @@ impl Metrics {
             cycle_duration: Histogram::new(CYCLE_BUCKETS),
             cycle_failures: Family::default(),
             calm_runs: Family::default(),
+            leader: Family::default(),
             last_cycle: Mutex::new(Instant::now()),
             stale_after: 3 * period.max(Duration::from_secs(1)),
         };
@@ -180,13 +182,18 @@ impl Metrics {
         );
         registry.register(
             "lpa_cycle_failures",
-            "Cycles that failed, by the step that failed (read, load_test, state_file, scale, decision_log)",
+            "Cycles that failed, by the step that failed (read, lease, load_test, state_file, scale, decision_log)",
             m.cycle_failures.clone(),
         );
         registry.register(
             "lpa_calm_runs",
             "The decay counter: calm runs since the last change, as the state file holds it",
             m.calm_runs.clone(),
+        );
+        registry.register(
+            "lpa_leader",
+            "1 while this loop scales its target, 0 while another holds the target's Lease (--lease) and this one stands by",
+            m.leader.clone(),
         );
         m
     }
@@ -213,6 +220,11 @@ impl Metrics {
         }
         if let Some(state) = &cycle.state {
             set(&self.calm_runs, state.runs_since_change);
+        }
+        if cycle.standby.is_some() {
+            set(&self.leader, 0);
+        } else if cycle.record.is_some() {
+            set(&self.leader, 1);
         }
         let Some(record) = &cycle.record else { return };
         set(&self.current_replicas, record.current);
@@ -286,6 +298,7 @@ fn step_label(step: Step) -> &'static str {
         Step::State => "state_file",
         Step::Apply => "scale",
         Step::Log => "decision_log",
+        Step::Lease => "lease",
     }
 }
 
@@ -497,7 +510,26 @@ mod tests {
             record: Some(record),
             failure: None,
             warnings: Vec::new(),
+            notes: Vec::new(),
+            standby: None,
         }
+    }
+
+    #[test]
+    fn leader_is_1_while_deciding_and_0_while_standing_by() {
+        let m = Metrics::new("1", Duration::from_secs(15));
+        assert!(line(&m.encode(), "lpa_leader ").is_none(), "no cycle yet");
+        m.observe_cycle(&cycle(2, Some(10.0), Outcome::Applied));
+        assert_eq!(line(&m.encode(), "lpa_leader "), Some("lpa_leader 1"));
+        let standby = Cycle {
+            record: None,
+            state: None,
+            standby: Some("lease default/lpa held by b_1".into()),
+            ..cycle(2, Some(10.0), Outcome::Applied)
+        };
+        m.observe_cycle(&standby);
+        assert_eq!(line(&m.encode(), "lpa_leader "), Some("lpa_leader 0"));
+        assert!(m.health().is_ok(), "a standby's cycles keep it alive");
     }
 
     fn line<'a>(text: &'a str, head: &str) -> Option<&'a str> {
@@ -597,6 +629,8 @@ mod tests {
             state: None,
             failure: Some((Step::Measure, "no host".into())),
             warnings: Vec::new(),
+            notes: Vec::new(),
+            standby: None,
         });
         assert!(m.health().is_ok(), "a failed cycle is a cycle");
         assert!(m

@@ -8,6 +8,10 @@
 //! 2. **Read** the current replica count from the target
 //!    ([`ScaleTarget::replicas`]). A failure ends the cycle: logged, no state
 //!    change.
+//!    Then, when several loops may scale it, **lead**: the target's Lease
+//!    ([`ScaleTarget::lead`]) says whether this loop scales it. A standby
+//!    ends the cycle here, having load-tested and changed nothing; so does
+//!    a failure to read or write the Lease. A dry run skips this step.
 //! 3. **Measure**: run the load test (the `measure` step, given the current
 //!    count). A failure ends the cycle the same way.
 //! 4. **Stop?** again: a stop request that arrived during the measurement
@@ -60,6 +64,7 @@ use lpa_core::wire::MetricReport;
 use lpa_core::{Observation, Policy, State};
 
 use crate::decision_log::{rfc3339, DecisionLog};
+use crate::scale::lease::Lead;
 use crate::scale::{DriverError, Event, EventReason, ScaleTarget};
 use crate::state_file::StateFile;
 
@@ -80,6 +85,7 @@ pub struct Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Read,
+    Lease,
     Measure,
     State,
     Apply,
@@ -90,6 +96,7 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Step::Read => "read replicas",
+            Step::Lease => "lease",
             Step::Measure => "load test",
             Step::State => "state file",
             Step::Apply => "scale",
@@ -114,6 +121,11 @@ pub struct Cycle {
     pub failure: Option<(Step, String)>,
     /// Things worth a warning that did not stop the cycle.
     pub warnings: Vec<String>,
+    /// What changed in the loop's Lease this cycle (taken, created).
+    pub notes: Vec<String>,
+    /// Why the cycle stopped after the read: another loop holds the
+    /// target's Lease, and this one stands by.
+    pub standby: Option<String>,
 }
 
 /// How the loop ended.
@@ -196,6 +208,8 @@ where
             state: None,
             failure: None,
             warnings: Vec::new(),
+            notes: Vec::new(),
+            standby: None,
         };
         let failed = |mut out: Cycle, step: Step, e: String| {
             out.failure = Some((step, e));
@@ -206,6 +220,19 @@ where
             Ok(n) => n,
             Err(e) => return failed(out, Step::Read, e.to_string()),
         };
+        // A dry run scales nothing: it neither needs the Lease nor takes
+        // it from the loop that scales.
+        if !self.options.dry_run {
+            match self.target.lead() {
+                Ok(None) => {}
+                Ok(Some(Lead::Leader { news })) => out.notes.extend(news),
+                Ok(Some(Lead::Standby { why })) => {
+                    out.standby = Some(why);
+                    return Some(out);
+                }
+                Err(e) => return failed(out, Step::Lease, e.to_string()),
+            }
+        }
         let metric = match (self.measure)(current) {
             Ok(m) => m,
             Err(e) => return failed(out, Step::Measure, e.to_string()),

@@ -28,6 +28,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lpa_core::config::EvaluationConfig;
 use lpa_core::duration::format_duration;
@@ -37,6 +38,7 @@ use lpa_drivers::load::{self, LoadOverrides, LoadPlan};
 use lpa_drivers::metrics::{Metrics, MetricsServer};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
+use lpa_drivers::scale::lease::Lease;
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::{StateClaim, StateFile};
@@ -62,16 +64,32 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     let config = load_config(&args.policy)?;
-    let (plan, warnings) = load_plan(&args, &config, &args.load.overrides())?;
+    let (plan, mut notes) = load_plan(&args, &config, &args.load.overrides())?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
+    if let Some(name) = &args.lease {
+        let identity = format!("{}_{}", target.instance, std::process::id());
+        let duration = lease_duration(args.interval, plan.run_time + plan.grace);
+        if !args.dry_run {
+            notes.push(format!(
+                "lease {name}: scales only while holding it, as {identity}; a holder that stops renewing keeps it {}",
+                format_duration(duration)
+            ));
+        }
+        target.lease = Some(Lease::new(
+            target.kubectl.clone(),
+            name,
+            &identity,
+            duration,
+        ));
+    }
     let outputs = outputs(&args, &plan)?;
     drive(
         &mut target,
         &format!("via kubectl {kubectl}"),
         &policy,
         &plan,
-        &warnings,
+        &notes,
         outputs,
         &args,
     )
@@ -118,6 +136,11 @@ fn load_plan(
 /// `--scaler local`: the pool binds its listen address and starts its first
 /// replicas only after everything else was checked.
 fn local(args: &RunArgs) -> Result<ExitCode> {
+    if let Some(name) = &args.lease {
+        return Err(Failure::new(format!(
+            "--lease {name}: a Lease is kept in a cluster; it needs --scaler kubectl"
+        )));
+    }
     let text = args
         .replica_cmd
         .as_deref()
@@ -149,6 +172,16 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         outputs,
         args,
     )
+}
+
+/// How long a holder that stops renewing keeps the Lease: three of its
+/// cycles (a cycle is the interval, or its load test when that is longer),
+/// as `/healthz` waits before it calls a loop stuck, and at least 10 s.
+/// A loop renews at each cycle's start, so a slow cycle or two never
+/// hands the Lease over; one that stopped hands it over within this.
+fn lease_duration(interval: Duration, load_test: Duration) -> Duration {
+    let cycles = 3 * interval.max(load_test);
+    Duration::from_secs(cycles.as_secs_f64().ceil() as u64).max(Duration::from_secs(10))
 }
 
 /// Where `lpa run` writes: the state file, the decision log, and the
@@ -277,6 +310,13 @@ fn drive<T: ScaleTarget + ?Sized>(
     for n in notes {
         say!("lpa run: {n}");
     }
+    if let Some(name) = &args.lease {
+        if options.dry_run {
+            say!(
+                "lpa run: lease {name}: neither read nor taken in a dry run, which scales nothing"
+            );
+        }
+    }
     if let Some(w) = super::check::runaway_warning(policy, plan.timeout) {
         say!("lpa run: warning: {w}");
     }
@@ -306,7 +346,7 @@ fn drive<T: ScaleTarget + ?Sized>(
     let dry_run = options.dry_run;
     let mut last_failure = None;
     let summary = RunLoop {
-        target,
+        target: &mut *target,
         measure,
         policy,
         state: &state,
@@ -326,6 +366,11 @@ fn drive<T: ScaleTarget + ?Sized>(
         }
     });
 
+    match target.release() {
+        Ok(Some(done)) => say!("lpa run: {done}"),
+        Ok(None) => {}
+        Err(e) => say!("lpa run: warning: cannot release the lease: {e}"),
+    }
     if summary.stopped {
         say!(
             "lpa run: stopped by signal after {}; state {}",
@@ -358,6 +403,12 @@ fn print_cycle(name: &str, cycle: &Cycle, with_failure: bool) {
         say!("lpa: warning: {w}");
     }
     let n = cycle.number;
+    for note in &cycle.notes {
+        say!("lpa run: #{n} {name}: {note}");
+    }
+    if let Some(why) = &cycle.standby {
+        say!("lpa run: #{n} {name}: standby: {why}");
+    }
     match (&cycle.record, &cycle.failure) {
         (Some(r), failure) => {
             let outcome = match &r.outcome {

@@ -78,6 +78,11 @@ struct Shared {
     objects: Objects,
     /// Created Events, as `events.k8s.io/v1` objects.
     events: Vec<Value>,
+    /// Leases by namespace and name, as stored (`resourceVersion` set).
+    leases: BTreeMap<(String, String), Value>,
+    /// A holder that writes the next Lease first: just before the next
+    /// create or replace of a Lease is answered.
+    lease_racer: Option<String>,
     /// Refuse every Event create with 403, as RBAC without `create`.
     forbid_events: bool,
     next_version: u64,
@@ -105,6 +110,8 @@ impl ApiServer {
         let shared = Arc::new(Mutex::new(Shared {
             objects: BTreeMap::new(),
             events: Vec::new(),
+            leases: BTreeMap::new(),
+            lease_racer: None,
             forbid_events: false,
             next_version: 100,
             requests: Vec::new(),
@@ -174,6 +181,30 @@ impl ApiServer {
     /// `create` on `events` refuses it.
     pub fn forbid_events(&self) {
         self.shared.lock().unwrap().forbid_events = true;
+    }
+
+    /// The Lease `name` in `namespace`, as stored.
+    pub fn lease(&self, namespace: &str, name: &str) -> Option<Value> {
+        let s = self.shared.lock().unwrap();
+        s.leases
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Stores `lease` as the Lease `name` in `namespace`, as another
+    /// holder would have written it.
+    pub fn put_lease(&self, namespace: &str, name: &str, mut lease: Value) {
+        let mut s = self.shared.lock().unwrap();
+        s.next_version += 1;
+        lease["metadata"]["resourceVersion"] = json!(s.next_version.to_string());
+        s.leases
+            .insert((namespace.to_string(), name.to_string()), lease);
+    }
+
+    /// The next create or replace of a Lease finds that `holder` wrote
+    /// the Lease just before: another loop that won the race.
+    pub fn race_lease_writes(&self, holder: &str) {
+        self.shared.lock().unwrap().lease_racer = Some(holder.to_string());
     }
 
     /// The PUTs and PATCHes of `/scale`: the writes.
@@ -361,6 +392,9 @@ fn answer(req: &Request, shared: &mut Shared) -> (u16, Value) {
     if let Some(answer) = events::answer(req, shared) {
         return answer;
     }
+    if let Some(answer) = leases::answer(req, shared) {
+        return answer;
+    }
     let objects = &mut shared.objects;
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/version") => {
@@ -513,6 +547,112 @@ fn scale_json(_plural: &str, ns: &str, name: &str, obj: &Object) -> Value {
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": name, "namespace": ns, "resourceVersion": obj.resource_version.to_string()},
         "spec": {"replicas": r}, "status": {"replicas": r, "selector": format!("app={name}")}})
+}
+
+/// Leases (`coordination.k8s.io/v1`) as the real API server keeps them
+/// for what `kubectl get --raw`, `create --raw` and `replace --raw` send:
+/// GET one, POST one (409 AlreadyExists when the name is taken), PUT one
+/// (409 Conflict when its `resourceVersion` is not the stored one: the
+/// optimistic lock leader election relies on).
+mod leases {
+    use super::{status_json, Request, Shared};
+    use serde_json::Value;
+
+    const PREFIX: &str = "/apis/coordination.k8s.io/v1/namespaces/";
+
+    pub fn answer(req: &Request, shared: &mut Shared) -> Option<(u16, Value)> {
+        let rest = req.path.strip_prefix(PREFIX)?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        let (ns, name) = match parts.as_slice() {
+            [ns, "leases"] => (*ns, None),
+            [ns, "leases", name] => (*ns, Some(*name)),
+            _ => return None,
+        };
+        let not_found = |name: &str| {
+            (
+                404,
+                status_json(
+                    404,
+                    "NotFound",
+                    &format!("leases.coordination.k8s.io \"{name}\" not found"),
+                ),
+            )
+        };
+        let body = || serde_json::from_str::<Value>(&req.body).ok();
+        if req.method == "POST" || req.method == "PUT" {
+            if let Some(racer) = shared.lease_racer.take() {
+                race(shared, ns, body(), &racer);
+            }
+        }
+        Some(match (req.method.as_str(), name) {
+            ("GET", Some(name)) => match shared.leases.get(&(ns.into(), name.into())) {
+                Some(l) => (200, l.clone()),
+                None => not_found(name),
+            },
+            ("POST", None) => {
+                let Some(mut lease) = body() else {
+                    return Some((400, status_json(400, "BadRequest", "body is not JSON")));
+                };
+                let Some(name) = lease["metadata"]["name"].as_str().map(String::from) else {
+                    return Some((
+                        422,
+                        status_json(422, "Invalid", "metadata.name: Required value"),
+                    ));
+                };
+                let key = (ns.to_string(), name.clone());
+                if shared.leases.contains_key(&key) {
+                    return Some((
+                        409,
+                        status_json(
+                            409,
+                            "AlreadyExists",
+                            &format!("leases.coordination.k8s.io \"{name}\" already exists"),
+                        ),
+                    ));
+                }
+                shared.next_version += 1;
+                lease["metadata"]["namespace"] = ns.into();
+                lease["metadata"]["resourceVersion"] = shared.next_version.to_string().into();
+                shared.leases.insert(key, lease.clone());
+                (201, lease)
+            }
+            ("PUT", Some(name)) => {
+                let Some(mut lease) = body() else {
+                    return Some((400, status_json(400, "BadRequest", "body is not JSON")));
+                };
+                let key = (ns.to_string(), name.to_string());
+                let Some(stored) = shared.leases.get(&key) else {
+                    return Some(not_found(name));
+                };
+                let sent = lease["metadata"]["resourceVersion"].as_str().unwrap_or("");
+                if !sent.is_empty() && sent != stored["metadata"]["resourceVersion"] {
+                    return Some((409, status_json(409, "Conflict", &format!("Operation cannot be fulfilled on leases.coordination.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"))));
+                }
+                shared.next_version += 1;
+                lease["metadata"]["resourceVersion"] = shared.next_version.to_string().into();
+                shared.leases.insert(key, lease.clone());
+                (200, lease)
+            }
+            _ => (
+                405,
+                status_json(405, "MethodNotAllowed", "method not allowed"),
+            ),
+        })
+    }
+
+    /// `racer` writes the Lease `sent` names, as its holder, a moment
+    /// before `sent` arrives.
+    fn race(shared: &mut Shared, ns: &str, sent: Option<Value>, racer: &str) {
+        let Some(name) = sent.and_then(|b| b["metadata"]["name"].as_str().map(String::from)) else {
+            return;
+        };
+        shared.next_version += 1;
+        let lease = serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": ns,
+                         "resourceVersion": shared.next_version.to_string()},
+            "spec": {"holderIdentity": racer, "leaseDurationSeconds": 60}});
+        shared.leases.insert((ns.to_string(), name), lease);
+    }
 }
 
 /// Events: one store behind `events.k8s.io/v1` and core `v1`, as the real

@@ -32,6 +32,7 @@ use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
 
+use super::lease::{Lead, Lease};
 use super::{DriverError, Event, ScaleTarget};
 use crate::process::{self, one_line, ProcessError};
 
@@ -89,7 +90,7 @@ pub struct Workload {
     pub namespace: Option<String>,
 }
 
-const SUBDOMAIN_RULE: &str = "DNS-1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
+pub const SUBDOMAIN_RULE: &str = "DNS-1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
 const LABEL_RULE: &str =
     "DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
 
@@ -403,7 +404,7 @@ impl Kubectl {
         args
     }
 
-    fn render(&self, args: &[String]) -> String {
+    pub(crate) fn render(&self, args: &[String]) -> String {
         let mut s = self.program.display().to_string();
         for a in args.iter().chain(&self.global_args()) {
             s.push(' ');
@@ -413,12 +414,12 @@ impl Kubectl {
     }
 
     /// Runs kubectl with `args` (plus the global flags); stdout on success.
-    fn run(&self, args: &[String]) -> Result<Vec<u8>, DriverError> {
+    pub(crate) fn run(&self, args: &[String]) -> Result<Vec<u8>, DriverError> {
         self.run_with_input(args, None)
     }
 
     /// [`Kubectl::run`] with `stdin` fed to kubectl.
-    fn run_with_input(
+    pub(crate) fn run_with_input(
         &self,
         args: &[String],
         stdin: Option<&[u8]>,
@@ -489,6 +490,9 @@ pub struct KubectlTarget {
     pub instance: String,
     /// The last read of the workload: where its Events go.
     seen: Option<Seen>,
+    /// The Lease that makes this the one loop scaling the workload, when
+    /// several may run ([`Lease`]).
+    pub lease: Option<Lease>,
 }
 
 /// The Events' `reportingController`.
@@ -511,6 +515,7 @@ impl KubectlTarget {
                 host
             },
             seen: None,
+            lease: None,
         }
     }
 
@@ -522,16 +527,12 @@ impl KubectlTarget {
         now: Timestamp,
     ) -> Result<(String, KubeEvent), DriverError> {
         let seen = self.seen.as_ref();
-        let namespace = seen
-            .and_then(|s| s.namespace.clone())
-            .or_else(|| self.workload.namespace.clone())
-            .filter(|ns| is_dns1123_label(ns))
-            .ok_or_else(|| {
-                DriverError::Invalid(format!(
-                    "{}: no valid namespace known for its events",
-                    self.workload
-                ))
-            })?;
+        let namespace = self.namespace().ok_or_else(|| {
+            DriverError::Invalid(format!(
+                "{}: no valid namespace known for its events",
+                self.workload
+            ))
+        })?;
         // client-go's naming: the object's name and the time in hex, unique
         // per object and cut to fit a name's 253 characters.
         let suffix = format!(".{:x}", now.as_nanosecond());
@@ -573,6 +574,16 @@ impl KubectlTarget {
             ..KubeEvent::default()
         };
         Ok((namespace, kube))
+    }
+
+    /// The namespace of the workload as last read (kubectl's context's
+    /// when no `-n` was given), else as given.
+    fn namespace(&self) -> Option<String> {
+        self.seen
+            .as_ref()
+            .and_then(|s| s.namespace.clone())
+            .or_else(|| self.workload.namespace.clone())
+            .filter(|ns| is_dns1123_label(ns))
     }
 
     fn namespace_args(&self) -> Vec<String> {
@@ -722,6 +733,9 @@ impl ScaleTarget for KubectlTarget {
     }
 
     fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError> {
+        if let Some(lease) = self.lease.as_ref().filter(|l| !l.held()) {
+            return Err(DriverError::Invalid(lease.not_held()));
+        }
         let mut args = vec!["scale".to_string(), self.workload.reference()];
         args.extend(self.namespace_args());
         args.push(format!("--current-replicas={from}"));
@@ -745,6 +759,28 @@ impl ScaleTarget for KubectlTarget {
                 }),
             },
             Err(e) => Err(e),
+        }
+    }
+
+    fn lead(&mut self) -> Result<Option<Lead>, DriverError> {
+        let namespace = self.namespace();
+        let Some(lease) = &mut self.lease else {
+            return Ok(None);
+        };
+        let namespace = namespace.ok_or_else(|| {
+            DriverError::Invalid(format!(
+                "{}: no valid namespace known for its lease",
+                self.workload
+            ))
+        })?;
+        lease.lead(&namespace).map(Some)
+    }
+
+    fn release(&mut self) -> Result<Option<String>, DriverError> {
+        let namespace = self.namespace();
+        match (&mut self.lease, namespace) {
+            (Some(lease), Some(ns)) => lease.release(&ns),
+            _ => Ok(None),
         }
     }
 

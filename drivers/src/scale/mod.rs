@@ -13,6 +13,7 @@
 //! the target as an [`Event`], which kubectl records on the workload.
 
 pub mod kubectl;
+pub mod lease;
 pub mod local;
 
 use crate::process::ProcessError;
@@ -39,6 +40,19 @@ pub trait ScaleTarget {
     /// records nothing.
     fn record(&mut self, _event: &Event) -> Result<(), DriverError> {
         Ok(())
+    }
+    /// Whether this loop may scale the target this cycle, when several
+    /// may run: `None` when it is the only one (the default), else what
+    /// its Lease says. Called after [`replicas`], so the target is known.
+    ///
+    /// [`replicas`]: ScaleTarget::replicas
+    fn lead(&mut self) -> Result<Option<lease::Lead>, DriverError> {
+        Ok(None)
+    }
+    /// Gives up what [`ScaleTarget::lead`] holds, when the loop ends; what
+    /// it did, for the log.
+    fn release(&mut self) -> Result<Option<String>, DriverError> {
+        Ok(None)
     }
 }
 

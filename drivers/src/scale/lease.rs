@@ -1,0 +1,311 @@
+//! One loop per workload, however many run: leader election on a
+//! `coordination.k8s.io/v1` Lease, through kubectl, as client-go's
+//! `leaderelection` package does it.
+//!
+//! Each cycle the loop reads the Lease. It holds it when the Lease names
+//! it, when no one holds it (created new, or released by a holder that
+//! stopped), or when its record has not changed for the Lease's duration
+//! as this instance's own clock measures it: the holder stopped renewing.
+//! Clocks of two hosts are never compared (a `renewTime` from a host whose
+//! clock runs ahead would otherwise keep a dead holder's lease alive). A
+//! write names the `resourceVersion` it read, so of two instances that
+//! both saw the lease free, the API server lets one write and refuses the
+//! other (409 Conflict): that one stands by.
+//!
+//! kubectl's `--raw` verbs make one request each (no discovery), and RBAC
+//! sees `get`, `create` and `update` on `coordination.k8s.io` `leases`.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::{Lease as KubeLease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::Resource;
+
+use super::kubectl::Kubectl;
+use super::DriverError;
+
+/// What the Lease says this cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lead {
+    /// This instance holds the Lease. `news` says how it came to, the
+    /// cycle it did (created, taken over, taken back).
+    Leader { news: Option<String> },
+    /// Another holds it: this instance neither load-tests nor scales.
+    Standby { why: String },
+}
+
+/// The parts of a Lease's record that change when its holder renews it
+/// or another takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Record {
+    holder: Option<String>,
+    renew: Option<String>,
+    version: Option<String>,
+}
+
+/// A Lease this instance competes for.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    kubectl: Kubectl,
+    pub name: String,
+    /// This instance's name in `holderIdentity`: host name and process id.
+    pub identity: String,
+    /// How long a holder that stops renewing keeps it.
+    pub duration: Duration,
+    /// The record last read, and when this instance first read it so.
+    observed: Option<(Record, Instant)>,
+    /// When this instance last wrote itself in as holder.
+    renewed: Option<Instant>,
+}
+
+impl Lease {
+    pub fn new(kubectl: Kubectl, name: &str, identity: &str, duration: Duration) -> Lease {
+        Lease {
+            kubectl,
+            name: name.to_string(),
+            identity: identity.to_string(),
+            duration,
+            observed: None,
+            renewed: None,
+        }
+    }
+
+    /// `lpa-web` in `default` as `default/lpa-web`.
+    fn named(&self, namespace: &str) -> String {
+        format!("lease {namespace}/{}", self.name)
+    }
+
+    fn collection(namespace: &str) -> String {
+        format!(
+            "/apis/{}/namespaces/{namespace}/{}",
+            KubeLease::API_VERSION,
+            KubeLease::URL_PATH_SEGMENT
+        )
+    }
+
+    fn path(&self, namespace: &str) -> String {
+        format!("{}/{}", Lease::collection(namespace), self.name)
+    }
+
+    /// Reads the Lease in `namespace`, and holds it when it can: renewed
+    /// when it is this instance's, taken when it is free or its holder
+    /// stopped renewing, and otherwise a standby.
+    pub fn lead(&mut self, namespace: &str) -> Result<Lead, DriverError> {
+        let Some(lease) = self.read(namespace)? else {
+            return self.create(namespace);
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        let record = Record {
+            holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
+            renew: spec.renew_time.as_ref().map(|t| t.0.to_string()),
+            version: lease.metadata.resource_version.clone(),
+        };
+        let now = Instant::now();
+        let since = match &self.observed {
+            Some((seen, at)) if *seen == record => *at,
+            _ => now,
+        };
+        self.observed = Some((record.clone(), since));
+        let unchanged = now.duration_since(since);
+        // The holder's own word on how long it keeps the lease unrenewed.
+        let keeps = spec
+            .lease_duration_seconds
+            .and_then(|s| u64::try_from(s).ok())
+            .map_or(self.duration, Duration::from_secs);
+        let news = match &record.holder {
+            Some(h) if *h == self.identity => (self.renewed.is_none())
+                .then(|| format!("{}: held again by {h}", self.named(namespace))),
+            None => Some(format!(
+                "{}: taken by {} (no holder)",
+                self.named(namespace),
+                self.identity
+            )),
+            Some(h) if unchanged >= keeps => Some(format!(
+                "{}: taken by {} from {h} (not renewed for {}s)",
+                self.named(namespace),
+                self.identity,
+                unchanged.as_secs()
+            )),
+            Some(h) => {
+                let lost = self.renewed.take().is_some();
+                return Ok(Lead::Standby {
+                    why: format!(
+                        "{} {}held by {h} (renewed {}s ago, as read here)",
+                        self.named(namespace),
+                        if lost { "lost: now " } else { "" },
+                        unchanged.as_secs()
+                    ),
+                });
+            }
+        };
+        let ours = record.holder.as_deref() == Some(self.identity.as_str());
+        let transitions = spec.lease_transitions.unwrap_or(0);
+        let stamp = MicroTime(Timestamp::now());
+        let spec = LeaseSpec {
+            holder_identity: Some(self.identity.clone()),
+            lease_duration_seconds: Some(self.duration_secs()),
+            acquire_time: if ours {
+                spec.acquire_time
+            } else {
+                Some(stamp.clone())
+            },
+            renew_time: Some(stamp),
+            lease_transitions: Some(if ours {
+                transitions
+            } else {
+                transitions.saturating_add(1)
+            }),
+            ..spec
+        };
+        self.write(namespace, lease.metadata, spec, news)
+    }
+
+    /// Gives the Lease up, if this instance holds it, so a standby takes
+    /// it at its next cycle rather than after the duration. Returns what
+    /// it did, for the log.
+    pub fn release(&mut self, namespace: &str) -> Result<Option<String>, DriverError> {
+        if self.renewed.take().is_none() {
+            return Ok(None);
+        }
+        let Some(lease) = self.read(namespace)? else {
+            return Ok(None);
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+            return Ok(None);
+        }
+        let stamp = MicroTime(Timestamp::now());
+        // client-go's release: no holder, and a duration of a second.
+        let spec = LeaseSpec {
+            holder_identity: None,
+            lease_duration_seconds: Some(1),
+            renew_time: Some(stamp.clone()),
+            acquire_time: Some(stamp),
+            ..spec
+        };
+        let body = KubeLease {
+            metadata: lease.metadata,
+            spec: Some(spec),
+        };
+        self.put(namespace, &body)?;
+        Ok(Some(format!("{}: released", self.named(namespace))))
+    }
+
+    /// Whether this instance renewed the Lease within its duration: a
+    /// scale is made only then.
+    pub fn held(&self) -> bool {
+        self.renewed.is_some_and(|at| at.elapsed() < self.duration)
+    }
+
+    /// Why a scale is not made: see [`Lease::held`].
+    pub fn not_held(&self) -> String {
+        match self.renewed {
+            Some(at) => format!(
+                "lease {}: not renewed for {}s, past its {}s: not scaling",
+                self.name,
+                at.elapsed().as_secs(),
+                self.duration_secs()
+            ),
+            None => format!("lease {}: not held: not scaling", self.name),
+        }
+    }
+
+    fn duration_secs(&self) -> i32 {
+        i32::try_from(self.duration.as_secs().max(1)).unwrap_or(i32::MAX)
+    }
+
+    /// The Lease, or `None` when there is none of that name.
+    fn read(&self, namespace: &str) -> Result<Option<KubeLease>, DriverError> {
+        let args = ["get", "--raw", &self.path(namespace)].map(String::from);
+        match self.kubectl.run(&args) {
+            Ok(out) => serde_json::from_slice(&out)
+                .map(Some)
+                .map_err(|e| DriverError::Output {
+                    command: self.kubectl.render(&args),
+                    message: format!("not a Lease: {e}"),
+                }),
+            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(NotFound)") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create(&mut self, namespace: &str) -> Result<Lead, DriverError> {
+        let stamp = MicroTime(Timestamp::now());
+        let body = KubeLease {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(namespace.to_string()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some(self.identity.clone()),
+                lease_duration_seconds: Some(self.duration_secs()),
+                acquire_time: Some(stamp.clone()),
+                renew_time: Some(stamp),
+                lease_transitions: Some(0),
+                ..LeaseSpec::default()
+            }),
+        };
+        let json = serde_json::to_vec(&body).expect("a Lease serialises");
+        let args = ["create", "--raw", &Lease::collection(namespace), "-f", "-"].map(String::from);
+        match self.kubectl.run_with_input(&args, Some(&json)) {
+            Ok(_) => {
+                self.renewed = Some(Instant::now());
+                Ok(Lead::Leader {
+                    news: Some(format!(
+                        "{}: created, held by {}",
+                        self.named(namespace),
+                        self.identity
+                    )),
+                })
+            }
+            // Another instance created it between the read and the create.
+            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(AlreadyExists)") => {
+                Ok(Lead::Standby {
+                    why: format!(
+                        "{} created by another instance first",
+                        self.named(namespace)
+                    ),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write(
+        &mut self,
+        namespace: &str,
+        metadata: ObjectMeta,
+        spec: LeaseSpec,
+        news: Option<String>,
+    ) -> Result<Lead, DriverError> {
+        let body = KubeLease {
+            metadata,
+            spec: Some(spec),
+        };
+        match self.put(namespace, &body) {
+            Ok(()) => {
+                self.renewed = Some(Instant::now());
+                Ok(Lead::Leader { news })
+            }
+            // Written by another since the read: theirs stands.
+            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(Conflict)") => {
+                self.renewed = None;
+                Ok(Lead::Standby {
+                    why: format!(
+                        "{} written by another instance first",
+                        self.named(namespace)
+                    ),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn put(&self, namespace: &str, body: &KubeLease) -> Result<(), DriverError> {
+        let json = serde_json::to_vec(body).expect("a Lease serialises");
+        let args = ["replace", "--raw", &self.path(namespace), "-f", "-"].map(String::from);
+        self.kubectl.run_with_input(&args, Some(&json)).map(drop)
+    }
+}
