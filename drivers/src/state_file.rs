@@ -335,7 +335,22 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
         return Ok((State::default(), why, bytes));
     }
     let (state, loaded) = match serde_json::from_slice::<State>(json) {
-        Ok(s) => (s, Loaded::Found),
+        Ok(s) => match without_arrays_for_objects(json, &s) {
+            None => (s, Loaded::Found),
+            Some((text, mut dropped)) => match serde_json::from_slice::<State>(&text) {
+                Ok(s) => (s, Loaded::Salvaged(dropped)),
+                Err(e) => match salvage(&text) {
+                    Some((s, more)) => {
+                        dropped.extend(more);
+                        (s, Loaded::Salvaged(dropped))
+                    }
+                    None => (
+                        State::default(),
+                        Loaded::Corrupt(format!("not valid state JSON ({e})")),
+                    ),
+                },
+            },
+        },
         Err(e) => match salvage(json) {
             Some((s, dropped)) => (s, Loaded::Salvaged(dropped)),
             None => (
@@ -361,11 +376,82 @@ fn not_an_object(json: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The document without the arrays it holds where the state has an
+/// object, and what was dropped; `None` when it has none. serde reads a
+/// struct from an array too, field by field in order: a hand-written
+/// `"recommendations": [[100, 3]]` was read as a recommendation of 3
+/// replicas at 100 s, a guess at what the writer meant.
+fn without_arrays_for_objects(json: &[u8], read: &State) -> Option<(Vec<u8>, Vec<String>)> {
+    use serde_json::Value;
+    fn walk(doc: &Value, read: &Value, path: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+        match (doc, read) {
+            (Value::Array(_), Value::Object(_)) => out.push(path.clone()),
+            (Value::Object(d), Value::Object(r)) => {
+                for (k, v) in r {
+                    if let Some(dv) = d.get(k) {
+                        path.push(Step::Key(k.clone()));
+                        walk(dv, v, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            (Value::Array(d), Value::Array(r)) => {
+                for (i, (dv, v)) in d.iter().zip(r).enumerate() {
+                    path.push(Step::Index(i));
+                    walk(dv, v, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut doc: Value = serde_json::from_slice(json).ok()?;
+    let read = serde_json::to_value(read).ok()?;
+    let mut paths = Vec::new();
+    walk(&doc, &read, &mut Vec::new(), &mut paths);
+    if paths.is_empty() {
+        return None;
+    }
+    let mut dropped = Vec::new();
+    // Last first: an element's removal moves the indices after it.
+    for path in paths.iter().rev() {
+        let (last, parent) = path.split_last()?;
+        remove(parent_of(&mut doc, parent)?, last)?;
+        dropped.push(format!(
+            "dropped {} (an array where an object belongs)",
+            show_path(path)
+        ));
+    }
+    dropped.reverse();
+    Some((serde_json::to_vec_pretty(&doc).ok()?, dropped))
+}
+
 /// A step of a path into a JSON value.
 #[derive(Debug, Clone)]
 enum Step {
     Key(String),
     Index(usize),
+}
+
+/// The value at `path` in `doc`.
+fn parent_of<'a>(
+    doc: &'a mut serde_json::Value,
+    path: &[Step],
+) -> Option<&'a mut serde_json::Value> {
+    path.iter().try_fold(doc, |v, s| match s {
+        Step::Key(k) => v.get_mut(k),
+        Step::Index(i) => v.get_mut(*i),
+    })
+}
+
+/// Removes `step` from `parent`; `None` when it is not there.
+fn remove(parent: &mut serde_json::Value, step: &Step) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    match (parent, step) {
+        (Value::Object(m), Step::Key(k)) => m.remove(k),
+        (Value::Array(a), Step::Index(i)) if *i < a.len() => Some(a.remove(*i)),
+        _ => None,
+    }
 }
 
 /// The state in a JSON document that is not all valid state: each field
@@ -416,10 +502,7 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
             continue;
         }
         let (last, parent) = path.split_last()?;
-        let parent = parent.iter().try_fold(&mut doc, |v, s| match s {
-            Step::Key(k) => v.get_mut(k),
-            Step::Index(i) => v.get_mut(*i),
-        })?;
+        let parent = parent_of(&mut doc, parent)?;
         let shown = show_path(&path);
         let value = match last {
             Step::Key(k) => parent.get_mut(k),
@@ -436,11 +519,7 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
                 continue;
             }
         }
-        match (parent, last) {
-            (Value::Object(m), Step::Key(k)) => m.remove(k)?,
-            (Value::Array(a), Step::Index(i)) if *i < a.len() => a.remove(*i),
-            _ => return None,
-        };
+        remove(parent, last)?;
         dropped.push(format!("dropped {shown} ({why})"));
     }
     None
@@ -707,6 +786,42 @@ mod tests {
   "targets":{"GET_/ mean":{"unloaded_ms":4.0,"floor_ms":4.5,"loads":[0.5],
    "trend":[[90,6.0,3],[100,6.0,3]]},
    "GET_/x mean":{"unloaded_ms":5.0,"floor_ms":5.0}}}}"#;
+
+    #[test]
+    fn an_array_where_an_object_belongs_is_dropped_not_read_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let sf = StateFile::new(&path);
+        fs::write(&path, LEARNED).unwrap();
+        let (good, _) = sf.peek().unwrap();
+        // serde alone read these as a recommendation of 3 at 100 s, and
+        // as a model of the target whose unloaded latency is 4 ms.
+        let text = LEARNED
+            .replace(
+                r#""recommendations":[{"at_secs":100,"replicas":3}]"#,
+                r#""recommendations":[[100,3],{"at_secs":100,"replicas":3},[7,7]]"#,
+            )
+            .replace(
+                r#""GET_/x mean":{"unloaded_ms":5.0,"floor_ms":5.0}"#,
+                r#""GET_/x mean":[5.0,5.0]"#,
+            );
+        fs::write(&path, text).unwrap();
+        let (s, how) = sf.peek().unwrap();
+        assert_eq!(
+            how,
+            Loaded::Salvaged(vec![
+                r#"dropped model.targets["GET_/x mean"] (an array where an object belongs)"#.into(),
+                "dropped recommendations[0] (an array where an object belongs)".into(),
+                "dropped recommendations[2] (an array where an object belongs)".into(),
+            ])
+        );
+        let mut want = good.clone();
+        want.model.as_mut().unwrap().targets.remove("GET_/x mean");
+        assert_eq!(s, want);
+        // The model's trend is a list of lists, as written: read as it is.
+        fs::write(&path, LEARNED).unwrap();
+        assert_eq!(sf.peek().unwrap(), (good, Loaded::Found));
+    }
 
     #[test]
     fn a_bad_field_is_dropped_alone_and_a_bom_is_read() {
