@@ -529,3 +529,28 @@ fn deploy_run_probes_healthz_on_the_metrics_port() {
     );
     assert_eq!(annotations["prometheus.io/path"].as_str(), Some("/metrics"));
 }
+
+/// The alerts shipped in deploy/prometheus load in the real promtool, and
+/// their unit tests (series as a loop writes them) pass: each fires where
+/// it should and stays quiet beside it.
+#[test]
+fn the_shipped_alerts_pass_promtools_checks_and_their_unit_tests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    for args in [
+        ["check", "rules", "lpa.rules.yaml"],
+        ["test", "rules", "lpa.rules.test.yaml"],
+    ] {
+        let out = Command::new(tool("promtool"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool (scripts/setup-tools.sh installs Debian's prometheus)");
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(out.status.success(), "promtool {}: {said}", args.join(" "));
+        assert!(
+            said.contains("SUCCESS"),
+            "promtool {}: {said}",
+            args.join(" ")
+        );
+    }
+}

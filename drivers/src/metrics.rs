@@ -515,6 +515,53 @@ mod tests {
         }
     }
 
+    /// deploy/prometheus's alerts name only metrics lpa serves: a renamed
+    /// metric would leave an alert that never fires.
+    #[test]
+    fn the_shipped_alerts_name_only_metrics_lpa_serves() {
+        let m = Metrics::new("1", Duration::from_secs(15));
+        m.observe_cycle(&cycle(2, Some(10.0), Outcome::Applied));
+        m.observe_cycle(&Cycle {
+            failure: Some((Step::Apply, "x".into())),
+            ..cycle(2, Some(10.0), Outcome::ScaleFailed { error: "x".into() })
+        });
+        m.observe_probe(10, 1, &[1_000_000]);
+        let text = m.encode();
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        let served = |name: &str| {
+            families.contains(&name)
+                || ["_count", "_sum", "_bucket"].iter().any(|suffix| {
+                    name.strip_suffix(suffix)
+                        .is_some_and(|family| families.contains(&family))
+                })
+        };
+        let rules = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/prometheus/lpa.rules.yaml"
+        ))
+        .unwrap();
+        let mut named = Vec::new();
+        for line in rules.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let mut rest = line;
+            while let Some(at) = rest.find("lpa_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                named.push(name);
+            }
+        }
+        assert!(named.len() >= 6, "{named:?}");
+        for name in &named {
+            assert!(served(name), "{name} is not served:\n{text}");
+        }
+    }
+
     #[test]
     fn leader_is_1_while_deciding_and_0_while_standing_by() {
         let m = Metrics::new("1", Duration::from_secs(15));
