@@ -351,3 +351,23 @@ fn replicas_exit_when_lpa_is_killed_outright() {
     child.wait().unwrap();
     assert_all_gone(&pids, Duration::from_secs(10));
 }
+
+/// run has no Locust driver: a loadDriver=locust left in the env from the
+/// CPA hooks' settings is said to be unused, not ignored without a word.
+#[test]
+fn a_locust_load_driver_in_the_env_is_said_to_be_unused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = run_local(&serve_cmd(), &["--once", "--run-time", "500ms"], dir.path());
+    c.env("loadDriver", "locust");
+    let o = output(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("lpa run: warning: loadDriver=locust is not used: lpa run sends with its native users only"),
+        "{}",
+        stderr(&o)
+    );
+    let mut c = run_local(&serve_cmd(), &["--once", "--run-time", "500ms"], dir.path());
+    c.env("loadDriver", "native");
+    let o = output(c);
+    assert!(!stderr(&o).contains("loadDriver"), "{}", stderr(&o));
+}

@@ -129,7 +129,15 @@ fn load_plan(
                 .map(|n| format!("load: {n} {}", args.locustfile.display()))
         });
     let warnings = prepared.warnings.iter().map(|w| format!("warning: {w}"));
-    let notes = source.into_iter().chain(warnings).collect();
+    let mut notes: Vec<String> = source.into_iter().chain(warnings).collect();
+    // run reads neither loadDriver nor LOCUST_BIN: a Locust asked for that
+    // way would otherwise go unused without a word.
+    if std::env::var("loadDriver").is_ok_and(|d| d.trim().eq_ignore_ascii_case("locust")) {
+        notes.push(
+            "warning: loadDriver=locust is not used: lpa run sends with its native users only (Locust runs the locustfile under the CPA hooks, in the image with Locust)"
+                .to_string(),
+        );
+    }
     Ok((prepared.plan, notes))
 }
 
