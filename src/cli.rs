@@ -475,6 +475,18 @@ pub struct RunArgs {
     /// Append one JSON line per decided cycle (the input of `lpa simulate --replay`).
     #[arg(long, value_name = "FILE")]
     pub decision_log: Option<PathBuf>,
+    /// Before a line would take the decision log past SIZE, rename it to
+    /// FILE.1 (replacing the older one) and start FILE anew: at most twice
+    /// SIZE on disk. SIZE: bytes, or with k, M, G (1000s) or Ki, Mi, Gi
+    /// (1024s), B optional; off (or 0) never rotates.
+    #[arg(
+        long,
+        env = "LPA_DECISION_LOG_MAX_SIZE",
+        default_value = "32MiB",
+        value_name = "SIZE",
+        value_parser = max_size
+    )]
+    pub decision_log_max_size: MaxSize,
     /// Serve Prometheus metrics on http://ADDR/metrics and a liveness
     /// check on /healthz (e.g. 0.0.0.0:9100; port 0 picks a free one).
     #[arg(long, env = "LPA_METRICS_LISTEN", value_name = "ADDR", value_parser = listen_addr)]
@@ -666,6 +678,7 @@ pub const LOAD_FLAGS: &[(&str, &str)] = &[
     ("--min-replicas", "min replicas"),
     ("--max-replicas", "max replicas"),
     ("--metrics-listen", "metrics address"),
+    ("--decision-log-max-size", "decision log max size"),
     // Paths: CPA's config list can carry an empty value, which clap
     // rejects as a usage error naming only the flag.
     ("--evaluation-config", "evaluation config"),
@@ -813,6 +826,38 @@ fn lease_name(text: &str) -> std::result::Result<String, InvalidValue> {
             format!("a Kubernetes name ({SUBDOMAIN_RULE})"),
         ))
     }
+}
+
+/// A size bound, `None` for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxSize(pub Option<u64>);
+
+fn max_size(text: &str) -> std::result::Result<MaxSize, InvalidValue> {
+    let invalid = || {
+        InvalidValue::new(
+            text,
+            "a size such as 32MiB, 500k or 1048576 (bytes), or off",
+        )
+    };
+    let t = text.trim().to_ascii_lowercase();
+    if t == "off" {
+        return Ok(MaxSize(None));
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let unit = match unit.trim_start() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "ki" | "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" | "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" | "gib" => 1 << 30,
+        _ => return Err(invalid()),
+    };
+    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    let bytes = n.checked_mul(unit).ok_or_else(invalid)?;
+    Ok(MaxSize((bytes > 0).then_some(bytes)))
 }
 
 fn listen_addr(text: &str) -> std::result::Result<std::net::SocketAddr, InvalidValue> {
@@ -1044,6 +1089,39 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn sizes_take_si_and_binary_units_and_off() {
+        for (text, bytes) in [
+            ("1048576", Some(1_048_576)),
+            ("500k", Some(500_000)),
+            ("500 KB", Some(500_000)),
+            ("32MiB", Some(32 << 20)),
+            ("64Mi", Some(64 << 20)),
+            ("2G", Some(2_000_000_000)),
+            ("1gib", Some(1 << 30)),
+            ("off", None),
+            ("0", None),
+        ] {
+            assert_eq!(max_size(text).unwrap(), MaxSize(bytes), "{text}");
+        }
+        for bad in ["", "-1", "1.5M", "10 parsecs", "M", "99999999999G"] {
+            assert!(max_size(bad).is_err(), "{bad}");
+        }
+        let err = Cli::try_parse_from([
+            "lpa",
+            "run",
+            "--scaler",
+            "local",
+            "--decision-log-max-size",
+            "lots",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            value_error(&err, Some("run")).unwrap(),
+            "decision log max size (--decision-log-max-size or LPA_DECISION_LOG_MAX_SIZE): invalid value \"lots\" (expected a size such as 32MiB, 500k or 1048576 (bytes), or off)"
+        );
     }
 
     #[test]

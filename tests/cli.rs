@@ -383,6 +383,12 @@ fn a_bad_env_var_is_one_error_line_naming_the_env_var_and_the_flag() {
             "bad",
             "metrics address (--metrics-listen or LPA_METRICS_LISTEN): invalid value \"bad\" (expected IP:PORT such as 0.0.0.0:9100 (port 0: a free one))",
         ),
+        (
+            "run",
+            "LPA_DECISION_LOG_MAX_SIZE",
+            "-5M",
+            "decision log max size (--decision-log-max-size or LPA_DECISION_LOG_MAX_SIZE): invalid value \"-5M\" (expected a size such as 32MiB, 500k or 1048576 (bytes), or off)",
+        ),
     ] {
         let mut cmd = lpa();
         cmd.arg(command);
@@ -413,6 +419,10 @@ fn a_bad_flag_value_is_one_error_line_naming_the_flag_and_value() {
         (
             vec!["simulate", "--scenario", step, "--on-bad-line", "ignore"],
             "--on-bad-line: invalid value \"ignore\" (expected stop or skip)",
+        ),
+        (
+            vec!["run", "--scaler", "local", "--decision-log-max-size", "1.5GB"],
+            "decision log max size (--decision-log-max-size or LPA_DECISION_LOG_MAX_SIZE): invalid value \"1.5GB\" (expected a size such as 32MiB, 500k or 1048576 (bytes), or off)",
         ),
         (
             vec!["run", "--scaler", "helm", "--once"],

@@ -374,6 +374,66 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
     assert_eq!(pod["serviceAccountName"], account["metadata"]["name"]);
 }
 
+/// `NMi` or `NGi` (a Kubernetes quantity, or lpa's size with an optional
+/// `B`) in bytes.
+fn binary_size(text: &str) -> u64 {
+    let t = text.trim_end_matches('B');
+    let (n, shift) = match t.strip_suffix("Mi") {
+        Some(n) => (n, 20),
+        None => (t.strip_suffix("Gi").expect("NMi or NGi"), 30),
+    };
+    n.parse::<u64>().unwrap() << shift
+}
+
+/// The state volume of `lpa run` (the base and its overlay) has a
+/// sizeLimit, counted against the node's ephemeral storage, that holds
+/// the decision log at its bound (two files of at most
+/// --decision-log-max-size, the flag's default when not given) with room
+/// for the state file: over the limit the kubelet evicts the pod.
+#[test]
+fn run_state_volume_holds_the_decision_log_at_its_bound() {
+    let help = stdout(&lpa().args(["run", "--help"]).output().unwrap());
+    let default = help
+        .split("[env: LPA_DECISION_LOG_MAX_SIZE=]")
+        .nth(1)
+        .and_then(|rest| rest.split("[default: ").nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no default size in: {help}"));
+    for dir in ["deploy/run", "deploy/overlays/example"] {
+        let docs = kustomize(dir);
+        let deployment = only(&docs, "Deployment");
+        let args = expanded_args(deployment);
+        let after = |flag: &str| {
+            let i = args.iter().position(|a| a == flag)?;
+            args.get(i + 1).map(String::as_str)
+        };
+        let log = Path::new(after("--decision-log").expect("a decision log"));
+        let max = binary_size(after("--decision-log-max-size").unwrap_or(default));
+        let pod = &deployment["spec"]["template"]["spec"];
+        let mount = pod["containers"][0]["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|m| log.starts_with(m["mountPath"].as_str().unwrap()))
+            .expect("the log is on a volume");
+        let volume = pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap();
+        let limit = volume["emptyDir"]["sizeLimit"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{dir}: no sizeLimit on {volume:?}"));
+        let limit = binary_size(limit);
+        assert!(
+            limit >= 2 * max + (1 << 20),
+            "{dir}: sizeLimit {limit} bytes, decision log up to {}",
+            2 * max
+        );
+    }
+}
+
 /// A container's args as Kubernetes runs them: `$(VAR)` expanded from the
 /// container's env, POD_NAMESPACE being the object's namespace.
 fn expanded_args(deployment: &Value) -> Vec<String> {

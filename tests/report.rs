@@ -253,6 +253,91 @@ fn a_fresh_local_run_is_scored_as_its_records_say() {
     assert_eq!(json["file"], path(&log));
 }
 
+/// `lpa run --decision-log-max-size` with room for about three lines a
+/// file (a line here is about 1.1 kB) and six cycles: one rotation, and
+/// the six records are all there, whole, FILE.1's before FILE's, each
+/// cycle's count read where the previous one left it (the local pool
+/// applies every decision), so none was lost at the seam. Each file is
+/// a log `lpa report` and `lpa simulate --replay` read alone, and the two
+/// joined read as one run.
+#[test]
+fn a_rotated_decision_log_loses_no_line_and_both_files_read_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let max = 4000;
+    let mut c = run_local(
+        &serve_cmd(),
+        &[
+            "--max-cycles",
+            "6",
+            "--interval",
+            "0",
+            "--run-time",
+            "200ms",
+            "--decision-log",
+            path(&log),
+            "--decision-log-max-size",
+            &max.to_string(),
+        ],
+        dir.path(),
+    );
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_bounded(&mut child, std::time::Duration::from_secs(60));
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+
+    let rotated = dir.path().join("decisions.jsonl.1");
+    let mut records = Vec::new();
+    for file in [&rotated, &log] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.ends_with('\n'), "{}: {text}", file.display());
+        assert!(
+            text.len() <= max,
+            "{}: {} bytes",
+            file.display(),
+            text.len()
+        );
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a whole JSON line"))
+            .collect();
+        assert!(!lines.is_empty(), "{} is empty", file.display());
+        let o = report(&[path(file)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("): {} cycles over ", lines.len())),
+            "{}",
+            stdout(&o)
+        );
+        let o = lpa()
+            .arg("simulate")
+            .arg("--evaluation-config")
+            .arg(fixture("evaluation/seed.yaml"))
+            .arg("--replay")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        records.extend(lines);
+    }
+    assert_eq!(records.len(), 6, "{records:#?}");
+    for pair in records.windows(2) {
+        assert_eq!(pair[1]["current"], pair[0]["decided"], "{pair:#?}");
+        assert!(pair[1]["at_secs"].as_u64() >= pair[0]["at_secs"].as_u64());
+    }
+
+    let joined = dir.path().join("joined.jsonl");
+    let both = [&rotated, &log].map(|f| std::fs::read_to_string(f).unwrap());
+    std::fs::write(&joined, both.concat()).unwrap();
+    let o = report(&[path(&joined)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    assert!(stdout(&o).contains("): 6 cycles over "), "{}", stdout(&o));
+}
+
 #[test]
 fn the_recorded_fixture_scores_as_counted_by_hand() {
     let log = fixture("replay/decisions.jsonl");

@@ -8,6 +8,12 @@
 //! crash leaves at most the last line cut short (a reader skips it; the
 //! next [`DecisionLog::open`] drops it, so a record never follows it on
 //! its line).
+//!
+//! With a size bound ([`DecisionLog::max_size`]), a record that would take
+//! the file past it first renames the file to `FILE.1` (replacing an
+//! older one) and starts `FILE` anew: the log then holds at most twice the
+//! bound (plus one line, when a line alone is larger), every line whole in
+//! one of the two files, the older lines in `FILE.1`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -19,7 +25,7 @@ use lpa_core::log::DecisionRecord;
 #[error("decision log {}: cannot {action}: {source}", path.display())]
 pub struct LogError {
     pub path: PathBuf,
-    pub action: &'static str,
+    pub action: std::borrow::Cow<'static, str>,
     pub source: io::Error,
 }
 
@@ -29,20 +35,14 @@ pub struct DecisionLog {
     path: PathBuf,
     file: File,
     cut: Option<u64>,
+    max_size: Option<u64>,
 }
 
 impl DecisionLog {
     /// Opens (creating if needed) `path` for appending.
     pub fn open(path: impl Into<PathBuf>) -> Result<DecisionLog, LogError> {
         let path = path.into();
-        let err = |action| {
-            let path = path.clone();
-            move |source| LogError {
-                path,
-                action,
-                source,
-            }
-        };
+        let err = |action| io_error(&path, action);
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -50,7 +50,27 @@ impl DecisionLog {
             .open(&path)
             .map_err(err("open for appending"))?;
         let cut = drop_cut_line(&mut file).map_err(err("drop its last line, cut short"))?;
-        Ok(DecisionLog { path, file, cut })
+        Ok(DecisionLog {
+            path,
+            file,
+            cut,
+            max_size: None,
+        })
+    }
+
+    /// Rotates the file before a record would take it past `bytes`
+    /// (`None`: never).
+    #[must_use]
+    pub fn max_size(mut self, bytes: Option<u64>) -> DecisionLog {
+        self.max_size = bytes;
+        self
+    }
+
+    /// Where rotation moves the older lines: `FILE.1`.
+    pub fn rotated_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".1");
+        PathBuf::from(name)
     }
 
     pub fn path(&self) -> &Path {
@@ -64,24 +84,75 @@ impl DecisionLog {
         self.cut
     }
 
-    /// Reopens the path when the file there is no longer the one open:
-    /// logrotate (without copytruncate) renames the log, and every record
-    /// would go on into the renamed file.
-    fn follow_rotation(&mut self) -> Result<(), LogError> {
+    /// Whether the path no longer names the open file: logrotate (without
+    /// copytruncate) or another lpa rotating the same log renamed it.
+    fn moved(&self) -> bool {
         use std::os::unix::fs::MetadataExt;
         let open = self.file.metadata().ok().map(|m| (m.dev(), m.ino()));
         let there = std::fs::metadata(&self.path)
             .ok()
             .map(|m| (m.dev(), m.ino()));
-        if open.is_some() && open != there {
-            *self = DecisionLog::open(self.path.clone())?;
-        }
+        open.is_some() && open != there
+    }
+
+    /// Reopens the path; the open file's lock, if any, goes with it.
+    fn reopen(&mut self) -> Result<(), LogError> {
+        *self = DecisionLog::open(self.path.clone())?.max_size(self.max_size);
         Ok(())
     }
 
+    fn error(&self, action: &'static str) -> impl FnOnce(io::Error) -> LogError {
+        io_error(&self.path, action)
+    }
+
+    /// Renames the file to `FILE.1` and starts `FILE` anew when `next`
+    /// more bytes would take it past the bound. A file holding nothing is
+    /// never rotated, so a line larger than the bound still goes in whole.
+    ///
+    /// Under an exclusive lock on the open file: another lpa appending to
+    /// the same log that found it full too waits, then sees the path name
+    /// a new file and follows it, where renaming that one as well would
+    /// have replaced the first's `FILE.1`, lines and all.
+    fn rotate_for(&mut self, next: u64) -> Result<(), LogError> {
+        let Some(max) = self.max_size else {
+            return Ok(());
+        };
+        loop {
+            let len = self
+                .file
+                .metadata()
+                .map_err(self.error("read its size"))?
+                .len();
+            if len == 0 || len.saturating_add(next) <= max {
+                return Ok(());
+            }
+            self.file.lock().map_err(self.error("lock it to rotate"))?;
+            if self.moved() {
+                self.reopen()?;
+                continue;
+            }
+            let to = self.rotated_path();
+            if let Err(source) = std::fs::rename(&self.path, &to) {
+                let _ = self.file.unlock();
+                return Err(LogError {
+                    path: self.path.clone(),
+                    action: format!("rotate it (rename to {})", to.display()).into(),
+                    source,
+                });
+            }
+            let reopened = self.reopen();
+            if reopened.is_err() {
+                // Still the renamed file: another writer must not wait on it.
+                let _ = self.file.unlock();
+            }
+            return reopened;
+        }
+    }
+
     /// Appends one record as one line, filling in `time` from `at_secs`
-    /// when the caller left it empty.
-    pub fn append(&mut self, record: &DecisionRecord) -> Result<(), LogError> {
+    /// when the caller left it empty. `Ok(Some(e))`: the line went in, but
+    /// rotating the file before it failed (it stays where it was and grows).
+    pub fn append(&mut self, record: &DecisionRecord) -> Result<Option<LogError>, LogError> {
         let mut line = if record.time.is_some() {
             serde_json::to_vec(record)
         } else {
@@ -91,12 +162,21 @@ impl DecisionLog {
         }
         .expect("DecisionRecord serialises");
         line.push(b'\n');
-        self.follow_rotation()?;
-        self.file.write_all(&line).map_err(|source| LogError {
-            path: self.path.clone(),
-            action: "append",
-            source,
-        })
+        if self.moved() {
+            self.reopen()?;
+        }
+        let rotation = self.rotate_for(line.len() as u64).err();
+        self.file.write_all(&line).map_err(self.error("append"))?;
+        Ok(rotation)
+    }
+}
+
+fn io_error(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> LogError {
+    let path = path.to_path_buf();
+    move |source| LogError {
+        path,
+        action: action.into(),
+        source,
     }
 }
 
@@ -226,5 +306,115 @@ mod tests {
         log.append(&a_record()).unwrap();
         let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
         assert_eq!((lines(&rotated), lines(&path)), (1, 2));
+    }
+
+    fn line_count(p: &Path) -> usize {
+        std::fs::read_to_string(p).map_or(0, |t| t.lines().count())
+    }
+
+    /// Appends `n` records through `log`, each with its own `at_secs`
+    /// (from `first`), so the lines tell which record each is.
+    fn append_numbered(log: &mut DecisionLog, first: u64, n: u64) {
+        for i in first..first + n {
+            let mut r = a_record();
+            r.at_secs = i;
+            r.time = None;
+            assert!(log.append(&r).unwrap().is_none());
+        }
+    }
+
+    fn numbers(p: &Path) -> Vec<u64> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<DecisionRecord>(l).unwrap().at_secs)
+            .collect()
+    }
+
+    /// A log in `dir` holding record 0, and that line's size.
+    fn one_line_log(dir: &Path) -> (PathBuf, DecisionLog, u64) {
+        let path = dir.join("d.jsonl");
+        let mut log = DecisionLog::open(&path).unwrap();
+        append_numbered(&mut log, 0, 1);
+        let line = std::fs::metadata(&path).unwrap().len();
+        (path, log, line)
+    }
+
+    #[test]
+    fn a_line_that_would_pass_the_bound_goes_into_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, log, line) = one_line_log(dir.path());
+        // Room for two lines and a half.
+        let max = line * 5 / 2;
+        let mut log = log.max_size(Some(max));
+        append_numbered(&mut log, 1, 4);
+        let rotated = log.rotated_path();
+        assert_eq!(rotated, dir.path().join("d.jsonl.1"));
+        assert_eq!((numbers(&rotated), numbers(&path)), (vec![2, 3], vec![4]));
+        for p in [&path, &rotated] {
+            assert!(std::fs::metadata(p).unwrap().len() <= max);
+        }
+    }
+
+    #[test]
+    fn a_line_larger_than_the_bound_goes_in_whole_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        let mut log = DecisionLog::open(&path).unwrap().max_size(Some(10));
+        append_numbered(&mut log, 0, 3);
+        assert_eq!(
+            (numbers(&log.rotated_path()), numbers(&path)),
+            (vec![1], vec![2])
+        );
+    }
+
+    #[test]
+    fn without_a_bound_the_log_is_never_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        let mut log = DecisionLog::open(&path).unwrap().max_size(None);
+        append_numbered(&mut log, 0, 50);
+        assert_eq!(line_count(&path), 50);
+        assert!(!log.rotated_path().exists());
+    }
+
+    /// Two writers on one log: the second follows the first's rotation
+    /// instead of rotating the new file too, which would have replaced
+    /// FILE.1 with it and lost the lines FILE.1 held.
+    #[test]
+    fn two_writers_rotating_one_log_lose_no_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, a, line) = one_line_log(dir.path());
+        let max = line * 4;
+        let mut a = a.max_size(Some(max));
+        let mut b = DecisionLog::open(&path).unwrap().max_size(Some(max));
+        append_numbered(&mut a, 1, 3);
+        // Both see a full file; a rotates it, b must not rotate a's new one.
+        append_numbered(&mut a, 4, 1);
+        append_numbered(&mut b, 5, 1);
+        assert_eq!(
+            (numbers(&a.rotated_path()), numbers(&path)),
+            (vec![0, 1, 2, 3], vec![4, 5])
+        );
+    }
+
+    #[test]
+    fn a_rotation_that_fails_still_appends_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        let mut log = DecisionLog::open(&path).unwrap().max_size(Some(10));
+        append_numbered(&mut log, 0, 1);
+        // A directory with something in it cannot be renamed over.
+        std::fs::create_dir_all(log.rotated_path().join("x")).unwrap();
+        let e = log.append(&a_record()).unwrap().expect("a rotation error");
+        assert!(
+            e.to_string().starts_with(&format!(
+                "decision log {}: cannot rotate it (rename to {}.1):",
+                path.display(),
+                path.display()
+            )),
+            "{e}"
+        );
+        assert_eq!(line_count(&path), 2);
     }
 }

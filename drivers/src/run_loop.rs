@@ -293,8 +293,13 @@ where
         record.time = Some(rfc3339(obs.at_secs));
         record.outcome = outcome;
         if let Some(log) = self.log.as_deref_mut() {
-            if let Err(e) = log.append(&record) {
-                out.failure.get_or_insert((Step::Log, e.to_string()));
+            match log.append(&record) {
+                Ok(None) => {}
+                // The line is in; the log only grows past its bound.
+                Ok(Some(e)) => out.warnings.push(e.to_string()),
+                Err(e) => {
+                    out.failure.get_or_insert((Step::Log, e.to_string()));
+                }
             }
         }
         out.record = Some(record);

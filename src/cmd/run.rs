@@ -232,7 +232,7 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
     drop(state.lock()?);
     let log = match &args.decision_log {
         Some(path) => {
-            let log = DecisionLog::open(path)?;
+            let log = DecisionLog::open(path)?.max_size(args.decision_log_max_size.0);
             if let Some(bytes) = log.dropped() {
                 say!(
                     "lpa run: warning: decision log {}: its last line was cut short (a crash mid-write): dropped those {bytes} bytes, so the next record starts a line",

@@ -26,6 +26,7 @@ const LPA_ENV: &[&str] = &[
     "LPA_CA_BUNDLE",
     "LPA_KUBECTL",
     "LPA_METRICS_LISTEN",
+    "LPA_DECISION_LOG_MAX_SIZE",
     "KUBECONFIG",
     // CPA's, which its hooks inherit.
     "downscaleStabilization",
