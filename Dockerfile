@@ -69,8 +69,12 @@ FROM ${ALPINE_IMAGE} AS run
 COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
 COPY --from=build /lpa /lpa
 RUN mkdir -p /var/lib/lpa && chown 65532:65532 /var/lib/lpa
+# kubectl keeps its discovery cache under $HOME/.kube: on the read-only
+# root it could keep none and asked the API server's discovery again on
+# every call (three discovery requests before each, against a stand-in).
 ENV evaluationConfigFilePath=/etc/lpa/evaluation_config.yaml \
-    decayInfoFilePath=/var/lib/lpa/decay_info.json
+    decayInfoFilePath=/var/lib/lpa/decay_info.json \
+    HOME=/var/lib/lpa
 USER 65532:65532
 ENTRYPOINT ["/lpa"]
 CMD ["run", "--scaler", "kubectl", "--help"]

@@ -119,6 +119,10 @@ fn dockerfile_ships_the_config_and_a_writable_state_dir() {
     assert!(text.contains("COPY deploy/cpa/config.yaml /config.yaml"));
     assert!(text.contains("decayInfoFilePath=/var/lib/lpa/decay_info.json"));
     assert!(text.contains("USER 65532:65532"));
+    // The run image's kubectl caches discovery under $HOME, which must be
+    // the writable state directory.
+    let run_stage = text.split("AS run").nth(1).expect("a run stage");
+    assert!(run_stage.contains("HOME=/var/lib/lpa"), "{run_stage}");
     for base in text
         .lines()
         .filter(|l| l.starts_with("ARG ") && l.contains("_IMAGE="))
