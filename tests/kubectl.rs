@@ -1285,6 +1285,55 @@ fn two_loops_on_one_lease_scale_one_at_a_time_and_hand_over_on_stop() {
 }
 
 #[test]
+fn a_release_on_stopping_is_one_short_write_within_a_pod_grace_period() {
+    let s = Setup::new(Some(2), SLOW);
+    let child = s
+        .run_cmd(
+            "deployment/web",
+            &[
+                "--lease",
+                "lpa-web",
+                "--interval",
+                "60s",
+                "--kubectl-timeout",
+                "25s",
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first cycle scaled and told the workload: the loop waits.
+    wait_for("the first cycle's event", 60, || !s.api.events().is_empty());
+    let before = s.api.requests().len();
+    // The API server stops answering, as it does when the pod's node is
+    // cut off from it: the release must not take a whole kubectl timeout
+    // (two, with a read first), past the 30 s a pod has to stop.
+    s.api.set_mode(Mode::Hang);
+    let stopping = Instant::now();
+    let out = terminate(child);
+    let took = stopping.elapsed();
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?} to stop:\n{err}"
+    );
+    assert!(
+        err.contains("lpa run: warning: cannot release the lease: "),
+        "{err}"
+    );
+    // One request: the write, with the resourceVersion of the last one.
+    let sent: Vec<Request> = s.api.requests().split_off(before);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].method, "PUT");
+    assert_eq!(
+        sent[0].path,
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/lpa-web"
+    );
+}
+
+#[test]
 fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
     let s = Setup::new(Some(2), SLOW);
     s.api.put_lease(

@@ -57,7 +57,16 @@ pub struct Lease {
     observed: Option<(Record, Instant)>,
     /// When this instance last wrote itself in as holder.
     renewed: Option<Instant>,
+    /// The Lease as the API server answered that write: what a release
+    /// writes back, without reading it first.
+    written: Option<KubeLease>,
 }
+
+/// The longest a release on stopping may take: a pod's grace period is
+/// 30 s by default, and the step under way when the signal came may take
+/// a whole `--kubectl-timeout` of it. A release that does not make it
+/// only hands the Lease over after its duration instead of at once.
+pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Lease {
     pub fn new(kubectl: Kubectl, name: &str, identity: &str, duration: Duration) -> Lease {
@@ -68,6 +77,7 @@ impl Lease {
             duration,
             observed: None,
             renewed: None,
+            written: None,
         }
     }
 
@@ -162,14 +172,23 @@ impl Lease {
     }
 
     /// Gives the Lease up, if this instance holds it, so a standby takes
-    /// it at its next cycle rather than after the duration. Returns what
-    /// it did, for the log.
+    /// it at its next cycle rather than after the duration. One write of
+    /// the Lease as this instance last wrote it (a Lease written by
+    /// another since is refused, 409, and stays theirs), within
+    /// [`RELEASE_TIMEOUT`]. Returns what it did, for the log.
     pub fn release(&mut self, namespace: &str) -> Result<Option<String>, DriverError> {
         if self.renewed.take().is_none() {
             return Ok(None);
         }
-        let Some(lease) = self.read(namespace)? else {
-            return Ok(None);
+        let mut kubectl = self.kubectl.clone();
+        kubectl.timeout = kubectl.timeout.min(RELEASE_TIMEOUT);
+        let written = self.written.take();
+        let lease = match written {
+            Some(lease) => lease,
+            None => match Lease::read_with(&kubectl, &self.path(namespace))? {
+                Some(lease) => lease,
+                None => return Ok(None),
+            },
         };
         let spec = lease.spec.clone().unwrap_or_default();
         if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
@@ -188,8 +207,16 @@ impl Lease {
             metadata: lease.metadata,
             spec: Some(spec),
         };
-        self.put(namespace, &body)?;
-        Ok(Some(format!("{}: released", self.named(namespace))))
+        match Lease::put_with(&kubectl, &self.path(namespace), &body) {
+            Ok(_) => Ok(Some(format!("{}: released", self.named(namespace)))),
+            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(Conflict)") => {
+                Ok(Some(format!(
+                    "{}: not released: written by another since",
+                    self.named(namespace)
+                )))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether this instance renewed the Lease within its duration: a
@@ -217,12 +244,16 @@ impl Lease {
 
     /// The Lease, or `None` when there is none of that name.
     fn read(&self, namespace: &str) -> Result<Option<KubeLease>, DriverError> {
-        let args = ["get", "--raw", &self.path(namespace)].map(String::from);
-        match self.kubectl.run(&args) {
+        Lease::read_with(&self.kubectl, &self.path(namespace))
+    }
+
+    fn read_with(kubectl: &Kubectl, path: &str) -> Result<Option<KubeLease>, DriverError> {
+        let args = ["get", "--raw", path].map(String::from);
+        match kubectl.run(&args) {
             Ok(out) => serde_json::from_slice(&out)
                 .map(Some)
                 .map_err(|e| DriverError::Output {
-                    command: self.kubectl.render(&args),
+                    command: kubectl.render(&args),
                     message: format!("not a Lease: {e}"),
                 }),
             Err(DriverError::Failed { stderr, .. }) if stderr.contains("(NotFound)") => Ok(None),
@@ -250,8 +281,9 @@ impl Lease {
         let json = serde_json::to_vec(&body).expect("a Lease serialises");
         let args = ["create", "--raw", &Lease::collection(namespace), "-f", "-"].map(String::from);
         match self.kubectl.run_with_input(&args, Some(&json)) {
-            Ok(_) => {
+            Ok(out) => {
                 self.renewed = Some(Instant::now());
+                self.written = Lease::answered(&out);
                 Ok(Lead::Leader {
                     news: Some(format!(
                         "{}: created, held by {}",
@@ -284,9 +316,10 @@ impl Lease {
             metadata,
             spec: Some(spec),
         };
-        match self.put(namespace, &body) {
-            Ok(()) => {
+        match Lease::put_with(&self.kubectl, &self.path(namespace), &body) {
+            Ok(out) => {
                 self.renewed = Some(Instant::now());
+                self.written = Lease::answered(&out);
                 Ok(Lead::Leader { news })
             }
             // Written by another since the read: theirs stands.
@@ -303,9 +336,17 @@ impl Lease {
         }
     }
 
-    fn put(&self, namespace: &str, body: &KubeLease) -> Result<(), DriverError> {
+    /// PUTs `body` to `path`; kubectl's stdout, the server's answer.
+    fn put_with(kubectl: &Kubectl, path: &str, body: &KubeLease) -> Result<Vec<u8>, DriverError> {
         let json = serde_json::to_vec(body).expect("a Lease serialises");
-        let args = ["replace", "--raw", &self.path(namespace), "-f", "-"].map(String::from);
-        self.kubectl.run_with_input(&args, Some(&json)).map(drop)
+        let args = ["replace", "--raw", path, "-f", "-"].map(String::from);
+        kubectl.run_with_input(&args, Some(&json))
+    }
+
+    /// The Lease as the server answered a write (with its new
+    /// `resourceVersion`); `None` when the answer is not a Lease, and a
+    /// release then reads it first.
+    fn answered(out: &[u8]) -> Option<KubeLease> {
+        serde_json::from_slice(out).ok()
     }
 }
