@@ -1231,7 +1231,7 @@ fn two_loops_on_one_lease_scale_one_at_a_time_and_hand_over_on_stop() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(holder.ends_with(&format!("_{}", a.id())), "{holder}");
+    assert!(holder.contains(&format!("_{}_", a.id())), "{holder}");
     let out_a = terminate(a);
     ok(&out_a);
     let err_a = stderr(&out_a);
@@ -1330,6 +1330,59 @@ fn a_release_on_stopping_is_one_short_write_within_a_pod_grace_period() {
     assert_eq!(
         sent[0].path,
         "/apis/coordination.k8s.io/v1/namespaces/default/leases/lpa-web"
+    );
+}
+
+#[test]
+fn a_lease_held_by_another_process_of_the_same_host_and_pid_is_not_taken_as_ours() {
+    // Two containers of one pod (or two pods with hostNetwork on one
+    // node) share a host name, and each runs lpa as pid 1 of its own.
+    let s = Setup::new(Some(2), SLOW);
+    let cmd = s.run_cmd("deployment/web", &["--lease", "lpa-web", "--once"]);
+    // sh execs lpa once the Lease is in place: lpa has sh's pid.
+    let mut wrapped = Command::new("sh");
+    wrapped
+        .args(["-c", "read go; exec \"$@\"", "sh"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    let mut child = wrapped.spawn().unwrap();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let other = format!("{}_{}", host.trim(), child.id());
+    s.api.put_lease(
+        "default",
+        "lpa-web",
+        serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "lpa-web", "namespace": "default"},
+            "spec": {"holderIdentity": other, "leaseDurationSeconds": 60,
+                     "leaseTransitions": 1}}),
+    );
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "standby: lease default/lpa-web held by {other} (renewed 0s ago, as read here)"
+        )),
+        "{err}"
+    );
+    assert!(s.records().is_empty() && s.api.scale_writes().is_empty());
+    assert_eq!(
+        s.api.lease("default", "lpa-web").unwrap()["spec"]["holderIdentity"],
+        other.as_str()
     );
 }
 

@@ -68,7 +68,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
     if let Some(name) = &args.lease {
-        let identity = format!("{}_{}", target.instance, std::process::id());
+        let identity = lease_identity(&target.instance);
         let duration = lease_duration(args.interval, plan.run_time + plan.grace);
         if !args.dry_run {
             notes.push(format!(
@@ -179,6 +179,29 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         &warnings,
         outputs,
         args,
+    )
+}
+
+/// This process's `holderIdentity`: the host name (a pod's), the process
+/// id, and a token drawn at start. Host and pid alone are not unique: two
+/// containers of one pod share its host name, as pods with `hostNetwork`
+/// share their node's, and each runs lpa as pid 1 of its own; with the
+/// same name both would take the Lease as their own. A loop restarted in
+/// its pod is then a new holder, as client-go's host name and UUID make
+/// it: it waits out the duration of the Lease its former self held.
+fn lease_identity(host: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // std seeds each RandomState from the OS's randomness.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!(
+        "{host}_{}_{:08x}",
+        std::process::id(),
+        hasher.finish() as u32
     )
 }
 

@@ -49,7 +49,8 @@ struct Record {
 pub struct Lease {
     kubectl: Kubectl,
     pub name: String,
-    /// This instance's name in `holderIdentity`: host name and process id.
+    /// This instance's name in `holderIdentity`: unique to the process
+    /// (`lpa run` makes it of host name, process id and a token).
     pub identity: String,
     /// How long a holder that stops renewing keeps it.
     pub duration: Duration,
