@@ -56,7 +56,10 @@ pub struct Lease {
     pub duration: Duration,
     /// The record last read, and when this instance first read it so.
     observed: Option<(Record, Instant)>,
-    /// When this instance last wrote itself in as holder.
+    /// When this instance last sent a write of itself as holder that the
+    /// API server took: the send, not the answer, for a standby starts
+    /// counting the duration when it reads the write, which may be before
+    /// a slow answer reaches this instance.
     renewed: Option<Instant>,
     /// The Lease as the API server answered that write: what a release
     /// writes back, without reading it first.
@@ -281,9 +284,10 @@ impl Lease {
         };
         let json = serde_json::to_vec(&body).expect("a Lease serialises");
         let args = ["create", "--raw", &Lease::collection(namespace), "-f", "-"].map(String::from);
+        let sent = Instant::now();
         match self.kubectl.run_with_input(&args, Some(&json)) {
             Ok(out) => {
-                self.renewed = Some(Instant::now());
+                self.renewed = Some(sent);
                 self.written = Lease::answered(&out);
                 Ok(Lead::Leader {
                     news: Some(format!(
@@ -317,9 +321,10 @@ impl Lease {
             metadata,
             spec: Some(spec),
         };
+        let sent = Instant::now();
         match Lease::put_with(&self.kubectl, &self.path(namespace), &body) {
             Ok(out) => {
-                self.renewed = Some(Instant::now());
+                self.renewed = Some(sent);
                 self.written = Lease::answered(&out);
                 Ok(Lead::Leader { news })
             }
@@ -349,5 +354,40 @@ impl Lease {
     /// release then reads it first.
     fn answered(out: &[u8]) -> Option<KubeLease> {
         serde_json::from_slice(out).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A kubectl that finds no Lease and answers a create after `delay`.
+    fn slow_kubectl(dir: &std::path::Path, delay: &str) -> Kubectl {
+        let path = dir.join("kubectl");
+        let script = format!(
+            "#!/bin/sh\ncase \"$1\" in\n  get) echo 'Error from server (NotFound): leases.coordination.k8s.io \"l\" not found' >&2; exit 1;;\n  *) cat >/dev/null; sleep {delay}; echo '{{}}';;\nesac\n"
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Kubectl::new(&path, Duration::from_secs(10))
+    }
+
+    #[test]
+    fn held_counts_the_duration_from_when_the_write_was_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let kubectl = slow_kubectl(dir.path(), "0.6");
+        let mut lease = Lease::new(kubectl, "l", "me_1_0", Duration::from_secs(1));
+        let sent = Instant::now();
+        let lead = lease.lead("default").unwrap();
+        assert!(matches!(lead, Lead::Leader { .. }), "{lead:?}");
+        assert!(sent.elapsed() >= Duration::from_millis(600));
+        // A standby that read the Lease as the server stored it, before
+        // the slow answer came back, takes it one duration after the send
+        // at the earliest: by then this instance no longer scales.
+        std::thread::sleep(
+            (sent + Duration::from_millis(1050)).saturating_duration_since(Instant::now()),
+        );
+        assert!(!lease.held(), "held {:?} after the send", sent.elapsed());
     }
 }
