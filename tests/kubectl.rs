@@ -1387,6 +1387,46 @@ fn a_lease_held_by_another_process_of_the_same_host_and_pid_is_not_taken_as_ours
 }
 
 #[test]
+fn a_loop_stopped_during_its_read_neither_takes_the_lease_nor_load_tests() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let s = Setup::new(Some(2), SLOW);
+    // The first read of the workload is slow; the signal comes during it.
+    let reading = Arc::new(AtomicBool::new(false));
+    let flag = reading.clone();
+    s.api.on_request(move |r, _| {
+        if r.method == "GET"
+            && r.path.ends_with("/deployments/web")
+            && !flag.swap(true, Ordering::SeqCst)
+        {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+    });
+    let child = s
+        .run_cmd(
+            "deployment/web",
+            &["--lease", "lpa-web", "--interval", "60s"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first read", 30, || reading.load(Ordering::SeqCst));
+    let out = terminate(child);
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("lpa run: stopped by signal after 0 cycles; state untouched (no cycle ran)"),
+        "{err}"
+    );
+    assert!(
+        !s.api.requests().iter().any(|r| r.path.contains("/leases")),
+        "{err}"
+    );
+    assert!(s.service.requests().is_empty(), "load-tested:\n{err}");
+}
+
+#[test]
 fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
     let s = Setup::new(Some(2), SLOW);
     s.api.put_lease(

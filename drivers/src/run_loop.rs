@@ -8,6 +8,9 @@
 //! 2. **Read** the current replica count from the target
 //!    ([`ScaleTarget::replicas`]). A failure ends the cycle: logged, no state
 //!    change.
+//!    A stop request that arrived during the read ends the loop here:
+//!    a loop on its way out neither takes its target's Lease nor
+//!    load-tests.
 //!    Then, when several loops may scale it, **lead**: the target's Lease
 //!    ([`ScaleTarget::lead`]) says whether this loop scales it. A standby
 //!    ends the cycle here, having load-tested and changed nothing; so does
@@ -168,7 +171,8 @@ where
             let started = Instant::now();
             let number = summary.cycles + 1;
             let Some(mut cycle) = self.cycle(number) else {
-                // Stopped between measuring and deciding: nothing was changed.
+                // Stopped after the read or between measuring and
+                // deciding: nothing was changed.
                 summary.stopped = true;
                 break;
             };
@@ -220,6 +224,9 @@ where
             Ok(n) => n,
             Err(e) => return failed(out, Step::Read, e.to_string()),
         };
+        if self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
         // A dry run scales nothing: it neither needs the Lease nor takes
         // it from the loop that scales.
         if !self.options.dry_run {
