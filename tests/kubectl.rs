@@ -1426,26 +1426,39 @@ fn a_loop_stopped_during_its_read_neither_takes_the_lease_nor_load_tests() {
     assert!(s.service.requests().is_empty(), "load-tested:\n{err}");
 }
 
-#[test]
-fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
-    let s = Setup::new(Some(2), SLOW);
-    s.api.put_lease(
-        "default",
-        "lpa-web",
-        serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": "lpa-web", "namespace": "default"},
-            "spec": {"holderIdentity": "gone_1", "leaseDurationSeconds": 2,
-                     "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 4}}),
-    );
-    let started = Instant::now();
-    let o = s.run(&[
+/// Stores the Lease `lpa-web` in `default` as another holder wrote it:
+/// `metadata` beside its name and namespace, and `spec`.
+fn put_lease(s: &Setup, metadata: Value, spec: Value) {
+    let mut lease = serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": metadata, "spec": spec});
+    lease["metadata"]["name"] = "lpa-web".into();
+    lease["metadata"]["namespace"] = "default".into();
+    s.api.put_lease("default", "lpa-web", lease);
+}
+
+/// `cycles` cycles a second apart on the Lease `lpa-web`.
+fn run_on_lease(s: &Setup, cycles: &str) -> Output {
+    s.run(&[
         "--lease",
         "lpa-web",
         "--interval",
         "1s",
         "--max-cycles",
-        "5",
-    ]);
+        cycles,
+    ])
+}
+
+#[test]
+fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
+    let s = Setup::new(Some(2), SLOW);
+    put_lease(
+        &s,
+        serde_json::json!({}),
+        serde_json::json!({"holderIdentity": "gone_1", "leaseDurationSeconds": 2,
+                     "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 4}),
+    );
+    let started = Instant::now();
+    let o = run_on_lease(&s, "5");
     ok(&o);
     let err = stderr(&o);
     // The renewTime is months old, but only this host's clock counts: the
@@ -1469,6 +1482,35 @@ fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
     assert!(started.elapsed() >= Duration::from_secs(2));
     let lease = s.api.lease("default", "lpa-web").unwrap();
     assert_eq!(lease["spec"]["leaseTransitions"], 5, "{lease}");
+}
+
+#[test]
+fn a_lease_another_tool_wrote_keeps_its_other_fields_through_a_take_and_a_release() {
+    let s = Setup::new(Some(2), SLOW);
+    put_lease(
+        &s,
+        serde_json::json!({"labels": {"team": "shop"}, "annotations": {"note": "kept"}}),
+        serde_json::json!({"holderIdentity": "gone_1", "leaseDurationSeconds": 1,
+                     "preferredHolder": "gone_1", "strategy": "OldestEmulationVersion",
+                     "leaseTransitions": 4}),
+    );
+    let o = run_on_lease(&s, "4");
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(" from gone_1 (not renewed for ") && err.contains(": released"),
+        "{err}"
+    );
+    let lease = s.api.lease("default", "lpa-web").unwrap();
+    assert_eq!(lease["metadata"]["labels"]["team"], "shop", "{lease}");
+    assert_eq!(lease["metadata"]["annotations"]["note"], "kept", "{lease}");
+    assert_eq!(lease["spec"]["preferredHolder"], "gone_1", "{lease}");
+    assert_eq!(
+        lease["spec"]["strategy"], "OldestEmulationVersion",
+        "{lease}"
+    );
+    assert_eq!(lease["spec"]["leaseTransitions"], 5, "{lease}");
+    assert!(lease["spec"].get("holderIdentity").is_none(), "{lease}");
 }
 
 #[test]
