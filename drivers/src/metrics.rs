@@ -192,7 +192,7 @@ impl Metrics {
         );
         registry.register(
             "lpa_leader",
-            "1 while this loop scales its target, 0 while another holds the target's Lease (--lease) and this one stands by",
+            "1 while this loop scales its target, 0 while another holds the target's Lease (--lease) and this one stands by, or its Lease cannot be read or written",
             m.leader.clone(),
         );
         m
@@ -221,7 +221,10 @@ impl Metrics {
         if let Some(state) = &cycle.state {
             set(&self.calm_runs, state.runs_since_change);
         }
-        if cycle.standby.is_some() {
+        // A loop whose Lease cannot be read or written scales nothing,
+        // whoever held it last.
+        let lease_failed = matches!(cycle.failure, Some((Step::Lease, _)));
+        if cycle.standby.is_some() || lease_failed {
             set(&self.leader, 0);
         } else if cycle.record.is_some() {
             set(&self.leader, 1);
@@ -577,6 +580,17 @@ mod tests {
         m.observe_cycle(&standby);
         assert_eq!(line(&m.encode(), "lpa_leader "), Some("lpa_leader 0"));
         assert!(m.health().is_ok(), "a standby's cycles keep it alive");
+        // A holder cut off from the API server fails at the lease step:
+        // it scales nothing, and another may take the Lease meanwhile.
+        m.observe_cycle(&cycle(2, Some(10.0), Outcome::Applied));
+        let unreachable = Cycle {
+            record: None,
+            state: None,
+            failure: Some((Step::Lease, "timed out".into())),
+            ..cycle(2, Some(10.0), Outcome::Applied)
+        };
+        m.observe_cycle(&unreachable);
+        assert_eq!(line(&m.encode(), "lpa_leader "), Some("lpa_leader 0"));
     }
 
     fn line<'a>(text: &'a str, head: &str) -> Option<&'a str> {
