@@ -1514,6 +1514,31 @@ fn a_lease_another_tool_wrote_keeps_its_other_fields_through_a_take_and_a_releas
 }
 
 #[test]
+fn a_once_run_creates_the_lease_scales_and_leaves_it_free() {
+    let s = Setup::new(Some(2), SLOW);
+    let o = s.run(&["--lease", "lpa-web", "--once"]);
+    ok(&o);
+    assert_eq!(s.replicas(), Some(3));
+    let err = stderr(&o);
+    assert!(
+        err.contains(": created, held by ") && err.contains("lease default/lpa-web: released"),
+        "{err}"
+    );
+    let lease = s.api.lease("default", "lpa-web").unwrap();
+    assert!(lease["spec"].get("holderIdentity").is_none(), "{lease}");
+    assert_eq!(lease["spec"]["leaseTransitions"], 0, "{lease}");
+    // Read, created, released: the release writes the Lease as created.
+    let calls: Vec<String> = s
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/leases"))
+        .map(|r| r.method)
+        .collect();
+    assert_eq!(calls, ["GET", "POST", "PUT"]);
+}
+
+#[test]
 fn a_loop_that_loses_the_race_for_a_free_lease_stands_by() {
     let released = serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": "lpa-web", "namespace": "default"},
