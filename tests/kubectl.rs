@@ -1567,6 +1567,30 @@ fn a_loop_that_loses_the_race_for_a_free_lease_stands_by() {
 }
 
 #[test]
+fn one_lease_named_for_two_targets_is_an_error_not_a_standby_for_good() {
+    let s = Setup::new(Some(2), SLOW);
+    s.api.add("deployments", "default", "api", Some(2));
+    ok(&s.run(&["--lease", "lpa", "--once"]));
+    let lease = s.api.lease("default", "lpa").unwrap();
+    assert_eq!(
+        lease["metadata"]["annotations"]["lpa/target"], "deployment/web",
+        "{lease}"
+    );
+    // A loop on another target, given the same name: its Lease is held
+    // (released, here, but it would be renewed), and it must not wait on
+    // it for ever.
+    let o = s
+        .run_cmd("deployment/api", &["--lease", "lpa", "--once"])
+        .output()
+        .unwrap();
+    one_error(
+        &o,
+        "lease: lease default/lpa guards deployment/web (its lpa/target annotation), not deployment/api: give each target a --lease of its own",
+    );
+    assert_eq!(s.api.replicas("deployments", "default", "api"), Some(2));
+}
+
+#[test]
 fn a_dry_run_neither_reads_nor_takes_the_lease() {
     let s = Setup::new(Some(2), SLOW);
     let o = s.run(&["--lease", "lpa-web", "--dry-run", "--once"]);

@@ -76,12 +76,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 format_duration(duration)
             ));
         }
-        target.lease = Some(Lease::new(
-            target.kubectl.clone(),
-            name,
-            &identity,
-            duration,
-        ));
+        target.lease = Some(
+            Lease::new(target.kubectl.clone(), name, &identity, duration)
+                .guarding(&target.workload.reference()),
+        );
     }
     let outputs = outputs(&args, &plan)?;
     drive(

@@ -131,7 +131,8 @@ impl Workload {
         })
     }
 
-    fn reference(&self) -> String {
+    /// `deployment/web`: the kind as Kubernetes names its resource.
+    pub fn reference(&self) -> String {
         format!("{}/{}", self.kind.resource(), self.name)
     }
 }

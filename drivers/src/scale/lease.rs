@@ -64,7 +64,14 @@ pub struct Lease {
     /// The Lease as the API server answered that write: what a release
     /// writes back, without reading it first.
     written: Option<KubeLease>,
+    /// The workload this Lease guards (`deployment/web`), kept in its
+    /// [`TARGET_ANNOTATION`]: one Lease name given to loops on two targets
+    /// would otherwise keep one of them standing by for good.
+    target: Option<String>,
 }
+
+/// The annotation naming the workload a Lease guards.
+pub const TARGET_ANNOTATION: &str = "lpa/target";
 
 /// The longest a release on stopping may take: a pod's grace period is
 /// 30 s by default, and the step under way when the signal came may take
@@ -82,7 +89,27 @@ impl Lease {
             observed: None,
             renewed: None,
             written: None,
+            target: None,
         }
+    }
+
+    /// The Lease guards `target` (`deployment/web`): it is written in,
+    /// and a Lease that names another is an error, not a standby.
+    #[must_use]
+    pub fn guarding(mut self, target: &str) -> Lease {
+        self.target = Some(target.to_string());
+        self
+    }
+
+    /// The metadata to write: `metadata` with this Lease's target in.
+    fn with_target(&self, mut metadata: ObjectMeta) -> ObjectMeta {
+        if let Some(t) = &self.target {
+            metadata
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(TARGET_ANNOTATION.to_string(), t.clone());
+        }
+        metadata
     }
 
     /// `lpa-web` in `default` as `default/lpa-web`.
@@ -109,6 +136,19 @@ impl Lease {
         let Some(lease) = self.read(namespace)? else {
             return self.create(namespace);
         };
+        let guards = lease
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(TARGET_ANNOTATION));
+        if let (Some(theirs), Some(ours)) = (guards, &self.target) {
+            if theirs != ours {
+                return Err(DriverError::Invalid(format!(
+                    "{} guards {theirs} (its {TARGET_ANNOTATION} annotation), not {ours}: give each target a --lease of its own",
+                    self.named(namespace)
+                )));
+            }
+        }
         let spec = lease.spec.clone().unwrap_or_default();
         let record = Record {
             holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
@@ -172,7 +212,8 @@ impl Lease {
             }),
             ..spec
         };
-        self.write(namespace, lease.metadata, spec, news)
+        let metadata = self.with_target(lease.metadata);
+        self.write(namespace, metadata, spec, news)
     }
 
     /// Gives the Lease up, if this instance holds it, so a standby takes
@@ -268,11 +309,11 @@ impl Lease {
     fn create(&mut self, namespace: &str) -> Result<Lead, DriverError> {
         let stamp = MicroTime(Timestamp::now());
         let body = KubeLease {
-            metadata: ObjectMeta {
+            metadata: self.with_target(ObjectMeta {
                 name: Some(self.name.clone()),
                 namespace: Some(namespace.to_string()),
                 ..ObjectMeta::default()
-            },
+            }),
             spec: Some(LeaseSpec {
                 holder_identity: Some(self.identity.clone()),
                 lease_duration_seconds: Some(self.duration_secs()),
