@@ -218,6 +218,25 @@ fn failing_fast_service_is_not_scaled_down() {
     assert_eq!(state_json(&state)["runs_since_change"], 0);
 }
 
+/// The Python autoscaler's metric (invokust 0.61 on Locust 0.13.5) has no
+/// per-request `num_failures`: its failures are in `failures` (keyed
+/// `METHOD_name`, spelled `occurences`). Regression: they were shown in the
+/// reason and not counted, so 30 of 40 requests failing read as calm and
+/// the service was scaled down.
+#[test]
+fn failures_of_an_invokust_metric_count_as_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    fs::write(&state, "{\"runs_since_change\": 3}").unwrap();
+    let out = evaluate(&seed(), &state, &stdin_fixture("invokust-failing"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"target_replicas\":3}\n");
+    let err = stderr(&out);
+    assert!(err.contains("30 of 40 requests failed"), "{err}");
+    assert!(err.contains("hold 3: error rate above"), "{err}");
+    assert_eq!(state_json(&state)["runs_since_change"], 0);
+}
+
 /// Regression: decay could propose fewer than minReplicas.
 #[test]
 fn decay_respects_cpa_min_replicas_env() {

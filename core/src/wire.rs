@@ -251,9 +251,32 @@ fn metric_from_value(what: &str, v: &Value) -> Result<MetricReport, ParseError> 
             expected: "an object of request statistics keyed METHOD_name".into(),
         });
     }
-    let report: MetricReport = from_json_value(what, v)?;
+    let mut report: MetricReport = from_json_value(what, v)?;
     check_plausible(what, &report)?;
+    count_invokust_failures(&mut report);
     Ok(report)
+}
+
+/// invokust (the original's metric) wrote no per-request `num_failures`:
+/// a request's failures are the `occurrences` of the `failures` entries of
+/// its method and name (Locust 0.13 counted them in `num_requests` too).
+/// Without this a failing service read as calm and decayed. A producer
+/// that writes `num_failures` (lpa) is read as it wrote it.
+fn count_invokust_failures(report: &mut MetricReport) {
+    for (key, stats) in &mut report.requests {
+        if stats.num_failures.is_some() {
+            continue;
+        }
+        let failed: u64 = report
+            .failures
+            .values()
+            .filter(|f| format!("{}_{}", f.method, f.name) == *key)
+            .map(|f| f.occurrences)
+            .sum();
+        if failed > 0 {
+            stats.num_failures = Some(failed);
+        }
+    }
 }
 
 /// Numbers no measurement can have are an error, not a decision: a
@@ -726,5 +749,20 @@ mod tests {
         assert_eq!(m.failures["GET_/x"].occurrences, 2);
         let none = serde_json::to_value(MetricReport::default()).unwrap();
         assert_eq!(none["failures"], serde_json::json!({}));
+    }
+
+    /// A request without `num_failures` (invokust's) fails as often as its
+    /// `failures` say; one with it (lpa's) as it says.
+    #[test]
+    fn invokust_failures_are_counted_where_num_failures_is_absent() {
+        let m = parse_metric(
+            "metric",
+            r#"{"requests": {"GET_/x": {"num_requests": 10}, "GET_/y": {"num_requests": 10, "num_failures": 1}},
+                "failures": {"GET_/x": {"method": "GET", "name": "/x", "error": "500", "occurences": 4},
+                             "GET_/y": {"method": "GET", "name": "/y", "error": "500", "occurences": 9}}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.requests["GET_/x"].num_failures, Some(4));
+        assert_eq!(m.requests["GET_/y"].num_failures, Some(1));
     }
 }
