@@ -506,6 +506,52 @@ fn quoted_numbers_of_the_original_are_read_with_a_warning() {
     assert!(err.contains("mean 9.4ms > 7ms BREACH"), "{err}");
 }
 
+/// The original read `unchangedRuns` with Python's `int()`, which takes
+/// `3.0` as 3. Regression: lpa refused the file, so every evaluation of a
+/// config the original ran failed; now it reads 3 with a warning, and a
+/// fraction, which `int()` cut off without a word, is still an error.
+#[test]
+fn a_whole_number_written_as_a_decimal_is_read_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("decimal.yaml");
+    let seed = fs::read_to_string(seed()).unwrap();
+    fs::write(
+        &config,
+        seed.replace("unchangedRuns: 3", "unchangedRuns: 3.0"),
+    )
+    .unwrap();
+    let state = dir.path().join("s.json");
+    fs::write(&state, "{\"runs_since_change\": 3}").unwrap();
+    let out = evaluate(&config, &state, &cpa_stdin(2, 2.0, "scaler"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":1}\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "lpa: warning: {}: decay.unchangedRuns: whole number written as 3.0: read as 3; write it without the decimal point",
+            config.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("decay 2 -> 1"), "{err}");
+
+    fs::write(
+        &config,
+        seed.replace("unchangedRuns: 3", "unchangedRuns: 3.5"),
+    )
+    .unwrap();
+    let out = evaluate(&config, &state, &cpa_stdin(1, 2.0, "scaler"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "lpa: error: {}: decay.unchangedRuns: invalid value 3.5 (expected a whole number >= 0)\n",
+            config.display()
+        )
+    );
+}
+
 /// Someone scaled the workload to 0: the metric hook does not load-test a
 /// service with nothing behind it (here nothing listens at all), and
 /// evaluate holds at 0 instead of failing, so CPA keeps calling it.

@@ -31,7 +31,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::duration::{format_duration, parse_duration};
 use crate::parse::{
     fields_of, from_text, from_yaml, invalid, invalid_shown, At, Count, DurationField, Format,
-    ParseError, Parsed, Raw, Text, UnknownKeys, Warning,
+    ParseError, Parsed, Raw, Spelling, Text, UnknownKeys, Warning,
 };
 
 /// What an evaluation config file holds: the policy `decide` applies and the
@@ -1123,9 +1123,9 @@ pub(crate) fn is_header_name(name: &str) -> bool {
 
 /// The checks after deserializing: they name the file and field of every
 /// bad value, and warn of every number written as a string (accepted: the
-/// original's `int()` read a quoted `unchangedRuns`, and a config written
-/// that way for it keeps working; other quoted numbers too, rather than a
-/// second rule for which may be quoted).
+/// original's `int()` read a quoted `unchangedRuns`, and `3.0`, and a
+/// config written that way for it keeps working; other quoted numbers and
+/// counts too, rather than a second rule for which may be written so).
 struct Checker<'a, 'w> {
     at: At<'a>,
     warnings: &'w mut Vec<Warning>,
@@ -1150,8 +1150,17 @@ impl Checker<'_, '_> {
                 .at
                 .invalid(path, &c.raw, &format!("a whole number >= {min}")));
         }
-        if c.quoted {
-            self.quoted(path, &c.raw);
+        match c.spelling {
+            Spelling::Whole => {}
+            Spelling::Quoted => self.quoted(path, &c.raw),
+            Spelling::Decimal => self.warnings.push(self.at.warning(
+                path,
+                format!(
+                    "whole number written as {}: read as {}; write it without the decimal point",
+                    c.raw.shown(),
+                    c.value
+                ),
+            )),
         }
         Ok(Some(c.value))
     }
@@ -1636,6 +1645,33 @@ decay:
         let p = &parsed.value.policy;
         assert_eq!((p.min_replicas(), p.targets()[0].target()), (2, 7.0));
         assert_eq!(parsed.value.load.unwrap().requests[0].weight, 3);
+    }
+
+    #[test]
+    fn a_count_written_as_a_whole_decimal_is_read_with_a_warning() {
+        let parsed = parse_evaluation_config(
+            "e.yaml",
+            "targets: [{endpoint: /a, type: mean, target: 7}]\ndecay: {replicas: 1.0, unchangedRuns: 3.0}\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let warnings: Vec<_> = parsed.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            [
+                "e.yaml: decay.replicas: whole number written as 1.0: read as 1; write it without the decimal point",
+                "e.yaml: decay.unchangedRuns: whole number written as 3.0: read as 3; write it without the decimal point",
+            ]
+        );
+        let decay = parsed.value.policy.decay();
+        assert_eq!((decay.replicas, decay.unchanged_runs), (1, 3));
+        for bad in ["3.5", "-1.0", "\"3.0\"", "1e10"] {
+            let text = format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\ndecay: {{unchangedRuns: {bad}}}\n");
+            assert!(
+                parse_evaluation_config("e.yaml", &text, &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -464,14 +464,21 @@ impl Raw {
         }
     }
 
-    /// A whole number >= 0 that fits u32, or a string of one.
-    pub(crate) fn count(&self) -> Option<(u32, bool)> {
+    /// A whole number >= 0 that fits u32, a decimal with no fraction
+    /// (`3.0`, which the original's `int()` read as 3), or a string of a
+    /// whole number; and how it was written.
+    pub(crate) fn count(&self) -> Option<(u32, Spelling)> {
         match &self.0 {
-            serde_yaml::Value::Number(n) => n
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .map(|n| (n, false)),
-            serde_yaml::Value::String(s) => s.trim().parse::<u32>().ok().map(|n| (n, true)),
+            serde_yaml::Value::Number(n) => match n.as_u64() {
+                Some(n) => u32::try_from(n).ok().map(|n| (n, Spelling::Whole)),
+                None => n
+                    .as_f64()
+                    .filter(|v| v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(v))
+                    .map(|v| (v as u32, Spelling::Decimal)),
+            },
+            serde_yaml::Value::String(s) => {
+                s.trim().parse::<u32>().ok().map(|n| (n, Spelling::Quoted))
+            }
             _ => None,
         }
     }
@@ -637,20 +644,35 @@ pub(crate) fn duration_of(value: &serde_yaml::Value) -> Option<Duration> {
     }
 }
 
-/// A whole number >= 0 (u32). A quoted number is accepted and remembered,
-/// so the caller can warn.
+/// How a whole number was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spelling {
+    /// `3`.
+    Whole,
+    /// `"3"`.
+    Quoted,
+    /// `3.0`.
+    Decimal,
+}
+
+/// A whole number >= 0 (u32). One quoted, or written as a decimal with no
+/// fraction, is accepted and remembered, so the caller can warn.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Count {
     pub(crate) value: u32,
     pub(crate) raw: Raw,
-    pub(crate) quoted: bool,
+    pub(crate) spelling: Spelling,
 }
 
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Raw::deserialize(d)?;
         match raw.count() {
-            Some((value, quoted)) => Ok(Count { value, raw, quoted }),
+            Some((value, spelling)) => Ok(Count {
+                value,
+                raw,
+                spelling,
+            }),
             None => Err(invalid("a whole number >= 0")),
         }
     }
@@ -788,7 +810,7 @@ mod tests {
     fn quoted_numbers_are_remembered() {
         let p = parse("items: [{count: \"3\"}]", UnknownKeys::Deny).unwrap();
         let c = p.value.items.unwrap().remove(0).count.unwrap();
-        assert_eq!((c.value, c.quoted), (3, true));
+        assert_eq!((c.value, c.spelling), (3, Spelling::Quoted));
     }
 
     #[test]

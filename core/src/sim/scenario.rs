@@ -30,7 +30,9 @@ use super::load::{
 use super::model::{Service, ServiceChange};
 use super::Scenario;
 use crate::log::num;
-use crate::parse::{fields_of, from_yaml, At, Count, Format, ParseError, Raw, Text, UnknownKeys};
+use crate::parse::{
+    fields_of, from_yaml, At, Count, Format, ParseError, Raw, Spelling, Text, UnknownKeys,
+};
 
 /// Beyond these a trace or a cycle's samples would not fit in memory: a
 /// typo, not a simulation.
@@ -271,7 +273,7 @@ fn default_name(file: &str) -> String {
 }
 
 fn bounded(at: At, c: &Count, path: &str, min: u32, max: u32) -> Result<u32, ParseError> {
-    if (min..=max).contains(&c.value) && !c.quoted {
+    if (min..=max).contains(&c.value) && c.spelling == Spelling::Whole {
         Ok(c.value)
     } else {
         Err(at.invalid(path, &c.raw, &format!("a whole number from {min} to {max}")))
