@@ -43,6 +43,15 @@ fn state_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Writes `text` as the evaluation config `name` in `dir` and evaluates
+/// with it a breach: mean 9.4 ms at 2 replicas.
+fn evaluate_breach_with(dir: &Path, name: &str, text: &str) -> (PathBuf, Output) {
+    let config = dir.join(name);
+    fs::write(&config, text).unwrap();
+    let out = evaluate(&config, &dir.join("s.json"), &cpa_stdin(2, 9.4, "scaler"));
+    (config, out)
+}
+
 #[test]
 fn breach_prints_exactly_target_replicas_and_saves_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -480,16 +489,10 @@ fn several_metrics_are_combined_not_last_wins() {
 #[test]
 fn quoted_numbers_of_the_original_are_read_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("quoted.yaml");
-    fs::write(
-        &config,
+    let (config, out) = evaluate_breach_with(
+        dir.path(),
+        "quoted.yaml",
         "targets:\n  - method: \"GET\"\n    endpoint: \"/fibonacci?n=10\"\n    type: \"mean\"\n    target: \"7\"\ndecay:\n  replicas: \"1\"\n  unchangedRuns: \"3\"\n",
-    )
-    .unwrap();
-    let out = evaluate(
-        &config,
-        &dir.path().join("s.json"),
-        &cpa_stdin(2, 9.4, "scaler"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
@@ -547,6 +550,47 @@ fn a_whole_number_written_as_a_decimal_is_read_with_a_warning() {
         stderr(&out),
         format!(
             "lpa: error: {}: decay.unchangedRuns: invalid value 3.5 (expected a whole number >= 0)\n",
+            config.display()
+        )
+    );
+}
+
+/// The original read its config with PyYAML, which applies merge keys
+/// (`<<: *anchor`). Regression: lpa read `<<` as a field of its own, so a
+/// target that took its endpoint from an anchor was "endpoint: missing"
+/// and every evaluation failed.
+#[test]
+fn yaml_merge_keys_of_the_original_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out) = evaluate_breach_with(
+        dir.path(),
+        "merge.yaml",
+        "fibonacci: &fib\n  method: \"GET\"\n  endpoint: \"/fibonacci?n=10\"\ntargets:\n  - <<: *fib\n    type: \"mean\"\n    target: 7\n  - <<: *fib\n    type: \"max\"\n    target: 50\ndecay:\n  replicas: 1\n  unchangedRuns: 3\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("GET_/fibonacci?n=10 mean 9.4ms > 7ms BREACH"),
+        "{err}"
+    );
+    // The anchor's holder is no field of lpa's: a warning, as the
+    // original ignored it without one.
+    assert!(
+        err.contains("fibonacci: unknown field \"fibonacci\" ignored"),
+        "{err}"
+    );
+
+    let (config, out) = evaluate_breach_with(
+        dir.path(),
+        "merge.yaml",
+        "targets:\n  - <<: 5\n    endpoint: /a\n    type: mean\n    target: 7\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "lpa: error: {}: malformed YAML: << (merge key): expected a mapping or list of mappings for merging, but found scalar\n",
             config.display()
         )
     );

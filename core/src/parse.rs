@@ -188,6 +188,13 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     if root.is_null() {
         root = serde_yaml::Value::Mapping(Default::default());
     }
+    // Merge keys (`<<: *defaults`), which PyYAML applied for the original:
+    // serde_yaml keeps `<<` as a key of its own unless told.
+    root.apply_merge().map_err(|e| ParseError::Syntax {
+        file: file.to_string(),
+        format: Format::Yaml,
+        message: format!("<< (merge key): {e}"),
+    })?;
     from_tree(file, Format::Yaml, &root, unknown, known, &mut |path| {
         value_at(&root, path).map(|v| show(v, Format::Yaml))
     })
@@ -804,6 +811,18 @@ mod tests {
             .unwrap()
             .warnings
             .is_empty());
+    }
+
+    #[test]
+    fn merge_keys_are_applied_and_the_mapping_own_keys_win() {
+        let p = parse(
+            "items: [{<<: {count: 1, unchangedRuns: 2}, count: 3}]",
+            UnknownKeys::Deny,
+        )
+        .unwrap();
+        let item = p.value.items.unwrap().remove(0);
+        assert_eq!(item.count.unwrap().value, 3);
+        assert_eq!(item.unchanged_runs.unwrap().value, 2);
     }
 
     #[test]
