@@ -14,6 +14,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use lpa_core::config::{RequestSpec, WaitTime};
 use lpa_drivers::load::{HostUrl, InvalidValue, LoadError, LoadOverrides};
 use lpa_drivers::scale::DriverError;
+use lpa_drivers::state_file::StateError;
 
 use crate::settings::Failure;
 
@@ -892,6 +893,10 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
         return format!(
             "{tool} {program}: cannot start: {source} (install {tool}, or pass --kubectl PATH or set LPA_KUBECTL)"
         );
+    }
+    if let Some(StateError::Io { .. }) = e.downcast_ref::<StateError>() {
+        // The original needed only the file writable; lpa writes beside it.
+        return format!("{e} (set decayInfoFilePath or --decay-info to a file in a writable directory: lpa keeps its lock and temp files beside it)");
     }
     e.to_string()
 }

@@ -346,6 +346,30 @@ fn unwritable_state_location_is_a_clear_error_with_empty_stdout() {
     );
 }
 
+/// The original's docs set `decayInfoFilePath: /decay/decay.json`, and it
+/// needed only that file writable; lpa writes a lock and a temp file beside
+/// it. Regression: the error named neither the setting nor that need.
+#[test]
+fn a_state_file_in_no_writable_directory_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay").join("decay.json");
+    let mut cmd = lpa();
+    cmd.arg("evaluate")
+        .env("evaluationConfigFilePath", seed())
+        .env("decayInfoFilePath", &state);
+    let out = run_with_stdin(cmd, &stdin_fixture("breach"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "lpa: error: state file {}: cannot create its lock file: No such file or directory (os error 2) \
+             (set decayInfoFilePath or --decay-info to a file in a writable directory: lpa keeps its lock and temp files beside it)\n",
+            state.display()
+        )
+    );
+}
+
 /// CPA's scheduler and its API can evaluate at once: with the lock, every
 /// calm run is counted, none lost to a read-modify-write race.
 #[test]
