@@ -183,6 +183,31 @@ fn original_state_file_format_loads() {
     assert_eq!(state_json(&state)["runs_since_change"], 3);
 }
 
+/// The original read the counter with `int()`: `"3"` and `3.0` were 3.
+/// lpa reads `"3.0"` as 3 too, as it reads `3.0`. Regression: it read
+/// `"3.0"` as 3.0, then dropped it for not being whole, and the warning
+/// said both; the counter restarted at 0 and the decay due was missed.
+#[test]
+fn a_state_counter_written_as_any_form_of_its_number_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    for written in ["\"3\"", "3.0", "\"3.0\""] {
+        fs::write(&state, format!("{{\"runs_since_change\": {written}}}")).unwrap();
+        let out = evaluate(&seed(), &state, &cpa_stdin(3, 2.0, "scaler"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "{\"targetReplicas\":2}\n", "{written}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "state file {}: read runs_since_change {written} as 3; kept the rest",
+                state.display()
+            )),
+            "{written}: {err}"
+        );
+        assert!(!err.contains("dropped"), "{written}: {err}");
+    }
+}
+
 /// Regression: the original answered {"target_replicas": N}, which CPA v2
 /// reads as 0 and clamps to minReplicas every run.
 #[test]

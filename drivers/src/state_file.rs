@@ -525,14 +525,17 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
     None
 }
 
-/// The number a value written otherwise means exactly: `"3"` and `3.0`
-/// are 3, where a count is asked for. Nothing is rounded or guessed.
+/// The number a value written otherwise means exactly: `"3"`, `3.0` and
+/// `"3.0"` are 3, where a count is asked for. Nothing is rounded or guessed.
 fn same_number(v: &serde_json::Value) -> Option<serde_json::Value> {
     use serde_json::Value;
     match v {
-        Value::String(s) => serde_json::from_str::<serde_json::Number>(s.trim())
-            .ok()
-            .map(Value::Number),
+        // `"3.0"` is 3 as `3.0` is: a count must not be dropped for a
+        // spelling its number form is read in.
+        Value::String(s) => {
+            let n = Value::Number(serde_json::from_str::<serde_json::Number>(s.trim()).ok()?);
+            Some(same_number(&n).unwrap_or(n))
+        }
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64()?;
             // Below 2^53 every whole f64 is exactly its integer.
