@@ -623,20 +623,34 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
-    /// The overrides for `LoadPlan::from_config`.
-    pub fn overrides(&self) -> LoadOverrides {
-        LoadOverrides {
+    /// The overrides for `LoadPlan::from_config`. The spawn rate's two env
+    /// names that disagree are an error: the image sets `locustHatchRate`
+    /// (the seed guide's Dockerfile does too), and taking either in silence
+    /// would drop the other, whichever the user set last.
+    pub fn overrides(&self) -> Result<LoadOverrides, Failure> {
+        let newer = self.spawn_rate_env.and_then(Unset::value);
+        let hatch_env = std::env::var("locustHatchRate").ok();
+        let from_env = hatch_env.as_deref().and_then(|t| spawn_rate(t).ok());
+        if let (Some(hatch), Some(newer)) = (self.spawn_rate, newer) {
+            // --spawn-rate, a flag, wins over both; equal values agree.
+            if Some(hatch) == from_env && hatch != newer {
+                let spawn_env = std::env::var("locustSpawnRate").unwrap_or_default();
+                return Err(Failure::new(format!(
+                    "{SPAWN_RATE}: locustHatchRate {:?} and locustSpawnRate {spawn_env:?} disagree (set one of them: locustSpawnRate is Locust's newer name for locustHatchRate)",
+                    hatch_env.unwrap_or_default()
+                )));
+            }
+        }
+        Ok(LoadOverrides {
             host: self.host.clone().and_then(Unset::value),
             users: self.users,
-            spawn_rate: self
-                .spawn_rate
-                .or(self.spawn_rate_env.and_then(Unset::value)),
+            spawn_rate: self.spawn_rate.or(newer),
             run_time: self.run_time,
             arrival_rate: self.arrival_rate,
             wait_time: self.wait_time,
             requests: Vec::new(),
             ca_bundle: self.ca_bundle.clone(),
-        }
+        })
     }
 }
 
@@ -1146,7 +1160,7 @@ mod tests {
         else {
             panic!("loadtest");
         };
-        let o = args.load.overrides();
+        let o = args.load.overrides().unwrap();
         assert_eq!(o.host.unwrap().base(), "http://svc:81");
         assert_eq!(
             (o.users, o.spawn_rate, o.run_time),

@@ -123,6 +123,9 @@ fn dockerfile_ships_the_config_and_a_writable_state_dir() {
     // the writable state directory.
     let run_stage = text.split("AS run").nth(1).expect("a run stage");
     assert!(run_stage.contains("HOME=/var/lib/lpa"), "{run_stage}");
+    // The default rate is lpa's own: an image that set locustHatchRate
+    // would contradict every locustSpawnRate set in a CR.
+    assert!(!text.contains("locustHatchRate="), "{text}");
     for base in text
         .lines()
         .filter(|l| l.starts_with("ARG ") && l.contains("_IMAGE="))

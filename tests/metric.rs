@@ -156,6 +156,56 @@ fn metric_bad_inputs_print_nothing_on_stdout() {
     let _ = assert_rejected;
 }
 
+/// The seed guide's Dockerfile sets `locustHatchRate=10`; a CR that sets
+/// `locustSpawnRate` (Locust's newer name, which lpa reads) to another
+/// rate is asked to choose. Regression: locustHatchRate won in silence,
+/// and the lpa image set it too, so a locustSpawnRate in the CR was never
+/// used.
+#[test]
+fn spawn_rate_under_both_names_that_disagree_is_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "/", 50);
+    let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
+    let mut c = lpa();
+    c.arg("metric")
+        .env("locustHost", "http://127.0.0.1:1")
+        .env("evaluationConfigFilePath", &cfg)
+        .env("locustHatchRate", "10")
+        .env("locustSpawnRate", "5");
+    let out = run_with_stdin(c, &stdin);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "lpa: error: spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): locustHatchRate \"10\" and locustSpawnRate \"5\" disagree (set one of them: locustSpawnRate is Locust's newer name for locustHatchRate)\n"
+    );
+
+    // One name, or both agreeing, or the flag over both: no question.
+    let check = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = lpa();
+        c.args(["check", "--json", "--evaluation-config"])
+            .arg(&cfg)
+            .args(args)
+            .envs(env.iter().copied());
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{env:?}: {}", stderr(&out));
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        v["effectiveLoad"]["spawnRate"].as_f64().unwrap()
+    };
+    assert_eq!(check(&[("locustSpawnRate", "5")], &[]), 5.0);
+    assert_eq!(
+        check(&[("locustHatchRate", "5"), ("locustSpawnRate", "5.0")], &[]),
+        5.0
+    );
+    assert_eq!(
+        check(
+            &[("locustHatchRate", "10"), ("locustSpawnRate", "5")],
+            &["--spawn-rate", "3"]
+        ),
+        3.0
+    );
+}
+
 /// CPA's per-pod run mode (its default when its config names none) hands
 /// the metric hook each pod in turn, and each run probes the whole
 /// service: the hook still measures, and says why that mode is the wrong

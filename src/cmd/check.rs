@@ -29,7 +29,7 @@ const PLACEHOLDER_HOST: &str = "http://127.0.0.1";
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let config = load_config(&args.policy)?;
     let policy = &config.policy;
-    let overrides = args.load.overrides();
+    let overrides = args.load.overrides()?;
     let placeholder: HostUrl = PLACEHOLDER_HOST.parse()?;
     let prepared = load_driver::prepare(
         &args.driver,

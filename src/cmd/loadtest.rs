@@ -21,7 +21,7 @@ pub fn run(args: LoadtestArgs) -> Result<ExitCode> {
         })?),
         None => None,
     };
-    let mut overrides = args.load.overrides();
+    let mut overrides = args.load.overrides()?;
     overrides.requests = args.requests.clone();
     let root = RequestSpec::new(Method::Get, "/");
     let prepared = load_driver::prepare(

@@ -25,7 +25,7 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
     let prepared = load_driver::prepare(
         &args.driver,
         Some(&config),
-        &args.load.overrides(),
+        &args.load.overrides()?,
         None,
         None,
     )?;

@@ -64,7 +64,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     let config = load_config(&args.policy)?;
-    let (plan, mut notes) = load_plan(&args, &config, &args.load.overrides())?;
+    let (plan, mut notes) = load_plan(&args, &config, &args.load.overrides()?)?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
     if let Some(name) = &args.lease {
@@ -159,7 +159,7 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         ..LocalOptions::default()
     };
     let mut pool = LocalPool::new(command, args.listen, options)?;
-    let mut overrides = args.load.overrides();
+    let mut overrides = args.load.overrides()?;
     if overrides.host.is_none() {
         overrides.host = Some(pool.addr().into());
     }
