@@ -40,14 +40,14 @@ COPY --from=build /lpa /lpa
 COPY deploy/cpa/config.yaml /config.yaml
 # The original's names and defaults; the state lives in its own directory so
 # the root filesystem can be read-only (mount an emptyDir at /var/lib/lpa).
-# No locustHatchRate: lpa's default is the same 10/s, and one set here would
-# disagree with a locustSpawnRate set in the CustomPodAutoscaler's config.
+# No locustRunTime, locustUsers or locustHatchRate: lpa's defaults are the
+# same (5 s, 10 users, 10/s), and an env var set here would win over the
+# evaluation config's load: section, and disagree with a locustSpawnRate
+# set in the CustomPodAutoscaler's config.
 ENV configPath=/config.yaml \
     locustFilePath=/locustfile.py \
     evaluationConfigFilePath=/evaluation_config.yaml \
-    decayInfoFilePath=/var/lib/lpa/decay_info.json \
-    locustRunTime=5 \
-    locustUsers=10
+    decayInfoFilePath=/var/lib/lpa/decay_info.json
 RUN mkdir -p /var/lib/lpa && chown 65532:65532 /var/lib/lpa
 USER 65532:65532
 

@@ -123,9 +123,12 @@ fn dockerfile_ships_the_config_and_a_writable_state_dir() {
     // the writable state directory.
     let run_stage = text.split("AS run").nth(1).expect("a run stage");
     assert!(run_stage.contains("HOME=/var/lib/lpa"), "{run_stage}");
-    // The default rate is lpa's own: an image that set locustHatchRate
-    // would contradict every locustSpawnRate set in a CR.
-    assert!(!text.contains("locustHatchRate="), "{text}");
+    // The load defaults are lpa's own: env vars set by the image would
+    // win over every evaluation config's load: section, and its
+    // locustHatchRate would contradict every locustSpawnRate set in a CR.
+    for setting in ["locustRunTime=", "locustUsers=", "locustHatchRate="] {
+        assert!(!text.contains(setting), "{setting}: {text}");
+    }
     for base in text
         .lines()
         .filter(|l| l.starts_with("ARG ") && l.contains("_IMAGE="))
