@@ -382,6 +382,17 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
     assert_eq!(binding["subjects"][0]["name"], account["metadata"]["name"]);
     let pod = &only(&docs, "Deployment")["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], account["metadata"]["name"]);
+    // The load's settings are the evaluation config's: an env var would
+    // win over its load: section.
+    let container = &pod["containers"][0];
+    for setting in [
+        "locustUsers",
+        "locustRunTime",
+        "locustHatchRate",
+        "locustSpawnRate",
+    ] {
+        assert_eq!(env_value(container, setting), None, "{setting}");
+    }
 }
 
 /// `NMi` or `NGi` (a Kubernetes quantity, or lpa's size with an optional
