@@ -640,7 +640,7 @@ fn yaml_merge_keys_of_the_original_are_applied() {
     assert_eq!(
         stderr(&out),
         format!(
-            "lpa: error: {}: malformed YAML: << (merge key): expected a mapping or list of mappings for merging, but found scalar\n",
+            "lpa: error: {}: targets[0].<<: invalid value 5 (expected a mapping or a list of mappings to merge, such as <<: *defaults or <<: [*a, *b])\n",
             config.display()
         )
     );

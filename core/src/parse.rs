@@ -190,14 +190,91 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     }
     // Merge keys (`<<: *defaults`), which PyYAML applied for the original:
     // serde_yaml keeps `<<` as a key of its own unless told.
-    root.apply_merge().map_err(|e| ParseError::Syntax {
-        file: file.to_string(),
-        format: Format::Yaml,
-        message: format!("<< (merge key): {e}"),
+    apply_merge_keys(&mut root, &mut String::new()).map_err(|(path, value)| {
+        ParseError::Invalid {
+            file: file.to_string(),
+            path,
+            value: show(&value, Format::Yaml),
+            expected:
+                "a mapping or a list of mappings to merge, such as <<: *defaults or <<: [*a, *b]"
+                    .to_string(),
+        }
     })?;
     from_tree(file, Format::Yaml, &root, unknown, known, &mut |path| {
         value_at(&root, path).map(|v| show(v, Format::Yaml))
     })
+}
+
+/// Applies the merge keys under `value`, as PyYAML does: a mapping's own
+/// keys win over merged ones, and of `<<: [*a, *b]` the earlier mapping
+/// wins. A merged mapping's own `<<` is applied before it is merged
+/// (`b: &b {<<: *a}` then `<<: *b` takes `a`'s keys too), where serde_yaml's
+/// `apply_merge` left it a key of its own. Children come first, so each
+/// node is visited once: the work is bounded by the document as loaded,
+/// aliases expanded (serde_yaml bounds that expansion and the nesting).
+/// `Err`: where (`targets[0].<<`) a merge value that is not a mapping or a
+/// list of mappings is, and that value.
+fn apply_merge_keys(
+    value: &mut serde_yaml::Value,
+    path: &mut String,
+) -> Result<(), (String, serde_yaml::Value)> {
+    use serde_yaml::Value;
+    let len = path.len();
+    match value {
+        Value::Mapping(mapping) => {
+            for (key, child) in mapping.iter_mut() {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                match key {
+                    Value::String(k) => path.push_str(k),
+                    other => path.push_str(&show(other, Format::Yaml)),
+                }
+                apply_merge_keys(child, path)?;
+                path.truncate(len);
+            }
+            let Some(merge) = mapping.shift_remove("<<") else {
+                return Ok(());
+            };
+            let here = |v| {
+                let at = if path.is_empty() {
+                    "<<".to_string()
+                } else {
+                    format!("{path}.<<")
+                };
+                Err((at, v))
+            };
+            let sources = match merge {
+                Value::Mapping(m) => vec![m],
+                Value::Sequence(list) => {
+                    let mut sources = Vec::with_capacity(list.len());
+                    for item in list {
+                        match item {
+                            Value::Mapping(m) => sources.push(m),
+                            other => return here(other),
+                        }
+                    }
+                    sources
+                }
+                other => return here(other),
+            };
+            for source in sources {
+                for (k, v) in source {
+                    mapping.entry(k).or_insert(v);
+                }
+            }
+        }
+        Value::Sequence(list) => {
+            for (i, child) in list.iter_mut().enumerate() {
+                path.push_str(&format!("[{i}]"));
+                apply_merge_keys(child, path)?;
+                path.truncate(len);
+            }
+        }
+        Value::Tagged(tagged) => apply_merge_keys(&mut tagged.value, path)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Parses a JSON text into `T`; unknown keys are ignored (see
@@ -823,6 +900,69 @@ mod tests {
         let item = p.value.items.unwrap().remove(0);
         assert_eq!(item.count.unwrap().value, 3);
         assert_eq!(item.unchanged_runs.unwrap().value, 2);
+    }
+
+    /// A merged mapping's own `<<` is applied too, as PyYAML does, in a
+    /// merge list as well; the nearer keys win.
+    #[test]
+    fn nested_merge_keys_are_applied() {
+        let items = |text: &str| {
+            parse(text, UnknownKeys::Ignore)
+                .unwrap()
+                .value
+                .items
+                .unwrap()
+                .into_iter()
+                .map(|i| (i.count.map(|c| c.value), i.unchanged_runs.map(|c| c.value)))
+                .collect::<Vec<_>>()
+        };
+        let text = "\
+x: &a {count: 1, unchangedRuns: 1}
+y: &b {<<: *a, count: 2}
+z: &c {<<: *b}
+w: &d {unchangedRuns: 4}
+v: &e {<<: *d}
+items:
+  - <<: *c
+  - {<<: *c, unchangedRuns: 3}
+  - <<: [*b, *e]
+  - <<: [*e, *b]
+";
+        assert_eq!(
+            items(text),
+            [
+                (Some(2), Some(1)),
+                (Some(2), Some(3)),
+                (Some(2), Some(1)),
+                (Some(2), Some(4)),
+            ]
+        );
+        assert_eq!(
+            items("items: [{<<: [{<<: {count: 5}}, {<<: {count: 6}, unchangedRuns: 7}]}]"),
+            [(Some(5), Some(7))]
+        );
+    }
+
+    #[test]
+    fn a_merge_value_not_a_mapping_names_where_it_is() {
+        let e = |t: &str| parse(t, UnknownKeys::Warn).unwrap_err().to_string();
+        let expected = "(expected a mapping or a list of mappings to merge, such as <<: *defaults or <<: [*a, *b])";
+        assert_eq!(
+            e("items: [{count: 1}, {<<: 5}]"),
+            format!("d.yaml: items[1].<<: invalid value 5 {expected}")
+        );
+        assert_eq!(
+            e("items: [{<<: [{count: 1}, [2]]}]"),
+            format!("d.yaml: items[0].<<: invalid value - 2 {expected}")
+        );
+        assert_eq!(
+            e("1: {<<: x}"),
+            format!("d.yaml: 1.<<: invalid value \"x\" {expected}")
+        );
+        assert_eq!(
+            e("<<: x"),
+            format!("d.yaml: <<: invalid value \"x\" {expected}")
+        );
     }
 
     #[test]
