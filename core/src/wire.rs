@@ -253,7 +253,7 @@ fn metric_from_value(what: &str, v: &Value) -> Result<MetricReport, ParseError> 
     }
     let mut report: MetricReport = from_json_value(what, v)?;
     check_plausible(what, &report)?;
-    count_invokust_failures(&mut report);
+    count_invokust_failures(what, &mut report)?;
     Ok(report)
 }
 
@@ -261,22 +261,47 @@ fn metric_from_value(what: &str, v: &Value) -> Result<MetricReport, ParseError> 
 /// a request's failures are the `occurrences` of the `failures` entries of
 /// its method and name (Locust 0.13 counted them in `num_requests` too).
 /// Without this a failing service read as calm and decayed. A producer
-/// that writes `num_failures` (lpa) is read as it wrote it.
-fn count_invokust_failures(report: &mut MetricReport) {
+/// that writes `num_failures` (lpa) is read as it wrote it. More failures
+/// than requests (or than a u64 holds) no run has: an error, as a
+/// `num_failures` past `num_requests` is, where the sum overflowed (a
+/// panic, or in release a small count) or read as an error rate above 1.
+fn count_invokust_failures(what: &str, report: &mut MetricReport) -> Result<(), ParseError> {
     for (key, stats) in &mut report.requests {
         if stats.num_failures.is_some() {
             continue;
         }
-        let failed: u64 = report
+        let mut entries = report
             .failures
             .values()
-            .filter(|f| format!("{}_{}", f.method, f.name) == *key)
-            .map(|f| f.occurrences)
-            .sum();
-        if failed > 0 {
-            stats.num_failures = Some(failed);
+            .filter(|f| format!("{}_{}", f.method, f.name) == *key);
+        let Some(first) = entries.next() else {
+            continue;
+        };
+        let failed = entries.try_fold(first.occurrences, |sum, f| sum.checked_add(f.occurrences));
+        let bound = stats.num_requests.unwrap_or(u64::MAX);
+        match failed {
+            Some(failed) if failed <= bound => {
+                if failed > 0 {
+                    stats.num_failures = Some(failed);
+                }
+            }
+            _ => {
+                return Err(ParseError::Invalid {
+                    file: what.to_string(),
+                    path: "failures".into(),
+                    value: match failed {
+                        Some(n) => format!("{n} occurrences for {key}"),
+                        None => format!("more than {} occurrences for {key}", u64::MAX),
+                    },
+                    expected: match stats.num_requests {
+                        Some(n) => format!("at most requests.{key}.num_requests, {n}: Locust counts a failure as a request too"),
+                        None => format!("at most {} in all", u64::MAX),
+                    },
+                })
+            }
         }
     }
+    Ok(())
 }
 
 /// Numbers no measurement can have are an error, not a decision: a
@@ -749,6 +774,35 @@ mod tests {
         assert_eq!(m.failures["GET_/x"].occurrences, 2);
         let none = serde_json::to_value(MetricReport::default()).unwrap();
         assert_eq!(none["failures"], serde_json::json!({}));
+    }
+
+    /// More failures entries for a request than it had requests, or than a
+    /// u64 holds, are one error naming the request, not a panic or a
+    /// wrapped count.
+    #[test]
+    fn invokust_failures_past_the_requests_are_an_error() {
+        let metric = |a: u64, b: u64| {
+            format!(
+                r#"{{"requests": {{"GET_/x": {{"num_requests": 40}}}},
+                "failures": {{"GET_/x_a": {{"method": "GET", "name": "/x", "error": "500", "occurences": {a}}},
+                             "GET_/x_b": {{"method": "GET", "name": "/x", "error": "503", "occurences": {b}}}}}}}"#
+            )
+        };
+        let e = |a, b| {
+            parse_metric("metric", &metric(a, b))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e(30, 30),
+            "metric: failures: invalid value 60 occurrences for GET_/x (expected at most requests.GET_/x.num_requests, 40: Locust counts a failure as a request too)"
+        );
+        assert_eq!(
+            e(u64::MAX, 5),
+            "metric: failures: invalid value more than 18446744073709551615 occurrences for GET_/x (expected at most requests.GET_/x.num_requests, 40: Locust counts a failure as a request too)"
+        );
+        let m = parse_metric("metric", &metric(30, 10)).unwrap();
+        assert_eq!(m.requests["GET_/x"].num_failures, Some(40));
     }
 
     /// A request without `num_failures` (invokust's) fails as often as its
