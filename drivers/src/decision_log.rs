@@ -29,6 +29,9 @@ pub struct LogError {
     pub source: io::Error,
 }
 
+/// How long a rotation waits for another process to free the log's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An open decision log.
 #[derive(Debug)]
 pub struct DecisionLog {
@@ -126,7 +129,7 @@ impl DecisionLog {
             if len == 0 || len.saturating_add(next) <= max {
                 return Ok(());
             }
-            self.file.lock().map_err(self.error("lock it to rotate"))?;
+            self.lock_to_rotate()?;
             if self.moved() {
                 self.reopen()?;
                 continue;
@@ -146,6 +149,38 @@ impl DecisionLog {
                 let _ = self.file.unlock();
             }
             return reopened;
+        }
+    }
+
+    /// Takes the exclusive lock for a rotation, waiting at most
+    /// [`LOCK_WAIT`]: another lpa holds it only to rename and reopen, so a
+    /// lock held longer is some other process's (a `flock FILE cmd`, a
+    /// writer stopped mid-rotation), and the loop must not stop scaling
+    /// behind it. `Err`: this line goes in unrotated, the next one tries
+    /// again.
+    fn lock_to_rotate(&self) -> Result<(), LogError> {
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match self.file.try_lock() {
+                Ok(()) => return Ok(()),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(LogError {
+                        path: self.path.clone(),
+                        action: format!(
+                            "lock it to rotate (another process held its lock for {} s; it grows past its bound until the lock is free)",
+                            LOCK_WAIT.as_secs()
+                        )
+                        .into(),
+                        source: io::ErrorKind::WouldBlock.into(),
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(self.error("lock it to rotate")(e))
+                }
+            }
         }
     }
 
@@ -396,6 +431,37 @@ mod tests {
             (numbers(&a.rotated_path()), numbers(&path)),
             (vec![0, 1, 2, 3], vec![4, 5])
         );
+    }
+
+    /// A lock on the log held by another process (not an lpa rotating,
+    /// which holds it for a rename) delays the line at most LOCK_WAIT: it
+    /// goes in unrotated with a warning, where the loop waited for good.
+    #[test]
+    fn a_lock_held_elsewhere_delays_a_line_but_never_stops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, log, _) = one_line_log(dir.path());
+        let mut log = log.max_size(Some(10));
+        let holder = File::open(&path).unwrap();
+        holder.lock().unwrap();
+        let (sent, got) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = log.append(&a_record()).map(|e| e.map(|e| e.to_string()));
+            let _ = sent.send(r.map_err(|e| e.to_string()));
+        });
+        let warning = got
+            .recv_timeout(LOCK_WAIT * 5)
+            .expect("append returned while the lock was held")
+            .unwrap()
+            .expect("a warning");
+        assert!(
+            warning.starts_with(&format!(
+                "decision log {}: cannot lock it to rotate (another process held its lock for 2 s;",
+                path.display()
+            )),
+            "{warning}"
+        );
+        assert_eq!(line_count(&path), 2);
+        assert!(!dir.path().join("d.jsonl.1").exists());
     }
 
     #[test]
