@@ -567,12 +567,22 @@ pub struct LoadArgs {
     /// locustHatchRate, or locustSpawnRate.
     #[arg(
         long,
-        env = "locustHatchRate",
         value_name = "R",
         allow_hyphen_values = true,
         value_parser = spawn_rate
     )]
     pub spawn_rate: Option<f64>,
+    /// locustHatchRate, the original's name, when --spawn-rate is not given:
+    /// an arg of its own, so that the flag is told from the env var (a flag
+    /// equal to locustHatchRate's value was taken for it).
+    #[arg(
+        long = "locust-hatch-rate",
+        env = "locustHatchRate",
+        hide = true,
+        allow_hyphen_values = true,
+        value_parser = spawn_rate
+    )]
+    pub hatch_rate_env: Option<f64>,
     /// locustSpawnRate, Locust's newer name, when neither --spawn-rate nor
     /// locustHatchRate is set (clap reads one env var per flag).
     #[arg(
@@ -629,22 +639,21 @@ impl LoadArgs {
     /// would drop the other, whichever the user set last.
     pub fn overrides(&self) -> Result<LoadOverrides, Failure> {
         let newer = self.spawn_rate_env.and_then(Unset::value);
-        let hatch_env = std::env::var("locustHatchRate").ok();
-        let from_env = hatch_env.as_deref().and_then(|t| spawn_rate(t).ok());
-        if let (Some(hatch), Some(newer)) = (self.spawn_rate, newer) {
-            // --spawn-rate, a flag, wins over both; equal values agree.
-            if Some(hatch) == from_env && hatch != newer {
-                let spawn_env = std::env::var("locustSpawnRate").unwrap_or_default();
+        // --spawn-rate, a flag, wins over both; equal values agree.
+        if let (None, Some(hatch), Some(newer)) = (self.spawn_rate, self.hatch_rate_env, newer) {
+            if hatch != newer {
+                let env = |name| std::env::var(name).unwrap_or_default();
                 return Err(Failure::new(format!(
-                    "{SPAWN_RATE}: locustHatchRate {:?} and locustSpawnRate {spawn_env:?} disagree (set one of them: locustSpawnRate is Locust's newer name for locustHatchRate)",
-                    hatch_env.unwrap_or_default()
+                    "{SPAWN_RATE}: locustHatchRate {:?} and locustSpawnRate {:?} disagree (set one of them: locustSpawnRate is Locust's newer name for locustHatchRate)",
+                    env("locustHatchRate"),
+                    env("locustSpawnRate")
                 )));
             }
         }
         Ok(LoadOverrides {
             host: self.host.clone().and_then(Unset::value),
             users: self.users,
-            spawn_rate: self.spawn_rate.or(newer),
+            spawn_rate: self.spawn_rate.or(self.hatch_rate_env).or(newer),
             run_time: self.run_time,
             arrival_rate: self.arrival_rate,
             wait_time: self.wait_time,
@@ -685,6 +694,7 @@ pub const LOAD_FLAGS: &[(&str, &str)] = &[
     ("--users", "users (--users or locustUsers)"),
     ("--spawn-rate", SPAWN_RATE),
     ("--locust-spawn-rate", SPAWN_RATE),
+    ("--locust-hatch-rate", SPAWN_RATE),
     ("--run-time", "run time (--run-time or locustRunTime)"),
     ("--arrival-rate", "arrival rate (--arrival-rate)"),
     ("--wait-time", "wait time (--wait-time)"),

@@ -204,6 +204,16 @@ fn spawn_rate_under_both_names_that_disagree_is_one_error() {
         ),
         3.0
     );
+    // The flag wins when it equals locustHatchRate too. Regression: a flag
+    // of the same value was taken for the env var, and the two names
+    // disagreeing were an error though the flag settled it.
+    assert_eq!(
+        check(
+            &[("locustHatchRate", "10"), ("locustSpawnRate", "5")],
+            &["--spawn-rate", "10"]
+        ),
+        10.0
+    );
 }
 
 /// CPA's per-pod run mode (its default when its config names none) hands
