@@ -76,6 +76,15 @@ impl DecisionLog {
         PathBuf::from(name)
     }
 
+    /// Whether the path names a regular file itself, which rotation can
+    /// rename: a symlink would be renamed, not the log it names (FILE then
+    /// a new file beside the link, the log's lines no longer where it
+    /// points), and `/dev/stdout` redirected to a file is a link in `/dev`.
+    /// Such a log is not rotated.
+    pub fn rotatable(&self) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_file())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -126,7 +135,7 @@ impl DecisionLog {
                 .metadata()
                 .map_err(self.error("read its size"))?
                 .len();
-            if len == 0 || len.saturating_add(next) <= max {
+            if len == 0 || len.saturating_add(next) <= max || !self.rotatable() {
                 return Ok(());
             }
             self.lock_to_rotate()?;
@@ -462,6 +471,23 @@ mod tests {
         );
         assert_eq!(line_count(&path), 2);
         assert!(!dir.path().join("d.jsonl.1").exists());
+    }
+
+    /// A log reached through a symlink grows where the link points: the
+    /// link is not what rotation may rename. Regression: the link became
+    /// FILE.1 and the next lines went into a new file beside it.
+    #[test]
+    fn a_log_through_a_symlink_is_not_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("kept.jsonl");
+        let path = dir.path().join("d.jsonl");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let mut log = DecisionLog::open(&path).unwrap().max_size(Some(10));
+        assert!(!log.rotatable());
+        append_numbered(&mut log, 0, 3);
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(numbers(&target), [0, 1, 2]);
+        assert!(!log.rotated_path().exists());
     }
 
     #[test]

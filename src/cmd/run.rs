@@ -254,6 +254,12 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
     let log = match &args.decision_log {
         Some(path) => {
             let log = DecisionLog::open(path)?.max_size(args.decision_log_max_size.0);
+            if args.decision_log_max_size.0.is_some() && !log.rotatable() {
+                say!(
+                    "lpa run: warning: decision log {}: not a regular file (a symlink, a device or a pipe): --decision-log-max-size does not rotate it (off says so and silences this)",
+                    path.display()
+                );
+            }
             if let Some(bytes) = log.dropped() {
                 say!(
                     "lpa run: warning: decision log {}: its last line was cut short (a crash mid-write): dropped those {bytes} bytes, so the next record starts a line",
