@@ -267,16 +267,29 @@ impl Lease {
     /// Whether this instance renewed the Lease within its duration: a
     /// scale is made only then.
     pub fn held(&self) -> bool {
-        self.renewed.is_some_and(|at| at.elapsed() < self.duration)
+        self.renewed
+            .is_some_and(|at| at.elapsed() < self.deadline())
+    }
+
+    /// How long after its renewal was sent this instance still scales:
+    /// two thirds of the duration (client-go's renew deadline, 10 s of
+    /// 15 s). A standby takes the Lease a whole duration after the send
+    /// at the earliest, so a scale sent by the deadline has a third of the
+    /// duration to land first. A cycle scales after its load test, which
+    /// the duration counts three times over (`lpa run`'s
+    /// `lease_duration`): the deadline is never what stops a working loop.
+    fn deadline(&self) -> Duration {
+        self.duration * 2 / 3
     }
 
     /// Why a scale is not made: see [`Lease::held`].
     pub fn not_held(&self) -> String {
         match self.renewed {
             Some(at) => format!(
-                "lease {}: not renewed for {}s, past its {}s: not scaling",
+                "lease {}: not renewed for {:.1}s, past its deadline of {:.1}s (two thirds of its {}s, so that a scale lands before another loop may take it): not scaling",
                 self.name,
-                at.elapsed().as_secs(),
+                at.elapsed().as_secs_f64(),
+                self.deadline().as_secs_f64(),
                 self.duration_secs()
             ),
             None => format!("lease {}: not held: not scaling", self.name),
@@ -430,5 +443,32 @@ mod tests {
             (sent + Duration::from_millis(1050)).saturating_duration_since(Instant::now()),
         );
         assert!(!lease.held(), "held {:?} after the send", sent.elapsed());
+    }
+
+    #[test]
+    fn a_holder_stops_scaling_a_third_of_the_duration_before_a_standby_may_take_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lease = Lease::new(
+            slow_kubectl(dir.path(), "0"),
+            "l",
+            "me_1_0",
+            Duration::from_secs(3),
+        );
+        let sent = Instant::now();
+        assert!(matches!(
+            lease.lead("default").unwrap(),
+            Lead::Leader { .. }
+        ));
+        assert!(lease.held(), "not held {:?} after the send", sent.elapsed());
+        std::thread::sleep(
+            (sent + Duration::from_millis(2100)).saturating_duration_since(Instant::now()),
+        );
+        assert!(!lease.held(), "held {:?} after the send", sent.elapsed());
+        let why = lease.not_held();
+        assert!(
+            why.starts_with("lease l: not renewed for 2.")
+                && why.ends_with("past its deadline of 2.0s (two thirds of its 3s, so that a scale lands before another loop may take it): not scaling"),
+            "{why}"
+        );
     }
 }
