@@ -334,23 +334,28 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
         let why = Loaded::Corrupt(format!("holds {kind}, not a state object"));
         return Ok((State::default(), why, bytes));
     }
-    let (state, loaded) = match serde_json::from_slice::<State>(json) {
-        Ok(s) => match without_arrays_for_objects(json, &s) {
+    let (state, loaded) = match parse_or_salvage(json) {
+        (s, Loaded::Found) => match without_arrays_for_objects(json, &s) {
             None => (s, Loaded::Found),
-            Some((text, mut dropped)) => match serde_json::from_slice::<State>(&text) {
-                Ok(s) => (s, Loaded::Salvaged(dropped)),
-                Err(e) => match salvage(&text) {
-                    Some((s, more)) => {
-                        dropped.extend(more);
-                        (s, Loaded::Salvaged(dropped))
-                    }
-                    None => (
-                        State::default(),
-                        Loaded::Corrupt(format!("not valid state JSON ({e})")),
-                    ),
-                },
+            Some((text, mut dropped)) => match parse_or_salvage(&text) {
+                (s, Loaded::Found) => (s, Loaded::Salvaged(dropped)),
+                (s, Loaded::Salvaged(more)) => {
+                    dropped.extend(more);
+                    (s, Loaded::Salvaged(dropped))
+                }
+                corrupt => corrupt,
             },
         },
+        salvaged_or_corrupt => salvaged_or_corrupt,
+    };
+    Ok((state, loaded, bytes))
+}
+
+/// The state in `json`: as written, or what [`salvage`] keeps of it, or
+/// none (corrupt).
+fn parse_or_salvage(json: &[u8]) -> (State, Loaded) {
+    match serde_json::from_slice::<State>(json) {
+        Ok(s) => (s, Loaded::Found),
         Err(e) => match salvage(json) {
             Some((s, dropped)) => (s, Loaded::Salvaged(dropped)),
             None => (
@@ -358,8 +363,7 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
                 Loaded::Corrupt(format!("not valid state JSON ({e})")),
             ),
         },
-    };
-    Ok((state, loaded, bytes))
+    }
 }
 
 /// What JSON other than an object the document is (`an array`), or

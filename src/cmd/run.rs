@@ -70,12 +70,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(name) = &args.lease {
         let identity = lease_identity(&target.instance);
         let duration = lease_duration(args.interval, plan.run_time + plan.grace);
-        if !args.dry_run {
-            notes.push(format!(
+        notes.push(if args.dry_run {
+            format!("lease {name}: neither read nor taken in a dry run, which scales nothing")
+        } else {
+            format!(
                 "lease {name}: scales only while holding it, as {identity}; a holder that stops renewing keeps it {}",
                 format_duration(duration)
-            ));
-        }
+            )
+        });
         target.lease = Some(
             Lease::new(target.kubectl.clone(), name, &identity, duration)
                 .guarding(&target.workload.reference()),
@@ -344,13 +346,6 @@ fn drive<T: ScaleTarget + ?Sized>(
 
     for n in notes {
         say!("lpa run: {n}");
-    }
-    if let Some(name) = &args.lease {
-        if options.dry_run {
-            say!(
-                "lpa run: lease {name}: neither read nor taken in a dry run, which scales nothing"
-            );
-        }
     }
     if let Some(w) = super::check::runaway_warning(policy, plan.timeout) {
         say!("lpa run: warning: {w}");

@@ -193,12 +193,8 @@ impl ApiServer {
 
     /// Stores `lease` as the Lease `name` in `namespace`, as another
     /// holder would have written it.
-    pub fn put_lease(&self, namespace: &str, name: &str, mut lease: Value) {
-        let mut s = self.shared.lock().unwrap();
-        s.next_version += 1;
-        lease["metadata"]["resourceVersion"] = json!(s.next_version.to_string());
-        s.leases
-            .insert((namespace.to_string(), name.to_string()), lease);
+    pub fn put_lease(&self, namespace: &str, name: &str, lease: Value) {
+        leases::store(&mut self.shared.lock().unwrap(), namespace, name, lease);
     }
 
     /// The next create or replace of a Lease finds that `holder` wrote
@@ -590,7 +586,7 @@ mod leases {
                 None => not_found(name),
             },
             ("POST", None) => {
-                let Some(mut lease) = body() else {
+                let Some(lease) = body() else {
                     return Some((400, status_json(400, "BadRequest", "body is not JSON")));
                 };
                 let Some(name) = lease["metadata"]["name"].as_str().map(String::from) else {
@@ -610,14 +606,10 @@ mod leases {
                         ),
                     ));
                 }
-                shared.next_version += 1;
-                lease["metadata"]["namespace"] = ns.into();
-                lease["metadata"]["resourceVersion"] = shared.next_version.to_string().into();
-                shared.leases.insert(key, lease.clone());
-                (201, lease)
+                (201, store(shared, ns, &name, lease))
             }
             ("PUT", Some(name)) => {
-                let Some(mut lease) = body() else {
+                let Some(lease) = body() else {
                     return Some((400, status_json(400, "BadRequest", "body is not JSON")));
                 };
                 let key = (ns.to_string(), name.to_string());
@@ -628,10 +620,7 @@ mod leases {
                 if !sent.is_empty() && sent != stored["metadata"]["resourceVersion"] {
                     return Some((409, status_json(409, "Conflict", &format!("Operation cannot be fulfilled on leases.coordination.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"))));
                 }
-                shared.next_version += 1;
-                lease["metadata"]["resourceVersion"] = shared.next_version.to_string().into();
-                shared.leases.insert(key, lease.clone());
-                (200, lease)
+                (200, store(shared, ns, name, lease))
             }
             _ => (
                 405,
@@ -646,12 +635,22 @@ mod leases {
         let Some(name) = sent.and_then(|b| b["metadata"]["name"].as_str().map(String::from)) else {
             return;
         };
-        shared.next_version += 1;
         let lease = serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": name, "namespace": ns,
-                         "resourceVersion": shared.next_version.to_string()},
+            "metadata": {"name": name},
             "spec": {"holderIdentity": racer, "leaseDurationSeconds": 60}});
-        shared.leases.insert((ns.to_string(), name), lease);
+        store(shared, ns, &name, lease);
+    }
+
+    /// Stores `lease` as `name` in `ns` with a new `resourceVersion`, as
+    /// the server stores a write; returns it as stored.
+    pub fn store(shared: &mut Shared, ns: &str, name: &str, mut lease: Value) -> Value {
+        shared.next_version += 1;
+        lease["metadata"]["namespace"] = ns.into();
+        lease["metadata"]["resourceVersion"] = shared.next_version.to_string().into();
+        shared
+            .leases
+            .insert((ns.to_string(), name.to_string()), lease.clone());
+        lease
     }
 }
 

@@ -791,14 +791,20 @@ impl ScaleTarget for KubectlTarget {
     fn record(&mut self, event: &Event) -> Result<(), DriverError> {
         let (namespace, kube) = self.kube_event(event, Timestamp::now())?;
         let body = serde_json::to_vec(&kube).expect("an Event serialises");
-        let path = format!(
-            "/apis/{}/namespaces/{namespace}/{}",
-            KubeEvent::API_VERSION,
-            KubeEvent::URL_PATH_SEGMENT
-        );
+        let path = collection_path::<KubeEvent>(&namespace);
         let args = ["create", "--raw", &path, "-f", "-"].map(String::from);
         self.kubectl.run_with_input(&args, Some(&body)).map(drop)
     }
+}
+
+/// The API path of the objects of type `R` in `namespace`, for kubectl's
+/// `--raw` verbs: `/apis/events.k8s.io/v1/namespaces/default/events`.
+pub(crate) fn collection_path<R: Resource>(namespace: &str) -> String {
+    format!(
+        "/apis/{}/namespaces/{namespace}/{}",
+        R::API_VERSION,
+        R::URL_PATH_SEGMENT
+    )
 }
 
 /// `text` cut to at most `max` bytes, on a character boundary, marked `…`.

@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::{Lease as KubeLease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use k8s_openapi::Resource;
 
-use super::kubectl::Kubectl;
+use super::kubectl::{collection_path, Kubectl};
 use super::DriverError;
 
 /// What the Lease says this cycle.
@@ -117,16 +116,8 @@ impl Lease {
         format!("lease {namespace}/{}", self.name)
     }
 
-    fn collection(namespace: &str) -> String {
-        format!(
-            "/apis/{}/namespaces/{namespace}/{}",
-            KubeLease::API_VERSION,
-            KubeLease::URL_PATH_SEGMENT
-        )
-    }
-
     fn path(&self, namespace: &str) -> String {
-        format!("{}/{}", Lease::collection(namespace), self.name)
+        format!("{}/{}", collection_path::<KubeLease>(namespace), self.name)
     }
 
     /// Reads the Lease in `namespace`, and holds it when it can: renewed
@@ -337,7 +328,14 @@ impl Lease {
             }),
         };
         let json = serde_json::to_vec(&body).expect("a Lease serialises");
-        let args = ["create", "--raw", &Lease::collection(namespace), "-f", "-"].map(String::from);
+        let args = [
+            "create",
+            "--raw",
+            &collection_path::<KubeLease>(namespace),
+            "-f",
+            "-",
+        ]
+        .map(String::from);
         let sent = Instant::now();
         match self.kubectl.run_with_input(&args, Some(&json)) {
             Ok(out) => {
