@@ -7,11 +7,15 @@
 #   - kubernetes-validate --strict on the rendered output and on every other
 #     manifest under deploy/ and examples/; the files inside a kustomize
 #     directory are checked through its rendering (its patches are partial)
-#   - a CustomPodAutoscaler's pod template as a Pod: kubernetes-validate
-#     knows only Kubernetes' own schemas, and the CPA CRD's schema ships
-#     with the CPA operator, not with them
-# The CPA config.yaml, the CPA resource's fields and the RBAC are checked by
-# the Rust integration tests (tests/deploy.rs).
+#   - every CustomPodAutoscaler (each file's and each rendering's) against
+#     the CPA operator's CRD, vendored in fixtures/cpa-operator/, as strictly
+#     as `kubectl apply --validate=strict` (scripts/check-cpa-schema.py):
+#     kubernetes-validate knows only Kubernetes' own schemas
+#   - and through kubernetes-validate, strictly, each one's pod template as
+#     a Pod: Kubernetes' current Pod schema, where the CRD has the PodSpec of
+#     the Kubernetes release the operator was built with
+# The CPA config.yaml, the values of the CPA resource's config and the RBAC
+# are checked by the Rust integration tests (tests/deploy.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${LPA_TOOLS_BIN:-$PWD/.tools/venv/bin}
@@ -52,7 +56,8 @@ done
 
 # Files without a CustomPodAutoscaler go to kubernetes-validate as they are
 # (its messages name them); the others are split: their other documents,
-# and each CPA's pod template as a Pod.
+# and each CPA's pod template as a Pod. The files with one are listed, as
+# LABEL=PATH, for the CRD's check.
 "$bin/python" - "$tmp" "${inputs[@]}" >"$tmp/list" 2>"$tmp/cpa" <<'PY'
 import os, sys, yaml
 tmp = sys.argv[1]
@@ -63,6 +68,10 @@ for src in sys.argv[2:]:
         print(src)
         continue
     rel = src.removeprefix(tmp + "/")
+    label = rel
+    if rel.startswith("kustomize/"):
+        label = "kubectl kustomize " + rel.removeprefix("kustomize/").removesuffix(".yaml")
+    print(f"{label}={src}", file=sys.stderr)
     stem = os.path.join(tmp, "split", rel.replace("/", "__"))
     os.makedirs(os.path.dirname(stem), exist_ok=True)
     others = [d for d in docs if d.get("kind") != "CustomPodAutoscaler"]
@@ -70,17 +79,27 @@ for src in sys.argv[2:]:
         yaml.safe_dump_all(others, open(stem + ".other.yaml", "w"))
         print(stem + ".other.yaml")
     for i, doc in enumerate(cpas):
+        # A CR without a pod template is the CRD check's to report.
+        spec = ((doc.get("spec") or {}).get("template") or {}).get("spec")
+        if not isinstance(spec, dict):
+            continue
         pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": doc["metadata"]["name"]},
-               "spec": doc["spec"]["template"]["spec"]}
+               "metadata": {"name": (doc.get("metadata") or {}).get("name")},
+               "spec": spec}
         yaml.safe_dump(pod, open(f"{stem}.cpa{i}.template-pod.yaml", "w"))
         print(f"{stem}.cpa{i}.template-pod.yaml")
-        print(f"{rel}: {doc['metadata']['name']}", file=sys.stderr)
 PY
 mapfile -t checked <"$tmp/list"
+mapfile -t cpa_files <"$tmp/cpa"
+# First: its messages name the file and the field, where kubernetes-validate
+# names the Pod stand-in's temporary file.
+crd=fixtures/cpa-operator/custompodautoscaler.com_custompodautoscalers.yaml
+"$bin/python" scripts/check-cpa-schema.py "$crd" "${cpa_files[@]}" 2>"$tmp/crd.out" || {
+  cat "$tmp/crd.out" >&2
+  exit 1
+}
 "$bin/kubernetes-validate" --strict --quiet "${checked[@]}"
-cpas=$(wc -l <"$tmp/cpa")
+labels=$(printf '%s\n' "${cpa_files[@]%%=*}" | paste -sd, - | sed 's/,/, /g')
 echo "check-deploy: hadolint ok; kubectl kustomize ok for ${#kustomize_dirs[@]} bases and overlays (${kustomize_dirs[*]}); kubernetes-validate --strict ok for ${#checked[@]} files" >&2
-echo "check-deploy: $cpas CustomPodAutoscaler resources are not schema-checked: kubernetes-validate has only Kubernetes' own schemas," \
-  "and the CPA CRD's schema ships with the CPA operator, not with them. Checked instead: each one's pod template, strictly," \
-  "as a Pod (above), and its apiVersion, kind, target and config names (cargo test --test tests deploy::)" >&2
+echo "check-deploy: $(sed 's/^check-cpa-schema: //' "$tmp/crd.out"), the CPA operator's CRD, strictly ($labels);" \
+  "and each one's pod template as a Pod, with kubernetes-validate --strict (above)" >&2

