@@ -11,9 +11,9 @@
 #     the CPA operator's CRD, vendored in fixtures/cpa-operator/, as strictly
 #     as `kubectl apply --validate=strict` (scripts/check-cpa-schema.py):
 #     kubernetes-validate knows only Kubernetes' own schemas
-#   - and through kubernetes-validate, strictly, each one's pod template as
-#     a Pod: Kubernetes' current Pod schema, where the CRD has the PodSpec of
-#     the Kubernetes release the operator was built with
+#   - and through kubernetes-validate, strictly, each one's pod template and
+#     metadata as a Pod: Kubernetes' current Pod schema, where the CRD has the
+#     PodSpec of the Kubernetes release the operator was built with
 # The CPA config.yaml, the values of the CPA resource's config and the RBAC
 # are checked by the Rust integration tests (tests/deploy.rs).
 set -euo pipefail
@@ -83,9 +83,10 @@ for src in sys.argv[2:]:
         spec = ((doc.get("spec") or {}).get("template") or {}).get("spec")
         if not isinstance(spec, dict):
             continue
+        # The CR's metadata is an ObjectMeta too, which the CRD leaves to
+        # the API server's own schema.
         pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": (doc.get("metadata") or {}).get("name")},
-               "spec": spec}
+               "metadata": doc.get("metadata") or {}, "spec": spec}
         yaml.safe_dump(pod, open(f"{stem}.cpa{i}.template-pod.yaml", "w"))
         print(f"{stem}.cpa{i}.template-pod.yaml")
 PY
@@ -102,4 +103,4 @@ crd=fixtures/cpa-operator/custompodautoscaler.com_custompodautoscalers.yaml
 labels=$(printf '%s\n' "${cpa_files[@]%%=*}" | paste -sd, - | sed 's/,/, /g')
 echo "check-deploy: hadolint ok; kubectl kustomize ok for ${#kustomize_dirs[@]} bases and overlays (${kustomize_dirs[*]}); kubernetes-validate --strict ok for ${#checked[@]} files" >&2
 echo "check-deploy: $(sed 's/^check-cpa-schema: //' "$tmp/crd.out"), the CPA operator's CRD, strictly ($labels);" \
-  "and each one's pod template as a Pod, with kubernetes-validate --strict (above)" >&2
+  "and each one's pod template and metadata as a Pod, with kubernetes-validate --strict (above)" >&2

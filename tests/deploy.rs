@@ -804,3 +804,29 @@ spec: {}
         "{err}"
     );
 }
+
+/// A CustomPodAutoscaler's metadata is an ObjectMeta, which the CRD leaves
+/// to the API server's own schema: check-deploy.sh has kubernetes-validate
+/// check it on the Pod stand-in, so a label that is not a string fails.
+#[test]
+fn deploy_check_rejects_cpa_metadata_that_is_no_object_meta() {
+    let work = tempfile::tempdir().unwrap();
+    copy_deploy_inputs(work.path());
+    let example = work
+        .path()
+        .join("examples/fibonacci/locust_autoscaler.yaml");
+    edit(
+        &example,
+        "  name: locust-autoscaler-example\n",
+        "  name: locust-autoscaler-example\n  labels:\n    tier: 1\n",
+    );
+    let out = check_deploy(work.path());
+    // kubernetes-validate reports on stdout.
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "passed: {err}");
+    assert!(
+        err.contains("examples__fibonacci__locust_autoscaler.yaml")
+            && err.contains("metadata.labels.tier: 1 is not of type 'string'"),
+        "{err}"
+    );
+}
