@@ -11,7 +11,7 @@ use lpa_core::log::{DecisionRecord, Outcome};
 use lpa_core::Reason;
 use serde_json::Value;
 
-use crate::support::apiserver::{ApiServer, Mode, Objects, Request};
+use crate::support::apiserver::{ApiServer, HpaApi, Mode, Objects, Request};
 use crate::support::service::Service;
 use crate::support::{lpa, stderr, stdout, tool};
 
@@ -538,6 +538,17 @@ fn kubectl_failing_changes_nothing_and_the_loop_goes_on() {
     );
     assert_eq!(fs::read(s.state()).unwrap(), before);
     assert!(s.records().is_empty(), "no decision, no record");
+    // The HPA check at start is advisory: its failure is a warning, and
+    // the loop's own read says the server is down.
+    let err = stderr(&o);
+    assert!(
+        err.lines().any(|l| l.starts_with(
+            "lpa run: warning: not checked for a HorizontalPodAutoscaler on deployment/web: "
+        ) && l.contains(
+            " get --raw /apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers "
+        ) && l.contains("exit 1: Error from server (InternalError)")),
+        "{err}"
+    );
 
     // Without --once the loop goes on after a failure.
     let o = s.run(&["--max-cycles", "2", "--interval", "0s"]);
@@ -1159,6 +1170,94 @@ fn an_event_that_cannot_be_recorded_is_a_warning_and_the_scale_stands() {
         "{warning}"
     );
     assert!(s.api.events().is_empty());
+}
+
+const HPAS: &str = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+
+/// The requests for the namespace's HPA list.
+fn hpa_lists(s: &Setup) -> Vec<Request> {
+    let lists: Vec<Request> = s
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == HPAS)
+        .collect();
+    assert!(lists.iter().all(|r| r.method == "GET"), "{lists:?}");
+    lists
+}
+
+#[test]
+fn an_hpa_on_the_target_is_one_error_line_before_anything_runs() {
+    let s = Setup::new(Some(2), SLOW);
+    s.api
+        .add_hpa("default", "web-cpu", ["apps/v1", "Deployment", "web"]);
+    let o = s.run(&["--once"]);
+    one_error(&o, "deployment/web -n default is scaled by the HorizontalPodAutoscaler default/web-cpu too, and two autoscalers on one workload scale over each other: delete the HPA (kubectl delete hpa web-cpu -n default), or scale deployment/web with one of them only");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(hpa_lists(&s).len(), 1, "one list request");
+    assert!(s.api.scale_writes().is_empty());
+    assert_eq!(s.replicas(), Some(2));
+    assert!(!s.state().exists() && !s.log().exists());
+    assert!(!s.path(".decay_info.json.lock").exists());
+    assert!(s.api.events().is_empty());
+
+    // A dry run scales nothing: it says so and runs.
+    let o = s.run(&["--once", "--dry-run"]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("lpa run: warning: deployment/web -n default is scaled by the HorizontalPodAutoscaler default/web-cpu too, and two autoscalers on one workload scale over each other: delete the HPA (kubectl delete hpa web-cpu -n default), or scale deployment/web with one of them only; a dry run scales nothing, so it runs"),
+        "{err}"
+    );
+    assert!(s.api.scale_writes().is_empty());
+    assert_eq!(s.records()[0].outcome, Outcome::DryRun);
+}
+
+#[test]
+fn an_hpa_on_another_workload_lets_run_scale() {
+    let s = Setup::new(Some(2), SLOW);
+    s.api
+        .add_hpa("default", "api", ["apps/v1", "Deployment", "api"]);
+    // Same name, another kind; a kind in the wrong case, which the HPA
+    // controller cannot map; the same target in another namespace.
+    s.api
+        .add_hpa("default", "db", ["apps/v1", "StatefulSet", "web"]);
+    s.api
+        .add_hpa("default", "typo", ["apps/v1", "deployment", "web"]);
+    s.api
+        .add_hpa("shop", "web", ["apps/v1", "Deployment", "web"]);
+    let o = s.run(&["--once"]);
+    ok(&o);
+    assert!(
+        !stderr(&o).contains("HorizontalPodAutoscaler"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(s.replicas(), Some(3));
+    assert_eq!(hpa_lists(&s).len(), 1);
+}
+
+#[test]
+fn an_hpa_list_forbidden_or_absent_is_one_warning_and_run_scales() {
+    for (api, why) in [
+        (HpaApi::Forbidden, "listing them in default is forbidden (RBAC: list on horizontalpodautoscalers in autoscaling)"),
+        (HpaApi::Absent, "the API server has no autoscaling/v2 API"),
+    ] {
+        let s = Setup::new(Some(2), SLOW);
+        s.api.set_hpa_api(api);
+        let o = s.run(&["--once"]);
+        ok(&o);
+        let err = stderr(&o);
+        let warnings: Vec<&str> = err.lines().filter(|l| l.contains("HorizontalPodAutoscaler")).collect();
+        assert_eq!(
+            warnings,
+            [format!("lpa run: warning: not checked for a HorizontalPodAutoscaler on deployment/web: {why}")],
+            "{err}"
+        );
+        assert_eq!(s.replicas(), Some(3));
+        assert_eq!(s.saved_state()["last_replicas"], 3);
+        assert_eq!(hpa_lists(&s).len(), 1);
+    }
 }
 
 /// The decision records of a log other than the setup's own.

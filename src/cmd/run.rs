@@ -3,9 +3,10 @@
 //! Everything that can be checked is checked before anything runs: the
 //! target's name (Kubernetes naming rules, so nothing shell-like ever
 //! reaches kubectl), the evaluation config, the load plan, the kubeconfig,
-//! that kubectl starts, the state file and the decision log. Then
-//! `lpa_drivers::run_loop::RunLoop` does the cycles (its docs list the steps)
-//! and this module prints one line per cycle on stderr.
+//! that kubectl starts, that no HorizontalPodAutoscaler scales the target
+//! too (`lpa_drivers::scale::hpa`), the state file and the decision log.
+//! Then `lpa_drivers::run_loop::RunLoop` does the cycles (its docs list
+//! the steps) and this module prints one line per cycle on stderr.
 //!
 //! With `--scaler kubectl`, each scale applied, refused or failed and each
 //! failed load test is a Kubernetes Event on the workload (the run loop
@@ -37,6 +38,7 @@ use lpa_drivers::decision_log::DecisionLog;
 use lpa_drivers::load::{self, LoadOverrides, LoadPlan};
 use lpa_drivers::metrics::{Metrics, MetricsServer};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop};
+use lpa_drivers::scale::hpa;
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::lease::Lease;
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
@@ -67,6 +69,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let (plan, mut notes) = load_plan(&args, &config, &args.load.overrides()?)?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
+    notes.extend(check_hpas(
+        &target,
+        kubectl.namespace.as_deref(),
+        args.dry_run,
+    )?);
     if let Some(name) = &args.lease {
         let identity = lease_identity(&target.instance);
         let duration = lease_duration(args.interval, plan.run_time + plan.grace);
@@ -93,6 +100,39 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         outputs,
         &args,
     )
+}
+
+/// Refuses a workload a HorizontalPodAutoscaler scales too (the two would
+/// scale over each other); a dry run, which scales nothing, is only warned.
+/// A list it cannot read is a warning: the check is advisory, and a Role
+/// from before it (no `list` on HPAs) must keep working. `namespace` is
+/// kubectl's without `-n`.
+fn check_hpas(
+    target: &KubectlTarget,
+    namespace: Option<&str>,
+    dry_run: bool,
+) -> Result<Option<String>> {
+    let workload = &target.workload;
+    let skipped = |why: &str| {
+        format!(
+            "warning: not checked for a HorizontalPodAutoscaler on {}: {why}",
+            workload.reference()
+        )
+    };
+    let Some(namespace) = workload.namespace.as_deref().or(namespace) else {
+        return Ok(Some(skipped(
+            "its namespace is not known before the first read (in a pod, kubectl takes the service account's); pass -n",
+        )));
+    };
+    Ok(match hpa::check(&target.kubectl, namespace, workload) {
+        hpa::Check::Clear => None,
+        hpa::Check::Taken(hpas) if dry_run => Some(format!(
+            "warning: {}; a dry run scales nothing, so it runs",
+            hpa::conflict(workload, &hpas)
+        )),
+        hpa::Check::Taken(hpas) => return Err(Failure::new(hpa::conflict(workload, &hpas))),
+        hpa::Check::Skipped(why) => Some(skipped(&why)),
+    })
 }
 
 const RUN_WAY_OUT: &str = "describe the load in the evaluation config's `load:` section (load.requests), which the native users then send instead (lpa run sends with the native users only; Locust itself runs the locustfile under the CPA hooks, in the image with Locust)";

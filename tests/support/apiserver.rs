@@ -23,6 +23,11 @@
 //! a 400), and as a `meta.k8s.io/v1` Table when asked (the server's event
 //! columns and cells, every column as the server sends them, so kubectl
 //! prints what it prints against a real cluster).
+//!
+//! HorizontalPodAutoscalers (`autoscaling/v2`): the list of a namespace's,
+//! as the real server answers `kubectl get --raw` of it (a
+//! `HorizontalPodAutoscalerList`, items without their own kind), a 403 as
+//! RBAC without `list` answers it, or a 404 as a server without the API.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -64,6 +69,16 @@ pub enum Mode {
     Hang,
 }
 
+/// How the `autoscaling/v2` HPA list answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HpaApi {
+    Served,
+    /// 403, as RBAC without `list` on `horizontalpodautoscalers`.
+    Forbidden,
+    /// 404, as a server without `autoscaling/v2`.
+    Absent,
+}
+
 /// A stored workload: kind as the URL names it (`deployments`, ...).
 #[derive(Debug, Clone)]
 pub struct Object {
@@ -85,6 +100,9 @@ struct Shared {
     lease_racer: Option<String>,
     /// Refuse every Event create with 403, as RBAC without `create`.
     forbid_events: bool,
+    /// HorizontalPodAutoscalers as stored, and how their API answers.
+    hpas: Vec<Value>,
+    hpa_api: HpaApi,
     next_version: u64,
     requests: Vec<Request>,
     mode: Mode,
@@ -113,6 +131,8 @@ impl ApiServer {
             leases: BTreeMap::new(),
             lease_racer: None,
             forbid_events: false,
+            hpas: Vec::new(),
+            hpa_api: HpaApi::Served,
             next_version: 100,
             requests: Vec::new(),
             mode: Mode::Normal,
@@ -181,6 +201,18 @@ impl ApiServer {
     /// `create` on `events` refuses it.
     pub fn forbid_events(&self) {
         self.shared.lock().unwrap().forbid_events = true;
+    }
+
+    /// Stores the HorizontalPodAutoscaler `name` in `namespace`, scaling
+    /// `target` (`apps/v1 Deployment web`: apiVersion, kind, name).
+    pub fn add_hpa(&self, namespace: &str, name: &str, target: [&str; 3]) {
+        let mut s = self.shared.lock().unwrap();
+        let hpa = hpas::new(&mut s, namespace, name, target);
+        s.hpas.push(hpa);
+    }
+
+    pub fn set_hpa_api(&self, api: HpaApi) {
+        self.shared.lock().unwrap().hpa_api = api;
     }
 
     /// The Lease `name` in `namespace`, as stored.
@@ -254,6 +286,7 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
                 hook(&req, &mut s.objects);
                 s.hook = Some(hook);
             }
+
             s.mode
         };
         let (status, body) = match mode {
@@ -389,6 +422,9 @@ fn answer(req: &Request, shared: &mut Shared) -> (u16, Value) {
         return answer;
     }
     if let Some(answer) = leases::answer(req, shared) {
+        return answer;
+    }
+    if let Some(answer) = hpas::answer(req, shared) {
         return answer;
     }
     let objects = &mut shared.objects;
@@ -651,6 +687,72 @@ mod leases {
             .leases
             .insert((ns.to_string(), name.to_string()), lease.clone());
         lease
+    }
+}
+
+/// HorizontalPodAutoscalers: the `autoscaling/v2` list of a namespace's,
+/// the one request lpa makes of them.
+mod hpas {
+    use lpa_drivers::decision_log::rfc3339;
+    use lpa_drivers::run_loop::now_secs;
+    use serde_json::{json, Value};
+
+    use super::{status_json, HpaApi, Request, Shared};
+
+    /// An HPA as the real server stores one made by `kubectl autoscale`.
+    pub fn new(shared: &mut Shared, ns: &str, name: &str, target: [&str; 3]) -> Value {
+        shared.next_version += 1;
+        let [api_version, kind, target_name] = target;
+        json!({"metadata": {"name": name, "namespace": ns,
+                "uid": format!("stand-in-hpa-{}", shared.next_version),
+                "resourceVersion": shared.next_version.to_string(),
+                "creationTimestamp": rfc3339(now_secs())},
+            "spec": {"scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": target_name},
+                "minReplicas": 1, "maxReplicas": 10,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80}}}]},
+            "status": {"currentReplicas": 2, "desiredReplicas": 2}})
+    }
+
+    pub fn answer(req: &Request, shared: &mut Shared) -> Option<(u16, Value)> {
+        let rest = req.path.strip_prefix("/apis/autoscaling/v2/namespaces/")?;
+        let (ns, "horizontalpodautoscalers") = rest.split_once('/')? else {
+            return None;
+        };
+        Some(match (shared.hpa_api, req.method.as_str()) {
+            (HpaApi::Absent, _) => (
+                404,
+                status_json(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                ),
+            ),
+            (HpaApi::Forbidden, _) => {
+                let mut status = status_json(403, "Forbidden", &format!(
+                    "horizontalpodautoscalers.autoscaling is forbidden: User \"system:serviceaccount:{ns}:lpa\" cannot list resource \"horizontalpodautoscalers\" in API group \"autoscaling\" in the namespace \"{ns}\""));
+                status["details"] =
+                    json!({"group": "autoscaling", "kind": "horizontalpodautoscalers"});
+                (403, status)
+            }
+            (HpaApi::Served, "GET") => {
+                let mut items: Vec<&Value> = shared
+                    .hpas
+                    .iter()
+                    .filter(|h| h["metadata"]["namespace"] == ns)
+                    .collect();
+                items.sort_by_key(|h| h["metadata"]["name"].to_string());
+                (
+                    200,
+                    json!({"kind": "HorizontalPodAutoscalerList", "apiVersion": "autoscaling/v2",
+                        "metadata": {"resourceVersion": shared.next_version.to_string()}, "items": items}),
+                )
+            }
+            (HpaApi::Served, _) => (
+                405,
+                status_json(405, "MethodNotAllowed", "method not allowed"),
+            ),
+        })
     }
 }
 

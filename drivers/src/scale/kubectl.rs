@@ -18,6 +18,7 @@
 //! lpa read the count is never overwritten; it surfaces as
 //! [`DriverError::Changed`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,8 @@ impl Kind {
         }
     }
 
-    fn title(self) -> &'static str {
+    /// The kind as Kubernetes writes it (`Deployment`).
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Kind::Deployment => "Deployment",
             Kind::StatefulSet => "StatefulSet",
@@ -193,6 +195,11 @@ pub struct KubectlInfo {
     /// The context kubectl uses: `--context`, else the kubeconfig's current
     /// one; None when kubectl did not say (in-cluster, a wrapper).
     pub context: Option<String>,
+    /// The namespace kubectl uses without `-n`, as it picks it: the
+    /// context's, else `default`; None when that is not known here (no
+    /// context, or one without a namespace in a pod, where kubectl takes
+    /// the service account's).
+    pub namespace: Option<String>,
 }
 
 impl fmt::Display for KubectlInfo {
@@ -212,6 +219,20 @@ struct KubeConfig {
     /// Sorted.
     contexts: Vec<String>,
     current: Option<String>,
+    /// Each context's namespace, when it names one.
+    namespaces: BTreeMap<String, String>,
+}
+
+impl KubeConfig {
+    /// The namespace kubectl uses in `context` without `-n`: client-go's
+    /// rule is the context's, else `default`, except in a pod, where it
+    /// is the service account's (which lpa does not guess).
+    fn namespace(&self, context: &str, in_cluster: bool) -> Option<String> {
+        match self.namespaces.get(context) {
+            Some(ns) => Some(ns.clone()),
+            None => (!in_cluster).then(|| "default".to_string()),
+        }
+    }
 }
 
 /// The contexts of `kubectl config view -o json`; None when it is not
@@ -221,21 +242,46 @@ fn parse_config(out: &[u8]) -> Option<KubeConfig> {
     if v["kind"] != "Config" {
         return None;
     }
-    let mut contexts = match &v["contexts"] {
+    let list = match &v["contexts"] {
         // kubectl's answer for a kubeconfig with none, or no kubeconfig.
-        serde_json::Value::Null => Vec::new(),
-        serde_json::Value::Array(list) => list
-            .iter()
-            .map(|c| c["name"].as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()?,
+        serde_json::Value::Null => &Vec::new(),
+        serde_json::Value::Array(list) => list,
         _ => return None,
     };
+    let mut contexts = list
+        .iter()
+        .map(|c| c["name"].as_str().map(str::to_string))
+        .collect::<Option<Vec<_>>>()?;
     contexts.sort();
+    let namespaces = list
+        .iter()
+        .filter_map(|c| {
+            let ns = c["context"]["namespace"]
+                .as_str()
+                .filter(|ns| !ns.is_empty())?;
+            Some((c["name"].as_str()?.to_string(), ns.to_string()))
+        })
+        .collect();
     let current = v["current-context"]
         .as_str()
         .filter(|c| !c.is_empty())
         .map(str::to_string);
-    Some(KubeConfig { contexts, current })
+    Some(KubeConfig {
+        contexts,
+        current,
+        namespaces,
+    })
+}
+
+/// Whether kubectl may be in a pod, where a context without a namespace
+/// takes the service account's. client-go's `inClusterClientConfig`
+/// wants all three signs; any one will do here, for a namespace guessed
+/// wrong would look for HPAs in the wrong place and find none.
+fn in_cluster() -> bool {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    set("KUBERNETES_SERVICE_HOST")
+        || set("KUBERNETES_SERVICE_PORT")
+        || Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
 }
 
 /// The contexts a kubeconfig has, for an error message: quoted (names come
@@ -335,6 +381,7 @@ impl Kubectl {
             return Ok(KubectlInfo {
                 version,
                 context: self.context.clone(),
+                namespace: None,
             });
         };
         let context = match &self.context {
@@ -346,9 +393,16 @@ impl Kubectl {
                 )))
             }
             Some(ctx) => Some(ctx.clone()),
-            None => config.current,
+            None => config.current.clone(),
         };
-        Ok(KubectlInfo { version, context })
+        let namespace = context
+            .as_deref()
+            .and_then(|ctx| config.namespace(ctx, in_cluster()));
+        Ok(KubectlInfo {
+            version,
+            context,
+            namespace,
+        })
     }
 
     /// The kubeconfig as kubectl merges it (`config view` reads files and
@@ -1016,10 +1070,26 @@ mod tests {
     }
 
     #[test]
+    fn the_namespace_without_n_is_the_contexts_as_kubectl_picks_it() {
+        let view = br#"{"kind": "Config", "current-context": "a", "contexts": [
+            {"name": "a", "context": {"cluster": "c", "namespace": "shop"}},
+            {"name": "b", "context": {"cluster": "c"}},
+            {"name": "e", "context": {"cluster": "c", "namespace": ""}}]}"#;
+        let config = parse_config(view).unwrap();
+        assert_eq!(config.namespace("a", false).as_deref(), Some("shop"));
+        assert_eq!(config.namespace("a", true).as_deref(), Some("shop"));
+        assert_eq!(config.namespace("b", false).as_deref(), Some("default"));
+        assert_eq!(config.namespace("e", false).as_deref(), Some("default"));
+        // In a pod kubectl takes the service account's namespace.
+        assert_eq!(config.namespace("b", true), None);
+    }
+
+    #[test]
     fn the_context_is_named_safely_and_briefly() {
         let info = |context: Option<&str>| KubectlInfo {
             version: "v1.37.1".into(),
             context: context.map(str::to_string),
+            namespace: None,
         };
         assert_eq!(info(None).to_string(), "v1.37.1");
         assert_eq!(info(Some("prod")).to_string(), "v1.37.1 (context prod)");

@@ -12,6 +12,7 @@
 //! no longer has it. What a cycle did (scaled, refused, failed) goes back to
 //! the target as an [`Event`], which kubectl records on the workload.
 
+pub mod hpa;
 pub mod kubectl;
 pub mod lease;
 pub mod local;
