@@ -1260,6 +1260,42 @@ fn an_hpa_list_forbidden_or_absent_is_one_warning_and_run_scales() {
     }
 }
 
+#[test]
+fn a_refused_scale_names_the_hpa_that_targets_the_workload_by_then() {
+    let s = Setup::new(Some(2), SLOW);
+    let scale_read = |r: &Request| r.method == "GET" && r.path.ends_with("/scale");
+    // Created after lpa started, scaling just before lpa's scale.
+    s.api.add_hpa_at(
+        scale_read,
+        "default",
+        "web",
+        ["apps/v1", "Deployment", "web"],
+    );
+    s.api.on_request(outside_writer(5, scale_read));
+    let o = s.run(&["--once"]);
+    ok(&o);
+    assert_eq!(s.replicas(), Some(5));
+    let r = s.records();
+    let Outcome::OutsideChange { detail, .. } = &r[0].outcome else {
+        panic!("not refused: {:?}", r[0].outcome)
+    };
+    assert!(
+        detail.ends_with("replicas changed outside lpa since they were read (expected 2, now 5; the HorizontalPodAutoscaler default/web scales it too); not overwritten"),
+        "{detail}"
+    );
+    assert!(stderr(&o).contains(detail.as_str()), "{}", stderr(&o));
+    let events = s.api.events();
+    assert!(
+        events[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("the HorizontalPodAutoscaler default/web scales it too"),
+        "{events:?}"
+    );
+    // One list at start, one for the refusal.
+    assert_eq!(hpa_lists(&s).len(), 2);
+}
+
 /// The decision records of a log other than the setup's own.
 fn records_in(path: &Path) -> Vec<DecisionRecord> {
     fs::read_to_string(path)

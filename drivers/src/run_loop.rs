@@ -404,6 +404,7 @@ mod tests {
                     target: "fake/x".into(),
                     expected: from,
                     seen: Some(self.replicas),
+                    rival: None,
                 });
             }
             self.scaled.push((from, to));

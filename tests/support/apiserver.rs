@@ -88,6 +88,7 @@ pub struct Object {
 
 pub type Objects = BTreeMap<(String, String, String), Object>;
 type Hook = Box<dyn FnMut(&Request, &mut Objects) + Send>;
+type Matcher = fn(&Request) -> bool;
 
 struct Shared {
     objects: Objects,
@@ -103,6 +104,9 @@ struct Shared {
     /// HorizontalPodAutoscalers as stored, and how their API answers.
     hpas: Vec<Value>,
     hpa_api: HpaApi,
+    /// An HPA stored just before the first request the test matches is
+    /// answered: one created while lpa runs.
+    hpa_later: Option<(Matcher, Value)>,
     next_version: u64,
     requests: Vec<Request>,
     mode: Mode,
@@ -133,6 +137,7 @@ impl ApiServer {
             forbid_events: false,
             hpas: Vec::new(),
             hpa_api: HpaApi::Served,
+            hpa_later: None,
             next_version: 100,
             requests: Vec::new(),
             mode: Mode::Normal,
@@ -211,6 +216,14 @@ impl ApiServer {
         s.hpas.push(hpa);
     }
 
+    /// As [`ApiServer::add_hpa`], just before the first request `when`
+    /// matches is answered.
+    pub fn add_hpa_at(&self, when: Matcher, namespace: &str, name: &str, target: [&str; 3]) {
+        let mut s = self.shared.lock().unwrap();
+        let hpa = hpas::new(&mut s, namespace, name, target);
+        s.hpa_later = Some((when, hpa));
+    }
+
     pub fn set_hpa_api(&self, api: HpaApi) {
         self.shared.lock().unwrap().hpa_api = api;
     }
@@ -286,7 +299,10 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
                 hook(&req, &mut s.objects);
                 s.hook = Some(hook);
             }
-
+            if s.hpa_later.as_ref().is_some_and(|(when, _)| when(&req)) {
+                let (_, hpa) = s.hpa_later.take().unwrap();
+                s.hpas.push(hpa);
+            }
             s.mode
         };
         let (status, body) = match mode {

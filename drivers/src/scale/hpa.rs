@@ -2,7 +2,9 @@
 //! workload scale over each other: each reads the other's scale as an
 //! outside change, and the replicas follow whichever wrote last. So `lpa
 //! run` does not start on a workload an HPA targets (KEDA likewise refuses
-//! a ScaledObject whose target an HPA already manages).
+//! a ScaledObject whose target an HPA already manages), and a scale
+//! refused because the count changed names the HPA that targets the
+//! workload by then.
 //!
 //! ```text
 //!   kubectl get --raw /apis/autoscaling/v2/namespaces/NS/horizontalpodautoscalers

@@ -34,7 +34,7 @@ use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
 
 use super::lease::{Lead, Lease};
-use super::{DriverError, Event, ScaleTarget};
+use super::{hpa, DriverError, Event, ScaleTarget};
 use crate::process::{self, one_line, ProcessError};
 
 /// The workload kinds with a `/scale` subresource that lpa scales.
@@ -641,6 +641,14 @@ impl KubectlTarget {
             .filter(|ns| is_dns1123_label(ns))
     }
 
+    /// The HPAs that target the workload now, named for a refused scale
+    /// (one list, only then); `None` when there are none or the list
+    /// cannot be read: the refusal is said either way.
+    fn rival(&self) -> Option<String> {
+        let hpas = hpa::targeting(&self.kubectl, &self.namespace()?, &self.workload).ok()?;
+        (!hpas.is_empty()).then(|| hpa::named(&hpas))
+    }
+
     fn namespace_args(&self) -> Vec<String> {
         match &self.workload.namespace {
             Some(ns) => vec!["-n".into(), ns.clone()],
@@ -806,6 +814,7 @@ impl ScaleTarget for KubectlTarget {
                     target: self.describe(),
                     expected: from,
                     seen,
+                    rival: self.rival(),
                 }),
                 None => Err(DriverError::Failed {
                     command,

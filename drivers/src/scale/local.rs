@@ -676,6 +676,7 @@ impl ScaleTarget for LocalPool {
                 target: self.describe(),
                 expected: from,
                 seen: Some(now),
+                rival: None,
             });
         }
         if to > self.options.max_replicas {

@@ -106,11 +106,13 @@ impl EventReason {
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     /// The target's count changed since it was read: someone else scaled.
-    #[error("{target}: replicas changed outside lpa since they were read (expected {expected}{}); not overwritten", seen.map(|s| format!(", now {s}")).unwrap_or_default())]
+    #[error("{target}: replicas changed outside lpa since they were read (expected {expected}{}{}); not overwritten", seen.map(|s| format!(", now {s}")).unwrap_or_default(), rival.as_ref().map(|r| format!("; {r} scales it too")).unwrap_or_default())]
     Changed {
         target: String,
         expected: u32,
         seen: Option<u32>,
+        /// Who else scales the target, when the target can tell (an HPA).
+        rival: Option<String>,
     },
     /// The tool could not be started or timed out.
     #[error(transparent)]
