@@ -348,9 +348,10 @@ fn kustomize_bases_and_overlays_render_valid_evaluation_configs() {
 }
 
 /// The Role of lpa run grants exactly what lpa does: read its target, read
-/// and write (PUT) the target's scale, and create Events through
-/// events.k8s.io (the only API lpa writes them with). Nothing else: no
-/// list, no watch, no other resource.
+/// and write (PUT) the target's scale, create Events through
+/// events.k8s.io (the only API lpa writes them with), keep its Lease, and
+/// list HorizontalPodAutoscalers (autoscaling, the group of the v2 list
+/// it reads). Nothing else: no other list, no watch, no other resource.
 #[test]
 fn run_base_rbac_is_exactly_what_lpa_does() {
     let docs = kustomize("deploy/run");
@@ -382,6 +383,7 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
             "apps/deployments get [\"fibonacci\"]",
             "apps/deployments/scale get [\"fibonacci\"]",
             "apps/deployments/scale update [\"fibonacci\"]",
+            "autoscaling/horizontalpodautoscalers list []",
             "coordination.k8s.io/leases create []",
             "coordination.k8s.io/leases get [\"lpa\"]",
             "coordination.k8s.io/leases update [\"lpa\"]",
