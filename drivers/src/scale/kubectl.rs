@@ -32,6 +32,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::lease::{Lead, Lease};
 use super::{hpa, DriverError, Event, ScaleTarget};
@@ -853,21 +854,85 @@ impl ScaleTarget for KubectlTarget {
     /// `events.k8s.io` `events`.
     fn record(&mut self, event: &Event) -> Result<(), DriverError> {
         let (namespace, kube) = self.kube_event(event, Timestamp::now())?;
-        let body = serde_json::to_vec(&kube).expect("an Event serialises");
-        let path = collection_path::<KubeEvent>(&namespace);
-        let args = ["create", "--raw", &path, "-f", "-"].map(String::from);
-        self.kubectl.run_with_input(&args, Some(&body)).map(drop)
+        self.kubectl
+            .create_raw(&collection_path::<KubeEvent>(&namespace), &kube)
+            .map(drop)
     }
 }
 
 /// The API path of the objects of type `R` in `namespace`, for kubectl's
-/// `--raw` verbs: `/apis/events.k8s.io/v1/namespaces/default/events`.
+/// `--raw` verbs: `/apis/events.k8s.io/v1/namespaces/default/events`, and
+/// for the core group, which has no group in its path,
+/// `/api/v1/namespaces/default/configmaps`.
 pub(crate) fn collection_path<R: Resource>(namespace: &str) -> String {
+    let root = if R::GROUP.is_empty() { "api" } else { "apis" };
     format!(
-        "/apis/{}/namespaces/{namespace}/{}",
+        "/{root}/{}/namespaces/{namespace}/{}",
         R::API_VERSION,
         R::URL_PATH_SEGMENT
     )
+}
+
+/// Whether kubectl failed because the API server answered with the
+/// status `reason` (`Conflict`, `AlreadyExists`, `NotFound`): kubectl
+/// writes it as `Error from server (Conflict): ...`.
+pub(crate) fn answered_with(e: &DriverError, reason: &str) -> bool {
+    matches!(e, DriverError::Failed { stderr, .. } if stderr.contains(&format!("({reason})")))
+}
+
+/// One request each, through kubectl's `--raw` verbs: no discovery, no
+/// OpenAPI download, and RBAC sees exactly `get`, `create` or `update`.
+impl Kubectl {
+    /// `get --raw PATH` read as `T` (`what` names it in an error), or
+    /// `None` when there is no object there (404 NotFound).
+    pub(crate) fn get_raw<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+    ) -> Result<Option<T>, DriverError> {
+        let args = ["get", "--raw", path].map(String::from);
+        match self.run(&args) {
+            Ok(out) => serde_json::from_slice(&out)
+                .map(Some)
+                .map_err(|e| DriverError::Output {
+                    command: self.render(&args),
+                    message: format!("not {what}: {e}"),
+                }),
+            Err(e) if answered_with(&e, "NotFound") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `create --raw COLLECTION -f -` of `body`: POST; the server's answer.
+    pub(crate) fn create_raw<T: Serialize>(
+        &self,
+        collection: &str,
+        body: &T,
+    ) -> Result<Vec<u8>, DriverError> {
+        self.send_raw("create", collection, body)
+    }
+
+    /// `replace --raw PATH -f -` of `body`: PUT, refused (409 Conflict)
+    /// when the `resourceVersion` it names is not the stored one; the
+    /// server's answer.
+    pub(crate) fn replace_raw<T: Serialize>(
+        &self,
+        path: &str,
+        body: &T,
+    ) -> Result<Vec<u8>, DriverError> {
+        self.send_raw("replace", path, body)
+    }
+
+    fn send_raw<T: Serialize>(
+        &self,
+        verb: &str,
+        path: &str,
+        body: &T,
+    ) -> Result<Vec<u8>, DriverError> {
+        let json = serde_json::to_vec(body).expect("an object serialises");
+        let args = [verb, "--raw", path, "-f", "-"].map(String::from);
+        self.run_with_input(&args, Some(&json))
+    }
 }
 
 /// `text` cut to at most `max` bytes, on a character boundary, marked `…`.
@@ -1114,6 +1179,20 @@ mod tests {
             "{note}"
         );
         assert!(note.ends_with("\"c09\", and 2 more"), "{note}");
+    }
+
+    #[test]
+    fn the_core_group_has_no_group_in_its_path() {
+        use k8s_openapi::api::coordination::v1::Lease as KubeLease;
+        use k8s_openapi::api::core::v1::ConfigMap;
+        assert_eq!(
+            collection_path::<ConfigMap>("shop"),
+            "/api/v1/namespaces/shop/configmaps"
+        );
+        assert_eq!(
+            collection_path::<KubeLease>("shop"),
+            "/apis/coordination.k8s.io/v1/namespaces/shop/leases"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use k8s_openapi::api::coordination::v1::{Lease as KubeLease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 
-use super::kubectl::{collection_path, Kubectl};
+use super::kubectl::{answered_with, collection_path, Kubectl};
 use super::DriverError;
 
 /// What the Lease says this cycle.
@@ -69,8 +69,26 @@ pub struct Lease {
     target: Option<String>,
 }
 
-/// The annotation naming the workload a Lease guards.
+/// The annotation naming the workload a Lease guards (or a state
+/// ConfigMap keeps the state of).
 pub const TARGET_ANNOTATION: &str = "lpa/target";
+
+/// The workload other than `ours` an object's [`TARGET_ANNOTATION`]
+/// names; `None` when it names `ours` or none (an object made by hand,
+/// which the next write annotates).
+pub(crate) fn other_target<'m>(metadata: &'m ObjectMeta, ours: &str) -> Option<&'m str> {
+    let theirs = metadata.annotations.as_ref()?.get(TARGET_ANNOTATION)?;
+    (theirs != ours).then_some(theirs.as_str())
+}
+
+/// `metadata` with [`TARGET_ANNOTATION`] naming `target`, the rest kept.
+pub(crate) fn with_target(mut metadata: ObjectMeta, target: &str) -> ObjectMeta {
+    metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(TARGET_ANNOTATION.to_string(), target.to_string());
+    metadata
+}
 
 /// The longest a release on stopping may take: a pod's grace period is
 /// 30 s by default, and the step under way when the signal came may take
@@ -101,14 +119,11 @@ impl Lease {
     }
 
     /// The metadata to write: `metadata` with this Lease's target in.
-    fn with_target(&self, mut metadata: ObjectMeta) -> ObjectMeta {
-        if let Some(t) = &self.target {
-            metadata
-                .annotations
-                .get_or_insert_with(Default::default)
-                .insert(TARGET_ANNOTATION.to_string(), t.clone());
+    fn with_target(&self, metadata: ObjectMeta) -> ObjectMeta {
+        match &self.target {
+            Some(t) => with_target(metadata, t),
+            None => metadata,
         }
-        metadata
     }
 
     /// `lpa-web` in `default` as `default/lpa-web`.
@@ -127,13 +142,8 @@ impl Lease {
         let Some(lease) = self.read(namespace)? else {
             return self.create(namespace);
         };
-        let guards = lease
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(TARGET_ANNOTATION));
-        if let (Some(theirs), Some(ours)) = (guards, &self.target) {
-            if theirs != ours {
+        if let Some(ours) = &self.target {
+            if let Some(theirs) = other_target(&lease.metadata, ours) {
                 return Err(DriverError::Invalid(format!(
                     "{} guards {theirs} (its {TARGET_ANNOTATION} annotation), not {ours}: give each target a --lease of its own",
                     self.named(namespace)
@@ -245,12 +255,10 @@ impl Lease {
         };
         match Lease::put_with(&kubectl, &self.path(namespace), &body) {
             Ok(_) => Ok(Some(format!("{}: released", self.named(namespace)))),
-            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(Conflict)") => {
-                Ok(Some(format!(
-                    "{}: not released: written by another since",
-                    self.named(namespace)
-                )))
-            }
+            Err(e) if answered_with(&e, "Conflict") => Ok(Some(format!(
+                "{}: not released: written by another since",
+                self.named(namespace)
+            ))),
             Err(e) => Err(e),
         }
     }
@@ -297,17 +305,7 @@ impl Lease {
     }
 
     fn read_with(kubectl: &Kubectl, path: &str) -> Result<Option<KubeLease>, DriverError> {
-        let args = ["get", "--raw", path].map(String::from);
-        match kubectl.run(&args) {
-            Ok(out) => serde_json::from_slice(&out)
-                .map(Some)
-                .map_err(|e| DriverError::Output {
-                    command: kubectl.render(&args),
-                    message: format!("not a Lease: {e}"),
-                }),
-            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(NotFound)") => Ok(None),
-            Err(e) => Err(e),
-        }
+        kubectl.get_raw(path, "a Lease")
     }
 
     fn create(&mut self, namespace: &str) -> Result<Lead, DriverError> {
@@ -327,17 +325,11 @@ impl Lease {
                 ..LeaseSpec::default()
             }),
         };
-        let json = serde_json::to_vec(&body).expect("a Lease serialises");
-        let args = [
-            "create",
-            "--raw",
-            &collection_path::<KubeLease>(namespace),
-            "-f",
-            "-",
-        ]
-        .map(String::from);
         let sent = Instant::now();
-        match self.kubectl.run_with_input(&args, Some(&json)) {
+        match self
+            .kubectl
+            .create_raw(&collection_path::<KubeLease>(namespace), &body)
+        {
             Ok(out) => {
                 self.renewed = Some(sent);
                 self.written = Lease::answered(&out);
@@ -350,14 +342,12 @@ impl Lease {
                 })
             }
             // Another instance created it between the read and the create.
-            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(AlreadyExists)") => {
-                Ok(Lead::Standby {
-                    why: format!(
-                        "{} created by another instance first",
-                        self.named(namespace)
-                    ),
-                })
-            }
+            Err(e) if answered_with(&e, "AlreadyExists") => Ok(Lead::Standby {
+                why: format!(
+                    "{} created by another instance first",
+                    self.named(namespace)
+                ),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -381,7 +371,7 @@ impl Lease {
                 Ok(Lead::Leader { news })
             }
             // Written by another since the read: theirs stands.
-            Err(DriverError::Failed { stderr, .. }) if stderr.contains("(Conflict)") => {
+            Err(e) if answered_with(&e, "Conflict") => {
                 self.renewed = None;
                 Ok(Lead::Standby {
                     why: format!(
@@ -396,9 +386,7 @@ impl Lease {
 
     /// PUTs `body` to `path`; kubectl's stdout, the server's answer.
     fn put_with(kubectl: &Kubectl, path: &str, body: &KubeLease) -> Result<Vec<u8>, DriverError> {
-        let json = serde_json::to_vec(body).expect("a Lease serialises");
-        let args = ["replace", "--raw", path, "-f", "-"].map(String::from);
-        kubectl.run_with_input(&args, Some(&json))
+        kubectl.replace_raw(path, body)
     }
 
     /// The Lease as the server answered a write (with its new
