@@ -495,8 +495,14 @@ pub struct RunArgs {
     /// --scaler kubectl: scale only while holding this coordination.k8s.io
     /// Lease in the target's namespace, so that of several lpa loops on one
     /// target one scales and the rest stand by (taking over when it stops).
-    #[arg(long, env = "LPA_LEASE", value_name = "NAME", value_parser = lease_name)]
+    #[arg(long, env = "LPA_LEASE", value_name = "NAME", value_parser = kube_name)]
     pub lease: Option<String>,
+    /// --scaler kubectl: keep the state file's copy in this ConfigMap in
+    /// the target's namespace (key state.json), written with every save
+    /// and read before the first decision and on taking the --lease, so
+    /// that a new pod, or a standby taking over, goes on from it.
+    #[arg(long, env = "LPA_STATE_CONFIGMAP", value_name = "NAME", value_parser = kube_name)]
+    pub state_configmap: Option<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -841,7 +847,7 @@ fn replicas(text: &str) -> std::result::Result<u32, InvalidValue> {
         .map_err(|_| InvalidValue::new(text, "a whole number >= 0"))
 }
 
-fn lease_name(text: &str) -> std::result::Result<String, InvalidValue> {
+fn kube_name(text: &str) -> std::result::Result<String, InvalidValue> {
     use lpa_drivers::scale::kubectl::{is_dns1123_subdomain, SUBDOMAIN_RULE};
     if is_dns1123_subdomain(text) {
         Ok(text.to_string())

@@ -106,6 +106,15 @@ impl Setup {
             .expect("spawn lpa")
     }
 
+    /// [`Setup::run`] in the background, its output piped.
+    fn spawn(&self, extra: &[&str]) -> std::process::Child {
+        self.run_cmd("deployment/web", extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lpa")
+    }
+
     fn records(&self) -> Vec<DecisionRecord> {
         match fs::read_to_string(self.log()) {
             Ok(text) => text
@@ -1422,22 +1431,14 @@ fn two_loops_on_one_lease_scale_one_at_a_time_and_hand_over_on_stop() {
 #[test]
 fn a_release_on_stopping_is_one_short_write_within_a_pod_grace_period() {
     let s = Setup::new(Some(2), SLOW);
-    let child = s
-        .run_cmd(
-            "deployment/web",
-            &[
-                "--lease",
-                "lpa-web",
-                "--interval",
-                "60s",
-                "--kubectl-timeout",
-                "25s",
-            ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = s.spawn(&[
+        "--lease",
+        "lpa-web",
+        "--interval",
+        "60s",
+        "--kubectl-timeout",
+        "25s",
+    ]);
     // The first cycle scaled and told the workload: the loop waits.
     wait_for("the first cycle's event", 60, || !s.api.events().is_empty());
     let before = s.api.requests().len();
@@ -1764,4 +1765,317 @@ fn a_bad_lease_name_or_a_lease_without_a_cluster_is_one_error_line() {
         "--lease lpa-web: a Lease is kept in a cluster; it needs --scaler kubectl",
     );
     assert!(s.api.requests().is_empty());
+}
+
+/// The state's copy `lpa-state` in `default`, as stored: its annotations
+/// and its `state.json` read as JSON.
+fn state_map(s: &Setup) -> (Value, Value) {
+    let map = s
+        .api
+        .configmap("default", "lpa-state")
+        .expect("the ConfigMap lpa-state");
+    let json = map["data"]["state.json"].as_str().expect("state.json");
+    (
+        map["metadata"]["annotations"].clone(),
+        serde_json::from_str(json).unwrap(),
+    )
+}
+
+/// The requests made of the ConfigMap `lpa-state`: method and, for a
+/// write, the resourceVersion it named.
+fn state_map_calls(s: &Setup) -> Vec<String> {
+    s.api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/v1/namespaces/default/configmaps"))
+        .map(|r| {
+            let sent: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            match sent["metadata"]["resourceVersion"].as_str() {
+                Some(v) => format!("{} {v}", r.method),
+                None => r.method,
+            }
+        })
+        .collect()
+}
+
+/// Stores the ConfigMap `lpa-state` in `default` as another loop (or a
+/// hand) wrote it: `state.json` holding `json`, annotated for `target`.
+fn put_state_map(s: &Setup, target: Option<&str>, json: &str) {
+    let annotations = match target {
+        Some(t) => serde_json::json!({ "lpa/target": t }),
+        None => serde_json::json!({}),
+    };
+    s.api.put_configmap(
+        "default",
+        "lpa-state",
+        annotations,
+        serde_json::json!({ "state.json": json }),
+    );
+}
+
+#[test]
+fn a_new_pod_goes_on_from_the_state_the_last_loop_kept_in_its_configmap() {
+    let s = Setup::new(Some(3), FAST);
+    let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("hold 3 (calm run 1 of 2 before decay)"),
+        "{}",
+        stderr(&o)
+    );
+    let (annotations, state) = state_map(&s);
+    assert_eq!(annotations["lpa/target"], "deployment/web");
+    assert_eq!(state, s.saved_state());
+    assert_eq!(state_map_calls(&s), ["GET", "POST"]);
+    let version = s.api.configmap("default", "lpa-state").unwrap()["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A new pod: its state directory is empty, the ConfigMap is not.
+    let fresh = tempfile::tempdir().unwrap();
+    let o = s.run(&[
+        "--state-configmap",
+        "lpa-state",
+        &format!(
+            "--decay-info={}",
+            fresh.path().join("decay_info.json").display()
+        ),
+        &format!("--decision-log={}", fresh.path().join("d.jsonl").display()),
+        "--max-cycles",
+        "2",
+        "--interval",
+        "0s",
+    ]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("#1 deployment/web -n default: state: read from configmap default/lpa-state (resourceVersion {version}), in place of the state file's")),
+        "{err}"
+    );
+    // The calm run it counted is the second of two, where a loop that
+    // started afresh would count its first; then the decay.
+    assert!(
+        err.contains("#1 deployment/web -n default: GET_/work mean ")
+            && err.contains("; hold 3 (calm run 2 of 2 before decay) => 3 (unchanged)"),
+        "{err}"
+    );
+    let records = records_in(&fresh.path().join("d.jsonl"));
+    assert_eq!(
+        records[1].reasons.last(),
+        Some(&Reason::Decay { from: 3, to: 2 }),
+        "{err}"
+    );
+    assert_eq!(s.replicas(), Some(2));
+    // Each cycle wrote it, naming the version it read or last wrote.
+    let calls = state_map_calls(&s);
+    assert_eq!(calls.len(), 5, "{calls:?}");
+    assert_eq!(calls[2], "GET");
+    assert_eq!(calls[3], format!("PUT {version}"));
+    assert!(
+        calls[4].starts_with("PUT ") && calls[4] != calls[3],
+        "{calls:?}"
+    );
+    let (_, state) = state_map(&s);
+    let local: Value =
+        serde_json::from_str(&fs::read_to_string(fresh.path().join("decay_info.json")).unwrap())
+            .unwrap();
+    assert_eq!(state, local);
+    assert_eq!(state["last_replicas"], 2);
+}
+
+#[test]
+fn a_standby_that_takes_the_lease_over_decides_from_the_holders_state() {
+    let s = Setup::new(Some(3), FAST);
+    // This loop's own file says no calm run yet; the holder, which
+    // stopped renewing, kept one in the ConfigMap.
+    write_state(&s, r#"{"runs_since_change":0,"last_replicas":3}"#);
+    put_lease(
+        &s,
+        serde_json::json!({}),
+        serde_json::json!({"holderIdentity": "gone_1", "leaseDurationSeconds": 2,
+                     "leaseTransitions": 1}),
+    );
+    put_state_map(
+        &s,
+        Some("deployment/web"),
+        r#"{"runs_since_change":1,"last_replicas":3}"#,
+    );
+    let o = s.run(&[
+        "--lease",
+        "lpa-web",
+        "--state-configmap",
+        "lpa-state",
+        "--interval",
+        "1s",
+        "--max-cycles",
+        "5",
+    ]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("#1 deployment/web -n default: standby: lease default/lpa-web held by gone_1")
+            && err.contains(" from gone_1 (not renewed for ")
+            && err.contains("state: read from configmap default/lpa-state (resourceVersion "),
+        "{err}"
+    );
+    let records = s.records();
+    assert_eq!(
+        records[0].reasons.last(),
+        Some(&Reason::Hold {
+            replicas: 3,
+            calm_runs: 2,
+            needed: 2
+        }),
+        "{err}"
+    );
+    // The standby cycles wrote nothing: the first write is the taker's.
+    let calls = state_map_calls(&s);
+    assert_eq!(calls[0], "GET", "{calls:?}");
+    assert_eq!(calls.len(), 1 + records.len(), "{calls:?}");
+}
+
+#[test]
+fn a_state_configmap_of_another_target_is_one_error_line() {
+    let s = Setup::new(Some(2), SLOW);
+    let theirs = r#"{"runs_since_change":1,"last_replicas":4}"#;
+    put_state_map(&s, Some("deployment/api"), theirs);
+    let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+    one_error(
+        &o,
+        "state configmap: configmap default/lpa-state keeps the state of deployment/api (its lpa/target annotation), not deployment/web: give each target a --state-configmap of its own",
+    );
+    assert_eq!(s.replicas(), Some(2));
+    assert!(s.records().is_empty() && s.service.requests().is_empty());
+    assert_eq!(
+        s.api.configmap("default", "lpa-state").unwrap()["data"]["state.json"],
+        theirs
+    );
+}
+
+#[test]
+fn a_state_configmap_that_is_not_state_is_a_warning_and_the_state_file_decides() {
+    let s = Setup::new(Some(3), FAST);
+    write_state(&s, r#"{"runs_since_change":2,"last_replicas":3}"#);
+    put_state_map(&s, None, "[5, 2]");
+    let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "lpa: warning: configmap default/lpa-state: not valid state (holds an array, not a state object): deciding from the state file {}; the next save writes over it",
+            s.state().display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        s.records()[0].reasons.last(),
+        Some(&Reason::Decay { from: 3, to: 2 })
+    );
+    let (annotations, state) = state_map(&s);
+    assert_eq!(state, s.saved_state());
+    assert_eq!(annotations["lpa/target"], "deployment/web");
+}
+
+#[test]
+fn a_state_configmap_write_refused_or_failing_is_a_warning_and_the_cycle_scales() {
+    for (status, said) in [(403, "(Forbidden)"), (500, "(InternalError)")] {
+        let s = Setup::new(Some(2), SLOW);
+        s.api.refuse_configmap_writes(status);
+        let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+        ok(&o);
+        let err = stderr(&o);
+        let warning = err
+            .lines()
+            .find(|l| l.starts_with("lpa: warning: state saved in "))
+            .unwrap_or_else(|| panic!("no warning:\n{err}"));
+        assert!(
+            warning.contains(&format!("{} but not in the cluster: ", s.state().display()))
+                && warning.contains(said),
+            "{warning}"
+        );
+        assert!(err.contains("(scaled 2 -> 3)"), "{err}");
+        assert_eq!(s.replicas(), Some(3));
+        assert_eq!(s.saved_state()["last_replicas"], 3);
+        assert!(s.api.configmap("default", "lpa-state").is_none());
+    }
+}
+
+#[test]
+fn a_state_configmap_without_a_cluster_is_one_error_and_a_dry_run_leaves_it_alone() {
+    let o = lpa()
+        .args([
+            "run",
+            "--scaler",
+            "local",
+            "--replica-cmd",
+            "true",
+            "--state-configmap",
+            "lpa-state",
+            "--once",
+        ])
+        .output()
+        .unwrap();
+    one_error(
+        &o,
+        "--state-configmap lpa-state: a ConfigMap is kept in a cluster; it needs --scaler kubectl",
+    );
+    let s = Setup::new(Some(2), SLOW);
+    let o = s.run(&["--state-configmap", "lpa-state", "--dry-run", "--once"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("state configmap lpa-state: neither read nor written in a dry run"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(state_map_calls(&s).is_empty());
+}
+
+#[test]
+fn a_loop_that_takes_its_lease_back_reads_the_state_the_holder_wrote_meanwhile() {
+    let s = Setup::new(Some(3), FAST);
+    let child = s.spawn(&[
+        "--lease",
+        "lpa-web",
+        "--state-configmap",
+        "lpa-state",
+        "--interval",
+        "3s",
+        "--max-cycles",
+        "3",
+    ]);
+    // The first cycle: a calm run of this loop's, kept in the ConfigMap.
+    wait_for("the first decision", 60, || !s.records().is_empty());
+    assert_eq!(state_map(&s).1["runs_since_change"], 1);
+    // Another loop takes the Lease, counts a calm run more, and stops
+    // renewing.
+    put_lease(
+        &s,
+        serde_json::json!({"annotations": {"lpa/target": "deployment/web"}}),
+        serde_json::json!({"holderIdentity": "other_1", "leaseDurationSeconds": 2,
+                     "leaseTransitions": 1}),
+    );
+    put_state_map(
+        &s,
+        Some("deployment/web"),
+        r#"{"runs_since_change":2,"last_replicas":3}"#,
+    );
+    let o = child.wait_with_output().unwrap();
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("#2 deployment/web -n default: standby: lease default/lpa-web lost: now held by other_1")
+            && err.contains(" from other_1 (not renewed for ")
+            && err.contains("#3 deployment/web -n default: state: read from configmap default/lpa-state"),
+        "{err}"
+    );
+    // Its own file said one calm run; the holder's state, two: a decay.
+    let records = s.records();
+    assert_eq!(records.len(), 2, "{err}");
+    assert_eq!(
+        records[1].reasons.last(),
+        Some(&Reason::Decay { from: 3, to: 2 }),
+        "{err}"
+    );
+    assert_eq!(s.replicas(), Some(2));
 }

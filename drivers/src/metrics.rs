@@ -89,6 +89,7 @@ pub struct Metrics {
     cycle_failures: Family<StepLabels, Counter>,
     calm_runs: LateGauge,
     leader: LateGauge,
+    state_map_failures: Counter,
     /// When the last cycle ended (the start, before the first).
     last_cycle: Mutex<Instant>,
     /// `/healthz` fails when no cycle ended within this.
@@ -122,6 +123,7 @@ impl Metrics {
             cycle_failures: Family::default(),
             calm_runs: Family::default(),
             leader: Family::default(),
+            state_map_failures: Counter::default(),
             last_cycle: Mutex::new(Instant::now()),
             stale_after: 3 * period.max(Duration::from_secs(1)),
         };
@@ -195,6 +197,11 @@ impl Metrics {
             "1 while this loop scales its target, 0 while another holds the target's Lease (--lease) and this one stands by, or its Lease cannot be read or written",
             m.leader.clone(),
         );
+        registry.register(
+            "lpa_state_configmap_write_failures",
+            "Saves of the state that could not be kept in the --state-configmap ConfigMap too (the state file has them)",
+            m.state_map_failures.clone(),
+        );
         m
     }
 
@@ -217,6 +224,9 @@ impl Metrics {
                     step: step_label(*step),
                 })
                 .inc();
+        }
+        if cycle.state_map_failed {
+            self.state_map_failures.inc();
         }
         if let Some(state) = &cycle.state {
             set(&self.calm_runs, state.runs_since_change);
@@ -302,6 +312,7 @@ fn step_label(step: Step) -> &'static str {
         Step::Apply => "scale",
         Step::Log => "decision_log",
         Step::Lease => "lease",
+        Step::StateMap => "state_configmap",
     }
 }
 
@@ -515,6 +526,7 @@ mod tests {
             warnings: Vec::new(),
             notes: Vec::new(),
             standby: None,
+            state_map_failed: false,
         }
     }
 
@@ -692,6 +704,7 @@ mod tests {
             warnings: Vec::new(),
             notes: Vec::new(),
             standby: None,
+            state_map_failed: false,
         });
         assert!(m.health().is_ok(), "a failed cycle is a cycle");
         assert!(m

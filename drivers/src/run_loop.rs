@@ -15,6 +15,13 @@
 //!    ([`ScaleTarget::lead`]) says whether this loop scales it. A standby
 //!    ends the cycle here, having load-tested and changed nothing; so does
 //!    a failure to read or write the Lease. A dry run skips this step.
+//!    Then, when the target keeps a copy of the state
+//!    ([`ScaleTarget::pull_state`]: `--state-configmap`) and this is the
+//!    loop's first decision or it just took the Lease, **pull** it: it
+//!    replaces the state file's unless the file is as new
+//!    ([`StateFile::adopt`]). A copy that cannot be read or is not state
+//!    is a warning, and the file decides; only one kept for another
+//!    target fails the cycle. A dry run skips this too.
 //! 3. **Measure**: run the load test (the `measure` step, given the current
 //!    count). A failure ends the cycle the same way.
 //! 4. **Stop?** again: a stop request that arrived during the measurement
@@ -37,6 +44,9 @@
 //!    is deliberate: a failed or refused scale then leaves no trace in the
 //!    state, and a crash between the two only makes the next cycle see an
 //!    "outside" change, which resets a counter that a scale reset anyway.
+//!    A state saved is then **pushed** to the target's copy
+//!    ([`ScaleTarget::push_state`]), if it keeps one: a failure there is a
+//!    warning, for the file holds the state and the next save pushes again.
 //! 9. **Log** one [`DecisionRecord`] line (what was observed against each
 //!    target, current, decided, reasons, applied or why not).
 //! 10. **Tell** the target what the cycle did to it
@@ -69,7 +79,7 @@ use lpa_core::{Observation, Policy, State};
 use crate::decision_log::{rfc3339, DecisionLog};
 use crate::scale::lease::Lead;
 use crate::scale::{DriverError, Event, EventReason, ScaleTarget};
-use crate::state_file::StateFile;
+use crate::state_file::{Adopted, StateFile};
 
 /// How often a waiting loop looks at the stop flag.
 pub const STOP_POLL: Duration = Duration::from_millis(50);
@@ -89,6 +99,8 @@ pub struct Options {
 pub enum Step {
     Read,
     Lease,
+    /// Reading the state the cluster keeps (`--state-configmap`).
+    StateMap,
     Measure,
     State,
     Apply,
@@ -100,6 +112,7 @@ impl Step {
         match self {
             Step::Read => "read replicas",
             Step::Lease => "lease",
+            Step::StateMap => "state configmap",
             Step::Measure => "load test",
             Step::State => "state file",
             Step::Apply => "scale",
@@ -129,6 +142,9 @@ pub struct Cycle {
     /// Why the cycle stopped after the read: another loop holds the
     /// target's Lease, and this one stands by.
     pub standby: Option<String>,
+    /// The state saved could not be kept in the cluster too (the
+    /// warning says why).
+    pub state_map_failed: bool,
 }
 
 /// How the loop ended.
@@ -214,6 +230,7 @@ where
             warnings: Vec::new(),
             notes: Vec::new(),
             standby: None,
+            state_map_failed: false,
         };
         let failed = |mut out: Cycle, step: Step, e: String| {
             out.failure = Some((step, e));
@@ -238,6 +255,9 @@ where
                     return Some(out);
                 }
                 Err(e) => return failed(out, Step::Lease, e.to_string()),
+            }
+            if let Err(e) = self.pull_state(&mut out) {
+                return failed(out, Step::StateMap, e);
             }
         }
         let metric = match (self.measure)(current) {
@@ -292,8 +312,10 @@ where
         };
         out.warnings.extend(decided.warning());
         out.failure = apply_failure;
-        if let Err(e) = &decided.saved {
-            out.failure = Some((Step::State, e.to_string()));
+        match &decided.saved {
+            Err(e) => out.failure = Some((Step::State, e.to_string())),
+            Ok(true) => self.push_state(&decided.state, &mut out),
+            Ok(false) => {}
         }
 
         let mut record = DecisionRecord::new(&self.target.describe(), &obs, &decided.decision);
@@ -312,6 +334,73 @@ where
         out.record = Some(record);
         out.state = Some(decided.state);
         Some(out)
+    }
+}
+
+impl<T, M> RunLoop<'_, T, M>
+where
+    T: ScaleTarget + ?Sized,
+{
+    /// Step 2's end: the state the cluster keeps, when due, replaces the
+    /// file's (see [`StateFile::adopt`] for which copy wins). One it
+    /// cannot read is a warning, and the file decides (read again next
+    /// cycle); only one that belongs to another target fails the cycle.
+    fn pull_state(&mut self, out: &mut Cycle) -> Result<(), String> {
+        let pulled = match self.target.pull_state() {
+            Ok(Some(pulled)) => pulled,
+            Ok(None) => return Ok(()),
+            Err(e @ DriverError::Invalid(_)) => return Err(e.to_string()),
+            Err(e) => {
+                out.warnings.push(format!(
+                    "cannot read the state's copy in the cluster: {e}; deciding from the state file {}, and reading it again next cycle",
+                    self.state.path().display()
+                ));
+                return Ok(());
+            }
+        };
+        match self.state.adopt(&pulled) {
+            Ok(Adopted::Cluster) => out.notes.push(format!(
+                "state: read from {} (resourceVersion {}), in place of the state file's",
+                pulled.named, pulled.version
+            )),
+            Ok(Adopted::Local) => out.notes.push(format!(
+                "state: the state file is in step with {} (resourceVersion {}, unchanged since this loop's state file last was): kept",
+                pulled.named, pulled.version
+            )),
+            Ok(Adopted::Invalid(why)) => out.warnings.push(format!(
+                "{}: not valid state ({why}): deciding from the state file {}; the next save writes over it",
+                pulled.named,
+                self.state.path().display()
+            )),
+            Err(e) => out.warnings.push(format!(
+                "{}: not taken in place of the state file: {e}",
+                pulled.named
+            )),
+        }
+        Ok(())
+    }
+
+    /// Step 8's end: the state just saved goes to the cluster too. A
+    /// failure is a warning: the file holds it, and the cluster's copy
+    /// is written again next cycle.
+    fn push_state(&mut self, state: &State, out: &mut Cycle) {
+        let json = serde_json::to_string(state).expect("State serialises");
+        match self.target.push_state(&json) {
+            Ok(None) => {}
+            Ok(Some(pushed)) => {
+                out.warnings.extend(pushed.warning);
+                if let Err(e) = self.state.synced(&pushed.named, &pushed.version) {
+                    out.warnings.push(e.to_string());
+                }
+            }
+            Err(e) => {
+                out.state_map_failed = true;
+                out.warnings.push(format!(
+                    "state saved in {} but not in the cluster: {e}",
+                    self.state.path().display()
+                ));
+            }
+        }
     }
 }
 

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 use lpa_core::{Decision, Observation, Policy, State};
 
+use crate::scale::state_configmap::{Pulled, STATE_KEY};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state file {path}: cannot {action}: {source}")]
@@ -182,6 +184,64 @@ impl StateFile {
     }
 }
 
+/// What [`StateFile::adopt`] did with the state the cluster keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adopted {
+    /// It replaced the file's.
+    Cluster,
+    /// The file was last in step with this very version of it: no one
+    /// wrote it since, so the file is as new, or newer (this loop's writes
+    /// to the cluster failed since). Kept.
+    Local,
+    /// It is not valid state: the file kept. The message says why.
+    Invalid(String),
+}
+
+impl StateFile {
+    /// The sibling file naming the cluster copy's version the file was
+    /// last in step with: `configmap NS/NAME RESOURCEVERSION`.
+    fn synced_path(&self) -> PathBuf {
+        self.path.with_file_name(sibling_name(&self.path, "synced"))
+    }
+
+    /// Takes the state the cluster keeps (`pulled`, read at a loop's first
+    /// decision or when it takes its Lease over) in place of the file's,
+    /// unless the file was last in step with this very version: the API
+    /// server changes a `resourceVersion` on every write, so an equal one
+    /// says no one wrote the cluster's copy since, and the file holds the
+    /// same state or a newer one (saved while the writes to the cluster
+    /// failed). Versions are only compared for equality, and no clock is
+    /// read. Anything else, a file never in step with it included (a new
+    /// pod's empty directory), takes the cluster's.
+    pub fn adopt(&self, pulled: &Pulled) -> Result<Adopted, StateError> {
+        let lock = self.lock()?;
+        let synced = fs::read_to_string(self.synced_path()).unwrap_or_default();
+        if synced.trim() == format!("{} {}", pulled.named, pulled.version) {
+            return Ok(Adopted::Local);
+        }
+        let Some(json) = &pulled.json else {
+            return Ok(Adopted::Invalid(format!("has no {STATE_KEY} key")));
+        };
+        let state = match parse(json.as_bytes()) {
+            (state, Loaded::Found) => state,
+            (_, Loaded::Corrupt(why)) => return Ok(Adopted::Invalid(why)),
+            (_, Loaded::Salvaged(changes)) => return Ok(Adopted::Invalid(changes.join("; "))),
+            (_, Loaded::Missing) => unreachable!("parse finds bytes"),
+        };
+        lock.save(&state)?;
+        self.synced(&pulled.named, &pulled.version)?;
+        Ok(Adopted::Cluster)
+    }
+
+    /// Notes that the file is in step with version `version` of the
+    /// cluster's copy `named`, just written or adopted. A note lost (a
+    /// crash before it) only makes the next start take the cluster's copy.
+    pub fn synced(&self, named: &str, version: &str) -> Result<(), StateError> {
+        fs::write(self.synced_path(), format!("{named} {version}\n"))
+            .map_err(io_err(&self.path, "note its version in the cluster"))
+    }
+}
+
 /// What [`StateFile::decide`] did.
 #[derive(Debug)]
 pub struct Decided {
@@ -322,19 +382,24 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
         }
         Err(e) => return Err(io_err(path, "read")(e)),
     };
+    let (state, loaded) = parse(&bytes);
+    Ok((state, loaded, bytes))
+}
+
+/// The state in a state file's bytes, and what reading them found.
+fn parse(bytes: &[u8]) -> (State, Loaded) {
     // Windows editors save UTF-8 with a byte order mark, which JSON forbids.
-    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if is_blank(json) {
-        let why = Loaded::Corrupt("file is empty".into());
-        return Ok((State::default(), why, bytes));
+        return (State::default(), Loaded::Corrupt("file is empty".into()));
     }
     // serde reads a struct from an array too, field by field in order
     // (`[5, 2]` as 5 calm runs at 2 replicas): only an object is state.
     if let Some(kind) = not_an_object(json) {
         let why = Loaded::Corrupt(format!("holds {kind}, not a state object"));
-        return Ok((State::default(), why, bytes));
+        return (State::default(), why);
     }
-    let (state, loaded) = match parse_or_salvage(json) {
+    match parse_or_salvage(json) {
         (s, Loaded::Found) => match without_arrays_for_objects(json, &s) {
             None => (s, Loaded::Found),
             Some((text, mut dropped)) => match parse_or_salvage(&text) {
@@ -347,8 +412,7 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
             },
         },
         salvaged_or_corrupt => salvaged_or_corrupt,
-    };
-    Ok((state, loaded, bytes))
+    }
 }
 
 /// The state in `json`: as written, or what [`salvage`] keeps of it, or
@@ -921,6 +985,67 @@ mod tests {
                 Loaded::Salvaged(vec!["runs_since_change missing (counted from 0)".into()])
             )
         );
+    }
+
+    #[test]
+    fn the_clusters_copy_wins_unless_the_file_was_in_step_with_that_very_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let sf = StateFile::new(&path);
+        let pulled = |version: &str, json: &str| Pulled {
+            named: "configmap default/lpa-state".into(),
+            version: version.into(),
+            json: Some(json.into()),
+        };
+        let count = || sf.peek().unwrap().0.runs_since_change;
+        // A new pod: no file, nothing in step with anything.
+        assert_eq!(
+            sf.adopt(&pulled("7", r#"{"runs_since_change":2}"#))
+                .unwrap(),
+            Adopted::Cluster
+        );
+        assert_eq!(count(), 2);
+        // This loop saved on, and its writes to the cluster failed: the
+        // cluster still holds version 7, which the file was in step with.
+        sf.lock()
+            .unwrap()
+            .save(&State {
+                runs_since_change: 3,
+                ..State::default()
+            })
+            .unwrap();
+        assert_eq!(
+            sf.adopt(&pulled("7", r#"{"runs_since_change":2}"#))
+                .unwrap(),
+            Adopted::Local
+        );
+        assert_eq!(count(), 3);
+        // Another loop wrote it since: its state wins.
+        assert_eq!(
+            sf.adopt(&pulled("9", r#"{"runs_since_change":0}"#))
+                .unwrap(),
+            Adopted::Cluster
+        );
+        assert_eq!(count(), 0);
+        // One written by this loop is in step again.
+        sf.synced("configmap default/lpa-state", "11").unwrap();
+        assert_eq!(sf.adopt(&pulled("11", "{}")).unwrap(), Adopted::Local);
+        // What is not state leaves the file as it is.
+        assert_eq!(
+            sf.adopt(&pulled("12", "{")).unwrap(),
+            Adopted::Invalid(
+                "not valid state JSON (EOF while parsing an object at line 1 column 1)".into()
+            )
+        );
+        let none = Pulled {
+            json: None,
+            ..pulled("13", "")
+        };
+        assert_eq!(
+            sf.adopt(&none).unwrap(),
+            Adopted::Invalid("has no state.json key".into())
+        );
+        assert_eq!(count(), 0);
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! hands it to `KubectlTarget::record`); a failure to record one is a
 //! warning line.
 //!
+//! With `--state-configmap NAME` (`--scaler kubectl` only), the state
+//! file has a copy in the ConfigMap NAME (`KubectlTarget::state_map`),
+//! which the run loop pulls and pushes; a dry run, which saves no state,
+//! neither reads nor writes it.
+//!
 //! With `--metrics-listen`, Prometheus metrics and `/healthz` are served
 //! from `lpa_drivers::metrics` on their own thread; the measure step and
 //! each cycle's report update them.
@@ -42,6 +47,7 @@ use lpa_drivers::scale::hpa;
 use lpa_drivers::scale::kubectl::{Kubectl, KubectlTarget, Workload};
 use lpa_drivers::scale::lease::Lease;
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
+use lpa_drivers::scale::state_configmap::{StateConfigMap, STATE_KEY};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::{StateClaim, StateFile};
 
@@ -89,6 +95,23 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             Lease::new(target.kubectl.clone(), name, &identity, duration)
                 .guarding(&target.workload.reference()),
         );
+    }
+    if let Some(name) = &args.state_configmap {
+        notes.push(if args.dry_run {
+            format!("state configmap {name}: neither read nor written in a dry run, which saves no state")
+        } else {
+            format!(
+                "state: kept in configmap {name} too (key {STATE_KEY}), read before the first decision{}",
+                if args.lease.is_some() { " and on taking the lease" } else { "" }
+            )
+        });
+        if !args.dry_run {
+            target.state_map = Some(StateConfigMap::new(
+                target.kubectl.clone(),
+                name,
+                &target.workload.reference(),
+            ));
+        }
     }
     let outputs = outputs(&args, &plan)?;
     drive(
@@ -187,6 +210,11 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     if let Some(name) = &args.lease {
         return Err(Failure::new(format!(
             "--lease {name}: a Lease is kept in a cluster; it needs --scaler kubectl"
+        )));
+    }
+    if let Some(name) = &args.state_configmap {
+        return Err(Failure::new(format!(
+            "--state-configmap {name}: a ConfigMap is kept in a cluster; it needs --scaler kubectl (the local pool's state is the --decay-info file)"
         )));
     }
     let text = args

@@ -24,6 +24,12 @@
 //! columns and cells, every column as the server sends them, so kubectl
 //! prints what it prints against a real cluster).
 //!
+//! Leases (`coordination.k8s.io/v1`) and ConfigMaps (core `v1`), one at a
+//! time, as `kubectl get --raw`, `create --raw` and `replace --raw` read
+//! and write them: 404 NotFound, 409 AlreadyExists on a create, 409
+//! Conflict on a stale `resourceVersion`, a new one on every write; a
+//! test can refuse their writes (403, 500).
+//!
 //! HorizontalPodAutoscalers (`autoscaling/v2`): the list of a namespace's,
 //! as the real server answers `kubectl get --raw` of it (a
 //! `HorizontalPodAutoscalerList`, items without their own kind), a 403 as
@@ -94,8 +100,12 @@ struct Shared {
     objects: Objects,
     /// Created Events, as `events.k8s.io/v1` objects.
     events: Vec<Value>,
-    /// Leases by namespace and name, as stored (`resourceVersion` set).
-    leases: BTreeMap<(String, String), Value>,
+    /// Leases and ConfigMaps by resource, namespace and name, as stored
+    /// (`resourceVersion` set).
+    stored: BTreeMap<(String, String, String), Value>,
+    /// Writes (create, replace) of these resources answered with this
+    /// status: 403 as RBAC without the verb, 500 as a failing server.
+    refused: BTreeMap<&'static str, u16>,
     /// A holder that writes the next Lease first: just before the next
     /// create or replace of a Lease is answered.
     lease_racer: Option<String>,
@@ -132,7 +142,8 @@ impl ApiServer {
         let shared = Arc::new(Mutex::new(Shared {
             objects: BTreeMap::new(),
             events: Vec::new(),
-            leases: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            refused: BTreeMap::new(),
             lease_racer: None,
             forbid_events: false,
             hpas: Vec::new(),
@@ -230,16 +241,48 @@ impl ApiServer {
 
     /// The Lease `name` in `namespace`, as stored.
     pub fn lease(&self, namespace: &str, name: &str) -> Option<Value> {
-        let s = self.shared.lock().unwrap();
-        s.leases
-            .get(&(namespace.to_string(), name.to_string()))
-            .cloned()
+        stored::get(
+            &self.shared.lock().unwrap(),
+            stored::LEASES,
+            namespace,
+            name,
+        )
     }
 
     /// Stores `lease` as the Lease `name` in `namespace`, as another
     /// holder would have written it.
     pub fn put_lease(&self, namespace: &str, name: &str, lease: Value) {
-        leases::store(&mut self.shared.lock().unwrap(), namespace, name, lease);
+        let mut s = self.shared.lock().unwrap();
+        stored::store(&mut s, stored::LEASES, namespace, name, lease);
+    }
+
+    /// The ConfigMap `name` in `namespace`, as stored.
+    pub fn configmap(&self, namespace: &str, name: &str) -> Option<Value> {
+        stored::get(
+            &self.shared.lock().unwrap(),
+            stored::CONFIGMAPS,
+            namespace,
+            name,
+        )
+    }
+
+    /// Stores the ConfigMap `name` in `namespace` with `annotations` and
+    /// `data`, as someone else would have written it.
+    pub fn put_configmap(&self, namespace: &str, name: &str, annotations: Value, data: Value) {
+        let map = json!({"metadata": {"annotations": annotations}, "data": data});
+        let mut s = self.shared.lock().unwrap();
+        stored::store(&mut s, stored::CONFIGMAPS, namespace, name, map);
+    }
+
+    /// From now on every create and replace of a ConfigMap is answered
+    /// with `status`: 403 as RBAC without `create`/`update` answers it,
+    /// 500 as a failing server.
+    pub fn refuse_configmap_writes(&self, status: u16) {
+        self.shared
+            .lock()
+            .unwrap()
+            .refused
+            .insert(stored::CONFIGMAPS.plural, status);
     }
 
     /// The next create or replace of a Lease finds that `holder` wrote
@@ -437,7 +480,7 @@ fn answer(req: &Request, shared: &mut Shared) -> (u16, Value) {
     if let Some(answer) = events::answer(req, shared) {
         return answer;
     }
-    if let Some(answer) = leases::answer(req, shared) {
+    if let Some(answer) = stored::answer(req, shared) {
         return answer;
     }
     if let Some(answer) = hpas::answer(req, shared) {
@@ -597,23 +640,58 @@ fn scale_json(_plural: &str, ns: &str, name: &str, obj: &Object) -> Value {
         "spec": {"replicas": r}, "status": {"replicas": r, "selector": format!("app={name}")}})
 }
 
-/// Leases (`coordination.k8s.io/v1`) as the real API server keeps them
-/// for what `kubectl get --raw`, `create --raw` and `replace --raw` send:
-/// GET one, POST one (409 AlreadyExists when the name is taken), PUT one
-/// (409 Conflict when its `resourceVersion` is not the stored one: the
-/// optimistic lock leader election relies on).
-mod leases {
+/// Objects kubectl's `--raw` verbs read and write one at a time, kept as
+/// the real API server keeps them: Leases (`coordination.k8s.io/v1`) and
+/// ConfigMaps (core `v1`). GET one (404 NotFound), POST one (409
+/// AlreadyExists when the name is taken), PUT one (409 Conflict when its
+/// `resourceVersion` is not the stored one: the optimistic lock leader
+/// election and the state's copy rely on); every write stores a new
+/// `resourceVersion`.
+mod stored {
     use super::{status_json, Request, Shared};
     use serde_json::Value;
 
-    const PREFIX: &str = "/apis/coordination.k8s.io/v1/namespaces/";
+    /// A resource served here.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Resource {
+        /// The path up to the namespace's name.
+        prefix: &'static str,
+        /// The path segment after it, and the key of its objects.
+        pub plural: &'static str,
+        /// As the real server names it in messages.
+        qualified: &'static str,
+        api_version: &'static str,
+        kind: &'static str,
+    }
+
+    pub const LEASES: Resource = Resource {
+        prefix: "/apis/coordination.k8s.io/v1/namespaces/",
+        plural: "leases",
+        qualified: "leases.coordination.k8s.io",
+        api_version: "coordination.k8s.io/v1",
+        kind: "Lease",
+    };
+
+    pub const CONFIGMAPS: Resource = Resource {
+        prefix: "/api/v1/namespaces/",
+        plural: "configmaps",
+        qualified: "configmaps",
+        api_version: "v1",
+        kind: "ConfigMap",
+    };
 
     pub fn answer(req: &Request, shared: &mut Shared) -> Option<(u16, Value)> {
-        let rest = req.path.strip_prefix(PREFIX)?;
+        [LEASES, CONFIGMAPS]
+            .into_iter()
+            .find_map(|r| answer_for(r, req, shared))
+    }
+
+    fn answer_for(r: Resource, req: &Request, shared: &mut Shared) -> Option<(u16, Value)> {
+        let rest = req.path.strip_prefix(r.prefix)?;
         let parts: Vec<&str> = rest.split('/').collect();
         let (ns, name) = match parts.as_slice() {
-            [ns, "leases"] => (*ns, None),
-            [ns, "leases", name] => (*ns, Some(*name)),
+            [ns, plural] if *plural == r.plural => (*ns, None),
+            [ns, plural, name] if *plural == r.plural => (*ns, Some(*name)),
             _ => return None,
         };
         let not_found = |name: &str| {
@@ -622,57 +700,71 @@ mod leases {
                 status_json(
                     404,
                     "NotFound",
-                    &format!("leases.coordination.k8s.io \"{name}\" not found"),
+                    &format!("{} \"{name}\" not found", r.qualified),
                 ),
             )
         };
         let body = || serde_json::from_str::<Value>(&req.body).ok();
-        if req.method == "POST" || req.method == "PUT" {
+        let write = req.method == "POST" || req.method == "PUT";
+        if let Some(&code) = shared.refused.get(r.plural).filter(|_| write) {
+            let verb = if req.method == "POST" {
+                "create"
+            } else {
+                "update"
+            };
+            return Some(match code {
+                403 => (403, status_json(403, "Forbidden", &format!(
+                    "{} \"{}\" is forbidden: User \"system:serviceaccount:{ns}:lpa\" cannot {verb} resource \"{}\" in API group \"{}\" in the namespace \"{ns}\"",
+                    r.qualified, name.unwrap_or(""), r.plural,
+                    r.api_version.rsplit_once('/').map_or("", |(g, _)| g)))),
+                code => (code, status_json(code, "InternalError", "stand-in: internal error")),
+            });
+        }
+        if write && r == LEASES {
             if let Some(racer) = shared.lease_racer.take() {
                 race(shared, ns, body(), &racer);
             }
         }
+        let key = |name: &str| (r.plural.to_string(), ns.to_string(), name.to_string());
         Some(match (req.method.as_str(), name) {
-            ("GET", Some(name)) => match shared.leases.get(&(ns.into(), name.into())) {
-                Some(l) => (200, l.clone()),
+            ("GET", Some(name)) => match shared.stored.get(&key(name)) {
+                Some(o) => (200, o.clone()),
                 None => not_found(name),
             },
             ("POST", None) => {
-                let Some(lease) = body() else {
+                let Some(object) = body() else {
                     return Some((400, status_json(400, "BadRequest", "body is not JSON")));
                 };
-                let Some(name) = lease["metadata"]["name"].as_str().map(String::from) else {
+                let Some(name) = object["metadata"]["name"].as_str().map(String::from) else {
                     return Some((
                         422,
                         status_json(422, "Invalid", "metadata.name: Required value"),
                     ));
                 };
-                let key = (ns.to_string(), name.clone());
-                if shared.leases.contains_key(&key) {
+                if shared.stored.contains_key(&key(&name)) {
                     return Some((
                         409,
                         status_json(
                             409,
                             "AlreadyExists",
-                            &format!("leases.coordination.k8s.io \"{name}\" already exists"),
+                            &format!("{} \"{name}\" already exists", r.qualified),
                         ),
                     ));
                 }
-                (201, store(shared, ns, &name, lease))
+                (201, store(shared, r, ns, &name, object))
             }
             ("PUT", Some(name)) => {
-                let Some(lease) = body() else {
+                let Some(object) = body() else {
                     return Some((400, status_json(400, "BadRequest", "body is not JSON")));
                 };
-                let key = (ns.to_string(), name.to_string());
-                let Some(stored) = shared.leases.get(&key) else {
+                let Some(stored) = shared.stored.get(&key(name)) else {
                     return Some(not_found(name));
                 };
-                let sent = lease["metadata"]["resourceVersion"].as_str().unwrap_or("");
+                let sent = object["metadata"]["resourceVersion"].as_str().unwrap_or("");
                 if !sent.is_empty() && sent != stored["metadata"]["resourceVersion"] {
-                    return Some((409, status_json(409, "Conflict", &format!("Operation cannot be fulfilled on leases.coordination.k8s.io \"{name}\": the object has been modified; please apply your changes to the latest version and try again"))));
+                    return Some((409, status_json(409, "Conflict", &format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", r.qualified))));
                 }
-                (200, store(shared, ns, name, lease))
+                (200, store(shared, r, ns, name, object))
             }
             _ => (
                 405,
@@ -690,19 +782,37 @@ mod leases {
         let lease = serde_json::json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {"name": name},
             "spec": {"holderIdentity": racer, "leaseDurationSeconds": 60}});
-        store(shared, ns, &name, lease);
+        store(shared, LEASES, ns, &name, lease);
     }
 
-    /// Stores `lease` as `name` in `ns` with a new `resourceVersion`, as
+    /// Stores `object` as `name` in `ns` with a new `resourceVersion`, as
     /// the server stores a write; returns it as stored.
-    pub fn store(shared: &mut Shared, ns: &str, name: &str, mut lease: Value) -> Value {
+    pub fn store(
+        shared: &mut Shared,
+        r: Resource,
+        ns: &str,
+        name: &str,
+        mut object: Value,
+    ) -> Value {
         shared.next_version += 1;
-        lease["metadata"]["namespace"] = ns.into();
-        lease["metadata"]["resourceVersion"] = shared.next_version.to_string().into();
+        object["apiVersion"] = r.api_version.into();
+        object["kind"] = r.kind.into();
+        object["metadata"]["name"] = name.into();
+        object["metadata"]["namespace"] = ns.into();
+        object["metadata"]["resourceVersion"] = shared.next_version.to_string().into();
+        shared.stored.insert(
+            (r.plural.to_string(), ns.to_string(), name.to_string()),
+            object.clone(),
+        );
+        object
+    }
+
+    /// The object `name` in `ns`, as stored.
+    pub fn get(shared: &Shared, r: Resource, ns: &str, name: &str) -> Option<Value> {
         shared
-            .leases
-            .insert((ns.to_string(), name.to_string()), lease.clone());
-        lease
+            .stored
+            .get(&(r.plural.to_string(), ns.to_string(), name.to_string()))
+            .cloned()
     }
 }
 

@@ -35,6 +35,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::lease::{Lead, Lease};
+use super::state_configmap::{Pulled, Pushed, StateConfigMap};
 use super::{hpa, DriverError, Event, ScaleTarget};
 use crate::process::{self, one_line, ProcessError};
 
@@ -549,6 +550,8 @@ pub struct KubectlTarget {
     /// The Lease that makes this the one loop scaling the workload, when
     /// several may run ([`Lease`]).
     pub lease: Option<Lease>,
+    /// The ConfigMap the state is kept in beside the state file.
+    pub state_map: Option<StateConfigMap>,
 }
 
 /// The Events' `reportingController`.
@@ -572,6 +575,7 @@ impl KubectlTarget {
             },
             seen: None,
             lease: None,
+            state_map: None,
         }
     }
 
@@ -640,6 +644,16 @@ impl KubectlTarget {
             .and_then(|s| s.namespace.clone())
             .or_else(|| self.workload.namespace.clone())
             .filter(|ns| is_dns1123_label(ns))
+    }
+
+    /// [`KubectlTarget::namespace`], or an error naming `what` needs it.
+    fn namespace_for(&self, what: &str) -> Result<String, DriverError> {
+        self.namespace().ok_or_else(|| {
+            DriverError::Invalid(format!(
+                "{}: no valid namespace known for its {what}",
+                self.workload
+            ))
+        })
     }
 
     /// The HPAs that target the workload now, named for a refused scale
@@ -828,17 +842,50 @@ impl ScaleTarget for KubectlTarget {
     }
 
     fn lead(&mut self) -> Result<Option<Lead>, DriverError> {
-        let namespace = self.namespace();
+        if self.lease.is_none() {
+            return Ok(None);
+        }
+        let namespace = self.namespace_for("lease")?;
         let Some(lease) = &mut self.lease else {
             return Ok(None);
         };
-        let namespace = namespace.ok_or_else(|| {
-            DriverError::Invalid(format!(
-                "{}: no valid namespace known for its lease",
-                self.workload
-            ))
-        })?;
-        lease.lead(&namespace).map(Some)
+        let lead = lease.lead(&namespace)?;
+        // Taken (or taken back): the holder before wrote the state since.
+        if let (Lead::Leader { news: Some(_) }, Some(map)) = (&lead, &mut self.state_map) {
+            map.due = true;
+        }
+        Ok(Some(lead))
+    }
+
+    fn pull_state(&mut self) -> Result<Option<Pulled>, DriverError> {
+        if !self.state_map.as_ref().is_some_and(|m| m.due) {
+            return Ok(None);
+        }
+        let namespace = self.namespace_for("state configmap")?;
+        let Some(map) = self.state_map.as_mut() else {
+            return Ok(None);
+        };
+        let pulled = map.read(&namespace)?;
+        map.due = false;
+        Ok(pulled)
+    }
+
+    fn push_state(&mut self, json: &str) -> Result<Option<Pushed>, DriverError> {
+        if self.state_map.is_none() {
+            return Ok(None);
+        }
+        let namespace = self.namespace_for("state configmap")?;
+        let Some(map) = self.state_map.as_mut() else {
+            return Ok(None);
+        };
+        // Unread, it may hold a state this loop has not decided from.
+        if map.due {
+            return Err(DriverError::Invalid(format!(
+                "{}: not written: not read yet (read again next cycle)",
+                map.named(&namespace)
+            )));
+        }
+        map.write(&namespace, json).map(Some)
     }
 
     fn release(&mut self) -> Result<Option<String>, DriverError> {

@@ -16,6 +16,7 @@ pub mod hpa;
 pub mod kubectl;
 pub mod lease;
 pub mod local;
+pub mod state_configmap;
 
 use crate::process::ProcessError;
 
@@ -53,6 +54,18 @@ pub trait ScaleTarget {
     /// Gives up what [`ScaleTarget::lead`] holds, when the loop ends; what
     /// it did, for the log.
     fn release(&mut self) -> Result<Option<String>, DriverError> {
+        Ok(None)
+    }
+    /// The state as the cluster keeps it, when this loop should decide
+    /// from it: before its first decision, and once it takes its Lease
+    /// from another loop. `None` when the target keeps none (the
+    /// default), it is not due, or there is none yet.
+    fn pull_state(&mut self) -> Result<Option<state_configmap::Pulled>, DriverError> {
+        Ok(None)
+    }
+    /// Keeps `json`, the state just saved, where [`ScaleTarget::pull_state`]
+    /// reads it; `None` when the target keeps no state (the default).
+    fn push_state(&mut self, _json: &str) -> Result<Option<state_configmap::Pushed>, DriverError> {
         Ok(None)
     }
 }
