@@ -380,6 +380,9 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
     assert_eq!(
         grants,
         [
+            "/configmaps create []",
+            "/configmaps get [\"lpa-state\"]",
+            "/configmaps update [\"lpa-state\"]",
             "apps/deployments get [\"fibonacci\"]",
             "apps/deployments/scale get [\"fibonacci\"]",
             "apps/deployments/scale update [\"fibonacci\"]",
@@ -529,11 +532,12 @@ fn run_overlay_sets_image_namespace_and_target() {
     );
     for rule in only(&docs, "Role")["rules"].as_sequence().unwrap() {
         if let Some(names) = rule["resourceNames"].as_sequence() {
-            // The Lease is the loop's, named as its --lease flag names it.
-            let name = if rule["apiGroups"][0] == "coordination.k8s.io" {
-                "lpa"
-            } else {
-                "web"
+            // The Lease and the state's ConfigMap are the loop's, named
+            // as its --lease and --state-configmap flags name them.
+            let name = match rule["apiGroups"][0].as_str() {
+                Some("coordination.k8s.io") => "lpa",
+                Some("") => "lpa-state",
+                _ => "web",
             };
             assert_eq!(names, &[Value::from(name)], "{rule:?}");
         }
@@ -552,7 +556,8 @@ fn run_overlay_sets_image_namespace_and_target() {
     let joined = args.join(" ");
     assert!(
         joined.contains("--target deployment/web --namespace shop")
-            && joined.contains("--lease lpa"),
+            && joined.contains("--lease lpa")
+            && joined.contains("--state-configmap lpa-state"),
         "{joined}"
     );
     assert!(!joined.contains('$'), "unexpanded variable: {joined}");
