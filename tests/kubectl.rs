@@ -1981,7 +1981,7 @@ fn a_state_configmap_that_is_not_state_is_a_warning_and_the_state_file_decides()
 fn a_state_configmap_write_refused_or_failing_is_a_warning_and_the_cycle_scales() {
     for (status, said) in [(403, "(Forbidden)"), (500, "(InternalError)")] {
         let s = Setup::new(Some(2), SLOW);
-        s.api.refuse_configmap_writes(status);
+        s.api.refuse_configmap_writes(Some(status));
         let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
         ok(&o);
         let err = stderr(&o);
@@ -2078,4 +2078,37 @@ fn a_loop_that_takes_its_lease_back_reads_the_state_the_holder_wrote_meanwhile()
         "{err}"
     );
     assert_eq!(s.replicas(), Some(2));
+}
+
+#[test]
+fn a_restart_after_failed_writes_keeps_its_newer_state_file() {
+    let s = Setup::new(Some(3), FAST);
+    let run = || s.run(&["--state-configmap", "lpa-state", "--once"]);
+    ok(&run());
+    // The next save reaches the file only: the ConfigMap says one calm
+    // run, the file two.
+    s.api.refuse_configmap_writes(Some(500));
+    let o = run();
+    ok(&o);
+    assert!(
+        stderr(&o).contains("but not in the cluster: "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(state_map(&s).1["runs_since_change"], 1);
+    assert_eq!(s.saved_state()["runs_since_change"], 2);
+    // Restarted in the same pod, the loop finds the ConfigMap as it last
+    // wrote it: no one wrote it since, so the file is newer, and decays.
+    s.api.refuse_configmap_writes(None);
+    let o = run();
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("state: configmap default/lpa-state (resourceVersion ")
+            && err.contains(") is unchanged since the state file was last in step with it: the file, as new or newer, decides")
+            && err.contains("decay 3 -> 2"),
+        "{err}"
+    );
+    assert_eq!(s.replicas(), Some(2));
+    assert_eq!(state_map(&s).1, s.saved_state());
 }

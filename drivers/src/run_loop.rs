@@ -364,7 +364,7 @@ where
                 pulled.named, pulled.version
             )),
             Ok(Adopted::Local) => out.notes.push(format!(
-                "state: the state file is in step with {} (resourceVersion {}, unchanged since this loop's state file last was): kept",
+                "state: {} (resourceVersion {}) is unchanged since the state file was last in step with it: the file, as new or newer, decides",
                 pulled.named, pulled.version
             )),
             Ok(Adopted::Invalid(why)) => out.warnings.push(format!(

@@ -276,13 +276,13 @@ impl ApiServer {
 
     /// From now on every create and replace of a ConfigMap is answered
     /// with `status`: 403 as RBAC without `create`/`update` answers it,
-    /// 500 as a failing server.
-    pub fn refuse_configmap_writes(&self, status: u16) {
-        self.shared
-            .lock()
-            .unwrap()
-            .refused
-            .insert(stored::CONFIGMAPS.plural, status);
+    /// 500 as a failing server; `None` serves them again.
+    pub fn refuse_configmap_writes(&self, status: Option<u16>) {
+        let refused = &mut self.shared.lock().unwrap().refused;
+        match status {
+            Some(status) => refused.insert(stored::CONFIGMAPS.plural, status),
+            None => refused.remove(stored::CONFIGMAPS.plural),
+        };
     }
 
     /// The next create or replace of a Lease finds that `holder` wrote
