@@ -2002,7 +2002,7 @@ fn a_state_configmap_write_refused_or_failing_is_a_warning_and_the_cycle_scales(
 }
 
 #[test]
-fn a_state_configmap_without_a_cluster_is_one_error_and_a_dry_run_leaves_it_alone() {
+fn a_state_configmap_without_a_cluster_is_one_error_and_a_dry_run_only_reads_it() {
     let o = lpa()
         .args([
             "run",
@@ -2020,15 +2020,34 @@ fn a_state_configmap_without_a_cluster_is_one_error_and_a_dry_run_leaves_it_alon
         &o,
         "--state-configmap lpa-state: a ConfigMap is kept in a cluster; it needs --scaler kubectl",
     );
-    let s = Setup::new(Some(2), SLOW);
+    // A dry run decides from the state the deciding loop kept, and
+    // writes neither it nor its own file.
+    let s = Setup::new(Some(3), FAST);
+    let kept = r#"{"runs_since_change":2,"last_replicas":3}"#;
+    put_state_map(&s, Some("deployment/web"), kept);
     let o = s.run(&["--state-configmap", "lpa-state", "--dry-run", "--once"]);
     ok(&o);
+    let err = stderr(&o);
     assert!(
-        stderr(&o).contains("state configmap lpa-state: neither read nor written in a dry run"),
-        "{}",
-        stderr(&o)
+        err.contains("state configmap lpa-state: read before the first decision, never written in a dry run")
+            && err.contains("#1 deployment/web -n default: state: read from configmap default/lpa-state (resourceVersion ")
+            && err.contains("): the dry run decides from it, and writes neither it nor the state file"),
+        "{err}"
     );
-    assert!(state_map_calls(&s).is_empty());
+    let records = s.records();
+    assert_eq!(
+        records[0].reasons.last(),
+        Some(&Reason::Decay { from: 3, to: 2 }),
+        "{err}"
+    );
+    assert_eq!(records[0].outcome, Outcome::DryRun);
+    assert_eq!(s.replicas(), Some(3));
+    assert!(!s.state().exists());
+    assert_eq!(state_map_calls(&s), ["GET"]);
+    assert_eq!(
+        s.api.configmap("default", "lpa-state").unwrap()["data"]["state.json"],
+        kept
+    );
 }
 
 #[test]

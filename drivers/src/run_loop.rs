@@ -21,7 +21,8 @@
 //!    replaces the state file's unless the file is as new
 //!    ([`StateFile::adopt`]). A copy that cannot be read or is not state
 //!    is a warning, and the file decides; only one kept for another
-//!    target fails the cycle. A dry run skips this too.
+//!    target fails the cycle. A dry run reads it too, but only decides
+//!    from it: it saves it nowhere.
 //! 3. **Measure**: run the load test (the `measure` step, given the current
 //!    count). A failure ends the cycle the same way.
 //! 4. **Stop?** again: a stop request that arrived during the measurement
@@ -179,6 +180,9 @@ where
     /// docs for the steps. `report` sees every cycle as it ends.
     pub fn run(&mut self, mut report: impl FnMut(&Cycle)) -> Summary {
         let mut summary = Summary::default();
+        // A dry run's copy of the cluster's state: it decides from it
+        // each cycle, and saves it nowhere.
+        let mut dry_prior = None;
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 summary.stopped = true;
@@ -186,7 +190,7 @@ where
             }
             let started = Instant::now();
             let number = summary.cycles + 1;
-            let Some(mut cycle) = self.cycle(number) else {
+            let Some(mut cycle) = self.cycle(number, &mut dry_prior) else {
                 // Stopped after the read or between measuring and
                 // deciding: nothing was changed.
                 summary.stopped = true;
@@ -220,7 +224,7 @@ where
     }
 
     /// One cycle; `None` when a stop request arrived before the decision.
-    fn cycle(&mut self, number: u64) -> Option<Cycle> {
+    fn cycle(&mut self, number: u64, dry_prior: &mut Option<State>) -> Option<Cycle> {
         let mut out = Cycle {
             number,
             duration: Duration::ZERO,
@@ -256,9 +260,9 @@ where
                 }
                 Err(e) => return failed(out, Step::Lease, e.to_string()),
             }
-            if let Err(e) = self.pull_state(&mut out) {
-                return failed(out, Step::StateMap, e);
-            }
+        }
+        if let Err(e) = self.pull_state(&mut out, dry_prior) {
+            return failed(out, Step::StateMap, e);
         }
         let metric = match (self.measure)(current) {
             Ok(m) => m,
@@ -281,31 +285,33 @@ where
         let target = &mut *self.target;
         let mut outcome = Outcome::Applied;
         let mut apply_failure = None;
-        let decided = self.state.decide(&obs, self.policy, |decision| {
-            if dry_run {
-                outcome = Outcome::DryRun;
-                return false;
-            }
-            if decision.replicas == current {
-                return true;
-            }
-            match target.scale(current, decision.replicas) {
-                Ok(()) => true,
-                Err(e @ DriverError::Changed { seen, .. }) => {
-                    outcome = Outcome::OutsideChange {
-                        seen,
-                        detail: e.to_string(),
-                    };
-                    false
+        let decided = self
+            .state
+            .decide_from(dry_prior.as_ref(), &obs, self.policy, |decision| {
+                if dry_run {
+                    outcome = Outcome::DryRun;
+                    return false;
                 }
-                Err(e) => {
-                    let error = e.to_string();
-                    apply_failure = Some((Step::Apply, error.clone()));
-                    outcome = Outcome::ScaleFailed { error };
-                    false
+                if decision.replicas == current {
+                    return true;
                 }
-            }
-        });
+                match target.scale(current, decision.replicas) {
+                    Ok(()) => true,
+                    Err(e @ DriverError::Changed { seen, .. }) => {
+                        outcome = Outcome::OutsideChange {
+                            seen,
+                            detail: e.to_string(),
+                        };
+                        false
+                    }
+                    Err(e) => {
+                        let error = e.to_string();
+                        apply_failure = Some((Step::Apply, error.clone()));
+                        outcome = Outcome::ScaleFailed { error };
+                        false
+                    }
+                }
+            });
         let decided = match decided {
             Ok(d) => d,
             Err(e) => return failed(out, Step::State, e.to_string()),
@@ -345,7 +351,7 @@ where
     /// file's (see [`StateFile::adopt`] for which copy wins). One it
     /// cannot read is a warning, and the file decides (read again next
     /// cycle); only one that belongs to another target fails the cycle.
-    fn pull_state(&mut self, out: &mut Cycle) -> Result<(), String> {
+    fn pull_state(&mut self, out: &mut Cycle, dry_prior: &mut Option<State>) -> Result<(), String> {
         let pulled = match self.target.pull_state() {
             Ok(Some(pulled)) => pulled,
             Ok(None) => return Ok(()),
@@ -358,8 +364,16 @@ where
                 return Ok(());
             }
         };
-        match self.state.adopt(&pulled) {
-            Ok(Adopted::Cluster) => out.notes.push(format!(
+        let dry_run = self.options.dry_run;
+        match self.state.adopt(&pulled, !dry_run) {
+            Ok(Adopted::Cluster(state)) if dry_run => {
+                *dry_prior = Some(state);
+                out.notes.push(format!(
+                    "state: read from {} (resourceVersion {}): the dry run decides from it, and writes neither it nor the state file",
+                    pulled.named, pulled.version
+                ));
+            }
+            Ok(Adopted::Cluster(_)) => out.notes.push(format!(
                 "state: read from {} (resourceVersion {}), in place of the state file's",
                 pulled.named, pulled.version
             )),

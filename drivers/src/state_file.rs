@@ -148,8 +148,24 @@ impl StateFile {
         policy: &Policy,
         apply: impl FnOnce(&Decision) -> bool,
     ) -> Result<Decided, StateError> {
+        self.decide_from(None, obs, policy, apply)
+    }
+
+    /// [`StateFile::decide`] from `prior` in place of the file's state
+    /// when given (a dry run's copy of the cluster's, which it does not
+    /// save).
+    pub fn decide_from(
+        &self,
+        prior: Option<&State>,
+        obs: &Observation,
+        policy: &Policy,
+        apply: impl FnOnce(&Decision) -> bool,
+    ) -> Result<Decided, StateError> {
         let lock = self.lock()?;
-        let (prior, loaded, bytes) = read(&self.path)?;
+        let (prior, loaded, bytes) = match prior {
+            Some(p) => (p.clone(), Loaded::Found, Vec::new()),
+            None => read(&self.path)?,
+        };
         let decision = lpa_core::decide(obs, policy, &prior);
         let mut kept = None;
         let saved = if apply(&decision) {
@@ -185,10 +201,10 @@ impl StateFile {
 }
 
 /// What [`StateFile::adopt`] did with the state the cluster keeps.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Adopted {
-    /// It replaced the file's.
-    Cluster,
+    /// It replaced the file's (or, not saved, decides in its place).
+    Cluster(State),
     /// The file was last in step with this very version of it: no one
     /// wrote it since, so the file is as new, or newer (this loop's writes
     /// to the cluster failed since). Kept.
@@ -212,8 +228,9 @@ impl StateFile {
     /// same state or a newer one (saved while the writes to the cluster
     /// failed). Versions are only compared for equality, and no clock is
     /// read. Anything else, a file never in step with it included (a new
-    /// pod's empty directory), takes the cluster's.
-    pub fn adopt(&self, pulled: &Pulled) -> Result<Adopted, StateError> {
+    /// pod's empty directory), takes the cluster's: saved in the file
+    /// when `save`, else only returned (a dry run writes nothing).
+    pub fn adopt(&self, pulled: &Pulled, save: bool) -> Result<Adopted, StateError> {
         let lock = self.lock()?;
         let synced = fs::read_to_string(self.synced_path()).unwrap_or_default();
         if synced.trim() == format!("{} {}", pulled.named, pulled.version) {
@@ -228,9 +245,11 @@ impl StateFile {
             (_, Loaded::Salvaged(changes)) => return Ok(Adopted::Invalid(changes.join("; "))),
             (_, Loaded::Missing) => unreachable!("parse finds bytes"),
         };
-        lock.save(&state)?;
-        self.synced(&pulled.named, &pulled.version)?;
-        Ok(Adopted::Cluster)
+        if save {
+            lock.save(&state)?;
+            self.synced(&pulled.named, &pulled.version)?;
+        }
+        Ok(Adopted::Cluster(state))
     }
 
     /// Notes that the file is in step with version `version` of the
@@ -1000,9 +1019,12 @@ mod tests {
         let count = || sf.peek().unwrap().0.runs_since_change;
         // A new pod: no file, nothing in step with anything.
         assert_eq!(
-            sf.adopt(&pulled("7", r#"{"runs_since_change":2}"#))
+            sf.adopt(&pulled("7", r#"{"runs_since_change":2}"#), true)
                 .unwrap(),
-            Adopted::Cluster
+            Adopted::Cluster(State {
+                runs_since_change: 2,
+                ..State::default()
+            })
         );
         assert_eq!(count(), 2);
         // This loop saved on, and its writes to the cluster failed: the
@@ -1015,24 +1037,25 @@ mod tests {
             })
             .unwrap();
         assert_eq!(
-            sf.adopt(&pulled("7", r#"{"runs_since_change":2}"#))
+            sf.adopt(&pulled("7", r#"{"runs_since_change":2}"#), true)
                 .unwrap(),
             Adopted::Local
         );
         assert_eq!(count(), 3);
-        // Another loop wrote it since: its state wins.
-        assert_eq!(
-            sf.adopt(&pulled("9", r#"{"runs_since_change":0}"#))
-                .unwrap(),
-            Adopted::Cluster
-        );
+        // Another loop wrote it since: its state wins; a dry run only
+        // reads it.
+        let theirs = pulled("9", r#"{"runs_since_change":0}"#);
+        let want = Adopted::Cluster(State::default());
+        assert_eq!(sf.adopt(&theirs, false).unwrap(), want);
+        assert_eq!(count(), 3);
+        assert_eq!(sf.adopt(&theirs, true).unwrap(), want);
         assert_eq!(count(), 0);
         // One written by this loop is in step again.
         sf.synced("configmap default/lpa-state", "11").unwrap();
-        assert_eq!(sf.adopt(&pulled("11", "{}")).unwrap(), Adopted::Local);
+        assert_eq!(sf.adopt(&pulled("11", "{}"), true).unwrap(), Adopted::Local);
         // What is not state leaves the file as it is.
         assert_eq!(
-            sf.adopt(&pulled("12", "{")).unwrap(),
+            sf.adopt(&pulled("12", "{"), true).unwrap(),
             Adopted::Invalid(
                 "not valid state JSON (EOF while parsing an object at line 1 column 1)".into()
             )
@@ -1042,7 +1065,7 @@ mod tests {
             ..pulled("13", "")
         };
         assert_eq!(
-            sf.adopt(&none).unwrap(),
+            sf.adopt(&none, true).unwrap(),
             Adopted::Invalid("has no state.json key".into())
         );
         assert_eq!(count(), 0);

@@ -16,7 +16,7 @@
 //! With `--state-configmap NAME` (`--scaler kubectl` only), the state
 //! file has a copy in the ConfigMap NAME (`KubectlTarget::state_map`),
 //! which the run loop pulls and pushes; a dry run, which saves no state,
-//! neither reads nor writes it.
+//! reads it and decides from it, but writes nothing.
 //!
 //! With `--metrics-listen`, Prometheus metrics and `/healthz` are served
 //! from `lpa_drivers::metrics` on their own thread; the measure step and
@@ -98,20 +98,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     if let Some(name) = &args.state_configmap {
         notes.push(if args.dry_run {
-            format!("state configmap {name}: neither read nor written in a dry run, which saves no state")
+            format!("state configmap {name}: read before the first decision, never written in a dry run, which saves no state")
         } else {
             format!(
                 "state: kept in configmap {name} too (key {STATE_KEY}), read before the first decision{}",
                 if args.lease.is_some() { " and on taking the lease" } else { "" }
             )
         });
-        if !args.dry_run {
-            target.state_map = Some(StateConfigMap::new(
-                target.kubectl.clone(),
-                name,
-                &target.workload.reference(),
-            ));
-        }
+        target.state_map = Some(StateConfigMap::new(
+            target.kubectl.clone(),
+            name,
+            &target.workload.reference(),
+        ));
     }
     let outputs = outputs(&args, &plan)?;
     drive(
