@@ -2131,3 +2131,28 @@ fn a_restart_after_failed_writes_keeps_its_newer_state_file() {
     assert_eq!(s.replicas(), Some(2));
     assert_eq!(state_map(&s).1, s.saved_state());
 }
+
+#[test]
+fn a_state_configmap_deleted_while_the_loop_runs_is_created_again() {
+    let s = Setup::new(Some(3), FAST);
+    // Deleted by hand (or with its namespace's cleanup) after the first
+    // cycle wrote it: the replace that follows finds none.
+    s.api.delete_configmap_once_written();
+    let o = s.run(&[
+        "--state-configmap",
+        "lpa-state",
+        "--max-cycles",
+        "3",
+        "--interval",
+        "0s",
+    ]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(!err.contains("but not in the cluster"), "{err}");
+    let calls = state_map_calls(&s);
+    assert_eq!(calls[..2], ["GET", "POST"], "{calls:?}");
+    assert!(calls[2].starts_with("PUT "), "{calls:?}");
+    assert_eq!(calls[3], "POST", "{calls:?}");
+    assert!(calls[4].starts_with("PUT "), "{calls:?}");
+    assert_eq!(state_map(&s).1, s.saved_state());
+}

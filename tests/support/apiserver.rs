@@ -109,6 +109,9 @@ struct Shared {
     /// A holder that writes the next Lease first: just before the next
     /// create or replace of a Lease is answered.
     lease_racer: Option<String>,
+    /// The next ConfigMap written is deleted just after its write is
+    /// answered: `kubectl delete` between two of lpa's cycles.
+    delete_written_configmap: bool,
     /// Refuse every Event create with 403, as RBAC without `create`.
     forbid_events: bool,
     /// HorizontalPodAutoscalers as stored, and how their API answers.
@@ -145,6 +148,7 @@ impl ApiServer {
             stored: BTreeMap::new(),
             refused: BTreeMap::new(),
             lease_racer: None,
+            delete_written_configmap: false,
             forbid_events: false,
             hpas: Vec::new(),
             hpa_api: HpaApi::Served,
@@ -283,6 +287,12 @@ impl ApiServer {
             Some(status) => refused.insert(stored::CONFIGMAPS.plural, status),
             None => refused.remove(stored::CONFIGMAPS.plural),
         };
+    }
+
+    /// The next ConfigMap written is deleted right after the write is
+    /// answered, as a `kubectl delete` between two cycles deletes it.
+    pub fn delete_configmap_once_written(&self) {
+        self.shared.lock().unwrap().delete_written_configmap = true;
     }
 
     /// The next create or replace of a Lease finds that `holder` wrote
@@ -726,7 +736,7 @@ mod stored {
             }
         }
         let key = |name: &str| (r.plural.to_string(), ns.to_string(), name.to_string());
-        Some(match (req.method.as_str(), name) {
+        let answer = match (req.method.as_str(), name) {
             ("GET", Some(name)) => match shared.stored.get(&key(name)) {
                 Some(o) => (200, o.clone()),
                 None => not_found(name),
@@ -770,7 +780,16 @@ mod stored {
                 405,
                 status_json(405, "MethodNotAllowed", "method not allowed"),
             ),
-        })
+        };
+        if write && r == CONFIGMAPS && answer.0 < 300 && shared.delete_written_configmap {
+            shared.delete_written_configmap = false;
+            let name = answer.1["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            shared.stored.remove(&key(&name));
+        }
+        Some(answer)
     }
 
     /// `racer` writes the Lease `sent` names, as its holder, a moment

@@ -121,7 +121,8 @@ impl StateConfigMap {
     }
 
     /// Writes `json` as the state: a replace naming the version last read
-    /// or written, or a create when there was none.
+    /// or written, or a create when there was none, or none is left (one
+    /// deleted since is created again).
     /// A ConfigMap written by another since (409 Conflict, or created
     /// first: AlreadyExists) is an error saying so, and is read again
     /// before the next write.
@@ -153,11 +154,25 @@ impl StateConfigMap {
             data: Some(data),
             ..ConfigMap::default()
         };
-        let answer = if fresh {
+        let create = |body: &ConfigMap| {
             self.kubectl
-                .create_raw(&collection_path::<ConfigMap>(namespace), &body)
+                .create_raw(&collection_path::<ConfigMap>(namespace), body)
+        };
+        let answer = if fresh {
+            create(&body)
         } else {
-            self.kubectl.replace_raw(&self.path(namespace), &body)
+            match self.kubectl.replace_raw(&self.path(namespace), &body) {
+                // Deleted since (by hand, or with its namespace's
+                // cleanup): a replace would find none for good; this
+                // loop's state is the newest there is, so create it.
+                Err(e) if answered_with(&e, "NotFound") => {
+                    let mut body = body;
+                    body.metadata.resource_version = None;
+                    body.metadata.uid = None;
+                    create(&body)
+                }
+                answer => answer,
+            }
         };
         let out = match answer {
             Ok(out) => out,
