@@ -228,12 +228,21 @@ impl StateFile {
     /// same state or a newer one (saved while the writes to the cluster
     /// failed). Versions are only compared for equality, and no clock is
     /// read. Anything else, a file never in step with it included (a new
-    /// pod's empty directory), takes the cluster's: saved in the file
+    /// pod's empty directory) or one removed or emptied since it was,
+    /// takes the cluster's: saved in the file
     /// when `save`, else only returned (a dry run writes nothing).
     pub fn adopt(&self, pulled: &Pulled, save: bool) -> Result<Adopted, StateError> {
         let lock = self.lock()?;
         let synced = fs::read_to_string(self.synced_path()).unwrap_or_default();
-        if synced.trim() == format!("{} {}", pulled.named, pulled.version) {
+        // A file removed or emptied since (by hand: saves are atomic)
+        // holds nothing, whatever the note beside it says.
+        let holds_state = || {
+            matches!(
+                read(&self.path),
+                Ok((_, Loaded::Found | Loaded::Salvaged(_), _))
+            )
+        };
+        if synced.trim() == format!("{} {}", pulled.named, pulled.version) && holds_state() {
             return Ok(Adopted::Local);
         }
         let Some(json) = &pulled.json else {
@@ -1069,6 +1078,32 @@ mod tests {
             Adopted::Invalid("has no state.json key".into())
         );
         assert_eq!(count(), 0);
+    }
+
+    #[test]
+    fn a_state_file_removed_or_emptied_after_its_sync_takes_the_clusters_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let sf = StateFile::new(&path);
+        let pulled = Pulled {
+            named: "configmap default/lpa-state".into(),
+            version: "7".into(),
+            json: Some(r#"{"runs_since_change":2}"#.into()),
+        };
+        let theirs = Adopted::Cluster(State {
+            runs_since_change: 2,
+            ..State::default()
+        });
+        assert_eq!(sf.adopt(&pulled, true).unwrap(), theirs);
+        // The file removed by hand, its .synced note left beside it: the
+        // file holds nothing, not the state of version 7 or a newer one.
+        fs::remove_file(&path).unwrap();
+        assert_eq!(sf.adopt(&pulled, true).unwrap(), theirs);
+        assert_eq!(sf.peek().unwrap().0.runs_since_change, 2);
+        // Emptied: the same.
+        fs::write(&path, "").unwrap();
+        assert_eq!(sf.adopt(&pulled, true).unwrap(), theirs);
+        assert_eq!(sf.peek().unwrap().0.runs_since_change, 2);
     }
 
     #[test]
