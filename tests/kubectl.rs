@@ -2156,3 +2156,22 @@ fn a_state_configmap_deleted_while_the_loop_runs_is_created_again() {
     assert!(calls[4].starts_with("PUT "), "{calls:?}");
     assert_eq!(state_map(&s).1, s.saved_state());
 }
+
+#[test]
+fn a_state_configmap_keeps_the_keys_it_does_not_write() {
+    let s = Setup::new(Some(3), FAST);
+    // Created by hand (a kustomize generator, a kubectl edit) with a
+    // note beside the state.
+    s.api.put_configmap(
+        "default",
+        "lpa-state",
+        serde_json::json!({}),
+        serde_json::json!({ "state.json": "{\"runs_since_change\":1}", "owner": "team-web" }),
+    );
+    let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+    ok(&o);
+    let map = s.api.configmap("default", "lpa-state").unwrap();
+    assert_eq!(map["data"]["owner"], "team-web", "{map}");
+    assert_eq!(state_map(&s).1, s.saved_state());
+    assert_eq!(s.saved_state()["runs_since_change"], 2);
+}

@@ -66,9 +66,9 @@ pub struct StateConfigMap {
     /// The workload whose state it keeps (`deployment/web`).
     target: String,
     /// The ConfigMap as last read or written (its `resourceVersion` is
-    /// what the next write names); `None` before a read, when there was
-    /// none, or after a write another won.
-    seen: Option<ObjectMeta>,
+    /// what the next write names; its other keys are written back as
+    /// they were); `None` before a read, when there was none.
+    seen: Option<ConfigMap>,
     /// Read it before the next decision: at the first, and once this loop
     /// takes the Lease from another, which wrote it meanwhile.
     pub due: bool,
@@ -112,11 +112,12 @@ impl StateConfigMap {
             )));
         }
         let version = map.metadata.resource_version.clone().unwrap_or_default();
-        self.seen = Some(map.metadata);
+        let json = map.data.as_ref().and_then(|d| d.get(STATE_KEY).cloned());
+        self.seen = Some(map);
         Ok(Some(Pulled {
             named: self.named(namespace),
             version,
-            json: map.data.and_then(|mut d| d.remove(STATE_KEY)),
+            json,
         }))
     }
 
@@ -141,19 +142,21 @@ impl StateConfigMap {
                 json.len()
             )
         });
-        let data = BTreeMap::from([(STATE_KEY.to_string(), json.to_string())]);
-        // What was read keeps its labels, annotations and version.
+        // What was read keeps its labels, annotations, version and other
+        // keys (a note added by hand): only state.json is lpa's.
         let fresh = self.seen.is_none();
-        let metadata = self.seen.clone().unwrap_or_else(|| ObjectMeta {
-            name: Some(self.name.clone()),
-            namespace: Some(namespace.to_string()),
-            ..ObjectMeta::default()
-        });
-        let body = ConfigMap {
-            metadata: with_target(metadata, &self.target),
-            data: Some(data),
+        let mut body = self.seen.clone().unwrap_or_else(|| ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(namespace.to_string()),
+                ..ObjectMeta::default()
+            },
             ..ConfigMap::default()
-        };
+        });
+        body.metadata = with_target(body.metadata, &self.target);
+        body.data
+            .get_or_insert_with(BTreeMap::new)
+            .insert(STATE_KEY.to_string(), json.to_string());
         let create = |body: &ConfigMap| {
             self.kubectl
                 .create_raw(&collection_path::<ConfigMap>(namespace), body)
@@ -167,8 +170,13 @@ impl StateConfigMap {
                 // loop's state is the newest there is, so create it.
                 Err(e) if answered_with(&e, "NotFound") => {
                     let mut body = body;
-                    body.metadata.resource_version = None;
-                    body.metadata.uid = None;
+                    body.metadata = ObjectMeta {
+                        name: Some(self.name.clone()),
+                        namespace: Some(namespace.to_string()),
+                        labels: body.metadata.labels,
+                        annotations: body.metadata.annotations,
+                        ..ObjectMeta::default()
+                    };
                     create(&body)
                 }
                 answer => answer,
@@ -196,7 +204,7 @@ impl StateConfigMap {
             .resource_version
             .clone()
             .unwrap_or_default();
-        self.seen = Some(written.metadata);
+        self.seen = Some(written);
         Ok(Pushed {
             named: self.named(namespace),
             version,
