@@ -2029,7 +2029,7 @@ fn a_state_configmap_without_a_cluster_is_one_error_and_a_dry_run_only_reads_it(
     ok(&o);
     let err = stderr(&o);
     assert!(
-        err.contains("state configmap lpa-state: read before the first decision, never written in a dry run")
+        err.contains("state configmap lpa-state: read before each decision, never written in a dry run")
             && err.contains("#1 deployment/web -n default: state: read from configmap default/lpa-state (resourceVersion ")
             && err.contains("): the dry run decides from it, and writes neither it nor the state file"),
         "{err}"
@@ -2132,20 +2132,19 @@ fn a_restart_after_failed_writes_keeps_its_newer_state_file() {
     assert_eq!(state_map(&s).1, s.saved_state());
 }
 
+/// `n` cycles back to back, with `extra`.
+fn run_cycles(s: &Setup, n: &str, extra: &[&str]) -> Output {
+    let cycles = ["--max-cycles", n, "--interval", "0s"];
+    s.run(&[extra, &cycles[..]].concat())
+}
+
 #[test]
 fn a_state_configmap_deleted_while_the_loop_runs_is_created_again() {
     let s = Setup::new(Some(3), FAST);
     // Deleted by hand (or with its namespace's cleanup) after the first
     // cycle wrote it: the replace that follows finds none.
     s.api.delete_configmap_once_written();
-    let o = s.run(&[
-        "--state-configmap",
-        "lpa-state",
-        "--max-cycles",
-        "3",
-        "--interval",
-        "0s",
-    ]);
+    let o = run_cycles(&s, "3", &["--state-configmap", "lpa-state"]);
     ok(&o);
     let err = stderr(&o);
     assert!(!err.contains("but not in the cluster"), "{err}");
@@ -2174,4 +2173,35 @@ fn a_state_configmap_keeps_the_keys_it_does_not_write() {
     assert_eq!(map["data"]["owner"], "team-web", "{map}");
     assert_eq!(state_map(&s).1, s.saved_state());
     assert_eq!(s.saved_state()["runs_since_change"], 2);
+}
+
+#[test]
+fn a_dry_run_decides_each_cycle_from_the_state_the_deciding_loop_kept_by_then() {
+    let s = Setup::new(Some(3), FAST);
+    put_state_map(
+        &s,
+        Some("deployment/web"),
+        r#"{"runs_since_change":0,"last_replicas":3}"#,
+    );
+    // The deciding loop saves its next calm run after the dry run's first
+    // read.
+    s.api.configmap_data_after_read(
+        serde_json::json!({ "state.json": r#"{"runs_since_change":2,"last_replicas":3}"# }),
+    );
+    let o = run_cycles(&s, "2", &["--state-configmap", "lpa-state", "--dry-run"]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("#1 deployment/web -n default: GET_/work mean ")
+            && err.contains("; hold 3 (calm run 1 of 2 before decay)"),
+        "{err}"
+    );
+    let records = s.records();
+    assert_eq!(
+        records[1].reasons.last(),
+        Some(&Reason::Decay { from: 3, to: 2 }),
+        "{err}"
+    );
+    assert_eq!(state_map_calls(&s), ["GET", "GET"]);
+    assert!(!s.state().exists());
 }

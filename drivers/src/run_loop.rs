@@ -21,7 +21,8 @@
 //!    replaces the state file's unless the file is as new
 //!    ([`StateFile::adopt`]). A copy that cannot be read or is not state
 //!    is a warning, and the file decides; only one kept for another
-//!    target fails the cycle. A dry run reads it too, but only decides
+//!    target fails the cycle. A dry run reads it too, before every
+//!    decision (it follows the deciding loop's saves), but only decides
 //!    from it: it saves it nowhere.
 //! 3. **Measure**: run the load test (the `measure` step, given the current
 //!    count). A failure ends the cycle the same way.
@@ -365,6 +366,8 @@ where
             }
         };
         let dry_run = self.options.dry_run;
+        // A dry run decides from the copy it read last, or from the file.
+        *dry_prior = None;
         match self.state.adopt(&pulled, !dry_run) {
             Ok(Adopted::Cluster(state)) if dry_run => {
                 *dry_prior = Some(state);

@@ -98,18 +98,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     if let Some(name) = &args.state_configmap {
         notes.push(if args.dry_run {
-            format!("state configmap {name}: read before the first decision, never written in a dry run, which saves no state")
+            format!("state configmap {name}: read before each decision, never written in a dry run, which saves no state")
         } else {
             format!(
                 "state: kept in configmap {name} too (key {STATE_KEY}), read before the first decision{}",
                 if args.lease.is_some() { " and on taking the lease" } else { "" }
             )
         });
-        target.state_map = Some(StateConfigMap::new(
-            target.kubectl.clone(),
-            name,
-            &target.workload.reference(),
-        ));
+        let mut map =
+            StateConfigMap::new(target.kubectl.clone(), name, &target.workload.reference());
+        // A dry run follows the deciding loop's saves.
+        map.every_cycle = args.dry_run;
+        target.state_map = Some(map);
     }
     let outputs = outputs(&args, &plan)?;
     drive(

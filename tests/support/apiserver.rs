@@ -112,6 +112,9 @@ struct Shared {
     /// The next ConfigMap written is deleted just after its write is
     /// answered: `kubectl delete` between two of lpa's cycles.
     delete_written_configmap: bool,
+    /// The `data` the next ConfigMap read is given just after the read
+    /// is answered: another loop's save between two of lpa's cycles.
+    data_after_read: Option<Value>,
     /// Refuse every Event create with 403, as RBAC without `create`.
     forbid_events: bool,
     /// HorizontalPodAutoscalers as stored, and how their API answers.
@@ -149,6 +152,7 @@ impl ApiServer {
             refused: BTreeMap::new(),
             lease_racer: None,
             delete_written_configmap: false,
+            data_after_read: None,
             forbid_events: false,
             hpas: Vec::new(),
             hpa_api: HpaApi::Served,
@@ -293,6 +297,12 @@ impl ApiServer {
     /// answered, as a `kubectl delete` between two cycles deletes it.
     pub fn delete_configmap_once_written(&self) {
         self.shared.lock().unwrap().delete_written_configmap = true;
+    }
+
+    /// The next ConfigMap read is given `data` right after the read is
+    /// answered, as the deciding loop's next save writes it.
+    pub fn configmap_data_after_read(&self, data: Value) {
+        self.shared.lock().unwrap().data_after_read = Some(data);
     }
 
     /// The next create or replace of a Lease finds that `holder` wrote
@@ -788,6 +798,14 @@ mod stored {
                 .unwrap_or("")
                 .to_string();
             shared.stored.remove(&key(&name));
+        }
+        if req.method == "GET" && r == CONFIGMAPS && answer.0 == 200 {
+            if let Some(data) = shared.data_after_read.take() {
+                let mut map = answer.1.clone();
+                map["data"] = data;
+                let name = map["metadata"]["name"].as_str().unwrap_or("").to_string();
+                store(shared, r, ns, &name, map);
+            }
         }
         Some(answer)
     }

@@ -866,7 +866,7 @@ impl ScaleTarget for KubectlTarget {
             return Ok(None);
         };
         let pulled = map.read(&namespace)?;
-        map.due = false;
+        map.due = map.every_cycle;
         Ok(pulled)
     }
 

@@ -72,6 +72,9 @@ pub struct StateConfigMap {
     /// Read it before the next decision: at the first, and once this loop
     /// takes the Lease from another, which wrote it meanwhile.
     pub due: bool,
+    /// Read it before every decision (a dry run, which saves nothing and
+    /// follows the deciding loop's saves).
+    pub every_cycle: bool,
 }
 
 impl StateConfigMap {
@@ -82,6 +85,7 @@ impl StateConfigMap {
             target: target.to_string(),
             seen: None,
             due: true,
+            every_cycle: false,
         }
     }
 
