@@ -2156,15 +2156,20 @@ fn a_state_configmap_deleted_while_the_loop_runs_is_created_again() {
     assert_eq!(state_map(&s).1, s.saved_state());
 }
 
+/// Stores the ConfigMap `lpa-state` in `default` with `data`, as made by
+/// hand: no annotation.
+fn put_state_data(s: &Setup, data: Value) {
+    s.api
+        .put_configmap("default", "lpa-state", serde_json::json!({}), data);
+}
+
 #[test]
 fn a_state_configmap_keeps_the_keys_it_does_not_write() {
     let s = Setup::new(Some(3), FAST);
     // Created by hand (a kustomize generator, a kubectl edit) with a
     // note beside the state.
-    s.api.put_configmap(
-        "default",
-        "lpa-state",
-        serde_json::json!({}),
+    put_state_data(
+        &s,
         serde_json::json!({ "state.json": "{\"runs_since_change\":1}", "owner": "team-web" }),
     );
     let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
@@ -2204,4 +2209,26 @@ fn a_dry_run_decides_each_cycle_from_the_state_the_deciding_loop_kept_by_then() 
     );
     assert_eq!(state_map_calls(&s), ["GET", "GET"]);
     assert!(!s.state().exists());
+}
+
+#[test]
+fn a_state_configmap_created_empty_by_hand_is_no_warning_and_is_written() {
+    let s = Setup::new(Some(3), FAST);
+    // `kubectl create configmap lpa-state`, so that the Role needs no
+    // `create`: no state in it yet.
+    put_state_data(&s, serde_json::json!({}));
+    let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(!err.contains("warning"), "{err}");
+    assert!(
+        err.contains(
+            "#1 deployment/web -n default: state: configmap default/lpa-state (resourceVersion "
+        ) && err.contains(
+            ") holds no state yet: the state file decides, and its save is written there"
+        ),
+        "{err}"
+    );
+    assert_eq!(state_map(&s).1, s.saved_state());
+    assert_eq!(state_map_calls(&s), ["GET", "PUT 101"]);
 }

@@ -384,6 +384,10 @@ where
                 "state: {} (resourceVersion {}) is unchanged since the state file was last in step with it: the file, as new or newer, decides",
                 pulled.named, pulled.version
             )),
+            Ok(Adopted::Empty) => out.notes.push(format!(
+                "state: {} (resourceVersion {}) holds no state yet: the state file decides, and its save is written there",
+                pulled.named, pulled.version
+            )),
             Ok(Adopted::Invalid(why)) => out.warnings.push(format!(
                 "{}: not valid state ({why}): deciding from the state file {}; the next save writes over it",
                 pulled.named,

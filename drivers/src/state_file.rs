@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use lpa_core::{Decision, Observation, Policy, State};
 
-use crate::scale::state_configmap::{Pulled, STATE_KEY};
+use crate::scale::state_configmap::Pulled;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -211,6 +211,9 @@ pub enum Adopted {
     Local,
     /// It is not valid state: the file kept. The message says why.
     Invalid(String),
+    /// It holds no state yet (no `state.json`: one created by hand, so
+    /// that lpa needs no `create`): the file kept.
+    Empty,
 }
 
 impl StateFile {
@@ -246,7 +249,7 @@ impl StateFile {
             return Ok(Adopted::Local);
         }
         let Some(json) = &pulled.json else {
-            return Ok(Adopted::Invalid(format!("has no {STATE_KEY} key")));
+            return Ok(Adopted::Empty);
         };
         let state = match parse(json.as_bytes()) {
             (state, Loaded::Found) => state,
@@ -1073,10 +1076,7 @@ mod tests {
             json: None,
             ..pulled("13", "")
         };
-        assert_eq!(
-            sf.adopt(&none, true).unwrap(),
-            Adopted::Invalid("has no state.json key".into())
-        );
+        assert_eq!(sf.adopt(&none, true).unwrap(), Adopted::Empty);
         assert_eq!(count(), 0);
     }
 
