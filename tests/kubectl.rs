@@ -2232,3 +2232,26 @@ fn a_state_configmap_created_empty_by_hand_is_no_warning_and_is_written() {
     assert_eq!(state_map(&s).1, s.saved_state());
     assert_eq!(state_map_calls(&s), ["GET", "PUT 101"]);
 }
+
+#[test]
+fn a_state_configmap_with_a_bad_field_decides_from_the_rest() {
+    let s = Setup::new(Some(3), FAST);
+    // A hand edit wrote the count as a string: the rest is still state.
+    put_state_map(
+        &s,
+        Some("deployment/web"),
+        r#"{"runs_since_change":"2","last_replicas":3}"#,
+    );
+    let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("lpa: warning: configmap default/lpa-state (resourceVersion ")
+            && err.contains("): read in part (")
+            && err.contains("): the rest decides, in place of the state file's"),
+        "{err}"
+    );
+    assert!(err.contains("decay 3 -> 2"), "{err}");
+    assert_eq!(s.replicas(), Some(2));
+    assert_eq!(state_map(&s).1, s.saved_state());
+}

@@ -384,6 +384,17 @@ where
                 "state: {} (resourceVersion {}) is unchanged since the state file was last in step with it: the file, as new or newer, decides",
                 pulled.named, pulled.version
             )),
+            Ok(Adopted::Salvaged(state, why)) => {
+                out.warnings.push(format!(
+                    "{} (resourceVersion {}): read in part ({why}): the rest decides, in place of the state file's{}",
+                    pulled.named,
+                    pulled.version,
+                    if dry_run { " (the dry run writes neither)" } else { "" }
+                ));
+                if dry_run {
+                    *dry_prior = Some(state);
+                }
+            }
             Ok(Adopted::Empty) => out.notes.push(format!(
                 "state: {} (resourceVersion {}) holds no state yet: the state file decides, and its save is written there",
                 pulled.named, pulled.version

@@ -211,6 +211,9 @@ pub enum Adopted {
     Local,
     /// It is not valid state: the file kept. The message says why.
     Invalid(String),
+    /// It was read in part, as a state file is (the message says what
+    /// was dropped or read as a number), and replaced the file's.
+    Salvaged(State, String),
     /// It holds no state yet (no `state.json`: one created by hand, so
     /// that lpa needs no `create`): the file kept.
     Empty,
@@ -251,17 +254,21 @@ impl StateFile {
         let Some(json) = &pulled.json else {
             return Ok(Adopted::Empty);
         };
-        let state = match parse(json.as_bytes()) {
-            (state, Loaded::Found) => state,
+        let (state, salvaged) = match parse(json.as_bytes()) {
+            (state, Loaded::Found) => (state, None),
             (_, Loaded::Corrupt(why)) => return Ok(Adopted::Invalid(why)),
-            (_, Loaded::Salvaged(changes)) => return Ok(Adopted::Invalid(changes.join("; "))),
+            // As a state file with a bad field: the rest is what was learned.
+            (state, Loaded::Salvaged(changes)) => (state, Some(changes.join("; "))),
             (_, Loaded::Missing) => unreachable!("parse finds bytes"),
         };
         if save {
             lock.save(&state)?;
             self.synced(&pulled.named, &pulled.version)?;
         }
-        Ok(Adopted::Cluster(state))
+        Ok(match salvaged {
+            None => Adopted::Cluster(state),
+            Some(why) => Adopted::Salvaged(state, why),
+        })
     }
 
     /// Notes that the file is in step with version `version` of the
@@ -1078,6 +1085,24 @@ mod tests {
         };
         assert_eq!(sf.adopt(&none, true).unwrap(), Adopted::Empty);
         assert_eq!(count(), 0);
+    }
+
+    #[test]
+    fn a_clusters_copy_with_a_bad_field_is_taken_less_that_field_as_a_file_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile::new(dir.path().join("s.json"));
+        // A hand edit of the ConfigMap wrote the count as a string.
+        let pulled = Pulled {
+            named: "configmap default/lpa-state".into(),
+            version: "7".into(),
+            json: Some(r#"{"runs_since_change":"2","last_replicas":3}"#.into()),
+        };
+        let Adopted::Salvaged(state, why) = sf.adopt(&pulled, true).unwrap() else {
+            panic!("not taken in part");
+        };
+        assert_eq!((state.runs_since_change, state.last_replicas), (2, Some(3)));
+        assert!(why.contains("runs_since_change"), "{why}");
+        assert_eq!(sf.peek().unwrap().0, state);
     }
 
     #[test]
