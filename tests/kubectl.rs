@@ -2181,6 +2181,31 @@ fn a_state_configmap_keeps_the_keys_it_does_not_write() {
 }
 
 #[test]
+fn a_state_configmap_its_other_keys_fill_is_not_written_past_the_limit() {
+    let s = Setup::new(Some(3), FAST);
+    // A key beside the state that leaves it no room: the API server
+    // counts every key, and lpa keeps them.
+    let filler = "x".repeat(999_960);
+    put_state_data(
+        &s,
+        serde_json::json!({ "state.json": "{\"runs_since_change\":1}", "blob": filler }),
+    );
+    let o = s.run(&["--state-configmap", "lpa-state", "--once"]);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("configmap default/lpa-state: not written: the state is ")
+            && err.contains(
+                " bytes and the ConfigMap's other keys 999964, past the 1000000 a ConfigMap holds"
+            ),
+        "{err}"
+    );
+    assert_eq!(state_map_calls(&s), ["GET"]);
+    // The file has it.
+    assert_eq!(s.saved_state()["runs_since_change"], 2);
+}
+
+#[test]
 fn a_dry_run_decides_each_cycle_from_the_state_the_deciding_loop_kept_by_then() {
     let s = Setup::new(Some(3), FAST);
     put_state_map(

@@ -132,18 +132,36 @@ impl StateConfigMap {
     /// first: AlreadyExists) is an error saying so, and is read again
     /// before the next write.
     pub fn write(&mut self, namespace: &str, json: &str) -> Result<Pushed, DriverError> {
-        if json.len() > SIZE_LIMIT {
-            return Err(DriverError::Invalid(format!(
-                "{}: not written: the state is {} bytes, past the {SIZE_LIMIT} a ConfigMap holds (1 MiB with its metadata)",
-                self.named(namespace),
+        // The server counts every key and value of data and binaryData,
+        // and a write keeps the keys lpa does not own.
+        let others = self.seen.as_ref().map_or(0, |map| {
+            let data = map.data.iter().flatten();
+            let binary = map.binary_data.iter().flatten();
+            data.filter(|(k, _)| *k != STATE_KEY)
+                .map(|(k, v)| k.len() + v.len())
+                .chain(binary.map(|(k, v)| k.len() + v.0.len()))
+                .sum::<usize>()
+        });
+        let total = others + STATE_KEY.len() + json.len();
+        let size = || match others {
+            0 => format!("the state is {} bytes", json.len()),
+            _ => format!(
+                "the state is {} bytes and the ConfigMap's other keys {others}",
                 json.len()
+            ),
+        };
+        if total > SIZE_LIMIT {
+            return Err(DriverError::Invalid(format!(
+                "{}: not written: {}, past the {SIZE_LIMIT} a ConfigMap holds (1 MiB with its metadata)",
+                self.named(namespace),
+                size()
             )));
         }
-        let warning = (json.len() > SIZE_WARNING).then(|| {
+        let warning = (total > SIZE_WARNING).then(|| {
             format!(
-                "{}: the state is {} bytes, near the {SIZE_LIMIT} a ConfigMap holds",
+                "{}: {}, near the {SIZE_LIMIT} a ConfigMap holds",
                 self.named(namespace),
-                json.len()
+                size()
             )
         });
         // What was read keeps its labels, annotations, version and other
