@@ -19,7 +19,7 @@
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::List;
 
-use super::kubectl::{collection_path, Kubectl, Workload};
+use super::kubectl::{answered_with, collection_path, Kubectl, Workload};
 use super::DriverError;
 
 /// What the namespace's HPAs say of the workload.
@@ -36,39 +36,30 @@ pub enum Check {
 /// Lists the HPAs of `namespace` and says which target `workload`.
 pub fn check(kubectl: &Kubectl, namespace: &str, workload: &Workload) -> Check {
     match targeting(kubectl, namespace, workload) {
-        Ok(names) if names.is_empty() => Check::Clear,
-        Ok(names) => Check::Taken(names),
-        Err(DriverError::Failed { stderr, .. }) if stderr.contains("(Forbidden)") => {
-            Check::Skipped(format!(
-                "listing them in {namespace} is forbidden (RBAC: list on horizontalpodautoscalers in autoscaling)"
-            ))
-        }
-        Err(DriverError::Failed { stderr, .. }) if stderr.contains("(NotFound)") => {
-            Check::Skipped("the API server has no autoscaling/v2 API".to_string())
-        }
+        Ok(Some(names)) if names.is_empty() => Check::Clear,
+        Ok(Some(names)) => Check::Taken(names),
+        Ok(None) => Check::Skipped("the API server has no autoscaling/v2 API".to_string()),
+        Err(e) if answered_with(&e, "Forbidden") => Check::Skipped(format!(
+            "listing them in {namespace} is forbidden (RBAC: list on horizontalpodautoscalers in autoscaling)"
+        )),
         Err(e) => Check::Skipped(e.to_string()),
     }
 }
 
 /// The HPAs of `namespace` (`namespace/name`, sorted) whose
-/// `scaleTargetRef` is `workload`.
+/// `scaleTargetRef` is `workload`; `None` when the API server has no
+/// `autoscaling/v2` (404 NotFound).
 pub fn targeting(
     kubectl: &Kubectl,
     namespace: &str,
     workload: &Workload,
-) -> Result<Vec<String>, DriverError> {
-    let args = [
-        "get",
-        "--raw",
-        &collection_path::<HorizontalPodAutoscaler>(namespace),
-    ]
-    .map(String::from);
-    let out = kubectl.run(&args)?;
-    let list: List<HorizontalPodAutoscaler> =
-        serde_json::from_slice(&out).map_err(|e| DriverError::Output {
-            command: kubectl.render(&args),
-            message: format!("not a HorizontalPodAutoscalerList: {e}"),
-        })?;
+) -> Result<Option<Vec<String>>, DriverError> {
+    let path = collection_path::<HorizontalPodAutoscaler>(namespace);
+    let Some(list) =
+        kubectl.get_raw::<List<HorizontalPodAutoscaler>>(&path, "a HorizontalPodAutoscalerList")?
+    else {
+        return Ok(None);
+    };
     let mut names: Vec<String> = list
         .items
         .iter()
@@ -82,7 +73,7 @@ pub fn targeting(
         })
         .collect();
     names.sort();
-    Ok(names)
+    Ok(Some(names))
 }
 
 /// Whether `hpa` scales `workload`, as the HPA controller resolves its

@@ -660,7 +660,7 @@ impl KubectlTarget {
     /// (one list, only then); `None` when there are none or the list
     /// cannot be read: the refusal is said either way.
     fn rival(&self) -> Option<String> {
-        let hpas = hpa::targeting(&self.kubectl, &self.namespace()?, &self.workload).ok()?;
+        let hpas = hpa::targeting(&self.kubectl, &self.namespace()?, &self.workload).ok()??;
         (!hpas.is_empty()).then(|| hpa::named(&hpas))
     }
 
