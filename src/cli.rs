@@ -312,6 +312,24 @@ pub struct EvaluateArgs {
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub state: StateArgs,
+    /// Keep the state file's copy in this ConfigMap in the target's
+    /// namespace (key state.json): read before each decision, written
+    /// after each save, so that a new CPA pod goes on from what the last
+    /// one learned. Needs kubectl in the image and RBAC on the ConfigMap.
+    #[arg(long, env = "stateConfigMap", value_name = "NAME", value_parser = kube_name)]
+    pub state_configmap: Option<String>,
+    /// The kubectl binary (--state-configmap).
+    #[arg(
+        long,
+        env = "LPA_KUBECTL",
+        default_value = "kubectl",
+        value_name = "PATH"
+    )]
+    pub kubectl: PathBuf,
+    /// Each kubectl call is killed after this long (--state-configmap): a
+    /// read and a write must fit in CPA's evaluate timeout.
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = positive_duration)]
+    pub kubectl_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

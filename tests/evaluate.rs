@@ -1255,3 +1255,271 @@ fn cpa_bounds_and_window_are_read_as_cpa_reads_them() {
         "{err}"
     );
 }
+
+mod state_configmap {
+    //! `stateConfigMap` (`--state-configmap`): the state's copy in the
+    //! cluster, through the real kubectl against the stand-in API server.
+
+    use super::*;
+    use crate::support::apiserver::{ApiServer, Mode};
+    use crate::support::tool;
+    use serde_json::Value;
+
+    struct Pod {
+        dir: tempfile::TempDir,
+        api: ApiServer,
+        kubeconfig: PathBuf,
+    }
+
+    impl Pod {
+        fn new() -> Pod {
+            let dir = tempfile::tempdir().unwrap();
+            let api = ApiServer::start();
+            let kubeconfig = api.kubeconfig(dir.path());
+            Pod {
+                dir,
+                api,
+                kubeconfig,
+            }
+        }
+
+        /// `lpa evaluate` as CPA runs it with `stateConfigMap: fib-state`
+        /// in its config (an env var), its state file in `state_dir`.
+        fn evaluate_in(&self, state_dir: &Path, stdin: &str) -> Output {
+            let mut cmd = lpa();
+            cmd.arg("evaluate")
+                .arg("--evaluation-config")
+                .arg(seed())
+                .arg("--decay-info")
+                .arg(state_dir.join("decay_info.json"))
+                .env("stateConfigMap", "fib-state")
+                .env("LPA_KUBECTL", tool("kubectl"))
+                .env("KUBECONFIG", &self.kubeconfig)
+                .env("HOME", self.dir.path());
+            run_with_stdin(cmd, stdin)
+        }
+
+        fn evaluate(&self, stdin: &str) -> Output {
+            self.evaluate_in(self.dir.path(), stdin)
+        }
+
+        fn state(&self) -> PathBuf {
+            self.dir.path().join("decay_info.json")
+        }
+
+        /// The ConfigMap's `state.json`, read as JSON.
+        fn kept(&self) -> Value {
+            let map = self.api.configmap("shop", "fib-state").expect("fib-state");
+            serde_json::from_str(map["data"]["state.json"].as_str().unwrap()).unwrap()
+        }
+
+        fn version(&self) -> String {
+            let map = self.api.configmap("shop", "fib-state").expect("fib-state");
+            map["metadata"]["resourceVersion"].as_str().unwrap().into()
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.api.configmap_calls("shop")
+        }
+
+        /// Stores `fib-state` as the last pod (or another target's) kept
+        /// it: `state.json` holding `json`, annotated for `target`.
+        fn put(&self, target: &str, json: &str) {
+            self.api.put_configmap(
+                "shop",
+                "fib-state",
+                serde_json::json!({ "lpa/target": target }),
+                serde_json::json!({ "state.json": json }),
+            );
+        }
+
+        /// Whether `fib-state` still holds `json`, untouched.
+        fn still_holds(&self, json: &str) -> bool {
+            let map = self.api.configmap("shop", "fib-state").unwrap();
+            map["data"]["state.json"] == json
+        }
+    }
+
+    /// CPA v2's stdin for `deployment/fibonacci` in `shop`, its mean
+    /// latency `mean_ms` at `replicas`.
+    fn shop_stdin(replicas: u32, mean_ms: f64, run_type: &str) -> String {
+        let mut v: Value = serde_json::from_str(&cpa_stdin(replicas, mean_ms, run_type)).unwrap();
+        v["resource"]["metadata"]["namespace"] = "shop".into();
+        v.to_string()
+    }
+
+    fn answered(o: &Output, replicas: u32) {
+        assert!(o.status.success(), "{}", stderr(o));
+        assert_eq!(
+            stdout(o),
+            format!("{{\"targetReplicas\":{replicas}}}\n"),
+            "{}",
+            stderr(o)
+        );
+        assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+    }
+
+    #[test]
+    fn a_new_cpa_pod_goes_on_from_the_state_the_last_one_kept() {
+        let pod = Pod::new();
+        let calm = shop_stdin(3, 2.0, "scaler");
+        let o = pod.evaluate(&calm);
+        answered(&o, 3);
+        assert!(
+            stderr(&o).contains("hold 3 (calm run 1 of 3 before decay)"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(pod.calls(), ["GET", "POST"]);
+        let map = pod.api.configmap("shop", "fib-state").unwrap();
+        assert_eq!(
+            map["metadata"]["annotations"]["lpa/target"],
+            "deployment/fibonacci"
+        );
+        assert_eq!(pod.kept(), state_json(&pod.state()));
+        // The next evaluation in the same pod: the file is in step with
+        // the copy, which is written again naming the version it read.
+        let version = pod.version();
+        let o = pod.evaluate(&calm);
+        answered(&o, 3);
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        assert!(stderr(&o).contains("hold 3 (calm run 2 of 3 before decay)"));
+        assert_eq!(
+            pod.calls()[2..],
+            ["GET".to_string(), format!("PUT {version}")]
+        );
+
+        // A new pod: its emptyDir is empty, the ConfigMap is not. It counts
+        // the third calm run, where a fresh start counts its first, and
+        // decays at the next.
+        let fresh = tempfile::tempdir().unwrap();
+        let version = pod.version();
+        let o = pod.evaluate_in(fresh.path(), &calm);
+        answered(&o, 3);
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("lpa evaluate: fibonacci: state: read from configmap shop/fib-state (resourceVersion {version}), in place of the state file's")),
+            "{err}"
+        );
+        assert!(
+            err.contains("hold 3 (calm run 3 of 3 before decay)"),
+            "{err}"
+        );
+        let o = pod.evaluate_in(fresh.path(), &calm);
+        answered(&o, 2);
+        assert!(stderr(&o).contains("decay 3 -> 2"), "{}", stderr(&o));
+        assert_eq!(
+            pod.kept(),
+            state_json(&fresh.path().join("decay_info.json"))
+        );
+        assert_eq!(pod.kept()["runs_since_change"], 0);
+    }
+
+    #[test]
+    fn a_configmap_of_another_target_is_one_error_line_and_no_answer() {
+        let pod = Pod::new();
+        let kept = r#"{"runs_since_change":2}"#;
+        pod.put("deployment/api", kept);
+        let o = pod.evaluate(&shop_stdin(3, 2.0, "scaler"));
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "");
+        assert_eq!(
+            stderr(&o).trim_end(),
+            "lpa: error: state configmap: configmap shop/fib-state keeps the state of deployment/api (its lpa/target annotation), not deployment/fibonacci: give each target a --state-configmap of its own"
+        );
+        assert!(!pod.state().exists());
+        assert_eq!(pod.calls(), ["GET"]);
+        assert!(pod.still_holds(kept));
+    }
+
+    #[test]
+    fn a_cluster_that_fails_is_a_warning_and_cpa_still_gets_its_answer() {
+        // A read that fails: the file decides, and the copy, unread, is
+        // not written over.
+        let pod = Pod::new();
+        fs::write(pod.state(), r#"{"runs_since_change":3}"#).unwrap();
+        pod.api.set_mode(Mode::Fail);
+        let o = pod.evaluate(&shop_stdin(3, 2.0, "scaler"));
+        answered(&o, 2);
+        let err = stderr(&o);
+        assert!(
+            err.contains("lpa: warning: cannot read the state's copy in the cluster: ")
+                && err.contains(&format!(
+                    "; deciding from the state file {}, and not writing the copy this time",
+                    pod.state().display()
+                )),
+            "{err}"
+        );
+        assert_eq!(pod.calls(), ["GET"]);
+        assert_eq!(state_json(&pod.state())["runs_since_change"], 0);
+
+        // A write refused (RBAC without update) or failing: the file holds
+        // the state.
+        for (status, said) in [(403, "(Forbidden)"), (500, "(InternalError)")] {
+            let pod = Pod::new();
+            pod.api.refuse_configmap_writes(Some(status));
+            let o = pod.evaluate(&shop_stdin(2, 9.4, "scaler"));
+            answered(&o, 3);
+            let err = stderr(&o);
+            let warning = err
+                .lines()
+                .find(|l| l.starts_with("lpa: warning: state saved in "))
+                .unwrap_or_else(|| panic!("no warning:\n{err}"));
+            assert!(warning.contains(said), "{warning}");
+            assert_eq!(state_json(&pod.state())["last_replicas"], 3);
+            assert!(pod.api.configmap("shop", "fib-state").is_none());
+        }
+
+        // kubectl missing from the image: a warning too.
+        let pod = Pod::new();
+        let mut cmd = lpa();
+        cmd.arg("evaluate")
+            .arg("--evaluation-config")
+            .arg(seed())
+            .arg("--decay-info")
+            .arg(pod.state())
+            .env("stateConfigMap", "fib-state")
+            .env("LPA_KUBECTL", pod.dir.path().join("no-kubectl"));
+        let o = run_with_stdin(cmd, &shop_stdin(2, 9.4, "scaler"));
+        answered(&o, 3);
+        assert!(
+            stderr(&o).contains("lpa: warning: cannot read the state's copy in the cluster: "),
+            "{}",
+            stderr(&o)
+        );
+    }
+
+    #[test]
+    fn a_dry_run_decides_from_the_copy_and_writes_nothing() {
+        let pod = Pod::new();
+        let kept = r#"{"runs_since_change":3,"last_replicas":3}"#;
+        pod.put("deployment/fibonacci", kept);
+        let o = pod.evaluate(&shop_stdin(3, 2.0, "api_dry_run"));
+        // Three calm runs were counted in the copy: a decay.
+        answered(&o, 2);
+        assert!(
+            stderr(&o).contains(
+                "): the dry run decides from it, and writes neither it nor the state file"
+            ),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!pod.state().exists());
+        assert_eq!(pod.calls(), ["GET"]);
+        assert!(pod.still_holds(kept));
+    }
+
+    #[test]
+    fn an_input_without_a_namespace_keeps_the_state_in_the_file_only() {
+        let pod = Pod::new();
+        let o = pod.evaluate(&cpa_stdin(2, 9.4, "scaler"));
+        answered(&o, 3);
+        assert!(
+            stderr(&o).contains("lpa: warning: stateConfigMap fib-state: CPA's input names no kind, name and namespace of the target"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(pod.api.requests().is_empty());
+        assert_eq!(state_json(&pod.state())["last_replicas"], 3);
+    }
+}

@@ -1781,21 +1781,9 @@ fn state_map(s: &Setup) -> (Value, Value) {
     )
 }
 
-/// The requests made of the ConfigMap `lpa-state`: method and, for a
-/// write, the resourceVersion it named.
+/// The requests made of the ConfigMap `lpa-state`.
 fn state_map_calls(s: &Setup) -> Vec<String> {
-    s.api
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.starts_with("/api/v1/namespaces/default/configmaps"))
-        .map(|r| {
-            let sent: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-            match sent["metadata"]["resourceVersion"].as_str() {
-                Some(v) => format!("{} {v}", r.method),
-                None => r.method,
-            }
-        })
-        .collect()
+    s.api.configmap_calls("default")
 }
 
 /// Stores the ConfigMap `lpa-state` in `default` as another loop (or a

@@ -81,7 +81,7 @@ use lpa_core::{Observation, Policy, State};
 use crate::decision_log::{rfc3339, DecisionLog};
 use crate::scale::lease::Lead;
 use crate::scale::{DriverError, Event, EventReason, ScaleTarget};
-use crate::state_file::{Adopted, StateFile};
+use crate::state_file::StateFile;
 
 /// How often a waiting loop looks at the stop flag.
 pub const STOP_POLL: Duration = Duration::from_millis(50);
@@ -365,50 +365,11 @@ where
                 return Ok(());
             }
         };
-        let dry_run = self.options.dry_run;
+        let taken = self.state.take(&pulled, self.options.dry_run);
         // A dry run decides from the copy it read last, or from the file.
-        *dry_prior = None;
-        match self.state.adopt(&pulled, !dry_run) {
-            Ok(Adopted::Cluster(state)) if dry_run => {
-                *dry_prior = Some(state);
-                out.notes.push(format!(
-                    "state: read from {} (resourceVersion {}): the dry run decides from it, and writes neither it nor the state file",
-                    pulled.named, pulled.version
-                ));
-            }
-            Ok(Adopted::Cluster(_)) => out.notes.push(format!(
-                "state: read from {} (resourceVersion {}), in place of the state file's",
-                pulled.named, pulled.version
-            )),
-            Ok(Adopted::Local) => out.notes.push(format!(
-                "state: {} (resourceVersion {}) is unchanged since the state file was last in step with it: the file, as new or newer, decides",
-                pulled.named, pulled.version
-            )),
-            Ok(Adopted::Salvaged(state, why)) => {
-                out.warnings.push(format!(
-                    "{} (resourceVersion {}): read in part ({why}): the rest decides, in place of the state file's{}",
-                    pulled.named,
-                    pulled.version,
-                    if dry_run { " (the dry run writes neither)" } else { "" }
-                ));
-                if dry_run {
-                    *dry_prior = Some(state);
-                }
-            }
-            Ok(Adopted::Empty) => out.notes.push(format!(
-                "state: {} (resourceVersion {}) holds no state yet: the state file decides, and its save is written there",
-                pulled.named, pulled.version
-            )),
-            Ok(Adopted::Invalid(why)) => out.warnings.push(format!(
-                "{}: not valid state ({why}): deciding from the state file {}; the next save writes over it",
-                pulled.named,
-                self.state.path().display()
-            )),
-            Err(e) => out.warnings.push(format!(
-                "{}: not taken in place of the state file: {e}",
-                pulled.named
-            )),
-        }
+        *dry_prior = taken.prior;
+        out.notes.extend(taken.note);
+        out.warnings.extend(taken.warning);
         Ok(())
     }
 

@@ -271,6 +271,59 @@ impl StateFile {
         })
     }
 
+    /// [`StateFile::adopt`], told as a loop or a hook logs it: the state
+    /// to decide from in place of the file's (a dry run's, which saves
+    /// none), and the line that says what became of the cluster's copy.
+    pub fn take(&self, pulled: &Pulled, dry_run: bool) -> Taken {
+        let (named, version) = (&pulled.named, &pulled.version);
+        let mut taken = Taken::default();
+        match self.adopt(pulled, !dry_run) {
+            Ok(Adopted::Cluster(state)) if dry_run => {
+                taken.prior = Some(state);
+                taken.note = Some(format!(
+                    "state: read from {named} (resourceVersion {version}): the dry run decides from it, and writes neither it nor the state file"
+                ));
+            }
+            Ok(Adopted::Cluster(_)) => {
+                taken.note = Some(format!(
+                    "state: read from {named} (resourceVersion {version}), in place of the state file's"
+                ));
+            }
+            Ok(Adopted::Local) => {
+                taken.in_step = true;
+                taken.note = Some(format!(
+                    "state: {named} (resourceVersion {version}) is unchanged since the state file was last in step with it: the file, as new or newer, decides"
+                ));
+            }
+            Ok(Adopted::Salvaged(state, why)) => {
+                taken.warning = Some(format!(
+                    "{named} (resourceVersion {version}): read in part ({why}): the rest decides, in place of the state file's{}",
+                    if dry_run { " (the dry run writes neither)" } else { "" }
+                ));
+                if dry_run {
+                    taken.prior = Some(state);
+                }
+            }
+            Ok(Adopted::Empty) => {
+                taken.note = Some(format!(
+                    "state: {named} (resourceVersion {version}) holds no state yet: the state file decides, and its save is written there"
+                ));
+            }
+            Ok(Adopted::Invalid(why)) => {
+                taken.warning = Some(format!(
+                    "{named}: not valid state ({why}): deciding from the state file {}; the next save writes over it",
+                    self.path.display()
+                ));
+            }
+            Err(e) => {
+                taken.warning = Some(format!(
+                    "{named}: not taken in place of the state file: {e}"
+                ));
+            }
+        }
+        taken
+    }
+
     /// Notes that the file is in step with version `version` of the
     /// cluster's copy `named`, just written or adopted. A note lost (a
     /// crash before it) only makes the next start take the cluster's copy.
@@ -278,6 +331,19 @@ impl StateFile {
         fs::write(self.synced_path(), format!("{named} {version}\n"))
             .map_err(io_err(&self.path, "note its version in the cluster"))
     }
+}
+
+/// What [`StateFile::take`] made of the cluster's copy of the state.
+#[derive(Debug, Default)]
+pub struct Taken {
+    /// Decide from this in place of the file's state: a dry run's copy,
+    /// which is not saved.
+    pub prior: Option<State>,
+    /// The file was in step with the copy read, and decides: the usual
+    /// case, which a hook run every interval does not log.
+    pub in_step: bool,
+    pub note: Option<String>,
+    pub warning: Option<String>,
 }
 
 /// What [`StateFile::decide`] did.

@@ -2,17 +2,25 @@
 //!
 //! 1. Read CPA's JSON from stdin (v2, or the v0 shapes).
 //! 2. Load and validate the evaluation config.
-//! 3. Decide under the state file's lock (`StateFile::decide`, the run
+//! 3. With `stateConfigMap` (`--state-configmap`), read the state's copy
+//!    in the cluster: one a new pod has not got (its emptyDir went with the
+//!    old pod) replaces the state file's.
+//! 4. Decide under the state file's lock (`StateFile::decide`, the run
 //!    loop's transaction too): load the state (a corrupt file starts
-//!    fresh), `decide`, save the next state unless this is an `api_dry_run`.
-//! 4. Only then print `{"targetReplicas": N}`: on any error stdout stays
+//!    fresh), `decide`, save the next state unless this is an
+//!    `api_dry_run`, and write it to the ConfigMap too.
+//! 5. Only then print `{"targetReplicas": N}`: on any error stdout stays
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use lpa_core::wire::{parse_evaluate_input, MetricReport};
+use lpa_core::wire::{parse_evaluate_input, MetricReport, Resource};
+use lpa_core::State;
 use lpa_drivers::run_loop::now_secs;
+use lpa_drivers::scale::kubectl::Kubectl;
+use lpa_drivers::scale::state_configmap::StateConfigMap;
+use lpa_drivers::scale::DriverError;
 use lpa_drivers::state_file::StateFile;
 
 use super::hook;
@@ -38,14 +46,25 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
 
     // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();
-    let decided = StateFile::new(&args.state.decay_info).decide(&obs, &policy, |_| !dry)?;
+    let name = eval.resource.name.as_deref().unwrap_or("target");
+    let state = StateFile::new(&args.state.decay_info);
+    let mut copy = ClusterCopy::new(&args, &eval.resource);
+    let prior = match &mut copy {
+        Some(copy) => copy.pull(&state, dry, name)?,
+        None => None,
+    };
+    let decided = state.decide_from(prior.as_ref(), &obs, &policy, |_| !dry)?;
     if let Some(w) = decided.warning() {
         say!("lpa: warning: {w}");
     }
     decided.saved?;
+    if let Some(copy) = &mut copy {
+        if !dry {
+            copy.push(&state, &decided.state);
+        }
+    }
     let decision = decided.decision;
 
-    let name = eval.resource.name.as_deref().unwrap_or("target");
     say!(
         "lpa evaluate: {name}: {decision}{} => targetReplicas {}{}",
         failure_kinds(&eval.metrics),
@@ -58,6 +77,96 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     );
     print_line(&eval.answer(decision.replicas))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The state's copy in the cluster (`--state-configmap`, CPA config
+/// `stateConfigMap`): the ConfigMap in the target's namespace, read before
+/// each decision and written after each save, so that a new CPA pod (its
+/// emptyDir gone with the old one) goes on from what the last one learned.
+/// Every failure but a ConfigMap of another target is a warning, and the
+/// state file decides: CPA must get its answer.
+struct ClusterCopy {
+    map: StateConfigMap,
+    namespace: String,
+    /// Read this evaluation: a copy not read may hold a state newer than
+    /// the file's, and is not written over.
+    read: bool,
+}
+
+impl ClusterCopy {
+    fn new(args: &EvaluateArgs, resource: &Resource) -> Option<ClusterCopy> {
+        let name = args.state_configmap.as_deref()?;
+        let (Some(kind), Some(target), Some(namespace)) =
+            (&resource.kind, &resource.name, &resource.namespace)
+        else {
+            say!("lpa: warning: stateConfigMap {name}: CPA's input names no kind, name and namespace of the target (CPA before v1?): the state is kept in the state file only");
+            return None;
+        };
+        // As `lpa run` names it (`deployment/web`): one ConfigMap is one
+        // workload's, whichever of the two keeps it.
+        let target = format!("{}/{target}", kind.to_ascii_lowercase());
+        let kubectl = Kubectl::new(&args.kubectl, args.kubectl_timeout);
+        Some(ClusterCopy {
+            map: StateConfigMap::new(kubectl, name, &target),
+            namespace: namespace.clone(),
+            read: false,
+        })
+    }
+
+    /// Reads the copy; the state to decide from in place of the file's
+    /// when a dry run takes it (one that saves takes it into the file).
+    fn pull(&mut self, state: &StateFile, dry: bool, name: &str) -> Result<Option<State>> {
+        let pulled = match self.map.read(&self.namespace) {
+            Ok(Some(pulled)) => pulled,
+            Ok(None) => {
+                self.read = true;
+                return Ok(None);
+            }
+            Err(e @ DriverError::Invalid(_)) => {
+                return Err(Failure::new(format!("state configmap: {e}")))
+            }
+            Err(e) => {
+                say!(
+                    "lpa: warning: cannot read the state's copy in the cluster: {e}; deciding from the state file {}, and not writing the copy this time",
+                    state.path().display()
+                );
+                return Ok(None);
+            }
+        };
+        self.read = true;
+        let taken = state.take(&pulled, dry);
+        // In step is every evaluation's case: only a change is news.
+        if let Some(note) = taken.note.filter(|_| !taken.in_step) {
+            say!("lpa evaluate: {name}: {note}");
+        }
+        if let Some(w) = taken.warning {
+            say!("lpa: warning: {w}");
+        }
+        Ok(taken.prior)
+    }
+
+    /// Writes the state just saved. A failure is a warning: the file
+    /// holds it, and the next evaluation writes it again.
+    fn push(&mut self, state: &StateFile, saved: &State) {
+        if !self.read {
+            return;
+        }
+        let json = serde_json::to_string(saved).expect("State serialises");
+        match self.map.write(&self.namespace, &json) {
+            Ok(pushed) => {
+                if let Some(w) = pushed.warning {
+                    say!("lpa: warning: {w}");
+                }
+                if let Err(e) = state.synced(&pushed.named, &pushed.version) {
+                    say!("lpa: warning: {e}");
+                }
+            }
+            Err(e) => say!(
+                "lpa: warning: state saved in {} but not in the cluster: {e}",
+                state.path().display()
+            ),
+        }
+    }
 }
 
 /// The most frequent failure kinds of the metrics (`; failures: HTTP 503

@@ -274,6 +274,23 @@ impl ApiServer {
         )
     }
 
+    /// The requests made of ConfigMaps in `namespace`: method and, for a
+    /// write, the resourceVersion it named.
+    pub fn configmap_calls(&self, namespace: &str) -> Vec<String> {
+        let path = format!("/api/v1/namespaces/{namespace}/configmaps");
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(&path))
+            .map(|r| {
+                let sent: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+                match sent["metadata"]["resourceVersion"].as_str() {
+                    Some(v) => format!("{} {v}", r.method),
+                    None => r.method,
+                }
+            })
+            .collect()
+    }
+
     /// Stores the ConfigMap `name` in `namespace` with `annotations` and
     /// `data`, as someone else would have written it.
     pub fn put_configmap(&self, namespace: &str, name: &str, annotations: Value, data: Value) {
