@@ -38,9 +38,12 @@ FROM ${KUBECTL_IMAGE} AS kubectl
 
 FROM ${CPA_IMAGE} AS cpa
 COPY --from=build /lpa /lpa
+# stateConfigMap: lpa evaluate keeps the state's copy in a ConfigMap with it.
+COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
 COPY deploy/cpa/config.yaml /config.yaml
 # The original's names and defaults; the state lives in its own directory so
-# the root filesystem can be read-only (mount an emptyDir at /var/lib/lpa).
+# the root filesystem can be read-only (mount an emptyDir at /var/lib/lpa),
+# which is kubectl's $HOME too (its cache).
 # No locustRunTime, locustUsers or locustHatchRate: lpa's defaults are the
 # same (5 s, 10 users, 10/s), and an env var set here would win over the
 # evaluation config's load: section, and disagree with a locustSpawnRate
@@ -48,7 +51,8 @@ COPY deploy/cpa/config.yaml /config.yaml
 ENV configPath=/config.yaml \
     locustFilePath=/locustfile.py \
     evaluationConfigFilePath=/evaluation_config.yaml \
-    decayInfoFilePath=/var/lib/lpa/decay_info.json
+    decayInfoFilePath=/var/lib/lpa/decay_info.json \
+    HOME=/var/lib/lpa
 RUN mkdir -p /var/lib/lpa && chown 65532:65532 /var/lib/lpa
 USER 65532:65532
 

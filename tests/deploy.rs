@@ -87,6 +87,8 @@ fn custom_pod_autoscaler_example_uses_known_config_names() {
         "evaluationConfigFilePath",
         "decayInfoFilePath",
         "loadDriver",
+        // lpa's own
+        "stateConfigMap",
     ];
     for (name, cpa) in resources {
         assert_eq!(
@@ -123,6 +125,17 @@ fn dockerfile_ships_the_config_and_a_writable_state_dir() {
     // the writable state directory.
     let run_stage = text.split("AS run").nth(1).expect("a run stage");
     assert!(run_stage.contains("HOME=/var/lib/lpa"), "{run_stage}");
+    // So does the CPA image's, which stateConfigMap runs.
+    let cpa_stage = text
+        .split("AS cpa\n")
+        .nth(1)
+        .and_then(|t| t.split("\nFROM ").next())
+        .expect("a cpa stage");
+    assert!(
+        cpa_stage.contains("COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl")
+            && cpa_stage.contains("HOME=/var/lib/lpa"),
+        "{cpa_stage}"
+    );
     // The load defaults are lpa's own: env vars set by the image would
     // win over every evaluation config's load: section, and its
     // locustHatchRate would contradict every locustSpawnRate set in a CR.
@@ -410,6 +423,60 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
         "locustSpawnRate",
     ] {
         assert_eq!(env_value(container, setting), None, "{setting}");
+    }
+}
+
+/// The CPA base's state Role grants what `stateConfigMap` does and no
+/// more (the operator's own Role covers the target and its scale), on the
+/// ConfigMap the CPA's config names, to the ServiceAccount the operator
+/// provisions for the CPA (named after it), in the CPA's namespace; the
+/// overlay moves all three to its own.
+#[test]
+fn cpa_state_rbac_is_exactly_what_lpa_evaluate_adds() {
+    for (dir, namespace) in [
+        ("deploy/cpa", "default"),
+        ("deploy/overlays/example-cpa", "shop"),
+    ] {
+        let docs = kustomize(dir);
+        let cpa = only(&docs, "CustomPodAutoscaler");
+        let map = cpa["spec"]["config"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"].as_str() == Some("stateConfigMap"))
+            .and_then(|e| e["value"].as_str())
+            .expect("stateConfigMap set");
+        let role = only(&docs, "Role");
+        let rules = serde_json::to_value(&role["rules"]).unwrap();
+        assert_eq!(
+            rules,
+            serde_json::json!([
+                {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [map], "verbs": ["get", "update"]},
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+            ]),
+            "{dir}"
+        );
+        let binding = only(&docs, "RoleBinding");
+        assert_eq!(
+            binding["roleRef"]["name"], role["metadata"]["name"],
+            "{dir}"
+        );
+        assert_eq!(
+            binding["subjects"][0]["kind"].as_str(),
+            Some("ServiceAccount")
+        );
+        assert_eq!(
+            binding["subjects"][0]["name"], cpa["metadata"]["name"],
+            "{dir}"
+        );
+        for ns in [
+            &cpa["metadata"]["namespace"],
+            &role["metadata"]["namespace"],
+            &binding["metadata"]["namespace"],
+            &binding["subjects"][0]["namespace"],
+        ] {
+            assert_eq!(ns.as_str(), Some(namespace), "{dir}");
+        }
     }
 }
 
