@@ -1,8 +1,10 @@
-//! The state file's copy in the cluster (`lpa run --state-configmap NAME`):
-//! a ConfigMap in the target's namespace whose `state.json` key holds the
-//! state file's JSON, so that what a loop learned (the decay counter, the
-//! latency model, the recommendations window) outlives its pod, and a
-//! standby that takes the Lease over decides from the holder's state.
+//! The state file's copy in the cluster (`lpa run --state-configmap NAME`,
+//! and CPA's evaluate hook with `stateConfigMap`): a ConfigMap in the
+//! target's namespace whose `state.json` key holds the state file's JSON,
+//! so that what a loop learned (the decay counter, the latency model, the
+//! recommendations window) outlives its pod, and a standby that takes the
+//! Lease over decides from the holder's state. The hook, a new process
+//! each evaluation, reads it before each decision.
 //!
 //! ```text
 //!   first decision, lease taken ──► get --raw .../configmaps/NAME ──► StateLock::adopt
