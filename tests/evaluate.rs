@@ -1264,6 +1264,9 @@ mod state_configmap {
     use crate::support::apiserver::{ApiServer, Mode};
     use crate::support::tool;
     use serde_json::Value;
+    use std::os::unix::fs::PermissionsExt;
+    use std::thread;
+    use std::time::{Duration, Instant};
 
     struct Pod {
         dir: tempfile::TempDir,
@@ -1286,6 +1289,10 @@ mod state_configmap {
         /// `lpa evaluate` as CPA runs it with `stateConfigMap: fib-state`
         /// in its config (an env var), its state file in `state_dir`.
         fn evaluate_in(&self, state_dir: &Path, stdin: &str) -> Output {
+            run_with_stdin(self.command(state_dir), stdin)
+        }
+
+        fn command(&self, state_dir: &Path) -> std::process::Command {
             let mut cmd = lpa();
             cmd.arg("evaluate")
                 .arg("--evaluation-config")
@@ -1296,7 +1303,7 @@ mod state_configmap {
                 .env("LPA_KUBECTL", tool("kubectl"))
                 .env("KUBECONFIG", &self.kubeconfig)
                 .env("HOME", self.dir.path());
-            run_with_stdin(cmd, stdin)
+            cmd
         }
 
         fn evaluate(&self, stdin: &str) -> Output {
@@ -1507,6 +1514,56 @@ mod state_configmap {
         assert!(!pod.state().exists());
         assert_eq!(pod.calls(), ["GET"]);
         assert!(pod.still_holds(kept));
+    }
+
+    /// Two evaluations at once (CPA's scheduler and its REST API), one
+    /// of them slow to hear back from its read: the other's decision,
+    /// saved and written meanwhile, is not undone by the copy read
+    /// before it, and each counts its calm run.
+    #[test]
+    fn an_evaluation_at_the_same_time_is_not_undone_by_a_copy_read_before_it() {
+        let pod = Pod::new();
+        let calm = shop_stdin(3, 2.0, "scaler");
+        answered(&pod.evaluate(&calm), 3);
+        // kubectl that holds its read's answer back until told to go on.
+        let (read, go) = (pod.dir.path().join("read"), pod.dir.path().join("go"));
+        let slow = pod.dir.path().join("slow-kubectl");
+        fs::write(
+            &slow,
+            format!(
+                "#!/bin/sh\nif [ \"$1\" = get ]; then\n  out=$(\"{kubectl}\" \"$@\"); rc=$?\n  : > {read}\n  while [ ! -e {go} ]; do sleep 0.02; done\n  printf '%s' \"$out\"; exit $rc\nfi\nexec \"{kubectl}\" \"$@\"\n",
+                kubectl = tool("kubectl").display(),
+                read = read.display(),
+                go = go.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut cmd = pod.command(pod.dir.path());
+        cmd.env("LPA_KUBECTL", &slow).arg("--kubectl-timeout=20s");
+        let first = std::thread::scope(|s| {
+            let first = s.spawn(|| run_with_stdin(cmd, &calm));
+            while !read.exists() {
+                thread::sleep(Duration::from_millis(10));
+            }
+            let second = s.spawn(|| pod.evaluate(&calm));
+            // Go on once the second is done, or waits for the first.
+            let until = Instant::now() + Duration::from_secs(2);
+            while !second.is_finished() && Instant::now() < until {
+                thread::sleep(Duration::from_millis(10));
+            }
+            fs::write(&go, "").unwrap();
+            answered(&second.join().unwrap(), 3);
+            first.join().unwrap()
+        });
+        answered(&first, 3);
+        assert_eq!(
+            state_json(&pod.state())["runs_since_change"],
+            3,
+            "{}",
+            stderr(&first)
+        );
+        assert_eq!(pod.kept(), state_json(&pod.state()));
     }
 
     #[test]

@@ -286,9 +286,8 @@ where
         let target = &mut *self.target;
         let mut outcome = Outcome::Applied;
         let mut apply_failure = None;
-        let decided = self
-            .state
-            .decide_from(dry_prior.as_ref(), &obs, self.policy, |decision| {
+        let decided = self.state.lock().and_then(|lock| {
+            lock.decide_from(dry_prior.as_ref(), &obs, self.policy, |decision| {
                 if dry_run {
                     outcome = Outcome::DryRun;
                     return false;
@@ -312,7 +311,8 @@ where
                         false
                     }
                 }
-            });
+            })
+        });
         let decided = match decided {
             Ok(d) => d,
             Err(e) => return failed(out, Step::State, e.to_string()),

@@ -148,12 +148,16 @@ impl StateFile {
         policy: &Policy,
         apply: impl FnOnce(&Decision) -> bool,
     ) -> Result<Decided, StateError> {
-        self.decide_from(None, obs, policy, apply)
+        self.lock()?.decide_from(None, obs, policy, apply)
     }
+}
 
-    /// [`StateFile::decide`] from `prior` in place of the file's state
-    /// when given (a dry run's copy of the cluster's, which it does not
-    /// save).
+impl StateLock {
+    /// [`StateFile::decide`] under this lock, taken already, from `prior`
+    /// in place of the file's state when given (a dry run's copy of the
+    /// cluster's, which it does not save). A hook holds the lock from its
+    /// read of the cluster's copy to its write, so that an evaluation at
+    /// the same time reads no copy that this one's write makes stale.
     pub fn decide_from(
         &self,
         prior: Option<&State>,
@@ -161,7 +165,6 @@ impl StateFile {
         policy: &Policy,
         apply: impl FnOnce(&Decision) -> bool,
     ) -> Result<Decided, StateError> {
-        let lock = self.lock()?;
         let (prior, loaded, bytes) = match prior {
             Some(p) => (p.clone(), Loaded::Found, Vec::new()),
             None => read(&self.path)?,
@@ -180,7 +183,7 @@ impl StateFile {
             };
             keep.and_then(|k| {
                 kept = k;
-                lock.save(&decision.next_state).map(|()| true)
+                self.save(&decision.next_state).map(|()| true)
             })
         } else {
             Ok(false)
@@ -220,12 +223,6 @@ pub enum Adopted {
 }
 
 impl StateFile {
-    /// The sibling file naming the cluster copy's version the file was
-    /// last in step with: `configmap NS/NAME RESOURCEVERSION`.
-    fn synced_path(&self) -> PathBuf {
-        self.path.with_file_name(sibling_name(&self.path, "synced"))
-    }
-
     /// Takes the state the cluster keeps (`pulled`, read at a loop's first
     /// decision or when it takes its Lease over) in place of the file's,
     /// unless the file was last in step with this very version: the API
@@ -238,8 +235,29 @@ impl StateFile {
     /// takes the cluster's: saved in the file
     /// when `save`, else only returned (a dry run writes nothing).
     pub fn adopt(&self, pulled: &Pulled, save: bool) -> Result<Adopted, StateError> {
-        let lock = self.lock()?;
-        let synced = fs::read_to_string(self.synced_path()).unwrap_or_default();
+        self.lock()?.adopt(pulled, save)
+    }
+
+    /// [`StateFile::adopt`], told as a loop or a hook logs it: the state
+    /// to decide from in place of the file's (a dry run's, which saves
+    /// none), and the line that says what became of the cluster's copy.
+    pub fn take(&self, pulled: &Pulled, dry_run: bool) -> Taken {
+        let adopted = self.lock().and_then(|lock| lock.adopt(pulled, !dry_run));
+        told(adopted, pulled, dry_run, &self.path)
+    }
+
+    /// Notes that the file is in step with version `version` of the
+    /// cluster's copy `named`, just written or adopted. A note lost (a
+    /// crash before it) only makes the next start take the cluster's copy.
+    pub fn synced(&self, named: &str, version: &str) -> Result<(), StateError> {
+        note_synced(&self.path, named, version)
+    }
+}
+
+impl StateLock {
+    /// [`StateFile::adopt`] under this lock, taken already.
+    pub fn adopt(&self, pulled: &Pulled, save: bool) -> Result<Adopted, StateError> {
+        let synced = fs::read_to_string(synced_path(&self.path)).unwrap_or_default();
         // A file removed or emptied since (by hand: saves are atomic)
         // holds nothing, whatever the note beside it says.
         let holds_state = || {
@@ -262,7 +280,7 @@ impl StateFile {
             (_, Loaded::Missing) => unreachable!("parse finds bytes"),
         };
         if save {
-            lock.save(&state)?;
+            self.save(&state)?;
             self.synced(&pulled.named, &pulled.version)?;
         }
         Ok(match salvaged {
@@ -271,66 +289,83 @@ impl StateFile {
         })
     }
 
-    /// [`StateFile::adopt`], told as a loop or a hook logs it: the state
-    /// to decide from in place of the file's (a dry run's, which saves
-    /// none), and the line that says what became of the cluster's copy.
+    /// [`StateFile::take`] under this lock, taken already.
     pub fn take(&self, pulled: &Pulled, dry_run: bool) -> Taken {
-        let (named, version) = (&pulled.named, &pulled.version);
-        let mut taken = Taken::default();
-        match self.adopt(pulled, !dry_run) {
-            Ok(Adopted::Cluster(state)) if dry_run => {
-                taken.prior = Some(state);
-                taken.note = Some(format!(
-                    "state: read from {named} (resourceVersion {version}): the dry run decides from it, and writes neither it nor the state file"
-                ));
-            }
-            Ok(Adopted::Cluster(_)) => {
-                taken.note = Some(format!(
-                    "state: read from {named} (resourceVersion {version}), in place of the state file's"
-                ));
-            }
-            Ok(Adopted::Local) => {
-                taken.in_step = true;
-                taken.note = Some(format!(
-                    "state: {named} (resourceVersion {version}) is unchanged since the state file was last in step with it: the file, as new or newer, decides"
-                ));
-            }
-            Ok(Adopted::Salvaged(state, why)) => {
-                taken.warning = Some(format!(
-                    "{named} (resourceVersion {version}): read in part ({why}): the rest decides, in place of the state file's{}",
-                    if dry_run { " (the dry run writes neither)" } else { "" }
-                ));
-                if dry_run {
-                    taken.prior = Some(state);
-                }
-            }
-            Ok(Adopted::Empty) => {
-                taken.note = Some(format!(
-                    "state: {named} (resourceVersion {version}) holds no state yet: the state file decides, and its save is written there"
-                ));
-            }
-            Ok(Adopted::Invalid(why)) => {
-                taken.warning = Some(format!(
-                    "{named}: not valid state ({why}): deciding from the state file {}; the next save writes over it",
-                    self.path.display()
-                ));
-            }
-            Err(e) => {
-                taken.warning = Some(format!(
-                    "{named}: not taken in place of the state file: {e}"
-                ));
-            }
-        }
-        taken
+        told(self.adopt(pulled, !dry_run), pulled, dry_run, &self.path)
     }
 
-    /// Notes that the file is in step with version `version` of the
-    /// cluster's copy `named`, just written or adopted. A note lost (a
-    /// crash before it) only makes the next start take the cluster's copy.
+    /// [`StateFile::synced`] under this lock, taken already.
     pub fn synced(&self, named: &str, version: &str) -> Result<(), StateError> {
-        fs::write(self.synced_path(), format!("{named} {version}\n"))
-            .map_err(io_err(&self.path, "note its version in the cluster"))
+        note_synced(&self.path, named, version)
     }
+}
+
+/// The sibling file naming the cluster copy's version the file was last
+/// in step with: `configmap NS/NAME RESOURCEVERSION`.
+fn synced_path(path: &Path) -> PathBuf {
+    path.with_file_name(sibling_name(path, "synced"))
+}
+
+fn note_synced(path: &Path, named: &str, version: &str) -> Result<(), StateError> {
+    fs::write(synced_path(path), format!("{named} {version}\n"))
+        .map_err(io_err(path, "note its version in the cluster"))
+}
+
+/// What became of the cluster's copy `pulled`, told as a loop or a hook
+/// logs it ([`StateFile::take`]).
+fn told(
+    adopted: Result<Adopted, StateError>,
+    pulled: &Pulled,
+    dry_run: bool,
+    path: &Path,
+) -> Taken {
+    let (named, version) = (&pulled.named, &pulled.version);
+    let mut taken = Taken::default();
+    match adopted {
+        Ok(Adopted::Cluster(state)) if dry_run => {
+            taken.prior = Some(state);
+            taken.note = Some(format!(
+                "state: read from {named} (resourceVersion {version}): the dry run decides from it, and writes neither it nor the state file"
+            ));
+        }
+        Ok(Adopted::Cluster(_)) => {
+            taken.note = Some(format!(
+                "state: read from {named} (resourceVersion {version}), in place of the state file's"
+            ));
+        }
+        Ok(Adopted::Local) => {
+            taken.in_step = true;
+            taken.note = Some(format!(
+                "state: {named} (resourceVersion {version}) is unchanged since the state file was last in step with it: the file, as new or newer, decides"
+            ));
+        }
+        Ok(Adopted::Salvaged(state, why)) => {
+            taken.warning = Some(format!(
+                "{named} (resourceVersion {version}): read in part ({why}): the rest decides, in place of the state file's{}",
+                if dry_run { " (the dry run writes neither)" } else { "" }
+            ));
+            if dry_run {
+                taken.prior = Some(state);
+            }
+        }
+        Ok(Adopted::Empty) => {
+            taken.note = Some(format!(
+                "state: {named} (resourceVersion {version}) holds no state yet: the state file decides, and its save is written there"
+            ));
+        }
+        Ok(Adopted::Invalid(why)) => {
+            taken.warning = Some(format!(
+                "{named}: not valid state ({why}): deciding from the state file {}; the next save writes over it",
+                path.display()
+            ));
+        }
+        Err(e) => {
+            taken.warning = Some(format!(
+                "{named}: not taken in place of the state file: {e}"
+            ));
+        }
+    }
+    taken
 }
 
 /// What [`StateFile::take`] made of the cluster's copy of the state.

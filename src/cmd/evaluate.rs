@@ -5,10 +5,11 @@
 //! 3. With `stateConfigMap` (`--state-configmap`), read the state's copy
 //!    in the cluster: one a new pod has not got (its emptyDir went with the
 //!    old pod) replaces the state file's.
-//! 4. Decide under the state file's lock (`StateFile::decide`, the run
-//!    loop's transaction too): load the state (a corrupt file starts
+//! 4. Decide under the state file's lock (`StateLock::decide_from`, the
+//!    run loop's transaction too): load the state (a corrupt file starts
 //!    fresh), `decide`, save the next state unless this is an
-//!    `api_dry_run`, and write it to the ConfigMap too.
+//!    `api_dry_run`, and write it to the ConfigMap too. The lock is taken
+//!    before step 3 and held through the write.
 //! 5. Only then print `{"targetReplicas": N}`: on any error stdout stays
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
@@ -21,7 +22,7 @@ use lpa_drivers::run_loop::now_secs;
 use lpa_drivers::scale::kubectl::Kubectl;
 use lpa_drivers::scale::state_configmap::StateConfigMap;
 use lpa_drivers::scale::DriverError;
-use lpa_drivers::state_file::StateFile;
+use lpa_drivers::state_file::{StateFile, StateLock};
 
 use super::hook;
 use crate::cli::EvaluateArgs;
@@ -47,8 +48,11 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();
     let name = eval.resource.name.as_deref().unwrap_or("target");
-    let state = StateFile::new(&args.state.decay_info);
     let mut copy = ClusterCopy::new(&args, &eval.resource);
+    // Held from the copy's read to its write: an evaluation at the same
+    // time (CPA's REST API beside its scheduler) that read the copy
+    // before this one wrote it would take it over this one's save.
+    let state = StateFile::new(&args.state.decay_info).lock()?;
     let prior = match &mut copy {
         Some(copy) => copy.pull(&state, dry, name)?,
         None => None,
@@ -63,6 +67,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
             copy.push(&state, &decided.state);
         }
     }
+    drop(state);
     let decision = decided.decision;
 
     say!(
@@ -115,7 +120,7 @@ impl ClusterCopy {
 
     /// Reads the copy; the state to decide from in place of the file's
     /// when a dry run takes it (one that saves takes it into the file).
-    fn pull(&mut self, state: &StateFile, dry: bool, name: &str) -> Result<Option<State>> {
+    fn pull(&mut self, state: &StateLock, dry: bool, name: &str) -> Result<Option<State>> {
         let pulled = match self.map.read(&self.namespace) {
             Ok(Some(pulled)) => pulled,
             Ok(None) => {
@@ -147,7 +152,7 @@ impl ClusterCopy {
 
     /// Writes the state just saved. A failure is a warning: the file
     /// holds it, and the next evaluation writes it again.
-    fn push(&mut self, state: &StateFile, saved: &State) {
+    fn push(&mut self, state: &StateLock, saved: &State) {
         if !self.read {
             return;
         }
