@@ -1432,7 +1432,7 @@ mod state_configmap {
         assert_eq!(stdout(&o), "");
         assert_eq!(
             stderr(&o).trim_end(),
-            "lpa: error: state configmap: configmap shop/fib-state keeps the state of deployment/api (its lpa/target annotation), not deployment/fibonacci: give each target a --state-configmap of its own"
+            "lpa: error: state configmap: configmap shop/fib-state keeps the state of deployment/api (its lpa/target annotation), not deployment/fibonacci: give each target a stateConfigMap of its own"
         );
         assert!(!pod.state().exists());
         assert_eq!(pod.calls(), ["GET"]);

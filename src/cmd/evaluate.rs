@@ -111,8 +111,10 @@ impl ClusterCopy {
         // workload's, whichever of the two keeps it.
         let target = format!("{}/{target}", kind.to_ascii_lowercase());
         let kubectl = Kubectl::new(&args.kubectl, args.kubectl_timeout);
+        let mut map = StateConfigMap::new(kubectl, name, &target);
+        map.setting = "stateConfigMap";
         Some(ClusterCopy {
-            map: StateConfigMap::new(kubectl, name, &target),
+            map,
             namespace: namespace.clone(),
             read: false,
         })

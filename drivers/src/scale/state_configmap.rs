@@ -77,6 +77,9 @@ pub struct StateConfigMap {
     /// Read it before every decision (a dry run, which saves nothing and
     /// follows the deciding loop's saves).
     pub every_cycle: bool,
+    /// What the user set it with, for messages: `--state-configmap`, or
+    /// `stateConfigMap` in a CustomPodAutoscaler's config.
+    pub setting: &'static str,
 }
 
 impl StateConfigMap {
@@ -88,6 +91,7 @@ impl StateConfigMap {
             seen: None,
             due: true,
             every_cycle: false,
+            setting: "--state-configmap",
         }
     }
 
@@ -112,9 +116,10 @@ impl StateConfigMap {
         };
         if let Some(theirs) = other_target(&map.metadata, &self.target) {
             return Err(DriverError::Invalid(format!(
-                "{} keeps the state of {theirs} (its {TARGET_ANNOTATION} annotation), not {}: give each target a --state-configmap of its own",
+                "{} keeps the state of {theirs} (its {TARGET_ANNOTATION} annotation), not {}: give each target a {} of its own",
                 self.named(namespace),
-                self.target
+                self.target,
+                self.setting
             )));
         }
         let version = map.metadata.resource_version.clone().unwrap_or_default();
