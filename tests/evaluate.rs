@@ -1566,6 +1566,42 @@ mod state_configmap {
         assert_eq!(pod.kept(), state_json(&pod.state()));
     }
 
+    /// A copy written by another since this evaluation read it (a second
+    /// CPA, or lpa run, on the same ConfigMap): the write is refused, the
+    /// process ends without reading it again, and the next evaluation,
+    /// which reads first, takes that copy.
+    #[test]
+    fn a_copy_written_by_another_since_the_read_is_taken_by_the_next_evaluation() {
+        let pod = Pod::new();
+        let calm = shop_stdin(3, 2.0, "scaler");
+        answered(&pod.evaluate(&calm), 3);
+        let version = pod.version();
+        let theirs = r#"{"runs_since_change":2,"last_replicas":3}"#;
+        pod.api
+            .configmap_data_after_read(serde_json::json!({ "state.json": theirs }));
+        let o = pod.evaluate(&calm);
+        answered(&o, 3);
+        let err = stderr(&o);
+        assert!(
+            err.contains("lpa: warning: state saved in ")
+                && err.contains(": not written: written by another since this evaluation read it (a second CPA, or lpa run, with the same ConfigMap?): the next evaluation takes it in place of the state file"),
+            "{err}"
+        );
+        assert_eq!(
+            pod.calls()[2..],
+            ["GET".to_string(), format!("PUT {version}")]
+        );
+        assert!(pod.still_holds(theirs));
+        let o = pod.evaluate(&calm);
+        answered(&o, 3);
+        assert!(
+            stderr(&o).contains("in place of the state file's")
+                && stderr(&o).contains("hold 3 (calm run 3 of 3 before decay)"),
+            "{}",
+            stderr(&o)
+        );
+    }
+
     #[test]
     fn an_input_without_a_namespace_keeps_the_state_in_the_file_only() {
         let pod = Pod::new();

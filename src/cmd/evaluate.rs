@@ -112,7 +112,7 @@ impl ClusterCopy {
         let target = format!("{}/{target}", kind.to_ascii_lowercase());
         let kubectl = Kubectl::new(&args.kubectl, args.kubectl_timeout);
         let mut map = StateConfigMap::new(kubectl, name, &target);
-        map.setting = "stateConfigMap";
+        map.hook = true;
         Some(ClusterCopy {
             map,
             namespace: namespace.clone(),

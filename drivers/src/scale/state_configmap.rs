@@ -77,9 +77,10 @@ pub struct StateConfigMap {
     /// Read it before every decision (a dry run, which saves nothing and
     /// follows the deciding loop's saves).
     pub every_cycle: bool,
-    /// What the user set it with, for messages: `--state-configmap`, or
-    /// `stateConfigMap` in a CustomPodAutoscaler's config.
-    pub setting: &'static str,
+    /// Kept by CPA's evaluate hook (`stateConfigMap` in the
+    /// CustomPodAutoscaler's config), a new process each evaluation that
+    /// reads it first, where a loop (`--state-configmap`) reads it once.
+    pub hook: bool,
 }
 
 impl StateConfigMap {
@@ -91,7 +92,16 @@ impl StateConfigMap {
             seen: None,
             due: true,
             every_cycle: false,
-            setting: "--state-configmap",
+            hook: false,
+        }
+    }
+
+    /// What the user set it with, for messages.
+    fn setting(&self) -> &'static str {
+        if self.hook {
+            "stateConfigMap"
+        } else {
+            "--state-configmap"
         }
     }
 
@@ -119,7 +129,7 @@ impl StateConfigMap {
                 "{} keeps the state of {theirs} (its {TARGET_ANNOTATION} annotation), not {}: give each target a {} of its own",
                 self.named(namespace),
                 self.target,
-                self.setting
+                self.setting()
             )));
         }
         let version = map.metadata.resource_version.clone().unwrap_or_default();
@@ -214,11 +224,18 @@ impl StateConfigMap {
         let out = match answer {
             Ok(out) => out,
             Err(e) if answered_with(&e, "Conflict") || answered_with(&e, "AlreadyExists") => {
-                // Read before the next write: the last read would be
-                // refused again for good.
-                self.read(namespace)?;
+                let why = if self.hook {
+                    // The hook ends here, and the next evaluation reads the
+                    // copy first: a read now would only spend CPA's timeout.
+                    "written by another since this evaluation read it (a second CPA, or lpa run, with the same ConfigMap?): the next evaluation takes it in place of the state file"
+                } else {
+                    // Read before the next write: the last read would be
+                    // refused again for good.
+                    self.read(namespace)?;
+                    "written by another since this loop read it (another lpa on the same --state-configmap without a --lease?); read again, the next cycle writes over it"
+                };
                 return Err(DriverError::Invalid(format!(
-                    "{}: not written: written by another since this loop read it (another lpa on the same --state-configmap without a --lease?); read again, the next cycle writes over it",
+                    "{}: not written: {why}",
                     self.named(namespace)
                 )));
             }
