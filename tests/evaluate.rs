@@ -1306,6 +1306,19 @@ mod state_configmap {
             cmd
         }
 
+        /// A kubectl (`$K`, the real one) that runs `script` first.
+        fn kubectl_script(&self, script: &str) -> PathBuf {
+            let path = self.dir.path().join("kubectl.sh");
+            let kubectl = tool("kubectl");
+            let text = format!(
+                "#!/bin/sh\nK=\"{}\"\n{script}\nexec \"$K\" \"$@\"\n",
+                kubectl.display()
+            );
+            fs::write(&path, text).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        }
+
         fn evaluate(&self, stdin: &str) -> Output {
             self.evaluate_in(self.dir.path(), stdin)
         }
@@ -1527,18 +1540,11 @@ mod state_configmap {
         answered(&pod.evaluate(&calm), 3);
         // kubectl that holds its read's answer back until told to go on.
         let (read, go) = (pod.dir.path().join("read"), pod.dir.path().join("go"));
-        let slow = pod.dir.path().join("slow-kubectl");
-        fs::write(
-            &slow,
-            format!(
-                "#!/bin/sh\nif [ \"$1\" = get ]; then\n  out=$(\"{kubectl}\" \"$@\"); rc=$?\n  : > {read}\n  while [ ! -e {go} ]; do sleep 0.02; done\n  printf '%s' \"$out\"; exit $rc\nfi\nexec \"{kubectl}\" \"$@\"\n",
-                kubectl = tool("kubectl").display(),
-                read = read.display(),
-                go = go.display()
-            ),
-        )
-        .unwrap();
-        fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+        let slow = pod.kubectl_script(&format!(
+            "if [ \"$1\" = get ]; then\n  out=$(\"$K\" \"$@\"); rc=$?\n  : > {read}\n  while [ ! -e {go} ]; do sleep 0.02; done\n  printf '%s' \"$out\"; exit $rc\nfi",
+            read = read.display(),
+            go = go.display()
+        ));
         let mut cmd = pod.command(pod.dir.path());
         cmd.env("LPA_KUBECTL", &slow).arg("--kubectl-timeout=20s");
         let first = std::thread::scope(|s| {
@@ -1600,6 +1606,43 @@ mod state_configmap {
             "{}",
             stderr(&o)
         );
+    }
+
+    /// A slow API server: the kubectl calls get what is left of CPA's
+    /// evaluate timeout (its config's `evaluate.timeout`), less the time
+    /// the answer needs, where each had its --kubectl-timeout whatever was
+    /// spent before it and CPA killed the hook before its answer.
+    #[test]
+    fn a_slow_cluster_leaves_the_answer_time_to_reach_cpa() {
+        // CPA's config file, or its env var (YAML or JSON), which wins.
+        let file = "evaluate:\n  type: shell\n  timeout: 2000\n";
+        let env = r#"{"type": "shell", "timeout": 2000}"#;
+        for (file, env) in [(file, None), ("evaluate:\n  timeout: 60000\n", Some(env))] {
+            let pod = Pod::new();
+            let config = pod.dir.path().join("config.yaml");
+            fs::write(&config, file).unwrap();
+            let slow = pod.kubectl_script("sleep 1.1");
+            let mut cmd = pod.command(pod.dir.path());
+            cmd.env("LPA_KUBECTL", &slow).env("configPath", &config);
+            if let Some(env) = env {
+                cmd.env("evaluate", env);
+            }
+            let start = Instant::now();
+            let o = run_with_stdin(cmd, &shop_stdin(2, 9.4, "scaler"));
+            let took = start.elapsed();
+            answered(&o, 3);
+            assert!(
+                took < Duration::from_millis(2000),
+                "{took:?}: {}",
+                stderr(&o)
+            );
+            assert!(
+                stderr(&o).contains("lpa: warning: state saved in "),
+                "{}",
+                stderr(&o)
+            );
+            assert_eq!(state_json(&pod.state())["last_replicas"], 3);
+        }
     }
 
     #[test]

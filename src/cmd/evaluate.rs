@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use lpa_core::wire::{parse_evaluate_input, MetricReport, Resource};
 use lpa_core::State;
@@ -28,7 +29,14 @@ use super::hook;
 use crate::cli::EvaluateArgs;
 use crate::settings::{load_config_under, print_line, Failure, Result};
 
+/// What an evaluation keeps of CPA's evaluate timeout for itself past
+/// its kubectl calls: its start, the decision and the answer.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+/// A kubectl call given less than this would not get its answer.
+const SHORTEST_CALL: Duration = Duration::from_millis(100);
+
 pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
+    let started = Instant::now();
     let eval = parse_evaluate_input(&hook::read_stdin("evaluate")?)?;
     let cpa = hook::CpaConfig::load(|k| std::env::var(k).ok());
     if let Some(w) = &cpa.warning {
@@ -48,7 +56,13 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     // CPA scales after this answer: the decision takes effect unless dry.
     let dry = eval.run_type.is_dry_run();
     let name = eval.resource.name.as_deref().unwrap_or("target");
-    let mut copy = ClusterCopy::new(&args, &eval.resource);
+    let deadline = cpa.evaluate_timeout_ms.map(|ms| {
+        (
+            ms,
+            started + Duration::from_millis(ms).saturating_sub(ANSWER_MARGIN),
+        )
+    });
+    let mut copy = ClusterCopy::new(&args, &eval.resource, deadline);
     // Held from the copy's read to its write: an evaluation at the same
     // time (CPA's REST API beside its scheduler) that read the copy
     // before this one wrote it would take it over this one's save.
@@ -96,10 +110,19 @@ struct ClusterCopy {
     /// Read this evaluation: a copy not read may hold a state newer than
     /// the file's, and is not written over.
     read: bool,
+    /// CPA's evaluate timeout (ms), and when the kubectl calls must be
+    /// done for the answer to reach CPA before it: a wait for the lock
+    /// (an evaluation at the same time) or a slow API server spends it.
+    deadline: Option<(u64, Instant)>,
+    timeout: Duration,
 }
 
 impl ClusterCopy {
-    fn new(args: &EvaluateArgs, resource: &Resource) -> Option<ClusterCopy> {
+    fn new(
+        args: &EvaluateArgs,
+        resource: &Resource,
+        deadline: Option<(u64, Instant)>,
+    ) -> Option<ClusterCopy> {
         let name = args.state_configmap.as_deref()?;
         let (Some(kind), Some(target), Some(namespace)) =
             (&resource.kind, &resource.name, &resource.namespace)
@@ -117,24 +140,49 @@ impl ClusterCopy {
             map,
             namespace: namespace.clone(),
             read: false,
+            deadline,
+            timeout: args.kubectl_timeout,
         })
+    }
+
+    /// Bounds the next kubectl call by what is left before the deadline;
+    /// why not, when too little is left for one.
+    fn budget(&mut self) -> std::result::Result<(), String> {
+        let Some((ms, deadline)) = self.deadline else {
+            return Ok(());
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < SHORTEST_CALL {
+            return Err(format!(
+                "no time left before CPA's evaluate timeout ({ms} ms)"
+            ));
+        }
+        self.map.set_timeout(self.timeout.min(left));
+        Ok(())
     }
 
     /// Reads the copy; the state to decide from in place of the file's
     /// when a dry run takes it (one that saves takes it into the file).
     fn pull(&mut self, state: &StateLock, dry: bool, name: &str) -> Result<Option<State>> {
-        let pulled = match self.map.read(&self.namespace) {
-            Ok(Some(pulled)) => pulled,
-            Ok(None) => {
-                self.read = true;
-                return Ok(None);
-            }
-            Err(e @ DriverError::Invalid(_)) => {
-                return Err(Failure::new(format!("state configmap: {e}")))
-            }
-            Err(e) => {
+        let pulled = match self.budget() {
+            Ok(()) => match self.map.read(&self.namespace) {
+                Ok(Some(pulled)) => Ok(pulled),
+                Ok(None) => {
+                    self.read = true;
+                    return Ok(None);
+                }
+                Err(e @ DriverError::Invalid(_)) => {
+                    return Err(Failure::new(format!("state configmap: {e}")))
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Err(why) => Err(why),
+        };
+        let pulled = match pulled {
+            Ok(pulled) => pulled,
+            Err(why) => {
                 say!(
-                    "lpa: warning: cannot read the state's copy in the cluster: {e}; deciding from the state file {}, and not writing the copy this time",
+                    "lpa: warning: cannot read the state's copy in the cluster: {why}; deciding from the state file {}, and not writing the copy this time",
                     state.path().display()
                 );
                 return Ok(None);
@@ -159,7 +207,8 @@ impl ClusterCopy {
             return;
         }
         let json = serde_json::to_string(saved).expect("State serialises");
-        match self.map.write(&self.namespace, &json) {
+        let written = self.budget().map_err(DriverError::Invalid);
+        match written.and_then(|()| self.map.write(&self.namespace, &json)) {
             Ok(pushed) => {
                 if let Some(w) = pushed.warning {
                     say!("lpa: warning: {w}");

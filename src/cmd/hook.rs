@@ -47,6 +47,9 @@ pub(super) struct CpaConfig {
     /// Whether CPA's config says, or leaves to CPA's default, that the
     /// metric hook runs once per pod.
     per_pod: bool,
+    /// `evaluate.timeout`, milliseconds: CPA kills the evaluate hook
+    /// past it, and takes no answer.
+    pub(super) evaluate_timeout_ms: Option<u64>,
     /// Why the file named by `configPath` was not read.
     pub(super) warning: Option<String>,
 }
@@ -106,6 +109,13 @@ impl CpaConfig {
                     None => found,
                 },
             },
+            // CPA reads a method from its env var as YAML or JSON, whole.
+            evaluate_timeout_ms: match from_env("evaluate") {
+                Some(v) => serde_yaml::from_str::<Value>(&v).ok(),
+                None => file.get("evaluate").cloned(),
+            }
+            .and_then(|method| method.get("timeout").and_then(Value::as_u64))
+            .filter(|&ms| ms > 0),
             warning,
         }
     }

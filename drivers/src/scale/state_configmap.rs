@@ -19,6 +19,7 @@
 //! an error, not a state mixed from both.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -94,6 +95,12 @@ impl StateConfigMap {
             every_cycle: false,
             hook: false,
         }
+    }
+
+    /// Bounds each kubectl call from now on: a hook's share of what is
+    /// left of CPA's timeout.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.kubectl.timeout = timeout;
     }
 
     /// What the user set it with, for messages.
