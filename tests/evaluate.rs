@@ -1659,3 +1659,77 @@ mod state_configmap {
         assert_eq!(state_json(&pod.state())["last_replicas"], 3);
     }
 }
+
+/// The processes whose command line holds `needle`, by pid.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
+/// CPA kills a hook past its timeout with SIGKILL, which lpa cannot catch
+/// to kill its kubectl (in a process group of its own): kubectl, bounded
+/// by `--request-timeout`, ends by itself, where it waited on a server
+/// that never answers for as long as the server lived.
+#[test]
+fn a_kubectl_left_behind_by_a_killed_hook_ends_by_itself() {
+    use crate::support::apiserver::{ApiServer, Mode};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let api = ApiServer::start();
+    let kubeconfig = api.kubeconfig(dir.path());
+    api.set_mode(Mode::Hang);
+    // A namespace no other test uses names this test's kubectl in /proc.
+    let namespace = "orphaned-kubectl";
+    let mut stdin: serde_json::Value = serde_json::from_str(&cpa_stdin(2, 9.4, "scaler")).unwrap();
+    stdin["resource"]["metadata"]["namespace"] = namespace.into();
+    let mut cmd = lpa();
+    cmd.arg("evaluate")
+        .arg("--evaluation-config")
+        .arg(seed())
+        .arg("--decay-info")
+        .arg(dir.path().join("decay_info.json"))
+        .args(["--kubectl-timeout", "1s"])
+        .env("stateConfigMap", "fib-state")
+        .env("LPA_KUBECTL", crate::support::tool("kubectl"))
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.to_string().as_bytes()).unwrap();
+    }
+    let started = Instant::now();
+    while processes_with(namespace).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "kubectl never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    while !processes_with(namespace).is_empty() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(8),
+            "kubectl still waits on the server {:?} after its lpa was killed",
+            killed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(api);
+}

@@ -483,6 +483,13 @@ impl Kubectl {
     ) -> Result<Vec<u8>, DriverError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(args).args(self.global_args()).process_group(0);
+        // kubectl waits for a server forever by default. Its own process
+        // group outlives lpa killed by a signal it cannot catch (CPA's
+        // hook timeout, the OOM killer): bounded, it ends by itself.
+        cmd.arg(format!(
+            "--request-timeout={}ms",
+            self.timeout.as_millis().max(1)
+        ));
         let done = process::run(&mut cmd, stdin, self.timeout)?;
         if done.status.success() {
             return Ok(done.stdout);
