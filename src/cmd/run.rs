@@ -142,7 +142,7 @@ fn check_hpas(
     };
     let Some(namespace) = workload.namespace.as_deref().or(namespace) else {
         return Ok(Some(skipped(
-            "its namespace is not known before the first read (in a pod, kubectl takes the service account's); pass -n",
+            "its namespace is not known before the first read (kubectl has no context, and no in-cluster config); pass -n",
         )));
     };
     Ok(match hpa::check(&target.kubectl, namespace, workload) {

@@ -198,9 +198,8 @@ pub struct KubectlInfo {
     /// one; None when kubectl did not say (in-cluster, a wrapper).
     pub context: Option<String>,
     /// The namespace kubectl uses without `-n`, as it picks it: the
-    /// context's, else `default`; None when that is not known here (no
-    /// context, or one without a namespace in a pod, where kubectl takes
-    /// the service account's).
+    /// context's, else in a pod the pod's, else `default`; None without a
+    /// context outside a pod (kubectl has no cluster to ask).
     pub namespace: Option<String>,
 }
 
@@ -227,12 +226,13 @@ struct KubeConfig {
 
 impl KubeConfig {
     /// The namespace kubectl uses in `context` without `-n`: client-go's
-    /// rule is the context's, else `default`, except in a pod, where it
-    /// is the service account's (which lpa does not guess).
-    fn namespace(&self, context: &str, in_cluster: bool) -> Option<String> {
+    /// rule is the context's, else, where kubectl could use its in-cluster
+    /// config, the pod's (`in_cluster`, see [`in_cluster_namespace`]), else
+    /// `default`.
+    fn namespace(&self, context: &str, in_cluster: Option<&str>) -> String {
         match self.namespaces.get(context) {
-            Some(ns) => Some(ns.clone()),
-            None => (!in_cluster).then(|| "default".to_string()),
+            Some(ns) => ns.clone(),
+            None => in_cluster.unwrap_or("default").to_string(),
         }
     }
 }
@@ -275,15 +275,31 @@ fn parse_config(out: &[u8]) -> Option<KubeConfig> {
     })
 }
 
-/// Whether kubectl may be in a pod, where a context without a namespace
-/// takes the service account's. client-go's `inClusterClientConfig`
-/// wants all three signs; any one will do here, for a namespace guessed
-/// wrong would look for HPAs in the wrong place and find none.
-fn in_cluster() -> bool {
-    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
-    set("KUBERNETES_SERVICE_HOST")
-        || set("KUBERNETES_SERVICE_PORT")
-        || Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+/// Where a pod's kubectl finds its service account (client-go's
+/// `rest.InClusterConfig`).
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The namespace kubectl takes in a pod without `-n` or a context that
+/// names one, as client-go's clientcmd picks it (`inClusterClientConfig`):
+/// `POD_NAMESPACE`, else the service account's `namespace` file, else
+/// `default`. `None` where kubectl could not use its in-cluster config
+/// (clientcmd's `Possible`: both service variables set, the token a file).
+fn in_cluster_namespace(env: impl Fn(&str) -> Option<String>, dir: &Path) -> Option<String> {
+    let set = |var: &str| env(var).filter(|v| !v.is_empty());
+    let token = std::fs::metadata(dir.join("token")).is_ok_and(|m| !m.is_dir());
+    if set("KUBERNETES_SERVICE_HOST").is_none()
+        || set("KUBERNETES_SERVICE_PORT").is_none()
+        || !token
+    {
+        return None;
+    }
+    let file = std::fs::read_to_string(dir.join("namespace")).unwrap_or_default();
+    let file = Some(file.trim().to_string()).filter(|ns| !ns.is_empty());
+    Some(
+        set("POD_NAMESPACE")
+            .or(file)
+            .unwrap_or_else(|| "default".into()),
+    )
 }
 
 /// The contexts a kubeconfig has, for an error message: quoted (names come
@@ -397,9 +413,13 @@ impl Kubectl {
             Some(ctx) => Some(ctx.clone()),
             None => config.current.clone(),
         };
-        let namespace = context
-            .as_deref()
-            .and_then(|ctx| config.namespace(ctx, in_cluster()));
+        let in_cluster =
+            in_cluster_namespace(|v| std::env::var(v).ok(), Path::new(SERVICE_ACCOUNT_DIR));
+        // No context: kubectl runs on its in-cluster config, or not at all.
+        let namespace = match context.as_deref() {
+            Some(ctx) => Some(config.namespace(ctx, in_cluster.as_deref())),
+            None => in_cluster,
+        };
         Ok(KubectlInfo {
             version,
             context,
@@ -1204,12 +1224,53 @@ mod tests {
             {"name": "b", "context": {"cluster": "c"}},
             {"name": "e", "context": {"cluster": "c", "namespace": ""}}]}"#;
         let config = parse_config(view).unwrap();
-        assert_eq!(config.namespace("a", false).as_deref(), Some("shop"));
-        assert_eq!(config.namespace("a", true).as_deref(), Some("shop"));
-        assert_eq!(config.namespace("b", false).as_deref(), Some("default"));
-        assert_eq!(config.namespace("e", false).as_deref(), Some("default"));
-        // In a pod kubectl takes the service account's namespace.
-        assert_eq!(config.namespace("b", true), None);
+        assert_eq!(config.namespace("a", None), "shop");
+        assert_eq!(config.namespace("a", Some("pods")), "shop");
+        assert_eq!(config.namespace("b", None), "default");
+        assert_eq!(config.namespace("e", None), "default");
+        // In a pod kubectl takes the pod's namespace.
+        assert_eq!(config.namespace("b", Some("pods")), "pods");
+    }
+
+    #[test]
+    fn in_a_pod_the_namespace_is_the_one_client_go_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod = |extra: &'static [(&'static str, &'static str)]| {
+            move |var: &str| {
+                [
+                    ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+                    ("KUBERNETES_SERVICE_PORT", "443"),
+                ]
+                .iter()
+                .chain(extra)
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| v.to_string())
+            }
+        };
+        // No token: kubectl could not use its in-cluster config.
+        assert_eq!(in_cluster_namespace(pod(&[]), dir.path()), None);
+        std::fs::write(dir.path().join("token"), "t").unwrap();
+        assert_eq!(
+            in_cluster_namespace(pod(&[]), dir.path()).as_deref(),
+            Some("default")
+        );
+        std::fs::write(dir.path().join("namespace"), "shop\n").unwrap();
+        assert_eq!(
+            in_cluster_namespace(pod(&[]), dir.path()).as_deref(),
+            Some("shop")
+        );
+        // The downward API's POD_NAMESPACE comes first, set and not empty.
+        assert_eq!(
+            in_cluster_namespace(pod(&[("POD_NAMESPACE", "web")]), dir.path()).as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            in_cluster_namespace(pod(&[("POD_NAMESPACE", "")]), dir.path()).as_deref(),
+            Some("shop")
+        );
+        // Both service variables, or none of it.
+        let half = |var: &str| (var == "KUBERNETES_SERVICE_HOST").then(|| "10.0.0.1".to_string());
+        assert_eq!(in_cluster_namespace(half, dir.path()), None);
     }
 
     #[test]
