@@ -326,9 +326,16 @@ pub struct EvaluateArgs {
         value_name = "PATH"
     )]
     pub kubectl: PathBuf,
-    /// Each kubectl call is killed after this long (--state-configmap): a
-    /// read and a write must fit in CPA's evaluate timeout.
-    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = positive_duration)]
+    /// Each kubectl call is killed after this long (--state-configmap), and
+    /// sooner when CPA's evaluate timeout, less half a second for the
+    /// answer, comes first.
+    #[arg(
+        long,
+        env = "kubectlTimeout",
+        default_value = "2s",
+        value_name = "DURATION",
+        value_parser = positive_duration
+    )]
     pub kubectl_timeout: Duration,
 }
 

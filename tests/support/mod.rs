@@ -28,9 +28,15 @@ const LPA_ENV: &[&str] = &[
     "LPA_METRICS_LISTEN",
     "LPA_DECISION_LOG_MAX_SIZE",
     "KUBECONFIG",
+    "LPA_LEASE",
+    "LPA_STATE_CONFIGMAP",
+    "stateConfigMap",
+    "kubectlTimeout",
     // CPA's, which its hooks inherit.
+    "configPath",
     "downscaleStabilization",
     "interval",
+    "evaluate",
 ];
 
 pub fn lpa() -> Command {
