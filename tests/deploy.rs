@@ -426,19 +426,44 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
     }
 }
 
-/// The CPA base's state Role grants what `stateConfigMap` does and no
-/// more (the operator's own Role covers the target and its scale), on the
-/// ConfigMap the CPA's config names, to the ServiceAccount the operator
-/// provisions for the CPA (named after it), in the CPA's namespace; the
-/// overlay moves all three to its own.
+/// The CPA base keeps its state where the CPA's config says
+/// (`stateConfigMap`, a ConfigMap of the kustomization), and its Role
+/// grants what `stateConfigMap` does there and no more (the operator's
+/// own Role covers the target and its scale), to the ServiceAccount the
+/// CPA's pod runs as (named after the CPA; kustomize's, not the
+/// operator's), all in the CPA's namespace. The overlay moves them all to
+/// its namespace, and a nameSuffix, for a second service in one
+/// namespace, renames them all together.
 #[test]
-fn cpa_state_rbac_is_exactly_what_lpa_evaluate_adds() {
-    for (dir, namespace) in [
-        ("deploy/cpa", "default"),
-        ("deploy/overlays/example-cpa", "shop"),
+fn cpa_state_configmap_and_rbac_follow_the_cpa() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_deploy_inputs(tmp.path());
+    let suffixed = tmp.path().join("deploy/overlays/example-cpa");
+    edit(
+        &suffixed.join("kustomization.yaml"),
+        "namespace: shop\n",
+        "namespace: shop\nnameSuffix: -web\n",
+    );
+    for (dir, namespace, name) in [
+        ("deploy/cpa".to_string(), "default", "fibonacci-autoscaler"),
+        (
+            "deploy/overlays/example-cpa".to_string(),
+            "shop",
+            "fibonacci-autoscaler",
+        ),
+        (
+            suffixed.display().to_string(),
+            "shop",
+            "fibonacci-autoscaler-web",
+        ),
     ] {
-        let docs = kustomize(dir);
+        let docs = kustomize(&dir);
         let cpa = only(&docs, "CustomPodAutoscaler");
+        assert_eq!(cpa["metadata"]["name"].as_str(), Some(name), "{dir}");
+        assert_eq!(
+            cpa["spec"]["provisionServiceAccount"].as_bool(),
+            Some(false)
+        );
         let map = cpa["spec"]["config"]
             .as_sequence()
             .unwrap()
@@ -446,6 +471,11 @@ fn cpa_state_rbac_is_exactly_what_lpa_evaluate_adds() {
             .find(|e| e["name"].as_str() == Some("stateConfigMap"))
             .and_then(|e| e["value"].as_str())
             .expect("stateConfigMap set");
+        let configmap = only(&docs, "ConfigMap");
+        assert_eq!(configmap["metadata"]["name"].as_str(), Some(map), "{dir}");
+        assert!(configmap["data"].is_null(), "{dir}: lpa fills it");
+        let account = only(&docs, "ServiceAccount");
+        assert_eq!(account["metadata"]["name"].as_str(), Some(name), "{dir}");
         let role = only(&docs, "Role");
         let rules = serde_json::to_value(&role["rules"]).unwrap();
         assert_eq!(
@@ -465,18 +495,19 @@ fn cpa_state_rbac_is_exactly_what_lpa_evaluate_adds() {
             binding["subjects"][0]["kind"].as_str(),
             Some("ServiceAccount")
         );
+        assert_eq!(binding["subjects"][0]["name"].as_str(), Some(name), "{dir}");
+        for object in [cpa, configmap, account, role, binding] {
+            assert_eq!(
+                object["metadata"]["namespace"].as_str(),
+                Some(namespace),
+                "{dir}"
+            );
+        }
         assert_eq!(
-            binding["subjects"][0]["name"], cpa["metadata"]["name"],
+            binding["subjects"][0]["namespace"].as_str(),
+            Some(namespace),
             "{dir}"
         );
-        for ns in [
-            &cpa["metadata"]["namespace"],
-            &role["metadata"]["namespace"],
-            &binding["metadata"]["namespace"],
-            &binding["subjects"][0]["namespace"],
-        ] {
-            assert_eq!(ns.as_str(), Some(namespace), "{dir}");
-        }
     }
 }
 
