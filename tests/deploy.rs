@@ -604,6 +604,70 @@ fn env_value<'a>(container: &'a Value, name: &str) -> Option<&'a str> {
         .as_str()
 }
 
+/// A second copy of the run overlay in the same namespace, given a
+/// nameSuffix and a label of its own (with the selectors), is a loop of
+/// its own: its Deployment, ServiceAccount, Role, Lease and state
+/// ConfigMap are renamed, and so is every name lpa's args and its Role
+/// give them (kustomizeconfig.yaml), where a copy shared the first's
+/// Lease and ConfigMap and, guarding another target, failed on them.
+#[test]
+fn a_suffixed_run_overlay_is_a_loop_of_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_deploy_inputs(tmp.path());
+    let overlay = tmp.path().join("deploy/overlays/example");
+    edit(
+        &overlay.join("kustomization.yaml"),
+        "namespace: shop\n",
+        "namespace: shop\nnameSuffix: -web\nlabels:\n  - pairs: {app.kubernetes.io/instance: web}\n    includeSelectors: true\n",
+    );
+    let docs = kustomize(&overlay.display().to_string());
+    for (kind, name) in [
+        ("Deployment", "lpa-web"),
+        ("ServiceAccount", "lpa-web"),
+        ("Role", "lpa-web"),
+        ("RoleBinding", "lpa-web"),
+        ("Lease", "lpa-web"),
+    ] {
+        assert_eq!(
+            only(&docs, kind)["metadata"]["name"].as_str(),
+            Some(name),
+            "{kind}"
+        );
+    }
+    let state = of_kind(&docs, "ConfigMap")
+        .into_iter()
+        .find(|m| m["data"].is_null())
+        .expect("the state ConfigMap, empty");
+    assert_eq!(state["metadata"]["name"].as_str(), Some("lpa-state-web"));
+    let deployment = only(&docs, "Deployment");
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"].as_str(),
+        Some("web")
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["serviceAccountName"].as_str(),
+        Some("lpa-web")
+    );
+    let joined = expanded_args(deployment).join(" ");
+    assert!(
+        joined.contains("--lease lpa-web --state-configmap lpa-state-web"),
+        "{joined}"
+    );
+    let binding = only(&docs, "RoleBinding");
+    assert_eq!(binding["roleRef"]["name"].as_str(), Some("lpa-web"));
+    assert_eq!(binding["subjects"][0]["name"].as_str(), Some("lpa-web"));
+    for rule in only(&docs, "Role")["rules"].as_sequence().unwrap() {
+        if let Some(names) = rule["resourceNames"].as_sequence() {
+            let name = match rule["apiGroups"][0].as_str() {
+                Some("coordination.k8s.io") => "lpa-web",
+                Some("") => "lpa-state-web",
+                _ => "web",
+            };
+            assert_eq!(names, &[Value::from(name)], "{rule:?}");
+        }
+    }
+}
+
 /// The run overlay moves everything to its namespace (the RoleBinding's
 /// subject too), sets the image, and points lpa, its Role and its load
 /// test at the overlay's target; the real lpa accepts the resulting args.
