@@ -378,22 +378,13 @@ where
     /// is written again next cycle.
     fn push_state(&mut self, state: &State, out: &mut Cycle) {
         let json = serde_json::to_string(state).expect("State serialises");
-        match self.target.push_state(&json) {
-            Ok(None) => {}
-            Ok(Some(pushed)) => {
-                out.warnings.extend(pushed.warning);
-                if let Err(e) = self.state.synced(&pushed.named, &pushed.version) {
-                    out.warnings.push(e.to_string());
-                }
-            }
-            Err(e) => {
-                out.state_map_failed = true;
-                out.warnings.push(format!(
-                    "state saved in {} but not in the cluster: {e}",
-                    self.state.path().display()
-                ));
-            }
-        }
+        // None: no ConfigMap to keep it in.
+        let Some(written) = self.target.push_state(&json).transpose() else {
+            return;
+        };
+        let written = self.state.written(written);
+        out.state_map_failed = written.failed;
+        out.warnings.extend(written.warnings);
     }
 }
 

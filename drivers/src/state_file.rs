@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use lpa_core::{Decision, Observation, Policy, State};
 
-use crate::scale::state_configmap::Pulled;
+use crate::scale::state_configmap::{Pulled, Pushed};
+use crate::scale::DriverError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -252,6 +253,13 @@ impl StateFile {
     pub fn synced(&self, named: &str, version: &str) -> Result<(), StateError> {
         note_synced(&self.path, named, version)
     }
+
+    /// What became of a write of the saved state to the cluster, told as
+    /// a loop or a hook logs it; one that took notes the file in step with
+    /// the version it made.
+    pub fn written(&self, written: Result<Pushed, DriverError>) -> Written {
+        told_write(written, &self.path)
+    }
 }
 
 impl StateLock {
@@ -297,6 +305,11 @@ impl StateLock {
     /// [`StateFile::synced`] under this lock, taken already.
     pub fn synced(&self, named: &str, version: &str) -> Result<(), StateError> {
         note_synced(&self.path, named, version)
+    }
+
+    /// [`StateFile::written`] under this lock, taken already.
+    pub fn written(&self, written: Result<Pushed, DriverError>) -> Written {
+        told_write(written, &self.path)
     }
 }
 
@@ -366,6 +379,38 @@ fn told(
         }
     }
     taken
+}
+
+/// [`StateFile::written`]'s telling.
+fn told_write(written: Result<Pushed, DriverError>, path: &Path) -> Written {
+    match written {
+        Ok(pushed) => {
+            let mut warnings: Vec<String> = pushed.warning.into_iter().collect();
+            if let Err(e) = note_synced(path, &pushed.named, &pushed.version) {
+                warnings.push(e.to_string());
+            }
+            Written {
+                warnings,
+                failed: false,
+            }
+        }
+        Err(e) => Written {
+            warnings: vec![format!(
+                "state saved in {} but not in the cluster: {e}",
+                path.display()
+            )],
+            failed: true,
+        },
+    }
+}
+
+/// What [`StateFile::written`] made of a write to the cluster.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub warnings: Vec<String>,
+    /// The write failed: the file holds the state, and the next save
+    /// writes the cluster's copy again.
+    pub failed: bool,
 }
 
 /// What [`StateFile::take`] made of the cluster's copy of the state.

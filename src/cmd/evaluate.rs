@@ -208,19 +208,9 @@ impl ClusterCopy {
         }
         let json = serde_json::to_string(saved).expect("State serialises");
         let written = self.budget().map_err(DriverError::Invalid);
-        match written.and_then(|()| self.map.write(&self.namespace, &json)) {
-            Ok(pushed) => {
-                if let Some(w) = pushed.warning {
-                    say!("lpa: warning: {w}");
-                }
-                if let Err(e) = state.synced(&pushed.named, &pushed.version) {
-                    say!("lpa: warning: {e}");
-                }
-            }
-            Err(e) => say!(
-                "lpa: warning: state saved in {} but not in the cluster: {e}",
-                state.path().display()
-            ),
+        let written = written.and_then(|()| self.map.write(&self.namespace, &json));
+        for w in state.written(written).warnings {
+            say!("lpa: warning: {w}");
         }
     }
 }
