@@ -191,6 +191,57 @@ fn bad_local_arguments_are_one_error_each() {
     assert_eq!(stdout(&o), "");
 }
 
+/// A flag of the other scaler would go unused: `--scaler local --target
+/// deployment/web` started a pool and read as if it scaled web.
+#[test]
+fn a_flag_of_the_other_scaler_is_one_error_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--target", "deployment/web"],
+            "--target deployment/web: names a workload in a cluster; it needs --scaler kubectl",
+        ),
+        (&["-n", "shop"], "--namespace shop: names a workload"),
+        (
+            &["--kubeconfig", "/kc"],
+            "--kubeconfig /kc: names a workload",
+        ),
+        (&["--context", "prod"], "--context prod: names a workload"),
+    ];
+    for (extra, expected) in cases {
+        let mut args = extra.to_vec();
+        args.push("--once");
+        let o = output(run_local(&serve_cmd(), &args, dir.path()));
+        assert_one_error(&o, &[expected]);
+        assert!(!stderr(&o).contains("ready on"), "{}", stderr(&o));
+    }
+    let o = output({
+        let mut c = lpa();
+        c.args([
+            "run",
+            "--scaler",
+            "kubectl",
+            "--target",
+            "deployment/web",
+            "--replica-cmd",
+            "srv {port}",
+            "--kubectl",
+            "/nonexistent/kubectl",
+            "--once",
+        ])
+        .arg("--evaluation-config")
+        .arg(fixture("evaluation/seed.yaml"))
+        .arg("--decay-info")
+        .arg(dir.path().join("decay_info.json"));
+        c
+    });
+    assert_one_error(
+        &o,
+        &["--replica-cmd \"srv {port}\": replicas run as local processes only with --scaler local"],
+    );
+    assert!(!dir.path().join("decay_info.json").exists());
+}
+
 /// Reads lpa's stderr lines on a thread, so a test can wait for one.
 pub struct Lines {
     rx: mpsc::Receiver<String>,

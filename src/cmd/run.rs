@@ -60,6 +60,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
         Scaler::Local => return local(&args),
         Scaler::Kubectl => {
+            if let Some(cmd) = &args.replica_cmd {
+                return Err(Failure::new(format!(
+                    "--replica-cmd {cmd:?}: replicas run as local processes only with --scaler local; --scaler kubectl scales --target in the cluster"
+                )));
+            }
             let spec = args
                 .target
                 .as_deref()
@@ -213,6 +218,21 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     if let Some(name) = &args.state_configmap {
         return Err(Failure::new(format!(
             "--state-configmap {name}: a ConfigMap is kept in a cluster; it needs --scaler kubectl (the local pool's state is the --decay-info file)"
+        )));
+    }
+    // These name a workload and a cluster that the local pool never asks:
+    // taken in silence, `--target deployment/web` reads as if it scaled web.
+    let kubectl_only = [
+        args.target.as_ref().map(|t| format!("--target {t}")),
+        args.namespace.as_ref().map(|n| format!("--namespace {n}")),
+        args.kubeconfig
+            .as_ref()
+            .map(|k| format!("--kubeconfig {}", k.display())),
+        args.context.as_ref().map(|c| format!("--context {c}")),
+    ];
+    if let Some(flag) = kubectl_only.into_iter().flatten().next() {
+        return Err(Failure::new(format!(
+            "{flag}: names a workload in a cluster; it needs --scaler kubectl (--scaler local scales the processes of --replica-cmd)"
         )));
     }
     let text = args
