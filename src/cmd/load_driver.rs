@@ -303,8 +303,8 @@ pub(super) fn probe(prepared: &Prepared) -> String {
     match &prepared.selection {
         Selection::Native { .. } => plan.describe(),
         Selection::Locust { .. } => format!(
-            "{} users at {}/s for {}, requests and waits as the locustfile says",
-            plan.users,
+            "{} at {}/s for {}, requests and waits as the locustfile says",
+            crate::text::count(plan.users, "user"),
             plan.spawn_rate,
             format_duration(plan.run_time)
         ),

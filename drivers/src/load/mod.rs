@@ -504,7 +504,7 @@ impl LoadPlan {
     pub fn describe(&self) -> String {
         let run = format_duration(self.run_time);
         let expected = match self.expected_requests() {
-            Some(n) => format!("about {n} requests per {run} run"),
+            Some(n) => format!("about {} per {run} run", plural(n, "request")),
             None => format!("no wait: as many requests as the service answers in {run}"),
         };
         if let Some(rate) = self.arrival_rate {
@@ -538,8 +538,8 @@ impl LoadPlan {
             String::new()
         };
         format!(
-            "{} users at {}/s{split}, wait {}, {expected}",
-            self.users,
+            "{} at {}/s{split}, wait {}, {expected}",
+            plural(self.users.into(), "user"),
             self.spawn_rate,
             self.wait_text()
         )
@@ -548,6 +548,15 @@ impl LoadPlan {
     /// The full URL of a request.
     pub fn url(&self, request: &RequestSpec) -> String {
         format!("{}{}", self.host.base(), request.path)
+    }
+}
+
+/// `1 user`, `10 users`: the plan line is read by people (`--users 1`).
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -743,6 +752,17 @@ mod tests {
         assert_eq!(
             p.describe(),
             "10 users at 10/s, wait between(0.5, 1), about 65 requests per 5s run"
+        );
+        let p = plan(LoadOverrides {
+            users: Some(1),
+            run_time: Some(Duration::from_secs(1)),
+            arrival_rate: None,
+            ..host("http://x")
+        })
+        .unwrap();
+        assert_eq!(
+            p.describe(),
+            "1 user at 10/s, wait between(0.5, 1), about 2 requests per 1s run"
         );
         let p = plan(wait("constant(0)")).unwrap();
         assert_eq!(p.expected_requests(), None);
