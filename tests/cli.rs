@@ -218,6 +218,26 @@ fn man_pages() -> (tempfile::TempDir, Vec<(String, String)>) {
     (dir, pages)
 }
 
+/// `--dir` naming a file is one line saying so, where it read as a failure
+/// to write the page `FILE/lpa.1` ("File exists"); the file is untouched.
+#[test]
+fn man_dir_that_is_a_file_is_one_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pages");
+    std::fs::write(&file, "mine").unwrap();
+    let out = lpa().args(["man", "--dir"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "lpa: error: --dir {}: cannot make a directory for the man pages: it is a file, not a directory\n",
+            file.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}
+
 /// One page per subcommand, as lpa(1) names them in its SUBCOMMANDS
 /// section: every `lpa-NAME(1)` it mentions is a page that exists.
 #[test]

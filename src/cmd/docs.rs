@@ -30,6 +30,19 @@ pub fn man(args: ManArgs) -> Result<ExitCode> {
     let commands: Vec<&clap::Command> =
         cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
     if let Some(dir) = &args.dir {
+        // Before any page: a file in the way made create_dir_all's "File
+        // exists" read as a failure of the page DIR/lpa.1.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            let why = if dir.exists() && !dir.is_dir() {
+                "it is a file, not a directory".to_string()
+            } else {
+                e.to_string()
+            };
+            Failure::new(format!(
+                "--dir {}: cannot make a directory for the man pages: {why}",
+                dir.display()
+            ))
+        })?;
         let mut written = vec![write_page(dir, "lpa", page(&cmd, None)?)?];
         for sub in &commands {
             written.push(write_page(
@@ -68,14 +81,12 @@ pub fn man(args: ManArgs) -> Result<ExitCode> {
 
 fn write_page(dir: &Path, name: &str, text: Vec<u8>) -> Result<String> {
     let file = format!("{name}.1");
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(dir.join(&file), text))
-        .map_err(|e| {
-            Failure::new(format!(
-                "{}: cannot write the man page: {e}",
-                dir.join(&file).display()
-            ))
-        })?;
+    std::fs::write(dir.join(&file), text).map_err(|e| {
+        Failure::new(format!(
+            "{}: cannot write the man page: {e}",
+            dir.join(&file).display()
+        ))
+    })?;
     Ok(file)
 }
 
