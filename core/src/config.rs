@@ -30,8 +30,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::{format_duration, parse_duration};
 use crate::parse::{
-    fields_of, from_text, from_yaml, invalid, invalid_shown, At, Count, DurationField, Format,
-    ParseError, Parsed, Raw, Spelling, Text, UnknownKeys, Warning,
+    fields_of, from_text, from_yaml, invalid, invalid_shown, name_the_typo, At, Count,
+    DurationField, Format, ParseError, Parsed, Raw, Spelling, Text, UnknownKeys, Warning,
 };
 
 /// What an evaluation config file holds: the policy `decide` applies and the
@@ -932,7 +932,10 @@ pub fn parse_evaluation_config(
         file,
         format: Format::Yaml,
     };
-    let value = parsed.value.check(at, overrides, &mut warnings)?;
+    let value = parsed
+        .value
+        .check(at, overrides, &mut warnings)
+        .map_err(|e| name_the_typo(e, &warnings))?;
     Ok(Parsed { value, warnings })
 }
 
@@ -1562,6 +1565,29 @@ decay:
         for bad in ["p0", "p101", "p1000", "p", "p-5", "P95", "avg", "p1e2", ""] {
             assert_eq!(TargetKind::parse(bad), None, "{bad}");
         }
+    }
+
+    /// A misspelt required field read as "missing" alone, and the warning
+    /// naming the misspelling was not shown, the file having failed.
+    #[test]
+    fn a_missing_field_beside_its_misspelling_names_it() {
+        assert_eq!(
+            err("target:\n  - {endpoint: /a, type: mean, target: 1}\n"),
+            "eval.yaml: targets: missing (expected a list of at least one target; \"target\" is there, an unknown field: did you mean \"targets\"?)"
+        );
+        assert_eq!(
+            err("targets:\n  - {endpoint: /a, type: mean, targt: 7}\n"),
+            "eval.yaml: targets[0].target: missing (expected a number; \"targt\" is there, an unknown field: did you mean \"target\"?)"
+        );
+        assert_eq!(
+            err("targets:\n  - {endpoint: /a, typ: mean, target: 7}\nload:\n  requests:\n    - {pth: /x}\n"),
+            "eval.yaml: targets[0].type: missing (expected mean, median, min, max, a percentile pNN such as p95 or p99.9, or errorRate; \"typ\" is there, an unknown field: did you mean \"type\"?)"
+        );
+        // Another mapping's unknown field is not this one's typo.
+        assert_eq!(
+            err("targets:\n  - {endpoint: /a, type: mean}\n  - {endpoint: /b, type: mean, targt: 7}\n"),
+            "eval.yaml: targets[0].target: missing (expected a number)"
+        );
     }
 
     #[test]

@@ -618,6 +618,47 @@ fn json_at<'v>(root: &'v serde_json::Value, path: &[Segment]) -> Option<&'v serd
     })
 }
 
+/// A required field found missing beside an unknown one that reads like it
+/// (`target:` where `targets:` belongs) is that one misspelt: the error
+/// says so, since the unknown field's warning, which would have, is not
+/// shown when the file fails.
+pub(crate) fn name_the_typo(error: ParseError, warnings: &[Warning]) -> ParseError {
+    let ParseError::Missing {
+        file,
+        path,
+        expected,
+    } = error
+    else {
+        return error;
+    };
+    let split = |p: &str| -> (String, String) {
+        match p.rsplit_once('.') {
+            Some((parent, leaf)) => (parent.to_string(), leaf.to_string()),
+            None => (String::new(), p.to_string()),
+        }
+    };
+    let (parent, field) = split(&path);
+    let typo = warnings.iter().find_map(|w| {
+        let (at, name) = split(&w.path);
+        (w.file == file
+            && at == parent
+            && w.message.starts_with("unknown field")
+            && suggest(&name, &[field.as_str()]).is_some())
+        .then_some(name)
+    });
+    let expected = match typo {
+        Some(name) => {
+            format!("{expected}; {name:?} is there, an unknown field: did you mean {field:?}?")
+        }
+        None => expected,
+    };
+    ParseError::Missing {
+        file,
+        path,
+        expected,
+    }
+}
+
 /// The closest known field name, for a typo: same letters ignoring case,
 /// `_` and `-` (`unchanged_runs` for `unchangedRuns`), or at most two edits.
 fn suggest(name: &str, fields: &[&str]) -> Option<String> {
