@@ -396,9 +396,12 @@ pub struct SimulateArgs {
     /// Draw replicas, latency against target and load over time, as SVG or PNG by extension.
     #[arg(long, value_name = "FILE", conflicts_with = "sweep")]
     pub plot: Option<PathBuf>,
-    /// What to do with a corrupt line of the replayed log.
-    #[arg(long, value_enum, default_value_t = BadLine::Stop, requires = "replay")]
-    pub on_bad_line: BadLine,
+    /// What to do with a corrupt line of the replayed log [default: stop].
+    // Not `requires = "replay"`: clap waives a requirement that conflicts
+    // with an argument present (--replay with --scenario), and it skips
+    // one of an argument with a default (clap#3076); simulate checks it.
+    #[arg(long, value_enum)]
+    pub on_bad_line: Option<BadLine>,
     /// Print only the scores, not the per-cycle table.
     #[arg(long)]
     pub quiet: bool,
@@ -422,7 +425,7 @@ pub struct SimulateArgs {
     )]
     pub yardstick: Option<YardstickArg>,
     /// Draw the --compare results of these JSON files (written by --compare --out FILE.json), one panel per scenario, to --plot: replica-cycles against cycles over target for every yardstick.
-    #[arg(long, value_name = "FILE", num_args = 1.., requires = "plot", conflicts_with_all = ["scenario", "replay", "sweep", "compare", "out"])]
+    #[arg(long, value_name = "FILE", num_args = 1.., requires = "plot", conflicts_with_all = ["scenario", "replay", "sweep", "compare", "out", "cycles", "seed", "samples", "seeds", "yardstick", "jobs", "quiet"])]
     pub pareto: Vec<PathBuf>,
 }
 

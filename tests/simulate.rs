@@ -1555,6 +1555,55 @@ fn replay_refuses_the_flags_of_a_simulation() {
     }
 }
 
+/// A flag that does nothing where it is given is refused, not dropped:
+/// `--on-bad-line` outside a replay (its default kept clap from checking
+/// that it needs --replay), and a simulation's flags beside `--pareto`,
+/// which only draws files already written.
+#[test]
+fn flags_that_would_go_unused_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = fixture("scenarios/step.yaml");
+    let o = simulate(&[
+        "--scenario",
+        path(&step),
+        "--quiet",
+        "--on-bad-line",
+        "skip",
+    ]);
+    assert_fails(&o, "--on-bad-line: says what to do with a corrupt line of a decision log; use it with --replay");
+    let json = dir.path().join("step.json");
+    let o = simulate(&[
+        "--scenario",
+        path(&step),
+        "--compare",
+        "--quiet",
+        "--out",
+        path(&json),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = dir.path().join("pareto.svg");
+    for flag in [
+        &["--seeds", "5"][..],
+        &["--cycles", "3"],
+        &["--seed", "4"],
+        &["--samples", "5"],
+        &["--yardstick", "oracle"],
+        &["--jobs", "3"],
+        &["--quiet"],
+        &["--on-bad-line", "skip"],
+    ] {
+        let o = simulate(&[&["--pareto", path(&json), "--plot", path(&svg)][..], flag].concat());
+        // clap's usage error (2), or lpa's line (1) for --on-bad-line.
+        assert!(
+            matches!(o.status.code(), Some(1 | 2)),
+            "{flag:?}: {}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o), "");
+        assert!(!svg.exists(), "{flag:?}: nothing drawn");
+    }
+}
+
 #[test]
 fn an_arrivals_trace_longer_than_the_cycle_limit_is_one_error() {
     let file = fixture("scenarios/bad/arrivals-too-long.yaml");

@@ -32,6 +32,11 @@ use crate::text::{count, extension};
 mod pareto;
 
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
+    if let (Some(_), None) = (args.on_bad_line, &args.replay) {
+        return Err(Failure::new(
+            "--on-bad-line: says what to do with a corrupt line of a decision log; use it with --replay",
+        ));
+    }
     if let (false, Some(plot)) = (args.pareto.is_empty(), &args.plot) {
         pareto::draw(&args.pareto, plot)?;
         say!("lpa simulate: plot written to {}", plot.display());
@@ -781,7 +786,7 @@ fn replay_log(
     policy: &Policy,
     out: Option<OutFormat>,
 ) -> Result<ExitCode> {
-    let records = read_records(log, args.on_bad_line)?;
+    let records = read_records(log, args.on_bad_line.unwrap_or(BadLine::Stop))?;
     warn_unmeasured(log, &records, policy);
     let (rows, summary) = replay(&records, policy);
     if let Some((path, format)) = args.out.as_deref().zip(out) {
