@@ -191,6 +191,29 @@ fn bad_local_arguments_are_one_error_each() {
     assert_eq!(stdout(&o), "");
 }
 
+/// A starting count the pool cannot run is one line, before the proxy
+/// listens: `--replicas 100000` said "listening on" first, and
+/// `--replicas 0` ran a loop that held at 0 for good.
+#[test]
+fn a_replica_count_the_pool_cannot_start_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["0", "65", "100000"] {
+        let o = output(run_local(
+            &serve_cmd(),
+            &["--replicas", n, "--once"],
+            dir.path(),
+        ));
+        assert_one_error(
+            &o,
+            &[&format!(
+                "--replicas {n}: the local pool starts 1 to 64 replicas"
+            )],
+        );
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    assert!(!dir.path().join("decay_info.json").exists());
+}
+
 /// A flag of the other scaler would go unused: `--scaler local --target
 /// deployment/web` started a pool and read as if it scaled web.
 #[test]
