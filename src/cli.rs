@@ -216,7 +216,8 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
     HelpExtra {
         name: "loadtest",
         note: "",
-        examples: r#"  lpa loadtest --host http://127.0.0.1:5000 --request '/fibonacci?n=10' \
+        examples: r#"  lpa serve --listen 127.0.0.1:5000 & sleep 1   # lpa's test service, for these examples
+  lpa loadtest --host http://127.0.0.1:5000 --request '/fibonacci?n=10' \
     --users 10 --run-time 5s
   lpa loadtest --evaluation-config examples/fibonacci/evaluation_config.yaml \
     --host http://127.0.0.1:5000 --json
@@ -225,9 +226,10 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
     HelpExtra {
         name: "metric",
         note: "",
-        examples: r#"  # as CPA runs it: its JSON on stdin, the metric JSON on stdout
+        examples: r#"  lpa serve --listen 127.0.0.1:5000 & sleep 1   # lpa's test service; in a cluster, the Service
+  # as CPA runs it: its JSON on stdin, the metric JSON on stdout
   echo '{"resource":{"kind":"Deployment","spec":{"replicas":2}},"runType":"scaler"}' \
-    | locustHost=http://fibonacci:5000 \
+    | locustHost=http://127.0.0.1:5000 \
       lpa metric --evaluation-config examples/fibonacci/evaluation_config.yaml
 "#,
     },

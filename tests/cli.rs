@@ -97,6 +97,54 @@ fn the_files_help_examples_read_are_in_the_checkout() {
     }
 }
 
+/// The examples that load-test start the service they load and run as
+/// printed (on a free port in place of 5000), where before they assumed a
+/// service a new user has not got: metric's http://fibonacci:5000 exists
+/// only in a cluster, loadtest's 127.0.0.1:5000 was refused.
+#[test]
+fn load_testing_examples_run_as_printed_against_the_test_service() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_lpa"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for sub in ["loadtest", "metric"] {
+        let out = lpa().args([sub, "--help"]).output().unwrap();
+        let block = examples_block(&stdout(&out));
+        assert!(
+            block[0].trim_start().starts_with("lpa serve --listen 127.0.0.1:5000 &"),
+            "lpa {sub}: {block:?}"
+        );
+        let script = block
+            .join("\n")
+            .replace("127.0.0.1:5000", &format!("127.0.0.1:{port}"));
+        let script = format!("set -e\ntrap 'kill $(jobs -p)' EXIT\n{script}\n");
+        let run = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PATH", &path)
+            .env_remove("locustHost")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "lpa {sub}:\n{}", stderr(&run));
+        assert!(
+            stdout(&run).contains("\"GET_/fibonacci?n=10\""),
+            "lpa {sub}: {}",
+            stdout(&run)
+        );
+    }
+}
+
 /// Copied from a terminal, every example runs as printed: clap re-wraps
 /// help text to the terminal, so the examples must come out the same at
 /// any width, fit in 100 columns, and break lines only after a `\`.
