@@ -823,6 +823,15 @@ fn value_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String> {
             Some(env) => format!("{label} ({flag} or {env})"),
             None => format!("{label} ({flag})"),
         },
+        // A positional argument: clap names it by its placeholder, which
+        // read as a stray `<SHELL>:` at the head of the line.
+        None if flag.starts_with('<') => {
+            let name = flag.trim_matches(['<', '>']).to_lowercase();
+            match subcommand {
+                Some(sub) => format!("{name} (lpa {sub} {})", name.to_uppercase()),
+                None => name,
+            }
+        }
         None => match subcommand.and_then(|s| env_of(s, flag)) {
             Some(env) => format!("{flag} (or {env})"),
             None => flag.to_string(),
@@ -1123,6 +1132,17 @@ mod tests {
             Cli::try_parse_from(["lpa", "loadtest"].iter().chain(args)).expect_err("a bad value");
         value_error(&err, Some("loadtest"))
             .unwrap_or_else(|| panic!("not a load flag error: {err}"))
+    }
+
+    /// A positional argument is named as a word, not clap's placeholder:
+    /// `lpa: error: <SHELL>: invalid value "tcsh"` before.
+    #[test]
+    fn a_bad_positional_value_names_the_argument() {
+        let err = Cli::try_parse_from(["lpa", "completions", "tcsh"]).expect_err("a bad shell");
+        assert_eq!(
+            value_error(&err, Some("completions")).unwrap(),
+            "shell (lpa completions SHELL): invalid value \"tcsh\" (expected bash, elvish, fish, powershell or zsh)"
+        );
     }
 
     #[test]

@@ -120,7 +120,9 @@ fn load_testing_examples_run_as_printed_against_the_test_service() {
         let out = lpa().args([sub, "--help"]).output().unwrap();
         let block = examples_block(&stdout(&out));
         assert!(
-            block[0].trim_start().starts_with("lpa serve --listen 127.0.0.1:5000 &"),
+            block[0]
+                .trim_start()
+                .starts_with("lpa serve --listen 127.0.0.1:5000 &"),
             "lpa {sub}: {block:?}"
         );
         let script = block
