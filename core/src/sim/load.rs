@@ -240,7 +240,7 @@ pub enum ArrivalsError {
         value: String,
         previous: String,
     },
-    #[error("{arrivals} arrivals over {span_secs}s")]
+    #[error("{arrivals} {} over {span_secs}s", if *.arrivals == 1 { "arrival" } else { "arrivals" })]
     TooShort { arrivals: usize, span_secs: f64 },
     /// More whole intervals than a simulation runs cycles: counting them
     /// would take memory in proportion, a typo's worth (a timestamp in
@@ -640,10 +640,9 @@ mod tests {
                 previous: "3".into()
             })
         );
-        assert!(matches!(
-            arrival_rates("t\n1\n", None, 15, 1.0),
-            Err(ArrivalsError::TooShort { arrivals: 1, .. })
-        ));
+        let one = arrival_rates("t\n1\n", None, 15, 1.0).unwrap_err();
+        assert!(matches!(one, ArrivalsError::TooShort { arrivals: 1, .. }));
+        assert_eq!(one.to_string(), "1 arrival over 0s");
         // A row too short for the column reads as an empty timestamp.
         assert_eq!(
             arrival_rates("a,t\n1,1\n2\n", Some("t"), 1, 1.0),
