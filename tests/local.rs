@@ -214,6 +214,37 @@ fn a_replica_count_the_pool_cannot_start_is_one_error_line() {
     assert!(!dir.path().join("decay_info.json").exists());
 }
 
+/// A policy whose bounds pass the pool's 64 is decided within them, with
+/// a warning for each: before, every scale-up past 64 failed, cycle after
+/// cycle, and a minReplicas past it failed the first.
+#[test]
+fn bounds_past_the_pools_limit_are_decided_within_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = output(run_local(
+        &serve_cmd(),
+        &[
+            "--min-replicas",
+            "100",
+            "--max-replicas",
+            "200",
+            "--once",
+            "--dry-run",
+            "--run-time",
+            "200ms",
+        ],
+        dir.path(),
+    ));
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    for field in ["minReplicas 100", "maxReplicas 200"] {
+        let line = format!(
+            "lpa run: warning: {field}: the local pool runs at most 64 replicas; lpa decides at most 64\n"
+        );
+        assert!(err.contains(&line), "{err}");
+    }
+    assert!(err.contains("=> 64 (not applied: dry run)"), "{err}");
+}
+
 /// A flag of the other scaler would go unused: `--scaler local --target
 /// deployment/web` started a pool and read as if it scaled web.
 #[test]

@@ -240,7 +240,7 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         .as_deref()
         .ok_or_else(|| Failure::new("--replica-cmd is required with --scaler local"))?;
     let command = ReplicaCommand::parse(text)?;
-    let config = load_config(&args.policy)?;
+    let mut config = load_config(&args.policy)?;
     let options = LocalOptions {
         ready_timeout: args.ready_timeout,
         drain_timeout: args.drain_timeout,
@@ -255,12 +255,33 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
             args.replicas, options.max_replicas
         )));
     }
+    let pool_max = options.max_replicas;
     let mut pool = LocalPool::new(command, args.listen, options)?;
     let mut overrides = args.load.overrides()?;
     if overrides.host.is_none() {
         overrides.host = Some(pool.addr().into());
     }
-    let (plan, warnings) = load_plan(args, &config, &overrides)?;
+    let (plan, mut warnings) = load_plan(args, &config, &overrides)?;
+    // Past the pool's limit every scale-up would fail, cycle after cycle:
+    // decide within it instead, as a workload's quota would bound it.
+    let policy = &mut config.policy;
+    if policy.max_replicas().is_none_or(|m| m > pool_max) {
+        let asked = [
+            ("minReplicas", Some(policy.min_replicas())),
+            ("maxReplicas", policy.max_replicas()),
+        ];
+        for (field, n) in asked {
+            if let Some(n) = n.filter(|&n| n > pool_max) {
+                warnings.push(format!(
+                    "warning: {field} {n}: the local pool runs at most {pool_max} replicas; lpa decides at most {pool_max}"
+                ));
+            }
+        }
+        let min = policy.min_replicas().min(pool_max);
+        policy
+            .set_replica_bounds(min, Some(pool_max))
+            .map_err(|e| Failure::new(e.to_string()))?;
+    }
     let outputs = outputs(args, &plan)?;
     pool.set_observer(|e| say!("lpa run: local: {e}"));
     say!("lpa run: local: listening on {}", pool.addr());
