@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo-fuzz / libFuzzer with AddressSanitizer) of
 # every parser that takes outside input: the evaluation config, CPA hook
-# stdin, the metric JSON, Locust's statistics output and locustfiles.
+# stdin, the metric JSON, Locust's statistics output and locustfiles, and the
+# state a state file or a state ConfigMap holds (through decisions made from it).
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     # default 60
 #
@@ -30,11 +31,18 @@ done
 seed locust_output ../fixtures/locust/*.json
 seed locust_failures ../fixtures/locust/recorded/*.csv
 seed locustfile ../fixtures/locust/*.py ../fixtures/locust/translate/*.py
+# A state, a NUL, then 4 bytes per decision made from it (the target's
+# doc comment): a few runs to start from. fixtures/state/learned.json is what
+# 120 `lpa evaluate` runs under examples/recommended.yaml left, a learned model.
+mkdir -p corpus/state
+for f in ../fixtures/state/*.json; do
+  { cat "$f"; printf '\0\003\001\070\017\002\004\100\017\001\001\030\017'; } >"corpus/state/$(basename "$f")"
+done
 
 cargo fuzz build -O >/dev/null 2>&1 || cargo fuzz build -O
 status=0
 printf '%-15s %10s %12s %10s %s\n' target seconds executions exec/s findings
-for t in config cpa_stdin metric locust_output locust_failures locustfile; do
+for t in config cpa_stdin metric locust_output locust_failures locustfile state; do
   log=$(mktemp)
   if cargo fuzz run -O "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=5 >"$log" 2>&1; then
     found=0

@@ -570,8 +570,11 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
     Ok((state, loaded, bytes))
 }
 
-/// The state in a state file's bytes, and what reading them found.
-fn parse(bytes: &[u8]) -> (State, Loaded) {
+/// The state in a state file's bytes (or a state ConfigMap's), and what
+/// reading them found. Public for the fuzzer (fuzz/fuzz_targets/state.rs):
+/// the bytes come from outside, a file anyone may edit or a ConfigMap
+/// anyone with RBAC on it may.
+pub fn parse(bytes: &[u8]) -> (State, Loaded) {
     // Windows editors save UTF-8 with a byte order mark, which JSON forbids.
     let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if is_blank(json) {
