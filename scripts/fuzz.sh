@@ -2,7 +2,8 @@
 # Coverage-guided fuzzing (cargo-fuzz / libFuzzer with AddressSanitizer) of
 # every parser that takes outside input: the evaluation config, CPA hook
 # stdin, the metric JSON, Locust's statistics output and locustfiles, and the
-# state a state file or a state ConfigMap holds (through decisions made from it).
+# state a state file or a state ConfigMap holds (through decisions made from it),
+# and simulate's scenarios with the arrivals trace or rates CSV they name.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     # default 60
 #
@@ -31,6 +32,10 @@ done
 seed locust_output ../fixtures/locust/*.json
 seed locust_failures ../fixtures/locust/recorded/*.csv
 seed locustfile ../fixtures/locust/*.py ../fixtures/locust/translate/*.py
+# A scenario, a NUL, then the file its load names.
+seed scenario ../fixtures/scenarios/*.yaml ../fixtures/scenarios/bad/*.yaml
+{ cat ../fixtures/scenarios/trace.yaml; printf '\0'; head -300 ../fixtures/traces/azure-llm-code-2023.csv; } >corpus/scenario/trace-with-file
+{ cat ../fixtures/scenarios/recorded.yaml; printf '\0'; cat ../fixtures/scenarios/recorded-load.csv; } >corpus/scenario/recorded-with-file
 # A state, a NUL, then 4 bytes per decision made from it (the target's
 # doc comment): a few runs to start from. fixtures/state/learned.json is what
 # 120 `lpa evaluate` runs under examples/recommended.yaml left, a learned model.
@@ -42,7 +47,7 @@ done
 cargo fuzz build -O >/dev/null 2>&1 || cargo fuzz build -O
 status=0
 printf '%-15s %10s %12s %10s %s\n' target seconds executions exec/s findings
-for t in config cpa_stdin metric locust_output locust_failures locustfile state; do
+for t in config cpa_stdin metric locust_output locust_failures locustfile state scenario; do
   log=$(mktemp)
   if cargo fuzz run -O "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=5 >"$log" 2>&1; then
     found=0
