@@ -469,6 +469,23 @@ fn load_requests_of_the_config_win_over_the_locustfile() {
     assert!(lines(&service).iter().all(|l| l == "GET /from-config"));
 }
 
+/// `--load-driver native` with a locustfile that is not there says so, as
+/// auto does: before, the driver line read "(--load-driver native)" and
+/// the config's requests went out in place of the file's without a word.
+#[test]
+fn a_missing_locustfile_under_the_native_driver_is_said() {
+    let service = Service::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.py");
+    let (r, err) = report(native(&missing, &service.url(), &["--run-time", "1s"]));
+    assert!(r["num_requests"].as_u64() > Some(0), "{r}");
+    let said = format!(
+        "load driver native (--load-driver native: no locustfile at {}): ",
+        missing.display()
+    );
+    assert!(err.contains(&said), "{err}");
+}
+
 /// Without a locustfile or a load: section, the probe is small and says
 /// so: 10 users waiting 0.5-1 s send tens of requests in a run (between 10,
 /// one per user, and 40, four per user at the shortest waits), not

@@ -206,6 +206,11 @@ fn select(
                 "{word}: locustfile {file} is written for Locust before 1.0, which Locust 1.0 and later reject; translated for the native users instead"
             ),
             Why::OpenModel => format!("{word}: {OPEN_MODEL}"),
+            // Said as auto says it: a locustfile named by a flag and
+            // missing would otherwise go unused without a word.
+            Why::Asked if !args.locustfile.exists() => {
+                format!("{word}: no locustfile at {file}")
+            }
             Why::Asked | Why::Found(_) => word.to_string(),
         },
     };
