@@ -335,7 +335,7 @@ fn bad_input_is_one_line_and_changes_nothing() {
         (fixture("evaluation/bad/non-numeric-target.yaml"), good_stdin.clone(), "targets[0].target: invalid value \"seven\""),
         (fixture("evaluation/bad/no-targets.yaml"), good_stdin.clone(), "targets: invalid value []"),
         (fixture("evaluation/bad/duplicate-targets.yaml"), good_stdin.clone(), "targets[1]: invalid value GET /fibonacci?n=10 mean (expected no duplicate of targets[0])"),
-        (fixture("evaluation/bad/duplicate-key.yaml"), good_stdin.clone(), "duplicate-key.yaml: malformed YAML: decay: duplicate entry with key \"unchangedRuns\" at line 8 column 3"),
+        (fixture("evaluation/bad/duplicate-key.yaml"), good_stdin.clone(), "duplicate-key.yaml: malformed YAML: decay: duplicate entry with key \"unchangedRuns\" at line 10 column 3 (first at line 9)"),
         (fixture("evaluation/missing.yaml"), good_stdin.clone(), "missing.yaml: cannot read the evaluation config"),
         (seed(), fs::read_to_string(fixture("cpa/bad/metric-not-json.json")).unwrap(), "evaluate stdin: metrics[0].value: not JSON"),
         (seed(), fs::read_to_string(fixture("cpa/bad/empty-metrics.json")).unwrap(), "evaluate stdin: metrics: invalid value []"),

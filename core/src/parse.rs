@@ -166,6 +166,60 @@ impl Show for String {
     }
 }
 
+/// serde_yaml puts a duplicate key "at line L column C" of the mapping's
+/// first key, which in a long mapping is not where the second one is: the
+/// line is moved to the duplicate's, the first one's named beside it. A
+/// key it cannot find in block style (a flow mapping, an escaped key)
+/// keeps serde_yaml's position.
+fn duplicate_at_its_line(text: &str, message: &str) -> String {
+    let find = || -> Option<String> {
+        let (head, rest) = message.split_once("duplicate entry with key \"")?;
+        let (key, rest) = rest.split_once("\" at line ")?;
+        let (line, rest) = rest.split_once(" column ")?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (column, tail) = rest.split_at(digits);
+        let (line, column) = (line.parse::<usize>().ok()?, column.parse::<usize>().ok()?);
+        if key.contains(['\\', '"', '\'']) || line == 0 || column == 0 {
+            return None;
+        }
+        let indent = column - 1;
+        let names_key = |after: &str| {
+            [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+                .iter()
+                .any(|k| {
+                    after
+                        .strip_prefix(k.as_str())
+                        .is_some_and(|r| r.trim_start().starts_with(':'))
+                })
+        };
+        let mut seen = Vec::new();
+        for (n, l) in text.lines().enumerate().skip(line - 1) {
+            let n = n + 1;
+            let content = l.trim_start();
+            if n > line && !content.is_empty() && !content.starts_with('#') {
+                let at = l.chars().count() - content.chars().count();
+                if at < indent {
+                    break;
+                }
+                if at > indent {
+                    continue;
+                }
+            }
+            let after: String = l.chars().skip(indent).collect();
+            if names_key(&after) {
+                seen.push(n);
+            }
+        }
+        let (first, second) = (*seen.first()?, *seen.get(1)?);
+        Some(format!(
+            "{head}duplicate entry with key \"{key}\" at line {second} column {column} (first at line {first}){tail}"
+        ))
+    };
+    find().unwrap_or_else(|| message.to_string())
+}
+
 /// Parses a YAML document into `T`. `known` names the fields of each
 /// mapping, for the message about an unknown key.
 pub(crate) fn from_yaml<T: DeserializeOwned>(
@@ -181,7 +235,7 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
         serde_yaml::from_str(text).map_err(|e| ParseError::Syntax {
             file: file.to_string(),
             format: Format::Yaml,
-            message: e.to_string(),
+            message: duplicate_at_its_line(text, &e.to_string()),
         })?;
     // An empty document is an empty mapping: every field then reads as
     // missing, which names what to write.
@@ -902,6 +956,19 @@ mod tests {
             "d.yaml: (top level): invalid value - 1 - 2 (expected a mapping of fields)"
         );
         assert!(e("items: [").starts_with("d.yaml: malformed YAML: "));
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_at_its_own_line() {
+        let e = |t: &str| parse(t, UnknownKeys::Warn).unwrap_err().to_string();
+        let text = "items:\n  - count: 1\n    # a comment\n    unchangedRuns: 2\n    nested:\n      count: 4\n    count: 3\nwait: 1\n";
+        assert_eq!(
+            e(text),
+            "d.yaml: malformed YAML: items[0]: duplicate entry with key \"count\" at line 7 column 5 (first at line 2)"
+        );
+        // Flow style keeps serde_yaml's own position.
+        assert!(e("items: [{count: 1, count: 2}]\n")
+            .contains("duplicate entry with key \"count\" at line 1 column "));
     }
 
     #[test]
