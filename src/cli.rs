@@ -498,7 +498,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub once: bool,
     /// Run this many cycles and exit (non-zero when any failed).
-    #[arg(long, value_name = "N", conflicts_with = "once", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", conflicts_with = "once", value_parser = cycle_count)]
     pub max_cycles: Option<u64>,
     /// Decide and log, but never scale and never save the state.
     #[arg(long)]
@@ -572,6 +572,15 @@ fn duration(text: &str) -> Result<Duration, String> {
     lpa_core::duration::parse_duration(text).ok_or_else(|| {
         format!("invalid duration {text:?} (expected e.g. 10s, 500ms, 1m30s, or seconds)")
     })
+}
+
+/// clap's own range check spelled "at least 1" as `1..18446744073709551615`.
+fn cycle_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("expected at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number, at least 1".to_string()),
+    }
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {
@@ -1132,6 +1141,23 @@ mod tests {
             Cli::try_parse_from(["lpa", "loadtest"].iter().chain(args)).expect_err("a bad value");
         value_error(&err, Some("loadtest"))
             .unwrap_or_else(|| panic!("not a load flag error: {err}"))
+    }
+
+    /// `--max-cycles 0` read "0 is not in 1..18446744073709551615".
+    #[test]
+    fn a_cycle_count_below_one_says_at_least_one() {
+        for (value, why) in [
+            ("0", "expected at least 1"),
+            ("abc", "expected a whole number, at least 1"),
+        ] {
+            let err =
+                Cli::try_parse_from(["lpa", "run", "--scaler", "local", "--max-cycles", value])
+                    .expect_err("a bad count");
+            assert_eq!(
+                value_error(&err, Some("run")).unwrap(),
+                format!("--max-cycles: invalid value {value:?} ({why})")
+            );
+        }
     }
 
     /// A positional argument is named as a word, not clap's placeholder:
