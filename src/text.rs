@@ -4,16 +4,8 @@ use std::fmt::Write as _;
 
 use lpa_core::sim::Scores;
 
-/// A count with its noun, plural unless one: `1 reversal`, `0 reversals`.
-/// Nouns here all take a plain `s`.
-pub fn count<N: TryInto<u64>>(n: N, noun: &str) -> String {
-    let n: u64 = n.try_into().unwrap_or(u64::MAX);
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+// One rule for a count's noun, the load plan's lines (lpa-drivers) and these.
+pub use lpa_drivers::text::count;
 
 /// A file name's extension in lower case (`PLOT.PNG`: `png`), which says
 /// the format of what lpa writes there.

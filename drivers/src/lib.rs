@@ -20,3 +20,4 @@ pub mod proxy;
 pub mod run_loop;
 pub mod scale;
 pub mod state_file;
+pub mod text;

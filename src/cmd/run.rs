@@ -249,13 +249,13 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     // Checked before the pool listens, so a bad count is the only line. A
     // pool of 0 holds at 0 as a workload scaled to zero does: a loop that
     // never scales, where 0 was surely a slip.
-    if args.replicas == 0 || args.replicas > options.max_replicas {
+    let pool_max = options.max_replicas;
+    if args.replicas == 0 || args.replicas > pool_max {
         return Err(Failure::new(format!(
-            "--replicas {}: the local pool starts 1 to {} replicas (at 0, lpa holds at 0: it never scales a workload up from zero)",
-            args.replicas, options.max_replicas
+            "--replicas {}: the local pool starts 1 to {pool_max} replicas (at 0, lpa holds at 0: it never scales a workload up from zero)",
+            args.replicas
         )));
     }
-    let pool_max = options.max_replicas;
     let mut pool = LocalPool::new(command, args.listen, options)?;
     let mut overrides = args.load.overrides()?;
     if overrides.host.is_none() {

@@ -504,7 +504,7 @@ impl LoadPlan {
     pub fn describe(&self) -> String {
         let run = format_duration(self.run_time);
         let expected = match self.expected_requests() {
-            Some(n) => format!("about {} per {run} run", plural(n, "request")),
+            Some(n) => format!("about {} per {run} run", crate::text::count(n, "request")),
             None => format!("no wait: as many requests as the service answers in {run}"),
         };
         if let Some(rate) = self.arrival_rate {
@@ -539,7 +539,7 @@ impl LoadPlan {
         };
         format!(
             "{} at {}/s{split}, wait {}, {expected}",
-            plural(self.users.into(), "user"),
+            crate::text::count(self.users, "user"),
             self.spawn_rate,
             self.wait_text()
         )
@@ -548,15 +548,6 @@ impl LoadPlan {
     /// The full URL of a request.
     pub fn url(&self, request: &RequestSpec) -> String {
         format!("{}{}", self.host.base(), request.path)
-    }
-}
-
-/// `1 user`, `10 users`: the plan line is read by people (`--users 1`).
-fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 
