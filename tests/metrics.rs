@@ -331,7 +331,11 @@ fn promtool_lints_a_real_scrape_and_healthz_follows_the_loop() {
         }
         thread::sleep(Duration::from_millis(100));
     };
-    assert!(status(&stuck.0) == 503, "{stuck:?}");
+    assert!(
+        status(&stuck.0) == 503,
+        "{stuck:?}\n{}",
+        lines.rest(Duration::from_millis(100))
+    );
     assert!(
         stuck
             .1
