@@ -153,6 +153,51 @@ fn a_replica_command_that_never_listens_is_stopped_and_an_error() {
     assert!(started.elapsed() < Duration::from_secs(25));
 }
 
+/// A replica whose first start loses its port to a process outside its
+/// process group (`setsid`, as an unrelated server would be) that listens
+/// there first; later starts listen as usual. The squatter's group id is
+/// written to `dir/squatter`.
+fn replica_losing_its_first_port(dir: &std::path::Path) -> String {
+    let lpa = env!("CARGO_BIN_EXE_lpa");
+    let mark = dir.join("first-started");
+    let pid = dir.join("squatter");
+    format!(
+        "sh -c 'if ! test -e {mark}; then touch {mark}; setsid sh -c \"echo \\$\\$ > {pid}; exec timeout 60 {lpa} serve --listen 127.0.0.1:{{port}}\" & sleep 1; fi; exec {lpa} serve --listen 127.0.0.1:{{port}} --exit-with-parent'",
+        mark = mark.display(),
+        pid = pid.display(),
+    )
+}
+
+#[test]
+fn a_replica_whose_port_another_process_took_starts_again_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = output(run_local(
+        &replica_losing_its_first_port(dir.path()),
+        &["--once", "--run-time", "500ms"],
+        dir.path(),
+    ));
+    let squatter = std::fs::read_to_string(dir.path().join("squatter")).unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", squatter.trim())])
+        .status();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    // The connect that succeeded reached the squatter: not this replica.
+    let taken = err
+        .lines()
+        .find_map(|l| l.split("replica 1: another process took ").nth(1))
+        .unwrap_or_else(|| panic!("no port taken: {err}"));
+    let (first, rest) = taken.split_once(' ').unwrap();
+    let again = rest.rsplit(' ').next().unwrap();
+    assert_ne!(first, again, "{err}");
+    assert!(
+        err.contains(&format!("replica 1 ready on {again} (pid ")),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("ready on {first} ")), "{err}");
+    assert!(err.contains("lpa run: #1 "), "{err}");
+}
+
 #[test]
 fn bad_local_arguments_are_one_error_each() {
     let dir = tempfile::tempdir().unwrap();

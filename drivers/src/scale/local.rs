@@ -19,9 +19,14 @@
 //! replaced by the replica's port.
 //!
 //! **Readiness**: a replica gets traffic only once a TCP connect to its port
-//! succeeds. One that exits first, or does not accept within the ready
-//! timeout, is an error naming the command and quoting its stderr, and a
-//! scale-up is all or nothing: the new replicas that did start are stopped.
+//! succeeds and, on Linux, the listening socket is held by a process of the
+//! replica's process group (`listener.rs`): the free port is free only until
+//! the replica binds it, and a process that takes it in between would get
+//! the service's traffic. Such a replica is stopped and started again on
+//! another free port (at most 3 ports in a row). One that exits first, or
+//! does not accept within the ready timeout (counted from its own start),
+//! is an error naming the command and quoting its stderr, and a scale-up is
+//! all or nothing: the new replicas that did start are stopped.
 //!
 //! **Stopping**: SIGTERM first lets a real server finish in-flight work, as
 //! Kubernetes does before its grace period ends; SIGKILL follows after the
@@ -58,6 +63,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lpa_core::duration::format_duration;
+
+use super::listener::{listener, Listener};
 use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
 
 use super::{DriverError, ScaleTarget};
@@ -69,6 +76,10 @@ pub const PORT: &str = "{port}";
 
 /// Stderr kept per replica for error messages: the last this many bytes.
 const STDERR_TAIL: usize = 8 * 1024;
+
+/// Ports a replica may find taken before one start is given up: each is
+/// a fresh free port, so a second loss is already rare.
+const PORT_TRIES: u32 = 3;
 
 /// A replica command, split into words, with `{port}` in at least one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +242,13 @@ pub enum PoolEvent {
         status: String,
         stderr: String,
     },
+    /// Another process listened on the replica's port before the replica
+    /// did; the replica was stopped and started again on `now`.
+    PortTaken {
+        replica: u64,
+        addr: SocketAddr,
+        now: SocketAddr,
+    },
 }
 
 impl fmt::Display for PoolEvent {
@@ -276,6 +294,10 @@ impl fmt::Display for PoolEvent {
                 }
                 Ok(())
             }
+            PoolEvent::PortTaken { replica, addr, now } => write!(
+                f,
+                "replica {replica}: another process took {addr} before the replica listened there; started it again on {now}"
+            ),
         }
     }
 }
@@ -475,49 +497,96 @@ impl LocalPool {
             Err(e)
         };
         for _ in 0..n {
-            match self.spawn() {
+            let number = self.next_number;
+            self.next_number += 1;
+            match self.spawn(number) {
                 Ok(r) => pending.push(r),
                 Err(e) => return fail(&mut pending, e),
             }
         }
-        let deadline = Instant::now() + self.options.ready_timeout;
         let mut ready = vec![false; pending.len()];
+        let mut taken = vec![0u32; pending.len()];
         while ready.iter().any(|r| !r) {
-            for (i, r) in pending.iter_mut().enumerate() {
+            for i in 0..pending.len() {
                 if ready[i] {
                     continue;
                 }
-                match r.child.try_wait() {
+                let r = &mut pending[i];
+                let port = r.addr.port();
+                let listening = match r.child.try_wait() {
+                    // Exited, perhaps because another process holds its port.
                     Ok(Some(status)) => {
-                        let e = self.not_ready(
-                            r,
-                            &format!(
-                                "exited ({}) before accepting connections",
-                                status_text(status)
-                            ),
-                        );
-                        return fail(&mut pending, e);
+                        if listener(port, r.child.id()) != Listener::Other {
+                            let e = self.not_ready(
+                                r,
+                                &format!(
+                                    "exited ({}) before accepting connections",
+                                    status_text(status)
+                                ),
+                            );
+                            return fail(&mut pending, e);
+                        }
+                        false
                     }
-                    Ok(None) => {}
+                    Ok(None) => {
+                        if TcpStream::connect_timeout(&r.addr, Duration::from_millis(200)).is_err()
+                        {
+                            continue;
+                        }
+                        match listener(port, r.child.id()) {
+                            Listener::Group | Listener::Unknown => true,
+                            Listener::Other => false,
+                        }
+                    }
                     Err(e) => {
                         let e = self.not_ready(r, &format!("cannot be watched: {e}"));
                         return fail(&mut pending, e);
                     }
-                }
-                if TcpStream::connect_timeout(&r.addr, Duration::from_millis(200)).is_ok() {
+                };
+                if listening {
                     ready[i] = true;
+                    continue;
                 }
+                // The port went to another process between free_port and the
+                // replica's bind: that process would get the traffic.
+                taken[i] += 1;
+                if taken[i] >= PORT_TRIES {
+                    let why = format!(
+                        "is held by another process; the last of {PORT_TRIES} free ports in a row to be taken before the replica bound it"
+                    );
+                    let e = self.not_ready(r, &why);
+                    return fail(&mut pending, e);
+                }
+                let (number, addr) = (r.number, r.addr);
+                r.stdin.take();
+                terminate(&mut r.child);
+                let grace = self.options.stop_grace;
+                finish(&mut r.child, Instant::now() + grace, grace);
+                pending[i] = match self.spawn(number) {
+                    Ok(again) => again,
+                    Err(e) => return fail(&mut pending, e),
+                };
+                self.emit(PoolEvent::PortTaken {
+                    replica: number,
+                    addr,
+                    now: pending[i].addr,
+                });
             }
             if ready.iter().all(|r| *r) {
                 break;
             }
-            if Instant::now() >= deadline {
-                let i = ready.iter().position(|r| !r).unwrap_or(0);
+            // Each replica has the ready timeout from its own (latest) start.
+            if let Some(r) = pending
+                .iter()
+                .zip(&ready)
+                .find(|(r, ready)| !**ready && r.started.elapsed() >= self.options.ready_timeout)
+                .map(|(r, _)| r)
+            {
                 let why = format!(
                     "did not accept connections within {} ms",
                     self.options.ready_timeout.as_millis()
                 );
-                let e = self.not_ready(&pending[i], &why);
+                let e = self.not_ready(r, &why);
                 return fail(&mut pending, e);
             }
             thread::sleep(Duration::from_millis(20));
@@ -547,7 +616,7 @@ impl LocalPool {
         }
     }
 
-    fn spawn(&mut self) -> Result<Replica, DriverError> {
+    fn spawn(&self, number: u64) -> Result<Replica, DriverError> {
         let port = free_port()
             .map_err(|e| DriverError::Invalid(format!("cannot find a free loopback port: {e}")))?;
         let argv = self.command.argv(port);
@@ -568,8 +637,6 @@ impl LocalPool {
         })?;
         live_groups().push(child.id());
         let stderr = Tail::collect(child.stderr.take());
-        let number = self.next_number;
-        self.next_number += 1;
         Ok(Replica {
             number,
             stdin: child.stdin.take(),

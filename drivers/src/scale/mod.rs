@@ -15,6 +15,7 @@
 pub mod hpa;
 pub mod kubectl;
 pub mod lease;
+mod listener;
 pub mod local;
 pub mod state_configmap;
 

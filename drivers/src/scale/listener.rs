@@ -1,0 +1,147 @@
+//! Whose socket listens on a loopback port, from Linux's `/proc`.
+//!
+//! The local pool picks a replica's port by binding port 0 and letting it
+//! go; until the replica binds it, any process may take it (every other
+//! bind to port 0 on the machine draws from the same ephemeral range). A
+//! connect that succeeds then proves only that *someone* listens: the pool
+//! would send the service's traffic to a stranger while its own replica
+//! fails to bind. So readiness also asks who holds the listening socket.
+
+use std::fs;
+
+/// Who listens on a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// A process of the given process group holds a socket listening on it.
+    Group,
+    /// Sockets listen on it, and none belongs to the group.
+    Other,
+    /// Nothing to go by: no `/proc/net/tcp` (not Linux), or no listening
+    /// socket on the port right now.
+    Unknown,
+}
+
+/// Who listens on `port` (any local address, IPv4 or IPv6) as seen from
+/// this process's network namespace, against the process group `group`.
+pub(crate) fn listener(port: u16, group: u32) -> Listener {
+    let mut inodes = Vec::new();
+    let mut read_any = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(text) = fs::read_to_string(table) {
+            read_any = true;
+            inodes.extend(listening_inodes(&text, port));
+        }
+    }
+    if !read_any || inodes.is_empty() {
+        return Listener::Unknown;
+    }
+    if group_holds(group, &inodes) {
+        Listener::Group
+    } else {
+        Listener::Other
+    }
+}
+
+/// The socket inodes of the rows of a `/proc/net/tcp{,6}` table in state
+/// LISTEN (0A) on `port`.
+fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    let port = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            let local = fields.get(1)?;
+            if !local.ends_with(&port) || fields.get(3) != Some(&"0A") {
+                return None;
+            }
+            fields.get(9)?.parse().ok().filter(|&inode| inode != 0)
+        })
+        .collect()
+}
+
+/// Whether a process of `group` has one of `inodes` open. A process that
+/// cannot be read (gone, or another user's) does not count as the group's.
+fn group_holds(group: u32, inodes: &[u64]) -> bool {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return false;
+    };
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    procs.flatten().any(|p| {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            return false;
+        };
+        if fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| process_group(&s))
+            != Some(group)
+        {
+            return false;
+        }
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            fs::read_link(fd.path())
+                .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
+        })
+    })
+}
+
+/// The process group in a `/proc/PID/stat` line: the third field after the
+/// command name, which is in parentheses and may itself hold spaces and
+/// parentheses (hence the last ')').
+fn process_group(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    fn own_group() -> u32 {
+        process_group(&fs::read_to_string("/proc/self/stat").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn reads_the_group_past_a_command_name_with_parentheses() {
+        assert_eq!(
+            process_group("4242 (a) b (c) S 1 4240 4240 0 -1 4194560"),
+            Some(4240)
+        );
+        assert_eq!(process_group("garbage"), None);
+    }
+
+    #[test]
+    fn picks_listening_rows_of_the_port_only() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:B76B 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0 100 0 0 10 0\n\
+   1: 0100007F:B76B 0100007F:8310 01 00000000:00000000 00:00000000 00000000  1000        0 222 1 0 100 0 0 10 0\n\
+   2: 0100007F:076B 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 333 1 0 100 0 0 10 0\n";
+        assert_eq!(listening_inodes(table, 0xB76B), vec![111]);
+        assert_eq!(listening_inodes(table, 0x076B), vec![333]);
+        assert!(listening_inodes(table, 0x1234).is_empty());
+    }
+
+    #[test]
+    fn tells_the_groups_listener_from_another_groups() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert_eq!(listener(port, own_group()), Listener::Group);
+        // A process leading a group of its own holds nothing on the port.
+        let mut other = Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        assert_eq!(listener(port, other.id()), Listener::Other);
+        let _ = other.kill();
+        let _ = other.wait();
+        drop(l);
+        assert_eq!(listener(port, own_group()), Listener::Unknown);
+    }
+}
