@@ -16,8 +16,9 @@ pub(crate) enum Listener {
     Group,
     /// Sockets listen on it, and none belongs to the group.
     Other,
-    /// Nothing to go by: no `/proc/net/tcp` (not Linux), or no listening
-    /// socket on the port right now.
+    /// Nothing to go by: no `/proc/net/tcp` (not Linux), no listening
+    /// socket on the port right now, or a process of the group that could
+    /// not be looked into.
     Unknown,
 }
 
@@ -35,10 +36,10 @@ pub(crate) fn listener(port: u16, group: u32) -> Listener {
     if !read_any || inodes.is_empty() {
         return Listener::Unknown;
     }
-    if group_holds(group, &inodes) {
-        Listener::Group
-    } else {
-        Listener::Other
+    match group_holds(group, &inodes) {
+        Some(true) => Listener::Group,
+        Some(false) => Listener::Other,
+        None => Listener::Unknown,
     }
 }
 
@@ -60,32 +61,40 @@ fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
         .collect()
 }
 
-/// Whether a process of `group` has one of `inodes` open. A process that
-/// cannot be read (gone, or another user's) does not count as the group's.
-fn group_holds(group: u32, inodes: &[u64]) -> bool {
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return false;
-    };
+/// Whether a process of `group` has one of `inodes` open; `None` when a
+/// process of the group could not be looked into (its descriptors are
+/// another user's, as after a setuid), which then cannot be ruled out.
+fn group_holds(group: u32, inodes: &[u64]) -> Option<bool> {
+    let procs = fs::read_dir("/proc").ok()?;
     let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
-    procs.flatten().any(|p| {
+    let mut unreadable = false;
+    for p in procs.flatten() {
         let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            return false;
+            continue;
         };
-        if fs::read_to_string(format!("/proc/{pid}/stat"))
+        // Gone since the listing, or not in the group: not the group's.
+        let Some(pgrp) = fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|s| process_group(&s))
-            != Some(group)
-        {
-            return false;
+        else {
+            continue;
+        };
+        if pgrp != group {
+            continue;
         }
         let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-            return false;
+            unreadable = true;
+            continue;
         };
-        fds.flatten().any(|fd| {
+        let holds = fds.flatten().any(|fd| {
             fs::read_link(fd.path())
                 .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
-        })
-    })
+        });
+        if holds {
+            return Some(true);
+        }
+    }
+    (!unreadable).then_some(false)
 }
 
 /// The process group in a `/proc/PID/stat` line: the third field after the
