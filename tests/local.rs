@@ -401,23 +401,13 @@ fn get(addr: SocketAddr, path: &str) -> String {
     text
 }
 
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 #[test]
 fn the_loop_runs_on_local_replicas_and_sigterm_stops_them_all() {
     let dir = tempfile::tempdir().unwrap();
-    let listen = free_addr();
     let log = dir.path().join("decisions.jsonl");
     let mut c = run_local(
         &serve_cmd(),
         &[
-            "--listen",
-            &listen.to_string(),
             "--replicas",
             "2",
             "--interval",
@@ -437,6 +427,15 @@ fn the_loop_runs_on_local_replicas_and_sigterm_stops_them_all() {
         let _ = child.kill();
         panic!("no first cycle: {}", lines.rest(Duration::from_millis(100)));
     }
+    // The proxy's port is the one it bound (the default 127.0.0.1:0): a
+    // port the test found free could be another's by the time lpa binds it.
+    let listen: SocketAddr = lines
+        .seen
+        .split("lpa run: local: listening on ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no proxy address: {}", lines.seen));
     // The service answers through the proxy, as the guide's Service does.
     let answer = get(listen, "/fibonacci?n=7");
     assert!(
