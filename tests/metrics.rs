@@ -98,14 +98,6 @@ fn status(head: &str) -> u16 {
         .unwrap_or(0)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Percent-encodes a PromQL query for a URL.
 fn encode(query: &str) -> String {
     query
@@ -117,8 +109,10 @@ fn encode(query: &str) -> String {
         .collect()
 }
 
-/// Debian's Prometheus on a free loopback port, scraping `target` every
-/// second, its data and log in `dir`.
+/// Debian's Prometheus on a loopback port it binds itself (0), scraping
+/// `target` every second, its data and log in `dir`; returns once its log
+/// names the port. A port the test found free and let go could be another
+/// process's by the time Prometheus binds it.
 fn start_prometheus(dir: &Path, target: SocketAddr) -> (Killed, SocketAddr) {
     let config = dir.join("prometheus.yml");
     std::fs::write(
@@ -128,15 +122,15 @@ fn start_prometheus(dir: &Path, target: SocketAddr) -> (Killed, SocketAddr) {
         ),
     )
     .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+    let log_path = dir.join("prometheus.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new(tool("prometheus"))
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.join("data").display()
         ))
-        .arg(format!("--web.listen-address={addr}"))
+        .arg("--web.listen-address=127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -147,7 +141,25 @@ fn start_prometheus(dir: &Path, target: SocketAddr) -> (Killed, SocketAddr) {
                 tool("prometheus").display()
             )
         });
-    (Killed(child), addr)
+    let child = Killed(child);
+    // Its web server logs `msg="Listening on" address=127.0.0.1:PORT` once
+    // bound (after "Start listening for connections" with the 0 it was given).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let bound = log
+            .lines()
+            .filter(|l| l.contains("msg=\"Listening on\""))
+            .find_map(|l| l.split(" address=").nth(1)?.split(' ').next()?.parse().ok());
+        if let Some(addr) = bound {
+            return (child, addr);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus named no bound address within 30 s:\n{log}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Asks Prometheus' query API; the first result's value, if any.
