@@ -5,14 +5,13 @@
 //! after 3). Whatever the fault, the decision never scales down blind, and
 //! the one stderr line says what happened.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
 
 use serde_json::{json, Value};
 
 use crate::load::Served;
-use crate::support::{fixture, lpa, run_with_stdin, stderr, stdout};
+use crate::support::{fixture, lpa, refused_addr, run_with_stdin, stderr, stdout};
 
 const METRIC_STDIN: &str = r#"{"resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 3}}, "runType": "scaler"}"#;
 
@@ -127,12 +126,9 @@ fn tls_against_a_plain_http_port_holds_and_says_tls() {
 
 #[test]
 fn connection_refused_fails_the_metric_hook_so_cpa_does_not_scale() {
-    // A port that was free a moment ago: nothing listens there now.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Held bound, not listening: connections to it are refused.
+    let (_held, dead) = refused_addr();
+    let port = dead.port();
     let host = format!("http://127.0.0.1:{port}");
     let out = metric(&host);
     assert!(!out.status.success());

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::support::apiserver::{ApiServer, HpaApi, Mode, Objects, Request};
 use crate::support::service::Service;
-use crate::support::{lpa, stderr, stdout, tool};
+use crate::support::{lpa, refused_addr, stderr, stdout, tool};
 
 /// Mean latency over 80 ms breaches; the service answers in 0 ms (calm)
 /// or 200 ms (breach): wide margins, so a busy machine cannot flip a
@@ -847,28 +847,24 @@ fn sigterm_during_the_load_test_stops_before_deciding() {
 
 /// A kubeconfig with two contexts: `live` on the stand-in server and `dead`
 /// on a loopback port nothing listens on, `dead` being the current one.
-/// Returns its path and the dead server's address.
-fn two_contexts(s: &Setup) -> (PathBuf, String) {
-    // Bound and released: connections to it are refused, at once and
-    // without leaving 127.0.0.1.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+/// Returns its path, the dead server's address and what keeps it dead.
+fn two_contexts(s: &Setup) -> (PathBuf, String, rustix::fd::OwnedFd) {
+    // Connections to it are refused, at once and without leaving 127.0.0.1.
+    let (held, dead) = refused_addr();
+    let dead = dead.to_string();
     let path = s.path("two-contexts");
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: live\n  cluster:\n    server: {}\n- name: dead\n  cluster:\n    server: http://{dead}\nusers:\n- name: nobody\n  user: {{}}\ncontexts:\n- name: live\n  context:\n    cluster: live\n    user: nobody\n    namespace: default\n- name: dead\n  context:\n    cluster: dead\n    user: nobody\n    namespace: default\ncurrent-context: dead\n",
         s.api.url()
     );
     fs::write(&path, text).unwrap();
-    (path, dead)
+    (path, dead, held)
 }
 
 #[test]
 fn context_picks_the_cluster_over_the_current_context() {
     let s = Setup::new(Some(2), SLOW);
-    let (kubeconfig, _) = two_contexts(&s);
+    let (kubeconfig, _, _held) = two_contexts(&s);
     let kubeconfig = format!("--kubeconfig={}", kubeconfig.display());
     let o = s.run(&["--once", &kubeconfig, "--context", "live"]);
     ok(&o);
@@ -887,7 +883,7 @@ fn context_picks_the_cluster_over_the_current_context() {
 #[test]
 fn without_context_the_dead_current_context_is_one_error_and_no_change() {
     let s = Setup::new(Some(2), SLOW);
-    let (kubeconfig, dead) = two_contexts(&s);
+    let (kubeconfig, dead, _held) = two_contexts(&s);
     write_state(&s, "{\"runs_since_change\": 1, \"last_replicas\": 2}");
     let before = fs::read(s.state()).unwrap();
     let o = s.run(&["--once", &format!("--kubeconfig={}", kubeconfig.display())]);
@@ -906,7 +902,7 @@ fn without_context_the_dead_current_context_is_one_error_and_no_change() {
 #[test]
 fn a_context_not_in_the_kubeconfig_is_one_error_before_anything_runs() {
     let s = Setup::new(Some(2), SLOW);
-    let (kubeconfig, _) = two_contexts(&s);
+    let (kubeconfig, _, _held) = two_contexts(&s);
     let o = s.run(&[
         "--once",
         &format!("--kubeconfig={}", kubeconfig.display()),
@@ -991,10 +987,7 @@ fn scales_refusals_failures_and_failed_probes_are_events_on_the_workload() {
     ok(&s.run(&["--max-cycles", "3", "--interval", "0s"]));
     assert_eq!(s.replicas(), Some(4));
     // Nothing listens there: the load test fails, nothing is decided.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_held, dead) = refused_addr();
     let o = s
         .run_cmd("deployment/web", &["--once"])
         .env("locustHost", format!("http://{dead}"))

@@ -460,11 +460,20 @@ mod tests {
             "closed without a backend"
         );
 
-        // A port with nothing listening: bound, then freed.
-        let dead = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        // A port held bound without listening: connects are refused, and
+        // no other process can take it while the test runs.
+        let held = rustix::net::socket(
+            rustix::net::AddressFamily::INET,
+            rustix::net::SocketType::STREAM,
+            None,
+        )
+        .unwrap();
+        rustix::net::bind(
+            &held,
+            &std::net::SocketAddrV4::new([127, 0, 0, 1].into(), 0),
+        )
+        .unwrap();
+        let dead = SocketAddr::try_from(rustix::net::getsockname(&held).unwrap()).unwrap();
         let (a, _) = echo("a");
         proxy.add(dead);
         proxy.add(a);

@@ -96,3 +96,21 @@ pub fn tool(name: &str) -> PathBuf {
     }
     PathBuf::from(name)
 }
+
+/// A loopback address where connections are refused for as long as the
+/// returned socket lives: it holds the port bound without listening, so,
+/// unlike a port bound and let go, no other process can take it meanwhile.
+pub fn refused_addr() -> (rustix::fd::OwnedFd, std::net::SocketAddr) {
+    use rustix::net::{bind, getsockname, socket, AddressFamily, SocketType};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).expect("a TCP socket");
+    bind(
+        &fd,
+        &std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0),
+    )
+    .expect("bind 127.0.0.1:0");
+    let addr = getsockname(&fd)
+        .ok()
+        .and_then(|a| std::net::SocketAddr::try_from(a).ok())
+        .expect("the bound address");
+    (fd, addr)
+}
