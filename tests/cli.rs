@@ -344,9 +344,8 @@ fn man_page_documents_every_subcommand() {
 /// them: plain hyphens and apostrophes, no line filled or broken.
 #[test]
 fn man_pages_render_without_warnings_and_examples_verbatim() {
-    if Command::new("groff").arg("--version").output().is_err() {
-        eprintln!("skipped: groff is not installed (apt-get install groff-base)");
-        return;
+    if let Err(e) = Command::new("groff").arg("--version").output() {
+        panic!("cannot run groff ({e}): scripts/setup-tools.sh installs Debian's groff-base");
     }
     let (dir, pages) = man_pages();
     for (name, _) in &pages {

@@ -143,8 +143,8 @@ fn run_decision_log_and_stderr_never_show_credentials() {
 }
 
 /// A private CA and a leaf for 127.0.0.1 signed by it, made with the
-/// openssl CLI; `None` where openssl is missing.
-fn private_ca(dir: &std::path::Path) -> Option<()> {
+/// openssl CLI (scripts/setup-tools.sh installs it where it is missing).
+fn private_ca(dir: &std::path::Path) {
     let openssl = |args: &[&str]| {
         std::process::Command::new("openssl")
             .args(args)
@@ -152,6 +152,9 @@ fn private_ca(dir: &std::path::Path) -> Option<()> {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run openssl ({e}): scripts/setup-tools.sh installs Debian's")
+            })
     };
     let ec = [
         "-newkey",
@@ -176,8 +179,7 @@ fn private_ca(dir: &std::path::Path) -> Option<()> {
             ],
         ]
         .concat(),
-    )
-    .ok()?;
+    );
     assert!(
         ca.status.success(),
         "{}",
@@ -219,10 +221,9 @@ fn private_ca(dir: &std::path::Path) -> Option<()> {
         "leaf.pem",
     ];
     for args in [&leaf_key[..], &leaf_cert[..]] {
-        let o = openssl(args).unwrap();
+        let o = openssl(args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    Some(())
 }
 
 /// `openssl s_server -www` on 127.0.0.1 with the leaf: an HTTPS server
@@ -230,28 +231,36 @@ fn private_ca(dir: &std::path::Path) -> Option<()> {
 struct TlsServer(std::process::Child, u16);
 
 impl TlsServer {
+    /// On a port it binds itself (0) and names in its `ACCEPT 127.0.0.1:PORT`
+    /// line: a port the test found free and let go could be another
+    /// process's by then, and a connect would not tell them apart.
     fn start(dir: &std::path::Path) -> TlsServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("openssl")
-            .args([
-                "s_server", "-quiet", "-www", "-cert", "leaf.pem", "-key", "leaf.key",
-            ])
-            .args(["-accept", &format!("127.0.0.1:{port}")])
+        let mut child = std::process::Command::new("openssl")
+            .args(["s_server", "-www", "-cert", "leaf.pem", "-key", "leaf.key"])
+            .args(["-accept", "127.0.0.1:0"])
             .current_dir(dir)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "openssl s_server did not listen");
-            thread::sleep(Duration::from_millis(50));
-        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        // Reads on to the end, so the server never blocks on a full pipe.
+        thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok)
+            {
+                if let Some(port) = line
+                    .strip_prefix("ACCEPT 127.0.0.1:")
+                    .and_then(|p| p.trim().parse::<u16>().ok())
+                {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("openssl s_server named no port within 10 s");
         TlsServer(child, port)
     }
 }
@@ -293,21 +302,16 @@ fn https_loadtest(
 }
 
 /// The TLS server of a private CA made in a temporary directory, and the
-/// CA's PEM there; `None` (the test skips) where openssl is missing.
-fn private_tls_server() -> Option<(TlsServer, std::path::PathBuf, tempfile::TempDir)> {
+/// CA's PEM there.
+fn private_tls_server() -> (TlsServer, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    if private_ca(dir.path()).is_none() {
-        eprintln!("skipped: no openssl");
-        return None;
-    }
-    Some((TlsServer::start(dir.path()), dir.path().join("ca.pem"), dir))
+    private_ca(dir.path());
+    (TlsServer::start(dir.path()), dir.path().join("ca.pem"), dir)
 }
 
 #[test]
 fn https_with_a_private_ca_works_with_the_bundle_and_fails_clearly_without() {
-    let Some((server, ca, _dir)) = private_tls_server() else {
-        return;
-    };
+    let (server, ca, _dir) = private_tls_server();
     let trusted = https_loadtest(server.1, Some(&ca), None);
     assert!(trusted["num_requests"].as_u64().unwrap() > 0, "{trusted}");
     assert_eq!(trusted["num_requests_fail"], 0, "{trusted}");
@@ -324,9 +328,7 @@ fn https_with_a_private_ca_works_with_the_bundle_and_fails_clearly_without() {
 /// SSL_CERT_FILE; without it, the HttpUser's requests fail verification.
 #[test]
 fn locust_with_a_private_ca_works_with_the_bundle_and_fails_without() {
-    let Some((server, ca, _dir)) = private_tls_server() else {
-        return;
-    };
+    let (server, ca, _dir) = private_tls_server();
     for locustfile in ["locust/https_root.py", "locust/https_root_fast.py"] {
         let trusted = https_loadtest(server.1, Some(&ca), Some(locustfile));
         assert_eq!(trusted["run"]["driver"], "locust");
