@@ -198,6 +198,52 @@ fn a_replica_whose_port_another_process_took_starts_again_on_another() {
     assert!(err.contains("lpa run: #1 "), "{err}");
 }
 
+/// A replica that loses every port: each start puts a squatter outside
+/// its process group on its port first, and writes the squatter's group id
+/// to a line of `dir/squatters`.
+fn replica_losing_every_port(dir: &std::path::Path) -> String {
+    let lpa = env!("CARGO_BIN_EXE_lpa");
+    let pids = dir.join("squatters");
+    format!(
+        "sh -c 'setsid sh -c \"echo \\$\\$ >> {pids}; exec timeout 60 {lpa} serve --listen 127.0.0.1:{{port}}\" & sleep 1; exec {lpa} serve --listen 127.0.0.1:{{port}} --exit-with-parent'",
+        pids = pids.display(),
+    )
+}
+
+#[test]
+fn a_replica_that_loses_three_ports_in_a_row_is_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = output(run_local(
+        &replica_losing_every_port(dir.path()),
+        &["--once"],
+        dir.path(),
+    ));
+    let squatters = std::fs::read_to_string(dir.path().join("squatters")).unwrap_or_default();
+    for group in squatters.lines() {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{group}")])
+            .status();
+    }
+    assert_eq!(squatters.lines().count(), 3, "one squatter per start");
+    assert_one_error(
+        &o,
+        &[
+            "could not listen: 3 free ports in a row were taken by another process before the replica bound them",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("another process took 127.0.0.1:").count(),
+        2,
+        "{err}"
+    );
+    assert!(!err.contains(" ready on "), "{err}");
+    assert!(
+        !dir.path().join("decay_info.json").exists(),
+        "no state written"
+    );
+}
+
 #[test]
 fn bad_local_arguments_are_one_error_each() {
     let dir = tempfile::tempdir().unwrap();

@@ -552,7 +552,7 @@ impl LocalPool {
                 taken[i] += 1;
                 if taken[i] >= PORT_TRIES {
                     let why = format!(
-                        "is held by another process; the last of {PORT_TRIES} free ports in a row to be taken before the replica bound it"
+                        "could not listen: {PORT_TRIES} free ports in a row were taken by another process before the replica bound them"
                     );
                     let e = self.not_ready(r, &why);
                     return fail(&mut pending, e);
