@@ -177,16 +177,30 @@ fn a_replica_whose_port_another_process_took_starts_again_on_another() {
         dir.path(),
     ));
     let squatter = std::fs::read_to_string(dir.path().join("squatter")).unwrap();
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{}", squatter.trim())])
-        .status();
+    let squatter = squatter.trim();
     let err = stderr(&o);
-    assert!(o.status.success(), "{err}");
-    // The connect that succeeded reached the squatter: not this replica.
-    let taken = err
+    // The connect that succeeded reached the squatter, not this replica, and
+    // the line names the squatter's server (its group's, under `timeout`).
+    let (named, taken) = err
         .lines()
-        .find_map(|l| l.split("replica 1: another process took ").nth(1))
+        .find_map(|l| {
+            l.split("replica 1: pid ")
+                .nth(1)?
+                .split_once(" (lpa) took ")
+        })
         .unwrap_or_else(|| panic!("no port taken: {err}"));
+    let stat = std::fs::read_to_string(format!("/proc/{named}/stat")).unwrap_or_default();
+    let group = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .nth(2);
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{squatter}")])
+        .status();
+    assert_eq!(group, Some(squatter), "pid {named}: {stat}");
+    assert!(o.status.success(), "{err}");
     let (first, rest) = taken.split_once(' ').unwrap();
     let again = rest.rsplit(' ').next().unwrap();
     assert_ne!(first, again, "{err}");
@@ -228,15 +242,12 @@ fn a_replica_that_loses_three_ports_in_a_row_is_one_error() {
     assert_one_error(
         &o,
         &[
-            "could not listen: 3 free ports in a row were taken by another process before the replica bound them",
+            "could not listen: 3 free ports in a row were taken before the replica bound them, the last by pid ",
+            " (lpa); the replica's own process group must listen on {port}",
         ],
     );
     let err = stderr(&o);
-    assert_eq!(
-        err.matches("another process took 127.0.0.1:").count(),
-        2,
-        "{err}"
-    );
+    assert_eq!(err.matches(" (lpa) took 127.0.0.1:").count(), 2, "{err}");
     assert!(!err.contains(" ready on "), "{err}");
     assert!(
         !dir.path().join("decay_info.json").exists(),

@@ -10,12 +10,13 @@
 use std::fs;
 
 /// Who listens on a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Listener {
     /// A process of the given process group holds a socket listening on it.
     Group,
-    /// Sockets listen on it, and none belongs to the group.
-    Other,
+    /// Sockets listen on it, and none belongs to the group: held by the
+    /// process named, when lpa may look into it (`pid 812 (docker-proxy)`).
+    Other(Option<String>),
     /// Nothing to go by: no `/proc/net/tcp` (not Linux), no listening
     /// socket on the port right now, or a process of the group that could
     /// not be looked into.
@@ -38,9 +39,41 @@ pub(crate) fn listener(port: u16, group: u32) -> Listener {
     }
     match group_holds(group, &inodes) {
         Some(true) => Listener::Group,
-        Some(false) => Listener::Other,
+        Some(false) => Listener::Other(holder(&inodes)),
         None => Listener::Unknown,
     }
+}
+
+/// The first process found holding one of `inodes`, as `pid N (name)`: a
+/// look through every process's descriptors, so only once a stranger is
+/// known to listen.
+fn holder(inodes: &[u64]) -> Option<String> {
+    let wanted = sockets(inodes);
+    fs::read_dir("/proc").ok()?.flatten().find_map(|p| {
+        let pid: u32 = p.file_name().to_str()?.parse().ok()?;
+        holds(pid, &wanted)?.then(|| {
+            let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            match name.trim() {
+                "" => format!("pid {pid}"),
+                name => format!("pid {pid} ({name})"),
+            }
+        })
+    })
+}
+
+/// The `/proc/PID/fd` link text of each socket inode.
+fn sockets(inodes: &[u64]) -> Vec<String> {
+    inodes.iter().map(|i| format!("socket:[{i}]")).collect()
+}
+
+/// Whether process `pid` has one of the `wanted` sockets open; `None` when
+/// its descriptors cannot be read (gone, or another user's).
+fn holds(pid: u32, wanted: &[String]) -> Option<bool> {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|fd| {
+        fs::read_link(fd.path())
+            .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
+    }))
 }
 
 /// The socket inodes of the rows of a `/proc/net/tcp{,6}` table in state
@@ -66,7 +99,7 @@ fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
 /// another user's, as after a setuid), which then cannot be ruled out.
 fn group_holds(group: u32, inodes: &[u64]) -> Option<bool> {
     let procs = fs::read_dir("/proc").ok()?;
-    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    let wanted = sockets(inodes);
     let mut unreadable = false;
     for p in procs.flatten() {
         let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
@@ -82,16 +115,10 @@ fn group_holds(group: u32, inodes: &[u64]) -> Option<bool> {
         if pgrp != group {
             continue;
         }
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-            unreadable = true;
-            continue;
-        };
-        let holds = fds.flatten().any(|fd| {
-            fs::read_link(fd.path())
-                .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
-        });
-        if holds {
-            return Some(true);
+        match holds(pid, &wanted) {
+            Some(true) => return Some(true),
+            Some(false) => {}
+            None => unreadable = true,
         }
     }
     (!unreadable).then_some(false)
@@ -147,7 +174,13 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap();
-        assert_eq!(listener(port, other.id()), Listener::Other);
+        // Named by the process that holds it: this test's.
+        let name = format!("pid {} (", std::process::id());
+        assert!(
+            matches!(listener(port, other.id()), Listener::Other(Some(ref by)) if by.starts_with(&name)),
+            "{:?}",
+            listener(port, other.id())
+        );
         let _ = other.kill();
         let _ = other.wait();
         drop(l);

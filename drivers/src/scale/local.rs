@@ -247,6 +247,9 @@ pub enum PoolEvent {
     PortTaken {
         replica: u64,
         addr: SocketAddr,
+        /// `pid N (name)` of the process that listens there, or "another
+        /// process" when lpa cannot look into it.
+        by: String,
         now: SocketAddr,
     },
 }
@@ -294,9 +297,14 @@ impl fmt::Display for PoolEvent {
                 }
                 Ok(())
             }
-            PoolEvent::PortTaken { replica, addr, now } => write!(
+            PoolEvent::PortTaken {
+                replica,
+                addr,
+                by,
+                now,
+            } => write!(
                 f,
-                "replica {replica}: another process took {addr} before the replica listened there; started it again on {now}"
+                "replica {replica}: {by} took {addr} before the replica listened there; started it again on {now}"
             ),
         }
     }
@@ -513,10 +521,11 @@ impl LocalPool {
                 }
                 let r = &mut pending[i];
                 let port = r.addr.port();
-                let listening = match r.child.try_wait() {
+                let by = match r.child.try_wait() {
                     // Exited, perhaps because another process holds its port.
-                    Ok(Some(status)) => {
-                        if listener(port, r.child.id()) != Listener::Other {
+                    Ok(Some(status)) => match listener(port, r.child.id()) {
+                        Listener::Other(by) => by,
+                        _ => {
                             let e = self.not_ready(
                                 r,
                                 &format!(
@@ -526,16 +535,18 @@ impl LocalPool {
                             );
                             return fail(&mut pending, e);
                         }
-                        false
-                    }
+                    },
                     Ok(None) => {
                         if TcpStream::connect_timeout(&r.addr, Duration::from_millis(200)).is_err()
                         {
                             continue;
                         }
                         match listener(port, r.child.id()) {
-                            Listener::Group | Listener::Unknown => true,
-                            Listener::Other => false,
+                            Listener::Other(by) => by,
+                            Listener::Group | Listener::Unknown => {
+                                ready[i] = true;
+                                continue;
+                            }
                         }
                     }
                     Err(e) => {
@@ -543,16 +554,15 @@ impl LocalPool {
                         return fail(&mut pending, e);
                     }
                 };
-                if listening {
-                    ready[i] = true;
-                    continue;
-                }
                 // The port went to another process between free_port and the
                 // replica's bind: that process would get the traffic.
+                let by = by.unwrap_or_else(|| "another process".to_string());
                 taken[i] += 1;
                 if taken[i] >= PORT_TRIES {
+                    // Three in a row is rarely chance: more likely the
+                    // command has a daemon listen for it (docker run -p).
                     let why = format!(
-                        "could not listen: {PORT_TRIES} free ports in a row were taken by another process before the replica bound them"
+                        "could not listen: {PORT_TRIES} free ports in a row were taken before the replica bound them, the last by {by}; the replica's own process group must listen on {{port}}"
                     );
                     let e = self.not_ready(r, &why);
                     return fail(&mut pending, e);
@@ -569,6 +579,7 @@ impl LocalPool {
                 self.emit(PoolEvent::PortTaken {
                     replica: number,
                     addr,
+                    by,
                     now: pending[i].addr,
                 });
             }
