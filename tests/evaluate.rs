@@ -922,7 +922,7 @@ fn ready_replicas_in_the_resource_status_reach_the_model() {
         let (out, err) = with_status(1, run_type);
         assert_eq!(out, "{\"targetReplicas\":2}\n", "{err}");
         assert!(
-            err.contains("the replicas added to 1 may still be starting"),
+            err.contains("the replicas added to the 1 serving may still be starting"),
             "{err}"
         );
     }

@@ -543,7 +543,7 @@ impl fmt::Display for Reason {
                 load,
             } => write!(
                 f,
-                "hold {replicas}: the replicas added to {from} may still be starting (sized for load {})",
+                "hold {replicas}: the replicas added to the {from} serving may still be starting (sized for load {})",
                 num(round1(*load))
             ),
             Reason::Draining { replicas } => {
@@ -2096,14 +2096,14 @@ mod tests {
             ModelStep { what: "U unchecked", mean_ms: at(0.8, 2.0), expect: 1, says: "unloaded latency not yet checked by a pair of runs at one load, the configured rule decides; decay 2 -> 1" },
             // The decay's two runs at one load: U = 4. Load 0.8 needs 2.
             ModelStep { what: "decay pair", mean_ms: at(0.8, 1.0), expect: 2, says: "model mean: load 0.8 replicas' worth, unloaded 4ms; predicted 5.33ms <= 6.3ms at 2; scale up 1 -> 2" },
-            ModelStep { what: "starting", mean_ms: at(0.8, 1.0), expect: 2, says: "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)" },
+            ModelStep { what: "starting", mean_ms: at(0.8, 1.0), expect: 2, says: "hold 2: the replicas added to the 1 serving may still be starting (sized for load 0.8)" },
             ModelStep { what: "serving", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 1 of 2 before decay)" },
             ModelStep { what: "calm", mean_ms: at(0.8, 2.0), expect: 2, says: "hold 2 (calm run 2 of 2 before decay)" },
             ModelStep { what: "veto", mean_ms: at(0.8, 2.0), expect: 2, says: "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replica" },
             // The step: 3 replicas' worth on 2. The wait grew 3.75 s on
             // average over the 15 s run: the backlog's growth says 1.5 × 2.
             ModelStep { what: "step", mean_ms: 4.0 + 3750.0, expect: 6, says: "model mean: load at least 3 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 6; scale up 2 -> 6" },
-            ModelStep { what: "starting", mean_ms: 4.0 + 11_250.0, expect: 6, says: "hold 6: the replicas added to 2 may still be starting (sized for load 3)" },
+            ModelStep { what: "starting", mean_ms: 4.0 + 11_250.0, expect: 6, says: "hold 6: the replicas added to the 2 serving may still be starting (sized for load 3)" },
             ModelStep { what: "draining", mean_ms: 4.0 + 1667.0, expect: 6, says: "hold 6: a backlog drains (the wait fell since the last run)" },
             ModelStep { what: "serving", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 1 of 2 before decay)" },
             ModelStep { what: "calm", mean_ms: at(3.0, 6.0), expect: 6, says: "hold 6 (calm run 2 of 2 before decay)" },
@@ -2369,14 +2369,14 @@ mod tests {
         let inferred = decide_after(None);
         assert!(
             inferred.ends_with(
-                "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)"
+                "hold 2: the replicas added to the 1 serving may still be starting (sized for load 0.8)"
             ),
             "{inferred}"
         );
         let starting = decide_after(Some(1));
         assert!(
             starting.ends_with(
-                "hold 2: the replicas added to 1 may still be starting (sized for load 0.8)"
+                "hold 2: the replicas added to the 1 serving may still be starting (sized for load 0.8)"
             ),
             "{starting}"
         );
