@@ -61,19 +61,20 @@ fn assert_one_error(o: &Output, expected: &[&str]) {
     }
 }
 
+/// The fields of `/proc/PID/stat` after the command name (state, parent,
+/// process group, ...); empty when the process is gone.
+fn stat_fields(pid: &str) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // "pid (comm) state ...": comm may hold anything, ')' too.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    rest.split_whitespace().map(str::to_string).collect()
+}
+
 /// Whether `pid` is a live `lpa serve` process (not gone, not a zombie, not
 /// a reused pid of something else).
 pub fn serve_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .trim_start()
-        .chars()
-        .next();
+    let fields = stat_fields(&pid.to_string());
+    let state = fields.first().and_then(|s| s.chars().next());
     if matches!(state, Some('Z' | 'X') | None) {
         return false;
     }
@@ -153,31 +154,47 @@ fn a_replica_command_that_never_listens_is_stopped_and_an_error() {
     assert!(started.elapsed() < Duration::from_secs(25));
 }
 
-/// A replica whose first start loses its port to a process outside its
-/// process group (`setsid`, as an unrelated server would be) that listens
-/// there first; later starts listen as usual. The squatter's group id is
-/// written to `dir/squatter`.
-fn replica_losing_its_first_port(dir: &std::path::Path) -> String {
+/// A replica that loses its port to a process outside its process group
+/// (`setsid`, as an unrelated server would be) that listens there first:
+/// on its first start only, or on every start. Each squatter's group id is
+/// a line of `dir/squatters`.
+fn replica_losing_ports(dir: &std::path::Path, every_start: bool) -> String {
     let lpa = env!("CARGO_BIN_EXE_lpa");
     let mark = dir.join("first-started");
-    let pid = dir.join("squatter");
-    format!(
-        "sh -c 'if ! test -e {mark}; then touch {mark}; setsid sh -c \"echo \\$\\$ > {pid}; exec timeout 60 {lpa} serve --listen 127.0.0.1:{{port}}\" & sleep 1; fi; exec {lpa} serve --listen 127.0.0.1:{{port}} --exit-with-parent'",
-        mark = mark.display(),
-        pid = pid.display(),
-    )
+    let pids = dir.join("squatters");
+    let squat = format!(
+        "setsid sh -c \"echo \\$\\$ >> {pids}; exec timeout 60 {lpa} serve --listen 127.0.0.1:{{port}}\" & sleep 1;",
+        pids = pids.display(),
+    );
+    let squat = if every_start {
+        squat
+    } else {
+        let mark = mark.display();
+        format!("if ! test -e {mark}; then touch {mark}; {squat} fi;")
+    };
+    format!("sh -c '{squat} exec {lpa} serve --listen 127.0.0.1:{{port}} --exit-with-parent'")
+}
+
+/// Stops the squatters [`replica_losing_ports`] started; their group ids.
+fn stop_squatters(dir: &std::path::Path) -> Vec<String> {
+    let squatters = std::fs::read_to_string(dir.join("squatters")).unwrap_or_default();
+    let groups: Vec<String> = squatters.lines().map(str::to_string).collect();
+    for group in &groups {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{group}")])
+            .status();
+    }
+    groups
 }
 
 #[test]
 fn a_replica_whose_port_another_process_took_starts_again_on_another() {
     let dir = tempfile::tempdir().unwrap();
     let o = output(run_local(
-        &replica_losing_its_first_port(dir.path()),
+        &replica_losing_ports(dir.path(), false),
         &["--once", "--run-time", "500ms"],
         dir.path(),
     ));
-    let squatter = std::fs::read_to_string(dir.path().join("squatter")).unwrap();
-    let squatter = squatter.trim();
     let err = stderr(&o);
     // The connect that succeeded reached the squatter, not this replica, and
     // the line names the squatter's server (its group's, under `timeout`).
@@ -189,17 +206,10 @@ fn a_replica_whose_port_another_process_took_starts_again_on_another() {
                 .split_once(" (lpa) took ")
         })
         .unwrap_or_else(|| panic!("no port taken: {err}"));
-    let stat = std::fs::read_to_string(format!("/proc/{named}/stat")).unwrap_or_default();
-    let group = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .nth(2);
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{squatter}")])
-        .status();
-    assert_eq!(group, Some(squatter), "pid {named}: {stat}");
+    let fields = stat_fields(named);
+    let squatters = stop_squatters(dir.path());
+    assert_eq!(squatters.len(), 1, "a squatter on the first start only");
+    assert_eq!(fields.get(2), squatters.first(), "pid {named}: {fields:?}");
     assert!(o.status.success(), "{err}");
     let (first, rest) = taken.split_once(' ').unwrap();
     let again = rest.rsplit(' ').next().unwrap();
@@ -212,33 +222,16 @@ fn a_replica_whose_port_another_process_took_starts_again_on_another() {
     assert!(err.contains("lpa run: #1 "), "{err}");
 }
 
-/// A replica that loses every port: each start puts a squatter outside
-/// its process group on its port first, and writes the squatter's group id
-/// to a line of `dir/squatters`.
-fn replica_losing_every_port(dir: &std::path::Path) -> String {
-    let lpa = env!("CARGO_BIN_EXE_lpa");
-    let pids = dir.join("squatters");
-    format!(
-        "sh -c 'setsid sh -c \"echo \\$\\$ >> {pids}; exec timeout 60 {lpa} serve --listen 127.0.0.1:{{port}}\" & sleep 1; exec {lpa} serve --listen 127.0.0.1:{{port}} --exit-with-parent'",
-        pids = pids.display(),
-    )
-}
-
 #[test]
 fn a_replica_that_loses_three_ports_in_a_row_is_one_error() {
     let dir = tempfile::tempdir().unwrap();
     let o = output(run_local(
-        &replica_losing_every_port(dir.path()),
+        &replica_losing_ports(dir.path(), true),
         &["--once"],
         dir.path(),
     ));
-    let squatters = std::fs::read_to_string(dir.path().join("squatters")).unwrap_or_default();
-    for group in squatters.lines() {
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{group}")])
-            .status();
-    }
-    assert_eq!(squatters.lines().count(), 3, "one squatter per start");
+    let squatters = stop_squatters(dir.path());
+    assert_eq!(squatters.len(), 3, "one squatter per start");
     assert_one_error(
         &o,
         &[

@@ -63,10 +63,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lpa_core::duration::format_duration;
-
-use super::listener::{listener, Listener};
 use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
 
+use super::listener::{listener, Listener};
 use super::{DriverError, ScaleTarget};
 use crate::process::{self, one_line};
 use crate::proxy::{Backend, Proxy, ProxyOptions};
@@ -568,10 +567,7 @@ impl LocalPool {
                     return fail(&mut pending, e);
                 }
                 let (number, addr) = (r.number, r.addr);
-                r.stdin.take();
-                terminate(&mut r.child);
-                let grace = self.options.stop_grace;
-                finish(&mut r.child, Instant::now() + grace, grace);
+                stop(r, self.options.stop_grace);
                 pending[i] = match self.spawn(number) {
                     Ok(again) => again,
                     Err(e) => return fail(&mut pending, e),
@@ -673,10 +669,7 @@ impl LocalPool {
             }
             cut = b.active();
         }
-        r.stdin.take();
-        terminate(&mut r.child);
-        let grace = self.options.stop_grace;
-        let how = finish(&mut r.child, Instant::now() + grace, grace);
+        let how = stop(&mut r, self.options.stop_grace);
         let pid = r.child.id();
         self.emit(PoolEvent::Stopped {
             replica: r.number,
@@ -777,6 +770,14 @@ impl ScaleTarget for LocalPool {
 /// process taking it in between makes that replica fail its start).
 fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// Stops one replica: its stdin closed (the EOF watchdog), SIGTERM, then
+/// SIGKILL to what is left after `grace`.
+fn stop(r: &mut Replica, grace: Duration) -> Ending {
+    r.stdin.take();
+    terminate(&mut r.child);
+    finish(&mut r.child, Instant::now() + grace, grace)
 }
 
 /// Sends SIGTERM to the replica's process group, or SIGKILL to the replica
