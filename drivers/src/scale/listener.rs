@@ -7,7 +7,8 @@
 //! would send the service's traffic to a stranger while its own replica
 //! fails to bind. So readiness also asks who holds the listening socket.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
 
 /// Who listens on a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +30,9 @@ pub(crate) fn listener(port: u16, group: u32) -> Listener {
     let mut inodes = Vec::new();
     let mut read_any = false;
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        if let Ok(text) = fs::read_to_string(table) {
+        if let Ok(file) = File::open(table) {
             read_any = true;
-            inodes.extend(listening_inodes(&text, port));
+            inodes.extend(listening_inodes(BufReader::new(file), port));
         }
     }
     if !read_any || inodes.is_empty() {
@@ -78,20 +79,39 @@ fn holds(pid: u32, wanted: &[String]) -> Option<bool> {
 
 /// The socket inodes of the rows of a `/proc/net/tcp{,6}` table in state
 /// LISTEN (0A) on `port`.
-fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+///
+/// Reads only as far as the listening sockets: the kernel lists them
+/// first (`tcp_get_idx` walks the listening hash before the established
+/// one), and the rows after them, one per connection and per TIME_WAIT,
+/// run to tens of thousands under a load of short connections, which took
+/// the kernel about a second to write per read, and the pool one read per
+/// replica it started. SYN_RECV (03) rows do not end the section: kernels
+/// before 4.4 listed a listener's pending connections right after it. A
+/// kernel that ordered them otherwise would hide a listener, which makes
+/// readiness fall back to the connect alone ([`Listener::Unknown`]).
+fn listening_inodes(table: impl BufRead, port: u16) -> Vec<u64> {
     let port = format!(":{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|row| {
-            let fields: Vec<&str> = row.split_whitespace().collect();
-            let local = fields.get(1)?;
-            if !local.ends_with(&port) || fields.get(3) != Some(&"0A") {
-                return None;
-            }
-            fields.get(9)?.parse().ok().filter(|&inode| inode != 0)
-        })
-        .collect()
+    let mut inodes = Vec::new();
+    for row in table.lines().skip(1) {
+        let Ok(row) = row else { break };
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        match fields.get(3) {
+            Some(&"0A") => {}
+            Some(&"03") => continue,
+            _ => break,
+        }
+        if !fields.get(1).is_some_and(|local| local.ends_with(&port)) {
+            continue;
+        }
+        if let Some(inode) = fields
+            .get(9)
+            .and_then(|i| i.parse().ok())
+            .filter(|&i| i != 0)
+        {
+            inodes.push(inode);
+        }
+    }
+    inodes
 }
 
 /// Whether a process of `group` has one of `inodes` open; `None` when a
@@ -152,15 +172,47 @@ mod tests {
         assert_eq!(process_group("garbage"), None);
     }
 
+    /// Fails the test if read: what lies past the listening section.
+    struct Unread;
+
+    impl std::io::Read for Unread {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            panic!("read past the listening sockets");
+        }
+    }
+
     #[test]
-    fn picks_listening_rows_of_the_port_only() {
+    fn picks_listening_rows_of_the_port_only_and_stops_after_them() {
+        // As the kernel writes it: listeners (a pre-4.4 kernel's pending
+        // connection among them), then connections, then nothing we read.
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
    0: 0100007F:B76B 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0 100 0 0 10 0\n\
-   1: 0100007F:B76B 0100007F:8310 01 00000000:00000000 00:00000000 00000000  1000        0 222 1 0 100 0 0 10 0\n\
-   2: 0100007F:076B 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 333 1 0 100 0 0 10 0\n";
-        assert_eq!(listening_inodes(table, 0xB76B), vec![111]);
-        assert_eq!(listening_inodes(table, 0x076B), vec![333]);
-        assert!(listening_inodes(table, 0x1234).is_empty());
+   1: 0100007F:B76B 0100007F:8311 03 00000000:00000000 00:00000000 00000000  1000        0 0 1 0 100 0 0 10 0\n\
+   2: 0100007F:076B 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 333 1 0 100 0 0 10 0\n\
+   3: 0100007F:B76B 0100007F:8310 01 00000000:00000000 00:00000000 00000000  1000        0 222 1 0 100 0 0 10 0\n";
+        let rows = || BufReader::new(std::io::Read::chain(table.as_bytes(), Unread));
+        assert_eq!(listening_inodes(rows(), 0xB76B), vec![111]);
+        assert_eq!(listening_inodes(rows(), 0x076B), vec![333]);
+        assert!(listening_inodes(rows(), 0x1234).is_empty());
+    }
+
+    /// The order `listening_inodes` relies on, on the kernel the tests
+    /// run on: a listener opened after many connections is still found.
+    #[test]
+    fn finds_a_listener_behind_many_connections() {
+        let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ends: Vec<_> = (0..200)
+            .flat_map(|_| {
+                let client = std::net::TcpStream::connect(busy.local_addr().unwrap()).unwrap();
+                [client, busy.accept().unwrap().0]
+            })
+            .collect();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert_eq!(
+            listener(l.local_addr().unwrap().port(), own_group()),
+            Listener::Group
+        );
+        drop(ends);
     }
 
     #[test]
