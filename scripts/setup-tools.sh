@@ -66,20 +66,21 @@ if [ ${#need[@]} -gt 0 ]; then
     trap '"${sudo[@]}" rm -f "$policy"' EXIT
   fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # Only Prometheus is pinned; any openssl makes a CA and serves TLS, and
+  # any groff renders a page, the same: the distribution's.
   packages=()
-  if ! prometheus_installed; then
-    version=$(apt-cache madison prometheus | awk -v want="$PROMETHEUS_DEB_VERSION" \
-      '{ v = $3 } index(v, want) == 1 { print v; exit }')
-    if [ -z "$version" ]; then
-      echo "setup-tools: Debian serves no prometheus $PROMETHEUS_DEB_VERSION* (apt-cache madison prometheus: $(apt-cache madison prometheus | awk '{print $3}' | tr '\n' ' '))" >&2
-      exit 1
+  for package in "${need[@]}"; do
+    if [ "$package" = prometheus ]; then
+      version=$(apt-cache madison prometheus | awk -v want="$PROMETHEUS_DEB_VERSION" \
+        '{ v = $3 } index(v, want) == 1 { print v; exit }')
+      if [ -z "$version" ]; then
+        echo "setup-tools: Debian serves no prometheus $PROMETHEUS_DEB_VERSION* (apt-cache madison prometheus: $(apt-cache madison prometheus | awk '{print $3}' | tr '\n' ' '))" >&2
+        exit 1
+      fi
+      package="prometheus=$version"
     fi
-    packages+=("prometheus=$version")
-  fi
-  # Any openssl makes a CA and serves TLS, and any groff renders a page, the
-  # same: the distribution's.
-  command -v openssl >/dev/null || packages+=(openssl)
-  command -v groff >/dev/null || packages+=(groff-base)
+    packages+=("$package")
+  done
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${packages[@]}" >/dev/null

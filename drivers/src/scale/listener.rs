@@ -50,8 +50,7 @@ pub(crate) fn listener(port: u16, group: u32) -> Listener {
 /// known to listen.
 fn holder(inodes: &[u64]) -> Option<String> {
     let wanted = sockets(inodes);
-    fs::read_dir("/proc").ok()?.flatten().find_map(|p| {
-        let pid: u32 = p.file_name().to_str()?.parse().ok()?;
+    pids()?.find_map(|pid| {
         holds(pid, &wanted)?.then(|| {
             let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             match name.trim() {
@@ -60,6 +59,16 @@ fn holder(inodes: &[u64]) -> Option<String> {
             }
         })
     })
+}
+
+/// Every process's pid, from `/proc`'s numeric entries; `None` without `/proc`.
+fn pids() -> Option<impl Iterator<Item = u32>> {
+    let procs = fs::read_dir("/proc").ok()?;
+    Some(
+        procs
+            .flatten()
+            .filter_map(|p| p.file_name().to_str()?.parse().ok()),
+    )
 }
 
 /// The `/proc/PID/fd` link text of each socket inode.
@@ -118,13 +127,9 @@ fn listening_inodes(table: impl BufRead, port: u16) -> Vec<u64> {
 /// process of the group could not be looked into (its descriptors are
 /// another user's, as after a setuid), which then cannot be ruled out.
 fn group_holds(group: u32, inodes: &[u64]) -> Option<bool> {
-    let procs = fs::read_dir("/proc").ok()?;
     let wanted = sockets(inodes);
     let mut unreadable = false;
-    for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
+    for pid in pids()? {
         // Gone since the listing, or not in the group: not the group's.
         let Some(pgrp) = fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
