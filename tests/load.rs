@@ -338,6 +338,56 @@ fn users_start_at_the_spawn_rate_within_the_run_time() {
     assert!((1.95..2.25).contains(&ramp), "ramp-up {ramp} s");
 }
 
+/// Rates and waits pass validation however small or long; a start, send
+/// or wake too far away to be a time at all is past the run's end, where
+/// adding it to the clock panicked (a user thread's panic left exit 0).
+#[test]
+fn a_rate_or_wait_beyond_any_clock_ends_the_user_not_the_run() {
+    let s = Served::start(&[]);
+    for (flags, started, sent) in [
+        (
+            &[
+                "--users",
+                "2",
+                "--spawn-rate",
+                "1e-20",
+                "--wait-time",
+                "constant(10)",
+            ][..],
+            1,
+            1,
+        ),
+        (&["--users", "2", "--arrival-rate", "1e-20"], 2, 1),
+        (&["--users", "1", "--wait-time", "constant(1e19)"], 1, 1),
+        (
+            &["--users", "1", "--wait-time", "constant_throughput(1e-20)"],
+            1,
+            1,
+        ),
+    ] {
+        let out = lpa()
+            .args([
+                "loadtest",
+                "--host",
+                &s.url,
+                "--load-driver",
+                "native",
+                "--run-time",
+                "1s",
+            ])
+            .args(["--request", "/delay?ms=1", "--json"])
+            .args(flags)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{flags:?}: {err}");
+        assert!(!err.contains("panicked"), "{flags:?}: {err}");
+        let r: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(r["run"]["users_started"], started, "{flags:?}: {r}");
+        assert_eq!(r["num_requests"], sent, "{flags:?}: {r}");
+    }
+}
+
 #[test]
 fn the_open_model_sends_on_schedule() {
     let s = Served::start(&[]);

@@ -173,7 +173,7 @@ pub fn run(
     });
     let _stop_users = StopUsers(&shared);
 
-    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<bool>();
     let report = |started: u32| {
         if let Some(f) = progress {
             let (mut requests, mut failures) = (0, 0);
@@ -205,13 +205,13 @@ pub fn run(
     let mut last_progress = Instant::now();
     for i in 0..plan.users {
         let at = if open {
-            start
+            Some(start)
         } else {
-            start + Duration::from_secs_f64(f64::from(i) / plan.spawn_rate)
+            later(start, f64::from(i) / plan.spawn_rate)
         };
-        if at >= shared.deadline {
+        let Some(at) = at.filter(|at| *at < shared.deadline) else {
             break;
-        }
+        };
         loop {
             let now = Instant::now();
             if now >= at {
@@ -250,14 +250,17 @@ pub fn run(
 
     // 2. Wait for the users to finish, at most until deadline + grace.
     let give_up = shared.deadline + plan.grace;
-    let mut finished = 0u32;
+    let (mut finished, mut panicked) = (0u32, 0u32);
     while finished < started {
         let now = Instant::now();
         if now >= give_up {
             break;
         }
         match done_rx.recv_timeout((give_up - now).min(PROGRESS_EVERY)) {
-            Ok(()) => finished += 1,
+            Ok(user_panicked) => {
+                finished += 1;
+                panicked += u32::from(user_panicked);
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -275,6 +278,9 @@ pub fn run(
         if now < shared.deadline {
             thread::sleep(shared.deadline - now);
         }
+    }
+    if panicked > 0 {
+        return Err(LoadError::UserPanicked { panicked, started });
     }
     let end = Instant::now();
 
@@ -396,11 +402,14 @@ pub fn run(
 }
 
 /// Tells the coordinator a user ended, even by a panic.
-struct DoneSignal(mpsc::Sender<()>);
+/// Tells the engine a user ended, and whether by a panic: a user that
+/// panicked stopped measuring early, and a run that reported the rest as
+/// the service's latency would feed the decision a partial sample.
+struct DoneSignal(mpsc::Sender<bool>);
 
 impl Drop for DoneSignal {
     fn drop(&mut self) {
-        let _ = self.0.send(());
+        let _ = self.0.send(thread::panicking());
     }
 }
 
@@ -432,6 +441,15 @@ fn pick(cumulative: &[u64], rng: &mut SplitMix64) -> usize {
 }
 
 /// Sleeps until `until` or the deadline, whichever is first.
+/// `base` plus `secs`; `None` where that cannot be represented, which is
+/// past any run's deadline: a valid rate as small as 1e-20/s puts the next
+/// start or send 1e20 s away, and `Instant` panics on such an addition.
+fn later(base: Instant, secs: f64) -> Option<Instant> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .and_then(|d| base.checked_add(d))
+}
+
 fn sleep_until(until: Instant, deadline: Instant) {
     let until = until.min(deadline);
     let now = Instant::now();
@@ -524,13 +542,13 @@ fn closed_user(plan: &LoadPlan, shared: &Shared, user: u32) {
         }
         let wake = match class.wait_time {
             WaitTime::Constant(d) if d.is_zero() => continue,
-            WaitTime::Constant(d) => Instant::now() + d,
-            WaitTime::Between(a, b) => Instant::now() + a + (b - a).mul_f64(rng.unit()),
+            WaitTime::Constant(d) => Instant::now().checked_add(d),
+            WaitTime::Between(a, b) => Instant::now().checked_add(a + (b - a).mul_f64(rng.unit())),
             // Each task run takes at least the pacing: the wait fills it up.
-            WaitTime::ConstantPacing(d) => began + d,
-            WaitTime::ConstantThroughput(n) => began + Duration::from_secs_f64(1.0 / n),
+            WaitTime::ConstantPacing(d) => began.checked_add(d),
+            WaitTime::ConstantThroughput(n) => later(began, 1.0 / n),
         };
-        sleep_until(wake, shared.deadline);
+        sleep_until(wake.unwrap_or(shared.deadline), shared.deadline);
     }
 }
 
@@ -548,10 +566,10 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
     }
     loop {
         let k = shared.next_send.fetch_add(1, Ordering::Relaxed);
-        let intended = shared.start + Duration::from_secs_f64(k as f64 / rate);
-        if intended >= shared.deadline {
+        let Some(intended) = later(shared.start, k as f64 / rate).filter(|t| *t < shared.deadline)
+        else {
             return;
-        }
+        };
         let now = Instant::now();
         // A slot the users were too busy to take before the deadline is
         // dropped, as a closed user starts no task after it: sent in the
@@ -574,6 +592,27 @@ fn open_user(plan: &LoadPlan, shared: &Shared, user: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_that_panics_says_so_as_it_ends() {
+        let (tx, rx) = mpsc::channel();
+        let quiet = DoneSignal(tx.clone());
+        let user = thread::spawn(move || {
+            let _done = DoneSignal(tx);
+            panic!("a bug in a user");
+        });
+        assert!(user.join().is_err());
+        drop(quiet);
+        assert_eq!(rx.iter().collect::<Vec<_>>(), [true, false]);
+    }
+
+    #[test]
+    fn a_time_past_any_clock_is_none() {
+        let now = Instant::now();
+        assert_eq!(later(now, 0.5), Some(now + Duration::from_millis(500)));
+        assert_eq!(later(now, 1e20), None);
+        assert_eq!(later(now, f64::INFINITY), None);
+    }
 
     /// A service that takes the request and never answers: at run time +
     /// grace the user's wait must end and its connection close, not hold

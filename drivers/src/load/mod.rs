@@ -252,6 +252,8 @@ pub enum LoadError {
     Request(#[from] http::RequestError),
     #[error("cannot start a user thread: {0}")]
     Spawn(std::io::Error),
+    #[error("{panicked} of {started} users stopped on an internal error (a bug in lpa: its message is above); the run is not a measurement")]
+    UserPanicked { panicked: u32, started: u32 },
 }
 
 impl LoadPlan {
