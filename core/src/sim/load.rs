@@ -176,15 +176,15 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let line_at = |p: Option<&csv::Position>| crate::csv_text::line_at(text, p) as usize;
+    let mut lines = crate::csv_text::Lines::new(text);
     let mut rates = Vec::new();
     let mut first = true;
     for record in reader.records() {
         let record = record.map_err(|e| BadRate::Csv {
-            line: line_at(e.position()),
+            line: lines.line_at(e.position()) as usize,
             message: e.to_string(),
         })?;
-        let line = line_at(record.position());
+        let line = lines.line_at(record.position()) as usize;
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
@@ -304,9 +304,10 @@ pub fn arrival_rates(
     };
     let mut times: Vec<i128> = Vec::new();
     let mut previous: Option<(i128, String)> = None;
+    let mut lines = crate::csv_text::Lines::new(text);
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
-        let line = crate::csv_text::line_at(text, record.position());
+        let line = lines.line_at(record.position());
         if record.iter().all(str::is_empty) {
             continue;
         }
