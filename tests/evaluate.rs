@@ -1025,6 +1025,39 @@ fn a_state_file_of_json_that_is_not_an_object_starts_fresh_and_is_kept() {
     }
 }
 
+/// A state file far larger than any lpa writes is not read as state:
+/// walking it took 50 times its size in memory (3 GB for 54 MB), and a
+/// larger one ended the process with no error line. It starts fresh and
+/// is kept aside whole, as a file that does not parse is.
+#[test]
+fn a_state_file_larger_than_any_state_starts_fresh_and_is_kept_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    let run = r#"{"at_secs":1,"replicas":3}"#;
+    let big = format!(
+        r#"{{"runs_since_change":2,"recommendations":[{}]}}"#,
+        vec![run; 200_000].join(",")
+    );
+    assert!(big.len() > 4 << 20);
+    fs::write(&state, &big).unwrap();
+    let out = evaluate(&seed(), &state, &stdin_fixture("breach"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"targetReplicas\":3}\n");
+    let kept = dir.path().join("decay_info.json.corrupt");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "lpa: warning: state file {}: file is {} bytes, more than the 4194304 a state may be; starting fresh; the original is kept in {}\n",
+            state.display(),
+            big.len(),
+            kept.display()
+        )),
+        "{err}"
+    );
+    assert!(fs::read_to_string(&kept).unwrap() == big);
+    assert_eq!(state_json(&state)["runs_since_change"], 0);
+}
+
 /// Numbers no measurement can have are refused by name, as a negative
 /// count is: a negative latency read as calm, a huge one sized for
 /// millions of replicas, and more failures than requests passed.

@@ -570,11 +570,26 @@ fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
     Ok((state, loaded, bytes))
 }
 
+/// The most a state file may hold. lpa writes a few KiB: the runs of its
+/// windows (15 minutes, or the downscale stabilization's, at one a run)
+/// and a model of fixed size; 4 MiB is over 100 000 runs. Reading JSON
+/// takes about 50 times its size in memory where it is walked as a value
+/// (the check for arrays where objects belong): a 54 MB file took 3 GB,
+/// and a bigger one ended the process.
+const MAX_STATE_BYTES: usize = 4 << 20;
+
 /// The state in a state file's bytes (or a state ConfigMap's), and what
 /// reading them found. Public for the fuzzer (fuzz/fuzz_targets/state.rs):
 /// the bytes come from outside, a file anyone may edit or a ConfigMap
 /// anyone with RBAC on it may.
 pub fn parse(bytes: &[u8]) -> (State, Loaded) {
+    if bytes.len() > MAX_STATE_BYTES {
+        let why = format!(
+            "file is {} bytes, more than the {MAX_STATE_BYTES} a state may be",
+            bytes.len()
+        );
+        return (State::default(), Loaded::Corrupt(why));
+    }
     // Windows editors save UTF-8 with a byte order mark, which JSON forbids.
     let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if is_blank(json) {
