@@ -623,6 +623,15 @@ fn parse_or_salvage(json: &[u8]) -> (State, Loaded) {
     match serde_json::from_slice::<State>(json) {
         Ok(s) => (s, Loaded::Found),
         Err(e) => match salvage(json) {
+            // Nothing dropped: the value read past what the state could
+            // not, a key given twice (a hand edit). It keeps the last.
+            Some((s, dropped)) if dropped.is_empty() => {
+                let mut why = without_position(&e);
+                if why.starts_with("duplicate field") {
+                    why.push_str(": read the last one");
+                }
+                (s, Loaded::Salvaged(vec![why]))
+            }
             Some((s, dropped)) => (s, Loaded::Salvaged(dropped)),
             None => (
                 State::default(),
@@ -960,6 +969,20 @@ mod tests {
                 State::default(),
                 Loaded::Corrupt("holds an array, not a state object".into())
             )
+        );
+    }
+
+    /// serde refuses a key given twice where the salvage's value keeps the
+    /// last: the warning said nothing ("state file s.json: ; kept the rest").
+    #[test]
+    fn a_key_given_twice_is_named_and_the_last_read() {
+        let (state, loaded) = parse(br#"{"runs_since_change": 2, "runs_since_change": 5}"#);
+        assert_eq!(state.runs_since_change, 5);
+        assert_eq!(
+            loaded,
+            Loaded::Salvaged(vec![
+                "duplicate field `runs_since_change`: read the last one".into()
+            ])
         );
     }
 
