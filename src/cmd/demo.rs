@@ -35,6 +35,7 @@ use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
 use lpa_drivers::scale::ScaleTarget;
 use lpa_drivers::state_file::StateFile;
 
+use super::output::write_file;
 use super::stop_signals;
 use crate::cli::DemoArgs;
 use crate::settings::{parse_config, read_config, Failure, Result};
@@ -521,8 +522,7 @@ fn write_beside(dir: Option<&Path>, log: &Path, name: &str, text: &str) -> Resul
             log.with_file_name(format!("{stem}.{name}"))
         }
     };
-    std::fs::write(&path, text)
-        .map_err(|e| Failure::new(format!("{}: cannot write: {e}", path.display())))?;
+    write_file(&path, text.as_bytes())?;
     Ok(path)
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use roff::{roman, Roff};
 
+use super::output::{stage_file, Staged};
 use crate::cli::{help_extra, Cli, CompletionsArgs, ManArgs};
 use crate::settings::{emit, Failure, Result};
 
@@ -43,13 +44,20 @@ pub fn man(args: ManArgs) -> Result<ExitCode> {
                 dir.display()
             ))
         })?;
-        let mut written = vec![write_page(dir, "lpa", page(&cmd, None)?)?];
+        // Every page is staged before any is put in place: a full disk
+        // leaves the pages that were there, not some pages cut short.
+        let mut staged = vec![stage_page(dir, "lpa", page(&cmd, None)?)?];
         for sub in &commands {
-            written.push(write_page(
+            staged.push(stage_page(
                 dir,
                 sub.get_display_name().unwrap_or(sub.get_name()),
                 page(sub, Some(sub.get_name()))?,
             )?);
+        }
+        let mut written = Vec::new();
+        for (file, page) in staged {
+            page.keep()?;
+            written.push(file);
         }
         say!(
             "lpa man: wrote {} pages to {}: {}",
@@ -79,15 +87,10 @@ pub fn man(args: ManArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_page(dir: &Path, name: &str, text: Vec<u8>) -> Result<String> {
+fn stage_page(dir: &Path, name: &str, text: Vec<u8>) -> Result<(String, Staged)> {
     let file = format!("{name}.1");
-    std::fs::write(dir.join(&file), text).map_err(|e| {
-        Failure::new(format!(
-            "{}: cannot write the man page: {e}",
-            dir.join(&file).display()
-        ))
-    })?;
-    Ok(file)
+    let staged = stage_file(&dir.join(&file), &text)?;
+    Ok((file, staged))
 }
 
 /// clap_mangen's page, then the note, the examples in no-fill mode (as

@@ -23,6 +23,7 @@ use lpa_drivers::state_file::parent_dir;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::output::{cannot_write, stage_file, write_file};
 use super::report::{simulate_output, time_back_warning};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
@@ -384,46 +385,6 @@ fn load_scenario(path: &Path) -> Result<Scenario> {
     Ok(sim::parse_scenario(&name, &text, &mut read)?)
 }
 
-/// Writes through a temporary file in the same directory and a rename, so
-/// a failed run never leaves half a trace behind.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    stage_file(path, bytes)?.keep()
-}
-
-/// An output written beside its path, put in place by [`Staged::keep`]
-/// once everything else the command writes is ready: a plot that cannot
-/// be drawn leaves an earlier `--out` file as it was. Dropped, it is
-/// removed.
-struct Staged<'a> {
-    tmp: tempfile::NamedTempFile,
-    path: &'a Path,
-}
-
-impl Staged<'_> {
-    fn keep(self) -> Result<()> {
-        let path = self.path;
-        self.tmp
-            .persist(path)
-            .map_err(|e| cannot_write(path, e.error))?;
-        Ok(())
-    }
-}
-
-fn stage_file<'a>(path: &'a Path, bytes: &[u8]) -> Result<Staged<'a>> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let fail = |e| cannot_write(path, e);
-    let dir = parent_dir(path);
-    // tempfile's own mode is private (0600); an output is as readable as
-    // any new file (0666 less the umask), like the plot beside it.
-    let mut tmp = tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    Ok(Staged { tmp, path })
-}
-
 /// Whether `path` names a file that can be written: its directory exists
 /// and it is not a directory itself.
 fn writable(path: &Path) -> Result<()> {
@@ -443,15 +404,6 @@ fn writable(path: &Path) -> Result<()> {
 
 /// The system's words for why `path` cannot be written, without the
 /// temporary file's name that tempfile adds to them.
-fn cannot_write(path: &Path, e: std::io::Error) -> Failure {
-    // tempfile adds its file's name to the system's words.
-    let text = e.to_string();
-    let e = text
-        .rsplit_once(" at path \"")
-        .map_or(text.as_str(), |(words, _)| words);
-    Failure::new(format!("{}: cannot write: {e}", path.display()))
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     let mut s = serde_json::to_string_pretty(v).map_err(|e| Failure::new(e.to_string()))?;
     s.push('\n');
@@ -1096,22 +1048,4 @@ fn sweep_csv(outcomes: &[SweepPoint<'_>]) -> String {
         ]
     });
     csv_text::write(std::iter::once(head).chain(body))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn an_output_file_gets_the_mode_of_any_new_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let mode = |name: &str| {
-            let m = std::fs::metadata(dir.path().join(name)).unwrap();
-            m.permissions().mode() & 0o777
-        };
-        std::fs::write(dir.path().join("plain"), "x").unwrap();
-        super::write_file(&dir.path().join("trace.json"), b"{}").unwrap();
-        assert_eq!(mode("trace.json"), mode("plain"));
-        assert_eq!(std::fs::read(dir.path().join("trace.json")).unwrap(), b"{}");
-    }
 }

@@ -1,0 +1,78 @@
+//! Files a command writes for the user (traces, plots, man pages): each
+//! written beside its path and renamed into place, so a failed run (a full
+//! disk, a plot that cannot be drawn) never leaves half a file behind.
+
+use std::path::{Path, PathBuf};
+
+use lpa_drivers::state_file::parent_dir;
+
+use crate::settings::{Failure, Result};
+
+/// Writes `bytes` to `path` through a staged file.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    stage_file(path, bytes)?.keep()
+}
+
+/// An output written beside its path, put in place by [`Staged::keep`]
+/// once everything else the command writes is ready: a plot that cannot
+/// be drawn leaves an earlier `--out` file as it was. Dropped, it is
+/// removed.
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl Staged {
+    pub fn keep(self) -> Result<()> {
+        let path = self.path;
+        self.tmp
+            .persist(&path)
+            .map_err(|e| cannot_write(&path, e.error))?;
+        Ok(())
+    }
+}
+
+pub fn stage_file(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |e| cannot_write(path, e);
+    let dir = parent_dir(path);
+    // tempfile's own mode is private (0600); an output is as readable as
+    // any new file (0666 less the umask), like the plot beside it.
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    Ok(Staged {
+        tmp,
+        path: path.to_path_buf(),
+    })
+}
+
+pub fn cannot_write(path: &Path, e: std::io::Error) -> Failure {
+    // tempfile adds its file's name to the system's words.
+    let text = e.to_string();
+    let e = text
+        .rsplit_once(" at path \"")
+        .map_or(text.as_str(), |(words, _)| words);
+    Failure::new(format!("{}: cannot write: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_output_file_gets_the_mode_of_any_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |name: &str| {
+            let m = std::fs::metadata(dir.path().join(name)).unwrap();
+            m.permissions().mode() & 0o777
+        };
+        std::fs::write(dir.path().join("plain"), "x").unwrap();
+        super::write_file(&dir.path().join("trace.json"), b"{}").unwrap();
+        assert_eq!(mode("trace.json"), mode("plain"));
+        assert_eq!(std::fs::read(dir.path().join("trace.json")).unwrap(), b"{}");
+    }
+}
