@@ -540,6 +540,13 @@ fn bad_input_is_one_error_line_and_no_plot() {
     let mut lines: Vec<&str> = good.lines().collect();
     lines.insert(2, "{\"at_secs\": 1764288020, \"note\": \"not a decision\"}");
     std::fs::write(d("bad-line.jsonl"), lines.join("\n") + "\n").unwrap();
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen(
+        "\"avg_response_time\":3.999525",
+        "\"avg_response_time\":-5",
+        1,
+    );
+    std::fs::write(d("impossible.jsonl"), lines.join("\n") + "\n").unwrap();
     std::fs::write(d("empty.jsonl"), "").unwrap();
     std::fs::write(d("blank.jsonl"), "\n  \n").unwrap();
     std::fs::write(
@@ -566,6 +573,13 @@ fn bad_input_is_one_error_line_and_no_plot() {
             format!(
                 "{}:3: not a decision record:",
                 d("bad-line.jsonl").display()
+            ),
+        ),
+        (
+            vec![path(&d("impossible.jsonl")).into()],
+            format!(
+                "{}:4: observation.requests.GET_/fibonacci?n=10.avg_response_time: invalid value -5 (expected a latency in ms from 0 to 86400000 (a day))",
+                d("impossible.jsonl").display()
             ),
         ),
         (

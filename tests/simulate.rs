@@ -394,6 +394,44 @@ fn replay_corrupt_line_stops_or_skips_as_asked() {
     assert!(stdout(&o).contains("replay: 15 records"), "{}", stdout(&o));
 }
 
+/// A recorded latency no measurement can have is a bad line, as the
+/// metric hook refuses it: re-decided, -5 ms read as a calm run and 1e308
+/// ms as "scale up 3 -> 4294967295".
+#[test]
+fn replay_of_an_impossible_latency_stops_or_skips_as_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    for bad in ["-5", "1e308"] {
+        let lines: Vec<String> = good
+            .lines()
+            .enumerate()
+            .map(|(i, l)| match i {
+                3 => l.replacen(
+                    "\"avg_response_time\":3.999525",
+                    &format!("\"avg_response_time\":{bad}"),
+                    1,
+                ),
+                _ => l.to_string(),
+            })
+            .collect();
+        assert_ne!(lines[3], good.lines().nth(3).unwrap());
+        let log = dir.path().join("decisions.jsonl");
+        std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+        let why = format!(
+            "decisions.jsonl:4: observation.requests.GET_/fibonacci?n=10.avg_response_time: invalid value {bad} (expected a latency in ms from 0 to 86400000 (a day))"
+        );
+        assert_fails(&simulate(&["--replay", path(&log)]), &why);
+        let o = simulate(&["--replay", path(&log), "--on-bad-line", "skip", "--quiet"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("{why}; skipped")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).contains("replay: 15 records"), "{}", stdout(&o));
+    }
+}
+
 #[test]
 fn sweep_prints_the_pareto_front_best_first() {
     let dir = tempfile::tempdir().unwrap();

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Policy, ScaleUp, Target, TargetKind};
 use crate::duration::format_duration;
 use crate::log::num;
-use crate::stats::{nearest_rank, RequestStats};
+use crate::stats::{nearest_rank, Implausible, RequestStats};
 
 pub mod model;
 
@@ -59,6 +59,19 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// The first value of its requests no measurement can have (see
+    /// [`RequestStats::implausible`]), its field named from the record:
+    /// `requests.KEY.FIELD`. A metric hook refuses them as it reads them;
+    /// a decision log read back (replay, report) must too.
+    pub fn implausible(&self) -> Option<Implausible> {
+        self.requests.iter().find_map(|(key, stats)| {
+            stats.implausible().map(|bad| Implausible {
+                field: format!("requests.{key}.{}", bad.field),
+                ..bad
+            })
+        })
+    }
+
     /// The value a target compares, or `None` when there is no data for it.
     pub fn observed(&self, target: &Target) -> Option<f64> {
         let stats = self.requests.get(&target.key())?;
