@@ -289,10 +289,10 @@ pub struct PolicyArgs {
     )]
     pub evaluation_config: PathBuf,
     /// Overrides the config's minReplicas (CPA's minReplicas, when set in its config).
-    #[arg(long, env = "minReplicas", value_name = "N", value_parser = replicas)]
+    #[arg(long, allow_hyphen_values = true, env = "minReplicas", value_name = "N", value_parser = replicas)]
     pub min_replicas: Option<u32>,
     /// Overrides the config's maxReplicas (CPA's maxReplicas, when set in its config).
-    #[arg(long, env = "maxReplicas", value_name = "N", value_parser = replicas)]
+    #[arg(long, allow_hyphen_values = true, env = "maxReplicas", value_name = "N", value_parser = replicas)]
     pub max_replicas: Option<u32>,
 }
 
@@ -332,7 +332,7 @@ pub struct EvaluateArgs {
     /// sooner when CPA's evaluate timeout, less half a second for the
     /// answer, comes first.
     #[arg(
-        long,
+        long, allow_hyphen_values = true,
         env = "kubectlTimeout",
         default_value = "2s",
         value_name = "DURATION",
@@ -384,13 +384,18 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE", requires = "scenario")]
     pub sweep: Option<PathBuf>,
     /// Overrides the scenario's number of cycles (at most 10 000 000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000), conflicts_with = "replay")]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000), conflicts_with = "replay")]
     pub cycles: Option<u32>,
     /// Overrides the scenario's seed.
-    #[arg(long, value_name = "N", conflicts_with = "replay")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_name = "N",
+        conflicts_with = "replay"
+    )]
     pub seed: Option<u64>,
     /// Overrides the scenario's latencies measured per cycle (fewer: faster sweeps, noisier measurements; at most 1 000 000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "replay")]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000), conflicts_with = "replay")]
     pub samples: Option<u32>,
     /// Write the trace (or the replay, or every sweep point) as JSON or CSV, by extension.
     #[arg(long, value_name = "FILE")]
@@ -409,13 +414,13 @@ pub struct SimulateArgs {
     pub quiet: bool,
     /// Threads for a sweep (default: the number of cores; at most 1024,
     /// where starting them would outlast any sweep).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "replay")]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "replay")]
     pub jobs: Option<u32>,
     /// Also run the yardsticks on the same scenario and seeds (the seed policy, HPA on CPU, HPA on latency, the oracle) and print one table.
     #[arg(long, requires = "scenario", conflicts_with_all = ["sweep", "replay"])]
     pub compare: bool,
     /// Repeat over N seeds (the scenario's, then +1, +2, ...) and sum the scores (with --sweep, each point's).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "scenario", conflicts_with = "replay")]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000), requires = "scenario", conflicts_with = "replay")]
     pub seeds: u32,
     /// Simulate a yardstick instead of the policy: its per-cycle table, scores, trace and plot.
     #[arg(
@@ -489,16 +494,16 @@ pub struct RunArgs {
     )]
     pub kubectl: PathBuf,
     /// Each kubectl call is killed after this long (e.g. 30s, 500ms).
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "30s", value_name = "DURATION", value_parser = positive_duration)]
     pub kubectl_timeout: Duration,
     /// From the start of one cycle to the start of the next.
-    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "15s", value_name = "DURATION", value_parser = duration)]
     pub interval: Duration,
     /// Run one cycle and exit (non-zero when it failed).
     #[arg(long)]
     pub once: bool,
     /// Run this many cycles and exit (non-zero when any failed).
-    #[arg(long, value_name = "N", conflicts_with = "once", value_parser = cycle_count)]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", conflicts_with = "once", value_parser = cycle_count)]
     pub max_cycles: Option<u64>,
     /// Decide and log, but never scale and never save the state.
     #[arg(long)]
@@ -511,7 +516,7 @@ pub struct RunArgs {
     /// SIZE on disk. SIZE: bytes, or with k, M, G (1000s) or Ki, Mi, Gi
     /// (1024s), B optional; off (or 0) never rotates.
     #[arg(
-        long,
+        long, allow_hyphen_values = true,
         env = "LPA_DECISION_LOG_MAX_SIZE",
         default_value = "32MiB",
         value_name = "SIZE",
@@ -548,13 +553,18 @@ pub struct RunArgs {
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
     /// --scaler local: replicas started before the first cycle.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = 1,
+        value_name = "N"
+    )]
     pub replicas: u32,
     /// --scaler local: a new replica must accept connections within this.
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
     pub ready_timeout: Duration,
     /// --scaler local: a replica taken out of rotation may finish its open connections for this long.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION", value_parser = duration)]
     pub drain_timeout: Duration,
     /// The locustfile, translated for lpa's native users as loadtest and
     /// metric translate it (its requests and waits replace the targets';
@@ -1066,7 +1076,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub hang_max: String,
     /// Connections beyond this are closed at once.
-    #[arg(long, default_value_t = 2048, value_name = "N")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = 2048,
+        value_name = "N"
+    )]
     pub max_connections: usize,
     /// Exit when stdin reaches EOF: the parent holding the pipe's other end
     /// (the local pool) takes its replicas with it however it dies.
@@ -1077,31 +1092,31 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// How long the demo runs before the load (1 replica, calm).
-    #[arg(long, default_value = "9s", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "9s", value_name = "DURATION", value_parser = duration)]
     pub calm: Duration,
     /// How long the background load runs.
-    #[arg(long, default_value = "45s", value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "45s", value_name = "DURATION", value_parser = positive_duration)]
     pub load: Duration,
     /// The longest the demo watches the decay after the load; it ends
     /// earlier once back at 1 replica.
-    #[arg(long, default_value = "75s", value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "75s", value_name = "DURATION", value_parser = positive_duration)]
     pub recover: Duration,
     /// Background clients during the load, each looping like the guide's
     /// `while true; do wget -q -O- .../fibonacci?n=23; done`.
-    #[arg(long, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub load_clients: u32,
     /// What one request costs a replica, which serves one at a time (slept,
     /// so capacity grows with replicas even on a 2-core machine).
-    #[arg(long, default_value = "3ms", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "3ms", value_name = "DURATION", value_parser = duration)]
     pub cost: Duration,
     /// From the start of one cycle to the start of the next.
-    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "3s", value_name = "DURATION", value_parser = positive_duration)]
     pub interval: Duration,
     /// Each cycle's load test (the guide's 10 users).
-    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, allow_hyphen_values = true, default_value = "2s", value_name = "DURATION", value_parser = positive_duration)]
     pub run_time: Duration,
     /// The policy's maxReplicas.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_replicas: u32,
     /// Where the decision log goes (overwritten) [default: a new directory under the temp dir].
     #[arg(long, value_name = "FILE")]

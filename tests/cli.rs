@@ -485,6 +485,24 @@ fn a_bad_flag_value_is_one_error_line_naming_the_flag_and_value() {
             vec!["simulate", "--scenario", step, "--seeds", "x"],
             "--seeds: invalid value \"x\" (invalid digit found in string)",
         ),
+        // A negative value was clap's "unexpected argument '-1' found" and
+        // its usage, naming no flag.
+        (
+            vec!["simulate", "--scenario", step, "--cycles", "-1"],
+            "--cycles: -1 is not in 1..=10000000",
+        ),
+        (
+            vec!["run", "--scaler", "local", "--interval", "-1s"],
+            "--interval: invalid duration \"-1s\" (expected e.g. 10s, 500ms, 1m30s, or seconds)",
+        ),
+        (
+            vec!["run", "--scaler", "local", "--decision-log-max-size", "-5"],
+            "decision log max size (--decision-log-max-size or LPA_DECISION_LOG_MAX_SIZE): invalid value \"-5\" (expected a size such as 32MiB, 500k or 1048576 (bytes), or off)",
+        ),
+        (
+            vec!["demo", "--max-replicas", "-2"],
+            "max replicas (--max-replicas): -2 is not in 1..=64",
+        ),
         (
             vec!["simulate", "--scenario", step, "--on-bad-line", "ignore"],
             "--on-bad-line: invalid value \"ignore\" (expected stop or skip)",
