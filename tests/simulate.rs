@@ -1652,6 +1652,15 @@ fn an_arrivals_trace_longer_than_the_cycle_limit_is_one_error() {
 }
 
 #[test]
+fn a_timeout_no_request_can_meet_is_one_error() {
+    let file = fixture("scenarios/bad/timeout-in-seconds.yaml");
+    assert_fails(
+        &simulate(&["--scenario", path(&file)]),
+        "timeout-in-seconds.yaml: service.timeout: invalid value 1 (expected milliseconds above service.baseLatency, 2: at or below it every request times out)",
+    );
+}
+
+#[test]
 fn a_load_no_cluster_could_serve_is_one_quick_error() {
     let file = fixture("scenarios/bad/huge-rate.yaml");
     let started = std::time::Instant::now();

@@ -13,7 +13,7 @@
 //!   baseLatency: 2        # ms outside the queue (default 1)
 //!   startupCycles: 1      # cycles before a new replica serves (default 1)
 //!   samples: 200          # latencies measured per cycle (default 200)
-//!   timeout: 1000         # ms; slower requests fail (optional)
+//!   timeout: 1000         # ms, above baseLatency; slower requests fail (optional)
 //!   changes:              # from cycle `at` on (optional): a release, a
 //!     - {at: 40, capacity: 700, baseLatency: 1.5}   # dependency that sped up
 //! load: {type: step, from: 400, to: 1200, at: 20}
@@ -315,14 +315,14 @@ impl RawService {
             s.samples = bounded(at, &c, "service.samples", 1, MAX_SAMPLES)?;
         }
         if let Some(v) = self.timeout {
-            s.timeout_ms = Some(number(
-                at,
-                &v,
-                "service.timeout",
-                0.0,
-                true,
-                "milliseconds > 0",
-            )?);
+            // At or below the latency of an idle replica every request
+            // fails from the first cycle: a timeout written in seconds.
+            let base = s.base_latency_ms;
+            let what = format!(
+                "milliseconds above service.baseLatency, {}: at or below it every request times out",
+                crate::log::num(base)
+            );
+            s.timeout_ms = Some(number(at, &v, "service.timeout", base, true, &what)?);
         }
         let mut changes: Vec<ServiceChange> = Vec::new();
         for (i, c) in self.changes.unwrap_or_default().into_iter().enumerate() {
