@@ -801,6 +801,13 @@ fn bad_input_is_one_clear_error() {
         "--scenario",
         path(&step),
         "--sweep",
+        path(&fixture("sweeps/bad/nothing-swept.yaml")),
+    ]);
+    assert_fails(&o, "nothing-swept.yaml: a parameter to sweep: missing (expected one or more of unchangedRuns, decayReplicas, scaleUp, stepReplicas, tolerance, target, margin, learnRuns, queueShare, downscaleStabilization)");
+    let o = simulate(&[
+        "--scenario",
+        path(&step),
+        "--sweep",
         path(&fixture("sweeps/bad/margin-without-model.yaml")),
     ]);
     assert_fails(

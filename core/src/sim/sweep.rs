@@ -201,7 +201,7 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
                 .collect()
         })
         .transpose()?;
-    Ok(SweepSpec {
+    let spec = SweepSpec {
         unchanged_runs: counts(raw.unchanged_runs, "unchangedRuns", 0)?,
         decay_replicas: counts(raw.decay_replicas, "decayReplicas", 0)?,
         scale_up: modes,
@@ -245,7 +245,16 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
                     .collect()
             })
             .transpose()?,
-    })
+    };
+    // Nothing swept is the config's one point: a file left empty, or
+    // every line commented out, ran as a sweep and said nothing of it.
+    if spec == SweepSpec::default() {
+        return Err(at.missing(
+            "a parameter to sweep",
+            &format!("one or more of {}", known[0].1.join(", ")),
+        ));
+    }
+    Ok(spec)
 }
 
 #[derive(Deserialize)]
