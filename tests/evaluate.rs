@@ -599,7 +599,7 @@ fn a_whole_number_written_as_a_decimal_is_read_with_a_warning() {
     assert_eq!(
         stderr(&out),
         format!(
-            "lpa: error: {}: decay.unchangedRuns: invalid value 3.5 (expected a whole number >= 0)\n",
+            "lpa: error: {}: decay.unchangedRuns: invalid value 3.5 (expected a whole number from 0 to 4294967295)\n",
             config.display()
         )
     );

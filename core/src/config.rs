@@ -1630,7 +1630,7 @@ decay:
             err(
                 "targets:\n  - {endpoint: /a, type: mean, target: 1}\ndecay: {unchangedRuns: -1}\n"
             ),
-            "eval.yaml: decay.unchangedRuns: invalid value -1 (expected a whole number >= 0)"
+            "eval.yaml: decay.unchangedRuns: invalid value -1 (expected a whole number from 0 to 4294967295)"
         );
     }
 

@@ -231,12 +231,13 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     // Windows editors save UTF-8 with a byte order mark, which serde_yaml
     // reads as the start of a second document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut root: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| ParseError::Syntax {
+    let mut root: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+        integer_too_large(file, &e.to_string()).unwrap_or_else(|| ParseError::Syntax {
             file: file.to_string(),
             format: Format::Yaml,
             message: duplicate_at_its_line(text, &e.to_string()),
-        })?;
+        })
+    })?;
     // An empty document is an empty mapping: every field then reads as
     // missing, which names what to write.
     if root.is_null() {
@@ -256,6 +257,23 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     })?;
     from_tree(file, Format::Yaml, &root, unknown, known, &mut |path| {
         value_at(&root, path).map(|v| show(v, Format::Yaml))
+    })
+}
+
+/// A whole number past 64 bits is valid YAML that serde_yaml's values
+/// cannot hold: its "invalid type: integer `N` as u128" read as malformed
+/// YAML. Every number lpa reads fits far inside 64 bits.
+const INTEGER_TOO_LARGE: &str =
+    "a whole number of at most 64 bits: quote it if it is text, or write it as 1e23";
+
+fn integer_too_large(file: &str, message: &str) -> Option<ParseError> {
+    let (path, rest) = message.split_once(": invalid type: integer `")?;
+    let (digits, rest) = rest.split_once('`')?;
+    (rest.starts_with(" as u128") || rest.starts_with(" as i128")).then(|| ParseError::Invalid {
+        file: file.to_string(),
+        path: path.to_string(),
+        value: digits.to_string(),
+        expected: INTEGER_TOO_LARGE.to_string(),
     })
 }
 
@@ -834,6 +852,10 @@ pub(crate) enum Spelling {
     Decimal,
 }
 
+/// What a count of lpa's (`decay.unchangedRuns`, `minReplicas`) may be: a
+/// bare ">= 0" read as wrong for 4294967296, which is >= 0 but too large.
+const COUNT: &str = "a whole number from 0 to 4294967295";
+
 /// A whole number >= 0 (u32). One quoted, or written as a decimal with no
 /// fraction, is accepted and remembered, so the caller can warn.
 #[derive(Debug, Clone, PartialEq)]
@@ -852,7 +874,7 @@ impl<'de> Deserialize<'de> for Count {
                 raw,
                 spelling,
             }),
-            None => Err(invalid("a whole number >= 0")),
+            None => Err(invalid(COUNT)),
         }
     }
 }
@@ -937,7 +959,7 @@ mod tests {
         let e = |t: &str| parse(t, UnknownKeys::Warn).unwrap_err().to_string();
         assert_eq!(
             e("items: [{count: 1}, {count: -2}]"),
-            "d.yaml: items[1].count: invalid value -2 (expected a whole number >= 0)"
+            "d.yaml: items[1].count: invalid value -2 (expected a whole number from 0 to 4294967295)"
         );
         assert_eq!(
             e("items: [{count: 1}, 7]"),
@@ -969,6 +991,19 @@ mod tests {
         // Flow style keeps serde_yaml's own position.
         assert!(e("items: [{count: 1, count: 2}]\n")
             .contains("duplicate entry with key \"count\" at line 1 column "));
+    }
+
+    #[test]
+    fn an_integer_past_64_bits_is_named_not_called_malformed() {
+        let e = |t: &str| parse(t, UnknownKeys::Warn).unwrap_err().to_string();
+        assert_eq!(
+            e("items: [{count: 99999999999999999999999}]\n"),
+            format!("d.yaml: items[0].count: invalid value 99999999999999999999999 (expected {INTEGER_TOO_LARGE})")
+        );
+        assert_eq!(
+            e("wait: -99999999999999999999999\n"),
+            format!("d.yaml: wait: invalid value -99999999999999999999999 (expected {INTEGER_TOO_LARGE})")
+        );
     }
 
     #[test]
@@ -1092,7 +1127,7 @@ items:
             .to_string();
         assert_eq!(
             e,
-            "stdin: n: invalid value {\"a\":[1,2]} (expected a whole number >= 0)"
+            "stdin: n: invalid value {\"a\":[1,2]} (expected a whole number from 0 to 4294967295)"
         );
         assert!(from_json::<J>("stdin", "{")
             .unwrap_err()

@@ -544,7 +544,7 @@ impl<'de> Deserialize<'de> for Replicas {
             .and_then(|n| u32::try_from(n).ok())
             .filter(|&n| n <= i32::MAX as u32)
             .map(Replicas)
-            .ok_or_else(|| invalid("a whole number >= 0"))
+            .ok_or_else(|| invalid("a whole number from 0 to 2147483647, as Kubernetes' replicas"))
     }
 }
 
@@ -728,15 +728,20 @@ mod tests {
             e.starts_with("evaluate stdin: metrics[0].value: requests.GET_/a.avg_response_time: invalid value \"slow\" (expected a number)"),
             "{e}"
         );
-        let e = parse_evaluate_input(
-            r#"{"metrics": [{"value": "{}"}], "resource": {"spec": {"replicas": -1}}}"#,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("resource.spec.replicas: invalid value -1"),
-            "{e}"
-        );
+        // Past int32 is what Kubernetes refuses, not a number below 0.
+        for replicas in ["-1", "2147483648"] {
+            let e = parse_evaluate_input(&format!(
+                r#"{{"metrics": [{{"value": "{{}}"}}], "resource": {{"spec": {{"replicas": {replicas}}}}}}}"#
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains(&format!(
+                    "resource.spec.replicas: invalid value {replicas} (expected a whole number from 0 to 2147483647, as Kubernetes' replicas)"
+                )),
+                "{e}"
+            );
+        }
     }
 
     /// Another producer's run record reads: unknown fields ignored, the
