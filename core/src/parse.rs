@@ -260,12 +260,12 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     })
 }
 
-/// A whole number past 64 bits is valid YAML that serde_yaml's values
-/// cannot hold: its "invalid type: integer `N` as u128" read as malformed
-/// YAML. Every number lpa reads fits far inside 64 bits.
 const INTEGER_TOO_LARGE: &str =
     "a whole number of at most 64 bits: quote it if it is text, or write it as 1e23";
 
+/// A whole number past 64 bits is valid YAML that serde_yaml's values
+/// cannot hold: its "invalid type: integer `N` as u128" read as malformed
+/// YAML. Every number lpa reads fits far inside 64 bits.
 fn integer_too_large(file: &str, message: &str) -> Option<ParseError> {
     let (path, rest) = message.split_once(": invalid type: integer `")?;
     let (digits, rest) = rest.split_once('`')?;

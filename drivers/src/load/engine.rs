@@ -401,8 +401,7 @@ pub fn run(
     })
 }
 
-/// Tells the coordinator a user ended, even by a panic.
-/// Tells the engine a user ended, and whether by a panic: a user that
+/// Tells the coordinator a user ended, and whether by a panic: a user that
 /// panicked stopped measuring early, and a run that reported the rest as
 /// the service's latency would feed the decision a partial sample.
 struct DoneSignal(mpsc::Sender<bool>);
@@ -440,7 +439,6 @@ fn pick(cumulative: &[u64], rng: &mut SplitMix64) -> usize {
     cumulative.partition_point(|&c| c <= x)
 }
 
-/// Sleeps until `until` or the deadline, whichever is first.
 /// `base` plus `secs`; `None` where that cannot be represented, which is
 /// past any run's deadline: a valid rate as small as 1e-20/s puts the next
 /// start or send 1e20 s away, and `Instant` panics on such an addition.
@@ -450,6 +448,7 @@ fn later(base: Instant, secs: f64) -> Option<Instant> {
         .and_then(|d| base.checked_add(d))
 }
 
+/// Sleeps until `until` or the deadline, whichever is first.
 fn sleep_until(until: Instant, deadline: Instant) {
     let until = until.min(deadline);
     let now = Instant::now();
