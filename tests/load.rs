@@ -338,6 +338,96 @@ fn users_start_at_the_spawn_rate_within_the_run_time() {
     assert!((1.95..2.25).contains(&ramp), "ramp-up {ramp} s");
 }
 
+/// A service on 127.0.0.1 that answers every request head it reads with
+/// `answer` (the test's bytes, as they go on the wire), on kept-alive
+/// connections, for as long as the test runs.
+fn answering(answer: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let answer = std::sync::Arc::clone(&answer);
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        if conn.write_all(&answer).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// `lpa loadtest --json` of 2 users for 1 s against `url`: the report.
+fn loadtest_of(url: &str) -> Value {
+    let (r, _) = loadtest_json(lpa().args([
+        "loadtest",
+        "--host",
+        url,
+        "--load-driver",
+        "native",
+        "--users",
+        "2",
+        "--run-time",
+        "1s",
+    ]));
+    r
+}
+
+/// A response head over the user's 8 KiB buffer failed as "connection
+/// closed early", which the service never did: a 9 KiB policy header is
+/// read now, and one past the limit fails saying so.
+#[test]
+fn a_large_response_head_is_read_and_one_past_the_limit_is_named() {
+    let head = |kib: usize| {
+        let policy = "script-src https://cdn.example.com ".repeat(kib * 1024 / 35);
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Security-Policy: {policy}\r\nContent-Length: 2\r\n\r\nok"
+        )
+        .into_bytes()
+    };
+    let r = loadtest_of(&answering(head(9)));
+    assert!(r["num_requests"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["num_requests_fail"], 0, "{r}");
+    let r = loadtest_of(&answering(head(20)));
+    let sent = r["num_requests"].as_u64().unwrap();
+    assert!(sent > 0, "{r}");
+    assert_eq!(
+        r["failures"]["GET_/: response head over 16 KiB"]["occurrences"].as_u64(),
+        Some(sent),
+        "{r}"
+    );
+}
+
+/// lpa asks for no protocol switch: a 101 is no answer, where it was
+/// timed as one (0.7 ms, no failure) and a service that never answered
+/// read as calm enough to decay.
+#[test]
+fn a_switching_protocols_nobody_asked_for_is_a_failure() {
+    let r = loadtest_of(&answering(
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec(),
+    ));
+    let sent = r["num_requests"].as_u64().unwrap();
+    assert!(sent > 0, "{r}");
+    assert_eq!(
+        r["failures"]["GET_/: HTTP 101 Switching Protocols, to a request that asked for none"]
+            ["occurrences"]
+            .as_u64(),
+        Some(sent),
+        "{r}"
+    );
+}
+
 /// Rates and waits pass validation however small or long; a start, send
 /// or wake too far away to be a time at all is past the run's end, where
 /// adding it to the clock panicked (a user thread's panic left exit 0).
