@@ -749,6 +749,60 @@ fn kubectl_output_that_is_not_json_is_one_error() {
     assert!(s.records().is_empty());
 }
 
+/// `kubectl version --client` talks to no server and gets 10 s whatever
+/// --kubectl-timeout; a kubectl that hangs in it is named as the start-up
+/// check, where the line named no step and its 10 s was nowhere written.
+#[test]
+fn a_kubectl_that_hangs_at_the_start_up_check_is_named_with_its_floor() {
+    let s = Setup::new(Some(2), SLOW);
+    let fake = s.path("kubectl-hangs");
+    fs::write(
+        &fake,
+        "#!/bin/sh
+exec sleep 60
+",
+    )
+    .unwrap();
+    make_executable(&fake);
+    let started = Instant::now();
+    let o = s.run(&[
+        "--once",
+        "--kubectl-timeout",
+        "1s",
+        &format!("--kubectl={}", fake.display()),
+    ]);
+    let line = one_error(&o, "start-up check: ");
+    assert!(
+        line.contains("timed out after 10s and was killed (`version --client` gets at least 10s, whatever --kubectl-timeout)"),
+        "{line}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(!s.state().exists());
+}
+
+/// A kubectl that prints far more than any answer (a broken wrapper) is
+/// one error naming the limit, where lpa kept 64 MiB a stream (270 MB of
+/// RSS, past its pod's 128Mi) and then blamed kubectl's SIGPIPE.
+#[test]
+fn kubectl_output_past_the_limit_is_one_error_naming_it() {
+    let s = Setup::new(Some(2), SLOW);
+    let fake = s.path("kubectl-says-too-much");
+    fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$1\" in\n  version) echo '{\"clientVersion\":{\"gitVersion\":\"v0.0.0-fake\"}}' ;;\n  *) head -c 20000000 /dev/zero | tr '\\0' a ;;\nesac\n",
+    )
+    .unwrap();
+    make_executable(&fake);
+    let o = s.run(&["--once", &format!("--kubectl={}", fake.display())]);
+    let line = one_error(&o, "read replicas: ");
+    assert!(
+        line.contains("printed more than 16 MiB, more than any answer lpa asks for; not read"),
+        "{line}"
+    );
+    assert!(!s.state().exists());
+    assert!(s.records().is_empty());
+}
+
 #[test]
 fn sigterm_ends_the_loop_with_state_saved_and_exit_0() {
     let s = Setup::new(Some(2), SLOW);

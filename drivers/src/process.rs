@@ -13,7 +13,11 @@ use rustix::process::{kill_process_group, Pid, Signal};
 #[derive(Debug)]
 pub struct Finished {
     pub status: ExitStatus,
+    /// The first [`MAX_STDOUT`] bytes.
     pub stdout: Vec<u8>,
+    /// Whether there was more than that, read and dropped.
+    pub stdout_cut: bool,
+    /// The first [`MAX_STDERR`] bytes: error messages and tracebacks lead.
     pub stderr: Vec<u8>,
 }
 
@@ -57,8 +61,12 @@ pub fn one_line(bytes: &[u8]) -> String {
     }
 }
 
-/// Output kept per stream; a runaway child cannot exhaust memory.
-const MAX_OUTPUT: u64 = 64 << 20;
+/// Output kept of each stream; a runaway child cannot exhaust memory. The
+/// largest answer lpa asks kubectl for is a list of HPAs, a few MB in a
+/// large namespace; 64 MiB a stream let a broken wrapper take lpa to
+/// 270 MB, past the 128Mi its deploy/run pod may use.
+pub const MAX_STDOUT: u64 = 16 << 20;
+pub const MAX_STDERR: u64 = 4 << 20;
 
 /// Runs `cmd` to completion or until `timeout`, feeding `stdin` if given.
 pub fn run(
@@ -78,8 +86,8 @@ pub fn run(
         program: program.clone(),
         source,
     })?;
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
+    let out = drain(child.stdout.take(), MAX_STDOUT);
+    let err = drain(child.stderr.take(), MAX_STDERR);
     if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
         let data = data.to_vec();
         // A child that exits without reading gets EPIPE here; its exit
@@ -92,12 +100,13 @@ pub fn run(
         program: program.clone(),
         source,
     })?;
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    let (stdout, stdout_cut) = out.join().unwrap_or_default();
+    let (stderr, _) = err.join().unwrap_or_default();
     match status {
         Some(status) => Ok(Finished {
             status,
             stdout,
+            stdout_cut,
             stderr,
         }),
         None => Err(ProcessError::Timeout {
@@ -108,13 +117,21 @@ pub fn run(
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8>> {
+/// The first `keep` bytes of a stream, and whether it had more. The rest
+/// is read and dropped, not left in the pipe: a child then blocked on it,
+/// or killed by SIGPIPE, was blamed for lpa's limit ("exit signal: 13").
+fn drain<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    keep: u64,
+) -> thread::JoinHandle<(Vec<u8>, bool)> {
     thread::spawn(move || {
         let mut buf = Vec::new();
-        if let Some(p) = pipe {
-            let _ = p.take(MAX_OUTPUT).read_to_end(&mut buf);
-        }
-        buf
+        let Some(mut pipe) = pipe else {
+            return (buf, false);
+        };
+        let _ = (&mut pipe).take(keep).read_to_end(&mut buf);
+        let more = io::copy(&mut pipe, &mut io::sink()).is_ok_and(|n| n > 0);
+        (buf, more)
     })
 }
 
@@ -169,6 +186,34 @@ mod tests {
         assert_eq!(f.stdout, b"hello");
         assert_eq!(f.stderr_line(), "oops");
         assert_eq!(f.status.code(), Some(3));
+    }
+
+    /// Past the limit the output is read to the end, kept only in part, and
+    /// the child ends as it would have (no SIGPIPE from a closed pipe).
+    #[test]
+    fn output_past_the_limit_is_cut_and_the_child_ends_normally() {
+        let script = format!(
+            "head -c {} /dev/zero; head -c {} /dev/zero >&2; exit 4",
+            MAX_STDOUT + 1000,
+            MAX_STDERR + 1000
+        );
+        let f = run(
+            Command::new("sh").args(["-c", &script]),
+            None,
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert_eq!(f.status.code(), Some(4));
+        assert_eq!(f.stdout.len() as u64, MAX_STDOUT);
+        assert!(f.stdout_cut);
+        assert_eq!(f.stderr.len() as u64, MAX_STDERR);
+        let f = run(
+            Command::new("sh").args(["-c", "echo ok"]),
+            None,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert!(!f.stdout_cut);
     }
 
     #[test]

@@ -381,7 +381,15 @@ impl Kubectl {
                     source,
                 })
             }
-            Err(e @ DriverError::Process(_)) => return Err(e),
+            Err(DriverError::Process(e)) => {
+                return Err(DriverError::Output {
+                    command: "start-up check".into(),
+                    message: format!(
+                        "{e} (`version --client` gets at least {}s, whatever --kubectl-timeout)",
+                        CHECK_TIMEOUT.as_secs()
+                    ),
+                })
+            }
             Err(_) => Vec::new(),
         };
         let version = serde_json::from_slice::<serde_json::Value>(&out)
@@ -511,6 +519,15 @@ impl Kubectl {
             self.timeout.as_millis().max(1)
         ));
         let done = process::run(&mut cmd, stdin, self.timeout)?;
+        if done.stdout_cut {
+            return Err(DriverError::Output {
+                command: self.render(args),
+                message: format!(
+                    "printed more than {} MiB, more than any answer lpa asks for; not read",
+                    process::MAX_STDOUT >> 20
+                ),
+            });
+        }
         if done.status.success() {
             return Ok(done.stdout);
         }
