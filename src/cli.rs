@@ -332,7 +332,8 @@ pub struct EvaluateArgs {
     /// sooner when CPA's evaluate timeout, less half a second for the
     /// answer, comes first.
     #[arg(
-        long, allow_hyphen_values = true,
+        long,
+        allow_hyphen_values = true,
         env = "kubectlTimeout",
         default_value = "2s",
         value_name = "DURATION",
@@ -516,7 +517,8 @@ pub struct RunArgs {
     /// SIZE on disk. SIZE: bytes, or with k, M, G (1000s) or Ki, Mi, Gi
     /// (1024s), B optional; off (or 0) never rotates.
     #[arg(
-        long, allow_hyphen_values = true,
+        long,
+        allow_hyphen_values = true,
         env = "LPA_DECISION_LOG_MAX_SIZE",
         default_value = "32MiB",
         value_name = "SIZE",

@@ -50,8 +50,9 @@ pub fn stage_file(path: &Path, bytes: &[u8]) -> Result<Staged> {
     })
 }
 
+/// The system's words for why `path` cannot be written, without the
+/// temporary file's name that tempfile adds to them.
 pub fn cannot_write(path: &Path, e: std::io::Error) -> Failure {
-    // tempfile adds its file's name to the system's words.
     let text = e.to_string();
     let e = text
         .rsplit_once(" at path \"")

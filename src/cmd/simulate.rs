@@ -402,8 +402,6 @@ fn writable(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The system's words for why `path` cannot be written, without the
-/// temporary file's name that tempfile adds to them.
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     let mut s = serde_json::to_string_pretty(v).map_err(|e| Failure::new(e.to_string()))?;
     s.push('\n');
