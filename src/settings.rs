@@ -100,12 +100,34 @@ pub fn load_config_under(args: &PolicyArgs, fallback: &Overrides) -> Result<Eval
 /// `hint` ends the error when it cannot be read (how to name another).
 pub fn read_config(path: &Path, overrides: &Overrides, hint: &str) -> Result<EvaluationConfig> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_settings_text(path).map_err(|e| {
         Failure::new(format!(
             "{name}: cannot read the evaluation config: {e}{hint}"
         ))
     })?;
     parse_config(&name, &text, overrides)
+}
+
+/// The most a file a person writes (a config, a scenario, a sweep) may
+/// hold: the largest here are a few KiB.
+const MAX_SETTINGS_TEXT: u64 = 16 << 20;
+
+/// A file of settings as text, read no further than [`MAX_SETTINGS_TEXT`]:
+/// a path to `/dev/zero` or an endless pipe read until memory ran out,
+/// and ended lpa with no error line.
+pub fn read_settings_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SETTINGS_TEXT + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SETTINGS_TEXT {
+        return Err(std::io::Error::other(format!(
+            "more than {} MiB, more than a file of settings holds",
+            MAX_SETTINGS_TEXT >> 20
+        )));
+    }
+    Ok(text)
 }
 
 /// Parses evaluation config text and prints its warnings.

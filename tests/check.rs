@@ -262,3 +262,52 @@ fn a_file_that_is_no_config_is_one_short_line() {
         )
     );
 }
+
+/// A path to an endless stream (`/dev/zero`) read until memory ran out and
+/// ended lpa with no error line; a config, scenario or sweep is read no
+/// further than 16 MiB.
+#[test]
+fn an_endless_file_is_one_error_line_not_all_memory() {
+    let step = "fixtures/scenarios/step.yaml";
+    let seed = "fixtures/evaluation/seed.yaml";
+    for (args, what) in [
+        (
+            vec!["check", "--evaluation-config", "/dev/zero"],
+            "the evaluation config",
+        ),
+        (
+            vec![
+                "simulate",
+                "--evaluation-config",
+                seed,
+                "--scenario",
+                "/dev/zero",
+            ],
+            "the scenario",
+        ),
+        (
+            vec![
+                "simulate",
+                "--evaluation-config",
+                seed,
+                "--scenario",
+                step,
+                "--sweep",
+                "/dev/zero",
+            ],
+            "the sweep spec",
+        ),
+    ] {
+        let out = lpa().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stdout(&out), "");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "lpa: error: /dev/zero: cannot read {what}: more than 16 MiB, more than a file of settings holds"
+            )),
+            "{err}"
+        );
+    }
+}

@@ -27,7 +27,7 @@ use super::output::{cannot_write, stage_file, write_file};
 use super::report::{implausible_text, simulate_output, time_back_warning};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
-use crate::settings::{load_config, Failure, Result};
+use crate::settings::{load_config, read_settings_text, Failure, Result};
 use crate::text::{count, extension};
 
 mod pareto;
@@ -377,7 +377,7 @@ impl OutFormat {
 
 fn load_scenario(path: &Path) -> Result<Scenario> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = read_settings_text(path)
         .map_err(|e| Failure::new(format!("{name}: cannot read the scenario: {e}")))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // A CSV load profile is named relative to the scenario file.
@@ -874,7 +874,7 @@ fn sweep(
     out: Option<OutFormat>,
 ) -> Result<ExitCode> {
     let name = spec_path.display().to_string();
-    let text = std::fs::read_to_string(spec_path)
+    let text = read_settings_text(spec_path)
         .map_err(|e| Failure::new(format!("{name}: cannot read the sweep spec: {e}")))?;
     let spec = parse_sweep(&name, &text)?;
     let points = spec
