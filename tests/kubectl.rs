@@ -610,15 +610,13 @@ fn a_scale_that_fails_is_logged_and_saves_no_state() {
 /// The real kubectl, but `kubectl scale` exits 1 with `error: ...` on stderr.
 fn failing_scale_kubectl(dir: &Path) -> PathBuf {
     let script = dir.join("kubectl-scale-fails");
-    fs::write(
+    write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\nif [ \"$1\" = scale ]; then echo 'error: scaling refused by the test' >&2; exit 1; fi\nexec '{}' \"$@\"\n",
             tool("kubectl").display()
         ),
-    )
-    .unwrap();
-    make_executable(&script);
+    );
     script
 }
 
@@ -652,21 +650,32 @@ fn once_with_a_failed_scale_says_the_failure_once() {
 fn marker_kubectl(dir: &Path) -> (PathBuf, PathBuf) {
     let marker = dir.join("kubectl-ran");
     let script = dir.join("fake-kubectl");
-    fs::write(
+    write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$@\" >> '{}'\necho '{{}}'\n",
             marker.display()
         ),
-    )
-    .unwrap();
-    make_executable(&script);
+    );
     (script, marker)
 }
 
-fn make_executable(p: &Path) {
+/// `text` as an executable script at `path`.
+fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A kubectl of version v0.0.0-fake that runs `answer` (shell) for every
+/// other call: the `--kubectl=PATH` flag for it.
+fn fake_kubectl(s: &Setup, name: &str, answer: &str) -> String {
+    let path = s.path(name);
+    write_script(
+        &path,
+        &format!("#!/bin/sh\ncase \"$1\" in\n  version) echo '{{\"clientVersion\":{{\"gitVersion\":\"v0.0.0-fake\"}}}}' ;;\n  *) {answer} ;;\nesac\n"),
+    );
+    format!("--kubectl={}", path.display())
 }
 
 #[test]
@@ -725,14 +734,8 @@ fn bad_input_is_one_clear_error_line_and_no_state() {
 #[test]
 fn kubectl_output_that_is_not_json_is_one_error() {
     let s = Setup::new(Some(2), SLOW);
-    let fake = s.path("kubectl-says-hello");
-    fs::write(
-        &fake,
-        "#!/bin/sh\ncase \"$1\" in\n  version) echo '{\"clientVersion\":{\"gitVersion\":\"v0.0.0-fake\"}}' ;;\n  *) echo 'hello, this is not JSON' ;;\nesac\n",
-    )
-    .unwrap();
-    make_executable(&fake);
-    let o = s.run(&["--once", &format!("--kubectl={}", fake.display())]);
+    let kubectl = fake_kubectl(&s, "kubectl-says-hello", "echo 'hello, this is not JSON'");
+    let o = s.run(&["--once", &kubectl]);
     let line = one_error(&o, "read replicas: ");
     assert!(
         line.contains(
@@ -756,14 +759,7 @@ fn kubectl_output_that_is_not_json_is_one_error() {
 fn a_kubectl_that_hangs_at_the_start_up_check_is_named_with_its_floor() {
     let s = Setup::new(Some(2), SLOW);
     let fake = s.path("kubectl-hangs");
-    fs::write(
-        &fake,
-        "#!/bin/sh
-exec sleep 60
-",
-    )
-    .unwrap();
-    make_executable(&fake);
+    write_script(&fake, "#!/bin/sh\nexec sleep 60\n");
     let started = Instant::now();
     let o = s.run(&[
         "--once",
@@ -786,14 +782,12 @@ exec sleep 60
 #[test]
 fn kubectl_output_past_the_limit_is_one_error_naming_it() {
     let s = Setup::new(Some(2), SLOW);
-    let fake = s.path("kubectl-says-too-much");
-    fs::write(
-        &fake,
-        "#!/bin/sh\ncase \"$1\" in\n  version) echo '{\"clientVersion\":{\"gitVersion\":\"v0.0.0-fake\"}}' ;;\n  *) head -c 20000000 /dev/zero | tr '\\0' a ;;\nesac\n",
-    )
-    .unwrap();
-    make_executable(&fake);
-    let o = s.run(&["--once", &format!("--kubectl={}", fake.display())]);
+    let kubectl = fake_kubectl(
+        &s,
+        "kubectl-says-too-much",
+        "head -c 20000000 /dev/zero | tr '\\0' a",
+    );
+    let o = s.run(&["--once", &kubectl]);
     let line = one_error(&o, "read replicas: ");
     assert!(
         line.contains("printed more than 16 MiB, more than any answer lpa asks for; not read"),

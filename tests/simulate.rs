@@ -790,30 +790,15 @@ fn bad_input_is_one_clear_error() {
         &o,
         "negative-rate.yaml: load.from: invalid value -100 (expected a rate in requests/s, >= 0)",
     );
-    let o = simulate(&[
-        "--scenario",
-        path(&step),
-        "--sweep",
-        path(&fixture("sweeps/bad/empty-range.yaml")),
-    ]);
-    assert_fails(&o, "empty-range.yaml: unchangedRuns: invalid value from: 5 to: 1 (expected at least one value: the range is empty)");
-    let o = simulate(&[
-        "--scenario",
-        path(&step),
-        "--sweep",
-        path(&fixture("sweeps/bad/nothing-swept.yaml")),
-    ]);
-    assert_fails(&o, "nothing-swept.yaml: a parameter to sweep: missing (expected one or more of unchangedRuns, decayReplicas, scaleUp, stepReplicas, tolerance, target, margin, learnRuns, queueShare, downscaleStabilization)");
-    let o = simulate(&[
-        "--scenario",
-        path(&step),
-        "--sweep",
-        path(&fixture("sweeps/bad/margin-without-model.yaml")),
-    ]);
-    assert_fails(
-        &o,
-        "margin-without-model.yaml: margin: the evaluation config has no model: section, so no margin to vary",
-    );
+    for (sweep, error) in [
+        ("empty-range.yaml", "unchangedRuns: invalid value from: 5 to: 1 (expected at least one value: the range is empty)"),
+        ("nothing-swept.yaml", "a parameter to sweep: missing (expected one or more of unchangedRuns, decayReplicas, scaleUp, stepReplicas, tolerance, target, margin, learnRuns, queueShare, downscaleStabilization)"),
+        ("margin-without-model.yaml", "margin: the evaluation config has no model: section, so no margin to vary"),
+    ] {
+        let file = fixture(&format!("sweeps/bad/{sweep}"));
+        let o = simulate(&["--scenario", path(&step), "--sweep", path(&file)]);
+        assert_fails(&o, &format!("{sweep}: {error}"));
+    }
     let o = lpa()
         .args([
             "simulate",

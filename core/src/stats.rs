@@ -160,6 +160,19 @@ pub struct Implausible {
     pub expected: String,
 }
 
+impl Implausible {
+    /// The error naming it in `file`, its field under `under`
+    /// (`requests.KEY`, `observation`).
+    pub fn at(self, file: &str, under: &str) -> crate::parse::ParseError {
+        crate::parse::ParseError::Invalid {
+            file: file.to_string(),
+            path: format!("{under}.{}", self.field),
+            value: self.value,
+            expected: self.expected,
+        }
+    }
+}
+
 impl RequestStats {
     /// The first value no measurement can have: a latency below 0 or over
     /// [`MAX_LATENCY_MS`], or more failures than requests. A NaN passes:

@@ -318,12 +318,7 @@ fn check_plausible(what: &str, report: &MetricReport) -> Result<(), ParseError> 
         .map(|(k, s)| (format!("requests.{k}"), s));
     for (at, stats) in requests.chain(aggregate) {
         if let Some(bad) = stats.implausible() {
-            return Err(ParseError::Invalid {
-                file: what.to_string(),
-                path: format!("{at}.{}", bad.field),
-                value: bad.value,
-                expected: bad.expected,
-            });
+            return Err(bad.at(what, &at));
         }
     }
     match (report.num_requests, report.num_requests_fail) {

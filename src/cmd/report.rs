@@ -19,7 +19,6 @@ use lpa_core::config::TargetKind;
 use lpa_core::csv_text::{self, CsvError};
 use lpa_core::log::{self, DecisionRecord};
 use lpa_core::sim::{Recovery, Scorer, Scores, Trace};
-use lpa_core::stats::Implausible;
 use lpa_core::Reason;
 use serde::{Deserialize, Serialize};
 
@@ -371,17 +370,6 @@ fn not_a_run(name: &str, what: &str) -> Failure {
     ))
 }
 
-/// A recorded observation no measurement can have (a hand edit, another
-/// producer's bug), as the metric hook words the same value: re-decided or
-/// scored, a negative latency reads as calm and a huge one sizes for
-/// millions of replicas.
-pub(super) fn implausible_text(bad: &Implausible) -> String {
-    format!(
-        "observation.{}: invalid value {} (expected {})",
-        bad.field, bad.value, bad.expected
-    )
-}
-
 /// The records of a decision log, with their line numbers. A last line
 /// cut short without its newline is a crash mid-write (the log writes
 /// whole lines): skipped with a warning. Any other bad line is an error.
@@ -396,9 +384,11 @@ fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
     for (k, &(i, line)) in lines.iter().enumerate() {
         match serde_json::from_str::<DecisionRecord>(line) {
             Ok(r) => {
+                // Refused as the metric hook refuses it: scored, a
+                // negative latency reads as calm, a huge one as a breach
+                // no replica count could meet.
                 if let Some(bad) = r.observation.implausible() {
-                    let why = implausible_text(&bad);
-                    return Err(Failure::new(format!("{name}:{}: {why}", i + 1)));
+                    return Err(bad.at(&format!("{name}:{}", i + 1), "observation").into());
                 }
                 times.push((i + 1, r.at_secs));
                 records.push(r);

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::output::{cannot_write, stage_file, write_file};
-use super::report::{implausible_text, simulate_output, time_back_warning};
+use super::report::{simulate_output, time_back_warning};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
 use crate::settings::{load_config, read_settings_text, Failure, Result};
@@ -693,25 +693,23 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
         if line.trim().is_empty() {
             continue;
         }
+        let at = format!("{name}:{}", i + 1);
         let record = serde_json::from_str::<DecisionRecord>(line)
-            .map_err(|e| format!("corrupt decision record: {e}"))
+            .map_err(|e| format!("{at}: corrupt decision record: {e}"))
             .and_then(|r| match r.observation.implausible() {
                 None => Ok(r),
-                Some(bad) => Err(implausible_text(&bad)),
+                Some(bad) => Err(bad.at(&at, "observation").to_string()),
             });
         match record {
             Ok(r) => records.push((i + 1, r)),
-            Err(e) => {
-                let msg = format!("{name}:{}: {e}", i + 1);
-                match on_bad {
-                    BadLine::Stop => {
-                        return Err(Failure::new(format!(
-                            "{msg} (--on-bad-line skip to go on without it)"
-                        )))
-                    }
-                    BadLine::Skip => say!("lpa simulate: warning: {msg}; skipped"),
+            Err(msg) => match on_bad {
+                BadLine::Stop => {
+                    return Err(Failure::new(format!(
+                        "{msg} (--on-bad-line skip to go on without it)"
+                    )))
                 }
-            }
+                BadLine::Skip => say!("lpa simulate: warning: {msg}; skipped"),
+            },
         }
     }
     if records.is_empty() {
