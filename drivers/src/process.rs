@@ -3,10 +3,14 @@
 //! child), a timeout that kills, and stderr kept for the error message.
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{kill_process_group, Pid, Signal};
 
 /// A finished child's output.
@@ -100,8 +104,9 @@ pub fn run(
         program: program.clone(),
         source,
     })?;
-    let (stdout, stdout_cut) = out.join().unwrap_or_default();
-    let (stderr, _) = err.join().unwrap_or_default();
+    let read_by = Instant::now() + PIPE_GRACE;
+    let (stdout, stdout_cut) = out.finish(read_by);
+    let (stderr, _) = err.finish(read_by);
     match status {
         Some(status) => Ok(Finished {
             status,
@@ -117,22 +122,79 @@ pub fn run(
     }
 }
 
+/// How long the pipes are read once the child has ended. Whatever it wrote
+/// is in them by then and takes microseconds to read; a pipe still open
+/// past this is held by a process it left behind (a wrapper's `sleep 50 &`,
+/// a locustfile's `subprocess.Popen`), which would otherwise hold lpa: a
+/// 2 s Locust run returned after 50 s, a `--kubectl-timeout 2s` call
+/// after 8 s.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+
+/// How often a draining thread looks whether it has been told to stop.
+const POLL_STEP: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 50_000_000,
+};
+
+/// A stream read on its own thread, which stops when the pipe closes or
+/// when [`Drain::finish`] says so, whichever comes first.
+struct Drain {
+    stop: Arc<AtomicBool>,
+    done: mpsc::Receiver<(Vec<u8>, bool)>,
+}
+
+impl Drain {
+    /// What was read, waiting for the pipe to close until `by` at most.
+    fn finish(self, by: Instant) -> (Vec<u8>, bool) {
+        let wait = by.saturating_duration_since(Instant::now());
+        if let Ok(read) = self.done.recv_timeout(wait) {
+            return read;
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        self.done.recv().unwrap_or_default()
+    }
+}
+
 /// The first `keep` bytes of a stream, and whether it had more. The rest
 /// is read and dropped, not left in the pipe: a child then blocked on it,
 /// or killed by SIGPIPE, was blamed for lpa's limit ("exit signal: 13").
-fn drain<R: Read + Send + 'static>(
-    pipe: Option<R>,
-    keep: u64,
-) -> thread::JoinHandle<(Vec<u8>, bool)> {
+/// The thread waits in `poll`, not `read`, so that it can be stopped while
+/// the pipe is open, and the pipe closed, rather than left blocked on it.
+fn drain<R: Read + AsFd + Send + 'static>(pipe: Option<R>, keep: u64) -> Drain {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, done) = mpsc::channel();
+    let told = Arc::clone(&stop);
     thread::spawn(move || {
-        let mut buf = Vec::new();
-        let Some(mut pipe) = pipe else {
-            return (buf, false);
-        };
-        let _ = (&mut pipe).take(keep).read_to_end(&mut buf);
-        let more = io::copy(&mut pipe, &mut io::sink()).is_ok_and(|n| n > 0);
-        (buf, more)
-    })
+        let read = pipe.map_or_else(Default::default, |pipe| read_until(pipe, keep, &told));
+        let _ = tx.send(read);
+    });
+    Drain { stop, done }
+}
+
+fn read_until<R: Read + AsFd>(mut pipe: R, keep: u64, stop: &AtomicBool) -> (Vec<u8>, bool) {
+    let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+    let (mut kept, mut more) = (Vec::new(), false);
+    let mut chunk = vec![0; 64 << 10];
+    while !stop.load(Ordering::Relaxed) {
+        let mut fds = [PollFd::new(&pipe, PollFlags::IN)];
+        match poll(&mut fds, Some(&POLL_STEP)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+        match pipe.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                let room = keep - kept.len();
+                kept.extend_from_slice(&chunk[..n.min(room)]);
+                more |= n > room;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    (kept, more)
 }
 
 /// Waits for the child; on timeout kills it (and reaps it) and returns None.
@@ -242,6 +304,42 @@ mod tests {
         assert!(matches!(e, ProcessError::Timeout { .. }), "{e}");
         assert!(
             start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    /// A process the child left behind holding its output pipes (a
+    /// wrapper's `sleep 20 &`) neither holds lpa past the child's exit nor
+    /// costs the output the child wrote; nor, past a timeout, when it left
+    /// the child's group.
+    #[test]
+    fn a_process_left_holding_the_pipes_does_not_hold_lpa() {
+        use std::os::unix::process::CommandExt;
+        let start = Instant::now();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 20 & echo answer; echo said >&2"])
+            .process_group(0);
+        let f = run(&mut cmd, None, Duration::from_secs(30)).unwrap();
+        assert_eq!(
+            (f.stdout.as_slice(), f.stderr_line().as_str()),
+            (&b"answer\n"[..], "said")
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        let start = Instant::now();
+        let e = run(
+            Command::new("sh").args(["-c", "setsid sleep 20 & echo late >&2; sleep 20"]),
+            None,
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert!(e.to_string().ends_with("(stderr: late)"), "{e}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
             "{:?}",
             start.elapsed()
         );
