@@ -259,7 +259,7 @@ fn a_task_sends_its_requests_in_order_and_pacing_bounds_the_runs() {
 /// left out with a chance of 0.8^60, about 1 in 650 000.
 #[test]
 fn the_translation_sends_what_real_locust_sends() {
-    for name in ["post_json.py", "tasks_dict.py"] {
+    for name in ["post_json.py", "tasks_dict.py", "python_semantics.py"] {
         let file = translate_fixture(name);
         let seen = |driver: &str| {
             let service = Service::start(0);

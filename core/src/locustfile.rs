@@ -1647,9 +1647,11 @@ impl Translator {
                     for dec in &d.decorators {
                         self.task_weight(dec)?;
                     }
+                    self.forget_user(&d.name);
                     self.functions.insert(d.name.clone(), d.clone());
                 }
                 Stmt::Assign { line, name, value } => {
+                    self.forget_user(name);
                     if !is_literal(value) {
                         return fail(
                             *line,
@@ -1801,6 +1803,7 @@ impl Translator {
             }
         };
         self.classes.push(c.name.clone());
+        let at = self.forget_user(&c.name).unwrap_or(self.users.len());
         let body = self.class_body(c, kind, client)?;
         match kind {
             ClassKind::TaskSet => {
@@ -1860,18 +1863,30 @@ impl Translator {
                     }
                     None => (WaitTime::Constant(Duration::ZERO), true),
                 };
-                self.users.push(UserClass {
-                    name: c.name.clone(),
-                    line: c.line,
-                    weight: body.weight,
-                    host: body.host,
-                    wait_time,
-                    default_wait,
-                    tasks,
-                });
+                self.users.insert(
+                    at,
+                    UserClass {
+                        name: c.name.clone(),
+                        line: c.line,
+                        weight: body.weight,
+                        host: body.host,
+                        wait_time,
+                        default_wait,
+                        tasks,
+                    },
+                );
             }
         }
         Ok(())
+    }
+
+    /// Drops the user class bound to `name`, which is being bound anew:
+    /// Locust finds user classes among the module's names once it has run,
+    /// so it sees the last binding, where the first stood; returns where.
+    fn forget_user(&mut self, name: &str) -> Option<usize> {
+        let at = self.users.iter().position(|u| u.name == name)?;
+        self.users.remove(at);
+        Some(at)
     }
 
     /// The tasks of a user class: its own, or those of its one TaskSet
@@ -1925,9 +1940,10 @@ impl Translator {
             weight: 1,
             ..ClassBody::default()
         };
-        let mut methods: BTreeMap<&str, &Def> = BTreeMap::new();
+        // Each name's last def, where its first stood: a class body binds
+        // names as a dict does, and Locust reads @task off that dict.
+        let mut defs: Vec<(&Def, Option<u32>)> = Vec::new();
         let mut listed: Vec<(usize, &Expr)> = Vec::new();
-        let mut decorated: Vec<Task> = Vec::new();
         for stmt in &c.body {
             match stmt {
                 Stmt::Pass => {}
@@ -1977,15 +1993,9 @@ impl Translator {
                     if let Some((_, construct)) = HOOKS.iter().find(|(h, _)| *h == d.name) {
                         return fail(d.line, *construct);
                     }
-                    match weight {
-                        Some(weight) => decorated.push(Task {
-                            name: d.name.clone(),
-                            weight,
-                            requests: task_requests(d, !user, client)?,
-                        }),
-                        None => {
-                            methods.insert(&d.name, d);
-                        }
+                    match defs.iter_mut().find(|(seen, _)| seen.name == d.name) {
+                        Some(slot) => *slot = (d, weight),
+                        None => defs.push((d, weight)),
                     }
                 }
                 Stmt::Class(inner) => {
@@ -2003,6 +2013,11 @@ impl Translator {
                 Stmt::Other { line, construct } => return fail(*line, construct.clone()),
             }
         }
+        let methods: BTreeMap<&str, &Def> = defs
+            .iter()
+            .filter(|(_, weight)| weight.is_none())
+            .map(|(d, _)| (d.name.as_str(), *d))
+            .collect();
         // As Locust: the `tasks` attribute's entries, then the @task methods.
         if let Some((line, value)) = listed.last() {
             if listed.len() > 1 {
@@ -2013,7 +2028,15 @@ impl Translator {
                     .push(self.entry(expr, weight, &methods, user, client)?);
             }
         }
-        body.entries.extend(decorated.into_iter().map(Entry::Task));
+        for (d, weight) in defs {
+            if let Some(weight) = weight {
+                body.entries.push(Entry::Task(Task {
+                    name: d.name.clone(),
+                    weight,
+                    requests: task_requests(d, !user, client)?,
+                }));
+            }
+        }
         Ok(body)
     }
 
@@ -2303,6 +2326,7 @@ fn request(e: &Expr, me: &str, task_set: bool, client: Client) -> R<RequestSpec>
     let mut implied: Vec<(&str, &str)> = Vec::new();
     let fast = client == Client::Fast;
     let mut seen: Vec<&str> = Vec::new();
+    let mut seen_data = false;
     for (k, v) in kwargs {
         if seen.contains(&k.as_str()) {
             return fail(v.line, format!("the argument {k}= given twice"));
@@ -2316,6 +2340,8 @@ fn request(e: &Expr, me: &str, task_set: bool, client: Client) -> R<RequestSpec>
                 }
                 _ => return fail(v.line, format!("name= that is {}", describe(v))),
             },
+            // Their default: as not given.
+            "json" | "data" | "params" | "headers" if matches!(v.kind, E::Const("None")) => {}
             "headers" => {
                 let E::Dict(pairs) = &v.kind else {
                     return fail(v.line, format!("headers= that is {}", describe(v)));
@@ -2337,7 +2363,7 @@ fn request(e: &Expr, me: &str, task_set: bool, client: Client) -> R<RequestSpec>
                 }
             }
             "json" => {
-                if seen.contains(&"data") {
+                if spec.body.is_some() || seen_data {
                     return fail(v.line, "both json= and data=");
                 }
                 let mut text = String::new();
@@ -2349,10 +2375,15 @@ fn request(e: &Expr, me: &str, task_set: bool, client: Client) -> R<RequestSpec>
                 }
             }
             "data" => {
-                if seen.contains(&"json") {
+                if spec.body.is_some() {
                     return fail(v.line, "both json= and data=");
                 }
+                seen_data = true;
                 match &v.kind {
+                    // Both clients send no body for an empty one (`if data:`).
+                    E::Str(s, StrKind::Text | StrKind::Bytes) if s.is_empty() => {}
+                    E::Dict(items) if items.is_empty() => {}
+                    E::List(items) | E::Tuple(items) if items.is_empty() && !fast => {}
                     E::Str(s, kind @ (StrKind::Text | StrKind::Bytes)) => {
                         spec.body = Some(s.clone());
                         if fast && *kind == StrKind::Text {
@@ -2535,9 +2566,11 @@ fn python_float(v: f64) -> String {
     }
 }
 
-/// `urlencode(...)` as requests (`doseq=True`: a list value repeats its
-/// key) and geventhttpclient (a dict, no lists) encode `data=` and `params=`.
-fn form(e: &Expr, doseq: bool) -> R<String> {
+/// `urlencode(...)` as requests and geventhttpclient encode `data=` and
+/// `params=`. requests (`as_requests`) repeats the key of a list value and
+/// drops a None value; geventhttpclient takes a dict, no lists, and writes
+/// None as `None`.
+fn form(e: &Expr, as_requests: bool) -> R<String> {
     let pairs: Vec<(&Expr, &Expr)> = match &e.kind {
         E::Dict(pairs) => pairs.iter().map(|(k, v)| (k, v)).collect(),
         E::List(items) | E::Tuple(items) => items
@@ -2556,11 +2589,14 @@ fn form(e: &Expr, doseq: bool) -> R<String> {
     for (k, v) in pairs {
         let key = form_value(k)?;
         let values = match &v.kind {
-            E::List(items) | E::Tuple(items) if doseq => {
-                items.iter().map(form_value).collect::<R<Vec<_>>>()?
-            }
-            _ => vec![form_value(v)?],
+            E::List(items) | E::Tuple(items) if as_requests => items.iter().collect(),
+            _ => vec![v],
         };
+        let values = values
+            .into_iter()
+            .filter(|v| !(as_requests && matches!(v.kind, E::Const("None"))))
+            .map(form_value)
+            .collect::<R<Vec<_>>>()?;
         for value in values {
             if !out.is_empty() {
                 out.push('&');
