@@ -15,7 +15,8 @@
 //! separate file because the state file itself is replaced by each rename.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use lpa_core::{Decision, Observation, Policy, State};
@@ -31,6 +32,10 @@ pub enum StateError {
         action: &'static str,
         source: io::Error,
     },
+    #[error("state file {}: is {what}, not a regular file: each save replaces the state file whole, which would put a file in its place; give the path of a file, or of none yet", path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
+    #[error("state file {}: is read-only to lpa: each save replaces it; make it writable, or give another path", path.display())]
+    ReadOnly { path: PathBuf },
     #[error("state file {}: in use by another lpa run (it holds {}): two loops on one state file would mix their decay counters and models; give each its own --decay-info", path.display(), owner.display())]
     InUse { path: PathBuf, owner: PathBuf },
 }
@@ -90,6 +95,7 @@ impl StateFile {
     /// The sibling file `.NAME.suffix` a lock is taken on, opened (created
     /// if need be, never truncated), and its path.
     fn lock_file(&self, suffix: &str, action: &'static str) -> Result<(File, PathBuf), StateError> {
+        regular_file(&self.path)?;
         let path = self.path.with_file_name(sibling_name(&self.path, suffix));
         let file = OpenOptions::new()
             .create(true)
@@ -166,21 +172,20 @@ impl StateLock {
         policy: &Policy,
         apply: impl FnOnce(&Decision) -> bool,
     ) -> Result<Decided, StateError> {
+        let target = resolve(&self.path)?;
         let (prior, loaded, bytes) = match prior {
-            Some(p) => (p.clone(), Loaded::Found, Vec::new()),
-            None => read(&self.path)?,
+            Some(p) => (p.clone(), Loaded::Found, Some(Vec::new())),
+            None => read(&target)?,
         };
         let decision = lpa_core::decide(obs, policy, &prior);
         let mut kept = None;
         let saved = if apply(&decision) {
             // Whatever the file held that the new state will not is kept
             // first: a failed copy saves nothing rather than lose it.
-            let keep = match &loaded {
-                Loaded::Found | Loaded::Missing => Ok(None),
-                Loaded::Corrupt(_) | Loaded::Salvaged(_) if is_blank(&bytes) => Ok(None),
-                Loaded::Corrupt(_) | Loaded::Salvaged(_) => {
-                    keep_aside(&self.path, &bytes).map(Some)
-                }
+            let keep = match (&loaded, &bytes) {
+                (Loaded::Found | Loaded::Missing, _) => Ok(None),
+                (_, Some(bytes)) if is_blank(bytes) => Ok(None),
+                (_, bytes) => keep_aside(&target, bytes.as_deref()).map(Some),
             };
             keep.and_then(|k| {
                 kept = k;
@@ -484,10 +489,17 @@ impl StateLock {
     pub fn save(&self, state: &State) -> Result<(), StateError> {
         let mut json = serde_json::to_vec(state).expect("State serialises");
         json.push(b'\n');
-        let dir = parent_dir(&self.path);
+        let target = resolve(&self.path)?;
+        // Nor is a file lpa may not write replaced with one it may.
+        if regular_file(&target)?.is_some()
+            && rustix::fs::access(&target, rustix::fs::Access::WRITE_OK).is_err()
+        {
+            return Err(StateError::ReadOnly { path: target });
+        }
+        let dir = parent_dir(&target);
         // The prefix marks it as this file's, for remove_stale_temp_files.
         let mut tmp = tempfile::Builder::new()
-            .prefix(&temp_prefix(&self.path))
+            .prefix(&temp_prefix(&target))
             .tempfile_in(dir)
             .map_err(io_err(&self.path, "create a temp file beside it"))?;
         tmp.write_all(&json).map_err(io_err(&self.path, "write"))?;
@@ -495,9 +507,9 @@ impl StateLock {
             .sync_all()
             .map_err(io_err(&self.path, "sync"))?;
         // On failure the temp file is removed when the error drops it.
-        tmp.persist(&self.path)
+        tmp.persist(&target)
             .map_err(|e| io_err(&self.path, "replace")(e.error))?;
-        self.remove_stale_temp_files();
+        remove_stale_temp_files(&target);
         // Persist the rename itself; not all filesystems allow opening a
         // directory for sync, and the data is already safe in the file.
         if let Ok(d) = File::open(dir) {
@@ -507,22 +519,73 @@ impl StateLock {
     }
 }
 
-impl StateLock {
-    /// Temp files of writers killed mid-write (CPA kills a hook past its
-    /// timeout). Under the exclusive lock no other writer is active, so any
-    /// temp file left beside the state file is stale; without this they
-    /// would pile up, one per kill.
-    fn remove_stale_temp_files(&self) {
-        let prefix = temp_prefix(&self.path);
-        let Ok(entries) = fs::read_dir(parent_dir(&self.path)) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_file(entry.path());
-            }
+/// Temp files of writers killed mid-write (CPA kills a hook past its
+/// timeout). Under the exclusive lock no other writer is active, so any
+/// temp file left beside the state file is stale; without this they would
+/// pile up, one per kill.
+fn remove_stale_temp_files(target: &Path) {
+    let prefix = temp_prefix(target);
+    let Ok(entries) = fs::read_dir(parent_dir(target)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// The file `path` names, through any symlinks, whether it exists or not:
+/// a save replaces that file, not the link (a link to a file on a volume
+/// became a file beside it, and the volume's kept the old state).
+fn resolve(path: &Path) -> Result<PathBuf, StateError> {
+    let mut at = path.to_path_buf();
+    // Linux's own limit on links followed in one lookup.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&at).map_err(io_err(path, "read the link"))?;
+                at = parent_dir(&at).join(to);
+            }
+            _ => return Ok(at),
+        }
+    }
+    Err(io_err(path, "follow the link")(
+        io::Error::from_raw_os_error(rustix::io::Errno::LOOP.raw_os_error()),
+    ))
+}
+
+/// What `path` names, through symlinks, when it is a regular file; None
+/// when nothing is there yet. Anything else is an error: a device is no
+/// state, and a save would replace it (`--decay-info /dev/null`, run as
+/// root, put a file in /dev/null's place for the whole machine); a named
+/// pipe would hold the read until a writer came.
+fn regular_file(path: &Path) -> Result<Option<fs::Metadata>, StateError> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path, "read")(e)),
+    };
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return Ok(Some(meta));
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Err(StateError::NotAFile {
+        path: path.to_path_buf(),
+        what,
+    })
 }
 
 /// `.decay_info.json.lock` beside `decay_info.json`: hidden, and named
@@ -557,17 +620,34 @@ fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(u8::is_ascii_whitespace)
 }
 
-/// The state, what loading found, and the bytes it was read from.
-fn read(path: &Path) -> Result<(State, Loaded, Vec<u8>), StateError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
+/// The state, what loading found, and the bytes it was read from: None
+/// when there were more than a state may hold, which are not read.
+fn read(path: &Path) -> Result<(State, Loaded, Option<Vec<u8>>), StateError> {
+    let Some(meta) = regular_file(path)? else {
+        return Ok((State::default(), Loaded::Missing, Some(Vec::new())));
+    };
+    let mut bytes = Vec::new();
+    let read = match File::open(path) {
+        Ok(f) => f.take(MAX_STATE_BYTES as u64 + 1).read_to_end(&mut bytes),
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok((State::default(), Loaded::Missing, Vec::new()))
+            return Ok((State::default(), Loaded::Missing, Some(Vec::new())))
         }
         Err(e) => return Err(io_err(path, "read")(e)),
-    };
+    }
+    if bytes.len() > MAX_STATE_BYTES {
+        let size = meta.len().max(bytes.len() as u64);
+        return Ok((State::default(), Loaded::Corrupt(too_large(size)), None));
+    }
     let (state, loaded) = parse(&bytes);
-    Ok((state, loaded, bytes))
+    Ok((state, loaded, Some(bytes)))
+}
+
+fn too_large(size: u64) -> String {
+    format!("file is {size} bytes, more than the {MAX_STATE_BYTES} a state may be")
 }
 
 /// The most a state file may hold. lpa writes a few KiB: the runs of its
@@ -584,11 +664,10 @@ const MAX_STATE_BYTES: usize = 4 << 20;
 /// anyone with RBAC on it may.
 pub fn parse(bytes: &[u8]) -> (State, Loaded) {
     if bytes.len() > MAX_STATE_BYTES {
-        let why = format!(
-            "file is {} bytes, more than the {MAX_STATE_BYTES} a state may be",
-            bytes.len()
+        return (
+            State::default(),
+            Loaded::Corrupt(too_large(bytes.len() as u64)),
         );
-        return (State::default(), Loaded::Corrupt(why));
     }
     // Windows editors save UTF-8 with a byte order mark, which JSON forbids.
     let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -882,38 +961,52 @@ fn without_position(e: &serde_json::Error) -> String {
 /// Copies the state file's bytes to `FILE.corrupt` beside it (or
 /// `FILE.corrupt.2`, ... when an earlier copy is there and differs),
 /// atomically and never over another file; a copy already holding these
-/// bytes is reused, so a file that stays bad is kept once.
-fn keep_aside(path: &Path, bytes: &[u8]) -> Result<PathBuf, StateError> {
+/// bytes is reused, so a file that stays bad is kept once. Bytes too many
+/// to read (None) are kept by a hard link to the file, which copies
+/// nothing (a sparse 1 GiB file was copied block by block), or by a copy
+/// where the filesystem has no hard links.
+fn keep_aside(path: &Path, bytes: Option<&[u8]>) -> Result<PathBuf, StateError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".to_string());
     let dir = parent_dir(path);
+    let synced = |kept: PathBuf| {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(kept)
+    };
     for n in 1..=100 {
         let kept = match n {
             1 => path.with_file_name(format!("{name}.corrupt")),
             n => path.with_file_name(format!("{name}.corrupt.{n}")),
         };
-        match fs::read(&kept) {
-            Ok(b) if b == bytes => return Ok(kept),
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(_) => continue,
+        match bytes {
+            Some(bytes) => match fs::read(&kept) {
+                Ok(b) if b == bytes => return Ok(kept),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(_) => continue,
+            },
+            None => match fs::hard_link(path, &kept) {
+                Ok(()) => return synced(kept),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(_) => {}
+            },
         }
         let mut tmp = tempfile::Builder::new()
             .prefix(&temp_prefix(path))
             .tempfile_in(dir)
             .map_err(io_err(path, "create a temp file beside it"))?;
-        tmp.write_all(bytes)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(io_err(path, "keep a copy of it"))?;
+        match bytes {
+            Some(bytes) => tmp.write_all(bytes),
+            None => File::open(path).and_then(|mut f| io::copy(&mut f, &mut tmp).map(drop)),
+        }
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io_err(path, "keep a copy of it"))?;
         match tmp.persist_noclobber(&kept) {
-            Ok(_) => {
-                if let Ok(d) = File::open(dir) {
-                    let _ = d.sync_all();
-                }
-                return Ok(kept);
-            }
+            Ok(_) => return synced(kept),
             // Another process took the name in between: the next one.
             Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(io_err(path, "keep a copy of it")(e.error)),
@@ -1002,6 +1095,77 @@ mod tests {
 
     /// A policy with one mean target, and an observation at 2 replicas
     /// with no statistics.
+    /// A save replaces the file a symlink names, and the link stays: a
+    /// state file linked to a volume keeps its state there.
+    #[test]
+    fn a_symlinked_state_file_is_saved_where_it_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let volume = dir.path().join("volume");
+        fs::create_dir(&volume).unwrap();
+        let link = dir.path().join("decay_info.json");
+        std::os::unix::fs::symlink("volume/state.json", &link).unwrap();
+        let sf = StateFile::new(&link);
+        let (policy, obs) = mean_target_at_two();
+        for _ in 0..2 {
+            let d = sf.decide(&obs, &policy, |_| true).unwrap();
+            assert!(matches!(d.saved, Ok(true)), "{:?}", d.saved);
+            assert_eq!(sf.peek().unwrap(), (d.decision.next_state, Loaded::Found));
+            assert!(fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+            assert_eq!(
+                fs::read(volume.join("state.json")).unwrap(),
+                fs::read(&link).unwrap()
+            );
+        }
+    }
+
+    /// Neither a device nor a named pipe is read or replaced, and nothing
+    /// is made beside one; a file too large to be state is not read, and is
+    /// kept aside whole without a copy.
+    #[test]
+    fn what_is_no_state_file_is_not_read_or_replaced() {
+        let e = StateFile::new("/dev/null").lock().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "state file /dev/null: is a character device, not a regular file: each save replaces the state file whole, which would put a file in its place; give the path of a file, or of none yet"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.json");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let e = StateFile::new(&fifo).peek().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(": is a named pipe, not a regular file"),
+            "{e}"
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        use std::os::unix::fs::MetadataExt;
+        let big = dir.path().join("big.json");
+        let len = 64 << 20;
+        File::create(&big).unwrap().set_len(len).unwrap();
+        let inode = fs::metadata(&big).unwrap().ino();
+        let (policy, obs) = mean_target_at_two();
+        let d = StateFile::new(&big)
+            .decide(&obs, &policy, |_| true)
+            .unwrap();
+        let warning = d.warning().unwrap();
+        assert!(
+            warning.contains(&format!(": file is {len} bytes, more than the 4194304"))
+                && warning.ends_with("big.json.corrupt"),
+            "{warning}"
+        );
+        let kept = fs::metadata(dir.path().join("big.json.corrupt")).unwrap();
+        assert_eq!((kept.ino(), kept.len()), (inode, len));
+        assert!(fs::metadata(&big).unwrap().len() < 1000);
+    }
+
     fn mean_target_at_two() -> (lpa_core::Policy, Observation) {
         let policy = lpa_core::parse_policy(
             "p.yaml",
