@@ -363,23 +363,30 @@ fn a_replica_that_never_listens_is_stopped_with_what_it_started() {
     }
 }
 
-/// A signal while the first replicas start ends the run through the loop,
-/// which stops them: before, the default action ended lpa and left them.
+/// A signal while the first replicas start ends the run, and stops them
+/// at once: before the handler, the default action ended lpa and left
+/// them; then lpa waited for them to be ready (up to --ready-timeout).
 #[test]
 fn a_signal_while_the_first_replica_starts_stops_it_too() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, mut lines) = start(
-        &hostile("sleep 1; exec SERVE"),
+        &hostile("sleep 3; exec SERVE"),
         &["--interval", "60s", "--run-time", "300ms"],
         dir.path(),
     );
     let mut cleanup = Cleanup(vec![child.id()]);
     expect_line(&mut child, &mut lines, "lpa run: local: listening on ");
+    let signalled = Instant::now();
     sigterm(&child);
     wait_bounded(&mut child, STEP);
     let status = child.wait().unwrap();
+    let took = signalled.elapsed();
     let err = lines.rest(Duration::from_secs(5)).to_string();
-    let pids = replica_pids(&err);
+    let pids: Vec<u32> = err
+        .lines()
+        .filter(|l| l.contains("a stop signal came before replica 1 (pid "))
+        .filter_map(|l| l.split("(pid ").nth(1)?.split(')').next()?.parse().ok())
+        .collect();
     cleanup.0.extend(&pids);
     assert!(status.success(), "{status}: {err}");
     assert!(
@@ -388,6 +395,10 @@ fn a_signal_while_the_first_replica_starts_stops_it_too() {
     );
     assert_eq!(pids.len(), 1, "{err}");
     assert!(reaped(pids[0]), "replica 1 (pid {}) left behind", pids[0]);
+    assert!(
+        replica_pids(&err).is_empty(),
+        "waited for it: {took:?}\n{err}"
+    );
     assert!(!dir.path().join("decay_info.json").exists());
 }
 

@@ -32,7 +32,7 @@
 //! cycle. A second SIGINT, SIGTERM or SIGHUP exits at once with 1.
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -284,8 +284,16 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     }
     let outputs = outputs(args, &plan)?;
     pool.set_observer(|e| say!("lpa run: local: {e}"));
+    pool.stop_on(&outputs.stop);
     say!("lpa run: local: listening on {}", pool.addr());
-    pool.scale(0, args.replicas)?;
+    if let Err(e) = pool.scale(0, args.replicas) {
+        if outputs.stop.load(Ordering::SeqCst) {
+            say!("lpa run: local: {e}");
+            say!("lpa run: stopped by signal after 0 cycles; state untouched (no cycle ran)");
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(e.into());
+    }
     let via = format!("running {:?}", text);
     drive(
         &mut pool,

@@ -417,6 +417,9 @@ pub struct LocalPool {
     owed: u32,
     next_number: u64,
     observer: Option<Observer>,
+    /// Set by a stop signal: a replica's start or drain then ends at once,
+    /// where it waited out --ready-timeout or --drain-timeout first.
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl LocalPool {
@@ -437,7 +440,19 @@ impl LocalPool {
             owed: 0,
             next_number: 1,
             observer: None,
+            stop: None,
         })
+    }
+
+    /// Ends a start or a drain under way once `flag` is set (a stop
+    /// signal's): a start fails, and the replicas it started are stopped;
+    /// a drain cuts the connections still open.
+    pub fn stop_on(&mut self, flag: &Arc<AtomicBool>) {
+        self.stop = Some(Arc::clone(flag));
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
     }
 
     /// Called with every event as it happens (replica ready, stopped, crashed).
@@ -582,6 +597,19 @@ impl LocalPool {
             if ready.iter().all(|r| *r) {
                 break;
             }
+            if self.stopping() {
+                let unready: Vec<String> = pending
+                    .iter()
+                    .zip(&ready)
+                    .filter(|(_, ready)| !**ready)
+                    .map(|(r, _)| format!("replica {} (pid {})", r.number, r.child.id()))
+                    .collect();
+                let e = DriverError::Invalid(format!(
+                    "a stop signal came before {} accepted connections: stopped with the rest of this start",
+                    unready.join(", ")
+                ));
+                return fail(&mut pending, e);
+            }
             // Each replica has the ready timeout from its own (latest) start.
             if let Some(r) = pending
                 .iter()
@@ -664,7 +692,7 @@ impl LocalPool {
         if let Some(b) = r.backend.take() {
             self.proxy.remove(&b);
             let deadline = Instant::now() + self.options.drain_timeout;
-            while b.active() > 0 && Instant::now() < deadline {
+            while b.active() > 0 && Instant::now() < deadline && !self.stopping() {
                 thread::sleep(Duration::from_millis(10));
             }
             cut = b.active();
@@ -692,6 +720,12 @@ impl LocalPool {
             let mut r = self.replicas.remove(i);
             if let Some(b) = r.backend.take() {
                 self.proxy.remove(&b);
+            }
+            // What it started may live on in its group, holding its port
+            // after lpa exits. Reaped just now: while the group is found,
+            // its id is still this replica's (see finish).
+            if signal_group(r.child.id(), None) {
+                stop(&mut r, self.options.stop_grace);
             }
             exited += 1;
             let event = PoolEvent::Exited {
@@ -1085,6 +1119,47 @@ mod tests {
             "{events:?}"
         );
         assert_eq!(events.len(), 6, "{events:?}");
+    }
+
+    /// A replica that exits on its own is replaced, and what it started,
+    /// still in its group, is stopped: left, it held its port after lpa
+    /// exited, a server of nobody's.
+    #[test]
+    fn what_an_exited_replica_started_is_stopped_with_it() {
+        python();
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let script = dir.path().join("leaves.sh");
+        // The first start leaves its server behind and exits; later ones serve.
+        std::fs::write(
+            &script,
+            format!(
+                "if [ -e {p} ]; then exec python3 -m http.server --bind 127.0.0.1 $1; fi\n\
+                 python3 -m http.server --bind 127.0.0.1 $1 >/dev/null 2>&1 &\n\
+                 echo $! > {p}; sleep 1; exit 3\n",
+                p = pids.display()
+            ),
+        )
+        .unwrap();
+        let mut p = pool(
+            &format!("sh {} {{port}}", script.display()),
+            Duration::from_secs(10),
+        );
+        p.scale(0, 1).unwrap();
+        let first = p.pids()[0];
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while p.pids() == [first] {
+            assert_eq!(p.replicas().unwrap(), 1);
+            assert!(Instant::now() < deadline, "the first replica never exited");
+            thread::sleep(Duration::from_millis(50));
+        }
+        let left: u32 = std::fs::read_to_string(&pids)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(gone(left), "its server (pid {left}) outlived it");
+        drop(p);
     }
 
     #[test]
