@@ -434,7 +434,7 @@ fn healthz_stays_ok_while_back_to_back_cycles_run_their_load_tests() {
 }
 
 #[test]
-fn a_scraper_that_stops_reading_does_not_stall_healthz() {
+fn scrapers_that_stop_reading_or_say_nothing_do_not_stall_healthz() {
     let dir = tempfile::tempdir().unwrap();
     let (_lpa, _lines, metrics) = start_lpa(dir.path(), &["--interval", "1s"]);
     // Thousands of pipelined scrapes, answers never read: megabytes of
@@ -446,6 +446,11 @@ fn a_scraper_that_stops_reading_does_not_stall_healthz() {
     let _ = stuck.write_all(&b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3000));
     // And one that never sends its request.
     let mut idle = TcpStream::connect_timeout(&metrics, Duration::from_secs(5)).unwrap();
+    // And more such than the server answers at once (64): each new one
+    // takes the place of the one silent longest.
+    let silent: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect_timeout(&metrics, Duration::from_secs(5)).unwrap())
+        .collect();
     thread::sleep(Duration::from_millis(500));
 
     // The kubelet's probe, with its timeout.
@@ -461,7 +466,8 @@ fn a_scraper_that_stops_reading_does_not_stall_healthz() {
         "{read:?} {answer:?}"
     );
 
-    // The idle connection is closed in seconds, not held for good.
+    // The idle connection is closed in seconds, not held for good (here
+    // at once, the oldest of the silent).
     idle.set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
     let mut buf = [0u8; 64];
@@ -471,7 +477,7 @@ fn a_scraper_that_stops_reading_does_not_stall_healthz() {
         "{:?}",
         closed.elapsed()
     );
-    drop(stuck);
+    drop((stuck, silent));
 }
 
 #[test]

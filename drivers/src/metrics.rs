@@ -321,9 +321,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// At most this many scrapes are answered at once; more connections are
-/// closed unanswered. Each is bounded by [`IO_TIMEOUT`], so a client that
-/// holds its connection open costs one slot for that long, never for good.
+/// At most this many scrapes are answered at once. Each is bounded by
+/// [`IO_TIMEOUT`], so a client that holds its connection open costs one
+/// slot for that long, never for good; and a connection past the limit
+/// takes the slot of the one that has waited longest for its request
+/// ([`Waiting`]), so clients that connect and say nothing cannot keep a
+/// probe out: 64 of them, reconnecting, failed every `/healthz`, and the
+/// kubelet would restart lpa for it.
 const MAX_CONNECTIONS: usize = 64;
 /// How long a connection may take to send its request, and to take the
 /// answer: a scraper that stops reading must not hold a thread (and the
@@ -374,8 +378,38 @@ impl Drop for MetricsServer {
     }
 }
 
+/// The connections still waiting for their request head, oldest first.
+#[derive(Default)]
+struct Waiting {
+    next: AtomicU64,
+    streams: Mutex<std::collections::VecDeque<(u64, TcpStream)>>,
+}
+
+impl Waiting {
+    /// Lists a connection; its id, for [`Waiting::heard`].
+    fn add(&self, stream: &TcpStream) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        if let Ok(copy) = stream.try_clone() {
+            lock(&self.streams).push_back((id, copy));
+        }
+        id
+    }
+
+    fn heard(&self, id: u64) {
+        lock(&self.streams).retain(|(i, _)| *i != id);
+    }
+
+    /// Ends the connection that has waited longest; whether there was one.
+    /// Its thread's read returns at once, and the thread frees its slot.
+    fn drop_oldest(&self) -> bool {
+        let oldest = lock(&self.streams).pop_front();
+        oldest.is_some_and(|(_, s)| s.shutdown(std::net::Shutdown::Both).is_ok())
+    }
+}
+
 fn accept(listener: &TcpListener, metrics: &Arc<Metrics>, stop: &AtomicBool) {
     let active = Arc::new(AtomicUsize::new(0));
+    let waiting = Arc::new(Waiting::default());
     while !stop.load(Ordering::SeqCst) {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -390,27 +424,38 @@ fn accept(listener: &TcpListener, metrics: &Arc<Metrics>, stop: &AtomicBool) {
                 continue;
             }
         };
-        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        // Past the limit, one that has said nothing yet makes room; the
+        // threads of those ended may not have exited yet, hence twice.
+        let busy = active.fetch_add(1, Ordering::SeqCst);
+        if busy >= 2 * MAX_CONNECTIONS || (busy >= MAX_CONNECTIONS && !waiting.drop_oldest()) {
             active.fetch_sub(1, Ordering::SeqCst);
             continue;
         }
-        let (metrics, slot) = (Arc::clone(metrics), Arc::clone(&active));
+        let id = waiting.add(&stream);
+        let (metrics, slot, waits) = (
+            Arc::clone(metrics),
+            Arc::clone(&active),
+            Arc::clone(&waiting),
+        );
         let spawned = thread::Builder::new()
             .name("lpa-metrics-conn".into())
             // An exposition of a few KiB; 64 of them must not cost 128 MiB.
             .stack_size(256 * 1024)
             .spawn(move || {
-                let _ = serve(stream, &metrics);
+                let _ = serve(stream, &metrics, || waits.heard(id));
+                waits.heard(id);
                 slot.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
+            waiting.heard(id);
             active.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
 
-/// Reads one request head and answers it, all within [`IO_TIMEOUT`].
-fn serve(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
+/// Reads one request head and answers it, all within [`IO_TIMEOUT`];
+/// `heard` once the head is in.
+fn serve(mut stream: TcpStream, metrics: &Metrics, heard: impl FnOnce()) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let deadline = Instant::now() + IO_TIMEOUT;
@@ -428,6 +473,7 @@ fn serve(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
         }
         head.extend_from_slice(&buf[..n]);
     }
+    heard();
     let line = String::from_utf8_lossy(head.split(|b| *b == b'\n').next().unwrap_or(&[]));
     let mut words = line.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
