@@ -588,6 +588,37 @@ fn locusts_own_errors_are_one_line_with_its_message() {
             .ends_with("(see README.md, \"Using an existing locustfile\")"),
         "{err}"
     );
+
+    // What lpa cannot run Locust with is said before Locust runs.
+    let out = loadtest_locust(&fixture("locust/fibonacci.py"), host, "1s")
+        .env("LOCUST_PROCESSES", "2")
+        .output()
+        .unwrap();
+    let err = assert_one_error_line(&out);
+    assert!(
+        err.contains("LOCUST_PROCESSES=2: lpa runs Locust as one process"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let comma = dir.path().join("a,b.py");
+    std::fs::copy(fixture("locust/fibonacci.py"), &comma).unwrap();
+    let err = assert_one_error_line(&loadtest_locust(&comma, host, "1s").output().unwrap());
+    assert!(err.contains("a,b.py: a comma in its path"), "{err}");
+
+    // A run that ends early, exit code 0, is not a locustfile Locust
+    // could not run.
+    let early = dir.path().join("exits.py");
+    std::fs::write(
+        &early,
+        "import os\nfrom locust import HttpUser, task\n\nclass U(HttpUser):\n    @task\n    def t(self):\n        os._exit(0)\n",
+    )
+    .unwrap();
+    let err = assert_one_error_line(&loadtest_locust(&early, host, "1s").output().unwrap());
+    assert!(
+        err.contains("locust ended running ")
+            && err.contains("before it wrote its statistics (exit code 0)"),
+        "{err}"
+    );
 }
 
 #[test]

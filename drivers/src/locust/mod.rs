@@ -234,6 +234,18 @@ pub enum LocustError {
     },
     #[error("locust: {0}")]
     Process(#[from] ProcessError),
+    #[error("locustfile {path}: a comma in its path, where Locust's -f splits one file from the next; rename it, or link it under a name without one")]
+    Comma { path: PathBuf },
+    #[error("LOCUST_PROCESSES={0}: lpa runs Locust as one process, whose statistics its plugin completes (requests unanswered at the stop count as failures); with worker processes a hung service read as no data. Unset it; for more load than one Locust process makes, use --load-driver native")]
+    Processes(String),
+    #[error(
+        "locust ended running {path} before it wrote its statistics (exit code {code}): {message}"
+    )]
+    Ended {
+        path: PathBuf,
+        code: String,
+        message: String,
+    },
     #[error("locust could not run {path} (exit code {code}): {message}{hint}", hint = hint(message))]
     Rejected {
         path: PathBuf,
@@ -268,8 +280,19 @@ fn hint(message: &str) -> String {
 }
 
 /// Fails when the locustfile (or, for a directory, any `.py` in it) uses the
-/// pre-1.0 API.
+/// pre-1.0 API, or when Locust could not run it as lpa runs it.
 pub fn check_locustfile(path: &Path) -> Result<(), LocustError> {
+    // Locust splits -f at commas: `my,file.py` would be `my` and `file.py`.
+    if path.as_os_str().as_encoded_bytes().contains(&b',') {
+        return Err(LocustError::Comma {
+            path: path.to_path_buf(),
+        });
+    }
+    // Workers are processes of their own, whose requests lpa's plugin does
+    // not see: with 2, a hung service read as 0 requests, no data.
+    if let Some(n) = std::env::var_os("LOCUST_PROCESSES").filter(|n| n != "1") {
+        return Err(LocustError::Processes(n.to_string_lossy().into_owned()));
+    }
     let unreadable = |source| LocustError::Unreadable {
         path: path.to_path_buf(),
         source,
@@ -365,6 +388,15 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
     let code = finished.status.code();
     let text = match std::fs::read_to_string(&stats_file) {
         Ok(text) => text,
+        // Locust exits 1 on a locustfile it cannot run; 0 or a signal is
+        // a run that ended early (a task's os._exit(0), the OOM killer).
+        Err(_) if matches!(code, Some(0) | None) => {
+            return Err(LocustError::Ended {
+                path: plan.locustfile.clone(),
+                code: exit_code_text(code),
+                message: locust_message(&stderr),
+            })
+        }
         Err(_) => {
             return Err(LocustError::Rejected {
                 path: plan.locustfile.clone(),
