@@ -342,6 +342,7 @@ fn bad_input_is_one_line_and_changes_nothing() {
         (seed(), fs::read_to_string(fixture("cpa/bad/missing-replicas.json")).unwrap(), "resource.spec.replicas: missing"),
         (seed(), fs::read_to_string(fixture("cpa/bad/stdin-not-json.json")).unwrap(), "evaluate stdin: not JSON"),
         (seed(), String::new(), "evaluate stdin: not JSON"),
+        (seed(), format!("{{\"pad\": \"{}\"}}", "a".repeat(17 << 20)), "evaluate stdin: more than 16 MiB"),
     ];
     for (config, stdin, expected) in cases {
         fs::write(&state, &original).unwrap();

@@ -12,13 +12,21 @@ use crate::settings::{Failure, Result};
 /// CPA's inputs are small; a runaway producer must not exhaust memory.
 const MAX_STDIN: u64 = 16 << 20;
 
-/// All of stdin, up to [`MAX_STDIN`]; `hook` names it in the error.
+/// All of stdin, up to [`MAX_STDIN`]; `hook` names it in the error. More
+/// is an error of its own: cut there, it read as JSON that ended early
+/// ("EOF while parsing a string at line 1 column 16777216").
 pub(super) fn read_stdin(hook: &str) -> Result<String> {
     let mut input = String::new();
     std::io::stdin()
-        .take(MAX_STDIN)
+        .take(MAX_STDIN + 1)
         .read_to_string(&mut input)
         .map_err(|e| Failure::new(format!("{hook} stdin: cannot read: {e}")))?;
+    if input.len() as u64 > MAX_STDIN {
+        return Err(Failure::new(format!(
+            "{hook} stdin: more than {} MiB, more than CPA's JSON for one resource holds",
+            MAX_STDIN >> 20
+        )));
+    }
     Ok(input)
 }
 
