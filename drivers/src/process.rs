@@ -56,13 +56,32 @@ fn stderr_suffix(stderr: &str) -> String {
 
 /// Collapses output to one line, bounded, for an error message.
 pub fn one_line(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let joined = joined(bytes);
     if joined.chars().count() > 500 {
         format!("{}...", joined.chars().take(497).collect::<String>())
     } else {
         joined
     }
+}
+
+/// [`one_line`] keeping the end: where a program's last words are its
+/// cause (a Python traceback ends in the error; its start is the stack).
+pub fn one_line_end(bytes: &[u8]) -> String {
+    let joined = joined(bytes);
+    let count = joined.chars().count();
+    if count > 500 {
+        format!(
+            "...{}",
+            joined.chars().skip(count - 497).collect::<String>()
+        )
+    } else {
+        joined
+    }
+}
+
+fn joined(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Output kept of each stream; a runaway child cannot exhaust memory. The
@@ -343,6 +362,19 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn one_line_keeps_the_start_or_the_end() {
+        let long = format!("Traceback {} OSError: in use", "frame\n".repeat(200));
+        assert!(one_line(long.as_bytes()).starts_with("Traceback frame"));
+        let end = one_line_end(long.as_bytes());
+        assert!(
+            end.starts_with("...") && end.ends_with("frame OSError: in use"),
+            "{end}"
+        );
+        assert_eq!(end.chars().count(), 500);
+        assert_eq!(one_line_end(b" a\n b "), "a b");
     }
 
     #[test]

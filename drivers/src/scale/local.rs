@@ -67,7 +67,7 @@ use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
 
 use super::listener::{listener, Listener};
 use super::{DriverError, ScaleTarget};
-use crate::process::{self, one_line};
+use crate::process::{self, one_line_end};
 use crate::proxy::{Backend, Proxy, ProxyOptions};
 
 /// The placeholder replaced by each replica's port.
@@ -390,7 +390,7 @@ impl Tail {
             thread::sleep(Duration::from_millis(10));
         }
         let bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
-        one_line(&bytes)
+        one_line_end(&bytes)
     }
 }
 
