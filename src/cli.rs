@@ -552,7 +552,7 @@ pub struct RunArgs {
     pub replica_cmd: Option<String>,
     /// --scaler local: where the round-robin proxy listens (port 0 picks a
     /// free one); the load test's host unless --host is given.
-    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = listen_addr)]
     pub listen: std::net::SocketAddr,
     /// --scaler local: replicas started before the first cycle.
     #[arg(
@@ -1127,7 +1127,7 @@ pub struct DemoArgs {
     #[arg(long = "evaluation-config", value_name = "FILE")]
     pub evaluation_config: Option<PathBuf>,
     /// The service's address (the proxy in front of the replicas).
-    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = listen_addr)]
     pub listen: std::net::SocketAddr,
 }
 

@@ -282,6 +282,14 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
             .set_replica_bounds(min, Some(pool_max))
             .map_err(|e| Failure::new(e.to_string()))?;
     }
+    // Started past the policy's bound, they would be stopped again at the
+    // first cycle.
+    if let Some(max) = policy.max_replicas().filter(|&m| args.replicas > m) {
+        return Err(Failure::new(format!(
+            "--replicas {}: above maxReplicas {max} (the evaluation config's, or --max-replicas); the first cycle would stop what is past it",
+            args.replicas
+        )));
+    }
     let outputs = outputs(args, &plan)?;
     pool.set_observer(|e| say!("lpa run: local: {e}"));
     pool.stop_on(&outputs.stop);
