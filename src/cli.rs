@@ -515,7 +515,7 @@ pub struct RunArgs {
     /// Before a line would take the decision log past SIZE, rename it to
     /// FILE.1 (replacing the older one) and start FILE anew: at most twice
     /// SIZE on disk. SIZE: bytes, or with k, M, G (1000s) or Ki, Mi, Gi
-    /// (1024s), B optional; off (or 0) never rotates.
+    /// (1024s), B optional, at least 4kB; off (or 0) never rotates.
     #[arg(
         long,
         allow_hyphen_values = true,
@@ -948,8 +948,18 @@ fn max_size(text: &str) -> std::result::Result<MaxSize, InvalidValue> {
     };
     let n: u64 = digits.parse().map_err(|_| invalid())?;
     let bytes = n.checked_mul(unit).ok_or_else(invalid)?;
+    // A record is about 1.1 kB: under a few, each file held one, past the
+    // bound, and every rotation lost the record before.
+    if (1..MIN_LOG_SIZE).contains(&bytes) {
+        return Err(InvalidValue::new(
+            text,
+            "at least 4kB (a few records of about 1 kB each), or off",
+        ));
+    }
     Ok(MaxSize((bytes > 0).then_some(bytes)))
 }
+
+const MIN_LOG_SIZE: u64 = 4_000;
 
 fn listen_addr(text: &str) -> std::result::Result<std::net::SocketAddr, InvalidValue> {
     text.trim()
@@ -1234,9 +1244,20 @@ mod tests {
         ] {
             assert_eq!(max_size(text).unwrap(), MaxSize(bytes), "{text}");
         }
-        for bad in ["", "-1", "1.5M", "10 parsecs", "M", "99999999999G"] {
+        for bad in [
+            "",
+            "-1",
+            "1.5M",
+            "10 parsecs",
+            "M",
+            "99999999999G",
+            "1",
+            "1B",
+            "3999",
+        ] {
             assert!(max_size(bad).is_err(), "{bad}");
         }
+        assert_eq!(max_size("4kB").unwrap(), MaxSize(Some(4000)));
         let err = Cli::try_parse_from([
             "lpa",
             "run",
