@@ -333,9 +333,10 @@ where
                 Ok(None) => {}
                 // The line is in; the log only grows past its bound.
                 Ok(Some(e)) => out.warnings.push(e.to_string()),
-                Err(e) => {
-                    out.failure.get_or_insert((Step::Log, e.to_string()));
-                }
+                // A cycle fails for its first failed step; a lost line
+                // after it is said beside it, not left unsaid.
+                Err(e) if out.failure.is_some() => out.warnings.push(e.to_string()),
+                Err(e) => out.failure = Some((Step::Log, e.to_string())),
             }
         }
         out.record = Some(record);
@@ -709,6 +710,44 @@ mod tests {
                 reason: EventReason::ProbeFailed,
                 note: "load test failed: no host".into()
             }]
+        );
+    }
+
+    /// A cycle that failed at one step and then lost its log line says
+    /// both: the first as its failure, the line lost as a warning.
+    #[test]
+    fn a_lost_log_line_after_a_failed_step_is_said_too() {
+        let dir = tempfile::tempdir().unwrap();
+        // A link into a directory that is not there: read as missing, not
+        // saved.
+        let link = dir.path().join("s.json");
+        std::os::unix::fs::symlink("gone/s.json", &link).unwrap();
+        let state = StateFile::new(&link);
+        let mut target = fake(2);
+        // Every write fails there: ENOSPC.
+        let mut log = DecisionLog::open("/dev/full").unwrap();
+        let mut cycles = Vec::new();
+        RunLoop {
+            target: &mut target,
+            measure: &mut |_| Ok::<_, String>(metric(20.0)),
+            policy: &policy(),
+            state: &state,
+            log: Some(&mut log),
+            options: options(1, false),
+            stop: &AtomicBool::new(false),
+        }
+        .run(|c| cycles.push((c.failure.clone(), c.warnings.clone())));
+        let (failure, warnings) = &cycles[0];
+        assert_eq!(
+            failure.as_ref().map(|f| f.0),
+            Some(Step::State),
+            "{failure:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("decision log /dev/full: cannot ")),
+            "{warnings:?}"
         );
     }
 
