@@ -877,7 +877,13 @@ fn value_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String> {
             format!("invalid value {value:?} (expected {expected})")
         }
         _ => {
-            let why = std::error::Error::source(err)?.to_string();
+            let source = std::error::Error::source(err)?;
+            // lpa's own names its value, redacted where it must be: the
+            // raw value beside it showed a URL's password.
+            if let Some(ours) = source.downcast_ref::<InvalidValue>() {
+                return Some(format!("{label}: {ours}"));
+            }
+            let why = source.to_string();
             match err.get(ContextKind::InvalidValue) {
                 // A std parser's words ("invalid digit found in string")
                 // name no value.
@@ -1227,6 +1233,12 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+        // Said once, and the password not at all: it was, beside the
+        // parser's redacted value.
+        assert_eq!(
+            load_error(&["--host", "http://user:secret@x:1"]),
+            "host (--host or locustHost): invalid value \"http://<redacted>@x:1\" (expected a URL without user:password@ (send credentials as an Authorization header in load.requests[].headers))"
+        );
     }
 
     #[test]
