@@ -211,6 +211,12 @@ fn a_replica_ignoring_sigterm_is_killed_on_scale_down_and_on_exit() {
     let pids = replica_pids(&lines.seen);
     cleanup.0.extend(&pids);
     assert_eq!(pids.len(), 2, "{}", lines.seen);
+    let warned = "lpa run: warning: --replicas 2: above maxReplicas 1";
+    assert!(
+        lines.seen.contains(warned) || lines.wait_for(warned, Duration::from_secs(5)),
+        "{}",
+        lines.seen
+    );
     for pid in &pids {
         assert!(
             ignores_sigterm(*pid),

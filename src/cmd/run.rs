@@ -282,13 +282,13 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
             .set_replica_bounds(min, Some(pool_max))
             .map_err(|e| Failure::new(e.to_string()))?;
     }
-    // Started past the policy's bound, they would be stopped again at the
-    // first cycle.
+    // Started past the policy's bound, they are stopped again at the first
+    // cycle: said, as a slip it likely is (a way to watch a scale-down too).
     if let Some(max) = policy.max_replicas().filter(|&m| args.replicas > m) {
-        return Err(Failure::new(format!(
-            "--replicas {}: above maxReplicas {max} (the evaluation config's, or --max-replicas); the first cycle would stop what is past it",
+        warnings.push(format!(
+            "warning: --replicas {}: above maxReplicas {max} (the evaluation config's, or --max-replicas); the first cycle stops what is past it",
             args.replicas
-        )));
+        ));
     }
     let outputs = outputs(args, &plan)?;
     pool.set_observer(|e| say!("lpa run: local: {e}"));
