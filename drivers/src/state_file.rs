@@ -627,10 +627,8 @@ fn read(path: &Path) -> Result<(State, Loaded, Option<Vec<u8>>), StateError> {
         return Ok((State::default(), Loaded::Missing, Some(Vec::new())));
     };
     let mut bytes = Vec::new();
-    let read = match File::open(path) {
-        Ok(f) => f.take(MAX_STATE_BYTES as u64 + 1).read_to_end(&mut bytes),
-        Err(e) => Err(e),
-    };
+    let read =
+        File::open(path).and_then(|f| f.take(MAX_STATE_BYTES as u64 + 1).read_to_end(&mut bytes));
     match read {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
