@@ -85,6 +85,10 @@ struct Shared {
     freed: Condvar,
     stop: AtomicBool,
     started: Instant,
+    /// Times every connection was taken, and whether they are now: a
+    /// client that comes then waits for one to close.
+    full: AtomicU64,
+    full_now: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,6 +121,8 @@ impl Proxy {
             freed: Condvar::new(),
             stop: AtomicBool::new(false),
             started: Instant::now(),
+            full: AtomicU64::new(0),
+            full_now: AtomicBool::new(false),
         });
         let accept = {
             let shared = Arc::clone(&shared);
@@ -129,6 +135,22 @@ impl Proxy {
             shared,
             accept: Some(accept),
         })
+    }
+
+    /// How many times so far every connection was taken, so that the next
+    /// client waited for one to close: then latency is the proxy's, and
+    /// more backends do not lift it.
+    pub fn times_full(&self) -> u64 {
+        self.shared.full.load(Ordering::SeqCst)
+    }
+
+    /// Whether every connection is taken now.
+    pub fn is_full(&self) -> bool {
+        self.shared.full_now.load(Ordering::SeqCst)
+    }
+
+    pub fn max_connections(&self) -> usize {
+        self.shared.options.max_connections
     }
 
     /// The address clients connect to (the bound port when 0 was asked).
@@ -191,6 +213,10 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         // the kernel's backlog instead of costing threads here.
         {
             let mut open = lock(&shared.open);
+            if *open >= shared.options.max_connections {
+                shared.full.fetch_add(1, Ordering::SeqCst);
+                shared.full_now.store(true, Ordering::SeqCst);
+            }
             while *open >= shared.options.max_connections && !shared.stop.load(Ordering::SeqCst) {
                 open = shared
                     .freed
@@ -198,6 +224,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                     .map(|(g, _)| g)
                     .unwrap_or_else(|e| e.into_inner().0);
             }
+            shared.full_now.store(false, Ordering::SeqCst);
             if shared.stop.load(Ordering::SeqCst) {
                 return;
             }
@@ -508,6 +535,7 @@ mod tests {
             .map(|_| TcpStream::connect(proxy.local_addr()).unwrap())
             .collect();
         wait_for("two open connections", || proxy.open_connections() == 2);
+        wait_for("the proxy full", || proxy.times_full() == 1);
         // A third client waits in the backlog until a slot frees.
         let mut third = TcpStream::connect(proxy.local_addr()).unwrap();
         third
@@ -526,5 +554,8 @@ mod tests {
         let mut answer = String::new();
         third.read_to_string(&mut answer).unwrap();
         assert_eq!(answer, "5");
+        wait_for("full again, the third in the freed slot", || {
+            proxy.times_full() == 2
+        });
     }
 }

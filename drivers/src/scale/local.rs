@@ -222,6 +222,9 @@ impl fmt::Display for Ending {
 /// What the pool did, for the caller's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolEvent {
+    /// Every connection of the proxy was taken at some moment since the
+    /// last cycle read the replicas.
+    ProxyFull { max: usize },
     Ready {
         replica: u64,
         pid: u32,
@@ -296,6 +299,10 @@ impl fmt::Display for PoolEvent {
                 }
                 Ok(())
             }
+            PoolEvent::ProxyFull { max } => write!(
+                f,
+                "the proxy's {max} connections were all open since the last cycle: a client that came then, the load test's too, waited for one to close, so latency then is the proxy's, and more replicas do not lift it"
+            ),
             PoolEvent::PortTaken {
                 replica,
                 addr,
@@ -420,6 +427,8 @@ pub struct LocalPool {
     /// Set by a stop signal: a replica's start or drain then ends at once,
     /// where it waited out --ready-timeout or --drain-timeout first.
     stop: Option<Arc<AtomicBool>>,
+    /// [`Proxy::times_full`] when last looked at.
+    seen_full: u64,
 }
 
 impl LocalPool {
@@ -441,6 +450,7 @@ impl LocalPool {
             next_number: 1,
             observer: None,
             stop: None,
+            seen_full: 0,
         })
     }
 
@@ -764,6 +774,14 @@ impl ScaleTarget for LocalPool {
     }
 
     fn replicas(&mut self) -> Result<u32, DriverError> {
+        // Full since the last look, or still: the accept loop counts a
+        // time full once, however long it lasts.
+        let full = self.proxy.times_full();
+        let max = self.proxy.max_connections();
+        if full > self.seen_full || self.proxy.is_full() {
+            self.emit(PoolEvent::ProxyFull { max });
+        }
+        self.seen_full = full;
         self.replace_exited()?;
         Ok(self.replicas.len() as u32)
     }
@@ -1119,6 +1137,50 @@ mod tests {
             "{events:?}"
         );
         assert_eq!(events.len(), 6, "{events:?}");
+    }
+
+    /// Clients that take every connection of the proxy are said at the
+    /// next read of the replicas, and for as long as they hold them: the
+    /// load test's latency is then the proxy's, which replicas do not lift.
+    #[test]
+    fn a_full_proxy_is_said() {
+        python();
+        let options = LocalOptions {
+            proxy: ProxyOptions {
+                max_connections: 1,
+                ..ProxyOptions::default()
+            },
+            ..LocalOptions::default()
+        };
+        let mut p = LocalPool::new(
+            ReplicaCommand::parse("python3 -m http.server --bind 127.0.0.1 {port}").unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+            options,
+        )
+        .unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e = Arc::clone(&events);
+        p.set_observer(move |ev| e.lock().unwrap().push(ev.to_string()));
+        p.scale(0, 1).unwrap();
+        p.replicas().unwrap();
+        let full = |events: &Mutex<Vec<String>>| {
+            let events = events.lock().unwrap();
+            events
+                .iter()
+                .filter(|e| e.starts_with("the proxy's 1 connections were all open"))
+                .count()
+        };
+        assert_eq!(full(&events), 0, "{:?}", events.lock().unwrap());
+        let held = TcpStream::connect(p.addr()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !p.proxy.is_full() {
+            assert!(Instant::now() < deadline, "the connection was not taken");
+            thread::sleep(Duration::from_millis(10));
+        }
+        p.replicas().unwrap();
+        p.replicas().unwrap();
+        assert_eq!(full(&events), 2, "{:?}", events.lock().unwrap());
+        drop(held);
     }
 
     /// A replica that exits on its own is replaced, and what it started,
