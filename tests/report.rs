@@ -491,16 +491,18 @@ fn simulation_traces_score_as_the_simulation_did() {
         sim_scores = stdout(&o);
     }
     // Every score but recovery, which the simulation counts from its known
-    // load step and a report from the first breach.
-    let same: Vec<&str> = sim_scores
-        .lines()
-        .filter(|l| {
-            ["cycles over target", "replica-cycles", "scale changes"]
-                .iter()
-                .any(|h| l.trim_start().starts_with(h))
-        })
-        .collect();
-    assert_eq!(same.len(), 3, "{sim_scores}");
+    // load step and a report from the first breach; the yardsticks only
+    // from the JSON, which keeps them.
+    let lines = |heads: &[&str]| -> Vec<String> {
+        sim_scores
+            .lines()
+            .filter(|l| heads.iter().any(|h| l.trim_start().starts_with(h)))
+            .map(str::to_string)
+            .collect()
+    };
+    let same = lines(&["cycles over target", "replica-cycles", "scale changes"]);
+    let yardsticks = lines(&["vs oracle", "vs bound"]);
+    assert_eq!((same.len(), yardsticks.len()), (3, 2), "{sim_scores}");
     for trace in [&json, &csv] {
         let o = report(&[path(trace)]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -509,6 +511,10 @@ fn simulation_traces_score_as_the_simulation_did() {
         assert!(out.contains("60 cycles over 15:00"), "{out}");
         for l in &same {
             assert!(out.lines().any(|o| o == *l), "{l:?} in {out}");
+        }
+        for l in &yardsticks {
+            let shown = out.lines().any(|o| o == *l);
+            assert_eq!(shown, trace == &json, "{l:?} in {out}");
         }
         assert!(!out.contains("decisions to scale"), "{out}");
     }

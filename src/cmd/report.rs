@@ -11,6 +11,7 @@
 //! target (measured, none breached); a cycle with no data for a target is
 //! neither over target nor within.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -96,6 +97,10 @@ pub(crate) struct Recorded {
     within: Vec<bool>,
     first_time: Option<String>,
     picture: plot::Run,
+    /// A simulation trace's yardsticks, as `lpa simulate` printed them:
+    /// the oracle's replica-cycles and the bound's.
+    oracle: Option<u64>,
+    bound: Option<u64>,
 }
 
 impl Recorded {
@@ -203,7 +208,20 @@ impl Recorded {
 
     fn text(&self, log: &Path, s: &Scores) -> String {
         let mut out = format!("report: {}\n", self.title(&log.display().to_string()));
-        out.push_str(&crate::text::score_lines(s, &[], &self.recovery_text(s, 5)));
+        let versus: Vec<(&str, String)> = [
+            self.oracle
+                .map(|o| ("vs oracle", super::simulate::vs_oracle(s, o))),
+            self.bound
+                .map(|b| ("vs bound", super::simulate::vs_bound(s, b))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        out.push_str(&crate::text::score_lines(
+            s,
+            &versus,
+            &self.recovery_text(s, 5),
+        ));
         if self.source == Source::DecisionLog {
             let d = self.decisions();
             let mut parts = vec![format!("{} applied", d.applied)];
@@ -233,6 +251,8 @@ impl Recorded {
             subject: &self.subject,
             duration_secs: self.duration(),
             scores,
+            oracle_replica_cycles: self.oracle,
+            bound_replica_cycles: self.bound,
             decisions: (self.source == Source::DecisionLog).then(|| self.decisions()),
         }
     }
@@ -269,6 +289,10 @@ struct Json<'a> {
     subject: &'a str,
     duration_secs: f64,
     scores: &'a Scores,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oracle_replica_cycles: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound_replica_cycles: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     decisions: Option<Decisions>,
 }
@@ -521,6 +545,8 @@ fn log_run(records: &[DecisionRecord]) -> Recorded {
         numbers,
         within,
         first_time: records[0].time.clone(),
+        oracle: None,
+        bound: None,
         picture: plot::Run {
             targets: keys
                 .iter()
@@ -544,6 +570,11 @@ pub(crate) struct SimTrace {
     interval_secs: u64,
     targets: Vec<SimTarget>,
     rows: Vec<SimRow>,
+    #[serde(default)]
+    oracle_replica_cycles: Option<u64>,
+    /// The run's own bound, keyed by what ran (`policy`, or a yardstick).
+    #[serde(default)]
+    bound_replica_cycles: BTreeMap<String, Option<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -594,6 +625,9 @@ impl SimTrace {
                     decided: r.decided,
                 })
                 .collect(),
+            // For its plot only, which draws no yardstick.
+            oracle_replica_cycles: None,
+            bound_replica_cycles: BTreeMap::new(),
         }
     }
 
@@ -677,11 +711,13 @@ impl SimTrace {
             .find(|g| *g > 0)
             .unwrap_or(1);
         Ok(SimTrace {
-            // The CSV does not name its scenario.
+            // The CSV does not name its scenario, nor hold the yardsticks.
             scenario: String::new(),
             interval_secs,
             targets,
             rows,
+            oracle_replica_cycles: None,
+            bound_replica_cycles: BTreeMap::new(),
         })
     }
 
@@ -723,6 +759,11 @@ impl SimTrace {
                 .collect(),
             within,
             first_time: None,
+            oracle: self.oracle_replica_cycles,
+            bound: match self.bound_replica_cycles.len() {
+                1 => self.bound_replica_cycles.values().next().copied().flatten(),
+                _ => self.bound_replica_cycles.get("policy").copied().flatten(),
+            },
             picture: plot::Run {
                 targets: self
                     .targets

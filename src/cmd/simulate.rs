@@ -563,24 +563,33 @@ fn scores_text(
         scenario.interval_secs
     );
     let vs_oracle = match oracle {
-        Ok(o) => format!(
-            "{} (the oracle's {o}: the fewest that hold every cycle)",
-            ratio(s.replica_cycles, Some(*o))
-        ),
+        Ok(o) => vs_oracle(s, *o),
         Err(e) => format!("- ({e})"),
     };
-    let least = least_for(bound, s, runs.len());
-    let vs_bound = format!(
-        "{} ({least}: the fewest any policy can expect for {} over target)",
-        ratio(s.replica_cycles, Some(least)),
-        count(s.cycles_over_target, "cycle")
-    );
+    let vs_bound = vs_bound(s, least_for(bound, s, runs.len()));
     out.push_str(&crate::text::score_lines(
         s,
         &[("vs oracle", vs_oracle), ("vs bound", vs_bound)],
         &recovery_text(s, scenario),
     ));
     out
+}
+
+/// The score line `vs oracle`, for `lpa simulate` and `lpa report`.
+pub(super) fn vs_oracle(s: &Scores, oracle: u64) -> String {
+    format!(
+        "{} (the oracle's {oracle}: the fewest that hold every cycle)",
+        ratio(s.replica_cycles, Some(oracle))
+    )
+}
+
+/// The score line `vs bound`, for `lpa simulate` and `lpa report`.
+pub(super) fn vs_bound(s: &Scores, least: u64) -> String {
+    format!(
+        "{} ({least}: the fewest any policy can expect for {} over target)",
+        ratio(s.replica_cycles, Some(least)),
+        count(s.cycles_over_target, "cycle")
+    )
 }
 
 /// `1.21x`: replica-cycles against the oracle's.
