@@ -961,10 +961,16 @@ mod tests {
     }
 
     fn pool(cmd: &str, ready: Duration) -> LocalPool {
-        let options = LocalOptions {
-            ready_timeout: ready,
-            ..LocalOptions::default()
-        };
+        pool_with(
+            cmd,
+            LocalOptions {
+                ready_timeout: ready,
+                ..LocalOptions::default()
+            },
+        )
+    }
+
+    fn pool_with(cmd: &str, options: LocalOptions) -> LocalPool {
         LocalPool::new(
             ReplicaCommand::parse(cmd).unwrap(),
             "127.0.0.1:0".parse().unwrap(),
@@ -1152,12 +1158,7 @@ mod tests {
             },
             ..LocalOptions::default()
         };
-        let mut p = LocalPool::new(
-            ReplicaCommand::parse("python3 -m http.server --bind 127.0.0.1 {port}").unwrap(),
-            "127.0.0.1:0".parse().unwrap(),
-            options,
-        )
-        .unwrap();
+        let mut p = pool_with("python3 -m http.server --bind 127.0.0.1 {port}", options);
         let events = Arc::new(Mutex::new(Vec::new()));
         let e = Arc::clone(&events);
         p.set_observer(move |ev| e.lock().unwrap().push(ev.to_string()));
