@@ -116,18 +116,21 @@ const MAX_SETTINGS_TEXT: u64 = 16 << 20;
 /// a path to `/dev/zero` or an endless pipe read until memory ran out,
 /// and ended lpa with no error line.
 pub fn read_settings_text(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_SETTINGS_TEXT + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_SETTINGS_TEXT {
-        return Err(std::io::Error::other(format!(
+    read_text_at_most(std::fs::File::open(path)?, MAX_SETTINGS_TEXT)?.ok_or_else(|| {
+        std::io::Error::other(format!(
             "more than {} MiB, more than a file of settings holds",
             MAX_SETTINGS_TEXT >> 20
-        )));
-    }
-    Ok(text)
+        ))
+    })
+}
+
+/// All of `from` as text, or None when it holds more than `max` bytes, of
+/// which no more than one past `max` are read.
+pub fn read_text_at_most(from: impl std::io::Read, max: u64) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut text = String::new();
+    from.take(max + 1).read_to_string(&mut text)?;
+    Ok((text.len() as u64 <= max).then_some(text))
 }
 
 /// Parses evaluation config text and prints its warnings.

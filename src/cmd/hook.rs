@@ -1,8 +1,6 @@
 //! What the CPA hooks (`lpa metric`, `lpa evaluate`) share: CPA's JSON on
 //! stdin. Each answers with one line through `settings::print_line`.
 
-use std::io::Read;
-
 use lpa_core::config::{Override, Overrides};
 use lpa_core::Policy;
 use serde_yaml::{Mapping, Value};
@@ -16,18 +14,14 @@ const MAX_STDIN: u64 = 16 << 20;
 /// is an error of its own: cut there, it read as JSON that ended early
 /// ("EOF while parsing a string at line 1 column 16777216").
 pub(super) fn read_stdin(hook: &str) -> Result<String> {
-    let mut input = String::new();
-    std::io::stdin()
-        .take(MAX_STDIN + 1)
-        .read_to_string(&mut input)
-        .map_err(|e| Failure::new(format!("{hook} stdin: cannot read: {e}")))?;
-    if input.len() as u64 > MAX_STDIN {
-        return Err(Failure::new(format!(
-            "{hook} stdin: more than {} MiB, more than CPA's JSON for one resource holds",
-            MAX_STDIN >> 20
-        )));
-    }
-    Ok(input)
+    crate::settings::read_text_at_most(std::io::stdin(), MAX_STDIN)
+        .map_err(|e| Failure::new(format!("{hook} stdin: cannot read: {e}")))?
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "{hook} stdin: more than {} MiB, more than CPA's JSON for one resource holds",
+                MAX_STDIN >> 20
+            ))
+        })
 }
 
 /// CPA's defaults (its config/core.go) and where it looks for its file
