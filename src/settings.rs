@@ -112,16 +112,36 @@ pub fn read_config(path: &Path, overrides: &Overrides, hint: &str) -> Result<Eva
 /// hold: the largest here are a few KiB.
 const MAX_SETTINGS_TEXT: u64 = 16 << 20;
 
+/// The most of a record lpa reads whole: a decision log, a trace of
+/// arrivals, a simulation's JSON. A year of 15 s decisions is about 2 GiB
+/// of log, so a cut of it is asked for (`tail -n`) rather than all of it
+/// held in memory at once.
+const MAX_RECORD_TEXT: u64 = 1 << 30;
+
 /// A file of settings as text, read no further than [`MAX_SETTINGS_TEXT`]:
 /// a path to `/dev/zero` or an endless pipe read until memory ran out,
 /// and ended lpa with no error line.
 pub fn read_settings_text(path: &Path) -> std::io::Result<String> {
-    read_text_at_most(std::fs::File::open(path)?, MAX_SETTINGS_TEXT)?.ok_or_else(|| {
-        std::io::Error::other(format!(
-            "more than {} MiB, more than a file of settings holds",
-            MAX_SETTINGS_TEXT >> 20
-        ))
-    })
+    read_file_at_most(
+        path,
+        MAX_SETTINGS_TEXT,
+        "more than a file of settings holds",
+    )
+}
+
+/// A recorded log or trace as text, read no further than
+/// [`MAX_RECORD_TEXT`], for the same reason as [`read_settings_text`].
+pub fn read_record_text(path: &Path) -> std::io::Result<String> {
+    read_file_at_most(
+        path,
+        MAX_RECORD_TEXT,
+        "more than lpa reads at once; give it a part of the file",
+    )
+}
+
+fn read_file_at_most(path: &Path, max: u64, why: &str) -> std::io::Result<String> {
+    read_text_at_most(std::fs::File::open(path)?, max)?
+        .ok_or_else(|| std::io::Error::other(format!("more than {} MiB, {why}", max >> 20)))
 }
 
 /// All of `from` as text, or None when it holds more than `max` bytes, of

@@ -265,7 +265,7 @@ fn a_file_that_is_no_config_is_one_short_line() {
 
 /// A path to an endless stream (`/dev/zero`) read until memory ran out and
 /// ended lpa with no error line; a config, scenario or sweep is read no
-/// further than 16 MiB.
+/// further than 16 MiB, and a recording no further than 1 GiB.
 #[test]
 fn an_endless_file_is_one_error_line_not_all_memory() {
     let step = "fixtures/scenarios/step.yaml";
@@ -308,6 +308,27 @@ fn an_endless_file_is_one_error_line_not_all_memory() {
                 "lpa: error: /dev/zero: cannot read {what}: more than 16 MiB, more than a file of settings holds"
             )),
             "{err}"
+        );
+    }
+    for (args, what) in [
+        (vec!["report", "/dev/zero"], "cannot read"),
+        (
+            vec![
+                "simulate",
+                "--evaluation-config",
+                seed,
+                "--replay",
+                "/dev/zero",
+            ],
+            "cannot read the decision log",
+        ),
+    ] {
+        let out = lpa().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stdout(&out), "");
+        assert_eq!(
+            stderr(&out),
+            format!("lpa: error: /dev/zero: {what}: more than 1024 MiB, more than lpa reads at once; give it a part of the file\n")
         );
     }
 }

@@ -60,7 +60,7 @@ impl CpaConfig {
     pub(super) fn load(env: impl Fn(&str) -> Option<String>) -> CpaConfig {
         let named = env("configPath").filter(|p| !p.is_empty());
         let path = named.clone().unwrap_or_else(|| CPA_CONFIG_PATH.into());
-        let read = std::fs::read_to_string(&path);
+        let read = crate::settings::read_settings_text(std::path::Path::new(&path));
         let found = read.is_ok();
         let why = match read {
             Ok(text) => match serde_yaml::from_str::<Value>(text.trim_start_matches('\u{feff}')) {

@@ -237,7 +237,7 @@ fn translate(
     overrides: &LoadOverrides,
 ) -> Result<(locustfile::LocustPlan, Vec<String>)> {
     let name = file.display().to_string();
-    let source = std::fs::read_to_string(file)
+    let source = crate::settings::read_settings_text(file)
         .map_err(|e| Failure::new(format!("{name}: cannot read the locustfile: {e}")))?;
     let plan = locustfile::translate(&name, &source)?;
     let mut warnings = Vec::new();

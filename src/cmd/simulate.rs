@@ -27,7 +27,7 @@ use super::output::{cannot_write, stage_file, write_file};
 use super::report::{simulate_output, time_back_warning};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
-use crate::settings::{load_config, read_settings_text, Failure, Result};
+use crate::settings::{load_config, read_record_text, read_settings_text, Failure, Result};
 use crate::text::{count, extension};
 
 mod pareto;
@@ -381,7 +381,7 @@ fn load_scenario(path: &Path) -> Result<Scenario> {
         .map_err(|e| Failure::new(format!("{name}: cannot read the scenario: {e}")))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // A CSV load profile is named relative to the scenario file.
-    let mut read = |rel: &str| std::fs::read_to_string(dir.join(rel));
+    let mut read = |rel: &str| read_record_text(&dir.join(rel));
     Ok(sim::parse_scenario(&name, &text, &mut read)?)
 }
 
@@ -685,7 +685,7 @@ fn compare_table(c: &Comparison, bound: &Bound, scenario: &Scenario, runs: &[Sce
 
 fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionRecord)>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = read_record_text(path)
         .map_err(|e| Failure::new(format!("{name}: cannot read the decision log: {e}")))?;
     // Read as a log, another output fails at its first line, and skipping
     // bad lines skips them all.

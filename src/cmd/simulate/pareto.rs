@@ -37,7 +37,7 @@ struct Panel {
 impl Panel {
     fn read(path: &Path) -> Result<Panel> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
+        let text = crate::settings::read_record_text(path)
             .map_err(|e| Failure::new(format!("{name}: cannot read: {e}")))?;
         let j: Value = serde_json::from_str(&text)
             .map_err(|e| Failure::new(format!("{name}: not JSON: {e}")))?;
