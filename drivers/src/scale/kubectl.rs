@@ -139,6 +139,27 @@ impl Workload {
     pub fn reference(&self) -> String {
         format!("{}/{}", self.kind.resource(), self.name)
     }
+
+    /// `seen`, when it is the workload asked for. A kubectl wrapper or
+    /// plugin that answered with another object had its count taken for
+    /// the target's, and the scale that followed wrote the target.
+    pub(crate) fn is_asked_for(&self, seen: Seen) -> Result<Seen, String> {
+        let kind = self.kind.title();
+        if let Some(name) = seen.name.as_deref().filter(|n| *n != self.name) {
+            return Err(format!(
+                "output is the {kind} {name:?}, not {:?} as asked for",
+                self.name
+            ));
+        }
+        if let (Some(asked), Some(found)) = (&self.namespace, &seen.namespace) {
+            if asked != found {
+                return Err(format!(
+                    "output is a {kind} of namespace {found:?}, not {asked:?} as asked for"
+                ));
+            }
+        }
+        Ok(seen)
+    }
 }
 
 impl fmt::Display for Workload {
@@ -722,6 +743,8 @@ pub struct Seen {
     /// `spec.replicas`; Kubernetes defaults a missing count to 1 for all
     /// three kinds.
     pub replicas: u32,
+    /// `metadata.name`, which must be the name asked for.
+    pub name: Option<String>,
     /// `metadata.namespace`: where its Events go, also when no `-n` was
     /// given (kubectl used the context's namespace).
     pub namespace: Option<String>,
@@ -806,6 +829,7 @@ pub fn parse_workload(kind: Kind, json: &[u8]) -> Result<Seen, OutputError> {
     };
     Ok(Seen {
         replicas,
+        name: metadata.name,
         namespace: metadata.namespace,
         uid: metadata.uid,
         // A count Kubernetes never writes (negative) is no report.
@@ -845,10 +869,13 @@ impl ScaleTarget for KubectlTarget {
         args.extend(self.namespace_args());
         args.extend(["-o".to_string(), "json".to_string()]);
         let out = self.kubectl.run(&args)?;
-        let seen = parse_workload(self.workload.kind, &out).map_err(|e| DriverError::Output {
-            command: self.kubectl.render(&args),
-            message: e.to_string(),
-        })?;
+        let seen = parse_workload(self.workload.kind, &out)
+            .map_err(|e| e.to_string())
+            .and_then(|seen| self.workload.is_asked_for(seen))
+            .map_err(|message| DriverError::Output {
+                command: self.kubectl.render(&args),
+                message,
+            })?;
         let replicas = seen.replicas;
         self.seen = Some(seen);
         Ok(replicas)
@@ -1186,6 +1213,38 @@ mod tests {
         );
         let note = json["note"].as_str().unwrap();
         assert!(note.len() <= 1024 && note.ends_with("x…"), "{}", note.len());
+    }
+
+    #[test]
+    fn output_of_another_name_or_namespace_is_an_error() {
+        let json = |name: &str, ns: &str| {
+            format!(
+                r#"{{"kind":"Deployment","metadata":{{"name":"{name}","namespace":"{ns}"}},"spec":{{"replicas":2}}}}"#
+            )
+        };
+        let check = |target: &str, ns: Option<&str>, json: String| {
+            let seen = parse_workload(Kind::Deployment, json.as_bytes()).unwrap();
+            Workload::parse(target, ns)
+                .unwrap()
+                .is_asked_for(seen)
+                .map(|s| s.replicas)
+        };
+        assert_eq!(
+            check("deployment/web", Some("prod"), json("web", "prod")),
+            Ok(2)
+        );
+        assert_eq!(check("deployment/web", None, json("web", "default")), Ok(2));
+        assert_eq!(
+            check("deployment/web", None, json("api", "default")),
+            Err("output is the Deployment \"api\", not \"web\" as asked for".to_string())
+        );
+        assert_eq!(
+            check("deployment/web", Some("prod"), json("web", "staging")),
+            Err(
+                "output is a Deployment of namespace \"staging\", not \"prod\" as asked for"
+                    .to_string()
+            )
+        );
     }
 
     #[test]
