@@ -180,8 +180,10 @@ impl Proxy {
         lock(&self.shared.backends).iter().map(|b| b.addr).collect()
     }
 
-    /// Connections open through the proxy now.
-    pub fn open_connections(&self) -> usize {
+    /// Slots taken now: the connections open through the proxy, and,
+    /// while any is free, the one the accept loop holds for the next
+    /// client (taken before it accepts, so a full proxy accepts no more).
+    pub fn taken_slots(&self) -> usize {
         *lock(&self.shared.open)
     }
 }
@@ -534,7 +536,7 @@ mod tests {
         let mut held: Vec<TcpStream> = (0..2)
             .map(|_| TcpStream::connect(proxy.local_addr()).unwrap())
             .collect();
-        wait_for("two open connections", || proxy.open_connections() == 2);
+        wait_for("both slots taken", || proxy.taken_slots() == 2);
         wait_for("the proxy full", || proxy.times_full() == 1);
         // A third client waits in the backlog until a slot frees.
         let mut third = TcpStream::connect(proxy.local_addr()).unwrap();
@@ -544,7 +546,7 @@ mod tests {
         third.write_all(b"hello").unwrap();
         third.shutdown(Shutdown::Write).unwrap();
         thread::sleep(Duration::from_millis(100));
-        assert_eq!(proxy.open_connections(), 2);
+        assert_eq!(proxy.taken_slots(), 2);
         let mut first = held.remove(0);
         first.write_all(b"abc").unwrap();
         first.shutdown(Shutdown::Write).unwrap();
