@@ -265,7 +265,7 @@ fn a_file_that_is_no_config_is_one_short_line() {
 
 /// A path to an endless stream (`/dev/zero`) read until memory ran out and
 /// ended lpa with no error line; a config, scenario or sweep is read no
-/// further than 16 MiB, and a recording no further than 1 GiB.
+/// further than 1 MiB, and a recording no further than 1 GiB.
 #[test]
 fn an_endless_file_is_one_error_line_not_all_memory() {
     let step = "fixtures/scenarios/step.yaml";
@@ -305,7 +305,7 @@ fn an_endless_file_is_one_error_line_not_all_memory() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(
             err.starts_with(&format!(
-                "lpa: error: /dev/zero: cannot read {what}: more than 16 MiB, more than a file of settings holds"
+                "lpa: error: /dev/zero: cannot read {what}: more than 1 MiB, more than a file of settings holds"
             )),
             "{err}"
         );
