@@ -309,6 +309,15 @@ fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    let found: Vec<_> = of_kind(docs, kind)
+        .into_iter()
+        .filter(|d| d["metadata"]["name"].as_str() == Some(name))
+        .collect();
+    assert_eq!(found.len(), 1, "one {kind} {name}");
+    found[0]
+}
+
 pub(crate) fn only<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     let found = of_kind(docs, kind);
     assert_eq!(found.len(), 1, "one {kind}");
@@ -427,13 +436,15 @@ fn run_base_rbac_is_exactly_what_lpa_does() {
 }
 
 /// The CPA base keeps its state where the CPA's config says
-/// (`stateConfigMap`, a ConfigMap of the kustomization), and its Role
-/// grants what `stateConfigMap` does there and no more (the operator's
-/// own Role covers the target and its scale), to the ServiceAccount the
-/// CPA's pod runs as (named after the CPA; kustomize's, not the
+/// (`stateConfigMap`, a ConfigMap of the kustomization). Its two Roles
+/// grant what `stateConfigMap` does there, and what CPA does to the target
+/// (get it, get and patch its scale), and no more: the operator's Role,
+/// which it provisions unless told not to, grants every verb on the
+/// namespace's pods and workloads. Both are bound to the ServiceAccount
+/// the CPA's pod runs as (named after the CPA; kustomize's, not the
 /// operator's), all in the CPA's namespace. The overlay moves them all to
-/// its namespace, and a nameSuffix, for a second service in one
-/// namespace, renames them all together.
+/// its namespace and the target Role to its target, and a nameSuffix, for
+/// a second service in one namespace, renames them all together.
 #[test]
 fn cpa_state_configmap_and_rbac_follow_the_cpa() {
     let tmp = tempfile::tempdir().unwrap();
@@ -444,26 +455,37 @@ fn cpa_state_configmap_and_rbac_follow_the_cpa() {
         "namespace: shop\n",
         "namespace: shop\nnameSuffix: -web\n",
     );
-    for (dir, namespace, name) in [
-        ("deploy/cpa".to_string(), "default", "fibonacci-autoscaler"),
+    for (dir, namespace, name, target) in [
+        (
+            "deploy/cpa".to_string(),
+            "default",
+            "fibonacci-autoscaler",
+            "fibonacci",
+        ),
         (
             "deploy/overlays/example-cpa".to_string(),
             "shop",
             "fibonacci-autoscaler",
+            "web",
         ),
         (
             suffixed.display().to_string(),
             "shop",
             "fibonacci-autoscaler-web",
+            "web",
         ),
     ] {
         let docs = kustomize(&dir);
         let cpa = only(&docs, "CustomPodAutoscaler");
         assert_eq!(cpa["metadata"]["name"].as_str(), Some(name), "{dir}");
-        assert_eq!(
-            cpa["spec"]["provisionServiceAccount"].as_bool(),
-            Some(false)
-        );
+        for provision in [
+            "provisionServiceAccount",
+            "provisionRole",
+            "provisionRoleBinding",
+        ] {
+            assert_eq!(cpa["spec"][provision].as_bool(), Some(false), "{provision}");
+        }
+        assert_eq!(cpa["spec"]["scaleTargetRef"]["name"].as_str(), Some(target));
         let map = cpa["spec"]["config"]
             .as_sequence()
             .unwrap()
@@ -476,38 +498,52 @@ fn cpa_state_configmap_and_rbac_follow_the_cpa() {
         assert!(configmap["data"].is_null(), "{dir}: lpa fills it");
         let account = only(&docs, "ServiceAccount");
         assert_eq!(account["metadata"]["name"].as_str(), Some(name), "{dir}");
-        let role = only(&docs, "Role");
-        let rules = serde_json::to_value(&role["rules"]).unwrap();
-        assert_eq!(
-            rules,
-            serde_json::json!([
-                {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [map], "verbs": ["get", "update"]},
-                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
-            ]),
-            "{dir}"
-        );
-        let binding = only(&docs, "RoleBinding");
-        assert_eq!(
-            binding["roleRef"]["name"], role["metadata"]["name"],
-            "{dir}"
-        );
-        assert_eq!(
-            binding["subjects"][0]["kind"].as_str(),
-            Some("ServiceAccount")
-        );
-        assert_eq!(binding["subjects"][0]["name"].as_str(), Some(name), "{dir}");
-        for object in [cpa, configmap, account, role, binding] {
+        let mut objects = vec![cpa, configmap, account];
+        for (role_name, rules) in [
+            (
+                map,
+                serde_json::json!([
+                    {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [map], "verbs": ["get", "update"]},
+                    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+                ]),
+            ),
+            (
+                name,
+                serde_json::json!([
+                    {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": [target], "verbs": ["get"]},
+                    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "resourceNames": [target], "verbs": ["get", "patch"]},
+                ]),
+            ),
+        ] {
+            let role = named(&docs, "Role", role_name);
+            assert_eq!(
+                serde_json::to_value(&role["rules"]).unwrap(),
+                rules,
+                "{dir}"
+            );
+            let binding = named(&docs, "RoleBinding", role_name);
+            assert_eq!(binding["roleRef"]["name"].as_str(), Some(role_name));
+            assert_eq!(
+                binding["subjects"][0]["kind"].as_str(),
+                Some("ServiceAccount")
+            );
+            assert_eq!(binding["subjects"][0]["name"].as_str(), Some(name), "{dir}");
+            assert_eq!(
+                binding["subjects"][0]["namespace"].as_str(),
+                Some(namespace),
+                "{dir}"
+            );
+            objects.extend([role, binding]);
+        }
+        assert_eq!(of_kind(&docs, "Role").len(), 2, "{dir}");
+        assert_eq!(of_kind(&docs, "RoleBinding").len(), 2, "{dir}");
+        for object in objects {
             assert_eq!(
                 object["metadata"]["namespace"].as_str(),
                 Some(namespace),
                 "{dir}"
             );
         }
-        assert_eq!(
-            binding["subjects"][0]["namespace"].as_str(),
-            Some(namespace),
-            "{dir}"
-        );
     }
 }
 
@@ -752,6 +788,23 @@ fn cpa_overlay_sets_image_namespace_and_target() {
         .find(|e| e["name"].as_str() == Some("locustHost"))
         .unwrap();
     assert_eq!(host["value"].as_str(), Some("http://web.shop:8080"));
+    // web's policy holds 2 to 20 replicas: CPA's bounds, which it also
+    // passes lpa as overrides, are the same.
+    let config =
+        fs::read_to_string(root().join("deploy/overlays/example/evaluation_config.yaml")).unwrap();
+    for (setting, value) in [("minReplicas", "2"), ("maxReplicas", "20")] {
+        assert!(
+            config.contains(&format!("\n{setting}: {value}\n")),
+            "{setting}"
+        );
+        let entry = cpa["spec"]["config"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"].as_str() == Some(setting))
+            .unwrap();
+        assert_eq!(entry["value"].as_str(), Some(value), "{setting}");
+    }
 }
 
 /// The directory of the pinned Python tools: what scripts/check-deploy.sh
