@@ -59,7 +59,10 @@ USER 65532:65532
 FROM cpa AS locust
 ARG LOCUST_VERSION
 USER 0
-# Locust's gevent ships musllinux wheels; build tools only for stragglers.
+# Locust's compiled dependencies (gevent, greenlet, psutil, pyzmq,
+# msgpack) ship musllinux wheels, and zope.interface, which has none, falls
+# back to pure Python without a compiler (its setup.py's
+# optional_build_ext): no build tools are installed.
 RUN apk add --no-cache python3 \
     && python3 -m venv /opt/locust \
     && /opt/locust/bin/pip install --no-cache-dir "locust==${LOCUST_VERSION}" \
