@@ -158,6 +158,69 @@ fn unset_max_replicas_is_shown_as_unbounded() {
     }
 }
 
+/// Under CPA (its config file read), check prints the policy the evaluate
+/// hook applies: CPA's minReplicas and maxReplicas over the evaluation
+/// config's, and CPA's default maxReplicas, 10, where neither its file nor
+/// its env sets one, with the evaluate hook's warning. Without the file,
+/// the evaluation config's bounds stand.
+#[test]
+fn check_bounds_the_policy_as_cpa_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("max20.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - {method: GET, endpoint: /x, type: mean, target: 7}\nmaxReplicas: 20\n",
+    )
+    .unwrap();
+    let bounded = dir.path().join("bounded.yaml");
+    std::fs::write(
+        &bounded,
+        "runMode: per-resource\nminReplicas: 2\nmaxReplicas: 5\n",
+    )
+    .unwrap();
+    let unbounded = dir.path().join("unbounded.yaml");
+    std::fs::write(&unbounded, "runMode: per-resource\ninterval: 15000\n").unwrap();
+    let absent = dir.path().join("absent.yaml");
+    for (cpa, env, bounds, warning) in [
+        (&bounded, None, (2, 5), None),
+        (&bounded, Some("7"), (2, 7), None),
+        (
+            &unbounded,
+            None,
+            (1, 10),
+            Some("max20.yaml: maxReplicas: 20 is above CPA's maxReplicas, 10"),
+        ),
+        (
+            &absent,
+            None,
+            (1, 20),
+            Some("cannot read CPA's config (configPath)"),
+        ),
+    ] {
+        let mut cmd = lpa();
+        cmd.args(["check", "--json", "--evaluation-config"])
+            .arg(&config)
+            .env("configPath", cpa);
+        if let Some(max) = env {
+            cmd.env("maxReplicas", max);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let seen = (doc["minReplicas"].as_u64(), doc["maxReplicas"].as_u64());
+        assert_eq!(seen, (Some(bounds.0), Some(bounds.1)), "{cpa:?} {env:?}");
+        let err = stderr(&out);
+        let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+        match warning {
+            None => assert_eq!(warnings, Vec::<&str>::new(), "{cpa:?}"),
+            Some(w) => {
+                assert_eq!(warnings.len(), 1, "{err}");
+                assert!(warnings[0].contains(w), "{err}");
+            }
+        }
+    }
+}
+
 /// A proportional scale-up bounded by neither maxChange nor maxReplicas
 /// is a warning with the worst multiple one run can ask for: the probe's
 /// timeout over the latency target. Either bound silences it.

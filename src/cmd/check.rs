@@ -20,14 +20,22 @@ use serde::Serialize;
 
 use super::load_driver::{self, Prepared};
 use crate::cli::CheckArgs;
-use crate::settings::{load_config, Failure, Result};
+use crate::settings::{load_config_under, Failure, Result};
 use crate::text::count;
 
 /// Stands in for a missing host so the other settings still get checked.
 const PLACEHOLDER_HOST: &str = "http://127.0.0.1";
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let config = load_config(&args.policy)?;
+    // Under CPA (its config file read), the policy is the evaluate hook's:
+    // bounded by CPA's minReplicas and maxReplicas as it is.
+    let cpa = super::hook::CpaConfig::load(|k| std::env::var(k).ok());
+    let mut config = load_config_under(&args.policy, &cpa.file_bounds)?;
+    let name = args.policy.evaluation_config.display().to_string();
+    let cpa_bound = cpa
+        .found
+        .then(|| cpa.bound(&mut config.policy, &name))
+        .flatten();
     let policy = &config.policy;
     let overrides = args.load.overrides()?;
     let placeholder: HostUrl = PLACEHOLDER_HOST.parse()?;
@@ -63,8 +71,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let Some(w) = runaway_warning(policy, plan.timeout) {
         say!("lpa check: warning: {w}");
     }
-    let cpa = super::hook::CpaConfig::load(|k| std::env::var(k).ok());
-    if let Some(w) = &cpa.warning {
+    for w in cpa.warning.iter().chain(&cpa_bound) {
         say!("lpa check: warning: {w}");
     }
     if cpa.per_pod() {

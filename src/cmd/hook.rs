@@ -54,6 +54,9 @@ pub(super) struct CpaConfig {
     pub(super) evaluate_timeout_ms: Option<u64>,
     /// Why the file named by `configPath` was not read.
     pub(super) warning: Option<String>,
+    /// Whether CPA's config file was read: lpa runs under CPA, or is
+    /// checked as it would.
+    pub(super) found: bool,
 }
 
 impl CpaConfig {
@@ -119,6 +122,7 @@ impl CpaConfig {
             .and_then(|method| method.get("timeout").and_then(Value::as_u64))
             .filter(|&ms| ms > 0),
             warning,
+            found,
         }
     }
 
