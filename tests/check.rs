@@ -221,6 +221,72 @@ fn check_bounds_the_policy_as_cpa_does() {
     }
 }
 
+/// A target that no request of the evaluation config's load.requests, or
+/// of --request, sends gets no data at any run: said before the first, as
+/// it is for a locustfile. One of the config's requests is the target's.
+#[test]
+fn a_target_no_request_sends_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("orders.yaml");
+    let write = |requests: &str| {
+        std::fs::write(
+            &config,
+            format!("targets:\n  - {{method: GET, endpoint: /items, type: mean, target: 7}}\nload:\n  requests:\n{requests}"),
+        )
+        .unwrap();
+    };
+    let warning = |sender: &str| {
+        format!("warning: target GET_/items mean: {sender} sends no such request (method and name), so it will have no data")
+    };
+    write("    - {method: POST, path: /orders}\n");
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&warning("the evaluation config's load.requests")),
+        "{}",
+        stderr(&out)
+    );
+
+    write("    - {method: POST, path: /orders}\n    - {path: /items}\n");
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("sends no such request"),
+        "{}",
+        stderr(&out)
+    );
+
+    // --request wins over load.requests.
+    let service = crate::support::service::Service::start(0);
+    let out = lpa()
+        .args([
+            "loadtest",
+            "--run-time",
+            "1",
+            "--request",
+            "/other",
+            "--host",
+            &service.url(),
+            "--evaluation-config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains(&warning("--request")),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// A proportional scale-up bounded by neither maxChange nor maxReplicas
 /// is a warning with the worst multiple one run can ask for: the probe's
 /// timeout over the latency target. Either bound silences it.

@@ -17,7 +17,7 @@
 
 use std::path::Path;
 
-use lpa_core::config::{EvaluationConfig, LoadSpec, RequestSpec, Target};
+use lpa_core::config::{EvaluationConfig, LoadSpec, RequestSpec};
 use lpa_core::duration::format_duration;
 use lpa_core::locustfile;
 use lpa_core::wire::MetricReport;
@@ -117,6 +117,13 @@ pub(super) fn prepare(
         },
     };
     let mut translated = None;
+    // Who says what is sent, for a target that nothing sends.
+    let sender = match source {
+        Source::Config if given => "--request".to_string(),
+        Source::Config => "the evaluation config's load.requests".to_string(),
+        Source::Locustfile => file.display().to_string(),
+        Source::Fallback(_) => String::new(),
+    };
     let plan = match source {
         Source::Config => build(overrides, placeholder_host, |o| {
             LoadPlan::from_parts(load, targets, o)
@@ -129,7 +136,7 @@ pub(super) fn prepare(
             LoadPlan::from_parts(load, targets, &o)
         })?,
         Source::Locustfile => {
-            let (locust_plan, notes) = translate(file, load, targets, overrides)?;
+            let (locust_plan, notes) = translate(file, load, overrides)?;
             warnings.extend(notes);
             translated = Some(format!(
                 "; translated {}: {}",
@@ -142,6 +149,18 @@ pub(super) fn prepare(
             })?
         }
     };
+    // Locust sends what its locustfile says, which lpa does not know.
+    if matches!(selection, Selection::Native { .. }) {
+        for target in targets {
+            if !plan.requests.iter().any(|r| r.key() == target.key()) {
+                warnings.push(format!(
+                    "target {} {}: {sender} sends no such request (method and name), so it will have no data",
+                    target.key(),
+                    target.kind()
+                ));
+            }
+        }
+    }
     Ok(Prepared {
         selection,
         why,
@@ -229,11 +248,10 @@ fn located(e: &LocateError) -> String {
 }
 
 /// Reads and translates the locustfile. The warnings say what of the config
-/// it overrides and which targets it leaves without data.
+/// it overrides.
 fn translate(
     file: &Path,
     load: Option<&LoadSpec>,
-    targets: &[Target],
     overrides: &LoadOverrides,
 ) -> Result<(locustfile::LocustPlan, Vec<String>)> {
     let name = file.display().to_string();
@@ -251,22 +269,6 @@ fn translate(
             warnings.push(format!(
                 "{name}:{}: class {} sets no wait_time: Locust's default constant(0), its users send as fast as the service answers",
                 class.line, class.name
-            ));
-        }
-    }
-    let sent: Vec<String> = plan
-        .classes
-        .iter()
-        .flat_map(|c| &c.tasks)
-        .flat_map(|t| &t.requests)
-        .map(|r| r.key())
-        .collect();
-    for target in targets {
-        if !sent.contains(&target.key()) {
-            warnings.push(format!(
-                "target {} {}: {name} sends no such request (method and name), so it will have no data",
-                target.key(),
-                target.kind()
             ));
         }
     }
