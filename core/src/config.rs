@@ -1380,10 +1380,37 @@ impl RawModel {
 
 impl RawScaleUp {
     fn check(self, c: &mut Checker) -> Result<ScaleUp, ParseError> {
+        // A field of the other mode changes nothing: said, or a config that
+        // meant proportional, and forgot its mode, reads as if it were.
+        let mut not_used = |path: &str, set: bool, mode: &str, other: &str| {
+            if set {
+                let message =
+                    format!("not used: it is a field of mode {other}, and mode is {mode}");
+                c.warnings.push(c.at.warning(path, message));
+            }
+        };
         if self.mode.unwrap_or(ScaleMode::Step) == ScaleMode::Step {
+            not_used(
+                "scaleUp.tolerance",
+                self.tolerance.is_some(),
+                "step",
+                "proportional",
+            );
+            not_used(
+                "scaleUp.maxChange",
+                self.max_change.is_some(),
+                "step",
+                "proportional",
+            );
             let replicas = c.count(self.replicas, "scaleUp.replicas", 1)?.unwrap_or(1);
             return Ok(ScaleUp::Step { replicas });
         }
+        not_used(
+            "scaleUp.replicas",
+            self.replicas.is_some(),
+            "proportional",
+            "step",
+        );
         Ok(ScaleUp::Proportional {
             tolerance: c
                 .number(
@@ -1647,6 +1674,34 @@ decay:
         assert!(parsed.warnings[0]
             .to_string()
             .contains("unknown field \"extra\""));
+    }
+
+    #[test]
+    fn a_field_of_the_other_scale_up_mode_is_a_warning() {
+        let warnings = |scale_up: &str| {
+            let text = format!(
+                "targets: [{{endpoint: /a, type: mean, target: 7}}]\nscaleUp: {scale_up}\n"
+            );
+            parse_evaluation_config("e.yaml", &text, &Overrides::default())
+                .unwrap()
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            warnings("{tolerance: 0.2, maxChange: 4}"),
+            [
+                "e.yaml: scaleUp.tolerance: not used: it is a field of mode proportional, and mode is step",
+                "e.yaml: scaleUp.maxChange: not used: it is a field of mode proportional, and mode is step",
+            ]
+        );
+        assert_eq!(
+            warnings("{mode: proportional, replicas: 2}"),
+            ["e.yaml: scaleUp.replicas: not used: it is a field of mode step, and mode is proportional"]
+        );
+        assert!(warnings("{mode: step, replicas: 2}").is_empty());
+        assert!(warnings("{mode: proportional, tolerance: 0.2, maxChange: 4}").is_empty());
     }
 
     #[test]
