@@ -1676,6 +1676,24 @@ decay:
             .contains("unknown field \"extra\""));
     }
 
+    /// libyaml's time grows with the square of the nesting before
+    /// serde_yaml's depth limit stops it: refused at once, by line and
+    /// column; what serde_yaml reads (up to 128 levels) is not.
+    #[test]
+    fn brackets_nested_past_what_can_be_read_are_refused_at_once() {
+        let parse = |text: String| parse_evaluation_config("e.yaml", &text, &Overrides::default());
+        let e = parse(format!("a: {}", "[".repeat(1 << 20))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "e.yaml: malformed YAML: more than 200 nested [ or { at line 1 column 204; a document nested that deep cannot be read"
+        );
+        let nested = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        let e = parse(format!(
+            "targets: [{{endpoint: /a, type: mean, target: 7}}]\nextra: {nested}\n"
+        ));
+        assert_eq!(e.unwrap().warnings.len(), 1, "unknown field extra, read");
+    }
+
     #[test]
     fn a_field_of_the_other_scale_up_mode_is_a_warning() {
         let warnings = |scale_up: &str| {
