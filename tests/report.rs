@@ -482,42 +482,78 @@ fn simulation_traces_score_as_the_simulation_did() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("trace.json");
     let csv = dir.path().join("trace.csv");
-    let mut sim_scores = String::new();
-    for out in [&json, &csv] {
-        let o = simulate(
-            "step.yaml",
-            &["--cycles", "60", "--quiet", "--out", path(out)],
-        );
-        sim_scores = stdout(&o);
-    }
-    // Every score but recovery, which the simulation counts from its known
-    // load step and a report from the first breach; the yardsticks only
-    // from the JSON, which keeps them.
-    let lines = |heads: &[&str]| -> Vec<String> {
-        sim_scores
-            .lines()
-            .filter(|l| heads.iter().any(|h| l.trim_start().starts_with(h)))
-            .map(str::to_string)
-            .collect()
-    };
-    let same = lines(&["cycles over target", "replica-cycles", "scale changes"]);
-    let yardsticks = lines(&["vs oracle", "vs bound"]);
-    assert_eq!((same.len(), yardsticks.len()), (3, 2), "{sim_scores}");
-    for trace in [&json, &csv] {
-        let o = report(&[path(trace)]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let out = stdout(&o);
-        assert!(out.contains("simulation trace"), "{out}");
-        assert!(out.contains("60 cycles over 15:00"), "{out}");
-        for l in &same {
-            assert!(out.lines().any(|o| o == *l), "{l:?} in {out}");
+    // With no replica, nothing serves the load test: over target at every
+    // cycle, however fast the refusals read (a report once scored it 0).
+    let zero = dir.path().join("zero.yaml");
+    std::fs::write(
+        &zero,
+        "name: zero\ninterval: 15s\ncycles: 10\nreplicas: 0\nservice: {capacity: 500, startupCycles: 0}\nload: {type: constant, rate: 400}\n",
+    )
+    .unwrap();
+    for (scenario, args, span, over) in [
+        (
+            fixture("scenarios/step.yaml"),
+            ["--cycles", "60"],
+            "60 cycles over 15:00",
+            None,
+        ),
+        (
+            zero,
+            ["--cycles", "10"],
+            "10 cycles over 2:30",
+            Some("cycles over target  10 (100.0 %)"),
+        ),
+    ] {
+        let mut sim_scores = String::new();
+        for out in [&json, &csv] {
+            let o = lpa()
+                .args(["simulate", "--evaluation-config"])
+                .arg(fixture("evaluation/seed.yaml"))
+                .arg("--scenario")
+                .arg(&scenario)
+                .args(args)
+                .args(["--quiet", "--out", path(out)])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", stderr(&o));
+            sim_scores = stdout(&o);
         }
-        for l in &yardsticks {
-            let shown = out.lines().any(|o| o == *l);
-            assert_eq!(shown, trace == &json, "{l:?} in {out}");
+        // Every score but recovery, which the simulation counts from its
+        // known load step and a report from the first breach; the
+        // yardsticks only from the JSON, which keeps them.
+        let lines = |heads: &[&str]| -> Vec<String> {
+            sim_scores
+                .lines()
+                .filter(|l| heads.iter().any(|h| l.trim_start().starts_with(h)))
+                .map(str::to_string)
+                .collect()
+        };
+        let same = lines(&["cycles over target", "replica-cycles", "scale changes"]);
+        let yardsticks = lines(&["vs oracle", "vs bound"]);
+        assert_eq!((same.len(), yardsticks.len()), (3, 2), "{sim_scores}");
+        if let Some(over) = over {
+            assert_eq!(same[0].trim(), over, "{sim_scores}");
         }
-        assert!(!out.contains("decisions to scale"), "{out}");
+        for trace in [&json, &csv] {
+            let o = report(&[path(trace)]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let out = stdout(&o);
+            assert!(out.contains("simulation trace"), "{out}");
+            assert!(out.contains(span), "{out}");
+            for l in &same {
+                assert!(out.lines().any(|o| o == *l), "{l:?} in {out}");
+            }
+            for l in &yardsticks {
+                let shown = out.lines().any(|o| o == *l);
+                assert_eq!(shown, trace == &json, "{l:?} in {out}");
+            }
+            assert!(!out.contains("decisions to scale"), "{out}");
+        }
     }
+    simulate(
+        "step.yaml",
+        &["--cycles", "60", "--quiet", "--out", path(&csv)],
+    );
     let png = dir.path().join("trace.png");
     let o = report(&[path(&csv), "--plot", path(&png)]);
     assert!(o.status.success(), "{}", stderr(&o));

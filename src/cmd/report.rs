@@ -727,6 +727,9 @@ impl SimTrace {
         let mut cycles = Vec::with_capacity(self.rows.len());
         let mut within = Vec::with_capacity(self.rows.len());
         for r in &self.rows {
+            // With nothing ready, the load test's requests were refused:
+            // over target, as the simulation scored it.
+            let down = r.ready == 0;
             let measures: Vec<Measure> = r
                 .observed
                 .iter()
@@ -734,7 +737,7 @@ impl SimTrace {
                 .map(|(v, t)| Measure {
                     observed: *v,
                     target: Some(t.target),
-                    breached: v.is_some_and(|v| v > t.target),
+                    breached: down || v.is_some_and(|v| v > t.target),
                 })
                 .collect();
             within.push(measures.iter().all(|m| m.observed.is_some() && !m.breached));

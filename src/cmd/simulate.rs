@@ -412,11 +412,13 @@ fn label(t: &TargetLabel) -> String {
     format!("{}<={}{}", t.kind, num(t.target), t.unit)
 }
 
-/// An observed value, with `!` when it breaches its target.
-fn observed_cell(v: Option<f64>, t: &TargetLabel) -> String {
+/// An observed value, with `!` when it breaches its target, or when
+/// nothing served it (`down`: the cycle is over target, however fast the
+/// refusals read).
+fn observed_cell(v: Option<f64>, t: &TargetLabel, down: bool) -> String {
     match v {
         None => "-".to_string(),
-        Some(v) if v > t.target => format!("{v:.2}!"),
+        Some(v) if down || v > t.target => format!("{v:.2}!"),
         Some(v) => format!("{v:.2}"),
     }
 }
@@ -444,7 +446,7 @@ fn trace_table(trace: &Trace) -> String {
             r.cycle, r.at_secs, r.load, r.ready, r.replicas
         );
         for ((v, t), w) in r.observed.iter().zip(&trace.targets).zip(&widths) {
-            let _ = write!(out, " {:>w$}", observed_cell(*v, t));
+            let _ = write!(out, " {:>w$}", observed_cell(*v, t, r.ready == 0));
         }
         let _ = writeln!(out, " {:>7}  {}", r.decided, r.action);
     }
@@ -809,7 +811,7 @@ fn replay_table(rows: &[ReplayRow], policy: &Policy) -> String {
     for r in rows {
         let _ = write!(out, "{:>5} {:>11} {:>7}", r.line, r.at_secs, r.current);
         for ((v, t), w) in r.observed.iter().zip(&labels).zip(&widths) {
-            let _ = write!(out, " {:>w$}", observed_cell(*v, t));
+            let _ = write!(out, " {:>w$}", observed_cell(*v, t, false));
         }
         let mark = if r.new == r.recorded { ' ' } else { '*' };
         let _ = writeln!(
