@@ -1650,6 +1650,11 @@ fn a_timeout_no_request_can_meet_is_one_error() {
         &simulate(&["--scenario", path(&file)]),
         "timeout-in-seconds.yaml: service.timeout: invalid value 1 (expected milliseconds above service.baseLatency, 2: at or below it every request times out)",
     );
+    let file = fixture("scenarios/bad/change-past-timeout.yaml");
+    assert_fails(
+        &simulate(&["--scenario", path(&file)]),
+        "change-past-timeout.yaml: service.changes[0].baseLatency: invalid value 10 (expected milliseconds >= 0 below service.timeout, 5: at or above it every request times out)",
+    );
 }
 
 #[test]

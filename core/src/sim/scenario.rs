@@ -345,8 +345,22 @@ impl RawService {
                 .transpose()?;
             let base_latency_ms = c
                 .base_latency
-                .map(|v| number(at, &v, &path("baseLatency"), 0.0, false, BASE_LATENCY))
+                .as_ref()
+                .map(|v| number(at, v, &path("baseLatency"), 0.0, false, BASE_LATENCY))
                 .transpose()?;
+            // As for service.baseLatency: at or above the timeout every
+            // request fails from this cycle on.
+            if let (Some(base), Some(timeout), Some(raw)) =
+                (base_latency_ms, s.timeout_ms, &c.base_latency)
+            {
+                if base >= timeout {
+                    let what = format!(
+                        "milliseconds >= 0 below service.timeout, {}: at or above it every request times out",
+                        crate::log::num(timeout)
+                    );
+                    return Err(at.invalid(&path("baseLatency"), raw, &what));
+                }
+            }
             changes.push(ServiceChange {
                 at: cycle,
                 capacity,
