@@ -140,14 +140,28 @@ pub enum BadRate {
     Value { line: usize, value: String },
     /// Above the most the caller allows.
     TooHigh { line: usize, value: String },
-    /// Not CSV (an unclosed quote).
+    /// Not CSV (an unclosed quote), or not one table (a line with more or
+    /// fewer fields than the first).
     Csv { line: usize, message: String },
+    /// A `cycle` column's value that is not the cycle after the line
+    /// before: the profile has a rate a cycle, none left out.
+    Cycle {
+        line: usize,
+        value: String,
+        expected: u64,
+    },
 }
+
+/// Header names of the rate column, where a header names more than one.
+const RATE_NAMES: [&str; 3] = ["requests_per_second", "rps", "rate"];
 
 /// Parses a CSV of rates: one number per line, or the last column of each
 /// line (quoted as CSV quotes it: `"1,000"` is one field). Blank lines and
 /// `#` comments are skipped; a first line that is not a number is taken as
-/// a header. A rate above `max` is refused.
+/// a header. A header's column named `requests_per_second`, `rps` or `rate`
+/// is the rate, wherever it stands; its column named `cycle` must count
+/// up by one a line. Every line has as many fields as the first. A rate
+/// above `max` is refused.
 pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
     // Behind a byte-order mark the first rate would not read as a number,
     // and be dropped as a header.
@@ -179,6 +193,12 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
     let mut lines = crate::csv_text::Lines::new(text);
     let mut rates = Vec::new();
     let mut first = true;
+    // Fields a line, the rate's column and the cycle's, once the first
+    // line says.
+    let mut width = 0;
+    let mut rate_at = 0;
+    let mut cycle_at: Option<usize> = None;
+    let mut last_cycle: Option<u64> = None;
     for record in reader.records() {
         let record = record.map_err(|e| BadRate::Csv {
             line: lines.line_at(e.position()) as usize,
@@ -188,7 +208,16 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
-        let field = record.iter().next_back().unwrap_or("");
+        if first {
+            width = record.len();
+            rate_at = width - 1;
+        } else if record.len() != width {
+            return Err(BadRate::Csv {
+                line,
+                message: format!("{} fields where the first line has {width}", record.len()),
+            });
+        }
+        let field = record.get(rate_at).unwrap_or("");
         let bad = |value: &str| BadRate::Value {
             line,
             value: value.to_string(),
@@ -204,8 +233,34 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
             Ok(_) => return Err(bad(field)),
             // A header names its column; a first field that starts as a
             // number does (`1O0`, `12,5`) is a mistyped rate, not a header.
-            Err(_) if first && !field.starts_with(|c: char| c.is_ascii_digit() || c == '.') => {}
+            Err(_) if first && !field.starts_with(|c: char| c.is_ascii_digit() || c == '.') => {
+                let named = |names: &[&str]| {
+                    record
+                        .iter()
+                        .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
+                };
+                rate_at = named(&RATE_NAMES).unwrap_or(rate_at);
+                cycle_at = named(&["cycle"]).filter(|&c| c != rate_at);
+                first = false;
+                continue;
+            }
             Err(_) => return Err(bad(field)),
+        }
+        if let Some(at) = cycle_at {
+            let value = record.get(at).unwrap_or("");
+            let expected = last_cycle.map_or(0, |c| c + 1);
+            match value.parse::<u64>() {
+                // The first may be 0 or 1: cycles counted from either.
+                Ok(c) if last_cycle.is_none() && c <= 1 => last_cycle = Some(c),
+                Ok(c) if c == expected => last_cycle = Some(c),
+                _ => {
+                    return Err(BadRate::Cycle {
+                        line,
+                        value: value.to_string(),
+                        expected,
+                    })
+                }
+            }
         }
         first = false;
     }
@@ -556,6 +611,38 @@ mod tests {
         assert_eq!(parse_rates_csv("1O0\n100\n", f64::MAX), bad(1, "1O0"));
         assert_eq!(parse_rates_csv("0,1O0\n1,100\n", f64::MAX), bad(1, "1O0"));
         assert_eq!(parse_rates_csv("rps\n7\n", f64::MAX), Ok(vec![7.0]));
+        // A header names the rate's column wherever it stands, and its
+        // cycles count up by one a line, from 0 or 1.
+        assert_eq!(
+            parse_rates_csv("requests_per_second,cycle\n100,1\n200,2\n", f64::MAX),
+            Ok(vec![100.0, 200.0])
+        );
+        let cycle = |line, value: &str, expected| {
+            Err(BadRate::Cycle {
+                line,
+                value: value.into(),
+                expected,
+            })
+        };
+        assert_eq!(
+            parse_rates_csv("cycle,rps\n0,1\n5,2\n", f64::MAX),
+            cycle(3, "5", 1)
+        );
+        assert_eq!(
+            parse_rates_csv("cycle,rps\n0,1\n0,2\n", f64::MAX),
+            cycle(3, "0", 1)
+        );
+        assert_eq!(
+            parse_rates_csv("cycle,rps\n2,1\n", f64::MAX),
+            cycle(2, "2", 0)
+        );
+        assert_eq!(
+            parse_rates_csv("cycle,rps\n0,1\n1,2,3\n", f64::MAX),
+            Err(BadRate::Csv {
+                line: 3,
+                message: "3 fields where the first line has 2".into()
+            })
+        );
         assert_eq!(
             parse_rates_csv("10\n1e308\n", 1e6),
             Err(BadRate::TooHigh {

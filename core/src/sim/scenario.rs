@@ -605,6 +605,16 @@ impl RawProfile {
                         BadRate::TooHigh { line, value } => {
                             (line, "requests/s", value, ceiling.expected())
                         }
+                        BadRate::Cycle {
+                            line,
+                            value,
+                            expected,
+                        } => (
+                            line,
+                            "cycle",
+                            value,
+                            format!("{expected}: a line a cycle, in order, none left out"),
+                        ),
                         // As an arrivals trace's unreadable row.
                         BadRate::Csv { line, message } => (
                             line,
