@@ -288,6 +288,39 @@ fn man_dir_that_is_a_file_is_one_error_naming_it() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
 }
 
+/// A page's name taken by a directory is an error before any page is put
+/// in place: the pages already there stay as they were, where the pages
+/// before it were replaced and the command then failed.
+#[test]
+fn man_dir_with_a_page_in_the_way_writes_no_page() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("lpa-man.1")).unwrap();
+    std::fs::write(dir.path().join("lpa.1"), "old").unwrap();
+    let out = lpa()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "lpa: error: {}: cannot write: is a directory\n",
+            dir.path().join("lpa-man.1").display()
+        )
+    );
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["lpa-man.1", "lpa.1"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("lpa.1")).unwrap(),
+        "old"
+    );
+}
+
 /// One page per subcommand, as lpa(1) names them in its SUBCOMMANDS
 /// section: every `lpa-NAME(1)` it mentions is a page that exists.
 #[test]

@@ -36,6 +36,11 @@ pub fn stage_file(path: &Path, bytes: &[u8]) -> Result<Staged> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let fail = |e| cannot_write(path, e);
+    // Said now, not when it is renamed into place: by then the outputs
+    // staged with it may have replaced theirs.
+    if path.is_dir() {
+        return Err(fail(std::io::ErrorKind::IsADirectory.into()));
+    }
     let dir = parent_dir(path);
     // tempfile's own mode is private (0600); an output is as readable as
     // any new file (0666 less the umask), like the plot beside it.
