@@ -1674,6 +1674,18 @@ decay:
         assert!(parsed.warnings[0]
             .to_string()
             .contains("unknown field \"extra\""));
+        // A key with a line break or an escape sequence is quoted and
+        // escaped in the path too: one line, nothing a terminal obeys.
+        let parsed = parse_evaluation_config(
+            "eval.yaml",
+            "targets: [{endpoint: /a, type: mean, target: 1}]\n\"a\\nb\\e[2J\": 1\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.warnings[0].to_string().lines().next(),
+            Some("eval.yaml: \"a\\nb\\u{1b}[2J\": unknown field \"a\\nb\\u{1b}[2J\" ignored (known here: targets, decay, minReplicas, maxReplicas, scaleUp, downscaleStabilization, load, model)")
+        );
     }
 
     /// libyaml's time grows with the square of the nesting before

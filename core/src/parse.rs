@@ -542,7 +542,14 @@ fn join_path(segments: &[Segment], index: impl Fn(usize) -> String) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(k);
+                // A key with a line break or an escape sequence in it, quoted
+                // and escaped: the message stays one line, and a terminal
+                // shows it rather than obeys it.
+                if k.chars().any(char::is_control) {
+                    out.push_str(&format!("{k:?}"));
+                } else {
+                    out.push_str(k);
+                }
             }
             Segment::Index(i) => out.push_str(&index(*i)),
         }

@@ -165,6 +165,15 @@ const RATE: &str = "a rate in requests/s, >= 0";
 
 impl RawScenario {
     fn check(self, at: At, read: &mut ReadFile<'_>) -> Result<Scenario, ParseError> {
+        // The name heads every table and plot: a line break or an escape
+        // sequence in it would reach the terminal as is.
+        if let Some(t) = self
+            .name
+            .as_ref()
+            .filter(|t| t.value.chars().any(char::is_control))
+        {
+            return Err(at.invalid("name", &t.raw, "a name without control characters"));
+        }
         let name = self.name.map_or_else(|| default_name(at.file), |t| t.value);
         let interval_secs = match self.interval {
             None => 15,
@@ -821,6 +830,10 @@ mod tests {
         );
         assert!(e("service: {capacity: 1}\nload: {type: wave}\n")
             .contains("load.type: invalid value \"wave\""));
+        assert_eq!(
+            e("name: \"a\\nb\\e[31m\"\nservice: {capacity: 1}\nload: {type: constant, rate: 1}\n"),
+            "s.yaml: name: invalid value \"a\\nb\\u{1b}[31m\" (expected a name without control characters)"
+        );
         assert!(
             e("service: {capacity: 1, capacty: 2}\nload: {type: constant, rate: 1}\n")
                 .contains("service.capacty")
