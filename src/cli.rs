@@ -807,7 +807,14 @@ fn spawn_rate_or_unset(text: &str) -> std::result::Result<Unset<f64>, InvalidVal
 }
 
 fn arrival_rate(text: &str) -> std::result::Result<f64, InvalidValue> {
-    positive(text, "requests per second > 0")
+    use lpa_core::config::{ARRIVAL_RATE_EXPECTED, MAX_ARRIVAL_RATE};
+    positive(text, ARRIVAL_RATE_EXPECTED).and_then(|r| {
+        if r <= MAX_ARRIVAL_RATE {
+            Ok(r)
+        } else {
+            Err(InvalidValue::new(text, ARRIVAL_RATE_EXPECTED))
+        }
+    })
 }
 
 fn run_time(text: &str) -> std::result::Result<Duration, InvalidValue> {

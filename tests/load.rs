@@ -644,7 +644,8 @@ fn a_bad_load_setting_is_one_line_and_exit_code_1() {
         (&["--spawn-rate", "-1"], &[], "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"-1\""),
         (&[], &[("locustSpawnRate", "0")], "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\""),
         (&[], &[("locustRunTime", "soon")], "run time (--run-time or locustRunTime): invalid value \"soon\" (expected a duration > 0 such as 5, 5s or 1m)"),
-        (&["--arrival-rate", "0"], &[], "arrival rate (--arrival-rate): invalid value \"0\" (expected requests per second > 0)"),
+        (&["--arrival-rate", "0"], &[], "arrival rate (--arrival-rate): invalid value \"0\" (expected requests per second > 0, at most 1000000)"),
+        (&["--arrival-rate", "1e300"], &[], "arrival rate (--arrival-rate): invalid value \"1e300\" (expected requests per second > 0, at most 1000000)"),
         (&["--wait-time", "sometimes"], &[], "wait time (--wait-time): invalid value \"sometimes\""),
         (&["--request=GET"], &[], "request (--request): invalid value \"GET\""),
     ];

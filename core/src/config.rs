@@ -681,6 +681,13 @@ impl LoadSpec {
 pub const MAX_USERS: u32 = 10_000;
 pub const USERS_EXPECTED: &str = "a whole number from 1 to 10000 (each user is a thread)";
 
+/// The highest open-model rate: more than the native users send from one
+/// machine (bench/loadgen measures what they send a CPU-second), so no
+/// probe that could run is refused, and a typo (1e300) is not planned as
+/// 18446744073709551615 requests a run.
+pub const MAX_ARRIVAL_RATE: f64 = 1e6;
+pub const ARRIVAL_RATE_EXPECTED: &str = "requests per second > 0, at most 1000000";
+
 /// Locust's wait times between a user's requests.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WaitTime {
@@ -1463,8 +1470,8 @@ impl RawLoad {
             arrival_rate: c.number(
                 self.arrival_rate,
                 "load.arrivalRate",
-                |v| v > 0.0,
-                "requests per second > 0",
+                |v| v > 0.0 && v <= MAX_ARRIVAL_RATE,
+                ARRIVAL_RATE_EXPECTED,
             )?,
             timeout: nonzero(self.timeout, "load.timeout", "2s")?,
             grace: self.grace.map(|d| d.0),
@@ -1704,6 +1711,20 @@ decay:
             "targets: [{{endpoint: /a, type: mean, target: 7}}]\nextra: {nested}\n"
         ));
         assert_eq!(e.unwrap().warnings.len(), 1, "unknown field extra, read");
+    }
+
+    #[test]
+    fn an_arrival_rate_past_any_probe_is_refused() {
+        let parse = |rate: &str| {
+            let text = format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nload: {{arrivalRate: {rate}}}\n");
+            parse_evaluation_config("e.yaml", &text, &Overrides::default())
+                .map(|p| p.value.load.unwrap().arrival_rate)
+        };
+        assert_eq!(parse("1000000").unwrap(), Some(1e6));
+        assert_eq!(
+            parse("1e300").unwrap_err().to_string(),
+            "e.yaml: load.arrivalRate: invalid value 1e300 (expected requests per second > 0, at most 1000000)"
+        );
     }
 
     #[test]
