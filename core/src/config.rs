@@ -1669,6 +1669,24 @@ decay:
     }
 
     #[test]
+    fn a_key_that_is_no_name_is_said_as_the_key() {
+        let e = |key: &str| {
+            let text = format!("targets: [{{endpoint: /a, type: mean, target: 1}}]\n{key}: x\n");
+            parse_evaluation_config("e.yaml", &text, &Overrides::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e("1"),
+            "e.yaml: (top level): invalid value integer 1 as a key (expected a field name, which is a string)"
+        );
+        assert_eq!(
+            e("~"),
+            "e.yaml: (top level): invalid value ~ (null) as a key (expected a field name, which is a string)"
+        );
+    }
+
+    #[test]
     fn unknown_fields_warn_with_their_name() {
         let parsed = parse_evaluation_config(
             "eval.yaml",

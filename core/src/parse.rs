@@ -584,6 +584,20 @@ fn translate(
             };
         }
     }
+    // A key that is no name (`1:`, `~:`, `true:`): said as the key, where
+    // the whole mapping holding it was shown.
+    if let Some(head) = message.strip_suffix(", expected field identifier") {
+        let key = match head.strip_prefix("invalid type: ").unwrap_or(head) {
+            "unit value" => "~ (null)".to_string(),
+            key => key.replace('`', ""),
+        };
+        return ParseError::Invalid {
+            file: file.to_string(),
+            path: render_path(segments),
+            value: format!("{key} as a key"),
+            expected: "a field name, which is a string".to_string(),
+        };
+    }
     // serde's own messages end in ", expected WHAT" (invalid type, unknown
     // variant, invalid length).
     let expected = message

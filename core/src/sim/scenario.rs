@@ -552,9 +552,10 @@ impl RawProfile {
             let path = format!("load.{field}");
             let expected = format!("a cycle number >= {min}");
             let raw = v.as_ref().ok_or_else(|| at.missing(&path, &expected))?;
-            whole_u32(raw)
-                .filter(|&n| n >= min)
-                .ok_or_else(|| at.invalid(&path, raw, &format!("a whole number >= {min}")))
+            whole_u32(raw).filter(|&n| n >= min).ok_or_else(|| {
+                let expected = format!("a whole number from {min} to {}", u32::MAX);
+                at.invalid(&path, raw, &expected)
+            })
         };
         Ok(match kind {
             "constant" => LoadProfile::Constant {

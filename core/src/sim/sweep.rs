@@ -165,7 +165,10 @@ pub fn parse_sweep(file: &str, text: &str) -> Result<SweepSpec, ParseError> {
                             .as_u64()
                             .and_then(|n| u32::try_from(n).ok())
                             .filter(|&n| n >= min)
-                            .ok_or_else(|| at.invalid(field, x, &format!("whole numbers >= {min}")))
+                            .ok_or_else(|| {
+                                let expected = format!("whole numbers from {min} to {}", u32::MAX);
+                                at.invalid(field, x, &expected)
+                            })
                     })
                     .collect()
             })
@@ -628,7 +631,7 @@ mod tests {
         assert!(e("queueShare: 1.5\n").contains("queueShare: invalid value 1.5"));
         assert_eq!(
             e("learnRuns: {from: 0, to: 2}\n"),
-            "s.yaml: learnRuns: invalid value 0 (expected whole numbers >= 1)"
+            "s.yaml: learnRuns: invalid value 0 (expected whole numbers from 1 to 4294967295)"
         );
     }
 
