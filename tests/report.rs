@@ -665,6 +665,101 @@ fn bad_input_is_one_error_line_and_no_plot() {
     assert!(!d("out.jpg").exists());
 }
 
+/// A trace edited by hand, or another program's, is one error line naming
+/// the line (CSV) or row (JSON) and the field: each row as simulate writes
+/// it (no negative numbers, breached true or false, one row a cycle in
+/// order, time going forward, the CSV's columns named as simulate names
+/// them, known target kinds), where such rows were read and scored.
+#[test]
+fn a_trace_not_as_simulate_writes_it_is_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.csv");
+    simulate(
+        "step.yaml",
+        &["--cycles", "5", "--quiet", "--out", path(&good)],
+    );
+    let text = std::fs::read_to_string(&good).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let row = |i: usize| lines[i].split(',').map(str::to_string).collect::<Vec<_>>();
+    let edit = |i: usize, col: usize, value: &str| {
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        let mut r = row(i);
+        r[col] = value.to_string();
+        out[i] = r.join(",");
+        out.join("\n") + "\n"
+    };
+    // cycle,at_secs,load,ready,replicas,backlog,TARGET,failures,breached,decided,action
+    let cases = [
+        (
+            edit(2, 6, "NaN"),
+            "good.csv:3: GET_/fibonacci?n=10 mean <= 7ms \"NaN\" is not a number >= 0",
+        ),
+        (
+            edit(2, 6, "-5"),
+            "good.csv:3: GET_/fibonacci?n=10 mean <= 7ms \"-5\" is not a number >= 0",
+        ),
+        (
+            edit(2, 8, "maybe"),
+            "good.csv:3: breached \"maybe\" is neither true nor false",
+        ),
+        (
+            edit(3, 0, "77"),
+            "good.csv:4: cycle 77 after cycle 1: a trace has one row a cycle, in order",
+        ),
+        (
+            edit(3, 1, "0"),
+            "good.csv:4: at_secs 0 before the row above's 15",
+        ),
+        (
+            edit(2, 4, "4294967296"),
+            "good.csv:3: replicas \"4294967296\" is more than 4294967295",
+        ),
+        (
+            edit(0, 5, "bogus"),
+            "good.csv:1: column 6 is \"bogus\", where a trace has \"backlog\"",
+        ),
+    ];
+    // Written over the good file: the error names it as the user does.
+    let fails = |file: &Path, text: String, want: &str| {
+        std::fs::write(file, text).unwrap();
+        let o = report(&[path(file)]);
+        assert_eq!(o.status.code(), Some(1), "{want}");
+        assert_eq!(stdout(&o), "");
+        assert_eq!(
+            stderr(&o),
+            format!("lpa: error: {}{want}\n", dir.path().join("").display())
+        );
+    };
+    for (text, want) in cases {
+        fails(&good, text, want);
+    }
+    // The JSON trace, checked as the CSV is.
+    let good = dir.path().join("good.json");
+    simulate(
+        "step.yaml",
+        &["--cycles", "5", "--quiet", "--out", path(&good)],
+    );
+    let text = std::fs::read_to_string(&good).unwrap();
+    let first_observed = text
+        .split("\"observed\": [")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    let cases = [
+        ("\"interval_secs\": 15", "\"interval_secs\": 0", "good.json: interval_secs 0: a cycle lasts at least a second"),
+        ("\"kind\": \"mean\"", "\"kind\": \"bogus\"", "good.json: targets[0]: \"bogus\" <= 7 is no target (expected mean, median, min, max, pNN or errorRate, and a value >= 0)"),
+        ("\"target\": 7.0", "\"target\": -7.0", "good.json: targets[0]: \"mean\" <= -7 is no target (expected mean, median, min, max, pNN or errorRate, and a value >= 0)"),
+        (first_observed, "-5", "good.json: rows[0]: observed -5 is not a number >= 0"),
+        (first_observed, "1, 2", "good.json: rows[0]: 2 values observed, for 1 target"),
+        ("\"cycle\": 1,", "\"cycle\": 7,", "good.json: rows[1]: cycle 7 after cycle 0: a trace has one row a cycle, in order"),
+    ];
+    for (from, to, want) in cases {
+        fails(&good, text.replacen(from, to, 1), want);
+    }
+}
+
 /// A trace is one pretty-printed JSON document: one that does not parse
 /// (cut short, or edited by hand) was read as a decision log and blamed
 /// its first line, `{`, for not being a decision record.

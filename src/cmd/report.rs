@@ -325,6 +325,7 @@ fn read(path: &Path) -> Result<Recorded> {
             if trace.rows.is_empty() {
                 return Err(Failure::new(format!("{name}: the trace has no cycles")));
             }
+            trace.check(&name, &|i| format!("{name}: rows[{i}]"))?;
             Ok(trace.recorded())
         }
         // Not JSON: its CSV header named it.
@@ -596,6 +597,11 @@ struct SimRow {
     decided: u32,
 }
 
+/// The columns of a CSV trace before its targets', and after.
+pub(crate) const TRACE_HEAD: [&str; 6] =
+    ["cycle", "at_secs", "load", "ready", "replicas", "backlog"];
+pub(crate) const TRACE_TAIL: [&str; 4] = ["failures", "breached", "decided", "action"];
+
 impl SimTrace {
     /// The trace of a simulation that just ran, for its plot.
     pub(crate) fn of(trace: &Trace) -> SimTrace {
@@ -631,7 +637,8 @@ impl SimTrace {
         }
     }
 
-    /// `cycle,at_secs,load,ready,replicas,backlog,<one column a target>,failures,breached,decided,action`,
+    /// `cycle,at_secs,load,ready,replicas,backlog,<one column a target>,failures,breached,decided,action`
+    /// ([`TRACE_HEAD`], the targets, [`TRACE_TAIL`]),
     /// a target's column named `KEY KIND <= VALUEUNIT`.
     fn from_csv(name: &str, text: &str) -> Result<SimTrace> {
         let bad = |line: u64, what: String| Failure::new(format!("{name}:{line}: {what}"));
@@ -662,7 +669,27 @@ impl SimTrace {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut rows = Vec::new();
+        // The other columns by name, as simulate writes them: a column
+        // renamed or moved is another file's, whose values would be read
+        // as these.
+        let named = TRACE_HEAD
+            .iter()
+            .zip(0..)
+            .chain(TRACE_TAIL.iter().zip(6 + n..));
+        for (want, c) in named {
+            if head[c] != *want {
+                return Err(bad(
+                    1,
+                    format!(
+                        "column {} is {:?}, where a trace has {want:?}",
+                        c + 1,
+                        head[c]
+                    ),
+                ));
+            }
+        }
+        let mut rows: Vec<SimRow> = Vec::new();
+        let mut row_lines = Vec::new();
         for record in records {
             let (line, f) = (record.line, record.fields);
             if f.len() != head.len() {
@@ -673,7 +700,11 @@ impl SimTrace {
             }
             let field = |c: usize| -> Result<f64> {
                 f[c].parse::<f64>()
-                    .map_err(|_| bad(line, format!("{} {:?} is not a number", head[c], f[c])))
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| {
+                        bad(line, format!("{} {:?} is not a number >= 0", head[c], f[c]))
+                    })
             };
             let whole = |c: usize| -> Result<u64> {
                 f[c].parse::<u64>().map_err(|_| {
@@ -683,6 +714,20 @@ impl SimTrace {
                     )
                 })
             };
+            let count = |c: usize| -> Result<u32> {
+                u32::try_from(whole(c)?).map_err(|_| {
+                    bad(
+                        line,
+                        format!("{} {:?} is more than 4294967295", head[c], f[c]),
+                    )
+                })
+            };
+            if !["true", "false"].contains(&f[6 + n + 1].as_str()) {
+                return Err(bad(
+                    line,
+                    format!("breached {:?} is neither true nor false", f[6 + n + 1]),
+                ));
+            }
             let observed = (6..6 + n)
                 .map(|c| {
                     if f[c].is_empty() {
@@ -692,15 +737,20 @@ impl SimTrace {
                     }
                 })
                 .collect::<Result<Vec<_>>>()?;
-            rows.push(SimRow {
-                cycle: whole(0)? as u32,
+            // Not scored, but a row with a bad one is not simulate's.
+            field(5)?;
+            whole(6 + n)?;
+            let row = SimRow {
+                cycle: count(0)?,
                 at_secs: whole(1)?,
                 load: field(2)?,
-                ready: whole(3)? as u32,
-                replicas: whole(4)? as u32,
+                ready: count(3)?,
+                replicas: count(4)?,
                 observed,
-                decided: whole(6 + n + 2)? as u32,
-            });
+                decided: count(6 + n + 2)?,
+            };
+            rows.push(row);
+            row_lines.push(line);
         }
         if rows.is_empty() {
             return Err(Failure::new(format!("{name}: the trace has no cycles")));
@@ -710,7 +760,7 @@ impl SimTrace {
             .map(|w| w[1].at_secs.saturating_sub(w[0].at_secs))
             .find(|g| *g > 0)
             .unwrap_or(1);
-        Ok(SimTrace {
+        let trace = SimTrace {
             // The CSV does not name its scenario, nor hold the yardsticks.
             scenario: String::new(),
             interval_secs,
@@ -718,7 +768,71 @@ impl SimTrace {
             rows,
             oracle_replica_cycles: None,
             bound_replica_cycles: BTreeMap::new(),
-        })
+        };
+        trace.check(name, &|i| format!("{name}:{}", row_lines[i]))?;
+        Ok(trace)
+    }
+
+    /// What simulate writes, from either file (`at` names row i): a
+    /// trace edited by hand, or another program's, was read and scored.
+    fn check(&self, name: &str, at: &dyn Fn(usize) -> String) -> Result<()> {
+        let fail = |what: String| Err(Failure::new(what));
+        if self.interval_secs == 0 {
+            return fail(format!(
+                "{name}: interval_secs 0: a cycle lasts at least a second"
+            ));
+        }
+        if self.targets.is_empty() {
+            return fail(format!(
+                "{name}: targets: none, where a policy has one or more"
+            ));
+        }
+        for (i, t) in self.targets.iter().enumerate() {
+            if TargetKind::parse(&t.kind).is_none() || !(t.target.is_finite() && t.target >= 0.0) {
+                return fail(format!(
+                    "{name}: targets[{i}]: {:?} <= {} is no target (expected mean, median, min, max, pNN or errorRate, and a value >= 0)",
+                    t.kind, t.target
+                ));
+            }
+        }
+        let number = |v: f64| v.is_finite() && v >= 0.0;
+        for (i, r) in self.rows.iter().enumerate() {
+            if r.observed.len() != self.targets.len() {
+                return fail(format!(
+                    "{}: {} observed, for {}",
+                    at(i),
+                    count(r.observed.len(), "value"),
+                    count(self.targets.len(), "target")
+                ));
+            }
+            if let Some(v) = r.observed.iter().flatten().find(|v| !number(**v)) {
+                return fail(format!("{}: observed {v} is not a number >= 0", at(i)));
+            }
+            if !number(r.load) {
+                return fail(format!("{}: load {} is not a number >= 0", at(i), r.load));
+            }
+            // One row a cycle, in order, as simulate writes them.
+            let Some(last) = i.checked_sub(1).map(|j| &self.rows[j]) else {
+                continue;
+            };
+            if Some(r.cycle) != last.cycle.checked_add(1) {
+                return fail(format!(
+                    "{}: cycle {} after cycle {}: a trace has one row a cycle, in order",
+                    at(i),
+                    r.cycle,
+                    last.cycle
+                ));
+            }
+            if r.at_secs < last.at_secs {
+                return fail(format!(
+                    "{}: at_secs {} before the row above's {}",
+                    at(i),
+                    r.at_secs,
+                    last.at_secs
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// As a run: cycle c spans `[c, c + 1)` intervals; every decision applied.

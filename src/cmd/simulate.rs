@@ -454,11 +454,10 @@ fn trace_table(trace: &Trace) -> String {
 }
 
 fn trace_csv(trace: &Trace) -> String {
-    let mut head: Vec<String> = ["cycle", "at_secs", "load", "ready", "replicas", "backlog"]
-        .map(String::from)
-        .to_vec();
+    use super::report::{TRACE_HEAD, TRACE_TAIL};
+    let mut head: Vec<String> = TRACE_HEAD.map(String::from).to_vec();
     head.extend(trace.targets.iter().map(ToString::to_string));
-    head.extend(["failures", "breached", "decided", "action"].map(String::from));
+    head.extend(TRACE_TAIL.map(String::from));
     let rows = trace.rows.iter().map(|r| {
         let mut row = vec![
             r.cycle.to_string(),
