@@ -589,6 +589,16 @@ fn bad_input_is_one_error_line_and_no_plot() {
         1,
     );
     std::fs::write(d("impossible.jsonl"), lines.join("\n") + "\n").unwrap();
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen("\"observed\":3.999525", "\"observed\":-5", 1);
+    std::fs::write(d("negative-reason.jsonl"), lines.join("\n") + "\n").unwrap();
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen(
+        "{\"at_secs\":1764288045",
+        "{\"at_secs\":18446744073709551615",
+        1,
+    );
+    std::fs::write(d("far-future.jsonl"), lines.join("\n") + "\n").unwrap();
     std::fs::write(d("empty.jsonl"), "").unwrap();
     std::fs::write(d("blank.jsonl"), "\n  \n").unwrap();
     std::fs::write(
@@ -623,6 +633,14 @@ fn bad_input_is_one_error_line_and_no_plot() {
                 "{}:4: observation.requests.GET_/fibonacci?n=10.avg_response_time: invalid value -5 (expected a latency in ms from 0 to 86400000 (a day))",
                 d("impossible.jsonl").display()
             ),
+        ),
+        (
+            vec![path(&d("negative-reason.jsonl")).into()],
+            "negative-reason.jsonl:4: reasons[0].observed: invalid value -5 (expected a number >= 0)".into(),
+        ),
+        (
+            vec![path(&d("far-future.jsonl")).into()],
+            "far-future.jsonl:4: at_secs: invalid value 18446744073709551615 (expected seconds since 1970 up to 253402300799, the end of the year 9999)".into(),
         ),
         (
             vec![path(&d("empty.jsonl")).into()],

@@ -395,6 +395,34 @@ fn not_a_run(name: &str, what: &str) -> Failure {
     ))
 }
 
+/// What no run of lpa records: a time past the year 9999, or a target's
+/// reason with a negative or infinite value. Scored, they read as a run
+/// that lasted 584 billion years, or a breach or calm no run measured.
+fn unrecorded(r: &DecisionRecord) -> Option<String> {
+    // 9999-12-31T23:59:59Z, the last second RFC 3339 can write.
+    const LAST_SECOND: u64 = 253_402_300_799;
+    if r.at_secs > LAST_SECOND {
+        return Some(format!(
+            "at_secs: invalid value {} (expected seconds since 1970 up to {LAST_SECOND}, the end of the year 9999)",
+            r.at_secs
+        ));
+    }
+    r.reasons
+        .iter()
+        .enumerate()
+        .find_map(|(i, reason)| match reason {
+            Reason::Target {
+                observed, target, ..
+            } => [("observed", observed), ("target", target)]
+                .into_iter()
+                .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+                .map(|(field, v)| {
+                    format!("reasons[{i}].{field}: invalid value {v} (expected a number >= 0)")
+                }),
+            _ => None,
+        })
+}
+
 /// The records of a decision log, with their line numbers. A last line
 /// cut short without its newline is a crash mid-write (the log writes
 /// whole lines): skipped with a warning. Any other bad line is an error.
@@ -414,6 +442,9 @@ fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
                 // no replica count could meet.
                 if let Some(bad) = r.observation.implausible() {
                     return Err(bad.at(&format!("{name}:{}", i + 1), "observation").into());
+                }
+                if let Some(bad) = unrecorded(&r) {
+                    return Err(Failure::new(format!("{name}:{}: {bad}", i + 1)));
                 }
                 times.push((i + 1, r.at_secs));
                 records.push(r);
