@@ -777,6 +777,16 @@ fn pareto_draws_the_bound_of_each_panel_and_refuses_a_corrupt_one() {
         assert_fails(&pareto(&refused), needle);
         assert!(!refused.exists(), "no plot from {at:?}");
     }
+    // More panels than a page holds: refused before any file is read.
+    let o = lpa()
+        .args(["simulate", "--pareto"])
+        .args((0..65).map(|i| format!("absent-{i}.json")))
+        .arg("--plot")
+        .arg(&refused)
+        .output()
+        .unwrap();
+    assert_fails(&o, "--pareto: 65 files, where one plot draws at most 64 (a panel each, 32 rows of 400 px); draw them in parts");
+    assert!(!refused.exists());
 }
 
 #[test]

@@ -140,6 +140,13 @@ fn corners(v: &Value) -> Option<Vec<(f64, f64)>> {
 /// Draws the comparisons in `inputs` to `out` (SVG or PNG by extension).
 pub fn draw(inputs: &[PathBuf], out: &Path) -> Result<()> {
     plot::Format::of(out).map_err(Failure::new)?;
+    if inputs.len() > MAX_PANELS {
+        return Err(Failure::new(format!(
+            "--pareto: {} files, where one plot draws at most {MAX_PANELS} (a panel each, {} rows of {PANEL_HEIGHT} px); draw them in parts",
+            inputs.len(),
+            MAX_PANELS / COLUMNS
+        )));
+    }
     let panels = inputs
         .iter()
         .map(|p| Panel::read(p))
@@ -158,6 +165,9 @@ const WIDTH: u32 = 1200;
 const COLUMNS: usize = 2;
 const HEAD: u32 = 106;
 const PANEL_HEIGHT: u32 = 400;
+/// A plot of 3000 panels was a 108 MB PNG 600 000 px high, drawn in 2.2 GB;
+/// 64 is a 12 906 px page, more scenarios than anyone compares at once.
+const MAX_PANELS: usize = 64;
 /// A light green, the box where a point dominates both HPA baselines.
 const DOMINATES: RGBColor = RGBColor(214, 240, 226);
 
