@@ -789,6 +789,36 @@ fn pareto_draws_the_bound_of_each_panel_and_refuses_a_corrupt_one() {
     assert!(!refused.exists());
 }
 
+/// A sweep whose points, seeds and cycles multiply past 100 million says
+/// so before it starts, where it ran without a word for as long as it
+/// took. Its first line is read, then it is stopped.
+#[test]
+fn a_long_sweep_says_how_long_before_it_starts() {
+    use std::io::{BufRead, BufReader};
+    let mut child = lpa()
+        .args(["simulate", "--quiet", "--evaluation-config"])
+        .arg(fixture("evaluation/seed.yaml"))
+        .arg("--scenario")
+        .arg(fixture("scenarios/step.yaml"))
+        .arg("--sweep")
+        .arg(fixture("sweeps/bench-1000.yaml"))
+        .args(["--seeds", "1000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        line,
+        "lpa simulate: note: 1000 points x 1000 seeds x 120 cycles = 120000000 simulated cycles before any output; Ctrl-C stops it\n"
+    );
+}
+
 #[test]
 fn bad_input_is_one_clear_error() {
     let step = fixture("scenarios/step.yaml");

@@ -874,6 +874,12 @@ fn replay_summary(s: &ReplaySummary, log: &Path, args: &SimulateArgs) -> String 
 
 // ---- sweep ----------------------------------------------------------------
 
+/// Simulated cycles from which a sweep says how many it runs before it
+/// starts: fixtures/sweeps/bench-1000.yaml on step.yaml, 120 000 cycles,
+/// takes 0.16 s on two cores, so this is minutes, and more with more
+/// samples a cycle.
+const LONG_SWEEP_CYCLES: u64 = 100_000_000;
+
 fn sweep(
     args: &SimulateArgs,
     spec_path: &Path,
@@ -903,6 +909,17 @@ fn sweep(
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Failure::new(format!("{}: {e}", args.policy.evaluation_config.display())))?;
     let runs = seed_runs(scenario, args.seeds);
+    let cycles = points.len() as u64 * runs.len() as u64 * u64::from(scenario.cycles);
+    if cycles >= LONG_SWEEP_CYCLES {
+        // Each limit alone is generous; their product can be years, run
+        // without a word.
+        say!(
+            "lpa simulate: note: {} x {} x {} cycles = {cycles} simulated cycles before any output; Ctrl-C stops it",
+            count(points.len() as u64, "point"),
+            count(runs.len() as u64, "seed"),
+            scenario.cycles,
+        );
+    }
     // Every point is judged by the evaluation config's targets, whatever
     // target it decides by: one yardstick for the whole front.
     let judge = base.targets();
