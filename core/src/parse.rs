@@ -222,14 +222,25 @@ fn duplicate_at_its_line(text: &str, message: &str) -> String {
 
 /// Above serde_yaml's limit of 128 nested levels, so that nothing it could
 /// read is refused: brackets in plain scalars (`/a[0]`) count here too.
-pub const MAX_FLOW_DEPTH: usize = 200;
+const MAX_FLOW_DEPTH: usize = 200;
 
-/// Where the brackets in `text` first open more than [`MAX_FLOW_DEPTH`]
-/// deep (line and column from 1), counted without parsing. libyaml scans
-/// the whole document before serde_yaml's depth limit stops it, in time
-/// that grows with the square of the depth: 100 000 `[` after `a: ` took
-/// 19 s, and the 1 MiB a settings file may hold would take half an hour.
-pub fn too_deep(text: &str) -> Option<(usize, usize)> {
+/// A YAML document as a value, for YAML that is no settings file of lpa's
+/// (CPA's config): refused past [`MAX_FLOW_DEPTH`] as [`from_yaml`]
+/// refuses it.
+pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(message) = too_deep(text) {
+        return Err(message);
+    }
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Why `text` is refused unread, when its brackets open more than
+/// [`MAX_FLOW_DEPTH`] deep, counted without parsing. libyaml scans the
+/// whole document before serde_yaml's depth limit stops it, in time that
+/// grows with the square of the depth: 100 000 `[` after `a: ` took 19 s,
+/// and the 1 MiB a settings file may hold would take half an hour.
+fn too_deep(text: &str) -> Option<String> {
     let mut depth = 0usize;
     let (mut line, mut column) = (1, 0);
     for c in text.chars() {
@@ -241,7 +252,9 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
             _ => {}
         }
         if depth > MAX_FLOW_DEPTH {
-            return Some((line, column));
+            return Some(format!(
+                "more than {MAX_FLOW_DEPTH} nested [ or {{ at line {line} column {column}; a document nested that deep cannot be read"
+            ));
         }
     }
     None
@@ -258,13 +271,11 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     // Windows editors save UTF-8 with a byte order mark, which serde_yaml
     // reads as the start of a second document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some((line, column)) = too_deep(text) {
+    if let Some(message) = too_deep(text) {
         return Err(ParseError::Syntax {
             file: file.to_string(),
             format: Format::Yaml,
-            message: format!(
-                "more than {MAX_FLOW_DEPTH} nested [ or {{ at line {line} column {column}; a document nested that deep cannot be read"
-            ),
+            message,
         });
     }
     let mut root: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {

@@ -66,11 +66,7 @@ impl CpaConfig {
         let read = crate::settings::read_settings_text(std::path::Path::new(&path));
         let found = read.is_ok();
         let why = match read {
-            Ok(text) if lpa_core::parse::too_deep(&text).is_some() => Err(format!(
-                "CPA's config is not YAML (more than {} nested [ or {{)",
-                lpa_core::parse::MAX_FLOW_DEPTH
-            )),
-            Ok(text) => match serde_yaml::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
+            Ok(text) => match lpa_core::parse::yaml_value(&text) {
                 Ok(Value::Mapping(m)) => Ok(m),
                 Ok(Value::Null) => Ok(Mapping::new()),
                 Ok(_) => Err("CPA's config is not a mapping of settings".to_string()),
@@ -120,8 +116,7 @@ impl CpaConfig {
             },
             // CPA reads a method from its env var as YAML or JSON, whole.
             evaluate_timeout_ms: match from_env("evaluate") {
-                Some(v) if lpa_core::parse::too_deep(&v).is_some() => None,
-                Some(v) => serde_yaml::from_str::<Value>(&v).ok(),
+                Some(v) => lpa_core::parse::yaml_value(&v).ok(),
                 None => file.get("evaluate").cloned(),
             }
             .and_then(|method| method.get("timeout").and_then(Value::as_u64))
