@@ -159,8 +159,8 @@ const RATE_NAMES: [&str; 3] = ["requests_per_second", "rps", "rate"];
 /// line (quoted as CSV quotes it: `"1,000"` is one field). Blank lines and
 /// `#` comments are skipped; a first line that is not a number is taken as
 /// a header. A header's column named `requests_per_second`, `rps` or `rate`
-/// is the rate, wherever it stands; its column named `cycle` must count
-/// up by one a line. Every line has as many fields as the first. A rate
+/// is the rate, wherever it stands, else its last column but one named
+/// `cycle`; that one must count up by one a line. Every line has as many fields as the first. A rate
 /// above `max` is refused.
 pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
     // Behind a byte-order mark the first rate would not read as a number,
@@ -239,8 +239,12 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
                         .iter()
                         .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
                 };
-                rate_at = named(&RATE_NAMES).unwrap_or(rate_at);
-                cycle_at = named(&["cycle"]).filter(|&c| c != rate_at);
+                cycle_at = named(&["cycle"]);
+                // Unnamed, the rate is the last column but the cycle's.
+                rate_at = named(&RATE_NAMES)
+                    .or_else(|| (0..width).rev().find(|&c| Some(c) != cycle_at))
+                    .unwrap_or(rate_at);
+                cycle_at = cycle_at.filter(|&c| c != rate_at);
                 first = false;
                 continue;
             }
@@ -249,10 +253,16 @@ pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
         if let Some(at) = cycle_at {
             let value = record.get(at).unwrap_or("");
             let expected = last_cycle.map_or(0, |c| c + 1);
-            match value.parse::<u64>() {
+            // A spreadsheet may write a whole number as 1.0.
+            let whole = value
+                .parse::<f64>()
+                .ok()
+                .filter(|c| c.fract() == 0.0 && (0.0..1e15).contains(c))
+                .map(|c| c as u64);
+            match whole {
                 // The first may be 0 or 1: cycles counted from either.
-                Ok(c) if last_cycle.is_none() && c <= 1 => last_cycle = Some(c),
-                Ok(c) if c == expected => last_cycle = Some(c),
+                Some(c) if last_cycle.is_none() && c <= 1 => last_cycle = Some(c),
+                Some(c) if c == expected => last_cycle = Some(c),
                 _ => {
                     return Err(BadRate::Cycle {
                         line,
@@ -616,6 +626,12 @@ mod tests {
         assert_eq!(
             parse_rates_csv("requests_per_second,cycle\n100,1\n200,2\n", f64::MAX),
             Ok(vec![100.0, 200.0])
+        );
+        // A rate column of another name beside the cycle's is the rate,
+        // wherever the cycle's stands; a cycle may read as 1.0.
+        assert_eq!(
+            parse_rates_csv("requests,cycle\n500,0.0\n600,1.0\n", f64::MAX),
+            Ok(vec![500.0, 600.0])
         );
         let cycle = |line, value: &str, expected| {
             Err(BadRate::Cycle {
