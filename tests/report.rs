@@ -726,7 +726,7 @@ fn a_trace_not_as_simulate_writes_it_is_one_error() {
         ),
         (
             edit(3, 1, "0"),
-            "good.csv:4: at_secs 0 before the row above's 15",
+            "good.csv:4: at_secs 0, where cycle 2 of 15 s starts at 30",
         ),
         (
             edit(2, 4, "4294967296"),
@@ -766,9 +766,12 @@ fn a_trace_not_as_simulate_writes_it_is_one_error() {
         .next()
         .unwrap();
     let cases = [
-        ("\"interval_secs\": 15", "\"interval_secs\": 0", "good.json: interval_secs 0: a cycle lasts at least a second"),
-        ("\"kind\": \"mean\"", "\"kind\": \"bogus\"", "good.json: targets[0]: \"bogus\" <= 7 is no target (expected mean, median, min, max, pNN or errorRate, and a value >= 0)"),
-        ("\"target\": 7.0", "\"target\": -7.0", "good.json: targets[0]: \"mean\" <= -7 is no target (expected mean, median, min, max, pNN or errorRate, and a value >= 0)"),
+        ("\"interval_secs\": 15", "\"interval_secs\": 0", "good.json: interval_secs 0: a scenario's cycle lasts from 1 s to a day"),
+        ("\"interval_secs\": 15", "\"interval_secs\": 18446744073709551615", "good.json: interval_secs 18446744073709551615: a scenario's cycle lasts from 1 s to a day"),
+        ("\"at_secs\": 15,", "\"at_secs\": 15000000000000,", "good.json: rows[1]: at_secs 15000000000000, where cycle 1 of 15 s starts at 15"),
+        ("\"kind\": \"mean\",\n      \"target\": 7.0", "\"kind\": \"errorRate\",\n      \"target\": 5.0", "good.json: targets[0]: \"errorRate\" <= 5 is no target (expected mean, median, min, max or pNN and a value >= 0, or errorRate and a fraction from 0 to 1)"),
+        ("\"kind\": \"mean\"", "\"kind\": \"bogus\"", "good.json: targets[0]: \"bogus\" <= 7 is no target (expected mean, median, min, max or pNN and a value >= 0, or errorRate and a fraction from 0 to 1)"),
+        ("\"target\": 7.0", "\"target\": -7.0", "good.json: targets[0]: \"mean\" <= -7 is no target (expected mean, median, min, max or pNN and a value >= 0, or errorRate and a fraction from 0 to 1)"),
         (first_observed, "-5", "good.json: rows[0]: observed -5 is not a number >= 0"),
         (first_observed, "1, 2", "good.json: rows[0]: 2 values observed, for 1 target"),
         ("\"cycle\": 1,", "\"cycle\": 7,", "good.json: rows[1]: cycle 7 after cycle 0: a trace has one row a cycle, in order"),

@@ -808,9 +808,11 @@ impl SimTrace {
     /// trace edited by hand, or another program's, was read and scored.
     fn check(&self, name: &str, at: &dyn Fn(usize) -> String) -> Result<()> {
         let fail = |what: String| Err(Failure::new(what));
-        if self.interval_secs == 0 {
+        // A scenario's interval: whole seconds from 1 to a day.
+        if !(1..=86_400).contains(&self.interval_secs) {
             return fail(format!(
-                "{name}: interval_secs 0: a cycle lasts at least a second"
+                "{name}: interval_secs {}: a scenario's cycle lasts from 1 s to a day",
+                self.interval_secs
             ));
         }
         if self.targets.is_empty() {
@@ -819,9 +821,15 @@ impl SimTrace {
             ));
         }
         for (i, t) in self.targets.iter().enumerate() {
-            if TargetKind::parse(&t.kind).is_none() || !(t.target.is_finite() && t.target >= 0.0) {
+            let kind = TargetKind::parse(&t.kind);
+            let most = if kind == Some(TargetKind::ErrorRate) {
+                1.0
+            } else {
+                f64::MAX
+            };
+            if kind.is_none() || !(t.target.is_finite() && (0.0..=most).contains(&t.target)) {
                 return fail(format!(
-                    "{name}: targets[{i}]: {:?} <= {} is no target (expected mean, median, min, max, pNN or errorRate, and a value >= 0)",
+                    "{name}: targets[{i}]: {:?} <= {} is no target (expected mean, median, min, max or pNN and a value >= 0, or errorRate and a fraction from 0 to 1)",
                     t.kind, t.target
                 ));
             }
@@ -843,23 +851,25 @@ impl SimTrace {
                 return fail(format!("{}: load {} is not a number >= 0", at(i), r.load));
             }
             // One row a cycle, in order, as simulate writes them.
-            let Some(last) = i.checked_sub(1).map(|j| &self.rows[j]) else {
-                continue;
-            };
-            if Some(r.cycle) != last.cycle.checked_add(1) {
-                return fail(format!(
-                    "{}: cycle {} after cycle {}: a trace has one row a cycle, in order",
-                    at(i),
-                    r.cycle,
-                    last.cycle
-                ));
+            if let Some(last) = i.checked_sub(1).map(|j| &self.rows[j]) {
+                if Some(r.cycle) != last.cycle.checked_add(1) {
+                    return fail(format!(
+                        "{}: cycle {} after cycle {}: a trace has one row a cycle, in order",
+                        at(i),
+                        r.cycle,
+                        last.cycle
+                    ));
+                }
             }
-            if r.at_secs < last.at_secs {
+            // Cycle c starts c intervals in, as simulate counts time.
+            let start = u64::from(r.cycle).saturating_mul(self.interval_secs);
+            if r.at_secs != start {
                 return fail(format!(
-                    "{}: at_secs {} before the row above's {}",
+                    "{}: at_secs {}, where cycle {} of {} s starts at {start}",
                     at(i),
                     r.at_secs,
-                    last.at_secs
+                    r.cycle,
+                    self.interval_secs
                 ));
             }
         }
