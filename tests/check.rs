@@ -219,6 +219,21 @@ fn check_bounds_the_policy_as_cpa_does() {
             }
         }
     }
+    // With no maxReplicas anywhere, the 10 printed is CPA's default: said.
+    let seed = fixture("evaluation/seed.yaml");
+    let out = lpa()
+        .args(["check", "--json", "--evaluation-config"])
+        .arg(&seed)
+        .env("configPath", &unbounded)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["maxReplicas"], 10);
+    assert!(
+        stderr(&out).contains("lpa check: note: maxReplicas 10 is CPA's default: neither the evaluation config nor CPA's config or env sets one\n"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A target that no request of the evaluation config's load.requests, or

@@ -32,10 +32,13 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let cpa = super::hook::CpaConfig::load(|k| std::env::var(k).ok());
     let mut config = load_config_under(&args.policy, &cpa.file_bounds)?;
     let name = args.policy.evaluation_config.display().to_string();
+    let unbounded = config.policy.max_replicas().is_none();
     let cpa_bound = cpa
         .found
         .then(|| cpa.bound(&mut config.policy, &name))
         .flatten();
+    // The printed maxReplicas is then CPA's, which nothing else says.
+    let cpa_default = unbounded && config.policy.max_replicas().is_some();
     let policy = &config.policy;
     let overrides = args.load.overrides()?;
     let placeholder: HostUrl = PLACEHOLDER_HOST.parse()?;
@@ -67,6 +70,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     }
     if policy.max_replicas().is_none() {
         say!("lpa check: note: maxReplicas unbounded: lpa sets no upper limit (under CPA, CPA's own maxReplicas, default 10, still applies)");
+    }
+    if let (true, Some(max)) = (cpa_default, policy.max_replicas()) {
+        say!("lpa check: note: maxReplicas {max} is CPA's default: neither the evaluation config nor CPA's config or env sets one");
     }
     if let Some(w) = runaway_warning(policy, plan.timeout) {
         say!("lpa check: warning: {w}");
