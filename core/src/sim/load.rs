@@ -160,8 +160,8 @@ const RATE_NAMES: [&str; 3] = ["requests_per_second", "rps", "rate"];
 /// `#` comments are skipped; a first line that is not a number is taken as
 /// a header. A header's column named `requests_per_second`, `rps` or `rate`
 /// is the rate, wherever it stands, else its last column but one named
-/// `cycle`; that one must count up by one a line. Every line has as many fields as the first. A rate
-/// above `max` is refused.
+/// `cycle`; that one must count up by one a line. Every line has as many
+/// fields as the first. A rate above `max` is refused.
 pub fn parse_rates_csv(text: &str, max: f64) -> Result<Vec<f64>, BadRate> {
     // Behind a byte-order mark the first rate would not read as a number,
     // and be dropped as a header.
