@@ -143,19 +143,33 @@ impl Workload {
     /// `seen`, when it is the workload asked for. A kubectl wrapper or
     /// plugin that answered with another object had its count taken for
     /// the target's, and the scale that followed wrote the target.
+    /// The API server names every object it returns, and its namespace;
+    /// an answer without them is not the API server's.
     pub(crate) fn is_asked_for(&self, seen: Seen) -> Result<Seen, String> {
         let kind = self.kind.title();
-        if let Some(name) = seen.name.as_deref().filter(|n| *n != self.name) {
-            return Err(format!(
-                "output is the {kind} {name:?}, not {:?} as asked for",
-                self.name
-            ));
-        }
-        if let (Some(asked), Some(found)) = (&self.namespace, &seen.namespace) {
-            if asked != found {
+        match seen.name.as_deref() {
+            None => {
                 return Err(format!(
-                    "output is a {kind} of namespace {found:?}, not {asked:?} as asked for"
-                ));
+                    "output is a {kind} without metadata.name, which the API server always writes"
+                ))
+            }
+            Some(name) if name != self.name => {
+                return Err(format!(
+                    "output is the {kind} {name:?}, not {:?} as asked for",
+                    self.name
+                ))
+            }
+            Some(_) => {}
+        }
+        if let Some(asked) = &self.namespace {
+            match seen.namespace.as_deref() {
+                None => return Err(format!("output is a {kind} without metadata.namespace, which the API server always writes")),
+                Some(found) if found != asked => {
+                    return Err(format!(
+                        "output is a {kind} of namespace {found:?}, not {asked:?} as asked for"
+                    ))
+                }
+                Some(_) => {}
             }
         }
         Ok(seen)
@@ -1237,6 +1251,27 @@ mod tests {
         assert_eq!(
             check("deployment/web", None, json("api", "default")),
             Err("output is the Deployment \"api\", not \"web\" as asked for".to_string())
+        );
+        let bare = |target: &str, ns: Option<&str>| {
+            let json = br#"{"kind":"Deployment","spec":{"replicas":2}}"#;
+            let seen = parse_workload(Kind::Deployment, json).unwrap();
+            Workload::parse(target, ns)
+                .unwrap()
+                .is_asked_for(seen)
+                .map(|s| s.replicas)
+        };
+        assert_eq!(
+            bare("deployment/web", None),
+            Err(
+                "output is a Deployment without metadata.name, which the API server always writes"
+                    .to_string()
+            )
+        );
+        let unplaced = br#"{"kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":2}}"#;
+        let seen = parse_workload(Kind::Deployment, unplaced).unwrap();
+        assert_eq!(
+            Workload::parse("deployment/web", Some("prod")).unwrap().is_asked_for(seen).map(|s| s.replicas),
+            Err("output is a Deployment without metadata.namespace, which the API server always writes".to_string())
         );
         assert_eq!(
             check("deployment/web", Some("prod"), json("web", "staging")),
