@@ -733,6 +733,10 @@ fn a_trace_not_as_simulate_writes_it_is_one_error() {
             "good.csv:3: replicas \"4294967296\" is more than 4294967295",
         ),
         (
+            edit(2, 3, "99"),
+            "good.csv:3: ready 99 above replicas 2: a replica is ready only once it runs",
+        ),
+        (
             edit(0, 5, "bogus"),
             "good.csv:1: column 6 is \"bogus\", where a trace has \"backlog\"",
         ),

@@ -850,6 +850,15 @@ impl SimTrace {
             if !number(r.load) {
                 return fail(format!("{}: load {} is not a number >= 0", at(i), r.load));
             }
+            // The model's ready replicas are some of those it runs.
+            if r.ready > r.replicas {
+                return fail(format!(
+                    "{}: ready {} above replicas {}: a replica is ready only once it runs",
+                    at(i),
+                    r.ready,
+                    r.replicas
+                ));
+            }
             // One row a cycle, in order, as simulate writes them.
             if let Some(last) = i.checked_sub(1).map(|j| &self.rows[j]) {
                 if Some(r.cycle) != last.cycle.checked_add(1) {
