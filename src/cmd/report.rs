@@ -395,6 +395,12 @@ fn not_a_run(name: &str, what: &str) -> Failure {
     ))
 }
 
+/// A value a run can record: a latency, a rate, a load. Negative, NaN or
+/// infinite, it is another program's, or an edit's.
+fn measurable(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
+}
+
 /// What no run of lpa records: a time past the year 9999, or a target's
 /// reason with a negative or infinite value. Scored, they read as a run
 /// that lasted 584 billion years, or a breach or calm no run measured.
@@ -415,7 +421,7 @@ fn unrecorded(r: &DecisionRecord) -> Option<String> {
                 observed, target, ..
             } => [("observed", observed), ("target", target)]
                 .into_iter()
-                .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+                .find(|(_, v)| !measurable(**v))
                 .map(|(field, v)| {
                     format!("reasons[{i}].{field}: invalid value {v} (expected a number >= 0)")
                 }),
@@ -732,7 +738,7 @@ impl SimTrace {
             let field = |c: usize| -> Result<f64> {
                 f[c].parse::<f64>()
                     .ok()
-                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .filter(|v| measurable(*v))
                     .ok_or_else(|| {
                         bad(line, format!("{} {:?} is not a number >= 0", head[c], f[c]))
                     })
@@ -834,7 +840,6 @@ impl SimTrace {
                 ));
             }
         }
-        let number = |v: f64| v.is_finite() && v >= 0.0;
         for (i, r) in self.rows.iter().enumerate() {
             if r.observed.len() != self.targets.len() {
                 return fail(format!(
@@ -844,10 +849,10 @@ impl SimTrace {
                     count(self.targets.len(), "target")
                 ));
             }
-            if let Some(v) = r.observed.iter().flatten().find(|v| !number(**v)) {
+            if let Some(v) = r.observed.iter().flatten().find(|v| !measurable(**v)) {
                 return fail(format!("{}: observed {v} is not a number >= 0", at(i)));
             }
-            if !number(r.load) {
+            if !measurable(r.load) {
                 return fail(format!("{}: load {} is not a number >= 0", at(i), r.load));
             }
             // The model's ready replicas are some of those it runs.
