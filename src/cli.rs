@@ -1095,10 +1095,20 @@ pub struct ServeArgs {
     pub serial: bool,
     /// Time every request costs (slept; with --serial, while holding the
     /// one-at-a-time lock, so the server does at most 1/cost requests/s).
-    #[arg(long, default_value = "0ms", value_name = "DURATION")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value = "0ms",
+        value_name = "DURATION"
+    )]
     pub cost: String,
     /// The longest /hang holds a connection.
-    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value = "60s",
+        value_name = "DURATION"
+    )]
     pub hang_max: String,
     /// Connections beyond this are closed at once.
     #[arg(

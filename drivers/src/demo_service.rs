@@ -248,7 +248,7 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Result<Requ
         return Ok(Some(Err(400)));
     }
     let mut keep_alive = version == "HTTP/1.1";
-    let mut content_length = 0u64;
+    let mut content_length = None::<u64>;
     for line in lines.filter(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
             return Ok(Some(Err(400)));
@@ -261,9 +261,10 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Result<Requ
                 keep_alive = true;
             }
         } else if name.eq_ignore_ascii_case("content-length") {
+            // Two lengths that differ leave the body's end unknown (RFC 9112, 6.3).
             match value.parse() {
-                Ok(n) => content_length = n,
-                Err(_) => return Ok(Some(Err(400))),
+                Ok(n) if content_length.is_none_or(|m| m == n) => content_length = Some(n),
+                _ => return Ok(Some(Err(400))),
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked request bodies are not needed by any caller here.
@@ -274,7 +275,7 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Result<Requ
         method: method.to_string(),
         target: target.to_string(),
         keep_alive,
-        content_length,
+        content_length: content_length.unwrap_or(0),
     })))
 }
 
@@ -333,7 +334,18 @@ fn serve_connection(state: &State, stream: TcpStream) -> io::Result<()> {
             answer(&req.method, path, query)
         };
         let (code, body) = answer;
-        respond(&mut writer, code, &body, req.keep_alive)?;
+        // A HEAD's answer is a GET's head alone; 204 and 304 have no body.
+        // Body bytes after either would be read as the next answer's.
+        if req.method == "HEAD" || code == 204 || code == 304 {
+            respond_head(
+                &mut writer,
+                code,
+                (code != 204).then_some(body.len()),
+                req.keep_alive,
+            )?;
+        } else {
+            respond(&mut writer, code, &body, req.keep_alive)?;
+        }
         if !req.keep_alive {
             return Ok(());
         }
@@ -485,6 +497,8 @@ pub fn fibonacci(n: i64) -> Option<u128> {
 fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        204 => "No Content",
+        304 => "Not Modified",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -500,16 +514,31 @@ fn reason(code: u16) -> &'static str {
 }
 
 fn respond(w: &mut TcpStream, code: u16, body: &str, keep_alive: bool) -> io::Result<()> {
-    let connection = if keep_alive { "keep-alive" } else { "close" };
-    let head = format!(
-        "HTTP/1.1 {code} {}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: {connection}\r\n\r\n",
-        reason(code),
-        body.len()
-    );
+    let head = head(code, Some(body.len()), keep_alive);
     let mut out = Vec::with_capacity(head.len() + body.len());
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(body.as_bytes());
     w.write_all(&out)
+}
+
+/// An answer without its body: `length` is the body's a GET would have
+/// (none for a 204, which may not say one).
+fn respond_head(
+    w: &mut TcpStream,
+    code: u16,
+    length: Option<usize>,
+    keep_alive: bool,
+) -> io::Result<()> {
+    w.write_all(head(code, length, keep_alive).as_bytes())
+}
+
+fn head(code: u16, length: Option<usize>, keep_alive: bool) -> String {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let length = length.map_or(String::new(), |n| format!("content-length: {n}\r\n"));
+    format!(
+        "HTTP/1.1 {code} {}\r\ncontent-type: text/plain\r\n{length}connection: {connection}\r\n\r\n",
+        reason(code)
+    )
 }
 
 #[cfg(test)]
@@ -562,6 +591,41 @@ mod tests {
         assert!(text.contains("HTTP/1.1 503 Service Unavailable"));
         let bad = exchange(handle.addr(), b"NONSENSE\r\n\r\n");
         assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
+    }
+
+    /// A HEAD, a 204 and a 304 carry no body: bytes after their head were
+    /// read as the start of the next answer on a kept-alive connection.
+    #[test]
+    fn answers_without_a_body_keep_the_connection_in_step() {
+        let handle = Server::bind(&ServeConfig::default()).unwrap().spawn();
+        let text = exchange(
+            handle.addr(),
+            b"HEAD /fibonacci?n=10 HTTP/1.1\r\n\r\nGET /status/204 HTTP/1.1\r\n\r\nGET /status/304 HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",
+        );
+        let answers: Vec<&str> = text.split("HTTP/1.1 ").skip(1).collect();
+        assert_eq!(answers.len(), 4, "{text}");
+        assert!(answers[0].starts_with("200 OK") && answers[0].contains("content-length: 2\r\n"));
+        assert!(answers[0].ends_with("\r\n\r\n"), "HEAD with a body: {text}");
+        assert_eq!(
+            answers[1],
+            "204 No Content\r\ncontent-type: text/plain\r\nconnection: keep-alive\r\n\r\n"
+        );
+        assert!(
+            answers[2].starts_with("304 Not Modified") && answers[2].ends_with("\r\n\r\n"),
+            "{text}"
+        );
+        assert!(answers[3].ends_with("\r\n\r\nok\n"), "{text}");
+        // Two lengths that differ: where the body ends is unknown.
+        let two = exchange(
+            handle.addr(),
+            b"POST /healthz HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+        );
+        assert!(two.starts_with("HTTP/1.1 400 "), "{two}");
+        let same = exchange(
+            handle.addr(),
+            b"POST /healthz HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        );
+        assert!(same.starts_with("HTTP/1.1 200 "), "{same}");
     }
 
     #[test]

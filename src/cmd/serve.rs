@@ -24,12 +24,17 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             ))
         })
     };
+    if args.max_connections == 0 {
+        return Err(Failure::new(
+            "--max-connections: invalid value 0 (expected at least 1)",
+        ));
+    }
     let config = ServeConfig {
         listen,
         serial: args.serial,
         cost: duration("--cost", &args.cost)?,
         hang_max: duration("--hang-max", &args.hang_max)?,
-        max_connections: args.max_connections.max(1),
+        max_connections: args.max_connections,
         ..ServeConfig::default()
     };
     let server = Server::bind(&config)
@@ -38,10 +43,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if args.exit_with_parent {
         // No unsafe prctl: the parent holds our stdin's only writer, and
         // EOF there means it is gone, however it went.
-        std::thread::spawn(|| {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            std::process::exit(0);
-        });
+        std::thread::Builder::new()
+            .name("stdin-eof".into())
+            .spawn(|| {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+                std::process::exit(0);
+            })
+            .map_err(|e| {
+                Failure::new(format!("--exit-with-parent: cannot start its thread: {e}"))
+            })?;
     }
     server.run();
     Ok(ExitCode::SUCCESS)
