@@ -163,3 +163,47 @@ pub fn parse_config(name: &str, text: &str, overrides: &Overrides) -> Result<Eva
     }
     Ok(parsed.value)
 }
+
+/// Refuses an output file (`(flag, path)`) that is one of the inputs or
+/// another output, by device and inode, whatever the paths say: writing it
+/// destroyed the other (a decision log given the evaluation config's path
+/// appended JSON to it; a state file there replaced it). Two paths of no
+/// file yet are one when they name one entry of one directory.
+pub fn distinct_files(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    #[derive(PartialEq)]
+    enum Id {
+        File(u64, u64),
+        Entry(std::path::PathBuf, std::ffi::OsString),
+        Unknown,
+    }
+    let id = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => Id::File(m.dev(), m.ino()),
+        Err(_) => match (p.file_name(), p.parent()) {
+            (Some(name), Some(dir)) => {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                std::fs::canonicalize(dir).map_or(Id::Unknown, |d| Id::Entry(d, name.to_owned()))
+            }
+            _ => Id::Unknown,
+        },
+    };
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        let file = id(path);
+        if file == Id::Unknown {
+            continue;
+        }
+        let others = outputs[i + 1..].iter().chain(inputs);
+        if let Some((other, other_path)) = others.into_iter().find(|(_, p)| id(p) == file) {
+            return Err(Failure::new(format!(
+                "{flag} {} is the same file as {other} {}: writing it would destroy that; give it another path",
+                path.display(),
+                other_path.display()
+            )));
+        }
+    }
+    Ok(())
+}

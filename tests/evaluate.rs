@@ -357,6 +357,32 @@ fn bad_input_is_one_line_and_changes_nothing() {
     }
 }
 
+/// The state file is replaced whole at each run: on the evaluation
+/// config's path (decayInfoFilePath set to evaluationConfigFilePath), the
+/// first decision replaced the config with the state.
+#[test]
+fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mine.yaml");
+    let text = fs::read_to_string(seed()).unwrap();
+    fs::write(&config, &text).unwrap();
+    let out = evaluate(
+        &config,
+        &dir.path().join(".").join("mine.yaml"),
+        &stdin_fixture("calm"),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(stdout(&out), "");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--decay-info (decayInfoFilePath)")
+            && err.contains("is the same file as --evaluation-config"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&config).unwrap(), text);
+}
+
 #[test]
 fn unwritable_state_location_is_a_clear_error_with_empty_stdout() {
     let out = evaluate(

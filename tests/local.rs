@@ -286,6 +286,48 @@ fn bad_local_arguments_are_one_error_each() {
     assert_eq!(stdout(&o), "");
 }
 
+/// An output on an input's path destroyed it: a decision log on the
+/// evaluation config appended JSON to it (after cutting its last line, read
+/// as a record cut short), a state file there replaced it; a log and a
+/// state file on one path wrote over each other.
+#[test]
+fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mine.yaml");
+    let text = std::fs::read_to_string(fixture("evaluation/seed.yaml")).unwrap();
+    std::fs::write(&config, &text).unwrap();
+    let at = |name: &str| dir.path().join(name);
+    let same = at(".").join("mine.yaml");
+    let fresh = at("out.json");
+    let cases: Vec<([std::path::PathBuf; 2], &str)> = vec![
+        ([same.clone(), at("decay_info.json")], "--decision-log"),
+        ([at("log.jsonl"), same], "--decay-info"),
+        ([fresh.clone(), at(".").join("out.json")], "--decay-info"),
+    ];
+    for ([log, state], flag) in cases {
+        let mut c = lpa();
+        c.args([
+            "run",
+            "--scaler",
+            "local",
+            "--replica-cmd",
+            "srv {port}",
+            "--once",
+        ])
+        .arg("--evaluation-config")
+        .arg(&config)
+        .arg("--decision-log")
+        .arg(log)
+        .arg("--decay-info")
+        .arg(state)
+        .stdin(Stdio::null());
+        let o = output(c);
+        assert_one_error(&o, &[flag, "is the same file as"]);
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+        assert!(!fresh.exists() && !dir.path().join("log.jsonl").exists());
+    }
+}
+
 /// A starting count the pool cannot run is one line, before the proxy
 /// listens: `--replicas 100000` said "listening on" first, and
 /// `--replicas 0` ran a loop that held at 0 for good.

@@ -380,6 +380,17 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
         }
         None => None,
     };
+    let mut written = vec![("--decay-info", args.state.decay_info.as_path())];
+    if let Some(log) = &args.decision_log {
+        written.push(("--decision-log", log.as_path()));
+    }
+    crate::settings::distinct_files(
+        &written,
+        &[(
+            "--evaluation-config",
+            args.policy.evaluation_config.as_path(),
+        )],
+    )?;
     let state = StateFile::new(&args.state.decay_info);
     let claim = state.claim()?;
     // A state file that cannot be written fails every cycle; say so once,
