@@ -975,9 +975,25 @@ fn max_size(text: &str) -> std::result::Result<MaxSize, InvalidValue> {
 const MIN_LOG_SIZE: u64 = 4_000;
 
 fn listen_addr(text: &str) -> std::result::Result<std::net::SocketAddr, InvalidValue> {
-    text.trim()
+    const EXPECTED: &str = "IP:PORT such as 0.0.0.0:9100 (port 0: a free one)";
+    let addr: std::net::SocketAddr = text
+        .trim()
         .parse()
-        .map_err(|_| InvalidValue::new(text, "IP:PORT such as 0.0.0.0:9100 (port 0: a free one)"))
+        .map_err(|_| InvalidValue::new(text, EXPECTED))?;
+    // The kernel lets a TCP socket bind a multicast or broadcast address,
+    // but no connection ever reaches it: a listener there waits forever.
+    let ip = addr.ip();
+    let group = match ip {
+        std::net::IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
+        std::net::IpAddr::V6(v6) => v6.is_multicast(),
+    };
+    if group {
+        return Err(InvalidValue::new(
+            text,
+            format!("the IP:PORT of one host: {ip} is a multicast or broadcast address, which no TCP connection reaches"),
+        ));
+    }
+    Ok(addr)
 }
 
 /// The message of a library error, with the flag and env var that set
@@ -1150,9 +1166,9 @@ pub struct DemoArgs {
     /// Each cycle's load test (the guide's 10 users).
     #[arg(long, allow_hyphen_values = true, default_value = "2s", value_name = "DURATION", value_parser = positive_duration)]
     pub run_time: Duration,
-    /// The policy's maxReplicas.
-    #[arg(long, allow_hyphen_values = true, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub max_replicas: u32,
+    /// The policy's maxReplicas [default: the evaluation config's, else 8].
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_replicas: Option<u32>,
     /// Where the decision log goes (overwritten) [default: a new directory under the temp dir].
     #[arg(long, value_name = "FILE")]
     pub decision_log: Option<PathBuf>,

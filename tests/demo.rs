@@ -300,6 +300,19 @@ fn signal(child: &Child, signal: &str) {
         .success());
 }
 
+/// The demo stopped by `signal`: it exits 0 with every replica gone.
+/// Returns its stdout and stderr.
+fn stopped(mut child: Child, mut lines: Lines, signal_name: &str) -> (String, String) {
+    signal(&child, signal_name);
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let seen = lines.rest(Duration::from_secs(5)).to_string();
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{:?}: {out}\n{seen}", o.status);
+    assert_all_gone(&replica_pids(&seen), Duration::ZERO);
+    (out, seen)
+}
+
 #[test]
 fn sigterm_mid_demo_stops_every_replica_and_prints_the_summary() {
     let mut cmd = lpa();
@@ -412,6 +425,12 @@ fn bad_demo_input_is_one_error_and_leaves_nothing() {
             vec!["--cost".into(), "soon".into()],
             "invalid duration \"soon\"",
         ),
+        // The kernel binds these for TCP, and the proxy waited for good
+        // on a connection that never came.
+        (
+            vec!["--listen".into(), "224.0.0.1:0".into()],
+            "224.0.0.1 is a multicast or broadcast address",
+        ),
     ];
     for (args, expected) in cases {
         let o = lpa()
@@ -430,20 +449,87 @@ fn bad_demo_input_is_one_error_and_leaves_nothing() {
     }
 }
 
+/// The decision log is written for the demo's whole run: given the
+/// evaluation config's path it overwrote the config, and given another
+/// running demo's log, both demos' records went into it.
+#[test]
+fn a_decision_log_that_is_the_config_or_another_demos_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mine.yaml");
+    // The config's own bounds and load test: maxReplicas bounds the demo
+    // (it ran to 8), its load test's users are the demo's to set.
+    let text = format!(
+        "{}maxReplicas: 2\nload:\n  users: 3\n",
+        std::fs::read_to_string(crate::support::fixture("../examples/recommended.yaml")).unwrap()
+    );
+    std::fs::write(&config, &text).unwrap();
+    let o = lpa()
+        .arg("demo")
+        .arg("--evaluation-config")
+        .arg(&config)
+        .arg("--decision-log")
+        .arg(dir.path().join(".").join("mine.yaml"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is the same file as --evaluation-config"),
+        "{err}"
+    );
+    assert_eq!(stdout(&o), "");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+
+    let log = dir.path().join("demo.jsonl");
+    let mut cmd = lpa();
+    cmd.arg("demo")
+        .args([
+            "--interval",
+            "3s",
+            "--run-time",
+            "2s",
+            "--evaluation-config",
+        ])
+        .arg(&config)
+        .arg("--decision-log")
+        .arg(&log);
+    let (child, lines) = until_ready(cmd, 1, Duration::from_secs(30));
+    let second = lpa()
+        .arg("demo")
+        .arg("--decision-log")
+        .arg(&log)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(err.contains("another process holds its lock"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(stdout(&second), "");
+    let (out, seen) = stopped(child, lines, "-INT");
+    assert!(out.contains("at most 2 replicas"), "{out}");
+    assert!(seen.contains("mine.yaml: load.users not used"), "{seen}");
+    // Only the first demo's records: one pool's address in each, within
+    // the config's maxReplicas.
+    let written = std::fs::read_to_string(&log).unwrap();
+    let mut targets = std::collections::BTreeSet::new();
+    for line in written.lines() {
+        let r: DecisionRecord = serde_json::from_str(line).unwrap();
+        assert!(r.decided <= 2, "{line}");
+        targets.insert(r.target);
+    }
+    assert!(targets.len() <= 1, "{written}");
+}
+
 #[test]
 fn a_stop_before_the_first_decision_offers_no_command_on_the_empty_log() {
     let mut cmd = lpa();
     cmd.arg("demo")
         .args(["--interval", "3s", "--run-time", "2s"]);
-    let (mut child, mut lines) = until_ready(cmd, 1, Duration::from_secs(30));
+    let (child, lines) = until_ready(cmd, 1, Duration::from_secs(30));
     // Inside the first cycle's 2 s load test.
-    signal(&child, "-INT");
-    wait_bounded(&mut child, Duration::from_secs(30));
-    let seen = lines.rest(Duration::from_secs(5)).to_string();
-    let o = child.wait_with_output().unwrap();
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}\n{seen}");
-    assert_all_gone(&replica_pids(&seen), Duration::ZERO);
+    let (out, _) = stopped(child, lines, "-INT");
     assert!(out.contains("no decision logged"), "{out}");
     // No "peak replicas 0": one ran.
     assert!(!out.contains("peak replicas"), "{out}");
@@ -467,17 +553,11 @@ fn sighup_stops_the_demo_in_order_and_leaves_no_state_behind() {
     cmd.arg("demo")
         .args(["--interval", "3s", "--run-time", "2s", "--decision-log"])
         .arg(dir.path().join("demo.jsonl"));
-    let (mut child, mut lines) = until_ready(cmd, 1, Duration::from_secs(30));
-    // The terminal closed.
-    signal(&child, "-HUP");
+    let (child, lines) = until_ready(cmd, 1, Duration::from_secs(30));
     let pid = child.id();
-    wait_bounded(&mut child, Duration::from_secs(30));
-    let seen = lines.rest(Duration::from_secs(5)).to_string();
-    let o = child.wait_with_output().unwrap();
-    let out = stdout(&o);
-    assert!(o.status.success(), "{:?}: {out}\n{seen}", o.status);
+    // The terminal closed.
+    let (out, _) = stopped(child, lines, "-HUP");
     assert!(out.contains("summary (stopped by signal)"), "{out}");
-    assert_all_gone(&replica_pids(&seen), Duration::ZERO);
     let state = std::env::temp_dir().join(format!("lpa-demo-{pid}-state"));
     assert!(!state.exists(), "{} left behind", state.display());
 }

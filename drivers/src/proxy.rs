@@ -192,20 +192,31 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.freed.notify_all();
-        // Wakes the blocking accept; a proxy bound to 0.0.0.0 is reached on loopback.
-        let wake = match self.addr {
-            SocketAddr::V4(a) if a.ip().is_unspecified() => {
-                SocketAddr::from(([127, 0, 0, 1], a.port()))
-            }
-            SocketAddr::V6(a) if a.ip().is_unspecified() => {
-                SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], a.port()))
-            }
-            a => a,
-        };
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        // Wakes the blocking accept.
+        let wake = reachable(self.addr);
+        let woken = TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok();
         if let Some(t) = self.accept.take() {
-            let _ = t.join();
+            // Unwoken, the accept loop may block for good (an address no
+            // connection reaches): it is left to end with the process,
+            // where joining it hung the caller.
+            if woken || t.is_finished() {
+                let _ = t.join();
+            }
         }
+    }
+}
+
+/// Where this machine reaches a listener bound to `addr`: a listener on
+/// every interface (0.0.0.0, ::) is reached on loopback.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], a.port()))
+        }
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], a.port()))
+        }
+        a => a,
     }
 }
 

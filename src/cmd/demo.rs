@@ -66,12 +66,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         "--exit-with-parent".into(),
     ])?;
 
+    let max_replicas = policy.max_replicas().unwrap_or(MAX_REPLICAS);
     let options = LocalOptions {
-        max_replicas: args.max_replicas,
+        max_replicas,
         ..LocalOptions::default()
     };
     let mut pool = LocalPool::new(command, listen, options)?;
-    let addr = pool.addr();
+    let addr = lpa_drivers::proxy::reachable(pool.addr());
+    if listen.ip().is_unspecified() {
+        say!("lpa demo: warning: --listen {listen}: the demo's service answers on every interface of this machine, not on loopback alone");
+    }
     let events = Arc::new(Mutex::new(Vec::<String>::new()));
     {
         let events = Arc::clone(&events);
@@ -86,27 +90,22 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     )?;
 
     // Files only once the address is ours: bad input leaves nothing behind.
-    let dir = match &args.decision_log {
-        Some(_) => None,
-        None => Some(private_dir(
+    let mut scratch = Scratch::default();
+    if args.decision_log.is_none() {
+        scratch.dir = Some(private_dir(
             &std::env::temp_dir(),
             &format!("lpa-demo-{}", std::process::id()),
-        )?),
-    };
+        )?);
+    }
+    let dir = scratch.dir.clone();
     let log_path = args.decision_log.clone().unwrap_or_else(|| {
         dir.as_ref()
             .expect("set without --decision-log")
             .join("decisions.jsonl")
     });
-    // A fresh log per demo: appending to an older run would mix two stories.
-    std::fs::File::create(&log_path).map_err(|e| {
-        Failure::new(format!(
-            "decision log {}: cannot create: {e}",
-            log_path.display()
-        ))
-    })?;
-    let mut log = DecisionLog::open(&log_path)?;
+    let held_log = hold_log(&log_path, args.evaluation_config.as_deref(), &mut scratch)?;
     let state_dir = state_dir_in(dir.as_deref())?;
+    scratch.state_dir = Some(state_dir.clone());
     let state = StateFile::new(state_dir.join("decay_info.json"));
     drop(state.lock()?);
 
@@ -124,15 +123,21 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         vec![state_dir.clone()],
     )?;
 
+    // A stop cuts a drain's open connections, as in `lpa run`: Ctrl-C
+    // during a decay waited out the drain.
+    pool.stop_on(&stop);
     let phases = Phases::new(&args);
-    if let Err(e) = pool.scale(0, 1) {
-        drop(log);
-        let _ = std::fs::remove_dir_all(&state_dir);
-        if let Some(d) = &dir {
-            let _ = std::fs::remove_dir_all(d);
-        }
-        return Err(e.into());
-    }
+    pool.scale(0, 1)?;
+    // A fresh log per demo, now that it runs: appending to an older run
+    // would mix two stories.
+    held_log.set_len(0).map_err(|e| {
+        Failure::new(format!(
+            "decision log {}: cannot empty it: {e}",
+            log_path.display()
+        ))
+    })?;
+    let mut log = DecisionLog::open(&log_path)?;
+    scratch.started = true;
     print_header(&args, policy, &plan, &phases, addr);
     for e in lock(&events).drain(..) {
         say!("  {e}");
@@ -188,7 +193,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                         && r.decided <= policy.min_replicas()
                         && story.peak > policy.min_replicas()
                     {
-                        let _ = writeln!(out, "{:>5}  back at {} replica: done", "", r.decided);
+                        let _ = writeln!(out, "{:>5}  back at {}: done", "", count(r.decided, "replica"));
                         stop.store(true, Ordering::SeqCst);
                     }
                 }
@@ -210,14 +215,78 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .map(|()| plot_path),
         config: replay_config(&args, dir.as_deref(), &log_path),
         recommended: recommended_config(&args, dir.as_deref(), &log_path),
-        max_replicas: args.max_replicas,
+        max_replicas,
         demo_flags: demo_flags(&args),
         log: log_path,
     };
     story.print(&mut out, signalled.load(Ordering::SeqCst), &files, &phases);
     let _ = out.flush();
-    let _ = std::fs::remove_dir_all(&state_dir);
+    drop(held_log);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the demo makes before its first cycle. The state directory goes
+/// when the demo ends, however it ends; the decision log and the demo's
+/// own directory stay once it has started, and go with it if it cannot
+/// start: a failed start leaves nothing behind.
+#[derive(Default)]
+struct Scratch {
+    dir: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    /// The decision log, when this demo created it.
+    new_log: Option<PathBuf>,
+    started: bool,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(d) = &self.state_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        if self.started {
+            return;
+        }
+        if let Some(log) = &self.new_log {
+            let _ = std::fs::remove_file(log);
+        }
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Opens the decision log without emptying it (an older log stays whole
+/// until the demo has started) and locks it for the demo's life: a second
+/// demo given the same log is refused before it changes anything, where
+/// both wrote their records into it. The log must not be the evaluation
+/// config, which it would overwrite.
+fn hold_log(path: &Path, config: Option<&Path>, scratch: &mut Scratch) -> Result<std::fs::File> {
+    let shown = path.display();
+    let existed = path.symlink_metadata().is_ok();
+    if let Some(config) = config {
+        crate::settings::distinct_files(
+            &[("--decision-log", path)],
+            &[("--evaluation-config", config)],
+        )?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Failure::new(format!("decision log {shown}: cannot create: {e}")))?;
+    if !existed {
+        scratch.new_log = Some(path.to_path_buf());
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Failure::new(format!(
+            "decision log {shown}: another process holds its lock (another lpa demo writing it?): give this demo another --decision-log"
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Failure::new(format!(
+            "decision log {shown}: cannot lock it: {e}"
+        ))),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -269,34 +338,80 @@ fn private_dir(parent: &std::path::Path, name: &str) -> Result<PathBuf> {
     )))
 }
 
+/// The most replicas when neither --max-replicas nor the config sets a
+/// maximum.
+const MAX_REPLICAS: u32 = 8;
+/// The most a config's maxReplicas starts: each replica is a process on
+/// this machine (--max-replicas allows as many).
+const MOST_REPLICAS: u32 = 64;
+
 /// The seed's evaluation config (or --evaluation-config), bounded by
-/// --max-replicas, with the demo's load test: the guide's 10 users at 10/s,
-/// waits shortened from `between(5, 9)` so that a short test gathers enough
-/// samples for a steady mean. The waits scale with the cost, so the test
-/// itself keeps one replica about a third busy whatever the cost.
+/// --max-replicas, else its own maxReplicas, else 8, with the demo's load
+/// test: the guide's 10 users at 10/s, waits shortened from `between(5,
+/// 9)` so that a short test gathers enough samples for a steady mean. The
+/// waits scale with the cost, so the test itself keeps one replica about a
+/// third busy whatever the cost. The config's requests, timeout, grace and
+/// failStatus are kept.
 fn config(args: &DemoArgs) -> Result<EvaluationConfig> {
     let overrides = Overrides {
-        max_replicas: Some(Override {
-            value: args.max_replicas,
+        max_replicas: args.max_replicas.map(|value| Override {
+            value,
             source: "--max-replicas".into(),
         }),
         ..Overrides::default()
     };
+    let name = match &args.evaluation_config {
+        None => "examples/fibonacci/evaluation_config.yaml".to_string(),
+        Some(path) => path.display().to_string(),
+    };
     let mut config = match &args.evaluation_config {
-        None => parse_config(
-            "examples/fibonacci/evaluation_config.yaml",
-            EVALUATION_CONFIG,
-            &overrides,
-        )?,
+        None => parse_config(&name, EVALUATION_CONFIG, &overrides)?,
         Some(path) => read_config(path, &overrides, "")?,
     };
+    let max = match config.policy.max_replicas() {
+        None => Some(MAX_REPLICAS),
+        Some(m) if m > MOST_REPLICAS => {
+            say!("lpa demo: warning: {name}: maxReplicas: {m} is more local replicas than the demo starts: held at {MOST_REPLICAS}");
+            Some(MOST_REPLICAS)
+        }
+        Some(_) => None,
+    };
+    if let Some(max) = max {
+        let min = config.policy.min_replicas();
+        config
+            .policy
+            .set_replica_bounds(min, Some(max.max(min).min(MOST_REPLICAS)))
+            .map_err(|_| {
+                Failure::new(format!(
+                    "{name}: minReplicas: {min} is more local replicas than the demo starts ({MOST_REPLICAS})"
+                ))
+            })?;
+    }
+    let given = config.load.take().unwrap_or_default();
+    let unused: Vec<&str> = [
+        ("load.users", given.users.is_some()),
+        ("load.spawnRate", given.spawn_rate.is_some()),
+        ("load.runTime", given.run_time.is_some()),
+        ("load.waitTime", given.wait_time.is_some()),
+        ("load.arrivalRate", given.arrival_rate.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect();
+    if !unused.is_empty() {
+        say!(
+            "lpa demo: warning: {name}: {} not used: the demo runs its own load test (the guide's 10 users, each --run-time, waits scaled to --cost)",
+            unused.join(", ")
+        );
+    }
     let wait = (args.cost * 20).max(Duration::from_millis(20));
     config.load = Some(LoadSpec {
         users: Some(10),
         spawn_rate: Some(10.0),
         run_time: Some(args.run_time),
         wait_time: Some(WaitTime::Between(wait, wait * 2)),
-        ..LoadSpec::default()
+        arrival_rate: None,
+        ..given
     });
     if args.run_time >= args.interval {
         return Err(Failure::new(format!(
@@ -399,15 +514,16 @@ fn print_header(
         targets.join(", "),
         count(policy.decay().replicas, "replica"),
         count(policy.decay().unchanged_runs, "unchanged run"),
-        count(args.max_replicas, "replica")
+        count(policy.max_replicas().unwrap_or(MAX_REPLICAS), "replica")
     );
     let _ = writeln!(out, "  load test  every {i}: {}", plan.describe());
     let _ = writeln!(out,
-        "  phases     calm {}, load {} ({} on GET {LOAD_PATH}), then recover (at most {}, ends back at 1 replica)",
+        "  phases     calm {}, load {} ({} on GET {LOAD_PATH}), then recover (at most {}, ends back at {})",
         count(phases.calm, "cycle"),
         count(phases.load, "cycle"),
         count(args.load_clients, "client"),
-        count(phases.recover, "cycle")
+        count(phases.recover, "cycle"),
+        count(policy.min_replicas(), "replica")
     );
 }
 
@@ -568,7 +684,8 @@ struct Files {
     config: Result<PathBuf>,
     /// Written after a run with the seed's config.
     recommended: Option<Result<PathBuf>>,
-    /// --max-replicas, which bounded the run and neither config file holds.
+    /// The maxReplicas that bounded the run: --max-replicas's or the
+    /// default's, which the config file need not hold.
     max_replicas: u32,
     /// The flags that made this run other than the default demo.
     demo_flags: String,
@@ -608,8 +725,8 @@ fn demo_flags(args: &DemoArgs) -> String {
         ("--run-time", time(args.run_time), time(d.run_time)),
         (
             "--max-replicas",
-            args.max_replicas.to_string(),
-            d.max_replicas.to_string(),
+            args.max_replicas.map_or(String::new(), |m| m.to_string()),
+            d.max_replicas.map_or(String::new(), |m| m.to_string()),
         ),
     ]
     .into_iter()
@@ -934,7 +1051,7 @@ impl Background {
                 .stack_size(128 * 1024)
                 .spawn(move || {
                     while !stop.load(Ordering::SeqCst) {
-                        match fetch(addr) {
+                        match fetch(addr, &stop) {
                             Ok(true) => {
                                 done.fetch_add(1, Ordering::Relaxed);
                             }
@@ -970,17 +1087,38 @@ impl Drop for Background {
     }
 }
 
-/// One request on a new connection; true for a 200.
-fn fetch(addr: SocketAddr) -> io::Result<bool> {
+/// One request on a new connection; true for a 200. The answer may take
+/// up to 10 s behind a full proxy, but a stop ends the wait within a
+/// quarter second: the demo's end, or Ctrl-C, joins every client.
+fn fetch(addr: SocketAddr, stop: &AtomicBool) -> io::Result<bool> {
     let timeout = Duration::from_secs(10);
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
+    s.set_read_timeout(Some(Duration::from_millis(250)))?;
     s.set_write_timeout(Some(timeout))?;
     s.write_all(
         format!("GET {LOAD_PATH} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
     )?;
+    let started = Instant::now();
     let mut answer = Vec::with_capacity(256);
-    s.take(64 * 1024).read_to_end(&mut answer)?;
+    let mut chunk = [0u8; 4096];
+    while answer.len() < 64 * 1024 {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if stop.load(Ordering::SeqCst) || started.elapsed() >= timeout {
+                    return Err(e);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(answer.starts_with(b"HTTP/1.1 200 "))
 }
 
