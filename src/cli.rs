@@ -982,7 +982,8 @@ fn listen_addr(text: &str) -> std::result::Result<std::net::SocketAddr, InvalidV
         .map_err(|_| InvalidValue::new(text, EXPECTED))?;
     // The kernel lets a TCP socket bind a multicast or broadcast address,
     // but no connection ever reaches it: a listener there waits forever.
-    let ip = addr.ip();
+    // An IPv4 address written as IPv6 (::ffff:224.0.0.1) is that address.
+    let ip = addr.ip().to_canonical();
     let group = match ip {
         std::net::IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
         std::net::IpAddr::V6(v6) => v6.is_multicast(),
@@ -1142,14 +1143,14 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How long the demo runs before the load (1 replica, calm).
+    /// How long the demo runs before the load (minReplicas, 1 by default, calm).
     #[arg(long, allow_hyphen_values = true, default_value = "9s", value_name = "DURATION", value_parser = duration)]
     pub calm: Duration,
     /// How long the background load runs.
     #[arg(long, allow_hyphen_values = true, default_value = "45s", value_name = "DURATION", value_parser = positive_duration)]
     pub load: Duration,
     /// The longest the demo watches the decay after the load; it ends
-    /// earlier once back at 1 replica.
+    /// earlier once back at minReplicas.
     #[arg(long, allow_hyphen_values = true, default_value = "75s", value_name = "DURATION", value_parser = positive_duration)]
     pub recover: Duration,
     /// Background clients during the load, each looping like the guide's

@@ -167,37 +167,26 @@ pub fn parse_config(name: &str, text: &str, overrides: &Overrides) -> Result<Eva
 /// Refuses an output file (`(flag, path)`) that is one of the inputs or
 /// another output, by device and inode, whatever the paths say: writing it
 /// destroyed the other (a decision log given the evaluation config's path
-/// appended JSON to it; a state file there replaced it). Two paths of no
-/// file yet are one when they name one entry of one directory.
+/// appended JSON to it). Two paths of no file yet are one when they lead,
+/// through any links, to one entry of one directory.
 pub fn distinct_files(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     #[derive(PartialEq)]
     enum Id {
         File(u64, u64),
         Entry(std::path::PathBuf, std::ffi::OsString),
-        Unknown,
     }
     let id = |p: &Path| match std::fs::metadata(p) {
-        Ok(m) => Id::File(m.dev(), m.ino()),
-        Err(_) => match (p.file_name(), p.parent()) {
-            (Some(name), Some(dir)) => {
-                let dir = if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                };
-                std::fs::canonicalize(dir).map_or(Id::Unknown, |d| Id::Entry(d, name.to_owned()))
-            }
-            _ => Id::Unknown,
-        },
+        Ok(m) => Some(Id::File(m.dev(), m.ino())),
+        Err(_) => lpa_drivers::state_file::entry(p).map(|(dir, name)| Id::Entry(dir, name)),
     };
     for (i, (flag, path)) in outputs.iter().enumerate() {
-        let file = id(path);
-        if file == Id::Unknown {
-            continue;
-        }
+        let Some(file) = id(path) else { continue };
         let others = outputs[i + 1..].iter().chain(inputs);
-        if let Some((other, other_path)) = others.into_iter().find(|(_, p)| id(p) == file) {
+        if let Some((other, other_path)) = others
+            .into_iter()
+            .find(|(_, p)| id(p).as_ref() == Some(&file))
+        {
             return Err(Failure::new(format!(
                 "{flag} {} is the same file as {other} {}: writing it would destroy that; give it another path",
                 path.display(),
@@ -206,4 +195,20 @@ pub fn distinct_files(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Re
         }
     }
     Ok(())
+}
+
+/// Refuses an input or output (`(flag, path)`) that is one of the state
+/// file's own files (`flag_state` names it): the state, or the lock,
+/// owner and temp files beside it, which lpa writes and removes (a
+/// config named `.NAME.tmp.x` was deleted as a stale temp file).
+pub fn apart_from_state(flag_state: &str, state: &Path, others: &[(&str, &Path)]) -> Result<()> {
+    let file = lpa_drivers::state_file::StateFile::new(state);
+    match others.iter().find(|(_, p)| file.writes(p)) {
+        Some((flag, path)) => Err(Failure::new(format!(
+            "{flag} {} is {flag_state} {}'s own file (the state, or the .NAME.lock, .NAME.owner or .NAME.tmp.* beside it), which lpa writes or removes: give it another path",
+            path.display(),
+            state.display()
+        ))),
+        None => Ok(()),
+    }
 }

@@ -431,6 +431,10 @@ fn bad_demo_input_is_one_error_and_leaves_nothing() {
             vec!["--listen".into(), "224.0.0.1:0".into()],
             "224.0.0.1 is a multicast or broadcast address",
         ),
+        (
+            vec!["--listen".into(), "[::ffff:255.255.255.255]:0".into()],
+            "255.255.255.255 is a multicast or broadcast address",
+        ),
     ];
     for (args, expected) in cases {
         let o = lpa()
@@ -480,6 +484,29 @@ fn a_decision_log_that_is_the_config_or_another_demos_is_refused_untouched() {
     );
     assert_eq!(stdout(&o), "");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+
+    // A named pipe: the demo reads its log back for the summary, and the
+    // open waited for a reader for good.
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut child = lpa()
+        .arg("demo")
+        .arg("--decision-log")
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
 
     let log = dir.path().join("demo.jsonl");
     let mut cmd = lpa();

@@ -376,11 +376,19 @@ fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
     assert_eq!(stdout(&out), "");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("--decay-info (decayInfoFilePath)")
-            && err.contains("is the same file as --evaluation-config"),
+        err.contains("--evaluation-config (evaluationConfigFilePath)")
+            && err.contains("is --decay-info (decayInfoFilePath)"),
         "{err}"
     );
     assert_eq!(fs::read_to_string(&config).unwrap(), text);
+    // A config named as the state's temp files: its first save removed it
+    // as stale.
+    let temp = dir.path().join(".s.json.tmp.cfg");
+    fs::write(&temp, &text).unwrap();
+    let out = evaluate(&temp, &dir.path().join("s.json"), &stdin_fixture("calm"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("own file"), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&temp).unwrap(), text);
 }
 
 #[test]

@@ -299,12 +299,30 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
     let at = |name: &str| dir.path().join(name);
     let same = at(".").join("mine.yaml");
     let fresh = at("out.json");
-    let cases: Vec<([std::path::PathBuf; 2], &str)> = vec![
-        ([same.clone(), at("decay_info.json")], "--decision-log"),
-        ([at("log.jsonl"), same], "--decay-info"),
-        ([fresh.clone(), at(".").join("out.json")], "--decay-info"),
+    // A link to where the state will be, and a name the state's save
+    // removes as its stale temp file.
+    std::os::unix::fs::symlink("out.json", at("link.jsonl")).unwrap();
+    let state_own = "--decay-info";
+    let cases: Vec<([std::path::PathBuf; 2], [&str; 2])> = vec![
+        (
+            [same.clone(), at("decay_info.json")],
+            ["--decision-log", "is the same file as --evaluation-config"],
+        ),
+        ([at("log.jsonl"), same], ["--evaluation-config", "own file"]),
+        (
+            [fresh.clone(), at(".").join("out.json")],
+            ["--decision-log", "own file"],
+        ),
+        (
+            [at("link.jsonl"), fresh.clone()],
+            ["--decision-log", "own file"],
+        ),
+        (
+            [at(".out.json.tmp.log"), fresh.clone()],
+            ["--decision-log", "own file"],
+        ),
     ];
-    for ([log, state], flag) in cases {
+    for ([log, state], expected) in cases {
         let mut c = lpa();
         c.args([
             "run",
@@ -322,9 +340,12 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
         .arg(state)
         .stdin(Stdio::null());
         let o = output(c);
-        assert_one_error(&o, &[flag, "is the same file as"]);
+        assert_one_error(&o, &expected);
+        if expected[1] == "own file" {
+            assert!(stderr(&o).contains(state_own), "{}", stderr(&o));
+        }
         assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
-        assert!(!fresh.exists() && !dir.path().join("log.jsonl").exists());
+        assert!(!fresh.exists() && !at("log.jsonl").exists() && !at(".out.json.tmp.log").exists());
     }
 }
 

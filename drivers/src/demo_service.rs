@@ -262,8 +262,13 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Result<Requ
             }
         } else if name.eq_ignore_ascii_case("content-length") {
             // Two lengths that differ leave the body's end unknown (RFC 9112, 6.3).
-            match value.parse() {
-                Ok(n) if content_length.is_none_or(|m| m == n) => content_length = Some(n),
+            // Digits only: Rust's parse takes a sign, HTTP does not.
+            match value
+                .parse()
+                .ok()
+                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
+            {
+                Some(n) if content_length.is_none_or(|m| m == n) => content_length = Some(n),
                 _ => return Ok(Some(Err(400))),
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -621,6 +626,11 @@ mod tests {
             b"POST /healthz HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
         );
         assert!(two.starts_with("HTTP/1.1 400 "), "{two}");
+        let signed = exchange(
+            handle.addr(),
+            b"POST /healthz HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+        );
+        assert!(signed.starts_with("HTTP/1.1 400 "), "{signed}");
         let same = exchange(
             handle.addr(),
             b"POST /healthz HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",

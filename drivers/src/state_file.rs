@@ -555,6 +555,37 @@ fn resolve(path: &Path) -> Result<PathBuf, StateError> {
     ))
 }
 
+/// Where `path` leads, through any symlinks, as its directory (made
+/// absolute) and its name: one entry of one directory, whether a file is
+/// there yet or not. None when the directory cannot be found.
+pub fn entry(path: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
+    let at = resolve(path).ok()?;
+    let dir = fs::canonicalize(parent_dir(&at)).ok()?;
+    Some((dir, at.file_name()?.to_owned()))
+}
+
+impl StateFile {
+    /// Whether `other` names a file this state file writes or removes:
+    /// the state (through any link), its lock and owner files, or one of
+    /// its temp files, which a save removes as stale. Any other input or
+    /// output there would be lost.
+    pub fn writes(&self, other: &Path) -> bool {
+        let Some(other) = entry(other) else {
+            return false;
+        };
+        let at = |suffix: &str| entry(&self.path.with_file_name(sibling_name(&self.path, suffix)));
+        let state = entry(&self.path);
+        let temp = state.as_ref().is_some_and(|(dir, name)| {
+            *dir == other.0
+                && other
+                    .1
+                    .to_string_lossy()
+                    .starts_with(&temp_prefix(Path::new(name)))
+        });
+        temp || [state, at("lock"), at("owner")].contains(&Some(other))
+    }
+}
+
 /// What `path` names, through symlinks, when it is a regular file; None
 /// when nothing is there yet. Anything else is an error: a device is no
 /// state, and a save would replace it (`--decay-info /dev/null`, run as

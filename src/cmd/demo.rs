@@ -89,30 +89,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         },
     )?;
 
-    // Files only once the address is ours: bad input leaves nothing behind.
-    let mut scratch = Scratch::default();
-    if args.decision_log.is_none() {
-        scratch.dir = Some(private_dir(
-            &std::env::temp_dir(),
-            &format!("lpa-demo-{}", std::process::id()),
-        )?);
-    }
-    let dir = scratch.dir.clone();
-    let log_path = args.decision_log.clone().unwrap_or_else(|| {
-        dir.as_ref()
-            .expect("set without --decision-log")
-            .join("decisions.jsonl")
-    });
-    let held_log = hold_log(&log_path, args.evaluation_config.as_deref(), &mut scratch)?;
-    let state_dir = state_dir_in(dir.as_deref())?;
-    scratch.state_dir = Some(state_dir.clone());
-    let state = StateFile::new(state_dir.join("decay_info.json"));
-    drop(state.lock()?);
-
     let stop = Arc::new(AtomicBool::new(false));
     let signalled = Arc::new(AtomicBool::new(false));
-    // SIGHUP as `lpa run` has it: a closed terminal killed the demo before
-    // its summary and left its state directory behind.
+    let mut scratch = Scratch::default();
+    // Before any file is made, so that no signal finds one made and not
+    // listed. SIGHUP as `lpa run` has it: a closed terminal killed the demo
+    // before its summary and left its state directory behind.
     stop_signals::install(
         &[
             signal_hook::consts::SIGINT,
@@ -120,14 +102,44 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             signal_hook::consts::SIGHUP,
         ],
         &[&stop, &signalled],
-        vec![state_dir.clone()],
+        Arc::clone(&scratch.made),
     )?;
+
+    // Files only once the address is ours: bad input leaves nothing behind.
+    let dir = match &args.decision_log {
+        Some(_) => None,
+        None => {
+            let d = private_dir(
+                &std::env::temp_dir(),
+                &format!("lpa-demo-{}", std::process::id()),
+            )?;
+            scratch.made(d.clone());
+            Some(d)
+        }
+    };
+    let log_path = args.decision_log.clone().unwrap_or_else(|| {
+        dir.as_ref()
+            .expect("set without --decision-log")
+            .join("decisions.jsonl")
+    });
+    let held_log = hold_log(&log_path, args.evaluation_config.as_deref(), &mut scratch)?;
+    let state_dir = state_dir_in(dir.as_deref())?;
+    scratch.made(state_dir.clone());
+    scratch.state_dir = Some(state_dir.clone());
+    let state = StateFile::new(state_dir.join("decay_info.json"));
+    drop(state.lock()?);
 
     // A stop cuts a drain's open connections, as in `lpa run`: Ctrl-C
     // during a decay waited out the drain.
     pool.stop_on(&stop);
     let phases = Phases::new(&args);
     pool.scale(0, 1)?;
+    if stop.load(Ordering::SeqCst) {
+        return Err(Failure::new(format!(
+            "stopped by signal before the first cycle; decision log {} left as it was",
+            log_path.display()
+        )));
+    }
     // A fresh log per demo, now that it runs: appending to an older run
     // would mix two stories.
     held_log.set_len(0).map_err(|e| {
@@ -137,7 +149,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         ))
     })?;
     let mut log = DecisionLog::open(&log_path)?;
-    scratch.started = true;
+    scratch.start();
     print_header(&args, policy, &plan, &phases, addr);
     for e in lock(&events).drain(..) {
         say!("  {e}");
@@ -225,33 +237,32 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the demo makes before its first cycle. The state directory goes
-/// when the demo ends, however it ends; the decision log and the demo's
-/// own directory stay once it has started, and go with it if it cannot
-/// start: a failed start leaves nothing behind.
+/// What the demo makes before its first cycle, in the order made, shared
+/// with the second signal's exit (which no destructor follows). A demo
+/// that does not start removes all of it; one that started keeps its
+/// directory and log, and its decay state goes when it ends, however it
+/// ends.
 #[derive(Default)]
 struct Scratch {
-    dir: Option<PathBuf>,
+    made: Arc<Mutex<Vec<PathBuf>>>,
     state_dir: Option<PathBuf>,
-    /// The decision log, when this demo created it.
-    new_log: Option<PathBuf>,
-    started: bool,
+}
+
+impl Scratch {
+    fn made(&mut self, path: PathBuf) {
+        lock(&self.made).push(path);
+    }
+
+    /// Started: from now on only the decay state is removed.
+    fn start(&mut self) {
+        *lock(&self.made) = self.state_dir.iter().cloned().collect();
+    }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Some(d) = &self.state_dir {
-            let _ = std::fs::remove_dir_all(d);
-        }
-        if self.started {
-            return;
-        }
-        if let Some(log) = &self.new_log {
-            let _ = std::fs::remove_file(log);
-        }
-        if let Some(d) = &self.dir {
-            let _ = std::fs::remove_dir_all(d);
-        }
+        let made = lock(&self.made).clone();
+        stop_signals::remove_all(&made);
     }
 }
 
@@ -262,24 +273,48 @@ impl Drop for Scratch {
 /// config, which it would overwrite.
 fn hold_log(path: &Path, config: Option<&Path>, scratch: &mut Scratch) -> Result<std::fs::File> {
     let shown = path.display();
-    let existed = path.symlink_metadata().is_ok();
     if let Some(config) = config {
         crate::settings::distinct_files(
             &[("--decision-log", path)],
             &[("--evaluation-config", config)],
         )?;
     }
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Failure::new(format!("decision log {shown}: cannot create: {e}")))?;
-    if !existed {
-        scratch.new_log = Some(path.to_path_buf());
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(Failure::new(format!(
+            "decision log {shown}: not a regular file (the demo reads it back for its summary and picture)"
+        )));
     }
+    // Made here, or there already: only a log this demo made is removed
+    // when it cannot start, and only once its lock is won, where a demo
+    // that lost the race to another removed that one's log.
+    let (file, made) = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(file) => (file, true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| Failure::new(format!("decision log {shown}: cannot open: {e}")))?;
+            (file, false)
+        }
+        Err(e) => {
+            return Err(Failure::new(format!(
+                "decision log {shown}: cannot create: {e}"
+            )))
+        }
+    };
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => {
+            if made {
+                scratch.made(path.to_path_buf());
+            }
+            Ok(file)
+        }
         Err(std::fs::TryLockError::WouldBlock) => Err(Failure::new(format!(
             "decision log {shown}: another process holds its lock (another lpa demo writing it?): give this demo another --decision-log"
         ))),
@@ -1012,8 +1047,9 @@ impl Story {
         if let Some(Ok(config)) = &files.recommended {
             let _ = writeln!(
                 out,
-                "\nNext:\n  the learned model (the same demo; it vetoes a decay that would breach)\n                        {} demo --evaluation-config {}",
+                "\nNext:\n  the learned model (the same demo; it vetoes a decay that would breach)\n                        {} demo{} --evaluation-config {}",
                 lpa_command(),
+                files.demo_flags,
                 shell_word(&config.display().to_string())
             );
         }

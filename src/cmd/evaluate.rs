@@ -66,8 +66,9 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     // Held from the copy's read to its write: an evaluation at the same
     // time (CPA's REST API beside its scheduler) that read the copy
     // before this one wrote it would take it over this one's save.
-    crate::settings::distinct_files(
-        &[("--decay-info (decayInfoFilePath)", &args.state.decay_info)],
+    crate::settings::apart_from_state(
+        "--decay-info (decayInfoFilePath)",
+        &args.state.decay_info,
         &[(
             "--evaluation-config (evaluationConfigFilePath)",
             &args.policy.evaluation_config,

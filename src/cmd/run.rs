@@ -380,17 +380,16 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
         }
         None => None,
     };
-    let mut written = vec![("--decay-info", args.state.decay_info.as_path())];
+    let config = (
+        "--evaluation-config",
+        args.policy.evaluation_config.as_path(),
+    );
+    let mut others = vec![config];
     if let Some(log) = &args.decision_log {
-        written.push(("--decision-log", log.as_path()));
+        crate::settings::distinct_files(&[("--decision-log", log)], &[config])?;
+        others.push(("--decision-log", log));
     }
-    crate::settings::distinct_files(
-        &written,
-        &[(
-            "--evaluation-config",
-            args.policy.evaluation_config.as_path(),
-        )],
-    )?;
+    crate::settings::apart_from_state("--decay-info", &args.state.decay_info, &others)?;
     let state = StateFile::new(&args.state.decay_info);
     let claim = state.claim()?;
     // A state file that cannot be written fails every cycle; say so once,
@@ -427,7 +426,7 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
             signal_hook::consts::SIGHUP,
         ],
         &[&stop],
-        Vec::new(),
+        Default::default(),
     )?;
     Ok(Outputs {
         state,

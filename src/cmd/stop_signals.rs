@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use lpa_drivers::scale::local;
 use signal_hook::iterator::Signals;
@@ -17,9 +17,15 @@ use crate::settings::{Failure, Result};
 ///
 /// Install before anything a signal must find stopped (the first replica).
 ///
-/// `leftovers` are directories only this run uses (the demo's decay state),
-/// removed before that exit, which no destructor follows either.
-pub fn install(signals: &[i32], flags: &[&Arc<AtomicBool>], leftovers: Vec<PathBuf>) -> Result<()> {
+/// `leftovers` are files and directories only this run uses (the demo's
+/// decay state, and until it starts its log), removed before that exit,
+/// which no destructor follows either. The caller may change them as it
+/// goes.
+pub fn install(
+    signals: &[i32],
+    flags: &[&Arc<AtomicBool>],
+    leftovers: Arc<Mutex<Vec<PathBuf>>>,
+) -> Result<()> {
     let failed =
         |e: std::io::Error| Failure::new(format!("cannot install the signal handler: {e}"));
     for &signal in signals {
@@ -38,13 +44,24 @@ pub fn install(signals: &[i32], flags: &[&Arc<AtomicBool>], leftovers: Vec<PathB
                 seen += 1;
                 if seen > 1 {
                     local::kill_every_replica();
-                    for dir in &leftovers {
-                        let _ = std::fs::remove_dir_all(dir);
-                    }
+                    let paths = leftovers.lock().map(|l| l.clone()).unwrap_or_default();
+                    remove_all(&paths);
                     std::process::exit(1);
                 }
             }
         })
         .map_err(failed)?;
     Ok(())
+}
+
+/// Removes each path, a file or a directory and all it holds, last made
+/// first.
+pub fn remove_all(paths: &[PathBuf]) {
+    for path in paths.iter().rev() {
+        if path.is_dir() && !path.is_symlink() {
+            let _ = std::fs::remove_dir_all(path);
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
