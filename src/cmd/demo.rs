@@ -403,25 +403,23 @@ fn config(args: &DemoArgs) -> Result<EvaluationConfig> {
         None => parse_config(&name, EVALUATION_CONFIG, &overrides)?,
         Some(path) => read_config(path, &overrides, "")?,
     };
+    let min = config.policy.min_replicas();
     let max = match config.policy.max_replicas() {
-        None => Some(MAX_REPLICAS),
-        Some(m) if m > MOST_REPLICAS => {
+        Some(m) if m <= MOST_REPLICAS => m,
+        Some(m) => {
             say!("lpa demo: warning: {name}: maxReplicas: {m} is more local replicas than the demo starts: held at {MOST_REPLICAS}");
-            Some(MOST_REPLICAS)
+            MOST_REPLICAS
         }
-        Some(_) => None,
+        None => MAX_REPLICAS.max(min).min(MOST_REPLICAS),
     };
-    if let Some(max) = max {
-        let min = config.policy.min_replicas();
-        config
-            .policy
-            .set_replica_bounds(min, Some(max.max(min).min(MOST_REPLICAS)))
-            .map_err(|_| {
-                Failure::new(format!(
-                    "{name}: minReplicas: {min} is more local replicas than the demo starts ({MOST_REPLICAS})"
-                ))
-            })?;
-    }
+    config
+        .policy
+        .set_replica_bounds(min, Some(max))
+        .map_err(|_| {
+            Failure::new(format!(
+                "{name}: minReplicas: {min} is more local replicas than the demo starts ({MOST_REPLICAS})"
+            ))
+        })?;
     let given = config.load.take().unwrap_or_default();
     let unused: Vec<&str> = [
         ("load.users", given.users.is_some()),
@@ -719,8 +717,8 @@ struct Files {
     config: Result<PathBuf>,
     /// Written after a run with the seed's config.
     recommended: Option<Result<PathBuf>>,
-    /// The maxReplicas that bounded the run: --max-replicas's or the
-    /// default's, which the config file need not hold.
+    /// The maxReplicas that bounded the run (--max-replicas's, the
+    /// config's or the default), given again to its replay.
     max_replicas: u32,
     /// The flags that made this run other than the default demo.
     demo_flags: String,
