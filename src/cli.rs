@@ -1105,8 +1105,8 @@ pub struct MetricArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free one. Prints "listening on ADDR".
-    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
-    pub listen: String,
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = listen_addr)]
+    pub listen: std::net::SocketAddr,
     /// Answer one request at a time, like a single-threaded replica.
     #[arg(long)]
     pub serial: bool,

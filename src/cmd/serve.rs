@@ -1,7 +1,6 @@
 //! `lpa serve` (hidden): the test HTTP service as its own process, so tests,
 //! the benchmark and the demo load a real separate peer.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use lpa_core::duration::parse_duration;
@@ -11,12 +10,7 @@ use crate::cli::ServeArgs;
 use crate::settings::{print_line, Failure, Result};
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        Failure::new(format!(
-            "--listen: invalid value {:?} (expected an address such as 127.0.0.1:0)",
-            args.listen
-        ))
-    })?;
+    let listen = args.listen;
     let duration = |flag: &str, text: &str| {
         parse_duration(text).ok_or_else(|| {
             Failure::new(format!(
