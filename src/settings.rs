@@ -164,37 +164,23 @@ pub fn parse_config(name: &str, text: &str, overrides: &Overrides) -> Result<Eva
     Ok(parsed.value)
 }
 
-/// Refuses an output file (`(flag, path)`) that is one of the inputs or
-/// another output, by device and inode, whatever the paths say: writing it
-/// destroyed the other (a decision log given the evaluation config's path
-/// appended JSON to it). Two paths of no file yet are one when they lead,
-/// through any links, to one entry of one directory.
-pub fn distinct_files(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> {
+/// Refuses an output file (`(flag, path)`) that is the input file, by
+/// device and inode, whatever the paths say: writing it destroyed the
+/// input (a decision log given the evaluation config's path appended JSON
+/// to it). A path of no file yet is no other file.
+pub fn distinct_files(output: (&str, &Path), input: (&str, &Path)) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    #[derive(PartialEq)]
-    enum Id {
-        File(u64, u64),
-        Entry(std::path::PathBuf, std::ffi::OsString),
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    match (id(output.1), id(input.1)) {
+        (Some(a), Some(b)) if a == b => Err(Failure::new(format!(
+            "{} {} is the same file as {} {}: writing it would destroy that; give it another path",
+            output.0,
+            output.1.display(),
+            input.0,
+            input.1.display()
+        ))),
+        _ => Ok(()),
     }
-    let id = |p: &Path| match std::fs::metadata(p) {
-        Ok(m) => Some(Id::File(m.dev(), m.ino())),
-        Err(_) => lpa_drivers::state_file::entry(p).map(|(dir, name)| Id::Entry(dir, name)),
-    };
-    for (i, (flag, path)) in outputs.iter().enumerate() {
-        let Some(file) = id(path) else { continue };
-        let others = outputs[i + 1..].iter().chain(inputs);
-        if let Some((other, other_path)) = others
-            .into_iter()
-            .find(|(_, p)| id(p).as_ref() == Some(&file))
-        {
-            return Err(Failure::new(format!(
-                "{flag} {} is the same file as {other} {}: writing it would destroy that; give it another path",
-                path.display(),
-                other_path.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Refuses an input or output (`(flag, path)`) that is one of the state

@@ -274,10 +274,7 @@ impl Drop for Scratch {
 fn hold_log(path: &Path, config: Option<&Path>, scratch: &mut Scratch) -> Result<std::fs::File> {
     let shown = path.display();
     if let Some(config) = config {
-        crate::settings::distinct_files(
-            &[("--decision-log", path)],
-            &[("--evaluation-config", config)],
-        )?;
+        crate::settings::distinct_files(("--decision-log", path), ("--evaluation-config", config))?;
     }
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         return Err(Failure::new(format!(

@@ -63,9 +63,6 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         )
     });
     let mut copy = ClusterCopy::new(&args, &eval.resource, deadline);
-    // Held from the copy's read to its write: an evaluation at the same
-    // time (CPA's REST API beside its scheduler) that read the copy
-    // before this one wrote it would take it over this one's save.
     crate::settings::apart_from_state(
         "--decay-info (decayInfoFilePath)",
         &args.state.decay_info,
@@ -74,6 +71,9 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
             &args.policy.evaluation_config,
         )],
     )?;
+    // Held from the copy's read to its write: an evaluation at the same
+    // time (CPA's REST API beside its scheduler) that read the copy
+    // before this one wrote it would take it over this one's save.
     let state = StateFile::new(&args.state.decay_info).lock()?;
     let prior = match &mut copy {
         Some(copy) => copy.pull(&state, dry, name)?,

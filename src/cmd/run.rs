@@ -386,7 +386,7 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
     );
     let mut others = vec![config];
     if let Some(log) = &args.decision_log {
-        crate::settings::distinct_files(&[("--decision-log", log)], &[config])?;
+        crate::settings::distinct_files(("--decision-log", log), config)?;
         others.push(("--decision-log", log));
     }
     crate::settings::apart_from_state("--decay-info", &args.state.decay_info, &others)?;
