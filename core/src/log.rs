@@ -56,6 +56,9 @@ impl Outcome {
         matches!(self, Outcome::Applied)
     }
 
+    /// Every [`Outcome::kind`].
+    pub const KINDS: [&'static str; 4] = ["applied", "dry_run", "outside_change", "scale_failed"];
+
     /// Its `kind` as serialised: `applied`, `dry_run`, `outside_change`,
     /// `scale_failed`.
     pub fn kind(&self) -> &'static str {

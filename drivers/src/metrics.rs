@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lpa_core::log::Outcome;
 use lpa_core::Reason;
 use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -184,7 +185,7 @@ impl Metrics {
         );
         registry.register(
             "lpa_cycle_failures",
-            "Cycles that failed, by the step that failed (read, lease, load_test, state_file, scale, decision_log)",
+            "Cycles that failed, by the step that failed (read, lease, state_configmap, load_test, state_file, scale, decision_log)",
             m.cycle_failures.clone(),
         );
         registry.register(
@@ -202,6 +203,22 @@ impl Metrics {
             "Saves of the state that could not be kept in the --state-configmap ConfigMap too (the state file has them)",
             m.state_map_failures.clone(),
         );
+        // Counters with labels start at 0 rather than at their first
+        // event: `increase()` takes a series' first sample as its start,
+        // so an alert on "2 failed scales" would need a third after each
+        // start of lpa if the series appeared with the first.
+        for direction in ["up", "down"] {
+            for outcome in Outcome::KINDS {
+                let _ = m
+                    .scale_events
+                    .get_or_create(&ScaleLabels { direction, outcome });
+            }
+        }
+        for step in Step::ALL {
+            let _ = m.cycle_failures.get_or_create(&StepLabels {
+                step: step_label(step),
+            });
+        }
         m
     }
 
@@ -224,6 +241,11 @@ impl Metrics {
                     step: step_label(*step),
                 })
                 .inc();
+        }
+        // The last load test read nothing: an older reading shown as its
+        // value would keep LpaTargetBreached firing on it.
+        if matches!(cycle.failure, Some((Step::Measure, _))) {
+            self.target_observed.clear();
         }
         if cycle.state_map_failed {
             self.state_map_failures.inc();
@@ -757,5 +779,44 @@ mod tests {
             .encode()
             .lines()
             .any(|l| l == "lpa_cycle_failures_total{step=\"load_test\"} 1"));
+    }
+
+    #[test]
+    fn a_failed_load_test_leaves_no_reading() {
+        let m = Metrics::new("1", Duration::from_secs(10));
+        m.observe_cycle(&cycle(2, Some(9.5), Outcome::Applied));
+        assert!(line(&m.encode(), "lpa_target_observed{").is_some());
+        m.observe_cycle(&Cycle {
+            record: None,
+            state: None,
+            failure: Some((Step::Measure, "connection refused".into())),
+            ..cycle(2, Some(9.5), Outcome::Applied)
+        });
+        let text = m.encode();
+        assert!(line(&text, "lpa_target_observed{").is_none(), "{text}");
+        assert!(line(&text, "lpa_target_value{").is_some(), "{text}");
+    }
+
+    /// `increase()` takes a series' first sample as its start: a counter
+    /// that appeared with its first event would hide that event from
+    /// every alert on it.
+    #[test]
+    fn labelled_counters_start_at_zero() {
+        let text = Metrics::new("1", Duration::from_secs(10)).encode();
+        for direction in ["up", "down"] {
+            for outcome in Outcome::KINDS {
+                let want = format!(
+                    "lpa_scale_events_total{{direction=\"{direction}\",outcome=\"{outcome}\"}} 0"
+                );
+                assert!(text.lines().any(|l| l == want), "{want} not in:\n{text}");
+            }
+        }
+        for step in Step::ALL {
+            let want = format!(
+                "lpa_cycle_failures_total{{step=\"{}\"}} 0",
+                step_label(step)
+            );
+            assert!(text.lines().any(|l| l == want), "{want} not in:\n{text}");
+        }
     }
 }

@@ -110,6 +110,16 @@ pub enum Step {
 }
 
 impl Step {
+    pub const ALL: [Step; 7] = [
+        Step::Read,
+        Step::Lease,
+        Step::StateMap,
+        Step::Measure,
+        Step::State,
+        Step::Apply,
+        Step::Log,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Step::Read => "read replicas",
