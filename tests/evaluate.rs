@@ -339,6 +339,11 @@ fn bad_input_is_one_line_and_changes_nothing() {
         (fixture("evaluation/missing.yaml"), good_stdin.clone(), "missing.yaml: cannot read the evaluation config"),
         (seed(), fs::read_to_string(fixture("cpa/bad/metric-not-json.json")).unwrap(), "evaluate stdin: metrics[0].value: not JSON"),
         (seed(), fs::read_to_string(fixture("cpa/bad/empty-metrics.json")).unwrap(), "evaluate stdin: metrics: invalid value []"),
+        (seed(), r#"{"metrics":null,"resource":{"spec":{"replicas":2}},"runType":"scaler"}"#.into(), "evaluate stdin: metrics: invalid value null"),
+        (seed(), r#"{"resource":{"spec":{"replicas":2}},"runType":"scaler"}"#.into(), "evaluate stdin: metrics: missing"),
+        // Names go into stateConfigMap's API paths and the log line.
+        (seed(), cpa_stdin(2, 5.0, "scaler").replace(r#""name":"fibonacci""#, r#""name":"fibonacci","namespace":"default/configmaps/other?x=""#), r#"evaluate stdin: resource.metadata.namespace: invalid value "default/configmaps/other?x=" (expected DNS-1123 label"#),
+        (seed(), cpa_stdin(2, 5.0, "scaler").replace(r#""name":"fibonacci""#, r#""name":"fib\nlpa evaluate: forged""#), r#"evaluate stdin: resource.metadata.name: invalid value "fib\nlpa evaluate: forged""#),
         (seed(), fs::read_to_string(fixture("cpa/bad/missing-replicas.json")).unwrap(), "resource.spec.replicas: missing"),
         (seed(), fs::read_to_string(fixture("cpa/bad/stdin-not-json.json")).unwrap(), "evaluate stdin: not JSON"),
         (seed(), String::new(), "evaluate stdin: not JSON"),
@@ -722,23 +727,28 @@ fn zero_replicas_read_as_autoscaling_disabled() {
 
 /// CPA's per-pod mode runs the metric hook once per pod, so at 0 replicas
 /// evaluate gets no metrics at all: the same disabled hold as per-resource
-/// mode, not an error every interval. With replicas, an empty list is still
-/// one (`bad_input_is_one_line_and_changes_nothing`).
+/// mode, not an error every interval. CPA v2.12 writes that list as `null`
+/// (a Go slice nothing was appended to), and an empty one is as good. With
+/// replicas, either is still an error (`bad_input_is_one_line_and_changes_nothing`).
 #[test]
 fn per_pod_mode_with_no_pods_is_autoscaling_disabled() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s.json");
     let original = b"{\"runs_since_change\": 2, \"last_replicas\": 3}";
     fs::write(&state, original).unwrap();
-    let stdin = r#"{"metrics": [], "resource": {"kind": "Deployment", "metadata": {"name": "fibonacci"}, "spec": {"replicas": 0}}, "runType": "scaler"}"#;
-    let out = evaluate(&seed(), &state, stdin);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "{\"targetReplicas\":0}\n");
-    assert!(
-        stderr(&out).contains("fibonacci: replicas 0: autoscaling disabled"),
-        "{}",
-        stderr(&out)
-    );
+    for metrics in ["null", "[]"] {
+        let stdin = format!(
+            r#"{{"metrics": {metrics}, "resource": {{"kind": "Deployment", "metadata": {{"name": "fibonacci"}}, "spec": {{"replicas": 0}}}}, "runType": "scaler"}}"#
+        );
+        let out = evaluate(&seed(), &state, &stdin);
+        assert!(out.status.success(), "{metrics}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "{\"targetReplicas\":0}\n");
+        assert!(
+            stderr(&out).contains("fibonacci: replicas 0: autoscaling disabled"),
+            "{metrics}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 /// `minReplicas: 0` (the file's, or CPA's through the env) is read as 1:

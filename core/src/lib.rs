@@ -40,6 +40,7 @@ pub mod decide;
 pub mod duration;
 pub mod locustfile;
 pub mod log;
+pub mod names;
 pub mod parse;
 pub mod sim;
 pub mod stats;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::decide::Observation;
+use crate::names::{is_dns1123_label, is_dns1123_subdomain, LABEL_RULE, SUBDOMAIN_RULE};
 use crate::parse::{from_json, from_json_value, from_text, invalid, ParseError};
 use crate::stats::RequestStats;
 
@@ -337,7 +338,7 @@ fn check_plausible(what: &str, report: &MetricReport) -> Result<(), ParseError> 
 pub fn parse_metric_input(text: &str) -> Result<MetricInput, ParseError> {
     let raw: RawMetricInput = from_json("metric stdin", text)?;
     let resource = match raw.resource {
-        Some(ResourceField::Object(r)) => r.into(),
+        Some(ResourceField::Object(r)) => r.checked("metric stdin", "resource.")?,
         // v0: the resource itself.
         _ => RawResource {
             kind: raw.kind,
@@ -345,7 +346,7 @@ pub fn parse_metric_input(text: &str) -> Result<MetricInput, ParseError> {
             spec: raw.spec,
             status: raw.status,
         }
-        .into(),
+        .checked("metric stdin", "")?,
     };
     Ok(MetricInput {
         resource,
@@ -363,6 +364,9 @@ pub fn parse_evaluate_input(text: &str) -> Result<EvaluateInput, ParseError> {
         path: "metrics".into(),
         expected: "a list of {\"resource\", \"value\"} from the metric hook".into(),
     })?;
+    // CPA (Go) writes the list it appended no pod's metric to as `null`.
+    let null = metrics_raw.is_none();
+    let metrics_raw = metrics_raw.unwrap_or_default();
     // CPA's per-pod mode calls the metric hook once per pod: with none, the
     // list is empty. At 0 replicas that is the disabled hold per-resource
     // mode reaches too, not a metric hook that printed nothing.
@@ -379,7 +383,7 @@ pub fn parse_evaluate_input(text: &str) -> Result<EvaluateInput, ParseError> {
         return Err(ParseError::Invalid {
             file: WHAT.into(),
             path: "metrics".into(),
-            value: "[]".into(),
+            value: if null { "null" } else { "[]" }.into(),
             expected: "at least one metric (did the metric hook print anything?)".into(),
         });
     }
@@ -415,9 +419,15 @@ pub fn parse_evaluate_input(text: &str) -> Result<EvaluateInput, ParseError> {
         CpaVersion::V2
     };
     let resource = match raw.resource {
-        Some(ResourceField::Object(r)) => r.into(),
+        Some(ResourceField::Object(r)) => r.checked(WHAT, "resource.")?,
         Some(ResourceField::Name(name)) => Resource {
-            name: Some(name),
+            name: Some(kube_name(
+                WHAT,
+                "resource",
+                name,
+                SUBDOMAIN_RULE,
+                is_dns1123_subdomain,
+            )?),
             ..Resource::default()
         },
         None => Resource::default(),
@@ -450,12 +460,20 @@ struct RawMetricInput {
 #[derive(Deserialize)]
 #[serde(expecting = "a JSON object with \"metrics\"")]
 struct RawEvaluateInput {
-    metrics: Option<Vec<RawMetric>>,
+    /// Absent, `null`, or the list.
+    #[serde(default, deserialize_with = "present")]
+    metrics: Option<Option<Vec<RawMetric>>>,
     resource: Option<ResourceField>,
     #[serde(rename = "runType")]
     run_type: Option<RunType>,
     #[serde(rename = "run_type")]
     run_type_v0: Option<RunType>,
+}
+
+/// `Some` for a field that is there, `null` included, so that a field's
+/// absence and its `null` can be told apart.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -543,21 +561,63 @@ impl<'de> Deserialize<'de> for Replicas {
     }
 }
 
-impl From<RawResource> for Resource {
-    fn from(r: RawResource) -> Resource {
+impl RawResource {
+    /// The resource, its kind, name and namespace held to Kubernetes'
+    /// rules: they go into the API paths of `stateConfigMap` and into the
+    /// log line, where a `/`, `?` or newline CPA would never send could
+    /// name another object or forge a line. `at` prefixes the field paths.
+    fn checked(self, what: &str, at: &str) -> Result<Resource, ParseError> {
         let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
-        let (name, namespace) = r
+        let (name, namespace) = self
             .metadata
             .map(|m| (text(m.name), text(m.namespace)))
             .unwrap_or_default();
-        Resource {
-            kind: text(r.kind),
-            name,
-            namespace,
-            replicas: r.spec.and_then(|s| s.replicas).map(|r| r.0),
-            ready_replicas: r.status.and_then(|s| s.ready()),
-        }
+        let field = |f: &str, v: Option<String>, rule: &str, ok: fn(&str) -> bool| {
+            v.map(|v| kube_name(what, &format!("{at}{f}"), v, rule, ok))
+                .transpose()
+        };
+        Ok(Resource {
+            kind: field("kind", text(self.kind), KIND_RULE, is_kind)?,
+            name: field("metadata.name", name, SUBDOMAIN_RULE, is_dns1123_subdomain)?,
+            namespace: field(
+                "metadata.namespace",
+                namespace,
+                LABEL_RULE,
+                is_dns1123_label,
+            )?,
+            replicas: self.spec.and_then(|s| s.replicas).map(|r| r.0),
+            ready_replicas: self.status.and_then(|s| s.ready()),
+        })
     }
+}
+
+const KIND_RULE: &str =
+    "a Kubernetes kind: letters and digits, starting with a letter, at most 63 characters";
+
+fn is_kind(s: &str) -> bool {
+    s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// `value`, when it follows `rule`.
+fn kube_name(
+    what: &str,
+    path: &str,
+    value: String,
+    rule: &str,
+    ok: fn(&str) -> bool,
+) -> Result<String, ParseError> {
+    if ok(&value) {
+        return Ok(value);
+    }
+    Err(ParseError::Invalid {
+        file: what.into(),
+        path: path.into(),
+        // As JSON writes it: quoted, a control character escaped.
+        value: Value::String(value).to_string(),
+        expected: rule.into(),
+    })
 }
 
 #[cfg(test)]
@@ -689,6 +749,47 @@ mod tests {
         assert_eq!(m.resource.namespace.as_deref(), Some("d"));
         let v0 = r#"{"kind": "Deployment", "metadata": {"name": "f"}, "spec": {"replicas": 4}}"#;
         assert_eq!(parse_metric_input(v0).unwrap().resource.replicas, Some(4));
+    }
+
+    #[test]
+    fn names_follow_kubernetes_rules() {
+        let input = |kind: &str, name: &str, ns: &str| {
+            serde_json::json!({"resource": {"kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": {"replicas": 2}}})
+                .to_string()
+        };
+        assert!(parse_metric_input(&input("Pod", "web-7d4b9c-x2x9z", "shop")).is_ok());
+        for (kind, name, ns, want) in [
+            (
+                "Deployment",
+                "web",
+                "shop/configmaps/x",
+                "metric stdin: resource.metadata.namespace: invalid value \"shop/configmaps/x\"",
+            ),
+            (
+                "Deployment",
+                "web\u{1b}[31m",
+                "shop",
+                "metric stdin: resource.metadata.name: invalid value \"web\\u001b[31m\"",
+            ),
+            (
+                "Deploy/ment",
+                "web",
+                "shop",
+                "metric stdin: resource.kind: invalid value \"Deploy/ment\"",
+            ),
+        ] {
+            let e = parse_metric_input(&input(kind, name, ns))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(want), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let v0 = r#"{"metrics": [{"value": "{\"requests\": {}}"}], "resource": "a b", "run_type": "scaler"}"#;
+        let e = parse_evaluate_input(v0).unwrap_err().to_string();
+        assert!(
+            e.starts_with("evaluate stdin: resource: invalid value \"a b\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -94,9 +94,8 @@ pub struct Workload {
     pub namespace: Option<String>,
 }
 
-pub const SUBDOMAIN_RULE: &str = "DNS-1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
-const LABEL_RULE: &str =
-    "DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+use lpa_core::names::LABEL_RULE;
+pub use lpa_core::names::{is_dns1123_label, is_dns1123_subdomain, SUBDOMAIN_RULE};
 
 impl Workload {
     /// Parses `deployment/NAME` (or `statefulset/`, `replicaset/`) and the
@@ -184,34 +183,6 @@ impl fmt::Display for Workload {
         }
         Ok(())
     }
-}
-
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters (Kubernetes'
-/// `IsDNS1123Label`).
-pub fn is_dns1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-/// Dot-separated DNS-1123 labels, at most 253 characters (Kubernetes'
-/// `IsDNS1123Subdomain`).
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label_unbounded)
-}
-
-// In a subdomain only the whole is bounded (253), not each part.
-fn is_dns1123_label_unbounded(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 /// How kubectl is invoked: the binary, the global flags passed through, and
@@ -1133,14 +1104,6 @@ mod tests {
             assert!(e.contains(want), "{target} {ns:?}: {e}");
             assert!(!e.contains('\n'), "{e}");
         }
-        assert!(is_dns1123_label(&"a".repeat(63)));
-        assert!(!is_dns1123_label(&"a".repeat(64)));
-        assert!(is_dns1123_subdomain(&format!(
-            "{}.{}",
-            "a".repeat(100),
-            "b".repeat(100)
-        )));
-        assert!(!is_dns1123_subdomain(&"a.".repeat(127)));
     }
 
     #[test]
