@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -321,31 +322,46 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
             [at(".out.json.tmp.log"), fresh.clone()],
             ["--decision-log", "own file"],
         ),
+        // Rotation renames the log to FILE.1, replacing what was there.
+        (
+            [at("log.jsonl"), at("log.jsonl.1")],
+            ["--decision-log's rotation to", "own file"],
+        ),
     ];
-    for ([log, state], expected) in cases {
+    let run = |config: &Path, log: &Path, state: &Path, size: &str| {
         let mut c = lpa();
-        c.args([
-            "run",
-            "--scaler",
-            "local",
-            "--replica-cmd",
-            "srv {port}",
-            "--once",
-        ])
-        .arg("--evaluation-config")
-        .arg(&config)
-        .arg("--decision-log")
-        .arg(log)
-        .arg("--decay-info")
-        .arg(state)
-        .stdin(Stdio::null());
-        let o = output(c);
+        c.args(["run", "--scaler", "local", "--replica-cmd", "srv {port}"])
+            .args(["--once", "--decision-log-max-size", size])
+            .arg("--evaluation-config")
+            .arg(config)
+            .arg("--decision-log")
+            .arg(log)
+            .arg("--decay-info")
+            .arg(state)
+            .stdin(Stdio::null());
+        output(c)
+    };
+    for ([log, state], expected) in cases {
+        let o = run(&config, &log, &state, "32MiB");
         assert_one_error(&o, &expected);
         if expected[1] == "own file" {
             assert!(stderr(&o).contains(state_own), "{}", stderr(&o));
         }
         assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
         assert!(!fresh.exists() && !at("log.jsonl").exists() && !at(".out.json.tmp.log").exists());
+    }
+    // The config where rotation would put the log's older lines; with
+    // rotation off, nothing goes there.
+    let rotated_config = at("log.jsonl.1");
+    std::fs::write(&rotated_config, &text).unwrap();
+    for (size, expected) in [("4kB", Some("--decision-log's rotation to")), ("off", None)] {
+        let o = run(&rotated_config, &at("log.jsonl"), &fresh, size);
+        match expected {
+            Some(flag) => assert_one_error(&o, &[flag, "is the same file as --evaluation-config"]),
+            // Past the check: the replica command is what fails.
+            None => assert!(stderr(&o).contains("cannot start srv"), "{}", stderr(&o)),
+        }
+        assert_eq!(std::fs::read_to_string(&rotated_config).unwrap(), text);
     }
 }
 

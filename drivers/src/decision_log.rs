@@ -71,7 +71,12 @@ impl DecisionLog {
 
     /// Where rotation moves the older lines: `FILE.1`.
     pub fn rotated_path(&self) -> PathBuf {
-        let mut name = self.path.as_os_str().to_owned();
+        DecisionLog::rotated(&self.path)
+    }
+
+    /// Where rotation moves the older lines of the log at `path`.
+    pub fn rotated(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
         name.push(".1");
         PathBuf::from(name)
     }

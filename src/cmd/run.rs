@@ -385,9 +385,20 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
         args.policy.evaluation_config.as_path(),
     );
     let mut others = vec![config];
+    // Rotation replaces FILE.1 with the log: it is an output too.
+    let rotated = args
+        .decision_log
+        .as_deref()
+        .filter(|_| args.decision_log_max_size.0.is_some())
+        .map(DecisionLog::rotated);
     if let Some(log) = &args.decision_log {
         crate::settings::distinct_files(("--decision-log", log), config)?;
         others.push(("--decision-log", log));
+    }
+    if let Some(rotated) = &rotated {
+        let flag = "--decision-log's rotation to";
+        crate::settings::distinct_files((flag, rotated), config)?;
+        others.push((flag, rotated));
     }
     crate::settings::apart_from_state("--decay-info", &args.state.decay_info, &others)?;
     let state = StateFile::new(&args.state.decay_info);
