@@ -644,7 +644,8 @@ impl KubectlTarget {
             ))
         })?;
         // client-go's naming: the object's name and the time in hex, unique
-        // per object and cut to fit a name's 253 characters.
+        // per object and cut to fit a name's 253 characters; a cut that
+        // ends in '-' or '.' would make the name invalid.
         let suffix = format!(".{:x}", now.as_nanosecond());
         let stem: String = self
             .workload
@@ -652,6 +653,7 @@ impl KubectlTarget {
             .chars()
             .take(253 - suffix.len())
             .collect();
+        let stem = stem.trim_end_matches(['-', '.']);
         let kind = self.workload.kind;
         let kube = KubeEvent {
             metadata: ObjectMeta {
@@ -1190,6 +1192,21 @@ mod tests {
         );
         let note = json["note"].as_str().unwrap();
         assert!(note.len() <= 1024 && note.ends_with("x…"), "{}", note.len());
+        // The longest names, cut where a '-' or a '.' would end the stem.
+        for name in [
+            format!("{}-{}", "a".repeat(235), "b".repeat(17)),
+            format!("{}.{}", "a".repeat(235), "b".repeat(17)),
+        ] {
+            target.workload = Workload::parse(&format!("deploy/{name}"), None).unwrap();
+            let (_, kube) = target.kube_event(&event, now).unwrap();
+            let event_name = kube.metadata.name.unwrap();
+            assert!(
+                is_dns1123_subdomain(&event_name),
+                "{event_name} ({} characters)",
+                event_name.len()
+            );
+            assert!(event_name.starts_with(&"a".repeat(235)), "{event_name}");
+        }
     }
 
     #[test]
