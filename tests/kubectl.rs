@@ -1625,6 +1625,34 @@ fn run_on_lease(s: &Setup, cycles: &str) -> Output {
     ])
 }
 
+/// A loop that only stood by saved nothing, and its last line says so.
+#[test]
+fn a_standby_stopped_by_a_signal_says_it_saved_nothing() {
+    let s = Setup::new(Some(2), SLOW);
+    put_lease(
+        &s,
+        serde_json::json!({"annotations": {"lpa/target": "deployment/web"}}),
+        serde_json::json!({"holderIdentity": "other_1_abc", "leaseDurationSeconds": 3600}),
+    );
+    let child = s.spawn(&["--lease", "lpa-web", "--interval", "1s"]);
+    let lease_reads = || {
+        s.api
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/leases/lpa-web"))
+            .count()
+    };
+    wait_for("two cycles standing by", 60, || lease_reads() >= 2);
+    let o = terminate(child);
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("; state untouched (no cycle decided and saved it)"),
+        "{err}"
+    );
+    assert!(!s.state().exists());
+}
+
 #[test]
 fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
     let s = Setup::new(Some(2), SLOW);

@@ -595,6 +595,7 @@ mod tests {
             notes: Vec::new(),
             standby: None,
             state_map_failed: false,
+            saved: false,
         }
     }
 
@@ -773,6 +774,7 @@ mod tests {
             notes: Vec::new(),
             standby: None,
             state_map_failed: false,
+            saved: false,
         });
         assert!(m.health().is_ok(), "a failed cycle is a cycle");
         assert!(m

@@ -157,6 +157,9 @@ pub struct Cycle {
     /// The state saved could not be kept in the cluster too (the
     /// warning says why).
     pub state_map_failed: bool,
+    /// The cycle saved the state file (a standby, a dry run, a scale
+    /// refused or a cycle failed before it saves none).
+    pub saved: bool,
 }
 
 /// How the loop ended.
@@ -246,6 +249,7 @@ where
             notes: Vec::new(),
             standby: None,
             state_map_failed: false,
+            saved: false,
         };
         let failed = |mut out: Cycle, step: Step, e: String| {
             out.failure = Some((step, e));
@@ -331,7 +335,10 @@ where
         out.failure = apply_failure;
         match &decided.saved {
             Err(e) => out.failure = Some((Step::State, e.to_string())),
-            Ok(true) => self.push_state(&decided.state, &mut out),
+            Ok(true) => {
+                out.saved = true;
+                self.push_state(&decided.state, &mut out);
+            }
             Ok(false) => {}
         }
 

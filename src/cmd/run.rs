@@ -528,6 +528,7 @@ fn drive<T: ScaleTarget + ?Sized>(
     let once = options.max_cycles == Some(1);
     let dry_run = options.dry_run;
     let mut last_failure = None;
+    let mut saved = false;
     let summary = RunLoop {
         target: &mut *target,
         measure,
@@ -544,6 +545,7 @@ fn drive<T: ScaleTarget + ?Sized>(
         // With --once a failure is the command's error line; saying it in
         // the cycle's line too would say it twice.
         print_cycle(&name, cycle, !once);
+        saved |= cycle.saved;
         if let Some((step, e)) = &cycle.failure {
             last_failure = Some(format!("{}: {e}", step.name()));
         }
@@ -562,6 +564,8 @@ fn drive<T: ScaleTarget + ?Sized>(
                 "untouched (dry run)".to_string()
             } else if summary.cycles == 0 {
                 "untouched (no cycle ran)".to_string()
+            } else if !saved {
+                "untouched (no cycle decided and saved it)".to_string()
             } else {
                 format!("saved in {}", state.path().display())
             }
