@@ -19,6 +19,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${LPA_TOOLS_BIN:-$PWD/.tools/venv/bin}
+for tool in hadolint kubectl kubernetes-validate python; do
+  if [[ ! -x "$bin/$tool" ]]; then
+    echo "check-deploy: $bin/$tool not found: run scripts/setup-tools.sh first (or set LPA_TOOLS_BIN to where the pinned tools are)" >&2
+    exit 1
+  fi
+done
 
 "$bin/hadolint" Dockerfile
 find . -path ./target -prune -o -path './target-*' -prune -o -path ./.tools -prune -o \
