@@ -364,7 +364,8 @@ fn bad_input_is_one_line_and_changes_nothing() {
 
 /// The state file is replaced whole at each run: on the evaluation
 /// config's path (decayInfoFilePath set to evaluationConfigFilePath), the
-/// first decision replaced the config with the state.
+/// first decision replaced the config with the state; so it did CPA's
+/// config and the locustfile.
 #[test]
 fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -394,6 +395,33 @@ fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("own file"), "{}", stderr(&out));
     assert_eq!(fs::read_to_string(&temp).unwrap(), text);
+    // The other files the hooks read: CPA's config, the locustfile.
+    for (env, flag) in [
+        ("configPath", "CPA's config (configPath)"),
+        ("locustFilePath", "the metric hook's locustFilePath"),
+    ] {
+        let file = dir.path().join(format!("{env}.yaml"));
+        let body = "interval: 15000\n";
+        fs::write(&file, body).unwrap();
+        let mut cmd = lpa();
+        cmd.arg("evaluate")
+            .arg("--evaluation-config")
+            .arg(&config)
+            .env(
+                "decayInfoFilePath",
+                dir.path().join(".").join(format!("{env}.yaml")),
+            )
+            .env(env, &file);
+        let out = run_with_stdin(cmd, &stdin_fixture("calm"));
+        let err = stderr(&out);
+        assert_eq!(
+            (out.status.code(), stdout(&out).as_str()),
+            (Some(1), ""),
+            "{err}"
+        );
+        assert!(err.contains(flag) && err.contains("own file"), "{err}");
+        assert_eq!(fs::read_to_string(&file).unwrap(), body);
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -63,13 +64,26 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         )
     });
     let mut copy = ClusterCopy::new(&args, &eval.resource, deadline);
+    // What the hooks read: a state saved over one would destroy it.
+    let locustfile = std::env::var_os("locustFilePath").filter(|p| !p.is_empty());
+    let mut inputs = vec![(
+        "--evaluation-config (evaluationConfigFilePath)",
+        args.policy.evaluation_config.as_path(),
+    )];
+    inputs.extend(
+        cpa.path
+            .as_deref()
+            .map(|p| ("CPA's config (configPath)", p)),
+    );
+    inputs.extend(
+        locustfile
+            .as_deref()
+            .map(|p| ("the metric hook's locustFilePath", Path::new(p))),
+    );
     crate::settings::apart_from_state(
         "--decay-info (decayInfoFilePath)",
         &args.state.decay_info,
-        &[(
-            "--evaluation-config (evaluationConfigFilePath)",
-            &args.policy.evaluation_config,
-        )],
+        &inputs,
     )?;
     // Held from the copy's read to its write: an evaluation at the same
     // time (CPA's REST API beside its scheduler) that read the copy
