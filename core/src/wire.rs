@@ -591,13 +591,15 @@ impl RawResource {
     }
 }
 
-const KIND_RULE: &str =
-    "a Kubernetes kind: letters and digits, starting with a letter, at most 63 characters";
+const KIND_RULE: &str = "a Kubernetes kind: letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters";
 
+/// A kind whose lower case is a DNS-1035 label, as the API server holds a
+/// custom resource's kind (`Deployment`, `Web-App`).
 fn is_kind(s: &str) -> bool {
     s.len() <= 63
         && s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars().all(|c| c.is_ascii_alphanumeric())
+        && !s.ends_with('-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// `value`, when it follows `rule`.
@@ -758,6 +760,7 @@ mod tests {
                 .to_string()
         };
         assert!(parse_metric_input(&input("Pod", "web-7d4b9c-x2x9z", "shop")).is_ok());
+        assert!(parse_metric_input(&input("Web-App", "web.v2", "shop")).is_ok());
         for (kind, name, ns, want) in [
             (
                 "Deployment",
