@@ -460,6 +460,9 @@ pub enum BadLine {
     Skip,
 }
 
+/// Where the lpa image and the seed guide put the locustfile.
+pub const DEFAULT_LOCUSTFILE: &str = "/locustfile.py";
+
 /// Where `lpa run` reads and applies the replica count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scaler {
@@ -574,7 +577,7 @@ pub struct RunArgs {
     #[arg(
         long,
         env = "locustFilePath",
-        default_value = "/locustfile.py",
+        default_value = DEFAULT_LOCUSTFILE,
         value_name = "FILE"
     )]
     pub locustfile: PathBuf,
@@ -1061,7 +1064,7 @@ pub struct DriverArgs {
     #[arg(
         long,
         env = "locustFilePath",
-        default_value = "/locustfile.py",
+        default_value = DEFAULT_LOCUSTFILE,
         value_name = "FILE"
     )]
     pub locustfile: PathBuf,

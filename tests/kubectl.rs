@@ -1625,6 +1625,25 @@ fn run_on_lease(s: &Setup, cycles: &str) -> Output {
     ])
 }
 
+/// The kubeconfig is one of the loop's inputs: a state file or a
+/// decision log on it replaced or appended to it, and every kubectl call
+/// after failed.
+#[test]
+fn an_output_on_the_kubeconfig_is_one_error_and_the_kubeconfig_kept() {
+    let s = Setup::new(Some(2), SLOW);
+    let kept = fs::read_to_string(&s.kubeconfig).unwrap();
+    let at_it = format!("{}", s.kubeconfig.display());
+    for (flag, want) in [
+        ("--decay-info", "the kubeconfig"),
+        ("--decision-log", "is the same file as the kubeconfig"),
+    ] {
+        let o = s.run(&["--once", &format!("{flag}={at_it}")]);
+        one_error(&o, want);
+        assert_eq!(fs::read_to_string(&s.kubeconfig).unwrap(), kept);
+    }
+    assert!(s.api.scale_writes().is_empty());
+}
+
 /// A loop that only stood by saved nothing, and its last line says so.
 #[test]
 fn a_standby_stopped_by_a_signal_says_it_saved_nothing() {

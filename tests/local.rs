@@ -363,6 +363,41 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
         }
         assert_eq!(std::fs::read_to_string(&rotated_config).unwrap(), text);
     }
+    // The locustfile (read at start, and by the CPA hooks) is an input too.
+    let locustfile = at("lf.py");
+    let script = std::fs::read_to_string(fixture("locust/seed_locustfile.py")).unwrap();
+    std::fs::write(&locustfile, &script).unwrap();
+    let with_locustfile = |log: &Path, state: &Path| {
+        let mut c = lpa();
+        c.args([
+            "run",
+            "--scaler",
+            "local",
+            "--replica-cmd",
+            "srv {port}",
+            "--once",
+        ])
+        .arg("--evaluation-config")
+        .arg(&config)
+        .arg("--decision-log")
+        .arg(log)
+        .arg("--decay-info")
+        .arg(state)
+        .env("locustFilePath", &locustfile)
+        .stdin(Stdio::null());
+        output(c)
+    };
+    let o = with_locustfile(&at("log.jsonl"), &at(".").join("lf.py"));
+    assert_one_error(&o, &["--locustfile (locustFilePath)", "own file"]);
+    let o = with_locustfile(&at("./lf.py"), &fresh);
+    assert_one_error(
+        &o,
+        &[
+            "--decision-log",
+            "is the same file as --locustfile (locustFilePath)",
+        ],
+    );
+    assert_eq!(std::fs::read_to_string(&locustfile).unwrap(), script);
 }
 
 /// A starting count the pool cannot run is one line, before the proxy

@@ -14,7 +14,7 @@
 //!    empty and the exit is non-zero, which CPA reads as "do not scale".
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use lpa_drivers::scale::DriverError;
 use lpa_drivers::state_file::{StateFile, StateLock};
 
 use super::hook;
-use crate::cli::EvaluateArgs;
+use crate::cli::{EvaluateArgs, DEFAULT_LOCUSTFILE};
 use crate::settings::{load_config_under, print_line, Failure, Result};
 
 /// What an evaluation keeps of CPA's evaluate timeout for itself past
@@ -65,21 +65,17 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     });
     let mut copy = ClusterCopy::new(&args, &eval.resource, deadline);
     // What the hooks read: a state saved over one would destroy it.
-    let locustfile = std::env::var_os("locustFilePath").filter(|p| !p.is_empty());
-    let mut inputs = vec![(
-        "--evaluation-config (evaluationConfigFilePath)",
-        args.policy.evaluation_config.as_path(),
-    )];
-    inputs.extend(
-        cpa.path
-            .as_deref()
-            .map(|p| ("CPA's config (configPath)", p)),
-    );
-    inputs.extend(
-        locustfile
-            .as_deref()
-            .map(|p| ("the metric hook's locustFilePath", Path::new(p))),
-    );
+    let locustfile = std::env::var_os("locustFilePath")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| DEFAULT_LOCUSTFILE.into(), PathBuf::from);
+    let inputs = [
+        (
+            "--evaluation-config (evaluationConfigFilePath)",
+            args.policy.evaluation_config.as_path(),
+        ),
+        ("CPA's config (configPath)", cpa.path.as_path()),
+        ("the metric hook's locustFilePath", locustfile.as_path()),
+    ];
     crate::settings::apart_from_state(
         "--decay-info (decayInfoFilePath)",
         &args.state.decay_info,

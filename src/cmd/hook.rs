@@ -57,8 +57,8 @@ pub(super) struct CpaConfig {
     /// Whether CPA's config file was read: lpa runs under CPA, or is
     /// checked as it would.
     pub(super) found: bool,
-    /// CPA's config file, when read.
-    pub(super) path: Option<std::path::PathBuf>,
+    /// CPA's config file (`configPath`, or its default), read or not.
+    pub(super) path: std::path::PathBuf,
 }
 
 impl CpaConfig {
@@ -125,7 +125,7 @@ impl CpaConfig {
             .filter(|&ms| ms > 0),
             warning,
             found,
-            path: found.then(|| path.clone().into()),
+            path: path.clone().into(),
         }
     }
 

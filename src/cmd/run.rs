@@ -31,6 +31,7 @@
 //! failures; 1 when a bounded run (`--once`, `--max-cycles`) had a failed
 //! cycle. A second SIGINT, SIGTERM or SIGHUP exits at once with 1.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -380,26 +381,34 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
         }
         None => None,
     };
-    let config = (
-        "--evaluation-config",
-        args.policy.evaluation_config.as_path(),
-    );
-    let mut others = vec![config];
-    // Rotation replaces FILE.1 with the log: it is an output too.
-    let rotated = args
-        .decision_log
-        .as_deref()
-        .filter(|_| args.decision_log_max_size.0.is_some())
-        .map(DecisionLog::rotated);
+    // What the loop reads; an output on one would destroy it.
+    let mut inputs = vec![
+        ("--evaluation-config", args.policy.evaluation_config.clone()),
+        ("--locustfile (locustFilePath)", args.locustfile.clone()),
+    ];
+    inputs.extend(args.load.ca_bundle.clone().map(|p| ("--ca-bundle", p)));
+    if args.scaler == Scaler::Kubectl {
+        let files = lpa_drivers::scale::kubectl::kubeconfig_files(args.kubeconfig.as_deref());
+        inputs.extend(files.into_iter().map(|p| ("the kubeconfig", p)));
+    }
+    let mut outputs: Vec<(&str, PathBuf)> = Vec::new();
     if let Some(log) = &args.decision_log {
-        crate::settings::distinct_files(("--decision-log", log), config)?;
-        others.push(("--decision-log", log));
+        outputs.push(("--decision-log", log.clone()));
+        // Rotation replaces FILE.1 with the log: it is an output too.
+        if args.decision_log_max_size.0.is_some() {
+            outputs.push(("--decision-log's rotation to", DecisionLog::rotated(log)));
+        }
     }
-    if let Some(rotated) = &rotated {
-        let flag = "--decision-log's rotation to";
-        crate::settings::distinct_files((flag, rotated), config)?;
-        others.push((flag, rotated));
+    for (flag, output) in &outputs {
+        for (input, path) in &inputs {
+            crate::settings::distinct_files((flag, output), (input, path))?;
+        }
     }
+    let others: Vec<(&str, &Path)> = inputs
+        .iter()
+        .chain(&outputs)
+        .map(|(flag, path)| (*flag, path.as_path()))
+        .collect();
     crate::settings::apart_from_state("--decay-info", &args.state.decay_info, &others)?;
     let state = StateFile::new(&args.state.decay_info);
     let claim = state.claim()?;

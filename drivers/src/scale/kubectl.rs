@@ -175,6 +175,23 @@ impl Workload {
     }
 }
 
+/// The kubeconfig files kubectl reads, as it picks them: `--kubeconfig`,
+/// else each file of `$KUBECONFIG`, else `~/.kube/config`.
+pub fn kubeconfig_files(given: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(path) = given {
+        return vec![path.to_path_buf()];
+    }
+    match std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()) {
+        Some(list) => std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => std::env::var_os("HOME")
+            .map(|home| Path::new(&home).join(".kube/config"))
+            .into_iter()
+            .collect(),
+    }
+}
+
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.reference())?;
