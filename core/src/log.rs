@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn outcomes_round_trip_as_one_tagged_field() {
-        for outcome in [
+        let all = [
             Outcome::Applied,
             Outcome::DryRun,
             Outcome::OutsideChange {
@@ -257,7 +257,9 @@ mod tests {
             Outcome::ScaleFailed {
                 error: "kubectl scale: exit 1".into(),
             },
-        ] {
+        ];
+        assert_eq!(all.each_ref().map(Outcome::kind), Outcome::KINDS);
+        for outcome in all {
             let json = serde_json::to_string(&outcome).unwrap();
             assert!(
                 json.starts_with(&format!(r#"{{"kind":"{}""#, outcome.kind())),

@@ -125,7 +125,7 @@ impl CpaConfig {
             .filter(|&ms| ms > 0),
             warning,
             found,
-            path: path.clone().into(),
+            path: path.into(),
         }
     }
 

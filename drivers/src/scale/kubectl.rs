@@ -31,6 +31,8 @@ use k8s_openapi::api::events::v1::Event as KubeEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::Resource;
+use lpa_core::names::LABEL_RULE;
+pub use lpa_core::names::{is_dns1123_label, is_dns1123_subdomain, SUBDOMAIN_RULE};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -93,9 +95,6 @@ pub struct Workload {
     /// `None`: the namespace of the kubeconfig's context.
     pub namespace: Option<String>,
 }
-
-use lpa_core::names::LABEL_RULE;
-pub use lpa_core::names::{is_dns1123_label, is_dns1123_subdomain, SUBDOMAIN_RULE};
 
 impl Workload {
     /// Parses `deployment/NAME` (or `statefulset/`, `replicaset/`) and the
