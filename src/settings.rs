@@ -187,12 +187,16 @@ pub fn distinct_files(output: (&str, &Path), input: (&str, &Path)) -> Result<()>
 /// file's own files (`flag_state` names it): the state, or the lock,
 /// owner and temp files beside it, which lpa writes and removes (a
 /// config named `.NAME.tmp.x` was deleted as a stale temp file).
-pub fn apart_from_state(flag_state: &str, state: &Path, others: &[(&str, &Path)]) -> Result<()> {
+pub fn apart_from_state<P: AsRef<Path>>(
+    flag_state: &str,
+    state: &Path,
+    others: &[(&str, P)],
+) -> Result<()> {
     let file = lpa_drivers::state_file::StateFile::new(state);
-    match others.iter().find(|(_, p)| file.writes(p)) {
+    match others.iter().find(|(_, p)| file.writes(p.as_ref())) {
         Some((flag, path)) => Err(Failure::new(format!(
-            "{flag} {} is {flag_state} {}'s own file (the state, or the .NAME.lock, .NAME.owner or .NAME.tmp.* beside it), which lpa writes or removes: give it another path",
-            path.display(),
+            "{flag} {} is {flag_state} {}'s own file (the state, or the .NAME.lock, .NAME.owner, .NAME.synced or .NAME.tmp.* beside it), which lpa writes or removes: give it another path",
+            path.as_ref().display(),
             state.display()
         ))),
         None => Ok(()),

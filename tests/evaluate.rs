@@ -395,10 +395,41 @@ fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("own file"), "{}", stderr(&out));
     assert_eq!(fs::read_to_string(&temp).unwrap(), text);
-    // The other files the hooks read: CPA's config, the locustfile.
+    // The other files the hooks read: CPA's config, the locustfile, the
+    // CA bundle; and with stateConfigMap, kubectl's kubeconfig (with no
+    // $HOME, .kube/config where it runs).
+    fs::create_dir(dir.path().join(".kube")).unwrap();
+    let kubeconfig = dir.path().join(".kube/config");
+    fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
+    let refused = |cmd: std::process::Command| {
+        let out = run_with_stdin(cmd, &stdin_fixture("calm"));
+        let err = stderr(&out);
+        assert_eq!(
+            (out.status.code(), stdout(&out).as_str()),
+            (Some(1), ""),
+            "{err}"
+        );
+        err
+    };
+    let mut cmd = lpa();
+    cmd.arg("evaluate")
+        .arg("--evaluation-config")
+        .arg(&config)
+        .current_dir(dir.path())
+        .env_remove("HOME")
+        .env_remove("KUBECONFIG")
+        .env("stateConfigMap", "lpa-state")
+        .env("decayInfoFilePath", ".kube/config");
+    let err = refused(cmd);
+    assert!(err.contains("the kubeconfig .kube/config is"), "{err}");
+    assert_eq!(
+        fs::read_to_string(&kubeconfig).unwrap(),
+        "apiVersion: v1\nkind: Config\n"
+    );
     for (env, flag) in [
         ("configPath", "CPA's config (configPath)"),
         ("locustFilePath", "the metric hook's locustFilePath"),
+        ("LPA_CA_BUNDLE", "the metric hook's LPA_CA_BUNDLE"),
     ] {
         let file = dir.path().join(format!("{env}.yaml"));
         let body = "interval: 15000\n";
@@ -412,13 +443,7 @@ fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
                 dir.path().join(".").join(format!("{env}.yaml")),
             )
             .env(env, &file);
-        let out = run_with_stdin(cmd, &stdin_fixture("calm"));
-        let err = stderr(&out);
-        assert_eq!(
-            (out.status.code(), stdout(&out).as_str()),
-            (Some(1), ""),
-            "{err}"
-        );
+        let err = refused(cmd);
         assert!(err.contains(flag) && err.contains("own file"), "{err}");
         assert_eq!(fs::read_to_string(&file).unwrap(), body);
     }

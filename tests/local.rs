@@ -322,6 +322,11 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
             [at(".out.json.tmp.log"), fresh.clone()],
             ["--decision-log", "own file"],
         ),
+        // Where the state's copy in the cluster is noted.
+        (
+            [at(".out.json.synced"), fresh.clone()],
+            ["--decision-log", "own file"],
+        ),
         // Rotation renames the log to FILE.1, replacing what was there.
         (
             [at("log.jsonl"), at("log.jsonl.1")],
@@ -349,6 +354,7 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
         }
         assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
         assert!(!fresh.exists() && !at("log.jsonl").exists() && !at(".out.json.tmp.log").exists());
+        assert!(!at(".out.json.synced").exists());
     }
     // The config where rotation would put the log's older lines; with
     // rotation off, nothing goes there.

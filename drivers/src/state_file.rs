@@ -16,7 +16,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use lpa_core::{Decision, Observation, Policy, State};
@@ -555,20 +555,21 @@ fn resolve(path: &Path) -> Result<PathBuf, StateError> {
     ))
 }
 
-/// Where `path` leads, through any symlinks, as its directory (made
-/// absolute) and its name: one entry of one directory, whether a file is
-/// there yet or not. None when the directory cannot be found.
-pub fn entry(path: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
+/// Where `path` leads, through any symlinks, as its directory (by device
+/// and inode, so a directory mounted twice, as a volume and a subPath
+/// of it, is one) and its name: one entry of one directory, whether a
+/// file is there yet or not. None when the directory cannot be found.
+pub fn entry(path: &Path) -> Option<((u64, u64), std::ffi::OsString)> {
     let at = resolve(path).ok()?;
-    let dir = fs::canonicalize(parent_dir(&at)).ok()?;
-    Some((dir, at.file_name()?.to_owned()))
+    let dir = fs::metadata(parent_dir(&at)).ok()?;
+    Some(((dir.dev(), dir.ino()), at.file_name()?.to_owned()))
 }
 
 impl StateFile {
     /// Whether `other` names a file this state file writes or removes:
-    /// the state (through any link), its lock and owner files, or one of
-    /// its temp files, which a save removes as stale. Any other input or
-    /// output there would be lost.
+    /// the state (through any link), its lock, owner and synced files, or
+    /// one of its temp files, which a save removes as stale. Any other
+    /// input or output there would be lost.
     pub fn writes(&self, other: &Path) -> bool {
         let Some(other) = entry(other) else {
             return false;
@@ -582,7 +583,7 @@ impl StateFile {
                     .to_string_lossy()
                     .starts_with(&temp_prefix(Path::new(name)))
         });
-        temp || [state, at("lock"), at("owner")].contains(&Some(other))
+        temp || [state, at("lock"), at("owner"), at("synced")].contains(&Some(other))
     }
 }
 

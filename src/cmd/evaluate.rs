@@ -68,14 +68,20 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let locustfile = std::env::var_os("locustFilePath")
         .filter(|p| !p.is_empty())
         .map_or_else(|| DEFAULT_LOCUSTFILE.into(), PathBuf::from);
-    let inputs = [
+    let ca_bundle = std::env::var_os("LPA_CA_BUNDLE").filter(|p| !p.is_empty());
+    let mut inputs = vec![
         (
             "--evaluation-config (evaluationConfigFilePath)",
-            args.policy.evaluation_config.as_path(),
+            args.policy.evaluation_config.clone(),
         ),
-        ("CPA's config (configPath)", cpa.path.as_path()),
-        ("the metric hook's locustFilePath", locustfile.as_path()),
+        ("CPA's config (configPath)", cpa.path.clone()),
+        ("the metric hook's locustFilePath", locustfile),
     ];
+    inputs.extend(ca_bundle.map(|p| ("the metric hook's LPA_CA_BUNDLE", p.into())));
+    if copy.is_some() {
+        let files = lpa_drivers::scale::kubectl::kubeconfig_files(None);
+        inputs.extend(files.into_iter().map(|p| ("the kubeconfig", p)));
+    }
     crate::settings::apart_from_state(
         "--decay-info (decayInfoFilePath)",
         &args.state.decay_info,

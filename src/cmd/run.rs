@@ -31,7 +31,7 @@
 //! failures; 1 when a bounded run (`--once`, `--max-cycles`) had a failed
 //! cycle. A second SIGINT, SIGTERM or SIGHUP exits at once with 1.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -404,11 +404,7 @@ fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
             crate::settings::distinct_files((flag, output), (input, path))?;
         }
     }
-    let others: Vec<(&str, &Path)> = inputs
-        .iter()
-        .chain(&outputs)
-        .map(|(flag, path)| (*flag, path.as_path()))
-        .collect();
+    let others = [inputs, outputs].concat();
     crate::settings::apart_from_state("--decay-info", &args.state.decay_info, &others)?;
     let state = StateFile::new(&args.state.decay_info);
     let claim = state.claim()?;

@@ -175,7 +175,8 @@ impl Workload {
 }
 
 /// The kubeconfig files kubectl reads, as it picks them: `--kubeconfig`,
-/// else each file of `$KUBECONFIG`, else `~/.kube/config`.
+/// else each file of `$KUBECONFIG`, else `~/.kube/config` (with no
+/// `$HOME`, `.kube/config` where it runs).
 pub fn kubeconfig_files(given: Option<&Path>) -> Vec<PathBuf> {
     if let Some(path) = given {
         return vec![path.to_path_buf()];
@@ -184,10 +185,10 @@ pub fn kubeconfig_files(given: Option<&Path>) -> Vec<PathBuf> {
         Some(list) => std::env::split_paths(&list)
             .filter(|p| !p.as_os_str().is_empty())
             .collect(),
-        None => std::env::var_os("HOME")
-            .map(|home| Path::new(&home).join(".kube/config"))
-            .into_iter()
-            .collect(),
+        None => {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            vec![Path::new(&home).join(".kube/config")]
+        }
     }
 }
 
