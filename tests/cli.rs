@@ -38,6 +38,21 @@ fn bash_completion_is_valid_bash_and_knows_the_subcommands() {
     std::fs::write(&path, &script).unwrap();
     let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
     assert!(check.status.success(), "{}", stderr(&check));
+    // What bash offers after `lpa <TAB>`: every command but the hidden
+    // test service.
+    let offered = Command::new("bash")
+        .arg("-c")
+        .arg(r#"source "$1"; COMP_WORDS=(lpa ""); COMP_CWORD=1; COMP_LINE="lpa "; COMP_POINT=4; _lpa lpa "" lpa; printf '%s\n' "${COMPREPLY[@]}""#)
+        .arg("bash")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(offered.status.success(), "{}", stderr(&offered));
+    let offered: Vec<String> = stdout(&offered).lines().map(str::to_string).collect();
+    for sub in SUBCOMMANDS {
+        assert!(offered.iter().any(|o| o == sub), "{sub} not in {offered:?}");
+    }
+    assert!(!offered.iter().any(|o| o == "serve"), "{offered:?}");
 }
 
 /// The Examples block at the end of a help text: the lines after the line

@@ -12,7 +12,17 @@ use crate::cli::{help_extra, Cli, CompletionsArgs, ManArgs};
 use crate::settings::{emit, Failure, Result};
 
 pub fn completions(args: CompletionsArgs) -> Result<ExitCode> {
-    let mut cmd = Cli::command();
+    // Without the hidden subcommands (`serve`), which clap_complete's
+    // scripts would offer: a new Command, as clap cannot remove one.
+    let full = Cli::command();
+    let mut cmd = clap::Command::new(full.get_name().to_string())
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    // Its -h says "see more with '--help'" as lpa's own does.
+    if let Some(about) = full.get_long_about() {
+        cmd = cmd.long_about(about.clone());
+    }
     // Into a buffer first: clap_complete panics on a write error, and
     // `lpa completions bash | head` closes the pipe early.
     let mut script = Vec::new();
