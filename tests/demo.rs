@@ -562,15 +562,49 @@ fn a_stop_before_the_first_decision_offers_no_command_on_the_empty_log() {
     assert!(!out.contains("peak replicas"), "{out}");
     assert!(!out.contains(" report "), "{out}");
     assert!(!out.contains("--replay"), "{out}");
-    let log = out
+    let again = hint(&out, "the learned model");
+    assert_eq!(again[1], "demo", "{out}");
+    std::fs::remove_dir_all(demo_dir(&out)).unwrap();
+}
+
+/// The directory of the demo's files, from its summary's decision log.
+fn demo_dir(summary: &str) -> std::path::PathBuf {
+    let log = summary
         .lines()
         .find_map(|l| l.trim_start().strip_prefix("decision log"))
         .map(|p| p.trim().trim_end_matches(" (empty)").to_string())
-        .unwrap();
-    let demo_dir = std::path::Path::new(&log).parent().unwrap().to_path_buf();
-    let again = hint(&out, "the learned model");
-    assert_eq!(again[1], "demo", "{out}");
-    std::fs::remove_dir_all(&demo_dir).unwrap();
+        .unwrap_or_else(|| panic!("no decision log in {summary}"));
+    std::path::Path::new(&log).parent().unwrap().to_path_buf()
+}
+
+/// A config written for another service is said up front: each cycle
+/// would show only its requests failing.
+#[test]
+fn requests_the_demo_service_cannot_answer_are_named_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("other.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - {method: GET, endpoint: /api/orders, type: p95, target: 50}\n  - {method: GET, endpoint: /fibonacci?n=10, type: mean, target: 7}\n",
+    )
+    .unwrap();
+    let mut cmd = lpa();
+    cmd.arg("demo")
+        .arg("--evaluation-config")
+        .arg(&config)
+        .args(["--interval", "3s", "--run-time", "2s"]);
+    let (child, lines) = until_ready(cmd, 1, Duration::from_secs(30));
+    let (out, seen) = stopped(child, lines, "-INT");
+    let warning = seen
+        .lines()
+        .find(|l| l.contains("the demo's service has no endpoint"))
+        .unwrap_or_else(|| panic!("no warning in {seen}"));
+    assert!(
+        warning.starts_with("lpa demo: warning: the demo's service has no endpoint for GET /api/orders: it answers 404"),
+        "{warning}"
+    );
+    assert!(!warning.contains("/fibonacci?n=10,"), "{warning}");
+    std::fs::remove_dir_all(demo_dir(&out)).unwrap();
 }
 
 #[test]

@@ -358,6 +358,17 @@ fn serve_connection(state: &State, stream: TcpStream) -> io::Result<()> {
 }
 
 /// The fault a `/fault/KIND[/...]` path asks for.
+/// Whether the service has an endpoint at `path` (without its query):
+/// it answers any other with 404.
+pub fn serves(path: &str) -> bool {
+    matches!(path, "/" | "/healthz" | "/delay" | "/fibonacci" | "/hang")
+        || path.starts_with("/status/")
+        || matches!(
+            fault_of(path),
+            Some("hang" | "close" | "reset" | "slow" | "huge" | "status")
+        )
+}
+
 fn fault_of(path: &str) -> Option<&str> {
     let rest = path.strip_prefix("/fault/")?;
     Some(rest.split('/').next().unwrap_or(rest))
@@ -573,6 +584,24 @@ mod tests {
         assert_eq!(answer("GET", "/delay", "ms=x").0, 400);
         assert_eq!(answer("GET", "/delay", "ms=1"), (200, "ok\n".into()));
         assert_eq!(answer("GET", "/nope", "").0, 404);
+        // serves() says which paths answer() knows.
+        for path in [
+            "/",
+            "/healthz",
+            "/delay",
+            "/fibonacci",
+            "/status/503",
+            "/nope",
+            "/fibonaci",
+            "/status",
+            "/api/v1",
+        ] {
+            assert_eq!(
+                serves(path),
+                answer("GET", path, "n=3&ms=0").0 != 404,
+                "{path}"
+            );
+        }
     }
 
     fn exchange(addr: SocketAddr, raw: &[u8]) -> String {

@@ -29,6 +29,7 @@ use lpa_core::duration::format_duration;
 use lpa_core::log::DecisionRecord;
 use lpa_core::{Policy, Reason};
 use lpa_drivers::decision_log::DecisionLog;
+use lpa_drivers::demo_service;
 use lpa_drivers::load::{self, LoadOverrides, LoadPlan};
 use lpa_drivers::run_loop::{Cycle, Options, RunLoop, Step};
 use lpa_drivers::scale::local::{LocalOptions, LocalPool, ReplicaCommand};
@@ -88,6 +89,20 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             ..LoadOverrides::default()
         },
     )?;
+    // A config written for another service: said once, up front, where
+    // each cycle would show only failures.
+    let unknown: Vec<String> = plan
+        .requests
+        .iter()
+        .filter(|r| !demo_service::serves(r.path.split('?').next().unwrap_or_default()))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    if !unknown.is_empty() {
+        say!(
+            "lpa demo: warning: the demo's service has no endpoint for {}: it answers 404, and those requests fail every load test (it serves the seed guide's /fibonacci?n=N, and /delay?ms=N, /status/CODE and /healthz)",
+            unknown.join(", ")
+        );
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let signalled = Arc::new(AtomicBool::new(false));
