@@ -406,6 +406,51 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
     assert_eq!(std::fs::read_to_string(&locustfile).unwrap(), script);
 }
 
+/// A full disk takes a log line up to its last free block. The part left
+/// had the next line joined to it once space came back, and `lpa report`
+/// and `--replay` refused the whole log. Here the file-size limit stands
+/// for the full disk: the third line goes in part way.
+#[test]
+fn a_log_line_a_full_disk_cut_short_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let run = run_local(
+        &serve_cmd(),
+        &[
+            "--interval",
+            "0",
+            "--run-time",
+            "200ms",
+            "--max-cycles",
+            "4",
+        ],
+        dir.path(),
+    );
+    // 3 KiB (bash counts 1024-byte blocks) holds two records of about
+    // 1.1 kB; SIGXFSZ ignored, a write past it fails with EFBIG.
+    let mut limited = Command::new("bash");
+    limited
+        .args(["-c", r#"trap '' XFSZ; ulimit -f 3; exec "$@""#, "bash"])
+        .arg(run.get_program())
+        .args(run.get_args())
+        .arg("--decision-log")
+        .arg(&log)
+        .stdin(Stdio::null());
+    let o = output(limited);
+    let err = stderr(&o);
+    assert!(
+        err.contains("decision log failed:") && err.contains("cannot append"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.ends_with('\n'), "a part of a line left: {text:?}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines.is_empty() && lines.len() < 4, "{text}");
+    for l in lines {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+    }
+}
+
 /// A starting count the pool cannot run is one line, before the proxy
 /// listens: `--replicas 100000` said "listening on" first, and
 /// `--replicas 0` ran a loop that held at 0 for good.

@@ -39,6 +39,9 @@ pub struct DecisionLog {
     file: File,
     cut: Option<u64>,
     max_size: Option<u64>,
+    /// A failed append left part of its line that could not be dropped
+    /// then: dropped before the next.
+    torn: bool,
 }
 
 impl DecisionLog {
@@ -58,6 +61,7 @@ impl DecisionLog {
             file,
             cut,
             max_size: None,
+            torn: false,
         })
     }
 
@@ -214,8 +218,19 @@ impl DecisionLog {
         if self.moved() {
             self.reopen()?;
         }
+        if self.torn {
+            drop_cut_line(&mut self.file)
+                .map_err(self.error("drop the part of a line a failed append left"))?;
+            self.torn = false;
+        }
         let rotation = self.rotate_for(line.len() as u64).err();
-        self.file.write_all(&line).map_err(self.error("append"))?;
+        if let Err(e) = self.file.write_all(&line) {
+            // A full disk takes the line up to its last free block: the
+            // part left would have the next line joined to it, and no
+            // reader would take either.
+            self.torn = drop_cut_line(&mut self.file).is_err();
+            return Err(self.error("append")(e));
+        }
         Ok(rotation)
     }
 }
