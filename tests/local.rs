@@ -406,6 +406,22 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
     assert_eq!(std::fs::read_to_string(&locustfile).unwrap(), script);
 }
 
+/// `run` under a limit of `kib` KiB on every file it writes, as a full
+/// disk: SIGXFSZ ignored, a write past it fails with EFBIG.
+fn file_size_limit(run: &Command, kib: u32) -> Command {
+    let mut limited = Command::new("bash");
+    limited
+        .args([
+            "-c",
+            &format!(r#"trap '' XFSZ; ulimit -f {kib}; exec "$@""#),
+            "bash",
+        ])
+        .arg(run.get_program())
+        .args(run.get_args())
+        .stdin(Stdio::null());
+    limited
+}
+
 /// A full disk takes a log line up to its last free block. The part left
 /// had the next line joined to it once space came back, and `lpa report`
 /// and `--replay` refused the whole log. Here the file-size limit stands
@@ -426,16 +442,9 @@ fn a_log_line_a_full_disk_cut_short_is_dropped() {
         ],
         dir.path(),
     );
-    // 3 KiB (bash counts 1024-byte blocks) holds two records of about
-    // 1.1 kB; SIGXFSZ ignored, a write past it fails with EFBIG.
-    let mut limited = Command::new("bash");
-    limited
-        .args(["-c", r#"trap '' XFSZ; ulimit -f 3; exec "$@""#, "bash"])
-        .arg(run.get_program())
-        .args(run.get_args())
-        .arg("--decision-log")
-        .arg(&log)
-        .stdin(Stdio::null());
+    // 3 KiB holds two records of about 1.1 kB.
+    let mut limited = file_size_limit(&run, 3);
+    limited.arg("--decision-log").arg(&log);
     let o = output(limited);
     let err = stderr(&o);
     assert!(
@@ -449,6 +458,53 @@ fn a_log_line_a_full_disk_cut_short_is_dropped() {
     for l in lines {
         serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
     }
+}
+
+/// A save that fails after the scale (a full disk; here a file-size limit
+/// of 0, which leaves the empty lock files be) keeps the state in memory.
+/// From the file's older state, the loop read its own decay as an outside
+/// change every cycle, and never counted a calm run.
+#[test]
+fn a_state_the_disk_cannot_take_is_decided_from_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("decay_info.json");
+    std::fs::write(&state, r#"{"runs_since_change": 3, "last_replicas": 2}"#).unwrap();
+    // Quick replicas: every run calm, however busy the machine.
+    let quick = format!(
+        "{} serve --listen 127.0.0.1:{{port}} --cost 0.0005 --exit-with-parent",
+        env!("CARGO_BIN_EXE_lpa")
+    );
+    let run = run_local(
+        &quick,
+        &[
+            "--replicas",
+            "2",
+            "--interval",
+            "0",
+            "--run-time",
+            "300ms",
+            "--max-cycles",
+            "3",
+        ],
+        dir.path(),
+    );
+    let o = output(file_size_limit(&run, 0));
+    let err = stderr(&o);
+    assert!(err.contains("#1 ") && err.contains("decay 2 -> 1"), "{err}");
+    assert!(
+        err.contains("kept in memory, the next cycle decides from it"),
+        "{err}"
+    );
+    assert!(!err.contains("changed outside lpa"), "{err}");
+    assert!(
+        err.contains("#3 ") && err.contains("calm run 2 of 3"),
+        "{err}"
+    );
+    // The file was never written over.
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        r#"{"runs_since_change": 3, "last_replicas": 2}"#
+    );
 }
 
 /// A starting count the pool cannot run is one line, before the proxy

@@ -46,6 +46,10 @@
 //!    is deliberate: a failed or refused scale then leaves no trace in the
 //!    state, and a crash between the two only makes the next cycle see an
 //!    "outside" change, which resets a counter that a scale reset anyway.
+//!    A save that fails after the scale (a full disk) keeps the state in
+//!    memory: the next cycle decides from it, not from the file's older
+//!    one, which would read the loop's own scale as an outside change
+//!    every cycle until the disk had room, and so hold every decay.
 //!    A state saved is then **pushed** to the target's copy
 //!    ([`ScaleTarget::push_state`]), if it keeps one: a failure there is a
 //!    warning, for the file holds the state and the next save pushes again.
@@ -197,6 +201,10 @@ where
         // A dry run's copy of the cluster's state: it decides from it
         // each cycle, and saves it nowhere.
         let mut dry_prior = None;
+        // The state of a decision applied whose save failed (a full disk):
+        // the next cycle decides from it, where the file's older state
+        // read the loop's own scale as someone else's and held every decay.
+        let mut unsaved = None;
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 summary.stopped = true;
@@ -204,7 +212,7 @@ where
             }
             let started = Instant::now();
             let number = summary.cycles + 1;
-            let Some(mut cycle) = self.cycle(number, &mut dry_prior) else {
+            let Some(mut cycle) = self.cycle(number, &mut dry_prior, &mut unsaved) else {
                 // Stopped after the read or between measuring and
                 // deciding: nothing was changed.
                 summary.stopped = true;
@@ -238,7 +246,12 @@ where
     }
 
     /// One cycle; `None` when a stop request arrived before the decision.
-    fn cycle(&mut self, number: u64, dry_prior: &mut Option<State>) -> Option<Cycle> {
+    fn cycle(
+        &mut self,
+        number: u64,
+        dry_prior: &mut Option<State>,
+        unsaved: &mut Option<State>,
+    ) -> Option<Cycle> {
         let mut out = Cycle {
             number,
             duration: Duration::ZERO,
@@ -301,7 +314,8 @@ where
         let mut outcome = Outcome::Applied;
         let mut apply_failure = None;
         let decided = self.state.lock().and_then(|lock| {
-            lock.decide_from(dry_prior.as_ref(), &obs, self.policy, |decision| {
+            let prior = unsaved.as_ref().or(dry_prior.as_ref());
+            lock.decide_from(prior, &obs, self.policy, |decision| {
                 if dry_run {
                     outcome = Outcome::DryRun;
                     return false;
@@ -334,9 +348,18 @@ where
         out.warnings.extend(decided.warning());
         out.failure = apply_failure;
         match &decided.saved {
-            Err(e) => out.failure = Some((Step::State, e.to_string())),
+            Err(e) => {
+                out.failure = Some((
+                    Step::State,
+                    format!(
+                        "{e}; kept in memory, the next cycle decides from it and saves it again"
+                    ),
+                ));
+                *unsaved = Some(decided.decision.next_state.clone());
+            }
             Ok(true) => {
                 out.saved = true;
+                *unsaved = None;
                 self.push_state(&decided.state, &mut out);
             }
             Ok(false) => {}
