@@ -1027,7 +1027,11 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
             "{tool} {program}: cannot start: {source} (install {tool}, or pass --kubectl PATH or set LPA_KUBECTL)"
         );
     }
-    if let Some(StateError::Io { .. }) = e.downcast_ref::<StateError>() {
+    if let Some(StateError::Io { source, .. }) = e.downcast_ref::<StateError>() {
+        // ENOSPC, EFBIG, EDQUOT: the directory is writable, and full.
+        if matches!(source.raw_os_error(), Some(27 | 28 | 122)) {
+            return format!("{e} (the state file is as it was: free space on its filesystem)");
+        }
         // The original needed only the file writable; lpa writes beside it.
         return format!("{e} (set decayInfoFilePath or --decay-info to a file in a writable directory: lpa keeps its lock and temp files beside it)");
     }

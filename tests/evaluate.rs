@@ -449,6 +449,38 @@ fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
     }
 }
 
+/// A full disk (here a file-size limit of 0): no answer, the state as it
+/// was, and the error says the disk, not the directory's rights.
+#[test]
+fn a_full_disk_is_one_error_and_the_state_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let original = r#"{"runs_since_change": 2, "last_replicas": 3}"#;
+    fs::write(&state, original).unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["-c", r#"trap '' XFSZ; ulimit -f 0; exec "$@""#, "bash"])
+        .arg(env!("CARGO_BIN_EXE_lpa"))
+        .args(["evaluate", "--evaluation-config"])
+        .arg(seed())
+        .arg("--decay-info")
+        .arg(&state);
+    let out = run_with_stdin(cmd, &stdin_fixture("breach"));
+    let err = stderr(&out);
+    assert_eq!(
+        (out.status.code(), stdout(&out).as_str()),
+        (Some(1), ""),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot write: File too large")
+            && err.ends_with("(the state file is as it was: free space on its filesystem)\n"),
+        "{err}"
+    );
+    assert!(!err.contains(".tmp."), "{err}");
+    assert_eq!(fs::read_to_string(&state).unwrap(), original);
+}
+
 #[test]
 fn unwritable_state_location_is_a_clear_error_with_empty_stdout() {
     let out = evaluate(

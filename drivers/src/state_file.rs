@@ -502,7 +502,11 @@ impl StateLock {
             .prefix(&temp_prefix(&target))
             .tempfile_in(dir)
             .map_err(io_err(&self.path, "create a temp file beside it"))?;
-        tmp.write_all(&json).map_err(io_err(&self.path, "write"))?;
+        // Through the File: NamedTempFile's own write names the temp file
+        // in its error, which is gone by the time the error is read.
+        tmp.as_file_mut()
+            .write_all(&json)
+            .map_err(io_err(&self.path, "write"))?;
         tmp.as_file()
             .sync_all()
             .map_err(io_err(&self.path, "sync"))?;
