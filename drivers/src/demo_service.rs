@@ -357,7 +357,6 @@ fn serve_connection(state: &State, stream: TcpStream) -> io::Result<()> {
     }
 }
 
-/// The fault a `/fault/KIND[/...]` path asks for.
 /// Whether the service has an endpoint at `path` (without its query):
 /// it answers any other with 404.
 pub fn serves(path: &str) -> bool {
@@ -369,6 +368,7 @@ pub fn serves(path: &str) -> bool {
         )
 }
 
+/// The fault a `/fault/KIND[/...]` path asks for.
 fn fault_of(path: &str) -> Option<&str> {
     let rest = path.strip_prefix("/fault/")?;
     Some(rest.split('/').next().unwrap_or(rest))

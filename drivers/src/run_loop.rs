@@ -201,9 +201,7 @@ where
         // A dry run's copy of the cluster's state: it decides from it
         // each cycle, and saves it nowhere.
         let mut dry_prior = None;
-        // The state of a decision applied whose save failed (a full disk):
-        // the next cycle decides from it, where the file's older state
-        // read the loop's own scale as someone else's and held every decay.
+        // The state of a decision applied whose save failed (step 8).
         let mut unsaved = None;
         loop {
             if self.stop.load(Ordering::SeqCst) {
