@@ -39,6 +39,15 @@ fn output(mut c: Command) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Sends lpa SIGTERM, as a pod's stop or `kill` does.
+pub fn sigterm(child: &Child) {
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 pub fn wait_bounded(child: &mut Child, limit: Duration) {
     let deadline = Instant::now() + limit;
     while child.try_wait().unwrap().is_none() {
@@ -505,6 +514,39 @@ fn a_state_the_disk_cannot_take_is_decided_from_in_memory() {
         std::fs::read_to_string(&state).unwrap(),
         r#"{"runs_since_change": 3, "last_replicas": 2}"#
     );
+    // Stopped by a signal with the disk still full, the last line says the
+    // state was not saved, where it said "saved in" the file.
+    let run = run_local(
+        &quick,
+        &[
+            "--replicas",
+            "2",
+            "--interval",
+            "500ms",
+            "--run-time",
+            "200ms",
+        ],
+        dir.path(),
+    );
+    let mut child = file_size_limit(&run, 0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::new(child.stderr.take().unwrap());
+    assert!(
+        lines.wait_for("kept in memory", Duration::from_secs(30)),
+        "{}",
+        lines.seen
+    );
+    sigterm(&child);
+    wait_bounded(&mut child, Duration::from_secs(30));
+    let err = lines.rest(Duration::from_secs(5)).to_string();
+    assert!(
+        err.contains("; state of the last cycle not saved (state file ")
+            && err.contains("): the file holds an older one"),
+        "{err}"
+    );
 }
 
 /// A starting count the pool cannot run is one line, before the proxy
@@ -723,11 +765,7 @@ fn the_loop_runs_on_local_replicas_and_sigterm_stops_them_all() {
     let pids = replica_pids(&lines.seen);
     assert!(pids.len() >= 2, "{}", lines.seen);
     assert!(pids.iter().all(|p| serve_alive(*p)));
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    sigterm(&child);
     wait_bounded(&mut child, Duration::from_secs(30));
     let status = child.wait().unwrap();
     let err = lines.rest(Duration::from_secs(5)).to_string();

@@ -9,7 +9,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::local::{assert_all_gone, replica_pids, run_local, serve_alive, wait_bounded, Lines};
+use crate::local::{
+    assert_all_gone, replica_pids, run_local, serve_alive, sigterm, wait_bounded, Lines,
+};
 
 /// The documented wait between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(3);
@@ -138,15 +140,6 @@ fn one_replica_idling(wrapper: &str, dir: &std::path::Path) -> (Child, Lines, Cl
     cleanup.0.extend(&pids);
     assert_eq!(pids.len(), 1, "{}", lines.seen);
     (child, lines, cleanup, pids)
-}
-
-/// Sends lpa SIGTERM, as a pod's stop or `kill` does.
-fn sigterm(child: &Child) {
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
 }
 
 /// Waits for a line containing `what`; on timeout kills lpa and fails with

@@ -167,12 +167,16 @@ pub struct Cycle {
 }
 
 /// How the loop ended.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub cycles: u64,
     pub failed_cycles: u64,
     /// Ended by a stop request rather than by `max_cycles`.
     pub stopped: bool,
+    /// Why the state of the last decision applied could not be saved,
+    /// tried once more at the end (a disk still full): the file holds an
+    /// older one.
+    pub unsaved: Option<String>,
 }
 
 /// The loop and the parts it drives. `measure` is the load test: given
@@ -238,6 +242,11 @@ where
             if !wait(started + self.options.interval, self.stop) {
                 summary.stopped = true;
                 break;
+            }
+        }
+        if let Some(state) = unsaved {
+            if let Err(e) = self.state.lock().and_then(|lock| lock.save(&state)) {
+                summary.unsaved = Some(e.to_string());
             }
         }
         summary
@@ -614,7 +623,8 @@ mod tests {
             Summary {
                 cycles: 4,
                 failed_cycles: 0,
-                stopped: false
+                stopped: false,
+                unsaved: None
             }
         );
         assert_eq!(cycles, vec![3, 3, 3, 2]);
@@ -812,7 +822,8 @@ mod tests {
             Summary {
                 cycles: 0,
                 failed_cycles: 0,
-                stopped: true
+                stopped: true,
+                unsaved: None
             }
         );
         assert!(target.scaled.is_empty());

@@ -569,6 +569,8 @@ fn drive<T: ScaleTarget + ?Sized>(
                 "untouched (dry run)".to_string()
             } else if summary.cycles == 0 {
                 "untouched (no cycle ran)".to_string()
+            } else if let Some(why) = &summary.unsaved {
+                format!("of the last cycle not saved ({why}): the file holds an older one")
             } else if !saved {
                 "untouched (no cycle decided and saved it)".to_string()
             } else {
