@@ -17,6 +17,18 @@ fn evaluate(config: &Path, state: &Path, stdin: &str) -> Output {
     run_with_stdin(cmd, stdin)
 }
 
+/// An evaluation that gave CPA no answer: exit 1, nothing on stdout.
+/// Returns its stderr.
+fn no_answer(out: &Output) -> String {
+    let err = stderr(out);
+    assert_eq!(
+        (out.status.code(), stdout(out).as_str()),
+        (Some(1), ""),
+        "{err}"
+    );
+    err
+}
+
 fn stdin_fixture(name: &str) -> String {
     fs::read_to_string(fixture(&format!("cpa/evaluate/{name}.json"))).unwrap()
 }
@@ -401,16 +413,8 @@ fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
     fs::create_dir(dir.path().join(".kube")).unwrap();
     let kubeconfig = dir.path().join(".kube/config");
     fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\n").unwrap();
-    let refused = |cmd: std::process::Command| {
-        let out = run_with_stdin(cmd, &stdin_fixture("calm"));
-        let err = stderr(&out);
-        assert_eq!(
-            (out.status.code(), stdout(&out).as_str()),
-            (Some(1), ""),
-            "{err}"
-        );
-        err
-    };
+    let refused =
+        |cmd: std::process::Command| no_answer(&run_with_stdin(cmd, &stdin_fixture("calm")));
     let mut cmd = lpa();
     cmd.arg("evaluate")
         .arg("--evaluation-config")
@@ -464,13 +468,7 @@ fn a_full_disk_is_one_error_and_the_state_kept() {
         .arg(seed())
         .arg("--decay-info")
         .arg(&state);
-    let out = run_with_stdin(cmd, &stdin_fixture("breach"));
-    let err = stderr(&out);
-    assert_eq!(
-        (out.status.code(), stdout(&out).as_str()),
-        (Some(1), ""),
-        "{err}"
-    );
+    let err = no_answer(&run_with_stdin(cmd, &stdin_fixture("breach")));
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("cannot write: File too large")
