@@ -201,7 +201,7 @@ pub const HELP_EXTRAS: &[HelpExtra] = &[
     },
     HelpExtra {
         name: "run",
-        note: "SIGINT, SIGTERM or SIGHUP ends the loop after the current step (state saved, exit 0); a second one exits at once.",
+        note: "SIGINT, SIGTERM or SIGHUP ends the loop after the current step (the state saved, or the last line says why not; exit 0); a second one exits at once.",
         examples: r#"  lpa run --scaler kubectl --target deployment/fibonacci -n default \
     --host http://fibonacci:5000 --evaluation-config examples/fibonacci/evaluation_config.yaml \
     --decay-info decay_info.json --decision-log decisions.jsonl

@@ -27,9 +27,9 @@
 //! starts and stops are logged here too, and it stops every replica when
 //! this command ends.
 //!
-//! Exit: 0 after a stop signal (state saved) or a bounded run without
-//! failures; 1 when a bounded run (`--once`, `--max-cycles`) had a failed
-//! cycle. A second SIGINT, SIGTERM or SIGHUP exits at once with 1.
+//! Exit: 0 after a stop signal (the state saved, or the last line says why
+//! not) or a bounded run without failures; 1 when a bounded run (`--once`,
+//! `--max-cycles`) had a failed cycle. A second SIGINT, SIGTERM or SIGHUP exits at once with 1.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
