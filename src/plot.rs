@@ -347,14 +347,52 @@ fn marker<DB: DrawingBackend>(
     }
 }
 
+/// A backend's error in the system's words: the PNG backend's own
+/// `Display` is its nested debug form (`ImageError(IoError(Custom { ..`).
+pub(crate) trait Fault {
+    fn describe(&self) -> String;
+}
+
+impl Fault for std::io::Error {
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Fault for plotters_bitmap::BitMapBackendError {
+    fn describe(&self) -> String {
+        use plotters_bitmap::BitMapBackendError as E;
+        match self {
+            E::IOError(e) => e.to_string(),
+            // image's Display of an I/O failure is the io::Error's.
+            E::ImageError(e) => e.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+pub(crate) fn fault<E: Fault + std::error::Error + Send + Sync>(
+    e: DrawingAreaErrorKind<E>,
+) -> String {
+    match e {
+        DrawingAreaErrorKind::BackendError(plotters_backend::DrawingErrorKind::DrawingError(e)) => {
+            e.describe()
+        }
+        other => other.to_string(),
+    }
+}
+
 fn render<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     run: &Run,
     subtitle: &[String],
     head_height: u32,
     bitmap: bool,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+) -> Result<(), String>
+where
+    DB::ErrorType: Fault,
+{
+    let e = fault::<DB::ErrorType>;
     root.fill(&WHITE).map_err(e)?;
     let (head, body) = root.split_vertically(head_height);
     head.draw_text(&run.title, &(FAMILY, 22).into_text_style(&head), (16, 6))

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{fixture, lpa, stderr, stdout};
+use crate::support::{file_size_limit, fixture, lpa, stderr, stdout};
 
 /// The replica command of the demo, as a user would write it.
 pub fn serve_cmd() -> String {
@@ -413,22 +413,6 @@ fn an_output_on_the_path_of_an_input_or_another_output_is_one_error() {
         ],
     );
     assert_eq!(std::fs::read_to_string(&locustfile).unwrap(), script);
-}
-
-/// `run` under a limit of `kib` KiB on every file it writes, as a full
-/// disk: SIGXFSZ ignored, a write past it fails with EFBIG.
-fn file_size_limit(run: &Command, kib: u32) -> Command {
-    let mut limited = Command::new("bash");
-    limited
-        .args([
-            "-c",
-            &format!(r#"trap '' XFSZ; ulimit -f {kib}; exec "$@""#),
-            "bash",
-        ])
-        .arg(run.get_program())
-        .args(run.get_args())
-        .stdin(Stdio::null());
-    limited
 }
 
 /// A full disk takes a log line up to its last free block. The part left

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{fixture, lpa, stderr, stdout};
+use crate::support::{file_size_limit, fixture, lpa, stderr, stdout};
 
 fn simulate(args: &[&str]) -> Output {
     let seed = fixture("evaluation/seed.yaml");
@@ -1600,6 +1600,30 @@ fn an_output_that_cannot_be_written_fails_before_any_file_changes() {
     std::fs::remove_dir(&a_dir).unwrap();
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1, "only old.json: {names:?}");
+}
+
+/// A full disk (here a file-size limit) refuses the picture in the
+/// system's words, where the PNG backend's said
+/// `ImageError(IoError(Custom { kind: Other, error: "File too large ..`.
+#[test]
+fn a_plot_a_full_disk_refuses_is_one_line_in_the_systems_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = fixture("scenarios/step.yaml");
+    for name in ["full.png", "full.svg"] {
+        let mut run = lpa();
+        run.arg("simulate")
+            .arg("--evaluation-config")
+            .arg(fixture("evaluation/seed.yaml"))
+            .args(["--scenario", path(&step), "--quiet", "--plot"])
+            .arg(dir.path().join(name));
+        let o = file_size_limit(&run, 8).output().unwrap();
+        assert_fails(
+            &o,
+            &format!("{name}: cannot draw the plot: File too large (os error 27)"),
+        );
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]

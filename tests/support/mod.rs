@@ -47,6 +47,28 @@ pub fn lpa() -> Command {
     c
 }
 
+/// `run` under a limit of `kib` KiB on every file it writes, as a full
+/// disk: SIGXFSZ ignored, a write past it fails with EFBIG.
+pub fn file_size_limit(run: &Command, kib: u32) -> Command {
+    let mut limited = Command::new("bash");
+    limited
+        .args([
+            "-c",
+            &format!(r#"trap '' XFSZ; ulimit -f {kib}; exec "$@""#),
+            "bash",
+        ])
+        .arg(run.get_program())
+        .args(run.get_args())
+        .stdin(Stdio::null());
+    for (k, v) in run.get_envs() {
+        match v {
+            Some(v) => limited.env(k, v),
+            None => limited.env_remove(k),
+        };
+    }
+    limited
+}
+
 /// Runs a command with `stdin`, returning its output.
 pub fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
     cmd.stdin(Stdio::piped())

@@ -186,8 +186,11 @@ fn style(who: &str) -> RGBColor {
 fn render<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     panels: &[Panel],
-) -> std::result::Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+) -> std::result::Result<(), String>
+where
+    DB::ErrorType: plot::Fault,
+{
+    let e = plot::fault::<DB::ErrorType>;
     root.fill(&WHITE).map_err(e)?;
     let (head, body) = root.split_vertically(HEAD);
     let seeds = panels.first().map_or(1, |p| p.seeds);
