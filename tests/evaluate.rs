@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::{fixture, lpa, run_with_stdin, stderr, stdout};
+use crate::support::{file_size_limit, fixture, lpa, run_with_stdin, stderr, stdout};
 
 fn evaluate(config: &Path, state: &Path, stdin: &str) -> Output {
     let mut cmd = lpa();
@@ -454,29 +454,40 @@ fn a_state_file_on_the_config_path_is_one_error_and_the_config_kept() {
 }
 
 /// A full disk (here a file-size limit of 0): no answer, the state as it
-/// was, and the error says the disk, not the directory's rights.
+/// was, and the error says the disk, not the directory's rights. A corrupt
+/// state is kept aside before the save: that copy failing is the one line
+/// too, where a "starting fresh" warning came first and the copy's error
+/// named its temp file and asked for a writable directory.
 #[test]
 fn a_full_disk_is_one_error_and_the_state_kept() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s.json");
-    let original = r#"{"runs_since_change": 2, "last_replicas": 3}"#;
-    fs::write(&state, original).unwrap();
-    let mut cmd = std::process::Command::new("bash");
-    cmd.args(["-c", r#"trap '' XFSZ; ulimit -f 0; exec "$@""#, "bash"])
-        .arg(env!("CARGO_BIN_EXE_lpa"))
-        .args(["evaluate", "--evaluation-config"])
-        .arg(seed())
-        .arg("--decay-info")
-        .arg(&state);
-    let err = no_answer(&run_with_stdin(cmd, &stdin_fixture("breach")));
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("cannot write: File too large")
-            && err.ends_with("(the state file is as it was: free space on its filesystem)\n"),
-        "{err}"
-    );
-    assert!(!err.contains(".tmp."), "{err}");
-    assert_eq!(fs::read_to_string(&state).unwrap(), original);
+    for (original, failed) in [
+        (
+            r#"{"runs_since_change": 2, "last_replicas": 3}"#,
+            "cannot write: File too large",
+        ),
+        ("{garbage", "cannot keep a copy of it: File too large"),
+    ] {
+        fs::write(&state, original).unwrap();
+        let mut evaluate = lpa();
+        evaluate
+            .args(["evaluate", "--evaluation-config"])
+            .arg(seed())
+            .arg("--decay-info")
+            .arg(&state);
+        let cmd = file_size_limit(&evaluate, 0);
+        let err = no_answer(&run_with_stdin(cmd, &stdin_fixture("breach")));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(failed)
+                && err.ends_with("(the state file is as it was: free space on its filesystem)\n"),
+            "{err}"
+        );
+        assert!(!err.contains(".tmp."), "{err}");
+        assert_eq!(fs::read_to_string(&state).unwrap(), original);
+        assert!(!dir.path().join("s.json.corrupt").exists());
+    }
 }
 
 #[test]

@@ -1033,9 +1033,13 @@ fn keep_aside(path: &Path, bytes: Option<&[u8]>) -> Result<PathBuf, StateError> 
             .prefix(&temp_prefix(path))
             .tempfile_in(dir)
             .map_err(io_err(path, "create a temp file beside it"))?;
+        // Through the File, as `save` writes: NamedTempFile's own write
+        // wraps the error with the temp file's name, which hides the
+        // system's code (a full disk's) and is gone when it is read.
+        let file = tmp.as_file_mut();
         match bytes {
-            Some(bytes) => tmp.write_all(bytes),
-            None => File::open(path).and_then(|mut f| io::copy(&mut f, &mut tmp).map(drop)),
+            Some(bytes) => file.write_all(bytes),
+            None => File::open(path).and_then(|mut f| io::copy(&mut f, file).map(drop)),
         }
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(io_err(path, "keep a copy of it"))?;

@@ -96,10 +96,15 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
         None => None,
     };
     let decided = state.decide_from(prior.as_ref(), &obs, &policy, |_| !dry)?;
+    // A failed save is the one line: a "starting fresh" before it would
+    // tell of a state nothing used (CPA gets no answer), and the next
+    // evaluation warns again, the file being as it was.
+    if let Err(e) = decided.saved {
+        return Err(e.into());
+    }
     if let Some(w) = decided.warning() {
         say!("lpa: warning: {w}");
     }
-    decided.saved?;
     if let Some(copy) = &mut copy {
         if !dry {
             copy.push(&state, &decided.state);
