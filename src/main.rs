@@ -21,7 +21,11 @@ fn main() -> ExitCode {
     match cli::parse().and_then(cmd::run) {
         Ok(code) => code,
         Err(e) => {
-            say!("lpa: error: {e}");
+            // One line whatever a path or a value held: a newline in a file
+            // name started a second line, which a log reader takes for
+            // another message.
+            let line = e.to_string().replace('\n', "\\n").replace('\r', "\\r");
+            say!("lpa: error: {line}");
             ExitCode::from(e.code)
         }
     }

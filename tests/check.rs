@@ -236,6 +236,24 @@ fn check_bounds_the_policy_as_cpa_does() {
     );
 }
 
+/// A path holding a newline is printed with it escaped: the error stays
+/// the one line a log reader takes for one message.
+#[test]
+fn an_error_naming_a_path_with_a_newline_is_one_line() {
+    let out = lpa()
+        .args(["check", "--evaluation-config", "/nonexistent-lpa/a\nb.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("lpa: error: /nonexistent-lpa/a\\nb.yaml: "),
+        "{err}"
+    );
+}
+
 /// A target that no request of the evaluation config's load.requests, or
 /// of --request, sends gets no data at any run: said before the first, as
 /// it is for a locustfile. One of the config's requests is the target's.
