@@ -254,6 +254,59 @@ fn an_error_naming_a_path_with_a_newline_is_one_line() {
     );
 }
 
+/// CPA kills a metric hook that runs past its `metric.timeout`, and has
+/// no metric: a load test that long is a warning, as is one that fills
+/// CPA's interval, from its config file or its env as CPA reads them.
+#[test]
+fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let cpa = dir.path().join("config.yaml");
+    std::fs::write(
+        &cpa,
+        "runMode: per-resource\ninterval: 10000\nmetric:\n  type: shell\n  timeout: 7000\n  shell: {entrypoint: /bin/sh, command: [-c, lpa metric]}\n",
+    )
+    .unwrap();
+    let warnings = |env: &[(&str, &str)]| {
+        let out = lpa()
+            .args(["check", "--evaluation-config"])
+            .arg(fixture("evaluation/seed.yaml"))
+            .env("configPath", &cpa)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with("lpa check: warning: "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let timeout = "metric.timeout 7000 ms is within the load test's 6s and its 1s grace: CPA kills the metric hook before it answers, and scales nothing; set it a few seconds above 7000 ms";
+    let interval = "the load test runs 12s of every 10000 ms interval of CPA's";
+    // The guide's 5 s: 6 s with the grace, within 7 s.
+    assert_eq!(warnings(&[("locustRunTime", "5")]), Vec::<String>::new());
+    let w = warnings(&[("locustRunTime", "6")]);
+    assert!(w.len() == 1 && w[0].contains(timeout), "{w:?}");
+    let w = warnings(&[("locustRunTime", "12")]);
+    assert!(w.len() == 2 && w[1].contains(interval), "{w:?}");
+    // CPA's env over its file, as CPA reads them.
+    let w = warnings(&[
+        ("locustRunTime", "12"),
+        ("interval", "20000"),
+        ("metric", r#"{"type": "shell", "timeout": 30000}"#),
+    ]);
+    assert_eq!(w, Vec::<String>::new());
+    // Without CPA's file, nothing is known of its clock.
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(fixture("evaluation/seed.yaml"))
+        .env("configPath", dir.path().join("absent.yaml"))
+        .env("locustRunTime", "60")
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("metric.timeout"), "{}", stderr(&out));
+}
+
 /// A target that no request of the evaluation config's load.requests, or
 /// of --request, sends gets no data at any run: said before the first, as
 /// it is for a locustfile. One of the config's requests is the target's.

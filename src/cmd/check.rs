@@ -83,6 +83,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if cpa.per_pod() {
         say!("lpa check: warning: {}", super::metric::PER_POD);
     }
+    let locust = matches!(prepared.selection, Selection::Locust { .. });
+    for w in super::hook::cpa_probe_warnings(plan, locust, &cpa) {
+        say!("lpa check: warning: {w}");
+    }
     if let Some(n) = super::hook::cpa_window_note(policy, &cpa) {
         say!("lpa check: note: {n}");
     }

@@ -1,8 +1,12 @@
 //! What the CPA hooks (`lpa metric`, `lpa evaluate`) share: CPA's JSON on
 //! stdin. Each answers with one line through `settings::print_line`.
 
+use std::time::Duration;
+
 use lpa_core::config::{Override, Overrides};
+use lpa_core::duration::format_duration;
 use lpa_core::Policy;
+use lpa_drivers::load::LoadPlan;
 use serde_yaml::{Mapping, Value};
 
 use crate::settings::{Failure, Result};
@@ -52,6 +56,9 @@ pub(super) struct CpaConfig {
     /// `evaluate.timeout`, milliseconds: CPA kills the evaluate hook
     /// past it, and takes no answer.
     pub(super) evaluate_timeout_ms: Option<u64>,
+    /// `metric.timeout`, milliseconds: CPA kills the metric hook past it,
+    /// and has no metric that interval.
+    metric_timeout_ms: Option<u64>,
     /// Why the file named by `configPath` was not read.
     pub(super) warning: Option<String>,
     /// Whether CPA's config file was read: lpa runs under CPA, or is
@@ -101,6 +108,15 @@ impl CpaConfig {
             Some(v) => v.trim().parse::<u64>().ok(),
             None => from_file(key),
         };
+        // CPA reads a method from its env var as YAML or JSON, whole.
+        let timeout_ms = |method: &str| {
+            match from_env(method) {
+                Some(v) => lpa_core::parse::yaml_value(&v).ok(),
+                None => file.get(method).cloned(),
+            }
+            .and_then(|m| m.get("timeout").and_then(Value::as_u64))
+            .filter(|&ms| ms > 0)
+        };
         CpaConfig {
             file_bounds: Overrides {
                 min_replicas: file_count("minReplicas"),
@@ -116,13 +132,8 @@ impl CpaConfig {
                     None => found,
                 },
             },
-            // CPA reads a method from its env var as YAML or JSON, whole.
-            evaluate_timeout_ms: match from_env("evaluate") {
-                Some(v) => lpa_core::parse::yaml_value(&v).ok(),
-                None => file.get("evaluate").cloned(),
-            }
-            .and_then(|method| method.get("timeout").and_then(Value::as_u64))
-            .filter(|&ms| ms > 0),
+            evaluate_timeout_ms: timeout_ms("evaluate"),
+            metric_timeout_ms: timeout_ms("metric"),
             warning,
             found,
             path: path.into(),
@@ -162,6 +173,42 @@ impl CpaConfig {
         }
         warning
     }
+}
+
+/// `lpa check`'s warnings on the probe's length against CPA's clock, from
+/// CPA's config file when it was read: CPA kills a metric hook that runs
+/// past `metric.timeout` and takes no metric (no scale that interval, and
+/// its log says only "timed out"), and a probe as long as `interval` keeps
+/// its load on the service all the time.
+pub(super) fn cpa_probe_warnings(plan: &LoadPlan, locust: bool, cpa: &CpaConfig) -> Vec<String> {
+    if !cpa.found {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    let run = format_duration(plan.run_time);
+    let longest = plan.run_time + plan.grace;
+    if let Some(ms) = cpa.metric_timeout_ms {
+        if Duration::from_millis(ms) <= longest {
+            let startup = if locust {
+                ", and Locust's start-up"
+            } else {
+                ""
+            };
+            warnings.push(format!(
+                "{}: metric.timeout {ms} ms is within the load test's {run} and its {} grace{startup}: CPA kills the metric hook before it answers, and scales nothing; set it a few seconds above {} ms, or shorten locustRunTime",
+                cpa.path.display(),
+                format_duration(plan.grace),
+                longest.as_millis(),
+            ));
+        }
+    }
+    if plan.run_time.as_millis() >= u128::from(cpa.interval_ms) {
+        warnings.push(format!(
+            "the load test runs {run} of every {} ms interval of CPA's: the service is always under lpa's load, and measured with it as its own; keep the interval above the run time",
+            cpa.interval_ms
+        ));
+    }
+    warnings
 }
 
 /// `lpa check`'s note on CPA's window: how long it holds each decay. A
