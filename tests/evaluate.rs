@@ -123,8 +123,10 @@ fn cpa_v0_shape_is_accepted_and_answered_in_v0_words() {
     let out = evaluate(&seed(), &dir.path().join("s.json"), &stdin_fixture("v0"));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "{\"target_replicas\":2}\n");
+    // The log names the field CPA v0 reads, where it said targetReplicas.
     assert!(
-        stderr(&out).contains("lpa evaluate: fibonacci: "),
+        stderr(&out).contains("lpa evaluate: fibonacci: ")
+            && stderr(&out).contains(" => target_replicas 2\n"),
         "{}",
         stderr(&out)
     );

@@ -121,6 +121,14 @@ impl EvaluateInput {
         }
     }
 
+    /// The field of [`answer`](Self::answer), for the log line beside it.
+    pub fn answer_key(&self) -> &'static str {
+        match self.version {
+            CpaVersion::V2 => "targetReplicas",
+            CpaVersion::V0 => "target_replicas",
+        }
+    }
+
     /// The answer this CPA reads.
     pub fn answer(&self, replicas: u32) -> String {
         match self.version {

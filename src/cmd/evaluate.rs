@@ -114,8 +114,9 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode> {
     let decision = decided.decision;
 
     say!(
-        "lpa evaluate: {name}: {decision}{} => targetReplicas {}{}",
+        "lpa evaluate: {name}: {decision}{} => {} {}{}",
         failure_kinds(&eval.metrics),
+        eval.answer_key(),
         decision.replicas,
         if dry {
             " (dry run: state not saved)"
