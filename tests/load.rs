@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::service::Service;
-use crate::support::{lpa, stderr, stdout};
+use crate::support::{lpa, refused_addr, stderr, stdout};
 
 /// `lpa serve` as a child process, killed when dropped.
 pub struct Served {
@@ -237,6 +237,51 @@ fn load_requests_follow_redirects_only_when_asked() {
         heads.iter().any(|h| h.starts_with("GET /followed ")),
         "{heads:?}"
     );
+}
+
+/// A server that words each failure anew (here a Location unlike every
+/// other) gets a bounded account: at most 32 kinds and the rest as
+/// "other", each cut at 200 characters, where a run made one kind per
+/// request (540 MB of table from 3 s). A redirect to a port that refuses
+/// is the service's failure, named, where the run read as "no request
+/// reached" a service that answered every request.
+#[test]
+fn failure_kinds_are_bounded_and_a_refused_redirect_is_the_services_failure() {
+    let service = Service::start(0);
+    let r = loadtest_config(
+        &service.url(),
+        "targets: [{endpoint: /scatter, type: mean, target: 50}]\n\
+         load: {requests: [{path: /scatter, followRedirects: true}]}\n",
+        "0.005",
+    );
+    let n = r["num_requests"].as_u64().unwrap();
+    assert!(n > 40, "more requests than kinds kept: {r}");
+    let failures = r["failures"].as_object().unwrap();
+    assert!(failures.len() <= 33, "{}", failures.len());
+    assert!(failures.keys().all(|k| k.len() < 260), "{failures:?}");
+    let counted: u64 = failures
+        .values()
+        .map(|f| f["occurrences"].as_u64().unwrap())
+        .sum();
+    assert_eq!((counted, r["num_requests_fail"].as_u64()), (n, Some(n)));
+    assert!(
+        failures.contains_key("GET_/scatter: other failures (a run keeps 32 kinds)"),
+        "{failures:?}"
+    );
+
+    let (_held, refused) = refused_addr();
+    let r = loadtest_config(
+        &service.url(),
+        &format!(
+            "targets: [{{endpoint: /away, type: mean, target: 50}}]\n\
+             load: {{requests: [{{path: /redirect/302/abs/http://{refused}/x, name: /away, followRedirects: true}}]}}\n"
+        ),
+        "0.05",
+    );
+    let failures = r["failures"].as_object().unwrap();
+    let key = format!("GET_/away: redirect to {refused}: connection refused");
+    assert_eq!(failures.keys().collect::<Vec<_>>(), [&key], "{r}");
+    assert_eq!(r["num_requests_fail"], r["num_requests"], "{r}");
 }
 
 /// RFC 9110, 8.6: a GET without content carries no Content-Length (as

@@ -5,7 +5,9 @@
 //!
 //! Redirects, answered at once (the delay is the page's): `/redirect/CODE/PATH`
 //! answers CODE with `Location: /PATH`, so `/redirect/302/page` leads to
-//! `/page`; `/loop` answers 302 to itself.
+//! `/page`, and `/redirect/CODE/abs/URL` with `Location: URL`; `/loop`
+//! answers 302 to itself; `/scatter` answers 302 to a Location unlike any
+//! other (numbered, long, of a scheme no client follows).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -119,10 +121,20 @@ fn serve(
         }
         let path = head.split(' ').nth(1).unwrap_or_default();
         let redirect = match path.strip_prefix("/redirect/") {
-            Some(rest) => rest
-                .split_once('/')
-                .map(|(code, to)| (code.to_string(), format!("/{to}"))),
-            None => (path == "/loop").then(|| ("302".to_string(), "/loop".to_string())),
+            Some(rest) => rest.split_once('/').map(|(code, to)| {
+                let to = match to.strip_prefix("abs/") {
+                    Some(url) => url.to_string(),
+                    None => format!("/{to}"),
+                };
+                (code.to_string(), to)
+            }),
+            None if path == "/loop" => Some(("302".to_string(), "/loop".to_string())),
+            None if path == "/scatter" => {
+                let n = requests.lock().unwrap().len();
+                let pad = "x".repeat(300);
+                Some(("302".to_string(), format!("app:/cb?n={n}&pad={pad}")))
+            }
+            None => None,
         };
         let head_only = head.starts_with("HEAD ");
         requests

@@ -20,6 +20,8 @@ use lpa_core::sim::SplitMix64;
 use lpa_core::stats::Recording;
 use lpa_core::wire::{FailureStats, RunInfo};
 
+use super::{failure_words, other_failures, tally};
+
 use super::http::{self, Prepared, Sent};
 use super::transport::Pinned;
 use super::{LoadError, LoadOutcome, LoadPlan, Progress, Task, LATE_AFTER};
@@ -52,6 +54,17 @@ struct Slot {
     stopper: Option<ureq::Agent>,
 }
 
+/// Counts `n` failures of `error` to request `index`, as [`tally`] keeps
+/// them.
+fn count_failure(errors: &mut BTreeMap<(usize, String), u64>, index: usize, error: String, n: u64) {
+    tally(
+        errors,
+        (index, error),
+        |(index, _)| (index, other_failures()),
+        n,
+    );
+}
+
 impl Slot {
     fn record(&mut self, index: usize, elapsed: Duration, sent: Sent) {
         let ok = sent == Sent::Ok;
@@ -60,9 +73,9 @@ impl Slot {
             Sent::Ok => self.reached += 1,
             Sent::Failed(e) => {
                 self.reached += 1;
-                *self.errors.entry((index, e)).or_default() += 1;
+                count_failure(&mut self.errors, index, failure_words(e), 1);
             }
-            Sent::NotConnected(e) => *self.errors.entry((index, e)).or_default() += 1,
+            Sent::NotConnected(e) => count_failure(&mut self.errors, index, failure_words(e), 1),
         }
     }
 }
@@ -304,8 +317,8 @@ pub fn run(
         for (i, r) in std::mem::take(&mut s.recordings).into_iter().enumerate() {
             merged[i].merge(r);
         }
-        for (k, n) in std::mem::take(&mut s.errors) {
-            *errors.entry(k).or_default() += n;
+        for ((index, error), n) in std::mem::take(&mut s.errors) {
+            count_failure(&mut errors, index, error, n);
         }
     }
     let elapsed = end.duration_since(start);

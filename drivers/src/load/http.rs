@@ -285,6 +285,12 @@ fn follow(
         followed += 1;
         response = match exchange_retrying(client, &next) {
             Ok(r) => r,
+            // The service answered: a redirect to a place that does not
+            // is the service's failure, not "no request reached" it.
+            Err(Sent::NotConnected(e)) => {
+                let to = next.uri.authority().map_or("", |a| a.as_str());
+                return Sent::Failed(format!("redirect to {to}: {e}"));
+            }
             Err(sent) => return sent,
         };
         hop = Some(next);

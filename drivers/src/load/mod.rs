@@ -115,6 +115,48 @@ pub struct LoadOverrides {
     pub ca_bundle: Option<PathBuf>,
 }
 
+/// The distinct failure kinds a run keeps, and the longest a kind's words
+/// may be. Some words are the server's (a redirect's Location, the names
+/// in a certificate, Locust's exception text with its URL): a server that
+/// words each failure anew (a random Location) made one kind per request,
+/// and a 3 s run printed 540 MB of table, or a metric JSON larger than
+/// CPA's evaluate hook takes.
+pub const MAX_FAILURE_KINDS: usize = 32;
+const MAX_FAILURE_CHARS: usize = 200;
+
+/// Counts `n` failures of kind `key` in `kinds`; past [`MAX_FAILURE_KINDS`]
+/// kinds, a new one counts under `other(key)`, its request's
+/// [`other_failures`].
+pub(crate) fn tally<K: Ord>(
+    kinds: &mut BTreeMap<K, u64>,
+    key: K,
+    other: impl FnOnce(K) -> K,
+    n: u64,
+) {
+    let full = kinds.len() >= MAX_FAILURE_KINDS;
+    if let Some(count) = kinds.get_mut(&key) {
+        *count += n;
+    } else if full {
+        *kinds.entry(other(key)).or_default() += n;
+    } else {
+        kinds.insert(key, n);
+    }
+}
+
+/// The kind past [`MAX_FAILURE_KINDS`].
+pub(crate) fn other_failures() -> String {
+    format!("other failures (a run keeps {MAX_FAILURE_KINDS} kinds)")
+}
+
+/// A failure's words, cut at [`MAX_FAILURE_CHARS`] characters.
+pub(crate) fn failure_words(mut error: String) -> String {
+    if let Some((cut, _)) = error.char_indices().nth(MAX_FAILURE_CHARS) {
+        error.truncate(cut);
+        error.push_str("...");
+    }
+    error
+}
+
 /// A validated load test: everything [`run`] needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPlan {
