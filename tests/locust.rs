@@ -570,6 +570,26 @@ fn locusts_own_errors_are_one_line_with_its_message() {
     );
     assert!(err.contains("raising.py:10)"), "{err}");
 
+    // Users that never reach a request, Locust exiting 0: an error, as
+    // the native users' run that sent nothing, where it was a report of
+    // no requests that held the replicas as "no data".
+    let dir = tempfile::tempdir().unwrap();
+    let waits = dir.path().join("waits.py");
+    std::fs::write(
+        &waits,
+        "import time\nfrom locust import HttpUser, task, constant\n\n\nclass Waits(HttpUser):\n    wait_time = constant(1)\n\n    def on_start(self):\n        time.sleep(60)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n",
+    )
+    .unwrap();
+    let out = loadtest_locust(&waits, host, "1s").output().unwrap();
+    let err = assert_one_error_line(&out);
+    assert!(
+        err.contains("locust sent no request with ")
+            && err.contains(
+                "waits.py within the run time 1s (exit code 0): its users never reached one"
+            ),
+        "{err}"
+    );
+
     // The pre-1.0 API in an imported module: the scan cannot see it, Locust's
     // error names it, and lpa points at the migration notes.
     let out = loadtest_locust(&fixture("locust/imports_old.py"), host, "1s")

@@ -258,6 +258,8 @@ pub enum LocustError {
         code: i32,
         message: String,
     },
+    #[error("locust sent no request with {path} within the run time {run_time} (exit code 0): its users never reached one (an on_start or a task that waits longer than the run)")]
+    NoneSent { path: PathBuf, run_time: String },
     #[error("locust wrote unreadable statistics to {path}: {message}")]
     BadStats { path: PathBuf, message: String },
     #[error("cannot create a temporary directory for Locust's statistics: {0}")]
@@ -410,7 +412,15 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         message: e.to_string(),
     })?;
     let code = code.unwrap_or(-1);
-    if entries.is_empty() && code != 0 {
+    // As the native driver's: a run with no request measured nothing, and
+    // read as "no data" it held the replicas on a probe that never ran.
+    if entries.is_empty() && code == 0 {
+        return Err(LocustError::NoneSent {
+            path: plan.locustfile.clone(),
+            run_time: plan.run_time_arg(),
+        });
+    }
+    if entries.is_empty() {
         return Err(LocustError::NoRequests {
             path: plan.locustfile.clone(),
             code,
