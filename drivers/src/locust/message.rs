@@ -6,6 +6,8 @@
 //! or a bare line (`Could not find 'x.py'. ...`). The traceback's exception
 //! line and the innermost frame outside Locust's own code say the most.
 
+use std::path::Path;
+
 use crate::process::one_line;
 
 /// The most telling line of Locust's stderr, bounded for an error message.
@@ -59,11 +61,21 @@ fn traceback_message(lines: &[&str]) -> Option<String> {
 }
 
 /// `file:line` of a traceback frame in the user's code (not Locust's, not
-/// Python's own frozen modules).
+/// Python's own frozen modules, not lpa's plugins: a request's error passes
+/// through the plugin's wrapper, and was blamed on it, a file gone by the
+/// time the message is read).
 fn frame_location(line: &str) -> Option<String> {
     let rest = line.trim_start().strip_prefix("File \"")?;
     let (file, rest) = rest.split_once('"')?;
-    if file.starts_with('<') || file.contains("site-packages") || file.contains("/lib/python") {
+    let plugin = Path::new(file)
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|dir| dir.to_string_lossy().starts_with("lpa-locust-"));
+    if plugin
+        || file.starts_with('<')
+        || file.contains("site-packages")
+        || file.contains("/lib/python")
+    {
         return None;
     }
     let num: String = rest
@@ -98,6 +110,15 @@ mod tests {
         assert_eq!(
             locust_message(stderr),
             "SyntaxError: '(' was never closed (at /tmp/lc/syntax.py:5)"
+        );
+    }
+
+    #[test]
+    fn a_request_error_is_the_users_line_not_the_plugins() {
+        let stderr = "Traceback (most recent call last):\n  File \"/v/lib/python3.11/site-packages/locust/user/task.py\", line 340, in run\n  File \"/srv/typo.py\", line 6, in a\n    self.client.get(\"/x\", allow_redirect=False)\n  File \"/tmp/lpa-locust-5SqxPi/lpa_failures.py\", line 177, in request\n    return original(self, method, url, *args, **kwargs)\nTypeError: Session.request() got an unexpected keyword argument 'allow_redirect'\n";
+        assert_eq!(
+            locust_message(stderr),
+            "TypeError: Session.request() got an unexpected keyword argument 'allow_redirect' (at /srv/typo.py:6)"
         );
     }
 
