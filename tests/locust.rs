@@ -740,9 +740,42 @@ fn locust_child_of(lpa: u32) -> Option<u32> {
 /// directory stayed. lpa's plugin ends Locust when lpa is gone.
 #[test]
 fn a_killed_metric_hook_leaves_no_locust_behind() {
+    killed_metric_hook_leaves_nothing(None, 8);
+}
+
+/// The plugin watched lpa from a greenlet, which runs only when the code
+/// running yields: a task that never does (a busy loop) kept its Locust
+/// alive for good, and a locustfile whose import never returned kept the
+/// plugin, loaded after it, from starting at all.
+#[test]
+fn a_killed_metric_hook_leaves_no_busy_or_stuck_locust_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = dir.path().join("busy.py");
+    std::fs::write(
+        &busy,
+        "from locust import HttpUser, task, constant\n\n\nclass Busy(HttpUser):\n    wait_time = constant(0.1)\n\n    @task\n    def spin(self):\n        self.client.get(\"/\")\n        while True:\n            pass\n",
+    )
+    .unwrap();
+    let stuck = dir.path().join("stuck.py");
+    std::fs::write(
+        &stuck,
+        "while True:\n    pass\n\nfrom locust import HttpUser, task\n\n\nclass Never(HttpUser):\n    @task\n    def get(self):\n        self.client.get(\"/\")\n",
+    )
+    .unwrap();
+    killed_metric_hook_leaves_nothing(Some(&busy), 8);
+    killed_metric_hook_leaves_nothing(Some(&stuck), 4);
+}
+
+/// Starts `lpa metric` with Locust (on `locustfile`, else the example's),
+/// SIGKILLs lpa `after` seconds into Locust's life, and checks that Locust
+/// ends within 10 s and leaves nothing in TMPDIR.
+fn killed_metric_hook_leaves_nothing(locustfile: Option<&Path>, after: u64) {
     let s = Served::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let mut c = metric_with_locust(&s.url, "60");
+    if let Some(file) = locustfile {
+        c.env("locustFilePath", file);
+    }
     c.env("TMPDIR", tmp.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -760,7 +793,7 @@ fn a_killed_metric_hook_leaves_no_locust_behind() {
     };
     // Locust's start-up (imports, the plugin) takes 1-2 s; more on a busy
     // machine.
-    std::thread::sleep(Duration::from_secs(8));
+    std::thread::sleep(Duration::from_secs(after));
     child.kill().unwrap();
     child.wait().unwrap();
     let until = std::time::Instant::now() + Duration::from_secs(10);

@@ -1,4 +1,4 @@
-"""Loaded by lpa beside the user's locustfile (`-f LOCUSTFILE,lpa_failures.py`)
+"""Loaded by lpa before the user's locustfile (`-f lpa_failures.py,LOCUSTFILE`)
 to make Locust's failures complete: requests still unanswered when the run
 stops become failures, and the failures CSV is written once, at exit, into
 this file's directory.
@@ -42,6 +42,7 @@ import shutil
 import time
 
 import gevent
+import gevent.monkey
 from gevent import GreenletExit
 from locust import events
 
@@ -226,6 +227,15 @@ _lpa = os.getppid()
 _locust = os.getpid()
 
 
+def _leave(me):
+    here = os.path.dirname(os.path.abspath(__file__))
+    # Only the directory lpa made for this run: a copy of this file loaded
+    # from anywhere else must not take its directory along.
+    if me == _locust and os.path.basename(here).startswith("lpa-locust-"):
+        shutil.rmtree(here, ignore_errors=True)
+    os._exit(1)
+
+
 def _exit_with_lpa():
     me, parent = _locust, _lpa
     while True:
@@ -236,12 +246,21 @@ def _exit_with_lpa():
             me, parent = os.getpid(), os.getppid()
             continue
         if os.getppid() != parent:
-            here = os.path.dirname(os.path.abspath(__file__))
-            # Only the directory lpa made for this run: a copy of this file
-            # loaded from anywhere else must not take its directory along.
-            if me == _locust and os.path.basename(here).startswith("lpa-locust-"):
-                shutil.rmtree(here, ignore_errors=True)
-            os._exit(1)
+            _leave(me)
+
+
+def _exit_with_lpa_from_a_thread():
+    # A real thread, beside the greenlet (which a fork copies, and this
+    # thread it does not): a greenlet runs only when the code running
+    # yields, and a task that never does (a busy loop) or a locustfile
+    # whose import blocks kept Locust alive for good after lpa was gone.
+    # This file is imported before the locustfile for the same reason.
+    sleep = gevent.monkey.get_original("time", "sleep")
+    while os.getpid() == _locust:
+        sleep(0.5)
+        if os.getppid() != _lpa:
+            _leave(_locust)
 
 
 gevent.spawn(_exit_with_lpa)
+gevent.monkey.get_original("_thread", "start_new_thread")(_exit_with_lpa_from_a_thread, ())

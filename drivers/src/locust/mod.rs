@@ -5,7 +5,7 @@
 //!  locustfile ──► legacy::scan (pre-1.0 API? stop with what to change)
 //!       │
 //!       ▼
-//!  locust -f FILE,TMP/lpa_failures.py[,TMP/lpa_ca_bundle.py] --headless -u -r -t --host
+//!  locust -f TMP/lpa_failures.py,FILE[,TMP/lpa_ca_bundle.py] --headless -u -r -t --host
 //!         --json-file TMP/stats ...   (REQUESTS_CA_BUNDLE, SSL_CERT_FILE: --ca-bundle)
 //!       │  exit 0: clean run; 1: the run had failures (or a locustfile check
 //!       │  set it); TMP/stats.json written = Locust finished its run;
@@ -26,8 +26,8 @@
 //!
 //! Failure kinds come from Locust's failures CSV, which its JSON lacks. Not
 //! from `--csv`, whose failures file lags the run by up to a second (it is
-//! rewritten once a second and not at exit): a small module lpa loads as a
-//! second locustfile writes it at exit with Locust's own code (see
+//! rewritten once a second and not at exit): a small module lpa loads as
+//! another locustfile writes it at exit with Locust's own code (see
 //! `lpa_failures.py`).
 //!
 //! Locust stops its users at the run time and drops requests still in
@@ -43,6 +43,7 @@ pub mod stats;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -155,8 +156,9 @@ impl LocustPlan {
         format!("{}s", self.run_secs())
     }
 
-    /// lpa's Python modules that Locust loads after the locustfile, as
-    /// (file name, source): each defines no User class.
+    /// lpa's Python modules that Locust loads beside the locustfile, as
+    /// (file name, source): each defines no User class. The first, which
+    /// watches lpa, is loaded before the locustfile (see [`Self::args`]).
     fn plugins(&self) -> Vec<(&'static str, &'static str)> {
         let mut plugins = vec![(failures::PLUGIN_NAME, failures::PLUGIN)];
         if self.ca_bundle.is_some() {
@@ -169,9 +171,16 @@ impl LocustPlan {
     /// lpa's plugins as more locustfiles, `--json-file` at `dir/stats`
     /// (Locust appends `.json`).
     pub fn args(&self, dir: &Path) -> Vec<OsString> {
-        // Locust splits -f at commas.
-        let mut files = OsString::from(&self.locustfile);
-        for (name, _) in self.plugins() {
+        // Locust splits -f at commas, and imports the files in order. The
+        // failures plugin goes first: it ends Locust when lpa dies, which
+        // it could not do behind a locustfile whose import never returned.
+        let mut files = OsString::new();
+        let plugins = self.plugins();
+        let (first, rest) = plugins.split_first().expect("the failures plugin");
+        files.push(dir.join(first.0));
+        files.push(",");
+        files.push(&self.locustfile);
+        for (name, _) in rest {
             files.push(",");
             files.push(dir.join(name));
         }
@@ -376,7 +385,9 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
     }
     let stats_file = dir.path().join("stats.json");
     let mut cmd = Command::new(&plan.program);
-    cmd.args(plan.args(dir.path()));
+    // Its own group, which lpa's timeout kills whole: a LOCUST_BIN that
+    // is a wrapper script left its Locust running past the kill.
+    cmd.args(plan.args(dir.path())).process_group(0);
     if let Some(ca) = &plan.ca_bundle {
         // Absolute: the variables are read wherever the locustfile has
         // changed directory to.
@@ -671,7 +682,7 @@ mod tests {
             .collect();
         assert_eq!(
             args.join(" "),
-            "-f /locustfile.py,/tmp/x/lpa_failures.py --headless -u 10 -r 2.5 -t 5s --host http://h:5000 \
+            "-f /tmp/x/lpa_failures.py,/locustfile.py --headless -u 10 -r 2.5 -t 5s --host http://h:5000 \
              --json-file /tmp/x/stats --only-summary --loglevel WARNING --exit-code-on-error 1 --stop-timeout 2"
         );
         assert_eq!(plan.timeout(), Duration::from_secs(37));
@@ -680,7 +691,7 @@ mod tests {
         let args = plan.args(Path::new("/tmp/x"));
         assert_eq!(
             args[1],
-            "/locustfile.py,/tmp/x/lpa_failures.py,/tmp/x/lpa_ca_bundle.py"
+            "/tmp/x/lpa_failures.py,/locustfile.py,/tmp/x/lpa_ca_bundle.py"
         );
     }
 
