@@ -56,8 +56,25 @@ pub fn scan(source: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut min_wait: Option<(usize, String)> = None;
     let mut max_wait: Option<(usize, String)> = None;
+    // The indent of an `except ImportError:` whose block is the fallback of
+    // a shim (`try: from locust import HttpUser` / `except ImportError:
+    // from locust import HttpLocust as HttpUser`): a locustfile written to
+    // run on either Locust uses the new API, and was refused by every
+    // driver for the old name in its fallback.
+    let mut fallback: Option<usize> = None;
     for (i, line) in code.lines().enumerate() {
         let n = i + 1;
+        let indent = line.len() - line.trim_start().len();
+        if !line.trim().is_empty() && fallback.is_some_and(|at| indent <= at) {
+            fallback = None;
+        }
+        if fallback.is_some() {
+            continue;
+        }
+        if is_import_fallback(line) {
+            fallback = Some(indent);
+            continue;
+        }
         for &(old, change) in RENAMES {
             if find_word(line, old).is_some() {
                 findings.push(Finding {
@@ -117,9 +134,22 @@ pub fn scan(source: &str) -> Vec<Finding> {
     findings
 }
 
-/// The right-hand side of `name = value` at the start of a line (a class
-/// attribute), as one token.
+/// Whether `line` begins the handler of a failed import: `except
+/// ImportError:`, `except (ImportError, AttributeError) as e:`, ...
+fn is_import_fallback(line: &str) -> bool {
+    let line = line.trim_start();
+    find_word(line, "except") == Some(0)
+        && (find_word(line, "ImportError").is_some()
+            || find_word(line, "ModuleNotFoundError").is_some())
+}
+
+/// The right-hand side of `name = value` as a class attribute (an
+/// indented line: a module's own `min_wait = 5` is no use of Locust's), as
+/// one token.
 fn assigned(line: &str, name: &str) -> Option<String> {
+    if !line.starts_with([' ', '\t']) {
+        return None;
+    }
     let rest = line.trim_start().strip_prefix(name)?;
     let rest = rest.trim_start().strip_prefix('=')?;
     if rest.starts_with('=') {
@@ -286,6 +316,30 @@ mod tests {
         // An unterminated one-line string ends at the line end.
         assert_eq!(scan("x = 'open\nclass U(HttpLocust): pass\n").len(), 1);
         assert_eq!(scan("é = 'ü' # ö\nclass Ü(HttpLocust): pass")[0].line, 2);
+    }
+
+    /// A shim that runs on either Locust is modern; the old name in its
+    /// fallback is no finding, nor is a module's own `min_wait`. What
+    /// follows the fallback's block is scanned again.
+    #[test]
+    fn a_fallback_for_old_locusts_and_module_names_are_clean() {
+        let src = "try:\n    from locust import HttpUser\nexcept ImportError:  # Locust < 1.0\n\
+                   \x20   from locust import HttpLocust as HttpUser\n\
+                   try:\n    from locust import FastHttpUser\n\
+                   except (ImportError, AttributeError): from locust.contrib.fasthttp import FastHttpLocust as FastHttpUser\n\
+                   from locust import task, constant\nmin_wait = 5\n\
+                   class U(HttpUser):\n    wait_time = constant(0.2)\n\
+                   \x20   @task\n    def a(self):\n        self.client.get('/shim')\n";
+        assert_eq!(scan(src), []);
+        let after = format!("{src}class V(HttpLocust):\n    task_set = X\n");
+        let found: Vec<String> = scan(&after).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "line 15: HttpLocust -> HttpUser",
+                "line 16: task_set = X -> tasks = [X]"
+            ]
+        );
     }
 
     #[test]
