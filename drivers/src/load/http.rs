@@ -50,7 +50,10 @@ pub enum RequestError {
 }
 
 pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, RequestError> {
-    let url = plan.url(r);
+    // Quoted as requests quotes a URL (`requote_uri`), so a path goes out
+    // as Locust sends it: `/café` as `/caf%C3%A9`, where its raw UTF-8
+    // bytes went on the request line, which RFC 9112 holds to ASCII.
+    let url = requote(plan.url(r).as_bytes());
     let method = Method::from_bytes(r.method.as_str().as_bytes())
         .map_err(|_| RequestError::Method(r.method.to_string()))?;
     let uri: Uri = url
@@ -634,14 +637,24 @@ mod tests {
             prepare(&plan, &r).unwrap_err(),
             RequestError::HeaderName("bad name".into())
         );
-        r.headers.clear();
-        r.path = "/a b".into();
-        let e = prepare(&plan, &r).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("invalid URL \"http://127.0.0.1:5000/a b\": "),
-            "{e}"
-        );
+    }
+
+    /// A path goes out quoted as requests (and so Locust) sends it.
+    #[test]
+    fn a_path_is_quoted_as_requests_quotes_it() {
+        let plan = plan("targets: [{endpoint: /a, type: mean, target: 7}]");
+        let mut r = plan.requests[0].clone();
+        for (path, sent) in [
+            ("/caf\u{e9}?q=\u{fc}", "/caf%C3%A9?q=%C3%BC"),
+            ("/raw\\n", "/raw%5Cn"),
+            ("/a b", "/a%20b"),
+            ("/q?x=%41&y=[1]", "/q?x=%41&y=[1]"),
+            ("/page#part", "/page"),
+        ] {
+            r.path = path.into();
+            let uri = prepare(&plan, &r).unwrap().uri;
+            assert_eq!(uri.path_and_query().unwrap().as_str(), sent, "{path}");
+        }
     }
 
     fn hop(method: Method, url: &str, headers: &[(&str, &str)], body: &str) -> Prepared {
