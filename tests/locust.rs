@@ -111,6 +111,42 @@ fn loadtest_with_locusts_csv(locustfile: &str, s: &Served) -> (Output, tempfile:
     (out, dir)
 }
 
+/// A Locust that stops before its run time (here the locustfile quits the
+/// runner after 1 s; a SIGTERM does the same) writes its statistics and
+/// exits 0: the rates are over the time it ran, and a warning says the run
+/// was short, where they were divided by the whole run time, unsaid.
+#[test]
+fn a_locust_that_stops_early_is_said_and_rated_over_the_time_it_ran() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let quits = dir.path().join("quits.py");
+    std::fs::write(
+        &quits,
+        "import time\nfrom locust import HttpUser, task, constant\n\nSTART = time.time()\n\n\nclass Quits(HttpUser):\n    wait_time = constant(0.05)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n        if time.time() - START > 1:\n            self.environment.runner.quit()\n",
+    )
+    .unwrap();
+    let out = loadtest_locust(&quits, &s.url, "20s")
+        .arg("--json")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: locust ended after ")
+            && err.contains(
+                "s, before its run time 20s (a signal, or the locustfile stopped the runner)"
+            ),
+        "{err}"
+    );
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let requests = v["num_requests"].as_f64().unwrap();
+    let rps = v["requests"]["GET_/"]["total_rps"].as_f64().unwrap();
+    assert!(
+        rps > 2.0 * requests / 20.0,
+        "{rps} requests/s of {requests}"
+    );
+}
+
 #[test]
 fn loadtest_report_equals_locusts_own_csv() {
     let s = Served::start(&[]);

@@ -438,7 +438,20 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
             message: locust_message(&stderr),
         });
     }
-    let run_secs = plan.run_secs() as f64;
+    // A Locust stopped before its run time (a SIGTERM, a locustfile that
+    // quits the runner) still writes its statistics and exits 0: its
+    // rates were divided by the run time it did not run, and nothing said
+    // the run was short. The wall time holds Locust's start-up too, so it
+    // is below the run time only when Locust stopped early.
+    let planned = plan.run_secs() as f64;
+    let ran = wall.as_secs_f64();
+    let short = (ran < planned).then(|| {
+        format!(
+            "locust ended after {ran:.1}s, before its run time {} (a signal, or the locustfile stopped the runner): the statistics are of the time it ran",
+            plan.run_time_arg()
+        )
+    });
+    let run_secs = planned.min(ran);
     let requests = stats::requests(&entries, &plan.percentiles, run_secs);
     let aggregate = stats::request_stats(
         &stats::aggregate(&entries),
@@ -482,7 +495,7 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
     };
     Ok(LocustOutcome {
         report,
-        warnings: warning.into_iter().collect(),
+        warnings: short.into_iter().chain(warning).collect(),
     })
 }
 
