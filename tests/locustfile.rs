@@ -164,6 +164,27 @@ fn task_weights_set_the_mix() {
     );
 }
 
+/// Locust's tags settings hold Locust to some tasks; the native users run
+/// them all, and say so, where they sent other requests than Locust would
+/// have without a word.
+#[test]
+fn locusts_tags_settings_are_said_to_be_locusts() {
+    let service = Service::start(0);
+    let mut c = native(
+        &translate_fixture("task_weights.py"),
+        &service.url(),
+        &["--users", "1", "--run-time", "300ms"],
+    );
+    c.env("LOCUST_TAGS", "cart").env("LOCUST_EXCLUDE_TAGS", "");
+    let (_, err) = report(c);
+    assert!(
+        err.contains("warning: LOCUST_TAGS=cart is Locust's: the native users run every task of ")
+            && err.contains("task_weights.py, tagged or not"),
+        "{err}"
+    );
+    assert!(!err.contains("LOCUST_EXCLUDE_TAGS"), "{err}");
+}
+
 /// Class weights 3:1 split 8 users 6:2, as Locust's dispatcher does; each
 /// user runs a task every 0.1 s (constant_pacing), so the requests split
 /// 3:1 as well. `--host` wins over the classes' `host`.

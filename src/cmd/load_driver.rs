@@ -138,6 +138,19 @@ pub(super) fn prepare(
         Source::Locustfile => {
             let (locust_plan, notes) = translate(file, load, overrides)?;
             warnings.extend(notes);
+            // Locust's own settings: the native users run every task, and
+            // a run that Locust would have held to some tasks sent others.
+            if matches!(selection, Selection::Native { .. }) {
+                for var in ["LOCUST_TAGS", "LOCUST_EXCLUDE_TAGS"] {
+                    if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                        warnings.push(format!(
+                            "{var}={} is Locust's: the native users run every task of {}, tagged or not",
+                            v.to_string_lossy(),
+                            file.display()
+                        ));
+                    }
+                }
+            }
             translated = Some(format!(
                 "; translated {}: {}",
                 file.display(),
