@@ -351,7 +351,7 @@ fn failure_kinds_add_up_to_locusts_failures() {
 #[test]
 fn missing_failure_kinds_are_one_warning_not_a_failed_run() {
     let s = Served::start(&[]);
-    let out = loadtest_locust(&fixture("locust/exits_in_quit.py"), &s.url, "1s")
+    let out = loadtest_locust(&fixture("locust/removes_the_kinds.py"), &s.url, "1s")
         .arg("--json")
         .output()
         .unwrap();
@@ -369,6 +369,28 @@ fn missing_failure_kinds_are_one_warning_not_a_failed_run() {
             "lpa loadtest: warning: Locust counted {failed} failures but the report has no failure kinds: "
         )),
         "{err}"
+    );
+
+    // A locustfile that ends the process in its quit listener: lpa's
+    // plugin, loaded first, wrote the kinds before it, where it lost them.
+    let out = loadtest_locust(&fixture("locust/exits_in_quit.py"), &s.url, "1s")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let kinds: u64 = report["failures"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|f| f["occurrences"].as_u64().unwrap())
+        .sum();
+    assert!(kinds > 0, "{report}");
+    assert_eq!(
+        Some(kinds),
+        report["num_requests_fail"].as_u64(),
+        "{report}"
     );
 }
 
