@@ -493,6 +493,8 @@ fn load_requests_of_the_config_win_over_the_locustfile() {
 /// `--load-driver native` with a locustfile that is not there says so, as
 /// auto does: before, the driver line read "(--load-driver native)" and
 /// the config's requests went out in place of the file's without a word.
+/// A path other than the default is a warning too, where it was the
+/// driver line's note alone (a typo in locustFilePath).
 #[test]
 fn a_missing_locustfile_under_the_native_driver_is_said() {
     let service = Service::start(0);
@@ -505,6 +507,11 @@ fn a_missing_locustfile_under_the_native_driver_is_said() {
         missing.display()
     );
     assert!(err.contains(&said), "{err}");
+    let warned = format!(
+        "warning: locustfile {} (locustFilePath or --locustfile) does not exist: its requests are not sent",
+        missing.display()
+    );
+    assert!(err.contains(&warned), "{err}");
 }
 
 /// Without a locustfile or a load: section, the probe is small and says

@@ -111,10 +111,22 @@ pub(super) fn prepare(
             Source::Config
         }
         Selection::Native { .. } if exists => Source::Locustfile,
-        Selection::Native { .. } => match fallback {
-            Some(request) if targets.is_empty() => Source::Fallback(request),
-            _ => Source::Config,
-        },
+        Selection::Native { .. } => {
+            // The default is absent wherever no locustfile is meant (the
+            // image without one); a path set by hand and absent is a typo
+            // more likely than not, and the targets' requests went out in
+            // its place with only the driver line's note.
+            if file.as_os_str() != crate::cli::DEFAULT_LOCUSTFILE {
+                warnings.push(format!(
+                    "locustfile {} (locustFilePath or --locustfile) does not exist: its requests are not sent",
+                    file.display()
+                ));
+            }
+            match fallback {
+                Some(request) if targets.is_empty() => Source::Fallback(request),
+                _ => Source::Config,
+            }
+        }
     };
     let mut translated = None;
     // Who says what is sent, for a target that nothing sends.
