@@ -236,6 +236,50 @@ fn check_bounds_the_policy_as_cpa_does() {
     );
 }
 
+/// The seed guide's image sets locustUsers, locustRunTime and
+/// locustHatchRate: over a config's `load:` section they are a note each,
+/// where they replaced it without a word. The same values are no note.
+#[test]
+fn settings_that_replace_the_configs_load_section_are_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("load.yaml");
+    std::fs::write(
+        &config,
+        "targets: [{method: GET, endpoint: /x, type: mean, target: 7}]\nload: {users: 4, runTime: 3s, spawnRate: 2}\n",
+    )
+    .unwrap();
+    let notes = |env: &[(&str, &str)]| {
+        let out = lpa()
+            .args(["check", "--evaluation-config"])
+            .arg(&config)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+            .lines()
+            .filter(|l| l.contains("replaces the evaluation config's load."))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        notes(&[
+            ("locustUsers", "10"),
+            ("locustRunTime", "5"),
+            ("locustHatchRate", "10")
+        ]),
+        [
+            "lpa check: note: --users (locustUsers) 10 replaces the evaluation config's load.users 4",
+            "lpa check: note: --spawn-rate (locustHatchRate, locustSpawnRate) 10 replaces the evaluation config's load.spawnRate 2",
+            "lpa check: note: --run-time (locustRunTime) 5s replaces the evaluation config's load.runTime 3s",
+        ]
+    );
+    assert_eq!(
+        notes(&[("locustUsers", "4"), ("locustRunTime", "3s")]),
+        Vec::<String>::new()
+    );
+}
+
 /// A path holding a newline is printed with it escaped: the error stays
 /// the one line a log reader takes for one message.
 #[test]

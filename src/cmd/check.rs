@@ -74,6 +74,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let (true, Some(max)) = (cpa_default, policy.max_replicas()) {
         say!("lpa check: note: maxReplicas {max} is CPA's default: neither the evaluation config nor CPA's config or env sets one");
     }
+    for n in overridden(config.load.as_ref(), &overrides) {
+        say!("lpa check: note: {n}");
+    }
     if let Some(w) = runaway_warning(policy, plan.timeout) {
         say!("lpa check: warning: {w}");
     }
@@ -100,6 +103,51 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         load_driver::driver_line(&prepared),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The config's `load:` settings that a flag or an env var replaces: the
+/// seed guide's image sets `locustUsers`, `locustRunTime` and
+/// `locustHatchRate`, which replaced a `load:` section without a word.
+fn overridden(
+    load: Option<&lpa_core::config::LoadSpec>,
+    o: &lpa_drivers::load::LoadOverrides,
+) -> Vec<String> {
+    let Some(load) = load else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    let mut note = |flag: &str, field: &str, given: String, config: String| {
+        if given != config {
+            notes.push(format!(
+                "{flag} {given} replaces the evaluation config's load.{field} {config}"
+            ));
+        }
+    };
+    if let (Some(g), Some(c)) = (o.users, load.users) {
+        note(
+            "--users (locustUsers)",
+            "users",
+            g.to_string(),
+            c.to_string(),
+        );
+    }
+    if let (Some(g), Some(c)) = (o.spawn_rate, load.spawn_rate) {
+        note(
+            "--spawn-rate (locustHatchRate, locustSpawnRate)",
+            "spawnRate",
+            num(g),
+            num(c),
+        );
+    }
+    if let (Some(g), Some(c)) = (o.run_time, load.run_time) {
+        note(
+            "--run-time (locustRunTime)",
+            "runTime",
+            format_duration(g),
+            format_duration(c),
+        );
+    }
+    notes
 }
 
 /// A proportional scale-up bounded by neither `maxChange` nor
