@@ -236,6 +236,23 @@ fn check_bounds_the_policy_as_cpa_does() {
     );
 }
 
+/// The lines of a successful `lpa check` of `config` under `env` that
+/// hold `text`.
+fn said_by_check(config: &std::path::Path, env: &[(&str, &str)], text: &str) -> Vec<String> {
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stderr(&out)
+        .lines()
+        .filter(|l| l.contains(text))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The seed guide's image sets locustUsers, locustRunTime and
 /// locustHatchRate: over a config's `load:` section they are a note each,
 /// where they replaced it without a word. The same values are no note.
@@ -249,18 +266,7 @@ fn settings_that_replace_the_configs_load_section_are_noted() {
     )
     .unwrap();
     let notes = |env: &[(&str, &str)]| {
-        let out = lpa()
-            .args(["check", "--evaluation-config"])
-            .arg(&config)
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        stderr(&out)
-            .lines()
-            .filter(|l| l.contains("replaces the evaluation config's load."))
-            .map(str::to_string)
-            .collect::<Vec<_>>()
+        said_by_check(&config, env, "replaces the evaluation config's load.")
     };
     assert_eq!(
         notes(&[
@@ -311,19 +317,13 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     )
     .unwrap();
     let warnings = |env: &[(&str, &str)]| {
-        let out = lpa()
-            .args(["check", "--evaluation-config"])
-            .arg(fixture("evaluation/seed.yaml"))
-            .env("configPath", &cpa)
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        stderr(&out)
-            .lines()
-            .filter(|l| l.starts_with("lpa check: warning: "))
-            .map(str::to_string)
-            .collect::<Vec<_>>()
+        let cpa = [("configPath", cpa.to_str().unwrap())];
+        let env = [&cpa[..], env].concat();
+        said_by_check(
+            &fixture("evaluation/seed.yaml"),
+            &env,
+            "lpa check: warning: ",
+        )
     };
     let timeout = "metric.timeout 7000 ms is within the load test's 6s and its 1s grace: CPA kills the metric hook before it answers, and scales nothing; set it a few seconds above 7000 ms";
     let interval = "the load test runs 12s of every 10000 ms interval of CPA's";
