@@ -821,9 +821,10 @@ fn arrival_rate(text: &str) -> std::result::Result<f64, InvalidValue> {
 }
 
 fn run_time(text: &str) -> std::result::Result<Duration, InvalidValue> {
+    use lpa_core::config::{MAX_RUN_TIME, RUN_TIME_EXPECTED};
     lpa_core::duration::parse_duration(text)
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| InvalidValue::new(text, "a duration > 0 such as 5, 5s or 1m"))
+        .filter(|d| !d.is_zero() && *d <= MAX_RUN_TIME)
+        .ok_or_else(|| InvalidValue::new(text, RUN_TIME_EXPECTED))
 }
 
 fn wait_time(text: &str) -> std::result::Result<WaitTime, InvalidValue> {
@@ -1254,7 +1255,7 @@ mod tests {
         assert!(load_error(&["--spawn-rate", "0"]).starts_with(
             "spawn rate (--spawn-rate, locustHatchRate or locustSpawnRate): invalid value \"0\""
         ));
-        for bad in ["0", "-1", "0s", "soon"] {
+        for bad in ["0", "-1", "0s", "soon", "24h1s", "1e9", "1e12"] {
             assert!(load_error(&["--run-time", bad])
                 .starts_with("run time (--run-time or locustRunTime): invalid value"));
         }

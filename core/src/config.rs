@@ -686,6 +686,10 @@ pub const USERS_EXPECTED: &str = "a whole number from 1 to 10000 (each user is a
 /// probe that could run is refused, and a typo (1e300) is not planned as
 /// 18446744073709551615 requests a run.
 pub const MAX_ARRIVAL_RATE: f64 = 1e6;
+/// The longest load test: a day. Longer is a typo (`locustRunTime=1e9`
+/// ran for 31 years, and a CPA hook with it hung until its timeout).
+pub const MAX_RUN_TIME: Duration = Duration::from_secs(86_400);
+pub const RUN_TIME_EXPECTED: &str = "a duration > 0, at most 24h, such as 5, 5s or 1m";
 pub const ARRIVAL_RATE_EXPECTED: &str = "requests per second > 0, at most 1000000";
 
 /// Locust's wait times between a user's requests.
@@ -1033,12 +1037,15 @@ impl<'de> Deserialize<'de> for ScaleMode {
 struct RawLoad {
     users: Option<Count>,
     spawn_rate: Option<Raw>,
-    run_time: Option<DurationField>,
+    // As written, for its error: 25h, not the 90000s it reads as.
+    run_time: Option<Raw>,
     wait_time: Option<WaitTime>,
     arrival_rate: Option<Raw>,
     timeout: Option<DurationField>,
     grace: Option<DurationField>,
-    fail_status: Option<Count>,
+    // Read as given, so that a value no count reads (`abc`) is refused as
+    // a status too, not as "a whole number from 0 to 4294967295".
+    fail_status: Option<Raw>,
     requests: Option<Vec<RawRequest>>,
 }
 
@@ -1442,10 +1449,24 @@ impl RawLoad {
             other => Ok(other.map(|d| d.0)),
         };
         let fail_status = match self.fail_status {
-            Some(s) if !(100..=600).contains(&s.value) => {
-                return Err(at.invalid("load.failStatus", &s.raw, "an HTTP status from 100 to 600"))
-            }
-            s => c.count(s, "load.failStatus", 100)?,
+            None => None,
+            Some(raw) => match raw.count() {
+                Some((value, spelling)) if (100..=600).contains(&value) => {
+                    let status = Count {
+                        value,
+                        raw,
+                        spelling,
+                    };
+                    c.count(Some(status), "load.failStatus", 100)?
+                }
+                _ => {
+                    return Err(at.invalid(
+                        "load.failStatus",
+                        &raw,
+                        "an HTTP status from 100 to 600",
+                    ))
+                }
+            },
         };
         let users = match self.users {
             Some(u) if !(1..=MAX_USERS).contains(&u.value) => {
@@ -1465,7 +1486,13 @@ impl RawLoad {
                 |v| v > 0.0,
                 "users per second > 0",
             )?,
-            run_time: nonzero(self.run_time, "load.runTime", "5s")?,
+            run_time: match self.run_time {
+                None => None,
+                Some(raw) => match crate::parse::duration_of(raw.value()) {
+                    Some(d) if !d.is_zero() && d <= MAX_RUN_TIME => Some(d),
+                    _ => return Err(at.invalid("load.runTime", &raw, RUN_TIME_EXPECTED)),
+                },
+            },
             wait_time: self.wait_time,
             arrival_rate: c.number(
                 self.arrival_rate,
@@ -1555,6 +1582,47 @@ decay:
             .to_string()
             .contains("load.users: invalid value 0"));
         assert_eq!(e("10000").unwrap().load.unwrap().users, Some(10000));
+    }
+
+    /// A load section's run time and failure status: a bad one names its
+    /// bound as written, where `failStatus: abc` read as a bad count and a
+    /// run time of years was taken.
+    #[test]
+    fn load_run_time_and_fail_status_are_held_to_their_bounds() {
+        let e = |load: &str| {
+            parse_evaluation_config(
+                "eval.yaml",
+                &format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nload: {{{load}}}\n"),
+                &Overrides::default(),
+            )
+            .map(|p| p.value.load.unwrap())
+        };
+        let run_time = "(expected a duration > 0, at most 24h, such as 5, 5s or 1m)";
+        for (bad, shown) in [
+            ("25h", "\"25h\""),
+            ("0", "0"),
+            ("soon", "\"soon\""),
+            ("1e9", "1000000000.0"),
+        ] {
+            assert_eq!(
+                e(&format!("runTime: {bad}")).unwrap_err().to_string(),
+                format!("eval.yaml: load.runTime: invalid value {shown} {run_time}")
+            );
+        }
+        assert_eq!(
+            e("runTime: 24h").unwrap().run_time,
+            Some(Duration::from_secs(86_400))
+        );
+        for bad in ["abc", "99", "601", "-1"] {
+            assert!(
+                e(&format!("failStatus: {bad}"))
+                    .unwrap_err()
+                    .to_string()
+                    .ends_with("(expected an HTTP status from 100 to 600)"),
+                "{bad}"
+            );
+        }
+        assert_eq!(e("failStatus: 500").unwrap().fail_status, 500);
     }
 
     #[test]
