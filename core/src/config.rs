@@ -758,7 +758,10 @@ impl WaitTime {
         match (name.trim(), nums.as_slice()) {
             ("constant", [s]) => Some(WaitTime::Constant(secs(s)?)),
             ("between", [a, b]) if a <= b => Some(WaitTime::Between(secs(a)?, secs(b)?)),
-            ("constant_throughput", [n]) if *n > 0.0 => Some(WaitTime::ConstantThroughput(*n)),
+            // Its pace, 1/n seconds, must be a wait time too.
+            ("constant_throughput", [n]) if *n > 0.0 && secs(&(1.0 / n)).is_some() => {
+                Some(WaitTime::ConstantThroughput(*n))
+            }
             ("constant_pacing", [s]) => Some(WaitTime::ConstantPacing(secs(s)?)),
             _ => None,
         }
@@ -2045,6 +2048,8 @@ load:
             "constant(-1)",
             "wait(1)",
             "constant_throughput(0)",
+            // A pace of 1e300 s, printed with 300 digits, where it was taken.
+            "constant_throughput(1e-300)",
         ] {
             assert_eq!(WaitTime::parse(bad), None, "{bad}");
         }
