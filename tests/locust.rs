@@ -147,6 +147,29 @@ fn a_locust_that_stops_early_is_said_and_rated_over_the_time_it_ran() {
     );
 }
 
+/// A task that raises after its request: Locust logs it, counts no
+/// failure and exits 1. A warning names the exception and its line, where
+/// the report said only "exit code 1".
+#[test]
+fn a_task_that_raises_beside_answered_requests_is_a_warning() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let raises = dir.path().join("raises.py");
+    std::fs::write(
+        &raises,
+        "from locust import HttpUser, task, constant\n\n\nclass Raises(HttpUser):\n    wait_time = constant(0.1)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n        raise ValueError(\"boom\")\n",
+    )
+    .unwrap();
+    let out = loadtest_locust(&raises, &s.url, "1s").output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: locust exited 1 with no failed request, so a task raised or a locustfile check failed: ValueError: boom (at ")
+            && err.contains("raises.py:10)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn loadtest_report_equals_locusts_own_csv() {
     let s = Served::start(&[]);

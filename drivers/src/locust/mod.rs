@@ -462,6 +462,15 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
         &dir.path().join(failures::CSV_NAME),
         aggregate.num_failures.unwrap_or(0),
     );
+    // Exit code 1 with every request answered: a task raised (Locust logs
+    // it and counts no failure), which the report showed only as "exit
+    // code 1".
+    let raised = (code == 1 && aggregate.num_failures == Some(0)).then(|| {
+        format!(
+            "locust exited 1 with no failed request, so a task raised or a locustfile check failed: {}",
+            locust_message(&stderr)
+        )
+    });
     // Counted from the kinds, so only when they account for every failure.
     let unfinished = warning.is_none().then(|| {
         failures
@@ -495,7 +504,7 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
     };
     Ok(LocustOutcome {
         report,
-        warnings: short.into_iter().chain(warning).collect(),
+        warnings: short.into_iter().chain(raised).chain(warning).collect(),
     })
 }
 
