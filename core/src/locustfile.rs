@@ -2118,13 +2118,27 @@ impl Translator {
             values[i] = Some(seconds(a).ok_or_else(bad)?);
         }
         let values: Vec<f64> = values.into_iter().collect::<Option<_>>().ok_or_else(bad)?;
-        let dur = |s: f64| Duration::try_from_secs_f64(s).map_err(|_| bad());
+        // Numbers, out of what lpa waits: said so, where the message
+        // asked for numbers it had been given.
+        let range = || {
+            (
+                value.line,
+                format!(
+                    "wait_time = {} (lpa waits seconds from 0, between's MIN at most its MAX, and a constant_throughput above 0)",
+                    describe(value)
+                ),
+            )
+        };
+        let dur = |s: f64| Duration::try_from_secs_f64(s).map_err(|_| range());
         Ok(match (name, values.as_slice()) {
             ("between", [a, b]) if a <= b => WaitTime::Between(dur(*a)?, dur(*b)?),
             ("constant", [s]) => WaitTime::Constant(dur(*s)?),
             ("constant_pacing", [s]) => WaitTime::ConstantPacing(dur(*s)?),
-            ("constant_throughput", [n]) if *n > 0.0 => WaitTime::ConstantThroughput(*n),
-            _ => return Err(bad()),
+            ("constant_throughput", [n]) if *n > 0.0 => {
+                dur(1.0 / n)?;
+                WaitTime::ConstantThroughput(*n)
+            }
+            _ => return Err(range()),
         })
     }
 }
