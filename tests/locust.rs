@@ -821,13 +821,14 @@ fn locust_child_of(lpa: u32) -> Option<u32> {
 /// directory stayed. lpa's plugin ends Locust when lpa is gone.
 #[test]
 fn a_killed_metric_hook_leaves_no_locust_behind() {
-    killed_metric_hook_leaves_nothing(None, 8);
+    killed_metric_hook_leaves_nothing(None, None, 8);
 }
 
 /// The plugin watched lpa from a greenlet, which runs only when the code
 /// running yields: a task that never does (a busy loop) kept its Locust
 /// alive for good, and a locustfile whose import never returned kept the
-/// plugin, loaded after it, from starting at all.
+/// plugin, loaded after it, from starting at all. It watched its parent,
+/// which a LOCUST_BIN wrapper script is, and which outlived lpa.
 #[test]
 fn a_killed_metric_hook_leaves_no_busy_or_stuck_locust_behind() {
     let dir = tempfile::tempdir().unwrap();
@@ -843,19 +844,37 @@ fn a_killed_metric_hook_leaves_no_busy_or_stuck_locust_behind() {
         "while True:\n    pass\n\nfrom locust import HttpUser, task\n\n\nclass Never(HttpUser):\n    @task\n    def get(self):\n        self.client.get(\"/\")\n",
     )
     .unwrap();
-    killed_metric_hook_leaves_nothing(Some(&busy), 8);
-    killed_metric_hook_leaves_nothing(Some(&stuck), 4);
+    killed_metric_hook_leaves_nothing(Some(&busy), None, 8);
+    killed_metric_hook_leaves_nothing(Some(&stuck), None, 4);
+    // Named so that it is the Locust process the check finds.
+    let wrapper = dir.path().join("locust-wrapper");
+    let script = format!("#!/bin/sh\n{} \"$@\"\n", tool("locust").display());
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    killed_metric_hook_leaves_nothing(None, Some(&wrapper), 8);
 }
 
-/// Starts `lpa metric` with Locust (on `locustfile`, else the example's),
-/// SIGKILLs lpa `after` seconds into Locust's life, and checks that Locust
-/// ends within 10 s and leaves nothing in TMPDIR.
-fn killed_metric_hook_leaves_nothing(locustfile: Option<&Path>, after: u64) {
+/// Starts `lpa metric` with Locust (on `locustfile`, else the example's;
+/// run by `locust_bin`, else the pinned one), SIGKILLs lpa `after` seconds
+/// into Locust's life, and checks that Locust ends within 10 s and leaves
+/// nothing in TMPDIR.
+fn killed_metric_hook_leaves_nothing(
+    locustfile: Option<&Path>,
+    locust_bin: Option<&Path>,
+    after: u64,
+) {
     let s = Served::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let mut c = metric_with_locust(&s.url, "60");
     if let Some(file) = locustfile {
         c.env("locustFilePath", file);
+    }
+    if let Some(bin) = locust_bin {
+        c.env("LOCUST_BIN", bin);
     }
     c.env("TMPDIR", tmp.path())
         .stdin(std::process::Stdio::piped())

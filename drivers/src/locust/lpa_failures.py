@@ -41,7 +41,6 @@ import os
 import shutil
 import time
 
-import gevent
 import gevent.monkey
 from gevent import GreenletExit
 from locust import events
@@ -223,44 +222,60 @@ def _write_failures(**_kwargs):
 # until its run time, or for good if it hung, and left this directory
 # behind. However lpa dies, Locust is handed to another parent: then this
 # directory goes and Locust exits.
-_lpa = os.getppid()
+# lpa's pid, which lpa names: a LOCUST_BIN that is a wrapper script is
+# Locust's parent, and outlived lpa. The parent when run by hand.
+_lpa = int(os.environ.get("LPA_PID") or os.getppid())
 _locust = os.getpid()
 
 
-def _leave(me):
+def _seen(pid):
+    """The start time of `pid` (field 22 of /proc/PID/stat), or None when it
+    is gone or a zombie: with its start time, a pid that another process
+    took meanwhile is not taken for lpa."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+_lpa_seen = _seen(_lpa)
+
+
+def _lpa_gone():
+    if _lpa_seen is not None:
+        return _seen(_lpa) != _lpa_seen
+    # No /proc: whether the pid is there at all.
+    try:
+        os.kill(_lpa, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
+def _leave():
     here = os.path.dirname(os.path.abspath(__file__))
     # Only the directory lpa made for this run: a copy of this file loaded
     # from anywhere else must not take its directory along.
-    if me == _locust and os.path.basename(here).startswith("lpa-locust-"):
+    if os.path.basename(here).startswith("lpa-locust-"):
         shutil.rmtree(here, ignore_errors=True)
     os._exit(1)
 
 
 def _exit_with_lpa():
-    me, parent = _locust, _lpa
-    while True:
-        gevent.sleep(0.5)
-        if os.getpid() != me:
-            # A worker forked by --processes (after this import) watches
-            # its parent, the Locust that watches lpa.
-            me, parent = os.getpid(), os.getppid()
-            continue
-        if os.getppid() != parent:
-            _leave(me)
-
-
-def _exit_with_lpa_from_a_thread():
-    # A real thread, beside the greenlet (which a fork copies, and this
-    # thread it does not): a greenlet runs only when the code running
-    # yields, and a task that never does (a busy loop) or a locustfile
-    # whose import blocks kept Locust alive for good after lpa was gone.
-    # This file is imported before the locustfile for the same reason.
+    # A real thread: a greenlet runs only when the code running yields,
+    # and a task that never does (a busy loop) or a locustfile whose import
+    # blocks kept Locust alive for good after lpa was gone. This file is
+    # imported before the locustfile for the same reason. lpa pins
+    # --processes 0, so no forked worker needs watching.
     sleep = gevent.monkey.get_original("time", "sleep")
     while os.getpid() == _locust:
         sleep(0.5)
-        if os.getppid() != _lpa:
-            _leave(_locust)
+        if _lpa_gone():
+            _leave()
 
 
-gevent.spawn(_exit_with_lpa)
-gevent.monkey.get_original("_thread", "start_new_thread")(_exit_with_lpa_from_a_thread, ())
+gevent.monkey.get_original("_thread", "start_new_thread")(_exit_with_lpa, ())

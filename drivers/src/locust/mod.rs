@@ -6,6 +6,7 @@
 //!       │
 //!       ▼
 //!  locust -f TMP/lpa_failures.py,FILE[,TMP/lpa_ca_bundle.py] --headless -u -r -t --host
+//!         --processes 0 (LPA_PID: lpa's pid, which the plugin watches)
 //!         --json-file TMP/stats ...   (REQUESTS_CA_BUNDLE, SSL_CERT_FILE: --ca-bundle)
 //!       │  exit 0: clean run; 1: the run had failures (or a locustfile check
 //!       │  set it); TMP/stats.json written = Locust finished its run;
@@ -22,7 +23,8 @@
 //! locustfile exits 1 as well, with nothing written). `--only-summary` and
 //! `--loglevel WARNING` keep Locust's stderr (kept for error messages) small;
 //! `--exit-code-on-error 1` pins the exit code of a run with failures against
-//! a `locust.conf` or `LOCUST_EXIT_CODE_ON_ERROR` that says otherwise.
+//! a `locust.conf` or `LOCUST_EXIT_CODE_ON_ERROR` that says otherwise, and
+//! `--processes 0` one process against a `locust.conf`'s `processes`.
 //!
 //! Failure kinds come from Locust's failures CSV, which its JSON lacks. Not
 //! from `--csv`, whose failures file lags the run by up to a second (it is
@@ -203,6 +205,12 @@ impl LocustPlan {
             "WARNING".into(),
             "--exit-code-on-error".into(),
             "1".into(),
+            // One process, whose statistics the plugin completes, against
+            // a locust.conf's `processes` (LOCUST_PROCESSES is refused by
+            // name): forked workers outlived lpa and read a hung service
+            // as no request.
+            "--processes".into(),
+            "0".into(),
         ];
         if let Some(stop) = self.stop_timeout {
             args.push("--stop-timeout".into());
@@ -386,8 +394,12 @@ pub fn run(plan: &LocustPlan) -> Result<LocustOutcome, LocustError> {
     let stats_file = dir.path().join("stats.json");
     let mut cmd = Command::new(&plan.program);
     // Its own group, which lpa's timeout kills whole: a LOCUST_BIN that
-    // is a wrapper script left its Locust running past the kill.
-    cmd.args(plan.args(dir.path())).process_group(0);
+    // is a wrapper script left its Locust running past the kill. The
+    // plugin watches LPA_PID, not its parent, which may be that wrapper:
+    // a Ctrl-C, which no longer reaches this group, ends lpa, and so it.
+    cmd.args(plan.args(dir.path()))
+        .process_group(0)
+        .env("LPA_PID", std::process::id().to_string());
     if let Some(ca) = &plan.ca_bundle {
         // Absolute: the variables are read wherever the locustfile has
         // changed directory to.
@@ -705,7 +717,7 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "-f /tmp/x/lpa_failures.py,/locustfile.py --headless -u 10 -r 2.5 -t 5s --host http://h:5000 \
-             --json-file /tmp/x/stats --only-summary --loglevel WARNING --exit-code-on-error 1 --stop-timeout 2"
+             --json-file /tmp/x/stats --only-summary --loglevel WARNING --exit-code-on-error 1 --processes 0 --stop-timeout 2"
         );
         assert_eq!(plan.timeout(), Duration::from_secs(37));
 
