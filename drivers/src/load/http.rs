@@ -289,15 +289,30 @@ fn follow(
         response = match exchange_retrying(client, &next) {
             Ok(r) => r,
             // The service answered: a redirect to a place that does not
-            // is the service's failure, not "no request reached" it.
-            Err(Sent::NotConnected(e)) => {
-                let to = next.uri.authority().map_or("", |a| a.as_str());
-                return Sent::Failed(format!("redirect to {to}: {e}"));
+            // (refused, unknown, a certificate not trusted) is the
+            // service's failure, named as the hop's, not "no request
+            // reached" the service.
+            Err(Sent::NotConnected(e) | Sent::Failed(e)) => {
+                return Sent::Failed(format!("redirect to {}: {e}", host_port(&next.uri)));
             }
-            Err(sent) => return sent,
+            // classify never answers Ok.
+            Err(Sent::Ok) => return Sent::Ok,
         };
         hop = Some(next);
     }
+}
+
+/// `host:port` of a URL, the port its scheme's when none is written, and
+/// no credentials (a Location's `user:password@` went into the failure's
+/// words, and so into the metric JSON and CPA's log).
+fn host_port(uri: &Uri) -> String {
+    let host = uri.host().unwrap_or("");
+    let default = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    format!("{host}:{}", uri.port_u16().unwrap_or(default))
 }
 
 /// The request a redirect asks for, built as requests'
@@ -637,6 +652,19 @@ mod tests {
             prepare(&plan, &r).unwrap_err(),
             RequestError::HeaderName("bad name".into())
         );
+    }
+
+    /// A hop's failure names its host and port, the scheme's when none is
+    /// written, and never its credentials.
+    #[test]
+    fn a_hop_is_named_by_host_and_port_alone() {
+        for (url, named) in [
+            ("http://admin:s3cret@127.0.0.1:1/x", "127.0.0.1:1"),
+            ("http://127.0.0.1/x", "127.0.0.1:80"),
+            ("https://[::1]/x", "[::1]:443"),
+        ] {
+            assert_eq!(host_port(&url.parse().unwrap()), named, "{url}");
+        }
     }
 
     /// A path goes out quoted as requests (and so Locust) sends it.
