@@ -20,7 +20,7 @@ use lpa_core::sim::SplitMix64;
 use lpa_core::stats::Recording;
 use lpa_core::wire::{FailureStats, RunInfo};
 
-use super::{failure_words, other_failures, tally};
+use super::{failure_words, tally};
 
 use super::http::{self, Prepared, Sent};
 use super::transport::Pinned;
@@ -54,17 +54,6 @@ struct Slot {
     stopper: Option<ureq::Agent>,
 }
 
-/// Counts `n` failures of `error` to request `index`, as [`tally`] keeps
-/// them.
-fn count_failure(errors: &mut BTreeMap<(usize, String), u64>, index: usize, error: String, n: u64) {
-    tally(
-        errors,
-        (index, error),
-        |(index, _)| (index, other_failures()),
-        n,
-    );
-}
-
 impl Slot {
     fn record(&mut self, index: usize, elapsed: Duration, sent: Sent) {
         let ok = sent == Sent::Ok;
@@ -73,9 +62,9 @@ impl Slot {
             Sent::Ok => self.reached += 1,
             Sent::Failed(e) => {
                 self.reached += 1;
-                count_failure(&mut self.errors, index, failure_words(e), 1);
+                tally(&mut self.errors, index, failure_words(e), 1);
             }
-            Sent::NotConnected(e) => count_failure(&mut self.errors, index, failure_words(e), 1),
+            Sent::NotConnected(e) => tally(&mut self.errors, index, failure_words(e), 1),
         }
     }
 }
@@ -318,7 +307,7 @@ pub fn run(
             merged[i].merge(r);
         }
         for ((index, error), n) in std::mem::take(&mut s.errors) {
-            count_failure(&mut errors, index, error, n);
+            tally(&mut errors, index, error, n);
         }
     }
     let elapsed = end.duration_since(start);

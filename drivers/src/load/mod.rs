@@ -115,8 +115,8 @@ pub struct LoadOverrides {
     pub ca_bundle: Option<PathBuf>,
 }
 
-/// The distinct failure kinds a run keeps, and the longest a kind's words
-/// may be. Some words are the server's (a redirect's Location, the names
+/// The distinct failure kinds a run keeps of each request, and the longest
+/// a kind's words may be. Some words are the server's (a redirect's Location, the names
 /// in a certificate, Locust's exception text with its URL): a server that
 /// words each failure anew (a random Location) made one kind per request,
 /// and a 3 s run printed 540 MB of table, or a metric JSON larger than
@@ -124,23 +124,32 @@ pub struct LoadOverrides {
 pub const MAX_FAILURE_KINDS: usize = 32;
 const MAX_FAILURE_CHARS: usize = 200;
 
-/// Counts `n` failures of kind `key` in `kinds`; past [`MAX_FAILURE_KINDS`]
-/// kinds, a new one counts under `other(key)`, its request's
-/// [`other_failures`].
-pub(crate) fn tally<K: Ord>(
-    kinds: &mut BTreeMap<K, u64>,
-    key: K,
-    other: impl FnOnce(K) -> K,
+/// Counts `n` failures of `request` worded `error` in `kinds`; past
+/// [`MAX_FAILURE_KINDS`] kinds of that request, a new one counts as its
+/// [`other_failures`]. Per request: one request worded anew each time
+/// must not take the places of another's kinds.
+pub(crate) fn tally<R: Ord + Clone>(
+    kinds: &mut BTreeMap<(R, String), u64>,
+    request: R,
+    error: String,
     n: u64,
 ) {
-    let full = kinds.len() >= MAX_FAILURE_KINDS;
+    let key = (request, error);
     if let Some(count) = kinds.get_mut(&key) {
         *count += n;
-    } else if full {
-        *kinds.entry(other(key)).or_default() += n;
-    } else {
-        kinds.insert(key, n);
+        return;
     }
+    let (request, error) = key;
+    let held = kinds
+        .range((request.clone(), String::new())..)
+        .take_while(|((r, _), _)| *r == request)
+        .count();
+    let error = if held < MAX_FAILURE_KINDS {
+        error
+    } else {
+        other_failures()
+    };
+    *kinds.entry((request, error)).or_default() += n;
 }
 
 /// The kind past [`MAX_FAILURE_KINDS`].
