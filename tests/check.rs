@@ -325,12 +325,15 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
             "lpa check: warning: ",
         )
     };
-    let timeout = "metric.timeout 7000 ms is within the load test's 6s and its 1s grace: CPA kills the metric hook before it answers, and scales nothing; set it a few seconds above 7000 ms";
+    let timeout = format!(
+        "CPA's metric method ({}) timeout 7000 ms is within the load test's 6s, its 1s grace: the metric hook does not answer, and CPA scales nothing; set its timeout a few seconds above 7000 ms, or shorten the run time (locustRunTime, --run-time or load.runTime)",
+        cpa.display()
+    );
     let interval = "the load test runs 12s of every 10000 ms interval of CPA's";
     // The guide's 5 s: 6 s with the grace, within 7 s.
     assert_eq!(warnings(&[("locustRunTime", "5")]), Vec::<String>::new());
     let w = warnings(&[("locustRunTime", "6")]);
-    assert!(w.len() == 1 && w[0].contains(timeout), "{w:?}");
+    assert!(w.len() == 1 && w[0].contains(&timeout), "{w:?}");
     let w = warnings(&[("locustRunTime", "12")]);
     assert!(w.len() == 2 && w[1].contains(interval), "{w:?}");
     // CPA's env over its file, as CPA reads them.
@@ -340,6 +343,21 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         ("metric", r#"{"type": "shell", "timeout": 30000}"#),
     ]);
     assert_eq!(w, Vec::<String>::new());
+    // The env's timeout is named as the env's, where the file was blamed;
+    // a method without one is killed as it starts (CPA's time.After(0)).
+    let w = warnings(&[("metric", r#"{"type": "shell", "timeout": 3000}"#)]);
+    assert!(
+        w.len() == 1 && w[0].contains("CPA's metric method (the env var metric) timeout 3000 ms"),
+        "{w:?}"
+    );
+    let w = warnings(&[("metric", "{type: shell}")]);
+    assert!(
+        w.len() == 1
+            && w[0].contains(
+                "(the env var metric) sets no timeout (0 ms), and CPA kills the hook as it starts"
+            ),
+        "{w:?}"
+    );
     // Without CPA's file, nothing is known of its clock.
     let out = lpa()
         .args(["check", "--evaluation-config"])
@@ -348,7 +366,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         .env("locustRunTime", "60")
         .output()
         .unwrap();
-    assert!(!stderr(&out).contains("metric.timeout"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("metric method"), "{}", stderr(&out));
 }
 
 /// A target that no request of the evaluation config's load.requests, or

@@ -56,9 +56,10 @@ pub(super) struct CpaConfig {
     /// `evaluate.timeout`, milliseconds: CPA kills the evaluate hook
     /// past it, and takes no answer.
     pub(super) evaluate_timeout_ms: Option<u64>,
-    /// `metric.timeout`, milliseconds: CPA kills the metric hook past it,
-    /// and has no metric that interval.
-    metric_timeout_ms: Option<u64>,
+    /// `metric.timeout`, milliseconds (0 when the method sets none), and
+    /// where it was read: CPA kills the metric hook past it, and has no
+    /// metric that interval. None without a metric method.
+    metric_timeout: Option<(u64, String)>,
     /// Why the file named by `configPath` was not read.
     pub(super) warning: Option<String>,
     /// Whether CPA's config file was read: lpa runs under CPA, or is
@@ -108,14 +109,18 @@ impl CpaConfig {
             Some(v) => v.trim().parse::<u64>().ok(),
             None => from_file(key),
         };
-        // CPA reads a method from its env var as YAML or JSON, whole.
+        // CPA reads a method from its env var as YAML or JSON, whole; its
+        // timeout, where it was read.
         let timeout_ms = |method: &str| {
-            match from_env(method) {
-                Some(v) => lpa_core::parse::yaml_value(&v).ok(),
-                None => file.get(method).cloned(),
-            }
-            .and_then(|m| m.get("timeout").and_then(Value::as_u64))
-            .filter(|&ms| ms > 0)
+            let (value, source) = match from_env(method) {
+                Some(v) => (
+                    lpa_core::parse::yaml_value(&v).ok(),
+                    format!("the env var {method}"),
+                ),
+                None => (file.get(method).cloned(), path.clone()),
+            };
+            let ms = value?.get("timeout").and_then(Value::as_u64).unwrap_or(0);
+            Some((ms, source))
         };
         CpaConfig {
             file_bounds: Overrides {
@@ -132,8 +137,10 @@ impl CpaConfig {
                     None => found,
                 },
             },
-            evaluate_timeout_ms: timeout_ms("evaluate"),
-            metric_timeout_ms: timeout_ms("metric"),
+            evaluate_timeout_ms: timeout_ms("evaluate")
+                .map(|(ms, _)| ms)
+                .filter(|&ms| ms > 0),
+            metric_timeout: timeout_ms("metric"),
             warning,
             found,
             path: path.into(),
@@ -186,18 +193,27 @@ pub(super) fn cpa_probe_warnings(plan: &LoadPlan, locust: bool, cpa: &CpaConfig)
     }
     let mut warnings = Vec::new();
     let run = format_duration(plan.run_time);
-    let longest = plan.run_time + plan.grace;
-    if let Some(ms) = cpa.metric_timeout_ms {
-        if Duration::from_millis(ms) <= longest {
-            let startup = if locust {
-                ", and Locust's start-up"
-            } else {
-                ""
-            };
+    // Locust takes a second or two to start before its run time counts.
+    let startup = Duration::from_secs(if locust { 2 } else { 0 });
+    let longest = plan.run_time + plan.grace + startup;
+    if let Some((ms, source)) = &cpa.metric_timeout {
+        let startup = if locust {
+            " and Locust's start-up (2 s)"
+        } else {
+            ""
+        };
+        let within = match ms {
+            // CPA waits time.After(0): the hook is killed as it starts.
+            0 => "sets no timeout (0 ms), and CPA kills the hook as it starts".to_string(),
+            ms if Duration::from_millis(*ms) <= longest => format!(
+                "timeout {ms} ms is within the load test's {run}, its {} grace{startup}",
+                format_duration(plan.grace)
+            ),
+            _ => String::new(),
+        };
+        if !within.is_empty() {
             warnings.push(format!(
-                "{}: metric.timeout {ms} ms is within the load test's {run} and its {} grace{startup}: CPA kills the metric hook before it answers, and scales nothing; set it a few seconds above {} ms, or shorten locustRunTime",
-                cpa.path.display(),
-                format_duration(plan.grace),
+                "CPA's metric method ({source}) {within}: the metric hook does not answer, and CPA scales nothing; set its timeout a few seconds above {} ms, or shorten the run time (locustRunTime, --run-time or load.runTime)",
                 longest.as_millis(),
             ));
         }
