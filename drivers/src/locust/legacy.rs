@@ -56,23 +56,48 @@ pub fn scan(source: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut min_wait: Option<(usize, String)> = None;
     let mut max_wait: Option<(usize, String)> = None;
-    // The indent of an `except ImportError:` whose block is the fallback of
-    // a shim (`try: from locust import HttpUser` / `except ImportError:
-    // from locust import HttpLocust as HttpUser`): a locustfile written to
-    // run on either Locust uses the new API, and was refused by every
-    // driver for the old name in its fallback.
+    // The indent of an `except` line: an import in its block is the
+    // fallback of a shim (`try: from locust import HttpUser` / `except
+    // ImportError: from locust import HttpLocust as HttpUser`), and a
+    // locustfile written to run on either Locust uses the new API; it was
+    // refused by every driver for the old name in its fallback. Only the
+    // imports: a class the block defines is scanned as any other.
     let mut fallback: Option<usize> = None;
+    // The blocks a line is in, innermost last: (indent, whether a class).
+    // min_wait, max_wait and task_set are the old API as class attributes
+    // only; a module's or a function's own variable is not.
+    let mut blocks: Vec<(usize, bool)> = Vec::new();
     for (i, line) in code.lines().enumerate() {
         let n = i + 1;
-        let indent = line.len() - line.trim_start().len();
-        if !line.trim().is_empty() && fallback.is_some_and(|at| indent <= at) {
-            fallback = None;
-        }
-        if fallback.is_some() {
+        let text = line.trim_start();
+        if text.is_empty() {
             continue;
         }
-        if is_import_fallback(line) {
+        let indent = line.len() - text.len();
+        if fallback.is_some_and(|at| indent <= at) {
+            fallback = None;
+        }
+        while blocks.last().is_some_and(|&(at, _)| indent <= at) {
+            blocks.pop();
+        }
+        let in_class = blocks.last().is_some_and(|&(_, class)| class);
+        let except = find_word(text, "except") == Some(0);
+        let imports =
+            |text: &str| find_word(text, "from") == Some(0) || find_word(text, "import") == Some(0);
+        // `except ImportError: from locust import HttpLocust as HttpUser`.
+        let shim = match except.then(|| text.split_once(':')).flatten() {
+            Some((_, body)) => imports(body.trim_start()),
+            None => fallback.is_some() && imports(text),
+        };
+        if except {
             fallback = Some(indent);
+        }
+        for (opener, class) in [("class", true), ("def", false), ("async", false)] {
+            if find_word(text, opener) == Some(0) {
+                blocks.push((indent, class));
+            }
+        }
+        if shim {
             continue;
         }
         for &(old, change) in RENAMES {
@@ -91,6 +116,9 @@ pub fn scan(source: &str) -> Vec<Finding> {
                     change: "self.locust -> self.user".into(),
                 });
             }
+        }
+        if !in_class {
+            continue;
         }
         if let Some(target) = assigned(line, "task_set") {
             findings.push(Finding {
@@ -134,22 +162,9 @@ pub fn scan(source: &str) -> Vec<Finding> {
     findings
 }
 
-/// Whether `line` begins the handler of a failed import: `except
-/// ImportError:`, `except (ImportError, AttributeError) as e:`, ...
-fn is_import_fallback(line: &str) -> bool {
-    let line = line.trim_start();
-    find_word(line, "except") == Some(0)
-        && (find_word(line, "ImportError").is_some()
-            || find_word(line, "ModuleNotFoundError").is_some())
-}
-
-/// The right-hand side of `name = value` as a class attribute (an
-/// indented line: a module's own `min_wait = 5` is no use of Locust's), as
-/// one token.
+/// The right-hand side of `name = value` at the start of a line, as one
+/// token.
 fn assigned(line: &str, name: &str) -> Option<String> {
-    if !line.starts_with([' ', '\t']) {
-        return None;
-    }
     let rest = line.trim_start().strip_prefix(name)?;
     let rest = rest.trim_start().strip_prefix('=')?;
     if rest.starts_with('=') {
@@ -340,6 +355,27 @@ mod tests {
                 "line 16: task_set = X -> tasks = [X]"
             ]
         );
+    }
+
+    /// Only a fallback's imports are passed over: a class that a fallback
+    /// defines with the old waits is a finding, and a function's own
+    /// `min_wait` is none; any `except` may hold the shim.
+    #[test]
+    fn a_fallbacks_imports_alone_are_passed_over() {
+        let src = "from locust import HttpUser\n\
+                   def index(user):\n    min_wait = 1\n    user.client.get('/ok')\n\
+                   try:\n    import not_installed\nexcept ImportError:\n\
+                   \x20   class WebsiteUser(HttpUser):\n        tasks = [index]\n\
+                   \x20       min_wait = 5000\n        max_wait = 9000\n";
+        let found: Vec<String> = scan(src).iter().map(ToString::to_string).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("line 10: min_wait = 5000, max_wait = 9000"),
+            "{found:?}"
+        );
+        let shim = "try:\n    from locust import HttpUser\nexcept Exception:\n\
+                    \x20   from locust import HttpLocust as HttpUser\n";
+        assert_eq!(scan(shim), []);
     }
 
     #[test]
