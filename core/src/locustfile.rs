@@ -2134,10 +2134,7 @@ impl Translator {
             ("between", [a, b]) if a <= b => WaitTime::Between(dur(*a)?, dur(*b)?),
             ("constant", [s]) => WaitTime::Constant(dur(*s)?),
             ("constant_pacing", [s]) => WaitTime::ConstantPacing(dur(*s)?),
-            ("constant_throughput", [n]) if *n > 0.0 => {
-                dur(1.0 / n)?;
-                WaitTime::ConstantThroughput(*n)
-            }
+            ("constant_throughput", [n]) if *n > 0.0 => WaitTime::ConstantThroughput(*n),
             _ => return Err(range()),
         })
     }
