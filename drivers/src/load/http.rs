@@ -50,10 +50,10 @@ pub enum RequestError {
 }
 
 pub(super) fn prepare(plan: &LoadPlan, r: &RequestSpec) -> Result<Prepared, RequestError> {
-    // Quoted as requests quotes a URL (`requote_uri`), so a path goes out
-    // as Locust sends it: `/café` as `/caf%C3%A9`, where its raw UTF-8
-    // bytes went on the request line, which RFC 9112 holds to ASCII.
-    let url = requote(plan.url(r).as_bytes());
+    // As Locust's HttpUser sends it (`/café` as `/caf%C3%A9`, `%zz` as
+    // `%25zz`), where its raw bytes went on the request line, which RFC
+    // 9112 holds to ASCII, and a bad escape a strict server refuses.
+    let url = as_requests_sends(&plan.url(r));
     let method = Method::from_bytes(r.method.as_str().as_bytes())
         .map_err(|_| RequestError::Method(r.method.to_string()))?;
     let uri: Uri = url
@@ -386,6 +386,112 @@ fn strips_auth(old: &Uri, new: &Uri) -> bool {
     !(os == ns && (op == np || (is_default(op) && is_default(np))))
 }
 
+/// A URL as python-requests prepares it (`PreparedRequest.prepare_url`):
+/// urllib3's `parse_url` normalises the path (dot segments removed) and
+/// the path and query (`_encode_invalid_chars`), then `requote_uri`
+/// unquotes the unreserved escapes and quotes the rest; the fragment is
+/// not sent. Locust's HttpUser sends what this gives.
+fn as_requests_sends(url: &str) -> String {
+    let url = url.split('#').next().unwrap_or_default();
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_at = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    let (origin, rest) = url.split_at(path_at);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    // urllib3's _PATH_CHARS and _QUERY_CHARS.
+    const PATH: &[u8] = b"-._~!$&'()*+,;=:@/";
+    // urllib3's `_remove_path_dot_segments`, for a path from `/`.
+    let path = if path.is_empty() {
+        String::new()
+    } else {
+        remove_dot_segments(path)
+    };
+    let mut out = format!("{origin}{}", encode_invalid(&path, PATH));
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        out.push('?');
+        out.push_str(&encode_invalid(query, b"-._~!$&'()*+,;=:@/?"));
+    }
+    requote_uri(&out)
+}
+
+/// urllib3's `_encode_invalid_chars`: escapes upper-cased; a byte not
+/// `allowed` (nor an alphanumeric) escaped; a `%` kept only when every
+/// `%` starts an escape, else each is `%25`.
+fn encode_invalid(part: &str, allowed: &[u8]) -> String {
+    let bytes = part.as_bytes();
+    let is_escape = |i: usize| {
+        bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit()
+    };
+    let all_escapes = (0..bytes.len())
+        .filter(|&i| bytes[i] == b'%')
+        .all(is_escape);
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && all_escapes {
+            out.push('%');
+            out.push(bytes[i + 1].to_ascii_uppercase() as char);
+            out.push(bytes[i + 2].to_ascii_uppercase() as char);
+            i += 3;
+            continue;
+        }
+        if b.is_ascii_alphanumeric() || allowed.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// requests' `requote_uri`: the escapes of unreserved characters unquoted
+/// (`%41` as `A`), then every byte but the unreserved, the reserved and
+/// `%` quoted; with an escape that is not hex (`%zz`), `%` is quoted too.
+fn requote_uri(uri: &str) -> String {
+    let bytes = uri.as_bytes();
+    let mut unquoted = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let mut valid = true;
+    while i < bytes.len() {
+        let (b, h) = (bytes[i], bytes.get(i + 1..i + 3));
+        if let (b'%', Some(h)) = (b, h) {
+            if h.iter().all(u8::is_ascii_alphanumeric) {
+                match u8::from_str_radix(std::str::from_utf8(h).unwrap_or("zz"), 16) {
+                    Ok(c) if c.is_ascii_alphanumeric() || b"-._~".contains(&c) => {
+                        unquoted.push(c);
+                        i += 3;
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(_) => valid = false,
+                }
+            }
+        }
+        unquoted.push(b);
+        i += 1;
+    }
+    let (from, safe): (&[u8], &[u8]) = if valid {
+        (&unquoted, b"!#$%&'()*+,/:;=?@[]~-._")
+    } else {
+        (bytes, b"!#$&'()*+,/:;=?@[]~-._")
+    };
+    let mut out = String::with_capacity(from.len());
+    for &b in from {
+        if b.is_ascii_alphanumeric() || safe.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// requests' `requote_uri`, for what http::Uri accepts: every byte but
 /// the unreserved, reserved and `%` ones percent-encoded; the fragment,
 /// never sent, dropped.
@@ -667,7 +773,9 @@ mod tests {
         }
     }
 
-    /// A path goes out quoted as requests (and so Locust) sends it.
+    /// A path goes out as Locust's HttpUser (python-requests over urllib3)
+    /// sends it: each pair's right side is the request line Locust 2.47
+    /// sent for the left one, read off a raw socket.
     #[test]
     fn a_path_is_quoted_as_requests_quotes_it() {
         let plan = plan("targets: [{endpoint: /a, type: mean, target: 7}]");
@@ -676,7 +784,16 @@ mod tests {
             ("/caf\u{e9}?q=\u{fc}", "/caf%C3%A9?q=%C3%BC"),
             ("/raw\\n", "/raw%5Cn"),
             ("/a b", "/a%20b"),
-            ("/q?x=%41&y=[1]", "/q?x=%41&y=[1]"),
+            ("/q?x=%41&y=[1]", "/q?x=A&y=%5B1%5D"),
+            ("/a[1]?b=[2]", "/a%5B1%5D?b=%5B2%5D"),
+            ("/%zz", "/%25zz"),
+            ("/a%", "/a%25"),
+            ("/%4", "/%254"),
+            ("/%7e~", "/~~"),
+            ("/%e9", "/%E9"),
+            ("/a/../b/./c", "/b/c"),
+            ("/%2e%2E/x", "/../x"),
+            ("/?", "/"),
             ("/page#part", "/page"),
         ] {
             r.path = path.into();
