@@ -111,6 +111,14 @@ fn loadtest_with_locusts_csv(locustfile: &str, s: &Served) -> (Output, tempfile:
     (out, dir)
 }
 
+/// `text` written to `name` in `dir`: a locustfile (or a config) a test
+/// makes for itself.
+fn written(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// A Locust that stops before its run time (here the locustfile quits the
 /// runner after 1 s; a SIGTERM does the same) writes its statistics and
 /// exits 0: the rates are over the time it ran, and a warning says the run
@@ -119,12 +127,7 @@ fn loadtest_with_locusts_csv(locustfile: &str, s: &Served) -> (Output, tempfile:
 fn a_locust_that_stops_early_is_said_and_rated_over_the_time_it_ran() {
     let s = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let quits = dir.path().join("quits.py");
-    std::fs::write(
-        &quits,
-        "import time\nfrom locust import HttpUser, task, constant\n\nSTART = time.time()\n\n\nclass Quits(HttpUser):\n    wait_time = constant(0.05)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n        if time.time() - START > 1:\n            self.environment.runner.quit()\n",
-    )
-    .unwrap();
+    let quits = written(&dir, "quits.py", "import time\nfrom locust import HttpUser, task, constant\n\nSTART = time.time()\n\n\nclass Quits(HttpUser):\n    wait_time = constant(0.05)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n        if time.time() - START > 1:\n            self.environment.runner.quit()\n");
     let out = loadtest_locust(&quits, &s.url, "20s")
         .arg("--json")
         .output()
@@ -154,12 +157,7 @@ fn a_locust_that_stops_early_is_said_and_rated_over_the_time_it_ran() {
 fn a_task_that_raises_beside_answered_requests_is_a_warning() {
     let s = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let raises = dir.path().join("raises.py");
-    std::fs::write(
-        &raises,
-        "from locust import HttpUser, task, constant\n\n\nclass Raises(HttpUser):\n    wait_time = constant(0.1)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n        raise ValueError(\"boom\")\n",
-    )
-    .unwrap();
+    let raises = written(&dir, "raises.py", "from locust import HttpUser, task, constant\n\n\nclass Raises(HttpUser):\n    wait_time = constant(0.1)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n        raise ValueError(\"boom\")\n");
     let out = loadtest_locust(&raises, &s.url, "1s").output().unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
@@ -655,12 +653,7 @@ fn locusts_own_errors_are_one_line_with_its_message() {
     // the native users' run that sent nothing, where it was a report of
     // no requests that held the replicas as "no data".
     let dir = tempfile::tempdir().unwrap();
-    let waits = dir.path().join("waits.py");
-    std::fs::write(
-        &waits,
-        "import time\nfrom locust import HttpUser, task, constant\n\n\nclass Waits(HttpUser):\n    wait_time = constant(1)\n\n    def on_start(self):\n        time.sleep(60)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n",
-    )
-    .unwrap();
+    let waits = written(&dir, "waits.py", "import time\nfrom locust import HttpUser, task, constant\n\n\nclass Waits(HttpUser):\n    wait_time = constant(1)\n\n    def on_start(self):\n        time.sleep(60)\n\n    @task\n    def get(self):\n        self.client.get(\"/\")\n");
     let out = loadtest_locust(&waits, host, "1s").output().unwrap();
     let err = assert_one_error_line(&out);
     assert!(
@@ -708,12 +701,7 @@ fn locusts_own_errors_are_one_line_with_its_message() {
 
     // A run that ends early, exit code 0, is not a locustfile Locust
     // could not run.
-    let early = dir.path().join("exits.py");
-    std::fs::write(
-        &early,
-        "import os\nfrom locust import HttpUser, task\n\nclass U(HttpUser):\n    @task\n    def t(self):\n        os._exit(0)\n",
-    )
-    .unwrap();
+    let early = written(&dir, "exits.py", "import os\nfrom locust import HttpUser, task\n\nclass U(HttpUser):\n    @task\n    def t(self):\n        os._exit(0)\n");
     let err = assert_one_error_line(&loadtest_locust(&early, host, "1s").output().unwrap());
     assert!(
         err.contains("locust ended running ")
@@ -766,12 +754,11 @@ fn a_hung_service_reads_as_failures_not_as_no_data() {
 
     // The report feeds evaluate as a hung native run does: a breach, up.
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("eval.yaml");
-    std::fs::write(
-        &config,
+    let config = written(
+        &dir,
+        "eval.yaml",
         "targets: [{method: GET, endpoint: '/hang?client=http', type: mean, target: 500}]\n",
-    )
-    .unwrap();
+    );
     let stdin = serde_json::json!({
         "metrics": [{"resource": "svc", "value": stdout(&out).trim()}],
         "resource": {"kind": "Deployment", "metadata": {"name": "svc"}, "spec": {"replicas": 2}},
@@ -832,24 +819,13 @@ fn a_killed_metric_hook_leaves_no_locust_behind() {
 #[test]
 fn a_killed_metric_hook_leaves_no_busy_or_stuck_locust_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let busy = dir.path().join("busy.py");
-    std::fs::write(
-        &busy,
-        "from locust import HttpUser, task, constant\n\n\nclass Busy(HttpUser):\n    wait_time = constant(0.1)\n\n    @task\n    def spin(self):\n        self.client.get(\"/\")\n        while True:\n            pass\n",
-    )
-    .unwrap();
-    let stuck = dir.path().join("stuck.py");
-    std::fs::write(
-        &stuck,
-        "while True:\n    pass\n\nfrom locust import HttpUser, task\n\n\nclass Never(HttpUser):\n    @task\n    def get(self):\n        self.client.get(\"/\")\n",
-    )
-    .unwrap();
+    let busy = written(&dir, "busy.py", "from locust import HttpUser, task, constant\n\n\nclass Busy(HttpUser):\n    wait_time = constant(0.1)\n\n    @task\n    def spin(self):\n        self.client.get(\"/\")\n        while True:\n            pass\n");
+    let stuck = written(&dir, "stuck.py", "while True:\n    pass\n\nfrom locust import HttpUser, task\n\n\nclass Never(HttpUser):\n    @task\n    def get(self):\n        self.client.get(\"/\")\n");
     killed_metric_hook_leaves_nothing(Some(&busy), None, 8);
     killed_metric_hook_leaves_nothing(Some(&stuck), None, 4);
     // Named so that it is the Locust process the check finds.
-    let wrapper = dir.path().join("locust-wrapper");
     let script = format!("#!/bin/sh\n{} \"$@\"\n", tool("locust").display());
-    std::fs::write(&wrapper, script).unwrap();
+    let wrapper = written(&dir, "locust-wrapper", &script);
     std::fs::set_permissions(
         &wrapper,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
