@@ -317,14 +317,15 @@ fn host_port(uri: &Uri) -> String {
 
 /// The request a redirect asks for, built as requests'
 /// `SessionRedirectMixin` builds it: the Location resolved against the
-/// URL it answered (`urljoin`, after `requote_uri`); a 302 or 303 turns
+/// URL it answered (`urljoin`), then prepared as the first request is
+/// ([`as_requests_sends`]); a 302 or 303 turns
 /// any method but HEAD into GET and a 301 turns POST into GET; every
 /// redirect but 307 and 308 drops the body and its Content-Type; Cookie
 /// is dropped (lpa keeps no cookie jar) and Authorization too when the
 /// host, scheme or port changes (`should_strip_auth`).
 fn next_hop(prev: &Prepared, status: u16, location: &[u8]) -> Result<Prepared, String> {
     let shown = String::from_utf8_lossy(location);
-    let url = join(&prev.uri, &requote(location));
+    let url = as_requests_sends(&join(&prev.uri, &shown));
     let uri: Uri = url
         .parse()
         .map_err(|_| format!("redirect to an invalid URL {shown:?}"))?;
@@ -484,25 +485,6 @@ fn requote_uri(uri: &str) -> String {
     let mut out = String::with_capacity(from.len());
     for &b in from {
         if b.is_ascii_alphanumeric() || safe.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// requests' `requote_uri`, for what http::Uri accepts: every byte but
-/// the unreserved, reserved and `%` ones percent-encoded; the fragment,
-/// never sent, dropped.
-fn requote(location: &[u8]) -> String {
-    let end = location
-        .iter()
-        .position(|&b| b == b'#')
-        .unwrap_or(location.len());
-    let mut out = String::with_capacity(end);
-    for &b in &location[..end] {
-        if b.is_ascii_alphanumeric() || b"-._~!$%&'()*+,/:;=?@[]".contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -838,7 +820,11 @@ mod tests {
         ] {
             assert_eq!(join(&base, location), url, "{location}");
         }
-        assert_eq!(requote(b"/a b/\xc3\xa9?x=%41#frag"), "/a%20b/%C3%A9?x=%41");
+        // Then sent as the first request is.
+        assert_eq!(
+            as_requests_sends(&join(&base, "/a b/\u{e9}?x=%41#frag")),
+            "http://h:5000/a%20b/%C3%A9?x=A"
+        );
     }
 
     /// requests' rebuild_method and the headers it purges.
