@@ -1,6 +1,6 @@
 //! `lpa check`: the effective policy and load settings, and their errors.
 
-use crate::support::{fixture, lpa, stderr, stdout};
+use crate::support::{fixture, lpa, stderr, stdout, written};
 
 #[test]
 fn seed_config_shows_defaults_filled_in() {
@@ -259,12 +259,11 @@ fn said_by_check(config: &std::path::Path, env: &[(&str, &str)], text: &str) -> 
 #[test]
 fn settings_that_replace_the_configs_load_section_are_noted() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("load.yaml");
-    std::fs::write(
-        &config,
+    let config = written(
+        &dir,
+        "load.yaml",
         "targets: [{method: GET, endpoint: /x, type: mean, target: 7}]\nload: {users: 4, runTime: 3s, spawnRate: 2}\n",
-    )
-    .unwrap();
+    );
     let notes = |env: &[(&str, &str)]| {
         said_by_check(&config, env, "replaces the evaluation config's load.")
     };
@@ -310,12 +309,11 @@ fn an_error_naming_a_path_with_a_newline_is_one_line() {
 #[test]
 fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let cpa = dir.path().join("config.yaml");
-    std::fs::write(
-        &cpa,
+    let cpa = written(
+        &dir,
+        "config.yaml",
         "runMode: per-resource\ninterval: 10000\nmetric:\n  type: shell\n  timeout: 7000\n  shell: {entrypoint: /bin/sh, command: [-c, lpa metric]}\n",
-    )
-    .unwrap();
+    );
     let warnings = |env: &[(&str, &str)]| {
         let cpa = [("configPath", cpa.to_str().unwrap())];
         let env = [&cpa[..], env].concat();

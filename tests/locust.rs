@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::load::{assert_rejected, Served};
-use crate::support::{fixture, lpa, run_with_stdin, stderr, stdout, tool};
+use crate::support::{fixture, lpa, run_with_stdin, stderr, stdout, tool, written};
 
 /// `lpa loadtest` with Locust as the driver.
 fn loadtest_locust(locustfile: &Path, host: &str, run_time: &str) -> Command {
@@ -109,14 +109,6 @@ fn loadtest_with_locusts_csv(locustfile: &str, s: &Served) -> (Output, tempfile:
         .output()
         .unwrap();
     (out, dir)
-}
-
-/// `text` written to `name` in `dir`: a locustfile (or a config) a test
-/// makes for itself.
-fn written(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// A Locust that stops before its run time (here the locustfile quits the

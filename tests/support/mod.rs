@@ -47,6 +47,14 @@ pub fn lpa() -> Command {
     c
 }
 
+/// `text` written to `name` in `dir`: a file (a locustfile, a config) a
+/// test makes for itself.
+pub fn written(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// `run` under a limit of `kib` KiB on every file it writes, as a full
 /// disk: SIGXFSZ ignored, a write past it fails with EFBIG.
 pub fn file_size_limit(run: &Command, kib: u32) -> Command {

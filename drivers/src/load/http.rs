@@ -441,14 +441,19 @@ fn encode_invalid(part: &str, allowed: &[u8]) -> String {
             i += 3;
             continue;
         }
-        if b.is_ascii_alphanumeric() || allowed.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+        quote(&mut out, b, allowed);
         i += 1;
     }
     out
+}
+
+/// `b` as it is when an alphanumeric or in `safe`, else escaped.
+fn quote(out: &mut String, b: u8, safe: &[u8]) {
+    if b.is_ascii_alphanumeric() || safe.contains(&b) {
+        out.push(b as char);
+    } else {
+        out.push_str(&format!("%{b:02X}"));
+    }
 }
 
 /// requests' `requote_uri`: the escapes of unreserved characters unquoted
@@ -484,11 +489,7 @@ fn requote_uri(uri: &str) -> String {
     };
     let mut out = String::with_capacity(from.len());
     for &b in from {
-        if b.is_ascii_alphanumeric() || safe.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+        quote(&mut out, b, safe);
     }
     out
 }
