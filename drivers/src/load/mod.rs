@@ -521,8 +521,9 @@ impl LoadPlan {
                 return None;
             }
             // Task runs start at start + k * period while before the end;
-            // the epsilon keeps a run due exactly at the end out.
-            let runs = ((run - start) / period - 1e-9).ceil();
+            // the epsilon keeps a run due exactly at the end out, and the
+            // first, at start, is always in, however long the period.
+            let runs = ((run - start) / period - 1e-9).ceil().max(1.0);
             total += runs * per_task(c);
         }
         Some(total.round() as u64)
@@ -824,6 +825,8 @@ mod tests {
         );
         let p = plan(wait("between(5, 9)")).unwrap();
         assert_eq!(p.expected_requests(), Some(10), "the guide's probe");
+        let p = plan(wait("constant_pacing(999999999999)")).unwrap();
+        assert_eq!(p.expected_requests(), Some(10), "one each, at its start");
         let configured = format!("{SEED}\nload: {{waitTime: constant_pacing(2)}}");
         let p = LoadPlan::from_config(&policy(&configured), &host("http://x")).unwrap();
         assert_eq!(p.wait_text(), "constant_pacing(2)");
