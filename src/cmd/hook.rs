@@ -62,6 +62,9 @@ pub(super) struct CpaConfig {
     metric_timeout: Option<(u64, String)>,
     /// Why the file named by `configPath` was not read.
     pub(super) warning: Option<String>,
+    /// CPA's env vars that CPA refuses, and does not start with: said by
+    /// `lpa check` when it checks as CPA (its file read).
+    pub(super) env_refused: Vec<String>,
     /// Whether CPA's config file was read: lpa runs under CPA, or is
     /// checked as it would.
     pub(super) found: bool,
@@ -123,6 +126,7 @@ impl CpaConfig {
             Some((ms, source))
         };
         CpaConfig {
+            env_refused: env_refused(&env),
             file_bounds: Overrides {
                 min_replicas: file_count("minReplicas"),
                 max_replicas: file_count("maxReplicas"),
@@ -180,6 +184,62 @@ impl CpaConfig {
         }
         warning
     }
+}
+
+/// CPA's settings that its env sets as integers (Go's ParseInt) and as
+/// YAML or JSON objects (config/core.go); of a value that does not parse,
+/// CPA's confload says "invalid format of ... field value" and CPA stops.
+const CPA_INT_KEYS: [&str; 8] = [
+    "interval",
+    "minReplicas",
+    "maxReplicas",
+    "startTime",
+    "logVerbosity",
+    "downscaleStabilization",
+    "initialReadinessDelay",
+    "cpuInitializationPeriod",
+];
+const CPA_OBJECT_KEYS: [&str; 10] = [
+    "scaleTargetRef",
+    "preMetric",
+    "postMetric",
+    "preEvaluate",
+    "postEvaluate",
+    "preScale",
+    "postScale",
+    "evaluate",
+    "metric",
+    "apiConfig",
+];
+
+/// What CPA's env sets that CPA refuses: lpa reads such a value as unset,
+/// which CPA never runs with, so `lpa check` says it.
+fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let shown = |v: &str| {
+        let cut: String = v.chars().take(80).collect();
+        let more = if cut.len() < v.len() { "..." } else { "" };
+        format!("{cut:?}{more}")
+    };
+    let ints = CPA_INT_KEYS.iter().filter_map(|&key| {
+        let v = env(key)?;
+        v.parse::<i64>().is_err().then(|| {
+            format!(
+                "CPA's env var {key}={} is not an integer: CPA stops at start-up with \"invalid format of integer field value\"",
+                shown(&v)
+            )
+        })
+    });
+    let objects = CPA_OBJECT_KEYS.iter().filter_map(|&key| {
+        let v = env(key)?;
+        let mapping = matches!(lpa_core::parse::yaml_value(&v), Ok(Value::Mapping(_)));
+        (!mapping).then(|| {
+            format!(
+                "CPA's env var {key}={} is not a YAML or JSON mapping: CPA stops at start-up with \"invalid format of YAML/JSON field value\"",
+                shown(&v)
+            )
+        })
+    });
+    ints.chain(objects).collect()
 }
 
 /// `lpa check`'s warnings on the probe's length against CPA's clock, from
