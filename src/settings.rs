@@ -141,6 +141,24 @@ pub fn read_record_text(path: &Path) -> std::io::Result<String> {
     )
 }
 
+/// A locustfile as Python reads it, UTF-8 or the coding it declares
+/// ([`lpa_core::python_source`]), no more than a file of settings holds.
+pub fn read_locustfile(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SETTINGS_TEXT + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SETTINGS_TEXT {
+        return Err(std::io::Error::other(format!(
+            "more than {} MiB, more than a file of settings holds",
+            MAX_SETTINGS_TEXT >> 20
+        )));
+    }
+    lpa_core::python_source::decode(&bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn read_file_at_most(path: &Path, max: u64, why: &str) -> std::io::Result<String> {
     read_text_at_most(std::fs::File::open(path)?, max)?
         .ok_or_else(|| std::io::Error::other(format!("more than {} MiB, {why}", max >> 20)))

@@ -455,6 +455,64 @@ fn an_untranslatable_locustfile_is_one_error_line_with_both_ways_out() {
     assert!(sent.iter().any(|l| l == "GET /profile"), "{sent:?}");
 }
 
+/// A locustfile that declares Latin-1 (PEP 263), as older editors saved
+/// them, is read as Python reads it by both drivers: its name `caf\xe9`
+/// is the request's `café`. Undeclared, the same bytes are one error line
+/// naming the line, and nothing is sent.
+#[test]
+fn a_locustfile_is_read_in_the_coding_it_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = b"from locust import HttpUser, task, constant\n\nclass U(HttpUser):\n    wait_time = constant(1)\n\n    @task\n    def t(self):\n        self.client.get(\"/latin\", name=\"caf\xe9\")\n";
+    let declared = dir.path().join("declared.py");
+    std::fs::write(
+        &declared,
+        [&b"# -*- coding: latin-1 -*-\n"[..], body].concat(),
+    )
+    .unwrap();
+    let service = Service::start(0);
+    for driver in ["native", "locust"] {
+        let mut c = lpa();
+        c.args(["loadtest", "--json", "--load-driver", driver])
+            .args(["--host", &service.url(), "--users", "1", "--run-time", "1s"])
+            .arg("--locustfile")
+            .arg(&declared)
+            .env("LOCUST_BIN", tool("locust"));
+        let (json, _) = report(c);
+        assert!(
+            json["requests"]["GET_café"]["num_requests"].as_u64() > Some(0),
+            "{driver}: {json}"
+        );
+    }
+    assert!(lines(&service).iter().all(|l| l == "GET /latin"));
+    let undeclared = dir.path().join("undeclared.py");
+    std::fs::write(&undeclared, body).unwrap();
+    for driver in ["native", "locust"] {
+        let out = lpa()
+            .args([
+                "loadtest",
+                "--load-driver",
+                driver,
+                "--host",
+                &service.url(),
+            ])
+            .arg("--locustfile")
+            .arg(&undeclared)
+            .env("LOCUST_BIN", tool("locust"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{driver}");
+        assert_eq!(stdout(&out), "");
+        let err = stderr(&out);
+        assert!(
+            err.lines().count() == 1
+                && err.contains(
+                    "line 8 is not UTF-8, which Python reads without a coding declaration"
+                ),
+            "{driver}: {err}"
+        );
+    }
+}
+
 /// The second way out: the config's load.requests say what to send, and
 /// the locustfile (even one that cannot be translated) is not used, as the
 /// driver line says.

@@ -42,6 +42,7 @@ pub mod locustfile;
 pub mod log;
 pub mod names;
 pub mod parse;
+pub mod python_source;
 pub mod sim;
 pub mod stats;
 pub mod wire;

@@ -328,7 +328,7 @@ pub fn check_locustfile(path: &Path) -> Result<(), LocustError> {
         vec![path.to_path_buf()]
     };
     for file in files {
-        let source = std::fs::read_to_string(&file).map_err(|source| LocustError::Unreadable {
+        let source = read_source(&file).map_err(|source| LocustError::Unreadable {
             path: file.clone(),
             source,
         })?;
@@ -654,7 +654,14 @@ pub enum SelectError {
 /// Whether the locustfile uses the pre-1.0 API; one that cannot be read is
 /// left for the driver to report.
 fn is_old_api(locustfile: &Path) -> bool {
-    std::fs::read_to_string(locustfile).is_ok_and(|source| !legacy::scan(&source).is_empty())
+    read_source(locustfile).is_ok_and(|source| !legacy::scan(&source).is_empty())
+}
+
+/// A locustfile's text as Python reads it: UTF-8, or the coding it
+/// declares ([`lpa_core::python_source`]).
+fn read_source(file: &Path) -> std::io::Result<String> {
+    lpa_core::python_source::decode(&std::fs::read(file)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 pub fn select(
