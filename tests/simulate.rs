@@ -1602,6 +1602,61 @@ fn an_output_that_cannot_be_written_fails_before_any_file_changes() {
     assert_eq!(names.len(), 1, "only old.json: {names:?}");
 }
 
+/// An output that names an input (by any path to it) would destroy it:
+/// `--replay run.jsonl --out run.jsonl` replaced the recorded run with the
+/// replay's table. Refused before anything is written, as is `lpa report
+/// LOG --plot LOG`.
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        let to = dir.path().join(to);
+        std::fs::copy(fixture(from), &to).unwrap();
+        to
+    };
+    let log = copy("replay/decisions.jsonl", "run.json");
+    let recorded = std::fs::read(&log).unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&log, &link).unwrap();
+    let scenario = copy("scenarios/recorded.yaml", "recorded.yaml");
+    let data = copy("scenarios/recorded-load.csv", "recorded-load.csv");
+    let profile = std::fs::read(&data).unwrap();
+    for (args, needle) in [
+        (
+            vec!["--replay", path(&log), "--out", path(&log)],
+            "--out {log} is the same file as --replay {log}: writing it would destroy that",
+        ),
+        (
+            vec!["--replay", path(&log), "--quiet", "--out", path(&link)],
+            "--out {link} is the same file as --replay {log}",
+        ),
+        (
+            vec!["--scenario", path(&scenario), "--out", path(&data)],
+            "--out {data} is the same file as the data file of --scenario",
+        ),
+    ] {
+        let needle = needle
+            .replace("{log}", path(&log))
+            .replace("{link}", path(&link))
+            .replace("{data}", path(&data));
+        assert_fails(&simulate(&args), &needle);
+    }
+    let plot = copy("replay/decisions.jsonl", "run.svg");
+    let o = lpa()
+        .args(["report", path(&plot), "--plot", path(&plot)])
+        .output()
+        .unwrap();
+    assert_fails(
+        &o,
+        "--plot {0} is the same file as the log {0}"
+            .replace("{0}", path(&plot))
+            .as_str(),
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), recorded);
+    assert_eq!(std::fs::read(&plot).unwrap(), recorded);
+    assert_eq!(std::fs::read(&data).unwrap(), profile);
+}
+
 /// A full disk (here a file-size limit) refuses the picture in the
 /// system's words, where the PNG backend's said
 /// `ImageError(IoError(Custom { kind: Other, error: "File too large ..`.

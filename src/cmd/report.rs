@@ -31,6 +31,7 @@ use crate::text::count;
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
     if let Some(p) = &args.plot {
         plot::Format::of(p).map_err(Failure::new)?;
+        crate::settings::distinct_files(("--plot", p), ("the log", &args.log))?;
     }
     let recorded = read(&args.log)?;
     let scores = recorded.score();

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -38,6 +38,20 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
             "--on-bad-line: says what to do with a corrupt line of a decision log; use it with --replay",
         ));
     }
+    let inputs = [
+        (
+            "--evaluation-config",
+            Some(args.policy.evaluation_config.as_path()),
+        ),
+        ("--scenario", args.scenario.as_deref()),
+        ("--replay", args.replay.as_deref()),
+        ("--sweep", args.sweep.as_deref()),
+    ];
+    let inputs = inputs
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path?)))
+        .chain(args.pareto.iter().map(|p| ("--pareto", p.as_path())));
+    outputs_apart(&args, inputs)?;
     if let (false, Some(plot)) = (args.pareto.is_empty(), &args.plot) {
         pareto::draw(&args.pareto, plot)?;
         say!("lpa simulate: plot written to {}", plot.display());
@@ -84,7 +98,12 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         .scenario
         .as_deref()
         .ok_or_else(|| Failure::new("--scenario or --replay is required"))?;
-    let mut scenario = load_scenario(scenario_path)?;
+    let (mut scenario, data) = load_scenario(scenario_path)?;
+    outputs_apart(
+        &args,
+        data.iter()
+            .map(|p| ("the data file of --scenario", p.as_path())),
+    )?;
     if let Some(c) = args.cycles {
         scenario.cycles = c;
     }
@@ -375,14 +394,41 @@ impl OutFormat {
     }
 }
 
-fn load_scenario(path: &Path) -> Result<Scenario> {
+/// The scenario, and the data files it read (a CSV load profile, a trace
+/// of arrivals).
+fn load_scenario(path: &Path) -> Result<(Scenario, Vec<PathBuf>)> {
     let name = path.display().to_string();
     let text = read_settings_text(path)
         .map_err(|e| Failure::new(format!("{name}: cannot read the scenario: {e}")))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     // A CSV load profile is named relative to the scenario file.
-    let mut read = |rel: &str| read_record_text(&dir.join(rel));
-    Ok(sim::parse_scenario(&name, &text, &mut read)?)
+    let mut data = Vec::new();
+    let mut read = |rel: &str| {
+        data.push(dir.join(rel));
+        read_record_text(&dir.join(rel))
+    };
+    let scenario = sim::parse_scenario(&name, &text, &mut read)?;
+    Ok((scenario, data))
+}
+
+/// Refuses `--out` or `--plot` naming one of the `inputs` (`(flag, path)`):
+/// written, the output would destroy the input (`--replay run.jsonl --out
+/// run.jsonl` replaced the recorded run with the replay's table).
+fn outputs_apart<'a>(
+    args: &SimulateArgs,
+    inputs: impl IntoIterator<Item = (&'a str, &'a Path)>,
+) -> Result<()> {
+    let outputs = [("--out", &args.out), ("--plot", &args.plot)];
+    let outputs: Vec<(&str, &Path)> = outputs
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
+        .collect();
+    for input in inputs {
+        for &output in &outputs {
+            crate::settings::distinct_files(output, input)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `path` names a file that can be written: its directory exists
