@@ -39,6 +39,8 @@ pub struct ReplaySummary {
     /// The new policy would have had more replicas than recorded.
     pub new_higher: usize,
     pub new_lower: usize,
+    /// The counts the recorded decisions left for the interval after
+    /// each: a dry run's, or a refused scale's, decided count served none.
     pub recorded_replica_cycles: u64,
     pub new_replica_cycles: u64,
 }
@@ -67,7 +69,8 @@ pub fn replay(
             std::cmp::Ordering::Greater => sum.new_higher += 1,
             std::cmp::Ordering::Less => sum.new_lower += 1,
         }
-        sum.recorded_replica_cycles += u64::from(rec.decided);
+        let left = rec.replicas_after();
+        sum.recorded_replica_cycles += u64::from(left);
         sum.new_replica_cycles += u64::from(d.replicas);
         rows.push(ReplayRow {
             line: *line,
@@ -79,7 +82,6 @@ pub fn replay(
             recorded_action,
             new_action: action(&d),
         });
-        let left = rec.replicas_after();
         state = State {
             last_replicas: Some(left),
             ..d.next_state
@@ -134,5 +136,17 @@ mod tests {
         );
         assert_eq!((sum.records, sum.agreed, sum.new_lower), (4, 2, 2));
         assert_eq!(rows[0].observed, vec![Some(2.0)]);
+        assert_eq!(sum.recorded_replica_cycles, 12);
+    }
+
+    /// A dry run decided 5 and left 3 serving the interval after: the
+    /// recorded cost is 3's.
+    #[test]
+    fn a_decision_that_took_no_effect_costs_what_it_left() {
+        let mut rec = record(0, 3, 9.0, 5);
+        rec.outcome = crate::log::Outcome::DryRun;
+        let p = parse_policy("p", "targets: [{endpoint: /a, type: mean, target: 7}]").unwrap();
+        let (rows, sum) = replay(&[(1, rec)], &p);
+        assert_eq!((rows[0].recorded, sum.recorded_replica_cycles), (5, 3));
     }
 }
