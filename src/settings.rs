@@ -124,44 +124,84 @@ const MAX_RECORD_TEXT: u64 = 1 << 30;
 /// a path to `/dev/zero` or an endless pipe read until memory ran out,
 /// and ended lpa with no error line.
 pub fn read_settings_text(path: &Path) -> std::io::Result<String> {
-    read_file_at_most(
-        path,
-        MAX_SETTINGS_TEXT,
-        "more than a file of settings holds",
+    utf8_text(
+        read_bytes_at_most(path, MAX_SETTINGS_TEXT, SETTINGS_TOO_BIG)?,
+        false,
     )
 }
 
-/// A recorded log or trace as text, read no further than
-/// [`MAX_RECORD_TEXT`], for the same reason as [`read_settings_text`].
-pub fn read_record_text(path: &Path) -> std::io::Result<String> {
-    read_file_at_most(
-        path,
-        MAX_RECORD_TEXT,
-        "more than lpa reads at once; give it a part of the file",
-    )
-}
+const SETTINGS_TOO_BIG: &str = "more than a file of settings holds";
 
 /// A locustfile as Python reads it, UTF-8 or the coding it declares
 /// ([`lpa_core::python_source`]), no more than a file of settings holds.
 pub fn read_locustfile(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_SETTINGS_TEXT + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_SETTINGS_TEXT {
-        return Err(std::io::Error::other(format!(
-            "more than {} MiB, more than a file of settings holds",
-            MAX_SETTINGS_TEXT >> 20
-        )));
-    }
+    let bytes = read_bytes_at_most(path, MAX_SETTINGS_TEXT, SETTINGS_TOO_BIG)?;
     lpa_core::python_source::decode(&bytes)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
-fn read_file_at_most(path: &Path, max: u64, why: &str) -> std::io::Result<String> {
-    read_text_at_most(std::fs::File::open(path)?, max)?
-        .ok_or_else(|| std::io::Error::other(format!("more than {} MiB, {why}", max >> 20)))
+/// A recorded log or trace as text, read no further than
+/// [`MAX_RECORD_TEXT`], for the same reason as [`read_settings_text`]. A
+/// byte order mark (a spreadsheet's CSV, an editor's save) is no text.
+pub fn read_record_text(path: &Path) -> std::io::Result<String> {
+    utf8_text(record_bytes(path)?, false)
+}
+
+/// A decision log as [`read_record_text`] reads it, forgiving what a crash
+/// leaves at its end, which is no record: zero bytes (blocks a file system
+/// allotted but never wrote, after a power loss) are dropped, and bytes of
+/// the unterminated last line that are not UTF-8 (a character cut in two)
+/// end that line there, so it reads as a line cut short, which the readers
+/// leave out with a warning.
+pub fn read_log_text(path: &Path) -> std::io::Result<String> {
+    let mut bytes = record_bytes(path)?;
+    bytes.truncate(bytes.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1));
+    utf8_text(bytes, true)
+}
+
+fn record_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    let why = "more than lpa reads at once; give it a part of the file";
+    let mut bytes = read_bytes_at_most(path, MAX_RECORD_TEXT, why)?;
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
+    Ok(bytes)
+}
+
+fn read_bytes_at_most(path: &Path, max: u64, why: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "more than {} MiB, {why}",
+            max >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
+/// `bytes` as text, or the line that is not UTF-8; with `cut_tail`, such
+/// bytes in an unterminated last line end it instead.
+fn utf8_text(bytes: Vec<u8>, cut_tail: bool) -> std::io::Result<String> {
+    let e = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
+    };
+    let at = e.utf8_error().valid_up_to();
+    let mut bytes = e.into_bytes();
+    if cut_tail && !bytes[at..].contains(&b'\n') {
+        bytes.truncate(at);
+        return String::from_utf8(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+    }
+    let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("line {line} is not UTF-8 text"),
+    ))
 }
 
 /// All of `from` as text, or None when it holds more than `max` bytes, of

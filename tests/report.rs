@@ -806,21 +806,57 @@ fn a_json_trace_that_does_not_parse_is_named_as_a_trace() {
     }
 }
 
+/// What a crash leaves at the end of a log is no record: a line cut short,
+/// a character cut in two (`é` is two bytes), zero bytes a file system
+/// allotted but never wrote. `lpa report` and `--replay` leave it out with
+/// a warning, where a cut `é` or a zero tail was an error ("stream did not
+/// contain valid UTF-8", with no line). Bytes that are not UTF-8 inside
+/// the log name their line; a byte order mark is read past.
 #[test]
 fn a_last_line_cut_short_is_left_out_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("crashed.jsonl");
-    let good = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
-    let last = good.lines().last().unwrap();
-    std::fs::write(&log, format!("{good}{}", &last[..last.len() / 2])).unwrap();
-    let o = report(&[path(&log)]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("crashed.jsonl:17: the last line is cut short"),
-        "{}",
-        stderr(&o)
+    let good = std::fs::read(fixture("replay/decisions.jsonl")).unwrap();
+    let cut_in_e = br#"{"at_secs":1764288300,"target":"caf"#.iter().chain(b"\xc3");
+    let tails: [(&str, Vec<u8>, Vec<u8>); 4] = [
+        ("half", b"{\"at_secs\":17642".to_vec(), Vec::new()),
+        ("cut_e", cut_in_e.copied().collect(), Vec::new()),
+        ("zeros", b"{\"at_secs\":17642".to_vec(), vec![0; 4096]),
+        ("zeros_after_newline", Vec::new(), vec![0; 4096]),
+    ];
+    for (name, tail, zeros) in tails {
+        let log = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&log, [&good[..], &tail, &zeros].concat()).unwrap();
+        let warning = format!(
+            "{name}.jsonl:17: the last line is cut short (a crash while writing?); left out"
+        );
+        let replay = lpa()
+            .args(["simulate", "--quiet", "--evaluation-config"])
+            .arg(fixture("evaluation/seed.yaml"))
+            .args(["--replay", path(&log)])
+            .output()
+            .unwrap();
+        for (o, read) in [
+            (report(&[path(&log)]), "16 cycles over 4:00"),
+            (replay, "replay: 16 records of"),
+        ] {
+            let err = stderr(&o);
+            assert!(o.status.success(), "{name}: {err}");
+            assert_eq!(err.contains(&warning), !tail.is_empty(), "{name}: {err}");
+            assert!(stdout(&o).contains(read), "{}", stdout(&o));
+        }
+    }
+    let bad = dir.path().join("latin.jsonl");
+    let mut lines: Vec<&[u8]> = good.split_inclusive(|&b| b == b'\n').collect();
+    lines.insert(3, b"caf\xe9\n");
+    std::fs::write(&bad, lines.concat()).unwrap();
+    assert_fails(
+        &report(&[path(&bad)]),
+        "latin.jsonl: cannot read: line 4 is not UTF-8 text",
     );
-    assert!(stdout(&o).contains("16 cycles over 4:00"), "{}", stdout(&o));
+    let bom = dir.path().join("bom.jsonl");
+    std::fs::write(&bom, [&b"\xef\xbb\xbf"[..], &good].concat()).unwrap();
+    let o = report(&[path(&bom)]);
+    assert!(stdout(&o).contains("16 cycles over 4:00"), "{}", stderr(&o));
 }
 
 /// The fixture's decision log with the times of lines 7 and 8 set back

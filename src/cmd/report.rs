@@ -301,7 +301,7 @@ struct Json<'a> {
 /// Reads a decision log or a simulation trace, by content.
 fn read(path: &Path) -> Result<Recorded> {
     let name = path.display().to_string();
-    let text = crate::settings::read_record_text(path)
+    let text = crate::settings::read_log_text(path)
         .map_err(|e| Failure::new(format!("{name}: cannot read: {e}")))?;
     if text.trim().is_empty() {
         return Err(Failure::new(format!(

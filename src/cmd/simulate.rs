@@ -732,7 +732,7 @@ fn compare_table(c: &Comparison, bound: &Bound, scenario: &Scenario, runs: &[Sce
 
 fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionRecord)>> {
     let name = path.display().to_string();
-    let text = read_record_text(path)
+    let text = crate::settings::read_log_text(path)
         .map_err(|e| Failure::new(format!("{name}: cannot read the decision log: {e}")))?;
     // Read as a log, another output fails at its first line, and skipping
     // bad lines skips them all.
@@ -745,12 +745,27 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
         )));
     }
     let mut records = Vec::new();
+    let last = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .last()
+        .map(|(i, _)| i);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let at = format!("{name}:{}", i + 1);
-        let record = serde_json::from_str::<DecisionRecord>(line)
+        let record = serde_json::from_str::<DecisionRecord>(line);
+        // The log writes whole lines: one cut short at the end is a crash
+        // mid-write, as `lpa report` reads it.
+        if let (Err(e), true) = (&record, last == Some(i) && !text.ends_with('\n')) {
+            if e.is_eof() {
+                say!("lpa simulate: warning: {at}: the last line is cut short (a crash while writing?); left out");
+                continue;
+            }
+        }
+        let record = record
             .map_err(|e| format!("{at}: corrupt decision record: {e}"))
             .and_then(|r| match r.observation.implausible() {
                 None => Ok(r),
