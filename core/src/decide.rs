@@ -754,7 +754,13 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
             last_replicas: Some(replicas),
             lowered_from: (replicas < current).then_some(current),
             recommendations,
-            model: assessment.map(|a| a.finish(current, replicas, sized, calm)),
+            // A config without `model:` keeps what another learned, as
+            // it was: an `lpa evaluate` by hand with the seed's config on a
+            // live state file wiped the model a run had learned.
+            model: match assessment {
+                Some(a) => Some(a.finish(current, replicas, sized, calm)),
+                None => state.model.clone(),
+            },
         },
         reasons,
     }
@@ -2506,12 +2512,16 @@ mod tests {
         assert!(json.contains(r#""model":{"at_secs":1000,"replicas":2,"calm_runs":1,"targets":{"GET_/fibonacci?n=10 mean":{"unloaded_ms":5.0,"floor_ms":5.0,"last_ms":5.0,"loads":[0.0],"trend":[[1000,5.0,2]]}}}"#), "{json}");
         let back: State = serde_json::from_str(&json).unwrap();
         assert_eq!(back, d.next_state);
-        // Without model: in the config, the state stays the original's.
+        // Without model: in the config, the state stays the original's,
+        // and a model learned under another config is kept as it was.
         let d = decide(&obs(2, Some(5.0)), &seed(), &old);
         assert_eq!(
             serde_json::to_string(&d.next_state).unwrap(),
             r#"{"runs_since_change":1,"last_replicas":2}"#
         );
+        let learned = decide(&obs(2, Some(5.0)), &model_policy(), &old).next_state;
+        let d = decide(&obs(2, Some(5.0)), &seed(), &learned);
+        assert_eq!(d.next_state.model, learned.model);
     }
 
     /// A decay back to a count that read over the target minutes ago, at

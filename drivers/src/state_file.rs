@@ -714,43 +714,103 @@ pub fn parse(bytes: &[u8]) -> (State, Loaded) {
         let why = Loaded::Corrupt(format!("holds {kind}, not a state object"));
         return (State::default(), why);
     }
-    match parse_or_salvage(json) {
-        (s, Loaded::Found) => match without_arrays_for_objects(json, &s) {
-            None => (s, Loaded::Found),
-            Some((text, mut dropped)) => match parse_or_salvage(&text) {
-                (s, Loaded::Found) => (s, Loaded::Salvaged(dropped)),
-                (s, Loaded::Salvaged(more)) => {
-                    dropped.extend(more);
-                    (s, Loaded::Salvaged(dropped))
-                }
-                corrupt => corrupt,
-            },
-        },
-        salvaged_or_corrupt => salvaged_or_corrupt,
+    let (state, loaded, read) = parse_known(json);
+    let unknown = unknown_fields(&read);
+    match (state, loaded) {
+        (s, Loaded::Found) if unknown.is_empty() => (s, Loaded::Found),
+        (s, Loaded::Found) => (s, Loaded::Salvaged(unknown)),
+        (s, Loaded::Salvaged(mut dropped)) => {
+            dropped.extend(unknown);
+            (s, Loaded::Salvaged(dropped))
+        }
+        corrupt => corrupt,
+    }
+}
+
+/// The keys of `json` that no field of [`State`] reads: a newer lpa's, or
+/// a name misspelt by hand. serde passes over them, and the next save
+/// drops them: said, so that the original kept beside the file has them.
+fn unknown_fields(json: &[u8]) -> Vec<String> {
+    fn steps(path: &serde_ignored::Path<'_>, out: &mut Vec<Step>) {
+        use serde_ignored::Path;
+        match path {
+            Path::Root => {}
+            Path::Seq { parent, index } => {
+                steps(parent, out);
+                out.push(Step::Index(*index));
+            }
+            Path::Map { parent, key } => {
+                steps(parent, out);
+                out.push(Step::Key(key.clone()));
+            }
+            Path::Some { parent }
+            | Path::NewtypeStruct { parent }
+            | Path::NewtypeVariant { parent } => steps(parent, out),
+        }
+    }
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(json);
+    // What does not parse is said by the parse itself.
+    let _ = serde_ignored::deserialize::<_, _, State>(&mut de, |path| {
+        let mut path_steps = Vec::new();
+        steps(&path, &mut path_steps);
+        unknown.push(show_path(&path_steps));
+    });
+    if unknown.is_empty() {
+        return unknown;
+    }
+    // In one order however the document was reprinted.
+    unknown.sort();
+    vec![format!(
+        "dropped {}, which lpa's state does not have (a newer lpa's? misspelt?)",
+        unknown.join(", ")
+    )]
+}
+
+/// The state in `json`, with what reading it dropped or could not read,
+/// and the document the state was read from at last (what was dropped
+/// taken out).
+fn parse_known(json: &[u8]) -> (State, Loaded, Vec<u8>) {
+    let (s, loaded, read) = parse_or_salvage(json);
+    let Loaded::Found = loaded else {
+        return (s, loaded, read);
+    };
+    let Some((text, mut dropped)) = without_arrays_for_objects(json, &s) else {
+        return (s, loaded, read);
+    };
+    match parse_or_salvage(&text) {
+        (s, Loaded::Found, read) => (s, Loaded::Salvaged(dropped), read),
+        (s, Loaded::Salvaged(more), read) => {
+            dropped.extend(more);
+            (s, Loaded::Salvaged(dropped), read)
+        }
+        corrupt => corrupt,
     }
 }
 
 /// The state in `json`: as written, or what [`salvage`] keeps of it, or
-/// none (corrupt).
-fn parse_or_salvage(json: &[u8]) -> (State, Loaded) {
-    match serde_json::from_slice::<State>(json) {
-        Ok(s) => (s, Loaded::Found),
-        Err(e) => match salvage(json) {
-            // Nothing dropped: the value read past what the state could
-            // not, a key given twice (a hand edit). It keeps the last.
-            Some((s, dropped)) if dropped.is_empty() => {
-                let mut why = without_position(&e);
-                if why.starts_with("duplicate field") {
-                    why.push_str(": read the last one");
-                }
-                (s, Loaded::Salvaged(vec![why]))
+/// none (corrupt); and the document it was read from.
+fn parse_or_salvage(json: &[u8]) -> (State, Loaded, Vec<u8>) {
+    let e = match serde_json::from_slice::<State>(json) {
+        Ok(s) => return (s, Loaded::Found, json.to_vec()),
+        Err(e) => e,
+    };
+    match salvage(json) {
+        // Nothing dropped: the value read past what the state could
+        // not, a key given twice (a hand edit). It keeps the last.
+        Some((s, dropped, read)) if dropped.is_empty() => {
+            let mut why = without_position(&e);
+            if why.starts_with("duplicate field") {
+                why.push_str(": read the last one");
             }
-            Some((s, dropped)) => (s, Loaded::Salvaged(dropped)),
-            None => (
-                State::default(),
-                Loaded::Corrupt(format!("not valid state JSON ({e})")),
-            ),
-        },
+            (s, Loaded::Salvaged(vec![why]), read)
+        }
+        Some((s, dropped, read)) => (s, Loaded::Salvaged(dropped), read),
+        None => (
+            State::default(),
+            Loaded::Corrupt(format!("not valid state JSON ({e})")),
+            Vec::new(),
+        ),
     }
 }
 
@@ -854,7 +914,7 @@ fn remove(parent: &mut serde_json::Value, step: &Step) -> Option<serde_json::Val
 ///
 /// serde reports no path, only a line: the document is printed one field
 /// to a line, so the line an error names is the field to drop.
-fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
+fn salvage(json: &[u8]) -> Option<(State, Vec<String>, Vec<u8>)> {
     use serde_json::Value;
     let mut doc: Value = serde_json::from_slice(json).ok()?;
     if !doc.is_object() {
@@ -871,7 +931,7 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>)> {
     for _ in 0..100 {
         let text = serde_json::to_string_pretty(&doc).ok()?;
         let e = match serde_json::from_str::<State>(&text) {
-            Ok(s) => return Some((s, dropped)),
+            Ok(s) => return Some((s, dropped, text.into_bytes())),
             Err(e) => e,
         };
         let why = without_position(&e);
@@ -1319,6 +1379,40 @@ mod tests {
         // The model's trend is a list of lists, as written: read as it is.
         fs::write(&path, LEARNED).unwrap();
         assert_eq!(sf.peek().unwrap(), (good, Loaded::Found));
+    }
+
+    /// A key no field reads (a newer lpa's, a misspelt one) went in
+    /// silence at the next save; now it is said, with its path, and the
+    /// rest is read as it was.
+    #[test]
+    fn an_unknown_field_is_said_and_the_rest_read() {
+        let (good, _) = parse(LEARNED.as_bytes());
+        let text = LEARNED
+            .replace(
+                r#"{"runs_since_change""#,
+                r#"{"format_version":3,"runs_since_change""#,
+            )
+            .replace(
+                r#""unloaded_ms":5.0,"#,
+                r#""unloaded_ms":5.0,"floor ms":1,"#,
+            )
+            .replace(r#""calm_runs":4,"#, r#""calm_runs":4,"window":[1,2],"#);
+        assert_ne!(text, LEARNED);
+        let (s, how) = parse(text.as_bytes());
+        assert_eq!(s, good);
+        let unknown = r#"dropped format_version, model.targets["GET_/x mean"]["floor ms"], model.window, which lpa's state does not have (a newer lpa's? misspelt?)"#.to_string();
+        assert_eq!(how, Loaded::Salvaged(vec![unknown.clone()]));
+        // Beside a bad field, both are said, the unknown ones after it too.
+        let bad = text.replace(r#""replicas":3}]"#, r#""replicas":-3}]"#);
+        let (_, how) = parse(bad.as_bytes());
+        let Loaded::Salvaged(said) = how else {
+            panic!("{how:?}")
+        };
+        assert!(
+            said[0].starts_with("dropped recommendations[0].replicas"),
+            "{said:?}"
+        );
+        assert_eq!(said.last().unwrap(), &unknown);
     }
 
     #[test]
