@@ -553,24 +553,24 @@ pub struct RunArgs {
     /// shell ('...' and "..." quote); {port} becomes each replica's port.
     #[arg(long, value_name = "CMD", required_if_eq("scaler", "local"))]
     pub replica_cmd: Option<String>,
+    // The local pool's flags are options, their defaults in the help text,
+    // so that one given with --scaler kubectl is refused, not ignored.
     /// --scaler local: where the round-robin proxy listens (port 0 picks a
-    /// free one); the load test's host unless --host is given.
-    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR", value_parser = listen_addr)]
-    pub listen: std::net::SocketAddr,
-    /// --scaler local: replicas started before the first cycle.
-    #[arg(
-        long,
-        allow_hyphen_values = true,
-        default_value_t = 1,
-        value_name = "N"
-    )]
-    pub replicas: u32,
-    /// --scaler local: a new replica must accept connections within this.
-    #[arg(long, allow_hyphen_values = true, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
-    pub ready_timeout: Duration,
-    /// --scaler local: a replica taken out of rotation may finish its open connections for this long.
-    #[arg(long, allow_hyphen_values = true, default_value = "5s", value_name = "DURATION", value_parser = duration)]
-    pub drain_timeout: Duration,
+    /// free one); the load test's host unless --host is given [default:
+    /// 127.0.0.1:0].
+    #[arg(long, value_name = "ADDR", value_parser = listen_addr)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// --scaler local: replicas started before the first cycle [default: 1].
+    #[arg(long, allow_hyphen_values = true, value_name = "N")]
+    pub replicas: Option<u32>,
+    /// --scaler local: a new replica must accept connections within this
+    /// [default: 10s].
+    #[arg(long, allow_hyphen_values = true, value_name = "DURATION", value_parser = positive_duration)]
+    pub ready_timeout: Option<Duration>,
+    /// --scaler local: a replica taken out of rotation may finish its open
+    /// connections for this long [default: 5s].
+    #[arg(long, allow_hyphen_values = true, value_name = "DURATION", value_parser = duration)]
+    pub drain_timeout: Option<Duration>,
     /// The locustfile, translated for lpa's native users as loadtest and
     /// metric translate it (its requests and waits replace the targets';
     /// the config's load.requests win over it). run has no Locust driver.

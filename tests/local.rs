@@ -611,30 +611,37 @@ fn a_flag_of_the_other_scaler_is_one_error_and_starts_nothing() {
         assert_one_error(&o, &[expected]);
         assert!(!stderr(&o).contains("ready on"), "{}", stderr(&o));
     }
-    let o = output({
-        let mut c = lpa();
-        c.args([
-            "run",
-            "--scaler",
-            "kubectl",
-            "--target",
-            "deployment/web",
-            "--replica-cmd",
-            "srv {port}",
-            "--kubectl",
-            "/nonexistent/kubectl",
-            "--once",
-        ])
-        .arg("--evaluation-config")
-        .arg(fixture("evaluation/seed.yaml"))
-        .arg("--decay-info")
-        .arg(dir.path().join("decay_info.json"));
-        c
-    });
-    assert_one_error(
-        &o,
-        &["--replica-cmd \"srv {port}\": replicas run as local processes only with --scaler local"],
-    );
+    // The reverse: the pool's flags with kubectl, where --replicas 3 was
+    // taken in silence, as if it sized the workload.
+    for flag in [
+        ["--replica-cmd", "srv {port}"],
+        ["--replicas", "3"],
+        ["--listen", "127.0.0.1:0"],
+        ["--ready-timeout", "1s"],
+        ["--drain-timeout", "0s"],
+    ] {
+        let o = output({
+            let mut c = lpa();
+            c.args(["run", "--scaler", "kubectl", "--target", "deployment/web"])
+                .args(flag)
+                .args(["--kubectl", "/nonexistent/kubectl", "--once"])
+                .arg("--evaluation-config")
+                .arg(fixture("evaluation/seed.yaml"))
+                .arg("--decay-info")
+                .arg(dir.path().join("decay_info.json"));
+            c
+        });
+        let shown = match flag[0] {
+            "--replica-cmd" => format!("{} {:?}", flag[0], flag[1]),
+            _ => flag.join(" "),
+        };
+        assert_one_error(
+            &o,
+            &[&format!(
+                "{shown}: is for the local pool of --scaler local; --scaler kubectl has no pool"
+            )],
+        );
+    }
     assert!(!dir.path().join("decay_info.json").exists());
 }
 

@@ -57,13 +57,33 @@ use crate::cli::{DriverArgs, LoadDriver, RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
 use crate::text::count;
 
+/// The local pool's defaults (`lpa run --help` says them).
+const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
         Scaler::Local => return local(&args),
         Scaler::Kubectl => {
-            if let Some(cmd) = &args.replica_cmd {
+            let local_only = [
+                args.replica_cmd
+                    .as_ref()
+                    .map(|c| format!("--replica-cmd {c:?}")),
+                args.replicas.map(|n| format!("--replicas {n}")),
+                args.listen.map(|a| format!("--listen {a}")),
+                args.ready_timeout
+                    .map(|d| format!("--ready-timeout {}", format_duration(d))),
+                args.drain_timeout
+                    .map(|d| format!("--drain-timeout {}", format_duration(d))),
+            ];
+            // Taken in silence, `--replicas 3` reads as the workload's size.
+            if let Some(flag) = local_only.into_iter().flatten().next() {
                 return Err(Failure::new(format!(
-                    "--replica-cmd {cmd:?}: replicas run as local processes only with --scaler local; --scaler kubectl scales --target in the cluster"
+                    "{flag}: is for the local pool of --scaler local; --scaler kubectl has no pool: it scales --target in the cluster"
                 )));
             }
             let spec = args
@@ -243,21 +263,23 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     let command = ReplicaCommand::parse(text)?;
     let mut config = load_config(&args.policy)?;
     let options = LocalOptions {
-        ready_timeout: args.ready_timeout,
-        drain_timeout: args.drain_timeout,
+        ready_timeout: args.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT),
+        drain_timeout: args.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
         ..LocalOptions::default()
     };
+    let start = args.replicas.unwrap_or(1);
     // Checked before the pool listens, so a bad count is the only line. A
     // pool of 0 holds at 0 as a workload scaled to zero does: a loop that
     // never scales, where 0 was surely a slip.
     let pool_max = options.max_replicas;
-    if args.replicas == 0 || args.replicas > pool_max {
+    if start == 0 || start > pool_max {
         return Err(Failure::new(format!(
             "--replicas {}: the local pool starts 1 to {pool_max} replicas (at 0, lpa holds at 0: it never scales a workload up from zero)",
-            args.replicas
+            start
         )));
     }
-    let mut pool = LocalPool::new(command, args.listen, options)?;
+    let listen = args.listen.unwrap_or(DEFAULT_LISTEN);
+    let mut pool = LocalPool::new(command, listen, options)?;
     let mut overrides = args.load.overrides()?;
     if overrides.host.is_none() {
         overrides.host = Some(pool.addr().into());
@@ -285,17 +307,17 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     }
     // Started past the policy's bound, they are stopped again at the first
     // cycle: said, as a slip it likely is (a way to watch a scale-down too).
-    if let Some(max) = policy.max_replicas().filter(|&m| args.replicas > m) {
+    if let Some(max) = policy.max_replicas().filter(|&m| start > m) {
         warnings.push(format!(
             "warning: --replicas {}: above maxReplicas {max} (the evaluation config's, or --max-replicas); the first cycle stops what is past it",
-            args.replicas
+            start
         ));
     }
     let outputs = outputs(args, &plan)?;
     pool.set_observer(|e| say!("lpa run: local: {e}"));
     pool.stop_on(&outputs.stop);
     say!("lpa run: local: listening on {}", pool.addr());
-    if let Err(e) = pool.scale(0, args.replicas) {
+    if let Err(e) = pool.scale(0, start) {
         if outputs.stop.load(Ordering::SeqCst) {
             say!("lpa run: local: {e}");
             say!("lpa run: stopped by signal after 0 cycles; state untouched (no cycle ran)");
