@@ -645,6 +645,36 @@ fn a_flag_of_the_other_scaler_is_one_error_and_starts_nothing() {
     assert!(!dir.path().join("decay_info.json").exists());
 }
 
+/// Each of the load test's users keeps a connection to the proxy open:
+/// with 300 users on the proxy's 256 connections, 44 queued behind the
+/// probe itself every run, their requests failed, and lpa scaled up to
+/// its maximum against its own wait. The proxy now has room for them.
+#[test]
+fn the_proxy_has_a_connection_for_every_user_of_the_load_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = format!(
+        "{} serve --listen 127.0.0.1:{{port}} --exit-with-parent",
+        env!("CARGO_BIN_EXE_lpa")
+    );
+    let args = [
+        "--users",
+        "300",
+        "--spawn-rate",
+        "1000",
+        "--wait-time",
+        "1",
+        "--run-time",
+        "2s",
+        "--once",
+    ];
+    let o = output(run_local(&replica, &args, dir.path()));
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(": 300 users at 1000/s"), "{err}");
+    assert!(!err.contains("requests failed"), "{err}");
+    assert!(!err.contains("connections were all open"), "{err}");
+}
+
 /// Reads lpa's stderr lines on a thread, so a test can wait for one.
 pub struct Lines {
     rx: mpsc::Receiver<String>,

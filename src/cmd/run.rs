@@ -262,11 +262,23 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         .ok_or_else(|| Failure::new("--replica-cmd is required with --scaler local"))?;
     let command = ReplicaCommand::parse(text)?;
     let mut config = load_config(&args.policy)?;
-    let options = LocalOptions {
+    let mut options = LocalOptions {
         ready_timeout: args.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT),
         drain_timeout: args.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
         ..LocalOptions::default()
     };
+    let mut overrides = args.load.overrides()?;
+    // Each of the load test's users keeps a connection to the proxy open:
+    // under fewer connections than users the probe queued behind itself,
+    // and read its own wait as latency (300 users on the 256 connections
+    // scaled to maxReplicas, cycle after cycle). Room for the users and as
+    // many others as before.
+    let users = {
+        let mut placeholder = overrides.clone();
+        placeholder.host.get_or_insert("http://127.0.0.1".parse()?);
+        load_plan(args, &config, &placeholder)?.0.users
+    };
+    options.proxy.max_connections += users as usize;
     let start = args.replicas.unwrap_or(1);
     // Checked before the pool listens, so a bad count is the only line. A
     // pool of 0 holds at 0 as a workload scaled to zero does: a loop that
@@ -280,7 +292,6 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
     }
     let listen = args.listen.unwrap_or(DEFAULT_LISTEN);
     let mut pool = LocalPool::new(command, listen, options)?;
-    let mut overrides = args.load.overrides()?;
     if overrides.host.is_none() {
         overrides.host = Some(pool.addr().into());
     }
