@@ -1318,7 +1318,38 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
         &o,
         "negative.yaml: load.scale: invalid value -2 (expected a factor > 0)",
     );
+    // Past a recording's end its load is unknown: it held the last
+    // interval's rate (one of the trace's busiest) for as long as asked.
+    let trace_scenario = fixture("scenarios/trace.yaml");
+    let o = simulate(&["--scenario", path(&trace_scenario), "--cycles", "1000"]);
+    assert_fails(&o, &format!("--cycles 1000: {}'s recording (load.file) holds 229 intervals, and past them its load is unknown; at most 229", path(&trace_scenario)));
+    let long = dir.path().join("long.yaml");
+    std::fs::write(
+        &long,
+        format!(
+            "cycles: 230\nservice: {{capacity: 500}}\nload: {{type: arrivals, file: {}, timeColumn: TIMESTAMP}}\n",
+            trace.display()
+        ),
+    )
+    .unwrap();
+    assert_fails(
+        &simulate(&["--scenario", path(&long)]),
+        "long.yaml: cycles: invalid value 230 (expected at most the recording's 229 intervals (load.file))",
+    );
+    // A shorter run than the step's: said, where the scores said the
+    // profile had no step.
     let step = fixture("scenarios/step.yaml");
+    let o = simulate(&["--scenario", path(&step), "--cycles", "10", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!("lpa simulate: warning: --cycles 10 ends the run before load.at 20 of {}: the run holds none of it\n", path(&step))
+    );
+    assert!(
+        stdout(&o).contains("recovery            no load step in the run's 10 cycles"),
+        "{}",
+        stdout(&o)
+    );
     let svg = dir.path().join("x.svg");
     let o = simulate(&[
         "--scenario",

@@ -105,7 +105,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
             .map(|p| ("the data file of --scenario", p.as_path())),
     )?;
     if let Some(c) = args.cycles {
-        scenario.cycles = c;
+        cut_to(&mut scenario, c, scenario_path)?;
     }
     if let Some(s) = args.seed {
         scenario.seed = s;
@@ -394,6 +394,27 @@ impl OutFormat {
     }
 }
 
+/// `--cycles N` over the scenario's own: past a recording's end the load
+/// is unknown (refused, as in the file); what a shorter run cuts off (a
+/// step, a spike, a change of the service) is said, where the run went on
+/// without it and said the profile had no step.
+fn cut_to(scenario: &mut Scenario, cycles: u32, path: &Path) -> Result<()> {
+    if let Some(n) = scenario.load.recorded_cycles().filter(|&n| cycles > n) {
+        return Err(Failure::new(format!(
+            "--cycles {cycles}: {}'s recording (load.file) holds {n} intervals, and past them its load is unknown; at most {n}",
+            path.display()
+        )));
+    }
+    for (field, at) in scenario.events_past(cycles) {
+        say!(
+            "lpa simulate: warning: --cycles {cycles} ends the run before {field} {at} of {}: the run holds none of it",
+            path.display()
+        );
+    }
+    scenario.cycles = cycles;
+    Ok(())
+}
+
 /// The scenario, and the data files it read (a CSV load profile, a trace
 /// of arrivals).
 fn load_scenario(path: &Path) -> Result<(Scenario, Vec<PathBuf>)> {
@@ -546,7 +567,10 @@ fn recovery_text(s: &Scores, scenario: &Scenario) -> String {
         None => format!("{rise} at cycle {}: not recovered by the end", r.step_at),
     };
     match s.recoveries.as_slice() {
-        [] => "no load steps in this profile".to_string(),
+        [] => format!(
+            "no load step in the run's {}",
+            count(scenario.cycles, "cycle")
+        ),
         few @ [_] | few @ [_, _] | few @ [_, _, _] => {
             few.iter().map(one).collect::<Vec<_>>().join("; ")
         }

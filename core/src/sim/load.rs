@@ -40,7 +40,8 @@ pub enum LoadProfile {
         amplitude: f64,
         period: u32,
     },
-    /// Recorded rates, one per cycle; the last one holds past the end.
+    /// Recorded rates, one per cycle; a scenario runs no cycle past them
+    /// (where the last one would hold).
     /// Shared: every seed of a run clones the scenario, and a recording
     /// may be millions of cycles long.
     Csv {

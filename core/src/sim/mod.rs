@@ -82,6 +82,28 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// What the scenario holds that a run of `cycles` never reaches, as
+    /// `(field, value)`: a service change, or the load's step, spike or
+    /// ramp, at or past the last cycle.
+    pub fn events_past(&self, cycles: u32) -> Vec<(String, u32)> {
+        let changes = self
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("service.changes[{i}].at"), c.at));
+        let load = match &self.load {
+            LoadProfile::Step { at, .. } | LoadProfile::Spike { at, .. } => {
+                Some(("load.at".to_string(), *at))
+            }
+            LoadProfile::Ramp { start, .. } => Some(("load.start".to_string(), *start)),
+            _ => None,
+        };
+        changes
+            .chain(load)
+            .filter(|&(_, at)| at >= cycles)
+            .collect()
+    }
+
     /// The service as it runs at `cycle`.
     pub fn service_at(&self, cycle: u32) -> Service {
         self.changes

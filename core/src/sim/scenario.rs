@@ -211,26 +211,13 @@ impl RawScenario {
                 })?,
             None => load.recorded_cycles().unwrap_or(100),
         };
-        // A change past the last cycle would silently never happen.
-        if let Some((i, c)) = changes.iter().enumerate().find(|(_, c)| c.at >= cycles) {
+        // Past the recording the load is unknown: it held the last
+        // interval's rate, in silence (a trace's busiest, for hours).
+        if let Some(n) = load.recorded_cycles().filter(|&n| cycles > n) {
             return Err(at.invalid(
-                &format!("service.changes[{i}].at"),
-                c.at.to_string(),
-                &format!("a cycle the scenario runs, < cycles ({cycles})"),
-            ));
-        }
-        // Likewise a load's step, spike or ramp that starts past it: the
-        // scenario would run without the event it was written for.
-        let starts = match &load {
-            LoadProfile::Step { at, .. } | LoadProfile::Spike { at, .. } => Some(("load.at", *at)),
-            LoadProfile::Ramp { start, .. } => Some(("load.start", *start)),
-            _ => None,
-        };
-        if let Some((field, at_cycle)) = starts.filter(|&(_, c)| c >= cycles) {
-            return Err(at.invalid(
-                field,
-                at_cycle.to_string(),
-                &format!("a cycle the scenario runs, < cycles ({cycles})"),
+                "cycles",
+                cycles.to_string(),
+                &format!("at most the recording's {n} intervals (load.file)"),
             ));
         }
         let seed = match self.seed {
@@ -240,7 +227,7 @@ impl RawScenario {
                 .as_u64()
                 .ok_or_else(|| at.invalid("seed", &raw, "a whole number >= 0"))?,
         };
-        Ok(Scenario {
+        let scenario = Scenario {
             name,
             interval_secs,
             cycles,
@@ -253,7 +240,18 @@ impl RawScenario {
             service,
             changes,
             load,
-        })
+        };
+        // A change, step, spike or ramp past the last cycle would silently
+        // never happen: the scenario would run without what it was
+        // written for.
+        if let Some((field, at_cycle)) = scenario.events_past(cycles).into_iter().next() {
+            return Err(at.invalid(
+                &field,
+                at_cycle.to_string(),
+                &format!("a cycle the scenario runs, < cycles ({cycles})"),
+            ));
+        }
+        Ok(scenario)
     }
 }
 
