@@ -324,8 +324,12 @@ pub const TIMESTAMP_FORMATS: &str =
 /// arrivals after the last whole interval are left out: the trace's end
 /// is its last arrival, so that interval was not observed in full.
 ///
-/// `text` is CSV with a header line; `column` names the timestamps' column
-/// (the first one when `None`). Timestamps must not go back in time.
+/// `text` is CSV with a header line, which comment lines (`#`) and blank
+/// ones may precede; below it every line is data, `#` or not (a channel
+/// named `#ops` is an arrival). `column` names the timestamps' column; when
+/// `None` it is the first, and a first line whose first field is a
+/// timestamp is data, not a header. Timestamps must not go back in time.
+/// Memory is the intervals' counts, not the arrivals.
 pub fn arrival_rates(
     text: &str,
     column: Option<&str>,
@@ -333,31 +337,56 @@ pub fn arrival_rates(
     scale: f64,
 ) -> Result<Vec<f64>, ArrivalsError> {
     let text = crate::csv_text::without_bom(text);
+    // The comments and blank lines above the header are passed over (a
+    // quote in one opens nothing), and counted for the lines named.
+    let mut start = 0;
+    for l in text.split_inclusive('\n') {
+        let t = l.trim_start();
+        if !(t.is_empty() || t.starts_with('#')) {
+            break;
+        }
+        start += l.len();
+    }
+    let above = text[..start].matches('\n').count() as u64;
+    let text = &text[start..];
     // A quote left open in any column swallows the rest of the trace.
-    if let Some(line) = crate::csv_text::open_quote_line(text, Some(b'#')) {
+    if let Some(line) = crate::csv_text::open_quote_line(text, None) {
         return Err(ArrivalsError::Csv {
-            line,
+            line: above + line,
             message: UNCLOSED.to_string(),
         });
     }
     let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .comment(Some(b'#'))
         .from_reader(text.as_bytes());
-    let csv_error = |e: csv::Error| ArrivalsError::Csv {
-        line: crate::csv_text::line_at(text, e.position()),
+    let mut lines = crate::csv_text::Lines::new(text);
+    let mut records = reader
+        .records()
+        .filter(|r| r.as_ref().map_or(true, |r| !r.iter().all(str::is_empty)));
+    let mut line_of = |p: Option<&csv::Position>| above + lines.line_at(p);
+    let csv_error = |e: csv::Error, line: u64| ArrivalsError::Csv {
+        line,
         message: e.to_string(),
     };
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(csv_error)?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if header.is_empty() {
-        return Err(ArrivalsError::Empty);
-    }
+    let first = match records.next() {
+        None => return Err(ArrivalsError::Empty),
+        Some(Err(e)) => {
+            let line = line_of(e.position());
+            return Err(csv_error(e, line));
+        }
+        Some(Ok(r)) => r,
+    };
+    // Without a column named, a first line that starts with a timestamp
+    // is the first arrival: read as a header, it was lost, and the count
+    // started from the second.
+    let headless = column.is_none() && first.get(0).and_then(parse_timestamp).is_some();
+    let header: Vec<String> = if headless {
+        Vec::new()
+    } else {
+        first.iter().map(str::to_string).collect()
+    };
     let index = match column {
         None => 0,
         Some(c) => header
@@ -368,63 +397,70 @@ pub fn arrival_rates(
                 header: header.clone(),
             })?,
     };
-    let mut times: Vec<i128> = Vec::new();
+    let name = header
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| "column 1".into());
+    let interval_ns = i128::from(interval_secs).max(1) * 1_000_000_000;
+    let mut counts: Vec<u64> = Vec::new();
+    let mut arrivals = 0usize;
+    // The first arrival's time, and the previous one's, with its text.
+    let mut origin: Option<i128> = None;
     let mut previous: Option<(i128, String)> = None;
-    let mut lines = crate::csv_text::Lines::new(text);
-    for record in reader.records() {
-        let record = record.map_err(csv_error)?;
-        let line = lines.line_at(record.position());
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
+    let rows = headless.then_some(Ok(first)).into_iter().chain(records);
+    for record in rows {
+        let record = record.map_err(|e| {
+            let line = line_of(e.position());
+            csv_error(e, line)
+        })?;
+        let line = line_of(record.position());
         let value = record.get(index).unwrap_or("");
         let at = parse_timestamp(value).ok_or_else(|| ArrivalsError::Timestamp {
             line,
-            column: header.get(index).cloned().unwrap_or_default(),
+            column: name.clone(),
             value: value.to_string(),
         })?;
         if let Some((before, text)) = &previous {
             if at < *before {
                 return Err(ArrivalsError::OutOfOrder {
                     line,
-                    column: header.get(index).cloned().unwrap_or_default(),
+                    column: name.clone(),
                     value: value.to_string(),
                     previous: text.clone(),
                 });
             }
         }
+        let from = *origin.get_or_insert(at);
+        let span = at - from;
+        let i = span / interval_ns;
+        if i > i128::from(MAX_CYCLES) {
+            return Err(ArrivalsError::TooLong {
+                intervals: i.unsigned_abs(),
+                span_secs: (span / 1_000_000_000) as f64,
+            });
+        }
+        // Cannot fail: 0 <= i <= MAX_CYCLES.
+        let i = usize::try_from(i).unwrap_or(0);
+        if counts.len() <= i {
+            counts.resize(i + 1, 0);
+        }
+        counts[i] += 1;
+        arrivals += 1;
         previous = Some((at, value.to_string()));
-        times.push(at);
     }
-    let interval_ns = i128::from(interval_secs) * 1_000_000_000;
-    let span = match (times.first(), times.last()) {
-        (Some(first), Some(last)) => last - first,
+    let span = match (origin, &previous) {
+        (Some(first), Some((last, _))) => last - first,
         _ => 0,
     };
-    let intervals = span / interval_ns.max(1);
-    if intervals > i128::from(MAX_CYCLES) {
-        return Err(ArrivalsError::TooLong {
-            intervals: intervals.unsigned_abs(),
-            span_secs: (span / 1_000_000_000) as f64,
-        });
-    }
-    let whole = usize::try_from(intervals).unwrap_or(0);
+    // The interval the last arrival is in was not observed whole.
+    let whole = usize::try_from(span / interval_ns).unwrap_or(0);
     if whole == 0 {
         return Err(ArrivalsError::TooShort {
-            arrivals: times.len(),
+            arrivals,
             span_secs: span as f64 / 1e9,
         });
     }
-    let mut counts = vec![0u64; whole];
-    let first = times[0];
-    for t in &times {
-        if let Some(c) = usize::try_from((t - first) / interval_ns)
-            .ok()
-            .and_then(|i| counts.get_mut(i))
-        {
-            *c += 1;
-        }
-    }
+    counts.truncate(whole);
     let secs = interval_secs as f64;
     Ok(counts
         .into_iter()
@@ -600,6 +636,16 @@ mod tests {
             arrival_rates("t\n1\n3\n2\n", None, 1, 1.0),
             Err(ArrivalsError::OutOfOrder { line: 4, .. })
         ));
+        // Lines above the header count.
+        assert!(matches!(
+            arrival_rates("# from \"x\n\nt\n1\n3\n2\n", None, 1, 1.0),
+            Err(ArrivalsError::OutOfOrder { line: 6, .. })
+        ));
+        // CR alone, where every line was line 1.
+        assert!(matches!(
+            arrival_rates("t\r1\r3\r2\r", None, 1, 1.0),
+            Err(ArrivalsError::OutOfOrder { line: 4, .. })
+        ));
     }
 
     #[test]
@@ -713,7 +759,7 @@ mod tests {
 
     #[test]
     fn arrivals_are_counted_per_whole_interval_from_the_first() {
-        let text = "TIMESTAMP,tokens\n10.0,1\n10.5,1\n24.9,1\n25.0,1\n26,1\n# note\n\n41.2,1\n";
+        let text = "# exported \"by hand\n\nTIMESTAMP,tokens\n10.0,1\n10.5,1\n24.9,1\n25.0,1\n26,1\n\n41.2,1\n";
         // Intervals of 15 s from 10: [10, 25) holds 3, [25, 40) holds 2;
         // 41.2 falls in the third, which the trace does not cover whole.
         assert_eq!(
@@ -743,6 +789,35 @@ mod tests {
                 column: "t".into(),
                 value: "2".into(),
                 previous: "3".into()
+            })
+        );
+        // Below the header a `#` starts no comment: a row of channel
+        // #ops is an arrival, and one in the time column no timestamp.
+        let channels = "channel,T\ngeneral,0\n#ops,1\n#ops,2\n#ops,3\ngeneral,4\ngeneral,25\n";
+        assert_eq!(
+            arrival_rates(channels, Some("T"), 10, 1.0),
+            Ok(vec![0.5, 0.0])
+        );
+        assert_eq!(
+            arrival_rates("t\n1\n# note\n2\n", None, 1, 1.0),
+            Err(ArrivalsError::Timestamp {
+                line: 3,
+                column: "t".into(),
+                value: "# note".into()
+            })
+        );
+        // No column named and no header: the first line is an arrival,
+        // where it was read as a header and lost.
+        assert_eq!(
+            arrival_rates("0\n1\n2\n25\n", None, 10, 1.0),
+            Ok(vec![0.3, 0.0])
+        );
+        assert_eq!(
+            arrival_rates("0\n1\nx\n", None, 1, 1.0),
+            Err(ArrivalsError::Timestamp {
+                line: 3,
+                column: "column 1".into(),
+                value: "x".into()
             })
         );
         let one = arrival_rates("t\n1\n", None, 15, 1.0).unwrap_err();

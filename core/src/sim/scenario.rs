@@ -72,6 +72,20 @@ impl Ceiling {
 
 /// A rate for a message: as the log writes it, but in exponent form where
 /// that would run to hundreds of digits or round to 0.
+/// A trace's text with its control characters escaped (`\u{1b}`): a
+/// header or a value reaches the terminal in an error line.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn shown(x: f64) -> String {
     if x == 0.0 || (1e-3..1e15).contains(&x.abs()) {
         num(x)
@@ -460,7 +474,7 @@ impl RawProfile {
         let in_file =
             |line: u64, column: String, value: String, expected: String| ParseError::Invalid {
                 file: format!("{path}:{line}"),
-                path: column,
+                path: escaped(&column),
                 value: format!("{value:?}"),
                 expected,
             };
@@ -473,7 +487,14 @@ impl RawProfile {
             ArrivalsError::NoColumn { header, .. } => at.invalid(
                 "load.timeColumn",
                 self.time_column.as_ref().unwrap_or(fv),
-                &format!("a column of {path}: {}", header.join(", ")),
+                &format!(
+                    "a column of {path}: {}",
+                    header
+                        .iter()
+                        .map(|h| escaped(h))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ),
             ArrivalsError::Csv { line, message } => ParseError::Invalid {
                 file: format!("{path}:{line}"),
@@ -496,7 +517,8 @@ impl RawProfile {
                 column,
                 value,
                 format!(
-                    "a time at or after the previous arrival's {previous}: timestamps out of order"
+                    "a time at or after the previous arrival's {}: timestamps out of order",
+                    escaped(&previous)
                 ),
             ),
             e @ ArrivalsError::TooShort { .. } => {
@@ -881,6 +903,11 @@ mod tests {
         assert_eq!(
             e("{type: arrivals, file: t.csv, timeColumn: TS}", ok).unwrap_err(),
             "s.yaml: load.timeColumn: invalid value \"TS\" (expected a column of t.csv: TIMESTAMP, x)"
+        );
+        // A header's escape sequence is shown, not sent to the terminal.
+        assert_eq!(
+            e("{type: arrivals, file: t.csv, timeColumn: TS}", "a,\"T\u{1b}[31m\"\n1,1\n").unwrap_err(),
+            "s.yaml: load.timeColumn: invalid value \"TS\" (expected a column of t.csv: a, T\\u{1b}[31m)"
         );
         assert_eq!(
             e("{type: arrivals, file: t.csv}", "t\n1\n2\n").unwrap_err(),
