@@ -115,10 +115,12 @@ pub fn read_config(path: &Path, overrides: &Overrides, hint: &str) -> Result<Eva
 const MAX_SETTINGS_TEXT: u64 = 1 << 20;
 
 /// The most of a record lpa reads whole: a decision log, a trace of
-/// arrivals, a simulation's JSON. A year of 15 s decisions is about 2 GiB
-/// of log, so a cut of it is asked for (`tail -n`) rather than all of it
-/// held in memory at once.
-const MAX_RECORD_TEXT: u64 = 1 << 30;
+/// arrivals, a simulation's JSON. A decision log is held as records at
+/// about 5.5 times its size (a 243 MB log took 1.34 GB in `lpa report`,
+/// and a 974 MB one ended it with an allocation failure at 3.8 GB), so
+/// past 256 MiB, about two months of 15 s decisions and eight times the
+/// log's default rotation size, a cut of it is asked for (`tail -n`).
+const MAX_RECORD_TEXT: u64 = 1 << 28;
 
 /// A file of settings as text, read no further than [`MAX_SETTINGS_TEXT`]:
 /// a path to `/dev/zero` or an endless pipe read until memory ran out,

@@ -543,7 +543,7 @@ fn a_file_that_is_no_config_is_one_short_line() {
 
 /// A path to an endless stream (`/dev/zero`) read until memory ran out and
 /// ended lpa with no error line; a config, scenario or sweep is read no
-/// further than 1 MiB, and a recording no further than 1 GiB.
+/// further than 1 MiB, and a recording no further than 256 MiB.
 #[test]
 fn an_endless_file_is_one_error_line_not_all_memory() {
     let step = "fixtures/scenarios/step.yaml";
@@ -553,7 +553,7 @@ fn an_endless_file_is_one_error_line_not_all_memory() {
     };
     let record = |what: &str| {
         format!(
-            "{what}: more than 1024 MiB, more than lpa reads at once; give it a part of the file"
+            "{what}: more than 256 MiB, more than lpa reads at once; give it a part of the file"
         )
     };
     for (args, said) in [
