@@ -313,11 +313,12 @@ fn prometheus_reads_the_desired_replicas_after_a_scale_up() {
     );
 }
 
+/// The first cycle's scale-up waits 8 s for its replica to listen, within
+/// its --ready-timeout: a loop doing so is not stuck, and /healthz stays
+/// 200 all along, where it answered 503 "the loop is stuck" after 3 s.
 #[test]
-fn promtool_lints_a_real_scrape_and_healthz_follows_the_loop() {
+fn promtool_lints_a_real_scrape_and_healthz_waits_out_a_slow_replica() {
     let dir = tempfile::tempdir().unwrap();
-    // The first cycle's scale-up waits 8 s for its replica to listen: no
-    // cycle ends within 3 intervals, so /healthz fails until one does.
     let (_lpa, mut lines, metrics) = start_lpa_with(
         dir.path(),
         &slow_to_start_replica(dir.path()),
@@ -332,33 +333,20 @@ fn promtool_lints_a_real_scrape_and_healthz_follows_the_loop() {
             "30s",
         ],
     );
-    let (head, body) = get(metrics, "/healthz");
-    assert!(status(&head) == 200, "{head}\n{body}");
-    assert_eq!(body, "ok\n");
     let deadline = Instant::now() + Duration::from_secs(30);
-    let stuck = loop {
-        let answer = get(metrics, "/healthz");
-        if status(&answer.0) == 503 || Instant::now() > deadline {
-            break answer;
-        }
-        thread::sleep(Duration::from_millis(100));
-    };
-    assert!(
-        status(&stuck.0) == 503,
-        "{stuck:?}\n{}",
-        lines.rest(Duration::from_millis(100))
-    );
-    assert!(
-        stuck
-            .1
-            .contains("(more than 3 intervals or load tests): the loop is stuck"),
-        "{stuck:?}"
-    );
-    assert!(
-        lines.wait_for("lpa run: #1 ", Duration::from_secs(30)),
-        "{}",
-        lines.rest(Duration::from_millis(100))
-    );
+    let mut answers = 0;
+    while !lines.wait_for("lpa run: #1 ", Duration::from_millis(200)) {
+        let (head, body) = get(metrics, "/healthz");
+        assert!(
+            status(&head) == 200 && body == "ok\n",
+            "{head}\n{body}\n{}",
+            lines.rest(Duration::from_millis(100))
+        );
+        answers += 1;
+        assert!(Instant::now() < deadline, "{}", lines.rest(Duration::from_millis(100)));
+    }
+    // The 8 s of the start were asked about, not skipped.
+    assert!(answers > 20, "{answers}");
     let (head, _) = get(metrics, "/healthz");
     assert!(status(&head) == 200, "{head}");
 

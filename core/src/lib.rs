@@ -45,6 +45,7 @@ pub mod parse;
 pub mod python_source;
 pub mod sim;
 pub mod stats;
+pub mod text;
 pub mod wire;
 
 pub use config::{parse_policy, Policy};

@@ -542,7 +542,7 @@ fn answer(
                 TEXT,
                 "",
                 format!(
-                    "no cycle has ended for {:.0}s (more than 3 intervals or load tests): the loop is stuck\n",
+                    "no cycle has ended for {:.0}s (more than 3 intervals, or 3 times a cycle's load test and waits): the loop is stuck\n",
                     since.as_secs_f64()
                 ),
             ),
@@ -551,7 +551,11 @@ fn answer(
             404,
             TEXT,
             "",
-            format!("{other}: not found (lpa serves /metrics and /healthz)\n"),
+            // The target as sent, but not its escape sequences.
+            format!(
+                "{}: not found (lpa serves /metrics and /healthz)\n",
+                lpa_core::text::escape_controls(other)
+            ),
         ),
     }
 }
@@ -781,6 +785,33 @@ mod tests {
             .encode()
             .lines()
             .any(|l| l == "lpa_cycle_failures_total{step=\"load_test\"} 1"));
+    }
+
+    /// Over HTTP: 503 and how long, once no cycle ended in time; a path's
+    /// escape sequence is not sent back as is.
+    #[test]
+    fn healthz_answers_503_when_stale_and_404_shows_no_escapes() {
+        let metrics = Arc::new(Metrics::new("1", Duration::from_secs(1)));
+        *lock(&metrics.last_cycle) = Instant::now() - Duration::from_secs(4);
+        let server =
+            MetricsServer::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&metrics)).unwrap();
+        let get = |path: &str| {
+            let mut c = TcpStream::connect(server.addr()).unwrap();
+            c.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+                .unwrap();
+            let mut answer = String::new();
+            c.read_to_string(&mut answer).unwrap();
+            answer
+        };
+        let answer = get("/healthz");
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.ends_with("no cycle has ended for 4s (more than 3 intervals, or 3 times a cycle's load test and waits): the loop is stuck\n"), "{answer}");
+        let answer = get("/\x1b[31mred");
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        assert!(
+            answer.ends_with("/\\u{1b}[31mred: not found (lpa serves /metrics and /healthz)\n"),
+            "{answer:?}"
+        );
     }
 
     #[test]

@@ -57,13 +57,11 @@ use crate::cli::{DriverArgs, LoadDriver, RunArgs, Scaler};
 use crate::settings::{load_config, Failure, Result};
 use crate::text::count;
 
-/// The local pool's defaults (`lpa run --help` says them).
+/// Where the local pool's proxy listens by default (`lpa run --help`).
 const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
     std::net::Ipv4Addr::LOCALHOST,
     0,
 ));
-const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut target = match args.scaler {
@@ -137,7 +135,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         map.every_cycle = args.dry_run;
         target.state_map = Some(map);
     }
-    let outputs = outputs(&args, &plan)?;
+    // A cycle's kubectl calls (reading the count, scaling) may each take
+    // their timeout: a loop waiting on a slow API server is not stuck.
+    let outputs = outputs(&args, &plan, 2 * args.kubectl_timeout)?;
     drive(
         &mut target,
         &format!("via kubectl {kubectl}"),
@@ -262,11 +262,15 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
         .ok_or_else(|| Failure::new("--replica-cmd is required with --scaler local"))?;
     let command = ReplicaCommand::parse(text)?;
     let mut config = load_config(&args.policy)?;
+    let defaults = LocalOptions::default();
     let mut options = LocalOptions {
-        ready_timeout: args.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT),
-        drain_timeout: args.drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
-        ..LocalOptions::default()
+        ready_timeout: args.ready_timeout.unwrap_or(defaults.ready_timeout),
+        drain_timeout: args.drain_timeout.unwrap_or(defaults.drain_timeout),
+        ..defaults
     };
+    // A cycle may wait for a new replica, and for an old one to drain and
+    // stop: a loop doing so is not stuck.
+    let waits = options.ready_timeout + options.drain_timeout + options.stop_grace;
     let mut overrides = args.load.overrides()?;
     // Each of the load test's users keeps a connection to the proxy open:
     // under fewer connections than users the probe queued behind itself,
@@ -324,7 +328,7 @@ fn local(args: &RunArgs) -> Result<ExitCode> {
             start
         ));
     }
-    let outputs = outputs(args, &plan)?;
+    let outputs = outputs(args, &plan, waits)?;
     pool.set_observer(|e| say!("lpa run: local: {e}"));
     pool.stop_on(&outputs.stop);
     say!("lpa run: local: listening on {}", pool.addr());
@@ -394,16 +398,17 @@ struct Outputs {
 }
 
 /// The outputs, checked (and the metrics address bound) before anything
-/// runs.
-fn outputs(args: &RunArgs, plan: &LoadPlan) -> Result<Outputs> {
+/// runs. `waits`: what a working cycle may wait for besides its load test.
+fn outputs(args: &RunArgs, plan: &LoadPlan, waits: Duration) -> Result<Outputs> {
     // First: a port it cannot have is an error that leaves no file made
     // (the state's claim and lock, the decision log).
     let metrics = match args.metrics_listen {
         Some(addr) => {
-            // With an interval shorter than the load test (0: back to
-            // back), cycles end a load test apart, and a working loop
-            // must not read as stuck.
-            let period = args.interval.max(plan.run_time + plan.grace);
+            // With an interval shorter than a cycle's load test and waits
+            // (0: back to back), cycles end that far apart, and a working
+            // loop must not read as stuck: one waiting for a replica within
+            // --ready-timeout answered 503, "the loop is stuck".
+            let period = args.interval.max(plan.run_time + plan.grace + waits);
             let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION"), period));
             let server = MetricsServer::start(addr, Arc::clone(&metrics)).map_err(|e| {
                 Failure::new(format!(

@@ -72,20 +72,6 @@ impl Ceiling {
 
 /// A rate for a message: as the log writes it, but in exponent form where
 /// that would run to hundreds of digits or round to 0.
-/// A trace's text with its control characters escaped (`\u{1b}`): a
-/// header or a value reaches the terminal in an error line.
-fn escaped(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 fn shown(x: f64) -> String {
     if x == 0.0 || (1e-3..1e15).contains(&x.abs()) {
         num(x)
@@ -474,7 +460,7 @@ impl RawProfile {
         let in_file =
             |line: u64, column: String, value: String, expected: String| ParseError::Invalid {
                 file: format!("{path}:{line}"),
-                path: escaped(&column),
+                path: crate::text::escape_controls(&column),
                 value: format!("{value:?}"),
                 expected,
             };
@@ -491,7 +477,7 @@ impl RawProfile {
                     "a column of {path}: {}",
                     header
                         .iter()
-                        .map(|h| escaped(h))
+                        .map(|h| crate::text::escape_controls(h))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -518,7 +504,7 @@ impl RawProfile {
                 value,
                 format!(
                     "a time at or after the previous arrival's {}: timestamps out of order",
-                    escaped(&previous)
+                    crate::text::escape_controls(&previous)
                 ),
             ),
             e @ ArrivalsError::TooShort { .. } => {
