@@ -246,7 +246,7 @@ fn a_replica_that_loses_three_ports_in_a_row_is_one_error() {
         &o,
         &[
             "could not listen: 3 free ports in a row were taken before the replica bound them, the last by pid ",
-            " (lpa); the replica's own process group must listen on {port}",
+            " (lpa), left running; the replica's own process group must listen on {port} (a server the command starts as a daemon",
         ],
     );
     let err = stderr(&o);

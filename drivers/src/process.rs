@@ -79,9 +79,11 @@ pub fn one_line_end(bytes: &[u8]) -> String {
     }
 }
 
+/// One line, its control characters escaped: a replica's or kubectl's
+/// stderr reached the terminal with its colour codes and bells.
 fn joined(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    lpa_core::text::escape_controls(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Output kept of each stream; a runaway child cannot exhaust memory. The
@@ -375,6 +377,7 @@ mod tests {
         );
         assert_eq!(end.chars().count(), 500);
         assert_eq!(one_line_end(b" a\n b "), "a b");
+        assert_eq!(one_line(b"bad \x1b[31mred\x07\n"), "bad \\u{1b}[31mred\\u{7}");
     }
 
     #[test]

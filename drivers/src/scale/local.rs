@@ -310,7 +310,7 @@ impl fmt::Display for PoolEvent {
                 now,
             } => write!(
                 f,
-                "replica {replica}: {by} took {addr} before the replica listened there; started it again on {now}"
+                "replica {replica}: {by} took {addr} before the replica listened there, and is left running (if the command starts it as a daemon, outside the replica's process group, lpa cannot stop it: run the server in the foreground); started the replica again on {now}"
             ),
         }
     }
@@ -586,7 +586,7 @@ impl LocalPool {
                     // Three in a row is rarely chance: more likely the
                     // command has a daemon listen for it (docker run -p).
                     let why = format!(
-                        "could not listen: {PORT_TRIES} free ports in a row were taken before the replica bound them, the last by {by}; the replica's own process group must listen on {{port}}"
+                        "could not listen: {PORT_TRIES} free ports in a row were taken before the replica bound them, the last by {by}, left running; the replica's own process group must listen on {{port}} (a server the command starts as a daemon, with setsid or a daemon mode, leaves it, and lpa cannot stop it)"
                     );
                     let e = self.not_ready(r, &why);
                     return fail(&mut pending, e);
