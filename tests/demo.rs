@@ -250,7 +250,7 @@ fn the_demo_scales_up_under_load_recovers_and_decays_after() {
     assert!(stdout(&o).contains("replay: "), "{}", stdout(&o));
     // Its own config given, the demo offers no other.
     assert!(!out.contains("learned model"), "{out}");
-    assert!(err.contains("drained and stopped"), "{err}");
+    assert!(err.contains(" stopped (pid "), "{err}");
     let pids = replica_pids(&err);
     assert!(pids.len() >= 2, "{err}");
     assert_all_gone(&pids, Duration::ZERO);

@@ -343,7 +343,11 @@ fn promtool_lints_a_real_scrape_and_healthz_waits_out_a_slow_replica() {
             lines.rest(Duration::from_millis(100))
         );
         answers += 1;
-        assert!(Instant::now() < deadline, "{}", lines.rest(Duration::from_millis(100)));
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            lines.rest(Duration::from_millis(100))
+        );
     }
     // The 8 s of the start were asked about, not skipped.
     assert!(answers > 20, "{answers}");

@@ -236,8 +236,9 @@ fn a_replica_ignoring_sigterm_is_killed_on_scale_down_and_on_exit() {
         last(&lines)
     );
 
-    // Exit after --once: SIGTERM, the grace, SIGKILL, then lpa ends.
-    expect_line(&mut child, &mut lines, "replica 1 drained and stopped");
+    // Exit after --once: SIGTERM, the grace, SIGKILL, then lpa ends; no
+    // drain, as nothing is served any more.
+    expect_line(&mut child, &mut lines, "replica 1 stopped");
     assert_killed(last(&lines), pids[0]);
     wait_bounded(&mut child, STEP);
     let ended = Instant::now();
@@ -268,7 +269,7 @@ fn a_replica_ignoring_sigterm_is_killed_when_lpa_gets_sigterm() {
     );
     let line = err
         .lines()
-        .find(|l| l.contains("replica 1 drained and stopped"))
+        .find(|l| l.contains("replica 1 stopped"))
         .unwrap_or_else(|| panic!("no stop line:\n{err}"));
     assert_killed(line, pids[0]);
     assert!(reaped(pids[0]), "replica 1 (pid {}) left behind", pids[0]);
@@ -312,7 +313,7 @@ fn processes_a_replica_started_are_stopped_with_it() {
         let err = lines.rest(Duration::from_secs(5)).to_string();
         assert!(
             err.contains(&format!(
-                "replica 1 drained and stopped (pid {replica}, {how})"
+                "replica 1 stopped (pid {replica}, {how})"
             )),
             "{wrapper}:\n{err}"
         );

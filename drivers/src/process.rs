@@ -377,7 +377,10 @@ mod tests {
         );
         assert_eq!(end.chars().count(), 500);
         assert_eq!(one_line_end(b" a\n b "), "a b");
-        assert_eq!(one_line(b"bad \x1b[31mred\x07\n"), "bad \\u{1b}[31mred\\u{7}");
+        assert_eq!(
+            one_line(b"bad \x1b[31mred\x07\n"),
+            "bad \\u{1b}[31mred\\u{7}"
+        );
     }
 
     #[test]

@@ -234,6 +234,9 @@ pub enum PoolEvent {
     Stopped {
         replica: u64,
         pid: u32,
+        /// Taken out of rotation first, and given the drain timeout (a
+        /// scale-down), or stopped with the pool at once (lpa's exit).
+        drained: bool,
         /// Connections that were still open when the drain timeout ended.
         cut: usize,
         how: Ending,
@@ -272,13 +275,12 @@ impl fmt::Display for PoolEvent {
             PoolEvent::Stopped {
                 replica,
                 pid,
+                drained,
                 cut,
                 how,
             } => {
-                write!(
-                    f,
-                    "replica {replica} drained and stopped (pid {pid}, {how})"
-                )?;
+                let drained = if *drained { "drained and " } else { "" };
+                write!(f, "replica {replica} {drained}stopped (pid {pid}, {how})")?;
                 if *cut > 0 {
                     write!(f, "; {cut} connection(s) still open were cut")?;
                 }
@@ -494,23 +496,47 @@ impl LocalPool {
     /// SIGTERM then SIGKILL after the grace. Also done on drop.
     pub fn shutdown(&mut self) {
         let mut replicas = std::mem::take(&mut self.replicas);
+        // Per replica: its connections cut, and how it had ended on its
+        // own before (killed from outside since the last cycle looked),
+        // which the stop must not claim.
+        let mut ends = Vec::with_capacity(replicas.len());
         for r in &mut replicas {
-            if let Some(b) = r.backend.take() {
+            let cut = r.backend.take().map_or(0, |b| {
+                let open = b.active();
                 self.proxy.remove(&b);
-            }
+                open
+            });
+            let gone = is_zombie(r.child.id());
             r.stdin.take();
+            // Unreaped until here: the group is still the replica's.
             terminate(&mut r.child);
+            let status = if gone {
+                r.child.try_wait().ok().flatten()
+            } else {
+                None
+            };
+            ends.push((cut, status));
         }
         let deadline = Instant::now() + self.options.stop_grace;
-        for mut r in replicas {
+        for (mut r, (cut, status)) in replicas.into_iter().zip(ends) {
             let how = finish(&mut r.child, deadline, self.options.stop_grace);
             let pid = r.child.id();
-            self.emit(PoolEvent::Stopped {
-                replica: r.number,
-                pid,
-                cut: 0,
-                how,
-            });
+            let event = match status {
+                Some(status) => PoolEvent::Exited {
+                    replica: r.number,
+                    pid,
+                    status: status_text(status),
+                    stderr: r.stderr.line(),
+                },
+                None => PoolEvent::Stopped {
+                    replica: r.number,
+                    pid,
+                    drained: false,
+                    cut,
+                    how,
+                },
+            };
+            self.emit(event);
         }
     }
 
@@ -712,6 +738,7 @@ impl LocalPool {
         self.emit(PoolEvent::Stopped {
             replica: r.number,
             pid,
+            drained: true,
             cut,
             how,
         });
@@ -830,6 +857,15 @@ fn stop(r: &mut Replica, grace: Duration) -> Ending {
     r.stdin.take();
     terminate(&mut r.child);
     finish(&mut r.child, Instant::now() + grace, grace)
+}
+
+/// Whether the child `pid` has exited and waits to be reaped (Linux's
+/// `/proc`; false where it cannot be read).
+fn is_zombie(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // "pid (comm) state ...": comm may hold anything, ')' too.
+    stat.rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
 /// Sends SIGTERM to the replica's process group, or SIGKILL to the replica
@@ -1071,6 +1107,55 @@ mod tests {
         assert!(panicked.is_err());
         let pid = rx.recv().unwrap();
         assert!(gone(pid), "replica {pid} outlived the panic");
+    }
+
+    /// At lpa's exit nothing is drained: the stop says so, and counts the
+    /// connections it cut; a replica killed from outside since the last
+    /// look is told as having exited on its own, not as stopped by lpa.
+    #[test]
+    fn shutdown_says_what_it_cut_and_what_had_died() {
+        python();
+        let mut p = pool(
+            "python3 -m http.server --bind 127.0.0.1 {port}",
+            Duration::from_secs(10),
+        );
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e = Arc::clone(&events);
+        p.set_observer(move |ev| e.lock().unwrap().push(ev.to_string()));
+        p.scale(0, 2).unwrap();
+        let pids = p.pids();
+        // Round robin: the second connection goes to replica 2.
+        let _first = TcpStream::connect(p.addr()).unwrap();
+        let open = TcpStream::connect(p.addr()).unwrap();
+        let killed = Command::new("kill")
+            .args(["-KILL", &pids[0].to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !is_zombie(pids[0]) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        thread::sleep(Duration::from_millis(100));
+        p.shutdown();
+        drop(open);
+        let events = events.lock().unwrap();
+        let said = &events[2..];
+        assert!(
+            said.iter().any(|e| e.starts_with(&format!(
+                "replica 1 (pid {}) exited on its own: signal: 9",
+                pids[0]
+            ))),
+            "{said:?}"
+        );
+        assert!(
+            said.iter().any(|e| e.starts_with(&format!(
+                "replica 2 stopped (pid {}, exited after SIGTERM); 1 connection(s) still open were cut",
+                pids[1]
+            ))),
+            "{said:?}"
+        );
+        assert!(!said.iter().any(|e| e.contains("drained")), "{said:?}");
     }
 
     #[test]
