@@ -592,6 +592,11 @@ fn bad_input_is_one_error_line_and_no_plot() {
     let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
     lines[3] = lines[3].replacen("\"observed\":3.999525", "\"observed\":-5", 1);
     std::fs::write(d("negative-reason.jsonl"), lines.join("\n") + "\n").unwrap();
+    // A breach flag its own numbers deny: scored as written, it hid a
+    // cycle over target.
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    lines[5] = lines[5].replacen("\"breached\":true", "\"breached\":false", 1);
+    std::fs::write(d("flag.jsonl"), lines.join("\n") + "\n").unwrap();
     let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
     lines[3] = lines[3].replacen(
         "{\"at_secs\":1764288045",
@@ -637,6 +642,10 @@ fn bad_input_is_one_error_line_and_no_plot() {
         (
             vec![path(&d("negative-reason.jsonl")).into()],
             "negative-reason.jsonl:4: reasons[0].observed: invalid value -5 (expected a number >= 0)".into(),
+        ),
+        (
+            vec![path(&d("flag.jsonl")).into()],
+            "flag.jsonl:6: reasons[0].breached: invalid value false (expected true: observed 9.599475 against target 7, as lpa writes it)".into(),
         ),
         (
             vec![path(&d("far-future.jsonl")).into()],

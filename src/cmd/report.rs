@@ -419,12 +419,25 @@ fn unrecorded(r: &DecisionRecord) -> Option<String> {
         .enumerate()
         .find_map(|(i, reason)| match reason {
             Reason::Target {
-                observed, target, ..
+                observed,
+                target,
+                breached,
+                ..
             } => [("observed", observed), ("target", target)]
                 .into_iter()
                 .find(|(_, v)| !measurable(**v))
                 .map(|(field, v)| {
                     format!("reasons[{i}].{field}: invalid value {v} (expected a number >= 0)")
+                })
+                // Scored as written, a flag that disagrees with its own
+                // numbers counted a breach that was none, or hid one.
+                .or_else(|| {
+                    (*breached != (observed > target)).then(|| {
+                        format!(
+                            "reasons[{i}].breached: invalid value {breached} (expected {}: observed {observed} against target {target}, as lpa writes it)",
+                            observed > target
+                        )
+                    })
                 }),
             _ => None,
         })
