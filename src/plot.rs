@@ -119,12 +119,14 @@ pub enum Outcome {
 }
 
 /// A target's label for people: `GET_/fibonacci?n=10` and `mean` give
-/// `GET /fibonacci?n=10 mean`.
+/// `GET /fibonacci?n=10 mean`. Control characters (a Locust name may hold
+/// any) are escaped: XML has no place for them.
 pub fn target_label(key: &str, kind: &str) -> String {
-    match key.split_once('_') {
+    let label = match key.split_once('_') {
         Some((method, name)) => format!("{method} {name} {kind}"),
         None => format!("{key} {kind}"),
-    }
+    };
+    lpa_core::text::escape_controls(&label)
 }
 
 /// Seconds as a clock reading: `0:07`, `12:30`, `1:02:03`.
@@ -962,6 +964,7 @@ mod tests {
             "GET /fibonacci?n=10 mean"
         );
         assert_eq!(target_label("odd", "p95"), "odd p95");
+        assert_eq!(target_label("GET_/\u{1}", "p95"), "GET /\\u{1} p95");
         assert_eq!(clock(7.0), "0:07");
         assert_eq!(clock(750.0), "12:30");
         assert_eq!(clock(3723.0), "1:02:03");

@@ -868,6 +868,35 @@ fn a_last_line_cut_short_is_left_out_with_a_warning() {
     assert!(stdout(&o).contains("16 cycles over 4:00"), "{}", stderr(&o));
 }
 
+/// A log's words (its target, a Locust name) are its writer's: an escape
+/// sequence reached the terminal, and a control character made the SVG
+/// XML no parser reads. Both are shown escaped.
+#[test]
+fn control_characters_of_a_log_are_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    let log = dir.path().join("ctl.jsonl");
+    std::fs::write(
+        &log,
+        good.replace(
+            "\"target\":\"deployment/fibonacci\"",
+            "\"target\":\"deployment/x\\u001b[31m\\u0001\"",
+        ),
+    )
+    .unwrap();
+    let svg = dir.path().join("ctl.svg");
+    let o = report(&[path(&log), "--plot", path(&svg)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("report: decision log "), "{out}");
+    assert!(out.contains("(deployment/x\\u{1b}[31m\\u{1})"), "{out}");
+    assert!(!out.contains('\u{1b}'), "{out}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(!text
+        .chars()
+        .any(|c| c.is_control() && !"\t\n\r".contains(c)));
+}
+
 /// The fixture's decision log with the times of lines 7 and 8 set back
 /// 60 and 45 s (a clock set back, or two logs joined out of order).
 pub(crate) fn log_going_back(dir: &Path) -> std::path::PathBuf {

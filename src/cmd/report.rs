@@ -142,14 +142,17 @@ impl Recorded {
                 format!("simulation trace {name} (scenario {})", self.subject)
             }
         };
-        format!(
+        // The log's target and time are its writer's words: an escape
+        // sequence in them reached the terminal, and a control character
+        // made the SVG's XML invalid.
+        lpa_core::text::escape_controls(&format!(
             "{what}: {} over {}{}",
             count(self.picture.cycles.len(), "cycle"),
             clock(self.duration()),
             self.first_time
                 .as_ref()
                 .map_or(String::new(), |t| format!(", from {t}"))
-        )
+        ))
     }
 
     /// The recoveries, the first `listed` of them one by one, the rest in
