@@ -490,9 +490,9 @@ impl StateLock {
         let mut json = serde_json::to_vec(state).expect("State serialises");
         json.push(b'\n');
         let target = resolve(&self.path)?;
+        let existing = regular_file(&target)?;
         // Nor is a file lpa may not write replaced with one it may.
-        if regular_file(&target)?.is_some()
-            && rustix::fs::access(&target, rustix::fs::Access::WRITE_OK).is_err()
+        if existing.is_some() && rustix::fs::access(&target, rustix::fs::Access::WRITE_OK).is_err()
         {
             return Err(StateError::ReadOnly { path: target });
         }
@@ -504,6 +504,17 @@ impl StateLock {
             .map_err(io_err(&self.path, "create a temp file beside it"))?;
         // Through the File: NamedTempFile's own write names the temp file
         // in its error, which is gone by the time the error is read.
+        // The replacement is the file its reader knew: its mode and owner
+        // kept, where each save made it 0600 and the saver's (a root run by
+        // hand left a file the service account could no longer read). An
+        // owner only root may give stays the saver's.
+        if let Some(meta) = &existing {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let file = tmp.as_file();
+            let _ = std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()));
+            file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+                .map_err(io_err(&self.path, "set the mode of"))?;
+        }
         tmp.as_file_mut()
             .write_all(&json)
             .map_err(io_err(&self.path, "write"))?;
@@ -1324,6 +1335,22 @@ mod tests {
             .unwrap()
             .warning()
             .is_none());
+    }
+
+    /// A save replaces the file with one of its mode, where each save
+    /// made it 0600 (and a root save took it from its owner).
+    #[test]
+    fn a_save_keeps_the_files_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        fs::write(&path, "{\"runs_since_change\": 1}").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let sf = StateFile::new(&path);
+        sf.lock().unwrap().save(&State::default()).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o644);
+        assert_eq!(sf.peek().unwrap(), (State::default(), Loaded::Found));
     }
 
     #[test]
