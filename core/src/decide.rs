@@ -1136,7 +1136,10 @@ fn stabilize(
     };
     let kept = window.max(bursts);
     if kept == 0 {
-        return (proposed, Vec::new());
+        // Kept as they were, as the model is (see `decide`): a config
+        // with neither window nor model, run by hand on a live state
+        // file, wiped the bursts another config holds decays against.
+        return (proposed, state.recommendations.clone());
     }
     let mut recommendations = recent_needs(obs, state, kept);
     recommendations.push(Recommendation {
@@ -2024,9 +2027,11 @@ mod tests {
         p.max_replicas = Some(8);
         let mut reasons = Vec::new();
         assert_eq!(stabilized(&p, &mut reasons), 1, "{reasons:?}");
+        // Without the model (and no window) nothing holds, and the
+        // bursts are kept as they were for a config that holds by them.
         p.model = None;
         let (to, kept) = stabilize(&obs(6, Some(4.0)), &p, &state, 1, 1, &mut reasons);
-        assert_eq!((to, kept.len()), (1, 0));
+        assert_eq!((to, kept), (1, state.recommendations.clone()));
     }
 
     #[test]
@@ -2520,8 +2525,10 @@ mod tests {
             r#"{"runs_since_change":1,"last_replicas":2}"#
         );
         let learned = decide(&obs(2, Some(5.0)), &model_policy(), &old).next_state;
+        assert!(!learned.recommendations.is_empty());
         let d = decide(&obs(2, Some(5.0)), &seed(), &learned);
         assert_eq!(d.next_state.model, learned.model);
+        assert_eq!(d.next_state.recommendations, learned.recommendations);
     }
 
     /// A decay back to a count that read over the target minutes ago, at
