@@ -182,13 +182,14 @@ fn assert_within(what: &str, took: Duration, low: Duration, high: Duration) {
 fn a_replica_ignoring_sigterm_is_killed_on_scale_down_and_on_exit() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    // Two replicas, at most one: the first cycle scales down to 1 (the newest
-    // goes), then --once ends lpa, which stops the other.
+    // Three replicas, at most one: the first cycle scales down to 1 (the
+    // two newest go, together), then --once ends lpa, which stops the
+    // other.
     let (mut child, mut lines) = start(
         &hostile(EXEC),
         &[
             "--replicas",
-            "2",
+            "3",
             "--max-replicas",
             "1",
             "--once",
@@ -203,8 +204,8 @@ fn a_replica_ignoring_sigterm_is_killed_on_scale_down_and_on_exit() {
     let header = expect_line(&mut child, &mut lines, "lpa run: local pool on ");
     let pids = replica_pids(&lines.seen);
     cleanup.0.extend(&pids);
-    assert_eq!(pids.len(), 2, "{}", lines.seen);
-    let warned = "lpa run: warning: --replicas 2: above maxReplicas 1";
+    assert_eq!(pids.len(), 3, "{}", lines.seen);
+    let warned = "lpa run: warning: --replicas 3: above maxReplicas 1";
     assert!(
         lines.seen.contains(warned) || lines.wait_for(warned, Duration::from_secs(5)),
         "{}",
@@ -217,10 +218,15 @@ fn a_replica_ignoring_sigterm_is_killed_on_scale_down_and_on_exit() {
         );
     }
 
-    // Scale-down: the load test (300 ms), SIGTERM, the grace, SIGKILL.
+    // Scale-down: the load test (300 ms), SIGTERM, the grace, SIGKILL; the
+    // two together, one grace, where one after the other took two.
+    expect_line(&mut child, &mut lines, "replica 3 drained and stopped");
+    assert_killed(last(&lines), pids[2]);
     let stopped = expect_line(&mut child, &mut lines, "replica 2 drained and stopped");
     assert_killed(last(&lines), pids[1]);
-    assert!(reaped(pids[1]), "replica 2 (pid {}) left behind", pids[1]);
+    for (n, pid) in [(2, pids[1]), (3, pids[2])] {
+        assert!(reaped(pid), "replica {n} (pid {pid}) left behind");
+    }
     assert_within(
         "the scale-down",
         stopped - header,
@@ -231,7 +237,7 @@ fn a_replica_ignoring_sigterm_is_killed_on_scale_down_and_on_exit() {
     let cycle = expect_line(&mut child, &mut lines, "lpa run: #1 ");
     assert!(
         last(&lines).contains("GET_/fibonacci?n=10 mean")
-            && last(&lines).ends_with("(scaled 2 -> 1)"),
+            && last(&lines).ends_with("(scaled 3 -> 1)"),
         "the stubborn replicas served the load test: {}",
         last(&lines)
     );

@@ -719,29 +719,48 @@ impl LocalPool {
         })
     }
 
-    /// Drains and stops the newest replica.
-    fn stop_newest(&mut self) {
-        let Some(mut r) = self.replicas.pop() else {
-            return;
-        };
-        let mut cut = 0;
-        if let Some(b) = r.backend.take() {
-            self.proxy.remove(&b);
-            let deadline = Instant::now() + self.options.drain_timeout;
-            while b.active() > 0 && Instant::now() < deadline && !self.stopping() {
-                thread::sleep(Duration::from_millis(10));
-            }
-            cut = b.active();
+    /// Stops the `n` newest replicas together, as a ReplicaSet's scale-down
+    /// ends its pods: all out of rotation at once, one drain timeout for
+    /// them all, then SIGTERM to each and one grace. One by one, a
+    /// scale-down by k took k drains and graces (24 stubborn replicas, 70
+    /// s), and `/healthz` called the loop stuck.
+    fn stop_newest(&mut self, n: usize) {
+        let keep = self.replicas.len().saturating_sub(n);
+        let mut leaving = self.replicas.split_off(keep);
+        // The newest first, as each was said before.
+        leaving.reverse();
+        let backends: Vec<Option<Arc<Backend>>> =
+            leaving.iter_mut().map(|r| r.backend.take()).collect();
+        for b in backends.iter().flatten() {
+            self.proxy.remove(b);
         }
-        let how = stop(&mut r, self.options.stop_grace);
-        let pid = r.child.id();
-        self.emit(PoolEvent::Stopped {
-            replica: r.number,
-            pid,
-            drained: true,
-            cut,
-            how,
-        });
+        let deadline = Instant::now() + self.options.drain_timeout;
+        while backends.iter().flatten().any(|b| b.active() > 0)
+            && Instant::now() < deadline
+            && !self.stopping()
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let cuts: Vec<usize> = backends
+            .iter()
+            .map(|b| b.as_ref().map_or(0, |b| b.active()))
+            .collect();
+        for r in &mut leaving {
+            r.stdin.take();
+            terminate(&mut r.child);
+        }
+        let grace = Instant::now() + self.options.stop_grace;
+        for (mut r, cut) in leaving.into_iter().zip(cuts) {
+            let how = finish(&mut r.child, grace, self.options.stop_grace);
+            let pid = r.child.id();
+            self.emit(PoolEvent::Stopped {
+                replica: r.number,
+                pid,
+                drained: true,
+                cut,
+                how,
+            });
+        }
     }
 
     /// Replaces replicas that exited on their own.
@@ -838,8 +857,8 @@ impl ScaleTarget for LocalPool {
         if to > now {
             self.start(to - now)?;
         }
-        for _ in to..now {
-            self.stop_newest();
+        if to < now {
+            self.stop_newest((now - to) as usize);
         }
         Ok(())
     }
