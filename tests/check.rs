@@ -358,12 +358,12 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     );
     // A value CPA refuses, CPA does not start with: said, not read as
     // unset (no timeout warning).
-    let w = warnings(&[("metric", "timeout: [3000"), ("interval", "15s")]);
+    let w = warnings(&[("metric", "[3000]"), ("interval", "15s")]);
     assert_eq!(
         w,
         [
             r#"lpa check: warning: CPA's env var interval="15s" is not an integer: CPA stops at start-up with "invalid format of integer field value""#,
-            r#"lpa check: warning: CPA's env var metric="timeout: [3000" is not a YAML or JSON mapping: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
+            r#"lpa check: warning: CPA's env var metric="[3000]" is not a YAML or JSON mapping: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
         ]
     );
     // Without CPA's file, nothing is known of its clock.

@@ -116,8 +116,12 @@ impl CpaConfig {
         // timeout, where it was read.
         let timeout_ms = |method: &str| {
             let (value, source) = match from_env(method) {
+                // One CPA refuses is said as such (env_refused), and has
+                // no timeout of its own to warn of.
                 Some(v) => (
-                    lpa_core::parse::yaml_value(&v).ok(),
+                    lpa_core::parse::yaml_value(&v)
+                        .ok()
+                        .filter(Value::is_mapping),
                     format!("the env var {method}"),
                 ),
                 None => (file.get(method).cloned(), path.clone()),
