@@ -134,14 +134,6 @@ pub fn read_settings_text(path: &Path) -> std::io::Result<String> {
 
 const SETTINGS_TOO_BIG: &str = "more than a file of settings holds";
 
-/// A locustfile as Python reads it, UTF-8 or the coding it declares
-/// ([`lpa_core::python_source`]), no more than a file of settings holds.
-pub fn read_locustfile(path: &Path) -> std::io::Result<String> {
-    let bytes = read_bytes_at_most(path, MAX_SETTINGS_TEXT, SETTINGS_TOO_BIG)?;
-    lpa_core::python_source::decode(&bytes)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
 /// A recorded log or trace as text, read no further than
 /// [`MAX_RECORD_TEXT`], for the same reason as [`read_settings_text`]. A
 /// byte order mark (a spreadsheet's CSV, an editor's save) is no text.

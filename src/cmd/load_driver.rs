@@ -280,7 +280,7 @@ fn translate(
     overrides: &LoadOverrides,
 ) -> Result<(locustfile::LocustPlan, Vec<String>)> {
     let name = file.display().to_string();
-    let source = crate::settings::read_locustfile(file)
+    let source = lpa_drivers::locust::read_source(file)
         .map_err(|e| Failure::new(format!("{name}: cannot read the locustfile: {e}")))?;
     let plan = locustfile::translate(&name, &source)?;
     let mut warnings = Vec::new();

@@ -658,9 +658,22 @@ fn is_old_api(locustfile: &Path) -> bool {
 }
 
 /// A locustfile's text as Python reads it: UTF-8, or the coding it
-/// declares ([`lpa_core::python_source`]).
-fn read_source(file: &Path) -> std::io::Result<String> {
-    lpa_core::python_source::decode(&std::fs::read(file)?)
+/// declares ([`lpa_core::python_source`]); no more of it than a file of
+/// settings holds, as the native driver reads it (a locustfile that was
+/// /dev/zero took 2.1 GB before it failed).
+pub fn read_source(file: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    const MAX: u64 = 1 << 20;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)?
+        .take(MAX + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX {
+        return Err(std::io::Error::other(
+            "more than 1 MiB, more than a file of settings holds",
+        ));
+    }
+    lpa_core::python_source::decode(&bytes)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
