@@ -339,15 +339,22 @@ pub fn arrival_rates(
     let text = crate::csv_text::without_bom(text);
     // The comments and blank lines above the header are passed over (a
     // quote in one opens nothing), and counted for the lines named.
-    let mut start = 0;
-    for l in text.split_inclusive('\n') {
-        let t = l.trim_start();
+    // Lines end at LF, CRLF or a CR alone, as the crate reads them.
+    let bytes = text.as_bytes();
+    let (mut start, mut above) = (0, 0u64);
+    while start < bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(bytes.len(), |i| start + i);
+        let t = text[start..end].trim_start();
         if !(t.is_empty() || t.starts_with('#')) {
             break;
         }
-        start += l.len();
+        start = end + usize::from(bytes.get(end) == Some(&b'\r'));
+        start += usize::from(bytes.get(start) == Some(&b'\n'));
+        above += u64::from(end < bytes.len());
     }
-    let above = text[..start].matches('\n').count() as u64;
     let text = &text[start..];
     // A quote left open in any column swallows the rest of the trace.
     if let Some(line) = crate::csv_text::open_quote_line(text, None) {
@@ -641,7 +648,11 @@ mod tests {
             arrival_rates("# from \"x\n\nt\n1\n3\n2\n", None, 1, 1.0),
             Err(ArrivalsError::OutOfOrder { line: 6, .. })
         ));
-        // CR alone, where every line was line 1.
+        // CR alone, where every line was line 1, a comment above too.
+        assert!(matches!(
+            arrival_rates("# c\rt\r1\r3\r2\r", None, 1, 1.0),
+            Err(ArrivalsError::OutOfOrder { line: 5, .. })
+        ));
         assert!(matches!(
             arrival_rates("t\r1\r3\r2\r", None, 1, 1.0),
             Err(ArrivalsError::OutOfOrder { line: 4, .. })
