@@ -573,7 +573,12 @@ fn kubectl_hanging_is_killed_at_the_timeout() {
     s.api.set_mode(Mode::Hang);
     let o = s.run(&["--once", "--kubectl-timeout", "1s"]);
     let line = one_error(&o, "read replicas: ");
-    assert!(line.contains("timed out after 1s and was killed"), "{line}");
+    // Which call hung, where the line said "kubectl: timed out".
+    assert!(
+        line.contains(" get deployment/web -n default ")
+            && line.contains(": timed out after 1s and was killed"),
+        "{line}"
+    );
     assert!(!s.state().exists());
     assert!(s.api.scale_writes().is_empty());
 }

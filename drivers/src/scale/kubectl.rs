@@ -541,7 +541,19 @@ impl Kubectl {
             "--request-timeout={}ms",
             self.timeout.as_millis().max(1)
         ));
-        let done = process::run(&mut cmd, stdin, self.timeout)?;
+        let done = process::run(&mut cmd, stdin, self.timeout).map_err(|e| match e {
+            // Named as the failures are, by the call: "kubectl: timed out"
+            // left which of a cycle's calls hung to be guessed, and what
+            // kubectl had said of it (a 409 it kept retrying) unsaid.
+            ProcessError::Timeout {
+                timeout, stderr, ..
+            } => ProcessError::Timeout {
+                program: self.render(args),
+                timeout,
+                stderr,
+            },
+            e => e,
+        })?;
         if done.stdout_cut {
             return Err(DriverError::Output {
                 command: self.render(args),
