@@ -567,6 +567,38 @@ fn kubectl_failing_changes_nothing_and_the_loop_goes_on() {
     assert_eq!(fs::read(s.state()).unwrap(), before);
 }
 
+/// A scale the server made but answered too late: the call times out,
+/// and a read after it finds the count asked for. Applied, as it was;
+/// taken as failed, the next cycle read lpa's own scale as someone
+/// else's change and reset the decay counter.
+#[test]
+fn a_scale_that_timed_out_but_was_made_counts_as_lpas_own() {
+    let s = Setup::new(Some(2), SLOW);
+    s.api.set_mode(Mode::ApplyThenHang);
+    let o = s.run(&[
+        "--max-cycles",
+        "2",
+        "--interval",
+        "0s",
+        "--kubectl-timeout",
+        "2s",
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err.matches(": timed out after 2s and was killed; read again, the count is the ")
+            .count(),
+        2,
+        "{err}"
+    );
+    assert!(
+        err.contains("(scaled 2 -> 3)") && err.contains("(scaled 3 -> 4)"),
+        "{err}"
+    );
+    assert!(!err.contains("outside lpa"), "{err}");
+    assert_eq!(s.api.replicas("deployments", "default", "web"), Some(4));
+}
+
 #[test]
 fn kubectl_hanging_is_killed_at_the_timeout() {
     let s = Setup::new(Some(2), SLOW);

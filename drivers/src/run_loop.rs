@@ -320,6 +320,7 @@ where
         let target = &mut *self.target;
         let mut outcome = Outcome::Applied;
         let mut apply_failure = None;
+        let mut timed_out = None;
         let decided = self.state.lock().and_then(|lock| {
             let prior = unsaved.as_ref().or(dry_prior.as_ref());
             lock.decide_from(prior, &obs, self.policy, |decision| {
@@ -340,7 +341,27 @@ where
                         false
                     }
                     Err(e) => {
-                        let error = e.to_string();
+                        // A write that timed out may have been made (the
+                        // server applied it, and answered late): read
+                        // again. Taken as failed, the next cycle read the
+                        // count it asked for as someone else's change.
+                        let timeout = matches!(
+                            e,
+                            DriverError::Process(crate::process::ProcessError::Timeout { .. })
+                        );
+                        let now = timeout.then(|| target.replicas().ok()).flatten();
+                        if now == Some(decision.replicas) {
+                            timed_out = Some(format!(
+                                "{e}; read again, the count is the {} asked for: applied",
+                                decision.replicas
+                            ));
+                            return true;
+                        }
+                        let error = match now {
+                            Some(n) => format!("{e}; read again, the count is {n}"),
+                            None if timeout => format!("{e}; whether it was applied is unknown"),
+                            None => e.to_string(),
+                        };
                         apply_failure = Some((Step::Apply, error.clone()));
                         outcome = Outcome::ScaleFailed { error };
                         false
@@ -348,6 +369,7 @@ where
                 }
             })
         });
+        out.warnings.extend(timed_out);
         let decided = match decided {
             Ok(d) => d,
             Err(e) => return failed(out, Step::State, e.to_string()),

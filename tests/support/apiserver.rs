@@ -73,6 +73,9 @@ pub enum Mode {
     Fail,
     /// Reads the request and never answers (until the server is dropped).
     Hang,
+    /// Makes every scale write, then never answers it: a server that
+    /// applied it and answers too late. Other requests as `Normal`.
+    ApplyThenHang,
 }
 
 /// How the `autoscaling/v2` HPA list answers.
@@ -385,6 +388,14 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
             }
             s.mode
         };
+        let mode = match mode {
+            Mode::ApplyThenHang if req.is_scale_write() => {
+                let _ = answer(&req, &mut shared.lock().unwrap());
+                Mode::Hang
+            }
+            Mode::ApplyThenHang => Mode::Normal,
+            mode => mode,
+        };
         let (status, body) = match mode {
             Mode::Hang => {
                 let until = Instant::now() + HANG_MAX;
@@ -397,7 +408,7 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
                 500,
                 status_json(500, "InternalError", "stand-in: internal error"),
             ),
-            Mode::Normal => answer(&req, &mut shared.lock().unwrap()),
+            Mode::Normal | Mode::ApplyThenHang => answer(&req, &mut shared.lock().unwrap()),
         };
         let text = body.to_string();
         let reason = match status {
