@@ -135,10 +135,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         map.every_cycle = args.dry_run;
         target.state_map = Some(map);
     }
-    // A cycle's kubectl calls (reading the count, scaling, the Event; the
-    // Lease, the state's ConfigMap pulled and pushed) may each take their
-    // timeout: a loop waiting on a slow API server is not stuck.
-    let calls = 3 + u32::from(args.lease.is_some()) + 2 * u32::from(args.state_configmap.is_some());
+    // A cycle's kubectl calls (reading the count, scaling, reading again
+    // after a scale that timed out, the Event; the Lease, the state's
+    // ConfigMap pulled and pushed) may each take their timeout: a loop
+    // waiting on a slow API server is not stuck.
+    let calls = 4 + u32::from(args.lease.is_some()) + 2 * u32::from(args.state_configmap.is_some());
     let outputs = outputs(&args, &plan, calls * args.kubectl_timeout)?;
     drive(
         &mut target,
