@@ -108,12 +108,6 @@ pub fn read_config(path: &Path, overrides: &Overrides, hint: &str) -> Result<Eva
     parse_config(&name, &text, overrides)
 }
 
-/// The most a file a person writes (a config, a scenario, a sweep, a
-/// locustfile) may hold: the largest here are a few KiB. The YAML parser
-/// takes 3.5 s and 170 MB on 1 MiB of nested `[`, before the depth limit
-/// stops it; it took 57 s and 2.7 GB when 16 MiB were read.
-const MAX_SETTINGS_TEXT: u64 = 1 << 20;
-
 /// The most of a record lpa reads whole: a decision log, a trace of
 /// arrivals, a simulation's JSON. A decision log is held as records at
 /// about 5.5 times its size (a 243 MB log took 1.34 GB in `lpa report`,
@@ -122,17 +116,13 @@ const MAX_SETTINGS_TEXT: u64 = 1 << 20;
 /// log's default rotation size, a cut of it is asked for (`tail -n`).
 const MAX_RECORD_TEXT: u64 = 1 << 28;
 
-/// A file of settings as text, read no further than [`MAX_SETTINGS_TEXT`]:
+/// A file of settings as text, read no further than
+/// [`lpa_drivers::files::MAX_SETTINGS_BYTES`]:
 /// a path to `/dev/zero` or an endless pipe read until memory ran out,
 /// and ended lpa with no error line.
 pub fn read_settings_text(path: &Path) -> std::io::Result<String> {
-    utf8_text(
-        read_bytes_at_most(path, MAX_SETTINGS_TEXT, SETTINGS_TOO_BIG)?,
-        false,
-    )
+    utf8_text(lpa_drivers::files::read_settings(path)?, false)
 }
-
-const SETTINGS_TOO_BIG: &str = "more than a file of settings holds";
 
 /// A recorded log or trace as text, read no further than
 /// [`MAX_RECORD_TEXT`], for the same reason as [`read_settings_text`]. A
@@ -155,24 +145,9 @@ pub fn read_log_text(path: &Path) -> std::io::Result<String> {
 
 fn record_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     let why = "more than lpa reads at once; give it a part of the file";
-    let mut bytes = read_bytes_at_most(path, MAX_RECORD_TEXT, why)?;
+    let mut bytes = lpa_drivers::files::read_at_most(path, MAX_RECORD_TEXT, why)?;
     if bytes.starts_with(b"\xef\xbb\xbf") {
         bytes.drain(..3);
-    }
-    Ok(bytes)
-}
-
-fn read_bytes_at_most(path: &Path, max: u64, why: &str) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "more than {} MiB, {why}",
-            max >> 20
-        )));
     }
     Ok(bytes)
 }

@@ -12,6 +12,7 @@
 
 pub mod decision_log;
 pub mod demo_service;
+pub mod files;
 pub mod load;
 pub mod locust;
 pub mod metrics;

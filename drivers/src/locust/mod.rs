@@ -662,17 +662,7 @@ fn is_old_api(locustfile: &Path) -> bool {
 /// settings holds, as the native driver reads it (a locustfile that was
 /// /dev/zero took 2.1 GB before it failed).
 pub fn read_source(file: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    const MAX: u64 = 1 << 20;
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)?
-        .take(MAX + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX {
-        return Err(std::io::Error::other(
-            "more than 1 MiB, more than a file of settings holds",
-        ));
-    }
+    let bytes = crate::files::read_settings(file)?;
     lpa_core::python_source::decode(&bytes)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }

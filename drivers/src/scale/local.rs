@@ -495,17 +495,34 @@ impl LocalPool {
     /// Stops every replica at once (no drain: nothing is served any more),
     /// SIGTERM then SIGKILL after the grace. Also done on drop.
     pub fn shutdown(&mut self) {
-        let mut replicas = std::mem::take(&mut self.replicas);
-        // Per replica: its connections cut, and how it had ended on its
-        // own before (killed from outside since the last cycle looked),
-        // which the stop must not claim.
-        let mut ends = Vec::with_capacity(replicas.len());
-        for r in &mut replicas {
-            let cut = r.backend.take().map_or(0, |b| {
-                let open = b.active();
-                self.proxy.remove(&b);
-                open
-            });
+        let all = std::mem::take(&mut self.replicas);
+        self.stop_together(all, false);
+    }
+
+    /// Stops `leaving` together, as a ReplicaSet's scale-down ends its
+    /// pods: all out of rotation at once, with `drain` one drain timeout
+    /// for them all, then SIGTERM to each and one grace. One by one, a
+    /// scale-down by k took k drains and graces (24 stubborn replicas, 70
+    /// s), and `/healthz` called the loop stuck. Each is said stopped with
+    /// the connections cut, or, killed from outside since the last look,
+    /// as having exited on its own, which the stop must not claim.
+    fn stop_together(&mut self, mut leaving: Vec<Replica>, drain: bool) {
+        let backends: Vec<Option<Arc<Backend>>> =
+            leaving.iter_mut().map(|r| r.backend.take()).collect();
+        for b in backends.iter().flatten() {
+            self.proxy.remove(b);
+        }
+        let deadline = Instant::now() + self.options.drain_timeout;
+        while drain
+            && backends.iter().flatten().any(|b| b.active() > 0)
+            && Instant::now() < deadline
+            && !self.stopping()
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let mut ends = Vec::with_capacity(leaving.len());
+        for (r, b) in leaving.iter_mut().zip(&backends) {
+            let cut = b.as_ref().map_or(0, |b| b.active());
             let gone = is_zombie(r.child.id());
             r.stdin.take();
             // Unreaped until here: the group is still the replica's.
@@ -517,9 +534,9 @@ impl LocalPool {
             };
             ends.push((cut, status));
         }
-        let deadline = Instant::now() + self.options.stop_grace;
-        for (mut r, (cut, status)) in replicas.into_iter().zip(ends) {
-            let how = finish(&mut r.child, deadline, self.options.stop_grace);
+        let grace = Instant::now() + self.options.stop_grace;
+        for (mut r, (cut, status)) in leaving.into_iter().zip(ends) {
+            let how = finish(&mut r.child, grace, self.options.stop_grace);
             let pid = r.child.id();
             let event = match status {
                 Some(status) => PoolEvent::Exited {
@@ -531,7 +548,7 @@ impl LocalPool {
                 None => PoolEvent::Stopped {
                     replica: r.number,
                     pid,
-                    drained: false,
+                    drained: drain,
                     cut,
                     how,
                 },
@@ -719,48 +736,13 @@ impl LocalPool {
         })
     }
 
-    /// Stops the `n` newest replicas together, as a ReplicaSet's scale-down
-    /// ends its pods: all out of rotation at once, one drain timeout for
-    /// them all, then SIGTERM to each and one grace. One by one, a
-    /// scale-down by k took k drains and graces (24 stubborn replicas, 70
-    /// s), and `/healthz` called the loop stuck.
+    /// Drains and stops the `n` newest replicas, together.
     fn stop_newest(&mut self, n: usize) {
         let keep = self.replicas.len().saturating_sub(n);
         let mut leaving = self.replicas.split_off(keep);
         // The newest first, as each was said before.
         leaving.reverse();
-        let backends: Vec<Option<Arc<Backend>>> =
-            leaving.iter_mut().map(|r| r.backend.take()).collect();
-        for b in backends.iter().flatten() {
-            self.proxy.remove(b);
-        }
-        let deadline = Instant::now() + self.options.drain_timeout;
-        while backends.iter().flatten().any(|b| b.active() > 0)
-            && Instant::now() < deadline
-            && !self.stopping()
-        {
-            thread::sleep(Duration::from_millis(10));
-        }
-        let cuts: Vec<usize> = backends
-            .iter()
-            .map(|b| b.as_ref().map_or(0, |b| b.active()))
-            .collect();
-        for r in &mut leaving {
-            r.stdin.take();
-            terminate(&mut r.child);
-        }
-        let grace = Instant::now() + self.options.stop_grace;
-        for (mut r, cut) in leaving.into_iter().zip(cuts) {
-            let how = finish(&mut r.child, grace, self.options.stop_grace);
-            let pid = r.child.id();
-            self.emit(PoolEvent::Stopped {
-                replica: r.number,
-                pid,
-                drained: true,
-                cut,
-                how,
-            });
-        }
+        self.stop_together(leaving, true);
     }
 
     /// Replaces replicas that exited on their own.
