@@ -394,6 +394,27 @@ fn replay_corrupt_line_stops_or_skips_as_asked() {
     assert!(stdout(&o).contains("replay: 15 records"), "{}", stdout(&o));
 }
 
+/// What `lpa report` refuses of a record, replay refuses too: a time past
+/// the year 9999 was re-decided, and printed in the table.
+#[test]
+fn replay_refuses_a_record_report_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen(
+        "{\"at_secs\":1764288045",
+        "{\"at_secs\":18446744073709551615",
+        1,
+    );
+    let log = dir.path().join("far.jsonl");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let why = "far.jsonl:4: at_secs: invalid value 18446744073709551615 (expected seconds since 1970 up to 253402300799, the end of the year 9999)";
+    assert_fails(&simulate(&["--replay", path(&log)]), why);
+    let o = simulate(&["--replay", path(&log), "--on-bad-line", "skip", "--quiet"]);
+    assert!(stderr(&o).contains(why), "{}", stderr(&o));
+    assert!(stdout(&o).contains("replay: 15 records"), "{}", stdout(&o));
+}
+
 /// A recorded latency no measurement can have is a bad line, as the
 /// metric hook refuses it: re-decided, -5 ms read as a calm run and 1e308
 /// ms as "scale up 3 -> 4294967295".

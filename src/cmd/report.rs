@@ -408,7 +408,7 @@ fn measurable(v: f64) -> bool {
 /// What no run of lpa records: a time past the year 9999, or a target's
 /// reason with a negative or infinite value. Scored, they read as a run
 /// that lasted 584 billion years, or a breach or calm no run measured.
-fn unrecorded(r: &DecisionRecord) -> Option<String> {
+pub(crate) fn unrecorded(r: &DecisionRecord) -> Option<String> {
     // 9999-12-31T23:59:59Z, the last second RFC 3339 can write.
     const LAST_SECOND: u64 = 253_402_300_799;
     if r.at_secs > LAST_SECOND {

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::output::{cannot_write, stage_file, write_file};
-use super::report::{simulate_output, time_back_warning};
+use super::report::{simulate_output, time_back_warning, unrecorded};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
 use crate::settings::{load_config, read_record_text, read_settings_text, Failure, Result};
@@ -794,6 +794,12 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
             .and_then(|r| match r.observation.implausible() {
                 None => Ok(r),
                 Some(bad) => Err(bad.at(&at, "observation").to_string()),
+            })
+            // What `lpa report` refuses of a record, replay refuses too:
+            // an `at_secs` past the year 9999 was re-decided and printed.
+            .and_then(|r| match unrecorded(&r) {
+                None => Ok(r),
+                Some(bad) => Err(format!("{at}: {bad}")),
             });
         match record {
             Ok(r) => records.push((i + 1, r)),
