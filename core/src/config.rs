@@ -1569,16 +1569,19 @@ decay:
         parse_policy("eval.yaml", text).unwrap_err().to_string()
     }
 
+    /// An evaluation config of one target and the load section `{load}`.
+    fn with_load(load: &str) -> Result<EvaluationConfig, ParseError> {
+        parse_evaluation_config(
+            "eval.yaml",
+            &format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nload: {{{load}}}\n"),
+            &Overrides::default(),
+        )
+        .map(|p| p.value)
+    }
+
     #[test]
     fn load_users_are_at_most_what_threads_can_be() {
-        let e = |users: &str| {
-            parse_evaluation_config(
-                "eval.yaml",
-                &format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nload: {{users: {users}}}\n"),
-                &Overrides::default(),
-            )
-            .map(|p| p.value)
-        };
+        let e = |users: &str| with_load(&format!("users: {users}"));
         assert_eq!(
             e("10001").unwrap_err().to_string(),
             "eval.yaml: load.users: invalid value 10001 (expected a whole number from 1 to 10000 (each user is a thread))"
@@ -1595,14 +1598,7 @@ decay:
     /// run time of years was taken.
     #[test]
     fn load_run_time_and_fail_status_are_held_to_their_bounds() {
-        let e = |load: &str| {
-            parse_evaluation_config(
-                "eval.yaml",
-                &format!("targets: [{{endpoint: /a, type: mean, target: 7}}]\nload: {{{load}}}\n"),
-                &Overrides::default(),
-            )
-            .map(|p| p.value.load.unwrap())
-        };
+        let e = |load: &str| with_load(load).map(|c| c.load.unwrap());
         let run_time = "(expected a duration > 0, at most 24h, such as 5, 5s or 1m)";
         for (bad, shown) in [
             ("25h", "\"25h\""),

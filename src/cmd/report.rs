@@ -446,6 +446,15 @@ pub(crate) fn unrecorded(r: &DecisionRecord) -> Option<String> {
         })
 }
 
+/// Whether a record that did not parse is the log's last line cut short
+/// without its newline: a crash mid-write (the log writes whole lines),
+/// left out with [`CUT_SHORT`] by `lpa report` and `--replay` alike.
+pub(crate) fn cut_short(e: &serde_json::Error, last: bool, text: &str) -> bool {
+    last && !text.ends_with('\n') && e.is_eof()
+}
+
+pub(crate) const CUT_SHORT: &str = "the last line is cut short (a crash while writing?); left out";
+
 /// The records of a decision log, with their line numbers. A last line
 /// cut short without its newline is a crash mid-write (the log writes
 /// whole lines): skipped with a warning. Any other bad line is an error.
@@ -472,11 +481,8 @@ fn read_log(name: &str, text: &str) -> Result<Vec<DecisionRecord>> {
                 times.push((i + 1, r.at_secs));
                 records.push(r);
             }
-            Err(e) if k + 1 == lines.len() && !text.ends_with('\n') && e.is_eof() => {
-                say!(
-                    "lpa report: warning: {name}:{}: the last line is cut short (a crash while writing?); left out",
-                    i + 1
-                );
+            Err(e) if cut_short(&e, k + 1 == lines.len(), text) => {
+                say!("lpa report: warning: {name}:{}: {CUT_SHORT}", i + 1);
             }
             Err(e) => {
                 return Err(Failure::new(format!(

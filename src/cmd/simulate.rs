@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::output::{cannot_write, stage_file, write_file};
-use super::report::{simulate_output, time_back_warning, unrecorded};
+use super::report::{cut_short, simulate_output, time_back_warning, unrecorded, CUT_SHORT};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
 use crate::settings::{load_config, read_record_text, read_settings_text, Failure, Result};
@@ -781,11 +781,9 @@ fn read_records(path: &Path, on_bad: BadLine) -> Result<Vec<(usize, DecisionReco
         }
         let at = format!("{name}:{}", i + 1);
         let record = serde_json::from_str::<DecisionRecord>(line);
-        // The log writes whole lines: one cut short at the end is a crash
-        // mid-write, as `lpa report` reads it.
-        if let (Err(e), true) = (&record, last == Some(i) && !text.ends_with('\n')) {
-            if e.is_eof() {
-                say!("lpa simulate: warning: {at}: the last line is cut short (a crash while writing?); left out");
+        if let Err(e) = &record {
+            if cut_short(e, last == Some(i), &text) {
+                say!("lpa simulate: warning: {at}: {CUT_SHORT}");
                 continue;
             }
         }

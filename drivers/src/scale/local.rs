@@ -1113,8 +1113,8 @@ mod tests {
     /// At lpa's exit nothing is drained: the stop says so, and counts the
     /// connections it cut; a replica killed from outside since the last
     /// look is told as having exited on its own, not as stopped by lpa.
-    #[test]
-    fn shutdown_says_what_it_cut_and_what_had_died() {
+    /// Two replicas of Python's http.server, and the pool's events.
+    fn pool_of_two() -> (LocalPool, Arc<Mutex<Vec<PoolEvent>>>) {
         python();
         let mut p = pool(
             "python3 -m http.server --bind 127.0.0.1 {port}",
@@ -1122,8 +1122,14 @@ mod tests {
         );
         let events = Arc::new(Mutex::new(Vec::new()));
         let e = Arc::clone(&events);
-        p.set_observer(move |ev| e.lock().unwrap().push(ev.to_string()));
+        p.set_observer(move |ev| e.lock().unwrap().push(ev.clone()));
         p.scale(0, 2).unwrap();
+        (p, events)
+    }
+
+    #[test]
+    fn shutdown_says_what_it_cut_and_what_had_died() {
+        let (mut p, events) = pool_of_two();
         let pids = p.pids();
         // Round robin: the second connection goes to replica 2.
         let _first = TcpStream::connect(p.addr()).unwrap();
@@ -1140,8 +1146,10 @@ mod tests {
         thread::sleep(Duration::from_millis(100));
         p.shutdown();
         drop(open);
-        let events = events.lock().unwrap();
-        let said = &events[2..];
+        let said: Vec<String> = events.lock().unwrap()[2..]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert!(
             said.iter().any(|e| e.starts_with(&format!(
                 "replica 1 (pid {}) exited on its own: signal: 9",
@@ -1161,15 +1169,7 @@ mod tests {
 
     #[test]
     fn scales_up_and_down_through_the_proxy_and_leaves_no_child() {
-        python();
-        let mut p = pool(
-            "python3 -m http.server --bind 127.0.0.1 {port}",
-            Duration::from_secs(10),
-        );
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let e = Arc::clone(&events);
-        p.set_observer(move |ev| e.lock().unwrap().push(ev.clone()));
-        p.scale(0, 2).unwrap();
+        let (mut p, events) = pool_of_two();
         assert_eq!(p.replicas().unwrap(), 2);
         let pids = p.pids();
         let get = |addr: SocketAddr| {
