@@ -483,6 +483,31 @@ fn a_locustfile_is_read_in_the_coding_it_declares() {
             "{driver}: {json}"
         );
     }
+    // A coding lpa has no table for: Locust reads it, so its driver runs
+    // the file; the native driver names the line it cannot read.
+    let cp1252 = dir.path().join("cp1252.py");
+    std::fs::write(&cp1252, [&b"# -*- coding: cp1252 -*-\n"[..], body].concat()).unwrap();
+    let run = |driver: &str| {
+        let mut c = lpa();
+        c.args(["loadtest", "--json", "--load-driver", driver])
+            .args(["--host", &service.url(), "--users", "1", "--run-time", "1s"])
+            .arg("--locustfile")
+            .arg(&cp1252)
+            .env("LOCUST_BIN", tool("locust"));
+        c
+    };
+    let (json, _) = report(run("locust"));
+    assert!(
+        json["requests"]["GET_café"]["num_requests"].as_u64() > Some(0),
+        "{json}"
+    );
+    let out = run("native").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("line 9 is not ASCII, and line 1 declares coding cp1252"),
+        "{}",
+        stderr(&out)
+    );
     assert!(lines(&service).iter().all(|l| l == "GET /latin"));
     let undeclared = dir.path().join("undeclared.py");
     std::fs::write(&undeclared, body).unwrap();

@@ -1,8 +1,11 @@
 //! A Python file's bytes as Python 3 reads them (PEP 263): UTF-8, unless a
 //! comment on line 1, or on line 2 below a blank or comment line 1, declares
 //! `coding: NAME`. Of the other codings lpa reads Latin-1 and ASCII, which
-//! are what locustfiles declare in practice; Locust reads any of them, and
-//! lpa refuses the rest with the line and the name rather than misread.
+//! are what locustfiles declare in practice. A file in any other coding
+//! whose bytes are all ASCII reads the same in each (Python takes only
+//! codings that keep ASCII as it is); one with other bytes lpa refuses,
+//! with the line and the name, rather than misread. [`decode_for_scan`]
+//! reads such a file for a search of ASCII names, where Locust runs it.
 //!
 //! ```
 //! use lpa_core::python_source::decode;
@@ -19,6 +22,8 @@ enum Coding {
     Utf8,
     Latin1,
     Ascii,
+    /// A coding lpa has no table for (cp1252, koi8-r, ...).
+    Other,
 }
 
 impl Coding {
@@ -36,7 +41,12 @@ impl Coding {
             // CPython's tokenizer takes "utf-8-..." and "latin-1-..." as
             // their stems (get_normal_name).
             n if n.starts_with("utf-8-") => Some(Coding::Utf8),
-            n if n.starts_with("latin-1-") || n.starts_with("iso-8859-1-") => Some(Coding::Latin1),
+            n if ["latin-1-", "iso-8859-1-", "iso-latin-1-"]
+                .iter()
+                .any(|stem| n.starts_with(stem)) =>
+            {
+                Some(Coding::Latin1)
+            }
             _ => None,
         }
     }
@@ -56,9 +66,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
                 "line {line} declares coding {name} in a file that starts with UTF-8's byte order mark"
             ))
         }
-        Some((line, name)) => Coding::named(name).ok_or_else(|| {
-            format!("line {line} declares coding {name}, which lpa does not read (it reads UTF-8, Latin-1 and ASCII); save the file as UTF-8")
-        })?,
+        Some((_, name)) => Coding::named(name).unwrap_or(Coding::Other),
     };
     let line_of = |at: usize| bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
     match coding {
@@ -70,17 +78,30 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
             }
         }),
         Coding::Latin1 => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
-        Coding::Ascii => match bytes.iter().position(|b| !b.is_ascii()) {
+        ascii_or_other => match bytes.iter().position(|b| !b.is_ascii()) {
             Some(at) => {
                 let (line, name) = declared.unwrap_or_default();
-                Err(format!(
-                    "line {} is not {name}, which line {line} declares",
-                    line_of(at)
-                ))
+                let at = line_of(at);
+                Err(match ascii_or_other {
+                    Coding::Ascii => format!("line {at} is not {name}, which line {line} declares"),
+                    _ => format!("line {at} is not ASCII, and line {line} declares coding {name}, which lpa does not read (it reads UTF-8, Latin-1 and ASCII); save the file as UTF-8"),
+                })
             }
             // ASCII is UTF-8.
             None => Ok(String::from_utf8_lossy(bytes).into_owned()),
         },
+    }
+}
+
+/// The source for a search of ASCII names (the pre-1.0 API): as [`decode`]
+/// reads it, or, in a coding lpa does not read, with its other bytes
+/// replaced. Locust, which reads that coding, is left to run the file.
+pub fn decode_for_scan(bytes: &[u8]) -> Result<String, String> {
+    match decode(bytes) {
+        Err(_) if declaration(bytes).is_some_and(|(_, n)| Coding::named(&n).is_none()) => {
+            Ok(String::from_utf8_lossy(bytes).into_owned())
+        }
+        read => read,
     }
 }
 
@@ -161,10 +182,23 @@ mod tests {
             decode(b"# coding: ascii\n'\xc3\xa9'\n").unwrap_err(),
             "line 2 is not ascii, which line 1 declares"
         );
+        // Another coding: its ASCII is ASCII; its other bytes lpa cannot
+        // read, but a search for Locust's names can.
         assert_eq!(
-            decode(b"# coding: cp1252\n").unwrap_err(),
-            "line 1 declares coding cp1252, which lpa does not read (it reads UTF-8, Latin-1 and ASCII); save the file as UTF-8"
+            decode(b"# coding: cp1252\nx = 1\n").unwrap(),
+            "# coding: cp1252\nx = 1\n"
         );
+        let cp1252 = b"# coding: cp1252\n\n# \x80 \xe9\n";
+        assert_eq!(
+            decode(cp1252).unwrap_err(),
+            "line 3 is not ASCII, and line 1 declares coding cp1252, which lpa does not read (it reads UTF-8, Latin-1 and ASCII); save the file as UTF-8"
+        );
+        assert!(decode_for_scan(cp1252)
+            .unwrap()
+            .starts_with("# coding: cp1252\n\n# "));
+        assert!(decode_for_scan(b"x = '\xe9'\n").is_err());
+        // Emacs's names, as CPython's get_normal_name stems them.
+        assert!(decode(b"# -*- coding: iso-latin-1-unix -*-\n'\xe9'\n").is_ok());
         // A BOM is UTF-8's mark, and no declaration; "coding" in code is none.
         assert_eq!(decode(b"\xef\xbb\xbfx = 1\n").unwrap(), "\u{feff}x = 1\n");
         assert_eq!(

@@ -328,7 +328,7 @@ pub fn check_locustfile(path: &Path) -> Result<(), LocustError> {
         vec![path.to_path_buf()]
     };
     for file in files {
-        let source = read_source(&file).map_err(|source| LocustError::Unreadable {
+        let source = scan_source(&file).map_err(|source| LocustError::Unreadable {
             path: file.clone(),
             source,
         })?;
@@ -654,7 +654,7 @@ pub enum SelectError {
 /// Whether the locustfile uses the pre-1.0 API; one that cannot be read is
 /// left for the driver to report.
 fn is_old_api(locustfile: &Path) -> bool {
-    read_source(locustfile).is_ok_and(|source| !legacy::scan(&source).is_empty())
+    scan_source(locustfile).is_ok_and(|source| !legacy::scan(&source).is_empty())
 }
 
 /// A locustfile's text as Python reads it: UTF-8, or the coding it
@@ -662,9 +662,19 @@ fn is_old_api(locustfile: &Path) -> bool {
 /// settings holds, as the native driver reads it (a locustfile that was
 /// /dev/zero took 2.1 GB before it failed).
 pub fn read_source(file: &Path) -> std::io::Result<String> {
+    read_with(file, lpa_core::python_source::decode)
+}
+
+/// A locustfile's text for a search of the pre-1.0 API, which Locust
+/// then runs: in a coding lpa does not read, too (a cp1252 file ran
+/// under Locust, and lpa refused it).
+fn scan_source(file: &Path) -> std::io::Result<String> {
+    read_with(file, lpa_core::python_source::decode_for_scan)
+}
+
+fn read_with(file: &Path, decode: fn(&[u8]) -> Result<String, String>) -> std::io::Result<String> {
     let bytes = crate::files::read_settings(file)?;
-    lpa_core::python_source::decode(&bytes)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    decode(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 pub fn select(
