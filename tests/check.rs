@@ -366,6 +366,18 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
             r#"lpa check: warning: CPA's env var metric="[3000]" is not a YAML or JSON mapping: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
         ]
     );
+    // So is a method whose timeout Go cannot decode into an int; null is
+    // Go's unset, and no error.
+    let w = warnings(&[
+        ("metric", r#"{"type":"shell","timeout":"12000"}"#),
+        ("preMetric", "null"),
+    ]);
+    assert_eq!(
+        w,
+        [
+            r#"lpa check: warning: CPA's env var metric="{\"type\":\"shell\",\"timeout\":\"12000\"}" has a timeout that is not a whole number of milliseconds: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
+        ]
+    );
     // Without CPA's file, nothing is known of its clock.
     let out = lpa()
         .args(["check", "--evaluation-config"])

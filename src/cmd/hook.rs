@@ -121,7 +121,7 @@ impl CpaConfig {
                 Some(v) => (
                     lpa_core::parse::yaml_value(&v)
                         .ok()
-                        .filter(Value::is_mapping),
+                        .filter(|v| v.as_mapping().is_some_and(|m| method_refused(m).is_none())),
                     format!("the env var {method}"),
                 ),
                 None => (file.get(method).cloned(), path.clone()),
@@ -203,18 +203,8 @@ const CPA_INT_KEYS: [&str; 8] = [
     "initialReadinessDelay",
     "cpuInitializationPeriod",
 ];
-const CPA_OBJECT_KEYS: [&str; 10] = [
-    "scaleTargetRef",
-    "preMetric",
-    "postMetric",
-    "preEvaluate",
-    "postEvaluate",
-    "preScale",
-    "postScale",
-    "evaluate",
-    "metric",
-    "apiConfig",
-];
+/// Beside [`CPA_METHOD_KEYS`], CPA's fields read as YAML or JSON objects.
+const CPA_OBJECT_KEYS: [&str; 2] = ["scaleTargetRef", "apiConfig"];
 
 /// What CPA's env sets that CPA refuses: lpa reads such a value as unset,
 /// which CPA never runs with, so `lpa check` says it.
@@ -233,17 +223,53 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
             )
         })
     });
-    let objects = CPA_OBJECT_KEYS.iter().filter_map(|&key| {
+    let objects = CPA_OBJECT_KEYS.iter().chain(&CPA_METHOD_KEYS).filter_map(|&key| {
         let v = env(key)?;
-        let mapping = matches!(lpa_core::parse::yaml_value(&v), Ok(Value::Mapping(_)));
-        (!mapping).then(|| {
-            format!(
-                "CPA's env var {key}={} is not a YAML or JSON mapping: CPA stops at start-up with \"invalid format of YAML/JSON field value\"",
-                shown(&v)
-            )
-        })
+        let why = match lpa_core::parse::yaml_value(&v) {
+            // Go decodes null into the field's pointer: unset, no error.
+            Ok(Value::Null) => return None,
+            Ok(Value::Mapping(m)) if CPA_METHOD_KEYS.contains(&key) => method_refused(&m)?,
+            Ok(Value::Mapping(_)) => return None,
+            _ => "is not a YAML or JSON mapping",
+        };
+        Some(format!(
+            "CPA's env var {key}={} {why}: CPA stops at start-up with \"invalid format of YAML/JSON field value\"",
+            shown(&v)
+        ))
     });
     ints.chain(objects).collect()
+}
+
+/// CPA's fields of its type `Method`.
+const CPA_METHOD_KEYS: [&str; 8] = [
+    "preMetric",
+    "postMetric",
+    "preEvaluate",
+    "postEvaluate",
+    "preScale",
+    "postScale",
+    "evaluate",
+    "metric",
+];
+
+/// What of a method Go's decoding into CPA's `Method` refuses (`Timeout
+/// int`, `Type string`): a timeout of `"12000"` or 2.5 stops CPA, where it
+/// was read as no timeout. A float with a whole value is left alone: Go
+/// takes it in YAML and refuses it in JSON.
+fn method_refused(method: &Mapping) -> Option<&'static str> {
+    let whole = |v: &Value| match v {
+        Value::Number(n) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        v => v.is_null(),
+    };
+    match (method.get("timeout"), method.get("type")) {
+        (Some(t), _) if !whole(t) => {
+            Some("has a timeout that is not a whole number of milliseconds")
+        }
+        (_, Some(t)) if !(t.is_string() || t.is_null()) => Some("has a type that is not a string"),
+        _ => None,
+    }
 }
 
 /// `lpa check`'s warnings on the probe's length against CPA's clock, from
