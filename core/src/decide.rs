@@ -1141,7 +1141,15 @@ fn stabilize(
         // file, wiped the bursts another config holds decays against.
         return (proposed, state.recommendations.clone());
     }
-    let mut recommendations = recent_needs(obs, state, kept);
+    // A model learned under another config is kept (see `decide`), and
+    // so are the bursts it holds decays by, which a config with a window
+    // but no model pruned to its window.
+    let horizon = if state.model.is_some() {
+        kept.max(BURST_WINDOW_SECS)
+    } else {
+        kept
+    };
+    let mut recommendations = recent_needs(obs, state, horizon);
     recommendations.push(Recommendation {
         at_secs: obs.at_secs,
         replicas: recommended,
@@ -2529,6 +2537,17 @@ mod tests {
         let d = decide(&obs(2, Some(5.0)), &seed(), &learned);
         assert_eq!(d.next_state.model, learned.model);
         assert_eq!(d.next_state.recommendations, learned.recommendations);
+        // With a window of its own, the config keeps them for the model's
+        // 15 minutes, not its 30 s.
+        let mut windowed = seed();
+        windowed.downscale_stabilization = Duration::from_secs(30);
+        let mut later = obs(2, Some(5.0));
+        later.at_secs += 600;
+        let d = decide(&later, &windowed, &learned);
+        assert_eq!(
+            d.next_state.recommendations.len(),
+            learned.recommendations.len() + 1
+        );
     }
 
     /// A decay back to a count that read over the target minutes ago, at
