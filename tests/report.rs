@@ -895,6 +895,26 @@ fn control_characters_of_a_log_are_shown_escaped() {
     assert!(!text
         .chars()
         .any(|c| c.is_control() && !"\t\n\r".contains(c)));
+    // --replay names the requests a log measured when none is a target's.
+    std::fs::write(
+        &log,
+        good.replace(
+            "\"GET_/fibonacci?n=10\":{",
+            "\"GET_/x\\u001b]0;t\\u0007\":{",
+        ),
+    )
+    .unwrap();
+    let o = lpa()
+        .args(["simulate", "--replay", path(&log), "--evaluation-config"])
+        .arg(fixture("evaluation/seed.yaml"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        err.contains("(its requests: GET_/x\\u{1b}]0;t\\u{7})"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err}");
 }
 
 /// The fixture's decision log with the times of lines 7 and 8 set back

@@ -1036,21 +1036,24 @@ fn line_paths(v: &serde_json::Value, path: &mut Vec<Step>, out: &mut Vec<Vec<Ste
 
 /// `model.targets["GET_/ mean"].floor_ms`, `model.trend[3]`.
 fn show_path(path: &[Step]) -> String {
+    let plain = |k: &str| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let quoted = |k: &str| serde_json::Value::from(k).to_string();
     let mut s = String::new();
     for step in path {
         match step {
-            Step::Key(k)
-                if !s.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
+            Step::Key(k) if s.is_empty() && plain(k) => s.push_str(k),
+            // A key of the file's, which may hold an escape sequence.
+            Step::Key(k) if s.is_empty() => s.push_str(&quoted(k)),
+            Step::Key(k) if plain(k) => {
                 s.push('.');
                 s.push_str(k);
             }
-            Step::Key(k) if s.is_empty() => s.push_str(k),
-            Step::Key(k) => s.push_str(&format!("[{}]", serde_json::Value::from(k.as_str()))),
+            Step::Key(k) => s.push_str(&format!("[{}]", quoted(k))),
             Step::Index(i) => s.push_str(&format!("[{i}]")),
         }
     }
-    s
+    // JSON leaves DEL and the C1 controls as they are.
+    lpa_core::text::escape_controls(&s)
 }
 
 /// serde_json's message without " at line L column C", which would name
@@ -1440,6 +1443,17 @@ mod tests {
             "{said:?}"
         );
         assert_eq!(said.last().unwrap(), &unknown);
+        // A key's escape sequence is not sent to the terminal, at the top
+        // as below it.
+        let odd = LEARNED.replace(
+            r#"{"runs_since_change""#,
+            r#"{"\u001b[31mred\u0007":1,"a\nb\u007f":2,"runs_since_change""#,
+        );
+        let (_, how) = parse(odd.as_bytes());
+        assert_eq!(
+            how,
+            Loaded::Salvaged(vec![r#"dropped "\u001b[31mred\u0007", "a\nb\u{7f}", which lpa's state does not have (a newer lpa's? misspelt?)"#.to_string()])
+        );
     }
 
     #[test]

@@ -876,7 +876,11 @@ fn warn_unmeasured(log: &Path, records: &[(usize, DecisionRecord)], policy: &Pol
                 "lpa simulate: warning: target {}: no record of {} measured {key} (its requests: {}), so the new policy has no data for it",
                 t.label(),
                 log.display(),
-                if has.is_empty() { "none".to_string() } else { has.join(", ") }
+                if has.is_empty() {
+                    "none".to_string()
+                } else {
+                    lpa_core::text::escape_controls(&has.join(", "))
+                }
             );
         }
     }
