@@ -152,8 +152,10 @@ fn record_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `bytes` as text, or the line that is not UTF-8; with `cut_tail`, such
-/// bytes in an unterminated last line end it instead.
+/// `bytes` as text, or the line that is not UTF-8; with `cut_tail`, a
+/// character cut in two at the end (a crash's, zeros after it a power
+/// loss's) ends the text there instead. Another bad byte of the last
+/// line is bad text: a whole record with one was left out in silence.
 fn utf8_text(bytes: Vec<u8>, cut_tail: bool) -> std::io::Result<String> {
     let e = match String::from_utf8(bytes) {
         Ok(text) => return Ok(text),
@@ -161,7 +163,10 @@ fn utf8_text(bytes: Vec<u8>, cut_tail: bool) -> std::io::Result<String> {
     };
     let at = e.utf8_error().valid_up_to();
     let mut bytes = e.into_bytes();
-    if cut_tail && !bytes[at..].contains(&b'\n') {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(at, |i| i + 1);
+    let cut_in_two =
+        std::str::from_utf8(&bytes[at..end.max(at)]).is_err_and(|e| e.error_len().is_none());
+    if cut_tail && cut_in_two {
         bytes.truncate(at);
         return String::from_utf8(bytes)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));

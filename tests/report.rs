@@ -826,9 +826,10 @@ fn a_last_line_cut_short_is_left_out_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read(fixture("replay/decisions.jsonl")).unwrap();
     let cut_in_e = br#"{"at_secs":1764288300,"target":"caf"#.iter().chain(b"\xc3");
-    let tails: [(&str, Vec<u8>, Vec<u8>); 4] = [
+    let tails: [(&str, Vec<u8>, Vec<u8>); 5] = [
         ("half", b"{\"at_secs\":17642".to_vec(), Vec::new()),
-        ("cut_e", cut_in_e.copied().collect(), Vec::new()),
+        ("cut_e", cut_in_e.clone().copied().collect(), Vec::new()),
+        ("cut_e_zeros", cut_in_e.copied().collect(), vec![0; 4096]),
         ("zeros", b"{\"at_secs\":17642".to_vec(), vec![0; 4096]),
         ("zeros_after_newline", Vec::new(), vec![0; 4096]),
     ];
@@ -861,6 +862,21 @@ fn a_last_line_cut_short_is_left_out_with_a_warning() {
     assert_fails(
         &report(&[path(&bad)]),
         "latin.jsonl: cannot read: line 4 is not UTF-8 text",
+    );
+    // So in a last line a crash did not cut: its bad byte is not the end
+    // of what was written, and the record was left out in silence.
+    let last = good.len()
+        - 1
+        - good[..good.len() - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .unwrap();
+    let mut whole_last = good[..good.len() - 1].to_vec();
+    whole_last.insert(good.len() - last + 12, 0xe9);
+    std::fs::write(&bad, whole_last).unwrap();
+    assert_fails(
+        &report(&[path(&bad)]),
+        "latin.jsonl: cannot read: line 16 is not UTF-8 text",
     );
     let bom = dir.path().join("bom.jsonl");
     std::fs::write(&bom, [&b"\xef\xbb\xbf"[..], &good].concat()).unwrap();
