@@ -95,14 +95,23 @@ impl StateFile {
     /// The sibling file `.NAME.suffix` a lock is taken on, opened (created
     /// if need be, never truncated), and its path.
     fn lock_file(&self, suffix: &str, action: &'static str) -> Result<(File, PathBuf), StateError> {
-        regular_file(&self.path)?;
-        let path = self.path.with_file_name(sibling_name(&self.path, suffix));
+        let state = regular_file(&self.path)?;
+        let path = sibling(&resolve(&self.path)?, suffix);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
             .map_err(io_err(&self.path, action))?;
+        // The state file's owner's, as a save keeps the file's: a lock a
+        // root run by hand created stopped every later evaluation of the
+        // service account ("cannot create its lock file").
+        if let (Some(state), Ok(lock)) = (state, file.metadata()) {
+            use std::os::unix::fs::MetadataExt;
+            if (lock.uid(), lock.gid()) != (state.uid(), state.gid()) {
+                let _ = std::os::unix::fs::fchown(&file, Some(state.uid()), Some(state.gid()));
+            }
+        }
         Ok((file, path))
     }
 
@@ -321,7 +330,18 @@ impl StateLock {
 /// The sibling file naming the cluster copy's version the file was last
 /// in step with: `configmap NS/NAME RESOURCEVERSION`.
 fn synced_path(path: &Path) -> PathBuf {
-    path.with_file_name(sibling_name(path, "synced"))
+    sibling(
+        &resolve(path).unwrap_or_else(|_| path.to_path_buf()),
+        "synced",
+    )
+}
+
+/// The file `.NAME.suffix` beside `resolved`, the state file through its
+/// links: beside the link, a file reached by two paths (a link left by a
+/// migration, and its target) had a lock for each, and two writers at
+/// once lost updates and removed each other's temp files.
+fn sibling(resolved: &Path, suffix: &str) -> PathBuf {
+    resolved.with_file_name(sibling_name(resolved, suffix))
 }
 
 fn note_synced(path: &Path, named: &str, version: &str) -> Result<(), StateError> {
@@ -589,7 +609,8 @@ impl StateFile {
         let Some(other) = entry(other) else {
             return false;
         };
-        let at = |suffix: &str| entry(&self.path.with_file_name(sibling_name(&self.path, suffix)));
+        let resolved = resolve(&self.path).unwrap_or_else(|_| self.path.clone());
+        let at = |suffix: &str| entry(&sibling(&resolved, suffix));
         let state = entry(&self.path);
         let temp = state.as_ref().is_some_and(|(dir, name)| {
             *dir == other.0
@@ -1205,6 +1226,33 @@ mod tests {
         assert!(other.exists());
     }
 
+    /// A file reached by two paths (a link and its target) is one file
+    /// to lock: with a lock beside each path, two writers at once lost
+    /// updates, and each removed the other's temp file as stale.
+    #[test]
+    fn a_file_and_a_link_to_it_share_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("a")).unwrap();
+        fs::create_dir(dir.path().join("b")).unwrap();
+        let target = dir.path().join("a/decay.json");
+        let link = dir.path().join("b/decay.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let _claim = StateFile::new(&link).claim().unwrap();
+        assert!(matches!(
+            StateFile::new(&target).claim(),
+            Err(StateError::InUse { .. })
+        ));
+        let lock = StateFile::new(&target).lock().unwrap();
+        assert!(StateFile::new(&link)
+            .lock_file("lock", "lock")
+            .unwrap()
+            .0
+            .try_lock()
+            .is_err());
+        drop(lock);
+        assert!(!dir.path().join("b/.decay.json.lock").exists());
+    }
+
     /// A policy with one mean target, and an observation at 2 replicas
     /// with no statistics.
     /// A save replaces the file a symlink names, and the link stays: a
@@ -1354,6 +1402,23 @@ mod tests {
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o644);
         assert_eq!(sf.peek().unwrap(), (State::default(), Loaded::Found));
+        // Run by root (as CI is), a save and the lock it creates are the
+        // file's owner's.
+        if rustix::process::geteuid().is_root() {
+            use std::os::unix::fs::MetadataExt;
+            let other = dir.path().join("o.json");
+            fs::write(&other, "{}").unwrap();
+            std::os::unix::fs::chown(&other, Some(65534), Some(65534)).unwrap();
+            StateFile::new(&other)
+                .lock()
+                .unwrap()
+                .save(&State::default())
+                .unwrap();
+            for file in [other.clone(), dir.path().join(".o.json.lock")] {
+                let meta = fs::metadata(&file).unwrap();
+                assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "{file:?}");
+            }
+        }
     }
 
     #[test]
