@@ -262,6 +262,9 @@ pub enum Reason {
         calm_runs: u32,
         needed: u32,
     },
+    /// Nothing to do, and no decay to count down to: `decay.replicas: 0`.
+    #[serde(rename_all = "camelCase")]
+    HoldDecayOff { replicas: u32 },
     /// Breached, but within the proportional tolerance band.
     #[serde(rename_all = "camelCase")]
     WithinTolerance { ratio: f64, tolerance: f64 },
@@ -475,6 +478,9 @@ impl fmt::Display for Reason {
                 f,
                 "hold {replicas} (calm run {calm_runs} of {needed} before decay)"
             ),
+            Reason::HoldDecayOff { replicas } => {
+                write!(f, "hold {replicas} (decay.replicas 0: no decay)")
+            }
             Reason::WithinTolerance { ratio, tolerance } => write!(
                 f,
                 "hold: ratio {} within tolerance {}",
@@ -719,10 +725,15 @@ pub fn decide(obs: &Observation, policy: &Policy, state: &State) -> Decision {
         if let Some(a) = &assessment {
             note_calm_run(a, &mut reasons);
         }
-        reasons.push(Reason::Hold {
-            replicas: current,
-            calm_runs,
-            needed: policy.decay.unchanged_runs,
+        // "calm run 4 of 2 before decay" promised one that never came.
+        reasons.push(if policy.decay.replicas == 0 {
+            Reason::HoldDecayOff { replicas: current }
+        } else {
+            Reason::Hold {
+                replicas: current,
+                calm_runs,
+                needed: policy.decay.unchanged_runs,
+            }
         });
         current
     };
@@ -1454,6 +1465,26 @@ mod tests {
             );
             state = d.next_state;
             replicas = d.replicas;
+        }
+    }
+
+    /// `decay.replicas: 0` never decays, and its holds say so, where
+    /// they counted calm runs toward a decay that never came.
+    #[test]
+    fn no_decay_holds_without_a_countdown() {
+        let mut p = seed();
+        p.decay.replicas = 0;
+        let mut state = State::default();
+        for _ in 0..5 {
+            let d = decide(&obs(3, Some(3.0)), &p, &state);
+            assert_eq!(d.replicas, 3);
+            assert_eq!(d.action(), Some(&Reason::HoldDecayOff { replicas: 3 }));
+            assert!(
+                d.to_string()
+                    .ends_with("hold 3 (decay.replicas 0: no decay)"),
+                "{d}"
+            );
+            state = d.next_state;
         }
     }
 
