@@ -421,7 +421,9 @@ pub fn parse_evaluate_input(text: &str) -> Result<EvaluateInput, ParseError> {
         metrics.push(report);
     }
     let named = matches!(raw.resource, Some(ResourceField::Name(_)));
-    let version = if raw.run_type_v0.is_some() || named {
+    // With both run types (a v2 input a tool added the old one to), v2's
+    // decides, as it decides the run type: the answer's key was v0's.
+    let version = if named || (raw.run_type.is_none() && raw.run_type_v0.is_some()) {
         CpaVersion::V0
     } else {
         CpaVersion::V2
@@ -721,6 +723,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v2.answer(4), r#"{"targetReplicas":4}"#);
+        let both = parse_evaluate_input(
+            r#"{"metrics": [{"value": "{\"requests\": {}}"}], "resource": {"spec": {"replicas": 1}}, "runType": "scaler", "run_type": "api_dry_run"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (both.run_type, both.answer(4)),
+            (RunType::Scaler, r#"{"targetReplicas":4}"#.to_string())
+        );
     }
 
     #[test]
