@@ -95,13 +95,15 @@ impl Policy {
         if targets.is_empty() {
             return Err(PolicyError::NoTargets);
         }
+        // By a map: compared pair by pair, 10 000 targets took 14 s.
+        let mut seen = std::collections::HashMap::new();
         for (i, t) in targets.iter().enumerate() {
-            if let Some(first) = targets[..i]
-                .iter()
-                .position(|u| u.key() == t.key() && u.kind == t.kind)
-            {
+            // Equal percentiles are written alike.
+            let id = (t.key(), t.kind.to_string());
+            if let Some(&first) = seen.get(&id) {
                 return Err(PolicyError::Duplicate { index: i, first });
             }
+            seen.insert(id, i);
         }
         Ok(Policy {
             targets,

@@ -176,8 +176,10 @@ pub(super) fn prepare(
     };
     // Locust sends what its locustfile says, which lpa does not know.
     if matches!(selection, Selection::Native { .. }) {
+        let sent: std::collections::HashSet<String> =
+            plan.requests.iter().map(|r| r.key()).collect();
         for target in targets {
-            if !plan.requests.iter().any(|r| r.key() == target.key()) {
+            if !sent.contains(&target.key()) {
                 warnings.push(format!(
                     "target {} {}: {sender} sends no such request (method and name), so it will have no data",
                     target.key(),
