@@ -1785,6 +1785,23 @@ decay:
         );
     }
 
+    /// Unknown fields past twenty are counted, not listed: 2000 targets
+    /// merging 2000 unknown keys made 4 million warning lines.
+    #[test]
+    fn unknown_fields_past_twenty_are_counted() {
+        let keys: Vec<String> = (0..30).map(|i| format!("k{i}: 1")).collect();
+        let text = format!(
+            "base: &b {{{}}}\ntargets:\n  - {{<<: *b, endpoint: /a, type: mean, target: 1}}\n",
+            keys.join(", ")
+        );
+        let parsed = parse_evaluation_config("e.yaml", &text, &Overrides::default()).unwrap();
+        assert_eq!(parsed.warnings.len(), 21);
+        assert_eq!(
+            parsed.warnings[20].to_string(),
+            "e.yaml: targets[0].k19: 11 unknown fields from here on ignored (not listed one by one)"
+        );
+    }
+
     /// libyaml's time grows with the square of the nesting before
     /// serde_yaml's depth limit stops it: refused at once, by line and
     /// column; what serde_yaml reads (up to 128 levels) is not.
