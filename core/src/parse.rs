@@ -225,14 +225,28 @@ fn duplicate_at_its_line(text: &str, message: &str) -> String {
 const MAX_FLOW_DEPTH: usize = 200;
 
 /// A YAML document as a value, for YAML that is no settings file of lpa's
-/// (CPA's config): refused past [`MAX_FLOW_DEPTH`] as [`from_yaml`]
-/// refuses it.
+/// (CPA's config and its env vars), read as CPA's decoder reads it (Go's
+/// YAMLOrJSONDecoder): the first document, merge keys applied. Refused
+/// past [`MAX_FLOW_DEPTH`] as [`from_yaml`] refuses it.
 pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
+    use serde::Deserialize;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some(message) = too_deep(text) {
         return Err(message);
     }
-    serde_yaml::from_str(text).map_err(|e| e.to_string())
+    // A second document CPA never reads; read whole, lpa refused the
+    // file, and CPA's maxReplicas: 5 went unread.
+    let mut value = match serde_yaml::Deserializer::from_str(text).next() {
+        Some(first) => serde_yaml::Value::deserialize(first).map_err(|e| e.to_string())?,
+        None => serde_yaml::Value::Null,
+    };
+    apply_merge_keys(&mut value, &mut String::new()).map_err(|(at, v)| {
+        format!(
+            "{at}: a merge of {}, not a mapping or a list of mappings",
+            show(&v, Format::Yaml)
+        )
+    })?;
+    Ok(value)
 }
 
 /// Why `text` is refused unread, when its brackets open more than
@@ -1019,6 +1033,27 @@ impl From<serde_yaml::Value> for Raw {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CPA's config as CPA's decoder reads it: merge keys applied, and
+    /// the first document alone, where lpa refused a second and read the
+    /// merge key as a key of its own (and so CPA's default maxReplicas).
+    #[test]
+    fn cpa_yaml_is_read_as_go_reads_it() {
+        let max = |text: &str| {
+            yaml_value(text)
+                .unwrap()
+                .get("maxReplicas")
+                .and_then(serde_yaml::Value::as_u64)
+        };
+        assert_eq!(max("defaults: &d {maxReplicas: 5}\n<<: *d\n"), Some(5));
+        assert_eq!(max("maxReplicas: 5\n---\nmaxReplicas: 7\n"), Some(5));
+        assert_eq!(max("maxReplicas: 4\n<<: {maxReplicas: 5}\n"), Some(4));
+        assert_eq!(yaml_value("").unwrap(), serde_yaml::Value::Null);
+        assert_eq!(
+            yaml_value("<<: 3\n").unwrap_err(),
+            "<<: a merge of 3, not a mapping or a list of mappings"
+        );
+    }
 
     // Fields are read by the deserializer under test, not by the tests.
     #[allow(dead_code)]
