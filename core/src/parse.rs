@@ -174,13 +174,23 @@ impl Show for String {
 fn duplicate_at_its_line(text: &str, message: &str) -> String {
     let find = || -> Option<String> {
         let (head, rest) = message.split_once("duplicate entry with key \"")?;
-        let (key, rest) = rest.split_once("\" at line ")?;
-        let (line, rest) = rest.split_once(" column ")?;
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (column, tail) = rest.split_at(digits);
-        let (line, column) = (line.parse::<usize>().ok()?, column.parse::<usize>().ok()?);
+        let (key, line, column, tail) = match rest.split_once("\" at line ") {
+            Some((key, rest)) => {
+                let (line, rest) = rest.split_once(" column ")?;
+                let digits = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                let (column, tail) = rest.split_at(digits);
+                (
+                    key,
+                    line.parse::<usize>().ok()?,
+                    column.parse::<usize>().ok()?,
+                    tail,
+                )
+            }
+            // The top level's, which serde_yaml gives no position.
+            None => (rest.strip_suffix('"')?, 1, 1, ""),
+        };
         if key.contains(['\\', '"', '\'']) || line == 0 || column == 0 {
             return None;
         }
@@ -1110,6 +1120,11 @@ mod tests {
         assert_eq!(
             e(text),
             "d.yaml: malformed YAML: items[0]: duplicate entry with key \"count\" at line 7 column 5 (first at line 2)"
+        );
+        // The top level's, which serde_yaml gives no position, too.
+        assert_eq!(
+            e("# settings\nwait: 1\nitems:\n  - count: 1\nwait: 2\n"),
+            "d.yaml: malformed YAML: duplicate entry with key \"wait\" at line 5 column 1 (first at line 2)"
         );
         // Flow style keeps serde_yaml's own position.
         assert!(e("items: [{count: 1, count: 2}]\n")
