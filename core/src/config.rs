@@ -1287,7 +1287,7 @@ fn replica_bounds(
         .unwrap_or((1, String::new()));
     if min_value == 0 {
         warnings.push(Warning {
-            file: min_from,
+            file: min_from.clone(),
             path: "minReplicas".into(),
             message: "0 is read as 1: lpa never scales to 0 replicas, since a latency probe \
                 cannot measure a service with none and could never scale it back up; for \
@@ -1304,11 +1304,18 @@ fn replica_bounds(
         .or(max.map(from_file));
     if let Some((m, source)) = &max_value {
         if *m == 0 || *m < min_value {
+            // The minimum's source when it is another: an env's 7 read
+            // as the file's fault.
+            let from = if min_from.is_empty() || min_from == *source {
+                String::new()
+            } else {
+                format!(", from {min_from}")
+            };
             return Err(ParseError::Invalid {
                 file: source.clone(),
                 path: "maxReplicas".into(),
                 value: m.to_string(),
-                expected: format!("at least 1 and at least minReplicas ({min_value})"),
+                expected: format!("at least 1 and at least minReplicas ({min_value}{from})"),
             });
         }
     }
@@ -1731,6 +1738,24 @@ decay:
         assert_eq!(
             err("targets:\n  - {endpoint: /a, type: mean, target: 1}\nminReplicas: 3\nmaxReplicas: 2\n"),
             "eval.yaml: maxReplicas: invalid value 2 (expected at least 1 and at least minReplicas (3))"
+        );
+        // A minimum from elsewhere is named, not blamed on the file.
+        let env_min = Overrides {
+            min_replicas: Some(Override {
+                value: 7,
+                source: "env minReplicas".into(),
+            }),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            parse_evaluation_config(
+                "eval.yaml",
+                "targets: [{endpoint: /a, type: mean, target: 1}]\nmaxReplicas: 6\n",
+                &env_min
+            )
+            .unwrap_err()
+            .to_string(),
+            "eval.yaml: maxReplicas: invalid value 6 (expected at least 1 and at least minReplicas (7, from env minReplicas))"
         );
         assert_eq!(
             err(
