@@ -1371,6 +1371,13 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
         "{}",
         stdout(&o)
     );
+    // A ramp started and cut off before it ends is said too.
+    let ramp = fixture("scenarios/ramp.yaml");
+    let o = simulate(&["--scenario", path(&ramp), "--cycles", "20", "--quiet"]);
+    assert_eq!(
+        stderr(&o),
+        format!("lpa simulate: warning: --cycles 20 ends the run before the ramp of {} ends (load.end 110): the run holds part of it\n", path(&ramp))
+    );
     let svg = dir.path().join("x.svg");
     let o = simulate(&[
         "--scenario",

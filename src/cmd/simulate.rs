@@ -411,6 +411,12 @@ fn cut_to(scenario: &mut Scenario, cycles: u32, path: &Path) -> Result<()> {
             path.display()
         );
     }
+    if let Some((what, end)) = scenario.load_cut_off(cycles) {
+        say!(
+            "lpa simulate: warning: --cycles {cycles} ends the run before the {what} of {} ends ({end}): the run holds part of it",
+            path.display()
+        );
+    }
     scenario.cycles = cycles;
     Ok(())
 }

@@ -104,6 +104,23 @@ impl Scenario {
             .collect()
     }
 
+    /// The ramp or spike that a run of `cycles` starts and cuts off before
+    /// its end (the cycle the ramp reaches its rate, or the spike's load
+    /// falls back): what it is, and its end as the scenario writes it.
+    pub fn load_cut_off(&self, cycles: u32) -> Option<(&'static str, String)> {
+        let (what, field, start, end) = match &self.load {
+            LoadProfile::Ramp { start, end, .. } => ("ramp", "load.end", *start, *end),
+            LoadProfile::Spike { at, length, .. } => (
+                "spike",
+                "load.at + load.length",
+                *at,
+                at.saturating_add(*length),
+            ),
+            _ => return None,
+        };
+        (start < cycles && cycles <= end).then(|| (what, format!("{field} {end}")))
+    }
+
     /// The service as it runs at `cycle`.
     pub fn service_at(&self, cycle: u32) -> Service {
         self.changes
