@@ -921,7 +921,7 @@ fn env_of(subcommand: &str, flag: &str) -> Option<String> {
 fn replicas(text: &str) -> std::result::Result<u32, InvalidValue> {
     text.trim()
         .parse::<u32>()
-        .map_err(|_| InvalidValue::new(text, "a whole number >= 0"))
+        .map_err(|_| InvalidValue::new(text, "a whole number from 0 to 4294967295"))
 }
 
 fn kube_name(text: &str) -> std::result::Result<String, InvalidValue> {

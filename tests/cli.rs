@@ -486,13 +486,13 @@ fn a_bad_env_var_is_one_error_line_naming_the_env_var_and_the_flag() {
             "check",
             "maxReplicas",
             "x",
-            "max replicas (--max-replicas or maxReplicas): invalid value \"x\" (expected a whole number >= 0)",
+            "max replicas (--max-replicas or maxReplicas): invalid value \"x\" (expected a whole number from 0 to 4294967295)",
         ),
         (
             "evaluate",
             "minReplicas",
             "-1",
-            "min replicas (--min-replicas or minReplicas): invalid value \"-1\" (expected a whole number >= 0)",
+            "min replicas (--min-replicas or minReplicas): invalid value \"-1\" (expected a whole number from 0 to 4294967295)",
         ),
         (
             "run",

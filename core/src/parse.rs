@@ -676,8 +676,15 @@ fn readable_expectation(serde_words: &str) -> String {
         "a list".to_string()
     } else if e == "f64" || e == "f32" {
         "a number".to_string()
-    } else if ["u8", "u16", "u32", "u64", "usize"].contains(&e) {
-        "a whole number >= 0".to_string()
+    } else if let Some(max) = match e {
+        "u8" => Some(u64::from(u8::MAX)),
+        "u16" => Some(u64::from(u16::MAX)),
+        "u32" => Some(u64::from(u32::MAX)),
+        "u64" | "usize" => Some(u64::MAX),
+        _ => None,
+    } {
+        // The range, not ">= 0": 4294967296 was refused as not ">= 0".
+        format!("a whole number from 0 to {max}")
     } else if ["i8", "i16", "i32", "i64", "isize"].contains(&e) {
         "a whole number".to_string()
     } else {
