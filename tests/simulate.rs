@@ -1039,7 +1039,8 @@ fn compare_prints_the_policy_beside_every_yardstick_and_writes_them_to_json() {
     }
     by_over.sort();
     assert!(by_over.windows(2).all(|w| w[0].1 >= w[1].1), "{by_over:?}");
-    // The curve --pareto draws passes through each yardstick's bound.
+    // The curve --pareto draws passes through each yardstick's bound, at
+    // its count read as an expectation of half a cycle more.
     let curve: Vec<(f64, f64)> = j["bound_curve"]
         .as_array()
         .unwrap()
@@ -1047,7 +1048,7 @@ fn compare_prints_the_policy_beside_every_yardstick_and_writes_them_to_json() {
         .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
         .collect();
     for (over, least) in by_over {
-        let over = over as f64;
+        let over = over as f64 + 0.5;
         let w = curve
             .windows(2)
             .find(|w| w[0].0 <= over && over <= w[1].0)
@@ -1965,4 +1966,50 @@ fn an_empty_trace_is_one_error_saying_so() {
             trace.display()
         ),
     );
+}
+
+/// The bound never asks more of a run than the run's own plan spent: a 0
+/// read was judged against the count that makes every chance nil, above
+/// what the oracle spent for its own 0 (minReplicas 10 on the step: 1193
+/// beside 1192); and from no replica, where every decision holds at 0 and
+/// every cycle reads refused (over target), it asked for replicas no run
+/// could have.
+#[test]
+fn the_bound_is_below_what_each_run_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string(fixture("evaluation/seed.yaml")).unwrap();
+    let config = dir.path().join("min10.yaml");
+    std::fs::write(&config, format!("{seed}\nminReplicas: 10\n")).unwrap();
+    let none = dir.path().join("none.yaml");
+    std::fs::write(
+        &none,
+        "cycles: 10\nreplicas: 0\nservice: {capacity: 500, baseLatency: 2, samples: 200, startupCycles: 2}\nload: {type: constant, rate: 100}\n",
+    )
+    .unwrap();
+    for (config, scenario) in [
+        (config.clone(), fixture("scenarios/step.yaml")),
+        (fixture("evaluation/seed.yaml"), none.clone()),
+    ] {
+        let out = dir.path().join("out.json");
+        compare_under(&config, &scenario, &["--out", path(&out)]);
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let bound = &j["bound_replica_cycles"];
+        for (key, scores) in [("policy", &j["scores"])]
+            .into_iter()
+            .chain(["seed", "hpa_cpu", "hpa_latency"].map(|k| (k, &j["baselines"][k])))
+        {
+            let (least, cost) = (
+                bound[key].as_u64().unwrap(),
+                scores["replica_cycles"].as_u64().unwrap(),
+            );
+            assert!(least <= cost, "{scenario:?} {key}: bound {least} > {cost}");
+        }
+        if let Some(oracle) = j["oracle_replica_cycles"].as_u64() {
+            assert!(
+                bound["oracle"].as_u64().unwrap() <= oracle,
+                "{scenario:?}: {bound}"
+            );
+        }
+    }
 }

@@ -78,11 +78,10 @@ impl Bound {
     /// The bound for `policy`'s targets on `scenario`'s load and service.
     pub fn of(scenario: &Scenario, policy: &Policy) -> Bound {
         let floor = policy.min_replicas.max(1);
-        // From no replica at cycle 0, none serves until the first ones
-        // start (decisions keep at least one from cycle 1): until then a
-        // load test's requests are refused, which reads no slower than the
-        // base latency.
-        let refused_until = (scenario.replicas == 0).then_some(scenario.service.startup_cycles);
+        // From no replica, none serves, and the load test's requests are
+        // refused: over target, as the simulation counts such a cycle. A
+        // decision holds at 0 (lpa's, as HPA's), so any cycle may keep it.
+        let from_none = scenario.replicas == 0;
         let mut most = 0.0;
         let mut most_over = 0.0;
         let mut segments: Vec<Segment> = Vec::new();
@@ -94,12 +93,8 @@ impl Bound {
             // cycle 1, as for the oracle.
             let low = if cycle == 0 { 1 } else { floor };
             let mut points = chances(&service, rate, &policy.targets, low);
-            if refused_until.is_some_and(|until| cycle <= until) {
-                let refused = refused_chance(&service, &policy.targets);
-                points[0].1 = points[0].1.min(refused);
-                if cycle == 0 {
-                    points.insert(0, (0, refused));
-                }
+            if from_none {
+                points.insert(0, (0, 1.0));
             }
             let hull = hull(&points);
             let &(n, p) = hull.last().expect("a hull has a point");
@@ -296,20 +291,6 @@ fn failures_over(n: u64, slow: f64, target: f64) -> f64 {
         k += 1;
     }
     1.0 - binomial_at_most(n, slow, k)
-}
-
-/// What a load test reads when every request is refused: each recorded
-/// at the base latency, and failed.
-fn refused_chance(service: &Service, targets: &[Target]) -> f64 {
-    let over = |t: &Target| match t.kind {
-        TargetKind::ErrorRate => 1.0 > t.target,
-        _ => service.base_latency_ms > t.target,
-    };
-    if targets.iter().any(over) {
-        1.0
-    } else {
-        0.0
-    }
 }
 
 /// The nearest rank of quantile q in n samples, as the recording reads it.
