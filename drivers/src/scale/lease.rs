@@ -218,49 +218,72 @@ impl Lease {
     }
 
     /// Gives the Lease up, if this instance holds it, so a standby takes
-    /// it at its next cycle rather than after the duration. One write of
-    /// the Lease as this instance last wrote it (a Lease written by
-    /// another since is refused, 409, and stays theirs), within
-    /// [`RELEASE_TIMEOUT`]. Returns what it did, for the log.
+    /// it at its next cycle rather than after the duration: the Lease as
+    /// this instance last wrote it, written with no holder, within
+    /// [`RELEASE_TIMEOUT`]. A write refused (409) since is read again: a
+    /// Lease still this instance's (an annotation added by hand, a
+    /// rollout's label) is released as read, and one another holds stays
+    /// theirs. Returns what it did, for the log.
     pub fn release(&mut self, namespace: &str) -> Result<Option<String>, DriverError> {
         if self.renewed.take().is_none() {
             return Ok(None);
         }
+        let started = Instant::now();
         let mut kubectl = self.kubectl.clone();
         kubectl.timeout = kubectl.timeout.min(RELEASE_TIMEOUT);
-        let written = self.written.take();
-        let lease = match written {
+        let path = self.path(namespace);
+        let mut lease = match self.written.take() {
             Some(lease) => lease,
-            None => match Lease::read_with(&kubectl, &self.path(namespace))? {
+            None => match Lease::read_with(&kubectl, &path)? {
                 Some(lease) => lease,
                 None => return Ok(None),
             },
         };
-        let spec = lease.spec.clone().unwrap_or_default();
-        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
-            return Ok(None);
-        }
-        let stamp = MicroTime(Timestamp::now());
-        // client-go's release: no holder, and a duration of a second.
-        let spec = LeaseSpec {
-            holder_identity: None,
-            lease_duration_seconds: Some(1),
-            renew_time: Some(stamp.clone()),
-            acquire_time: Some(stamp),
-            ..spec
-        };
-        let body = KubeLease {
-            metadata: lease.metadata,
-            spec: Some(spec),
-        };
-        match Lease::put_with(&kubectl, &self.path(namespace), &body) {
-            Ok(_) => Ok(Some(format!("{}: released", self.named(namespace)))),
-            Err(e) if answered_with(&e, "Conflict") => Ok(Some(format!(
-                "{}: not released: written by another since",
+        let not_released = |why: &str| {
+            Ok(Some(format!(
+                "{}: not released: {why}",
                 self.named(namespace)
-            ))),
-            Err(e) => Err(e),
+            )))
+        };
+        for read_again in [false, true] {
+            let spec = lease.spec.clone().unwrap_or_default();
+            match spec.holder_identity.as_deref() {
+                Some(h) if h == self.identity => {}
+                Some(h) if read_again && !h.is_empty() => {
+                    return not_released(&format!("held by {h} since"))
+                }
+                _ => return Ok(None),
+            }
+            let stamp = MicroTime(Timestamp::now());
+            // client-go's release: no holder, and a duration of a second.
+            let spec = LeaseSpec {
+                holder_identity: None,
+                lease_duration_seconds: Some(1),
+                renew_time: Some(stamp.clone()),
+                acquire_time: Some(stamp),
+                ..spec
+            };
+            let body = KubeLease {
+                metadata: lease.metadata,
+                spec: Some(spec),
+            };
+            match Lease::put_with(&kubectl, &path, &body) {
+                Ok(_) => return Ok(Some(format!("{}: released", self.named(namespace)))),
+                Err(e) if answered_with(&e, "Conflict") && !read_again => {
+                    kubectl.timeout = RELEASE_TIMEOUT.saturating_sub(started.elapsed());
+                    if kubectl.timeout.is_zero() {
+                        break;
+                    }
+                    lease = match Lease::read_with(&kubectl, &path)? {
+                        Some(lease) => lease,
+                        None => return Ok(None),
+                    };
+                }
+                Err(e) if answered_with(&e, "Conflict") => break,
+                Err(e) => return Err(e),
+            }
         }
+        not_released("written by another since")
     }
 
     /// Whether this instance renewed the Lease within its duration: a
@@ -429,6 +452,54 @@ mod tests {
             (sent + Duration::from_millis(1050)).saturating_duration_since(Instant::now()),
         );
         assert!(!lease.held(), "held {:?} after the send", sent.elapsed());
+    }
+
+    /// A release refused (409) because the Lease was written since, by
+    /// hand and not by another holder, reads it again and releases it:
+    /// it stayed this instance's for its whole duration, and the standby
+    /// took it 12 s late. One another holds since stays theirs.
+    #[test]
+    fn a_release_refused_reads_the_lease_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let release = |holder: &str| {
+            let path = dir.path().join("kubectl");
+            let lease = format!(
+                r#"{{"metadata":{{"name":"l","resourceVersion":"2","annotations":{{"note":"by-hand"}}}},"spec":{{"holderIdentity":"{holder}"}}}}"#
+            );
+            let refused = dir.path().join(format!("refused-{holder}"));
+            let body = dir.path().join(format!("body-{holder}"));
+            let script = format!(
+                "#!/bin/sh\ncase \"$1\" in\n  get) echo '{lease}';;\n  replace) if [ -e {r} ]; then cat > {b}; echo '{{}}'; else touch {r}; echo 'Error from server (Conflict): the object has been modified' >&2; exit 1; fi;;\nesac\n",
+                r = refused.display(),
+                b = body.display()
+            );
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let mut lease = Lease::new(
+                Kubectl::new(&path, Duration::from_secs(10)),
+                "l",
+                "me_1_0",
+                Duration::from_secs(15),
+            );
+            lease.renewed = Some(Instant::now());
+            lease.written = serde_json::from_str(r#"{"metadata":{"name":"l","resourceVersion":"1"},"spec":{"holderIdentity":"me_1_0"}}"#).ok();
+            (
+                lease.release("default").unwrap(),
+                std::fs::read_to_string(&body).ok(),
+            )
+        };
+        let (said, body) = release("me_1_0");
+        assert_eq!(said.as_deref(), Some("lease default/l: released"));
+        let body: serde_json::Value = serde_json::from_str(&body.unwrap()).unwrap();
+        assert_eq!(body["metadata"]["resourceVersion"], "2");
+        assert_eq!(body["metadata"]["annotations"]["note"], "by-hand");
+        assert!(body["spec"].get("holderIdentity").is_none(), "{body}");
+        let (said, body) = release("other_2_0");
+        assert_eq!(
+            said.as_deref(),
+            Some("lease default/l: not released: held by other_2_0 since")
+        );
+        assert_eq!(body, None);
     }
 
     #[test]
