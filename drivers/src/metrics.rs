@@ -195,7 +195,7 @@ impl Metrics {
         );
         registry.register(
             "lpa_leader",
-            "1 while this loop scales its target, 0 while another holds the target's Lease (--lease) and this one stands by, or its Lease cannot be read or written",
+            "1 while this loop leads (holds the target's Lease, --lease, or runs without one); 0 while another holds it and this one stands by, or the target or its Lease cannot be read or written",
             m.leader.clone(),
         );
         registry.register(
@@ -253,14 +253,10 @@ impl Metrics {
         if let Some(state) = &cycle.state {
             set(&self.calm_runs, state.runs_since_change);
         }
-        // A loop whose Lease cannot be read or written scales nothing,
-        // whoever held it last.
-        let lease_failed = matches!(cycle.failure, Some((Step::Lease, _)));
-        if cycle.standby.is_some() || lease_failed {
-            set(&self.leader, 0);
-        } else if cycle.record.is_some() {
-            set(&self.leader, 1);
-        }
+        // Every cycle says it: a loop that could not reach the API server
+        // kept its last 1 beside the loop that took its Lease, and one
+        // whose load test failed kept its 0 while it held the Lease.
+        set(&self.leader, u32::from(cycle.leads));
         let Some(record) = &cycle.record else { return };
         set(&self.current_replicas, record.current);
         set(&self.desired_replicas, record.decided);
@@ -598,6 +594,7 @@ mod tests {
             warnings: Vec::new(),
             notes: Vec::new(),
             standby: None,
+            leads: true,
             state_map_failed: false,
             saved: false,
         }
@@ -660,6 +657,7 @@ mod tests {
             record: None,
             state: None,
             standby: Some("lease default/lpa held by b_1".into()),
+            leads: false,
             ..cycle(2, Some(10.0), Outcome::Applied)
         };
         m.observe_cycle(&standby);
@@ -672,10 +670,27 @@ mod tests {
             record: None,
             state: None,
             failure: Some((Step::Lease, "timed out".into())),
+            leads: false,
             ..cycle(2, Some(10.0), Outcome::Applied)
         };
         m.observe_cycle(&unreachable);
         assert_eq!(line(&m.encode(), "lpa_leader "), Some("lpa_leader 0"));
+        // So one that cannot read its target, before the lease step, where
+        // it kept its 1 beside the loop that took its Lease; and a holder
+        // whose load test failed is still the one that leads.
+        m.observe_cycle(&cycle(2, Some(10.0), Outcome::Applied));
+        m.observe_cycle(&Cycle {
+            failure: Some((Step::Read, "Unable to connect to the server".into())),
+            ..unreachable
+        });
+        assert_eq!(line(&m.encode(), "lpa_leader "), Some("lpa_leader 0"));
+        m.observe_cycle(&Cycle {
+            record: None,
+            state: None,
+            failure: Some((Step::Measure, "refused".into())),
+            ..cycle(2, Some(10.0), Outcome::Applied)
+        });
+        assert_eq!(line(&m.encode(), "lpa_leader "), Some("lpa_leader 1"));
     }
 
     fn line<'a>(text: &'a str, head: &str) -> Option<&'a str> {
@@ -777,6 +792,7 @@ mod tests {
             warnings: Vec::new(),
             notes: Vec::new(),
             standby: None,
+            leads: true,
             state_map_failed: false,
             saved: false,
         });

@@ -158,6 +158,11 @@ pub struct Cycle {
     /// Why the cycle stopped after the read: another loop holds the
     /// target's Lease, and this one stands by.
     pub standby: Option<String>,
+    /// Whether this loop led this cycle: it held the target's Lease (or
+    /// needs none) through its load test. `false` when the cycle ended
+    /// before it knew (the replicas could not be read): it acts on
+    /// nothing then.
+    pub leads: bool,
     /// The state saved could not be kept in the cluster too (the
     /// warning says why).
     pub state_map_failed: bool,
@@ -268,6 +273,7 @@ where
             warnings: Vec::new(),
             notes: Vec::new(),
             standby: None,
+            leads: false,
             state_map_failed: false,
             saved: false,
         };
@@ -296,6 +302,7 @@ where
                 Err(e) => return failed(out, Step::Lease, e.to_string()),
             }
         }
+        out.leads = true;
         if let Err(e) = self.pull_state(&mut out, dry_prior) {
             return failed(out, Step::StateMap, e);
         }
@@ -305,6 +312,14 @@ where
         };
         if self.stop.load(Ordering::SeqCst) {
             return None;
+        }
+        // A loop paused past its Lease's deadline (a stopped process, a
+        // frozen node) may have been replaced meanwhile: a hold it logged
+        // and saved then was a second loop deciding, as a scale it made
+        // would be (which the scale's own check refuses).
+        if let Some(why) = self.target.lead_lost().filter(|_| !self.options.dry_run) {
+            out.leads = false;
+            return failed(out, Step::Lease, why);
         }
 
         let obs = Observation {
@@ -525,6 +540,8 @@ mod tests {
         outside: Option<u32>,
         scaled: Vec<(u32, u32)>,
         fail_reads: bool,
+        fail_scales: bool,
+        lead_lost: Option<String>,
         events: Vec<Event>,
     }
 
@@ -539,6 +556,9 @@ mod tests {
             Ok(self.replicas)
         }
         fn scale(&mut self, from: u32, to: u32) -> Result<(), DriverError> {
+            if self.fail_scales {
+                return Err(DriverError::Invalid("scale failed".into()));
+            }
             if let Some(n) = self.outside.take() {
                 self.replicas = n;
             }
@@ -557,6 +577,9 @@ mod tests {
         fn record(&mut self, event: &Event) -> Result<(), DriverError> {
             self.events.push(event.clone());
             Ok(())
+        }
+        fn lead_lost(&self) -> Option<String> {
+            self.lead_lost.clone()
         }
     }
 
@@ -616,6 +639,8 @@ mod tests {
             outside: None,
             scaled: Vec::new(),
             fail_reads: false,
+            fail_scales: false,
+            lead_lost: None,
             events: Vec::new(),
         }
     }
@@ -783,17 +808,49 @@ mod tests {
         );
     }
 
+    /// A loop whose Lease passed its deadline during the load test (a
+    /// paused process) neither decides, logs nor saves: another loop may
+    /// lead by then. A hold was logged and saved as applied.
+    #[test]
+    fn a_lead_lost_during_the_cycle_decides_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateFile::new(dir.path().join("s.json"));
+        let mut target = Fake {
+            lead_lost: Some("lease l: not renewed for 15.0s".into()),
+            ..fake(2)
+        };
+        let mut cycles = Vec::new();
+        RunLoop {
+            target: &mut target,
+            measure: &mut |_| Ok::<_, String>(metric(3.0)),
+            policy: &policy(),
+            state: &state,
+            log: None,
+            options: options(1, false),
+            stop: &AtomicBool::new(false),
+        }
+        .run(|c| cycles.push((c.failure.clone(), c.record.is_some(), c.leads)));
+        assert_eq!(
+            cycles,
+            [(
+                Some((Step::Lease, "lease l: not renewed for 15.0s".into())),
+                false,
+                false
+            )]
+        );
+        assert_eq!(state.peek().unwrap().1, Loaded::Missing);
+    }
+
     /// A cycle that failed at one step and then lost its log line says
     /// both: the first as its failure, the line lost as a warning.
     #[test]
     fn a_lost_log_line_after_a_failed_step_is_said_too() {
         let dir = tempfile::tempdir().unwrap();
-        // A link into a directory that is not there: read as missing, not
-        // saved.
-        let link = dir.path().join("s.json");
-        std::os::unix::fs::symlink("gone/s.json", &link).unwrap();
-        let state = StateFile::new(&link);
-        let mut target = fake(2);
+        let state = StateFile::new(dir.path().join("s.json"));
+        let mut target = Fake {
+            fail_scales: true,
+            ..fake(2)
+        };
         // Every write fails there: ENOSPC.
         let mut log = DecisionLog::open("/dev/full").unwrap();
         let mut cycles = Vec::new();
@@ -810,7 +867,7 @@ mod tests {
         let (failure, warnings) = &cycles[0];
         assert_eq!(
             failure.as_ref().map(|f| f.0),
-            Some(Step::State),
+            Some(Step::Apply),
             "{failure:?}"
         );
         assert!(

@@ -975,6 +975,13 @@ impl ScaleTarget for KubectlTarget {
         map.write(&namespace, json).map(Some)
     }
 
+    fn lead_lost(&self) -> Option<String> {
+        self.lease
+            .as_ref()
+            .filter(|l| !l.held())
+            .map(Lease::not_held)
+    }
+
     fn release(&mut self) -> Result<Option<String>, DriverError> {
         let namespace = self.namespace();
         match (&mut self.lease, namespace) {

@@ -52,6 +52,12 @@ pub trait ScaleTarget {
     fn lead(&mut self) -> Result<Option<lease::Lead>, DriverError> {
         Ok(None)
     }
+    /// Why this loop may no longer act on what [`ScaleTarget::lead`] said
+    /// at the cycle's start (its renewal past its deadline: a loop paused
+    /// for longer, another may hold the Lease now); `None` while it may.
+    fn lead_lost(&self) -> Option<String> {
+        None
+    }
     /// Gives up what [`ScaleTarget::lead`] holds, when the loop ends; what
     /// it did, for the log.
     fn release(&mut self) -> Result<Option<String>, DriverError> {
