@@ -257,3 +257,39 @@ fn per_pod_mode_is_measured_with_a_warning() {
     let image = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/cpa/config.yaml");
     assert!(!check(&std::fs::read_to_string(image).unwrap()));
 }
+
+/// A CPA metric timeout within the run time kills every run before it
+/// answers, and CPA logs only "timed out" (it drops the hook's stderr on
+/// a timeout): the hook says so at once, as one error CPA logs, before
+/// its run. One only a hung service would reach still runs.
+#[test]
+fn a_cpa_metric_timeout_within_the_run_time_is_one_error_before_any_request() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "/delay?ms=5", 50);
+    let cpa = dir.path().join("config.yaml");
+    for (timeout, refused) in [(900, true), (1500, false)] {
+        std::fs::write(
+            &cpa,
+            format!("metric: {{type: shell, timeout: {timeout}, shell: {{entrypoint: /lpa, command: [metric]}}}}\nrunMode: per-resource\n"),
+        )
+        .unwrap();
+        let mut c = lpa();
+        c.arg("metric")
+            .env("locustHost", &s.url)
+            .env("locustUsers", "1")
+            .env("locustRunTime", "1")
+            .env("evaluationConfigFilePath", &cfg)
+            .env("configPath", &cpa);
+        let stdin = std::fs::read_to_string(fixture("cpa/metric-v2.json")).unwrap();
+        let out = run_with_stdin(c, &stdin);
+        assert_eq!(out.status.success(), !refused, "{}", stderr(&out));
+        if refused {
+            assert_eq!(stdout(&out), "");
+            assert_eq!(
+                stderr(&out),
+                format!("lpa: error: CPA's metric method ({}) timeout 900 ms is within the load test's run time 1s: CPA kills this hook before it answers, every interval, and scales nothing; set the timeout a few seconds above 2000 ms, or shorten the run time (locustRunTime, --run-time or load.runTime)\n", cpa.display())
+            );
+        }
+    }
+}

@@ -317,6 +317,23 @@ pub(super) fn cpa_probe_warnings(plan: &LoadPlan, locust: bool, cpa: &CpaConfig)
     warnings
 }
 
+/// Why the metric hook does not start its load test: CPA's metric
+/// timeout (its file read) ends before the run time does, so CPA kills
+/// every run before it answers, and its log says only "timed out" (it
+/// drops the hook's stderr then). Said as an error, which CPA logs with
+/// the hook's stderr; a timeout that only a hung service or Locust's
+/// start-up would reach is `lpa check`'s warning, not this.
+pub(super) fn cpa_metric_timeout_error(plan: &LoadPlan, cpa: &CpaConfig) -> Option<String> {
+    let (ms, source) = cpa.metric_timeout.as_ref().filter(|_| cpa.found)?;
+    (*ms > 0 && Duration::from_millis(*ms) <= plan.run_time).then(|| {
+        format!(
+            "CPA's metric method ({source}) timeout {ms} ms is within the load test's run time {}: CPA kills this hook before it answers, every interval, and scales nothing; set the timeout a few seconds above {} ms, or shorten the run time (locustRunTime, --run-time or load.runTime)",
+            format_duration(plan.run_time),
+            (plan.run_time + plan.grace).as_millis()
+        )
+    })
+}
+
 /// `lpa check`'s note on CPA's window: how long it holds each decay. A
 /// window shorter than CPA's `interval` (milliseconds, default 15000)
 /// holds only the answer of the run itself.

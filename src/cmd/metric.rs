@@ -29,6 +29,10 @@ pub fn run(args: MetricArgs) -> Result<ExitCode> {
         None,
         None,
     )?;
+    let cpa = hook::CpaConfig::load(|k| std::env::var(k).ok());
+    if let Some(why) = hook::cpa_metric_timeout_error(&prepared.plan, &cpa) {
+        return Err(Failure::new(why));
+    }
     if metric_input.resource.replicas == Some(0) {
         // Nothing serves: a probe would only measure refused connections.
         // Say so in a metric evaluate reads as "autoscaling disabled".
