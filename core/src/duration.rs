@@ -55,7 +55,11 @@ fn secs_to_duration(secs: f64) -> Option<Duration> {
 /// Formats a duration the way [`parse_duration`] reads it back.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        // Below a millisecond too: 0.0004 s read back as "0s", which
+        // is refused.
+        format!("{}ms", d.as_nanos() as f64 / 1e6)
+    } else if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
     } else {
         format!("{}s", ms / 1000)
@@ -65,6 +69,15 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_read_back_below_a_millisecond_too() {
+        for secs in [0.0004, 1.5001, 0.5, 5.0, 90.0] {
+            let d = Duration::from_secs_f64(secs);
+            assert_eq!(parse_duration(&format_duration(d)), Some(d), "{secs}");
+        }
+        assert_eq!(format_duration(Duration::from_micros(400)), "0.4ms");
+    }
 
     #[test]
     fn parses_the_forms_users_write() {
