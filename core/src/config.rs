@@ -1206,6 +1206,7 @@ impl Checker<'_, '_> {
                 }
                 Ok(Some(v))
             }
+            _ if raw.octal_like() => Err(self.at.invalid(path, &raw, crate::parse::OCTAL)),
             _ => Err(self.at.invalid(path, &raw, expected)),
         }
     }
@@ -1739,6 +1740,22 @@ decay:
             err("targets:\n  - {endpoint: /a, type: mean, target: 1}\nminReplicas: 3\nmaxReplicas: 2\n"),
             "eval.yaml: maxReplicas: invalid value 2 (expected at least 1 and at least minReplicas (3))"
         );
+        // 010 was octal 8 to the original, and read here as 10.
+        for (field, text) in [
+            ("decay.unchangedRuns", "decay: {unchangedRuns: 010}\n"),
+            ("targets[0].target", ""),
+        ] {
+            let target = if text.is_empty() { "010" } else { "7" };
+            assert_eq!(
+                err(&format!(
+                    "targets: [{{endpoint: /a, type: mean, target: {target}}}]\n{text}"
+                )),
+                format!(
+                    "eval.yaml: {field}: invalid value \"010\" (expected {})",
+                    crate::parse::OCTAL
+                )
+            );
+        }
         // A minimum from elsewhere is named, not blamed on the file.
         let env_min = Overrides {
             min_replicas: Some(Override {

@@ -734,9 +734,23 @@ impl Raw {
     pub(crate) fn number(&self) -> Option<(f64, bool)> {
         match &self.0 {
             serde_yaml::Value::Number(n) => n.as_f64().map(|v| (v, false)),
+            _ if self.octal_like() => None,
             serde_yaml::Value::String(s) => s.trim().parse::<f64>().ok().map(|v| (v, true)),
             _ => None,
         }
+    }
+
+    /// `010`: octal 8 to the original's YAML 1.1 (PyYAML), a string to
+    /// serde_yaml, which lpa read as 10, with a warning that it was
+    /// quoted. Quoted or not (the value no longer says), it is refused
+    /// with [`OCTAL`].
+    pub(crate) fn octal_like(&self) -> bool {
+        self.0.as_str().is_some_and(|s| {
+            let digits = s.trim().trim_start_matches(['-', '+']);
+            digits.len() > 1
+                && digits.starts_with('0')
+                && digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+        })
     }
 
     /// A whole number >= 0 that fits u32, a decimal with no fraction
@@ -751,6 +765,7 @@ impl Raw {
                     .filter(|v| v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(v))
                     .map(|v| (v as u32, Spelling::Decimal)),
             },
+            _ if self.octal_like() => None,
             serde_yaml::Value::String(s) => {
                 s.trim().parse::<u32>().ok().map(|n| (n, Spelling::Quoted))
             }
@@ -993,10 +1008,15 @@ impl<'de> Deserialize<'de> for Count {
                 raw,
                 spelling,
             }),
+            None if raw.octal_like() => Err(invalid(OCTAL)),
             None => Err(invalid(COUNT)),
         }
     }
 }
+
+/// What a number with a leading zero is refused for (see
+/// [`Raw::octal_like`]).
+pub(crate) const OCTAL: &str = "a number without a leading zero: the original's YAML read 010 as octal (8), and YAML 1.2 reads it as 10; write the number meant";
 
 /// A string (a number or a boolean is taken as its text, as YAML users
 /// expect of `name: 404`).
