@@ -326,9 +326,48 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
                     .to_string(),
         }
     })?;
+    if let Some((path, value)) = tagged(&root, &mut String::new()) {
+        return Err(ParseError::Invalid {
+            file: file.to_string(),
+            path: if path.is_empty() { "(top level)".to_string() } else { path },
+            value: show(value, Format::Yaml),
+            expected: "a value without a tag: lpa reads YAML's own types, and would drop a tag such as !custom".to_string(),
+        });
+    }
     from_tree(file, Format::Yaml, &root, unknown, known, &mut |path| {
         value_at(&root, path).map(|v| show(v, Format::Yaml))
     })
+}
+
+/// The first value with a tag YAML's core schema does not resolve (those
+/// it does are numbers and strings by now), and where: serde read
+/// `targets: !custom [...]` as the list, the tag gone in silence.
+fn tagged<'v>(
+    value: &'v serde_yaml::Value,
+    path: &mut String,
+) -> Option<(String, &'v serde_yaml::Value)> {
+    use serde_yaml::Value;
+    let len = path.len();
+    match value {
+        Value::Tagged(_) => Some((path.clone(), value)),
+        Value::Mapping(mapping) => mapping.iter().find_map(|(key, child)| {
+            path.truncate(len);
+            if !path.is_empty() {
+                path.push('.');
+            }
+            match key {
+                Value::String(k) => path.push_str(k),
+                other => path.push_str(&show(other, Format::Yaml)),
+            }
+            tagged(child, path)
+        }),
+        Value::Sequence(list) => list.iter().enumerate().find_map(|(i, child)| {
+            path.truncate(len);
+            path.push_str(&format!("[{i}]"));
+            tagged(child, path)
+        }),
+        _ => None,
+    }
 }
 
 const INTEGER_TOO_LARGE: &str =
@@ -1070,6 +1109,16 @@ impl From<serde_yaml::Value> for Raw {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_is_refused_where_it_would_be_dropped() {
+        let e = |t: &str| parse(t, UnknownKeys::Warn).unwrap_err().to_string();
+        assert_eq!(
+            e("items: [{count: 1}, !custom {count: 2}]\n"),
+            "d.yaml: items[1]: invalid value !custom count: 2 (expected a value without a tag: lpa reads YAML's own types, and would drop a tag such as !custom)"
+        );
+        assert!(parse("items: !!seq [{count: !!int 1}]\n", UnknownKeys::Warn).is_ok());
+    }
 
     /// CPA's config as CPA's decoder reads it: merge keys applied, and
     /// the first document alone, where lpa refused a second and read the
