@@ -1545,6 +1545,14 @@ impl RawRequest {
             Some(raw) => match raw.value() {
                 serde_yaml::Value::Null => None,
                 serde_yaml::Value::String(s) => Some(s.clone()),
+                // JSON has no NaN or infinity: serde_json wrote null.
+                other if non_finite(other) => {
+                    return Err(at.invalid(
+                        &path_of("body"),
+                        &raw,
+                        "a string or JSON-able value (JSON has no .nan or .inf)",
+                    ))
+                }
                 // A structured body is sent as JSON, the common case for APIs.
                 other => Some(serde_json::to_string(other).map_err(|_| {
                     at.invalid(&path_of("body"), &raw, "a string or JSON-able value")
@@ -1558,6 +1566,18 @@ impl RawRequest {
             };
         }
         Ok(spec)
+    }
+}
+
+/// Whether a number in `v` is NaN or infinite.
+fn non_finite(v: &serde_yaml::Value) -> bool {
+    use serde_yaml::Value;
+    match v {
+        Value::Number(n) => n.as_f64().is_some_and(|f| !f.is_finite()),
+        Value::Sequence(list) => list.iter().any(non_finite),
+        Value::Mapping(m) => m.iter().any(|(k, v)| non_finite(k) || non_finite(v)),
+        Value::Tagged(t) => non_finite(&t.value),
+        _ => false,
     }
 }
 
@@ -1739,6 +1759,10 @@ decay:
         assert_eq!(
             err("targets:\n  - {endpoint: /a, type: mean, target: 1}\nminReplicas: 3\nmaxReplicas: 2\n"),
             "eval.yaml: maxReplicas: invalid value 2 (expected at least 1 and at least minReplicas (3))"
+        );
+        assert_eq!(
+            err("targets: [{endpoint: /a, type: mean, target: 7}]\nload: {requests: [{path: /a, body: {a: .nan}}]}\n"),
+            "eval.yaml: load.requests[0].body: invalid value a: .nan (expected a string or JSON-able value (JSON has no .nan or .inf))"
         );
         // 010 was octal 8 to the original, and read here as 10.
         for (field, text) in [
