@@ -241,7 +241,7 @@ const MAX_FLOW_DEPTH: usize = 200;
 pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
     use serde::Deserialize;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some(message) = too_deep(text) {
+    if let Some(message) = too_deep(text).or_else(|| too_many_nodes(text)) {
         return Err(message);
     }
     // A second document CPA never reads; read whole, lpa refused the
@@ -257,6 +257,93 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
         )
     })?;
     Ok(value)
+}
+
+/// More values than any file of settings holds (a few hundred), its
+/// aliases expanded: 340 KB that merged one 5000-key anchor into 9000
+/// mappings made 45 million values, 3 GB, and an abort.
+const MAX_NODES: u64 = 1_000_000;
+
+/// Why `text` is refused unread, when its first document holds more than
+/// [`MAX_NODES`] values with its aliases expanded, counted without
+/// keeping any (and stopped at the limit). Other errors are the parse's
+/// to report.
+fn too_many_nodes(text: &str) -> Option<String> {
+    use de::DeserializeSeed;
+    let count = std::cell::Cell::new(0);
+    let document = serde_yaml::Deserializer::from_str(text).next()?;
+    let _ = Nodes(&count).deserialize(document);
+    (count.get() > MAX_NODES).then(|| {
+        format!("more than {MAX_NODES} values once its aliases (*name) are expanded; a file of settings holds a few hundred")
+    })
+}
+
+/// Counts the values of a document, and fails past [`MAX_NODES`].
+struct Nodes<'c>(&'c std::cell::Cell<u64>);
+
+impl Nodes<'_> {
+    fn one<E: de::Error>(&self) -> Result<(), E> {
+        self.0.set(self.0.get() + 1);
+        if self.0.get() > MAX_NODES {
+            return Err(E::custom("too many values"));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for Nodes<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Nodes<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        de::DeserializeSeed::deserialize(self, d)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.one()?;
+        while seq.next_element_seed(Nodes(self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.one()?;
+        while map.next_key_seed(Nodes(self.0))?.is_some() {
+            map.next_value_seed(Nodes(self.0))?;
+        }
+        Ok(())
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        use de::VariantAccess;
+        let (_, variant) = data.variant_seed(Nodes(self.0))?;
+        variant.newtype_variant_seed(Nodes(self.0))
+    }
 }
 
 /// Why `text` is refused unread, when its brackets open more than
@@ -295,7 +382,7 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     // Windows editors save UTF-8 with a byte order mark, which serde_yaml
     // reads as the start of a second document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if let Some(message) = too_deep(text) {
+    if let Some(message) = too_deep(text).or_else(|| too_many_nodes(text)) {
         return Err(ParseError::Syntax {
             file: file.to_string(),
             format: Format::Yaml,
@@ -1109,6 +1196,25 @@ impl From<serde_yaml::Value> for Raw {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Aliases that expand past what any file of settings holds are
+    /// refused before the tree is built: 340 KB made 45 million values.
+    #[test]
+    fn aliases_expanding_past_a_million_values_are_refused_unbuilt() {
+        let keys: Vec<String> = (0..2000).map(|i| format!("k{i}: 1")).collect();
+        let mut text = format!("base: &b {{{}}}\nitems:\n", keys.join(", "));
+        for _ in 0..600 {
+            text.push_str("  - *b\n");
+        }
+        let e = parse(&text, UnknownKeys::Warn).unwrap_err().to_string();
+        assert_eq!(e, format!("d.yaml: malformed YAML: more than {MAX_NODES} values once its aliases (*name) are expanded; a file of settings holds a few hundred"));
+        assert!(yaml_value(&text)
+            .unwrap_err()
+            .starts_with("more than 1000000 values"));
+        // 200 of them (800 000 values) are read.
+        text.truncate(text.len() - 400 * "  - *b\n".len());
+        assert!(too_many_nodes(&text).is_none());
+    }
 
     #[test]
     fn a_tag_is_refused_where_it_would_be_dropped() {
