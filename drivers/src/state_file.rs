@@ -16,7 +16,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use lpa_core::{Decision, Observation, Policy, State};
@@ -96,21 +96,30 @@ impl StateFile {
     /// if need be, never truncated), and its path.
     fn lock_file(&self, suffix: &str, action: &'static str) -> Result<(File, PathBuf), StateError> {
         let state = regular_file(&self.path)?;
-        let path = sibling(&resolve(&self.path)?, suffix);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&self.path, action))?;
+        let resolved = resolve(&self.path)?;
+        let path = sibling(&resolved, suffix);
+        // Created here, or opened as it is, never through a link in its
+        // place: a root run chowned what a link the directory's owner
+        // planted there named (/etc/shadow).
+        let open = |create: bool| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(create)
+                .custom_flags(NO_FOLLOW)
+                .open(&path)
+        };
+        let (file, created) = match open(true) {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                (open(false).map_err(io_err(&resolved, action))?, false)
+            }
+            Err(e) => return Err(io_err(&resolved, action)(e)),
+        };
         // The state file's owner's, as a save keeps the file's: a lock a
         // root run by hand created stopped every later evaluation of the
         // service account ("cannot create its lock file").
-        if let (Some(state), Ok(lock)) = (state, file.metadata()) {
-            use std::os::unix::fs::MetadataExt;
-            if (lock.uid(), lock.gid()) != (state.uid(), state.gid()) {
-                let _ = std::os::unix::fs::fchown(&file, Some(state.uid()), Some(state.gid()));
-            }
+        if let (true, Some(state)) = (created, state) {
+            let _ = std::os::unix::fs::fchown(&file, Some(state.uid()), Some(state.gid()));
         }
         Ok((file, path))
     }
@@ -345,9 +354,20 @@ fn sibling(resolved: &Path, suffix: &str) -> PathBuf {
 }
 
 fn note_synced(path: &Path, named: &str, version: &str) -> Result<(), StateError> {
-    fs::write(synced_path(path), format!("{named} {version}\n"))
+    // Not through a link in its place, as for the lock files.
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(NO_FOLLOW)
+        .open(synced_path(path))
+        .and_then(|mut f| f.write_all(format!("{named} {version}\n").as_bytes()))
         .map_err(io_err(path, "note its version in the cluster"))
 }
+
+/// `O_NOFOLLOW`: the sibling files lpa writes are opened as themselves,
+/// never as a link.
+const NO_FOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 
 /// What became of the cluster's copy `pulled`, told as a loop or a hook
 /// logs it ([`StateFile::take`]).
@@ -1418,6 +1438,16 @@ mod tests {
                 let meta = fs::metadata(&file).unwrap();
                 assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "{file:?}");
             }
+            // A link planted where a lock goes is not followed: a root
+            // run gave the file it named to the state file's owner.
+            let victim = dir.path().join("victim");
+            fs::write(&victim, "secret").unwrap();
+            let planted = dir.path().join("p.json");
+            fs::write(&planted, "{}").unwrap();
+            std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+            std::os::unix::fs::symlink(&victim, dir.path().join(".p.json.lock")).unwrap();
+            assert!(StateFile::new(&planted).lock().is_err());
+            assert_eq!(fs::metadata(&victim).unwrap().uid(), 0);
         }
     }
 
