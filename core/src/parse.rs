@@ -261,8 +261,11 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
 
 /// More values than any file of settings holds (a few hundred), its
 /// aliases expanded: 340 KB that merged one 5000-key anchor into 9000
-/// mappings made 45 million values, 3 GB, and an abort.
+/// mappings made 45 million values, 3 GB, and an abort. Text counts a
+/// value per [`BYTES_PER_NODE`] bytes: one 400 KB string aliased 75 000
+/// times asked for 30 GB.
 const MAX_NODES: u64 = 1_000_000;
+const BYTES_PER_NODE: u64 = 32;
 
 /// Why `text` is refused unread, when its first document holds more than
 /// [`MAX_NODES`] values with its aliases expanded, counted without
@@ -274,7 +277,7 @@ fn too_many_nodes(text: &str) -> Option<String> {
     let document = serde_yaml::Deserializer::from_str(text).next()?;
     let _ = Nodes(&count).deserialize(document);
     (count.get() > MAX_NODES).then(|| {
-        format!("more than {MAX_NODES} values once its aliases (*name) are expanded; a file of settings holds a few hundred")
+        format!("more than {MAX_NODES} values (or {} MB of text) once its aliases (*name) are expanded; a file of settings holds a few hundred", MAX_NODES * BYTES_PER_NODE / 1_000_000)
     })
 }
 
@@ -283,7 +286,11 @@ struct Nodes<'c>(&'c std::cell::Cell<u64>);
 
 impl Nodes<'_> {
     fn one<E: de::Error>(&self) -> Result<(), E> {
-        self.0.set(self.0.get() + 1);
+        self.add(1)
+    }
+
+    fn add<E: de::Error>(&self, n: u64) -> Result<(), E> {
+        self.0.set(self.0.get().saturating_add(n));
         if self.0.get() > MAX_NODES {
             return Err(E::custom("too many values"));
         }
@@ -315,8 +322,8 @@ impl<'de> de::Visitor<'de> for Nodes<'_> {
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
         self.one()
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.one()
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        self.add(1 + text.len() as u64 / BYTES_PER_NODE)
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         self.one()
@@ -1207,7 +1214,13 @@ mod tests {
             text.push_str("  - *b\n");
         }
         let e = parse(&text, UnknownKeys::Warn).unwrap_err().to_string();
-        assert_eq!(e, format!("d.yaml: malformed YAML: more than {MAX_NODES} values once its aliases (*name) are expanded; a file of settings holds a few hundred"));
+        assert_eq!(e, "d.yaml: malformed YAML: more than 1000000 values (or 32 MB of text) once its aliases (*name) are expanded; a file of settings holds a few hundred");
+        let long = format!(
+            "s: &s \"{}\"\nitems: [{}]\n",
+            "x".repeat(400_000),
+            ["*s"; 100].join(", ")
+        );
+        assert!(too_many_nodes(&long).is_some());
         assert!(yaml_value(&text)
             .unwrap_err()
             .starts_with("more than 1000000 values"));
