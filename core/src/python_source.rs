@@ -1,11 +1,12 @@
 //! A Python file's bytes as Python 3 reads them (PEP 263): UTF-8, unless a
 //! comment on line 1, or on line 2 below a blank or comment line 1, declares
 //! `coding: NAME`. Of the other codings lpa reads Latin-1 and ASCII, which
-//! are what locustfiles declare in practice. A file in any other coding
-//! whose bytes are all ASCII reads the same in each (Python takes only
-//! codings that keep ASCII as it is); one with other bytes lpa refuses,
-//! with the line and the name, rather than misread. [`decode_for_scan`]
-//! reads such a file for a search of ASCII names, where Locust runs it.
+//! are what locustfiles declare in practice. A file whose bytes are all
+//! ASCII reads the same in any coding that keeps ASCII as it is (cp1252,
+//! koi8-r, shift_jis, ...); other bytes in those, and any other coding
+//! (utf-7, EBCDIC, a name Python does not know), lpa refuses, with the
+//! line and the name, rather than misread. [`decode_for_scan`] reads such
+//! a file for a search of ASCII names, where Locust runs it.
 //!
 //! ```
 //! use lpa_core::python_source::decode;
@@ -22,7 +23,8 @@ enum Coding {
     Utf8,
     Latin1,
     Ascii,
-    /// A coding lpa has no table for (cp1252, koi8-r, ...).
+    /// A coding lpa has no table for that keeps ASCII as it is (cp1252,
+    /// koi8-r, shift_jis, ...).
     Other,
 }
 
@@ -47,9 +49,73 @@ impl Coding {
             {
                 Some(Coding::Latin1)
             }
+            n if keeps_ascii(n) => Some(Coding::Other),
             _ => None,
         }
     }
+}
+
+/// Whether `name` (lower case, `-` for `_`) is one of Python's codecs
+/// whose ASCII bytes read as ASCII. Not utf-7 (`+` starts a run), EBCDIC
+/// (cp037), UTF-16 or 32, or the ISO-2022 and HZ codings (escapes), nor a
+/// name Python does not know: an ASCII file in those is not its ASCII.
+fn keeps_ascii(name: &str) -> bool {
+    let digits = |rest: &str, ok: &dyn Fn(u32) -> bool| rest.parse::<u32>().is_ok_and(ok);
+    let name = name
+        .strip_prefix("windows-")
+        .map_or(name.to_string(), |n| format!("cp{n}"));
+    let n = name.as_str();
+    if let Some(rest) = n.strip_prefix("cp") {
+        return digits(rest, &|c| {
+            (1250..=1258).contains(&c)
+                || [
+                    437, 737, 775, 850, 852, 855, 856, 857, 858, 860, 861, 862, 863, 864, 865, 866,
+                    869, 874, 932, 949, 950, 1006, 1125,
+                ]
+                .contains(&c)
+        });
+    }
+    for stem in ["iso-8859-", "iso8859-", "8859-"] {
+        if let Some(rest) = n.strip_prefix(stem) {
+            return digits(rest, &|c| (2..=16).contains(&c) && c != 12);
+        }
+    }
+    if let Some(rest) = n.strip_prefix("latin").map(|r| r.trim_start_matches('-')) {
+        return digits(rest, &|c| (2..=10).contains(&c));
+    }
+    matches!(
+        n,
+        "koi8-r"
+            | "koi8-u"
+            | "koi8-t"
+            | "mac-roman"
+            | "mac-cyrillic"
+            | "mac-greek"
+            | "mac-iceland"
+            | "mac-latin2"
+            | "mac-turkish"
+            | "gbk"
+            | "gb2312"
+            | "gb18030"
+            | "big5"
+            | "big5hkscs"
+            | "big5-hkscs"
+            | "shift-jis"
+            | "sjis"
+            | "s-jis"
+            | "shiftjis"
+            | "euc-jp"
+            | "eucjp"
+            | "euc-kr"
+            | "euckr"
+            | "euc-jis-2004"
+            | "euc-jisx0213"
+            | "johab"
+            | "tis-620"
+            | "ptcp154"
+            | "kz1048"
+            | "hp-roman8"
+    )
 }
 
 /// The source as text, or why it cannot be read, starting "line N".
@@ -66,7 +132,9 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
                 "line {line} declares coding {name} in a file that starts with UTF-8's byte order mark"
             ))
         }
-        Some((_, name)) => Coding::named(name).unwrap_or(Coding::Other),
+        Some((line, name)) => Coding::named(name).ok_or_else(|| {
+            format!("line {line} declares coding {name}, which lpa does not read (it reads UTF-8, Latin-1, ASCII, and ASCII text in a coding that keeps it, such as cp1252); save the file as UTF-8")
+        })?,
     };
     let line_of = |at: usize| bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
     match coding {
@@ -98,7 +166,10 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
 /// replaced. Locust, which reads that coding, is left to run the file.
 pub fn decode_for_scan(bytes: &[u8]) -> Result<String, String> {
     match decode(bytes) {
-        Err(_) if declaration(bytes).is_some_and(|(_, n)| Coding::named(&n).is_none()) => {
+        Err(_)
+            if declaration(bytes)
+                .is_some_and(|(_, n)| matches!(Coding::named(&n), None | Some(Coding::Other))) =>
+        {
             Ok(String::from_utf8_lossy(bytes).into_owned())
         }
         read => read,
@@ -197,6 +268,30 @@ mod tests {
             .unwrap()
             .starts_with("# coding: cp1252\n\n# "));
         assert!(decode_for_scan(b"x = '\xe9'\n").is_err());
+        // Not a coding whose ASCII is ASCII, or not one Python knows: as
+        // lpa cannot tell what Python reads, refused (a search still reads
+        // the file for Locust, which decides).
+        for name in ["utf-7", "utf-16", "cp037", "nonsense"] {
+            let text = format!("# coding: {name}\nx = 1\n");
+            assert_eq!(
+                decode(text.as_bytes()).unwrap_err(),
+                format!("line 1 declares coding {name}, which lpa does not read (it reads UTF-8, Latin-1, ASCII, and ASCII text in a coding that keeps it, such as cp1252); save the file as UTF-8")
+            );
+            assert_eq!(decode_for_scan(text.as_bytes()).unwrap(), text);
+        }
+        for name in [
+            "koi8-r",
+            "shift_jis",
+            "windows-1251",
+            "iso-8859-15",
+            "latin-2",
+            "cp850",
+        ] {
+            assert!(
+                decode(format!("# coding: {name}\nx = 1\n").as_bytes()).is_ok(),
+                "{name}"
+            );
+        }
         // Emacs's names, as CPython's get_normal_name stems them.
         assert!(decode(b"# -*- coding: iso-latin-1-unix -*-\n'\xe9'\n").is_ok());
         // A BOM is UTF-8's mark, and no declaration; "coding" in code is none.
