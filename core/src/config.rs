@@ -1864,7 +1864,15 @@ decay:
         assert_eq!(parsed.warnings.len(), 21);
         assert_eq!(
             parsed.warnings[20].to_string(),
-            "e.yaml: targets[0].k19: 11 unknown fields from here on ignored (not listed one by one)"
+            "e.yaml: (others): 11 more unknown fields ignored, none above those listed (not listed one by one)"
+        );
+        // A typo at the top, past twenty nested ones, is still said.
+        let text = format!("{text}maxReplica: 5\n");
+        let parsed = parse_evaluation_config("e.yaml", &text, &Overrides::default()).unwrap();
+        assert!(
+            parsed.warnings.iter().any(|w| w.path == "maxReplica"),
+            "{:?}",
+            parsed.warnings
         );
     }
 

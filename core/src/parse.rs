@@ -594,17 +594,25 @@ where
     <&'a D as Deserializer<'a>>::Error: fmt::Display,
 {
     let mut ignored = Vec::new();
-    let mut more = (0usize, None);
+    let mut more = 0usize;
+    let depth = |s: &Vec<Segment>| s.iter().filter(|x| matches!(x, Segment::Key(_))).count();
     let result = {
         // No more kept than are said: 2000 targets merging 2000 unknown
-        // keys each (84 KB of YAML) made 4 million warning lines.
+        // keys each (84 KB of YAML) made 4 million warning lines. The
+        // shallowest are kept: a typo at the top, below twenty nested
+        // ones, was the one left unsaid.
         let mut note = |path: serde_ignored::Path<'_>| {
+            let path = ignored_path(&path);
             if ignored.len() < MAX_UNKNOWN_SAID {
-                ignored.push(ignored_path(&path));
-            } else {
-                more.0 += 1;
-                more.1
-                    .get_or_insert_with(|| render_path(&ignored_path(&path)));
+                ignored.push(path);
+                return;
+            }
+            more += 1;
+            if let Some(deepest) = (0..ignored.len()).max_by_key(|&i| depth(&ignored[i])) {
+                if depth(&path) < depth(&ignored[deepest]) {
+                    ignored.remove(deepest);
+                    ignored.push(path);
+                }
             }
         };
         let de = serde_ignored::Deserializer::new(root, &mut note);
@@ -654,10 +662,10 @@ where
             }
         }
     }
-    if let (n, Some(first), UnknownKeys::Warn) = (more.0, more.1, unknown) {
+    if more > 0 && unknown == UnknownKeys::Warn {
         warnings.push(at.warning(
-            &first,
-            format!("{n} unknown fields from here on ignored (not listed one by one)"),
+            "(others)",
+            format!("{more} more unknown fields ignored, none above those listed (not listed one by one)"),
         ));
     }
     Ok(Parsed { value, warnings })
