@@ -371,12 +371,20 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     let w = warnings(&[
         ("metric", r#"{"type":"shell","timeout":"12000"}"#),
         ("preMetric", "null"),
+        ("postMetric", ""),
     ]);
     assert_eq!(
         w,
         [
+            r#"lpa check: warning: CPA's env var postMetric="" is empty: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
             r#"lpa check: warning: CPA's env var metric="{\"type\":\"shell\",\"timeout\":\"12000\"}" has a timeout that is not a whole number of milliseconds: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
         ]
+    );
+    // A whole float is Go's YAML's whole number: a timeout, not none.
+    let w = warnings(&[("metric", "{type: shell, timeout: 3.0e3}")]);
+    assert!(
+        w.len() == 1 && w[0].contains("(the env var metric) timeout 3000 ms"),
+        "{w:?}"
     );
     // Without CPA's file, nothing is known of its clock.
     let out = lpa()

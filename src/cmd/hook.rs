@@ -126,7 +126,17 @@ impl CpaConfig {
                 ),
                 None => (file.get(method).cloned(), path.clone()),
             };
-            let ms = value?.get("timeout").and_then(Value::as_u64).unwrap_or(0);
+            // A whole float (12000.0) as Go's YAML decoding takes it.
+            let ms = value?
+                .get("timeout")
+                .and_then(|t| {
+                    t.as_u64().or_else(|| {
+                        t.as_f64()
+                            .filter(|f| f.fract() == 0.0 && (0.0..=1e15).contains(f))
+                            .map(|f| f as u64)
+                    })
+                })
+                .unwrap_or(0);
             Some((ms, source))
         };
         CpaConfig {
@@ -226,6 +236,8 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
     let objects = CPA_OBJECT_KEYS.iter().chain(&CPA_METHOD_KEYS).filter_map(|&key| {
         let v = env(key)?;
         let why = match lpa_core::parse::yaml_value(&v) {
+            // An empty value is no document: Go's decoder answers EOF.
+            _ if v.trim().is_empty() => "is empty",
             // Go decodes null into the field's pointer: unset, no error.
             Ok(Value::Null) => return None,
             Ok(Value::Mapping(m)) if CPA_METHOD_KEYS.contains(&key) => method_refused(&m)?,
