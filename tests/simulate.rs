@@ -1372,6 +1372,17 @@ fn bad_traces_and_bad_combinations_are_one_clear_error() {
         "{}",
         stdout(&o)
     );
+    // A spike whose 8 cycles at its peak all run (30 to 37) is whole.
+    let spike = fixture("scenarios/spike.yaml");
+    for (cycles, said) in [("37", true), ("38", false)] {
+        let o = simulate(&["--scenario", path(&spike), "--cycles", cycles, "--quiet"]);
+        assert_eq!(
+            stderr(&o).contains("ends the run before the spike"),
+            said,
+            "{cycles}: {}",
+            stderr(&o)
+        );
+    }
     // A ramp started and cut off before it ends is said too.
     let ramp = fixture("scenarios/ramp.yaml");
     let o = simulate(&["--scenario", path(&ramp), "--cycles", "20", "--quiet"]);

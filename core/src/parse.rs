@@ -451,6 +451,11 @@ fn tagged<'v>(
             }
             match key {
                 Value::String(k) => path.push_str(k),
+                // A key's tag too (`!custom maxReplicas: 5`).
+                Value::Tagged(_) => {
+                    path.push_str(&show(key, Format::Yaml));
+                    return Some((path.clone(), key));
+                }
                 other => path.push_str(&show(other, Format::Yaml)),
             }
             tagged(child, path)
@@ -1245,6 +1250,10 @@ mod tests {
             "d.yaml: items[1]: invalid value !custom count: 2 (expected a value without a tag: lpa reads YAML's own types, and would drop a tag such as !custom)"
         );
         assert!(parse("items: !!seq [{count: !!int 1}]\n", UnknownKeys::Warn).is_ok());
+        assert_eq!(
+            e("items: [{!custom count: 1}]\n"),
+            "d.yaml: items[0].!custom count: invalid value !custom count (expected a value without a tag: lpa reads YAML's own types, and would drop a tag such as !custom)"
+        );
     }
 
     /// CPA's config as CPA's decoder reads it: merge keys applied, and

@@ -118,7 +118,14 @@ impl Scenario {
             ),
             _ => return None,
         };
-        (start < cycles && cycles <= end).then(|| (what, format!("{field} {end}")))
+        // A ramp's rate reaches `to` at cycle `end`; a spike's last cycle
+        // at its peak is `end - 1`.
+        let held_whole = if what == "ramp" {
+            cycles > end
+        } else {
+            cycles >= end
+        };
+        (start < cycles && !held_whole).then(|| (what, format!("{field} {end}")))
     }
 
     /// The service as it runs at `cycle`.
