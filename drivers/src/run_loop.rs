@@ -302,7 +302,9 @@ where
                 Err(e) => return failed(out, Step::Lease, e.to_string()),
             }
         }
-        out.leads = true;
+        // A dry run acts on nothing, and takes no Lease: it read 1 beside
+        // the loop that holds it.
+        out.leads = !self.options.dry_run;
         if let Err(e) = self.pull_state(&mut out, dry_prior) {
             return failed(out, Step::StateMap, e);
         }
@@ -312,14 +314,6 @@ where
         };
         if self.stop.load(Ordering::SeqCst) {
             return None;
-        }
-        // A loop paused past its Lease's deadline (a stopped process, a
-        // frozen node) may have been replaced meanwhile: a hold it logged
-        // and saved then was a second loop deciding, as a scale it made
-        // would be (which the scale's own check refuses).
-        if let Some(why) = self.target.lead_lost().filter(|_| !self.options.dry_run) {
-            out.leads = false;
-            return failed(out, Step::Lease, why);
         }
 
         let obs = Observation {
@@ -336,11 +330,22 @@ where
         let mut outcome = Outcome::Applied;
         let mut apply_failure = None;
         let mut timed_out = None;
+        let mut lost = None;
         let decided = self.state.lock().and_then(|lock| {
             let prior = unsaved.as_ref().or(dry_prior.as_ref());
             lock.decide_from(prior, &obs, self.policy, |decision| {
                 if dry_run {
                     outcome = Outcome::DryRun;
+                    return false;
+                }
+                // A loop held up past its Lease's duration (a stopped
+                // process, a frozen node, the state's lock held long by
+                // an evaluation by hand) may have been replaced: a hold it
+                // logged and saved was a second loop deciding, as a scale
+                // would be (which the scale's own, earlier, deadline
+                // refuses).
+                if let Some(why) = target.lead_lost() {
+                    lost = Some(why);
                     return false;
                 }
                 if decision.replicas == current {
@@ -385,6 +390,10 @@ where
             })
         });
         out.warnings.extend(timed_out);
+        if let Some(why) = lost {
+            out.leads = false;
+            return failed(out, Step::Lease, why);
+        }
         let decided = match decided {
             Ok(d) => d,
             Err(e) => return failed(out, Step::State, e.to_string()),

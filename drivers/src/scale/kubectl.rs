@@ -976,10 +976,7 @@ impl ScaleTarget for KubectlTarget {
     }
 
     fn lead_lost(&self) -> Option<String> {
-        self.lease
-            .as_ref()
-            .filter(|l| !l.held())
-            .map(Lease::not_held)
+        self.lease.as_ref().and_then(Lease::lost)
     }
 
     fn release(&mut self) -> Result<Option<String>, DriverError> {

@@ -278,6 +278,11 @@ impl Lease {
                         Some(lease) => lease,
                         None => return Ok(None),
                     };
+                    // The write gets what the read left of the budget.
+                    kubectl.timeout = RELEASE_TIMEOUT.saturating_sub(started.elapsed());
+                    if kubectl.timeout.is_zero() {
+                        break;
+                    }
                 }
                 Err(e) if answered_with(&e, "Conflict") => break,
                 Err(e) => return Err(e),
@@ -302,6 +307,23 @@ impl Lease {
     /// `lease_duration`): the deadline is never what stops a working loop.
     fn deadline(&self) -> Duration {
         self.duration * 2 / 3
+    }
+
+    /// Why this instance may no longer hold the Lease: its renewal is a
+    /// whole duration old, when a standby may take it. A hold needs no
+    /// more (a scale needs [`Lease::held`]): on a slow API server, the
+    /// first cycle's renewal, ConfigMap read and load test passed the
+    /// scale's deadline, and a working loop decided nothing.
+    pub fn lost(&self) -> Option<String> {
+        let at = self.renewed?;
+        (at.elapsed() >= self.duration).then(|| {
+            format!(
+                "lease {}: not renewed for {:.1}s, its whole {}s, so another loop may hold it: deciding nothing",
+                self.name,
+                at.elapsed().as_secs_f64(),
+                self.duration_secs()
+            )
+        })
     }
 
     /// Why a scale is not made: see [`Lease::held`].
@@ -452,6 +474,11 @@ mod tests {
             (sent + Duration::from_millis(1050)).saturating_duration_since(Instant::now()),
         );
         assert!(!lease.held(), "held {:?} after the send", sent.elapsed());
+        // A whole duration after the send, another may hold it: a loop
+        // decides nothing then, a hold included.
+        assert!(lease.lost().is_some_and(
+            |why| why.ends_with("its whole 1s, so another loop may hold it: deciding nothing")
+        ));
     }
 
     /// A release refused (409) because the Lease was written since, by
@@ -521,6 +548,8 @@ mod tests {
             (sent + Duration::from_millis(2100)).saturating_duration_since(Instant::now()),
         );
         assert!(!lease.held(), "held {:?} after the send", sent.elapsed());
+        // Past the deadline of a scale, a hold is still its own.
+        assert_eq!(lease.lost(), None);
         let why = lease.not_held();
         assert!(
             why.starts_with("lease l: not renewed for 2.")
