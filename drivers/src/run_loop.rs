@@ -159,9 +159,9 @@ pub struct Cycle {
     /// target's Lease, and this one stands by.
     pub standby: Option<String>,
     /// Whether this loop led this cycle: it held the target's Lease (or
-    /// needs none) through its load test. `false` when the cycle ended
-    /// before it knew (the replicas could not be read): it acts on
-    /// nothing then.
+    /// needs none) to its decision. `false` in a dry run, when it lost
+    /// the Lease, or when the cycle ended before it knew (the replicas
+    /// could not be read): it acts on nothing then.
     pub leads: bool,
     /// The state saved could not be kept in the cluster too (the
     /// warning says why).
@@ -817,9 +817,9 @@ mod tests {
         );
     }
 
-    /// A loop whose Lease passed its deadline during the load test (a
-    /// paused process) neither decides, logs nor saves: another loop may
-    /// lead by then. A hold was logged and saved as applied.
+    /// A loop whose Lease renewal grew a whole duration old during the
+    /// cycle (a paused process) neither decides, logs nor saves: another
+    /// loop may lead by then. A hold was logged and saved as applied.
     #[test]
     fn a_lead_lost_during_the_cycle_decides_nothing() {
         let dir = tempfile::tempdir().unwrap();

@@ -126,17 +126,7 @@ impl CpaConfig {
                 ),
                 None => (file.get(method).cloned(), path.clone()),
             };
-            // A whole float (12000.0) as Go's YAML decoding takes it.
-            let ms = value?
-                .get("timeout")
-                .and_then(|t| {
-                    t.as_u64().or_else(|| {
-                        t.as_f64()
-                            .filter(|f| f.fract() == 0.0 && (0.0..=1e15).contains(f))
-                            .map(|f| f as u64)
-                    })
-                })
-                .unwrap_or(0);
+            let ms = value?.get("timeout").and_then(whole).unwrap_or(0);
             Some((ms, source))
         };
         CpaConfig {
@@ -269,19 +259,23 @@ const CPA_METHOD_KEYS: [&str; 8] = [
 /// was read as no timeout. A float with a whole value is left alone: Go
 /// takes it in YAML and refuses it in JSON.
 fn method_refused(method: &Mapping) -> Option<&'static str> {
-    let whole = |v: &Value| match v {
-        Value::Number(n) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
-        v => v.is_null(),
-    };
     match (method.get("timeout"), method.get("type")) {
-        (Some(t), _) if !whole(t) => {
+        (Some(t), _) if !(t.is_null() || t.as_f64().is_some_and(|f| f.fract() == 0.0)) => {
             Some("has a timeout that is not a whole number of milliseconds")
         }
         (_, Some(t)) if !(t.is_string() || t.is_null()) => Some("has a type that is not a string"),
         _ => None,
     }
+}
+
+/// A timeout in milliseconds as Go's YAML decoding reads an int: a whole
+/// number, or a float with a whole value (3000.0); not below 0.
+fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=1e15).contains(f))
+            .map(|f| f as u64)
+    })
 }
 
 /// `lpa check`'s warnings on the probe's length against CPA's clock, from

@@ -53,8 +53,8 @@ pub trait ScaleTarget {
         Ok(None)
     }
     /// Why this loop may no longer act on what [`ScaleTarget::lead`] said
-    /// at the cycle's start (its renewal past its deadline: a loop paused
-    /// for longer, another may hold the Lease now); `None` while it may.
+    /// at the cycle's start (its renewal a whole duration old: another
+    /// may hold the Lease now); `None` while it may.
     fn lead_lost(&self) -> Option<String> {
         None
     }
