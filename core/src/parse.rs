@@ -433,6 +433,18 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     })
 }
 
+/// `path` (`a.b[0]`) one mapping key deeper: `.key`, or the key as the
+/// document writes it when it is not a string.
+fn push_key(path: &mut String, key: &serde_yaml::Value) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    match key {
+        serde_yaml::Value::String(k) => path.push_str(k),
+        other => path.push_str(&show(other, Format::Yaml)),
+    }
+}
+
 /// The first value with a tag YAML's core schema does not resolve (those
 /// it does are numbers and strings by now), and where: serde read
 /// `targets: !custom [...]` as the list, the tag gone in silence.
@@ -446,17 +458,10 @@ fn tagged<'v>(
         Value::Tagged(_) => Some((path.clone(), value)),
         Value::Mapping(mapping) => mapping.iter().find_map(|(key, child)| {
             path.truncate(len);
-            if !path.is_empty() {
-                path.push('.');
-            }
-            match key {
-                Value::String(k) => path.push_str(k),
-                // A key's tag too (`!custom maxReplicas: 5`).
-                Value::Tagged(_) => {
-                    path.push_str(&show(key, Format::Yaml));
-                    return Some((path.clone(), key));
-                }
-                other => path.push_str(&show(other, Format::Yaml)),
+            push_key(path, key);
+            // A key's tag too (`!custom maxReplicas: 5`).
+            if let Value::Tagged(_) = key {
+                return Some((path.clone(), key));
             }
             tagged(child, path)
         }),
@@ -504,13 +509,7 @@ fn apply_merge_keys(
     match value {
         Value::Mapping(mapping) => {
             for (key, child) in mapping.iter_mut() {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                match key {
-                    Value::String(k) => path.push_str(k),
-                    other => path.push_str(&show(other, Format::Yaml)),
-                }
+                push_key(path, key);
                 apply_merge_keys(child, path)?;
                 path.truncate(len);
             }

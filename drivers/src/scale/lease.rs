@@ -90,6 +90,13 @@ pub(crate) fn with_target(mut metadata: ObjectMeta, target: &str) -> ObjectMeta 
     metadata
 }
 
+/// Sets `kubectl`'s timeout to what is left of [`RELEASE_TIMEOUT`] since
+/// `started`; whether anything is.
+fn left_of_release(kubectl: &mut Kubectl, started: Instant) -> bool {
+    kubectl.timeout = RELEASE_TIMEOUT.saturating_sub(started.elapsed());
+    !kubectl.timeout.is_zero()
+}
+
 /// The longest a release on stopping may take: a pod's grace period is
 /// 30 s by default, and the step under way when the signal came may take
 /// a whole `--kubectl-timeout` of it. A release that does not make it
@@ -270,17 +277,15 @@ impl Lease {
             match Lease::put_with(&kubectl, &path, &body) {
                 Ok(_) => return Ok(Some(format!("{}: released", self.named(namespace)))),
                 Err(e) if answered_with(&e, "Conflict") && !read_again => {
-                    kubectl.timeout = RELEASE_TIMEOUT.saturating_sub(started.elapsed());
-                    if kubectl.timeout.is_zero() {
+                    // The read, then the write, each get what is left.
+                    if !left_of_release(&mut kubectl, started) {
                         break;
                     }
                     lease = match Lease::read_with(&kubectl, &path)? {
                         Some(lease) => lease,
                         None => return Ok(None),
                     };
-                    // The write gets what the read left of the budget.
-                    kubectl.timeout = RELEASE_TIMEOUT.saturating_sub(started.elapsed());
-                    if kubectl.timeout.is_zero() {
+                    if !left_of_release(&mut kubectl, started) {
                         break;
                     }
                 }

@@ -1016,6 +1016,16 @@ mod tests {
         .unwrap()
     }
 
+    /// SIGKILL from another process, as an operator or the OOM killer
+    /// ends a replica.
+    fn kill_from_outside(pid: u32) {
+        let killed = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+
     fn gone(pid: u32) -> bool {
         // A reaped child has no /proc entry (its pid is not reused this fast).
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -1134,11 +1144,7 @@ mod tests {
         // Round robin: the second connection goes to replica 2.
         let _first = TcpStream::connect(p.addr()).unwrap();
         let open = TcpStream::connect(p.addr()).unwrap();
-        let killed = Command::new("kill")
-            .args(["-KILL", &pids[0].to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        kill_from_outside(pids[0]);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !is_zombie(pids[0]) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
@@ -1187,11 +1193,7 @@ mod tests {
         assert!(gone(pids[1]));
         assert!(get(p.addr()).starts_with("HTTP/1.0 200"));
         // A replica that dies is replaced at the next read, as a ReplicaSet would.
-        let killed = Command::new("kill")
-            .args(["-KILL", &pids[0].to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        kill_from_outside(pids[0]);
         let deadline = Instant::now() + Duration::from_secs(10);
         while p.pids() == pids[..1] && Instant::now() < deadline {
             assert_eq!(p.replicas().unwrap(), 1);
