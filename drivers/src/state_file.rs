@@ -36,6 +36,13 @@ pub enum StateError {
     NotAFile { path: PathBuf, what: &'static str },
     #[error("state file {}: is read-only to lpa: each save replaces it; make it writable, or give another path", path.display())]
     ReadOnly { path: PathBuf },
+    #[error("state file {}: its {role} {} is {what}, not a regular file: lpa makes it, as a file, and reads nothing there; remove it", path.display(), sibling.display())]
+    Sibling {
+        path: PathBuf,
+        role: &'static str,
+        sibling: PathBuf,
+        what: &'static str,
+    },
     #[error("state file {}: in use by another lpa run (it holds {}): two loops on one state file would mix their decay counters and models; give each its own --decay-info", path.display(), owner.display())]
     InUse { path: PathBuf, owner: PathBuf },
 }
@@ -98,21 +105,25 @@ impl StateFile {
         let state = regular_file(&self.path)?;
         let resolved = resolve(&self.path)?;
         let path = sibling(&resolved, suffix);
-        // Created here, or opened as it is, never through a link in its
-        // place: a root run chowned what a link the directory's owner
-        // planted there named (/etc/shadow).
-        let open = |create: bool| {
-            OpenOptions::new()
-                .write(true)
-                .create_new(create)
-                .custom_flags(NO_FOLLOW)
-                .open(&path)
+        let role = if suffix == "lock" {
+            "lock file"
+        } else {
+            "owner lock file"
         };
-        let (file, created) = match open(true) {
+        // Created here, or opened as it is: an existing one is opened as
+        // its own file, never through a link (a root run chowned what a
+        // link the directory's owner planted there named: /etc/shadow),
+        // and never a named pipe (whose open waited for a reader forever).
+        let (file, created) = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => (file, true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                (open(false).map_err(io_err(&resolved, action))?, false)
-            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (
+                open_own(
+                    OpenOptions::new().write(true),
+                    &path,
+                    (&resolved, role, action),
+                )?,
+                false,
+            ),
             Err(e) => return Err(io_err(&resolved, action)(e)),
         };
         // The state file's owner's, as a save keeps the file's: a lock a
@@ -354,20 +365,52 @@ fn sibling(resolved: &Path, suffix: &str) -> PathBuf {
 }
 
 fn note_synced(path: &Path, named: &str, version: &str) -> Result<(), StateError> {
-    // Not through a link in its place, as for the lock files.
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(NO_FOLLOW)
-        .open(synced_path(path))
-        .and_then(|mut f| f.write_all(format!("{named} {version}\n").as_bytes()))
-        .map_err(io_err(path, "note its version in the cluster"))
+    // As the lock files are opened.
+    let action = "note its version in the cluster";
+    open_own(
+        OpenOptions::new().write(true).create(true).truncate(true),
+        &synced_path(path),
+        (path, "version file", action),
+    )?
+    .write_all(format!("{named} {version}\n").as_bytes())
+    .map_err(io_err(path, action))
 }
 
-/// `O_NOFOLLOW`: the sibling files lpa writes are opened as themselves,
-/// never as a link.
-const NO_FOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+/// Opens `sibling`, a file lpa keeps beside the state file, as itself:
+/// `O_NOFOLLOW` (a link in its place is refused, not followed) and
+/// `O_NONBLOCK` (a named pipe is refused at once, where opening it to
+/// write waited for a reader), then refused unless it is a regular file.
+/// Errors name the state file, what the sibling is to it (`role`), and
+/// `action`.
+fn open_own(
+    options: &mut OpenOptions,
+    sibling: &Path,
+    (state, role, action): (&Path, &'static str, &'static str),
+) -> Result<File, StateError> {
+    use rustix::fs::OFlags;
+    use rustix::io::Errno;
+    let not_own = |what| StateError::Sibling {
+        path: state.to_path_buf(),
+        role,
+        sibling: sibling.to_path_buf(),
+        what,
+    };
+    let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32;
+    let file = options.custom_flags(flags).open(sibling).map_err(|e| {
+        match e.raw_os_error().map(Errno::from_raw_os_error) {
+            Some(Errno::LOOP) => not_own("a symbolic link"),
+            // A pipe no one reads: what opening it to write says.
+            Some(Errno::NXIO) => not_own("a named pipe"),
+            Some(Errno::ISDIR) => not_own("a directory"),
+            _ => io_err(state, action)(e),
+        }
+    })?;
+    let kind = file.metadata().map_err(io_err(state, action))?.file_type();
+    match not_regular(kind) {
+        Some(what) => Err(not_own(what)),
+        None => Ok(file),
+    }
+}
 
 /// What became of the cluster's copy `pulled`, told as a loop or a hook
 /// logs it ([`StateFile::take`]).
@@ -654,9 +697,21 @@ fn regular_file(path: &Path) -> Result<Option<fs::Metadata>, StateError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path, "read")(e)),
     };
-    let kind = meta.file_type();
-    let what = if kind.is_file() {
-        return Ok(Some(meta));
+    match not_regular(meta.file_type()) {
+        None => Ok(Some(meta)),
+        Some(what) => Err(StateError::NotAFile {
+            path: path.to_path_buf(),
+            what,
+        }),
+    }
+}
+
+/// What a file that is not a regular one is, in words.
+fn not_regular(kind: fs::FileType) -> Option<&'static str> {
+    Some(if kind.is_file() {
+        return None;
+    } else if kind.is_symlink() {
+        "a symbolic link"
     } else if kind.is_dir() {
         "a directory"
     } else if kind.is_char_device() {
@@ -669,10 +724,6 @@ fn regular_file(path: &Path) -> Result<Option<fs::Metadata>, StateError> {
         "a socket"
     } else {
         "not a file"
-    };
-    Err(StateError::NotAFile {
-        path: path.to_path_buf(),
-        what,
     })
 }
 
@@ -1449,6 +1500,75 @@ mod tests {
             assert!(StateFile::new(&planted).lock().is_err());
             assert_eq!(fs::metadata(&victim).unwrap().uid(), 0);
         }
+    }
+
+    #[test]
+    fn a_sibling_that_is_not_a_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        fs::write(&path, r#"{"runs_since_change": 1}"#).unwrap();
+        let sf = StateFile::new(&path);
+        let at = |suffix: &str| dir.path().join(format!(".s.json.{suffix}"));
+        let refused = |suffix: &str, role: &str, what: &str, e: StateError| {
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "state file {}: its {role} {} is {what}, not a regular file: lpa makes it, as a file, and reads nothing there; remove it",
+                    path.display(),
+                    at(suffix).display()
+                )
+            );
+        };
+        // A named pipe: opening it to write waited for a reader forever.
+        for suffix in ["lock", "owner"] {
+            rustix::fs::mkfifoat(
+                rustix::fs::CWD,
+                at(suffix),
+                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            )
+            .unwrap();
+        }
+        refused("lock", "lock file", "a named pipe", sf.lock().unwrap_err());
+        refused(
+            "owner",
+            "owner lock file",
+            "a named pipe",
+            sf.claim().unwrap_err(),
+        );
+        fs::remove_file(at("lock")).unwrap();
+        fs::remove_file(at("owner")).unwrap();
+        fs::create_dir(at("owner")).unwrap();
+        refused(
+            "owner",
+            "owner lock file",
+            "a directory",
+            sf.claim().unwrap_err(),
+        );
+        std::os::unix::fs::symlink(&path, at("lock")).unwrap();
+        refused(
+            "lock",
+            "lock file",
+            "a symbolic link",
+            sf.lock().unwrap_err(),
+        );
+        fs::remove_file(at("lock")).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            at("synced"),
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        let lock = sf.lock().unwrap();
+        refused(
+            "synced",
+            "version file",
+            "a named pipe",
+            lock.synced("configmap default/s", "7").unwrap_err(),
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            r#"{"runs_since_change": 1}"#
+        );
     }
 
     #[test]
