@@ -263,7 +263,10 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
 /// aliases expanded: 340 KB that merged one 5000-key anchor into 9000
 /// mappings made 45 million values, 3 GB, and an abort. Text counts a
 /// value per [`BYTES_PER_NODE`] bytes: one 400 KB string aliased 75 000
-/// times asked for 30 GB.
+/// times asked for 30 GB. A number's text is not seen, but each alias of
+/// it is parsed again: a number counts as the longest text one could
+/// have in the file ([`number_values`]), where a 500 KB `0x0...01`
+/// aliased 120 000 times counted as 120 000 values and took 135 s.
 const MAX_NODES: u64 = 1_000_000;
 const BYTES_PER_NODE: u64 = 32;
 
@@ -275,14 +278,35 @@ fn too_many_nodes(text: &str) -> Option<String> {
     use de::DeserializeSeed;
     let count = std::cell::Cell::new(0);
     let document = serde_yaml::Deserializer::from_str(text).next()?;
-    let _ = Nodes(&count).deserialize(document);
+    let nodes = Nodes {
+        count: &count,
+        number: number_values(text),
+    };
+    let _ = nodes.deserialize(document);
     (count.get() > MAX_NODES).then(|| {
         format!("more than {MAX_NODES} values (or {} MB of text) once its aliases (*name) are expanded; a file of settings holds a few hundred", MAX_NODES * BYTES_PER_NODE / 1_000_000)
     })
 }
 
+/// What a number counts toward [`MAX_NODES`]: its text at its longest,
+/// the longest run of the characters a YAML number is written in (in a
+/// file of settings, a dozen).
+fn number_values(text: &str) -> u64 {
+    let longest = text
+        .split(|c: char| !(c.is_ascii_hexdigit() || "xXoO._+-".contains(c)))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    1 + longest as u64 / BYTES_PER_NODE
+}
+
 /// Counts the values of a document, and fails past [`MAX_NODES`].
-struct Nodes<'c>(&'c std::cell::Cell<u64>);
+#[derive(Clone, Copy)]
+struct Nodes<'c> {
+    count: &'c std::cell::Cell<u64>,
+    /// What a number counts: [`number_values`].
+    number: u64,
+}
 
 impl Nodes<'_> {
     fn one<E: de::Error>(&self) -> Result<(), E> {
@@ -290,8 +314,8 @@ impl Nodes<'_> {
     }
 
     fn add<E: de::Error>(&self, n: u64) -> Result<(), E> {
-        self.0.set(self.0.get().saturating_add(n));
-        if self.0.get() > MAX_NODES {
+        self.count.set(self.count.get().saturating_add(n));
+        if self.count.get() > MAX_NODES {
             return Err(E::custom("too many values"));
         }
         Ok(())
@@ -314,13 +338,13 @@ impl<'de> de::Visitor<'de> for Nodes<'_> {
         self.one()
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.one()
+        self.add(self.number)
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.one()
+        self.add(self.number)
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.one()
+        self.add(self.number)
     }
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
         self.add(1 + text.len() as u64 / BYTES_PER_NODE)
@@ -336,20 +360,20 @@ impl<'de> de::Visitor<'de> for Nodes<'_> {
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         self.one()?;
-        while seq.next_element_seed(Nodes(self.0))?.is_some() {}
+        while seq.next_element_seed(self)?.is_some() {}
         Ok(())
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         self.one()?;
-        while map.next_key_seed(Nodes(self.0))?.is_some() {
-            map.next_value_seed(Nodes(self.0))?;
+        while map.next_key_seed(self)?.is_some() {
+            map.next_value_seed(self)?;
         }
         Ok(())
     }
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
         use de::VariantAccess;
-        let (_, variant) = data.variant_seed(Nodes(self.0))?;
-        variant.newtype_variant_seed(Nodes(self.0))
+        let (_, variant) = data.variant_seed(self)?;
+        variant.newtype_variant_seed(self)
     }
 }
 
@@ -1233,6 +1257,15 @@ mod tests {
             ["*s"; 100].join(", ")
         );
         assert!(too_many_nodes(&long).is_some());
+        // A number is parsed again at each alias: 500 KB of one, aliased
+        // 120 000 times, took 135 s.
+        for number in [
+            format!("0x{}1", "0".repeat(500_000)),
+            format!("1.{}", "0".repeat(500_000)),
+        ] {
+            let numbers = format!("n: &n {number}\nitems: [{}]\n", ["*n"; 120_000].join(", "));
+            assert!(too_many_nodes(&numbers).is_some());
+        }
         assert!(yaml_value(&text)
             .unwrap_err()
             .starts_with("more than 1000000 values"));
