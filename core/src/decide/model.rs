@@ -659,8 +659,11 @@ fn trend_loads(curve: &Curve, trend: &[(u64, f64, u32)]) -> Vec<(u64, f64, f64)>
 }
 
 /// The least-squares trend of `points` (seconds, load, noise), when it rises
-/// significantly, projected `runs` ahead; `interval` is the seconds between
-/// runs.
+/// significantly, projected `runs` ahead; `interval` is the seconds since
+/// the last run. A run ahead is the runs' usual spacing (the median of the
+/// trend's gaps, lower), not the last gap: a loop restarted minutes after
+/// its last run projected its trend minutes a run ahead (a run read 60 s
+/// after runs 1 s apart answered 9 replicas where it answered 4 at 1 s).
 pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64, runs: u32) -> Option<Rise> {
     let n = points.len();
     if n < 3 || interval.is_nan() || interval <= 0.0 {
@@ -693,7 +696,16 @@ pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64, runs: u32) -> Opti
         return None;
     }
     let now = my + slope * (xs[n - 1] - mx);
-    let per_run = slope * interval;
+    let mut times = xs.clone();
+    times.sort_by(f64::total_cmp);
+    let mut gaps: Vec<f64> = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&g| g > 0.0)
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let spacing = gaps.get(gaps.len().saturating_sub(1) / 2).copied();
+    let per_run = slope * spacing.unwrap_or(interval);
     let ahead = now + per_run * f64::from(runs);
     (ahead.is_finite() && per_run.is_finite()).then_some(Rise {
         per_run,
@@ -1515,6 +1527,10 @@ mod tests {
         };
         // Too few runs, a flat load, a falling one: no rise.
         assert_eq!(rise(&pts(&[1.0, 1.5]), 15.0, 3), None);
+        // A run ahead is the runs' spacing (15 s here), not the gap since
+        // the last, when runs were missed.
+        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 300.0, 3).unwrap();
+        assert!(close(r.per_run, 0.2), "{r:?}");
         assert_eq!(rise(&pts(&[1.0, 1.0, 1.0]), 15.0, 3), None);
         assert_eq!(rise(&pts(&[1.6, 1.4, 1.2, 1.0]), 15.0, 3), None);
         // A perfectly straight rise of 1 % a run: no residual at all, but
