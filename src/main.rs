@@ -18,6 +18,9 @@ mod settings;
 mod text;
 
 fn main() -> ExitCode {
+    // As a container's pid 1: the orphans of what lpa starts are its own.
+    lpa_drivers::reaper::start_if_init();
+    cmd::stop_signals::default_actions_as_init();
     match cli::parse().and_then(cmd::run) {
         Ok(code) => code,
         Err(e) => {

@@ -2393,3 +2393,119 @@ fn a_state_configmap_with_a_bad_field_decides_from_the_rest() {
     assert_eq!(s.replicas(), Some(2));
     assert_eq!(state_map(&s).1, s.saved_state());
 }
+
+/// `cmd` run as pid 1 of a pid namespace of its own, as the `run` image
+/// runs lpa (no init). Needs root: `None` without it.
+fn as_pid_one(cmd: &Command) -> Option<Command> {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: unshare --pid needs root");
+        return None;
+    }
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    Some(wrapped)
+}
+
+/// The children of `parent`, each with whether it is a zombie.
+fn children_of(parent: u32) -> Vec<(u32, bool)> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let after: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+            (after.get(1)?.parse::<u32>().ok()? == parent).then(|| (pid, after[0] == "Z"))
+        })
+        .collect()
+}
+
+/// lpa as pid 1 of `unshare`'s namespace, spawned, and its pid here.
+fn spawn_as_pid_one(cmd: &mut Command) -> (std::process::Child, u32) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lpa = None;
+    wait_for("lpa to start under unshare", 10, || {
+        lpa = children_of(child.id()).first().map(|&(pid, _)| pid);
+        lpa.is_some()
+    });
+    (child, lpa.unwrap())
+}
+
+#[test]
+fn as_pid_one_the_orphans_of_what_it_starts_are_reaped() {
+    let s = Setup::new(Some(2), FAST);
+    // A wrapper that leaves a child behind: orphaned when kubectl exits,
+    // handed to pid 1, a zombie for the pod's life unless pid 1 reaps it.
+    let calls = s.path("calls");
+    let wrapper = s.path("kubectl-wrapper");
+    write_script(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nsleep 0.05 &\nexec '{}' \"$@\"\n",
+            calls.display(),
+            tool("kubectl").display()
+        ),
+    );
+    let kubectl = format!("--kubectl={}", wrapper.display());
+    let Some(mut cmd) = as_pid_one(&s.run_cmd(
+        "deployment/web",
+        &[&kubectl, "--interval", "1s", "--max-cycles", "8"],
+    )) else {
+        return;
+    };
+    let (mut child, lpa) = spawn_as_pid_one(&mut cmd);
+    let mut most = 0;
+    while child.try_wait().unwrap().is_none() {
+        let zombies = children_of(lpa).iter().filter(|(_, z)| *z).count();
+        most = most.max(zombies);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = child.wait_with_output().unwrap();
+    ok(&o);
+    let made = fs::read_to_string(&calls).unwrap().lines().count();
+    assert!(made >= 10, "{made} kubectl calls");
+    // One at a time at most: a sleep ended since the last sweep.
+    assert!(most <= 2, "{most} zombies at once of {made} orphans");
+}
+
+#[test]
+fn as_pid_one_a_stop_signal_during_the_start_up_checks_ends_lpa() {
+    let s = Setup::new(Some(2), FAST);
+    // The start-up check's kubectl, held as a slow API server holds it.
+    let slow = fake_kubectl(&s, "slow-kubectl", "sleep 20");
+    let Some(mut cmd) = as_pid_one(&s.run_cmd("deployment/web", &[&slow])) else {
+        return;
+    };
+    let (mut child, lpa) = spawn_as_pid_one(&mut cmd);
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &lpa.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let sent = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("lpa as pid 1 went on after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(!s.state().exists());
+    assert!(s.api.scale_writes().is_empty());
+}

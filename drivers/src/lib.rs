@@ -18,6 +18,7 @@ pub mod locust;
 pub mod metrics;
 pub mod process;
 pub mod proxy;
+pub mod reaper;
 pub mod run_loop;
 pub mod scale;
 pub mod state_file;

@@ -107,24 +107,36 @@ pub fn run(
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
+    let mut child = crate::reaper::spawn(cmd).map_err(|source| ProcessError::Spawn {
         program: program.clone(),
         source,
     })?;
-    let out = drain(child.stdout.take(), MAX_STDOUT);
-    let err = drain(child.stderr.take(), MAX_STDERR);
-    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let data = data.to_vec();
-        // A child that exits without reading gets EPIPE here; its exit
-        // status is the answer that matters.
-        thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-    }
-    let status = wait_timeout(&mut child, timeout).map_err(|source| ProcessError::Io {
+    let io = |source| ProcessError::Io {
         program: program.clone(),
         source,
-    })?;
+    };
+    // A thread that cannot start (the pid limit reached) fails this call,
+    // where std's thread::spawn panicked and ended lpa.
+    let threads = drain(child.stdout.take(), MAX_STDOUT).and_then(|out| {
+        let err = drain(child.stderr.take(), MAX_STDERR)?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            let data = data.to_vec();
+            // A child that exits without reading gets EPIPE here; its exit
+            // status is the answer that matters.
+            thread::Builder::new().spawn(move || {
+                let _ = pipe.write_all(&data);
+            })?;
+        }
+        Ok((out, err))
+    });
+    let (out, err) = match threads {
+        Ok(drains) => drains,
+        Err(e) => {
+            let _ = wait_timeout(&mut child, Duration::ZERO);
+            return Err(io(e));
+        }
+    };
+    let status = wait_timeout(&mut child, timeout).map_err(io)?;
     let read_by = Instant::now() + PIPE_GRACE;
     let (stdout, stdout_cut) = out.finish(read_by);
     let (stderr, _) = err.finish(read_by);
@@ -181,15 +193,15 @@ impl Drain {
 /// or killed by SIGPIPE, was blamed for lpa's limit ("exit signal: 13").
 /// The thread waits in `poll`, not `read`, so that it can be stopped while
 /// the pipe is open, and the pipe closed, rather than left blocked on it.
-fn drain<R: Read + AsFd + Send + 'static>(pipe: Option<R>, keep: u64) -> Drain {
+fn drain<R: Read + AsFd + Send + 'static>(pipe: Option<R>, keep: u64) -> io::Result<Drain> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, done) = mpsc::channel();
     let told = Arc::clone(&stop);
-    thread::spawn(move || {
+    thread::Builder::new().spawn(move || {
         let read = pipe.map_or_else(Default::default, |pipe| read_until(pipe, keep, &told));
         let _ = tx.send(read);
-    });
-    Drain { stop, done }
+    })?;
+    Ok(Drain { stop, done })
 }
 
 fn read_until<R: Read + AsFd>(mut pipe: R, keep: u64, stop: &AtomicBool) -> (Vec<u8>, bool) {

@@ -19,7 +19,7 @@ mod report;
 mod run;
 mod serve;
 mod simulate;
-mod stop_signals;
+pub mod stop_signals;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {

@@ -1,8 +1,8 @@
 //! SIGINT, SIGTERM and SIGHUP for the loops that stop in order.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use lpa_drivers::scale::local;
 use signal_hook::iterator::Signals;
@@ -21,6 +21,34 @@ use crate::settings::{Failure, Result};
 /// decay state, and until it starts its log), removed before that exit,
 /// which no destructor follows either. The caller may change them as it
 /// goes.
+/// Whether a stop signal ends lpa as its default action would: until a
+/// loop installs its own handling ([`install`]).
+static DEFAULT_ACTIONS: LazyLock<Arc<AtomicBool>> =
+    LazyLock::new(|| Arc::new(AtomicBool::new(true)));
+
+/// As a container's pid 1, a signal without a handler is dropped, not
+/// acted on: a SIGTERM while `lpa run` checked a slow API server at start
+/// (up to --kubectl-timeout, a pod's whole grace period) was lost, and the
+/// loop went on to take the Lease and ran until SIGKILL; `lpa metric` ran
+/// its load test out. Until [`install`], SIGINT, SIGTERM and SIGHUP end lpa
+/// with 128 + the signal, as a shell reports a process the signal ended.
+pub fn default_actions_as_init() {
+    if std::process::id() != 1 {
+        return;
+    }
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            signal,
+            128 + signal,
+            Arc::clone(&DEFAULT_ACTIONS),
+        );
+    }
+}
+
 pub fn install(
     signals: &[i32],
     flags: &[&Arc<AtomicBool>],
@@ -35,6 +63,8 @@ pub fn install(
             signal_hook::flag::register(signal, Arc::clone(flag)).map_err(failed)?;
         }
     }
+    // From here a signal stops the loop in order.
+    DEFAULT_ACTIONS.store(false, Ordering::SeqCst);
     let mut pending = Signals::new(signals).map_err(failed)?;
     std::thread::Builder::new()
         .name("stop-signals".into())

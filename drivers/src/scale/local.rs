@@ -716,7 +716,7 @@ impl LocalPool {
             // A terminal's Ctrl-C reaches lpa only; lpa stops the replicas,
             // and its signals reach what each replica started (its group).
             .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| {
+        let mut child = crate::reaper::spawn(&mut cmd).map_err(|e| {
             DriverError::Invalid(format!(
                 "replica command {:?}: cannot start {}: {e}",
                 self.command.text(),
