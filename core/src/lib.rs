@@ -42,6 +42,7 @@ pub mod locustfile;
 pub mod log;
 pub mod names;
 pub mod parse;
+mod python_codings;
 pub mod python_source;
 pub mod sim;
 pub mod stats;

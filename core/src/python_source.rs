@@ -17,9 +17,11 @@
 //! assert!(err.starts_with("line 2 is not UTF-8"), "{err}");
 //! ```
 
-/// What a coding declaration names, as Python's codec lookup normalises
-/// it (lower case, `_` as `-`).
-enum Coding {
+use crate::python_codings::CODINGS;
+
+/// What a coding declaration names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coding {
     Utf8,
     Latin1,
     Ascii,
@@ -29,93 +31,77 @@ enum Coding {
 }
 
 impl Coding {
+    /// The coding Python reads for `name`, when lpa reads it: its
+    /// tokenizer's own names first (`get_normal_name`), then its codec
+    /// lookup's ([`CODINGS`]), which refuses `latin-2` and knows `ms932`.
     fn named(name: &str) -> Option<Coding> {
-        let name = name.to_ascii_lowercase().replace('_', "-");
-        match name.as_str() {
-            "utf-8" | "utf8" | "u8" | "utf" | "cp65001" => Some(Coding::Utf8),
-            "latin-1" | "latin1" | "latin" | "l1" | "iso-8859-1" | "iso8859-1" | "8859"
-            | "cp819" | "iso-latin-1" | "iso-ir-100" | "csisolatin1" | "ibm819" => {
-                Some(Coding::Latin1)
+        match tokenizer_name(name) {
+            Some(coding) => Some(coding),
+            None => {
+                let key = lookup_key(name);
+                let find = |key: &str| {
+                    let i = CODINGS.binary_search_by(|(n, ..)| n.cmp(&key)).ok()?;
+                    Some(CODINGS[i])
+                };
+                // An alias is looked up again with `_` for `.`; a module's
+                // name is not (`iso.8859.1` is read, `euc.jp` is not).
+                find(&key).map(|(_, coding, _)| coding).or_else(|| {
+                    find(&key.replace('.', "_"))
+                        .filter(|&(_, _, alias)| alias)
+                        .map(|(_, coding, _)| coding)
+                })
             }
-            "ascii" | "us-ascii" | "us" | "646" | "ansi-x3.4-1968" | "iso646-us" | "cp367" => {
-                Some(Coding::Ascii)
-            }
-            // CPython's tokenizer takes "utf-8-..." and "latin-1-..." as
-            // their stems (get_normal_name).
-            n if n.starts_with("utf-8-") => Some(Coding::Utf8),
-            n if ["latin-1-", "iso-8859-1-", "iso-latin-1-"]
-                .iter()
-                .any(|stem| n.starts_with(stem)) =>
-            {
-                Some(Coding::Latin1)
-            }
-            n if keeps_ascii(n) => Some(Coding::Other),
-            _ => None,
         }
     }
 }
 
-/// Whether `name` (lower case, `-` for `_`) is one of Python's codecs
-/// whose ASCII bytes read as ASCII. Not utf-7 (`+` starts a run), EBCDIC
-/// (cp037), UTF-16 or 32, or the ISO-2022 and HZ codings (escapes), nor a
-/// name Python does not know: an ASCII file in those is not its ASCII.
-fn keeps_ascii(name: &str) -> bool {
-    let digits = |rest: &str, ok: &dyn Fn(u32) -> bool| rest.parse::<u32>().is_ok_and(ok);
-    let name = name
-        .strip_prefix("windows-")
-        .map_or(name.to_string(), |n| format!("cp{n}"));
-    let n = name.as_str();
-    if let Some(rest) = n.strip_prefix("cp") {
-        return digits(rest, &|c| {
-            (1250..=1258).contains(&c)
-                || [
-                    437, 737, 775, 850, 852, 855, 856, 857, 858, 860, 861, 862, 863, 864, 865, 866,
-                    869, 874, 932, 949, 950, 1006, 1125,
-                ]
-                .contains(&c)
-        });
+/// CPython's tokenizer reads "utf-8", "latin-1" and names that start with
+/// them (`utf-8-...`, `iso-latin-1-...`) itself, before any lookup: of its
+/// first 12 characters, lower case, `_` read as `-` (get_normal_name). It
+/// takes a byte order mark beside these UTF-8 names only.
+fn tokenizer_name(name: &str) -> Option<Coding> {
+    let name: String = name
+        .chars()
+        .take(12)
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    let stem = |s: &str| name == s || name.starts_with(&format!("{s}-"));
+    if stem("utf-8") {
+        Some(Coding::Utf8)
+    } else if ["latin-1", "iso-8859-1", "iso-latin-1"]
+        .into_iter()
+        .any(stem)
+    {
+        Some(Coding::Latin1)
+    } else {
+        None
     }
-    for stem in ["iso-8859-", "iso8859-", "8859-"] {
-        if let Some(rest) = n.strip_prefix(stem) {
-            return digits(rest, &|c| (2..=16).contains(&c) && c != 12);
+}
+
+/// `name` as Python's codec lookup looks it up: lower case, each run of
+/// characters other than letters, digits and `.` one `_`, none at the ends
+/// (`encodings.normalize_encoding`).
+fn lookup_key(name: &str) -> String {
+    let mut key = String::new();
+    let mut gap = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            if gap && !key.is_empty() {
+                key.push('_');
+            }
+            key.push(c.to_ascii_lowercase());
+            gap = false;
+        } else {
+            gap = true;
         }
     }
-    if let Some(rest) = n.strip_prefix("latin").map(|r| r.trim_start_matches('-')) {
-        return digits(rest, &|c| (2..=10).contains(&c));
-    }
-    matches!(
-        n,
-        "koi8-r"
-            | "koi8-u"
-            | "koi8-t"
-            | "mac-roman"
-            | "mac-cyrillic"
-            | "mac-greek"
-            | "mac-iceland"
-            | "mac-latin2"
-            | "mac-turkish"
-            | "gbk"
-            | "gb2312"
-            | "gb18030"
-            | "big5"
-            | "big5hkscs"
-            | "big5-hkscs"
-            | "shift-jis"
-            | "sjis"
-            | "s-jis"
-            | "shiftjis"
-            | "euc-jp"
-            | "eucjp"
-            | "euc-kr"
-            | "euckr"
-            | "euc-jis-2004"
-            | "euc-jisx0213"
-            | "johab"
-            | "tis-620"
-            | "ptcp154"
-            | "kz1048"
-            | "hp-roman8"
-    )
+    key
 }
 
 /// The source as text, or why it cannot be read, starting "line N".
@@ -126,7 +112,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
         // Python too refuses a BOM beside another coding.
         Some((line, name))
             if bytes.starts_with(b"\xef\xbb\xbf")
-                && !matches!(Coding::named(name), Some(Coding::Utf8)) =>
+                && tokenizer_name(name) != Some(Coding::Utf8) =>
         {
             return Err(format!(
                 "line {line} declares coding {name} in a file that starts with UTF-8's byte order mark"
@@ -271,7 +257,18 @@ mod tests {
         // Not a coding whose ASCII is ASCII, or not one Python knows: as
         // lpa cannot tell what Python reads, refused (a search still reads
         // the file for Locust, which decides).
-        for name in ["utf-7", "utf-16", "cp037", "nonsense"] {
+        // Python's codec lookup does not know latin-2 (it knows latin2),
+        // windows-874, 8859-15 or euc.jp.
+        for name in [
+            "utf-7",
+            "utf-16",
+            "cp037",
+            "nonsense",
+            "latin-2",
+            "windows-874",
+            "8859-15",
+            "euc.jp",
+        ] {
             let text = format!("# coding: {name}\nx = 1\n");
             assert_eq!(
                 decode(text.as_bytes()).unwrap_err(),
@@ -284,8 +281,14 @@ mod tests {
             "shift_jis",
             "windows-1251",
             "iso-8859-15",
-            "latin-2",
+            "latin2",
             "cp850",
+            "ms932",
+            "tis620",
+            "1252",
+            "l2",
+            "macroman",
+            "iso.8859.15",
         ] {
             assert!(
                 decode(format!("# coding: {name}\nx = 1\n").as_bytes()).is_ok(),
@@ -301,9 +304,14 @@ mod tests {
             "coding = 'latin-1'\n"
         );
         assert!(decode(b"").unwrap().is_empty());
-        assert_eq!(
-            decode(b"\xef\xbb\xbf# coding: latin-1\n").unwrap_err(),
-            "line 1 declares coding latin-1 in a file that starts with UTF-8's byte order mark"
-        );
+        // Python takes a BOM beside its tokenizer's own "utf-8" only:
+        // "encoding problem: utf8 with BOM".
+        for name in ["latin-1", "utf8", "u8"] {
+            assert_eq!(
+                decode(format!("\u{feff}# coding: {name}\n").as_bytes()).unwrap_err(),
+                format!("line 1 declares coding {name} in a file that starts with UTF-8's byte order mark")
+            );
+        }
+        assert!(decode("\u{feff}# coding: UTF_8_sig\n".as_bytes()).is_ok());
     }
 }
