@@ -348,13 +348,21 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         w.len() == 1 && w[0].contains("CPA's metric method (the env var metric) timeout 3000 ms"),
         "{w:?}"
     );
-    let w = warnings(&[("metric", "{type: shell}")]);
+    let w = warnings(&[("metric", "type: shell")]);
     assert!(
         w.len() == 1
             && w[0].contains(
                 "(the env var metric) sets no timeout (0 ms), and CPA kills the hook as it starts"
             ),
         "{w:?}"
+    );
+    // Go reads a value that starts with { as JSON: YAML's flow mapping
+    // is refused, where lpa read it and warned of its timeout.
+    assert_eq!(
+        warnings(&[("metric", "{type: shell, timeout: 3000}")]),
+        [
+            r#"lpa check: warning: CPA's env var metric="{type: shell, timeout: 3000}" starts with { and is not JSON, as Go reads it: CPA stops at start-up with "invalid format of YAML/JSON field value""#
+        ]
     );
     // A value CPA refuses, CPA does not start with: said, not read as
     // unset (no timeout warning).
@@ -372,20 +380,52 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         ("metric", r#"{"type":"shell","timeout":"12000"}"#),
         ("preMetric", "null"),
         ("postMetric", ""),
+        ("preScale", "---"),
+        ("postScale", "  "),
     ]);
+    // An empty value, or `---` alone, is no document to Go's decoder
+    // (EOF); spaces are one, of null.
     assert_eq!(
         w,
         [
-            r#"lpa check: warning: CPA's env var postMetric="" is empty: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
+            r#"lpa check: warning: CPA's env var postMetric="" holds no YAML document (Go's decoder answers EOF): CPA stops at start-up with "invalid format of YAML/JSON field value""#,
+            r#"lpa check: warning: CPA's env var preScale="---" holds no YAML document (Go's decoder answers EOF): CPA stops at start-up with "invalid format of YAML/JSON field value""#,
             r#"lpa check: warning: CPA's env var metric="{\"type\":\"shell\",\"timeout\":\"12000\"}" has a timeout that is not a whole number of milliseconds: CPA stops at start-up with "invalid format of YAML/JSON field value""#,
         ]
     );
-    // A whole float is Go's YAML's whole number: a timeout, not none.
-    let w = warnings(&[("metric", "{type: shell, timeout: 3.0e3}")]);
+    // A whole float is Go's YAML's whole number: a timeout, not none; its
+    // JSON's is refused.
+    let w = warnings(&[("metric", "type: shell\ntimeout: 3.0e3")]);
     assert!(
         w.len() == 1 && w[0].contains("(the env var metric) timeout 3000 ms"),
         "{w:?}"
     );
+    let w = warnings(&[("metric", r#"{"type": "shell", "timeout": 3000.0}"#)]);
+    assert!(
+        w.len() == 1 && w[0].contains("has a timeout that is not a whole number"),
+        "{w:?}"
+    );
+    // The same in CPA's file stops CPA too, where lpa read it as no
+    // timeout and advised setting one.
+    let bad = written(
+        &dir,
+        "bad.yaml",
+        "interval: \"15000\"\nmetric:\n  type: shell\n  timeout: 3000.5\n",
+    );
+    let w = said_by_check(
+        &fixture("evaluation/seed.yaml"),
+        &[("configPath", bad.to_str().unwrap())],
+        "lpa check: warning: ",
+    );
+    let stops = r#"CPA stops at start-up with "invalid format of YAML/JSON configuration""#;
+    assert_eq!(
+        w[..2],
+        [
+            format!(r#"lpa check: warning: CPA's config {}: interval: "15000" is not a whole number: {stops}"#, bad.display()),
+            format!("lpa check: warning: CPA's config {}: metric has a timeout that is not a whole number of milliseconds: {stops}", bad.display()),
+        ]
+    );
+    assert!(!w.iter().any(|w| w.contains("metric method")), "{w:?}");
     // Without CPA's file, nothing is known of its clock.
     let out = lpa()
         .args(["check", "--evaluation-config"])

@@ -80,7 +80,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     if let Some(w) = runaway_warning(policy, plan.timeout) {
         say!("lpa check: warning: {w}");
     }
-    let refused = cpa.env_refused.iter().filter(|_| cpa.found);
+    let refused = cpa.refused.iter().filter(|_| cpa.found);
     for w in cpa.warning.iter().chain(&cpa_bound).chain(refused) {
         say!("lpa check: warning: {w}");
     }

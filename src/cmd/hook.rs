@@ -62,9 +62,9 @@ pub(super) struct CpaConfig {
     metric_timeout: Option<(u64, String)>,
     /// Why the file named by `configPath` was not read.
     pub(super) warning: Option<String>,
-    /// CPA's env vars that CPA refuses, and does not start with: said by
-    /// `lpa check` when it checks as CPA (its file read).
-    pub(super) env_refused: Vec<String>,
+    /// What of CPA's file and env vars CPA refuses, and does not start
+    /// with: said by `lpa check` when it checks as CPA (its file read).
+    pub(super) refused: Vec<String>,
     /// Whether CPA's config file was read: lpa runs under CPA, or is
     /// checked as it would.
     pub(super) found: bool,
@@ -78,8 +78,12 @@ impl CpaConfig {
         let path = named.clone().unwrap_or_else(|| CPA_CONFIG_PATH.into());
         let read = crate::settings::read_settings_text(std::path::Path::new(&path));
         let found = read.is_ok();
-        let why = match read {
-            Ok(text) => match lpa_core::parse::yaml_value(&text) {
+        // Go reads a file that starts with `{` as JSON; one it cannot
+        // decode at all stops CPA, and has no method to warn of.
+        let json = read.as_deref().is_ok_and(go_reads_json);
+        let decodes = read.as_deref().map_or(true, |t| go_refused(t).is_none());
+        let why = match &read {
+            Ok(text) => match lpa_core::parse::yaml_value(text) {
                 Ok(Value::Mapping(m)) => Ok(m),
                 Ok(Value::Null) => Ok(Mapping::new()),
                 Ok(_) => Err("CPA's config is not a mapping of settings".to_string()),
@@ -88,6 +92,10 @@ impl CpaConfig {
             Err(e) if named.is_some() => Err(format!("cannot read CPA's config (configPath): {e}")),
             // Not under CPA, which fails to start without its file.
             Err(_) => Ok(Mapping::new()),
+        };
+        let refused = match (&read, &why) {
+            (Ok(text), Ok(m)) => file_refused(text, m, &path),
+            _ => Vec::new(),
         };
         let (file, warning) = match why {
             Ok(m) => (m, None),
@@ -116,21 +124,34 @@ impl CpaConfig {
         // timeout, where it was read.
         let timeout_ms = |method: &str| {
             let (value, source) = match from_env(method) {
-                // One CPA refuses is said as such (env_refused), and has
+                // One CPA refuses is said as such (refused), and has
                 // no timeout of its own to warn of.
                 Some(v) => (
                     lpa_core::parse::yaml_value(&v)
                         .ok()
-                        .filter(|v| v.as_mapping().is_some_and(|m| method_refused(m).is_none())),
+                        .filter(|_| go_refused(&v).is_none())
+                        .filter(|m| {
+                            m.as_mapping()
+                                .is_some_and(|m| method_refused(m, go_reads_json(&v)).is_none())
+                        }),
                     format!("the env var {method}"),
                 ),
-                None => (file.get(method).cloned(), path.clone()),
+                None => (
+                    file.get(method)
+                        .filter(|_| decodes)
+                        .filter(|m| {
+                            m.as_mapping()
+                                .is_some_and(|m| method_refused(m, json).is_none())
+                        })
+                        .cloned(),
+                    path.clone(),
+                ),
             };
             let ms = value?.get("timeout").and_then(whole).unwrap_or(0);
             Some((ms, source))
         };
         CpaConfig {
-            env_refused: env_refused(&env),
+            refused: refused.into_iter().chain(env_refused(&env)).collect(),
             file_bounds: Overrides {
                 min_replicas: file_count("minReplicas"),
                 max_replicas: file_count("maxReplicas"),
@@ -225,21 +246,98 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
     });
     let objects = CPA_OBJECT_KEYS.iter().chain(&CPA_METHOD_KEYS).filter_map(|&key| {
         let v = env(key)?;
-        let why = match lpa_core::parse::yaml_value(&v) {
-            // An empty value is no document: Go's decoder answers EOF.
-            _ if v.trim().is_empty() => "is empty",
-            // Go decodes null into the field's pointer: unset, no error.
-            Ok(Value::Null) => return None,
-            Ok(Value::Mapping(m)) if CPA_METHOD_KEYS.contains(&key) => method_refused(&m)?,
-            Ok(Value::Mapping(_)) => return None,
-            _ => "is not a YAML or JSON mapping",
-        };
+        let why = go_refused(&v).or_else(|| {
+            let value = lpa_core::parse::yaml_value(&v).ok();
+            object_refused(key, value.as_ref(), go_reads_json(&v))
+        })?;
         Some(format!(
             "CPA's env var {key}={} {why}: CPA stops at start-up with \"invalid format of YAML/JSON field value\"",
             shown(&v)
         ))
     });
     ints.chain(objects).collect()
+}
+
+/// What of CPA's config file `text` (read as `file`) CPA refuses, as Go
+/// decodes it into CPA's Config (confload's loadFromBytes): the file whole
+/// is refused, and CPA does not start. Before, lpa read such a value as
+/// unset, and its advice followed from that (a timeout of 3000.5 read as
+/// none, "set its timeout").
+fn file_refused(text: &str, file: &Mapping, path: &str) -> Vec<String> {
+    let stops = "CPA stops at start-up with \"invalid format of YAML/JSON configuration\"";
+    if let Some(why) = go_refused(text) {
+        return vec![format!("CPA's config {path} {why}: {stops}")];
+    }
+    let json = go_reads_json(text);
+    let ints = CPA_INT_KEYS.iter().filter_map(|&key| {
+        let v = file.get(key)?;
+        let int = v.is_i64() || v.is_u64() || (!json && whole(v).is_some());
+        (!(v.is_null() || int)).then(|| {
+            format!(
+                "CPA's config {path}: {key}: {} is not a whole number: {stops}",
+                serde_json::to_string(v).unwrap_or_default()
+            )
+        })
+    });
+    let objects = CPA_OBJECT_KEYS
+        .iter()
+        .chain(&CPA_METHOD_KEYS)
+        .filter_map(|&key| {
+            let why = object_refused(key, Some(file.get(key)?), json)?;
+            Some(format!("CPA's config {path}: {key} {why}: {stops}"))
+        });
+    ints.chain(objects).collect()
+}
+
+/// Why Go refuses `value` (of the field `key`) as CPA's object or method;
+/// `json` when Go read it as JSON. `None` when the YAML did not parse:
+/// the caller says so.
+fn object_refused(key: &str, value: Option<&Value>, json: bool) -> Option<&'static str> {
+    match value {
+        // Go decodes null into the field's pointer: unset, no error.
+        Some(Value::Null) => None,
+        Some(Value::Mapping(m)) if CPA_METHOD_KEYS.contains(&key) => method_refused(m, json),
+        Some(Value::Mapping(_)) => None,
+        _ => Some("is not a YAML or JSON mapping"),
+    }
+}
+
+/// Whether Go's YAMLOrJSONDecoder reads `text` as JSON: its first 10
+/// bytes, spaces trimmed, start with `{` (GuessJSONStream).
+fn go_reads_json(text: &str) -> bool {
+    let head = &text.as_bytes()[..text.len().min(10)];
+    String::from_utf8_lossy(head).trim_start().starts_with('{')
+}
+
+/// Why Go's YAMLOrJSONDecoder refuses `text` before any field: JSON that
+/// does not parse (`{timeout: 3000}` is YAML, and JSON to Go), or YAML
+/// with no document (empty, or `---` lines only: Go's YAMLReader answers
+/// EOF) or with more than a comment after a line's `---`.
+fn go_refused(text: &str) -> Option<&'static str> {
+    if go_reads_json(text) {
+        let first = serde_json::Deserializer::from_str(text)
+            .into_iter::<serde_json::Value>()
+            .next();
+        return (!matches!(first, Some(Ok(_))))
+            .then_some("starts with { and is not JSON, as Go reads it");
+    }
+    let mut content = false;
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("---") {
+            let rest = rest.trim();
+            if !(rest.is_empty() || rest.starts_with('#')) {
+                return Some(
+                    "has more than a comment after --- on a line, which Go's YAML reader refuses",
+                );
+            }
+            if content {
+                break;
+            }
+        } else {
+            content = true;
+        }
+    }
+    (!content).then_some("holds no YAML document (Go's decoder answers EOF)")
 }
 
 /// CPA's fields of its type `Method`.
@@ -256,11 +354,13 @@ const CPA_METHOD_KEYS: [&str; 8] = [
 
 /// What of a method Go's decoding into CPA's `Method` refuses (`Timeout
 /// int`, `Type string`): a timeout of `"12000"` or 2.5 stops CPA, where it
-/// was read as no timeout. A float with a whole value is left alone: Go
-/// takes it in YAML and refuses it in JSON.
-fn method_refused(method: &Mapping) -> Option<&'static str> {
+/// was read as no timeout. A float with a whole value (3000.0) Go takes in
+/// YAML, and refuses in JSON (`json`).
+fn method_refused(method: &Mapping, json: bool) -> Option<&'static str> {
+    let int = |t: &Value| t.is_i64() || t.is_u64();
+    let whole = |t: &Value| t.as_f64().is_some_and(|f| f.fract() == 0.0);
     match (method.get("timeout"), method.get("type")) {
-        (Some(t), _) if !(t.is_null() || t.as_f64().is_some_and(|f| f.fract() == 0.0)) => {
+        (Some(t), _) if !(t.is_null() || int(t) || (!json && whole(t))) => {
             Some("has a timeout that is not a whole number of milliseconds")
         }
         (_, Some(t)) if !(t.is_string() || t.is_null()) => Some("has a type that is not a string"),
