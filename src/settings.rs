@@ -40,9 +40,16 @@ pub type Result<T> = std::result::Result<T, Failure>;
 /// Writes data to stdout. A reader that stopped early (`lpa simulate ... |
 /// head`) is not an error; `print!` would panic there.
 pub fn emit(bytes: &[u8]) -> Result<()> {
+    emit_with(|out| out.write_all(bytes))
+}
+
+/// [`emit`] of what `write` writes, buffered: a long output (a trace of
+/// millions of cycles) goes out as it is made, where a string of it all
+/// was more memory than the trace itself.
+pub fn emit_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
     use std::io::{ErrorKind, Write};
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure::new(format!("stdout: {e}"))),

@@ -33,6 +33,15 @@ impl Staged {
 }
 
 pub fn stage_file(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    stage_with(path, |w| w.write_all(bytes))
+}
+
+/// [`stage_file`] of what `write` writes, buffered: a long output goes to
+/// the file as it is made, never whole in memory.
+pub fn stage_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<Staged> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let fail = |e| cannot_write(path, e);
@@ -48,7 +57,11 @@ pub fn stage_file(path: &Path, bytes: &[u8]) -> Result<Staged> {
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+    write(&mut buffered)
+        .and_then(|()| buffered.flush())
+        .map_err(fail)?;
+    drop(buffered);
     Ok(Staged {
         tmp,
         path: path.to_path_buf(),

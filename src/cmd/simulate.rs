@@ -23,7 +23,7 @@ use lpa_drivers::state_file::parent_dir;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::output::{cannot_write, stage_file, write_file};
+use super::output::{cannot_write, stage_with, write_file};
 use super::report::{cut_short, simulate_output, time_back_warning, unrecorded, CUT_SHORT};
 use crate::cli::{BadLine, SimulateArgs, YardstickArg};
 use crate::plot;
@@ -174,13 +174,14 @@ fn simulate_scenario(
         bound,
     } = &results;
     let staged = match args.out.as_deref().zip(out) {
-        Some((path, format)) => {
-            let text = match (format, &trace) {
-                (OutFormat::Csv, Some(t)) => trace_csv(t),
-                _ => json(&Report::new(scenario, &runs, policy, which, &results))?,
-            };
-            Some(stage_file(path, text.as_bytes())?)
-        }
+        Some((path, format)) => Some(stage_with(path, |w| match (format, &trace) {
+            (OutFormat::Csv, Some(t)) => w.write_all(trace_csv(t).as_bytes()),
+            _ => {
+                let report = Report::new(scenario, &runs, policy, which, &results);
+                serde_json::to_writer_pretty(&mut *w, &report)?;
+                w.write_all(b"\n")
+            }
+        })?),
         None => None,
     };
     let mut drawn = None;
@@ -220,17 +221,18 @@ fn simulate_scenario(
         drawn.keep().map_err(Failure::new)?;
         say!("lpa simulate: plot written to {}", path.display());
     }
-    let mut text = String::new();
-    if let (false, Some(trace)) = (args.quiet, &trace) {
-        text.push_str(&trace_table(trace));
-        text.push('\n');
-    }
-    text.push_str(&scores_text(scores, scenario, &runs, which, oracle, bound));
+    let mut text = scores_text(scores, scenario, &runs, which, oracle, bound);
     if let Some(c) = &comparison {
         text.push('\n');
         text.push_str(&compare_table(c, bound, scenario, &runs));
     }
-    crate::settings::emit(text.as_bytes())?;
+    crate::settings::emit_with(|out| {
+        if let (false, Some(trace)) = (args.quiet, &trace) {
+            trace_table(trace, out)?;
+            out.write_all(b"\n")?;
+        }
+        out.write_all(text.as_bytes())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -496,34 +498,33 @@ fn observed_cell(v: Option<f64>, t: &TargetLabel, down: bool) -> String {
     }
 }
 
-fn trace_table(trace: &Trace) -> String {
-    let mut out = String::new();
+fn trace_table(trace: &Trace, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     for (i, t) in trace.targets.iter().enumerate() {
-        let _ = writeln!(out, "# target {}: {t} (! marks a breach)", i + 1);
+        writeln!(out, "# target {}: {t} (! marks a breach)", i + 1)?;
     }
     let heads: Vec<String> = trace.targets.iter().map(label).collect();
     let widths: Vec<usize> = heads.iter().map(|h| h.len().max(9)).collect();
-    let _ = write!(
+    write!(
         out,
         "{:>5} {:>7} {:>8} {:>5} {:>8}",
         "cycle", "time_s", "load/s", "ready", "replicas"
-    );
+    )?;
     for (h, w) in heads.iter().zip(&widths) {
-        let _ = write!(out, " {h:>w$}");
+        write!(out, " {h:>w$}")?;
     }
-    let _ = writeln!(out, " {:>7}  decision", "decided");
+    writeln!(out, " {:>7}  decision", "decided")?;
     for r in &trace.rows {
-        let _ = write!(
+        write!(
             out,
             "{:>5} {:>7} {:>8.1} {:>5} {:>8}",
             r.cycle, r.at_secs, r.load, r.ready, r.replicas
-        );
+        )?;
         for ((v, t), w) in r.observed.iter().zip(&trace.targets).zip(&widths) {
-            let _ = write!(out, " {:>w$}", observed_cell(*v, t, r.ready == 0));
+            write!(out, " {:>w$}", observed_cell(*v, t, r.ready == 0))?;
         }
-        let _ = writeln!(out, " {:>7}  {}", r.decided, r.action);
+        writeln!(out, " {:>7}  {}", r.decided, r.action)?;
     }
-    out
+    Ok(())
 }
 
 fn trace_csv(trace: &Trace) -> String {
