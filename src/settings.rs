@@ -151,7 +151,7 @@ pub fn read_log_text(path: &Path) -> std::io::Result<String> {
 }
 
 fn record_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    let why = "more than lpa reads at once; give it a part of the file";
+    let why = "more than lpa reads at once; give it a part of the file (a decision log's or a CSV trace's last lines: a JSON trace cannot be cut, and lpa simulate --out FILE.csv writes the same trace in a third of the bytes)";
     let mut bytes = lpa_drivers::files::read_at_most(path, MAX_RECORD_TEXT, why)?;
     if bytes.starts_with(b"\xef\xbb\xbf") {
         bytes.drain(..3);

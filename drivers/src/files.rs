@@ -13,15 +13,17 @@ pub const MAX_SETTINGS_BYTES: u64 = 1 << 20;
 /// All of `path`, or an error saying it holds more than `max` bytes and
 /// `why` that is too much; no more than one byte past `max` is read.
 pub fn read_at_most(path: &Path, max: u64, why: &str) -> std::io::Result<Vec<u8>> {
+    let too_big = || std::io::Error::other(format!("more than {} MiB, {why}", max >> 20));
+    let file = std::fs::File::open(path)?;
+    // A regular file's size is known: one too big is refused unread, where
+    // its first 256 MiB were read to find it so. A pipe's is read to tell.
+    if file.metadata().is_ok_and(|m| m.is_file() && m.len() > max) {
+        return Err(too_big());
+    }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_end(&mut bytes)?;
+    file.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "more than {} MiB, {why}",
-            max >> 20
-        )));
+        return Err(too_big());
     }
     Ok(bytes)
 }
