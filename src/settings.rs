@@ -119,8 +119,9 @@ pub fn read_config(path: &Path, overrides: &Overrides, hint: &str) -> Result<Eva
 /// arrivals, a simulation's JSON. A decision log is held as records at
 /// about 5.5 times its size (a 243 MB log took 1.34 GB in `lpa report`,
 /// and a 974 MB one ended it with an allocation failure at 3.8 GB), so
-/// past 256 MiB, about two months of 15 s decisions and eight times the
-/// log's default rotation size, a cut of it is asked for (`tail -n`).
+/// past 256 MiB, about six weeks of 15 s decisions on one target (a
+/// record of one takes about 1.1 KB; three weeks on two) and eight times
+/// the log's default rotation size, a cut of it is asked for (`tail -n`).
 const MAX_RECORD_TEXT: u64 = 1 << 28;
 
 /// A file of settings as text, read no further than
