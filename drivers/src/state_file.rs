@@ -299,7 +299,11 @@ impl StateFile {
 impl StateLock {
     /// [`StateFile::adopt`] under this lock, taken already.
     pub fn adopt(&self, pulled: &Pulled, save: bool) -> Result<Adopted, StateError> {
-        let synced = fs::read_to_string(synced_path(&self.path)).unwrap_or_default();
+        // Read as itself, as it is written: a named pipe there held this
+        // read forever. One that is no file is no note.
+        let synced = read_own(&synced_path(&self.path), 4096)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         // A file removed or emptied since (by hand: saves are atomic)
         // holds nothing, whatever the note beside it says.
         let holds_state = || {
@@ -399,8 +403,13 @@ fn open_own(
     let file = options.custom_flags(flags).open(sibling).map_err(|e| {
         match e.raw_os_error().map(Errno::from_raw_os_error) {
             Some(Errno::LOOP) => not_own("a symbolic link"),
-            // A pipe no one reads: what opening it to write says.
-            Some(Errno::NXIO) => not_own("a named pipe"),
+            // What opening a pipe no one reads, or a socket, to write says.
+            Some(Errno::NXIO) => not_own(
+                fs::symlink_metadata(sibling)
+                    .ok()
+                    .and_then(|m| not_regular(m.file_type()))
+                    .unwrap_or("a named pipe"),
+            ),
             Some(Errno::ISDIR) => not_own("a directory"),
             _ => io_err(state, action)(e),
         }
@@ -410,6 +419,22 @@ fn open_own(
         Some(what) => Err(not_own(what)),
         None => Ok(file),
     }
+}
+
+/// The first `max` bytes of `path`, a file lpa keeps, opened as
+/// [`open_own`] opens it; an error when it is no regular file.
+fn read_own(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use rustix::fs::OFlags;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// What became of the cluster's copy `pulled`, told as a loop or a hook
@@ -1183,7 +1208,10 @@ fn keep_aside(path: &Path, bytes: Option<&[u8]>) -> Result<PathBuf, StateError> 
             n => path.with_file_name(format!("{name}.corrupt.{n}")),
         };
         match bytes {
-            Some(bytes) => match fs::read(&kept) {
+            // Read as itself: a named pipe there held the state's lock
+            // forever, and a link to /dev/zero read until memory ran out.
+            // One that is not a file takes its name all the same.
+            Some(bytes) => match read_own(&kept, bytes.len() as u64 + 1) {
                 Ok(b) if b == bytes => return Ok(kept),
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -1565,10 +1593,45 @@ mod tests {
             "a named pipe",
             lock.synced("configmap default/s", "7").unwrap_err(),
         );
+        // Read, a named pipe there is no note, where the read waited for
+        // a writer forever; written, it is refused as above.
+        let pulled = Pulled {
+            named: "configmap default/s".into(),
+            version: "7".into(),
+            json: Some(r#"{"runs_since_change": 2}"#.into()),
+        };
+        assert!(matches!(
+            lock.adopt(&pulled, false),
+            Ok(Adopted::Cluster(_))
+        ));
+        drop(lock);
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             r#"{"runs_since_change": 1}"#
         );
+        // A socket is said to be one, where opening it read as a pipe's.
+        fs::remove_dir(at("owner")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(at("owner")).unwrap();
+        refused(
+            "owner",
+            "owner lock file",
+            "a socket",
+            sf.claim().unwrap_err(),
+        );
+        // A corrupt state is kept aside past names that are no files: a
+        // named pipe there held the state's lock forever.
+        for name in ["s.json.corrupt", "s.json.corrupt.2"] {
+            let fifo = dir.path().join(name);
+            rustix::fs::mkfifoat(
+                rustix::fs::CWD,
+                &fifo,
+                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            )
+            .unwrap();
+        }
+        let kept = keep_aside(&path, Some(b"garbage")).unwrap();
+        assert_eq!(kept, dir.path().join("s.json.corrupt.3"));
+        assert_eq!(fs::read(&kept).unwrap(), b"garbage");
     }
 
     #[test]
