@@ -266,7 +266,8 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
 /// times asked for 30 GB. A number's text is not seen, but each alias of
 /// it is parsed again: a number counts as the longest text one could
 /// have in the file ([`number_values`]), where a 500 KB `0x0...01`
-/// aliased 120 000 times counted as 120 000 values and took 135 s.
+/// aliased 120 000 times counted as 120 000 values and took 135 s. A file
+/// without aliases is read once, whatever it holds, and not counted.
 const MAX_NODES: u64 = 1_000_000;
 const BYTES_PER_NODE: u64 = 32;
 
@@ -276,6 +277,9 @@ const BYTES_PER_NODE: u64 = 32;
 /// to report.
 fn too_many_nodes(text: &str) -> Option<String> {
     use de::DeserializeSeed;
+    if !has_alias(text) {
+        return None;
+    }
     let count = std::cell::Cell::new(0);
     let document = serde_yaml::Deserializer::from_str(text).next()?;
     let nodes = Nodes {
@@ -288,16 +292,59 @@ fn too_many_nodes(text: &str) -> Option<String> {
     })
 }
 
-/// What a number counts toward [`MAX_NODES`]: its text at its longest,
-/// the longest run of the characters a YAML number is written in (in a
-/// file of settings, a dozen).
+/// Whether `text` may hold an alias: a `*` where a YAML token starts (a
+/// line's start, a space, or `[ { , :` before it) with a name after it.
+/// One in a string or a comment reads as one, and costs only a count.
+fn has_alias(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.windows(2).enumerate().any(|(i, w)| {
+        w[0] == b'*'
+            && !(w[1].is_ascii_whitespace() || b",[]{}".contains(&w[1]))
+            && (i == 0 || bytes[i - 1].is_ascii_whitespace() || b"[{,:".contains(&bytes[i - 1]))
+    })
+}
+
+/// What a number counts toward [`MAX_NODES`]: its text at its longest, the
+/// longest run written as a YAML number is (`0x...`, digits and `.e+-_`;
+/// in a file of settings, a dozen characters; a hex digest is no number).
+/// A tag can make a number of a quoted scalar, whose text may be folded
+/// over lines and escaped (`!!int "0x000\` ...): with one, the whole text.
 fn number_values(text: &str) -> u64 {
-    let longest = text
-        .split(|c: char| !(c.is_ascii_hexdigit() || "xXoO._+-".contains(c)))
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let tagged = ["!!int", "!!float", "tag:yaml.org,2002:", "\n%TAG"]
+        .iter()
+        .any(|t| text.contains(t))
+        || text.starts_with("%TAG");
+    let longest = if tagged {
+        text.len()
+    } else {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || "._+-".contains(c)))
+            .filter(|run| number_like(run))
+            .map(str::len)
+            .max()
+            .unwrap_or(0)
+    };
     1 + longest as u64 / BYTES_PER_NODE
+}
+
+/// Whether `run` is written as a YAML number may be: a sign, then `0x`,
+/// `0o` or `0b` and their digits, or decimal digits with `.`, `_` and an
+/// exponent.
+fn number_like(run: &str) -> bool {
+    let run = run.trim_start_matches(['+', '-']);
+    let digits = |rest: &str, radix: u32| rest.chars().all(|c| c.is_digit(radix) || c == '_');
+    let lower = run.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("0x") {
+        digits(rest, 16)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        digits(rest, 8)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        digits(rest, 2)
+    } else {
+        run.bytes().any(|b| b.is_ascii_digit())
+            && run
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b))
+    }
 }
 
 /// Counts the values of a document, and fails past [`MAX_NODES`].
@@ -1266,6 +1313,22 @@ mod tests {
             let numbers = format!("n: &n {number}\nitems: [{}]\n", ["*n"; 120_000].join(", "));
             assert!(too_many_nodes(&numbers).is_some());
         }
+        // Nor when a tag makes a number of a quoted scalar folded over
+        // lines, whose runs are short.
+        let folded = format!(
+            "n: &n !!int \"0x{}1\"\nitems: [{}]\n",
+            vec!["0".repeat(20); 20_000].join("\\\n  "),
+            ["*n"; 120_000].join(", ")
+        );
+        assert!(too_many_nodes(&folded).is_some());
+        // A long hex digest is no number: 60 000 numbers beside one, with
+        // an alias or without, are read.
+        let floats = ["0.125"; 60_000].join(", ");
+        let digest = "3a5f".repeat(128);
+        let plain = format!("sig: {digest}\nbody: [{floats}]\n");
+        assert!(too_many_nodes(&plain).is_none());
+        let aliased = format!("sig: &s {digest}\nagain: *s\nbody: [{floats}]\n");
+        assert!(too_many_nodes(&aliased).is_none());
         assert!(yaml_value(&text)
             .unwrap_err()
             .starts_with("more than 1000000 values"));
