@@ -659,14 +659,16 @@ fn trend_loads(curve: &Curve, trend: &[(u64, f64, u32)]) -> Vec<(u64, f64, f64)>
 }
 
 /// The least-squares trend of `points` (seconds, load, noise), when it rises
-/// significantly, projected `runs` ahead; `interval` is the seconds since
-/// the last run. A run ahead is the runs' usual spacing (the median of the
-/// trend's gaps, lower), not the last gap: a loop restarted minutes after
-/// its last run projected its trend minutes a run ahead (a run read 60 s
-/// after runs 1 s apart answered 9 replicas where it answered 4 at 1 s).
-pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64, runs: u32) -> Option<Rise> {
+/// significantly, projected `runs` ahead. A run ahead is the runs' usual
+/// spacing (the median of the trend's gaps, lower), not the time since the
+/// last run (`interval`, taken only when the trend's times have no gap): a
+/// loop restarted minutes after its last run projected its trend minutes
+/// a run ahead (a run read 60 s after runs 1 s apart answered 9 replicas
+/// where it answered 4 at 1 s), and a run in the same second as the last
+/// projected none.
+pub(crate) fn rise(points: &[(u64, f64, f64)], interval: Option<f64>, runs: u32) -> Option<Rise> {
     let n = points.len();
-    if n < 3 || interval.is_nan() || interval <= 0.0 {
+    if n < 3 {
         return None;
     }
     // Times from a state file may be in any order: f64, never u64 minus.
@@ -705,7 +707,7 @@ pub(crate) fn rise(points: &[(u64, f64, f64)], interval: f64, runs: u32) -> Opti
         .collect();
     gaps.sort_by(f64::total_cmp);
     let spacing = gaps.get(gaps.len().saturating_sub(1) / 2).copied();
-    let per_run = slope * spacing.unwrap_or(interval);
+    let per_run = slope * spacing.or(interval.filter(|&i| i > 0.0))?;
     let ahead = now + per_run * f64::from(runs);
     (ahead.is_finite() && per_run.is_finite()).then_some(Rise {
         per_run,
@@ -998,7 +1000,9 @@ impl Assessment {
                 m.trend.push((run.at_secs, x.observed, serving.max(1)));
                 keep_newest(&mut m.trend, TREND_RUNS);
             }
-            let rising = interval.and_then(|i| rise(&trend_loads(&curve, &m.trend), i, horizon));
+            let rising = recent
+                .then(|| rise(&trend_loads(&curve, &m.trend), interval, horizon))
+                .flatten();
             m.last_ms = x.usable.then_some(x.observed);
             m.last_rho = (x.usable && estimate.saturated)
                 .then(|| estimate.load / f64::from(estimate.serving.max(1)));
@@ -1526,36 +1530,53 @@ mod tests {
                 .collect()
         };
         // Too few runs, a flat load, a falling one: no rise.
-        assert_eq!(rise(&pts(&[1.0, 1.5]), 15.0, 3), None);
+        assert_eq!(rise(&pts(&[1.0, 1.5]), Some(15.0), 3), None);
         // A run ahead is the runs' spacing (15 s here), not the gap since
         // the last, when runs were missed.
-        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 300.0, 3).unwrap();
+        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), Some(300.0), 3).unwrap();
         assert!(close(r.per_run, 0.2), "{r:?}");
-        assert_eq!(rise(&pts(&[1.0, 1.0, 1.0]), 15.0, 3), None);
-        assert_eq!(rise(&pts(&[1.6, 1.4, 1.2, 1.0]), 15.0, 3), None);
+        assert_eq!(rise(&pts(&[1.0, 1.0, 1.0]), Some(15.0), 3), None);
+        assert_eq!(rise(&pts(&[1.6, 1.4, 1.2, 1.0]), Some(15.0), 3), None);
         // A perfectly straight rise of 1 % a run: no residual at all, but
         // well inside what the readings' noise moves.
-        assert_eq!(rise(&pts(&[1.0, 1.01, 1.02, 1.03]), 15.0, 3), None);
+        assert_eq!(rise(&pts(&[1.0, 1.01, 1.02, 1.03]), Some(15.0), 3), None);
         // 0.2 a run against noise of 0.1: projected three runs ahead.
-        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), 15.0, 3).unwrap();
+        let r = rise(&pts(&[1.0, 1.2, 1.4, 1.6]), Some(15.0), 3).unwrap();
         assert!(close(r.per_run, 0.2), "{r:?}");
         assert!(close(r.ahead, 2.2), "{r:?}");
         // Six runs along a straight line, against noise of 0.1 a run: a
         // rise of 0.065 a run clears 2.5 standard errors (2.7), one of
         // 0.055 does not (2.3).
         let line = |k: f64| pts(&(0..6).map(|i| 1.0 + k * f64::from(i)).collect::<Vec<_>>());
-        assert!(rise(&line(0.065), 15.0, 3).is_some());
-        assert_eq!(rise(&line(0.055), 15.0, 3), None);
+        assert!(rise(&line(0.065), Some(15.0), 3).is_some());
+        assert_eq!(rise(&line(0.055), Some(15.0), 3), None);
         // Noise that happens to climb, but not by 2.5 standard errors.
-        assert_eq!(rise(&pts(&[1.0, 0.9, 1.1, 1.05, 1.0, 1.1]), 15.0, 3), None);
-        // Absurd input reads as no trend, never a panic.
-        assert_eq!(rise(&pts(&[1.0, 1.2, 1.4]), 0.0, 3), None);
         assert_eq!(
-            rise(&[(5, 1.0, 0.1), (5, 2.0, 0.1), (5, 3.0, 0.1)], 15.0, 3),
+            rise(&pts(&[1.0, 0.9, 1.1, 1.05, 1.0, 1.1]), Some(15.0), 3),
+            None
+        );
+        // A run in the same second as the last (no time since) projects
+        // by the runs' spacing, as one a second later does.
+        assert_eq!(
+            rise(&pts(&[1.0, 1.2, 1.4, 1.6]), None, 3),
+            rise(&pts(&[1.0, 1.2, 1.4, 1.6]), Some(1.0), 3)
+        );
+        assert!(rise(&pts(&[1.0, 1.2, 1.4, 1.6]), None, 3).is_some());
+        // Absurd input reads as no trend, never a panic.
+        assert_eq!(
+            rise(
+                &[(5, 1.0, 0.1), (5, 2.0, 0.1), (5, 3.0, 0.1)],
+                Some(15.0),
+                3
+            ),
             None
         );
         assert_eq!(
-            rise(&[(30, 1.0, 0.1), (15, 2.0, 0.1), (0, 3.0, 0.1)], 15.0, 3),
+            rise(
+                &[(30, 1.0, 0.1), (15, 2.0, 0.1), (0, 3.0, 0.1)],
+                Some(15.0),
+                3
+            ),
             None
         );
     }
