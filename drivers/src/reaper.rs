@@ -52,19 +52,19 @@ pub fn start_if_init() {
     // Without a thread (the pid limit reached already) nothing is reaped;
     // lpa runs as it did.
     let _ = thread::Builder::new().name("reaper".into()).spawn(|| loop {
-        sweep(1);
+        sweep();
         thread::sleep(SWEEP);
     });
 }
 
-/// Reaps each exited child of `parent` (this process) that it did not
-/// start, and forgets those of its own that are gone. Returns how many it
-/// reaped.
-fn sweep(parent: u32) -> usize {
+/// Reaps each exited child of this process that it did not start, and
+/// forgets those of its own that are gone.
+fn sweep() {
     let _gate = GATE.write().unwrap_or_else(PoisonError::into_inner);
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return;
     };
+    let parent = std::process::id();
     let mut own = own();
     let noted = own.get_or_insert_with(HashMap::new);
     let mut children = HashMap::new();
@@ -78,15 +78,15 @@ fn sweep(parent: u32) -> usize {
     }
     // Reaped by their callers: a pid reused by an orphan is not lpa's.
     noted.retain(|pid, started| children.get(pid).is_some_and(|s| s.started == *started));
-    let mut reaped = 0;
     for (pid, s) in children {
-        if s.zombie && !noted.contains_key(&pid) {
-            let reap = Pid::from_raw(pid as i32)
-                .map(|p| rustix::process::waitpid(Some(p), WaitOptions::NOHANG));
-            reaped += usize::from(matches!(reap, Some(Ok(Some(_)))));
+        if let (true, false, Some(pid)) = (
+            s.zombie,
+            noted.contains_key(&pid),
+            Pid::from_raw(pid as i32),
+        ) {
+            let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
         }
     }
-    reaped
 }
 
 fn own() -> std::sync::MutexGuard<'static, Option<HashMap<u32, u64>>> {

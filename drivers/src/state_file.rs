@@ -380,6 +380,9 @@ fn note_synced(path: &Path, named: &str, version: &str) -> Result<(), StateError
     .map_err(io_err(path, action))
 }
 
+/// `O_NOFOLLOW | O_NONBLOCK`: see [`open_own`].
+const OWN: i32 = (rustix::fs::OFlags::NOFOLLOW.bits() | rustix::fs::OFlags::NONBLOCK.bits()) as i32;
+
 /// Opens `sibling`, a file lpa keeps beside the state file, as itself:
 /// `O_NOFOLLOW` (a link in its place is refused, not followed) and
 /// `O_NONBLOCK` (a named pipe is refused at once, where opening it to
@@ -391,7 +394,6 @@ fn open_own(
     sibling: &Path,
     (state, role, action): (&Path, &'static str, &'static str),
 ) -> Result<File, StateError> {
-    use rustix::fs::OFlags;
     use rustix::io::Errno;
     let not_own = |what| StateError::Sibling {
         path: state.to_path_buf(),
@@ -399,8 +401,7 @@ fn open_own(
         sibling: sibling.to_path_buf(),
         what,
     };
-    let flags = (OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32;
-    let file = options.custom_flags(flags).open(sibling).map_err(|e| {
+    let file = options.custom_flags(OWN).open(sibling).map_err(|e| {
         match e.raw_os_error().map(Errno::from_raw_os_error) {
             Some(Errno::LOOP) => not_own("a symbolic link"),
             // What opening a pipe no one reads, or a socket, to write says.
@@ -424,11 +425,7 @@ fn open_own(
 /// The first `max` bytes of `path`, a file lpa keeps, opened as
 /// [`open_own`] opens it; an error when it is no regular file.
 fn read_own(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    use rustix::fs::OFlags;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
-        .open(path)?;
+    let file = OpenOptions::new().read(true).custom_flags(OWN).open(path)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::other("not a regular file"));
     }

@@ -123,26 +123,23 @@ impl CpaConfig {
         // CPA reads a method from its env var as YAML or JSON, whole; its
         // timeout, where it was read.
         let timeout_ms = |method: &str| {
+            // One CPA refuses is said as such (refused), and has no
+            // timeout of its own to warn of.
+            let usable = |m: &Value, decodes: bool, json: bool| {
+                decodes
+                    && m.as_mapping()
+                        .is_some_and(|m| method_refused(m, json).is_none())
+            };
             let (value, source) = match from_env(method) {
-                // One CPA refuses is said as such (refused), and has
-                // no timeout of its own to warn of.
                 Some(v) => (
                     lpa_core::parse::yaml_value(&v)
                         .ok()
-                        .filter(|_| go_refused(&v).is_none())
-                        .filter(|m| {
-                            m.as_mapping()
-                                .is_some_and(|m| method_refused(m, go_reads_json(&v)).is_none())
-                        }),
+                        .filter(|m| usable(m, go_refused(&v).is_none(), go_reads_json(&v))),
                     format!("the env var {method}"),
                 ),
                 None => (
                     file.get(method)
-                        .filter(|_| decodes)
-                        .filter(|m| {
-                            m.as_mapping()
-                                .is_some_and(|m| method_refused(m, json).is_none())
-                        })
+                        .filter(|m| usable(m, decodes, json))
                         .cloned(),
                     path.clone(),
                 ),
@@ -290,8 +287,8 @@ fn file_refused(text: &str, file: &Mapping, path: &str) -> Vec<String> {
 }
 
 /// Why Go refuses `value` (of the field `key`) as CPA's object or method;
-/// `json` when Go read it as JSON. `None` when the YAML did not parse:
-/// the caller says so.
+/// `json` when Go read it as JSON. A value that did not parse as YAML
+/// (`None`) is no mapping.
 fn object_refused(key: &str, value: Option<&Value>, json: bool) -> Option<&'static str> {
     match value {
         // Go decodes null into the field's pointer: unset, no error.
