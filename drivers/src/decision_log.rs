@@ -47,8 +47,30 @@ pub struct DecisionLog {
 impl DecisionLog {
     /// Opens (creating if needed) `path` for appending.
     pub fn open(path: impl Into<PathBuf>) -> Result<DecisionLog, LogError> {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
         let path = path.into();
         let err = |action| io_error(&path, action);
+        // A named pipe is written without waiting and without a read end
+        // of lpa's own: opened to read too, a pipe whose reader had gone
+        // or stopped filled up, and the next record's write held the loop
+        // for good (no scaling, SIGTERM unheard). Now a full pipe, or one
+        // no process reads, fails that record, and the loop goes on.
+        if std::fs::metadata(&path).is_ok_and(|m| m.file_type().is_fifo()) {
+            let file = OpenOptions::new()
+                .append(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                .open(&path)
+                .map_err(err(
+                    "open for appending (a named pipe: a process must read it)",
+                ))?;
+            return Ok(DecisionLog {
+                path,
+                file,
+                cut: None,
+                max_size: None,
+                torn: false,
+            });
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -285,6 +307,32 @@ mod tests {
     use lpa_core::{config::parse_policy, decide, Observation, State};
 
     /// A hold at 2 replicas, decided at 2026-11-28T01:04:07Z.
+    #[test]
+    fn a_named_pipe_full_or_unread_fails_a_record_and_never_waits() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        // No reader: said at once.
+        let e = DecisionLog::open(&path).unwrap_err().to_string();
+        assert!(e.contains("a named pipe: a process must read it"), "{e}");
+        // A reader that never reads: the pipe fills, and a record fails.
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&path)
+            .unwrap();
+        let mut log = DecisionLog::open(&path).unwrap();
+        let failed = (0..10_000).find_map(|_| log.append(&a_record()).err());
+        let e = failed.expect("a full pipe fails a record").to_string();
+        assert!(e.contains("append"), "{e}");
+    }
+
     fn a_record() -> DecisionRecord {
         let policy = parse_policy(
             "p.yaml",
