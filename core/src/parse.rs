@@ -292,15 +292,19 @@ fn too_many_nodes(text: &str) -> Option<String> {
     })
 }
 
-/// Whether `text` may hold an alias: a `*` where a YAML token starts (a
-/// line's start, a space, or `[ { , :` before it) with a name after it.
-/// One in a string or a comment reads as one, and costs only a count.
+/// Whether `text` may hold an alias: a `*` with a name after it, where a
+/// YAML token starts (a line's start, a space, or `[ { , : ?` before it;
+/// libyaml also breaks lines at NEL, LS and PS, whose UTF-8 ends in 0x85,
+/// 0xa8 or 0xa9). One in a string or a comment reads as one, and costs
+/// only a count.
 fn has_alias(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.windows(2).enumerate().any(|(i, w)| {
         w[0] == b'*'
             && !(w[1].is_ascii_whitespace() || b",[]{}".contains(&w[1]))
-            && (i == 0 || bytes[i - 1].is_ascii_whitespace() || b"[{,:".contains(&bytes[i - 1]))
+            && (i == 0
+                || bytes[i - 1].is_ascii_whitespace()
+                || b"[{,:?\x85\xa8\xa9".contains(&bytes[i - 1]))
     })
 }
 
@@ -308,12 +312,11 @@ fn has_alias(text: &str) -> bool {
 /// longest run written as a YAML number is (`0x...`, digits and `.e+-_`;
 /// in a file of settings, a dozen characters; a hex digest is no number).
 /// A tag can make a number of a quoted scalar, whose text may be folded
-/// over lines and escaped (`!!int "0x000\` ...): with one, the whole text.
+/// over lines and escaped (`!!int "0x000\` ...): with any tag of the
+/// kinds that can name `int` (`!!`, a verbatim `!<...>` whose name may be
+/// %-escaped, a `%TAG` directive), the whole text.
 fn number_values(text: &str) -> u64 {
-    let tagged = ["!!int", "!!float", "tag:yaml.org,2002:", "\n%TAG"]
-        .iter()
-        .any(|t| text.contains(t))
-        || text.starts_with("%TAG");
+    let tagged = ["!!", "!<", "%TAG"].iter().any(|t| text.contains(t));
     let longest = if tagged {
         text.len()
     } else {
@@ -1321,6 +1324,25 @@ mod tests {
             ["*n"; 120_000].join(", ")
         );
         assert!(too_many_nodes(&folded).is_some());
+        // A verbatim tag with its name %-escaped, or a %TAG after a CR.
+        for (directive, tag) in [
+            ("", "!<tag:yaml.org%2C2002:int>"),
+            ("%TAG !e! tag:yaml.org,2002:\r---\n", "!e!int"),
+        ] {
+            let text = format!("{directive}{}", folded.replace("!!int", tag));
+            assert!(too_many_nodes(&text).is_some(), "{tag}");
+        }
+        // An alias after a flow key's `?`, or after a line break of
+        // Unicode's (NEL): a 5000-key anchor 9000 times.
+        let keys: Vec<String> = (0..5000).map(|i| format!("k{i}: 1")).collect();
+        for before in ["?", "\u{85}", "\u{2028}"] {
+            let text = format!(
+                "base: &b {{{}}}\nl: [{}]\n",
+                keys.join(", "),
+                vec![format!("{before}*b"); 9000].join(", ")
+            );
+            assert!(too_many_nodes(&text).is_some(), "{before:?}");
+        }
         // A long hex digest is no number: 60 000 numbers beside one, with
         // an alias or without, are read.
         let floats = ["0.125"; 60_000].join(", ");
