@@ -410,7 +410,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     let bad = written(
         &dir,
         "bad.yaml",
-        "interval: \"15000\"\nmetric:\n  type: shell\n  timeout: 3000.5\n",
+        "interval: 15000.5\nmaxReplicas: 99999999999\nmetric:\n  type: shell\n  timeout: 3000.5\n",
     );
     let w = said_by_check(
         &fixture("evaluation/seed.yaml"),
@@ -419,13 +419,48 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     );
     let stops = r#"CPA stops at start-up with "invalid format of YAML/JSON configuration""#;
     assert_eq!(
-        w[..2],
+        w[..3],
         [
-            format!(r#"lpa check: warning: CPA's config {}: interval: "15000" is not a whole number: {stops}"#, bad.display()),
+            format!("lpa check: warning: CPA's config {}: interval: 15000.5 is not a whole number: {stops}", bad.display()),
+            format!("lpa check: warning: CPA's config {}: maxReplicas: 99999999999 does not fit CPA's 32-bit field: {stops}", bad.display()),
             format!("lpa check: warning: CPA's config {}: metric has a timeout that is not a whole number of milliseconds: {stops}", bad.display()),
         ]
     );
     assert!(!w.iter().any(|w| w.contains("metric method")), "{w:?}");
+    // YAML 1.1's integers, as Go's decoder reads them, are no error; nor
+    // are YAML's " 5" and null to a 32-bit field from the env, which CPA
+    // decodes as YAML (only its Go ints go through ParseInt).
+    let fine = written(
+        &dir,
+        "fine.yaml",
+        "runMode: per-resource\ninterval: 15_000\nmaxReplicas: 0x10\n",
+    );
+    let w = said_by_check(
+        &fixture("evaluation/seed.yaml"),
+        &[
+            ("configPath", fine.to_str().unwrap()),
+            ("logVerbosity", " 5"),
+            ("startTime", "null"),
+        ],
+        "lpa check: warning: ",
+    );
+    assert_eq!(w, Vec::<String>::new());
+    // Go's YAML reader ends the first document at the first --- after any
+    // line, a comment's too: CPA reads none of the settings after it.
+    let late = written(
+        &dir,
+        "late.yaml",
+        "# the CPA's config\n---\nrunMode: per-resource\nmaxReplicas: 50\n",
+    );
+    let w = said_by_check(
+        &fixture("evaluation/seed.yaml"),
+        &[("configPath", late.to_str().unwrap())],
+        "lpa check: warning: ",
+    );
+    assert!(
+        w.iter().any(|w| w.contains("CPA reads only its first YAML document, the lines before its first --- line, which hold no settings")),
+        "{w:?}"
+    );
     // Without CPA's file, nothing is known of its clock.
     let out = lpa()
         .args(["check", "--evaluation-config"])

@@ -82,8 +82,16 @@ impl CpaConfig {
         // decode at all stops CPA, and has no method to warn of.
         let json = read.as_deref().is_ok_and(go_reads_json);
         let decodes = read.as_deref().map_or(true, |t| go_refused(t).is_none());
+        // Of YAML, CPA reads the first document as Go's YAMLReader cuts
+        // it, which may hold less than serde_yaml's first.
+        let document = |text: &'_ str| -> String {
+            match json {
+                false => go_first_document(text).unwrap_or(text).to_string(),
+                true => text.to_string(),
+            }
+        };
         let why = match &read {
-            Ok(text) => match lpa_core::parse::yaml_value(text) {
+            Ok(text) => match lpa_core::parse::yaml_value(&document(text)) {
                 Ok(Value::Mapping(m)) => Ok(m),
                 Ok(Value::Null) => Ok(Mapping::new()),
                 Ok(_) => Err("CPA's config is not a mapping of settings".to_string()),
@@ -93,10 +101,16 @@ impl CpaConfig {
             // Not under CPA, which fails to start without its file.
             Err(_) => Ok(Mapping::new()),
         };
-        let refused = match (&read, &why) {
+        let mut refused = match (&read, &why) {
             (Ok(text), Ok(m)) => file_refused(text, m, &path),
             _ => Vec::new(),
         };
+        if let (Ok(text), Ok(m)) = (&read, &why) {
+            let unread = matches!(lpa_core::parse::yaml_value(text), Ok(Value::Mapping(all)) if !all.is_empty());
+            if m.is_empty() && unread && decodes {
+                refused.push(format!("CPA's config {path}: CPA reads only its first YAML document, the lines before its first --- line, which hold no settings (a comment or a blank line makes a document to Go's YAML reader): CPA runs on its defaults and env alone; remove what comes before the ---, or the --- line"));
+            }
+        }
         let (file, warning) = match why {
             Ok(m) => (m, None),
             Err(why) => (
@@ -107,7 +121,14 @@ impl CpaConfig {
         // CPA reads an int field's env var with ParseInt and its file's
         // value as a YAML number; a value it would refuse is none here.
         let from_env = |key: &str| env(key).filter(|v| !v.trim().is_empty());
-        let from_file = |key: &str| file.get(key).and_then(Value::as_u64);
+        let from_file = |key: &str| {
+            let bits = CPA_INT_KEYS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(64, |(_, b)| *b);
+            let n = go_int(file.get(key)?, bits, json).ok().flatten()?;
+            u64::try_from(n).ok()
+        };
         let file_count = |key: &str| {
             from_file(key)
                 .and_then(|v| u32::try_from(v).ok())
@@ -208,19 +229,73 @@ impl CpaConfig {
     }
 }
 
-/// CPA's settings that its env sets as integers (Go's ParseInt) and as
-/// YAML or JSON objects (config/core.go); of a value that does not parse,
+/// CPA's integer settings (config/core.go) and the bits of each Go type:
+/// its env sets a Go `int` with ParseInt, and an `int32` or `int64` as
+/// YAML or JSON, as it sets its objects; of a value that does not parse,
 /// CPA's confload says "invalid format of ... field value" and CPA stops.
-const CPA_INT_KEYS: [&str; 8] = [
-    "interval",
-    "minReplicas",
-    "maxReplicas",
-    "startTime",
-    "logVerbosity",
-    "downscaleStabilization",
-    "initialReadinessDelay",
-    "cpuInitializationPeriod",
+const CPA_INT_KEYS: [(&str, u32); 8] = [
+    ("interval", 64),
+    ("minReplicas", 32),
+    ("maxReplicas", 32),
+    ("startTime", 64),
+    ("logVerbosity", 32),
+    ("downscaleStabilization", 64),
+    ("initialReadinessDelay", 64),
+    ("cpuInitializationPeriod", 64),
 ];
+/// Those of [`CPA_INT_KEYS`] of Go's type `int`, which CPA's env sets with
+/// ParseInt: " 5" or "null" stops CPA there, where they are YAML's 5 and
+/// null to an `int32`.
+const CPA_PARSE_INT_KEYS: [&str; 2] = ["interval", "downscaleStabilization"];
+
+/// `v` as Go's YAML decoding (sigs.k8s.io/yaml, goyaml.v2: YAML 1.1) reads
+/// it into an integer field of `bits`, or why it refuses it. A string that
+/// YAML 1.1 reads as an integer (`1_000`, octal `017`) is taken as one:
+/// serde_yaml reads YAML 1.2, and leaves such text a string whether it was
+/// quoted (which Go refuses) or not.
+fn go_int(v: &Value, bits: u32, json: bool) -> std::result::Result<Option<i64>, &'static str> {
+    let n = match v {
+        Value::Null => return Ok(None),
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64(),
+        Value::Number(n) if !json => n
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+            .map(|f| f as i64),
+        Value::String(text) if !json => yaml11_int(text),
+        _ => None,
+    };
+    let n = n.ok_or("is not a whole number")?;
+    let fits = bits >= 64 || i64::from(i32::MIN) <= n && n <= i64::from(i32::MAX);
+    if fits {
+        Ok(Some(n))
+    } else {
+        Err("does not fit CPA's 32-bit field")
+    }
+}
+
+/// An integer as YAML 1.1 writes one (goyaml.v2's resolve: `_` dropped,
+/// then Go's ParseInt with its base from the prefix: `0x`, `0b`, `0`).
+fn yaml11_int(text: &str) -> Option<i64> {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    let (negative, digits) = match plain.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, plain.strip_prefix('+').unwrap_or(&plain)),
+    };
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x") {
+        (16, hex)
+    } else if let Some(bin) = digits.strip_prefix("0b") {
+        (2, bin)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let n = i64::from_str_radix(digits, radix).ok()?;
+    Some(if negative { -n } else { n })
+}
 /// Beside [`CPA_METHOD_KEYS`], CPA's fields read as YAML or JSON objects.
 const CPA_OBJECT_KEYS: [&str; 2] = ["scaleTargetRef", "apiConfig"];
 
@@ -232,14 +307,24 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
         let more = if cut.len() < v.len() { "..." } else { "" };
         format!("{cut:?}{more}")
     };
-    let ints = CPA_INT_KEYS.iter().filter_map(|&key| {
+    let ints = CPA_INT_KEYS.iter().filter_map(|&(key, bits)| {
         let v = env(key)?;
-        v.parse::<i64>().is_err().then(|| {
-            format!(
-                "CPA's env var {key}={} is not an integer: CPA stops at start-up with \"invalid format of integer field value\"",
-                shown(&v)
-            )
-        })
+        if CPA_PARSE_INT_KEYS.contains(&key) {
+            return v.parse::<i64>().is_err().then(|| {
+                format!(
+                    "CPA's env var {key}={} is not an integer: CPA stops at start-up with \"invalid format of integer field value\"",
+                    shown(&v)
+                )
+            });
+        }
+        let why = go_refused(&v).or_else(|| {
+            let value = lpa_core::parse::yaml_value(&v).ok()?;
+            go_int(&value, bits, go_reads_json(&v)).err()
+        })?;
+        Some(format!(
+            "CPA's env var {key}={} {why}: CPA stops at start-up with \"invalid format of YAML/JSON field value\"",
+            shown(&v)
+        ))
     });
     let objects = CPA_OBJECT_KEYS.iter().chain(&CPA_METHOD_KEYS).filter_map(|&key| {
         let v = env(key)?;
@@ -266,15 +351,13 @@ fn file_refused(text: &str, file: &Mapping, path: &str) -> Vec<String> {
         return vec![format!("CPA's config {path} {why}: {stops}")];
     }
     let json = go_reads_json(text);
-    let ints = CPA_INT_KEYS.iter().filter_map(|&key| {
+    let ints = CPA_INT_KEYS.iter().filter_map(|&(key, bits)| {
         let v = file.get(key)?;
-        let int = v.is_i64() || v.is_u64() || (!json && whole(v).is_some());
-        (!(v.is_null() || int)).then(|| {
-            format!(
-                "CPA's config {path}: {key}: {} is not a whole number: {stops}",
-                serde_json::to_string(v).unwrap_or_default()
-            )
-        })
+        let why = go_int(v, bits, json).err()?;
+        Some(format!(
+            "CPA's config {path}: {key}: {} {why}: {stops}",
+            serde_json::to_string(v).unwrap_or_default()
+        ))
     });
     let objects = CPA_OBJECT_KEYS
         .iter()
@@ -308,8 +391,7 @@ fn go_reads_json(text: &str) -> bool {
 
 /// Why Go's YAMLOrJSONDecoder refuses `text` before any field: JSON that
 /// does not parse (`{timeout: 3000}` is YAML, and JSON to Go), or YAML
-/// with no document (empty, or `---` lines only: Go's YAMLReader answers
-/// EOF) or with more than a comment after a line's `---`.
+/// with no document or a bad separator ([`go_first_document`]).
 fn go_refused(text: &str) -> Option<&'static str> {
     if go_reads_json(text) {
         let first = serde_json::Deserializer::from_str(text)
@@ -318,23 +400,36 @@ fn go_refused(text: &str) -> Option<&'static str> {
         return (!matches!(first, Some(Ok(_))))
             .then_some("starts with { and is not JSON, as Go reads it");
     }
-    let mut content = false;
+    go_first_document(text).err()
+}
+
+/// The first document of YAML `text` as Go's YAMLReader reads it: its
+/// lines up to the first `---` line after any other, comments and blank
+/// lines included (a comment, then `---`, then settings: CPA reads the
+/// comment alone, and none of the settings); or why it refuses the text:
+/// no document (empty, or `---` lines only: EOF), or more than a comment
+/// after a line's `---`.
+fn go_first_document(text: &str) -> std::result::Result<&str, &'static str> {
+    let (mut start, mut at) = (None, 0);
     for line in text.split_inclusive('\n') {
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim();
             if !(rest.is_empty() || rest.starts_with('#')) {
-                return Some(
+                return Err(
                     "has more than a comment after --- on a line, which Go's YAML reader refuses",
                 );
             }
-            if content {
-                break;
+            if let Some(start) = start {
+                return Ok(&text[start..at]);
             }
-        } else {
-            content = true;
+        } else if start.is_none() {
+            start = Some(at);
         }
+        at += line.len();
     }
-    (!content).then_some("holds no YAML document (Go's decoder answers EOF)")
+    start
+        .map(|start| &text[start..])
+        .ok_or("holds no YAML document (Go's decoder answers EOF)")
 }
 
 /// CPA's fields of its type `Method`.
