@@ -18,18 +18,72 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 /// be drawn leaves an earlier `--out` file as it was. Dropped, it is
 /// removed.
 pub struct Staged {
-    tmp: tempfile::NamedTempFile,
+    /// Taken by [`Staged::keep`].
+    tmp: Option<tempfile::NamedTempFile>,
     path: PathBuf,
 }
 
 impl Staged {
-    pub fn keep(self) -> Result<()> {
-        let path = self.path;
-        self.tmp
-            .persist(&path)
-            .map_err(|e| cannot_write(&path, e.error))?;
-        Ok(())
+    pub fn keep(mut self) -> Result<()> {
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(());
+        };
+        let at = tmp.path().to_path_buf();
+        let kept = tmp
+            .persist(&self.path)
+            .map_err(|e| cannot_write(&self.path, e.error));
+        unstaged(&at);
+        kept.map(drop)
     }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let at = tmp.path().to_path_buf();
+            drop(tmp);
+            unstaged(&at);
+        }
+    }
+}
+
+/// The temporary files staged and not yet kept or dropped: a signal that
+/// ends the command removes them ([`remove_staged_on_signal`]).
+static STAGED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn staged() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    STAGED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn unstaged(at: &Path) {
+    staged().retain(|p| p != at);
+}
+
+/// From here, SIGINT, SIGTERM or SIGHUP removes the files staged and ends
+/// the command with 128 + the signal, as their default action would: a
+/// `lpa simulate --out` stopped while it wrote left a hidden temporary
+/// file of 326 MB beside its output. For commands without a loop of their
+/// own to stop (simulate, report).
+pub fn remove_staged_on_signal() -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let failed =
+        |e: std::io::Error| Failure::new(format!("cannot install the signal handler: {e}"));
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(failed)?;
+    std::thread::Builder::new()
+        .name("staged-cleanup".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                for path in staged().iter() {
+                    let _ = std::fs::remove_file(path);
+                }
+                std::process::exit(128 + signal);
+            }
+        })
+        .map_err(failed)?;
+    Ok(())
 }
 
 pub fn stage_file(path: &Path, bytes: &[u8]) -> Result<Staged> {
@@ -53,19 +107,22 @@ pub fn stage_with(
     let dir = parent_dir(path);
     // tempfile's own mode is private (0600); an output is as readable as
     // any new file (0666 less the umask), like the plot beside it.
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(fail)?;
+    staged().push(tmp.path().to_path_buf());
+    let mut staged_tmp = Staged {
+        tmp: None,
+        path: path.to_path_buf(),
+    };
+    let tmp = staged_tmp.tmp.insert(tmp);
     let mut buffered = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
     write(&mut buffered)
         .and_then(|()| buffered.flush())
         .map_err(fail)?;
     drop(buffered);
-    Ok(Staged {
-        tmp,
-        path: path.to_path_buf(),
-    })
+    Ok(staged_tmp)
 }
 
 /// The system's words for why `path` cannot be written, without the

@@ -33,6 +33,7 @@ use crate::text::{count, extension};
 mod pareto;
 
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
+    super::output::remove_staged_on_signal()?;
     if let (Some(_), None) = (args.on_bad_line, &args.replay) {
         return Err(Failure::new(
             "--on-bad-line: says what to do with a corrupt line of a decision log; use it with --replay",
