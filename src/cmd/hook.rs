@@ -84,11 +84,9 @@ impl CpaConfig {
         let decodes = read.as_deref().map_or(true, |t| go_refused(t).is_none());
         // Of YAML, CPA reads the first document as Go's YAMLReader cuts
         // it, which may hold less than serde_yaml's first.
-        let document = |text: &'_ str| -> String {
-            match json {
-                false => go_first_document(text).unwrap_or(text).to_string(),
-                true => text.to_string(),
-            }
+        let document = |text: &str| -> String {
+            let first = (!json).then(|| go_first_document(text).ok()).flatten();
+            first.unwrap_or(text).to_string()
         };
         let why = match &read {
             Ok(text) => match lpa_core::parse::yaml_value(&document(text)) {
@@ -165,7 +163,12 @@ impl CpaConfig {
                     path.clone(),
                 ),
             };
-            let ms = value?.get("timeout").and_then(whole).unwrap_or(0);
+            // A usable method's timeout is one Go takes (go_int).
+            let ms = value?
+                .get("timeout")
+                .and_then(|t| go_int(t, 64, false).ok().flatten())
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0);
             Some((ms, source))
         };
         CpaConfig {
@@ -261,7 +264,12 @@ fn go_int(v: &Value, bits: u32, json: bool) -> std::result::Result<Option<i64>, 
             .as_f64()
             .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
             .map(|f| f as i64),
-        Value::String(text) if !json => yaml11_int(text),
+        // Text serde_yaml would read as a number was quoted (Go refuses
+        // a string); other text may be YAML 1.1's plain integer.
+        Value::String(text) if !json => {
+            let quoted = matches!(serde_yaml::from_str::<Value>(text), Ok(Value::Number(_)));
+            (!quoted).then(|| yaml11_int(text)).flatten()
+        }
         _ => None,
     };
     let n = n.ok_or("is not a whole number")?;
@@ -449,25 +457,13 @@ const CPA_METHOD_KEYS: [&str; 8] = [
 /// was read as no timeout. A float with a whole value (3000.0) Go takes in
 /// YAML, and refuses in JSON (`json`).
 fn method_refused(method: &Mapping, json: bool) -> Option<&'static str> {
-    let int = |t: &Value| t.is_i64() || t.is_u64();
-    let whole = |t: &Value| t.as_f64().is_some_and(|f| f.fract() == 0.0);
     match (method.get("timeout"), method.get("type")) {
-        (Some(t), _) if !(t.is_null() || int(t) || (!json && whole(t))) => {
+        (Some(t), _) if go_int(t, 64, json).is_err() => {
             Some("has a timeout that is not a whole number of milliseconds")
         }
         (_, Some(t)) if !(t.is_string() || t.is_null()) => Some("has a type that is not a string"),
         _ => None,
     }
-}
-
-/// A timeout in milliseconds as Go's YAML decoding reads an int: a whole
-/// number, or a float with a whole value (3000.0); not below 0.
-fn whole(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| {
-        v.as_f64()
-            .filter(|f| f.fract() == 0.0 && (0.0..=1e15).contains(f))
-            .map(|f| f as u64)
-    })
 }
 
 /// `lpa check`'s warnings on the probe's length against CPA's clock, from
