@@ -410,7 +410,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     let bad = written(
         &dir,
         "bad.yaml",
-        "interval: 15000.5\nmaxReplicas: 99999999999\nmetric:\n  type: shell\n  timeout: 3000.5\n",
+        "interval: 15000.5\nmaxReplicas: 99999999999\ndownscaleStabilization: \"30\"\nmetric:\n  type: shell\n  timeout: 3000.5\n",
     );
     let w = said_by_check(
         &fixture("evaluation/seed.yaml"),
@@ -418,11 +418,13 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         "lpa check: warning: ",
     );
     let stops = r#"CPA stops at start-up with "invalid format of YAML/JSON configuration""#;
+    // A quoted number is a string to Go.
     assert_eq!(
-        w[..3],
+        w[..4],
         [
             format!("lpa check: warning: CPA's config {}: interval: 15000.5 is not a whole number: {stops}", bad.display()),
             format!("lpa check: warning: CPA's config {}: maxReplicas: 99999999999 does not fit CPA's 32-bit field: {stops}", bad.display()),
+            format!(r#"lpa check: warning: CPA's config {}: downscaleStabilization: "30" is not a whole number: {stops}"#, bad.display()),
             format!("lpa check: warning: CPA's config {}: metric has a timeout that is not a whole number of milliseconds: {stops}", bad.display()),
         ]
     );
