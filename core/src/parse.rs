@@ -295,7 +295,8 @@ fn too_many_nodes(text: &str) -> Option<String> {
 /// Whether `text` may hold an alias: a `*` with a name after it, where a
 /// YAML token starts (a line's start, a space, or `[ { , : ?` before it;
 /// libyaml also breaks lines at NEL, LS and PS, whose UTF-8 ends in 0x85,
-/// 0xa8 or 0xa9). One in a string or a comment reads as one, and costs
+/// 0xa8 or 0xa9, and passes over a byte order mark, ending in 0xbf, at a
+/// line's start). One in a string or a comment reads as one, and costs
 /// only a count.
 fn has_alias(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -304,7 +305,7 @@ fn has_alias(text: &str) -> bool {
             && !(w[1].is_ascii_whitespace() || b",[]{}".contains(&w[1]))
             && (i == 0
                 || bytes[i - 1].is_ascii_whitespace()
-                || b"[{,:?\x85\xa8\xa9".contains(&bytes[i - 1]))
+                || b"[{,:?\x85\xa8\xa9\xbf".contains(&bytes[i - 1]))
     })
 }
 
@@ -1332,14 +1333,15 @@ mod tests {
             let text = format!("{directive}{}", folded.replace("!!int", tag));
             assert!(too_many_nodes(&text).is_some(), "{tag}");
         }
-        // An alias after a flow key's `?`, or after a line break of
-        // Unicode's (NEL): a 5000-key anchor 9000 times.
+        // An alias after a flow key's `?`, after a line break of
+        // Unicode's (NEL, LS), or after a byte order mark at a line's
+        // start, which libyaml passes over: a 5000-key anchor 9000 times.
         let keys: Vec<String> = (0..5000).map(|i| format!("k{i}: 1")).collect();
-        for before in ["?", "\u{85}", "\u{2028}"] {
+        for before in ["?", "\u{85}", "\u{2028}", "\u{feff}"] {
             let text = format!(
                 "base: &b {{{}}}\nl: [{}]\n",
                 keys.join(", "),
-                vec![format!("{before}*b"); 9000].join(", ")
+                vec![format!("{before}*b"); 9000].join(",\n")
             );
             assert!(too_many_nodes(&text).is_some(), "{before:?}");
         }
