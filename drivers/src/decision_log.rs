@@ -40,8 +40,10 @@ pub struct DecisionLog {
     cut: Option<u64>,
     max_size: Option<u64>,
     /// A failed append left part of its line that could not be dropped
-    /// then: dropped before the next.
+    /// then: dropped before the next (in a pipe, ended by a newline).
     torn: bool,
+    /// A named pipe, written without waiting.
+    pipe: bool,
 }
 
 impl DecisionLog {
@@ -69,6 +71,7 @@ impl DecisionLog {
                 cut: None,
                 max_size: None,
                 torn: false,
+                pipe: true,
             });
         }
         let mut file = OpenOptions::new()
@@ -84,6 +87,7 @@ impl DecisionLog {
             cut,
             max_size: None,
             torn: false,
+            pipe: false,
         })
     }
 
@@ -240,6 +244,9 @@ impl DecisionLog {
         if self.moved() {
             self.reopen()?;
         }
+        if self.pipe {
+            return self.write_to_pipe(&line).map(|()| None);
+        }
         if self.torn {
             drop_cut_line(&mut self.file)
                 .map_err(self.error("drop the part of a line a failed append left"))?;
@@ -256,6 +263,50 @@ impl DecisionLog {
         Ok(rotation)
     }
 }
+
+impl DecisionLog {
+    /// A pipe written without waiting takes a line whole up to 4096 bytes
+    /// (PIPE_BUF), and may take part of a longer one: the rest is waited
+    /// for, up to [`PIPE_WAIT`]. A line still cut then is ended by a
+    /// newline before the next record, where the next was joined to it
+    /// and both were lost to readers.
+    fn write_to_pipe(&mut self, line: &[u8]) -> Result<(), LogError> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let data = if self.torn {
+            [b"\n", line].concat()
+        } else {
+            line.to_vec()
+        };
+        let deadline = std::time::Instant::now() + PIPE_WAIT;
+        let mut written = 0;
+        while written < data.len() {
+            match self.file.write(&data[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        && written > 0
+                        && std::time::Instant::now() < deadline =>
+                {
+                    let step = Timespec {
+                        tv_sec: 0,
+                        tv_nsec: 50_000_000,
+                    };
+                    let _ = poll(&mut [PollFd::new(&self.file, PollFlags::OUT)], Some(&step));
+                }
+                Err(e) => {
+                    self.torn |= written > 0;
+                    return Err(self.error("append")(e));
+                }
+            }
+        }
+        self.torn = false;
+        Ok(())
+    }
+}
+
+/// How long the rest of a line a pipe took part of is waited for.
+const PIPE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn io_error(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> LogError {
     let path = path.to_path_buf();
@@ -331,6 +382,54 @@ mod tests {
         let failed = (0..10_000).find_map(|_| log.append(&a_record()).err());
         let e = failed.expect("a full pipe fails a record").to_string();
         assert!(e.contains("append"), "{e}");
+    }
+
+    /// A pipe may take part of a line past 4096 bytes: the next record
+    /// then starts a line of its own, where it was joined to the part.
+    #[test]
+    fn a_long_record_cut_in_a_pipe_is_not_joined_to_the_next() {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        let mut reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&path)
+            .unwrap();
+        let mut log = DecisionLog::open(&path).unwrap();
+        let mut long = a_record();
+        long.target = "x".repeat(20_000);
+        let mut read = Vec::new();
+        let mut appended = 0;
+        for _ in 0..40 {
+            appended += usize::from(log.append(&long).is_ok());
+        }
+        let mut drain = |read: &mut Vec<u8>| {
+            let mut chunk = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                read.extend_from_slice(&chunk[..n]);
+            }
+        };
+        drain(&mut read);
+        appended += usize::from(log.append(&long).is_ok());
+        drain(&mut read);
+        let text = String::from_utf8(read).unwrap();
+        let whole = text
+            .lines()
+            .filter(|l| serde_json::from_str::<DecisionRecord>(l).is_ok())
+            .count();
+        assert_eq!(whole, appended, "{} lines", text.lines().count());
+        assert!(!text.contains("}{"));
     }
 
     fn a_record() -> DecisionRecord {
