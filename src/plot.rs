@@ -198,10 +198,12 @@ pub struct Drawn {
 impl Drawn {
     pub fn keep(mut self) -> Result<(), String> {
         self.kept = true;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
+        let kept = std::fs::rename(&self.tmp, &self.path).map_err(|e| {
             let _ = std::fs::remove_file(&self.tmp);
             format!("{}: cannot write the plot: {e}", self.path.display())
-        })
+        });
+        crate::cmd::output::unstaged(&self.tmp);
+        kept
     }
 }
 
@@ -209,6 +211,7 @@ impl Drop for Drawn {
     fn drop(&mut self) {
         if !self.kept {
             let _ = std::fs::remove_file(&self.tmp);
+            crate::cmd::output::unstaged(&self.tmp);
         }
     }
 }
@@ -227,6 +230,7 @@ fn stage(
     // ("No such file or directory"), not the backend's nested debug form.
     std::fs::File::create(&tmp)
         .map_err(|e| format!("{}: cannot write the plot: {e}", path.display()))?;
+    crate::cmd::output::note_staged(&tmp);
     let drawn = Drawn {
         tmp,
         path: path.to_path_buf(),

@@ -14,7 +14,7 @@ mod load_driver;
 mod load_text;
 mod loadtest;
 mod metric;
-mod output;
+pub mod output;
 mod report;
 mod run;
 mod serve;

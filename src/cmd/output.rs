@@ -57,7 +57,13 @@ fn staged() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unstaged(at: &Path) {
+/// Notes a temporary file another writer stages (a plot's), for a signal
+/// to remove.
+pub fn note_staged(at: &Path) {
+    staged().push(at.to_path_buf());
+}
+
+pub fn unstaged(at: &Path) {
     staged().retain(|p| p != at);
 }
 
@@ -111,7 +117,7 @@ pub fn stage_with(
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(fail)?;
-    staged().push(tmp.path().to_path_buf());
+    note_staged(tmp.path());
     let mut staged_tmp = Staged {
         tmp: None,
         path: path.to_path_buf(),
