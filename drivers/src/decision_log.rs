@@ -357,11 +357,8 @@ mod tests {
     use super::*;
     use lpa_core::{config::parse_policy, decide, Observation, State};
 
-    /// A hold at 2 replicas, decided at 2026-11-28T01:04:07Z.
-    #[test]
-    fn a_named_pipe_full_or_unread_fails_a_record_and_never_waits() {
-        use std::os::unix::fs::OpenOptionsExt;
-        let dir = tempfile::tempdir().unwrap();
+    /// A named pipe in `dir`.
+    fn a_pipe(dir: &tempfile::TempDir) -> PathBuf {
         let path = dir.path().join("log.fifo");
         rustix::fs::mkfifoat(
             rustix::fs::CWD,
@@ -369,15 +366,28 @@ mod tests {
             rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
         )
         .unwrap();
+        path
+    }
+
+    /// A read end of the pipe at `path` that waits for nothing.
+    fn read_end(path: &Path) -> File {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_named_pipe_full_or_unread_fails_a_record_and_never_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = a_pipe(&dir);
         // No reader: said at once.
         let e = DecisionLog::open(&path).unwrap_err().to_string();
         assert!(e.contains("a named pipe: a process must read it"), "{e}");
         // A reader that never reads: the pipe fills, and a record fails.
-        let _reader = OpenOptions::new()
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-            .open(&path)
-            .unwrap();
+        let _reader = read_end(&path);
         let mut log = DecisionLog::open(&path).unwrap();
         let failed = (0..10_000).find_map(|_| log.append(&a_record()).err());
         let e = failed.expect("a full pipe fails a record").to_string();
@@ -389,20 +399,9 @@ mod tests {
     #[test]
     fn a_long_record_cut_in_a_pipe_is_not_joined_to_the_next() {
         use std::io::Read;
-        use std::os::unix::fs::OpenOptionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log.fifo");
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-        )
-        .unwrap();
-        let mut reader = OpenOptions::new()
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-            .open(&path)
-            .unwrap();
+        let path = a_pipe(&dir);
+        let mut reader = read_end(&path);
         let mut log = DecisionLog::open(&path).unwrap();
         let mut long = a_record();
         long.target = "x".repeat(20_000);
@@ -432,6 +431,7 @@ mod tests {
         assert!(!text.contains("}{"));
     }
 
+    /// A hold at 2 replicas, decided at 2026-11-28T01:04:07Z.
     fn a_record() -> DecisionRecord {
         let policy = parse_policy(
             "p.yaml",
