@@ -314,15 +314,16 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         "config.yaml",
         "runMode: per-resource\ninterval: 10000\nmetric:\n  type: shell\n  timeout: 7000\n  shell: {entrypoint: /bin/sh, command: [-c, lpa metric]}\n",
     );
-    let warnings = |env: &[(&str, &str)]| {
+    // What check warns of with CPA's file `cpa` and `env`.
+    let warned = |cpa: &std::path::Path, env: &[(&str, &str)]| {
         let cpa = [("configPath", cpa.to_str().unwrap())];
-        let env = [&cpa[..], env].concat();
         said_by_check(
             &fixture("evaluation/seed.yaml"),
-            &env,
+            &[&cpa[..], env].concat(),
             "lpa check: warning: ",
         )
     };
+    let warnings = |env: &[(&str, &str)]| warned(&cpa, env);
     let timeout = format!(
         "CPA's metric method ({}) timeout 7000 ms is within the load test's 6s, its 1s grace: the metric hook does not answer, and CPA scales nothing; set its timeout a few seconds above 7000 ms, or shorten the run time (locustRunTime, --run-time or load.runTime)",
         cpa.display()
@@ -412,11 +413,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         "bad.yaml",
         "interval: 15000.5\nmaxReplicas: 99999999999\ndownscaleStabilization: \"30\"\nmetric:\n  type: shell\n  timeout: 3000.5\n",
     );
-    let w = said_by_check(
-        &fixture("evaluation/seed.yaml"),
-        &[("configPath", bad.to_str().unwrap())],
-        "lpa check: warning: ",
-    );
+    let w = warned(&bad, &[]);
     let stops = r#"CPA stops at start-up with "invalid format of YAML/JSON configuration""#;
     // A quoted number is a string to Go.
     assert_eq!(
@@ -437,15 +434,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         "fine.yaml",
         "runMode: per-resource\ninterval: 15_000\nmaxReplicas: 0x10\n",
     );
-    let w = said_by_check(
-        &fixture("evaluation/seed.yaml"),
-        &[
-            ("configPath", fine.to_str().unwrap()),
-            ("logVerbosity", " 5"),
-            ("startTime", "null"),
-        ],
-        "lpa check: warning: ",
-    );
+    let w = warned(&fine, &[("logVerbosity", " 5"), ("startTime", "null")]);
     assert_eq!(w, Vec::<String>::new());
     // Go's YAML reader ends the first document at the first --- after any
     // line, a comment's too: CPA reads none of the settings after it.
@@ -454,11 +443,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         "late.yaml",
         "# the CPA's config\n---\nrunMode: per-resource\nmaxReplicas: 50\n",
     );
-    let w = said_by_check(
-        &fixture("evaluation/seed.yaml"),
-        &[("configPath", late.to_str().unwrap())],
-        "lpa check: warning: ",
-    );
+    let w = warned(&late, &[]);
     assert!(
         w.iter().any(|w| w.contains("CPA reads only its first YAML document, the lines before its first --- line, which hold no settings")),
         "{w:?}"

@@ -1534,6 +1534,14 @@ mod tests {
         fs::write(&path, r#"{"runs_since_change": 1}"#).unwrap();
         let sf = StateFile::new(&path);
         let at = |suffix: &str| dir.path().join(format!(".s.json.{suffix}"));
+        let fifo = |at: &Path| {
+            rustix::fs::mkfifoat(
+                rustix::fs::CWD,
+                at,
+                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            )
+            .unwrap()
+        };
         let refused = |suffix: &str, role: &str, what: &str, e: StateError| {
             assert_eq!(
                 e.to_string(),
@@ -1546,12 +1554,7 @@ mod tests {
         };
         // A named pipe: opening it to write waited for a reader forever.
         for suffix in ["lock", "owner"] {
-            rustix::fs::mkfifoat(
-                rustix::fs::CWD,
-                at(suffix),
-                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-            )
-            .unwrap();
+            fifo(&at(suffix));
         }
         refused("lock", "lock file", "a named pipe", sf.lock().unwrap_err());
         refused(
@@ -1577,12 +1580,7 @@ mod tests {
             sf.lock().unwrap_err(),
         );
         fs::remove_file(at("lock")).unwrap();
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            at("synced"),
-            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-        )
-        .unwrap();
+        fifo(&at("synced"));
         let lock = sf.lock().unwrap();
         refused(
             "synced",
@@ -1618,13 +1616,7 @@ mod tests {
         // A corrupt state is kept aside past names that are no files: a
         // named pipe there held the state's lock forever.
         for name in ["s.json.corrupt", "s.json.corrupt.2"] {
-            let fifo = dir.path().join(name);
-            rustix::fs::mkfifoat(
-                rustix::fs::CWD,
-                &fifo,
-                rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-            )
-            .unwrap();
+            fifo(&dir.path().join(name));
         }
         let kept = keep_aside(&path, Some(b"garbage")).unwrap();
         assert_eq!(kept, dir.path().join("s.json.corrupt.3"));

@@ -99,16 +99,10 @@ impl CpaConfig {
             // Not under CPA, which fails to start without its file.
             Err(_) => Ok(Mapping::new()),
         };
-        let mut refused = match (&read, &why) {
+        let refused = match (&read, &why) {
             (Ok(text), Ok(m)) => file_refused(text, m, &path),
             _ => Vec::new(),
         };
-        if let (Ok(text), Ok(m)) = (&read, &why) {
-            let unread = matches!(lpa_core::parse::yaml_value(text), Ok(Value::Mapping(all)) if !all.is_empty());
-            if m.is_empty() && unread && decodes {
-                refused.push(format!("CPA's config {path}: CPA reads only its first YAML document, the lines before its first --- line, which hold no settings (a comment or a blank line makes a document to Go's YAML reader): CPA runs on its defaults and env alone; remove what comes before the ---, or the --- line"));
-            }
-        }
         let (file, warning) = match why {
             Ok(m) => (m, None),
             Err(why) => (
@@ -374,7 +368,12 @@ fn file_refused(text: &str, file: &Mapping, path: &str) -> Vec<String> {
             let why = object_refused(key, Some(file.get(key)?), json)?;
             Some(format!("CPA's config {path}: {key} {why}: {stops}"))
         });
-    ints.chain(objects).collect()
+    // `file` is Go's first document: settings serde_yaml reads past it,
+    // CPA never does.
+    let unread = file.is_empty()
+        && matches!(lpa_core::parse::yaml_value(text), Ok(Value::Mapping(all)) if !all.is_empty());
+    let unread = unread.then(|| format!("CPA's config {path}: CPA reads only its first YAML document, the lines before its first --- line, which hold no settings (a comment or a blank line makes a document to Go's YAML reader): CPA runs on its defaults and env alone; remove what comes before the ---, or the --- line"));
+    ints.chain(objects).chain(unread).collect()
 }
 
 /// Why Go refuses `value` (of the field `key`) as CPA's object or method;
