@@ -1280,15 +1280,19 @@ mod tests {
         python();
         let dir = tempfile::tempdir().unwrap();
         let pids = dir.path().join("pids");
+        let go = dir.path().join("go");
         let script = dir.path().join("leaves.sh");
-        // The first start leaves its server behind and exits; later ones serve.
+        // The first start leaves its server behind and exits once told
+        // (once its server listens, however slow the machine); later ones
+        // serve.
         std::fs::write(
             &script,
             format!(
                 "if [ -e {p} ]; then exec python3 -m http.server --bind 127.0.0.1 $1; fi\n\
                  python3 -m http.server --bind 127.0.0.1 $1 >/dev/null 2>&1 &\n\
-                 echo $! > {p}; sleep 1; exit 3\n",
-                p = pids.display()
+                 echo $! > {p}; while [ ! -e {go} ]; do sleep 0.05; done; exit 3\n",
+                p = pids.display(),
+                go = go.display()
             ),
         )
         .unwrap();
@@ -1297,6 +1301,7 @@ mod tests {
             Duration::from_secs(10),
         );
         p.scale(0, 1).unwrap();
+        std::fs::write(&go, "").unwrap();
         let first = p.pids()[0];
         let deadline = Instant::now() + Duration::from_secs(15);
         while p.pids() == [first] {
@@ -1318,18 +1323,22 @@ mod tests {
         python();
         let dir = tempfile::tempdir().unwrap();
         let count = dir.path().join("starts");
+        let go = dir.path().join("go");
         let script = dir.path().join("flaky.sh");
-        // Serves a second, then fails its first restart, then serves.
+        // Serves until told to stop (once it listens, however slow the
+        // machine), then fails its first restart, then serves.
         std::fs::write(
             &script,
             format!(
                 "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\n\
                  case $n in\n\
-                 1) exec timeout 1 python3 -m http.server --bind 127.0.0.1 $1 ;;\n\
+                 1) python3 -m http.server --bind 127.0.0.1 $1 & s=$!\n\
+                 \x20  while [ ! -e {go} ]; do sleep 0.05; done; kill $s; wait $s; exit 3 ;;\n\
                  2) echo transient >&2; exit 7 ;;\n\
                  *) exec python3 -m http.server --bind 127.0.0.1 $1 ;;\n\
                  esac\n",
-                c = count.display()
+                c = count.display(),
+                go = go.display()
             ),
         )
         .unwrap();
@@ -1338,6 +1347,7 @@ mod tests {
             Duration::from_secs(10),
         );
         p.scale(0, 1).unwrap();
+        std::fs::write(&go, "").unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let failed = loop {
             match p.replicas() {
