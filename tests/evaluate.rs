@@ -1898,9 +1898,11 @@ fn a_kubectl_left_behind_by_a_killed_hook_ends_by_itself() {
     child.kill().unwrap();
     child.wait().unwrap();
     let killed = Instant::now();
+    // Its request timeout is 500 ms, and the server hangs for the test's
+    // life: a bound far past the first, for a slow machine, tells them apart.
     while !processes_with(namespace).is_empty() {
         assert!(
-            killed.elapsed() < Duration::from_millis(1800),
+            killed.elapsed() < Duration::from_secs(10),
             "kubectl still waits on the server {:?} after its lpa was killed",
             killed.elapsed()
         );

@@ -581,13 +581,15 @@ fn a_scale_that_timed_out_but_was_made_counts_as_lpas_own() {
         "2",
         "--interval",
         "0s",
+        // Room for each read around the scale, however busy the machine:
+        // only the scale may time out.
         "--kubectl-timeout",
-        "2s",
+        "5s",
     ]);
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert_eq!(
-        err.matches(": timed out after 2s and was killed; read again, the count is the ")
+        err.matches(": timed out after 5s and was killed; read again, the count is the ")
             .count(),
         2,
         "{err}"
@@ -1464,16 +1466,13 @@ fn two_loops_on_one_lease_scale_one_at_a_time_and_hand_over_on_stop() {
         "{err_a}"
     );
     let a_last = s.records().last().unwrap().at_secs;
-    // Released, the Lease goes to B at its next cycle, not after its duration.
-    let released = Instant::now();
+    // Released, the Lease goes to B at its next cycle, not after its
+    // duration: B takes it with no holder (below), where a Lease run out
+    // is taken from its last holder. Said, not timed: a busy machine's
+    // cycle is long.
     wait_for("the standby to take over", 60, || {
         !records_in(&log_b).is_empty()
     });
-    assert!(
-        released.elapsed() < Duration::from_secs(8),
-        "{:?}",
-        released.elapsed()
-    );
     let out_b = terminate(b);
     ok(&out_b);
     let err_b = stderr(&out_b);

@@ -108,12 +108,14 @@ fn a_known_delay_is_measured_within_tolerance() {
     let key = "/requests/GET_~1delay?ms=20";
     assert!(f(&r, &format!("{key}/num_requests")) >= 20.0, "{r}");
     assert_eq!(f(&r, &format!("{key}/num_failures")), 0.0);
-    // The server sleeps 20 ms: nothing can be faster; loopback and a
-    // loaded 2-core machine add a few ms at most on the mean.
+    // The server sleeps 20 ms: nothing can be faster; loopback adds a few
+    // ms at most to the typical request. A mean is a stall's too, which a
+    // loaded 2-core machine has: its bound is looser.
     assert!(f(&r, &format!("{key}/min_response_time")) >= 20.0, "{r}");
+    let p50 = f(&r, &format!("{key}/response_time_percentiles/p50"));
+    assert!((20.0..30.0).contains(&p50), "p50 {p50} ms");
     let mean = f(&r, &format!("{key}/avg_response_time"));
-    assert!((20.0..30.0).contains(&mean), "mean {mean} ms");
-    assert!(f(&r, &format!("{key}/response_time_percentiles/p50")) >= 20.0);
+    assert!((20.0..40.0).contains(&mean), "mean {mean} ms");
     assert_eq!(r["run"]["driver"], "native");
     assert_eq!(r["run"]["model"], "closed");
     assert_eq!(r["run"]["users_started"], 4);
@@ -223,7 +225,11 @@ fn load_requests_follow_redirects_only_when_asked() {
         "0.01",
     );
     assert_eq!(r["num_requests_fail"].as_u64(), Some(0), "{r}");
-    assert!(f(&r, "/requests/GET_as-is/max_response_time") < 50.0, "{r}");
+    // Timed to the 3xx: a median, which a stall of a busy machine leaves be.
+    assert!(
+        f(&r, "/requests/GET_as-is/median_response_time") < 50.0,
+        "{r}"
+    );
     assert!(
         f(&r, "/requests/GET_followed/min_response_time") >= 100.0,
         "{r}"
@@ -256,10 +262,13 @@ fn failure_kinds_are_bounded_and_a_refused_redirect_is_the_services_failure() {
              load: {{requests: [{{path: /scatter, followRedirects: true}}, \
              {{path: /redirect/302/abs/http://{refused}/x, name: /away, followRedirects: true}}]}}\n"
         ),
-        "0.005",
+        "0",
     );
     let n = r["num_requests"].as_u64().unwrap();
-    assert!(n > 80, "more requests than kinds kept: {r}");
+    assert!(
+        f(&r, "/requests/GET_~1scatter/num_requests") > 40.0,
+        "more requests than kinds kept: {r}"
+    );
     let failures = r["failures"].as_object().unwrap();
     assert!(failures.len() <= 34, "{}", failures.len());
     assert!(failures.keys().all(|k| k.len() < 260), "{failures:?}");
@@ -367,16 +376,17 @@ fn users_start_at_the_spawn_rate_within_the_run_time() {
             .arg(&config)
             .env("locustHost", &s.url)
             .env("locustUsers", "6")
-            .env("locustSpawnRate", "2")
-            .env("locustRunTime", "2.25s"),
+            .env("locustSpawnRate", "1")
+            .env("locustRunTime", "4.5s"),
     );
-    // Users start at 0, 0.5, 1, 1.5 and 2 s; the sixth would start at
-    // 2.5 s, after the 2.25 s run time, which counts the ramp-up.
+    // Users start at 0, 1, 2, 3 and 4 s; the sixth would start at 5 s,
+    // after the 4.5 s run time, which counts the ramp-up. Half a second
+    // either side: a busy machine wakes the spawner late.
     assert_eq!(r["run"]["users"], 6, "{r}");
     assert_eq!(r["run"]["users_started"], 5);
     assert_eq!(r["num_requests"], 5);
     let ramp = f(&r, "/run/ramp_up_secs");
-    assert!((1.95..2.25).contains(&ramp), "ramp-up {ramp} s");
+    assert!((3.95..4.5).contains(&ramp), "ramp-up {ramp} s");
 }
 
 /// A service on 127.0.0.1 that answers every request head it reads with

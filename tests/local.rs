@@ -21,10 +21,20 @@ pub fn serve_cmd() -> String {
 }
 
 pub fn run_local(replica_cmd: &str, extra: &[&str], dir: &std::path::Path) -> Command {
+    run_local_with(&fixture("evaluation/seed.yaml"), replica_cmd, extra, dir)
+}
+
+/// [`run_local`] deciding by `config`.
+fn run_local_with(
+    config: &std::path::Path,
+    replica_cmd: &str,
+    extra: &[&str],
+    dir: &std::path::Path,
+) -> Command {
     let mut c = lpa();
     c.args(["run", "--scaler", "local", "--replica-cmd", replica_cmd])
         .arg("--evaluation-config")
-        .arg(fixture("evaluation/seed.yaml"))
+        .arg(config)
         .arg("--decay-info")
         .arg(dir.join("decay_info.json"))
         .args(extra)
@@ -462,12 +472,20 @@ fn a_state_the_disk_cannot_take_is_decided_from_in_memory() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("decay_info.json");
     std::fs::write(&state, r#"{"runs_since_change": 3, "last_replicas": 2}"#).unwrap();
-    // Quick replicas: every run calm, however busy the machine.
+    // Every run calm, however busy the machine: the seed's decay, with a
+    // target no stall of a loaded machine breaches.
+    let calm = dir.path().join("calm.yaml");
+    std::fs::write(
+        &calm,
+        "targets:\n  - {endpoint: \"/fibonacci?n=10\", type: mean, target: 500}\ndecay: {replicas: 1, unchangedRuns: 3}\n",
+    )
+    .unwrap();
     let quick = format!(
         "{} serve --listen 127.0.0.1:{{port}} --cost 0.0005 --exit-with-parent",
         env!("CARGO_BIN_EXE_lpa")
     );
-    let run = run_local(
+    let run = run_local_with(
+        &calm,
         &quick,
         &[
             "--replicas",
@@ -500,7 +518,8 @@ fn a_state_the_disk_cannot_take_is_decided_from_in_memory() {
     );
     // Stopped by a signal with the disk still full, the last line says the
     // state was not saved, where it said "saved in" the file.
-    let run = run_local(
+    let run = run_local_with(
+        &calm,
         &quick,
         &[
             "--replicas",
@@ -744,8 +763,9 @@ fn the_loop_runs_on_local_replicas_and_sigterm_stops_them_all() {
         &[
             "--replicas",
             "2",
+            // No second cycle to start a replica after the pids are read.
             "--interval",
-            "1s",
+            "60s",
             "--run-time",
             "500ms",
             "--decision-log",

@@ -325,16 +325,20 @@ fn promtool_lints_a_real_scrape_and_healthz_waits_out_a_slow_replica() {
         &[
             "--interval",
             "1s",
+            // The next cycle starts at once (this one outlasts the
+            // interval): its load test is how long /metrics keeps this
+            // one's figures.
             "--run-time",
-            "500ms",
+            "1s",
             "--max-replicas",
             "2",
             "--ready-timeout",
             "30s",
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut answers = 0;
+    let asked = Instant::now();
+    let deadline = asked + Duration::from_secs(30);
+    let mut answered = Duration::ZERO;
     while !lines.wait_for("lpa run: #1 ", Duration::from_millis(200)) {
         let (head, body) = get(metrics, "/healthz");
         assert!(
@@ -342,15 +346,16 @@ fn promtool_lints_a_real_scrape_and_healthz_waits_out_a_slow_replica() {
             "{head}\n{body}\n{}",
             lines.rest(Duration::from_millis(100))
         );
-        answers += 1;
+        answered = asked.elapsed();
         assert!(
             Instant::now() < deadline,
             "{}",
             lines.rest(Duration::from_millis(100))
         );
     }
-    // The 8 s of the start were asked about, not skipped.
-    assert!(answers > 20, "{answers}");
+    // The 8 s of the start were asked about, not skipped: a span, which a
+    // busy machine's slow answers leave be, where a count did not.
+    assert!(answered > Duration::from_secs(7), "{answered:?}");
     let (head, _) = get(metrics, "/healthz");
     assert!(status(&head) == 200, "{head}");
 
