@@ -227,10 +227,13 @@ fn stage(
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
     let tmp = path.with_file_name(format!(".{}.tmp.{name}", std::process::id()));
     // Created here, so an unwritable place is the system's own words
-    // ("No such file or directory"), not the backend's nested debug form.
-    std::fs::File::create(&tmp)
-        .map_err(|e| format!("{}: cannot write the plot: {e}", path.display()))?;
+    // ("No such file or directory"), not the backend's nested debug form;
+    // noted first, so that no signal finds it made and not noted.
     crate::cmd::output::note_staged(&tmp);
+    if let Err(e) = std::fs::File::create(&tmp) {
+        crate::cmd::output::unstaged(&tmp);
+        return Err(format!("{}: cannot write the plot: {e}", path.display()));
+    }
     let drawn = Drawn {
         tmp,
         path: path.to_path_buf(),

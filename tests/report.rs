@@ -1036,3 +1036,46 @@ fn simulate_plots_label_people_first_and_mark_every_breach() {
         .count();
     assert_eq!(marks, breached.len() + 1);
 }
+
+/// A stop signal while the plot is drawn leaves no file behind: the plot
+/// goes to a hidden file beside its path, which a SIGTERM left there.
+#[test]
+fn a_stop_signal_while_the_plot_is_drawn_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.json");
+    simulate(
+        "step.yaml",
+        &["--quiet", "--cycles", "200000", "--out", path(&trace)],
+    );
+    let plot = dir.path().join("r.png");
+    let mut child = lpa()
+        .args(["report", path(&trace), "--plot", path(&plot)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let others = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n != "trace.json")
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while others().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "no temporary plot seen while it was drawn"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert_eq!(others(), Vec::<std::ffi::OsString>::new());
+}

@@ -57,6 +57,20 @@ fn staged() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Held while outputs are renamed into place, and by a signal's removal
+/// before it removes: a signal between two renames (`--out` kept, its
+/// `--plot` not yet) left a new trace beside an old plot.
+static PLACING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `place`, which renames outputs into place, whole: a stop signal
+/// meanwhile ends the command once it returns.
+pub fn placing<T>(place: impl FnOnce() -> T) -> T {
+    let _placing = PLACING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    place()
+}
+
 /// Notes a temporary file another writer stages (a plot's), for a signal
 /// to remove.
 pub fn note_staged(at: &Path) {
@@ -70,8 +84,9 @@ pub fn unstaged(at: &Path) {
 /// From here, SIGINT, SIGTERM or SIGHUP removes the files staged and ends
 /// the command with 128 + the signal, as their default action would: a
 /// `lpa simulate --out` stopped while it wrote left a hidden temporary
-/// file of 326 MB beside its output. For commands without a loop of their
-/// own to stop (simulate, report).
+/// file of 326 MB beside its output, and `lpa report --plot` one of its
+/// plot. For commands without a loop of their own to stop (simulate,
+/// report).
 pub fn remove_staged_on_signal() -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let failed =
@@ -82,6 +97,9 @@ pub fn remove_staged_on_signal() -> Result<()> {
         .name("staged-cleanup".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
+                let _placing = PLACING
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for path in staged().iter() {
                     let _ = std::fs::remove_file(path);
                 }

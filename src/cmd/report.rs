@@ -29,6 +29,7 @@ use crate::settings::{Failure, Result};
 use crate::text::count;
 
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    super::output::remove_staged_on_signal()?;
     if let Some(p) = &args.plot {
         plot::Format::of(p).map_err(Failure::new)?;
         crate::settings::distinct_files(("--plot", p), ("the log", &args.log))?;

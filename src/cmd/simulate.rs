@@ -215,13 +215,17 @@ fn simulate_scenario(
         );
         drawn = Some((plot::prepare(&picture, path).map_err(Failure::new)?, path));
     }
-    if let Some(staged) = staged {
-        staged.keep()?;
-    }
-    if let Some((drawn, path)) = drawn {
-        drawn.keep().map_err(Failure::new)?;
-        say!("lpa simulate: plot written to {}", path.display());
-    }
+    // Both or neither, a stop signal meanwhile included.
+    super::output::placing(|| -> Result<()> {
+        if let Some(staged) = staged {
+            staged.keep()?;
+        }
+        if let Some((drawn, path)) = drawn {
+            drawn.keep().map_err(Failure::new)?;
+            say!("lpa simulate: plot written to {}", path.display());
+        }
+        Ok(())
+    })?;
     let mut text = scores_text(scores, scenario, &runs, which, oracle, bound);
     if let Some(c) = &comparison {
         text.push('\n');
