@@ -271,22 +271,32 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
 const MAX_NODES: u64 = 1_000_000;
 const BYTES_PER_NODE: u64 = 32;
 
+/// The most keys of one mapping that are numbers with a fraction, or hold
+/// one: serde_yaml hashes every float alike, and each such key is compared
+/// with every other (a 1 MB file of `0.`, `1.`, ... keys took minutes).
+/// A file of settings has none.
+const MAX_FLOAT_KEYS: u64 = 100;
+
 /// Why `text` is refused unread, when its first document holds more than
-/// [`MAX_NODES`] values with its aliases expanded, counted without
-/// keeping any (and stopped at the limit). Other errors are the parse's
-/// to report.
+/// [`MAX_NODES`] values with its aliases expanded, or a mapping with more
+/// than [`MAX_FLOAT_KEYS`] float keys, found without keeping any value
+/// (and stopped at the limit). Other errors are the parse's to report.
 fn too_many_nodes(text: &str) -> Option<String> {
     use de::DeserializeSeed;
-    if !has_alias(text) {
-        return None;
-    }
+    let aliased = has_alias(text);
     let count = std::cell::Cell::new(0);
+    let float_keys = std::cell::Cell::new(false);
     let document = serde_yaml::Deserializer::from_str(text).next()?;
     let nodes = Nodes {
         count: &count,
-        number: number_values(text),
+        limit: if aliased { MAX_NODES } else { u64::MAX },
+        number: if aliased { number_values(text) } else { 1 },
+        float_keys: &float_keys,
     };
     let _ = nodes.deserialize(document);
+    if float_keys.get() {
+        return Some(format!("a mapping with more than {MAX_FLOAT_KEYS} keys that are numbers with a fraction (such as 1.5:), which take time that grows with their square to read; a file of settings has none"));
+    }
     (count.get() > MAX_NODES).then(|| {
         format!("more than {MAX_NODES} values (or {} MB of text) once its aliases (*name) are expanded; a file of settings holds a few hundred", MAX_NODES * BYTES_PER_NODE / 1_000_000)
     })
@@ -351,80 +361,95 @@ fn number_like(run: &str) -> bool {
     }
 }
 
-/// Counts the values of a document, and fails past [`MAX_NODES`].
+/// Counts the values of a document, and fails past its limit or at a
+/// mapping of too many float keys; each value says whether it is or holds
+/// a float.
 #[derive(Clone, Copy)]
 struct Nodes<'c> {
     count: &'c std::cell::Cell<u64>,
+    /// [`MAX_NODES`] where aliases may expand values; none where each is
+    /// read once.
+    limit: u64,
     /// What a number counts: [`number_values`].
     number: u64,
+    /// Set at a mapping of more than [`MAX_FLOAT_KEYS`] float keys.
+    float_keys: &'c std::cell::Cell<bool>,
 }
 
 impl Nodes<'_> {
-    fn one<E: de::Error>(&self) -> Result<(), E> {
+    fn one<E: de::Error>(&self) -> Result<bool, E> {
         self.add(1)
     }
 
-    fn add<E: de::Error>(&self, n: u64) -> Result<(), E> {
+    fn add<E: de::Error>(&self, n: u64) -> Result<bool, E> {
         self.count.set(self.count.get().saturating_add(n));
-        if self.count.get() > MAX_NODES {
+        if self.count.get() > self.limit {
             return Err(E::custom("too many values"));
         }
-        Ok(())
+        Ok(false)
     }
 }
 
 impl<'de> de::DeserializeSeed<'de> for Nodes<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> de::Visitor<'de> for Nodes<'_> {
-    type Value = ();
+    type Value = bool;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any value")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
         self.one()
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
         self.add(self.number)
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
         self.add(self.number)
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.add(self.number)
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        self.add(self.number).map(|_| true)
     }
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<bool, E> {
         self.add(1 + text.len() as u64 / BYTES_PER_NODE)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
         self.one()
     }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
         self.one()
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         de::DeserializeSeed::deserialize(self, d)
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.one()?;
-        while seq.next_element_seed(self)?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.one()?;
-        while map.next_key_seed(self)?.is_some() {
-            map.next_value_seed(self)?;
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut float = self.one()?;
+        while let Some(f) = seq.next_element_seed(self)? {
+            float |= f;
         }
-        Ok(())
+        Ok(float)
     }
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut float = self.one()?;
+        let mut float_keys = 0;
+        while let Some(key) = map.next_key_seed(self)? {
+            float_keys += u64::from(key);
+            if float_keys > MAX_FLOAT_KEYS {
+                self.float_keys.set(true);
+                return Err(de::Error::custom("too many float keys"));
+            }
+            float |= key | map.next_value_seed(self)?;
+        }
+        Ok(float)
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<bool, A::Error> {
         use de::VariantAccess;
-        let (_, variant) = data.variant_seed(self)?;
-        variant.newtype_variant_seed(self)
+        let (tag, variant) = data.variant_seed(self)?;
+        Ok(tag | variant.newtype_variant_seed(self)?)
     }
 }
 
@@ -1359,6 +1384,36 @@ mod tests {
         // 200 of them (800 000 values) are read.
         text.truncate(text.len() - 400 * "  - *b\n".len());
         assert!(too_many_nodes(&text).is_none());
+    }
+
+    /// serde_yaml hashes every float alike: a mapping of float keys took
+    /// time that grows with their square, 5.7 s for 250 KB and minutes for
+    /// 1 MB, with no alias to count. Refused at once; a hundred are read.
+    #[test]
+    fn a_mapping_of_many_float_keys_is_refused_unbuilt() {
+        let keys = |n: usize, key: &dyn Fn(usize) -> String| {
+            let keys: Vec<String> = (0..n).map(key).collect();
+            format!("x: {{{}}}\n", keys.join(", "))
+        };
+        for key in [
+            &(|i| format!("{i}.")) as &dyn Fn(usize) -> String,
+            &|i| format!("[{i}.5]"),
+            &|i| format!("? {{a: {i}e-1}}"),
+        ] {
+            let e = parse(&keys(60_000, key), UnknownKeys::Warn)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("d.yaml: malformed YAML: a mapping with more than 100 keys that are numbers with a fraction"),
+                "{e}"
+            );
+            assert!(too_many_nodes(&keys(100, key)).is_none());
+        }
+        // Many floats as values, or as keys of many mappings, are read.
+        let values: Vec<String> = (0..60_000).map(|i| format!("k{i}: {i}.5")).collect();
+        assert!(too_many_nodes(&format!("x: {{{}}}\n", values.join(", "))).is_none());
+        let small = vec!["{1.5: a, 2.5: b}"; 10_000].join(", ");
+        assert!(too_many_nodes(&format!("x: [{small}]\n")).is_none());
     }
 
     #[test]
