@@ -918,10 +918,13 @@ fn env_of(subcommand: &str, flag: &str) -> Option<String> {
     arg.get_env().map(|e| e.to_string_lossy().into_owned())
 }
 
+/// A replica count, from a flag or CPA's env var, which CPA reads as YAML
+/// 1.1 (`0x5` and `5.0` are 5, `017` is octal 15): lpa read `017` as 17,
+/// and refused `0x5`, at every evaluation, where CPA read 5.
 fn replicas(text: &str) -> std::result::Result<u32, InvalidValue> {
-    text.trim()
-        .parse::<u32>()
-        .map_err(|_| InvalidValue::new(text, "a whole number from 0 to 4294967295"))
+    crate::cmd::hook::yaml11_int(text.trim())
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| InvalidValue::new(text, "a whole number from 0 to 4294967295"))
 }
 
 fn kube_name(text: &str) -> std::result::Result<String, InvalidValue> {

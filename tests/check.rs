@@ -181,9 +181,23 @@ fn check_bounds_the_policy_as_cpa_does() {
     let unbounded = dir.path().join("unbounded.yaml");
     std::fs::write(&unbounded, "runMode: per-resource\ninterval: 15000\n").unwrap();
     let absent = dir.path().join("absent.yaml");
+    // Go's JSON sets a field from a key of its name in any case, the
+    // greatest of several (sigs.k8s.io/yaml sorts them); a key written
+    // twice is its last value. lpa read the exact names alone, and the
+    // file as no YAML at all for the duplicate.
+    let folded = dir.path().join("folded.yaml");
+    std::fs::write(
+        &folded,
+        "RunMode: per-resource\nMinReplicas: 3\nminreplicas: 2\nMAXREPLICAS: 9\nmaxReplicas: 4\nmaxReplicas: 6\n",
+    )
+    .unwrap();
     for (cpa, env, bounds, warning) in [
         (&bounded, None, (2, 5), None),
         (&bounded, Some("7"), (2, 7), None),
+        (&folded, None, (2, 6), None),
+        // CPA reads its env's int32s as YAML 1.1: octal 017, hex 0x5.
+        (&bounded, Some("017"), (2, 15), None),
+        (&bounded, Some("0x8"), (2, 8), None),
         (
             &unbounded,
             None,
@@ -426,13 +440,15 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         ]
     );
     assert!(!w.iter().any(|w| w.contains("metric method")), "{w:?}");
-    // YAML 1.1's integers, as Go's decoder reads them, are no error; nor
-    // are YAML's " 5" and null to a 32-bit field from the env, which CPA
-    // decodes as YAML (only its Go ints go through ParseInt).
+    // YAML 1.1's integers, as Go's decoder reads them, are no error (its
+    // prefixes in either case; `08`, no octal, is YAML 1.1's float 8, a
+    // whole number to Go's JSON); nor are YAML's " 5" and null to a 32-bit
+    // field from the env, which CPA decodes as YAML (only its Go ints go
+    // through ParseInt).
     let fine = written(
         &dir,
         "fine.yaml",
-        "runMode: per-resource\ninterval: 15_000\nmaxReplicas: 0x10\n",
+        "runMode: per-resource\ninterval: 15_000\nmaxReplicas: 0X10\nminReplicas: 0B1\ninitialReadinessDelay: 0O17\ncpuInitializationPeriod: 08\ndownscaleStabilization: +1_2e1\n",
     );
     let w = warned(&fine, &[("logVerbosity", " 5"), ("startTime", "null")]);
     assert_eq!(w, Vec::<String>::new());

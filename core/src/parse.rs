@@ -239,7 +239,7 @@ const MAX_FLOW_DEPTH: usize = 200;
 /// YAMLOrJSONDecoder): the first document, merge keys applied. Refused
 /// past [`MAX_FLOW_DEPTH`] as [`from_yaml`] refuses it.
 pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
-    use serde::Deserialize;
+    use de::DeserializeSeed;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some(message) = too_deep(text).or_else(|| too_many_nodes(text)) {
         return Err(message);
@@ -247,7 +247,7 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
     // A second document CPA never reads; read whole, lpa refused the
     // file, and CPA's maxReplicas: 5 went unread.
     let mut value = match serde_yaml::Deserializer::from_str(text).next() {
-        Some(first) => serde_yaml::Value::deserialize(first).map_err(|e| e.to_string())?,
+        Some(first) => LastWins.deserialize(first).map_err(|e| e.to_string())?,
         None => serde_yaml::Value::Null,
     };
     apply_merge_keys(&mut value, &mut String::new()).map_err(|(at, v)| {
@@ -257,6 +257,79 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
         )
     })?;
     Ok(value)
+}
+
+/// A YAML value with the last of a key written twice in a mapping, as
+/// Go's goyaml.v2 (and its JSON) keeps it, where serde_yaml refuses the
+/// file: CPA ran with the second `maxReplicas`, and lpa with none.
+struct LastWins;
+
+impl<'de> de::DeserializeSeed<'de> for LastWins {
+    type Value = serde_yaml::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for LastWins {
+    type Value = serde_yaml::Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(b.into())
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(n.into())
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(n.into())
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(n.into())
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(text.into())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        de::DeserializeSeed::deserialize(self, d)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(LastWins)? {
+            items.push(item);
+        }
+        Ok(serde_yaml::Value::Sequence(items))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut mapping = serde_yaml::Mapping::new();
+        while let Some(key) = map.next_key_seed(LastWins)? {
+            // In place of the first: Go's JSON sets a field from each key
+            // in turn, so of two spellings of one field (`maxReplicas`,
+            // `MaxReplicas`) the later one's last place would win, where
+            // this keeps the first's place.
+            let value = map.next_value_seed(LastWins)?;
+            mapping.insert(key, value);
+        }
+        Ok(serde_yaml::Value::Mapping(mapping))
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+        use de::VariantAccess;
+        let (tag, contents) = data.variant::<String>()?;
+        let value = contents.newtype_variant_seed(LastWins)?;
+        Ok(serde_yaml::Value::Tagged(Box::new(
+            serde_yaml::value::TaggedValue {
+                tag: serde_yaml::value::Tag::new(tag),
+                value,
+            },
+        )))
+    }
 }
 
 /// More values than any file of settings holds (a few hundred), its
@@ -1444,6 +1517,16 @@ mod tests {
         assert_eq!(max("defaults: &d {maxReplicas: 5}\n<<: *d\n"), Some(5));
         assert_eq!(max("maxReplicas: 5\n---\nmaxReplicas: 7\n"), Some(5));
         assert_eq!(max("maxReplicas: 4\n<<: {maxReplicas: 5}\n"), Some(4));
+        // A key written twice is the last one to Go (goyaml.v2, and its
+        // JSON), where serde_yaml refuses the file.
+        assert_eq!(max("maxReplicas: 5\nmaxReplicas: 6\n"), Some(6));
+        assert_eq!(max(r#"{"maxReplicas": 5, "maxReplicas": 6}"#), Some(6));
+        // Otherwise the value serde_yaml reads, tags included.
+        let text = "a: [1, -2, 2.5, x, null, true, !foo {b: c}, ~]\nb: {c: !!str 1}\n";
+        assert_eq!(
+            yaml_value(text).unwrap(),
+            serde_yaml::from_str::<serde_yaml::Value>(text).unwrap()
+        );
         assert_eq!(yaml_value("").unwrap(), serde_yaml::Value::Null);
         assert_eq!(
             yaml_value("<<: 3\n").unwrap_err(),

@@ -104,7 +104,7 @@ impl CpaConfig {
             _ => Vec::new(),
         };
         let (file, warning) = match why {
-            Ok(m) => (m, None),
+            Ok(m) => (go_fields(&m, &cpa_fields(), json), None),
             Err(why) => (
                 Mapping::new(),
                 Some(format!("{path}: {why}; its minReplicas, maxReplicas and downscaleStabilization are read from the env alone")),
@@ -143,17 +143,22 @@ impl CpaConfig {
                     && m.as_mapping()
                         .is_some_and(|m| method_refused(m, json).is_none())
             };
+            let fields = |m: Value, json: bool| match m {
+                Value::Mapping(m) => go_fields(&m, &METHOD_FIELDS, json),
+                _ => Mapping::new(),
+            };
             let (value, source) = match from_env(method) {
                 Some(v) => (
                     lpa_core::parse::yaml_value(&v)
                         .ok()
-                        .filter(|m| usable(m, go_refused(&v).is_none(), go_reads_json(&v))),
+                        .filter(|m| usable(m, go_refused(&v).is_none(), go_reads_json(&v)))
+                        .map(|m| fields(m, go_reads_json(&v))),
                     format!("the env var {method}"),
                 ),
                 None => (
                     file.get(method)
                         .filter(|m| usable(m, decodes, json))
-                        .cloned(),
+                        .map(|m| fields(m.clone(), json)),
                     path.clone(),
                 ),
             };
@@ -275,28 +280,72 @@ fn go_int(v: &Value, bits: u32, json: bool) -> std::result::Result<Option<i64>, 
     }
 }
 
-/// An integer as YAML 1.1 writes one (goyaml.v2's resolve: `_` dropped,
-/// then Go's ParseInt with its base from the prefix: `0x`, `0b`, `0`).
-fn yaml11_int(text: &str) -> Option<i64> {
+/// An integer as goyaml.v2's resolve reads one from plain text that
+/// starts with a digit or a sign: `_` dropped, then Go's ParseInt with
+/// base 0 (`0x`, `0o`, `0b` in either case, `0` for octal), or else a
+/// float as YAML 1.1 writes one, which Go's JSON takes into an integer
+/// field when whole (`08` is 8, `1e3` 1000).
+pub(crate) fn yaml11_int(text: &str) -> Option<i64> {
+    if !text.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
+        return None;
+    }
     let plain: String = text.chars().filter(|&c| c != '_').collect();
-    let (negative, digits) = match plain.strip_prefix('-') {
+    let (negative, unsigned) = match plain.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, plain.strip_prefix('+').unwrap_or(&plain)),
     };
-    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x") {
+    let lower = unsigned.to_ascii_lowercase();
+    let (radix, digits) = if let Some(hex) = lower.strip_prefix("0x") {
         (16, hex)
-    } else if let Some(bin) = digits.strip_prefix("0b") {
+    } else if let Some(octal) = lower.strip_prefix("0o") {
+        (8, octal)
+    } else if let Some(bin) = lower.strip_prefix("0b") {
         (2, bin)
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        (8, &digits[1..])
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
     } else {
-        (10, digits)
+        (10, lower.as_str())
     };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
+    let int = (!digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)))
+        .then(|| {
+            i64::from_str_radix(
+                &format!("{}{digits}", if negative { "-" } else { "" }),
+                radix,
+            )
+            .ok()
+        })
+        .flatten();
+    int.or_else(|| {
+        let f: f64 = yaml11_float(&plain).then(|| plain.parse().ok()).flatten()?;
+        (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+    })
+}
+
+/// Whether `plain` is a float as goyaml.v2 writes one (its yamlStyleFloat:
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`).
+fn yaml11_float(plain: &str) -> bool {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = plain.strip_prefix(['+', '-']).unwrap_or(plain);
+    let rest = match rest.strip_prefix('.') {
+        Some(fraction) => match digits(fraction) {
+            0 => return false,
+            n => &fraction[n..],
+        },
+        None => match digits(rest) {
+            0 => return false,
+            n => {
+                let after = &rest[n..];
+                after.strip_prefix('.').map_or(after, |f| &f[digits(f)..])
+            }
+        },
+    };
+    match rest.strip_prefix(['e', 'E']) {
+        None => rest.is_empty(),
+        Some(exponent) => {
+            let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            !exponent.is_empty() && digits(exponent) == exponent.len()
+        }
     }
-    let n = i64::from_str_radix(digits, radix).ok()?;
-    Some(if negative { -n } else { n })
 }
 /// Beside [`CPA_METHOD_KEYS`], CPA's fields read as YAML or JSON objects.
 const CPA_OBJECT_KEYS: [&str; 2] = ["scaleTargetRef", "apiConfig"];
@@ -347,12 +396,13 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
 /// is refused, and CPA does not start. Before, lpa read such a value as
 /// unset, and its advice followed from that (a timeout of 3000.5 read as
 /// none, "set its timeout").
-fn file_refused(text: &str, file: &Mapping, path: &str) -> Vec<String> {
+fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
     let stops = "CPA stops at start-up with \"invalid format of YAML/JSON configuration\"";
     if let Some(why) = go_refused(text) {
         return vec![format!("CPA's config {path} {why}: {stops}")];
     }
     let json = go_reads_json(text);
+    let file = &go_fields(read, &cpa_fields(), json);
     let ints = CPA_INT_KEYS.iter().filter_map(|&(key, bits)| {
         let v = file.get(key)?;
         let why = go_int(v, bits, json).err()?;
@@ -370,7 +420,7 @@ fn file_refused(text: &str, file: &Mapping, path: &str) -> Vec<String> {
         });
     // `file` is Go's first document: settings serde_yaml reads past it,
     // CPA never does.
-    let unread = file.is_empty()
+    let unread = read.is_empty()
         && matches!(lpa_core::parse::yaml_value(text), Ok(Value::Mapping(all)) if !all.is_empty());
     let unread = unread.then(|| format!("CPA's config {path}: CPA reads only its first YAML document, the lines before its first --- line, which hold no settings (a comment or a blank line makes a document to Go's YAML reader): CPA runs on its defaults and env alone; remove what comes before the ---, or the --- line"));
     ints.chain(objects).chain(unread).collect()
@@ -439,6 +489,63 @@ fn go_first_document(text: &str) -> std::result::Result<&str, &'static str> {
         .ok_or("holds no YAML document (Go's decoder answers EOF)")
 }
 
+/// The fields of CPA's Config (config/core.go), by their JSON names:
+/// its integers, objects and methods, and these.
+const CPA_OTHER_FIELDS: [&str; 4] = [
+    "namespace",
+    "runMode",
+    "kubernetesMetricSpecs",
+    "requireKubernetesMetrics",
+];
+
+fn cpa_fields() -> Vec<&'static str> {
+    CPA_INT_KEYS
+        .iter()
+        .map(|(key, _)| *key)
+        .chain(CPA_OBJECT_KEYS)
+        .chain(CPA_METHOD_KEYS)
+        .chain(CPA_OTHER_FIELDS)
+        .collect()
+}
+/// The fields of CPA's Method (config/execute.go).
+const METHOD_FIELDS: [&str; 4] = ["type", "timeout", "shell", "http"];
+
+/// What of `read` sets each of a Go struct's `fields`, keyed by the
+/// field's name, as Go's JSON decoding sets them: a key names the field
+/// its name matches with case folded (`MaxReplicas`, `maxreplicas`; Go
+/// folds `ſ` to s and the Kelvin sign to k too), and of several the last
+/// Go reads wins: the greatest key where sigs.k8s.io/yaml writes a YAML
+/// mapping as JSON with its keys sorted, the last written of JSON. Keys
+/// of no field are left out. lpa read the exact name alone, and decided
+/// within CPA's default bounds where CPA held `MaxReplicas: 3`.
+fn go_fields(read: &Mapping, fields: &[&str], json: bool) -> Mapping {
+    let fold = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '\u{17f}' => 'S',
+                '\u{212a}' => 'K',
+                c => c.to_ascii_uppercase(),
+            })
+            .collect()
+    };
+    let mut chosen: Vec<(&str, &str, &Value)> = Vec::new();
+    for (key, value) in read {
+        let Some(key) = key.as_str() else { continue };
+        let Some(&field) = fields.iter().find(|f| fold(f) == fold(key)) else {
+            continue;
+        };
+        match chosen.iter_mut().find(|(f, ..)| *f == field) {
+            Some(slot) if json || key > slot.1 => *slot = (field, key, value),
+            Some(_) => {}
+            None => chosen.push((field, key, value)),
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|(field, _, value)| (Value::from(field), value.clone()))
+        .collect()
+}
+
 /// CPA's fields of its type `Method`.
 const CPA_METHOD_KEYS: [&str; 8] = [
     "preMetric",
@@ -456,6 +563,7 @@ const CPA_METHOD_KEYS: [&str; 8] = [
 /// was read as no timeout. A float with a whole value (3000.0) Go takes in
 /// YAML, and refuses in JSON (`json`).
 fn method_refused(method: &Mapping, json: bool) -> Option<&'static str> {
+    let method = go_fields(method, &METHOD_FIELDS, json);
     match (method.get("timeout"), method.get("type")) {
         (Some(t), _) if go_int(t, 64, json).is_err() => {
             Some("has a timeout that is not a whole number of milliseconds")

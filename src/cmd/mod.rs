@@ -9,7 +9,7 @@ mod check;
 mod demo;
 mod docs;
 mod evaluate;
-mod hook;
+pub(crate) mod hook;
 mod load_driver;
 mod load_text;
 mod loadtest;
