@@ -464,6 +464,25 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         w.iter().any(|w| w.contains("CPA reads only its first YAML document, the lines before its first --- line, which hold no settings")),
         "{w:?}"
     );
+    // So after a leading ---, and settings past a first document that
+    // holds some (after --- or ...), which lpa did not say.
+    for (name, text, said) in [
+        ("lead.yaml", "---\n# the CPA's config\n---\nmaxReplicas: 50\n", "which hold no settings"),
+        ("second.yaml", "runMode: per-resource\n---\n# more\nmaxReplicas: 50\n", ": the settings from line 3 on follow a --- or ... line, in a YAML document past its first, which CPA never reads"),
+        ("ended.yaml", "runMode: per-resource\n...\nmaxReplicas: 50\n", ": the settings from line 3 on follow"),
+    ] {
+        let w = warned(&written(&dir, name, text), &[]);
+        assert!(w.iter().any(|w| w.contains(said)), "{name}: {w:?}");
+    }
+    // A --- line before any other, or documents past the first with no
+    // settings, are nothing to say.
+    for (name, text) in [
+        ("opened.yaml", "---\nrunMode: per-resource\n"),
+        ("empty.yaml", "runMode: per-resource\n---\n# nothing\n...\n"),
+    ] {
+        let w = warned(&written(&dir, name, text), &[]);
+        assert!(!w.iter().any(|w| w.contains("document")), "{name}: {w:?}");
+    }
     // Without CPA's file, nothing is known of its clock.
     let out = lpa()
         .args(["check", "--evaluation-config"])

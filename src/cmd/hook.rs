@@ -418,12 +418,47 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
             let why = object_refused(key, Some(file.get(key)?), json)?;
             Some(format!("CPA's config {path}: {key} {why}: {stops}"))
         });
-    // `file` is Go's first document: settings serde_yaml reads past it,
-    // CPA never does.
-    let unread = read.is_empty()
-        && matches!(lpa_core::parse::yaml_value(text), Ok(Value::Mapping(all)) if !all.is_empty());
-    let unread = unread.then(|| format!("CPA's config {path}: CPA reads only its first YAML document, the lines before its first --- line, which hold no settings (a comment or a blank line makes a document to Go's YAML reader): CPA runs on its defaults and env alone; remove what comes before the ---, or the --- line"));
+    // `read` is Go's first document: settings past it CPA never reads.
+    let unread = (!json).then(|| unread_settings_line(text)).flatten().map(|line| {
+        if read.is_empty() {
+            format!("CPA's config {path}: CPA reads only its first YAML document, the lines before its first --- line, which hold no settings (a comment or a blank line makes a document to Go's YAML reader): CPA runs on its defaults and env alone; remove what comes before the ---, or the --- line")
+        } else {
+            format!("CPA's config {path}: the settings from line {line} on follow a --- or ... line, in a YAML document past its first, which CPA never reads: CPA runs without them; move them into the first document")
+        }
+    });
     ints.chain(objects).chain(unread).collect()
+}
+
+/// The first line of settings in YAML `text` that CPA never reads, for
+/// they are in a document past its first: after a `---` line that
+/// follows any other (Go's YAMLReader ends the first document there, at a
+/// comment's too), or after a `...` line (goyaml ends it there). lpa
+/// warned only where the first document held no settings at all.
+fn unread_settings_line(text: &str) -> Option<usize> {
+    let marker = |line: &str| {
+        ["---", "..."].iter().any(|m| {
+            line.strip_prefix(m).is_some_and(|rest| {
+                let rest = rest.trim();
+                rest.is_empty() || rest.starts_with('#')
+            })
+        })
+    };
+    // Where each document past the first starts: its line and offset.
+    let mut starts = Vec::new();
+    let (mut at, mut content) = (0, false);
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        at += line.len();
+        if !marker(line) {
+            content = true;
+        } else if content {
+            starts.push((n + 2, at));
+        }
+    }
+    starts.iter().enumerate().find_map(|(i, &(line, from))| {
+        let to = starts.get(i + 1).map_or(text.len(), |&(_, to)| to);
+        let settings = lpa_core::parse::yaml_value(&text[from..to]);
+        matches!(settings, Ok(Value::Mapping(m)) if !m.is_empty()).then_some(line)
+    })
 }
 
 /// Why Go refuses `value` (of the field `key`) as CPA's object or method;
