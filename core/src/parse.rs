@@ -344,11 +344,23 @@ impl<'de> de::Visitor<'de> for LastWins {
 const MAX_NODES: u64 = 1_000_000;
 const BYTES_PER_NODE: u64 = 32;
 
-/// The most keys of one mapping that are numbers with a fraction, or hold
-/// one: serde_yaml hashes every float alike, and each such key is compared
-/// with every other (a 1 MB file of `0.`, `1.`, ... keys took minutes).
-/// A file of settings has none.
+/// The most keys of one mapping, its merges (`<<`) included, that are
+/// numbers with a fraction, or hold one: serde_yaml hashes every float
+/// alike, and each such key is compared with every other (a 1 MB file of
+/// `0.`, `1.`, ... keys took minutes; 1000 merged mappings of 100 each,
+/// 52 s). A file of settings has none.
 const MAX_FLOAT_KEYS: u64 = 100;
+
+/// Why [`Nodes`] stopped.
+#[derive(Clone, Copy)]
+enum Refused {
+    FloatKeys,
+    /// A key that is a list or a mapping: serde_yaml hashes a mapping as
+    /// the XOR of its entries' hashes, which keys can be chosen to
+    /// cancel (3000 such keys of 936 KB took 9.2 s). Go's YAML refuses
+    /// such a key, and a file of settings has none.
+    CollectionKey,
+}
 
 /// Why `text` is refused unread, when its first document holds more than
 /// [`MAX_NODES`] values with its aliases expanded, or a mapping with more
@@ -358,17 +370,19 @@ fn too_many_nodes(text: &str) -> Option<String> {
     use de::DeserializeSeed;
     let aliased = has_alias(text);
     let count = std::cell::Cell::new(0);
-    let float_keys = std::cell::Cell::new(false);
+    let refused = std::cell::Cell::new(None);
     let document = serde_yaml::Deserializer::from_str(text).next()?;
     let nodes = Nodes {
         count: &count,
         limit: if aliased { MAX_NODES } else { u64::MAX },
         number: if aliased { number_values(text) } else { 1 },
-        float_keys: &float_keys,
+        refused: &refused,
     };
     let _ = nodes.deserialize(document);
-    if float_keys.get() {
-        return Some(format!("a mapping with more than {MAX_FLOAT_KEYS} keys that are numbers with a fraction (such as 1.5:), which take time that grows with their square to read; a file of settings has none"));
+    match refused.get() {
+        Some(Refused::FloatKeys) => return Some(format!("a mapping with more than {MAX_FLOAT_KEYS} keys, its merges (<<) included, that are numbers with a fraction (such as 1.5:), which take time that grows with their square to read; a file of settings has none")),
+        Some(Refused::CollectionKey) => return Some("a key that is a list or a mapping (such as ? [a, b]), which a file of settings never has".to_string()),
+        None => {}
     }
     (count.get() > MAX_NODES).then(|| {
         format!("more than {MAX_NODES} values (or {} MB of text) once its aliases (*name) are expanded; a file of settings holds a few hundred", MAX_NODES * BYTES_PER_NODE / 1_000_000)
@@ -395,22 +409,43 @@ fn has_alias(text: &str) -> bool {
 /// What a number counts toward [`MAX_NODES`]: its text at its longest, the
 /// longest run written as a YAML number is (`0x...`, digits and `.e+-_`;
 /// in a file of settings, a dozen characters; a hex digest is no number).
-/// A tag can make a number of a quoted scalar, whose text may be folded
-/// over lines and escaped (`!!int "0x000\` ...): with any tag of the
+/// A tag can make a number of a double-quoted scalar, whose text may be
+/// folded over lines and escaped (`!!int "0x000\` ...), where a plain or
+/// single-quoted one folds with spaces, and is none: with any tag of the
 /// kinds that can name `int` (`!!`, a verbatim `!<...>` whose name may be
-/// %-escaped, a `%TAG` directive), the whole text.
+/// %-escaped, a `%TAG` directive), the longest such scalar could be.
+/// That was the whole text, which refused a 38 KB scenario of 1200
+/// changes with one `!!float` beside an anchor.
 fn number_values(text: &str) -> u64 {
     let tagged = ["!!", "!<", "%TAG"].iter().any(|t| text.contains(t));
-    let longest = if tagged {
-        text.len()
-    } else {
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || "._+-".contains(c)))
-            .filter(|run| number_like(run))
-            .map(str::len)
-            .max()
-            .unwrap_or(0)
-    };
-    1 + longest as u64 / BYTES_PER_NODE
+    let run = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "._+-".contains(c)))
+        .filter(|run| number_like(run))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let quoted = if tagged { longest_quoted(text) } else { 0 };
+    1 + run.max(quoted) as u64 / BYTES_PER_NODE
+}
+
+/// At least the length of the longest double-quoted scalar in `text`: the
+/// longest stretch between two `"` that no `\` comes before. Each such
+/// scalar lies within one (a `"` inside it is escaped), wherever other
+/// `"` are (a comment's, a plain scalar's); an escaped `\\` before its
+/// closing quote only lengthens the stretch.
+fn longest_quoted(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let quotes =
+        (0..bytes.len()).filter(|&i| bytes[i] == b'"' && (i == 0 || bytes[i - 1] != b'\\'));
+    let mut last = None;
+    let mut longest = 0;
+    for at in quotes {
+        if let Some(last) = last {
+            longest = longest.max(at - last);
+        }
+        last = Some(at);
+    }
+    longest
 }
 
 /// Whether `run` is written as a YAML number may be: a sign, then `0x`,
@@ -434,9 +469,8 @@ fn number_like(run: &str) -> bool {
     }
 }
 
-/// Counts the values of a document, and fails past its limit or at a
-/// mapping of too many float keys; each value says whether it is or holds
-/// a float.
+/// Counts the values of a document, and fails past its limit, at a key
+/// that is a list or a mapping, or at a mapping of too many float keys.
 #[derive(Clone, Copy)]
 struct Nodes<'c> {
     count: &'c std::cell::Cell<u64>,
@@ -445,84 +479,128 @@ struct Nodes<'c> {
     limit: u64,
     /// What a number counts: [`number_values`].
     number: u64,
-    /// Set at a mapping of more than [`MAX_FLOAT_KEYS`] float keys.
-    float_keys: &'c std::cell::Cell<bool>,
+    refused: &'c std::cell::Cell<Option<Refused>>,
+}
+
+/// What [`Nodes`] saw of a value.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    /// It is or holds a float.
+    float: bool,
+    /// It is a list or a mapping.
+    collection: bool,
+    /// Of a mapping, its float keys, its merges' included; of a list, its
+    /// mappings' (a merge of several).
+    float_keys: u64,
+    /// It is `<<`, a merge's key.
+    merge: bool,
 }
 
 impl Nodes<'_> {
-    fn one<E: de::Error>(&self) -> Result<bool, E> {
+    fn one<E: de::Error>(&self) -> Result<Seen, E> {
         self.add(1)
     }
 
-    fn add<E: de::Error>(&self, n: u64) -> Result<bool, E> {
+    fn add<E: de::Error>(&self, n: u64) -> Result<Seen, E> {
         self.count.set(self.count.get().saturating_add(n));
         if self.count.get() > self.limit {
             return Err(E::custom("too many values"));
         }
-        Ok(false)
+        Ok(Seen::default())
+    }
+
+    fn refuse<E: de::Error>(&self, why: Refused) -> E {
+        self.refused.set(Some(why));
+        E::custom("refused")
     }
 }
 
 impl<'de> de::DeserializeSeed<'de> for Nodes<'_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+    type Value = Seen;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Seen, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> de::Visitor<'de> for Nodes<'_> {
-    type Value = bool;
+    type Value = Seen;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any value")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Seen, E> {
         self.one()
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Seen, E> {
         self.add(self.number)
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Seen, E> {
         self.add(self.number)
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        self.add(self.number).map(|_| true)
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Seen, E> {
+        let seen = self.add(self.number)?;
+        Ok(Seen {
+            float: true,
+            ..seen
+        })
     }
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<bool, E> {
-        self.add(1 + text.len() as u64 / BYTES_PER_NODE)
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Seen, E> {
+        let seen = self.add(1 + text.len() as u64 / BYTES_PER_NODE)?;
+        Ok(Seen {
+            merge: text == "<<",
+            ..seen
+        })
     }
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Seen, E> {
         self.one()
     }
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Seen, E> {
         self.one()
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Seen, D::Error> {
         de::DeserializeSeed::deserialize(self, d)
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let mut float = self.one()?;
-        while let Some(f) = seq.next_element_seed(self)? {
-            float |= f;
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Seen, A::Error> {
+        let mut seen = Seen {
+            collection: true,
+            ..self.one()?
+        };
+        while let Some(item) = seq.next_element_seed(self)? {
+            seen.float |= item.float;
+            seen.float_keys = seen.float_keys.saturating_add(item.float_keys);
         }
-        Ok(float)
+        Ok(seen)
     }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut float = self.one()?;
-        let mut float_keys = 0;
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
+        let mut seen = Seen {
+            collection: true,
+            ..self.one()?
+        };
         while let Some(key) = map.next_key_seed(self)? {
-            float_keys += u64::from(key);
-            if float_keys > MAX_FLOAT_KEYS {
-                self.float_keys.set(true);
-                return Err(de::Error::custom("too many float keys"));
+            if key.collection {
+                return Err(self.refuse(Refused::CollectionKey));
             }
-            float |= key | map.next_value_seed(self)?;
+            let value = map.next_value_seed(self)?;
+            let keys = if key.merge {
+                value.float_keys
+            } else {
+                u64::from(key.float)
+            };
+            seen.float_keys = seen.float_keys.saturating_add(keys);
+            if seen.float_keys > MAX_FLOAT_KEYS {
+                return Err(self.refuse(Refused::FloatKeys));
+            }
+            seen.float |= key.float | value.float;
         }
-        Ok(float)
+        Ok(seen)
     }
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<bool, A::Error> {
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Seen, A::Error> {
         use de::VariantAccess;
         let (tag, variant) = data.variant_seed(self)?;
-        Ok(tag | variant.newtype_variant_seed(self)?)
+        let seen = variant.newtype_variant_seed(self)?;
+        Ok(Seen {
+            float: tag.float | seen.float,
+            ..seen
+        })
     }
 }
 
@@ -1443,6 +1521,17 @@ mod tests {
             );
             assert!(too_many_nodes(&text).is_some(), "{before:?}");
         }
+        // A tag beside an anchor and many numbers, with no quoted scalar
+        // a tag could make a long number of, is read (a scenario of 1200
+        // changes with one `!!float` was refused).
+        let changes: Vec<String> = (0..1200)
+            .map(|i| format!("    - {{at: {}, capacity: {}}}", i * 5, 500 + i % 7))
+            .collect();
+        let scenario = format!(
+            "load: &l {{type: step, from: 400, to: 1500}}\n# as *l\nservice:\n  baseLatency: !!float 2\n  changes:\n{}\n",
+            changes.join("\n")
+        );
+        assert!(too_many_nodes(&scenario).is_none());
         // A long hex digest is no number: 60 000 numbers beside one, with
         // an alias or without, are read.
         let floats = ["0.125"; 60_000].join(", ");
@@ -1461,26 +1550,41 @@ mod tests {
 
     /// serde_yaml hashes every float alike: a mapping of float keys took
     /// time that grows with their square, 5.7 s for 250 KB and minutes for
-    /// 1 MB, with no alias to count. Refused at once; a hundred are read.
+    /// 1 MB, with no alias to count; so did 1000 merged mappings of 100
+    /// float keys each (52 s), and keys that are mappings, whose hash is
+    /// the XOR of their entries' (9.2 s). Refused at once; a hundred float
+    /// keys are read.
     #[test]
     fn a_mapping_of_many_float_keys_is_refused_unbuilt() {
         let keys = |n: usize, key: &dyn Fn(usize) -> String| {
             let keys: Vec<String> = (0..n).map(key).collect();
             format!("x: {{{}}}\n", keys.join(", "))
         };
-        for key in [
-            &(|i| format!("{i}.")) as &dyn Fn(usize) -> String,
-            &|i| format!("[{i}.5]"),
-            &|i| format!("? {{a: {i}e-1}}"),
-        ] {
-            let e = parse(&keys(60_000, key), UnknownKeys::Warn)
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.starts_with("d.yaml: malformed YAML: a mapping with more than 100 keys that are numbers with a fraction"),
-                "{e}"
-            );
+        let e = |text: &str| parse(text, UnknownKeys::Warn).unwrap_err().to_string();
+        let floats = "d.yaml: malformed YAML: a mapping with more than 100 keys, its merges (<<) included, that are numbers with a fraction";
+        for key in [&(|i| format!("{i}.")) as &dyn Fn(usize) -> String, &|i| {
+            format!("!t {i}e-1")
+        }] {
+            assert!(e(&keys(60_000, key)).starts_with(floats), "{}", key(1));
             assert!(too_many_nodes(&keys(100, key)).is_none());
+        }
+        let sources: Vec<String> = (0..1000)
+            .map(|m| {
+                keys(100, &|i| format!("{}.: 0", m * 100 + i))[3..]
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+        let merged = format!("x: {{<<: [{}]}}\n", sources.join(", "));
+        assert!(e(&merged).starts_with(floats));
+        assert!(too_many_nodes(&format!("x: {{<<: [{}]}}\n", sources[0])).is_none());
+        for key in [&(|i| format!("[{i}]")) as &dyn Fn(usize) -> String, &|i| {
+            format!("? {{a: {i}}}")
+        }] {
+            assert_eq!(
+                e(&keys(1, key)),
+                "d.yaml: malformed YAML: a key that is a list or a mapping (such as ? [a, b]), which a file of settings never has"
+            );
         }
         // Many floats as values, or as keys of many mappings, are read.
         let values: Vec<String> = (0..60_000).map(|i| format!("k{i}: {i}.5")).collect();
