@@ -37,7 +37,12 @@ pub struct Cli {
 pub fn parse() -> Result<Cli, Failure> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let mut err = match Cli::try_parse_from(&args) {
-        Ok(cli) => return Ok(cli),
+        Ok(mut cli) => {
+            if let Some(policy) = cli.command.policy_mut() {
+                policy.bounds_from_env()?;
+            }
+            return Ok(cli);
+        }
         Err(err) => err,
     };
     let subcommand = subcommand_in(&args);
@@ -288,12 +293,60 @@ pub struct PolicyArgs {
         value_name = "FILE"
     )]
     pub evaluation_config: PathBuf,
-    /// Overrides the config's minReplicas (CPA's minReplicas, when set in its config).
-    #[arg(long, allow_hyphen_values = true, env = "minReplicas", value_name = "N", value_parser = replicas)]
+    /// Overrides the config's minReplicas (CPA's minReplicas, when set in its config). [env: minReplicas=, read as CPA reads it: YAML 1.1, so 0x10 and 16.0 are 16 and 017 is octal 15]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = replicas)]
     pub min_replicas: Option<u32>,
-    /// Overrides the config's maxReplicas (CPA's maxReplicas, when set in its config).
-    #[arg(long, allow_hyphen_values = true, env = "maxReplicas", value_name = "N", value_parser = replicas)]
+    /// Overrides the config's maxReplicas (CPA's maxReplicas, when set in its config). [env: maxReplicas=, read as CPA reads it]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = replicas)]
     pub max_replicas: Option<u32>,
+}
+
+impl Command {
+    fn policy_mut(&mut self) -> Option<&mut PolicyArgs> {
+        match self {
+            Command::Evaluate(a) => Some(&mut a.policy),
+            Command::Check(a) => Some(&mut a.policy),
+            Command::Simulate(a) => Some(&mut a.policy),
+            Command::Run(a) => Some(&mut a.policy),
+            Command::Metric(a) => Some(&mut a.policy),
+            _ => None,
+        }
+    }
+}
+
+impl PolicyArgs {
+    /// The bounds no flag sets, from CPA's env vars `minReplicas` and
+    /// `maxReplicas`, read as CPA reads them (YAML 1.1 into a 32-bit
+    /// field: `0x5`, `5.0` and `5 # five` are 5, `017` is octal 15, null
+    /// or `~` sets none), where the flag's decimal took `017` for 17 and
+    /// failed every evaluation at `0x5`. Empty, one is unset.
+    fn bounds_from_env(&mut self) -> Result<(), Failure> {
+        for (bound, name, which) in [
+            (&mut self.min_replicas, "minReplicas", "min"),
+            (&mut self.max_replicas, "maxReplicas", "max"),
+        ] {
+            let Some(text) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            if bound.is_some() {
+                continue;
+            }
+            let json = lpa_core::parse::go_reads_json(&text);
+            let n = lpa_core::parse::yaml_value(&text)
+                .ok()
+                .and_then(|v| crate::cmd::hook::go_int(&v, 32, json).ok())
+                .map(|n| n.map(u32::try_from).transpose());
+            *bound = match n {
+                Some(Ok(n)) => n,
+                _ => {
+                    return Err(Failure::new(format!(
+                        "{which} replicas (--{which}-replicas or {name}): invalid value {text:?} (expected {REPLICAS})"
+                    )))
+                }
+            };
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args, Clone)]
@@ -918,14 +971,16 @@ fn env_of(subcommand: &str, flag: &str) -> Option<String> {
     arg.get_env().map(|e| e.to_string_lossy().into_owned())
 }
 
-/// A replica count, from a flag or CPA's env var, which CPA reads as YAML
-/// 1.1 (`0x5` and `5.0` are 5, `017` is octal 15): lpa read `017` as 17,
-/// and refused `0x5`, at every evaluation, where CPA read 5.
+/// A replica count of a flag, in decimal: CPA's env var of the same name
+/// is read as CPA reads it ([`PolicyArgs::bounds_from_env`]).
 fn replicas(text: &str) -> std::result::Result<u32, InvalidValue> {
-    crate::cmd::hook::yaml11_int(text.trim())
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| InvalidValue::new(text, "a whole number from 0 to 4294967295"))
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| InvalidValue::new(text, REPLICAS))
 }
+
+/// What a replica count is.
+const REPLICAS: &str = "a whole number from 0 to 4294967295";
 
 fn kube_name(text: &str) -> std::result::Result<String, InvalidValue> {
     use lpa_drivers::scale::kubectl::{is_dns1123_subdomain, SUBDOMAIN_RULE};

@@ -191,10 +191,20 @@ fn check_bounds_the_policy_as_cpa_does() {
         "RunMode: per-resource\nMinReplicas: 3\nminreplicas: 2\nMAXREPLICAS: 9\nmaxReplicas: 4\nmaxReplicas: 6\n",
     )
     .unwrap();
+    // A null leaves a number as it was (Go's JSON into an int32).
+    let nulled = dir.path().join("nulled.yaml");
+    std::fs::write(
+        &nulled,
+        "runMode: per-resource\nmaxReplicas: 5\nmaxreplicas: null\n",
+    )
+    .unwrap();
     for (cpa, env, bounds, warning) in [
         (&bounded, None, (2, 5), None),
         (&bounded, Some("7"), (2, 7), None),
         (&folded, None, (2, 6), None),
+        (&nulled, None, (1, 5), None),
+        // So in the env, which CPA reads as YAML: unset.
+        (&bounded, Some("~"), (2, 5), None),
         // CPA reads its env's int32s as YAML 1.1: octal 017, hex 0x5.
         (&bounded, Some("017"), (2, 15), None),
         (&bounded, Some("0x8"), (2, 8), None),
@@ -233,6 +243,22 @@ fn check_bounds_the_policy_as_cpa_does() {
             }
         }
     }
+    // The flag, decimal, over the env's YAML: 010 is ten.
+    let out = lpa()
+        .args([
+            "check",
+            "--json",
+            "--max-replicas",
+            "010",
+            "--evaluation-config",
+        ])
+        .arg(&config)
+        .env("configPath", &bounded)
+        .env("maxReplicas", "017")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["maxReplicas"], 10, "{}", stderr(&out));
     // With no maxReplicas anywhere, the 10 printed is CPA's default: said.
     let seed = fixture("evaluation/seed.yaml");
     let out = lpa()
@@ -425,7 +451,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     let bad = written(
         &dir,
         "bad.yaml",
-        "interval: 15000.5\nmaxReplicas: 99999999999\ndownscaleStabilization: \"30\"\nmetric:\n  type: shell\n  timeout: 3000.5\n",
+        "interval: 15000.5\nMaxReplicas: 99999999999\nmaxReplicas: 5\ndownscaleStabilization: \"30\"\nmetric:\n  type: shell\n  timeout: 3000.5\n",
     );
     let w = warned(&bad, &[]);
     let stops = r#"CPA stops at start-up with "invalid format of YAML/JSON configuration""#;

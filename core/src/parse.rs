@@ -250,7 +250,13 @@ pub fn yaml_value(text: &str) -> Result<serde_yaml::Value, String> {
         Some(first) => LastWins.deserialize(first).map_err(|e| e.to_string())?,
         None => serde_yaml::Value::Null,
     };
-    apply_merge_keys(&mut value, &mut String::new()).map_err(|(at, v)| {
+    // Go reads JSON without merge keys, and YAML's in the order written.
+    let merges = if go_reads_json(text) {
+        Ok(())
+    } else {
+        apply_merge_keys(&mut value, &mut String::new(), Merge::InOrder)
+    };
+    merges.map_err(|(at, v)| {
         format!(
             "{at}: a merge of {}, not a mapping or a list of mappings",
             show(&v, Format::Yaml)
@@ -661,16 +667,16 @@ pub(crate) fn from_yaml<T: DeserializeOwned>(
     }
     // Merge keys (`<<: *defaults`), which PyYAML applied for the original:
     // serde_yaml keeps `<<` as a key of its own unless told.
-    apply_merge_keys(&mut root, &mut String::new()).map_err(|(path, value)| {
-        ParseError::Invalid {
+    apply_merge_keys(&mut root, &mut String::new(), Merge::OwnKeysWin).map_err(
+        |(path, value)| ParseError::Invalid {
             file: file.to_string(),
             path,
             value: show(&value, Format::Yaml),
             expected:
                 "a mapping or a list of mappings to merge, such as <<: *defaults or <<: [*a, *b]"
                     .to_string(),
-        }
-    })?;
+        },
+    )?;
     if let Some((path, value)) = tagged(&root, &mut String::new()) {
         return Err(ParseError::Invalid {
             file: file.to_string(),
@@ -742,9 +748,26 @@ fn integer_too_large(file: &str, message: &str) -> Option<ParseError> {
     })
 }
 
-/// Applies the merge keys under `value`, as PyYAML does: a mapping's own
-/// keys win over merged ones, and of `<<: [*a, *b]` the earlier mapping
-/// wins. A merged mapping's own `<<` is applied before it is merged
+/// How a mapping's own keys and those it merges meet.
+#[derive(Clone, Copy)]
+enum Merge {
+    /// As PyYAML and YAML's spec: the mapping's own keys win.
+    OwnKeysWin,
+    /// As Go's goyaml.v2 (CPA's config): in the order written, a merge
+    /// over the keys before it, and the keys after it over the merge
+    /// (`maxReplicas: 4` then `<<: {maxReplicas: 5}` is 5 to CPA).
+    InOrder,
+}
+
+/// Whether Go's YAMLOrJSONDecoder reads `text` as JSON: its first 10
+/// bytes, spaces trimmed, start with `{` (GuessJSONStream).
+pub fn go_reads_json(text: &str) -> bool {
+    let head = &text.as_bytes()[..text.len().min(10)];
+    String::from_utf8_lossy(head).trim_start().starts_with('{')
+}
+
+/// Applies the merge keys under `value`, in `order`; of `<<: [*a, *b]`
+/// the earlier mapping wins. A merged mapping's own `<<` is applied before it is merged
 /// (`b: &b {<<: *a}` then `<<: *b` takes `a`'s keys too), where serde_yaml's
 /// `apply_merge` left it a key of its own. Children come first, so each
 /// node is visited once: the work is bounded by the document as loaded,
@@ -754,6 +777,7 @@ fn integer_too_large(file: &str, message: &str) -> Option<ParseError> {
 fn apply_merge_keys(
     value: &mut serde_yaml::Value,
     path: &mut String,
+    order: Merge,
 ) -> Result<(), (String, serde_yaml::Value)> {
     use serde_yaml::Value;
     let len = path.len();
@@ -761,12 +785,13 @@ fn apply_merge_keys(
         Value::Mapping(mapping) => {
             for (key, child) in mapping.iter_mut() {
                 push_key(path, key);
-                apply_merge_keys(child, path)?;
+                apply_merge_keys(child, path, order)?;
                 path.truncate(len);
             }
-            let Some(merge) = mapping.shift_remove("<<") else {
+            let Some(at) = mapping.keys().position(|k| k.as_str() == Some("<<")) else {
                 return Ok(());
             };
+            let merge = mapping.shift_remove("<<").unwrap_or_default();
             let here = |v| {
                 let at = if path.is_empty() {
                     "<<".to_string()
@@ -789,20 +814,37 @@ fn apply_merge_keys(
                 }
                 other => return here(other),
             };
-            for source in sources {
-                for (k, v) in source {
-                    mapping.entry(k).or_insert(v);
+            match order {
+                Merge::OwnKeysWin => {
+                    for source in sources {
+                        for (k, v) in source {
+                            mapping.entry(k).or_insert(v);
+                        }
+                    }
+                }
+                Merge::InOrder => {
+                    // The keys before `<<`, then the merged (the earlier
+                    // source winning), then the keys after it, each over
+                    // what came before.
+                    let mut merged = serde_yaml::Mapping::new();
+                    let mut own = std::mem::take(mapping).into_iter();
+                    merged.extend(own.by_ref().take(at));
+                    for source in sources.into_iter().rev() {
+                        merged.extend(source);
+                    }
+                    merged.extend(own);
+                    *mapping = merged;
                 }
             }
         }
         Value::Sequence(list) => {
             for (i, child) in list.iter_mut().enumerate() {
                 path.push_str(&format!("[{i}]"));
-                apply_merge_keys(child, path)?;
+                apply_merge_keys(child, path, order)?;
                 path.truncate(len);
             }
         }
-        Value::Tagged(tagged) => apply_merge_keys(&mut tagged.value, path)?,
+        Value::Tagged(tagged) => apply_merge_keys(&mut tagged.value, path, order)?,
         _ => {}
     }
     Ok(())
@@ -1620,7 +1662,13 @@ mod tests {
         };
         assert_eq!(max("defaults: &d {maxReplicas: 5}\n<<: *d\n"), Some(5));
         assert_eq!(max("maxReplicas: 5\n---\nmaxReplicas: 7\n"), Some(5));
-        assert_eq!(max("maxReplicas: 4\n<<: {maxReplicas: 5}\n"), Some(4));
+        // In the order written, as goyaml.v2 merges: a merge over the
+        // keys before it, and the keys after it over the merge; JSON has
+        // no merge keys.
+        assert_eq!(max("maxReplicas: 4\n<<: {maxReplicas: 5}\n"), Some(5));
+        assert_eq!(max("<<: {maxReplicas: 5}\nmaxReplicas: 4\n"), Some(4));
+        assert_eq!(max("<<: [{maxReplicas: 5}, {maxReplicas: 6}]\n"), Some(5));
+        assert_eq!(max(r#"{"<<": {"maxReplicas": 5}}"#), None);
         // A key written twice is the last one to Go (goyaml.v2, and its
         // JSON), where serde_yaml refuses the file.
         assert_eq!(max("maxReplicas: 5\nmaxReplicas: 6\n"), Some(6));

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use lpa_core::config::{Override, Overrides};
 use lpa_core::duration::format_duration;
+use lpa_core::parse::go_reads_json;
 use lpa_core::Policy;
 use lpa_drivers::load::LoadPlan;
 use serde_yaml::{Mapping, Value};
@@ -255,7 +256,11 @@ const CPA_PARSE_INT_KEYS: [&str; 2] = ["interval", "downscaleStabilization"];
 /// YAML 1.1 reads as an integer (`1_000`, octal `017`) is taken as one:
 /// serde_yaml reads YAML 1.2, and leaves such text a string whether it was
 /// quoted (which Go refuses) or not.
-fn go_int(v: &Value, bits: u32, json: bool) -> std::result::Result<Option<i64>, &'static str> {
+pub(crate) fn go_int(
+    v: &Value,
+    bits: u32,
+    json: bool,
+) -> std::result::Result<Option<i64>, &'static str> {
     let n = match v {
         Value::Null => return Ok(None),
         Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64(),
@@ -285,7 +290,7 @@ fn go_int(v: &Value, bits: u32, json: bool) -> std::result::Result<Option<i64>, 
 /// base 0 (`0x`, `0o`, `0b` in either case, `0` for octal), or else a
 /// float as YAML 1.1 writes one, which Go's JSON takes into an integer
 /// field when whole (`08` is 8, `1e3` 1000).
-pub(crate) fn yaml11_int(text: &str) -> Option<i64> {
+fn yaml11_int(text: &str) -> Option<i64> {
     if !text.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
         return None;
     }
@@ -402,21 +407,31 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
         return vec![format!("CPA's config {path} {why}: {stops}")];
     }
     let json = go_reads_json(text);
-    let file = &go_fields(read, &cpa_fields(), json);
+    // Go decodes every key of a field, and stops at any it refuses.
+    let spellings = go_spellings(read, &cpa_fields(), json);
+    let values = |key: &'static str| {
+        spellings
+            .iter()
+            .filter(move |(field, _)| *field == key)
+            .flat_map(|(_, values)| values.iter().copied())
+    };
     let ints = CPA_INT_KEYS.iter().filter_map(|&(key, bits)| {
-        let v = file.get(key)?;
-        let why = go_int(v, bits, json).err()?;
-        Some(format!(
-            "CPA's config {path}: {key}: {} {why}: {stops}",
-            serde_json::to_string(v).unwrap_or_default()
-        ))
+        values(key).find_map(|v| {
+            let why = go_int(v, bits, json).err()?;
+            Some(format!(
+                "CPA's config {path}: {key}: {} {why}: {stops}",
+                serde_json::to_string(v).unwrap_or_default()
+            ))
+        })
     });
     let objects = CPA_OBJECT_KEYS
         .iter()
         .chain(&CPA_METHOD_KEYS)
         .filter_map(|&key| {
-            let why = object_refused(key, Some(file.get(key)?), json)?;
-            Some(format!("CPA's config {path}: {key} {why}: {stops}"))
+            values(key).find_map(|v| {
+                let why = object_refused(key, Some(v), json)?;
+                Some(format!("CPA's config {path}: {key} {why}: {stops}"))
+            })
         });
     // `read` is Go's first document: settings past it CPA never reads.
     let unread = (!json).then(|| unread_settings_line(text)).flatten().map(|line| {
@@ -472,13 +487,6 @@ fn object_refused(key: &str, value: Option<&Value>, json: bool) -> Option<&'stat
         Some(Value::Mapping(_)) => None,
         _ => Some("is not a YAML or JSON mapping"),
     }
-}
-
-/// Whether Go's YAMLOrJSONDecoder reads `text` as JSON: its first 10
-/// bytes, spaces trimmed, start with `{` (GuessJSONStream).
-fn go_reads_json(text: &str) -> bool {
-    let head = &text.as_bytes()[..text.len().min(10)];
-    String::from_utf8_lossy(head).trim_start().starts_with('{')
 }
 
 /// Why Go's YAMLOrJSONDecoder refuses `text` before any field: JSON that
@@ -545,15 +553,19 @@ fn cpa_fields() -> Vec<&'static str> {
 /// The fields of CPA's Method (config/execute.go).
 const METHOD_FIELDS: [&str; 4] = ["type", "timeout", "shell", "http"];
 
-/// What of `read` sets each of a Go struct's `fields`, keyed by the
-/// field's name, as Go's JSON decoding sets them: a key names the field
-/// its name matches with case folded (`MaxReplicas`, `maxreplicas`; Go
-/// folds `ſ` to s and the Kelvin sign to k too), and of several the last
-/// Go reads wins: the greatest key where sigs.k8s.io/yaml writes a YAML
-/// mapping as JSON with its keys sorted, the last written of JSON. Keys
-/// of no field are left out. lpa read the exact name alone, and decided
-/// within CPA's default bounds where CPA held `MaxReplicas: 3`.
-fn go_fields(read: &Mapping, fields: &[&str], json: bool) -> Mapping {
+/// Each of a Go struct's `fields` that `read` sets, with the values of
+/// its keys in the order Go's JSON decoding sets the field from them: a
+/// key names the field its name matches with case folded (`MaxReplicas`,
+/// `maxreplicas`; Go folds `ſ` to s and the Kelvin sign to k too), in the
+/// order of the keys sorted where sigs.k8s.io/yaml writes a YAML mapping
+/// as JSON, as written of JSON. Keys of no field are left out. lpa read
+/// the exact name alone, and decided within CPA's default bounds where
+/// CPA held `MaxReplicas: 3`.
+fn go_spellings<'a>(
+    read: &'a Mapping,
+    fields: &[&'static str],
+    json: bool,
+) -> Vec<(&'static str, Vec<&'a Value>)> {
     let fold = |s: &str| -> String {
         s.chars()
             .map(|c| match c {
@@ -563,21 +575,48 @@ fn go_fields(read: &Mapping, fields: &[&str], json: bool) -> Mapping {
             })
             .collect()
     };
-    let mut chosen: Vec<(&str, &str, &Value)> = Vec::new();
+    let mut found: Vec<(&str, Vec<(&str, &Value)>)> = Vec::new();
     for (key, value) in read {
         let Some(key) = key.as_str() else { continue };
         let Some(&field) = fields.iter().find(|f| fold(f) == fold(key)) else {
             continue;
         };
-        match chosen.iter_mut().find(|(f, ..)| *f == field) {
-            Some(slot) if json || key > slot.1 => *slot = (field, key, value),
-            Some(_) => {}
-            None => chosen.push((field, key, value)),
+        match found.iter_mut().find(|(f, _)| *f == field) {
+            Some((_, keys)) => keys.push((key, value)),
+            None => found.push((field, vec![(key, value)])),
         }
     }
-    chosen
+    found
         .into_iter()
-        .map(|(field, _, value)| (Value::from(field), value.clone()))
+        .map(|(field, mut keys)| {
+            if !json {
+                keys.sort_by_key(|&(key, _)| key);
+            }
+            (field, keys.into_iter().map(|(_, value)| value).collect())
+        })
+        .collect()
+}
+
+/// What `read` sets each of `fields` to, as Go's JSON decoding leaves it
+/// ([`go_spellings`]): the last value, where a null sets a pointer (a
+/// method, an object, a list) to none and leaves any other field as it
+/// was (`maxReplicas: 5` then `maxreplicas: null` is 5).
+fn go_fields(read: &Mapping, fields: &[&'static str], json: bool) -> Mapping {
+    let pointer = |field: &str| {
+        CPA_METHOD_KEYS.contains(&field)
+            || CPA_OBJECT_KEYS.contains(&field)
+            || ["kubernetesMetricSpecs", "shell", "http"].contains(&field)
+    };
+    go_spellings(read, fields, json)
+        .into_iter()
+        .filter_map(|(field, values)| {
+            let set = if pointer(field) {
+                values.last()
+            } else {
+                values.iter().rev().find(|v| !v.is_null())
+            };
+            Some((Value::from(field), (*set?).clone()))
+        })
         .collect()
 }
 
