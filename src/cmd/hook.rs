@@ -177,7 +177,14 @@ impl CpaConfig {
                 min_replicas: file_count("minReplicas"),
                 max_replicas: file_count("maxReplicas"),
             },
-            max_set: from_env("maxReplicas").is_some() || from_file("maxReplicas").is_some(),
+            // An env var of null (`~`) sets nothing, as in CPA's file.
+            max_set: from_env("maxReplicas")
+                .and_then(|v| {
+                    let value = lpa_core::parse::yaml_value(&v).ok()?;
+                    go_int(&value, 32, go_reads_json(&v)).ok().flatten()
+                })
+                .is_some()
+                || from_file("maxReplicas").is_some(),
             window_secs: int("downscaleStabilization").unwrap_or(0),
             interval_ms: int("interval").unwrap_or(CPA_INTERVAL_MS),
             per_pod: match from_env("runMode") {
@@ -444,6 +451,11 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
     ints.chain(objects).chain(unread).collect()
 }
 
+/// The most documents past its first of CPA's config that are read for
+/// the settings CPA never reads: each may hold a million values of
+/// aliases, and 5000 of them took `lpa evaluate` 37 s.
+const MAX_DOCUMENTS_READ: usize = 8;
+
 /// The first line of settings in YAML `text` that CPA never reads, for
 /// they are in a document past its first: after a `---` line that
 /// follows any other (Go's YAMLReader ends the first document there, at a
@@ -458,22 +470,26 @@ fn unread_settings_line(text: &str) -> Option<usize> {
             })
         })
     };
-    // Where each document past the first starts: its line and offset.
+    // Where each document past the first starts: its line and offset. Of
+    // the first few: each is read, with its aliases, to find settings.
     let mut starts = Vec::new();
-    let (mut at, mut content) = (0, false);
+    let mut at = 0;
     for (n, line) in text.split_inclusive('\n').enumerate() {
         at += line.len();
-        if !marker(line) {
-            content = true;
-        } else if content {
+        if marker(line) && (n > 0 || line.starts_with("...")) {
             starts.push((n + 2, at));
         }
     }
-    starts.iter().enumerate().find_map(|(i, &(line, from))| {
-        let to = starts.get(i + 1).map_or(text.len(), |&(_, to)| to);
-        let settings = lpa_core::parse::yaml_value(&text[from..to]);
-        matches!(settings, Ok(Value::Mapping(m)) if !m.is_empty()).then_some(line)
-    })
+    starts.truncate(MAX_DOCUMENTS_READ + 1);
+    starts
+        .iter()
+        .take(MAX_DOCUMENTS_READ)
+        .enumerate()
+        .find_map(|(i, &(line, from))| {
+            let to = starts.get(i + 1).map_or(text.len(), |&(_, to)| to);
+            let settings = lpa_core::parse::yaml_value(&text[from..to]);
+            matches!(settings, Ok(Value::Mapping(m)) if !m.is_empty()).then_some(line)
+        })
 }
 
 /// Why Go refuses `value` (of the field `key`) as CPA's object or method;
@@ -504,13 +520,17 @@ fn go_refused(text: &str) -> Option<&'static str> {
 }
 
 /// The first document of YAML `text` as Go's YAMLReader reads it: its
-/// lines up to the first `---` line after any other, comments and blank
-/// lines included (a comment, then `---`, then settings: CPA reads the
-/// comment alone, and none of the settings); or why it refuses the text:
-/// no document (empty, or `---` lines only: EOF), or more than a comment
-/// after a line's `---`.
+/// lines up to the first `---` line after any other, a `---` first line,
+/// comments and blank lines included (a comment, then `---`, then
+/// settings: CPA reads the comment alone, and none of the settings; so
+/// `---`, `---`, settings); or why it refuses the text: no document (an
+/// empty text: EOF; `---` alone is a document, of null), or more than a
+/// comment after a line's `---`.
 fn go_first_document(text: &str) -> std::result::Result<&str, &'static str> {
-    let (mut start, mut at) = (None, 0);
+    if text.is_empty() {
+        return Err("holds no YAML document (Go's decoder answers EOF)");
+    }
+    let mut at = 0;
     for line in text.split_inclusive('\n') {
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim();
@@ -519,17 +539,13 @@ fn go_first_document(text: &str) -> std::result::Result<&str, &'static str> {
                     "has more than a comment after --- on a line, which Go's YAML reader refuses",
                 );
             }
-            if let Some(start) = start {
-                return Ok(&text[start..at]);
+            if at > 0 {
+                return Ok(&text[..at]);
             }
-        } else if start.is_none() {
-            start = Some(at);
         }
         at += line.len();
     }
-    start
-        .map(|start| &text[start..])
-        .ok_or("holds no YAML document (Go's decoder answers EOF)")
+    Ok(text)
 }
 
 /// The fields of CPA's Config (config/core.go), by their JSON names:
