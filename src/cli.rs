@@ -325,12 +325,12 @@ impl PolicyArgs {
             (&mut self.min_replicas, "minReplicas", "min"),
             (&mut self.max_replicas, "maxReplicas", "max"),
         ] {
-            let Some(text) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) else {
-                continue;
-            };
             if bound.is_some() {
                 continue;
             }
+            let Some(text) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
             let json = lpa_core::parse::go_reads_json(&text);
             let n = lpa_core::parse::yaml_value(&text)
                 .ok()

@@ -166,38 +166,37 @@ fn unset_max_replicas_is_shown_as_unbounded() {
 #[test]
 fn check_bounds_the_policy_as_cpa_does() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("max20.yaml");
-    std::fs::write(
-        &config,
+    let config = written(
+        &dir,
+        "max20.yaml",
         "targets:\n  - {method: GET, endpoint: /x, type: mean, target: 7}\nmaxReplicas: 20\n",
-    )
-    .unwrap();
-    let bounded = dir.path().join("bounded.yaml");
-    std::fs::write(
-        &bounded,
+    );
+    let bounded = written(
+        &dir,
+        "bounded.yaml",
         "runMode: per-resource\nminReplicas: 2\nmaxReplicas: 5\n",
-    )
-    .unwrap();
-    let unbounded = dir.path().join("unbounded.yaml");
-    std::fs::write(&unbounded, "runMode: per-resource\ninterval: 15000\n").unwrap();
+    );
+    let unbounded = written(
+        &dir,
+        "unbounded.yaml",
+        "runMode: per-resource\ninterval: 15000\n",
+    );
     let absent = dir.path().join("absent.yaml");
     // Go's JSON sets a field from a key of its name in any case, the
     // greatest of several (sigs.k8s.io/yaml sorts them); a key written
     // twice is its last value. lpa read the exact names alone, and the
     // file as no YAML at all for the duplicate.
-    let folded = dir.path().join("folded.yaml");
-    std::fs::write(
-        &folded,
+    let folded = written(
+        &dir,
+        "folded.yaml",
         "RunMode: per-resource\nMinReplicas: 3\nminreplicas: 2\nMAXREPLICAS: 9\nmaxReplicas: 4\nmaxReplicas: 6\n",
-    )
-    .unwrap();
+    );
     // A null leaves a number as it was (Go's JSON into an int32).
-    let nulled = dir.path().join("nulled.yaml");
-    std::fs::write(
-        &nulled,
+    let nulled = written(
+        &dir,
+        "nulled.yaml",
         "runMode: per-resource\nmaxReplicas: 5\nmaxreplicas: null\n",
-    )
-    .unwrap();
+    );
     for (cpa, env, bounds, warning) in [
         (&bounded, None, (2, 5), None),
         (&bounded, Some("7"), (2, 7), None),

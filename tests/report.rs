@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 use serde_json::Value;
 
 use crate::local::{run_local, serve_cmd, wait_bounded};
-use crate::support::{fixture, lpa, stderr, stdout};
+use crate::support::{fixture, lpa, stderr, stdout, stopped_while_staged};
 
 fn report(args: &[&str]) -> Output {
     lpa().arg("report").args(args).output().expect("run lpa")
@@ -1048,34 +1048,12 @@ fn a_stop_signal_while_the_plot_is_drawn_leaves_no_file() {
         &["--quiet", "--cycles", "200000", "--out", path(&trace)],
     );
     let plot = dir.path().join("r.png");
-    let mut child = lpa()
-        .args(["report", path(&trace), "--plot", path(&plot)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let others = || {
-        std::fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .filter(|n| n != "trace.json")
-            .collect::<Vec<_>>()
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while others().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "no temporary plot seen while it was drawn"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let o = child.wait_with_output().unwrap();
+    let (o, left) = stopped_while_staged(
+        lpa().args(["report", path(&trace), "--plot", path(&plot)]),
+        dir.path(),
+        &["trace.json"],
+        "-TERM",
+    );
     assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
-    assert_eq!(others(), Vec::<std::ffi::OsString>::new());
+    assert_eq!(left, Vec::<std::ffi::OsString>::new());
 }

@@ -2034,43 +2034,19 @@ fn a_stop_signal_while_the_trace_is_written_leaves_no_file() {
     let out = dir.path().join("trace.json");
     let seed = fixture("evaluation/seed.yaml");
     let step = fixture("scenarios/step.yaml");
-    let mut child = lpa()
-        .args([
-            "simulate",
-            "--quiet",
-            "--cycles",
-            "400000",
-            "--evaluation-config",
-        ])
-        .arg(&seed)
-        .arg("--scenario")
-        .arg(&step)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let entries = || std::fs::read_dir(dir.path()).unwrap().count();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while entries() == 0 {
-        assert!(
-            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "no temporary file seen while the trace was written"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let o = child.wait_with_output().unwrap();
+    let (o, left) = crate::support::stopped_while_staged(
+        lpa()
+            .args(["simulate", "--quiet", "--cycles", "400000"])
+            .arg("--evaluation-config")
+            .arg(&seed)
+            .arg("--scenario")
+            .arg(&step)
+            .arg("--out")
+            .arg(&out),
+        dir.path(),
+        &[],
+        "-INT",
+    );
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
     assert!(left.is_empty(), "{left:?}");
 }

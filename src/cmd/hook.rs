@@ -480,7 +480,6 @@ fn unread_settings_line(text: &str) -> Option<usize> {
             starts.push((n + 2, at));
         }
     }
-    starts.truncate(MAX_DOCUMENTS_READ + 1);
     starts
         .iter()
         .take(MAX_DOCUMENTS_READ)

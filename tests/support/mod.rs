@@ -57,6 +57,44 @@ pub fn written(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
 
 /// `run` under a limit of `kib` KiB on every file it writes, as a full
 /// disk: SIGXFSZ ignored, a write past it fails with EFBIG.
+/// Runs `cmd`, and sends it `signal` (`-INT`, `-TERM`) once a file other
+/// than `kept` is seen in `dir` (the temporary file of what it writes);
+/// returns its output, and what other than `kept` is left in `dir`.
+pub fn stopped_while_staged(
+    cmd: &mut Command,
+    dir: &std::path::Path,
+    kept: &[&str],
+    signal: &str,
+) -> (Output, Vec<std::ffi::OsString>) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let others = || {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| !kept.iter().any(|k| n == k))
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while others().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "no temporary file seen while it was written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let killed = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    (child.wait_with_output().unwrap(), others())
+}
+
 pub fn file_size_limit(run: &Command, kib: u32) -> Command {
     let mut limited = Command::new("bash");
     limited
