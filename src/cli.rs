@@ -293,7 +293,7 @@ pub struct PolicyArgs {
         value_name = "FILE"
     )]
     pub evaluation_config: PathBuf,
-    /// Overrides the config's minReplicas (CPA's minReplicas, when set in its config). [env: minReplicas=, read as CPA reads it: YAML 1.1, so 0x10 and 16.0 are 16 and 017 is octal 15]
+    /// Overrides the config's minReplicas (CPA's minReplicas, when set in its config). [env: minReplicas=, read as CPA reads it: YAML 1.1, so 0x10 and 16.0 are 16, 017 is octal 15, and ~ is 0]
     #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = replicas)]
     pub min_replicas: Option<u32>,
     /// Overrides the config's maxReplicas (CPA's maxReplicas, when set in its config). [env: maxReplicas=, read as CPA reads it]
@@ -316,10 +316,10 @@ impl Command {
 
 impl PolicyArgs {
     /// The bounds no flag sets, from CPA's env vars `minReplicas` and
-    /// `maxReplicas`, read as CPA reads them (YAML 1.1 into a 32-bit
-    /// field: `0x5`, `5.0` and `5 # five` are 5, `017` is octal 15, null
-    /// or `~` sets none), where the flag's decimal took `017` for 17 and
-    /// failed every evaluation at `0x5`. Empty, one is unset.
+    /// `maxReplicas`, read as CPA reads them (YAML 1.1 into a 32-bit zero:
+    /// `0x5`, `5.0` and `5 # five` are 5, `017` is octal 15, null or `~`
+    /// is 0), where the flag's decimal took `017` for 17 and failed every
+    /// evaluation at `0x5`. Empty, one is unset.
     fn bounds_from_env(&mut self) -> Result<(), Failure> {
         for (bound, name, which) in [
             (&mut self.min_replicas, "minReplicas", "min"),
@@ -331,13 +331,17 @@ impl PolicyArgs {
             let Some(text) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) else {
                 continue;
             };
+            // Decoded into a zero: null is 0 (lpa check warns of it).
             let json = lpa_core::parse::go_reads_json(&text);
-            let n = lpa_core::parse::yaml_value(&text)
-                .ok()
-                .and_then(|v| crate::cmd::hook::go_int(&v, 32, json).ok())
-                .map(|n| n.map(u32::try_from).transpose());
-            *bound = match n {
-                Some(Ok(n)) => n,
+            let n = crate::cmd::hook::go_env_value(&text)
+                .and_then(|v| crate::cmd::hook::go_int(&v, 32, json).ok());
+            if which == "max" && n == Some(None) {
+                return Err(Failure::new(format!(
+                    "max replicas (--max-replicas or {name}): invalid value {text:?} (null, which CPA decodes as 0 and so scales the workload to 0; expected a whole number from 1)"
+                )));
+            }
+            *bound = match n.map(|n| u32::try_from(n.unwrap_or(0))) {
+                Some(Ok(n)) => Some(n),
                 _ => {
                     return Err(Failure::new(format!(
                         "{which} replicas (--{which}-replicas or {name}): invalid value {text:?} (expected {REPLICAS})"

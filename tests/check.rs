@@ -202,8 +202,6 @@ fn check_bounds_the_policy_as_cpa_does() {
         (&bounded, Some("7"), (2, 7), None),
         (&folded, None, (2, 6), None),
         (&nulled, None, (1, 5), None),
-        // So in the env, which CPA reads as YAML: unset.
-        (&bounded, Some("~"), (2, 5), None),
         // CPA reads its env's int32s as YAML 1.1: octal 017, hex 0x5.
         (&bounded, Some("017"), (2, 15), None),
         (&bounded, Some("0x8"), (2, 8), None),
@@ -242,6 +240,34 @@ fn check_bounds_the_policy_as_cpa_does() {
             }
         }
     }
+    // In the env, CPA decodes into a zero: a null maxReplicas is 0, which
+    // would scale the workload to 0, and is refused; a null minReplicas is
+    // 0 (read as 1, said); of the env's text, Go reads the first document.
+    let out = lpa()
+        .args(["check", "--evaluation-config"])
+        .arg(&config)
+        .env("configPath", &bounded)
+        .env("maxReplicas", "~")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stderr(&out),
+        "lpa: error: max replicas (--max-replicas or maxReplicas): invalid value \"~\" (null, which CPA decodes as 0 and so scales the workload to 0; expected a whole number from 1)\n"
+    );
+    let out = lpa()
+        .args(["check", "--json", "--evaluation-config"])
+        .arg(&config)
+        .env("configPath", &bounded)
+        .env("minReplicas", "# two\n---\n2")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["minReplicas"], 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(r##"lpa check: warning: CPA's env var minReplicas="# two\n---\n2" is null, which CPA decodes as 0, not as its default"##),
+        "{}",
+        stderr(&out)
+    );
     // The flag, decimal, over the env's YAML: 010 is ten.
     let out = lpa()
         .args([
@@ -467,16 +493,21 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     assert!(!w.iter().any(|w| w.contains("metric method")), "{w:?}");
     // YAML 1.1's integers, as Go's decoder reads them, are no error (its
     // prefixes in either case; `08`, no octal, is YAML 1.1's float 8, a
-    // whole number to Go's JSON); nor are YAML's " 5" and null to a 32-bit
-    // field from the env, which CPA decodes as YAML (only its Go ints go
-    // through ParseInt).
+    // whole number to Go's JSON); nor is YAML's " 5" to a 32-bit field
+    // from the env, which CPA decodes as YAML (only its Go ints go through
+    // ParseInt). A null there CPA decodes into a zero: said.
     let fine = written(
         &dir,
         "fine.yaml",
         "runMode: per-resource\ninterval: 15_000\nmaxReplicas: 0X10\nminReplicas: 0B1\ninitialReadinessDelay: 0O17\ncpuInitializationPeriod: 08\ndownscaleStabilization: +1_2e1\n",
     );
     let w = warned(&fine, &[("logVerbosity", " 5"), ("startTime", "null")]);
-    assert_eq!(w, Vec::<String>::new());
+    assert_eq!(
+        w,
+        [
+            r#"lpa check: warning: CPA's env var startTime="null" is null, which CPA decodes as 0, not as its default"#
+        ]
+    );
     // Go's YAML reader ends the first document at the first --- after any
     // line, a comment's too: CPA reads none of the settings after it.
     let late = written(

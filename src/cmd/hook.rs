@@ -150,8 +150,7 @@ impl CpaConfig {
             };
             let (value, source) = match from_env(method) {
                 Some(v) => (
-                    lpa_core::parse::yaml_value(&v)
-                        .ok()
+                    go_env_value(&v)
                         .filter(|m| usable(m, go_refused(&v).is_none(), go_reads_json(&v)))
                         .map(|m| fields(m, go_reads_json(&v))),
                     format!("the env var {method}"),
@@ -177,14 +176,8 @@ impl CpaConfig {
                 min_replicas: file_count("minReplicas"),
                 max_replicas: file_count("maxReplicas"),
             },
-            // An env var of null (`~`) sets nothing, as in CPA's file.
-            max_set: from_env("maxReplicas")
-                .and_then(|v| {
-                    let value = lpa_core::parse::yaml_value(&v).ok()?;
-                    go_int(&value, 32, go_reads_json(&v)).ok().flatten()
-                })
-                .is_some()
-                || from_file("maxReplicas").is_some(),
+            // An env var of null sets 0 (go_env_value).
+            max_set: from_env("maxReplicas").is_some() || from_file("maxReplicas").is_some(),
             window_secs: int("downscaleStabilization").unwrap_or(0),
             interval_ms: int("interval").unwrap_or(CPA_INTERVAL_MS),
             per_pod: match from_env("runMode") {
@@ -380,10 +373,15 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
                 )
             });
         }
-        let why = go_refused(&v).or_else(|| {
-            let value = lpa_core::parse::yaml_value(&v).ok()?;
-            go_int(&value, bits, go_reads_json(&v)).err()
-        })?;
+        let value = go_env_value(&v);
+        if value.as_ref().is_some_and(Value::is_null) {
+            let zero = if key == "maxReplicas" { ": CPA scales the workload to 0" } else { "" };
+            return Some(format!(
+                "CPA's env var {key}={} is null, which CPA decodes as 0, not as its default{zero}",
+                shown(&v)
+            ));
+        }
+        let why = go_refused(&v).or_else(|| go_int(&value?, bits, go_reads_json(&v)).err())?;
         Some(format!(
             "CPA's env var {key}={} {why}: CPA stops at start-up with \"invalid format of YAML/JSON field value\"",
             shown(&v)
@@ -391,16 +389,34 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
     });
     let objects = CPA_OBJECT_KEYS.iter().chain(&CPA_METHOD_KEYS).filter_map(|&key| {
         let v = env(key)?;
-        let why = go_refused(&v).or_else(|| {
-            let value = lpa_core::parse::yaml_value(&v).ok();
-            object_refused(key, value.as_ref(), go_reads_json(&v))
-        })?;
+        let value = go_env_value(&v);
+        if ["evaluate", "metric"].contains(&key) && value.as_ref().is_some_and(Value::is_null) {
+            return Some(format!(
+                "CPA's env var {key}={} is null, which leaves CPA no {key} method: CPA fails at its first {key}",
+                shown(&v)
+            ));
+        }
+        let why = go_refused(&v).or_else(|| object_refused(key, value.as_ref(), go_reads_json(&v)))?;
         Some(format!(
             "CPA's env var {key}={} {why}: CPA stops at start-up with \"invalid format of YAML/JSON field value\"",
             shown(&v)
         ))
     });
     ints.chain(objects).collect()
+}
+
+/// What Go decodes from the text of CPA's env var: JSON, or YAML's first
+/// document as Go's YAML reader cuts it (`# max`, `---`, `5` is a comment
+/// alone: null). CPA decodes it into a fresh zero value, so a null sets a
+/// number to 0 and a method to none, where its file's null leaves the
+/// default; `None` where it does not decode.
+pub(crate) fn go_env_value(text: &str) -> Option<Value> {
+    let text = if go_reads_json(text) {
+        text
+    } else {
+        go_first_document(text).ok()?
+    };
+    lpa_core::parse::yaml_value(text).ok()
 }
 
 /// What of CPA's config file `text` (read as `file`) CPA refuses, as Go
