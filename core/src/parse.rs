@@ -383,6 +383,7 @@ fn too_many_nodes(text: &str) -> Option<String> {
         limit: if aliased { MAX_NODES } else { u64::MAX },
         number: if aliased { number_values(text) } else { 1 },
         refused: &refused,
+        longest: &std::cell::Cell::new(0),
     };
     let _ = nodes.deserialize(document);
     match refused.get() {
@@ -415,13 +416,9 @@ fn has_alias(text: &str) -> bool {
 /// What a number counts toward [`MAX_NODES`]: its text at its longest, the
 /// longest run written as a YAML number is (`0x...`, digits and `.e+-_`;
 /// in a file of settings, a dozen characters; a hex digest is no number).
-/// A tag can make a number of a double-quoted scalar, whose text may be
-/// folded over lines and escaped (`!!int "0x000\` ...), where a plain or
-/// single-quoted one folds with spaces, and is none: with any tag of the
-/// kinds that can name `int` (`!!`, a verbatim `!<...>` whose name may be
-/// %-escaped, a `%TAG` directive), the longest such scalar could be.
-/// That was the whole text, which refused a 38 KB scenario of 1200
-/// changes with one `!!float` beside an anchor.
+/// A tag can make a number of a quoted scalar, whose text may be folded
+/// over lines and escaped (`!!int "0x000\` ...): with a tag, the longest
+/// scalar a tag could make one of ([`longest_tagged`]).
 fn number_values(text: &str) -> u64 {
     let tagged = ["!!", "!<", "%TAG"].iter().any(|t| text.contains(t));
     let run = text
@@ -430,48 +427,38 @@ fn number_values(text: &str) -> u64 {
         .map(str::len)
         .max()
         .unwrap_or(0);
-    let quoted = if tagged { longest_quoted(text) } else { 0 };
-    1 + run.max(quoted) as u64 / BYTES_PER_NODE
+    let tagged = if tagged { longest_tagged(text) } else { 0 };
+    1 + run.max(tagged) as u64 / BYTES_PER_NODE
 }
 
-/// At least the length of the longest double-quoted scalar in `text`: the
-/// longest stretch between two `"` that no `\` comes before, a comment's
-/// passed over. Each such scalar lies within one (a `"` inside it is
-/// escaped), wherever other `"` are (a plain scalar's); an escaped `\\`
-/// before its closing quote only lengthens the stretch. A `#` inside a
-/// scalar taken for a comment's start only joins stretches; one whose
-/// `"` come after the last counted makes the rest of the text one. A
-/// scenario with `"` in two comments around its numbers was refused.
-fn longest_quoted(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let (mut last, mut longest, mut passed) = (None, 0, false);
-    let mut i = 0;
-    while i < bytes.len() {
-        let after_space = i == 0 || bytes[i - 1].is_ascii_whitespace();
-        match bytes[i] {
-            b'#' if after_space => {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(bytes.len(), |n| i + n);
-                passed |= bytes[i..end].contains(&b'"');
-                i = end;
-                continue;
-            }
-            b'"' if i == 0 || bytes[i - 1] != b'\\' => {
-                if let Some(last) = last {
-                    longest = longest.max(i - last);
-                }
-                last = Some(i);
-                passed = false;
-            }
-            _ => {}
-        }
-        i += 1;
+/// At least the length of the longest scalar in `text` a tag could make a
+/// number of: the longest string of the text read once with each `!!` tag
+/// made one of lpa's own (`!x`), under which serde_yaml keeps a quoted
+/// scalar's text; the whole text where a verbatim tag or a %TAG directive
+/// could name `int` too, or where the text does not read so. Its quotes
+/// counted, two quoted words or a comment's around a scenario's numbers
+/// refused it.
+fn longest_tagged(text: &str) -> usize {
+    use de::DeserializeSeed;
+    if text.contains("!<") || text.contains("%TAG") {
+        return text.len();
     }
-    match (last, passed) {
-        (Some(last), true) => longest.max(bytes.len() - last),
-        _ => longest,
+    let neutral = text.replace("!!", "!x");
+    let (count, refused) = (std::cell::Cell::new(0), std::cell::Cell::new(None));
+    let longest = std::cell::Cell::new(0);
+    let Some(document) = serde_yaml::Deserializer::from_str(&neutral).next() else {
+        return text.len();
+    };
+    let nodes = Nodes {
+        count: &count,
+        limit: MAX_NODES,
+        number: 1,
+        refused: &refused,
+        longest: &longest,
+    };
+    match nodes.deserialize(document) {
+        Ok(_) => longest.get(),
+        Err(_) => text.len(),
     }
 }
 
@@ -507,6 +494,8 @@ struct Nodes<'c> {
     /// What a number counts: [`number_values`].
     number: u64,
     refused: &'c std::cell::Cell<Option<Refused>>,
+    /// The longest string read.
+    longest: &'c std::cell::Cell<usize>,
 }
 
 /// What [`Nodes`] saw of a value.
@@ -571,6 +560,7 @@ impl<'de> de::Visitor<'de> for Nodes<'_> {
         })
     }
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Seen, E> {
+        self.longest.set(self.longest.get().max(text.len()));
         let seen = self.add(1 + text.len() as u64 / BYTES_PER_NODE)?;
         Ok(Seen {
             merge: text == "<<",
@@ -1595,9 +1585,11 @@ mod tests {
             changes.join("\n")
         );
         assert!(too_many_nodes(&scenario).is_none());
-        // Nor with `"` in comments around them.
-        let commented = format!("# the \"release\" scenario\n{scenario}# end of \"release\"\n");
-        assert!(too_many_nodes(&commented).is_none());
+        // Nor with quoted words, and `"` in comments, around them.
+        let quoted = format!(
+            "# the \"release\" scenario\nname: \"release #2\"\n{scenario}other: {{type: \"constant\"}}\n# end of \"release\"\n"
+        );
+        assert!(too_many_nodes(&quoted).is_none());
         // A long hex digest is no number: 60 000 numbers beside one, with
         // an alias or without, are read.
         let floats = ["0.125"; 60_000].join(", ");
