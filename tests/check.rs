@@ -508,6 +508,25 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
             r#"lpa check: warning: CPA's env var startTime="null" is null, which CPA decodes as 0, not as its default"#
         ]
     );
+    // A run mode CPA compares as written: with a space, or another case,
+    // it fails every interval.
+    let unknown = "is neither per-pod nor per-resource as CPA compares it, space and case included: CPA fails every interval with \"unknown run mode\" and never scales";
+    let w = warned(&fine, &[("runMode", " per-pod")]);
+    assert_eq!(
+        w,
+        [format!(
+            r#"lpa check: warning: CPA's env var runMode=" per-pod" {unknown}"#
+        )]
+    );
+    let cased = written(&dir, "cased.yaml", "runMode: Per-Resource\n");
+    let w = warned(&cased, &[]);
+    assert!(
+        w.contains(&format!(
+            r#"lpa check: warning: CPA's config {}: runMode: "Per-Resource" {unknown}"#,
+            cased.display()
+        )),
+        "{w:?}"
+    );
     // Go's YAML reader ends the first document at the first --- after any
     // line, a comment's too: CPA reads none of the settings after it.
     let late = written(

@@ -181,7 +181,7 @@ impl CpaConfig {
             window_secs: int("downscaleStabilization").unwrap_or(0),
             interval_ms: int("interval").unwrap_or(CPA_INTERVAL_MS),
             per_pod: match from_env("runMode") {
-                Some(mode) => mode.trim() == "per-pod",
+                Some(mode) => mode == "per-pod",
                 None => match file.get("runMode").and_then(Value::as_str) {
                     Some(mode) => mode == "per-pod",
                     None => found,
@@ -402,8 +402,15 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
             shown(&v)
         ))
     });
-    ints.chain(objects).collect()
+    let mode = env("runMode")
+        .filter(|m| !RUN_MODES.contains(&m.as_str()))
+        .map(|m| format!("CPA's env var runMode={} {UNKNOWN_MODE}", shown(&m)));
+    ints.chain(objects).chain(mode).collect()
 }
+
+/// CPA's run modes, which it compares as written (metricget.go).
+const RUN_MODES: [&str; 2] = ["per-pod", "per-resource"];
+const UNKNOWN_MODE: &str = "is neither per-pod nor per-resource as CPA compares it, space and case included: CPA fails every interval with \"unknown run mode\" and never scales";
 
 /// What Go decodes from the text of CPA's env var: JSON, or YAML's first
 /// document as Go's YAML reader cuts it (`# max`, `---`, `5` is a comment
@@ -464,7 +471,17 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
             format!("CPA's config {path}: the settings from line {line} on follow a --- or ... line, in a YAML document past its first, which CPA never reads: CPA runs without them; move them into the first document")
         }
     });
-    ints.chain(objects).chain(unread).collect()
+    let fields = go_fields(read, &cpa_fields(), json);
+    let mode = fields
+        .get("runMode")
+        .filter(|m| m.as_str().is_some_and(|m| !RUN_MODES.contains(&m)))
+        .map(|m| {
+            format!(
+                "CPA's config {path}: runMode: {} {UNKNOWN_MODE}",
+                serde_json::to_string(m).unwrap_or_default()
+            )
+        });
+    ints.chain(objects).chain(mode).chain(unread).collect()
 }
 
 /// The most documents past its first of CPA's config that are read for
