@@ -243,24 +243,23 @@ fn check_bounds_the_policy_as_cpa_does() {
     // In the env, CPA decodes into a zero: a null maxReplicas is 0, which
     // would scale the workload to 0, and is refused; a null minReplicas is
     // 0 (read as 1, said); of the env's text, Go reads the first document.
-    let out = lpa()
-        .args(["check", "--evaluation-config"])
-        .arg(&config)
-        .env("configPath", &bounded)
-        .env("maxReplicas", "~")
-        .output()
-        .unwrap();
+    let checked = |flags: &[&str], env: (&str, &str)| {
+        lpa()
+            .arg("check")
+            .args(flags)
+            .arg("--evaluation-config")
+            .arg(&config)
+            .env("configPath", &bounded)
+            .env(env.0, env.1)
+            .output()
+            .unwrap()
+    };
+    let out = checked(&[], ("maxReplicas", "~"));
     assert_eq!(
         stderr(&out),
         "lpa: error: max replicas (--max-replicas or maxReplicas): invalid value \"~\" (null, which CPA decodes as 0 and so scales the workload to 0; expected a whole number from 1)\n"
     );
-    let out = lpa()
-        .args(["check", "--json", "--evaluation-config"])
-        .arg(&config)
-        .env("configPath", &bounded)
-        .env("minReplicas", "# two\n---\n2")
-        .output()
-        .unwrap();
+    let out = checked(&["--json"], ("minReplicas", "# two\n---\n2"));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["minReplicas"], 1, "{}", stderr(&out));
     assert!(
@@ -269,19 +268,7 @@ fn check_bounds_the_policy_as_cpa_does() {
         stderr(&out)
     );
     // The flag, decimal, over the env's YAML: 010 is ten.
-    let out = lpa()
-        .args([
-            "check",
-            "--json",
-            "--max-replicas",
-            "010",
-            "--evaluation-config",
-        ])
-        .arg(&config)
-        .env("configPath", &bounded)
-        .env("maxReplicas", "017")
-        .output()
-        .unwrap();
+    let out = checked(&["--json", "--max-replicas", "010"], ("maxReplicas", "017"));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["maxReplicas"], 10, "{}", stderr(&out));
     // With no maxReplicas anywhere, the 10 printed is CPA's default: said.
