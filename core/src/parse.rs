@@ -373,25 +373,18 @@ enum Refused {
 /// than [`MAX_FLOAT_KEYS`] float keys, found without keeping any value
 /// (and stopped at the limit). Other errors are the parse's to report.
 fn too_many_nodes(text: &str) -> Option<String> {
-    use de::DeserializeSeed;
     let aliased = has_alias(text);
-    let count = std::cell::Cell::new(0);
-    let refused = std::cell::Cell::new(None);
-    let document = serde_yaml::Deserializer::from_str(text).next()?;
-    let nodes = Nodes {
-        count: &count,
-        limit: if aliased { MAX_NODES } else { u64::MAX },
-        number: if aliased { number_values(text) } else { 1 },
-        refused: &refused,
-        longest: &std::cell::Cell::new(0),
+    let read = if aliased {
+        read_once(text, MAX_NODES, number_values(text))?
+    } else {
+        read_once(text, u64::MAX, 1)?
     };
-    let _ = nodes.deserialize(document);
-    match refused.get() {
+    match read.refused {
         Some(Refused::FloatKeys) => return Some(format!("a mapping with more than {MAX_FLOAT_KEYS} keys, its merges (<<) included, that are numbers with a fraction (such as 1.5:), which take time that grows with their square to read; a file of settings has none")),
         Some(Refused::CollectionKey) => return Some("a key that is a list or a mapping (such as ? [a, b]), which a file of settings never has".to_string()),
         None => {}
     }
-    (count.get() > MAX_NODES).then(|| {
+    (read.count > MAX_NODES).then(|| {
         format!("more than {MAX_NODES} values (or {} MB of text) once its aliases (*name) are expanded; a file of settings holds a few hundred", MAX_NODES * BYTES_PER_NODE / 1_000_000)
     })
 }
@@ -439,27 +432,45 @@ fn number_values(text: &str) -> u64 {
 /// counted, two quoted words or a comment's around a scenario's numbers
 /// refused it.
 fn longest_tagged(text: &str) -> usize {
-    use de::DeserializeSeed;
     if text.contains("!<") || text.contains("%TAG") {
         return text.len();
     }
-    let neutral = text.replace("!!", "!x");
+    match read_once(&text.replace("!!", "!x"), MAX_NODES, 1) {
+        Some(read) if read.whole => read.longest,
+        _ => text.len(),
+    }
+}
+
+/// What [`Nodes`] found of the first document of `text`, each number
+/// counted `number`, stopped past `limit`; `None` without a document.
+fn read_once(text: &str, limit: u64, number: u64) -> Option<ReadOnce> {
+    use de::DeserializeSeed;
     let (count, refused) = (std::cell::Cell::new(0), std::cell::Cell::new(None));
     let longest = std::cell::Cell::new(0);
-    let Some(document) = serde_yaml::Deserializer::from_str(&neutral).next() else {
-        return text.len();
-    };
+    let document = serde_yaml::Deserializer::from_str(text).next()?;
     let nodes = Nodes {
         count: &count,
-        limit: MAX_NODES,
-        number: 1,
+        limit,
+        number,
         refused: &refused,
         longest: &longest,
     };
-    match nodes.deserialize(document) {
-        Ok(_) => longest.get(),
-        Err(_) => text.len(),
-    }
+    let whole = nodes.deserialize(document).is_ok();
+    Some(ReadOnce {
+        whole,
+        count: count.get(),
+        refused: refused.get(),
+        longest: longest.get(),
+    })
+}
+
+struct ReadOnce {
+    /// Read to its end: under the limit, nothing refused, no error.
+    whole: bool,
+    count: u64,
+    refused: Option<Refused>,
+    /// The longest string.
+    longest: usize,
 }
 
 /// Whether `run` is written as a YAML number may be: a sign, then `0x`,

@@ -84,13 +84,10 @@ impl CpaConfig {
         let json = read.as_deref().is_ok_and(go_reads_json);
         let decodes = read.as_deref().map_or(true, |t| go_refused(t).is_none());
         // Of YAML, CPA reads the first document as Go's YAMLReader cuts
-        // it, which may hold less than serde_yaml's first.
-        let document = |text: &str| -> String {
-            let first = (!json).then(|| go_first_document(text).ok()).flatten();
-            first.unwrap_or(text).to_string()
-        };
+        // it, which may hold less than serde_yaml's first; a text Go
+        // refuses (go_refused) is read whole, for what it sets.
         let why = match &read {
-            Ok(text) => match lpa_core::parse::yaml_value(&document(text)) {
+            Ok(text) => match lpa_core::parse::yaml_value(go_document(text).unwrap_or(text)) {
                 Ok(Value::Mapping(m)) => Ok(m),
                 Ok(Value::Null) => Ok(Mapping::new()),
                 Ok(_) => Err("CPA's config is not a mapping of settings".to_string()),
@@ -140,25 +137,17 @@ impl CpaConfig {
             // One CPA refuses is said as such (refused), and has no
             // timeout of its own to warn of.
             let usable = |m: &Value, decodes: bool, json: bool| {
-                decodes
-                    && m.as_mapping()
-                        .is_some_and(|m| method_refused(m, json).is_none())
-            };
-            let fields = |m: Value, json: bool| match m {
-                Value::Mapping(m) => go_fields(&m, &METHOD_FIELDS, json),
-                _ => Mapping::new(),
+                let m = go_fields(m.as_mapping()?, &METHOD_FIELDS, json);
+                (decodes && method_refused(&m, json).is_none()).then_some(m)
             };
             let (value, source) = match from_env(method) {
                 Some(v) => (
                     go_env_value(&v)
-                        .filter(|m| usable(m, go_refused(&v).is_none(), go_reads_json(&v)))
-                        .map(|m| fields(m, go_reads_json(&v))),
+                        .and_then(|m| usable(&m, go_refused(&v).is_none(), go_reads_json(&v))),
                     format!("the env var {method}"),
                 ),
                 None => (
-                    file.get(method)
-                        .filter(|m| usable(m, decodes, json))
-                        .map(|m| fields(m.clone(), json)),
+                    file.get(method).and_then(|m| usable(m, decodes, json)),
                     path.clone(),
                 ),
             };
@@ -418,12 +407,17 @@ const UNKNOWN_MODE: &str = "is neither per-pod nor per-resource as CPA compares 
 /// number to 0 and a method to none, where its file's null leaves the
 /// default; `None` where it does not decode.
 pub(crate) fn go_env_value(text: &str) -> Option<Value> {
-    let text = if go_reads_json(text) {
-        text
+    lpa_core::parse::yaml_value(go_document(text)?).ok()
+}
+
+/// The text Go decodes of `text`: the whole of JSON, the first document
+/// of YAML ([`go_first_document`]); `None` where Go refuses the cut.
+fn go_document(text: &str) -> Option<&str> {
+    if go_reads_json(text) {
+        Some(text)
     } else {
-        go_first_document(text).ok()?
-    };
-    lpa_core::parse::yaml_value(text).ok()
+        go_first_document(text).ok()
+    }
 }
 
 /// What of CPA's config file `text` (read as `file`) CPA refuses, as Go
