@@ -2311,6 +2311,46 @@ mod tests {
         assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), r);
     }
 
+    /// One run far under the floor (a redirect answered, a cached reply),
+    /// then the service as it was: the floor stays. Taken for the floor,
+    /// 1 ms would bound U under every later reading, read each calm run
+    /// as saturation and hold every decay for good.
+    #[test]
+    fn one_stray_fast_run_does_not_set_the_floor() {
+        let policy = model_policy();
+        let mut steps = learned_at_two();
+        steps.extend([
+            mm1(
+                "serving",
+                0.8,
+                2.0,
+                2,
+                "hold 2 (calm run 1 of 2 before decay)",
+            ),
+            mm1("calm", 0.8, 2.0, 2, "hold 2 (calm run 2 of 2 before decay)"),
+            ModelStep {
+                what: "stray",
+                mean_ms: 1.0,
+                expect: 1,
+                says: "the service is faster than learned",
+            },
+        ]);
+        let mut state = run_model(&policy, 2, &steps);
+        // The service as it was, each run read at the count decided: 0.8
+        // of a replica's load, then 0.3, which one replica holds (5.4 ms).
+        let mut replicas = 1;
+        for (i, k) in (steps.len()..).zip([[0.8; 6], [0.3; 6]].concat()) {
+            let mut o = obs(replicas, Some(2.0 + 2.0 / (1.0 - k / f64::from(replicas))));
+            o.at_secs = 1_000 + 15 * i as u64;
+            let d = decide(&o, &policy, &state);
+            state = d.next_state;
+            replicas = d.replicas;
+        }
+        let m = &state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
+        assert!(m.floor_ms > 4.0 && m.low_ms.is_none(), "{m:?}");
+        assert_eq!(replicas, 1, "{m:?}");
+    }
+
     /// A decision log written before the horizon was learned has no `runs`
     /// in its rising reason: it reads as the three runs it projected.
     #[test]

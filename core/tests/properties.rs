@@ -109,6 +109,8 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
                         TargetModel {
                             unloaded_ms: u,
                             floor_ms: floor,
+                            // Any number, as a reading held under the floor.
+                            low_ms: last.map(|l| l / 2.0),
                             // Any number the pairs hold, as the readings of
                             // pairs of runs too: the fit must stay total.
                             pair_runs: pairs

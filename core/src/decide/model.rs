@@ -162,6 +162,13 @@ pub struct TargetModel {
     pub unloaded_ms: f64,
     /// The lowest reading seen (ms): an upper bound of U.
     pub floor_ms: f64,
+    /// A reading under U by more than a reading's noise, held until the
+    /// next run says whether the service reads that fast (ms).
+    /// The floor only ever falls, so one stray run (a redirect answered,
+    /// a cached reply) taken for it would bound U under every later
+    /// reading, and read each calm run as saturation: no decay again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_ms: Option<f64>,
     /// U as pairs of runs at one load read it (ms), newest last. Until the
     /// first, U is only the floor, which a service that is never idle
     /// never shows, and a decay would look safer than it is.
@@ -274,6 +281,7 @@ impl TargetModel {
         TargetModel {
             unloaded_ms: reading_ms,
             floor_ms: reading_ms,
+            low_ms: None,
             pairs: Vec::new(),
             pair_runs: Vec::new(),
             checked_ms: None,
@@ -290,6 +298,7 @@ impl TargetModel {
         ok(self.unloaded_ms)
             && ok(self.floor_ms)
             && self.unloaded_ms <= self.floor_ms
+            && self.low_ms.is_none_or(|l| ok(l) && l < self.floor_ms)
             && self.last_ms.is_none_or(ok)
             && self.checked_ms.is_none_or(ok)
             && self.last_rho.is_none_or(|r| r.is_finite())
@@ -301,6 +310,21 @@ impl TargetModel {
                 .iter()
                 .all(|(_, l, n)| l.is_finite() && *l > 0.0 && *n >= 1)
             && self.breach.is_none_or(|b| ok(b.ms) && b.replicas >= 1)
+    }
+
+    /// Takes a reading (ms) into the floor. One under U by more than a
+    /// reading's noise waits for the next run: read as low too (a
+    /// release, a warmed cache), both set the floor; back up, it was a
+    /// stray and is dropped.
+    fn see(&mut self, reading_ms: f64) {
+        let far = |l: f64| l < self.unloaded_ms * (1.0 - READING_NOISE);
+        match self.low_ms.take() {
+            Some(held) if far(reading_ms) => {
+                self.floor_ms = held.min(reading_ms);
+            }
+            None if far(reading_ms) => self.low_ms = Some(reading_ms),
+            _ => self.floor_ms = self.floor_ms.min(reading_ms),
+        }
     }
 
     /// Whether a pair of runs has checked U.
@@ -858,6 +882,8 @@ impl Assessment {
             usable: bool,
             /// The checked U this run's reading contradicts.
             faster: Option<f64>,
+            /// The model began with this run's reading.
+            fresh: bool,
         }
         let mut learned = Vec::new();
         for &(t, l) in &run.readings {
@@ -869,6 +895,7 @@ impl Assessment {
             let label = label(t);
             let usable = run.clean;
             let old = prior.targets.get(&label).filter(|m| m.is_sane()).cloned();
+            let fresh = old.is_none();
             let Some(m) = old.or_else(|| usable.then(|| TargetModel::first(l))) else {
                 continue;
             };
@@ -884,6 +911,7 @@ impl Assessment {
                 last,
                 usable,
                 faster: None,
+                fresh,
             });
         }
 
@@ -929,7 +957,9 @@ impl Assessment {
                 m.forget();
                 x.last = None;
             }
-            m.floor_ms = m.floor_ms.min(l);
+            if !x.fresh {
+                m.see(l);
+            }
             m.settle(share);
             if let (true, Some(before)) = (decayed, x.last) {
                 learn_from_decay(m, share, (prior.replicas, before.latency), (run.current, l));
