@@ -969,6 +969,37 @@ fn context_picks_the_cluster_over_the_current_context() {
 }
 
 #[test]
+fn a_current_context_changed_mid_run_does_not_move_the_loop() {
+    // A shared ~/.kube/config: someone runs `kubectl config use-context`
+    // beside lpa. kubectl reads the current context on every call.
+    let s = Setup::new(Some(2), SLOW);
+    let (kubeconfig, _, _held) = two_contexts(&s);
+    let text = fs::read_to_string(&kubeconfig).unwrap();
+    fs::write(
+        &kubeconfig,
+        text.replace("current-context: dead", "current-context: live"),
+    )
+    .unwrap();
+    let child = s.spawn(&[
+        &format!("--kubeconfig={}", kubeconfig.display()),
+        "--interval",
+        "1s",
+        "--max-cycles",
+        "3",
+    ]);
+    wait_for("the first cycle's record", 60, || !s.records().is_empty());
+    fs::write(&kubeconfig, text).unwrap();
+    let o = child.wait_with_output().unwrap();
+    ok(&o);
+    let err = stderr(&o);
+    assert!(err.contains("(context live)"), "{err}");
+    assert!(!err.contains("refused"), "{err}");
+    let r = s.records();
+    assert_eq!(r.len(), 3, "{err}");
+    assert!(r.iter().all(|r| r.outcome == Outcome::Applied), "{r:?}");
+}
+
+#[test]
 fn without_context_the_dead_current_context_is_one_error_and_no_change() {
     let s = Setup::new(Some(2), SLOW);
     let (kubeconfig, dead, _held) = two_contexts(&s);
