@@ -319,7 +319,8 @@ impl PolicyArgs {
     /// `maxReplicas`, read as CPA reads them (YAML 1.1 into a 32-bit zero:
     /// `0x5`, `5.0` and `5 # five` are 5, `017` is octal 15, null or `~`
     /// is 0), where the flag's decimal took `017` for 17 and failed every
-    /// evaluation at `0x5`. Empty, one is unset.
+    /// evaluation at `0x5`. Empty, one is unset (CPA stops at start-up
+    /// on it, which `lpa check` says); blank, it is null, as to Go.
     fn bounds_from_env(&mut self) -> Result<(), Failure> {
         for (bound, name, which) in [
             (&mut self.min_replicas, "minReplicas", "min"),
@@ -328,7 +329,7 @@ impl PolicyArgs {
             if bound.is_some() {
                 continue;
             }
-            let Some(text) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) else {
+            let Some(text) = std::env::var(name).ok().filter(|v| !v.is_empty()) else {
                 continue;
             };
             // Decoded into a zero: null is 0 (lpa check warns of it).
@@ -980,11 +981,13 @@ fn env_of(subcommand: &str, flag: &str) -> Option<String> {
 fn replicas(text: &str) -> std::result::Result<u32, InvalidValue> {
     text.trim()
         .parse::<u32>()
-        .map_err(|_| InvalidValue::new(text, REPLICAS))
+        .ok()
+        .filter(|&n| n <= lpa_core::config::MAX_REPLICAS)
+        .ok_or_else(|| InvalidValue::new(text, REPLICAS))
 }
 
-/// What a replica count is.
-const REPLICAS: &str = "a whole number from 0 to 4294967295";
+/// What a replica count is: Kubernetes' and CPA's are 32-bit signed.
+const REPLICAS: &str = "a whole number from 0 to 2147483647";
 
 fn kube_name(text: &str) -> std::result::Result<String, InvalidValue> {
     use lpa_drivers::scale::kubectl::{is_dns1123_subdomain, SUBDOMAIN_RULE};

@@ -254,11 +254,14 @@ fn check_bounds_the_policy_as_cpa_does() {
             .output()
             .unwrap()
     };
-    let out = checked(&[], ("maxReplicas", "~"));
-    assert_eq!(
-        stderr(&out),
-        "lpa: error: max replicas (--max-replicas or maxReplicas): invalid value \"~\" (null, which CPA decodes as 0 and so scales the workload to 0; expected a whole number from 1)\n"
-    );
+    // Blank is null to Go as well.
+    for null in ["~", " ", "\n"] {
+        let out = checked(&[], ("maxReplicas", null));
+        assert_eq!(
+            stderr(&out),
+            format!("lpa: error: max replicas (--max-replicas or maxReplicas): invalid value {null:?} (null, which CPA decodes as 0 and so scales the workload to 0; expected a whole number from 1)\n")
+        );
+    }
     let out = checked(&["--json"], ("minReplicas", "# two\n---\n2"));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["minReplicas"], 1, "{}", stderr(&out));

@@ -486,13 +486,19 @@ fn a_bad_env_var_is_one_error_line_naming_the_env_var_and_the_flag() {
             "check",
             "maxReplicas",
             "x",
-            "max replicas (--max-replicas or maxReplicas): invalid value \"x\" (expected a whole number from 0 to 4294967295)",
+            "max replicas (--max-replicas or maxReplicas): invalid value \"x\" (expected a whole number from 0 to 2147483647)",
+        ),
+        (
+            "check",
+            "maxReplicas",
+            "2147483648",
+            "max replicas (--max-replicas or maxReplicas): invalid value \"2147483648\" (expected a whole number from 0 to 2147483647)",
         ),
         (
             "evaluate",
             "minReplicas",
             "-1",
-            "min replicas (--min-replicas or minReplicas): invalid value \"-1\" (expected a whole number from 0 to 4294967295)",
+            "min replicas (--min-replicas or minReplicas): invalid value \"-1\" (expected a whole number from 0 to 2147483647)",
         ),
         (
             "run",
@@ -546,6 +552,10 @@ fn a_bad_flag_value_is_one_error_line_naming_the_flag_and_value() {
         (
             vec!["run", "--scaler", "local", "--decision-log-max-size", "-5"],
             "decision log max size (--decision-log-max-size or LPA_DECISION_LOG_MAX_SIZE): invalid value \"-5\" (expected a size such as 32MiB, 500k or 1048576 (bytes), or off)",
+        ),
+        (
+            vec!["evaluate", "--min-replicas", "3000000000"],
+            "min replicas (--min-replicas): invalid value \"3000000000\" (expected a whole number from 0 to 2147483647)",
         ),
         (
             vec!["demo", "--max-replicas", "-2"],

@@ -680,6 +680,8 @@ impl LoadSpec {
 /// few tens of thousands the system refuses them, and their per-user
 /// records alone asked for hundreds of gigabytes at u32::MAX. A probe that
 /// needs more is itself the load.
+/// The most replicas a bound may name: Kubernetes' `replicas` is an int32.
+pub const MAX_REPLICAS: u32 = i32::MAX as u32;
 pub const MAX_USERS: u32 = 10_000;
 pub const USERS_EXPECTED: &str = "a whole number from 1 to 10000 (each user is a thread)";
 
@@ -1168,6 +1170,19 @@ impl Checker<'_, '_> {
     }
 
     /// A whole number of at least `min`.
+    /// A bound of the replica count: Kubernetes' replicas are 32-bit
+    /// signed, and kubectl sent 4294967295 as -1.
+    fn replicas(&mut self, c: Option<Count>, path: &str) -> Result<Option<u32>, ParseError> {
+        if let Some(c) = c.as_ref().filter(|c| c.value > MAX_REPLICAS) {
+            return Err(self.at.invalid(
+                path,
+                &c.raw,
+                &format!("a whole number from 0 to {MAX_REPLICAS}, as Kubernetes' replicas"),
+            ));
+        }
+        self.count(c, path, 0)
+    }
+
     fn count(&mut self, c: Option<Count>, path: &str, min: u32) -> Result<Option<u32>, ParseError> {
         let Some(c) = c else { return Ok(None) };
         if c.value < min {
@@ -1248,8 +1263,8 @@ impl RawConfig {
         if let Some(d) = self.downscale_stabilization {
             policy.downscale_stabilization = d.0;
         }
-        let min = c.count(self.min_replicas, "minReplicas", 0)?;
-        let max = c.count(self.max_replicas, "maxReplicas", 0)?;
+        let min = c.replicas(self.min_replicas, "minReplicas")?;
+        let max = c.replicas(self.max_replicas, "maxReplicas")?;
         let (min, max) = replica_bounds(at, min, max, overrides, c.warnings)?;
         policy.min_replicas = min;
         policy.max_replicas = max;
@@ -1738,6 +1753,10 @@ decay:
         assert_eq!(
             err("targets:\n  - {endpoint: /a, type: mean, target: fast}\n"),
             "eval.yaml: targets[0].target: invalid value \"fast\" (expected a non-negative number of milliseconds)"
+        );
+        assert_eq!(
+            err("targets: [{endpoint: /a, type: mean, target: 1}]\nmaxReplicas: 3000000000\n"),
+            "eval.yaml: maxReplicas: invalid value 3000000000 (expected a whole number from 0 to 2147483647, as Kubernetes' replicas)"
         );
         assert_eq!(
             err("decay: {replicas: 1}\n"),

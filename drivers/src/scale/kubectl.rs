@@ -901,6 +901,14 @@ impl ScaleTarget for KubectlTarget {
         if let Some(lease) = self.lease.as_ref().filter(|l| !l.held()) {
             return Err(DriverError::Invalid(lease.not_held()));
         }
+        if to > lpa_core::config::MAX_REPLICAS {
+            // kubectl would send it as a negative int32.
+            return Err(DriverError::Invalid(format!(
+                "cannot scale {} to {to}: Kubernetes' replicas are at most {} (set maxReplicas)",
+                self.workload,
+                lpa_core::config::MAX_REPLICAS
+            )));
+        }
         let mut args = vec!["scale".to_string(), self.workload.reference()];
         args.extend(self.namespace_args());
         args.push(format!("--current-replicas={from}"));
