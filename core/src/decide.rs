@@ -2311,6 +2311,30 @@ mod tests {
         assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), r);
     }
 
+    /// A run sooner than the usual 15 s (CPA's API asked between its
+    /// scheduled runs): its backlog grew over the usual spacing, not over
+    /// the 1 s since the last run, which read 3.75 s of wait as 17
+    /// replicas' worth of load and sized 2 -> 40.
+    #[test]
+    fn a_backlog_is_timed_by_the_usual_spacing_not_a_short_gap() {
+        let mut steps = learned_at_two();
+        steps.extend([
+            mm1("serving", 0.8, 2.0, 2, ""),
+            mm1("calm", 0.8, 2.0, 2, ""),
+        ]);
+        let policy = model_policy();
+        let state = run_model(&policy, 2, &steps);
+        let last = 1_000 + 15 * (steps.len() as u64 - 1);
+        let after = |gap: u64| {
+            let mut o = obs(2, Some(3754.0));
+            o.at_secs = last + gap;
+            decide(&o, &policy, &state)
+        };
+        let (usual, soon) = (after(15), after(1));
+        assert!(usual.replicas < 10, "{usual}");
+        assert_eq!(soon.replicas, usual.replicas, "{soon}\n{usual}");
+    }
+
     /// One run far under the floor (a redirect answered, a cached reply),
     /// then the service as it was: the floor stays. Taken for the floor,
     /// 1 ms would bound U under every later reading, read each calm run

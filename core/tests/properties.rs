@@ -152,6 +152,8 @@ fn model_state_strategy() -> impl Strategy<Value = ModelState> {
                         arrived,
                         calm,
                     }),
+                    // Any count a hand-edited file could hold, as gaps too.
+                    gaps: startup_runs.iter().map(|&r| u64::from(r)).collect(),
                     startup_runs,
                 }
             },

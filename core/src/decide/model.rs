@@ -65,6 +65,8 @@ const RESIZE_TOLERANCE: f64 = 0.25;
 const MIN_UNLOADED_SHARE: f64 = 0.25;
 /// A previous run older than this is not the same load.
 const STALE_SECS: u64 = 900;
+/// Gaps between runs kept for their usual spacing.
+const GAPS_KEPT: usize = 5;
 /// A backlog whose wait grew by more than this share of the run is an open
 /// system's (arrivals that do not wait for answers): its growth says the
 /// load. Below it a run cannot tell a slight overload from a closed loop.
@@ -152,6 +154,10 @@ pub struct ModelState {
     /// long the old count still serves after the next one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub startup_runs: Vec<u32>,
+    /// Seconds between the last runs (recent ones, more than 0 apart),
+    /// newest last: their usual spacing times a backlog's growth.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<u64>,
 }
 
 /// One target's model.
@@ -245,6 +251,19 @@ impl ModelState {
         kept.sort_unstable();
         kept.get(kept.len().saturating_sub(1) / 2)
             .map(|&r| r.max(1))
+    }
+
+    /// The usual seconds between runs: the lower median of the last gaps
+    /// (sane ones: an edited state's nonsense is not a spacing).
+    fn usual_gap(&self) -> Option<u64> {
+        let mut kept: Vec<u64> = self
+            .gaps
+            .iter()
+            .copied()
+            .filter(|g| (1..=STALE_SECS).contains(g))
+            .collect();
+        kept.sort_unstable();
+        kept.get(kept.len().saturating_sub(1) / 2).copied()
     }
 
     /// Runs a backlog keeps growing after a scale-up, for its drain.
@@ -860,8 +879,14 @@ impl Assessment {
             .and_then(|p| run.at_secs.checked_sub(p.at_secs))
             .filter(|&s| s <= STALE_SECS);
         let recent = since.is_some();
-        let interval = since.filter(|&s| s > 0).map(|s| s as f64);
         let prior = prior.cloned().unwrap_or_default();
+        // A run sooner than the usual spacing (CPA's API asked between
+        // its scheduled runs, a restart) did not see the backlog grow
+        // over so short a time: its wait came over the usual one, and
+        // read over 1 s, one noisy reading sized the count to the max.
+        let interval = since
+            .filter(|&s| s > 0)
+            .map(|s| s.max(prior.usual_gap().unwrap_or(s)) as f64);
         let pending = prior.pending.clone().filter(|p| {
             run.ours
                 && p.to == run.current
@@ -998,6 +1023,12 @@ impl Assessment {
                     kept.push(p.runs);
                 }
                 keep_newest(&mut kept, STARTUPS_KEPT);
+                kept
+            },
+            gaps: {
+                let mut kept = prior.gaps.clone();
+                kept.extend(since.filter(|&s| s > 0));
+                keep_newest(&mut kept, GAPS_KEPT);
                 kept
             },
         };
