@@ -289,8 +289,15 @@ fn is_zero(n: &u32) -> bool {
 
 impl Pending {
     fn is_sane(&self) -> bool {
-        self.loads.values().all(|l| l.is_finite() && *l >= 0.0)
+        self.loads.values().copied().all(is_load)
     }
+}
+
+/// Whether `l` is a load the model could have read: replicas' worth, of
+/// at most `u32::MAX` replicas at `MAX_UTILISATION`. An edited state's
+/// 1e300 was printed in the reasons, 300 digits long.
+fn is_load(l: f64) -> bool {
+    (0.0..=f64::from(u32::MAX) * MAX_UTILISATION).contains(&l)
 }
 
 impl TargetModel {
@@ -320,10 +327,14 @@ impl TargetModel {
             && self.low_ms.is_none_or(|l| ok(l) && l < self.floor_ms)
             && self.last_ms.is_none_or(ok)
             && self.checked_ms.is_none_or(ok)
-            && self.last_rho.is_none_or(|r| r.is_finite())
+            // A utilisation: an edited -5 read a breach as 7 replicas'
+            // worth of load and sized 1 -> 15.
+            && self
+                .last_rho
+                .is_none_or(|r| r > 0.0 && r <= MAX_UTILISATION * 2.0)
             && self.pairs.iter().copied().all(ok)
             && self.pair_runs.iter().all(PairRun::is_sane)
-            && self.loads.iter().all(|l| l.is_finite() && *l >= 0.0)
+            && self.loads.iter().copied().all(is_load)
             && self
                 .trend
                 .iter()
@@ -1038,7 +1049,11 @@ impl Assessment {
             let mut m = x.model;
             let curve = Curve::new(m.unloaded_ms, share);
             let estimate = estimate(&curve, x.observed, serving, x.last, interval);
-            // The calm runs' loads bound a decay; any other run starts over.
+            // The calm runs' loads bound a decay; any other run starts over,
+            // as does a run after a gap: hours-old loads say nothing of now.
+            if !recent {
+                m.loads.clear();
+            }
             let mut fell_from = None;
             if run.calm && x.usable {
                 fell_from = (!run.bursty)
@@ -1065,8 +1080,8 @@ impl Assessment {
                 .then(|| rise(&trend_loads(&curve, &m.trend), interval, horizon))
                 .flatten();
             m.last_ms = x.usable.then_some(x.observed);
-            m.last_rho = (x.usable && estimate.saturated)
-                .then(|| estimate.load / f64::from(estimate.serving.max(1)));
+            m.last_rho = (x.usable && estimate.saturated && estimate.serving > 0)
+                .then(|| estimate.load / f64::from(estimate.serving));
             // What a count read outlives the curve's word on it for a while:
             // a decay back to it needs the load fallen since (below). Not
             // under bursts: there a fall is a burst's end, and the bursts'
@@ -1837,6 +1852,29 @@ mod tests {
         assert_eq!(size(&v, Some(15.0), 1), Some(65), "{e:?}");
         v.established = false;
         assert_eq!(size(&v, Some(15.0), 1), Some(8), "3.6 / 0.5 = 7.2: {e:?}");
+    }
+
+    /// An edited state's nonsense is dropped, never trusted.
+    #[test]
+    fn a_negative_utilisation_or_an_absurd_load_in_the_state_is_nonsense() {
+        let mut m = TargetModel::first(4.0);
+        assert!(m.is_sane());
+        m.last_rho = Some(-5.0);
+        assert!(!m.is_sane());
+        m.last_rho = Some(1.5);
+        m.loads = vec![1e300];
+        assert!(!m.is_sane());
+        m.loads = vec![3.0];
+        assert!(m.is_sane());
+        let pending = |load: f64| Pending {
+            from: 0,
+            to: 1,
+            loads: [("a".to_string(), load)].into_iter().collect(),
+            runs: 0,
+            arrived: false,
+            calm: 0,
+        };
+        assert!(pending(50.0).is_sane() && !pending(1e300).is_sane());
     }
 
     #[test]
