@@ -244,8 +244,7 @@ impl Target {
                 expected: Target::ENDPOINT_EXPECTED,
             });
         }
-        let ok = target.is_finite() && target >= 0.0 && (kind.is_latency() || target <= 1.0);
-        if !ok {
+        if !kind.accepts(target) {
             return Err(TargetError {
                 field: "target",
                 value: target.to_string(),
@@ -440,9 +439,19 @@ impl TargetKind {
     }
 
     /// What a target value of this kind must be.
+    /// Whether `target` is one this kind can meet. A latency of 0 is
+    /// never met: every run would breach and scale to the maximum.
+    pub fn accepts(&self, target: f64) -> bool {
+        if self.is_latency() {
+            target.is_finite() && target > 0.0
+        } else {
+            (0.0..=1.0).contains(&target)
+        }
+    }
+
     pub fn value_expected(&self) -> &'static str {
         if self.is_latency() {
-            "a non-negative number of milliseconds"
+            "a number of milliseconds above 0"
         } else {
             "a fraction of failed requests from 0 to 1"
         }
@@ -1359,7 +1368,7 @@ impl RawTarget {
             .number(
                 Some(raw),
                 &path("target"),
-                |v| v >= 0.0 && (kind.is_latency() || v <= 1.0),
+                |v| kind.accepts(v),
                 kind.value_expected(),
             )?
             .unwrap_or_default();
@@ -1748,11 +1757,15 @@ decay:
         );
         assert_eq!(
             err("targets:\n  - {endpoint: /a, type: mean, target: -3}\n"),
-            "eval.yaml: targets[0].target: invalid value -3 (expected a non-negative number of milliseconds)"
+            "eval.yaml: targets[0].target: invalid value -3 (expected a number of milliseconds above 0)"
+        );
+        assert_eq!(
+            err("targets: [{endpoint: /a, type: p95, target: 0}]\n"),
+            "eval.yaml: targets[0].target: invalid value 0 (expected a number of milliseconds above 0)"
         );
         assert_eq!(
             err("targets:\n  - {endpoint: /a, type: mean, target: fast}\n"),
-            "eval.yaml: targets[0].target: invalid value \"fast\" (expected a non-negative number of milliseconds)"
+            "eval.yaml: targets[0].target: invalid value \"fast\" (expected a number of milliseconds above 0)"
         );
         assert_eq!(
             err("targets: [{endpoint: /a, type: mean, target: 1}]\nmaxReplicas: 3000000000\n"),
