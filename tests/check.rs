@@ -197,8 +197,20 @@ fn check_bounds_the_policy_as_cpa_does() {
         "nulled.yaml",
         "runMode: per-resource\nmaxReplicas: 5\nmaxreplicas: null\n",
     );
+    // CPA clamps to a negative maxReplicas, which Kubernetes refuses.
+    let negative = written(
+        &dir,
+        "negative.yaml",
+        "runMode: per-resource\nmaxReplicas: -1\n",
+    );
     for (cpa, env, bounds, warning) in [
         (&bounded, None, (2, 5), None),
+        (
+            &negative,
+            None,
+            (1, 20),
+            Some("negative.yaml: maxReplicas: -1 is below 0: CPA asks for -1 replicas every interval, which Kubernetes refuses, and never scales"),
+        ),
         (&bounded, Some("7"), (2, 7), None),
         (&folded, None, (2, 6), None),
         (&nulled, None, (1, 5), None),

@@ -166,7 +166,10 @@ impl CpaConfig {
                 max_replicas: file_count("maxReplicas"),
             },
             // An env var of null sets 0 (go_env_value).
-            max_set: from_env("maxReplicas").is_some() || from_file("maxReplicas").is_some(),
+            max_set: from_env("maxReplicas").is_some()
+                || file
+                    .get("maxReplicas")
+                    .is_some_and(|v| go_int(v, 32, json).is_ok_and(|n| n.is_some())),
             window_secs: int("downscaleStabilization").unwrap_or(0),
             interval_ms: int("interval").unwrap_or(CPA_INTERVAL_MS),
             per_pod: match from_env("runMode") {
@@ -466,6 +469,15 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
         }
     });
     let fields = go_fields(read, &cpa_fields(), json);
+    // CPA clamps every answer to it, and Kubernetes refuses a negative
+    // count; lpa took it for none set, and CPA's default 10.
+    let negative = fields
+        .get("maxReplicas")
+        .and_then(|v| go_int(v, 32, json).ok().flatten())
+        .filter(|&n| n < 0)
+        .map(|n| {
+            format!("CPA's config {path}: maxReplicas: {n} is below 0: CPA asks for {n} replicas every interval, which Kubernetes refuses, and never scales")
+        });
     let mode = fields
         .get("runMode")
         .filter(|m| m.as_str().is_some_and(|m| !RUN_MODES.contains(&m)))
@@ -475,7 +487,11 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
                 serde_json::to_string(m).unwrap_or_default()
             )
         });
-    ints.chain(objects).chain(mode).chain(unread).collect()
+    ints.chain(objects)
+        .chain(negative)
+        .chain(mode)
+        .chain(unread)
+        .collect()
 }
 
 /// The most documents past its first of CPA's config that are read for
