@@ -1452,6 +1452,39 @@ fn terminate(child: std::process::Child) -> Output {
 }
 
 #[test]
+fn a_second_stop_signal_ends_the_kubectl_it_runs_too() {
+    // The scale is made and never answered: kubectl waits on it (as it
+    // retries a conflict, for minutes), and a second signal ends lpa at
+    // once. Left running, kubectl outlived lpa by its request timeout.
+    let s = Setup::new(Some(2), SLOW);
+    s.api.set_mode(Mode::ApplyThenHang);
+    let mut child = s.spawn(&["--interval", "60s", "--kubectl-timeout", "25s"]);
+    wait_for("the scale write", 60, || !s.api.scale_writes().is_empty());
+    // kubectl's argv names this test's kubeconfig, and `scale`.
+    let mine = s.kubeconfig.display().to_string();
+    let kubectls = || {
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| fs::read(e.ok()?.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).into_owned())
+            .filter(|c| c.contains(&mine) && c.contains("\0scale\0"))
+            .count()
+    };
+    assert_eq!(kubectls(), 1, "kubectl scale runs");
+    for _ in 0..2 {
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_for("lpa to exit", 10, || child.try_wait().unwrap().is_some());
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    wait_for("kubectl to end", 5, || kubectls() == 0);
+}
+
+#[test]
 fn two_loops_on_one_lease_scale_one_at_a_time_and_hand_over_on_stop() {
     let s = Setup::new(Some(2), SLOW);
     let log_b = s.path("b.jsonl");

@@ -99,6 +99,56 @@ pub fn run(
     stdin: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Finished, ProcessError> {
+    run_as(cmd, stdin, timeout, false)
+}
+
+/// [`run`], the child leading a process group of its own, which
+/// [`kill_every_group`] ends with all it started.
+pub fn run_group(
+    cmd: &mut Command,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Finished, ProcessError> {
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    run_as(cmd, stdin, timeout, true)
+}
+
+/// The process groups [`run_group`] leads now.
+static GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn groups() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SIGKILLs every process group [`run_group`] leads now, for an exit that
+/// will not wait for them: a `kubectl scale` that a second stop signal
+/// left went on retrying a conflict for minutes after lpa had gone, and
+/// applied a count lpa never saved.
+pub fn kill_every_group() {
+    for &pid in groups().iter() {
+        if let Some(group) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+    }
+}
+
+/// A child's pid in [`GROUPS`] while this lives.
+struct Listed(Option<u32>);
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            groups().retain(|&p| p != pid);
+        }
+    }
+}
+
+fn run_as(
+    cmd: &mut Command,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+    grouped: bool,
+) -> Result<Finished, ProcessError> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
@@ -111,6 +161,11 @@ pub fn run(
         program: program.clone(),
         source,
     })?;
+    if grouped {
+        groups().push(child.id());
+    }
+    // Out of the list once reaped (every return below reaps it first).
+    let _listed = Listed(grouped.then_some(child.id()));
     let io = |source| ProcessError::Io {
         program: program.clone(),
         source,

@@ -13,7 +13,8 @@ use crate::settings::{Failure, Result};
 /// stops in order: the cycle's log, the state, the replicas). A second ends
 /// lpa at once, exit 1, for a stop that hangs; it first SIGKILLs the local
 /// pool's replicas, which no destructor stops then, and which would
-/// otherwise outlive lpa unless they watch their stdin for its death.
+/// otherwise outlive lpa unless they watch their stdin for its death, and
+/// the kubectl it runs (with all it started).
 ///
 /// Install before anything a signal must find stopped (the first replica).
 ///
@@ -74,6 +75,7 @@ pub fn install(
                 seen += 1;
                 if seen > 1 {
                     local::kill_every_replica();
+                    lpa_drivers::process::kill_every_group();
                     let paths = leftovers.lock().map(|l| l.clone()).unwrap_or_default();
                     remove_all(&paths);
                     std::process::exit(1);

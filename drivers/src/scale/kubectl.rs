@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -533,7 +532,7 @@ impl Kubectl {
         stdin: Option<&[u8]>,
     ) -> Result<Vec<u8>, DriverError> {
         let mut cmd = Command::new(&self.program);
-        cmd.args(args).args(self.global_args()).process_group(0);
+        cmd.args(args).args(self.global_args());
         // kubectl waits for a server forever by default. Its own process
         // group outlives lpa killed by a signal it cannot catch (CPA's
         // hook timeout, the OOM killer): bounded, it ends by itself.
@@ -541,7 +540,7 @@ impl Kubectl {
             "--request-timeout={}ms",
             self.timeout.as_millis().max(1)
         ));
-        let done = process::run(&mut cmd, stdin, self.timeout).map_err(|e| match e {
+        let done = process::run_group(&mut cmd, stdin, self.timeout).map_err(|e| match e {
             // Named as the failures are, by the call: "kubectl: timed out"
             // left which of a cycle's calls hung to be guessed, and what
             // kubectl had said of it (a 409 it kept retrying) unsaid.
