@@ -602,6 +602,38 @@ fn a_scale_that_timed_out_but_was_made_counts_as_lpas_own() {
     assert_eq!(s.api.replicas("deployments", "default", "web"), Some(4));
 }
 
+/// A scale the server made but answered with an error: a 504 from a
+/// gateway, or a 503 whose retry (client-go's, after Retry-After) met
+/// lpa's own change as a conflict. A read after finds the count asked
+/// for: applied, where the next cycle read it as someone else's change.
+#[test]
+fn a_scale_made_but_answered_with_an_error_counts_as_lpas_own() {
+    for (mode, said) in [
+        (
+            Mode::ApplyThenFail,
+            "; read again, the count is the 3 asked for: applied",
+        ),
+        (
+            Mode::ApplyThenRetry,
+            "; the count is the 3 asked for, as a retry of lpa's own write finds it: applied",
+        ),
+    ] {
+        let s = Setup::new(Some(2), SLOW);
+        s.api.set_mode(mode);
+        let o = s.run(&["--once"]);
+        let err = stderr(&o);
+        assert!(o.status.success(), "{mode:?}: {err}");
+        assert!(
+            err.contains(said) && err.contains("(scaled 2 -> 3)"),
+            "{mode:?}: {err}"
+        );
+        let r = s.records();
+        assert_eq!(r[0].outcome, Outcome::Applied, "{mode:?}: {err}");
+        assert_eq!(s.saved_state()["last_replicas"], 3, "{mode:?}");
+        assert_eq!(s.replicas(), Some(3));
+    }
+}
+
 #[test]
 fn kubectl_hanging_is_killed_at_the_timeout() {
     let s = Setup::new(Some(2), SLOW);

@@ -329,7 +329,7 @@ where
         let target = &mut *self.target;
         let mut outcome = Outcome::Applied;
         let mut apply_failure = None;
-        let mut timed_out = None;
+        let mut applied_late = None;
         let mut lost = None;
         let decided = self.state.lock().and_then(|lock| {
             let prior = unsaved.as_ref().or(dry_prior.as_ref());
@@ -353,6 +353,19 @@ where
                 }
                 match target.scale(current, decision.replicas) {
                     Ok(()) => true,
+                    // The count asked for, seen by a retry of the write
+                    // (client-go retries a 503 with Retry-After): the
+                    // first try applied it, and the retry's precondition
+                    // failed on lpa's own change.
+                    Err(e @ DriverError::Changed { seen, .. })
+                        if seen == Some(decision.replicas) =>
+                    {
+                        applied_late = Some(format!(
+                            "{e}; the count is the {} asked for, as a retry of lpa's own write finds it: applied",
+                            decision.replicas
+                        ));
+                        true
+                    }
                     Err(e @ DriverError::Changed { seen, .. }) => {
                         outcome = Outcome::OutsideChange {
                             seen,
@@ -361,17 +374,19 @@ where
                         false
                     }
                     Err(e) => {
-                        // A write that timed out may have been made (the
-                        // server applied it, and answered late): read
-                        // again. Taken as failed, the next cycle read the
-                        // count it asked for as someone else's change.
+                        // A write that timed out or failed may have been
+                        // made (the server applied it, and answered late or
+                        // with a 504): read again. Taken as failed, the
+                        // next cycle read the count it asked for as someone
+                        // else's change.
                         let timeout = matches!(
                             e,
                             DriverError::Process(crate::process::ProcessError::Timeout { .. })
                         );
-                        let now = timeout.then(|| target.replicas().ok()).flatten();
+                        let sent = timeout || matches!(e, DriverError::Failed { .. });
+                        let now = sent.then(|| target.replicas().ok()).flatten();
                         if now == Some(decision.replicas) {
-                            timed_out = Some(format!(
+                            applied_late = Some(format!(
                                 "{e}; read again, the count is the {} asked for: applied",
                                 decision.replicas
                             ));
@@ -389,7 +404,7 @@ where
                 }
             })
         });
-        out.warnings.extend(timed_out);
+        out.warnings.extend(applied_late);
         if let Some(why) = lost {
             out.leads = false;
             return failed(out, Step::Lease, why);

@@ -76,6 +76,14 @@ pub enum Mode {
     /// Makes every scale write, then never answers it: a server that
     /// applied it and answers too late. Other requests as `Normal`.
     ApplyThenHang,
+    /// Makes every scale write, then answers it 504: a gateway that gave
+    /// up on a server that applied it.
+    ApplyThenFail,
+    /// Makes the next scale write, then answers it 503 with Retry-After:
+    /// client-go sends it again, now with a stale resourceVersion (409),
+    /// and kubectl's retry of the conflict reads the count it asked for.
+    /// `Normal` after.
+    ApplyThenRetry,
 }
 
 /// How the `autoscaling/v2` HPA list answers.
@@ -394,9 +402,31 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
                 Mode::Hang
             }
             Mode::ApplyThenHang => Mode::Normal,
+            Mode::ApplyThenRetry if req.is_scale_write() => {
+                let mut s = shared.lock().unwrap();
+                let _ = answer(&req, &mut s);
+                s.mode = Mode::Normal;
+                mode
+            }
+            Mode::ApplyThenFail | Mode::ApplyThenRetry if !req.is_scale_write() => Mode::Normal,
             mode => mode,
         };
         let (status, body) = match mode {
+            Mode::ApplyThenFail => {
+                let _ = answer(&req, &mut shared.lock().unwrap());
+                (
+                    504,
+                    status_json(
+                        504,
+                        "Timeout",
+                        "stand-in: the server may still be processing the request",
+                    ),
+                )
+            }
+            Mode::ApplyThenRetry => (
+                503,
+                status_json(503, "ServiceUnavailable", "stand-in: try again"),
+            ),
             Mode::Hang => {
                 let until = Instant::now() + HANG_MAX;
                 while !stop.load(Ordering::SeqCst) && Instant::now() < until {
@@ -420,10 +450,17 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, stop: &AtomicBool) {
             405 => "Method Not Allowed",
             409 => "Conflict",
             422 => "Unprocessable Entity",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
             _ => "Internal Server Error",
         };
+        let retry = if status == 503 {
+            "Retry-After: 1\r\n"
+        } else {
+            ""
+        };
         let head = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{retry}Content-Length: {}\r\n\r\n",
             text.len()
         );
         if writer.write_all(head.as_bytes()).is_err() || writer.write_all(text.as_bytes()).is_err()
