@@ -1806,6 +1806,29 @@ fn a_standby_stopped_by_a_signal_says_it_saved_nothing() {
 }
 
 #[test]
+fn a_lease_relabelled_but_not_renewed_is_taken_after_its_duration() {
+    // Another tool writes the Lease's metadata at every read: its
+    // resourceVersion moves, its holder's record does not.
+    let s = Setup::new(Some(2), SLOW);
+    put_lease(
+        &s,
+        serde_json::json!({}),
+        serde_json::json!({"holderIdentity": "gone_1", "leaseDurationSeconds": 2,
+                     "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 4}),
+    );
+    s.api.relabel_leases();
+    let o = run_on_lease(&s, "5");
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("lease default/lpa-web: taken by ")
+            && err.contains(" from gone_1 (not renewed for "),
+        "{err}"
+    );
+    assert!(!s.records().is_empty(), "{err}");
+}
+
+#[test]
 fn a_lease_its_holder_stopped_renewing_is_taken_after_its_duration() {
     let s = Setup::new(Some(2), SLOW);
     put_lease(

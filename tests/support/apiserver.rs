@@ -120,6 +120,9 @@ struct Shared {
     /// A holder that writes the next Lease first: just before the next
     /// create or replace of a Lease is answered.
     lease_racer: Option<String>,
+    /// Each read of a Lease first relabels it (a new resourceVersion), as
+    /// a tool that labels or annotates Leases does.
+    relabel_leases: bool,
     /// The next ConfigMap written is deleted just after its write is
     /// answered: `kubectl delete` between two of lpa's cycles.
     delete_written_configmap: bool,
@@ -162,6 +165,7 @@ impl ApiServer {
             stored: BTreeMap::new(),
             refused: BTreeMap::new(),
             lease_racer: None,
+            relabel_leases: false,
             delete_written_configmap: false,
             data_after_read: None,
             forbid_events: false,
@@ -335,6 +339,12 @@ impl ApiServer {
 
     /// The next create or replace of a Lease finds that `holder` wrote
     /// the Lease just before: another loop that won the race.
+    /// Every read of a Lease relabels it first ([`Shared`]'s
+    /// `relabel_leases`).
+    pub fn relabel_leases(&self) {
+        self.shared.lock().unwrap().relabel_leases = true;
+    }
+
     pub fn race_lease_writes(&self, holder: &str) {
         self.shared.lock().unwrap().lease_racer = Some(holder.to_string());
     }
@@ -811,6 +821,16 @@ mod stored {
             }
         }
         let key = |name: &str| (r.plural.to_string(), ns.to_string(), name.to_string());
+        if let ("GET", Some(name), true) = (
+            req.method.as_str(),
+            name,
+            shared.relabel_leases && r == LEASES,
+        ) {
+            if let Some(mut o) = shared.stored.get(&key(name)).cloned() {
+                o["metadata"]["labels"]["touched"] = shared.next_version.to_string().into();
+                store(shared, r, ns, name, o);
+            }
+        }
         let answer = match (req.method.as_str(), name) {
             ("GET", Some(name)) => match shared.stored.get(&key(name)) {
                 Some(o) => (200, o.clone()),

@@ -34,13 +34,17 @@ pub enum Lead {
     Standby { why: String },
 }
 
-/// The parts of a Lease's record that change when its holder renews it
-/// or another takes it.
+/// A Lease's leader-election record, as client-go compares it: what
+/// changes when its holder renews it or another takes it. Not its
+/// resourceVersion, which any write moves: a tool that labels or
+/// annotates Leases kept a dead holder's for good.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Record {
     holder: Option<String>,
     renew: Option<String>,
-    version: Option<String>,
+    acquire: Option<String>,
+    duration: Option<i32>,
+    transitions: Option<i32>,
 }
 
 /// A Lease this instance competes for.
@@ -161,7 +165,9 @@ impl Lease {
         let record = Record {
             holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
             renew: spec.renew_time.as_ref().map(|t| t.0.to_string()),
-            version: lease.metadata.resource_version.clone(),
+            acquire: spec.acquire_time.as_ref().map(|t| t.0.to_string()),
+            duration: spec.lease_duration_seconds,
+            transitions: spec.lease_transitions,
         };
         let now = Instant::now();
         let since = match &self.observed {
