@@ -952,11 +952,22 @@ fn value_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String> {
             if let Some(ours) = source.downcast_ref::<InvalidValue>() {
                 return Some(format!("{label}: {ours}"));
             }
+            // std's words ("invalid digit found in string") say what went
+            // wrong inside, not what the flag takes.
+            let expected = if source.downcast_ref::<std::num::ParseIntError>().is_some() {
+                Some("a whole number")
+            } else if source.downcast_ref::<std::num::ParseFloatError>().is_some() {
+                Some("a number")
+            } else {
+                None
+            };
             let why = source.to_string();
-            match err.get(ContextKind::InvalidValue) {
-                // A std parser's words ("invalid digit found in string")
-                // name no value.
-                Some(ContextValue::String(value)) if !why.contains(value.as_str()) => {
+            match (err.get(ContextKind::InvalidValue), expected) {
+                (Some(ContextValue::String(value)), Some(expected)) => {
+                    format!("invalid value {value:?} (expected {expected})")
+                }
+                // A parser's words that name no value.
+                (Some(ContextValue::String(value)), None) if !why.contains(value.as_str()) => {
                     format!("invalid value {value:?} ({why})")
                 }
                 _ => why,

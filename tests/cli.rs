@@ -537,7 +537,7 @@ fn a_bad_flag_value_is_one_error_line_naming_the_flag_and_value() {
         ),
         (
             vec!["simulate", "--scenario", step, "--seeds", "x"],
-            "--seeds: invalid value \"x\" (invalid digit found in string)",
+            "--seeds: invalid value \"x\" (expected a whole number)",
         ),
         // A negative value was clap's "unexpected argument '-1' found" and
         // its usage, naming no flag.

@@ -1950,7 +1950,7 @@ fn a_trace_quote_left_open_is_one_error_at_its_line() {
     let file = fixture("scenarios/bad/arrivals-open-quote.yaml");
     assert_fails(
         &simulate(&["--scenario", path(&file)]),
-        "open-quote.csv:3: (row): invalid value (unreadable) (expected a CSV row: a quoted field is not closed: it runs to the end of the file)",
+        "open-quote.csv:3: malformed CSV: a quoted field is not closed: it runs to the end of the file",
     );
 }
 

@@ -27,12 +27,14 @@ use crate::duration::parse_duration;
 pub enum Format {
     Yaml,
     Json,
+    /// A recorded trace's rows (arrivals, rates).
+    Csv,
 }
 
 /// What every parser of lpa-core fails with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseError {
-    #[error("{file}: {}: {message}", match .format { Format::Yaml => "malformed YAML", Format::Json => "not JSON" })]
+    #[error("{file}: {}: {message}", match .format { Format::Yaml => "malformed YAML", Format::Json => "not JSON", Format::Csv => "malformed CSV" })]
     Syntax {
         file: String,
         format: Format,
@@ -1251,7 +1253,7 @@ fn show(v: &serde_yaml::Value, format: Format) -> String {
         (_, Format::Json) => serde_json::to_value(v)
             .map(|j| show_json(&j))
             .unwrap_or_else(|_| cut(format!("{v:?}"))),
-        (other, Format::Yaml) => cut(serde_yaml::to_string(other)
+        (other, Format::Yaml | Format::Csv) => cut(serde_yaml::to_string(other)
             .map(|s| s.trim_end().replace('\n', " "))
             .unwrap_or_else(|_| format!("{other:?}"))),
     }

@@ -482,11 +482,10 @@ impl RawProfile {
                         .join(", ")
                 ),
             ),
-            ArrivalsError::Csv { line, message } => ParseError::Invalid {
+            ArrivalsError::Csv { line, message } => ParseError::Syntax {
                 file: format!("{path}:{line}"),
-                path: "(row)".to_string(),
-                value: "(unreadable)".to_string(),
-                expected: format!("a CSV row: {message}"),
+                format: crate::parse::Format::Csv,
+                message,
             },
             ArrivalsError::Timestamp {
                 line,
@@ -615,6 +614,14 @@ impl RawProfile {
                 let path = path.as_str();
                 let rates = parse_rates_csv(&text, ceiling.rate()).map_err(|e| {
                     let (line, path_in, value, expected) = match e {
+                        // As an arrivals trace's unreadable row.
+                        BadRate::Csv { line, message } => {
+                            return ParseError::Syntax {
+                                file: format!("{path}:{line}"),
+                                format: crate::parse::Format::Csv,
+                                message,
+                            }
+                        }
                         BadRate::Value { line, value } => {
                             (line, "requests/s", value, "a rate >= 0".to_string())
                         }
@@ -630,13 +637,6 @@ impl RawProfile {
                             "cycle",
                             value,
                             format!("{expected}: a line a cycle, in order, none left out"),
-                        ),
-                        // As an arrivals trace's unreadable row.
-                        BadRate::Csv { line, message } => (
-                            line,
-                            "(row)",
-                            "(unreadable)".to_string(),
-                            format!("a CSV row: {message}"),
                         ),
                     };
                     ParseError::Invalid {
