@@ -557,6 +557,11 @@ fn a_bad_flag_value_is_one_error_line_naming_the_flag_and_value() {
             vec!["evaluate", "--min-replicas", "3000000000"],
             "min replicas (--min-replicas): invalid value \"3000000000\" (expected a whole number from 0 to 2147483647)",
         ),
+        // The demo's --run-time has no env var; `lpa run`'s has.
+        (
+            vec!["demo", "--run-time", "0"],
+            "run time (--run-time): invalid duration \"0\" (must be above zero)",
+        ),
         (
             vec!["demo", "--max-replicas", "-2"],
             "max replicas (--max-replicas): -2 is not in 1..=64",

@@ -520,7 +520,9 @@ fn a_decision_log_that_is_the_config_or_another_demos_is_refused_untouched() {
         ])
         .arg(&config)
         .arg("--decision-log")
-        .arg(&log);
+        .arg(&log)
+        // The seed's Dockerfile's: `lpa run` reads them, the demo does not.
+        .env("locustUsers", "3");
     let (child, lines) = until_ready(cmd, 1, Duration::from_secs(30));
     let second = lpa()
         .arg("demo")
@@ -537,6 +539,10 @@ fn a_decision_log_that_is_the_config_or_another_demos_is_refused_untouched() {
     let (out, seen) = stopped(child, lines, "-INT");
     assert!(out.contains("at most 2 replicas"), "{out}");
     assert!(seen.contains("mine.yaml: load.users not used"), "{seen}");
+    assert!(
+        seen.contains("lpa demo: warning: env locustUsers not used"),
+        "{seen}"
+    );
     // Only the first demo's records: one pool's address in each, within
     // the config's maxReplicas.
     let written = std::fs::read_to_string(&log).unwrap();

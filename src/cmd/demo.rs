@@ -449,6 +449,22 @@ fn config(args: &DemoArgs) -> Result<EvaluationConfig> {
             unused.join(", ")
         );
     }
+    // The env vars of the seed's Dockerfile, which `lpa run` reads.
+    let ignored: Vec<&str> = [
+        "locustUsers",
+        "locustSpawnRate",
+        "locustRunTime",
+        "locustHost",
+    ]
+    .into_iter()
+    .filter(|v| std::env::var_os(v).is_some())
+    .collect();
+    if !ignored.is_empty() {
+        say!(
+            "lpa demo: warning: env {} not used: the demo runs its own load test (the guide's 10 users, each --run-time, waits scaled to --cost) on its own service",
+            ignored.join(", ")
+        );
+    }
     let wait = (args.cost * 20).max(Duration::from_millis(20));
     config.load = Some(LoadSpec {
         users: Some(10),
