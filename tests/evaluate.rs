@@ -213,12 +213,19 @@ fn a_state_counter_written_as_any_form_of_its_number_is_read() {
         let err = stderr(&out);
         assert!(
             err.contains(&format!(
-                "state file {}: read runs_since_change {written} as 3; kept the rest",
+                "state file {}: read runs_since_change {written} as 3; nothing else changed\n",
                 state.display()
             )),
             "{written}: {err}"
         );
         assert!(!err.contains("dropped"), "{written}: {err}");
+        // A good file of the original's is not kept aside as corrupt.
+        let kept: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.contains("corrupt"))
+            .collect();
+        assert!(kept.is_empty(), "{written}: {kept:?}");
     }
 }
 

@@ -213,6 +213,7 @@ impl StateLock {
             // first: a failed copy saves nothing rather than lose it.
             let keep = match (&loaded, &bytes) {
                 (Loaded::Found | Loaded::Missing, _) => Ok(None),
+                (Loaded::Salvaged(changes), _) if numbers_only(changes) => Ok(None),
                 (_, Some(bytes)) if is_blank(bytes) => Ok(None),
                 (_, bytes) => keep_aside(&target, bytes.as_deref()).map(Some),
             };
@@ -567,6 +568,12 @@ impl Decided {
                 "state file {}: {why}; starting fresh{kept}",
                 self.path.display()
             )),
+            // The original's `int()` read them so: nothing was lost.
+            Loaded::Salvaged(changes) if numbers_only(changes) => Some(format!(
+                "state file {}: {}; nothing else changed",
+                self.path.display(),
+                changes.join("; ")
+            )),
             Loaded::Salvaged(changes) => Some(format!(
                 "state file {}: {}; kept the rest{kept}",
                 self.path.display(),
@@ -892,6 +899,16 @@ fn unknown_fields(json: &[u8]) -> Vec<String> {
     )]
 }
 
+/// Whether reading changed nothing but numbers written as text or whole
+/// decimals (`"3"`, `2.0`), read as the numbers they are: a file of the
+/// Python original's, which lost nothing and is not kept aside as corrupt.
+fn numbers_only(changes: &[String]) -> bool {
+    changes.iter().all(|c| c.starts_with(READ_AS))
+}
+
+/// How a change of [`numbers_only`] starts.
+const READ_AS: &str = "read ";
+
 /// The state in `json`, with what reading it dropped or could not read,
 /// and the document the state was read from at last (what was dropped
 /// taken out).
@@ -1090,7 +1107,7 @@ fn salvage(json: &[u8]) -> Option<(State, Vec<String>, Vec<u8>)> {
             .any(|t| why.ends_with(&format!("expected {t}")));
         if why.starts_with("invalid type") && wants_number && !read_as.contains(&shown) {
             if let Some(number) = same_number(value) {
-                dropped.push(format!("read {shown} {value} as {number}"));
+                dropped.push(format!("{READ_AS}{shown} {value} as {number}"));
                 *value = number;
                 read_as.push(shown);
                 continue;
@@ -1928,7 +1945,13 @@ mod tests {
         let path = dir.path().join("s.json");
         let sf = StateFile::new(&path);
         let (policy, obs) = mean_target_at_two();
-        let bad = LEARNED.replace("\"calm_runs\":4", "\"calm_runs\":\"4\"");
+        // A number written as text loses nothing read as the number; a
+        // word, dropped, does.
+        let good = LEARNED.replace("\"calm_runs\":4", "\"calm_runs\":\"4\"");
+        fs::write(&path, &good).unwrap();
+        let d = sf.decide(&obs, &policy, |_| true).unwrap();
+        assert_eq!(d.kept, None, "{:?}", d.warning());
+        let bad = LEARNED.replace("\"calm_runs\":4", "\"calm_runs\":\"four\"");
         fs::write(&path, &bad).unwrap();
         let d = sf.decide(&obs, &policy, |_| false).unwrap();
         assert_eq!(d.kept, None, "a dry run changes nothing");
