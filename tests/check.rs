@@ -203,8 +203,16 @@ fn check_bounds_the_policy_as_cpa_does() {
         "negative.yaml",
         "runMode: per-resource\nmaxReplicas: -1\n",
     );
+    // goyaml.v2 resolves `!!` tags as YAML 1.1: serde_yaml refused the
+    // file, and lpa read its bounds from the env alone.
+    let tagged = written(
+        &dir,
+        "tagged.yaml",
+        "runMode: per-resource\nminReplicas: !!int 02\nmaxReplicas: !!float 1_2\nrequireKubernetesMetrics: !!bool yes\n",
+    );
     for (cpa, env, bounds, warning) in [
         (&bounded, None, (2, 5), None),
+        (&tagged, None, (2, 12), None),
         (
             &negative,
             None,
@@ -252,6 +260,23 @@ fn check_bounds_the_policy_as_cpa_does() {
             }
         }
     }
+    // A tag goyaml.v2 refuses too stops CPA: said, as a file lpa cannot
+    // read, whose bounds it takes from the env alone.
+    let refused = written(
+        &dir,
+        "refused.yaml",
+        "runMode: per-resource\nmaxReplicas: !!int 5.0\n",
+    );
+    let said = said_by_check(
+        &config,
+        &[("configPath", refused.to_str().unwrap())],
+        "refused.yaml: ",
+    );
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].ends_with("refused.yaml: CPA's config is not YAML (cannot decode 5.0 as a !!int): if Go's YAML cannot read it either, CPA stops at start-up with \"invalid format of YAML/JSON configuration\"; lpa reads its minReplicas, maxReplicas and downscaleStabilization from the env alone"),
+        "{said:?}"
+    );
     // In the env, CPA decodes into a zero: a null maxReplicas is 0, which
     // would scale the workload to 0, and is refused; a null minReplicas is
     // 0 (read as 1, said); of the env's text, Go reads the first document.

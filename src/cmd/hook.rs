@@ -87,7 +87,7 @@ impl CpaConfig {
         // it, which may hold less than serde_yaml's first; a text Go
         // refuses (go_refused) is read whole, for what it sets.
         let why = match &read {
-            Ok(text) => match lpa_core::parse::yaml_value(go_document(text).unwrap_or(text)) {
+            Ok(text) => match go_yaml(go_document(text).unwrap_or(text)) {
                 Ok(Value::Mapping(m)) => Ok(m),
                 Ok(Value::Null) => Ok(Mapping::new()),
                 Ok(_) => Err("CPA's config is not a mapping of settings".to_string()),
@@ -95,7 +95,9 @@ impl CpaConfig {
             },
             Err(e) if named.is_some() => Err(format!("cannot read CPA's config (configPath): {e}")),
             // Not under CPA, which fails to start without its file.
-            Err(_) => Ok(Mapping::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Mapping::new()),
+            // There, but not text (Latin-1): CPA stops on it too.
+            Err(e) => Err(format!("cannot read CPA's config: {e}")),
         };
         let refused = match (&read, &why) {
             (Ok(text), Ok(m)) => file_refused(text, m, &path),
@@ -105,7 +107,7 @@ impl CpaConfig {
             Ok(m) => (go_fields(&m, &cpa_fields(), json), None),
             Err(why) => (
                 Mapping::new(),
-                Some(format!("{path}: {why}; its minReplicas, maxReplicas and downscaleStabilization are read from the env alone")),
+                Some(format!("{path}: {why}: if Go's YAML cannot read it either, CPA stops at start-up with \"invalid format of YAML/JSON configuration\"; lpa reads its minReplicas, maxReplicas and downscaleStabilization from the env alone")),
             ),
         };
         // CPA reads an int field's env var with ParseInt and its file's
@@ -316,6 +318,101 @@ fn yaml11_int(text: &str) -> Option<i64> {
         let f: f64 = yaml11_float(&plain).then(|| plain.parse().ok()).flatten()?;
         (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
     })
+}
+
+/// YAML `text` as Go's goyaml.v2 reads it: lpa's YAML, or, where that
+/// refuses a value its `!!` tag names (`!!bool yes`, `!!int 017`, which
+/// serde_yaml reads as YAML 1.2), the tags resolved as goyaml.v2 resolves
+/// them (YAML 1.1): CPA ran with the file's maxReplicas, lpa read the file
+/// as no YAML and its bounds from the env alone.
+fn go_yaml(text: &str) -> std::result::Result<Value, String> {
+    let refused = match lpa_core::parse::yaml_value(text) {
+        Err(e) if text.contains("!!") => e,
+        read => return read,
+    };
+    // lpa's own tag keeps the scalar's text for goyaml's rules (a `!!`
+    // inside a quoted string is read as a tag's; the value only matters
+    // here where it was refused as written).
+    let local = text.replace("!!", GO_TAG);
+    let Ok(value) = lpa_core::parse::yaml_value(&local) else {
+        return Err(refused);
+    };
+    go_tags(value)
+}
+
+/// The tag `!!` is made for [`go_yaml`]'s second reading.
+const GO_TAG: &str = "!lpa-go-";
+
+/// `value` with [`GO_TAG`]'s tags resolved as goyaml.v2 resolves `!!`
+/// tags, and any other local tag dropped (goyaml.v2 reads the value).
+fn go_tags(value: Value) -> std::result::Result<Value, String> {
+    Ok(match value {
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let inner = go_tags(t.value)?;
+            match tag.strip_prefix(GO_TAG) {
+                Some(kind) => go_tagged(kind, inner)?,
+                None => inner,
+            }
+        }
+        Value::Mapping(m) => Value::Mapping(
+            m.into_iter()
+                .map(|(k, v)| Ok((go_tags(k)?, go_tags(v)?)))
+                .collect::<std::result::Result<_, String>>()?,
+        ),
+        Value::Sequence(s) => Value::Sequence(
+            s.into_iter()
+                .map(go_tags)
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// A value under goyaml.v2's `!!kind`, or why goyaml.v2 refuses it
+/// (resolve.go: its YAML 1.1 ints, floats, bools and nulls).
+fn go_tagged(kind: &str, v: Value) -> std::result::Result<Value, String> {
+    let text = match &v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some(String::new()),
+        _ => None,
+    };
+    let refused = || {
+        format!(
+            "cannot decode {} as a !!{kind}",
+            serde_json::to_string(&v).unwrap_or_default()
+        )
+    };
+    let resolved = match (kind, &v, text.as_deref()) {
+        ("int", Value::Number(n), _) if n.is_i64() || n.is_u64() => Some(v.clone()),
+        ("int", Value::String(_), Some(t)) => yaml11_int(t).map(Value::from),
+        ("float", Value::Number(n), _) => n.as_f64().map(Value::from),
+        ("float", Value::String(_), Some(t)) => {
+            let plain: String = t.chars().filter(|&c| c != '_').collect();
+            yaml11_float(&plain)
+                .then(|| plain.parse::<f64>().ok())
+                .flatten()
+                .map(Value::from)
+        }
+        ("bool", Value::Bool(_), _) => Some(v.clone()),
+        ("bool", _, Some(t)) => match t {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+                Some(Value::Bool(true))
+            }
+            "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off"
+            | "OFF" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        ("null", _, Some("" | "~" | "null" | "Null" | "NULL")) => Some(Value::Null),
+        ("null", _, _) => None,
+        ("str", _, Some(t)) => Some(Value::String(t.to_string())),
+        ("int" | "float" | "bool" | "str", _, _) => None,
+        // !!map, !!seq, !!binary, !!timestamp, ...: the value as read.
+        _ => Some(v.clone()),
+    };
+    resolved.ok_or_else(refused)
 }
 
 /// Whether `plain` is a float as goyaml.v2 writes one (its yamlStyleFloat:
