@@ -554,6 +554,24 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         )),
         "{w:?}"
     );
+    // Into its string field, Go makes a number its text: "5", unknown.
+    let numbered = written(&dir, "numbered.yaml", "runMode: 5\n");
+    let w = warned(&numbered, &[]);
+    assert!(
+        w.contains(&format!(
+            r#"lpa check: warning: CPA's config {}: runMode: 5 {unknown}"#,
+            numbered.display()
+        )),
+        "{w:?}"
+    );
+    // Values CPA panics on, in the file and the env.
+    let zero = written(&dir, "zero.yaml", "runMode: per-resource\ninterval: 0\n");
+    let w = warned(&zero, &[("startTime", "0")]);
+    assert!(
+        w.iter().any(|w| w.ends_with("zero.yaml: interval: 0 is not above 0: CPA panics as it starts its loop (Go's time.NewTicker refuses a non-positive interval) and never scales"))
+            && w.contains(&r#"lpa check: warning: CPA's env var startTime="0" is 0: CPA panics at start-up (it divides by startTime) and never scales"#.to_string()),
+        "{w:?}"
+    );
     // Go's YAML reader ends the first document at the first --- after any
     // line, a comment's too: CPA reads none of the settings after it.
     let late = written(

@@ -176,7 +176,7 @@ impl CpaConfig {
             interval_ms: int("interval").unwrap_or(CPA_INTERVAL_MS),
             per_pod: match from_env("runMode") {
                 Some(mode) => mode == "per-pod",
-                None => match file.get("runMode").and_then(Value::as_str) {
+                None => match file.get("runMode").and_then(go_text).as_deref() {
                     Some(mode) => mode == "per-pod",
                     None => found,
                 },
@@ -494,7 +494,47 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
     let mode = env("runMode")
         .filter(|m| !RUN_MODES.contains(&m.as_str()))
         .map(|m| format!("CPA's env var runMode={} {UNKNOWN_MODE}", shown(&m)));
-    ints.chain(objects).chain(mode).collect()
+    let crashes = ["interval", "startTime"].into_iter().filter_map(|key| {
+        let v = env(key)?;
+        let n = if CPA_PARSE_INT_KEYS.contains(&key) {
+            v.parse::<i64>().ok()?
+        } else {
+            go_int(&go_env_value(&v)?, 64, go_reads_json(&v))
+                .ok()
+                .flatten()?
+        };
+        let why = go_crash(key, n)?;
+        Some(format!("CPA's env var {key}={} {why}", shown(&v)))
+    });
+    // CPA reads the file the env var names, set, whatever it holds.
+    let path = env("configPath")
+        .filter(String::is_empty)
+        .map(|_| "CPA's env var configPath is empty: CPA cannot read a config at \"\" and stops at start-up with \"Fail to read configuration file\"".to_string());
+    ints.chain(objects)
+        .chain(mode)
+        .chain(crashes)
+        .chain(path)
+        .collect()
+}
+
+/// A scalar as Go reads it into a string field (sigs.k8s.io/yaml turns a
+/// number or a boolean into its text).
+fn go_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Why CPA panics on `n` as its `key` (main.go), where it decodes it.
+fn go_crash(key: &str, n: i64) -> Option<&'static str> {
+    match (key, n) {
+        ("interval", ..=0) => Some("is not above 0: CPA panics as it starts its loop (Go's time.NewTicker refuses a non-positive interval) and never scales"),
+        ("startTime", 0) => Some("is 0: CPA panics at start-up (it divides by startTime) and never scales"),
+        _ => None,
+    }
 }
 
 /// CPA's run modes, which it compares as written (metricget.go).
@@ -568,6 +608,11 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
     let fields = go_fields(read, &cpa_fields(), json);
     // CPA clamps every answer to it, and Kubernetes refuses a negative
     // count; lpa took it for none set, and CPA's default 10.
+    let crashes = ["interval", "startTime"].into_iter().filter_map(|key| {
+        let n = go_int(fields.get(key)?, 64, json).ok().flatten()?;
+        let why = go_crash(key, n)?;
+        Some(format!("CPA's config {path}: {key}: {n} {why}"))
+    });
     let negative = fields
         .get("maxReplicas")
         .and_then(|v| go_int(v, 32, json).ok().flatten())
@@ -575,9 +620,11 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
         .map(|n| {
             format!("CPA's config {path}: maxReplicas: {n} is below 0: CPA asks for {n} replicas every interval, which Kubernetes refuses, and never scales")
         });
+    // Into CPA's string field, sigs.k8s.io/yaml makes a number or a
+    // boolean its text: `runMode: 5` is "5".
     let mode = fields
         .get("runMode")
-        .filter(|m| m.as_str().is_some_and(|m| !RUN_MODES.contains(&m)))
+        .filter(|m| go_text(m).is_some_and(|m| !RUN_MODES.contains(&m.as_str())))
         .map(|m| {
             format!(
                 "CPA's config {path}: runMode: {} {UNKNOWN_MODE}",
@@ -585,6 +632,7 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
             )
         });
     ints.chain(objects)
+        .chain(crashes)
         .chain(negative)
         .chain(mode)
         .chain(unread)
