@@ -615,7 +615,7 @@ fn a_scale_made_but_answered_with_an_error_counts_as_lpas_own() {
         ),
         (
             Mode::ApplyThenRetry,
-            "; the count is the 3 asked for, as a retry of lpa's own write finds it: applied",
+            "; the count is the 3 asked for (lpa's own write, sent again after a 503, or another's to the same count): taken as applied",
         ),
     ] {
         let s = Setup::new(Some(2), SLOW);
@@ -1410,6 +1410,38 @@ fn an_hpa_list_forbidden_or_absent_is_one_warning_and_run_scales() {
         assert_eq!(s.replicas(), Some(3));
         assert_eq!(s.saved_state()["last_replicas"], 3);
         assert_eq!(hpa_lists(&s).len(), 1);
+    }
+}
+
+#[test]
+fn a_refusal_at_the_count_asked_for_is_applied_unless_an_hpa_scales_it_too() {
+    // Another sets the count lpa asks for just before lpa's scale: the
+    // count is lpa's decision, taken as applied; where an HPA scales the
+    // workload too, the refusal names it, as any other.
+    let scale_read = |r: &Request| r.method == "GET" && r.path.ends_with("/scale");
+    for hpa in [false, true] {
+        let s = Setup::new(Some(2), SLOW);
+        if hpa {
+            s.api.add_hpa_at(
+                scale_read,
+                "default",
+                "web",
+                ["apps/v1", "Deployment", "web"],
+            );
+        }
+        s.api.on_request(outside_writer(3, scale_read));
+        let o = s.run(&["--once"]);
+        ok(&o);
+        assert_eq!(s.replicas(), Some(3));
+        let r = s.records();
+        assert_eq!(
+            matches!(r[0].outcome, Outcome::Applied),
+            !hpa,
+            "{:?}: {}",
+            r[0].outcome,
+            stderr(&o)
+        );
+        assert!(s.api.scale_writes().is_empty(), "lpa wrote nothing");
     }
 }
 

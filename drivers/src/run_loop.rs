@@ -353,15 +353,17 @@ where
                 }
                 match target.scale(current, decision.replicas) {
                     Ok(()) => true,
-                    // The count asked for, seen by a retry of the write
-                    // (client-go retries a 503 with Retry-After): the
-                    // first try applied it, and the retry's precondition
-                    // failed on lpa's own change.
-                    Err(e @ DriverError::Changed { seen, .. })
-                        if seen == Some(decision.replicas) =>
-                    {
+                    // The count asked for, found by the precondition: lpa's
+                    // own write, which client-go sent again after a 503
+                    // with Retry-After and the retry met as a conflict, or
+                    // another's to the same count. Either way the count is
+                    // lpa's decision; not where an HPA scales the target
+                    // too, which the refusal must name.
+                    Err(e @ DriverError::Changed {
+                        seen, rival: None, ..
+                    }) if seen == Some(decision.replicas) => {
                         applied_late = Some(format!(
-                            "{e}; the count is the {} asked for, as a retry of lpa's own write finds it: applied",
+                            "{e}; the count is the {} asked for (lpa's own write, sent again after a 503, or another's to the same count): taken as applied",
                             decision.replicas
                         ));
                         true
@@ -383,8 +385,10 @@ where
                             e,
                             DriverError::Process(crate::process::ProcessError::Timeout { .. })
                         );
-                        let sent = timeout || matches!(e, DriverError::Failed { .. });
-                        let now = sent.then(|| target.replicas().ok()).flatten();
+                        let now = e
+                            .may_have_applied()
+                            .then(|| target.replicas().ok())
+                            .flatten();
                         if now == Some(decision.replicas) {
                             applied_late = Some(format!(
                                 "{e}; read again, the count is the {} asked for: applied",

@@ -160,6 +160,40 @@ pub enum DriverError {
     },
 }
 
+impl DriverError {
+    /// Whether a write that failed so may have been made all the same: a
+    /// timeout, a server error (a gateway's 504, a 503), a connection cut
+    /// mid-answer; not an answer that refuses it (403, 404, 422, 429, a
+    /// 409) nor an error kubectl found before sending.
+    pub fn may_have_applied(&self) -> bool {
+        match self {
+            DriverError::Process(ProcessError::Timeout { .. }) => true,
+            DriverError::Failed { stderr, .. } => {
+                const REFUSED: [&str; 11] = [
+                    "(Forbidden)",
+                    "(Unauthorized)",
+                    "(NotFound)",
+                    "(Invalid)",
+                    "(BadRequest)",
+                    "(Conflict)",
+                    "(AlreadyExists)",
+                    "(MethodNotAllowed)",
+                    "(NotAcceptable)",
+                    "(UnsupportedMediaType)",
+                    "(TooManyRequests)",
+                ];
+                stderr.starts_with("Error from server")
+                    && !REFUSED
+                        .iter()
+                        .any(|r| stderr.starts_with(&format!("Error from server {r}")))
+                    || stderr.contains("connection reset")
+                    || stderr.contains("unexpected EOF")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// `: STDERR`, or nothing for a tool killed before it said anything (a
 /// signal leaves stderr empty, and `exit signal: 9 (SIGKILL): ` read as
 /// something cut off).
@@ -174,6 +208,31 @@ fn said(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_refused_by_the_server_was_not_made_one_it_failed_may_have_been() {
+        let failed = |stderr: &str| DriverError::Failed {
+            command: "kubectl scale deployment/web".into(),
+            code: "1".into(),
+            stderr: stderr.into(),
+        };
+        for made in [
+            "Error from server (Timeout): the server may still be processing the request",
+            "Error from server (InternalError): an error on the server",
+            "Error from server (ServiceUnavailable): try again",
+            "error: read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer",
+        ] {
+            assert!(failed(made).may_have_applied(), "{made}");
+        }
+        for refused in [
+            "Error from server (Forbidden): deployments.apps \"web\" is forbidden: User cannot update resource \"deployments/scale\"",
+            "Error from server (NotFound): deployments.apps \"web\" not found",
+            "Error from server (TooManyRequests): slow down",
+            "error: Expected replicas to be 2, was 3",
+        ] {
+            assert!(!failed(refused).may_have_applied(), "{refused}");
+        }
+    }
 
     #[test]
     fn a_failed_tool_with_nothing_on_stderr_ends_at_its_exit() {
