@@ -908,10 +908,14 @@ fn value_error(err: &clap::Error, subcommand: Option<&str>) -> Option<String> {
     };
     let flag = arg.split([' ', '=']).next()?;
     let label = match LOAD_FLAGS.iter().find(|(f, _)| *f == flag) {
-        // A subcommand whose flag has no env var (the demo's --run-time)
-        // must not name one.
+        // A subcommand whose flag has no env var where others' have one
+        // (the demo's --run-time) must not name one.
         Some((_, label))
-            if label.contains(" or ") && subcommand.is_some_and(|s| env_of(s, flag).is_none()) =>
+            if label.contains(" or ")
+                && subcommand.is_some_and(|s| env_of(s, flag).is_none())
+                && Cli::command()
+                    .get_subcommands()
+                    .any(|s| env_of(s.get_name(), flag).is_some()) =>
         {
             let name = label.split(" (").next().unwrap_or(label);
             format!("{name} ({flag})")
