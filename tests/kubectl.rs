@@ -1032,6 +1032,37 @@ fn a_current_context_changed_mid_run_does_not_move_the_loop() {
 }
 
 #[test]
+fn a_kubectl_wrappers_own_context_is_the_one_kept() {
+    // A site's wrapper picks the cluster itself; the kubeconfig's current
+    // context is another. Named on each call, the file's would override
+    // the wrapper's (kubectl takes the last --context given).
+    let s = Setup::new(Some(2), SLOW);
+    let (kubeconfig, _, _held) = two_contexts(&s);
+    let wrapper = s.path("kubectl-live");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} --context=live \"$@\"\n",
+            tool("kubectl").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let o = s.run(&[
+        "--once",
+        &format!("--kubeconfig={}", kubeconfig.display()),
+        &format!("--kubectl={}", wrapper.display()),
+    ]);
+    ok(&o);
+    assert!(stderr(&o).contains("(context live)"), "{}", stderr(&o));
+    assert_eq!(s.replicas(), Some(3));
+}
+
+#[test]
 fn without_context_the_dead_current_context_is_one_error_and_no_change() {
     let s = Setup::new(Some(2), SLOW);
     let (kubeconfig, dead, _held) = two_contexts(&s);

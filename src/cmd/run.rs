@@ -99,15 +99,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let (plan, mut notes) = load_plan(&args, &config, &args.load.overrides()?)?;
     let policy = config.policy;
     let kubectl = target.kubectl.check()?;
-    // Every later call names the context and namespace found now: kubectl
-    // reads the kubeconfig's current context on each call, and a
-    // `kubectl config use-context` run beside lpa (a shared ~/.kube/config)
-    // moved the loop, its state and its Lease to another cluster mid-run.
+    // Every later call names the context kubectl uses now (and the
+    // namespace its first read finds, KubectlTarget): kubectl reads the
+    // kubeconfig's current context on each call, and a `kubectl config
+    // use-context` run beside lpa (a shared ~/.kube/config) moved the loop,
+    // its state and its Lease to another cluster mid-run.
     if target.kubectl.context.is_none() {
         target.kubectl.context.clone_from(&kubectl.context);
-    }
-    if target.workload.namespace.is_none() {
-        target.workload.namespace.clone_from(&kubectl.namespace);
     }
     notes.extend(check_hpas(
         &target,

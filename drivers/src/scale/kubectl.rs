@@ -238,6 +238,7 @@ impl fmt::Display for KubectlInfo {
 }
 
 /// The part of `kubectl config view -o json` that [`Kubectl::check`] reads.
+#[derive(Clone)]
 struct KubeConfig {
     /// Sorted.
     contexts: Vec<String>,
@@ -425,7 +426,18 @@ impl Kubectl {
         // A mistyped --context fails every kubectl call of every cycle;
         // kubectl says so only once a cycle runs, after the state lock and
         // the decision log exist. Said here, it is one line and no files.
-        let Some(config) = patient.config()? else {
+        // The context kubectl uses, a wrapper's own `--context` included
+        // (`config view --minify` is of the context in use; the file's
+        // current-context is not a wrapper's): lpa names it on each call.
+        let used = match self.context {
+            Some(_) => None,
+            None => patient.config(true)?,
+        };
+        let listed = match (&self.context, &used) {
+            (None, Some(_)) => used.clone(),
+            _ => patient.config(false)?,
+        };
+        let Some(config) = listed else {
             return Ok(KubectlInfo {
                 version,
                 context: self.context.clone(),
@@ -441,7 +453,9 @@ impl Kubectl {
                 )))
             }
             Some(ctx) => Some(ctx.clone()),
-            None => config.current.clone(),
+            None => used
+                .and_then(|u| u.current)
+                .or_else(|| config.current.clone()),
         };
         let in_cluster =
             in_cluster_namespace(|v| std::env::var(v).ok(), Path::new(SERVICE_ACCOUNT_DIR));
@@ -462,8 +476,11 @@ impl Kubectl {
     /// kubectl does (a wrapper, a stand-in): the real calls still get their
     /// chance, as with an odd `version`. A kubeconfig kubectl cannot load
     /// is an error: every call of every cycle would fail on it.
-    fn config(&self) -> Result<Option<KubeConfig>, DriverError> {
-        let args = ["config", "view", "-o", "json"].map(String::from);
+    fn config(&self, minify: bool) -> Result<Option<KubeConfig>, DriverError> {
+        let mut args = ["config", "view", "-o", "json"].map(String::from).to_vec();
+        if minify {
+            args.push("--minify".into());
+        }
         let out = match self.run(&args) {
             Ok(out) => out,
             Err(DriverError::Failed { stderr, .. })
@@ -625,6 +642,8 @@ pub struct KubectlTarget {
     pub instance: String,
     /// The last read of the workload: where its Events go.
     seen: Option<Seen>,
+    /// The namespace the first read found, where no `-n` was given.
+    first_namespace: Option<String>,
     /// The Lease that makes this the one loop scaling the workload, when
     /// several may run ([`Lease`]).
     pub lease: Option<Lease>,
@@ -652,6 +671,7 @@ impl KubectlTarget {
                 host
             },
             seen: None,
+            first_namespace: None,
             lease: None,
             state_map: None,
         }
@@ -745,7 +765,12 @@ impl KubectlTarget {
     }
 
     fn namespace_args(&self) -> Vec<String> {
-        match &self.workload.namespace {
+        match self
+            .workload
+            .namespace
+            .as_ref()
+            .or(self.first_namespace.as_ref())
+        {
             Some(ns) => vec!["-n".into(), ns.clone()],
             None => Vec::new(),
         }
@@ -892,6 +917,13 @@ impl ScaleTarget for KubectlTarget {
                 message,
             })?;
         let replicas = seen.replicas;
+        if self.first_namespace.is_none() {
+            // Where kubectl took it without -n (a context's namespace, a
+            // wrapper's own -n): every later call names it, so `kubens`
+            // beside lpa does not move it. Not in the target's name, which
+            // the decision log keeps as the user gave it.
+            self.first_namespace = seen.namespace.clone().filter(|ns| is_dns1123_label(ns));
+        }
         self.seen = Some(seen);
         Ok(replicas)
     }
