@@ -2335,33 +2335,6 @@ mod tests {
         assert_eq!(soon.replicas, usual.replicas, "{soon}\n{usual}");
     }
 
-    /// The calm runs' loads of two hours ago say nothing of the load
-    /// now: the first run after the gap is not held by them.
-    #[test]
-    fn loads_read_before_a_long_gap_do_not_hold_a_decay() {
-        let at = |k: f64, n: u32| 2.0 + 2.0 / (1.0 - k / f64::from(n));
-        let policy = model_policy();
-        let mut steps = learned_at_two();
-        steps.extend([
-            mm1("serving", 0.8, 2.0, 2, ""),
-            mm1("calm", 0.8, 2.0, 2, ""),
-        ]);
-        let mut state = run_model(&policy, 2, &steps);
-        // Three replicas' worth on 6, calm, then two hours without a run,
-        // then half a replica's worth.
-        let mut replicas = 6;
-        let mut at_secs = 1_000 + 15 * steps.len() as u64;
-        for (gap, k) in [(0, 3.0), (15, 3.0), (15, 3.0), (7_200, 0.5)] {
-            at_secs += gap;
-            let mut o = obs(replicas, Some(at(k, replicas)));
-            o.at_secs = at_secs;
-            let d = decide(&o, &policy, &state);
-            state = d.next_state;
-            replicas = d.replicas;
-        }
-        assert!(replicas < 6, "{state:?}");
-    }
-
     /// One run far under the floor (a redirect answered, a cached reply),
     /// then the service as it was: the floor stays. Taken for the floor,
     /// 1 ms would bound U under every later reading, read each calm run

@@ -1049,11 +1049,10 @@ impl Assessment {
             let mut m = x.model;
             let curve = Curve::new(m.unloaded_ms, share);
             let estimate = estimate(&curve, x.observed, serving, x.last, interval);
-            // The calm runs' loads bound a decay; any other run starts over,
-            // as does a run after a gap: hours-old loads say nothing of now.
-            if !recent {
-                m.loads.clear();
-            }
+            // The calm runs' loads bound a decay; any other run starts over.
+            // Not a gap: loads of before it hold the first decay after it
+            // (at a cost of a run), where one reading alone, after a clock
+            // set back too, decayed into a breach.
             let mut fell_from = None;
             if run.calm && x.usable {
                 fell_from = (!run.bursty)
