@@ -625,6 +625,9 @@ pub(crate) struct View {
     /// The checked U this run's reading fell under: what was learned of
     /// the service is forgotten.
     pub(crate) faster: Option<f64>,
+    /// The checked U this run's reading fell under, the first run to: a
+    /// decay waits for the next.
+    pub(crate) stray: Option<f64>,
     /// The load rises beyond the noise.
     pub(crate) rising: Option<Rise>,
     /// A count that read over the target in the last runs.
@@ -918,6 +921,9 @@ impl Assessment {
             usable: bool,
             /// The checked U this run's reading contradicts.
             faster: Option<f64>,
+            /// The checked U this run's reading contradicts, the first run
+            /// to: a stray until the next run reads as low.
+            stray: Option<f64>,
             /// The model began with this run's reading.
             fresh: bool,
         }
@@ -947,6 +953,7 @@ impl Assessment {
                 last,
                 usable,
                 faster: None,
+                stray: None,
                 fresh,
             });
         }
@@ -986,7 +993,18 @@ impl Assessment {
                 continue;
             }
             let (m, l) = (&mut x.model, x.observed);
-            x.faster = m.contradicted_by(l);
+            let contradicted = m.contradicted_by(l);
+            if contradicted.is_some() && m.low_ms.is_none() {
+                // The first such reading may be a stray (a redirect, a
+                // cached reply): nothing is learned from it and no decay
+                // made on it. Taken for a change of the service, every
+                // stray forgot the model and decayed by the rule, into a
+                // breach when the service was as before.
+                x.stray = contradicted;
+                m.low_ms = Some(l);
+                continue;
+            }
+            x.faster = contradicted;
             if x.faster.is_some() {
                 // A pair across this run would mix what was learned,
                 // now known wrong, with what is read now.
@@ -1054,7 +1072,9 @@ impl Assessment {
             // (at a cost of a run), where one reading alone, after a clock
             // set back too, decayed into a breach.
             let mut fell_from = None;
-            if run.calm && x.usable {
+            if x.stray.is_some() {
+                // Kept as they were: the next run says what it was.
+            } else if run.calm && x.usable {
                 fell_from = (!run.bursty)
                     .then(|| fall(&curve, &m.loads, estimate.load, serving))
                     .flatten();
@@ -1068,19 +1088,21 @@ impl Assessment {
             } else {
                 m.loads.clear();
             }
-            if !recent || !x.usable || estimate.saturated {
+            if (!recent || !x.usable || estimate.saturated) && x.stray.is_none() {
                 m.trend.clear();
             }
-            if x.usable && !estimate.saturated {
+            if x.usable && !estimate.saturated && x.stray.is_none() {
                 m.trend.push((run.at_secs, x.observed, serving.max(1)));
                 keep_newest(&mut m.trend, TREND_RUNS);
             }
             let rising = recent
                 .then(|| rise(&trend_loads(&curve, &m.trend), interval, horizon))
                 .flatten();
-            m.last_ms = x.usable.then_some(x.observed);
-            m.last_rho = (x.usable && estimate.saturated && estimate.serving > 0)
-                .then(|| estimate.load / f64::from(estimate.serving));
+            if x.stray.is_none() {
+                m.last_ms = x.usable.then_some(x.observed);
+                m.last_rho = (x.usable && estimate.saturated && estimate.serving > 0)
+                    .then(|| estimate.load / f64::from(estimate.serving));
+            }
             // What a count read outlives the curve's word on it for a while:
             // a decay back to it needs the load fallen since (below). Not
             // under bursts: there a fall is a burst's end, and the bursts'
@@ -1122,6 +1144,7 @@ impl Assessment {
                 fell_from,
                 established: m.established(),
                 faster: x.faster,
+                stray: x.stray,
                 rising,
                 breach,
             });
@@ -1181,6 +1204,12 @@ impl Assessment {
             }
         }
         self.no_headroom()
+    }
+
+    /// A target whose reading fell under its checked U, the first run to,
+    /// and that U.
+    pub(crate) fn stray(&self) -> Option<(&View, f64)> {
+        self.views.iter().find_map(|v| v.stray.map(|u| (v, u)))
     }
 
     /// Why the model cannot decide a decay, if it cannot.
@@ -1725,6 +1754,7 @@ mod tests {
             rising: None,
             established: true,
             faster: None,
+            stray: None,
             breach: None,
         }
     }
