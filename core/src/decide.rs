@@ -2372,6 +2372,14 @@ mod tests {
         let (usual, soon) = (after(15), after(1));
         assert!(usual.replicas < 10, "{usual}");
         assert_eq!(soon.replicas, usual.replicas, "{soon}\n{usual}");
+        // So where such runs are more than half of the last: gaps of 1 s
+        // are no schedule's.
+        let mut busy = state.clone();
+        busy.model.as_mut().unwrap().gaps = vec![1, 1, 15, 1, 1];
+        let mut o = obs(2, Some(3754.0));
+        o.at_secs = last + 1;
+        let d = decide(&o, &policy, &busy);
+        assert_eq!(d.replicas, usual.replicas, "{d}");
     }
 
     /// One run far under the floor (a redirect answered, a cached reply),

@@ -67,6 +67,10 @@ const MIN_UNLOADED_SHARE: f64 = 0.25;
 const STALE_SECS: u64 = 900;
 /// Gaps between runs kept for their usual spacing.
 const GAPS_KEPT: usize = 5;
+/// A gap shorter than this is no schedule's (runs asked for between the
+/// scheduled ones, CPA's API): three such of five made the "usual"
+/// spacing 1 s, and one noisy reading sized the count to the max.
+const MIN_SCHEDULE_SECS: u64 = 5;
 /// A backlog whose wait grew by more than this share of the run is an open
 /// system's (arrivals that do not wait for answers): its growth says the
 /// load. Below it a run cannot tell a slight overload from a closed loop.
@@ -254,13 +258,14 @@ impl ModelState {
     }
 
     /// The usual seconds between runs: the lower median of the last gaps
-    /// (sane ones: an edited state's nonsense is not a spacing).
+    /// of a schedule's length (sane ones: an edited state's nonsense is
+    /// not a spacing).
     fn usual_gap(&self) -> Option<u64> {
         let mut kept: Vec<u64> = self
             .gaps
             .iter()
             .copied()
-            .filter(|g| (1..=STALE_SECS).contains(g))
+            .filter(|g| (MIN_SCHEDULE_SECS..=STALE_SECS).contains(g))
             .collect();
         kept.sort_unstable();
         kept.get(kept.len().saturating_sub(1) / 2).copied()
