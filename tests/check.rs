@@ -260,6 +260,41 @@ fn check_bounds_the_policy_as_cpa_does() {
             }
         }
     }
+    // More of goyaml.v2's reading: an integer before a float under
+    // !!float, verbatim tags, tags on mappings ignored, a Latin-1 string
+    // in JSON (Go's encoding/json takes it), UTF-16 with its mark; and
+    // the env's !! tags.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "runMode: per-resource\nmaxReplicas: 7\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    for (name, bytes, env, max) in [
+        ("f017.yaml", b"runMode: per-resource\nmaxReplicas: !!float 017\n".to_vec(), None, 15),
+        ("verbatim.yaml", b"runMode: per-resource\nmaxReplicas: !<tag:yaml.org,2002:int> 017\n".to_vec(), None, 15),
+        ("mapped.yaml", b"runMode: per-resource\nmaxReplicas: 7\nrequireKubernetesMetrics: !!bool yes\nscaleTargetRef: !!str {name: web}\n".to_vec(), None, 7),
+        ("latin1.json", b"{\"runMode\":\"per-resource\",\"maxReplicas\":7,\"namespace\":\"caf\xe9\"}".to_vec(), None, 7),
+        ("utf16.yaml", utf16, None, 7),
+        ("plain.yaml", b"runMode: per-resource\n".to_vec(), Some("!!int 017"), 15),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut cmd = lpa();
+        cmd.args(["check", "--json", "--evaluation-config"])
+            .arg(&config)
+            .env("configPath", &path);
+        if let Some(max) = env {
+            cmd.env("maxReplicas", max);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(doc["maxReplicas"], max, "{name}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("warning"), "{name}: {}", stderr(&out));
+    }
     // A tag goyaml.v2 refuses too stops CPA: said, as a file lpa cannot
     // read, whose bounds it takes from the env alone.
     let refused = written(
@@ -532,7 +567,7 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
     assert_eq!(
         w,
         [
-            r#"lpa check: warning: CPA's env var startTime="null" is null, which CPA decodes as 0, not as its default"#
+            r#"lpa check: warning: CPA's env var startTime="null" is null, which CPA decodes as 0, not as its default: CPA panics at start-up (it divides by startTime) and never scales"#
         ]
     );
     // A run mode CPA compares as written: with a space, or another case,
@@ -564,6 +599,19 @@ fn a_probe_longer_than_cpas_metric_timeout_or_interval_is_a_warning() {
         )),
         "{w:?}"
     );
+    // JSON's encoding/json refuses a number for a string, and either
+    // reading a mapping: CPA stops at start-up.
+    for (name, text) in [
+        ("numbered.json", "{\"runMode\": 5}"),
+        ("mapped.yaml", "runMode: {mode: per-resource}\n"),
+    ] {
+        let w = warned(&written(&dir, name, text), &[]);
+        assert!(
+            w.iter().any(|w| w.contains(": runMode: ")
+                && w.contains(" is not a string: CPA stops at start-up")),
+            "{name}: {w:?}"
+        );
+    }
     // Values CPA panics on, in the file and the env.
     let zero = written(&dir, "zero.yaml", "runMode: per-resource\ninterval: 0\n");
     let w = warned(&zero, &[("startTime", "0")]);

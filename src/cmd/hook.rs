@@ -77,7 +77,7 @@ impl CpaConfig {
     pub(super) fn load(env: impl Fn(&str) -> Option<String>) -> CpaConfig {
         let named = env("configPath").filter(|p| !p.is_empty());
         let path = named.clone().unwrap_or_else(|| CPA_CONFIG_PATH.into());
-        let read = crate::settings::read_settings_text(std::path::Path::new(&path));
+        let read = go_config_text(std::path::Path::new(&path));
         let found = read.is_ok();
         // Go reads a file that starts with `{` as JSON; one it cannot
         // decode at all stops CPA, and has no method to warn of.
@@ -285,6 +285,16 @@ pub(crate) fn go_int(
 /// float as YAML 1.1 writes one, which Go's JSON takes into an integer
 /// field when whole (`08` is 8, `1e3` 1000).
 fn yaml11_int(text: &str) -> Option<i64> {
+    yaml11_int_only(text).or_else(|| {
+        let plain: String = text.chars().filter(|&c| c != '_').collect();
+        let f: f64 = yaml11_float(&plain).then(|| plain.parse().ok()).flatten()?;
+        (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+    })
+}
+
+/// An integer as goyaml.v2's resolve reads one, and no float: what an
+/// `!!int` tag takes (`!!int 08` and `!!int "1e3"` stop CPA).
+fn yaml11_int_only(text: &str) -> Option<i64> {
     if !text.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
         return None;
     }
@@ -305,7 +315,7 @@ fn yaml11_int(text: &str) -> Option<i64> {
     } else {
         (10, lower.as_str())
     };
-    let int = (!digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)))
+    (!digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)))
         .then(|| {
             i64::from_str_radix(
                 &format!("{}{digits}", if negative { "-" } else { "" }),
@@ -313,46 +323,78 @@ fn yaml11_int(text: &str) -> Option<i64> {
             )
             .ok()
         })
-        .flatten();
-    int.or_else(|| {
-        let f: f64 = yaml11_float(&plain).then(|| plain.parse().ok()).flatten()?;
-        (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
-    })
+        .flatten()
 }
 
 /// YAML `text` as Go's goyaml.v2 reads it: lpa's YAML, or, where that
 /// refuses a value its `!!` tag names (`!!bool yes`, `!!int 017`, which
 /// serde_yaml reads as YAML 1.2), the tags resolved as goyaml.v2 resolves
 /// them (YAML 1.1): CPA ran with the file's maxReplicas, lpa read the file
-/// as no YAML and its bounds from the env alone.
+/// as no YAML and its bounds from the env alone. Either way, a tag
+/// goyaml.v2 ignores (any on a mapping or a list) is dropped, and a
+/// local one on a scalar makes it text, as to Go.
 fn go_yaml(text: &str) -> std::result::Result<Value, String> {
-    let refused = match lpa_core::parse::yaml_value(text) {
-        Err(e) if text.contains("!!") => e,
-        read => return read,
-    };
-    // lpa's own tag keeps the scalar's text for goyaml's rules (a `!!`
-    // inside a quoted string is read as a tag's; the value only matters
-    // here where it was refused as written).
-    let local = text.replace("!!", GO_TAG);
-    let Ok(value) = lpa_core::parse::yaml_value(&local) else {
-        return Err(refused);
-    };
-    go_tags(value)
+    if !(text.contains("!!") || text.contains(VERBATIM)) {
+        return go_tags(lpa_core::parse::yaml_value(text)?);
+    }
+    // lpa's own tag keeps the scalar's text for goyaml's rules, where
+    // serde_yaml's own reads YAML 1.2 (`!!float 017` is 17 to it, 15 to
+    // Go). A `!!` inside a quoted string is read as a tag's too, which
+    // changes only text lpa shows. `!!merge <<` is `<<`.
+    let local = unverbatim(text)
+        .replace("!!merge ", "")
+        .replace("!!", GO_TAG);
+    match lpa_core::parse::yaml_value(&local) {
+        Ok(value) => go_tags(value),
+        Err(_) => go_tags(lpa_core::parse::yaml_value(text)?),
+    }
+}
+
+/// `text` with YAML's own verbatim tags (`!<tag:yaml.org,2002:int>`)
+/// written as the `!!` they are (`!!int`).
+fn unverbatim(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(VERBATIM) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + VERBATIM.len()..];
+        match after.find('>') {
+            Some(end) if !after[..end].contains(char::is_whitespace) => {
+                out.push_str("!!");
+                out.push_str(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str(VERBATIM);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The tag `!!` is made for [`go_yaml`]'s second reading.
 const GO_TAG: &str = "!lpa-go-";
+/// How a verbatim tag of YAML's own spells `!!`.
+const VERBATIM: &str = "!<tag:yaml.org,2002:";
 
 /// `value` with [`GO_TAG`]'s tags resolved as goyaml.v2 resolves `!!`
-/// tags, and any other local tag dropped (goyaml.v2 reads the value).
+/// tags (resolve.go), and any other tag as goyaml.v2 takes it: ignored on
+/// a mapping or a list (decode.go keeps a node's tag for scalars alone),
+/// the scalar's text on a scalar (an unknown tag resolves to a string).
 fn go_tags(value: Value) -> std::result::Result<Value, String> {
     Ok(match value {
         Value::Tagged(t) => {
             let tag = t.tag.to_string();
             let inner = go_tags(t.value)?;
-            match tag.strip_prefix(GO_TAG) {
-                Some(kind) => go_tagged(kind, inner)?,
-                None => inner,
+            if matches!(inner, Value::Mapping(_) | Value::Sequence(_)) {
+                inner
+            } else {
+                match tag.strip_prefix(GO_TAG) {
+                    Some(kind) => go_tagged(kind, inner)?,
+                    None => go_text(&inner).map_or(inner, Value::String),
+                }
             }
         }
         Value::Mapping(m) => Value::Mapping(
@@ -369,15 +411,13 @@ fn go_tags(value: Value) -> std::result::Result<Value, String> {
     })
 }
 
-/// A value under goyaml.v2's `!!kind`, or why goyaml.v2 refuses it
-/// (resolve.go: its YAML 1.1 ints, floats, bools and nulls).
+/// A scalar under goyaml.v2's `!!kind`, or why goyaml.v2 refuses it
+/// (resolve.go: its YAML 1.1 ints, floats, bools and nulls; a tag it
+/// does not know leaves the text).
 fn go_tagged(kind: &str, v: Value) -> std::result::Result<Value, String> {
     let text = match &v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null => Some(String::new()),
-        _ => None,
+        Value::Null => String::new(),
+        v => go_text(v).unwrap_or_default(),
     };
     let refused = || {
         format!(
@@ -385,19 +425,28 @@ fn go_tagged(kind: &str, v: Value) -> std::result::Result<Value, String> {
             serde_json::to_string(&v).unwrap_or_default()
         )
     };
-    let resolved = match (kind, &v, text.as_deref()) {
-        ("int", Value::Number(n), _) if n.is_i64() || n.is_u64() => Some(v.clone()),
-        ("int", Value::String(_), Some(t)) => yaml11_int(t).map(Value::from),
-        ("float", Value::Number(n), _) => n.as_f64().map(Value::from),
-        ("float", Value::String(_), Some(t)) => {
-            let plain: String = t.chars().filter(|&c| c != '_').collect();
-            yaml11_float(&plain)
-                .then(|| plain.parse::<f64>().ok())
-                .flatten()
-                .map(Value::from)
-        }
-        ("bool", Value::Bool(_), _) => Some(v.clone()),
-        ("bool", _, Some(t)) => match t {
+    // goyaml.v2 reads an integer first (ParseInt, base 0), then a float.
+    let int = || match &v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(v.clone()),
+        Value::String(t) => yaml11_int_only(t).map(Value::from),
+        _ => None,
+    };
+    let resolved = match kind {
+        "int" => int(),
+        "float" => int()
+            .and_then(|i| i.as_f64())
+            .or_else(|| match &v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(t) => {
+                    let plain: String = t.chars().filter(|&c| c != '_').collect();
+                    yaml11_float(&plain)
+                        .then(|| plain.parse::<f64>().ok())
+                        .flatten()
+                }
+                _ => None,
+            })
+            .map(Value::from),
+        "bool" => match text.as_str() {
             "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
                 Some(Value::Bool(true))
             }
@@ -405,12 +454,15 @@ fn go_tagged(kind: &str, v: Value) -> std::result::Result<Value, String> {
             | "OFF" => Some(Value::Bool(false)),
             _ => None,
         },
-        ("null", _, Some("" | "~" | "null" | "Null" | "NULL")) => Some(Value::Null),
-        ("null", _, _) => None,
-        ("str", _, Some(t)) => Some(Value::String(t.to_string())),
-        ("int" | "float" | "bool" | "str", _, _) => None,
-        // !!map, !!seq, !!binary, !!timestamp, ...: the value as read.
-        _ => Some(v.clone()),
+        "null" => {
+            matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL").then_some(Value::Null)
+        }
+        // A scalar cannot be a mapping or a list; a timestamp is not a
+        // number or a run mode (and lpa reads no other field).
+        "map" | "seq" | "omap" | "pairs" | "set" | "timestamp" => None,
+        // !!str, !!binary (base64, read as the text here), and a tag
+        // goyaml.v2 does not know: the text.
+        _ => Some(Value::String(text.clone())),
     };
     resolved.ok_or_else(refused)
 }
@@ -464,7 +516,11 @@ fn env_refused(env: impl Fn(&str) -> Option<String>) -> Vec<String> {
         }
         let value = go_env_value(&v);
         if value.as_ref().is_some_and(Value::is_null) {
-            let zero = if key == "maxReplicas" { ": CPA scales the workload to 0" } else { "" };
+            let zero = match key {
+                "maxReplicas" => ": CPA scales the workload to 0",
+                "startTime" => ": CPA panics at start-up (it divides by startTime) and never scales",
+                _ => "",
+            };
             return Some(format!(
                 "CPA's env var {key}={} is null, which CPA decodes as 0, not as its default{zero}",
                 shown(&v)
@@ -532,6 +588,8 @@ fn go_text(v: &Value) -> Option<String> {
 fn go_crash(key: &str, n: i64) -> Option<&'static str> {
     match (key, n) {
         ("interval", ..=0) => Some("is not above 0: CPA panics as it starts its loop (Go's time.NewTicker refuses a non-positive interval) and never scales"),
+        // Milliseconds made a Go Duration (nanoseconds) past int64.
+        ("interval", n) if n > i64::MAX / 1_000_000 => Some("is more milliseconds than Go's time.Duration holds: negative once multiplied, CPA panics as it starts its loop and never scales"),
         ("startTime", 0) => Some("is 0: CPA panics at start-up (it divides by startTime) and never scales"),
         _ => None,
     }
@@ -541,13 +599,49 @@ fn go_crash(key: &str, n: i64) -> Option<&'static str> {
 const RUN_MODES: [&str; 2] = ["per-pod", "per-resource"];
 const UNKNOWN_MODE: &str = "is neither per-pod nor per-resource as CPA compares it, space and case included: CPA fails every interval with \"unknown run mode\" and never scales";
 
+/// CPA's config file as text Go reads: UTF-8; UTF-16 with its byte order
+/// mark, which goyaml.v2 decodes (readerc.go); and JSON whose strings hold
+/// bytes that are not UTF-8, which Go's encoding/json takes (a Latin-1
+/// `namespace`): lpa said CPA stops on them, and decided without the
+/// file's bounds. Bytes Go refuses (not UTF-8 in YAML) are an error.
+fn go_config_text(path: &std::path::Path) -> std::io::Result<String> {
+    let bytes = lpa_drivers::files::read_settings(path)?;
+    let utf16 = |big: bool| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks(2)
+            .map(|c| {
+                let pair = [c[0], c.get(1).copied().unwrap_or(0)];
+                if big {
+                    u16::from_be_bytes(pair)
+                } else {
+                    u16::from_le_bytes(pair)
+                }
+            })
+            .collect();
+        String::from_utf16(&units)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    };
+    match bytes.get(..2) {
+        Some([0xFF, 0xFE]) => return utf16(false),
+        Some([0xFE, 0xFF]) => return utf16(true),
+        _ => {}
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) if go_reads_json(&String::from_utf8_lossy(e.as_bytes())) => {
+            Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
+        Err(_) => crate::settings::read_settings_text(path),
+    }
+}
+
 /// What Go decodes from the text of CPA's env var: JSON, or YAML's first
 /// document as Go's YAML reader cuts it (`# max`, `---`, `5` is a comment
 /// alone: null). CPA decodes it into a fresh zero value, so a null sets a
 /// number to 0 and a method to none, where its file's null leaves the
 /// default; `None` where it does not decode.
 pub(crate) fn go_env_value(text: &str) -> Option<Value> {
-    lpa_core::parse::yaml_value(go_document(text)?).ok()
+    go_yaml(go_document(text)?).ok()
 }
 
 /// The text Go decodes of `text`: the whole of JSON, the first document
@@ -622,15 +716,20 @@ fn file_refused(text: &str, read: &Mapping, path: &str) -> Vec<String> {
         });
     // Into CPA's string field, sigs.k8s.io/yaml makes a number or a
     // boolean its text: `runMode: 5` is "5".
-    let mode = fields
-        .get("runMode")
-        .filter(|m| go_text(m).is_some_and(|m| !RUN_MODES.contains(&m.as_str())))
-        .map(|m| {
-            format!(
-                "CPA's config {path}: runMode: {} {UNKNOWN_MODE}",
-                serde_json::to_string(m).unwrap_or_default()
-            )
-        });
+    // Into CPA's string field: YAML's number or boolean is its text
+    // (sigs.k8s.io/yaml), JSON's is refused (encoding/json), as is a
+    // mapping or a list in either; null leaves the default.
+    let mode = fields.get("runMode").and_then(|m| {
+        let shown = serde_json::to_string(m).unwrap_or_default();
+        match (m, go_text(m)) {
+            (Value::Null, _) => None,
+            (_, Some(t)) if !json || m.is_string() => (!RUN_MODES.contains(&t.as_str()))
+                .then(|| format!("CPA's config {path}: runMode: {shown} {UNKNOWN_MODE}")),
+            _ => Some(format!(
+                "CPA's config {path}: runMode: {shown} is not a string: {stops}"
+            )),
+        }
+    });
     ints.chain(objects)
         .chain(crashes)
         .chain(negative)
