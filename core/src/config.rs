@@ -31,7 +31,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::duration::{format_duration, parse_duration};
 use crate::parse::{
     fields_of, from_text, from_yaml, invalid, invalid_shown, name_the_typo, At, Count,
-    DurationField, Format, ParseError, Parsed, Raw, Spelling, Text, UnknownKeys, Warning,
+    DurationField, Format, ParseError, Parsed, Raw, ReplicaCount, Spelling, Text, UnknownKeys,
+    Warning,
 };
 
 /// What an evaluation config file holds: the policy `decide` applies and the
@@ -982,8 +983,8 @@ pub fn parse_policy(file: &str, text: &str) -> Result<Policy, ParseError> {
 struct RawConfig {
     targets: Option<Vec<RawTarget>>,
     decay: Option<RawDecay>,
-    min_replicas: Option<Count>,
-    max_replicas: Option<Count>,
+    min_replicas: Option<ReplicaCount>,
+    max_replicas: Option<ReplicaCount>,
     scale_up: Option<RawScaleUp>,
     downscale_stabilization: Option<DurationField>,
     load: Option<RawLoad>,
@@ -1178,20 +1179,12 @@ impl Checker<'_, '_> {
         ));
     }
 
-    /// A whole number of at least `min`.
-    /// A bound of the replica count: Kubernetes' replicas are 32-bit
-    /// signed, and kubectl sent 4294967295 as -1.
-    fn replicas(&mut self, c: Option<Count>, path: &str) -> Result<Option<u32>, ParseError> {
-        if let Some(c) = c.as_ref().filter(|c| c.value > MAX_REPLICAS) {
-            return Err(self.at.invalid(
-                path,
-                &c.raw,
-                &format!("a whole number from 0 to {MAX_REPLICAS}, as Kubernetes' replicas"),
-            ));
-        }
-        self.count(c, path, 0)
+    /// A bound of the replica count (its range checked as it was read).
+    fn replicas(&mut self, c: Option<ReplicaCount>, path: &str) -> Result<Option<u32>, ParseError> {
+        self.count(c.map(|c| c.0), path, 0)
     }
 
+    /// A whole number of at least `min`.
     fn count(&mut self, c: Option<Count>, path: &str, min: u32) -> Result<Option<u32>, ParseError> {
         let Some(c) = c else { return Ok(None) };
         if c.value < min {
@@ -1767,10 +1760,12 @@ decay:
             err("targets:\n  - {endpoint: /a, type: mean, target: fast}\n"),
             "eval.yaml: targets[0].target: invalid value \"fast\" (expected a number of milliseconds above 0)"
         );
-        assert_eq!(
-            err("targets: [{endpoint: /a, type: mean, target: 1}]\nmaxReplicas: 3000000000\n"),
-            "eval.yaml: maxReplicas: invalid value 3000000000 (expected a whole number from 0 to 2147483647, as Kubernetes' replicas)"
-        );
+        for big in ["3000000000", "4294967296"] {
+            assert_eq!(
+                err(&format!("targets: [{{endpoint: /a, type: mean, target: 1}}]\nmaxReplicas: {big}\n")),
+                format!("eval.yaml: maxReplicas: invalid value {big} (expected a whole number from 0 to 2147483647, as Kubernetes' replicas)")
+            );
+        }
         assert_eq!(
             err("decay: {replicas: 1}\n"),
             "eval.yaml: targets: missing (expected a list of at least one target)"

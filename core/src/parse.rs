@@ -1476,6 +1476,30 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
+/// A bound of the replica count: a [`Count`] of at most 2147483647, as
+/// Kubernetes' (and CPA's) replicas are 32-bit signed: kubectl sent
+/// 4294967295 as -1, and 4294967296 was said to be past 4294967295.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ReplicaCount(pub(crate) Count);
+
+/// What a [`ReplicaCount`] may be.
+const REPLICA_COUNT: &str = "a whole number from 0 to 2147483647, as Kubernetes' replicas";
+
+impl<'de> Deserialize<'de> for ReplicaCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Raw::deserialize(d)?;
+        match raw.count() {
+            Some((value, spelling)) if value <= i32::MAX as u32 => Ok(ReplicaCount(Count {
+                value,
+                raw,
+                spelling,
+            })),
+            None if raw.octal_like() => Err(invalid(OCTAL)),
+            _ => Err(invalid(REPLICA_COUNT)),
+        }
+    }
+}
+
 /// What a number with a leading zero is refused for (see
 /// [`Raw::octal_like`]).
 pub(crate) const OCTAL: &str = "a number without a leading zero: the original's YAML read 010 as octal (8), and YAML 1.2 reads it as 10; write the number meant";
