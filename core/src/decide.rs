@@ -2244,6 +2244,23 @@ mod tests {
         }
     }
 
+    /// [`learned_at_two`], then its replica serving and a second calm
+    /// run: a decay is due.
+    fn calm_at_two() -> Vec<ModelStep> {
+        let mut steps = learned_at_two();
+        steps.extend([
+            mm1(
+                "serving",
+                0.8,
+                2.0,
+                2,
+                "hold 2 (calm run 1 of 2 before decay)",
+            ),
+            mm1("calm", 0.8, 2.0, 2, "hold 2 (calm run 2 of 2 before decay)"),
+        ]);
+        steps
+    }
+
     /// The simulator's service, 0.8 replicas' worth of load on 2: learned,
     /// the decay pair, and the replica it added still starting.
     fn learned_at_two() -> Vec<ModelStep> {
@@ -2285,24 +2302,14 @@ mod tests {
     /// step, where the model would have decayed to what no load needs.
     #[test]
     fn a_reading_under_the_checked_unloaded_latency_is_a_service_change() {
-        let mut steps = learned_at_two();
-        steps.extend([
-            mm1(
-                "serving",
-                0.8,
-                2.0,
-                2,
-                "hold 2 (calm run 1 of 2 before decay)",
-            ),
-            mm1("calm", 0.8, 2.0, 2, "hold 2 (calm run 2 of 2 before decay)"),
-            mm1(
-                "veto",
-                0.8,
-                2.0,
-                2,
-                "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replica",
-            ),
-        ]);
+        let mut steps = calm_at_two();
+        steps.extend([mm1(
+            "veto",
+            0.8,
+            2.0,
+            2,
+            "decay 2 -> 1 held: predicted 12ms > 6.3ms at 1 replica",
+        )]);
         let policy = model_policy();
         let state = run_model(&policy, 2, &steps);
         let label = "GET_/fibonacci?n=10 mean";
@@ -2356,11 +2363,7 @@ mod tests {
     /// replicas' worth of load and sized 2 -> 40.
     #[test]
     fn a_backlog_is_timed_by_the_usual_spacing_not_a_short_gap() {
-        let mut steps = learned_at_two();
-        steps.extend([
-            mm1("serving", 0.8, 2.0, 2, ""),
-            mm1("calm", 0.8, 2.0, 2, ""),
-        ]);
+        let steps = calm_at_two();
         let policy = model_policy();
         let state = run_model(&policy, 2, &steps);
         let last = 1_000 + 15 * (steps.len() as u64 - 1);
@@ -2389,23 +2392,13 @@ mod tests {
     #[test]
     fn one_stray_fast_run_does_not_set_the_floor() {
         let policy = model_policy();
-        let mut steps = learned_at_two();
-        steps.extend([
-            mm1(
-                "serving",
-                0.8,
-                2.0,
-                2,
-                "hold 2 (calm run 1 of 2 before decay)",
-            ),
-            mm1("calm", 0.8, 2.0, 2, "hold 2 (calm run 2 of 2 before decay)"),
-            ModelStep {
-                what: "stray",
-                mean_ms: 1.0,
-                expect: 2,
-                says: "once: a stray or a faster service",
-            },
-        ]);
+        let mut steps = calm_at_two();
+        steps.push(ModelStep {
+            what: "stray",
+            mean_ms: 1.0,
+            expect: 2,
+            says: "once: a stray or a faster service",
+        });
         let mut state = run_model(&policy, 2, &steps);
         // The service as it was, each run read at the count decided: 0.8
         // of a replica's load, then 0.3, which one replica holds (5.4 ms),
