@@ -2383,6 +2383,64 @@ mod tests {
         o.at_secs = last + 1;
         let d = decide(&o, &policy, &busy);
         assert_eq!(d.replicas, usual.replicas, "{d}");
+        // Five calm runs a second apart leave the schedule's gaps as they
+        // were: the sixth is timed by them still.
+        let mut polled = state.clone();
+        for k in 1..=5 {
+            let mut o = obs(2, Some(2.0 + 2.0 / (1.0 - 0.8 / 2.0)));
+            o.at_secs = last + k;
+            polled = decide(&o, &policy, &polled).next_state;
+        }
+        let mut o = obs(2, Some(3754.0));
+        o.at_secs = last + 6;
+        let d = decide(&o, &policy, &polled);
+        assert_eq!(d.replicas, usual.replicas, "{d}");
+    }
+
+    /// A held stray is told by the next run alone: not by a run whose
+    /// requests failed, after which a second stray was taken for a faster
+    /// service and U pinned at 1 ms; and it says nothing of whether a
+    /// pending scale-up's replicas serve.
+    #[test]
+    fn a_stray_is_told_by_the_next_run_and_ends_no_pending_scale_up() {
+        let policy = model_policy();
+        let steps = calm_at_two();
+        let state = run_model(&policy, 2, &steps);
+        let at = |k: usize| 1_000 + 15 * (steps.len() + k) as u64;
+        let run = |state: &State, k: usize, ms: f64, failed: bool| {
+            let mut o = obs(2, Some(ms));
+            o.at_secs = at(k);
+            if failed {
+                for r in o.requests.values_mut() {
+                    r.num_failures = r.num_requests;
+                }
+            }
+            decide(&o, &policy, state)
+        };
+        let first = run(&state, 0, 1.0, false);
+        assert!(first.to_string().contains("once: a stray"), "{first}");
+        let failed = run(&first.next_state, 1, 1.0, true);
+        let second = run(&failed.next_state, 2, 1.0, false);
+        // A first stray again: held, the model kept.
+        let m = &second.next_state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
+        assert!(
+            m.low_ms == Some(1.0) && m.established() && m.unloaded_ms > 3.9,
+            "{second}: {m:?}"
+        );
+
+        // A scale-up 2 -> 3 at 1.6 replicas' worth, then a stray while
+        // the third starts: still pending.
+        let up = run(&state, 0, 12.0, false);
+        assert_eq!(up.replicas, 3, "{up}");
+        let mut o = obs(3, Some(1.0));
+        o.at_secs = at(1);
+        let stray = decide(&o, &policy, &up.next_state);
+        let pending = stray
+            .next_state
+            .model
+            .as_ref()
+            .and_then(|m| m.pending.clone());
+        assert!(pending.is_some(), "{stray}");
     }
 
     /// One run far under the floor (a redirect answered, a cached reply),

@@ -968,6 +968,10 @@ impl Assessment {
         // count could not give, or two calm runs (one calm run right after
         // a scale-up may be the old count on a lucky run).
         let ready = run.ready.map(|r| r.clamp(1, run.current.max(1)));
+        // A possible stray (below) says nothing of which count served.
+        let stray_run = learned.iter().any(|x| {
+            x.usable && x.model.low_ms.is_none() && x.model.contradicted_by(x.observed).is_some()
+        });
         let arrived = pending.as_ref().is_some_and(|p| {
             if let Some(r) = ready {
                 return r >= p.to;
@@ -976,8 +980,8 @@ impl Assessment {
                 // Two calm runs in a row: one may be the old count on a
                 // lucky run, two at a load it breached at are not (a
                 // rising load hides the new replicas' readings otherwise).
-                || (run.calm && p.calm >= 1)
-                || learned.iter().any(|x| {
+                || (run.calm && p.calm >= 1 && !stray_run)
+                || !stray_run && learned.iter().any(|x| {
                     let Some(&k) = p.loads.get(&x.label) else {
                         return false;
                     };
@@ -994,6 +998,11 @@ impl Assessment {
 
         // Learn, so this run's reading is read with what it taught.
         for x in &mut learned {
+            if !recent || !x.usable {
+                // A held stray is told by the next run, or by none: one
+                // much later is a new first one, not its second.
+                x.model.low_ms = None;
+            }
             if !x.usable {
                 continue;
             }
@@ -1060,8 +1069,10 @@ impl Assessment {
                 kept
             },
             gaps: {
+                // Only a schedule's: runs asked for between its runs, five
+                // in a row, left it none, and the next read 1 s again.
                 let mut kept = prior.gaps.clone();
-                kept.extend(since.filter(|&s| s > 0));
+                kept.extend(since.filter(|&s| s >= MIN_SCHEDULE_SECS));
                 keep_newest(&mut kept, GAPS_KEPT);
                 kept
             },
@@ -1160,6 +1171,7 @@ impl Assessment {
             if !next.targets.contains_key(label) && m.is_sane() {
                 let mut kept = m.clone();
                 kept.last_ms = None;
+                kept.low_ms = None;
                 kept.last_rho = None;
                 kept.loads.clear();
                 kept.trend.clear();
