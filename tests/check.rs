@@ -278,6 +278,8 @@ fn check_bounds_the_policy_as_cpa_does() {
         ("mapped.yaml", b"runMode: per-resource\nmaxReplicas: 7\nrequireKubernetesMetrics: !!bool yes\nscaleTargetRef: !!str {name: web}\n".to_vec(), None, 7),
         ("latin1.json", b"{\"runMode\":\"per-resource\",\"maxReplicas\":7,\"namespace\":\"caf\xe9\"}".to_vec(), None, 7),
         ("utf16.yaml", utf16, None, 7),
+        ("binary.yaml", b"runMode: !!binary cGVyLXJlc291cmNl\n!!binary bWF4UmVwbGljYXM=: 3\n".to_vec(), None, 3),
+        ("seq.yaml", b"runMode: !!seq per-resource\nmaxReplicas: 3\nnote: !!timestamp 2024-01-01\n".to_vec(), None, 3),
         ("plain.yaml", b"runMode: per-resource\n".to_vec(), Some("!!int 017"), 15),
     ] {
         let path = dir.path().join(name);

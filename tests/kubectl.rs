@@ -1063,6 +1063,57 @@ fn a_kubectl_wrappers_own_context_is_the_one_kept() {
 }
 
 #[test]
+fn without_n_the_hpa_check_looks_where_a_wrappers_own_namespace_scales() {
+    // The site's wrapper picks the namespace; the context says default.
+    // An HPA scales the workload there: lpa must not start beside it.
+    let s = Setup::new(Some(2), SLOW);
+    s.api.add("deployments", "shop", "web", Some(2));
+    s.api
+        .add_hpa("shop", "web", ["apps/v1", "Deployment", "web"]);
+    let wrapper = s.path("kubectl-shop");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} -n shop \"$@\"\n",
+            tool("kubectl").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let o = lpa()
+        .args([
+            "run",
+            "--scaler",
+            "kubectl",
+            "--target",
+            "deployment/web",
+            "--once",
+        ])
+        .arg(format!("--kubeconfig={}", s.kubeconfig.display()))
+        .arg(format!("--kubectl={}", wrapper.display()))
+        .arg(format!("--decay-info={}", s.state().display()))
+        .arg(format!("--decision-log={}", s.log().display()))
+        .arg(format!(
+            "--evaluation-config={}",
+            s.path("evaluation_config.yaml").display()
+        ))
+        .env("HOME", s.path(""))
+        .env("locustHost", s.service.url())
+        .env("locustRunTime", "1s")
+        .output()
+        .unwrap();
+    one_error(
+        &o,
+        "deployment/web is scaled by the HorizontalPodAutoscaler shop/web too",
+    );
+    assert!(s.api.scale_writes().is_empty());
+}
+
+#[test]
 fn without_context_the_dead_current_context_is_one_error_and_no_change() {
     let s = Setup::new(Some(2), SLOW);
     let (kubeconfig, dead, _held) = two_contexts(&s);

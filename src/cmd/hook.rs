@@ -457,14 +457,47 @@ fn go_tagged(kind: &str, v: Value) -> std::result::Result<Value, String> {
         "null" => {
             matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL").then_some(Value::Null)
         }
-        // A scalar cannot be a mapping or a list; a timestamp is not a
-        // number or a run mode (and lpa reads no other field).
-        "map" | "seq" | "omap" | "pairs" | "set" | "timestamp" => None,
-        // !!str, !!binary (base64, read as the text here), and a tag
-        // goyaml.v2 does not know: the text.
+        // decode.go base64-decodes every !!binary scalar.
+        "binary" => base64(&text)
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Value::String),
+        // !!str, and any other tag on a scalar (!!seq, !!timestamp, one
+        // goyaml.v2 does not know): resolve.go leaves its text.
         _ => Some(Value::String(text.clone())),
     };
     resolved.ok_or_else(refused)
+}
+
+/// Standard base64 (Go's base64.StdEncoding, padded), whitespace
+/// dropped as goyaml.v2 drops it; `None` where Go refuses it.
+fn base64(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if !digits.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |b: u8| match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let quads = digits.len() / 4;
+    let mut out = Vec::with_capacity(quads * 3);
+    for (i, quad) in digits.chunks(4).enumerate() {
+        let pad = quad.iter().rev().take_while(|&&b| b == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != quads) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &b in &quad[..4 - pad] {
+            n = n << 6 | u32::from(value(b)?);
+        }
+        n <<= 6 * pad;
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
 }
 
 /// Whether `plain` is a float as goyaml.v2 writes one (its yamlStyleFloat:

@@ -107,11 +107,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if target.kubectl.context.is_none() {
         target.kubectl.context.clone_from(&kubectl.context);
     }
-    notes.extend(check_hpas(
-        &target,
-        kubectl.namespace.as_deref(),
-        args.dry_run,
-    )?);
+    // Where kubectl scales it, which a wrapper's own -n may make another
+    // than the context's.
+    let scaled = target
+        .scaled_namespace()
+        .or_else(|| kubectl.namespace.clone());
+    notes.extend(check_hpas(&target, scaled.as_deref(), args.dry_run)?);
     if let Some(name) = &args.lease {
         let identity = lease_identity(&target.instance);
         let duration = lease_duration(args.interval, plan.run_time + plan.grace);

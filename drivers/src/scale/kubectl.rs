@@ -736,6 +736,20 @@ impl KubectlTarget {
         Ok((namespace, kube))
     }
 
+    /// The namespace the target is scaled in: `-n`'s, else what a first
+    /// read finds (read now when none was yet: a kubectl wrapper's own
+    /// `-n` is not the context's, where the HPA check looked). `None`
+    /// when that read fails.
+    pub fn scaled_namespace(&mut self) -> Option<String> {
+        if self.workload.namespace.is_none() && self.first_namespace.is_none() {
+            let _ = ScaleTarget::replicas(self);
+        }
+        self.workload
+            .namespace
+            .clone()
+            .or_else(|| self.first_namespace.clone())
+    }
+
     /// The namespace of the workload as last read (kubectl's context's
     /// when no `-n` was given), else as given.
     fn namespace(&self) -> Option<String> {
