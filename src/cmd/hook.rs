@@ -342,7 +342,7 @@ fn go_yaml(text: &str) -> std::result::Result<Value, String> {
     // Go). A `!!` inside a quoted string is read as a tag's too, which
     // changes only text lpa shows. `!!merge <<` is `<<`.
     let local = unverbatim(text)
-        .replace("!!merge ", "")
+        .replace("!!merge <<", "<<")
         .replace("!!", GO_TAG);
     match lpa_core::parse::yaml_value(&local) {
         Ok(value) => go_tags(value),
