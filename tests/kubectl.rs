@@ -1031,6 +1031,22 @@ fn a_current_context_changed_mid_run_does_not_move_the_loop() {
     assert!(r.iter().all(|r| r.outcome == Outcome::Applied), "{r:?}");
 }
 
+/// A site's kubectl wrapper that adds `flags` of its own to every call.
+fn kubectl_wrapper(s: &Setup, flags: &str) -> PathBuf {
+    let wrapper = s.path("kubectl-wrapper");
+    let script = format!(
+        "#!/bin/sh\nexec {} {flags} \"$@\"\n",
+        tool("kubectl").display()
+    );
+    fs::write(&wrapper, script).unwrap();
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    wrapper
+}
+
 #[test]
 fn a_kubectl_wrappers_own_context_is_the_one_kept() {
     // A site's wrapper picks the cluster itself; the kubeconfig's current
@@ -1038,20 +1054,7 @@ fn a_kubectl_wrappers_own_context_is_the_one_kept() {
     // the wrapper's (kubectl takes the last --context given).
     let s = Setup::new(Some(2), SLOW);
     let (kubeconfig, _, _held) = two_contexts(&s);
-    let wrapper = s.path("kubectl-live");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec {} --context=live \"$@\"\n",
-            tool("kubectl").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let wrapper = kubectl_wrapper(&s, "--context=live");
     let o = s.run(&[
         "--once",
         &format!("--kubeconfig={}", kubeconfig.display()),
@@ -1070,20 +1073,7 @@ fn without_n_the_hpa_check_looks_where_a_wrappers_own_namespace_scales() {
     s.api.add("deployments", "shop", "web", Some(2));
     s.api
         .add_hpa("shop", "web", ["apps/v1", "Deployment", "web"]);
-    let wrapper = s.path("kubectl-shop");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec {} -n shop \"$@\"\n",
-            tool("kubectl").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let wrapper = kubectl_wrapper(&s, "-n shop");
     let o = lpa()
         .args([
             "run",
