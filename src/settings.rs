@@ -164,7 +164,7 @@ fn record_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
 /// character cut in two at the end (a crash's, zeros after it a power
 /// loss's) ends the text there instead. Another bad byte of the last
 /// line is bad text: a whole record with one was left out in silence.
-fn utf8_text(bytes: Vec<u8>, cut_tail: bool) -> std::io::Result<String> {
+pub(crate) fn utf8_text(bytes: Vec<u8>, cut_tail: bool) -> std::io::Result<String> {
     let e = match String::from_utf8(bytes) {
         Ok(text) => return Ok(text),
         Err(e) => e,

@@ -286,8 +286,7 @@ pub(crate) fn go_int(
 /// field when whole (`08` is 8, `1e3` 1000).
 fn yaml11_int(text: &str) -> Option<i64> {
     yaml11_int_only(text).or_else(|| {
-        let plain: String = text.chars().filter(|&c| c != '_').collect();
-        let f: f64 = yaml11_float(&plain).then(|| plain.parse().ok()).flatten()?;
+        let f = yaml11_float_value(text)?;
         (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
     })
 }
@@ -437,12 +436,7 @@ fn go_tagged(kind: &str, v: Value) -> std::result::Result<Value, String> {
             .and_then(|i| i.as_f64())
             .or_else(|| match &v {
                 Value::Number(n) => n.as_f64(),
-                Value::String(t) => {
-                    let plain: String = t.chars().filter(|&c| c != '_').collect();
-                    yaml11_float(&plain)
-                        .then(|| plain.parse::<f64>().ok())
-                        .flatten()
-                }
+                Value::String(t) => yaml11_float_value(t),
                 _ => None,
             })
             .map(Value::from),
@@ -498,6 +492,13 @@ fn base64(text: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
     }
     Some(out)
+}
+
+/// A float as goyaml.v2 reads one from plain text: `_` dropped, then
+/// YAML 1.1's float ([`yaml11_float`]).
+fn yaml11_float_value(text: &str) -> Option<f64> {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    yaml11_float(&plain).then(|| plain.parse().ok()).flatten()
 }
 
 /// Whether `plain` is a float as goyaml.v2 writes one (its yamlStyleFloat:
@@ -661,10 +662,14 @@ fn go_config_text(path: &std::path::Path) -> std::io::Result<String> {
     }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
-        Err(e) if go_reads_json(&String::from_utf8_lossy(e.as_bytes())) => {
-            Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+        Err(e) => {
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            if go_reads_json(&lossy) {
+                Ok(lossy)
+            } else {
+                crate::settings::utf8_text(e.into_bytes(), false)
+            }
         }
-        Err(_) => crate::settings::read_settings_text(path),
     }
 }
 

@@ -968,10 +968,22 @@ impl Assessment {
         // count could not give, or two calm runs (one calm run right after
         // a scale-up may be the old count on a lucky run).
         let ready = run.ready.map(|r| r.clamp(1, run.current.max(1)));
-        // A possible stray (below) says nothing of which count served.
-        let stray_run = learned.iter().any(|x| {
-            x.usable && x.model.low_ms.is_none() && x.model.contradicted_by(x.observed).is_some()
-        });
+        // The first reading under the checked U may be a stray (a
+        // redirect, a cached reply): nothing is learned from it, no decay
+        // made on it, and it says nothing of which count served. Taken for
+        // a change of the service, every stray forgot the model and
+        // decayed by the rule, into a breach when the service was as
+        // before. A held one is told by the next run, or by none: one much
+        // later is a new first one, not its second.
+        for x in &mut learned {
+            if !recent || !x.usable {
+                x.model.low_ms = None;
+            }
+            if x.usable && x.model.low_ms.is_none() {
+                x.stray = x.model.contradicted_by(x.observed);
+            }
+        }
+        let stray_run = learned.iter().any(|x| x.stray.is_some());
         let arrived = pending.as_ref().is_some_and(|p| {
             if let Some(r) = ready {
                 return r >= p.to;
@@ -998,27 +1010,15 @@ impl Assessment {
 
         // Learn, so this run's reading is read with what it taught.
         for x in &mut learned {
-            if !recent || !x.usable {
-                // A held stray is told by the next run, or by none: one
-                // much later is a new first one, not its second.
-                x.model.low_ms = None;
-            }
             if !x.usable {
                 continue;
             }
             let (m, l) = (&mut x.model, x.observed);
-            let contradicted = m.contradicted_by(l);
-            if contradicted.is_some() && m.low_ms.is_none() {
-                // The first such reading may be a stray (a redirect, a
-                // cached reply): nothing is learned from it and no decay
-                // made on it. Taken for a change of the service, every
-                // stray forgot the model and decayed by the rule, into a
-                // breach when the service was as before.
-                x.stray = contradicted;
+            if x.stray.is_some() {
                 m.low_ms = Some(l);
                 continue;
             }
-            x.faster = contradicted;
+            x.faster = m.contradicted_by(l);
             if x.faster.is_some() {
                 // A pair across this run would mix what was learned,
                 // now known wrong, with what is read now.
