@@ -2744,6 +2744,61 @@ mod tests {
         );
     }
 
+    /// The drain of a backlog built at fewer replicas is no breach of the
+    /// count that drains it: a service of 20 threads a replica, 5 ms a
+    /// request, flat to its cliff (helper A22's), where the reading at 10
+    /// replicas took the place of the 11 s read at 1, and the decay went
+    /// back to 1 and read 11 s again.
+    #[test]
+    fn a_drain_after_a_scale_up_leaves_the_breach_of_fewer_replicas() {
+        let mut policy = model_policy();
+        policy.max_replicas = Some(10);
+        let runs = [
+            (5.002, 3, "learning"),
+            (5.028, 3, "learning"),
+            (5.014, 2, "decay 3 -> 2"),
+            (4.988, 2, "hold 2"),
+            (4.986, 2, "hold 2"),
+            (4.948, 1, "decay 2 -> 1"),
+            (11_280.424, 8, "scale up 1 -> 8"),
+            (17_348.732, 10, "scale up 8 -> 23; clamped 23 -> 10"),
+            (6_567.508, 10, "a backlog drains"),
+            (473.768, 10, "a backlog drains"),
+            (4.979, 10, "hold 10"),
+            (5.0, 10, "hold 10"),
+            (4.985, 8, "decay 10 -> 8"),
+            (4.991, 8, "hold 8"),
+            (4.985, 8, "hold 8"),
+            (4.994, 7, "decay 8 -> 7"),
+            (4.992, 7, "hold 7"),
+            (5.004, 7, "hold 7"),
+            (5.007, 6, "decay 7 -> 6"),
+            (5.002, 6, "hold 6"),
+            (4.993, 6, "hold 6"),
+            (
+                4.997,
+                2,
+                "decay 6 -> 1 held: 1 replica read 11280.42ms > 7ms 225s ago",
+            ),
+        ];
+        let mut state = State::default();
+        let mut replicas = 3;
+        for (i, &(mean, expect, says)) in runs.iter().enumerate() {
+            let mut o = obs(replicas, Some(mean));
+            o.at_secs = 1_000 + 15 * i as u64;
+            o.ready_replicas = Some(replicas);
+            let d = decide(&o, &policy, &state);
+            let line = d.to_string();
+            assert!(
+                d.replicas == expect && line.contains(says),
+                "run {i}: {} replicas, {line:?}; expected {expect} and {says:?}",
+                d.replicas
+            );
+            state = d.next_state;
+            replicas = d.replicas;
+        }
+    }
+
     /// A decay back to a count that read over the target minutes ago, at
     /// a load the model cannot tell from today's, is held: the readings of
     /// one `lpa demo` run (its pool: a fixed cost per request behind a

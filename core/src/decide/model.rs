@@ -1137,7 +1137,21 @@ impl Assessment {
                 load: f64::from(b.replicas) * curve.utilisation(b.ms),
                 noise: load_noise(&curve, b.ms, b.replicas),
             });
-            if x.usable && !run.bursty && x.faster.is_none() && x.observed > x.target.target {
+            // A saturated run after a saturated one reads the backlog the
+            // count before built, not what this count holds: a drain read
+            // at 10 replicas took the place of 11 s read at 1, and the
+            // decay went back to 1 (a service whose latency is flat up to
+            // a cliff). The fewer replicas' breach stays.
+            let inherited = estimate.saturated
+                && x.last
+                    .is_some_and(|p| curve.utilisation(p.latency) >= RHO_SATURATED)
+                && m.breach.is_some_and(|b| b.replicas < serving.max(1));
+            if x.usable
+                && !run.bursty
+                && !inherited
+                && x.faster.is_none()
+                && x.observed > x.target.target
+            {
                 m.breach = Some(Breach {
                     ms: x.observed,
                     replicas: serving.max(1),
