@@ -1411,6 +1411,8 @@ impl Assessment {
                 m.loads.clear();
             }
         }
+        // A stray says nothing of which count served.
+        let stray = self.stray().is_some();
         self.next.pending = if decided > current && sized {
             Some(Pending {
                 // Sized again while the first replicas still start: the
@@ -1432,7 +1434,7 @@ impl Assessment {
             self.pending.map(|p| Pending {
                 runs: p.runs.saturating_add(1),
                 arrived: p.arrived || self.arrived,
-                calm: p.calm.saturating_add(u32::from(calm)),
+                calm: p.calm.saturating_add(u32::from(calm && !stray)),
                 ..p
             })
         };
