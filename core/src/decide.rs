@@ -210,6 +210,10 @@ pub enum Reason {
         /// the runs since.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fell_from: Option<f64>,
+        /// Set when a decay past half the replicas holds this, `load` and
+        /// half its reading's noise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deep: Option<f64>,
     },
     /// What the model predicts at the count it chose, against the limit
     /// (target less the margin).
@@ -416,6 +420,7 @@ impl fmt::Display for Reason {
                 saturated,
                 highest_of,
                 fell_from,
+                deep,
                 ..
             } => {
                 let at_least = if *saturated { "at least " } else { "" };
@@ -428,9 +433,15 @@ impl fmt::Display for Reason {
                     (None, Some(fell)) => format!(" ({fell} this run and the last)"),
                     (None, None) => String::new(),
                 };
+                let deep = deep.map_or(String::new(), |d| {
+                    format!(
+                        "; a decay past half the replicas holds {}, half a reading's noise more",
+                        num(round1(d))
+                    )
+                });
                 write!(
                     f,
-                    "model {kind}: load {at_least}{} replicas' worth{highest}, unloaded {}ms",
+                    "model {kind}: load {at_least}{} replicas' worth{highest}, unloaded {}ms{deep}",
                     num(round1(*load)),
                     num(round1(*unloaded))
                 )
@@ -1385,6 +1396,7 @@ fn model_load(v: &View) -> Reason {
         saturated: v.estimate.saturated,
         highest_of: None,
         fell_from: v.fell_from,
+        deep: None,
     }
 }
 
@@ -1393,13 +1405,17 @@ fn model_load(v: &View) -> Reason {
 fn decay_load(v: &View) -> Reason {
     let mut r = model_load(v);
     if let Reason::ModelLoad {
-        load, highest_of, ..
+        load,
+        highest_of,
+        deep,
+        ..
     } = &mut r
     {
         if v.decay_load > v.estimate.load {
             *load = v.decay_load;
             *highest_of = Some(v.decay_runs);
         }
+        *deep = v.deep_load;
     }
     r
 }
@@ -2211,9 +2227,12 @@ mod tests {
             // The load falls to 0.5. One run may be a low reading of the
             // same load: the last four calm runs still saw 3.
             ModelStep { what: "fall", mean_ms: at(0.5, 6.0), expect: 6, says: "model mean: load 3 replicas' worth (the highest of the last 4 calm runs), unloaded 4ms; decay 6 -> 5 held: predicted 7ms > 6.3ms at 5 replicas" },
-            // Two are a fall: one replica holds it, five at once.
-            ModelStep { what: "deep decay", mean_ms: at(0.5, 6.0), expect: 1, says: "model mean: load 0.5 replicas' worth (fallen from 3 this run and the last), unloaded 4ms; predicted 6ms <= 6.3ms at 1; decay 6 -> 1" },
-            ModelStep { what: "calm", mean_ms: at(0.5, 1.0), expect: 1, says: "hold 1 (calm run 1 of 2 before decay)" },
+            // Two are a fall: one replica holds it. Past half the
+            // replicas, a decay holds half a reading's noise more: 6 -> 2.
+            ModelStep { what: "deep decay", mean_ms: at(0.5, 6.0), expect: 2, says: "model mean: load 0.5 replicas' worth (fallen from 3 this run and the last), unloaded 4ms; a decay past half the replicas holds 0.9, half a reading's noise more; predicted 5.54ms <= 6.3ms at 2; decay 6 -> 2" },
+            ModelStep { what: "calm", mean_ms: at(0.5, 2.0), expect: 2, says: "hold 2 (calm run 1 of 2 before decay)" },
+            ModelStep { what: "calm", mean_ms: at(0.5, 2.0), expect: 2, says: "hold 2 (calm run 2 of 2 before decay)" },
+            ModelStep { what: "decay", mean_ms: at(0.5, 2.0), expect: 1, says: "model mean: load 0.5 replicas' worth, unloaded 4ms; predicted 6ms <= 6.3ms at 1; decay 2 -> 1" },
         ];
         let (stepped, fell) = steps.split_at(14);
         let policy = model_policy();
@@ -2776,19 +2795,81 @@ mod tests {
             (5.007, 6, "decay 7 -> 6"),
             (5.002, 6, "hold 6"),
             (4.993, 6, "hold 6"),
-            (
-                4.997,
-                2,
-                "decay 6 -> 1 held: 1 replica read 11280.42ms > 7ms 225s ago",
-            ),
+            (4.997, 2, "decay 6 -> 2"),
         ];
+        let state = replay_ready(&policy, 3, every_15s(&runs));
+        let m = &state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
+        assert_eq!(
+            m.breach,
+            Some(Breach {
+                ms: 11_280.424,
+                replicas: 1,
+                at_secs: 1_090
+            })
+        );
+    }
+
+    /// Readings of a service whose load falls from 3 replicas' worth to 1
+    /// (helper A22's M/M/1 service, its seed 1): at 6 replicas, 4.4 ms
+    /// read 0.3 replicas' worth under a U learned at 4.3 ms, where the
+    /// service's is 4; decayed 6 -> 1, it read 72 ms.
+    #[test]
+    fn a_decay_past_half_the_replicas_holds_the_readings_noise_too() {
+        let runs = [
+            (5.985, 2, "learning"),
+            (6.015, 2, "learning"),
+            (6.317, 1, "decay 2 -> 1"),
+            (68.191, 5, "scale up 1 -> 5"),
+            (7.19, 6, "scale up 5 -> 6"),
+            (5.762, 6, "hold 6"),
+            (5.832, 6, "hold 6"),
+            (6.099, 6, "decay 6 -> 5 held"),
+            (5.882, 6, "decay 6 -> 5 held"),
+            (6.305, 6, "decay 6 -> 5 held"),
+            (5.695, 6, "decay 6 -> 5 held"),
+            (6.228, 6, "decay 6 -> 5 held"),
+            (6.0, 6, "decay 6 -> 5 held"),
+            (6.38, 6, "decay 6 -> 5 held"),
+            (5.728, 6, "decay 6 -> 5 held"),
+            (6.04, 6, "decay 6 -> 5 held"),
+            (5.975, 6, "decay 6 -> 5 held"),
+            (6.197, 6, "decay 6 -> 5 held"),
+            (5.847, 6, "decay 6 -> 5 held"),
+            (5.859, 6, "decay 6 -> 5 held"),
+            (6.004, 6, "decay 6 -> 5 held"),
+            (6.2, 6, "decay 6 -> 5 held"),
+            (4.402, 6, "decay 6 -> 5 held"),
+            (4.407, 2, "load 0.3 replicas' worth (fallen from 2.8 this run and the last), unloaded 4.3ms; a decay past half the replicas holds 0.7, half a reading's noise more; predicted 5.39ms <= 6.3ms at 2; decay 6 -> 2"),
+        ];
+        replay_ready(&model_policy(), 2, every_15s(&runs));
+    }
+
+    /// `runs` (mean read, replicas decided, a piece of the line) 15 s
+    /// apart.
+    fn every_15s<'a>(
+        runs: &'a [(f64, u32, &'a str)],
+    ) -> impl Iterator<Item = (u64, f64, u32, &'a str)> + 'a {
+        (1_000..)
+            .step_by(15)
+            .zip(runs)
+            .map(|(at, &(mean, expect, says))| (at, mean, expect, says))
+    }
+
+    /// Runs (at, mean read, replicas decided, a piece of the line) from
+    /// `start` replicas, each run's count ready by the next; the state
+    /// after the last.
+    fn replay_ready<'a>(
+        policy: &Policy,
+        start: u32,
+        runs: impl IntoIterator<Item = (u64, f64, u32, &'a str)>,
+    ) -> State {
         let mut state = State::default();
-        let mut replicas = 3;
-        for (i, &(mean, expect, says)) in runs.iter().enumerate() {
+        let mut replicas = start;
+        for (i, (at_secs, mean, expect, says)) in runs.into_iter().enumerate() {
             let mut o = obs(replicas, Some(mean));
-            o.at_secs = 1_000 + 15 * i as u64;
+            o.at_secs = at_secs;
             o.ready_replicas = Some(replicas);
-            let d = decide(&o, &policy, &state);
+            let d = decide(&o, policy, &state);
             let line = d.to_string();
             assert!(
                 d.replicas == expect && line.contains(says),
@@ -2798,6 +2879,7 @@ mod tests {
             state = d.next_state;
             replicas = d.replicas;
         }
+        state
     }
 
     /// A decay back to a count that read over the target minutes ago, at
@@ -2831,22 +2913,7 @@ mod tests {
             (1046, 4.965, 6, "decay 6 -> 5 held"),
             (1049, 5.172, 6, "decay 6 -> 5 held"),
         ];
-        let mut state = State::default();
-        let mut replicas = 1;
-        for (i, &(at_secs, mean, expect, says)) in runs.iter().enumerate() {
-            let mut o = obs(replicas, Some(mean));
-            o.at_secs = at_secs;
-            o.ready_replicas = Some(replicas);
-            let d = decide(&o, &policy, &state);
-            let line = d.to_string();
-            assert!(
-                d.replicas == expect && line.contains(says),
-                "run {i}: {} replicas, {line:?}; expected {expect} and {says:?}",
-                d.replicas
-            );
-            state = d.next_state;
-            replicas = d.replicas;
-        }
+        let state = replay_ready(&policy, 1, runs);
         let remembered = state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"].breach;
         assert_eq!(
             remembered,
@@ -2878,6 +2945,7 @@ mod tests {
         // The load ends. One low run may be a low reading of the same
         // load; two are a fall, and what the breach said falls with it.
         let mut fell = state;
+        let mut replicas = 6;
         for (at_secs, mean) in [(1_052, 3.409), (1_055, 3.463)] {
             let mut o = obs(6, Some(mean));
             o.at_secs = at_secs;
