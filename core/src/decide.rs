@@ -677,6 +677,9 @@ impl fmt::Display for Gap {
                 num(round2(*checked))
             ),
             Gap::NoReading => f.write_str("no reading this run"),
+            Gap::Unclean => {
+                f.write_str("nothing learned from a run with failures above decay.maxErrorRate")
+            }
         }
     }
 }
@@ -1136,11 +1139,19 @@ fn note_model(a: &Assessment, reasons: &mut Vec<Reason>) {
     {
         return;
     }
-    let note = match a.hold() {
-        Some((_, v)) => model_load(v),
-        None => Reason::ModelFallback {
-            gap: Gap::NoReading,
-        },
+    let gap = |gap| Reason::ModelFallback { gap };
+    let note = match (a.hold(), a.views.first()) {
+        (Some((_, v)), _) => model_load(v),
+        // A reading no count holds: the limit is not above U, which is
+        // still only the floor (checked, it is a gap of its own).
+        (None, Some(v)) => gap(Gap::NoHeadroom {
+            key: v.key.clone(),
+            kind: v.kind,
+            limit: v.limit_ms,
+            unloaded: v.curve.unloaded(),
+        }),
+        (None, None) if a.unclean => gap(Gap::Unclean),
+        (None, None) => gap(Gap::NoReading),
     };
     let at = reasons
         .iter()
@@ -2687,9 +2698,24 @@ mod tests {
         let d = decide(&o, &p, &state);
         assert_eq!(d.replicas, 3);
         assert!(d.to_string().contains("model: GET_/fibonacci?n=10 mean limit 6.3ms is not above the unloaded 6.5ms, the configured rule decides; scale up 2 -> 3"), "{d}");
+        // The same unloaded latency, once only the floor, on a calm run
+        // with the decay not yet due: said so, where it read "no reading
+        // this run" (helper A22).
+        let mut o = obs(2, Some(6.49));
+        o.at_secs += 45;
+        let d = decide(&o, &p, &State::default());
+        assert!(d.to_string().contains("model: GET_/fibonacci?n=10 mean limit 6.3ms is not above the unloaded 6.5ms, the configured rule decides; hold 2 (calm run 1 of 2 before decay)"), "{d}");
         // No reading: no model part to tell but that.
         let d = decide(&obs(2, None), &model_policy(), &State::default());
         assert_eq!(d.to_string(), "GET_/fibonacci?n=10 mean: no data; model: no reading this run, the configured rule decides; hold 2: a target has no data");
+        // A reading, but of a run whose failures teach nothing, and no
+        // model yet to read it with.
+        let mut o = obs(2, Some(4.4));
+        for r in o.requests.values_mut() {
+            r.num_failures = Some(5);
+        }
+        let d = decide(&o, &model_policy(), &State::default());
+        assert!(d.to_string().contains("model: nothing learned from a run with failures above decay.maxErrorRate, the configured rule decides; hold 2"), "{d}");
     }
 
     #[test]

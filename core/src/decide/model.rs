@@ -845,6 +845,9 @@ pub enum Gap {
     },
     /// No modelled target had a reading this run.
     NoReading,
+    /// The run's failures were above decay.maxErrorRate, and no target
+    /// had a model to read it with.
+    Unclean,
 }
 
 /// Whether the model covers a target: latencies that grow with the queue.
@@ -873,6 +876,8 @@ pub(crate) struct Assessment {
     /// The replicas taken to serve this run: the old count while a pending
     /// scale-up's replicas still start.
     pub(crate) serving: u32,
+    /// The run had readings, but failures above decay.maxErrorRate.
+    pub(crate) unclean: bool,
 }
 
 /// What one run brings: the observed values of the modelled targets, and
@@ -1229,6 +1234,7 @@ impl Assessment {
             pending,
             arrived,
             serving,
+            unclean: !run.clean && !run.readings.is_empty(),
         }
     }
 
