@@ -631,7 +631,8 @@ pub(crate) struct View {
     /// How many runs that is of.
     pub(crate) decay_runs: u32,
     /// More than `decay_load` by `DEEP_DECAY_NOISE` of its noise, where
-    /// `decay_load` alone would leave fewer than half the replicas.
+    /// `decay_load` alone would leave fewer than half the replicas and
+    /// this holds more.
     pub(crate) deep_load: Option<f64>,
     /// The highest load of the calm runs before a fall that this run and
     /// the last read, which a decay no longer holds.
@@ -681,9 +682,18 @@ impl View {
             .map_or(self.estimate.load, |r| r.ahead.max(self.estimate.load))
     }
 
-    /// The load a decay must hold: `deep_load`, else `decay_load`.
-    pub(crate) fn held_load(&self) -> f64 {
-        self.deep_load.unwrap_or(self.decay_load)
+    /// The fewest replicas that hold `decay_load`, or where those are
+    /// fewer than half the serving ones, `deep_load`, down to half at
+    /// least: a reading near the limit moves with so little load that the
+    /// noise alone held 9 -> 8 for good at no load (helper A25).
+    pub(crate) fn decay_count(&self) -> Option<u32> {
+        let plain = self.curve.replicas_for(self.decay_load, self.limit_ms)?;
+        let Some(deep) = self.deep_load else {
+            return Some(plain);
+        };
+        let half = self.estimate.serving.div_ceil(2);
+        let wide = self.curve.replicas_for(deep, self.limit_ms).unwrap_or(half);
+        Some(wide.min(half).max(plain))
     }
 }
 
@@ -1185,9 +1195,13 @@ impl Assessment {
             let deep_load = curve
                 .replicas_for(decay_load, limit_ms)
                 .filter(|&m| m.saturating_mul(2) < serving)
-                .map(|_| {
-                    decay_load
-                        + DEEP_DECAY_NOISE * load_noise_at(&curve, decay_load, serving.max(1))
+                .and_then(|plain| {
+                    let deep = decay_load
+                        + DEEP_DECAY_NOISE * load_noise_at(&curve, decay_load, serving.max(1));
+                    curve
+                        .replicas_for(deep, limit_ms)
+                        .is_none_or(|m| m > plain)
+                        .then_some(deep)
                 });
             views.push(View {
                 label: x.label.clone(),
@@ -1353,11 +1367,7 @@ impl Assessment {
     pub(crate) fn hold(&self) -> Option<(u32, &View)> {
         self.views
             .iter()
-            .filter_map(|v| {
-                v.curve
-                    .replicas_for(v.held_load(), v.limit_ms)
-                    .map(|m| (m, v))
-            })
+            .filter_map(|v| v.decay_count().map(|m| (m, v)))
             .max_by_key(|(m, _)| *m)
     }
 
@@ -1424,7 +1434,7 @@ impl Assessment {
     pub(crate) fn predicted_at(&self, replicas: u32) -> Option<(f64, &View)> {
         self.views
             .iter()
-            .map(|v| (v.curve.predict(v.held_load(), replicas), v))
+            .map(|v| (v.curve.predict(v.decay_load, replicas), v))
             .max_by(|a, b| (a.0 / a.1.limit_ms).total_cmp(&(b.0 / b.1.limit_ms)))
     }
 
