@@ -376,6 +376,26 @@ fn the_recorded_fixture_scores_as_counted_by_hand() {
     assert_eq!(json["duration_secs"], 240.0);
 }
 
+/// A log a newer lpa wrote, with reasons and gaps this one does not know
+/// (a rollback appends to it): read as it reads, where the whole log was
+/// refused for one record (helper A23).
+#[test]
+fn a_newer_lpas_reasons_do_not_stop_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("newer.jsonl");
+    let good = std::fs::read_to_string(fixture("replay/decisions.jsonl")).unwrap();
+    let newer = good.replace(
+        r#""reasons":["#,
+        r#""reasons":[{"reason":"brandNew","from":3,"why":{"a":[1]}},{"reason":"modelFallback","gap":{"gap":"brandNew"}},"#,
+    );
+    assert_ne!(newer, good);
+    std::fs::write(&log, newer).unwrap();
+    let e = expected(&fixture("replay/decisions.jsonl"));
+    let o = report(&[path(&log)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_text_matches(&stdout(&o), &e);
+}
+
 #[test]
 fn refused_failed_dry_run_and_no_data_cycles_are_told_apart() {
     let dir = tempfile::tempdir().unwrap();

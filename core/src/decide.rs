@@ -351,6 +351,11 @@ pub enum Reason {
     /// A breach while a backlog drains (the wait fell since the last run).
     #[serde(rename_all = "camelCase")]
     Draining { replicas: u32 },
+    /// A reason this lpa does not know, read from a decision log: a newer
+    /// lpa's, which `lpa report` of an older one refused the whole log
+    /// for after a rollback. Written back as `"reason":"newer"`.
+    #[serde(other)]
+    Newer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +377,7 @@ impl Reason {
                 | Reason::ModelLoad { .. }
                 | Reason::ModelPredicts { .. }
                 | Reason::ModelFallback { .. }
+                | Reason::Newer
                 | Reason::Rising { .. }
                 | Reason::Backlog { .. }
         )
@@ -605,6 +611,7 @@ impl fmt::Display for Reason {
             Reason::Draining { replicas } => {
                 write!(f, "hold {replicas}: a backlog drains (the wait fell since the last run)")
             }
+            Reason::Newer => f.write_str("(a reason of a newer lpa)"),
         }
     }
 }
@@ -677,6 +684,7 @@ impl fmt::Display for Gap {
                 num(round2(*checked))
             ),
             Gap::NoReading => f.write_str("no reading this run"),
+            Gap::Newer => f.write_str("(a gap of a newer lpa)"),
             Gap::Unclean => {
                 f.write_str("nothing learned from a run with failures above decay.maxErrorRate")
             }
@@ -2503,6 +2511,27 @@ mod tests {
         let m = &state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
         assert!(m.floor_ms > 4.0 && m.low_ms.is_none(), "{m:?}");
         assert_eq!(replicas, 1, "{m:?}");
+    }
+
+    /// A reason or a gap of a newer lpa is read, fields and all, as one
+    /// this lpa does not know: `lpa report` refused the whole log over
+    /// it after a rollback (helper A23).
+    #[test]
+    fn a_newer_lpas_reason_and_gap_read_as_newer() {
+        let r: Vec<Reason> = serde_json::from_str(
+            r#"[{"reason":"brandNew","from":3,"why":{"a":[1]}},{"reason":"modelFallback","gap":{"gap":"brandNew","x":2}}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            [Reason::Newer, Reason::ModelFallback { gap: Gap::Newer }]
+        );
+        assert!(!r[0].is_action());
+        assert_eq!(r[0].to_string(), "(a reason of a newer lpa)");
+        assert_eq!(
+            r[1].to_string(),
+            "model: (a gap of a newer lpa), the configured rule decides"
+        );
     }
 
     /// A decision log written before the horizon was learned has no `runs`

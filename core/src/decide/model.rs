@@ -858,6 +858,10 @@ pub enum Gap {
     /// The run's failures were above decay.maxErrorRate, and no target
     /// had a model to read it with.
     Unclean,
+    /// A gap this lpa does not know, read from a decision log: a newer
+    /// lpa's (as [`crate::decide::Reason::Newer`]).
+    #[serde(other)]
+    Newer,
 }
 
 /// Whether the model covers a target: latencies that grow with the queue.
