@@ -1121,6 +1121,10 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
         if matches!(source.raw_os_error(), Some(27 | 28 | 122)) {
             return format!("{e} (the state file is as it was: free space on its filesystem)");
         }
+        // lpa's own refusal (a hundred copies kept aside) is no system's.
+        if source.raw_os_error().is_none() {
+            return e.to_string();
+        }
         // The original needed only the file writable; lpa writes beside it.
         return format!("{e} (set decayInfoFilePath or --decay-info to a file in a writable directory: lpa keeps its lock and temp files beside it)");
     }

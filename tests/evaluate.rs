@@ -1138,6 +1138,25 @@ fn a_bad_state_field_is_dropped_alone_and_the_original_kept() {
         fs::read_to_string(dir.path().join("decay_info.json.corrupt.2")).unwrap(),
         "{\"runs_since_change\": 9}}"
     );
+    // With every name for a copy taken, the file is left as it was, and
+    // the error says why: not the directory's rights, which it named
+    // (helper A23).
+    for n in 3..=100 {
+        fs::write(dir.path().join(format!("decay_info.json.corrupt.{n}")), "x").unwrap();
+    }
+    fs::write(&state, "{\"runs_since_change\": 7}}").unwrap();
+    let out = evaluate(&recommended(), &state, &cpa_stdin(2, two, "scaler"));
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("100 earlier copies are beside it; remove some"),
+        "{err}"
+    );
+    assert!(!err.contains("writable directory"), "{err}");
+    assert_eq!(
+        fs::read_to_string(&state).unwrap(),
+        "{\"runs_since_change\": 7}}"
+    );
 }
 
 /// JSON that is not an object is no state, however serde would read it
