@@ -464,9 +464,16 @@ fn told(
             ));
         }
         Ok(Adopted::Salvaged(state, why)) => {
+            // No copy of the cluster's is kept, as a file's is: what was
+            // dropped (a newer lpa's fields, after a rollback) is gone
+            // with the next save, which was said nowhere (helper A23).
+            let after = match (dry_run, why.contains("dropped ")) {
+                (true, _) => " (the dry run writes neither)",
+                (false, true) => "; the next save writes it without what was dropped",
+                (false, false) => "",
+            };
             taken.warning = Some(format!(
-                "{named} (resourceVersion {version}): read in part ({why}): the rest decides, in place of the state file's{}",
-                if dry_run { " (the dry run writes neither)" } else { "" }
+                "{named} (resourceVersion {version}): read in part ({why}): the rest decides, in place of the state file's{after}"
             ));
             if dry_run {
                 taken.prior = Some(state);
@@ -1911,6 +1918,25 @@ mod tests {
         assert_eq!((state.runs_since_change, state.last_replicas), (2, Some(3)));
         assert!(why.contains("runs_since_change"), "{why}");
         assert_eq!(sf.peek().unwrap().0, state);
+        // The count read as a number loses nothing; a newer lpa's field is
+        // lost with the next save, which is said, as no copy is kept.
+        let told_of = |json: &str| {
+            let pulled = Pulled {
+                json: Some(json.into()),
+                ..pulled.clone()
+            };
+            let fresh = StateFile::new(dir.path().join(format!("{}.json", json.len())));
+            let adopted = fresh.adopt(&pulled, true);
+            told(adopted, &pulled, false, sf.path()).warning.unwrap()
+        };
+        let lost = "the next save writes it without what was dropped";
+        let w = told_of(r#"{"runs_since_change":"2"}"#);
+        assert!(!w.contains(lost), "{w}");
+        let w = told_of(r#"{"runs_since_change":2,"from_a_newer_lpa":[1]}"#);
+        assert!(
+            w.contains("dropped from_a_newer_lpa") && w.contains(lost),
+            "{w}"
+        );
     }
 
     #[test]
