@@ -691,9 +691,8 @@ impl View {
         let Some(deep) = self.deep_load else {
             return Some(plain);
         };
-        let half = self.estimate.serving.div_ceil(2);
-        let wide = self.curve.replicas_for(deep, self.limit_ms).unwrap_or(half);
-        Some(wide.min(half).max(plain))
+        let wide = self.curve.replicas_for(deep, self.limit_ms)?;
+        Some(wide.min(self.estimate.serving.div_ceil(2)).max(plain))
     }
 }
 
@@ -1202,10 +1201,7 @@ impl Assessment {
                 .and_then(|plain| {
                     let deep = decay_load
                         + DEEP_DECAY_NOISE * load_noise_at(&curve, decay_load, serving.max(1));
-                    curve
-                        .replicas_for(deep, limit_ms)
-                        .is_none_or(|m| m > plain)
-                        .then_some(deep)
+                    (curve.replicas_for(deep, limit_ms)? > plain).then_some(deep)
                 });
             views.push(View {
                 label: x.label.clone(),
