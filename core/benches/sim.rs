@@ -9,30 +9,15 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lpa_core::sim::{self, Scenario};
+use lpa_core::sim;
 use lpa_core::stats::RequestStats;
-use lpa_core::{decide, parse_policy, Observation, Policy, State};
+use lpa_core::{decide, Observation, State};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn seed_policy() -> Policy {
-    let text = std::fs::read_to_string(fixtures().join("evaluation/seed.yaml")).unwrap();
-    parse_policy("seed.yaml", &text).unwrap()
-}
-
-fn scenario(name: &str) -> Scenario {
-    let dir = fixtures().join("scenarios");
-    let text = std::fs::read_to_string(dir.join(name)).unwrap();
-    sim::parse_scenario(name, &text, &mut |rel| {
-        std::fs::read_to_string(dir.join(rel))
-    })
-    .unwrap()
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{scenario, seed_policy};
 
 fn observation(mean: f64) -> Observation {
     let mut obs = Observation {

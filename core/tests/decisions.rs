@@ -5,20 +5,11 @@
 // (core/clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
-use std::path::PathBuf;
-
 use lpa_core::wire::parse_evaluate_input;
-use lpa_core::{decide, parse_policy, Policy, State};
+use lpa_core::{decide, State};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn policy(name: &str) -> Policy {
-    let path = fixtures().join("evaluation").join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    parse_policy(name, &text).unwrap()
-}
+mod support;
+use support::{fixtures, policy};
 
 /// (CPA stdin fixture, policy fixture, prior state)
 fn cases() -> Vec<(&'static str, &'static str, State)> {

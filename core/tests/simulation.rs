@@ -8,30 +8,14 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use lpa_core::log::DecisionRecord;
 use lpa_core::sim::yardstick::{self, Oracle, Yardstick};
 use lpa_core::sim::{self, replay::replay, Scenario, ServiceModel, Trace};
 use lpa_core::{parse_policy, Policy};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn seed_policy() -> Policy {
-    let text = std::fs::read_to_string(fixtures().join("evaluation/seed.yaml")).unwrap();
-    parse_policy("seed.yaml", &text).unwrap()
-}
-
-fn scenario(name: &str) -> Scenario {
-    let dir = fixtures().join("scenarios");
-    let text = std::fs::read_to_string(dir.join(name)).unwrap();
-    sim::parse_scenario(name, &text, &mut |rel| {
-        std::fs::read_to_string(dir.join(rel))
-    })
-    .unwrap()
-}
+mod support;
+use support::{fixtures, scenario, seed_policy};
 
 /// One line per cycle, rounded so the table reads in review.
 fn table(trace: &Trace) -> String {
