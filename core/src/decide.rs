@@ -577,8 +577,8 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "decay {from} -> {to} held: {key} {kind} read {}ms, under the unloaded {}ms its pairs checked, once: a stray or a faster service, which the next run tells",
-                num(*reading),
-                num(*checked)
+                num(round2(*reading)),
+                num(round2(*checked))
             ),
             Reason::BreachHeld {
                 from,
@@ -2511,6 +2511,25 @@ mod tests {
         let m = &state.model.as_ref().unwrap().targets["GET_/fibonacci?n=10 mean"];
         assert!(m.floor_ms > 4.0 && m.low_ms.is_none(), "{m:?}");
         assert_eq!(replicas, 1, "{m:?}");
+    }
+
+    /// The stray's line rounds U as the faster service's line after it
+    /// does: "3.997ms" then "4ms" read as two values (helper A24).
+    #[test]
+    fn a_strays_line_rounds_as_the_next_does() {
+        let r = Reason::StrayHeld {
+            from: 2,
+            to: 1,
+            key: "GET_/a".into(),
+            kind: TargetKind::Mean,
+            reading: 3.2049,
+            checked: 3.9974,
+        };
+        assert!(
+            r.to_string()
+                .contains("read 3.2ms, under the unloaded 4ms its pairs checked, once"),
+            "{r}"
+        );
     }
 
     /// A reason or a gap of a newer lpa is read, fields and all, as one
