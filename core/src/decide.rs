@@ -1062,7 +1062,7 @@ fn decay_action(
     let to = need.max(policy.min_replicas);
     if to >= current {
         let (predicted, w) = a.predicted_at(configured).unwrap_or((f64::INFINITY, v));
-        reasons.push(decay_load(w));
+        reasons.push(decay_load(w, false));
         reasons.push(Reason::DecayHeld {
             from: current,
             to: configured,
@@ -1085,14 +1085,14 @@ fn decay_action(
         };
         to = b.replicas.saturating_add(1);
         if to >= current {
-            reasons.push(decay_load(w));
+            reasons.push(decay_load(w, false));
             reasons.push(held);
             return current;
         }
-        reasons.push(decay_load(v));
+        reasons.push(decay_load(v, false));
         reasons.push(held);
     } else {
-        reasons.push(decay_load(v));
+        reasons.push(decay_load(v, to == need));
     }
     *calm_runs = 0;
     let (predicted, w) = a.predicted_at(to).unwrap_or((f64::INFINITY, v));
@@ -1421,7 +1421,7 @@ fn model_load(v: &View) -> Reason {
 
 /// The load a decay must hold, as a reason: the highest of the calm runs
 /// counted toward it, when that is not this run's.
-fn decay_load(v: &View) -> Reason {
+fn decay_load(v: &View, deep_chose: bool) -> Reason {
     let mut r = model_load(v);
     if let Reason::ModelLoad {
         load,
@@ -1434,7 +1434,9 @@ fn decay_load(v: &View) -> Reason {
             *load = v.decay_load;
             *highest_of = Some(v.decay_runs);
         }
-        *deep = v.deep_load;
+        // Said where it chose the count: not where minReplicas or a
+        // breach did.
+        *deep = v.deep_load.filter(|_| deep_chose);
     }
     r
 }
@@ -2944,6 +2946,19 @@ mod tests {
             (6.1, 1, "decay 2 -> 1"),
         ];
         replay_ready(&policy, 10, every_15s(&runs));
+        // minReplicas 6 chose 9 -> 6, not past half: the line does not
+        // name the rule (helper A26).
+        policy.min_replicas = 6;
+        let state = replay_ready(&policy, 10, every_15s(&runs[..5]));
+        let mut o = obs(9, Some(6.1));
+        o.at_secs = 1_075;
+        o.ready_replicas = Some(9);
+        let d = decide(&o, &policy, &state);
+        let line = d.to_string();
+        assert!(
+            line.ends_with("decay 9 -> 6") && !line.contains("past half"),
+            "{line}"
+        );
     }
 
     /// `runs` (mean read, replicas decided, a piece of the line) 15 s
