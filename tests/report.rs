@@ -394,6 +394,25 @@ fn a_newer_lpas_reasons_do_not_stop_the_report() {
     let o = report(&[path(&log)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_text_matches(&stdout(&o), &e);
+    // Replayed, a newer lpa's action is said as such, not left blank.
+    let action = dir.path().join("action.jsonl");
+    std::fs::write(
+        &action,
+        good.replace(r#"{"reason":"hold","#, r#"{"reason":"holdLonger","#),
+    )
+    .unwrap();
+    let o = lpa()
+        .args(["simulate", "--evaluation-config"])
+        .arg(fixture("evaluation/seed.yaml"))
+        .args(["--replay", path(&action)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("(a reason of a newer lpa) | hold 3"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

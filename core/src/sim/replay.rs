@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::action;
 use crate::config::Policy;
-use crate::decide::{decide, State};
+use crate::decide::{decide, Reason, State};
 use crate::log::DecisionRecord;
 
 /// One re-decided record.
@@ -56,10 +56,11 @@ pub fn replay(
     for (line, rec) in records {
         let obs = &rec.observation;
         let d = decide(obs, policy, &state);
+        // A newer lpa's reason may be its action: said, not left blank.
         let recorded_action = rec
             .reasons
             .iter()
-            .filter(|r| r.is_action())
+            .filter(|r| r.is_action() || **r == Reason::Newer)
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ");
