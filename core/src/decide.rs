@@ -351,6 +351,15 @@ pub enum Reason {
     /// A breach while a backlog drains (the wait fell since the last run).
     #[serde(rename_all = "camelCase")]
     Draining { replicas: u32 },
+    /// The first run a scale-up's replicas served read no better than the
+    /// count before (ms, each unsaturated).
+    #[serde(rename_all = "camelCase")]
+    NotHelping {
+        from: u32,
+        to: u32,
+        before: f64,
+        after: f64,
+    },
     /// A reason this lpa does not know, read from a decision log: a newer
     /// lpa's, which `lpa report` of an older one refused the whole log
     /// for after a rollback. Written back as `"reason":"newer"`.
@@ -378,6 +387,7 @@ impl Reason {
                 | Reason::ModelPredicts { .. }
                 | Reason::ModelFallback { .. }
                 | Reason::Newer
+                | Reason::NotHelping { .. }
                 | Reason::Rising { .. }
                 | Reason::Backlog { .. }
         )
@@ -611,6 +621,17 @@ impl fmt::Display for Reason {
             Reason::Draining { replicas } => {
                 write!(f, "hold {replicas}: a backlog drains (the wait fell since the last run)")
             }
+            Reason::NotHelping {
+                from,
+                to,
+                before,
+                after,
+            } => write!(
+                f,
+                "the scale-up {from} -> {to} did not lower the latency ({}ms at {from}, {}ms at {to}): unless the load grew as much, what limits it is not these replicas",
+                num(round2(*before)),
+                num(round2(*after))
+            ),
             Reason::Newer => f.write_str("(a reason of a newer lpa)"),
         }
     }
@@ -962,6 +983,14 @@ fn breach_action(
         }
         reasons.push(Reason::Draining { replicas: current });
         return (current, false);
+    }
+    if let Some((p, v, before)) = a.not_helping() {
+        reasons.push(Reason::NotHelping {
+            from: p.from,
+            to: p.to,
+            before,
+            after: v.observed_ms,
+        });
     }
     match a.scale_up(current) {
         Some((to, v)) => {
@@ -2959,6 +2988,29 @@ mod tests {
             line.ends_with("decay 9 -> 6") && !line.contains("past half"),
             "{line}"
         );
+    }
+
+    /// A shared database sets the latency, not the replicas (helper
+    /// A22's service): the scale-up's replicas serve and read no better,
+    /// which the line says, where it said only "load rising".
+    #[test]
+    fn a_scale_up_that_did_not_lower_the_latency_is_said() {
+        let runs = [
+            (4.34, 2, "learning"),
+            (4.366, 2, "learning"),
+            (4.618, 1, "decay 2 -> 1"),
+            (4.329, 1, "hold 1"),
+            (4.48, 1, "hold 1"),
+            (20.751, 2, "scale up 1 -> 2"),
+            (21.117, 4, "the scale-up 1 -> 2 did not lower the latency (20.75ms at 1, 21.12ms at 2): unless the load grew as much, what limits it is not these replicas; model mean: load 1.8 replicas' worth"),
+        ];
+        let state = replay_ready(&model_policy(), 2, every_15s(&runs));
+        // Read lower at the count added: it helped, and nothing is said.
+        let mut o = obs(4, Some(9.0));
+        o.at_secs = 1_000 + 15 * 7;
+        o.ready_replicas = Some(4);
+        let d = decide(&o, &model_policy(), &state);
+        assert!(!d.to_string().contains("did not lower"), "{d}");
     }
 
     /// `runs` (mean read, replicas decided, a piece of the line) 15 s

@@ -1266,6 +1266,28 @@ impl Assessment {
             .then_some(p)
     }
 
+    /// A breach at the count a scale-up added, the first run its
+    /// replicas serve, reading no better than the count before did (both
+    /// unsaturated, so no backlog in either): the pending scale-up, the
+    /// view, and the reading before. A bottleneck outside these replicas
+    /// (a shared database) reads so, and the model reads each such run
+    /// as more load, up to maxReplicas; the line said only "load rising"
+    /// (helper A22).
+    pub(crate) fn not_helping(&self) -> Option<(&Pending, &View, f64)> {
+        let p = self
+            .pending
+            .as_ref()
+            .filter(|p| self.arrived && !p.arrived)?;
+        self.views.iter().find_map(|v| {
+            if v.observed_ms <= v.target_ms || v.estimate.saturated {
+                return None;
+            }
+            let trend = &self.next.targets.get(&v.label)?.trend;
+            let &(_, before, _) = trend.iter().rev().find(|&&(_, _, n)| n == p.from)?;
+            (v.observed_ms >= before * (1.0 - READING_NOISE)).then_some((p, v, before))
+        })
+    }
+
     /// A target the model would need to size a breach but cannot.
     pub(crate) fn gap_for_breach(&self, targets: &[Target], breached: &[bool]) -> Option<Gap> {
         if let Some(g) = &self.gap {
