@@ -1181,12 +1181,7 @@ fn note_model(a: &Assessment, reasons: &mut Vec<Reason>) {
         (Some((_, v)), _) => model_load(v),
         // A reading no count holds: the limit is not above U, which is
         // still only the floor (checked, it is a gap of its own).
-        (None, Some(v)) => gap(Gap::NoHeadroom {
-            key: v.key.clone(),
-            kind: v.kind,
-            limit: v.limit_ms,
-            unloaded: v.curve.unloaded(),
-        }),
+        (None, Some(v)) => gap(v.no_headroom()),
         (None, None) if a.unclean => gap(Gap::Unclean),
         (None, None) => gap(Gap::NoReading),
     };

@@ -682,6 +682,16 @@ impl View {
             .map_or(self.estimate.load, |r| r.ahead.max(self.estimate.load))
     }
 
+    /// That no count holds the limit, U (or the floor) being above it.
+    pub(crate) fn no_headroom(&self) -> Gap {
+        Gap::NoHeadroom {
+            key: self.key.clone(),
+            kind: self.kind,
+            limit: self.limit_ms,
+            unloaded: self.curve.unloaded(),
+        }
+    }
+
     /// The fewest replicas that hold `decay_load`, or where those are
     /// fewer than half the serving ones, `deep_load`, down to half at
     /// least: a reading near the limit moves with so little load that the
@@ -1343,12 +1353,7 @@ impl Assessment {
         self.views
             .iter()
             .find(|v| v.established && v.curve.utilisation_for(v.limit_ms).is_none())
-            .map(|v| Gap::NoHeadroom {
-                key: v.key.clone(),
-                kind: v.kind,
-                limit: v.limit_ms,
-                unloaded: v.curve.unloaded(),
-            })
+            .map(View::no_headroom)
     }
 
     /// Every breached modelled target is draining a backlog.
