@@ -628,7 +628,7 @@ impl fmt::Display for Reason {
                 after,
             } => write!(
                 f,
-                "the scale-up {from} -> {to} did not lower the latency ({}ms at {from}, {}ms at {to}): unless the load grew as much, what limits it is not these replicas",
+                "the scale-up {from} -> {to} did not lower the latency ({}ms at {from}, {}ms at {to}): unless the load grew as much, or the new replicas do not serve yet, what limits it is not these replicas",
                 num(round2(*before)),
                 num(round2(*after))
             ),
@@ -2997,7 +2997,7 @@ mod tests {
             (4.329, 1, "hold 1"),
             (4.48, 1, "hold 1"),
             (20.751, 2, "scale up 1 -> 2"),
-            (21.117, 4, "the scale-up 1 -> 2 did not lower the latency (20.75ms at 1, 21.12ms at 2): unless the load grew as much, what limits it is not these replicas; model mean: load 1.8 replicas' worth"),
+            (21.117, 4, "the scale-up 1 -> 2 did not lower the latency (20.75ms at 1, 21.12ms at 2): unless the load grew as much, or the new replicas do not serve yet, what limits it is not these replicas; model mean: load 1.8 replicas' worth"),
         ];
         let state = replay_ready(&model_policy(), 2, every_15s(&runs));
         // Read lower at the count added: it helped, and nothing is said.
@@ -3006,6 +3006,33 @@ mod tests {
         o.ready_replicas = Some(4);
         let d = decide(&o, &model_policy(), &state);
         assert!(!d.to_string().contains("did not lower"), "{d}");
+
+        // A ramp outran the scale-ups 8 -> 9 and 9 -> 10 (12 % more
+        // replicas, 9 % more load): no lower, and still no sign that the
+        // replicas do not limit it (helper A27's).
+        let mut policy = model_policy();
+        policy.max_replicas = Some(10);
+        let ramp = [
+            (5.573, 2, ""),
+            (6.944, 2, ""),
+            (22.564, 3, ""),
+            (10.043, 4, ""),
+            (7.992, 5, ""),
+            (7.646, 6, ""),
+            (7.453, 7, ""),
+            (7.804, 8, ""),
+            (6.736, 8, ""),
+            (7.844, 9, "scale up 8 -> 9"),
+        ];
+        let mut state = replay_ready(&policy, 2, every_15s(&ramp));
+        for (i, (mean, replicas)) in [(8.356, 9), (7.773, 10)].into_iter().enumerate() {
+            let mut o = obs(replicas, Some(mean));
+            o.at_secs = 1_000 + 15 * (ramp.len() + i) as u64;
+            o.ready_replicas = Some(replicas);
+            let d = decide(&o, &policy, &state);
+            assert!(!d.to_string().contains("did not lower"), "{d}");
+            state = d.next_state;
+        }
     }
 
     /// `runs` (mean read, replicas decided, a piece of the line) 15 s

@@ -142,6 +142,9 @@ const BREACH_SECS: u64 = 300;
 /// costs the spike 1 to 3 % more replica-cycles, a whole one 19 %; on
 /// every decay, a whole one cost the sine 10 %.
 const DEEP_DECAY_NOISE: f64 = 0.5;
+/// How much a scale-up must add (a factor) before a reading no lower
+/// says it did not help: a load may grow 12 % in a run, seldom 50 %.
+const TELLING_SCALE_UP: f64 = 1.5;
 
 pub(crate) fn trend_horizon_runs() -> u32 {
     TREND_HORIZON_RUNS
@@ -1283,11 +1286,12 @@ impl Assessment {
     /// (a shared database) reads so, and the model reads each such run
     /// as more load, up to maxReplicas; the line said only "load rising"
     /// (helper A22).
+    /// Only a scale-up by half or more: a load that rises outran 8 -> 9
+    /// (12 % more replicas, 9 % more load) and read no lower (helper A27).
     pub(crate) fn not_helping(&self) -> Option<(&Pending, &View, f64)> {
-        let p = self
-            .pending
-            .as_ref()
-            .filter(|p| self.arrived && !p.arrived)?;
+        let p = self.pending.as_ref().filter(|p| {
+            self.arrived && !p.arrived && f64::from(p.to) >= TELLING_SCALE_UP * f64::from(p.from)
+        })?;
         self.views.iter().find_map(|v| {
             if v.observed_ms <= v.target_ms || v.estimate.saturated {
                 return None;
