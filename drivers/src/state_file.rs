@@ -251,8 +251,9 @@ pub enum Adopted {
     /// It is not valid state: the file kept. The message says why.
     Invalid(String),
     /// It was read in part, as a state file is (the message says what
-    /// was dropped or read as a number), and replaced the file's.
-    Salvaged(State, String),
+    /// was dropped or read as a number), and replaced the file's; set
+    /// when something was dropped, not only numbers read.
+    Salvaged(State, String, bool),
     /// It holds no state yet (no `state.json`: one created by hand, so
     /// that lpa needs no `create`): the file kept.
     Empty,
@@ -323,7 +324,9 @@ impl StateLock {
             (state, Loaded::Found) => (state, None),
             (_, Loaded::Corrupt(why)) => return Ok(Adopted::Invalid(why)),
             // As a state file with a bad field: the rest is what was learned.
-            (state, Loaded::Salvaged(changes)) => (state, Some(changes.join("; "))),
+            (state, Loaded::Salvaged(changes)) => {
+                (state, Some((changes.join("; "), !numbers_only(&changes))))
+            }
             (_, Loaded::Missing) => unreachable!("parse finds bytes"),
         };
         if save {
@@ -332,7 +335,7 @@ impl StateLock {
         }
         Ok(match salvaged {
             None => Adopted::Cluster(state),
-            Some(why) => Adopted::Salvaged(state, why),
+            Some((why, dropped)) => Adopted::Salvaged(state, why, dropped),
         })
     }
 
@@ -463,11 +466,11 @@ fn told(
                 "state: {named} (resourceVersion {version}) is unchanged since the state file was last in step with it: the file, as new or newer, decides"
             ));
         }
-        Ok(Adopted::Salvaged(state, why)) => {
+        Ok(Adopted::Salvaged(state, why, dropped)) => {
             // No copy of the cluster's is kept, as a file's is: what was
             // dropped (a newer lpa's fields, after a rollback) is gone
             // with the next save, which was said nowhere (helper A23).
-            let after = match (dry_run, why.contains("dropped ")) {
+            let after = match (dry_run, dropped) {
                 (true, _) => " (the dry run writes neither)",
                 (false, true) => "; the next save writes it without what was dropped",
                 (false, false) => "",
@@ -1912,7 +1915,7 @@ mod tests {
             version: "7".into(),
             json: Some(r#"{"runs_since_change":"2","last_replicas":3}"#.into()),
         };
-        let Adopted::Salvaged(state, why) = sf.adopt(&pulled, true).unwrap() else {
+        let Adopted::Salvaged(state, why, _) = sf.adopt(&pulled, true).unwrap() else {
             panic!("not taken in part");
         };
         assert_eq!((state.runs_since_change, state.last_replicas), (2, Some(3)));
